@@ -1,0 +1,43 @@
+"""Shared tools for every chapter: runtime, seeding, source display, plots, progress bars,
+the registry of external facts, argument validation and the exercise checks.
+
+Nothing here imports torch or JAX at module import time.
+"""
+
+from labs.common.display import show_source, source_of
+from labs.common.exercises import Case, CheckReport, Exercise, check
+from labs.common.facts import FACTS, Fact, fact
+from labs.common.plotting import PALETTE, new_figure, use_style
+from labs.common.progress import progress
+from labs.common.runtime import (
+    DeviceUnavailableError,
+    describe,
+    in_colab,
+    jax_device,
+    seed_everything,
+    selected_device,
+    torch_device,
+)
+
+__all__ = [
+    "FACTS",
+    "PALETTE",
+    "Case",
+    "CheckReport",
+    "DeviceUnavailableError",
+    "Exercise",
+    "Fact",
+    "check",
+    "describe",
+    "fact",
+    "in_colab",
+    "jax_device",
+    "new_figure",
+    "progress",
+    "seed_everything",
+    "selected_device",
+    "show_source",
+    "source_of",
+    "torch_device",
+    "use_style",
+]

@@ -1,0 +1,82 @@
+"""The registry of external constants: every number the course takes from outside, with its source.
+
+A chapter never types a paper's number inline. It asks `fact("key")` and gets the value with its
+unit, the BibTeX key of its source (in book/references.bib) and a locator (table, section,
+equation). A test checks that every citation key exists in the bibliography, so a number without a
+source cannot enter the book.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One external constant.
+
+    Attributes:
+        key: the registry name, e.g. "float32_max".
+        value: the number (or tuple of numbers) as published.
+        unit: its unit, "" for a pure number.
+        cite: BibTeX key in book/references.bib.
+        locator: where in the source: "Table 1", "§3.3", "eq. 10".
+        note: anything a reader needs to use it correctly.
+    """
+
+    key: str
+    value: float | int | tuple
+    unit: str
+    cite: str
+    locator: str
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("key", "cite", "locator"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
+                raise ValueError(
+                    f"Fact.{name} must be a non-empty string, got {getattr(self, name)!r}"
+                )
+
+    def __str__(self) -> str:
+        unit = f" {self.unit}" if self.unit else ""
+        return f"{self.key} = {self.value}{unit}  [{self.cite}, {self.locator}]"
+
+
+_FACTS = [
+    # --- Floating-point formats (used from the tour on) -------------------------------------
+    Fact(
+        "float32_max",
+        3.4028234663852886e38,
+        "",
+        "ieee754_2019",
+        "§3.3, Table 3.5 (binary32)",
+        "largest finite binary32 value, (2 - 2**-23) * 2**127",
+    ),
+    Fact(
+        "float16_max",
+        65504.0,
+        "",
+        "ieee754_2019",
+        "§3.3, Table 3.5 (binary16)",
+        "largest finite binary16 value, (2 - 2**-10) * 2**15",
+    ),
+]
+
+FACTS: dict[str, Fact] = {f.key: f for f in _FACTS}
+if len(FACTS) != len(_FACTS):  # pragma: no cover - guards against a duplicated key when editing
+    raise RuntimeError("duplicate key in the facts registry")
+
+
+def fact(key: str) -> Fact:
+    """The registered fact `key`; a KeyError lists close matches when the key is unknown."""
+    if not isinstance(key, str):
+        raise TypeError(f"key must be a string, got {type(key).__name__}")
+    try:
+        return FACTS[key]
+    except KeyError:
+        import difflib
+
+        close = difflib.get_close_matches(key, FACTS, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise KeyError(f"no fact named {key!r} in labs.common.facts{hint}") from None

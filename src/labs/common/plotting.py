@@ -1,0 +1,52 @@
+"""One plotting style for every figure in the course."""
+
+from __future__ import annotations
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+
+# A colour-blind-safe palette (Okabe & Ito), in the order series are drawn.
+PALETTE = (
+    "#0072B2",  # blue
+    "#D55E00",  # vermillion
+    "#009E73",  # green
+    "#CC79A7",  # purple
+    "#E69F00",  # orange
+    "#56B4E9",  # sky blue
+    "#F0E442",  # yellow
+    "#000000",
+)
+
+STYLE = {
+    "figure.figsize": (6.4, 3.6),
+    "figure.dpi": 110,
+    "savefig.dpi": 150,
+    "savefig.bbox": "tight",
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "grid.linestyle": "-",
+    "legend.frameon": False,
+    "lines.linewidth": 1.8,
+    "axes.prop_cycle": mpl.cycler(color=PALETTE),
+}
+
+
+def use_style() -> None:
+    """Apply the course style to every later matplotlib figure."""
+    mpl.rcParams.update(STYLE)
+
+
+def new_figure(ncols: int = 1, nrows: int = 1, *, width: float | None = None, height=None):
+    """A figure in the course style: returns (fig, axes), axes squeezed as in plt.subplots."""
+    for name, value in (("ncols", ncols), ("nrows", nrows)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    use_style()
+    base_w, base_h = STYLE["figure.figsize"]
+    size = (width or base_w * min(ncols, 2) * (0.8 if ncols > 1 else 1), height or base_h * nrows)
+    return plt.subplots(nrows, ncols, figsize=size, layout="constrained")

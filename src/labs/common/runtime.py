@@ -1,0 +1,213 @@
+"""Where the code runs: device discovery, the LABS_DEVICE override, Colab detection, seeding.
+
+The same notebook runs on a laptop CPU, a Colab GPU and a Colab TPU. Chapters never hard-code a
+device: they ask `torch_device()` and `jax_device()`, which follow one choice:
+
+* by default the best device present (a CUDA GPU, else a TPU, else the CPU);
+* `LABS_DEVICE=cpu|cuda|tpu` in the environment forces one. Asking for a device that is absent
+  raises `DeviceUnavailableError`, which names what was asked and what exists, instead of quietly
+  running somewhere else.
+
+PyTorch has no TPU backend here (that needs torch_xla), so on a TPU the torch half of a chapter
+runs on the CPU and the JAX half on the TPU.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import platform
+import random
+import sys
+from typing import Any
+
+import numpy as np
+
+ENV_VAR = "LABS_DEVICE"
+KNOWN_DEVICES = ("cpu", "cuda", "tpu")
+
+
+class DeviceUnavailableError(ValueError):
+    """A device was asked for (argument or LABS_DEVICE) that this machine does not have."""
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a parent package is missing, or a broken install
+        return False
+
+
+def in_colab() -> bool:
+    """True when running inside Google Colab."""
+    return "google.colab" in sys.modules or _installed("google.colab")
+
+
+def _torch_info() -> dict[str, Any]:
+    if not _installed("torch"):
+        return {"torch_version": None, "cuda_available": False, "gpu_name": None}
+    import torch
+
+    cuda = bool(torch.cuda.is_available())
+    return {
+        "torch_version": torch.__version__.split("+")[0],
+        "cuda_available": cuda,
+        "gpu_name": torch.cuda.get_device_name(0) if cuda else None,
+    }
+
+
+def _jax_info() -> dict[str, Any]:
+    if not _installed("jax"):
+        return {"jax_version": None, "jax_platforms": {}}
+    import jax
+
+    platforms: dict[str, int] = {}
+    for device in jax.devices():
+        platforms[device.platform] = platforms.get(device.platform, 0) + 1
+    return {"jax_version": jax.__version__, "jax_platforms": platforms}
+
+
+def available_devices() -> list[str]:
+    """The devices this machine offers to the course, best first, always ending with "cpu"."""
+    torch_info, jax_info = _torch_info(), _jax_info()
+    found = []
+    if torch_info["cuda_available"] or "gpu" in jax_info["jax_platforms"]:
+        found.append("cuda")
+    if "tpu" in jax_info["jax_platforms"]:
+        found.append("tpu")
+    found.append("cpu")
+    return found
+
+
+def selected_device(requested: str | None = None) -> str:
+    """The device the chapters use: `requested`, else LABS_DEVICE, else the best one present.
+
+    Raises:
+        TypeError: `requested` is not a string.
+        ValueError: the name is not one of "cpu", "cuda", "tpu".
+        DeviceUnavailableError: the device asked for is not on this machine.
+    """
+    source = "device"
+    if requested is None and os.environ.get(ENV_VAR, "").strip():
+        requested, source = os.environ[ENV_VAR], ENV_VAR
+    available = available_devices()
+    if requested is None:
+        return available[0]
+    if not isinstance(requested, str):
+        raise TypeError(f"device must be a string such as 'cpu', got {type(requested).__name__}")
+    name = requested.strip().lower()
+    if name not in KNOWN_DEVICES:
+        raise ValueError(
+            f"{source}={requested!r} is not a device the course knows; "
+            f"expected one of {', '.join(map(repr, KNOWN_DEVICES))}"
+        )
+    if name not in available:
+        raise DeviceUnavailableError(
+            f"{source}={requested!r} was asked for, but this machine has no {name.upper()}: "
+            f"the devices present are {', '.join(available)}. "
+            f"Pick one of those, or unset {ENV_VAR} to use the best one present."
+        )
+    return name
+
+
+def torch_device(requested: str | None = None):
+    """The `torch.device` for the selected device ("cuda" or "cpu"; a TPU leaves torch on CPU)."""
+    import torch
+
+    return torch.device("cuda" if selected_device(requested) == "cuda" else "cpu")
+
+
+def jax_device(requested: str | None = None):
+    """The JAX device for the selected device.
+
+    If torch sees a GPU but the installed JAX is a CPU build, JAX runs on the CPU: the line that
+    `describe()` prints shows it.
+    """
+    import jax
+
+    platform_for = {"cuda": "gpu", "tpu": "tpu", "cpu": "cpu"}[selected_device(requested)]
+    try:
+        return jax.devices(platform_for)[0]
+    except RuntimeError:
+        return jax.devices("cpu")[0]
+
+
+def describe(requested: str | None = None, *, verbose: bool = True) -> dict[str, Any]:
+    """Report, in one printed line and a returned dict, where this chapter will run.
+
+    Also makes JAX's default device follow the selection, so that `LABS_DEVICE=cpu` on a GPU
+    machine keeps JAX arrays on the CPU too.
+
+    Returns a dict with keys: device, torch_version, torch_device, gpu_name, jax_version,
+    jax_backend, jax_device_count, colab, python.
+    """
+    device = selected_device(requested)
+    torch_info, jax_info = _torch_info(), _jax_info()
+    info: dict[str, Any] = {
+        "device": device,
+        "torch_version": torch_info["torch_version"],
+        "torch_device": None,
+        "gpu_name": torch_info["gpu_name"] if device == "cuda" else None,
+        "jax_version": jax_info["jax_version"],
+        "jax_backend": None,
+        "jax_device_count": 0,
+        "colab": in_colab(),
+        "python": platform.python_version(),
+    }
+    if info["torch_version"] is not None:
+        info["torch_device"] = (
+            "cuda" if device == "cuda" and torch_info["cuda_available"] else "cpu"
+        )
+    if info["jax_version"] is not None:
+        import jax
+
+        chosen = jax_device(device)
+        jax.config.update("jax_default_device", chosen)
+        info["jax_backend"] = chosen.platform
+        info["jax_device_count"] = jax_info["jax_platforms"].get(chosen.platform, 0)
+    if verbose:
+        print(_one_line(info))
+    return info
+
+
+def _one_line(info: dict[str, Any]) -> str:
+    if info["torch_version"] is None:
+        torch_part = "torch not installed"
+    elif info["torch_device"] == "cuda":
+        torch_part = f"torch {info['torch_version']} on cuda ({info['gpu_name']})"
+    else:
+        torch_part = f"torch {info['torch_version']} on cpu"
+    if info["jax_version"] is None:
+        jax_part = "JAX not installed"
+    else:
+        count = info["jax_device_count"]
+        jax_part = (
+            f"JAX {info['jax_version']} on {info['jax_backend']} "
+            f"({count} device{'s' if count != 1 else ''})"
+        )
+    colab = "Colab" if info["colab"] else "not Colab"
+    return f"labs | device: {info['device']} | {torch_part} | {jax_part} | {colab}"
+
+
+def seed_everything(seed: int):
+    """Seed Python's `random`, NumPy's global generator and torch (CPU and CUDA).
+
+    Returns a JAX PRNG key made from the same seed (None if JAX is not installed): JAX has no
+    global random state, so the key is passed explicitly from there on.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if not 0 <= int(seed) < 2**32:
+        raise ValueError(f"seed must be in [0, 2**32), got {seed}")
+    seed = int(seed)
+    random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 - the legacy global generator is what old code uses
+    if _installed("torch"):
+        import torch
+
+        torch.manual_seed(seed)  # also seeds every CUDA device
+    if _installed("jax"):
+        import jax
+
+        return jax.random.key(seed)
+    return None

@@ -1,0 +1,28 @@
+import pytest
+
+from labs.common import show_source, source_of
+from labs.tour import softmax
+
+
+def test_source_of_function_is_its_source():
+    src = source_of(softmax)
+    assert src.startswith("def softmax(")
+    assert "z.max(axis=axis, keepdims=True)" in src
+
+
+def test_show_source_prints_outside_a_notebook(capsys):
+    show_source(softmax)
+    assert "def softmax(" in capsys.readouterr().out
+
+
+def test_source_of_class_and_module():
+    from labs.common import exercises
+
+    assert source_of(exercises.Case).startswith("@dataclass")
+    assert "def check(" in source_of(exercises)
+
+
+@pytest.mark.parametrize("bad", [3, "softmax", len])
+def test_source_of_rejects_objects_without_source(bad):
+    with pytest.raises(TypeError, match="obj"):
+        source_of(bad)

@@ -1,0 +1,125 @@
+import numpy as np
+import pytest
+
+from labs.common.exercises import Case, CheckReport, Exercise, check, compare
+
+SQUARE = Exercise(
+    name="square",
+    signature="square(x: np.ndarray) -> np.ndarray",
+    cases=(
+        Case(args=(np.array([1.0, 2.0]),), expected=[1.0, 4.0], label="two numbers"),
+        Case(args=(np.array([-3.0]),), expected=[9.0], label="a negative", hint="(-3)**2 = 9"),
+    ),
+)
+
+
+def test_stub_is_not_attempted_and_does_not_raise():
+    def square(x):
+        raise NotImplementedError
+
+    report = check(square, SQUARE)
+    assert report.status == "not attempted" and not report.passed
+    assert "not attempted" in str(report)
+    assert check(None, SQUARE).status == "not attempted"
+
+
+def test_correct_solution_passes():
+    def square(x):
+        return x * x
+
+    report = check(square, SQUARE)
+    assert report.passed and report.passed_cases == 2
+    assert "all 2 public cases" in str(report)
+
+
+def test_wrong_solution_says_which_case_expected_and_got():
+    def square(x):
+        return np.abs(x) * 2
+
+    report = check(square, SQUARE)
+    assert report.status == "failed" and report.passed_cases == 0
+    text = str(report)
+    assert "case 1 (two numbers)" in text
+    assert "expected 1, got 2" in text
+
+
+def test_hint_is_shown_on_failure():
+    def square(x):
+        return x * np.abs(x)  # right for positives only
+
+    text = str(check(square, SQUARE))
+    assert "case 2 (a negative)" in text and "hint: (-3)**2 = 9" in text
+
+
+def test_exception_in_student_code_is_reported_not_raised():
+    def square(x):
+        return x.nonexistent()
+
+    text = str(check(square, SQUARE))
+    assert "raised AttributeError" in text and "x.nonexistent()" in text
+
+
+def test_missing_return_is_explained():
+    def square(x):
+        x * x
+
+    assert "is a `return` missing?" in str(check(square, SQUARE))
+
+
+def test_check_never_changes_the_cases():
+    def square(x):
+        x *= x  # squares in place: must not corrupt the case for later runs
+        return x
+
+    assert check(square, SQUARE).passed
+    assert check(square, SQUARE).passed
+    np.testing.assert_array_equal(SQUARE.cases[0].args[0], [1.0, 2.0])
+
+
+def test_renamed_function_gets_a_note():
+    def my_square(x):
+        return x * x
+
+    report = check(my_square, SQUARE)
+    assert report.passed and "the grader looks for 'square'" in str(report)
+
+
+def test_not_a_function():
+    report = check(42, SQUARE)
+    assert report.status == "failed" and "expected a function" in str(report)
+    with pytest.raises(TypeError, match="exercise"):
+        check(lambda x: x, "square")
+
+
+def test_report_html_is_escaped():
+    report = CheckReport("f", "failed", 0, 1, ["expected <b>"])
+    assert "&lt;b&gt;" in report._repr_html_()
+
+
+@pytest.mark.parametrize(
+    "got, expected, fragment",
+    [
+        (np.zeros(3), np.zeros(2), "expected shape (2,), got shape (3,)"),
+        (np.array([np.nan]), [1.0], "got NaN"),
+        ("text", 1.0, "expected a number or an array"),
+        (("a",), ("a", "b"), "expected a sequence of 2 items"),
+        ((1.0,), (1.0, 2.0), "expected shape (2,), got shape (1,)"),
+        (np.ones((2, 2)), np.eye(2), "2 of 4 values differ; first at index (0, 1)"),
+    ],
+)
+def test_compare_explains_differences(got, expected, fragment):
+    assert fragment in compare(got, expected, rtol=1e-6, atol=1e-9)
+
+
+def test_compare_accepts_torch_tensors_and_nan_where_expected():
+    import torch
+
+    assert compare(torch.tensor([1.0, 2.0]), [1.0, 2.0], 1e-6, 1e-9) is None
+    assert compare(np.array([np.nan]), [np.nan], 1e-6, 1e-9) is None
+
+
+def test_exercise_validation():
+    with pytest.raises(ValueError, match="identifier"):
+        Exercise("not a name", "", SQUARE.cases)
+    with pytest.raises(ValueError, match="at least one case"):
+        Exercise("f", "", ())

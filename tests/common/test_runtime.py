@@ -1,0 +1,116 @@
+import random
+import sys
+
+import jax
+import numpy as np
+import pytest
+import torch
+
+from labs.common import runtime
+from labs.common.runtime import DeviceUnavailableError, describe, seed_everything, selected_device
+from tests.conftest import has_cuda
+
+KEYS = {
+    "device", "torch_version", "torch_device", "gpu_name", "jax_version", "jax_backend",
+    "jax_device_count", "colab", "python",
+}  # fmt: skip
+
+
+def test_describe_returns_dict_and_prints_one_line(capsys, monkeypatch):
+    monkeypatch.delenv("LABS_DEVICE", raising=False)
+    info = describe()
+    out = capsys.readouterr().out.strip().splitlines()
+    assert set(info) == KEYS
+    assert len(out) == 1
+    assert f"torch {torch.__version__.split('+')[0]}" in out[0]
+    assert f"JAX {jax.__version__}" in out[0]
+    assert info["jax_device_count"] == len(jax.devices(info["jax_backend"]))
+    assert info["colab"] is False
+
+
+def test_describe_on_cpu_reports_cpu(monkeypatch, capsys):
+    monkeypatch.setenv("LABS_DEVICE", "cpu")
+    info = describe()
+    assert info["device"] == "cpu"
+    assert info["torch_device"] == "cpu"
+    assert info["jax_backend"] == "cpu"
+    assert "device: cpu" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(has_cuda(), reason="this machine has a GPU, so asking for cuda is valid")
+def test_absent_cuda_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("LABS_DEVICE", "cuda")
+    with pytest.raises(DeviceUnavailableError) as err:
+        describe()
+    message = str(err.value)
+    assert "LABS_DEVICE='cuda'" in message and "no CUDA" in message
+    assert "devices present are cpu" in message
+
+
+def test_absent_device_error_names_what_exists(monkeypatch):
+    # Whatever this machine has, pretend it has a GPU and a CPU, and ask for a TPU.
+    monkeypatch.setattr(runtime, "available_devices", lambda: ["cuda", "cpu"])
+    monkeypatch.setenv("LABS_DEVICE", "tpu")
+    with pytest.raises(DeviceUnavailableError, match=r"no TPU.*present are cuda, cpu"):
+        selected_device()
+    assert issubclass(DeviceUnavailableError, ValueError)
+
+
+def test_argument_overrides_environment(monkeypatch):
+    monkeypatch.setattr(runtime, "available_devices", lambda: ["cuda", "cpu"])
+    monkeypatch.setenv("LABS_DEVICE", "cuda")
+    assert selected_device("cpu") == "cpu"
+    assert selected_device() == "cuda"
+    monkeypatch.delenv("LABS_DEVICE")
+    assert selected_device() == "cuda"  # the best device present by default
+
+
+@pytest.mark.parametrize("bad", ["gpu", "metal", ""])
+def test_unknown_device_name(monkeypatch, bad):
+    if bad:
+        monkeypatch.setenv("LABS_DEVICE", bad)
+        with pytest.raises(ValueError, match="expected one of 'cpu', 'cuda', 'tpu'"):
+            selected_device()
+    else:  # an empty LABS_DEVICE means "not set"
+        monkeypatch.setenv("LABS_DEVICE", "")
+        assert selected_device() in ("cpu", "cuda", "tpu")
+
+
+def test_device_argument_type():
+    with pytest.raises(TypeError, match="device must be a string"):
+        selected_device(3)
+
+
+def test_in_colab(monkeypatch):
+    assert runtime.in_colab() is False
+    monkeypatch.setitem(sys.modules, "google.colab", object())
+    assert runtime.in_colab() is True
+
+
+def test_seed_everything_makes_runs_repeat():
+    def draw():
+        key = seed_everything(123)
+        return (
+            random.random(),
+            np.random.rand(),  # noqa: NPY002 - the global generator is what is being seeded
+            torch.rand(1).item(),
+            float(jax.random.uniform(key)),
+        )
+
+    first, second = draw(), draw()
+    assert first == second
+    seed_everything(124)
+    assert random.random() != first[0]
+
+
+def test_seed_everything_returns_a_jax_key():
+    key = seed_everything(7)
+    assert jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+    assert np.array_equal(jax.random.key_data(key), jax.random.key_data(jax.random.key(7)))
+
+
+@pytest.mark.parametrize("bad, exc", [(1.5, TypeError), ("1", TypeError), (True, TypeError),
+                                      (-1, ValueError), (2**32, ValueError)])  # fmt: skip
+def test_seed_everything_rejects_bad_seeds(bad, exc):
+    with pytest.raises(exc, match="seed"):
+        seed_everything(bad)

@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+
+from labs.common import new_figure, progress
+from labs.common.validate import axis_index, float_array, integer, one_of, real_number
+
+
+def test_real_number():
+    assert real_number("t", 2) == 2.0
+    with pytest.raises(TypeError, match="t must be a real number"):
+        real_number("t", "2")
+    with pytest.raises(TypeError):
+        real_number("t", True)
+    with pytest.raises(ValueError, match="t must be > 0, got 0.0"):
+        real_number("t", 0.0, positive=True)
+    with pytest.raises(ValueError, match="finite"):
+        real_number("t", float("nan"))
+
+
+def test_integer_and_one_of():
+    assert integer("n", np.int64(3), minimum=1) == 3
+    with pytest.raises(ValueError, match="n must be >= 1, got 0"):
+        integer("n", 0, minimum=1)
+    with pytest.raises(TypeError, match="n must be an int"):
+        integer("n", 1.0)
+    with pytest.raises(ValueError, match="kind must be one of 'a', 'b'; got 'c'"):
+        one_of("kind", "c", ["a", "b"])
+
+
+def test_float_array():
+    assert float_array("x", [1.0, 2.0]).dtype == np.float64
+    assert float_array("x", np.ones(2, np.float16)).dtype == np.float16
+    with pytest.raises(TypeError, match="x must hold floating-point numbers.*int64"):
+        float_array("x", np.arange(3))
+    with pytest.raises(ValueError, match="at least 2 dimension"):
+        float_array("x", np.ones(3), min_ndim=2)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        float_array("x", [1.0, np.inf])
+
+
+def test_axis_index():
+    assert axis_index("axis", -1, 3) == 2
+    with pytest.raises(ValueError, match="axis=3 is out of range"):
+        axis_index("axis", 3, 3)
+
+
+def test_new_figure_uses_the_course_style():
+    import matplotlib as mpl
+
+    fig, axes = new_figure(ncols=2)
+    assert len(axes) == 2
+    assert mpl.rcParams["axes.spines.top"] is False
+    with pytest.raises(ValueError, match="ncols must be a positive int"):
+        new_figure(ncols=0)
+
+
+def test_progress_wraps_and_can_be_disabled(monkeypatch):
+    monkeypatch.setenv("LABS_PROGRESS", "off")
+    bar = progress(range(3), desc="x")
+    assert list(bar) == [0, 1, 2] and bar.disable
+    monkeypatch.setenv("LABS_PROGRESS", "on")
+    assert not progress(range(3)).disable

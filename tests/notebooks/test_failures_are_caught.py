@@ -1,0 +1,77 @@
+"""A notebook cell that raises must fail nbval and the book build, with the project's own flags.
+
+Each test builds a throw-away book in a temporary folder: a copy of the project's _config.yml and
+one notebook. The control case (no raise) must pass, so a failure is due to the raise alone.
+"""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+pytestmark = pytest.mark.slow
+
+
+def make_flags() -> list[str]:
+    """JB_FLAGS exactly as the Makefile's `make book` uses them."""
+    match = re.search(r"^JB_FLAGS\s*:=\s*(.+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert match, "Makefile defines no JB_FLAGS"
+    return match.group(1).split()
+
+
+def write_book(tmp: Path, cell_source: str) -> Path:
+    book = tmp / "book"
+    (book / "book").mkdir(parents=True)
+    shutil.copy(ROOT / "_config.yml", book / "_config.yml")
+    (book / "book" / "references.bib").write_text((ROOT / "book" / "references.bib").read_text())
+    (book / "intro.md").write_text("# Intro\n")
+    (book / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: nb\n")
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell("# A notebook"),
+            nbformat.v4.new_code_cell(cell_source),
+        ]
+    )
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, book / "nb.ipynb")
+    return book
+
+
+def run(cmd, cwd):
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("raises", [True, False], ids=["raising", "control"])
+def test_nbval_fails_on_a_raising_cell(tmp_path, raises):
+    book = write_book(tmp_path, "raise RuntimeError('boom')" if raises else "x = 1 + 1")
+    result = run(
+        [sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "nb.ipynb"],
+        cwd=book,
+    )
+    if raises:
+        assert result.returncode != 0 and "boom" in result.stdout, result.stdout[-2000:]
+    else:
+        assert result.returncode == 0, result.stdout[-2000:]
+
+
+@pytest.mark.parametrize("raises", [True, False], ids=["raising", "control"])
+def test_book_build_fails_on_a_raising_cell(tmp_path, raises):
+    book = write_book(tmp_path, "raise RuntimeError('boom')" if raises else "x = 1 + 1")
+    result = run([str(BIN / "jupyter-book"), "build", ".", *make_flags()], cwd=book)
+    output = result.stdout + result.stderr
+    if raises:
+        assert result.returncode != 0, output[-3000:]
+        assert "boom" in output or "RuntimeError" in output, output[-3000:]
+    else:
+        assert result.returncode == 0, output[-3000:]
+        assert (book / "_build" / "html" / "nb.html").exists()
