@@ -9,7 +9,6 @@ JB := $(VENV)/bin/jupyter-book
 # A notebook that raises must fail the build: -W turns warnings (and myst-nb's execution
 # errors, with execute.raise_on_error in _config.yml) into a non-zero exit.
 JB_FLAGS := -W -n --keep-going
-export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .PHONY: help env book book-noexec test unit notebooks lint format clean
