@@ -48,7 +48,7 @@ unit: $(STAMP)
 notebooks: $(STAMP)
 	$(PY) -m pytest --nbval-lax --nbval-sanitize-with tests/notebooks/sanitize.cfg -p no:cacheprovider chapters
 
-test: unit notebooks book-noexec
+test: lint unit notebooks book-noexec
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
