@@ -61,6 +61,16 @@ _FACTS = [
         "§3.3, Table 3.5 (binary16)",
         "largest finite binary16 value, (2 - 2**-10) * 2**15",
     ),
+    # --- Chapter 1: scaling laws (labs.scaling) ----------------------------------------------
+    # (add this chapter's facts below this line)
+    # --- Chapter 2: FP8 (labs.fp8) -----------------------------------------------------------
+    # (add this chapter's facts below this line)
+    # --- Chapter 3: MLA (labs.mla) -----------------------------------------------------------
+    # (add this chapter's facts below this line)
+    # --- Chapter 5: GRPO (labs.grpo) ---------------------------------------------------------
+    # (add this chapter's facts below this line)
+    # --- Chapter 7: economics and hardware (labs.economics) ----------------------------------
+    # (add this chapter's facts below this line)
 ]
 
 FACTS: dict[str, Fact] = {f.key: f for f in _FACTS}
