@@ -66,7 +66,8 @@ def test_nbval_fails_on_a_raising_cell(tmp_path, raises):
 
 @pytest.mark.parametrize("raises", [True, False], ids=["raising", "control"])
 def test_book_build_fails_on_a_raising_cell(tmp_path, raises):
-    book = write_book(tmp_path, "raise RuntimeError('boom')" if raises else "x = 1 + 1")
+    plot = "import matplotlib.pyplot as plt\nplt.plot([0, 1], [1, 0])\nplt.show()"
+    book = write_book(tmp_path, "raise RuntimeError('boom')" if raises else plot)
     result = run([str(BIN / "jupyter-book"), "build", ".", *make_flags()], cwd=book)
     output = result.stdout + result.stderr
     if raises:
@@ -75,3 +76,5 @@ def test_book_build_fails_on_a_raising_cell(tmp_path, raises):
     else:
         assert result.returncode == 0, output[-3000:]
         assert (book / "_build" / "html" / "nb.html").exists()
+        # the executed notebook's figure is in the site
+        assert list((book / "_build" / "html" / "_images").glob("*.png")), "no figure in the book"
