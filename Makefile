@@ -10,6 +10,8 @@ JB := $(VENV)/bin/jupyter-book
 # errors, with execute.raise_on_error in _config.yml) into a non-zero exit.
 JB_FLAGS := -W -n --keep-going
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
+# An inherited MPLBACKEND=Agg would keep figures out of executed notebooks.
+unexport MPLBACKEND
 
 .PHONY: help env book book-noexec test unit notebooks lint format clean
 
