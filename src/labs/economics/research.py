@@ -136,16 +136,14 @@ def simulate_research_program(
     quality = rng.normal(0.0, spread, size=(n_trials, n_ideas))
     best = quality.argmax(axis=1)
 
-    # The team's free ranking: a signal with correlation rho to the quality. As a measurement of
-    # q it is q + tau * eta with tau = spread * sqrt(1 - rho^2) / rho, of precision 1 / tau^2.
+    # The team's free ranking: a standardised signal z with correlation rho to the quality. Read
+    # as a measurement of q it is z * spread / rho, with error variance spread^2 (1 - rho^2) /
+    # rho^2; what the posterior needs is its precision and precision x measurement, written so
+    # that a tiny rho cannot overflow.
     eta = rng.normal(size=(n_trials, n_ideas))
-    if rho > 0:
-        tau = spread * np.sqrt(1.0 - rho**2) / rho
-        signal = quality + tau * eta
-        prior_precision = 1.0 / tau**2
-    else:
-        signal = eta  # pure chance: a random order, and no information
-        prior_precision = 0.0
+    signal = rho * quality / spread + np.sqrt(1.0 - rho**2) * eta  # rho = 0: a random order
+    prior_precision = rho**2 / (spread**2 * (1.0 - rho**2))
+    prior_evidence = rho * signal / (spread * (1.0 - rho**2))
     order = np.argsort(-signal, axis=1, kind="stable")  # the order in which ideas are tried
     rank = np.empty_like(order)
     rank[np.arange(n_trials)[:, None], order] = np.arange(n_ideas)[None, :]
@@ -173,22 +171,24 @@ def simulate_research_program(
                 cached = (complete, errors(complete))
             sums = sums + np.where(in_partial_round, quality + cached[1], 0.0)
             repeats = repeats + in_partial_round
-        bets = _bets(sums, repeats, signal, prior_precision, spread, noise)
+        bets = _bets(sums, repeats, prior_evidence, prior_precision, spread, noise)
         success[i] = np.mean(bets == best)
     standard_error = np.sqrt(success * (1.0 - success) / n_trials)
     return ResearchProgramResult(budgets, shots, success, standard_error, n_trials)
 
 
-def _bets(sums, repeats, signal, prior_precision, spread, noise) -> np.ndarray:
-    """The idea each trial bets on: the tested idea with the highest posterior mean."""
+def _bets(sums, repeats, prior_evidence, prior_precision, spread, noise) -> np.ndarray:
+    """The idea each trial bets on: the tested idea with the highest posterior mean.
+
+    The posterior mean of q_i is (prior_evidence + sums / noise^2) / (1 / spread^2 +
+    prior_precision + repeats / noise^2); both sides are multiplied by noise^2 here, so that
+    noiseless (or nearly noiseless) shots give the plain average instead of inf / inf.
+    """
+    r = noise**2
+    numerator = prior_evidence * r + sums
+    denominator = r / spread**2 + prior_precision * r + repeats
     tested = repeats > 0
-    if noise == 0.0:
-        # Noiseless shots reveal the truth: the best tested idea by its observed value.
-        observed = np.where(tested, sums / np.maximum(repeats, 1), -np.inf)
-        return observed.argmax(axis=1)
-    shot_precision = repeats / noise**2
-    precision = 1.0 / spread**2 + prior_precision + shot_precision
-    mean = (prior_precision * signal + sums / noise**2) / precision
+    mean = np.divide(numerator, denominator, out=np.zeros_like(sums), where=tested)
     return np.where(tested, mean, -np.inf).argmax(axis=1)
 
 
