@@ -403,6 +403,14 @@ _FACTS = [
         "node-limited routing: each token is sent to at most 4 nodes",
     ),
     Fact(
+        "econ_v3_routed_experts_per_token",
+        8,
+        "experts",
+        "deepseekv3",
+        "§4.2",
+        "routed experts each token activates (of 256), besides 1 shared expert",
+    ),
+    Fact(
         "econ_v3_experts_per_node_claim",
         3.2,
         "experts",
