@@ -89,6 +89,11 @@ def test_days_per_trillion_tokens_and_total_days():
     assert training_days(2_788_000, 2048) == pytest.approx(56.722005, rel=1e-6)
 
 
+def test_v3_tokens_per_gpu_hour_at_its_mfu():
+    # At the MFU implied above, an H800 trains 14.8e12 / 2.664e6 = 5,555,556 tokens an hour.
+    assert tokens_per_gpu_hour(37e9, 989.5e12, 0.346228) == pytest.approx(5_555_556, rel=1e-5)
+
+
 def test_tokens_per_gpu_hour_by_hand():
     # 0.5 x 1e15 FLOP/s x 3600 s / (6 x 1e9 FLOPs per token) = 3e8 tokens per hour.
     assert tokens_per_gpu_hour(1e9, 1e15, 0.5) == pytest.approx(3e8)

@@ -13,9 +13,11 @@ def test_registry_holds_the_required_chips_with_sources():
     for spec in HARDWARE.values():
         for field in ("memory_gbs", "interconnect_gbs", "usd_per_hour"):
             assert getattr(spec, field) > 0
-        # Each number has a fact with a citation; prices say they are assumptions.
-        price = [f for k, f in FACTS.items() if k.startswith("econ_") and "usd_per_hour" in k]
-        assert all("assumption" in f.note for f in price)
+        assert spec.bf16_tflops or spec.fp16_tflops  # every chip has a half-precision peak
+    # Every price is a fact that says it is an assumption.
+    prices = [f for k, f in FACTS.items() if k.startswith("econ_") and "usd_per_hour" in k]
+    assert len(prices) == len(HARDWARE)
+    assert all("assumption" in f.note for f in prices)
 
 
 def test_h800_differs_from_h100_only_in_interconnect():

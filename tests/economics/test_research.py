@@ -132,6 +132,8 @@ def test_scenario_simulates_with_its_arguments():
         ({"idea_spread": 0.0}, ValueError, "idea_spread must be > 0"),
         ({"n_trials": 0}, ValueError, "n_trials must be >= 1"),
         ({"seed": 1.5}, TypeError, "seed must be an int"),
+        ({"budget_usd": 1e12}, ValueError, "per idea"),
+        ({"n_trials": 10**6, "n_ideas": 1000}, ValueError, "n_trials \\* n_ideas"),
     ],
 )
 def test_bad_input(kwargs, error, message):

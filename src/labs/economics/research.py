@@ -37,6 +37,10 @@ from labs.common.validate import float_array, integer, real_number
 # residuals of a fitted scaling law; pass its number as `prediction_noise` to use it instead.
 DEFAULT_PREDICTION_NOISE = 0.02
 DEFAULT_IDEA_SPREAD = 0.02
+# Limits that keep a call to seconds and memory to megabytes: past 10,000 runs of every idea the
+# noise of each estimate has fallen a hundredfold, and 20 million (trial, idea) pairs is 160 MB.
+MAX_ROUNDS = 10_000
+MAX_TRIAL_IDEAS = 20_000_000
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,15 @@ def simulate_research_program(
         raise ValueError(f"prior_skill must be in [0, 1), got {rho} (1 would be foresight)")
     n_trials = integer("n_trials", n_trials, minimum=1)
     seed = integer("seed", seed, minimum=0)
+    if n_trials * n_ideas > MAX_TRIAL_IDEAS:
+        raise ValueError(
+            f"n_trials * n_ideas must be <= {MAX_TRIAL_IDEAS:,}, got {n_trials:,} * {n_ideas:,}"
+        )
+    if shots.max() // n_ideas > MAX_ROUNDS:
+        raise ValueError(
+            f"budget_usd buys up to {int(shots.max()):,} shots, more than {MAX_ROUNDS:,} per idea; "
+            "lower the budget or raise cost_per_shot (by then every estimate is exact enough)"
+        )
 
     rng = np.random.default_rng([seed, 0])
     quality = rng.normal(0.0, spread, size=(n_trials, n_ideas))
