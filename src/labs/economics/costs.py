@@ -1,0 +1,188 @@
+"""What a training run costs, in GPU-hours, dollars and FLOPs, and what serving one costs.
+
+The formulas are the chapter's equations:
+
+    cost   = GPU-hours x price per GPU-hour                                            (1)
+    C      = 6 N D          (N active parameters, D tokens; Kaplan et al. §2.1)          (2)
+    MFU    = C / (GPU-hours x 3600 x peak FLOP/s per GPU)                                 (3)
+    T*     = F / (p_api - p_self)  tokens per month (F fixed cost per month, p per token)  (4)
+
+Numbers for DeepSeek-V3 come from its report's Table 1 through the facts registry.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from labs.common.facts import fact
+from labs.common.validate import integer, real_number
+
+SECONDS_PER_HOUR = 3600.0
+HOURS_PER_DAY = 24.0
+
+
+@dataclass(frozen=True)
+class TrainingStage:
+    """One row of a training-cost table: a stage and the GPU-hours it used."""
+
+    stage: str
+    gpu_hours: float
+
+
+@dataclass(frozen=True)
+class CostRow:
+    """One row of `deepseek_v3_cost_table`: stage, H800 GPU-hours and dollars."""
+
+    stage: str
+    gpu_hours: float
+    usd: float
+
+
+# DeepSeek-V3 Table 1: GPU-hours per stage (the total row is recomputed, not stored).
+DEEPSEEK_V3_TRAINING: tuple[TrainingStage, ...] = (
+    TrainingStage("Pre-training", float(fact("econ_v3_pretraining_gpu_hours").value)),
+    TrainingStage("Context extension", float(fact("econ_v3_context_extension_gpu_hours").value)),
+    TrainingStage("Post-training", float(fact("econ_v3_post_training_gpu_hours").value)),
+)
+
+
+def training_cost(gpu_hours: float, usd_per_gpu_hour: float) -> float:
+    """Eq. (1): the rental cost in dollars of `gpu_hours` at `usd_per_gpu_hour`.
+
+    Raises:
+        ValueError: negative hours, or a price that is not > 0 (a price of zero is almost
+            always a unit mistake, and it would make every run look free).
+    """
+    gpu_hours = real_number("gpu_hours", gpu_hours, nonnegative=True)
+    usd_per_gpu_hour = real_number("usd_per_gpu_hour", usd_per_gpu_hour, positive=True)
+    return gpu_hours * usd_per_gpu_hour
+
+
+def deepseek_v3_cost_table(usd_per_gpu_hour: float = 2.0) -> tuple[CostRow, ...]:
+    """DeepSeek-V3 Table 1 recomputed: one row per stage, then a "Total" row.
+
+    At the report's assumed $2 per H800 GPU-hour this gives $5,328,000, $238,000, $10,000 and
+    $5,576,000. The table covers the official training run only: not the research and ablations
+    before it, the data, the salaries, or the cluster itself.
+    """
+    rows = [
+        CostRow(s.stage, s.gpu_hours, training_cost(s.gpu_hours, usd_per_gpu_hour))
+        for s in DEEPSEEK_V3_TRAINING
+    ]
+    total_hours = sum(r.gpu_hours for r in rows)
+    rows.append(CostRow("Total", total_hours, training_cost(total_hours, usd_per_gpu_hour)))
+    return tuple(rows)
+
+
+def training_flops(active_params: float, tokens: float) -> float:
+    """Eq. (2): training compute C = 6 N D in FLOPs.
+
+    2 N FLOPs per token for the forward pass (one multiply and one add per active weight), twice
+    that for the backward pass. For a mixture-of-experts model N counts only the parameters a
+    token activates. It leaves out attention over the context (see
+    `attention_training_flops_per_token`), recomputation, and work outside the main model (the
+    V3 multi-token-prediction module, evaluation runs).
+    """
+    active_params = real_number("active_params", active_params, positive=True)
+    tokens = real_number("tokens", tokens, nonnegative=True)
+    return 6.0 * active_params * tokens
+
+
+def attention_training_flops_per_token(
+    n_layers: int, n_heads: int, qk_head_dim: int, v_head_dim: int, seq_len: int
+) -> float:
+    """Training FLOPs per token spent on attention scores and their weighted sum, which 6ND omits.
+
+    Per layer and head, a token's query meets the keys before it (seq_len / 2 on average under a
+    causal mask): 2 * qk_head_dim FLOPs per score and 2 * v_head_dim per weighted value. Forward
+    plus backward is three times the forward pass:
+
+        3 * 2 * n_layers * n_heads * (qk_head_dim + v_head_dim) * seq_len / 2
+    """
+    n_layers = integer("n_layers", n_layers, minimum=1)
+    n_heads = integer("n_heads", n_heads, minimum=1)
+    qk_head_dim = integer("qk_head_dim", qk_head_dim, minimum=1)
+    v_head_dim = integer("v_head_dim", v_head_dim, minimum=1)
+    seq_len = integer("seq_len", seq_len, minimum=1)
+    return 3.0 * 2.0 * n_layers * n_heads * (qk_head_dim + v_head_dim) * seq_len / 2.0
+
+
+def model_flops_utilization(flops: float, gpu_hours: float, peak_flops_per_gpu: float) -> float:
+    """Eq. (3): the fraction of the hardware's peak that the useful FLOPs `flops` represent.
+
+    Args:
+        flops: the model FLOPs of the run (e.g. `training_flops(...)`).
+        gpu_hours: the GPU-hours the run took.
+        peak_flops_per_gpu: the dense peak of one GPU in FLOP/s (not TFLOP/s).
+
+    Returns:
+        MFU as a fraction (0.35 means 35 %). A value above 1 means the inputs are inconsistent
+        (wrong units, or a peak for the wrong precision), so it raises instead.
+    """
+    flops = real_number("flops", flops, nonnegative=True)
+    gpu_hours = real_number("gpu_hours", gpu_hours, positive=True)
+    peak_flops_per_gpu = real_number("peak_flops_per_gpu", peak_flops_per_gpu, positive=True)
+    mfu = flops / (gpu_hours * SECONDS_PER_HOUR * peak_flops_per_gpu)
+    if mfu > 1.0:
+        raise ValueError(
+            f"the implied utilisation is {mfu:.3g} > 1: flops={flops:.4g} cannot be done in "
+            f"gpu_hours={gpu_hours:.4g} at peak_flops_per_gpu={peak_flops_per_gpu:.4g} FLOP/s "
+            "(check the units: the peak is in FLOP/s, not TFLOP/s)"
+        )
+    return mfu
+
+
+def gpu_hours_per_trillion_tokens(gpu_hours: float, tokens: float) -> float:
+    """GPU-hours spent per 10^12 training tokens (V3 reports 180K H800 GPU-hours)."""
+    gpu_hours = real_number("gpu_hours", gpu_hours, nonnegative=True)
+    tokens = real_number("tokens", tokens, positive=True)
+    return gpu_hours / (tokens / 1e12)
+
+
+def tokens_per_gpu_hour(active_params: float, peak_flops_per_gpu: float, mfu: float) -> float:
+    """Training tokens one GPU processes per hour at utilisation `mfu`, under C = 6 N D.
+
+    The inverse view of eq. (3): a GPU delivering mfu * peak FLOP/s spends 6 N FLOPs per token.
+    """
+    active_params = real_number("active_params", active_params, positive=True)
+    peak_flops_per_gpu = real_number("peak_flops_per_gpu", peak_flops_per_gpu, positive=True)
+    mfu = real_number("mfu", mfu, positive=True)
+    if mfu > 1.0:
+        raise ValueError(f"mfu must be a fraction in (0, 1], got {mfu}")
+    return mfu * peak_flops_per_gpu * SECONDS_PER_HOUR / (6.0 * active_params)
+
+
+def training_days(gpu_hours: float, n_gpus: int) -> float:
+    """Wall-clock days for `gpu_hours` spread evenly over `n_gpus` GPUs."""
+    gpu_hours = real_number("gpu_hours", gpu_hours, nonnegative=True)
+    n_gpus = integer("n_gpus", n_gpus, minimum=1)
+    return gpu_hours / n_gpus / HOURS_PER_DAY
+
+
+def self_hosting_breakeven(
+    monthly_fixed_usd: float,
+    api_usd_per_million_tokens: float,
+    self_host_usd_per_million_tokens: float,
+) -> float:
+    """Eq. (4): tokens per month above which hosting an open model yourself beats an API.
+
+    Self-hosting costs `monthly_fixed_usd` (engineers, storage, idle machines) plus a marginal
+    price per token; the API costs only its price per token. The two bills are equal at
+    T* = F / (p_api - p_self) tokens per month.
+
+    Returns:
+        T* in tokens per month; `math.inf` when self-hosting's marginal price is not below the
+        API's (no volume ever pays back the fixed cost).
+
+    Raises:
+        ValueError: a negative fixed cost or self-hosting price, or an API price that is not > 0.
+    """
+    fixed = real_number("monthly_fixed_usd", monthly_fixed_usd, nonnegative=True)
+    api = real_number("api_usd_per_million_tokens", api_usd_per_million_tokens, positive=True)
+    own = real_number(
+        "self_host_usd_per_million_tokens", self_host_usd_per_million_tokens, nonnegative=True
+    )
+    if own >= api:
+        return math.inf
+    return fixed / (api - own) * 1e6

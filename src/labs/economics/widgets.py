@@ -1,0 +1,194 @@
+"""Chapter 7 explorers: a training-cost calculator and the shots simulator (ipywidgets, lazy)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from labs.common.plotting import PALETTE, new_figure
+from labs.economics.costs import (
+    model_flops_utilization,
+    training_cost,
+    training_days,
+    training_flops,
+)
+from labs.economics.hardware import HARDWARE
+from labs.economics.research import Scenario
+
+
+def training_cost_report(
+    gpu_hours: float,
+    usd_per_gpu_hour: float,
+    n_gpus: int,
+    active_params: float,
+    tokens: float,
+    chip: str = "H800 SXM",
+    precision: str = "bf16",
+) -> str:
+    """A few lines: the bill, the wall-clock days, and the MFU those numbers imply on `chip`."""
+    spec = HARDWARE[chip] if chip in HARDWARE else None
+    if spec is None:
+        raise ValueError(f"chip must be one of {', '.join(map(repr, HARDWARE))}; got {chip!r}")
+    cost = training_cost(gpu_hours, usd_per_gpu_hour)
+    days = training_days(gpu_hours, n_gpus)
+    flops = training_flops(active_params, tokens)
+    lines = [
+        f"cost: ${cost:,.0f} ({gpu_hours:,.0f} GPU-hours at ${usd_per_gpu_hour:.2f})",
+        f"wall clock: {days:.1f} days on {n_gpus:,} GPUs",
+        f"compute (6ND): {flops:.3g} FLOPs",
+    ]
+    try:
+        peak = spec.peak_flops(precision)
+        mfu = model_flops_utilization(flops, gpu_hours, peak)
+        lines.append(f"MFU on {chip} ({precision}, {peak / 1e12:,.1f} TFLOP/s): {mfu:.1%}")
+    except ValueError as err:
+        lines.append(f"MFU on {chip}: not computable ({err})")
+    return "\n".join(lines)
+
+
+def training_cost_calculator(
+    gpu_hours: float = 2_788_000,
+    usd_per_gpu_hour: float = 2.0,
+    n_gpus: int = 2048,
+    active_params: float = 37e9,
+    tokens: float = 14.8e12,
+):
+    """Sliders over GPU-hours, price, GPU count, model size and tokens; prints the report.
+
+    The defaults are DeepSeek-V3's (Table 1 and §1 of its report).
+    """
+    import ipywidgets as widgets
+
+    style = {"description_width": "150px"}
+    layout = widgets.Layout(width="520px")
+    controls = {
+        "gpu_hours": widgets.FloatLogSlider(
+            value=gpu_hours,
+            base=10,
+            min=3,
+            max=8,
+            description="GPU-hours",
+            style=style,
+            layout=layout,
+            readout_format=".3s",
+            continuous_update=False,
+        ),
+        "usd_per_gpu_hour": widgets.FloatSlider(
+            value=usd_per_gpu_hour,
+            min=0.1,
+            max=10.0,
+            step=0.05,
+            description="$ per GPU-hour",
+            style=style,
+            layout=layout,
+            continuous_update=False,
+        ),
+        "n_gpus": widgets.IntSlider(
+            value=n_gpus,
+            min=1,
+            max=32768,
+            description="GPUs",
+            style=style,
+            layout=layout,
+            continuous_update=False,
+        ),
+        "active_params": widgets.FloatLogSlider(
+            value=active_params,
+            base=10,
+            min=8,
+            max=12,
+            description="active parameters",
+            style=style,
+            layout=layout,
+            readout_format=".3s",
+            continuous_update=False,
+        ),
+        "tokens": widgets.FloatLogSlider(
+            value=tokens,
+            base=10,
+            min=9,
+            max=14,
+            description="tokens",
+            style=style,
+            layout=layout,
+            readout_format=".3s",
+            continuous_update=False,
+        ),
+        "chip": widgets.Dropdown(
+            options=list(HARDWARE), value="H800 SXM", description="chip", style=style
+        ),
+        "precision": widgets.Dropdown(
+            options=["bf16", "fp8", "fp16"], value="bf16", description="peak of", style=style
+        ),
+    }
+
+    def show(**kwargs) -> None:
+        print(training_cost_report(**kwargs))
+
+    return widgets.interactive(show, **controls)
+
+
+def plot_scenarios(scenarios, budgets_usd, *, n_trials: int = 1000, seed: int = 0, ax=None):
+    """Success probability against budget for each `Scenario`, on one set of axes.
+
+    Shaded bands are +- 2 standard errors of the Monte Carlo estimate. Returns (ax, results).
+    """
+    budgets = np.asarray(budgets_usd, dtype=np.float64)
+    if ax is None:
+        _, ax = new_figure()
+    results = []
+    for colour, scenario in zip(PALETTE, scenarios, strict=False):
+        if not isinstance(scenario, Scenario):
+            raise TypeError(f"scenarios must hold Scenario objects, got {type(scenario).__name__}")
+        res = scenario.simulate(budgets, n_trials=n_trials, seed=seed)
+        results.append(res)
+        ax.plot(budgets, res.success_probability, color=colour, label=scenario.name)
+        low = res.success_probability - 2 * res.standard_error
+        high = res.success_probability + 2 * res.standard_error
+        ax.fill_between(budgets, low, high, color=colour, alpha=0.2, linewidth=0)
+    ax.set_xscale("log")
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("research budget (USD)")
+    ax.set_ylabel("P(find the best idea)")
+    ax.legend(loc="upper left")
+    return ax, results
+
+
+def shots_simulator(cost_per_shot: float = 1000.0, n_ideas: int = 100):
+    """Two labs side by side: move each one's hardware cost factor and judgement, and the shared
+    prediction noise, and watch where their curves cross."""
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    style = {"description_width": "190px"}
+    layout = widgets.Layout(width="520px")
+
+    def slider(value, lo, hi, step, text):
+        return widgets.FloatSlider(
+            value=value,
+            min=lo,
+            max=hi,
+            step=step,
+            description=text,
+            style=style,
+            layout=layout,
+            continuous_update=False,
+        )
+
+    def draw(factor_a, skill_a, factor_b, skill_b, noise_ratio) -> None:
+        noise = 0.02 * noise_ratio
+        labs_ = [
+            Scenario("lab A", "", cost_per_shot, factor_a, skill_a, n_ideas, noise),
+            Scenario("lab B", "", cost_per_shot, factor_b, skill_b, n_ideas, noise),
+        ]
+        budgets = np.geomspace(cost_per_shot, cost_per_shot * 100 * n_ideas, 25)
+        plot_scenarios(labs_, budgets, n_trials=400)
+        plt.show()
+
+    return widgets.interactive(
+        draw,
+        factor_a=slider(2.25, 0.5, 4.0, 0.05, "lab A: hardware cost factor"),
+        skill_a=slider(0.5, 0.0, 0.95, 0.05, "lab A: judgement (prior skill)"),
+        factor_b=slider(1.0, 0.5, 4.0, 0.05, "lab B: hardware cost factor"),
+        skill_b=slider(0.0, 0.0, 0.95, 0.05, "lab B: judgement (prior skill)"),
+        noise_ratio=slider(1.0, 0.0, 4.0, 0.1, "prediction noise / idea spread"),
+    )

@@ -1,0 +1,71 @@
+"""The hardware registry: sources, the H800's one cut, missing precisions, device-name lookup."""
+
+import pytest
+
+from labs.common.facts import FACTS
+from labs.economics import HARDWARE, hardware, hardware_for_device_name
+
+REQUIRED = ("H100 SXM", "H800 SXM", "A100 SXM", "L4", "T4", "TPU v5e")
+
+
+def test_registry_holds_the_required_chips_with_sources():
+    assert set(REQUIRED) <= set(HARDWARE)
+    for spec in HARDWARE.values():
+        for field in ("memory_gbs", "interconnect_gbs", "usd_per_hour"):
+            assert getattr(spec, field) > 0
+        assert spec.bf16_tflops or spec.fp16_tflops  # every chip has a half-precision peak
+    # Every price is a fact that says it is an assumption.
+    prices = [f for k, f in FACTS.items() if k.startswith("econ_") and "usd_per_hour" in k]
+    assert len(prices) == len(HARDWARE)
+    assert all("assumption" in f.note for f in prices)
+
+
+def test_h800_differs_from_h100_only_in_interconnect():
+    h100, h800 = hardware("H100 SXM"), hardware("H800 SXM")
+    assert h800.bf16_tflops == h100.bf16_tflops and h800.fp8_tflops == h100.fp8_tflops
+    assert h800.memory_gbs == h100.memory_gbs
+    assert (h800.interconnect_gbs, h100.interconnect_gbs) == (400.0, 900.0)
+
+
+def test_dense_peaks_are_half_the_sparse_datasheet_figures():
+    # NVIDIA prints 1,979 (BF16) and 3,958 (FP8) TFLOP/s with sparsity for the H100 SXM.
+    assert hardware("H100 SXM").peak_tflops("bf16") == pytest.approx(1979 / 2, abs=0.5)
+    assert hardware("H100 SXM").peak_flops("fp8") == pytest.approx(3958e12 / 2, rel=1e-3)
+
+
+def test_missing_precisions_raise():
+    with pytest.raises(ValueError, match="no fp8 peak"):
+        hardware("A100 SXM").peak_tflops("fp8")
+    with pytest.raises(ValueError, match="no bf16 peak"):
+        hardware("T4").peak_tflops("bf16")
+    assert hardware("T4").peak_tflops("fp16") == 65.0
+    with pytest.raises(ValueError, match="precision must be"):
+        hardware("L4").peak_tflops("int8")
+
+
+def test_unknown_names():
+    with pytest.raises(ValueError, match="H800 SXM"):
+        hardware("H20")
+    with pytest.raises(TypeError):
+        hardware(800)
+    with pytest.raises(TypeError):
+        hardware_for_device_name(None)
+
+
+@pytest.mark.parametrize(
+    ("reported", "expected"),
+    [
+        ("NVIDIA H100 80GB HBM3", "H100 SXM"),
+        ("NVIDIA H800", "H800 SXM"),
+        ("NVIDIA A100-SXM4-80GB", "A100 SXM"),
+        ("NVIDIA L4", "L4"),
+        ("Tesla T4", "T4"),
+        ("TPU v5 lite", "TPU v5e"),
+        ("NVIDIA H100 PCIe", None),
+        ("NVIDIA L40S", None),
+        ("cpu", None),
+    ],
+)
+def test_device_names(reported, expected):
+    spec = hardware_for_device_name(reported)
+    assert (spec.name if spec else None) == expected
