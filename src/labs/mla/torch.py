@@ -39,26 +39,32 @@ def apply_rope(x: torch.Tensor, positions: torch.Tensor, base: float = ROPE_BASE
 
 
 class KVCache:
-    """One layer's KV cache: tensors of `reference.cache_shapes`, filled up to `length` tokens.
+    """One layer's KV cache, filled up to `length` tokens.
 
-    GQA/MHA/MQA: k and v of shape (B, max_len, n_kv_heads, head_dim), keys stored after RoPE.
-    MLA: c_kv (B, max_len, kv_lora_rank) and the shared rotated key k_rope (B, max_len, d_h^R).
+    GQA/MHA/MQA: k and v head-major, (B, n_kv_heads, max_len, head_dim), keys after RoPE, so a
+    decode step reads each head's keys as one contiguous block (the reference's (B, S, n_g, d_h)
+    layout, transposed). MLA: c_kv (B, max_len, kv_lora_rank) and the shared rotated key
+    k_rope (B, max_len, d_h^R).
     """
 
     def __init__(self, config: AttentionConfig, batch: int, max_len: int, dtype, device) -> None:
         self.config = config
-        self.tensors = {
-            name: torch.zeros(shape, dtype=dtype, device=device)
-            for name, shape in cache_shapes(config, batch, max_len).items()
-        }
+        self.seq_dim = 1 if config.kind == "mla" else 2
+        self.tensors = {}
+        for name, shape in cache_shapes(config, batch, max_len).items():
+            if self.seq_dim == 2:
+                shape = (shape[0], shape[2], shape[1], shape[3])
+            self.tensors[name] = torch.zeros(shape, dtype=dtype, device=device)
         self.batch, self.max_len, self.length = batch, max_len, 0
+
+    def filled(self, name: str) -> torch.Tensor:
+        """The cached part of tensor `name`: its first `length` positions."""
+        return self.tensors[name].narrow(self.seq_dim, 0, self.length)
 
     @property
     def nbytes(self) -> int:
         """Bytes held for the `length` cached tokens of every sequence."""
-        return sum(
-            t[:, : self.length].numel() * t.element_size() for t in self.tensors.values()
-        )
+        return sum(self.filled(n).numel() * t.element_size() for n, t in self.tensors.items())
 
 
 class _Attention(nn.Module):
@@ -68,8 +74,7 @@ class _Attention(nn.Module):
             raise TypeError(f"config must be an AttentionConfig, got {type(config).__name__}")
         if config.kind not in kinds:
             raise ValueError(
-                f"config.kind must be one of {kinds} for {type(self).__name__}, "
-                f"got {config.kind!r}"
+                f"config.kind must be one of {kinds} for {type(self).__name__}, got {config.kind!r}"
             )
         self.config = config
         self._shapes = param_shapes(config)
@@ -153,20 +158,22 @@ class GroupedQueryAttention(_Attention):
         q_pos, k_pos = self._check(x, cache)
         b, t, _ = x.shape
         q = apply_rope((x @ self.wq).view(b, t, c.n_heads, c.head_dim), q_pos)
-        k = apply_rope((x @ self.wk).view(b, t, c.n_kv_heads, c.head_dim), q_pos)
-        v = (x @ self.wv).view(b, t, c.n_kv_heads, c.head_dim)
+        k = apply_rope((x @ self.wk).view(b, t, c.n_kv_heads, c.head_dim), q_pos).transpose(1, 2)
+        v = (x @ self.wv).view(b, t, c.n_kv_heads, c.head_dim).transpose(1, 2)  # (B, G, T, D)
         if cache is not None:
             start, end = cache.length, cache.length + t
-            cache.tensors["k"][:, start:end] = k
-            cache.tensors["v"][:, start:end] = v
+            cache.tensors["k"][:, :, start:end] = k
+            cache.tensors["v"][:, :, start:end] = v
             cache.length = end
-            k, v = cache.tensors["k"][:, :end], cache.tensors["v"][:, :end]
-        # Group the query heads by the KV head they share: no copy of the cache per query head.
-        q = q.view(b, t, c.n_kv_heads, c.group_size, c.head_dim)
-        scores = torch.einsum("btgrd,bsgd->bgrts", q, k) / math.sqrt(c.head_dim)
+            k, v = cache.filled("k"), cache.filled("v")  # (B, G, S, D)
+        # Group the query heads by the KV head they share (head h = g * group_size + r), so one
+        # batched matrix product per KV head reads its keys once, without copying the cache.
+        g, r = c.n_kv_heads, c.group_size
+        q = q.view(b, t, g, r, c.head_dim).permute(0, 2, 3, 1, 4).reshape(b, g, r * t, -1)
+        scores = (q @ k.transpose(-1, -2)).view(b, g, r, t, -1) / math.sqrt(c.head_dim)
         probs = torch.softmax(self._mask(scores, q_pos, k_pos), dim=-1)
-        o = torch.einsum("bgrts,bsgd->btgrd", probs, v)
-        return o.reshape(b, t, -1) @ self.wo
+        o = (probs.view(b, g, r * t, -1) @ v).view(b, g, r, t, c.head_dim)
+        return o.permute(0, 3, 1, 2, 4).reshape(b, t, -1) @ self.wo
 
 
 class MultiHeadLatentAttention(_Attention):
@@ -190,15 +197,15 @@ class MultiHeadLatentAttention(_Attention):
         Recomputed whenever a weight changed (tracked with the tensors' version counters).
         """
         c = self.config
-        version = tuple(p._version for p in (self.w_uq, self.w_uk, self.w_uv, self.wo))
-        if self._folded is not None and self._folded[0] == version and not torch.is_grad_enabled():
+        weights = (self.w_uq, self.w_uk, self.w_uv, self.wo)
+        cacheable = not torch.is_grad_enabled() and not any(w.is_inference() for w in weights)
+        version = tuple((w.data_ptr(), w._version) for w in weights) if cacheable else None
+        if cacheable and self._folded is not None and self._folded[0] == version:
             return self._folded[1]
         h, d, dc = c.n_heads, c.head_dim, c.kv_lora_rank
-        w_q = torch.einsum(
-            "qhd,chd->qhc", self.w_uq.view(-1, h, d), self.w_uk.view(dc, h, d)
-        )
+        w_q = torch.einsum("qhd,chd->qhc", self.w_uq.view(-1, h, d), self.w_uk.view(dc, h, d))
         w_o = torch.einsum("chd,hdm->hcm", self.w_uv.view(dc, h, d), self.wo.view(h, d, -1))
-        if not torch.is_grad_enabled():
+        if cacheable:
             self._folded = (version, (w_q, w_o))
         return w_q, w_o
 
@@ -219,17 +226,22 @@ class MultiHeadLatentAttention(_Attention):
             cache.tensors["c_kv"][:, start:end] = c_kv
             cache.tensors["k_rope"][:, start:end] = k_rope
             cache.length = end
-            c_kv, k_rope = cache.tensors["c_kv"][:, :end], cache.tensors["k_rope"][:, :end]
+            c_kv, k_rope = cache.filled("c_kv"), cache.filled("k_rope")
         scale = 1 / math.sqrt(c.head_dim + c.rope_head_dim)
-        rope_scores = torch.einsum("bthr,bsr->bhts", q_r, k_rope)
+        h, s = c.n_heads, c_kv.shape[1]
+
+        def per_head_scores(queries, keys):  # (B, T, H, E) x (B, S, E) -> (B, H, T, S)
+            flat = queries.reshape(b, t * h, -1) @ keys.transpose(1, 2)  # one batched product
+            return flat.view(b, t, h, s).transpose(1, 2)
+
+        rope_scores = per_head_scores(q_r, k_rope)  # the shared RoPE key serves every head
         if absorbed:
             w_q, w_o = self.absorbed_weights()
             q_lat = torch.einsum("btq,qhc->bthc", c_q, w_q)  # W^UK folded into the query
-            scores = torch.einsum("bthc,bsc->bhts", q_lat, c_kv) + rope_scores
+            scores = per_head_scores(q_lat, c_kv) + rope_scores
             probs = torch.softmax(self._mask(scores * scale, q_pos, k_pos), dim=-1)
-            context = torch.einsum("bhts,bsc->bthc", probs, c_kv)  # weighted latents
-            return torch.einsum("bthc,hcm->btm", context, w_o)  # W^UV folded into W^O
-        s = c_kv.shape[1]
+            context = probs.transpose(1, 2).reshape(b, t * h, s) @ c_kv  # weighted latents
+            return torch.einsum("bthc,hcm->btm", context.view(b, t, h, -1), w_o)  # W^UV in W^O
         q_c = (c_q @ self.w_uq).view(b, t, c.n_heads, c.head_dim)  # (13)
         k_c = (c_kv @ self.w_uk).view(b, s, c.n_heads, c.head_dim)  # (10)
         v_c = (c_kv @ self.w_uv).view(b, s, c.n_heads, c.head_dim)  # (11)
