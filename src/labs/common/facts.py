@@ -140,6 +140,14 @@ _FACTS = [
         "deployed V2 quantises its KV cache to about 6 bits per element on average",
     ),
     Fact(
+        "deepseekv2_weight_bits",
+        8,
+        "bits per parameter",
+        "deepseekv2",
+        "§3.2.3 (inference efficiency)",
+        "deployed V2 converts its parameters to FP8",
+    ),
+    Fact(
         "deepseekv2_mla_equivalent_gqa_groups",
         2.25,
         "groups",
