@@ -100,14 +100,6 @@ _FACTS = [
         "mixture of experts: every parameter is stored, 21B are used per token",
     ),
     Fact(
-        "deepseekv2_context_length",
-        128 * 1024,
-        "tokens",
-        "deepseekv2",
-        "§3.1.4",
-        "context window after the long-context extension (YaRN)",
-    ),
-    Fact(
         "deepseekv3_attention",
         (61, 7168, 128, 128, 512, 1536, 64),
         "(layers, d_model, heads, head dim, d_c, d_c', d_h^R)",

@@ -79,17 +79,17 @@ def decode_benchmark(
 
 
 def _run(config, context, batch, steps, absorbed, device, repeats, seed) -> tuple[float, int]:
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator(device=device).manual_seed(seed)  # random data made in place
     module = attention_module(config).to(device).eval()
     kwargs = {"absorbed": absorbed} if config.kind == "mla" else {}
-    x = torch.randn(batch, steps + 1, config.d_model, generator=generator).to(device)
+    x = torch.randn(batch, steps + 1, config.d_model, generator=generator, device=device)
     best = float("inf")
     for _ in range(repeats):
         cache = module.new_cache(batch, context + steps + 1)
         cache.length = context
         for name in cache.tensors:
             part = cache.filled(name)  # a view of the first `context` positions
-            part.copy_(torch.randn(part.shape, generator=generator))
+            part.normal_(generator=generator)
         module(x[:, :1], cache, **kwargs)  # warm-up step (also folds the absorbed weights)
         _sync(device)
         start = time.perf_counter()
