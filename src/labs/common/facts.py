@@ -67,6 +67,86 @@ _FACTS = [
     # (add this chapter's facts below this line)
     # --- Chapter 3: MLA (labs.mla) -----------------------------------------------------------
     # (add this chapter's facts below this line)
+    Fact(
+        "deepseek67b_attention",
+        (95, 8192, 64, 128, 8),
+        "(layers, d_model, query heads, head dim, KV heads)",
+        "deepseek67b2024",
+        "Table 2",
+        "DeepSeek LLM 67B uses grouped-query attention with 8 KV heads; head dim = 8192 / 64",
+    ),
+    Fact(
+        "deepseek67b_params",
+        67e9,
+        "parameters",
+        "deepseek67b2024",
+        "Table 2",
+        "nominal size as published",
+    ),
+    Fact(
+        "deepseekv2_attention",
+        (60, 5120, 128, 128, 512, 1536, 64),
+        "(layers, d_model, heads, head dim, d_c, d_c', d_h^R)",
+        "deepseekv2",
+        "§3.1.2",
+        "MLA: KV compression dim d_c, query compression dim d_c', decoupled RoPE dim d_h^R",
+    ),
+    Fact(
+        "deepseekv2_params",
+        (236e9, 21e9),
+        "parameters (total, activated per token)",
+        "deepseekv2",
+        "§3.1.2",
+        "mixture of experts: every parameter is stored, 21B are used per token",
+    ),
+    Fact(
+        "deepseekv3_attention",
+        (61, 7168, 128, 128, 512, 1536, 64),
+        "(layers, d_model, heads, head dim, d_c, d_c', d_h^R)",
+        "deepseekv3",
+        "§4.2",
+        "same MLA shape as DeepSeek-V2, one more layer, wider model",
+    ),
+    Fact(
+        "llama2_70b_attention",
+        (80, 8192, 64, 128, 8),
+        "(layers, d_model, query heads, head dim, KV heads)",
+        "touvron2023llama2",
+        "§2.2 and Table 1 (GQA for 70B); App. A.2.1 (8 KV projections)",
+        "layer count and width as in the released 70B configuration",
+    ),
+    Fact(
+        "deepseekv2_kv_cache_reduction",
+        0.933,
+        "fraction",
+        "deepseekv2",
+        "Abstract; §1; Figure 1(b)",
+        "KV cache of deployed DeepSeek-V2 against DeepSeek 67B: 'reduces the KV cache by 93.3%'",
+    ),
+    Fact(
+        "deepseekv2_kv_cache_bits",
+        6,
+        "bits per element (average)",
+        "deepseekv2",
+        "§3.2.3 (inference efficiency)",
+        "deployed V2 quantises its KV cache to about 6 bits per element on average",
+    ),
+    Fact(
+        "deepseekv2_weight_bits",
+        8,
+        "bits per parameter",
+        "deepseekv2",
+        "§3.2.3 (inference efficiency)",
+        "deployed V2 converts its parameters to FP8",
+    ),
+    Fact(
+        "deepseekv2_mla_equivalent_gqa_groups",
+        2.25,
+        "groups",
+        "deepseekv2",
+        "Table 1",
+        "MLA's cache (d_c + d_h^R) l = (9/2) d_h l equals GQA's 2 n_g d_h l at n_g = 2.25",
+    ),
     # --- Chapter 5: GRPO (labs.grpo) ---------------------------------------------------------
     # (add this chapter's facts below this line)
     # --- Chapter 7: economics and hardware (labs.economics) ----------------------------------

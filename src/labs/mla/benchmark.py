@@ -1,0 +1,100 @@
+"""A decode benchmark for chapter 3 (PyTorch): tokens per second and cache bytes against context.
+
+Each variant gets a cache already holding `context` tokens (random values: the content does not
+change the arithmetic), then generates `steps` tokens one at a time for `batch` sequences. The
+time covers only the decode steps.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from labs.common.validate import integer
+from labs.mla import AttentionConfig
+from labs.mla.torch import attention_module
+
+__all__ = ["bench_configs", "decode_benchmark"]
+
+
+def bench_configs(d_model: int = 512, n_heads: int = 8, head_dim: int = 64) -> dict:
+    """Small MHA, GQA (4 query heads per KV head) and MLA layers with DeepSeek-V2's ratios:
+    d_c = 4 d_h and d_h^R = d_h / 2 (Table 1), no query compression."""
+    return {
+        "MHA": AttentionConfig("mha", 1, d_model, n_heads, head_dim),
+        "GQA": AttentionConfig("gqa", 1, d_model, n_heads, head_dim, n_kv_heads=n_heads // 4),
+        "MLA": AttentionConfig(
+            "mla",
+            1,
+            d_model,
+            n_heads,
+            head_dim,
+            kv_lora_rank=4 * head_dim,
+            rope_head_dim=head_dim // 2,
+        ),
+    }
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()  # GPU work is asynchronous: wait before reading the clock
+
+
+def decode_benchmark(
+    config: AttentionConfig,
+    context: int,
+    *,
+    batch: int = 4,
+    steps: int = 8,
+    absorbed: bool = False,
+    device: torch.device | str = "cpu",
+    repeats: int = 3,
+    seed: int = 0,
+    cpu_threads: int = 1,
+) -> tuple[float, int]:
+    """(tokens per second, cache bytes) for `steps` decode steps after `context` cached tokens.
+
+    The best of `repeats` runs, after one warm-up step; float32 throughout. On a CPU the steps
+    run on `cpu_threads` threads (restored afterwards): a decode step is a handful of tiny
+    matrix products, and on a shared machine waiting for a second thread can cost more than the
+    arithmetic, which would measure the scheduler rather than the attention.
+    """
+    context = integer("context", context, minimum=1)
+    batch = integer("batch", batch, minimum=1)
+    steps = integer("steps", steps, minimum=1)
+    repeats = integer("repeats", repeats, minimum=1)
+    if absorbed and config.kind != "mla":
+        raise ValueError(f"absorbed=True needs an MLA config, got kind={config.kind!r}")
+    cpu_threads = integer("cpu_threads", cpu_threads, minimum=1)
+    device = torch.device(device)
+    threads = torch.get_num_threads()
+    if device.type == "cpu":
+        torch.set_num_threads(cpu_threads)
+    try:
+        with torch.no_grad():
+            return _run(config, context, batch, steps, absorbed, device, repeats, seed)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(config, context, batch, steps, absorbed, device, repeats, seed) -> tuple[float, int]:
+    generator = torch.Generator(device=device).manual_seed(seed)  # random data made in place
+    module = attention_module(config).to(device).eval()
+    kwargs = {"absorbed": absorbed} if config.kind == "mla" else {}
+    x = torch.randn(batch, steps + 1, config.d_model, generator=generator, device=device)
+    best = float("inf")
+    for _ in range(repeats):
+        cache = module.new_cache(batch, context + steps + 1)
+        cache.length = context
+        for name in cache.tensors:
+            part = cache.filled(name)  # a view of the first `context` positions
+            part.normal_(generator=generator)
+        module(x[:, :1], cache, **kwargs)  # warm-up step (also folds the absorbed weights)
+        _sync(device)
+        start = time.perf_counter()
+        for t in range(1, steps + 1):
+            module(x[:, t : t + 1], cache, **kwargs)
+        _sync(device)
+        best = min(best, time.perf_counter() - start)
+    return batch * steps / best, cache.nbytes

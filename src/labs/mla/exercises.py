@@ -1,0 +1,168 @@
+"""Chapter 3 exercises, with their instant checks.
+
+3.1 `kv_cache_elements`: the per-token cache of every attention kind (DeepSeek-V2, Table 1).
+3.2 `repeat_kv`: share each KV head with its group of query heads, as GQA does.
+3.3 `absorbed_scores`: MLA's attention scores straight from the cached latents.
+
+Expected values are worked by hand (3.1, the arithmetic is in the comments) or computed by brute
+force here, with explicit loops that share no code with the package (3.2, 3.3).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from labs.common.exercises import Case, CheckReport, Exercise, check
+
+# --- 3.1 ---------------------------------------------------------------------------------------
+
+KV_CACHE_ELEMENTS = Exercise(
+    name="kv_cache_elements",
+    signature=(
+        "kv_cache_elements(kind, n_layers, n_kv_heads, head_dim, kv_lora_rank=0, "
+        "rope_head_dim=0) -> int"
+    ),
+    cases=(
+        Case(
+            args=("mha", 2, 4, 16),
+            expected=256,  # 2 layers x 2 (K and V) x 4 heads x 16
+            label="MHA, 2 layers, 4 heads of 16",
+            hint="every layer caches a key AND a value for each KV head: 2 x n_kv_heads x "
+            "head_dim per layer.",
+        ),
+        Case(
+            args=("gqa", 95, 8, 128),
+            expected=194_560,  # 95 x 2 x 8 x 128: DeepSeek 67B
+            label="GQA, DeepSeek 67B (95 layers, 8 KV heads of 128)",
+            hint="multiply by the number of layers: the result is summed over all of them.",
+        ),
+        Case(
+            args=("mqa", 95, 1, 128),
+            expected=24_320,  # 95 x 2 x 1 x 128
+            label="MQA, 95 layers, one KV head of 128",
+        ),
+        Case(
+            args=("mla", 60, 128, 128),
+            kwargs={"kv_lora_rank": 512, "rope_head_dim": 64},
+            expected=34_560,  # 60 x (512 + 64): DeepSeek-V2
+            label="MLA, DeepSeek-V2 (60 layers, d_c = 512, d_h^R = 64)",
+            hint="MLA caches the latent c^KV (d_c) and ONE shared RoPE key k^R (d_h^R) per "
+            "layer, for all heads together; n_kv_heads and head_dim do not enter.",
+        ),
+    ),
+)
+
+
+def check_kv_cache_elements(fn) -> CheckReport:
+    """Run the public cases of exercise 3.1 against `fn`."""
+    return check(fn, KV_CACHE_ELEMENTS)
+
+
+# --- 3.2 ---------------------------------------------------------------------------------------
+
+
+def _repeat_kv_brute_force(k: np.ndarray, n_heads: int) -> np.ndarray:
+    tokens, n_kv, dim = k.shape
+    group = n_heads // n_kv
+    out = np.empty((tokens, n_heads, dim), dtype=k.dtype)
+    for h in range(n_heads):
+        out[:, h] = k[:, h // group]  # query heads 0..group-1 share KV head 0, and so on
+    return out
+
+
+def _repeat_case(tokens, n_kv, dim, n_heads, label, hint="", seed=0) -> Case:
+    k = np.random.default_rng(seed).standard_normal((tokens, n_kv, dim))
+    return Case(
+        args=(k, n_heads),
+        expected=_repeat_kv_brute_force(k, n_heads),
+        label=label,
+        hint=hint,
+        rtol=0,
+        atol=0,
+    )
+
+
+REPEAT_KV = Exercise(
+    name="repeat_kv",
+    signature="repeat_kv(k: np.ndarray, n_heads: int) -> np.ndarray",
+    cases=(
+        _repeat_case(
+            3,
+            2,
+            4,
+            4,
+            "2 KV heads for 4 query heads",
+            "query heads come in consecutive groups: heads 0, 1 share KV head 0 and heads 2, 3 "
+            "share KV head 1 (np.repeat along the head axis, not np.tile). Output shape: "
+            "(tokens, n_heads, dim).",
+        ),
+        _repeat_case(5, 2, 3, 6, "2 KV heads for 6 query heads", seed=1),
+        _repeat_case(4, 1, 8, 8, "MQA: 1 KV head for 8 query heads", seed=2),
+        _repeat_case(2, 4, 2, 4, "MHA: as many KV heads as query heads", seed=3),
+    ),
+)
+
+
+def check_repeat_kv(fn) -> CheckReport:
+    """Run the public cases of exercise 3.2 against `fn`."""
+    return check(fn, REPEAT_KV)
+
+
+# --- 3.3 ---------------------------------------------------------------------------------------
+
+
+def _scores_brute_force(q: np.ndarray, w_uk: np.ndarray, c_kv: np.ndarray) -> np.ndarray:
+    n_heads, tokens = q.shape[0], c_kv.shape[0]
+    scores = np.empty((n_heads, tokens))
+    for h in range(n_heads):
+        for j in range(tokens):
+            key = w_uk[:, h, :].T @ c_kv[j]  # up-project the latent: k^C_{j,h} = W^UK_h c_j
+            scores[h, j] = q[h] @ key
+    return scores
+
+
+def _scores_case(n_heads, head_dim, d_c, tokens, label, hint="", seed=0) -> Case:
+    rng = np.random.default_rng(seed)
+    q = rng.standard_normal((n_heads, head_dim))
+    w_uk = rng.standard_normal((d_c, n_heads, head_dim)) / np.sqrt(d_c)
+    c_kv = rng.standard_normal((tokens, d_c))
+    return Case(
+        args=(q, w_uk, c_kv),
+        expected=_scores_brute_force(q, w_uk, c_kv),
+        label=label,
+        hint=hint,
+        rtol=1e-9,
+        atol=1e-12,
+    )
+
+
+ABSORBED_SCORES = Exercise(
+    name="absorbed_scores",
+    signature="absorbed_scores(q: np.ndarray, w_uk: np.ndarray, c_kv: np.ndarray) -> np.ndarray",
+    cases=(
+        _scores_case(
+            1,
+            2,
+            3,
+            4,
+            "one head, d_h = 2, d_c = 3, 4 cached tokens",
+            "q . (W^UK c) = (W^UK^T q) . c: first map the query into the latent space with "
+            "w_uk[:, h, :] @ q[h] (shape (d_c,)), then take dot products with c_kv.",
+        ),
+        _scores_case(
+            4,
+            8,
+            16,
+            10,
+            "4 heads, d_h = 8, d_c = 16, 10 cached tokens",
+            "return shape (n_heads, tokens): one row of scores per head.",
+            seed=1,
+        ),
+        _scores_case(2, 4, 32, 1, "2 heads, a single cached token", seed=2),
+    ),
+)
+
+
+def check_absorbed_scores(fn) -> CheckReport:
+    """Run the public cases of exercise 3.3 against `fn`."""
+    return check(fn, ABSORBED_SCORES)

@@ -1,0 +1,153 @@
+"""The exercise checks (correct, typical wrong, stub), the calculator widget and the benchmark."""
+
+import ipywidgets
+import numpy as np
+import pytest
+import torch
+
+from labs.mla import DEEPSEEK_V2, PRESETS, kv_cache_bytes
+from labs.mla.benchmark import bench_configs, decode_benchmark
+from labs.mla.exercises import check_absorbed_scores, check_kv_cache_elements, check_repeat_kv
+from labs.mla.widgets import cache_calculator, plot_cache
+from tests.conftest import requires_gpu
+
+# --- 3.1 ---
+
+
+def test_kv_cache_elements_correct_passes():
+    def kv_cache_elements(kind, n_layers, n_kv_heads, head_dim, kv_lora_rank=0, rope_head_dim=0):
+        if kind == "mla":
+            return n_layers * (kv_lora_rank + rope_head_dim)
+        return n_layers * 2 * n_kv_heads * head_dim
+
+    assert check_kv_cache_elements(kv_cache_elements).passed
+
+
+def test_kv_cache_elements_forgetting_values_fails_with_a_hint():
+    def kv_cache_elements(kind, n_layers, n_kv_heads, head_dim, kv_lora_rank=0, rope_head_dim=0):
+        if kind == "mla":
+            return n_layers * (kv_lora_rank + rope_head_dim)
+        return n_layers * n_kv_heads * head_dim  # keys only
+
+    report = check_kv_cache_elements(kv_cache_elements)
+    assert report.status == "failed" and report.passed_cases == 0
+    assert "expected 256, got 128" in str(report) and "a key AND a value" in str(report)
+
+
+def test_kv_cache_elements_mla_without_rope_key_fails_on_the_mla_case():
+    def kv_cache_elements(kind, n_layers, n_kv_heads, head_dim, kv_lora_rank=0, rope_head_dim=0):
+        if kind == "mla":
+            return n_layers * kv_lora_rank
+        return n_layers * 2 * n_kv_heads * head_dim
+
+    report = check_kv_cache_elements(kv_cache_elements)
+    assert report.status == "failed" and report.passed_cases == 3
+    assert "expected 34560, got 30720" in str(report) and "shared RoPE key" in str(report)
+
+
+def test_kv_cache_elements_stub_is_not_attempted():
+    def kv_cache_elements(kind, n_layers, n_kv_heads, head_dim, kv_lora_rank=0, rope_head_dim=0):
+        raise NotImplementedError
+
+    assert check_kv_cache_elements(kv_cache_elements).status == "not attempted"
+
+
+# --- 3.2 ---
+
+
+def test_repeat_kv_correct_passes():
+    def repeat_kv(k, n_heads):
+        return np.repeat(k, n_heads // k.shape[1], axis=1)
+
+    assert check_repeat_kv(repeat_kv).passed
+
+
+def test_repeat_kv_with_tile_fails_with_the_grouping_hint():
+    def repeat_kv(k, n_heads):
+        return np.tile(k, (1, n_heads // k.shape[1], 1))  # heads interleaved, not grouped
+
+    report = check_repeat_kv(repeat_kv)
+    assert report.status == "failed"
+    assert "values differ" in str(report) and "not np.tile" in str(report)
+
+
+def test_repeat_kv_stub_is_not_attempted():
+    def repeat_kv(k, n_heads):
+        raise NotImplementedError
+
+    assert check_repeat_kv(repeat_kv).status == "not attempted"
+
+
+# --- 3.3 ---
+
+
+def test_absorbed_scores_correct_passes():
+    def absorbed_scores(q, w_uk, c_kv):
+        q_latent = np.einsum("chd,hd->hc", w_uk, q)  # W^UK_h^T q_h, per head
+        return q_latent @ c_kv.T
+
+    assert check_absorbed_scores(absorbed_scores).passed
+
+
+def test_absorbed_scores_transposed_fails_with_a_shape_message():
+    def absorbed_scores(q, w_uk, c_kv):
+        return (np.einsum("chd,hd->hc", w_uk, q) @ c_kv.T).T  # (tokens, heads)
+
+    report = check_absorbed_scores(absorbed_scores)
+    assert report.status == "failed" and "expected shape (1, 4), got shape (4, 1)" in str(report)
+
+
+def test_absorbed_scores_wrong_contraction_fails():
+    def absorbed_scores(q, w_uk, c_kv):
+        return np.einsum("chd,hd->hc", w_uk[:, ::-1], q) @ c_kv.T  # heads reversed
+
+    report = check_absorbed_scores(absorbed_scores)
+    assert report.status == "failed" and report.passed_cases == 1
+
+
+def test_absorbed_scores_stub_is_not_attempted():
+    def absorbed_scores(q, w_uk, c_kv):
+        raise NotImplementedError
+
+    assert check_absorbed_scores(absorbed_scores).status == "not attempted"
+
+
+# --- widget and plot ---
+
+
+def test_cache_calculator_and_plot():
+    assert isinstance(cache_calculator(), ipywidgets.interactive)
+    ax = plot_cache(tokens=1024, batch=2, bits_per_element=8)
+    assert len(ax.patches) == len(PRESETS)
+    widths = {p.get_width() for p in ax.patches}
+    assert kv_cache_bytes(DEEPSEEK_V2, 1024, 2, 8) / 2**30 in widths
+    with pytest.raises(ValueError, match="tokens must be >= 1"):
+        plot_cache(tokens=0)
+    with pytest.raises(TypeError, match="configs must be a non-empty dict"):
+        plot_cache(configs=[])
+
+
+# --- benchmark ---
+
+
+def test_decode_benchmark_reports_cache_bytes_by_hand():
+    configs = bench_configs(d_model=64, n_heads=4, head_dim=16)
+    tps, nbytes = decode_benchmark(configs["MLA"], 32, batch=2, steps=2, repeats=1, absorbed=True)
+    # after 32 cached + 1 warm-up + 2 steps = 35 tokens: 2 x 35 x (64 + 8) x 4 bytes = 20,160
+    assert nbytes == 20_160 and tps > 0
+    _, nbytes = decode_benchmark(configs["GQA"], 32, batch=2, steps=2, repeats=1)
+    # GQA with 1 KV head of 16: 2 x 35 x 2 x 16 x 4 bytes = 8,960
+    assert nbytes == 8_960
+    assert torch.get_num_threads() >= 1  # restored after the run
+    with pytest.raises(ValueError, match="absorbed=True needs an MLA config"):
+        decode_benchmark(configs["MHA"], 8, absorbed=True)
+    with pytest.raises(ValueError, match="context must be >= 1"):
+        decode_benchmark(configs["MHA"], 0)
+
+
+@requires_gpu
+def test_decode_benchmark_on_gpu():
+    configs = bench_configs()
+    tps, nbytes = decode_benchmark(configs["MLA"], 1024, absorbed=True, device="cuda")
+    assert tps > 0 and nbytes > 0
+    print(torch.cuda.get_device_name(0), f"{tps:.0f} tokens/s")
