@@ -101,10 +101,16 @@ def group_amax(x: np.ndarray, granularity: str, block: int = 128) -> np.ndarray:
 
 
 def scales_from_amax(amax: np.ndarray, fmt) -> np.ndarray:
-    """Eq. (3): s = amax / max_finite in float32; a group of zeros gets s = 1."""
+    """Eq. (3): s = amax / max_finite in float32; a group of zeros gets s = 1.
+
+    Computed as amax * float32(1 / max_finite), and values are later multiplied by 1 / s: a
+    kernel multiplies by reciprocals (XLA even rewrites divisions that way), and doing the same
+    here keeps NumPy, torch and JAX bit-identical. The max-abs may then land a hair above
+    max_finite; round-to-nearest brings it back onto max_finite.
+    """
     fmt = format_by_name(fmt)
     amax = np.asarray(amax, dtype=np.float32)
-    scales = amax / np.float32(fmt.max_finite)
+    scales = amax * np.float32(1 / fmt.max_finite)
     return np.where(amax > 0, scales, np.float32(1.0)).astype(np.float32)
 
 
@@ -141,7 +147,8 @@ def quantize(x, fmt=E4M3, granularity: str = "tile", block: int = 128):
     fmt = format_by_name(fmt)
     x = float_array("x", x, min_ndim=1).astype(np.float32)
     scales = scales_from_amax(group_amax(x, granularity, block), fmt)
-    scaled = x / expand_scales(scales, x.shape, granularity, block)
+    inverse = (np.float32(1.0) / scales).astype(np.float32)
+    scaled = x * expand_scales(inverse, x.shape, granularity, block)
     return encode(scaled, fmt, saturate=True), scales
 
 
