@@ -8,10 +8,10 @@ values is divided by a scale chosen from the group's online max-abs,
 so the group's largest value lands on the format's largest one. The granularity decides what a
 group is; for an array of shape (..., rows, cols) the groups and the shape of the scales are
 
-    "tensor"  the whole array                         scales shape ()
-    "row"     one row (all of the last axis)          scales shape (..., rows, 1)
-    "tile"    1 x block along the last axis           scales shape (..., rows, cols // block)
-    "block"   block x block over the last two axes    scales shape (..., rows // block, cols // block)
+    "tensor"  the whole array                      scales shape ()
+    "row"     one row (all of the last axis)       scales shape (..., rows, 1)
+    "tile"    1 x block along the last axis        scales shape (..., rows, cols // block)
+    "block"   block x block, the last two axes     scales shape (..., rows // block, cols // block)
 
 V3 scales activations per 1 x 128 tile and weights per 128 x 128 block. A dimension that `block`
 does not divide raises a ValueError: pad with zeros first (a zero changes no max-abs). A group of
