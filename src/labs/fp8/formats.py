@@ -33,6 +33,7 @@ from labs.common.validate import integer
 
 __all__ = [
     "BF16_MANTISSA_BITS",
+    "bit_string",
     "E4M3",
     "E5M2",
     "FORMATS",
@@ -278,6 +279,14 @@ def round_to_bfloat16(x) -> np.ndarray:
     rounded = ((bits + 0x7FFF + lsb) & 0xFFFF0000).astype(np.uint32)
     out = rounded.view(np.float32)
     return np.where(np.isnan(x), np.float32(np.nan), out)
+
+
+def bit_string(code, fmt) -> str:
+    """The bits of an FP8 code grouped as sign, exponent, mantissa: "0 0111 000" for E4M3 1.0."""
+    fmt = format_by_name(fmt)
+    code = integer_code("code", code)
+    bits = f"{code:08b}"
+    return f"{bits[0]} {bits[1 : 1 + fmt.exponent_bits]} {bits[1 + fmt.exponent_bits :]}"
 
 
 def integer_code(name: str, value) -> int:

@@ -233,8 +233,11 @@ class FP8Linear(nn.Module):
         self.fmt = format_by_name(fmt)
         self.block = check_layout((self.out_features, self.in_features), "block", block)
         self.weight = nn.Parameter(torch.empty(self.out_features, self.in_features))
-        self.bias = nn.Parameter(torch.zeros(self.out_features)) if bias else None
+        self.bias = nn.Parameter(torch.empty(self.out_features)) if bias else None
         nn.init.kaiming_uniform_(self.weight, a=5**0.5)  # nn.Linear's initialisation
+        if self.bias is not None:
+            bound = 1 / self.in_features**0.5
+            nn.init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] != self.in_features:
