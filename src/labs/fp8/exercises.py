@@ -82,7 +82,7 @@ TILE_SCALES = Exercise(
             (_matrix([[1, 2, 3, 4, 5, 6, 7, 8]]), 4),
             np.array([[4 / 448, 8 / 448]]),
             "one row, two tiles of 4",
-            "scale = max |x| over the tile / 448, one per 1 x block tile: shape (rows, cols/block).",
+            "scale = max |x| over the tile / 448, one per 1 x block tile: shape (rows, cols/block)",
         ),
         Case(
             (_matrix([[-896, 1, 2, 3], [0.5, -0.25, 0.125, 0.0]]), 4),
