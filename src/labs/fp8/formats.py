@@ -20,7 +20,9 @@ clamps E4M3 to +-448 but gives inf for E5M2. `encode` makes the choice explicit:
 * `saturate=False`: the ml_dtypes behaviour: NaN for E4M3, +-inf for E5M2.
 
 Rounding is round-to-nearest, ties-to-even, computed exactly in float64 (every float32 and every
-FP8 value is exact there, and the quotient by a power of two is exact).
+FP8 value is exact there, and the quotient by a power of two is exact). A float64 input is rounded
+once, directly; ml_dtypes rounds float64 to float32 first, so on a float64 that lies within a
+float32 rounding of an FP8 tie the two can differ by one code (float32 input: always identical).
 """
 
 from __future__ import annotations
@@ -146,9 +148,10 @@ def _value_table(fmt: FP8Format) -> np.ndarray:
     top = exp_field == 2**fmt.exponent_bits - 1
     if fmt.has_infinity:
         values[top & (mantissa == 0)] = sign[top & (mantissa == 0)] * np.inf
-        values[top & (mantissa != 0)] = np.nan
+        nan = top & (mantissa != 0)
     else:
-        values[top & (mantissa == 2**m_bits - 1)] = np.nan
+        nan = top & (mantissa == 2**m_bits - 1)
+    values[nan] = np.copysign(np.nan, sign[nan])  # NaN codes keep their sign bit
     values.setflags(write=False)
     return values
 

@@ -91,7 +91,8 @@ def _quantize_jit(x, fmt_name: str, granularity: str, block: int):
     # Multiplications only, as in NumPy and torch: XLA rewrites a division by a broadcast value
     # into a multiplication by its reciprocal, which would round differently.
     amax = _group_amax(x, granularity, block)
-    scales = jnp.where(amax > 0, amax * jnp.float32(1 / format_by_name(fmt_name).max_finite), 1.0)
+    scales = jnp.maximum(amax * jnp.float32(1 / format_by_name(fmt_name).max_finite), 2.0**-126)
+    scales = jnp.where(amax > 0, scales, jnp.float32(1.0))
     inverse = jnp.float32(1.0) / scales
     return to_fp8(x * _expand(inverse, x.shape, granularity, block), fmt_name), scales
 

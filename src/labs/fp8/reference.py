@@ -15,7 +15,8 @@ group is; for an array of shape (..., rows, cols) the groups and the shape of th
 
 V3 scales activations per 1 x 128 tile and weights per 128 x 128 block. A dimension that `block`
 does not divide raises a ValueError: pad with zeros first (a zero changes no max-abs). A group of
-zeros gets the scale 1 (any scale would do; 1 avoids a division by zero).
+zeros gets the scale 1 (any scale would do; 1 avoids a division by zero); see `scales_from_amax`
+for groups of tiny values.
 
 Accumulation. V3 reports that the H800 tensor cores keep only about 14 bits when they add FP8
 products, and promotes the partial sum into an FP32 register on the CUDA cores every N_C = 128
@@ -48,6 +49,7 @@ __all__ = [
 ]
 
 GRANULARITIES = ("tensor", "row", "tile", "block")
+SMALLEST_SCALE = np.float32(2.0**-126)  # smallest normal float32: 1 / s stays finite
 ROUNDINGS = ("truncate", "nearest")
 
 
@@ -107,10 +109,15 @@ def scales_from_amax(amax: np.ndarray, fmt) -> np.ndarray:
     kernel multiplies by reciprocals (XLA even rewrites divisions that way), and doing the same
     here keeps NumPy, torch and JAX bit-identical. The max-abs may then land a hair above
     max_finite; round-to-nearest brings it back onto max_finite.
+
+    Trap: a group whose max-abs is below max_finite * 2^-126 (about 5e-36 for E4M3) would get a
+    subnormal or zero scale whose reciprocal overflows to inf. Its scale is raised to
+    SMALLEST_SCALE = 2^-126, the smallest normal float32: 1 / s stays finite and the values,
+    all tiny, round to the few FP8 codes they still reach (often zero).
     """
     fmt = format_by_name(fmt)
     amax = np.asarray(amax, dtype=np.float32)
-    scales = amax * np.float32(1 / fmt.max_finite)
+    scales = np.maximum(amax * np.float32(1 / fmt.max_finite), SMALLEST_SCALE)
     return np.where(amax > 0, scales, np.float32(1.0)).astype(np.float32)
 
 

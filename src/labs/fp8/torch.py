@@ -119,7 +119,7 @@ def quantize(x: torch.Tensor, fmt=E4M3, granularity: str = "tile", block: int = 
     block = check_layout(tuple(x.shape), granularity, block)
     amax = _group_amax(x, granularity, block)
     inv_max = torch.tensor(1 / fmt.max_finite, dtype=torch.float32)
-    scales = torch.where(amax > 0, amax * inv_max, torch.ones_like(amax))
+    scales = torch.where(amax > 0, (amax * inv_max).clamp_min(2.0**-126), torch.ones_like(amax))
     inverse = 1.0 / scales
     return to_fp8(x * _expand(inverse, x.shape, granularity, block), fmt), scales
 
