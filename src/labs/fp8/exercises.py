@@ -130,9 +130,9 @@ PROMOTED_SUM = Exercise(
             "promoting after each value means the float32 total does every addition.",
         ),
         Case(
-            (np.ones(20, dtype=np.float32), 4, 10),
+            (np.ones(20, dtype=np.float32), 4, 8),
             20.0,
-            "20 ones, promoted every 10",
+            "20 ones, promoted every 8: groups of 8, 8 and 4",
             "a last, partial group must be added to the total too.",
         ),
     ),
