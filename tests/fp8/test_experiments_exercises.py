@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 from labs.fp8 import (
+    E4M3,
     dot_product_errors,
+    fake_quantize,
     heavy_tailed_activations,
     markov_tokens,
     quantization_error,
@@ -36,6 +38,12 @@ def test_quantization_error_fine_scaling_wins_with_outliers():
     assert flushed > quantization_error(x, granularity="tile")["flushed_to_zero"]
     with pytest.raises(ValueError, match="all zeros"):
         quantization_error(np.zeros((1, 128), np.float32))
+    bulk = np.abs(x) < 100
+    only_bulk = quantization_error(x, granularity="tile", where=bulk)["relative_rms"]
+    by_hand = np.linalg.norm((fake_quantize(x, E4M3, "tile") - x)[bulk]) / np.linalg.norm(x[bulk])
+    assert only_bulk == pytest.approx(by_hand, rel=1e-6)
+    with pytest.raises(ValueError, match="where must be a boolean mask"):
+        quantization_error(x, where=bulk[:1])
 
 
 def test_dot_product_errors_grow_without_promotion_only():

@@ -44,16 +44,30 @@ def heavy_tailed_activations(
     return x.astype(np.float32)
 
 
-def quantization_error(x, fmt=E4M3, granularity: str = "tile", block: int = 128) -> dict:
+def quantization_error(
+    x, fmt=E4M3, granularity: str = "tile", block: int = 128, where=None
+) -> dict:
     """How well FP8 with one scale per group keeps `x`.
+
+    Args:
+        where: optional boolean mask shaped like `x`: measure only these elements (e.g. the
+            ordinary values, leaving out the outliers); all of them by default.
 
     Returns:
         dict with "relative_rms" = ||x - x_hat|| / ||x|| and "flushed_to_zero", the fraction of
         nonzero values of `x` that became exactly zero (they fell below the smallest subnormal
-        times their group's scale).
+        times their group's scale), both over the elements selected by `where`.
     """
     x = float_array("x", x, min_ndim=1).astype(np.float32)
     x_hat = fake_quantize(x, format_by_name(fmt), granularity, block)
+    if where is not None:
+        where = np.asarray(where)
+        if where.dtype != np.bool_ or where.shape != x.shape:
+            raise ValueError(
+                f"where must be a boolean mask of shape {x.shape}, got dtype {where.dtype} "
+                f"and shape {where.shape}"
+            )
+        x, x_hat = x[where], x_hat[where]
     norm = float(np.linalg.norm(x.astype(np.float64)))
     if norm == 0:
         raise ValueError("x must not be all zeros (its relative error is undefined)")
