@@ -146,3 +146,15 @@ def test_bad_input(call, exc, fragment):
 
 def test_format_names_are_accepted():
     assert float(decode(encode(2.0, "e4m3"), "E4M3")) == 2.0
+
+
+def test_the_framework_free_package_imports_neither_torch_nor_jax():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, labs.fp8, labs.fp8.widgets, labs.fp8.exercises; "
+        "print(sorted(m for m in ('torch', 'jax') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

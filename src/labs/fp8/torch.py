@@ -264,7 +264,10 @@ def scaled_mm_supported(device=None) -> tuple[bool, str]:
     """(True, device name) if `torch._scaled_mm` can run here, else (False, the reason)."""
     if not torch.cuda.is_available():
         return False, "torch._scaled_mm needs a CUDA GPU of compute capability >= 8.9; none here"
-    index = torch.device(device or "cuda").index or 0
+    device = torch.device(device or "cuda")
+    if device.type != "cuda":
+        return False, f"torch._scaled_mm runs on a CUDA GPU, not on {device}"
+    index = device.index or 0
     capability = torch.cuda.get_device_capability(index)
     name = torch.cuda.get_device_name(index)
     if capability < SCALED_MM_CAPABILITY:
@@ -281,10 +284,15 @@ def scaled_mm(a: torch.Tensor, b: torch.Tensor, out_dtype=torch.bfloat16) -> tor
     Needs a CUDA device of capability >= 8.9 and M, K, N multiples of 16. `b` is passed
     column-major, as cuBLASLt requires.
     """
-    ok, reason = scaled_mm_supported(a.device if isinstance(a, torch.Tensor) else None)
+    ok, reason = scaled_mm_supported()
     if not ok:
         raise RuntimeError(reason)
     a, b = _float_tensor("a", a, 2), _float_tensor("b", b, 2)
+    if a.device.type != "cuda" or b.device.type != "cuda":
+        raise RuntimeError(
+            f"a and b must be on the CUDA device, got {a.device} and {b.device}: move them with "
+            ".cuda() (torch._scaled_mm has no CPU kernel)"
+        )
     if a.dim() != 2 or b.dim() != 2 or a.shape[1] != b.shape[0]:
         raise ValueError(
             f"a and b must be (M, K) and (K, N), got {tuple(a.shape)}, {tuple(b.shape)}"
