@@ -265,7 +265,8 @@ def fp8_matmul(
     in float32 (`accumulate="fp32"`) or in the limited accumulator of `limited_sum`
     (`accumulate="limited"`). As a simplification the scales are folded into the values before
     accumulating (V3 applies them at promotion); rounding to b significant bits is unchanged by
-    that up to the scale's own rounding.
+    that up to the scale's own rounding. The limited path holds all M * N * K products at once
+    and loops over K in Python: it is meant for the small matrices of the experiments.
 
     Args:
         a: float array (M, K). b: float array (K, N).
