@@ -1,0 +1,300 @@
+"""The two 8-bit floating-point formats, and a bit-exact NumPy codec for them.
+
+An FP8 number is 1 sign bit, `e` exponent bits and `m` mantissa bits. A code with exponent field
+E > 0 is a *normal* number, a code with E = 0 a *subnormal* one:
+
+    normal:     (-1)^s * 2^(E - bias) * (1 + M / 2^m)                                        (1)
+    subnormal:  (-1)^s * 2^(1 - bias) * (M / 2^m)                                            (2)
+
+E5M2 follows IEEE 754: the all-ones exponent holds infinities (M = 0) and NaNs (M != 0), so its
+largest finite value is 1.75 * 2^15 = 57344. E4M3 is the "fn" variant (finite, no infinities):
+only S.1111.111 is NaN, which frees the other all-ones-exponent codes and lifts its largest value
+to 1.75 * 2^8 = 448 (Micikevicius et al. 2022, Table 1; OCP OFP8 spec).
+
+Overflow. A value whose rounded magnitude exceeds the largest finite value has no code, and
+libraries disagree on what to do: ml_dtypes (and JAX) give NaN for E4M3 and inf for E5M2, torch 2.x
+clamps E4M3 to +-448 but gives inf for E5M2. `encode` makes the choice explicit:
+
+* `saturate=True` (the default, what training recipes want): clamp to +-max. Infinite inputs clamp
+  too. NaN stays NaN.
+* `saturate=False`: the ml_dtypes behaviour: NaN for E4M3, +-inf for E5M2.
+
+Rounding is round-to-nearest, ties-to-even, computed exactly in float64 (every float32 and every
+FP8 value is exact there, and the quotient by a power of two is exact). A float64 input is rounded
+once, directly; ml_dtypes rounds float64 to float32 first, so on a float64 that lies within a
+float32 rounding of an FP8 tie the two can differ by one code (float32 input: always identical).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from labs.common.validate import integer
+
+__all__ = [
+    "BF16_MANTISSA_BITS",
+    "bit_string",
+    "E4M3",
+    "E5M2",
+    "FORMATS",
+    "FP8Format",
+    "decode",
+    "encode",
+    "format_by_name",
+    "round_to_bfloat16",
+    "round_to_format",
+]
+
+
+@dataclass(frozen=True)
+class FP8Format:
+    """An 8-bit floating-point format: bit widths, bias and the limits they imply.
+
+    Attributes:
+        name: "E4M3" or "E5M2".
+        exponent_bits, mantissa_bits: field widths; 1 + exponent_bits + mantissa_bits = 8.
+        bias: exponent bias (7 for E4M3, 15 for E5M2).
+        has_infinity: True for IEEE-like E5M2; False for E4M3 ("fn": finite, one NaN per sign).
+    """
+
+    name: str
+    exponent_bits: int
+    mantissa_bits: int
+    bias: int
+    has_infinity: bool
+    _values: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if 1 + self.exponent_bits + self.mantissa_bits != 8:
+            raise ValueError(
+                f"exponent_bits + mantissa_bits must be 7, got {self.exponent_bits} + "
+                f"{self.mantissa_bits}"
+            )
+        object.__setattr__(self, "_values", _value_table(self))
+
+    @property
+    def max_exponent(self) -> int:
+        """Largest unbiased exponent of a finite number."""
+        top = 2**self.exponent_bits - 1  # the all-ones field
+        return (top - 1 if self.has_infinity else top) - self.bias
+
+    @property
+    def max_finite(self) -> float:
+        """Largest finite value: 448 for E4M3, 57344 for E5M2."""
+        m = self.mantissa_bits
+        # E4M3fn: the all-ones mantissa at the top exponent is NaN, so the largest is 1.110 * 2^8.
+        top_mantissa = 2**m - 1 if self.has_infinity else 2**m - 2
+        return float((1 + top_mantissa / 2**m) * 2.0**self.max_exponent)
+
+    @property
+    def min_exponent(self) -> int:
+        """Smallest unbiased exponent of a normal number, 1 - bias."""
+        return 1 - self.bias
+
+    @property
+    def min_normal(self) -> float:
+        """Smallest positive normal value, 2^(1 - bias)."""
+        return 2.0**self.min_exponent
+
+    @property
+    def min_subnormal(self) -> float:
+        """Smallest positive value, 2^(1 - bias - mantissa_bits)."""
+        return 2.0 ** (self.min_exponent - self.mantissa_bits)
+
+    @property
+    def nan_code(self) -> int:
+        """The positive NaN code ml_dtypes produces (0x7F for E4M3, 0x7E for E5M2)."""
+        return 0x7E if self.has_infinity else 0x7F
+
+    @property
+    def values(self) -> np.ndarray:
+        """The value of each of the 256 codes as float64 (a read-only table)."""
+        return self._values
+
+    @property
+    def overflow_boundary(self) -> tuple[float, bool]:
+        """(midpoint, tie_overflows): magnitudes above the midpoint between max_finite and the
+        next binade step round past max_finite; at the midpoint itself ties-to-even overflows
+        only when max_finite's mantissa is odd (E5M2's 1.11, not E4M3's 1.110)."""
+        midpoint = self.max_finite + 2.0 ** (self.max_exponent - self.mantissa_bits - 1)
+        top_mantissa = 2**self.mantissa_bits - (1 if self.has_infinity else 2)
+        return midpoint, bool(top_mantissa % 2)
+
+    @property
+    def epsilon(self) -> float:
+        """Distance from 1 to the next representable value, 2^-mantissa_bits."""
+        return 2.0**-self.mantissa_bits
+
+    def __str__(self) -> str:
+        return (
+            f"{self.name}: 1 sign, {self.exponent_bits} exponent, {self.mantissa_bits} mantissa "
+            f"bits, bias {self.bias}, max {self.max_finite:g}, min normal {self.min_normal:g}, "
+            f"min subnormal {self.min_subnormal:g}"
+        )
+
+
+def _value_table(fmt: FP8Format) -> np.ndarray:
+    """Eqs. (1) and (2) applied to every code 0..255."""
+    codes = np.arange(256)
+    m_bits = fmt.mantissa_bits
+    sign = np.where(codes >> 7, -1.0, 1.0)
+    exp_field = (codes >> m_bits) & (2**fmt.exponent_bits - 1)
+    mantissa = (codes & (2**m_bits - 1)).astype(np.float64)
+    normal = np.ldexp(1.0 + mantissa / 2**m_bits, exp_field - fmt.bias)
+    subnormal = np.ldexp(mantissa / 2**m_bits, fmt.min_exponent)
+    values = sign * np.where(exp_field > 0, normal, subnormal)
+    top = exp_field == 2**fmt.exponent_bits - 1
+    if fmt.has_infinity:
+        values[top & (mantissa == 0)] = sign[top & (mantissa == 0)] * np.inf
+        nan = top & (mantissa != 0)
+    else:
+        nan = top & (mantissa == 2**m_bits - 1)
+    values[nan] = np.copysign(np.nan, sign[nan])  # NaN codes keep their sign bit
+    values.setflags(write=False)
+    return values
+
+
+E4M3 = FP8Format("E4M3", exponent_bits=4, mantissa_bits=3, bias=7, has_infinity=False)
+E5M2 = FP8Format("E5M2", exponent_bits=5, mantissa_bits=2, bias=15, has_infinity=True)
+FORMATS = {"E4M3": E4M3, "E5M2": E5M2}
+
+# bfloat16 keeps float32's 8 exponent bits and 7 of its 23 mantissa bits.
+BF16_MANTISSA_BITS = 7
+
+
+def format_by_name(fmt) -> FP8Format:
+    """`fmt` itself if it is an FP8Format, the format named "E4M3"/"E5M2" otherwise."""
+    if isinstance(fmt, FP8Format):
+        return fmt
+    if isinstance(fmt, str) and fmt.upper() in FORMATS:
+        return FORMATS[fmt.upper()]
+    raise TypeError(f"fmt must be E4M3, E5M2 or one of the names 'E4M3', 'E5M2'; got {fmt!r}")
+
+
+def _real_array(name: str, x) -> np.ndarray:
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "fiu" or arr.dtype == np.bool_:
+        raise TypeError(f"{name} must hold real numbers, got an array of dtype {arr.dtype}")
+    return arr.astype(np.float64)
+
+
+def round_to_format(x, fmt, saturate: bool = True) -> np.ndarray:
+    """Round `x` to the nearest value of `fmt` (ties to even), returned as float64.
+
+    Args:
+        x: real numbers, any shape. NaN and +-inf are allowed and follow the overflow rule.
+        fmt: E4M3 or E5M2 (or its name).
+        saturate: True clamps overflow to +-max; False gives NaN (E4M3) or +-inf (E5M2).
+
+    Returns:
+        float64 array of the shape of `x` holding values of `fmt` (or NaN / +-inf).
+    """
+    fmt = format_by_name(fmt)
+    if not isinstance(saturate, bool):
+        raise TypeError(f"saturate must be a bool, got {type(saturate).__name__}")
+    x = _real_array("x", x)
+    mag = np.abs(x)
+    finite = np.isfinite(mag)
+    safe = np.where(finite & (mag > 0), mag, 1.0)
+    _, frexp_exp = np.frexp(safe)  # exact: safe = f * 2^frexp_exp with f in [0.5, 1)
+    exponent = frexp_exp - 1
+    # The spacing of representable numbers in this binade (subnormals share the lowest one).
+    quantum_exp = np.maximum(exponent, fmt.min_exponent) - fmt.mantissa_bits
+    rounded = np.ldexp(np.rint(np.ldexp(safe, -quantum_exp)), quantum_exp)  # rint: ties to even
+    rounded = np.where(mag > 0, rounded, 0.0)
+    overflow = ~finite | (rounded > fmt.max_finite)
+    if saturate:
+        rounded = np.where(overflow, fmt.max_finite, rounded)
+    else:
+        rounded = np.where(overflow, np.inf if fmt.has_infinity else np.nan, rounded)
+    out = np.copysign(rounded, x)
+    return np.where(np.isnan(x), np.nan, out)
+
+
+def encode(x, fmt, saturate: bool = True) -> np.ndarray:
+    """Encode real numbers as FP8 codes, bit-exact with ml_dtypes (round-to-nearest-even).
+
+    Args:
+        x: real numbers, any shape (float32/float64/ints). NaN is allowed and encodes as NaN.
+        fmt: E4M3 or E5M2 (or its name).
+        saturate: overflow rule, see the module docstring. With saturate=False the codes equal
+            `x.astype(ml_dtypes.float8_e4m3fn).view(np.uint8)` (resp. float8_e5m2).
+
+    Returns:
+        uint8 array of the shape of `x`.
+    """
+    fmt = format_by_name(fmt)
+    x = _real_array("x", x)
+    value = round_to_format(x, fmt, saturate)
+    sign = np.signbit(x).astype(np.uint8) << 7  # -0.0 keeps its sign, as in ml_dtypes
+    mag = np.abs(value)
+    finite = np.isfinite(mag)
+    safe = np.where(finite & (mag > 0), mag, 1.0)
+    _, frexp_exp = np.frexp(safe)
+    exponent = frexp_exp - 1
+    normal = exponent >= fmt.min_exponent
+    m = fmt.mantissa_bits
+    # eq. (1) inverted: E = exponent + bias, M = (mag / 2^exponent - 1) * 2^m
+    normal_bits = ((exponent + fmt.bias) << m) + np.rint(
+        (np.ldexp(safe, -exponent) - 1.0) * 2**m
+    ).astype(np.int64)
+    # eq. (2) inverted: E = 0, M = mag / 2^(min_exponent - m)
+    subnormal_bits = np.rint(np.ldexp(safe, m - fmt.min_exponent)).astype(np.int64)
+    bits = np.where(normal, normal_bits, subnormal_bits)
+    bits = np.where(mag == 0, 0, bits)
+    bits = np.where(np.isinf(mag), (2**fmt.exponent_bits - 1) << m, bits)
+    bits = np.where(np.isnan(mag), fmt.nan_code, bits)
+    return (bits.astype(np.uint8) | sign).astype(np.uint8)
+
+
+def decode(codes, fmt) -> np.ndarray:
+    """The float32 value of each FP8 code (eqs. 1 and 2), NaN and +-inf included.
+
+    Args:
+        codes: uint8 array (or Python ints in 0..255), any shape.
+        fmt: E4M3 or E5M2 (or its name).
+    """
+    fmt = format_by_name(fmt)
+    arr = np.asarray(codes)
+    if arr.dtype != np.uint8:
+        if arr.dtype.kind not in "iu" or arr.dtype == np.bool_:
+            raise TypeError(f"codes must be uint8 FP8 codes, got an array of dtype {arr.dtype}")
+        if arr.size and (arr.min() < 0 or arr.max() > 255):
+            raise ValueError(
+                f"codes must lie in 0..255, got values from {arr.min()} to {arr.max()}"
+            )
+    return fmt.values[arr.astype(np.int64)].astype(np.float32)
+
+
+def round_to_bfloat16(x) -> np.ndarray:
+    """Round float32 values to bfloat16 (nearest, ties to even), returned as float32.
+
+    bfloat16 is the top half of a float32: keep the upper 16 bits after adding half of the
+    dropped part (plus one if the kept part is odd, for ties to even). NaN stays NaN.
+    """
+    x = np.asarray(x)
+    if x.dtype.kind != "f":
+        raise TypeError(f"x must hold floating-point numbers, got dtype {x.dtype}")
+    bits = x.astype(np.float32).view(np.uint32).astype(np.uint64)
+    lsb = (bits >> 16) & 1
+    rounded = ((bits + 0x7FFF + lsb) & 0xFFFF0000).astype(np.uint32)
+    out = rounded.view(np.float32)
+    return np.where(np.isnan(x), np.float32(np.nan), out)
+
+
+def bit_string(code, fmt) -> str:
+    """The bits of an FP8 code grouped as sign, exponent, mantissa: "0 0111 000" for E4M3 1.0."""
+    fmt = format_by_name(fmt)
+    code = integer_code("code", code)
+    bits = f"{code:08b}"
+    return f"{bits[0]} {bits[1 : 1 + fmt.exponent_bits]} {bits[1 + fmt.exponent_bits :]}"
+
+
+def integer_code(name: str, value) -> int:
+    """A single FP8 code 0..255 (for widgets and exercises)."""
+    value = integer(name, value, minimum=0)
+    if value > 255:
+        raise ValueError(f"{name} must be an FP8 code in 0..255, got {value}")
+    return value

@@ -1,0 +1,343 @@
+"""Chapter 2 in PyTorch: FP8 casts, fine-grained quantisation, V3's GEMM and `FP8Linear`.
+
+The kernels mirror `labs.fp8.reference` operation by operation in float32, so on the CPU they
+agree with NumPy bit for bit (the parity tests check it). On a CPU, torch can cast to
+`torch.float8_e4m3fn` / `torch.float8_e5m2` but not multiply in FP8, so the GEMMs compute in
+float32 on the dequantised values. `scaled_mm` reaches the real FP8 tensor cores through
+`torch._scaled_mm` on a CUDA GPU of compute capability 8.9 or higher (Ada, Hopper, Blackwell).
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from labs.common.validate import integer, one_of
+from labs.fp8.formats import E4M3, FP8Format, format_by_name
+from labs.fp8.reference import check_accumulation, check_layout, scales_shape
+
+__all__ = [
+    "FP8Linear",
+    "dequantize",
+    "fake_quantize",
+    "fp8_dtype",
+    "fp8_matmul",
+    "gemm_throughput",
+    "limited_sum",
+    "quantize",
+    "round_significand",
+    "scaled_mm",
+    "scaled_mm_supported",
+    "to_fp8",
+]
+
+
+def fp8_dtype(fmt) -> torch.dtype:
+    """torch.float8_e4m3fn for E4M3, torch.float8_e5m2 for E5M2."""
+    fmt = format_by_name(fmt)
+    return torch.float8_e4m3fn if fmt.name == "E4M3" else torch.float8_e5m2
+
+
+def _float_tensor(name: str, x, min_dim: int = 1) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point() or x.dtype in (torch.float8_e4m3fn, torch.float8_e5m2):
+        raise TypeError(f"{name} must be a float32/float64/bfloat16 tensor, got {x.dtype}")
+    if x.dim() < min_dim:
+        raise ValueError(f"{name} must have at least {min_dim} dimension(s), got {tuple(x.shape)}")
+    if not torch.isfinite(x).all():
+        raise ValueError(f"{name} must be finite; it holds NaN or inf")
+    return x
+
+
+def to_fp8(x: torch.Tensor, fmt=E4M3, saturate: bool = True) -> torch.Tensor:
+    """Cast to FP8 with an explicit overflow rule (torch's own cast clamps E4M3 but not E5M2).
+
+    saturate=True clamps to +-max_finite; saturate=False gives NaN (E4M3) or +-inf (E5M2), like
+    ml_dtypes and `labs.fp8.encode`. NaN stays NaN. Shape: any; returns the FP8 dtype.
+    """
+    fmt = format_by_name(fmt)
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        raise TypeError(f"x must be a floating torch.Tensor, got {type(x).__name__}")
+    if not isinstance(saturate, bool):
+        raise TypeError(f"saturate must be a bool, got {type(saturate).__name__}")
+    x = x.float()
+    if saturate:
+        y = x.clamp(-fmt.max_finite, fmt.max_finite)  # inf clamps too; NaN passes through
+        return y.to(fp8_dtype(fmt))
+    midpoint, tie_overflows = fmt.overflow_boundary
+    mag = x.abs()
+    overflow = (mag > midpoint) | (mag == midpoint) if tie_overflows else mag > midpoint
+    special = float("inf") if fmt.has_infinity else float("nan")
+    inside = x.clamp(-fmt.max_finite, fmt.max_finite).to(fp8_dtype(fmt))
+    spilled = torch.full_like(x, special).copysign(x).to(fp8_dtype(fmt))
+    return torch.where(overflow, spilled.view(torch.uint8), inside.view(torch.uint8)).view(
+        fp8_dtype(fmt)
+    )
+
+
+def _group_amax(x: torch.Tensor, granularity: str, block: int) -> torch.Tensor:
+    a = x.abs().float()
+    if granularity == "tensor":
+        return a.amax()
+    if granularity == "row":
+        return a.amax(dim=-1, keepdim=True)
+    if granularity == "tile":
+        return a.reshape(*a.shape[:-1], a.shape[-1] // block, block).amax(dim=-1)
+    r, c = a.shape[-2:]
+    return a.reshape(*a.shape[:-2], r // block, block, c // block, block).amax(dim=(-3, -1))
+
+
+def _expand(scales: torch.Tensor, shape, granularity: str, block: int) -> torch.Tensor:
+    expected = scales_shape(tuple(shape), granularity, block)
+    if tuple(scales.shape) != expected:
+        raise ValueError(
+            f"scales must have shape {expected} for granularity {granularity!r}, block={block} "
+            f"and data of shape {tuple(shape)}; got {tuple(scales.shape)}"
+        )
+    if granularity == "tile":
+        scales = scales.repeat_interleave(block, dim=-1)
+    elif granularity == "block":
+        scales = scales.repeat_interleave(block, dim=-1).repeat_interleave(block, dim=-2)
+    return scales.expand(*shape)
+
+
+def quantize(x: torch.Tensor, fmt=E4M3, granularity: str = "tile", block: int = 128):
+    """Quantise with one scale per group (eq. 3 of labs.fp8.reference).
+
+    Args:
+        x: finite float tensor (..., rows, cols), computed in float32.
+
+    Returns:
+        (q, scales): q in the FP8 dtype, shaped like x; float32 scales (shapes as in NumPy).
+    """
+    fmt = format_by_name(fmt)
+    x = _float_tensor("x", x).float()
+    block = check_layout(tuple(x.shape), granularity, block)
+    amax = _group_amax(x, granularity, block)
+    inv_max = torch.tensor(1 / fmt.max_finite, dtype=torch.float32)
+    scales = torch.where(amax > 0, (amax * inv_max).clamp_min(2.0**-126), torch.ones_like(amax))
+    inverse = 1.0 / scales
+    return to_fp8(x * _expand(inverse, x.shape, granularity, block), fmt), scales
+
+
+def dequantize(q: torch.Tensor, scales: torch.Tensor, granularity: str = "tile", block=128):
+    """Undo `quantize`: q (FP8 dtype) times its group's scale, float32, shaped like q."""
+    if not isinstance(q, torch.Tensor) or q.dtype not in (torch.float8_e4m3fn, torch.float8_e5m2):
+        raise TypeError(f"q must be a float8 tensor, got {getattr(q, 'dtype', type(q).__name__)}")
+    if not isinstance(scales, torch.Tensor):
+        raise TypeError(f"scales must be a torch.Tensor, got {type(scales).__name__}")
+    if not torch.isfinite(scales).all() or (scales <= 0).any():
+        raise ValueError("scales must be finite and > 0; got a NaN, an inf, a zero or less")
+    block = check_layout(tuple(q.shape), granularity, block)
+    return q.float() * _expand(scales.float(), q.shape, granularity, block)
+
+
+def fake_quantize(x: torch.Tensor, fmt=E4M3, granularity: str = "tile", block: int = 128):
+    """`dequantize(*quantize(x))`: the float32 values an FP8 GEMM multiplies. No gradient."""
+    fmt = format_by_name(fmt)
+    with torch.no_grad():
+        q, scales = quantize(x.detach(), fmt, granularity, block)
+        return dequantize(q, scales, granularity, block)
+
+
+def round_significand(x: torch.Tensor, bits: int, rounding: str = "truncate") -> torch.Tensor:
+    """Round float32 values to `bits` significant bits on their bit pattern (see NumPy)."""
+    bits, _, rounding = check_accumulation(bits, None, rounding)
+    shift = 24 - bits
+    u = x.float().view(torch.int32).to(torch.int64) & 0xFFFFFFFF
+    if shift == 0:
+        return x.float().clone()
+    if rounding == "nearest":
+        u = u + ((1 << (shift - 1)) - 1) + ((u >> shift) & 1)
+    u = u & (0xFFFFFFFF ^ ((1 << shift) - 1))
+    u = torch.where(u >= 2**31, u - 2**32, u)  # back to the signed range of int32
+    return u.to(torch.int32).view(torch.float32)
+
+
+def limited_sum(
+    values: torch.Tensor, accumulator_bits: int = 14, promote_every=128, rounding: str = "truncate"
+) -> torch.Tensor:
+    """Sum along the last axis in a limited accumulator promoted to float32 (see NumPy).
+
+    values: (..., K) -> (...), float32.
+    """
+    bits, promote_every, rounding = check_accumulation(accumulator_bits, promote_every, rounding)
+    values = _float_tensor("values", values).float()
+    total = torch.zeros(values.shape[:-1], dtype=torch.float32, device=values.device)
+    running = torch.zeros_like(total)
+    for k in range(values.shape[-1]):
+        running = round_significand(running + values[..., k], bits, rounding)
+        if promote_every is not None and (k + 1) % promote_every == 0:
+            total, running = total + running, torch.zeros_like(running)
+    return total + running
+
+
+def fp8_matmul(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    a_granularity: str = "tile",
+    b_granularity: str = "block",
+    accumulate: str = "fp32",
+    accumulator_bits=14,
+    promote_every=128,
+    *,
+    fmt=E4M3,
+    block: int = 128,
+    rounding="truncate",
+):
+    """V3's FP8 GEMM, simulated in float32: a (M, K) @ b (K, N) -> (M, N) (see NumPy)."""
+    a, b = _float_tensor("a", a, 2), _float_tensor("b", b, 2)
+    if a.dim() != 2 or b.dim() != 2 or a.shape[1] != b.shape[0]:
+        raise ValueError(
+            f"a and b must be (M, K) and (K, N) matrices, got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
+    one_of("accumulate", accumulate, ("fp32", "limited"))
+    check_accumulation(accumulator_bits, promote_every, rounding)
+    a_hat = fake_quantize(a, fmt, a_granularity, block)
+    b_hat = fake_quantize(b.T, fmt, b_granularity, block).T
+    if accumulate == "fp32":
+        return a_hat @ b_hat
+    products = a_hat[:, None, :] * b_hat.T[None, :, :]
+    return limited_sum(products, accumulator_bits, promote_every, rounding)
+
+
+class FP8Linear(nn.Module):
+    """A linear layer trained the FP8 way: FP32 master weights, FP8 forward, straight-through.
+
+    The forward pass fake-quantises the input per 1 x `block` tile and the weight per
+    `block` x `block` block (V3's granularities, §3.3) and multiplies the dequantised values; the
+    backward pass treats the rounding as the identity (straight-through estimator), so the
+    FP32 master weight receives the full gradient. (V3 also runs the backward GEMMs in FP8; this
+    layer keeps them in FP32.)
+
+    Shapes: input (..., in_features) -> output (..., out_features); weight (out, in).
+    `in_features` must be a multiple of `block`, and so must `out_features`.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        *,
+        fmt: FP8Format | str = E4M3,
+        block: int = 128,
+    ) -> None:
+        super().__init__()
+        self.in_features = integer("in_features", in_features, minimum=1)
+        self.out_features = integer("out_features", out_features, minimum=1)
+        self.fmt = format_by_name(fmt)
+        self.block = check_layout((self.out_features, self.in_features), "block", block)
+        self.weight = nn.Parameter(torch.empty(self.out_features, self.in_features))
+        self.bias = nn.Parameter(torch.empty(self.out_features)) if bias else None
+        nn.init.kaiming_uniform_(self.weight, a=5**0.5)  # nn.Linear's initialisation
+        if self.bias is not None:
+            bound = 1 / self.in_features**0.5
+            nn.init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] != self.in_features:
+            raise ValueError(
+                f"x must end with in_features={self.in_features}, got {tuple(x.shape)}"
+            )
+        x_hat = x + (fake_quantize(x, self.fmt, "tile", self.block) - x).detach()
+        w = self.weight
+        w_hat = w + (fake_quantize(w, self.fmt, "block", self.block) - w).detach()
+        return F.linear(x_hat, w_hat, self.bias)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in={self.in_features}, out={self.out_features}, {self.fmt.name}, block={self.block}"
+        )
+
+
+# --- Real FP8 GEMMs on a GPU ---------------------------------------------------------------------
+
+SCALED_MM_CAPABILITY = (8, 9)
+
+
+def scaled_mm_supported(device=None) -> tuple[bool, str]:
+    """(True, device name) if `torch._scaled_mm` can run here, else (False, the reason)."""
+    if not torch.cuda.is_available():
+        return False, "torch._scaled_mm needs a CUDA GPU of compute capability >= 8.9; none here"
+    device = torch.device(device or "cuda")
+    if device.type != "cuda":
+        return False, f"torch._scaled_mm runs on a CUDA GPU, not on {device}"
+    index = device.index or 0
+    capability = torch.cuda.get_device_capability(index)
+    name = torch.cuda.get_device_name(index)
+    if capability < SCALED_MM_CAPABILITY:
+        return False, (
+            f"torch._scaled_mm needs compute capability >= 8.9 (Ada, Hopper); {name} has "
+            f"{capability[0]}.{capability[1]}"
+        )
+    return True, name
+
+
+def scaled_mm(a: torch.Tensor, b: torch.Tensor, out_dtype=torch.bfloat16) -> torch.Tensor:
+    """a (M, K) @ b (K, N) on FP8 tensor cores, per-tensor E4M3 scales, via torch._scaled_mm.
+
+    Needs a CUDA device of capability >= 8.9 and M, K, N multiples of 16. `b` is passed
+    column-major, as cuBLASLt requires.
+    """
+    ok, reason = scaled_mm_supported()
+    if not ok:
+        raise RuntimeError(reason)
+    a, b = _float_tensor("a", a, 2), _float_tensor("b", b, 2)
+    if a.device.type != "cuda" or b.device.type != "cuda":
+        raise RuntimeError(
+            f"a and b must be on the CUDA device, got {a.device} and {b.device}: move them with "
+            ".cuda() (torch._scaled_mm has no CPU kernel)"
+        )
+    if a.dim() != 2 or b.dim() != 2 or a.shape[1] != b.shape[0]:
+        raise ValueError(
+            f"a and b must be (M, K) and (K, N), got {tuple(a.shape)}, {tuple(b.shape)}"
+        )
+    if any(d % 16 for d in (*a.shape, b.shape[1])):
+        raise ValueError(
+            f"M, K and N must be multiples of 16, got {tuple(a.shape)} @ {tuple(b.shape)}"
+        )
+    qa, sa = quantize(a, E4M3, "tensor")
+    qb, sb = quantize(b.T.contiguous(), E4M3, "tensor")  # (N, K) row-major = (K, N) col-major
+    return torch._scaled_mm(qa, qb.T, scale_a=sa, scale_b=sb, out_dtype=out_dtype)
+
+
+def gemm_throughput(n: int = 4096, repeats: int = 20) -> dict:
+    """Time an n x n x n GEMM in BF16 and in FP8 (`scaled_mm`) on the GPU.
+
+    Returns dict(device, bf16_tflops, fp8_tflops, ratio = fp8 / bf16). Raises RuntimeError with
+    the reason where FP8 GEMMs are unavailable.
+    """
+    n, repeats = integer("n", n, minimum=16), integer("repeats", repeats, minimum=1)
+    ok, name = scaled_mm_supported()
+    if not ok:
+        raise RuntimeError(name)
+    gen = torch.Generator(device="cuda").manual_seed(0)
+    a = torch.randn(n, n, device="cuda", generator=gen)
+    b = torch.randn(n, n, device="cuda", generator=gen)
+    qa, sa = quantize(a, E4M3, "tensor")
+    qb, sb = quantize(b.T.contiguous(), E4M3, "tensor")
+    a16, b16 = a.bfloat16(), b.bfloat16()
+
+    def timed(fn) -> float:
+        fn()
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(repeats):
+            fn()
+        torch.cuda.synchronize()
+        return (time.perf_counter() - start) / repeats
+
+    t16 = timed(lambda: a16 @ b16)
+    t8 = timed(lambda: torch._scaled_mm(qa, qb.T, scale_a=sa, scale_b=sb, out_dtype=torch.bfloat16))
+    flops = 2 * n**3
+    return {
+        "device": name,
+        "bf16_tflops": flops / t16 / 1e12,
+        "fp8_tflops": flops / t8 / 1e12,
+        "ratio": t16 / t8,
+    }

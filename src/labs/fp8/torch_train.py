@@ -1,0 +1,139 @@
+"""The chapter's training comparison in PyTorch: one tiny language model, three precisions.
+
+The model predicts the next token of a second-order Markov chain (`labs.fp8.markov_tokens`)
+from the embeddings of the two previous tokens, through two hidden linear layers. As in V3
+(§3.3), the embedding and the output head stay in high precision and only the hidden GEMMs
+change:
+
+    "fp32"  torch.nn.Linear
+    "bf16"  BF16Linear: inputs and weights rounded to bfloat16, products summed in float32
+    "fp8"   FP8Linear: E4M3, 1 x 128 tiles for activations, 128 x 128 blocks for weights
+
+Every run with the same seed starts from the same weights and sees the same batches, so the
+loss curves differ only through the precision of the hidden GEMMs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from labs.common.progress import progress
+from labs.common.validate import integer, one_of, real_number
+from labs.fp8.torch import FP8Linear
+
+__all__ = ["PRECISIONS", "BF16Linear", "TinyLM", "train_tiny_lm"]
+
+PRECISIONS = ("fp32", "bf16", "fp8")
+
+
+class BF16Linear(nn.Linear):
+    """nn.Linear whose input and weight are rounded to bfloat16 in the forward pass (products
+    and sums stay float32, like a BF16 tensor-core GEMM); straight-through backward.
+    Shapes: (..., in_features) -> (..., out_features)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x_hat = x + (x.detach().bfloat16().float() - x.detach())
+        w = self.weight
+        w_hat = w + (w.detach().bfloat16().float() - w.detach())
+        return F.linear(x_hat, w_hat, self.bias)
+
+
+def _convert(linear: nn.Linear, precision: str) -> nn.Module:
+    if precision == "fp32":
+        return linear
+    cls = BF16Linear if precision == "bf16" else None
+    if cls is not None:
+        new = cls(linear.in_features, linear.out_features)
+    else:
+        new = FP8Linear(linear.in_features, linear.out_features)
+    with torch.no_grad():
+        new.weight.copy_(linear.weight)
+        new.bias.copy_(linear.bias)
+    return new
+
+
+class TinyLM(nn.Module):
+    """Embed the previous `context` tokens, concatenate, two hidden layers, a linear head.
+
+    Shapes: tokens (B, context) int64 -> logits (B, vocab). Hidden widths are multiples of 128
+    so that V3's 1 x 128 tiles and 128 x 128 blocks fit.
+    """
+
+    def __init__(
+        self,
+        vocab: int,
+        precision: str = "fp32",
+        context: int = 2,
+        d_model: int = 64,
+        hidden: int = 128,
+    ) -> None:
+        super().__init__()
+        one_of("precision", precision, PRECISIONS)
+        self.vocab = integer("vocab", vocab, minimum=2)
+        self.context = integer("context", context, minimum=1)
+        d_in = self.context * integer("d_model", d_model, minimum=1)
+        hidden = integer("hidden", hidden, minimum=1)
+        if d_in % 128 or hidden % 128:
+            raise ValueError(
+                f"context * d_model ({d_in}) and hidden ({hidden}) must be multiples of 128"
+            )
+        self.embed = nn.Embedding(self.vocab, d_model)
+        self.fc1 = _convert(nn.Linear(d_in, hidden), precision)
+        self.fc2 = _convert(nn.Linear(hidden, hidden), precision)
+        self.head = nn.Linear(hidden, self.vocab)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        h = self.embed(tokens).flatten(1)
+        h = F.gelu(self.fc1(h))
+        h = F.gelu(self.fc2(h))
+        return self.head(h)
+
+
+def _windows(tokens: np.ndarray, context: int):
+    t = torch.as_tensor(np.asarray(tokens), dtype=torch.int64)
+    x = torch.stack([t[i : len(t) - context + i] for i in range(context)], dim=1)
+    return x, t[context:]
+
+
+def train_tiny_lm(
+    precision: str,
+    train_tokens,
+    eval_tokens,
+    vocab: int,
+    steps: int = 300,
+    batch: int = 256,
+    lr: float = 3e-3,
+    seed: int = 0,
+) -> dict:
+    """Train a TinyLM with AdamW in `precision` and report its losses.
+
+    Returns:
+        dict(precision, train_losses (list of floats, one per step), eval_loss (cross-entropy in
+        nats on `eval_tokens`, forward in the same precision)).
+    """
+    one_of("precision", precision, PRECISIONS)
+    steps, batch = integer("steps", steps, minimum=1), integer("batch", batch, minimum=1)
+    lr = real_number("lr", lr, positive=True)
+    seed = integer("seed", seed, minimum=0)
+    torch.manual_seed(seed)
+    model = TinyLM(vocab, precision)
+    x_train, y_train = _windows(train_tokens, model.context)
+    x_eval, y_eval = _windows(eval_tokens, model.context)
+    if int(max(y_train.max(), y_eval.max())) >= vocab:
+        raise ValueError(f"tokens must lie in 0..{vocab - 1}")
+    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    generator = torch.Generator().manual_seed(seed)
+    losses = []
+    for _ in progress(range(steps), desc=f"training in {precision}"):
+        idx = torch.randint(len(y_train), (batch,), generator=generator)
+        loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+    with torch.no_grad():
+        eval_loss = float(F.cross_entropy(model(x_eval), y_eval))
+    return {"precision": precision, "train_losses": losses, "eval_loss": eval_loss}

@@ -1,0 +1,175 @@
+"""The chapter's experiment helpers, the explorer and the exercises' checks."""
+
+import ipywidgets
+import numpy as np
+import pytest
+
+from labs.fp8 import (
+    E4M3,
+    dot_product_errors,
+    fake_quantize,
+    heavy_tailed_activations,
+    markov_tokens,
+    quantization_error,
+    relative_loss_gap,
+    round_significand,
+)
+from labs.fp8.exercises import check_decode_e4m3, check_promoted_sum, check_tile_scales
+from labs.fp8.widgets import encodings_of, format_explorer, format_table
+
+# --- experiments -------------------------------------------------------------------------------
+
+
+def test_heavy_tailed_activations():
+    x = heavy_tailed_activations(64, 256, outlier_fraction=0.01, outlier_scale=100.0, seed=1)
+    assert x.shape == (64, 256) and x.dtype == np.float32
+    big = np.abs(x) > 10
+    assert 0.002 < big.mean() < 0.02  # about 1% of values scaled by 100
+    np.testing.assert_array_equal(x, heavy_tailed_activations(64, 256, 0.01, 100.0, seed=1))
+    with pytest.raises(ValueError, match="outlier_fraction must be in"):
+        heavy_tailed_activations(outlier_fraction=2.0)
+
+
+def test_quantization_error_fine_scaling_wins_with_outliers():
+    x = heavy_tailed_activations(128, 512, outlier_scale=1e4, seed=0)
+    errs = {g: quantization_error(x, granularity=g)["relative_rms"] for g in ("tensor", "tile")}
+    assert errs["tile"] < errs["tensor"]
+    flushed = quantization_error(x, granularity="tensor")["flushed_to_zero"]
+    assert flushed > quantization_error(x, granularity="tile")["flushed_to_zero"]
+    with pytest.raises(ValueError, match="all zeros"):
+        quantization_error(np.zeros((1, 128), np.float32))
+    bulk = np.abs(x) < 100
+    only_bulk = quantization_error(x, granularity="tile", where=bulk)["relative_rms"]
+    by_hand = np.linalg.norm((fake_quantize(x, E4M3, "tile") - x)[bulk]) / np.linalg.norm(x[bulk])
+    assert only_bulk == pytest.approx(by_hand, rel=1e-6)
+    with pytest.raises(ValueError, match="where must be a boolean mask"):
+        quantization_error(x, where=bulk[:1])
+
+
+def test_dot_product_errors_grow_without_promotion_only():
+    lengths = [128, 1024]
+    none = dot_product_errors(lengths, trials=16, promote_every=None)
+    promoted = dot_product_errors(lengths, trials=16, promote_every=128)
+    assert none[1] > 4 * none[0]  # truncation error grows about linearly with K
+    assert promoted[1] < 2 * promoted[0]  # promotion keeps it flat
+    assert none[0] == promoted[0]  # K = 128: one group, promotion changes nothing
+    with pytest.raises(ValueError, match="at least one K"):
+        dot_product_errors([])
+
+
+def test_markov_tokens_entropy_matches_the_empirical_conditional_entropy():
+    tokens, entropy = markov_tokens(60_000, vocab=4, concentration=0.5, seed=3)
+    assert tokens.min() >= 0 and tokens.max() < 4
+    counts = np.zeros((4, 4, 4))
+    np.add.at(counts, (tokens[:-2], tokens[1:-1], tokens[2:]), 1)
+    p = counts / counts.sum(-1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = -np.nansum(counts * np.log(p)) / counts.sum()
+    assert abs(h - entropy) < 0.02
+
+
+def test_relative_loss_gap():
+    assert relative_loss_gap(2.01, 2.0) == pytest.approx(0.005)
+    with pytest.raises(ValueError, match="reference_loss must be > 0"):
+        relative_loss_gap(1.0, 0.0)
+
+
+# --- explorer ----------------------------------------------------------------------------------
+
+
+def test_encodings_of_hand_worked():
+    rows = {r["format"]: r for r in encodings_of(3.14159)}
+    assert rows["E4M3"]["bits"] == "0 1000 101" and rows["E4M3"]["value"] == 3.25
+    assert rows["E5M2"]["bits"] == "0 10000 10" and rows["E5M2"]["value"] == 3.0
+    assert rows["BF16"]["value"] == 3.140625
+    assert rows["E4M3"]["rel_error"] == pytest.approx((3.25 - 3.14159) / 3.14159)
+    sat = {r["format"]: r["value"] for r in encodings_of(1000.0)}
+    assert sat["E4M3"] == 448.0 and sat["E5M2"] == 1024.0
+    assert np.isnan({r["format"]: r["value"] for r in encodings_of(1000.0, False)}["E4M3"])
+    with pytest.raises(TypeError, match="x must be a real number"):
+        encodings_of("pi")
+
+
+def test_explorer_widget():
+    assert isinstance(format_explorer(), ipywidgets.interactive)
+    assert "E4M3" in format_table(1.0)
+
+
+# --- exercises ---------------------------------------------------------------------------------
+
+
+def test_decode_e4m3_correct_solution_passes():
+    def decode_e4m3(code):
+        sign = -1.0 if code & 0x80 else 1.0
+        exponent, mantissa = (code >> 3) & 0xF, code & 0x7
+        if exponent == 15 and mantissa == 7:
+            return float("nan")
+        if exponent == 0:
+            return sign * 2.0**-6 * mantissa / 8
+        return sign * 2.0 ** (exponent - 7) * (1 + mantissa / 8)
+
+    assert check_decode_e4m3(decode_e4m3).passed
+
+
+def test_decode_e4m3_without_subnormals_fails_with_a_hint():
+    def decode_e4m3(code):
+        sign = -1.0 if code & 0x80 else 1.0
+        exponent, mantissa = (code >> 3) & 0xF, code & 0x7
+        if exponent == 15 and mantissa == 7:
+            return float("nan")
+        return sign * 2.0 ** (exponent - 7) * (1 + mantissa / 8)
+
+    report = check_decode_e4m3(decode_e4m3)
+    assert report.status == "failed" and report.passed_cases == 4
+    assert "subnormal" in str(report) and "no implicit 1" in str(report)
+
+
+def test_tile_scales_correct_solution_passes():
+    def tile_scales(x, block):
+        tiles = np.abs(x).reshape(x.shape[0], -1, block).max(axis=-1)
+        return np.where(tiles > 0, tiles / 448, 1.0)
+
+    assert check_tile_scales(tile_scales).passed
+
+
+def test_tile_scales_without_abs_fails_with_a_hint():
+    def tile_scales(x, block):
+        tiles = x.reshape(x.shape[0], -1, block).max(axis=-1)
+        return np.where(tiles > 0, tiles / 448, 1.0)
+
+    report = check_tile_scales(tile_scales)
+    assert report.status == "failed" and report.passed_cases == 1
+    assert "absolute value" in str(report)
+
+
+def test_promoted_sum_correct_solution_passes():
+    def promoted_sum(values, bits, promote_every):
+        total, running = np.float32(0), np.float32(0)
+        for k, v in enumerate(values):
+            running = round_significand(running + v, bits)
+            if promote_every and (k + 1) % promote_every == 0:
+                total, running = np.float32(total + running), np.float32(0)
+        return float(total + running)
+
+    assert check_promoted_sum(promoted_sum).passed
+
+
+def test_promoted_sum_that_drops_the_last_group_fails_with_a_hint():
+    def promoted_sum(values, bits, promote_every):
+        total, running = np.float32(0), np.float32(0)
+        for k, v in enumerate(values):
+            running = round_significand(running + v, bits)
+            if promote_every and (k + 1) % promote_every == 0:
+                total, running = np.float32(total + running), np.float32(0)
+        return float(total) if promote_every else float(running)
+
+    report = check_promoted_sum(promoted_sum)
+    assert report.status == "failed" and "partial group" in str(report)
+
+
+@pytest.mark.parametrize("check", [check_decode_e4m3, check_tile_scales, check_promoted_sum])
+def test_stubs_are_not_attempted(check):
+    def stub(*args):
+        raise NotImplementedError
+
+    assert check(stub).status == "not attempted"

@@ -1,0 +1,147 @@
+"""The PyTorch half: FP8Linear's straight-through gradients, the _scaled_mm path, training."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from labs.fp8 import E4M3, markov_tokens
+from labs.fp8 import fake_quantize as np_fake_quantize
+from labs.fp8 import torch as ftorch
+from labs.fp8.torch_train import PRECISIONS, BF16Linear, TinyLM, train_tiny_lm
+from tests.conftest import requires_gpu
+
+
+def test_fp8_linear_gradients_are_straight_through():
+    torch.manual_seed(0)
+    layer = ftorch.FP8Linear(128, 128)
+    x = torch.randn(4, 128, requires_grad=True)
+    grad_out = torch.randn(4, 128)
+    layer(x).backward(grad_out)
+    # straight-through: d/dW is grad_out^T x_hat, d/dx is grad_out W_hat, d/db is sum(grad_out)
+    x_hat = torch.from_numpy(np_fake_quantize(x.detach().numpy(), E4M3, "tile"))
+    w_hat = torch.from_numpy(np_fake_quantize(layer.weight.detach().numpy(), E4M3, "block"))
+    torch.testing.assert_close(layer.weight.grad, grad_out.T @ x_hat, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(x.grad, grad_out @ w_hat, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(layer.bias.grad, grad_out.sum(0))
+
+
+def test_fp8_linear_stays_close_to_fp32():
+    torch.manual_seed(1)
+    layer = ftorch.FP8Linear(256, 128)
+    x = torch.randn(32, 256)
+    with torch.no_grad():
+        exact = F.linear(x, layer.weight, layer.bias)
+        err = (layer(x) - exact).norm() / exact.norm()
+    # E4M3 keeps 3 mantissa bits: each rounding errs by <= 2**-4 relative, ~2**-4/sqrt(3) rms
+    assert 0.005 < float(err) < 0.07
+
+
+def test_bf16_linear_rounds_to_bfloat16():
+    torch.manual_seed(2)
+    layer = BF16Linear(128, 128)
+    x = torch.randn(3, 128)
+    expected = F.linear(x.bfloat16().float(), layer.weight.bfloat16().float(), layer.bias)
+    torch.testing.assert_close(layer(x), expected)
+
+
+def test_fp8_linear_bad_input():
+    with pytest.raises(ValueError, match="multiples of block=128"):
+        ftorch.FP8Linear(100, 128)
+    with pytest.raises(ValueError, match="in_features=128"):
+        ftorch.FP8Linear(128, 128)(torch.randn(2, 64))
+    with pytest.raises(TypeError, match="fmt must be"):
+        ftorch.FP8Linear(128, 128, fmt="int8")
+
+
+@pytest.mark.parametrize(
+    "call, exc, fragment",
+    [
+        (lambda: ftorch.quantize(np.ones((2, 4)), E4M3, "row"), TypeError, "torch.Tensor"),
+        (lambda: ftorch.quantize(torch.ones(2, 6), E4M3, "tile", 4), ValueError, "pad"),
+        (lambda: ftorch.quantize(torch.ones(2, 8), E4M3, "cols", 4), ValueError, "granularity"),
+        (
+            lambda: ftorch.quantize(torch.tensor([1.0, float("nan")]), E4M3, "row"),
+            ValueError,
+            "NaN or inf",
+        ),
+        (
+            lambda: ftorch.dequantize(
+                torch.zeros(1, 4).to(torch.float8_e4m3fn), torch.tensor([[float("nan")]]), "row"
+            ),
+            ValueError,
+            "finite and > 0",
+        ),
+        (
+            lambda: ftorch.dequantize(torch.zeros(1, 4), torch.ones(1, 1), "row"),
+            TypeError,
+            "float8",
+        ),
+        (lambda: ftorch.limited_sum(torch.ones(4), 40), ValueError, "<= 24"),
+        (lambda: ftorch.to_fp8(torch.ones(2), E4M3, saturate=1), TypeError, "saturate"),
+        (
+            lambda: ftorch.fp8_matmul(torch.ones(2, 4), torch.ones(3, 4)),
+            ValueError,
+            r"\(M, K\)",
+        ),
+    ],
+)
+def test_bad_input(call, exc, fragment):
+    with pytest.raises(exc, match=fragment):
+        call()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error raised without a GPU")
+def test_scaled_mm_names_the_requirement_without_a_capable_gpu():
+    ok, reason = ftorch.scaled_mm_supported()
+    assert not ok and "8.9" in reason
+    with pytest.raises(RuntimeError, match="compute capability >= 8.9"):
+        ftorch.scaled_mm(torch.ones(16, 16), torch.ones(16, 16))
+    with pytest.raises(RuntimeError, match="8.9"):
+        ftorch.gemm_throughput(64)
+
+
+@requires_gpu
+def test_scaled_mm_on_gpu_matches_fp32_and_reports_throughput():
+    ok, reason = ftorch.scaled_mm_supported()
+    if not ok:
+        pytest.skip(reason)
+    gen = torch.Generator(device="cuda").manual_seed(0)
+    a = torch.randn(256, 512, device="cuda", generator=gen)
+    b = torch.randn(512, 128, device="cuda", generator=gen)
+    got = ftorch.scaled_mm(a, b).float()
+    exact = a @ b
+    # per-tensor E4M3 inputs: ~3% relative rms error on a random GEMM
+    assert float((got - exact).norm() / exact.norm()) < 0.1
+    result = ftorch.gemm_throughput(4096, repeats=10)
+    print(
+        f"{result['device']}: BF16 {result['bf16_tflops']:.0f} TFLOP/s, "
+        f"FP8 {result['fp8_tflops']:.0f} TFLOP/s, ratio {result['ratio']:.2f}"
+    )
+    assert result["ratio"] > 1.0
+
+
+def test_tiny_lm_shapes_and_validation():
+    model = TinyLM(32, "fp8")
+    assert isinstance(model.fc1, ftorch.FP8Linear) and isinstance(model.head, torch.nn.Linear)
+    assert model(torch.zeros(5, 2, dtype=torch.int64)).shape == (5, 32)
+    with pytest.raises(ValueError, match="precision must be one of"):
+        TinyLM(32, "fp4")
+    with pytest.raises(ValueError, match="multiples of 128"):
+        TinyLM(32, "fp32", d_model=50)
+
+
+def test_training_runs_and_learns_in_every_precision():
+    tokens, entropy = markov_tokens(4000, vocab=16, seed=1)
+    results = {
+        p: train_tiny_lm(p, tokens[:3000], tokens[3000:], 16, steps=60, batch=64, lr=1e-2)
+        for p in PRECISIONS
+    }
+    for r in results.values():
+        assert r["train_losses"][-1] < r["train_losses"][0]  # it learns
+        assert np.isfinite(r["eval_loss"]) and r["eval_loss"] > entropy * 0.5
+    # same seed, same data: the runs start from the same loss
+    starts = [r["train_losses"][0] for r in results.values()]
+    assert max(starts) - min(starts) < 0.05
+    with pytest.raises(ValueError, match="tokens must lie in"):
+        train_tiny_lm("fp32", tokens, tokens, 4, steps=1)
