@@ -63,7 +63,7 @@ class GRPOConfig:
     steps: int = 100
     prompts_per_step: int = 16
     group_size: int = 8
-    lr: float = 1e-3
+    lr: float = 5e-4
     clip_eps: float = 0.2
     beta: float = 0.04
     adv_eps: float = 1e-4

@@ -356,16 +356,17 @@ def train_ppo(
             adv, returns = gae(token_rewards, values, mask, config.gamma, config.gae_lambda)
             valid = adv[mask]
             adv = torch.where(mask, (adv - valid.mean()) / (valid.std() + 1e-8), 0.0)
-        with _SavedActivations(policy, critic) as saved:
-            logp = completion_logprobs(policy, prompts, completions)
-            loss, stats = grpo_loss(logp, old_logp, ref_logp, adv, mask, config.clip_eps, 0.0)
-            new_values = critic(seq[:, :-1])[:, p_len - 1 :]
-            value_loss = 0.5 * ((new_values - returns) ** 2)[mask].mean()
-        opt.zero_grad()
-        critic_opt.zero_grad()
-        (loss + value_loss).backward()
-        opt.step()
-        critic_opt.step()
+        for _ in range(config.updates_per_batch):
+            with _SavedActivations(policy, critic) as saved:
+                logp = completion_logprobs(policy, prompts, completions)
+                loss, stats = grpo_loss(logp, old_logp, ref_logp, adv, mask, config.clip_eps, 0.0)
+                new_values = critic(seq[:, :-1])[:, p_len - 1 :]
+                value_loss = 0.5 * ((new_values - returns) ** 2)[mask].mean()
+            opt.zero_grad()
+            critic_opt.zero_grad()
+            (loss + value_loss).backward()
+            opt.step()
+            critic_opt.step()
         log.step_seconds.append(time.perf_counter() - start)
         if step == 0:
             log.memory = measure_step([policy, critic], [reference], [opt, critic_opt], saved.bytes)
