@@ -20,6 +20,7 @@ from hypothesis.extra.numpy import arrays
 from labs.grpo import group_advantages, grpo_loss, kl_k3
 from labs.grpo import jax as gjax
 from labs.grpo import torch as gtorch
+from tests.conftest import requires_gpu
 
 # --- group_advantages -------------------------------------------------------------------------
 
@@ -367,3 +368,30 @@ def test_grpo_loss_bad_input(framework, change, kwargs, exc, fragment):
 def test_torch_rejects_non_tensors():
     with pytest.raises(TypeError, match="logp must be a torch.Tensor"):
         gtorch.kl_k3([0.0], torch.zeros(1))
+
+
+def test_framework_free_package_imports_neither_torch_nor_jax():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, labs.grpo, labs.common.tasks; "
+        "bad = [m for m in ('torch', 'jax') if m in sys.modules]; "
+        "sys.exit(f'imported {bad}' if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+@requires_gpu
+def test_torch_kernels_on_gpu_match_cpu():
+    args = [torch.as_tensor(a, dtype=torch.float32) for a in random_batch(3)]
+    cpu_loss, cpu_stats = gtorch.grpo_loss(*args, group_size=2)
+    gpu_loss, gpu_stats = gtorch.grpo_loss(*(a.cuda() for a in args), group_size=2)
+    # float32 on both devices; reductions may be ordered differently on the GPU.
+    torch.testing.assert_close(gpu_loss.cpu(), cpu_loss, rtol=1e-5, atol=1e-6)
+    assert gpu_stats["clip_fraction"] == pytest.approx(cpu_stats["clip_fraction"])
+    rewards = torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0])
+    torch.testing.assert_close(
+        gtorch.group_advantages(rewards.cuda(), 4).cpu(), gtorch.group_advantages(rewards, 4)
+    )
