@@ -9,7 +9,7 @@ import torch
 from labs.common.tasks import AdditionTask
 from labs.grpo import GRPOConfig, PPOConfig
 from labs.grpo import torch as gtorch
-from labs.grpo.training import gae
+from labs.grpo.ppo import gae
 
 TASK = AdditionTask()
 
@@ -126,3 +126,52 @@ def test_format_only_reward_ignores_correctness():
     config = GRPOConfig(steps=1, prompts_per_step=4, group_size=4, reward="format_only")
     _, log = gtorch.train_grpo(TASK, tiny(), config)
     assert 0 <= log.history["reward"][0] <= 1
+
+
+@pytest.mark.parametrize(
+    "call, exc, fragment",
+    [
+        (lambda p: gtorch.warm_up(p, TASK, steps=0), ValueError, "steps must be >= 1"),
+        (lambda p: gtorch.warm_up(p, TASK, lr=0.0), ValueError, "lr must be > 0"),
+        (lambda p: gtorch.warm_up("p", TASK), TypeError, "policy must be a TinyPolicy"),
+        (lambda p: gtorch.evaluate(p, TASK, [], samples=2), ValueError, "at least one Problem"),
+        (lambda p: gtorch.evaluate(p, TASK, TASK.train, samples=0), ValueError, "samples"),
+        (lambda p: p(torch.zeros(2, 3)), TypeError, "int64 token ids"),
+        (lambda p: p(torch.zeros(3, dtype=torch.long)), ValueError, r"shape \(B, T\)"),
+        (
+            lambda p: gtorch.sample(p, torch.zeros(2, 3, dtype=torch.long), 0, eos_id=2, pad_id=0),
+            ValueError,
+            "max_new_tokens must be >= 1",
+        ),
+        (
+            lambda p: gtorch.sample(
+                p, torch.zeros(2, 3, dtype=torch.long), 2, eos_id=2, pad_id=0, temperature=0.0
+            ),
+            ValueError,
+            "temperature must be > 0",
+        ),
+        (
+            lambda p: gtorch.completion_logprobs(
+                p, torch.zeros(2, 3, dtype=torch.long), torch.zeros(3, 2, dtype=torch.long)
+            ),
+            ValueError,
+            "completions must have 2 rows",
+        ),
+        (lambda p: gtorch.greedy(p, [[1, 2]], 2), TypeError, "prompts must be a torch.Tensor"),
+        (lambda p: gtorch.num_parameters("p"), TypeError, "module must be a torch.nn.Module"),
+        (lambda p: gtorch.new_policy(TASK, seed=-1), ValueError, "seed must be >= 0"),
+    ],
+)
+def test_policy_and_loop_bad_input(call, exc, fragment):
+    with pytest.raises(exc, match=fragment):
+        call(tiny())
+
+
+def test_gae_bad_input():
+    ok = torch.zeros(2, 3)
+    with pytest.raises(ValueError, match="values must have the shape"):
+        gae(ok, torch.zeros(2, 4), ok.bool(), 1.0, 0.95)
+    with pytest.raises(ValueError, match=r"lam must be in \[0, 1\]"):
+        gae(ok, ok, ok.bool(), 1.0, 2.0)
+    with pytest.raises(TypeError, match="mask must be a torch.Tensor"):
+        gae(ok, ok, [[1]], 1.0, 0.5)

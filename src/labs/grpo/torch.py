@@ -1,9 +1,9 @@
 """Chapter 5 in PyTorch: the GRPO kernels (differentiable), a tiny policy and its sampler.
 
 The kernels follow the NumPy reference in `labs.grpo` line for line; the parity tests feed all
-three implementations the same inputs. The training loops (supervised warm-up, GRPO, the PPO
-baseline) live in `labs.grpo.training` and are reachable from here too: `train_grpo`,
-`train_ppo`, `warm_up`, `evaluate`.
+three implementations the same inputs. The training loops (supervised warm-up and GRPO in
+`labs.grpo.training`, the PPO baseline in `labs.grpo.ppo`) are reachable from here too:
+`train_grpo`, `train_ppo`, `warm_up`, `evaluate`.
 """
 
 from __future__ import annotations
@@ -248,7 +248,8 @@ class TinyPolicy(nn.Module):
         self.head = nn.Linear(d_model, out_dim or vocab_size)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        if ids.dim() != 2 or ids.shape[1] > self.max_len:
+        _check_ids("ids", ids)
+        if ids.shape[1] > self.max_len:
             raise ValueError(f"ids must have shape (B, T <= {self.max_len}), got {ids.shape}")
         x = self.tok(ids) + self.pos(torch.arange(ids.shape[1], device=ids.device))
         for block in self.blocks:
@@ -266,8 +267,25 @@ class ValueModel(TinyPolicy):
         return super().forward(ids).squeeze(-1)
 
 
+def _check_ids(name: str, ids) -> torch.Tensor:
+    if not isinstance(ids, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of token ids, got {type(ids).__name__}")
+    if ids.dtype != torch.long:
+        raise TypeError(f"{name} must hold int64 token ids, got dtype {ids.dtype}")
+    if ids.dim() != 2:
+        raise ValueError(f"{name} must have shape (B, T), got {tuple(ids.shape)}")
+    return ids
+
+
+def _check_model(policy) -> None:
+    if not isinstance(policy, TinyPolicy):
+        raise TypeError(f"policy must be a TinyPolicy, got {type(policy).__name__}")
+
+
 def num_parameters(module: nn.Module) -> int:
     """Number of parameters of `module`."""
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
     return sum(p.numel() for p in module.parameters())
 
 
@@ -293,6 +311,8 @@ def sample(
         (completions, mask), both (B, N): the tokens (pad after the first <eos>) and 1 for the
         tokens the policy chose up to and including the first <eos>.
     """
+    _check_model(policy)
+    _check_ids("prompts", prompts)
     _positive_int("max_new_tokens", max_new_tokens, 1)
     temperature = _real("temperature", temperature, positive=True)
     ids = prompts
@@ -312,6 +332,9 @@ def sample(
 @torch.no_grad()
 def greedy(policy: TinyPolicy, prompts: torch.Tensor, max_new_tokens: int) -> torch.Tensor:
     """The most likely completion, token by token: (B, P) -> (B, max_new_tokens)."""
+    _check_model(policy)
+    _check_ids("prompts", prompts)
+    _positive_int("max_new_tokens", max_new_tokens, 1)
     ids = prompts
     for _ in range(max_new_tokens):
         ids = torch.cat([ids, policy(ids)[:, -1].argmax(-1, keepdim=True)], dim=1)
@@ -322,21 +345,37 @@ def completion_logprobs(
     policy: TinyPolicy, prompts: torch.Tensor, completions: torch.Tensor
 ) -> torch.Tensor:
     """log pi(o_t | q, o_<t) of each completion token: (B, P), (B, N) -> (B, N)."""
+    _check_model(policy)
+    _check_ids("prompts", prompts)
+    _check_ids("completions", completions)
+    if completions.shape[0] != prompts.shape[0]:
+        raise ValueError(
+            f"completions must have {prompts.shape[0]} rows like prompts, "
+            f"got {completions.shape[0]}"
+        )
     seq = torch.cat([prompts, completions], dim=1)
     logits = policy(seq[:, :-1])[:, prompts.shape[1] - 1 :]
     return torch.log_softmax(logits.float(), dim=-1).gather(-1, completions[..., None])[..., 0]
 
 
-_TRAINING = ("TrainLog", "evaluate", "measure_step", "new_policy", "train_grpo", "train_ppo",
-             "warm_up")  # fmt: skip
-__all__ += ["greedy", "num_parameters", *_TRAINING]
+_LOOPS = {
+    "TrainLog": "training",
+    "evaluate": "training",
+    "measure_step": "training",
+    "new_policy": "training",
+    "train_grpo": "training",
+    "warm_up": "training",
+    "gae": "ppo",
+    "train_ppo": "ppo",
+}
+__all__ += ["greedy", "num_parameters", *_LOOPS]
 
 
 def __getattr__(name: str):
-    # The training loops live in labs.grpo.training (they use the kernels above); they are
-    # reachable from here as labs.grpo.torch.train_grpo and so on.
-    if name in _TRAINING:
-        from labs.grpo import training
+    # The training loops live in labs.grpo.training and labs.grpo.ppo (they use the kernels
+    # above); they are reachable from here as labs.grpo.torch.train_grpo and so on.
+    if name in _LOOPS:
+        import importlib
 
-        return getattr(training, name)
+        return getattr(importlib.import_module(f"labs.grpo.{_LOOPS[name]}"), name)
     raise AttributeError(f"module 'labs.grpo.torch' has no attribute {name!r}")

@@ -1,4 +1,6 @@
-"""Chapter 5 training loops in PyTorch: supervised warm-up, GRPO, and the PPO baseline.
+"""Chapter 5 training loops in PyTorch: supervised warm-up, GRPO, and what a step costs.
+
+The PPO baseline lives in `labs.grpo.ppo` and shares the helpers below.
 
 Both RL loops see the same number of sampled completions per step, use the same policy, the same
 frozen reference and the same clipped ratio; they differ in where the advantage comes from:
@@ -24,10 +26,10 @@ import torch.nn.functional as F
 
 from labs.common.progress import progress
 from labs.common.tasks import AdditionTask
+from labs.common.validate import integer, real_number
 from labs.grpo import GRPOConfig, PPOConfig
 from labs.grpo.torch import (
     TinyPolicy,
-    ValueModel,
     completion_logprobs,
     greedy,
     group_advantages,
@@ -35,16 +37,7 @@ from labs.grpo.torch import (
     sample,
 )
 
-__all__ = [
-    "TrainLog",
-    "evaluate",
-    "gae",
-    "measure_step",
-    "new_policy",
-    "train_grpo",
-    "train_ppo",
-    "warm_up",
-]
+__all__ = ["TrainLog", "evaluate", "measure_step", "new_policy", "train_grpo", "warm_up"]
 
 
 @dataclass
@@ -69,6 +62,12 @@ class TrainLog:
         return float(np.median(self.step_seconds[1:] or self.step_seconds))
 
 
+def _check_policy(policy) -> TinyPolicy:
+    if not isinstance(policy, TinyPolicy):
+        raise TypeError(f"policy must be a TinyPolicy, got {type(policy).__name__}")
+    return policy
+
+
 def _check_task(task) -> AdditionTask:
     if not isinstance(task, AdditionTask):
         raise TypeError(f"task must be an AdditionTask, got {type(task).__name__}")
@@ -78,6 +77,7 @@ def _check_task(task) -> AdditionTask:
 def new_policy(task: AdditionTask, seed: int = 0, **kwargs) -> TinyPolicy:
     """A freshly initialised TinyPolicy sized for `task` (seeded)."""
     _check_task(task)
+    seed = integer("seed", seed, minimum=0)
     torch.manual_seed(seed)
     max_len = task.prompt_length + task.max_answer_tokens
     return TinyPolicy(task.vocab_size, max_len=max_len, **kwargs)
@@ -94,6 +94,11 @@ def warm_up(
 ) -> list[float]:
     """Brief supervised fine-tuning on the training answers; returns the loss per step."""
     _check_task(task)
+    _check_policy(policy)
+    steps = integer("steps", steps, minimum=1)
+    batch_size = integer("batch_size", batch_size, minimum=1)
+    lr = real_number("lr", lr, positive=True)
+    seed = integer("seed", seed, minimum=0)
     generator = torch.Generator().manual_seed(seed)
     prompts = torch.as_tensor(task.prompts(task.train))
     answers = torch.as_tensor(task.answers(task.train))
@@ -125,9 +130,17 @@ def evaluate(
     format_weight: float = 0.1,
     seed: int = 0,
 ) -> dict[str, float]:
-    """Greedy accuracy, and mean sampled reward and accuracy (`samples` draws per problem)."""
+    """Greedy accuracy, and mean sampled reward and accuracy (`samples` draws per problem).
+
+    Returns a dict: "greedy_accuracy", "reward", "accuracy", "format" (share well formed).
+    """
     _check_task(task)
+    _check_policy(policy)
+    samples = integer("samples", samples, minimum=1)
+    seed = integer("seed", seed, minimum=0)
     problems = list(problems)
+    if not problems:
+        raise ValueError("problems must hold at least one Problem, got none")
     prompts = torch.as_tensor(task.prompts(problems))
     n = task.max_answer_tokens
     greedy_acc = task.accuracy(problems, greedy(policy, prompts, n).numpy())
@@ -205,6 +218,7 @@ class _SavedActivations:
 def measure_step(trained, frozen, optimizers, activation_bytes: int) -> dict[str, int]:
     """Bytes of one RL step's state: weights of trained and frozen models, gradients, optimiser
     state (after at least one step), and the activations saved for backward."""
+    activation_bytes = integer("activation_bytes", activation_bytes, minimum=0)
     params = [p for m in trained for p in m.parameters()]
     states = [
         v for opt in optimizers for s in opt.state.values() for v in s.values() if v.dim() > 0
@@ -248,10 +262,11 @@ def train_grpo(
     config = config or GRPOConfig()
     if not isinstance(config, GRPOConfig) or isinstance(config, PPOConfig):
         raise TypeError(f"config must be a GRPOConfig, got {type(config).__name__}")
-    policy = policy if policy is not None else new_policy(task, seed=config.seed)
+    policy = _check_policy(policy) if policy is not None else new_policy(task, seed=config.seed)
+    warmup_steps = integer("warmup_steps", warmup_steps, minimum=0)
     if warmup_steps:
         warm_up(policy, task, steps=warmup_steps, seed=config.seed)
-    reference = reference if reference is not None else _frozen_copy(policy)
+    reference = _check_policy(reference) if reference is not None else _frozen_copy(policy)
     opt = torch.optim.Adam(policy.parameters(), lr=config.lr)
     generator = torch.Generator().manual_seed(config.seed)
     tok, g, n = task.tokenizer, config.group_size, task.max_answer_tokens
@@ -285,106 +300,3 @@ def train_grpo(
             log.memory = measure_step([policy], [reference], [opt], saved.bytes)
         log.log(reward=rewards.mean(), accuracy=accuracy, loss=loss.detach(), **stats)
     return policy, log
-
-
-def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: float, lam: float):
-    """Generalised advantage estimation over completion tokens.
-
-    Args:
-        rewards, values, mask: (B, T); masked positions (after <eos>) are terminal.
-
-    Returns:
-        (advantages, returns), both (B, T), zero where masked.
-    """
-    mask = mask.float()
-    adv = torch.zeros_like(rewards)
-    running = torch.zeros_like(rewards[:, 0])
-    next_value = torch.zeros_like(rewards[:, 0])
-    for t in reversed(range(rewards.shape[1])):
-        delta = rewards[:, t] + gamma * next_value - values[:, t]
-        running = (delta + gamma * lam * running) * mask[:, t]
-        adv[:, t] = running
-        next_value = values[:, t] * mask[:, t]
-    return adv, (adv + values) * mask
-
-
-def train_ppo(
-    task: AdditionTask,
-    policy: TinyPolicy,
-    config: PPOConfig | None = None,
-    *,
-    reference: TinyPolicy | None = None,
-    desc: str = "PPO",
-) -> tuple[TinyPolicy, ValueModel, TrainLog]:
-    """Train `policy` with PPO and a critic the policy's size; returns (policy, critic, log).
-
-    The critic starts from the policy's trunk with a new scalar head. Per-token reward:
-    -beta * (log pi_old - log pi_ref), plus the task's reward on the last token (DeepSeekMath
-    eq. 2); advantages by GAE, whitened over the batch's tokens.
-    """
-    _check_task(task)
-    config = config or PPOConfig()
-    if not isinstance(config, PPOConfig):
-        raise TypeError(f"config must be a PPOConfig, got {type(config).__name__}")
-    reference = reference if reference is not None else _frozen_copy(policy)
-    torch.manual_seed(config.seed)
-    critic = ValueModel(task.vocab_size, max_len=policy.max_len, **_arch(policy))
-    trunk = {k: v for k, v in policy.state_dict().items() if not k.startswith("head.")}
-    critic.load_state_dict(trunk, strict=False)
-    opt = torch.optim.Adam(policy.parameters(), lr=config.lr)
-    critic_opt = torch.optim.Adam(critic.parameters(), lr=config.critic_lr)
-    generator = torch.Generator().manual_seed(config.seed)
-    tok, n, p_len = task.tokenizer, task.max_answer_tokens, task.prompt_length
-    log = TrainLog()
-    for step in progress(range(config.steps), desc=desc):
-        start = time.perf_counter()
-        problems = _draw(task, config.samples_per_step, generator)  # one sample per prompt
-        prompts = torch.as_tensor(task.prompts(problems))
-        completions, mask = sample(
-            policy, prompts, n, eos_id=tok.eos_id, pad_id=tok.pad_id, generator=generator,
-            temperature=config.temperature,
-        )  # fmt: skip
-        rewards, accuracy = _rewards(task, problems, completions, config)
-        seq = torch.cat([prompts, completions], dim=1)
-        with torch.no_grad():
-            ref_logp = completion_logprobs(reference, prompts, completions)
-            old_logp = completion_logprobs(policy, prompts, completions)
-            values = critic(seq[:, :-1])[:, p_len - 1 :] * mask
-            token_rewards = -config.beta * (old_logp - ref_logp) * mask
-            last = mask.long().sum(dim=1) - 1
-            token_rewards[torch.arange(len(last)), last] += rewards
-            adv, returns = gae(token_rewards, values, mask, config.gamma, config.gae_lambda)
-            valid = adv[mask]
-            adv = torch.where(mask, (adv - valid.mean()) / (valid.std() + 1e-8), 0.0)
-        for _ in range(config.updates_per_batch):
-            with _SavedActivations(policy, critic) as saved:
-                logp = completion_logprobs(policy, prompts, completions)
-                loss, stats = grpo_loss(logp, old_logp, ref_logp, adv, mask, config.clip_eps, 0.0)
-                new_values = critic(seq[:, :-1])[:, p_len - 1 :]
-                value_loss = 0.5 * ((new_values - returns) ** 2)[mask].mean()
-            opt.zero_grad()
-            critic_opt.zero_grad()
-            (loss + value_loss).backward()
-            opt.step()
-            critic_opt.step()
-        log.step_seconds.append(time.perf_counter() - start)
-        if step == 0:
-            log.memory = measure_step([policy, critic], [reference], [opt, critic_opt], saved.bytes)
-        log.log(
-            reward=rewards.mean(),
-            accuracy=accuracy,
-            loss=loss.detach(),
-            value_loss=value_loss.detach(),
-            kl=stats["kl"],
-            clip_fraction=stats["clip_fraction"],
-        )
-    return policy, critic, log
-
-
-def _arch(policy: TinyPolicy) -> dict[str, int]:
-    first = policy.blocks[0]
-    return {
-        "d_model": policy.tok.embedding_dim,
-        "n_layers": len(policy.blocks),
-        "n_heads": first.n_heads,
-    }
