@@ -245,6 +245,67 @@ _FACTS = [
     ),
     # --- Chapter 5: GRPO (labs.grpo) ---------------------------------------------------------
     # (add this chapter's facts below this line)
+    Fact(
+        "grpo_group_size",
+        64,
+        "outputs per question",
+        "deepseekmath",
+        "§4.2",
+        "G: outputs sampled for each question in GRPO training",
+    ),
+    Fact("grpo_kl_beta", 0.04, "", "deepseekmath", "§4.2", "KL coefficient beta of eq. 3"),
+    Fact(
+        "grpo_learning_rate", 1e-6, "", "deepseekmath", "§4.2", "learning rate of the policy model"
+    ),
+    Fact(
+        "grpo_max_length",
+        1024,
+        "tokens",
+        "deepseekmath",
+        "§4.2",
+        "maximum length of a sampled output",
+    ),
+    Fact("grpo_batch_size", 1024, "", "deepseekmath", "§4.2", "training batch size"),
+    Fact(
+        "grpo_policy_params",
+        7e9,
+        "parameters",
+        "deepseekmath",
+        "§1, §4.2",
+        "DeepSeekMath-Instruct 7B, the policy GRPO trains",
+    ),
+    Fact(
+        "grpo_r1_policy_params",
+        671e9,
+        "parameters",
+        "deepseekv3",
+        "Abstract",
+        "DeepSeek-V3-Base, total parameters; DeepSeek-R1 is trained from it with GRPO",
+    ),
+    Fact(
+        "grpo_ppo_clip_eps",
+        0.2,
+        "",
+        "schulman2017",
+        "§6.1, Table 1",
+        "the clip range that scored best in the PPO paper's comparison",
+    ),
+    Fact(
+        "grpo_mixed_adam_bytes_per_param",
+        16,
+        "bytes",
+        "rajbhandari2020",
+        "§3.1",
+        "fp16/bf16 weights (2) and gradients (2) + fp32 master weights, momentum, variance (12)",
+    ),
+    Fact(
+        "grpo_bf16_bytes_per_param",
+        2,
+        "bytes",
+        "rajbhandari2020",
+        "§3.1",
+        "a frozen model kept in 16-bit weights only",
+    ),
     # --- Chapter 7: economics and hardware (labs.economics) ----------------------------------
     # (add this chapter's facts below this line)
     # Hardware registry. Peaks are dense (no 2:4 sparsity): NVIDIA datasheets print the sparse

@@ -1,0 +1,302 @@
+"""Chapter 5 training loops in PyTorch: supervised warm-up, GRPO, and what a step costs.
+
+The PPO baseline lives in `labs.grpo.ppo` and shares the helpers below.
+
+Both RL loops see the same number of sampled completions per step, use the same policy, the same
+frozen reference and the same clipped ratio; they differ in where the advantage comes from:
+
+* GRPO: G completions per prompt, advantage = the group-normalised reward (no critic);
+* PPO: one completion per prompt, advantage = GAE over a learned value model (the critic, a copy
+  of the policy's architecture with a scalar head), KL penalty folded into the per-token reward.
+
+Each loop records, beside the learning curves, what a step costs: the bytes of the trained and
+frozen weights, of gradients and optimiser state, the activations saved for the backward pass
+(counted with autograd's saved-tensor hooks) and the wall-clock time per step.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from labs.common.progress import progress
+from labs.common.tasks import AdditionTask
+from labs.common.validate import integer, real_number
+from labs.grpo import GRPOConfig, PPOConfig
+from labs.grpo.torch import (
+    TinyPolicy,
+    completion_logprobs,
+    greedy,
+    group_advantages,
+    grpo_loss,
+    sample,
+)
+
+__all__ = ["TrainLog", "evaluate", "measure_step", "new_policy", "train_grpo", "warm_up"]
+
+
+@dataclass
+class TrainLog:
+    """Per-step history of a run and the memory/time of a step.
+
+    `history` maps a name ("reward", "accuracy", "kl", "zero_adv_fraction", "clip_fraction",
+    "loss", and for PPO "value_loss") to a list with one value per step. `memory` maps a
+    component to bytes (see `measure_step`); `step_seconds` is the wall-clock time of each step.
+    """
+
+    history: dict[str, list[float]] = field(default_factory=dict)
+    memory: dict[str, int] = field(default_factory=dict)
+    step_seconds: list[float] = field(default_factory=list)
+
+    def log(self, **values: float) -> None:
+        for key, value in values.items():
+            self.history.setdefault(key, []).append(float(value))
+
+    @property
+    def median_step_seconds(self) -> float:
+        return float(np.median(self.step_seconds[1:] or self.step_seconds))
+
+
+def _check_policy(policy) -> TinyPolicy:
+    if not isinstance(policy, TinyPolicy):
+        raise TypeError(f"policy must be a TinyPolicy, got {type(policy).__name__}")
+    return policy
+
+
+def _check_task(task) -> AdditionTask:
+    if not isinstance(task, AdditionTask):
+        raise TypeError(f"task must be an AdditionTask, got {type(task).__name__}")
+    return task
+
+
+def new_policy(task: AdditionTask, seed: int = 0, **kwargs) -> TinyPolicy:
+    """A freshly initialised TinyPolicy sized for `task` (seeded)."""
+    _check_task(task)
+    seed = integer("seed", seed, minimum=0)
+    torch.manual_seed(seed)
+    max_len = task.prompt_length + task.max_answer_tokens
+    return TinyPolicy(task.vocab_size, max_len=max_len, **kwargs)
+
+
+def warm_up(
+    policy: TinyPolicy,
+    task: AdditionTask,
+    *,
+    steps: int = 150,
+    batch_size: int = 64,
+    lr: float = 3e-3,
+    seed: int = 0,
+) -> list[float]:
+    """Brief supervised fine-tuning on the training answers; returns the loss per step."""
+    _check_task(task)
+    _check_policy(policy)
+    steps = integer("steps", steps, minimum=1)
+    batch_size = integer("batch_size", batch_size, minimum=1)
+    lr = real_number("lr", lr, positive=True)
+    seed = integer("seed", seed, minimum=0)
+    generator = torch.Generator().manual_seed(seed)
+    prompts = torch.as_tensor(task.prompts(task.train))
+    answers = torch.as_tensor(task.answers(task.train))
+    opt = torch.optim.Adam(policy.parameters(), lr=lr)
+    losses = []
+    for _ in progress(range(steps), desc="warm-up"):
+        idx = torch.randint(0, len(task.train), (batch_size,), generator=generator)
+        seq = torch.cat([prompts[idx], answers[idx]], dim=1)
+        logits = policy(seq[:, :-1])[:, task.prompt_length - 1 :]
+        loss = F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]),
+            answers[idx].reshape(-1),
+            ignore_index=task.tokenizer.pad_id,
+        )
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    return losses
+
+
+@torch.no_grad()
+def evaluate(
+    policy: TinyPolicy,
+    task: AdditionTask,
+    problems,
+    *,
+    samples: int = 4,
+    format_weight: float = 0.1,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Greedy accuracy, and mean sampled reward and accuracy (`samples` draws per problem).
+
+    Returns a dict: "greedy_accuracy", "reward", "accuracy", "format" (share well formed).
+    """
+    _check_task(task)
+    _check_policy(policy)
+    samples = integer("samples", samples, minimum=1)
+    seed = integer("seed", seed, minimum=0)
+    problems = list(problems)
+    if not problems:
+        raise ValueError("problems must hold at least one Problem, got none")
+    prompts = torch.as_tensor(task.prompts(problems))
+    n = task.max_answer_tokens
+    greedy_acc = task.accuracy(problems, greedy(policy, prompts, n).numpy())
+    generator = torch.Generator().manual_seed(seed)
+    rep = [p for p in problems for _ in range(samples)]
+    comp, _ = sample(
+        policy,
+        prompts.repeat_interleave(samples, dim=0),
+        n,
+        eos_id=task.tokenizer.eos_id,
+        pad_id=task.tokenizer.pad_id,
+        generator=generator,
+    )
+    comp = comp.numpy()
+    return {
+        "greedy_accuracy": greedy_acc,
+        "reward": float(task.rewards(rep, comp, format_weight).mean()),
+        "accuracy": task.accuracy(rep, comp),
+        "format": _format_rate(task, rep, comp),
+    }
+
+
+def _format_rate(task: AdditionTask, problems, completions) -> float:
+    # reward with weight 1 minus correctness = format reward
+    full = task.rewards(problems, completions, 1.0)
+    correct = task.rewards(problems, completions, 0.0)
+    return float((full - correct).mean())
+
+
+def _rewards(task: AdditionTask, problems, completions: torch.Tensor, config: GRPOConfig):
+    comp = completions.numpy()
+    if config.reward == "format_only":
+        values = task.rewards(problems, comp, 1.0) - task.rewards(problems, comp, 0.0)
+    else:
+        values = task.rewards(problems, comp, config.format_weight)
+    accuracy = task.accuracy(problems, comp)
+    return torch.as_tensor(values, dtype=torch.float32), accuracy
+
+
+def _frozen_copy(policy: TinyPolicy) -> TinyPolicy:
+    ref = copy.deepcopy(policy)
+    for p in ref.parameters():
+        p.requires_grad_(False)
+    return ref
+
+
+def _bytes(tensors) -> int:
+    return int(sum(t.numel() * t.element_size() for t in tensors))
+
+
+class _SavedActivations:
+    """Counts the bytes autograd saves for backward, leaving out parameters (weights)."""
+
+    def __init__(self, *modules):
+        self.param_ptrs = {p.data_ptr() for m in modules for p in m.parameters()}
+        self.seen: set[int] = set()
+        self.bytes = 0
+
+    def pack(self, t: torch.Tensor):
+        ptr = t.data_ptr()
+        if ptr not in self.param_ptrs and ptr not in self.seen:
+            self.seen.add(ptr)
+            self.bytes += t.numel() * t.element_size()
+        return t
+
+    def __enter__(self):
+        self._ctx = torch.autograd.graph.saved_tensors_hooks(self.pack, lambda t: t)
+        self._ctx.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self._ctx.__exit__(*exc)
+
+
+def measure_step(trained, frozen, optimizers, activation_bytes: int) -> dict[str, int]:
+    """Bytes of one RL step's state: weights of trained and frozen models, gradients, optimiser
+    state (after at least one step), and the activations saved for backward."""
+    activation_bytes = integer("activation_bytes", activation_bytes, minimum=0)
+    params = [p for m in trained for p in m.parameters()]
+    states = [
+        v for opt in optimizers for s in opt.state.values() for v in s.values() if v.dim() > 0
+    ]
+    out = {
+        "trained weights": _bytes(params),
+        "frozen weights": _bytes(p for m in frozen for p in m.parameters()),
+        "gradients": _bytes(p.grad for p in params if p.grad is not None),
+        "optimiser state": _bytes(states),
+        "activations": int(activation_bytes),
+    }
+    out["total"] = sum(out.values())
+    return out
+
+
+def _draw(task: AdditionTask, n: int, generator: torch.Generator):
+    idx = torch.randint(0, len(task.train), (n,), generator=generator).tolist()
+    return [task.train[i] for i in idx]
+
+
+def train_grpo(
+    task: AdditionTask,
+    policy: TinyPolicy | None = None,
+    config: GRPOConfig | None = None,
+    *,
+    reference: TinyPolicy | None = None,
+    warmup_steps: int = 0,
+    desc: str = "GRPO",
+) -> tuple[TinyPolicy, TrainLog]:
+    """Train `policy` with GRPO on `task`; returns the (same, updated) policy and its log.
+
+    Args:
+        task: the verifiable task.
+        policy: the starting policy; a new seeded `TinyPolicy` when None.
+        config: a `GRPOConfig` (defaults when None).
+        reference: the frozen reference pi_ref; a frozen copy of the starting policy when None
+            (taken after the warm-up).
+        warmup_steps: supervised warm-up steps before RL (0: none).
+    """
+    _check_task(task)
+    config = config or GRPOConfig()
+    if not isinstance(config, GRPOConfig) or isinstance(config, PPOConfig):
+        raise TypeError(f"config must be a GRPOConfig, got {type(config).__name__}")
+    policy = _check_policy(policy) if policy is not None else new_policy(task, seed=config.seed)
+    warmup_steps = integer("warmup_steps", warmup_steps, minimum=0)
+    if warmup_steps:
+        warm_up(policy, task, steps=warmup_steps, seed=config.seed)
+    reference = _check_policy(reference) if reference is not None else _frozen_copy(policy)
+    opt = torch.optim.Adam(policy.parameters(), lr=config.lr)
+    generator = torch.Generator().manual_seed(config.seed)
+    tok, g, n = task.tokenizer, config.group_size, task.max_answer_tokens
+    log = TrainLog()
+    for step in progress(range(config.steps), desc=desc):
+        start = time.perf_counter()
+        problems = _draw(task, config.prompts_per_step, generator)
+        grouped = [p for p in problems for _ in range(g)]  # G copies of each question
+        prompts = torch.as_tensor(task.prompts(grouped))
+        completions, mask = sample(
+            policy, prompts, n, eos_id=tok.eos_id, pad_id=tok.pad_id, generator=generator,
+            temperature=config.temperature,
+        )  # fmt: skip
+        rewards, accuracy = _rewards(task, grouped, completions, config)
+        advantages = group_advantages(rewards, g, config.adv_eps)
+        with torch.no_grad():
+            ref_logp = completion_logprobs(reference, prompts, completions)
+            old_logp = completion_logprobs(policy, prompts, completions)
+        for _ in range(config.updates_per_batch):
+            with _SavedActivations(policy) as saved:
+                logp = completion_logprobs(policy, prompts, completions)
+                loss, stats = grpo_loss(
+                    logp, old_logp, ref_logp, advantages, mask, config.clip_eps, config.beta,
+                    group_size=g,
+                )  # fmt: skip
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        log.step_seconds.append(time.perf_counter() - start)
+        if step == 0:
+            log.memory = measure_step([policy], [reference], [opt], saved.bytes)
+        log.log(reward=rewards.mean(), accuracy=accuracy, loss=loss.detach(), **stats)
+    return policy, log

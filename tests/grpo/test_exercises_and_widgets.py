@@ -1,0 +1,147 @@
+import ipywidgets
+import numpy as np
+import pytest
+
+from labs.grpo.exercises import (
+    check_advantages_from_rewards,
+    check_clipped_objective,
+    check_k3_estimator,
+)
+from labs.grpo.widgets import advantage_explorer, plot_group_advantages
+
+# --- exercise 5.1 -----------------------------------------------------------------------------
+
+
+def test_advantages_correct_solution_passes():
+    def advantages_from_rewards(rewards, group_size):
+        g = rewards.reshape(-1, group_size)
+        std = g.std(axis=1, ddof=1, keepdims=True)
+        adv = (g - g.mean(axis=1, keepdims=True)) / (std + 1e-4)
+        return np.where(std == 0, 0.0, adv).reshape(-1)
+
+    assert check_advantages_from_rewards(advantages_from_rewards).passed
+
+
+def test_advantages_population_std_fails_with_the_ddof_hint():
+    def advantages_from_rewards(rewards, group_size):
+        g = rewards.reshape(-1, group_size)
+        std = g.std(axis=1, keepdims=True)  # ddof = 0: the usual slip
+        return ((g - g.mean(axis=1, keepdims=True)) / (std + 1e-4)).reshape(-1)
+
+    report = check_advantages_from_rewards(advantages_from_rewards)
+    assert report.status == "failed"
+    assert "ddof=1" in str(report)
+
+
+def test_advantages_nan_for_flat_group_is_reported():
+    def advantages_from_rewards(rewards, group_size):
+        g = rewards.reshape(-1, group_size)
+        std = g.std(axis=1, ddof=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return ((g - g.mean(axis=1, keepdims=True)) / std).reshape(-1)
+
+    report = check_advantages_from_rewards(advantages_from_rewards)
+    assert report.status == "failed"
+
+
+def test_advantages_over_whole_batch_fails_on_two_groups():
+    def advantages_from_rewards(rewards, group_size):
+        std = rewards.std(ddof=1)
+        return np.where(std == 0, 0.0, (rewards - rewards.mean()) / (std + 1e-4))
+
+    report = check_advantages_from_rewards(advantages_from_rewards)
+    assert report.status == "failed" and "two groups" in str(report)
+    assert "consecutive" in str(report)
+
+
+# --- exercise 5.2 -----------------------------------------------------------------------------
+
+
+def test_k3_correct_solution_passes():
+    def k3_estimator(logp, ref_logp):
+        r = np.exp(ref_logp - logp)
+        return r - np.log(r) - 1
+
+    assert check_k3_estimator(k3_estimator).passed
+
+
+def test_k3_inverted_ratio_fails_with_hint():
+    def k3_estimator(logp, ref_logp):
+        r = np.exp(logp - ref_logp)
+        return r - np.log(r) - 1
+
+    report = check_k3_estimator(k3_estimator)
+    assert report.status == "failed" and "pi_ref / pi_theta" in str(report)
+
+
+def test_k1_fails_on_the_negative_case():
+    def k3_estimator(logp, ref_logp):
+        return logp - ref_logp
+
+    report = check_k3_estimator(k3_estimator)
+    assert report.status == "failed"
+
+
+# --- exercise 5.3 -----------------------------------------------------------------------------
+
+
+def test_clipped_objective_correct_solution_passes():
+    def clipped_objective(ratio, advantage, clip_eps):
+        return np.minimum(ratio * advantage, np.clip(ratio, 1 - clip_eps, 1 + clip_eps) * advantage)
+
+    assert check_clipped_objective(clipped_objective).passed
+
+
+def test_clip_only_fails_on_negative_advantages():
+    def clipped_objective(ratio, advantage, clip_eps):
+        return np.clip(ratio, 1 - clip_eps, 1 + clip_eps) * advantage
+
+    report = check_clipped_objective(clipped_objective)
+    # (ratio 0.5, A = 1): clip alone gives 0.8 where min(0.5, 0.8) = 0.5
+    assert report.status == "failed" and report.passed_cases == 0
+    assert "min(r * A, clip(r) * A)" in str(report)
+
+
+def test_unclipped_fails_with_the_cap_hint():
+    def clipped_objective(ratio, advantage, clip_eps):
+        return ratio * advantage
+
+    report = check_clipped_objective(clipped_objective)
+    assert report.status == "failed" and "capped" in str(report)
+
+
+@pytest.mark.parametrize(
+    "checker", [check_advantages_from_rewards, check_k3_estimator, check_clipped_objective]
+)
+def test_stubs_are_not_attempted(checker):
+    def stub(*args):
+        raise NotImplementedError
+
+    assert checker(stub).status == "not attempted"
+
+
+# --- widget -----------------------------------------------------------------------------------
+
+
+def test_plot_group_advantages_one_right_out_of_four():
+    ax = plot_group_advantages(4, 1)
+    heights = [p.get_height() for p in ax.patches]
+    # (1, 0, 0, 0): mean 0.25, sample std 0.5 (worked in test_kernels)
+    np.testing.assert_allclose(heights, np.array([0.75, -0.25, -0.25, -0.25]) / 0.5001)
+    assert "1 correct" in ax.get_title()
+
+
+def test_plot_group_advantages_flat_group_is_zero():
+    ax = plot_group_advantages(4, 4)
+    assert all(p.get_height() == 0 for p in ax.patches)
+
+
+def test_plot_group_advantages_bad_input():
+    with pytest.raises(ValueError, match="n_correct must be <= group_size=4"):
+        plot_group_advantages(4, 5)
+    with pytest.raises(ValueError, match="group_size must be >= 2"):
+        plot_group_advantages(1, 0)
+
+
+def test_explorer_is_a_widget():
+    assert isinstance(advantage_explorer(), ipywidgets.interactive)

@@ -1,0 +1,177 @@
+"""The tiny policy, sampler, GAE and the GRPO / PPO loops (short runs)."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from labs.common.tasks import AdditionTask
+from labs.grpo import GRPOConfig, PPOConfig
+from labs.grpo import torch as gtorch
+from labs.grpo.ppo import gae
+
+TASK = AdditionTask()
+
+
+def tiny(seed=0):
+    return gtorch.new_policy(TASK, seed=seed, d_model=32, n_layers=1, n_heads=2)
+
+
+def test_policy_shapes_and_causality():
+    policy = tiny()
+    ids = torch.as_tensor(TASK.prompts(TASK.train[:3]))
+    logits = policy(ids)
+    assert logits.shape == (3, 7, TASK.vocab_size)
+    changed = ids.clone()
+    changed[:, -1] = 3
+    # causal: changing the last token leaves earlier positions unchanged
+    torch.testing.assert_close(policy(changed)[:, :-1], logits[:, :-1])
+    with pytest.raises(ValueError, match="ids must have shape"):
+        policy(torch.zeros(2, 11, dtype=torch.long))
+    with pytest.raises(ValueError, match="multiple of n_heads"):
+        gtorch.TinyPolicy(15, d_model=30, n_heads=4)
+
+
+def test_value_model_has_one_output_per_position():
+    critic = gtorch.ValueModel(TASK.vocab_size, max_len=10, d_model=32, n_layers=1, n_heads=2)
+    assert critic(torch.zeros(4, 6, dtype=torch.long)).shape == (4, 6)
+
+
+def test_sample_masks_after_eos_and_logprobs_sum_to_sequence_probability():
+    policy = tiny()
+    prompts = torch.as_tensor(TASK.prompts(TASK.train[:64]))
+    gen = torch.Generator().manual_seed(0)
+    tok = TASK.tokenizer
+    comp, mask = gtorch.sample(
+        policy, prompts, 3, eos_id=tok.eos_id, pad_id=tok.pad_id, generator=gen
+    )
+    assert comp.shape == mask.shape == (64, 3)
+    for row, m in zip(comp.tolist(), mask.tolist(), strict=True):
+        if tok.eos_id in row:
+            first = row.index(tok.eos_id)
+            assert m == [True] * (first + 1) + [False] * (2 - first)
+            assert all(t == tok.pad_id for t in row[first + 1 :])
+        else:
+            assert all(m)
+    # log-probs from one teacher-forced pass equal the step-by-step softmax of the sampler
+    logp = gtorch.completion_logprobs(policy, prompts[:2], comp[:2])
+    ids = prompts[:2]
+    for t in range(3):
+        step = torch.log_softmax(policy(ids)[:, -1], -1).gather(1, comp[:2, t : t + 1])[:, 0]
+        torch.testing.assert_close(logp[:, t], step, rtol=1e-5, atol=1e-5)
+        ids = torch.cat([ids, comp[:2, t : t + 1]], 1)
+
+
+def test_gae_hand_worked():
+    # Two tokens, reward 1 at the end, values (0.2, 0.5), gamma = 1:
+    # delta_1 = 1 - 0.5 = 0.5; delta_0 = 0 + 0.5 - 0.2 = 0.3.
+    # lambda = 1: A_1 = 0.5, A_0 = 0.3 + 0.5 = 0.8 = 1 - V_0 (Monte Carlo).
+    rewards = torch.tensor([[0.0, 1.0, 0.0]])
+    values = torch.tensor([[0.2, 0.5, 9.0]])  # the masked third value must be ignored
+    mask = torch.tensor([[True, True, False]])
+    adv, ret = gae(rewards, values, mask, 1.0, 1.0)
+    torch.testing.assert_close(adv, torch.tensor([[0.8, 0.5, 0.0]]))
+    torch.testing.assert_close(ret, torch.tensor([[1.0, 1.0, 0.0]]))
+    # lambda = 0: one-step TD errors
+    adv, _ = gae(rewards, values, mask, 1.0, 0.0)
+    torch.testing.assert_close(adv, torch.tensor([[0.3, 0.5, 0.0]]))
+
+
+def test_grpo_run_logs_and_is_deterministic():
+    config = GRPOConfig(steps=3, prompts_per_step=4, group_size=4)
+    _, log1 = gtorch.train_grpo(TASK, tiny(), config)
+    _, log2 = gtorch.train_grpo(TASK, tiny(), config)
+    assert log1.history == log2.history  # seeded: same numbers twice
+    for key in ("reward", "accuracy", "kl", "zero_adv_fraction", "clip_fraction", "loss"):
+        assert len(log1.history[key]) == 3 and np.all(np.isfinite(log1.history[key]))
+    assert log1.history["kl"][0] == pytest.approx(0.0, abs=1e-7)  # starts at the reference
+    assert log1.memory["activations"] > 0 and log1.memory["gradients"] > 0
+
+
+def test_ppo_carries_a_critic_grpo_does_not():
+    start = tiny()
+    grpo_cfg = GRPOConfig(steps=2, prompts_per_step=2, group_size=4)
+    ppo_cfg = PPOConfig(steps=2, prompts_per_step=2, group_size=4)
+    _, g = gtorch.train_grpo(TASK, copy.deepcopy(start), grpo_cfg)
+    _, critic, p = gtorch.train_ppo(TASK, copy.deepcopy(start), ppo_cfg)
+    n_policy = gtorch.num_parameters(start)
+    n_critic = gtorch.num_parameters(critic)
+    # float32 weights: 4 bytes each; Adam keeps two moments per weight
+    assert g.memory["trained weights"] == 4 * n_policy
+    assert g.memory["optimiser state"] == 2 * 4 * n_policy
+    assert p.memory["trained weights"] == 4 * (n_policy + n_critic)
+    assert p.memory["optimiser state"] == 2 * 4 * (n_policy + n_critic)
+    assert p.memory["frozen weights"] == g.memory["frozen weights"] == 4 * n_policy
+    assert len(p.history["value_loss"]) == 2
+
+
+def test_training_bad_input():
+    with pytest.raises(TypeError, match="task must be an AdditionTask"):
+        gtorch.train_grpo("task")
+    with pytest.raises(TypeError, match="config must be a GRPOConfig"):
+        gtorch.train_grpo(TASK, tiny(), PPOConfig())
+    with pytest.raises(TypeError, match="config must be a PPOConfig"):
+        gtorch.train_ppo(TASK, tiny(), GRPOConfig())
+    with pytest.raises(ValueError, match="group_size must be >= 2"):
+        GRPOConfig(group_size=1)
+    with pytest.raises(ValueError, match="reward must be one of"):
+        GRPOConfig(reward="vibes")
+    with pytest.raises(ValueError, match=r"gae_lambda must be in \[0, 1\]"):
+        PPOConfig(gae_lambda=1.5)
+
+
+def test_format_only_reward_ignores_correctness():
+    # With the format-only reward, every well-formed answer scores 1 whatever its value.
+    config = GRPOConfig(steps=1, prompts_per_step=4, group_size=4, reward="format_only")
+    _, log = gtorch.train_grpo(TASK, tiny(), config)
+    assert 0 <= log.history["reward"][0] <= 1
+
+
+@pytest.mark.parametrize(
+    "call, exc, fragment",
+    [
+        (lambda p: gtorch.warm_up(p, TASK, steps=0), ValueError, "steps must be >= 1"),
+        (lambda p: gtorch.warm_up(p, TASK, lr=0.0), ValueError, "lr must be > 0"),
+        (lambda p: gtorch.warm_up("p", TASK), TypeError, "policy must be a TinyPolicy"),
+        (lambda p: gtorch.evaluate(p, TASK, [], samples=2), ValueError, "at least one Problem"),
+        (lambda p: gtorch.evaluate(p, TASK, TASK.train, samples=0), ValueError, "samples"),
+        (lambda p: p(torch.zeros(2, 3)), TypeError, "int64 token ids"),
+        (lambda p: p(torch.zeros(3, dtype=torch.long)), ValueError, r"shape \(B, T\)"),
+        (
+            lambda p: gtorch.sample(p, torch.zeros(2, 3, dtype=torch.long), 0, eos_id=2, pad_id=0),
+            ValueError,
+            "max_new_tokens must be >= 1",
+        ),
+        (
+            lambda p: gtorch.sample(
+                p, torch.zeros(2, 3, dtype=torch.long), 2, eos_id=2, pad_id=0, temperature=0.0
+            ),
+            ValueError,
+            "temperature must be > 0",
+        ),
+        (
+            lambda p: gtorch.completion_logprobs(
+                p, torch.zeros(2, 3, dtype=torch.long), torch.zeros(3, 2, dtype=torch.long)
+            ),
+            ValueError,
+            "completions must have 2 rows",
+        ),
+        (lambda p: gtorch.greedy(p, [[1, 2]], 2), TypeError, "prompts must be a torch.Tensor"),
+        (lambda p: gtorch.num_parameters("p"), TypeError, "module must be a torch.nn.Module"),
+        (lambda p: gtorch.new_policy(TASK, seed=-1), ValueError, "seed must be >= 0"),
+    ],
+)
+def test_policy_and_loop_bad_input(call, exc, fragment):
+    with pytest.raises(exc, match=fragment):
+        call(tiny())
+
+
+def test_gae_bad_input():
+    ok = torch.zeros(2, 3)
+    with pytest.raises(ValueError, match="values must have the shape"):
+        gae(ok, torch.zeros(2, 4), ok.bool(), 1.0, 0.95)
+    with pytest.raises(ValueError, match=r"lam must be in \[0, 1\]"):
+        gae(ok, ok, ok.bool(), 1.0, 2.0)
+    with pytest.raises(TypeError, match="mask must be a torch.Tensor"):
+        gae(ok, ok, [[1]], 1.0, 0.5)
