@@ -131,7 +131,12 @@ def train_sweep(
     rows, curves = [], []
     for config, run_steps, eval_at in progress(plan.runs, desc=f"JAX sweep ({schedule})"):
         curve, evals = train_run(
-            config, corpus, run_steps, batch_size=batch_size, peak_lr=peak_lr, eval_at=eval_at,
+            config,
+            corpus,
+            run_steps,
+            batch_size=batch_size,
+            peak_lr=peak_lr,
+            eval_at=eval_at,
             seed=seed,
         )
         for s in eval_at:

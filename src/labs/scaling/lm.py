@@ -72,20 +72,20 @@ def _entropy(p: np.ndarray) -> np.ndarray:
 
 
 def make_corpus(
-    vocab_size: int = 32,
-    train_tokens: int = 400_000,
-    valid_tokens: int = 8_192,
+    vocab_size: int = 64,
+    train_tokens: int = 300_000,
+    valid_tokens: int = 32_768,
     *,
-    mix: float = 0.5,
-    bigram_concentration: float = 1.0,
+    mix: float = 1.0,
+    bigram_concentration: float = 0.1,
     concentration: float = 0.1,
     seed: int = 0,
 ) -> MarkovCorpus:
     """Draw a second-order Markov language and sample a training and a validation stream.
 
     P(c | a, b) = mix * bigram[b, c] + (1 - mix) * trigram[a, b, c], with the bigram rows drawn
-    from Dirichlet(1) (dense) and the trigram rows from Dirichlet(`concentration`) (sparse when
-    `concentration` is small). Streams start from the chain's stationary law.
+    from Dirichlet(`bigram_concentration`) and the trigram rows from Dirichlet(`concentration`)
+    (the smaller the concentration, the sparser and more predictable the rows). Streams start from the chain's stationary law.
     """
     vocab_size = integer("vocab_size", vocab_size, minimum=2)
     train_tokens = integer("train_tokens", train_tokens, minimum=16)
@@ -129,8 +129,9 @@ def make_corpus(
             out[t] = np.searchsorted(row, uniforms[t], side="right")
         return out
 
-    return MarkovCorpus(transition, sample(train_tokens), sample(valid_tokens), entropy_rate,
-                        entropy_first)
+    return MarkovCorpus(
+        transition, sample(train_tokens), sample(valid_tokens), entropy_rate, entropy_first
+    )
 
 
 # --- the model ----------------------------------------------------------------------------------
@@ -143,7 +144,7 @@ class TinyLMConfig:
     Pre-norm blocks: x + attn(ln1(x)), then x + mlp(ln2(x)); learned positions; untied head.
     """
 
-    vocab_size: int = 32
+    vocab_size: int = 64
     context: int = 32
     d_model: int = 16
     n_layers: int = 1
@@ -203,7 +204,12 @@ def count_params(config: TinyLMConfig) -> int:
     """Every parameter of the model, embeddings included (the convention of Hoffmann et al.)."""
     if not isinstance(config, TinyLMConfig):
         raise TypeError(f"config must be a TinyLMConfig, got {type(config).__name__}")
-    d, v, t, h = config.d_model, config.vocab_size, config.context, config.mlp_ratio * config.d_model
+    d, v, t, h = (
+        config.d_model,
+        config.vocab_size,
+        config.context,
+        config.mlp_ratio * config.d_model,
+    )
     per_layer = 2 * d + 3 * d * d + d * d + 2 * d + d * h + h + h * d + d
     return v * d + t * d + config.n_layers * per_layer + 2 * d + d * v
 

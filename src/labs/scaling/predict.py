@@ -46,7 +46,13 @@ class ExtrapolationStudy:
 
 
 def extrapolation_study(
-    N, D, loss, thresholds, *, holdout_above: float, target_C: float | None = None,
+    N,
+    D,
+    loss,
+    thresholds,
+    *,
+    holdout_above: float,
+    target_C: float | None = None,
     starts: int = 32,
 ) -> ExtrapolationStudy:
     """Fit on the runs with compute C = 6ND <= each threshold; predict the runs above

@@ -123,6 +123,20 @@ def train_run(
         config, corpus, steps, batch_size, peak_lr, seed, schedule_steps, eval_at
     )
     device = torch.device(device) if device is not None else torch.device("cpu")
+    threads = torch.get_num_threads()
+    if device.type == "cpu":
+        # Matrices of a few dozen rows: thread start-up costs more than the arithmetic, and on a
+        # shared machine extra threads only fight each other. One thread, restored afterwards.
+        torch.set_num_threads(1)
+    try:
+        return _train(
+            config, corpus, steps, batch_size, peak_lr, schedule_steps, eval_at, seed, device
+        )
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(config, corpus, steps, batch_size, peak_lr, schedule_steps, eval_at, seed, device):
     torch.manual_seed(seed)
     model = TinyLM(config).load_numpy(init_params(config, seed)).to(device)
     lrs = lr_schedule(schedule_steps, peak_lr)
@@ -131,7 +145,10 @@ def train_run(
     valid_x, valid_y = _valid_batch(corpus, config, device)
     curve, evals = np.empty(steps), {}
     for step in range(steps):
-        x, y = (torch.as_tensor(a, device=device) for a in windows(corpus.train, starts[step], config.context))
+        x, y = (
+            torch.as_tensor(a, device=device)
+            for a in windows(corpus.train, starts[step], config.context)
+        )
         for group in optimizer.param_groups:
             group["lr"] = float(lrs[step])
         loss = _loss(model, x, y)
@@ -177,8 +194,14 @@ def train_sweep(
     rows, curves = [], []
     for config, run_steps, eval_at in progress(plan.runs, desc=f"torch sweep ({schedule})"):
         curve, evals = train_run(
-            config, corpus, run_steps, batch_size=batch_size, peak_lr=peak_lr, eval_at=eval_at,
-            seed=seed, device=device,
+            config,
+            corpus,
+            run_steps,
+            batch_size=batch_size,
+            peak_lr=peak_lr,
+            eval_at=eval_at,
+            seed=seed,
+            device=device,
         )
         for s in eval_at:
             rows.append((config, s, evals[s]))
