@@ -156,7 +156,9 @@ def chinchilla_loss(N, D, params: ChinchillaParams = HOFFMANN_2022):
     try:
         n, d = np.broadcast_arrays(n, d)
     except ValueError:
-        raise ValueError(f"N and D must broadcast together, got shapes {n.shape} and {d.shape}")
+        raise ValueError(
+            f"N and D must broadcast together, got shapes {n.shape} and {d.shape}"
+        ) from None
     out = params.E + params.A / n**params.alpha + params.B / d**params.beta
     return float(out) if out.ndim == 0 else out
 
@@ -167,7 +169,9 @@ def training_flops(N, D):
     try:
         out = fact("flops_per_param_token").value * n * d
     except ValueError:
-        raise ValueError(f"N and D must broadcast together, got shapes {n.shape} and {d.shape}")
+        raise ValueError(
+            f"N and D must broadcast together, got shapes {n.shape} and {d.shape}"
+        ) from None
     return float(out) if out.ndim == 0 else out
 
 

@@ -1,11 +1,12 @@
 """The tiny language models of the chapter's own sweep, framework-free: corpus, configuration,
 weights, data order, learning-rate schedule and the NumPy reference forward pass.
 
-The corpus is a seeded synthetic language: a second-order Markov chain over a small vocabulary.
-Its next-token law mixes a dense bigram table with a sparse trigram table, so a model learns the
-bigram part early and needs more parameters and more tokens for the trigram part. Because we wrote
-the chain down, its entropy rate is known exactly: the loss no model can beat (the E of the
-scaling law) is a number we compute, not one we fit.
+The corpus is a seeded synthetic language: a Markov chain over a vocabulary of 64 tokens whose
+next-token rows are sparse (Dirichlet with a small concentration). A model of width d must squeeze
+the 64 x 64 table of next-token logits through d dimensions, so it is limited by its size as well
+as by the tokens it sees: the two terms of the Chinchilla law. (`make_corpus(mix=...)` can mix in a
+second-order part.) Because we wrote the chain down, its entropy rate is known exactly: the loss
+no model can beat (the E of the scaling law) is a number we compute, not one we fit.
 
 `labs.scaling.torch` and `labs.scaling.jax` train the same model on the same batches, starting
 from the weights `init_params` draws here, so the two frameworks can be compared run by run.
@@ -85,7 +86,10 @@ def make_corpus(
 
     P(c | a, b) = mix * bigram[b, c] + (1 - mix) * trigram[a, b, c], with the bigram rows drawn
     from Dirichlet(`bigram_concentration`) and the trigram rows from Dirichlet(`concentration`)
-    (the smaller the concentration, the sparser and more predictable the rows). Streams start from the chain's stationary law.
+    (the smaller the concentration, the sparser and more predictable the rows). The default,
+    mix = 1, is a first-order chain: a width-d model must squeeze a V x V table of next-token
+    logits through d dimensions, so capacity matters as well as data. Streams start from the
+    chain's stationary law.
     """
     vocab_size = integer("vocab_size", vocab_size, minimum=2)
     train_tokens = integer("train_tokens", train_tokens, minimum=16)
