@@ -46,8 +46,11 @@ def test_objective_gradient_matches_finite_differences():
     n, d, loss = synthetic_runs(TRUE, 40)
     args = (np.log(n), np.log(d), np.log(loss), 0.05)  # a large delta: smooth at the test point
     theta = np.array([np.log(300.0), np.log(1000.0), 0.5, 0.3, 0.4])
-    err = check_grad(lambda t: chinchilla_objective(t, *args)[0],
-                     lambda t: chinchilla_objective(t, *args)[1], theta)
+    err = check_grad(
+        lambda t: chinchilla_objective(t, *args)[0],
+        lambda t: chinchilla_objective(t, *args)[1],
+        theta,
+    )
     assert err < 1e-5 * max(1.0, np.linalg.norm(chinchilla_objective(theta, *args)[1]))
 
 
@@ -87,8 +90,9 @@ def test_fit_on_epoch_points_reproduces_the_replication():
     assert fit.A == pytest.approx(fact("epoch_fit_A").value, rel=0.1)
     assert fit.B == pytest.approx(fact("epoch_fit_B").value, rel=0.1)
     # and it fits those points better than the published law does
-    published = ChinchillaParams(*(fact(f"chinchilla_{k}").value for k in
-                                   ("E", "A", "B", "alpha", "beta")))
+    published = ChinchillaParams(
+        *(fact(f"chinchilla_{k}").value for k in ("E", "A", "B", "alpha", "beta"))
+    )
     ours = huber(fit.residuals).sum()
     theirs = huber(chinchilla_residuals(n, d, loss, published)).sum()
     assert ours < theirs
@@ -148,8 +152,9 @@ def test_extrapolation_on_exact_law_is_exact():
     n, d, loss = synthetic_runs(TRUE, n_runs=120, noise=0.0)
     c = training_flops(n, d)
     cut = np.quantile(c, 0.9)
-    study = extrapolation_study(n, d, loss, [np.quantile(c, 0.5), cut], holdout_above=cut,
-                                target_C=1e22, starts=4)
+    study = extrapolation_study(
+        n, d, loss, [np.quantile(c, 0.5), cut], holdout_above=cut, target_C=1e22, starts=4
+    )
     assert study.n_train.tolist() == [60, 108]
     assert study.max_abs_error.max() < 1e-3
     assert study.n_opt[-1] == pytest.approx(
@@ -161,25 +166,37 @@ def test_extrapolation_on_exact_law_is_exact():
     "call, exc, fragment",
     [
         (lambda: fit_chinchilla([1e9] * 6, [1e10] * 5, [2.0] * 6), ValueError, "same length"),
-        (lambda: fit_chinchilla([1e9, np.nan] * 3, [1e10] * 6, [2.0] * 6), ValueError,
-         "N must be finite"),
+        (
+            lambda: fit_chinchilla([1e9, np.nan] * 3, [1e10] * 6, [2.0] * 6),
+            ValueError,
+            "N must be finite",
+        ),
         (lambda: fit_chinchilla([1e9] * 6, [0.0] * 6, [2.0] * 6), ValueError, "D must be > 0"),
-        (lambda: fit_chinchilla([1e9] * 6, [1e10] * 6, [-2.0] * 6), ValueError,
-         "loss must be > 0"),
+        (lambda: fit_chinchilla([1e9] * 6, [1e10] * 6, [-2.0] * 6), ValueError, "loss must be > 0"),
         (lambda: fit_chinchilla([1e9] * 3, [1e10] * 3, [2.0] * 3), ValueError, "at least 5"),
-        (lambda: fit_chinchilla([1e9] * 6, [1e10] * 6, [2.0] * 6, delta=0), ValueError,
-         "delta must be > 0"),
-        (lambda: fit_chinchilla([1e9] * 6, [1e10] * 6, [2.0] * 6, starts=0), ValueError,
-         "starts"),
+        (
+            lambda: fit_chinchilla([1e9] * 6, [1e10] * 6, [2.0] * 6, delta=0),
+            ValueError,
+            "delta must be > 0",
+        ),
+        (lambda: fit_chinchilla([1e9] * 6, [1e10] * 6, [2.0] * 6, starts=0), ValueError, "starts"),
         (lambda: huber([0.1, np.nan]), ValueError, "finite"),
         (lambda: fit_power_law([1.0, 2.0], [1.0, 2.0, 3.0]), ValueError, "same length"),
         (lambda: fit_power_law([2.0, 2.0], [1.0, 2.0]), ValueError, "distinct"),
         (lambda: fit_power_law([1.0, -2.0], [1.0, 2.0]), ValueError, "x must be > 0"),
         (lambda: isoflop_minima([1.0], [1.0, 2.0], [1.0], [1.0]), ValueError, "same length"),
-        (lambda: extrapolation_study([1e9] * 6, [1e10] * 6, [2.0] * 6, [1e21], holdout_above=1e20),
-         ValueError, "thresholds"),
-        (lambda: bootstrap_chinchilla([1e9] * 6, [1e10] * 6, [2.0] * 6, 0), ValueError,
-         "n_resamples"),
+        (
+            lambda: extrapolation_study(
+                [1e9] * 6, [1e10] * 6, [2.0] * 6, [1e21], holdout_above=1e20
+            ),
+            ValueError,
+            "thresholds",
+        ),
+        (
+            lambda: bootstrap_chinchilla([1e9] * 6, [1e10] * 6, [2.0] * 6, 0),
+            ValueError,
+            "n_resamples",
+        ),
     ],
 )
 def test_bad_input(call, exc, fragment):

@@ -68,8 +68,9 @@ def test_training_flops_of_chinchilla():
     log_c=st.floats(17.0, 25.0),
 )
 def test_closed_form_matches_brute_force(alpha, beta, log_a, log_b, log_c):
-    p = ChinchillaParams(E=1.5, A=float(np.exp(log_a)), B=float(np.exp(log_b)), alpha=alpha,
-                         beta=beta)
+    p = ChinchillaParams(
+        E=1.5, A=float(np.exp(log_a)), B=float(np.exp(log_b)), alpha=alpha, beta=beta
+    )
     C = 10.0**log_c
     n_opt, d_opt = compute_optimal(C, p)
     assert 6 * n_opt * d_opt == pytest.approx(C, rel=1e-9)
