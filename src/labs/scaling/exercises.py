@@ -1,7 +1,7 @@
 """Chapter 1 exercises, with their instant checks.
 
 Expected values are computed independently of the package's own functions: the compute-optimal
-split by brute-force minimisation along 6ND = C (SciPy's bounded scalar minimiser), the Huber
+split by root-finding on dL/dN along 6ND = C (SciPy's brentq), the Huber
 loss from its piecewise definition on hand-picked residuals, and the power-law exponents from
 data generated with a known exponent.
 """
@@ -9,21 +9,23 @@ data generated with a known exponent.
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize_scalar
+from scipy.optimize import brentq
 
 from labs.common.exercises import Case, CheckReport, Exercise, check
 from labs.scaling.laws import HOFFMANN_2022, ChinchillaParams
 
 
 def _brute_force_split(C: float, p: ChinchillaParams) -> tuple[float, float]:
-    """Minimise L(N, C / 6N) over log N numerically: no closed form involved."""
+    """Solve dL/dlogN = 0 along 6ND = C by bracketing root-finding: no closed form involved.
 
-    def loss(log_n):
+    (Minimising L directly would locate the optimum only to ~1e-4, since L is flat there.)
+    """
+
+    def slope(log_n):  # dL/dlogN with D = C / 6N
         n = np.exp(log_n)
-        return p.E + p.A / n**p.alpha + p.B / (C / (6 * n)) ** p.beta
+        return -p.alpha * p.A * n**-p.alpha + p.beta * p.B * (C / (6 * n)) ** -p.beta
 
-    res = minimize_scalar(loss, bounds=(0.0, np.log(C)), method="bounded", options={"xatol": 1e-12})
-    n = float(np.exp(res.x))
+    n = float(np.exp(brentq(slope, -60.0, np.log(C) + 60.0, xtol=1e-14, rtol=1e-14)))
     return n, C / (6 * n)
 
 
