@@ -146,3 +146,14 @@ def test_loader_matches_the_csv_read_independently():
 def test_bad_input(call, exc, fragment):
     with pytest.raises(exc, match=fragment):
         call()
+
+
+def test_package_is_framework_free():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, labs.scaling, labs.scaling.widgets, labs.scaling.exercises; "
+        "bad = {'torch', 'jax'} & set(sys.modules); assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
