@@ -3,10 +3,10 @@
 The parametric law L(N, D) = E + A / N^alpha + B / D^beta is fitted in log space. With
 a = log A, b = log B, e = log E, its logarithm is a log-sum-exp,
 
-    log L(N, D) = LSE(a - alpha log N, b - beta log D, e),                                   (D.2)
+    log L(N, D) = LSE(a - alpha log N, b - beta log D, e),
 
-and the fit minimises the sum over runs of Huber_delta(LSE(...) - log L_run) with delta = 1e-3,
-by L-BFGS from a grid of initialisations, keeping the best. A small delta makes the objective
+and the fit minimises the sum over runs of Huber_delta(LSE(...) - log L_run) with delta = 1e-3
+(their eq. 3), by L-BFGS from a grid of initialisations, keeping the best. A small delta makes the objective
 close to the sum of absolute residuals: robust to the odd outlier run.
 """
 
