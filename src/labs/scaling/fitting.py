@@ -6,8 +6,8 @@ a = log A, b = log B, e = log E, its logarithm is a log-sum-exp,
     log L(N, D) = LSE(a - alpha log N, b - beta log D, e),
 
 and the fit minimises the sum over runs of Huber_delta(LSE(...) - log L_run) with delta = 1e-3
-(their eq. 3), by L-BFGS from a grid of initialisations, keeping the best. A small delta makes the objective
-close to the sum of absolute residuals: robust to the odd outlier run.
+(their eq. 3), by L-BFGS from a grid of initialisations, keeping the best. A small delta makes
+the objective close to the sum of absolute residuals: robust to the odd outlier run.
 """
 
 from __future__ import annotations
