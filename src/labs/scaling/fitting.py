@@ -1,0 +1,275 @@
+"""Fitting scaling laws the way Hoffmann et al. did (Appendix D.2), and the IsoFLOP approach.
+
+The parametric law L(N, D) = E + A / N^alpha + B / D^beta is fitted in log space. With
+a = log A, b = log B, e = log E, its logarithm is a log-sum-exp,
+
+    log L(N, D) = LSE(a - alpha log N, b - beta log D, e),
+
+and the fit minimises the sum over runs of Huber_delta(LSE(...) - log L_run) with delta = 1e-3
+(their eq. 3), by L-BFGS from a grid of initialisations, keeping the best. A small delta makes
+the objective close to the sum of absolute residuals: robust to the odd outlier run.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import minimize
+
+from labs.common.facts import fact
+from labs.common.validate import integer, real_number
+from labs.scaling.laws import ChinchillaParams, chinchilla_loss, positive_array, same_length
+
+__all__ = [
+    "ChinchillaFit",
+    "bootstrap_chinchilla",
+    "chinchilla_objective",
+    "chinchilla_residuals",
+    "fit_chinchilla",
+    "fit_power_law",
+    "huber",
+    "isoflop_minima",
+    "paper_init_grid",
+]
+
+
+def huber(r, delta: float = 1e-3) -> np.ndarray:
+    """Huber loss, elementwise: r^2 / 2 where |r| <= delta, delta (|r| - delta / 2) beyond."""
+    delta = real_number("delta", delta, positive=True)
+    r = np.asarray(r, dtype=np.float64)
+    if not np.all(np.isfinite(r)):
+        raise ValueError("r must be finite; it holds NaN or inf")
+    small = np.abs(r) <= delta
+    return np.where(small, 0.5 * r**2, delta * (np.abs(r) - 0.5 * delta))
+
+
+def _log_law(theta: np.ndarray, log_n: np.ndarray, log_d: np.ndarray):
+    """LSE of (D.2) for parameter rows theta (..., 5) = (a, b, e, alpha, beta), and its softmax
+    weights (..., runs, 3), which are the derivatives of the LSE with respect to a, b and e."""
+    a, b, e, alpha, beta = np.moveaxis(np.asarray(theta, dtype=np.float64), -1, 0)
+    terms = np.stack(
+        [
+            a[..., None] - alpha[..., None] * log_n,
+            b[..., None] - beta[..., None] * log_d,
+            np.broadcast_to(e[..., None], np.broadcast_shapes(e[..., None].shape, log_n.shape)),
+        ],
+        axis=-1,
+    )
+    m = terms.max(axis=-1, keepdims=True)
+    w = np.exp(terms - m)
+    total = w.sum(axis=-1, keepdims=True)
+    return (m + np.log(total))[..., 0], w / total
+
+
+def chinchilla_objective(theta, log_n, log_d, log_loss, delta: float = 1e-3):
+    """Sum of Huber(LSE - log L) over runs, and its gradient with respect to theta (5,).
+
+    Written out term by term (rather than with `_log_law`) because L-BFGS calls it thousands
+    of times: this is the inner loop of every fit.
+    """
+    a, b, e, alpha, beta = theta
+    t1 = a - alpha * log_n
+    t2 = b - beta * log_d
+    m = np.maximum(np.maximum(t1, t2), e)
+    w1, w2, w3 = np.exp(t1 - m), np.exp(t2 - m), np.exp(e - m)
+    total = w1 + w2 + w3
+    r = m + np.log(total) - log_loss
+    dr = np.clip(r, -delta, delta) / total  # Huber'(r) times the softmax normaliser
+    abs_r = np.abs(r)
+    value = np.where(abs_r <= delta, 0.5 * r * r, delta * (abs_r - 0.5 * delta)).sum()
+    g1, g2 = dr @ w1, dr @ w2
+    grad = np.array([g1, g2, dr @ w3, -(dr * w1) @ log_n, -(dr * w2) @ log_d])
+    return float(value), grad
+
+
+def paper_init_grid() -> np.ndarray:
+    """The initialisations of Appendix D.2, as rows (a, b, e, alpha, beta): 4,500 of them."""
+    return _paper_init_grid().copy()
+
+
+@functools.cache
+def _paper_init_grid() -> np.ndarray:
+    ab = fact("chinchilla_init_grid_ab").value
+    e = fact("chinchilla_init_grid_e").value
+    exps = fact("chinchilla_init_grid_exponents").value
+    return np.array(list(itertools.product(ab, ab, e, exps, exps)), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class ChinchillaFit(ChinchillaParams):
+    """A fitted law: the five parameters, plus what the fit leaves behind.
+
+    residuals: log L_run - log L_fit(N, D) per run (positive: the run did worse than the law).
+    objective: the minimised sum of Huber losses. init: the grid point the best fit started from.
+    """
+
+    residuals: np.ndarray = field(default=None, repr=False, compare=False)
+    objective: float = field(default=float("nan"), repr=False, compare=False)
+    init: tuple = field(default=(), repr=False, compare=False)
+
+    def params(self) -> ChinchillaParams:
+        return ChinchillaParams(self.E, self.A, self.B, self.alpha, self.beta)
+
+
+def _clean(N, D, loss):
+    N, D, loss = (positive_array(n, v) for n, v in (("N", N), ("D", D), ("loss", loss)))
+    same_length(N=N, D=D, loss=loss)
+    if N.ndim != 1:
+        raise ValueError(f"N, D and loss must be 1-D arrays, got shape {N.shape}")
+    return N, D, loss
+
+
+def _lbfgs(theta0, args):
+    res = minimize(
+        chinchilla_objective,
+        theta0,
+        args=args,
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-10},
+    )
+    return res.x, float(res.fun)
+
+
+def fit_chinchilla(N, D, loss, delta: float = 1e-3, *, starts: int | None = 16, init=None):
+    """Fit L(N, D) = E + A/N^alpha + B/D^beta to runs (N, D, loss) as in Appendix D.2.
+
+    Args:
+        N, D, loss: 1-D arrays of the same length: parameters, training tokens, final loss.
+        delta: the Huber threshold (the paper's 1e-3).
+        starts: L-BFGS is run from the `starts` points of the paper's 4,500-point grid with the
+            lowest objective. None runs from every point, exactly as the paper, which takes
+            minutes; screening first is much cheaper, and on the Epoch points 8 and 64 starts
+            reach the same optimum (tests/scaling/test_fitting.py). 0 is allowed with `init`.
+        init: optional extra starting point, a ChinchillaParams (e.g. a previous fit).
+
+    Returns:
+        A `ChinchillaFit` (a ChinchillaParams with residuals, objective and starting point).
+    """
+    N, D, loss = _clean(N, D, loss)
+    delta = real_number("delta", delta, positive=True)
+    if len(N) < 5:
+        raise ValueError(
+            f"N, D and loss must hold at least 5 runs to fit 5 parameters, got {len(N)}"
+        )
+    args = (np.log(N), np.log(D), np.log(loss), delta)
+    grid = _paper_init_grid()
+    if starts == 0 and init is not None:
+        grid = grid[:0]
+    elif starts is not None:
+        starts = integer("starts", starts, minimum=0 if init is not None else 1)
+        lse, _ = _log_law(grid, args[0], args[1])
+        screen = huber(lse - args[2], delta).sum(axis=-1)
+        grid = grid[np.argsort(screen, kind="stable")[:starts]]
+    if init is not None:
+        if not isinstance(init, ChinchillaParams):
+            raise TypeError(f"init must be a ChinchillaParams, got {type(init).__name__}")
+        grid = np.vstack([_theta(init), grid])
+    best = (np.inf, None, None)
+    for theta0 in grid:
+        theta, value = _lbfgs(theta0, args)
+        if value < best[0]:
+            best = (value, theta, theta0)
+    value, theta, theta0 = best
+    a, b, e, alpha, beta = theta
+    lse, _ = _log_law(theta, args[0], args[1])
+    return ChinchillaFit(
+        float(np.exp(e)),
+        float(np.exp(a)),
+        float(np.exp(b)),
+        float(alpha),
+        float(beta),
+        residuals=args[2] - lse,
+        objective=value,
+        init=tuple(float(t) for t in theta0),
+    )
+
+
+def _theta(p: ChinchillaParams) -> np.ndarray:
+    return np.array([np.log(p.A), np.log(p.B), np.log(p.E), p.alpha, p.beta])
+
+
+def chinchilla_residuals(N, D, loss, params: ChinchillaParams) -> np.ndarray:
+    """log(loss) - log(L(N, D)) per run under `params` (the quantity the fit makes small)."""
+    N, D, loss = _clean(N, D, loss)
+    return np.log(loss) - np.log(chinchilla_loss(N, D, params))
+
+
+def bootstrap_chinchilla(
+    N,
+    D,
+    loss,
+    n_resamples: int = 100,
+    *,
+    seed: int = 0,
+    delta: float = 1e-3,
+    starts: int = 0,
+    full: ChinchillaParams | None = None,
+) -> np.ndarray:
+    """Refit on `n_resamples` resamples of the runs drawn with replacement.
+
+    Each refit starts from the full-data fit (`full`, fitted here if not given) and from the
+    `starts` best grid points: a warm start keeps the bootstrap cheap. Returns an array
+    (n_resamples, 5) of (E, A, B, alpha, beta).
+    """
+    N, D, loss = _clean(N, D, loss)
+    n_resamples = integer("n_resamples", n_resamples, minimum=1)
+    seed = integer("seed", seed, minimum=0)
+    starts = integer("starts", starts, minimum=0)
+    if full is None:
+        full = fit_chinchilla(N, D, loss, delta, starts=max(starts, 8))
+    elif not isinstance(full, ChinchillaParams):
+        raise TypeError(f"full must be a ChinchillaParams, got {type(full).__name__}")
+    rng = np.random.default_rng(seed)
+    out = np.empty((n_resamples, 5))
+    for i in range(n_resamples):
+        idx = rng.integers(0, len(N), size=len(N))
+        fit = fit_chinchilla(N[idx], D[idx], loss[idx], delta, starts=starts, init=full)
+        out[i] = fit.E, fit.A, fit.B, fit.alpha, fit.beta
+    return out
+
+
+def fit_power_law(x, y) -> tuple[float, float]:
+    """Least-squares line through (log x, log y): returns (k, p) with y ~ k * x^p."""
+    x, y = positive_array("x", x), positive_array("y", y)
+    same_length(x=x, y=y)
+    if x.ndim != 1 or len(x) < 2:
+        raise ValueError(f"x and y must be 1-D with at least 2 points, got shape {x.shape}")
+    if np.ptp(np.log(x)) == 0:
+        raise ValueError("x must hold at least two distinct values to fit an exponent")
+    p, log_k = np.polyfit(np.log(x), np.log(y), 1)
+    return float(np.exp(log_k)), float(p)
+
+
+def isoflop_minima(N, C, loss, budgets, *, width: float = 0.1, min_runs: int = 4):
+    """Approach 2 of Hoffmann et al.: for each compute budget, the model size at the bottom of
+    its IsoFLOP profile.
+
+    Runs whose compute lies within `width` decades of a budget form its profile; a parabola in
+    log N fitted to their losses gives N_opt at its vertex. Budgets with fewer than `min_runs`
+    runs, or whose parabola opens downwards, are skipped.
+
+    Returns three arrays: the budgets kept, N_opt and the parabola's minimum loss.
+    """
+    N, C, loss = (positive_array(n, v) for n, v in (("N", N), ("C", C), ("loss", loss)))
+    same_length(N=N, C=C, loss=loss)
+    budgets = positive_array("budgets", budgets)
+    width = real_number("width", width, positive=True)
+    min_runs = integer("min_runs", min_runs, minimum=3)
+    kept, n_opt, l_min = [], [], []
+    for budget in np.atleast_1d(budgets):
+        near = np.abs(np.log10(C) - np.log10(budget)) <= width
+        if near.sum() < min_runs:
+            continue
+        x = np.log(N[near])
+        c2, c1, c0 = np.polyfit(x, loss[near], 2)
+        if c2 <= 0:
+            continue
+        x_min = -c1 / (2 * c2)
+        kept.append(float(budget))
+        n_opt.append(float(np.exp(x_min)))
+        l_min.append(float(c0 - c1**2 / (4 * c2)))
+    return np.array(kept), np.array(n_opt), np.array(l_min)
