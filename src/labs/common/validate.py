@@ -70,3 +70,17 @@ def axis_index(name: str, axis, ndim: int) -> int:
     if not -ndim <= axis < ndim:
         raise ValueError(f"{name}={axis} is out of range for an array with {ndim} dimension(s)")
     return axis % ndim
+
+
+def same_shape(*named) -> None:
+    """Raise ValueError unless every (name, array) pair has the shape of the first one.
+
+    Works for NumPy arrays, torch tensors and JAX arrays alike (anything with `.shape`).
+    """
+    (first_name, first), *rest = named
+    for name, arr in rest:
+        if tuple(arr.shape) != tuple(first.shape):
+            raise ValueError(
+                f"{name} must have the shape of {first_name} {tuple(first.shape)}, "
+                f"got {tuple(arr.shape)}"
+            )

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from labs.common.facts import fact
-from labs.common.validate import float_array, integer, one_of, real_number
+from labs.common.validate import float_array, integer, one_of, real_number, same_shape
 
 __all__ = [
     "GRPOConfig",
@@ -160,7 +160,7 @@ def kl_k3(logp, ref_logp) -> np.ndarray:
     """
     logp = float_array("logp", logp)
     ref_logp = float_array("ref_logp", ref_logp)
-    _same_shape(("logp", logp), ("ref_logp", ref_logp))
+    same_shape(("logp", logp), ("ref_logp", ref_logp))
     d = ref_logp - logp
     with np.errstate(over="ignore"):
         return np.maximum(np.expm1(d) - d, 0.0)
@@ -235,16 +235,6 @@ def _zero_adv_fraction(adv: np.ndarray, group_size: int | None) -> float:
     return float(np.all(zero_seq.reshape(-1, size), axis=1).mean())
 
 
-def _same_shape(*named) -> None:
-    (first_name, first), *rest = named
-    for name, arr in rest:
-        if arr.shape != first.shape:
-            raise ValueError(
-                f"{name} must have the shape of {first_name} {tuple(first.shape)}, "
-                f"got {tuple(arr.shape)}"
-            )
-
-
 def _check_loss_args(logp, old_logp, ref_logp, advantages, mask, clip_eps, beta, group_size):
     logp = float_array("logp", logp)
     if logp.ndim != 2:
@@ -255,7 +245,7 @@ def _check_loss_args(logp, old_logp, ref_logp, advantages, mask, clip_eps, beta,
     mask = np.asarray(mask)
     if mask.dtype.kind not in "biuf":
         raise TypeError(f"mask must hold booleans or 0/1 numbers, got dtype {mask.dtype}")
-    _same_shape(("logp", logp), ("old_logp", old_logp), ("ref_logp", ref_logp), ("mask", mask))
+    same_shape(("logp", logp), ("old_logp", old_logp), ("ref_logp", ref_logp), ("mask", mask))
     if not np.isin(mask, (0, 1)).all():
         raise ValueError("mask must hold only 0 and 1")
     if advantages.shape not in (logp.shape[:1], logp.shape):

@@ -7,12 +7,13 @@ Python (shapes and dtypes are static under jit) before the compiled core runs; `
 
 from __future__ import annotations
 
-import math
 from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from labs.common.validate import integer, real_number, same_shape
 
 __all__ = ["group_advantages", "grpo_loss", "kl_k3"]
 
@@ -36,32 +37,6 @@ def _float_array(name: str, x, min_ndim: int = 0) -> jax.Array:
     return x
 
 
-def _same_shape(*named) -> None:
-    (first_name, first), *rest = named
-    for name, arr in rest:
-        if arr.shape != first.shape:
-            raise ValueError(
-                f"{name} must have the shape of {first_name} {tuple(first.shape)}, "
-                f"got {tuple(arr.shape)}"
-            )
-
-
-def _int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
-def _real(name: str, value, *, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    if not math.isfinite(value) or value < 0 or (positive and value == 0):
-        raise ValueError(f"{name} must be {'> 0' if positive else '>= 0'}, got {value}")
-    return float(value)
-
-
 def group_advantages(rewards: jax.Array, group_size: int, eps: float = 1e-4) -> jax.Array:
     """(r - group mean) / (group std, ddof = 1, + eps); all-equal groups get exactly 0.
 
@@ -74,8 +49,8 @@ def group_advantages(rewards: jax.Array, group_size: int, eps: float = 1e-4) -> 
     rewards = _float_array("rewards", rewards, min_ndim=1)
     if rewards.ndim != 1:
         raise ValueError(f"rewards must be 1-D, got shape {rewards.shape}")
-    group_size = _int("group_size", group_size, 2)
-    eps = _real("eps", eps, positive=True)
+    group_size = integer("group_size", group_size, minimum=2)
+    eps = real_number("eps", eps, positive=True)
     if rewards.size % group_size:
         raise ValueError(
             f"len(rewards) must be a multiple of group_size={group_size}, got {rewards.size}"
@@ -98,7 +73,7 @@ def kl_k3(logp: jax.Array, ref_logp: jax.Array) -> jax.Array:
     """Per-token pi_ref/pi - log(pi_ref/pi) - 1 (DeepSeekMath eq. 4), never negative."""
     logp = _float_array("logp", logp)
     ref_logp = _float_array("ref_logp", ref_logp)
-    _same_shape(("logp", logp), ("ref_logp", ref_logp))
+    same_shape(("logp", logp), ("ref_logp", ref_logp))
     return _kl_k3(logp, ref_logp)
 
 
@@ -139,17 +114,17 @@ def grpo_loss(
     if not isinstance(mask, jax.Array) and not hasattr(mask, "__array__"):
         raise TypeError(f"mask must be an array, got {type(mask).__name__}")
     mask = jnp.asarray(mask)
-    _same_shape(("logp", logp), ("old_logp", old_logp), ("ref_logp", ref_logp), ("mask", mask))
+    same_shape(("logp", logp), ("old_logp", old_logp), ("ref_logp", ref_logp), ("mask", mask))
     if _concrete(mask) and not np.isin(np.asarray(mask), (0, 1)).all():
         raise ValueError("mask must hold only 0 and 1")
     if advantages.shape not in (logp.shape[:1], logp.shape):
         raise ValueError(
             f"advantages must have shape {logp.shape[:1]} or {logp.shape}, got {advantages.shape}"
         )
-    clip_eps = _real("clip_eps", clip_eps, positive=True)
-    beta = _real("beta", beta)
+    clip_eps = real_number("clip_eps", clip_eps, positive=True)
+    beta = real_number("beta", beta, nonnegative=True)
     if group_size is not None:
-        group_size = _int("group_size", group_size, 1)
+        group_size = integer("group_size", group_size, minimum=1)
         if logp.shape[0] % group_size:
             raise ValueError(
                 f"the batch size {logp.shape[0]} must be a multiple of group_size={group_size}"

@@ -8,11 +8,11 @@ three implementations the same inputs. The training loops (supervised warm-up an
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from labs.common.validate import integer, real_number, same_shape
 
 __all__ = [
     "TinyPolicy",
@@ -40,32 +40,6 @@ def _float_tensor(name: str, x, min_dim: int = 0) -> torch.Tensor:
     return x
 
 
-def _same_shape(*named) -> None:
-    (first_name, first), *rest = named
-    for name, t in rest:
-        if t.shape != first.shape:
-            raise ValueError(
-                f"{name} must have the shape of {first_name} {tuple(first.shape)}, "
-                f"got {tuple(t.shape)}"
-            )
-
-
-def _positive_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
-def _real(name: str, value, *, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    if not math.isfinite(value) or (positive and value <= 0) or value < 0:
-        raise ValueError(f"{name} must be {'> 0' if positive else '>= 0'}, got {value}")
-    return float(value)
-
-
 def group_advantages(rewards: torch.Tensor, group_size: int, eps: float = 1e-4) -> torch.Tensor:
     """(r - group mean) / (group std, ddof = 1, + eps); all-equal groups get exactly 0.
 
@@ -79,8 +53,8 @@ def group_advantages(rewards: torch.Tensor, group_size: int, eps: float = 1e-4) 
     rewards = _float_tensor("rewards", rewards, min_dim=1)
     if rewards.dim() != 1:
         raise ValueError(f"rewards must be 1-D, got shape {tuple(rewards.shape)}")
-    group_size = _positive_int("group_size", group_size, 2)
-    eps = _real("eps", eps, positive=True)
+    group_size = integer("group_size", group_size, minimum=2)
+    eps = real_number("eps", eps, positive=True)
     if rewards.numel() % group_size:
         raise ValueError(
             f"len(rewards) must be a multiple of group_size={group_size}, got {rewards.numel()}"
@@ -101,7 +75,7 @@ def kl_k3(logp: torch.Tensor, ref_logp: torch.Tensor) -> torch.Tensor:
     """
     logp = _float_tensor("logp", logp)
     ref_logp = _float_tensor("ref_logp", ref_logp)
-    _same_shape(("logp", logp), ("ref_logp", ref_logp))
+    same_shape(("logp", logp), ("ref_logp", ref_logp))
     return _k3(ref_logp - logp)
 
 
@@ -140,7 +114,7 @@ def grpo_loss(
     advantages = _float_tensor("advantages", advantages).detach()
     if not isinstance(mask, torch.Tensor):
         raise TypeError(f"mask must be a torch.Tensor, got {type(mask).__name__}")
-    _same_shape(("logp", logp), ("old_logp", old_logp), ("ref_logp", ref_logp), ("mask", mask))
+    same_shape(("logp", logp), ("old_logp", old_logp), ("ref_logp", ref_logp), ("mask", mask))
     if not ((mask == 0) | (mask == 1)).all():
         raise ValueError("mask must hold only 0 and 1")
     if advantages.shape not in (logp.shape[:1], logp.shape):
@@ -148,10 +122,10 @@ def grpo_loss(
             f"advantages must have shape {tuple(logp.shape[:1])} or {tuple(logp.shape)}, "
             f"got {tuple(advantages.shape)}"
         )
-    clip_eps = _real("clip_eps", clip_eps, positive=True)
-    beta = _real("beta", beta)
+    clip_eps = real_number("clip_eps", clip_eps, positive=True)
+    beta = real_number("beta", beta, nonnegative=True)
     if group_size is not None:
-        group_size = _positive_int("group_size", group_size, 1)
+        group_size = integer("group_size", group_size, minimum=1)
         if logp.shape[0] % group_size:
             raise ValueError(
                 f"the batch size {logp.shape[0]} must be a multiple of group_size={group_size}"
@@ -237,7 +211,7 @@ class TinyPolicy(nn.Module):
             ("n_layers", n_layers),
             ("n_heads", n_heads),
         ):
-            _positive_int(name, value, 1)
+            integer(name, value, minimum=1)
         if d_model % n_heads:
             raise ValueError(f"d_model={d_model} must be a multiple of n_heads={n_heads}")
         self.vocab_size, self.max_len = vocab_size, max_len
@@ -313,8 +287,8 @@ def sample(
     """
     _check_model(policy)
     _check_ids("prompts", prompts)
-    _positive_int("max_new_tokens", max_new_tokens, 1)
-    temperature = _real("temperature", temperature, positive=True)
+    integer("max_new_tokens", max_new_tokens, minimum=1)
+    temperature = real_number("temperature", temperature, positive=True)
     ids = prompts
     done = torch.zeros(prompts.shape[0], dtype=torch.bool, device=prompts.device)
     tokens, masks = [], []
@@ -334,7 +308,7 @@ def greedy(policy: TinyPolicy, prompts: torch.Tensor, max_new_tokens: int) -> to
     """The most likely completion, token by token: (B, P) -> (B, max_new_tokens)."""
     _check_model(policy)
     _check_ids("prompts", prompts)
-    _positive_int("max_new_tokens", max_new_tokens, 1)
+    integer("max_new_tokens", max_new_tokens, minimum=1)
     ids = prompts
     for _ in range(max_new_tokens):
         ids = torch.cat([ids, policy(ids)[:, -1].argmax(-1, keepdim=True)], dim=1)
