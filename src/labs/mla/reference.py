@@ -370,7 +370,7 @@ def coupled_rope_scores(q, w_uk, c_kv, q_position: int) -> np.ndarray:
 
 
 def scores_absorbed_without_rotation(q, w_uk, c_kv, q_position: int) -> np.ndarray:
-    """The best absorption can do with coupled RoPE: fold W^UK into q, ignore the rotations.
+    """What absorption computes under coupled RoPE if it ignores the rotations: W^UK folded into q.
 
     RoPE(q, i) . RoPE(k, j) = q . R_{j-i} k, so the fold q~ = W^UK q is right only where j = i.
     Same arguments and result shape as `coupled_rope_scores`.
