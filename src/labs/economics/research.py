@@ -2,8 +2,9 @@
 
 The world (one trial):
 
-* The lab has `n_ideas` candidate ideas. Idea i would change the log-loss of the large run by
-  q_i ~ Normal(0, idea_spread^2); the best idea is the one with the largest q_i.
+* The lab has `n_ideas` candidate ideas. Idea i would lower the log-loss of the large run by
+  q_i ~ Normal(0, idea_spread^2) (a negative q_i raises it); the best idea is the one with the
+  largest q_i.
 * Before spending anything, the team ranks the ideas by judgement: a free signal whose
   correlation with q_i is `prior_skill` (0: no better than chance; 1: perfect foresight).
 * A *shot* is one small-scale run of one idea. It costs `cost_per_shot * hardware_cost_factor`

@@ -12,7 +12,7 @@ from labs.economics.costs import (
     training_flops,
 )
 from labs.economics.hardware import HARDWARE
-from labs.economics.research import Scenario
+from labs.economics.research import DEFAULT_IDEA_SPREAD, Scenario
 
 
 def training_cost_report(
@@ -175,7 +175,7 @@ def shots_simulator(cost_per_shot: float = 1000.0, n_ideas: int = 100):
         )
 
     def draw(factor_a, skill_a, factor_b, skill_b, noise_ratio) -> None:
-        noise = 0.02 * noise_ratio
+        noise = DEFAULT_IDEA_SPREAD * noise_ratio  # the slider is noise / spread of the ideas
         labs_ = [
             Scenario("lab A", "", cost_per_shot, factor_a, skill_a, n_ideas, noise),
             Scenario("lab B", "", cost_per_shot, factor_b, skill_b, n_ideas, noise),
