@@ -131,6 +131,18 @@ def test_tiny_lm_shapes_and_validation():
         TinyLM(32, "fp32", d_model=50)
 
 
+def test_every_precision_starts_from_the_same_weights():
+    # the notebook compares precisions on paired runs: same seed, same initial weights
+    states = []
+    for precision in PRECISIONS:
+        torch.manual_seed(0)
+        states.append(TinyLM(16, precision).state_dict())
+    for state in states[1:]:
+        assert state.keys() == states[0].keys()
+        for name, value in state.items():
+            assert torch.equal(value, states[0][name]), name
+
+
 def test_training_runs_and_learns_in_every_precision():
     tokens, entropy = markov_tokens(4000, vocab=16, seed=1)
     results = {

@@ -264,9 +264,10 @@ def fp8_matmul(
     block x 1 columns of b and "block" block x block blocks. The products are then summed either
     in float32 (`accumulate="fp32"`) or in the limited accumulator of `limited_sum`
     (`accumulate="limited"`). As a simplification the scales are folded into the values before
-    accumulating (V3 applies them at promotion); rounding to b significant bits is unchanged by
-    that up to the scale's own rounding. The limited path holds all M * N * K products at once
-    and loops over K in Python: it is meant for the small matrices of the experiments.
+    accumulating (V3 applies them at promotion). Rounding to b significant bits commutes with a
+    power-of-two scale only, so the individual rounding errors differ from V3's, but their
+    relative size does not. The limited path holds all M * N * K products at once and loops
+    over K in Python: it is meant for the small matrices of the experiments.
 
     Args:
         a: float array (M, K). b: float array (K, N).

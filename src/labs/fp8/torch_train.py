@@ -42,13 +42,16 @@ class BF16Linear(nn.Linear):
 
 
 def _convert(linear: nn.Linear, precision: str) -> nn.Module:
+    """`linear` itself for "fp32", else a BF16Linear / FP8Linear holding a copy of its weights.
+
+    The new layer's own initialisation runs inside `fork_rng`, so it does not advance torch's
+    global generator: the layers built after it get the same weights in every precision.
+    """
     if precision == "fp32":
         return linear
-    cls = BF16Linear if precision == "bf16" else None
-    if cls is not None:
+    cls = BF16Linear if precision == "bf16" else FP8Linear
+    with torch.random.fork_rng(devices=[]):
         new = cls(linear.in_features, linear.out_features)
-    else:
-        new = FP8Linear(linear.in_features, linear.out_features)
     with torch.no_grad():
         new.weight.copy_(linear.weight)
         new.bias.copy_(linear.bias)
