@@ -2,7 +2,7 @@
 
 The model starts from the NumPy weights of `labs.scaling.lm.init_params` and trains on the batches
 of `labs.scaling.lm.batch_starts`, so for the same seed its loss curve matches the JAX one in
-`labs.scaling.jax` (see tests/scaling/test_sweep_parity.py for the tolerance and its reason).
+`labs.scaling.jax` (see tests/scaling/test_sweep.py for the tolerance and its reason).
 """
 
 from __future__ import annotations
