@@ -92,7 +92,7 @@ def train_ppo(
     tok, n, p_len = task.tokenizer, task.max_answer_tokens, task.prompt_length
     log = TrainLog()
     for step in progress(range(config.steps), desc=desc):
-        start = time.perf_counter()
+        start = time.process_time()
         problems = _draw(task, config.samples_per_step, generator)  # one sample per prompt
         prompts = torch.as_tensor(task.prompts(problems))
         completions, mask = sample(
@@ -122,7 +122,7 @@ def train_ppo(
             (loss + value_loss).backward()
             opt.step()
             critic_opt.step()
-        log.step_seconds.append(time.perf_counter() - start)
+        log.step_seconds.append(time.process_time() - start)
         if step == 0:
             log.memory = measure_step([policy, critic], [reference], [opt, critic_opt], saved.bytes)
         log.log(

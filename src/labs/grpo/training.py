@@ -11,7 +11,8 @@ frozen reference and the same clipped ratio; they differ in where the advantage 
 
 Each loop records, beside the learning curves, what a step costs: the bytes of the trained and
 frozen weights, of gradients and optimiser state, the activations saved for the backward pass
-(counted with autograd's saved-tensor hooks) and the wall-clock time per step.
+(counted with autograd's saved-tensor hooks) and the time per step, measured as the process's
+CPU time so that other programs on a shared machine do not skew the comparison.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ class TrainLog:
 
     `history` maps a name ("reward", "accuracy", "kl", "zero_adv_fraction", "clip_fraction",
     "loss", and for PPO "value_loss") to a list with one value per step. `memory` maps a
-    component to bytes (see `measure_step`); `step_seconds` is the wall-clock time of each step.
+    component to bytes (see `measure_step`); `step_seconds` is the CPU time of each step
+    (`time.process_time`: the policy trains on the CPU, and other programs' load is left out).
     """
 
     history: dict[str, list[float]] = field(default_factory=dict)
@@ -272,7 +274,7 @@ def train_grpo(
     tok, g, n = task.tokenizer, config.group_size, task.max_answer_tokens
     log = TrainLog()
     for step in progress(range(config.steps), desc=desc):
-        start = time.perf_counter()
+        start = time.process_time()
         problems = _draw(task, config.prompts_per_step, generator)
         grouped = [p for p in problems for _ in range(g)]  # G copies of each question
         prompts = torch.as_tensor(task.prompts(grouped))
@@ -295,7 +297,7 @@ def train_grpo(
             opt.zero_grad()
             loss.backward()
             opt.step()
-        log.step_seconds.append(time.perf_counter() - start)
+        log.step_seconds.append(time.process_time() - start)
         if step == 0:
             log.memory = measure_step([policy], [reference], [opt], saved.bytes)
         log.log(reward=rewards.mean(), accuracy=accuracy, loss=loss.detach(), **stats)
