@@ -60,18 +60,15 @@ def training_cost_calculator(
 
     style = {"description_width": "150px"}
     layout = widgets.Layout(width="520px")
+
+    def log_slider(value, lo, hi, description):  # a slider over 10**lo .. 10**hi
+        return widgets.FloatLogSlider(
+            value=value, base=10, min=lo, max=hi, description=description, style=style,
+            layout=layout, readout_format=".3s", continuous_update=False,
+        )  # fmt: skip
+
     controls = {
-        "gpu_hours": widgets.FloatLogSlider(
-            value=gpu_hours,
-            base=10,
-            min=3,
-            max=8,
-            description="GPU-hours",
-            style=style,
-            layout=layout,
-            readout_format=".3s",
-            continuous_update=False,
-        ),
+        "gpu_hours": log_slider(gpu_hours, 3, 8, "GPU-hours"),
         "usd_per_gpu_hour": widgets.FloatSlider(
             value=usd_per_gpu_hour,
             min=0.1,
@@ -91,28 +88,8 @@ def training_cost_calculator(
             layout=layout,
             continuous_update=False,
         ),
-        "active_params": widgets.FloatLogSlider(
-            value=active_params,
-            base=10,
-            min=8,
-            max=12,
-            description="active parameters",
-            style=style,
-            layout=layout,
-            readout_format=".3s",
-            continuous_update=False,
-        ),
-        "tokens": widgets.FloatLogSlider(
-            value=tokens,
-            base=10,
-            min=9,
-            max=14,
-            description="tokens",
-            style=style,
-            layout=layout,
-            readout_format=".3s",
-            continuous_update=False,
-        ),
+        "active_params": log_slider(active_params, 8, 12, "active parameters"),
+        "tokens": log_slider(tokens, 9, 14, "tokens"),
         "chip": widgets.Dropdown(
             options=list(HARDWARE), value="H800 SXM", description="chip", style=style
         ),

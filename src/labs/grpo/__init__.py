@@ -235,6 +235,28 @@ def _zero_adv_fraction(adv: np.ndarray, group_size: int | None) -> float:
     return float(np.all(zero_seq.reshape(-1, size), axis=1).mean())
 
 
+def check_loss_settings(logp_shape, advantages_shape, clip_eps, beta, group_size):
+    """Validate the shape of `advantages` and the scalar settings of `grpo_loss`.
+
+    Shared by the NumPy, PyTorch and JAX losses, so all three reject the same inputs with the
+    same messages. Returns (clip_eps, beta, group_size) as float, float, int or None.
+    """
+    logp_shape, advantages_shape = tuple(logp_shape), tuple(advantages_shape)
+    if advantages_shape not in (logp_shape[:1], logp_shape):
+        raise ValueError(
+            f"advantages must have shape {logp_shape[:1]} or {logp_shape}, got {advantages_shape}"
+        )
+    clip_eps = real_number("clip_eps", clip_eps, positive=True)
+    beta = real_number("beta", beta, nonnegative=True)
+    if group_size is not None:
+        group_size = integer("group_size", group_size, minimum=1)
+        if logp_shape[0] % group_size:
+            raise ValueError(
+                f"the batch size {logp_shape[0]} must be a multiple of group_size={group_size}"
+            )
+    return clip_eps, beta, group_size
+
+
 def _check_loss_args(logp, old_logp, ref_logp, advantages, mask, clip_eps, beta, group_size):
     logp = float_array("logp", logp)
     if logp.ndim != 2:
@@ -248,18 +270,9 @@ def _check_loss_args(logp, old_logp, ref_logp, advantages, mask, clip_eps, beta,
     same_shape(("logp", logp), ("old_logp", old_logp), ("ref_logp", ref_logp), ("mask", mask))
     if not np.isin(mask, (0, 1)).all():
         raise ValueError("mask must hold only 0 and 1")
-    if advantages.shape not in (logp.shape[:1], logp.shape):
-        raise ValueError(
-            f"advantages must have shape {logp.shape[:1]} or {logp.shape}, got {advantages.shape}"
-        )
-    clip_eps = real_number("clip_eps", clip_eps, positive=True)
-    beta = real_number("beta", beta, nonnegative=True)
-    if group_size is not None:
-        group_size = integer("group_size", group_size, minimum=1)
-        if logp.shape[0] % group_size:
-            raise ValueError(
-                f"the batch size {logp.shape[0]} must be a multiple of group_size={group_size}"
-            )
+    clip_eps, beta, group_size = check_loss_settings(
+        tuple(logp.shape), tuple(advantages.shape), clip_eps, beta, group_size
+    )
     return logp, old_logp, ref_logp, advantages, mask.astype(bool), clip_eps, beta, group_size
 
 

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from labs.common.validate import integer, real_number, same_shape
+from labs.grpo import check_loss_settings
 
 __all__ = ["group_advantages", "grpo_loss", "kl_k3"]
 
@@ -117,18 +118,9 @@ def grpo_loss(
     same_shape(("logp", logp), ("old_logp", old_logp), ("ref_logp", ref_logp), ("mask", mask))
     if _concrete(mask) and not np.isin(np.asarray(mask), (0, 1)).all():
         raise ValueError("mask must hold only 0 and 1")
-    if advantages.shape not in (logp.shape[:1], logp.shape):
-        raise ValueError(
-            f"advantages must have shape {logp.shape[:1]} or {logp.shape}, got {advantages.shape}"
-        )
-    clip_eps = real_number("clip_eps", clip_eps, positive=True)
-    beta = real_number("beta", beta, nonnegative=True)
-    if group_size is not None:
-        group_size = integer("group_size", group_size, minimum=1)
-        if logp.shape[0] % group_size:
-            raise ValueError(
-                f"the batch size {logp.shape[0]} must be a multiple of group_size={group_size}"
-            )
+    clip_eps, beta, group_size = check_loss_settings(
+        tuple(logp.shape), tuple(advantages.shape), clip_eps, beta, group_size
+    )
     return _grpo_loss(
         logp, old_logp, ref_logp, advantages, mask.astype(bool), clip_eps, beta, group_size or 1
     )

@@ -13,6 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from labs.common.validate import integer, real_number, same_shape
+from labs.grpo import check_loss_settings
 
 __all__ = [
     "TinyPolicy",
@@ -117,19 +118,9 @@ def grpo_loss(
     same_shape(("logp", logp), ("old_logp", old_logp), ("ref_logp", ref_logp), ("mask", mask))
     if not ((mask == 0) | (mask == 1)).all():
         raise ValueError("mask must hold only 0 and 1")
-    if advantages.shape not in (logp.shape[:1], logp.shape):
-        raise ValueError(
-            f"advantages must have shape {tuple(logp.shape[:1])} or {tuple(logp.shape)}, "
-            f"got {tuple(advantages.shape)}"
-        )
-    clip_eps = real_number("clip_eps", clip_eps, positive=True)
-    beta = real_number("beta", beta, nonnegative=True)
-    if group_size is not None:
-        group_size = integer("group_size", group_size, minimum=1)
-        if logp.shape[0] % group_size:
-            raise ValueError(
-                f"the batch size {logp.shape[0]} must be a multiple of group_size={group_size}"
-            )
+    clip_eps, beta, group_size = check_loss_settings(
+        tuple(logp.shape), tuple(advantages.shape), clip_eps, beta, group_size
+    )
     mask = mask.bool()
     adv = advantages[:, None] if advantages.dim() == 1 else advantages
     zero = torch.zeros_like(logp)

@@ -14,7 +14,6 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from labs.common.progress import progress
 from labs.scaling.lm import (
     MarkovCorpus,
     TinyLMConfig,
@@ -128,18 +127,11 @@ def train_sweep(
     """Train a grid of tiny models; see `labs.scaling.torch.train_sweep` (same arguments, same
     result for the same seed up to float32 rounding)."""
     plan = sweep_plan(corpus, d_models, steps, base=base, batch_size=batch_size, schedule=schedule)
-    rows, curves = [], []
-    for config, run_steps, eval_at in progress(plan.runs, desc=f"JAX sweep ({schedule})"):
-        curve, evals = train_run(
-            config,
-            corpus,
-            run_steps,
-            batch_size=batch_size,
-            peak_lr=peak_lr,
-            eval_at=eval_at,
-            seed=seed,
-        )
-        for s in eval_at:
-            rows.append((config, s, evals[s]))
-            curves.append(curve[:s])
-    return plan.result(rows, curves, framework="jax")
+
+    def run(config, run_steps, eval_at):
+        return train_run(
+            config, corpus, run_steps, batch_size=batch_size, peak_lr=peak_lr,
+            eval_at=eval_at, seed=seed,
+        )  # fmt: skip
+
+    return plan.run(run, framework="jax")

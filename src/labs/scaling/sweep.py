@@ -51,6 +51,21 @@ class SweepPlan:
     batch_size: int
     schedule: str
 
+    def run(self, train_run, framework: str) -> SweepResult:
+        """Train every run with `train_run(config, steps, eval_at) -> (curve, {step: val_loss})`
+        (one framework's trainer, its other arguments bound) and tabulate the results."""
+        from labs.common.progress import progress
+
+        rows, curves = [], []
+        for config, run_steps, eval_at in progress(
+            self.runs, desc=f"{framework} sweep ({self.schedule})"
+        ):
+            curve, evals = train_run(config, run_steps, eval_at)
+            for s in eval_at:
+                rows.append((config, s, evals[s]))
+                curves.append(curve[:s])
+        return self.result(rows, curves, framework)
+
     def result(self, rows, curves, framework: str) -> SweepResult:
         configs = [r[0] for r in rows]
         n = np.array([count_params(c) for c in configs], dtype=np.float64)

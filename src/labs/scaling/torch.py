@@ -13,7 +13,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from labs.common.progress import progress
 from labs.scaling.lm import (
     MarkovCorpus,
     TinyLMConfig,
@@ -191,19 +190,11 @@ def train_sweep(
     Returns a `SweepResult` with N, D (tokens), C = 6ND and validation loss per run.
     """
     plan = sweep_plan(corpus, d_models, steps, base=base, batch_size=batch_size, schedule=schedule)
-    rows, curves = [], []
-    for config, run_steps, eval_at in progress(plan.runs, desc=f"torch sweep ({schedule})"):
-        curve, evals = train_run(
-            config,
-            corpus,
-            run_steps,
-            batch_size=batch_size,
-            peak_lr=peak_lr,
-            eval_at=eval_at,
-            seed=seed,
-            device=device,
-        )
-        for s in eval_at:
-            rows.append((config, s, evals[s]))
-            curves.append(curve[:s])
-    return plan.result(rows, curves, framework="torch")
+
+    def run(config, run_steps, eval_at):
+        return train_run(
+            config, corpus, run_steps, batch_size=batch_size, peak_lr=peak_lr,
+            eval_at=eval_at, seed=seed, device=device,
+        )  # fmt: skip
+
+    return plan.run(run, framework="torch")
