@@ -73,8 +73,12 @@ def test_each_group_max_lands_on_the_format_max(x, granularity):
     codes, scales = quantize(x, E4M3, granularity, BLOCK)
     values = np.abs(decode(codes, E4M3))
     group_max = brute_force_scales(values, granularity, BLOCK, E4M3) * np.float32(448)
-    nonzero = brute_force_scales(np.abs(x), granularity, BLOCK, E4M3) != 1
-    np.testing.assert_allclose(group_max[nonzero], 448.0, rtol=1e-6)
+    scales = brute_force_scales(np.abs(x), granularity, BLOCK, E4M3)
+    # all-zero groups keep scale 1; groups so tiny that max / 448 < 2**-126 get the floored
+    # scale 2**-126 (documented in quantize), so their max lands below 448, not on it
+    regular = (scales != 1) & (scales > np.float32(2.0**-126))
+    np.testing.assert_allclose(group_max[regular], 448.0, rtol=1e-6)
+    assert np.all(group_max[scales == np.float32(2.0**-126)] <= 448.0)
 
 
 def test_outliers_hurt_a_tensor_scale_more_than_tiles():

@@ -136,7 +136,9 @@ def test_kl_k3_is_never_negative_and_agrees_across_frameworks(logp, data):
     got = kl_k3(logp, ref)
     assert np.all(got >= 0)
     got_t = gtorch.kl_k3(torch.from_numpy(logp), torch.from_numpy(ref)).numpy()
-    np.testing.assert_allclose(got_t, got, rtol=1e-12, atol=1e-300)
+    # Near ref = logp, k3 = exp(d) - d - 1 with d ~ 0 cancels to ~d**2 / 2; each library's exp
+    # rounds to within float64 epsilon of 1, so absolute agreement is ~1e-16, not better.
+    np.testing.assert_allclose(got_t, got, rtol=1e-12, atol=1e-15)
     assert np.all(got_t >= 0)
     got_j = np.asarray(gjax.kl_k3(jnp.asarray(logp, jnp.float32), jnp.asarray(ref, jnp.float32)))
     assert np.all(got_j >= 0)
