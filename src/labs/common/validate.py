@@ -1,67 +1,346 @@
-"""Argument checks shared by every chapter: a wrong input raises a clear ValueError or TypeError
-that names the parameter, what was expected and what came, before any framework sees it."""
+"""Argument checks shared by every chapter and every framework.
+
+A public function checks its arguments once, at the boundary, with these helpers, then calls a
+bare kernel that does no checking. A wrong input raises a `ValueError` or `TypeError` that names
+the parameter, says what was expected and what came, before NumPy, torch or JAX sees it.
+
+The array checks accept NumPy arrays, torch tensors and JAX arrays alike (`framework=` says which
+ones a parameter takes). Finiteness is checked only for data that lives in host memory: reading a
+GPU tensor's values would force a device synchronisation on every call, so device-resident data
+and traced JAX values are checked for type, dtype and shape only.
+"""
 
 from __future__ import annotations
 
+import math
 import numbers
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
 
 import numpy as np
 
+__all__ = [
+    "MAX_ELEMENTS",
+    "array",
+    "axis_index",
+    "boolean",
+    "callable_arg",
+    "describe_value",
+    "float_array",
+    "instance",
+    "integer",
+    "integer_array",
+    "one_of",
+    "read_only",
+    "real_number",
+    "same_shape",
+    "size",
+    "text",
+]
 
-def _describe(value) -> str:
-    if isinstance(value, np.ndarray):
-        return f"an array of dtype {value.dtype} and shape {value.shape}"
-    return f"{type(value).__name__} {value!r}"[:120]
+# The largest array any lab allocates on request: 2**28 elements (2 GiB in float64). A mistyped
+# size beyond it would take minutes or exhaust memory, so it is refused with a clear error.
+MAX_ELEMENTS = 2**28
 
 
-def real_number(name: str, value, *, positive: bool = False, nonnegative: bool = False) -> float:
-    """`value` as a float; TypeError if it is not a real number, ValueError if out of range."""
+def describe_value(value) -> str:
+    """A short description of `value` for an error message: its type, and shape/dtype if any."""
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        kind = type(value).__module__.split(".")[0]
+        where = {"numpy": "a NumPy array", "torch": "a torch tensor"}.get(kind, f"a {kind} array")
+        return f"{where} of dtype {value.dtype} and shape {tuple(value.shape)}"
+    return f"{type(value).__name__} {_repr(value)}"
+
+
+def _repr(value, limit: int = 80) -> str:
+    try:
+        text_ = repr(value)
+    except Exception:  # a hostile __repr__ must not hide the real error
+        return f"<unprintable {type(value).__name__}>"
+    return text_ if len(text_) <= limit else text_[: limit - 3] + "..."
+
+
+_describe = describe_value  # the short name the chapters' older helpers use
+
+
+def real_number(
+    name: str,
+    value,
+    *,
+    positive: bool = False,
+    nonnegative: bool = False,
+    minimum: float | None = None,
+    maximum: float | None = None,
+) -> float:
+    """`value` as a finite float; TypeError if it is not a real number, ValueError if out of range.
+
+    Bools, strings, complex numbers and arrays are not real numbers. NumPy scalars are.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {_describe(value)}")
+        if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "fiu":
+            value = value.item()
+        else:
+            raise TypeError(f"{name} must be a real number, got {describe_value(value)}")
     value = float(value)
-    if not np.isfinite(value):
+    if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
     if positive and value <= 0:
         raise ValueError(f"{name} must be > 0, got {value}")
     if nonnegative and value < 0:
         raise ValueError(f"{name} must be >= 0, got {value}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
     return value
 
 
-def integer(name: str, value, *, minimum: int | None = None) -> int:
-    """`value` as an int; TypeError if it is not an integer, ValueError if below `minimum`."""
+def integer(name: str, value, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """`value` as an int; TypeError if it is not an integer, ValueError outside [minimum, maximum].
+
+    Bools and floats (even 3.0) are not integers: a float where a count belongs is usually a bug.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {_describe(value)}")
+        raise TypeError(f"{name} must be an int, got {describe_value(value)}")
+    value = int(value)
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
+    return value
+
+
+def size(name: str, value, *, maximum: int, minimum: int = 1, why: str = "") -> int:
+    """A count or a dimension: an int in [minimum, maximum]. `why` explains the cap in the error."""
+    value = integer(name, value, minimum=minimum)
+    if value > maximum:
+        reason = f" ({why})" if why else ""
+        raise ValueError(f"{name} must be <= {maximum}{reason}, got {value}")
+    return value
+
+
+def boolean(name: str, value) -> bool:
+    """`value` if it is a bool (NumPy's bool included); TypeError otherwise."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {describe_value(value)}")
+    return bool(value)
+
+
+def text(name: str, value, *, nonempty: bool = True) -> str:
+    """`value` if it is a string (non-empty unless `nonempty=False`)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, got {describe_value(value)}")
+    if nonempty and not value.strip():
+        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+    return value
 
 
 def one_of(name: str, value, options: Iterable) -> object:
     """`value` if it is one of `options`; ValueError listing them otherwise."""
     options = tuple(options)
-    if value not in options:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}; got {value!r}")
+    try:
+        found = any(
+            value is option or (isinstance(value, type(option)) and bool(value == option))
+            for option in options
+        )
+    except Exception:  # an object whose __eq__ misbehaves is not one of the options
+        found = False
+    if not found:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}; got {_repr(value)}")
     return value
 
 
-def float_array(name: str, value, *, min_ndim: int = 0, finite: bool = True) -> np.ndarray:
-    """`value` as a floating NumPy array (float32 or float64 kept, float16 kept).
+def instance(name: str, value, cls: type | tuple[type, ...], what: str = ""):
+    """`value` if it is an instance of `cls`; TypeError naming what was expected otherwise."""
+    if not isinstance(value, cls):
+        expected = what or (
+            " or ".join(c.__name__ for c in cls) if isinstance(cls, tuple) else cls.__name__
+        )
+        raise TypeError(f"{name} must be {expected}, got {describe_value(value)}")
+    return value
+
+
+def callable_arg(name: str, value) -> Callable:
+    """`value` if it can be called; TypeError otherwise."""
+    if not callable(value):
+        raise TypeError(f"{name} must be callable, got {describe_value(value)}")
+    return value
+
+
+# --- Arrays of any framework ---------------------------------------------------------------------
+
+
+def _framework_of(value) -> str | None:
+    module = type(value).__module__.split(".")[0]
+    if isinstance(value, (np.ndarray, np.generic)):
+        return "numpy"
+    if module == "torch" and hasattr(value, "is_floating_point"):
+        return "torch"
+    if module in ("jax", "jaxlib") and hasattr(value, "shape"):
+        return "jax"
+    return None
+
+
+def _dtype_kind(value, framework: str) -> str:
+    """'f' floating, 'i' integer (signed or not), 'b' bool, 'c' complex, 'O' anything else."""
+    if framework == "torch":
+        import torch
+
+        if value.dtype == torch.bool:
+            return "b"
+        if value.is_floating_point():
+            return "f"
+        if value.is_complex():
+            return "c"
+        return "i"
+    dtype = np.dtype(value.dtype)
+    if dtype.kind == "V" and dtype.name.startswith(("bfloat", "float")):  # ml_dtypes' bf16, fp8
+        return "f"
+    return {"f": "f", "i": "i", "u": "i", "b": "b", "c": "c"}.get(dtype.kind, "O")
+
+
+def _on_host(value, framework: str) -> bool:
+    if framework == "numpy":
+        return True
+    if framework == "torch":
+        return value.device.type == "cpu"
+    try:  # a traced value inside jit has no concrete data to read
+        import jax
+
+        if isinstance(value, jax.core.Tracer):
+            return False
+        return all(d.platform == "cpu" for d in value.devices())
+    except Exception:
+        return False
+
+
+def _all_finite(value, framework: str) -> bool:
+    if framework == "torch":
+        import torch
+
+        return bool(torch.isfinite(value).all())
+    host = np.asarray(value)
+    if host.dtype.kind not in "fc":
+        host = host.astype(np.float32)
+    return bool(np.isfinite(host).all())
+
+
+_KINDS = {"float": "f", "int": "i", "bool": "b"}
+_KIND_WORDS = {"f": "floating-point numbers", "i": "integers", "b": "booleans"}
+
+
+def array(
+    name: str,
+    value,
+    *,
+    framework: str = "numpy",
+    dtype: str | tuple[str, ...] = "float",
+    ndim: int | None = None,
+    min_ndim: int = 0,
+    nonempty: bool = True,
+    finite: bool = True,
+):
+    """Check an array argument and return it (a NumPy array for `framework="numpy"`).
+
+    Args:
+        name: the parameter's name, for the error message.
+        value: what the caller passed.
+        framework: "numpy" (array-likes converted with np.asarray; torch and JAX arrays refused,
+            so that one framework's data never slips silently onto another's path), "torch" (a
+            torch.Tensor), "jax" (a JAX or NumPy array) or "any".
+        dtype: "float", "int" or "bool", or a tuple of them: the dtype kinds accepted. An integer
+            array where floats belong is refused, never silently cast.
+        ndim / min_ndim: the exact or least number of dimensions.
+        nonempty: refuse arrays with a zero-length dimension.
+        finite: refuse NaN and inf (checked for host-resident data only; see the module docstring).
+    """
+    kinds = tuple(_KINDS[k] for k in ((dtype,) if isinstance(dtype, str) else dtype))
+    found = _framework_of(value)
+    if framework == "numpy":
+        if found in ("torch", "jax"):
+            raise TypeError(f"{name} must be a NumPy array, got {describe_value(value)}")
+        if found is None:
+            if isinstance(value, (str, bytes, Mapping)) or value is None:
+                raise TypeError(f"{name} must be an array of numbers, got {describe_value(value)}")
+            try:
+                value = np.asarray(value)
+            except Exception:
+                raise TypeError(
+                    f"{name} must be an array of numbers, got {describe_value(value)}"
+                ) from None
+        value = np.asarray(value)
+        found = "numpy"
+    elif framework == "torch":
+        if found != "torch":
+            raise TypeError(f"{name} must be a torch.Tensor, got {describe_value(value)}")
+    elif framework == "jax":
+        if found not in ("jax", "numpy"):
+            raise TypeError(f"{name} must be a JAX or NumPy array, got {describe_value(value)}")
+    elif framework == "any":
+        if found is None:
+            raise TypeError(f"{name} must be an array, got {describe_value(value)}")
+    else:
+        raise ValueError(f"framework must be numpy, torch, jax or any, got {framework!r}")
+    kind = _dtype_kind(value, found)
+    if kind not in kinds:
+        wanted = " or ".join(_KIND_WORDS[k] for k in kinds)
+        raise TypeError(f"{name} must hold {wanted}, got {describe_value(value)}")
+    shape = tuple(value.shape)
+    if ndim is not None and len(shape) != ndim:
+        raise ValueError(f"{name} must have {ndim} dimension(s), got shape {shape}")
+    if len(shape) < min_ndim:
+        raise ValueError(f"{name} must have at least {min_ndim} dimension(s), got shape {shape}")
+    if nonempty and 0 in shape:
+        raise ValueError(f"{name} must not be empty, got shape {shape}")
+    if finite and kind == "f" and _on_host(value, found) and not _all_finite(value, found):
+        raise ValueError(f"{name} must be finite; it holds NaN or inf")
+    return value
+
+
+def float_array(
+    name: str,
+    value,
+    *,
+    min_ndim: int = 0,
+    finite: bool = True,
+    ndim: int | None = None,
+    nonempty: bool = True,
+) -> np.ndarray:
+    """`value` as a floating NumPy array (float16/32/64 kept as they are).
 
     TypeError for non-numeric, boolean, complex or integer input (silently casting integers hides
-    bugs such as integer logits), ValueError for too few dimensions or non-finite entries.
+    bugs such as integer logits), ValueError for the wrong number of dimensions, empty arrays or
+    non-finite entries.
     """
-    arr = np.asarray(value)
-    if arr.dtype.kind != "f":
-        raise TypeError(f"{name} must hold floating-point numbers, got {_describe(arr)}")
-    if arr.ndim < min_ndim:
-        raise ValueError(
-            f"{name} must have at least {min_ndim} dimension(s), got shape {arr.shape}"
-        )
-    if finite and not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite; it holds NaN or inf")
-    return arr
+    return array(
+        name, value, dtype="float", ndim=ndim, min_ndim=min_ndim, nonempty=nonempty, finite=finite
+    )
+
+
+def integer_array(
+    name: str,
+    value,
+    *,
+    framework: str = "numpy",
+    ndim: int | None = None,
+    low: int | None = None,
+    high: int | None = None,
+    nonempty: bool = True,
+):
+    """An integer array whose entries lie in [low, high) (token ids, positions, labels).
+
+    The range is checked for host-resident data (see the module docstring).
+    """
+    value = array(name, value, framework=framework, dtype="int", ndim=ndim, nonempty=nonempty)
+    found = _framework_of(value)
+    if (low is not None or high is not None) and _on_host(value, found) and 0 not in value.shape:
+        host = value.cpu().numpy() if found == "torch" else np.asarray(value)
+        lo, hi = int(host.min()), int(host.max())
+        if low is not None and lo < low:
+            raise ValueError(f"{name} must be >= {low}, got a value of {lo}")
+        if high is not None and hi >= high:
+            raise ValueError(f"{name} must be < {high}, got a value of {hi}")
+    return value
 
 
 def axis_index(name: str, axis, ndim: int) -> int:
@@ -84,3 +363,9 @@ def same_shape(*named) -> None:
                 f"{name} must have the shape of {first_name} {tuple(first.shape)}, "
                 f"got {tuple(arr.shape)}"
             )
+
+
+def read_only(mapping: Mapping) -> Mapping:
+    """A read-only view of `mapping`, for registries a notebook cell must not change for every
+    later import (FACTS, HARDWARE, PRESETS, FORMATS)."""
+    return MappingProxyType(dict(mapping))

@@ -179,29 +179,15 @@ def equivalent_gqa_groups(config: AttentionConfig) -> float:
     return (config.kv_lora_rank + config.rope_head_dim) / (2 * config.head_dim)
 
 
-def _gqa_preset(key: str) -> AttentionConfig:
-    layers, d_model, heads, head_dim, kv_heads = fact(key).value
-    return AttentionConfig("gqa", layers, d_model, heads, head_dim, n_kv_heads=kv_heads)
+def _preset(key: str) -> AttentionConfig:
+    """The attention shape a paper publishes, stored with its field names in the facts registry."""
+    return AttentionConfig(**fact(key).value)
 
 
-def _mla_preset(key: str) -> AttentionConfig:
-    layers, d_model, heads, head_dim, d_c, d_cq, d_r = fact(key).value
-    return AttentionConfig(
-        "mla",
-        layers,
-        d_model,
-        heads,
-        head_dim,
-        kv_lora_rank=d_c,
-        q_lora_rank=d_cq,
-        rope_head_dim=d_r,
-    )
-
-
-DEEPSEEK_67B = _gqa_preset("deepseek67b_attention")
-LLAMA2_70B = _gqa_preset("llama2_70b_attention")
-DEEPSEEK_V2 = _mla_preset("deepseekv2_attention")
-DEEPSEEK_V3 = _mla_preset("deepseekv3_attention")
+DEEPSEEK_67B = _preset("deepseek67b_attention")
+LLAMA2_70B = _preset("llama2_70b_attention")
+DEEPSEEK_V2 = _preset("deepseekv2_attention")
+DEEPSEEK_V3 = _preset("deepseekv3_attention")
 PRESETS = {
     "DeepSeek 67B (GQA)": DEEPSEEK_67B,
     "Llama 2 70B (GQA)": LLAMA2_70B,

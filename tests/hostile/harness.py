@@ -1,0 +1,340 @@
+"""The hostile-input walker: every public callable of `labs`, called with generated bad input.
+
+How it works:
+1. `public_callables()` walks every module of the package and collects the functions and classes
+   named in each module's `__all__` (or, without one, every public function and class the module
+   defines), keyed "module.qualname" where they are defined. A callable
+   that lands later is collected without anyone listing it.
+2. Each chapter's `tests/hostile/examples_<topic>.py` gives one *valid* call per callable:
+   `EXAMPLES["labs.mla.reference.attention"] = lambda: call(params=..., config=..., x=...)`.
+   A callable without an example fails the coverage test, so a new function cannot go unchecked.
+   Extra keys may name methods (`...Class.forward`) with `call(bound_method, ...)`.
+3. `mutations(value)` derives hostile values from each valid argument, by what the value is: a
+   float gets NaN, inf, a complex number and a string; an int gets a float, a bool, a huge value
+   and a large negative one; a float array gets NaN, inf, an empty array, an integer dtype and
+   another framework's array; an id array gets out-of-range ids; a dict of arrays loses its keys
+   or gets a NaN entry. Every argument gets None (unless None is its default) and an `object()`.
+4. Each hostile call must raise ValueError or TypeError whose message names the parameter, within
+   the time limit. A deep error (IndexError, RuntimeError from torch, ZeroDivisionError...), a
+   message that does not name the parameter, a silent return, or a hang is a failure.
+
+Where a hostile class is in fact a legitimate input for one parameter (a negative `axis`, a huge
+`seed`), `ACCEPTED[(key, parameter, mutation)] = "reason"` in the examples file says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import importlib
+import inspect
+import math
+import pkgutil
+import signal
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, is_dataclass
+from typing import Any
+
+import numpy as np
+
+import labs
+
+TIME_LIMIT_S = 20  # per call; a hostile size must be refused quickly, not attempted
+
+
+@dataclass
+class Example:
+    """A valid call: `target(**kwargs)`; `target` None means the public callable the key names."""
+
+    kwargs: dict[str, Any]
+    target: Callable | None = None
+    # Parameters the walker leaves alone (say why in a comment beside the example).
+    fixed: tuple[str, ...] = field(default_factory=tuple)
+
+
+def call(target: Callable | None = None, *, fixed: tuple[str, ...] = (), **kwargs) -> Example:
+    """A valid call by keyword. `target` is for methods (`call(module.forward, x=...)`); `fixed`
+    names parameters the walker must leave alone (say why beside the example)."""
+    return Example(kwargs=kwargs, target=target, fixed=fixed)
+
+
+# --- Collecting the public API -------------------------------------------------------------------
+
+
+def _modules() -> Iterator[Any]:
+    yield labs
+    for info in pkgutil.walk_packages(labs.__path__, prefix="labs."):
+        if any(part.startswith("_") for part in info.name.split(".")):
+            continue
+        yield importlib.import_module(info.name)
+
+
+def public_callables() -> dict[str, Callable]:
+    """Every function and class in some module's `__all__`, keyed where it is defined."""
+    found: dict[str, Callable] = {}
+    for module in _modules():
+        names = getattr(module, "__all__", None)
+        if names is None:  # no __all__: every public name the module defines itself
+            names = [
+                n
+                for n, obj in vars(module).items()
+                if not n.startswith("_") and getattr(obj, "__module__", None) == module.__name__
+            ]
+        for name in names:
+            obj = getattr(module, name)
+            if inspect.isclass(obj) and issubclass(obj, BaseException):
+                continue
+            if not (inspect.isfunction(obj) or inspect.isclass(obj)):
+                continue
+            found[f"{obj.__module__}.{obj.__qualname__}"] = obj
+    return found
+
+
+# --- Generating hostile values -------------------------------------------------------------------
+
+
+def _module_of(value) -> str:
+    return type(value).__module__.split(".")[0]
+
+
+def _is_torch(value) -> bool:
+    return _module_of(value) == "torch" and hasattr(value, "is_floating_point")
+
+
+def _is_jax(value) -> bool:
+    return _module_of(value) in ("jax", "jaxlib") and hasattr(value, "shape")
+
+
+def _float_array_mutations(value) -> Iterator[tuple[str, Any]]:
+    if _is_torch(value):
+        import torch
+
+        flat = value.detach().clone().reshape(-1)
+        for label, bad in (("nan", float("nan")), ("inf", float("inf"))):
+            poisoned = flat.clone()
+            poisoned[0] = bad
+            yield f"array-{label}", poisoned.reshape(value.shape)
+        yield "array-empty", value.detach()[:0] if value.ndim else torch.empty(0)
+        yield "array-int-dtype", value.detach().round().to(torch.int64)
+        yield "array-numpy", value.detach().cpu().numpy()
+        return
+    if _is_jax(value):
+        import jax.numpy as jnp
+
+        host = np.asarray(value)
+        for label, bad in (("nan", np.nan), ("inf", np.inf)):
+            poisoned = host.astype(host.dtype).copy().reshape(-1)
+            poisoned[0] = bad
+            yield f"array-{label}", jnp.asarray(poisoned.reshape(host.shape))
+        yield "array-empty", jnp.asarray(host[:0] if host.ndim else np.zeros(0, host.dtype))
+        yield "array-int-dtype", jnp.asarray(np.round(host.astype(np.float64)).astype(np.int32))
+        return
+    host = np.asarray(value)
+    for label, bad in (("nan", np.nan), ("inf", np.inf)):
+        poisoned = host.copy().reshape(-1)
+        poisoned[0] = bad
+        yield f"array-{label}", poisoned.reshape(host.shape)
+    yield "array-empty", host[:0] if host.ndim else np.zeros(0, host.dtype)
+    yield "array-int-dtype", np.round(host).astype(np.int64)
+    yield "array-complex", host.astype(np.complex128) + 1j
+
+
+def _int_array_mutations(value) -> Iterator[tuple[str, Any]]:
+    if _is_torch(value):
+        import torch
+
+        yield "ids-negative", torch.full_like(value, -1)
+        yield "ids-huge", torch.full_like(value, 10**9)
+        yield "ids-float-dtype", value.to(torch.float32)
+        yield "ids-empty", value[:0] if value.ndim else torch.empty(0, dtype=value.dtype)
+        return
+    if _is_jax(value):
+        import jax.numpy as jnp
+
+        host = np.asarray(value)
+        yield "ids-negative", jnp.full_like(value, -1)
+        yield "ids-huge", jnp.full_like(value, 10**9)
+        yield "ids-float-dtype", jnp.asarray(host.astype(np.float32))
+        yield "ids-empty", jnp.asarray(host[:0] if host.ndim else np.zeros(0, host.dtype))
+        return
+    host = np.asarray(value)
+    yield "ids-negative", np.full_like(host, -1)
+    yield "ids-huge", np.full_like(host, 10**9)
+    yield "ids-float-dtype", host.astype(np.float64)
+    yield "ids-empty", host[:0] if host.ndim else np.zeros(0, host.dtype)
+
+
+def _is_float_array(value) -> bool:
+    if _is_torch(value):
+        return bool(value.is_floating_point())
+    if isinstance(value, np.ndarray) or _is_jax(value):
+        dtype = np.dtype(value.dtype)
+        return dtype.kind == "f" or (dtype.kind == "V" and "float" in dtype.name)
+    return False
+
+
+def _is_int_array(value) -> bool:
+    if _is_torch(value):
+        import torch
+
+        return not value.is_floating_point() and value.dtype not in (torch.bool, torch.complex64)
+    if isinstance(value, np.ndarray) or _is_jax(value):
+        return np.dtype(value.dtype).kind in "iu"
+    return False
+
+
+def mutations(value, default=inspect.Parameter.empty) -> Iterator[tuple[str, Any]]:
+    """(label, hostile value) pairs derived from a valid argument `value`."""
+    if default is not None:
+        yield "none", None
+    yield "object", object()
+    if isinstance(value, bool) or isinstance(value, np.bool_):
+        yield "string", "yes"
+        return
+    if isinstance(value, int):
+        yield "string", str(value)
+        yield "float-for-int", value + 0.5
+        yield "bool-for-int", True
+        yield "huge-int", 10**15
+        yield "negative-int", -(10**6)
+        return
+    if isinstance(value, float):
+        yield "string", repr(value)
+        yield "nan", math.nan
+        yield "inf", math.inf
+        yield "minus-inf", -math.inf
+        yield "complex", complex(value, 1.0)
+        return
+    if isinstance(value, str):
+        return  # free text or an option: options are tested by each chapter's own tests
+    if _is_float_array(value):
+        yield from _float_array_mutations(value)
+        return
+    if _is_int_array(value):
+        yield from _int_array_mutations(value)
+        return
+    if isinstance(value, (list, tuple)) and value and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
+    ):
+        yield "sequence-empty", type(value)()
+        yield "sequence-nan", type(value)([math.nan, *value[1:]])
+        yield "sequence-string", type(value)(["x", *value[1:]])
+        return
+    if isinstance(value, dict) and value:
+        yield "dict-empty", {}
+        for key, entry in value.items():
+            if _is_float_array(entry):
+                for label, bad in _float_array_mutations(entry):
+                    if label in ("array-nan", "array-int-dtype"):
+                        yield f"dict-{label}", {**value, key: bad}
+                break
+        return
+    if is_dataclass(value) and not isinstance(value, type):
+        yield "string", "config"
+        return
+
+
+# --- Running one hostile call --------------------------------------------------------------------
+
+
+class _TimeLimit(BaseException):
+    """Raised inside a call that ran past the time limit (a BaseException, so that the code
+    under test cannot swallow it with `except Exception`)."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    def on_alarm(signum, frame):
+        raise _TimeLimit
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)  # re-fires each second if swallowed
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@dataclass
+class Outcome:
+    key: str
+    parameter: str
+    mutation: str
+    verdict: str  # "clear", "unclear", "deep error", "silent", "hang"
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.key}({self.parameter}=<{self.mutation}>): {self.verdict} {self.detail}"
+
+
+def run_call(fn: Callable, kwargs: dict, seconds: float = TIME_LIMIT_S):
+    """(result, exception) of fn(**kwargs) under a time limit; exception is "hang" on timeout."""
+    try:
+        with _time_limit(seconds):
+            return fn(**kwargs), None
+    except _TimeLimit:
+        return None, "hang"
+    except Exception as err:  # noqa: BLE001 - classified by the caller
+        return None, err
+
+
+def classify(key: str, parameter: str, mutation: str, result, err) -> Outcome:
+    if err == "hang":
+        return Outcome(key, parameter, mutation, "hang", f"(over {TIME_LIMIT_S} s)")
+    if err is None:
+        return Outcome(key, parameter, mutation, "silent", f"returned {type(result).__name__}")
+    message = str(err)
+    if type(err) not in (ValueError, TypeError) and not isinstance(err, (ValueError, TypeError)):
+        return Outcome(key, parameter, mutation, "deep error", f"{type(err).__name__}: {message}")
+    if _is_deep(err):
+        return Outcome(key, parameter, mutation, "deep error", f"{type(err).__name__}: {message}")
+    if parameter not in message:
+        return Outcome(key, parameter, mutation, "unclear", f"{type(err).__name__}: {message}")
+    return Outcome(key, parameter, mutation, "clear")
+
+
+def _is_deep(err: BaseException) -> bool:
+    """A ValueError/TypeError raised from inside NumPy, torch or JAX rather than by labs."""
+    tb = err.__traceback__
+    last = None
+    while tb is not None:
+        last = tb
+        tb = tb.tb_next
+    if last is None:
+        return False
+    filename = last.tb_frame.f_code.co_filename
+    return "/labs/" not in filename.replace("\\", "/")
+
+
+def hostile_outcomes(
+    key: str, example: Example, fn: Callable, accepted: dict[tuple[str, str, str], str]
+) -> list[Outcome]:
+    """Every hostile call for one callable; the valid call itself must succeed first."""
+    result, err = run_call(fn, copy.deepcopy(example.kwargs))
+    if err is not None:
+        detail = "hang" if err == "hang" else f"{type(err).__name__}: {err}"
+        return [Outcome(key, "<valid call>", "none", "broken example", detail)]
+    try:
+        signature = inspect.signature(fn)
+        defaults = {n: p.default for n, p in signature.parameters.items()}
+    except (TypeError, ValueError):
+        defaults = {}
+    outcomes = []
+    for parameter, value in example.kwargs.items():
+        if parameter in example.fixed:
+            continue
+        for mutation, bad in mutations(value, defaults.get(parameter, inspect.Parameter.empty)):
+            if (key, parameter, mutation) in accepted:
+                continue
+            kwargs = {n: copy.deepcopy(v) for n, v in example.kwargs.items() if n != parameter}
+            kwargs[parameter] = bad
+            result, err = run_call(fn, kwargs)
+            outcomes.append(classify(key, parameter, mutation, result, err))
+    return outcomes
+
+
+def resolve(key: str, example: Example, callables: dict[str, Callable]) -> Callable:
+    if example.target is not None:
+        return example.target
+    return callables[key]
