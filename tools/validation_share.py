@@ -48,8 +48,7 @@ def _is_check_call(node: ast.AST, validators: set[str]) -> bool:
         calls = [value] if not isinstance(value, ast.Tuple) else list(value.elts)
         names = [_called_name(c) for c in calls]
         return bool(names) and all(
-            n is not None and (n in validators or n.startswith(("check_", "_check")))
-            for n in names
+            n is not None and (n in validators or n.startswith(("check_", "_check"))) for n in names
         )
     return False
 

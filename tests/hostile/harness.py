@@ -31,6 +31,7 @@ import inspect
 import math
 import pkgutil
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, is_dataclass
 from typing import Any
@@ -213,8 +214,10 @@ def mutations(value, default=inspect.Parameter.empty) -> Iterator[tuple[str, Any
     if _is_int_array(value):
         yield from _int_array_mutations(value)
         return
-    if isinstance(value, (list, tuple)) and value and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
+    if (
+        isinstance(value, (list, tuple))
+        and value
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
     ):
         yield "sequence-empty", type(value)()
         yield "sequence-nan", type(value)([math.nan, *value[1:]])
@@ -277,6 +280,10 @@ def run_call(fn: Callable, kwargs: dict, seconds: float = TIME_LIMIT_S):
         return None, "hang"
     except Exception as err:  # noqa: BLE001 - classified by the caller
         return None, err
+    finally:
+        plt = sys.modules.get("matplotlib.pyplot")
+        if plt is not None:
+            plt.close("all")
 
 
 def classify(key: str, parameter: str, mutation: str, result, err) -> Outcome:

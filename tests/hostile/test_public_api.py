@@ -46,7 +46,9 @@ def test_every_example_names_something_that_exists():
 def test_every_accepted_exception_has_a_reason():
     for (key, parameter, mutation), reason in ACCEPTED.items():
         assert key in EXAMPLES, f"ACCEPTED names {key}, which has no example"
-        assert isinstance(reason, str) and len(reason) > 10, f"say why {key}:{parameter} accepts {mutation}"
+        assert isinstance(reason, str) and len(reason) > 10, (
+            f"say why {key}:{parameter} accepts {mutation}"
+        )
 
 
 @pytest.mark.parametrize("key", sorted(EXAMPLES))

@@ -146,7 +146,9 @@ def one_of(name: str, value, options: Iterable) -> object:
     except Exception:  # an object whose __eq__ misbehaves is not one of the options
         found = False
     if not found:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}; got {_repr(value)}")
+        raise ValueError(
+            f"{name} must be one of {', '.join(map(repr, options))}; got {_repr(value)}"
+        )
     return value
 
 
