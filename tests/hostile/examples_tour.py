@@ -31,10 +31,15 @@ def _student_lse(x):
 
 
 EXAMPLES = {
-    "labs.tour.softmax": lambda: call(x=LOGITS, axis=-1, temperature=0.5),
-    "labs.tour.naive_softmax": lambda: call(x=LOGITS, axis=1),
-    "labs.tour.overflow_threshold": lambda: call(dtype=np.float32),
-    "labs.tour.entropy": lambda: call(p=PROBS, axis=0),
+    "labs.tour.reference.softmax": lambda: call(x=LOGITS, axis=-1, temperature=0.5),
+    "labs.tour.reference.naive_softmax": lambda: call(x=LOGITS, axis=1),
+    "labs.tour.reference.overflow_threshold": lambda: call(dtype=np.float32),
+    "labs.tour.reference.entropy": lambda: call(p=PROBS, axis=0),
+    "labs.tour.checks.logits_args": lambda: call(x=LOGITS, axis=1, framework="numpy"),
+    "labs.tour.checks.probabilities_args": lambda: call(p=PROBS, axis=0),
+    "labs.tour.checks.softmax_args": lambda: call(
+        x=LOGITS, axis=0, temperature=2.0, framework="numpy"
+    ),
     "labs.tour.torch.softmax": lambda: call(x=_torch_logits(), axis=-1, temperature=0.5),
     "labs.tour.jax.softmax": lambda: call(x=_jax_logits(), axis=-1, temperature=0.5),
     # A check takes whatever the student wrote: tests/common/test_exercises_hostile.py attacks it.

@@ -27,6 +27,7 @@ __all__ = [
     "callable_arg",
     "describe_value",
     "float_array",
+    "float_dtype",
     "instance",
     "integer",
     "integer_array",
@@ -343,6 +344,18 @@ def integer_array(
         if high is not None and hi >= high:
             raise ValueError(f"{name} must be < {high}, got a value of {hi}")
     return value
+
+
+def float_dtype(name: str, dtype) -> np.dtype:
+    """`dtype` as a floating NumPy dtype; TypeError for anything else (None included)."""
+    try:
+        if dtype is None:  # np.dtype(None) would quietly mean float64
+            raise TypeError
+        found = np.dtype(dtype)
+        np.finfo(found)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a floating NumPy dtype, got {_repr(dtype)}") from None
+    return found
 
 
 def axis_index(name: str, axis, ndim: int) -> int:
