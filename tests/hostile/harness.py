@@ -99,11 +99,27 @@ def _module_of(value) -> str:
 
 
 def _is_torch(value) -> bool:
-    return _module_of(value) == "torch" and hasattr(value, "is_floating_point")
+    if _module_of(value) != "torch":
+        return False
+    import torch
+
+    return isinstance(value, torch.Tensor)
 
 
 def _is_jax(value) -> bool:
-    return _module_of(value) in ("jax", "jaxlib") and hasattr(value, "shape")
+    if _module_of(value) not in ("jax", "jaxlib"):
+        return False
+    import jax
+
+    return isinstance(value, jax.Array)
+
+
+def _copy(value):
+    """A deep copy where one exists (a jax.Device or a module handle is passed as it is)."""
+    try:
+        return copy.deepcopy(value)
+    except Exception:  # noqa: BLE001
+        return value
 
 
 def _float_array_mutations(value) -> Iterator[tuple[str, Any]]:
@@ -318,7 +334,7 @@ def hostile_outcomes(
     key: str, example: Example, fn: Callable, accepted: dict[tuple[str, str, str], str]
 ) -> list[Outcome]:
     """Every hostile call for one callable; the valid call itself must succeed first."""
-    result, err = run_call(fn, copy.deepcopy(example.kwargs))
+    result, err = run_call(fn, {n: _copy(v) for n, v in example.kwargs.items()})
     if err is not None:
         detail = "hang" if err == "hang" else f"{type(err).__name__}: {err}"
         return [Outcome(key, "<valid call>", "none", "broken example", detail)]
@@ -334,7 +350,7 @@ def hostile_outcomes(
         for mutation, bad in mutations(value, defaults.get(parameter, inspect.Parameter.empty)):
             if (key, parameter, mutation) in accepted:
                 continue
-            kwargs = {n: copy.deepcopy(v) for n, v in example.kwargs.items() if n != parameter}
+            kwargs = {n: _copy(v) for n, v in example.kwargs.items() if n != parameter}
             kwargs[parameter] = bad
             result, err = run_call(fn, kwargs)
             outcomes.append(classify(key, parameter, mutation, result, err))

@@ -6,18 +6,36 @@ name and public cases) and offers a `check_<name>(fn)` that returns a `CheckRepo
 
 * "passed": every public case matched;
 * "failed": the first failing case is reported with its input, the expected and the obtained
-  value, and a hint;
-* "not attempted": the function still raises NotImplementedError (the stub as handed out). This is
-  not an error: the notebook keeps running, so nbval stays green on the student release.
+  value, and a hint, together with how many cases passed before it;
+* "not attempted": the function still raises NotImplementedError on the first case (the stub as
+  handed out). This is not an error: the notebook keeps running, so nbval stays green on the
+  student release. A solution that passes some cases and then raises NotImplementedError is
+  "failed", with what passed.
 
-A check never raises because of the student's code and never changes the arguments it was given:
-each case gets fresh copies of its inputs.
+A check never raises because of the student's code, whatever that code does: exceptions (even
+`sys.exit`, `KeyboardInterrupt`, or an exception whose `__str__` fails), returned objects that
+cannot be read as numbers, and infinite loops, which a per-case time limit stops (on the main
+thread of a POSIX process, as in Jupyter and Colab, the loop is interrupted; elsewhere the check
+stops waiting and reports it, while the loop runs on in the background).
+
+Answers are compared strictly: a string, a complex number or a bool is not a number. A torch or
+JAX array is compared at its own precision (bfloat16, float16, float32), and the report says so.
+
+The cases are snapshotted when the exercise is built: each check runs on fresh copies, so student
+code that changes an argument, or an exercise's `cases`, cannot change what later checks expect.
+What an in-process check cannot prevent (a student reading the expected values) is the grader's
+job: hidden cases run in a fresh process (see book/instructors.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import html
+import pickle
+import signal
+import sys
+import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +43,19 @@ from typing import Any
 
 import numpy as np
 
+__all__ = [
+    "FAILED",
+    "NOT_ATTEMPTED",
+    "PASSED",
+    "Case",
+    "CheckReport",
+    "Exercise",
+    "check",
+    "compare",
+]
+
 PASSED, FAILED, NOT_ATTEMPTED = "passed", "failed", "not attempted"
+DEFAULT_TIME_LIMIT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -33,7 +63,8 @@ class Case:
     """One public test case: call the student's function with `args`/`kwargs`, expect `expected`.
 
     `label` describes the input in words ("logits far above float32's exp limit"), `hint` says
-    what usually goes wrong when this case fails. Numbers are compared with `rtol`/`atol`.
+    what usually goes wrong when this case fails. Numbers are compared with `rtol`/`atol` (loosened
+    to the precision of a lower-precision answer, see `compare`).
     """
 
     args: tuple
@@ -47,17 +78,39 @@ class Case:
 
 @dataclass(frozen=True)
 class Exercise:
-    """An exercise: the function name the student must define, its signature and public cases."""
+    """An exercise: the function name the student must define, its signature and public cases.
+
+    `time_limit_s` bounds each case: an answer that loops forever is stopped and reported.
+    """
 
     name: str
     signature: str
     cases: tuple[Case, ...]
+    time_limit_s: float = DEFAULT_TIME_LIMIT_S
 
     def __post_init__(self) -> None:
-        if not self.name.isidentifier():
+        if not isinstance(self.name, str) or not self.name.isidentifier():
             raise ValueError(f"Exercise.name must be a Python identifier, got {self.name!r}")
         if not self.cases:
             raise ValueError(f"Exercise {self.name!r} needs at least one case")
+        if not all(isinstance(c, Case) for c in self.cases):
+            raise TypeError(f"Exercise {self.name!r}: cases must all be Case objects")
+        limit = self.time_limit_s
+        if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not limit > 0:
+            raise ValueError(f"Exercise.time_limit_s must be a positive number, got {limit!r}")
+        # The snapshot the checks run on: bytes cannot be changed by the student's code. Cases
+        # that cannot be pickled (a lambda among the arguments) keep a private deep copy.
+        try:
+            snapshot: bytes | tuple = pickle.dumps(tuple(self.cases))
+        except (pickle.PicklingError, TypeError, AttributeError):
+            snapshot = copy.deepcopy(tuple(self.cases))
+        object.__setattr__(self, "_snapshot", snapshot)
+
+    def fresh_cases(self) -> tuple[Case, ...]:
+        """New copies of the cases as they were when the exercise was built."""
+        if isinstance(self._snapshot, bytes):
+            return pickle.loads(self._snapshot)
+        return copy.deepcopy(self._snapshot)
 
 
 @dataclass
@@ -96,47 +149,250 @@ class CheckReport:
         )
 
 
+# --- Reading and comparing answers ---------------------------------------------------------------
+
+
+class _Unreadable(Exception):
+    """The student's answer cannot be read as a number or an array."""
+
+
+def _safe(fn: Callable[[], str], fallback: str) -> str:
+    try:
+        return str(fn())
+    except BaseException:  # noqa: BLE001 - a hostile __str__/__repr__ must not escape
+        return fallback
+
+
+def _short(value, limit: int = 80) -> str:
+    text = _safe(lambda: repr(value), f"<{type(value).__name__} that cannot be printed>")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _precision_of(value) -> tuple[np.ndarray, str | None]:
+    """(float64 array, name of the answer's own precision if lower than float64)."""
+    module = type(value).__module__.split(".")[0]
+    own = None
+    try:
+        if module == "torch" and hasattr(value, "detach"):
+            import torch
+
+            tensor = value.detach()
+            if tensor.is_complex():
+                raise _Unreadable("a complex tensor, not a real number")
+            if tensor.dtype == torch.bool:
+                raise _Unreadable("a boolean tensor, not numbers")
+            if tensor.is_floating_point() and tensor.dtype != torch.float64:
+                own = str(tensor.dtype).replace("torch.", "")
+            return tensor.to(torch.float64).cpu().numpy(), own
+        arr = np.asarray(value)
+    except _Unreadable:
+        raise
+    except BaseException as err:  # noqa: BLE001 - __array__ or __len__ may raise anything
+        name = type(err).__name__
+        raise _Unreadable(
+            f"{type(value).__name__} that cannot be read as numbers ({name})"
+        ) from None
+    kind = arr.dtype.kind
+    if kind == "V" and arr.dtype.name.startswith(("bfloat", "float")):  # ml_dtypes (JAX)
+        own = arr.dtype.name
+        return arr.astype(np.float64), own
+    if kind == "c":
+        raise _Unreadable("a complex number, not a real one")
+    if kind == "b":
+        raise _Unreadable("a bool, not a number")
+    if kind in "US":
+        raise _Unreadable(f"a string ({_short(value, 40)}), not a number")
+    if kind not in "fiu":
+        raise _Unreadable(f"{type(value).__name__}: {_short(value)}")
+    if kind == "f" and arr.dtype != np.float64:
+        own = arr.dtype.name
+    return arr.astype(np.float64), own
+
+
+def _tolerance(rtol: float, atol: float, own: str | None) -> tuple[float, float]:
+    """Loosen (rtol, atol) to four units of roundoff of a lower-precision answer."""
+    if own is None:
+        return rtol, atol
+    import ml_dtypes
+
+    eps = float(ml_dtypes.finfo(own).eps) if own.startswith("bfloat") else None
+    if eps is None:
+        try:
+            eps = float(np.finfo(own).eps)
+        except (TypeError, ValueError):
+            eps = float(ml_dtypes.finfo(own).eps)
+    return max(rtol, 4 * eps), max(atol, 4 * eps * 1e-3)
+
+
+def _number_text(e: float, g: float) -> tuple[str, str]:
+    """The two numbers with enough digits to show that they differ."""
+    for digits in (8, 12, 17):
+        es, gs = f"{e:.{digits}g}", f"{g:.{digits}g}"
+        if es != gs:
+            return es, gs
+    return es, gs
+
+
 def compare(got: Any, expected: Any, rtol: float, atol: float) -> str | None:
     """None if `got` matches `expected`; otherwise a sentence saying how it differs."""
+    try:
+        return _compare(got, expected, rtol, atol)
+    except BaseException as err:  # noqa: BLE001 - never let a hostile answer escape
+        name = type(err).__name__
+        return f"your answer could not be compared with the expected value ({name})"
+
+
+def _compare(got: Any, expected: Any, rtol: float, atol: float) -> str | None:
     if got is None and expected is not None:
         return "your function returned None (is a `return` missing?)"
-    if isinstance(expected, (bool, str)) or expected is None:
-        return None if got == expected else f"expected {expected!r}, got {got!r}"
+    if isinstance(expected, bool):
+        if isinstance(got, (bool, np.bool_)) and bool(got) == expected:
+            return None
+        return f"expected {expected!r}, got {_short(got)}"
+    if isinstance(expected, str) or expected is None:
+        if isinstance(got, type(expected)) and got == expected:
+            return None
+        return f"expected {expected!r}, got {_short(got)}"
     if isinstance(expected, (tuple, list)) and not _is_numeric_sequence(expected):
         if not isinstance(got, (tuple, list)) or len(got) != len(expected):
             return f"expected a sequence of {len(expected)} items, got {_short(got)}"
         for i, (g, e) in enumerate(zip(got, expected, strict=True)):
-            problem = compare(g, e, rtol, atol)
+            problem = _compare(g, e, rtol, atol)
             if problem:
                 return f"item {i}: {problem}"
         return None
+    if isinstance(got, (str, bytes)):
+        return f"expected a number or an array, got a string: {_short(got)}"
     try:
-        got_arr = np.asarray(_to_numpy(got), dtype=np.float64)
-    except (TypeError, ValueError):
-        return f"expected a number or an array, got {type(got).__name__}: {_short(got)}"
+        got_arr, own = _precision_of(got)
+    except _Unreadable as err:
+        return f"expected a number or an array, got {err}"
     exp_arr = np.asarray(expected, dtype=np.float64)
     if got_arr.shape != exp_arr.shape:
         return f"expected shape {exp_arr.shape}, got shape {got_arr.shape}"
     bad_nan = np.isnan(got_arr) & ~np.isnan(exp_arr)
     if bad_nan.any():
         return f"got NaN where a number was expected (first at index {_index(bad_nan)})"
+    rtol, atol = _tolerance(rtol, atol, own)
     close = np.isclose(got_arr, exp_arr, rtol=rtol, atol=atol, equal_nan=True)
     if close.all():
         return None
+    note = f" (compared at {own} precision: rtol {rtol:.2g})" if own else ""
     i = _index(~close)
     if got_arr.ndim == 0:
-        return f"expected {exp_arr.item():.8g}, got {got_arr.item():.8g}"
+        e, g = _number_text(exp_arr.item(), got_arr.item())
+        return f"expected {e}, got {g}{note}"
+    e, g = _number_text(float(exp_arr[i]), float(got_arr[i]))
     return (
         f"{int((~close).sum())} of {close.size} values differ; first at index {i}: "
-        f"expected {exp_arr[i]:.8g}, got {got_arr[i]:.8g}"
+        f"expected {e}, got {g}{note}"
     )
 
 
+# --- Running the student's function --------------------------------------------------------------
+
+
+class _OutOfTime(BaseException):
+    """Raised into the student's code when a case runs past its time limit."""
+
+
+@contextlib.contextmanager
+def _alarm(seconds: float):
+    """Stop the code inside after `seconds`, even code that catches every exception.
+
+    The alarm raises `_OutOfTime` where the code is; if the code swallows it and goes on, the
+    alarm also installs a line tracer that raises again on every line it runs, so the exception
+    surfaces at the first line outside the student's `try` (a loop's own `while` line).
+    """
+
+    def tracer(frame, event, arg):
+        if event == "line":
+            raise _OutOfTime
+        return tracer
+
+    def on_alarm(signum, frame):
+        while frame is not None and frame.f_code is not _run.__code__:  # the student's frames
+            frame.f_trace = tracer
+            frame.f_trace_lines = True
+            frame = frame.f_back
+        sys.settrace(tracer)
+        raise _OutOfTime
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    previous_trace = sys.gettrace()
+    signal.setitimer(signal.ITIMER_REAL, seconds, 0.5)  # re-fires if the code swallows it
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        sys.settrace(previous_trace)
+        frame = sys._getframe()
+        while frame is not None:
+            if frame.f_trace is tracer:
+                frame.f_trace = None
+            frame = frame.f_back
+
+
+def _can_interrupt() -> bool:
+    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+
+def _run(fn: Callable, args: tuple, kwargs: dict, seconds: float):
+    """("returned", value) | ("raised", exception) | ("timeout", None)."""
+    if _can_interrupt():
+        try:
+            with _alarm(seconds):
+                return "returned", fn(*args, **kwargs)
+        except _OutOfTime:
+            return "timeout", None
+        except BaseException as err:  # noqa: BLE001 - everything the student's code may raise
+            return "raised", err
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["outcome"] = ("returned", fn(*args, **kwargs))
+        except BaseException as err:  # noqa: BLE001
+            box["outcome"] = ("raised", err)
+
+    worker = threading.Thread(target=target, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    return box.get("outcome", ("timeout", None))
+
+
+def _where(err: BaseException) -> list[str]:
+    try:
+        frames = traceback.extract_tb(err.__traceback__)
+    except BaseException:  # noqa: BLE001
+        return []
+    if not frames:
+        return []
+    last = frames[-1]
+    return [f"  at line {last.lineno}: {last.line}"]
+
+
+def _describe_exception(err: BaseException) -> str:
+    name = _safe(lambda: type(err).__name__, "an exception")
+    if isinstance(err, SystemExit):
+        return "called sys.exit() (or exit()); return a value instead"
+    if isinstance(err, KeyboardInterrupt):
+        return "was interrupted (KeyboardInterrupt)"
+    message = _safe(lambda: str(err), "<its message cannot be printed>")
+    return f"raised {name}: {message}"
+
+
 def check(fn: Callable | None, exercise: Exercise) -> CheckReport:
-    """Run `exercise`'s public cases against the student's `fn` and explain any failure."""
+    """Run `exercise`'s public cases against the student's `fn` and explain any failure.
+
+    Never raises because of `fn` (see the module docstring); raises TypeError only when
+    `exercise` is not an Exercise, which is the chapter's mistake, not the student's.
+    """
     if not isinstance(exercise, Exercise):
         raise TypeError(f"exercise must be an Exercise, got {type(exercise).__name__}")
-    total = len(exercise.cases)
+    cases = exercise.fresh_cases()
+    total = len(cases)
     if fn is None:
         return CheckReport(exercise.name, NOT_ATTEMPTED, 0, total)
     if not callable(fn):
@@ -148,32 +404,53 @@ def check(fn: Callable | None, exercise: Exercise) -> CheckReport:
             [f"expected a function {exercise.signature}, got {type(fn).__name__}"],
         )
     notes = []
-    if getattr(fn, "__name__", exercise.name) != exercise.name:
+    fn_name = _safe(lambda: getattr(fn, "__name__", exercise.name), exercise.name)
+    if fn_name != exercise.name:
         notes.append(
-            f"note: your function is named {fn.__name__!r}; the grader looks for "
+            f"note: your function is named {fn_name!r}; the grader looks for "
             f"{exercise.name!r}, so keep that name."
         )
-    for passed, case in enumerate(exercise.cases):
-        args, kwargs = copy.deepcopy(case.args), copy.deepcopy(case.kwargs)
-        try:
-            got = fn(*args, **kwargs)
-        except NotImplementedError:
-            return CheckReport(exercise.name, NOT_ATTEMPTED, 0, total, notes)
-        except Exception as err:  # the student's code raised: report it, do not propagate
-            where = traceback.extract_tb(err.__traceback__)[-1]
+    for passed, case in enumerate(cases):
+        hint = [f"hint: {case.hint}"] if case.hint else []
+        state, value = _run(fn, case.args, case.kwargs, exercise.time_limit_s)
+        if state == "timeout":
             return CheckReport(
                 exercise.name,
                 FAILED,
                 passed,
                 total,
                 [
-                    f"case {passed + 1} ({case.label}) raised {type(err).__name__}: {err}",
-                    f"  at line {where.lineno}: {where.line}",
-                    *([f"hint: {case.hint}"] if case.hint else []),
+                    f"case {passed + 1} ({case.label}) ran for more than "
+                    f"{exercise.time_limit_s:g} s and was stopped: is there a loop that never "
+                    "ends?",
+                    *hint,
                     *notes,
                 ],
             )
-        problem = compare(got, case.expected, case.rtol, case.atol)
+        if state == "raised":
+            if isinstance(value, NotImplementedError) and passed == 0:
+                return CheckReport(exercise.name, NOT_ATTEMPTED, 0, total, notes)
+            done = (
+                [f"cases 1-{passed} passed before this one."]
+                if passed > 1
+                else ["case 1 passed before this one."]
+                if passed == 1
+                else []
+            )
+            return CheckReport(
+                exercise.name,
+                FAILED,
+                passed,
+                total,
+                [
+                    f"case {passed + 1} ({case.label}) {_describe_exception(value)}",
+                    *_where(value),
+                    *done,
+                    *hint,
+                    *notes,
+                ],
+            )
+        problem = compare(value, case.expected, case.rtol, case.atol)
         if problem:
             return CheckReport(
                 exercise.name,
@@ -183,7 +460,7 @@ def check(fn: Callable | None, exercise: Exercise) -> CheckReport:
                 [
                     f"case {passed + 1} ({case.label}): {problem}",
                     f"  call: {exercise.name}({_call_repr(case)})",
-                    *([f"hint: {case.hint}"] if case.hint else []),
+                    *hint,
                     *notes,
                 ],
             )
@@ -192,16 +469,10 @@ def check(fn: Callable | None, exercise: Exercise) -> CheckReport:
 
 def _is_numeric_sequence(seq) -> bool:
     try:
-        np.asarray(seq, dtype=np.float64)
-        return True
+        arr = np.asarray(seq)
     except (TypeError, ValueError):
         return False
-
-
-def _to_numpy(value):
-    if hasattr(value, "detach"):  # a torch tensor
-        return value.detach().cpu().numpy()
-    return value
+    return arr.dtype.kind in "fiu"
 
 
 def _index(mask: np.ndarray):
@@ -209,11 +480,6 @@ def _index(mask: np.ndarray):
     if mask.ndim > 1:
         return tuple(int(i) for i in np.unravel_index(flat, mask.shape))
     return flat if mask.ndim else ()
-
-
-def _short(value, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _call_repr(case: Case) -> str:

@@ -46,7 +46,7 @@ MAX_ELEMENTS = 2**28
 
 def describe_value(value) -> str:
     """A short description of `value` for an error message: its type, and shape/dtype if any."""
-    if hasattr(value, "shape") and hasattr(value, "dtype"):
+    if not isinstance(value, type) and hasattr(value, "shape") and hasattr(value, "dtype"):
         kind = type(value).__module__.split(".")[0]
         where = {"numpy": "a NumPy array", "torch": "a torch tensor"}.get(kind, f"a {kind} array")
         return f"{where} of dtype {value.dtype} and shape {tuple(value.shape)}"
@@ -177,8 +177,10 @@ def _framework_of(value) -> str | None:
     module = type(value).__module__.split(".")[0]
     if isinstance(value, (np.ndarray, np.generic)):
         return "numpy"
-    if module == "torch" and hasattr(value, "is_floating_point"):
-        return "torch"
+    if module == "torch":
+        import torch
+
+        return "torch" if isinstance(value, torch.Tensor) else None
     if module in ("jax", "jaxlib") and hasattr(value, "shape"):
         return "jax"
     return None
