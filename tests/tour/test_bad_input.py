@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from labs.tour import softmax
 from labs.tour import jax as tour_jax
+from labs.tour import softmax
 from labs.tour import torch as tour_torch
 
 FRAMEWORKS = {

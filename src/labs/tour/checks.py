@@ -30,8 +30,8 @@ def softmax_args(x, axis, temperature, *, framework: str):
     tiny = _smallest_normal(x.dtype)
     if temperature < tiny:
         raise ValueError(
-            f"temperature must be >= {tiny:.3g} for {_dtype_name(x.dtype)} logits (smaller values round to "
-            f"zero in that precision), got {temperature:.3g}"
+            f"temperature must be >= {tiny:.3g} for {_dtype_name(x.dtype)} logits (smaller "
+            f"values round to zero in that precision), got {temperature:.3g}"
         )
     return x, axis, temperature
 
