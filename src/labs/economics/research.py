@@ -144,9 +144,10 @@ def shots_affordable(budget_usd, cost_per_shot: float, hardware_cost_factor: flo
 
 def _shots_affordable(budgets: Float[np.ndarray, "B"], cost: float) -> Int[np.ndarray, "B"]:  # noqa: F821, UP037
     """k = floor(B / cost) per budget."""
-    # A relative nudge keeps budgets that are exact multiples of the cost from losing a shot to
-    # floating-point rounding (3 * 0.1 / 0.1 = 2.9999999999999996).
-    return np.floor(budgets / cost * (1 + 1e-12)).astype(np.int64)
+    # A relative nudge of under two rounding errors keeps budgets that are exact multiples of
+    # the cost from losing a shot (0.3 / 0.1 = 2.9999999999999996); at 4e-16 it adds less than
+    # half a shot even at the cap of 10**15 shots (a nudge of 1e-12 added 1,000 shots there).
+    return np.floor(budgets / cost * (1 + 4e-16)).astype(np.int64)
 
 
 def simulate_research_program(
