@@ -7,6 +7,8 @@ The checks run outside `jit`; the jitted kernel `_matmul` does none.
 Axes: M rows of x, K the inner size, N columns of w.
 """
 
+# ruff: noqa: F722 - jaxtyping shape strings such as "M K" are not Python expressions
+
 from __future__ import annotations
 
 import time
@@ -35,7 +37,7 @@ def matmul(params: dict, x: jax.Array) -> jax.Array:
 
 
 @jax.jit
-def _matmul(x: Float[jax.Array, "M K"], w: Float[jax.Array, "K N"]) -> Float[jax.Array, "M N"]:  # noqa: F722
+def _matmul(x: Float[jax.Array, "M K"], w: Float[jax.Array, "K N"]) -> Float[jax.Array, "M N"]:
     """y = x @ w: 2 M K N FLOPs."""
     return x @ w
 

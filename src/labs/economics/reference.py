@@ -6,6 +6,8 @@ and a timer. Taught in chapter 7, "Measure it yourself: a matrix multiply agains
 Axes: M rows of x, K the inner size, N columns of w.
 """
 
+# ruff: noqa: F722 - jaxtyping shape strings such as "M K" are not Python expressions
+
 from __future__ import annotations
 
 import time
@@ -39,7 +41,7 @@ def matmul(x, w) -> np.ndarray:
     return _matmul(x, w)
 
 
-def _matmul(x: Float[np.ndarray, "M K"], w: Float[np.ndarray, "K N"]) -> Float[np.ndarray, "M N"]:  # noqa: F722
+def _matmul(x: Float[np.ndarray, "M K"], w: Float[np.ndarray, "K N"]) -> Float[np.ndarray, "M N"]:
     """y = x @ w: 2 M K N FLOPs."""
     return x @ w
 

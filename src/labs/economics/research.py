@@ -28,6 +28,8 @@ budgets are asked for.
 Axes: T trials (simulated worlds), I ideas, B budgets.
 """
 
+# ruff: noqa: F722 - jaxtyping shape strings such as "M K" are not Python expressions
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -142,7 +144,7 @@ def shots_affordable(budget_usd, cost_per_shot: float, hardware_cost_factor: flo
     return _shots_affordable(budgets, cost)
 
 
-def _shots_affordable(budgets: Float[np.ndarray, "B"], cost: float) -> Int[np.ndarray, "B"]:  # noqa: F821, UP037
+def _shots_affordable(budgets: Float[np.ndarray, " B"], cost: float) -> Int[np.ndarray, " B"]:
     """k = floor(B / cost) per budget."""
     # A relative nudge of under two rounding errors keeps budgets that are exact multiples of
     # the cost from losing a shot (0.3 / 0.1 = 2.9999999999999996); at 4e-16 it adds less than
@@ -199,14 +201,14 @@ def simulate_research_program(
 
 
 def _simulate_research_program(
-    shots: Int[np.ndarray, "B"],  # noqa: F821, UP037
+    shots: Int[np.ndarray, " B"],
     n_ideas: int,
     noise: float,
     spread: float,
     rho: float,
     n_trials: int,
     seed: int,
-) -> Float[np.ndarray, "B"]:  # noqa: F821, UP037
+) -> Float[np.ndarray, " B"]:
     """The fraction of the n_trials worlds in which each budget's k shots find the best idea."""
     rng = np.random.default_rng([seed, 0])
     quality = rng.normal(0.0, spread, size=(n_trials, n_ideas))  # q_i, (T, I)
@@ -253,13 +255,13 @@ def _simulate_research_program(
 
 
 def _bets(
-    sums: Float[np.ndarray, "T I"],  # noqa: F722
-    repeats: Int[np.ndarray, "T I"],  # noqa: F722
-    prior_evidence: Float[np.ndarray, "T I"],  # noqa: F722
+    sums: Float[np.ndarray, "T I"],
+    repeats: Int[np.ndarray, "T I"],
+    prior_evidence: Float[np.ndarray, "T I"],
     prior_precision: float,
     spread: float,
     noise: float,
-) -> Int[np.ndarray, "T"]:  # noqa: F821, UP037
+) -> Int[np.ndarray, " T"]:
     """The idea each trial bets on: the tested idea with the highest posterior mean."""
     # The posterior mean of q_i is (prior_evidence + sums / noise^2) / (1 / spread^2 +
     # prior_precision + repeats / noise^2); both sides are multiplied by noise^2 here, so that

@@ -6,6 +6,8 @@ Taught in chapter 7, "Measure it yourself: a matrix multiply against the peak".
 Axes: M rows of x, K the inner size, N columns of the weight.
 """
 
+# ruff: noqa: F722 - jaxtyping shape strings such as "M K" are not Python expressions
+
 from __future__ import annotations
 
 import time
@@ -36,9 +38,9 @@ class Matmul(nn.Module):
 
 
 def _matmul(
-    x: Float[torch.Tensor, "M K"],  # noqa: F722
-    w: Float[torch.Tensor, "K N"],  # noqa: F722
-) -> Float[torch.Tensor, "M N"]:  # noqa: F722
+    x: Float[torch.Tensor, "M K"],
+    w: Float[torch.Tensor, "K N"],
+) -> Float[torch.Tensor, "M N"]:
     """y = x @ w: 2 M K N FLOPs."""
     return x @ w
 
