@@ -30,7 +30,9 @@ from labs.economics.widgets import (
 TOO_MANY_SHOTS = re.escape(
     "budget_usd / (cost_per_shot * hardware_cost_factor) must be <= 1e+15 shots"
 )
-TOO_MUCH_WORK = re.escape("n_trials * n_ideas * (rounds of shots + budgets) must be <= 200,000,000")
+TOO_MUCH_WORK = re.escape(
+    "n_trials * n_ideas * (rounds of shots + 4 x budgets) must be <= 200,000,000"
+)
 
 
 def test_shots_affordable_refuses_a_count_that_would_overflow():

@@ -44,7 +44,7 @@ MAX_SHOTS = 10**15
 # The shots simulator keeps a call to seconds and its memory to megabytes: past 10,000 runs of
 # every idea the noise of each estimate has fallen a hundredfold; 20 million (trial, idea) pairs
 # is 160 MB per array; and 2 * 10**8 (trial, idea) visits, counting one visit per round of shots
-# and one per budget, is a few seconds of work.
+# and four per budget, is about five seconds of work.
 MAX_ROUNDS = 10_000
 MAX_TRIAL_IDEAS = 20_000_000
 MAX_WORK = 2 * 10**8
@@ -274,12 +274,12 @@ def check_work(shots: np.ndarray, n_ideas: int, n_trials: int) -> None:
             f"budget_usd buys up to {most:,} shots, more than {MAX_ROUNDS:,} per idea; "
             "lower the budget or raise cost_per_shot (by then every estimate is exact enough)"
         )
-    # One pass over the (trial, idea) table per round of shots and one per budget that buys any
-    # (Python ints: no overflow).
-    visits = n_trials * n_ideas * (most // n_ideas + 1 + int(np.count_nonzero(shots)))
+    # One pass over the (trial, idea) table per round of shots, and per budget that buys any a
+    # pass that costs about four (the posterior and the bets; measured). Python ints: no overflow.
+    visits = n_trials * n_ideas * (most // n_ideas + 1 + 4 * int(np.count_nonzero(shots)))
     if visits > MAX_WORK:
         raise ValueError(
-            f"n_trials * n_ideas * (rounds of shots + budgets) must be <= {MAX_WORK:,} (a few "
+            f"n_trials * n_ideas * (rounds of shots + 4 x budgets) must be <= {MAX_WORK:,} (a few "
             f"seconds of work), got {visits:,}; lower n_trials, n_ideas, the number of budgets "
             "in budget_usd or the largest budget"
         )

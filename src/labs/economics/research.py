@@ -181,7 +181,7 @@ def simulate_research_program(
 
     Limits (labs.economics.checks, so that a typo cannot hang the machine or fill its memory):
     n_trials * n_ideas <= 20,000,000; at most 10,000 shots per idea; at most 10**15 shots; and
-    the work actually done, n_trials * n_ideas * (rounds of shots + budgets), <= 2 * 10**8.
+    the work actually done, n_trials * n_ideas * (rounds of shots + 4 x budgets), <= 2 * 10**8.
     """
     budgets, cost, n_ideas, noise, spread, rho, n_trials, seed = check_research_program(
         budget_usd, cost_per_shot, hardware_cost_factor, n_ideas, prediction_noise, idea_spread,
