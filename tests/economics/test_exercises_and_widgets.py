@@ -79,7 +79,10 @@ def test_widgets_build():
 
 
 def test_plot_scenarios_draws_one_line_per_scenario():
-    scenarios = [Scenario("a", "", 10.0), Scenario("b", "", 10.0, hardware_cost_factor=2.0)]
+    scenarios = [
+        Scenario(name="a", description="", cost_per_shot=10.0),
+        Scenario(name="b", description="", cost_per_shot=10.0, hardware_cost_factor=2.0),
+    ]
     ax, results = plot_scenarios(scenarios, np.geomspace(10, 1000, 5), n_trials=50)
     assert len(ax.get_lines()) == 2 and len(results) == 2
     assert ax.get_xscale() == "log"

@@ -104,7 +104,9 @@ def test_hardware_cost_factor_divides_the_shots():
 
 
 def test_scenario_simulates_with_its_arguments():
-    s = Scenario("x", "", cost_per_shot=10.0, hardware_cost_factor=2.0, prior_skill=0.5)
+    s = Scenario(
+        name="x", description="", cost_per_shot=10.0, hardware_cost_factor=2.0, prior_skill=0.5
+    )
     direct = simulate_research_program(
         [100.0], 10.0, hardware_cost_factor=2.0, prior_skill=0.5, n_trials=100
     )

@@ -1,6 +1,7 @@
 """What a training run costs, in GPU-hours, dollars and FLOPs, and what serving one costs.
 
-The formulas are the chapter's equations:
+Taught in chapter 7, "What the $5.576M covers" (eq. 1), "Counting the work: 6ND and MFU"
+(eqs. 2-3) and "Open models are not free to run" (eq. 4):
 
     cost   = GPU-hours x price per GPU-hour                                            (1)
     C      = 6 N D          (N active parameters, D tokens; Kaplan et al. §2.1)          (2)
@@ -16,21 +17,35 @@ import math
 from dataclasses import dataclass
 
 from labs.common.facts import fact
-from labs.common.validate import integer, real_number
+from labs.economics.checks import (
+    check_attention_flops,
+    check_breakeven,
+    check_cost_row,
+    check_mfu,
+    check_per_trillion,
+    check_price,
+    check_tokens_per_hour,
+    check_training_cost,
+    check_training_days,
+    check_training_flops,
+)
 
 SECONDS_PER_HOUR = 3600.0
 HOURS_PER_DAY = 24.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrainingStage:
     """One row of a training-cost table: a stage and the GPU-hours it used."""
 
     stage: str
     gpu_hours: float
 
+    def __post_init__(self) -> None:
+        check_cost_row(self)
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, kw_only=True)
 class CostRow:
     """One row of `deepseek_v3_cost_table`: stage, H800 GPU-hours and dollars."""
 
@@ -38,12 +53,18 @@ class CostRow:
     gpu_hours: float
     usd: float
 
+    def __post_init__(self) -> None:
+        check_cost_row(self)
+
 
 # DeepSeek-V3 Table 1: GPU-hours per stage (the total row is recomputed, not stored).
-DEEPSEEK_V3_TRAINING: tuple[TrainingStage, ...] = (
-    TrainingStage("Pre-training", float(fact("econ_v3_pretraining_gpu_hours").value)),
-    TrainingStage("Context extension", float(fact("econ_v3_context_extension_gpu_hours").value)),
-    TrainingStage("Post-training", float(fact("econ_v3_post_training_gpu_hours").value)),
+DEEPSEEK_V3_TRAINING: tuple[TrainingStage, ...] = tuple(
+    TrainingStage(stage=stage, gpu_hours=float(fact(key).value))
+    for stage, key in (
+        ("Pre-training", "econ_v3_pretraining_gpu_hours"),
+        ("Context extension", "econ_v3_context_extension_gpu_hours"),
+        ("Post-training", "econ_v3_post_training_gpu_hours"),
+    )
 )
 
 
@@ -54,9 +75,13 @@ def training_cost(gpu_hours: float, usd_per_gpu_hour: float) -> float:
         ValueError: negative hours, or a price that is not > 0 (a price of zero is almost
             always a unit mistake, and it would make every run look free).
     """
-    gpu_hours = real_number("gpu_hours", gpu_hours, nonnegative=True)
-    usd_per_gpu_hour = real_number("usd_per_gpu_hour", usd_per_gpu_hour, positive=True)
-    return gpu_hours * usd_per_gpu_hour
+    gpu_hours, usd_per_gpu_hour = check_training_cost(gpu_hours, usd_per_gpu_hour)
+    return _training_cost(gpu_hours, usd_per_gpu_hour)
+
+
+def _training_cost(gpu_hours: float, usd_per_gpu_hour: float) -> float:
+    """Eq. (1)."""
+    return gpu_hours * usd_per_gpu_hour  # eq. (1)
 
 
 def deepseek_v3_cost_table(usd_per_gpu_hour: float = 2.0) -> tuple[CostRow, ...]:
@@ -66,12 +91,22 @@ def deepseek_v3_cost_table(usd_per_gpu_hour: float = 2.0) -> tuple[CostRow, ...]
     $5,576,000. The table covers the official training run only: not the research and ablations
     before it, the data, the salaries, or the cluster itself.
     """
+    usd_per_gpu_hour = check_price(usd_per_gpu_hour)
+    return _deepseek_v3_cost_table(usd_per_gpu_hour)
+
+
+def _deepseek_v3_cost_table(usd_per_gpu_hour: float) -> tuple[CostRow, ...]:
+    """Table 1: every stage at one price, then the total."""
     rows = [
-        CostRow(s.stage, s.gpu_hours, training_cost(s.gpu_hours, usd_per_gpu_hour))
+        CostRow(
+            stage=s.stage, gpu_hours=s.gpu_hours, usd=_training_cost(s.gpu_hours, usd_per_gpu_hour)
+        )
         for s in DEEPSEEK_V3_TRAINING
     ]
-    total_hours = sum(r.gpu_hours for r in rows)
-    rows.append(CostRow("Total", total_hours, training_cost(total_hours, usd_per_gpu_hour)))
+    hours = sum(r.gpu_hours for r in rows)
+    rows.append(
+        CostRow(stage="Total", gpu_hours=hours, usd=_training_cost(hours, usd_per_gpu_hour))
+    )
     return tuple(rows)
 
 
@@ -84,9 +119,13 @@ def training_flops(active_params: float, tokens: float) -> float:
     `attention_training_flops_per_token`), recomputation, and work outside the main model (the
     V3 multi-token-prediction module, evaluation runs).
     """
-    active_params = real_number("active_params", active_params, positive=True)
-    tokens = real_number("tokens", tokens, nonnegative=True)
-    return 6.0 * active_params * tokens
+    active_params, tokens = check_training_flops(active_params, tokens)
+    return _training_flops(active_params, tokens)
+
+
+def _training_flops(active_params: float, tokens: float) -> float:
+    """Eq. (2): 2 N forward + 4 N backward FLOPs per token."""
+    return 6.0 * active_params * tokens  # eq. (2)
 
 
 def attention_training_flops_per_token(
@@ -100,12 +139,15 @@ def attention_training_flops_per_token(
 
         3 * 2 * n_layers * n_heads * (qk_head_dim + v_head_dim) * seq_len / 2
     """
-    n_layers = integer("n_layers", n_layers, minimum=1)
-    n_heads = integer("n_heads", n_heads, minimum=1)
-    qk_head_dim = integer("qk_head_dim", qk_head_dim, minimum=1)
-    v_head_dim = integer("v_head_dim", v_head_dim, minimum=1)
-    seq_len = integer("seq_len", seq_len, minimum=1)
-    return 3.0 * 2.0 * n_layers * n_heads * (qk_head_dim + v_head_dim) * seq_len / 2.0
+    sizes = check_attention_flops(n_layers, n_heads, qk_head_dim, v_head_dim, seq_len)
+    return _attention_training_flops_per_token(*sizes)
+
+
+def _attention_training_flops_per_token(
+    n_layers: int, n_heads: int, qk_head_dim: int, v_head_dim: int, seq_len: int
+) -> float:
+    """Forward + backward attention FLOPs per token under a causal mask (Python ints: exact)."""
+    return 3 * 2 * n_layers * n_heads * (qk_head_dim + v_head_dim) * seq_len / 2
 
 
 def model_flops_utilization(flops: float, gpu_hours: float, peak_flops_per_gpu: float) -> float:
@@ -120,23 +162,23 @@ def model_flops_utilization(flops: float, gpu_hours: float, peak_flops_per_gpu: 
         MFU as a fraction (0.35 means 35 %). A value above 1 means the inputs are inconsistent
         (wrong units, or a peak for the wrong precision), so it raises instead.
     """
-    flops = real_number("flops", flops, nonnegative=True)
-    gpu_hours = real_number("gpu_hours", gpu_hours, positive=True)
-    peak_flops_per_gpu = real_number("peak_flops_per_gpu", peak_flops_per_gpu, positive=True)
-    mfu = flops / (gpu_hours * SECONDS_PER_HOUR * peak_flops_per_gpu)
-    if mfu > 1.0:
-        raise ValueError(
-            f"the implied utilisation is {mfu:.3g} > 1: flops={flops:.4g} cannot be done in "
-            f"gpu_hours={gpu_hours:.4g} at peak_flops_per_gpu={peak_flops_per_gpu:.4g} FLOP/s "
-            "(check the units: the peak is in FLOP/s, not TFLOP/s)"
-        )
-    return mfu
+    flops, gpu_hours, peak_flops_per_gpu = check_mfu(flops, gpu_hours, peak_flops_per_gpu)
+    return _model_flops_utilization(flops, gpu_hours, peak_flops_per_gpu)
+
+
+def _model_flops_utilization(flops: float, gpu_hours: float, peak_flops_per_gpu: float) -> float:
+    """Eq. (3): useful FLOPs over the FLOPs the hours could have done at peak."""
+    return flops / (gpu_hours * SECONDS_PER_HOUR * peak_flops_per_gpu)  # eq. (3)
 
 
 def gpu_hours_per_trillion_tokens(gpu_hours: float, tokens: float) -> float:
     """GPU-hours spent per 10^12 training tokens (V3 reports 180K H800 GPU-hours)."""
-    gpu_hours = real_number("gpu_hours", gpu_hours, nonnegative=True)
-    tokens = real_number("tokens", tokens, positive=True)
+    gpu_hours, tokens = check_per_trillion(gpu_hours, tokens)
+    return _gpu_hours_per_trillion_tokens(gpu_hours, tokens)
+
+
+def _gpu_hours_per_trillion_tokens(gpu_hours: float, tokens: float) -> float:
+    """GPU-hours per 10^12 tokens."""
     return gpu_hours / (tokens / 1e12)
 
 
@@ -144,19 +186,25 @@ def tokens_per_gpu_hour(active_params: float, peak_flops_per_gpu: float, mfu: fl
     """Training tokens one GPU processes per hour at utilisation `mfu`, under C = 6 N D.
 
     The inverse view of eq. (3): a GPU delivering mfu * peak FLOP/s spends 6 N FLOPs per token.
+    `mfu` is a fraction in (0, 1].
     """
-    active_params = real_number("active_params", active_params, positive=True)
-    peak_flops_per_gpu = real_number("peak_flops_per_gpu", peak_flops_per_gpu, positive=True)
-    mfu = real_number("mfu", mfu, positive=True)
-    if mfu > 1.0:
-        raise ValueError(f"mfu must be a fraction in (0, 1], got {mfu}")
+    active_params, peak, mfu = check_tokens_per_hour(active_params, peak_flops_per_gpu, mfu)
+    return _tokens_per_gpu_hour(active_params, peak, mfu)
+
+
+def _tokens_per_gpu_hour(active_params: float, peak_flops_per_gpu: float, mfu: float) -> float:
+    """Eq. (3) inverted: delivered FLOPs per hour over 6 N FLOPs per token."""
     return mfu * peak_flops_per_gpu * SECONDS_PER_HOUR / (6.0 * active_params)
 
 
 def training_days(gpu_hours: float, n_gpus: int) -> float:
     """Wall-clock days for `gpu_hours` spread evenly over `n_gpus` GPUs."""
-    gpu_hours = real_number("gpu_hours", gpu_hours, nonnegative=True)
-    n_gpus = integer("n_gpus", n_gpus, minimum=1)
+    gpu_hours, n_gpus = check_training_days(gpu_hours, n_gpus)
+    return _training_days(gpu_hours, n_gpus)
+
+
+def _training_days(gpu_hours: float, n_gpus: int) -> float:
+    """The GPUs run at the same time: hours per GPU, in days."""
     return gpu_hours / n_gpus / HOURS_PER_DAY
 
 
@@ -178,11 +226,14 @@ def self_hosting_breakeven(
     Raises:
         ValueError: a negative fixed cost or self-hosting price, or an API price that is not > 0.
     """
-    fixed = real_number("monthly_fixed_usd", monthly_fixed_usd, nonnegative=True)
-    api = real_number("api_usd_per_million_tokens", api_usd_per_million_tokens, positive=True)
-    own = real_number(
-        "self_host_usd_per_million_tokens", self_host_usd_per_million_tokens, nonnegative=True
+    fixed, api, own = check_breakeven(
+        monthly_fixed_usd, api_usd_per_million_tokens, self_host_usd_per_million_tokens
     )
-    if own >= api:
-        return math.inf
-    return fixed / (api - own) * 1e6
+    return _self_hosting_breakeven(fixed, api, own)
+
+
+def _self_hosting_breakeven(monthly_fixed_usd: float, api_usd: float, own_usd: float) -> float:
+    """Eq. (4), with prices per million tokens."""
+    if own_usd >= api_usd:
+        return math.inf  # every token costs more at home: no volume pays back the fixed cost
+    return monthly_fixed_usd / (api_usd - own_usd) * 1e6  # eq. (4), in tokens per month

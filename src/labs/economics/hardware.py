@@ -1,17 +1,26 @@
 """The hardware registry: the accelerators the chapter compares, built from the facts registry.
 
+Taught in chapter 7, "H800 versus H100: what the export rules cut" (and used by "Counting the
+work: 6ND and MFU" and "Measure it yourself: a matrix multiply against the peak").
+
 Every number here comes from `labs.common.facts` (datasheets, cloud documentation) with its
-source; rental prices are assumptions and say so in their fact's note.
+source; rental prices are assumptions and say so in their fact's note. `HARDWARE` is read-only
+and its entries are frozen, so that no notebook cell can change a chip for every later import.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from labs.common.facts import FACTS, fact
+from labs.common.validate import read_only, text
+from labs.economics.checks import check_hardware_name, check_hardware_spec, check_precision
+
+__all__ = ["HARDWARE", "HardwareSpec", "hardware", "hardware_for_device_name"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class HardwareSpec:
     """One accelerator, per chip.
 
@@ -29,14 +38,17 @@ class HardwareSpec:
     """
 
     name: str
-    bf16_tflops: float | None
-    fp8_tflops: float | None
-    fp16_tflops: float | None
+    bf16_tflops: float | None = None
+    fp8_tflops: float | None = None
+    fp16_tflops: float | None = None
     memory_gbs: float
     interconnect_gbs: float
     interconnect: str
     usd_per_hour: float
     key: str
+
+    def __post_init__(self) -> None:
+        check_hardware_spec(self)
 
     def peak_tflops(self, precision: str) -> float:
         """The dense peak for `precision` ("bf16", "fp8" or "fp16") in TFLOP/s.
@@ -44,9 +56,7 @@ class HardwareSpec:
         Raises:
             ValueError: unknown precision, or a precision this chip has no tensor units for.
         """
-        if precision not in ("bf16", "fp8", "fp16"):
-            raise ValueError(f"precision must be 'bf16', 'fp8' or 'fp16', got {precision!r}")
-        value = getattr(self, f"{precision}_tflops")
+        value = getattr(self, f"{check_precision(precision)}_tflops")
         if value is None:
             raise ValueError(f"precision={precision!r}: the {self.name} has no {precision} peak")
         return value
@@ -70,10 +80,12 @@ _PRICE_KEY = {"h100_sxm": "h100", "h800_sxm": "h800", "a100_sxm": "a100"}
 
 
 def _optional(key: str) -> float | None:
+    """The fact `key` as a float, or None where the chip has no such figure."""
     return float(FACTS[key].value) if key in FACTS else None
 
 
 def _build() -> dict[str, HardwareSpec]:
+    """One HardwareSpec per chip, every number from the facts registry."""
     specs = {}
     for key, name, link in _CHIPS:
         price_key = _PRICE_KEY.get(key, key)
@@ -91,16 +103,12 @@ def _build() -> dict[str, HardwareSpec]:
     return specs
 
 
-HARDWARE: dict[str, HardwareSpec] = _build()
+HARDWARE: Mapping[str, HardwareSpec] = read_only(_build())
 
 
 def hardware(name: str) -> HardwareSpec:
     """The registry entry `name` (e.g. "H800 SXM"); a ValueError lists the known names."""
-    if not isinstance(name, str):
-        raise TypeError(f"name must be a string such as 'H800 SXM', got {type(name).__name__}")
-    if name not in HARDWARE:
-        raise ValueError(f"name must be one of {', '.join(map(repr, HARDWARE))}; got {name!r}")
-    return HARDWARE[name]
+    return HARDWARE[check_hardware_name(name, HARDWARE)]
 
 
 def hardware_for_device_name(device_name: str) -> HardwareSpec | None:
@@ -109,10 +117,13 @@ def hardware_for_device_name(device_name: str) -> HardwareSpec | None:
     `torch.cuda.get_device_name()` says e.g. "NVIDIA H100 80GB HBM3" or "Tesla T4"; JAX's TPU
     devices say "TPU v5 lite". A PCIe H100 is not an SXM part and is not matched.
     """
-    if not isinstance(device_name, str):
-        raise TypeError(f"device_name must be a string, got {type(device_name).__name__}")
-    text = device_name.upper()
-    if "PCIE" in text:
+    return _hardware_for_device_name(text("device_name", device_name, nonempty=False))
+
+
+def _hardware_for_device_name(device_name: str) -> HardwareSpec | None:
+    """Match a whole word of the reported name (or a spaced phrase) against the chips."""
+    upper = device_name.upper()
+    if "PCIE" in upper:
         return None
     for token, name in (
         ("H100", "H100 SXM"),
@@ -123,6 +134,6 @@ def hardware_for_device_name(device_name: str) -> HardwareSpec | None:
         ("V5 LITE", "TPU v5e"),
         ("V5E", "TPU v5e"),
     ):
-        if token in text.replace("-", " ").split() or (" " in token and token in text):
+        if token in upper.replace("-", " ").split() or (" " in token and token in upper):
             return HARDWARE[name]
     return None

@@ -1,5 +1,7 @@
 """The shots simulator: a Monte Carlo of a lab that buys experiments to find its best idea.
 
+Taught in chapter 7, "The shots argument".
+
 The world (one trial):
 
 * The lab has `n_ideas` candidate ideas. Idea i would lower the log-loss of the large run by
@@ -22,15 +24,45 @@ Every budget sees the same `n_trials` worlds, and the r-th run of an idea has th
 whatever the budget: a larger budget only adds shots to what a smaller one saw (common random
 numbers), so the curves are smooth and the estimate at a budget does not depend on which other
 budgets are asked for.
+
+Axes: T trials (simulated worlds), I ideas, B budgets.
 """
+
+# ruff: noqa: F722 - jaxtyping shape strings such as "M K" are not Python expressions
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+from jaxtyping import Float, Int
 
-from labs.common.validate import float_array, integer, real_number
+from labs.economics.checks import (
+    MAX_ROUNDS,
+    MAX_SHOTS,
+    MAX_TRIAL_IDEAS,
+    MAX_WORK,
+    check_budgets,
+    check_research_program,
+    check_result,
+    check_scenario,
+    check_shot_cost,
+    check_shots,
+    check_work,
+)
+
+__all__ = [
+    "DEFAULT_IDEA_SPREAD",
+    "DEFAULT_PREDICTION_NOISE",
+    "MAX_ROUNDS",
+    "MAX_SHOTS",
+    "MAX_TRIAL_IDEAS",
+    "MAX_WORK",
+    "ResearchProgramResult",
+    "Scenario",
+    "shots_affordable",
+    "simulate_research_program",
+]
 
 # The default prediction noise is an ASSUMPTION, stated here once: 0.02 in natural-log units,
 # i.e. a small run predicts the large run's loss to about 2 %, the same size as the spread of the
@@ -40,13 +72,11 @@ from labs.common.validate import float_array, integer, real_number
 # measures on Epoch AI's points (median and worst error of predicting the big runs from small ones).
 DEFAULT_PREDICTION_NOISE = 0.02
 DEFAULT_IDEA_SPREAD = 0.02
-# Limits that keep a call to seconds and memory to megabytes: past 10,000 runs of every idea the
-# noise of each estimate has fallen a hundredfold, and 20 million (trial, idea) pairs is 160 MB.
-MAX_ROUNDS = 10_000
-MAX_TRIAL_IDEAS = 20_000_000
+# The caps (MAX_ROUNDS, MAX_TRIAL_IDEAS, MAX_WORK, MAX_SHOTS) live in labs.economics.checks with
+# their reasons; they keep a call to seconds and its memory to megabytes.
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ResearchProgramResult:
     """What `simulate_research_program` returns; arrays have one entry per budget.
 
@@ -64,19 +94,28 @@ class ResearchProgramResult:
     standard_error: np.ndarray
     n_trials: int
 
+    def __post_init__(self) -> None:
+        check_result(self)
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, kw_only=True)
 class Scenario:
-    """A named set of `simulate_research_program` arguments (everything but the budget)."""
+    """A named set of `simulate_research_program` arguments (everything but the budget).
+
+    Its fields obey the rules of `simulate_research_program`'s arguments (checked on creation).
+    """
 
     name: str
-    description: str
+    description: str = ""
     cost_per_shot: float
     hardware_cost_factor: float = 1.0
     prior_skill: float = 0.0
     n_ideas: int = 100
     prediction_noise: float = DEFAULT_PREDICTION_NOISE
     idea_spread: float = DEFAULT_IDEA_SPREAD
+
+    def __post_init__(self) -> None:
+        check_scenario(self)
 
     def simulate(self, budget_usd, *, n_trials: int = 2000, seed: int = 0):
         """`simulate_research_program` with this scenario's arguments."""
@@ -94,12 +133,23 @@ class Scenario:
 
 
 def shots_affordable(budget_usd, cost_per_shot: float, hardware_cost_factor: float = 1.0):
-    """floor(budget / (cost_per_shot * hardware_cost_factor)), elementwise, as int64."""
-    budgets = _budgets(budget_usd)
-    cost = _shot_cost(cost_per_shot, hardware_cost_factor)
-    # A relative nudge keeps budgets that are exact multiples of the cost from losing a shot to
-    # floating-point rounding (3 * 0.1 / 0.1 = 2.9999999999999996).
-    return np.floor(budgets / cost * (1 + 1e-12)).astype(np.int64)
+    """floor(budget / (cost_per_shot * hardware_cost_factor)), elementwise, as int64.
+
+    A budget that buys more than 10**15 shots is refused (MAX_SHOTS): the count would no longer
+    be exact in float64, and past 2**63 it would wrap to a negative int64.
+    """
+    budgets = check_budgets("budget_usd", budget_usd)
+    cost = check_shot_cost(cost_per_shot, hardware_cost_factor)
+    check_shots(budgets, cost)
+    return _shots_affordable(budgets, cost)
+
+
+def _shots_affordable(budgets: Float[np.ndarray, " B"], cost: float) -> Int[np.ndarray, " B"]:
+    """k = floor(B / cost) per budget."""
+    # A relative nudge of under two rounding errors keeps budgets that are exact multiples of
+    # the cost from losing a shot (0.3 / 0.1 = 2.9999999999999996); at 4e-16 it adds less than
+    # half a shot even at the cap of 10**15 shots (a nudge of 1e-12 added 1,000 shots there).
+    return np.floor(budgets / cost * (1 + 4e-16)).astype(np.int64)
 
 
 def simulate_research_program(
@@ -126,30 +176,42 @@ def simulate_research_program(
         hardware_cost_factor: multiplies the cost of every shot (>= 1 for a constraint such as
             slower interconnect, < 1 for a saving such as FP8); > 0.
         n_trials: simulated worlds per budget (>= 1).
-        seed: seeds NumPy's generator; the same arguments and seed give the same result.
-    """
-    budgets = _budgets(budget_usd)
-    shots = shots_affordable(budgets, cost_per_shot, hardware_cost_factor)
-    n_ideas = integer("n_ideas", n_ideas, minimum=2)
-    noise = real_number("prediction_noise", prediction_noise, nonnegative=True)
-    spread = real_number("idea_spread", idea_spread, positive=True)
-    rho = real_number("prior_skill", prior_skill, nonnegative=True)
-    if rho >= 1.0:
-        raise ValueError(f"prior_skill must be in [0, 1), got {rho} (1 would be foresight)")
-    n_trials = integer("n_trials", n_trials, minimum=1)
-    seed = integer("seed", seed, minimum=0)
-    if n_trials * n_ideas > MAX_TRIAL_IDEAS:
-        raise ValueError(
-            f"n_trials * n_ideas must be <= {MAX_TRIAL_IDEAS:,}, got {n_trials:,} * {n_ideas:,}"
-        )
-    if shots.max() // n_ideas > MAX_ROUNDS:
-        raise ValueError(
-            f"budget_usd buys up to {int(shots.max()):,} shots, more than {MAX_ROUNDS:,} per idea; "
-            "lower the budget or raise cost_per_shot (by then every estimate is exact enough)"
-        )
+        seed: seeds NumPy's generator, in [0, 2**32); the same arguments and seed give the same
+            result.
 
+    Limits (labs.economics.checks, so that a typo cannot hang the machine or fill its memory):
+    n_trials * n_ideas <= 20,000,000; at most 10,000 shots per idea; at most 10**15 shots; and
+    the work actually done, n_trials * n_ideas * (rounds of shots + 4 x budgets), <= 2 * 10**8.
+    """
+    budgets, cost, n_ideas, noise, spread, rho, n_trials, seed = check_research_program(
+        budget_usd, cost_per_shot, hardware_cost_factor, n_ideas, prediction_noise, idea_spread,
+        prior_skill, n_trials, seed,
+    )  # fmt: skip
+    shots = _shots_affordable(budgets, cost)
+    check_work(shots, n_ideas, n_trials)
+    success = _simulate_research_program(shots, n_ideas, noise, spread, rho, n_trials, seed)
+    standard_error = np.sqrt(success * (1.0 - success) / n_trials)
+    return ResearchProgramResult(
+        budgets_usd=budgets,
+        shots=shots,
+        success_probability=success,
+        standard_error=standard_error,
+        n_trials=n_trials,
+    )
+
+
+def _simulate_research_program(
+    shots: Int[np.ndarray, " B"],
+    n_ideas: int,
+    noise: float,
+    spread: float,
+    rho: float,
+    n_trials: int,
+    seed: int,
+) -> Float[np.ndarray, " B"]:
+    """The fraction of the n_trials worlds in which each budget's k shots find the best idea."""
     rng = np.random.default_rng([seed, 0])
-    quality = rng.normal(0.0, spread, size=(n_trials, n_ideas))
+    quality = rng.normal(0.0, spread, size=(n_trials, n_ideas))  # q_i, (T, I)
     best = quality.argmax(axis=1)
 
     # The team's free ranking: a standardised signal z with correlation rho to the quality. Read
@@ -169,7 +231,7 @@ def simulate_research_program(
     def errors(level: int) -> np.ndarray:
         return noise * np.random.default_rng([seed, 1, level]).normal(size=(n_trials, n_ideas))
 
-    success = np.zeros(len(budgets))
+    success = np.zeros(len(shots))
     full_sums = np.zeros((n_trials, n_ideas))  # sums over the complete rounds run so far
     rounds, cached = 0, (-1, None)
     for i in np.argsort(shots, kind="stable"):  # from small budgets to large
@@ -189,43 +251,24 @@ def simulate_research_program(
             repeats = repeats + in_partial_round
         bets = _bets(sums, repeats, prior_evidence, prior_precision, spread, noise)
         success[i] = np.mean(bets == best)
-    standard_error = np.sqrt(success * (1.0 - success) / n_trials)
-    return ResearchProgramResult(budgets, shots, success, standard_error, n_trials)
+    return success
 
 
-def _bets(sums, repeats, prior_evidence, prior_precision, spread, noise) -> np.ndarray:
-    """The idea each trial bets on: the tested idea with the highest posterior mean.
-
-    The posterior mean of q_i is (prior_evidence + sums / noise^2) / (1 / spread^2 +
-    prior_precision + repeats / noise^2); both sides are multiplied by noise^2 here, so that
-    noiseless (or nearly noiseless) shots give the plain average instead of inf / inf.
-    """
+def _bets(
+    sums: Float[np.ndarray, "T I"],
+    repeats: Int[np.ndarray, "T I"],
+    prior_evidence: Float[np.ndarray, "T I"],
+    prior_precision: float,
+    spread: float,
+    noise: float,
+) -> Int[np.ndarray, " T"]:
+    """The idea each trial bets on: the tested idea with the highest posterior mean."""
+    # The posterior mean of q_i is (prior_evidence + sums / noise^2) / (1 / spread^2 +
+    # prior_precision + repeats / noise^2); both sides are multiplied by noise^2 here, so that
+    # noiseless (or nearly noiseless) shots give the plain average instead of inf / inf.
     r = noise**2
     numerator = prior_evidence * r + sums
     denominator = r / spread**2 + prior_precision * r + repeats
-    tested = repeats > 0
+    tested = repeats > 0  # (T, I)
     mean = np.divide(numerator, denominator, out=np.zeros_like(sums), where=tested)
     return np.where(tested, mean, -np.inf).argmax(axis=1)
-
-
-def _budgets(budget_usd) -> np.ndarray:
-    if isinstance(budget_usd, bool):
-        raise TypeError("budget_usd must be a number or an array of numbers, got bool")
-    if np.isscalar(budget_usd):
-        budgets = np.array([real_number("budget_usd", budget_usd)], dtype=np.float64)
-    else:
-        budgets = np.asarray(budget_usd)
-        if budgets.dtype.kind in "iu":
-            budgets = budgets.astype(np.float64)
-        budgets = float_array("budget_usd", budgets, min_ndim=1)
-        if budgets.ndim != 1:
-            raise ValueError(f"budget_usd must be a number or a 1-D array, got {budgets.shape}")
-    if np.any(budgets < 0):
-        raise ValueError(f"budget_usd must be >= 0, got {budgets[budgets < 0][0]}")
-    return budgets
-
-
-def _shot_cost(cost_per_shot, hardware_cost_factor) -> float:
-    cost = real_number("cost_per_shot", cost_per_shot, positive=True)
-    factor = real_number("hardware_cost_factor", hardware_cost_factor, positive=True)
-    return cost * factor

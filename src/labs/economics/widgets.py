@@ -1,10 +1,23 @@
-"""Chapter 7 explorers: a training-cost calculator and the shots simulator (ipywidgets, lazy)."""
+"""Chapter 7 explorers: a training-cost calculator and the shots simulator (ipywidgets, lazy).
+
+Taught in chapter 7, "Explore" (the calculator sums up "What the $5.576M covers" and "Counting the
+work: 6ND and MFU"; the simulator is the model of "The shots argument").
+"""
 
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.axes import Axes
 
 from labs.common.plotting import PALETTE, new_figure
+from labs.common.validate import describe_value, real_number, size
+from labs.economics.checks import (
+    MAX_WIDGET_IDEAS,
+    check_budgets,
+    check_calculator,
+    check_hardware_name,
+    check_precision,
+)
 from labs.economics.costs import (
     model_flops_utilization,
     training_cost,
@@ -25,9 +38,8 @@ def training_cost_report(
     precision: str = "bf16",
 ) -> str:
     """A few lines: the bill, the wall-clock days, and the MFU those numbers imply on `chip`."""
-    spec = HARDWARE[chip] if chip in HARDWARE else None
-    if spec is None:
-        raise ValueError(f"chip must be one of {', '.join(map(repr, HARDWARE))}; got {chip!r}")
+    spec = HARDWARE[check_hardware_name(chip, HARDWARE, parameter="chip")]
+    precision = check_precision(precision)
     cost = training_cost(gpu_hours, usd_per_gpu_hour)
     days = training_days(gpu_hours, n_gpus)
     flops = training_flops(active_params, tokens)
@@ -54,9 +66,19 @@ def training_cost_calculator(
 ):
     """Sliders over GPU-hours, price, GPU count, model size and tokens; prints the report.
 
-    The defaults are DeepSeek-V3's (Table 1 and §1 of its report).
+    The defaults are DeepSeek-V3's (Table 1 and §1 of its report). Each must lie in its slider's
+    range (GPU-hours 1e3..1e8, $0.1..$10, 1..32,768 GPUs, 1e8..1e12 parameters, 1e9..1e14
+    tokens): a slider would clip a value outside it without a word.
     """
     import ipywidgets as widgets
+
+    check_calculator(
+        gpu_hours=gpu_hours,
+        usd_per_gpu_hour=usd_per_gpu_hour,
+        n_gpus=n_gpus,
+        active_params=active_params,
+        tokens=tokens,
+    )
 
     style = {"description_width": "150px"}
     layout = widgets.Layout(width="520px")
@@ -108,14 +130,16 @@ def plot_scenarios(scenarios, budgets_usd, *, n_trials: int = 1000, seed: int = 
     """Success probability against budget for each `Scenario`, on one set of axes.
 
     Shaded bands are +- 2 standard errors of the Monte Carlo estimate. Returns (ax, results).
+    At most as many scenarios as the palette has colours.
     """
-    budgets = np.asarray(budgets_usd, dtype=np.float64)
+    scenarios = _check_scenarios(scenarios)
+    budgets = check_budgets("budgets_usd", budgets_usd)
     if ax is None:
         _, ax = new_figure()
+    elif not isinstance(ax, Axes):
+        raise TypeError(f"ax must be a matplotlib Axes or None, got {describe_value(ax)}")
     results = []
     for colour, scenario in zip(PALETTE, scenarios, strict=False):
-        if not isinstance(scenario, Scenario):
-            raise TypeError(f"scenarios must hold Scenario objects, got {type(scenario).__name__}")
         res = scenario.simulate(budgets, n_trials=n_trials, seed=seed)
         results.append(res)
         ax.plot(budgets, res.success_probability, color=colour, label=scenario.name)
@@ -130,11 +154,33 @@ def plot_scenarios(scenarios, budgets_usd, *, n_trials: int = 1000, seed: int = 
     return ax, results
 
 
+def _check_scenarios(scenarios) -> list[Scenario]:
+    """A non-empty list or tuple of Scenario objects, one per palette colour at most."""
+    if not isinstance(scenarios, (list, tuple)):
+        raise TypeError(
+            f"scenarios must be a list of Scenario objects, got {describe_value(scenarios)}"
+        )
+    if not 1 <= len(scenarios) <= len(PALETTE):
+        raise ValueError(
+            f"scenarios must hold 1 to {len(PALETTE)} Scenario objects, got {len(scenarios)}"
+        )
+    for scenario in scenarios:
+        if not isinstance(scenario, Scenario):
+            raise TypeError(f"scenarios must hold Scenario objects, got {type(scenario).__name__}")
+    return list(scenarios)
+
+
 def shots_simulator(cost_per_shot: float = 1000.0, n_ideas: int = 100):
     """Two labs side by side: move each one's hardware cost factor and judgement, and the shared
-    prediction noise, and watch where their curves cross."""
+    prediction noise, and watch where their curves cross.
+
+    `n_ideas` is capped at 1,000: every slider move simulates 2 labs x 25 budgets x 400 worlds.
+    """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
+
+    cost_per_shot = real_number("cost_per_shot", cost_per_shot, positive=True)
+    n_ideas = size("n_ideas", n_ideas, minimum=2, maximum=MAX_WIDGET_IDEAS, why="redraw time")
 
     style = {"description_width": "190px"}
     layout = widgets.Layout(width="520px")
@@ -154,9 +200,10 @@ def shots_simulator(cost_per_shot: float = 1000.0, n_ideas: int = 100):
     def draw(factor_a, skill_a, factor_b, skill_b, noise_ratio) -> None:
         noise = DEFAULT_IDEA_SPREAD * noise_ratio  # the slider is noise / spread of the ideas
         labs_ = [
-            Scenario("lab A", "", cost_per_shot, factor_a, skill_a, n_ideas, noise),
-            Scenario("lab B", "", cost_per_shot, factor_b, skill_b, n_ideas, noise),
-        ]
+            Scenario(name=name, cost_per_shot=cost_per_shot, hardware_cost_factor=factor,
+                     prior_skill=skill, n_ideas=n_ideas, prediction_noise=noise)
+            for name, factor, skill in (("lab A", factor_a, skill_a), ("lab B", factor_b, skill_b))
+        ]  # fmt: skip
         budgets = np.geomspace(cost_per_shot, cost_per_shot * 100 * n_ideas, 25)
         plot_scenarios(labs_, budgets, n_trials=400)
         plt.show()
