@@ -126,13 +126,13 @@ def _float_array_mutations(value) -> Iterator[tuple[str, Any]]:
     if _is_torch(value):
         import torch
 
-        flat = value.detach().clone().reshape(-1)
+        flat = value.detach().to(torch.float32).clone().reshape(-1)
         for label, bad in (("nan", float("nan")), ("inf", float("inf"))):
             poisoned = flat.clone()
             poisoned[0] = bad
-            yield f"array-{label}", poisoned.reshape(value.shape)
+            yield f"array-{label}", poisoned.reshape(value.shape).to(value.dtype)
         yield "array-empty", value.detach()[:0] if value.ndim else torch.empty(0)
-        yield "array-int-dtype", value.detach().round().to(torch.int64)
+        yield "array-int-dtype", value.detach().to(torch.float32).round().to(torch.int64)
         yield "array-numpy", value.detach().cpu().numpy()
         return
     if _is_jax(value):
@@ -160,8 +160,8 @@ def _int_array_mutations(value) -> Iterator[tuple[str, Any]]:
     if _is_torch(value):
         import torch
 
-        yield "ids-negative", torch.full_like(value, -1)
-        yield "ids-huge", torch.full_like(value, 10**9)
+        yield "ids-negative", torch.full(value.shape, -1, dtype=torch.int64)
+        yield "ids-huge", torch.full(value.shape, 10**9, dtype=torch.int64)
         yield "ids-float-dtype", value.to(torch.float32)
         yield "ids-empty", value[:0] if value.ndim else torch.empty(0, dtype=value.dtype)
         return
@@ -169,14 +169,17 @@ def _int_array_mutations(value) -> Iterator[tuple[str, Any]]:
         import jax.numpy as jnp
 
         host = np.asarray(value)
-        yield "ids-negative", jnp.full_like(value, -1)
-        yield "ids-huge", jnp.full_like(value, 10**9)
+        yield "ids-negative", jnp.full(value.shape, -1, dtype=jnp.int32)
+        yield "ids-huge", jnp.full(value.shape, 10**9, dtype=jnp.int32)
         yield "ids-float-dtype", jnp.asarray(host.astype(np.float32))
         yield "ids-empty", jnp.asarray(host[:0] if host.ndim else np.zeros(0, host.dtype))
         return
     host = np.asarray(value)
-    yield "ids-negative", np.full_like(host, -1)
-    yield "ids-huge", np.full_like(host, 10**9)
+    if host.dtype.kind == "u":  # an unsigned array cannot hold -1: the dtype wraps it instead
+        yield "ids-negative", np.full(host.shape, -1, dtype=np.int64)
+    else:
+        yield "ids-negative", np.full_like(host, -1)
+    yield "ids-huge", np.full(host.shape, 10**9, dtype=np.int64)
     yield "ids-float-dtype", host.astype(np.float64)
     yield "ids-empty", host[:0] if host.ndim else np.zeros(0, host.dtype)
 

@@ -43,6 +43,8 @@ from typing import Any
 
 import numpy as np
 
+from labs.common.validate import instance, integer, one_of, real_number, text
+
 __all__ = [
     "FAILED",
     "NOT_ATTEMPTED",
@@ -75,6 +77,14 @@ class Case:
     rtol: float = 1e-6
     atol: float = 1e-9
 
+    def __post_init__(self) -> None:
+        instance("args", self.args, tuple, "a tuple of positional arguments")
+        text("label", self.label)
+        text("hint", self.hint, nonempty=False)
+        instance("kwargs", self.kwargs, dict, "a dict of keyword arguments")
+        real_number("rtol", self.rtol, nonnegative=True)
+        real_number("atol", self.atol, nonnegative=True)
+
 
 @dataclass(frozen=True)
 class Exercise:
@@ -91,6 +101,8 @@ class Exercise:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.isidentifier():
             raise ValueError(f"Exercise.name must be a Python identifier, got {self.name!r}")
+        text("signature", self.signature, nonempty=False)
+        instance("cases", self.cases, tuple, "a tuple of Case objects")
         if not self.cases:
             raise ValueError(f"Exercise {self.name!r} needs at least one case")
         if not all(isinstance(c, Case) for c in self.cases):
@@ -122,6 +134,15 @@ class CheckReport:
     passed_cases: int
     total_cases: int
     details: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        text("exercise", self.exercise)
+        one_of("status", self.status, (PASSED, FAILED, NOT_ATTEMPTED))
+        total = integer("total_cases", self.total_cases, minimum=1)
+        integer("passed_cases", self.passed_cases, minimum=0, maximum=total)
+        instance("details", self.details, list, "a list of strings")
+        for line in self.details:
+            text("details", line, nonempty=False)
 
     @property
     def passed(self) -> bool:
@@ -235,6 +256,8 @@ def _number_text(e: float, g: float) -> tuple[str, str]:
 
 def compare(got: Any, expected: Any, rtol: float, atol: float) -> str | None:
     """None if `got` matches `expected`; otherwise a sentence saying how it differs."""
+    rtol = real_number("rtol", rtol, nonnegative=True)
+    atol = real_number("atol", atol, nonnegative=True)
     try:
         return _compare(got, expected, rtol, atol)
     except BaseException as err:  # noqa: BLE001 - never let a hostile answer escape

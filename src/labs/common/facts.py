@@ -46,6 +46,13 @@ class Fact:
                 raise ValueError(
                     f"Fact.{name} must be a non-empty string, got {getattr(self, name)!r}"
                 )
+        for name in ("unit", "note"):
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(f"Fact.{name} must be a string, got {getattr(self, name)!r}")
+        if self.value is None or isinstance(self.value, (str, bool, list, dict)):
+            raise TypeError(
+                f"Fact.value must be a number, a tuple or a read-only mapping, got {self.value!r}"
+            )
 
     def __str__(self) -> str:
         unit = f" {self.unit}" if self.unit else ""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 
+from labs.common.validate import real_number, size
+
 # A colour-blind-safe palette (Okabe & Ito), in the order series are drawn.
 PALETTE = (
     "#0072B2",  # blue
@@ -36,17 +38,31 @@ STYLE = {
 }
 
 
+MAX_PANELS = 8
+MAX_INCHES = 40.0
+
+
 def use_style() -> None:
     """Apply the course style to every later matplotlib figure."""
     mpl.rcParams.update(STYLE)
 
 
 def new_figure(ncols: int = 1, nrows: int = 1, *, width: float | None = None, height=None):
-    """A figure in the course style: returns (fig, axes), axes squeezed as in plt.subplots."""
+    """A figure in the course style: returns (fig, axes), axes squeezed as in plt.subplots.
+
+    At most 8 columns and 8 rows, and sides of at most 40 inches: a larger grid does not fit a
+    page, and a mistyped size would make matplotlib build thousands of axes for minutes.
+    """
     for name, value in (("ncols", ncols), ("nrows", nrows)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
+        size(name, value, maximum=MAX_PANELS, why="a larger grid does not fit a page")
+    if width is not None:
+        width = real_number("width", width, positive=True, maximum=MAX_INCHES)
+    if height is not None:
+        height = real_number("height", height, positive=True, maximum=MAX_INCHES)
     use_style()
     base_w, base_h = STYLE["figure.figsize"]
-    size = (width or base_w * min(ncols, 2) * (0.8 if ncols > 1 else 1), height or base_h * nrows)
-    return plt.subplots(nrows, ncols, figsize=size, layout="constrained")
+    default_width = base_w * min(ncols, 2) * (0.8 if ncols > 1 else 1)
+    figsize = (width or default_width, height or base_h * nrows)
+    return plt.subplots(nrows, ncols, figsize=figsize, layout="constrained")

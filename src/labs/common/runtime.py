@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from labs.common.validate import boolean
+
 ENV_VAR = "LABS_DEVICE"
 KNOWN_DEVICES = ("cpu", "cuda", "tpu")
 
@@ -94,11 +96,14 @@ def selected_device(requested: str | None = None) -> str:
     if requested is None:
         return available[0]
     if not isinstance(requested, str):
-        raise TypeError(f"device must be a string such as 'cpu', got {type(requested).__name__}")
+        raise TypeError(
+            f"requested device must be a string such as 'cpu', got {type(requested).__name__}"
+        )
     name = requested.strip().lower()
     if name not in KNOWN_DEVICES:
         raise ValueError(
-            f"{source}={requested!r} is not a device the course knows; "
+            f"{'requested' if source == 'device' else source}={requested!r} is not a device the "
+            "course knows; "
             f"expected one of {', '.join(map(repr, KNOWN_DEVICES))}"
         )
     if name not in available:
@@ -141,6 +146,7 @@ def describe(requested: str | None = None, *, verbose: bool = True) -> dict[str,
     Returns a dict with keys: device, torch_version, torch_device, gpu_name, jax_version,
     jax_backend, jax_device_count, colab, python.
     """
+    verbose = boolean("verbose", verbose)
     device = selected_device(requested)
     torch_info, jax_info = _torch_info(), _jax_info()
     info: dict[str, Any] = {

@@ -22,7 +22,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from labs.common.validate import integer, real_number
+from labs.common.validate import (
+    boolean,
+    describe_value,
+    integer,
+    integer_array,
+    real_number,
+)
+from labs.common.validate import text as validate_text
 
 __all__ = [
     "AdditionTask",
@@ -51,8 +58,8 @@ class Tokenizer:
 
     def encode(self, text: str, *, bos: bool = False, eos: bool = False) -> list[int]:
         """Ids of the characters of `text` (digits, '+', '='), optionally framed by bos/eos."""
-        if not isinstance(text, str):
-            raise TypeError(f"text must be a str, got {type(text).__name__}")
+        text = validate_text("text", text, nonempty=False)
+        bos, eos = boolean("bos", bos), boolean("eos", eos)
         unknown = sorted({c for c in text if c not in self.ids})
         if unknown:
             raise ValueError(f"text holds characters outside the vocabulary: {unknown}")
@@ -61,12 +68,12 @@ class Tokenizer:
 
     def decode(self, ids) -> str:
         """Text of `ids`; special tokens are written as <bos>, <eos>, <pad>."""
-        out = []
-        for i in np.asarray(ids).reshape(-1).tolist():
-            if not 0 <= int(i) < self.vocab_size:
-                raise ValueError(f"ids must lie in [0, {self.vocab_size}), got {i}")
-            out.append(self.tokens[int(i)])
-        return "".join(out)
+        if hasattr(ids, "detach"):  # a torch tensor
+            ids = ids.detach().cpu().numpy()
+        if isinstance(ids, (list, tuple)) and not ids:
+            return ""
+        ids = integer_array("ids", np.asarray(ids), low=0, high=self.vocab_size, nonempty=False)
+        return "".join(self.tokens[i] for i in ids.reshape(-1).tolist())
 
 
 TOKENIZER = Tokenizer()
@@ -79,6 +86,10 @@ class Problem:
     a: int
     b: int
 
+    def __post_init__(self) -> None:
+        for name in ("a", "b"):
+            integer(name, getattr(self, name), minimum=0, maximum=49)
+
     @property
     def answer(self) -> int:
         return self.a + self.b
@@ -88,13 +99,21 @@ class Problem:
         return f"{self.a:02d}+{self.b:02d}="
 
 
+def _completion_ids(completion) -> list[int]:
+    """A completion's token ids as a list; torch/JAX arrays are read on the host."""
+    if hasattr(completion, "detach"):  # a torch tensor
+        completion = completion.detach().cpu().numpy()
+    ids = integer_array("completion", np.asarray(completion), low=0, high=TOKENIZER.vocab_size)
+    return ids.reshape(-1).tolist()
+
+
 def parse_answer(completion) -> int | None:
     """The number a completion states, or None when it is not well formed.
 
     `completion` holds token ids as generated (it may continue after `<eos>`; those tokens are
     ignored). Well formed: one or two digits, no leading zero unless the number is 0, then `<eos>`.
     """
-    ids = np.asarray(completion).reshape(-1).tolist()
+    ids = _completion_ids(completion)
     if TOKENIZER.eos_id not in ids:
         return None
     body = ids[: ids.index(TOKENIZER.eos_id)]
@@ -122,6 +141,21 @@ def reward(problem: Problem, completion, format_weight: float = 0.1) -> float:
     """Rule-based reward: correctness + format_weight * format (in [0, 1 + format_weight])."""
     format_weight = real_number("format_weight", format_weight, nonnegative=True)
     return correctness_reward(problem, completion) + format_weight * format_reward(completion)
+
+
+def _problems(problems) -> list[Problem]:
+    """`problems` as a non-empty list of Problem objects."""
+    if isinstance(problems, (str, bytes)) or not hasattr(problems, "__iter__"):
+        raise TypeError(
+            f"problems must be a list of Problem objects, got {describe_value(problems)}"
+        )
+    problems = list(problems)
+    if not problems:
+        raise ValueError("problems must not be empty")
+    for p in problems:
+        if not isinstance(p, Problem):
+            raise TypeError(f"problems must hold Problem objects, got {type(p).__name__}")
+    return problems
 
 
 class AdditionTask:
@@ -159,15 +193,13 @@ class AdditionTask:
 
     def prompts(self, problems) -> np.ndarray:
         """Token ids of the prompts, shape (len(problems), prompt_length), dtype int64."""
-        problems = list(problems)
-        for p in problems:
-            if not isinstance(p, Problem):
-                raise TypeError(f"problems must hold Problem objects, got {type(p).__name__}")
+        problems = _problems(problems)
         rows = [self.tokenizer.encode(p.text, bos=True) for p in problems]
         return np.asarray(rows, dtype=np.int64).reshape(len(problems), self.prompt_length)
 
     def answers(self, problems) -> np.ndarray:
         """Token ids of the correct completions, padded with <pad>: shape (n, max_answer_tokens)."""
+        problems = _problems(problems)
         out = np.full((len(problems), self.max_answer_tokens), self.tokenizer.pad_id, np.int64)
         for row, p in enumerate(problems):
             ids = self.tokenizer.encode(str(p.answer), eos=True)
@@ -176,7 +208,12 @@ class AdditionTask:
 
     def rewards(self, problems, completions, format_weight: float = 0.1) -> np.ndarray:
         """`reward` of each (problem, completion row) pair, shape (n,), float64."""
-        completions = np.asarray(completions)
+        problems = _problems(problems)
+        if hasattr(completions, "detach"):  # a torch tensor
+            completions = completions.detach().cpu().numpy()
+        completions = integer_array(
+            "completions", np.asarray(completions), ndim=2, low=0, high=self.vocab_size
+        )
         if completions.ndim != 2 or completions.shape[0] != len(problems):
             raise ValueError(
                 f"completions must have shape ({len(problems)}, length), got {completions.shape}"

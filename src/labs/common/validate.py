@@ -341,6 +341,9 @@ def integer_array(
     if (low is not None or high is not None) and _on_host(value, found) and 0 not in value.shape:
         host = value.cpu().numpy() if found == "torch" else np.asarray(value)
         lo, hi = int(host.min()), int(host.max())
+        if low is not None and high is not None and (lo < low or hi >= high):
+            bad = lo if lo < low else hi
+            raise ValueError(f"{name} must lie in [{low}, {high}), got a value of {bad}")
         if low is not None and lo < low:
             raise ValueError(f"{name} must be >= {low}, got a value of {lo}")
         if high is not None and hi >= high:
@@ -385,4 +388,6 @@ def same_shape(*named) -> None:
 def read_only(mapping: Mapping) -> Mapping:
     """A read-only view of `mapping`, for registries a notebook cell must not change for every
     later import (FACTS, HARDWARE, PRESETS, FORMATS)."""
+    if not isinstance(mapping, Mapping):
+        raise TypeError(f"mapping must be a mapping (a dict), got {describe_value(mapping)}")
     return MappingProxyType(dict(mapping))
