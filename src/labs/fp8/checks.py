@@ -1,0 +1,292 @@
+"""The chapter's argument checks, written once and used by the NumPy, torch and JAX entry points.
+
+Every public function of `labs.fp8` checks its arguments here (or with `labs.common.validate`)
+and then calls a bare kernel. The array checks take anything with `.shape` and `.dtype`;
+`framework=` says which arrays a parameter accepts ("numpy", "torch" or "jax"), so that one
+framework's data never slips onto another's path. Values (NaN, inf, id ranges) are read only
+for host-resident data: on a GPU the checks cost no device synchronisation.
+
+Taught in chapter 2 ("The code: a bit-exact codec", "Outliers, and why V3 scales per tile",
+"Accumulation: 14 bits are not enough for long sums").
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from labs.common import validate
+
+__all__: list[str] = []  # internal: the public entry points live in the kernel modules
+
+GRANULARITIES = ("tensor", "row", "tile", "block")
+ROUNDINGS = ("truncate", "nearest")
+ACCUMULATIONS = ("fp32", "limited")
+FLOAT32_BITS = 24  # significant bits of a float32, the implicit leading 1 included
+# A group longer than this is a typo: V3 uses 128, and a block beyond 2**16 no longer fits a row.
+MAX_BLOCK = 2**16
+# The limited accumulator holds all M * N * K products at once and loops over K in Python.
+MAX_LIMITED_PRODUCTS = 2**24
+
+
+def _is_fp8_dtype(value) -> bool:
+    return "float8" in str(value.dtype)
+
+
+def _is_float_dtype(value) -> bool:
+    if hasattr(value, "is_floating_point"):  # a torch tensor
+        return bool(value.is_floating_point())
+    try:
+        dtype = np.dtype(value.dtype)
+    except TypeError:  # not a NumPy-compatible dtype (a JAX key, ...)
+        return False
+    return dtype.kind == "f" or (dtype.kind == "V" and "float" in dtype.name)
+
+
+def float_input(name: str, value, *, framework: str = "numpy", min_ndim: int = 1, finite=True):
+    """A float array (not an FP8 one) with at least `min_ndim` dimensions, no NaN/inf on the host.
+
+    The NumPy path returns a float32 copy of the data, the others the array unchanged.
+    """
+    if framework == "jax" and not (hasattr(value, "shape") and hasattr(value, "dtype")):
+        raise TypeError(f"{name} must be an array (JAX or NumPy), got {validate.describe_value(value)}")
+    if hasattr(value, "dtype") and (_is_fp8_dtype(value) or not _is_float_dtype(value)):
+        raise TypeError(
+            f"{name} must be a float32/float64/bfloat16 array, got {validate.describe_value(value)}"
+        )
+    value = validate.array(name, value, framework=framework, min_ndim=min_ndim, finite=finite)
+    return value.astype(np.float32) if framework == "numpy" else value
+
+
+def real_array(name: str, value) -> np.ndarray:
+    """Real numbers (floats or ints) as float64, NaN and +-inf allowed (the codec encodes them)."""
+    if isinstance(value, np.ndarray) and (value.dtype.kind not in "fiuV" or value.dtype == bool):
+        raise TypeError(f"{name} must hold real numbers, got an array of dtype {value.dtype}")
+    return validate.array(name, value, dtype=("float", "int"), finite=False).astype(np.float64)
+
+
+def fp8_codes(name: str, value) -> np.ndarray:
+    """FP8 codes: a uint8 array, or integers in 0..255."""
+    if isinstance(value, np.ndarray) and value.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be uint8 FP8 codes, got an array of dtype {value.dtype}")
+    arr = validate.array(name, value, dtype="int", finite=False)
+    if arr.dtype != np.uint8:
+        if arr.min() < 0 or arr.max() > 255:
+            raise ValueError(f"{name} must lie in 0..255, got values from {arr.min()} to {arr.max()}")
+    return arr
+
+
+def fp8_tensor(name: str, value, *, framework: str):
+    """An array in an FP8 dtype (torch.float8_e4m3fn / float8_e5m2, or JAX's ml_dtypes ones)."""
+    validate.array(name, value, framework=framework, finite=False)
+    if not _is_fp8_dtype(value):
+        raise TypeError(f"{name} must be a float8 array, got {validate.describe_value(value)}")
+    return value
+
+
+def shape_arg(name: str, shape) -> tuple[int, ...]:
+    """A shape: a tuple of positive ints holding at most validate.MAX_ELEMENTS elements."""
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
+        raise TypeError(f"{name} must be a tuple of ints, got {validate.describe_value(shape)}")
+    dims = tuple(validate.integer(f"{name}[{i}]", d, minimum=1) for i, d in enumerate(shape))
+    if math.prod(dims) > validate.MAX_ELEMENTS:
+        raise ValueError(
+            f"{name} must hold at most {validate.MAX_ELEMENTS} elements, got {dims} "
+            f"({math.prod(dims)} elements)"
+        )
+    return dims
+
+
+def layout(shape: tuple, granularity: str, block, name: str = "x", what: str = "granularity"):
+    """Check `granularity` (the parameter `what`) and `block` against the shape of `name`;
+    returns `block` as an int."""
+    validate.one_of(what, granularity, GRANULARITIES)
+    block = validate.size("block", block, maximum=MAX_BLOCK, why="V3 uses 128")
+    if len(shape) < 1:
+        raise ValueError(f"{name} must have at least one dimension, got shape {shape}")
+    if granularity == "tile" and shape[-1] % block:
+        raise ValueError(
+            f"granularity 'tile' needs the last dimension of {name} to be a multiple of "
+            f"block={block}, got shape {shape}; pad with zeros to a multiple of {block} first"
+        )
+    if granularity == "block":
+        if len(shape) < 2:
+            raise ValueError(f"granularity 'block' needs at least 2 dimensions, got {shape}")
+        if shape[-1] % block or shape[-2] % block:
+            raise ValueError(
+                f"granularity 'block' needs the last two dimensions of {name} to be multiples of "
+                f"block={block}, got shape {shape}; pad with zeros first"
+            )
+    return block
+
+
+def matmul_layout(a, b, a_granularity: str, b_granularity: str, block) -> int:
+    """The groups of `fp8_matmul`: a's along its rows, b's along its columns (through b.T)."""
+    block = layout(tuple(a.shape), a_granularity, block, name="a", what="a_granularity")
+    return layout(tuple(b.T.shape), b_granularity, block, name="b.T", what="b_granularity")
+
+
+def uint8_codes(name: str, value) -> np.ndarray:
+    """A non-empty uint8 NumPy array of FP8 codes (what `quantize` returns)."""
+    if not isinstance(value, np.ndarray) or value.dtype != np.uint8:
+        raise TypeError(
+            f"{name} must be a uint8 NumPy array of FP8 codes, got {validate.describe_value(value)}"
+        )
+    return validate.array(name, value, dtype="int", finite=False)
+
+
+def scales_shape(shape: tuple, granularity: str, block: int) -> tuple:
+    """The shape of the scales of an array of `shape` (see labs.fp8.reference)."""
+    if granularity == "tensor":
+        return ()
+    if granularity == "row":
+        return (*shape[:-1], 1)
+    if granularity == "tile":
+        return (*shape[:-1], shape[-1] // block)
+    return (*shape[:-2], shape[-2] // block, shape[-1] // block)
+
+
+def scales_for(scales, shape: tuple, granularity: str, block: int, *, framework: str):
+    """Scales of the right shape for data of `shape`, finite and > 0 (values read on the host)."""
+    scales = validate.array("scales", scales, framework=framework, min_ndim=0, finite=False)
+    if _is_fp8_dtype(scales):
+        raise TypeError(f"scales must be float32 scales, got dtype {scales.dtype}")
+    expected = scales_shape(tuple(shape), granularity, block)
+    if tuple(scales.shape) != expected:
+        raise ValueError(
+            f"scales must have shape {expected} for granularity {granularity!r}, block={block} "
+            f"and data of shape {tuple(shape)}; got {tuple(scales.shape)}"
+        )
+    host = _host_values(scales, framework)
+    if host is not None and (not np.all(np.isfinite(host)) or np.any(host <= 0)):
+        raise ValueError("scales must be finite and > 0; got a NaN, an inf, a zero or less")
+    return scales
+
+
+def _host_values(value, framework: str):
+    """The values as a float64 NumPy array where reading them costs no device sync, else None."""
+    if framework == "torch":
+        return value.detach().double().numpy() if value.device.type == "cpu" else None
+    if framework == "jax":
+        import jax
+
+        if isinstance(value, jax.core.Tracer):
+            return None
+        if not isinstance(value, np.ndarray) and any(d.platform != "cpu" for d in value.devices()):
+            return None
+    return np.asarray(value, dtype=np.float64)
+
+
+def nonnegative_amax(name: str, value) -> np.ndarray:
+    """Group max-abs values: a finite float array with no negative entry (float32)."""
+    value = float_input(name, value, min_ndim=0)
+    if np.any(value < 0):
+        raise ValueError(f"{name} must be >= 0 (a max-abs), got a value of {value.min()}")
+    return value
+
+
+def significand_bits(name: str, bits, minimum: int = 1) -> int:
+    """A number of significant bits a float32 can hold: an int in [minimum, 24]."""
+    bits = validate.integer(name, bits, minimum=minimum)
+    if bits > FLOAT32_BITS:
+        raise ValueError(f"{name} must be <= 24 (float32 holds 24 significant bits), got {bits}")
+    return bits
+
+
+def accumulation(accumulator_bits, promote_every, rounding) -> tuple:
+    """The accumulator model's arguments (bits in [2, 24], promote_every >= 1 or None)."""
+    bits = significand_bits("accumulator_bits", accumulator_bits, minimum=2)
+    if promote_every is not None:
+        promote_every = validate.integer("promote_every", promote_every, minimum=1)
+    validate.one_of("rounding", rounding, ROUNDINGS)
+    return bits, promote_every, rounding
+
+
+def matmul(a, b, accumulate, accumulator_bits, promote_every, rounding, *, framework: str):
+    """The operands and options of `fp8_matmul`: a (M, K) and b (K, N) finite float matrices."""
+    a = float_input("a", a, framework=framework, min_ndim=2)
+    b = float_input("b", b, framework=framework, min_ndim=2)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
+        raise ValueError(
+            f"a and b must be (M, K) and (K, N) matrices, got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
+    validate.one_of("accumulate", accumulate, ACCUMULATIONS)
+    accumulation(accumulator_bits, promote_every, rounding)
+    (m, k), n = a.shape, b.shape[1]
+    if accumulate == "limited" and m * n * k > MAX_LIMITED_PRODUCTS:
+        raise ValueError(
+            f"a and b give M * N * K = {m * n * k} products, more than the limited accumulator's "
+            f"{MAX_LIMITED_PRODUCTS} (it holds them all and loops over K in Python): use "
+            "accumulate='fp32' or smaller matrices"
+        )
+    return a, b
+
+
+def linear_input(x, in_features: int, *, framework: str):
+    """The input of an FP8 linear layer: a float array ending with `in_features`."""
+    x = float_input("x", x, framework=framework)
+    if x.shape[-1] != in_features:
+        raise ValueError(f"x must end with in_features={in_features}, got shape {tuple(x.shape)}")
+    return x
+
+
+def saturate_flag(saturate) -> bool:
+    """The overflow rule: True or False (its message the tests pin)."""
+    if not isinstance(saturate, (bool, np.bool_)):
+        raise TypeError(f"saturate must be a bool, got {type(saturate).__name__}")
+    return bool(saturate)
+
+
+def layer_sizes(in_features, out_features) -> tuple[int, int]:
+    """The widths of a linear layer, whose (in, out) weight must hold at most 2**28 elements."""
+    why = "the weight matrix is allocated"
+    in_features = validate.size("in_features", in_features, maximum=validate.MAX_ELEMENTS, why=why)
+    out_features = validate.size(
+        "out_features", out_features, maximum=validate.MAX_ELEMENTS // in_features, why=why
+    )
+    return in_features, out_features
+
+
+def torch_device(device):
+    """`device` (None: "cuda") as a torch.device; TypeError/ValueError naming it otherwise."""
+    import torch
+
+    if device is None:
+        return torch.device("cuda")
+    validate.instance("device", device, (str, torch.device), "a str or torch.device")
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"device must name a torch device such as 'cuda:0', got {device!r}") from None
+
+
+def prng_key(name: str, key):
+    """A JAX PRNG key: a typed key (`jax.random.key`) or a raw uint32 key (`jax.random.PRNGKey`)."""
+    import jax
+
+    if hasattr(key, "dtype") and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        if key.shape != ():
+            raise ValueError(f"{name} must be a single key, got a key array of shape {key.shape}")
+        return key
+    key = validate.array(name, key, framework="jax", dtype="int", ndim=1)
+    if key.dtype != np.uint32 or key.shape != (2,):
+        raise TypeError(
+            f"{name} must be a JAX PRNG key (jax.random.key(0) or jax.random.PRNGKey(0)), "
+            f"got {validate.describe_value(key)}"
+        )
+    return key
+
+
+def linear_params(params, *, framework: str):
+    """{"kernel": (in, out), "bias": (out,)} float arrays; returns (kernel, bias)."""
+    if not isinstance(params, dict) or not {"kernel", "bias"} <= params.keys():
+        raise TypeError("params must be a dict with 'kernel' and 'bias' (see init_linear)")
+    kernel = float_input("params['kernel']", params["kernel"], framework=framework, min_ndim=2)
+    bias = float_input("params['bias']", params["bias"], framework=framework)
+    if kernel.ndim != 2 or bias.shape != (kernel.shape[1],):
+        raise ValueError(
+            f"params['kernel'] must be (in, out) and params['bias'] (out,), got shapes "
+            f"{tuple(kernel.shape)} and {tuple(bias.shape)}"
+        )
+    return kernel, bias
