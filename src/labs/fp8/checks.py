@@ -53,7 +53,8 @@ def float_input(name: str, value, *, framework: str = "numpy", min_ndim: int = 1
         raise TypeError(f"{name} must be an array (JAX or NumPy), got {validate.describe_value(value)}")
     if hasattr(value, "dtype") and (_is_fp8_dtype(value) or not _is_float_dtype(value)):
         raise TypeError(
-            f"{name} must be a float32/float64/bfloat16 array, got {validate.describe_value(value)}"
+            f"{name} must be a floating-point array (float32/float64/bfloat16), got "
+            f"{validate.describe_value(value)}"
         )
     value = validate.array(name, value, framework=framework, min_ndim=min_ndim, finite=finite)
     return value.astype(np.float32) if framework == "numpy" else value
@@ -290,3 +291,58 @@ def linear_params(params, *, framework: str):
             f"{tuple(kernel.shape)} and {tuple(bias.shape)}"
         )
     return kernel, bias
+
+
+def rng(seed) -> np.random.Generator:
+    """A NumPy generator seeded by `seed`, an int >= 0."""
+    return np.random.default_rng(validate.integer("seed", seed, minimum=0))
+
+
+def mask(name: str, where, x) -> np.ndarray:
+    """A boolean mask shaped like `x` (None: every element), selecting at least one element."""
+    if where is None:
+        return np.ones(x.shape, dtype=bool)
+    where = np.asarray(where) if not isinstance(where, (str, bytes)) else np.asarray(None)
+    if where.dtype != np.bool_ or where.shape != x.shape:
+        raise ValueError(
+            f"{name} must be a boolean mask of shape {x.shape}, got dtype {where.dtype} "
+            f"and shape {where.shape}"
+        )
+    if not where.any():
+        raise ValueError(f"{name} must select at least one element, got an all-False mask")
+    return where
+
+
+def dot_product_sizes(lengths, trials, *, maximum: int) -> tuple[list[int], int]:
+    """The lengths K (a non-empty sequence of ints >= 1) and trials, with trials * K <= maximum."""
+    if isinstance(lengths, (str, bytes)) or not hasattr(lengths, "__iter__"):
+        raise TypeError(f"lengths must be a sequence of ints, got {validate.describe_value(lengths)}")
+    lengths = [validate.integer(f"lengths[{i}]", k, minimum=1) for i, k in enumerate(lengths)]
+    if not lengths:
+        raise ValueError("lengths must name at least one K")
+    trials = validate.size("trials", trials, maximum=maximum, why="trials * K products are held")
+    if trials * max(lengths) > maximum:
+        raise ValueError(
+            f"trials * max(lengths) must be <= {maximum} (the products are held at once and "
+            f"summed in a Python loop over K), got {trials} * {max(lengths)}"
+        )
+    return lengths, trials
+
+
+def token_stream(name: str, tokens, vocab: int, *, context: int) -> np.ndarray:
+    """A 1-D integer NumPy stream of ids in 0..vocab-1, longer than `context`."""
+    tokens = validate.array(name, tokens, dtype="int", ndim=1)
+    lo, hi = int(tokens.min()), int(tokens.max())
+    if lo < 0 or hi >= vocab:
+        raise ValueError(f"{name}: tokens must lie in 0..{vocab - 1}, got values from {lo} to {hi}")
+    if len(tokens) <= context:
+        raise ValueError(f"{name} must hold more than {context} tokens, got {len(tokens)}")
+    return tokens
+
+
+def token_windows(name: str, tokens, vocab: int, context: int):
+    """A (B, context) integer torch tensor of ids in 0..vocab-1 (range read on the host only)."""
+    tokens = validate.integer_array(name, tokens, framework="torch", ndim=2, low=0, high=vocab)
+    if tokens.shape[1] != context:
+        raise ValueError(f"{name} must have shape (B, {context}), got {tuple(tokens.shape)}")
+    return tokens
