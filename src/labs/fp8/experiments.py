@@ -13,7 +13,7 @@ from jaxtyping import Bool, Float, Int
 
 from labs.common import validate
 from labs.fp8 import checks
-from labs.fp8.formats import E4M3, FP8Format, format_by_name
+from labs.fp8.formats import E4M3, FP8Format
 from labs.fp8.reference import _fake_quantize, _limited_sum
 
 __all__ = [
@@ -42,13 +42,10 @@ def heavy_tailed_activations(
 ) -> np.ndarray:
     """Activations like an LLM's: standard normal values, a few of them `outlier_scale` times
     larger (float32, shape (rows, cols)). rows * cols is capped at 2**26 (drawn in float64)."""
-    rows = validate.size("rows", rows, maximum=MAX_ACTIVATIONS, why="rows * cols <= 2**26")
-    cols = validate.size("cols", cols, maximum=MAX_ACTIVATIONS // rows, why="rows * cols <= 2**26")
-    fraction = validate.real_number("outlier_fraction", outlier_fraction, nonnegative=True)
-    if fraction > 1:
-        raise ValueError(f"outlier_fraction must be in [0, 1], got {fraction}")
-    scale = validate.real_number("outlier_scale", outlier_scale, positive=True)
-    return _heavy_tailed_activations(rows, cols, fraction, scale, checks.rng(seed))
+    rows, cols, fraction, scale = checks.check_activations(
+        rows, cols, outlier_fraction, outlier_scale, maximum=MAX_ACTIVATIONS
+    )
+    return _heavy_tailed_activations(rows, cols, fraction, scale, checks.check_rng(seed))
 
 
 def _heavy_tailed_activations(
@@ -76,9 +73,8 @@ def quantization_error(
         nonzero values of `x` that became exactly zero (they fell below the smallest subnormal
         times their group's scale), both over the elements selected by `where`.
     """
-    x, fmt = checks.float_input("x", x), format_by_name(fmt)
-    block = checks.layout(x.shape, granularity, block)
-    where = checks.mask("where", where, x)
+    x, fmt, block = checks.check_quantize(x, fmt, granularity, block)
+    where = checks.check_mask("where", where, x)
     return _quantization_error(x, fmt, granularity, block, where)
 
 
@@ -92,9 +88,7 @@ def _quantization_error(
     """Relative RMS error and flushed fraction of the fake-quantised `x` over `where`."""
     x_hat = _fake_quantize(x, fmt, granularity, block)
     x, x_hat = x[where], x_hat[where]
-    norm = float(np.linalg.norm(x.astype(np.float64)))
-    if norm == 0:  # the mask selected only zeros: the relative error is undefined
-        raise ValueError("x must not be all zeros (its relative error is undefined)")
+    norm = float(np.linalg.norm(x.astype(np.float64)))  # > 0: check_mask refuses all zeros
     err = float(np.linalg.norm((x - x_hat).astype(np.float64))) / norm
     nonzero = x != 0
     flushed = float(np.mean(x_hat[nonzero] == 0)) if nonzero.any() else 0.0
@@ -120,9 +114,12 @@ def dot_product_errors(
     Returns:
         float64 array of len(lengths): max over trials of |sum - exact| / |exact|.
     """
-    lengths, trials = checks.dot_product_sizes(lengths, trials, maximum=MAX_DOT_PRODUCTS)
-    bits, promote_every, rounding = checks.accumulation(accumulator_bits, promote_every, rounding)
-    return _dot_product_errors(lengths, trials, bits, promote_every, rounding, checks.rng(seed))
+    lengths, trials, bits, promote_every, rounding = checks.check_dot_products(
+        lengths, trials, accumulator_bits, promote_every, rounding, maximum=MAX_DOT_PRODUCTS
+    )
+    return _dot_product_errors(
+        lengths, trials, bits, promote_every, rounding, checks.check_rng(seed)
+    )
 
 
 def _dot_product_errors(
@@ -158,10 +155,10 @@ def markov_tokens(n: int, vocab: int = 32, concentration: float = 0.2, seed: int
         (tokens, entropy): int64 array (n,), and the chain's conditional entropy in nats (the
         lowest loss any model can reach on it, averaged over the stream's contexts).
     """
-    n = validate.size("n", n, minimum=3, maximum=MAX_TOKENS, why="drawn one at a time")
-    vocab = validate.size("vocab", vocab, minimum=2, maximum=MAX_VOCAB, why="vocab**3 table")
-    concentration = validate.real_number("concentration", concentration, positive=True)
-    return _markov_tokens(n, vocab, concentration, checks.rng(seed))
+    n, vocab, concentration = checks.check_markov(
+        n, vocab, concentration, max_tokens=MAX_TOKENS, max_vocab=MAX_VOCAB
+    )
+    return _markov_tokens(n, vocab, concentration, checks.check_rng(seed))
 
 
 def _markov_tokens(

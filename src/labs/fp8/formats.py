@@ -147,7 +147,7 @@ class FP8Format:
         )
 
 
-def _value_table(fmt: FP8Format) -> Float[np.ndarray, "256"]:
+def _value_table(fmt: FP8Format) -> Float[np.ndarray, 256]:
     """Eqs. (1) and (2) applied to every code 0..255."""
     codes = np.arange(256)
     m_bits = fmt.mantissa_bits
@@ -196,8 +196,8 @@ def round_to_format(x, fmt, saturate: bool = True) -> np.ndarray:
     Returns:
         float64 array of the shape of `x` holding values of `fmt` (or NaN / +-inf).
     """
-    x, fmt = checks.real_array("x", x), format_by_name(fmt)
-    return _round_to_format(x, fmt, checks.saturate_flag(saturate))
+    x, fmt = checks.check_real("x", x), format_by_name(fmt)
+    return _round_to_format(x, fmt, checks.check_saturate(saturate))
 
 
 def _round_to_format(x: Float[np.ndarray, "*s"], fmt: FP8Format, saturate: bool):
@@ -232,8 +232,8 @@ def encode(x, fmt, saturate: bool = True) -> np.ndarray:
     Returns:
         uint8 array of the shape of `x`.
     """
-    x, fmt = checks.real_array("x", x), format_by_name(fmt)
-    return _encode(x, fmt, checks.saturate_flag(saturate))
+    x, fmt = checks.check_real("x", x), format_by_name(fmt)
+    return _encode(x, fmt, checks.check_saturate(saturate))
 
 
 def _encode(x: Float[np.ndarray, "*s"], fmt: FP8Format, saturate: bool) -> UInt8[np.ndarray, "*s"]:
@@ -267,7 +267,7 @@ def decode(codes, fmt) -> np.ndarray:
         codes: uint8 array (or Python ints in 0..255), any shape.
         fmt: E4M3 or E5M2 (or its name).
     """
-    return _decode(checks.fp8_codes("codes", codes), format_by_name(fmt))
+    return _decode(checks.check_codes("codes", codes), format_by_name(fmt))
 
 
 def _decode(codes: UInt8[np.ndarray, "*s"], fmt: FP8Format) -> Float[np.ndarray, "*s"]:

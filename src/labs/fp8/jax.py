@@ -23,9 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Float
 
-from labs.common import validate
 from labs.fp8 import checks
-from labs.fp8.checks import ROUNDINGS
 from labs.fp8.formats import E4M3, format_by_name
 
 __all__ = [
@@ -57,8 +55,10 @@ def _fp8_dtype(fmt_name: str):
 def to_fp8(x: jax.Array, fmt=E4M3, saturate: bool = True) -> jax.Array:
     """Cast to FP8: saturate=True clamps to +-max_finite, False keeps JAX's (ml_dtypes')
     rule, NaN for E4M3 and +-inf for E5M2. Any shape; NaN stays NaN."""
-    x = checks.float_input("x", x, framework="jax", min_ndim=0, finite=False)
-    return _to_fp8(jnp.asarray(x, jnp.float32), format_by_name(fmt).name, checks.saturate_flag(saturate))
+    x = checks.check_float("x", x, framework="jax", min_ndim=0, finite=False)
+    return _to_fp8(
+        jnp.asarray(x, jnp.float32), format_by_name(fmt).name, checks.check_saturate(saturate)
+    )
 
 
 def _to_fp8(x: Float[Array, "*s"], fmt_name: str, saturate: bool) -> Array:
@@ -113,16 +113,13 @@ def quantize(x: jax.Array, fmt=E4M3, granularity: str = "tile", block: int = 128
     Returns:
         (q, scales): q in the FP8 dtype shaped like x; float32 scales (shapes as in NumPy).
     """
-    x, fmt = checks.float_input("x", x, framework="jax"), format_by_name(fmt)
-    block = checks.layout(tuple(x.shape), granularity, block)
+    x, fmt, block = checks.check_quantize(x, fmt, granularity, block, framework="jax")
     return _quantize(jnp.asarray(x, jnp.float32), fmt.name, granularity, block)
 
 
 def dequantize(q: jax.Array, scales: jax.Array, granularity: str = "tile", block: int = 128):
     """Undo `quantize`: q (FP8 dtype) times its group's scale, float32, shaped like q."""
-    q = checks.fp8_tensor("q", q, framework="jax")
-    block = checks.layout(tuple(q.shape), granularity, block, name="q")
-    scales = checks.scales_for(scales, q.shape, granularity, block, framework="jax")
+    q, scales, block = checks.check_dequantize(q, scales, granularity, block, framework="jax")
     return _dequantize(jnp.asarray(q), jnp.asarray(scales, jnp.float32), granularity, block)
 
 
@@ -136,8 +133,7 @@ def fake_quantize(x: jax.Array, fmt=E4M3, granularity: str = "tile", block: int 
 
     Usable inside `jax.grad`: the rounding is wrapped in `stop_gradient`.
     """
-    x, fmt = checks.float_input("x", x, framework="jax"), format_by_name(fmt)
-    block = checks.layout(tuple(x.shape), granularity, block)
+    x, fmt, block = checks.check_quantize(x, fmt, granularity, block, framework="jax")
     return _fake_quantize(jnp.asarray(x, jnp.float32), fmt.name, granularity, block)
 
 
@@ -150,9 +146,7 @@ def _fake_quantize(x: Float[Array, "*s R C"], fmt_name: str, granularity: str, b
 
 def round_significand(x: jax.Array, bits: int, rounding: str = "truncate") -> jax.Array:
     """Round float32 values to `bits` significant bits (1..24) on their bit pattern (see NumPy)."""
-    x = checks.float_input("x", x, framework="jax", min_ndim=0)
-    bits = checks.significand_bits("bits", bits)
-    validate.one_of("rounding", rounding, ROUNDINGS)
+    x, bits = checks.check_round(x, bits, rounding, framework="jax")
     return _round_significand(jnp.asarray(x, jnp.float32), bits, rounding)
 
 
@@ -175,8 +169,10 @@ def limited_sum(
 
     values: (..., K) -> (...), float32. A `lax.scan` over K.
     """
-    bits, promote_every, rounding = checks.accumulation(accumulator_bits, promote_every, rounding)
-    values = checks.float_input("values", values, framework="jax")
+    bits, promote_every, rounding = checks.check_accumulation(
+        accumulator_bits, promote_every, rounding
+    )
+    values = checks.check_float("values", values, framework="jax")
     return _limited_sum(jnp.asarray(values, jnp.float32), bits, promote_every, rounding)
 
 
@@ -216,13 +212,22 @@ def fp8_matmul(
     rounding="truncate",
 ):
     """V3's FP8 GEMM simulated in float32: a (M, K) @ b (K, N) -> (M, N) (see NumPy)."""
-    a, b = checks.matmul(a, b, accumulate, accumulator_bits, promote_every, rounding, framework="jax")
-    fmt = format_by_name(fmt)
-    block = checks.matmul_layout(a, b, a_granularity, b_granularity, block)
+    a, b, fmt, block = checks.check_fp8_matmul(
+        a, b, a_granularity, b_granularity, accumulate, block, fmt, framework="jax"
+    )
+    checks.check_accumulation(accumulator_bits, promote_every, rounding)
     a, b = jnp.asarray(a, jnp.float32), jnp.asarray(b, jnp.float32)
     return _fp8_matmul(
-        a, b, a_granularity, b_granularity, accumulate, accumulator_bits, promote_every,
-        fmt_name=fmt.name, block=block, rounding=rounding,
+        a,
+        b,
+        a_granularity,
+        b_granularity,
+        accumulate,
+        accumulator_bits,
+        promote_every,
+        fmt_name=fmt.name,
+        block=block,
+        rounding=rounding,
     )
 
 
@@ -254,8 +259,8 @@ def init_linear(key: jax.Array, in_features: int, out_features: int) -> dict:
 
     The kernel may hold at most 2**28 elements (it is allocated at once).
     """
-    key = checks.prng_key("key", key)
-    in_features, out_features = checks.layer_sizes(in_features, out_features)
+    key = checks.check_key("key", key)
+    in_features, out_features = checks.check_layer_sizes(in_features, out_features)
     return _init_linear(key, in_features, out_features)
 
 
@@ -272,12 +277,8 @@ def fp8_linear(params: dict, x: jax.Array, fmt=E4M3, block: int = 128) -> jax.Ar
     """x (..., in) @ kernel (in, out) + bias, the FP8 way (V3 §3.3): x per 1 x block tile,
     the kernel per block x block block, straight-through gradients to the FP32 master params.
     Pure and jit-able; use it inside a loss for `jax.grad` and an optax update."""
-    kernel, bias = checks.linear_params(params, framework="jax")
-    x = checks.linear_input(x, kernel.shape[0], framework="jax")
-    fmt = format_by_name(fmt)
-    block = checks.layout(tuple(x.shape), "tile", block)
-    block = checks.layout(tuple(kernel.shape), "block", block, name="params['kernel']")
-    return _fp8_linear({"kernel": kernel, "bias": bias}, x, fmt.name, block)
+    params, x, fmt, block = checks.check_fp8_linear_call(params, x, fmt, block, framework="jax")
+    return _fp8_linear(params, x, fmt.name, block)
 
 
 def _fp8_linear(params: dict, x: Float[Array, "*s I"], fmt_name: str, block: int):

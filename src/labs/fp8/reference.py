@@ -36,7 +36,6 @@ from __future__ import annotations
 import numpy as np
 from jaxtyping import Float, UInt8
 
-from labs.common import validate
 from labs.fp8 import checks
 from labs.fp8.checks import GRANULARITIES, ROUNDINGS
 from labs.fp8.formats import E4M3, FP8Format, _decode, _encode, format_by_name
@@ -60,8 +59,8 @@ SMALLEST_SCALE = np.float32(2.0**-126)  # smallest normal float32: 1 / s stays f
 
 def group_amax(x, granularity: str, block: int = 128) -> np.ndarray:
     """The max-abs of each group of `x` (float32, shaped like the scales)."""
-    x = checks.float_input("x", x)
-    return _group_amax(x, granularity, checks.layout(x.shape, granularity, block))
+    x, _, block = checks.check_quantize(x, E4M3, granularity, block)
+    return _group_amax(x, granularity, block)
 
 
 def _group_amax(x: Float[np.ndarray, "*s R C"], granularity: str, block: int) -> np.ndarray:
@@ -95,7 +94,7 @@ def scales_from_amax(amax, fmt) -> np.ndarray:
         amax: finite max-abs values (>= 0), any shape.
         fmt: E4M3 or E5M2 (or its name).
     """
-    return _scales_from_amax(checks.nonnegative_amax("amax", amax), format_by_name(fmt))
+    return _scales_from_amax(checks.check_amax("amax", amax), format_by_name(fmt))
 
 
 def _scales_from_amax(amax: Float[np.ndarray, "*G"], fmt: FP8Format) -> Float[np.ndarray, "*G"]:
@@ -109,9 +108,9 @@ def expand_scales(scales, shape: tuple, granularity: str, block: int = 128):
 
     `shape` may hold at most 2**28 elements (the expanded array is allocated).
     """
-    shape = checks.shape_arg("shape", shape)
-    block = checks.layout(shape, granularity, block, name="shape")
-    scales = checks.scales_for(scales, shape, granularity, block, framework="numpy")
+    shape = checks.check_shape("shape", shape)
+    block = checks.check_layout(shape, granularity, block, name="shape")
+    scales = checks.check_scales(scales, shape, granularity, block, framework="numpy")
     return _expand_scales(scales, shape, granularity, block)
 
 
@@ -138,8 +137,8 @@ def quantize(x, fmt=E4M3, granularity: str = "tile", block: int = 128):
         (codes, scales): uint8 codes shaped like `x`, float32 scales shaped as in the module
         docstring, with x ~ decode(codes) * scale.
     """
-    x, fmt = checks.float_input("x", x), format_by_name(fmt)
-    return _quantize(x, fmt, granularity, checks.layout(x.shape, granularity, block))
+    x, fmt, block = checks.check_quantize(x, fmt, granularity, block)
+    return _quantize(x, fmt, granularity, block)
 
 
 def _quantize(x: Float[np.ndarray, "*s R C"], fmt: FP8Format, granularity: str, block: int):
@@ -156,9 +155,9 @@ def dequantize(codes, scales, fmt=E4M3, granularity: str = "tile", block: int = 
     Raises:
         ValueError: scales of the wrong shape, or scales that are not finite and positive.
     """
-    codes, fmt = checks.uint8_codes("codes", codes), format_by_name(fmt)
-    block = checks.layout(codes.shape, granularity, block, name="codes")
-    scales = checks.scales_for(scales, codes.shape, granularity, block, framework="numpy")
+    codes, fmt = checks.check_uint8_codes("codes", codes), format_by_name(fmt)
+    block = checks.check_layout(codes.shape, granularity, block, name="codes")
+    scales = checks.check_scales(scales, codes.shape, granularity, block, framework="numpy")
     return _dequantize(codes, scales, fmt, granularity, block)
 
 
@@ -169,8 +168,8 @@ def _dequantize(codes: UInt8[np.ndarray, "*s R C"], scales, fmt, granularity: st
 
 def fake_quantize(x, fmt=E4M3, granularity: str = "tile", block: int = 128) -> np.ndarray:
     """`dequantize(*quantize(x))`: the float32 values an FP8 GEMM actually multiplies."""
-    x, fmt = checks.float_input("x", x), format_by_name(fmt)
-    return _fake_quantize(x, fmt, granularity, checks.layout(x.shape, granularity, block))
+    x, fmt, block = checks.check_quantize(x, fmt, granularity, block)
+    return _fake_quantize(x, fmt, granularity, block)
 
 
 def _fake_quantize(x: Float[np.ndarray, "*s R C"], fmt: FP8Format, granularity: str, block: int):
@@ -190,9 +189,7 @@ def round_significand(x, bits: int, rounding: str = "truncate") -> np.ndarray:
         bits: 1..24 (float32 holds 24 significant bits).
         rounding: "truncate" or "nearest".
     """
-    x = checks.float_input("x", x, min_ndim=0)
-    bits = checks.significand_bits("bits", bits)
-    validate.one_of("rounding", rounding, ROUNDINGS)
+    x, bits = checks.check_round(x, bits, rounding)
     return _round_significand(x, bits, rounding)
 
 
@@ -228,8 +225,10 @@ def limited_sum(
     Returns:
         float32 array of shape (...).
     """
-    bits, promote_every, rounding = checks.accumulation(accumulator_bits, promote_every, rounding)
-    values = checks.float_input("values", values)
+    bits, promote_every, rounding = checks.check_accumulation(
+        accumulator_bits, promote_every, rounding
+    )
+    values = checks.check_float("values", values)
     return _limited_sum(values, bits, promote_every, rounding)
 
 
@@ -278,14 +277,21 @@ def fp8_matmul(
     Returns:
         float32 array (M, N).
     """
-    a, b = checks.matmul(
-        a, b, accumulate, accumulator_bits, promote_every, rounding, framework="numpy"
+    a, b, fmt, block = checks.check_fp8_matmul(
+        a, b, a_granularity, b_granularity, accumulate, block, fmt, framework="numpy"
     )
-    fmt = format_by_name(fmt)
-    block = checks.matmul_layout(a, b, a_granularity, b_granularity, block)
+    checks.check_accumulation(accumulator_bits, promote_every, rounding)
     return _fp8_matmul(
-        a, b, a_granularity, b_granularity, accumulate, accumulator_bits, promote_every,
-        fmt=fmt, block=block, rounding=rounding,
+        a,
+        b,
+        a_granularity,
+        b_granularity,
+        accumulate,
+        accumulator_bits,
+        promote_every,
+        fmt=fmt,
+        block=block,
+        rounding=rounding,
     )
 
 

@@ -21,9 +21,7 @@ import torch.nn.functional as F
 from jaxtyping import Float
 from torch import nn
 
-from labs.common import validate
 from labs.fp8 import checks
-from labs.fp8.checks import ROUNDINGS
 from labs.fp8.formats import E4M3, FP8Format, format_by_name
 
 __all__ = [
@@ -60,8 +58,8 @@ def to_fp8(x: torch.Tensor, fmt=E4M3, saturate: bool = True) -> torch.Tensor:
     saturate=True clamps to +-max_finite; saturate=False gives NaN (E4M3) or +-inf (E5M2), like
     ml_dtypes and `labs.fp8.encode`. NaN stays NaN. Shape: any; returns the FP8 dtype.
     """
-    x = checks.float_input("x", x, framework="torch", min_ndim=0, finite=False)
-    return _to_fp8(x, format_by_name(fmt), checks.saturate_flag(saturate))
+    x = checks.check_float("x", x, framework="torch", min_ndim=0, finite=False)
+    return _to_fp8(x, format_by_name(fmt), checks.check_saturate(saturate))
 
 
 def _to_fp8(x: Float[Tensor, "*s"], fmt: FP8Format, saturate: bool) -> Tensor:
@@ -113,8 +111,7 @@ def quantize(x: torch.Tensor, fmt=E4M3, granularity: str = "tile", block: int = 
     Returns:
         (q, scales): q in the FP8 dtype, shaped like x; float32 scales (shapes as in NumPy).
     """
-    x, fmt = checks.float_input("x", x, framework="torch"), format_by_name(fmt)
-    block = checks.layout(tuple(x.shape), granularity, block)
+    x, fmt, block = checks.check_quantize(x, fmt, granularity, block, framework="torch")
     return _quantize(x.float(), fmt, granularity, block)
 
 
@@ -129,9 +126,7 @@ def _quantize(x: Float[Tensor, "*s R C"], fmt: FP8Format, granularity: str, bloc
 
 def dequantize(q: torch.Tensor, scales: torch.Tensor, granularity: str = "tile", block=128):
     """Undo `quantize`: q (FP8 dtype) times its group's scale, float32, shaped like q."""
-    q = checks.fp8_tensor("q", q, framework="torch")
-    block = checks.layout(tuple(q.shape), granularity, block, name="q")
-    scales = checks.scales_for(scales, q.shape, granularity, block, framework="torch")
+    q, scales, block = checks.check_dequantize(q, scales, granularity, block, framework="torch")
     return _dequantize(q, scales, granularity, block)
 
 
@@ -142,8 +137,7 @@ def _dequantize(q: Tensor, scales: Tensor, granularity: str, block: int) -> Tens
 
 def fake_quantize(x: torch.Tensor, fmt=E4M3, granularity: str = "tile", block: int = 128):
     """`dequantize(*quantize(x))`: the float32 values an FP8 GEMM multiplies. No gradient."""
-    x, fmt = checks.float_input("x", x, framework="torch"), format_by_name(fmt)
-    block = checks.layout(tuple(x.shape), granularity, block)
+    x, fmt, block = checks.check_quantize(x, fmt, granularity, block, framework="torch")
     return _fake_quantize(x, fmt, granularity, block)
 
 
@@ -156,9 +150,7 @@ def _fake_quantize(x: Float[Tensor, "*s R C"], fmt: FP8Format, granularity: str,
 
 def round_significand(x: torch.Tensor, bits: int, rounding: str = "truncate") -> torch.Tensor:
     """Round float32 values to `bits` significant bits (1..24) on their bit pattern (see NumPy)."""
-    x = checks.float_input("x", x, framework="torch", min_ndim=0)
-    bits = checks.significand_bits("bits", bits)
-    validate.one_of("rounding", rounding, ROUNDINGS)
+    x, bits = checks.check_round(x, bits, rounding, framework="torch")
     return _round_significand(x, bits, rounding)
 
 
@@ -182,8 +174,10 @@ def limited_sum(
 
     values: (..., K) -> (...), float32.
     """
-    bits, promote_every, rounding = checks.accumulation(accumulator_bits, promote_every, rounding)
-    values = checks.float_input("values", values, framework="torch")
+    bits, promote_every, rounding = checks.check_accumulation(
+        accumulator_bits, promote_every, rounding
+    )
+    values = checks.check_float("values", values, framework="torch")
     return _limited_sum(values.float(), bits, promote_every, rounding)
 
 
@@ -214,14 +208,21 @@ def fp8_matmul(
     rounding="truncate",
 ):
     """V3's FP8 GEMM, simulated in float32: a (M, K) @ b (K, N) -> (M, N) (see NumPy)."""
-    a, b = checks.matmul(
-        a, b, accumulate, accumulator_bits, promote_every, rounding, framework="torch"
+    a, b, fmt, block = checks.check_fp8_matmul(
+        a, b, a_granularity, b_granularity, accumulate, block, fmt, framework="torch"
     )
-    fmt = format_by_name(fmt)
-    block = checks.matmul_layout(a, b, a_granularity, b_granularity, block)
+    checks.check_accumulation(accumulator_bits, promote_every, rounding)
     return _fp8_matmul(
-        a, b, a_granularity, b_granularity, accumulate, accumulator_bits, promote_every,
-        fmt=fmt, block=block, rounding=rounding,
+        a,
+        b,
+        a_granularity,
+        b_granularity,
+        accumulate,
+        accumulator_bits,
+        promote_every,
+        fmt=fmt,
+        block=block,
+        rounding=rounding,
     )
 
 
@@ -270,11 +271,8 @@ class FP8Linear(nn.Module):
         block: int = 128,
     ) -> None:
         super().__init__()
-        self.in_features, self.out_features = checks.layer_sizes(in_features, out_features)
-        validate.boolean("bias", bias)
-        self.fmt = format_by_name(fmt)
-        self.block = checks.layout(
-            (self.out_features, self.in_features), "block", block, name="weight"
+        self.in_features, self.out_features, self.fmt, self.block = checks.check_fp8_linear(
+            in_features, out_features, bias, fmt, block
         )
         self.weight = nn.Parameter(torch.empty(self.out_features, self.in_features))
         self.bias = nn.Parameter(torch.empty(self.out_features)) if bias else None
@@ -285,7 +283,7 @@ class FP8Linear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (..., in_features) -> (..., out_features); x must be a finite float tensor."""
-        x = checks.linear_input(x, self.in_features, framework="torch")
+        x = checks.check_linear_input(x, self.in_features, framework="torch")
         return self._forward(x)
 
     def _forward(self, x: Float[Tensor, "*s I"]) -> Float[Tensor, "*s O"]:
@@ -308,7 +306,7 @@ SCALED_MM_CAPABILITY = (8, 9)
 
 def scaled_mm_supported(device=None) -> tuple[bool, str]:
     """(True, device name) if `torch._scaled_mm` can run here, else (False, the reason)."""
-    device = checks.torch_device(device)
+    device = checks.check_device(device)
     if not torch.cuda.is_available():
         return False, "torch._scaled_mm needs a CUDA GPU of compute capability >= 8.9; none here"
     if device.type != "cuda":
@@ -330,20 +328,8 @@ def scaled_mm(a: torch.Tensor, b: torch.Tensor, out_dtype=torch.bfloat16) -> tor
     Needs a CUDA device of capability >= 8.9 and M, K, N multiples of 16. `b` is passed
     column-major, as cuBLASLt requires.
     """
-    a, b = checks.matmul(a, b, "fp32", 14, None, "truncate", framework="torch")
-    validate.one_of("out_dtype", out_dtype, (torch.bfloat16, torch.float16, torch.float32))
-    if any(d % 16 for d in (*a.shape, b.shape[1])):
-        raise ValueError(
-            f"M, K and N of a and b must be multiples of 16, got {tuple(a.shape)} @ {tuple(b.shape)}"
-        )
-    ok, reason = scaled_mm_supported()
-    if not ok:
-        raise RuntimeError(reason)
-    if a.device.type != "cuda" or b.device.type != "cuda":
-        raise RuntimeError(
-            f"a and b must be on the CUDA device, got {a.device} and {b.device}: move them with "
-            ".cuda() (torch._scaled_mm has no CPU kernel)"
-        )
+    a, b = checks.check_scaled_mm(a, b, out_dtype)
+    checks.check_cuda_operands(a, b, scaled_mm_supported())
     return _scaled_mm(a, b, out_dtype)
 
 
@@ -363,13 +349,10 @@ def gemm_throughput(n: int = 4096, repeats: int = 20) -> dict:
     Returns dict(device, bf16_tflops, fp8_tflops, ratio = fp8 / bf16). Raises RuntimeError with
     the reason where FP8 GEMMs are unavailable.
     """
-    n = validate.size("n", n, minimum=16, maximum=2**14, why="three n x n matrices must fit")
-    repeats = validate.size("repeats", repeats, maximum=10_000, why="each repeat is a GEMM")
-    if n % 16:
-        raise ValueError(f"n must be a multiple of 16 (torch._scaled_mm), got {n}")
-    ok, name = scaled_mm_supported()
-    if not ok:
-        raise RuntimeError(name)
+    n, repeats = checks.check_gemm_timing(n, repeats)
+    supported = scaled_mm_supported()
+    checks.check_cuda_operands(None, None, supported)
+    name = supported[1]
     gen = torch.Generator(device="cuda").manual_seed(0)
     a = torch.randn(n, n, device="cuda", generator=gen)
     b = torch.randn(n, n, device="cuda", generator=gen)

@@ -35,6 +35,7 @@ PRECISIONS = ("fp32", "bf16", "fp8")
 # Sizes a typo could blow up: the embedding, the hidden layers and the training loop.
 MAX_VOCAB, MAX_WIDTH, MAX_CONTEXT = 2**16, 2**14, 64
 MAX_STEPS, MAX_BATCH = 10**6, 2**16
+TRAINING = (MAX_VOCAB, MAX_STEPS, MAX_BATCH)
 
 
 class BF16Linear(nn.Linear):
@@ -43,12 +44,12 @@ class BF16Linear(nn.Linear):
     Shapes: (..., in_features) -> (..., out_features); the weight holds at most 2**28 elements."""
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
-        in_features, out_features = checks.layer_sizes(in_features, out_features)
+        in_features, out_features = checks.check_layer_sizes(in_features, out_features)
         super().__init__(in_features, out_features, validate.boolean("bias", bias))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (..., in_features) -> (..., out_features); x must be a finite float tensor."""
-        return self._forward(checks.linear_input(x, self.in_features, framework="torch"))
+        return self._forward(checks.check_linear_input(x, self.in_features, framework="torch"))
 
     def _forward(self, x: Float[torch.Tensor, "*s I"]) -> Float[torch.Tensor, "*s O"]:
         """Input and weight rounded to bfloat16, straight-through."""
@@ -92,16 +93,10 @@ class TinyLM(nn.Module):
         hidden: int = 128,
     ) -> None:
         super().__init__()
-        validate.one_of("precision", precision, PRECISIONS)
-        self.vocab = validate.size("vocab", vocab, minimum=2, maximum=MAX_VOCAB)
-        self.context = validate.size("context", context, maximum=MAX_CONTEXT)
-        d_model = validate.size("d_model", d_model, maximum=MAX_WIDTH)
-        hidden = validate.size("hidden", hidden, maximum=MAX_WIDTH)
+        self.vocab, self.context, d_model, hidden = checks.check_tiny_lm(
+            vocab, precision, context, d_model, hidden, limits=(MAX_VOCAB, MAX_WIDTH, MAX_CONTEXT)
+        )
         d_in = self.context * d_model
-        if d_in % 128 or hidden % 128:
-            raise ValueError(
-                f"context * d_model ({d_in}) and hidden ({hidden}) must be multiples of 128"
-            )
         self.embed = nn.Embedding(self.vocab, d_model)
         self.fc1 = _convert(nn.Linear(d_in, hidden), precision)
         self.fc2 = _convert(nn.Linear(hidden, hidden), precision)
@@ -109,7 +104,7 @@ class TinyLM(nn.Module):
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """tokens (B, context), ids in 0..vocab-1 -> logits (B, vocab)."""
-        return self._forward(checks.token_windows("tokens", tokens, self.vocab, self.context))
+        return self._forward(checks.check_token_windows("tokens", tokens, self.vocab, self.context))
 
     def _forward(self, tokens: Int[torch.Tensor, "B T"]) -> Float[torch.Tensor, "B V"]:
         """Embeddings of the context, concatenated, through fc1, fc2 and the head."""
@@ -147,14 +142,9 @@ def train_tiny_lm(
         dict(precision, train_losses (list of floats, one per step), eval_loss (cross-entropy in
         nats on `eval_tokens`, forward in the same precision)).
     """
-    validate.one_of("precision", precision, PRECISIONS)
-    vocab = validate.size("vocab", vocab, minimum=2, maximum=MAX_VOCAB)
-    train_tokens = checks.token_stream("train_tokens", train_tokens, vocab, context=2)
-    eval_tokens = checks.token_stream("eval_tokens", eval_tokens, vocab, context=2)
-    steps = validate.size("steps", steps, maximum=MAX_STEPS, why="a longer run is a typo here")
-    batch = validate.size("batch", batch, maximum=MAX_BATCH)
-    lr = validate.real_number("lr", lr, positive=True)
-    seed = validate.integer("seed", seed, minimum=0, maximum=2**63 - 1)
+    train_tokens, eval_tokens, vocab, steps, batch, lr, seed = checks.check_training(
+        precision, train_tokens, eval_tokens, vocab, steps, batch, lr, seed, limits=TRAINING
+    )
     return _train_tiny_lm(precision, train_tokens, eval_tokens, vocab, steps, batch, lr, seed)
 
 
