@@ -83,10 +83,14 @@ def check_codes(name: str, value) -> np.ndarray:
 
 
 def check_fp8(name: str, value, *, framework: str):
-    """An array in an FP8 dtype (torch.float8_e4m3fn / float8_e5m2, or JAX's ml_dtypes ones)."""
+    """An array in an FP8 dtype (torch.float8_e4m3fn / float8_e5m2, or JAX's ml_dtypes ones),
+    without NaN or inf codes (values read on the host only)."""
     validate.array(name, value, framework=framework, finite=False)
     if not _is_fp8_dtype(value):
         raise TypeError(f"{name} must be a float8 array, got {validate.describe_value(value)}")
+    host = _host_values(value, framework)
+    if host is not None and not np.all(np.isfinite(host)):
+        raise ValueError(f"{name} must be finite; it holds NaN or inf codes")
     return value
 
 
@@ -172,7 +176,7 @@ def check_scales(scales, shape: tuple, granularity: str, block: int, *, framewor
 def _host_values(value, framework: str):
     """The values as a float64 NumPy array where reading them costs no device sync, else None."""
     if framework == "torch":
-        return value.detach().double().numpy() if value.device.type == "cpu" else None
+        return value.detach().float().double().numpy() if value.device.type == "cpu" else None
     if framework == "jax":
         import jax
 
@@ -180,7 +184,7 @@ def _host_values(value, framework: str):
             return None
         if not isinstance(value, np.ndarray) and any(d.platform != "cpu" for d in value.devices()):
             return None
-    return np.asarray(value, dtype=np.float64)
+    return np.asarray(value).astype(np.float64)
 
 
 def check_amax(name: str, value) -> np.ndarray:
@@ -202,8 +206,8 @@ def check_bits(name: str, bits, minimum: int = 1) -> int:
 def check_accumulation(accumulator_bits, promote_every, rounding) -> tuple:
     """The accumulator model's arguments (bits in [2, 24], promote_every >= 1 or None)."""
     bits = check_bits("accumulator_bits", accumulator_bits, minimum=2)
-    if promote_every is not None:
-        promote_every = validate.integer("promote_every", promote_every, minimum=1)
+    if promote_every is not None:  # JAX's scan counts K in int32
+        promote_every = validate.size("promote_every", promote_every, maximum=2**31 - 1)
     validate.one_of("rounding", rounding, ROUNDINGS)
     return bits, promote_every, rounding
 

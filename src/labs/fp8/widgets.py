@@ -1,4 +1,4 @@
-"""Chapter 2 explorer: one number in, its E4M3, E5M2 and bfloat16 encodings and errors out.
+"""Chapter 2 explorer (taught in chapter 2, "Explore: one number, three formats"): one number in, its E4M3, E5M2 and bfloat16 encodings and errors out.
 
 `encodings_of` is the plain function behind the widget (tested, usable without ipywidgets);
 `format_explorer` wraps it in a text box (ipywidgets is imported only when it is called).
@@ -54,6 +54,7 @@ def format_table(x: float, saturate: bool = True) -> str:
 
 def format_explorer(value: float = 3.14159):
     """A text box: type a number, read its three encodings (saturating overflow)."""
+    value = real_number("value", value)
     import ipywidgets as widgets
 
     box = widgets.FloatText(value=value, description="x")
