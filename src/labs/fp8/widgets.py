@@ -1,7 +1,8 @@
-"""Chapter 2 explorer (taught in chapter 2, "Explore: one number, three formats"): one number in, its E4M3, E5M2 and bfloat16 encodings and errors out.
+"""Chapter 2 explorer: one number in, its E4M3, E5M2 and bfloat16 encodings and errors out.
 
 `encodings_of` is the plain function behind the widget (tested, usable without ipywidgets);
 `format_explorer` wraps it in a text box (ipywidgets is imported only when it is called).
+Taught in chapter 2, "Explore: one number, three formats".
 """
 
 from __future__ import annotations
