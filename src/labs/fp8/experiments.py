@@ -1,14 +1,20 @@
 """The chapter's experiments, framework-free: outlier activations, quantisation error per
 granularity, the error of a K-long dot product in a limited accumulator, and the data and the
-loss comparison of the small training run."""
+loss comparison of the small training run.
+
+Shapes: R rows, C columns, L lengths, n tokens. Taught in chapter 2, "Experiment: how large may
+an outlier be?", "Experiment: the error against K" and "Training in FP8: does the loss notice?".
+"""
 
 from __future__ import annotations
 
 import numpy as np
+from jaxtyping import Bool, Float, Int
 
-from labs.common.validate import float_array, integer, real_number
-from labs.fp8.formats import E4M3, format_by_name
-from labs.fp8.reference import fake_quantize, limited_sum
+from labs.common import validate
+from labs.fp8 import checks
+from labs.fp8.formats import E4M3, FP8Format
+from labs.fp8.reference import _fake_quantize, _limited_sum
 
 __all__ = [
     "dot_product_errors",
@@ -18,9 +24,13 @@ __all__ = [
     "relative_loss_gap",
 ]
 
-
-def _rng(seed) -> np.random.Generator:
-    return np.random.default_rng(integer("seed", seed, minimum=0))
+# Sizes a typo could blow up. The activations are drawn in float64 (8 bytes per element); the
+# dot products hold trials * K products and loop over K in Python; the Markov chain's table has
+# vocab**3 entries and its stream is drawn one token at a time in Python (about 1e6 per second).
+MAX_ACTIVATIONS = 2**26
+MAX_DOT_PRODUCTS = 2**24
+MAX_VOCAB = 256
+MAX_TOKENS = 10**7
 
 
 def heavy_tailed_activations(
@@ -31,13 +41,17 @@ def heavy_tailed_activations(
     seed: int = 0,
 ) -> np.ndarray:
     """Activations like an LLM's: standard normal values, a few of them `outlier_scale` times
-    larger (float32, shape (rows, cols))."""
-    rows, cols = integer("rows", rows, minimum=1), integer("cols", cols, minimum=1)
-    fraction = real_number("outlier_fraction", outlier_fraction, nonnegative=True)
-    if fraction > 1:
-        raise ValueError(f"outlier_fraction must be in [0, 1], got {fraction}")
-    scale = real_number("outlier_scale", outlier_scale, positive=True)
-    rng = _rng(seed)
+    larger (float32, shape (rows, cols)). rows * cols is capped at 2**26 (drawn in float64)."""
+    rows, cols, fraction, scale = checks.check_activations(
+        rows, cols, outlier_fraction, outlier_scale, maximum=MAX_ACTIVATIONS
+    )
+    return _heavy_tailed_activations(rows, cols, fraction, scale, checks.check_rng(seed))
+
+
+def _heavy_tailed_activations(
+    rows: int, cols: int, fraction: float, scale: float, rng: np.random.Generator
+) -> Float[np.ndarray, "R C"]:
+    """Standard normal values; a `fraction` of them multiplied by `scale`."""
     x = rng.standard_normal((rows, cols))
     outliers = rng.random((rows, cols)) < fraction
     x[outliers] *= scale
@@ -50,6 +64,7 @@ def quantization_error(
     """How well FP8 with one scale per group keeps `x`.
 
     Args:
+        x: finite float array, not all zeros (its relative error would be undefined).
         where: optional boolean mask shaped like `x`: measure only these elements (e.g. the
             ordinary values, leaving out the outliers); all of them by default.
 
@@ -58,19 +73,22 @@ def quantization_error(
         nonzero values of `x` that became exactly zero (they fell below the smallest subnormal
         times their group's scale), both over the elements selected by `where`.
     """
-    x = float_array("x", x, min_ndim=1).astype(np.float32)
-    x_hat = fake_quantize(x, format_by_name(fmt), granularity, block)
-    if where is not None:
-        where = np.asarray(where)
-        if where.dtype != np.bool_ or where.shape != x.shape:
-            raise ValueError(
-                f"where must be a boolean mask of shape {x.shape}, got dtype {where.dtype} "
-                f"and shape {where.shape}"
-            )
-        x, x_hat = x[where], x_hat[where]
-    norm = float(np.linalg.norm(x.astype(np.float64)))
-    if norm == 0:
-        raise ValueError("x must not be all zeros (its relative error is undefined)")
+    x, fmt, block = checks.check_quantize(x, fmt, granularity, block)
+    where = checks.check_mask("where", where, x)
+    return _quantization_error(x, fmt, granularity, block, where)
+
+
+def _quantization_error(
+    x: Float[np.ndarray, "*s R C"],
+    fmt: FP8Format,
+    granularity: str,
+    block: int,
+    where: Bool[np.ndarray, "*s R C"],
+) -> dict:
+    """Relative RMS error and flushed fraction of the fake-quantised `x` over `where`."""
+    x_hat = _fake_quantize(x, fmt, granularity, block)
+    x, x_hat = x[where], x_hat[where]
+    norm = float(np.linalg.norm(x.astype(np.float64)))  # > 0: check_mask refuses all zeros
     err = float(np.linalg.norm((x - x_hat).astype(np.float64))) / norm
     nonzero = x != 0
     flushed = float(np.mean(x_hat[nonzero] == 0)) if nonzero.any() else 0.0
@@ -91,23 +109,36 @@ def dot_product_errors(
     quantised to E4M3 (per 1 x 128 tile where 128 divides K, per vector otherwise), multiplied,
     and summed by `limited_sum`; the reference is the float64 sum of the same products. Positive
     entries are the hard case for an accumulator: nothing cancels, the sum grows like K.
+    trials * K is capped at 2**24 (the sum loops over K in Python).
 
     Returns:
         float64 array of len(lengths): max over trials of |sum - exact| / |exact|.
     """
-    lengths = [integer("lengths[i]", k, minimum=1) for k in lengths]
-    if not lengths:
-        raise ValueError("lengths must name at least one K")
-    trials = integer("trials", trials, minimum=1)
-    rng = _rng(seed)
+    lengths, trials, bits, promote_every, rounding = checks.check_dot_products(
+        lengths, trials, accumulator_bits, promote_every, rounding, maximum=MAX_DOT_PRODUCTS
+    )
+    return _dot_product_errors(
+        lengths, trials, bits, promote_every, rounding, checks.check_rng(seed)
+    )
+
+
+def _dot_product_errors(
+    lengths: list[int],
+    trials: int,
+    bits: int,
+    promote_every: int | None,
+    rounding: str,
+    rng: np.random.Generator,
+) -> Float[np.ndarray, " L"]:
+    """Max relative error over `trials` E4M3 dot products per K, against float64."""
     worst = []
     for k in lengths:
-        granularity = "tile" if k % 128 == 0 else "row"
-        a = fake_quantize(rng.random((trials, k), dtype=np.float32), E4M3, granularity)
-        b = fake_quantize(rng.random((trials, k), dtype=np.float32), E4M3, granularity)
+        granularity, block = ("tile", 128) if k % 128 == 0 else ("row", 128)
+        a = _fake_quantize(rng.random((trials, k), dtype=np.float32), E4M3, granularity, block)
+        b = _fake_quantize(rng.random((trials, k), dtype=np.float32), E4M3, granularity, block)
         products = a * b  # exact: two 4-bit significands need 8 bits
         exact = products.astype(np.float64).sum(axis=-1)
-        got = limited_sum(products, accumulator_bits, promote_every, rounding)
+        got = _limited_sum(products, bits, promote_every, rounding)
         worst.append(float(np.max(np.abs(got - exact) / np.abs(exact))))
     return np.asarray(worst)
 
@@ -116,15 +147,24 @@ def markov_tokens(n: int, vocab: int = 32, concentration: float = 0.2, seed: int
     """A stream of `n` tokens from a random second-order Markov chain, and its entropy rate.
 
     Each context (t-2, t-1) has its own next-token distribution drawn from a Dirichlet with
-    `concentration` (small: peaked, so there is something to learn).
+    `concentration` (small: peaked, so there is something to learn). `n` is capped at 10**7
+    (tokens are drawn one at a time in Python) and `vocab` at 256 (the table has vocab**3
+    entries).
 
     Returns:
         (tokens, entropy): int64 array (n,), and the chain's conditional entropy in nats (the
         lowest loss any model can reach on it, averaged over the stream's contexts).
     """
-    n, vocab = integer("n", n, minimum=3), integer("vocab", vocab, minimum=2)
-    concentration = real_number("concentration", concentration, positive=True)
-    rng = _rng(seed)
+    n, vocab, concentration = checks.check_markov(
+        n, vocab, concentration, max_tokens=MAX_TOKENS, max_vocab=MAX_VOCAB
+    )
+    return _markov_tokens(n, vocab, concentration, checks.check_rng(seed))
+
+
+def _markov_tokens(
+    n: int, vocab: int, concentration: float, rng: np.random.Generator
+) -> tuple[Int[np.ndarray, " n"], float]:
+    """Draw the chain's table, then the stream token by token; return it with its entropy."""
     table = rng.dirichlet(np.full(vocab, concentration), size=(vocab, vocab))
     tokens = np.empty(n, dtype=np.int64)
     tokens[:2] = rng.integers(vocab, size=2)
@@ -140,6 +180,6 @@ def markov_tokens(n: int, vocab: int = 32, concentration: float = 0.2, seed: int
 
 def relative_loss_gap(loss, reference_loss) -> float:
     """|loss - reference| / reference, V3's measure of FP8 quality (§3.3: below 0.25%)."""
-    loss = real_number("loss", loss, positive=True)
-    reference = real_number("reference_loss", reference_loss, positive=True)
+    loss = validate.real_number("loss", loss, positive=True)
+    reference = validate.real_number("reference_loss", reference_loss, positive=True)
     return abs(loss - reference) / reference

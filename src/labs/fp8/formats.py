@@ -23,6 +23,9 @@ Rounding is round-to-nearest, ties-to-even, computed exactly in float64 (every f
 FP8 value is exact there, and the quotient by a power of two is exact). A float64 input is rounded
 once, directly; ml_dtypes rounds float64 to float32 first, so on a float64 that lies within a
 float32 rounding of an FP8 tie the two can differ by one code (float32 input: always identical).
+
+Shapes: `*s` any shape. Taught in chapter 2, "The idea: what eight bits can hold" and "The code:
+a bit-exact codec".
 """
 
 from __future__ import annotations
@@ -30,8 +33,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from jaxtyping import Float, UInt8
 
-from labs.common.validate import integer
+from labs.common import validate
+from labs.common.facts import fact
+from labs.fp8 import checks
 
 __all__ = [
     "BF16_MANTISSA_BITS",
@@ -48,7 +54,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FP8Format:
     """An 8-bit floating-point format: bit widths, bias and the limits they imply.
 
@@ -57,6 +63,10 @@ class FP8Format:
         exponent_bits, mantissa_bits: field widths; 1 + exponent_bits + mantissa_bits = 8.
         bias: exponent bias (7 for E4M3, 15 for E5M2).
         has_infinity: True for IEEE-like E5M2; False for E4M3 ("fn": finite, one NaN per sign).
+
+    Keyword-only: `FP8Format(name="E4M3", exponent_bits=4, mantissa_bits=3, bias=7,
+    has_infinity=False)`. The fields are checked: exponent_bits in 1..6, mantissa_bits in 1..6
+    with 1 + exponent_bits + mantissa_bits = 8, bias in 0..2**exponent_bits - 1.
     """
 
     name: str
@@ -67,11 +77,13 @@ class FP8Format:
     _values: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if 1 + self.exponent_bits + self.mantissa_bits != 8:
-            raise ValueError(
-                f"exponent_bits + mantissa_bits must be 7, got {self.exponent_bits} + "
-                f"{self.mantissa_bits}"
-            )
+        validate.text("name", self.name)
+        e = validate.integer("exponent_bits", self.exponent_bits, minimum=1, maximum=6)
+        m = validate.integer("mantissa_bits", self.mantissa_bits, minimum=1, maximum=6)
+        if 1 + e + m != 8:
+            raise ValueError(f"exponent_bits + mantissa_bits must be 7, got {e} + {m}")
+        validate.integer("bias", self.bias, minimum=0, maximum=2**e - 1)
+        validate.boolean("has_infinity", self.has_infinity)
         object.__setattr__(self, "_values", _value_table(self))
 
     @property
@@ -135,7 +147,7 @@ class FP8Format:
         )
 
 
-def _value_table(fmt: FP8Format) -> np.ndarray:
+def _value_table(fmt: FP8Format) -> Float[np.ndarray, 256]:
     """Eqs. (1) and (2) applied to every code 0..255."""
     codes = np.arange(256)
     m_bits = fmt.mantissa_bits
@@ -156,9 +168,9 @@ def _value_table(fmt: FP8Format) -> np.ndarray:
     return values
 
 
-E4M3 = FP8Format("E4M3", exponent_bits=4, mantissa_bits=3, bias=7, has_infinity=False)
-E5M2 = FP8Format("E5M2", exponent_bits=5, mantissa_bits=2, bias=15, has_infinity=True)
-FORMATS = {"E4M3": E4M3, "E5M2": E5M2}
+E4M3 = FP8Format(**fact("fp8_e4m3_format").value)
+E5M2 = FP8Format(**fact("fp8_e5m2_format").value)
+FORMATS = validate.read_only({"E4M3": E4M3, "E5M2": E5M2})
 
 # bfloat16 keeps float32's 8 exponent bits and 7 of its 23 mantissa bits.
 BF16_MANTISSA_BITS = 7
@@ -173,13 +185,6 @@ def format_by_name(fmt) -> FP8Format:
     raise TypeError(f"fmt must be E4M3, E5M2 or one of the names 'E4M3', 'E5M2'; got {fmt!r}")
 
 
-def _real_array(name: str, x) -> np.ndarray:
-    arr = np.asarray(x)
-    if arr.dtype.kind not in "fiu" or arr.dtype == np.bool_:
-        raise TypeError(f"{name} must hold real numbers, got an array of dtype {arr.dtype}")
-    return arr.astype(np.float64)
-
-
 def round_to_format(x, fmt, saturate: bool = True) -> np.ndarray:
     """Round `x` to the nearest value of `fmt` (ties to even), returned as float64.
 
@@ -191,10 +196,12 @@ def round_to_format(x, fmt, saturate: bool = True) -> np.ndarray:
     Returns:
         float64 array of the shape of `x` holding values of `fmt` (or NaN / +-inf).
     """
-    fmt = format_by_name(fmt)
-    if not isinstance(saturate, bool):
-        raise TypeError(f"saturate must be a bool, got {type(saturate).__name__}")
-    x = _real_array("x", x)
+    x, fmt = checks.check_real("x", x), format_by_name(fmt)
+    return _round_to_format(x, fmt, checks.check_saturate(saturate))
+
+
+def _round_to_format(x: Float[np.ndarray, "*s"], fmt: FP8Format, saturate: bool):
+    """Round to the nearest value of `fmt`, ties to even, in float64."""
     mag = np.abs(x)
     finite = np.isfinite(mag)
     safe = np.where(finite & (mag > 0), mag, 1.0)
@@ -225,9 +232,13 @@ def encode(x, fmt, saturate: bool = True) -> np.ndarray:
     Returns:
         uint8 array of the shape of `x`.
     """
-    fmt = format_by_name(fmt)
-    x = _real_array("x", x)
-    value = round_to_format(x, fmt, saturate)
+    x, fmt = checks.check_real("x", x), format_by_name(fmt)
+    return _encode(x, fmt, checks.check_saturate(saturate))
+
+
+def _encode(x: Float[np.ndarray, "*s"], fmt: FP8Format, saturate: bool) -> UInt8[np.ndarray, "*s"]:
+    """Eqs. (1) and (2) inverted, on the rounded value."""
+    value = _round_to_format(x, fmt, saturate)
     sign = np.signbit(x).astype(np.uint8) << 7  # -0.0 keeps its sign, as in ml_dtypes
     mag = np.abs(value)
     finite = np.isfinite(mag)
@@ -256,16 +267,12 @@ def decode(codes, fmt) -> np.ndarray:
         codes: uint8 array (or Python ints in 0..255), any shape.
         fmt: E4M3 or E5M2 (or its name).
     """
-    fmt = format_by_name(fmt)
-    arr = np.asarray(codes)
-    if arr.dtype != np.uint8:
-        if arr.dtype.kind not in "iu" or arr.dtype == np.bool_:
-            raise TypeError(f"codes must be uint8 FP8 codes, got an array of dtype {arr.dtype}")
-        if arr.size and (arr.min() < 0 or arr.max() > 255):
-            raise ValueError(
-                f"codes must lie in 0..255, got values from {arr.min()} to {arr.max()}"
-            )
-    return fmt.values[arr.astype(np.int64)].astype(np.float32)
+    return _decode(checks.check_codes("codes", codes), format_by_name(fmt))
+
+
+def _decode(codes: UInt8[np.ndarray, "*s"], fmt: FP8Format) -> Float[np.ndarray, "*s"]:
+    """Look each code up in the table of eqs. (1) and (2)."""
+    return fmt.values[codes.astype(np.int64)].astype(np.float32)
 
 
 def round_to_bfloat16(x) -> np.ndarray:
@@ -274,9 +281,11 @@ def round_to_bfloat16(x) -> np.ndarray:
     bfloat16 is the top half of a float32: keep the upper 16 bits after adding half of the
     dropped part (plus one if the kept part is odd, for ties to even). NaN stays NaN.
     """
-    x = np.asarray(x)
-    if x.dtype.kind != "f":
-        raise TypeError(f"x must hold floating-point numbers, got dtype {x.dtype}")
+    return _round_to_bfloat16(validate.array("x", x, finite=False))
+
+
+def _round_to_bfloat16(x: Float[np.ndarray, "*s"]) -> Float[np.ndarray, "*s"]:
+    """Keep the upper 16 bits of the float32 pattern, rounded to nearest even."""
     bits = x.astype(np.float32).view(np.uint32).astype(np.uint64)
     lsb = (bits >> 16) & 1
     rounded = ((bits + 0x7FFF + lsb) & 0xFFFF0000).astype(np.uint32)
@@ -286,15 +295,14 @@ def round_to_bfloat16(x) -> np.ndarray:
 
 def bit_string(code, fmt) -> str:
     """The bits of an FP8 code grouped as sign, exponent, mantissa: "0 0111 000" for E4M3 1.0."""
-    fmt = format_by_name(fmt)
-    code = integer_code("code", code)
+    code, fmt = integer_code("code", code), format_by_name(fmt)
     bits = f"{code:08b}"
     return f"{bits[0]} {bits[1 : 1 + fmt.exponent_bits]} {bits[1 + fmt.exponent_bits :]}"
 
 
 def integer_code(name: str, value) -> int:
     """A single FP8 code 0..255 (for widgets and exercises)."""
-    value = integer(name, value, minimum=0)
+    value = validate.integer(name, value, minimum=0)
     if value > 255:
         raise ValueError(f"{name} must be an FP8 code in 0..255, got {value}")
     return value

@@ -7,6 +7,11 @@ agree with NumPy bit for bit. `jnp.float8_e4m3fn` / `jnp.float8_e5m2` are ml_dty
 One documented difference: XLA flushes float32 subnormals (below 1.2e-38) to zero. A group whose
 max-abs is that small gets the scale 1 here and 2^-126 in NumPy and torch; its FP8 codes are
 zero either way.
+
+Shapes: `*s` any shape, R rows, C columns, K the contraction axis, M and N the other GEMM axes,
+I in_features, O out_features. Taught in chapter 2, "Outliers, and why V3 scales per tile",
+"Accumulation: 14 bits are not enough for long sums" and "Training in FP8: does the loss
+notice?" (`fp8_linear`).
 """
 
 from __future__ import annotations
@@ -16,10 +21,10 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Float
 
-from labs.common.validate import integer, one_of
+from labs.fp8 import checks
 from labs.fp8.formats import E4M3, format_by_name
-from labs.fp8.reference import check_accumulation, check_layout, scales_shape
 
 __all__ = [
     "dequantize",
@@ -34,48 +39,38 @@ __all__ = [
     "to_fp8",
 ]
 
-FP8_DTYPES = (jnp.float8_e4m3fn, jnp.float8_e5m2)
+Array = jax.Array
 
 
 def fp8_dtype(fmt):
     """jnp.float8_e4m3fn for E4M3, jnp.float8_e5m2 for E5M2."""
-    return jnp.float8_e4m3fn if format_by_name(fmt).name == "E4M3" else jnp.float8_e5m2
+    return _fp8_dtype(format_by_name(fmt).name)
 
 
-def _holds(condition) -> bool:
-    """bool(condition) for a concrete array; True under jit, where values are not known yet
-    (the checks then run when the function is called outside jit)."""
-    try:
-        return bool(condition)
-    except jax.errors.ConcretizationTypeError:
-        return True
-
-
-def _float_array(name: str, x, min_ndim: int = 1, check_finite: bool = True) -> jax.Array:
-    if not hasattr(x, "shape") or not hasattr(x, "dtype"):
-        raise TypeError(f"{name} must be an array, got {type(x).__name__}")
-    if not jnp.issubdtype(x.dtype, jnp.floating) or x.dtype in FP8_DTYPES:
-        raise TypeError(f"{name} must be a float32/bfloat16 array, got dtype {x.dtype}")
-    if x.ndim < min_ndim:
-        raise ValueError(f"{name} must have at least {min_ndim} dimension(s), got {x.shape}")
-    if check_finite and not _holds(jnp.isfinite(x).all()):
-        raise ValueError(f"{name} must be finite; it holds NaN or inf")
-    return jnp.asarray(x)
+def _fp8_dtype(fmt_name: str):
+    """The JAX dtype of the format named `fmt_name`."""
+    return jnp.float8_e4m3fn if fmt_name == "E4M3" else jnp.float8_e5m2
 
 
 def to_fp8(x: jax.Array, fmt=E4M3, saturate: bool = True) -> jax.Array:
     """Cast to FP8: saturate=True clamps to +-max_finite, False keeps JAX's (ml_dtypes')
-    rule, NaN for E4M3 and +-inf for E5M2. Any shape."""
-    fmt = format_by_name(fmt)
-    if not isinstance(saturate, bool):
-        raise TypeError(f"saturate must be a bool, got {type(saturate).__name__}")
-    x = jnp.asarray(x, dtype=jnp.float32)
+    rule, NaN for E4M3 and +-inf for E5M2. Any shape; NaN stays NaN."""
+    x = checks.check_float("x", x, framework="jax", min_ndim=0, finite=False)
+    return _to_fp8(
+        jnp.asarray(x, jnp.float32), format_by_name(fmt).name, checks.check_saturate(saturate)
+    )
+
+
+def _to_fp8(x: Float[Array, "*s"], fmt_name: str, saturate: bool) -> Array:
+    """Clamp to +-max_finite (saturate), then cast."""
     if saturate:
-        x = jnp.clip(x, -fmt.max_finite, fmt.max_finite)
-    return x.astype(fp8_dtype(fmt))
+        limit = format_by_name(fmt_name).max_finite
+        x = jnp.clip(x, -limit, limit)
+    return x.astype(_fp8_dtype(fmt_name))
 
 
-def _group_amax(x, granularity: str, block: int):
+def _group_amax(x: Float[Array, "*s R C"], granularity: str, block: int) -> Array:
+    """The max-abs of each group (shapes as in NumPy)."""
     a = jnp.abs(x)
     if granularity == "tensor":
         return a.max()
@@ -87,7 +82,8 @@ def _group_amax(x, granularity: str, block: int):
     return a.reshape(*a.shape[:-2], r // block, block, c // block, block).max(axis=(-3, -1))
 
 
-def _expand(scales, shape, granularity: str, block: int):
+def _expand(scales: Array, shape, granularity: str, block: int) -> Array:
+    """Repeat each group's scale over its group."""
     if granularity == "tile":
         scales = jnp.repeat(scales, block, axis=-1)
     elif granularity == "block":
@@ -95,19 +91,16 @@ def _expand(scales, shape, granularity: str, block: int):
     return jnp.broadcast_to(scales, shape)
 
 
-def _quantize(x, fmt_name: str, granularity: str, block: int):
-    return _quantize_jit(x, fmt_name, granularity, block)
-
-
 @partial(jax.jit, static_argnums=(1, 2, 3))
-def _quantize_jit(x, fmt_name: str, granularity: str, block: int):
-    # Multiplications only, as in NumPy and torch: XLA rewrites a division by a broadcast value
-    # into a multiplication by its reciprocal, which would round differently.
+def _quantize(x: Float[Array, "*s R C"], fmt_name: str, granularity: str, block: int):
+    """Eq. (3) with multiplications only; returns (q, scales)."""
+    # XLA rewrites a division by a broadcast value into a multiplication by its reciprocal,
+    # which would round differently from NumPy and torch: multiply by 1 / max_finite instead.
     amax = _group_amax(x, granularity, block)
     scales = jnp.maximum(amax * jnp.float32(1 / format_by_name(fmt_name).max_finite), 2.0**-126)
     scales = jnp.where(amax > 0, scales, jnp.float32(1.0))
     inverse = jnp.float32(1.0) / scales
-    return to_fp8(x * _expand(inverse, x.shape, granularity, block), fmt_name), scales
+    return _to_fp8(x * _expand(inverse, x.shape, granularity, block), fmt_name, True), scales
 
 
 def quantize(x: jax.Array, fmt=E4M3, granularity: str = "tile", block: int = 128):
@@ -115,31 +108,24 @@ def quantize(x: jax.Array, fmt=E4M3, granularity: str = "tile", block: int = 128
 
     Args:
         x: finite float array (..., rows, cols), computed in float32.
+        block: group length, 128 in V3 (at most 2**16).
 
     Returns:
         (q, scales): q in the FP8 dtype shaped like x; float32 scales (shapes as in NumPy).
     """
-    fmt = format_by_name(fmt)
-    x = _float_array("x", x).astype(jnp.float32)
-    block = check_layout(tuple(x.shape), granularity, block)
-    return _quantize(x, fmt.name, granularity, block)
+    x, fmt, block = checks.check_quantize(x, fmt, granularity, block, framework="jax")
+    return _quantize(jnp.asarray(x, jnp.float32), fmt.name, granularity, block)
 
 
 def dequantize(q: jax.Array, scales: jax.Array, granularity: str = "tile", block: int = 128):
     """Undo `quantize`: q (FP8 dtype) times its group's scale, float32, shaped like q."""
-    if not hasattr(q, "dtype") or q.dtype not in FP8_DTYPES:
-        raise TypeError(f"q must be a float8 array, got {getattr(q, 'dtype', type(q).__name__)}")
-    scales = _float_array("scales", scales, min_ndim=0, check_finite=False)
-    if not _holds((jnp.isfinite(scales) & (scales > 0)).all()):
-        raise ValueError("scales must be finite and > 0; got a NaN, an inf, a zero or less")
-    block = check_layout(tuple(q.shape), granularity, block)
-    expected = scales_shape(tuple(q.shape), granularity, block)
-    if tuple(scales.shape) != expected:
-        raise ValueError(
-            f"scales must have shape {expected} for granularity {granularity!r}, block={block} "
-            f"and data of shape {tuple(q.shape)}; got {tuple(scales.shape)}"
-        )
-    return q.astype(jnp.float32) * _expand(scales.astype(jnp.float32), q.shape, granularity, block)
+    q, scales, block = checks.check_dequantize(q, scales, granularity, block, framework="jax")
+    return _dequantize(jnp.asarray(q), jnp.asarray(scales, jnp.float32), granularity, block)
+
+
+def _dequantize(q: Array, scales: Array, granularity: str, block: int) -> Array:
+    """x ~ s_g * q_i (eq. 3), float32."""
+    return q.astype(jnp.float32) * _expand(scales, q.shape, granularity, block)
 
 
 def fake_quantize(x: jax.Array, fmt=E4M3, granularity: str = "tile", block: int = 128):
@@ -147,25 +133,25 @@ def fake_quantize(x: jax.Array, fmt=E4M3, granularity: str = "tile", block: int 
 
     Usable inside `jax.grad`: the rounding is wrapped in `stop_gradient`.
     """
-    fmt = format_by_name(fmt)
-    x = _float_array("x", x).astype(jnp.float32)
-    block = check_layout(tuple(x.shape), granularity, block)
-    return _fake_quantize(x, fmt.name, granularity, block)
+    x, fmt, block = checks.check_quantize(x, fmt, granularity, block, framework="jax")
+    return _fake_quantize(jnp.asarray(x, jnp.float32), fmt.name, granularity, block)
 
 
-def _fake_quantize(x, fmt_name: str, granularity: str, block: int):
+def _fake_quantize(x: Float[Array, "*s R C"], fmt_name: str, granularity: str, block: int):
+    """Quantise and dequantise, straight-through: the forward rounds, the backward is identity."""
     q, scales = _quantize(jax.lax.stop_gradient(x), fmt_name, granularity, block)
     x_hat = q.astype(jnp.float32) * _expand(scales, x.shape, granularity, block)
     return x + jax.lax.stop_gradient(x_hat - x)
 
 
 def round_significand(x: jax.Array, bits: int, rounding: str = "truncate") -> jax.Array:
-    """Round float32 values to `bits` significant bits on their bit pattern (see NumPy)."""
-    bits, _, rounding = check_accumulation(bits, None, rounding)
+    """Round float32 values to `bits` significant bits (1..24) on their bit pattern (see NumPy)."""
+    x, bits = checks.check_round(x, bits, rounding, framework="jax")
     return _round_significand(jnp.asarray(x, jnp.float32), bits, rounding)
 
 
-def _round_significand(x, bits: int, rounding: str):
+def _round_significand(x: Float[Array, "*s"], bits: int, rounding: str) -> Array:
+    """Clear (or round away) the low 24 - bits bits of the float32 pattern."""
     shift = 24 - bits
     if shift == 0:
         return x
@@ -183,13 +169,18 @@ def limited_sum(
 
     values: (..., K) -> (...), float32. A `lax.scan` over K.
     """
-    bits, promote_every, rounding = check_accumulation(accumulator_bits, promote_every, rounding)
-    values = _float_array("values", values).astype(jnp.float32)
-    return _limited_sum(values, bits, promote_every, rounding)
+    bits, promote_every, rounding = checks.check_accumulation(
+        accumulator_bits, promote_every, rounding
+    )
+    values = checks.check_float("values", values, framework="jax")
+    return _limited_sum(jnp.asarray(values, jnp.float32), bits, promote_every, rounding)
 
 
 @partial(jax.jit, static_argnums=(1, 2, 3))
-def _limited_sum(values, bits: int, promote_every, rounding: str):
+def _limited_sum(
+    values: Float[Array, "*s K"], bits: int, promote_every: int | None, rounding: str
+) -> Float[Array, "*s"]:
+    """A `bits`-bit running sum, flushed into a float32 total every `promote_every` values."""
     zeros = jnp.zeros(values.shape[:-1], jnp.float32)
 
     def step(carry, inputs):
@@ -197,7 +188,7 @@ def _limited_sum(values, bits: int, promote_every, rounding: str):
         k, v = inputs
         running = _round_significand(running + v, bits, rounding)
         if promote_every is not None:
-            flush = (k + 1) % promote_every == 0
+            flush = (k + 1) % promote_every == 0  # promotion to FP32
             total = jnp.where(flush, total + running, total)
             running = jnp.where(flush, zeros, running)
         return (total, running), None
@@ -221,24 +212,60 @@ def fp8_matmul(
     rounding="truncate",
 ):
     """V3's FP8 GEMM simulated in float32: a (M, K) @ b (K, N) -> (M, N) (see NumPy)."""
-    a, b = _float_array("a", a, 2), _float_array("b", b, 2)
-    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
-        raise ValueError(f"a and b must be (M, K) and (K, N) matrices, got {a.shape} and {b.shape}")
-    one_of("accumulate", accumulate, ("fp32", "limited"))
-    check_accumulation(accumulator_bits, promote_every, rounding)
-    a_hat = fake_quantize(a, fmt, a_granularity, block)
-    b_hat = fake_quantize(b.T, fmt, b_granularity, block).T
+    a, b, fmt, block = checks.check_fp8_matmul(
+        a, b, a_granularity, b_granularity, accumulate, block, fmt, framework="jax"
+    )
+    checks.check_accumulation(accumulator_bits, promote_every, rounding)
+    a, b = jnp.asarray(a, jnp.float32), jnp.asarray(b, jnp.float32)
+    return _fp8_matmul(
+        a,
+        b,
+        a_granularity,
+        b_granularity,
+        accumulate,
+        accumulator_bits,
+        promote_every,
+        fmt_name=fmt.name,
+        block=block,
+        rounding=rounding,
+    )
+
+
+def _fp8_matmul(
+    a: Float[Array, "M K"],
+    b: Float[Array, "K N"],
+    a_granularity: str,
+    b_granularity: str,
+    accumulate: str,
+    accumulator_bits: int,
+    promote_every: int | None,
+    *,
+    fmt_name: str,
+    block: int,
+    rounding: str,
+) -> Float[Array, "M N"]:
+    """Fake-quantise both operands along K, multiply, sum in FP32 or the limited accumulator."""
+    a_hat = _fake_quantize(a, fmt_name, a_granularity, block)
+    b_hat = _fake_quantize(b.T, fmt_name, b_granularity, block).T
     if accumulate == "fp32":
         return jnp.matmul(a_hat, b_hat, precision=jax.lax.Precision.HIGHEST)
-    products = a_hat[:, None, :] * b_hat.T[None, :, :]
-    return limited_sum(products, accumulator_bits, promote_every, rounding)
+    products = a_hat[:, None, :] * b_hat.T[None, :, :]  # (M, N, K)
+    return _limited_sum(products, accumulator_bits, promote_every, rounding)
 
 
 def init_linear(key: jax.Array, in_features: int, out_features: int) -> dict:
     """Parameters of a linear layer: {"kernel": (in, out), "bias": (out,)}, float32, initialised
-    like torch.nn.Linear (uniform in +-1/sqrt(in))."""
-    in_features = integer("in_features", in_features, minimum=1)
-    out_features = integer("out_features", out_features, minimum=1)
+    like torch.nn.Linear (uniform in +-1/sqrt(in)).
+
+    The kernel may hold at most 2**28 elements (it is allocated at once).
+    """
+    key = checks.check_key("key", key)
+    in_features, out_features = checks.check_layer_sizes(in_features, out_features)
+    return _init_linear(key, in_features, out_features)
+
+
+def _init_linear(key: Array, in_features: int, out_features: int) -> dict:
+    """Uniform in +-1/sqrt(in) for the kernel (I, O) and the bias (O,)."""
     bound = 1.0 / np.sqrt(in_features)
     k1, k2 = jax.random.split(key)
     kernel = jax.random.uniform(k1, (in_features, out_features), jnp.float32, -bound, bound)
@@ -250,11 +277,12 @@ def fp8_linear(params: dict, x: jax.Array, fmt=E4M3, block: int = 128) -> jax.Ar
     """x (..., in) @ kernel (in, out) + bias, the FP8 way (V3 §3.3): x per 1 x block tile,
     the kernel per block x block block, straight-through gradients to the FP32 master params.
     Pure and jit-able; use it inside a loss for `jax.grad` and an optax update."""
-    if not isinstance(params, dict) or not {"kernel", "bias"} <= params.keys():
-        raise TypeError("params must be a dict with 'kernel' and 'bias' (see init_linear)")
-    kernel = params["kernel"]
-    if x.shape[-1] != kernel.shape[0]:
-        raise ValueError(f"x must end with in_features={kernel.shape[0]}, got shape {x.shape}")
-    x_hat = fake_quantize(x, fmt, "tile", block)
-    k_hat = fake_quantize(kernel, fmt, "block", block)
+    params, x, fmt, block = checks.check_fp8_linear_call(params, x, fmt, block, framework="jax")
+    return _fp8_linear(params, x, fmt.name, block)
+
+
+def _fp8_linear(params: dict, x: Float[Array, "*s I"], fmt_name: str, block: int):
+    """Fake-quantised x (1 x block tiles) @ fake-quantised kernel (blocks) + bias."""
+    x_hat = _fake_quantize(x, fmt_name, "tile", block)
+    k_hat = _fake_quantize(params["kernel"], fmt_name, "block", block)
     return x_hat @ k_hat + params["bias"]

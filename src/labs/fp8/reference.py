@@ -25,14 +25,20 @@ bits after every addition, flushed into a float32 total every `promote_every` el
 
 All arithmetic is float32, operation by operation, so that the PyTorch and JAX versions of these
 kernels can reproduce it bit for bit.
+
+Shapes: `*s` any shape, R rows, C columns, G groups (the scales' shape), K the contraction
+axis, M and N the other GEMM axes. Taught in chapter 2, "Outliers, and why V3 scales per tile"
+(quantisation) and "Accumulation: 14 bits are not enough for long sums" (the accumulator).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from jaxtyping import Float, UInt8
 
-from labs.common.validate import float_array, integer, one_of
-from labs.fp8.formats import E4M3, decode, encode, format_by_name
+from labs.fp8 import checks
+from labs.fp8.checks import GRANULARITIES, ROUNDINGS
+from labs.fp8.formats import E4M3, FP8Format, _decode, _encode, format_by_name
 
 __all__ = [
     "GRANULARITIES",
@@ -48,48 +54,17 @@ __all__ = [
     "scales_from_amax",
 ]
 
-GRANULARITIES = ("tensor", "row", "tile", "block")
 SMALLEST_SCALE = np.float32(2.0**-126)  # smallest normal float32: 1 / s stays finite
-ROUNDINGS = ("truncate", "nearest")
 
 
-def check_layout(shape: tuple, granularity: str, block) -> int:
-    """Validate `granularity` and `block` against `shape`; returns `block` as an int."""
-    one_of("granularity", granularity, GRANULARITIES)
-    block = integer("block", block, minimum=1)
-    if len(shape) < 1:
-        raise ValueError(f"x must have at least one dimension, got shape {shape}")
-    if granularity == "tile" and shape[-1] % block:
-        raise ValueError(
-            f"granularity 'tile' needs the last dimension to be a multiple of block={block}, "
-            f"got shape {shape}; pad with zeros to a multiple of {block} first"
-        )
-    if granularity == "block":
-        if len(shape) < 2:
-            raise ValueError(f"granularity 'block' needs at least 2 dimensions, got {shape}")
-        if shape[-1] % block or shape[-2] % block:
-            raise ValueError(
-                f"granularity 'block' needs the last two dimensions to be multiples of "
-                f"block={block}, got shape {shape}; pad with zeros first"
-            )
-    return block
-
-
-def scales_shape(shape: tuple, granularity: str, block: int) -> tuple:
-    """The shape of the scales of an array of `shape` (see the module docstring)."""
-    block = check_layout(shape, granularity, block)
-    if granularity == "tensor":
-        return ()
-    if granularity == "row":
-        return (*shape[:-1], 1)
-    if granularity == "tile":
-        return (*shape[:-1], shape[-1] // block)
-    return (*shape[:-2], shape[-2] // block, shape[-1] // block)
-
-
-def group_amax(x: np.ndarray, granularity: str, block: int = 128) -> np.ndarray:
+def group_amax(x, granularity: str, block: int = 128) -> np.ndarray:
     """The max-abs of each group of `x` (float32, shaped like the scales)."""
-    block = check_layout(x.shape, granularity, block)
+    x, _, block = checks.check_quantize(x, E4M3, granularity, block)
+    return _group_amax(x, granularity, block)
+
+
+def _group_amax(x: Float[np.ndarray, "*s R C"], granularity: str, block: int) -> np.ndarray:
+    """The max-abs of each group: shape () / (*s, R, 1) / (*s, R, C/block) / (*s, R/b, C/b)."""
     a = np.abs(x.astype(np.float32))
     if granularity == "tensor":
         return np.asarray(a.max(), dtype=np.float32)
@@ -102,7 +77,7 @@ def group_amax(x: np.ndarray, granularity: str, block: int = 128) -> np.ndarray:
     return tiles.max(axis=(-3, -1))
 
 
-def scales_from_amax(amax: np.ndarray, fmt) -> np.ndarray:
+def scales_from_amax(amax, fmt) -> np.ndarray:
     """Eq. (3): s = amax / max_finite in float32; a group of zeros gets s = 1.
 
     Computed as amax * float32(1 / max_finite), and values are later multiplied by 1 / s: a
@@ -114,22 +89,33 @@ def scales_from_amax(amax: np.ndarray, fmt) -> np.ndarray:
     subnormal or zero scale whose reciprocal overflows to inf. Its scale is raised to
     SMALLEST_SCALE = 2^-126, the smallest normal float32: 1 / s stays finite and the values,
     all tiny, round to the few FP8 codes they still reach (often zero).
+
+    Args:
+        amax: finite max-abs values (>= 0), any shape.
+        fmt: E4M3 or E5M2 (or its name).
     """
-    fmt = format_by_name(fmt)
-    amax = np.asarray(amax, dtype=np.float32)
-    scales = np.maximum(amax * np.float32(1 / fmt.max_finite), SMALLEST_SCALE)
+    return _scales_from_amax(checks.check_amax("amax", amax), format_by_name(fmt))
+
+
+def _scales_from_amax(amax: Float[np.ndarray, "*G"], fmt: FP8Format) -> Float[np.ndarray, "*G"]:
+    """Eq. (3), floored at the smallest normal float32; zero groups get 1."""
+    scales = np.maximum(amax * np.float32(1 / fmt.max_finite), SMALLEST_SCALE)  # eq. (3)
     return np.where(amax > 0, scales, np.float32(1.0)).astype(np.float32)
 
 
-def expand_scales(scales: np.ndarray, shape: tuple, granularity: str, block: int = 128):
-    """Broadcast per-group `scales` back to the full `shape` (one scale per element)."""
-    expected = scales_shape(shape, granularity, block)
-    scales = np.asarray(scales)
-    if scales.shape != expected:
-        raise ValueError(
-            f"scales must have shape {expected} for granularity {granularity!r}, block={block} "
-            f"and data of shape {shape}; got {scales.shape}"
-        )
+def expand_scales(scales, shape: tuple, granularity: str, block: int = 128):
+    """Broadcast per-group `scales` back to the full `shape` (one scale per element).
+
+    `shape` may hold at most 2**28 elements (the expanded array is allocated).
+    """
+    shape = checks.check_shape("shape", shape)
+    block = checks.check_layout(shape, granularity, block, name="shape")
+    scales = checks.check_scales(scales, shape, granularity, block, framework="numpy")
+    return _expand_scales(scales, shape, granularity, block)
+
+
+def _expand_scales(scales: Float[np.ndarray, "*G"], shape: tuple, granularity: str, block: int):
+    """Repeat each group's scale over its group: the result has `shape`, float32."""
     if granularity == "tile":
         scales = np.repeat(scales, block, axis=-1)
     elif granularity == "block":
@@ -145,18 +131,22 @@ def quantize(x, fmt=E4M3, granularity: str = "tile", block: int = 128):
             "row" and "tile"); computed in float32.
         fmt: E4M3 (V3's choice for every GEMM input) or E5M2.
         granularity: "tensor", "row", "tile" (1 x block) or "block" (block x block).
-        block: group length, 128 in V3.
+        block: group length, 128 in V3 (at most 2**16).
 
     Returns:
         (codes, scales): uint8 codes shaped like `x`, float32 scales shaped as in the module
         docstring, with x ~ decode(codes) * scale.
     """
-    fmt = format_by_name(fmt)
-    x = float_array("x", x, min_ndim=1).astype(np.float32)
-    scales = scales_from_amax(group_amax(x, granularity, block), fmt)
+    x, fmt, block = checks.check_quantize(x, fmt, granularity, block)
+    return _quantize(x, fmt, granularity, block)
+
+
+def _quantize(x: Float[np.ndarray, "*s R C"], fmt: FP8Format, granularity: str, block: int):
+    """Eq. (3): scale each group by 1 / s_g, then encode; returns (codes, scales)."""
+    scales = _scales_from_amax(_group_amax(x, granularity, block), fmt)
     inverse = (np.float32(1.0) / scales).astype(np.float32)
-    scaled = x * expand_scales(inverse, x.shape, granularity, block)
-    return encode(scaled, fmt, saturate=True), scales
+    scaled = x * _expand_scales(inverse, x.shape, granularity, block)  # x_i / s_g, eq. (3)
+    return _encode(scaled.astype(np.float64), fmt, True), scales
 
 
 def dequantize(codes, scales, fmt=E4M3, granularity: str = "tile", block: int = 128):
@@ -165,21 +155,27 @@ def dequantize(codes, scales, fmt=E4M3, granularity: str = "tile", block: int = 
     Raises:
         ValueError: scales of the wrong shape, or scales that are not finite and positive.
     """
-    fmt = format_by_name(fmt)
-    codes = np.asarray(codes)
-    if codes.dtype != np.uint8:
-        raise TypeError(f"codes must be a uint8 array of FP8 codes, got dtype {codes.dtype}")
-    scales = float_array("scales", scales, finite=False)
-    if not np.all(np.isfinite(scales)) or np.any(scales <= 0):
-        raise ValueError("scales must be finite and > 0; got a NaN, an inf, a zero or less")
-    return decode(codes, fmt) * expand_scales(scales, codes.shape, granularity, block)
+    codes, fmt = checks.check_uint8_codes("codes", codes), format_by_name(fmt)
+    block = checks.check_layout(codes.shape, granularity, block, name="codes")
+    scales = checks.check_scales(scales, codes.shape, granularity, block, framework="numpy")
+    return _dequantize(codes, scales, fmt, granularity, block)
+
+
+def _dequantize(codes: UInt8[np.ndarray, "*s R C"], scales, fmt, granularity: str, block: int):
+    """x ~ s_g * q_i (eq. 3), float32."""
+    return _decode(codes, fmt) * _expand_scales(scales, codes.shape, granularity, block)
 
 
 def fake_quantize(x, fmt=E4M3, granularity: str = "tile", block: int = 128) -> np.ndarray:
     """`dequantize(*quantize(x))`: the float32 values an FP8 GEMM actually multiplies."""
-    fmt = format_by_name(fmt)
-    codes, scales = quantize(x, fmt, granularity, block)
-    return dequantize(codes, scales, fmt, granularity, block)
+    x, fmt, block = checks.check_quantize(x, fmt, granularity, block)
+    return _fake_quantize(x, fmt, granularity, block)
+
+
+def _fake_quantize(x: Float[np.ndarray, "*s R C"], fmt: FP8Format, granularity: str, block: int):
+    """Quantise and dequantise: the values the FP8 GEMM sees."""
+    codes, scales = _quantize(x, fmt, granularity, block)
+    return _dequantize(codes, scales, fmt, granularity, block)
 
 
 def round_significand(x, bits: int, rounding: str = "truncate") -> np.ndarray:
@@ -187,32 +183,27 @@ def round_significand(x, bits: int, rounding: str = "truncate") -> np.ndarray:
 
     "truncate" drops the low bits (round toward zero, what an adder that cannot hold them does);
     "nearest" rounds to nearest, ties to even. Works on the float32 bit pattern, so it is exact.
+
+    Args:
+        x: finite floating values, any shape (computed in float32).
+        bits: 1..24 (float32 holds 24 significant bits).
+        rounding: "truncate" or "nearest".
     """
-    bits = integer("bits", bits, minimum=1)
-    if bits > 24:
-        raise ValueError(f"bits must be <= 24 (float32 holds 24 significant bits), got {bits}")
-    one_of("rounding", rounding, ROUNDINGS)
-    x = np.asarray(x, dtype=np.float32)
+    x, bits = checks.check_round(x, bits, rounding)
+    return _round_significand(x, bits, rounding)
+
+
+def _round_significand(x: Float[np.ndarray, "*s"], bits: int, rounding: str):
+    """Clear (or round away) the low 24 - bits bits of the float32 pattern."""
     shift = 24 - bits
     if shift == 0:
-        return x.copy()
-    u = x.view(np.uint32).astype(np.uint64)
+        return x.astype(np.float32, copy=True)
+    u = x.astype(np.float32).view(np.uint32).astype(np.uint64)
     keep = np.uint64(0xFFFFFFFF ^ ((1 << shift) - 1))
     if rounding == "nearest":
         lsb = (u >> np.uint64(shift)) & np.uint64(1)
         u = u + np.uint64((1 << (shift - 1)) - 1) + lsb
     return (u & keep).astype(np.uint32).view(np.float32)
-
-
-def check_accumulation(accumulator_bits, promote_every, rounding) -> tuple:
-    """Validate the accumulator model's arguments (shared by the three frameworks)."""
-    bits = integer("accumulator_bits", accumulator_bits, minimum=2)
-    if bits > 24:
-        raise ValueError(f"accumulator_bits must be <= 24 (float32's 24 bits), got {bits}")
-    if promote_every is not None:
-        promote_every = integer("promote_every", promote_every, minimum=1)
-    one_of("rounding", rounding, ROUNDINGS)
-    return bits, promote_every, rounding
 
 
 def limited_sum(
@@ -228,19 +219,29 @@ def limited_sum(
     (V3's promotion to CUDA cores, N_C = 128). `promote_every=None` never promotes.
 
     Args:
-        values: floating array, shape (..., K), e.g. the K products of a dot product.
+        values: finite floating array, shape (..., K), e.g. the K products of a dot product.
+        accumulator_bits: 2..24. promote_every: >= 1 or None. rounding: "truncate"/"nearest".
 
     Returns:
         float32 array of shape (...).
     """
-    bits, promote_every, rounding = check_accumulation(accumulator_bits, promote_every, rounding)
-    values = float_array("values", values, min_ndim=1).astype(np.float32)
+    bits, promote_every, rounding = checks.check_accumulation(
+        accumulator_bits, promote_every, rounding
+    )
+    values = checks.check_float("values", values)
+    return _limited_sum(values, bits, promote_every, rounding)
+
+
+def _limited_sum(
+    values: Float[np.ndarray, "*s K"], bits: int, promote_every: int | None, rounding: str
+) -> Float[np.ndarray, "*s"]:
+    """A `bits`-bit running sum, flushed into a float32 total every `promote_every` values."""
     total = np.zeros(values.shape[:-1], dtype=np.float32)
     running = np.zeros_like(total)
     for k in range(values.shape[-1]):
-        running = round_significand(running + values[..., k], bits, rounding)
+        running = _round_significand(running + values[..., k], bits, rounding)
         if promote_every is not None and (k + 1) % promote_every == 0:
-            total, running = total + running, np.zeros_like(running)
+            total, running = total + running, np.zeros_like(running)  # promotion to FP32
     return total + running
 
 
@@ -267,7 +268,8 @@ def fp8_matmul(
     accumulating (V3 applies them at promotion). Rounding to b significant bits commutes with a
     power-of-two scale only, so the individual rounding errors differ from V3's, but their
     relative size does not. The limited path holds all M * N * K products at once and loops
-    over K in Python: it is meant for the small matrices of the experiments.
+    over K in Python: it is meant for the small matrices of the experiments (M * N * K is
+    capped at 2**24).
 
     Args:
         a: float array (M, K). b: float array (K, N).
@@ -275,15 +277,41 @@ def fp8_matmul(
     Returns:
         float32 array (M, N).
     """
-    a = float_array("a", a, min_ndim=2)
-    b = float_array("b", b, min_ndim=2)
-    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
-        raise ValueError(f"a and b must be (M, K) and (K, N) matrices, got {a.shape} and {b.shape}")
-    one_of("accumulate", accumulate, ("fp32", "limited"))
-    check_accumulation(accumulator_bits, promote_every, rounding)
-    a_hat = fake_quantize(a, fmt, a_granularity, block)
-    b_hat = fake_quantize(b.T, fmt, b_granularity, block).T
+    a, b, fmt, block = checks.check_fp8_matmul(
+        a, b, a_granularity, b_granularity, accumulate, block, fmt, framework="numpy"
+    )
+    checks.check_accumulation(accumulator_bits, promote_every, rounding)
+    return _fp8_matmul(
+        a,
+        b,
+        a_granularity,
+        b_granularity,
+        accumulate,
+        accumulator_bits,
+        promote_every,
+        fmt=fmt,
+        block=block,
+        rounding=rounding,
+    )
+
+
+def _fp8_matmul(
+    a: Float[np.ndarray, "M K"],
+    b: Float[np.ndarray, "K N"],
+    a_granularity: str,
+    b_granularity: str,
+    accumulate: str,
+    accumulator_bits: int,
+    promote_every: int | None,
+    *,
+    fmt: FP8Format,
+    block: int,
+    rounding: str,
+) -> Float[np.ndarray, "M N"]:
+    """Fake-quantise both operands along K, multiply, sum in FP32 or the limited accumulator."""
+    a_hat = _fake_quantize(a, fmt, a_granularity, block)
+    b_hat = _fake_quantize(b.T, fmt, b_granularity, block).T
     if accumulate == "fp32":
         return np.matmul(a_hat, b_hat, dtype=np.float32)
     products = a_hat[:, None, :] * b_hat.T[None, :, :]  # (M, N, K), exact float32 products
-    return limited_sum(products, accumulator_bits, promote_every, rounding)
+    return _limited_sum(products, accumulator_bits, promote_every, rounding)

@@ -5,6 +5,11 @@ agree with NumPy bit for bit (the parity tests check it). On a CPU, torch can ca
 `torch.float8_e4m3fn` / `torch.float8_e5m2` but not multiply in FP8, so the GEMMs compute in
 float32 on the dequantised values. `scaled_mm` reaches the real FP8 tensor cores through
 `torch._scaled_mm` on a CUDA GPU of compute capability 8.9 or higher (Ada, Hopper, Blackwell).
+
+Shapes: `*s` any shape, R rows, C columns, K the contraction axis, M and N the other GEMM axes,
+I in_features, O out_features. Taught in chapter 2, "Outliers, and why V3 scales per tile",
+"Accumulation: 14 bits are not enough for long sums", "Training in FP8: does the loss notice?"
+(`FP8Linear`) and "On a GPU: real FP8 tensor cores" (`scaled_mm`).
 """
 
 from __future__ import annotations
@@ -13,11 +18,11 @@ import time
 
 import torch
 import torch.nn.functional as F
+from jaxtyping import Float
 from torch import nn
 
-from labs.common.validate import integer, one_of
+from labs.fp8 import checks
 from labs.fp8.formats import E4M3, FP8Format, format_by_name
-from labs.fp8.reference import check_accumulation, check_layout, scales_shape
 
 __all__ = [
     "FP8Linear",
@@ -34,23 +39,17 @@ __all__ = [
     "to_fp8",
 ]
 
+Tensor = torch.Tensor
+
 
 def fp8_dtype(fmt) -> torch.dtype:
     """torch.float8_e4m3fn for E4M3, torch.float8_e5m2 for E5M2."""
-    fmt = format_by_name(fmt)
+    return _fp8_dtype(format_by_name(fmt))
+
+
+def _fp8_dtype(fmt: FP8Format) -> torch.dtype:
+    """The torch dtype of `fmt`."""
     return torch.float8_e4m3fn if fmt.name == "E4M3" else torch.float8_e5m2
-
-
-def _float_tensor(name: str, x, min_dim: int = 1) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point() or x.dtype in (torch.float8_e4m3fn, torch.float8_e5m2):
-        raise TypeError(f"{name} must be a float32/float64/bfloat16 tensor, got {x.dtype}")
-    if x.dim() < min_dim:
-        raise ValueError(f"{name} must have at least {min_dim} dimension(s), got {tuple(x.shape)}")
-    if not torch.isfinite(x).all():
-        raise ValueError(f"{name} must be finite; it holds NaN or inf")
-    return x
 
 
 def to_fp8(x: torch.Tensor, fmt=E4M3, saturate: bool = True) -> torch.Tensor:
@@ -59,27 +58,29 @@ def to_fp8(x: torch.Tensor, fmt=E4M3, saturate: bool = True) -> torch.Tensor:
     saturate=True clamps to +-max_finite; saturate=False gives NaN (E4M3) or +-inf (E5M2), like
     ml_dtypes and `labs.fp8.encode`. NaN stays NaN. Shape: any; returns the FP8 dtype.
     """
-    fmt = format_by_name(fmt)
-    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-        raise TypeError(f"x must be a floating torch.Tensor, got {type(x).__name__}")
-    if not isinstance(saturate, bool):
-        raise TypeError(f"saturate must be a bool, got {type(saturate).__name__}")
+    x = checks.check_float("x", x, framework="torch", min_ndim=0, finite=False)
+    return _to_fp8(x, format_by_name(fmt), checks.check_saturate(saturate))
+
+
+def _to_fp8(x: Float[Tensor, "*s"], fmt: FP8Format, saturate: bool) -> Tensor:
+    """Clamp to +-max_finite (saturate) or send overflow to NaN/inf, then cast."""
     x = x.float()
     if saturate:
         y = x.clamp(-fmt.max_finite, fmt.max_finite)  # inf clamps too; NaN passes through
-        return y.to(fp8_dtype(fmt))
+        return y.to(_fp8_dtype(fmt))
     midpoint, tie_overflows = fmt.overflow_boundary
     mag = x.abs()
     overflow = (mag > midpoint) | (mag == midpoint) if tie_overflows else mag > midpoint
     special = float("inf") if fmt.has_infinity else float("nan")
-    inside = x.clamp(-fmt.max_finite, fmt.max_finite).to(fp8_dtype(fmt))
-    spilled = torch.full_like(x, special).copysign(x).to(fp8_dtype(fmt))
+    inside = x.clamp(-fmt.max_finite, fmt.max_finite).to(_fp8_dtype(fmt))
+    spilled = torch.full_like(x, special).copysign(x).to(_fp8_dtype(fmt))
     return torch.where(overflow, spilled.view(torch.uint8), inside.view(torch.uint8)).view(
-        fp8_dtype(fmt)
+        _fp8_dtype(fmt)
     )
 
 
-def _group_amax(x: torch.Tensor, granularity: str, block: int) -> torch.Tensor:
+def _group_amax(x: Float[Tensor, "*s R C"], granularity: str, block: int) -> Tensor:
+    """The max-abs of each group (shapes as in NumPy)."""
     a = x.abs().float()
     if granularity == "tensor":
         return a.amax()
@@ -91,13 +92,8 @@ def _group_amax(x: torch.Tensor, granularity: str, block: int) -> torch.Tensor:
     return a.reshape(*a.shape[:-2], r // block, block, c // block, block).amax(dim=(-3, -1))
 
 
-def _expand(scales: torch.Tensor, shape, granularity: str, block: int) -> torch.Tensor:
-    expected = scales_shape(tuple(shape), granularity, block)
-    if tuple(scales.shape) != expected:
-        raise ValueError(
-            f"scales must have shape {expected} for granularity {granularity!r}, block={block} "
-            f"and data of shape {tuple(shape)}; got {tuple(scales.shape)}"
-        )
+def _expand(scales: Tensor, shape, granularity: str, block: int) -> Tensor:
+    """Repeat each group's scale over its group."""
     if granularity == "tile":
         scales = scales.repeat_interleave(block, dim=-1)
     elif granularity == "block":
@@ -110,43 +106,56 @@ def quantize(x: torch.Tensor, fmt=E4M3, granularity: str = "tile", block: int = 
 
     Args:
         x: finite float tensor (..., rows, cols), computed in float32.
+        block: group length, 128 in V3 (at most 2**16).
 
     Returns:
         (q, scales): q in the FP8 dtype, shaped like x; float32 scales (shapes as in NumPy).
     """
-    fmt = format_by_name(fmt)
-    x = _float_tensor("x", x).float()
-    block = check_layout(tuple(x.shape), granularity, block)
+    x, fmt, block = checks.check_quantize(x, fmt, granularity, block, framework="torch")
+    return _quantize(x.float(), fmt, granularity, block)
+
+
+def _quantize(x: Float[Tensor, "*s R C"], fmt: FP8Format, granularity: str, block: int):
+    """Eq. (3): s_g = amax_g / max_finite (floored), q = FP8(x / s_g); returns (q, scales)."""
     amax = _group_amax(x, granularity, block)
     inv_max = torch.tensor(1 / fmt.max_finite, dtype=torch.float32)
     scales = torch.where(amax > 0, (amax * inv_max).clamp_min(2.0**-126), torch.ones_like(amax))
     inverse = 1.0 / scales
-    return to_fp8(x * _expand(inverse, x.shape, granularity, block), fmt), scales
+    return _to_fp8(x * _expand(inverse, x.shape, granularity, block), fmt, True), scales
 
 
 def dequantize(q: torch.Tensor, scales: torch.Tensor, granularity: str = "tile", block=128):
     """Undo `quantize`: q (FP8 dtype) times its group's scale, float32, shaped like q."""
-    if not isinstance(q, torch.Tensor) or q.dtype not in (torch.float8_e4m3fn, torch.float8_e5m2):
-        raise TypeError(f"q must be a float8 tensor, got {getattr(q, 'dtype', type(q).__name__)}")
-    if not isinstance(scales, torch.Tensor):
-        raise TypeError(f"scales must be a torch.Tensor, got {type(scales).__name__}")
-    if not torch.isfinite(scales).all() or (scales <= 0).any():
-        raise ValueError("scales must be finite and > 0; got a NaN, an inf, a zero or less")
-    block = check_layout(tuple(q.shape), granularity, block)
+    q, scales, block = checks.check_dequantize(q, scales, granularity, block, framework="torch")
+    return _dequantize(q, scales, granularity, block)
+
+
+def _dequantize(q: Tensor, scales: Tensor, granularity: str, block: int) -> Tensor:
+    """x ~ s_g * q_i (eq. 3), float32."""
     return q.float() * _expand(scales.float(), q.shape, granularity, block)
 
 
 def fake_quantize(x: torch.Tensor, fmt=E4M3, granularity: str = "tile", block: int = 128):
     """`dequantize(*quantize(x))`: the float32 values an FP8 GEMM multiplies. No gradient."""
-    fmt = format_by_name(fmt)
+    x, fmt, block = checks.check_quantize(x, fmt, granularity, block, framework="torch")
+    return _fake_quantize(x, fmt, granularity, block)
+
+
+def _fake_quantize(x: Float[Tensor, "*s R C"], fmt: FP8Format, granularity: str, block: int):
+    """Quantise and dequantise, outside autograd."""
     with torch.no_grad():
-        q, scales = quantize(x.detach(), fmt, granularity, block)
-        return dequantize(q, scales, granularity, block)
+        q, scales = _quantize(x.detach().float(), fmt, granularity, block)
+        return _dequantize(q, scales, granularity, block)
 
 
 def round_significand(x: torch.Tensor, bits: int, rounding: str = "truncate") -> torch.Tensor:
-    """Round float32 values to `bits` significant bits on their bit pattern (see NumPy)."""
-    bits, _, rounding = check_accumulation(bits, None, rounding)
+    """Round float32 values to `bits` significant bits (1..24) on their bit pattern (see NumPy)."""
+    x, bits = checks.check_round(x, bits, rounding, framework="torch")
+    return _round_significand(x, bits, rounding)
+
+
+def _round_significand(x: Float[Tensor, "*s"], bits: int, rounding: str) -> Tensor:
+    """Clear (or round away) the low 24 - bits bits of the float32 pattern."""
     shift = 24 - bits
     u = x.float().view(torch.int32).to(torch.int64) & 0xFFFFFFFF
     if shift == 0:
@@ -165,14 +174,23 @@ def limited_sum(
 
     values: (..., K) -> (...), float32.
     """
-    bits, promote_every, rounding = check_accumulation(accumulator_bits, promote_every, rounding)
-    values = _float_tensor("values", values).float()
+    bits, promote_every, rounding = checks.check_accumulation(
+        accumulator_bits, promote_every, rounding
+    )
+    values = checks.check_float("values", values, framework="torch")
+    return _limited_sum(values.float(), bits, promote_every, rounding)
+
+
+def _limited_sum(
+    values: Float[Tensor, "*s K"], bits: int, promote_every: int | None, rounding: str
+) -> Float[Tensor, "*s"]:
+    """A `bits`-bit running sum, flushed into a float32 total every `promote_every` values."""
     total = torch.zeros(values.shape[:-1], dtype=torch.float32, device=values.device)
     running = torch.zeros_like(total)
     for k in range(values.shape[-1]):
-        running = round_significand(running + values[..., k], bits, rounding)
+        running = _round_significand(running + values[..., k], bits, rounding)
         if promote_every is not None and (k + 1) % promote_every == 0:
-            total, running = total + running, torch.zeros_like(running)
+            total, running = total + running, torch.zeros_like(running)  # promotion to FP32
     return total + running
 
 
@@ -190,19 +208,44 @@ def fp8_matmul(
     rounding="truncate",
 ):
     """V3's FP8 GEMM, simulated in float32: a (M, K) @ b (K, N) -> (M, N) (see NumPy)."""
-    a, b = _float_tensor("a", a, 2), _float_tensor("b", b, 2)
-    if a.dim() != 2 or b.dim() != 2 or a.shape[1] != b.shape[0]:
-        raise ValueError(
-            f"a and b must be (M, K) and (K, N) matrices, got {tuple(a.shape)} and {tuple(b.shape)}"
-        )
-    one_of("accumulate", accumulate, ("fp32", "limited"))
-    check_accumulation(accumulator_bits, promote_every, rounding)
-    a_hat = fake_quantize(a, fmt, a_granularity, block)
-    b_hat = fake_quantize(b.T, fmt, b_granularity, block).T
+    a, b, fmt, block = checks.check_fp8_matmul(
+        a, b, a_granularity, b_granularity, accumulate, block, fmt, framework="torch"
+    )
+    checks.check_accumulation(accumulator_bits, promote_every, rounding)
+    return _fp8_matmul(
+        a,
+        b,
+        a_granularity,
+        b_granularity,
+        accumulate,
+        accumulator_bits,
+        promote_every,
+        fmt=fmt,
+        block=block,
+        rounding=rounding,
+    )
+
+
+def _fp8_matmul(
+    a: Float[Tensor, "M K"],
+    b: Float[Tensor, "K N"],
+    a_granularity: str,
+    b_granularity: str,
+    accumulate: str,
+    accumulator_bits: int,
+    promote_every: int | None,
+    *,
+    fmt: FP8Format,
+    block: int,
+    rounding: str,
+) -> Float[Tensor, "M N"]:
+    """Fake-quantise both operands along K, multiply, sum in FP32 or the limited accumulator."""
+    a_hat = _fake_quantize(a, fmt, a_granularity, block)
+    b_hat = _fake_quantize(b.T, fmt, b_granularity, block).T
     if accumulate == "fp32":
         return a_hat @ b_hat
-    products = a_hat[:, None, :] * b_hat.T[None, :, :]
-    return limited_sum(products, accumulator_bits, promote_every, rounding)
+    products = a_hat[:, None, :] * b_hat.T[None, :, :]  # (M, N, K)
+    return _limited_sum(products, accumulator_bits, promote_every, rounding)
 
 
 class FP8Linear(nn.Module):
@@ -228,10 +271,9 @@ class FP8Linear(nn.Module):
         block: int = 128,
     ) -> None:
         super().__init__()
-        self.in_features = integer("in_features", in_features, minimum=1)
-        self.out_features = integer("out_features", out_features, minimum=1)
-        self.fmt = format_by_name(fmt)
-        self.block = check_layout((self.out_features, self.in_features), "block", block)
+        self.in_features, self.out_features, self.fmt, self.block = checks.check_fp8_linear(
+            in_features, out_features, bias, fmt, block
+        )
         self.weight = nn.Parameter(torch.empty(self.out_features, self.in_features))
         self.bias = nn.Parameter(torch.empty(self.out_features)) if bias else None
         nn.init.kaiming_uniform_(self.weight, a=5**0.5)  # nn.Linear's initialisation
@@ -240,13 +282,15 @@ class FP8Linear(nn.Module):
             nn.init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-1] != self.in_features:
-            raise ValueError(
-                f"x must end with in_features={self.in_features}, got {tuple(x.shape)}"
-            )
-        x_hat = x + (fake_quantize(x, self.fmt, "tile", self.block) - x).detach()
+        """x (..., in_features) -> (..., out_features); x must be a finite float tensor."""
+        x = checks.check_linear_input(x, self.in_features, framework="torch")
+        return self._forward(x)
+
+    def _forward(self, x: Float[Tensor, "*s I"]) -> Float[Tensor, "*s O"]:
+        """Fake-quantised input (1 x block tiles) and weight (blocks), straight-through."""
+        x_hat = x + (_fake_quantize(x, self.fmt, "tile", self.block) - x).detach()
         w = self.weight
-        w_hat = w + (fake_quantize(w, self.fmt, "block", self.block) - w).detach()
+        w_hat = w + (_fake_quantize(w, self.fmt, "block", self.block) - w).detach()
         return F.linear(x_hat, w_hat, self.bias)
 
     def extra_repr(self) -> str:
@@ -262,9 +306,9 @@ SCALED_MM_CAPABILITY = (8, 9)
 
 def scaled_mm_supported(device=None) -> tuple[bool, str]:
     """(True, device name) if `torch._scaled_mm` can run here, else (False, the reason)."""
+    device = checks.check_device(device)
     if not torch.cuda.is_available():
         return False, "torch._scaled_mm needs a CUDA GPU of compute capability >= 8.9; none here"
-    device = torch.device(device or "cuda")
     if device.type != "cuda":
         return False, f"torch._scaled_mm runs on a CUDA GPU, not on {device}"
     index = device.index or 0
@@ -284,43 +328,36 @@ def scaled_mm(a: torch.Tensor, b: torch.Tensor, out_dtype=torch.bfloat16) -> tor
     Needs a CUDA device of capability >= 8.9 and M, K, N multiples of 16. `b` is passed
     column-major, as cuBLASLt requires.
     """
-    ok, reason = scaled_mm_supported()
-    if not ok:
-        raise RuntimeError(reason)
-    a, b = _float_tensor("a", a, 2), _float_tensor("b", b, 2)
-    if a.device.type != "cuda" or b.device.type != "cuda":
-        raise RuntimeError(
-            f"a and b must be on the CUDA device, got {a.device} and {b.device}: move them with "
-            ".cuda() (torch._scaled_mm has no CPU kernel)"
-        )
-    if a.dim() != 2 or b.dim() != 2 or a.shape[1] != b.shape[0]:
-        raise ValueError(
-            f"a and b must be (M, K) and (K, N), got {tuple(a.shape)}, {tuple(b.shape)}"
-        )
-    if any(d % 16 for d in (*a.shape, b.shape[1])):
-        raise ValueError(
-            f"M, K and N must be multiples of 16, got {tuple(a.shape)} @ {tuple(b.shape)}"
-        )
-    qa, sa = quantize(a, E4M3, "tensor")
-    qb, sb = quantize(b.T.contiguous(), E4M3, "tensor")  # (N, K) row-major = (K, N) col-major
+    a, b = checks.check_scaled_mm(a, b, out_dtype)
+    checks.check_cuda_operands(a, b, scaled_mm_supported())
+    return _scaled_mm(a, b, out_dtype)
+
+
+def _scaled_mm(a: Float[Tensor, "M K"], b: Float[Tensor, "K N"], out_dtype) -> Tensor:
+    """Per-tensor E4M3 quantisation of both operands, then one FP8 tensor-core GEMM."""
+    qa, sa = _quantize(a.float(), E4M3, "tensor", 1)
+    qb, sb = _quantize(b.T.contiguous().float(), E4M3, "tensor", 1)  # (N, K) row-major
     return torch._scaled_mm(qa, qb.T, scale_a=sa, scale_b=sb, out_dtype=out_dtype)
 
 
 def gemm_throughput(n: int = 4096, repeats: int = 20) -> dict:
     """Time an n x n x n GEMM in BF16 and in FP8 (`scaled_mm`) on the GPU.
 
+    n: a multiple of 16 up to 2**14 (three n x n float32 matrices must fit in memory);
+    repeats: 1..10000.
+
     Returns dict(device, bf16_tflops, fp8_tflops, ratio = fp8 / bf16). Raises RuntimeError with
     the reason where FP8 GEMMs are unavailable.
     """
-    n, repeats = integer("n", n, minimum=16), integer("repeats", repeats, minimum=1)
-    ok, name = scaled_mm_supported()
-    if not ok:
-        raise RuntimeError(name)
+    n, repeats = checks.check_gemm_timing(n, repeats)
+    supported = scaled_mm_supported()
+    checks.check_cuda_operands(None, None, supported)
+    name = supported[1]
     gen = torch.Generator(device="cuda").manual_seed(0)
     a = torch.randn(n, n, device="cuda", generator=gen)
     b = torch.randn(n, n, device="cuda", generator=gen)
-    qa, sa = quantize(a, E4M3, "tensor")
-    qb, sb = quantize(b.T.contiguous(), E4M3, "tensor")
+    qa, sa = _quantize(a, E4M3, "tensor", 1)
+    qb, sb = _quantize(b.T.contiguous(), E4M3, "tensor", 1)
     a16, b16 = a.bfloat16(), b.bfloat16()
 
     def timed(fn) -> float:

@@ -11,6 +11,9 @@ change:
 
 Every run with the same seed starts from the same weights and sees the same batches, so the
 loss curves differ only through the precision of the hidden GEMMs.
+
+Shapes: B batch, T context tokens, I in_features, O out_features, V vocab. Taught in chapter 2,
+"Training in FP8: does the loss notice?".
 """
 
 from __future__ import annotations
@@ -18,23 +21,38 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+from jaxtyping import Float, Int
 from torch import nn
 
+from labs.common import validate
 from labs.common.progress import progress
-from labs.common.validate import integer, one_of, real_number
+from labs.fp8 import checks
 from labs.fp8.torch import FP8Linear
 
 __all__ = ["PRECISIONS", "BF16Linear", "TinyLM", "train_tiny_lm"]
 
 PRECISIONS = ("fp32", "bf16", "fp8")
+# Sizes a typo could blow up: the embedding, the hidden layers and the training loop.
+MAX_VOCAB, MAX_WIDTH, MAX_CONTEXT = 2**16, 2**14, 64
+MAX_STEPS, MAX_BATCH = 10**6, 2**16
+TRAINING = (MAX_VOCAB, MAX_STEPS, MAX_BATCH)
 
 
 class BF16Linear(nn.Linear):
     """nn.Linear whose input and weight are rounded to bfloat16 in the forward pass (products
     and sums stay float32, like a BF16 tensor-core GEMM); straight-through backward.
-    Shapes: (..., in_features) -> (..., out_features)."""
+    Shapes: (..., in_features) -> (..., out_features); the weight holds at most 2**28 elements."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
+        in_features, out_features = checks.check_layer_sizes(in_features, out_features)
+        super().__init__(in_features, out_features, validate.boolean("bias", bias))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (..., in_features) -> (..., out_features); x must be a finite float tensor."""
+        return self._forward(checks.check_linear_input(x, self.in_features, framework="torch"))
+
+    def _forward(self, x: Float[torch.Tensor, "*s I"]) -> Float[torch.Tensor, "*s O"]:
+        """Input and weight rounded to bfloat16, straight-through."""
         x_hat = x + (x.detach().bfloat16().float() - x.detach())
         w = self.weight
         w_hat = w + (w.detach().bfloat16().float() - w.detach())
@@ -62,7 +80,8 @@ class TinyLM(nn.Module):
     """Embed the previous `context` tokens, concatenate, two hidden layers, a linear head.
 
     Shapes: tokens (B, context) int64 -> logits (B, vocab). Hidden widths are multiples of 128
-    so that V3's 1 x 128 tiles and 128 x 128 blocks fit.
+    so that V3's 1 x 128 tiles and 128 x 128 blocks fit. Caps (a typo would allocate
+    gigabytes): vocab <= 2**16, context <= 64, d_model and hidden <= 2**14.
     """
 
     def __init__(
@@ -74,29 +93,30 @@ class TinyLM(nn.Module):
         hidden: int = 128,
     ) -> None:
         super().__init__()
-        one_of("precision", precision, PRECISIONS)
-        self.vocab = integer("vocab", vocab, minimum=2)
-        self.context = integer("context", context, minimum=1)
-        d_in = self.context * integer("d_model", d_model, minimum=1)
-        hidden = integer("hidden", hidden, minimum=1)
-        if d_in % 128 or hidden % 128:
-            raise ValueError(
-                f"context * d_model ({d_in}) and hidden ({hidden}) must be multiples of 128"
-            )
+        self.vocab, self.context, d_model, hidden = checks.check_tiny_lm(
+            vocab, precision, context, d_model, hidden, limits=(MAX_VOCAB, MAX_WIDTH, MAX_CONTEXT)
+        )
+        d_in = self.context * d_model
         self.embed = nn.Embedding(self.vocab, d_model)
         self.fc1 = _convert(nn.Linear(d_in, hidden), precision)
         self.fc2 = _convert(nn.Linear(hidden, hidden), precision)
         self.head = nn.Linear(hidden, self.vocab)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens (B, context), ids in 0..vocab-1 -> logits (B, vocab)."""
+        return self._forward(checks.check_token_windows("tokens", tokens, self.vocab, self.context))
+
+    def _forward(self, tokens: Int[torch.Tensor, "B T"]) -> Float[torch.Tensor, "B V"]:
+        """Embeddings of the context, concatenated, through fc1, fc2 and the head."""
         h = self.embed(tokens).flatten(1)
         h = F.gelu(self.fc1(h))
         h = F.gelu(self.fc2(h))
         return self.head(h)
 
 
-def _windows(tokens: np.ndarray, context: int):
-    t = torch.as_tensor(np.asarray(tokens), dtype=torch.int64)
+def _windows(tokens: Int[np.ndarray, " n"], context: int):
+    """(inputs (n - context, context), targets (n - context,)) as int64 tensors."""
+    t = torch.as_tensor(tokens, dtype=torch.int64)
     x = torch.stack([t[i : len(t) - context + i] for i in range(context)], dim=1)
     return x, t[context:]
 
@@ -113,30 +133,46 @@ def train_tiny_lm(
 ) -> dict:
     """Train a TinyLM with AdamW in `precision` and report its losses.
 
+    Args:
+        train_tokens, eval_tokens: 1-D int streams with ids in 0..vocab-1, longer than the
+            context (2).
+        steps: 1..10**6; batch: 1..2**16 (a typo would run for days or exhaust memory).
+
     Returns:
         dict(precision, train_losses (list of floats, one per step), eval_loss (cross-entropy in
         nats on `eval_tokens`, forward in the same precision)).
     """
-    one_of("precision", precision, PRECISIONS)
-    steps, batch = integer("steps", steps, minimum=1), integer("batch", batch, minimum=1)
-    lr = real_number("lr", lr, positive=True)
-    seed = integer("seed", seed, minimum=0)
+    train_tokens, eval_tokens, vocab, steps, batch, lr, seed = checks.check_training(
+        precision, train_tokens, eval_tokens, vocab, steps, batch, lr, seed, limits=TRAINING
+    )
+    return _train_tiny_lm(precision, train_tokens, eval_tokens, vocab, steps, batch, lr, seed)
+
+
+def _train_tiny_lm(
+    precision: str,
+    train_tokens: Int[np.ndarray, " n"],
+    eval_tokens: Int[np.ndarray, " m"],
+    vocab: int,
+    steps: int,
+    batch: int,
+    lr: float,
+    seed: int,
+) -> dict:
+    """AdamW on random windows of `train_tokens`; the eval loss on all of `eval_tokens`."""
     torch.manual_seed(seed)
     model = TinyLM(vocab, precision)
     x_train, y_train = _windows(train_tokens, model.context)
     x_eval, y_eval = _windows(eval_tokens, model.context)
-    if int(max(y_train.max(), y_eval.max())) >= vocab:
-        raise ValueError(f"tokens must lie in 0..{vocab - 1}")
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     generator = torch.Generator().manual_seed(seed)
     losses = []
     for _ in progress(range(steps), desc=f"training in {precision}"):
         idx = torch.randint(len(y_train), (batch,), generator=generator)
-        loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
+        loss = F.cross_entropy(model._forward(x_train[idx]), y_train[idx])
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
         losses.append(loss.item())
     with torch.no_grad():
-        eval_loss = float(F.cross_entropy(model(x_eval), y_eval))
+        eval_loss = float(F.cross_entropy(model._forward(x_eval), y_eval))
     return {"precision": precision, "train_losses": losses, "eval_loss": eval_loss}

@@ -2,6 +2,7 @@
 
 `encodings_of` is the plain function behind the widget (tested, usable without ipywidgets);
 `format_explorer` wraps it in a text box (ipywidgets is imported only when it is called).
+Taught in chapter 2, "Explore: one number, three formats".
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ def format_table(x: float, saturate: bool = True) -> str:
 
 def format_explorer(value: float = 3.14159):
     """A text box: type a number, read its three encodings (saturating overflow)."""
+    value = real_number("value", value)
     import ipywidgets as widgets
 
     box = widgets.FloatText(value=value, description="x")

@@ -1,0 +1,497 @@
+"""The chapter's argument checks, written once and used by the NumPy, torch and JAX entry points.
+
+Every public function of `labs.fp8` checks its arguments here (or with `labs.common.validate`)
+and then calls a bare kernel. The array checks take anything with `.shape` and `.dtype`;
+`framework=` says which arrays a parameter accepts ("numpy", "torch" or "jax"), so that one
+framework's data never slips onto another's path. Values (NaN, inf, id ranges) are read only
+for host-resident data: on a GPU the checks cost no device synchronisation.
+
+Taught in chapter 2 ("The code: a bit-exact codec", "Outliers, and why V3 scales per tile",
+"Accumulation: 14 bits are not enough for long sums").
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from labs.common import validate
+
+__all__: list[str] = []  # internal: the public entry points live in the kernel modules
+
+GRANULARITIES = ("tensor", "row", "tile", "block")
+ROUNDINGS = ("truncate", "nearest")
+ACCUMULATIONS = ("fp32", "limited")
+FLOAT32_BITS = 24  # significant bits of a float32, the implicit leading 1 included
+# A group longer than this is a typo: V3 uses 128, and a block beyond 2**16 no longer fits a row.
+MAX_BLOCK = 2**16
+# The limited accumulator holds all M * N * K products at once and loops over K in Python.
+MAX_LIMITED_PRODUCTS = 2**24
+
+
+def _is_fp8_dtype(value) -> bool:
+    return "float8" in str(value.dtype)
+
+
+def _is_float_dtype(value) -> bool:
+    if hasattr(value, "is_floating_point"):  # a torch tensor
+        return bool(value.is_floating_point())
+    try:
+        dtype = np.dtype(value.dtype)
+    except TypeError:  # not a NumPy-compatible dtype (a JAX key, ...)
+        return False
+    return dtype.kind == "f" or (dtype.kind == "V" and "float" in dtype.name)
+
+
+def check_float(name: str, value, *, framework: str = "numpy", min_ndim: int = 1, finite=True):
+    """A float array (not an FP8 one) with at least `min_ndim` dimensions, no NaN/inf on the host.
+
+    The NumPy path returns a float32 copy of the data, the others the array unchanged.
+    """
+    if framework == "jax" and not (hasattr(value, "shape") and hasattr(value, "dtype")):
+        raise TypeError(
+            f"{name} must be an array (JAX or NumPy), got {validate.describe_value(value)}"
+        )
+    if hasattr(value, "dtype") and (_is_fp8_dtype(value) or not _is_float_dtype(value)):
+        raise TypeError(
+            f"{name} must be a floating-point array (float32/float64/bfloat16), got "
+            f"{validate.describe_value(value)}"
+        )
+    value = validate.array(name, value, framework=framework, min_ndim=min_ndim, finite=finite)
+    return value.astype(np.float32) if framework == "numpy" else value
+
+
+def check_real(name: str, value) -> np.ndarray:
+    """Real numbers (floats or ints) as float64, NaN and +-inf allowed (the codec encodes them)."""
+    if isinstance(value, np.ndarray) and (value.dtype.kind not in "fiuV" or value.dtype == bool):
+        raise TypeError(f"{name} must hold real numbers, got an array of dtype {value.dtype}")
+    return validate.array(name, value, dtype=("float", "int"), finite=False).astype(np.float64)
+
+
+def check_codes(name: str, value) -> np.ndarray:
+    """FP8 codes: a uint8 array, or integers in 0..255."""
+    if isinstance(value, np.ndarray) and value.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be uint8 FP8 codes, got an array of dtype {value.dtype}")
+    arr = validate.array(name, value, dtype="int", finite=False)
+    if arr.dtype != np.uint8:
+        if arr.min() < 0 or arr.max() > 255:
+            raise ValueError(
+                f"{name} must lie in 0..255, got values from {arr.min()} to {arr.max()}"
+            )
+    return arr
+
+
+def check_fp8(name: str, value, *, framework: str):
+    """An array in an FP8 dtype (torch.float8_e4m3fn / float8_e5m2, or JAX's ml_dtypes ones),
+    without NaN or inf codes (values read on the host only)."""
+    validate.array(name, value, framework=framework, finite=False)
+    if not _is_fp8_dtype(value):
+        raise TypeError(f"{name} must be a float8 array, got {validate.describe_value(value)}")
+    host = _host_values(value, framework)
+    if host is not None and not np.all(np.isfinite(host)):
+        raise ValueError(f"{name} must be finite; it holds NaN or inf codes")
+    return value
+
+
+def check_shape(name: str, shape) -> tuple[int, ...]:
+    """A shape: a tuple of positive ints holding at most validate.MAX_ELEMENTS elements."""
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
+        raise TypeError(f"{name} must be a tuple of ints, got {validate.describe_value(shape)}")
+    dims = tuple(validate.integer(f"{name}[{i}]", d, minimum=1) for i, d in enumerate(shape))
+    if math.prod(dims) > validate.MAX_ELEMENTS:
+        raise ValueError(
+            f"{name} must hold at most {validate.MAX_ELEMENTS} elements, got {dims} "
+            f"({math.prod(dims)} elements)"
+        )
+    return dims
+
+
+def check_layout(shape: tuple, granularity: str, block, name: str = "x", what: str = "granularity"):
+    """Check `granularity` (the parameter `what`) and `block` against the shape of `name`;
+    returns `block` as an int."""
+    validate.one_of(what, granularity, GRANULARITIES)
+    block = validate.size("block", block, maximum=MAX_BLOCK, why="V3 uses 128")
+    if len(shape) < 1:
+        raise ValueError(f"{name} must have at least one dimension, got shape {shape}")
+    if granularity == "tile" and shape[-1] % block:
+        raise ValueError(
+            f"granularity 'tile' needs the last dimension of {name} to be a multiple of "
+            f"block={block}, got shape {shape}; pad with zeros to a multiple of {block} first"
+        )
+    if granularity == "block":
+        if len(shape) < 2:
+            raise ValueError(f"granularity 'block' needs at least 2 dimensions, got {shape}")
+        if shape[-1] % block or shape[-2] % block:
+            raise ValueError(
+                f"granularity 'block' needs the last two dimensions of {name} to be multiples of "
+                f"block={block}, got shape {shape}; pad with zeros first"
+            )
+    return block
+
+
+def check_matmul_layout(a, b, a_granularity: str, b_granularity: str, block) -> int:
+    """The groups of `fp8_matmul`: a's along its rows, b's along its columns (through b.T)."""
+    block = check_layout(tuple(a.shape), a_granularity, block, name="a", what="a_granularity")
+    return check_layout(tuple(b.T.shape), b_granularity, block, name="b.T", what="b_granularity")
+
+
+def check_uint8_codes(name: str, value) -> np.ndarray:
+    """A non-empty uint8 NumPy array of FP8 codes (what `quantize` returns)."""
+    if not isinstance(value, np.ndarray) or value.dtype != np.uint8:
+        raise TypeError(
+            f"{name} must be a uint8 NumPy array of FP8 codes, got {validate.describe_value(value)}"
+        )
+    return validate.array(name, value, dtype="int", finite=False)
+
+
+def scales_shape(shape: tuple, granularity: str, block: int) -> tuple:
+    """The shape of the scales of an array of `shape` (see labs.fp8.reference)."""
+    if granularity == "tensor":
+        return ()
+    if granularity == "row":
+        return (*shape[:-1], 1)
+    if granularity == "tile":
+        return (*shape[:-1], shape[-1] // block)
+    return (*shape[:-2], shape[-2] // block, shape[-1] // block)
+
+
+def check_scales(scales, shape: tuple, granularity: str, block: int, *, framework: str):
+    """Scales of the right shape for data of `shape`, finite and > 0 (values read on the host)."""
+    scales = validate.array("scales", scales, framework=framework, min_ndim=0, finite=False)
+    if _is_fp8_dtype(scales):
+        raise TypeError(f"scales must be float32 scales, got dtype {scales.dtype}")
+    expected = scales_shape(tuple(shape), granularity, block)
+    if tuple(scales.shape) != expected:
+        raise ValueError(
+            f"scales must have shape {expected} for granularity {granularity!r}, block={block} "
+            f"and data of shape {tuple(shape)}; got {tuple(scales.shape)}"
+        )
+    host = _host_values(scales, framework)
+    if host is not None and (not np.all(np.isfinite(host)) or np.any(host <= 0)):
+        raise ValueError("scales must be finite and > 0; got a NaN, an inf, a zero or less")
+    return scales
+
+
+def _host_values(value, framework: str):
+    """The values as a float64 NumPy array where reading them costs no device sync, else None."""
+    if framework == "torch":
+        return value.detach().float().double().numpy() if value.device.type == "cpu" else None
+    if framework == "jax":
+        import jax
+
+        if isinstance(value, jax.core.Tracer):
+            return None
+        if not isinstance(value, np.ndarray) and any(d.platform != "cpu" for d in value.devices()):
+            return None
+    return np.asarray(value).astype(np.float64)
+
+
+def check_amax(name: str, value) -> np.ndarray:
+    """Group max-abs values: a finite float array with no negative entry (float32)."""
+    value = check_float(name, value, min_ndim=0)
+    if np.any(value < 0):
+        raise ValueError(f"{name} must be >= 0 (a max-abs), got a value of {value.min()}")
+    return value
+
+
+def check_bits(name: str, bits, minimum: int = 1) -> int:
+    """A number of significant bits a float32 can hold: an int in [minimum, 24]."""
+    bits = validate.integer(name, bits, minimum=minimum)
+    if bits > FLOAT32_BITS:
+        raise ValueError(f"{name} must be <= 24 (float32 holds 24 significant bits), got {bits}")
+    return bits
+
+
+def check_accumulation(accumulator_bits, promote_every, rounding) -> tuple:
+    """The accumulator model's arguments (bits in [2, 24], promote_every >= 1 or None)."""
+    bits = check_bits("accumulator_bits", accumulator_bits, minimum=2)
+    if promote_every is not None:  # JAX's scan counts K in int32
+        promote_every = validate.size("promote_every", promote_every, maximum=2**31 - 1)
+    validate.one_of("rounding", rounding, ROUNDINGS)
+    return bits, promote_every, rounding
+
+
+def check_linear_input(x, in_features: int, *, framework: str):
+    """The input of an FP8 linear layer: a float array ending with `in_features`."""
+    x = check_float("x", x, framework=framework)
+    if x.shape[-1] != in_features:
+        raise ValueError(f"x must end with in_features={in_features}, got shape {tuple(x.shape)}")
+    return x
+
+
+def check_saturate(saturate) -> bool:
+    """The overflow rule: True or False (its message the tests pin)."""
+    if not isinstance(saturate, (bool, np.bool_)):
+        raise TypeError(f"saturate must be a bool, got {type(saturate).__name__}")
+    return bool(saturate)
+
+
+def check_layer_sizes(in_features, out_features) -> tuple[int, int]:
+    """The widths of a linear layer, whose (in, out) weight must hold at most 2**28 elements."""
+    why = "the weight matrix is allocated"
+    in_features = validate.size("in_features", in_features, maximum=validate.MAX_ELEMENTS, why=why)
+    out_features = validate.size(
+        "out_features", out_features, maximum=validate.MAX_ELEMENTS // in_features, why=why
+    )
+    return in_features, out_features
+
+
+def check_device(device):
+    """`device` (None: "cuda") as a torch.device; TypeError/ValueError naming it otherwise."""
+    import torch
+
+    if device is None:
+        return torch.device("cuda")
+    validate.instance("device", device, (str, torch.device), "a str or torch.device")
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise ValueError(
+            f"device must name a torch device such as 'cuda:0', got {device!r}"
+        ) from None
+
+
+def check_key(name: str, key):
+    """A JAX PRNG key: a typed key (`jax.random.key`) or a raw uint32 key (`jax.random.PRNGKey`)."""
+    import jax
+
+    if hasattr(key, "dtype") and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        if key.shape != ():
+            raise ValueError(f"{name} must be a single key, got a key array of shape {key.shape}")
+        return key
+    key = validate.array(name, key, framework="jax", dtype="int", ndim=1)
+    if key.dtype != np.uint32 or key.shape != (2,):
+        raise TypeError(
+            f"{name} must be a JAX PRNG key (jax.random.key(0) or jax.random.PRNGKey(0)), "
+            f"got {validate.describe_value(key)}"
+        )
+    return key
+
+
+def check_linear_params(params, *, framework: str):
+    """{"kernel": (in, out), "bias": (out,)} float arrays; returns (kernel, bias)."""
+    if not isinstance(params, dict) or not {"kernel", "bias"} <= params.keys():
+        raise TypeError("params must be a dict with 'kernel' and 'bias' (see init_linear)")
+    kernel = check_float("params['kernel']", params["kernel"], framework=framework, min_ndim=2)
+    bias = check_float("params['bias']", params["bias"], framework=framework)
+    if kernel.ndim != 2 or bias.shape != (kernel.shape[1],):
+        raise ValueError(
+            f"params['kernel'] must be (in, out) and params['bias'] (out,), got shapes "
+            f"{tuple(kernel.shape)} and {tuple(bias.shape)}"
+        )
+    return kernel, bias
+
+
+def check_rng(seed) -> np.random.Generator:
+    """A NumPy generator seeded by `seed`, an int >= 0."""
+    return np.random.default_rng(validate.integer("seed", seed, minimum=0))
+
+
+def check_mask(name: str, where, x) -> np.ndarray:
+    """A boolean mask shaped like `x` (None: every element) selecting some nonzero value of x."""
+    if where is None:
+        where = np.ones(x.shape, dtype=bool)
+    where = np.asarray(where) if not isinstance(where, (str, bytes)) else np.asarray(None)
+    if where.dtype != np.bool_ or where.shape != x.shape:
+        raise ValueError(
+            f"{name} must be a boolean mask of shape {x.shape}, got dtype {where.dtype} "
+            f"and shape {where.shape}"
+        )
+    if not np.any(x[where]):
+        raise ValueError("x must not be all zeros (its relative error is undefined)")
+    return where
+
+
+def check_dot_products(lengths, trials, *accumulator, maximum: int) -> tuple:
+    """The lengths K (a non-empty sequence of ints >= 1) and trials, with trials * K <= maximum,
+    then the accumulator's (bits, promote_every, rounding): (lengths, trials, *accumulator)."""
+    if isinstance(lengths, (str, bytes)) or not hasattr(lengths, "__iter__"):
+        raise TypeError(
+            f"lengths must be a sequence of ints, got {validate.describe_value(lengths)}"
+        )
+    lengths = [validate.integer(f"lengths[{i}]", k, minimum=1) for i, k in enumerate(lengths)]
+    if not lengths:
+        raise ValueError("lengths must name at least one K")
+    trials = validate.size("trials", trials, maximum=maximum, why="trials * K products are held")
+    if trials * max(lengths) > maximum:
+        raise ValueError(
+            f"trials * max(lengths) must be <= {maximum} (the products are held at once and "
+            f"summed in a Python loop over K), got {trials} * {max(lengths)}"
+        )
+    return lengths, trials, *check_accumulation(*accumulator)
+
+
+def check_tokens(name: str, tokens, vocab: int, *, context: int) -> np.ndarray:
+    """A 1-D integer NumPy stream of ids in 0..vocab-1, longer than `context`."""
+    tokens = validate.array(name, tokens, dtype="int", ndim=1)
+    lo, hi = int(tokens.min()), int(tokens.max())
+    if lo < 0 or hi >= vocab:
+        raise ValueError(f"{name}: tokens must lie in 0..{vocab - 1}, got values from {lo} to {hi}")
+    if len(tokens) <= context:
+        raise ValueError(f"{name} must hold more than {context} tokens, got {len(tokens)}")
+    return tokens
+
+
+def check_token_windows(name: str, tokens, vocab: int, context: int):
+    """A (B, context) integer torch tensor of ids in 0..vocab-1 (range read on the host only)."""
+    tokens = validate.integer_array(name, tokens, framework="torch", ndim=2, low=0, high=vocab)
+    if tokens.shape[1] != context:
+        raise ValueError(f"{name} must have shape (B, {context}), got {tuple(tokens.shape)}")
+    return tokens
+
+
+# --- One check per public signature, shared by the NumPy, torch and JAX entry points -------------
+
+
+def check_quantize(x, fmt, granularity, block, *, framework: str = "numpy"):
+    """The arguments of quantize / fake_quantize / group_amax: (x, format, block)."""
+    from labs.fp8.formats import format_by_name
+
+    x = check_float("x", x, framework=framework)
+    return x, format_by_name(fmt), check_layout(tuple(x.shape), granularity, block)
+
+
+def check_dequantize(q, scales, granularity, block, *, framework: str):
+    """The arguments of the torch and JAX dequantize: (q, scales, block)."""
+    q = check_fp8("q", q, framework=framework)
+    block = check_layout(tuple(q.shape), granularity, block, name="q")
+    return q, check_scales(scales, q.shape, granularity, block, framework=framework), block
+
+
+def check_round(x, bits, rounding, *, framework: str = "numpy"):
+    """The arguments of round_significand: (x, bits); bits in 1..24 in every framework."""
+    x = check_float("x", x, framework=framework, min_ndim=0)
+    validate.one_of("rounding", rounding, ROUNDINGS)
+    return x, check_bits("bits", bits)
+
+
+def check_fp8_matmul(a, b, a_granularity, b_granularity, accumulate, block, fmt, *, framework):
+    """The operands and layout of fp8_matmul: (a, b, format, block). The accumulator's options
+    are checked by `check_accumulation`."""
+    from labs.fp8.formats import format_by_name
+
+    a = check_float("a", a, framework=framework, min_ndim=2)
+    b = check_float("b", b, framework=framework, min_ndim=2)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
+        raise ValueError(
+            f"a and b must be (M, K) and (K, N) matrices, got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
+    validate.one_of("accumulate", accumulate, ACCUMULATIONS)
+    (m, k), n = a.shape, b.shape[1]
+    if accumulate == "limited" and m * n * k > MAX_LIMITED_PRODUCTS:
+        raise ValueError(
+            f"a and b give M * N * K = {m * n * k} products, more than the limited accumulator's "
+            f"{MAX_LIMITED_PRODUCTS} (it holds them all and loops over K in Python): use "
+            "accumulate='fp32' or smaller matrices"
+        )
+    block = check_matmul_layout(a, b, a_granularity, b_granularity, block)
+    return a, b, format_by_name(fmt), block
+
+
+def check_scaled_mm(a, b, out_dtype):
+    """The arguments of the torch scaled_mm: finite float (M, K), (K, N), all multiples of 16."""
+    import torch
+
+    a, b, _, _ = check_fp8_matmul(a, b, "tensor", "tensor", "fp32", 1, "E4M3", framework="torch")
+    validate.one_of("out_dtype", out_dtype, (torch.bfloat16, torch.float16, torch.float32))
+    if any(d % 16 for d in (*a.shape, b.shape[1])):
+        raise ValueError(
+            f"M, K and N of a and b must be multiples of 16, got {tuple(a.shape)} @ "
+            f"{tuple(b.shape)}"
+        )
+    return a, b
+
+
+def check_gemm_timing(n, repeats) -> tuple[int, int]:
+    """n: a multiple of 16 up to 2**14 (three n x n matrices must fit); repeats: 1..10000."""
+    n = validate.size("n", n, minimum=16, maximum=2**14, why="three n x n matrices must fit")
+    repeats = validate.size("repeats", repeats, maximum=10_000, why="each repeat is a GEMM")
+    if n % 16:
+        raise ValueError(f"n must be a multiple of 16 (torch._scaled_mm), got {n}")
+    return n, repeats
+
+
+def check_activations(rows, cols, outlier_fraction, outlier_scale, *, maximum: int) -> tuple:
+    """The arguments of heavy_tailed_activations: rows * cols <= maximum, fraction in [0, 1]."""
+    rows = validate.size("rows", rows, maximum=maximum, why=f"rows * cols <= {maximum}")
+    cols = validate.size("cols", cols, maximum=maximum // rows, why=f"rows * cols <= {maximum}")
+    fraction = validate.real_number("outlier_fraction", outlier_fraction, nonnegative=True)
+    if fraction > 1:
+        raise ValueError(f"outlier_fraction must be in [0, 1], got {fraction}")
+    scale = validate.real_number("outlier_scale", outlier_scale, positive=True)
+    return rows, cols, fraction, scale
+
+
+def check_markov(n, vocab, concentration, *, max_tokens: int, max_vocab: int) -> tuple:
+    """The arguments of markov_tokens: n in 3..max_tokens, vocab in 2..max_vocab."""
+    n = validate.size("n", n, minimum=3, maximum=max_tokens, why="drawn one at a time")
+    vocab = validate.size("vocab", vocab, minimum=2, maximum=max_vocab, why="vocab**3 table")
+    return n, vocab, validate.real_number("concentration", concentration, positive=True)
+
+
+def check_tiny_lm(vocab, precision, context, d_model, hidden, *, limits: tuple) -> tuple:
+    """TinyLM's sizes: (vocab, context, d_model, hidden); context * d_model and hidden must be
+    multiples of 128. `limits` = (max vocab, max width, max context)."""
+    max_vocab, max_width, max_context = limits
+    validate.one_of("precision", precision, ("fp32", "bf16", "fp8"))
+    vocab = validate.size("vocab", vocab, minimum=2, maximum=max_vocab)
+    context = validate.size("context", context, maximum=max_context)
+    d_model = validate.size("d_model", d_model, maximum=max_width)
+    hidden = validate.size("hidden", hidden, maximum=max_width)
+    if (context * d_model) % 128 or hidden % 128:
+        raise ValueError(
+            f"context * d_model ({context * d_model}) and hidden ({hidden}) must be multiples "
+            "of 128"
+        )
+    return vocab, context, d_model, hidden
+
+
+def check_training(
+    precision, train_tokens, eval_tokens, vocab, steps, batch, lr, seed, *, limits: tuple
+):
+    """The arguments of train_tiny_lm. `limits` = (max vocab, max steps, max batch)."""
+    max_vocab, max_steps, max_batch = limits
+    validate.one_of("precision", precision, ("fp32", "bf16", "fp8"))
+    vocab = validate.size("vocab", vocab, minimum=2, maximum=max_vocab)
+    train_tokens = check_tokens("train_tokens", train_tokens, vocab, context=2)
+    eval_tokens = check_tokens("eval_tokens", eval_tokens, vocab, context=2)
+    steps = validate.size("steps", steps, maximum=max_steps, why="a longer run is a typo here")
+    batch = validate.size("batch", batch, maximum=max_batch)
+    lr = validate.real_number("lr", lr, positive=True)
+    seed = validate.integer("seed", seed, minimum=0, maximum=2**63 - 1)
+    return train_tokens, eval_tokens, vocab, steps, batch, lr, seed
+
+
+def check_fp8_linear(in_features, out_features, bias, fmt, block) -> tuple:
+    """FP8Linear's arguments: (in_features, out_features, format, block); block divides both."""
+    from labs.fp8.formats import format_by_name
+
+    in_features, out_features = check_layer_sizes(in_features, out_features)
+    validate.boolean("bias", bias)
+    block = check_layout((out_features, in_features), "block", block, name="weight")
+    return in_features, out_features, format_by_name(fmt), block
+
+
+def check_fp8_linear_call(params, x, fmt, block, *, framework: str) -> tuple:
+    """The JAX fp8_linear's arguments: (params, x, format, block)."""
+    from labs.fp8.formats import format_by_name
+
+    kernel, bias = check_linear_params(params, framework=framework)
+    x = check_linear_input(x, kernel.shape[0], framework=framework)
+    block = check_layout(tuple(x.shape), "tile", block)
+    block = check_layout(tuple(kernel.shape), "block", block, name="params['kernel']")
+    return {"kernel": kernel, "bias": bias}, x, format_by_name(fmt), block
+
+
+def check_cuda_operands(a, b, supported: tuple[bool, str]) -> None:
+    """RuntimeError unless FP8 GEMMs run here (`supported` from scaled_mm_supported) and a, b
+    live on the CUDA device."""
+    ok, reason = supported
+    if not ok:
+        raise RuntimeError(reason)
+    if a is not None and (a.device.type != "cuda" or b.device.type != "cuda"):
+        raise RuntimeError(
+            f"a and b must be on the CUDA device, got {a.device} and {b.device}: move them with "
+            ".cuda() (torch._scaled_mm has no CPU kernel)"
+        )

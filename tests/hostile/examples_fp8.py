@@ -1,0 +1,293 @@
+"""Valid calls for chapter 2 (labs.fp8): one small call per public callable (see harness.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.hostile.harness import call
+
+X = np.linspace(-3.0, 3.0, 16, dtype=np.float32).reshape(2, 8)  # two rows, two tiles of 4
+W = np.linspace(-1.0, 1.0, 32, dtype=np.float32).reshape(8, 4)  # (K, N) with K = 8
+
+
+def _fp8():
+    import labs.fp8 as fp8
+
+    return fp8
+
+
+def _t(array):
+    import torch
+
+    return torch.tensor(np.asarray(array))
+
+
+def _j(array):
+    import jax.numpy as jnp
+
+    return jnp.asarray(array)
+
+
+def _codes_and_scales():
+    return _fp8().quantize(X, "E4M3", "tile", 4)
+
+
+def _torch_q():
+    import labs.fp8.torch as ft
+
+    return ft.quantize(_t(X), "E4M3", "tile", 4)
+
+
+def _jax_q():
+    import labs.fp8.jax as fj
+
+    return fj.quantize(_j(X), "E4M3", "tile", 4)
+
+
+def _needs_fp8_gpu():
+    import labs.fp8.torch as ft
+
+    ok, reason = ft.scaled_mm_supported()
+    if not ok:
+        pytest.skip(reason)
+
+
+def _scaled_mm():
+    import torch
+
+    _needs_fp8_gpu()
+    a = torch.linspace(-1, 1, 16 * 32, device="cuda").reshape(16, 32)
+    b = torch.linspace(-1, 1, 32 * 16, device="cuda").reshape(32, 16)
+    return call(a=a, b=b, out_dtype=torch.bfloat16)
+
+
+def _gemm_throughput():
+    _needs_fp8_gpu()
+    return call(n=64, repeats=2)
+
+
+def _fp8_linear_layer():
+    import labs.fp8.torch as ft
+
+    return ft.FP8Linear(8, 8, block=4)
+
+
+def _bf16_linear_layer():
+    from labs.fp8.torch_train import BF16Linear
+
+    return BF16Linear(8, 4)
+
+
+def _tiny_lm():
+    from labs.fp8.torch_train import TinyLM
+
+    return TinyLM(vocab=4, precision="fp32")
+
+
+def _jax_params():
+    import jax
+
+    import labs.fp8.jax as fj
+
+    return fj.init_linear(jax.random.PRNGKey(0), 8, 8)
+
+
+# Students' functions for the exercise checks (correct ones: the walker attacks the checks).
+def _decode_e4m3(code):
+    return float(_fp8().decode(np.uint8(code), "E4M3"))
+
+
+def _tile_scales(x, block):
+    a = np.abs(np.asarray(x, np.float32)).reshape(x.shape[0], -1, block).max(axis=-1)
+    return np.where(a > 0, a / 448, 1.0)
+
+
+def _promoted_sum(values, bits, promote_every):
+    return float(_fp8().limited_sum(values, max(bits, 2), promote_every))
+
+
+TOKENS = np.array([0, 1, 2, 3, 0, 1, 2, 3, 0, 1], dtype=np.int64)
+
+EXAMPLES = {
+    # formats
+    "labs.fp8.formats.FP8Format": lambda: call(
+        name="E3M4", exponent_bits=3, mantissa_bits=4, bias=3, has_infinity=False
+    ),
+    "labs.fp8.formats.format_by_name": lambda: call(fmt="E5M2"),
+    "labs.fp8.formats.round_to_format": lambda: call(x=X, fmt="E4M3", saturate=True),
+    "labs.fp8.formats.encode": lambda: call(x=X, fmt="E5M2", saturate=False),
+    "labs.fp8.formats.decode": lambda: call(codes=np.arange(8), fmt="E4M3"),
+    "labs.fp8.formats.round_to_bfloat16": lambda: call(x=X),
+    "labs.fp8.formats.bit_string": lambda: call(code=56, fmt="E4M3"),
+    # NumPy reference
+    "labs.fp8.reference.group_amax": lambda: call(x=X, granularity="tile", block=4),
+    "labs.fp8.reference.scales_from_amax": lambda: call(amax=np.array([1.0, 0.0, 3.0]), fmt="E4M3"),
+    "labs.fp8.reference.expand_scales": lambda: call(
+        scales=np.array([[1.0, 2.0], [0.5, 0.25]]), shape=(2, 8), granularity="tile", block=4
+    ),
+    "labs.fp8.reference.quantize": lambda: call(x=X, fmt="E4M3", granularity="tile", block=4),
+    # codes fixed: the walker cannot derive hostile values from a uint8 array (np.full_like(...,
+    # -1) overflows inside the harness); tests/fp8/test_bad_input.py attacks codes instead.
+    "labs.fp8.reference.dequantize": lambda: call(
+        codes=_codes_and_scales()[0],
+        scales=_codes_and_scales()[1],
+        fmt="E4M3",
+        granularity="tile",
+        block=4,
+        fixed=("codes",),
+    ),
+    "labs.fp8.reference.fake_quantize": lambda: call(x=X, fmt="E5M2", granularity="row", block=4),
+    "labs.fp8.reference.round_significand": lambda: call(x=X, bits=8, rounding="nearest"),
+    "labs.fp8.reference.limited_sum": lambda: call(
+        values=X, accumulator_bits=6, promote_every=4, rounding="truncate"
+    ),
+    "labs.fp8.reference.fp8_matmul": lambda: call(
+        a=X,
+        b=W,
+        a_granularity="tile",
+        b_granularity="block",
+        accumulate="limited",
+        accumulator_bits=10,
+        promote_every=4,
+        fmt="E4M3",
+        block=4,
+        rounding="truncate",
+    ),
+    # experiments
+    "labs.fp8.experiments.heavy_tailed_activations": lambda: call(
+        rows=4, cols=8, outlier_fraction=0.1, outlier_scale=100.0, seed=1
+    ),
+    "labs.fp8.experiments.quantization_error": lambda: call(
+        x=X, fmt="E4M3", granularity="tile", block=4, where=X > 0
+    ),
+    "labs.fp8.experiments.dot_product_errors": lambda: call(
+        lengths=[4, 8], trials=2, accumulator_bits=8, promote_every=4, rounding="nearest", seed=0
+    ),
+    "labs.fp8.experiments.markov_tokens": lambda: call(n=20, vocab=4, concentration=0.5, seed=0),
+    "labs.fp8.experiments.relative_loss_gap": lambda: call(loss=2.01, reference_loss=2.0),
+    # torch
+    "labs.fp8.torch.fp8_dtype": lambda: call(fmt="E5M2"),
+    "labs.fp8.torch.to_fp8": lambda: call(x=_t(X), fmt="E5M2", saturate=False),
+    "labs.fp8.torch.quantize": lambda: call(x=_t(X), fmt="E4M3", granularity="tile", block=4),
+    # q fixed: the walker cannot mutate a float8 tensor (torch has no round() for float8);
+    # tests/fp8/test_bad_input.py attacks q instead.
+    "labs.fp8.torch.dequantize": lambda: call(
+        q=_torch_q()[0], scales=_torch_q()[1], granularity="tile", block=4, fixed=("q",)
+    ),
+    "labs.fp8.torch.fake_quantize": lambda: call(x=_t(X), fmt="E4M3", granularity="row", block=4),
+    "labs.fp8.torch.round_significand": lambda: call(x=_t(X), bits=8, rounding="nearest"),
+    "labs.fp8.torch.limited_sum": lambda: call(
+        values=_t(X), accumulator_bits=6, promote_every=4, rounding="truncate"
+    ),
+    "labs.fp8.torch.fp8_matmul": lambda: call(
+        a=_t(X),
+        b=_t(W),
+        a_granularity="tile",
+        b_granularity="block",
+        accumulate="limited",
+        accumulator_bits=10,
+        promote_every=4,
+        fmt="E4M3",
+        block=4,
+        rounding="truncate",
+    ),
+    "labs.fp8.torch.FP8Linear": lambda: call(
+        in_features=8, out_features=8, bias=True, fmt="E4M3", block=4
+    ),
+    "labs.fp8.torch.FP8Linear.forward": lambda: call(_fp8_linear_layer().forward, x=_t(X)),
+    "labs.fp8.torch.scaled_mm_supported": lambda: call(device="cuda"),
+    "labs.fp8.torch.scaled_mm": _scaled_mm,
+    "labs.fp8.torch.gemm_throughput": _gemm_throughput,
+    # torch training
+    "labs.fp8.torch_train.BF16Linear": lambda: call(in_features=8, out_features=4, bias=True),
+    "labs.fp8.torch_train.BF16Linear.forward": lambda: call(_bf16_linear_layer().forward, x=_t(X)),
+    "labs.fp8.torch_train.TinyLM": lambda: call(
+        vocab=4, precision="fp8", context=2, d_model=64, hidden=128
+    ),
+    "labs.fp8.torch_train.TinyLM.forward": lambda: call(
+        _tiny_lm().forward, tokens=_t(TOKENS[:6].reshape(3, 2))
+    ),
+    "labs.fp8.torch_train.train_tiny_lm": lambda: call(
+        precision="fp32",
+        train_tokens=TOKENS,
+        eval_tokens=TOKENS[:5],
+        vocab=4,
+        steps=1,
+        batch=2,
+        lr=1e-3,
+        seed=0,
+    ),
+    # JAX
+    "labs.fp8.jax.fp8_dtype": lambda: call(fmt="E4M3"),
+    "labs.fp8.jax.to_fp8": lambda: call(x=_j(X), fmt="E4M3", saturate=True),
+    "labs.fp8.jax.quantize": lambda: call(x=_j(X), fmt="E4M3", granularity="tile", block=4),
+    "labs.fp8.jax.dequantize": lambda: call(
+        q=_jax_q()[0], scales=_jax_q()[1], granularity="tile", block=4
+    ),
+    "labs.fp8.jax.fake_quantize": lambda: call(x=_j(X), fmt="E4M3", granularity="row", block=4),
+    "labs.fp8.jax.round_significand": lambda: call(x=_j(X), bits=8, rounding="nearest"),
+    "labs.fp8.jax.limited_sum": lambda: call(
+        values=_j(X), accumulator_bits=6, promote_every=4, rounding="truncate"
+    ),
+    "labs.fp8.jax.fp8_matmul": lambda: call(
+        a=_j(X),
+        b=_j(W),
+        a_granularity="tile",
+        b_granularity="block",
+        accumulate="limited",
+        accumulator_bits=10,
+        promote_every=4,
+        fmt="E4M3",
+        block=4,
+        rounding="truncate",
+    ),
+    "labs.fp8.jax.init_linear": lambda: call(
+        key=_j(np.array([0, 1], dtype=np.uint32)), in_features=8, out_features=4
+    ),
+    "labs.fp8.jax.fp8_linear": lambda: call(params=_jax_params(), x=_j(X), fmt="E4M3", block=4),
+    # A check takes whatever the student wrote: tests/common/test_exercises_hostile.py attacks it.
+    "labs.fp8.exercises.check_decode_e4m3": lambda: call(fn=_decode_e4m3, fixed=("fn",)),
+    "labs.fp8.exercises.check_tile_scales": lambda: call(fn=_tile_scales, fixed=("fn",)),
+    "labs.fp8.exercises.check_promoted_sum": lambda: call(fn=_promoted_sum, fixed=("fn",)),
+    # widgets
+    "labs.fp8.widgets.encodings_of": lambda: call(x=3.14159, saturate=True),
+    "labs.fp8.widgets.format_table": lambda: call(x=-0.3, saturate=False),
+    "labs.fp8.widgets.format_explorer": lambda: call(value=2.5),
+}
+
+_CODEC = "the codec encodes NaN and +-inf by the format's rules (tested against ml_dtypes)"
+_RAW_KEY = "any 32-bit pattern is a valid raw JAX key (PRNGKey data), this one included"
+
+# (key, parameter, mutation) -> why this hostile class is a legitimate input there.
+ACCEPTED: dict[tuple[str, str, str], str] = {
+    **{
+        (key, "x", mutation): _CODEC
+        for key in (
+            "labs.fp8.formats.round_to_format",
+            "labs.fp8.formats.encode",
+            "labs.fp8.formats.round_to_bfloat16",
+            "labs.fp8.torch.to_fp8",
+            "labs.fp8.jax.to_fp8",
+        )
+        for mutation in ("array-nan", "array-inf")
+    },
+    **{
+        (key, "x", "array-int-dtype"): "integers are real numbers the codec encodes exactly"
+        for key in ("labs.fp8.formats.round_to_format", "labs.fp8.formats.encode")
+    },
+    **{
+        (key, "promote_every", "none"): "None is documented: never promote (V3 without N_C)"
+        for key in (
+            f"labs.fp8.{module}.{name}"
+            for module in ("reference", "torch", "jax")
+            for name in ("limited_sum", "fp8_matmul")
+        )
+    },
+    ("labs.fp8.jax.init_linear", "key", "ids-negative"): _RAW_KEY,
+    ("labs.fp8.jax.init_linear", "key", "ids-huge"): _RAW_KEY,
+    ("labs.fp8.experiments.heavy_tailed_activations", "seed", "huge-int"): "any seed >= 0 is valid",
+    ("labs.fp8.experiments.dot_product_errors", "seed", "huge-int"): "any seed >= 0 is valid",
+    ("labs.fp8.experiments.markov_tokens", "seed", "huge-int"): "any seed >= 0 is valid",
+    ("labs.fp8.torch_train.train_tiny_lm", "seed", "huge-int"): "any seed below 2**63 is valid",
+}
