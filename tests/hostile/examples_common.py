@@ -1,0 +1,156 @@
+"""Valid calls for labs.common: runtime, display, plotting, progress, facts, tasks, exercises and
+the validators themselves."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from labs.common import exercises as ex
+from labs.common import tasks
+from labs.common.display import source_of
+from tests.hostile.harness import call
+
+SQUARE = ex.Exercise(
+    name="square",
+    signature="square(x)",
+    cases=(ex.Case(args=(np.array([2.0]),), expected=[4.0], label="two"),),
+)
+TASK = tasks.AdditionTask(max_operand=5)
+PROBLEMS = TASK.train[:3]
+COMPLETIONS = TASK.answers(PROBLEMS)
+
+
+def _square(x):
+    return x * x
+
+
+# The validators' `name` is the caller's parameter name, a label for the message; their options
+# (minimum, maximum, framework, ...) are the calling code's constants, not user input. Only the
+# value under check is attacked.
+VALIDATOR_OPTIONS = ("name", "minimum", "maximum", "positive", "nonnegative", "framework")
+
+EXAMPLES = {
+    # display
+    "labs.common.display.show_source": lambda: call(obj=_square, docstring=True),
+    "labs.common.display.source_of": lambda: call(obj=_square),
+    "labs.common.display.strip_docstrings": lambda: call(source=source_of(_square)),
+    # exercises
+    "labs.common.exercises.Case": lambda: call(
+        args=(1.0,),
+        expected=1.0,
+        label="one",
+        hint="h",
+        kwargs={},
+        rtol=1e-6,
+        atol=0.0,
+        fixed=("expected",),  # any value can be an expected answer
+    ),
+    "labs.common.exercises.CheckReport": lambda: call(
+        exercise="square", status="failed", passed_cases=0, total_cases=1, details=["d"]
+    ),
+    "labs.common.exercises.Exercise": lambda: call(
+        name="square", signature="square(x)", cases=SQUARE.cases, time_limit_s=1.0
+    ),
+    # A check takes whatever the student wrote: test_exercises_hostile.py attacks `fn`.
+    "labs.common.exercises.check": lambda: call(fn=_square, exercise=SQUARE, fixed=("fn",)),
+    # compare reads the student's answer (`got`) and the case's `expected`: anything goes there.
+    "labs.common.exercises.compare": lambda: call(
+        got=4.0, expected=4.0, rtol=1e-6, atol=1e-9, fixed=("got", "expected")
+    ),
+    # facts
+    "labs.common.facts.Fact": lambda: call(
+        key="k", value=1.0, unit="", cite="c", locator="Table 1", note=""
+    ),
+    "labs.common.facts.fact": lambda: call(key="float16_max"),
+    # plotting and progress
+    "labs.common.plotting.new_figure": lambda: call(ncols=2, nrows=1, width=4.0, height=3.0),
+    "labs.common.plotting.use_style": lambda: call(),
+    "labs.common.progress.progress": lambda: call(iterable=[1, 2, 3], desc="d", total=3),
+    # runtime
+    "labs.common.runtime.available_devices": lambda: call(),
+    "labs.common.runtime.describe": lambda: call(requested="cpu", verbose=False),
+    "labs.common.runtime.in_colab": lambda: call(),
+    "labs.common.runtime.jax_device": lambda: call(requested="cpu"),
+    "labs.common.runtime.seed_everything": lambda: call(seed=3),
+    "labs.common.runtime.selected_device": lambda: call(requested="cpu"),
+    "labs.common.runtime.torch_device": lambda: call(requested="cpu"),
+    # tasks
+    "labs.common.tasks.AdditionTask": lambda: call(max_operand=5, held_out_fraction=0.2, seed=1),
+    "labs.common.tasks.AdditionTask.prompts": lambda: call(TASK.prompts, problems=PROBLEMS),
+    "labs.common.tasks.AdditionTask.answers": lambda: call(TASK.answers, problems=PROBLEMS),
+    "labs.common.tasks.AdditionTask.rewards": lambda: call(
+        TASK.rewards, problems=PROBLEMS, completions=COMPLETIONS, format_weight=0.1
+    ),
+    "labs.common.tasks.AdditionTask.accuracy": lambda: call(
+        TASK.accuracy, problems=PROBLEMS, completions=COMPLETIONS
+    ),
+    "labs.common.tasks.Problem": lambda: call(a=3, b=4),
+    "labs.common.tasks.Tokenizer": lambda: call(),
+    "labs.common.tasks.Tokenizer.encode": lambda: call(
+        tasks.TOKENIZER.encode, text="07+12=", bos=True, eos=False
+    ),
+    "labs.common.tasks.Tokenizer.decode": lambda: call(
+        tasks.TOKENIZER.decode, ids=np.array([3, 4, 2])
+    ),
+    "labs.common.tasks.correctness_reward": lambda: call(
+        problem=PROBLEMS[0], completion=COMPLETIONS[0]
+    ),
+    "labs.common.tasks.format_reward": lambda: call(completion=COMPLETIONS[0]),
+    "labs.common.tasks.parse_answer": lambda: call(completion=COMPLETIONS[0]),
+    "labs.common.tasks.reward": lambda: call(
+        problem=PROBLEMS[0], completion=COMPLETIONS[0], format_weight=0.1
+    ),
+    # validators: the value under check is attacked (see VALIDATOR_OPTIONS above)
+    "labs.common.validate.array": lambda: call(
+        name="value", value=np.ones(3), framework="numpy", fixed=VALIDATOR_OPTIONS
+    ),
+    "labs.common.validate.axis_index": lambda: call(
+        name="axis", axis=1, ndim=2, fixed=("name", "ndim")
+    ),
+    "labs.common.validate.boolean": lambda: call(name="value", value=True, fixed=("name",)),
+    "labs.common.validate.callable_arg": lambda: call(name="value", value=_square, fixed=("name",)),
+    # describe_value describes any value for an error message: there is no bad input.
+    "labs.common.validate.describe_value": lambda: call(value=3, fixed=("value",)),
+    "labs.common.validate.float_array": lambda: call(
+        name="value", value=np.ones(2), fixed=VALIDATOR_OPTIONS
+    ),
+    "labs.common.validate.float_dtype": lambda: call(
+        name="dtype", dtype=np.float32, fixed=("name",)
+    ),
+    "labs.common.validate.instance": lambda: call(
+        name="value", value=3, cls=int, fixed=("name", "cls")
+    ),
+    "labs.common.validate.integer": lambda: call(
+        name="value", value=3, minimum=0, fixed=VALIDATOR_OPTIONS
+    ),
+    "labs.common.validate.integer_array": lambda: call(
+        name="value",
+        value=np.array([1, 2]),
+        low=0,
+        high=5,
+        fixed=(*VALIDATOR_OPTIONS, "low", "high"),
+    ),
+    "labs.common.validate.one_of": lambda: call(
+        name="value", value="a", options=("a", "b"), fixed=("name", "options")
+    ),
+    "labs.common.validate.read_only": lambda: call(mapping={"a": 1}),
+    "labs.common.validate.real_number": lambda: call(
+        name="value", value=0.5, fixed=VALIDATOR_OPTIONS
+    ),
+    # same_shape takes its (name, array) pairs as *args, which the walker cannot reach.
+    "labs.common.validate.same_shape": lambda: call(
+        lambda named: __import__("labs.common.validate", fromlist=["x"]).same_shape(*named),
+        named=(("a", np.ones(2)), ("b", np.ones(2))),
+        fixed=("named",),
+    ),
+    "labs.common.validate.size": lambda: call(
+        name="value", value=3, maximum=10, fixed=(*VALIDATOR_OPTIONS, "why")
+    ),
+    "labs.common.validate.text": lambda: call(name="value", value="abc", fixed=("name",)),
+}
+
+ACCEPTED = {
+    ("labs.common.tasks.Tokenizer.decode", "ids", "ids-empty"): (
+        "decoding no ids is the empty string, as for Python's own str.join"
+    ),
+}
