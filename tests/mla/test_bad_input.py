@@ -24,20 +24,46 @@ from labs.mla import jax as mla_jax
 from labs.mla import torch as mla_torch
 from labs.mla.reference import coupled_rope_scores
 
-MLA = AttentionConfig("mla", 1, 32, 4, 8, kv_lora_rank=12, q_lora_rank=10, rope_head_dim=4)
-MLA_WIDER = AttentionConfig("mla", 1, 32, 4, 8, kv_lora_rank=16, q_lora_rank=10, rope_head_dim=4)
-GQA = AttentionConfig("gqa", 1, 32, 4, 8, n_kv_heads=2)
-MHA = AttentionConfig("mha", 1, 32, 4, 8)
+MLA = AttentionConfig(
+    kind="mla",
+    n_layers=1,
+    d_model=32,
+    n_heads=4,
+    head_dim=8,
+    kv_lora_rank=12,
+    q_lora_rank=10,
+    rope_head_dim=4,
+)
+MLA_WIDER = AttentionConfig(
+    kind="mla",
+    n_layers=1,
+    d_model=32,
+    n_heads=4,
+    head_dim=8,
+    kv_lora_rank=16,
+    q_lora_rank=10,
+    rope_head_dim=4,
+)
+GQA = AttentionConfig(kind="gqa", n_layers=1, d_model=32, n_heads=4, head_dim=8, n_kv_heads=2)
+MHA = AttentionConfig(kind="mha", n_layers=1, d_model=32, n_heads=4, head_dim=8)
 
 
 def test_n_heads_not_divisible_by_n_kv_heads():
     with pytest.raises(ValueError, match=r"n_heads=6 must be divisible by n_kv_heads=4"):
-        AttentionConfig("gqa", 1, 48, 6, 8, n_kv_heads=4)
+        AttentionConfig(kind="gqa", n_layers=1, d_model=48, n_heads=6, head_dim=8, n_kv_heads=4)
 
 
 def test_odd_rope_head_dim():
     with pytest.raises(ValueError, match=r"rope_head_dim must be even.*got 5"):
-        AttentionConfig("mla", 1, 32, 4, 8, kv_lora_rank=12, rope_head_dim=5)
+        AttentionConfig(
+            kind="mla",
+            n_layers=1,
+            d_model=32,
+            n_heads=4,
+            head_dim=8,
+            kv_lora_rank=12,
+            rope_head_dim=5,
+        )
 
 
 @pytest.mark.parametrize(

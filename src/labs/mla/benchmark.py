@@ -22,14 +22,23 @@ def bench_configs(d_model: int = 512, n_heads: int = 8, head_dim: int = 64) -> d
     """Small MHA, GQA (4 query heads per KV head) and MLA layers with DeepSeek-V2's ratios:
     d_c = 4 d_h and d_h^R = d_h / 2 (Table 1), no query compression."""
     return {
-        "MHA": AttentionConfig("mha", 1, d_model, n_heads, head_dim),
-        "GQA": AttentionConfig("gqa", 1, d_model, n_heads, head_dim, n_kv_heads=n_heads // 4),
+        "MHA": AttentionConfig(
+            kind="mha", n_layers=1, d_model=d_model, n_heads=n_heads, head_dim=head_dim
+        ),
+        "GQA": AttentionConfig(
+            kind="gqa",
+            n_layers=1,
+            d_model=d_model,
+            n_heads=n_heads,
+            head_dim=head_dim,
+            n_kv_heads=n_heads // 4,
+        ),
         "MLA": AttentionConfig(
-            "mla",
-            1,
-            d_model,
-            n_heads,
-            head_dim,
+            kind="mla",
+            n_layers=1,
+            d_model=d_model,
+            n_heads=n_heads,
+            head_dim=head_dim,
             kv_lora_rank=4 * head_dim,
             rope_head_dim=head_dim // 2,
         ),
