@@ -307,3 +307,28 @@ def check_single_head(q, w_uk, c_kv, q_position):
         raise ValueError(f"c_kv must hold at most {MAX_POSITION} tokens, got {c_kv.shape[0]}")
     q_position = integer("q_position", q_position, minimum=0, maximum=MAX_POSITION - 1)
     return q, w_uk, c_kv, q_position
+
+
+def check_bench_shape(n_heads, head_dim) -> tuple[int, int]:
+    """The benchmark layer's heads and head dim: multiples of 4 (GQA groups of 4; d_h / 2 even)."""
+    n_heads = size("n_heads", n_heads, minimum=4, maximum=MAX_WIDTH, why=_WIDTH_WHY)
+    head_dim = size("head_dim", head_dim, minimum=4, maximum=MAX_WIDTH, why=_WIDTH_WHY)
+    if n_heads % 4 or head_dim % 4:
+        raise ValueError(
+            f"n_heads and head_dim must be multiples of 4, got n_heads={n_heads}, "
+            f"head_dim={head_dim}"
+        )
+    return n_heads, head_dim
+
+
+def check_benchmark(config, context, batch, steps, absorbed, repeats, seed, cpu_threads) -> tuple:
+    """The arguments of `labs.mla.benchmark.decode_benchmark`, within its caps."""
+    config = check_config(config)
+    context = size("context", context, maximum=MAX_POSITION // 2, why="positions beyond 2**23")
+    steps = size("steps", steps, maximum=1024, why="a benchmark, not a generation")
+    batch, _ = check_cache_size(config, batch, context + steps + 1)
+    absorbed = check_absorbed(absorbed, config)
+    repeats = size("repeats", repeats, maximum=100, why="the best of 100 is as good as it gets")
+    seed = integer("seed", seed, minimum=0)
+    cpu_threads = size("cpu_threads", cpu_threads, maximum=1024, why="more than any CPU has")
+    return config, context, batch, steps, absorbed, repeats, seed, cpu_threads

@@ -12,6 +12,8 @@ S cache slots, H query heads, G KV heads, R group size, D head dim, C latent d_c
 M model width.
 """
 
+# ruff: noqa: F722  (jaxtyping's shape strings are not Python expressions)
+
 from __future__ import annotations
 
 import math

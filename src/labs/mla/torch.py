@@ -13,6 +13,8 @@ Checks run once per call on shapes and dtypes; values (NaN) are read only for CP
 decode step on a GPU never waits for a validation.
 """
 
+# ruff: noqa: F722  (jaxtyping's shape strings are not Python expressions)
+
 from __future__ import annotations
 
 import math
@@ -66,7 +68,7 @@ def _apply_rope(
     return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
 
 
-def _check_device(device) -> torch.device:
+def check_device(device) -> torch.device:
     """A torch.device, or a string naming one ("cpu", "cuda:0")."""
     validate.instance("device", device, (str, torch.device), "a torch.device or a string")
     try:
@@ -89,7 +91,7 @@ class KVCache:
         validate.instance("dtype", dtype, torch.dtype, "a torch dtype")
         if not dtype.is_floating_point:
             raise TypeError(f"dtype must be a floating-point torch dtype, got {dtype}")
-        device = _check_device(device)
+        device = check_device(device)
         self.config = config
         self.seq_dim = 1 if config.kind == "mla" else 2
         self.tensors = {}
