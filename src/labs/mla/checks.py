@@ -26,6 +26,10 @@ import numpy as np
 from labs.common import validate
 from labs.common.validate import describe_value, integer, one_of, real_number, size
 
+# The checks are the chapter's own plumbing, not its API: only the caps are exported (the public
+# functions that call the checks are what the hostile-input walker attacks).
+__all__ = ["KINDS", "MAX_LAYERS", "MAX_POSITION", "MAX_WIDTH"]
+
 KINDS = ("mha", "gqa", "mqa", "mla")
 MAX_WIDTH = 2**16
 MAX_LAYERS = 2**12
