@@ -133,11 +133,9 @@ def check_float_dtype(name: str, dtype):
         found = None if dtype is None or isinstance(dtype, bool) else np.dtype(dtype)
     except TypeError:
         found = None
-    floating = found is not None and (found.kind == "f" or found.name in ("bfloat16",))
-    if not floating:
-        raise TypeError(
-            f"{name} must be a floating-point dtype (e.g. np.float32), got {describe_value(dtype)}"
-        )
+    if found is None or not (found.kind == "f" or found.name == "bfloat16"):
+        got = found.name if found is not None else describe_value(dtype)
+        raise TypeError(f"{name} must be a floating-point dtype (e.g. np.float32), got {got}")
     return dtype
 
 
