@@ -8,8 +8,8 @@ absorption: never build the keys" (the parity cells run it beside NumPy and PyTo
 `decode` returns the output and the new cache. The configuration is static under `jax.jit` (a
 frozen dataclass is hashable), so each config compiles once. Checks run outside `jit` and read
 values (NaN, the fill level) only for arrays in host memory. Axes: B batch, T new tokens,
-S cache slots, H query heads, G KV heads, R group size, D head dim, C latent d_c, Q query latent,
-M model width.
+S cache slots, H query heads, G KV heads, D head dim, R RoPE dim d_h^R, C latent d_c, Q query
+latent, M model width.
 """
 
 # ruff: noqa: F722  (jaxtyping's shape strings are not Python expressions)

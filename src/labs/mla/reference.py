@@ -368,4 +368,11 @@ def scores_absorbed_without_rotation(q, w_uk, c_kv, q_position: int) -> np.ndarr
     Same arguments and result shape as `coupled_rope_scores`.
     """
     q, w_uk, c_kv, _ = check_single_head(q, w_uk, c_kv, q_position)
+    return _scores_absorbed_without_rotation(q, w_uk, c_kv)
+
+
+def _scores_absorbed_without_rotation(
+    q: Float[Array, " D"], w_uk: Float[Array, "C D"], c_kv: Float[Array, "S C"]
+) -> Float[Array, " S"]:
+    """c_j . (W^UK q): the query folded into the latent space, no rotation anywhere."""
     return c_kv @ (w_uk @ q)

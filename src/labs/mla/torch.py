@@ -189,13 +189,13 @@ class GroupedQueryAttention(_Attention):
             cache.tensors["v"][:, :, start:end] = v
             cache.length = end
             k, v = cache.filled("k"), cache.filled("v")  # (B, G, S, D)
-        # Group the query heads by the KV head they share (head h = g * group_size + r), so one
+        # Group the query heads by the KV head they share (head h = g * group_size + i), so one
         # batched matrix product per KV head reads its keys once, without copying the cache.
-        r = config.group_size
-        q = q.view(b, t, g, r, d).permute(0, 2, 3, 1, 4).reshape(b, g, r * t, -1)
-        scores = (q @ k.transpose(-1, -2)).view(b, g, r, t, -1) / math.sqrt(d)
+        n = config.group_size  # query heads per KV head
+        q = q.view(b, t, g, n, d).permute(0, 2, 3, 1, 4).reshape(b, g, n * t, -1)
+        scores = (q @ k.transpose(-1, -2)).view(b, g, n, t, -1) / math.sqrt(d)
         probs = torch.softmax(self._mask(scores, q_pos, k_pos), dim=-1)
-        o = (probs.view(b, g, r * t, -1) @ v).view(b, g, r, t, d)
+        o = (probs.view(b, g, n * t, -1) @ v).view(b, g, n, t, d)
         return o.permute(0, 3, 1, 2, 4).reshape(b, t, -1) @ self.wo
 
 
