@@ -327,3 +327,10 @@ def test_jax_cache_with_nan_or_wrong_length_is_refused():
         mla_jax.decode(params, MLA, jnp.zeros((1, 1, 32)), poisoned)
     with pytest.raises(ValueError, match=r"cache\['length'\] must be >= 0"):
         mla_jax.decode(params, MLA, jnp.zeros((1, 1, 32)), {**cache, "length": jnp.int32(-1)})
+
+
+def test_torch_cache_in_another_dtype_is_refused():
+    module = mla_torch.MultiHeadLatentAttention(MLA)  # float32
+    cache = mla_torch.KVCache(MLA, 1, 4, torch.float64, "cpu")
+    with pytest.raises(TypeError, match="cache holds torch.float64 on cpu, but x is torch.float32"):
+        module(torch.zeros(1, 1, 32), cache)

@@ -186,7 +186,8 @@ def check_absorbed(absorbed, config) -> bool:
 
 
 def check_cache(cache, cache_type: type, config, x) -> None:
-    """A cache object (NumPy or torch KVCache) for `config` and x's batch, with room for x."""
+    """A cache object (NumPy or torch KVCache) for `config` and x's batch (a torch cache: and x's
+    dtype and device), with room for x."""
     validate.instance("cache", cache, cache_type, "a KVCache (see new_cache)")
     if cache.config != config:
         raise ValueError(
@@ -195,6 +196,10 @@ def check_cache(cache, cache_type: type, config, x) -> None:
     if x.shape[0] != cache.batch:
         raise ValueError(
             f"x has batch {x.shape[0]} but the cache was built for batch {cache.batch}"
+        )
+    if hasattr(cache, "device") and (cache.dtype, cache.device) != (x.dtype, x.device):
+        raise TypeError(
+            f"cache holds {cache.dtype} on {cache.device}, but x is {x.dtype} on {x.device}"
         )
     _check_room(cache.length, x.shape[1], cache.max_len)
 

@@ -100,6 +100,7 @@ class KVCache:
                 shape = (shape[0], shape[2], shape[1], shape[3])  # head-major
             self.tensors[name] = torch.zeros(shape, dtype=dtype, device=device)
         self.batch, self.max_len, self.length = batch, max_len, 0
+        self.dtype, self.device = dtype, next(iter(self.tensors.values())).device
 
     def filled(self, name: str) -> torch.Tensor:
         """The cached part of tensor `name`: its first `length` positions."""
