@@ -154,7 +154,13 @@ def _gqa_attend(params: Params, config: AttentionConfig, q, k, v, q_pos, k_pos):
 
 def _mla_latents(
     params: Params, config: AttentionConfig, x: Float[Array, "B T M"], positions: Int[Array, " T"]
-):
+) -> tuple[
+    Float[Array, "B T C"],  # c^KV, cached
+    Float[Array, "B T R"],  # k^R, cached
+    Float[Array, "B T Q"],  # c^Q
+    Float[Array, "B T H D"],  # q^C
+    Float[Array, "B T H R"],  # q^R
+]:
     """Eqs. 9, 12-15: the cached c^KV (B,T,C) and k^R (B,T,R); c^Q (B,T,Q), q^C, q^R (B,T,H,.)."""
     b, t, _ = x.shape
     h, d, r = config.n_heads, config.head_dim, config.rope_head_dim
