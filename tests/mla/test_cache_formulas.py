@@ -56,10 +56,29 @@ def test_deepseek_v3_and_llama2_by_hand():
 def test_small_configs_by_hand():
     # MHA, 2 layers, 4 heads of 16: 2 x 2 x 4 x 16 = 256; MQA the same dims: 2 x 2 x 1 x 16 = 64;
     # GQA with 2 KV heads: 128. MLA with d_c = 24, d_h^R = 8 over 2 layers: 2 x 32 = 64.
-    assert kv_cache_elements_per_token(AttentionConfig("mha", 2, 64, 4, 16)) == 256
-    assert kv_cache_elements_per_token(AttentionConfig("mqa", 2, 64, 4, 16)) == 64
-    assert kv_cache_elements_per_token(AttentionConfig("gqa", 2, 64, 4, 16, n_kv_heads=2)) == 128
-    mla = AttentionConfig("mla", 2, 64, 4, 16, kv_lora_rank=24, rope_head_dim=8)
+    assert (
+        kv_cache_elements_per_token(
+            AttentionConfig(kind="mha", n_layers=2, d_model=64, n_heads=4, head_dim=16)
+        )
+        == 256
+    )
+    assert (
+        kv_cache_elements_per_token(
+            AttentionConfig(kind="mqa", n_layers=2, d_model=64, n_heads=4, head_dim=16)
+        )
+        == 64
+    )
+    assert (
+        kv_cache_elements_per_token(
+            AttentionConfig(
+                kind="gqa", n_layers=2, d_model=64, n_heads=4, head_dim=16, n_kv_heads=2
+            )
+        )
+        == 128
+    )
+    mla = AttentionConfig(
+        kind="mla", n_layers=2, d_model=64, n_heads=4, head_dim=16, kv_lora_rank=24, rope_head_dim=8
+    )
     assert kv_cache_elements_per_token(mla) == 64
 
 
@@ -97,15 +116,35 @@ dims = st.sampled_from([2, 8, 64, 128])
 
 @given(layers, heads, dims)
 def test_mha_is_n_heads_times_mqa(n_layers, n_heads, head_dim):
-    mha = AttentionConfig("mha", n_layers, n_heads * head_dim, n_heads, head_dim)
-    mqa = AttentionConfig("mqa", n_layers, n_heads * head_dim, n_heads, head_dim)
+    mha = AttentionConfig(
+        kind="mha",
+        n_layers=n_layers,
+        d_model=n_heads * head_dim,
+        n_heads=n_heads,
+        head_dim=head_dim,
+    )
+    mqa = AttentionConfig(
+        kind="mqa",
+        n_layers=n_layers,
+        d_model=n_heads * head_dim,
+        n_heads=n_heads,
+        head_dim=head_dim,
+    )
     assert kv_cache_elements_per_token(mha) == n_heads * kv_cache_elements_per_token(mqa)
     assert kv_cache_elements_per_token(mqa) == 2 * n_layers * head_dim
 
 
 @given(layers, st.integers(1, 2048), st.sampled_from([2, 32, 64]), dims)
 def test_mla_equals_gqa_with_its_equivalent_groups(n_layers, d_c, d_r, head_dim):
-    mla = AttentionConfig("mla", n_layers, 64, 4, head_dim, kv_lora_rank=d_c, rope_head_dim=d_r)
+    mla = AttentionConfig(
+        kind="mla",
+        n_layers=n_layers,
+        d_model=64,
+        n_heads=4,
+        head_dim=head_dim,
+        kv_lora_rank=d_c,
+        rope_head_dim=d_r,
+    )
     groups = equivalent_gqa_groups(mla)
     gqa_elements = 2 * groups * head_dim * n_layers  # GQA's formula with fractional groups
     assert kv_cache_elements_per_token(mla) == pytest.approx(gqa_elements)

@@ -13,14 +13,29 @@ from labs.mla import torch as mla_torch
 
 D_MODEL = 32
 CONFIGS = {
-    "mha": AttentionConfig("mha", 1, D_MODEL, 4, 8),
-    "gqa": AttentionConfig("gqa", 1, D_MODEL, 4, 8, n_kv_heads=2),
-    "mqa": AttentionConfig("mqa", 1, D_MODEL, 4, 8),
+    "mha": AttentionConfig(kind="mha", n_layers=1, d_model=D_MODEL, n_heads=4, head_dim=8),
+    "gqa": AttentionConfig(
+        kind="gqa", n_layers=1, d_model=D_MODEL, n_heads=4, head_dim=8, n_kv_heads=2
+    ),
+    "mqa": AttentionConfig(kind="mqa", n_layers=1, d_model=D_MODEL, n_heads=4, head_dim=8),
     "mla": AttentionConfig(
-        "mla", 1, D_MODEL, 4, 8, kv_lora_rank=12, q_lora_rank=10, rope_head_dim=4
+        kind="mla",
+        n_layers=1,
+        d_model=D_MODEL,
+        n_heads=4,
+        head_dim=8,
+        kv_lora_rank=12,
+        q_lora_rank=10,
+        rope_head_dim=4,
     ),
     "mla_no_q_compression": AttentionConfig(
-        "mla", 1, D_MODEL, 4, 8, kv_lora_rank=12, rope_head_dim=4
+        kind="mla",
+        n_layers=1,
+        d_model=D_MODEL,
+        n_heads=4,
+        head_dim=8,
+        kv_lora_rank=12,
+        rope_head_dim=4,
     ),
 }
 

@@ -24,18 +24,27 @@ def configs(draw):
     d_model = draw(st.sampled_from([8, 12]))
     if kind == "mla":
         return AttentionConfig(
-            "mla",
-            1,
-            d_model,
-            n_heads,
-            head_dim,
+            kind="mla",
+            n_layers=1,
+            d_model=d_model,
+            n_heads=n_heads,
+            head_dim=head_dim,
             kv_lora_rank=draw(st.integers(1, 10)),
             q_lora_rank=draw(st.sampled_from([None, 3, 7])),
             rope_head_dim=draw(st.sampled_from([2, 4])),
         )
     if kind == "gqa":
-        return AttentionConfig("gqa", 1, d_model, n_heads, head_dim, n_kv_heads=n_kv)
-    return AttentionConfig(kind, 1, d_model, n_heads, head_dim)
+        return AttentionConfig(
+            kind="gqa",
+            n_layers=1,
+            d_model=d_model,
+            n_heads=n_heads,
+            head_dim=head_dim,
+            n_kv_heads=n_kv,
+        )
+    return AttentionConfig(
+        kind=kind, n_layers=1, d_model=d_model, n_heads=n_heads, head_dim=head_dim
+    )
 
 
 @settings(max_examples=25, deadline=None)
@@ -56,7 +65,9 @@ def test_torch_cached_decoding_matches_the_reference_on_random_configs(config, t
 
 
 def test_absorbed_weights_follow_weight_updates():
-    config = AttentionConfig("mla", 1, 16, 2, 4, kv_lora_rank=6, rope_head_dim=2)
+    config = AttentionConfig(
+        kind="mla", n_layers=1, d_model=16, n_heads=2, head_dim=4, kv_lora_rank=6, rope_head_dim=2
+    )
     module = mla_torch.MultiHeadLatentAttention(config).double()
     x = torch.randn(1, 3, 16, dtype=torch.float64)
     with torch.no_grad():
@@ -68,14 +79,25 @@ def test_absorbed_weights_follow_weight_updates():
 
 
 def test_gradients_flow_through_the_absorbed_path():
-    config = AttentionConfig("mla", 1, 16, 2, 4, kv_lora_rank=6, rope_head_dim=2)
+    config = AttentionConfig(
+        kind="mla", n_layers=1, d_model=16, n_heads=2, head_dim=4, kv_lora_rank=6, rope_head_dim=2
+    )
     module = mla_torch.MultiHeadLatentAttention(config)
     module(torch.randn(1, 3, 16), module.new_cache(1, 3), absorbed=True).sum().backward()
     assert module.w_uk.grad is not None and module.w_uk.grad.abs().sum() > 0
 
 
 def test_jax_attention_jits_and_differentiates():
-    config = AttentionConfig("mla", 1, 16, 2, 4, kv_lora_rank=6, q_lora_rank=5, rope_head_dim=2)
+    config = AttentionConfig(
+        kind="mla",
+        n_layers=1,
+        d_model=16,
+        n_heads=2,
+        head_dim=4,
+        kv_lora_rank=6,
+        q_lora_rank=5,
+        rope_head_dim=2,
+    )
     params = {k: jnp.asarray(v, jnp.float32) for k, v in init_params(config).items()}
     x = jnp.asarray(np.random.default_rng(0).standard_normal((1, 5, 16)), jnp.float32)
 

@@ -3,6 +3,8 @@
 Each variant gets a cache already holding `context` tokens (random values: the content does not
 change the arithmetic), then generates `steps` tokens one at a time for `batch` sequences. The
 time covers only the decode steps.
+
+Taught in chapter 3, "A decode benchmark" and "When does it pay?".
 """
 
 from __future__ import annotations
@@ -11,25 +13,36 @@ import time
 
 import torch
 
-from labs.common.validate import integer
-from labs.mla import AttentionConfig
-from labs.mla.torch import attention_module
+from labs.mla.checks import check_bench_shape, check_benchmark
+from labs.mla.config import AttentionConfig
+from labs.mla.torch import attention_module, check_device
 
 __all__ = ["bench_configs", "decode_benchmark"]
 
 
 def bench_configs(d_model: int = 512, n_heads: int = 8, head_dim: int = 64) -> dict:
     """Small MHA, GQA (4 query heads per KV head) and MLA layers with DeepSeek-V2's ratios:
-    d_c = 4 d_h and d_h^R = d_h / 2 (Table 1), no query compression."""
+    d_c = 4 d_h and d_h^R = d_h / 2 (Table 1), no query compression. n_heads is a multiple of 4
+    (GQA's groups of 4), head_dim a multiple of 4 (d_h^R = d_h / 2 must be even)."""
+    n_heads, head_dim = check_bench_shape(n_heads, head_dim)
     return {
-        "MHA": AttentionConfig("mha", 1, d_model, n_heads, head_dim),
-        "GQA": AttentionConfig("gqa", 1, d_model, n_heads, head_dim, n_kv_heads=n_heads // 4),
+        "MHA": AttentionConfig(
+            kind="mha", n_layers=1, d_model=d_model, n_heads=n_heads, head_dim=head_dim
+        ),
+        "GQA": AttentionConfig(
+            kind="gqa",
+            n_layers=1,
+            d_model=d_model,
+            n_heads=n_heads,
+            head_dim=head_dim,
+            n_kv_heads=n_heads // 4,
+        ),
         "MLA": AttentionConfig(
-            "mla",
-            1,
-            d_model,
-            n_heads,
-            head_dim,
+            kind="mla",
+            n_layers=1,
+            d_model=d_model,
+            n_heads=n_heads,
+            head_dim=head_dim,
             kv_lora_rank=4 * head_dim,
             rope_head_dim=head_dim // 2,
         ),
@@ -37,6 +50,7 @@ def bench_configs(d_model: int = 512, n_heads: int = 8, head_dim: int = 64) -> d
 
 
 def _sync(device: torch.device) -> None:
+    """Wait for the device to finish its queued work."""
     if device.type == "cuda":
         torch.cuda.synchronize()  # GPU work is asynchronous: wait before reading the clock
 
@@ -55,19 +69,17 @@ def decode_benchmark(
 ) -> tuple[float, int]:
     """(tokens per second, cache bytes) for `steps` decode steps after `context` cached tokens.
 
-    The best of `repeats` runs, after one warm-up step; float32 throughout. On a CPU the steps
+    The best of `repeats` runs, after one warm-up step; float32 throughout. Caps that keep a typo
+    from running for hours: context + steps below 2**24 positions, the cache within 2**28
+    elements, at most 1,024 steps, 100 repeats and 1,024 threads. On a CPU the steps
     run on `cpu_threads` threads (restored afterwards): a decode step is a handful of tiny
     matrix products, and on a shared machine waiting for a second thread can cost more than the
     arithmetic, which would measure the scheduler rather than the attention.
     """
-    context = integer("context", context, minimum=1)
-    batch = integer("batch", batch, minimum=1)
-    steps = integer("steps", steps, minimum=1)
-    repeats = integer("repeats", repeats, minimum=1)
-    if absorbed and config.kind != "mla":
-        raise ValueError(f"absorbed=True needs an MLA config, got kind={config.kind!r}")
-    cpu_threads = integer("cpu_threads", cpu_threads, minimum=1)
-    device = torch.device(device)
+    config, context, batch, steps, absorbed, repeats, seed, cpu_threads = check_benchmark(
+        config, context, batch, steps, absorbed, repeats, seed, cpu_threads
+    )
+    device = check_device(device)
     threads = torch.get_num_threads()
     if device.type == "cpu":
         torch.set_num_threads(cpu_threads)
@@ -79,6 +91,7 @@ def decode_benchmark(
 
 
 def _run(config, context, batch, steps, absorbed, device, repeats, seed) -> tuple[float, int]:
+    """The best time of `repeats` runs of `steps` single-token decode steps."""
     generator = torch.Generator(device=device).manual_seed(seed)  # random data made in place
     module = attention_module(config).to(device).eval()
     kwargs = {"absorbed": absorbed} if config.kind == "mla" else {}

@@ -1,10 +1,18 @@
 """Chapter 3 in JAX: MHA/GQA/MQA and MLA as pure functions over a parameter pytree.
 
+Taught in chapter 3, "MLA: low-rank joint compression of keys and values" and "Weight
+absorption: never build the keys" (the parity cells run it beside NumPy and PyTorch).
+
 `params` is the same dict as `labs.mla.reference.init_params` makes (arrays named and shaped as in
 `param_shapes`); a KV cache is a dict of arrays plus its fill level `length`. Nothing is mutated:
 `decode` returns the output and the new cache. The configuration is static under `jax.jit` (a
-frozen dataclass is hashable), so each config compiles once.
+frozen dataclass is hashable), so each config compiles once. Checks run outside `jit` and read
+values (NaN, the fill level) only for arrays in host memory. Axes: B batch, T new tokens,
+S cache slots, H query heads, G KV heads, D head dim, R RoPE dim d_h^R, C latent d_c, Q query
+latent, M model width.
 """
+
+# ruff: noqa: F722  (jaxtyping's shape strings are not Python expressions)
 
 from __future__ import annotations
 
@@ -13,36 +21,38 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
+from jaxtyping import Float, Int
 
-from labs.common.validate import integer
-from labs.mla import AttentionConfig
-from labs.mla.reference import ROPE_BASE, cache_shapes, param_shapes
+from labs.mla.checks import (
+    check_absorbed,
+    check_cache_size,
+    check_config,
+    check_float_dtype,
+    check_jax_cache,
+    check_mla_config,
+    check_params,
+    check_rope,
+    check_tokens,
+)
+from labs.mla.config import AttentionConfig, _cache_shapes
+from labs.mla.reference import ROPE_BASE
 
 __all__ = ["absorb_weights", "apply_rope", "attention", "decode", "new_cache"]
 
-
-def _check(params, config, x) -> None:
-    if not isinstance(config, AttentionConfig):
-        raise TypeError(f"config must be an AttentionConfig, got {type(config).__name__}")
-    expected = param_shapes(config)
-    if not isinstance(params, dict) or set(params) != set(expected):
-        got = sorted(params) if isinstance(params, dict) else type(params).__name__
-        raise ValueError(f"params must have the keys {sorted(expected)}, got {got}")
-    for name, shape in expected.items():
-        if tuple(jnp.shape(params[name])) != shape:
-            raise ValueError(
-                f"params[{name!r}] must have shape {shape}, got {tuple(jnp.shape(params[name]))}"
-            )
-    if not jnp.issubdtype(jnp.asarray(x).dtype, jnp.floating):
-        raise TypeError(f"x must hold floating-point numbers, got dtype {jnp.asarray(x).dtype}")
-    if jnp.ndim(x) != 3 or jnp.shape(x)[-1] != config.d_model:
-        raise ValueError(
-            f"x must have shape (batch, tokens, {config.d_model}), got {tuple(jnp.shape(x))}"
-        )
+Array = jax.Array
 
 
 def apply_rope(x: jax.Array, positions: jax.Array, base: float = ROPE_BASE) -> jax.Array:
-    """RoPE of x (B, T, heads, dim) at integer positions (T,); pairs (i, i + dim/2) rotate."""
+    """RoPE of x (B, T, heads, dim) at integer positions (T,) in [0, 2**24); pairs (i, i + dim/2)
+    rotate by position * base^(-2i/dim), base > 1."""
+    x, positions, base = check_rope(x, positions, base, framework="jax")
+    return _apply_rope(jnp.asarray(x), jnp.asarray(positions), base)
+
+
+def _apply_rope(
+    x: Float[Array, "B T H D"], positions: Int[Array, " T"], base: float = ROPE_BASE
+) -> Float[Array, "B T H D"]:
+    """Rotate pairs (i, i + D/2) by position * base^(-2i/D), angles in float32."""
     half = x.shape[-1] // 2
     inv_freq = base ** (-jnp.arange(half, dtype=jnp.float32) * 2 / x.shape[-1])
     angles = positions.astype(jnp.float32)[:, None] * inv_freq  # (T, half)
@@ -57,62 +67,93 @@ def absorb_weights(params: dict, config: AttentionConfig) -> tuple[jax.Array, ja
 
     W^UK folded into the query side, W^UV into the output side (DeepSeek-V2 §2.1.2).
     """
-    c = config
-    h, d, dc = c.n_heads, c.head_dim, c.kv_lora_rank
-    w_q = jnp.einsum(
-        "qhd,chd->qhc", params["w_uq"].reshape(-1, h, d), params["w_uk"].reshape(dc, h, d)
-    )
-    w_o = jnp.einsum(
-        "chd,hdm->hcm", params["w_uv"].reshape(dc, h, d), params["wo"].reshape(h, d, -1)
-    )
-    return w_q, w_o
+    config = check_mla_config(config)
+    return _absorb_weights(check_params(params, config, framework="jax"), config)
 
 
-def _masked_softmax(scores, q_pos, k_pos):
-    future = k_pos[None, :] > q_pos[:, None]  # also hides the cache slots not yet written
+def _absorb_weights(
+    params, config: AttentionConfig
+) -> tuple[Float[Array, "Q H C"], Float[Array, "H C M"]]:
+    """W^UQ_i^T W^UK_i and W^UV_i W^O_i for every head i."""
+    h, d, d_c = config.n_heads, config.head_dim, config.kv_lora_rank
+    w_uq, w_uk = params["w_uq"].reshape(-1, h, d), params["w_uk"].reshape(d_c, h, d)
+    w_uv, wo = params["w_uv"].reshape(d_c, h, d), params["wo"].reshape(h, d, -1)
+    return jnp.einsum("qhd,chd->qhc", w_uq, w_uk), jnp.einsum("chd,hdm->hcm", w_uv, wo)
+
+
+def _masked_softmax(
+    scores: Float[Array, "... T S"], q_pos: Int[Array, " T"], k_pos: Int[Array, " S"]
+) -> Float[Array, "... T S"]:
+    """Softmax over keys, future keys masked (also the cache slots not yet written)."""
+    future = k_pos[None, :] > q_pos[:, None]
     return jax.nn.softmax(jnp.where(future, -jnp.inf, scores), axis=-1)
 
 
-def _gqa(params, c: AttentionConfig, x, q_pos):
+def _gqa(params, config: AttentionConfig, x: Float[Array, "B T M"], q_pos: Int[Array, " T"]):
+    """Queries (B, T, H, D) and keys (B, T, G, D) after RoPE, values (B, T, G, D)."""
     b, t, _ = x.shape
-    q = apply_rope((x @ params["wq"]).reshape(b, t, c.n_heads, c.head_dim), q_pos)
-    k = apply_rope((x @ params["wk"]).reshape(b, t, c.n_kv_heads, c.head_dim), q_pos)
-    v = (x @ params["wv"]).reshape(b, t, c.n_kv_heads, c.head_dim)
+    h, g, d = config.n_heads, config.n_kv_heads, config.head_dim
+    q = _apply_rope((x @ params["wq"]).reshape(b, t, h, d), q_pos)
+    k = _apply_rope((x @ params["wk"]).reshape(b, t, g, d), q_pos)
+    v = (x @ params["wv"]).reshape(b, t, g, d)
     return q, k, v
 
 
-def _gqa_attend(params, c: AttentionConfig, q, k, v, q_pos, k_pos):
+def _gqa_attend(
+    params,
+    config: AttentionConfig,
+    q: Float[Array, "B T H D"],
+    k: Float[Array, "B S G D"],
+    v: Float[Array, "B S G D"],
+    q_pos: Int[Array, " T"],
+    k_pos: Int[Array, " S"],
+) -> Float[Array, "B T M"]:
+    """Query heads grouped by the KV head they share, attention, then W^O."""
     b, t = q.shape[:2]
-    q = q.reshape(b, t, c.n_kv_heads, c.group_size, c.head_dim)
-    scores = jnp.einsum("btgrd,bsgd->bgrts", q, k) / math.sqrt(c.head_dim)
+    q = q.reshape(b, t, config.n_kv_heads, config.group_size, config.head_dim)
+    scores = jnp.einsum("btgrd,bsgd->bgrts", q, k) / math.sqrt(config.head_dim)
     probs = _masked_softmax(scores, q_pos, k_pos)
     o = jnp.einsum("bgrts,bsgd->btgrd", probs, v)
     return o.reshape(b, t, -1) @ params["wo"]
 
 
-def _mla_latents(params, c: AttentionConfig, x, q_pos):
+def _mla_latents(params, config: AttentionConfig, x: Float[Array, "B T M"], q_pos):
+    """Eqs. 9, 12, 14, 15: c^KV (B,T,C), k^R (B,T,R), c^Q (B,T,Q), q^R (B,T,H,R)."""
     b, t, _ = x.shape
+    h, r = config.n_heads, config.rope_head_dim
     c_kv = x @ params["w_dkv"]  # (9)
-    k_rope = apply_rope((x @ params["w_kr"]).reshape(b, t, 1, c.rope_head_dim), q_pos)[:, :, 0]
+    k_rope = _apply_rope((x @ params["w_kr"]).reshape(b, t, 1, r), q_pos)[:, :, 0]  # (15)
     c_q = x @ params["w_dq"] if "w_dq" in params else x  # (12)
-    q_r = apply_rope((c_q @ params["w_qr"]).reshape(b, t, c.n_heads, c.rope_head_dim), q_pos)
+    q_r = _apply_rope((c_q @ params["w_qr"]).reshape(b, t, h, r), q_pos)  # (14)
     return c_kv, k_rope, c_q, q_r
 
 
-def _mla_attend(params, c: AttentionConfig, c_q, q_r, c_kv, k_rope, q_pos, k_pos, absorbed):
+def _mla_attend(
+    params,
+    config: AttentionConfig,
+    c_q: Float[Array, "B T Q"],
+    q_r: Float[Array, "B T H R"],
+    c_kv: Float[Array, "B S C"],
+    k_rope: Float[Array, "B S R"],
+    q_pos: Int[Array, " T"],
+    k_pos: Int[Array, " S"],
+    absorbed: bool,
+) -> Float[Array, "B T M"]:
+    """Eqs. 10, 11, 13, 16-19, naive or with the absorbed weights."""
     b, t = c_q.shape[:2]
-    scale = 1 / math.sqrt(c.head_dim + c.rope_head_dim)
+    h, d, r = config.n_heads, config.head_dim, config.rope_head_dim
+    scale = 1 / math.sqrt(d + r)
     rope_scores = jnp.einsum("bthr,bsr->bhts", q_r, k_rope)
     if absorbed:
-        w_q, w_o = absorb_weights(params, c)
-        q_lat = jnp.einsum("btq,qhc->bthc", c_q, w_q)
+        w_q, w_o = _absorb_weights(params, config)
+        q_lat = jnp.einsum("btq,qhc->bthc", c_q, w_q)  # W^UK folded into the query
         scores = jnp.einsum("bthc,bsc->bhts", q_lat, c_kv) + rope_scores
         probs = _masked_softmax(scores * scale, q_pos, k_pos)
         return jnp.einsum("bthc,hcm->btm", jnp.einsum("bhts,bsc->bthc", probs, c_kv), w_o)
     s = c_kv.shape[1]
-    q_c = (c_q @ params["w_uq"]).reshape(b, t, c.n_heads, c.head_dim)  # (13)
-    k_c = (c_kv @ params["w_uk"]).reshape(b, s, c.n_heads, c.head_dim)  # (10)
-    v_c = (c_kv @ params["w_uv"]).reshape(b, s, c.n_heads, c.head_dim)  # (11)
+    q_c = (c_q @ params["w_uq"]).reshape(b, t, h, d)  # (13)
+    k_c = (c_kv @ params["w_uk"]).reshape(b, s, h, d)  # (10)
+    v_c = (c_kv @ params["w_uv"]).reshape(b, s, h, d)  # (11)
     scores = jnp.einsum("bthd,bshd->bhts", q_c, k_c) + rope_scores  # (16)-(17)
     probs = _masked_softmax(scores * scale, q_pos, k_pos)
     o = jnp.einsum("bhts,bshd->bthd", probs, v_c)  # (18)
@@ -120,55 +161,61 @@ def _mla_attend(params, c: AttentionConfig, c_q, q_r, c_kv, k_rope, q_pos, k_pos
 
 
 @partial(jax.jit, static_argnums=(1,))
-def _attention(params, c: AttentionConfig, x):
+def _attention(params, config: AttentionConfig, x: Float[Array, "B T M"]) -> Float[Array, "B T M"]:
+    """Every token attends to itself and the tokens before it."""
     pos = jnp.arange(x.shape[1])
-    if c.kind == "mla":
-        c_kv, k_rope, c_q, q_r = _mla_latents(params, c, x, pos)
-        return _mla_attend(params, c, c_q, q_r, c_kv, k_rope, pos, pos, False)
-    q, k, v = _gqa(params, c, x, pos)
-    return _gqa_attend(params, c, q, k, v, pos, pos)
+    if config.kind == "mla":
+        c_kv, k_rope, c_q, q_r = _mla_latents(params, config, x, pos)
+        return _mla_attend(params, config, c_q, q_r, c_kv, k_rope, pos, pos, False)
+    q, k, v = _gqa(params, config, x, pos)
+    return _gqa_attend(params, config, q, k, v, pos, pos)
 
 
 def attention(params: dict, config: AttentionConfig, x: jax.Array) -> jax.Array:
     """Causal self-attention over a whole sequence, no cache: x (B, T, d_model) -> same shape."""
-    _check(params, config, x)
-    return _attention(params, config, jnp.asarray(x))
+    config = check_config(config)
+    params = check_params(params, config, framework="jax")
+    return _attention(params, config, jnp.asarray(check_tokens(x, config, framework="jax")))
 
 
 def new_cache(
     config: AttentionConfig, batch: int, max_len: int, dtype=jnp.float32
 ) -> dict[str, jax.Array]:
-    """An empty cache pytree: the arrays of `reference.cache_shapes` and `length` (int32 0)."""
-    shapes = cache_shapes(config, batch, max_len)
+    """An empty cache pytree: the arrays of `reference.cache_shapes` and `length` (int32 0).
+
+    `dtype` must be floating; at most 2**28 elements and 2**24 positions (`labs.mla.checks`).
+    """
+    batch, max_len = check_cache_size(check_config(config), batch, max_len)
+    dtype = check_float_dtype("dtype", dtype)
+    shapes = _cache_shapes(config, batch, max_len)
     cache = {name: jnp.zeros(shape, dtype=dtype) for name, shape in shapes.items()}
     cache["length"] = jnp.zeros((), dtype=jnp.int32)
     return cache
 
 
 @partial(jax.jit, static_argnums=(1, 4))
-def _decode(params, c: AttentionConfig, x, cache, absorbed):
+def _decode(params, config: AttentionConfig, x: Float[Array, "B T M"], cache, absorbed: bool):
+    """Write the new tokens into the cache at `length`, then attend to every slot written."""
     t = x.shape[1]
     start = cache["length"]
     q_pos = start + jnp.arange(t)
-    names = ("c_kv", "k_rope") if c.kind == "mla" else ("k", "v")
-    max_len = cache[names[0]].shape[1]
-    k_pos = jnp.arange(max_len)
-    if c.kind == "mla":
-        c_kv, k_rope, c_q, q_r = _mla_latents(params, c, x, q_pos)
+    names = ("c_kv", "k_rope") if config.kind == "mla" else ("k", "v")
+    k_pos = jnp.arange(cache[names[0]].shape[1])
+    if config.kind == "mla":
+        c_kv, k_rope, c_q, q_r = _mla_latents(params, config, x, q_pos)
         new = (c_kv, k_rope)
     else:
-        q, k, v = _gqa(params, c, x, q_pos)
+        q, k, v = _gqa(params, config, x, q_pos)
         new = (k, v)
     out_cache = {"length": start + t}
     for name, value in zip(names, new, strict=True):
         index = (0, start) + (0,) * (value.ndim - 2)
         out_cache[name] = jax.lax.dynamic_update_slice(cache[name], value.astype(x.dtype), index)
-    if c.kind == "mla":
-        out = _mla_attend(
-            params, c, c_q, q_r, out_cache["c_kv"], out_cache["k_rope"], q_pos, k_pos, absorbed
-        )
+    if config.kind == "mla":
+        c_all, r_all = out_cache["c_kv"], out_cache["k_rope"]
+        out = _mla_attend(params, config, c_q, q_r, c_all, r_all, q_pos, k_pos, absorbed)
     else:
-        out = _gqa_attend(params, c, q, out_cache["k"], out_cache["v"], q_pos, k_pos)
+        out = _gqa_attend(params, config, q, out_cache["k"], out_cache["v"], q_pos, k_pos)
     return out, out_cache
 
 
@@ -180,31 +227,9 @@ def decode(
     Returns (out (B, T_new, d_model), new cache). For MLA, `absorbed` picks the folded-weight path.
     Validation runs outside jit; call `decode` itself (not under your own jit) to keep it.
     """
-    _check(params, config, x)
-    if not isinstance(absorbed, bool):
-        raise TypeError(f"absorbed must be a bool, got {type(absorbed).__name__}")
-    if absorbed and config.kind != "mla":
-        raise ValueError(f"absorbed=True needs an MLA config, got kind={config.kind!r}")
-    if not isinstance(cache, dict) or "length" not in cache:
-        raise TypeError(f"cache must be a dict made by new_cache, got {type(cache).__name__}")
-    batch, max_len = jnp.shape(x)[0], None
-    for name, shape in cache_shapes(config, max(batch, 1), 1).items():
-        if name not in cache or jnp.ndim(cache[name]) != len(shape):
-            raise ValueError(
-                f"cache was built for another config: it has {sorted(cache)}, this layer needs "
-                f"{sorted(cache_shapes(config, 1, 1))} + length"
-            )
-        got = tuple(jnp.shape(cache[name]))
-        if got[0] != shape[0] or got[2:] != shape[2:]:
-            raise ValueError(
-                f"cache was built for another config or batch: cache[{name!r}] has shape {got}, "
-                f"this layer needs ({shape[0]}, max_len, {', '.join(map(str, shape[2:]))})"
-            )
-        max_len = got[1]
-    length = integer("cache['length']", int(cache["length"]), minimum=0)
-    if length + jnp.shape(x)[1] > max_len:
-        raise ValueError(
-            f"sequence too long for the cache: {length} cached + {jnp.shape(x)[1]} new tokens "
-            f"> max_len={max_len}"
-        )
-    return _decode(params, config, jnp.asarray(x), cache, absorbed)
+    config = check_config(config)
+    params = check_params(params, config, framework="jax")
+    x = check_tokens(x, config, framework="jax")
+    absorbed = check_absorbed(absorbed, config)
+    check_jax_cache(cache, config, x)
+    return _decode(params, config, jnp.asarray(x), dict(cache), absorbed)

@@ -1,8 +1,13 @@
 """The NumPy reference for chapter 3: MHA/GQA/MQA and MLA with decoupled RoPE, with a KV cache.
 
-Shapes: x is (batch B, tokens T, d_model); per-head tensors are (B, T, heads, dim). Weights act
-on the right (`x @ w`, w of shape (d_in, d_out)) and live in a plain dict of arrays, the same dict
-that `labs.mla.torch` loads and `labs.mla.jax` takes as its parameter pytree.
+Taught in chapter 3, "MLA: low-rank joint compression of keys and values" (`_mla_latents`,
+`_mla_naive`), "Weight absorption: never build the keys" (`_absorb_weights`, `_mla_absorbed`) and
+"Why RoPE must be decoupled" (`coupled_rope_scores`).
+
+Axes: B batch, T new tokens (queries), S cached tokens (keys), H query heads, G KV heads, D head
+dim d_h, R RoPE dim d_h^R, C latent d_c, Q query latent (d_c', or d_model without compression),
+M model width d. Weights are the dict of `init_params`, named as in the paper (`labs.mla.config`):
+the same dict that `labs.mla.torch` loads and `labs.mla.jax` takes as its parameter pytree.
 
 MLA follows DeepSeek-V2 §2.1 (eqs. 9-19):
 
@@ -17,14 +22,31 @@ MLA follows DeepSeek-V2 §2.1 (eqs. 9-19):
 Only c^KV_t and k^R_t are cached. Without query compression (q_lora_rank None) c^Q_t = h_t.
 """
 
+# ruff: noqa: F722  (jaxtyping's shape strings are not Python expressions)
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
+from jaxtyping import Bool, Float, Int
 
-from labs.common.validate import float_array, integer
-from labs.mla import AttentionConfig
+from labs.common.validate import integer
+from labs.mla.checks import (
+    check_absorbed,
+    check_cache,
+    check_cache_arrays,
+    check_config,
+    check_float_dtype,
+    check_length,
+    check_mla_config,
+    check_params,
+    check_rope,
+    check_single_head,
+    check_tokens,
+    check_weight_count,
+)
+from labs.mla.config import AttentionConfig, cache_shapes, param_shapes
 
 __all__ = [
     "ROPE_BASE",
@@ -42,83 +64,43 @@ __all__ = [
 ]
 
 ROPE_BASE = 10000.0
-
-
-def _check_config(config) -> AttentionConfig:
-    if not isinstance(config, AttentionConfig):
-        raise TypeError(f"config must be an AttentionConfig, got {type(config).__name__}")
-    return config
-
-
-def param_shapes(config: AttentionConfig) -> dict[str, tuple[int, ...]]:
-    """The name and shape of every weight of one attention layer of `config`."""
-    c = _check_config(config)
-    h, d, m = c.n_heads, c.head_dim, c.d_model
-    if c.kind != "mla":
-        g = c.n_kv_heads
-        return {"wq": (m, h * d), "wk": (m, g * d), "wv": (m, g * d), "wo": (h * d, m)}
-    dq = c.q_lora_rank if c.q_lora_rank is not None else m
-    shapes = {
-        "w_dkv": (m, c.kv_lora_rank),
-        "w_uk": (c.kv_lora_rank, h * d),
-        "w_uv": (c.kv_lora_rank, h * d),
-        "w_kr": (m, c.rope_head_dim),
-        "w_uq": (dq, h * d),
-        "w_qr": (dq, h * c.rope_head_dim),
-        "wo": (h * d, m),
-    }
-    if c.q_lora_rank is not None:
-        shapes["w_dq"] = (m, c.q_lora_rank)
-    return shapes
+Array = np.ndarray
+Params = dict[str, Float[Array, "_ _"]]
 
 
 def init_params(config: AttentionConfig, seed: int = 0, dtype=np.float64) -> dict[str, np.ndarray]:
-    """Random weights for one layer: Gaussian with standard deviation 1 / sqrt(fan_in)."""
+    """Random weights for one layer: Gaussian with standard deviation 1 / sqrt(fan_in).
+
+    `dtype` must be floating (an integer dtype would truncate almost every weight to 0). A layer
+    of more than 2**28 weights is refused (see `labs.mla.checks`).
+    """
+    check_weight_count(check_config(config))
     seed = integer("seed", seed, minimum=0)
+    return _init_params(config, seed, check_float_dtype("dtype", dtype))
+
+
+def _init_params(config: AttentionConfig, seed: int, dtype) -> Params:
+    """N(0, 1 / fan_in) weights, named as in the paper."""
     rng = np.random.default_rng(seed)
     return {
         name: (rng.standard_normal(shape) / np.sqrt(shape[0])).astype(dtype)
-        for name, shape in param_shapes(config).items()
+        for name, shape in config.weight_shapes.items()
     }
-
-
-def _check_params(params, config: AttentionConfig) -> None:
-    expected = param_shapes(config)
-    if not isinstance(params, dict):
-        raise TypeError(f"params must be a dict of arrays, got {type(params).__name__}")
-    if set(params) != set(expected):
-        raise ValueError(
-            f"params must have the keys {sorted(expected)} for kind={config.kind!r}, "
-            f"got {sorted(params)}"
-        )
-    for name, shape in expected.items():
-        if tuple(np.shape(params[name])) != shape:
-            raise ValueError(
-                f"params[{name!r}] must have shape {shape}, got {tuple(np.shape(params[name]))}"
-            )
-
-
-def _check_x(x, config: AttentionConfig) -> np.ndarray:
-    x = float_array("x", x)
-    if x.ndim != 3 or x.shape[-1] != config.d_model:
-        raise ValueError(f"x must have shape (batch, tokens, {config.d_model}), got {x.shape}")
-    return x
 
 
 def apply_rope(x, positions, base: float = ROPE_BASE) -> np.ndarray:
     """Rotary position embedding (RoFormer) of x (B, T, heads, dim) at integer `positions` (T,).
 
     Coordinates i and i + dim/2 form a pair rotated by the angle position * base^(-2i/dim).
+    Positions lie in [0, 2**24); `base` is a real number > 1.
     """
-    x = float_array("x", x)
-    if x.ndim != 4 or x.shape[-1] % 2:
-        raise ValueError(f"x must have shape (B, T, heads, even dim), got {x.shape}")
-    positions = np.asarray(positions)
-    if positions.shape != (x.shape[1],) or positions.dtype.kind not in "iu":
-        raise ValueError(
-            f"positions must be {x.shape[1]} integers (one per token), got "
-            f"dtype {positions.dtype} and shape {positions.shape}"
-        )
+    return _apply_rope(*check_rope(x, positions, base))
+
+
+def _apply_rope(
+    x: Float[Array, "B T H D"], positions: Int[Array, " T"], base: float = ROPE_BASE
+) -> Float[Array, "B T H D"]:
+    """Rotate pairs (i, i + D/2) by position * base^(-2i/D)."""
     half = x.shape[-1] // 2
     inv_freq = base ** (-np.arange(half, dtype=np.float64) * 2 / x.shape[-1])
     angles = positions[:, None].astype(np.float64) * inv_freq  # (T, half)
@@ -128,51 +110,87 @@ def apply_rope(x, positions, base: float = ROPE_BASE) -> np.ndarray:
     return np.concatenate([x1 * cos - x2 * sin, x1 * sin + x2 * cos], axis=-1)
 
 
-def _softmax(scores: np.ndarray) -> np.ndarray:
+def _softmax(scores: Float[Array, "... S"]) -> Float[Array, "... S"]:
+    """Softmax over the last axis, max subtracted."""
     scores = scores - scores.max(axis=-1, keepdims=True)
     e = np.exp(scores)
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def _causal_mask(q_positions: np.ndarray, k_positions: np.ndarray) -> np.ndarray:
-    return k_positions[None, :] > q_positions[:, None]  # True where the key is in the future
+def _causal_mask(q_pos: Int[Array, " T"], k_pos: Int[Array, " S"]) -> Bool[Array, "T S"]:
+    """True where the key is in the query's future."""
+    return k_pos[None, :] > q_pos[:, None]
 
 
-def _attend(q, k, v, q_pos, k_pos, scale):
-    """softmax(q.k * scale) v with a causal mask; q (B,T,H,D), k (B,S,H,D), v (B,S,H,Dv)."""
+def _attend(
+    q: Float[Array, "B T H D"],
+    k: Float[Array, "B S H D"],
+    v: Float[Array, "B S H E"],
+    q_pos: Int[Array, " T"],
+    k_pos: Int[Array, " S"],
+    scale: float,
+) -> Float[Array, "B T H E"]:
+    """softmax(q.k * scale) v with a causal mask."""
     scores = np.einsum("bthd,bshd->bhts", q, k) * scale
     scores = np.where(_causal_mask(q_pos, k_pos), -np.inf, scores)
     return np.einsum("bhts,bshd->bthd", _softmax(scores), v)
 
 
-def _gqa_qkv(params, c: AttentionConfig, x, positions):
+def _gqa_qkv(params: Params, config: AttentionConfig, x: Float[Array, "B T M"], positions):
+    """Queries (B, T, H, D) and keys (B, T, G, D) after RoPE, values (B, T, G, D)."""
     b, t, _ = x.shape
-    q = (x @ params["wq"]).reshape(b, t, c.n_heads, c.head_dim)
-    k = (x @ params["wk"]).reshape(b, t, c.n_kv_heads, c.head_dim)
-    v = (x @ params["wv"]).reshape(b, t, c.n_kv_heads, c.head_dim)
-    return apply_rope(q, positions), apply_rope(k, positions), v
+    q = (x @ params["wq"]).reshape(b, t, config.n_heads, config.head_dim)
+    k = (x @ params["wk"]).reshape(b, t, config.n_kv_heads, config.head_dim)
+    v = (x @ params["wv"]).reshape(b, t, config.n_kv_heads, config.head_dim)
+    return _apply_rope(q, positions), _apply_rope(k, positions), v
 
 
-def _mla_latents(params, c: AttentionConfig, x, positions):
-    """Eqs. 9, 12-15: the cached latent c^KV, the rotated shared key k^R, and both query parts."""
+def _gqa_attend(params: Params, config: AttentionConfig, q, k, v, q_pos, k_pos):
+    """Each KV head repeated for its group of query heads, then attention and W^O."""
+    k, v = np.repeat(k, config.group_size, axis=2), np.repeat(v, config.group_size, axis=2)
+    o = _attend(q, k, v, q_pos, k_pos, 1 / np.sqrt(config.head_dim))
+    return o.reshape(*q.shape[:2], -1) @ params["wo"]
+
+
+def _mla_latents(
+    params: Params, config: AttentionConfig, x: Float[Array, "B T M"], positions: Int[Array, " T"]
+) -> tuple[
+    Float[Array, "B T C"],  # c^KV, cached
+    Float[Array, "B T R"],  # k^R, cached
+    Float[Array, "B T Q"],  # c^Q
+    Float[Array, "B T H D"],  # q^C
+    Float[Array, "B T H R"],  # q^R
+]:
+    """Eqs. 9, 12-15: the cached c^KV (B,T,C) and k^R (B,T,R); c^Q (B,T,Q), q^C, q^R (B,T,H,.)."""
     b, t, _ = x.shape
+    h, d, r = config.n_heads, config.head_dim, config.rope_head_dim
     c_kv = x @ params["w_dkv"]  # (9)
-    k_rope = apply_rope((x @ params["w_kr"]).reshape(b, t, 1, c.rope_head_dim), positions)  # (15)
+    k_rope = _apply_rope((x @ params["w_kr"]).reshape(b, t, 1, r), positions)[:, :, 0]  # (15)
     c_q = x @ params["w_dq"] if "w_dq" in params else x  # (12)
-    q_c = (c_q @ params["w_uq"]).reshape(b, t, c.n_heads, c.head_dim)  # (13)
-    q_r = (c_q @ params["w_qr"]).reshape(b, t, c.n_heads, c.rope_head_dim)
-    return c_kv, k_rope[:, :, 0], q_c, apply_rope(q_r, positions)  # (14)
+    q_c = (c_q @ params["w_uq"]).reshape(b, t, h, d)  # (13)
+    q_r = _apply_rope((c_q @ params["w_qr"]).reshape(b, t, h, r), positions)  # (14)
+    return c_kv, k_rope, c_q, q_c, q_r
 
 
-def _mla_naive(params, c: AttentionConfig, c_kv, k_rope, q_c, q_r, q_pos, k_pos):
+def _mla_naive(
+    params: Params,
+    config: AttentionConfig,
+    c_kv: Float[Array, "B S C"],
+    k_rope: Float[Array, "B S R"],
+    q_c: Float[Array, "B T H D"],
+    q_r: Float[Array, "B T H R"],
+    q_pos: Int[Array, " T"],
+    k_pos: Int[Array, " S"],
+) -> Float[Array, "B T M"]:
     """Eqs. 10, 11, 16-19: up-project every cached latent to per-head keys and values."""
     b, s, _ = c_kv.shape
-    k_c = (c_kv @ params["w_uk"]).reshape(b, s, c.n_heads, c.head_dim)  # (10)
-    v_c = (c_kv @ params["w_uv"]).reshape(b, s, c.n_heads, c.head_dim)  # (11)
-    k_r = np.broadcast_to(k_rope[:, :, None, :], (b, s, c.n_heads, c.rope_head_dim))
+    h, d, r = config.n_heads, config.head_dim, config.rope_head_dim
+    k_c = (c_kv @ params["w_uk"]).reshape(b, s, h, d)  # (10)
+    v_c = (c_kv @ params["w_uv"]).reshape(b, s, h, d)  # (11)
+    k_r = np.broadcast_to(k_rope[:, :, None, :], (b, s, h, r))  # one k^R shared by all heads
     q = np.concatenate([q_c, q_r], axis=-1)  # (16)
     k = np.concatenate([k_c, k_r], axis=-1)  # (17)
-    o = _attend(q, k, v_c, q_pos, k_pos, 1 / np.sqrt(c.head_dim + c.rope_head_dim))  # (18)
+    o = _attend(q, k, v_c, q_pos, k_pos, 1 / np.sqrt(d + r))  # (18)
     return o.reshape(*o.shape[:2], -1) @ params["wo"]  # (19)
 
 
@@ -186,31 +204,41 @@ def absorb_weights(params, config: AttentionConfig) -> dict[str, np.ndarray]:
         w_q_absorbed: (d_c' or d_model, n_h, d_c), maps c^Q to one d_c-vector per head.
         w_o_absorbed: (n_h, d_c, d_model), maps each head's attention-weighted latent to u.
     """
-    c = _check_config(config)
-    if c.kind != "mla":
-        raise ValueError(f"config must be an MLA config, got kind={c.kind!r}")
-    _check_params(params, c)
-    h, d, dc = c.n_heads, c.head_dim, c.kv_lora_rank
+    config = check_mla_config(config)
+    return _absorb_weights(check_params(params, config), config)
+
+
+def _absorb_weights(params: Params, config: AttentionConfig) -> dict[str, Array]:
+    """W^UQ_i^T W^UK_i (Q, H, C) and W^UV_i W^O_i (H, C, M), once for all tokens."""
+    h, d, d_c = config.n_heads, config.head_dim, config.kv_lora_rank
     w_uq = params["w_uq"].reshape(-1, h, d)
-    w_uk = params["w_uk"].reshape(dc, h, d)
-    w_uv = params["w_uv"].reshape(dc, h, d)
-    wo = params["wo"].reshape(h, d, c.d_model)
+    w_uk = params["w_uk"].reshape(d_c, h, d)
+    w_uv = params["w_uv"].reshape(d_c, h, d)
+    wo = params["wo"].reshape(h, d, config.d_model)
     return {
-        "w_q_absorbed": np.einsum("qhd,chd->qhc", w_uq, w_uk),
-        "w_o_absorbed": np.einsum("chd,hdm->hcm", w_uv, wo),
+        "w_q_absorbed": np.einsum("qhd,chd->qhc", w_uq, w_uk),  # W^UK absorbed into the query
+        "w_o_absorbed": np.einsum("chd,hdm->hcm", w_uv, wo),  # W^UV absorbed into W^O
     }
 
 
-def _mla_absorbed(params, c: AttentionConfig, c_kv, k_rope, x, q_r, q_pos, k_pos):
+def _mla_absorbed(
+    params: Params,
+    config: AttentionConfig,
+    c_kv: Float[Array, "B S C"],
+    k_rope: Float[Array, "B S R"],
+    c_q: Float[Array, "B T Q"],
+    q_r: Float[Array, "B T H R"],
+    q_pos: Int[Array, " T"],
+    k_pos: Int[Array, " S"],
+) -> Float[Array, "B T M"]:
     """Eq. 18 computed on the latents: scores and outputs without any up-projected key/value."""
-    folded = absorb_weights(params, c)
-    c_q = x @ params["w_dq"] if "w_dq" in params else x
+    folded = _absorb_weights(params, config)
     q_lat = np.einsum("btq,qhc->bthc", c_q, folded["w_q_absorbed"])  # one d_c query per head
     scores = np.einsum("bthc,bsc->bhts", q_lat, c_kv) + np.einsum("bthr,bsr->bhts", q_r, k_rope)
-    scores = scores / np.sqrt(c.head_dim + c.rope_head_dim)
+    scores = scores / np.sqrt(config.head_dim + config.rope_head_dim)  # (18)
     scores = np.where(_causal_mask(q_pos, k_pos), -np.inf, scores)
     context = np.einsum("bhts,bsc->bthc", _softmax(scores), c_kv)  # weighted latents
-    return np.einsum("bthc,hcm->btm", context, folded["w_o_absorbed"])
+    return np.einsum("bthc,hcm->btm", context, folded["w_o_absorbed"])  # (19) through W^UV
 
 
 def attention(params, config: AttentionConfig, x) -> np.ndarray:
@@ -224,46 +252,39 @@ def attention(params, config: AttentionConfig, x) -> np.ndarray:
     Returns:
         (B, T, d_model).
     """
-    c = _check_config(config)
-    _check_params(params, c)
-    x = _check_x(x, c)
+    config = check_config(config)
+    params = check_params(params, config)
+    return _attention(params, config, check_tokens(x, config))
+
+
+def _attention(params: Params, config: AttentionConfig, x: Float[Array, "B T M"]):
+    """Every token attends to itself and the tokens before it."""
     pos = np.arange(x.shape[1])
-    if c.kind == "mla":
-        c_kv, k_rope, q_c, q_r = _mla_latents(params, c, x, pos)
-        return _mla_naive(params, c, c_kv, k_rope, q_c, q_r, pos, pos)
-    q, k, v = _gqa_qkv(params, c, x, pos)
-    k, v = np.repeat(k, c.group_size, axis=2), np.repeat(v, c.group_size, axis=2)
-    o = _attend(q, k, v, pos, pos, 1 / np.sqrt(c.head_dim))
-    return o.reshape(*x.shape[:2], -1) @ params["wo"]
-
-
-def cache_shapes(config: AttentionConfig, batch: int, max_len: int) -> dict[str, tuple]:
-    """A cache's arrays: k, v (B, S, n_g, d_h); or c_kv (B, S, d_c), k_rope (B, S, d_h^R)."""
-    c = _check_config(config)
-    batch = integer("batch", batch, minimum=1)
-    max_len = integer("max_len", max_len, minimum=1)
-    if c.kind == "mla":
-        return {
-            "c_kv": (batch, max_len, c.kv_lora_rank),
-            "k_rope": (batch, max_len, c.rope_head_dim),
-        }
-    return {
-        "k": (batch, max_len, c.n_kv_heads, c.head_dim),
-        "v": (batch, max_len, c.n_kv_heads, c.head_dim),
-    }
+    if config.kind == "mla":
+        c_kv, k_rope, _, q_c, q_r = _mla_latents(params, config, x, pos)
+        return _mla_naive(params, config, c_kv, k_rope, q_c, q_r, pos, pos)
+    q, k, v = _gqa_qkv(params, config, x, pos)
+    return _gqa_attend(params, config, q, k, v, pos, pos)
 
 
 @dataclass
 class KVCache:
-    """A KV cache for one layer: the arrays of `cache_shapes`, filled up to `length` tokens."""
+    """A KV cache for one layer: the arrays of `cache_shapes`, filled up to `length` tokens.
+
+    The arrays must be finite floating NumPy arrays named and shaped as `config` needs.
+    """
 
     config: AttentionConfig
     arrays: dict[str, np.ndarray]
     length: int = 0
     max_len: int = field(init=False)
+    batch: int = field(init=False)
 
     def __post_init__(self) -> None:
-        self.max_len = next(iter(self.arrays.values())).shape[1]
+        check_config(self.config)
+        self.arrays = check_cache_arrays(self.arrays, self.config, "numpy", prefix="arrays")
+        self.batch, self.max_len = next(iter(self.arrays.values())).shape[:2]
+        self.length = check_length(self.length, self.max_len)
 
     @property
     def nbytes(self) -> int:
@@ -272,26 +293,13 @@ class KVCache:
 
 
 def new_cache(config: AttentionConfig, batch: int, max_len: int, dtype=np.float64) -> KVCache:
-    """An empty cache for `batch` sequences of at most `max_len` tokens."""
+    """An empty cache for `batch` sequences of at most `max_len` tokens, in a floating `dtype`.
+
+    At most 2**28 elements and 2**24 positions (see `cache_shapes`).
+    """
     shapes = cache_shapes(config, batch, max_len)
+    dtype = check_float_dtype("dtype", dtype)
     return KVCache(config, {name: np.zeros(s, dtype=dtype) for name, s in shapes.items()})
-
-
-def _check_cache(cache, config: AttentionConfig, x: np.ndarray) -> None:
-    if not isinstance(cache, KVCache):
-        raise TypeError(f"cache must be a KVCache (see new_cache), got {type(cache).__name__}")
-    if cache.config != config:
-        raise ValueError(
-            f"cache was built for another config ({cache.config}); this layer has {config}"
-        )
-    batch = next(iter(cache.arrays.values())).shape[0]
-    if x.shape[0] != batch:
-        raise ValueError(f"x has batch {x.shape[0]} but the cache was built for batch {batch}")
-    if cache.length + x.shape[1] > cache.max_len:
-        raise ValueError(
-            f"sequence too long for the cache: {cache.length} cached + {x.shape[1]} new tokens "
-            f"> max_len={cache.max_len}"
-        )
 
 
 def decode(params, config: AttentionConfig, x, cache: KVCache, absorbed: bool = False):
@@ -304,50 +312,35 @@ def decode(params, config: AttentionConfig, x, cache: KVCache, absorbed: bool = 
     Returns:
         (B, T_new, d_model).
     """
-    c = _check_config(config)
-    _check_params(params, c)
-    x = _check_x(x, c)
-    _check_cache(cache, c, x)
-    if not isinstance(absorbed, bool):
-        raise TypeError(f"absorbed must be a bool, got {type(absorbed).__name__}")
-    if absorbed and c.kind != "mla":
-        raise ValueError(f"absorbed=True needs an MLA config, got kind={c.kind!r}")
+    config = check_config(config)
+    params = check_params(params, config)
+    x = check_tokens(x, config)
+    check_cache(cache, KVCache, config, x)
+    return _decode(params, config, x, cache, check_absorbed(absorbed, config))
+
+
+def _decode(params: Params, config: AttentionConfig, x: Float[Array, "B T M"], cache, absorbed):
+    """Append the new tokens' keys (or latents) to the cache, then attend to all of it."""
     start, end = cache.length, cache.length + x.shape[1]
     q_pos, k_pos = np.arange(start, end), np.arange(end)
-    if c.kind == "mla":
-        c_kv, k_rope, q_c, q_r = _mla_latents(params, c, x, q_pos)
+    if config.kind == "mla":
+        c_kv, k_rope, c_q, q_c, q_r = _mla_latents(params, config, x, q_pos)
         cache.arrays["c_kv"][:, start:end] = c_kv
         cache.arrays["k_rope"][:, start:end] = k_rope
         cache.length = end
         c_all, r_all = cache.arrays["c_kv"][:, :end], cache.arrays["k_rope"][:, :end]
         if absorbed:
-            return _mla_absorbed(params, c, c_all, r_all, x, q_r, q_pos, k_pos)
-        return _mla_naive(params, c, c_all, r_all, q_c, q_r, q_pos, k_pos)
-    q, k, v = _gqa_qkv(params, c, x, q_pos)
+            return _mla_absorbed(params, config, c_all, r_all, c_q, q_r, q_pos, k_pos)
+        return _mla_naive(params, config, c_all, r_all, q_c, q_r, q_pos, k_pos)
+    q, k, v = _gqa_qkv(params, config, x, q_pos)
     cache.arrays["k"][:, start:end] = k
     cache.arrays["v"][:, start:end] = v
     cache.length = end
-    k_all = np.repeat(cache.arrays["k"][:, :end], c.group_size, axis=2)
-    v_all = np.repeat(cache.arrays["v"][:, :end], c.group_size, axis=2)
-    o = _attend(q, k_all, v_all, q_pos, k_pos, 1 / np.sqrt(c.head_dim))
-    return o.reshape(*x.shape[:2], -1) @ params["wo"]
+    k_all, v_all = cache.arrays["k"][:, :end], cache.arrays["v"][:, :end]
+    return _gqa_attend(params, config, q, k_all, v_all, q_pos, k_pos)
 
 
 # --- Why RoPE must be decoupled -------------------------------------------------------------
-
-
-def _single_head_inputs(q, w_uk, c_kv, q_position):
-    q = float_array("q", q)
-    w_uk = float_array("w_uk", w_uk)
-    c_kv = float_array("c_kv", c_kv)
-    if q.ndim != 1 or q.shape[0] % 2:
-        raise ValueError(f"q must be one query of even size d_h, got shape {q.shape}")
-    if w_uk.shape[1:] != q.shape or w_uk.ndim != 2:
-        raise ValueError(f"w_uk must have shape (d_c, {q.shape[0]}), got {w_uk.shape}")
-    if c_kv.ndim != 2 or c_kv.shape[1] != w_uk.shape[0]:
-        raise ValueError(f"c_kv must have shape (T, {w_uk.shape[0]}), got {c_kv.shape}")
-    q_position = integer("q_position", q_position, minimum=0)
-    return q, w_uk, c_kv, q_position
 
 
 def coupled_rope_scores(q, w_uk, c_kv, q_position: int) -> np.ndarray:
@@ -362,10 +355,15 @@ def coupled_rope_scores(q, w_uk, c_kv, q_position: int) -> np.ndarray:
         (T,) RoPE(q, i) . RoPE(W^UK c_j, j): the rotation R_j sits between W^UK and c_j, so no
         single matrix can be folded into the query for every j.
     """
-    q, w_uk, c_kv, i = _single_head_inputs(q, w_uk, c_kv, q_position)
-    t = c_kv.shape[0]
-    keys = apply_rope((c_kv @ w_uk)[None, :, None, :], np.arange(t))[0, :, 0]
-    query = apply_rope(q[None, None, None, :], np.array([i]))[0, 0, 0]
+    return _coupled_rope_scores(*check_single_head(q, w_uk, c_kv, q_position))
+
+
+def _coupled_rope_scores(
+    q: Float[Array, " D"], w_uk: Float[Array, "C D"], c_kv: Float[Array, "S C"], q_position: int
+) -> Float[Array, " S"]:
+    """RoPE(q, i) . RoPE(W^UK c_j, j) for every cached j."""
+    keys = _apply_rope((c_kv @ w_uk)[None, :, None, :], np.arange(c_kv.shape[0]))[0, :, 0]
+    query = _apply_rope(q[None, None, None, :], np.array([q_position]))[0, 0, 0]
     return keys @ query
 
 
@@ -375,5 +373,12 @@ def scores_absorbed_without_rotation(q, w_uk, c_kv, q_position: int) -> np.ndarr
     RoPE(q, i) . RoPE(k, j) = q . R_{j-i} k, so the fold q~ = W^UK q is right only where j = i.
     Same arguments and result shape as `coupled_rope_scores`.
     """
-    q, w_uk, c_kv, _ = _single_head_inputs(q, w_uk, c_kv, q_position)
+    q, w_uk, c_kv, _ = check_single_head(q, w_uk, c_kv, q_position)
+    return _scores_absorbed_without_rotation(q, w_uk, c_kv)
+
+
+def _scores_absorbed_without_rotation(
+    q: Float[Array, " D"], w_uk: Float[Array, "C D"], c_kv: Float[Array, "S C"]
+) -> Float[Array, " S"]:
+    """c_j . (W^UK q): the query folded into the latent space, no rotation anywhere."""
     return c_kv @ (w_uk @ q)

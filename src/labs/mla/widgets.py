@@ -1,15 +1,34 @@
 """Chapter 3 explorer: a KV-cache calculator across models, contexts, batches and precisions.
 
-ipywidgets is imported inside `cache_calculator`, so importing this module needs no widgets.
+Taught in chapter 3, "Explore: a KV-cache calculator". ipywidgets is imported inside
+`cache_calculator`, so importing this module needs no widgets.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from labs.common.plotting import PALETTE, new_figure
 from labs.common.validate import integer, real_number
-from labs.mla import PRESETS, AttentionConfig, kv_cache_bytes
+from labs.mla.cache_size import MAX_BITS, kv_cache_bytes
+from labs.mla.checks import check_config
+from labs.mla.config import PRESETS, AttentionConfig
+
+__all__ = ["cache_calculator", "plot_cache"]
 
 GIB = 2**30
+
+
+def _check_configs(configs) -> Mapping[str, AttentionConfig]:
+    """The presets for None, else a non-empty mapping of label -> AttentionConfig."""
+    configs = PRESETS if configs is None else configs
+    if not isinstance(configs, Mapping) or not configs:
+        raise TypeError("configs must be a non-empty dict of label -> AttentionConfig")
+    for label, config in configs.items():
+        if not isinstance(label, str):
+            raise TypeError(f"configs must have string labels, got {label!r}")
+        check_config(config, name=f"configs[{label!r}]")
+    return configs
 
 
 def plot_cache(
@@ -21,14 +40,13 @@ def plot_cache(
 ):
     """Horizontal bars: KV cache in GiB of each config for `batch` sequences of `tokens` tokens.
 
-    Returns the axes. `configs` maps a label to an AttentionConfig (default: the presets).
+    Returns the axes. `configs` maps a label to an AttentionConfig (default: the presets);
+    `bits_per_element` is at most 64.
     """
-    configs = PRESETS if configs is None else configs
-    if not isinstance(configs, dict) or not configs:
-        raise TypeError("configs must be a non-empty dict of label -> AttentionConfig")
+    configs = _check_configs(configs)
     tokens = integer("tokens", tokens, minimum=1)
     batch = integer("batch", batch, minimum=1)
-    bits = real_number("bits_per_element", bits_per_element, positive=True)
+    bits = real_number("bits_per_element", bits_per_element, positive=True, maximum=MAX_BITS)
     sizes = {name: kv_cache_bytes(c, tokens, batch, bits) / GIB for name, c in configs.items()}
     if ax is None:
         _, ax = new_figure()
@@ -48,6 +66,7 @@ def cache_calculator(configs: dict[str, AttentionConfig] | None = None):
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
+    configs = _check_configs(configs)
     tokens = widgets.IntSlider(
         value=32_768,
         min=1_024,

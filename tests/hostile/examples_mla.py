@@ -1,0 +1,231 @@
+"""Valid calls for chapter 3 (labs.mla): one small call per public callable (see harness.py).
+
+Every config is tiny (d_model 8, two heads of 4) so that the walker's hundreds of hostile calls
+run in seconds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from labs.mla import AttentionConfig
+from tests.hostile.harness import call
+
+MLA = AttentionConfig(
+    kind="mla",
+    n_layers=1,
+    d_model=8,
+    n_heads=2,
+    head_dim=4,
+    kv_lora_rank=6,
+    q_lora_rank=5,
+    rope_head_dim=2,
+)
+GQA = AttentionConfig(kind="gqa", n_layers=1, d_model=8, n_heads=2, head_dim=4, n_kv_heads=1)
+X = np.random.default_rng(0).standard_normal((1, 3, 8))
+ROPE_X = np.random.default_rng(1).standard_normal((1, 3, 2, 4))
+
+
+def _params(config=MLA):
+    from labs.mla import init_params
+
+    return init_params(config, seed=0)
+
+
+def _np_cache():
+    from labs.mla import new_cache
+
+    return new_cache(MLA, batch=1, max_len=4)
+
+
+def _torch_module(cls=None):
+    import torch
+
+    from labs.mla import torch as mla_torch
+
+    cls = cls or mla_torch.MultiHeadLatentAttention
+    config = MLA if cls is mla_torch.MultiHeadLatentAttention else GQA
+    return cls(config).to(torch.float64).load_params(_params(config))
+
+
+def _torch_x():
+    import torch
+
+    return torch.from_numpy(X.copy())
+
+
+def _jax_params():
+    import jax.numpy as jnp
+
+    return {k: jnp.asarray(v, jnp.float32) for k, v in _params().items()}
+
+
+def _jax_x():
+    import jax.numpy as jnp
+
+    return jnp.asarray(X, jnp.float32)
+
+
+def _jax_cache():
+    from labs.mla import jax as mla_jax
+
+    return mla_jax.new_cache(MLA, 1, 4)
+
+
+def _forward_mla():
+    module = _torch_module()
+    return call(module.forward, x=_torch_x(), cache=module.new_cache(1, 4), absorbed=True)
+
+
+def _forward_gqa():
+    from labs.mla import torch as mla_torch
+
+    module = _torch_module(mla_torch.GroupedQueryAttention)
+    return call(module.forward, x=_torch_x(), cache=module.new_cache(1, 4))
+
+
+def _torch_rope():
+    import torch
+
+    return call(x=torch.from_numpy(ROPE_X.copy()), positions=torch.arange(3), base=10000.0)
+
+
+def _jax_rope():
+    import jax.numpy as jnp
+
+    return call(x=jnp.asarray(ROPE_X, jnp.float32), positions=jnp.arange(3), base=10000.0)
+
+
+def _torch_cache_filled():
+    module = _torch_module()
+    return call(module.new_cache(1, 4).filled, name="c_kv")
+
+
+def _student_elements(kind, n_layers, n_kv_heads, head_dim, kv_lora_rank=0, rope_head_dim=0):
+    return n_layers * (kv_lora_rank + rope_head_dim if kind == "mla" else 2 * n_kv_heads * head_dim)
+
+
+def _student_repeat_kv(k, n_heads):
+    return np.repeat(k, n_heads // k.shape[1], axis=1)
+
+
+def _student_scores(q, w_uk, c_kv):
+    return np.einsum("chd,hd->hc", w_uk, q) @ c_kv.T
+
+
+def _torch_dtype():
+    import torch
+
+    return torch.float32
+
+
+_SINGLE_HEAD = dict(
+    q=np.random.default_rng(2).standard_normal(4),
+    w_uk=np.random.default_rng(3).standard_normal((6, 4)),
+    c_kv=np.random.default_rng(4).standard_normal((5, 6)),
+    q_position=4,
+)
+
+EXAMPLES = {
+    # configuration, formulas (labs.mla.config, labs.mla.cache_size)
+    "labs.mla.config.AttentionConfig": lambda: call(
+        kind="mla",
+        n_layers=2,
+        d_model=8,
+        n_heads=2,
+        head_dim=4,
+        kv_lora_rank=6,
+        q_lora_rank=5,
+        rope_head_dim=2,
+    ),
+    "labs.mla.config.param_shapes": lambda: call(config=MLA),
+    "labs.mla.config.cache_shapes": lambda: call(config=MLA, batch=2, max_len=16),
+    "labs.mla.cache_size.kv_cache_elements_per_layer": lambda: call(config=MLA),
+    "labs.mla.cache_size.kv_cache_elements_per_token": lambda: call(config=GQA),
+    "labs.mla.cache_size.kv_cache_bytes_per_token": lambda: call(config=MLA, bits_per_element=6.0),
+    "labs.mla.cache_size.kv_cache_bytes": lambda: call(
+        config=MLA, tokens=4096, batch=2, bits_per_element=16.0
+    ),
+    "labs.mla.cache_size.equivalent_gqa_groups": lambda: call(config=MLA),
+    # NumPy reference
+    "labs.mla.reference.init_params": lambda: call(config=MLA, seed=3, dtype=np.float32),
+    "labs.mla.reference.apply_rope": lambda: call(x=ROPE_X, positions=np.arange(3), base=500.0),
+    "labs.mla.reference.attention": lambda: call(params=_params(), config=MLA, x=X),
+    "labs.mla.reference.absorb_weights": lambda: call(params=_params(), config=MLA),
+    "labs.mla.reference.new_cache": lambda: call(config=MLA, batch=1, max_len=4, dtype=np.float32),
+    "labs.mla.reference.KVCache": lambda: call(
+        config=MLA,
+        arrays={"c_kv": np.zeros((1, 4, 6)), "k_rope": np.zeros((1, 4, 2))},
+        length=1,
+    ),
+    "labs.mla.reference.decode": lambda: call(
+        params=_params(), config=MLA, x=X, cache=_np_cache(), absorbed=True
+    ),
+    "labs.mla.reference.coupled_rope_scores": lambda: call(**_SINGLE_HEAD),
+    "labs.mla.reference.scores_absorbed_without_rotation": lambda: call(**_SINGLE_HEAD),
+    # PyTorch
+    "labs.mla.torch.apply_rope": _torch_rope,
+    "labs.mla.torch.attention_module": lambda: call(config=GQA),
+    "labs.mla.torch.GroupedQueryAttention": lambda: call(config=GQA),
+    "labs.mla.torch.MultiHeadLatentAttention": lambda: call(config=MLA),
+    # dtype fixed: the walker's array test calls `value.is_floating_point()` on a torch.dtype,
+    # whose is_floating_point is a property (TypeError inside the harness). Bad dtypes are
+    # covered in tests/mla/test_bad_input.py instead.
+    "labs.mla.torch.KVCache": lambda: call(
+        config=MLA, batch=1, max_len=4, dtype=_torch_dtype(), device="cpu", fixed=("dtype",)
+    ),
+    "labs.mla.torch.KVCache.filled": _torch_cache_filled,
+    "labs.mla.torch.GroupedQueryAttention.forward": _forward_gqa,
+    "labs.mla.torch.MultiHeadLatentAttention.forward": _forward_mla,
+    "labs.mla.torch.MultiHeadLatentAttention.load_params": lambda: call(
+        _torch_module().load_params, params=_params()
+    ),
+    "labs.mla.torch.MultiHeadLatentAttention.new_cache": lambda: call(
+        _torch_module().new_cache, batch=2, max_len=8
+    ),
+    "labs.mla.torch.MultiHeadLatentAttention.absorbed_weights": lambda: call(
+        _torch_module().absorbed_weights
+    ),
+    # JAX
+    "labs.mla.jax.apply_rope": _jax_rope,
+    "labs.mla.jax.attention": lambda: call(params=_jax_params(), config=MLA, x=_jax_x()),
+    "labs.mla.jax.absorb_weights": lambda: call(params=_jax_params(), config=MLA),
+    "labs.mla.jax.new_cache": lambda: call(config=MLA, batch=1, max_len=4),
+    "labs.mla.jax.decode": lambda: call(
+        params=_jax_params(), config=MLA, x=_jax_x(), cache=_jax_cache(), absorbed=True
+    ),
+    # benchmark
+    "labs.mla.benchmark.bench_configs": lambda: call(d_model=16, n_heads=4, head_dim=4),
+    "labs.mla.benchmark.decode_benchmark": lambda: call(
+        config=MLA,
+        context=4,
+        batch=1,
+        steps=1,
+        absorbed=True,
+        device="cpu",
+        repeats=1,
+        seed=0,
+        cpu_threads=1,
+    ),
+    # A check takes whatever the student wrote: tests/common/test_exercises_hostile.py attacks it.
+    "labs.mla.exercises.check_kv_cache_elements": lambda: call(fn=_student_elements, fixed=("fn",)),
+    "labs.mla.exercises.check_repeat_kv": lambda: call(fn=_student_repeat_kv, fixed=("fn",)),
+    "labs.mla.exercises.check_absorbed_scores": lambda: call(fn=_student_scores, fixed=("fn",)),
+    # widgets
+    "labs.mla.widgets.plot_cache": lambda: call(
+        configs={"tiny MLA": MLA, "tiny GQA": GQA}, tokens=1024, batch=2, bits_per_element=8.0
+    ),
+    "labs.mla.widgets.cache_calculator": lambda: call(configs={"tiny MLA": MLA}),
+}
+
+_FORMULA = "a formula over Python ints: a huge count allocates nothing and cannot overflow"
+
+# (key, parameter, mutation) -> why this hostile class is a legitimate input there.
+ACCEPTED: dict[tuple[str, str, str], str] = {
+    ("labs.mla.cache_size.kv_cache_bytes", "tokens", "huge-int"): _FORMULA,
+    ("labs.mla.cache_size.kv_cache_bytes", "batch", "huge-int"): _FORMULA,
+    ("labs.mla.widgets.plot_cache", "tokens", "huge-int"): _FORMULA + " (bars in GiB)",
+    ("labs.mla.widgets.plot_cache", "batch", "huge-int"): _FORMULA + " (bars in GiB)",
+    ("labs.mla.reference.init_params", "seed", "huge-int"): "any seed >= 0 is a valid seed",
+    ("labs.mla.benchmark.decode_benchmark", "seed", "huge-int"): "any seed below 2**64 is valid",
+}
