@@ -19,12 +19,15 @@ from labs.common.validate import (
     describe_value,
     integer,
     integer_array,
+    one_of,
     real_number,
     same_shape,
     size,
 )
 
 __all__: list[str] = []
+
+REWARDS = ("correct_and_format", "format_only")
 
 # The largest policy the toy task uses is ~10^5 parameters; these caps (a 65,536-token
 # vocabulary, width 1,024, 48 layers, 4,096 positions) keep a mistyped size from allocating
@@ -34,7 +37,8 @@ MAX_WIDTH = 1_024
 MAX_LAYERS = 48
 MAX_LEN = 4_096
 MAX_BATCH = 65_536  # sequences in one batch: the largest GRPO step (see GRPOConfig)
-MAX_STEPS = 100_000  # optimiser steps of a warm-up: about a second each on a laptop CPU
+MAX_STEPS = 100_000  # optimiser steps of a run: about a second each on a laptop CPU
+MAX_UPDATES_PER_BATCH = 100
 
 
 def unit_interval(name: str, value) -> float:
@@ -158,6 +162,32 @@ def check_loss_args(
     return logp, old_logp, ref_logp, advantages, mask, clip_eps, beta, group_size
 
 
+# --- Configurations ------------------------------------------------------------------------------
+
+
+def check_grpo_fields(config) -> None:
+    """Check the fields of a GRPOConfig (sizes capped: a typo must not run for days)."""
+    why = "one step samples prompts_per_step * group_size completions at once"
+    size("steps", config.steps, maximum=MAX_STEPS, why="a step takes about a second on a CPU")
+    size("group_size", config.group_size, minimum=2, maximum=MAX_BATCH // 2)
+    size("prompts_per_step", config.prompts_per_step, maximum=MAX_BATCH // config.group_size,
+         why=why)  # fmt: skip
+    size("updates_per_batch", config.updates_per_batch, maximum=MAX_UPDATES_PER_BATCH)
+    integer("seed", config.seed, minimum=0)
+    for name in ("lr", "clip_eps", "adv_eps", "temperature"):
+        real_number(name, getattr(config, name), positive=True)
+    for name in ("beta", "format_weight"):
+        real_number(name, getattr(config, name), nonnegative=True)
+    one_of("reward", config.reward, REWARDS)
+
+
+def check_ppo_fields(config) -> None:
+    """Check the fields a PPOConfig adds to a GRPOConfig."""
+    real_number("critic_lr", config.critic_lr, positive=True)
+    for name in ("gamma", "gae_lambda"):
+        unit_interval(name, getattr(config, name))
+
+
 # --- The policy, its sampler and the training loops -----------------------------------------------
 
 
@@ -187,6 +217,39 @@ def check_ids(name: str, ids, vocab_size: int, max_len: int):
         raise ValueError(f"{name} must have shape (B, T <= {max_len}), got {tuple(ids.shape)}")
     size(f"the batch of {name}", ids.shape[0], maximum=MAX_BATCH)
     return integer_array(name, ids, framework="torch", low=0, high=vocab_size)
+
+
+def check_policy_call(policy, policy_type: type, prompts, *, max_new_tokens=None, completions=None):
+    """Checked (prompts, max_new_tokens or completions) of a call that runs `policy`: a
+    `policy_type` instance, prompts it can read, and room in its context for what follows."""
+    if not isinstance(policy, policy_type):
+        raise TypeError(f"policy must be a {policy_type.__name__}, got {describe_value(policy)}")
+    prompts = check_ids("prompts", prompts, policy.vocab_size, policy.max_len)
+    if completions is None:
+        return prompts, check_new_tokens(max_new_tokens, prompts.shape[1], policy.max_len)
+    room = policy.max_len - prompts.shape[1] + 1  # the last token is scored, never read
+    completions = check_ids("completions", completions, policy.vocab_size, room)
+    if completions.shape[0] != prompts.shape[0]:
+        raise ValueError(
+            f"completions must have {prompts.shape[0]} rows like prompts, "
+            f"got {completions.shape[0]}"
+        )
+    return prompts, completions
+
+
+def check_sampling(eos_id, pad_id, generator, temperature, vocab_size: int):
+    """Checked (eos_id, pad_id, generator, temperature) of the sampler."""
+    kind = (type(generator).__module__.split(".")[0], type(generator).__name__)
+    if generator is not None and kind != ("torch", "Generator"):
+        raise TypeError(
+            f"generator must be a torch.Generator or None, got {describe_value(generator)}"
+        )
+    return (
+        check_token_id("eos_id", eos_id, vocab_size),
+        check_token_id("pad_id", pad_id, vocab_size),
+        generator,
+        real_number("temperature", temperature, positive=True),
+    )
 
 
 def check_new_tokens(max_new_tokens, prompt_length: int, max_len: int) -> int:

@@ -9,19 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from labs.common.validate import integer, one_of, real_number, size
-from labs.grpo.checks import unit_interval
+from labs.grpo.checks import REWARDS, check_grpo_fields, check_ppo_fields
 
 __all__ = ["REWARDS", "GRPOConfig", "PPOConfig"]
-
-REWARDS = ("correct_and_format", "format_only")
-
-# Caps on the sizes of a run (a mistyped size must be refused, not attempted): a step samples
-# prompts_per_step * group_size completions at once, and every step takes about a second at the
-# notebook's scale on a laptop CPU.
-MAX_STEPS = 100_000
-MAX_SAMPLES_PER_STEP = 65_536
-MAX_UPDATES_PER_BATCH = 100
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,18 +41,7 @@ class GRPOConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        why_samples = "one step samples prompts_per_step * group_size completions at once"
-        size("steps", self.steps, maximum=MAX_STEPS, why="a step takes about a second on a CPU")
-        size("group_size", self.group_size, minimum=2, maximum=MAX_SAMPLES_PER_STEP // 2)
-        size("prompts_per_step", self.prompts_per_step,
-             maximum=MAX_SAMPLES_PER_STEP // self.group_size, why=why_samples)  # fmt: skip
-        size("updates_per_batch", self.updates_per_batch, maximum=MAX_UPDATES_PER_BATCH)
-        integer("seed", self.seed, minimum=0)
-        for name in ("lr", "clip_eps", "adv_eps", "temperature"):
-            real_number(name, getattr(self, name), positive=True)
-        for name in ("beta", "format_weight"):
-            real_number(name, getattr(self, name), nonnegative=True)
-        one_of("reward", self.reward, REWARDS)
+        check_grpo_fields(self)
 
     @property
     def samples_per_step(self) -> int:
@@ -81,6 +60,4 @@ class PPOConfig(GRPOConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        real_number("critic_lr", self.critic_lr, positive=True)
-        for name in ("gamma", "gae_lambda"):
-            unit_interval(name, getattr(self, name))
+        check_ppo_fields(self)

@@ -16,8 +16,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from jaxtyping import Bool, Float, Int
 
-from labs.common.validate import instance, real_number
-from labs.grpo.checks import check_ids, check_new_tokens, check_policy_sizes, check_token_id
+from labs.common.validate import instance
+from labs.grpo.checks import check_ids, check_policy_call, check_policy_sizes, check_sampling
 
 __all__ = [
     "TinyPolicy",
@@ -135,14 +135,12 @@ def sample(
         (completions, mask), both (B, N): the tokens (pad after the first <eos>) and 1 for the
         tokens the policy chose up to and including the first <eos>.
     """
-    instance("policy", policy, TinyPolicy, "a TinyPolicy")
-    prompts = check_ids("prompts", prompts, policy.vocab_size, policy.max_len)
-    max_new_tokens = check_new_tokens(max_new_tokens, prompts.shape[1], policy.max_len)
-    eos_id = check_token_id("eos_id", eos_id, policy.vocab_size)
-    pad_id = check_token_id("pad_id", pad_id, policy.vocab_size)
-    if generator is not None:
-        instance("generator", generator, torch.Generator, "a torch.Generator or None")
-    temperature = real_number("temperature", temperature, positive=True)
+    prompts, max_new_tokens = check_policy_call(
+        policy, TinyPolicy, prompts, max_new_tokens=max_new_tokens
+    )
+    eos_id, pad_id, generator, temperature = check_sampling(
+        eos_id, pad_id, generator, temperature, policy.vocab_size
+    )
     return _sample(policy, prompts, max_new_tokens, eos_id, pad_id, generator, temperature)
 
 
@@ -176,9 +174,9 @@ def greedy(policy: TinyPolicy, prompts: torch.Tensor, max_new_tokens: int) -> to
 
     `max_new_tokens` must leave the prompt and the completion within the policy's max_len.
     """
-    instance("policy", policy, TinyPolicy, "a TinyPolicy")
-    prompts = check_ids("prompts", prompts, policy.vocab_size, policy.max_len)
-    max_new_tokens = check_new_tokens(max_new_tokens, prompts.shape[1], policy.max_len)
+    prompts, max_new_tokens = check_policy_call(
+        policy, TinyPolicy, prompts, max_new_tokens=max_new_tokens
+    )
     return _greedy(policy, prompts, max_new_tokens)
 
 
@@ -200,15 +198,7 @@ def completion_logprobs(
     Prompt and completion together must fit the policy's max_len plus one (the last token is
     scored, never read).
     """
-    instance("policy", policy, TinyPolicy, "a TinyPolicy")
-    prompts = check_ids("prompts", prompts, policy.vocab_size, policy.max_len)
-    room = policy.max_len - prompts.shape[1] + 1
-    completions = check_ids("completions", completions, policy.vocab_size, room)
-    if completions.shape[0] != prompts.shape[0]:
-        raise ValueError(
-            f"completions must have {prompts.shape[0]} rows like prompts, "
-            f"got {completions.shape[0]}"
-        )
+    prompts, completions = check_policy_call(policy, TinyPolicy, prompts, completions=completions)
     return _completion_logprobs(policy, prompts, completions)
 
 
