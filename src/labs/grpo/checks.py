@@ -219,22 +219,24 @@ def check_ids(name: str, ids, vocab_size: int, max_len: int):
     return integer_array(name, ids, framework="torch", low=0, high=vocab_size)
 
 
-def check_policy_call(policy, policy_type: type, prompts, *, max_new_tokens=None, completions=None):
-    """Checked (prompts, max_new_tokens or completions) of a call that runs `policy`: a
-    `policy_type` instance, prompts it can read, and room in its context for what follows."""
+def check_policy_call(policy, policy_type: type, prompts):
+    """Checked prompts of a call that runs `policy`, a `policy_type` instance."""
     if not isinstance(policy, policy_type):
         raise TypeError(f"policy must be a {policy_type.__name__}, got {describe_value(policy)}")
-    prompts = check_ids("prompts", prompts, policy.vocab_size, policy.max_len)
-    if completions is None:
-        return prompts, check_new_tokens(max_new_tokens, prompts.shape[1], policy.max_len)
-    room = policy.max_len - prompts.shape[1] + 1  # the last token is scored, never read
-    completions = check_ids("completions", completions, policy.vocab_size, room)
+    return check_ids("prompts", prompts, policy.vocab_size, policy.max_len)
+
+
+def check_completions(completions, prompts, vocab_size: int, max_len: int):
+    """Completions (B, N) that follow `prompts` (B, P) within a context of `max_len` + 1 (the
+    last token is scored, never read)."""
+    room = max_len - prompts.shape[1] + 1
+    completions = check_ids("completions", completions, vocab_size, room)
     if completions.shape[0] != prompts.shape[0]:
         raise ValueError(
             f"completions must have {prompts.shape[0]} rows like prompts, "
             f"got {completions.shape[0]}"
         )
-    return prompts, completions
+    return completions
 
 
 def check_sampling(eos_id, pad_id, generator, temperature, vocab_size: int):

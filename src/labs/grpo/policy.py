@@ -17,7 +17,14 @@ import torch.nn.functional as F
 from jaxtyping import Bool, Float, Int
 
 from labs.common.validate import instance
-from labs.grpo.checks import check_ids, check_policy_call, check_policy_sizes, check_sampling
+from labs.grpo.checks import (
+    check_completions,
+    check_ids,
+    check_new_tokens,
+    check_policy_call,
+    check_policy_sizes,
+    check_sampling,
+)
 
 __all__ = [
     "TinyPolicy",
@@ -135,9 +142,8 @@ def sample(
         (completions, mask), both (B, N): the tokens (pad after the first <eos>) and 1 for the
         tokens the policy chose up to and including the first <eos>.
     """
-    prompts, max_new_tokens = check_policy_call(
-        policy, TinyPolicy, prompts, max_new_tokens=max_new_tokens
-    )
+    prompts = check_policy_call(policy, TinyPolicy, prompts)
+    max_new_tokens = check_new_tokens(max_new_tokens, prompts.shape[1], policy.max_len)
     eos_id, pad_id, generator, temperature = check_sampling(
         eos_id, pad_id, generator, temperature, policy.vocab_size
     )
@@ -174,9 +180,8 @@ def greedy(policy: TinyPolicy, prompts: torch.Tensor, max_new_tokens: int) -> to
 
     `max_new_tokens` must leave the prompt and the completion within the policy's max_len.
     """
-    prompts, max_new_tokens = check_policy_call(
-        policy, TinyPolicy, prompts, max_new_tokens=max_new_tokens
-    )
+    prompts = check_policy_call(policy, TinyPolicy, prompts)
+    max_new_tokens = check_new_tokens(max_new_tokens, prompts.shape[1], policy.max_len)
     return _greedy(policy, prompts, max_new_tokens)
 
 
@@ -198,7 +203,8 @@ def completion_logprobs(
     Prompt and completion together must fit the policy's max_len plus one (the last token is
     scored, never read).
     """
-    prompts, completions = check_policy_call(policy, TinyPolicy, prompts, completions=completions)
+    prompts = check_policy_call(policy, TinyPolicy, prompts)
+    completions = check_completions(completions, prompts, policy.vocab_size, policy.max_len)
     return _completion_logprobs(policy, prompts, completions)
 
 
