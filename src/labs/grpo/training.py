@@ -152,9 +152,8 @@ def evaluate(
     problems = check_items("problems", problems, Problem)
     samples = size("samples", samples, maximum=max(1, MAX_BATCH // len(problems)))
     format_weight = real_number("format_weight", format_weight, nonnegative=True)
-    return _evaluate(
-        policy, task, problems, samples, format_weight, integer("seed", seed, minimum=0)
-    )
+    seed = integer("seed", seed, minimum=0)
+    return _evaluate(policy, task, problems, samples, format_weight, seed)
 
 
 def _evaluate(
@@ -287,15 +286,13 @@ def train_grpo(
     """
     config = GRPOConfig() if config is None else config
     check_config("config", config, GRPOConfig, not_a=PPOConfig)
-    check_models(task)
-    for name, model in (("policy", policy), ("reference", reference)):
-        if model is not None:
-            check_models(task, **{name: model})
+    given = {"policy": policy, "reference": reference}
+    check_models(task, **{name: model for name, model in given.items() if model is not None})
     warmup_steps = size("warmup_steps", warmup_steps, minimum=0, maximum=MAX_STEPS)
     text("desc", desc, nonempty=False)
     policy = new_policy(task, seed=config.seed) if policy is None else policy
     if warmup_steps:
-        _warm_up(policy, task, warmup_steps, 64, 3e-3, config.seed)
+        warm_up(policy, task, steps=warmup_steps, seed=config.seed)
     reference = _frozen_copy(policy) if reference is None else reference
     return _train_grpo(task, policy, reference, config, desc)
 
