@@ -1,5 +1,8 @@
 """Chapter 5 exercises: group advantages, the k3 KL estimator, the clipped objective.
 
+Taught in chapter 5, "Exercise 5.1: group advantages", "Exercise 5.2: the k3 estimator" and
+"Exercise 5.3: the clipped objective".
+
 Expected values are worked out by hand (the arithmetic is written next to each case), not taken
 from the package's own kernels.
 """

@@ -3,27 +3,35 @@
 Same policy, task, reference, clip and number of sampled completions per step as `train_grpo`;
 the advantage comes from generalised advantage estimation over a learned value model, and the
 KL penalty sits in the per-token reward (DeepSeekMath eq. 2).
+
+Taught in chapter 5, "The PPO baseline, with a critic". Reached as `labs.grpo.torch.train_ppo`.
+
+Axes: B sequences, T completion tokens.
 """
 
+# jaxtyping shape strings ("B T") are not forward references:
+# ruff: noqa: F722
 from __future__ import annotations
 
 import time
 
 import torch
+from jaxtyping import Bool, Float
 
 from labs.common.progress import progress
 from labs.common.tasks import AdditionTask
-from labs.common.validate import real_number
-from labs.grpo import PPOConfig
-from labs.grpo.torch import TinyPolicy, ValueModel, completion_logprobs, grpo_loss, sample
+from labs.common.validate import text
+from labs.grpo.checks import check_config, check_gae_args
+from labs.grpo.config import PPOConfig
+from labs.grpo.policy import TinyPolicy, ValueModel, _completion_logprobs, _sample
+from labs.grpo.torch_kernels import _grpo_loss
 from labs.grpo.training import (
     TrainLog,
-    _check_policy,
-    _check_task,
     _draw,
     _frozen_copy,
     _rewards,
     _SavedActivations,
+    check_models,
     measure_step,
 )
 
@@ -34,23 +42,25 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: 
     """Generalised advantage estimation over completion tokens.
 
     Args:
-        rewards, values, mask: (B, T); masked positions (after <eos>) are terminal.
+        rewards, values: (B, T) float tensors; mask: (B, T) bool or 0/1, on the same device.
+            Masked positions (after <eos>) are terminal.
+        gamma, lam: the discount and the GAE lambda, each in [0, 1].
 
     Returns:
         (advantages, returns), both (B, T), zero where masked.
     """
-    for name, t in (("rewards", rewards), ("values", values), ("mask", mask)):
-        if not isinstance(t, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
-        if t.dim() != 2 or t.shape != rewards.shape:
-            raise ValueError(
-                f"{name} must have the shape (B, T) of rewards {tuple(rewards.shape)}, "
-                f"got {tuple(t.shape)}"
-            )
-    for name, value in (("gamma", gamma), ("lam", lam)):
-        if not 0 <= real_number(name, value) <= 1:
-            raise ValueError(f"{name} must be in [0, 1], got {value}")
-    mask = mask.float()
+    return _gae(*check_gae_args(rewards, values, mask, gamma, lam))
+
+
+def _gae(
+    rewards: Float[torch.Tensor, "B T"],
+    values: Float[torch.Tensor, "B T"],
+    mask: Bool[torch.Tensor, "B T"],
+    gamma: float,
+    lam: float,
+) -> tuple[Float[torch.Tensor, "B T"], Float[torch.Tensor, "B T"]]:
+    """A_t = delta_t + gamma lam A_{t+1}, delta_t = r_t + gamma V_{t+1} - V_t, backwards."""
+    mask = mask.to(rewards.dtype)
     adv = torch.zeros_like(rewards)
     running = torch.zeros_like(rewards[:, 0])
     next_value = torch.zeros_like(rewards[:, 0])
@@ -74,14 +84,22 @@ def train_ppo(
 
     The critic starts from the policy's trunk with a new scalar head. Per-token reward:
     -beta * (log pi_old - log pi_ref), plus the task's reward on the last token (DeepSeekMath
-    eq. 2); advantages by GAE, whitened over the batch's tokens.
+    eq. 2); advantages by GAE, whitened over the batch's tokens. `config` defaults to
+    `PPOConfig()`; `reference` to a frozen copy of `policy`.
     """
-    _check_task(task)
-    _check_policy(policy)
-    config = config or PPOConfig()
-    if not isinstance(config, PPOConfig):
-        raise TypeError(f"config must be a PPOConfig, got {type(config).__name__}")
-    reference = _check_policy(reference) if reference is not None else _frozen_copy(policy)
+    config = PPOConfig() if config is None else check_config("config", config, PPOConfig)
+    check_models(task, policy=policy)
+    if reference is not None:
+        check_models(task, reference=reference)
+    text("desc", desc, nonempty=False)
+    reference = _frozen_copy(policy) if reference is None else reference
+    return _train_ppo(task, policy, reference, config, desc)
+
+
+def _train_ppo(
+    task: AdditionTask, policy: TinyPolicy, reference: TinyPolicy, config: PPOConfig, desc: str
+) -> tuple[TinyPolicy, ValueModel, TrainLog]:
+    """One answer per question; GAE over a critic; the clipped step on policy and critic."""
     torch.manual_seed(config.seed)
     critic = ValueModel(task.vocab_size, max_len=policy.max_len, **_arch(policy))
     trunk = {k: v for k, v in policy.state_dict().items() if not k.startswith("head.")}
@@ -95,27 +113,28 @@ def train_ppo(
         start = time.process_time()
         problems = _draw(task, config.samples_per_step, generator)  # one sample per prompt
         prompts = torch.as_tensor(task.prompts(problems))
-        completions, mask = sample(
-            policy, prompts, n, eos_id=tok.eos_id, pad_id=tok.pad_id, generator=generator,
-            temperature=config.temperature,
-        )  # fmt: skip
+        completions, mask = _sample(
+            policy, prompts, n, tok.eos_id, tok.pad_id, generator, config.temperature
+        )
         rewards, accuracy = _rewards(task, problems, completions, config)
         seq = torch.cat([prompts, completions], dim=1)
         with torch.no_grad():
-            ref_logp = completion_logprobs(reference, prompts, completions)
-            old_logp = completion_logprobs(policy, prompts, completions)
-            values = critic(seq[:, :-1])[:, p_len - 1 :] * mask
+            ref_logp = _completion_logprobs(reference, prompts, completions)
+            old_logp = _completion_logprobs(policy, prompts, completions)
+            values = critic._forward(seq[:, :-1]).squeeze(-1)[:, p_len - 1 :] * mask
             token_rewards = -config.beta * (old_logp - ref_logp) * mask
             last = mask.long().sum(dim=1) - 1
             token_rewards[torch.arange(len(last)), last] += rewards
-            adv, returns = gae(token_rewards, values, mask, config.gamma, config.gae_lambda)
+            adv, returns = _gae(token_rewards, values, mask, config.gamma, config.gae_lambda)
             valid = adv[mask]
             adv = torch.where(mask, (adv - valid.mean()) / (valid.std() + 1e-8), 0.0)
         for _ in range(config.updates_per_batch):
             with _SavedActivations(policy, critic) as saved:
-                logp = completion_logprobs(policy, prompts, completions)
-                loss, stats = grpo_loss(logp, old_logp, ref_logp, adv, mask, config.clip_eps, 0.0)
-                new_values = critic(seq[:, :-1])[:, p_len - 1 :]
+                logp = _completion_logprobs(policy, prompts, completions)
+                loss, stats = _grpo_loss(
+                    logp, old_logp, ref_logp, adv, mask, config.clip_eps, 0.0, None
+                )
+                new_values = critic._forward(seq[:, :-1]).squeeze(-1)[:, p_len - 1 :]
                 value_loss = 0.5 * ((new_values - returns) ** 2)[mask].mean()
             opt.zero_grad()
             critic_opt.zero_grad()

@@ -1,5 +1,8 @@
 """Chapter 5 training loops in PyTorch: supervised warm-up, GRPO, and what a step costs.
 
+Taught in chapter 5, "Training on the toy task" (and "Reward hacking"). Reached as
+`labs.grpo.torch.train_grpo` and so on.
+
 The PPO baseline lives in `labs.grpo.ppo` and shares the helpers below.
 
 Both RL loops see the same number of sampled completions per step, use the same policy, the same
@@ -26,17 +29,19 @@ import torch
 import torch.nn.functional as F
 
 from labs.common.progress import progress
-from labs.common.tasks import AdditionTask
-from labs.common.validate import integer, real_number
-from labs.grpo import GRPOConfig, PPOConfig
-from labs.grpo.torch import (
-    TinyPolicy,
-    completion_logprobs,
-    greedy,
-    group_advantages,
-    grpo_loss,
-    sample,
+from labs.common.tasks import AdditionTask, Problem
+from labs.common.validate import instance, integer, real_number, size, text
+from labs.grpo.checks import (
+    MAX_BATCH,
+    MAX_STEPS,
+    check_config,
+    check_fits,
+    check_items,
+    check_loop_sizes,
 )
+from labs.grpo.config import GRPOConfig, PPOConfig
+from labs.grpo.policy import TinyPolicy, _completion_logprobs, _greedy, _sample
+from labs.grpo.torch_kernels import _group_advantages, _grpo_loss
 
 __all__ = ["TrainLog", "evaluate", "measure_step", "new_policy", "train_grpo", "warm_up"]
 
@@ -64,25 +69,24 @@ class TrainLog:
         return float(np.median(self.step_seconds[1:] or self.step_seconds))
 
 
-def _check_policy(policy) -> TinyPolicy:
-    if not isinstance(policy, TinyPolicy):
-        raise TypeError(f"policy must be a TinyPolicy, got {type(policy).__name__}")
-    return policy
+def check_models(task, **policies) -> None:
+    """TypeError/ValueError unless `task` is an AdditionTask and each given policy a TinyPolicy
+    that reads the task's vocabulary and sequence length."""
+    instance("task", task, AdditionTask, "an AdditionTask")
+    for name, policy in policies.items():
+        instance(name, policy, TinyPolicy, "a TinyPolicy")
+        check_fits(name, policy.vocab_size, policy.max_len, task.vocab_size, _length(task))
 
 
-def _check_task(task) -> AdditionTask:
-    if not isinstance(task, AdditionTask):
-        raise TypeError(f"task must be an AdditionTask, got {type(task).__name__}")
-    return task
+def _length(task: AdditionTask) -> int:
+    return task.prompt_length + task.max_answer_tokens
 
 
 def new_policy(task: AdditionTask, seed: int = 0, **kwargs) -> TinyPolicy:
-    """A freshly initialised TinyPolicy sized for `task` (seeded)."""
-    _check_task(task)
-    seed = integer("seed", seed, minimum=0)
-    torch.manual_seed(seed)
-    max_len = task.prompt_length + task.max_answer_tokens
-    return TinyPolicy(task.vocab_size, max_len=max_len, **kwargs)
+    """A freshly initialised TinyPolicy sized for `task` (seeded); `kwargs` go to TinyPolicy."""
+    check_models(task)
+    torch.manual_seed(integer("seed", seed, minimum=0))
+    return TinyPolicy(task.vocab_size, max_len=_length(task), **kwargs)
 
 
 def warm_up(
@@ -94,13 +98,19 @@ def warm_up(
     lr: float = 3e-3,
     seed: int = 0,
 ) -> list[float]:
-    """Brief supervised fine-tuning on the training answers; returns the loss per step."""
-    _check_task(task)
-    _check_policy(policy)
-    steps = integer("steps", steps, minimum=1)
-    batch_size = integer("batch_size", batch_size, minimum=1)
-    lr = real_number("lr", lr, positive=True)
-    seed = integer("seed", seed, minimum=0)
+    """Brief supervised fine-tuning on the training answers; returns the loss per step.
+
+    steps <= 100,000 and batch_size <= 65,536 (a typo must not run for days).
+    """
+    check_models(task, policy=policy)
+    steps, batch_size, lr, seed = check_loop_sizes(steps, batch_size, lr, seed)
+    return _warm_up(policy, task, steps, batch_size, lr, seed)
+
+
+def _warm_up(
+    policy: TinyPolicy, task: AdditionTask, steps: int, batch_size: int, lr: float, seed: int
+) -> list[float]:
+    """Cross-entropy on the answer tokens of random training problems, Adam."""
     generator = torch.Generator().manual_seed(seed)
     prompts = torch.as_tensor(task.prompts(task.train))
     answers = torch.as_tensor(task.answers(task.train))
@@ -109,7 +119,7 @@ def warm_up(
     for _ in progress(range(steps), desc="warm-up"):
         idx = torch.randint(0, len(task.train), (batch_size,), generator=generator)
         seq = torch.cat([prompts[idx], answers[idx]], dim=1)
-        logits = policy(seq[:, :-1])[:, task.prompt_length - 1 :]
+        logits = policy._forward(seq[:, :-1])[:, task.prompt_length - 1 :]
         loss = F.cross_entropy(
             logits.reshape(-1, logits.shape[-1]),
             answers[idx].reshape(-1),
@@ -134,28 +144,35 @@ def evaluate(
 ) -> dict[str, float]:
     """Greedy accuracy, and mean sampled reward and accuracy (`samples` draws per problem).
 
+    `problems` is a non-empty sequence of Problems; len(problems) * samples <= 65,536.
+
     Returns a dict: "greedy_accuracy", "reward", "accuracy", "format" (share well formed).
     """
-    _check_task(task)
-    _check_policy(policy)
-    samples = integer("samples", samples, minimum=1)
+    check_models(task, policy=policy)
+    problems = check_items("problems", problems, Problem)
+    samples = size("samples", samples, maximum=max(1, MAX_BATCH // len(problems)))
+    format_weight = real_number("format_weight", format_weight, nonnegative=True)
     seed = integer("seed", seed, minimum=0)
-    problems = list(problems)
-    if not problems:
-        raise ValueError("problems must hold at least one Problem, got none")
+    return _evaluate(policy, task, problems, samples, format_weight, seed)
+
+
+def _evaluate(
+    policy: TinyPolicy,
+    task: AdditionTask,
+    problems: list[Problem],
+    samples: int,
+    format_weight: float,
+    seed: int,
+) -> dict[str, float]:
+    """Greedy accuracy, then `samples` sampled completions per problem."""
     prompts = torch.as_tensor(task.prompts(problems))
     n = task.max_answer_tokens
-    greedy_acc = task.accuracy(problems, greedy(policy, prompts, n).numpy())
+    greedy_acc = task.accuracy(problems, _greedy(policy, prompts, n).numpy())
     generator = torch.Generator().manual_seed(seed)
     rep = [p for p in problems for _ in range(samples)]
-    comp, _ = sample(
-        policy,
-        prompts.repeat_interleave(samples, dim=0),
-        n,
-        eos_id=task.tokenizer.eos_id,
-        pad_id=task.tokenizer.pad_id,
-        generator=generator,
-    )
+    tok = task.tokenizer
+    repeated = prompts.repeat_interleave(samples, dim=0)
+    comp, _ = _sample(policy, repeated, n, tok.eos_id, tok.pad_id, generator, 1.0)
     comp = comp.numpy()
     return {
         "greedy_accuracy": greedy_acc,
@@ -219,7 +236,13 @@ class _SavedActivations:
 
 def measure_step(trained, frozen, optimizers, activation_bytes: int) -> dict[str, int]:
     """Bytes of one RL step's state: weights of trained and frozen models, gradients, optimiser
-    state (after at least one step), and the activations saved for backward."""
+    state (after at least one step), and the activations saved for backward.
+
+    `trained` and `frozen` are sequences of torch modules, `optimizers` of torch optimisers.
+    """
+    trained = check_items("trained", trained, torch.nn.Module)
+    frozen = check_items("frozen", frozen, torch.nn.Module, nonempty=False)
+    optimizers = check_items("optimizers", optimizers, torch.optim.Optimizer, nonempty=False)
     activation_bytes = integer("activation_bytes", activation_bytes, minimum=0)
     params = [p for m in trained for p in m.parameters()]
     states = [
@@ -258,17 +281,26 @@ def train_grpo(
         config: a `GRPOConfig` (defaults when None).
         reference: the frozen reference pi_ref; a frozen copy of the starting policy when None
             (taken after the warm-up).
-        warmup_steps: supervised warm-up steps before RL (0: none).
+        warmup_steps: supervised warm-up steps before RL (0: none; at most 100,000).
+        desc: the progress bar's label.
     """
-    _check_task(task)
-    config = config or GRPOConfig()
-    if not isinstance(config, GRPOConfig) or isinstance(config, PPOConfig):
-        raise TypeError(f"config must be a GRPOConfig, got {type(config).__name__}")
-    policy = _check_policy(policy) if policy is not None else new_policy(task, seed=config.seed)
-    warmup_steps = integer("warmup_steps", warmup_steps, minimum=0)
+    config = GRPOConfig() if config is None else config
+    check_config("config", config, GRPOConfig, not_a=PPOConfig)
+    given = {"policy": policy, "reference": reference}
+    check_models(task, **{name: model for name, model in given.items() if model is not None})
+    warmup_steps = size("warmup_steps", warmup_steps, minimum=0, maximum=MAX_STEPS)
+    text("desc", desc, nonempty=False)
+    policy = new_policy(task, seed=config.seed) if policy is None else policy
     if warmup_steps:
         warm_up(policy, task, steps=warmup_steps, seed=config.seed)
-    reference = _check_policy(reference) if reference is not None else _frozen_copy(policy)
+    reference = _frozen_copy(policy) if reference is None else reference
+    return _train_grpo(task, policy, reference, config, desc)
+
+
+def _train_grpo(
+    task: AdditionTask, policy: TinyPolicy, reference: TinyPolicy, config: GRPOConfig, desc: str
+) -> tuple[TinyPolicy, TrainLog]:
+    """Sample G answers per question, score, normalise in the group, step on eq. 3."""
     opt = torch.optim.Adam(policy.parameters(), lr=config.lr)
     generator = torch.Generator().manual_seed(config.seed)
     tok, g, n = task.tokenizer, config.group_size, task.max_answer_tokens
@@ -278,22 +310,20 @@ def train_grpo(
         problems = _draw(task, config.prompts_per_step, generator)
         grouped = [p for p in problems for _ in range(g)]  # G copies of each question
         prompts = torch.as_tensor(task.prompts(grouped))
-        completions, mask = sample(
-            policy, prompts, n, eos_id=tok.eos_id, pad_id=tok.pad_id, generator=generator,
-            temperature=config.temperature,
-        )  # fmt: skip
+        completions, mask = _sample(
+            policy, prompts, n, tok.eos_id, tok.pad_id, generator, config.temperature
+        )
         rewards, accuracy = _rewards(task, grouped, completions, config)
-        advantages = group_advantages(rewards, g, config.adv_eps)
+        advantages = _group_advantages(rewards, g, config.adv_eps)  # A_i, one per answer
         with torch.no_grad():
-            ref_logp = completion_logprobs(reference, prompts, completions)
-            old_logp = completion_logprobs(policy, prompts, completions)
+            ref_logp = _completion_logprobs(reference, prompts, completions)
+            old_logp = _completion_logprobs(policy, prompts, completions)
         for _ in range(config.updates_per_batch):
             with _SavedActivations(policy) as saved:
-                logp = completion_logprobs(policy, prompts, completions)
-                loss, stats = grpo_loss(
-                    logp, old_logp, ref_logp, advantages, mask, config.clip_eps, config.beta,
-                    group_size=g,
-                )  # fmt: skip
+                logp = _completion_logprobs(policy, prompts, completions)
+                loss, stats = _grpo_loss(
+                    logp, old_logp, ref_logp, advantages, mask, config.clip_eps, config.beta, g
+                )
             opt.zero_grad()
             loss.backward()
             opt.step()

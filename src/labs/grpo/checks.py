@@ -1,0 +1,349 @@
+"""Chapter 5's argument checks, written once for the NumPy, PyTorch and JAX entry points.
+
+Each public function of `labs.grpo` (reference, torch, jax, training) calls one of these at its
+boundary, then runs a bare kernel that does no checking. They take anything with `.shape` and
+`.dtype` and read values (finiteness, 0/1 masks, id ranges) only for host-resident data, so a
+GPU kernel never waits for a validation read. Errors name the parameter, what was expected and
+what came, with the same words in every framework.
+
+These are helpers of the public API, not part of it: `__all__` is empty, and the hostile-input
+suite attacks them through the entry points that call them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from labs.common.validate import (
+    array,
+    describe_value,
+    integer,
+    integer_array,
+    one_of,
+    real_number,
+    same_shape,
+    size,
+)
+
+__all__: list[str] = []
+
+REWARDS = ("correct_and_format", "format_only")
+
+# The largest policy the toy task uses is ~10^5 parameters; these caps (a 65,536-token
+# vocabulary, width 1,024, 48 layers, 4,096 positions) keep a mistyped size from allocating
+# gigabytes, and are far beyond what a laptop trains in a chapter.
+MAX_VOCAB = 65_536
+MAX_WIDTH = 1_024
+MAX_LAYERS = 48
+MAX_LEN = 4_096
+MAX_BATCH = 65_536  # sequences in one batch: the largest GRPO step (see GRPOConfig)
+MAX_STEPS = 100_000  # optimiser steps of a run: about a second each on a laptop CPU
+MAX_UPDATES_PER_BATCH = 100
+
+
+def unit_interval(name: str, value) -> float:
+    """`value` as a float in [0, 1]; TypeError/ValueError naming `name` otherwise."""
+    value = real_number(name, value)
+    if not 0 <= value <= 1:
+        raise ValueError(f"{name} must be in [0, 1], got {value}")
+    return value
+
+
+def host_values(x) -> np.ndarray | None:
+    """The values of `x` as a NumPy array when they live in host memory, else None.
+
+    None for CUDA tensors, arrays on an accelerator and JAX tracers: reading them would force a
+    device synchronisation, so value checks are skipped there (types and shapes still hold).
+    """
+    module = type(x).__module__.split(".")[0]
+    if isinstance(x, np.ndarray):
+        return x
+    if module == "torch":
+        return x.detach().numpy() if x.device.type == "cpu" else None
+    try:
+        import jax  # only reached for JAX arrays, so JAX is already imported
+
+        if isinstance(x, jax.core.Tracer) or any(d.platform != "cpu" for d in x.devices()):
+            return None
+    except Exception:
+        return None
+    return np.asarray(x)
+
+
+def same_device(*named) -> None:
+    """ValueError unless every (name, tensor) pair sits on the device of the first one."""
+    (first_name, first), *rest = named
+    for name, x in rest:
+        if x.device != first.device:
+            raise ValueError(
+                f"{name} must be on the device of {first_name} ({first.device}), got {x.device}"
+            )
+
+
+def mask_array(name: str, mask, shape: tuple[int, ...], *, framework: str):
+    """A mask of booleans or 0/1 numbers with the given shape (values checked on the host)."""
+    mask = array(name, mask, framework=framework, dtype=("bool", "int", "float"))
+    if tuple(mask.shape) != tuple(shape):
+        raise ValueError(
+            f"{name} must have the shape of logp {tuple(shape)}, got {tuple(mask.shape)}"
+        )
+    host = host_values(mask)
+    if host is not None and not np.isin(host, (0, 1)).all():
+        raise ValueError(f"{name} must hold only 0 and 1")
+    return mask
+
+
+# --- The three kernels ---------------------------------------------------------------------------
+
+
+def check_advantages_args(rewards, group_size, eps, *, framework: str):
+    """Checked (rewards, group_size, eps) of `group_advantages`, for any framework."""
+    rewards = array("rewards", rewards, framework=framework)
+    if rewards.ndim != 1:
+        raise ValueError(f"rewards must be 1-D, got shape {tuple(rewards.shape)}")
+    group_size = integer("group_size", group_size, minimum=2)
+    eps = real_number("eps", eps, positive=True)
+    n = int(rewards.shape[0])
+    if n % group_size:
+        raise ValueError(f"len(rewards) must be a multiple of group_size={group_size}, got {n}")
+    return rewards, group_size, eps
+
+
+def check_kl_args(logp, ref_logp, *, framework: str):
+    """Checked (logp, ref_logp) of `kl_k3`: floating arrays of one shape."""
+    logp = array("logp", logp, framework=framework)
+    ref_logp = array("ref_logp", ref_logp, framework=framework)
+    same_shape(("logp", logp), ("ref_logp", ref_logp))
+    if framework == "torch":
+        same_device(("logp", logp), ("ref_logp", ref_logp))
+    return logp, ref_logp
+
+
+def check_loss_settings(logp_shape, advantages_shape, clip_eps, beta, group_size):
+    """Validate the shape of `advantages` and the scalar settings of `grpo_loss`.
+
+    Shared by the NumPy, PyTorch and JAX losses, so all three reject the same inputs with the
+    same messages. Returns (clip_eps, beta, group_size) as float, float, int or None.
+    """
+    logp_shape, advantages_shape = tuple(logp_shape), tuple(advantages_shape)
+    if advantages_shape not in (logp_shape[:1], logp_shape):
+        raise ValueError(
+            f"advantages must have shape {logp_shape[:1]} or {logp_shape}, got {advantages_shape}"
+        )
+    clip_eps = real_number("clip_eps", clip_eps, positive=True)
+    beta = real_number("beta", beta, nonnegative=True)
+    if group_size is not None:
+        group_size = integer("group_size", group_size, minimum=1)
+        if logp_shape[0] % group_size:
+            raise ValueError(
+                f"the batch size {logp_shape[0]} must be a multiple of group_size={group_size}"
+            )
+    return clip_eps, beta, group_size
+
+
+def check_loss_args(
+    logp, old_logp, ref_logp, advantages, mask, clip_eps, beta, group_size, *, framework: str
+):
+    """Checked arguments of `grpo_loss`, for any framework, in the order they came."""
+    logp = array("logp", logp, framework=framework)
+    if logp.ndim != 2:
+        raise ValueError(f"logp must have shape (B, T), got {tuple(logp.shape)}")
+    old_logp = array("old_logp", old_logp, framework=framework)
+    ref_logp = array("ref_logp", ref_logp, framework=framework)
+    advantages = array("advantages", advantages, framework=framework)
+    same_shape(("logp", logp), ("old_logp", old_logp), ("ref_logp", ref_logp))
+    mask = mask_array("mask", mask, logp.shape, framework=framework)
+    if framework == "torch":
+        same_device(("logp", logp), ("old_logp", old_logp), ("ref_logp", ref_logp),
+                    ("advantages", advantages), ("mask", mask))  # fmt: skip
+    clip_eps, beta, group_size = check_loss_settings(
+        logp.shape, advantages.shape, clip_eps, beta, group_size
+    )
+    return logp, old_logp, ref_logp, advantages, mask, clip_eps, beta, group_size
+
+
+# --- Configurations ------------------------------------------------------------------------------
+
+
+def check_grpo_fields(config) -> None:
+    """Check the fields of a GRPOConfig (sizes capped: a typo must not run for days)."""
+    why = "one step samples prompts_per_step * group_size completions at once"
+    size("steps", config.steps, maximum=MAX_STEPS, why="a step takes about a second on a CPU")
+    size("group_size", config.group_size, minimum=2, maximum=MAX_BATCH // 2)
+    size("prompts_per_step", config.prompts_per_step, maximum=MAX_BATCH // config.group_size,
+         why=why)  # fmt: skip
+    size("updates_per_batch", config.updates_per_batch, maximum=MAX_UPDATES_PER_BATCH)
+    integer("seed", config.seed, minimum=0)
+    for name in ("lr", "clip_eps", "adv_eps", "temperature"):
+        real_number(name, getattr(config, name), positive=True)
+    for name in ("beta", "format_weight"):
+        real_number(name, getattr(config, name), nonnegative=True)
+    one_of("reward", config.reward, REWARDS)
+
+
+def check_ppo_fields(config) -> None:
+    """Check the fields a PPOConfig adds to a GRPOConfig."""
+    real_number("critic_lr", config.critic_lr, positive=True)
+    for name in ("gamma", "gae_lambda"):
+        unit_interval(name, getattr(config, name))
+
+
+# --- The policy, its sampler and the training loops -----------------------------------------------
+
+
+def check_policy_sizes(vocab_size, max_len, d_model, n_layers, n_heads, out_dim):
+    """Checked sizes of a TinyPolicy (capped: see the module's constants)."""
+    why = "a tiny policy for a toy task; larger sizes would allocate gigabytes"
+    vocab_size = size("vocab_size", vocab_size, maximum=MAX_VOCAB, why=why)
+    max_len = size("max_len", max_len, maximum=MAX_LEN, why=why)
+    d_model = size("d_model", d_model, maximum=MAX_WIDTH, why=why)
+    n_layers = size("n_layers", n_layers, maximum=MAX_LAYERS, why=why)
+    n_heads = size("n_heads", n_heads, maximum=d_model)
+    if d_model % n_heads:
+        raise ValueError(f"d_model={d_model} must be a multiple of n_heads={n_heads}")
+    if out_dim is not None:
+        out_dim = size("out_dim", out_dim, maximum=MAX_VOCAB, why=why)
+    return vocab_size, max_len, d_model, n_layers, n_heads, out_dim
+
+
+def check_ids(name: str, ids, vocab_size: int, max_len: int):
+    """(B, T) int64 token ids below `vocab_size`, with T <= `max_len` (ranges read on the host)."""
+    ids = array(name, ids, framework="torch", dtype=("int", "float", "bool"), finite=False)
+    if str(ids.dtype) != "torch.int64":
+        raise TypeError(f"{name} must hold int64 token ids, got dtype {ids.dtype}")
+    if ids.ndim != 2:
+        raise ValueError(f"{name} must have shape (B, T), got {tuple(ids.shape)}")
+    if ids.shape[1] > max_len:
+        raise ValueError(f"{name} must have shape (B, T <= {max_len}), got {tuple(ids.shape)}")
+    size(f"the batch of {name}", ids.shape[0], maximum=MAX_BATCH)
+    return integer_array(name, ids, framework="torch", low=0, high=vocab_size)
+
+
+def check_policy_call(policy, policy_type: type, prompts):
+    """Checked prompts of a call that runs `policy`, a `policy_type` instance."""
+    if not isinstance(policy, policy_type):
+        raise TypeError(f"policy must be a {policy_type.__name__}, got {describe_value(policy)}")
+    return check_ids("prompts", prompts, policy.vocab_size, policy.max_len)
+
+
+def check_completions(completions, prompts, vocab_size: int, max_len: int):
+    """Completions (B, N) that follow `prompts` (B, P) within a context of `max_len` + 1 (the
+    last token is scored, never read)."""
+    room = max_len - prompts.shape[1] + 1
+    completions = check_ids("completions", completions, vocab_size, room)
+    if completions.shape[0] != prompts.shape[0]:
+        raise ValueError(
+            f"completions must have {prompts.shape[0]} rows like prompts, "
+            f"got {completions.shape[0]}"
+        )
+    return completions
+
+
+def check_sampling(eos_id, pad_id, generator, temperature, vocab_size: int):
+    """Checked (eos_id, pad_id, generator, temperature) of the sampler."""
+    kind = (type(generator).__module__.split(".")[0], type(generator).__name__)
+    if generator is not None and kind != ("torch", "Generator"):
+        raise TypeError(
+            f"generator must be a torch.Generator or None, got {describe_value(generator)}"
+        )
+    return (
+        check_token_id("eos_id", eos_id, vocab_size),
+        check_token_id("pad_id", pad_id, vocab_size),
+        generator,
+        real_number("temperature", temperature, positive=True),
+    )
+
+
+def check_new_tokens(max_new_tokens, prompt_length: int, max_len: int) -> int:
+    """A completion length that fits the policy's context after a prompt of `prompt_length`."""
+    room = max_len - prompt_length
+    if room < 1:
+        raise ValueError(
+            f"prompts must be shorter than the policy's max_len={max_len}, got {prompt_length}"
+        )
+    why = f"the policy's max_len {max_len} minus the prompt length {prompt_length}"
+    return size("max_new_tokens", max_new_tokens, maximum=room, why=why)
+
+
+def check_token_id(name: str, value, vocab_size: int) -> int:
+    """A token id of a vocabulary of `vocab_size` tokens."""
+    return integer(name, value, minimum=0, maximum=vocab_size - 1)
+
+
+def check_fits(name: str, vocab_size: int, max_len: int, task_vocab: int, task_len: int) -> None:
+    """ValueError unless a policy of this vocabulary and context can read the task's sequences."""
+    if vocab_size < task_vocab or max_len < task_len:
+        raise ValueError(
+            f"{name} must cover the task's vocabulary ({task_vocab} tokens) and length "
+            f"({task_len} tokens), got vocab_size={vocab_size}, max_len={max_len}"
+        )
+
+
+def check_loop_sizes(steps, batch_size, lr, seed):
+    """Checked (steps, batch_size, lr, seed) of a supervised warm-up."""
+    steps = size("steps", steps, maximum=MAX_STEPS, why="about a second per step on a CPU")
+    batch_size = size("batch_size", batch_size, maximum=MAX_BATCH)
+    lr = real_number("lr", lr, positive=True)
+    seed = integer("seed", seed, minimum=0)
+    return steps, batch_size, lr, seed
+
+
+def check_gae_args(rewards, values, mask, gamma, lam):
+    """Checked arguments of `gae`: (B, T) float tensors of one shape and device, a 0/1 mask,
+    gamma and lam in [0, 1]."""
+    rewards = array("rewards", rewards, framework="torch", ndim=2)
+    shape = tuple(rewards.shape)
+    values = array("values", values, framework="torch")
+    if tuple(values.shape) != shape:
+        raise ValueError(
+            f"values must have the shape (B, T) of rewards {shape}, got {tuple(values.shape)}"
+        )
+    mask = array("mask", mask, framework="torch", dtype=("bool", "int", "float"))
+    if tuple(mask.shape) != shape:
+        raise ValueError(
+            f"mask must have the shape (B, T) of rewards {shape}, got {tuple(mask.shape)}"
+        )
+    host = host_values(mask)
+    if host is not None and not np.isin(host, (0, 1)).all():
+        raise ValueError("mask must hold only 0 and 1")
+    same_device(("rewards", rewards), ("values", values), ("mask", mask))
+    return rewards, values, mask, unit_interval("gamma", gamma), unit_interval("lam", lam)
+
+
+def check_memory_args(policy_params, critic_params, reward_model_params, trained_bytes,
+                      frozen_bytes):  # fmt: skip
+    """Checked parameter counts (<= 10^15: far beyond any model, so no product overflows) and
+    bytes per parameter (<= 64) of `rl_memory_bytes`."""
+    params = {"policy_params": policy_params, "critic_params": critic_params,
+              "reward_model_params": reward_model_params}  # fmt: skip
+    counts = [
+        real_number(name, value, positive=name == "policy_params", nonnegative=True, maximum=1e15)
+        for name, value in params.items()
+    ]
+    per_param = [
+        real_number(name, value, positive=True, maximum=64.0)
+        for name, value in (("trained_bytes", trained_bytes), ("frozen_bytes", frozen_bytes))
+    ]
+    return (*counts, *per_param)
+
+
+def check_items(name: str, value, cls: type, *, nonempty: bool = True) -> list:
+    """`value` as a list whose items are all instances of `cls` (at most MAX_BATCH of them)."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{name} must be a sequence of {cls.__name__}, got {describe_value(value)}")
+    items = list(value)
+    if nonempty and not items:
+        raise ValueError(f"{name} must hold at least one {cls.__name__}, got none")
+    size(f"len({name})", len(items), minimum=0, maximum=MAX_BATCH)
+    for i, item in enumerate(items):
+        if not isinstance(item, cls):
+            raise TypeError(f"{name}[{i}] must be a {cls.__name__}, got {describe_value(item)}")
+    return items
+
+
+def check_config(name: str, config, cls: type, *, not_a: type | None = None):
+    """`config` if it is an instance of `cls` (and not of its subclass `not_a`); a dict or any
+    other look-alike is refused, never read as the defaults."""
+    if not isinstance(config, cls) or (not_a is not None and isinstance(config, not_a)):
+        raise TypeError(f"{name} must be a {cls.__name__}, got {describe_value(config)}")
+    return config

@@ -1,0 +1,63 @@
+"""Chapter 5 configurations: a GRPO run and the PPO baseline on the same budget.
+
+Taught in chapter 5, "Training on the toy task" (GRPO) and "The PPO baseline, with a critic"
+(PPO). Both are keyword-only frozen dataclasses that check their fields when they are made, so a
+training loop receives a configuration it can trust.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from labs.grpo.checks import REWARDS, check_grpo_fields, check_ppo_fields
+
+__all__ = ["REWARDS", "GRPOConfig", "PPOConfig"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class GRPOConfig:
+    """Settings of a GRPO run on the toy task (defaults sized for a laptop CPU).
+
+    Each step samples `group_size` completions for each of `prompts_per_step` training prompts,
+    scores them with the rule-based reward and takes `updates_per_batch` optimiser steps (one, as
+    in DeepSeekMath, makes pi_old the current policy). `reward` is "correct_and_format" (the task's
+    reward) or "format_only" (checks only the format: the reward-hacking demonstration).
+
+    Sizes are capped so that a typo is refused rather than run for days: steps <= 100,000,
+    prompts_per_step * group_size <= 65,536 completions per step, updates_per_batch <= 100.
+    """
+
+    steps: int = 100
+    prompts_per_step: int = 16
+    group_size: int = 8
+    lr: float = 5e-4
+    clip_eps: float = 0.2
+    beta: float = 0.04
+    adv_eps: float = 1e-4
+    temperature: float = 1.0
+    format_weight: float = 0.1
+    reward: str = "correct_and_format"
+    updates_per_batch: int = 1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_grpo_fields(self)
+
+    @property
+    def samples_per_step(self) -> int:
+        return self.prompts_per_step * self.group_size
+
+
+@dataclass(frozen=True, kw_only=True)
+class PPOConfig(GRPOConfig):
+    """PPO with a critic on the same budget: each step samples `samples_per_step` completions,
+    one per prompt, so GRPO and PPO see as many completions. The KL penalty sits in the reward
+    (DeepSeekMath eq. 2), advantages come from GAE over the critic's values."""
+
+    critic_lr: float = 1e-3
+    gamma: float = 1.0
+    gae_lambda: float = 0.95
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_ppo_fields(self)
