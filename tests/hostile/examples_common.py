@@ -153,4 +153,37 @@ ACCEPTED = {
     ("labs.common.tasks.Tokenizer.decode", "ids", "ids-empty"): (
         "decoding no ids is the empty string, as for Python's own str.join"
     ),
+    **{
+        ("labs.common.exercises.Case", "args", m): (
+            "args are whatever the exercise passes to the student's function: any values"
+        )
+        for m in ("sequence-empty", "sequence-nan", "sequence-string")
+    },
+    ("labs.common.exercises.CheckReport", "total_cases", "huge-int"): (
+        "a count in a record: it allocates nothing and loops over nothing"
+    ),
+    **{
+        ("labs.common.progress.progress", "iterable", m): (
+            "a progress bar wraps any iterable, empty or not, whatever it holds"
+        )
+        for m in ("sequence-empty", "sequence-nan", "sequence-string")
+    },
+    ("labs.common.progress.progress", "total", "huge-int"): (
+        "total is only the number tqdm displays; a large one allocates nothing"
+    ),
+    ("labs.common.tasks.AdditionTask", "seed", "huge-int"): (
+        "NumPy's default_rng takes any non-negative integer seed"
+    ),
+    **{
+        ("labs.common.validate.instance", "value", m): (
+            "instance checks the type only, and these are ints (bool is an int subclass)"
+        )
+        for m in ("bool-for-int", "huge-int", "negative-int")
+    },
+    ("labs.common.validate.integer", "value", "huge-int"): (
+        "with no maximum given, a huge int is a valid int"
+    ),
+    ("labs.common.validate.read_only", "mapping", "dict-empty"): (
+        "an empty registry is still a mapping to protect"
+    ),
 }

@@ -107,9 +107,7 @@ class Exercise:
             raise ValueError(f"Exercise {self.name!r} needs at least one case")
         if not all(isinstance(c, Case) for c in self.cases):
             raise TypeError(f"Exercise {self.name!r}: cases must all be Case objects")
-        limit = self.time_limit_s
-        if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not limit > 0:
-            raise ValueError(f"Exercise.time_limit_s must be a positive number, got {limit!r}")
+        real_number("time_limit_s", self.time_limit_s, positive=True)
         # The snapshot the checks run on: bytes cannot be changed by the student's code. Cases
         # that cannot be pickled (a lambda among the arguments) keep a private deep copy.
         try:

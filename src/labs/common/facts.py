@@ -13,6 +13,8 @@ a constant for every later import.
 from __future__ import annotations
 
 import json
+import math
+import numbers
 from dataclasses import dataclass
 from importlib.resources import files
 from types import MappingProxyType
@@ -49,9 +51,13 @@ class Fact:
         for name in ("unit", "note"):
             if not isinstance(getattr(self, name), str):
                 raise TypeError(f"Fact.{name} must be a string, got {getattr(self, name)!r}")
-        if self.value is None or isinstance(self.value, (str, bool, list, dict)):
+        if isinstance(self.value, numbers.Real) and not isinstance(self.value, bool):
+            if not math.isfinite(self.value):
+                raise ValueError(f"Fact.value must be finite, got {self.value!r}")
+        elif not isinstance(self.value, (tuple, MappingProxyType)):
             raise TypeError(
-                f"Fact.value must be a number, a tuple or a read-only mapping, got {self.value!r}"
+                f"Fact.value must be a real number, a tuple or a read-only mapping, "
+                f"got {type(self.value).__name__}"
             )
 
     def __str__(self) -> str:
