@@ -103,7 +103,7 @@ def _completion_ids(completion) -> list[int]:
     """A completion's token ids as a list; torch/JAX arrays are read on the host."""
     if hasattr(completion, "detach"):  # a torch tensor
         completion = completion.detach().cpu().numpy()
-    ids = integer_array("completion", np.asarray(completion), low=0, high=TOKENIZER.vocab_size)
+    ids = integer_array("completion", completion, low=0, high=TOKENIZER.vocab_size)
     return ids.reshape(-1).tolist()
 
 

@@ -264,6 +264,7 @@ def array(
     if framework == "numpy":
         if found in ("torch", "jax"):
             raise TypeError(f"{name} must be a NumPy array, got {describe_value(value)}")
+        converted = found is None
         if found is None:
             if isinstance(value, (str, bytes, Mapping)) or value is None:
                 raise TypeError(f"{name} must be an array of numbers, got {describe_value(value)}")
@@ -274,6 +275,8 @@ def array(
                     f"{name} must be an array of numbers, got {describe_value(value)}"
                 ) from None
         value = np.asarray(value)
+        if converted and nonempty and value.size == 0:  # [] has no dtype of its own to judge
+            raise ValueError(f"{name} must not be empty, got shape {value.shape}")
         found = "numpy"
     elif framework == "torch":
         if found != "torch":
