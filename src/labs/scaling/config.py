@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from labs.common.validate import array, integer_array, real_number, size
+from labs.common.validate import array, instance, integer_array, real_number, size
 
 __all__ = [
     "MAX_CONTEXT",
@@ -128,6 +128,7 @@ class TinyLMConfig:
 def param_shapes(config: TinyLMConfig) -> dict[str, tuple[int, ...]]:
     """The name and shape of every weight of `config` (d = d_model, V = vocab, T = context,
     h = mlp_ratio * d); matrices act on the right: y = x @ W."""
+    instance("config", config, TinyLMConfig)
     d, v, t = config.d_model, config.vocab_size, config.context
     h = config.mlp_ratio * d
     shapes = {"tok_emb": (v, d), "pos_emb": (t, d)}
