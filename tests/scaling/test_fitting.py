@@ -91,7 +91,7 @@ def test_fit_on_epoch_points_reproduces_the_replication():
     assert fit.B == pytest.approx(fact("epoch_fit_B").value, rel=0.1)
     # and it fits those points better than the published law does
     published = ChinchillaParams(
-        *(fact(f"chinchilla_{k}").value for k in ("E", "A", "B", "alpha", "beta"))
+        **{k: fact(f"chinchilla_{k}").value for k in ("E", "A", "B", "alpha", "beta")}
     )
     ours = huber(fit.residuals).sum()
     theirs = huber(chinchilla_residuals(n, d, loss, published)).sum()

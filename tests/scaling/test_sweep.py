@@ -46,7 +46,13 @@ def test_corpus_is_seeded():
     assert not np.array_equal(a.train, make_corpus(16, 1000, 100, seed=8).train)
 
 
-@pytest.mark.parametrize("config", [TinyLMConfig(64, 16, 16, 1, 2), TinyLMConfig(64, 8, 8, 2, 1)])
+@pytest.mark.parametrize(
+    "config",
+    [
+        TinyLMConfig(vocab_size=64, context=16, d_model=16, n_layers=1, n_heads=2),
+        TinyLMConfig(vocab_size=64, context=8, d_model=8, n_layers=2, n_heads=1),
+    ],
+)
 def test_param_count_matches_both_frameworks(config):
     assert count_params(config) == sum(v.size for v in init_params(config).values())
     model = scaling_torch.TinyLM(config)
@@ -54,7 +60,7 @@ def test_param_count_matches_both_frameworks(config):
 
 
 def test_forward_parity_numpy_torch_jax(corpus):
-    config = TinyLMConfig(64, 16, 16, 2, 2)
+    config = TinyLMConfig(vocab_size=64, context=16, d_model=16, n_layers=2, n_heads=2)
     params = init_params(config, seed=5)
     x, y = windows(corpus.train, batch_starts(len(corpus.train), 16, 4, 1, 0)[0], 16)
     ref = reference_loss(params, x, y, config)  # float64
@@ -71,7 +77,7 @@ def test_forward_parity_numpy_torch_jax(corpus):
 
 
 def test_torch_and_jax_train_the_same_curve(corpus):
-    config = TinyLMConfig(64, 16, 16, 1, 2)
+    config = TinyLMConfig(vocab_size=64, context=16, d_model=16, n_layers=1, n_heads=2)
     curve_t, eval_t = scaling_torch.train_run(
         config, corpus, 40, batch_size=8, peak_lr=3e-2, eval_at=(20, 40)
     )
@@ -90,7 +96,7 @@ def test_torch_and_jax_train_the_same_curve(corpus):
 
 def test_sweeps_agree_between_frameworks(corpus):
     kwargs = dict(d_models=(4, 8), steps=(10, 20), batch_size=8, peak_lr=3e-2)
-    base = TinyLMConfig(64, 16)
+    base = TinyLMConfig(vocab_size=64, context=16)
     t = scaling_torch.train_sweep(corpus, base=base, **kwargs)
     j = scaling_jax.train_sweep(corpus, base=base, **kwargs)
     assert len(t) == len(j) == 4
@@ -104,7 +110,7 @@ def test_sweeps_agree_between_frameworks(corpus):
 
 
 def test_fixed_schedule_reads_checkpoints_of_one_run(corpus):
-    base = TinyLMConfig(64, 16)
+    base = TinyLMConfig(vocab_size=64, context=16)
     fixed = scaling_torch.train_sweep(
         corpus, (4,), (10, 20), base=base, batch_size=8, schedule="fixed"
     )
@@ -122,8 +128,12 @@ def test_lr_schedule():
 @pytest.mark.parametrize(
     "call, exc, fragment",
     [
-        (lambda c: TinyLMConfig(64, 16, 12, 1, 5), ValueError, "divisible"),
-        (lambda c: TinyLMConfig(64, 1), ValueError, "context"),
+        (
+            lambda c: TinyLMConfig(vocab_size=64, context=16, d_model=12, n_layers=1, n_heads=5),
+            ValueError,
+            "divisible",
+        ),
+        (lambda c: TinyLMConfig(vocab_size=64, context=1), ValueError, "context"),
         (
             lambda c: scaling_torch.train_sweep(c, (8,), (10,), schedule="cosine"),
             ValueError,
@@ -131,18 +141,30 @@ def test_lr_schedule():
         ),
         (lambda c: scaling_torch.train_sweep(c, (), (10,)), ValueError, "d_models"),
         (lambda c: scaling_jax.train_sweep(c, (8,), (0,)), ValueError, "steps"),
-        (lambda c: scaling_torch.train_run(TinyLMConfig(32, 16), c, 10), ValueError, "vocab_size"),
         (
-            lambda c: scaling_jax.train_run(TinyLMConfig(64, 16), c, 10, eval_at=(20,)),
+            lambda c: scaling_torch.train_run(TinyLMConfig(vocab_size=32, context=16), c, 10),
+            ValueError,
+            "vocab_size",
+        ),
+        (
+            lambda c: scaling_jax.train_run(
+                TinyLMConfig(vocab_size=64, context=16), c, 10, eval_at=(20,)
+            ),
             ValueError,
             "eval_at",
         ),
         (
-            lambda c: scaling_torch.train_run(TinyLMConfig(64, 16), c, 10, peak_lr=0.0),
+            lambda c: scaling_torch.train_run(
+                TinyLMConfig(vocab_size=64, context=16), c, 10, peak_lr=0.0
+            ),
             ValueError,
             "peak_lr",
         ),
-        (lambda c: scaling_torch.train_run(TinyLMConfig(64, 16), "text", 10), TypeError, "corpus"),
+        (
+            lambda c: scaling_torch.train_run(TinyLMConfig(vocab_size=64, context=16), "text", 10),
+            TypeError,
+            "corpus",
+        ),
         (lambda c: make_corpus(64, 1000, 100, mix=1.5), ValueError, "mix"),
         (lambda c: make_corpus(1), ValueError, "vocab_size"),
         (lambda c: init_params("config"), TypeError, "config"),
@@ -155,7 +177,7 @@ def test_bad_input(corpus, call, exc, fragment):
 
 @requires_gpu
 def test_torch_run_on_gpu_matches_cpu(corpus):
-    config = TinyLMConfig(64, 16, 16, 1, 2)
+    config = TinyLMConfig(vocab_size=64, context=16, d_model=16, n_layers=1, n_heads=2)
     cpu, _ = scaling_torch.train_run(config, corpus, 10, batch_size=8)
     gpu, _ = scaling_torch.train_run(config, corpus, 10, batch_size=8, device="cuda")
     np.testing.assert_allclose(cpu, gpu, atol=1e-3)  # TF32 matmuls may be on: a looser bound

@@ -7,8 +7,12 @@ the chapter's own sweep (corpus, weights, NumPy reference). The sweep's training
 
     from labs.scaling import torch as scaling_torch   # pulls in PyTorch
     from labs.scaling import jax as scaling_jax       # pulls in JAX
+
+Modules: `config` (the dataclasses), `laws`, `fitting`, `predict`, `lm` (corpus, weights, batches),
+`reference` (the NumPy forward pass), `sweep`, `checks` (argument checks shared by all of them).
 """
 
+from labs.scaling.config import MarkovCorpus, TinyLMConfig
 from labs.scaling.fitting import (
     ChinchillaFit,
     bootstrap_chinchilla,
@@ -31,15 +35,9 @@ from labs.scaling.laws import (
     load_chinchilla_points,
     training_flops,
 )
-from labs.scaling.lm import (
-    MarkovCorpus,
-    TinyLMConfig,
-    count_params,
-    init_params,
-    make_corpus,
-    reference_loss,
-)
+from labs.scaling.lm import count_params, init_params, make_corpus
 from labs.scaling.predict import extrapolation_study
+from labs.scaling.reference import reference_loss
 from labs.scaling.sweep import SweepResult
 
 __all__ = [

@@ -8,6 +8,9 @@ a = log A, b = log B, e = log E, its logarithm is a log-sum-exp,
 and the fit minimises the sum over runs of Huber_delta(LSE(...) - log L_run) with delta = 1e-3
 (their eq. 3), by L-BFGS from a grid of initialisations, keeping the best. A small delta makes
 the objective close to the sum of absolute residuals: robust to the odd outlier run.
+
+Taught in chapter 1, "Fitting the law to the paper's points" and "The IsoFLOP approach".
+Axes: R runs, G grid points.
 """
 
 from __future__ import annotations
@@ -17,11 +20,24 @@ import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
+from jaxtyping import Float
 from scipy.optimize import minimize
 
 from labs.common.facts import fact
-from labs.common.validate import integer, real_number
-from labs.scaling.laws import ChinchillaParams, chinchilla_loss, positive_array, same_length
+from labs.common.validate import array, integer, real_number, size
+from labs.scaling.checks import (
+    MAX_RESAMPLES,
+    MAX_STARTS,
+    check_fit_result,
+    check_law,
+    check_objective_args,
+    check_runs,
+    check_starts,
+    positive_array,
+    same_length,
+)
+from labs.scaling.config import ChinchillaParams
+from labs.scaling.laws import _chinchilla_loss
 
 __all__ = [
     "ChinchillaFit",
@@ -38,17 +54,18 @@ __all__ = [
 
 def huber(r, delta: float = 1e-3) -> np.ndarray:
     """Huber loss, elementwise: r^2 / 2 where |r| <= delta, delta (|r| - delta / 2) beyond."""
-    delta = real_number("delta", delta, positive=True)
-    r = np.asarray(r, dtype=np.float64)
-    if not np.all(np.isfinite(r)):
-        raise ValueError("r must be finite; it holds NaN or inf")
+    r = array("r", r).astype(np.float64)
+    return _huber(r, real_number("delta", delta, positive=True))
+
+
+def _huber(r: Float[np.ndarray, "*s"], delta: float) -> Float[np.ndarray, "*s"]:
+    """Quadratic inside |r| <= delta, linear beyond (App. D.2)."""
     small = np.abs(r) <= delta
     return np.where(small, 0.5 * r**2, delta * (np.abs(r) - 0.5 * delta))
 
 
-def _log_law(theta: np.ndarray, log_n: np.ndarray, log_d: np.ndarray):
-    """LSE of (D.2) for parameter rows theta (..., 5) = (a, b, e, alpha, beta), and its softmax
-    weights (..., runs, 3), which are the derivatives of the LSE with respect to a, b and e."""
+def _log_law(theta: Float[np.ndarray, "*g 5"], log_n: Float[np.ndarray, " R"], log_d):
+    """LSE (D.2) per parameter row (a, b, e, alpha, beta), and its softmax weights (*g, R, 3)."""
     a, b, e, alpha, beta = np.moveaxis(np.asarray(theta, dtype=np.float64), -1, 0)
     terms = np.stack(
         [
@@ -67,9 +84,25 @@ def _log_law(theta: np.ndarray, log_n: np.ndarray, log_d: np.ndarray):
 def chinchilla_objective(theta, log_n, log_d, log_loss, delta: float = 1e-3):
     """Sum of Huber(LSE - log L) over runs, and its gradient with respect to theta (5,).
 
+    Args:
+        theta: (a, b, e, alpha, beta) = (log A, log B, log E, alpha, beta).
+        log_n, log_d, log_loss: 1-D arrays of one length, the logs of N, D and loss per run.
+        delta: the Huber threshold (the paper's 1e-3).
+
     Written out term by term (rather than with `_log_law`) because L-BFGS calls it thousands
-    of times: this is the inner loop of every fit.
+    of times: this is the inner loop of every fit, which calls the bare `_chinchilla_objective`.
     """
+    return _chinchilla_objective(*check_objective_args(theta, log_n, log_d, log_loss, delta))
+
+
+def _chinchilla_objective(
+    theta: Float[np.ndarray, " 5"],
+    log_n: Float[np.ndarray, " R"],
+    log_d: Float[np.ndarray, " R"],
+    log_loss: Float[np.ndarray, " R"],
+    delta: float,
+) -> tuple[float, Float[np.ndarray, " 5"]]:
+    """Huber(LSE - log L) summed over runs (App. D.2), and its gradient."""
     a, b, e, alpha, beta = theta
     t1 = a - alpha * log_n
     t2 = b - beta * log_d
@@ -98,33 +131,36 @@ def _paper_init_grid() -> np.ndarray:
     return np.array(list(itertools.product(ab, ab, e, exps, exps)), dtype=np.float64)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ChinchillaFit(ChinchillaParams):
     """A fitted law: the five parameters, plus what the fit leaves behind.
 
     residuals: log L_run - log L_fit(N, D) per run (positive: the run did worse than the law).
-    objective: the minimised sum of Huber losses. init: the grid point the best fit started from.
+    objective: the minimised sum of Huber losses (None when not known).
+    init: the grid point (a, b, e, alpha, beta) the best fit started from (empty when not known).
     """
 
-    residuals: np.ndarray = field(default=None, repr=False, compare=False)
-    objective: float = field(default=float("nan"), repr=False, compare=False)
+    residuals: np.ndarray | None = field(default=None, repr=False, compare=False)
+    objective: float | None = field(default=None, repr=False, compare=False)
     init: tuple = field(default=(), repr=False, compare=False)
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name, value in zip(
+            ("residuals", "objective", "init"),
+            check_fit_result(self.residuals, self.objective, self.init),
+            strict=True,
+        ):
+            object.__setattr__(self, name, value)
+
     def params(self) -> ChinchillaParams:
-        return ChinchillaParams(self.E, self.A, self.B, self.alpha, self.beta)
+        return ChinchillaParams(E=self.E, A=self.A, B=self.B, alpha=self.alpha, beta=self.beta)
 
 
-def _clean(N, D, loss):
-    N, D, loss = (positive_array(n, v) for n, v in (("N", N), ("D", D), ("loss", loss)))
-    same_length(N=N, D=D, loss=loss)
-    if N.ndim != 1:
-        raise ValueError(f"N, D and loss must be 1-D arrays, got shape {N.shape}")
-    return N, D, loss
-
-
-def _lbfgs(theta0, args):
+def _lbfgs(theta0: Float[np.ndarray, " 5"], args: tuple) -> tuple[np.ndarray, float]:
+    """One L-BFGS-B run from theta0."""
     res = minimize(
-        chinchilla_objective,
+        _chinchilla_objective,
         theta0,
         args=args,
         jac=True,
@@ -149,24 +185,20 @@ def fit_chinchilla(N, D, loss, delta: float = 1e-3, *, starts: int | None = 16, 
     Returns:
         A `ChinchillaFit` (a ChinchillaParams with residuals, objective and starting point).
     """
-    N, D, loss = _clean(N, D, loss)
+    N, D, loss = check_runs(N, D, loss, min_runs=5)
     delta = real_number("delta", delta, positive=True)
-    if len(N) < 5:
-        raise ValueError(
-            f"N, D and loss must hold at least 5 runs to fit 5 parameters, got {len(N)}"
-        )
+    return _fit_chinchilla(N, D, loss, delta, check_starts(starts, init), init)
+
+
+def _fit_chinchilla(N, D, loss, delta: float, starts: int | None, init) -> ChinchillaFit:
+    """Screen the grid by objective, run L-BFGS from the best `starts` points, keep the best."""
     args = (np.log(N), np.log(D), np.log(loss), delta)
     grid = _paper_init_grid()
-    if starts == 0 and init is not None:
-        grid = grid[:0]
-    elif starts is not None:
-        starts = integer("starts", starts, minimum=0 if init is not None else 1)
+    if starts is not None:
         lse, _ = _log_law(grid, args[0], args[1])
-        screen = huber(lse - args[2], delta).sum(axis=-1)
+        screen = _huber(lse - args[2], delta).sum(axis=-1)
         grid = grid[np.argsort(screen, kind="stable")[:starts]]
     if init is not None:
-        if not isinstance(init, ChinchillaParams):
-            raise TypeError(f"init must be a ChinchillaParams, got {type(init).__name__}")
         grid = np.vstack([_theta(init), grid])
     best = (np.inf, None, None)
     for theta0 in grid:
@@ -177,25 +209,26 @@ def fit_chinchilla(N, D, loss, delta: float = 1e-3, *, starts: int | None = 16, 
     a, b, e, alpha, beta = theta
     lse, _ = _log_law(theta, args[0], args[1])
     return ChinchillaFit(
-        float(np.exp(e)),
-        float(np.exp(a)),
-        float(np.exp(b)),
-        float(alpha),
-        float(beta),
+        E=float(np.exp(e)),
+        A=float(np.exp(a)),
+        B=float(np.exp(b)),
+        alpha=float(alpha),
+        beta=float(beta),
         residuals=args[2] - lse,
         objective=value,
         init=tuple(float(t) for t in theta0),
     )
 
 
-def _theta(p: ChinchillaParams) -> np.ndarray:
+def _theta(p: ChinchillaParams) -> Float[np.ndarray, " 5"]:
+    """(log A, log B, log E, alpha, beta): the fit's coordinates."""
     return np.array([np.log(p.A), np.log(p.B), np.log(p.E), p.alpha, p.beta])
 
 
 def chinchilla_residuals(N, D, loss, params: ChinchillaParams) -> np.ndarray:
     """log(loss) - log(L(N, D)) per run under `params` (the quantity the fit makes small)."""
-    N, D, loss = _clean(N, D, loss)
-    return np.log(loss) - np.log(chinchilla_loss(N, D, params))
+    N, D, loss = check_runs(N, D, loss)
+    return np.log(loss) - np.log(_chinchilla_loss(N, D, check_law("params", params)))
 
 
 def bootstrap_chinchilla(
@@ -213,21 +246,21 @@ def bootstrap_chinchilla(
 
     Each refit starts from the full-data fit (`full`, fitted here if not given) and from the
     `starts` best grid points: a warm start keeps the bootstrap cheap. Returns an array
-    (n_resamples, 5) of (E, A, B, alpha, beta).
+    (n_resamples, 5) of (E, A, B, alpha, beta). n_resamples <= 1,000 (each is a refit: 1,000
+    already take minutes); starts <= 4,500 (the paper's grid).
     """
-    N, D, loss = _clean(N, D, loss)
-    n_resamples = integer("n_resamples", n_resamples, minimum=1)
+    N, D, loss = check_runs(N, D, loss, min_runs=5)
+    n_resamples = size("n_resamples", n_resamples, maximum=MAX_RESAMPLES, why="each is a refit")
     seed = integer("seed", seed, minimum=0)
-    starts = integer("starts", starts, minimum=0)
-    if full is None:
-        full = fit_chinchilla(N, D, loss, delta, starts=max(starts, 8))
-    elif not isinstance(full, ChinchillaParams):
-        raise TypeError(f"full must be a ChinchillaParams, got {type(full).__name__}")
+    delta = real_number("delta", delta, positive=True)
+    starts = size("starts", starts, minimum=0, maximum=MAX_STARTS, why="the paper's grid")
+    full = _fit_chinchilla(N, D, loss, delta, max(starts, 8), None) if full is None else full
+    check_law("full", full)
     rng = np.random.default_rng(seed)
     out = np.empty((n_resamples, 5))
     for i in range(n_resamples):
         idx = rng.integers(0, len(N), size=len(N))
-        fit = fit_chinchilla(N[idx], D[idx], loss[idx], delta, starts=starts, init=full)
+        fit = _fit_chinchilla(N[idx], D[idx], loss[idx], delta, starts, full)
         out[i] = fit.E, fit.A, fit.B, fit.alpha, fit.beta
     return out
 
@@ -254,11 +287,15 @@ def isoflop_minima(N, C, loss, budgets, *, width: float = 0.1, min_runs: int = 4
 
     Returns three arrays: the budgets kept, N_opt and the parabola's minimum loss.
     """
-    N, C, loss = (positive_array(n, v) for n, v in (("N", N), ("C", C), ("loss", loss)))
-    same_length(N=N, C=C, loss=loss)
+    N, C, loss = check_runs(N, C, loss, d_name="C")
     budgets = positive_array("budgets", budgets)
     width = real_number("width", width, positive=True)
-    min_runs = integer("min_runs", min_runs, minimum=3)
+    min_runs = size("min_runs", min_runs, minimum=3, maximum=len(N), why="the number of runs")
+    return _isoflop_minima(N, C, loss, budgets, width, min_runs)
+
+
+def _isoflop_minima(N, C, loss, budgets, width: float, min_runs: int):
+    """A parabola in log N through each budget's runs; its vertex is N_opt (Approach 2)."""
     kept, n_opt, l_min = [], [], []
     for budget in np.atleast_1d(budgets):
         near = np.abs(np.log10(C) - np.log10(budget)) <= width

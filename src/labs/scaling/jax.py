@@ -3,6 +3,10 @@ weights, trained with optax, and the training sweep.
 
 Same weights (`labs.scaling.lm.init_params`), same batches (`batch_starts`), same Adam and
 schedule as `labs.scaling.torch`, so the two loss curves agree run by run.
+
+Taught in chapter 1, "Your own sweep". Axes: B batch, T tokens, V vocabulary, D model width.
+The public `forward` and `loss_fn` check their arguments (outside jit: token ids are read only
+when they are concrete host data); the training loop jits the bare `_forward` and `_loss`.
 """
 
 from __future__ import annotations
@@ -13,28 +17,34 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jaxtyping import Float, Int
 
-from labs.scaling.lm import (
-    MarkovCorpus,
-    TinyLMConfig,
-    batch_starts,
-    init_params,
-    lr_schedule,
-    windows,
-)
-from labs.scaling.sweep import SweepResult, check_sweep_args, sweep_plan
+from labs.scaling.checks import check_params, check_sweep_args, check_targets, check_tokens
+from labs.scaling.config import MarkovCorpus, TinyLMConfig
+from labs.scaling.lm import _batch_starts, _init_params, _windows, lr_schedule
+from labs.scaling.sweep import SweepResult, sweep_plan
 
 __all__ = ["forward", "loss_fn", "train_run", "train_sweep"]
 
 
-def _layer_norm(x, w, b, eps=1e-5):
+def _layer_norm(x: Float[jax.Array, "B T D"], w, b, eps=1e-5) -> Float[jax.Array, "B T D"]:
+    """LayerNorm over the last axis."""
     mu = x.mean(-1, keepdims=True)
     var = ((x - mu) ** 2).mean(-1, keepdims=True)
     return (x - mu) * jax.lax.rsqrt(var + eps) * w + b
 
 
 def forward(params: dict, tokens: jax.Array, config: TinyLMConfig) -> jax.Array:
-    """Logits (B, T, V) for int tokens (B, T), T <= context. Pure: jit it with config static."""
+    """Logits (B, T, V) for int tokens (B, T) in [0, vocab_size), T <= context.
+
+    Checks its arguments, then calls the pure `_forward` (jit that one, with config static).
+    """
+    params = check_params(params, config, framework="jax")
+    return _forward(params, check_tokens("tokens", tokens, config, framework="jax"), config)
+
+
+def _forward(params: dict, tokens: Int[jax.Array, "B T"], config) -> Float[jax.Array, "B T V"]:
+    """Pre-norm blocks, x + attn(ln1(x)) then x + mlp(ln2(x)); learned positions."""
     b, t = tokens.shape
     nh, hd = config.n_heads, config.d_model // config.n_heads
     x = params["tok_emb"][tokens] + params["pos_emb"][:t]
@@ -55,14 +65,23 @@ def forward(params: dict, tokens: jax.Array, config: TinyLMConfig) -> jax.Array:
 
 def loss_fn(params: dict, inputs: jax.Array, targets: jax.Array, config: TinyLMConfig):
     """Mean next-token cross-entropy (nats) of inputs (B, T) against targets (B, T)."""
-    logits = forward(params, inputs, config)
+    params = check_params(params, config, framework="jax")
+    inputs, targets = check_targets(inputs, targets, config, framework="jax")
+    return _loss(params, inputs, targets, config)
+
+
+def _loss(params: dict, inputs: Int[jax.Array, "B T"], targets: Int[jax.Array, "B T"], config):
+    """Mean softmax cross-entropy against integer labels."""
+    logits = _forward(params, inputs, config)
     return optax.softmax_cross_entropy_with_integer_labels(logits, targets).mean()
 
 
 def _make_step(config: TinyLMConfig, optimizer: optax.GradientTransformation):
+    """A jitted Adam step for this config."""
+
     @jax.jit
     def step(params, opt_state, inputs, targets, lr):
-        loss, grads = jax.value_and_grad(loss_fn)(params, inputs, targets, config)
+        loss, grads = jax.value_and_grad(_loss)(params, inputs, targets, config)
         opt_state.hyperparams["learning_rate"] = lr
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
@@ -72,7 +91,8 @@ def _make_step(config: TinyLMConfig, optimizer: optax.GradientTransformation):
 
 @partial(jax.jit, static_argnums=3)
 def _eval(params, inputs, targets, config):
-    return loss_fn(params, inputs, targets, config)
+    """Validation loss, jitted."""
+    return _loss(params, inputs, targets, config)
 
 
 def train_run(
@@ -93,19 +113,19 @@ def train_run(
     schedule_steps, eval_at = check_sweep_args(
         config, corpus, steps, batch_size, peak_lr, seed, schedule_steps, eval_at
     )
-    params = jax.tree_util.tree_map(jnp.asarray, init_params(config, seed))
+    params = jax.tree_util.tree_map(jnp.asarray, _init_params(config, seed))
     lrs = lr_schedule(schedule_steps, peak_lr).astype(np.float32)
     optimizer = optax.inject_hyperparams(optax.adam)(
         learning_rate=float(lrs[0]), b1=0.9, b2=0.99, eps=1e-8
     )
     opt_state = optimizer.init(params)
     step_fn = _make_step(config, optimizer)
-    starts = batch_starts(len(corpus.train), config.context, batch_size, steps, seed)
+    starts = _batch_starts(len(corpus.train), config.context, batch_size, steps, seed)
     n_valid = (len(corpus.valid) - 1) // config.context
-    valid_x, valid_y = windows(corpus.valid, np.arange(n_valid) * config.context, config.context)
+    valid_x, valid_y = _windows(corpus.valid, np.arange(n_valid) * config.context, config.context)
     curve, evals = np.empty(steps), {}
     for step in range(steps):
-        x, y = windows(corpus.train, starts[step], config.context)
+        x, y = _windows(corpus.train, starts[step], config.context)
         params, opt_state, loss = step_fn(params, opt_state, x, y, lrs[step])
         curve[step] = float(loss)
         if step + 1 in eval_at:

@@ -3,28 +3,24 @@ expensive ones, and measure how wrong the prediction is as the cheap budget grow
 
 Each run is a shot: a lab with little compute fits its law on runs far below the one it will
 bet on. This module measures how far that bet can be off, on data where the answer is known.
+
+Taught in chapter 1, "Predicting the big run from small ones".
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
-from labs.common.validate import real_number
-from labs.scaling.fitting import ChinchillaFit, fit_chinchilla
-from labs.scaling.laws import (
-    chinchilla_loss,
-    compute_optimal,
-    positive_array,
-    same_length,
-    training_flops,
-)
+from labs.scaling.checks import check_extrapolation_args, check_study
+from labs.scaling.fitting import ChinchillaFit, _fit_chinchilla
+from labs.scaling.laws import _chinchilla_loss, _compute_optimal, _training_flops
 
 __all__ = ["ExtrapolationStudy", "extrapolation_study"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ExtrapolationStudy:
     """What the law fitted on runs with C <= each threshold predicts for the held-out big runs.
 
@@ -43,6 +39,11 @@ class ExtrapolationStudy:
     n_opt: np.ndarray
     fits: tuple[ChinchillaFit, ...]
     held_out: np.ndarray
+
+    def __post_init__(self) -> None:
+        checked = check_study({f.name: getattr(self, f.name) for f in fields(self)})
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
 
 
 def extrapolation_study(
@@ -65,33 +66,23 @@ def extrapolation_study(
         target_C: optional budget at which each fit's compute-optimal N is reported.
         starts: grid starts per fit (see `fit_chinchilla`).
     """
-    N, D, loss = (positive_array(n, v) for n, v in (("N", N), ("D", D), ("loss", loss)))
-    same_length(N=N, D=D, loss=loss)
-    thresholds = np.sort(np.atleast_1d(positive_array("thresholds", thresholds)))
-    holdout_above = real_number("holdout_above", holdout_above, positive=True)
-    if thresholds[-1] > holdout_above:
-        raise ValueError(
-            f"thresholds must not exceed holdout_above={holdout_above:g}, got {thresholds[-1]:g}"
-        )
-    if target_C is not None:
-        target_C = real_number("target_C", target_C, positive=True)
-    C = training_flops(N, D)
+    args = check_extrapolation_args(N, D, loss, thresholds, holdout_above, target_C, starts)
+    return _extrapolation_study(*args)
+
+
+def _extrapolation_study(N, D, loss, thresholds, holdout_above, target_C, starts):
+    """Fit on C <= each threshold, predict the runs with C >= holdout_above."""
+    C = _training_flops(N, D)
     held = C >= holdout_above
-    if not held.any():
-        raise ValueError(f"no run has C >= holdout_above={holdout_above:g}")
     errors, fits, n_train, n_opt = [], [], [], []
     for threshold in thresholds:
         train = C <= threshold
-        if train.sum() < 5:
-            raise ValueError(
-                f"threshold {threshold:g} leaves {int(train.sum())} runs; a fit needs at least 5"
-            )
-        fit = fit_chinchilla(N[train], D[train], loss[train], starts=starts)
-        predicted = chinchilla_loss(N[held], D[held], fit)
+        fit = _fit_chinchilla(N[train], D[train], loss[train], 1e-3, starts, None)
+        predicted = _chinchilla_loss(N[held], D[held], fit)
         errors.append((predicted - loss[held]) / loss[held])
         fits.append(fit)
         n_train.append(int(train.sum()))
-        n_opt.append(compute_optimal(target_C, fit)[0] if target_C is not None else np.nan)
+        n_opt.append(_compute_optimal(np.float64(target_C), fit)[0] if target_C else np.nan)
     return ExtrapolationStudy(
         thresholds=thresholds,
         n_train=np.array(n_train),

@@ -1,5 +1,8 @@
-"""What a training sweep is, independent of the framework that runs it: the grid of runs, the
-argument checks, and the table of results (N, D, C, validation loss) that the fits consume."""
+"""What a training sweep is, independent of the framework that runs it: the grid of runs and the
+table of results (N, D, C, validation loss) that the fits consume.
+
+Taught in chapter 1, "Your own sweep".
+"""
 
 from __future__ import annotations
 
@@ -8,13 +11,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from labs.common.validate import integer, one_of, real_number
-from labs.scaling.lm import MarkovCorpus, TinyLMConfig, count_params
+from labs.scaling.checks import check_plan, check_plan_args, check_sweep_args, check_sweep_result
+from labs.scaling.config import MarkovCorpus, TinyLMConfig
+from labs.scaling.lm import _count_params
 
 __all__ = ["SweepPlan", "SweepResult", "check_sweep_args", "sweep_plan"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SweepResult:
     """One row per (model, token budget). N: parameters, D: training tokens, C = 6ND FLOPs,
     loss: validation loss (nats/token); d_model and steps identify the run; curves holds each
@@ -30,6 +34,14 @@ class SweepResult:
     framework: str
     schedule: str
 
+    def __post_init__(self) -> None:
+        fields = check_sweep_result(
+            self.N, self.D, self.C, self.loss, self.d_model, self.steps, self.curves,
+            self.framework, self.schedule,
+        )  # fmt: skip
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
+
     def __len__(self) -> int:
         return len(self.N)
 
@@ -43,13 +55,17 @@ class SweepResult:
         ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SweepPlan:
     """The runs to train: (config, steps to train, steps at which to measure validation loss)."""
 
     runs: tuple
     batch_size: int
     schedule: str
+
+    def __post_init__(self) -> None:
+        batch_size, schedule = check_plan(self.runs, self.batch_size, self.schedule)
+        object.__setattr__(self, "batch_size", batch_size)
 
     def run(self, train_run, framework: str) -> SweepResult:
         """Train every run with `train_run(config, steps, eval_at) -> (curve, {step: val_loss})`
@@ -68,7 +84,7 @@ class SweepPlan:
 
     def result(self, rows, curves, framework: str) -> SweepResult:
         configs = [r[0] for r in rows]
-        n = np.array([count_params(c) for c in configs], dtype=np.float64)
+        n = np.array([_count_params(c) for c in configs], dtype=np.float64)
         steps = np.array([r[1] for r in rows], dtype=np.int64)
         d = steps.astype(np.float64) * self.batch_size * configs[0].context
         return SweepResult(
@@ -82,21 +98,6 @@ class SweepPlan:
             framework=framework,
             schedule=self.schedule,
         )
-
-
-def _int_tuple(name: str, values, minimum: int) -> tuple[int, ...]:
-    if isinstance(values, (int, np.integer)):
-        values = (values,)
-    try:
-        values = tuple(values)
-    except TypeError:
-        raise TypeError(f"{name} must be a sequence of ints, got {type(values).__name__}") from None
-    if not values:
-        raise ValueError(f"{name} must hold at least one value, got an empty sequence")
-    out = tuple(integer(name, v, minimum=minimum) for v in values)
-    if len(set(out)) != len(out):
-        raise ValueError(f"{name} must not repeat a value, got {out}")
-    return tuple(sorted(out))
 
 
 def sweep_plan(
@@ -113,20 +114,9 @@ def sweep_plan(
     Head count follows the width (one head per 8 channels, at least one) so that every width
     is a valid configuration; everything else comes from `base`.
     """
-    if not isinstance(corpus, MarkovCorpus):
-        raise TypeError(f"corpus must be a MarkovCorpus, got {type(corpus).__name__}")
-    base = TinyLMConfig(vocab_size=corpus.vocab_size) if base is None else base
-    if not isinstance(base, TinyLMConfig):
-        raise TypeError(f"base must be a TinyLMConfig, got {type(base).__name__}")
-    if base.vocab_size != corpus.vocab_size:
-        raise ValueError(
-            f"base.vocab_size must equal the corpus vocabulary {corpus.vocab_size}, "
-            f"got {base.vocab_size}"
-        )
-    widths = _int_tuple("d_models", d_models, minimum=1)
-    lengths = _int_tuple("steps", steps, minimum=1)
-    batch_size = integer("batch_size", batch_size, minimum=1)
-    one_of("schedule", schedule, ("matched", "fixed"))
+    base, widths, lengths, batch_size = check_plan_args(
+        corpus, d_models, steps, base, batch_size, schedule
+    )
     runs = []
     for w in widths:
         config = dataclasses.replace(base, d_model=w, n_heads=max(1, w // 8) if w % 8 == 0 else 1)
@@ -134,27 +124,4 @@ def sweep_plan(
             runs.extend((config, s, (s,)) for s in lengths)
         else:
             runs.append((config, lengths[-1], lengths))
-    return SweepPlan(tuple(runs), batch_size, schedule)
-
-
-def check_sweep_args(config, corpus, steps, batch_size, peak_lr, seed, schedule_steps, eval_at):
-    """Validate `train_run`'s arguments; return (schedule_steps, eval_at) with defaults filled."""
-    if not isinstance(config, TinyLMConfig):
-        raise TypeError(f"config must be a TinyLMConfig, got {type(config).__name__}")
-    if not isinstance(corpus, MarkovCorpus):
-        raise TypeError(f"corpus must be a MarkovCorpus, got {type(corpus).__name__}")
-    if config.vocab_size != corpus.vocab_size:
-        raise ValueError(
-            f"config.vocab_size must equal the corpus vocabulary {corpus.vocab_size}, "
-            f"got {config.vocab_size}"
-        )
-    steps = integer("steps", steps, minimum=1)
-    integer("batch_size", batch_size, minimum=1)
-    real_number("peak_lr", peak_lr, positive=True)
-    integer("seed", seed, minimum=0)
-    schedule_steps = steps if schedule_steps is None else schedule_steps
-    schedule_steps = integer("schedule_steps", schedule_steps, minimum=steps)
-    eval_at = (steps,) if eval_at is None else _int_tuple("eval_at", eval_at, minimum=1)
-    if eval_at[-1] > steps:
-        raise ValueError(f"eval_at must not exceed steps={steps}, got {eval_at}")
-    return schedule_steps, eval_at
+    return SweepPlan(runs=tuple(runs), batch_size=batch_size, schedule=schedule)

@@ -3,6 +3,9 @@
 The model starts from the NumPy weights of `labs.scaling.lm.init_params` and trains on the batches
 of `labs.scaling.lm.batch_starts`, so for the same seed its loss curve matches the JAX one in
 `labs.scaling.jax` (see tests/scaling/test_sweep.py for the tolerance and its reason).
+
+Taught in chapter 1, "Your own sweep". Axes: B batch, T tokens, V vocabulary, D model width,
+H heads.
 """
 
 from __future__ import annotations
@@ -11,17 +14,19 @@ import math
 
 import numpy as np
 import torch
+from jaxtyping import Float, Int
 from torch import nn
 
-from labs.scaling.lm import (
-    MarkovCorpus,
-    TinyLMConfig,
-    batch_starts,
-    init_params,
-    lr_schedule,
-    windows,
+from labs.scaling.checks import (
+    check_config,
+    check_device,
+    check_params,
+    check_sweep_args,
+    check_tokens,
 )
-from labs.scaling.sweep import SweepResult, check_sweep_args, sweep_plan
+from labs.scaling.config import MarkovCorpus, TinyLMConfig
+from labs.scaling.lm import _batch_starts, _init_params, _windows, lr_schedule
+from labs.scaling.sweep import SweepResult, sweep_plan
 
 __all__ = ["TinyLM", "train_run", "train_sweep"]
 
@@ -41,7 +46,7 @@ class Block(nn.Module):
             "causal", torch.tril(torch.ones(config.context, config.context, dtype=torch.bool))
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: Float[torch.Tensor, "B T D"]) -> Float[torch.Tensor, "B T D"]:
         b, t, d = x.shape
         hd = d // self.n_heads
         q, k, v = self.wqkv(self.ln1(x)).split(d, dim=-1)
@@ -58,16 +63,19 @@ class TinyLM(nn.Module):
 
     def __init__(self, config: TinyLMConfig):
         super().__init__()
-        if not isinstance(config, TinyLMConfig):
-            raise TypeError(f"config must be a TinyLMConfig, got {type(config).__name__}")
-        self.config = config
+        self.config = config = check_config("config", config)
         self.tok_emb = nn.Embedding(config.vocab_size, config.d_model)
         self.pos_emb = nn.Parameter(torch.zeros(config.context, config.d_model))
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
         self.lnf = nn.LayerNorm(config.d_model)
         self.head = nn.Linear(config.d_model, config.vocab_size, bias=False)
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+    def forward(self, tokens: Int[torch.Tensor, "B T"]) -> Float[torch.Tensor, "B T V"]:
+        """Logits for token ids in [0, vocab_size), T <= context (ids checked on CPU tensors)."""
+        return self._logits(check_tokens("tokens", tokens, self.config, framework="torch"))
+
+    def _logits(self, tokens: Int[torch.Tensor, "B T"]) -> Float[torch.Tensor, "B T V"]:
+        """Embed, add positions, run the blocks, final norm, head."""
         x = self.tok_emb(tokens) + self.pos_emb[: tokens.shape[1]]
         for block in self.blocks:
             x = block(x)
@@ -76,6 +84,11 @@ class TinyLM(nn.Module):
     @torch.no_grad()
     def load_numpy(self, params: dict[str, np.ndarray]) -> TinyLM:
         """Copy the weights of `labs.scaling.lm.init_params` in (nn.Linear stores W transposed)."""
+        return self._load(check_params(params, self.config))
+
+    @torch.no_grad()
+    def _load(self, params: dict[str, np.ndarray]) -> TinyLM:
+        """Copy each NumPy weight into its parameter, transposing the Linear weights."""
         t = lambda a: torch.as_tensor(np.asarray(a))  # noqa: E731
         self.tok_emb.weight.copy_(t(params["tok_emb"]))
         self.pos_emb.copy_(t(params["pos_emb"]))
@@ -96,8 +109,9 @@ class TinyLM(nn.Module):
         return self
 
 
-def _loss(model: TinyLM, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    logits = model(inputs)
+def _loss(model: TinyLM, inputs: Int[torch.Tensor, "B T"], targets: Int[torch.Tensor, "B T"]):
+    """Mean next-token cross-entropy."""
+    logits = model._logits(inputs)
     return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
 
 
@@ -121,7 +135,7 @@ def train_run(
     schedule_steps, eval_at = check_sweep_args(
         config, corpus, steps, batch_size, peak_lr, seed, schedule_steps, eval_at
     )
-    device = torch.device(device) if device is not None else torch.device("cpu")
+    device = check_device(device)
     threads = torch.get_num_threads()
     if device.type == "cpu":
         # Matrices of a few dozen rows: thread start-up costs more than the arithmetic, and on a
@@ -136,17 +150,18 @@ def train_run(
 
 
 def _train(config, corpus, steps, batch_size, peak_lr, schedule_steps, eval_at, seed, device):
+    """Adam on the shared batches and schedule; validation loss after each step in eval_at."""
     torch.manual_seed(seed)
-    model = TinyLM(config).load_numpy(init_params(config, seed)).to(device)
+    model = TinyLM(config)._load(_init_params(config, seed)).to(device)
     lrs = lr_schedule(schedule_steps, peak_lr)
     optimizer = torch.optim.Adam(model.parameters(), lr=float(lrs[0]), betas=(0.9, 0.99), eps=1e-8)
-    starts = batch_starts(len(corpus.train), config.context, batch_size, steps, seed)
+    starts = _batch_starts(len(corpus.train), config.context, batch_size, steps, seed)
     valid_x, valid_y = _valid_batch(corpus, config, device)
     curve, evals = np.empty(steps), {}
     for step in range(steps):
         x, y = (
             torch.as_tensor(a, device=device)
-            for a in windows(corpus.train, starts[step], config.context)
+            for a in _windows(corpus.train, starts[step], config.context)
         )
         for group in optimizer.param_groups:
             group["lr"] = float(lrs[step])
@@ -162,9 +177,10 @@ def _train(config, corpus, steps, batch_size, peak_lr, schedule_steps, eval_at, 
 
 
 def _valid_batch(corpus: MarkovCorpus, config: TinyLMConfig, device):
+    """The validation stream cut into consecutive windows."""
     n = (len(corpus.valid) - 1) // config.context
     starts = np.arange(n) * config.context
-    x, y = windows(corpus.valid, starts, config.context)
+    x, y = _windows(corpus.valid, starts, config.context)
     return torch.as_tensor(x, device=device), torch.as_tensor(y, device=device)
 
 

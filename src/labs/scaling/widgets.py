@@ -1,22 +1,39 @@
 """Chapter 1 explorer: a compute budget in, the compute-optimal N, D and predicted loss out,
-under each fitted law (ipywidgets, imported lazily)."""
+under each fitted law (ipywidgets, imported lazily).
+
+Taught in chapter 1, "Explore: spend a budget".
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from labs.common.plotting import PALETTE, new_figure
-from labs.common.validate import real_number
+from labs.common.validate import describe_value, instance, real_number
 from labs.scaling.laws import ChinchillaParams, chinchilla_loss, compute_optimal
 
 
 def _check_laws(laws) -> dict:
-    if not isinstance(laws, dict) or not laws:
-        raise TypeError("laws must be a non-empty dict {name: ChinchillaParams}")
+    if not isinstance(laws, dict):
+        raise TypeError(
+            f"laws must be a dict {{name: ChinchillaParams}}, got {describe_value(laws)}"
+        )
+    if not laws:
+        raise ValueError("laws must be a non-empty dict {name: ChinchillaParams}, got {}")
     for name, law in laws.items():
         if not isinstance(law, ChinchillaParams):
             raise TypeError(f"laws[{name!r}] must be a ChinchillaParams, got {type(law).__name__}")
     return laws
+
+
+def _check_range(log10_c_range) -> tuple[float, float]:
+    instance("log10_c_range", log10_c_range, (tuple, list), "a (low, high) pair")
+    if len(log10_c_range) != 2:
+        raise ValueError(f"log10_c_range must be a (low, high) pair, got {log10_c_range!r}")
+    lo, hi = (real_number("log10_c_range", v, minimum=0.0, maximum=40.0) for v in log10_c_range)
+    if not lo < hi:
+        raise ValueError(f"log10_c_range must have low < high, got {log10_c_range!r}")
+    return lo, hi
 
 
 def allocation_table(C: float, laws: dict) -> list[tuple[str, float, float, float]]:
@@ -56,7 +73,8 @@ def compute_explorer(laws: dict, log10_c_range=(18.0, 26.0), log10_c=23.77):
     import matplotlib.pyplot as plt
 
     _check_laws(laws)
-    lo, hi = (real_number("log10_c_range", v) for v in log10_c_range)
+    lo, hi = _check_range(log10_c_range)
+    log10_c = real_number("log10_c", log10_c, minimum=lo, maximum=hi)
     slider = widgets.FloatSlider(
         value=log10_c,
         min=lo,
