@@ -88,19 +88,23 @@ def test_configurations_are_keyword_only_and_checked():
 
 @pytest.mark.parametrize("dtype", [None, object(), np.int32, "int8"])
 def test_numpy_timer_refuses_dtypes_it_cannot_use(dtype):
-    with pytest.raises(TypeError, match="dtype must be a floating numpy dtype"):
+    with pytest.raises(
+        TypeError, match=r"dtype must be a floating-point dtype \(e.g. np.float32\)"
+    ):
         measure_matmul_tflops(n=8, dtype=dtype, repeats=1)
 
 
 @pytest.mark.parametrize("dtype", [None, object(), torch.int32, np.float32])
 def test_torch_timer_refuses_dtypes_it_cannot_use(dtype):
-    with pytest.raises(TypeError, match="dtype must be a floating torch dtype"):
+    with pytest.raises(TypeError, match="dtype must be a floating-point torch dtype"):
         econ_torch.measure_matmul_tflops(n=8, dtype=dtype, repeats=1)
 
 
 @pytest.mark.parametrize("dtype", [None, object(), jnp.int32])
 def test_jax_timer_refuses_dtypes_it_cannot_use(dtype):
-    with pytest.raises(TypeError, match="dtype must be a floating jax dtype"):
+    with pytest.raises(
+        TypeError, match=r"dtype must be a floating-point dtype \(e.g. np.float32\)"
+    ):
         econ_jax.measure_matmul_tflops(n=8, dtype=dtype, repeats=1)
 
 

@@ -28,6 +28,8 @@ __all__ = [
     "describe_value",
     "float_array",
     "float_dtype",
+    "host_values",
+    "jax_key",
     "instance",
     "integer",
     "integer_array",
@@ -37,6 +39,7 @@ __all__ = [
     "same_shape",
     "size",
     "text",
+    "torch_device_arg",
 ]
 
 # The largest array any lab allocates on request: 2**28 elements (2 GiB in float64). A mistyped
@@ -204,6 +207,19 @@ def _dtype_kind(value, framework: str) -> str:
     return {"f": "f", "i": "i", "u": "i", "b": "b", "c": "c"}.get(dtype.kind, "O")
 
 
+def host_values(value) -> np.ndarray | None:
+    """The values of a NumPy/torch/JAX array as a NumPy array when they live in host memory;
+    None for CUDA tensors, arrays on an accelerator and JAX tracers, whose values a check must
+    not read (it would force a device synchronisation)."""
+    found = _framework_of(value)
+    if found is None or not _on_host(value, found):
+        return None
+    if found == "torch":
+        tensor = value.detach()
+        return (tensor.float() if tensor.dtype.itemsize < 4 else tensor).numpy()
+    return np.asarray(value)
+
+
 def _on_host(value, framework: str) -> bool:
     if framework == "numpy":
         return True
@@ -354,16 +370,62 @@ def integer_array(
     return value
 
 
-def float_dtype(name: str, dtype) -> np.dtype:
-    """`dtype` as a floating NumPy dtype; TypeError for anything else (None included)."""
+def float_dtype(name: str, dtype, *, framework: str = "numpy"):
+    """A floating dtype of `framework`: a NumPy dtype (float16/32/64; "jax" also bfloat16) or a
+    torch.dtype. TypeError for anything else, None and integer dtypes included (np.dtype(None)
+    would quietly mean float64). Returns np.dtype(dtype) for NumPy, the dtype itself otherwise."""
+    if framework == "torch":
+        import torch
+
+        if isinstance(dtype, torch.dtype) and dtype.is_floating_point:
+            return dtype
+        raise TypeError(f"{name} must be a floating-point torch dtype, got {_repr(dtype)}")
     try:
-        if dtype is None:  # np.dtype(None) would quietly mean float64
+        if dtype is None or isinstance(dtype, bool):
             raise TypeError
         found = np.dtype(dtype)
-        np.finfo(found)
+        if not (found.kind == "f" or (framework == "jax" and found.name == "bfloat16")):
+            raise TypeError
     except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a floating NumPy dtype, got {_repr(dtype)}") from None
-    return found
+        raise TypeError(
+            f"{name} must be a floating-point dtype (e.g. np.float32), got {_repr(dtype)}"
+        ) from None
+    return found if framework == "numpy" else dtype
+
+
+def torch_device_arg(name: str, device, *, default: str = "cpu"):
+    """`device` (None: `default`) as a torch.device; TypeError/ValueError naming `name`."""
+    import torch
+
+    if device is None:
+        return torch.device(default)
+    instance(name, device, (str, torch.device), "a torch.device or a string such as 'cuda'")
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise ValueError(
+            f"{name} must name a torch device such as 'cpu' or 'cuda:0', got {device!r}"
+        ) from None
+
+
+def jax_key(name: str, key):
+    """A single JAX PRNG key: typed (jax.random.key(0)) or raw uint32 (jax.random.PRNGKey(0))."""
+    import jax
+
+    if isinstance(key, jax.Array) and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        if key.shape != ():
+            raise ValueError(f"{name} must be a single key, got a key array of shape {key.shape}")
+        return key
+    if (
+        isinstance(key, (jax.Array, np.ndarray))
+        and key.dtype == np.uint32
+        and tuple(key.shape) == (2,)
+    ):
+        return key
+    raise TypeError(
+        f"{name} must be a JAX PRNG key (jax.random.key(0) or jax.random.PRNGKey(0)), "
+        f"got {describe_value(key)}"
+    )
 
 
 def axis_index(name: str, axis, ndim: int) -> int:

@@ -18,12 +18,15 @@ from labs.common.validate import (
     MAX_ELEMENTS,
     array,
     describe_value,
+    float_dtype,
     instance,
     integer,
+    jax_key,
     one_of,
     real_number,
     size,
     text,
+    torch_device_arg,
 )
 
 # Internal helpers: the hostile-input walker reaches them through the public functions they guard.
@@ -394,41 +397,14 @@ def check_timer(n, dtype, repeats, seed, *, framework: str, device=None) -> tupl
 
 def check_float_dtype(dtype, framework: str):
     """A floating dtype of `framework` ("numpy", "torch" or "jax"), never None or an int dtype."""
-    if framework == "torch":
-        import torch
-
-        ok = isinstance(dtype, torch.dtype) and dtype.is_floating_point
-    else:
-        try:
-            ok = dtype is not None and (
-                np.dtype(dtype).kind == "f" if framework == "numpy" else _jax_floating(dtype)
-            )
-        except (TypeError, ValueError):
-            ok = False
-    if not ok:
-        raise TypeError(f"dtype must be a floating {framework} dtype, got {_short(dtype)}")
-    return np.dtype(dtype) if framework == "numpy" else dtype
-
-
-def _jax_floating(dtype) -> bool:
-    import jax.numpy as jnp
-
-    return bool(jnp.issubdtype(dtype, jnp.floating))
+    return float_dtype("dtype", dtype, framework=framework)
 
 
 def check_torch_device(device):
     """None (the CPU), a torch.device or a string naming one that exists here."""
     import torch
 
-    if device is None:
-        return torch.device("cpu")
-    instance("device", device, (str, torch.device), "a torch.device or a string such as 'cuda'")
-    try:
-        device = torch.device(device)
-    except RuntimeError:
-        raise ValueError(
-            f"device must name a torch device such as 'cuda', got {device!r}"
-        ) from None
+    device = torch_device_arg("device", device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={str(device)!r} but torch sees no CUDA GPU here")
     return device
@@ -445,15 +421,7 @@ def check_jax_device(device):
 
 def check_jax_key(key):
     """A JAX PRNG key: a typed key (jax.random.key) or a raw uint32 pair (jax.random.PRNGKey)."""
-    import jax
-    import jax.numpy as jnp
-
-    if isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        if key.shape == ():
-            return key
-    elif isinstance(key, (jax.Array, np.ndarray)) and key.dtype == np.uint32 and key.shape == (2,):
-        return key
-    raise TypeError(f"key must be a JAX PRNG key (jax.random.key(seed)), got {describe_value(key)}")
+    return jax_key("key", key)
 
 
 def check_calculator(**values) -> dict:

@@ -7,8 +7,6 @@ The checks run outside `jit`; the jitted kernel `_matmul` does none.
 Axes: M rows of x, K the inner size, N columns of w.
 """
 
-# ruff: noqa: F722 - jaxtyping shape strings such as "M K" are not Python expressions
-
 from __future__ import annotations
 
 import time

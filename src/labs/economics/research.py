@@ -28,8 +28,6 @@ budgets are asked for.
 Axes: T trials (simulated worlds), I ideas, B budgets.
 """
 
-# ruff: noqa: F722 - jaxtyping shape strings such as "M K" are not Python expressions
-
 from __future__ import annotations
 
 from dataclasses import dataclass

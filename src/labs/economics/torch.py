@@ -6,8 +6,6 @@ Taught in chapter 7, "Measure it yourself: a matrix multiply against the peak".
 Axes: M rows of x, K the inner size, N columns of the weight.
 """
 
-# ruff: noqa: F722 - jaxtyping shape strings such as "M K" are not Python expressions
-
 from __future__ import annotations
 
 import time

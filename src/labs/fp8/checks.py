@@ -175,16 +175,8 @@ def check_scales(scales, shape: tuple, granularity: str, block: int, *, framewor
 
 def _host_values(value, framework: str):
     """The values as a float64 NumPy array where reading them costs no device sync, else None."""
-    if framework == "torch":
-        return value.detach().float().double().numpy() if value.device.type == "cpu" else None
-    if framework == "jax":
-        import jax
-
-        if isinstance(value, jax.core.Tracer):
-            return None
-        if not isinstance(value, np.ndarray) and any(d.platform != "cpu" for d in value.devices()):
-            return None
-    return np.asarray(value).astype(np.float64)
+    host = validate.host_values(value) if framework != "numpy" else np.asarray(value)
+    return None if host is None else np.asarray(host).astype(np.float64)
 
 
 def check_amax(name: str, value) -> np.ndarray:
@@ -239,34 +231,12 @@ def check_layer_sizes(in_features, out_features) -> tuple[int, int]:
 
 def check_device(device):
     """`device` (None: "cuda") as a torch.device; TypeError/ValueError naming it otherwise."""
-    import torch
-
-    if device is None:
-        return torch.device("cuda")
-    validate.instance("device", device, (str, torch.device), "a str or torch.device")
-    try:
-        return torch.device(device)
-    except RuntimeError:
-        raise ValueError(
-            f"device must name a torch device such as 'cuda:0', got {device!r}"
-        ) from None
+    return validate.torch_device_arg("device", device, default="cuda")
 
 
 def check_key(name: str, key):
     """A JAX PRNG key: a typed key (`jax.random.key`) or a raw uint32 key (`jax.random.PRNGKey`)."""
-    import jax
-
-    if hasattr(key, "dtype") and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
-        if key.shape != ():
-            raise ValueError(f"{name} must be a single key, got a key array of shape {key.shape}")
-        return key
-    key = validate.array(name, key, framework="jax", dtype="int", ndim=1)
-    if key.dtype != np.uint32 or key.shape != (2,):
-        raise TypeError(
-            f"{name} must be a JAX PRNG key (jax.random.key(0) or jax.random.PRNGKey(0)), "
-            f"got {validate.describe_value(key)}"
-        )
-    return key
+    return validate.jax_key(name, key)
 
 
 def check_linear_params(params, *, framework: str):

@@ -24,6 +24,7 @@ from labs.common.validate import (
     same_shape,
     size,
 )
+from labs.common.validate import host_values as validate_host_values
 
 __all__: list[str] = []
 
@@ -50,24 +51,8 @@ def unit_interval(name: str, value) -> float:
 
 
 def host_values(x) -> np.ndarray | None:
-    """The values of `x` as a NumPy array when they live in host memory, else None.
-
-    None for CUDA tensors, arrays on an accelerator and JAX tracers: reading them would force a
-    device synchronisation, so value checks are skipped there (types and shapes still hold).
-    """
-    module = type(x).__module__.split(".")[0]
-    if isinstance(x, np.ndarray):
-        return x
-    if module == "torch":
-        return x.detach().numpy() if x.device.type == "cpu" else None
-    try:
-        import jax  # only reached for JAX arrays, so JAX is already imported
-
-        if isinstance(x, jax.core.Tracer) or any(d.platform != "cpu" for d in x.devices()):
-            return None
-    except Exception:
-        return None
-    return np.asarray(x)
+    """The values of `x` when they live in host memory, else None (labs.common.validate)."""
+    return validate_host_values(x)
 
 
 def same_device(*named) -> None:

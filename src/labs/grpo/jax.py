@@ -10,7 +10,6 @@ Axes: N rewards (n groups of G), B sequences, T tokens.
 """
 
 # jaxtyping shape strings ("B T") are not forward references:
-# ruff: noqa: F722
 from __future__ import annotations
 
 from functools import partial

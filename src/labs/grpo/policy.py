@@ -8,7 +8,6 @@ Axes: B sequences, P prompt tokens, N completion tokens, T tokens, V vocabulary,
 """
 
 # jaxtyping shape strings ("B T") are not forward references:
-# ruff: noqa: F722
 from __future__ import annotations
 
 import torch

@@ -10,7 +10,6 @@ Axes: B sequences, T completion tokens.
 """
 
 # jaxtyping shape strings ("B T") are not forward references:
-# ruff: noqa: F722
 from __future__ import annotations
 
 import time

@@ -18,7 +18,6 @@ Numerical traps, handled here and in both frameworks the same way:
 """
 
 # jaxtyping shape strings ("B T") are not forward references:
-# ruff: noqa: F722
 from __future__ import annotations
 
 import numpy as np

@@ -10,7 +10,6 @@ call queues its work without waiting for a validation read.
 """
 
 # jaxtyping shape strings ("B T") are not forward references:
-# ruff: noqa: F722
 from __future__ import annotations
 
 import torch

@@ -129,14 +129,7 @@ def check_cache_size(config, batch, max_len) -> tuple[int, int]:
 
 def check_float_dtype(name: str, dtype):
     """A NumPy/JAX floating dtype (float16/32/64, bfloat16); never an integer or None."""
-    try:
-        found = None if dtype is None or isinstance(dtype, bool) else np.dtype(dtype)
-    except TypeError:
-        found = None
-    if found is None or not (found.kind == "f" or found.name == "bfloat16"):
-        got = found.name if found is not None else describe_value(dtype)
-        raise TypeError(f"{name} must be a floating-point dtype (e.g. np.float32), got {got}")
-    return dtype
+    return validate.float_dtype(name, dtype, framework="jax")
 
 
 def _floating_tensor(value) -> bool:
@@ -253,12 +246,8 @@ def check_jax_cache(cache, config, x) -> None:
 
 
 def _is_host(value) -> bool:
-    """True for a concrete JAX/NumPy value in host memory (reading it costs no device sync)."""
-    import jax
-
-    if isinstance(value, jax.core.Tracer):
-        return False
-    return isinstance(value, np.ndarray) or all(d.platform == "cpu" for d in value.devices())
+    """True for a concrete value in host memory (reading it costs no device sync)."""
+    return validate.host_values(value) is not None
 
 
 def check_length(length, max_len: int) -> int:

@@ -12,8 +12,6 @@ S cache slots, H query heads, G KV heads, D head dim, R RoPE dim d_h^R, C latent
 latent, M model width.
 """
 
-# ruff: noqa: F722  (jaxtyping's shape strings are not Python expressions)
-
 from __future__ import annotations
 
 import math

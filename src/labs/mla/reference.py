@@ -22,8 +22,6 @@ MLA follows DeepSeek-V2 §2.1 (eqs. 9-19):
 Only c^KV_t and k^R_t are cached. Without query compression (q_lora_rank None) c^Q_t = h_t.
 """
 
-# ruff: noqa: F722  (jaxtyping's shape strings are not Python expressions)
-
 from __future__ import annotations
 
 from dataclasses import dataclass, field

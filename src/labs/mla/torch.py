@@ -13,8 +13,6 @@ Checks run once per call on shapes and dtypes; values (NaN) are read only for CP
 decode step on a GPU never waits for a validation.
 """
 
-# ruff: noqa: F722  (jaxtyping's shape strings are not Python expressions)
-
 from __future__ import annotations
 
 import math
@@ -70,11 +68,7 @@ def _apply_rope(
 
 def check_device(device) -> torch.device:
     """A torch.device, or a string naming one ("cpu", "cuda:0")."""
-    validate.instance("device", device, (str, torch.device), "a torch.device or a string")
-    try:
-        return torch.device(device)
-    except RuntimeError:
-        raise ValueError(f"device must name a torch device, got {device!r}") from None
+    return validate.torch_device_arg("device", device)
 
 
 class KVCache:

@@ -22,6 +22,7 @@ from labs.common.validate import (
     real_number,
     size,
     text,
+    torch_device_arg,
 )
 from labs.scaling.config import (
     MAX_CONTEXT,
@@ -194,16 +195,8 @@ def check_params(params, config: TinyLMConfig, framework: str = "numpy") -> dict
 
 
 def check_device(device):
-    """A torch device name or object; ValueError naming `device` if torch does not know it."""
-    import torch
-
-    if device is None:
-        return torch.device("cpu")
-    instance("device", device, (str, torch.device))
-    try:
-        return torch.device(device)
-    except RuntimeError:
-        raise ValueError(f"device must name a torch device, got {device!r}") from None
+    """A torch device name or object (None: the CPU); ValueError naming `device` otherwise."""
+    return torch_device_arg("device", device)
 
 
 def int_tuple(name: str, values, *, minimum: int, maximum: int) -> tuple[int, ...]:
