@@ -20,6 +20,12 @@ PROBLEMS = TASK.train[:3]
 COMPLETIONS = TASK.answers(PROBLEMS)
 
 
+def _jax_key():
+    import jax
+
+    return jax.random.key(0)
+
+
 def _square(x):
     return x * x
 
@@ -117,6 +123,12 @@ EXAMPLES = {
     "labs.common.validate.float_dtype": lambda: call(
         name="dtype", dtype=np.float32, fixed=("name",)
     ),
+    # host_values reads any value; it answers None for what is not an array in host memory.
+    "labs.common.validate.host_values": lambda: call(value=np.ones(2), fixed=("value",)),
+    "labs.common.validate.jax_key": lambda: call(name="key", key=_jax_key(), fixed=("name",)),
+    "labs.common.validate.torch_device_arg": lambda: call(
+        name="device", device="cpu", fixed=("name", "default")
+    ),
     "labs.common.validate.instance": lambda: call(
         name="value", value=3, cls=int, fixed=("name", "cls")
     ),
@@ -182,6 +194,9 @@ ACCEPTED = {
     },
     ("labs.common.validate.integer", "value", "huge-int"): (
         "with no maximum given, a huge int is a valid int"
+    ),
+    ("labs.common.validate.torch_device_arg", "device", "none"): (
+        "None means the default device (the CPU unless the caller says otherwise)"
     ),
     ("labs.common.validate.read_only", "mapping", "dict-empty"): (
         "an empty registry is still a mapping to protect"

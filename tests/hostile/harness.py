@@ -188,7 +188,10 @@ def _is_float_array(value) -> bool:
     if _is_torch(value):
         return bool(value.is_floating_point())
     if isinstance(value, np.ndarray) or _is_jax(value):
-        dtype = np.dtype(value.dtype)
+        try:
+            dtype = np.dtype(value.dtype)
+        except TypeError:  # a typed JAX PRNG key has no NumPy dtype
+            return False
         return dtype.kind == "f" or (dtype.kind == "V" and "float" in dtype.name)
     return False
 
@@ -199,7 +202,10 @@ def _is_int_array(value) -> bool:
 
         return not value.is_floating_point() and value.dtype not in (torch.bool, torch.complex64)
     if isinstance(value, np.ndarray) or _is_jax(value):
-        return np.dtype(value.dtype).kind in "iu"
+        try:
+            return np.dtype(value.dtype).kind in "iu"
+        except TypeError:  # a typed JAX PRNG key
+            return False
     return False
 
 

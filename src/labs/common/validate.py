@@ -393,11 +393,12 @@ def float_dtype(name: str, dtype, *, framework: str = "numpy"):
     return found if framework == "numpy" else dtype
 
 
-def torch_device_arg(name: str, device, *, default: str = "cpu"):
-    """`device` (None: `default`) as a torch.device; TypeError/ValueError naming `name`."""
+def torch_device_arg(name: str, device, *, default: str | None = "cpu"):
+    """`device` as a torch.device (None: `default`, or refused when `default` is None);
+    TypeError/ValueError naming `name` otherwise."""
     import torch
 
-    if device is None:
+    if device is None and default is not None:
         return torch.device(default)
     instance(name, device, (str, torch.device), "a torch.device or a string such as 'cuda'")
     try:

@@ -68,7 +68,7 @@ def _apply_rope(
 
 def check_device(device) -> torch.device:
     """A torch.device, or a string naming one ("cpu", "cuda:0")."""
-    return validate.torch_device_arg("device", device)
+    return validate.torch_device_arg("device", device, default=None)
 
 
 class KVCache:
