@@ -25,6 +25,7 @@ import numpy as np
 from labs.common.validate import (
     boolean,
     describe_value,
+    instance,
     integer,
     integer_array,
     real_number,
@@ -113,12 +114,16 @@ def parse_answer(completion) -> int | None:
     `completion` holds token ids as generated (it may continue after `<eos>`; those tokens are
     ignored). Well formed: one or two digits, no leading zero unless the number is 0, then `<eos>`.
     """
-    ids = _completion_ids(completion)
+    return _parse_answer(_completion_ids(completion))
+
+
+def _parse_answer(ids: list[int]) -> int | None:
+    """The number in ids up to <eos>: one or two digits, no leading zero; else None."""
     if TOKENIZER.eos_id not in ids:
         return None
     body = ids[: ids.index(TOKENIZER.eos_id)]
-    digits = [TOKENIZER.tokens[i] for i in body if 0 <= i < TOKENIZER.vocab_size]
-    if not 1 <= len(body) <= 2 or len(digits) != len(body) or not all(d.isdigit() for d in digits):
+    digits = [TOKENIZER.tokens[i] for i in body]
+    if not 1 <= len(body) <= 2 or not all(d.isdigit() for d in digits):
         return None
     if len(digits) == 2 and digits[0] == "0":
         return None
@@ -132,15 +137,23 @@ def format_reward(completion) -> float:
 
 def correctness_reward(problem: Problem, completion) -> float:
     """1.0 if the completion is well formed and states problem.a + problem.b, else 0.0."""
-    if not isinstance(problem, Problem):
-        raise TypeError(f"problem must be a Problem, got {type(problem).__name__}")
+    instance("problem", problem, Problem, "a Problem")
     return 1.0 if parse_answer(completion) == problem.answer else 0.0
 
 
 def reward(problem: Problem, completion, format_weight: float = 0.1) -> float:
     """Rule-based reward: correctness + format_weight * format (in [0, 1 + format_weight])."""
+    instance("problem", problem, Problem, "a Problem")
     format_weight = real_number("format_weight", format_weight, nonnegative=True)
-    return correctness_reward(problem, completion) + format_weight * format_reward(completion)
+    return _reward(problem, _completion_ids(completion), format_weight)
+
+
+def _reward(problem: Problem, ids: list[int], format_weight: float) -> float:
+    """Correctness (the stated number is a + b) plus format_weight times well-formedness."""
+    answer = _parse_answer(ids)
+    correct = 1.0 if answer == problem.answer else 0.0
+    well_formed = 0.0 if answer is None else 1.0
+    return correct + format_weight * well_formed
 
 
 def _problems(problems) -> list[Problem]:
