@@ -111,10 +111,10 @@ TOKENS = np.array([0, 1, 2, 3, 0, 1, 2, 3, 0, 1], dtype=np.int64)
 
 EXAMPLES = {
     # formats
-    "labs.fp8.formats.FP8Format": lambda: call(
+    "labs.fp8.config.FP8Format": lambda: call(
         name="E3M4", exponent_bits=3, mantissa_bits=4, bias=3, has_infinity=False
     ),
-    "labs.fp8.formats.format_by_name": lambda: call(fmt="E5M2"),
+    "labs.fp8.config.format_by_name": lambda: call(fmt="E5M2"),
     "labs.fp8.formats.round_to_format": lambda: call(x=X, fmt="E4M3", saturate=True),
     "labs.fp8.formats.encode": lambda: call(x=X, fmt="E5M2", saturate=False),
     "labs.fp8.formats.decode": lambda: call(codes=np.arange(8), fmt="E4M3"),

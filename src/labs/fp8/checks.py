@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from labs.common import validate
+from labs.fp8.config import format_by_name
 
 __all__: list[str] = []  # internal: the public entry points live in the kernel modules
 
@@ -316,7 +317,6 @@ def check_token_windows(name: str, tokens, vocab: int, context: int):
 
 def check_quantize(x, fmt, granularity, block, *, framework: str = "numpy"):
     """The arguments of quantize / fake_quantize / group_amax: (x, format, block)."""
-    from labs.fp8.formats import format_by_name
 
     x = check_float("x", x, framework=framework)
     return x, format_by_name(fmt), check_layout(tuple(x.shape), granularity, block)
@@ -339,7 +339,6 @@ def check_round(x, bits, rounding, *, framework: str = "numpy"):
 def check_fp8_matmul(a, b, a_granularity, b_granularity, accumulate, block, fmt, *, framework):
     """The operands and layout of fp8_matmul: (a, b, format, block). The accumulator's options
     are checked by `check_accumulation`."""
-    from labs.fp8.formats import format_by_name
 
     a = check_float("a", a, framework=framework, min_ndim=2)
     b = check_float("b", b, framework=framework, min_ndim=2)
@@ -435,7 +434,6 @@ def check_training(
 
 def check_fp8_linear(in_features, out_features, bias, fmt, block) -> tuple:
     """FP8Linear's arguments: (in_features, out_features, format, block); block divides both."""
-    from labs.fp8.formats import format_by_name
 
     in_features, out_features = check_layer_sizes(in_features, out_features)
     validate.boolean("bias", bias)
@@ -445,7 +443,6 @@ def check_fp8_linear(in_features, out_features, bias, fmt, block) -> tuple:
 
 def check_fp8_linear_call(params, x, fmt, block, *, framework: str) -> tuple:
     """The JAX fp8_linear's arguments: (params, x, format, block)."""
-    from labs.fp8.formats import format_by_name
 
     kernel, bias = check_linear_params(params, framework=framework)
     x = check_linear_input(x, kernel.shape[0], framework=framework)
