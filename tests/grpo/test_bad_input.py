@@ -125,3 +125,13 @@ def test_policy_refuses_a_task_it_cannot_read():
 def test_widget_group_size_is_capped():
     with pytest.raises(ValueError, match="group_size must be <= 1024"):
         plot_group_advantages(10**15, 1)
+
+
+def test_a_mistyped_step_count_is_refused_before_training():
+    import time
+
+    policy = gtorch.TinyPolicy(TASK.vocab_size, max_len=12, d_model=8, n_layers=1, n_heads=2)
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="steps must be <= 100000"):
+        gtorch.warm_up(policy, TASK, steps=10**9)
+    assert time.perf_counter() - start < 1
