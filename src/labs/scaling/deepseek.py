@@ -17,8 +17,8 @@ import numpy as np
 from jaxtyping import Float
 
 from labs.common.facts import fact
-from labs.common.validate import integer
-from labs.scaling.checks import broadcast, positive_array
+from labs.common.validate import integer, size
+from labs.scaling.checks import positive_array
 
 __all__ = [
     "deepseek_allocation",
@@ -26,6 +26,10 @@ __all__ = [
     "deepseek_hyperparameters",
     "six_n_flops_per_token",
 ]
+
+# Caps on a transformer's shape: beyond any model trained (the largest have ~10^2 layers,
+# ~10^4 width, ~10^6 context and ~10^5 vocabulary), so a larger value is a typo.
+MAX_LAYERS, MAX_WIDTH, MAX_SEQ, MAX_VOCAB = 2**12, 2**20, 2**24, 2**24
 
 
 def _scalar_or_array(out: np.ndarray):
@@ -36,19 +40,24 @@ def deepseek_flops_per_token(n_layer, d_model, seq_len):
     """M of eq. 2: non-embedding training FLOPs per token, attention included.
 
     Args:
-        n_layer, d_model, seq_len: layers, model width and sequence length (positive numbers or
-            arrays that broadcast together).
+        n_layer, d_model, seq_len: layers, model width and sequence length, positive ints
+            (capped at 2**12 layers, 2**20 wide, 2**24 tokens: far beyond any model trained,
+            so a larger value is a typo).
 
     Returns:
-        72 n_layer d_model^2 + 12 n_layer d_model seq_len, a float for scalar inputs.
+        72 n_layer d_model^2 + 12 n_layer d_model seq_len, as a float.
     """
-    n = positive_array("n_layer", n_layer)
-    d = positive_array("d_model", d_model)
-    s = positive_array("seq_len", seq_len)
-    n, d = broadcast("n_layer", n, "d_model", d)
-    n, s = broadcast("n_layer", n, "seq_len", s)
-    d, s = broadcast("d_model", d, "seq_len", s)
-    return _scalar_or_array(_deepseek_flops_per_token(n, d, s))
+    n, d, s = _shape(n_layer, d_model, seq_len)
+    return float(_deepseek_flops_per_token(n, d, s))
+
+
+def _shape(n_layer, d_model, seq_len=1):
+    why = "far beyond any trained model"
+    return (
+        size("n_layer", n_layer, maximum=MAX_LAYERS, why=why),
+        size("d_model", d_model, maximum=MAX_WIDTH, why=why),
+        size("seq_len", seq_len, maximum=MAX_SEQ, why=why),
+    )
 
 
 def _deepseek_flops_per_token(n_layer, d_model, seq_len) -> Float[np.ndarray, "*s"]:
@@ -60,12 +69,11 @@ def _deepseek_flops_per_token(n_layer, d_model, seq_len) -> Float[np.ndarray, "*
 def six_n_flops_per_token(n_layer, d_model, vocab_size: int = 0):
     """6N per token as Table 3 of the DeepSeek LLM paper counts it: 6N1 = 72 n_layer d_model^2
     (non-embedding parameters only) when vocab_size = 0, 6N2 = 6N1 + 6 vocab_size d_model
-    (embeddings included) otherwise."""
-    n = positive_array("n_layer", n_layer)
-    d = positive_array("d_model", d_model)
-    n, d = broadcast("n_layer", n, "d_model", d)
-    vocab_size = integer("vocab_size", vocab_size, minimum=0)
-    return _scalar_or_array(_six_n_flops_per_token(n, d, vocab_size))
+    (embeddings included) otherwise. Same caps as `deepseek_flops_per_token`, and vocab_size
+    <= 2**24."""
+    n, d, _ = _shape(n_layer, d_model)
+    vocab_size = integer("vocab_size", vocab_size, minimum=0, maximum=MAX_VOCAB)
+    return float(_six_n_flops_per_token(n, d, vocab_size))
 
 
 def _six_n_flops_per_token(n_layer, d_model, vocab_size: int) -> Float[np.ndarray, "*s"]:

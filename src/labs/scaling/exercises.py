@@ -12,6 +12,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from labs.common.exercises import Case, CheckReport, Exercise, check
+from labs.common.validate import instance, integer, real_number
 from labs.scaling.laws import HOFFMANN_2022, ChinchillaParams
 
 
@@ -183,8 +184,10 @@ class PilotLab:
     """
 
     def __init__(self, law: ChinchillaParams, budget: float, *, noise: float, seed: int):
-        self._law, self.budget, self._noise = law, float(budget), float(noise)
-        self._rng = np.random.default_rng(seed)
+        self._law = instance("law", law, ChinchillaParams)
+        self.budget = real_number("budget", budget, positive=True)
+        self._noise = real_number("noise", noise, minimum=0.0, maximum=1.0)
+        self._rng = np.random.default_rng(integer("seed", seed, minimum=0))
         self.spent = 0.0
         self.log: list[tuple[float, float, float]] = []
 
