@@ -59,6 +59,13 @@ def _epoch():
     return n, training_flops(n, d), loss
 
 
+@functools.cache
+def _epoch_ndl():
+    from labs.scaling import load_chinchilla_points
+
+    return load_chinchilla_points(0)
+
+
 def _fit():
     from labs.scaling import fit_chinchilla
 
@@ -116,6 +123,10 @@ def _split(C, params):
 
 def _huber(r, delta):
     return np.where(np.abs(r) <= delta, 0.5 * r**2, delta * (np.abs(r) - 0.5 * delta))
+
+
+def _pilot(lab, target_C):
+    return (target_C / 120) ** 0.5
 
 
 def _power(x, y):
@@ -235,6 +246,25 @@ EXAMPLES = {
         fits=_study().fits,
         held_out=_study().held_out,
     ),  # fmt: skip
+    # deepseek.py
+    f"{SCALING}.deepseek.deepseek_flops_per_token": lambda: call(
+        n_layer=30, d_model=4096, seq_len=4096
+    ),
+    f"{SCALING}.deepseek.six_n_flops_per_token": lambda: call(
+        n_layer=30, d_model=4096, vocab_size=102400
+    ),
+    f"{SCALING}.deepseek.deepseek_hyperparameters": lambda: call(C=1e20),
+    f"{SCALING}.deepseek.deepseek_allocation": lambda: call(C=1e20),
+    # sensitivity.py
+    f"{SCALING}.sensitivity.allocation_sensitivity": lambda: call(
+        points=_epoch_ndl(),
+        budget=5.88e23,
+        drop=(0, 1),
+        method="isoflop",
+        budgets=np.array([1e20, 3e20, 1e21]),
+        starts=1,
+        width=0.1,
+    ),  # fmt: skip
     # lm.py and reference.py
     f"{SCALING}.lm.make_corpus": lambda: call(
         vocab_size=8,
@@ -302,6 +332,8 @@ EXAMPLES = {
     f"{SCALING}.exercises.check_compute_optimal_split": lambda: call(fn=_split, fixed=("fn",)),
     f"{SCALING}.exercises.check_huber_loss": lambda: call(fn=_huber, fixed=("fn",)),
     f"{SCALING}.exercises.check_power_law_fit": lambda: call(fn=_power, fixed=("fn",)),
+    f"{SCALING}.exercises.check_plan_pilot_runs": lambda: call(fn=_pilot, fixed=("fn",)),
+    f"{SCALING}.exercises.PilotLab": lambda: call(law=_law(), budget=1e21, noise=0.001, seed=0),
     # widgets.py
     f"{SCALING}.widgets.allocation_table": lambda: call(C=1e22, laws=_laws()),
     f"{SCALING}.widgets.plot_isoflop": lambda: call(C=1e22, laws=_laws()),
@@ -323,6 +355,7 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
             "lm.batch_starts",
             "fitting.bootstrap_chinchilla",
             "checks.check_sweep_args",
+            "exercises.PilotLab",
             "torch.train_run",
             "torch.train_sweep",
             "jax.train_run",

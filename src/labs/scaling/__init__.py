@@ -8,11 +8,18 @@ the chapter's own sweep (corpus, weights, NumPy reference). The sweep's training
     from labs.scaling import torch as scaling_torch   # pulls in PyTorch
     from labs.scaling import jax as scaling_jax       # pulls in JAX
 
-Modules: `config` (the dataclasses), `laws`, `fitting`, `predict`, `lm` (corpus, weights, batches),
+Modules: `config` (the dataclasses), `laws`, `fitting`, `predict`, `sensitivity` (how fragile a
+fitted allocation is), `deepseek` (DeepSeek LLM's own laws), `lm` (corpus, weights, batches),
 `reference` (the NumPy forward pass), `sweep`, `checks` (argument checks shared by all of them).
 """
 
 from labs.scaling.config import MarkovCorpus, TinyLMConfig
+from labs.scaling.deepseek import (
+    deepseek_allocation,
+    deepseek_flops_per_token,
+    deepseek_hyperparameters,
+    six_n_flops_per_token,
+)
 from labs.scaling.fitting import (
     ChinchillaFit,
     bootstrap_chinchilla,
@@ -38,6 +45,7 @@ from labs.scaling.laws import (
 from labs.scaling.lm import count_params, init_params, make_corpus
 from labs.scaling.predict import extrapolation_study
 from labs.scaling.reference import reference_loss
+from labs.scaling.sensitivity import allocation_sensitivity
 from labs.scaling.sweep import SweepResult
 
 __all__ = [
@@ -50,12 +58,16 @@ __all__ = [
     "MarkovCorpus",
     "SweepResult",
     "TinyLMConfig",
+    "allocation_sensitivity",
     "bootstrap_chinchilla",
     "chinchilla_loss",
     "chinchilla_objective",
     "chinchilla_residuals",
     "compute_optimal",
     "count_params",
+    "deepseek_allocation",
+    "deepseek_flops_per_token",
+    "deepseek_hyperparameters",
     "extrapolation_study",
     "fit_chinchilla",
     "fit_power_law",
@@ -66,5 +78,6 @@ __all__ = [
     "make_corpus",
     "paper_init_grid",
     "reference_loss",
+    "six_n_flops_per_token",
     "training_flops",
 ]

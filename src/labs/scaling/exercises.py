@@ -12,6 +12,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from labs.common.exercises import Case, CheckReport, Exercise, check
+from labs.common.validate import instance, integer, real_number
 from labs.scaling.laws import HOFFMANN_2022, ChinchillaParams
 
 
@@ -171,3 +172,86 @@ POWER_LAW_FIT = Exercise(
 def check_power_law_fit(fn) -> CheckReport:
     """Run the public cases of the power-law fit exercise against `fn`."""
     return check(fn, POWER_LAW_FIT)
+
+
+class PilotLab:
+    """A lab with a pilot budget: `lab(N, D)` "trains" a model of N parameters on D tokens and
+    returns its final loss, drawn from a law the student does not see, with run-to-run noise.
+
+    Each run costs C = 6 N D FLOPs from `budget`; a run that would overspend is refused (a
+    RuntimeError, and nothing is charged). `lab.spent` and `lab.remaining` say where you stand;
+    `lab.log` lists the runs made, as (N, D, loss).
+    """
+
+    def __init__(self, law: ChinchillaParams, budget: float, *, noise: float, seed: int):
+        self._law = instance("law", law, ChinchillaParams)
+        self.budget = real_number("budget", budget, positive=True)
+        self._noise = real_number("noise", noise, minimum=0.0, maximum=1.0)
+        self._rng = np.random.default_rng(integer("seed", seed, minimum=0))
+        self.spent = 0.0
+        self.log: list[tuple[float, float, float]] = []
+
+    @property
+    def remaining(self) -> float:
+        return self.budget - self.spent
+
+    def __call__(self, N: float, D: float) -> float:
+        N, D = float(N), float(D)
+        if not (np.isfinite(N) and np.isfinite(D) and N >= 1 and D >= 1):
+            raise ValueError(f"N and D must be finite counts >= 1, got N={N:g}, D={D:g}")
+        cost = 6.0 * N * D
+        if cost > self.remaining * (1 + 1e-9):
+            raise RuntimeError(
+                f"a run of N={N:.3g}, D={D:.3g} costs {cost:.3g} FLOPs, more than the "
+                f"{self.remaining:.3g} left of the {self.budget:.3g} pilot budget"
+            )
+        self.spent += cost
+        p = self._law
+        loss = (p.E + p.A / N**p.alpha + p.B / D**p.beta) * np.exp(
+            self._noise * self._rng.standard_normal()
+        )
+        self.log.append((N, D, float(loss)))
+        return float(loss)
+
+
+def _true_n_opt(C: float, p: ChinchillaParams) -> float:
+    return _brute_force_split(C, p)[0]
+
+
+# Hidden laws of the public cases, chosen so that Chinchilla's "20 tokens per parameter" misses
+# both by a factor of 3 or more (tests/scaling/test_exercises_and_widgets.py): one law wants
+# more data than Chinchilla's, one a larger model. Run-to-run noise of 0.1% in the loss.
+_LAB_LAWS = (
+    ChinchillaParams(E=1.8, A=400.0, B=1500.0, alpha=0.33, beta=0.38),
+    ChinchillaParams(E=1.7, A=800.0, B=900.0, alpha=0.38, beta=0.30),
+)
+_PILOT_BUDGET, _TARGET_C, _LAB_NOISE, _LAB_RTOL = 1e21, 1e24, 0.001, 0.4
+
+PILOT_BUDGET = Exercise(
+    name="plan_pilot_runs",
+    signature="plan_pilot_runs(lab: PilotLab, target_C: float) -> float",
+    cases=tuple(
+        Case(
+            (PilotLab(law, _PILOT_BUDGET, noise=_LAB_NOISE, seed=seed), _TARGET_C),
+            _true_n_opt(_TARGET_C, law),
+            f"{name}: a {_PILOT_BUDGET:.0e}-FLOP pilot budget, predict N_opt at "
+            f"{_TARGET_C:.0e} FLOPs",
+            "your prediction is off by more than 40%. Spend the budget on a few IsoFLOP "
+            "profiles (5-9 sizes each, around the size you expect to be optimal, at the largest "
+            "budgets you can afford: extrapolating over fewer decades is safer), fit a parabola "
+            "in log N to each, and a power law through the vertices; or fit eq. 2 to all runs.",
+            rtol=_LAB_RTOL,
+        )
+        for name, law, seed in (
+            ("a law that wants more data than Chinchilla's", _LAB_LAWS[0], 0),
+            ("a law that wants a larger model", _LAB_LAWS[1], 1),
+        )
+    ),
+    time_limit_s=60.0,
+)
+
+
+def check_plan_pilot_runs(fn) -> CheckReport:
+    """Run the public cases of the pilot-budget exercise against `fn` (scored against the hidden
+    law's true N_opt, within 40%)."""
+    return check(fn, PILOT_BUDGET)
