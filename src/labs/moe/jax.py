@@ -78,7 +78,7 @@ def _dispatch(
     chosen = jax.nn.one_hot(idx, n_experts, dtype=x.dtype)  # (T, K, E)
     assigned = chosen.sum(1)  # (T, E): 1 where token t chose expert e
     gate = (chosen * gates[..., None]).sum(1)  # (T, E): g_{e,t}, 0 if not chosen
-    slot = jnp.cumsum(assigned, axis=0) - 1  # each token's place in its experts' queues
+    slot = jnp.cumsum(assigned, axis=0).astype(jnp.int32) - 1  # place in each expert's queue
     dispatch = assigned[..., None] * jax.nn.one_hot(slot, x.shape[0], dtype=x.dtype)  # (T, E, C)
     buffers = jnp.einsum("tec,td->ecd", dispatch, x)  # (E, C, D)
     return buffers, dispatch * gate[..., None]
