@@ -27,7 +27,9 @@ def _params():
 def _torch_scores():
     import torch
 
-    return call(scores=torch.from_numpy(SCORES.copy()), k=2, bias=torch.zeros(4, dtype=torch.float64))
+    return call(
+        scores=torch.from_numpy(SCORES.copy()), k=2, bias=torch.zeros(4, dtype=torch.float64)
+    )
 
 
 def _torch_forward():
@@ -84,7 +86,9 @@ def _runs():
 
 def _student_params(d_model, d_expert, n_routed, n_shared, k):
     expert = 3 * d_model * d_expert
-    return expert * (n_routed + n_shared) + d_model * n_routed, expert * (k + n_shared) + d_model * n_routed
+    return expert * (n_routed + n_shared) + d_model * n_routed, expert * (
+        k + n_shared
+    ) + d_model * n_routed
 
 
 def _student_route(scores, k, bias):
@@ -103,7 +107,12 @@ EXAMPLES = {
     "labs.moe.comm.v3_parameter_counts": lambda: call(),
     "labs.moe.comm.moe_flops_per_token": lambda: call(config=TINY),
     "labs.moe.comm.dispatch_bytes_per_token": lambda: call(
-        d_model=7168, k=8, n_nodes=8, max_nodes=4, gpus_per_node=8, dispatch_bytes=1.0,
+        d_model=7168,
+        k=8,
+        n_nodes=8,
+        max_nodes=4,
+        gpus_per_node=8,
+        dispatch_bytes=1.0,
         combine_bytes=2.0,
     ),  # fmt: skip
     "labs.moe.comm.moe_layer_time": lambda: call(
@@ -131,8 +140,20 @@ EXAMPLES = {
     "labs.moe.torch.DeepSeekMoE.load_params": _torch_load_params,
     "labs.moe.training.bigram_entropy": lambda: call(vocab=16, seed=0),
     "labs.moe.training.train_tiny_lm": lambda: call(
-        balancing="aux", steps=2, seed=0, n_experts=4, k=2, d_model=8, d_expert=4, vocab=16,
-        batch=8, gamma=0.01, alpha=0.01, skew=1.0, dense=False, lr=0.01,
+        balancing="aux",
+        steps=2,
+        seed=0,
+        n_experts=4,
+        k=2,
+        d_model=8,
+        d_expert=4,
+        vocab=16,
+        batch=8,
+        gamma=0.01,
+        alpha=0.01,
+        skew=1.0,
+        dense=False,
+        lr=0.01,
     ),  # fmt: skip
     "labs.moe.training.layer_throughput": lambda: call(
         d_model=8, n_experts=4, k=2, d_expert=4, tokens=16, repeats=1, seed=0

@@ -47,7 +47,10 @@ MOE_LAYER_PARAMS = Exercise(
         ),
         Case(
             args=(7168, 2048, 256, 1, 8),
-            expected=(257 * 44_040_192 + 1_835_008, 9 * 44_040_192 + 1_835_008),  # 3 x 7168 x 2048 each
+            expected=(
+                257 * 44_040_192 + 1_835_008,
+                9 * 44_040_192 + 1_835_008,
+            ),  # 3 x 7168 x 2048 each
             label="one DeepSeek-V3 MoE layer",
             hint="use Python ints: 257 experts of 44 million weights each.",
         ),

@@ -144,8 +144,10 @@ def update_bias(bias, expert_load, gamma: float) -> np.ndarray:
 
 
 def _update_bias(bias: Float[Array, " E"], load: Float[Array, " E"], gamma: float):
-    """b_i <- b_i - gamma * sign(load_i - mean load)."""
-    return bias - gamma * np.sign(load - load.mean())
+    """b_i <- b_i - gamma * sign(load_i - mean load) (written with comparisons, so that the
+    training loop can pass torch tensors)."""
+    mean = load.mean()
+    return bias - gamma * ((load > mean) * 1.0 - (load < mean) * 1.0)
 
 
 def aux_balance_loss(probs, expert_indices) -> float:

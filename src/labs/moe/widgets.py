@@ -22,7 +22,9 @@ __all__ = ["layer_time_explorer", "plot_balancing", "plot_layer_time"]
 
 def _check_runs(runs) -> Mapping:
     if not isinstance(runs, Mapping) or not runs:
-        raise TypeError(f"runs must be a non-empty dict of label -> run, got {describe_value(runs)}")
+        raise TypeError(
+            f"runs must be a non-empty dict of label -> run, got {describe_value(runs)}"
+        )
     for label, run in runs.items():
         instance(f"runs[{label!r}]", label, str, "a string label")
         if not isinstance(run, Mapping) or not {"loss", "load", "imbalance"} <= set(run):
