@@ -11,7 +11,8 @@ inside the node over NVLink), and one NVLink copy to each destination GPU other 
 lands on. The combine sends the results back the same way. With k experts drawn from n nodes the
 expected number of distinct nodes is n (1 - (1 - 1/n)^k); node-limited routing draws them from
 M <= n nodes instead, so M (1 - (1 - 1/M)^k), and a node hit is remote with probability
-(n - 1) / n: remote nodes = M (1 - (1 - 1/M)^k) (n - 1) / n. Link speeds come from the facts registry.
+(n - 1) / n: remote nodes = M (1 - (1 - 1/M)^k) (n - 1) / n. Link speeds come from the facts
+registry.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def v3_parameter_counts() -> MappingProxyType:
     c = fact("moe_v3_config").value
     a = fact("deepseekv3_attention").value
     d, h, dh, dr = c["d_model"], a["n_heads"], a["head_dim"], a["rope_head_dim"]
-    attention = (  # MLA (V2 eqs. 9-19): W^DQ, W^UQ (+ RoPE), W^DKV + W^KR, W^UK and W^UV, W^O, norms
+    # MLA (V2 eqs. 9-19): W^DQ, W^UQ (+ RoPE), W^DKV + W^KR, W^UK and W^UV, W^O, two norms
+    attention = (
         d * a["q_lora_rank"]
         + a["q_lora_rank"] * h * (dh + dr)
         + d * (a["kv_lora_rank"] + dr)

@@ -124,7 +124,7 @@ def _expert_load(indices: Int[Array, "T K"], n_experts: int) -> Int[Array, " E"]
 
 
 def load_imbalance(expert_load) -> float:
-    """Max over mean of the per-expert load: 1.0 is perfect balance, E means one expert takes all."""
+    """Max over mean of the per-expert load: 1.0 is perfect balance, E: one expert takes all."""
     return _load_imbalance(check_load(expert_load))
 
 

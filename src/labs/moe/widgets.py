@@ -76,8 +76,12 @@ def plot_layer_time(gpu: str = "h800", max_nodes: int = 4, mfu: float = 0.4, ax=
     ax.plot(nodes, [t["inter_node"] * ms for t in free], color=PALETTE[2], label="IB, any nodes")
     ax.plot(nodes, [t["inter_node"] * ms for t in limited], "--", color=PALETTE[2],
             label=f"IB, at most {max_nodes} nodes")  # fmt: skip
-    ax.set(xlabel="nodes the experts are spread over", ylabel="ms per layer (4096 tokens / GPU)",
-           title=f"One V3 MoE layer on {gpu.upper()} nodes (MFU {mfu:.0%})", ylim=(0, None))  # fmt: skip
+    ax.set(
+        xlabel="nodes the experts are spread over",
+        ylabel="ms per layer (4096 tokens / GPU)",
+        title=f"One V3 MoE layer on {gpu.upper()} nodes (MFU {mfu:.0%})",
+        ylim=(0, None),
+    )
     ax.legend()
     return ax
 
