@@ -169,6 +169,50 @@ def param_shapes(config) -> dict[str, tuple[int, ...]]:
     }
 
 
+def check_update_bias(bias, expert_load, gamma):
+    """The arguments of `update_bias`: a bias vector, a load of its shape, gamma >= 0."""
+    bias = validate.array("bias", bias, ndim=1)
+    load = check_load(expert_load)
+    if load.shape != bias.shape:
+        raise ValueError(f"expert_load must have shape {bias.shape}, got {load.shape}")
+    return bias, load, check_gamma(gamma)
+
+
+def check_layer_input(x, config, like):
+    """x (..., d_model): a floating torch tensor of the layer's dtype and device (`like`)."""
+    x = validate.array("x", x, framework="torch", min_ndim=1)
+    if x.shape[-1] != config.d_model:
+        raise ValueError(f"x must have shape (..., {config.d_model}), got {tuple(x.shape)}")
+    if (x.dtype, x.device) != (like.dtype, like.device):
+        raise TypeError(
+            f"x must have the layer's dtype {like.dtype} and device {like.device}, "
+            f"got {x.dtype} on {x.device}"
+        )
+    return x
+
+
+def check_expert_parallel(params, x, mesh, config, bias):
+    """The arguments of `expert_parallel_moe`: a 1-D mesh whose size divides the experts and
+    the tokens of x (T, d_model)."""
+    from jax.sharding import Mesh
+
+    config = check_config(config)
+    params = check_params(params, config, framework="jax")
+    x = validate.array("x", x, framework="jax", ndim=2)
+    check_tokens(x, config, framework="jax")
+    bias = check_bias(bias, config.n_routed, framework="jax")
+    validate.instance("mesh", mesh, Mesh, "a jax.sharding.Mesh")
+    if len(mesh.axis_names) != 1:
+        raise ValueError(f"mesh must have one axis, got axes {mesh.axis_names}")
+    n = mesh.devices.size
+    if config.n_routed % n or x.shape[0] % n:
+        raise ValueError(
+            f"mesh has {n} devices: they must divide n_routed={config.n_routed} and the "
+            f"{x.shape[0]} tokens of x"
+        )
+    return params, x, config, bias
+
+
 def check_tokens(x, config, framework: str = "numpy"):
     """x of shape (..., d_model), floating and finite."""
     x = validate.array("x", x, framework=framework, min_ndim=1)

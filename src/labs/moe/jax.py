@@ -23,10 +23,10 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 from jaxtyping import Float, Int
 
-from labs.common import validate
 from labs.moe.checks import (
     check_bias,
     check_config,
+    check_expert_parallel,
     check_params,
     check_route,
     check_tokens,
@@ -129,20 +129,7 @@ def expert_parallel_moe(params, x, mesh: Mesh, config: MoEConfig, bias=None) -> 
         config: the layer's MoEConfig.
         bias: optional balancing bias (n_routed,).
     """
-    config = check_config(config)
-    params = check_params(params, config, framework="jax")
-    x = validate.array("x", x, framework="jax", ndim=2)
-    check_tokens(x, config, framework="jax")
-    bias = check_bias(bias, config.n_routed, framework="jax")
-    validate.instance("mesh", mesh, Mesh, "a jax.sharding.Mesh")
-    if len(mesh.axis_names) != 1:
-        raise ValueError(f"mesh must have one axis, got axes {mesh.axis_names}")
-    n = mesh.devices.size
-    if config.n_routed % n or x.shape[0] % n:
-        raise ValueError(
-            f"mesh has {n} devices: they must divide n_routed={config.n_routed} and the "
-            f"{x.shape[0]} tokens of x"
-        )
+    params, x, config, bias = check_expert_parallel(params, x, mesh, config, bias)
     bias = jnp.zeros(config.n_routed, x.dtype) if bias is None else jnp.asarray(bias)
     specs = _specs(mesh.axis_names[0])
     put = partial(_put, mesh)  # place each array where its spec says (a no-op if it is there)

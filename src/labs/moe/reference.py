@@ -19,13 +19,13 @@ from labs.moe.checks import (
     check_aux,
     check_bias,
     check_config,
-    check_gamma,
     check_indices,
     check_load,
     check_node_route,
     check_params,
     check_route,
     check_tokens,
+    check_update_bias,
     param_shapes,
 )
 from labs.moe.config import MoEConfig
@@ -136,11 +136,7 @@ def _load_imbalance(load: Float[Array, " E"]) -> float:
 def update_bias(bias, expert_load, gamma: float) -> np.ndarray:
     """The auxiliary-loss-free update (V3 §2.1.2): each bias moves by gamma against its load,
     down for an overloaded expert, up for an underloaded one, unchanged at the mean."""
-    bias = validate.array("bias", bias, ndim=1)
-    load = check_load(expert_load)
-    if load.shape != bias.shape:
-        raise ValueError(f"expert_load must have shape {bias.shape}, got {load.shape}")
-    return _update_bias(bias, load, check_gamma(gamma))
+    return _update_bias(*check_update_bias(bias, expert_load, gamma))
 
 
 def _update_bias(bias: Float[Array, " E"], load: Float[Array, " E"], gamma: float):

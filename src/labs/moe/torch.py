@@ -20,8 +20,13 @@ import torch.nn.functional as F
 from jaxtyping import Float, Int
 from torch import nn
 
-from labs.common import validate
-from labs.moe.checks import check_bias, check_config, check_params, check_route, param_shapes
+from labs.moe.checks import (
+    check_config,
+    check_layer_input,
+    check_params,
+    check_route,
+    param_shapes,
+)
 from labs.moe.config import MoEConfig
 
 __all__ = ["DeepSeekMoE", "route"]
@@ -81,16 +86,7 @@ class DeepSeekMoE(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The FFN output for x (..., d_model) of the layer's dtype and device."""
-        x = validate.array("x", x, framework="torch", min_ndim=1)
-        if x.shape[-1] != self.config.d_model:
-            raise ValueError(f"x must have shape (..., {self.config.d_model}), got {x.shape}")
-        if (x.dtype, x.device) != (self.w1.dtype, self.w1.device):
-            raise TypeError(
-                f"x must have the layer's dtype {self.w1.dtype} and device {self.w1.device}, "
-                f"got {x.dtype} on {x.device}"
-            )
-        check_bias(self.bias, self.config.n_routed, framework="torch", name="bias")
-        return self._forward(x)
+        return self._forward(check_layer_input(x, self.config, like=self.w1))
 
     def _forward(self, x: Float[Tensor, "... D"]) -> Float[Tensor, "... D"]:
         """Shared experts on every token, routed experts on the tokens routed to them (eq. 12)."""
