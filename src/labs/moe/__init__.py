@@ -1,0 +1,46 @@
+"""Chapter 4, Mixture-of-Experts: fine-grained and shared experts, auxiliary-loss-free
+balancing, expert parallelism, and when sparsity pays.
+
+Framework-free: the configuration (`labs.moe.config`), the NumPy reference of V3's routing,
+balancing and DeepSeekMoE layer (`labs.moe.reference`), and the cost models of parameters, FLOPs
+and expert-parallel traffic (`labs.moe.comm`). `labs.moe.torch` and `labs.moe.jax` hold the same
+layer in each framework (JAX also shards it over devices); `labs.moe.checks` the argument checks
+all of them share.
+"""
+
+from labs.moe.comm import (
+    GPUS,
+    dispatch_bytes_per_token,
+    moe_flops_per_token,
+    moe_layer_time,
+    v3_parameter_counts,
+)
+from labs.moe.config import DEEPSEEK_V3_MOE, MoEConfig
+from labs.moe.reference import (
+    aux_balance_loss,
+    expert_load,
+    init_params,
+    load_imbalance,
+    moe_forward,
+    node_limited_route,
+    route,
+    update_bias,
+)
+
+__all__ = [
+    "DEEPSEEK_V3_MOE",
+    "GPUS",
+    "MoEConfig",
+    "aux_balance_loss",
+    "dispatch_bytes_per_token",
+    "expert_load",
+    "init_params",
+    "load_imbalance",
+    "moe_flops_per_token",
+    "moe_forward",
+    "moe_layer_time",
+    "node_limited_route",
+    "route",
+    "update_bias",
+    "v3_parameter_counts",
+]

@@ -1,0 +1,172 @@
+"""Chapter 4's cost models: parameters and FLOPs per token, and the traffic and time of expert
+parallelism (dispatch and combine over NVLink and InfiniBand).
+
+Taught in chapter 4, "Dense and sparse" (`v3_parameter_counts`, `moe_flops_per_token`) and
+"When does sparsity pay?" (`dispatch_bytes_per_token`, `moe_layer_time`).
+
+The traffic model. Experts are spread evenly over `n_nodes` nodes of `gpus_per_node` GPUs, and
+routing is balanced (each expert equally likely). A token sends one copy of its hidden state over
+InfiniBand to each *remote node* that hosts one of its experts (V3 §3.2.2: the copy then fans out
+inside the node over NVLink), and one NVLink copy to each destination GPU other than the one it
+lands on. The combine sends the results back the same way. With k experts drawn from n nodes the
+expected number of distinct nodes is n (1 - (1 - 1/n)^k); node-limited routing draws them from
+M <= n nodes instead, so M (1 - (1 - 1/M)^k), and a node hit is remote with probability
+(n - 1) / n: remote nodes = M (1 - (1 - 1/M)^k) (n - 1) / n. Link speeds come from the facts
+registry.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from labs.common.facts import fact
+from labs.common.validate import instance, integer, one_of, real_number, size
+from labs.moe.checks import MAX_EXPERTS, MAX_NODES, MAX_WIDTH, check_config
+from labs.moe.config import DEEPSEEK_V3_MOE, MoEConfig
+
+__all__ = [
+    "GPUS",
+    "dispatch_bytes_per_token",
+    "moe_flops_per_token",
+    "moe_layer_time",
+    "v3_parameter_counts",
+]
+
+GPUS = ("h800", "h100")
+
+
+def v3_parameter_counts() -> MappingProxyType:
+    """DeepSeek-V3's parameters recomputed from its configuration (§4.2): total and activated per
+    token, with the parts (attention, dense FFNs, routed and shared experts, router, embeddings)."""
+    c = fact("moe_v3_config").value
+    a = fact("deepseekv3_attention").value
+    d, h, dh, dr = c["d_model"], a["n_heads"], a["head_dim"], a["rope_head_dim"]
+    # MLA (V2 eqs. 9-19): W^DQ, W^UQ (+ RoPE), W^DKV + W^KR, W^UK and W^UV, W^O, two norms
+    attention = (
+        d * a["q_lora_rank"]
+        + a["q_lora_rank"] * h * (dh + dr)
+        + d * (a["kv_lora_rank"] + dr)
+        + a["kv_lora_rank"] * h * 2 * dh
+        + h * dh * d
+        + a["q_lora_rank"]
+        + a["kv_lora_rank"]
+    )
+    expert = 3 * d * c["d_expert"]  # SwiGLU: W1, W3 (D x F) and W2 (F x D)
+    n_moe = c["n_layers"] - c["n_dense_layers"]
+    parts = {
+        "attention": c["n_layers"] * attention,
+        "dense_ffn": c["n_dense_layers"] * 3 * d * c["d_ffn_dense"],
+        "routed_experts": n_moe * c["n_routed"] * expert,
+        "shared_experts": n_moe * c["n_shared"] * expert,
+        "router": n_moe * c["n_routed"] * d,
+        "norms": c["n_layers"] * 2 * d + d,
+        "embeddings": 2 * c["vocab"] * d,  # input embedding and output head, not tied
+    }
+    total = sum(parts.values())
+    inactive = n_moe * (c["n_routed"] - c["k"]) * expert
+    return MappingProxyType({**parts, "total": total, "active": total - inactive})
+
+
+def moe_flops_per_token(config: MoEConfig) -> int:
+    """Forward FLOPs per token of one MoE layer: 2 per multiply-add of the router and of the
+    S + k SwiGLU experts a token passes through (3 matrices of D x F each)."""
+    c = check_config(config)
+    return 2 * c.d_model * c.n_routed + 2 * 3 * c.d_model * c.d_expert * (c.n_shared + c.k)
+
+
+def _distinct(draws: int, bins: int) -> float:
+    """Expected distinct bins hit by `draws` uniform draws."""
+    return bins * (1.0 - (1.0 - 1.0 / bins) ** draws)
+
+
+def dispatch_bytes_per_token(
+    d_model: int,
+    k: int,
+    n_nodes: int,
+    max_nodes: int | None = None,
+    gpus_per_node: int = 8,
+    dispatch_bytes: float = 1.0,
+    combine_bytes: float = 2.0,
+) -> MappingProxyType:
+    """Bytes one token moves per MoE layer for dispatch plus combine, split by link (the model in
+    the module docstring). Returns {"inter_node": IB bytes, "intra_node": NVLink bytes,
+    "remote_nodes": expected IB copies}. V3 dispatches in FP8 (1 byte) and combines in BF16 (2)."""
+    d_model = size("d_model", d_model, maximum=MAX_WIDTH)
+    k = size("k", k, maximum=MAX_EXPERTS)
+    n_nodes = size("n_nodes", n_nodes, maximum=MAX_NODES)
+    if max_nodes is not None:
+        max_nodes = integer("max_nodes", max_nodes, minimum=1, maximum=n_nodes)
+    gpus_per_node = size("gpus_per_node", gpus_per_node, maximum=1024)
+    dispatch_bytes = real_number("dispatch_bytes", dispatch_bytes, positive=True, maximum=8)
+    combine_bytes = real_number("combine_bytes", combine_bytes, positive=True, maximum=8)
+    return _dispatch_bytes(
+        d_model, k, n_nodes, max_nodes, gpus_per_node, dispatch_bytes + combine_bytes
+    )
+
+
+def _dispatch_bytes(d, k, n, m, g, round_trip_bytes) -> MappingProxyType:
+    """Expected IB copies (remote nodes) and NVLink copies (other GPUs) times bytes per copy."""
+    m = n if m is None else m
+    remote_nodes = _distinct(k, m) * (n - 1) / n  # nodes hit, times P(not the token's own)
+    nvlink_copies = k * (g - 1) / g  # each expert on another GPU of its node, save 1 in g
+    return MappingProxyType(
+        {
+            "inter_node": remote_nodes * d * round_trip_bytes,
+            "intra_node": nvlink_copies * d * round_trip_bytes,
+            "remote_nodes": remote_nodes,
+        }
+    )
+
+
+def _link_speeds(gpu: str) -> tuple[float, float]:
+    """(NVLink, IB) achieved GB/s per GPU. The H100's NVLink is V3's achieved 160 GB/s scaled by
+    the datasheet ratio 900 / 400 (the same share of peak); both use the same 400 Gb/s NICs."""
+    nvlink = fact("moe_v3_nvlink_gbs").value
+    if gpu == "h100":
+        nvlink *= (
+            fact("econ_h100_sxm_interconnect_gbs").value
+            / fact("econ_h800_sxm_interconnect_gbs").value
+        )
+    return nvlink, fact("moe_v3_ib_gbs").value
+
+
+def moe_layer_time(
+    gpu: str = "h800",
+    n_nodes: int = 8,
+    max_nodes: int | None = None,
+    config: MoEConfig = DEEPSEEK_V3_MOE,
+    tokens_per_gpu: int = 4096,
+    mfu: float = 0.4,
+) -> MappingProxyType:
+    """Seconds one GPU spends on one MoE layer's forward for `tokens_per_gpu` tokens: expert
+    compute (FP8 peak of the registry times `mfu`), IB time and NVLink time of dispatch + combine.
+    `bottleneck` names the slowest of the three (they overlap in V3's DualPipe, so the layer takes
+    about the slowest one)."""
+    gpu = one_of("gpu", gpu, GPUS)
+    n_nodes = size("n_nodes", n_nodes, maximum=MAX_NODES)
+    if max_nodes is not None:
+        max_nodes = integer("max_nodes", max_nodes, minimum=1, maximum=n_nodes)
+    config = instance("config", config, MoEConfig, "an MoEConfig")
+    tokens_per_gpu = size("tokens_per_gpu", tokens_per_gpu, maximum=2**24)
+    mfu = real_number("mfu", mfu, positive=True, maximum=1.0)
+    return _moe_layer_time(gpu, n_nodes, max_nodes, config, tokens_per_gpu, mfu)
+
+
+def _moe_layer_time(gpu, n_nodes, max_nodes, config, tokens, mfu) -> MappingProxyType:
+    """compute = FLOPs / (peak x MFU); link time = bytes / achieved bandwidth."""
+    peak = fact(f"econ_{gpu}_sxm_fp8_tflops").value * 1e12
+    nvlink, ib = _link_speeds(gpu)
+    traffic = _dispatch_bytes(
+        config.d_model,
+        config.k,
+        n_nodes,
+        max_nodes,
+        fact("moe_v3_gpus_per_node").value,
+        fact("moe_v3_dispatch_bytes").value + fact("moe_v3_combine_bytes").value,
+    )
+    times = {
+        "compute": tokens * moe_flops_per_token(config) / (peak * mfu),
+        "inter_node": tokens * traffic["inter_node"] / (ib * 1e9),
+        "intra_node": tokens * traffic["intra_node"] / (nvlink * 1e9),
+    }
+    return MappingProxyType({**times, "bottleneck": max(times, key=times.get)})

@@ -1,0 +1,156 @@
+"""Chapter 4 in JAX: V3's routing, the DeepSeekMoE layer as pure functions, and expert
+parallelism with `jax.sharding` (`shard_map` with an all-to-all dispatch and combine).
+
+Taught in chapter 4, "Expert parallelism on eight devices". Parameters are the reference's dict
+(`labs.moe.init_params`); every kernel is jitted, its checks run outside `jit`.
+
+The layer is written GShard-style (Lepikhin et al.): a dispatch tensor (T, E, C) puts each token
+in a slot of each chosen expert's buffer of capacity C, experts run on their buffers, and a
+combine tensor (the dispatch weighted by the gates) brings the results back. With C = T no token
+is ever dropped, so the result equals the reference exactly. On several devices the routed
+experts are sharded over the mesh axis, tokens too, and two `all_to_all`s move the buffers to
+the experts' devices and back. Axes: T tokens, E experts, K per token, C capacity, D width,
+F expert width, N devices.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+from jaxtyping import Float, Int
+
+from labs.moe.checks import (
+    check_bias,
+    check_config,
+    check_expert_parallel,
+    check_params,
+    check_route,
+    check_tokens,
+)
+from labs.moe.config import MoEConfig
+
+__all__ = ["expert_parallel_moe", "moe_forward", "route"]
+
+Array = jax.Array
+
+
+def route(scores, k: int, bias=None) -> tuple[jax.Array, jax.Array]:
+    """V3's routing (eqs. 13-16) in JAX: (expert_indices (T, K) int32, gate_weights (T, K))."""
+    scores, k, bias = check_route(scores, k, bias, framework="jax")
+    return _route(jnp.asarray(scores), k, None if bias is None else jnp.asarray(bias))
+
+
+@partial(jax.jit, static_argnums=1)
+def _route(
+    scores: Float[Array, "T E"], k: int, bias: Float[Array, " E"] | None
+) -> tuple[Int[Array, "T K"], Float[Array, "T K"]]:
+    """Top-k on s + b (eq. 16), gates from s alone (eqs. 13, 15)."""
+    affinity = jax.nn.sigmoid(scores)  # s_{i,t}                             (eq. 15)
+    choice = affinity if bias is None else affinity + bias  # s_{i,t} + b_i (eq. 16)
+    _, idx = jax.lax.top_k(jax.lax.stop_gradient(choice), k)
+    chosen = jnp.take_along_axis(affinity, idx, axis=-1)
+    return idx, chosen / chosen.sum(-1, keepdims=True)  # (eq. 13)
+
+
+def _swiglu(x: Float[Array, "... C D"], w1, w3, w2) -> Float[Array, "... C D"]:
+    """FFN(x) = (SiLU(x W1) * x W3) W2, one expert per leading index of the weights."""
+    h = jnp.einsum("...ecd,edf->...ecf", x, w1)
+    g = jnp.einsum("...ecd,edf->...ecf", x, w3)
+    return jnp.einsum("...ecf,efd->...ecd", jax.nn.silu(h) * g, w2)
+
+
+def _shared(params: dict, x: Float[Array, "T D"]) -> Float[Array, "T D"]:
+    """The sum of the shared experts on every token."""
+    y = _swiglu(x[None], params["shared_w1"], params["shared_w3"], params["shared_w2"])
+    return y.sum(0)  # (S, T, D) -> (T, D)
+
+
+def _dispatch(
+    x: Float[Array, "T D"], router, k: int, bias
+) -> tuple[Float[Array, "E C D"], Float[Array, "T E C"]]:
+    """Route, then fill each expert's buffer of capacity C = T: (buffers, combine weights)."""
+    n_experts = router.shape[1]
+    idx, gates = _route(x @ router, k, bias)  # (T, K), (T, K)
+    chosen = jax.nn.one_hot(idx, n_experts, dtype=x.dtype)  # (T, K, E)
+    assigned = chosen.sum(1)  # (T, E): 1 where token t chose expert e
+    gate = (chosen * gates[..., None]).sum(1)  # (T, E): g_{e,t}, 0 if not chosen
+    slot = jnp.cumsum(assigned, axis=0).astype(jnp.int32) - 1  # place in each expert's queue
+    dispatch = assigned[..., None] * jax.nn.one_hot(slot, x.shape[0], dtype=x.dtype)  # (T, E, C)
+    buffers = jnp.einsum("tec,td->ecd", dispatch, x)  # (E, C, D)
+    return buffers, dispatch * gate[..., None]
+
+
+def moe_forward(params, config: MoEConfig, x, bias=None) -> jax.Array:
+    """DeepSeekMoE's FFN output (V3 eq. 12 without the residual) on one device; x (..., D)."""
+    config = check_config(config)
+    params = check_params(params, config, framework="jax")
+    x = check_tokens(x, config, framework="jax")
+    bias = check_bias(bias, config.n_routed, framework="jax")
+    return _moe_forward(params, config.k, jnp.asarray(x), bias)
+
+
+@partial(jax.jit, static_argnums=1)
+def _moe_forward(params: dict, k: int, x: Float[Array, "... D"], bias) -> Float[Array, "... D"]:
+    """Shared experts + combine(experts(dispatch(x))) (eq. 12)."""
+    flat = x.reshape(-1, x.shape[-1])  # (T, D)
+    buffers, combine = _dispatch(flat, params["router"], k, bias)  # (E, C, D), (T, E, C)
+    y = _swiglu(buffers, params["w1"], params["w3"], params["w2"])  # (E, C, D)
+    out = _shared(params, flat) + jnp.einsum("tec,ecd->td", combine, y)
+    return out.reshape(x.shape)
+
+
+def _expert_parallel_shard(params: dict, x, bias, *, k: int, axis: str):
+    """One device's part: its tokens (T/N, D) and its experts (E/N, ...), two all-to-alls."""
+    buffers, combine = _dispatch(x, params["router"], k, bias)  # (E, C, D): for every expert
+    # Dispatch: the buffers of device j's experts go to device j; each device receives, from
+    # every source device, the tokens routed to its own E/N experts.
+    received = jax.lax.all_to_all(buffers, axis, 0, 0, tiled=True)  # (N * E/N, C, D) by source
+    n_local = params["w1"].shape[0]
+    received = received.reshape(-1, n_local, *received.shape[1:])  # (N, E/N, C, D)
+    y = _swiglu(received, params["w1"], params["w3"], params["w2"]).reshape(buffers.shape)
+    # Combine: send each source device its tokens' results back, ordered by expert.
+    returned = jax.lax.all_to_all(y, axis, 0, 0, tiled=True)  # (E, C, D) in global expert order
+    return _shared(params, x) + jnp.einsum("tec,ecd->td", combine, returned)
+
+
+def expert_parallel_moe(params, x, mesh: Mesh, config: MoEConfig, bias=None) -> jax.Array:
+    """The DeepSeekMoE layer with its routed experts sharded over the devices of a 1-D `mesh`
+    (expert parallelism): tokens are split over the devices too, and `shard_map` runs each
+    device's part with an all-to-all dispatch and combine. Equals `moe_forward` on one device.
+
+    Args:
+        params: the layer's weights (`labs.moe.init_params`), replicated or already sharded.
+        x: tokens (T, d_model), T divisible by the mesh size.
+        mesh: a `jax.sharding.Mesh` with one axis; its size must divide n_routed.
+        config: the layer's MoEConfig.
+        bias: optional balancing bias (n_routed,).
+    """
+    params, x, config, bias = check_expert_parallel(params, x, mesh, config, bias)
+    bias = jnp.zeros(config.n_routed, x.dtype) if bias is None else jnp.asarray(bias)
+    specs = _specs(mesh.axis_names[0])
+    put = partial(_put, mesh)  # place each array where its spec says (a no-op if it is there)
+    params = {name: put(value, specs[name]) for name, value in params.items()}
+    return _expert_parallel(mesh, config.k)(params, put(x, P(mesh.axis_names[0])), put(bias, P()))
+
+
+def _put(mesh: Mesh, value, spec):
+    return jax.device_put(jnp.asarray(value), NamedSharding(mesh, spec))
+
+
+def _specs(axis: str) -> dict:
+    """Routed experts split on their first axis over the mesh; router and shared replicated."""
+    names = ("router", "shared_w1", "shared_w3", "shared_w2", "w1", "w3", "w2")
+    return {name: P(axis) if name in ("w1", "w3", "w2") else P() for name in names}
+
+
+def _expert_parallel(mesh: Mesh, k: int):
+    """The jitted, shard_mapped layer for `mesh` (routed experts and tokens split on its axis)."""
+    axis = mesh.axis_names[0]
+    specs = _specs(axis)
+    body = partial(_expert_parallel_shard, k=k, axis=axis)
+    mapped = jax.shard_map(body, mesh=mesh, in_specs=(specs, P(axis), P()), out_specs=P(axis))
+    return jax.jit(mapped)

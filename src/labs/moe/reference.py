@@ -1,0 +1,210 @@
+"""Chapter 4's NumPy reference: V3's routing, load balancing and the DeepSeekMoE forward pass.
+
+Taught in chapter 4, "Routing: sigmoid affinities, top-k, and a bias that only chooses"
+(`route`, `node_limited_route`), "Balancing without an auxiliary loss" (`update_bias`,
+`aux_balance_loss`, `expert_load`, `load_imbalance`) and "DeepSeekMoE" (`init_params`,
+`moe_forward`). Equation numbers are those of the DeepSeek-V3 report, §2.1.2.
+
+Axes: T tokens, E routed experts, K experts per token, S shared experts, D model width,
+F expert width, N nodes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from jaxtyping import Float, Int
+
+from labs.common import validate
+from labs.moe.checks import (
+    check_aux,
+    check_bias,
+    check_config,
+    check_indices,
+    check_load,
+    check_node_route,
+    check_params,
+    check_route,
+    check_tokens,
+    check_update_bias,
+    param_shapes,
+)
+from labs.moe.config import MoEConfig
+
+__all__ = [
+    "aux_balance_loss",
+    "expert_load",
+    "init_params",
+    "load_imbalance",
+    "moe_forward",
+    "node_limited_route",
+    "route",
+    "update_bias",
+]
+
+Array = np.ndarray
+
+
+def route(scores, k: int, bias=None) -> tuple[np.ndarray, np.ndarray]:
+    """V3's routing (§2.1.2, eqs. 13-16): top-k experts on sigmoid affinity + bias, gate weights
+    from the unbiased affinities of the chosen experts, normalised to sum to 1.
+
+    Args:
+        scores: router logits u_t^T e_i, shape (tokens, experts), finite floats.
+        k: experts per token, 1 <= k <= experts.
+        bias: optional per-expert bias b_i (experts,), used only to choose.
+    Returns:
+        (expert_indices (tokens, k) int64, best first; gate_weights (tokens, k)).
+    """
+    scores, k, bias = check_route(scores, k, bias)
+    return _route(scores, k, bias)
+
+
+def _sigmoid(x: Float[Array, "..."]) -> Float[Array, "..."]:
+    """The logistic function, without overflow for large |x|."""
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def _route(
+    scores: Float[Array, "T E"], k: int, bias: Float[Array, " E"] | None
+) -> tuple[Int[Array, "T K"], Float[Array, "T K"]]:
+    """Top-k on s + b (eq. 16), gates from s alone (eqs. 13, 15)."""
+    affinity = _sigmoid(scores)  # s_{i,t} = Sigmoid(u_t^T e_i)       (eq. 15)
+    choice = affinity if bias is None else affinity + bias  # s_{i,t} + b_i (eq. 16)
+    idx = np.argsort(-choice, axis=-1, kind="stable")[:, :k]  # TopK           (eq. 16)
+    chosen = np.take_along_axis(affinity, idx, axis=-1)  # the bias does not enter the gate
+    return idx.astype(np.int64), chosen / chosen.sum(-1, keepdims=True)  # (eq. 13)
+
+
+def node_limited_route(
+    scores, k: int, experts_per_node: int, max_nodes: int, bias=None
+) -> tuple[np.ndarray, np.ndarray]:
+    """V3's node-limited routing (§2.1.2): keep the `max_nodes` nodes whose best
+    ceil(k / max_nodes) biased affinities sum highest, then route top-k within them.
+
+    Experts are laid out node by node: experts [j * experts_per_node, (j + 1) * experts_per_node)
+    live on node j. With max_nodes equal to the node count this is `route`.
+    """
+    scores, k, per_node, max_nodes, bias = check_node_route(
+        scores, k, experts_per_node, max_nodes, bias
+    )
+    return _node_limited_route(scores, k, per_node, max_nodes, bias)
+
+
+def _node_limited_route(
+    scores: Float[Array, "T E"],
+    k: int,
+    per_node: int,
+    max_nodes: int,
+    bias: Float[Array, " E"] | None,
+) -> tuple[Int[Array, "T K"], Float[Array, "T K"]]:
+    """Rank nodes by their top-(k/M) biased affinities, mask the others, then `_route`."""
+    tokens, n_experts = scores.shape
+    choice = _sigmoid(scores) if bias is None else _sigmoid(scores) + bias
+    by_node = choice.reshape(tokens, n_experts // per_node, per_node)  # (T, N, E/N)
+    top = -np.sort(-by_node, axis=-1)[..., : min(per_node, -(-k // max_nodes))]
+    nodes = np.argsort(-top.sum(-1), axis=-1, kind="stable")[:, :max_nodes]  # (T, M)
+    allowed = np.zeros(by_node.shape[:2], dtype=bool)
+    np.put_along_axis(allowed, nodes, True, axis=-1)
+    masked = np.where(np.repeat(allowed, per_node, axis=-1), scores, -np.inf)  # sigmoid(-inf) = 0
+    if bias is not None:  # an excluded expert must stay excluded whatever its bias
+        bias = np.where(np.repeat(allowed, per_node, axis=-1), bias, -np.inf)
+    return _route(masked, k, bias)
+
+
+def expert_load(expert_indices, n_experts: int) -> np.ndarray:
+    """Tokens routed to each expert: counts (n_experts,) from expert_indices (tokens, k)."""
+    n_experts = validate.size("n_experts", n_experts, maximum=2**16)
+    indices = check_indices(expert_indices, n_experts)
+    return _expert_load(indices, n_experts)
+
+
+def _expert_load(indices: Int[Array, "T K"], n_experts: int) -> Int[Array, " E"]:
+    """One count per expert."""
+    return np.bincount(indices.reshape(-1), minlength=n_experts)
+
+
+def load_imbalance(expert_load) -> float:
+    """Max over mean of the per-expert load: 1.0 is perfect balance, E: one expert takes all."""
+    return _load_imbalance(check_load(expert_load))
+
+
+def _load_imbalance(load: Float[Array, " E"]) -> float:
+    """max_i load_i / mean_i load_i."""
+    return float(load.max() / load.mean())
+
+
+def update_bias(bias, expert_load, gamma: float) -> np.ndarray:
+    """The auxiliary-loss-free update (V3 §2.1.2): each bias moves by gamma against its load,
+    down for an overloaded expert, up for an underloaded one, unchanged at the mean."""
+    return _update_bias(*check_update_bias(bias, expert_load, gamma))
+
+
+def _update_bias(bias: Float[Array, " E"], load: Float[Array, " E"], gamma: float):
+    """b_i <- b_i - gamma * sign(load_i - mean load) (written with comparisons, so that the
+    training loop can pass torch tensors)."""
+    mean = load.mean()
+    return bias - gamma * ((load > mean) * 1.0 - (load < mean) * 1.0)
+
+
+def aux_balance_loss(probs, expert_indices) -> float:
+    """The classic auxiliary balance loss (Switch / GShard form), without its weight alpha:
+    E * sum_i f_i P_i, where f_i is the share of the k * T routing slots that went to expert i
+    and P_i the mean router probability of expert i. It is 1.0 at perfect balance.
+
+    Args:
+        probs: router probabilities (tokens, experts), each row summing to 1 (a softmax, or V3's
+            normalised sigmoid affinities).
+        expert_indices: the chosen experts (tokens, k).
+    """
+    probs, indices = check_aux(probs, expert_indices)
+    return float(_aux_balance_loss(probs, indices))
+
+
+def _aux_balance_loss(probs: Float[Array, "T E"], indices: Int[Array, "T K"]):
+    """E * sum_i f_i * P_i."""
+    n_experts = probs.shape[1]
+    f = _expert_load(indices, n_experts) / indices.size  # share of the routing slots
+    return n_experts * np.sum(f * probs.mean(0))
+
+
+def init_params(config: MoEConfig, seed: int = 0, dtype=np.float64) -> dict[str, np.ndarray]:
+    """Random weights of a DeepSeekMoE layer (1/sqrt(fan-in) scale), as a dict of arrays."""
+    config = check_config(config)
+    seed = validate.integer("seed", seed, minimum=0)
+    dtype = validate.float_dtype("dtype", dtype)
+    rng = np.random.default_rng(seed)
+    return {
+        name: (rng.standard_normal(shape) / np.sqrt(shape[-2])).astype(dtype)
+        for name, shape in param_shapes(config).items()
+    }
+
+
+def moe_forward(params, config: MoEConfig, x, bias=None) -> np.ndarray:
+    """DeepSeekMoE's FFN output (V3 eq. 12 without the residual u_t): the shared experts plus
+    the gate-weighted top-k routed experts, each a SwiGLU. x: (..., d_model)."""
+    config = check_config(config)
+    params = check_params(params, config)
+    x = check_tokens(x, config)
+    bias = check_bias(bias, config.n_routed)
+    return _moe_forward(params, config.k, x, bias)
+
+
+def _swiglu(x: Float[Array, "T D"], w1, w3, w2) -> Float[Array, "T D"]:
+    """FFN(x) = (SiLU(x W1) * x W3) W2."""
+    h = x @ w1
+    return (h * _sigmoid(h) * (x @ w3)) @ w2
+
+
+def _moe_forward(params: dict, k: int, x: Float[Array, "... D"], bias) -> Float[Array, "... D"]:
+    """Shared experts on every token, routed experts on the tokens routed to them (eq. 12)."""
+    flat = x.reshape(-1, x.shape[-1])  # (T, D)
+    out = np.zeros_like(flat)
+    for s in range(params["shared_w1"].shape[0]):  # sum_i FFN^(s)_i(u_t)
+        out += _swiglu(flat, params["shared_w1"][s], params["shared_w3"][s], params["shared_w2"][s])
+    idx, gates = _route(flat @ params["router"], k, bias)  # (T, K), (T, K)
+    for e in range(params["w1"].shape[0]):  # sum_i g_{i,t} FFN^(r)_i(u_t)
+        token, slot = np.nonzero(idx == e)  # the tokens that chose expert e
+        if token.size:
+            y = _swiglu(flat[token], params["w1"][e], params["w3"][e], params["w2"][e])
+            np.add.at(out, token, gates[token, slot, None] * y)
+    return out.reshape(x.shape)

@@ -1,0 +1,116 @@
+"""Chapter 4 in PyTorch: V3's routing and the DeepSeekMoE layer as an `nn.Module`.
+
+Taught in chapter 4, "DeepSeekMoE in PyTorch" and "Training a tiny MoE language model" (the
+module the training loop of `labs.moe.training` builds on).
+
+The same mathematics as `labs.moe.reference` (V3 §2.1.2, eqs. 12-16), with weights named and
+shaped as in the reference's parameter dict, so `module.load_params(init_params(config))` gives
+all three frameworks the same layer. Axes: T tokens, E routed experts, K experts per token,
+S shared experts, D model width, F expert width.
+
+The routed experts run sparsely: each expert multiplies only the tokens routed to it (an index
+gather, a SwiGLU, a weighted scatter-add), which is what makes a MoE cheaper than the dense layer
+of the same total size, and what costs it overhead against a dense layer of the same active size.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from jaxtyping import Float, Int
+from torch import nn
+
+from labs.moe.checks import (
+    check_config,
+    check_layer_input,
+    check_params,
+    check_route,
+    param_shapes,
+)
+from labs.moe.config import MoEConfig
+
+__all__ = ["DeepSeekMoE", "route"]
+
+Tensor = torch.Tensor
+
+
+def route(scores: torch.Tensor, k: int, bias: torch.Tensor | None = None):
+    """V3's routing (eqs. 13-16) in torch: (expert_indices (T, K) int64, gate_weights (T, K))."""
+    return _route(*check_route(scores, k, bias, framework="torch"))
+
+
+def _route(
+    scores: Float[Tensor, "T E"], k: int, bias: Float[Tensor, " E"] | None
+) -> tuple[Int[Tensor, "T K"], Float[Tensor, "T K"]]:
+    """Top-k on s + b (eq. 16), gates from s alone (eqs. 13, 15)."""
+    affinity = torch.sigmoid(scores)  # s_{i,t}                               (eq. 15)
+    choice = affinity if bias is None else affinity + bias.detach()  # s + b (eq. 16)
+    idx = torch.topk(choice.detach(), k, dim=-1).indices  # the choice is not differentiated
+    chosen = affinity.gather(-1, idx)  # gates from unbiased affinities
+    return idx, chosen / chosen.sum(-1, keepdim=True)  # (eq. 13)
+
+
+class DeepSeekMoE(nn.Module):
+    """A DeepSeekMoE FFN (V3 eq. 12 without the residual): S shared SwiGLU experts on every token
+    plus the gate-weighted top-k of E fine-grained routed experts.
+
+    The balancing bias b (E,) is a buffer, not a parameter: it only chooses experts and is moved
+    by `labs.moe.update_bias`, never by gradients. After each forward, `last_indices` (T, K) and
+    `last_affinity` (T, E) hold what the router did, for load counts and an auxiliary loss.
+    """
+
+    def __init__(self, config: MoEConfig):
+        super().__init__()
+        self.config = check_config(config)
+        for name, shape in param_shapes(config).items():
+            self.register_parameter(name, nn.Parameter(torch.empty(shape)))
+        self.register_buffer("bias", torch.zeros(config.n_routed))
+        self.reset_parameters()
+        self.last_indices: Tensor | None = None
+        self.last_affinity: Tensor | None = None
+
+    def reset_parameters(self) -> None:
+        """Normal weights with 1/sqrt(fan-in) scale, as `labs.moe.init_params`."""
+        with torch.no_grad():
+            for name in param_shapes(self.config):
+                weight = getattr(self, name)
+                weight.normal_(0.0, weight.shape[-2] ** -0.5)
+
+    def load_params(self, params: dict) -> DeepSeekMoE:
+        """Copy weights from a NumPy parameter dict (`labs.moe.init_params`); returns self."""
+        params = check_params(params, self.config, framework="numpy")
+        with torch.no_grad():
+            for name, value in params.items():
+                getattr(self, name).copy_(torch.as_tensor(value, dtype=self.w1.dtype))
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The FFN output for x (..., d_model) of the layer's dtype and device."""
+        return self._forward(check_layer_input(x, self.config, like=self.w1))
+
+    def _forward(self, x: Float[Tensor, "... D"]) -> Float[Tensor, "... D"]:
+        """Shared experts on every token, routed experts on the tokens routed to them (eq. 12)."""
+        flat = x.reshape(-1, x.shape[-1])  # (T, D)
+        out = torch.zeros_like(flat)
+        for s in range(self.config.n_shared):
+            out = out + _swiglu(flat, self.shared_w1[s], self.shared_w3[s], self.shared_w2[s])
+        scores = flat @ self.router  # (T, E)
+        idx, gates = _route(scores, self.config.k, self.bias)  # (T, K), (T, K)
+        self.last_indices, self.last_affinity = idx, torch.sigmoid(scores)
+        order = idx.reshape(-1).argsort(stable=True)  # routing slots grouped by expert
+        counts = torch.bincount(idx.reshape(-1), minlength=self.config.n_routed).tolist()
+        token = order // self.config.k  # the token of each sorted slot
+        y = torch.empty(order.shape[0], flat.shape[1], dtype=flat.dtype, device=flat.device)
+        start = 0
+        for e, count in enumerate(counts):  # one small SwiGLU per expert, on its tokens only
+            if count:
+                rows = token[start : start + count]
+                y[start : start + count] = _swiglu(flat[rows], self.w1[e], self.w3[e], self.w2[e])
+            start += count
+        weighted = y * gates.reshape(-1)[order, None]  # g_{i,t} FFN_i(u_t)
+        return out.index_add(0, token, weighted).reshape(x.shape)
+
+
+def _swiglu(x: Float[Tensor, "T D"], w1, w3, w2) -> Float[Tensor, "T D"]:
+    """FFN(x) = (SiLU(x W1) * x W3) W2."""
+    return (F.silu(x @ w1) * (x @ w3)) @ w2

@@ -1,0 +1,239 @@
+"""Chapter 4's experiments in PyTorch: a tiny MoE language model trained with no balancing, with
+the auxiliary loss or with V3's bias, and the throughput of a MoE layer against a dense one.
+
+Taught in chapter 4, "Routing collapse, and two cures" (`train_tiny_lm`) and "When does sparsity
+pay?" (`train_tiny_lm(dense=True)`, `layer_throughput`).
+
+The language is synthetic: a bigram chain over `vocab` tokens whose rows are Zipf-distributed,
+so the best possible loss is known (the chain's entropy rate). The model is an embedding, one
+DeepSeekMoE FFN with a residual, and an output head. A *skewed router* starts with every token
+leaning towards the low-numbered experts (a shared direction in the embeddings that the router
+columns of those experts align with), the situation in which routing collapses if nothing pushes
+back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from types import MappingProxyType
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from labs.common.validate import boolean, integer, one_of, real_number, size
+from labs.moe.config import MoEConfig
+from labs.moe.reference import _update_bias
+from labs.moe.torch import DeepSeekMoE, _swiglu
+
+__all__ = ["BALANCING", "bigram_entropy", "layer_throughput", "train_tiny_lm"]
+
+BALANCING = ("none", "aux", "bias")
+_MAX = 4096  # widths, vocabularies and expert counts above this are not "tiny"
+
+
+def _bigram(vocab: int, seed: int) -> np.ndarray:
+    """A random bigram chain: each row a Zipf(1) distribution over a random permutation."""
+    rng = np.random.default_rng(seed)
+    zipf = 1.0 / np.arange(1, vocab + 1)
+    rows = np.stack([zipf[rng.permutation(vocab)] for _ in range(vocab)])
+    return rows / rows.sum(1, keepdims=True)
+
+
+def bigram_entropy(vocab: int = 64, seed: int = 0) -> float:
+    """The entropy rate (nats per token) of the chain `train_tiny_lm` trains on: the best loss."""
+    vocab = size("vocab", vocab, minimum=2, maximum=_MAX)
+    seed = integer("seed", seed, minimum=0)
+    table = _bigram(vocab, seed)
+    stationary = np.linalg.matrix_power(table.T, 200)[:, 0]  # power iteration from token 0
+    stationary = stationary / stationary.sum()
+    return float(-(stationary[:, None] * table * np.log(table)).sum())
+
+
+@contextlib.contextmanager
+def _one_thread():
+    """Run on one CPU thread: matrices this small gain nothing from more, and on a busy machine
+    idle threads spinning at every synchronisation make a step many times slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+class _TinyLM(nn.Module):
+    """Embedding -> x + FFN(RMSNorm(x)) -> head; the FFN a DeepSeekMoE or a dense SwiGLU."""
+
+    def __init__(self, config: MoEConfig, vocab: int, dense: bool, skew: float):
+        super().__init__()
+        d = config.d_model
+        self.embed = nn.Embedding(vocab, d)
+        self.head = nn.Linear(d, vocab, bias=False)
+        self.dense = dense
+        if dense:  # the dense layer of the same ACTIVE size: width (S + k) x F
+            width = (config.n_shared + config.k) * config.d_expert
+            self.w1 = nn.Parameter(torch.randn(d, width) / math.sqrt(d))
+            self.w3 = nn.Parameter(torch.randn(d, width) / math.sqrt(d))
+            self.w2 = nn.Parameter(torch.randn(width, d) / math.sqrt(width))
+        else:
+            self.moe = DeepSeekMoE(config)
+        with torch.no_grad():
+            self.embed.weight.normal_(0.0, 1.0)
+            if skew and not dense:  # a shared direction, favoured by the first experts
+                direction = torch.randn(d)
+                direction /= direction.norm()
+                self.embed.weight += 2.0 * direction
+                lean = torch.linspace(skew, -skew, config.n_routed)
+                self.moe.router += direction[:, None] * lean[None, :] / math.sqrt(d)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        x = self.embed(tokens)
+        h = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6)
+        ffn = _swiglu(h, self.w1, self.w3, self.w2) if self.dense else self.moe._forward(h)
+        return self.head(x + ffn)
+
+
+def _check_train(balancing, steps, seed, n_experts, k, d_model, d_expert, vocab, batch, gamma,
+                 alpha, skew, dense, lr):  # fmt: skip
+    one_of("balancing", balancing, BALANCING)
+    steps = size("steps", steps, maximum=100_000, why="a tiny model, not a pre-training run")
+    seed = integer("seed", seed, minimum=0)
+    config = MoEConfig(
+        d_model=size("d_model", d_model, maximum=_MAX),
+        d_expert=size("d_expert", d_expert, maximum=_MAX),
+        n_routed=size("n_experts", n_experts, maximum=256),
+        n_shared=1,
+        k=size("k", k, maximum=256),
+    )
+    vocab = size("vocab", vocab, minimum=2, maximum=_MAX)
+    batch = size("batch", batch, maximum=2**16)
+    gamma = real_number("gamma", gamma, nonnegative=True)
+    alpha = real_number("alpha", alpha, nonnegative=True)
+    skew = real_number("skew", skew, nonnegative=True, maximum=100.0)
+    dense = boolean("dense", dense)
+    lr = real_number("lr", lr, positive=True, maximum=1.0)
+    return balancing, steps, seed, config, vocab, batch, gamma, alpha, skew, dense, lr
+
+
+def train_tiny_lm(
+    balancing: str = "bias",
+    steps: int = 200,
+    seed: int = 0,
+    n_experts: int = 8,
+    k: int = 2,
+    d_model: int = 32,
+    d_expert: int = 16,
+    vocab: int = 64,
+    batch: int = 256,
+    gamma: float = 0.01,
+    alpha: float = 0.01,
+    skew: float = 3.0,
+    dense: bool = False,
+    lr: float = 0.01,
+) -> MappingProxyType:
+    """Train the tiny bigram LM for `steps` Adam steps; returns per-step arrays.
+
+    Args:
+        balancing: "none", "aux" (add alpha x `aux_balance_loss` on the normalised affinities)
+            or "bias" (V3: move the routing bias by gamma against each expert's load per step).
+        dense: train the dense SwiGLU of the same active width instead (balancing is ignored).
+        skew: how strongly the initial router favours the first experts (0: no skew).
+    Returns:
+        {"loss": (steps,), "load": (steps, n_experts) token counts, "imbalance": (steps,) max/mean
+        load, "seconds": (steps,) cumulative wall-clock}; a dense run has no load or imbalance.
+    """
+    (balancing, steps, seed, config, vocab, batch, gamma, alpha, skew, dense, lr) = _check_train(
+        balancing, steps, seed, n_experts, k, d_model, d_expert, vocab, batch, gamma, alpha, skew,
+        dense, lr
+    )  # fmt: skip
+    with _one_thread():
+        return _train(balancing, steps, seed, config, vocab, batch, gamma, alpha, skew, dense, lr)
+
+
+def _train(balancing, steps, seed, config, vocab, batch, gamma, alpha, skew, dense, lr):
+    """The loop: sample bigrams, step Adam, then (bias) move the routing bias."""
+    torch.manual_seed(seed)
+    table = torch.as_tensor(_bigram(vocab, 0), dtype=torch.float32)
+    sampler = torch.Generator().manual_seed(seed + 1)
+    model = _TinyLM(config, vocab, dense, skew)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    e = config.n_routed
+    loss_log, load_log, seconds = np.zeros(steps), np.zeros((steps, e)), np.zeros(steps)
+    start = time.perf_counter()
+    for step in range(steps):
+        prev = torch.randint(vocab, (batch,), generator=sampler)
+        nxt = torch.multinomial(table[prev], 1, generator=sampler)[:, 0]
+        loss = F.cross_entropy(model(prev), nxt)
+        total = loss
+        if not dense:
+            idx = model.moe.last_indices
+            load = torch.bincount(idx.reshape(-1), minlength=e)
+            if balancing == "aux":  # E * sum_i f_i P_i on the normalised affinities
+                affinity = model.moe.last_affinity
+                probs = affinity / affinity.sum(-1, keepdim=True)
+                total = loss + alpha * e * (load / idx.numel() * probs.mean(0)).sum()
+            load_log[step] = load.numpy()
+        opt.zero_grad()
+        total.backward()
+        opt.step()
+        if balancing == "bias" and not dense:
+            with torch.no_grad():
+                model.moe.bias.copy_(_update_bias(model.moe.bias, torch.as_tensor(load_log[step],
+                                                  dtype=model.moe.bias.dtype), gamma))  # fmt: skip
+        loss_log[step] = loss.item()
+        seconds[step] = time.perf_counter() - start
+    result = {"loss": loss_log, "seconds": seconds}
+    if not dense:
+        result |= {"load": load_log, "imbalance": load_log.max(1) / load_log.mean(1)}
+    return MappingProxyType(result)
+
+
+def layer_throughput(
+    d_model: int = 64,
+    n_experts: int = 8,
+    k: int = 2,
+    d_expert: int = 32,
+    tokens: int = 1024,
+    repeats: int = 5,
+    seed: int = 0,
+) -> MappingProxyType:
+    """Forward + backward tokens per second of a DeepSeekMoE layer (1 shared + `n_experts` routed
+    of width `d_expert`, top-`k`) and of the dense SwiGLU of the same active width (k + 1) x
+    d_expert, best of `repeats`, on the CPU. Returns {"moe": tok/s, "dense": tok/s}."""
+    config = MoEConfig(
+        d_model=size("d_model", d_model, maximum=_MAX),
+        d_expert=size("d_expert", d_expert, maximum=_MAX),
+        n_routed=size("n_experts", n_experts, maximum=256),
+        n_shared=1,
+        k=size("k", k, maximum=256),
+    )
+    tokens = size("tokens", tokens, maximum=2**16)
+    repeats = size("repeats", repeats, maximum=100)
+    seed = integer("seed", seed, minimum=0)
+    with _one_thread():
+        return _layer_throughput(config, tokens, repeats, seed)
+
+
+def _layer_throughput(config: MoEConfig, tokens: int, repeats: int, seed: int):
+    """Best-of-`repeats` wall-clock of forward + backward, both layers on the same input."""
+    torch.manual_seed(seed)
+    moe = DeepSeekMoE(config)
+    width = (config.n_shared + config.k) * config.d_expert
+    w = [torch.randn(s, requires_grad=True) for s in ((config.d_model, width),) * 2]
+    w2 = torch.randn(width, config.d_model, requires_grad=True)
+    x = torch.randn(tokens, config.d_model)
+    layers = {"moe": lambda: moe._forward(x), "dense": lambda: _swiglu(x, w[0], w[1], w2)}
+    best = {}
+    for name, layer in layers.items():
+        layer().sum().backward()  # warm-up
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            layer().sum().backward()
+            times.append(time.perf_counter() - start)
+        best[name] = tokens / min(times)
+    return MappingProxyType(best)

@@ -1,0 +1,103 @@
+"""Chapter 4 plots and explorer: balancing runs side by side, and the time of one MoE layer's
+compute and communication as the number of nodes grows.
+
+Taught in chapter 4, "Routing collapse, and two cures" (`plot_balancing`) and "When does sparsity
+pay?" (`plot_layer_time`, `layer_time_explorer`). ipywidgets is imported inside
+`layer_time_explorer`, so importing this module needs no widgets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from labs.common.plotting import PALETTE, new_figure
+from labs.common.validate import describe_value, instance, integer, one_of, real_number, size
+from labs.moe.comm import GPUS, moe_layer_time
+from labs.moe.config import DEEPSEEK_V3_MOE
+
+__all__ = ["layer_time_explorer", "plot_balancing", "plot_layer_time"]
+
+
+def _check_runs(runs) -> Mapping:
+    if not isinstance(runs, Mapping) or not runs:
+        raise TypeError(
+            f"runs must be a non-empty dict of label -> run, got {describe_value(runs)}"
+        )
+    for label, run in runs.items():
+        instance(f"runs[{label!r}]", label, str, "a string label")
+        if not isinstance(run, Mapping) or not {"loss", "load", "imbalance"} <= set(run):
+            raise ValueError(
+                f"runs[{label!r}] must be a result of train_tiny_lm (loss, load, imbalance)"
+            )
+    return runs
+
+
+def plot_balancing(runs, smooth: int = 10):
+    """One figure, three panels: per-expert load over steps (the first run's and the last
+    run's), load imbalance, and training loss, for each run (a dict label -> train_tiny_lm())."""
+    runs = _check_runs(runs)
+    smooth = size("smooth", smooth, maximum=1000)
+    fig, axes = new_figure(ncols=3, width=13, height=3.6)
+    kernel = np.ones(smooth) / smooth
+    for (label, run), colour in zip(runs.items(), PALETTE, strict=False):
+        steps = np.arange(len(run["loss"]))
+        axes[1].plot(steps, run["imbalance"], color=colour, label=label)
+        axes[2].plot(steps[smooth - 1 :], np.convolve(run["loss"], kernel, "valid"), color=colour)
+    first, last = next(iter(runs)), list(runs)[-1]
+    for label, style in ((first, ":"), (last, "-")):
+        share = runs[label]["load"] / runs[label]["load"].sum(1, keepdims=True)
+        for e in range(share.shape[1]):
+            axes[0].plot(share[:, e], style, color=PALETTE[e % len(PALETTE)], lw=1)
+    axes[0].set(xlabel="step", ylabel="share of routing slots",
+                title=f"load per expert ({first}: dotted, {last}: solid)")  # fmt: skip
+    axes[1].set(xlabel="step", ylabel="max / mean load", title="load imbalance")
+    axes[1].axhline(1.0, color="grey", lw=0.8)
+    axes[1].legend()
+    axes[2].set(xlabel="step", ylabel="loss (nats)", title=f"training loss ({smooth}-step mean)")
+    return fig
+
+
+def plot_layer_time(gpu: str = "h800", max_nodes: int = 4, mfu: float = 0.4, ax=None):
+    """Compute, NVLink and InfiniBand time of one V3 MoE layer against the node count (2 to 32),
+    with and without node-limited routing, for one GPU of the registry."""
+    gpu = one_of("gpu", gpu, GPUS)
+    max_nodes = integer("max_nodes", max_nodes, minimum=1, maximum=32)
+    mfu = real_number("mfu", mfu, positive=True, maximum=1.0)
+    if ax is None:
+        _, ax = new_figure(width=6.5, height=3.8)
+    nodes = np.arange(max(2, max_nodes), 33)
+    free = [moe_layer_time(gpu, int(n), None, DEEPSEEK_V3_MOE, 4096, mfu) for n in nodes]
+    limited = [moe_layer_time(gpu, int(n), max_nodes, DEEPSEEK_V3_MOE, 4096, mfu) for n in nodes]
+    ms = 1e3
+    ax.plot(nodes, [t["compute"] * ms for t in free], color=PALETTE[0], label="expert compute")
+    ax.plot(nodes, [t["intra_node"] * ms for t in free], color=PALETTE[1], label="NVLink")
+    ax.plot(nodes, [t["inter_node"] * ms for t in free], color=PALETTE[2], label="IB, any nodes")
+    ax.plot(nodes, [t["inter_node"] * ms for t in limited], "--", color=PALETTE[2],
+            label=f"IB, at most {max_nodes} nodes")  # fmt: skip
+    ax.set(
+        xlabel="nodes the experts are spread over",
+        ylabel="ms per layer (4096 tokens / GPU)",
+        title=f"One V3 MoE layer on {gpu.upper()} nodes (MFU {mfu:.0%})",
+        ylim=(0, None),
+    )
+    ax.legend()
+    return ax
+
+
+def layer_time_explorer():
+    """Sliders for `plot_layer_time`: GPU, node limit and MFU."""
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    def show(gpu, max_nodes, mfu):
+        plot_layer_time(gpu, max_nodes, mfu)
+        plt.show()
+
+    return widgets.interactive(
+        show,
+        gpu=widgets.Dropdown(options=GPUS, value="h800"),
+        max_nodes=widgets.IntSlider(value=4, min=1, max=16),
+        mfu=widgets.FloatSlider(value=0.4, min=0.1, max=0.8, step=0.05),
+    )

@@ -1,0 +1,186 @@
+"""Valid calls for chapter 4 (labs.moe): one small call per public callable (see harness.py).
+
+Every layer is tiny (width 8, four experts of width 6) so the walker's hostile calls run in
+seconds; training runs take a handful of steps.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from labs.moe import MoEConfig
+from tests.hostile.harness import call
+
+TINY = MoEConfig(d_model=8, d_expert=6, n_routed=4, n_shared=1, k=2)
+SCORES = np.random.default_rng(0).standard_normal((5, 4))
+X = np.random.default_rng(1).standard_normal((6, 8))
+INDICES = np.array([[0, 1], [2, 3], [0, 2]])
+LOAD = np.array([3.0, 1.0, 2.0, 2.0])
+
+
+def _params():
+    from labs.moe import init_params
+
+    return init_params(TINY, seed=0)
+
+
+def _torch_scores():
+    import torch
+
+    return call(
+        scores=torch.from_numpy(SCORES.copy()), k=2, bias=torch.zeros(4, dtype=torch.float64)
+    )
+
+
+def _torch_forward():
+    import torch
+
+    from labs.moe import torch as moe_torch
+
+    module = moe_torch.DeepSeekMoE(TINY).double().load_params(_params())
+    return call(module.forward, x=torch.from_numpy(X.copy()))
+
+
+def _torch_load_params():
+    from labs.moe import torch as moe_torch
+
+    return call(moe_torch.DeepSeekMoE(TINY).load_params, params=_params())
+
+
+def _jax_scores():
+    import jax.numpy as jnp
+
+    return call(scores=jnp.asarray(SCORES, jnp.float32), k=2, bias=jnp.zeros(4, jnp.float32))
+
+
+def _jax_params():
+    import jax.numpy as jnp
+
+    return {k: jnp.asarray(v, jnp.float32) for k, v in _params().items()}
+
+
+def _jax_forward():
+    import jax.numpy as jnp
+
+    return call(params=_jax_params(), config=TINY, x=jnp.asarray(X, jnp.float32))
+
+
+def _expert_parallel():
+    import jax
+    import jax.numpy as jnp
+
+    mesh = jax.make_mesh((1,), ("ep",))
+    # mesh fixed: the walker cannot derive a hostile mesh; bad meshes are in tests/moe.
+    return call(
+        params=_jax_params(), x=jnp.asarray(X, jnp.float32), mesh=mesh, config=TINY,
+        bias=jnp.zeros(4, jnp.float32), fixed=("mesh",),
+    )  # fmt: skip
+
+
+def _runs():
+    from labs.moe.training import train_tiny_lm
+
+    run = train_tiny_lm("bias", steps=3, batch=16)
+    return {"bias": run}
+
+
+def _student_params(d_model, d_expert, n_routed, n_shared, k):
+    expert = 3 * d_model * d_expert
+    return expert * (n_routed + n_shared) + d_model * n_routed, expert * (
+        k + n_shared
+    ) + d_model * n_routed
+
+
+def _student_route(scores, k, bias):
+    from labs.moe import route
+
+    return route(scores, k, bias)
+
+
+def _student_remote(k, n_nodes, max_nodes):
+    return max_nodes * (1 - (1 - 1 / max_nodes) ** k) * (n_nodes - 1) / n_nodes
+
+
+EXAMPLES = {
+    # configuration and cost models
+    "labs.moe.config.MoEConfig": lambda: call(d_model=8, d_expert=6, n_routed=4, n_shared=1, k=2),
+    "labs.moe.comm.v3_parameter_counts": lambda: call(),
+    "labs.moe.comm.moe_flops_per_token": lambda: call(config=TINY),
+    "labs.moe.comm.dispatch_bytes_per_token": lambda: call(
+        d_model=7168,
+        k=8,
+        n_nodes=8,
+        max_nodes=4,
+        gpus_per_node=8,
+        dispatch_bytes=1.0,
+        combine_bytes=2.0,
+    ),  # fmt: skip
+    "labs.moe.comm.moe_layer_time": lambda: call(
+        gpu="h800", n_nodes=8, max_nodes=4, config=TINY, tokens_per_gpu=64, mfu=0.4
+    ),
+    # NumPy reference
+    "labs.moe.reference.route": lambda: call(scores=SCORES, k=2, bias=np.zeros(4)),
+    "labs.moe.reference.node_limited_route": lambda: call(
+        scores=SCORES, k=2, experts_per_node=2, max_nodes=1, bias=np.zeros(4)
+    ),
+    "labs.moe.reference.expert_load": lambda: call(expert_indices=INDICES, n_experts=4),
+    "labs.moe.reference.load_imbalance": lambda: call(expert_load=LOAD),
+    "labs.moe.reference.update_bias": lambda: call(bias=np.zeros(4), expert_load=LOAD, gamma=0.1),
+    "labs.moe.reference.aux_balance_loss": lambda: call(
+        probs=np.full((3, 4), 0.25), expert_indices=INDICES
+    ),
+    "labs.moe.reference.init_params": lambda: call(config=TINY, seed=0, dtype=np.float32),
+    "labs.moe.reference.moe_forward": lambda: call(
+        params=_params(), config=TINY, x=X, bias=np.zeros(4)
+    ),
+    # PyTorch
+    "labs.moe.torch.route": _torch_scores,
+    "labs.moe.torch.DeepSeekMoE": lambda: call(config=TINY),
+    "labs.moe.torch.DeepSeekMoE.forward": _torch_forward,
+    "labs.moe.torch.DeepSeekMoE.load_params": _torch_load_params,
+    "labs.moe.training.bigram_entropy": lambda: call(vocab=16, seed=0),
+    "labs.moe.training.train_tiny_lm": lambda: call(
+        balancing="aux",
+        steps=2,
+        seed=0,
+        n_experts=4,
+        k=2,
+        d_model=8,
+        d_expert=4,
+        vocab=16,
+        batch=8,
+        gamma=0.01,
+        alpha=0.01,
+        skew=1.0,
+        dense=False,
+        lr=0.01,
+    ),  # fmt: skip
+    "labs.moe.training.layer_throughput": lambda: call(
+        d_model=8, n_experts=4, k=2, d_expert=4, tokens=16, repeats=1, seed=0
+    ),
+    # JAX
+    "labs.moe.jax.route": _jax_scores,
+    "labs.moe.jax.moe_forward": _jax_forward,
+    "labs.moe.jax.expert_parallel_moe": _expert_parallel,
+    # A check takes whatever the student wrote: tests/common/test_exercises_hostile.py attacks it.
+    "labs.moe.exercises.check_moe_layer_params": lambda: call(fn=_student_params, fixed=("fn",)),
+    "labs.moe.exercises.check_v3_route": lambda: call(fn=_student_route, fixed=("fn",)),
+    "labs.moe.exercises.check_remote_nodes": lambda: call(fn=_student_remote, fixed=("fn",)),
+    # widgets
+    "labs.moe.widgets.plot_balancing": lambda: call(runs=_runs(), smooth=2),
+    "labs.moe.widgets.plot_layer_time": lambda: call(gpu="h100", max_nodes=4, mfu=0.5),
+    "labs.moe.widgets.layer_time_explorer": lambda: call(),
+}
+
+_SEED = "any seed >= 0 is a valid seed"
+_COUNTS = "a load is a token count: integers are its natural dtype"
+
+# (key, parameter, mutation) -> why this hostile class is a legitimate input there.
+ACCEPTED: dict[tuple[str, str, str], str] = {
+    ("labs.moe.reference.init_params", "seed", "huge-int"): _SEED,
+    ("labs.moe.training.train_tiny_lm", "seed", "huge-int"): _SEED,
+    ("labs.moe.training.layer_throughput", "seed", "huge-int"): _SEED,
+    ("labs.moe.training.bigram_entropy", "seed", "huge-int"): _SEED,
+    ("labs.moe.reference.load_imbalance", "expert_load", "array-int-dtype"): _COUNTS,
+    ("labs.moe.reference.update_bias", "expert_load", "array-int-dtype"): _COUNTS,
+}

@@ -1,0 +1,84 @@
+"""Bad input raises a clear error naming the parameter."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from labs.moe import (
+    MoEConfig,
+    init_params,
+    load_imbalance,
+    moe_forward,
+    node_limited_route,
+    route,
+    update_bias,
+)
+
+S = np.random.default_rng(0).standard_normal((4, 8))
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "words"),
+    [
+        (lambda: route(S, 9), ValueError, "k=9"),
+        (lambda: route(S, 0), ValueError, "k"),
+        (lambda: route(S[0], 2), ValueError, "scores"),
+        (lambda: route(S[None], 2), ValueError, "scores"),
+        (lambda: route(np.where(S > 1, np.nan, S), 2), ValueError, "scores"),
+        (lambda: route(np.where(S > 1, np.inf, S), 2), ValueError, "scores"),
+        (lambda: route(S, 2, np.zeros(7)), ValueError, "bias"),
+        (lambda: update_bias(np.zeros(8), np.ones(8), -0.1), ValueError, "gamma"),
+        (lambda: update_bias(np.zeros(8), np.ones(7), 0.1), ValueError, "expert_load"),
+        (lambda: node_limited_route(S, 2, 3, 1), ValueError, "experts_per_node"),
+        (lambda: node_limited_route(S, 2, 4, 3), ValueError, "max_nodes"),
+        (lambda: node_limited_route(S, 5, 4, 1), ValueError, "k=5"),
+        (lambda: load_imbalance(np.array([1, -1])), ValueError, "expert_load"),
+        (lambda: load_imbalance(np.zeros(3)), ValueError, "expert_load"),
+        (lambda: MoEConfig(d_model=8, d_expert=4, n_routed=4, k=5), ValueError, "k=5"),
+        (lambda: route(S.astype(np.int64), 2), TypeError, "scores"),
+    ],
+)
+def test_refused_with_the_parameter_named(call, error, words):
+    with pytest.raises(error, match=words):
+        call()
+
+
+def test_wrong_shaped_tokens_and_params():
+    config = MoEConfig(d_model=8, d_expert=4, n_routed=4, k=2)
+    params = init_params(config)
+    with pytest.raises(ValueError, match="x must have shape"):
+        moe_forward(params, config, np.zeros((3, 7)))
+    with pytest.raises(ValueError, match="params"):
+        moe_forward(dict(params, w1=params["w1"][:, :, :3]), config, np.zeros((3, 8)))
+
+
+def test_torch_and_jax_paths_refuse_the_other_frameworks_arrays():
+    import jax.numpy as jnp
+    import torch
+
+    from labs.moe import jax as moe_jax
+    from labs.moe import torch as moe_torch
+
+    with pytest.raises(TypeError, match="scores"):
+        moe_torch.route(S, 2)
+    with pytest.raises(TypeError, match="scores"):
+        moe_jax.route(torch.from_numpy(S), 2)
+    with pytest.raises(ValueError, match="k=9"):
+        moe_jax.route(jnp.asarray(S), 9)
+    layer = moe_torch.DeepSeekMoE(MoEConfig(d_model=8, d_expert=4, n_routed=4, k=2))
+    with pytest.raises(TypeError, match="dtype"):
+        layer(torch.zeros(2, 8, dtype=torch.float64))
+
+
+def test_expert_parallel_refuses_a_mesh_that_does_not_divide():
+    import jax
+
+    from labs.moe import jax as moe_jax
+
+    config = MoEConfig(d_model=8, d_expert=4, n_routed=4, k=2)
+    with pytest.raises(TypeError, match="mesh"):
+        moe_jax.expert_parallel_moe(init_params(config), np.zeros((4, 8)), "mesh", config)
+    mesh = jax.make_mesh((1,), ("ep",))
+    with pytest.raises(ValueError, match="x must have 2"):
+        moe_jax.expert_parallel_moe(init_params(config), np.zeros((1, 4, 8)), mesh, config)

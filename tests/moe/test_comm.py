@@ -1,0 +1,59 @@
+"""The cost models: V3's parameters from its configuration, traffic, and the step-time model."""
+
+from __future__ import annotations
+
+import pytest
+
+from labs.common import fact
+from labs.moe import (
+    DEEPSEEK_V3_MOE,
+    dispatch_bytes_per_token,
+    moe_flops_per_token,
+    moe_layer_time,
+    v3_parameter_counts,
+)
+
+
+def test_v3_parameters_recomputed_from_its_configuration():
+    counts = v3_parameter_counts()
+    assert counts["total"] == pytest.approx(fact("moe_v3_total_params").value, rel=0.005)
+    # 37.55B against the rounded "37B": within 2%
+    assert counts["active"] == pytest.approx(fact("moe_v3_active_params").value, rel=0.02)
+    assert counts["routed_experts"] / counts["total"] > 0.95  # nearly all weights are experts
+
+
+def test_flops_per_token_of_v3_layer():
+    d, f = 7168, 2048
+    assert moe_flops_per_token(DEEPSEEK_V3_MOE) == 2 * d * 256 + 6 * d * f * 9
+
+
+def test_node_limit_cuts_infiniband_traffic_not_nvlink():
+    free = dispatch_bytes_per_token(7168, 8, 8)
+    same = dispatch_bytes_per_token(7168, 8, 8, max_nodes=8)
+    limited = dispatch_bytes_per_token(7168, 8, 8, max_nodes=4)
+    assert dict(free) == dict(same)
+    assert limited["inter_node"] < 0.75 * free["inter_node"]
+    assert limited["intra_node"] == free["intra_node"]
+    assert dispatch_bytes_per_token(7168, 8, 1)["inter_node"] == 0.0
+
+
+def test_zhao_example_reproduced():
+    tokens, experts, hidden, micros = fact("moe_zhao_ep_example").value
+    per_byte = fact("moe_v3_dispatch_bytes").value + fact("moe_v3_combine_bytes").value
+    seconds = per_byte * tokens * experts * hidden / (fact("moe_v3_ib_gbs").value * 1e9)
+    assert seconds * 1e6 == pytest.approx(micros, rel=1e-9)
+
+
+@pytest.mark.parametrize("gpu", ["h800", "h100"])
+def test_infiniband_is_the_bottleneck_on_both_gpus(gpu):
+    free = moe_layer_time(gpu, 8)
+    limited = moe_layer_time(gpu, 8, 4)
+    assert free["bottleneck"] == limited["bottleneck"] == "inter_node"
+    assert limited["inter_node"] < free["inter_node"]
+
+
+def test_h800_nvlink_cut_costs_less_than_infiniband():
+    h800, h100 = moe_layer_time("h800", 8, 4), moe_layer_time("h100", 8, 4)
+    assert h800["intra_node"] > 2 * h100["intra_node"]  # 900 / 400 = 2.25x slower NVLink
+    assert h800["compute"] == h100["compute"]
+    assert h800["intra_node"] < h800["inter_node"]  # still faster than IB
