@@ -61,7 +61,7 @@ def decode_benchmark(
     *,
     batch: int = 4,
     steps: int = 8,
-    absorbed: bool = False,
+    absorbed: bool | str = False,
     device: torch.device | str = "cpu",
     repeats: int = 3,
     seed: int = 0,

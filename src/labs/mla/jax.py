@@ -135,14 +135,23 @@ def _mla_attend(
     k_rope: Float[Array, "B S R"],
     q_pos: Int[Array, " T"],
     k_pos: Int[Array, " S"],
-    absorbed: bool,
+    absorbed: bool | str,
 ) -> Float[Array, "B T M"]:
-    """Eqs. 10, 11, 13, 16-19, naive or with the absorbed weights."""
+    """Eqs. 10, 11, 13, 16-19: naive, absorbed with the factors, or with merged matrices."""
     b, t = c_q.shape[:2]
     h, d, r = config.n_heads, config.head_dim, config.rope_head_dim
     scale = 1 / math.sqrt(d + r)
     rope_scores = jnp.einsum("bthr,bsr->bhts", q_r, k_rope)
-    if absorbed:
+    if absorbed == "factored":  # as DeepSeek's inference code: the factors kept
+        q_c = (c_q @ params["w_uq"]).reshape(b, t, h, d)  # (13)
+        w_uk, w_uv = params["w_uk"].reshape(-1, h, d), params["w_uv"].reshape(-1, h, d)
+        q_lat = jnp.einsum("bthd,chd->bthc", q_c, w_uk)  # W^UK_i on each head's query
+        scores = jnp.einsum("bthc,bsc->bhts", q_lat, c_kv) + rope_scores
+        probs = _masked_softmax(scores * scale, q_pos, k_pos)
+        context = jnp.einsum("bhts,bsc->bthc", probs, c_kv)  # weighted latents
+        o = jnp.einsum("bthc,chd->bthd", context, w_uv)  # W^UV_i after attention
+        return o.reshape(b, t, -1) @ params["wo"]  # (19)
+    if absorbed == "merged":
         w_q, w_o = _absorb_weights(params, config)
         q_lat = jnp.einsum("btq,qhc->bthc", c_q, w_q)  # W^UK folded into the query
         scores = jnp.einsum("bthc,bsc->bhts", q_lat, c_kv) + rope_scores
@@ -192,7 +201,7 @@ def new_cache(
 
 
 @partial(jax.jit, static_argnums=(1, 4))
-def _decode(params, config: AttentionConfig, x: Float[Array, "B T M"], cache, absorbed: bool):
+def _decode(params, config: AttentionConfig, x: Float[Array, "B T M"], cache, absorbed: bool | str):
     """Write the new tokens into the cache at `length`, then attend to every slot written."""
     t = x.shape[1]
     start = cache["length"]
@@ -218,11 +227,13 @@ def _decode(params, config: AttentionConfig, x: Float[Array, "B T M"], cache, ab
 
 
 def decode(
-    params: dict, config: AttentionConfig, x: jax.Array, cache: dict, absorbed: bool = False
+    params: dict, config: AttentionConfig, x: jax.Array, cache: dict, absorbed: bool | str = False
 ) -> tuple[jax.Array, dict]:
     """Append the new tokens x (B, T_new, d_model) to `cache` and attend to everything cached.
 
-    Returns (out (B, T_new, d_model), new cache). For MLA, `absorbed` picks the folded-weight path.
+    Returns (out (B, T_new, d_model), new cache). For MLA, `absorbed` picks the path: False
+    (naive), True or "factored" (W^UK and W^UV applied per head, as DeepSeek's inference code
+    does), "merged" (the multiplied matrices of `absorb_weights`).
     Validation runs outside jit; call `decode` itself (not under your own jit) to keep it.
     """
     config = check_config(config)

@@ -224,12 +224,35 @@ def _mla_absorbed(
     config: AttentionConfig,
     c_kv: Float[Array, "B S C"],
     k_rope: Float[Array, "B S R"],
+    q_c: Float[Array, "B T H D"],
+    q_r: Float[Array, "B T H R"],
+    q_pos: Int[Array, " T"],
+    k_pos: Int[Array, " S"],
+) -> Float[Array, "B T M"]:
+    """Eq. 18 on the latents with the factors kept: W^UK on each head's query, W^UV after."""
+    h, d, d_c = config.n_heads, config.head_dim, config.kv_lora_rank
+    w_uk = params["w_uk"].reshape(d_c, h, d)
+    w_uv = params["w_uv"].reshape(d_c, h, d)
+    q_lat = np.einsum("bthd,chd->bthc", q_c, w_uk)  # q^C_i W^UK_i^T: a d_c-wide query per head
+    scores = np.einsum("bthc,bsc->bhts", q_lat, c_kv) + np.einsum("bthr,bsr->bhts", q_r, k_rope)
+    scores = scores / np.sqrt(d + config.rope_head_dim)  # (18)
+    scores = np.where(_causal_mask(q_pos, k_pos), -np.inf, scores)
+    context = np.einsum("bhts,bsc->bthc", _softmax(scores), c_kv)  # weighted latents
+    o = np.einsum("bthc,chd->bthd", context, w_uv)  # W^UV_i applied after attention
+    return o.reshape(*o.shape[:2], -1) @ params["wo"]  # (19)
+
+
+def _mla_absorbed_merged(
+    params: Params,
+    config: AttentionConfig,
+    c_kv: Float[Array, "B S C"],
+    k_rope: Float[Array, "B S R"],
     c_q: Float[Array, "B T Q"],
     q_r: Float[Array, "B T H R"],
     q_pos: Int[Array, " T"],
     k_pos: Int[Array, " S"],
 ) -> Float[Array, "B T M"]:
-    """Eq. 18 computed on the latents: scores and outputs without any up-projected key/value."""
+    """Eq. 18 on the latents with the merged matrices of `_absorb_weights` (for comparison)."""
     folded = _absorb_weights(params, config)
     q_lat = np.einsum("btq,qhc->bthc", c_q, folded["w_q_absorbed"])  # one d_c query per head
     scores = np.einsum("bthc,bsc->bhts", q_lat, c_kv) + np.einsum("bthr,bsr->bhts", q_r, k_rope)
@@ -300,12 +323,14 @@ def new_cache(config: AttentionConfig, batch: int, max_len: int, dtype=np.float6
     return KVCache(config, {name: np.zeros(s, dtype=dtype) for name, s in shapes.items()})
 
 
-def decode(params, config: AttentionConfig, x, cache: KVCache, absorbed: bool = False):
+def decode(params, config: AttentionConfig, x, cache: KVCache, absorbed: bool | str = False):
     """Attend from the new tokens x (B, T_new, d_model) to the cache, after appending them to it.
 
     The new tokens sit at positions cache.length ... cache.length + T_new - 1. The cache is
-    updated in place. For MLA, `absorbed=True` scores against the latents with the folded weights
-    of `absorb_weights`; `absorbed=False` up-projects the cached latents (eqs. 10-11) first.
+    updated in place. For MLA, `absorbed=True` (or "factored") scores against the latents as
+    DeepSeek's inference code does: W^UK applied to each head's query, W^UV to each head's
+    attended latent; `absorbed="merged"` uses the multiplied matrices of `absorb_weights`
+    instead; `absorbed=False` up-projects the cached latents (eqs. 10-11) first.
 
     Returns:
         (B, T_new, d_model).
@@ -327,8 +352,10 @@ def _decode(params: Params, config: AttentionConfig, x: Float[Array, "B T M"], c
         cache.arrays["k_rope"][:, start:end] = k_rope
         cache.length = end
         c_all, r_all = cache.arrays["c_kv"][:, :end], cache.arrays["k_rope"][:, :end]
+        if absorbed == "merged":
+            return _mla_absorbed_merged(params, config, c_all, r_all, c_q, q_r, q_pos, k_pos)
         if absorbed:
-            return _mla_absorbed(params, config, c_all, r_all, c_q, q_r, q_pos, k_pos)
+            return _mla_absorbed(params, config, c_all, r_all, q_c, q_r, q_pos, k_pos)
         return _mla_naive(params, config, c_all, r_all, q_c, q_r, q_pos, k_pos)
     q, k, v = _gqa_qkv(params, config, x, q_pos)
     cache.arrays["k"][:, start:end] = k
