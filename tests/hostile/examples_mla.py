@@ -147,6 +147,17 @@ EXAMPLES = {
         config=MLA, tokens=4096, batch=2, bits_per_element=16.0
     ),
     "labs.mla.cache_size.equivalent_gqa_groups": lambda: call(config=MLA),
+    # cost model (labs.mla.cost)
+    "labs.mla.cost.attention_flops_and_bytes": lambda: call(
+        config=MLA, phase="decode", context=64, batch=2, absorbed=False, bits_per_element=8.0
+    ),
+    "labs.mla.cost.mla_cache_bytes_per_layer": lambda: call(
+        config=MLA, latent_bits=8.0, rope_bits=16.0, scale_bits=32.0, scale_tile=3
+    ),
+    "labs.mla.cost.absorption_costs": lambda: call(config=MLA),
+    "labs.mla.cost.roofline_seconds": lambda: call(
+        flops=1e9, nbytes=1e6, peak_flops_per_s=1e12, peak_bytes_per_s=1e11
+    ),
     # NumPy reference
     "labs.mla.reference.init_params": lambda: call(config=MLA, seed=3, dtype=np.float32),
     "labs.mla.reference.apply_rope": lambda: call(x=ROPE_X, positions=np.arange(3), base=500.0),
@@ -224,6 +235,10 @@ _FORMULA = "a formula over Python ints: a huge count allocates nothing and canno
 ACCEPTED: dict[tuple[str, str, str], str] = {
     ("labs.mla.cache_size.kv_cache_bytes", "tokens", "huge-int"): _FORMULA,
     ("labs.mla.cache_size.kv_cache_bytes", "batch", "huge-int"): _FORMULA,
+    ("labs.mla.cost.roofline_seconds", "flops", "huge-int"): _FORMULA,
+    ("labs.mla.cost.roofline_seconds", "nbytes", "huge-int"): _FORMULA,
+    ("labs.mla.cost.roofline_seconds", "peak_flops_per_s", "huge-int"): _FORMULA,
+    ("labs.mla.cost.roofline_seconds", "peak_bytes_per_s", "huge-int"): _FORMULA,
     ("labs.mla.widgets.plot_cache", "tokens", "huge-int"): _FORMULA + " (bars in GiB)",
     ("labs.mla.widgets.plot_cache", "batch", "huge-int"): _FORMULA + " (bars in GiB)",
     ("labs.mla.reference.init_params", "seed", "huge-int"): "any seed >= 0 is a valid seed",

@@ -50,10 +50,11 @@ def apply_rope(x: jax.Array, positions: jax.Array, base: float = ROPE_BASE) -> j
 def _apply_rope(
     x: Float[Array, "B T H D"], positions: Int[Array, " T"], base: float = ROPE_BASE
 ) -> Float[Array, "B T H D"]:
-    """Rotate pairs (i, i + D/2) by position * base^(-2i/D), angles in float32."""
+    """Rotate pairs (i, i + D/2) by position * base^(-2i/D), angles in float32 (float64 x: 64)."""
     half = x.shape[-1] // 2
-    inv_freq = base ** (-jnp.arange(half, dtype=jnp.float32) * 2 / x.shape[-1])
-    angles = positions.astype(jnp.float32)[:, None] * inv_freq  # (T, half)
+    angle_dtype = jnp.promote_types(x.dtype, jnp.float32)  # float64 only under jax_enable_x64
+    inv_freq = base ** (-jnp.arange(half, dtype=angle_dtype) * 2 / x.shape[-1])
+    angles = positions.astype(angle_dtype)[:, None] * inv_freq  # (T, half)
     cos = jnp.cos(angles)[:, None, :].astype(x.dtype)
     sin = jnp.sin(angles)[:, None, :].astype(x.dtype)
     x1, x2 = x[..., :half], x[..., half:]
@@ -216,7 +217,8 @@ def _decode(params, config: AttentionConfig, x: Float[Array, "B T M"], cache, ab
         new = (k, v)
     out_cache = {"length": start + t}
     for name, value in zip(names, new, strict=True):
-        index = (0, start) + (0,) * (value.ndim - 2)
+        zero = jnp.zeros_like(start)  # indices of one dtype, also with jax_enable_x64 on
+        index = (zero, start) + (zero,) * (value.ndim - 2)
         out_cache[name] = jax.lax.dynamic_update_slice(cache[name], value.astype(x.dtype), index)
     if config.kind == "mla":
         c_all, r_all = out_cache["c_kv"], out_cache["k_rope"]
