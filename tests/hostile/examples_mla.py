@@ -113,6 +113,10 @@ def _student_scores(q, w_uk, c_kv):
     return np.einsum("chd,hd->hc", w_uk, q) @ c_kv.T
 
 
+def _student_bound(config, tensor_parallel, peak_flops_per_s, peak_bytes_per_s):
+    return "memory"
+
+
 def _torch_dtype():
     import torch
 
@@ -218,10 +222,14 @@ EXAMPLES = {
         seed=0,
         cpu_threads=1,
     ),
+    "labs.mla.benchmark.measure_device_limits": lambda: call(
+        device="cpu", cpu_threads=1, repeats=1
+    ),
     # A check takes whatever the student wrote: tests/common/test_exercises_hostile.py attacks it.
     "labs.mla.exercises.check_kv_cache_elements": lambda: call(fn=_student_elements, fixed=("fn",)),
     "labs.mla.exercises.check_repeat_kv": lambda: call(fn=_student_repeat_kv, fixed=("fn",)),
     "labs.mla.exercises.check_absorbed_scores": lambda: call(fn=_student_scores, fixed=("fn",)),
+    "labs.mla.exercises.check_decode_bound": lambda: call(fn=_student_bound, fixed=("fn",)),
     # widgets
     "labs.mla.widgets.plot_cache": lambda: call(
         configs={"tiny MLA": MLA, "tiny GQA": GQA}, tokens=1024, batch=2, bits_per_element=8.0
