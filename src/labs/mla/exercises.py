@@ -8,8 +8,9 @@
 `absorbed_scores`, the first edition's 3.3 (MLA's scores straight from the cached latents), is
 kept with its check for graders; the notebook now shows that computation, so it no longer asks it.
 
-Expected values are worked by hand (3.1, 3.4: the arithmetic is in the comments) or computed by
-brute force here, with explicit loops that share no code with the package (3.2, 3.3).
+Expected values are worked by hand (3.1, decode_bound: the arithmetic is in the comments) or
+computed by brute force here, with explicit loops that share no code with the package (3.2,
+absorbed_scores).
 """
 
 from __future__ import annotations
@@ -173,7 +174,7 @@ def check_absorbed_scores(fn) -> CheckReport:
     return check(fn, ABSORBED_SCORES)
 
 
-# --- 3.3, second edition ---------------------------------------------------------------------------------------
+# --- 3.3, second edition -------------------------------------------------------------------------
 # Absorbed MLA decode at V3's shape with h heads on a device: 2 h S (576 + 512) FLOPs for 1,152 S
 # bytes (BF16), i.e. 1.889 h FLOPs per byte; compute-bound when that exceeds peak FLOP/s / bytes/s.
 H800 = (989.5e12, 3.35e12)  # BF16 dense, HBM3: balance 295.4 FLOPs/byte

@@ -1,8 +1,8 @@
 """The NumPy reference for chapter 3: MHA/GQA/MQA and MLA with decoupled RoPE, with a KV cache.
 
 Taught in chapter 3, "MLA: low-rank joint compression of keys and values" (`_mla_latents`,
-`_mla_naive`), "Weight absorption: never build the keys" (`_mla_absorbed`, the factors kept as DeepSeek's
-inference code does; `_absorb_weights` and `_mla_absorbed_merged`, the merged form) and
+`_mla_naive`), "Weight absorption: never build the keys" (`_mla_absorbed`, the factors kept as
+DeepSeek's inference code does; `_absorb_weights` and `_mla_absorbed_merged`, the merged form) and
 "Why RoPE must be decoupled" (`coupled_rope_scores`).
 
 Axes: B batch, T new tokens (queries), S cached tokens (keys), H query heads, G KV heads, D head
