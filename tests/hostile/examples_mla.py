@@ -87,13 +87,17 @@ def _forward_gqa():
 def _torch_rope():
     import torch
 
-    return call(x=torch.from_numpy(ROPE_X.copy()), positions=torch.arange(3), base=10000.0)
+    return call(
+        x=torch.from_numpy(ROPE_X.copy()), positions=torch.arange(3), base=10000.0, interleaved=True
+    )
 
 
 def _jax_rope():
     import jax.numpy as jnp
 
-    return call(x=jnp.asarray(ROPE_X, jnp.float32), positions=jnp.arange(3), base=10000.0)
+    return call(
+        x=jnp.asarray(ROPE_X, jnp.float32), positions=jnp.arange(3), base=10000.0, interleaved=True
+    )
 
 
 def _torch_cache_filled():
@@ -164,7 +168,9 @@ EXAMPLES = {
     ),
     # NumPy reference
     "labs.mla.reference.init_params": lambda: call(config=MLA, seed=3, dtype=np.float32),
-    "labs.mla.reference.apply_rope": lambda: call(x=ROPE_X, positions=np.arange(3), base=500.0),
+    "labs.mla.reference.apply_rope": lambda: call(
+        x=ROPE_X, positions=np.arange(3), base=500.0, interleaved=True
+    ),
     "labs.mla.reference.attention": lambda: call(params=_params(), config=MLA, x=X),
     "labs.mla.reference.absorb_weights": lambda: call(params=_params(), config=MLA),
     "labs.mla.reference.new_cache": lambda: call(config=MLA, batch=1, max_len=4, dtype=np.float32),

@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Float, Int
 
+from labs.common.validate import boolean
 from labs.mla.checks import (
     check_absorbed,
     check_cache_size,
@@ -40,15 +41,22 @@ __all__ = ["absorb_weights", "apply_rope", "attention", "decode", "new_cache"]
 Array = jax.Array
 
 
-def apply_rope(x: jax.Array, positions: jax.Array, base: float = ROPE_BASE) -> jax.Array:
-    """RoPE of x (B, T, heads, dim) at integer positions (T,) in [0, 2**24); pairs (i, i + dim/2)
-    rotate by position * base^(-2i/dim), base > 1."""
+def apply_rope(
+    x: jax.Array, positions: jax.Array, base: float = ROPE_BASE, interleaved: bool = False
+) -> jax.Array:
+    """RoPE of x (B, T, heads, dim) at integer positions (T,) in [0, 2**24); pairs (i, i + dim/2),
+    or (2i, 2i + 1) with `interleaved=True` (the released checkpoints), rotate by
+    position * base^(-2i/dim), base > 1."""
     x, positions, base = check_rope(x, positions, base, framework="jax")
-    return _apply_rope(jnp.asarray(x), jnp.asarray(positions), base)
+    interleaved = boolean("interleaved", interleaved)
+    return _apply_rope(jnp.asarray(x), jnp.asarray(positions), base, interleaved)
 
 
 def _apply_rope(
-    x: Float[Array, "B T H D"], positions: Int[Array, " T"], base: float = ROPE_BASE
+    x: Float[Array, "B T H D"],
+    positions: Int[Array, " T"],
+    base: float = ROPE_BASE,
+    interleaved: bool = False,
 ) -> Float[Array, "B T H D"]:
     """Rotate pairs (i, i + D/2) by position * base^(-2i/D), angles in float32 (float64 x: 64)."""
     half = x.shape[-1] // 2
@@ -57,6 +65,9 @@ def _apply_rope(
     angles = positions.astype(angle_dtype)[:, None] * inv_freq  # (T, half)
     cos = jnp.cos(angles)[:, None, :].astype(x.dtype)
     sin = jnp.sin(angles)[:, None, :].astype(x.dtype)
+    if interleaved:  # pairs (2i, 2i + 1): the released checkpoints' convention
+        x1, x2 = x[..., 0::2], x[..., 1::2]
+        return jnp.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], axis=-1).reshape(x.shape)
     x1, x2 = x[..., :half], x[..., half:]
     return jnp.concatenate([x1 * cos - x2 * sin, x1 * sin + x2 * cos], axis=-1)
 

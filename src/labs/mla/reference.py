@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from jaxtyping import Bool, Float, Int
 
-from labs.common.validate import integer
+from labs.common.validate import boolean, integer
 from labs.mla.checks import (
     check_absorbed,
     check_cache,
@@ -87,24 +87,33 @@ def _init_params(config: AttentionConfig, seed: int, dtype) -> Params:
     }
 
 
-def apply_rope(x, positions, base: float = ROPE_BASE) -> np.ndarray:
+def apply_rope(x, positions, base: float = ROPE_BASE, interleaved: bool = False) -> np.ndarray:
     """Rotary position embedding (RoFormer) of x (B, T, heads, dim) at integer `positions` (T,).
 
-    Coordinates i and i + dim/2 form a pair rotated by the angle position * base^(-2i/dim).
-    Positions lie in [0, 2**24); `base` is a real number > 1.
+    Coordinates i and i + dim/2 form a pair rotated by the angle position * base^(-2i/dim)
+    (half-split, as this chapter's layers do); with `interleaved=True` the pairs are (2i, 2i + 1),
+    the convention of DeepSeek-V2/V3's released checkpoints. Positions lie in [0, 2**24); `base`
+    is a real number > 1.
     """
-    return _apply_rope(*check_rope(x, positions, base))
+    x, positions, base = check_rope(x, positions, base)
+    return _apply_rope(x, positions, base, boolean("interleaved", interleaved))
 
 
 def _apply_rope(
-    x: Float[Array, "B T H D"], positions: Int[Array, " T"], base: float = ROPE_BASE
+    x: Float[Array, "B T H D"],
+    positions: Int[Array, " T"],
+    base: float = ROPE_BASE,
+    interleaved: bool = False,
 ) -> Float[Array, "B T H D"]:
-    """Rotate pairs (i, i + D/2) by position * base^(-2i/D)."""
+    """Rotate pairs (i, i + D/2), or (2i, 2i + 1) if interleaved, by position * base^(-2i/D)."""
     half = x.shape[-1] // 2
     inv_freq = base ** (-np.arange(half, dtype=np.float64) * 2 / x.shape[-1])
     angles = positions[:, None].astype(np.float64) * inv_freq  # (T, half)
     cos = np.cos(angles)[:, None, :].astype(x.dtype)  # (T, 1, half): the same for every head
     sin = np.sin(angles)[:, None, :].astype(x.dtype)
+    if interleaved:  # pairs (2i, 2i + 1): the released checkpoints' convention
+        x1, x2 = x[..., 0::2], x[..., 1::2]
+        return np.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], axis=-1).reshape(x.shape)
     x1, x2 = x[..., :half], x[..., half:]
     return np.concatenate([x1 * cos - x2 * sin, x1 * sin + x2 * cos], axis=-1)
 

@@ -47,21 +47,31 @@ __all__ = [
 Tensor = torch.Tensor
 
 
-def apply_rope(x: torch.Tensor, positions: torch.Tensor, base: float = ROPE_BASE) -> torch.Tensor:
-    """RoPE of x (B, T, heads, dim) at integer positions (T,) in [0, 2**24); pairs (i, i + dim/2)
-    rotate by position * base^(-2i/dim), base > 1."""
-    return _apply_rope(*check_rope(x, positions, base, framework="torch"))
+def apply_rope(
+    x: torch.Tensor, positions: torch.Tensor, base: float = ROPE_BASE, interleaved: bool = False
+) -> torch.Tensor:
+    """RoPE of x (B, T, heads, dim) at integer positions (T,) in [0, 2**24); pairs (i, i + dim/2),
+    or (2i, 2i + 1) with `interleaved=True` (the released checkpoints), rotate by
+    position * base^(-2i/dim), base > 1."""
+    x, positions, base = check_rope(x, positions, base, framework="torch")
+    return _apply_rope(x, positions, base, validate.boolean("interleaved", interleaved))
 
 
 def _apply_rope(
-    x: Float[Tensor, "B T H D"], positions: Int[Tensor, " T"], base: float = ROPE_BASE
+    x: Float[Tensor, "B T H D"],
+    positions: Int[Tensor, " T"],
+    base: float = ROPE_BASE,
+    interleaved: bool = False,
 ) -> Float[Tensor, "B T H D"]:
-    """Rotate pairs (i, i + D/2) by position * base^(-2i/D), angles in float64 like NumPy."""
+    """Rotate pairs (i, i + D/2), or (2i, 2i + 1), by position * base^(-2i/D), angles in float64."""
     half = x.shape[-1] // 2
     inv_freq = base ** (-torch.arange(half, dtype=torch.float64, device=x.device) * 2 / x.shape[-1])
     angles = positions.to(torch.float64)[:, None] * inv_freq  # (T, half)
     cos = torch.cos(angles)[:, None, :].to(x.dtype)
     sin = torch.sin(angles)[:, None, :].to(x.dtype)
+    if interleaved:  # pairs (2i, 2i + 1): the released checkpoints' convention
+        x1, x2 = x[..., 0::2], x[..., 1::2]
+        return torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).reshape(x.shape)
     x1, x2 = x[..., :half], x[..., half:]
     return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
 
