@@ -87,13 +87,17 @@ def _forward_gqa():
 def _torch_rope():
     import torch
 
-    return call(x=torch.from_numpy(ROPE_X.copy()), positions=torch.arange(3), base=10000.0)
+    return call(
+        x=torch.from_numpy(ROPE_X.copy()), positions=torch.arange(3), base=10000.0, interleaved=True
+    )
 
 
 def _jax_rope():
     import jax.numpy as jnp
 
-    return call(x=jnp.asarray(ROPE_X, jnp.float32), positions=jnp.arange(3), base=10000.0)
+    return call(
+        x=jnp.asarray(ROPE_X, jnp.float32), positions=jnp.arange(3), base=10000.0, interleaved=True
+    )
 
 
 def _torch_cache_filled():
@@ -111,6 +115,10 @@ def _student_repeat_kv(k, n_heads):
 
 def _student_scores(q, w_uk, c_kv):
     return np.einsum("chd,hd->hc", w_uk, q) @ c_kv.T
+
+
+def _student_bound(config, tensor_parallel, peak_flops_per_s, peak_bytes_per_s):
+    return "memory"
 
 
 def _torch_dtype():
@@ -147,9 +155,22 @@ EXAMPLES = {
         config=MLA, tokens=4096, batch=2, bits_per_element=16.0
     ),
     "labs.mla.cache_size.equivalent_gqa_groups": lambda: call(config=MLA),
+    # cost model (labs.mla.cost)
+    "labs.mla.cost.attention_flops_and_bytes": lambda: call(
+        config=MLA, phase="decode", context=64, batch=2, absorbed=False, bits_per_element=8.0
+    ),
+    "labs.mla.cost.mla_cache_bytes_per_layer": lambda: call(
+        config=MLA, latent_bits=8.0, rope_bits=16.0, scale_bits=32.0, scale_tile=3
+    ),
+    "labs.mla.cost.absorption_costs": lambda: call(config=MLA),
+    "labs.mla.cost.roofline_seconds": lambda: call(
+        flops=1e9, nbytes=1e6, peak_flops_per_s=1e12, peak_bytes_per_s=1e11
+    ),
     # NumPy reference
     "labs.mla.reference.init_params": lambda: call(config=MLA, seed=3, dtype=np.float32),
-    "labs.mla.reference.apply_rope": lambda: call(x=ROPE_X, positions=np.arange(3), base=500.0),
+    "labs.mla.reference.apply_rope": lambda: call(
+        x=ROPE_X, positions=np.arange(3), base=500.0, interleaved=True
+    ),
     "labs.mla.reference.attention": lambda: call(params=_params(), config=MLA, x=X),
     "labs.mla.reference.absorb_weights": lambda: call(params=_params(), config=MLA),
     "labs.mla.reference.new_cache": lambda: call(config=MLA, batch=1, max_len=4, dtype=np.float32),
@@ -207,10 +228,14 @@ EXAMPLES = {
         seed=0,
         cpu_threads=1,
     ),
+    "labs.mla.benchmark.measure_device_limits": lambda: call(
+        device="cpu", cpu_threads=1, repeats=1
+    ),
     # A check takes whatever the student wrote: tests/common/test_exercises_hostile.py attacks it.
     "labs.mla.exercises.check_kv_cache_elements": lambda: call(fn=_student_elements, fixed=("fn",)),
     "labs.mla.exercises.check_repeat_kv": lambda: call(fn=_student_repeat_kv, fixed=("fn",)),
     "labs.mla.exercises.check_absorbed_scores": lambda: call(fn=_student_scores, fixed=("fn",)),
+    "labs.mla.exercises.check_decode_bound": lambda: call(fn=_student_bound, fixed=("fn",)),
     # widgets
     "labs.mla.widgets.plot_cache": lambda: call(
         configs={"tiny MLA": MLA, "tiny GQA": GQA}, tokens=1024, batch=2, bits_per_element=8.0
@@ -224,6 +249,10 @@ _FORMULA = "a formula over Python ints: a huge count allocates nothing and canno
 ACCEPTED: dict[tuple[str, str, str], str] = {
     ("labs.mla.cache_size.kv_cache_bytes", "tokens", "huge-int"): _FORMULA,
     ("labs.mla.cache_size.kv_cache_bytes", "batch", "huge-int"): _FORMULA,
+    ("labs.mla.cost.roofline_seconds", "flops", "huge-int"): _FORMULA,
+    ("labs.mla.cost.roofline_seconds", "nbytes", "huge-int"): _FORMULA,
+    ("labs.mla.cost.roofline_seconds", "peak_flops_per_s", "huge-int"): _FORMULA,
+    ("labs.mla.cost.roofline_seconds", "peak_bytes_per_s", "huge-int"): _FORMULA,
     ("labs.mla.widgets.plot_cache", "tokens", "huge-int"): _FORMULA + " (bars in GiB)",
     ("labs.mla.widgets.plot_cache", "batch", "huge-int"): _FORMULA + " (bars in GiB)",
     ("labs.mla.reference.init_params", "seed", "huge-int"): "any seed >= 0 is a valid seed",

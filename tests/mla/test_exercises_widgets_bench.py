@@ -151,3 +151,27 @@ def test_decode_benchmark_on_gpu():
     tps, nbytes = decode_benchmark(configs["MLA"], 1024, absorbed=True, device="cuda")
     assert tps > 0 and nbytes > 0
     print(torch.cuda.get_device_name(0), f"{tps:.0f} tokens/s")
+
+
+def test_decode_bound_exercise_accepts_a_solution_and_explains_a_wrong_one():
+    from dataclasses import replace
+
+    from labs.mla import attention_flops_and_bytes
+    from labs.mla.exercises import check_decode_bound
+
+    def decode_bound(config, tensor_parallel, peak_flops_per_s, peak_bytes_per_s):
+        heads = config.n_heads // tensor_parallel
+        kv = None if config.kind == "mla" else max(1, config.n_kv_heads // tensor_parallel)
+        local = replace(config, n_heads=heads, n_kv_heads=kv)
+        flops, nbytes = attention_flops_and_bytes(local, "decode", 1024)
+        return "compute" if flops / nbytes > peak_flops_per_s / peak_bytes_per_s else "memory"
+
+    def approximate(config, tensor_parallel, peak_flops_per_s, peak_bytes_per_s):
+        # FlashMLA's shortcut 2 h for MLA (and 1 FLOP/byte otherwise): wrong at the edge
+        heads = config.n_heads // tensor_parallel
+        intensity = 2 * heads if config.kind == "mla" else 1
+        return "compute" if intensity > peak_flops_per_s / peak_bytes_per_s else "memory"
+
+    assert check_decode_bound(decode_bound).passed
+    report = check_decode_bound(approximate)
+    assert not report.passed

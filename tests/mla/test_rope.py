@@ -2,6 +2,7 @@
 
 import jax.numpy as jnp
 import numpy as np
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -63,3 +64,34 @@ def test_absorbing_through_a_coupled_rope_is_right_only_at_offset_zero():
     np.testing.assert_allclose(true, brute, rtol=1e-10, atol=1e-10)
     assert np.isclose(folded[t - 1], true[t - 1])  # same position: the rotations cancel
     assert np.abs(folded[:-1] - true[:-1]).max() > 0.1 * np.abs(true).max()  # elsewhere: wrong
+
+
+def _rope_interleaved_complex(x, positions, base=10000.0):
+    """The released checkpoints' RoPE written independently: pair (2i, 2i + 1) is the complex
+    number x_{2i} + 1j x_{2i+1}, multiplied by exp(1j * position * base**(-2i/d))."""
+    z = x[..., 0::2] + 1j * x[..., 1::2]
+    theta = positions[:, None] * base ** (-2 * np.arange(x.shape[-1] // 2) / x.shape[-1])
+    z = z * np.exp(1j * theta)[:, None, :]
+    return np.stack([z.real, z.imag], axis=-1).reshape(x.shape)
+
+
+def test_interleaved_rope_matches_the_checkpoints_convention_in_every_framework():
+    x = np.random.default_rng(0).standard_normal((2, 6, 3, 8))
+    pos = np.arange(6) * 7
+    want = _rope_interleaved_complex(x, pos)
+    np.testing.assert_allclose(apply_rope(x, pos, interleaved=True), want, atol=1e-12)
+    got = mla_torch.apply_rope(torch.from_numpy(x), torch.from_numpy(pos), interleaved=True)
+    np.testing.assert_allclose(got.numpy(), want, atol=1e-12)  # float64 both
+    got = mla_jax.apply_rope(jnp.asarray(x, jnp.float32), jnp.asarray(pos), interleaved=True)
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-4, atol=1e-5)  # float32 angles
+    # the two conventions differ, and a fixed permutation of coordinates converts one to the other
+    assert not np.allclose(apply_rope(x, pos), want, atol=1e-3)
+    perm = np.concatenate([np.arange(0, 8, 2), np.arange(1, 8, 2)])
+    np.testing.assert_allclose(
+        apply_rope(x[..., perm], pos)[..., np.argsort(perm)], want, atol=1e-12
+    )
+
+
+def test_interleaved_must_be_a_bool():
+    with pytest.raises(TypeError, match="interleaved must be True or False"):
+        apply_rope(np.zeros((1, 2, 1, 4)), np.arange(2), interleaved="yes")

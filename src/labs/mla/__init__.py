@@ -1,8 +1,9 @@
 """Chapter 3, Multi-head Latent Attention: the KV cache, from MHA to MLA.
 
 Framework-free: the configuration and presets (`labs.mla.config`), the cache formulas of
-DeepSeek-V2's Table 1 (`labs.mla.cache_size`) and the NumPy forward passes
-(`labs.mla.reference`). `labs.mla.torch` and `labs.mla.jax` hold the same attention in each
+DeepSeek-V2's Table 1 (`labs.mla.cache_size`), the cost model of decoding and prefill (FLOPs,
+bytes, absorption's cost, a mixed-width latent cache: `labs.mla.cost`) and the NumPy forward
+passes (`labs.mla.reference`). `labs.mla.torch` and `labs.mla.jax` hold the same attention in each
 framework; `labs.mla.checks` the argument checks all of them share.
 """
 
@@ -21,6 +22,12 @@ from labs.mla.config import (
     LLAMA2_70B,
     PRESETS,
     AttentionConfig,
+)
+from labs.mla.cost import (
+    absorption_costs,
+    attention_flops_and_bytes,
+    mla_cache_bytes_per_layer,
+    roofline_seconds,
 )
 from labs.mla.reference import (
     KVCache,
@@ -42,8 +49,10 @@ __all__ = [
     "AttentionConfig",
     "KVCache",
     "absorb_weights",
+    "absorption_costs",
     "apply_rope",
     "attention",
+    "attention_flops_and_bytes",
     "decode",
     "equivalent_gqa_groups",
     "init_params",
@@ -51,5 +60,7 @@ __all__ = [
     "kv_cache_bytes_per_token",
     "kv_cache_elements_per_layer",
     "kv_cache_elements_per_token",
+    "mla_cache_bytes_per_layer",
     "new_cache",
+    "roofline_seconds",
 ]

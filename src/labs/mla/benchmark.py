@@ -1,4 +1,5 @@
-"""A decode benchmark for chapter 3 (PyTorch): tokens per second and cache bytes against context.
+"""A decode benchmark for chapter 3 (PyTorch): tokens per second and cache bytes against context,
+and the device's own limits (matrix-product FLOP/s, streaming-read bytes/s) to judge it against.
 
 Each variant gets a cache already holding `context` tokens (random values: the content does not
 change the arithmetic), then generates `steps` tokens one at a time for `batch` sequences. The
@@ -13,11 +14,12 @@ import time
 
 import torch
 
+from labs.common.validate import size
 from labs.mla.checks import check_bench_shape, check_benchmark
 from labs.mla.config import AttentionConfig
 from labs.mla.torch import attention_module, check_device
 
-__all__ = ["bench_configs", "decode_benchmark"]
+__all__ = ["bench_configs", "decode_benchmark", "measure_device_limits"]
 
 
 def bench_configs(d_model: int = 512, n_heads: int = 8, head_dim: int = 64) -> dict:
@@ -61,7 +63,7 @@ def decode_benchmark(
     *,
     batch: int = 4,
     steps: int = 8,
-    absorbed: bool = False,
+    absorbed: bool | str = False,
     device: torch.device | str = "cpu",
     repeats: int = 3,
     seed: int = 0,
@@ -97,13 +99,13 @@ def _run(config, context, batch, steps, absorbed, device, repeats, seed) -> tupl
     kwargs = {"absorbed": absorbed} if config.kind == "mla" else {}
     x = torch.randn(batch, steps + 1, config.d_model, generator=generator, device=device)
     best = float("inf")
+    cache = module.new_cache(batch, context + steps + 1)
+    cache.length = context
+    for name in cache.tensors:
+        cache.filled(name).uniform_(-1, 1, generator=generator)  # the first `context` positions
     for _ in range(repeats):
-        cache = module.new_cache(batch, context + steps + 1)
-        cache.length = context
-        for name in cache.tensors:
-            part = cache.filled(name)  # a view of the first `context` positions
-            part.normal_(generator=generator)
-        module(x[:, :1], cache, **kwargs)  # warm-up step (also folds the absorbed weights)
+        cache.length = context  # each repeat decodes the same steps after the same context
+        module(x[:, :1], cache, **kwargs)  # warm-up step (also folds the merged weights)
         _sync(device)
         start = time.perf_counter()
         for t in range(1, steps + 1):
@@ -111,3 +113,49 @@ def _run(config, context, batch, steps, absorbed, device, repeats, seed) -> tupl
         _sync(device)
         best = min(best, time.perf_counter() - start)
     return batch * steps / best, cache.nbytes
+
+
+def measure_device_limits(
+    device: torch.device | str = "cpu", *, cpu_threads: int = 1, repeats: int = 5
+) -> tuple[float, float]:
+    """(FLOP/s, bytes/s) this device reaches: a float32 (1024 x 1024) matrix product, and a sum
+    over a 256 MiB float32 tensor (8x this CPU's 32 MiB L3, so it streams from memory).
+
+    The best of `repeats` (at most 100) after a warm-up; on a CPU with `cpu_threads` threads (as
+    `decode_benchmark`), restored afterwards. These are the roofline's ceilings for this machine:
+    what a good kernel can reach here, not the vendor's peak.
+    """
+    device = check_device(device)
+    cpu_threads = size("cpu_threads", cpu_threads, maximum=1024, why="more than any CPU has")
+    repeats = size("repeats", repeats, maximum=100, why="the best of 100 is as good as it gets")
+    threads = torch.get_num_threads()
+    if device.type == "cpu":
+        torch.set_num_threads(cpu_threads)
+    try:
+        with torch.no_grad():
+            return _measure_limits(device, repeats)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _best_seconds(fn, device: torch.device, repeats: int) -> float:
+    """The shortest of `repeats` timed calls of fn, after one untimed call."""
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        _sync(device)
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _measure_limits(device: torch.device, repeats: int) -> tuple[float, float]:
+    """2 n^3 FLOPs of an n x n product; 4 bytes per element of a streamed sum."""
+    n = 1024
+    a = torch.ones(n, n, device=device) / n
+    product = _best_seconds(lambda: a @ a, device, repeats)
+    big = torch.ones(64 * 2**20, device=device)  # 256 MiB of float32
+    stream = _best_seconds(lambda: big.sum(), device, repeats)
+    return 2 * n**3 / product, big.numel() * 4 / stream

@@ -28,7 +28,7 @@ from labs.common.validate import describe_value, integer, one_of, real_number, s
 
 # The checks are the chapter's own plumbing, not its API: only the caps are exported (the public
 # functions that call the checks are what the hostile-input walker attacks).
-__all__ = ["KINDS", "MAX_LAYERS", "MAX_POSITION", "MAX_WIDTH"]
+__all__ = ["ABSORPTION_FORMS", "KINDS", "MAX_LAYERS", "MAX_POSITION", "MAX_WIDTH"]
 
 KINDS = ("mha", "gqa", "mqa", "mla")
 MAX_WIDTH = 2**16
@@ -170,12 +170,22 @@ def check_tokens(x, config, framework: str = "numpy", like=None):
     return x
 
 
-def check_absorbed(absorbed, config) -> bool:
-    """A bool; True only for an MLA config."""
-    validate.instance("absorbed", absorbed, bool, "a bool")
+ABSORPTION_FORMS = ("factored", "merged")
+
+
+def check_absorbed(absorbed, config) -> bool | str:
+    """False (naive), or the absorbed form: True or "factored" (W^UK and W^UV kept as factors, as
+    DeepSeek's inference code does), "merged" (W^UQ W^UK and W^UV W^O multiplied once). Returns
+    False, "factored" or "merged"; an absorbed form only for an MLA config."""
+    if not isinstance(absorbed, bool) and not (
+        isinstance(absorbed, str) and absorbed in ABSORPTION_FORMS
+    ):
+        raise TypeError(
+            f"absorbed must be a bool, 'factored' or 'merged', got {describe_value(absorbed)}"
+        )
     if absorbed and config.kind != "mla":
-        raise ValueError(f"absorbed=True needs an MLA config, got kind={config.kind!r}")
-    return absorbed
+        raise ValueError(f"absorbed={absorbed!r} needs an MLA config, got kind={config.kind!r}")
+    return "factored" if absorbed is True else absorbed
 
 
 def check_cache(cache, cache_type: type, config, x) -> None:

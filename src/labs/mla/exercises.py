@@ -2,10 +2,15 @@
 
 3.1 `kv_cache_elements`: the per-token cache of every attention kind (DeepSeek-V2, Table 1).
 3.2 `repeat_kv`: share each KV head with its group of query heads, as GQA does.
-3.3 `absorbed_scores`: MLA's attention scores straight from the cached latents.
+3.3 `decode_bound` (second edition): a decision: is one decode step memory- or compute-bound,
+    given a configuration, a device and a tensor-parallel degree? (The notebook's 3.4 is a
+    prediction that the decode benchmark then measures; it has no check here.)
+`absorbed_scores`, the first edition's 3.3 (MLA's scores straight from the cached latents), is
+kept with its check for graders; the notebook now shows that computation, so it no longer asks it.
 
-Expected values are worked by hand (3.1, the arithmetic is in the comments) or computed by brute
-force here, with explicit loops that share no code with the package (3.2, 3.3).
+Expected values are worked by hand (3.1, decode_bound: the arithmetic is in the comments) or
+computed by brute force here, with explicit loops that share no code with the package (3.2,
+absorbed_scores).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from labs.common.exercises import Case, CheckReport, Exercise, check
+from labs.mla.config import DEEPSEEK_67B, DEEPSEEK_V3
 
 # --- 3.1 ---------------------------------------------------------------------------------------
 
@@ -164,5 +170,66 @@ ABSORBED_SCORES = Exercise(
 
 
 def check_absorbed_scores(fn) -> CheckReport:
-    """Run the public cases of exercise 3.3 against `fn`."""
+    """Run the public cases of `absorbed_scores` (the first edition's exercise 3.3) against `fn`."""
     return check(fn, ABSORBED_SCORES)
+
+
+# --- 3.3, second edition -------------------------------------------------------------------------
+# Absorbed MLA decode at V3's shape with h heads on a device: 2 h S (576 + 512) FLOPs for 1,152 S
+# bytes (BF16), i.e. 1.889 h FLOPs per byte; compute-bound when that exceeds peak FLOP/s / bytes/s.
+H800 = (989.5e12, 3.35e12)  # BF16 dense, HBM3: balance 295.4 FLOPs/byte
+T4 = (65e12, 320e9)  # FP16 tensor cores, GDDR6: balance 203.1 FLOPs/byte
+SLOW_CPU = (50e9, 10e9)  # a CPU thread: balance 5 FLOPs/byte
+
+DECODE_BOUND = Exercise(
+    name="decode_bound",
+    signature=(
+        "decode_bound(config, tensor_parallel, peak_flops_per_s, peak_bytes_per_s) -> str "
+        "('memory' or 'compute')"
+    ),
+    cases=(
+        Case(
+            args=(DEEPSEEK_V3, 1, *H800),
+            expected="memory",  # 1.889 x 128 = 241.8 < 295.4: just under the balance point
+            label="DeepSeek-V3, all 128 heads on one H800",
+            hint="count exactly: FLOPs / bytes = 2 n_h (d_c + d_h^R + d_c) / ((d_c + d_h^R) x 2) = "
+            "241.8, and the H800's balance point is 989.5e12 / 3.35e12 = 295.4.",
+        ),
+        Case(
+            args=(DEEPSEEK_V3, 1, *T4),
+            expected="compute",  # 241.8 > 203.1
+            label="DeepSeek-V3's attention shape, 128 heads on a T4",
+            hint="a T4 has far less bandwidth per FLOP than an H800: its balance point is lower.",
+        ),
+        Case(
+            args=(DEEPSEEK_V3, 8, *H800),
+            expected="memory",  # 16 heads: 1.889 x 16 = 30.2 < 295.4
+            label="DeepSeek-V3, tensor parallelism 8 (16 heads per H800)",
+            hint="tensor parallelism splits the heads, but every device still reads the whole "
+            "latent cache: FLOPs per byte fall with the heads per device.",
+        ),
+        Case(
+            args=(DEEPSEEK_V3, 16, *SLOW_CPU),
+            expected="compute",  # 8 heads: 1.889 x 8 = 15.1 > 5
+            label="DeepSeek-V3, 8 heads per device on a CPU thread (50 GFLOP/s, 10 GB/s)",
+        ),
+        Case(
+            args=(DEEPSEEK_67B, 1, *H800),
+            expected="memory",  # GQA: n_h / n_g = 64 / 8 = 8 FLOPs per byte < 295.4
+            label="DeepSeek 67B (GQA, 8 query heads per KV head) on an H800",
+            hint="GQA: 4 n_h d_h S FLOPs for 2 n_g d_h S elements of 2 bytes: n_h / n_g = 8 "
+            "FLOPs per byte, far below any GPU's balance point.",
+        ),
+        Case(
+            args=(DEEPSEEK_67B, 1, *SLOW_CPU),
+            expected="compute",  # 8 FLOPs per byte > 5: a CPU thread has little arithmetic
+            label="DeepSeek 67B (GQA) on a CPU thread (50 GFLOP/s, 10 GB/s)",
+            hint="the same 8 FLOPs per byte, against a balance point of 50e9 / 10e9 = 5.",
+        ),
+    ),
+)
+
+
+def check_decode_bound(fn) -> CheckReport:
+    """Run the public cases of exercise 3.3 (second edition, `decode_bound`) against `fn`."""
+    return check(fn, DECODE_BOUND)

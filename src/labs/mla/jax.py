@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Float, Int
 
+from labs.common.validate import boolean
 from labs.mla.checks import (
     check_absorbed,
     check_cache_size,
@@ -40,22 +41,33 @@ __all__ = ["absorb_weights", "apply_rope", "attention", "decode", "new_cache"]
 Array = jax.Array
 
 
-def apply_rope(x: jax.Array, positions: jax.Array, base: float = ROPE_BASE) -> jax.Array:
-    """RoPE of x (B, T, heads, dim) at integer positions (T,) in [0, 2**24); pairs (i, i + dim/2)
-    rotate by position * base^(-2i/dim), base > 1."""
+def apply_rope(
+    x: jax.Array, positions: jax.Array, base: float = ROPE_BASE, interleaved: bool = False
+) -> jax.Array:
+    """RoPE of x (B, T, heads, dim) at integer positions (T,) in [0, 2**24); pairs (i, i + dim/2),
+    or (2i, 2i + 1) with `interleaved=True` (the released checkpoints), rotate by
+    position * base^(-2i/dim), base > 1."""
     x, positions, base = check_rope(x, positions, base, framework="jax")
-    return _apply_rope(jnp.asarray(x), jnp.asarray(positions), base)
+    interleaved = boolean("interleaved", interleaved)
+    return _apply_rope(jnp.asarray(x), jnp.asarray(positions), base, interleaved)
 
 
 def _apply_rope(
-    x: Float[Array, "B T H D"], positions: Int[Array, " T"], base: float = ROPE_BASE
+    x: Float[Array, "B T H D"],
+    positions: Int[Array, " T"],
+    base: float = ROPE_BASE,
+    interleaved: bool = False,
 ) -> Float[Array, "B T H D"]:
-    """Rotate pairs (i, i + D/2) by position * base^(-2i/D), angles in float32."""
+    """Rotate pairs (i, i + D/2) by position * base^(-2i/D), angles in float32 (float64 x: 64)."""
     half = x.shape[-1] // 2
-    inv_freq = base ** (-jnp.arange(half, dtype=jnp.float32) * 2 / x.shape[-1])
-    angles = positions.astype(jnp.float32)[:, None] * inv_freq  # (T, half)
+    angle_dtype = jnp.promote_types(x.dtype, jnp.float32)  # float64 only under jax_enable_x64
+    inv_freq = base ** (-jnp.arange(half, dtype=angle_dtype) * 2 / x.shape[-1])
+    angles = positions.astype(angle_dtype)[:, None] * inv_freq  # (T, half)
     cos = jnp.cos(angles)[:, None, :].astype(x.dtype)
     sin = jnp.sin(angles)[:, None, :].astype(x.dtype)
+    if interleaved:  # pairs (2i, 2i + 1): the released checkpoints' convention
+        x1, x2 = x[..., 0::2], x[..., 1::2]
+        return jnp.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], axis=-1).reshape(x.shape)
     x1, x2 = x[..., :half], x[..., half:]
     return jnp.concatenate([x1 * cos - x2 * sin, x1 * sin + x2 * cos], axis=-1)
 
@@ -135,14 +147,23 @@ def _mla_attend(
     k_rope: Float[Array, "B S R"],
     q_pos: Int[Array, " T"],
     k_pos: Int[Array, " S"],
-    absorbed: bool,
+    absorbed: bool | str,
 ) -> Float[Array, "B T M"]:
-    """Eqs. 10, 11, 13, 16-19, naive or with the absorbed weights."""
+    """Eqs. 10, 11, 13, 16-19: naive, absorbed with the factors, or with merged matrices."""
     b, t = c_q.shape[:2]
     h, d, r = config.n_heads, config.head_dim, config.rope_head_dim
     scale = 1 / math.sqrt(d + r)
     rope_scores = jnp.einsum("bthr,bsr->bhts", q_r, k_rope)
-    if absorbed:
+    if absorbed == "factored":  # as DeepSeek's inference code: the factors kept
+        q_c = (c_q @ params["w_uq"]).reshape(b, t, h, d)  # (13)
+        w_uk, w_uv = params["w_uk"].reshape(-1, h, d), params["w_uv"].reshape(-1, h, d)
+        q_lat = jnp.einsum("bthd,chd->bthc", q_c, w_uk)  # W^UK_i on each head's query
+        scores = jnp.einsum("bthc,bsc->bhts", q_lat, c_kv) + rope_scores
+        probs = _masked_softmax(scores * scale, q_pos, k_pos)
+        context = jnp.einsum("bhts,bsc->bthc", probs, c_kv)  # weighted latents
+        o = jnp.einsum("bthc,chd->bthd", context, w_uv)  # W^UV_i after attention
+        return o.reshape(b, t, -1) @ params["wo"]  # (19)
+    if absorbed == "merged":
         w_q, w_o = _absorb_weights(params, config)
         q_lat = jnp.einsum("btq,qhc->bthc", c_q, w_q)  # W^UK folded into the query
         scores = jnp.einsum("bthc,bsc->bhts", q_lat, c_kv) + rope_scores
@@ -192,7 +213,7 @@ def new_cache(
 
 
 @partial(jax.jit, static_argnums=(1, 4))
-def _decode(params, config: AttentionConfig, x: Float[Array, "B T M"], cache, absorbed: bool):
+def _decode(params, config: AttentionConfig, x: Float[Array, "B T M"], cache, absorbed: bool | str):
     """Write the new tokens into the cache at `length`, then attend to every slot written."""
     t = x.shape[1]
     start = cache["length"]
@@ -207,7 +228,8 @@ def _decode(params, config: AttentionConfig, x: Float[Array, "B T M"], cache, ab
         new = (k, v)
     out_cache = {"length": start + t}
     for name, value in zip(names, new, strict=True):
-        index = (0, start) + (0,) * (value.ndim - 2)
+        zero = jnp.zeros_like(start)  # indices of one dtype, also with jax_enable_x64 on
+        index = (zero, start) + (zero,) * (value.ndim - 2)
         out_cache[name] = jax.lax.dynamic_update_slice(cache[name], value.astype(x.dtype), index)
     if config.kind == "mla":
         c_all, r_all = out_cache["c_kv"], out_cache["k_rope"]
@@ -218,11 +240,13 @@ def _decode(params, config: AttentionConfig, x: Float[Array, "B T M"], cache, ab
 
 
 def decode(
-    params: dict, config: AttentionConfig, x: jax.Array, cache: dict, absorbed: bool = False
+    params: dict, config: AttentionConfig, x: jax.Array, cache: dict, absorbed: bool | str = False
 ) -> tuple[jax.Array, dict]:
     """Append the new tokens x (B, T_new, d_model) to `cache` and attend to everything cached.
 
-    Returns (out (B, T_new, d_model), new cache). For MLA, `absorbed` picks the folded-weight path.
+    Returns (out (B, T_new, d_model), new cache). For MLA, `absorbed` picks the path: False
+    (naive), True or "factored" (W^UK and W^UV applied per head, as DeepSeek's inference code
+    does), "merged" (the multiplied matrices of `absorb_weights`).
     Validation runs outside jit; call `decode` itself (not under your own jit) to keep it.
     """
     config = check_config(config)

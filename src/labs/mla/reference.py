@@ -1,7 +1,8 @@
 """The NumPy reference for chapter 3: MHA/GQA/MQA and MLA with decoupled RoPE, with a KV cache.
 
 Taught in chapter 3, "MLA: low-rank joint compression of keys and values" (`_mla_latents`,
-`_mla_naive`), "Weight absorption: never build the keys" (`_absorb_weights`, `_mla_absorbed`) and
+`_mla_naive`), "Weight absorption: never build the keys" (`_mla_absorbed`, the factors kept as
+DeepSeek's inference code does; `_absorb_weights` and `_mla_absorbed_merged`, the merged form) and
 "Why RoPE must be decoupled" (`coupled_rope_scores`).
 
 Axes: B batch, T new tokens (queries), S cached tokens (keys), H query heads, G KV heads, D head
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from jaxtyping import Bool, Float, Int
 
-from labs.common.validate import integer
+from labs.common.validate import boolean, integer
 from labs.mla.checks import (
     check_absorbed,
     check_cache,
@@ -86,24 +87,33 @@ def _init_params(config: AttentionConfig, seed: int, dtype) -> Params:
     }
 
 
-def apply_rope(x, positions, base: float = ROPE_BASE) -> np.ndarray:
+def apply_rope(x, positions, base: float = ROPE_BASE, interleaved: bool = False) -> np.ndarray:
     """Rotary position embedding (RoFormer) of x (B, T, heads, dim) at integer `positions` (T,).
 
-    Coordinates i and i + dim/2 form a pair rotated by the angle position * base^(-2i/dim).
-    Positions lie in [0, 2**24); `base` is a real number > 1.
+    Coordinates i and i + dim/2 form a pair rotated by the angle position * base^(-2i/dim)
+    (half-split, as this chapter's layers do); with `interleaved=True` the pairs are (2i, 2i + 1),
+    the convention of DeepSeek-V2/V3's released checkpoints. Positions lie in [0, 2**24); `base`
+    is a real number > 1.
     """
-    return _apply_rope(*check_rope(x, positions, base))
+    x, positions, base = check_rope(x, positions, base)
+    return _apply_rope(x, positions, base, boolean("interleaved", interleaved))
 
 
 def _apply_rope(
-    x: Float[Array, "B T H D"], positions: Int[Array, " T"], base: float = ROPE_BASE
+    x: Float[Array, "B T H D"],
+    positions: Int[Array, " T"],
+    base: float = ROPE_BASE,
+    interleaved: bool = False,
 ) -> Float[Array, "B T H D"]:
-    """Rotate pairs (i, i + D/2) by position * base^(-2i/D)."""
+    """Rotate pairs (i, i + D/2), or (2i, 2i + 1) if interleaved, by position * base^(-2i/D)."""
     half = x.shape[-1] // 2
     inv_freq = base ** (-np.arange(half, dtype=np.float64) * 2 / x.shape[-1])
     angles = positions[:, None].astype(np.float64) * inv_freq  # (T, half)
     cos = np.cos(angles)[:, None, :].astype(x.dtype)  # (T, 1, half): the same for every head
     sin = np.sin(angles)[:, None, :].astype(x.dtype)
+    if interleaved:  # pairs (2i, 2i + 1): the released checkpoints' convention
+        x1, x2 = x[..., 0::2], x[..., 1::2]
+        return np.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], axis=-1).reshape(x.shape)
     x1, x2 = x[..., :half], x[..., half:]
     return np.concatenate([x1 * cos - x2 * sin, x1 * sin + x2 * cos], axis=-1)
 
@@ -224,12 +234,35 @@ def _mla_absorbed(
     config: AttentionConfig,
     c_kv: Float[Array, "B S C"],
     k_rope: Float[Array, "B S R"],
+    q_c: Float[Array, "B T H D"],
+    q_r: Float[Array, "B T H R"],
+    q_pos: Int[Array, " T"],
+    k_pos: Int[Array, " S"],
+) -> Float[Array, "B T M"]:
+    """Eq. 18 on the latents with the factors kept: W^UK on each head's query, W^UV after."""
+    h, d, d_c = config.n_heads, config.head_dim, config.kv_lora_rank
+    w_uk = params["w_uk"].reshape(d_c, h, d)
+    w_uv = params["w_uv"].reshape(d_c, h, d)
+    q_lat = np.einsum("bthd,chd->bthc", q_c, w_uk)  # q^C_i W^UK_i^T: a d_c-wide query per head
+    scores = np.einsum("bthc,bsc->bhts", q_lat, c_kv) + np.einsum("bthr,bsr->bhts", q_r, k_rope)
+    scores = scores / np.sqrt(d + config.rope_head_dim)  # (18)
+    scores = np.where(_causal_mask(q_pos, k_pos), -np.inf, scores)
+    context = np.einsum("bhts,bsc->bthc", _softmax(scores), c_kv)  # weighted latents
+    o = np.einsum("bthc,chd->bthd", context, w_uv)  # W^UV_i applied after attention
+    return o.reshape(*o.shape[:2], -1) @ params["wo"]  # (19)
+
+
+def _mla_absorbed_merged(
+    params: Params,
+    config: AttentionConfig,
+    c_kv: Float[Array, "B S C"],
+    k_rope: Float[Array, "B S R"],
     c_q: Float[Array, "B T Q"],
     q_r: Float[Array, "B T H R"],
     q_pos: Int[Array, " T"],
     k_pos: Int[Array, " S"],
 ) -> Float[Array, "B T M"]:
-    """Eq. 18 computed on the latents: scores and outputs without any up-projected key/value."""
+    """Eq. 18 on the latents with the merged matrices of `_absorb_weights` (for comparison)."""
     folded = _absorb_weights(params, config)
     q_lat = np.einsum("btq,qhc->bthc", c_q, folded["w_q_absorbed"])  # one d_c query per head
     scores = np.einsum("bthc,bsc->bhts", q_lat, c_kv) + np.einsum("bthr,bsr->bhts", q_r, k_rope)
@@ -300,12 +333,14 @@ def new_cache(config: AttentionConfig, batch: int, max_len: int, dtype=np.float6
     return KVCache(config, {name: np.zeros(s, dtype=dtype) for name, s in shapes.items()})
 
 
-def decode(params, config: AttentionConfig, x, cache: KVCache, absorbed: bool = False):
+def decode(params, config: AttentionConfig, x, cache: KVCache, absorbed: bool | str = False):
     """Attend from the new tokens x (B, T_new, d_model) to the cache, after appending them to it.
 
     The new tokens sit at positions cache.length ... cache.length + T_new - 1. The cache is
-    updated in place. For MLA, `absorbed=True` scores against the latents with the folded weights
-    of `absorb_weights`; `absorbed=False` up-projects the cached latents (eqs. 10-11) first.
+    updated in place. For MLA, `absorbed=True` (or "factored") scores against the latents as
+    DeepSeek's inference code does: W^UK applied to each head's query, W^UV to each head's
+    attended latent; `absorbed="merged"` uses the multiplied matrices of `absorb_weights`
+    instead; `absorbed=False` up-projects the cached latents (eqs. 10-11) first.
 
     Returns:
         (B, T_new, d_model).
@@ -327,8 +362,10 @@ def _decode(params: Params, config: AttentionConfig, x: Float[Array, "B T M"], c
         cache.arrays["k_rope"][:, start:end] = k_rope
         cache.length = end
         c_all, r_all = cache.arrays["c_kv"][:, :end], cache.arrays["k_rope"][:, :end]
+        if absorbed == "merged":
+            return _mla_absorbed_merged(params, config, c_all, r_all, c_q, q_r, q_pos, k_pos)
         if absorbed:
-            return _mla_absorbed(params, config, c_all, r_all, c_q, q_r, q_pos, k_pos)
+            return _mla_absorbed(params, config, c_all, r_all, q_c, q_r, q_pos, k_pos)
         return _mla_naive(params, config, c_all, r_all, q_c, q_r, q_pos, k_pos)
     q, k, v = _gqa_qkv(params, config, x, q_pos)
     cache.arrays["k"][:, start:end] = k

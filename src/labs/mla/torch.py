@@ -47,21 +47,31 @@ __all__ = [
 Tensor = torch.Tensor
 
 
-def apply_rope(x: torch.Tensor, positions: torch.Tensor, base: float = ROPE_BASE) -> torch.Tensor:
-    """RoPE of x (B, T, heads, dim) at integer positions (T,) in [0, 2**24); pairs (i, i + dim/2)
-    rotate by position * base^(-2i/dim), base > 1."""
-    return _apply_rope(*check_rope(x, positions, base, framework="torch"))
+def apply_rope(
+    x: torch.Tensor, positions: torch.Tensor, base: float = ROPE_BASE, interleaved: bool = False
+) -> torch.Tensor:
+    """RoPE of x (B, T, heads, dim) at integer positions (T,) in [0, 2**24); pairs (i, i + dim/2),
+    or (2i, 2i + 1) with `interleaved=True` (the released checkpoints), rotate by
+    position * base^(-2i/dim), base > 1."""
+    x, positions, base = check_rope(x, positions, base, framework="torch")
+    return _apply_rope(x, positions, base, validate.boolean("interleaved", interleaved))
 
 
 def _apply_rope(
-    x: Float[Tensor, "B T H D"], positions: Int[Tensor, " T"], base: float = ROPE_BASE
+    x: Float[Tensor, "B T H D"],
+    positions: Int[Tensor, " T"],
+    base: float = ROPE_BASE,
+    interleaved: bool = False,
 ) -> Float[Tensor, "B T H D"]:
-    """Rotate pairs (i, i + D/2) by position * base^(-2i/D), angles in float64 like NumPy."""
+    """Rotate pairs (i, i + D/2), or (2i, 2i + 1), by position * base^(-2i/D), angles in float64."""
     half = x.shape[-1] // 2
     inv_freq = base ** (-torch.arange(half, dtype=torch.float64, device=x.device) * 2 / x.shape[-1])
     angles = positions.to(torch.float64)[:, None] * inv_freq  # (T, half)
     cos = torch.cos(angles)[:, None, :].to(x.dtype)
     sin = torch.sin(angles)[:, None, :].to(x.dtype)
+    if interleaved:  # pairs (2i, 2i + 1): the released checkpoints' convention
+        x1, x2 = x[..., 0::2], x[..., 1::2]
+        return torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).reshape(x.shape)
     x1, x2 = x[..., :half], x[..., half:]
     return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
 
@@ -201,8 +211,10 @@ class MultiHeadLatentAttention(_Attention):
 
     forward(x, cache=None, absorbed=False): x (B, T, d_model) -> (B, T, d_model), x finite and
     in the layer's dtype and device. absorbed=False up-projects every cached latent to per-head
-    keys and values (eqs. 10-11); absorbed=True folds W^UK into the query side and W^UV into the
-    output side, and attends on the latents directly. The two agree to rounding.
+    keys and values (eqs. 10-11); absorbed=True (or "factored") attends on the latents directly,
+    applying W^UK to each head's query and W^UV to each head's attended latent, as DeepSeek's
+    inference code does; absorbed="merged" uses the multiplied matrices of `absorbed_weights`
+    (larger than the factors, kept for comparison). All agree to rounding.
     """
 
     def __init__(self, config: AttentionConfig) -> None:
@@ -232,14 +244,14 @@ class MultiHeadLatentAttention(_Attention):
         return w_q, w_o
 
     def forward(
-        self, x: torch.Tensor, cache: KVCache | None = None, absorbed: bool = False
+        self, x: torch.Tensor, cache: KVCache | None = None, absorbed: bool | str = False
     ) -> torch.Tensor:
         absorbed = check_absorbed(absorbed, self.config)
         q_pos, k_pos = self._check(x, cache)
         return self._forward(x, cache, absorbed, q_pos, k_pos)
 
     def _forward(
-        self, x: Float[Tensor, "B T M"], cache, absorbed: bool, q_pos, k_pos
+        self, x: Float[Tensor, "B T M"], cache, absorbed: bool | str, q_pos, k_pos
     ) -> Float[Tensor, "B T M"]:
         """Eqs. 9-19, naive (up-projected keys and values) or absorbed (on the latents)."""
         config = self.config
@@ -263,7 +275,16 @@ class MultiHeadLatentAttention(_Attention):
             return flat.view(b, t, h, s).transpose(1, 2)
 
         rope_scores = per_head_scores(q_r, k_rope)  # the shared RoPE key serves every head
-        if absorbed:
+        if absorbed == "factored":  # as DeepSeek's inference code: the factors kept
+            w_uk, w_uv = self.w_uk.view(-1, h, d), self.w_uv.view(-1, h, d)  # (C, H, D)
+            q_c = (c_q @ self.w_uq).view(b, t, h, d)  # (13)
+            q_lat = torch.einsum("bthd,chd->bthc", q_c, w_uk)  # W^UK_i on each head's query
+            scores = per_head_scores(q_lat, c_kv) + rope_scores
+            probs = torch.softmax(self._mask(scores * scale, q_pos, k_pos), dim=-1)
+            context = probs.transpose(1, 2).reshape(b, t * h, s) @ c_kv  # weighted latents
+            o = torch.einsum("bthc,chd->bthd", context.view(b, t, h, -1), w_uv)  # W^UV_i after
+            return o.reshape(b, t, -1) @ self.wo  # (19)
+        if absorbed == "merged":
             w_q, w_o = self.absorbed_weights()
             q_lat = torch.einsum("btq,qhc->bthc", c_q, w_q)  # W^UK folded into the query
             scores = per_head_scores(q_lat, c_kv) + rope_scores
