@@ -33,10 +33,10 @@ def check_soft_targets_args(logits, temperature, *, framework: str = "numpy"):
 def check_distillation_args(
     student_logits,
     teacher_logits,
-    temperature,
-    labels,
-    alpha,
-    mask,
+    temperature=2.0,
+    labels=None,
+    alpha=0.5,
+    mask=None,
     *,
     framework: str = "numpy",
 ):

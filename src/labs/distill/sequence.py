@@ -25,7 +25,7 @@ from jaxtyping import Bool, Int
 
 from labs.common.progress import progress
 from labs.common.tasks import AdditionTask, Problem
-from labs.common.validate import integer, real_number, size
+from labs.common.validate import integer, real_number, size, text
 from labs.distill.costs import distill_step_flops, grpo_step_flops
 from labs.common.validate import instance
 from labs.grpo.checks import check_ids, check_items, check_loop_sizes, check_new_tokens
@@ -165,6 +165,7 @@ def distill_on_traces(
     steps, batch_size, lr, seed = check_loop_sizes(steps, batch_size, lr, seed)
     temperature = real_number("temperature", temperature, positive=True)
     eval_every = integer("eval_every", eval_every, minimum=1, maximum=steps)
+    text("desc", desc, nonempty=False)
     return _distill_on_traces(
         student, teacher, task, eval_problems, steps, batch_size, lr, temperature, eval_every,
         seed, desc,
@@ -223,6 +224,7 @@ def grpo_on_student(
     if not isinstance(config, GRPOConfig):
         raise TypeError(f"config must be a GRPOConfig, got {type(config).__name__}")
     chunks = size("chunks", chunks, maximum=1000)
+    text("desc", desc, nonempty=False)
     reference = copy.deepcopy(student)
     for p in reference.parameters():
         p.requires_grad_(False)

@@ -61,9 +61,6 @@ def train_teacher(
     record = {
         "recipe": {"warmup_steps": warmup_steps, "rl_steps": rl_steps, "seed": seed,
                    "grpo": {k: v for k, v in config.__dict__.items()}},
-        "sizes": {"vocab_size": policy.vocab_size, "max_len": policy.max_len,
-                  "d_model": policy.tok.embedding_dim, "n_layers": len(policy.blocks),
-                  "n_heads": policy.blocks[0].n_heads},
         "task": {"max_operand": task.max_operand, "seed": task.seed},
         "params": params,
         "train_flops": flops,
@@ -72,7 +69,8 @@ def train_teacher(
 
 
 def save_teacher(policy: TinyPolicy, record: dict, path) -> Path:
-    """Write the weights to `path` (a .pt file) and the record beside it (same name, .json)."""
+    """Write the weights to `path` (a .pt file) and, beside it (same name, .json), the record
+    with the policy's sizes and the versions added (any JSON-serialisable dict, empty included)."""
     instance("policy", policy, TinyPolicy, "a TinyPolicy")
     instance("record", record, dict, "a dict")
     path = Path(text("path", str(path)) if not isinstance(path, Path) else path)
@@ -82,6 +80,9 @@ def save_teacher(policy: TinyPolicy, record: dict, path) -> Path:
     torch.save({k: v.clone() for k, v in policy.state_dict().items()}, path)
     meta = {
         **record,
+        "sizes": {"vocab_size": policy.vocab_size, "max_len": policy.max_len,
+                  "d_model": policy.tok.embedding_dim, "n_layers": len(policy.blocks),
+                  "n_heads": policy.blocks[0].n_heads},
         "made_by": "python -m labs.distill.teacher",
         "versions": {"python": platform.python_version(), "torch": torch.__version__,
                      "numpy": np.__version__},
