@@ -143,7 +143,9 @@ BAD = [
 
 
 @pytest.mark.parametrize("framework", ["numpy", "torch", "jax"])
-@pytest.mark.parametrize(("change", "error", "name"), BAD, ids=[b[2] + str(i) for i, b in enumerate(BAD)])
+@pytest.mark.parametrize(
+    ("change", "error", "name"), BAD, ids=[b[2] + str(i) for i, b in enumerate(BAD)]
+)
 def test_bad_input_names_the_parameter(framework, change, error, name):
     args = {"student_logits": S, "teacher_logits": T, "temperature": 2.0, "labels": Y,
             "alpha": 0.5, "mask": M, **change}  # fmt: skip

@@ -214,7 +214,12 @@ EXAMPLES = {
     "labs.distill.sweep.shifted_problems": lambda: call(low=20, high=21),
     "labs.distill.sweep.cold_student": lambda: call(task=_task(), seed=0),
     "labs.distill.sweep.run_seed": lambda: call(
-        task=_task(), teacher=_policy(), seed=0, distill_steps=1, eval_every=1, grpo_chunks=1,
+        task=_task(),
+        teacher=_policy(),
+        seed=0,
+        distill_steps=1,
+        eval_every=1,
+        grpo_chunks=1,
         grpo_steps=1,
     ),  # fmt: skip
     # labs.distill.jax
@@ -262,7 +267,10 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
             "labs.distill.costs.warm_up_flops": ("params", "examples", "tokens"),
             "labs.distill.costs.grpo_step_flops": ("params", "completions", "tokens"),
             "labs.distill.costs.distill_step_flops": (
-                "teacher_params", "student_params", "traces", "tokens"
+                "teacher_params",
+                "student_params",
+                "traces",
+                "tokens",
             ),
         }.items()
         for name in names

@@ -74,4 +74,3 @@ def check_distillation_args(
             if values.sum() == 0:
                 raise ValueError("mask must select at least one position; it is all zero")
     return student, teacher, temperature, labels, alpha, mask
-

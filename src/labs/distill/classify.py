@@ -93,7 +93,9 @@ def train_classifier(
     x, y = _data(x, y, model)
     if teacher_logits is not None:
         teacher_logits = array("teacher_logits", teacher_logits, framework="torch", ndim=2)
-        same_shape(("teacher_logits", teacher_logits), ("logits", torch.empty(len(x), model.classes)))
+        same_shape(
+            ("teacher_logits", teacher_logits), ("logits", torch.empty(len(x), model.classes))
+        )
     temperature = real_number("temperature", temperature, positive=True)
     alpha = real_number("alpha", alpha, minimum=0.0, maximum=1.0)
     steps = size("steps", steps, maximum=MAX_STEPS)

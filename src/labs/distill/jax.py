@@ -22,7 +22,9 @@ def soft_targets(logits, temperature: float) -> jax.Array:
 
 
 @jax.jit
-def _soft_targets(logits: Float[jax.Array, "... V"], temperature: float) -> Float[jax.Array, "... V"]:
+def _soft_targets(
+    logits: Float[jax.Array, "... V"], temperature: float
+) -> Float[jax.Array, "... V"]:
     """Eq. (1); jax.nn.softmax subtracts the max."""
     return jax.nn.softmax(logits / temperature, axis=-1)
 

@@ -36,7 +36,9 @@ def soft_targets(logits, temperature: float) -> np.ndarray:
     return _soft_targets(logits, temperature)
 
 
-def _soft_targets(logits: Float[np.ndarray, "... V"], temperature: float) -> Float[np.ndarray, "... V"]:
+def _soft_targets(
+    logits: Float[np.ndarray, "... V"], temperature: float
+) -> Float[np.ndarray, "... V"]:
     """Eq. (1) with the max subtracted."""
     z = logits / temperature
     e = np.exp(z - z.max(axis=-1, keepdims=True))  # every exponent <= 0

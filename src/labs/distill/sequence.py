@@ -25,11 +25,15 @@ from jaxtyping import Bool, Int
 
 from labs.common.progress import progress
 from labs.common.tasks import AdditionTask, Problem
-from labs.common.validate import integer, real_number, size, text
+from labs.common.validate import instance, integer, real_number, size, text
 from labs.distill.costs import distill_step_flops, grpo_step_flops
-from labs.common.validate import instance
-from labs.grpo.checks import check_ids, check_items, check_loop_sizes, check_new_tokens
-from labs.grpo.checks import check_sampling
+from labs.grpo.checks import (
+    check_ids,
+    check_items,
+    check_loop_sizes,
+    check_new_tokens,
+    check_sampling,
+)
 from labs.grpo.config import GRPOConfig
 from labs.grpo.policy import TinyPolicy, _greedy, _sample
 from labs.grpo.training import check_models, train_grpo
