@@ -93,9 +93,11 @@ def train_classifier(
     x, y = _data(x, y, model)
     if teacher_logits is not None:
         teacher_logits = array("teacher_logits", teacher_logits, framework="torch", ndim=2)
-        same_shape(
-            ("teacher_logits", teacher_logits), ("logits", torch.empty(len(x), model.classes))
-        )
+        if tuple(teacher_logits.shape) != (len(x), model.classes):
+            raise ValueError(
+                f"teacher_logits must have shape {(len(x), model.classes)} (one row of class "
+                f"logits per example), got {tuple(teacher_logits.shape)}"
+            )
     temperature = real_number("temperature", temperature, positive=True)
     alpha = real_number("alpha", alpha, minimum=0.0, maximum=1.0)
     steps = size("steps", steps, maximum=MAX_STEPS)

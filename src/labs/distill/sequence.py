@@ -17,6 +17,7 @@ Axes: B sequences, P prompt tokens, N completion tokens.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass, field
 
 import torch
@@ -238,7 +239,7 @@ def grpo_on_student(
     curve = Curve()
     curve.add(0.0, _greedy_accuracy(student, task, eval_problems), 0)
     for round_ in range(chunks):
-        cfg = GRPOConfig(**{**config.__dict__, "seed": config.seed + round_})
+        cfg = dataclasses.replace(config, seed=config.seed + round_)
         student, _ = train_grpo(task, student, cfg, reference=reference, desc=desc)
         steps = (round_ + 1) * config.steps
         curve.add(steps * per_step, _greedy_accuracy(student, task, eval_problems),

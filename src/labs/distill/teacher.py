@@ -14,6 +14,7 @@ regenerates a small teacher with the same code.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import platform
 import sys
@@ -60,7 +61,7 @@ def train_teacher(
     )
     record = {
         "recipe": {"warmup_steps": warmup_steps, "rl_steps": rl_steps, "seed": seed,
-                   "grpo": {k: v for k, v in config.__dict__.items()}},
+                   "grpo": dataclasses.asdict(config)},
         "task": {"max_operand": task.max_operand, "seed": task.seed},
         "params": params,
         "train_flops": flops,
