@@ -212,7 +212,7 @@ EXAMPLES = {
     "labs.distill.teacher.save_teacher": _save_teacher,
     "labs.distill.teacher.load_teacher": lambda: call(path=None),
     "labs.distill.sweep.shifted_problems": lambda: call(low=20, high=21),
-    "labs.distill.sweep.cold_student": lambda: call(task=_task(), seed=0),
+    "labs.distill.sweep.cold_student": lambda: call(task=_task(), seed=0, warm_up_steps=1),
     "labs.distill.sweep.run_seed": lambda: call(
         task=_task(),
         teacher=_policy(),
@@ -221,6 +221,7 @@ EXAMPLES = {
         eval_every=1,
         grpo_chunks=1,
         grpo_steps=1,
+        warm_up_steps=1,
     ),  # fmt: skip
     # labs.distill.jax
     "labs.distill.jax.soft_targets": lambda: call(logits=_jax(S), temperature=2.0),

@@ -15,13 +15,18 @@ import torch.nn as nn
 from jaxtyping import Float, Int
 
 from labs.common.progress import progress
-from labs.common.validate import array, instance, integer, real_number, same_shape, size, text
+from labs.common.validate import size, text
+from labs.distill.checks import (
+    check_classifier_data,
+    check_features,
+    check_gradient_args,
+    check_training_args,
+)
 from labs.distill.torch_kernels import _distillation_loss
 
 __all__ = ["MLP", "classifier_accuracy", "soft_gradient_norm", "train_classifier"]
 
 MAX_WIDTH = 4096  # a typo beyond it would allocate gigabytes
-MAX_STEPS = 100_000
 
 
 class MLP(nn.Module):
@@ -42,29 +47,13 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits (N, V) of float features (N, D)."""
-        x = array("x", x, framework="torch", ndim=2)
-        if x.shape[1] != self.inputs:
-            raise ValueError(f"x must have {self.inputs} features, got shape {tuple(x.shape)}")
-        return self.net(x.to(self.net[0].weight.dtype))
-
-
-def _data(x, y, model: MLP):
-    x = array("x", x, framework="torch", ndim=2)
-    if x.shape[1] != model.inputs:
-        raise ValueError(f"x must have {model.inputs} features, got shape {tuple(x.shape)}")
-    y = array("y", y, framework="torch", dtype="int", ndim=1)
-    if y.shape[0] != x.shape[0]:
-        raise ValueError(f"y must hold one label per row of x ({x.shape[0]}), got {y.shape[0]}")
-    if int(y.min()) < 0 or int(y.max()) >= model.classes:
-        raise ValueError(f"y must lie in [0, {model.classes}), got a value out of that range")
-    return x.float(), y.long()
+        return self.net(check_features(x, self.inputs).to(self.net[0].weight.dtype))
 
 
 @torch.no_grad()
 def classifier_accuracy(model: MLP, x: torch.Tensor, y: torch.Tensor) -> float:
     """Share of rows of `x` (N, D) whose argmax logit is the label `y` (N,)."""
-    instance("model", model, MLP, "an MLP")
-    x, y = _data(x, y, model)
+    x, y = check_classifier_data(model, MLP, x, y)
     return float((model.net(x).argmax(-1) == y).float().mean())
 
 
@@ -89,25 +78,14 @@ def train_classifier(
     alpha = 1 learns from soft targets only and alpha = 0 from the labels only.
     steps <= 100,000, batch_size <= 65,536.
     """
-    instance("model", model, MLP, "an MLP")
-    x, y = _data(x, y, model)
-    if teacher_logits is not None:
-        teacher_logits = array("teacher_logits", teacher_logits, framework="torch", ndim=2)
-        if tuple(teacher_logits.shape) != (len(x), model.classes):
-            raise ValueError(
-                f"teacher_logits must have shape {(len(x), model.classes)} (one row of class "
-                f"logits per example), got {tuple(teacher_logits.shape)}"
-            )
-    temperature = real_number("temperature", temperature, positive=True)
-    alpha = real_number("alpha", alpha, minimum=0.0, maximum=1.0)
-    steps = size("steps", steps, maximum=MAX_STEPS)
-    batch_size = size("batch_size", batch_size, maximum=65_536)
-    lr = real_number("lr", lr, positive=True)
-    seed = integer("seed", seed, minimum=0)
+    x, y = check_classifier_data(model, MLP, x, y)
+    teacher_logits, temperature, alpha, steps, batch_size, lr, seed = check_training_args(
+        teacher_logits, (len(x), model.classes), temperature, alpha, steps, batch_size, lr, seed
+    )
     text("desc", desc, nonempty=False)
-    teacher = None if teacher_logits is None else teacher_logits.float()
-    return _train_classifier(model, x, y, teacher, temperature, alpha, steps, batch_size, lr, seed,
-                             desc)  # fmt: skip
+    return _train_classifier(
+        model, x, y, teacher_logits, temperature, alpha, steps, batch_size, lr, seed, desc
+    )
 
 
 def _train_classifier(
@@ -146,12 +124,7 @@ def soft_gradient_norm(
 ) -> float:
     """Norm of d(soft term)/d(student logits): the soft term is T^2 KL(q_t || q_s) when `scaled`,
     KL alone otherwise. Logits: float tensors of one shape (N, V)."""
-    s = array("student_logits", student_logits, framework="torch", ndim=2)
-    t = array("teacher_logits", teacher_logits, framework="torch", ndim=2)
-    same_shape(("student_logits", s), ("teacher_logits", t))
-    temperature = real_number("temperature", temperature, positive=True)
-    if not isinstance(scaled, bool):
-        raise TypeError(f"scaled must be True or False, got {type(scaled).__name__}")
+    s, t, temperature = check_gradient_args(student_logits, teacher_logits, temperature, scaled)
     s = s.detach().double().requires_grad_(True)
     loss = _distillation_loss(s, t.double(), temperature, None, 1.0, None)
     loss = loss if scaled else loss / temperature**2

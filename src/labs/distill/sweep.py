@@ -50,12 +50,14 @@ def shifted_problems(low: int = 20, high: int = 29) -> list[Problem]:
     return [Problem(a, b) for a in range(low, high + 1) for b in range(20)]
 
 
-def cold_student(task: AdditionTask, seed: int) -> TinyPolicy:
-    """The student every arm starts from: a fresh small TinyPolicy, 30 warm-up steps (seeded)."""
+def cold_student(task: AdditionTask, seed: int, *, warm_up_steps: int = 30) -> TinyPolicy:
+    """The student every arm starts from: a fresh small TinyPolicy, then `warm_up_steps`
+    supervised steps that teach the format (seeded; the sweep's 30 by default, at most 10,000)."""
     check_models(task)
     seed = integer("seed", seed, minimum=0)
+    warm_up_steps = size("warm_up_steps", warm_up_steps, maximum=10_000)
     student = new_policy(task, seed=seed + 1, **SETTINGS["student"])
-    warm_up(student, task, steps=SETTINGS["cold_start_steps"], seed=seed)
+    warm_up(student, task, steps=warm_up_steps, seed=seed)
     return student
 
 
@@ -68,10 +70,12 @@ def run_seed(
     eval_every: int = 40,
     grpo_chunks: int = 6,
     grpo_steps: int = 25,
+    warm_up_steps: int = 30,
 ) -> dict[str, dict]:
     """The three arms for one seed: `distill_steps` steps of distillation (from the teacher, and
     from an untrained teacher), `grpo_chunks` rounds of `grpo_steps` GRPO steps, each measured
-    every `eval_every` steps or every round. The defaults are the committed sweep's; the notebook
+    every `eval_every` steps or every round, all from `cold_student(task, seed, warm_up_steps)`.
+    The defaults are the committed sweep's; the notebook
     re-runs a shorter prefix. Returns {arm: {"flops", "accuracy", "samples", "ood", "train"}}.
     Step counts are capped at 100,000."""
     check_models(task, teacher=teacher)
@@ -81,7 +85,7 @@ def run_seed(
     chunks = size("grpo_chunks", grpo_chunks, maximum=1_000)
     grpo_steps = size("grpo_steps", grpo_steps, maximum=100_000)
     d, g = SETTINGS["distill"], SETTINGS["grpo"]
-    start = cold_student(task, seed)
+    start = cold_student(task, seed, warm_up_steps=warm_up_steps)
     control_teacher = new_policy(task, seed=10_000 + seed)  # untrained, the teacher's size
     ood = shifted_problems()
     out = {}
