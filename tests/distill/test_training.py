@@ -84,6 +84,7 @@ def test_distillation_from_the_teacher_beats_an_untrained_teacher(task):
         eval_every=30, seed=0,
     )  # fmt: skip
     assert good.flops == bad.flops and good.samples == [0, 1920, 3840]
+    assert 0.0 == good.seconds[0] < good.seconds[1] < good.seconds[2]
     assert good.accuracy[-1] > bad.accuracy[-1] + 0.03
 
 
@@ -95,6 +96,7 @@ def test_grpo_on_student_counts_compute(task):
     _, curve = distill_torch.grpo_on_student(student, task, task.held_out[:4], config, chunks=2)
     per_step = grpo_step_flops(sum(p.numel() for p in student.parameters()), 4, 9, 1)
     assert curve.flops == [0.0, per_step, 2 * per_step] and curve.samples == [0, 4, 8]
+    assert curve.seconds[0] == 0.0 < curve.seconds[1] <= curve.seconds[2]  # CPU time, cumulative
 
 
 def test_logit_distillation_beats_hard_labels_on_few_examples():

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import time
 from dataclasses import dataclass, field
 
 import torch
@@ -52,16 +53,20 @@ MAX_SAMPLES = 64  # traces per prompt; more is a typo at this scale
 
 @dataclass
 class Curve:
-    """Held-out greedy accuracy against the compute spent so far (FLOPs) and samples drawn."""
+    """Held-out greedy accuracy against the compute spent so far: counted FLOPs, samples drawn,
+    and the CPU seconds of this process spent training (`time.process_time`, evaluation left
+    out, so that other programs on a shared machine do not skew it)."""
 
     flops: list[float] = field(default_factory=list)
     accuracy: list[float] = field(default_factory=list)
     samples: list[int] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
 
-    def add(self, flops: float, accuracy: float, samples: int) -> None:
+    def add(self, flops: float, accuracy: float, samples: int, seconds: float = 0.0) -> None:
         self.flops.append(float(flops))
         self.accuracy.append(float(accuracy))
         self.samples.append(int(samples))
+        self.seconds.append(float(seconds))
 
 
 @torch.no_grad()
@@ -188,7 +193,9 @@ def _distill_on_traces(
     per_step = distill_step_flops(_params(teacher), _params(student), batch_size, _positions(task))
     curve = Curve()
     curve.add(0.0, _greedy_accuracy(student, task, eval_problems), 0)
+    spent = 0.0
     for step in progress(range(1, steps + 1), desc=desc):
+        start = time.process_time()
         idx = torch.randint(0, len(task.train), (batch_size,), generator=generator).tolist()
         prompts = torch.as_tensor(task.prompts([task.train[i] for i in idx]))
         prompts, traces, mask = _sequence_distillation_data(
@@ -202,9 +209,10 @@ def _distill_on_traces(
         opt.zero_grad()
         loss.backward()
         opt.step()
+        spent += time.process_time() - start
         if step % eval_every == 0 or step == steps:
             curve.add(step * per_step, _greedy_accuracy(student, task, eval_problems),
-                      step * batch_size)  # fmt: skip
+                      step * batch_size, spent)  # fmt: skip
     return student, curve
 
 
@@ -238,10 +246,12 @@ def grpo_on_student(
     )
     curve = Curve()
     curve.add(0.0, _greedy_accuracy(student, task, eval_problems), 0)
+    spent = 0.0
     for round_ in range(chunks):
         cfg = dataclasses.replace(config, seed=config.seed + round_)
-        student, _ = train_grpo(task, student, cfg, reference=reference, desc=desc)
+        student, log = train_grpo(task, student, cfg, reference=reference, desc=desc)
+        spent += sum(log.step_seconds)  # CPU seconds of the GRPO steps
         steps = (round_ + 1) * config.steps
         curve.add(steps * per_step, _greedy_accuracy(student, task, eval_problems),
-                  steps * config.samples_per_step)  # fmt: skip
+                  steps * config.samples_per_step, spent)  # fmt: skip
     return student, curve

@@ -117,6 +117,7 @@ def _record(curve: Curve, student: TinyPolicy, task: AdditionTask, ood) -> dict:
         "flops": curve.flops,
         "accuracy": curve.accuracy,
         "samples": curve.samples,
+        "seconds": curve.seconds,
         "ood": _greedy_accuracy(student, task, ood),
         "train": _greedy_accuracy(student, task, task.train),
     }
