@@ -1,0 +1,133 @@
+"""Chapter 6 argument checks, written once for the NumPy, torch and JAX entry points.
+
+Taught in chapter 6, "Soft targets" (the checks run before every kernel of the chapter). Each
+check takes anything with `.shape` and `.dtype` and raises a `ValueError` or `TypeError` naming
+the parameter, before a framework sees the data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from labs.common.validate import (
+    array,
+    boolean,
+    host_values,
+    instance,
+    integer,
+    integer_array,
+    real_number,
+    same_shape,
+    size,
+)
+
+# The two checks of the losses are public (the hostile walker attacks them directly); the others
+# are checked through the torch loops that call them.
+__all__ = ["check_distillation_args", "check_soft_targets_args"]
+
+MAX_STEPS = 100_000  # a typo beyond it would run for hours
+MAX_BATCH = 65_536
+
+
+def _temperature(temperature) -> float:
+    return real_number("temperature", temperature, positive=True)
+
+
+def check_soft_targets_args(logits, temperature, *, framework: str = "numpy"):
+    """(logits, temperature) once checked: float logits with a class axis, temperature > 0."""
+    logits = array("logits", logits, framework=framework, min_ndim=1)
+    return logits, _temperature(temperature)
+
+
+def check_distillation_args(
+    student_logits,
+    teacher_logits,
+    temperature=2.0,
+    labels=None,
+    alpha=0.5,
+    mask=None,
+    *,
+    framework: str = "numpy",
+):
+    """Arguments of `distillation_loss`, checked once for every framework.
+
+    Logits: float arrays of one shape (..., V) with at least one example axis; labels: None or
+    integer ids in [0, V) of shape (...); mask: None or 0/1 weights of shape (...) (float, int or
+    bool) selecting at least one position; temperature > 0; alpha in [0, 1].
+    """
+    student = array("student_logits", student_logits, framework=framework, min_ndim=2)
+    teacher = array("teacher_logits", teacher_logits, framework=framework, min_ndim=2)
+    same_shape(("student_logits", student), ("teacher_logits", teacher))
+    temperature = _temperature(temperature)
+    alpha = real_number("alpha", alpha, minimum=0.0, maximum=1.0)
+    positions, vocab = tuple(student.shape[:-1]), int(student.shape[-1])
+    if labels is not None:
+        labels = integer_array("labels", labels, framework=framework, low=0, high=vocab)
+        if tuple(labels.shape) != positions:
+            raise ValueError(
+                f"labels must have shape {positions} (the logits without their class axis), "
+                f"got {tuple(labels.shape)}"
+            )
+    if mask is not None:
+        mask = array("mask", mask, framework=framework, dtype=("float", "int", "bool"))
+        if tuple(mask.shape) != positions:
+            raise ValueError(
+                f"mask must have shape {positions} (the logits without their class axis), "
+                f"got {tuple(mask.shape)}"
+            )
+        values = host_values(mask)
+        if values is not None:
+            values = values.astype(np.float64)
+            if not np.all((values == 0) | (values == 1)):
+                raise ValueError("mask must hold only 0 and 1 (or False and True)")
+            if values.sum() == 0:
+                raise ValueError("mask must select at least one position; it is all zero")
+    return student, teacher, temperature, labels, alpha, mask
+
+
+def check_features(x, inputs: int):
+    """Float features (N, inputs) as a torch tensor."""
+    x = array("x", x, framework="torch", ndim=2)
+    if x.shape[1] != inputs:
+        raise ValueError(f"x must have {inputs} features, got shape {tuple(x.shape)}")
+    return x
+
+
+def check_classifier_data(model, model_type: type, x, y):
+    """(x float32 (N, D), y int64 (N,)) for `model`, a `model_type` with .inputs and .classes."""
+    instance("model", model, model_type, f"a {model_type.__name__}")
+    x = check_features(x, model.inputs)
+    y = integer_array("y", y, framework="torch", ndim=1, low=0, high=model.classes)
+    if y.shape[0] != x.shape[0]:
+        raise ValueError(f"y must hold one label per row of x ({x.shape[0]}), got {y.shape[0]}")
+    return x.float(), y.long()
+
+
+def check_training_args(teacher_logits, shape, temperature, alpha, steps, batch_size, lr, seed):
+    """Checked settings of `train_classifier`; teacher_logits None or float of `shape`."""
+    if teacher_logits is not None:
+        teacher_logits = array("teacher_logits", teacher_logits, framework="torch", ndim=2)
+        if tuple(teacher_logits.shape) != tuple(shape):
+            raise ValueError(
+                f"teacher_logits must have shape {tuple(shape)} (one row of class logits per "
+                f"example), got {tuple(teacher_logits.shape)}"
+            )
+        teacher_logits = teacher_logits.float()
+    return (
+        teacher_logits,
+        _temperature(temperature),
+        real_number("alpha", alpha, minimum=0.0, maximum=1.0),
+        size("steps", steps, maximum=MAX_STEPS),
+        size("batch_size", batch_size, maximum=MAX_BATCH),
+        real_number("lr", lr, positive=True),
+        integer("seed", seed, minimum=0),
+    )
+
+
+def check_gradient_args(student_logits, teacher_logits, temperature, scaled):
+    """(student, teacher, temperature) of `soft_gradient_norm`: torch logits of one shape (N, V)."""
+    s = array("student_logits", student_logits, framework="torch", ndim=2)
+    t = array("teacher_logits", teacher_logits, framework="torch", ndim=2)
+    same_shape(("student_logits", s), ("teacher_logits", t))
+    boolean("scaled", scaled)
+    return s, t, _temperature(temperature)

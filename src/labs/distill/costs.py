@@ -1,0 +1,80 @@
+"""Chapter 6 cost model: what copying a teacher costs against training the student with RL.
+
+Taught in chapter 6, "When does copying pay?". Framework-free. Costs are counted in FLOPs with
+the usual approximations (Kaplan et al., 2020, §2.1): a forward pass costs 2 N FLOPs per token
+processed and a training step 6 N (forward and backward), for a model of N parameters. Sampling
+is counted as one forward pass over the sequence (as with a KV cache).
+
+* The teacher's one-time cost: its own training (warm-up and GRPO), paid once whatever the
+  number of students.
+* A distilled sample: the teacher samples a trace (2 N_teacher per token), the student trains on
+  it (6 N_student per token). The student never sees the teacher's logits.
+* An RL sample for the student (GRPO): the student samples (2 N), scores it under the reference
+  and the old policy (2 N each), then trains on it `updates` times (6 N each).
+
+Copying pays for k students when  C_teacher + k C_distill < k C_RL, that is beyond
+k* = C_teacher / (C_RL - C_distill) students (never when C_RL <= C_distill).
+"""
+
+from __future__ import annotations
+
+import math
+
+from labs.common.validate import integer, real_number
+
+__all__ = ["copy_crossover", "distill_step_flops", "grpo_step_flops", "warm_up_flops"]
+
+MAX_COUNT = 10**18  # counts beyond it are typos, not runs
+
+
+def _count(name: str, value) -> int:
+    return integer(name, value, minimum=1, maximum=MAX_COUNT)
+
+
+def warm_up_flops(params: int, examples: int, tokens: int) -> float:
+    """Supervised training on `examples` sequences of `tokens` positions: 6 N per token."""
+    params, examples, tokens = (
+        _count("params", params),
+        _count("examples", examples),
+        _count("tokens", tokens),
+    )
+    return 6.0 * params * examples * tokens
+
+
+def grpo_step_flops(params: int, completions: int, tokens: int, updates: int = 1) -> float:
+    """One GRPO step on `completions` sampled sequences of `tokens` positions: sample (2 N),
+    reference and old log-probabilities (2 N each), `updates` training passes (6 N each)."""
+    params, completions, tokens = (
+        _count("params", params),
+        _count("completions", completions),
+        _count("tokens", tokens),
+    )
+    updates = integer("updates", updates, minimum=1, maximum=100)
+    return (2.0 + 2.0 + 2.0 + 6.0 * updates) * params * completions * tokens
+
+
+def distill_step_flops(teacher_params: int, student_params: int, traces: int, tokens: int) -> float:
+    """One supervised step on `traces` fresh teacher samples of `tokens` positions: the teacher
+    samples (2 N_teacher per token), the student trains (6 N_student per token)."""
+    teacher_params = _count("teacher_params", teacher_params)
+    student_params = _count("student_params", student_params)
+    traces, tokens = _count("traces", traces), _count("tokens", tokens)
+    return (2.0 * teacher_params + 6.0 * student_params) * traces * tokens
+
+
+def copy_crossover(teacher_cost: float, distill_cost: float, rl_cost: float) -> float:
+    """Number of students k* beyond which copying one teacher is cheaper than RL on each student:
+    C_teacher / (C_RL - C_distill); inf when RL costs no more than distillation.
+
+    All three are costs in one unit (FLOPs); `teacher_cost` may be 0 (a teacher already paid for).
+    """
+    teacher_cost = real_number("teacher_cost", teacher_cost, nonnegative=True)
+    distill_cost = real_number("distill_cost", distill_cost, positive=True)
+    rl_cost = real_number("rl_cost", rl_cost, positive=True)
+    return _copy_crossover(teacher_cost, distill_cost, rl_cost)
+
+
+def _copy_crossover(teacher_cost: float, distill_cost: float, rl_cost: float) -> float:
+    """C_teacher / (C_RL - C_distill), inf where copying never pays."""
+    saving = rl_cost - distill_cost  # saved per student by copying
+    return math.inf if saving <= 0 else teacher_cost / saving

@@ -1,0 +1,129 @@
+"""Chapter 6 exercises: soft targets, the distillation loss, and when copying pays.
+
+Taught in chapter 6, "Exercise 6.1: soft targets", "Exercise 6.2: the distillation loss" and
+"Exercise 6.3: how many students before copying pays".
+
+Expected values are worked out by hand (the arithmetic is written next to each case), not taken
+from the package's own kernels.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from labs.common.exercises import Case, CheckReport, Exercise, check
+
+
+def _arr(*values) -> np.ndarray:
+    return np.asarray(values, dtype=np.float64)
+
+
+_LN3 = math.log(3.0)
+
+SOFT_TARGETS = Exercise(
+    name="soft_targets",
+    signature="soft_targets(logits: np.ndarray, temperature: float) -> np.ndarray",
+    cases=(
+        Case(
+            (_arr(_LN3, 0.0), 1.0),
+            _arr(0.75, 0.25),  # e^ln3 = 3: 3 / (3 + 1)
+            "T = 1 is the ordinary softmax",
+            "exponentiate and normalise along the last axis: exp(z_i) / sum_j exp(z_j).",
+        ),
+        Case(
+            (_arr(2 * _LN3, 0.0), 2.0),
+            _arr(0.75, 0.25),  # 2 ln3 / 2 = ln3
+            "T = 2 halves the logits first",
+            "divide the logits by the temperature before the softmax, not the probabilities.",
+        ),
+        Case(
+            (np.array([[4000.0, 4000.0], [0.0, 0.0]]), 4.0),
+            np.array([[0.5, 0.5], [0.5, 0.5]]),
+            "large logits, two rows",
+            "subtract the row's maximum before exp (4000 / 4 = 1000, and exp(1000) overflows to "
+            "inf in float64), and normalise each row along the last axis.",
+        ),
+    ),
+)
+
+# KL(u || q) with u = (1/2, 1/2), q = (3/4, 1/4): 1/2 ln(2/3) + 1/2 ln 2 = 1/2 ln(4/3).
+_KL = 0.5 * math.log(4.0 / 3.0)
+# KL(q || u) = 3/4 ln(3/2) + 1/4 ln(1/2): the wrong direction.
+
+DISTILLATION_LOSS = Exercise(
+    name="kd_loss",
+    signature="kd_loss(student_logits: np.ndarray, teacher_logits: np.ndarray, "
+    "temperature: float) -> float",
+    cases=(
+        Case(
+            (_arr(_LN3, 0.0)[None], _arr(0.0, 0.0)[None], 1.0),
+            _KL,  # T = 1: no scaling
+            "one example, T = 1",
+            "the loss is KL(teacher || student) = sum_i q_teacher,i (log q_teacher,i - "
+            "log q_student,i); KL(student || teacher) would give 3/4 ln(3/2) + 1/4 ln(1/2).",
+        ),
+        Case(
+            (_arr(2 * _LN3, 0.0)[None], _arr(0.0, 0.0)[None], 2.0),
+            4 * _KL,  # the same soft distributions, times T^2 = 4
+            "one example, T = 2",
+            "multiply the KL by T^2 (Hinton et al. §2): the soft term's gradients scale as "
+            "1/T^2, and T^2 restores them. Divide both sets of logits by T.",
+        ),
+        Case(
+            (np.array([[_LN3, 0.0], [1.0, 1.0]]), np.array([[0.0, 0.0], [5.0, 5.0]]), 1.0),
+            _KL / 2,  # the second example's two distributions agree: KL 0; mean of the two
+            "two examples, the second already matched",
+            "average the per-example KL over examples (mean, not sum).",
+        ),
+    ),
+)
+
+BREAK_EVEN = Exercise(
+    name="students_to_break_even",
+    signature="students_to_break_even(teacher_cost: float, distill_cost: float, "
+    "rl_cost: float) -> int",
+    cases=(
+        Case(
+            (100.0, 2.0, 12.0),
+            10,  # 100 / (12 - 2) = 10 students: 100 + 10 * 2 = 120 = 10 * 12
+            "the saving per student divides the teacher's cost",
+            "copying k students costs teacher + k * distill, RL costs k * rl: find the smallest "
+            "integer k with teacher + k * distill <= k * rl.",
+        ),
+        Case(
+            (100.0, 2.0, 5.0),
+            34,  # 100 / 3 = 33.3 -> 34
+            "a fractional break-even rounds up",
+            "a fraction of a student is not a student: round k = teacher / (rl - distill) up.",
+        ),
+        Case(
+            (0.0, 2.0, 5.0),
+            1,  # the teacher exists already: the first student pays
+            "a teacher someone else paid for",
+            "with a teacher cost of 0 the first student already pays: the answer is 1, not 0.",
+        ),
+        Case(
+            (100.0, 5.0, 5.0),
+            -1,
+            "RL costs no more than copying",
+            "when rl_cost <= distill_cost copying never pays: return -1.",
+        ),
+    ),
+)
+
+
+def check_soft_targets(fn) -> CheckReport:
+    """Public cases of exercise 6.1 (softmax of logits / T along the last axis)."""
+    return check(fn, SOFT_TARGETS)
+
+
+def check_kd_loss(fn) -> CheckReport:
+    """Public cases of exercise 6.2 (T^2 KL(teacher || student), averaged over examples)."""
+    return check(fn, DISTILLATION_LOSS)
+
+
+def check_students_to_break_even(fn) -> CheckReport:
+    """Public cases of exercise 6.3 (the number of students before copying pays)."""
+    return check(fn, BREAK_EVEN)

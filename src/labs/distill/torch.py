@@ -1,0 +1,42 @@
+"""Chapter 6 in PyTorch: the distillation losses, the classification and sequence-level
+distillation loops, and the teacher, all reachable from here
+(`from labs.distill import torch as distill_torch`).
+
+Taught in chapter 6. Each lives in its own module:
+
+* `labs.distill.torch_kernels`: soft_targets, distillation_loss (the NumPy reference's twins);
+* `labs.distill.classify`: MLP, train_classifier, classifier_accuracy, soft_gradient_norm;
+* `labs.distill.sequence`: sequence_distillation_data, distill_on_traces, grpo_on_student,
+  greedy_accuracy;
+* `labs.distill.teacher`: train_teacher, save_teacher, load_teacher.
+"""
+
+from __future__ import annotations
+
+from labs.distill.classify import MLP, classifier_accuracy, soft_gradient_norm, train_classifier
+from labs.distill.sequence import (
+    Curve,
+    distill_on_traces,
+    greedy_accuracy,
+    grpo_on_student,
+    sequence_distillation_data,
+)
+from labs.distill.teacher import load_teacher, save_teacher, train_teacher
+from labs.distill.torch_kernels import distillation_loss, soft_targets
+
+__all__ = [
+    "MLP",
+    "Curve",
+    "classifier_accuracy",
+    "distill_on_traces",
+    "distillation_loss",
+    "greedy_accuracy",
+    "grpo_on_student",
+    "load_teacher",
+    "save_teacher",
+    "sequence_distillation_data",
+    "soft_gradient_norm",
+    "soft_targets",
+    "train_classifier",
+    "train_teacher",
+]

@@ -1,0 +1,182 @@
+"""Chapter 6 loops, teacher checkpoint, cost model and exercises."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from labs.common.tasks import AdditionTask
+from labs.distill import cluster_data, copy_crossover, distill_step_flops, grpo_step_flops
+from labs.distill import exercises as ex
+from labs.distill import torch as distill_torch
+from labs.distill.sweep import cold_student, shifted_problems
+from labs.distill.teacher import DEFAULT_CHECKPOINT
+from labs.grpo.training import new_policy
+
+TINY = {"d_model": 8, "n_layers": 1, "n_heads": 2}
+
+
+@pytest.fixture(scope="module")
+def task():
+    return AdditionTask()
+
+
+def test_a_small_teacher_regenerates_and_loads(task, tmp_path):
+    """The code that made the shipped checkpoint, run small: train, save, load, same outputs."""
+    torch.set_num_threads(1)
+    policy, record = distill_torch.train_teacher(task, warmup_steps=3, rl_steps=1, seed=0)
+    path = distill_torch.save_teacher(policy, record, tmp_path / "teacher.pt")
+    loaded, meta = distill_torch.load_teacher(path)
+    prompts = torch.as_tensor(task.prompts(task.held_out[:5]))
+    torch.testing.assert_close(loaded(prompts), policy(prompts))
+    assert meta["params"] == sum(p.numel() for p in policy.parameters())
+    assert meta["train_flops"] > 0 and meta["made_by"] == "python -m labs.distill.teacher"
+    # the same seed and recipe give the same weights
+    again, _ = distill_torch.train_teacher(task, warmup_steps=3, rl_steps=1, seed=0)
+    torch.testing.assert_close(again(prompts), policy(prompts))
+
+
+def test_the_shipped_teacher_is_the_grpo_chapters_strongest_policy(task):
+    teacher, meta = distill_torch.load_teacher()
+    assert DEFAULT_CHECKPOINT.is_file()
+    assert meta["recipe"]["warmup_steps"] == 150 and meta["recipe"]["rl_steps"] == 250
+    acc = distill_torch.greedy_accuracy(teacher, task, task.held_out)
+    assert acc == pytest.approx(meta["held_out_greedy_accuracy"])
+    assert acc > 0.45  # chapter 5 asserts GRPO lifts greedy accuracy well above the warm-up's
+
+
+def test_sequence_distillation_data_gives_tokens_and_a_mask(task):
+    teacher, _ = distill_torch.load_teacher()
+    prompts = torch.as_tensor(task.prompts(task.train[:4]))
+    tok = task.tokenizer
+    rep, comp, mask = distill_torch.sequence_distillation_data(
+        teacher, prompts, max_new_tokens=3, eos_id=tok.eos_id, pad_id=tok.pad_id,
+        samples_per_prompt=3, generator=torch.Generator().manual_seed(0),
+    )  # fmt: skip
+    assert rep.shape == (12, 7) and comp.shape == (12, 3) and mask.shape == (12, 3)
+    assert torch.equal(rep[:3], prompts[:1].expand(3, -1))
+    assert mask.dtype == torch.bool and mask[:, 0].all()
+    assert comp.dtype == torch.int64  # tokens, not logits
+    with pytest.raises(TypeError, match="teacher"):
+        distill_torch.sequence_distillation_data(
+            object(), prompts, max_new_tokens=3, eos_id=2, pad_id=0
+        )
+    with pytest.raises(ValueError, match="samples_per_prompt"):
+        distill_torch.sequence_distillation_data(
+            teacher, prompts, max_new_tokens=3, eos_id=2, pad_id=0, samples_per_prompt=0
+        )
+
+
+def test_distillation_from_the_teacher_beats_an_untrained_teacher(task):
+    torch.set_num_threads(1)
+    teacher, _ = distill_torch.load_teacher()
+    start = cold_student(task, seed=0)
+    _, good = distill_torch.distill_on_traces(
+        copy.deepcopy(start), teacher, task, task.train[:64], steps=60, eval_every=30, seed=0
+    )
+    _, bad = distill_torch.distill_on_traces(
+        copy.deepcopy(start), new_policy(task, seed=5), task, task.train[:64], steps=60,
+        eval_every=30, seed=0,
+    )  # fmt: skip
+    assert good.flops == bad.flops and good.samples == [0, 1920, 3840]
+    assert 0.0 == good.seconds[0] < good.seconds[1] < good.seconds[2]
+    assert good.accuracy[-1] > bad.accuracy[-1] + 0.03
+
+
+def test_grpo_on_student_counts_compute(task):
+    from labs.grpo import GRPOConfig
+
+    student = new_policy(task, seed=0, **TINY)
+    config = GRPOConfig(steps=1, prompts_per_step=2, group_size=2)
+    _, curve = distill_torch.grpo_on_student(student, task, task.held_out[:4], config, chunks=2)
+    per_step = grpo_step_flops(sum(p.numel() for p in student.parameters()), 4, 9, 1)
+    assert curve.flops == [0.0, per_step, 2 * per_step] and curve.samples == [0, 4, 8]
+    assert curve.seconds[0] == 0.0 < curve.seconds[1] <= curve.seconds[2]  # CPU time, cumulative
+
+
+def test_logit_distillation_beats_hard_labels_on_few_examples():
+    torch.set_num_threads(1)
+    x, y = map(torch.as_tensor, cluster_data(4000, seed=1))
+    xt, yt = map(torch.as_tensor, cluster_data(2000, seed=2))
+    torch.manual_seed(0)
+    teacher = distill_torch.MLP(8, 10, width=64, depth=2)
+    distill_torch.train_classifier(teacher, x, y, steps=300, batch_size=256, lr=3e-3)
+    xs, ys = map(torch.as_tensor, cluster_data(100, seed=3))
+    with torch.no_grad():
+        logits = teacher(xs)
+    acc = {}
+    for name, kwargs in {"hard": {}, "soft": {"teacher_logits": logits, "temperature": 2.0,
+                                              "alpha": 0.9}}.items():  # fmt: skip
+        torch.manual_seed(0)
+        student = distill_torch.MLP(8, 10, width=16)
+        distill_torch.train_classifier(student, xs, ys, steps=200, **kwargs)
+        acc[name] = distill_torch.classifier_accuracy(student, xt, yt)
+    assert acc["soft"] > acc["hard"] + 0.03
+
+
+def test_cost_model():
+    assert grpo_step_flops(10, 4, 9, 2) == 18 * 10 * 4 * 9
+    assert distill_step_flops(100, 10, 4, 9) == (200 + 60) * 4 * 9
+    assert copy_crossover(100.0, 2.0, 12.0) == pytest.approx(10.0)
+    assert copy_crossover(100.0, 5.0, 5.0) == math.inf
+    with pytest.raises(ValueError, match="teacher_cost"):
+        copy_crossover(-1.0, 1.0, 2.0)
+    with pytest.raises(ValueError, match="updates"):
+        grpo_step_flops(10, 4, 9, 0)
+
+
+def test_shifted_problems_lie_outside_training():
+    task = AdditionTask()
+    shifted = shifted_problems()
+    assert len(shifted) == 200 and not set(shifted) & set(task.train + task.held_out)
+
+
+def test_sweep_results_are_committed_with_their_command():
+    from labs.distill.sweep import DEFAULT_RESULTS
+
+    results = json.loads(DEFAULT_RESULTS.read_text())
+    assert results["made_by"].startswith("python -m labs.distill.sweep")
+    assert len(results["seeds"]) >= 3
+    for arms in results["seeds"].values():
+        assert set(arms) == {"distill", "grpo", "control"}
+
+
+def _soft(logits, temperature):
+    z = np.asarray(logits, dtype=np.float64) / temperature
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def _kd(s, t, temperature):
+    p, q = _soft(t, temperature), _soft(s, temperature)
+    return float(temperature**2 * (p * (np.log(p) - np.log(q))).sum(-1).mean())
+
+
+def _kd_no_t2(s, t, temperature):
+    return _kd(s, t, temperature) / temperature**2
+
+
+def _break_even(teacher_cost, distill_cost, rl_cost):
+    if rl_cost <= distill_cost:
+        return -1
+    return max(1, math.ceil(teacher_cost / (rl_cost - distill_cost)))
+
+
+def test_exercises_accept_solutions_and_explain_mistakes():
+    assert ex.check_soft_targets(_soft).status == "passed"
+    assert ex.check_kd_loss(_kd).status == "passed"
+    assert ex.check_students_to_break_even(_break_even).status == "passed"
+    report = ex.check_kd_loss(_kd_no_t2)
+    assert report.status != "passed" and any("T^2" in d for d in report.details)
+    with np.errstate(over="ignore", invalid="ignore"):  # the naive softmax overflows: the point
+        naive = ex.check_soft_targets(
+            lambda z, t: np.exp(z / t) / np.exp(z / t).sum(-1, keepdims=True)
+        )
+    assert naive.status != "passed"
+    floor = ex.check_students_to_break_even(lambda a, b, c: int(a // (c - b)) if c > b else -1)
+    assert floor.status != "passed"
