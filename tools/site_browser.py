@@ -112,25 +112,29 @@ def open_page(b, url: str):
     return page, errors, foreign
 
 
-def screenshots(site: Path = SITE, out: Path = SHOTS, chapter: str = "00_tour") -> list[Path]:
-    """Full-page screenshots of the landing page and of one chapter; returns their paths."""
+def screenshots(b, base: str, out: Path = SHOTS, chapter: str = "00_tour") -> list[Path]:
+    """Screenshots (a laptop window) of the landing page and of one chapter; returns the paths."""
     out.mkdir(parents=True, exist_ok=True)
     saved = []
-    with serve(site) as base, browser() as b:
-        for name, path in (
-            ("landing", "book/intro.html"),
-            (f"chapter_{chapter}", f"chapters/{chapter}.html"),
-        ):
-            page, _, _ = open_page(b, base + path)
-            target = out / f"{name}.png"
-            page.screenshot(path=str(target), full_page=False)
-            page.close()
-            saved.append(target)
+    for name, path in (
+        ("landing", "book/intro.html"),
+        (f"chapter_{chapter}", f"chapters/{chapter}.html"),
+    ):
+        page, _, _ = open_page(b, base + path)
+        target = out / f"{name}.png"
+        page.screenshot(path=str(target))
+        page.close()
+        saved.append(target)
     return saved
+
+
+def main() -> None:
+    with serve(SITE) as base, browser() as b:
+        for path in screenshots(b, base):
+            print(f"screenshot: {path.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
     if sys.argv[1:] != ["screenshots"]:
         sys.exit("usage: site_browser.py screenshots")
-    for path in screenshots():
-        print(f"screenshot: {path.relative_to(ROOT)}")
+    main()

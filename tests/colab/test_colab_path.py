@@ -64,7 +64,9 @@ def colab_env(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("colab")
     # Build the wheel from the files a release holds (not from the working tree's build/ leftovers).
     src = tmp / "src_tree"
-    shutil.copytree(ROOT / "src", src / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
+    shutil.copytree(
+        ROOT / "src", src / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__")
+    )
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(ROOT / name, src / name)
     dist = tmp / "dist"
@@ -96,6 +98,7 @@ def colab_env(tmp_path_factory):
 def test_every_declared_dependency_is_installed(colab_env):
     """The fresh environment holds each declared dependency (the versions: _build/colab/)."""
     import re
+
     import tomllib
 
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]

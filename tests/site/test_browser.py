@@ -7,10 +7,10 @@ window without sideways scrolling. Screenshots go to _build/screenshots/.
 """
 
 import pytest
+from notebook_cells import colab_url, repository  # tools/, put on sys.path by conftest
 
 from tests.site.conftest import CHAPTERS, ROOT, site_browser
 from tests.site.test_links import SITE, pages
-from notebook_cells import colab_url, repository  # tools/, put on sys.path by conftest
 
 PAGES = [p.relative_to(SITE).as_posix() for p in pages()]
 
@@ -72,8 +72,8 @@ def test_chapter_page(browser, base_url, chapter):
         page.close()
 
 
-def test_screenshots(site):
-    saved = site_browser.screenshots(site)
+def test_screenshots(browser, base_url):
+    saved = site_browser.screenshots(browser, base_url)
     assert [p.name for p in saved] == ["landing.png", "chapter_00_tour.png"]
     assert all(p.stat().st_size > 10_000 for p in saved)
     assert all(p.is_relative_to(ROOT / "_build") for p in saved)

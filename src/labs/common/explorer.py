@@ -71,7 +71,7 @@ def _snapshot(draw: Callable[..., None], kwargs: dict) -> dict[str, str]:
     if new:
         fig = plt.figure(new[-1])
         png = io.BytesIO()
-        fig.savefig(png, format="png", bbox_inches="tight")
+        fig.savefig(png, format="png", bbox_inches="tight", dpi=fig.dpi)  # as shown inline
         data["image/png"] = base64.b64encode(png.getvalue()).decode("ascii")
     for n in new:
         plt.close(n)
