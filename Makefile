@@ -31,7 +31,7 @@ help:
 	@echo "make book    set up .venv, execute every chapter, build _build/html (warnings are errors)"
 	@echo "make book    ... then screenshots of the landing page and a chapter in _build/screenshots"
 	@echo "make test    set up .venv, lint, unit tests, nbval over chapters/*.ipynb, make book,"
-	@echo "             the site in a browser (test-site) and the Colab path (test-colab)"
+	@echo "             the site in a browser (test-site); CI then runs make test-colab"
 	@echo "make test-site   the built site in chromium: offline, math, figures, links, Colab links"
 	@echo "make test-colab  the package as a wheel in a fresh venv, newest deps, chapters run there"
 	@echo "make browser install Debian's chromium if CHROMIUM is missing (apt-get)"
@@ -90,7 +90,8 @@ test-colab: $(STAMP)
 
 space := $(empty) $(empty)
 
-test: lint unit notebooks book test-site test-colab
+# CI (.ci/run) runs `make test` and then `make test-colab`.
+test: lint unit notebooks book test-site
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
