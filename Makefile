@@ -6,6 +6,18 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 JB := $(VENV)/bin/jupyter-book
+# Where pip gets torch. Empty (the default, what CI uses): the index pip is configured with, whose
+# torch 2.13.0 on CI's machine is the CPU build. On an ordinary Linux machine PyPI's torch is the
+# CUDA build (several GB); for the CPU build (about 200 MB) run, for example,
+#   make book TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
+# The browser of the site test and the screenshots: Debian's chromium (make browser installs it).
+# Elsewhere point it at any Chrome or Chromium, e.g. on macOS
+#   make test CHROMIUM="/Applications/Google Chrome.app/Contents/MacOS/Google Chrome"
+CHROMIUM ?= /usr/bin/chromium
+export LABS_CHROMIUM := $(CHROMIUM)
+# Chapters the Colab-path test runs (stems of chapters/*.ipynb, or `all`).
+COLAB_CHAPTERS ?= 00_tour 03_mla
 # A notebook that raises must fail the build: -W turns warnings (and myst-nb's execution
 # errors, with execute.raise_on_error in _config.yml) into a non-zero exit.
 JB_FLAGS := -W -n --keep-going
@@ -13,11 +25,16 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 # An inherited MPLBACKEND=Agg would keep figures out of executed notebooks.
 unexport MPLBACKEND
 
-.PHONY: help env book book-noexec test unit notebooks lint format clean
+.PHONY: help env browser book book-noexec test unit notebooks test-site test-colab lint format clean
 
 help:
 	@echo "make book    set up .venv, execute every chapter, build _build/html (warnings are errors)"
-	@echo "make test    set up .venv, run unit tests, nbval over chapters/*.ipynb, book build (no execution)"
+	@echo "make book    ... then screenshots of the landing page and a chapter in _build/screenshots"
+	@echo "make test    set up .venv, lint, unit tests, nbval over chapters/*.ipynb, make book,"
+	@echo "             the site in a browser (test-site); CI then runs make test-colab"
+	@echo "make test-site   the built site in chromium: offline, math, figures, links, Colab links"
+	@echo "make test-colab  the package as a wheel in a fresh venv, newest deps, chapters run there"
+	@echo "make browser install Debian's chromium if CHROMIUM is missing (apt-get)"
 	@echo "make lint    ruff check and ruff format --check"
 	@echo "make format  ruff format and ruff check --fix"
 	@echo "make clean   remove _build and caches (keeps .venv)"
@@ -25,6 +42,7 @@ help:
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(if $(TORCH_INDEX),$(PY) -m pip install --quiet --index-url $(TORCH_INDEX) "$$(grep -E '^torch==' requirements.txt)")
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (labs)" >/dev/null
@@ -32,9 +50,20 @@ $(STAMP): requirements.txt pyproject.toml
 
 env: $(STAMP)
 
-book: $(STAMP)
+# Playwright drives this system browser; it downloads none of its own.
+browser:
+	@if [ -x "$(CHROMIUM)" ]; then echo "browser: $(CHROMIUM)"; \
+	elif command -v apt-get >/dev/null; then \
+	  echo "installing Debian's chromium (apt-get)"; \
+	  apt-get install -y -qq chromium >/dev/null || \
+	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null); \
+	else echo "no browser at $(CHROMIUM): install Chromium or Chrome and pass CHROMIUM=/path/to/it" >&2; exit 1; fi
+	@test -x "$(CHROMIUM)" || { echo "still no browser at $(CHROMIUM)" >&2; exit 1; }
+
+book: $(STAMP) browser
 	$(JB) build . $(JB_FLAGS)
 	@test -f _build/html/index.html && echo "Book built: _build/html/index.html"
+	$(PY) tools/site_browser.py screenshots
 
 # The same book with execution off: checks the structure, cross-references and citations fast.
 book-noexec: $(STAMP)
@@ -43,14 +72,28 @@ book-noexec: $(STAMP)
 	$(JB) build . $(JB_FLAGS) --config _build/noexec/_config.yml --path-output _build/noexec
 
 unit: $(STAMP)
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests -m "not site and not colab"
 
 # Outputs are stripped in git, so nbval runs with --nbval-lax: each notebook states its claims as
 # assert cells, and any cell that raises fails the run.
 notebooks: $(STAMP)
 	$(PY) -m pytest --nbval-lax --nbval-sanitize-with tests/notebooks/sanitize.cfg -p no:cacheprovider chapters
 
-test: lint unit notebooks book-noexec
+# The built site (make book) in a real browser, and a link check of every internal link.
+test-site: $(STAMP) browser
+	$(PY) -m pytest -p no:cacheprovider -m site tests/site
+
+# The Colab path: wheel, fresh venv with the newest declared dependencies, chapters run there.
+test-colab: $(STAMP)
+	$(PY) -m pytest -p no:cacheprovider -m colab tests/colab \
+	  $(if $(filter all,$(COLAB_CHAPTERS)),,-k "installed or $(subst $(space), or ,$(strip $(COLAB_CHAPTERS)))")
+
+space := $(empty) $(empty)
+
+# CI (.ci/run) runs `make test` and then `make test-colab`.
+# The executed book build fails on a raising cell (execute.raise_on_error), so it also does what
+# `make notebooks` (nbval) does; running both would execute every chapter twice.
+test: lint unit book test-site test-colab
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -17,6 +17,14 @@ def main(path: str) -> None:
     config.setdefault("execute", {})["execute_notebooks"] = "off"
     root = config_path.parent
     config["bibtex_bibfiles"] = [str(root / p) for p in config.get("bibtex_bibfiles", [])]
+    extensions = config.get("sphinx", {}).get("local_extensions") or {}
+    for name, path in extensions.items():
+        extensions[name] = str(root / path)
+    sphinx_config = config.get("sphinx", {}).get("config", {})
+    if "html_static_path" in sphinx_config:
+        sphinx_config["html_static_path"] = [
+            str(root / p) for p in sphinx_config["html_static_path"]
+        ]
     yaml.safe_dump(config, sys.stdout, sort_keys=False)
 
 

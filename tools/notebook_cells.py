@@ -28,11 +28,13 @@ def colab_url(notebook: str) -> str:
     return f"https://colab.research.google.com/github/{slug}/blob/{branch}/chapters/{notebook}"
 
 
+# The badge image is the site's own (the site loads nothing from another host); the path is
+# relative to chapters/, so it also resolves on the repository's web view.
+BADGE_IMAGE = "../book/_assets/colab-badge.svg"
+
+
 def badge(notebook: str) -> str:
-    return (
-        f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
-        f"({colab_url(notebook)})"
-    )
+    return f"[![Open In Colab]({BADGE_IMAGE})]({colab_url(notebook)})"
 
 
 def install_target() -> str:

@@ -30,12 +30,24 @@ def _square(x):
     return x * x
 
 
+def _slider():
+    import ipywidgets
+
+    return ipywidgets.FloatSlider(value=1.0, min=0.0, max=2.0)
+
+
+def _print_value(x):
+    print(f"x = {x}")
+
+
 # The validators' `name` is the caller's parameter name, a label for the message; their options
 # (minimum, maximum, framework, ...) are the calling code's constants, not user input. Only the
 # value under check is attacked.
 VALIDATOR_OPTIONS = ("name", "minimum", "maximum", "positive", "nonnegative", "framework")
 
 EXAMPLES = {
+    # explorer
+    "labs.common.explorer.explorer": lambda: call(draw=_print_value, controls={"x": _slider()}),
     # display
     "labs.common.display.show_source": lambda: call(obj=_square, docstring=True),
     "labs.common.display.source_of": lambda: call(obj=_square),

@@ -30,6 +30,8 @@ def write_book(tmp: Path, cell_source: str) -> Path:
     (book / "book").mkdir(parents=True)
     shutil.copy(ROOT / "_config.yml", book / "_config.yml")
     (book / "book" / "references.bib").write_text((ROOT / "book" / "references.bib").read_text())
+    for folder in ("_assets", "_ext"):  # the static files and the extension _config.yml names
+        shutil.copytree(ROOT / "book" / folder, book / "book" / folder)
     (book / "intro.md").write_text("# Intro\n")
     (book / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: nb\n")
     nb = nbformat.v4.new_notebook(

@@ -2,6 +2,7 @@
 a python3 kernel; and the table of contents lists exactly the pages that exist."""
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
-from notebook_cells import colab_url, install_target, repository  # noqa: E402
+from notebook_cells import BADGE_IMAGE, colab_url, install_target, repository  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))
 
@@ -78,3 +79,26 @@ def test_toc_lists_exactly_the_existing_pages():
         assert (ROOT / f"{f}.md").exists() or (ROOT / f"{f}.ipynb").exists(), f"{f} is missing"
     chapters = {f"chapters/{p.stem}" for p in NOTEBOOKS}
     assert chapters <= set(files), f"notebooks not in _toc.yml: {chapters - set(files)}"
+
+
+def test_notebooks_load_no_image_from_another_host(notebook):
+    """The site works offline: a badge or figure is a file of the repository, never a URL."""
+    path, nb = notebook
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "markdown":
+            continue
+        text = source(cell)
+        assert not re.search(r"!\[[^\]]*\]\(\s*https?://", text), f"{path.name}: cell {i}"
+        assert not re.search(r"<img[^>]+src=[\"']https?://", text), f"{path.name}: cell {i}"
+
+
+def test_badge_is_the_local_image(notebook):
+    path, nb = notebook
+    assert f"]({BADGE_IMAGE})" in source(nb["cells"][0]), f"{path.name}: badge image"
+    assert (ROOT / "chapters" / BADGE_IMAGE).resolve().is_file()
+
+
+def test_colab_installs_a_fixed_revision():
+    """Readers install the revision the book was built from: a tag or commit, not a branch."""
+    _, ref = repository()
+    assert ref not in {"main", "master", "HEAD", "develop"}, f"repository.branch is {ref!r}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.axes import Axes
 
+from labs.common.explorer import explorer
 from labs.common.plotting import PALETTE, new_figure
 from labs.common.validate import describe_value, real_number, size
 from labs.economics.checks import (
@@ -123,7 +124,7 @@ def training_cost_calculator(
     def show(**kwargs) -> None:
         print(training_cost_report(**kwargs))
 
-    return widgets.interactive(show, **controls)
+    return explorer(show, controls)
 
 
 def plot_scenarios(scenarios, budgets_usd, *, n_trials: int = 1000, seed: int = 0, ax=None):
@@ -208,11 +209,13 @@ def shots_simulator(cost_per_shot: float = 1000.0, n_ideas: int = 100):
         plot_scenarios(labs_, budgets, n_trials=400)
         plt.show()
 
-    return widgets.interactive(
+    return explorer(
         draw,
-        factor_a=slider(2.25, 0.5, 4.0, 0.05, "lab A: hardware cost factor"),
-        skill_a=slider(0.5, 0.0, 0.95, 0.05, "lab A: judgement (prior skill)"),
-        factor_b=slider(1.0, 0.5, 4.0, 0.05, "lab B: hardware cost factor"),
-        skill_b=slider(0.0, 0.0, 0.95, 0.05, "lab B: judgement (prior skill)"),
-        noise_ratio=slider(1.0, 0.0, 4.0, 0.1, "prediction noise / idea spread"),
+        {
+            "factor_a": slider(2.25, 0.5, 4.0, 0.05, "lab A: hardware cost factor"),
+            "skill_a": slider(0.5, 0.0, 0.95, 0.05, "lab A: judgement (prior skill)"),
+            "factor_b": slider(1.0, 0.5, 4.0, 0.05, "lab B: hardware cost factor"),
+            "skill_b": slider(0.0, 0.0, 0.95, 0.05, "lab B: judgement (prior skill)"),
+            "noise_ratio": slider(1.0, 0.0, 4.0, 0.1, "prediction noise / idea spread"),
+        },
     )

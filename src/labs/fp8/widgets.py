@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from labs.common.explorer import explorer
 from labs.common.validate import real_number
 from labs.fp8.formats import E4M3, E5M2, bit_string, decode, encode, round_to_bfloat16
 
@@ -64,4 +65,4 @@ def format_explorer(value: float = 3.14159):
     def show(x: float, saturate: bool) -> None:
         print(format_table(x, saturate))
 
-    return widgets.interactive(show, x=box, saturate=saturate)
+    return explorer(show, {"x": box, "saturate": saturate})

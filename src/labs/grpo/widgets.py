@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.axes import Axes
 
+from labs.common.explorer import explorer
 from labs.common.plotting import PALETTE, new_figure
 from labs.common.validate import instance, integer, size
 from labs.grpo.reference import group_advantages
@@ -59,4 +60,4 @@ def advantage_explorer(max_group_size: int = 64):
         plot_group_advantages(group_size, min(n_correct, group_size))
         plt.show()
 
-    return widgets.interactive(draw, group_size=group, n_correct=correct)
+    return explorer(draw, {"group_size": group, "n_correct": correct})

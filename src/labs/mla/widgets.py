@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from labs.common.explorer import explorer
 from labs.common.plotting import PALETTE, new_figure
 from labs.common.validate import integer, real_number
 from labs.mla.cache_size import MAX_BITS, kv_cache_bytes
@@ -82,4 +83,4 @@ def cache_calculator(configs: dict[str, AttentionConfig] | None = None):
         plot_cache(configs, tokens, batch, bits)
         plt.show()
 
-    return widgets.interactive(draw, tokens=tokens, batch=batch, bits=bits)
+    return explorer(draw, {"tokens": tokens, "batch": batch, "bits": bits})

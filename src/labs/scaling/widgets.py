@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from labs.common.explorer import explorer
 from labs.common.plotting import PALETTE, new_figure
 from labs.common.validate import describe_value, instance, real_number
 from labs.scaling.laws import ChinchillaParams, chinchilla_loss, compute_optimal
@@ -94,4 +95,4 @@ def compute_explorer(laws: dict, log10_c_range=(18.0, 26.0), log10_c=23.77):
         plot_isoflop(C, laws)
         plt.show()
 
-    return widgets.interactive(draw, log10_C=slider)
+    return explorer(draw, {"log10_C": slider})

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from labs.common.explorer import explorer
 from labs.common.plotting import PALETTE, new_figure
 from labs.common.validate import array, instance
 from labs.tour.reference import entropy, softmax
@@ -55,4 +56,4 @@ def temperature_explorer(logits=DEFAULT_LOGITS):
         plot_softmax(logits, temperature)
         plt.show()
 
-    return widgets.interactive(draw, temperature=slider)
+    return explorer(draw, {"temperature": slider})
