@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.axes import Axes
 
+from labs.common.explorer import explorer
 from labs.common.plotting import PALETTE, new_figure
 from labs.common.validate import array, instance, real_number
 from labs.distill.reference import soft_targets
@@ -48,4 +49,4 @@ def temperature_explorer(max_temperature: float = 20.0):
         plot_soft_targets(temperature)
         plt.show()
 
-    return widgets.interactive(draw, temperature=slider)
+    return explorer(draw, {"temperature": slider})

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from labs.common.explorer import explorer
 from labs.common.plotting import PALETTE, new_figure
 from labs.common.validate import describe_value, instance, integer, one_of, real_number, size
 from labs.moe.comm import GPUS, moe_layer_time
@@ -95,9 +96,11 @@ def layer_time_explorer():
         plot_layer_time(gpu, max_nodes, mfu)
         plt.show()
 
-    return widgets.interactive(
+    return explorer(
         show,
-        gpu=widgets.Dropdown(options=GPUS, value="h800"),
-        max_nodes=widgets.IntSlider(value=4, min=1, max=16),
-        mfu=widgets.FloatSlider(value=0.4, min=0.1, max=0.8, step=0.05),
+        {
+            "gpu": widgets.Dropdown(options=GPUS, value="h800"),
+            "max_nodes": widgets.IntSlider(value=4, min=1, max=16),
+            "mfu": widgets.FloatSlider(value=0.4, min=0.1, max=0.8, step=0.05),
+        },
     )
