@@ -298,6 +298,7 @@ def main() -> None:
     # The notebook's imports of trusted modules (NumPy, SciPy, math, labs: the grader picked
     # them), before the guards: importing them loads native code.
     label, imports = setup["imports"]
+    _send(outbox, {"progress": label})
     try:
         exec(compile(imports, label, "exec"), namespace)  # noqa: S102
     except Exception as err:  # noqa: BLE001 - a misspelt module: the cells will say what fails
@@ -305,14 +306,18 @@ def main() -> None:
     _limit_resources()
     _install_guards(scratch, setup["protected"])
 
+    cell_violations = {}
     for label, source in setup["cells"]:
+        _send(outbox, {"progress": label})  # the grader knows which cell a hang or a crash is in
         try:
             exec(compile(source, label, "exec"), namespace)  # noqa: S102 - the sandbox's job
         except BaseException as err:  # noqa: BLE001 - SystemExit and KeyboardInterrupt too
             errors.append(f"{label} raised {_type_name(err)}: {_text(err, 160)}")
+        if _VIOLATIONS:
+            cell_violations[label] = list(_VIOLATIONS)
+            del _VIOLATIONS[:]
     defined = [n for n in setup["names"] if callable(namespace.get(n))]
-    _send(outbox, {"defined": defined, "errors": errors, "violations": list(_VIOLATIONS)})
-    del _VIOLATIONS[:]
+    _send(outbox, {"defined": defined, "errors": errors, "cell_violations": cell_violations})
 
     cache: dict = {}
 

@@ -159,16 +159,18 @@ def _used_names(source: str) -> set[str]:
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
 
 
-def _cells(nb: dict, chapter: Chapter) -> tuple[tuple[str, str], list[tuple[str, str]]]:
-    """(label, source) of the notebook's trusted imports, and of its exercise cells."""
+def _cells(nb: dict, chapter: Chapter) -> tuple:
+    """(label, source) of the notebook's trusted imports; those of its exercise cells; and
+    {label: exercise} for the marked cells."""
     code = [c for c in nb["cells"] if c.get("cell_type") == "code"]
-    imports, cells, defined = [], [], set()
+    imports, cells, marked, defined = [], [], [], set()
     for index, cell in enumerate(code):
         source = _python(_source(cell))
         tags = cell.get("metadata", {}).get("tags", []) if isinstance(cell.get("metadata"), dict) else []
         imports += _imports(source)
         if (isinstance(tags, list) and "exercise" in tags) or source.lstrip().startswith("# EXERCISE"):
             cells.append((f"<code cell {index + 1}>", source))
+            marked.append(f"<code cell {index + 1}>")
             defined |= _defines(source)
     wanted = {e.name for e in chapter.exercises} - defined
     for index, cell in enumerate(code):  # an answer moved out of its marked cell
@@ -178,7 +180,11 @@ def _cells(nb: dict, chapter: Chapter) -> tuple[tuple[str, str], list[tuple[str,
             wanted -= _defines(source)
     used = set().union(*(_used_names(source) for _, source in cells)) | {"np"}
     needed = [statement for statement, bound in imports if bound & used]
-    return ("<imports>", "\n".join(dict.fromkeys(needed))), cells
+    # The k-th marked cell holds the k-th exercise (when the notebook kept them all).
+    owners = {}
+    if len(marked) == len(chapter.exercises):
+        owners = {label: e.name for label, e in zip(marked, chapter.exercises, strict=True)}
+    return ("<imports>", "\n".join(dict.fromkeys(needed))), cells, owners
 
 
 # --- The sandboxed process -------------------------------------------------------------------
@@ -309,25 +315,40 @@ class _Session:
         self.loaded: dict | None = None
         self.log: list[dict] = []
         self.stopped = False  # this exercise's remaining cases are skipped
+        self.excluded: dict[str, tuple[str, str]] = {}  # cell label -> (status, why)
 
     def start(self) -> dict:
-        """Start (or restart) the process; the load reply, or {"failure": ..., "kind": ...}."""
-        self.close()
-        self.child = _Child(self.setup, self.scratch)
-        try:
-            self.loaded = self.child.receive(self.load_limit_s)
-        except TimeoutError:
+        """Start (or restart) the process and run the cells; the load reply.
+
+        A cell that runs past the time limit or ends the process is left out and the process
+        started again without it (`self.excluded` says why), so the other exercises still grade.
+        A failure in the imports fails the whole notebook: {"failure": status, "why": ...}.
+        """
+        while True:
             self.close()
-            self.loaded = {"failure": "timeout", "why": (
-                f"the notebook's cells ran for more than {self.load_limit_s:g} s and were stopped"
-            )}
-        except (EOFError, ValueError, struct.error):
+            cells = [c for c in self.setup["cells"] if c[0] not in self.excluded]
+            self.child = _Child({**self.setup, "cells": cells}, self.scratch)
+            current, limit = None, self.load_limit_s
+            try:
+                while True:
+                    reply = self.child.receive(limit)
+                    if "progress" not in reply:
+                        self.loaded = reply
+                        return reply
+                    current = reply["progress"]
+                    limit = self.load_limit_s if current == "<imports>" else self.time_limit_s
+            except TimeoutError:
+                failure = ("timeout", f"{current} ran for more than {limit:g} s and was stopped")
+            except (EOFError, ValueError, struct.error):
+                failure = (
+                    "error",
+                    f"{current} ended the grading process (os._exit, a crash, or too much memory)",
+                )
             self.close()
-            self.loaded = {"failure": "error", "why": (
-                "the notebook's code ended the grading process while its cells ran "
-                "(os._exit, a crash, or too much memory)"
-            )}
-        return self.loaded
+            if current in (None, "<imports>"):
+                self.loaded = {"failure": failure[0], "why": failure[1]}
+                return self.loaded
+            self.excluded[current] = failure
 
     def close(self) -> None:
         if self.child is not None:
@@ -415,16 +436,29 @@ def _exercise_rows(student, chapter, test_files, session, loaded) -> tuple[list,
             rows.append(GradeRow(**row, points=0.0, status=loaded["failure"], message=loaded["why"]))
             feedback.append(f"- {exercise.name}: {loaded['failure']}, 0/{possible:g}: {loaded['why']}")
             continue
-        if loaded.get("violations"):
-            why = f"a cell did what the grader forbids: {loaded['violations'][0]}"
-            rows.append(GradeRow(**row, points=0.0, status="error", message=why))
-            feedback.append(f"- {exercise.name}: error, 0/{possible:g}: {why}")
-            continue
-        if exercise.name not in loaded.get("defined", []):
+        sources = dict(session.setup["cells"])
+        owners = session.setup["owners"]
+        cells_of = [
+            label
+            for label, src in sources.items()
+            if exercise.name in _defines(src) or owners.get(label) == exercise.name
+        ]
+        excluded = [session.excluded[c] for c in cells_of if c in session.excluded]
+        violations = loaded.get("cell_violations", {})
+        violated = [violations[c][0] for c in cells_of if c in violations]
+        if exercise.name not in loaded.get("defined", []) and not cells_of and violations:
+            violated = [next(iter(violations.values()))[0]]
+        status = None
+        if violated:
+            status, why = "error", f"a cell did what the grader forbids: {violated[0]}"
+        elif excluded:
+            status, why = excluded[0]
+        elif exercise.name not in loaded.get("defined", []):
             if loaded.get("errors"):
-                status, why = "error", f"the function is not defined: {loaded['errors'][0]}"
+                status, why = "error", f"the function is not defined: {loaded['errors'][-1]}"
             else:
                 status, why = "not_attempted", f"the notebook defines no function {exercise.name!r}"
+        if status is not None:
             rows.append(GradeRow(**row, points=0.0, status=status, message=why))
             feedback.append(f"- {exercise.name}: {status}, 0/{possible:g}: {why}")
             continue
@@ -513,7 +547,7 @@ def grade_notebook(
     scratch = Path(tempfile.mkdtemp(prefix="labs-grade-"))
     try:
         (scratch / "submission.ipynb").write_bytes(raw)  # the student's scratch copy
-        imports, cells = _cells(nb, chapter)
+        imports, cells, owners = _cells(nb, chapter)
         setup = {
             "imports": imports,
             "cells": cells,
@@ -521,8 +555,9 @@ def grade_notebook(
             "forbidden": dict(plans[chapter.name]["forbidden"]),
             "scratch": str(scratch),
             "protected": list(protected),
+            "owners": owners,
         }
-        session = _Session(setup, scratch, time_limit_s, 2 * time_limit_s + 10)
+        session = _Session(setup, scratch, time_limit_s, 60.0)
         loaded = session.start()
         tests = plans[chapter.name]["tests"]
         rows, lines = _exercise_rows(student, chapter, tests, session, loaded)
