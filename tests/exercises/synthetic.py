@@ -49,4 +49,6 @@ def submission(chapter: Chapter, answers: dict[str, str], *, tags: bool = True) 
 
 
 def correct(chapter: Chapter) -> str:
-    return submission(chapter, {e.name: solution_source(chapter, e.name) for e in chapter.exercises})
+    return submission(
+        chapter, {e.name: solution_source(chapter, e.name) for e in chapter.exercises}
+    )

@@ -29,7 +29,9 @@ TIME_LIMIT_S = 2.0
 # 2 shared cores of the development machine; the bound leaves room for a loaded CI runner.
 TIME_BOUND_S = 240
 
-MLA_KV = """def kv_cache_elements(kind, n_layers, n_kv_heads, head_dim, kv_lora_rank=0, rope_head_dim=0):
+MLA_KV = """def kv_cache_elements(
+    kind, n_layers, n_kv_heads, head_dim, kv_lora_rank=0, rope_head_dim=0
+):
     if kind == "mla":
         return n_layers * (kv_lora_rank + rope_head_dim)
     return n_layers * 2 * n_kv_heads * head_dim
@@ -110,9 +112,7 @@ def submissions(folder: Path) -> dict[str, str]:
         "mla_sys_exit": mla(
             repeat_kv="import sys\n\ndef repeat_kv(k, n_heads):\n    sys.exit(0)\n"
         ),
-        "mla_os_exit": mla(
-            repeat_kv="import os\n\ndef repeat_kv(k, n_heads):\n    os._exit(0)\n"
-        ),
+        "mla_os_exit": mla(repeat_kv="import os\n\ndef repeat_kv(k, n_heads):\n    os._exit(0)\n"),
         "mla_os_exit_in_cell": mla(absorbed_scores="import os\nos._exit(0)\n"),
         "mla_missing_exercise": missing_exercise(),
         "mla_big_outputs": big_outputs(),

@@ -65,7 +65,9 @@ def test_the_release_check_catches_a_solution_left_in(tmp_path, chapter):
     # The solution pasted into a markdown cell, with the stub left alone.
     nb = json.loads(submission(chapter, {}))
     name = chapter.exercises[0].name
-    nb["cells"].append({"cell_type": "markdown", "metadata": {}, "source": solution_source(chapter, name)})
+    nb["cells"].append(
+        {"cell_type": "markdown", "metadata": {}, "source": solution_source(chapter, name)}
+    )
     path.write_text(json.dumps(nb))
     with pytest.raises(ValueError, match="solution or hidden case"):
         check_release(path, chapter)

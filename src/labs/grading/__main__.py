@@ -16,7 +16,9 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m labs.grading", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m labs.grading", description=__doc__.split("\n")[0]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     hidden_help = "folder of hidden-case files <topic>.py (default: tests/exercises/hidden)"
 

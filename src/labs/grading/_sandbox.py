@@ -98,15 +98,24 @@ def _array(arr) -> dict:
     kind = arr.dtype.kind
     if kind == "V" and arr.dtype.name.startswith(("bfloat", "float")):  # ml_dtypes
         data = np.ascontiguousarray(arr.astype(np.float32))
-        return {"t": "array", "dtype": "float32", "own": arr.dtype.name, "shape": arr.shape,
-                "b64": base64.b64encode(data.tobytes()).decode()}
+        return {
+            "t": "array",
+            "dtype": "float32",
+            "own": arr.dtype.name,
+            "shape": arr.shape,
+            "b64": base64.b64encode(data.tobytes()).decode(),
+        }
     if kind not in "biufcUS":
         return {"t": "opaque", "v": f"an array of dtype {arr.dtype}"}
     if kind in "US":
         return {"t": "str", "v": _text(arr.tolist() if arr.ndim == 0 else arr, 200)}
     data = np.ascontiguousarray(arr)
-    return {"t": "array", "dtype": data.dtype.str, "shape": data.shape,
-            "b64": base64.b64encode(data.tobytes()).decode()}
+    return {
+        "t": "array",
+        "dtype": data.dtype.str,
+        "shape": data.shape,
+        "b64": base64.b64encode(data.tobytes()).decode(),
+    }
 
 
 def encode(value, depth: int = 0) -> dict:
@@ -195,8 +204,11 @@ def _inside(path: str, folder: str) -> bool:
 def _other_process(path: str) -> bool:
     """A path into another process's /proc entry (the grader's memory, for one)."""
     parts = path.split(os.sep)
-    return len(parts) > 2 and parts[1] == "proc" and parts[2].isdigit() and (
-        parts[2] != str(os.getpid())
+    return (
+        len(parts) > 2
+        and parts[1] == "proc"
+        and parts[2].isdigit()
+        and (parts[2] != str(os.getpid()))
     )
 
 

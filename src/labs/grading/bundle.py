@@ -24,10 +24,10 @@ import tempfile
 from pathlib import Path
 
 from labs.common.exercises import Case, compare
-from labs.common.validate import integer, text
+from labs.common.validate import callable_arg, integer, text
 from labs.grading.chapters import Chapter, HiddenBank, discover_chapters, load_hidden
 
-__all__ = ["CaseFailed", "build_autograders", "run_case", "write_test_files"]
+__all__ = ["build_autograders", "run_case", "write_test_files"]
 
 # Requirements of the Gradescope image: the course package, as the chapters' setup cell installs it.
 PACKAGE = "labs @ git+https://github.com/deepseek-efficiency-course/course@main"
@@ -46,9 +46,18 @@ def run_case(fn, cases: str, index: int, name: str) -> None:
     text("cases", cases)
     index = integer("index", index, minimum=0)
     text("name", name)
-    case = pickle.loads(base64.b64decode(cases))[index]
-    if fn is None:
+    if fn is None:  # otter passes None for a name the notebook does not define
         raise CaseFailed(f"the notebook defines no function {name!r}")
+    callable_arg("fn", fn)
+    try:
+        table = pickle.loads(base64.b64decode(cases, validate=True))
+    except Exception as err:  # noqa: BLE001 - anything but a pickled tuple of cases
+        raise ValueError(f"cases must be a base64 pickle of Case objects ({err})") from None
+    if not isinstance(table, tuple) or not all(isinstance(c, Case) for c in table):
+        raise ValueError("cases must be a base64 pickle of a tuple of Case objects")
+    if index >= len(table):
+        raise ValueError(f"index must be < {len(table)} (the number of cases), got {index}")
+    case = table[index]
     got = fn(*case.args, **case.kwargs)
     problem = compare(got, case.expected, case.rtol, case.atol)
     if problem:
@@ -73,12 +82,12 @@ points = None
 CASES = {blob!r}
 '''
 
-_CASE = '''
+_CASE = """
 
 @test_case(name={case_name!r}, points={points!r}, hidden={hidden!r})
 def case_{index}({name}):
     run_case({name}, CASES, {index}, {name!r})
-'''
+"""
 
 
 def _test_file(chapter: Chapter, exercise_name: str, bank: HiddenBank) -> str:
@@ -91,7 +100,7 @@ def _test_file(chapter: Chapter, exercise_name: str, bank: HiddenBank) -> str:
     source = _HEADER.format(
         title=title, n_public=len(public), n_hidden=len(hidden), name=exercise_name, blob=blob
     )
-    for index, case in enumerate(cases):
+    for index in range(len(cases)):
         kind = "public" if index < len(public) else "hidden"
         number = index + 1 if kind == "public" else index - len(public) + 1
         source += _CASE.format(
@@ -121,23 +130,32 @@ def write_test_files(chapter: Chapter, folder: str | Path, hidden: str | Path | 
     return tuple(paths)
 
 
-def build_autograders(out: str | Path, hidden: str | Path | None = None) -> tuple[Path, ...]:
+def build_autograders(
+    out: str | Path, hidden: str | Path | None = None, topics: tuple[str, ...] | None = None
+) -> tuple[Path, ...]:
     """Write `OUT/<chapter>-autograder.zip` for every chapter with exercises; return the paths.
 
     Args:
         out: the output folder (created).
         hidden: the folder of hidden-case files (default `tests/exercises/hidden/`).
+        topics: only these chapters (`labs.<topic>`), default all.
     """
     if not isinstance(out, (str, Path)):
         raise TypeError(f"out must be a path, got {type(out).__name__}")
     if not isinstance(hidden, (str, Path, type(None))):
         raise TypeError(f"hidden must be a path, got {type(hidden).__name__}")
+    chapters = discover_chapters()
+    if topics is not None:
+        known = {c.topic for c in chapters}
+        if not isinstance(topics, tuple) or not all(t in known for t in topics):
+            raise ValueError(f"topics must be a tuple of {sorted(known)}, got {topics!r}")
+        chapters = tuple(c for c in chapters if c.topic in topics)
     from otter.generate import main as otter_generate
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     zips = []
-    for chapter in discover_chapters():
+    for chapter in chapters:
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
             write_test_files(chapter, work / "tests", hidden)

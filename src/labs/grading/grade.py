@@ -54,7 +54,7 @@ from labs.common.validate import integer, real_number
 from labs.grading.bundle import CaseFailed, write_test_files
 from labs.grading.chapters import Chapter, default_hidden_dir, discover_chapters, load_hidden
 
-__all__ = ["COLUMNS", "STATUSES", "GradeRow", "grade", "grade_notebook"]
+__all__ = ["COLUMNS", "STATUSES", "grade"]
 
 STATUSES = ("passed", "failed", "not_attempted", "error", "timeout", "invalid_submission")
 COLUMNS = ("student", "chapter", "exercise", "points", "max_points", "status", "message")
@@ -120,7 +120,9 @@ def _chapter_of(nb: dict, chapters: tuple[Chapter, ...]) -> Chapter:
 
 def _python(source: str) -> str:
     """The cell without IPython magics and shell escapes."""
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.split("\n"))
+    return "\n".join(
+        "" if line.lstrip().startswith(("%", "!")) else line for line in source.split("\n")
+    )
 
 
 def _defines(source: str) -> set[str]:
@@ -166,9 +168,15 @@ def _cells(nb: dict, chapter: Chapter) -> tuple:
     imports, cells, marked, defined = [], [], [], set()
     for index, cell in enumerate(code):
         source = _python(_source(cell))
-        tags = cell.get("metadata", {}).get("tags", []) if isinstance(cell.get("metadata"), dict) else []
+        tags = (
+            cell.get("metadata", {}).get("tags", [])
+            if isinstance(cell.get("metadata"), dict)
+            else []
+        )
         imports += _imports(source)
-        if (isinstance(tags, list) and "exercise" in tags) or source.lstrip().startswith("# EXERCISE"):
+        if (isinstance(tags, list) and "exercise" in tags) or source.lstrip().startswith(
+            "# EXERCISE"
+        ):
             cells.append((f"<code cell {index + 1}>", source))
             marked.append(f"<code cell {index + 1}>")
             defined |= _defines(source)
@@ -431,10 +439,16 @@ def _exercise_rows(student, chapter, test_files, session, loaded) -> tuple[list,
     for exercise in chapter.exercises:
         test = ExceptionTestFile.from_file(str(test_files[exercise.name]))
         possible = float(test.possible)
-        row = dict(student=student, chapter=chapter.name, exercise=exercise.name, max_points=possible)
+        row = dict(
+            student=student, chapter=chapter.name, exercise=exercise.name, max_points=possible
+        )
         if "failure" in loaded:
-            rows.append(GradeRow(**row, points=0.0, status=loaded["failure"], message=loaded["why"]))
-            feedback.append(f"- {exercise.name}: {loaded['failure']}, 0/{possible:g}: {loaded['why']}")
+            rows.append(
+                GradeRow(**row, points=0.0, status=loaded["failure"], message=loaded["why"])
+            )
+            feedback.append(
+                f"- {exercise.name}: {loaded['failure']}, 0/{possible:g}: {loaded['why']}"
+            )
             continue
         sources = dict(session.setup["cells"])
         owners = session.setup["owners"]
@@ -482,8 +496,10 @@ def _exercise_rows(student, chapter, test_files, session, loaded) -> tuple[list,
             why = f"{first_fail.test_case.name}: {_message(first_fail.message)}"
         elif first_fail is None:
             status, why = "passed", ""
-        elif session.log and session.log[0].get("not_implemented") and not any(
-            r.passed for r in results
+        elif (
+            session.log
+            and session.log[0].get("not_implemented")
+            and not any(r.passed for r in results)
         ):
             status, why = "not_attempted", "the function still raises NotImplementedError"
         else:
@@ -495,14 +511,16 @@ def _exercise_rows(student, chapter, test_files, session, loaded) -> tuple[list,
         feedback.append(f"- {exercise.name}: {status}, {points:g}/{possible:g}")
         for result in results:
             mark = "passed" if result.passed else "failed"
-            detail = "" if result.passed or result.test_case.hidden else (
-                ": " + _message(result.message)
+            detail = (
+                ""
+                if result.passed or result.test_case.hidden
+                else (": " + _message(result.message))
             )
             feedback.append(f"    {result.test_case.name}: {mark}{detail}")
     return rows, feedback
 
 
-def grade_notebook(
+def _grade_notebook(
     path: str | Path,
     *,
     student: str,
@@ -633,7 +651,7 @@ def grade(
 
         def one(item):
             path, student = item
-            return grade_notebook(
+            return _grade_notebook(
                 path,
                 student=student,
                 chapters=chapters,

@@ -39,7 +39,9 @@ def _solution_lines(topic: str, solutions: Path) -> set[str]:
             for stmt in node.body:
                 for line in ast.unparse(stmt).split("\n"):
                     line = line.strip()
-                    if len(line) >= _MIN_LINE and not line.startswith(("raise NotImplementedError",)):
+                    if len(line) >= _MIN_LINE and not line.startswith(
+                        ("raise NotImplementedError",)
+                    ):
                         lines.add(line)
             source = ast.get_source_segment(path.read_text(encoding="utf-8"), node) or ""
             for line in source.split("\n")[1:]:

@@ -6,8 +6,12 @@ from labs.mla.exercises import _repeat_case, _scores_case
 
 HIDDEN = {
     "kv_cache_elements": (
-        Case(("mla", 61, 128, 128), 35_136, kwargs={"kv_lora_rank": 512, "rope_head_dim": 64},
-             label="MLA, DeepSeek-V3 (61 layers): 61 x 576"),
+        Case(
+            ("mla", 61, 128, 128),
+            35_136,
+            kwargs={"kv_lora_rank": 512, "rope_head_dim": 64},
+            label="MLA, DeepSeek-V3 (61 layers): 61 x 576",
+        ),
         Case(("gqa", 80, 8, 128), 163_840, label="GQA, 80 layers, 8 KV heads of 128"),
         Case(("mha", 1, 1, 1), 2, label="the smallest MHA: one K and one V element"),
     ),

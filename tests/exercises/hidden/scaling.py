@@ -12,16 +12,29 @@ _R = np.array([-3.0, -0.2, 0.0, 0.05, 0.2, 1.5, 40.0])
 
 HIDDEN = {
     "compute_optimal_split": (
-        Case((3e19, _SKEWED), _brute_force_split(3e19, _SKEWED), "alpha > beta at C = 3e19",
-             rtol=1e-4),
-        Case((1e25, _SKEWED), _brute_force_split(1e25, _SKEWED), "alpha > beta at C = 1e25",
-             rtol=1e-4),
+        Case(
+            (3e19, _SKEWED),
+            _brute_force_split(3e19, _SKEWED),
+            "alpha > beta at C = 3e19",
+            rtol=1e-4,
+        ),
+        Case(
+            (1e25, _SKEWED),
+            _brute_force_split(1e25, _SKEWED),
+            "alpha > beta at C = 1e25",
+            rtol=1e-4,
+        ),
     ),
     "huber_loss": (
-        Case((_R, 0.2), _huber_by_hand(_R, 0.2), "residuals on both sides of delta = 0.2",
-             rtol=1e-12),
-        Case((_R.reshape(1, 7), 5.0), _huber_by_hand(_R, 5.0).reshape(1, 7),
-             "a 1 x 7 array, delta = 5", rtol=1e-12),
+        Case(
+            (_R, 0.2), _huber_by_hand(_R, 0.2), "residuals on both sides of delta = 0.2", rtol=1e-12
+        ),
+        Case(
+            (_R.reshape(1, 7), 5.0),
+            _huber_by_hand(_R, 5.0).reshape(1, 7),
+            "a 1 x 7 array, delta = 5",
+            rtol=1e-12,
+        ),
     ),
     "power_law_fit": (
         _power_law_case(0.5, -0.25, np.geomspace(1e3, 1e9, 9), 0.05, 11, "a falling law", ""),

@@ -2,7 +2,6 @@
 
 import numpy as np
 
-from labs.common.exercises import Case
 from labs.tour.exercises import _case
 
 HIDDEN = {
