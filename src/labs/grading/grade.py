@@ -207,6 +207,8 @@ class _Child:
 
     def __init__(self, setup: dict, scratch: Path):
         env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        # Temporary files, caches and bytecode stay in (or out of) the scratch folder.
+        env.update(TMPDIR=str(scratch), MPLCONFIGDIR=str(scratch), PYTHONDONTWRITEBYTECODE="1")
         env["PYTHONPATH"] = os.pathsep.join(
             [str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH", "")]
         )
