@@ -160,6 +160,26 @@ def submissions(folder: Path) -> dict[str, str]:
                 "    return group_advantages(rewards, group_size)\n"
             },
         ),
+        "grpo_course_in_thread": submission(
+            GRPO,
+            {
+                "advantages_from_rewards": "import threading\n\n"
+                "from labs.grpo.reference import group_advantages\n\n"
+                "def advantages_from_rewards(rewards, group_size):\n"
+                "    box = []\n"
+                "    worker = threading.Thread(\n"
+                "        target=lambda: box.append(group_advantages(rewards, group_size))\n"
+                "    )\n"
+                "    worker.start()\n"
+                "    worker.join()\n"
+                "    return box[0]\n"
+            },
+        ),
+        "mla_removes_tracer": mla(
+            repeat_kv="import sys\nimport numpy as np\n\ndef repeat_kv(k, n_heads):\n"
+            "    sys.setprofile(None)\n"
+            "    return np.repeat(k, n_heads // k.shape[1], axis=1)\n"
+        ),
     }
     return subs
 
@@ -248,6 +268,12 @@ EXPECTED = {
         ("k3_estimator", "0", "5", "not_attempted"),
         ("clipped_objective", "0", "5", "not_attempted"),
     ],
+    "grpo_course_in_thread": [
+        ("advantages_from_rewards", "0", "6", "failed"),
+        ("k3_estimator", "0", "5", "not_attempted"),
+        ("clipped_objective", "0", "5", "not_attempted"),
+    ],
+    "mla_removes_tracer": [MLA_FULL[0], ("repeat_kv", "0", "6", "error"), MLA_FULL[2]],
     "not_json": [("", "0", "0", "invalid_submission")],
     "empty": [("", "0", "0", "invalid_submission")],
     "no_chapter": [("", "0", "0", "invalid_submission")],
@@ -305,6 +331,8 @@ def test_the_messages_say_why(graded):
         rows, "grpo_uses_course", "advantages_from_rewards"
     )
     assert "expected" in message(rows, "mla_tampers", "kv_cache_elements")
+    assert "course's own" in message(rows, "grpo_course_in_thread", "advantages_from_rewards")
+    assert "call tracer" in message(rows, "mla_removes_tracer", "repeat_kv")
 
 
 def test_the_submissions_folder_is_unchanged(graded):

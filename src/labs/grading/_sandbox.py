@@ -28,6 +28,7 @@ import os
 import pickle
 import struct
 import sys
+import threading
 
 _MAX_ELEMENTS = 2_000_000  # 16 MB of float64: answers are small; a bigger one is refused
 _SINK_CHARS = 65_536
@@ -316,6 +317,21 @@ def main() -> None:
         exec(compile(imports, label, "exec"), namespace)  # noqa: S102
     except Exception as err:  # noqa: BLE001 - a misspelt module: the cells will say what fails
         errors.append(f"{label} raised {_type_name(err)}: {_text(err, 160)}")
+    calls: set = set()  # the forbidden functions called since the last request
+    cache: dict = {}
+
+    def profiler(frame, event, arg):
+        if event == "call":
+            code = frame.f_code
+            name = code.co_filename
+            real = cache.get(name)
+            if real is None:
+                real = cache[name] = os.path.realpath(name)
+            hit = keys.get((real, code.co_name))
+            if hit:
+                calls.add(hit)
+
+    threading.setprofile(profiler)  # threads the cells start are watched too
     _limit_resources()
     _install_guards(scratch, setup["protected"])
 
@@ -332,24 +348,10 @@ def main() -> None:
     defined = [n for n in setup["names"] if callable(namespace.get(n))]
     _send(outbox, {"defined": defined, "errors": errors, "cell_violations": cell_violations})
 
-    cache: dict = {}
-
     while True:
         request = _receive(inbox)
         fn = namespace.get(request["name"])
-        calls: set = set()
-
-        def profiler(frame, event, arg, calls=calls):
-            if event == "call":
-                code = frame.f_code
-                name = code.co_filename
-                real = cache.get(name)
-                if real is None:
-                    real = cache[name] = os.path.realpath(name)
-                hit = keys.get((real, code.co_name))
-                if hit:
-                    calls.add(hit)
-
+        calls.clear()
         reply: dict = {}
         sys.setprofile(profiler)
         try:
