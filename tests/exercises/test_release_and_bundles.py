@@ -127,3 +127,13 @@ def test_otter_run_grades_a_notebook_with_a_bundle(bundles, tmp_path):
     scores = {t["name"]: t.get("score") for t in results["tests"]}
     bank = load_hidden(chapter)
     assert scores[chapter.exercises[0].name] == bank.points[chapter.exercises[0].name]
+
+
+BUILT = sorted(Path(__file__).resolve().parents[2].glob("_build/**/html/chapters/*.html"))
+
+
+@pytest.mark.skipif(not BUILT, reason="no built book here (make book or make book-noexec)")
+def test_the_built_book_holds_no_solution_and_no_hidden_case():
+    forbidden = tuple(sorted({s for c in CHAPTERS for s in secrets(c)}))
+    for page in BUILT:
+        check_text(page.read_text(encoding="utf-8", errors="replace"), forbidden, page.name)

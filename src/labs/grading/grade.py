@@ -64,6 +64,7 @@ _IMPORTABLE = {
     "statistics", "fractions", "decimal", "typing", "dataclasses", "operator", "ml_dtypes",
 }  # fmt: skip
 _MAX_MESSAGE = 64 * 2**20  # a reply larger than this is not an answer
+_MAX_NOTEBOOK = 200 * 2**20  # a notebook with outputs is a few MiB; this is not a submission
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,8 @@ def _read_notebook(raw: bytes) -> dict:
 
 def _chapter_of(nb: dict, chapters: tuple[Chapter, ...]) -> Chapter:
     meta = nb.get("metadata", {})
-    topic = meta.get("labs", {}).get("topic") if isinstance(meta.get("labs"), dict) else None
+    labs_meta = meta.get("labs") if isinstance(meta, dict) else None
+    topic = labs_meta.get("topic") if isinstance(labs_meta, dict) else None
     for chapter in chapters:
         if chapter.topic == topic:
             return chapter
@@ -557,11 +559,19 @@ def _grade_notebook(
         raise ValueError(f"time_limit_s must be <= 3600, got {time_limit_s}")
     header = f"# Feedback for {student}\n"
     try:
+        if Path(path).stat().st_size > _MAX_NOTEBOOK:
+            raise _Invalid(f"the file is larger than {_MAX_NOTEBOOK // 2**20} MiB")
         raw = Path(path).read_bytes()
         nb = _read_notebook(raw)
         chapter = _chapter_of(nb, chapters)
-    except (_Invalid, OSError) as err:
-        why = str(err) if isinstance(err, _Invalid) else f"the file cannot be read ({err})"
+    except (_Invalid, OSError, RecursionError) as err:
+        why = (
+            str(err)
+            if isinstance(err, _Invalid)
+            else "the file is not a notebook the grader can read"
+            if isinstance(err, RecursionError)
+            else f"the file cannot be read ({err})"
+        )
         row = GradeRow(student, "", "", 0.0, 0.0, "invalid_submission", why)
         return [row], header + f"\nThe submission could not be graded: {why}\n"
     scratch = Path(tempfile.mkdtemp(prefix="labs-grade-"))
@@ -653,14 +663,19 @@ def grade(
 
         def one(item):
             path, student = item
-            return _grade_notebook(
-                path,
-                student=student,
-                chapters=chapters,
-                plans=plans,
-                protected=protected,
-                time_limit_s=time_limit_s,
-            )
+            try:
+                return _grade_notebook(
+                    path,
+                    student=student,
+                    chapters=chapters,
+                    plans=plans,
+                    protected=protected,
+                    time_limit_s=time_limit_s,
+                )
+            except Exception as err:  # noqa: BLE001 - one odd file must not stop the others
+                why = f"the grader could not process this file ({type(err).__name__}: {err})"
+                row = GradeRow(student, "", "", 0.0, 0.0, "invalid_submission", why[:300])
+                return [row], f"# Feedback for {student}\n\n{why}\n"
 
         results = []
         with ThreadPoolExecutor(max_workers=workers) as pool:
