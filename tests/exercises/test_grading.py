@@ -302,6 +302,9 @@ def test_the_gradebook_is_exactly_as_expected(graded):
     got = {student: table(rows, student) for student in {r["student"] for r in rows}}
     assert got == expected_rows()
     assert {r["status"] for r in rows} == set(STATUSES)
+    for r in rows:  # the chapter column: the submission's chapter, or empty when invalid
+        topic = "tour" if r["student"] == "section_b/carol" else r["student"].split("_")[0]
+        assert r["chapter"] == (CHAPTERS[topic].name if r["exercise"] else "")
 
 
 def test_every_chapter_with_exercises_is_covered():
