@@ -175,6 +175,26 @@ def submissions(folder: Path) -> dict[str, str]:
                 "    return box[0]\n"
             },
         ),
+        # Answers as NumPy scalars in a tuple, and as a float32 torch tensor: both read right.
+        "scaling_numpy_scalars": submission(
+            CHAPTERS["scaling"],
+            {
+                "compute_optimal_split": "import numpy as np\n\n"
+                "def compute_optimal_split(C, params):\n"
+                "    p = params\n"
+                "    g = (p.alpha * p.A / (p.beta * p.B)) ** (1 / (p.alpha + p.beta))\n"
+                "    n = np.float64(g * (C / 6) ** (p.beta / (p.alpha + p.beta)))\n"
+                "    return (n, np.float64(C / (6 * n)))\n"
+            },
+        ),
+        "grpo_torch": submission(
+            GRPO,
+            {
+                "k3_estimator": "import torch\n\ndef k3_estimator(logp, ref_logp):\n"
+                "    r = torch.exp(torch.tensor(ref_logp - logp, dtype=torch.float32))\n"
+                "    return r - torch.log(r) - 1\n"
+            },
+        ),
         "mla_removes_tracer": mla(
             repeat_kv="import sys\nimport numpy as np\n\ndef repeat_kv(k, n_heads):\n"
             "    sys.setprofile(None)\n"
@@ -274,6 +294,16 @@ EXPECTED = {
         ("clipped_objective", "0", "5", "not_attempted"),
     ],
     "mla_removes_tracer": [MLA_FULL[0], ("repeat_kv", "0", "6", "error"), MLA_FULL[2]],
+    "scaling_numpy_scalars": [
+        ("compute_optimal_split", "5", "5", "passed"),
+        ("huber_loss", "0", "6", "not_attempted"),
+        ("power_law_fit", "0", "5", "not_attempted"),
+    ],
+    "grpo_torch": [
+        ("advantages_from_rewards", "0", "6", "not_attempted"),
+        ("k3_estimator", "5", "5", "passed"),
+        ("clipped_objective", "0", "5", "not_attempted"),
+    ],
     "not_json": [("", "0", "0", "invalid_submission")],
     "empty": [("", "0", "0", "invalid_submission")],
     "no_chapter": [("", "0", "0", "invalid_submission")],

@@ -98,7 +98,7 @@ def _array(arr) -> dict:
         return {"t": "opaque", "v": f"an array of {arr.size} elements (too large to compare)"}
     kind = arr.dtype.kind
     if kind == "V" and arr.dtype.name.startswith(("bfloat", "float")):  # ml_dtypes
-        data = np.ascontiguousarray(arr.astype(np.float32))
+        data = np.array(arr.astype(np.float32), order="C")  # keeps 0-d shape
         return {
             "t": "array",
             "dtype": "float32",
@@ -110,7 +110,7 @@ def _array(arr) -> dict:
         return {"t": "opaque", "v": f"an array of dtype {arr.dtype}"}
     if kind in "US":
         return {"t": "str", "v": _text(arr.tolist() if arr.ndim == 0 else arr, 200)}
-    data = np.ascontiguousarray(arr)
+    data = np.array(arr, order="C")  # np.ascontiguousarray would make a 0-d answer 1-d
     return {
         "t": "array",
         "dtype": data.dtype.str,

@@ -58,10 +58,12 @@ __all__ = ["COLUMNS", "STATUSES", "grade"]
 
 STATUSES = ("passed", "failed", "not_attempted", "error", "timeout", "invalid_submission")
 COLUMNS = ("student", "chapter", "exercise", "points", "max_points", "status", "message")
-# Modules whose imports a submission's cells may need; others (torch, jax, plotting) are skipped.
+# Modules whose imports the exercise cells may need, run before the guards (with a generous time
+# limit: torch takes seconds). An import a cell does not use (plotting, widgets) is skipped.
 _IMPORTABLE = {
     "numpy", "math", "cmath", "scipy", "labs", "functools", "itertools", "collections",
-    "statistics", "fractions", "decimal", "typing", "dataclasses", "operator", "ml_dtypes",
+    "statistics", "fractions", "decimal", "typing", "dataclasses", "operator", "ml_dtypes", "torch",
+    "jax",
 }  # fmt: skip
 _MAX_MESSAGE = 64 * 2**20  # a reply larger than this is not an answer
 _MAX_NOTEBOOK = 200 * 2**20  # a notebook with outputs is a few MiB; this is not a submission
