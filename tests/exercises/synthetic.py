@@ -13,7 +13,7 @@ import inspect
 import json
 from pathlib import Path
 
-from labs.grading.chapters import Chapter
+from labs.grading.chapters import Chapter, is_exercise_cell
 
 SOLUTIONS = Path(__file__).parent / "solutions"
 
@@ -36,7 +36,7 @@ def submission(chapter: Chapter, answers: dict[str, str], *, tags: bool = True) 
     """Notebook JSON with the exercise cells of `answers` replaced (see the module docstring)."""
     nb = release_notebook(chapter)
     for cell in nb["cells"]:
-        if cell["cell_type"] != "code" or "exercise" not in cell["metadata"].get("tags", []):
+        if not is_exercise_cell(cell):
             continue
         source = "".join(cell["source"])
         for name, answer in answers.items():

@@ -175,16 +175,13 @@ def submissions(folder: Path) -> dict[str, str]:
                 "    return box[0]\n"
             },
         ),
-        # Answers as NumPy scalars in a tuple, and as a float32 torch tensor: both read right.
-        "scaling_numpy_scalars": submission(
-            CHAPTERS["scaling"],
+        # Answers as a NumPy scalar and as a float32 torch tensor: both read right.
+        "tour_numpy_scalar": submission(
+            CHAPTERS["tour"],
             {
-                "compute_optimal_split": "import numpy as np\n\n"
-                "def compute_optimal_split(C, params):\n"
-                "    p = params\n"
-                "    g = (p.alpha * p.A / (p.beta * p.B)) ** (1 / (p.alpha + p.beta))\n"
-                "    n = np.float64(g * (C / 6) ** (p.beta / (p.alpha + p.beta)))\n"
-                "    return (n, np.float64(C / (6 * n)))\n"
+                "log_sum_exp": "import numpy as np\n\ndef log_sum_exp(x):\n"
+                "    m = np.max(x)\n"
+                "    return np.float64(m + np.log(np.sum(np.exp(x - m))))\n"
             },
         ),
         "grpo_torch": submission(
@@ -294,11 +291,7 @@ EXPECTED = {
         ("clipped_objective", "0", "5", "not_attempted"),
     ],
     "mla_removes_tracer": [MLA_FULL[0], ("repeat_kv", "0", "6", "error"), MLA_FULL[2]],
-    "scaling_numpy_scalars": [
-        ("compute_optimal_split", "5", "5", "passed"),
-        ("huber_loss", "0", "6", "not_attempted"),
-        ("power_law_fit", "0", "5", "not_attempted"),
-    ],
+    "tour_numpy_scalar": [("log_sum_exp", "4", "4", "passed")],
     "grpo_torch": [
         ("advantages_from_rewards", "0", "6", "not_attempted"),
         ("k3_estimator", "5", "5", "passed"),

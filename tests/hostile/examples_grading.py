@@ -47,6 +47,9 @@ EXAMPLES = {
     "labs.grading.chapters.Chapter": lambda: call(
         topic="tour", notebook=_tour().notebook, exercises=_tour().exercises
     ),
+    "labs.grading.chapters.is_exercise_cell": lambda: call(
+        cell={"cell_type": "code", "metadata": {"tags": ["exercise"]}, "source": "def f(): ..."}
+    ),
     "labs.grading.bundle.run_case": lambda: call(fn=_lse, cases=_cases(), index=0, name="lse"),
     "labs.grading.bundle.write_test_files": lambda: call(
         chapter=_tour(), folder=_tmp(), hidden=None
@@ -71,7 +74,16 @@ EXAMPLES = {
     "labs.grading.release.secrets": lambda: call(chapter=_tour(), hidden=None, solutions=None),
 }
 
+_UNTRUSTED_CELL = (
+    "a submitted notebook's cells are untrusted data: whatever is not a code cell (None, an "
+    "object, an empty dict) is simply not an exercise cell, and the grader goes on"
+)
+
 ACCEPTED = {
+    **{
+        ("labs.grading.chapters.is_exercise_cell", "cell", m): _UNTRUSTED_CELL
+        for m in ("none", "object", "dict-empty")
+    },
     ("labs.grading.bundle.run_case", "fn", "none"): (
         "otter passes None for a function the notebook does not define: the case fails with "
         "that reason (CaseFailed), as a grade, not as a bad call"

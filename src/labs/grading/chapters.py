@@ -29,7 +29,14 @@ import labs
 from labs.common.exercises import Case, Exercise
 from labs.common.validate import instance, text
 
-__all__ = ["Chapter", "discover_chapters", "load_hidden", "default_hidden_dir", "repo_root"]
+__all__ = [
+    "Chapter",
+    "default_hidden_dir",
+    "discover_chapters",
+    "is_exercise_cell",
+    "load_hidden",
+    "repo_root",
+]
 
 
 def repo_root() -> Path:
@@ -70,14 +77,29 @@ class Chapter:
         raise ValueError(f"name must be an exercise of {self.topic!r}, got {name!r}")
 
 
-def _notebook_importing(module: str, chapters_dir: Path) -> Path | None:
+def is_exercise_cell(cell: dict) -> bool:
+    """A code cell the student answers in: tagged `exercise`, or starting `# EXERCISE`."""
+    if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+        return False
+    meta = cell.get("metadata")
+    tags = meta.get("tags", []) if isinstance(meta, dict) else []
+    source = cell.get("source", "")
+    source = "".join(source) if isinstance(source, list) else str(source)
+    return (isinstance(tags, list) and "exercise" in tags) or source.lstrip().startswith(
+        "# EXERCISE"
+    )
+
+
+def _notebook_importing(module: str, chapters_dir: Path) -> tuple[Path, str] | None:
+    """The notebook whose code imports `module`, with the source of its exercise cells."""
     for path in sorted(chapters_dir.glob("*.ipynb")):
         try:
             cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
         except (OSError, ValueError, KeyError):
             continue
         if any(module in "".join(c.get("source", "")) for c in cells if c["cell_type"] == "code"):
-            return path
+            asked = "\n".join("".join(c["source"]) for c in cells if is_exercise_cell(c))
+            return path, asked
     return None
 
 
@@ -106,12 +128,16 @@ def discover_chapters(chapters_dir: str | Path | None = None) -> tuple[Chapter, 
         exercises = tuple(v for v in vars(module).values() if isinstance(v, Exercise))
         if not exercises:
             continue
-        notebook = _notebook_importing(module.__name__, folder)
-        if notebook is None:
+        located = _notebook_importing(module.__name__, folder)
+        if located is None:
             raise ValueError(
                 f"chapters_dir has no notebook importing {module.__name__} ({str(folder)!r})"
             )
-        found.append(Chapter(topic=info.name, notebook=notebook, exercises=exercises))
+        notebook, asked = located
+        # Only the exercises the notebook asks for (an Exercise kept for an older edition is not).
+        exercises = tuple(e for e in exercises if f"def {e.name}(" in asked)
+        if exercises:
+            found.append(Chapter(topic=info.name, notebook=notebook, exercises=exercises))
     return tuple(sorted(found, key=lambda c: c.notebook.name))
 
 
@@ -144,13 +170,18 @@ def load_hidden(chapter: Chapter, hidden_dir: str | Path | None = None) -> Hidde
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     names = {e.name for e in chapter.exercises}
-    hidden = dict(getattr(module, "HIDDEN", {}))
-    points = dict(getattr(module, "POINTS", {}))
-    forbidden = dict(getattr(module, "FORBIDDEN", {}))
-    for label, table in (("HIDDEN", hidden), ("POINTS", points), ("FORBIDDEN", forbidden)):
-        unknown = set(table) - names
+    # Every exercise the module defines, those the notebook no longer asks for included: their
+    # cases may stay in the file (and are left out), while a name that is none of them is a typo.
+    defined = importlib.import_module(f"labs.{chapter.topic}.exercises")
+    known = {v.name for v in vars(defined).values() if isinstance(v, Exercise)}
+    tables = []
+    for label in ("HIDDEN", "POINTS", "FORBIDDEN"):
+        table = dict(getattr(module, label, {}))
+        unknown = set(table) - known
         if unknown:
             raise ValueError(f"{path}: {label} names no exercise of {chapter.name}: {unknown}")
+        tables.append({k: v for k, v in table.items() if k in names})
+    hidden, points, forbidden = tables
     for name in sorted(names):
         cases = hidden.get(name, ())
         if not isinstance(cases, tuple) or not cases:

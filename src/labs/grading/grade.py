@@ -49,10 +49,17 @@ from pathlib import Path
 
 import numpy as np
 
+from labs.common.exercises import DEFAULT_TIME_LIMIT_S
 from labs.common.progress import progress
 from labs.common.validate import integer, real_number
 from labs.grading.bundle import CaseFailed, write_test_files
-from labs.grading.chapters import Chapter, default_hidden_dir, discover_chapters, load_hidden
+from labs.grading.chapters import (
+    Chapter,
+    default_hidden_dir,
+    discover_chapters,
+    is_exercise_cell,
+    load_hidden,
+)
 
 __all__ = ["COLUMNS", "STATUSES", "grade"]
 
@@ -172,15 +179,8 @@ def _cells(nb: dict, chapter: Chapter) -> tuple:
     imports, cells, marked, defined = [], [], [], set()
     for index, cell in enumerate(code):
         source = _python(_source(cell))
-        tags = (
-            cell.get("metadata", {}).get("tags", [])
-            if isinstance(cell.get("metadata"), dict)
-            else []
-        )
         imports += _imports(source)
-        if (isinstance(tags, list) and "exercise" in tags) or source.lstrip().startswith(
-            "# EXERCISE"
-        ):
+        if is_exercise_cell(cell):
             cells.append((f"<code cell {index + 1}>", source))
             marked.append(f"<code cell {index + 1}>")
             defined |= _defines(source)
@@ -325,6 +325,7 @@ class _Session:
     def __init__(self, setup: dict, scratch: Path, time_limit_s: float, load_limit_s: float):
         self.setup, self.scratch = setup, scratch
         self.time_limit_s, self.load_limit_s = time_limit_s, load_limit_s
+        self.case_limit_s = time_limit_s
         self.child: _Child | None = None
         self.loaded: dict | None = None
         self.log: list[dict] = []
@@ -388,11 +389,11 @@ class _Session:
                 raise _Stop(loaded["why"])
         self.child.send({"name": name, "args": args, "kwargs": kwargs})
         try:
-            reply = self.child.receive(self.time_limit_s)
+            reply = self.child.receive(self.case_limit_s)
         except TimeoutError:
             self.close()
             self.stopped = True
-            why = f"ran for more than {self.time_limit_s:g} s and was stopped"
+            why = f"ran for more than {self.case_limit_s:g} s and was stopped"
             self.log.append({"kind": "timeout", "why": why})
             raise _Stop(why) from None
         except (EOFError, ValueError, struct.error):
@@ -483,6 +484,11 @@ def _exercise_rows(student, chapter, test_files, session, loaded) -> tuple[list,
             feedback.append(f"- {exercise.name}: {status}, 0/{possible:g}: {why}")
             continue
         session.log, session.stopped = [], False
+        # An exercise that declares a longer limit than the default (a planning task) gets
+        # proportionally more than `time_limit_s`.
+        session.case_limit_s = session.time_limit_s * max(
+            1.0, exercise.time_limit_s / DEFAULT_TIME_LIMIT_S
+        )
         test.run({exercise.name: session.function(exercise.name)})
         kinds = [entry["kind"] for entry in session.log]
         results = test.test_case_results

@@ -21,7 +21,13 @@ import json
 import re
 from pathlib import Path
 
-from labs.grading.chapters import Chapter, discover_chapters, load_hidden, repo_root
+from labs.grading.chapters import (
+    Chapter,
+    discover_chapters,
+    is_exercise_cell,
+    load_hidden,
+    repo_root,
+)
 
 __all__ = ["check_release", "check_text", "release", "secrets"]
 
@@ -120,8 +126,7 @@ def check_release(notebook, chapter: Chapter, hidden=None, solutions=None) -> No
     text = Path(notebook).read_text(encoding="utf-8")
     nb = json.loads(text)
     for cell in nb["cells"]:
-        tags = cell.get("metadata", {}).get("tags", [])
-        if cell["cell_type"] == "code" and "exercise" in tags:
+        if is_exercise_cell(cell):
             problem = _stub_problem("".join(cell["source"]))
             if problem:
                 raise ValueError(f"notebook: {Path(notebook).name}: {problem}")

@@ -1,6 +1,8 @@
 """Hidden cases of chapter 1. Expected values by root-finding (the split), the piecewise
 definition (Huber) and the normal equations (power law), as for the public cases."""
 
+import importlib
+
 import numpy as np
 
 from labs.common.exercises import Case
@@ -46,3 +48,21 @@ FORBIDDEN = {
     "huber_loss": ("labs.scaling.fitting.huber",),
     "power_law_fit": ("labs.scaling.fitting.fit_power_law",),
 }
+
+# The pilot-budget exercise (chapter 1, second edition), where it exists: two more hidden laws,
+# each a lab the answer must spend its budget on; scored like the public cases (within 40%).
+_exercises = importlib.import_module("labs.scaling.exercises")
+if hasattr(_exercises, "PilotLab"):
+    _PILOT_LAWS = (
+        ChinchillaParams(E=1.9, A=900.0, B=400.0, alpha=0.36, beta=0.30),  # 20 tok/param: 0.56x
+        ChinchillaParams(E=1.6, A=300.0, B=2500.0, alpha=0.31, beta=0.40),  # 20 tok/param: 0.21x
+    )
+    HIDDEN["plan_pilot_runs"] = tuple(
+        Case(
+            (_exercises.PilotLab(law, 1e21, noise=0.001, seed=seed), 1e24),
+            _brute_force_split(1e24, law)[0],
+            f"hidden pilot law {seed - 10}: a 1e21-FLOP budget, N_opt at 1e24 FLOPs",
+            rtol=0.4,
+        )
+        for seed, law in ((11, _PILOT_LAWS[0]), (12, _PILOT_LAWS[1]))
+    )
