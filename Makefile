@@ -25,7 +25,8 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 # An inherited MPLBACKEND=Agg would keep figures out of executed notebooks.
 unexport MPLBACKEND
 
-.PHONY: help env browser book book-noexec test unit notebooks test-site test-colab lint format clean
+.PHONY: help env browser book book-noexec test unit notebooks test-site test-colab lint format clean \
+	release autograder grade check-html grading-benchmark
 
 help:
 	@echo "make book    set up .venv, execute every chapter, build _build/html (warnings are errors)"
@@ -38,6 +39,10 @@ help:
 	@echo "make lint    ruff check and ruff format --check"
 	@echo "make format  ruff format and ruff check --fix"
 	@echo "make clean   remove _build and caches (keeps .venv)"
+	@echo "make release OUT=dir            student notebooks, checked: no solution, no hidden case"
+	@echo "make autograder OUT=dir [HIDDEN=dir]   one otter autograder zip per chapter"
+	@echo "make grade SUBMISSIONS=dir OUT=dir [HIDDEN=dir]   gradebook.csv and feedback/"
+	@echo "make check-html [HTML=_build/html]   the built book holds no solution, no hidden case"
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -102,6 +107,27 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+# Instructor grading (book/instructors.md). HIDDEN defaults to tests/exercises/hidden.
+OUT ?= _build/grading
+HTML ?= _build/html
+HIDDEN_FLAG := $(if $(HIDDEN),--hidden $(HIDDEN),)
+
+release: $(STAMP)
+	$(PY) -m labs.grading release $(OUT)/release $(HIDDEN_FLAG)
+
+autograder: $(STAMP)
+	$(PY) -m labs.grading autograder $(OUT)/autograder $(HIDDEN_FLAG)
+
+grade: $(STAMP)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=dir [OUT=dir] [HIDDEN=dir]"; exit 2; }
+	$(PY) -m labs.grading grade $(SUBMISSIONS) $(OUT)/results $(HIDDEN_FLAG)
+
+check-html: $(STAMP)
+	$(PY) -m labs.grading check-html $(HTML) $(HIDDEN_FLAG)
+
+grading-benchmark: $(STAMP)
+	$(PY) tools/grading_benchmark.py
 
 clean:
 	rm -rf _build .pytest_cache .ruff_cache .jupyter_cache

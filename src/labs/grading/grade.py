@@ -1,0 +1,709 @@
+"""Grade a folder of submitted notebooks with the hidden cases: a gradebook and feedback files.
+
+For each `*.ipynb` under the submissions folder (one per student, named by its path without
+`.ipynb`), the grader
+
+1. reads the file (never writes it: the folder is byte-for-byte unchanged), finds the chapter
+   (the release's metadata, else the `labs.<topic>.exercises` import) and the exercise cells
+   (tagged `exercise`, or starting `# EXERCISE`), plus the notebook's imports of NumPy, SciPy,
+   `math` and `labs`: the chapter's long experiments never run;
+2. starts a fresh sandboxed process (`labs.grading._sandbox`) in a scratch folder, which runs
+   those cells and then calls the student's functions on the inputs of each case. Expected values
+   stay in this process: otter-grader runs each exercise's test file here, against a stand-in
+   function that forwards the call, so nothing the student's code does (replacing `check_*`,
+   `labs` functions, NumPy, the cases) can reach the comparison;
+3. scores every case (otter's per-case points: partial credit) and writes one gradebook row per
+   exercise. `status` is one of STATUSES:
+
+   passed          every case matches;
+   failed          some case does not match (or the answer calls the course's own function);
+   not_attempted   the function still raises NotImplementedError, or is missing;
+   error           the code ends the process, or does what the sandbox forbids (reads the hidden
+                   cases, writes outside its scratch folder, starts a process...), or a cell fails
+                   so that the function is not defined;
+   timeout         a case (or the cells) ran past the time limit;
+   invalid_submission  the file is empty, not JSON, not a notebook, or of no known chapter.
+
+Described in book/instructors.md, "Grading".
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import csv
+import json
+import math
+import os
+import pickle
+import select
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import astuple, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from labs.common.exercises import DEFAULT_TIME_LIMIT_S
+from labs.common.progress import progress
+from labs.common.validate import integer, real_number
+from labs.grading.bundle import CaseFailed, write_test_files
+from labs.grading.chapters import (
+    Chapter,
+    default_hidden_dir,
+    discover_chapters,
+    is_exercise_cell,
+    load_hidden,
+)
+
+__all__ = ["COLUMNS", "STATUSES", "grade"]
+
+STATUSES = ("passed", "failed", "not_attempted", "error", "timeout", "invalid_submission")
+COLUMNS = ("student", "chapter", "exercise", "points", "max_points", "status", "message")
+# Modules whose imports the exercise cells may need, run before the guards (with a generous time
+# limit: torch takes seconds). An import a cell does not use (plotting, widgets) is skipped.
+_IMPORTABLE = {
+    "numpy", "math", "cmath", "scipy", "labs", "functools", "itertools", "collections",
+    "statistics", "fractions", "decimal", "typing", "dataclasses", "operator", "ml_dtypes", "torch",
+    "jax",
+}  # fmt: skip
+_MAX_MESSAGE = 64 * 2**20  # a reply larger than this is not an answer
+_MAX_NOTEBOOK = 200 * 2**20  # a notebook with outputs is a few MiB; this is not a submission
+
+
+@dataclass(frozen=True)
+class GradeRow:
+    """One gradebook row (see COLUMNS and STATUSES)."""
+
+    student: str
+    chapter: str
+    exercise: str
+    points: float
+    max_points: float
+    status: str
+    message: str
+
+
+# --- Reading a submission --------------------------------------------------------------------
+
+
+class _Invalid(Exception):
+    """The file is not a gradable notebook."""
+
+
+def _source(cell) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else str(src)
+
+
+def _read_notebook(raw: bytes) -> dict:
+    if not raw.strip():
+        raise _Invalid("the file is empty")
+    try:
+        nb = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
+        raise _Invalid(f"the file is not valid notebook JSON ({type(err).__name__})") from None
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise _Invalid("the file is JSON but not a Jupyter notebook (no list of cells)")
+    if not all(isinstance(c, dict) for c in nb["cells"]):
+        raise _Invalid("the notebook's cells are not all objects")
+    return nb
+
+
+def _chapter_of(nb: dict, chapters: tuple[Chapter, ...]) -> Chapter:
+    meta = nb.get("metadata", {})
+    labs_meta = meta.get("labs") if isinstance(meta, dict) else None
+    topic = labs_meta.get("topic") if isinstance(labs_meta, dict) else None
+    for chapter in chapters:
+        if chapter.topic == topic:
+            return chapter
+    code = "\n".join(_source(c) for c in nb["cells"] if c.get("cell_type") == "code")
+    for chapter in chapters:
+        if f"labs.{chapter.topic}.exercises" in code:
+            return chapter
+    raise _Invalid("the notebook belongs to no chapter with exercises")
+
+
+def _python(source: str) -> str:
+    """The cell without IPython magics and shell escapes."""
+    return "\n".join(
+        "" if line.lstrip().startswith(("%", "!")) else line for line in source.split("\n")
+    )
+
+
+def _defines(source: str) -> set[str]:
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return set()
+    return {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+
+
+def _imports(source: str) -> list[tuple[str, set[str]]]:
+    """The top-level imports of trusted modules, with the names each binds."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return []
+    found = []
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            modules = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            modules = [node.module]
+        else:
+            continue
+        if all(m.split(".")[0] in _IMPORTABLE for m in modules):
+            bound = {(a.asname or a.name).split(".")[0] for a in node.names}
+            found.append((ast.unparse(node), bound))
+    return found
+
+
+def _used_names(source: str) -> set[str]:
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+
+
+def _cells(nb: dict, chapter: Chapter) -> tuple:
+    """(label, source) of the notebook's trusted imports; those of its exercise cells; and
+    {label: exercise} for the marked cells."""
+    code = [c for c in nb["cells"] if c.get("cell_type") == "code"]
+    imports, cells, marked, defined = [], [], [], set()
+    for index, cell in enumerate(code):
+        source = _python(_source(cell))
+        imports += _imports(source)
+        if is_exercise_cell(cell):
+            cells.append((f"<code cell {index + 1}>", source))
+            marked.append(f"<code cell {index + 1}>")
+            defined |= _defines(source)
+    wanted = {e.name for e in chapter.exercises} - defined
+    for index, cell in enumerate(code):  # an answer moved out of its marked cell
+        source = _python(_source(cell))
+        if wanted & _defines(source):
+            cells.append((f"<code cell {index + 1}>", source))
+            wanted -= _defines(source)
+    used = set().union(*(_used_names(source) for _, source in cells)) | {"np"}
+    needed = [statement for statement, bound in imports if bound & used]
+    # The k-th marked cell holds the k-th exercise (when the notebook kept them all).
+    owners = {}
+    if len(marked) == len(chapter.exercises):
+        owners = {label: e.name for label, e in zip(marked, chapter.exercises, strict=True)}
+    return ("<imports>", "\n".join(dict.fromkeys(needed))), cells, owners
+
+
+# --- The sandboxed process -------------------------------------------------------------------
+
+
+class _Stop(CaseFailed):
+    """The case could not be run (time limit, process ended, sandbox violation)."""
+
+
+class _Child:
+    """One sandboxed process running a submission's cells."""
+
+    def __init__(self, setup: dict, scratch: Path):
+        env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        # Temporary files, caches and bytecode stay in (or out of) the scratch folder.
+        env.update(TMPDIR=str(scratch), MPLCONFIGDIR=str(scratch), PYTHONDONTWRITEBYTECODE="1")
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH", "")]
+        )
+        self.proc = subprocess.Popen(
+            [sys.executable, "-s", str(Path(__file__).with_name("_sandbox.py"))],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            cwd=scratch,
+            env=env,
+            start_new_session=True,
+        )
+        self.send(setup)
+
+    def send(self, message) -> None:
+        data = pickle.dumps(message)
+        try:
+            self.proc.stdin.write(struct.pack("!Q", len(data)) + data)
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass  # the process has ended: the reply read says so
+
+    def _read(self, n: int, deadline: float) -> bytes:
+        fd, chunks, left = self.proc.stdout.fileno(), [], n
+        while left:
+            wait = deadline - time.monotonic()
+            if wait <= 0:
+                raise TimeoutError
+            ready, _, _ = select.select([fd], [], [], wait)
+            if not ready:
+                raise TimeoutError
+            chunk = os.read(fd, min(left, 2**20))
+            if not chunk:
+                raise EOFError
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+
+    def receive(self, seconds: float) -> dict:
+        """The next reply; TimeoutError past `seconds`, EOFError if the process ended."""
+        deadline = time.monotonic() + seconds
+        (n,) = struct.unpack("!Q", self._read(8, deadline))
+        if n > _MAX_MESSAGE:
+            raise EOFError
+        reply = json.loads(self._read(n, deadline))
+        if not isinstance(reply, dict):
+            raise EOFError
+        return reply
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.proc.pid, 9)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.kill()
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+
+class StudentAnswer:
+    """An answer the sandbox could not send as numbers (its description stands in for it)."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+_OWN_DTYPES = ("bfloat16", "float8_e4m3fn", "float8_e5m2", "float16", "float32")
+
+
+def _decode(d):
+    kind = d.get("t") if isinstance(d, dict) else None
+    if kind == "none":
+        return None
+    if kind == "bool":
+        return bool(d["v"])
+    if kind == "int":
+        return int(d["v"])
+    if kind == "float":
+        return float(d["v"])
+    if kind == "str":
+        return str(d["v"])
+    if kind in ("list", "tuple"):
+        items = [_decode(v) for v in d["items"]]
+        return items if kind == "list" else tuple(items)
+    if kind == "array":
+        dtype = np.dtype(str(d["dtype"]))
+        if dtype.kind not in "biufc":
+            return StudentAnswer(f"an array of dtype {dtype}")
+        shape = tuple(int(s) for s in d["shape"])
+        arr = np.frombuffer(base64.b64decode(d["b64"]), dtype=dtype).reshape(shape).copy()
+        own = d.get("own")
+        if own in _OWN_DTYPES:
+            import ml_dtypes
+
+            arr = arr.astype(getattr(ml_dtypes, own, None) or np.dtype(own))
+        return arr[()] if arr.ndim == 0 and dtype.kind in "fiu" and own is None else arr
+    return StudentAnswer(str(d.get("v", "an answer that cannot be read")))
+
+
+class _Session:
+    """A submission's sandboxed process, restarted after it ends or is stopped."""
+
+    def __init__(self, setup: dict, scratch: Path, time_limit_s: float, load_limit_s: float):
+        self.setup, self.scratch = setup, scratch
+        self.time_limit_s, self.load_limit_s = time_limit_s, load_limit_s
+        self.case_limit_s = time_limit_s
+        self.child: _Child | None = None
+        self.loaded: dict | None = None
+        self.log: list[dict] = []
+        self.stopped = False  # this exercise's remaining cases are skipped
+        self.excluded: dict[str, tuple[str, str]] = {}  # cell label -> (status, why)
+
+    def start(self) -> dict:
+        """Start (or restart) the process and run the cells; the load reply.
+
+        A cell that runs past the time limit or ends the process is left out and the process
+        started again without it (`self.excluded` says why), so the other exercises still grade.
+        A failure in the imports fails the whole notebook: {"failure": status, "why": ...}.
+        """
+        while True:
+            self.close()
+            cells = [c for c in self.setup["cells"] if c[0] not in self.excluded]
+            self.child = _Child({**self.setup, "cells": cells}, self.scratch)
+            current, limit = None, self.load_limit_s
+            try:
+                while True:
+                    reply = self.child.receive(limit)
+                    if "progress" not in reply:
+                        self.loaded = reply
+                        return reply
+                    current = reply["progress"]
+                    limit = self.load_limit_s if current == "<imports>" else self.time_limit_s
+            except TimeoutError:
+                failure = ("timeout", f"{current} ran for more than {limit:g} s and was stopped")
+            except (EOFError, ValueError, struct.error):
+                failure = (
+                    "error",
+                    f"{current} ended the grading process (os._exit, a crash, or too much memory)",
+                )
+            self.close()
+            if current in (None, "<imports>"):
+                self.loaded = {"failure": failure[0], "why": failure[1]}
+                return self.loaded
+            self.excluded[current] = failure
+
+    def close(self) -> None:
+        if self.child is not None:
+            self.child.kill()
+            self.child = None
+
+    def function(self, name: str):
+        def stand_in(*args, **kwargs):
+            return self.call(name, args, kwargs)
+
+        stand_in.__name__ = name
+        return stand_in
+
+    def call(self, name: str, args: tuple, kwargs: dict):
+        if self.stopped:
+            self.log.append({"kind": "skipped"})
+            raise _Stop("not run: an earlier case of this exercise stopped the process")
+        if self.child is None:
+            loaded = self.start()
+            if "failure" in loaded:
+                self.stopped = True
+                self.log.append({"kind": loaded["failure"], "why": loaded["why"]})
+                raise _Stop(loaded["why"])
+        self.child.send({"name": name, "args": args, "kwargs": kwargs})
+        try:
+            reply = self.child.receive(self.case_limit_s)
+        except TimeoutError:
+            self.close()
+            self.stopped = True
+            why = f"ran for more than {self.case_limit_s:g} s and was stopped"
+            self.log.append({"kind": "timeout", "why": why})
+            raise _Stop(why) from None
+        except (EOFError, ValueError, struct.error):
+            self.close()
+            self.stopped = True
+            why = "ended the grading process (os._exit, a crash, or too much memory)"
+            self.log.append({"kind": "error", "why": why})
+            raise _Stop(why) from None
+        if reply.get("violations"):
+            why = f"did what the grader forbids: {reply['violations'][0]}"
+            self.log.append({"kind": "violation", "why": why})
+            self.stopped = True
+            raise _Stop(why)
+        if reply.get("tampered"):
+            why = "removed the grader's call tracer (sys.setprofile)"
+            self.log.append({"kind": "violation", "why": why})
+            self.stopped = True
+            raise _Stop(why)
+        if reply.get("course_calls"):
+            why = (
+                f"calls the course's own implementation ({', '.join(reply['course_calls'])}) "
+                "instead of writing it: the exercise scores 0"
+            )
+            self.log.append({"kind": "course", "why": why})
+            raise CaseFailed(why)
+        if reply.get("state") == "raised":
+            if reply.get("exit"):
+                why = "called sys.exit() (or exit()); return a value instead"
+            else:
+                why = f"raised {reply.get('type')}: {reply.get('text')}"
+            self.log.append({"kind": "raised", "not_implemented": reply.get("not_implemented")})
+            raise CaseFailed(why)
+        self.log.append({"kind": "returned"})
+        return _decode(reply.get("value"))
+
+
+# --- Grading one notebook --------------------------------------------------------------------
+
+
+def _message(otter_message: str) -> str:
+    last = otter_message.strip().split("\n")[-1]
+    name, sep, rest = last.partition(": ")
+    return rest if sep and name.isidentifier() else last
+
+
+def _exercise_rows(student, chapter, test_files, session, loaded) -> tuple[list, list]:
+    from otter.test_files import ExceptionTestFile
+
+    rows, feedback = [], []
+    for exercise in chapter.exercises:
+        test = ExceptionTestFile.from_file(str(test_files[exercise.name]))
+        possible = float(test.possible)
+        row = dict(
+            student=student, chapter=chapter.name, exercise=exercise.name, max_points=possible
+        )
+        if "failure" in loaded:
+            rows.append(
+                GradeRow(**row, points=0.0, status=loaded["failure"], message=loaded["why"])
+            )
+            feedback.append(
+                f"- {exercise.name}: {loaded['failure']}, 0/{possible:g}: {loaded['why']}"
+            )
+            continue
+        sources = dict(session.setup["cells"])
+        owners = session.setup["owners"]
+        cells_of = [
+            label
+            for label, src in sources.items()
+            if exercise.name in _defines(src) or owners.get(label) == exercise.name
+        ]
+        excluded = [session.excluded[c] for c in cells_of if c in session.excluded]
+        violations = loaded.get("cell_violations", {})
+        violated = [violations[c][0] for c in cells_of if c in violations]
+        if exercise.name not in loaded.get("defined", []) and not cells_of and violations:
+            violated = [next(iter(violations.values()))[0]]
+        status = None
+        if violated:
+            status, why = "error", f"a cell did what the grader forbids: {violated[0]}"
+        elif excluded:
+            status, why = excluded[0]
+        elif exercise.name not in loaded.get("defined", []):
+            if loaded.get("errors"):
+                status, why = "error", f"the function is not defined: {loaded['errors'][-1]}"
+            else:
+                status, why = "not_attempted", f"the notebook defines no function {exercise.name!r}"
+        if status is not None:
+            rows.append(GradeRow(**row, points=0.0, status=status, message=why))
+            feedback.append(f"- {exercise.name}: {status}, 0/{possible:g}: {why}")
+            continue
+        session.log, session.stopped = [], False
+        # An exercise that declares a longer limit than the default (a planning task) gets
+        # proportionally more than `time_limit_s`.
+        session.case_limit_s = session.time_limit_s * max(
+            1.0, exercise.time_limit_s / DEFAULT_TIME_LIMIT_S
+        )
+        test.run({exercise.name: session.function(exercise.name)})
+        kinds = [entry["kind"] for entry in session.log]
+        results = test.test_case_results
+        first_fail = next((r for r in results if not r.passed), None)
+        points = float(test.score)
+        if "violation" in kinds:
+            status, points = "error", 0.0
+            why = next(e["why"] for e in session.log if e["kind"] == "violation")
+        elif "course" in kinds:
+            status, points = "failed", 0.0
+            why = next(e["why"] for e in session.log if e["kind"] == "course")
+        elif "timeout" in kinds:
+            status = "timeout"
+            why = f"{first_fail.test_case.name}: {_message(first_fail.message)}"
+        elif "error" in kinds:
+            status = "error"
+            why = f"{first_fail.test_case.name}: {_message(first_fail.message)}"
+        elif first_fail is None:
+            status, why = "passed", ""
+        elif (
+            session.log
+            and session.log[0].get("not_implemented")
+            and not any(r.passed for r in results)
+        ):
+            status, why = "not_attempted", "the function still raises NotImplementedError"
+        else:
+            status = "failed"
+            why = f"{first_fail.test_case.name}: {_message(first_fail.message)}"
+        if session.stopped:
+            session.close()  # the next exercise starts a fresh process
+        rows.append(GradeRow(**row, points=points, status=status, message=why))
+        feedback.append(f"- {exercise.name}: {status}, {points:g}/{possible:g}")
+        for result in results:
+            mark = "passed" if result.passed else "failed"
+            detail = (
+                ""
+                if result.passed or result.test_case.hidden
+                else (": " + _message(result.message))
+            )
+            feedback.append(f"    {result.test_case.name}: {mark}{detail}")
+    return rows, feedback
+
+
+def _grade_notebook(
+    path: str | Path,
+    *,
+    student: str,
+    chapters: tuple[Chapter, ...],
+    plans: dict,
+    protected: tuple[str, ...] = (),
+    time_limit_s: float = 10.0,
+) -> tuple[list[GradeRow], str]:
+    """Grade one submitted notebook: its gradebook rows and the student's feedback text.
+
+    Args:
+        path: the notebook (only read).
+        student: the name the gradebook gives the student.
+        chapters: the chapters with exercises (`discover_chapters()`).
+        plans: {chapter name: {"tests": {exercise name: otter test file path},
+            "forbidden": {exercise name: course functions it may not call}}}.
+        protected: folders the student's code may neither read nor list.
+        time_limit_s: the limit for each case, and (doubled, plus 10 s for imports) for the cells.
+    """
+    if not isinstance(path, (str, Path)):
+        raise TypeError(f"path must be a path, got {type(path).__name__}")
+    if not isinstance(student, str) or not student:
+        raise TypeError(f"student must be a non-empty string, got {student!r}")
+    if not isinstance(chapters, tuple) or not all(isinstance(c, Chapter) for c in chapters):
+        raise TypeError("chapters must be a tuple of Chapter (from discover_chapters())")
+    if not isinstance(plans, dict) or not all(c.name in plans for c in chapters):
+        raise TypeError("plans must be a dict with an entry for every chapter")
+    if not isinstance(protected, tuple) or not all(isinstance(p, str) for p in protected):
+        raise TypeError("protected must be a tuple of folder paths (str)")
+    time_limit_s = real_number("time_limit_s", time_limit_s, positive=True)
+    if time_limit_s > 3600:
+        raise ValueError(f"time_limit_s must be <= 3600, got {time_limit_s}")
+    header = f"# Feedback for {student}\n"
+    try:
+        if Path(path).stat().st_size > _MAX_NOTEBOOK:
+            raise _Invalid(f"the file is larger than {_MAX_NOTEBOOK // 2**20} MiB")
+        raw = Path(path).read_bytes()
+        nb = _read_notebook(raw)
+        chapter = _chapter_of(nb, chapters)
+    except (_Invalid, OSError, RecursionError) as err:
+        why = (
+            str(err)
+            if isinstance(err, _Invalid)
+            else "the file is not a notebook the grader can read"
+            if isinstance(err, RecursionError)
+            else f"the file cannot be read ({err})"
+        )
+        row = GradeRow(student, "", "", 0.0, 0.0, "invalid_submission", why)
+        return [row], header + f"\nThe submission could not be graded: {why}\n"
+    scratch = Path(tempfile.mkdtemp(prefix="labs-grade-"))
+    try:
+        (scratch / "submission.ipynb").write_bytes(raw)  # the student's scratch copy
+        imports, cells, owners = _cells(nb, chapter)
+        setup = {
+            "imports": imports,
+            "cells": cells,
+            "names": [e.name for e in chapter.exercises],
+            "forbidden": dict(plans[chapter.name]["forbidden"]),
+            "scratch": str(scratch),
+            "protected": list(protected),
+            "owners": owners,
+        }
+        session = _Session(setup, scratch, time_limit_s, 60.0)
+        loaded = session.start()
+        tests = plans[chapter.name]["tests"]
+        rows, lines = _exercise_rows(student, chapter, tests, session, loaded)
+        session.close()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    total = sum(r.points for r in rows)
+    possible = sum(r.max_points for r in rows)
+    text = header + f"\nChapter {chapter.name}: {total:g} of {possible:g} points.\n\n"
+    text += "\n".join(lines) + "\n\nHidden cases are listed as passed or failed only.\n"
+    return rows, text
+
+
+# --- Grading a folder ------------------------------------------------------------------------
+
+
+def _student_names(paths: list[Path], root: Path) -> list[str]:
+    return [p.relative_to(root).with_suffix("").as_posix() for p in paths]
+
+
+def grade(
+    submissions: str | Path,
+    out: str | Path,
+    *,
+    hidden: str | Path | None = None,
+    time_limit_s: float = 10.0,
+    workers: int = 2,
+) -> Path:
+    """Grade every `*.ipynb` under `submissions`; write `out/gradebook.csv` and `out/feedback/`.
+
+    Args:
+        submissions: the folder of submitted notebooks (read only, never changed).
+        out: the results folder (created; must not be inside `submissions`).
+        hidden: the folder of hidden-case files (default `tests/exercises/hidden/`).
+        time_limit_s: the time limit of each case, in seconds (at most 3600).
+        workers: submissions graded at the same time, each in its own process (1 to 64).
+
+    Returns:
+        The path of the gradebook.
+    """
+    if not isinstance(submissions, (str, Path)):
+        raise TypeError(f"submissions must be a path, got {type(submissions).__name__}")
+    if not isinstance(out, (str, Path)):
+        raise TypeError(f"out must be a path, got {type(out).__name__}")
+    if not isinstance(hidden, (str, Path, type(None))):
+        raise TypeError(f"hidden must be a path, got {type(hidden).__name__}")
+    time_limit_s = real_number("time_limit_s", time_limit_s, positive=True)
+    if time_limit_s > 3600:
+        raise ValueError(f"time_limit_s must be <= 3600, got {time_limit_s}")
+    workers = integer("workers", workers, minimum=1, maximum=64)
+    root = Path(submissions).resolve()
+    if not root.is_dir():
+        raise ValueError(f"submissions must be an existing folder, got {str(submissions)!r}")
+    out = Path(out).resolve()
+    if out == root or root in out.parents:
+        raise ValueError(f"out must not be inside submissions ({out})")
+    hidden_dir = Path(hidden).resolve() if hidden is not None else default_hidden_dir()
+    chapters = discover_chapters()
+    paths = sorted(p for p in root.rglob("*.ipynb") if p.is_file())
+    names = _student_names(paths, root)
+    with tempfile.TemporaryDirectory(prefix="labs-tests-") as tmp:
+        plans = {}
+        for chapter in chapters:
+            written = write_test_files(chapter, Path(tmp) / chapter.name, hidden_dir)
+            plans[chapter.name] = {
+                "tests": {p.stem: p for p in written},
+                "forbidden": load_hidden(chapter, hidden_dir).forbidden,
+            }
+        protected = (str(hidden_dir), str(root), str(out), str(tmp))
+        out.mkdir(parents=True, exist_ok=True)
+        feedback_dir = out / "feedback"
+        feedback_dir.mkdir(exist_ok=True)
+
+        def one(item):
+            path, student = item
+            try:
+                return _grade_notebook(
+                    path,
+                    student=student,
+                    chapters=chapters,
+                    plans=plans,
+                    protected=protected,
+                    time_limit_s=time_limit_s,
+                )
+            except Exception as err:  # noqa: BLE001 - one odd file must not stop the others
+                why = f"the grader could not process this file ({type(err).__name__}: {err})"
+                row = GradeRow(student, "", "", 0.0, 0.0, "invalid_submission", why[:300])
+                return [row], f"# Feedback for {student}\n\n{why}\n"
+
+        results = []
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            jobs = pool.map(one, zip(paths, names, strict=True))
+            for result in progress(jobs, total=len(paths), desc="grading"):
+                results.append(result)
+    gradebook = out / "gradebook.csv"
+    with gradebook.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(COLUMNS)
+        for rows, _ in results:
+            for row in rows:
+                values = list(astuple(row))
+                values[3], values[4] = _number(row.points), _number(row.max_points)
+                writer.writerow(values)
+    for name, (_, text) in zip(names, results, strict=True):
+        target = feedback_dir / (name.replace("/", "__") + ".md")
+        target.write_text(text, encoding="utf-8")
+    return gradebook
+
+
+def _number(x: float) -> str:
+    return f"{round(x, 6):g}" if math.isfinite(x) else "0"

@@ -1,0 +1,68 @@
+"""Hidden cases of chapter 5, worked by hand (the arithmetic is beside each case)."""
+
+import math
+
+import numpy as np
+
+from labs.common.exercises import Case
+
+EPS = 1e-4
+# (2, 4, 6): mean 4, sample variance (4 + 0 + 4) / 2 = 4, std 2.
+_D = 2.0 + EPS
+
+HIDDEN = {
+    "advantages_from_rewards": (
+        Case(
+            (np.array([2.0, 4.0, 6.0, 5.0, 5.0, 5.0]), 3),
+            np.array([-2 / _D, 0.0, 2 / _D, 0.0, 0.0, 0.0]),
+            "two groups of three, the second all equal",
+        ),
+        # (1, 1, 0, 0): mean 0.5, sample variance 4 x 0.25 / 3 = 1/3.
+        Case(
+            (np.array([1.0, 1.0, 0.0, 0.0]), 4),
+            np.array([0.5, 0.5, -0.5, -0.5]) / (math.sqrt(1 / 3) + EPS),
+            "one group of four, two correct answers first",
+            rtol=1e-9,
+        ),
+    ),
+    "k3_estimator": (
+        # r = 0.1 / 0.4 = 0.25 -> 0.25 - log 0.25 - 1; r = 0.6 / 0.2 = 3 -> 3 - log 3 - 1.
+        Case(
+            (np.log(np.array([0.4, 0.2])), np.log(np.array([0.1, 0.6]))),
+            np.array([0.25 - math.log(0.25) - 1, 3 - math.log(3) - 1]),
+            "ratios 1/4 and 3",
+            rtol=1e-9,
+        ),
+        Case(
+            (np.log(np.array([[0.5]])), np.log(np.array([[0.5]]))),
+            np.array([[0.0]]),
+            "a 1 x 1 array of equal policies",
+        ),
+    ),
+    "clipped_objective": (
+        # eps 0.1: min(2 x 0.5, 1.1 x 0.5) = 0.55; min(0.2 x -2, 0.9 x -2) = -1.8.
+        Case(
+            (np.array([2.0, 0.2]), np.array([0.5, -2.0]), 0.1),
+            np.array([0.55, -1.8]),
+            "ratios far outside a narrow clip range",
+            rtol=1e-12,
+        ),
+        Case(
+            (np.array([[1.0, 3.0]]), np.array([[0.0, 0.0]]), 0.3),
+            np.array([[0.0, 0.0]]),
+            "zero advantages",
+        ),
+    ),
+}
+FORBIDDEN = {
+    "advantages_from_rewards": (
+        "labs.grpo.reference.group_advantages",
+        "labs.grpo.torch_kernels.group_advantages",
+        "labs.grpo.jax.group_advantages",
+    ),
+    "k3_estimator": (
+        "labs.grpo.reference.kl_k3",
+        "labs.grpo.torch_kernels.kl_k3",
+        "labs.grpo.jax.kl_k3",
+    ),
+}

@@ -1,0 +1,36 @@
+"""Hidden cases of chapter 3: hand arithmetic (3.1) and the brute-force loops of the public
+cases (3.2, 3.3)."""
+
+from labs.common.exercises import Case
+from labs.mla.exercises import _repeat_case, _scores_case
+
+HIDDEN = {
+    "kv_cache_elements": (
+        Case(
+            ("mla", 61, 128, 128),
+            35_136,
+            kwargs={"kv_lora_rank": 512, "rope_head_dim": 64},
+            label="MLA, DeepSeek-V3 (61 layers): 61 x 576",
+        ),
+        Case(("gqa", 80, 8, 128), 163_840, label="GQA, 80 layers, 8 KV heads of 128"),
+        Case(("mha", 1, 1, 1), 2, label="the smallest MHA: one K and one V element"),
+    ),
+    "repeat_kv": (
+        _repeat_case(7, 3, 5, 12, "3 KV heads for 12 query heads", seed=21),
+        _repeat_case(1, 2, 1, 16, "one token, 2 KV heads for 16 query heads", seed=22),
+    ),
+    "absorbed_scores": (
+        _scores_case(3, 5, 7, 6, "3 heads, d_h = 5, d_c = 7, 6 tokens", seed=31),
+        _scores_case(8, 2, 64, 3, "8 heads, d_c much larger than d_h", seed=32),
+    ),
+}
+FORBIDDEN = {
+    "kv_cache_elements": (
+        "labs.mla.cache_size.kv_cache_elements_per_token",
+        "labs.mla.cache_size.kv_cache_elements_per_layer",
+    ),
+    "absorbed_scores": (
+        "labs.mla.reference.scores_absorbed_without_rotation",
+        "labs.mla.reference.coupled_rope_scores",
+    ),
+}

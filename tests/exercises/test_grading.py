@@ -1,0 +1,403 @@
+"""Grade a folder of synthetic submissions and check the exact gradebook.
+
+Every chapter with exercises gets a correct submission (the reference solutions) and the stub as
+released; chapters 3 (MLA) and 5 (GRPO) also get partly correct and wrong answers and every way a
+submission can fail: an exception, an infinite loop, sys.exit and os._exit, invalid JSON, an empty
+file, a missing exercise, megabytes of output, reading the hidden cases, writing outside its
+scratch folder, overwriting the checks and `labs`, and calling the course's own implementation.
+The whole folder grades in one call; the submissions folder is hashed before and after.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from labs.grading import STATUSES, discover_chapters, grade
+from labs.grading.chapters import default_hidden_dir, load_hidden
+from tests.exercises.synthetic import correct, release_notebook, submission
+
+CHAPTERS = {c.topic: c for c in discover_chapters()}
+MLA, GRPO = CHAPTERS["mla"], CHAPTERS["grpo"]
+TIME_LIMIT_S = 2.0
+# 38 submissions, three of which run into a time limit, on 2 workers. Measured ~35-60 s on the
+# 2 shared cores of the development machine; the bound leaves room for a loaded CI runner.
+TIME_BOUND_S = 240
+
+MLA_KV = """def kv_cache_elements(
+    kind, n_layers, n_kv_heads, head_dim, kv_lora_rank=0, rope_head_dim=0
+):
+    if kind == "mla":
+        return n_layers * (kv_lora_rank + rope_head_dim)
+    return n_layers * 2 * n_kv_heads * head_dim
+"""
+MLA_REPEAT = """import numpy as np
+
+
+def repeat_kv(k, n_heads):
+    return np.repeat(k, n_heads // k.shape[1], axis=1)
+"""
+MLA_SCORES = """import numpy as np
+
+
+def absorbed_scores(q, w_uk, c_kv):
+    return np.einsum("chd,hd->hc", w_uk, q) @ c_kv.T
+"""
+
+
+def mla(**answers) -> str:
+    base = {"kv_cache_elements": MLA_KV, "repeat_kv": MLA_REPEAT, "absorbed_scores": MLA_SCORES}
+    base.update(answers)
+    return submission(MLA, base)
+
+
+def big_outputs() -> str:
+    nb = json.loads(mla())
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "x" * 2**20}]
+    return json.dumps(nb)
+
+
+def untagged() -> str:
+    nb = json.loads(mla())
+    for cell in nb["cells"]:
+        cell["metadata"] = {}  # Colab may drop tags: the "# EXERCISE" line still marks the cell
+    del nb["metadata"]["labs"]
+    return json.dumps(nb)
+
+
+def missing_exercise() -> str:
+    nb = json.loads(mla())
+    nb["cells"] = [c for c in nb["cells"] if "def repeat_kv(" not in "".join(c["source"])]
+    return json.dumps(nb)
+
+
+def submissions(folder: Path) -> dict[str, str]:
+    hidden_file = default_hidden_dir() / "mla.py"
+    other = folder / "mla_correct.ipynb"
+    subs = {f"{topic}_correct": correct(ch) for topic, ch in CHAPTERS.items()}
+    subs |= {f"{topic}_stub": submission(ch, {}) for topic, ch in CHAPTERS.items()}
+    subs |= {
+        # repeat_kv with np.tile: right when each KV head serves one query head or there is one.
+        "mla_partial": mla(
+            repeat_kv="import numpy as np\n\ndef repeat_kv(k, n_heads):\n"
+            "    return np.tile(k, (1, n_heads // k.shape[1], 1))\n",
+            absorbed_scores="def absorbed_scores(q, w_uk, c_kv):\n    raise NotImplementedError\n",
+        ),
+        "grpo_wrong": submission(
+            GRPO,
+            {
+                "advantages_from_rewards": "def advantages_from_rewards(rewards, group_size):\n"
+                "    return rewards - rewards.mean()\n",
+                "k3_estimator": "def k3_estimator(logp, ref_logp):\n    return logp - ref_logp\n",
+                "clipped_objective": "def clipped_objective(ratio, advantage, clip_eps):\n"
+                "    return ratio * advantage\n",
+            },
+        ),
+        "mla_exception": mla(
+            kv_cache_elements="def kv_cache_elements(kind, n_layers, n_kv_heads, head_dim, "
+            "kv_lora_rank=0, rope_head_dim=0):\n    return 1 / 0\n"
+        ),
+        "mla_infinite_loop": mla(
+            repeat_kv="def repeat_kv(k, n_heads):\n    while True:\n        try:\n"
+            "            pass\n        except BaseException:\n            pass\n"
+        ),
+        "mla_loop_in_cell": mla(absorbed_scores="while True:\n    pass\n"),
+        "mla_sys_exit": mla(
+            repeat_kv="import sys\n\ndef repeat_kv(k, n_heads):\n    sys.exit(0)\n"
+        ),
+        "mla_os_exit": mla(repeat_kv="import os\n\ndef repeat_kv(k, n_heads):\n    os._exit(0)\n"),
+        "mla_os_exit_in_cell": mla(absorbed_scores="import os\nos._exit(0)\n"),
+        "mla_missing_exercise": missing_exercise(),
+        "mla_big_outputs": big_outputs(),
+        "mla_prints_megabytes": mla(
+            repeat_kv="import numpy as np\n\ndef repeat_kv(k, n_heads):\n"
+            "    print('y' * 5_000_000)\n    return np.repeat(k, n_heads // k.shape[1], axis=1)\n"
+        ),
+        "mla_untagged": untagged(),
+        "mla_reads_hidden": mla(
+            kv_cache_elements="def kv_cache_elements(kind, n_layers, n_kv_heads, head_dim, "
+            "kv_lora_rank=0, rope_head_dim=0):\n"
+            f"    text = open({str(hidden_file)!r}).read()\n    return 0\n"
+        ),
+        "mla_reads_hidden_in_cell": mla(
+            absorbed_scores=f"SECRET = open({str(hidden_file)!r}).read()\n" + MLA_SCORES
+        ),
+        "mla_deletes_files": mla(
+            repeat_kv="import os\nimport numpy as np\n\ndef repeat_kv(k, n_heads):\n"
+            f"    os.remove({str(other)!r})\n"
+            "    return np.repeat(k, n_heads // k.shape[1], axis=1)\n"
+        ),
+        "mla_writes_outside": mla(
+            repeat_kv="import numpy as np\n\ndef repeat_kv(k, n_heads):\n"
+            f"    open({str(folder.parent / 'planted.txt')!r}, 'w').write('x')\n"
+            "    return np.repeat(k, n_heads // k.shape[1], axis=1)\n"
+        ),
+        # Overwrite everything the instant checks and the comparison use, then answer wrongly.
+        "mla_tampers": mla(
+            kv_cache_elements="import numpy\nimport labs.common.exercises as E\n"
+            "import labs.mla.exercises as X\n"
+            "E.compare = lambda *a, **k: None\nE.check = lambda *a, **k: None\n"
+            "X.check_kv_cache_elements = lambda fn: 'passed'\n"
+            "X.KV_CACHE_ELEMENTS.cases[0].__dict__['expected'] = 0\n"
+            "numpy.isclose = lambda *a, **k: numpy.ones(1, bool)\n"
+            "numpy.allclose = lambda *a, **k: True\n"
+            "import builtins\nbuiltins.AssertionError = type('Never', (Exception,), {})\n"
+            "def kv_cache_elements(kind, n_layers, n_kv_heads, head_dim, kv_lora_rank=0, "
+            "rope_head_dim=0):\n    return 0\n"
+        ),
+        "grpo_uses_course": submission(
+            GRPO,
+            {
+                "advantages_from_rewards": "from labs.grpo import group_advantages\n\n"
+                "def advantages_from_rewards(rewards, group_size):\n"
+                "    return group_advantages(rewards, group_size)\n"
+            },
+        ),
+        "grpo_course_in_thread": submission(
+            GRPO,
+            {
+                "advantages_from_rewards": "import threading\n\n"
+                "from labs.grpo.reference import group_advantages\n\n"
+                "def advantages_from_rewards(rewards, group_size):\n"
+                "    box = []\n"
+                "    worker = threading.Thread(\n"
+                "        target=lambda: box.append(group_advantages(rewards, group_size))\n"
+                "    )\n"
+                "    worker.start()\n"
+                "    worker.join()\n"
+                "    return box[0]\n"
+            },
+        ),
+        # Answers as a NumPy scalar and as a float32 torch tensor: both read right.
+        "tour_numpy_scalar": submission(
+            CHAPTERS["tour"],
+            {
+                "log_sum_exp": "import numpy as np\n\ndef log_sum_exp(x):\n"
+                "    m = np.max(x)\n"
+                "    return np.float64(m + np.log(np.sum(np.exp(x - m))))\n"
+            },
+        ),
+        "grpo_torch": submission(
+            GRPO,
+            {
+                "k3_estimator": "import torch\n\ndef k3_estimator(logp, ref_logp):\n"
+                "    r = torch.exp(torch.tensor(ref_logp - logp, dtype=torch.float32))\n"
+                "    return r - torch.log(r) - 1\n"
+            },
+        ),
+        "mla_removes_tracer": mla(
+            repeat_kv="import sys\nimport numpy as np\n\ndef repeat_kv(k, n_heads):\n"
+            "    sys.setprofile(None)\n"
+            "    return np.repeat(k, n_heads // k.shape[1], axis=1)\n"
+        ),
+    }
+    return subs
+
+
+def write_submissions(folder: Path) -> None:
+    for name, text in submissions(folder).items():
+        (folder / f"{name}.ipynb").write_text(text, encoding="utf-8")
+    (folder / "not_json.ipynb").write_text('{"cells": [', encoding="utf-8")
+    (folder / "empty.ipynb").write_bytes(b"")
+    (folder / "no_chapter.ipynb").write_text(json.dumps({"cells": [], "metadata": {}}))
+    (folder / "section_b").mkdir()
+    (folder / "section_b" / "carol.ipynb").write_text(correct(CHAPTERS["tour"]))
+
+
+def tree_hash(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        digest.update(str(path.relative_to(folder)).encode())
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("submissions")
+    out = tmp_path_factory.mktemp("results")
+    write_submissions(folder)
+    before = tree_hash(folder)
+    start = time.perf_counter()
+    gradebook = grade(folder, out, time_limit_s=TIME_LIMIT_S, workers=2)
+    seconds = time.perf_counter() - start
+    with gradebook.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    return {"folder": folder, "out": out, "rows": rows, "before": before, "seconds": seconds}
+
+
+def table(rows, student: str) -> list[tuple]:
+    return [
+        (r["exercise"], r["points"], r["max_points"], r["status"])
+        for r in rows
+        if r["student"] == student
+    ]
+
+
+def message(rows, student: str, exercise: str) -> str:
+    (row,) = [r for r in rows if r["student"] == student and r["exercise"] == exercise]
+    return row["message"]
+
+
+MLA_FULL = [
+    ("kv_cache_elements", "7", "7", "passed"),
+    ("repeat_kv", "6", "6", "passed"),
+    ("absorbed_scores", "5", "5", "passed"),
+]
+
+EXPECTED = {
+    "mla_partial": [
+        ("kv_cache_elements", "7", "7", "passed"),
+        ("repeat_kv", "2", "6", "failed"),  # public 3 (MQA) and 4 (MHA): tile == repeat there
+        ("absorbed_scores", "0", "5", "not_attempted"),
+    ],
+    "grpo_wrong": [
+        ("advantages_from_rewards", "0", "6", "failed"),
+        ("k3_estimator", "2", "5", "failed"),  # policy == reference (twice): log ratio 0 is right
+        ("clipped_objective", "2", "5", "failed"),  # ratios inside the clip range; zero advantages
+    ],
+    "mla_exception": [("kv_cache_elements", "0", "7", "failed"), *MLA_FULL[1:]],
+    "mla_infinite_loop": [MLA_FULL[0], ("repeat_kv", "0", "6", "timeout"), MLA_FULL[2]],
+    # The cell is left out and the others still grade.
+    "mla_loop_in_cell": [*MLA_FULL[:2], ("absorbed_scores", "0", "5", "timeout")],
+    "mla_sys_exit": [MLA_FULL[0], ("repeat_kv", "0", "6", "failed"), MLA_FULL[2]],
+    "mla_os_exit": [MLA_FULL[0], ("repeat_kv", "0", "6", "error"), MLA_FULL[2]],
+    "mla_os_exit_in_cell": [*MLA_FULL[:2], ("absorbed_scores", "0", "5", "error")],
+    "mla_missing_exercise": [MLA_FULL[0], ("repeat_kv", "0", "6", "not_attempted"), MLA_FULL[2]],
+    "mla_big_outputs": MLA_FULL,
+    "mla_prints_megabytes": MLA_FULL,
+    "mla_untagged": MLA_FULL,
+    "mla_reads_hidden": [("kv_cache_elements", "0", "7", "error"), *MLA_FULL[1:]],
+    "mla_reads_hidden_in_cell": [*MLA_FULL[:2], ("absorbed_scores", "0", "5", "error")],
+    "mla_deletes_files": [MLA_FULL[0], ("repeat_kv", "0", "6", "error"), MLA_FULL[2]],
+    "mla_writes_outside": [MLA_FULL[0], ("repeat_kv", "0", "6", "error"), MLA_FULL[2]],
+    "mla_tampers": [("kv_cache_elements", "0", "7", "failed"), *MLA_FULL[1:]],
+    "grpo_uses_course": [
+        ("advantages_from_rewards", "0", "6", "failed"),
+        ("k3_estimator", "0", "5", "not_attempted"),
+        ("clipped_objective", "0", "5", "not_attempted"),
+    ],
+    "grpo_course_in_thread": [
+        ("advantages_from_rewards", "0", "6", "failed"),
+        ("k3_estimator", "0", "5", "not_attempted"),
+        ("clipped_objective", "0", "5", "not_attempted"),
+    ],
+    "mla_removes_tracer": [MLA_FULL[0], ("repeat_kv", "0", "6", "error"), MLA_FULL[2]],
+    "tour_numpy_scalar": [("log_sum_exp", "4", "4", "passed")],
+    "grpo_torch": [
+        ("advantages_from_rewards", "0", "6", "not_attempted"),
+        ("k3_estimator", "5", "5", "passed"),
+        ("clipped_objective", "0", "5", "not_attempted"),
+    ],
+    "not_json": [("", "0", "0", "invalid_submission")],
+    "empty": [("", "0", "0", "invalid_submission")],
+    "no_chapter": [("", "0", "0", "invalid_submission")],
+    "section_b/carol": [("log_sum_exp", "4", "4", "passed")],
+}
+
+
+def expected_rows() -> dict[str, list[tuple]]:
+    rows = dict(EXPECTED)
+    for topic, chapter in CHAPTERS.items():
+        bank = load_hidden(chapter)
+        full, stub = [], []
+        for exercise in chapter.exercises:
+            n = len(exercise.cases) + len(bank.hidden[exercise.name])
+            points = f"{bank.points.get(exercise.name, n):g}"
+            full.append((exercise.name, points, points, "passed"))
+            stub.append((exercise.name, "0", points, "not_attempted"))
+        rows[f"{topic}_correct"], rows[f"{topic}_stub"] = full, stub
+    return rows
+
+
+def test_the_gradebook_is_exactly_as_expected(graded):
+    rows = graded["rows"]
+    assert list(rows[0]) == ["student", "chapter", "exercise", "points", "max_points", "status",
+                             "message"]  # fmt: skip
+    got = {student: table(rows, student) for student in {r["student"] for r in rows}}
+    assert got == expected_rows()
+    assert {r["status"] for r in rows} == set(STATUSES)
+    for r in rows:  # the chapter column: the submission's chapter, or empty when invalid
+        topic = "tour" if r["student"] == "section_b/carol" else r["student"].split("_")[0]
+        assert r["chapter"] == (CHAPTERS[topic].name if r["exercise"] else "")
+
+
+def test_every_chapter_with_exercises_is_covered():
+    covered = {name.split("_")[0] for name in expected_rows()}
+    assert set(CHAPTERS) <= covered
+
+
+def test_the_messages_say_why(graded):
+    rows = graded["rows"]
+    assert "ZeroDivisionError" in message(rows, "mla_exception", "kv_cache_elements")
+    assert "was stopped" in message(rows, "mla_infinite_loop", "repeat_kv")
+    assert "sys.exit" in message(rows, "mla_sys_exit", "repeat_kv")
+    assert "os._exit" in message(rows, "mla_os_exit", "repeat_kv")
+    assert "os._exit" in message(rows, "mla_os_exit_in_cell", "absorbed_scores")
+    assert "was stopped" in message(rows, "mla_loop_in_cell", "absorbed_scores")
+    assert "not valid notebook JSON" in message(rows, "not_json", "")
+    assert "empty" in message(rows, "empty", "")
+    assert "no function 'repeat_kv'" in message(rows, "mla_missing_exercise", "repeat_kv")
+    assert "protects" in message(rows, "mla_reads_hidden", "kv_cache_elements")
+    assert "protects" in message(rows, "mla_reads_hidden_in_cell", "absorbed_scores")
+    assert "outside its scratch folder" in message(rows, "mla_deletes_files", "repeat_kv")
+    assert "outside its scratch folder" in message(rows, "mla_writes_outside", "repeat_kv")
+    assert "course's own implementation" in message(
+        rows, "grpo_uses_course", "advantages_from_rewards"
+    )
+    assert "labs.grpo.reference.group_advantages" in message(
+        rows, "grpo_uses_course", "advantages_from_rewards"
+    )
+    assert "expected" in message(rows, "mla_tampers", "kv_cache_elements")
+    assert "course's own" in message(rows, "grpo_course_in_thread", "advantages_from_rewards")
+    assert "call tracer" in message(rows, "mla_removes_tracer", "repeat_kv")
+
+
+def test_the_submissions_folder_is_unchanged(graded):
+    assert tree_hash(graded["folder"]) == graded["before"]
+    assert not (graded["folder"].parent / "planted.txt").exists()
+
+
+def test_grading_is_fast_enough(graded):
+    assert graded["seconds"] < TIME_BOUND_S, f"graded in {graded['seconds']:.0f} s"
+
+
+def test_feedback_per_student_hides_the_hidden_cases(graded):
+    feedback = graded["out"] / "feedback"
+    files = sorted(p.name for p in feedback.iterdir())
+    assert len(files) == len({r["student"] for r in graded["rows"]})
+    text = (feedback / "mla_partial.md").read_text()
+    assert "repeat_kv public 1: failed: (2 KV heads for 4 query heads)" in text
+    assert "repeat_kv hidden 1: failed\n" in text
+    bank = load_hidden(MLA)
+    for cases in bank.hidden.values():
+        for case in cases:
+            assert case.label not in text
+    assert "section_b__carol.md" in files
+
+
+def test_a_chapter_without_hidden_cases_fails(tmp_path):
+    """A new chapter's exercises need a hidden-case file: loading the bank refuses without it."""
+    with pytest.raises(ValueError, match="no hidden cases"):
+        load_hidden(MLA, tmp_path)
+    (tmp_path / "mla.py").write_text('HIDDEN = {"kv_cache_elements": ()}\n')
+    with pytest.raises(ValueError, match="has no hidden case"):
+        load_hidden(MLA, tmp_path)
+
+
+@pytest.mark.parametrize("topic", sorted(CHAPTERS))
+def test_every_chapter_has_hidden_cases_for_every_exercise(topic):
+    bank = load_hidden(CHAPTERS[topic])
+    assert {e.name for e in CHAPTERS[topic].exercises} == set(bank.hidden)
+
+
+def test_release_notebook_helper_marks_the_chapter():
+    assert release_notebook(MLA)["metadata"]["labs"]["topic"] == "mla"

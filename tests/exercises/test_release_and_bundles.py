@@ -1,0 +1,153 @@
+"""The student release and the HTML hold no reference solution and no hidden case; the autograder
+bundles hold every case and run under otter's own runner."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from labs.grading import build_autograders, check_release, discover_chapters, release
+from labs.grading.__main__ import main as cli
+from labs.grading.chapters import is_exercise_cell, load_hidden
+from labs.grading.release import check_text, secrets
+from tests.exercises.synthetic import correct, solution_source, submission
+
+CHAPTERS = discover_chapters()
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory) -> tuple[Path, ...]:
+    return release(tmp_path_factory.mktemp("release"))
+
+
+def html_of(path: Path) -> str:
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_filename(str(path))
+    return body
+
+
+def test_release_has_every_chapter_with_metadata_and_stubs(released):
+    assert [p.name for p in released] == [c.notebook.name for c in CHAPTERS]
+    for path, chapter in zip(released, CHAPTERS, strict=True):
+        nb = json.loads(path.read_text())
+        assert nb["metadata"]["labs"]["topic"] == chapter.topic
+        stubs = [c for c in nb["cells"] if is_exercise_cell(c)]
+        assert len(stubs) == len(chapter.exercises)
+        assert all("raise NotImplementedError" in "".join(c["source"]) for c in stubs)
+
+
+def test_release_and_its_html_contain_no_solution_and_no_hidden_case(released):
+    for path, chapter in zip(released, CHAPTERS, strict=True):
+        forbidden = secrets(chapter)
+        assert len(forbidden) > len(chapter.exercises)  # solution lines and hidden labels
+        text = path.read_text()
+        html = html_of(path)
+        for secret in forbidden:
+            assert secret not in text
+        check_text(html, forbidden, path.name)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS[:2] + CHAPTERS[-1:], ids=lambda c: c.topic)
+def test_the_release_check_catches_a_solution_left_in(tmp_path, chapter):
+    """Negative control: a notebook with the solution in its cell fails, as notebook and HTML."""
+    path = tmp_path / chapter.notebook.name
+    path.write_text(correct(chapter))
+    with pytest.raises(ValueError, match="not a stub"):
+        check_release(path, chapter)
+    with pytest.raises(ValueError, match="solution or hidden case"):
+        check_text(html_of(path), secrets(chapter), path.name)
+    # The solution pasted into a markdown cell, with the stub left alone.
+    nb = json.loads(submission(chapter, {}))
+    name = chapter.exercises[0].name
+    nb["cells"].append(
+        {"cell_type": "markdown", "metadata": {}, "source": solution_source(chapter, name)}
+    )
+    path.write_text(json.dumps(nb))
+    with pytest.raises(ValueError, match="solution or hidden case"):
+        check_release(path, chapter)
+
+
+def test_the_release_check_catches_a_hidden_case(tmp_path):
+    chapter = CHAPTERS[0]
+    label = load_hidden(chapter).hidden[chapter.exercises[0].name][0].label
+    nb = json.loads(submission(chapter, {}))
+    nb["cells"].append({"cell_type": "markdown", "metadata": {}, "source": f"Try: {label}"})
+    path = tmp_path / "leak.ipynb"
+    path.write_text(json.dumps(nb))
+    with pytest.raises(ValueError, match="solution or hidden case"):
+        check_release(path, chapter)
+
+
+def test_check_html_command_scans_a_built_book(tmp_path, capsys):
+    (tmp_path / "page.html").write_text(html_of(CHAPTERS[0].notebook))
+    assert cli(["check-html", str(tmp_path)]) == 0
+    assert "1 pages hold no solution" in capsys.readouterr().out
+    (tmp_path / "leak.html").write_text(f"<p>{secrets(CHAPTERS[0])[0]}</p>")
+    with pytest.raises(ValueError, match="leak.html"):
+        cli(["check-html", str(tmp_path)])
+
+
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory) -> tuple[Path, ...]:
+    return build_autograders(tmp_path_factory.mktemp("bundles"))
+
+
+def test_a_bundle_per_chapter_with_public_and_hidden_cases(bundles):
+    assert [b.name for b in bundles] == [f"{c.name}-autograder.zip" for c in CHAPTERS]
+    for path, chapter in zip(bundles, CHAPTERS, strict=True):
+        with zipfile.ZipFile(path) as z:
+            names = set(z.namelist())
+            assert {"run_autograder", "setup.sh", "otter_config.json"} <= names
+            bank = load_hidden(chapter)
+            for exercise in chapter.exercises:
+                source = z.read(f"tests/{exercise.name}.py").decode()
+                assert source.count("hidden=True") == len(bank.hidden[exercise.name])
+                assert source.count("hidden=False") == len(exercise.cases)
+
+
+def test_otter_run_grades_a_notebook_with_a_bundle(bundles, tmp_path):
+    """The zip is a real otter autograder: `otter run` (no Docker) scores a correct answer.
+
+    The notebook keeps only its exercise cells, so the run takes seconds; a run that hangs (a
+    kernel that never starts on a loaded machine) is tried once more.
+    """
+    chapter = CHAPTERS[0]
+    nb = json.loads(correct(chapter))
+    nb["cells"] = [c for c in nb["cells"] if is_exercise_cell(c)]
+    notebook = tmp_path / "student.ipynb"
+    notebook.write_text(json.dumps(nb))
+    otter = Path(sys.executable).with_name("otter")
+    for attempt in range(2):
+        out = tmp_path / f"run{attempt}"
+        out.mkdir()
+        try:
+            subprocess.run(
+                [str(otter), "run", "-a", str(bundles[0]), "-o", str(out), str(notebook)],
+                check=True,
+                capture_output=True,
+                timeout=150,
+            )
+            break
+        except subprocess.TimeoutExpired:
+            if attempt:
+                raise
+    results = json.loads((out / "results.json").read_text())
+    scores = {t["name"]: t.get("score") for t in results["tests"]}
+    bank = load_hidden(chapter)
+    assert scores[chapter.exercises[0].name] == bank.points[chapter.exercises[0].name]
+
+
+BUILT = sorted(Path(__file__).resolve().parents[2].glob("_build/**/html/chapters/*.html"))
+
+
+@pytest.mark.skipif(not BUILT, reason="no built book here (make book or make book-noexec)")
+def test_the_built_book_holds_no_solution_and_no_hidden_case():
+    forbidden = tuple(sorted({s for c in CHAPTERS for s in secrets(c)}))
+    for page in BUILT:
+        check_text(page.read_text(encoding="utf-8", errors="replace"), forbidden, page.name)
