@@ -42,16 +42,20 @@ MLA_REPEAT = """import numpy as np
 def repeat_kv(k, n_heads):
     return np.repeat(k, n_heads // k.shape[1], axis=1)
 """
-MLA_SCORES = """import numpy as np
-
-
-def absorbed_scores(q, w_uk, c_kv):
-    return np.einsum("chd,hd->hc", w_uk, q) @ c_kv.T
+MLA_BOUND = """def decode_bound(config, tensor_parallel, peak_flops_per_s, peak_bytes_per_s):
+    heads = config.n_heads / tensor_parallel
+    if config.kind == "mla":
+        width = config.kv_lora_rank + config.rope_head_dim
+        flops, nbytes = 2 * heads * (width + config.kv_lora_rank), 2 * width
+    else:
+        kv_heads = max(1.0, config.n_kv_heads / tensor_parallel)
+        flops, nbytes = 4 * heads * config.head_dim, 4 * kv_heads * config.head_dim
+    return "compute" if flops / nbytes > peak_flops_per_s / peak_bytes_per_s else "memory"
 """
 
 
 def mla(**answers) -> str:
-    base = {"kv_cache_elements": MLA_KV, "repeat_kv": MLA_REPEAT, "absorbed_scores": MLA_SCORES}
+    base = {"kv_cache_elements": MLA_KV, "repeat_kv": MLA_REPEAT, "decode_bound": MLA_BOUND}
     base.update(answers)
     return submission(MLA, base)
 
@@ -88,7 +92,8 @@ def submissions(folder: Path) -> dict[str, str]:
         "mla_partial": mla(
             repeat_kv="import numpy as np\n\ndef repeat_kv(k, n_heads):\n"
             "    return np.tile(k, (1, n_heads // k.shape[1], 1))\n",
-            absorbed_scores="def absorbed_scores(q, w_uk, c_kv):\n    raise NotImplementedError\n",
+            decode_bound="def decode_bound(config, tensor_parallel, flops, nbytes):\n"
+            "    raise NotImplementedError\n",
         ),
         "grpo_wrong": submission(
             GRPO,
@@ -108,12 +113,12 @@ def submissions(folder: Path) -> dict[str, str]:
             repeat_kv="def repeat_kv(k, n_heads):\n    while True:\n        try:\n"
             "            pass\n        except BaseException:\n            pass\n"
         ),
-        "mla_loop_in_cell": mla(absorbed_scores="while True:\n    pass\n"),
+        "mla_loop_in_cell": mla(decode_bound="while True:\n    pass\n"),
         "mla_sys_exit": mla(
             repeat_kv="import sys\n\ndef repeat_kv(k, n_heads):\n    sys.exit(0)\n"
         ),
         "mla_os_exit": mla(repeat_kv="import os\n\ndef repeat_kv(k, n_heads):\n    os._exit(0)\n"),
-        "mla_os_exit_in_cell": mla(absorbed_scores="import os\nos._exit(0)\n"),
+        "mla_os_exit_in_cell": mla(decode_bound="import os\nos._exit(0)\n"),
         "mla_missing_exercise": missing_exercise(),
         "mla_big_outputs": big_outputs(),
         "mla_prints_megabytes": mla(
@@ -127,7 +132,7 @@ def submissions(folder: Path) -> dict[str, str]:
             f"    text = open({str(hidden_file)!r}).read()\n    return 0\n"
         ),
         "mla_reads_hidden_in_cell": mla(
-            absorbed_scores=f"SECRET = open({str(hidden_file)!r}).read()\n" + MLA_SCORES
+            decode_bound=f"SECRET = open({str(hidden_file)!r}).read()\n" + MLA_BOUND
         ),
         "mla_deletes_files": mla(
             repeat_kv="import os\nimport numpy as np\n\ndef repeat_kv(k, n_heads):\n"
@@ -250,14 +255,14 @@ def message(rows, student: str, exercise: str) -> str:
 MLA_FULL = [
     ("kv_cache_elements", "7", "7", "passed"),
     ("repeat_kv", "6", "6", "passed"),
-    ("absorbed_scores", "5", "5", "passed"),
+    ("decode_bound", "10", "10", "passed"),
 ]
 
 EXPECTED = {
     "mla_partial": [
         ("kv_cache_elements", "7", "7", "passed"),
         ("repeat_kv", "2", "6", "failed"),  # public 3 (MQA) and 4 (MHA): tile == repeat there
-        ("absorbed_scores", "0", "5", "not_attempted"),
+        ("decode_bound", "0", "10", "not_attempted"),
     ],
     "grpo_wrong": [
         ("advantages_from_rewards", "0", "6", "failed"),
@@ -267,16 +272,16 @@ EXPECTED = {
     "mla_exception": [("kv_cache_elements", "0", "7", "failed"), *MLA_FULL[1:]],
     "mla_infinite_loop": [MLA_FULL[0], ("repeat_kv", "0", "6", "timeout"), MLA_FULL[2]],
     # The cell is left out and the others still grade.
-    "mla_loop_in_cell": [*MLA_FULL[:2], ("absorbed_scores", "0", "5", "timeout")],
+    "mla_loop_in_cell": [*MLA_FULL[:2], ("decode_bound", "0", "10", "timeout")],
     "mla_sys_exit": [MLA_FULL[0], ("repeat_kv", "0", "6", "failed"), MLA_FULL[2]],
     "mla_os_exit": [MLA_FULL[0], ("repeat_kv", "0", "6", "error"), MLA_FULL[2]],
-    "mla_os_exit_in_cell": [*MLA_FULL[:2], ("absorbed_scores", "0", "5", "error")],
+    "mla_os_exit_in_cell": [*MLA_FULL[:2], ("decode_bound", "0", "10", "error")],
     "mla_missing_exercise": [MLA_FULL[0], ("repeat_kv", "0", "6", "not_attempted"), MLA_FULL[2]],
     "mla_big_outputs": MLA_FULL,
     "mla_prints_megabytes": MLA_FULL,
     "mla_untagged": MLA_FULL,
     "mla_reads_hidden": [("kv_cache_elements", "0", "7", "error"), *MLA_FULL[1:]],
-    "mla_reads_hidden_in_cell": [*MLA_FULL[:2], ("absorbed_scores", "0", "5", "error")],
+    "mla_reads_hidden_in_cell": [*MLA_FULL[:2], ("decode_bound", "0", "10", "error")],
     "mla_deletes_files": [MLA_FULL[0], ("repeat_kv", "0", "6", "error"), MLA_FULL[2]],
     "mla_writes_outside": [MLA_FULL[0], ("repeat_kv", "0", "6", "error"), MLA_FULL[2]],
     "mla_tampers": [("kv_cache_elements", "0", "7", "failed"), *MLA_FULL[1:]],
@@ -341,13 +346,13 @@ def test_the_messages_say_why(graded):
     assert "was stopped" in message(rows, "mla_infinite_loop", "repeat_kv")
     assert "sys.exit" in message(rows, "mla_sys_exit", "repeat_kv")
     assert "os._exit" in message(rows, "mla_os_exit", "repeat_kv")
-    assert "os._exit" in message(rows, "mla_os_exit_in_cell", "absorbed_scores")
-    assert "was stopped" in message(rows, "mla_loop_in_cell", "absorbed_scores")
+    assert "os._exit" in message(rows, "mla_os_exit_in_cell", "decode_bound")
+    assert "was stopped" in message(rows, "mla_loop_in_cell", "decode_bound")
     assert "not valid notebook JSON" in message(rows, "not_json", "")
     assert "empty" in message(rows, "empty", "")
     assert "no function 'repeat_kv'" in message(rows, "mla_missing_exercise", "repeat_kv")
     assert "protects" in message(rows, "mla_reads_hidden", "kv_cache_elements")
-    assert "protects" in message(rows, "mla_reads_hidden_in_cell", "absorbed_scores")
+    assert "protects" in message(rows, "mla_reads_hidden_in_cell", "decode_bound")
     assert "outside its scratch folder" in message(rows, "mla_deletes_files", "repeat_kv")
     assert "outside its scratch folder" in message(rows, "mla_writes_outside", "repeat_kv")
     assert "course's own implementation" in message(

@@ -2,7 +2,11 @@
 cases (3.2, 3.3)."""
 
 from labs.common.exercises import Case
-from labs.mla.exercises import _repeat_case, _scores_case
+from labs.mla.config import DEEPSEEK_V3, AttentionConfig
+from labs.mla.exercises import H800, SLOW_CPU, T4, _repeat_case, _scores_case
+
+# MQA with 64 heads of 128: 4 n_h d_h S FLOPs over 2 d_h S elements of 2 bytes = n_h = 64.
+_MQA64 = AttentionConfig(kind="mqa", n_layers=1, d_model=8192, n_heads=64, head_dim=128)
 
 HIDDEN = {
     "kv_cache_elements": (
@@ -18,6 +22,17 @@ HIDDEN = {
     "repeat_kv": (
         _repeat_case(7, 3, 5, 12, "3 KV heads for 12 query heads", seed=21),
         _repeat_case(1, 2, 1, 16, "one token, 2 KV heads for 16 query heads", seed=22),
+    ),
+    "decode_bound": (
+        # absorbed MLA: 2 n_h (d_c + d_h^R + d_c) / (2 (d_c + d_h^R)) = n_h x 1088 / 576 per byte
+        Case((DEEPSEEK_V3, 2, *T4), "memory", label="64 heads per T4: 120.9 < 203.1"),
+        Case((_MQA64, 1, *H800), "memory", label="MQA, 64 heads on an H800: 64 < 295.4"),
+        Case((_MQA64, 1, *SLOW_CPU), "compute", label="MQA, 64 heads on a CPU thread: 64 > 5"),
+        Case(
+            (DEEPSEEK_V3, 1, 500e12, 3.35e12),
+            "compute",
+            label="128 heads on a device of 500 TFLOP/s and 3.35 TB/s: 241.8 > 149.3",
+        ),
     ),
     "absorbed_scores": (
         _scores_case(3, 5, 7, 6, "3 heads, d_h = 5, d_c = 7, 6 tokens", seed=31),

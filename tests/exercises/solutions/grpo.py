@@ -4,7 +4,7 @@ import numpy as np
 
 
 def advantages_from_rewards(rewards, group_size):
-    groups = rewards.reshape(-1, group_size)
+    groups = np.reshape(rewards, (-1, group_size))
     spread = groups.std(axis=1, ddof=1, keepdims=True)
     centred = (groups - groups.mean(axis=1, keepdims=True)) / (spread + 1e-4)
     return np.where(spread == 0, 0.0, centred).reshape(-1)
