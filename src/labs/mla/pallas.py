@@ -67,7 +67,9 @@ def _mla_decode_kernel(
         p = jnp.where(valid, jnp.exp(s - m_new[:, None]), 0.0)  # (H, L)
         alpha = jnp.exp(m - m_new)  # rescales what was summed under the old max
         l_new = alpha * l + p.sum(axis=1)
-        acc_new = alpha[:, None] * acc + jnp.dot(p.astype(c.dtype), c, preferred_element_type=jnp.float32)
+        acc_new = alpha[:, None] * acc + jnp.dot(
+            p.astype(c.dtype), c, preferred_element_type=jnp.float32
+        )
         return m_new, l_new, acc_new
 
     heads, latent = q_lat.shape
@@ -169,7 +171,9 @@ def mla_decode(
         (B, H, d_c) float32: each head's softmax-weighted latent, to be mapped by W^UV_i, W^O.
     """
     q_latent, q_rope, c_kv, k_rope, lengths, scale, block, splits, block_table = (
-        check_pallas_decode(q_latent, q_rope, c_kv, k_rope, lengths, scale, block, splits, block_table)
+        check_pallas_decode(
+            q_latent, q_rope, c_kv, k_rope, lengths, scale, block, splits, block_table
+        )
     )
     if interpret is None:
         interpret = jax.default_backend() == "cpu"
