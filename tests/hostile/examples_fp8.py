@@ -291,3 +291,10 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
     ("labs.fp8.experiments.markov_tokens", "seed", "huge-int"): "any seed >= 0 is valid",
     ("labs.fp8.torch_train.train_tiny_lm", "seed", "huge-int"): "any seed below 2**63 is valid",
 }
+
+
+# --- The Pallas block-scaled GEMM (labs.fp8.pallas) ----------------------------------------------
+EXAMPLES["labs.fp8.pallas.block_scaled_matmul"] = lambda: call(
+    a=X, b=W, block=4, block_m=2, interpret=True
+)
+EXAMPLES["labs.fp8.pallas.quantize_operands"] = lambda: call(a=X, b=W, block=4)

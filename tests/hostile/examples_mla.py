@@ -258,3 +258,24 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
     ("labs.mla.reference.init_params", "seed", "huge-int"): "any seed >= 0 is a valid seed",
     ("labs.mla.benchmark.decode_benchmark", "seed", "huge-int"): "any seed below 2**64 is valid",
 }
+
+
+# --- The Pallas decode kernel (labs.mla.pallas): a paged cache, so the table is attacked too --
+def _pallas_decode():
+    rng = np.random.default_rng(0)
+    f32 = np.float32
+    return call(
+        q_latent=rng.standard_normal((2, 4, 16)).astype(f32),
+        q_rope=rng.standard_normal((2, 4, 4)).astype(f32),
+        c_kv=rng.standard_normal((5, 4, 16)).astype(f32),  # a pool of 5 pages of 4 rows
+        k_rope=rng.standard_normal((5, 4, 4)).astype(f32),
+        lengths=np.array([6, 3], np.int32),
+        scale=0.25,
+        block=4,
+        splits=2,
+        block_table=np.array([[4, 0], [2, 1]], np.int32),
+        interpret=True,
+    )
+
+
+EXAMPLES["labs.mla.pallas.mla_decode"] = _pallas_decode

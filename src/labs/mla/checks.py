@@ -338,3 +338,46 @@ def check_benchmark(config, context, batch, steps, absorbed, repeats, seed, cpu_
     seed = integer("seed", seed, minimum=0)
     cpu_threads = size("cpu_threads", cpu_threads, maximum=1024, why="more than any CPU has")
     return config, context, batch, steps, absorbed, repeats, seed, cpu_threads
+
+
+MAX_DECODE_BLOCK = 1024  # cache rows per block: one block's scores (H, block) sit in registers
+MAX_SPLITS = 256  # context chunks per sequence: more than a GPU has SMs to spread them over
+
+
+def check_pallas_decode(q_latent, q_rope, c_kv, k_rope, lengths, scale, block, splits, block_table):
+    """The arguments of `labs.mla.pallas.mla_decode`: shapes, caps, lengths and page ids."""
+    q_latent = validate.array("q_latent", q_latent, framework="jax", ndim=3)
+    q_rope = validate.array("q_rope", q_rope, framework="jax", ndim=3)
+    c_kv = validate.array("c_kv", c_kv, framework="jax", ndim=3)
+    k_rope = validate.array("k_rope", k_rope, framework="jax", ndim=3)
+    (batch, heads, latent), rope = q_latent.shape, q_rope.shape[-1]
+    if q_rope.shape[:2] != (batch, heads):
+        raise ValueError(f"q_rope must be (B, H, R) = ({batch}, {heads}, R), got {q_rope.shape}")
+    if c_kv.shape[-1] != latent or k_rope.shape != (*c_kv.shape[:2], rope):
+        raise ValueError(
+            f"c_kv and k_rope must be (., S, {latent}) and (., S, {rope}), got {c_kv.shape} and "
+            f"{k_rope.shape}"
+        )
+    scale = real_number("scale", scale, positive=True)
+    block = size("block", block, maximum=MAX_DECODE_BLOCK, why="one block's scores in registers")
+    splits = size("splits", splits, maximum=MAX_SPLITS, why="more chunks than a GPU has SMs")
+    if block_table is None:  # contiguous: one cache row per sequence
+        if c_kv.shape[0] != batch:
+            raise ValueError(f"c_kv must hold one cache per sequence ({batch}), got {c_kv.shape}")
+        capacity = c_kv.shape[1]
+    else:  # paged: c_kv is a pool of pages of `block` rows
+        pages = c_kv.shape[0]
+        if c_kv.shape[1] != block:
+            raise ValueError(f"block must equal the page size {c_kv.shape[1]}, got {block}")
+        block_table = validate.integer_array(
+            "block_table", block_table, framework="jax", ndim=2, low=0, high=pages
+        )
+        if block_table.shape[0] != batch:
+            raise ValueError(f"block_table must have {batch} rows, got {block_table.shape}")
+        capacity = block_table.shape[1] * block
+    lengths = validate.integer_array(
+        "lengths", lengths, framework="jax", ndim=1, low=1, high=capacity + 1
+    )
+    if lengths.shape != (batch,):
+        raise ValueError(f"lengths must be ({batch},), one per sequence, got {lengths.shape}")
+    return q_latent, q_rope, c_kv, k_rope, lengths, scale, block, splits, block_table

@@ -1,0 +1,194 @@
+"""MLA absorbed decoding as one readable Pallas kernel: flash-decoding over the latent cache.
+
+At decode time each sequence brings one query token; with the weights absorbed (DeepSeek-V2
+§2.1.2, `labs.mla.reference._mla_absorbed`) every head scores the *shared* latent cache directly:
+
+    s_{i,j} = (q^lat_i . c^KV_j + q^R_i . k^R_j) * scale,   q^lat_i = W^UK_i^T q^C_i        (18)
+    ctx_i   = sum_j softmax_j(s_{i,j}) c^KV_j              (then W^UV_i and W^O, outside)
+
+so the cache is read once for all heads: decoding is a stream over c^KV and k^R. The kernel
+streams it block by block with an online softmax (a running max m, a running sum l and an
+unnormalised context acc per head, rescaled by exp(m_old - m_new) when the max grows), never
+holding the scores of the whole context. A long context is split into `splits` chunks that run
+as separate programs (split-K, "flash-decoding"), each leaving its (acc, m, l); `_combine` merges
+them with the same rescaling. Sequences of different lengths share the call (`lengths`), and the
+last block of a sequence is masked where it runs past its length.
+
+The cache is paged: a pool of pages of `block` rows and a `block_table` (B, pages per sequence)
+of page ids, as vLLM and FlashMLA store it. A contiguous cache (B, S, .) is the special case where
+sequence b owns pages b * n ... b * n + n - 1; `mla_decode` builds that table when none is given.
+
+The same source runs with `interpret=True` on a CPU (the tests compare it with the NumPy
+reference decode) and compiles on a GPU; `interpret=None` chooses from JAX's backend. It is
+written to be read, not tuned (no TPU scalar prefetch for the table, no software pipelining).
+
+Axes: B batch, H heads, C latent d_c, R RoPE dim d_h^R, S cache rows, P pages, N pages per
+sequence, K splits, L rows of one block (page). Taught in chapter 3, "Making the hardware sing:
+an MLA decode kernel".
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+from jax.experimental import pallas as pl
+from jaxtyping import Float, Int
+
+from labs.common import validate
+from labs.mla.checks import check_pallas_decode
+
+__all__ = ["mla_decode"]
+
+Array = jax.Array
+NEG = -1e30  # the running max before any score: finite, so exp(NEG - NEG) cannot make a NaN
+
+
+def _mla_decode_kernel(
+    table_ref, lengths_ref, q_ref, qr_ref, c_ref, kr_ref, acc_ref, m_ref, l_ref, *, scale, per_split
+):
+    """One (sequence, split): online softmax over its blocks of the paged latent cache."""
+    b, split = pl.program_id(0), pl.program_id(1)
+    length = lengths_ref[b]
+    block = c_ref.shape[1]
+    q_lat, q_r = q_ref[0], qr_ref[0]  # (H, C), (H, R): every head of this sequence at once
+    first = split * per_split
+    last = jnp.minimum(first + per_split, (length + block - 1) // block)  # skip empty blocks
+
+    def attend_block(i, carry):
+        m, l, acc = carry  # (H,), (H,), (H, C)
+        page = table_ref[b, i]
+        c, k_r = c_ref[page], kr_ref[page]  # (L, C), (L, R): one page, shared by all heads
+        s = jnp.dot(q_lat, c.T, preferred_element_type=jnp.float32)  # q^lat . c^KV
+        s = (s + jnp.dot(q_r, k_r.T, preferred_element_type=jnp.float32)) * scale  # (18)
+        valid = i * block + jnp.arange(block) < length  # the last block may run past the end
+        m_new = jnp.maximum(m, jnp.where(valid, s, NEG).max(axis=1))
+        p = jnp.where(valid, jnp.exp(s - m_new[:, None]), 0.0)  # (H, L)
+        alpha = jnp.exp(m - m_new)  # rescales what was summed under the old max
+        l_new = alpha * l + p.sum(axis=1)
+        acc_new = alpha[:, None] * acc + jnp.dot(
+            p.astype(c.dtype), c, preferred_element_type=jnp.float32
+        )
+        return m_new, l_new, acc_new
+
+    heads, latent = q_lat.shape
+    init = (jnp.full((heads,), NEG), jnp.zeros((heads,)), jnp.zeros((heads, latent)))
+    m, l, acc = jax.lax.fori_loop(first, jnp.maximum(first, last), attend_block, init)
+    acc_ref[0, 0], m_ref[0, 0], l_ref[0, 0] = acc, m, l
+
+
+def _combine(
+    acc: Float[Array, "B K H C"], m: Float[Array, "B K H"], l: Float[Array, "B K H"]
+) -> Float[Array, "B H C"]:
+    """Merge the splits: rescale each to the global max, then normalise once."""
+    w = jnp.exp(m - m.max(axis=1, keepdims=True))  # an empty split (m = NEG) weighs 0
+    return (w[..., None] * acc).sum(axis=1) / (w * l).sum(axis=1)[..., None]
+
+
+@partial(jax.jit, static_argnames=("scale", "splits", "interpret"))
+def _mla_decode_paged(
+    q_lat: Float[Array, "B H C"],
+    q_r: Float[Array, "B H R"],
+    c_pages: Float[Array, "P L C"],
+    kr_pages: Float[Array, "P L R"],
+    lengths: Int[Array, " B"],
+    table: Int[Array, "B N"],
+    scale: float,
+    splits: int,
+    interpret: bool,
+) -> Float[Array, "B H C"]:
+    """The Pallas call: a (B, K) grid of (sequence, split) programs, then `_combine`."""
+    (batch, heads, latent), rope = q_lat.shape, q_r.shape[-1]
+    per_split = -(-table.shape[1] // splits)  # blocks per split, the last split may be short
+    whole = lambda shape: pl.BlockSpec(shape, lambda b, k: (0,) * len(shape))  # noqa: E731
+    acc, m, l = pl.pallas_call(
+        partial(_mla_decode_kernel, scale=scale, per_split=per_split),
+        out_shape=(
+            jax.ShapeDtypeStruct((batch, splits, heads, latent), jnp.float32),
+            jax.ShapeDtypeStruct((batch, splits, heads), jnp.float32),
+            jax.ShapeDtypeStruct((batch, splits, heads), jnp.float32),
+        ),
+        grid=(batch, splits),
+        in_specs=[
+            whole(table.shape),  # page ids
+            whole(lengths.shape),
+            pl.BlockSpec((1, heads, latent), lambda b, k: (b, 0, 0)),  # this sequence's queries
+            pl.BlockSpec((1, heads, rope), lambda b, k: (b, 0, 0)),
+            whole(c_pages.shape),  # the page pool: pages are picked inside by the table
+            whole(kr_pages.shape),
+        ],
+        out_specs=(
+            pl.BlockSpec((1, 1, heads, latent), lambda b, k: (b, k, 0, 0)),
+            pl.BlockSpec((1, 1, heads), lambda b, k: (b, k, 0)),
+            pl.BlockSpec((1, 1, heads), lambda b, k: (b, k, 0)),
+        ),
+        interpret=interpret,
+    )(table, lengths, q_lat, q_r, c_pages, kr_pages)
+    return _combine(acc, m, l)
+
+
+@partial(jax.jit, static_argnames=("block",))
+def _as_pages(c_kv: Float[Array, "B S C"], k_rope: Float[Array, "B S R"], block: int):
+    """A contiguous cache as a pool of pages of `block` rows, with the table that reads it back."""
+    batch, rows = c_kv.shape[:2]
+    n = -(-rows // block)  # pages per sequence; the last one padded with zeros (masked)
+    pad = ((0, 0), (0, n * block - rows), (0, 0))
+    c_pages = jnp.pad(c_kv, pad).reshape(batch * n, block, c_kv.shape[-1])
+    kr_pages = jnp.pad(k_rope, pad).reshape(batch * n, block, k_rope.shape[-1])
+    return c_pages, kr_pages, jnp.arange(batch * n, dtype=jnp.int32).reshape(batch, n)
+
+
+def mla_decode(
+    q_latent,
+    q_rope,
+    c_kv,
+    k_rope,
+    lengths,
+    scale: float,
+    block: int = 64,
+    splits: int = 1,
+    block_table=None,
+    interpret=None,
+) -> jax.Array:
+    """Absorbed MLA attention of one query token per sequence over its latent cache (eq. 18).
+
+    Args:
+        q_latent: (B, H, d_c) queries in the latent space, q^C_i W^UK_i^T (float).
+        q_rope: (B, H, d_h^R) the rotated RoPE part q^R_i of each query.
+        c_kv, k_rope: the cache. Contiguous (no `block_table`): (B, S, d_c) and (B, S, d_h^R).
+            Paged: a pool (P, block, d_c) and (P, block, d_h^R) of pages of `block` rows.
+        lengths: (B,) int, tokens of each sequence's cache to attend to, 1 ... capacity.
+        scale: the softmax scale, 1 / sqrt(d_h + d_h^R) in MLA.
+        block: cache rows per block (the page size for a paged cache), at most 1024.
+        splits: chunks the context is split into (split-K), at most 256.
+        block_table: None, or (B, N) int page ids in [0, P): sequence b's rows are
+            pages block_table[b, 0], block_table[b, 1], ... in order.
+        interpret: True runs Pallas' interpreter (CPU), False compiles (GPU, TPU), None chooses
+            from JAX's default backend.
+
+    Returns:
+        (B, H, d_c) float32: each head's softmax-weighted latent, to be mapped by W^UV_i, W^O.
+    """
+    q_latent, q_rope, c_kv, k_rope, lengths, scale, block, splits, block_table = (
+        check_pallas_decode(
+            q_latent, q_rope, c_kv, k_rope, lengths, scale, block, splits, block_table
+        )
+    )
+    if interpret is None:
+        interpret = jax.default_backend() == "cpu"
+    interpret = validate.boolean("interpret", interpret)
+    if block_table is None:
+        c_kv, k_rope, block_table = _as_pages(jnp.asarray(c_kv), jnp.asarray(k_rope), block)
+    splits = min(splits, block_table.shape[1])  # no split without a block to read
+    return _mla_decode_paged(
+        jnp.asarray(q_latent),
+        jnp.asarray(q_rope),
+        jnp.asarray(c_kv),
+        jnp.asarray(k_rope),
+        jnp.asarray(lengths, jnp.int32),
+        jnp.asarray(block_table, jnp.int32),
+        scale,
+        splits,
+        interpret,
+    )

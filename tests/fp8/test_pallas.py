@@ -1,0 +1,85 @@
+"""The Pallas FP8 block-scaled GEMM (labs.fp8.pallas) in interpret mode against the NumPy reference.
+
+The reference is `labs.fp8.reference.fp8_matmul(a, b, "tile", "block", "fp32")`: the same E4M3
+codes and scales, summed in float32 with the scales folded in before the sum; the kernel applies
+them to each K-block's partial sum. Both are float32, so they differ by rounding only: 1e-5
+relative to max |C| (observed: about 5e-7).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("jax")
+
+from labs.fp8.pallas import block_scaled_matmul, quantize_operands  # noqa: E402
+from labs.fp8.reference import fp8_matmul, quantize  # noqa: E402
+
+TOL = 1e-5  # float32 vs float32, the scales applied at a different point of the sum
+
+
+def _operands(m, k, n, seed=0, outlier=True):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = (rng.standard_normal((k, n)) / np.sqrt(k)).astype(np.float32)
+    if outlier:
+        a[0, 1] = 300.0  # an activation outlier: only its own 1 x block tile is coarsened
+    return a, b
+
+
+def _error(got, want):
+    return np.abs(np.asarray(got) - want).max() / np.abs(want).max()
+
+
+@pytest.mark.parametrize(
+    ("m", "k", "n", "block", "block_m"),
+    [
+        (16, 32, 16, 8, 8),
+        (10, 32, 24, 8, 4),  # M not a multiple of the row tile: padded rows
+        (5, 256, 128, 128, 64),  # V3's block of 128, a single row tile
+    ],
+)
+def test_matches_reference(m, k, n, block, block_m):
+    a, b = _operands(m, k, n)
+    got = block_scaled_matmul(a, b, block=block, block_m=block_m, interpret=True)
+    want = fp8_matmul(a, b, "tile", "block", "fp32", block=block)
+    assert got.shape == (m, n) and got.dtype == np.float32
+    assert _error(got, want) < TOL
+
+
+def test_negative_control_one_scale_per_tensor_fails():
+    """The reference with per-tensor scales differs by far more than the tolerance (can fail)."""
+    a, b = _operands(16, 64, 16)
+    got = block_scaled_matmul(a, b, block=16, block_m=8, interpret=True)
+    coarse = fp8_matmul(a, b, "tensor", "tensor", "fp32", block=16)
+    assert _error(got, coarse) > 100 * TOL
+
+
+def test_operands_match_reference_quantisation():
+    """The kernel's FP8 codes and scales are the reference's (1 x block tiles, block x block)."""
+    a, b = _operands(8, 32, 16)
+    a_q, a_s, b_q, b_s = quantize_operands(a, b, block=8)
+    _, want_a_s = quantize(a, "E4M3", "tile", 8)
+    _, want_b_s = quantize(b.T, "E4M3", "block", 8)
+    assert a_q.shape == (8, 32) and b_q.shape == (32, 16)
+    np.testing.assert_array_equal(np.asarray(a_s), want_a_s)
+    np.testing.assert_array_equal(np.asarray(b_s), want_b_s.T)
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"block": 5}, "block"),  # does not divide K
+        ({"block_m": 0}, "block_m"),
+        ({"block_m": 10**6}, "block_m"),
+        ({"interpret": "yes"}, "interpret"),
+        ({"a": np.zeros((4, 8), np.int32)}, "a"),
+        ({"b": np.full((32, 16), np.nan, np.float32)}, "b"),
+    ],
+)
+def test_bad_input(change, match):
+    a, b = _operands(8, 32, 16)
+    kwargs = {"a": a, "b": b, "block": 8, "block_m": 8, **change}
+    with pytest.raises((ValueError, TypeError), match=match):
+        block_scaled_matmul(**kwargs)

@@ -1,0 +1,142 @@
+"""The Pallas MLA decode kernel (labs.mla.pallas) in interpret mode against the NumPy reference.
+
+The reference is `labs.mla.reference.decode(..., absorbed=True)`, one sequence at a time, so each
+sequence has its own cache length; the kernel gets them all in one call (ragged `lengths`, blocks
+that do not divide the context, several splits, a paged cache). The kernel computes in float32,
+the reference in float64: 1e-4 relative to the output's scale holds with a wide margin (the
+observed error is about 1e-7).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("jax")
+
+from labs.mla import AttentionConfig  # noqa: E402
+from labs.mla.pallas import mla_decode  # noqa: E402
+from labs.mla.reference import KVCache, _mla_latents, decode, init_params  # noqa: E402
+
+CONFIG = AttentionConfig(
+    kind="mla", n_layers=1, d_model=32, n_heads=4, head_dim=8, kv_lora_rank=16, rope_head_dim=4
+)
+SCALE = 1 / np.sqrt(CONFIG.head_dim + CONFIG.rope_head_dim)
+TOL = 1e-4  # float32 kernel vs float64 reference, relative to max |output|
+
+
+def _case(lengths, capacity, seed=0):
+    """Per-sequence reference outputs and the kernel's inputs for a batch of ragged caches."""
+    rng = np.random.default_rng(seed)
+    params = init_params(CONFIG, seed=seed)
+    h, d, c = CONFIG.n_heads, CONFIG.head_dim, CONFIG.kv_lora_rank
+    w_uk = params["w_uk"].reshape(c, h, d)
+    c_kv = np.zeros((len(lengths), capacity, c))
+    k_rope = np.zeros((len(lengths), capacity, CONFIG.rope_head_dim))
+    q_lat, q_r, want = [], [], []
+    for b, length in enumerate(lengths):
+        arrays = {
+            "c_kv": np.zeros((1, capacity, c)),
+            "k_rope": np.zeros((1, capacity, CONFIG.rope_head_dim)),
+        }
+        arrays["c_kv"][:, : length - 1] = rng.standard_normal((1, length - 1, c))
+        arrays["k_rope"][:, : length - 1] = rng.standard_normal((1, length - 1, 4))
+        cache = KVCache(CONFIG, arrays, length=length - 1)
+        x = rng.standard_normal((1, 1, CONFIG.d_model))
+        want.append(decode(params, CONFIG, x, cache, absorbed=True)[0, 0])  # appends x's latents
+        _, _, _, qc, qr = _mla_latents(params, CONFIG, x, np.array([length - 1]))
+        q_lat.append(np.einsum("hd,chd->hc", qc[0, 0], w_uk))  # W^UK absorbed into the query
+        q_r.append(qr[0, 0])
+        c_kv[b], k_rope[b] = cache.arrays["c_kv"][0], cache.arrays["k_rope"][0]
+    inputs = {
+        "q_latent": np.stack(q_lat).astype(np.float32),
+        "q_rope": np.stack(q_r).astype(np.float32),
+        "c_kv": c_kv.astype(np.float32),
+        "k_rope": k_rope.astype(np.float32),
+        "lengths": np.array(lengths, np.int32),
+    }
+    return params, inputs, np.stack(want)
+
+
+def _layer_output(params, context):
+    """W^UV_i on each head's attended latent, then W^O (eq. 19): (B, d_model)."""
+    h, d, c = CONFIG.n_heads, CONFIG.head_dim, CONFIG.kv_lora_rank
+    o = np.einsum("bhc,chd->bhd", np.asarray(context, np.float64), params["w_uv"].reshape(c, h, d))
+    return o.reshape(o.shape[0], -1) @ params["wo"]
+
+
+def _error(got, want):
+    return np.abs(got - want).max() / np.abs(want).max()
+
+
+@pytest.mark.parametrize(
+    ("lengths", "block", "splits"),
+    [
+        ([13], 8, 1),  # 13 rows: the second block is masked after 5
+        ([1, 7, 20, 13], 8, 1),  # ragged, one sequence of a single token
+        ([1, 7, 20, 13], 4, 3),  # split-K: some splits of short sequences are empty
+        ([21, 3], 16, 2),  # the last split shorter than the others
+    ],
+)
+def test_matches_reference_decode(lengths, block, splits):
+    params, inputs, want = _case(lengths, capacity=21)
+    context = mla_decode(**inputs, scale=SCALE, block=block, splits=splits, interpret=True)
+    assert context.shape == (len(lengths), CONFIG.n_heads, CONFIG.kv_lora_rank)
+    assert _error(_layer_output(params, context), want) < TOL
+
+
+def test_paged_cache_matches_contiguous():
+    """The same caches scattered over a shuffled pool of pages give the same context."""
+    block, lengths = 4, [9, 3, 16]
+    params, inputs, want = _case(lengths, capacity=16, seed=1)
+    n = 16 // block
+    rng = np.random.default_rng(2)
+    order = rng.permutation(len(lengths) * n + 2)  # two pages nobody owns
+    pool_c = np.zeros((len(order), block, CONFIG.kv_lora_rank), np.float32)
+    pool_r = np.zeros((len(order), block, CONFIG.rope_head_dim), np.float32)
+    table = order[: len(lengths) * n].reshape(len(lengths), n).astype(np.int32)
+    for b in range(len(lengths)):
+        for i in range(n):
+            pool_c[table[b, i]] = inputs["c_kv"][b, i * block : (i + 1) * block]
+            pool_r[table[b, i]] = inputs["k_rope"][b, i * block : (i + 1) * block]
+    paged = {**inputs, "c_kv": pool_c, "k_rope": pool_r}
+    context = mla_decode(**paged, scale=SCALE, block=block, splits=2, block_table=table)
+    assert _error(_layer_output(params, context), want) < TOL
+
+
+def test_negative_control_wrong_length_fails():
+    """Attending to one row too few must miss the tolerance: the comparison can fail."""
+    params, inputs, want = _case([9, 12], capacity=12)
+    inputs["lengths"] = inputs["lengths"] - 1
+    context = mla_decode(**inputs, scale=SCALE, block=4, interpret=True)
+    assert _error(_layer_output(params, context), want) > 100 * TOL
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"lengths": np.array([0, 3], np.int32)}, "lengths"),
+        ({"lengths": np.array([3, 13], np.int32)}, "lengths"),
+        ({"lengths": np.array([3], np.int32)}, "lengths"),
+        ({"scale": -1.0}, "scale"),
+        ({"block": 0}, "block"),
+        ({"splits": 10**6}, "splits"),
+        ({"q_rope": np.zeros((2, 3, 4), np.float32)}, "q_rope"),
+        ({"block_table": np.zeros((2, 3), np.int32)}, "block"),  # contiguous cache, page size 12
+    ],
+)
+def test_bad_input(change, match):
+    _, inputs, _ = _case([3, 12], capacity=12)
+    kwargs = {**inputs, "scale": SCALE, "block": 4, **change}
+    with pytest.raises((ValueError, TypeError), match=match):
+        mla_decode(**kwargs)
+
+
+def test_chapter_packages_do_not_import_the_kernels():
+    """`import labs.mla, labs.fp8` loads neither Pallas module: they are imported on demand."""
+    code = "import sys, labs.mla, labs.fp8; print(sorted(m for m in sys.modules if 'pallas' in m))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
