@@ -316,13 +316,21 @@ def _train_grpo(
         rewards, accuracy = _rewards(task, grouped, completions, config)
         advantages = _group_advantages(rewards, g, config.adv_eps)  # A_i, one per answer
         with torch.no_grad():
-            ref_logp = _completion_logprobs(reference, prompts, completions)
-            old_logp = _completion_logprobs(policy, prompts, completions)
+            ref_logp = _completion_logprobs(reference, prompts, completions, config.temperature)
+            old_logp = _completion_logprobs(policy, prompts, completions, config.temperature)
         for _ in range(config.updates_per_batch):
             with _SavedActivations(policy) as saved:
-                logp = _completion_logprobs(policy, prompts, completions)
+                logp = _completion_logprobs(policy, prompts, completions, config.temperature)
                 loss, stats = _grpo_loss(
-                    logp, old_logp, ref_logp, advantages, mask, config.clip_eps, config.beta, g
+                    logp,
+                    old_logp,
+                    ref_logp,
+                    advantages,
+                    mask,
+                    config.clip_eps,
+                    config.clip_eps,
+                    config.beta,
+                    g,
                 )
             opt.zero_grad()
             loss.backward()
