@@ -223,6 +223,10 @@ def check_grpo_fields(config) -> None:
     for name in ("beta", "format_weight"):
         real_number(name, getattr(config, name), nonnegative=True)
     one_of("reward", config.reward, REWARDS)
+    one_of("loss_type", config.loss_type, LOSS_TYPES)
+    boolean("scale_by_std", config.scale_by_std)
+    if config.clip_eps_high is not None:
+        real_number("clip_eps_high", config.clip_eps_high, positive=True)
 
 
 def check_ppo_fields(config) -> None:
