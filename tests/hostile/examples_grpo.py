@@ -74,7 +74,9 @@ def _logprobs():
 
     task = _task()
     completions = torch.as_tensor(task.answers(task.train[:2]))
-    return call(policy=_policy(task), prompts=_prompts(task), completions=completions)
+    return call(
+        policy=_policy(task), prompts=_prompts(task), completions=completions, temperature=0.7
+    )
 
 
 def _forward(kind):
@@ -117,6 +119,9 @@ def _config(kind):
         "format_weight": 0.1,
         "updates_per_batch": 1,
         "seed": 0,
+        "loss_type": "dr_grpo",
+        "scale_by_std": False,
+        "clip_eps_high": 0.28,
     }
     if kind == "ppo":
         fields.update(critic_lr=1e-3, gamma=1.0, gae_lambda=0.95)
@@ -147,14 +152,26 @@ def _student_clip(ratio, advantage, clip_eps):
 
 
 _LOSS = {"logp": LOGP, "old_logp": OLD, "ref_logp": REF, "advantages": ADV, "mask": MASK}
+# The settings every grpo_loss example passes: clip-higher and Dr. GRPO's constant divisor.
+_SETTINGS = {
+    "clip_eps": 0.2,
+    "beta": 0.04,
+    "group_size": 2,
+    "clip_eps_low": 0.2,
+    "clip_eps_high": 0.28,
+    "loss_type": "dr_grpo",
+    "max_completion_length": 4,
+}
 
 EXAMPLES = {
     # labs.grpo (config, reference, memory)
     "labs.grpo.config.GRPOConfig": lambda: _config("grpo"),
     "labs.grpo.config.PPOConfig": lambda: _config("ppo"),
-    "labs.grpo.reference.group_advantages": lambda: call(rewards=REWARDS, group_size=2, eps=1e-4),
+    "labs.grpo.reference.group_advantages": lambda: call(
+        rewards=REWARDS, group_size=2, eps=1e-4, scale_by_std=False
+    ),
     "labs.grpo.reference.kl_k3": lambda: call(logp=LOGP, ref_logp=REF),
-    "labs.grpo.reference.grpo_loss": lambda: call(**_LOSS, clip_eps=0.2, beta=0.04, group_size=2),
+    "labs.grpo.reference.grpo_loss": lambda: call(**_LOSS, **_SETTINGS),
     "labs.grpo.memory.rl_memory_bytes": lambda: call(
         policy_params=7e9,
         critic_params=7e9,
@@ -164,11 +181,11 @@ EXAMPLES = {
     ),  # fmt: skip
     # labs.grpo.torch (kernels, policy, loops)
     "labs.grpo.torch_kernels.group_advantages": lambda: call(
-        rewards=_torch(REWARDS), group_size=2, eps=1e-4
+        rewards=_torch(REWARDS), group_size=2, eps=1e-4, scale_by_std=False
     ),
     "labs.grpo.torch_kernels.kl_k3": lambda: call(logp=_torch(LOGP), ref_logp=_torch(REF)),
     "labs.grpo.torch_kernels.grpo_loss": lambda: call(
-        **{k: _torch(v) for k, v in _LOSS.items()}, clip_eps=0.2, beta=0.04, group_size=2
+        **{k: _torch(v) for k, v in _LOSS.items()}, **_SETTINGS
     ),
     "labs.grpo.policy.TinyPolicy": lambda: call(
         vocab_size=12, max_len=6, d_model=8, n_layers=1, n_heads=2, out_dim=3
@@ -211,11 +228,11 @@ EXAMPLES = {
         desc="PPO",
     ),  # fmt: skip
     # labs.grpo.jax
-    "labs.grpo.jax.group_advantages": lambda: call(rewards=_jax(REWARDS), group_size=2, eps=1e-4),
-    "labs.grpo.jax.kl_k3": lambda: call(logp=_jax(LOGP), ref_logp=_jax(REF)),
-    "labs.grpo.jax.grpo_loss": lambda: call(
-        **{k: _jax(v) for k, v in _LOSS.items()}, clip_eps=0.2, beta=0.04, group_size=2
+    "labs.grpo.jax.group_advantages": lambda: call(
+        rewards=_jax(REWARDS), group_size=2, eps=1e-4, scale_by_std=False
     ),
+    "labs.grpo.jax.kl_k3": lambda: call(logp=_jax(LOGP), ref_logp=_jax(REF)),
+    "labs.grpo.jax.grpo_loss": lambda: call(**{k: _jax(v) for k, v in _LOSS.items()}, **_SETTINGS),
     # labs.grpo.exercises: a check takes whatever the student wrote, attacked by
     # tests/common/test_exercises_hostile.py.
     "labs.grpo.exercises.check_advantages_from_rewards": lambda: call(

@@ -16,6 +16,7 @@ import numpy as np
 
 from labs.common.validate import (
     array,
+    boolean,
     describe_value,
     integer,
     integer_array,
@@ -40,6 +41,10 @@ MAX_LEN = 4_096
 MAX_BATCH = 65_536  # sequences in one batch: the largest GRPO step (see GRPOConfig)
 MAX_STEPS = 100_000  # optimiser steps of a run: about a second each on a laptop CPU
 MAX_UPDATES_PER_BATCH = 100
+MAX_COMPLETION = 2**20  # tokens: the longest max_completion_length "dr_grpo" may divide by
+
+# How grpo_loss averages its per-token terms (TRL's `loss_type`, see labs.grpo.reference).
+LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo")
 
 
 def unit_interval(name: str, value) -> float:
@@ -81,17 +86,18 @@ def mask_array(name: str, mask, shape: tuple[int, ...], *, framework: str):
 # --- The three kernels ---------------------------------------------------------------------------
 
 
-def check_advantages_args(rewards, group_size, eps, *, framework: str):
-    """Checked (rewards, group_size, eps) of `group_advantages`, for any framework."""
+def check_advantages_args(rewards, group_size, eps, scale_by_std=True, *, framework: str):
+    """Checked (rewards, group_size, eps, scale_by_std) of `group_advantages`, for any framework."""
     rewards = array("rewards", rewards, framework=framework)
     if rewards.ndim != 1:
         raise ValueError(f"rewards must be 1-D, got shape {tuple(rewards.shape)}")
     group_size = integer("group_size", group_size, minimum=2)
     eps = real_number("eps", eps, positive=True)
+    scale_by_std = boolean("scale_by_std", scale_by_std)
     n = int(rewards.shape[0])
     if n % group_size:
         raise ValueError(f"len(rewards) must be a multiple of group_size={group_size}, got {n}")
-    return rewards, group_size, eps
+    return rewards, group_size, eps, scale_by_std
 
 
 def check_kl_args(logp, ref_logp, *, framework: str):
@@ -104,11 +110,25 @@ def check_kl_args(logp, ref_logp, *, framework: str):
     return logp, ref_logp
 
 
-def check_loss_settings(logp_shape, advantages_shape, clip_eps, beta, group_size):
+def check_loss_settings(
+    logp_shape,
+    advantages_shape,
+    clip_eps,
+    beta,
+    group_size,
+    *,
+    clip_eps_low=None,
+    clip_eps_high=None,
+    loss_type="grpo",
+    max_completion_length=None,
+):
     """Validate the shape of `advantages` and the scalar settings of `grpo_loss`.
 
     Shared by the NumPy, PyTorch and JAX losses, so all three reject the same inputs with the
-    same messages. Returns (clip_eps, beta, group_size) as float, float, int or None.
+    same messages. Returns (clip_low, clip_high, beta, group_size, loss_type, max_len): the clip
+    range below and above 1 (each defaults to `clip_eps`), beta, group_size (int or None), the
+    loss type, and the length "dr_grpo" divides by (`max_completion_length`, or the width T of
+    `logp` when None; it may not be shorter than T).
     """
     logp_shape, advantages_shape = tuple(logp_shape), tuple(advantages_shape)
     if advantages_shape not in (logp_shape[:1], logp_shape):
@@ -116,6 +136,10 @@ def check_loss_settings(logp_shape, advantages_shape, clip_eps, beta, group_size
             f"advantages must have shape {logp_shape[:1]} or {logp_shape}, got {advantages_shape}"
         )
     clip_eps = real_number("clip_eps", clip_eps, positive=True)
+    clip_low = clip_eps if clip_eps_low is None else clip_eps_low
+    clip_high = clip_eps if clip_eps_high is None else clip_eps_high
+    clip_low = real_number("clip_eps_low", clip_low, positive=True)
+    clip_high = real_number("clip_eps_high", clip_high, positive=True)
     beta = real_number("beta", beta, nonnegative=True)
     if group_size is not None:
         group_size = integer("group_size", group_size, minimum=1)
@@ -123,13 +147,40 @@ def check_loss_settings(logp_shape, advantages_shape, clip_eps, beta, group_size
             raise ValueError(
                 f"the batch size {logp_shape[0]} must be a multiple of group_size={group_size}"
             )
-    return clip_eps, beta, group_size
+    loss_type = one_of("loss_type", loss_type, LOSS_TYPES)
+    width = int(logp_shape[1])
+    if max_completion_length is None:
+        max_len = max(width, 1)
+    else:
+        why = "a generation cap beyond 2^20 tokens is a typo, and the loss divides by it"
+        max_len = size("max_completion_length", max_completion_length, maximum=MAX_COMPLETION,
+                       why=why)  # fmt: skip
+        if max_len < width:
+            raise ValueError(
+                f"max_completion_length must be at least the completions' length T={width}, "
+                f"got {max_len}"
+            )
+    return clip_low, clip_high, beta, group_size, loss_type, max_len
 
 
 def check_loss_args(
-    logp, old_logp, ref_logp, advantages, mask, clip_eps, beta, group_size, *, framework: str
+    logp,
+    old_logp,
+    ref_logp,
+    advantages,
+    mask,
+    clip_eps,
+    beta,
+    group_size,
+    *,
+    framework: str,
+    clip_eps_low=None,
+    clip_eps_high=None,
+    loss_type="grpo",
+    max_completion_length=None,
 ):
-    """Checked arguments of `grpo_loss`, for any framework, in the order they came."""
+    """Checked arguments of `grpo_loss`, for any framework: the five arrays, then the settings
+    of `check_loss_settings` (clip_low, clip_high, beta, group_size, loss_type, max_len)."""
     logp = array("logp", logp, framework=framework)
     if logp.ndim != 2:
         raise ValueError(f"logp must have shape (B, T), got {tuple(logp.shape)}")
@@ -141,10 +192,18 @@ def check_loss_args(
     if framework == "torch":
         same_device(("logp", logp), ("old_logp", old_logp), ("ref_logp", ref_logp),
                     ("advantages", advantages), ("mask", mask))  # fmt: skip
-    clip_eps, beta, group_size = check_loss_settings(
-        logp.shape, advantages.shape, clip_eps, beta, group_size
+    settings = check_loss_settings(
+        logp.shape,
+        advantages.shape,
+        clip_eps,
+        beta,
+        group_size,
+        clip_eps_low=clip_eps_low,
+        clip_eps_high=clip_eps_high,
+        loss_type=loss_type,
+        max_completion_length=max_completion_length,
     )
-    return logp, old_logp, ref_logp, advantages, mask, clip_eps, beta, group_size
+    return (logp, old_logp, ref_logp, advantages, mask, *settings)
 
 
 # --- Configurations ------------------------------------------------------------------------------
@@ -164,6 +223,10 @@ def check_grpo_fields(config) -> None:
     for name in ("beta", "format_weight"):
         real_number(name, getattr(config, name), nonnegative=True)
     one_of("reward", config.reward, REWARDS)
+    one_of("loss_type", config.loss_type, LOSS_TYPES)
+    boolean("scale_by_std", config.scale_by_std)
+    if config.clip_eps_high is not None:
+        real_number("clip_eps_high", config.clip_eps_high, positive=True)
 
 
 def check_ppo_fields(config) -> None:

@@ -23,6 +23,11 @@ class GRPOConfig:
     in DeepSeekMath, makes pi_old the current policy). `reward` is "correct_and_format" (the task's
     reward) or "format_only" (checks only the format: the reward-hacking demonstration).
 
+    The variants of the issue's ladder: `loss_type` ("grpo", "bnpo", "dr_grpo", "dapo") is how
+    `grpo_loss` averages over tokens, `scale_by_std=False` drops the std of the advantages
+    (Dr. GRPO), `clip_eps_high` (None: `clip_eps`) is DAPO's clip-higher. `temperature` is used
+    both to sample and to score the completions.
+
     Sizes are capped so that a typo is refused rather than run for days: steps <= 100,000,
     prompts_per_step * group_size <= 65,536 completions per step, updates_per_batch <= 100.
     """
@@ -39,6 +44,9 @@ class GRPOConfig:
     reward: str = "correct_and_format"
     updates_per_batch: int = 1
     seed: int = 0
+    loss_type: str = "grpo"
+    scale_by_std: bool = True
+    clip_eps_high: float | None = None
 
     def __post_init__(self) -> None:
         check_grpo_fields(self)

@@ -15,7 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from jaxtyping import Bool, Float, Int
 
-from labs.common.validate import instance
+from labs.common.validate import instance, real_number
 from labs.grpo.checks import (
     check_completions,
     check_ids,
@@ -195,22 +195,34 @@ def _greedy(
 
 
 def completion_logprobs(
-    policy: TinyPolicy, prompts: torch.Tensor, completions: torch.Tensor
+    policy: TinyPolicy,
+    prompts: torch.Tensor,
+    completions: torch.Tensor,
+    *,
+    temperature: float = 1.0,
 ) -> torch.Tensor:
     """log pi(o_t | q, o_<t) of each completion token: (B, P), (B, N) -> (B, N).
 
+    pi is softmax(logits / temperature), the distribution `sample` draws from at that
+    temperature: scoring a completion at another temperature than it was sampled at biases the
+    policy gradient (the ratio and the KL would compare two different distributions).
     Prompt and completion together must fit the policy's max_len plus one (the last token is
     scored, never read).
     """
     prompts = check_policy_call(policy, TinyPolicy, prompts)
     completions = check_completions(completions, prompts, policy.vocab_size, policy.max_len)
-    return _completion_logprobs(policy, prompts, completions)
+    temperature = real_number("temperature", temperature, positive=True)
+    return _completion_logprobs(policy, prompts, completions, temperature)
 
 
 def _completion_logprobs(
-    policy: TinyPolicy, prompts: Int[torch.Tensor, "B P"], completions: Int[torch.Tensor, "B N"]
+    policy: TinyPolicy,
+    prompts: Int[torch.Tensor, "B P"],
+    completions: Int[torch.Tensor, "B N"],
+    temperature: float = 1.0,
 ) -> Float[torch.Tensor, "B N"]:
-    """One teacher-forced pass; gather log softmax at each completion token."""
+    """One teacher-forced pass; gather log softmax(logits / temperature) at each token."""
     seq = torch.cat([prompts, completions], dim=1)
     logits = policy._forward(seq[:, :-1])[:, prompts.shape[1] - 1 :]
-    return torch.log_softmax(logits.float(), dim=-1).gather(-1, completions[..., None])[..., 0]
+    logp = torch.log_softmax(logits.float() / temperature, dim=-1)  # as `_sample` draws
+    return logp.gather(-1, completions[..., None])[..., 0]

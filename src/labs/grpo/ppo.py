@@ -108,6 +108,7 @@ def _train_ppo(
     generator = torch.Generator().manual_seed(config.seed)
     tok, n, p_len = task.tokenizer, task.max_answer_tokens, task.prompt_length
     log = TrainLog()
+    clip_high = config.clip_eps if config.clip_eps_high is None else config.clip_eps_high
     for step in progress(range(config.steps), desc=desc):
         start = time.process_time()
         problems = _draw(task, config.samples_per_step, generator)  # one sample per prompt
@@ -118,8 +119,8 @@ def _train_ppo(
         rewards, accuracy = _rewards(task, problems, completions, config)
         seq = torch.cat([prompts, completions], dim=1)
         with torch.no_grad():
-            ref_logp = _completion_logprobs(reference, prompts, completions)
-            old_logp = _completion_logprobs(policy, prompts, completions)
+            ref_logp = _completion_logprobs(reference, prompts, completions, config.temperature)
+            old_logp = _completion_logprobs(policy, prompts, completions, config.temperature)
             values = critic._forward(seq[:, :-1]).squeeze(-1)[:, p_len - 1 :] * mask
             token_rewards = -config.beta * (old_logp - ref_logp) * mask
             last = mask.long().sum(dim=1) - 1
@@ -129,9 +130,19 @@ def _train_ppo(
             adv = torch.where(mask, (adv - valid.mean()) / (valid.std() + 1e-8), 0.0)
         for _ in range(config.updates_per_batch):
             with _SavedActivations(policy, critic) as saved:
-                logp = _completion_logprobs(policy, prompts, completions)
+                logp = _completion_logprobs(policy, prompts, completions, config.temperature)
                 loss, stats = _grpo_loss(
-                    logp, old_logp, ref_logp, adv, mask, config.clip_eps, 0.0, None
+                    logp,
+                    old_logp,
+                    ref_logp,
+                    adv,
+                    mask,
+                    config.clip_eps,
+                    clip_high,
+                    0.0,
+                    None,
+                    config.loss_type,
+                    n,
                 )
                 new_values = critic._forward(seq[:, :-1]).squeeze(-1)[:, p_len - 1 :]
                 value_loss = 0.5 * ((new_values - returns) ** 2)[mask].mean()

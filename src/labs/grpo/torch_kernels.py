@@ -21,29 +21,36 @@ from labs.grpo.reference import MAX_LOG_RATIO
 __all__ = ["group_advantages", "grpo_loss", "kl_k3"]
 
 
-def group_advantages(rewards: torch.Tensor, group_size: int, eps: float = 1e-4) -> torch.Tensor:
+def group_advantages(
+    rewards: torch.Tensor, group_size: int, eps: float = 1e-4, *, scale_by_std: bool = True
+) -> torch.Tensor:
     """(r - group mean) / (group std, ddof = 1, + eps); all-equal groups get exactly 0.
 
     Args:
         rewards: shape (n * group_size,), consecutive runs of `group_size` form a group.
+        scale_by_std: False gives rewards minus the group mean (Dr. GRPO); see
+            `labs.grpo.group_advantages`.
 
     Returns:
         Advantages, shape and dtype of `rewards` (no gradient flows to rewards in GRPO, but the
         function is differentiable where the group is not flat).
     """
-    rewards, group_size, eps = check_advantages_args(rewards, group_size, eps, framework="torch")
-    return _group_advantages(rewards, group_size, eps)
+    rewards, group_size, eps, scale_by_std = check_advantages_args(
+        rewards, group_size, eps, scale_by_std, framework="torch"
+    )
+    return _group_advantages(rewards, group_size, eps, scale_by_std)
 
 
 def _group_advantages(
-    rewards: Float[torch.Tensor, " N"], group_size: int, eps: float
+    rewards: Float[torch.Tensor, " N"], group_size: int, eps: float, scale_by_std: bool = True
 ) -> Float[torch.Tensor, " N"]:
     """A_i = (r_i - mean(r)) / (std(r) + eps) within each group (§4.1.2); flat groups get 0."""
     groups = rewards.view(-1, group_size)  # (n, G)
     centred = groups - groups.mean(dim=1, keepdim=True)
-    std = groups.std(dim=1, correction=1, keepdim=True)
+    if scale_by_std:
+        centred = centred / (groups.std(dim=1, correction=1, keepdim=True) + eps)  # §4.1.2
     flat = groups.amax(dim=1, keepdim=True) == groups.amin(dim=1, keepdim=True)
-    adv = torch.where(flat, torch.zeros_like(groups), centred / (std + eps))  # §4.1.2
+    adv = torch.where(flat, torch.zeros_like(groups), centred)  # no signal: exactly 0
     return adv.reshape(-1)
 
 
@@ -78,8 +85,14 @@ def grpo_loss(
     beta: float = 0.04,
     *,
     group_size: int | None = None,
+    clip_eps_low: float | None = None,
+    clip_eps_high: float | None = None,
+    loss_type: str = "grpo",
+    max_completion_length: int | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """DeepSeekMath eq. 3 as a loss to minimise; see `labs.grpo.grpo_loss` for the definition.
+    """DeepSeekMath eq. 3 as a loss to minimise; see `labs.grpo.grpo_loss` for the definition
+    and for `loss_type` ("grpo", "bnpo", "dr_grpo", "dapo"), `clip_eps_low`/`clip_eps_high`
+    and `max_completion_length`.
 
     Args:
         logp: (B, T) log pi_theta of the sampled tokens (carries the gradient).
@@ -92,8 +105,10 @@ def grpo_loss(
         "kl", "zero_adv_fraction", "ratio_mean").
     """
     args = check_loss_args(
-        logp, old_logp, ref_logp, advantages, mask, clip_eps, beta, group_size, framework="torch"
-    )
+        logp, old_logp, ref_logp, advantages, mask, clip_eps, beta, group_size, framework="torch",
+        clip_eps_low=clip_eps_low, clip_eps_high=clip_eps_high, loss_type=loss_type,
+        max_completion_length=max_completion_length,
+    )  # fmt: skip
     return _grpo_loss(*args)
 
 
@@ -103,9 +118,12 @@ def _grpo_loss(
     ref_logp: Float[torch.Tensor, "B T"],
     advantages: Float[torch.Tensor, " B"] | Float[torch.Tensor, "B T"],
     mask: Bool[torch.Tensor, "B T"],
-    clip_eps: float,
+    clip_low: float,
+    clip_high: float,
     beta: float,
     group_size: int | None,
+    loss_type: str = "grpo",
+    max_len: int | None = None,
 ) -> tuple[Float[torch.Tensor, ""], dict[str, float]]:
     """-(1/G sum_i 1/|o_i| sum_t [min(rho A, clip(rho) A) - beta k3]), eq. 3, with statistics."""
     old_logp, ref_logp, mask = old_logp.detach(), ref_logp.detach(), mask.bool()
@@ -114,7 +132,7 @@ def _grpo_loss(
     zero = torch.zeros_like(logp)
     log_ratio = (logp - old_logp).clamp_max(MAX_LOG_RATIO)
     ratio = torch.exp(torch.where(mask, log_ratio, zero))  # rho_it
-    clipped = ratio.clamp(1.0 - clip_eps, 1.0 + clip_eps)
+    clipped = ratio.clamp(1.0 - clip_low, 1.0 + clip_high)
     surrogate = torch.minimum(ratio * adv, clipped * adv)  # eq. 3, the clipped term
     kl = _kl_k3(torch.where(mask, logp, zero), torch.where(mask, ref_logp, zero))  # eq. 4
     per_token = -(surrogate - beta * kl)  # eq. 3, negated: a loss
@@ -122,19 +140,30 @@ def _grpo_loss(
     counts = mask.sum(dim=1)  # |o_i|
     has_tokens = counts > 0
     n_seq = has_tokens.sum().clamp_min(1)
+    n_tok = mask.sum().clamp_min(1)
 
-    def seq_mean(values: Float[torch.Tensor, "B T"]) -> Float[torch.Tensor, ""]:
+    def seq_mean(values: Float[torch.Tensor, "B T"]) -> Float[torch.Tensor, ""]:  # "grpo"
         per_seq = torch.where(mask, values, zero).sum(dim=1) / counts.clamp_min(1)
         return torch.where(has_tokens, per_seq, 0.0).sum() / n_seq
 
+    def token_mean(values: Float[torch.Tensor, "B T"]) -> Float[torch.Tensor, ""]:  # "bnpo"
+        return torch.where(mask, values, zero).sum() / n_tok
+
+    if loss_type == "grpo":
+        loss = seq_mean(per_token)
+    elif loss_type == "dr_grpo":  # a constant divisor: B * max_completion_length
+        loss = torch.where(mask, per_token, zero).sum() / (
+            mask.shape[0] * (max_len or mask.shape[1])
+        )
+    else:
+        loss = token_mean(per_token)
     with torch.no_grad():
-        is_clipped = ((adv > 0) & (ratio > 1 + clip_eps)) | ((adv < 0) & (ratio < 1 - clip_eps))
-        n_tok = mask.sum().clamp_min(1)
+        is_clipped = ((adv > 0) & (ratio > 1 + clip_high)) | ((adv < 0) & (ratio < 1 - clip_low))
         zero_seq = (adv == 0).all(dim=1).view(-1, group_size or 1)
         stats = {
             "clip_fraction": float((is_clipped & mask).sum().double() / n_tok),
-            "kl": float(seq_mean(kl)),
+            "kl": float(seq_mean(kl) if loss_type == "grpo" else token_mean(kl)),
             "zero_adv_fraction": float(zero_seq.all(dim=1).float().mean()),
             "ratio_mean": float(torch.where(mask, ratio, zero).sum().double() / n_tok),
         }
-    return seq_mean(per_token), stats
+    return loss, stats

@@ -305,6 +305,7 @@ def _train_grpo(
     generator = torch.Generator().manual_seed(config.seed)
     tok, g, n = task.tokenizer, config.group_size, task.max_answer_tokens
     log = TrainLog()
+    clip_high = config.clip_eps if config.clip_eps_high is None else config.clip_eps_high
     for step in progress(range(config.steps), desc=desc):
         start = time.process_time()
         problems = _draw(task, config.prompts_per_step, generator)
@@ -314,16 +315,17 @@ def _train_grpo(
             policy, prompts, n, tok.eos_id, tok.pad_id, generator, config.temperature
         )
         rewards, accuracy = _rewards(task, grouped, completions, config)
-        advantages = _group_advantages(rewards, g, config.adv_eps)  # A_i, one per answer
+        advantages = _group_advantages(rewards, g, config.adv_eps, config.scale_by_std)  # A_i
         with torch.no_grad():
-            ref_logp = _completion_logprobs(reference, prompts, completions)
-            old_logp = _completion_logprobs(policy, prompts, completions)
+            ref_logp = _completion_logprobs(reference, prompts, completions, config.temperature)
+            old_logp = _completion_logprobs(policy, prompts, completions, config.temperature)
         for _ in range(config.updates_per_batch):
             with _SavedActivations(policy) as saved:
-                logp = _completion_logprobs(policy, prompts, completions)
+                logp = _completion_logprobs(policy, prompts, completions, config.temperature)
                 loss, stats = _grpo_loss(
-                    logp, old_logp, ref_logp, advantages, mask, config.clip_eps, config.beta, g
-                )
+                    logp, old_logp, ref_logp, advantages, mask, config.clip_eps, clip_high,
+                    config.beta, g, config.loss_type, n,
+                )  # fmt: skip
             opt.zero_grad()
             loss.backward()
             opt.step()
