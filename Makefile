@@ -86,7 +86,8 @@ notebooks: $(STAMP)
 
 # The built site (make book) in a real browser, and a link check of every internal link.
 test-site: $(STAMP) browser
-	$(PY) -m pytest -p no:cacheprovider -m site tests/site tests/exercises/test_release_and_bundles.py
+	LABS_REQUIRE_BOOK=1 $(PY) -m pytest -p no:cacheprovider -m site tests/site \
+	  tests/exercises/test_release_and_bundles.py
 
 # The Colab path: wheel, fresh venv with the newest declared dependencies, chapters run there.
 test-colab: $(STAMP)

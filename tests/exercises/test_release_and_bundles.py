@@ -4,6 +4,7 @@ bundles hold every case and run under otter's own runner."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -148,6 +149,8 @@ BUILT = sorted(Path(__file__).resolve().parents[2].glob("_build/**/html/chapters
 
 @pytest.mark.site  # make test runs it after make book (make test-site); it needs the built pages
 def test_the_built_book_holds_no_solution_and_no_hidden_case():
+    if not BUILT and not os.environ.get("LABS_REQUIRE_BOOK"):
+        pytest.skip("no built book here (make test-site runs this after make book)")
     assert BUILT, "no built book here: run make book first"
     forbidden = tuple(sorted({s for c in CHAPTERS for s in secrets(c)}))
     for page in BUILT:
