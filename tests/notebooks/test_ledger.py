@@ -1,0 +1,22 @@
+"""The claim ledger speaks one verdict vocabulary, defined once at its top."""
+
+import re
+
+
+def _vocabulary_and_rows(root):
+    text = (root / "book" / "claims.md").read_text()
+    definition = text[text.index("Verdicts are one of:") : text.index("| Claim")]
+    vocabulary = set(re.findall(r"\*\*([a-z ]+)\*\*", definition))
+    rows = [line for line in text.splitlines() if line.startswith("|") and "---" not in line]
+    header, *body = rows
+    column = [c.strip() for c in header.strip("|").split("|")].index("Verdict")
+    verdicts = [[c.strip() for c in row.strip("|").split("|")][column] for row in body]
+    return vocabulary, verdicts
+
+
+def test_every_verdict_in_the_ledger_is_defined(root):
+    vocabulary, verdicts = _vocabulary_and_rows(root)
+    assert {"confirmed", "misread", "overstated"} <= vocabulary, vocabulary
+    assert len(verdicts) >= 10, "the ledger lost its rows: the table pattern is broken"
+    undefined = sorted({v for v in verdicts if v not in vocabulary | {"*pending*"}})
+    assert not undefined, f"verdicts used but not defined at the top of claims.md: {undefined}"
