@@ -127,6 +127,10 @@ EXAMPLES = {
     ),
     "labs.common.validate.boolean": lambda: call(name="value", value=True, fixed=("name",)),
     "labs.common.validate.callable_arg": lambda: call(name="value", value=_square, fixed=("name",)),
+    # divisible is called after the sizes are checked as ints: only its name labels are fixed.
+    "labs.common.validate.divisible": lambda: call(
+        name="value", value=64, by=8, by_name="by", fixed=("name", "by_name")
+    ),
     # describe_value describes any value for an error message: there is no bad input.
     "labs.common.validate.describe_value": lambda: call(value=3, fixed=("value",)),
     "labs.common.validate.float_array": lambda: call(
@@ -210,6 +214,12 @@ ACCEPTED = {
     ("labs.common.validate.torch_device_arg", "device", "none"): (
         "None means the default device (the CPU unless the caller says otherwise)"
     ),
+    **{
+        ("labs.common.validate.divisible", parameter, m): (
+            "divisibility is all it checks: the caller bounds the sizes (and 8 divides these)"
+        )
+        for parameter, m in (("value", "huge-int"), ("value", "negative-int"))
+    },
     ("labs.common.validate.read_only", "mapping", "dict-empty"): (
         "an empty registry is still a mapping to protect"
     ),

@@ -26,6 +26,7 @@ __all__ = [
     "boolean",
     "callable_arg",
     "describe_value",
+    "divisible",
     "float_array",
     "float_dtype",
     "host_values",
@@ -120,6 +121,14 @@ def size(name: str, value, *, maximum: int, minimum: int = 1, why: str = "") -> 
     if value > maximum:
         reason = f" ({why})" if why else ""
         raise ValueError(f"{name} must be <= {maximum}{reason}, got {value}")
+    return value
+
+
+def divisible(name: str, value: int, by: int, by_name: str) -> int:
+    """`value` if `by` divides it; ValueError naming both otherwise (heads must split a width)."""
+    value, by = integer(name, value), integer(by_name, by, minimum=1)
+    if value % by:
+        raise ValueError(f"{name} must be divisible by {by_name}, got {value}, {by}")
     return value
 
 

@@ -131,3 +131,52 @@ def check_gradient_args(student_logits, teacher_logits, temperature, scaled):
     same_shape(("student_logits", s), ("teacher_logits", t))
     boolean("scaled", scaled)
     return s, t, _temperature(temperature)
+
+
+def check_cluster_args(n, classes, dim, noise, pair_distance, task_seed, seed, *, max_examples):
+    """The arguments of `labs.distill.data.cluster_data`, checked."""
+    n = size("n", n, maximum=max_examples)
+    classes = size("classes", classes, minimum=2, maximum=1000)
+    if classes % 2:
+        raise ValueError(f"classes must be even (the centres come in pairs), got {classes}")
+    dim = size("dim", dim, maximum=1000)
+    noise = real_number("noise", noise, positive=True)
+    pair_distance = real_number("pair_distance", pair_distance, positive=True)
+    task_seed, seed = integer("task_seed", task_seed, minimum=0), integer("seed", seed, minimum=0)
+    return n, classes, dim, noise, pair_distance, task_seed, seed
+
+
+def check_teacher_recipe(task, warmup_steps, rl_steps, seed) -> tuple[int, int, int]:
+    """The teacher recipe's sizes: steps <= 10,000 each (minutes each at most), a seed >= 0."""
+    from labs.grpo.training import check_models
+
+    check_models(task)
+    warmup_steps = size("warmup_steps", warmup_steps, maximum=10_000)
+    rl_steps = size("rl_steps", rl_steps, maximum=10_000)
+    return warmup_steps, rl_steps, integer("seed", seed, minimum=0)
+
+
+def check_teacher_save(policy, record, path):
+    """A TinyPolicy, a dict record and a .pt path to save them to (as a Path)."""
+    from pathlib import Path
+
+    from labs.common.validate import text
+    from labs.grpo.policy import TinyPolicy
+
+    instance("policy", policy, TinyPolicy, "a TinyPolicy")
+    instance("record", record, dict, "a dict")
+    path = Path(text("path", str(path)) if not isinstance(path, Path) else path)
+    if path.suffix != ".pt":
+        raise ValueError(f"path must end in .pt, got {str(path)!r}")
+    return path
+
+
+def check_teacher_checkpoint(path):
+    """A path (str or Path) to an existing .pt checkpoint with its .json record beside it."""
+    from pathlib import Path
+
+    instance("path", path, (str, Path), "a path")
+    path = Path(path)
+    if path.suffix != ".pt" or not path.is_file() or not path.with_suffix(".json").is_file():
+        raise ValueError(f"path must name a .pt teacher checkpoint with its .json, got {path}")
+    return path

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from labs.common.validate import integer, real_number, size
+from labs.distill.checks import check_cluster_args
 
 __all__ = ["cluster_data"]
 
@@ -33,14 +33,9 @@ def cluster_data(
     `task_seed`), each split into two class centres `pair_distance` apart. Each example is its
     class centre plus Gaussian noise of scale `noise` (from `seed`). n <= 1,000,000.
     """
-    n = size("n", n, maximum=MAX_EXAMPLES)
-    classes = size("classes", classes, minimum=2, maximum=1000)
-    if classes % 2:
-        raise ValueError(f"classes must be even (the centres come in pairs), got {classes}")
-    dim = size("dim", dim, maximum=1000)
-    noise = real_number("noise", noise, positive=True)
-    pair_distance = real_number("pair_distance", pair_distance, positive=True)
-    task_seed, seed = integer("task_seed", task_seed, minimum=0), integer("seed", seed, minimum=0)
+    n, classes, dim, noise, pair_distance, task_seed, seed = check_cluster_args(
+        n, classes, dim, noise, pair_distance, task_seed, seed, max_examples=MAX_EXAMPLES
+    )
     return _cluster_data(n, classes, dim, noise, pair_distance, task_seed, seed)
 
 

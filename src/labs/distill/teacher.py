@@ -24,11 +24,11 @@ import numpy as np
 import torch
 
 from labs.common.tasks import AdditionTask
-from labs.common.validate import instance, integer, size, text
+from labs.distill.checks import check_teacher_checkpoint, check_teacher_recipe, check_teacher_save
 from labs.distill.costs import grpo_step_flops, warm_up_flops
 from labs.grpo.config import GRPOConfig
 from labs.grpo.policy import TinyPolicy
-from labs.grpo.training import check_models, new_policy, train_grpo, warm_up
+from labs.grpo.training import new_policy, train_grpo, warm_up
 
 __all__ = ["DEFAULT_CHECKPOINT", "load_teacher", "save_teacher", "train_teacher"]
 
@@ -44,10 +44,7 @@ def train_teacher(
     Returns the policy and its record: the recipe, its parameter count and its training compute
     in FLOPs. warmup_steps and rl_steps <= 10,000 (minutes each at most).
     """
-    check_models(task)
-    warmup_steps = size("warmup_steps", warmup_steps, maximum=10_000)
-    rl_steps = size("rl_steps", rl_steps, maximum=10_000)
-    seed = integer("seed", seed, minimum=0)
+    warmup_steps, rl_steps, seed = check_teacher_recipe(task, warmup_steps, rl_steps, seed)
     policy = new_policy(task, seed=seed)
     warm_up(policy, task, steps=warmup_steps, seed=seed)
     config = GRPOConfig(
@@ -72,11 +69,7 @@ def train_teacher(
 def save_teacher(policy: TinyPolicy, record: dict, path) -> Path:
     """Write the weights to `path` (a .pt file) and, beside it (same name, .json), the record
     with the policy's sizes and the versions added (any JSON-serialisable dict, empty included)."""
-    instance("policy", policy, TinyPolicy, "a TinyPolicy")
-    instance("record", record, dict, "a dict")
-    path = Path(text("path", str(path)) if not isinstance(path, Path) else path)
-    if path.suffix != ".pt":
-        raise ValueError(f"path must end in .pt, got {str(path)!r}")
+    path = check_teacher_save(policy, record, path)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({k: v.clone() for k, v in policy.state_dict().items()}, path)
     meta = {
@@ -96,10 +89,7 @@ def load_teacher(path=None) -> tuple[TinyPolicy, dict]:
     """The teacher saved at `path` (default: the checkpoint shipped with the package) and its
     record. The weights load with `weights_only=True`: a checkpoint cannot run code."""
     path = DEFAULT_CHECKPOINT if path is None else path
-    instance("path", path, (str, Path), "a path")
-    path = Path(path)
-    if path.suffix != ".pt" or not path.is_file() or not path.with_suffix(".json").is_file():
-        raise ValueError(f"path must name a .pt teacher checkpoint with its .json, got {path}")
+    path = check_teacher_checkpoint(path)
     meta = json.loads(path.with_suffix(".json").read_text())
     sizes = meta["sizes"]
     policy = TinyPolicy(

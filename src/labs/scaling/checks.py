@@ -437,3 +437,19 @@ def check_study(fields: dict) -> dict:
             f"thresholds, n_train, errors, ... must have one entry per threshold: {lengths}"
         )
     return out
+
+
+def check_sensitivity_args(points, budget, drop, method, budgets, starts, width) -> tuple:
+    """The arguments of `allocation_sensitivity`, checked (budgets None: the paper's IsoFLOPs)."""
+    if not isinstance(points, (tuple, list)) or len(points) != 3:
+        raise TypeError(f"points must be a tuple (N, D, loss), got {describe_value(points)}")
+    N, D, loss = check_runs(*points, min_runs=6)
+    budget = real_number("budget", budget, positive=True)
+    drop = int_tuple("drop", drop, minimum=0, maximum=len(N) - 5)
+    method = one_of("method", method, ("parametric", "isoflop"))
+    if budgets is None:
+        budgets = fact("chinchilla_isoflop_budgets").value
+    budgets = positive_array("budgets", budgets)
+    starts = size("starts", starts, maximum=MAX_STARTS, why="the paper's grid has 4,500 points")
+    width = real_number("width", width, positive=True)
+    return N, D, loss, budget, drop, method, budgets, starts, width

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from labs.common.validate import array, instance, integer_array, real_number, size
+from labs.common.validate import array, divisible, instance, integer_array, real_number, size
 
 __all__ = [
     "MAX_CONTEXT",
@@ -119,10 +119,7 @@ class TinyLMConfig:
     def __post_init__(self) -> None:
         for name, least, most in _LIMITS:
             size(name, getattr(self, name), minimum=least, maximum=most, why="a tiny CPU model")
-        if self.d_model % self.n_heads:
-            raise ValueError(
-                f"d_model must be divisible by n_heads, got {self.d_model}, {self.n_heads}"
-            )
+        divisible("d_model", self.d_model, self.n_heads, "n_heads")
 
 
 def param_shapes(config: TinyLMConfig) -> dict[str, tuple[int, ...]]:

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from labs.common.facts import fact
-from labs.common.validate import describe_value, one_of, real_number, size
-from labs.scaling.checks import MAX_STARTS, check_runs, int_tuple, positive_array
+from labs.scaling.checks import check_sensitivity_args
 from labs.scaling.fitting import _fit_chinchilla, _isoflop_minima
 from labs.scaling.laws import _compute_optimal, _training_flops
 
@@ -44,17 +42,9 @@ def allocation_sensitivity(
         (n_opt, a): two arrays with one entry per k of the sorted `drop`: the optimal N at
         `budget` and the allocation exponent a of N_opt ~ C^a.
     """
-    if not isinstance(points, (tuple, list)) or len(points) != 3:
-        raise TypeError(f"points must be a tuple (N, D, loss), got {describe_value(points)}")
-    N, D, loss = check_runs(*points, min_runs=6)
-    budget = real_number("budget", budget, positive=True)
-    drop = int_tuple("drop", drop, minimum=0, maximum=len(N) - 5)
-    method = one_of("method", method, ("parametric", "isoflop"))
-    if budgets is None:
-        budgets = fact("chinchilla_isoflop_budgets").value
-    budgets = positive_array("budgets", budgets)
-    starts = size("starts", starts, maximum=MAX_STARTS, why="the paper's grid has 4,500 points")
-    width = real_number("width", width, positive=True)
+    N, D, loss, budget, drop, method, budgets, starts, width = check_sensitivity_args(
+        points, budget, drop, method, budgets, starts, width
+    )
     return _allocation_sensitivity(N, D, loss, budget, drop, method, budgets, starts, width)
 
 
