@@ -257,7 +257,10 @@ class _Child:
         (n,) = struct.unpack("!Q", self._read(8, deadline))
         if n > _MAX_MESSAGE:
             raise EOFError
-        reply = json.loads(self._read(n, deadline))
+        try:
+            reply = json.loads(self._read(n, deadline))
+        except (ValueError, UnicodeDecodeError):  # a garbled reply: the process did not finish it
+            raise EOFError from None
         if not isinstance(reply, dict):
             raise EOFError
         return reply
@@ -671,19 +674,22 @@ def grade(
 
         def one(item):
             path, student = item
-            try:
-                return _grade_notebook(
-                    path,
-                    student=student,
-                    chapters=chapters,
-                    plans=plans,
-                    protected=protected,
-                    time_limit_s=time_limit_s,
-                )
-            except Exception as err:  # noqa: BLE001 - one odd file must not stop the others
-                why = f"the grader could not process this file ({type(err).__name__}: {err})"
-                row = GradeRow(student, "", "", 0.0, 0.0, "invalid_submission", why[:300])
-                return [row], f"# Feedback for {student}\n\n{why}\n"
+            failure: Exception | None = None
+            for _attempt in range(2):  # a transient failure of the grader gets one more try
+                try:
+                    return _grade_notebook(
+                        path,
+                        student=student,
+                        chapters=chapters,
+                        plans=plans,
+                        protected=protected,
+                        time_limit_s=time_limit_s,
+                    )
+                except Exception as err:  # noqa: BLE001 - one odd file must not stop the others
+                    failure = err
+            why = f"the grader could not process this file ({type(failure).__name__}: {failure})"
+            row = GradeRow(student, "", "", 0.0, 0.0, "invalid_submission", why[:300])
+            return [row], f"# Feedback for {student}\n\n{why}\n"
 
         results = []
         with ThreadPoolExecutor(max_workers=workers) as pool:
