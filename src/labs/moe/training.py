@@ -97,18 +97,23 @@ class _TinyLM(nn.Module):
         return self.head(x + ffn)
 
 
-def _check_train(balancing, steps, seed, n_experts, k, d_model, d_expert, vocab, batch, gamma,
-                 alpha, skew, dense, lr):  # fmt: skip
-    one_of("balancing", balancing, BALANCING)
-    steps = size("steps", steps, maximum=100_000, why="a tiny model, not a pre-training run")
-    seed = integer("seed", seed, minimum=0)
-    config = MoEConfig(
+def _layer_config(d_model, d_expert, n_experts, k) -> MoEConfig:
+    """One shared and `n_experts` routed experts of width `d_expert`, top-`k`, sizes checked."""
+    return MoEConfig(
         d_model=size("d_model", d_model, maximum=_MAX),
         d_expert=size("d_expert", d_expert, maximum=_MAX),
         n_routed=size("n_experts", n_experts, maximum=256),
         n_shared=1,
         k=size("k", k, maximum=256),
     )
+
+
+def _check_train(balancing, steps, seed, n_experts, k, d_model, d_expert, vocab, batch, gamma,
+                 alpha, skew, dense, lr):  # fmt: skip
+    one_of("balancing", balancing, BALANCING)
+    steps = size("steps", steps, maximum=100_000, why="a tiny model, not a pre-training run")
+    seed = integer("seed", seed, minimum=0)
+    config = _layer_config(d_model, d_expert, n_experts, k)
     vocab = size("vocab", vocab, minimum=2, maximum=_MAX)
     batch = size("batch", batch, maximum=2**16)
     gamma = real_number("gamma", gamma, nonnegative=True)
@@ -204,13 +209,7 @@ def layer_throughput(
     """Forward + backward tokens per second of a DeepSeekMoE layer (1 shared + `n_experts` routed
     of width `d_expert`, top-`k`) and of the dense SwiGLU of the same active width (k + 1) x
     d_expert, best of `repeats`, on the CPU. Returns {"moe": tok/s, "dense": tok/s}."""
-    config = MoEConfig(
-        d_model=size("d_model", d_model, maximum=_MAX),
-        d_expert=size("d_expert", d_expert, maximum=_MAX),
-        n_routed=size("n_experts", n_experts, maximum=256),
-        n_shared=1,
-        k=size("k", k, maximum=256),
-    )
+    config = _layer_config(d_model, d_expert, n_experts, k)
     tokens = size("tokens", tokens, maximum=2**16)
     repeats = size("repeats", repeats, maximum=100)
     seed = integer("seed", seed, minimum=0)
