@@ -19,7 +19,7 @@ the CPU). The kernel is written for reading, not tuned: block shapes are fixed b
 compiler does.
 
 Shapes: M, N, K the GEMM axes, Kb = K / block the K-blocks, Mt the rows of one output tile.
-Taught in chapter 2, "Making the hardware sing: an FP8 block-scaled GEMM kernel".
+Taught in chapter 8, "An FP8 block-scaled GEMM kernel" (the format itself in chapter 2).
 """
 
 from __future__ import annotations

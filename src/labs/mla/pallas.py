@@ -22,9 +22,9 @@ The same source runs with `interpret=True` on a CPU (the tests compare it with t
 reference decode) and compiles on a GPU; `interpret=None` chooses from JAX's backend. It is
 written to be read, not tuned (no TPU scalar prefetch for the table, no software pipelining).
 
-Axes: B batch, H heads, C latent d_c, R RoPE dim d_h^R, S cache rows, P pages, N pages per
-sequence, K splits, L rows of one block (page). Taught in chapter 3, "Making the hardware sing:
-an MLA decode kernel".
+Axes: B batch, H heads, Hb heads of one program, C latent d_c, R RoPE dim d_h^R, S cache rows,
+P pages, N pages per sequence, K splits, L rows of one block (page). Taught in chapter 8,
+"An MLA decode kernel" (the MLA itself in chapter 3).
 """
 
 from __future__ import annotations
@@ -49,22 +49,22 @@ def _mla_decode_kernel(
     table_ref, lengths_ref, q_ref, qr_ref, c_ref, kr_ref, acc_ref, m_ref, l_ref, *, scale, per_split
 ):
     """One (sequence, split): online softmax over its blocks of the paged latent cache."""
-    b, split = pl.program_id(0), pl.program_id(1)
+    b, split = pl.program_id(0), pl.program_id(2)  # axis 1 picks the block of heads (q_ref)
     length = lengths_ref[b]
     block = c_ref.shape[1]
-    q_lat, q_r = q_ref[0], qr_ref[0]  # (H, C), (H, R): every head of this sequence at once
+    q_lat, q_r = q_ref[0], qr_ref[0]  # (Hb, C), (Hb, R): a block of this sequence's heads
     first = split * per_split
     last = jnp.minimum(first + per_split, (length + block - 1) // block)  # skip empty blocks
 
     def attend_block(i, carry):
-        m, l, acc = carry  # (H,), (H,), (H, C)
+        m, l, acc = carry  # (Hb,), (Hb,), (Hb, C)
         page = table_ref[b, i]
         c, k_r = c_ref[page], kr_ref[page]  # (L, C), (L, R): one page, shared by all heads
         s = jnp.dot(q_lat, c.T, preferred_element_type=jnp.float32)  # q^lat . c^KV
         s = (s + jnp.dot(q_r, k_r.T, preferred_element_type=jnp.float32)) * scale  # (18)
         valid = i * block + jnp.arange(block) < length  # the last block may run past the end
         m_new = jnp.maximum(m, jnp.where(valid, s, NEG).max(axis=1))
-        p = jnp.where(valid, jnp.exp(s - m_new[:, None]), 0.0)  # (H, L)
+        p = jnp.where(valid, jnp.exp(s - m_new[:, None]), 0.0)  # (Hb, L)
         alpha = jnp.exp(m - m_new)  # rescales what was summed under the old max
         l_new = alpha * l + p.sum(axis=1)
         acc_new = alpha[:, None] * acc + jnp.dot(
@@ -86,7 +86,7 @@ def _combine(
     return (w[..., None] * acc).sum(axis=1) / (w * l).sum(axis=1)[..., None]
 
 
-@partial(jax.jit, static_argnames=("scale", "splits", "interpret"))
+@partial(jax.jit, static_argnames=("scale", "splits", "heads_per_block", "interpret"))
 def _mla_decode_paged(
     q_lat: Float[Array, "B H C"],
     q_r: Float[Array, "B H R"],
@@ -96,12 +96,14 @@ def _mla_decode_paged(
     table: Int[Array, "B N"],
     scale: float,
     splits: int,
+    heads_per_block: int,
     interpret: bool,
 ) -> Float[Array, "B H C"]:
-    """The Pallas call: a (B, K) grid of (sequence, split) programs, then `_combine`."""
-    (batch, heads, latent), rope = q_lat.shape, q_r.shape[-1]
+    """The Pallas call: a (B, H / Hb, K) grid of (sequence, heads, split) programs, then
+    `_combine`."""
+    (batch, heads, latent), rope, hb = q_lat.shape, q_r.shape[-1], heads_per_block
     per_split = -(-table.shape[1] // splits)  # blocks per split, the last split may be short
-    whole = lambda shape: pl.BlockSpec(shape, lambda b, k: (0,) * len(shape))  # noqa: E731
+    whole = lambda shape: pl.BlockSpec(shape, lambda b, h, k: (0,) * len(shape))  # noqa: E731
     acc, m, l = pl.pallas_call(
         partial(_mla_decode_kernel, scale=scale, per_split=per_split),
         out_shape=(
@@ -109,19 +111,19 @@ def _mla_decode_paged(
             jax.ShapeDtypeStruct((batch, splits, heads), jnp.float32),
             jax.ShapeDtypeStruct((batch, splits, heads), jnp.float32),
         ),
-        grid=(batch, splits),
+        grid=(batch, heads // hb, splits),
         in_specs=[
             whole(table.shape),  # page ids
             whole(lengths.shape),
-            pl.BlockSpec((1, heads, latent), lambda b, k: (b, 0, 0)),  # this sequence's queries
-            pl.BlockSpec((1, heads, rope), lambda b, k: (b, 0, 0)),
+            pl.BlockSpec((1, hb, latent), lambda b, h, k: (b, h, 0)),  # a block of its queries
+            pl.BlockSpec((1, hb, rope), lambda b, h, k: (b, h, 0)),
             whole(c_pages.shape),  # the page pool: pages are picked inside by the table
             whole(kr_pages.shape),
         ],
         out_specs=(
-            pl.BlockSpec((1, 1, heads, latent), lambda b, k: (b, k, 0, 0)),
-            pl.BlockSpec((1, 1, heads), lambda b, k: (b, k, 0)),
-            pl.BlockSpec((1, 1, heads), lambda b, k: (b, k, 0)),
+            pl.BlockSpec((1, 1, hb, latent), lambda b, h, k: (b, k, h, 0)),
+            pl.BlockSpec((1, 1, hb), lambda b, h, k: (b, k, h)),
+            pl.BlockSpec((1, 1, hb), lambda b, h, k: (b, k, h)),
         ),
         interpret=interpret,
     )(table, lengths, q_lat, q_r, c_pages, kr_pages)
@@ -149,6 +151,7 @@ def mla_decode(
     block: int = 64,
     splits: int = 1,
     block_table=None,
+    heads_per_block: int | None = None,
     interpret=None,
 ) -> jax.Array:
     """Absorbed MLA attention of one query token per sequence over its latent cache (eq. 18).
@@ -164,6 +167,10 @@ def mla_decode(
         splits: chunks the context is split into (split-K), at most 256.
         block_table: None, or (B, N) int page ids in [0, P): sequence b's rows are
             pages block_table[b, 0], block_table[b, 1], ... in order.
+        heads_per_block: None (all heads in one program, the cache read once per sequence and
+            split), or a divisor Hb of H: H / Hb programs per (sequence, split), each holding
+            an (Hb, d_c) accumulator; on a GPU a smaller Hb fits the registers, at the price of
+            reading the cache H / Hb times (mostly from the L2 cache).
         interpret: True runs Pallas' interpreter (CPU), False compiles (GPU, TPU), None chooses
             from JAX's default backend.
 
@@ -178,6 +185,11 @@ def mla_decode(
     if interpret is None:
         interpret = jax.default_backend() == "cpu"
     interpret = validate.boolean("interpret", interpret)
+    heads = q_latent.shape[1]
+    if heads_per_block is None:
+        heads_per_block = heads
+    heads_per_block = validate.size("heads_per_block", heads_per_block, maximum=heads)
+    validate.divisible("heads", heads, heads_per_block, "heads_per_block")
     if block_table is None:
         c_kv, k_rope, block_table = _as_pages(jnp.asarray(c_kv), jnp.asarray(k_rope), block)
     splits = min(splits, block_table.shape[1])  # no split without a block to read
@@ -190,5 +202,6 @@ def mla_decode(
         jnp.asarray(block_table, jnp.int32),
         scale,
         splits,
+        heads_per_block,
         interpret,
     )

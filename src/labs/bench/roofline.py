@@ -1,0 +1,176 @@
+"""The roofline of the two kernels: FLOPs and bytes of one call, and the device's two limits.
+
+Taught in chapter 8, "Bytes or FLOPs: the roofline". Framework-free: counts are Python ints.
+
+A kernel that does F FLOPs and moves Q bytes between memory and the chip cannot take less than
+
+    t_min = max(F / peak FLOP/s, Q / peak bytes/s)                                      (R1)
+
+and it is *memory-bound* when its arithmetic intensity I = F / Q is below the device's ridge
+point peak FLOP/s / peak bytes/s, *compute-bound* above it. A measured time t reaches
+t_min / t of the roofline.
+
+Absorbed MLA decode (B sequences, one query each, H heads, latent d_c, RoPE d_h^R, S cached
+tokens; `labs.mla.cost` eq. C1 with the absorbed widths) does
+
+    F = 2 B H S (d_c + d_h^R)  +  2 B H S d_c           (scores, then the weighted latent)  (R2)
+    Q = B S (d_c + d_h^R) b_cache + B H (d_c + d_h^R) b_q + B H d_c b_out                   (R3)
+
+(the cache read once for all heads, the queries read, the output written), so
+I is about 2 H (2 d_c + d_h^R) / ((d_c + d_h^R) b_cache): independent of B and S, and for
+V3 (H = 128, BF16 cache) about 242 FLOPs per byte. A GEMM (M, K) x (K, N) does 2 M N K FLOPs
+and moves M K + K N input elements and M N outputs, plus one FP32 scale per 1 x block tile of
+the activation and per block x block block of the weight when it is block-scaled (R4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from labs.bench.checks import (
+    check_decode_shape,
+    check_device_name,
+    check_element_bytes,
+    check_gemm_shape,
+    check_roofline,
+)
+from labs.common.facts import FACTS, fact
+from labs.common.validate import size
+
+__all__ = ["DevicePeaks", "Roofline", "device_peaks", "gemm_work", "mla_decode_work", "roofline"]
+
+
+@dataclass(frozen=True)
+class DevicePeaks:
+    """One device's limits, dense, from the facts registry.
+
+    Attributes:
+        name: the registry name ("H200 SXM").
+        memory_gbs: memory bandwidth, GB/s.
+        bf16_tflops: dense BF16 tensor peak, TFLOP/s (None: no BF16 units, e.g. the T4).
+        fp8_tflops: dense FP8 tensor peak, TFLOP/s (None: no FP8 units).
+    """
+
+    name: str
+    memory_gbs: float
+    bf16_tflops: float | None
+    fp8_tflops: float | None
+
+
+@dataclass(frozen=True)
+class Roofline:
+    """The roofline bound of one piece of work on one device (eq. R1)."""
+
+    seconds: float  # t_min
+    bound: str  # "memory" or "compute"
+    intensity: float  # FLOPs per byte of the work
+    ridge: float  # FLOPs per byte where the device's two limits meet
+
+
+# (a whole word of the reported device name, registry name, prefix of its facts)
+_DEVICES = (
+    ("H200", "H200 SXM", "econ_h200_sxm"),
+    ("H100", "H100 SXM", "econ_h100_sxm"),
+    ("H800", "H800 SXM", "econ_h800_sxm"),
+    ("A100", "A100 SXM", "econ_a100_sxm"),
+    ("L4", "L4", "econ_l4"),
+    ("T4", "T4", "econ_t4"),
+)
+
+
+def device_peaks(device_name: str) -> DevicePeaks | None:
+    """The registry's peaks for a device name as torch or JAX reports it, or None if unknown.
+
+    "NVIDIA H200" and "NVIDIA H100 80GB HBM3" match the SXM parts; a name with "PCIe" in it
+    (a different clock and memory) matches nothing, nor does a CPU.
+    """
+    return _device_peaks(check_device_name(device_name))
+
+
+def _device_peaks(device_name: str) -> DevicePeaks | None:
+    """Match a whole word of the name against the table of devices."""
+    words = device_name.upper().replace("-", " ").split()
+    if "PCIE" in words:
+        return None
+    for token, name, key in _DEVICES:
+        if token in words:
+            optional = lambda part: (  # noqa: E731
+                float(FACTS[f"{key}_{part}"].value) if f"{key}_{part}" in FACTS else None
+            )
+            memory = float(fact(f"{key}_memory_gbs").value)
+            return DevicePeaks(name, memory, optional("bf16_tflops"), optional("fp8_tflops"))
+    return None
+
+
+def mla_decode_work(
+    batch: int,
+    context: int,
+    heads: int = 128,
+    latent: int = 512,
+    rope: int = 64,
+    cache_bytes: float = 2,
+    query_bytes: float = 2,
+    out_bytes: float = 4,
+) -> tuple[int, float]:
+    """(FLOPs, bytes) of one absorbed MLA decode step, eqs. (R2) and (R3); V3's widths by default.
+
+    Args:
+        batch, context: sequences B and cached tokens S of each (at most 2**16 and 2**24).
+        heads, latent, rope: H, d_c and d_h^R (V3: 128, 512, 64; each at most 2**16).
+        cache_bytes, query_bytes, out_bytes: bytes of one element of the cache, the queries and
+            the output (BF16 cache and queries, FP32 output by default).
+    """
+    batch, context, heads, latent, rope = check_decode_shape(batch, context, heads, latent, rope)
+    b_cache, b_q, b_out = check_element_bytes(
+        cache_bytes=cache_bytes, query_bytes=query_bytes, out_bytes=out_bytes
+    )
+    return _mla_decode_work(batch, context, heads, latent, rope, b_cache, b_q, b_out)
+
+
+def _mla_decode_work(b, s, h, c, r, b_cache, b_q, b_out) -> tuple[int, float]:
+    """Eqs. (R2) and (R3)."""
+    flops = 2 * b * h * s * (c + r) + 2 * b * h * s * c  # (R2): scores, then the weighted latent
+    nbytes = b * s * (c + r) * b_cache + b * h * (c + r) * b_q + b * h * c * b_out  # (R3)
+    return flops, nbytes
+
+
+def gemm_work(
+    m: int, n: int, k: int, in_bytes: float = 1, out_bytes: float = 2, block: int | None = None
+) -> tuple[int, float]:
+    """(FLOPs, bytes) of (M, K) x (K, N), eq. (R4).
+
+    Args:
+        m, n, k: the GEMM's axes, each at most 2**16.
+        in_bytes, out_bytes: bytes of an input and an output element (FP8 in, BF16 out default).
+        block: None for an unscaled GEMM, or V3's scaling group (128): one FP32 scale per
+            1 x block tile of the activation and per block x block block of the weight.
+    """
+    m, n, k = check_gemm_shape(m, n, k)
+    in_bytes, out_bytes = check_element_bytes(in_bytes=in_bytes, out_bytes=out_bytes)
+    if block is not None:
+        block = size("block", block, maximum=k, why="a scaling group longer than K")
+    return _gemm_work(m, n, k, in_bytes, out_bytes, block)
+
+
+def _gemm_work(m, n, k, in_bytes, out_bytes, block) -> tuple[int, float]:
+    """Eq. (R4)."""
+    nbytes = (m * k + k * n) * in_bytes + m * n * out_bytes
+    if block is not None:
+        k_blocks = -(-k // block)
+        nbytes += 4 * (m * k_blocks + k_blocks * -(-n // block))  # FP32 scales
+    return 2 * m * n * k, nbytes
+
+
+def roofline(flops: float, nbytes: float, peak_tflops: float, memory_gbs: float) -> Roofline:
+    """The roofline bound (eq. R1) of `flops` FLOPs and `nbytes` bytes on a device whose peaks
+    are `peak_tflops` TFLOP/s and `memory_gbs` GB/s."""
+    flops, nbytes, peak_tflops, memory_gbs = check_roofline(flops, nbytes, peak_tflops, memory_gbs)
+    return _roofline(flops, nbytes, peak_tflops * 1e12, memory_gbs * 1e9)
+
+
+def _roofline(flops: float, nbytes: float, peak_flops: float, peak_bytes: float) -> Roofline:
+    """Eq. (R1): the slower of the two limits binds."""
+    compute_s, memory_s = flops / peak_flops, nbytes / peak_bytes
+    intensity = flops / nbytes if nbytes else float("inf")
+    bound = "compute" if compute_s >= memory_s else "memory"
+    return Roofline(max(compute_s, memory_s), bound, intensity, peak_flops / peak_bytes)
