@@ -25,7 +25,8 @@ def check_decode_shape(batch, context, heads, latent, rope):
 def check_gemm_shape(m, n, k):
     """The axes of one GEMM, each capped."""
     return tuple(
-        size(name, v, maximum=MAX_WIDTH, why="a GEMM axis") for name, v in zip("mnk", (m, n, k))
+        size(name, v, maximum=MAX_WIDTH, why="a GEMM axis")
+        for name, v in zip("mnk", (m, n, k), strict=True)
     )
 
 

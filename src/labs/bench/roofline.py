@@ -94,12 +94,16 @@ def _device_peaks(device_name: str) -> DevicePeaks | None:
         return None
     for token, name, key in _DEVICES:
         if token in words:
-            optional = lambda part: (  # noqa: E731
-                float(FACTS[f"{key}_{part}"].value) if f"{key}_{part}" in FACTS else None
-            )
             memory = float(fact(f"{key}_memory_gbs").value)
-            return DevicePeaks(name, memory, optional("bf16_tflops"), optional("fp8_tflops"))
+            return DevicePeaks(
+                name, memory, _optional(f"{key}_bf16_tflops"), _optional(f"{key}_fp8_tflops")
+            )
     return None
+
+
+def _optional(key: str) -> float | None:
+    """The fact `key` as a float, or None where the device has no such figure."""
+    return float(FACTS[key].value) if key in FACTS else None
 
 
 def mla_decode_work(

@@ -1,0 +1,34 @@
+"""labs.bench: the two Pallas kernels measured against the device's limits (chapter 8).
+
+Tooling, like `labs.grading`: it imports the chapter packages whose kernels it times.
+
+* `labs.bench.roofline` (framework-free): the FLOPs and bytes of an absorbed MLA decode step and of
+  a (block-scaled) GEMM, the roofline bound, and the peaks of a device from the facts registry.
+* `labs.bench.run` (PyTorch and JAX): `python -m labs.bench --out results.json` times the MLA
+  decode and FP8 GEMM kernels of `labs.mla.pallas` and `labs.fp8.pallas` against their baselines
+  and writes the figures, the device and the versions as JSON.
+* `labs.bench.results`: the committed JSON files, read by `load_results`.
+
+Taught in chapter 8, "Making the hardware sing".
+"""
+
+from labs.bench.results import RESULTS_DIR, load_results
+from labs.bench.roofline import (
+    DevicePeaks,
+    Roofline,
+    device_peaks,
+    gemm_work,
+    mla_decode_work,
+    roofline,
+)
+
+__all__ = [
+    "RESULTS_DIR",
+    "DevicePeaks",
+    "Roofline",
+    "device_peaks",
+    "gemm_work",
+    "load_results",
+    "mla_decode_work",
+    "roofline",
+]

@@ -1,0 +1,159 @@
+"""The MLA decode benchmark: the Pallas kernel against a naive einsum and fused attention.
+
+Taught in chapter 8, "Measuring against the limit". All heads share one latent cache, so the
+baselines get it as such: the einsums score every head against it, and PyTorch's
+`scaled_dot_product_attention` sees one "head" whose H query rows share the latent key and value.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import torch
+
+from labs.bench.roofline import _mla_decode_work, _roofline
+from labs.bench.timing import _attempt, _figures, _peaks, _ratios, _rel_error
+from labs.mla.pallas import _as_pages, _mla_decode_paged
+
+__all__: list[str] = []
+
+V3_WIDTHS = {"heads": 128, "latent": 512, "rope": 64}
+
+
+def _decode_case(kind, batch, context, kernel, peaks, time_it, seed) -> dict:
+    """One decode size: inputs, then every implementation timed and checked."""
+    heads, latent, rope = V3_WIDTHS["heads"], V3_WIDTHS["latent"], V3_WIDTHS["rope"]
+    dtype = "bfloat16" if kind == "gpu" else "float32"  # a CPU has no fast bf16 arithmetic
+    element = 2 if dtype == "bfloat16" else 4
+    flops, nbytes = _mla_decode_work(batch, context, heads, latent, rope, element, element, 4)
+    bound = None if peaks is None else _roofline(flops, nbytes, *_peaks(peaks, "bf16"))
+    scale = float(1 / np.sqrt(128 + rope))  # V3: 1 / sqrt(d_h + d_h^R)
+    key = jax.random.split(jax.random.key(seed), 4)
+    jdt = jnp.dtype(dtype)
+    q_lat = jax.random.normal(key[0], (batch, heads, latent), jdt) / 8
+    q_r = jax.random.normal(key[1], (batch, heads, rope), jdt) / 8
+    c_kv = jax.random.normal(key[2], (batch, context, latent), jdt)
+    k_r = jax.random.normal(key[3], (batch, context, rope), jdt)
+    lengths = jnp.full((batch,), context, jnp.int32)
+    tq = {
+        n: torch.from_dlpack(x)
+        for n, x in zip(("q", "qr", "c", "kr"), (q_lat, q_r, c_kv, k_r), strict=True)
+    }
+    rows: dict = {}
+    figures = lambda t: _figures(t, flops, nbytes, peaks, peaks and peaks.bf16_tflops, bound)  # noqa: E731
+
+    def naive_jax():
+        return _naive_decode_jax(q_lat, q_r, c_kv, k_r, scale)
+
+    if batch * heads * context <= 2**22:  # NumPy in float64 on the same (rounded) inputs
+        host = [np.asarray(jax.device_get(x), np.float64) for x in (q_lat, q_r, c_kv, k_r)]
+        want, reference = _reference_decode_numpy(*host, scale), "NumPy float64"
+    else:  # too large for the host in seconds: float32 at full precision on the device
+        want = np.asarray(jax.device_get(_reference_decode_jax(q_lat, q_r, c_kv, k_r, scale)))
+        reference = "float32 at full precision on the device"
+
+    def measure(fn, mode):
+        seconds, out = time_it(fn)
+        out = out.float().cpu().numpy() if isinstance(out, torch.Tensor) else jax.device_get(out)
+        return {
+            **figures(seconds),
+            "mode": mode,
+            "dtype": dtype,
+            "rel_error": _rel_error(out, want),
+        }
+
+    c_pages, kr_pages, table = _as_pages(c_kv, k_r, kernel["block"])
+    interpret = kind == "cpu"
+    for hb in kernel["heads_per_block"]:  # None: all heads in one program
+        hb = hb or heads
+        programs = batch * (heads // hb)  # before the split: enough to fill the device?
+        splits = max(1, min(-(-kernel["min_programs"] // programs), context // kernel["block"]))
+        call = lambda hb=hb, splits=splits: _mla_decode_paged(  # noqa: E731
+            q_lat, q_r, c_pages, kr_pages, lengths, table, scale, splits, hb, interpret
+        )
+        mode = "interpret (CPU: times the interpreter)" if interpret else "compiled"
+        _attempt(
+            rows,
+            f"pallas_hb{hb}",
+            lambda call=call, mode=mode, hb=hb, splits=splits: {
+                **measure(call, mode),
+                "splits": splits,
+                "heads_per_block": hb,
+                "block": kernel["block"],
+            },
+        )
+    _attempt(rows, "einsum_jax", lambda: measure(naive_jax, "compiled"))
+    _attempt(
+        rows,
+        "einsum_torch",
+        lambda: measure(
+            lambda: _naive_decode_torch(tq["q"], tq["qr"], tq["c"], tq["kr"], scale), "eager"
+        ),
+    )
+    _attempt(
+        rows,
+        "sdpa_torch",
+        lambda: measure(
+            lambda: _sdpa_decode_torch(tq["q"], tq["qr"], tq["c"], tq["kr"], scale), "eager"
+        ),
+    )
+    return {
+        "batch": batch,
+        "context": context,
+        **V3_WIDTHS,
+        "dtype": dtype,
+        "flops": flops,
+        "bytes": nbytes,
+        "intensity": flops / nbytes,
+        "roofline": None if bound is None else vars(bound),
+        "kernels": rows,
+        "reference": reference,
+        "ratios": {
+            k: v
+            for kernel in rows
+            if kernel.startswith("pallas")
+            for k, v in _ratios(rows, kernel, ("einsum_torch", "einsum_jax", "sdpa_torch")).items()
+        },
+    }
+
+
+@jax.jit
+def _naive_decode_jax(q_lat, q_r, c_kv, k_r, scale):
+    """Absorbed decode with einsum: every head's scores, a softmax, the weighted latent."""
+    s = jnp.einsum("bhc,bsc->bhs", q_lat, c_kv, preferred_element_type=jnp.float32)
+    s = (s + jnp.einsum("bhr,bsr->bhs", q_r, k_r, preferred_element_type=jnp.float32)) * scale
+    p = jax.nn.softmax(s, axis=-1).astype(c_kv.dtype)
+    return jnp.einsum("bhs,bsc->bhc", p, c_kv, preferred_element_type=jnp.float32)
+
+
+def _reference_decode_numpy(q_lat, q_r, c_kv, k_r, scale):
+    """The same attention in NumPy (float64 in, float64 out): the reference of small sizes."""
+    s = (np.einsum("bhc,bsc->bhs", q_lat, c_kv) + np.einsum("bhr,bsr->bhs", q_r, k_r)) * scale
+    p = np.exp(s - s.max(axis=-1, keepdims=True))
+    return np.einsum("bhs,bsc->bhc", p / p.sum(axis=-1, keepdims=True), c_kv)
+
+
+@jax.jit
+def _reference_decode_jax(q_lat, q_r, c_kv, k_r, scale):
+    """The same attention in float32 at full precision (no TF32), for sizes too big for NumPy."""
+    f32 = lambda x: x.astype(jnp.float32)  # noqa: E731
+    hi = jax.lax.Precision.HIGHEST
+    s = jnp.einsum("bhc,bsc->bhs", f32(q_lat), f32(c_kv), precision=hi)
+    s = (s + jnp.einsum("bhr,bsr->bhs", f32(q_r), f32(k_r), precision=hi)) * scale
+    return jnp.einsum("bhs,bsc->bhc", jax.nn.softmax(s, axis=-1), f32(c_kv), precision=hi)
+
+
+def _naive_decode_torch(q_lat, q_r, c_kv, k_r, scale):
+    """The same three einsums in PyTorch."""
+    s = torch.einsum("bhc,bsc->bhs", q_lat, c_kv) + torch.einsum("bhr,bsr->bhs", q_r, k_r)
+    p = torch.softmax(s.float() * scale, dim=-1).to(c_kv.dtype)
+    return torch.einsum("bhs,bsc->bhc", p, c_kv)
+
+
+def _sdpa_decode_torch(q_lat, q_r, c_kv, k_r, scale):
+    """PyTorch's fused attention: one "head" whose H queries share the latent key and value."""
+    q = torch.cat([q_lat, q_r], dim=-1)[:, None]  # (B, 1, H, C + R): heads as query rows
+    k = torch.cat([c_kv, k_r], dim=-1)[:, None]  # (B, 1, S, C + R)
+    out = torch.nn.functional.scaled_dot_product_attention(q, k, c_kv[:, None], scale=scale)
+    return out[:, 0]  # (B, H, C)

@@ -1,0 +1,168 @@
+"""`python -m labs.bench`: time the two Pallas kernels and their baselines on the device present.
+
+Taught in chapter 8, "Measuring against the limit". For each problem size the runner times
+
+* MLA absorbed decode: the Pallas kernel (`labs.mla.pallas`), a naive einsum in PyTorch and in
+  JAX (scores for every head, softmax, weighted latent: three passes over memory), and PyTorch's
+  `scaled_dot_product_attention` with the heads folded into the query length (all heads share
+  one latent "key" and "value", as FlashMLA does);
+* FP8 block-scaled GEMM: the Pallas kernel (`labs.fp8.pallas`) on operands already quantised,
+  a BF16 GEMM in PyTorch and in JAX, and `torch._scaled_mm` (cuBLAS FP8, per-tensor scales)
+  where the device has it;
+
+and reports, for each, the time, the achieved TB/s and TFLOP/s, the share of the device's peaks
+(from the facts registry, `labs.bench.roofline.device_peaks`) and of the roofline bound, its
+error against a reference, and its speed against the baselines measured in the same run.
+
+A kernel that fails (an out-of-memory, a compiler that refuses a shape, an operation the device
+lacks) is recorded as an error in the results; the other kernels still run. On a CPU, Pallas
+runs in interpret mode: its time measures the interpreter, not the kernel, and says so.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import platform
+import sys
+from pathlib import Path
+
+import jax
+import numpy as np
+import torch
+
+from labs.bench.checks import check_sizes
+from labs.bench.decode import _decode_case
+from labs.bench.gemm import _gemm_case
+from labs.bench.roofline import _device_peaks
+from labs.bench.timing import _device, _timer
+from labs.common.validate import size, text
+
+__all__ = ["SIZES", "run_benchmarks", "write_results"]
+
+# Problem sizes. "gpu": V3's attention widths at the issue's batches and contexts, and the
+# 8192^3 GEMM; "cpu": the same widths at a batch and context a CPU times in seconds.
+SIZES = {
+    "gpu": {
+        "decode": [(b, s) for b in (32, 128) for s in (4096, 32768)],
+        "decode_kernel": {"block": 64, "heads_per_block": (16, 64), "min_programs": 264},
+        "gemm": [(8192, 8192, 8192)],
+        "gemm_kernel": {"block": 128, "block_m": 64},
+    },
+    "cpu": {
+        "decode": [(2, 1024)],
+        "decode_kernel": {"block": 128, "heads_per_block": (None,), "min_programs": 8},
+        "gemm": [(256, 256, 256)],
+        "gemm_kernel": {"block": 128, "block_m": 64},
+    },
+}
+MAX_REPEATS = 100
+
+
+def run_benchmarks(sizes: str | None = None, repeats: int = 5, seed: int = 0) -> dict:
+    """Time both kernels and their baselines on the device present; the results as a dict.
+
+    Args:
+        sizes: "gpu" (V3's attention widths at batch 32 and 128, context 4K and 32K; the
+            8192^3 GEMM), "cpu" (the same widths at batch 2 and context 1,024; a 256^3 GEMM),
+            or None: "gpu" when torch sees a CUDA device, else "cpu".
+        repeats: timed runs per kernel, 1 to 100 (the median is kept).
+        seed: seeds the random inputs.
+
+    Returns:
+        A JSON-ready dict: the device, its peaks, the date, the versions, and per size the
+        work (FLOPs, bytes), the roofline bound and each kernel's figures or its error.
+    """
+    kind, name = _device()
+    sizes = check_sizes(sizes if sizes is not None else kind)
+    repeats = size("repeats", repeats, maximum=MAX_REPEATS, why="the median of a few runs")
+    seed = size("seed", seed, minimum=0, maximum=2**31 - 1, why="a JAX key seed")
+    return _run_benchmarks(kind, name, sizes, repeats, seed)
+
+
+def _run_benchmarks(kind: str, name: str, sizes: str, repeats: int, seed: int) -> dict:
+    """Every size of `SIZES[sizes]`, one after the other, each kernel in `_attempt`."""
+    peaks = _device_peaks(name)
+    config, time_it = SIZES[sizes], _timer(kind, repeats)
+    decode = [
+        _decode_case(kind, b, s, config["decode_kernel"], peaks, time_it, seed)
+        for b, s in config["decode"]
+    ]
+    gemm = [
+        _gemm_case(kind, m, n, k, config["gemm_kernel"], peaks, time_it, seed)
+        for m, n, k in config["gemm"]
+    ]
+    return {
+        "device": {
+            "kind": kind,
+            "name": name,
+            "peaks": None if peaks is None else vars(peaks),
+            "jax_backend": jax.default_backend(),
+        },
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "jax": jax.__version__,
+            "numpy": np.__version__,
+        },
+        "sizes": sizes,
+        "repeats": repeats,
+        "seed": seed,
+        "note": (
+            "CPU figures: Pallas runs in interpret mode, so its time measures the "
+            "interpreter; the GPU targets are not measured here"
+        )
+        if kind == "cpu"
+        else "",
+        "mla_decode": decode,
+        "fp8_gemm": gemm,
+    }
+
+
+def write_results(results: dict, path: str | Path, command: str = "") -> Path:
+    """Write `results` (from `run_benchmarks`) as indented JSON at `path`, with the command
+    that made them; returns the path."""
+    if not isinstance(results, dict) or "device" not in results:
+        raise TypeError(
+            f"results must be the dict run_benchmarks returns, got {type(results).__name__}"
+        )
+    path = Path(text("path", str(path) if isinstance(path, Path) else path))
+    command = text("command", command, nonempty=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"command": command, **results}, indent=1) + "\n")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line: `python -m labs.bench --out results.json [--sizes cpu|gpu]`."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m labs.bench", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--out", required=True, help="where to write the JSON results")
+    parser.add_argument(
+        "--sizes",
+        choices=sorted(SIZES),
+        default=None,
+        help="problem sizes (default: gpu when a CUDA device is present)",
+    )
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args(argv)
+    results = run_benchmarks(args.sizes, repeats=args.repeats)
+    command = "python -m labs.bench " + " ".join(sys.argv[1:] if argv is None else argv)
+    path = write_results(results, args.out, command=command)
+    for section in ("mla_decode", "fp8_gemm"):
+        for case in results[section]:
+            for kernel, row in case["kernels"].items():
+                share = row.get("pct_roofline", float("nan"))
+                figure = row.get("error") or (
+                    f"{row['seconds'] * 1e3:9.3f} ms {row['tb_per_s']:7.3f} TB/s "
+                    f"{row['tflop_per_s']:8.2f} TFLOP/s {share:5.1f}% of roofline "
+                    f"err {row['rel_error']:.1e}"
+                )
+                print(f"{section:10s} {kernel:16s} {figure}")
+            print(f"{section:10s} ratios {json.dumps(case['ratios'])}")
+    print(f"wrote {path} ({results['device']['name']})")
+    return 0

@@ -1,0 +1,96 @@
+"""Timing and the figures of one kernel, shared by the decode and GEMM benchmarks of labs.bench.
+
+Taught in chapter 8, "Measuring against the limit".
+"""
+
+from __future__ import annotations
+
+import platform
+import statistics
+import time
+import traceback
+
+import jax
+import numpy as np
+import torch
+
+__all__: list[str] = []
+
+
+def _device() -> tuple[str, str]:
+    """(kind, name) of the device the run measures: a CUDA GPU if torch sees one, else the CPU."""
+    if torch.cuda.is_available():
+        return "gpu", torch.cuda.get_device_name()
+    return "cpu", platform.processor() or platform.machine() or "cpu"
+
+
+def _timer(kind: str, repeats: int):
+    """A function that times `fn()`: the median of `repeats` runs of `inner` calls, after a
+    warm-up call (which compiles), waiting for the device before reading the clock."""
+    inner = 10 if kind == "gpu" else 1
+
+    def sync(out):
+        if isinstance(out, torch.Tensor):
+            if out.is_cuda:
+                torch.cuda.synchronize()
+        else:
+            jax.block_until_ready(out)
+        return out
+
+    def time_it(fn):
+        out = sync(fn())  # compile, allocate, warm the caches
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for _ in range(inner):
+                last = fn()
+            sync(last)
+            times.append((time.perf_counter() - start) / inner)
+        return statistics.median(times), out
+
+    return time_it
+
+
+def _figures(seconds: float, flops: float, nbytes: float, peaks, peak_tflops, bound) -> dict:
+    """Achieved rates, shares of the device's peaks and of the roofline bound."""
+    row = {
+        "seconds": seconds,
+        "tb_per_s": nbytes / seconds / 1e12,
+        "tflop_per_s": flops / seconds / 1e12,
+    }
+    if peaks is not None and peak_tflops is not None:
+        row["pct_memory_peak"] = 100 * nbytes / seconds / (peaks.memory_gbs * 1e9)
+        row["pct_compute_peak"] = 100 * flops / seconds / (peak_tflops * 1e12)
+        row["pct_roofline"] = 100 * bound.seconds / seconds
+    return row
+
+
+def _attempt(rows: dict, name: str, measure) -> None:
+    """rows[name] = measure(), or the error it raised: one kernel's failure ends nothing else."""
+    try:
+        rows[name] = measure()
+    except Exception as error:  # noqa: BLE001 - any failure becomes a row of the results
+        last = traceback.format_exception_only(type(error), error)[-1].strip()
+        rows[name] = {"error": last[:500]}
+
+
+def _rel_error(got, want) -> float:
+    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+    return float(np.abs(got - want).max() / np.abs(want).max())
+
+
+def _ratios(rows: dict, kernel: str, baselines) -> dict:
+    """Time of each baseline / time of the kernel (> 1: the kernel is faster)."""
+    ratios = {}
+    for name in baselines:
+        if "seconds" in rows.get(kernel, {}) and "seconds" in rows.get(name, {}):
+            ratios[f"{kernel}_vs_{name}"] = rows[name]["seconds"] / rows[kernel]["seconds"]
+    return ratios
+
+
+def _peaks(peaks, precision: str) -> tuple[float, float]:
+    """(peak FLOP/s, peak bytes/s) of the device for `precision`, for `_roofline`."""
+    tflops = getattr(peaks, f"{precision}_tflops")
+    if tflops is None:
+        raise ValueError(f"the {peaks.name} has no {precision} peak")
+    return tflops * 1e12, peaks.memory_gbs * 1e9
