@@ -274,6 +274,7 @@ def _pallas_decode():
         block=4,
         splits=2,
         block_table=np.array([[4, 0], [2, 1]], np.int32),
+        heads_per_block=2,
         interpret=True,
     )
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from labs.common.validate import one_of, real_number, size, text
 
+BOUNDS = ("memory", "compute")
+
 MAX_BATCH = 2**16  # sequences in one decode step: more is a typo, not a serving batch
 MAX_CONTEXT = 2**24  # cached tokens per sequence, as labs.mla caps positions
 MAX_WIDTH = 2**16  # heads, latent or RoPE width, a GEMM axis: a typo beyond this
 MAX_BYTES = 16  # bytes of one element (float64 is 8; a typo beyond this)
-SIZES = ("cpu", "gpu")
+SIZES = ("tiny", "cpu", "gpu")
 
 
 def check_decode_shape(batch, context, heads, latent, rope):
@@ -36,11 +38,10 @@ def check_element_bytes(**named):
 
 
 def check_roofline(flops, nbytes, peak_tflops, memory_gbs):
-    """Work (non-negative, at least one positive) and a device's two peaks (positive)."""
-    flops = real_number("flops", flops, minimum=0)
-    nbytes = real_number("nbytes", nbytes, minimum=0)
-    if flops == 0 and nbytes == 0:
-        raise ValueError("flops and nbytes: expected some work, got 0 FLOPs and 0 bytes")
+    """Work (FLOPs and bytes, both positive: every kernel reads something) and a device's two
+    peaks (positive)."""
+    flops = real_number("flops", flops, positive=True)
+    nbytes = real_number("nbytes", nbytes, positive=True)
     return (
         flops,
         nbytes,
@@ -55,5 +56,22 @@ def check_device_name(device_name):
 
 
 def check_sizes(sizes):
-    """Which set of problem sizes to run: "cpu" (small) or "gpu" (V3 dimensions)."""
+    """Which set of problem sizes to run: "tiny" (tests), "cpu" (small), "gpu" (V3's)."""
     return one_of("sizes", sizes, SIZES)
+
+
+def check_device_peaks(peaks) -> None:
+    """The fields of a DevicePeaks: a name, a positive bandwidth, positive peaks or None."""
+    text("name", peaks.name)
+    real_number("memory_gbs", peaks.memory_gbs, positive=True)
+    for name in ("bf16_tflops", "fp8_tflops"):
+        if getattr(peaks, name) is not None:
+            real_number(name, getattr(peaks, name), positive=True)
+
+
+def check_roofline_fields(bound) -> None:
+    """The fields of a Roofline: positive time, intensity and ridge, a known bound."""
+    real_number("seconds", bound.seconds, positive=True)
+    one_of("bound", bound.bound, BOUNDS)
+    real_number("intensity", bound.intensity, positive=True)
+    real_number("ridge", bound.ridge, positive=True)

@@ -54,10 +54,10 @@ def _decode_case(kind, batch, context, kernel, peaks, time_it, seed) -> dict:
         reference = "float32 at full precision on the device"
 
     def measure(fn, mode):
-        seconds, out = time_it(fn)
+        times, out = time_it(fn)
         out = out.float().cpu().numpy() if isinstance(out, torch.Tensor) else jax.device_get(out)
         return {
-            **figures(seconds),
+            **figures(times),
             "mode": mode,
             "dtype": dtype,
             "rel_error": _rel_error(out, want),

@@ -44,9 +44,9 @@ def _gemm_case(kind, m, n, k, kernel, peaks, time_it, seed) -> dict:
     rows: dict = {}
 
     def measure(fn, mode, bound, peak_tflops, work, dtype):
-        seconds, out = time_it(fn)
+        times, out = time_it(fn)
         out = out.float().cpu().numpy() if isinstance(out, torch.Tensor) else jax.device_get(out)
-        row = {**_figures(seconds, *work, peaks, peak_tflops, bound), "mode": mode, "dtype": dtype}
+        row = {**_figures(times, *work, peaks, peak_tflops, bound), "mode": mode, "dtype": dtype}
         row["rel_error"] = _rel_error(out, exact)  # against the float32 product of a and b
         if (
             "scales" in dtype and "per-tensor" not in dtype

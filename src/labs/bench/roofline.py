@@ -30,9 +30,11 @@ from dataclasses import dataclass
 from labs.bench.checks import (
     check_decode_shape,
     check_device_name,
+    check_device_peaks,
     check_element_bytes,
     check_gemm_shape,
     check_roofline,
+    check_roofline_fields,
 )
 from labs.common.facts import FACTS, fact
 from labs.common.validate import size
@@ -53,8 +55,11 @@ class DevicePeaks:
 
     name: str
     memory_gbs: float
-    bf16_tflops: float | None
-    fp8_tflops: float | None
+    bf16_tflops: float | None = None
+    fp8_tflops: float | None = None
+
+    def __post_init__(self) -> None:
+        check_device_peaks(self)
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,9 @@ class Roofline:
     bound: str  # "memory" or "compute"
     intensity: float  # FLOPs per byte of the work
     ridge: float  # FLOPs per byte where the device's two limits meet
+
+    def __post_init__(self) -> None:
+        check_roofline_fields(self)
 
 
 # (a whole word of the reported device name, registry name, prefix of its facts)
@@ -175,6 +183,6 @@ def roofline(flops: float, nbytes: float, peak_tflops: float, memory_gbs: float)
 def _roofline(flops: float, nbytes: float, peak_flops: float, peak_bytes: float) -> Roofline:
     """Eq. (R1): the slower of the two limits binds."""
     compute_s, memory_s = flops / peak_flops, nbytes / peak_bytes
-    intensity = flops / nbytes if nbytes else float("inf")
+    intensity = flops / nbytes
     bound = "compute" if compute_s >= memory_s else "memory"
     return Roofline(max(compute_s, memory_s), bound, intensity, peak_flops / peak_bytes)

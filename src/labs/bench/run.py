@@ -49,6 +49,12 @@ SIZES = {
         "gemm": [(8192, 8192, 8192)],
         "gemm_kernel": {"block": 128, "block_m": 64},
     },
+    "tiny": {  # the tests' size: seconds on a CPU
+        "decode": [(1, 256)],
+        "decode_kernel": {"block": 64, "heads_per_block": (None,), "min_programs": 2},
+        "gemm": [(128, 128, 128)],
+        "gemm_kernel": {"block": 128, "block_m": 64},
+    },
     "cpu": {
         "decode": [(2, 1024)],
         "decode_kernel": {"block": 128, "heads_per_block": (None,), "min_programs": 8},
@@ -65,7 +71,8 @@ def run_benchmarks(sizes: str | None = None, repeats: int = 5, seed: int = 0) ->
     Args:
         sizes: "gpu" (V3's attention widths at batch 32 and 128, context 4K and 32K; the
             8192^3 GEMM), "cpu" (the same widths at batch 2 and context 1,024; a 256^3 GEMM),
-            or None: "gpu" when torch sees a CUDA device, else "cpu".
+            "tiny" (batch 1, context 256, a 128^3 GEMM: the tests), or None: "gpu" when torch
+            sees a CUDA device, else "cpu".
         repeats: timed runs per kernel, 1 to 100 (the median is kept).
         seed: seeds the random inputs.
 
@@ -84,14 +91,20 @@ def _run_benchmarks(kind: str, name: str, sizes: str, repeats: int, seed: int) -
     """Every size of `SIZES[sizes]`, one after the other, each kernel in `_attempt`."""
     peaks = _device_peaks(name)
     config, time_it = SIZES[sizes], _timer(kind, repeats)
-    decode = [
-        _decode_case(kind, b, s, config["decode_kernel"], peaks, time_it, seed)
-        for b, s in config["decode"]
-    ]
-    gemm = [
-        _gemm_case(kind, m, n, k, config["gemm_kernel"], peaks, time_it, seed)
-        for m, n, k in config["gemm"]
-    ]
+    threads = torch.get_num_threads()
+    if kind == "cpu":  # one thread: on a shared machine more threads time the scheduler
+        torch.set_num_threads(1)
+    try:
+        decode = [
+            _decode_case(kind, b, s, config["decode_kernel"], peaks, time_it, seed)
+            for b, s in config["decode"]
+        ]
+        gemm = [
+            _gemm_case(kind, m, n, k, config["gemm_kernel"], peaks, time_it, seed)
+            for m, n, k in config["gemm"]
+        ]
+    finally:
+        torch.set_num_threads(threads)
     return {
         "device": {
             "kind": kind,
@@ -106,6 +119,7 @@ def _run_benchmarks(kind: str, name: str, sizes: str, repeats: int, seed: int) -
             "jax": jax.__version__,
             "numpy": np.__version__,
         },
+        "torch_threads": 1 if kind == "cpu" else threads,
         "sizes": sizes,
         "repeats": repeats,
         "seed": seed,
@@ -144,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="where to write the JSON results")
     parser.add_argument(
         "--sizes",
-        choices=sorted(SIZES),
+        choices=list(SIZES),
         default=None,
         help="problem sizes (default: gpu when a CUDA device is present)",
     )

@@ -25,8 +25,8 @@ def _device() -> tuple[str, str]:
 
 
 def _timer(kind: str, repeats: int):
-    """A function that times `fn()`: the median of `repeats` runs of `inner` calls, after a
-    warm-up call (which compiles), waiting for the device before reading the clock."""
+    """A function that times `fn()`: `repeats` runs of `inner` calls each (seconds per call),
+    after a warm-up call (which compiles), waiting for the device before reading the clock."""
     inner = 10 if kind == "gpu" else 1
 
     def sync(out):
@@ -46,15 +46,19 @@ def _timer(kind: str, repeats: int):
                 last = fn()
             sync(last)
             times.append((time.perf_counter() - start) / inner)
-        return statistics.median(times), out
+        return times, out
 
     return time_it
 
 
-def _figures(seconds: float, flops: float, nbytes: float, peaks, peak_tflops, bound) -> dict:
-    """Achieved rates, shares of the device's peaks and of the roofline bound."""
+def _figures(times: list, flops: float, nbytes: float, peaks, peak_tflops, bound) -> dict:
+    """Achieved rates at the median time, the spread of the times, shares of the device's peaks
+    and of the roofline bound."""
+    seconds = statistics.median(times)
     row = {
         "seconds": seconds,
+        "seconds_min": min(times),
+        "seconds_max": max(times),
         "tb_per_s": nbytes / seconds / 1e12,
         "tflop_per_s": flops / seconds / 1e12,
     }

@@ -1,0 +1,83 @@
+"""labs.bench.roofline: FLOPs and bytes worked by hand, the bound, the registry's devices."""
+
+from __future__ import annotations
+
+import pytest
+
+from labs.bench import device_peaks, gemm_work, mla_decode_work, roofline
+
+
+def test_decode_work_by_hand():
+    # B=2, S=3, H=4, d_c=8, d_h^R=2: FLOPs 2*2*4*3*(8+2) + 2*2*4*3*8 = 480 + 384;
+    # bytes: cache 2*3*10*2 = 120, queries 2*4*10*2 = 160, output 2*4*8*4 = 256
+    assert mla_decode_work(2, 3, heads=4, latent=8, rope=2) == (864, 536.0)
+    # a one-byte cache halves only the cache term
+    assert mla_decode_work(2, 3, heads=4, latent=8, rope=2, cache_bytes=1)[1] == 476.0
+
+
+def test_gemm_work_by_hand():
+    # (4, 8) x (8, 6): 2*4*6*8 = 384 FLOPs; (32 + 48) one-byte inputs, 24 two-byte outputs
+    assert gemm_work(4, 6, 8) == (384, 128.0)
+    # block 4: a has 4 rows x 2 K-blocks of scales, b 2 x ceil(6 / 4) = 4: 12 FP32 scales
+    assert gemm_work(4, 6, 8, block=4) == (384, 176.0)
+
+
+def test_roofline_picks_the_slower_limit():
+    # 100 FLOPs, 10 bytes on 1 TFLOP/s and 1 GB/s: 1e-10 s of compute, 1e-8 s of memory
+    slow_memory = roofline(100, 10, peak_tflops=1, memory_gbs=1)
+    assert slow_memory.bound == "memory" and slow_memory.seconds == pytest.approx(1e-8)
+    assert slow_memory.intensity == 10 and slow_memory.ridge == pytest.approx(1000)
+    # 1e6 FLOPs for the same bytes: 1e-6 s of compute, above the ridge
+    slow_compute = roofline(1e6, 10, peak_tflops=1, memory_gbs=1)
+    assert slow_compute.bound == "compute" and slow_compute.seconds == pytest.approx(1e-6)
+
+
+def test_v3_decode_is_memory_bound_on_h100_and_compute_bound_on_h200():
+    """Intensity about 2 H (2 d_c + d_h^R) / ((d_c + d_h^R) 2) = 241.8 FLOPs per byte: under the
+    H100's ridge (989.5 / 3.35 = 295.4), over the H200's (989.5 / 4.8 = 206.1), for every
+    batch 32-128 and context 4K-32K of the issue."""
+    h100, h200 = device_peaks("NVIDIA H100 80GB HBM3"), device_peaks("NVIDIA H200")
+    for batch in (32, 64, 128):
+        for context in (4096, 8192, 32768):
+            flops, nbytes = mla_decode_work(batch, context)
+            assert 220 < flops / nbytes < 241.8  # the queries and FP32 outputs add bytes
+            assert roofline(flops, nbytes, h100.bf16_tflops, h100.memory_gbs).bound == "memory"
+            assert roofline(flops, nbytes, h200.bf16_tflops, h200.memory_gbs).bound == "compute"
+
+
+@pytest.mark.parametrize(
+    ("name", "registry", "memory"),
+    [
+        ("NVIDIA H200", "H200 SXM", 4800.0),
+        ("NVIDIA H100 80GB HBM3", "H100 SXM", 3350.0),
+        ("NVIDIA H800", "H800 SXM", 3350.0),
+        ("Tesla T4", "T4", 320.0),
+    ],
+)
+def test_device_peaks_from_the_registry(name, registry, memory):
+    peaks = device_peaks(name)
+    assert peaks.name == registry and peaks.memory_gbs == memory
+
+
+def test_unknown_devices_have_no_peaks():
+    assert device_peaks("NVIDIA H100 PCIe") is None  # another clock and memory than the SXM
+    assert device_peaks("x86_64") is None
+    assert device_peaks("Tesla T4").bf16_tflops is None  # the T4 has no BF16 units
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: mla_decode_work(0, 10), "batch"),
+        (lambda: mla_decode_work(2, 2**30), "context"),
+        (lambda: mla_decode_work(2, 10, cache_bytes=0), "cache_bytes"),
+        (lambda: gemm_work(4, 4, 4, block=8), "block"),
+        (lambda: gemm_work(4, 2.0, 4), "n"),
+        (lambda: roofline(1, 0, 1, 1), "nbytes"),
+        (lambda: roofline(1, 1, float("nan"), 1), "peak_tflops"),
+        (lambda: device_peaks(7), "device_name"),
+    ],
+)
+def test_bad_input(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        call()

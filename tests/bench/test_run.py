@@ -1,0 +1,89 @@
+"""labs.bench.run on the CPU: the JSON it writes, kernels checked against references, and a
+failing kernel recorded as an error while the others still run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("jax")
+pytest.importorskip("torch")
+
+from labs.bench import decode, gemm, load_results  # noqa: E402
+from labs.bench.run import main, run_benchmarks, write_results  # noqa: E402
+from labs.bench.timing import _timer  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    path = tmp_path_factory.mktemp("bench") / "tiny.json"
+    assert main(["--out", str(path), "--sizes", "tiny", "--repeats", "1"]) == 0
+    return json.loads(path.read_text())
+
+
+def test_json_names_the_device_the_versions_and_the_command(written):
+    assert written["command"] == "python -m labs.bench --out " + written["command"].split()[4] + (
+        " --sizes tiny --repeats 1"
+    )
+    assert written["device"]["kind"] == "cpu" and written["device"]["peaks"] is None
+    assert set(written["versions"]) >= {"python", "torch", "jax", "numpy"}
+    assert "interpret" in written["note"]
+
+
+def test_every_kernel_ran_and_the_kernels_agree_with_their_references(written):
+    (case,) = written["mla_decode"]
+    assert (case["batch"], case["context"], case["heads"], case["latent"]) == (1, 256, 128, 512)
+    rows = case["kernels"]
+    assert set(rows) == {"pallas_hb128", "einsum_jax", "einsum_torch", "sdpa_torch"}
+    for name, row in rows.items():
+        assert row["seconds"] > 0, name
+        assert row["rel_error"] < 1e-4, name  # float32 against NumPy float64
+    assert rows["pallas_hb128"]["mode"].startswith("interpret")
+    (case,) = written["fp8_gemm"]
+    pallas = case["kernels"]["pallas_fp8"]
+    assert pallas["rel_error_vs_fp8_reference"] < 1e-5  # same codes and scales, float32 sums
+    # FP8's own rounding: far above float32's, far below a wrong scale's
+    assert 1e-3 < pallas["rel_error"] < 0.1
+    assert case["kernels"]["bf16_torch"]["rel_error"] < pallas["rel_error"]  # BF16 is finer
+
+
+def test_a_failing_kernel_becomes_an_error_row(monkeypatch):
+    def broken(*args):
+        raise RuntimeError("no such kernel on this device")
+
+    monkeypatch.setattr(decode, "_sdpa_decode_torch", broken)
+    monkeypatch.setattr(gemm, "_bf16_dot", broken)
+    kernel = {"block": 64, "heads_per_block": (None,), "min_programs": 1}
+    case = decode._decode_case("cpu", 1, 64, kernel, None, _timer("cpu", 1), 0)
+    assert case["kernels"]["sdpa_torch"] == {"error": "RuntimeError: no such kernel on this device"}
+    assert case["kernels"]["einsum_torch"]["seconds"] > 0  # the others still ran
+    assert not any("sdpa" in k for k in case["ratios"])
+    kernel = {"block": 128, "block_m": 64}
+    case = gemm._gemm_case("cpu", 128, 128, 128, kernel, None, _timer("cpu", 1), 0)
+    assert "error" in case["kernels"]["bf16_jax"] and "seconds" in case["kernels"]["pallas_fp8"]
+
+
+def test_committed_cpu_results_are_complete():
+    results = load_results("cpu")
+    assert results["device"]["kind"] == "cpu" and results["command"].startswith(
+        "python -m labs.bench"
+    )
+    for section in ("mla_decode", "fp8_gemm"):
+        for case in results[section]:
+            assert all("seconds" in row or "error" in row for row in case["kernels"].values())
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: run_benchmarks("tpu"), "sizes"),
+        (lambda: run_benchmarks("tiny", repeats=0), "repeats"),
+        (lambda: run_benchmarks("tiny", seed=-1), "seed"),
+        (lambda: write_results([], "x.json"), "results"),
+        (lambda: load_results("h100_never_run"), "name"),
+    ],
+)
+def test_bad_input(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        call()

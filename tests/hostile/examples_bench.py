@@ -1,0 +1,52 @@
+"""Valid calls for labs.bench (the kernels' benchmark), one per public callable (see harness.py)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from tests.hostile.harness import call
+
+
+def _results() -> dict:
+    return {"device": {"kind": "cpu", "name": "x86_64", "peaks": None}, "mla_decode": []}
+
+
+def _path() -> str:
+    return str(Path(tempfile.mkdtemp(prefix="labs-hostile-")) / "results.json")
+
+
+EXAMPLES = {
+    "labs.bench.roofline.DevicePeaks": lambda: call(
+        name="H200 SXM", memory_gbs=4800.0, bf16_tflops=989.5, fp8_tflops=1979.0
+    ),
+    "labs.bench.roofline.Roofline": lambda: call(
+        seconds=1e-4, bound="memory", intensity=230.0, ridge=295.0
+    ),
+    "labs.bench.roofline.device_peaks": lambda: call(device_name="NVIDIA H200"),
+    "labs.bench.roofline.mla_decode_work": lambda: call(
+        batch=4,
+        context=128,
+        heads=8,
+        latent=16,
+        rope=4,
+        cache_bytes=2.0,
+        query_bytes=2.0,
+        out_bytes=4.0,
+    ),
+    "labs.bench.roofline.gemm_work": lambda: call(
+        m=256, n=128, k=256, in_bytes=1.0, out_bytes=2.0, block=128
+    ),
+    "labs.bench.roofline.roofline": lambda: call(
+        flops=1e9, nbytes=1e7, peak_tflops=989.5, memory_gbs=4800.0
+    ),
+    "labs.bench.results.load_results": lambda: call(name="cpu"),
+    "labs.bench.run.run_benchmarks": lambda: call(sizes="tiny", repeats=1, seed=0),
+    "labs.bench.run.write_results": lambda: call(
+        results=_results(), path=_path(), command="python -m labs.bench --out results.json"
+    ),
+}
+
+ACCEPTED: dict = {
+    ("labs.bench.run.run_benchmarks", "sizes", "none"): "None picks the sizes from the device",
+}
