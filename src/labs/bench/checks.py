@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from labs.common.validate import one_of, real_number, size, text
 
+__all__: list[str] = []  # internal: the public entry points live in roofline.py and run.py
+
 BOUNDS = ("memory", "compute")
 
 MAX_BATCH = 2**16  # sequences in one decode step: more is a typo, not a serving batch
