@@ -87,3 +87,19 @@ def test_committed_cpu_results_are_complete():
 def test_bad_input(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
+
+
+def test_a_failing_size_is_recorded_and_each_size_is_saved_as_it_ends(monkeypatch):
+    from labs.bench import run
+
+    def out_of_memory(*args):
+        raise MemoryError("the cache does not fit")
+
+    monkeypatch.setattr(run, "_decode_case", out_of_memory)
+    saved = []
+    results = run._run_benchmarks("cpu", "x86_64", "tiny", 1, 0, checkpoint=saved.append)
+    assert results["mla_decode"] == [
+        {"shape": [1, 256], "error": "MemoryError('the cache does not fit')"}
+    ]
+    assert "pallas_fp8" in results["fp8_gemm"][0]["kernels"]  # the GEMM still ran
+    assert len(saved) == 2  # after the decode size, after the GEMM size

@@ -40,6 +40,9 @@ def _decode_case(kind, batch, context, kernel, peaks, time_it, seed) -> dict:
         n: torch.from_dlpack(x)
         for n, x in zip(("q", "qr", "c", "kr"), (q_lat, q_r, c_kv, k_r), strict=True)
     }
+    # fused attention's inputs, built once: the query and key of the latent and RoPE parts
+    tq["q_full"] = torch.cat([tq["q"], tq["qr"]], dim=-1)[:, None]  # (B, 1, H, C + R)
+    tq["k_full"] = torch.cat([tq["c"], tq["kr"]], dim=-1)[:, None]  # (B, 1, S, C + R)
     rows: dict = {}
     figures = lambda t: _figures(t, flops, nbytes, peaks, peaks and peaks.bf16_tflops, bound)  # noqa: E731
 
@@ -95,7 +98,7 @@ def _decode_case(kind, batch, context, kernel, peaks, time_it, seed) -> dict:
         rows,
         "sdpa_torch",
         lambda: measure(
-            lambda: _sdpa_decode_torch(tq["q"], tq["qr"], tq["c"], tq["kr"], scale), "eager"
+            lambda: _sdpa_decode_torch(tq["q_full"], tq["k_full"], latent, scale), "eager"
         ),
     )
     return {
@@ -151,9 +154,8 @@ def _naive_decode_torch(q_lat, q_r, c_kv, k_r, scale):
     return torch.einsum("bhs,bsc->bhc", p, c_kv)
 
 
-def _sdpa_decode_torch(q_lat, q_r, c_kv, k_r, scale):
-    """PyTorch's fused attention: one "head" whose H queries share the latent key and value."""
-    q = torch.cat([q_lat, q_r], dim=-1)[:, None]  # (B, 1, H, C + R): heads as query rows
-    k = torch.cat([c_kv, k_r], dim=-1)[:, None]  # (B, 1, S, C + R)
-    out = torch.nn.functional.scaled_dot_product_attention(q, k, c_kv[:, None], scale=scale)
+def _sdpa_decode_torch(q, k, latent, scale):
+    """PyTorch's fused attention: one "head" whose H query rows share the latent key and value
+    (the value is the key's first d_c columns, c^KV)."""
+    out = torch.nn.functional.scaled_dot_product_attention(q, k, k[..., :latent], scale=scale)
     return out[:, 0]  # (B, H, C)

@@ -87,24 +87,34 @@ def run_benchmarks(sizes: str | None = None, repeats: int = 5, seed: int = 0) ->
     return _run_benchmarks(kind, name, sizes, repeats, seed)
 
 
-def _run_benchmarks(kind: str, name: str, sizes: str, repeats: int, seed: int) -> dict:
-    """Every size of `SIZES[sizes]`, one after the other, each kernel in `_attempt`."""
+def _run_benchmarks(kind, name, sizes, repeats, seed, checkpoint=None) -> dict:
+    """Every size of `SIZES[sizes]`, one after the other; `checkpoint(results)` after each, so
+    that a run cut short by a time limit still leaves what it measured."""
     peaks = _device_peaks(name)
     config, time_it = SIZES[sizes], _timer(kind, repeats)
     threads = torch.get_num_threads()
+    results = _header(kind, name, peaks, sizes, repeats, seed, threads)
+    cases = [
+        ("mla_decode", _decode_case, (b, s), config["decode_kernel"]) for b, s in config["decode"]
+    ]
+    cases += [("fp8_gemm", _gemm_case, mnk, config["gemm_kernel"]) for mnk in config["gemm"]]
     if kind == "cpu":  # one thread: on a shared machine more threads time the scheduler
         torch.set_num_threads(1)
     try:
-        decode = [
-            _decode_case(kind, b, s, config["decode_kernel"], peaks, time_it, seed)
-            for b, s in config["decode"]
-        ]
-        gemm = [
-            _gemm_case(kind, m, n, k, config["gemm_kernel"], peaks, time_it, seed)
-            for m, n, k in config["gemm"]
-        ]
+        for section, case, shape, kernel in cases:
+            try:
+                results[section].append(case(kind, *shape, kernel, peaks, time_it, seed))
+            except Exception as error:  # noqa: BLE001 - an input too big, a device lost: go on
+                results[section].append({"shape": list(shape), "error": repr(error)[:500]})
+            if checkpoint is not None:
+                checkpoint(results)
     finally:
         torch.set_num_threads(threads)
+    return results
+
+
+def _header(kind, name, peaks, sizes, repeats, seed, threads) -> dict:
+    """What the results were measured on and with, before any figure."""
     return {
         "device": {
             "kind": kind,
@@ -129,8 +139,8 @@ def _run_benchmarks(kind: str, name: str, sizes: str, repeats: int, seed: int) -
         )
         if kind == "cpu"
         else "",
-        "mla_decode": decode,
-        "fp8_gemm": gemm,
+        "mla_decode": [],
+        "fp8_gemm": [],
     }
 
 
@@ -164,11 +174,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
-    results = run_benchmarks(args.sizes, repeats=args.repeats)
     command = "python -m labs.bench " + " ".join(sys.argv[1:] if argv is None else argv)
-    path = write_results(results, args.out, command=command)
+    kind, name = _device()
+    sizes = check_sizes(args.sizes if args.sizes is not None else kind)
+    repeats = size("repeats", args.repeats, maximum=MAX_REPEATS, why="the median of a few runs")
+    save = lambda results: write_results(results, args.out, command=command)  # noqa: E731
+    results = _run_benchmarks(kind, name, sizes, repeats, 0, checkpoint=save)
+    path = save(results)
     for section in ("mla_decode", "fp8_gemm"):
         for case in results[section]:
+            if "error" in case:
+                print(f"{section:10s} {case['shape']} {case['error']}")
+                continue
             for kernel, row in case["kernels"].items():
                 share = row.get("pct_roofline", float("nan"))
                 figure = row.get("error") or (
