@@ -102,4 +102,4 @@ def test_a_failing_size_is_recorded_and_each_size_is_saved_as_it_ends(monkeypatc
         {"shape": [1, 256], "error": "MemoryError('the cache does not fit')"}
     ]
     assert "pallas_fp8" in results["fp8_gemm"][0]["kernels"]  # the GEMM still ran
-    assert len(saved) == 2  # after the decode size, after the GEMM size
+    assert len(saved) == 2  # after the GEMM size, after the decode size
