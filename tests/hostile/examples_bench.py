@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from labs.bench import load_results
 from tests.hostile.harness import call
 
 
@@ -41,6 +42,7 @@ EXAMPLES = {
         flops=1e9, nbytes=1e7, peak_tflops=989.5, memory_gbs=4800.0
     ),
     "labs.bench.results.load_results": lambda: call(name="cpu"),
+    "labs.bench.results.format_results": lambda: call(results=load_results("cpu")),
     "labs.bench.run.run_benchmarks": lambda: call(sizes="tiny", repeats=1, seed=0),
     "labs.bench.run.write_results": lambda: call(
         results=_results(), path=_path(), command="python -m labs.bench --out results.json"

@@ -7,12 +7,13 @@ Tooling, like `labs.grading`: it imports the chapter packages whose kernels it t
 * `labs.bench.run` (PyTorch and JAX): `python -m labs.bench --out results.json` times the MLA
   decode and FP8 GEMM kernels of `labs.mla.pallas` and `labs.fp8.pallas` against their baselines
   and writes the figures, the device and the versions as JSON.
-* `labs.bench.results`: the committed JSON files, read by `load_results`.
+* `labs.bench.results`: the committed JSON files, read by `load_results`, shown by
+  `format_results`.
 
 Taught in chapter 8, "Making the hardware sing".
 """
 
-from labs.bench.results import RESULTS_DIR, load_results
+from labs.bench.results import RESULTS_DIR, format_results, load_results
 from labs.bench.roofline import (
     DevicePeaks,
     Roofline,
@@ -27,6 +28,7 @@ __all__ = [
     "DevicePeaks",
     "Roofline",
     "device_peaks",
+    "format_results",
     "gemm_work",
     "load_results",
     "mla_decode_work",
