@@ -54,12 +54,12 @@ def test_a_failing_kernel_becomes_an_error_row(monkeypatch):
 
     monkeypatch.setattr(decode, "_sdpa_decode_torch", broken)
     monkeypatch.setattr(gemm, "_bf16_dot", broken)
-    kernel = {"block": 64, "heads_per_block": (None,), "min_programs": 1}
+    kernel = {"block": 64, "variants": ((None, None),), "min_programs": 1}
     case = decode._decode_case("cpu", 1, 64, kernel, None, _timer("cpu", 1), 0)
     assert case["kernels"]["sdpa_torch"] == {"error": "RuntimeError: no such kernel on this device"}
     assert case["kernels"]["einsum_torch"]["seconds"] > 0  # the others still ran
     assert not any("sdpa" in k for k in case["ratios"])
-    kernel = {"block": 128, "block_m": 64}
+    kernel = {"block": 128, "variants": ((64, None),)}
     case = gemm._gemm_case("cpu", 128, 128, 128, kernel, None, _timer("cpu", 1), 0)
     assert "error" in case["kernels"]["bf16_jax"] and "seconds" in case["kernels"]["pallas_fp8"]
 
@@ -103,3 +103,15 @@ def test_a_failing_size_is_recorded_and_each_size_is_saved_as_it_ends(monkeypatc
     ]
     assert "pallas_fp8" in results["fp8_gemm"][0]["kernels"]  # the GEMM still ran
     assert len(saved) == 2  # after the GEMM size, after the decode size
+
+
+def test_the_gpu_variants_run_in_interpret_mode():
+    """The GPU sizes' variants (blocks of heads, a warp count for Triton) are the same kernels:
+    here, interpreted, they must agree with the references too."""
+    kernel = {"block": 64, "variants": ((64, 8),), "min_programs": 4}
+    case = decode._decode_case("cpu", 1, 128, kernel, None, _timer("cpu", 1), 1)
+    row = case["kernels"]["pallas_hb64_w8"]
+    assert (row["heads_per_block"], row["splits"], row["rel_error"] < 1e-5) == (64, 2, True)
+    kernel = {"block": 128, "variants": ((128, 8),)}
+    case = gemm._gemm_case("cpu", 128, 128, 256, kernel, None, _timer("cpu", 1), 1)
+    assert case["kernels"]["pallas_fp8_m128_w8"]["rel_error_vs_fp8_reference"] < 1e-5

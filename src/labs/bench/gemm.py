@@ -20,7 +20,7 @@ __all__: list[str] = []
 
 def _gemm_case(kind, m, n, k, kernel, peaks, time_it, seed) -> dict:
     """One GEMM size: FP8 kernel on quantised operands, BF16 and cuBLAS FP8 baselines."""
-    block, block_m = kernel["block"], kernel["block_m"]
+    block = kernel["block"]
     flops, nbytes = _gemm_work(m, n, k, 1, 4, block)  # FP8 in, FP32 out, FP32 scales
     bf16_flops, bf16_bytes = _gemm_work(m, n, k, 2, 2, None)
     fp8_bound = bf16_bound = None
@@ -56,21 +56,27 @@ def _gemm_case(kind, m, n, k, kernel, peaks, time_it, seed) -> dict:
 
     fp8_peak = None if peaks is None else peaks.fp8_tflops
     bf16_peak = None if peaks is None else peaks.bf16_tflops
-    _attempt(
-        rows,
-        "pallas_fp8",
-        lambda: {
-            **measure(
-                lambda: _block_scaled_matmul(*operands, block, block_m, interpret),
-                "interpret (CPU: times the interpreter)" if interpret else "compiled",
-                fp8_bound,
-                fp8_peak,
-                (flops, nbytes),
-                f"float8_e4m3fn, 1x{block} / {block}x{block} scales",
-            ),
-            "block_m": block_m,
-        },
-    )
+    for block_m, warps in kernel["variants"]:  # rows of an output tile, GPU warps
+        name = "pallas_fp8" + ("" if warps is None else f"_m{block_m}_w{warps}")
+        call = lambda block_m=block_m, warps=warps: _block_scaled_matmul(  # noqa: E731
+            *operands, block, block_m, interpret, warps
+        )
+        _attempt(
+            rows,
+            name,
+            lambda call=call, block_m=block_m, warps=warps: {
+                **measure(
+                    call,
+                    "interpret (CPU: times the interpreter)" if interpret else "compiled",
+                    fp8_bound,
+                    fp8_peak,
+                    (flops, nbytes),
+                    f"float8_e4m3fn, 1x{block} / {block}x{block} scales",
+                ),
+                "block_m": block_m,
+                "num_warps": warps,
+            },
+        )
     ta, tb = torch.from_dlpack(a), torch.from_dlpack(b)
     bf_a, bf_b = ta.to(torch.bfloat16), tb.to(torch.bfloat16)
     _attempt(
@@ -114,7 +120,12 @@ def _gemm_case(kind, m, n, k, kernel, peaks, time_it, seed) -> dict:
         "intensity": flops / nbytes,
         "roofline": None if fp8_bound is None else vars(fp8_bound),
         "kernels": rows,
-        "ratios": _ratios(rows, "pallas_fp8", ("bf16_torch", "bf16_jax", "scaled_mm_torch")),
+        "ratios": {
+            k: v
+            for kernel in rows
+            if kernel.startswith("pallas")
+            for k, v in _ratios(rows, kernel, ("bf16_torch", "bf16_jax", "scaled_mm_torch")).items()
+        },
     }
 
 

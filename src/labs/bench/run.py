@@ -45,21 +45,21 @@ __all__ = ["SIZES", "run_benchmarks", "write_results"]
 SIZES = {
     "gpu": {
         "decode": [(b, s) for b in (32, 128) for s in (4096, 32768)],
-        "decode_kernel": {"block": 64, "heads_per_block": (16, 64), "min_programs": 264},
+        "decode_kernel": {"block": 64, "variants": ((16, 4), (64, 8)), "min_programs": 264},
         "gemm": [(8192, 8192, 8192)],
-        "gemm_kernel": {"block": 128, "block_m": 64},
+        "gemm_kernel": {"block": 128, "variants": ((64, 4), (128, 8))},
     },
     "tiny": {  # the tests' size: seconds on a CPU
         "decode": [(1, 256)],
-        "decode_kernel": {"block": 64, "heads_per_block": (None,), "min_programs": 2},
+        "decode_kernel": {"block": 64, "variants": ((None, None),), "min_programs": 2},
         "gemm": [(128, 128, 128)],
-        "gemm_kernel": {"block": 128, "block_m": 64},
+        "gemm_kernel": {"block": 128, "variants": ((64, None),)},
     },
     "cpu": {
         "decode": [(2, 1024)],
-        "decode_kernel": {"block": 128, "heads_per_block": (None,), "min_programs": 8},
+        "decode_kernel": {"block": 128, "variants": ((None, None),), "min_programs": 8},
         "gemm": [(256, 256, 256)],
-        "gemm_kernel": {"block": 128, "block_m": 64},
+        "gemm_kernel": {"block": 128, "variants": ((64, None),)},
     },
 }
 MAX_REPEATS = 100

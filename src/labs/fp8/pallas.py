@@ -90,11 +90,19 @@ def _fp8_gemm_kernel(a_ref, a_scale_ref, b_ref, b_scale_ref, out_ref, *, block: 
     out_ref[...] = jax.lax.fori_loop(0, k_blocks, add_k_block, acc)
 
 
-@partial(jax.jit, static_argnames=("block", "block_m", "interpret"))
+@partial(jax.jit, static_argnames=("block", "block_m", "interpret", "num_warps"))
 def _block_scaled_matmul(
-    a_q: Array, a_scales: Array, b_q: Array, b_scales: Array, block: int, block_m: int, interpret
+    a_q: Array,
+    a_scales: Array,
+    b_q: Array,
+    b_scales: Array,
+    block: int,
+    block_m: int,
+    interpret,
+    num_warps: int | None = None,
 ) -> Float[Array, "M N"]:
-    """The Pallas call: a grid of (M / Mt, N / block) output tiles, rows padded to Mt."""
+    """The Pallas call: a grid of (M / Mt, N / block) output tiles, rows padded to Mt.
+    `num_warps` is a hint for the GPU compiler only (None: its default)."""
     (m, k), n = a_q.shape, b_q.shape[1]
     rows = -(-m // block_m) * block_m  # zero rows: codes 0, so they add nothing
     a_q = jnp.pad(a_q, ((0, rows - m), (0, 0)))
@@ -111,8 +119,18 @@ def _block_scaled_matmul(
         ],
         out_specs=pl.BlockSpec((block_m, block), lambda i, j: (i, j)),
         interpret=interpret,
+        **_gpu_params(num_warps),
     )(a_q, a_scales, b_q, b_scales)
     return out[:m]
+
+
+def _gpu_params(num_warps: int | None) -> dict:
+    """pallas_call's compiler parameters for Triton: only when a number of warps is asked for."""
+    if num_warps is None:
+        return {}
+    from jax.experimental.pallas import triton as pl_triton
+
+    return {"compiler_params": pl_triton.CompilerParams(num_warps=num_warps)}
 
 
 def block_scaled_matmul(a, b, block: int = 128, block_m: int = 64, interpret=None) -> jax.Array:

@@ -86,7 +86,7 @@ def _combine(
     return (w[..., None] * acc).sum(axis=1) / (w * l).sum(axis=1)[..., None]
 
 
-@partial(jax.jit, static_argnames=("scale", "splits", "heads_per_block", "interpret"))
+@partial(jax.jit, static_argnames=("scale", "splits", "heads_per_block", "interpret", "num_warps"))
 def _mla_decode_paged(
     q_lat: Float[Array, "B H C"],
     q_r: Float[Array, "B H R"],
@@ -98,9 +98,10 @@ def _mla_decode_paged(
     splits: int,
     heads_per_block: int,
     interpret: bool,
+    num_warps: int | None = None,
 ) -> Float[Array, "B H C"]:
     """The Pallas call: a (B, H / Hb, K) grid of (sequence, heads, split) programs, then
-    `_combine`."""
+    `_combine`. `num_warps` is a hint for the GPU compiler only (None: its default)."""
     (batch, heads, latent), rope, hb = q_lat.shape, q_r.shape[-1], heads_per_block
     per_split = -(-table.shape[1] // splits)  # blocks per split, the last split may be short
     whole = lambda shape: pl.BlockSpec(shape, lambda b, h, k: (0,) * len(shape))  # noqa: E731
@@ -126,8 +127,18 @@ def _mla_decode_paged(
             pl.BlockSpec((1, 1, hb), lambda b, h, k: (b, k, h)),
         ),
         interpret=interpret,
+        **_gpu_params(num_warps),
     )(table, lengths, q_lat, q_r, c_pages, kr_pages)
     return _combine(acc, m, l)
+
+
+def _gpu_params(num_warps: int | None) -> dict:
+    """pallas_call's compiler parameters for Triton: only when a number of warps is asked for."""
+    if num_warps is None:
+        return {}
+    from jax.experimental.pallas import triton as pl_triton
+
+    return {"compiler_params": pl_triton.CompilerParams(num_warps=num_warps)}
 
 
 @partial(jax.jit, static_argnames=("block",))
