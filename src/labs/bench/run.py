@@ -36,9 +36,9 @@ from labs.bench.decode import _decode_case
 from labs.bench.gemm import _gemm_case
 from labs.bench.roofline import _device_peaks
 from labs.bench.timing import _device, _timer
-from labs.common.validate import size, text
+from labs.common.validate import read_only, size, text
 
-__all__ = ["SIZES", "run_benchmarks", "write_results"]
+__all__ = ["SIZES", "TARGETS", "run_benchmarks", "write_results"]
 
 # Problem sizes. "gpu": V3's attention widths at the issue's batches and contexts, and the
 # 8192^3 GEMM; "cpu": the same widths at a batch and context a CPU times in seconds.
@@ -63,6 +63,18 @@ SIZES = {
     },
 }
 MAX_REPEATS = 100
+# The course's targets for the kernels on an H100 or H200, judged by `_verdicts` on GPU runs:
+# the decode kernel's share of the roofline (%) and its speed over the naive einsum (PyTorch),
+# the FP8 GEMM's speed over the BF16 GEMM (PyTorch) at 8192^3 and its error bound against the
+# FP8 reference of the same recipe (relative to max |C|; Hopper's FP8 accumulation keeps ~14 bits).
+TARGETS = read_only(
+    {
+        "decode_pct_roofline": 60.0,
+        "decode_vs_einsum": 4.0,
+        "gemm_vs_bf16": 1.5,
+        "gemm_rel_error": 2e-3,
+    }
+)
 
 
 def run_benchmarks(sizes: str | None = None, repeats: int = 5, seed: int = 0) -> dict:
@@ -111,7 +123,38 @@ def _run_benchmarks(kind, name, sizes, repeats, seed, checkpoint=None) -> dict:
                 checkpoint(results)
     finally:
         torch.set_num_threads(threads)
+    results["targets"] = _verdicts(results) if kind == "gpu" else "not measured: no GPU"
     return results
+
+
+def _verdicts(results: dict) -> dict:
+    """Per size, whether the best variant of each kernel met `TARGETS` (GPU runs only)."""
+    verdicts = {}
+    for case in results["mla_decode"]:
+        rows = {k: r for k, r in case.get("kernels", {}).items() if k.startswith("pallas")}
+        ran = [r for r in rows.values() if "seconds" in r]
+        key = f"decode B={case.get('batch')} S={case.get('context')}"
+        if not ran or "seconds" not in case["kernels"].get("einsum_torch", {}):
+            verdicts[key] = "no figure"
+            continue
+        best = min(ran, key=lambda r: r["seconds"])
+        speedup = case["kernels"]["einsum_torch"]["seconds"] / best["seconds"]
+        share = best.get("pct_roofline", 0.0)
+        met = share >= TARGETS["decode_pct_roofline"] and speedup >= TARGETS["decode_vs_einsum"]
+        verdicts[key] = f"{'met' if met else 'missed'}: {share:.0f}% of roofline, {speedup:.1f}x"
+    for case in results["fp8_gemm"]:
+        rows = {k: r for k, r in case.get("kernels", {}).items() if k.startswith("pallas")}
+        ran = [r for r in rows.values() if "seconds" in r]
+        key = f"fp8 gemm {case.get('m')}x{case.get('n')}x{case.get('k')}"
+        if not ran or "seconds" not in case["kernels"].get("bf16_torch", {}):
+            verdicts[key] = "no figure"
+            continue
+        best = min(ran, key=lambda r: r["seconds"])
+        speedup = case["kernels"]["bf16_torch"]["seconds"] / best["seconds"]
+        error = best["rel_error_vs_fp8_reference"]
+        met = speedup >= TARGETS["gemm_vs_bf16"] and error <= TARGETS["gemm_rel_error"]
+        verdicts[key] = f"{'met' if met else 'missed'}: {speedup:.2f}x BF16, error {error:.1e}"
+    return verdicts
 
 
 def _header(kind, name, peaks, sizes, repeats, seed, threads) -> dict:
@@ -196,5 +239,6 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 print(f"{section:10s} {kernel:16s} {figure}")
             print(f"{section:10s} ratios {json.dumps(case['ratios'])}")
+    print(f"targets: {json.dumps(results['targets'])}")
     print(f"wrote {path} ({results['device']['name']})")
     return 0
