@@ -8,7 +8,6 @@ from __future__ import annotations
 import platform
 import statistics
 import time
-import traceback
 
 import jax
 import numpy as np
@@ -74,8 +73,8 @@ def _attempt(rows: dict, name: str, measure) -> None:
     try:
         rows[name] = measure()
     except Exception as error:  # noqa: BLE001 - any failure becomes a row of the results
-        last = traceback.format_exception_only(type(error), error)[-1].strip()
-        rows[name] = {"error": last[:500]}
+        message = " ".join(str(error).split())  # the message, not notes a framework appends
+        rows[name] = {"error": f"{type(error).__name__}: {message}"[:500]}
 
 
 def _rel_error(got, want) -> float:
