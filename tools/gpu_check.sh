@@ -31,7 +31,7 @@ PY
 
 echo "== GPU tests of the kernels (110 s at most)"
 timeout 110 "$PY" -m pytest -q -p no:cacheprovider -rs \
-  tests/mla/test_pallas.py tests/fp8/test_pallas.py -k "gpu" 2>&1 | tee "$OUT/gpu_tests.txt"
+  tests/mla/test_pallas.py tests/fp8/test_pallas.py -m gpu 2>&1 | tee "$OUT/gpu_tests.txt"
 echo "tests exit: ${PIPESTATUS[0]}" | tee -a "$OUT/gpu_tests.txt"
 
 echo "== benchmark (300 s at most)"

@@ -94,6 +94,7 @@ def _has_gpu() -> bool:
         return False
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not _has_gpu(), reason="needs an NVIDIA GPU with FP8 tensor cores (sm_89+)")
 def test_compiled_on_gpu_matches_reference():
     """The same source compiled (interpret=False) at V3's block of 128, M not a tile multiple."""

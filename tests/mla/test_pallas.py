@@ -168,6 +168,7 @@ def _has_gpu() -> bool:
         return False
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not _has_gpu(), reason="needs an NVIDIA GPU (Pallas compiles through Triton)")
 @pytest.mark.parametrize("heads_per_block", [None, 16])
 def test_compiled_on_gpu_matches_reference(heads_per_block):
