@@ -104,3 +104,19 @@ def test_compiled_on_gpu_matches_reference():
     # Hopper's FP8 tensor cores keep about 14 bits of each K-block's partial sum (V3 §3.3), far
     # coarser than the reference's FP32: 2e-3 of max |C| holds that, a wrong scale misses it
     assert _error(got, want) < 2e-3
+
+
+def test_parity_numpy_pytorch_pallas():
+    """The same GEMM three times: NumPy reference, the PyTorch simulation of chapter 2 and the
+    Pallas kernel; all float32 with the same codes and scales, so they differ by rounding only."""
+    torch = pytest.importorskip("torch")
+    from labs.fp8 import torch as fp8_torch
+
+    a, b = _operands(24, 64, 32, seed=3)
+    want = fp8_matmul(a, b, "tile", "block", "fp32", block=16)
+    pytorch = fp8_torch.fp8_matmul(
+        torch.from_numpy(a), torch.from_numpy(b), "tile", "block", "fp32", block=16
+    )
+    pallas = block_scaled_matmul(a, b, block=16, block_m=8, interpret=True)
+    assert _error(pytorch.numpy(), want) < TOL and _error(pallas, want) < TOL
+    assert _error(pallas, pytorch.numpy()) < TOL

@@ -204,3 +204,21 @@ def test_compiled_on_gpu_matches_reference(heads_per_block):
         want = (p / p.sum(axis=1, keepdims=True)) @ f(c_kv)[i, :n]
         # bf16 probabilities in the P.V product: about 3 significant digits
         assert np.abs(got[i] - want).max() / np.abs(want).max() < 2e-2
+
+
+def test_parity_with_pytorch_fused_attention():
+    """NumPy reference, PyTorch and the JAX (Pallas) kernel on the same inputs: PyTorch's fused
+    attention sees one "head" whose H query rows share the latent key [c^KV, k^R] and value c^KV,
+    with the rows past each sequence's length masked out."""
+    torch = pytest.importorskip("torch")
+    params, inputs, want = _case([6, 21, 14], capacity=21, seed=5)
+    pallas = mla_decode(**inputs, scale=SCALE, block=8, splits=2, interpret=True)
+    t = {k: torch.from_numpy(v) for k, v in inputs.items()}
+    q = torch.cat([t["q_latent"], t["q_rope"]], dim=-1)[:, None]  # (B, 1, H, C + R)
+    k = torch.cat([t["c_kv"], t["k_rope"]], dim=-1)[:, None]  # (B, 1, S, C + R)
+    mask = torch.arange(21)[None, :] < t["lengths"][:, None]  # (B, S): True where attended
+    out = torch.nn.functional.scaled_dot_product_attention(
+        q, k, t["c_kv"][:, None], attn_mask=mask[:, None, None, :], scale=float(SCALE)
+    )[:, 0]
+    assert _error(_layer_output(params, out.numpy()), want) < TOL  # PyTorch vs NumPy
+    np.testing.assert_allclose(np.asarray(pallas), out.numpy(), rtol=0, atol=1e-5)  # vs JAX
