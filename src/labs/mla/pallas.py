@@ -12,7 +12,10 @@ unnormalised context acc per head, rescaled by exp(m_old - m_new) when the max g
 holding the scores of the whole context. A long context is split into `splits` chunks that run
 as separate programs (split-K, "flash-decoding"), each leaving its (acc, m, l); `_combine` merges
 them with the same rescaling. Sequences of different lengths share the call (`lengths`), and the
-last block of a sequence is masked where it runs past its length.
+last block of a sequence is masked where it runs past its length. A program holds all H heads by
+default (the cache is read once per sequence and split); `heads_per_block` gives each program Hb
+of them instead, an accumulator small enough for a GPU's registers, at the price of reading the
+cache H / Hb times (mostly from the L2 cache).
 
 The cache is paged: a pool of pages of `block` rows and a `block_table` (B, pages per sequence)
 of page ids, as vLLM and FlashMLA store it. A contiguous cache (B, S, .) is the special case where
