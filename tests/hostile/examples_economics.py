@@ -101,6 +101,33 @@ def _plot_scenarios():
     return call(scenarios=scenarios, budgets_usd=[10.0, 100.0], n_trials=20, seed=0)
 
 
+def _step_kwargs():
+    return dict(
+        flops_per_token=1e6,
+        tokens_per_step=1000.0,
+        n_gpus=4,
+        peak_flops=1e9,
+        compute_efficiency=0.5,
+        n_moe_layers=1,
+        d_model=1000,
+        k=2,
+        ep_nodes=2,
+        max_nodes=1,
+        gpus_per_node=2,
+        nvlink_gbs=1.0,
+        ib_gbs=1.0,
+        bytes_per_element=3.0,
+        bubble_fraction=0.1,
+        overlap=True,
+    )
+
+
+def _step():
+    from labs.economics.steptime import TrainingStep
+
+    return TrainingStep(**_step_kwargs())
+
+
 def _student(*args):  # any function: the checks run the student's code, attacked elsewhere
     return 0.0
 
@@ -109,6 +136,7 @@ _C = "labs.economics.costs"
 _H = "labs.economics.hardware"
 _R = "labs.economics.research"
 _W = "labs.economics.widgets"
+_S = "labs.economics.steptime"
 
 EXAMPLES = {
     # costs.py
@@ -195,6 +223,11 @@ EXAMPLES = {
     ),
     f"{_R}.Scenario": lambda: call(**_scenario_kwargs()),
     f"{_R}.Scenario.simulate": _scenario_simulate,
+    # steptime.py
+    f"{_S}.TrainingStep": lambda: call(**_step_kwargs()),
+    f"{_S}.step_time": lambda: call(step=_step()),
+    f"{_S}.binding_bandwidth": lambda: call(step=_step(), link="inter_node"),
+    f"{_S}.v3_training_step": lambda: call(compute_efficiency=0.45),
     # widgets.py
     f"{_W}.training_cost_report": lambda: call(
         gpu_hours=1000.0,

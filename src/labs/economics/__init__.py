@@ -9,6 +9,8 @@ Framework-free (NumPy only). The pieces:
 * `labs.economics.reference`: the one kernel the chapter measures, a matrix multiply, with its
   FLOP count and a timer; `labs.economics.torch` and `labs.economics.jax` time the same product
   ("Measure it yourself: a matrix multiply against the peak").
+* `labs.economics.steptime`: the training step-time model, compute against NVLink and InfiniBand
+  ("The link that binds"), on the traffic model shared with chapter 4 (`labs.common.interconnect`).
 * `labs.economics.research`: the shots simulator ("The shots argument").
 * `labs.economics.checks`: the argument checks every path shares.
 """
@@ -39,6 +41,7 @@ from labs.economics.research import (
     shots_affordable,
     simulate_research_program,
 )
+from labs.economics.steptime import TrainingStep, binding_bandwidth, step_time, v3_training_step
 
 __all__ = [
     "DEEPSEEK_V3_TRAINING",
@@ -50,7 +53,9 @@ __all__ = [
     "ResearchProgramResult",
     "Scenario",
     "TrainingStage",
+    "TrainingStep",
     "attention_training_flops_per_token",
+    "binding_bandwidth",
     "deepseek_v3_cost_table",
     "gpu_hours_per_trillion_tokens",
     "hardware",
@@ -62,8 +67,10 @@ __all__ = [
     "self_hosting_breakeven",
     "shots_affordable",
     "simulate_research_program",
+    "step_time",
     "tokens_per_gpu_hour",
     "training_cost",
     "training_days",
     "training_flops",
+    "v3_training_step",
 ]

@@ -442,3 +442,50 @@ def _short(value) -> str:
     except Exception:  # a hostile __repr__ must not hide the real error
         return f"<unprintable {type(value).__name__}>"
     return text_ if len(text_) <= 80 else text_[:77] + "..."
+
+
+# --- The training step-time model (steptime.py) --------------------------------------------------
+
+# Bandwidths in GB/s: 10**6 GB/s (a petabyte per second per GPU) is far above any link; a value
+# beyond it is a unit mistake (bytes per second passed as GB/s).
+MAX_LINK_GBS = 1e6
+LINKS = ("inter_node", "intra_node")
+
+
+def check_training_step(step) -> None:
+    """A TrainingStep's fields: positive sizes, fractions in range, node limits that fit."""
+    for name in ("flops_per_token", "tokens_per_step", "peak_flops"):
+        real_number(name, getattr(step, name), positive=True)
+    for name in ("nvlink_gbs", "ib_gbs"):
+        real_number(name, getattr(step, name), positive=True, maximum=MAX_LINK_GBS)
+    efficiency = real_number("compute_efficiency", step.compute_efficiency, positive=True)
+    if efficiency > 1.0:
+        raise ValueError(f"compute_efficiency must be a fraction in (0, 1], got {efficiency}")
+    real_number("bubble_fraction", step.bubble_fraction, nonnegative=True, maximum=10.0)
+    real_number("bytes_per_element", step.bytes_per_element, positive=True, maximum=64.0)
+    integer("n_gpus", step.n_gpus, minimum=1, maximum=10**7)
+    integer("n_moe_layers", step.n_moe_layers, minimum=0, maximum=10**4)
+    size("d_model", step.d_model, maximum=2**16)
+    size("k", step.k, maximum=2**16)
+    ep_nodes = size("ep_nodes", step.ep_nodes, maximum=2**16)
+    if step.max_nodes is not None:
+        integer("max_nodes", step.max_nodes, minimum=1, maximum=ep_nodes)
+    size("gpus_per_node", step.gpus_per_node, maximum=1024)
+    instance("overlap", step.overlap, bool, "True or False")
+
+
+def check_link(link) -> str:
+    return one_of("link", link, LINKS)
+
+
+def check_serving(monthly_people_usd, api_usd, node_usd_per_hour, node_tokens_per_second,
+                  nodes_per_unit, hours_per_month) -> tuple:  # fmt: skip
+    """Priced self-hosting: costs >= 0, prices and throughputs > 0, whole nodes."""
+    return (
+        real_number("monthly_people_usd", monthly_people_usd, nonnegative=True),
+        real_number("api_usd_per_million_tokens", api_usd, positive=True),
+        real_number("node_usd_per_hour", node_usd_per_hour, positive=True),
+        real_number("node_tokens_per_second", node_tokens_per_second, positive=True),
+        integer("nodes_per_unit", nodes_per_unit, minimum=1, maximum=10**5),
+        real_number("hours_per_month", hours_per_month, positive=True, maximum=744.0),
+    )
