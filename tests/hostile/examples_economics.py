@@ -159,6 +159,14 @@ EXAMPLES = {
         api_usd_per_million_tokens=10.0,
         self_host_usd_per_million_tokens=2.0,
     ),
+    f"{_C}.priced_self_hosting_breakeven": lambda: call(
+        monthly_people_usd=10_000.0,
+        api_usd_per_million_tokens=1.1,
+        node_usd_per_hour=16.0,
+        node_tokens_per_second=14_800.0,
+        nodes_per_unit=2,
+        hours_per_month=730.0,
+    ),
     # exercises.py: a check takes whatever the student wrote (tests/common attacks it).
     "labs.economics.exercises.check_training_days_wall_clock": lambda: call(
         fn=_student, fixed=("fn",)
@@ -219,9 +227,15 @@ EXAMPLES = {
         shots=np.array([0, 10, 25]),
         success_probability=np.array([0.0, 0.5, 0.9]),
         standard_error=np.array([0.0, 0.1, 0.05]),
+        expected_regret=np.array([0.05, 0.02, 0.01]),
+        regret_standard_error=np.array([0.001, 0.002, 0.001]),
         n_trials=20,
     ),
     f"{_R}.Scenario": lambda: call(**_scenario_kwargs()),
+    f"{_R}.rank_reversal_probability": lambda: call(prediction_noise=0.02, idea_spread=0.02),
+    f"{_R}.prediction_noise_for_rank_reversal": lambda: call(
+        reversal_probability=0.25, idea_spread=0.02
+    ),
     f"{_R}.Scenario.simulate": _scenario_simulate,
     # steptime.py
     f"{_S}.TrainingStep": lambda: call(**_step_kwargs()),

@@ -311,12 +311,34 @@ def check_result(result) -> None:
     se = array("standard_error", result.standard_error, ndim=1)
     if np.any(se < 0):
         raise ValueError("standard_error must be >= 0")
-    for name, values in (("shots", shots), ("success_probability", p), ("standard_error", se)):
+    regret = array("expected_regret", result.expected_regret, ndim=1)
+    regret_se = array("regret_standard_error", result.regret_standard_error, ndim=1)
+    if np.any(regret_se < 0):
+        raise ValueError("regret_standard_error must be >= 0")
+    named = (("shots", shots), ("success_probability", p), ("standard_error", se),
+             ("expected_regret", regret), ("regret_standard_error", regret_se))  # fmt: skip
+    for name, values in named:
         if len(values) != len(budgets):
             raise ValueError(
                 f"{name} must have one entry per budget ({len(budgets)}), got {len(values)}"
             )
     size("n_trials", result.n_trials, maximum=MAX_TRIAL_IDEAS // 2, why="as the simulator's cap")
+
+
+def check_rank_reversal_args(prediction_noise, idea_spread) -> tuple[float, float]:
+    return (
+        real_number("prediction_noise", prediction_noise, nonnegative=True),
+        real_number("idea_spread", idea_spread, positive=True),
+    )
+
+
+def check_reversal_args(reversal_probability, idea_spread) -> tuple[float, float]:
+    p = real_number("reversal_probability", reversal_probability, nonnegative=True)
+    if p >= 0.5:
+        raise ValueError(
+            f"reversal_probability must be in [0, 0.5) (a half is pure noise), got {p}"
+        )
+    return p, real_number("idea_spread", idea_spread, positive=True)
 
 
 # --- The matrix multiply and its timers (reference.py, torch.py, jax.py) -------------------------
