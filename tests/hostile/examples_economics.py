@@ -168,11 +168,8 @@ EXAMPLES = {
         hours_per_month=730.0,
     ),
     # exercises.py: a check takes whatever the student wrote (tests/common attacks it).
-    "labs.economics.exercises.check_training_days_wall_clock": lambda: call(
-        fn=_student, fixed=("fn",)
-    ),
-    "labs.economics.exercises.check_mfu_from_run": lambda: call(fn=_student, fixed=("fn",)),
-    "labs.economics.exercises.check_breakeven_tokens_per_day": lambda: call(
+    "labs.economics.exercises.check_plan_run": lambda: call(fn=_student, fixed=("fn",)),
+    "labs.economics.exercises.check_ib_bandwidth_where_dispatch_binds": lambda: call(
         fn=_student, fixed=("fn",)
     ),
     # hardware.py
