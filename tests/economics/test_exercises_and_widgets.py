@@ -76,5 +76,11 @@ def test_plot_scenarios_draws_one_line_per_scenario():
     ax, results = plot_scenarios(scenarios, np.geomspace(10, 1000, 5), n_trials=50)
     assert len(ax.get_lines()) == 2 and len(results) == 2
     assert ax.get_xscale() == "log"
+    ax, results = plot_scenarios(scenarios, np.geomspace(10, 1000, 5), n_trials=50,
+                                 measure="regret")  # fmt: skip
+    regret = ax.get_lines()[0].get_ydata()
+    assert np.allclose(regret, results[0].expected_regret / scenarios[0].idea_spread)
+    with pytest.raises(ValueError, match="measure"):
+        plot_scenarios(scenarios, [10.0], n_trials=10, measure="loss")
     with pytest.raises(TypeError, match="Scenario"):
         plot_scenarios(["a"], [10.0], n_trials=10)

@@ -98,7 +98,9 @@ def _plot_scenarios():
     scenarios = [Scenario(**_scenario_kwargs())]
     # A list of Scenario objects has no generated hostile values but None and object(): the
     # widget tests check that other entries are refused.
-    return call(scenarios=scenarios, budgets_usd=[10.0, 100.0], n_trials=20, seed=0)
+    return call(
+        scenarios=scenarios, budgets_usd=[10.0, 100.0], n_trials=20, seed=0, measure="regret"
+    )
 
 
 def _step_kwargs():
