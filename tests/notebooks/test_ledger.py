@@ -33,3 +33,20 @@ def test_chapter_7_speaks_the_ledger_vocabulary(root):
     used = re.findall(r"\*\*[^*]*?:\s*([a-z][a-z ]+?)\.\*\*", prose)
     assert len(used) >= 6, used
     assert set(used) <= vocabulary, sorted(set(used) - vocabulary)
+
+
+def test_every_chapter_verdict_is_in_the_ledger_vocabulary(root):
+    # Each chapter's claim check ends with "**Verdict: <verdict>.**"; the tour and every chapter
+    # must use a verdict the ledger defines, so a reader meets one vocabulary across the book.
+    import json
+
+    vocabulary, _ = _vocabulary_and_rows(root)
+    found = {}
+    for path in sorted((root / "chapters").glob("*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        prose = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+        for verdict in re.findall(r"\*\*Verdict:\s*([^.*]+?)\.\*\*", prose):
+            found.setdefault(verdict.strip().lower(), []).append(path.name)
+    assert len(found) >= 3, f"the '**Verdict: ...**' pattern found too little: {found}"
+    undefined = {v: names for v, names in found.items() if v not in vocabulary}
+    assert not undefined, f"chapter verdicts not defined at the top of claims.md: {undefined}"
