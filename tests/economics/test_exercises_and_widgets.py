@@ -5,11 +5,7 @@ import numpy as np
 import pytest
 
 from labs.economics import Scenario
-from labs.economics.exercises import (
-    check_breakeven_tokens_per_day,
-    check_mfu_from_run,
-    check_training_days_wall_clock,
-)
+from labs.economics.exercises import check_ib_bandwidth_where_dispatch_binds, check_plan_run
 from labs.economics.widgets import (
     plot_scenarios,
     shots_simulator,
@@ -22,46 +18,40 @@ def stub(*args):
     raise NotImplementedError
 
 
-def test_training_days_exercise():
-    def training_days_wall_clock(gpu_hours, n_gpus):
-        return gpu_hours / n_gpus / 24
+def test_plan_run_exercise():
+    def plan_run(budget_usd, usd_per_gpu_hour, peak_tflops, mfu):
+        n = math.sqrt(budget_usd / usd_per_gpu_hour * 3600 * peak_tflops * 1e12 * mfu / 120)
+        return n, 20 * n
 
-    def forgot_the_gpus(gpu_hours, n_gpus):  # a typical mistake
-        return gpu_hours / 24
+    def linear(budget_usd, usd_per_gpu_hour, peak_tflops, mfu):  # N proportional to compute
+        c = budget_usd / usd_per_gpu_hour * 3600 * peak_tflops * 1e12 * mfu
+        return c / 120 / 1e11, 20 * c / 120 / 1e11
 
-    assert check_training_days_wall_clock(training_days_wall_clock).passed
-    report = check_training_days_wall_clock(forgot_the_gpus)
-    assert report.status == "failed" and "2 GPUs" in str(report) and "GPUs" in str(report)
-    assert check_training_days_wall_clock(stub).status == "not attempted"
+    def forgot_tera(budget_usd, usd_per_gpu_hour, peak_tflops, mfu):
+        n = math.sqrt(budget_usd / usd_per_gpu_hour * 3600 * peak_tflops * mfu / 120)
+        return n, 20 * n
 
-
-def test_mfu_exercise():
-    def mfu_from_run(active_params, tokens, gpu_hours, peak_tflops):
-        return 6 * active_params * tokens / (gpu_hours * 3600 * peak_tflops * 1e12)
-
-    def two_nd(active_params, tokens, gpu_hours, peak_tflops):  # forward pass only
-        return 2 * active_params * tokens / (gpu_hours * 3600 * peak_tflops * 1e12)
-
-    assert check_mfu_from_run(mfu_from_run).passed
-    report = check_mfu_from_run(two_nd)
-    assert report.status == "failed" and "expected 0.6, got 0.2" in str(report)
-    assert "6 FLOPs per parameter" in str(report)
-    assert check_mfu_from_run(stub).status == "not attempted"
+    assert check_plan_run(plan_run).passed
+    assert check_plan_run(linear).status == "failed"  # right on the first case, wrong after
+    assert "square root" in str(check_plan_run(linear))
+    assert check_plan_run(forgot_tera).status == "failed"
+    assert check_plan_run(stub).status == "not attempted"
 
 
-def test_breakeven_exercise():
-    def breakeven_tokens_per_day(monthly_fixed_usd, api_usd_per_million, own_usd_per_million):
-        if own_usd_per_million >= api_usd_per_million:
-            return math.inf
-        return monthly_fixed_usd / (api_usd_per_million - own_usd_per_million) * 1e6 / 30
+def test_ib_bandwidth_exercise():
+    from labs.economics import step_time, v3_training_step
 
-    def per_month(monthly_fixed_usd, api_usd_per_million, own_usd_per_million):  # forgot /30
-        return monthly_fixed_usd / (api_usd_per_million - own_usd_per_million) * 1e6
+    def solution(compute_efficiency, max_nodes):
+        t = step_time(v3_training_step(compute_efficiency, max_nodes=max_nodes))
+        return 50.0 * t["inter_node"] / t["compute"]
 
-    assert check_breakeven_tokens_per_day(breakeven_tokens_per_day).passed
-    report = check_breakeven_tokens_per_day(per_month)
-    assert report.status == "failed" and "30 days" in str(report)
-    assert check_breakeven_tokens_per_day(stub).status == "not attempted"
+    def ignores_the_limit(compute_efficiency, max_nodes):
+        return solution(compute_efficiency, 4)
+
+    assert check_ib_bandwidth_where_dispatch_binds(solution).passed
+    report = check_ib_bandwidth_where_dispatch_binds(ignores_the_limit)
+    assert report.status == "failed" and "max_nodes" in str(report)
+    assert check_ib_bandwidth_where_dispatch_binds(stub).status == "not attempted"
 
 
 def test_training_cost_report_for_v3():
@@ -86,5 +76,11 @@ def test_plot_scenarios_draws_one_line_per_scenario():
     ax, results = plot_scenarios(scenarios, np.geomspace(10, 1000, 5), n_trials=50)
     assert len(ax.get_lines()) == 2 and len(results) == 2
     assert ax.get_xscale() == "log"
+    ax, results = plot_scenarios(scenarios, np.geomspace(10, 1000, 5), n_trials=50,
+                                 measure="regret")  # fmt: skip
+    regret = ax.get_lines()[0].get_ydata()
+    assert np.allclose(regret, results[0].expected_regret / scenarios[0].idea_spread)
+    with pytest.raises(ValueError, match="measure"):
+        plot_scenarios(scenarios, [10.0], n_trials=10, measure="loss")
     with pytest.raises(TypeError, match="Scenario"):
         plot_scenarios(["a"], [10.0], n_trials=10)

@@ -46,6 +46,16 @@ def _print_value(x):
 VALIDATOR_OPTIONS = ("name", "minimum", "maximum", "positive", "nonnegative", "framework")
 
 EXAMPLES = {
+    # interconnect (the expert-parallel traffic model shared by chapters 4 and 7)
+    "labs.common.interconnect.dispatch_bytes_per_token": lambda: call(
+        d_model=7168,
+        k=8,
+        n_nodes=8,
+        max_nodes=4,
+        gpus_per_node=8,
+        dispatch_bytes=1.0,
+        combine_bytes=2.0,
+    ),  # fmt: skip
     # explorer
     "labs.common.explorer.explorer": lambda: call(draw=_print_value, controls={"x": _slider()}),
     # display

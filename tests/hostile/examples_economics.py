@@ -98,7 +98,36 @@ def _plot_scenarios():
     scenarios = [Scenario(**_scenario_kwargs())]
     # A list of Scenario objects has no generated hostile values but None and object(): the
     # widget tests check that other entries are refused.
-    return call(scenarios=scenarios, budgets_usd=[10.0, 100.0], n_trials=20, seed=0)
+    return call(
+        scenarios=scenarios, budgets_usd=[10.0, 100.0], n_trials=20, seed=0, measure="regret"
+    )
+
+
+def _step_kwargs():
+    return dict(
+        flops_per_token=1e6,
+        tokens_per_step=1000.0,
+        n_gpus=4,
+        peak_flops=1e9,
+        compute_efficiency=0.5,
+        n_moe_layers=1,
+        d_model=1000,
+        k=2,
+        ep_nodes=2,
+        max_nodes=1,
+        gpus_per_node=2,
+        nvlink_gbs=1.0,
+        ib_gbs=1.0,
+        bytes_per_element=3.0,
+        bubble_fraction=0.1,
+        overlap=True,
+    )
+
+
+def _step():
+    from labs.economics.steptime import TrainingStep
+
+    return TrainingStep(**_step_kwargs())
 
 
 def _student(*args):  # any function: the checks run the student's code, attacked elsewhere
@@ -109,6 +138,7 @@ _C = "labs.economics.costs"
 _H = "labs.economics.hardware"
 _R = "labs.economics.research"
 _W = "labs.economics.widgets"
+_S = "labs.economics.steptime"
 
 EXAMPLES = {
     # costs.py
@@ -131,12 +161,17 @@ EXAMPLES = {
         api_usd_per_million_tokens=10.0,
         self_host_usd_per_million_tokens=2.0,
     ),
-    # exercises.py: a check takes whatever the student wrote (tests/common attacks it).
-    "labs.economics.exercises.check_training_days_wall_clock": lambda: call(
-        fn=_student, fixed=("fn",)
+    f"{_C}.priced_self_hosting_breakeven": lambda: call(
+        monthly_people_usd=10_000.0,
+        api_usd_per_million_tokens=1.1,
+        node_usd_per_hour=16.0,
+        node_tokens_per_second=14_800.0,
+        nodes_per_unit=2,
+        hours_per_month=730.0,
     ),
-    "labs.economics.exercises.check_mfu_from_run": lambda: call(fn=_student, fixed=("fn",)),
-    "labs.economics.exercises.check_breakeven_tokens_per_day": lambda: call(
+    # exercises.py: a check takes whatever the student wrote (tests/common attacks it).
+    "labs.economics.exercises.check_plan_run": lambda: call(fn=_student, fixed=("fn",)),
+    "labs.economics.exercises.check_ib_bandwidth_where_dispatch_binds": lambda: call(
         fn=_student, fixed=("fn",)
     ),
     # hardware.py
@@ -191,10 +226,21 @@ EXAMPLES = {
         shots=np.array([0, 10, 25]),
         success_probability=np.array([0.0, 0.5, 0.9]),
         standard_error=np.array([0.0, 0.1, 0.05]),
+        expected_regret=np.array([0.05, 0.02, 0.01]),
+        regret_standard_error=np.array([0.001, 0.002, 0.001]),
         n_trials=20,
     ),
     f"{_R}.Scenario": lambda: call(**_scenario_kwargs()),
+    f"{_R}.rank_reversal_probability": lambda: call(prediction_noise=0.02, idea_spread=0.02),
+    f"{_R}.prediction_noise_for_rank_reversal": lambda: call(
+        reversal_probability=0.25, idea_spread=0.02
+    ),
     f"{_R}.Scenario.simulate": _scenario_simulate,
+    # steptime.py
+    f"{_S}.TrainingStep": lambda: call(**_step_kwargs()),
+    f"{_S}.step_time": lambda: call(step=_step()),
+    f"{_S}.binding_bandwidth": lambda: call(step=_step(), link="inter_node"),
+    f"{_S}.v3_training_step": lambda: call(compute_efficiency=0.45),
     # widgets.py
     f"{_W}.training_cost_report": lambda: call(
         gpu_hours=1000.0,

@@ -20,3 +20,33 @@ def test_every_verdict_in_the_ledger_is_defined(root):
     assert len(verdicts) >= 10, "the ledger lost its rows: the table pattern is broken"
     undefined = sorted({v for v in verdicts if v not in vocabulary | {"*pending*"}})
     assert not undefined, f"verdicts used but not defined at the top of claims.md: {undefined}"
+
+
+def test_chapter_7_speaks_the_ledger_vocabulary(root):
+    # The chapter's claim check writes "**claim: verdict.**" in its prose; every verdict it uses
+    # must be one the ledger defines, and the chapter must judge at least the rows it owns.
+    import json
+
+    vocabulary, _ = _vocabulary_and_rows(root)
+    notebook = json.loads((root / "chapters" / "07_economics.ipynb").read_text())
+    prose = "".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown")
+    used = re.findall(r"\*\*[^*]*?:\s*([a-z][a-z ]+?)\.\*\*", prose)
+    assert len(used) >= 6, used
+    assert set(used) <= vocabulary, sorted(set(used) - vocabulary)
+
+
+def test_every_chapter_verdict_is_in_the_ledger_vocabulary(root):
+    # Each chapter's claim check ends with "**Verdict: <verdict>.**"; the tour and every chapter
+    # must use a verdict the ledger defines, so a reader meets one vocabulary across the book.
+    import json
+
+    vocabulary, _ = _vocabulary_and_rows(root)
+    found = {}
+    for path in sorted((root / "chapters").glob("*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        prose = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+        for verdict in re.findall(r"\*\*Verdict:\s*([^.*]+?)\.\*\*", prose):
+            found.setdefault(verdict.strip().lower(), []).append(path.name)
+    assert len(found) >= 3, f"the '**Verdict: ...**' pattern found too little: {found}"
+    undefined = {v: names for v, names in found.items() if v not in vocabulary}
+    assert not undefined, f"chapter verdicts not defined at the top of claims.md: {undefined}"

@@ -9,6 +9,8 @@ Framework-free (NumPy only). The pieces:
 * `labs.economics.reference`: the one kernel the chapter measures, a matrix multiply, with its
   FLOP count and a timer; `labs.economics.torch` and `labs.economics.jax` time the same product
   ("Measure it yourself: a matrix multiply against the peak").
+* `labs.economics.steptime`: the training step-time model, compute against NVLink and InfiniBand
+  ("The link that binds"), on the traffic model shared with chapter 4 (`labs.common.interconnect`).
 * `labs.economics.research`: the shots simulator ("The shots argument").
 * `labs.economics.checks`: the argument checks every path shares.
 """
@@ -23,6 +25,7 @@ from labs.economics.costs import (
     deepseek_v3_cost_table,
     gpu_hours_per_trillion_tokens,
     model_flops_utilization,
+    priced_self_hosting_breakeven,
     self_hosting_breakeven,
     tokens_per_gpu_hour,
     training_cost,
@@ -36,9 +39,12 @@ from labs.economics.research import (
     DEFAULT_PREDICTION_NOISE,
     ResearchProgramResult,
     Scenario,
+    prediction_noise_for_rank_reversal,
+    rank_reversal_probability,
     shots_affordable,
     simulate_research_program,
 )
+from labs.economics.steptime import TrainingStep, binding_bandwidth, step_time, v3_training_step
 
 __all__ = [
     "DEEPSEEK_V3_TRAINING",
@@ -50,7 +56,9 @@ __all__ = [
     "ResearchProgramResult",
     "Scenario",
     "TrainingStage",
+    "TrainingStep",
     "attention_training_flops_per_token",
+    "binding_bandwidth",
     "deepseek_v3_cost_table",
     "gpu_hours_per_trillion_tokens",
     "hardware",
@@ -59,11 +67,16 @@ __all__ = [
     "matmul_flops",
     "measure_matmul_tflops",
     "model_flops_utilization",
+    "prediction_noise_for_rank_reversal",
+    "priced_self_hosting_breakeven",
+    "rank_reversal_probability",
     "self_hosting_breakeven",
     "shots_affordable",
     "simulate_research_program",
+    "step_time",
     "tokens_per_gpu_hour",
     "training_cost",
     "training_days",
     "training_flops",
+    "v3_training_step",
 ]

@@ -311,12 +311,34 @@ def check_result(result) -> None:
     se = array("standard_error", result.standard_error, ndim=1)
     if np.any(se < 0):
         raise ValueError("standard_error must be >= 0")
-    for name, values in (("shots", shots), ("success_probability", p), ("standard_error", se)):
+    regret = array("expected_regret", result.expected_regret, ndim=1)
+    regret_se = array("regret_standard_error", result.regret_standard_error, ndim=1)
+    if np.any(regret_se < 0):
+        raise ValueError("regret_standard_error must be >= 0")
+    named = (("shots", shots), ("success_probability", p), ("standard_error", se),
+             ("expected_regret", regret), ("regret_standard_error", regret_se))  # fmt: skip
+    for name, values in named:
         if len(values) != len(budgets):
             raise ValueError(
                 f"{name} must have one entry per budget ({len(budgets)}), got {len(values)}"
             )
     size("n_trials", result.n_trials, maximum=MAX_TRIAL_IDEAS // 2, why="as the simulator's cap")
+
+
+def check_rank_reversal_args(prediction_noise, idea_spread) -> tuple[float, float]:
+    return (
+        real_number("prediction_noise", prediction_noise, nonnegative=True),
+        real_number("idea_spread", idea_spread, positive=True),
+    )
+
+
+def check_reversal_args(reversal_probability, idea_spread) -> tuple[float, float]:
+    p = real_number("reversal_probability", reversal_probability, nonnegative=True)
+    if p >= 0.5:
+        raise ValueError(
+            f"reversal_probability must be in [0, 0.5) (a half is pure noise), got {p}"
+        )
+    return p, real_number("idea_spread", idea_spread, positive=True)
 
 
 # --- The matrix multiply and its timers (reference.py, torch.py, jax.py) -------------------------
@@ -442,3 +464,50 @@ def _short(value) -> str:
     except Exception:  # a hostile __repr__ must not hide the real error
         return f"<unprintable {type(value).__name__}>"
     return text_ if len(text_) <= 80 else text_[:77] + "..."
+
+
+# --- The training step-time model (steptime.py) --------------------------------------------------
+
+# Bandwidths in GB/s: 10**6 GB/s (a petabyte per second per GPU) is far above any link; a value
+# beyond it is a unit mistake (bytes per second passed as GB/s).
+MAX_LINK_GBS = 1e6
+LINKS = ("inter_node", "intra_node")
+
+
+def check_training_step(step) -> None:
+    """A TrainingStep's fields: positive sizes, fractions in range, node limits that fit."""
+    for name in ("flops_per_token", "tokens_per_step", "peak_flops"):
+        real_number(name, getattr(step, name), positive=True)
+    for name in ("nvlink_gbs", "ib_gbs"):
+        real_number(name, getattr(step, name), positive=True, maximum=MAX_LINK_GBS)
+    efficiency = real_number("compute_efficiency", step.compute_efficiency, positive=True)
+    if efficiency > 1.0:
+        raise ValueError(f"compute_efficiency must be a fraction in (0, 1], got {efficiency}")
+    real_number("bubble_fraction", step.bubble_fraction, nonnegative=True, maximum=10.0)
+    real_number("bytes_per_element", step.bytes_per_element, positive=True, maximum=64.0)
+    integer("n_gpus", step.n_gpus, minimum=1, maximum=10**7)
+    integer("n_moe_layers", step.n_moe_layers, minimum=0, maximum=10**4)
+    size("d_model", step.d_model, maximum=2**16)
+    size("k", step.k, maximum=2**16)
+    ep_nodes = size("ep_nodes", step.ep_nodes, maximum=2**16)
+    if step.max_nodes is not None:
+        integer("max_nodes", step.max_nodes, minimum=1, maximum=ep_nodes)
+    size("gpus_per_node", step.gpus_per_node, maximum=1024)
+    instance("overlap", step.overlap, bool, "True or False")
+
+
+def check_link(link) -> str:
+    return one_of("link", link, LINKS)
+
+
+def check_serving(monthly_people_usd, api_usd, node_usd_per_hour, node_tokens_per_second,
+                  nodes_per_unit, hours_per_month) -> tuple:  # fmt: skip
+    """Priced self-hosting: costs >= 0, prices and throughputs > 0, whole nodes."""
+    return (
+        real_number("monthly_people_usd", monthly_people_usd, nonnegative=True),
+        real_number("api_usd_per_million_tokens", api_usd, positive=True),
+        real_number("node_usd_per_hour", node_usd_per_hour, positive=True),
+        real_number("node_tokens_per_second", node_tokens_per_second, positive=True),
+        integer("nodes_per_unit", nodes_per_unit, minimum=1, maximum=10**5),
+        real_number("hours_per_month", hours_per_month, positive=True, maximum=744.0),
+    )

@@ -7,6 +7,7 @@ Taught in chapter 7, "What the $5.576M covers" (eq. 1), "Counting the work: 6ND 
     C      = 6 N D          (N active parameters, D tokens; Kaplan et al. §2.1)          (2)
     MFU    = C / (GPU-hours x 3600 x peak FLOP/s per GPU)                                 (3)
     T*     = F / (p_api - p_self)  tokens per month (F fixed cost per month, p per token)  (4)
+    T*     = (F + n* U) / p_api, n* = max(1, ceil(F / (p_api C - U)))  (hardware priced)     (4')
 
 Numbers for DeepSeek-V3 come from its report's Table 1 through the facts registry.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from labs.common.facts import fact
 from labs.economics.checks import (
@@ -24,6 +26,7 @@ from labs.economics.checks import (
     check_mfu,
     check_per_trillion,
     check_price,
+    check_serving,
     check_tokens_per_hour,
     check_training_cost,
     check_training_days,
@@ -237,3 +240,63 @@ def _self_hosting_breakeven(monthly_fixed_usd: float, api_usd: float, own_usd: f
     if own_usd >= api_usd:
         return math.inf  # every token costs more at home: no volume pays back the fixed cost
     return monthly_fixed_usd / (api_usd - own_usd) * 1e6  # eq. (4), in tokens per month
+
+
+def priced_self_hosting_breakeven(
+    monthly_people_usd: float,
+    api_usd_per_million_tokens: float,
+    node_usd_per_hour: float,
+    node_tokens_per_second: float,
+    nodes_per_unit: int = 1,
+    hours_per_month: float = 730.0,
+) -> MappingProxyType:
+    """Eq. (4'): the break-even of eq. (4) with the hardware priced instead of free.
+
+    Self-hosting is bought in deployment units of `nodes_per_unit` nodes (the fewest that hold
+    the model), rented by the hour or amortised to an hourly price, around the clock. A unit costs
+    U = nodes_per_unit x node_usd_per_hour x hours_per_month a month and serves at most
+    C = nodes_per_unit x node_tokens_per_second x 3600 x hours_per_month tokens. For T tokens a
+    month the self-hosting bill is F + ceil(T / C) U (at least one unit), the API's p T. The first
+    volume at which self-hosting is no dearer is T* = (F + n* U) / p with n* the fewest units for
+    which that volume fits, n* = max(1, ceil(F / (p C - U))); if p C <= U a unit costs more than
+    the API would charge for everything it can serve, and no volume pays (T* = inf). Past T* each
+    added unit briefly costs up to U more than the API before the volume catches up.
+
+    Returns:
+        {"tokens_per_month": T*, "units": n* (0 when never), "unit_usd_per_month": U,
+        "unit_tokens_per_month": C, "usd_per_million_at_capacity": U / C x 10^6, the marginal
+        price of a token on a fully used unit}.
+    """
+    args = check_serving(
+        monthly_people_usd,
+        api_usd_per_million_tokens,
+        node_usd_per_hour,
+        node_tokens_per_second,
+        nodes_per_unit,
+        hours_per_month,
+    )
+    return _priced_self_hosting_breakeven(*args)
+
+
+def _priced_self_hosting_breakeven(
+    people: float, api: float, node_usd: float, node_tps: float, nodes: int, hours: float
+) -> MappingProxyType:
+    """Eq. (4'), prices per million tokens turned into prices per token."""
+    p = api / 1e6
+    unit_usd = nodes * node_usd * hours  # U
+    unit_tokens = nodes * node_tps * SECONDS_PER_HOUR * hours  # C
+    margin = p * unit_tokens - unit_usd  # what a full unit saves against the API, per month
+    if margin <= 0:
+        units, tokens = 0, math.inf
+    else:
+        units = max(1, math.ceil(people / margin))  # n*
+        tokens = (people + units * unit_usd) / p  # eq. (4')
+    return MappingProxyType(
+        {
+            "tokens_per_month": tokens,
+            "units": units,
+            "unit_usd_per_month": unit_usd,
+            "unit_tokens_per_month": unit_tokens,
+            "usd_per_million_at_capacity": unit_usd / unit_tokens * 1e6,
+        }
+    )

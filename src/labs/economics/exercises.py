@@ -1,108 +1,92 @@
-"""Chapter 7 exercises: wall-clock days, MFU, and the self-hosting break-even per day.
+"""Chapter 7 exercises: two decisions, each checked against hand-worked arithmetic.
+
+7.1 plans a run: given a budget, a GPU price, a peak and an MFU, how large a model on how many
+tokens (compute-optimal at 20 tokens per parameter)? 7.2 finds the InfiniBand bandwidth at which
+expert dispatch starts to set V3's step time.
 
 Expected values are worked by hand in the comments beside each case (exact arithmetic on round
-inputs), not produced by the package's own functions.
+inputs, or the formula written out), not produced by the package's own functions.
 """
 
 from __future__ import annotations
 
+import math
+
 from labs.common.exercises import Case, CheckReport, Exercise, check
 
-TRAINING_DAYS_WALL_CLOCK = Exercise(
-    name="training_days_wall_clock",
-    signature="training_days_wall_clock(gpu_hours: float, n_gpus: int) -> float",
-    cases=(
-        # 48 GPU-hours on 2 GPUs: 24 hours each, one day.
-        Case((48.0, 2), 1.0, "48 GPU-hours on 2 GPUs", "days = GPU-hours / GPUs / 24."),
-        # 2,048 GPUs for 24 hours is 49,152 GPU-hours: one day.
-        Case(
-            (49_152.0, 2048),
-            1.0,
-            "one day of a 2,048-GPU cluster",
-            "divide by the number of GPUs: they run at the same time.",
-        ),
-        # 180,000 / 2,048 / 24 = 3.662109375 days (V3's 'about 3.7 days per trillion tokens').
-        Case(
-            (180_000.0, 2048),
-            3.662109375,
-            "V3's 180K GPU-hours per trillion tokens on 2,048 GPUs",
-            "hours to days: divide by 24, not by 60 or 3600.",
-        ),
-        Case((0.0, 8), 0.0, "no work at all", "zero GPU-hours take zero days."),
-    ),
-)
-
-MFU_FROM_RUN = Exercise(
-    name="mfu_from_run",
+PLAN_RUN = Exercise(
+    name="plan_run",
     signature=(
-        "mfu_from_run(active_params: float, tokens: float, gpu_hours: float, "
-        "peak_tflops: float) -> float"
+        "plan_run(budget_usd: float, usd_per_gpu_hour: float, peak_tflops: float, mfu: float) "
+        "-> tuple[float, float]"
     ),
     cases=(
-        # 6 * 1e9 * 3.6e12 = 2.16e22 FLOPs; 10,000 GPU-hours = 3.6e7 s; at 1,000 TFLOP/s the
-        # hardware could do 3.6e22 FLOPs, so MFU = 2.16 / 3.6 = 0.6.
+        # $1M at $1/h is 1e6 GPU-hours; at 1,000 TFLOP/s and MFU 1/3 that is 3.6e9 s x 1e15/3
+        # = 1.2e24 FLOPs. C = 6 N D with D = 20 N: C = 120 N^2, N = 1e11, D = 2e12.
         Case(
-            (1e9, 3.6e12, 10_000.0, 1000.0),
-            0.6,
-            "1B parameters, 3.6T tokens, 10,000 GPU-hours, 1,000 TFLOP/s",
-            "training costs 6 FLOPs per parameter per token (2 forward, 4 backward); hours are "
-            "3600 seconds; TFLOP/s is 1e12 FLOP/s.",
+            (1e6, 1.0, 1000.0, 1 / 3),
+            (1e11, 2e12),
+            "$1M at $1 per GPU-hour, 1,000 TFLOP/s, MFU 1/3",
+            "spend it all: FLOPs = budget / price x 3600 x peak (FLOP/s) x MFU; then C = 6 N D "
+            "with D = 20 N gives N = sqrt(C / 120). Return (N, D).",
+            rtol=1e-9,
         ),
-        # 6 * 5e9 * 1e12 = 3e22 FLOPs; 100,000 h = 3.6e8 s, and 3.6e8 s * 312e12 FLOP/s =
-        # 1.1232e23 FLOPs possible; MFU = 3e22 / 1.1232e23 = 0.267094...
+        # $30K at $3/h is 1e4 GPU-hours = 3.6e7 s; at 500 TFLOP/s and MFU 0.4: 7.2e21 FLOPs;
+        # N = sqrt(7.2e21 / 120) = sqrt(6e19), D = 20 N.
         Case(
-            (5e9, 1e12, 100_000.0, 312.0),
-            3e22 / 1.1232e23,
-            "5B parameters, 1T tokens, 100,000 GPU-hours on an A100 (312 TFLOP/s)",
-            "check the order of magnitude: MFU is a fraction between 0 and 1.",
+            (30_000.0, 3.0, 500.0, 0.4),
+            (math.sqrt(6e19), 20 * math.sqrt(6e19)),
+            "$30K at $3 per GPU-hour, 500 TFLOP/s, MFU 0.4",
+            "TFLOP/s is 1e12 FLOP/s, an hour 3600 s; the model grows as the square root of the "
+            "compute, not linearly.",
             rtol=1e-9,
         ),
     ),
 )
 
-BREAKEVEN_TOKENS_PER_DAY = Exercise(
-    name="breakeven_tokens_per_day",
+
+def _v3_ib_binding_gbs(compute_efficiency: float, max_nodes: int) -> float:
+    """The hand-worked answer of 7.2, written out (V3 §3.2, §4.2; chapter 7 eqs. 5-6)."""
+    token_layers = 15360 * 4096 * 58 / 2048  # tokens per step x MoE layers / GPUs
+    remote = max_nodes * (1 - (1 - 1 / max_nodes) ** 8) * 7 / 8  # 8 experts, 8 nodes
+    ib_bytes = token_layers * remote * 7168 * 7  # 7 bytes per element per step
+    flops = 6 * 37e9 + 3 * 2 * 61 * 128 * (192 + 128) * 4096 / 2  # 6N + causal attention
+    compute_s = flops * 15360 * 4096 / (2048 * 989.5e12 * compute_efficiency)
+    return ib_bytes / compute_s / 1e9
+
+
+IB_BANDWIDTH_WHERE_DISPATCH_BINDS = Exercise(
+    name="ib_bandwidth_where_dispatch_binds",
     signature=(
-        "breakeven_tokens_per_day(monthly_fixed_usd: float, api_usd_per_million: float, "
-        "self_host_usd_per_million: float) -> float"
+        "ib_bandwidth_where_dispatch_binds(compute_efficiency: float, max_nodes: int) -> float"
     ),
     cases=(
-        # $30,000 / ($10 - $0) per million = 3,000 million tokens a month = 100 million a day.
         Case(
-            (30_000.0, 10.0, 0.0),
-            1e8,
-            "$30K a month, API at $10 per million, free self-hosted tokens",
-            "break-even per month = fixed / (API price - own price) million tokens; a month is "
-            "30 days here.",
+            (0.45, 4),
+            _v3_ib_binding_gbs(0.45, 4),
+            "V3's step at 45% of the BF16 peak, at most 4 nodes per token",
+            "with overlap the step waits for InfiniBand once its time passes the compute time; "
+            "IB time scales as 1 / bandwidth, so solve IB bytes / bandwidth = compute seconds "
+            "(v3_training_step and step_time give both at any one bandwidth).",
+            rtol=1e-6,
         ),
-        # $3,000 / ($2 - $1) = 3,000 million tokens a month = 100 million a day.
         Case(
-            (3_000.0, 2.0, 1.0),
-            1e8,
-            "$3K a month, API $2 and own $1 per million",
-            "subtract the self-hosting price per token: each token saves only the difference.",
-        ),
-        # Self-hosting's tokens cost more than the API's: it never pays back.
-        Case(
-            (1_000.0, 1.0, 1.5),
-            float("inf"),
-            "own tokens dearer than the API's",
-            "if self-hosting costs more per token, no volume breaks even: return float('inf').",
+            (0.9, 8),
+            _v3_ib_binding_gbs(0.9, 8),
+            "twice as fast compute, no node limit",
+            "faster compute leaves less time to hide the traffic (the binding bandwidth rises), "
+            "and without the node limit more copies cross InfiniBand: pass max_nodes through.",
+            rtol=1e-6,
         ),
     ),
 )
 
 
-def check_training_days_wall_clock(fn) -> CheckReport:
+def check_plan_run(fn) -> CheckReport:
     """Run the public cases of exercise 7.1 against `fn`."""
-    return check(fn, TRAINING_DAYS_WALL_CLOCK)
+    return check(fn, PLAN_RUN)
 
 
-def check_mfu_from_run(fn) -> CheckReport:
+def check_ib_bandwidth_where_dispatch_binds(fn) -> CheckReport:
     """Run the public cases of exercise 7.2 against `fn`."""
-    return check(fn, MFU_FROM_RUN)
-
-
-def check_breakeven_tokens_per_day(fn) -> CheckReport:
-    """Run the public cases of exercise 7.3 against `fn`."""
-    return check(fn, BREAKEVEN_TOKENS_PER_DAY)
+    return check(fn, IB_BANDWIDTH_WHERE_DISPATCH_BINDS)

@@ -19,6 +19,15 @@ The world (one trial):
   signal and the shots are combined with their precisions). It *finds the best idea* when that
   bet is the true best. An idea never tested is never bet on, so a budget that buys no shot finds
   nothing.
+* Its *regret* is what the bet leaves on the table: q_best - q_bet, and q_best (the whole gain)
+  when it ships nothing. Expected regret weighs a near miss lightly and a bad bet heavily, where
+  P(find the best) counts both as failures; more shots never raise it in expectation (a shot
+  adds information and the bet uses it).
+* The noise has a second reading: between two ideas, the probability that the small runs order
+  them differently from the large run (a *rank reversal*) is arctan(noise / spread) / pi, so a
+  noise equal to the spread reverses one pair in four (`rank_reversal_probability`, and its
+  inverse `prediction_noise_for_rank_reversal`). Common-mode error, which shifts every idea's
+  prediction alike, cancels in the comparison and does not enter.
 
 Every budget sees the same `n_trials` worlds, and the r-th run of an idea has the same error
 whatever the budget: a larger budget only adds shots to what a smaller one saw (common random
@@ -30,6 +39,7 @@ Axes: T trials (simulated worlds), I ideas, B budgets.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,8 +51,10 @@ from labs.economics.checks import (
     MAX_TRIAL_IDEAS,
     MAX_WORK,
     check_budgets,
+    check_rank_reversal_args,
     check_research_program,
     check_result,
+    check_reversal_args,
     check_scenario,
     check_shot_cost,
     check_shots,
@@ -58,16 +70,19 @@ __all__ = [
     "MAX_WORK",
     "ResearchProgramResult",
     "Scenario",
+    "prediction_noise_for_rank_reversal",
+    "rank_reversal_probability",
     "shots_affordable",
     "simulate_research_program",
 ]
 
-# The default prediction noise is an ASSUMPTION, stated here once: 0.02 in natural-log units,
-# i.e. a small run predicts the large run's loss to about 2 %, the same size as the spread of the
-# ideas' true effects (so one shot is as informative as it is noisy). Chapter 1 measures the
-# residuals of a fitted scaling law; pass its number as `prediction_noise` to use it instead.
-# tests/economics/test_world_model_from_chapter1.py checks that 0.02 lies within what Chapter 1
-# measures on Epoch AI's points (median and worst error of predicting the big runs from small ones).
+# The default prediction noise is an ASSUMPTION, stated here once: 0.02 in natural-log units, the
+# same size as the spread of the ideas' true effects, so that small runs reverse the order of one
+# pair of ideas in four (rank_reversal_probability(0.02, 0.02) = 1/4). What matters for comparing
+# ideas is that rank reversal, not the error of extrapolating a run's absolute loss (an error
+# common to every idea cancels); the course has no measurement of it, and chapter 7 shows 10 % to
+# 40 % as the range. As a sanity bound only, tests/economics/test_world_model_from_chapter1.py
+# checks that 0.02 is of the size of Chapter 1's absolute-loss prediction errors.
 DEFAULT_PREDICTION_NOISE = 0.02
 DEFAULT_IDEA_SPREAD = 0.02
 # The caps (MAX_ROUNDS, MAX_TRIAL_IDEAS, MAX_WORK, MAX_SHOTS) live in labs.economics.checks with
@@ -83,6 +98,9 @@ class ResearchProgramResult:
         shots: shots each budget buys.
         success_probability: estimated probability of finding the best idea.
         standard_error: binomial standard error of that estimate.
+        expected_regret: mean of q_best - q_bet over the worlds (log-loss units, >= 0 on
+            average; q_best when no shot is bought).
+        regret_standard_error: standard error of that mean.
         n_trials: the number of simulated worlds behind each estimate.
     """
 
@@ -90,6 +108,8 @@ class ResearchProgramResult:
     shots: np.ndarray
     success_probability: np.ndarray
     standard_error: np.ndarray
+    expected_regret: np.ndarray
+    regret_standard_error: np.ndarray
     n_trials: int
 
     def __post_init__(self) -> None:
@@ -162,7 +182,8 @@ def simulate_research_program(
     n_trials: int = 2000,
     seed: int = 0,
 ) -> ResearchProgramResult:
-    """Probability that a lab with budget `budget_usd` finds its best idea (see module docstring).
+    """Probability that a lab with budget `budget_usd` finds its best idea, and its expected regret
+    (see the module docstring).
 
     Args:
         budget_usd: a budget in dollars, or a 1-D array of budgets (each >= 0).
@@ -187,13 +208,16 @@ def simulate_research_program(
     )  # fmt: skip
     shots = _shots_affordable(budgets, cost)
     check_work(shots, n_ideas, n_trials)
-    success = _simulate_research_program(shots, n_ideas, noise, spread, rho, n_trials, seed)
-    standard_error = np.sqrt(success * (1.0 - success) / n_trials)
+    success, regret, regret_sd = _simulate_research_program(
+        shots, n_ideas, noise, spread, rho, n_trials, seed
+    )
     return ResearchProgramResult(
         budgets_usd=budgets,
         shots=shots,
         success_probability=success,
-        standard_error=standard_error,
+        standard_error=np.sqrt(success * (1.0 - success) / n_trials),
+        expected_regret=regret,
+        regret_standard_error=regret_sd / np.sqrt(n_trials),
         n_trials=n_trials,
     )
 
@@ -206,11 +230,13 @@ def _simulate_research_program(
     rho: float,
     n_trials: int,
     seed: int,
-) -> Float[np.ndarray, " B"]:
-    """The fraction of the n_trials worlds in which each budget's k shots find the best idea."""
+) -> tuple[Float[np.ndarray, " B"], Float[np.ndarray, " B"], Float[np.ndarray, " B"]]:
+    """Per budget: the share of worlds whose k shots find the best idea, and the mean and std of
+    the regret q_best - q_bet."""
     rng = np.random.default_rng([seed, 0])
     quality = rng.normal(0.0, spread, size=(n_trials, n_ideas))  # q_i, (T, I)
     best = quality.argmax(axis=1)
+    gain = quality.max(axis=1)  # (T,): what the best idea would give
 
     # The team's free ranking: a standardised signal z with correlation rho to the quality. Read
     # as a measurement of q it is z * spread / rho, with error variance spread^2 (1 - rho^2) /
@@ -230,12 +256,13 @@ def _simulate_research_program(
         return noise * np.random.default_rng([seed, 1, level]).normal(size=(n_trials, n_ideas))
 
     success = np.zeros(len(shots))
+    regret_mean, regret_sd = np.full(len(shots), gain.mean()), np.full(len(shots), gain.std())
     full_sums = np.zeros((n_trials, n_ideas))  # sums over the complete rounds run so far
     rounds, cached = 0, (-1, None)
     for i in np.argsort(shots, kind="stable"):  # from small budgets to large
         k = int(shots[i])
         if k == 0:
-            continue  # no shot, nothing tested: nothing found
+            continue  # no shot, nothing tested, nothing shipped: the whole gain is the regret
         complete, rest = divmod(k, n_ideas)
         while rounds < complete:
             full_sums += cached[1] if cached[0] == rounds else errors(rounds)
@@ -249,7 +276,9 @@ def _simulate_research_program(
             repeats = repeats + in_partial_round
         bets = _bets(sums, repeats, prior_evidence, prior_precision, spread, noise)
         success[i] = np.mean(bets == best)
-    return success
+        regret = gain - quality[np.arange(n_trials), bets]  # (T,)
+        regret_mean[i], regret_sd[i] = regret.mean(), regret.std()
+    return success, regret_mean, regret_sd
 
 
 def _bets(
@@ -270,3 +299,33 @@ def _bets(
     tested = repeats > 0  # (T, I)
     mean = np.divide(numerator, denominator, out=np.zeros_like(sums), where=tested)
     return np.where(tested, mean, -np.inf).argmax(axis=1)
+
+
+def rank_reversal_probability(prediction_noise: float, idea_spread: float = DEFAULT_IDEA_SPREAD):
+    """P(small runs order two random ideas differently from the large run) = arctan(e / s) / pi.
+
+    The true gap of two ideas is Normal(0, 2 s^2) and the small runs see it plus Normal(0, 2 e^2):
+    the two gaps have correlation rho = s / sqrt(s^2 + e^2), and two such Gaussians differ in sign
+    with probability arccos(rho) / pi = arctan(e / s) / pi. Noise 0 never reverses; noise equal to
+    the spread reverses one pair in four; infinite noise, one in two.
+    """
+    noise, spread = check_rank_reversal_args(prediction_noise, idea_spread)
+    return _rank_reversal_probability(noise, spread)
+
+
+def _rank_reversal_probability(noise: float, spread: float) -> float:
+    """arctan(e / s) / pi."""
+    return math.atan2(noise, spread) / math.pi
+
+
+def prediction_noise_for_rank_reversal(
+    reversal_probability: float, idea_spread: float = DEFAULT_IDEA_SPREAD
+) -> float:
+    """The inverse of `rank_reversal_probability`: e = s tan(pi p), for p in [0, 1/2)."""
+    p, spread = check_reversal_args(reversal_probability, idea_spread)
+    return _prediction_noise_for_rank_reversal(p, spread)
+
+
+def _prediction_noise_for_rank_reversal(p: float, spread: float) -> float:
+    """e = s tan(pi p)."""
+    return spread * math.tan(math.pi * p)

@@ -11,7 +11,7 @@ from matplotlib.axes import Axes
 
 from labs.common.explorer import explorer
 from labs.common.plotting import PALETTE, new_figure
-from labs.common.validate import describe_value, real_number, size
+from labs.common.validate import describe_value, one_of, real_number, size
 from labs.economics.checks import (
     MAX_WIDGET_IDEAS,
     check_budgets,
@@ -127,12 +127,16 @@ def training_cost_calculator(
     return explorer(show, controls)
 
 
-def plot_scenarios(scenarios, budgets_usd, *, n_trials: int = 1000, seed: int = 0, ax=None):
-    """Success probability against budget for each `Scenario`, on one set of axes.
+def plot_scenarios(
+    scenarios, budgets_usd, *, n_trials: int = 1000, seed: int = 0, ax=None, measure="success"
+):
+    """P(find the best idea) (`measure="success"`) or expected regret in units of the ideas'
+    spread (`measure="regret"`) against budget for each `Scenario`, on one set of axes.
 
     Shaded bands are +- 2 standard errors of the Monte Carlo estimate. Returns (ax, results).
     At most as many scenarios as the palette has colours.
     """
+    measure = one_of("measure", measure, ("success", "regret"))
     scenarios = _check_scenarios(scenarios)
     budgets = check_budgets("budgets_usd", budgets_usd)
     if ax is None:
@@ -143,14 +147,22 @@ def plot_scenarios(scenarios, budgets_usd, *, n_trials: int = 1000, seed: int = 
     for colour, scenario in zip(PALETTE, scenarios, strict=False):
         res = scenario.simulate(budgets, n_trials=n_trials, seed=seed)
         results.append(res)
-        ax.plot(budgets, res.success_probability, color=colour, label=scenario.name)
-        low = res.success_probability - 2 * res.standard_error
-        high = res.success_probability + 2 * res.standard_error
-        ax.fill_between(budgets, low, high, color=colour, alpha=0.2, linewidth=0)
+        if measure == "success":
+            value, error = res.success_probability, res.standard_error
+        else:
+            value = res.expected_regret / scenario.idea_spread
+            error = res.regret_standard_error / scenario.idea_spread
+        ax.plot(budgets, value, color=colour, label=scenario.name)
+        ax.fill_between(budgets, value - 2 * error, value + 2 * error, color=colour, alpha=0.2,
+                        linewidth=0)  # fmt: skip
     ax.set_xscale("log")
-    ax.set_ylim(0, 1)
     ax.set_xlabel("research budget (USD)")
-    ax.set_ylabel("P(find the best idea)")
+    if measure == "success":
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("P(find the best idea)")
+    else:
+        ax.set_ylim(bottom=0)
+        ax.set_ylabel("expected regret / spread of ideas")
     ax.legend(loc="upper left")
     return ax, results
 
@@ -206,16 +218,18 @@ def shots_simulator(cost_per_shot: float = 1000.0, n_ideas: int = 100):
             for name, factor, skill in (("lab A", factor_a, skill_a), ("lab B", factor_b, skill_b))
         ]  # fmt: skip
         budgets = np.geomspace(cost_per_shot, cost_per_shot * 100 * n_ideas, 25)
-        plot_scenarios(labs_, budgets, n_trials=400)
+        _, (ax1, ax2) = new_figure(2)
+        plot_scenarios(labs_, budgets, n_trials=400, ax=ax1, measure="regret")
+        plot_scenarios(labs_, budgets, n_trials=400, ax=ax2, measure="success")
         plt.show()
 
     return explorer(
         draw,
         {
-            "factor_a": slider(2.25, 0.5, 4.0, 0.05, "lab A: hardware cost factor"),
-            "skill_a": slider(0.5, 0.0, 0.95, 0.05, "lab A: judgement (prior skill)"),
+            "factor_a": slider(1.0, 0.5, 4.0, 0.05, "lab A: hardware cost factor"),
+            "skill_a": slider(0.6, 0.0, 0.95, 0.05, "lab A: judgement (prior skill)"),
             "factor_b": slider(1.0, 0.5, 4.0, 0.05, "lab B: hardware cost factor"),
-            "skill_b": slider(0.0, 0.0, 0.95, 0.05, "lab B: judgement (prior skill)"),
+            "skill_b": slider(0.3, 0.0, 0.95, 0.05, "lab B: judgement (prior skill)"),
             "noise_ratio": slider(1.0, 0.0, 4.0, 0.1, "prediction noise / idea spread"),
         },
     )

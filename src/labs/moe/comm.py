@@ -4,24 +4,20 @@ parallelism (dispatch and combine over NVLink and InfiniBand).
 Taught in chapter 4, "Dense and sparse" (`v3_parameter_counts`, `moe_flops_per_token`) and
 "When does sparsity pay?" (`dispatch_bytes_per_token`, `moe_layer_time`).
 
-The traffic model. Experts are spread evenly over `n_nodes` nodes of `gpus_per_node` GPUs, and
-routing is balanced (each expert equally likely). A token sends one copy of its hidden state over
-InfiniBand to each *remote node* that hosts one of its experts (V3 §3.2.2: the copy then fans out
-inside the node over NVLink), and one NVLink copy to each destination GPU other than the one it
-lands on. The combine sends the results back the same way. With k experts drawn from n nodes the
-expected number of distinct nodes is n (1 - (1 - 1/n)^k); node-limited routing draws them from
-M <= n nodes instead, so M (1 - (1 - 1/M)^k), and a node hit is remote with probability
-(n - 1) / n: remote nodes = M (1 - (1 - 1/M)^k) (n - 1) / n. Link speeds come from the facts
-registry.
+The traffic model (remote nodes, NVLink copies, bytes per link) is the one shared with chapter 7:
+`labs.common.interconnect`, where its equations are written out. Link speeds come from the
+facts registry.
 """
 
 from __future__ import annotations
 
 from types import MappingProxyType
 
+from labs.common import interconnect
 from labs.common.facts import fact
+from labs.common.interconnect import _dispatch_bytes
 from labs.common.validate import instance, integer, one_of, real_number, size
-from labs.moe.checks import MAX_EXPERTS, MAX_NODES, MAX_WIDTH, check_config
+from labs.moe.checks import MAX_NODES, check_config
 from labs.moe.config import DEEPSEEK_V3_MOE, MoEConfig
 
 __all__ = [
@@ -74,11 +70,6 @@ def moe_flops_per_token(config: MoEConfig) -> int:
     return 2 * c.d_model * c.n_routed + 2 * 3 * c.d_model * c.d_expert * (c.n_shared + c.k)
 
 
-def _distinct(draws: int, bins: int) -> float:
-    """Expected distinct bins hit by `draws` uniform draws."""
-    return bins * (1.0 - (1.0 - 1.0 / bins) ** draws)
-
-
 def dispatch_bytes_per_token(
     d_model: int,
     k: int,
@@ -88,33 +79,12 @@ def dispatch_bytes_per_token(
     dispatch_bytes: float = 1.0,
     combine_bytes: float = 2.0,
 ) -> MappingProxyType:
-    """Bytes one token moves per MoE layer for dispatch plus combine, split by link (the model in
-    the module docstring). Returns {"inter_node": IB bytes, "intra_node": NVLink bytes,
-    "remote_nodes": expected IB copies}. V3 dispatches in FP8 (1 byte) and combines in BF16 (2)."""
-    d_model = size("d_model", d_model, maximum=MAX_WIDTH)
-    k = size("k", k, maximum=MAX_EXPERTS)
-    n_nodes = size("n_nodes", n_nodes, maximum=MAX_NODES)
-    if max_nodes is not None:
-        max_nodes = integer("max_nodes", max_nodes, minimum=1, maximum=n_nodes)
-    gpus_per_node = size("gpus_per_node", gpus_per_node, maximum=1024)
-    dispatch_bytes = real_number("dispatch_bytes", dispatch_bytes, positive=True, maximum=8)
-    combine_bytes = real_number("combine_bytes", combine_bytes, positive=True, maximum=8)
-    return _dispatch_bytes(
-        d_model, k, n_nodes, max_nodes, gpus_per_node, dispatch_bytes + combine_bytes
-    )
-
-
-def _dispatch_bytes(d, k, n, m, g, round_trip_bytes) -> MappingProxyType:
-    """Expected IB copies (remote nodes) and NVLink copies (other GPUs) times bytes per copy."""
-    m = n if m is None else m
-    remote_nodes = _distinct(k, m) * (n - 1) / n  # nodes hit, times P(not the token's own)
-    nvlink_copies = k * (g - 1) / g  # each expert on another GPU of its node, save 1 in g
-    return MappingProxyType(
-        {
-            "inter_node": remote_nodes * d * round_trip_bytes,
-            "intra_node": nvlink_copies * d * round_trip_bytes,
-            "remote_nodes": remote_nodes,
-        }
+    """Bytes one token moves per MoE layer for dispatch plus combine, split by link: the shared
+    model of `labs.common.interconnect` (same arguments, same checks). Returns {"inter_node": IB
+    bytes, "intra_node": NVLink bytes, "remote_nodes": expected IB copies}. V3 dispatches in FP8
+    (1 byte) and combines in BF16 (2)."""
+    return interconnect.dispatch_bytes_per_token(
+        d_model, k, n_nodes, max_nodes, gpus_per_node, dispatch_bytes, combine_bytes
     )
 
 

@@ -1,34 +1,44 @@
 """Hidden cases of chapter 7, worked by hand (the arithmetic is beside each case)."""
 
+import math
+
 from labs.common.exercises import Case
 
+
+def _ib_binding(eff, max_nodes):
+    # V3 §3.2 and §4.2 written out: token-layers per GPU, remote IB copies, 7 bytes per element;
+    # compute = (6N + causal attention) FLOPs per token over 2,048 GPUs at 989.5 TFLOP/s x eff.
+    token_layers = 15360 * 4096 * 58 / 2048
+    remote = max_nodes * (1 - (1 - 1 / max_nodes) ** 8) * 7 / 8
+    flops = 6 * 37e9 + 3 * 2 * 61 * 128 * 320 * 4096 / 2
+    return token_layers * remote * 7168 * 7 / (flops * 15360 * 4096 / (2048 * 989.5e12 * eff)) / 1e9
+
+
 HIDDEN = {
-    "training_days_wall_clock": (
+    "plan_run": (
+        # $120K at $2/h = 6e4 h = 2.16e8 s; x 1e15 x 0.5 = 1.08e23 FLOPs; N = sqrt(9e20) = 3e10.
         Case(
-            (2_788_000.0, 2048),
-            2_788_000 / 2048 / 24,
-            "V3's 2.788M GPU-hours on 2,048 GPUs",
-            rtol=1e-12,
-        ),
-        Case((12.0, 1), 0.5, "12 GPU-hours on one GPU: half a day"),
-    ),
-    "mfu_from_run": (
-        # 6 x 2e9 x 3e11 = 3.6e21 FLOPs; 1,000 h = 3.6e6 s at 2,000 TFLOP/s = 7.2e21: MFU 0.5.
+            (120_000.0, 2.0, 1000.0, 0.5),
+            (3e10, 6e11),
+            "$120K, $2/h, 1 PFLOP/s, MFU 0.5",
+            rtol=1e-9,
+        ),  # fmt: skip
         Case(
-            (2e9, 3e11, 1_000.0, 2_000.0),
-            0.5,
-            "2B parameters, 300B tokens, 1,000 GPU-hours",
+            (5e5, 2.5, 989.5, 0.35),
+            (
+                math.sqrt(5e5 / 2.5 * 3600 * 989.5e12 * 0.35 / 120),
+                20 * math.sqrt(5e5 / 2.5 * 3600 * 989.5e12 * 0.35 / 120),
+            ),
+            "$500K on H100s at $2.5/h, MFU 0.35",
             rtol=1e-9,
         ),
     ),
-    "breakeven_tokens_per_day": (
-        # $6,000 / ($3 - $1) = 3,000 million tokens a month = 1e8 a day.
-        Case((6_000.0, 3.0, 1.0), 1e8, "$6K a month, API $3 and own $1 per million", rtol=1e-12),
-        Case((500.0, 2.0, 2.0), float("inf"), "equal prices: never breaks even"),
+    "ib_bandwidth_where_dispatch_binds": (
+        Case((0.3, 4), _ib_binding(0.3, 4), "30% of peak, node-limited to 4", rtol=1e-6),
+        Case((1.0, 2), _ib_binding(1.0, 2), "the whole peak, at most 2 nodes", rtol=1e-6),
     ),
 }
 FORBIDDEN = {
-    "training_days_wall_clock": ("labs.economics.costs.training_days",),
-    "mfu_from_run": ("labs.economics.costs.model_flops_utilization",),
-    "breakeven_tokens_per_day": ("labs.economics.costs.self_hosting_breakeven",),
+    "plan_run": (),
+    "ib_bandwidth_where_dispatch_binds": ("labs.economics.steptime.binding_bandwidth",),
 }

@@ -3,16 +3,14 @@
 import math
 
 
-def training_days_wall_clock(gpu_hours, n_gpus):
-    return gpu_hours / n_gpus / 24
+def plan_run(budget_usd, usd_per_gpu_hour, peak_tflops, mfu):
+    flops = budget_usd / usd_per_gpu_hour * 3600 * peak_tflops * 1e12 * mfu
+    n = math.sqrt(flops / 120)  # C = 6 N D, D = 20 N
+    return n, 20 * n
 
 
-def mfu_from_run(active_params, tokens, gpu_hours, peak_tflops):
-    return 6 * active_params * tokens / (gpu_hours * 3600 * peak_tflops * 1e12)
+def ib_bandwidth_where_dispatch_binds(compute_efficiency, max_nodes):
+    from labs.economics import step_time, v3_training_step
 
-
-def breakeven_tokens_per_day(monthly_fixed_usd, api_usd_per_million, self_host_usd_per_million):
-    if self_host_usd_per_million >= api_usd_per_million:
-        return math.inf
-    saving_per_million = api_usd_per_million - self_host_usd_per_million
-    return monthly_fixed_usd / saving_per_million * 1e6 / 30
+    t = step_time(v3_training_step(compute_efficiency, max_nodes=max_nodes))
+    return 50.0 * t["inter_node"] / t["compute"]  # at 50 GB/s; time scales as 1 / bandwidth

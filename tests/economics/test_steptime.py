@@ -1,0 +1,160 @@
+"""The step-time model: hand-worked cases, monotone in each bandwidth, node-limited routing, and
+the shared traffic model it stands on (labs.common.interconnect)."""
+
+import math
+from dataclasses import replace
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from labs.common.interconnect import dispatch_bytes_per_token
+from labs.economics.steptime import TrainingStep, binding_bandwidth, step_time, v3_training_step
+
+
+def _tiny(**changes):
+    # Worked by hand below: 1,000 tokens on 4 GPUs of 2 nodes (2 GPUs each), one MoE layer,
+    # d = 1,000, k = 2 experts over 2 nodes, 3 bytes per element, links of 1 MB/s.
+    base = TrainingStep(
+        flops_per_token=1e6,
+        tokens_per_step=1000.0,
+        n_gpus=4,
+        peak_flops=1e9,
+        compute_efficiency=0.5,
+        n_moe_layers=1,
+        d_model=1000,
+        k=2,
+        ep_nodes=2,
+        gpus_per_node=2,
+        nvlink_gbs=1e-3,
+        ib_gbs=1e-3,
+        bytes_per_element=3.0,
+        bubble_fraction=0.1,
+    )
+    return replace(base, **changes)
+
+
+def test_traffic_by_hand():
+    # 2 experts over 2 nodes: distinct nodes 2 (1 - 1/4) = 1.5, remote with probability 1/2:
+    # 0.75 IB copies of 1,000 x 3 bytes; NVLink copies 2 x (1/2) = 1, so 3,000 bytes.
+    t = dispatch_bytes_per_token(1000, 2, 2, gpus_per_node=2, dispatch_bytes=1.0, combine_bytes=2.0)
+    assert t["remote_nodes"] == pytest.approx(0.75)
+    assert t["inter_node"] == pytest.approx(2250.0)
+    assert t["intra_node"] == pytest.approx(3000.0)
+    # One node: nothing crosses InfiniBand. Node-limited to 1 of 8 nodes: 7/8 of a copy.
+    assert dispatch_bytes_per_token(7168, 8, 1)["inter_node"] == 0.0
+    assert dispatch_bytes_per_token(7168, 8, 8, max_nodes=1)["remote_nodes"] == pytest.approx(7 / 8)
+
+
+def test_step_time_by_hand():
+    # Per GPU: 250 token-layers. Compute 1e6 x 1000 / (4 x 1e9 x 0.5) = 0.5 s; IB 250 x 2,250 B
+    # at 1e6 B/s = 0.5625 s; NVLink 250 x 3,000 B = 0.75 s. Overlapped, NVLink binds: busy
+    # 0.75 s, bubble 0.075 s. Without overlap the three add up: 1.8125 s, bubble 0.18125 s.
+    t = step_time(_tiny())
+    assert t["compute"] == pytest.approx(0.5)
+    assert t["inter_node"] == pytest.approx(0.5625)
+    assert t["intra_node"] == pytest.approx(0.75)
+    assert t["bottleneck"] == "intra_node"
+    assert t["total"] == pytest.approx(0.825)
+    serial = step_time(_tiny(overlap=False))
+    assert serial["total"] == pytest.approx(1.8125 * 1.1)
+    # Where each link stops binding: equal to the compute time of 0.5 s.
+    assert binding_bandwidth(_tiny(), "intra_node") == pytest.approx(1e-3 * 0.75 / 0.5)
+    assert binding_bandwidth(_tiny(), "inter_node") == pytest.approx(1e-3 * 0.5625 / 0.5)
+    at_edge = step_time(_tiny(nvlink_gbs=1.5e-3, ib_gbs=1.125e-3))
+    assert at_edge["intra_node"] == pytest.approx(at_edge["compute"])
+    assert at_edge["inter_node"] == pytest.approx(at_edge["compute"])
+
+
+_steps = st.builds(
+    lambda eff, nodes, limit, k, ovl, bub: _tiny(
+        compute_efficiency=eff,
+        ep_nodes=nodes,
+        max_nodes=min(limit, nodes),
+        k=k,
+        overlap=ovl,
+        bubble_fraction=bub,
+    ),
+    st.floats(0.05, 1.0),
+    st.integers(1, 16),
+    st.integers(1, 16),
+    st.integers(1, 16),
+    st.booleans(),
+    st.floats(0.0, 1.0),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(step=_steps, link=st.sampled_from(["ib_gbs", "nvlink_gbs"]), a=st.floats(1e-4, 1.0),
+       b=st.floats(1e-4, 1.0))  # fmt: skip
+def test_more_bandwidth_never_slows_the_step(step, link, a, b):
+    low, high = sorted((a, b))
+    slow = step_time(replace(step, **{link: low}))["total"]
+    fast = step_time(replace(step, **{link: high}))["total"]
+    assert fast <= slow * (1 + 1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(step=_steps, link=st.sampled_from(["ib_gbs", "nvlink_gbs"]))
+def test_a_link_that_binds_moves_the_step_and_one_that_does_not_leaves_it(step, link):
+    # Negative control of the monotone test: with overlap, halving a link's bandwidth changes
+    # the step exactly when that link (after halving) takes longer than everything else.
+    step = replace(step, overlap=True)
+    name = {"ib_gbs": "inter_node", "nvlink_gbs": "intra_node"}[link]
+    before = step_time(step)
+    after = step_time(replace(step, **{link: getattr(step, link) / 2}))
+    others = max(v for key, v in before.items() if key in ("compute", "inter_node", "intra_node")
+                 and key != name)  # fmt: skip
+    if 2 * before[name] > others * (1 + 1e-9):
+        assert after["total"] > before["total"]
+    else:
+        assert after["total"] == pytest.approx(before["total"])
+
+
+def test_node_limited_routing_cuts_infiniband_time_only():
+    free = step_time(v3_training_step(0.45, max_nodes=None))
+    limited = step_time(v3_training_step(0.45))
+    # 8 experts over 8 nodes: 8 (1 - (7/8)^8) x 7/8 remote copies; over 4: 4 (1 - (3/4)^8) x 7/8.
+    ratio = (8 * (1 - (7 / 8) ** 8)) / (4 * (1 - (3 / 4) ** 8))
+    assert free["inter_node"] / limited["inter_node"] == pytest.approx(ratio)
+    assert free["intra_node"] == limited["intra_node"] and free["compute"] == limited["compute"]
+
+
+def test_v3_step_by_hand():
+    # 15,360 x 4,096 tokens x 58 MoE layers / 2,048 GPUs token-layers per GPU; remote copies
+    # 4 (1 - (3/4)^8) x 7/8 of 7,168 x 7 bytes at 50 GB/s.
+    s = v3_training_step(0.45)
+    token_layers = 15360 * 4096 * 58 / 2048
+    ib = token_layers * 4 * (1 - 0.75**8) * 7 / 8 * 7168 * 7 / 50e9
+    nvlink = token_layers * 8 * 7 / 8 * 7168 * 7 / 160e9
+    t = step_time(s)
+    assert t["inter_node"] == pytest.approx(ib) and t["intra_node"] == pytest.approx(nvlink)
+    flops = 6 * 37e9 + 3 * 2 * 61 * 128 * (192 + 128) * 4096 / 2
+    assert t["compute"] == pytest.approx(flops * 15360 * 4096 / (2048 * 989.5e12 * 0.45))
+    assert math.isclose(binding_bandwidth(s, "inter_node"), 50 * ib / t["compute"])
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "message"),
+    [
+        ({"ib_gbs": 0.0}, ValueError, "ib_gbs must be > 0"),
+        ({"nvlink_gbs": float("nan")}, ValueError, "nvlink_gbs must be finite"),
+        ({"compute_efficiency": 1.5}, ValueError, "compute_efficiency must be a fraction"),
+        ({"max_nodes": 3}, ValueError, "max_nodes must be <= 2"),
+        ({"bubble_fraction": -0.1}, ValueError, "bubble_fraction must be >= 0"),
+        ({"overlap": 1}, TypeError, "overlap"),
+        ({"n_gpus": 2.5}, TypeError, "n_gpus"),
+    ],
+)
+def test_bad_step(changes, error, message):
+    with pytest.raises(error, match=message):
+        _tiny(**changes)
+
+
+def test_bad_calls():
+    with pytest.raises(TypeError, match="step must be a TrainingStep"):
+        step_time({"ib_gbs": 50.0})
+    with pytest.raises(ValueError, match="link"):
+        binding_bandwidth(_tiny(), "pcie")
+    with pytest.raises(TypeError):
+        v3_training_step(0.4, not_a_field=1)
