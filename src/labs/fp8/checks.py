@@ -21,7 +21,8 @@ from labs.fp8.config import format_by_name
 
 __all__: list[str] = []  # internal: the public entry points live in the kernel modules
 
-GRANULARITIES = ("tensor", "row", "tile", "block")
+GRANULARITIES = ("tensor", "row", "tile", "column_tile", "block")
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 ROUNDINGS = ("truncate", "nearest")
 ACCUMULATIONS = ("fp32", "limited")
 FLOAT32_BITS = 24  # significant bits of a float32, the implicit leading 1 included
@@ -60,6 +61,13 @@ def check_float(name: str, value, *, framework: str = "numpy", min_ndim: int = 1
             f"{validate.describe_value(value)}"
         )
     value = validate.array(name, value, framework=framework, min_ndim=min_ndim, finite=finite)
+    if finite and "64" in str(value.dtype):  # float64 beyond float32's range would become inf
+        host = _host_values(value, framework)
+        if host is not None and np.abs(host).max() > FLOAT32_MAX:
+            raise ValueError(
+                f"{name} must fit in float32 (|{name}| <= {FLOAT32_MAX:.4g}, the kernels compute "
+                f"in float32), got a float64 value of {np.abs(host).max():.4g}"
+            )
     return value.astype(np.float32) if framework == "numpy" else value
 
 
@@ -120,9 +128,14 @@ def check_layout(shape: tuple, granularity: str, block, name: str = "x", what: s
             f"granularity 'tile' needs the last dimension of {name} to be a multiple of "
             f"block={block}, got shape {shape}; pad with zeros to a multiple of {block} first"
         )
+    if granularity in ("column_tile", "block") and len(shape) < 2:
+        raise ValueError(f"granularity {granularity!r} needs at least 2 dimensions, got {shape}")
+    if granularity == "column_tile" and shape[-2] % block:
+        raise ValueError(
+            f"granularity 'column_tile' needs the second-to-last dimension of {name} to be a "
+            f"multiple of block={block}, got shape {shape}; pad with zeros first"
+        )
     if granularity == "block":
-        if len(shape) < 2:
-            raise ValueError(f"granularity 'block' needs at least 2 dimensions, got {shape}")
         if shape[-1] % block or shape[-2] % block:
             raise ValueError(
                 f"granularity 'block' needs the last two dimensions of {name} to be multiples of "
@@ -154,6 +167,8 @@ def scales_shape(shape: tuple, granularity: str, block: int) -> tuple:
         return (*shape[:-1], 1)
     if granularity == "tile":
         return (*shape[:-1], shape[-1] // block)
+    if granularity == "column_tile":
+        return (*shape[:-2], shape[-2] // block, shape[-1])
     return (*shape[:-2], shape[-2] // block, shape[-1] // block)
 
 
@@ -315,9 +330,10 @@ def check_token_windows(name: str, tokens, vocab: int, context: int):
 # --- One check per public signature, shared by the NumPy, torch and JAX entry points -------------
 
 
-def check_quantize(x, fmt, granularity, block, *, framework: str = "numpy"):
-    """The arguments of quantize / fake_quantize / group_amax: (x, format, block)."""
-
+def check_quantize(x, fmt, granularity, block, *, framework: str = "numpy", power_of_two=False):
+    """The arguments of quantize / fake_quantize / group_amax: (x, format, block);
+    `power_of_two` must be a bool."""
+    validate.boolean("power_of_two", power_of_two)
     x = check_float("x", x, framework=framework)
     return x, format_by_name(fmt), check_layout(tuple(x.shape), granularity, block)
 
@@ -432,6 +448,11 @@ def check_training(
     return train_tokens, eval_tokens, vocab, steps, batch, lr, seed
 
 
+def check_option(name: str, value, options: tuple) -> str:
+    """One of `options` (a string), ValueError naming `name` otherwise."""
+    return validate.one_of(name, value, options)
+
+
 def check_fp8_linear(in_features, out_features, bias, fmt, block) -> tuple:
     """FP8Linear's arguments: (in_features, out_features, format, block); block divides both."""
 
@@ -462,3 +483,21 @@ def check_cuda_operands(a, b, supported: tuple[bool, str]) -> None:
             f"a and b must be on the CUDA device, got {a.device} and {b.device}: move them with "
             ".cuda() (torch._scaled_mm has no CPU kernel)"
         )
+
+
+def check_linear_backward(x, weight, grad_output, fmt, block, *, framework: str) -> tuple:
+    """linear_backward's arguments: x (M, I), weight (O, I), grad_output (M, O), every size a
+    multiple of `block`; returns (x, weight, grad_output, format, block)."""
+    x = check_float("x", x, framework=framework, min_ndim=2)
+    weight = check_float("weight", weight, framework=framework, min_ndim=2)
+    grad_output = check_float("grad_output", grad_output, framework=framework, min_ndim=2)
+    shapes = tuple(tuple(t.shape) for t in (x, weight, grad_output))
+    (m, i), (o, i2), (m2, o2) = (s[:2] for s in shapes)
+    if any(len(s) != 2 for s in shapes) or (i, m, o) != (i2, m2, o2):
+        raise ValueError(
+            "x, weight and grad_output must be (M, in), (out, in) and (M, out), got shapes "
+            f"{shapes[0]}, {shapes[1]} and {shapes[2]}"
+        )
+    for name, shape in zip(("x", "weight", "grad_output"), shapes, strict=True):
+        block = check_layout(shape, "block", block, name=name)
+    return x, weight, grad_output, format_by_name(fmt), block

@@ -32,6 +32,7 @@ __all__ = [
     "fp8_matmul",
     "gemm_throughput",
     "limited_sum",
+    "linear_backward",
     "quantize",
     "round_significand",
     "scaled_mm",
@@ -53,7 +54,11 @@ def _fp8_dtype(fmt: FP8Format) -> torch.dtype:
 
 
 def to_fp8(x: torch.Tensor, fmt=E4M3, saturate: bool = True) -> torch.Tensor:
-    """Cast to FP8 with an explicit overflow rule (torch's own cast clamps E4M3 but not E5M2).
+    """Cast to FP8 with an explicit overflow rule, the same in every torch release.
+
+    torch's own `.to(torch.float8_e4m3fn)` has changed: eager casts returned NaN on E4M3
+    overflow in most 2.x releases (and older Colab images), and saturate to +-448 only since
+    pytorch/pytorch#178817 (2026); E5M2 overflow gives inf. This function clamps (or not) itself.
 
     saturate=True clamps to +-max_finite; saturate=False gives NaN (E4M3) or +-inf (E5M2), like
     ml_dtypes and `labs.fp8.encode`. NaN stays NaN. Shape: any; returns the FP8 dtype.
@@ -89,6 +94,8 @@ def _group_amax(x: Float[Tensor, "*s R C"], granularity: str, block: int) -> Ten
     if granularity == "tile":
         return a.reshape(*a.shape[:-1], a.shape[-1] // block, block).amax(dim=-1)
     r, c = a.shape[-2:]
+    if granularity == "column_tile":
+        return a.reshape(*a.shape[:-2], r // block, block, c).amax(dim=-2)
     return a.reshape(*a.shape[:-2], r // block, block, c // block, block).amax(dim=(-3, -1))
 
 
@@ -96,32 +103,57 @@ def _expand(scales: Tensor, shape, granularity: str, block: int) -> Tensor:
     """Repeat each group's scale over its group."""
     if granularity == "tile":
         scales = scales.repeat_interleave(block, dim=-1)
+    elif granularity == "column_tile":
+        scales = scales.repeat_interleave(block, dim=-2)
     elif granularity == "block":
         scales = scales.repeat_interleave(block, dim=-1).repeat_interleave(block, dim=-2)
     return scales.expand(*shape)
 
 
-def quantize(x: torch.Tensor, fmt=E4M3, granularity: str = "tile", block: int = 128):
+def quantize(
+    x: torch.Tensor,
+    fmt=E4M3,
+    granularity: str = "tile",
+    block: int = 128,
+    power_of_two: bool = False,
+):
     """Quantise with one scale per group (eq. 3 of labs.fp8.reference).
 
     Args:
         x: finite float tensor (..., rows, cols), computed in float32.
+        granularity: "tensor", "row", "tile", "column_tile" or "block" (see NumPy).
         block: group length, 128 in V3 (at most 2**16).
+        power_of_two: round every scale up to a power of two.
 
     Returns:
         (q, scales): q in the FP8 dtype, shaped like x; float32 scales (shapes as in NumPy).
     """
-    x, fmt, block = checks.check_quantize(x, fmt, granularity, block, framework="torch")
-    return _quantize(x.float(), fmt, granularity, block)
+    x, fmt, block = checks.check_quantize(
+        x, fmt, granularity, block, framework="torch", power_of_two=power_of_two
+    )
+    return _quantize(x.float(), fmt, granularity, block, power_of_two)
 
 
-def _quantize(x: Float[Tensor, "*s R C"], fmt: FP8Format, granularity: str, block: int):
+def _quantize(
+    x: Float[Tensor, "*s R C"], fmt: FP8Format, granularity: str, block: int, power_of_two=False
+):
     """Eq. (3): s_g = amax_g / max_finite (floored), q = FP8(x / s_g); returns (q, scales)."""
     amax = _group_amax(x, granularity, block)
     inv_max = torch.tensor(1 / fmt.max_finite, dtype=torch.float32)
-    scales = torch.where(amax > 0, (amax * inv_max).clamp_min(2.0**-126), torch.ones_like(amax))
+    scales = (amax * inv_max).clamp_min(2.0**-126)
+    if power_of_two:
+        scales = _round_up_to_power_of_two(scales)
+    scales = torch.where(amax > 0, scales, torch.ones_like(amax))
     inverse = 1.0 / scales
     return _to_fp8(x * _expand(inverse, x.shape, granularity, block), fmt, True), scales
+
+
+def _round_up_to_power_of_two(s: Float[Tensor, "*G"]) -> Float[Tensor, "*G"]:
+    """2^ceil(log2 s) for positive normal float32 s, on the bit pattern (exact)."""
+    bits = s.float().contiguous().view(torch.int32)
+    exponent = bits & 0x7F800000  # the exponent field, mantissa cleared
+    carry = ((bits & 0x007FFFFF) != 0).to(torch.int32) << 23
+    return (exponent + carry).view(torch.float32)
 
 
 def dequantize(q: torch.Tensor, scales: torch.Tensor, granularity: str = "tile", block=128):
@@ -135,16 +167,26 @@ def _dequantize(q: Tensor, scales: Tensor, granularity: str, block: int) -> Tens
     return q.float() * _expand(scales.float(), q.shape, granularity, block)
 
 
-def fake_quantize(x: torch.Tensor, fmt=E4M3, granularity: str = "tile", block: int = 128):
+def fake_quantize(
+    x: torch.Tensor,
+    fmt=E4M3,
+    granularity: str = "tile",
+    block: int = 128,
+    power_of_two: bool = False,
+):
     """`dequantize(*quantize(x))`: the float32 values an FP8 GEMM multiplies. No gradient."""
-    x, fmt, block = checks.check_quantize(x, fmt, granularity, block, framework="torch")
-    return _fake_quantize(x, fmt, granularity, block)
+    x, fmt, block = checks.check_quantize(
+        x, fmt, granularity, block, framework="torch", power_of_two=power_of_two
+    )
+    return _fake_quantize(x, fmt, granularity, block, power_of_two)
 
 
-def _fake_quantize(x: Float[Tensor, "*s R C"], fmt: FP8Format, granularity: str, block: int):
+def _fake_quantize(
+    x: Float[Tensor, "*s R C"], fmt: FP8Format, granularity: str, block: int, power_of_two=False
+):
     """Quantise and dequantise, outside autograd."""
     with torch.no_grad():
-        q, scales = _quantize(x.detach().float(), fmt, granularity, block)
+        q, scales = _quantize(x.detach().float(), fmt, granularity, block, power_of_two)
         return _dequantize(q, scales, granularity, block)
 
 
@@ -248,17 +290,34 @@ def _fp8_matmul(
     return _limited_sum(products, accumulator_bits, promote_every, rounding)
 
 
+# The granularity of each quantised GEMM input, per scaling recipe: the forward input, the
+# weight (forward and dgrad), the output gradient in dgrad, and both inputs of wgrad.
+SCALINGS = {
+    "fine": {"x": "tile", "w": "block", "dgrad": "tile", "wgrad": "column_tile"},  # V3 §3.3
+    "tensor": {"x": "tensor", "w": "tensor", "dgrad": "tensor", "wgrad": "tensor"},
+}
+BACKWARDS = ("straight_through", "fp8")
+
+
 class FP8Linear(nn.Module):
-    """A linear layer trained the FP8 way: FP32 master weights, FP8 forward, straight-through.
+    """A linear layer trained the FP8 way: FP32 master weights, FP8 GEMMs (simulated).
 
     The forward pass fake-quantises the input per 1 x `block` tile and the weight per
-    `block` x `block` block (V3's granularities, §3.3) and multiplies the dequantised values; the
-    backward pass treats the rounding as the identity (straight-through estimator), so the
-    FP32 master weight receives the full gradient. (V3 also runs the backward GEMMs in FP8; this
-    layer keeps them in FP32.)
+    `block` x `block` block (V3's granularities, §3.3.2) and multiplies the dequantised values.
+    The backward pass depends on `backward`:
+
+    * "straight_through": the rounding counts as the identity; the backward GEMMs run in
+      float32 (autograd keeps the *rounded* input and weight for them).
+    * "fp8": V3's backward (§3.3, Figure 6): dgrad dX = Q_tile(dY) Q_block(W) and wgrad
+      dW = Q_column_tile(dY)^T Q_column_tile(X), every Q an E4M3 fake quantisation, products
+      summed in float32. The layer saves the float input X and quantises it per column tile in
+      the backward; V3 caches the FP8 tile-quantised X and re-tiles it.
+
+    `scaling="tensor"` replaces every group by the whole tensor (a negative control).
 
     Shapes: input (..., in_features) -> output (..., out_features); weight (out, in).
-    `in_features` must be a multiple of `block`, and so must `out_features`.
+    `in_features` and `out_features` must be multiples of `block`; with backward="fp8" the
+    token count is padded with zeros to a multiple of `block` inside the backward.
     """
 
     def __init__(
@@ -269,11 +328,15 @@ class FP8Linear(nn.Module):
         *,
         fmt: FP8Format | str = E4M3,
         block: int = 128,
+        backward: str = "straight_through",
+        scaling: str = "fine",
     ) -> None:
         super().__init__()
         self.in_features, self.out_features, self.fmt, self.block = checks.check_fp8_linear(
             in_features, out_features, bias, fmt, block
         )
+        self.backward = checks.check_option("backward", backward, BACKWARDS)
+        self.scaling = checks.check_option("scaling", scaling, tuple(SCALINGS))
         self.weight = nn.Parameter(torch.empty(self.out_features, self.in_features))
         self.bias = nn.Parameter(torch.empty(self.out_features)) if bias else None
         nn.init.kaiming_uniform_(self.weight, a=5**0.5)  # nn.Linear's initialisation
@@ -287,16 +350,75 @@ class FP8Linear(nn.Module):
         return self._forward(x)
 
     def _forward(self, x: Float[Tensor, "*s I"]) -> Float[Tensor, "*s O"]:
-        """Fake-quantised input (1 x block tiles) and weight (blocks), straight-through."""
-        x_hat = x + (_fake_quantize(x, self.fmt, "tile", self.block) - x).detach()
+        """Fake-quantised input and weight; straight-through or V3's FP8 backward."""
+        groups = SCALINGS[self.scaling]
+        if self.backward == "fp8":
+            y = _FP8LinearFunction.apply(
+                x.reshape(-1, self.in_features), self.weight, self.bias, self.fmt, self.block, groups
+            )
+            return y.reshape(*x.shape[:-1], self.out_features)
+        x_hat = x + (_fake_quantize(x, self.fmt, groups["x"], self.block) - x).detach()
         w = self.weight
-        w_hat = w + (_fake_quantize(w, self.fmt, "block", self.block) - w).detach()
+        w_hat = w + (_fake_quantize(w, self.fmt, groups["w"], self.block) - w).detach()
         return F.linear(x_hat, w_hat, self.bias)
 
     def extra_repr(self) -> str:
         return (
             f"in={self.in_features}, out={self.out_features}, {self.fmt.name}, block={self.block}"
+            f", backward={self.backward}, scaling={self.scaling}"
         )
+
+
+class _FP8LinearFunction(torch.autograd.Function):
+    """y = Q(x) Q(W)^T + b forward; V3's FP8 dgrad and wgrad backward (`_linear_backward`)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, fmt, block, groups):
+        ctx.save_for_backward(x, weight)
+        ctx.fmt, ctx.block, ctx.groups, ctx.has_bias = fmt, block, groups, bias is not None
+        x_hat = _fake_quantize(x, fmt, groups["x"], block)  # (M, I)
+        y = x_hat @ _fake_quantize(weight, fmt, groups["w"], block).T  # (M, O)
+        return y + bias if bias is not None else y
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        x, weight = ctx.saved_tensors
+        dx, dw = _linear_backward(x, weight, grad_y.float(), ctx.fmt, ctx.block, ctx.groups)
+        db = grad_y.sum(0) if ctx.has_bias else None
+        return dx, dw, db, None, None, None
+
+
+def _linear_backward(
+    x: Float[Tensor, "M I"],
+    weight: Float[Tensor, "O I"],
+    dy: Float[Tensor, "M O"],
+    fmt: FP8Format,
+    block: int,
+    groups: dict,
+) -> tuple[Tensor, Tensor]:
+    """dgrad = Q(dY) Q(W), wgrad = Q(dY)^T Q(X) with groups along each contraction axis."""
+    m = x.shape[0]
+    pad = (-m) % block  # zero rows change no max-abs and add nothing to dW
+    x_p, dy_p = F.pad(x.float(), (0, 0, 0, pad)), F.pad(dy, (0, 0, 0, pad))
+    dx = _fake_quantize(dy, fmt, groups["dgrad"], block) @ _fake_quantize(
+        weight, fmt, groups["w"], block
+    )  # (M, I), contraction over O
+    dy_c = _fake_quantize(dy_p, fmt, groups["wgrad"], block)  # (M', O), groups along M
+    x_c = _fake_quantize(x_p, fmt, groups["wgrad"], block)  # (M', I), groups along M
+    return dx, dy_c.T @ x_c  # (M, I), (O, I)
+
+
+def linear_backward(
+    x: torch.Tensor, weight: torch.Tensor, grad_output: torch.Tensor, fmt=E4M3, block: int = 128
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """V3's FP8 dgrad and wgrad (see labs.fp8.reference.linear_backward): x (M, I),
+    weight (O, I), grad_output (M, O) -> (grad_x (M, I), grad_weight (O, I)), float32."""
+    x, weight, grad_output, fmt, block = checks.check_linear_backward(
+        x, weight, grad_output, fmt, block, framework="torch"
+    )
+    return _linear_backward(
+        x.float(), weight.float(), grad_output.float(), fmt, block, SCALINGS["fine"]
+    )
 
 
 # --- Real FP8 GEMMs on a GPU ---------------------------------------------------------------------
