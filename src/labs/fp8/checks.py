@@ -25,6 +25,16 @@ GRANULARITIES = ("tensor", "row", "tile", "column_tile", "block")
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 ROUNDINGS = ("truncate", "nearest")
 ACCUMULATIONS = ("fp32", "limited")
+# The precisions of labs.fp8.torch_train (see its module docstring).
+PRECISIONS = (
+    "fp32",
+    "bf16",
+    "fp8",
+    "fp8_forward",
+    "e5m2_tensor",
+    "e4m3_tensor",
+    "e4m3_unscaled",
+)
 FLOAT32_BITS = 24  # significant bits of a float32, the implicit leading 1 included
 # A group longer than this is a typo: V3 uses 128, and a block beyond 2**16 no longer fits a row.
 MAX_BLOCK = 2**16
@@ -419,7 +429,7 @@ def check_tiny_lm(vocab, precision, context, d_model, hidden, *, limits: tuple) 
     """TinyLM's sizes: (vocab, context, d_model, hidden); context * d_model and hidden must be
     multiples of 128. `limits` = (max vocab, max width, max context)."""
     max_vocab, max_width, max_context = limits
-    validate.one_of("precision", precision, ("fp32", "bf16", "fp8"))
+    validate.one_of("precision", precision, PRECISIONS)
     vocab = validate.size("vocab", vocab, minimum=2, maximum=max_vocab)
     context = validate.size("context", context, maximum=max_context)
     d_model = validate.size("d_model", d_model, maximum=max_width)
@@ -437,7 +447,7 @@ def check_training(
 ):
     """The arguments of train_tiny_lm. `limits` = (max vocab, max steps, max batch)."""
     max_vocab, max_steps, max_batch = limits
-    validate.one_of("precision", precision, ("fp32", "bf16", "fp8"))
+    validate.one_of("precision", precision, PRECISIONS)
     vocab = validate.size("vocab", vocab, minimum=2, maximum=max_vocab)
     train_tokens = check_tokens("train_tokens", train_tokens, vocab, context=2)
     eval_tokens = check_tokens("eval_tokens", eval_tokens, vocab, context=2)

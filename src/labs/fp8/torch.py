@@ -295,6 +295,7 @@ def _fp8_matmul(
 SCALINGS = {
     "fine": {"x": "tile", "w": "block", "dgrad": "tile", "wgrad": "column_tile"},  # V3 §3.3
     "tensor": {"x": "tensor", "w": "tensor", "dgrad": "tensor", "wgrad": "tensor"},
+    "unscaled": {"x": "unscaled", "w": "unscaled", "dgrad": "unscaled", "wgrad": "unscaled"},
 }
 BACKWARDS = ("straight_through", "fp8")
 
@@ -313,7 +314,8 @@ class FP8Linear(nn.Module):
       summed in float32. The layer saves the float input X and quantises it per column tile in
       the backward; V3 caches the FP8 tile-quantised X and re-tiles it.
 
-    `scaling="tensor"` replaces every group by the whole tensor (a negative control).
+    `scaling="tensor"` replaces every group by the whole tensor, `scaling="unscaled"` casts
+    without any scale (saturating at the format's maximum): two negative controls.
 
     Shapes: input (..., in_features) -> output (..., out_features); weight (out, in).
     `in_features` and `out_features` must be multiples of `block`; with backward="fp8" the
@@ -357,9 +359,9 @@ class FP8Linear(nn.Module):
                 x.reshape(-1, self.in_features), self.weight, self.bias, self.fmt, self.block, groups
             )
             return y.reshape(*x.shape[:-1], self.out_features)
-        x_hat = x + (_fake_quantize(x, self.fmt, groups["x"], self.block) - x).detach()
+        x_hat = x + (_rounded(x, self.fmt, groups["x"], self.block) - x).detach()
         w = self.weight
-        w_hat = w + (_fake_quantize(w, self.fmt, groups["w"], self.block) - w).detach()
+        w_hat = w + (_rounded(w, self.fmt, groups["w"], self.block) - w).detach()
         return F.linear(x_hat, w_hat, self.bias)
 
     def extra_repr(self) -> str:
@@ -369,6 +371,14 @@ class FP8Linear(nn.Module):
         )
 
 
+def _rounded(x: Float[Tensor, "*s R C"], fmt: FP8Format, group: str, block: int) -> Tensor:
+    """Fake quantisation per `group`; "unscaled" casts with the scale 1 (a negative control)."""
+    if group == "unscaled":
+        with torch.no_grad():
+            return _to_fp8(x.detach().float(), fmt, True).float()
+    return _fake_quantize(x, fmt, group, block)
+
+
 class _FP8LinearFunction(torch.autograd.Function):
     """y = Q(x) Q(W)^T + b forward; V3's FP8 dgrad and wgrad backward (`_linear_backward`)."""
 
@@ -376,8 +386,8 @@ class _FP8LinearFunction(torch.autograd.Function):
     def forward(ctx, x, weight, bias, fmt, block, groups):
         ctx.save_for_backward(x, weight)
         ctx.fmt, ctx.block, ctx.groups, ctx.has_bias = fmt, block, groups, bias is not None
-        x_hat = _fake_quantize(x, fmt, groups["x"], block)  # (M, I)
-        y = x_hat @ _fake_quantize(weight, fmt, groups["w"], block).T  # (M, O)
+        x_hat = _rounded(x, fmt, groups["x"], block)  # (M, I)
+        y = x_hat @ _rounded(weight, fmt, groups["w"], block).T  # (M, O)
         return y + bias if bias is not None else y
 
     @staticmethod
@@ -400,11 +410,11 @@ def _linear_backward(
     m = x.shape[0]
     pad = (-m) % block  # zero rows change no max-abs and add nothing to dW
     x_p, dy_p = F.pad(x.float(), (0, 0, 0, pad)), F.pad(dy, (0, 0, 0, pad))
-    dx = _fake_quantize(dy, fmt, groups["dgrad"], block) @ _fake_quantize(
+    dx = _rounded(dy, fmt, groups["dgrad"], block) @ _rounded(
         weight, fmt, groups["w"], block
     )  # (M, I), contraction over O
-    dy_c = _fake_quantize(dy_p, fmt, groups["wgrad"], block)  # (M', O), groups along M
-    x_c = _fake_quantize(x_p, fmt, groups["wgrad"], block)  # (M', I), groups along M
+    dy_c = _rounded(dy_p, fmt, groups["wgrad"], block)  # (M', O), groups along M
+    x_c = _rounded(x_p, fmt, groups["wgrad"], block)  # (M', I), groups along M
     return dx, dy_c.T @ x_c  # (M, I), (O, I)
 
 

@@ -1,13 +1,19 @@
 """The chapter's training comparison in PyTorch: one tiny language model, three precisions.
 
 The model predicts the next token of a second-order Markov chain (`labs.fp8.markov_tokens`)
-from the embeddings of the two previous tokens, through two hidden linear layers. As in V3
-(§3.3), the embedding and the output head stay in high precision and only the hidden GEMMs
-change:
+from the embeddings of the two previous tokens, through two hidden linear layers (by default
+512 -> 256 and 256 -> 256, so that 1 x 128 tiles differ from rows and 128 x 128 blocks from
+whole tensors). As in V3 (§3.3), the embedding and the output head stay in high precision and
+only the hidden GEMMs change:
 
-    "fp32"  torch.nn.Linear
-    "bf16"  BF16Linear: inputs and weights rounded to bfloat16, products summed in float32
-    "fp8"   FP8Linear: E4M3, 1 x 128 tiles for activations, 128 x 128 blocks for weights
+    "fp32"         torch.nn.Linear
+    "bf16"         BF16Linear: inputs and weights rounded to bfloat16, products summed in float32
+    "fp8"          FP8Linear, V3's recipe: E4M3 everywhere, 1 x 128 tiles for activations and
+                   output gradients, 128 x 128 blocks for weights, FP8 dgrad and wgrad
+    "fp8_forward"  the same forward, straight-through (float32) backward GEMMs
+    "e5m2_tensor"  negative control: E5M2 with one scale per tensor, forward and backward
+    "e4m3_tensor"  negative control: E4M3 with one scale per tensor, forward and backward
+    "e4m3_unscaled"  negative control: E4M3 cast without scales, forward and backward
 
 Every run with the same seed starts from the same weights and sees the same batches, so the
 loss curves differ only through the precision of the hidden GEMMs.
@@ -27,11 +33,19 @@ from torch import nn
 from labs.common import validate
 from labs.common.progress import progress
 from labs.fp8 import checks
+from labs.fp8.checks import PRECISIONS
 from labs.fp8.torch import FP8Linear
 
 __all__ = ["PRECISIONS", "BF16Linear", "TinyLM", "train_tiny_lm"]
 
-PRECISIONS = ("fp32", "bf16", "fp8")
+# FP8Linear's options for each FP8 precision: (format, backward, scaling).
+_FP8_LAYERS = {
+    "fp8": ("E4M3", "fp8", "fine"),
+    "fp8_forward": ("E4M3", "straight_through", "fine"),
+    "e5m2_tensor": ("E5M2", "fp8", "tensor"),
+    "e4m3_tensor": ("E4M3", "fp8", "tensor"),
+    "e4m3_unscaled": ("E4M3", "fp8", "unscaled"),
+}
 # Sizes a typo could blow up: the embedding, the hidden layers and the training loop.
 MAX_VOCAB, MAX_WIDTH, MAX_CONTEXT = 2**16, 2**14, 64
 MAX_STEPS, MAX_BATCH = 10**6, 2**16
@@ -67,9 +81,14 @@ def _convert(linear: nn.Linear, precision: str) -> nn.Module:
     """
     if precision == "fp32":
         return linear
-    cls = BF16Linear if precision == "bf16" else FP8Linear
     with torch.random.fork_rng(devices=[]):
-        new = cls(linear.in_features, linear.out_features)
+        if precision == "bf16":
+            new = BF16Linear(linear.in_features, linear.out_features)
+        else:
+            fmt, backward, scaling = _FP8_LAYERS[precision]
+            new = FP8Linear(
+                linear.in_features, linear.out_features, fmt=fmt, backward=backward, scaling=scaling
+            )
     with torch.no_grad():
         new.weight.copy_(linear.weight)
         new.bias.copy_(linear.bias)
@@ -82,6 +101,8 @@ class TinyLM(nn.Module):
     Shapes: tokens (B, context) int64 -> logits (B, vocab). Hidden widths are multiples of 128
     so that V3's 1 x 128 tiles and 128 x 128 blocks fit. Caps (a typo would allocate
     gigabytes): vocab <= 2**16, context <= 64, d_model and hidden <= 2**14.
+    `outlier` multiplies one fixed channel (channel 0) of the hidden layers' input by a constant,
+    like the few channels of a real LLM's activations that run much larger than the rest.
     """
 
     def __init__(
@@ -89,13 +110,15 @@ class TinyLM(nn.Module):
         vocab: int,
         precision: str = "fp32",
         context: int = 2,
-        d_model: int = 64,
-        hidden: int = 128,
+        d_model: int = 256,
+        hidden: int = 256,
+        outlier: float = 1.0,
     ) -> None:
         super().__init__()
         self.vocab, self.context, d_model, hidden = checks.check_tiny_lm(
             vocab, precision, context, d_model, hidden, limits=(MAX_VOCAB, MAX_WIDTH, MAX_CONTEXT)
         )
+        self.outlier = validate.real_number("outlier", outlier, minimum=1.0, maximum=1e6)
         d_in = self.context * d_model
         self.embed = nn.Embedding(self.vocab, d_model)
         self.fc1 = _convert(nn.Linear(d_in, hidden), precision)
@@ -109,9 +132,18 @@ class TinyLM(nn.Module):
     def _forward(self, tokens: Int[torch.Tensor, "B T"]) -> Float[torch.Tensor, "B V"]:
         """Embeddings of the context, concatenated, through fc1, fc2 and the head."""
         h = self.embed(tokens).flatten(1)
+        if self.outlier != 1.0:
+            h = h * self._channel_gain(h.shape[-1])
         h = F.gelu(self.fc1(h))
         h = F.gelu(self.fc2(h))
         return self.head(h)
+
+
+    def _channel_gain(self, width: int) -> torch.Tensor:
+        """A constant gain of `outlier` on channel 0, 1 elsewhere (width,)."""
+        gain = torch.ones(width)
+        gain[0] = self.outlier
+        return gain
 
 
 def _windows(tokens: Int[np.ndarray, " n"], context: int):
@@ -130,6 +162,7 @@ def train_tiny_lm(
     batch: int = 256,
     lr: float = 3e-3,
     seed: int = 0,
+    outlier: float = 1.0,
 ) -> dict:
     """Train a TinyLM with AdamW in `precision` and report its losses.
 
@@ -137,6 +170,7 @@ def train_tiny_lm(
         train_tokens, eval_tokens: 1-D int streams with ids in 0..vocab-1, longer than the
             context (2).
         steps: 1..10**6; batch: 1..2**16 (a typo would run for days or exhaust memory).
+        outlier: the gain of TinyLM's outlier channel, 1 (none) to 1e6.
 
     Returns:
         dict(precision, train_losses (list of floats, one per step), eval_loss (cross-entropy in
@@ -145,7 +179,10 @@ def train_tiny_lm(
     train_tokens, eval_tokens, vocab, steps, batch, lr, seed = checks.check_training(
         precision, train_tokens, eval_tokens, vocab, steps, batch, lr, seed, limits=TRAINING
     )
-    return _train_tiny_lm(precision, train_tokens, eval_tokens, vocab, steps, batch, lr, seed)
+    outlier = validate.real_number("outlier", outlier, minimum=1.0, maximum=1e6)
+    return _train_tiny_lm(
+        precision, train_tokens, eval_tokens, vocab, steps, batch, lr, seed, outlier
+    )
 
 
 def _train_tiny_lm(
@@ -157,10 +194,11 @@ def _train_tiny_lm(
     batch: int,
     lr: float,
     seed: int,
+    outlier: float = 1.0,
 ) -> dict:
     """AdamW on random windows of `train_tokens`; the eval loss on all of `eval_tokens`."""
     torch.manual_seed(seed)
-    model = TinyLM(vocab, precision)
+    model = TinyLM(vocab, precision, outlier=outlier)
     x_train, y_train = _windows(train_tokens, model.context)
     x_eval, y_eval = _windows(eval_tokens, model.context)
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
