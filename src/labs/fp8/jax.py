@@ -376,7 +376,9 @@ def _linear_backward(
     x_p, dy_p = jnp.pad(x, ((0, pad), (0, 0))), jnp.pad(dy, ((0, pad), (0, 0)))
     hi = jax.lax.Precision.HIGHEST
     dx = jnp.matmul(
-        _rounded(dy, fmt_name, "tile", block), _rounded(weight, fmt_name, "block", block), precision=hi
+        _rounded(dy, fmt_name, "tile", block),
+        _rounded(weight, fmt_name, "block", block),
+        precision=hi,
     )
     dy_c = _rounded(dy_p, fmt_name, "column_tile", block)  # (M', O), groups along M
     x_c = _rounded(x_p, fmt_name, "column_tile", block)  # (M', I), groups along M

@@ -8,11 +8,13 @@ values is divided by a scale chosen from the group's online max-abs,
 so the group's largest value lands on the format's largest one. The granularity decides what a
 group is; for an array of shape (..., rows, cols) the groups and the shape of the scales are
 
-    "tensor"       the whole array                    scales shape ()
-    "row"          one row (all of the last axis)     scales shape (..., rows, 1)
-    "tile"         1 x block along the last axis      scales shape (..., rows, cols // block)
-    "column_tile"  block x 1 along the rows           scales shape (..., rows // block, cols)
-    "block"        block x block, the last two axes   scales shape (..., rows // block, cols // block)
+    "tensor"       the whole array                  scales shape ()
+    "row"          one row (all of the last axis)   scales shape (..., rows, 1)
+    "tile"         1 x block along the last axis    scales shape (..., rows, cols // b)
+    "column_tile"  block x 1 along the rows         scales shape (..., rows // b, cols)
+    "block"        block x block, the last two axes scales shape (..., rows // b, cols // b)
+
+(b = block.)
 
 V3 scales activations per 1 x 128 tile and weights per 128 x 128 block; in the backward pass the
 wgrad GEMM contracts over tokens, so its inputs (the output gradient and the saved activation)
@@ -150,9 +152,7 @@ def _expand_scales(scales: Float[np.ndarray, "*G"], shape: tuple, granularity: s
     return np.broadcast_to(scales, shape).astype(np.float32)
 
 
-def quantize(
-    x, fmt=E4M3, granularity: str = "tile", block: int = 128, power_of_two: bool = False
-):
+def quantize(x, fmt=E4M3, granularity: str = "tile", block: int = 128, power_of_two: bool = False):
     """Quantise `x` to FP8 codes with one scale per group (eq. 3).
 
     Args:

@@ -356,7 +356,12 @@ class FP8Linear(nn.Module):
         groups = SCALINGS[self.scaling]
         if self.backward == "fp8":
             y = _FP8LinearFunction.apply(
-                x.reshape(-1, self.in_features), self.weight, self.bias, self.fmt, self.block, groups
+                x.reshape(-1, self.in_features),
+                self.weight,
+                self.bias,
+                self.fmt,
+                self.block,
+                groups,
             )
             return y.reshape(*x.shape[:-1], self.out_features)
         x_hat = x + (_rounded(x, self.fmt, groups["x"], self.block) - x).detach()

@@ -138,7 +138,6 @@ class TinyLM(nn.Module):
         h = F.gelu(self.fc2(h))
         return self.head(h)
 
-
     def _channel_gain(self, width: int) -> torch.Tensor:
         """A constant gain of `outlier` on channel 0, 1 elsewhere (width,)."""
         gain = torch.ones(width)
