@@ -22,6 +22,7 @@ import numpy as np
 from jaxtyping import Float
 
 from labs.common import validate
+from labs.common.facts import fact
 from labs.fp8 import checks
 from labs.fp8.formats import E4M3, _decode, _encode
 from labs.fp8.reference import _fake_quantize
@@ -29,7 +30,7 @@ from labs.fp8.reference import _fake_quantize
 __all__ = ["RECIPES", "compare_recipes", "fake_quantize_with_scale", "mx_scales"]
 
 RECIPES = ("delayed", "current", "blockwise", "mxfp8")
-MX_BLOCK = 32  # OCP MX: 32 elements share one E8M0 scale
+MX_BLOCK = fact("mxfp8_block_size").value  # OCP MX: 32 elements share one E8M0 scale
 MAX_STEPS = 10_000  # tensors held at once; a longer sequence is a typo here
 
 
