@@ -98,9 +98,8 @@ def _decode_e4m3(code):
     return float(_fp8().decode(np.uint8(code), "E4M3"))
 
 
-def _tile_scales(x, block):
-    a = np.abs(np.asarray(x, np.float32)).reshape(x.shape[0], -1, block).max(axis=-1)
-    return np.where(a > 0, a / 448, 1.0)
+def _choose_granularity(x, budget):
+    return "tile" if budget < 0.01 else "tensor"
 
 
 def _promoted_sum(values, bits, promote_every):
@@ -248,7 +247,9 @@ EXAMPLES = {
     "labs.fp8.jax.fp8_linear": lambda: call(params=_jax_params(), x=_j(X), fmt="E4M3", block=4),
     # A check takes whatever the student wrote: tests/common/test_exercises_hostile.py attacks it.
     "labs.fp8.exercises.check_decode_e4m3": lambda: call(fn=_decode_e4m3, fixed=("fn",)),
-    "labs.fp8.exercises.check_tile_scales": lambda: call(fn=_tile_scales, fixed=("fn",)),
+    "labs.fp8.exercises.check_choose_granularity": lambda: call(
+        fn=_choose_granularity, fixed=("fn",)
+    ),
     "labs.fp8.exercises.check_promoted_sum": lambda: call(fn=_promoted_sum, fixed=("fn",)),
     # widgets
     "labs.fp8.widgets.encodings_of": lambda: call(x=3.14159, saturate=True),
