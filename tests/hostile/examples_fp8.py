@@ -106,6 +106,12 @@ def _promoted_sum(values, bits, promote_every):
     return float(_fp8().limited_sum(values, max(bits, 2), promote_every))
 
 
+XB = np.linspace(-2.0, 2.0, 64, dtype=np.float32).reshape(8, 8)  # (M, I) with block 4
+WB = np.linspace(-1.0, 1.0, 32, dtype=np.float32).reshape(4, 8)  # (O, I)
+DYB = np.linspace(-0.5, 0.5, 32, dtype=np.float32).reshape(8, 4)  # (M, O)
+STEPS = [np.linspace(-1.0, 1.0, 256, dtype=np.float32).reshape(2, 128) * (1 + t) for t in range(3)]
+PEAKS = {"bf16_tflops": 989.5, "fp8_tflops": 1979.0, "memory_gbs": 3350.0}
+
 TOKENS = np.array([0, 1, 2, 3, 0, 1, 2, 3, 0, 1], dtype=np.int64)
 
 EXAMPLES = {
@@ -125,7 +131,12 @@ EXAMPLES = {
     "labs.fp8.reference.expand_scales": lambda: call(
         scales=np.array([[1.0, 2.0], [0.5, 0.25]]), shape=(2, 8), granularity="tile", block=4
     ),
-    "labs.fp8.reference.quantize": lambda: call(x=X, fmt="E4M3", granularity="tile", block=4),
+    "labs.fp8.reference.quantize": lambda: call(
+        x=X, fmt="E4M3", granularity="tile", block=4, power_of_two=True
+    ),
+    "labs.fp8.reference.linear_backward": lambda: call(
+        x=XB, weight=WB, grad_output=DYB, fmt="E4M3", block=4
+    ),
     # codes fixed: the walker cannot derive hostile values from a uint8 array (np.full_like(...,
     # -1) overflows inside the harness); tests/fp8/test_bad_input.py attacks codes instead.
     "labs.fp8.reference.dequantize": lambda: call(
@@ -157,6 +168,10 @@ EXAMPLES = {
     "labs.fp8.experiments.heavy_tailed_activations": lambda: call(
         rows=4, cols=8, outlier_fraction=0.1, outlier_scale=100.0, seed=1
     ),
+    "labs.fp8.experiments.channel_outlier_activations": lambda: call(
+        rows=4, cols=8, channels=2, outlier_scale=100.0, seed=1
+    ),
+    "labs.fp8.experiments.gradient_like": lambda: call(rows=4, cols=8, decades=3.0, seed=1),
     "labs.fp8.experiments.quantization_error": lambda: call(
         x=X, fmt="E4M3", granularity="tile", block=4, where=X > 0
     ),
@@ -192,7 +207,16 @@ EXAMPLES = {
         rounding="truncate",
     ),
     "labs.fp8.torch.FP8Linear": lambda: call(
-        in_features=8, out_features=8, bias=True, fmt="E4M3", block=4
+        in_features=8,
+        out_features=8,
+        bias=True,
+        fmt="E4M3",
+        block=4,
+        backward="fp8",
+        scaling="fine",
+    ),
+    "labs.fp8.torch.linear_backward": lambda: call(
+        x=_t(XB), weight=_t(WB), grad_output=_t(DYB), fmt="E4M3", block=4
     ),
     "labs.fp8.torch.FP8Linear.forward": lambda: call(_fp8_linear_layer().forward, x=_t(X)),
     "labs.fp8.torch.scaled_mm_supported": lambda: call(device="cuda"),
@@ -202,7 +226,7 @@ EXAMPLES = {
     "labs.fp8.torch_train.BF16Linear": lambda: call(in_features=8, out_features=4, bias=True),
     "labs.fp8.torch_train.BF16Linear.forward": lambda: call(_bf16_linear_layer().forward, x=_t(X)),
     "labs.fp8.torch_train.TinyLM": lambda: call(
-        vocab=4, precision="fp8", context=2, d_model=64, hidden=128
+        vocab=4, precision="fp8", context=2, d_model=64, hidden=128, outlier=10.0
     ),
     "labs.fp8.torch_train.TinyLM.forward": lambda: call(
         _tiny_lm().forward, tokens=_t(TOKENS[:6].reshape(3, 2))
@@ -216,6 +240,7 @@ EXAMPLES = {
         batch=2,
         lr=1e-3,
         seed=0,
+        outlier=1.0,
     ),
     # JAX
     "labs.fp8.jax.fp8_dtype": lambda: call(fmt="E4M3"),
@@ -244,7 +269,18 @@ EXAMPLES = {
     "labs.fp8.jax.init_linear": lambda: call(
         key=_j(np.array([0, 1], dtype=np.uint32)), in_features=8, out_features=4
     ),
-    "labs.fp8.jax.fp8_linear": lambda: call(params=_jax_params(), x=_j(X), fmt="E4M3", block=4),
+    "labs.fp8.jax.fp8_linear": lambda: call(
+        params=_jax_params(), x=_j(X), fmt="E4M3", block=4, backward="fp8"
+    ),
+    "labs.fp8.jax.linear_backward": lambda: call(
+        x=_j(XB), weight=_j(WB), grad_output=_j(DYB), fmt="E4M3", block=4
+    ),
+    # recipes and the cost model
+    "labs.fp8.recipes.fake_quantize_with_scale": lambda: call(x=X, scale=np.float32(0.01)),
+    "labs.fp8.recipes.mx_scales": lambda: call(x=np.tile(X, (1, 4))),
+    "labs.fp8.recipes.compare_recipes": lambda: call(tensors=STEPS, history=2),
+    "labs.fp8.cost.linear_layer_times": lambda: call(m=256, k=512, n=128, **PEAKS),
+    "labs.fp8.cost.crossover_size": lambda: call(**PEAKS),
     # A check takes whatever the student wrote: tests/common/test_exercises_hostile.py attacks it.
     "labs.fp8.exercises.check_decode_e4m3": lambda: call(fn=_decode_e4m3, fixed=("fn",)),
     "labs.fp8.exercises.check_choose_granularity": lambda: call(
@@ -290,6 +326,12 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
     ("labs.fp8.experiments.heavy_tailed_activations", "seed", "huge-int"): "any seed >= 0 is valid",
     ("labs.fp8.experiments.dot_product_errors", "seed", "huge-int"): "any seed >= 0 is valid",
     ("labs.fp8.experiments.markov_tokens", "seed", "huge-int"): "any seed >= 0 is valid",
+    ("labs.fp8.experiments.channel_outlier_activations", "seed", "huge-int"): "any seed >= 0",
+    ("labs.fp8.experiments.gradient_like", "seed", "huge-int"): "any seed >= 0 is valid",
+    **{
+        (f"labs.fp8.cost.{name}", "fp8_tflops", "none"): "None is documented: no FP8 tensor cores"
+        for name in ("crossover_size", "linear_layer_times")
+    },
     ("labs.fp8.torch_train.train_tiny_lm", "seed", "huge-int"): "any seed below 2**63 is valid",
 }
 
