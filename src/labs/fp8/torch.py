@@ -99,15 +99,18 @@ def _group_amax(x: Float[Tensor, "*s R C"], granularity: str, block: int) -> Ten
     return a.reshape(*a.shape[:-2], r // block, block, c // block, block).amax(dim=(-3, -1))
 
 
-def _expand(scales: Tensor, shape, granularity: str, block: int) -> Tensor:
-    """Repeat each group's scale over its group."""
+def _scale_groups(x: Float[Tensor, "*s R C"], scales: Tensor, granularity: str, block: int):
+    """x times its group's scale, through a broadcasting view of x's groups (no copy of the
+    scales): the same products, element by element, as multiplying by the expanded scales."""
+    if granularity in ("tensor", "row"):
+        return x * scales
+    *lead, r, c = x.shape
     if granularity == "tile":
-        scales = scales.repeat_interleave(block, dim=-1)
-    elif granularity == "column_tile":
-        scales = scales.repeat_interleave(block, dim=-2)
-    elif granularity == "block":
-        scales = scales.repeat_interleave(block, dim=-1).repeat_interleave(block, dim=-2)
-    return scales.expand(*shape)
+        return (x.reshape(*lead, r, c // block, block) * scales[..., None]).reshape(x.shape)
+    if granularity == "column_tile":
+        return (x.reshape(*lead, r // block, block, c) * scales[..., None, :]).reshape(x.shape)
+    grouped = x.reshape(*lead, r // block, block, c // block, block)
+    return (grouped * scales[..., :, None, :, None]).reshape(x.shape)
 
 
 def quantize(
@@ -145,7 +148,7 @@ def _quantize(
         scales = _round_up_to_power_of_two(scales)
     scales = torch.where(amax > 0, scales, torch.ones_like(amax))
     inverse = 1.0 / scales
-    return _to_fp8(x * _expand(inverse, x.shape, granularity, block), fmt, True), scales
+    return _to_fp8(_scale_groups(x, inverse, granularity, block), fmt, True), scales
 
 
 def _round_up_to_power_of_two(s: Float[Tensor, "*G"]) -> Float[Tensor, "*G"]:
@@ -164,7 +167,7 @@ def dequantize(q: torch.Tensor, scales: torch.Tensor, granularity: str = "tile",
 
 def _dequantize(q: Tensor, scales: Tensor, granularity: str, block: int) -> Tensor:
     """x ~ s_g * q_i (eq. 3), float32."""
-    return q.float() * _expand(scales.float(), q.shape, granularity, block)
+    return _scale_groups(q.float(), scales.float(), granularity, block)
 
 
 def fake_quantize(
