@@ -67,6 +67,11 @@ def _gemm_throughput():
     return call(n=64, repeats=2)
 
 
+def _linear_timings():
+    _needs_fp8_gpu()
+    return call(sizes=[64, 128], repeats=2)
+
+
 def _fp8_linear_layer():
     import labs.fp8.torch as ft
 
@@ -222,6 +227,7 @@ EXAMPLES = {
     "labs.fp8.torch.scaled_mm_supported": lambda: call(device="cuda"),
     "labs.fp8.torch.scaled_mm": _scaled_mm,
     "labs.fp8.torch.gemm_throughput": _gemm_throughput,
+    "labs.fp8.torch.linear_timings": _linear_timings,
     # torch training
     "labs.fp8.torch_train.BF16Linear": lambda: call(in_features=8, out_features=4, bias=True),
     "labs.fp8.torch_train.BF16Linear.forward": lambda: call(_bf16_linear_layer().forward, x=_t(X)),

@@ -407,6 +407,21 @@ def check_gemm_timing(n, repeats) -> tuple[int, int]:
     return n, repeats
 
 
+def check_timing_sizes(sizes, repeats) -> tuple[list[int], int]:
+    """1 to 16 GEMM sizes, each a multiple of 16 up to 2**14, and repeats in 1..10000."""
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
+        raise TypeError(f"sizes must be a sequence of ints, got {validate.describe_value(sizes)}")
+    sizes = list(sizes)
+    validate.size("len(sizes)", len(sizes), maximum=16, why="each size is timed")
+    checked = []
+    for i, n in enumerate(sizes):
+        n = validate.size(f"sizes[{i}]", n, minimum=16, maximum=2**14, why="n x n matrices")
+        if n % 16:
+            raise ValueError(f"sizes[{i}] must be a multiple of 16 (torch._scaled_mm), got {n}")
+        checked.append(n)
+    return checked, check_gemm_timing(16, repeats)[1]
+
+
 def check_activations(rows, cols, outlier_fraction, outlier_scale, *, maximum: int) -> tuple:
     """The arguments of heavy_tailed_activations: rows * cols <= maximum, fraction in [0, 1]."""
     rows = validate.size("rows", rows, maximum=maximum, why=f"rows * cols <= {maximum}")

@@ -33,6 +33,7 @@ __all__ = [
     "gemm_throughput",
     "limited_sum",
     "linear_backward",
+    "linear_timings",
     "quantize",
     "round_significand",
     "scaled_mm",
@@ -500,17 +501,11 @@ def gemm_throughput(n: int = 4096, repeats: int = 20) -> dict:
     qb, sb = _quantize(b.T.contiguous(), E4M3, "tensor", 1)
     a16, b16 = a.bfloat16(), b.bfloat16()
 
-    def timed(fn) -> float:
-        fn()
-        torch.cuda.synchronize()
-        start = time.perf_counter()
-        for _ in range(repeats):
-            fn()
-        torch.cuda.synchronize()
-        return (time.perf_counter() - start) / repeats
-
-    t16 = timed(lambda: a16 @ b16)
-    t8 = timed(lambda: torch._scaled_mm(qa, qb.T, scale_a=sa, scale_b=sb, out_dtype=torch.bfloat16))
+    t16 = _cuda_seconds(lambda: a16 @ b16, repeats)
+    t8 = _cuda_seconds(
+        lambda: torch._scaled_mm(qa, qb.T, scale_a=sa, scale_b=sb, out_dtype=torch.bfloat16),
+        repeats,
+    )
     flops = 2 * n**3
     return {
         "device": name,
@@ -518,3 +513,41 @@ def gemm_throughput(n: int = 4096, repeats: int = 20) -> dict:
         "fp8_tflops": flops / t8 / 1e12,
         "ratio": t16 / t8,
     }
+
+
+def _cuda_seconds(fn, repeats: int) -> float:
+    """Mean seconds of `fn()` on the GPU, after one warm-up call."""
+    fn()
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    torch.cuda.synchronize()
+    return (time.perf_counter() - start) / repeats
+
+
+def linear_timings(sizes=(256, 512, 1024, 2048, 4096, 8192), repeats: int = 10) -> list[dict]:
+    """Measure "When does FP8 pay?": for each n, the seconds of an n x n x n GEMM from BF16
+    inputs, in BF16 and in FP8 (per-tensor E4M3 quantisation of both inputs, unfused, then
+    `torch._scaled_mm`), on the GPU.
+
+    sizes: 1 to 16 multiples of 16, each at most 2**14; repeats: 1..10000. Returns a list of
+    dict(n, bf16_s, fp8_s). Raises RuntimeError with the reason where FP8 GEMMs are unavailable.
+    """
+    sizes, repeats = checks.check_timing_sizes(sizes, repeats)
+    supported = scaled_mm_supported()
+    checks.check_cuda_operands(None, None, supported)
+    rows = []
+    for n in sizes:
+        gen = torch.Generator(device="cuda").manual_seed(n)
+        a = torch.randn(n, n, device="cuda", generator=gen).bfloat16()
+        b = torch.randn(n, n, device="cuda", generator=gen).bfloat16()
+
+        def fp8_gemm(a=a, b=b):
+            qa, sa = _quantize(a.float(), E4M3, "tensor", 1)
+            qb, sb = _quantize(b.T.contiguous().float(), E4M3, "tensor", 1)  # (N, K) row-major
+            return torch._scaled_mm(qa, qb.T, scale_a=sa, scale_b=sb, out_dtype=torch.bfloat16)
+
+        bf16_s = _cuda_seconds(lambda a=a, b=b: a @ b, repeats)
+        rows.append({"n": n, "bf16_s": bf16_s, "fp8_s": _cuda_seconds(fp8_gemm, repeats)})
+    return rows
