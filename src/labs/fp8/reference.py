@@ -394,7 +394,8 @@ def _linear_backward(
     block: int,
 ) -> tuple:
     """dgrad from 1 x block tiles of dy and blocks of W; wgrad from block x 1 column tiles."""
-    dx = _fake_quantize(dy, fmt, "tile", block) @ _fake_quantize(weight, fmt, "block", block)
+    dy_tiles = _fake_quantize(dy, fmt, "tile", block)  # (M, O), groups along O
+    dx = np.matmul(dy_tiles, _fake_quantize(weight, fmt, "block", block), dtype=np.float32)  # (5)
     dy_columns = _fake_quantize(dy, fmt, "column_tile", block)  # (M, O), groups along M
     x_columns = _fake_quantize(x, fmt, "column_tile", block)  # (M, I), groups along M
-    return dx.astype(np.float32), np.matmul(dy_columns.T, x_columns, dtype=np.float32)
+    return dx, np.matmul(dy_columns.T, x_columns, dtype=np.float32)  # (5)
