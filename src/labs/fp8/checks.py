@@ -213,6 +213,14 @@ def check_amax(name: str, value) -> np.ndarray:
     return value
 
 
+def check_positive(name: str, value) -> np.ndarray:
+    """A finite float array (float32) whose every entry is > 0 (a scale)."""
+    value = check_float(name, value, min_ndim=0)
+    if np.any(value <= 0):
+        raise ValueError(f"{name} must be > 0 everywhere, got a value of {value.min()}")
+    return value
+
+
 def check_bits(name: str, bits, minimum: int = 1) -> int:
     """A number of significant bits a float32 can hold: an int in [minimum, 24]."""
     bits = validate.integer(name, bits, minimum=minimum)
@@ -526,3 +534,22 @@ def check_linear_backward(x, weight, grad_output, fmt, block, *, framework: str)
     for name, shape in zip(("x", "weight", "grad_output"), shapes, strict=True):
         block = check_layout(shape, "block", block, name=name)
     return x, weight, grad_output, format_by_name(fmt), block
+
+
+def check_recipe_tensors(tensors, history, *, max_steps: int) -> tuple[list, int]:
+    """compare_recipes' arguments: a list of 1..max_steps finite, not-all-zero 2-D float arrays
+    of one shape whose last axis 128 divides, and a history length in 1..max_steps."""
+    if isinstance(tensors, np.ndarray) or not hasattr(tensors, "__len__"):
+        raise TypeError(f"tensors must be a list of arrays, got {validate.describe_value(tensors)}")
+    validate.size("len(tensors)", len(tensors), maximum=max_steps, why="held at once")
+    arrays = [check_float(f"tensors[{i}]", t, min_ndim=2) for i, t in enumerate(tensors)]
+    for i, a in enumerate(arrays):
+        if a.shape != arrays[0].shape or a.ndim != 2:
+            raise ValueError(
+                f"tensors must all be 2-D of shape {arrays[0].shape}; tensors[{i}] has shape "
+                f"{a.shape}"
+            )
+        if not np.any(a):
+            raise ValueError(f"tensors[{i}] is all zeros (its relative error is undefined)")
+    check_layout(arrays[0].shape, "tile", 128, name="tensors[0]")
+    return arrays, validate.size("history", history, maximum=max_steps)

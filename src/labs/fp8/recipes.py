@@ -21,7 +21,6 @@ from __future__ import annotations
 import numpy as np
 from jaxtyping import Float
 
-from labs.common import validate
 from labs.common.facts import fact
 from labs.fp8 import checks
 from labs.fp8.formats import E4M3, _decode, _encode
@@ -37,10 +36,7 @@ MAX_STEPS = 10_000  # tensors held at once; a longer sequence is a typo here
 def fake_quantize_with_scale(x, scale) -> np.ndarray:
     """E4M3 quantise-dequantise of `x` with a given positive `scale` (broadcast against x),
     saturating at +-448 * scale: decode(encode(x / scale)) * scale, float32."""
-    x = checks.check_float("x", x, min_ndim=0)
-    scale = checks.check_float("scale", scale, min_ndim=0)
-    if np.any(scale <= 0):
-        raise ValueError("scale must be > 0 everywhere")
+    x, scale = checks.check_float("x", x, min_ndim=0), checks.check_positive("scale", scale)
     return _fake_quantize_with_scale(x, scale)
 
 
@@ -78,20 +74,7 @@ def compare_recipes(tensors, history: int = 1024) -> dict:
         (T,) fraction of values the delayed recipe clamps. Step 0 of "delayed" uses its own
         max-abs (no history yet).
     """
-    if isinstance(tensors, np.ndarray) or not hasattr(tensors, "__len__"):
-        raise TypeError(f"tensors must be a list of arrays, got {validate.describe_value(tensors)}")
-    validate.size("len(tensors)", len(tensors), maximum=MAX_STEPS, why="held at once")
-    arrays = [checks.check_float(f"tensors[{i}]", t, min_ndim=2) for i, t in enumerate(tensors)]
-    for i, a in enumerate(arrays):
-        if a.shape != arrays[0].shape or a.ndim != 2:
-            raise ValueError(
-                f"tensors must all be 2-D of shape {arrays[0].shape}; tensors[{i}] has shape "
-                f"{a.shape}"
-            )
-        if not np.any(a):
-            raise ValueError(f"tensors[{i}] is all zeros (its relative error is undefined)")
-    checks.check_layout(arrays[0].shape, "tile", 128, name="tensors[0]")
-    history = validate.size("history", history, maximum=MAX_STEPS)
+    arrays, history = checks.check_recipe_tensors(tensors, history, max_steps=MAX_STEPS)
     return _compare_recipes(arrays, history)
 
 
