@@ -1,9 +1,10 @@
-"""The chapter's experiments, framework-free: outlier activations, quantisation error per
-granularity, the error of a K-long dot product in a limited accumulator, and the data and the
-loss comparison of the small training run.
+"""The chapter's experiments, framework-free: outlier activations (scattered and in fixed
+channels), gradient-like tensors, quantisation error per granularity, the error of a K-long dot
+product in a limited accumulator, and the data and the loss comparison of the small training run.
 
-Shapes: R rows, C columns, L lengths, n tokens. Taught in chapter 2, "Experiment: how large may
-an outlier be?", "Experiment: the error against K" and "Training in FP8: does the loss notice?".
+Shapes: R rows, C columns, L lengths, n tokens. Taught in chapter 2, "Experiment: outliers in
+fixed channels", "Gradients need range", "Experiment: the error against K", "Training in FP8:
+does the loss notice?" and Exercise 2.2.
 """
 
 from __future__ import annotations

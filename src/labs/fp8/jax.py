@@ -10,8 +10,8 @@ zero either way.
 
 Shapes: `*s` any shape, R rows, C columns, K the contraction axis, M and N the other GEMM axes,
 I in_features, O out_features. Taught in chapter 2, "Outliers, and why V3 scales per tile",
-"Accumulation: 14 bits are not enough for long sums" and "Training in FP8: does the loss
-notice?" (`fp8_linear`).
+"Accumulation: 14 bits are not enough for long sums" and "The backward pass in FP8"
+(`fp8_linear`, its custom VJP, `linear_backward`).
 """
 
 from __future__ import annotations

@@ -36,7 +36,8 @@ kernels can reproduce it bit for bit.
 
 Shapes: `*s` any shape, R rows, C columns, G groups (the scales' shape), K the contraction
 axis, M and N the other GEMM axes. Taught in chapter 2, "Outliers, and why V3 scales per tile"
-(quantisation) and "Accumulation: 14 bits are not enough for long sums" (the accumulator).
+(quantisation), "Accumulation: 14 bits are not enough for long sums" (the accumulator) and
+"The backward pass in FP8" (`linear_backward`, power-of-two scales).
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ float32 on the dequantised values. `scaled_mm` reaches the real FP8 tensor cores
 
 Shapes: `*s` any shape, R rows, C columns, K the contraction axis, M and N the other GEMM axes,
 I in_features, O out_features. Taught in chapter 2, "Outliers, and why V3 scales per tile",
-"Accumulation: 14 bits are not enough for long sums", "Training in FP8: does the loss notice?"
-(`FP8Linear`) and "On a GPU: real FP8 tensor cores" (`scaled_mm`).
+"Accumulation: 14 bits are not enough for long sums", "The backward pass in FP8" (`FP8Linear`,
+`linear_backward`) and "When does FP8 pay?" (`scaled_mm`, `linear_timings`).
 """
 
 from __future__ import annotations
@@ -313,7 +313,7 @@ class FP8Linear(nn.Module):
 
     * "straight_through": the rounding counts as the identity; the backward GEMMs run in
       float32 (autograd keeps the *rounded* input and weight for them).
-    * "fp8": V3's backward (§3.3, Figure 6): dgrad dX = Q_tile(dY) Q_block(W) and wgrad
+    * "fp8": V3's backward (§3.3.1): dgrad dX = Q_tile(dY) Q_block(W) and wgrad
       dW = Q_column_tile(dY)^T Q_column_tile(X), every Q an E4M3 fake quantisation, products
       summed in float32. The layer saves the float input X and quantises it per column tile in
       the backward; V3 caches the FP8 tile-quantised X and re-tiles it.
