@@ -197,3 +197,30 @@ def test_bad_options_name_the_parameter():
     x, w, dy = _problem()
     with pytest.raises(ValueError, match="grad_output"):
         linear_backward(x, w, dy[:, :64])
+
+
+def test_tensor_scaling_layer_uses_one_scale_per_tensor():
+    x, w, _ = _problem(m=128)
+    layer = ft.FP8Linear(384, 128, bias=False, scaling="tensor")
+    with torch.no_grad():
+        layer.weight.copy_(torch.from_numpy(w))
+    got = layer(torch.from_numpy(x)).detach().numpy()
+    expected = fake_quantize(x, E4M3, "tensor") @ fake_quantize(w, E4M3, "tensor").T
+    _close(got, expected)
+    fine = fake_quantize(x, E4M3, "tile") @ fake_quantize(w, E4M3, "block").T
+    assert np.abs(got - fine).max() > 1e-4 * np.abs(fine).max()  # the granularity matters
+
+
+def test_jax_fp8_backward_pads_a_ragged_token_count():
+    x, w, dy = _problem(m=128, seed=3)
+    params = {"kernel": jnp.asarray(w.T), "bias": jnp.zeros(128)}
+
+    def loss(p, xx):
+        return jnp.sum(fj.fp8_linear(p, xx, backward="fp8") * dy[:100])
+
+    g_params, g_x = jax.grad(loss, argnums=(0, 1))(params, jnp.asarray(x[:100]))
+    padded_x = np.concatenate([x[:100], np.zeros((28, 384), np.float32)])
+    padded_dy = np.concatenate([dy[:100], np.zeros((28, 128), np.float32)])
+    ex, ew = _formulas(padded_x, w, padded_dy)
+    _close(np.asarray(g_x), ex[:100])
+    _close(np.asarray(g_params["kernel"]).T, ew)

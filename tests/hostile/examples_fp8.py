@@ -232,7 +232,7 @@ EXAMPLES = {
     "labs.fp8.torch_train.BF16Linear": lambda: call(in_features=8, out_features=4, bias=True),
     "labs.fp8.torch_train.BF16Linear.forward": lambda: call(_bf16_linear_layer().forward, x=_t(X)),
     "labs.fp8.torch_train.TinyLM": lambda: call(
-        vocab=4, precision="fp8", context=2, d_model=64, hidden=128, outlier=10.0
+        vocab=4, precision="fp8", context=2, d_model=64, hidden=128
     ),
     "labs.fp8.torch_train.TinyLM.forward": lambda: call(
         _tiny_lm().forward, tokens=_t(TOKENS[:6].reshape(3, 2))
@@ -246,7 +246,6 @@ EXAMPLES = {
         batch=2,
         lr=1e-3,
         seed=0,
-        outlier=1.0,
     ),
     # JAX
     "labs.fp8.jax.fp8_dtype": lambda: call(fmt="E4M3"),

@@ -11,9 +11,10 @@ only the hidden GEMMs change:
     "fp8"          FP8Linear, V3's recipe: E4M3 everywhere, 1 x 128 tiles for activations and
                    output gradients, 128 x 128 blocks for weights, FP8 dgrad and wgrad
     "fp8_forward"  the same forward, straight-through (float32) backward GEMMs
-    "e5m2_tensor"  negative control: E5M2 with one scale per tensor, forward and backward
-    "e4m3_tensor"  negative control: E4M3 with one scale per tensor, forward and backward
-    "e4m3_unscaled"  negative control: E4M3 cast without scales, forward and backward
+    "e5m2_tensor"  a coarse variant: E5M2 with one scale per tensor, forward and backward
+    "e4m3_tensor"  a coarse variant: E4M3 with one scale per tensor, forward and backward
+    "e4m3_unscaled"  the negative control: E4M3 cast without scales, forward and backward
+                   (gradients below E4M3's smallest subnormal round to zero)
 
 Every run with the same seed starts from the same weights and sees the same batches, so the
 loss curves differ only through the precision of the hidden GEMMs.
@@ -101,8 +102,6 @@ class TinyLM(nn.Module):
     Shapes: tokens (B, context) int64 -> logits (B, vocab). Hidden widths are multiples of 128
     so that V3's 1 x 128 tiles and 128 x 128 blocks fit. Caps (a typo would allocate
     gigabytes): vocab <= 2**16, context <= 64, d_model and hidden <= 2**14.
-    `outlier` multiplies one fixed channel (channel 0) of the hidden layers' input by a constant,
-    like the few channels of a real LLM's activations that run much larger than the rest.
     """
 
     def __init__(
@@ -112,13 +111,11 @@ class TinyLM(nn.Module):
         context: int = 2,
         d_model: int = 256,
         hidden: int = 256,
-        outlier: float = 1.0,
     ) -> None:
         super().__init__()
         self.vocab, self.context, d_model, hidden = checks.check_tiny_lm(
             vocab, precision, context, d_model, hidden, limits=(MAX_VOCAB, MAX_WIDTH, MAX_CONTEXT)
         )
-        self.outlier = validate.real_number("outlier", outlier, minimum=1.0, maximum=1e6)
         d_in = self.context * d_model
         self.embed = nn.Embedding(self.vocab, d_model)
         self.fc1 = _convert(nn.Linear(d_in, hidden), precision)
@@ -132,17 +129,9 @@ class TinyLM(nn.Module):
     def _forward(self, tokens: Int[torch.Tensor, "B T"]) -> Float[torch.Tensor, "B V"]:
         """Embeddings of the context, concatenated, through fc1, fc2 and the head."""
         h = self.embed(tokens).flatten(1)
-        if self.outlier != 1.0:
-            h = h * self._channel_gain(h.shape[-1])
         h = F.gelu(self.fc1(h))
         h = F.gelu(self.fc2(h))
         return self.head(h)
-
-    def _channel_gain(self, width: int) -> torch.Tensor:
-        """A constant gain of `outlier` on channel 0, 1 elsewhere (width,)."""
-        gain = torch.ones(width)
-        gain[0] = self.outlier
-        return gain
 
 
 def _windows(tokens: Int[np.ndarray, " n"], context: int):
@@ -161,7 +150,6 @@ def train_tiny_lm(
     batch: int = 256,
     lr: float = 3e-3,
     seed: int = 0,
-    outlier: float = 1.0,
 ) -> dict:
     """Train a TinyLM with AdamW in `precision` and report its losses.
 
@@ -169,7 +157,6 @@ def train_tiny_lm(
         train_tokens, eval_tokens: 1-D int streams with ids in 0..vocab-1, longer than the
             context (2).
         steps: 1..10**6; batch: 1..2**16 (a typo would run for days or exhaust memory).
-        outlier: the gain of TinyLM's outlier channel, 1 (none) to 1e6.
 
     Returns:
         dict(precision, train_losses (list of floats, one per step), eval_loss (cross-entropy in
@@ -178,10 +165,7 @@ def train_tiny_lm(
     train_tokens, eval_tokens, vocab, steps, batch, lr, seed = checks.check_training(
         precision, train_tokens, eval_tokens, vocab, steps, batch, lr, seed, limits=TRAINING
     )
-    outlier = validate.real_number("outlier", outlier, minimum=1.0, maximum=1e6)
-    return _train_tiny_lm(
-        precision, train_tokens, eval_tokens, vocab, steps, batch, lr, seed, outlier
-    )
+    return _train_tiny_lm(precision, train_tokens, eval_tokens, vocab, steps, batch, lr, seed)
 
 
 def _train_tiny_lm(
@@ -193,11 +177,10 @@ def _train_tiny_lm(
     batch: int,
     lr: float,
     seed: int,
-    outlier: float = 1.0,
 ) -> dict:
     """AdamW on random windows of `train_tokens`; the eval loss on all of `eval_tokens`."""
     torch.manual_seed(seed)
-    model = TinyLM(vocab, precision, outlier=outlier)
+    model = TinyLM(vocab, precision)
     x_train, y_train = _windows(train_tokens, model.context)
     x_eval, y_eval = _windows(eval_tokens, model.context)
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
