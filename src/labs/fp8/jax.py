@@ -340,10 +340,12 @@ def _fp8_gemm(x: Float[Array, "M I"], kernel: Float[Array, "I O"], fmt_name: str
 
 
 def _fp8_gemm_fwd(x, kernel, fmt_name: str, block: int):
+    """The forward GEMM; keeps x and the kernel (float32) for the backward."""
     return _fp8_gemm(x, kernel, fmt_name, block), (x, kernel)
 
 
 def _fp8_gemm_bwd(fmt_name: str, block: int, residuals, dy):
+    """Eq. (5): dgrad and wgrad from E4M3 tiles, blocks and column tiles."""
     x, kernel = residuals
     dx, dw = _linear_backward(x, kernel.T, dy, fmt_name, block)
     return dx, dw.T  # the kernel is W^T

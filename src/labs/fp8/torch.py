@@ -393,6 +393,7 @@ class _FP8LinearFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, fmt, block, groups):
+        """x (M, I), weight (O, I) -> (M, O); saves the float input and weight."""
         ctx.save_for_backward(x, weight)
         ctx.fmt, ctx.block, ctx.groups, ctx.has_bias = fmt, block, groups, bias is not None
         x_hat = _rounded(x, fmt, groups["x"], block)  # (M, I)
@@ -401,6 +402,7 @@ class _FP8LinearFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_y):
+        """Eq. (5) of the chapter: FP8 dgrad and wgrad; the bias gradient in float32."""
         x, weight = ctx.saved_tensors
         dx, dw = _linear_backward(x, weight, grad_y.float(), ctx.fmt, ctx.block, ctx.groups)
         db = grad_y.sum(0) if ctx.has_bias else None
