@@ -14,7 +14,7 @@ from labs.fp8 import (
     relative_loss_gap,
     round_significand,
 )
-from labs.fp8.exercises import check_decode_e4m3, check_promoted_sum, check_tile_scales
+from labs.fp8.exercises import check_choose_granularity, check_decode_e4m3, check_promoted_sum
 from labs.fp8.widgets import encodings_of, format_explorer, format_table
 
 # --- experiments -------------------------------------------------------------------------------
@@ -124,22 +124,27 @@ def test_decode_e4m3_without_subnormals_fails_with_a_hint():
     assert "subnormal" in str(report) and "no implicit 1" in str(report)
 
 
-def test_tile_scales_correct_solution_passes():
-    def tile_scales(x, block):
-        tiles = np.abs(x).reshape(x.shape[0], -1, block).max(axis=-1)
-        return np.where(tiles > 0, tiles / 448, 1.0)
+def test_choose_granularity_correct_solution_passes():
+    def choose_granularity(x, budget):
+        for g in ("tensor", "row", "tile"):
+            e = quantization_error(x, E4M3, g)
+            if e["relative_rms"] <= budget and e["flushed_to_zero"] <= budget:
+                return g
+        return None
 
-    assert check_tile_scales(tile_scales).passed
+    assert check_choose_granularity(choose_granularity).passed
 
 
-def test_tile_scales_without_abs_fails_with_a_hint():
-    def tile_scales(x, block):
-        tiles = x.reshape(x.shape[0], -1, block).max(axis=-1)
-        return np.where(tiles > 0, tiles / 448, 1.0)
+def test_choose_granularity_on_the_error_alone_fails_with_a_hint():
+    def choose_granularity(x, budget):  # ignores the flushed values
+        for g in ("tensor", "row", "tile"):
+            if quantization_error(x, E4M3, g)["relative_rms"] <= budget:
+                return g
+        return None
 
-    report = check_tile_scales(tile_scales)
+    report = check_choose_granularity(choose_granularity)
     assert report.status == "failed" and report.passed_cases == 1
-    assert "absolute value" in str(report)
+    assert "flushed_to_zero" in str(report)
 
 
 def test_promoted_sum_correct_solution_passes():
@@ -167,7 +172,7 @@ def test_promoted_sum_that_drops_the_last_group_fails_with_a_hint():
     assert report.status == "failed" and "partial group" in str(report)
 
 
-@pytest.mark.parametrize("check", [check_decode_e4m3, check_tile_scales, check_promoted_sum])
+@pytest.mark.parametrize("check", [check_decode_e4m3, check_choose_granularity, check_promoted_sum])
 def test_stubs_are_not_attempted(check):
     def stub(*args):
         raise NotImplementedError

@@ -40,6 +40,9 @@ def brute_force_scales(x, granularity, block, fmt):
         "tile": lambda: np.array(
             [[np.abs(x[i, j : j + block]).max() for j in range(0, c, block)] for i in range(r)]
         ),
+        "column_tile": lambda: np.array(
+            [[np.abs(x[i : i + block, j]).max() for j in range(c)] for i in range(0, r, block)]
+        ),
         "block": lambda: np.array(
             [
                 [np.abs(x[i : i + block, j : j + block]).max() for j in range(0, c, block)]

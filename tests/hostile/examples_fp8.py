@@ -67,6 +67,11 @@ def _gemm_throughput():
     return call(n=64, repeats=2)
 
 
+def _linear_timings():
+    _needs_fp8_gpu()
+    return call(sizes=[64, 128], repeats=2)
+
+
 def _fp8_linear_layer():
     import labs.fp8.torch as ft
 
@@ -98,14 +103,19 @@ def _decode_e4m3(code):
     return float(_fp8().decode(np.uint8(code), "E4M3"))
 
 
-def _tile_scales(x, block):
-    a = np.abs(np.asarray(x, np.float32)).reshape(x.shape[0], -1, block).max(axis=-1)
-    return np.where(a > 0, a / 448, 1.0)
+def _choose_granularity(x, budget):
+    return "tile" if budget < 0.01 else "tensor"
 
 
 def _promoted_sum(values, bits, promote_every):
     return float(_fp8().limited_sum(values, max(bits, 2), promote_every))
 
+
+XB = np.linspace(-2.0, 2.0, 64, dtype=np.float32).reshape(8, 8)  # (M, I) with block 4
+WB = np.linspace(-1.0, 1.0, 32, dtype=np.float32).reshape(4, 8)  # (O, I)
+DYB = np.linspace(-0.5, 0.5, 32, dtype=np.float32).reshape(8, 4)  # (M, O)
+STEPS = [np.linspace(-1.0, 1.0, 256, dtype=np.float32).reshape(2, 128) * (1 + t) for t in range(3)]
+PEAKS = {"bf16_tflops": 989.5, "fp8_tflops": 1979.0, "memory_gbs": 3350.0}
 
 TOKENS = np.array([0, 1, 2, 3, 0, 1, 2, 3, 0, 1], dtype=np.int64)
 
@@ -126,7 +136,12 @@ EXAMPLES = {
     "labs.fp8.reference.expand_scales": lambda: call(
         scales=np.array([[1.0, 2.0], [0.5, 0.25]]), shape=(2, 8), granularity="tile", block=4
     ),
-    "labs.fp8.reference.quantize": lambda: call(x=X, fmt="E4M3", granularity="tile", block=4),
+    "labs.fp8.reference.quantize": lambda: call(
+        x=X, fmt="E4M3", granularity="tile", block=4, power_of_two=True
+    ),
+    "labs.fp8.reference.linear_backward": lambda: call(
+        x=XB, weight=WB, grad_output=DYB, fmt="E4M3", block=4
+    ),
     # codes fixed: the walker cannot derive hostile values from a uint8 array (np.full_like(...,
     # -1) overflows inside the harness); tests/fp8/test_bad_input.py attacks codes instead.
     "labs.fp8.reference.dequantize": lambda: call(
@@ -158,6 +173,10 @@ EXAMPLES = {
     "labs.fp8.experiments.heavy_tailed_activations": lambda: call(
         rows=4, cols=8, outlier_fraction=0.1, outlier_scale=100.0, seed=1
     ),
+    "labs.fp8.experiments.channel_outlier_activations": lambda: call(
+        rows=4, cols=8, channels=2, outlier_scale=100.0, seed=1
+    ),
+    "labs.fp8.experiments.gradient_like": lambda: call(rows=4, cols=8, decades=3.0, seed=1),
     "labs.fp8.experiments.quantization_error": lambda: call(
         x=X, fmt="E4M3", granularity="tile", block=4, where=X > 0
     ),
@@ -193,12 +212,22 @@ EXAMPLES = {
         rounding="truncate",
     ),
     "labs.fp8.torch.FP8Linear": lambda: call(
-        in_features=8, out_features=8, bias=True, fmt="E4M3", block=4
+        in_features=8,
+        out_features=8,
+        bias=True,
+        fmt="E4M3",
+        block=4,
+        backward="fp8",
+        scaling="fine",
+    ),
+    "labs.fp8.torch.linear_backward": lambda: call(
+        x=_t(XB), weight=_t(WB), grad_output=_t(DYB), fmt="E4M3", block=4
     ),
     "labs.fp8.torch.FP8Linear.forward": lambda: call(_fp8_linear_layer().forward, x=_t(X)),
     "labs.fp8.torch.scaled_mm_supported": lambda: call(device="cuda"),
     "labs.fp8.torch.scaled_mm": _scaled_mm,
     "labs.fp8.torch.gemm_throughput": _gemm_throughput,
+    "labs.fp8.torch.linear_timings": _linear_timings,
     # torch training
     "labs.fp8.torch_train.BF16Linear": lambda: call(in_features=8, out_features=4, bias=True),
     "labs.fp8.torch_train.BF16Linear.forward": lambda: call(_bf16_linear_layer().forward, x=_t(X)),
@@ -245,10 +274,23 @@ EXAMPLES = {
     "labs.fp8.jax.init_linear": lambda: call(
         key=_j(np.array([0, 1], dtype=np.uint32)), in_features=8, out_features=4
     ),
-    "labs.fp8.jax.fp8_linear": lambda: call(params=_jax_params(), x=_j(X), fmt="E4M3", block=4),
+    "labs.fp8.jax.fp8_linear": lambda: call(
+        params=_jax_params(), x=_j(X), fmt="E4M3", block=4, backward="fp8"
+    ),
+    "labs.fp8.jax.linear_backward": lambda: call(
+        x=_j(XB), weight=_j(WB), grad_output=_j(DYB), fmt="E4M3", block=4
+    ),
+    # recipes and the cost model
+    "labs.fp8.recipes.fake_quantize_with_scale": lambda: call(x=X, scale=np.float32(0.01)),
+    "labs.fp8.recipes.mx_scales": lambda: call(x=np.tile(X, (1, 4))),
+    "labs.fp8.recipes.compare_recipes": lambda: call(tensors=STEPS, history=2),
+    "labs.fp8.cost.linear_layer_times": lambda: call(m=256, k=512, n=128, **PEAKS),
+    "labs.fp8.cost.crossover_size": lambda: call(**PEAKS),
     # A check takes whatever the student wrote: tests/common/test_exercises_hostile.py attacks it.
     "labs.fp8.exercises.check_decode_e4m3": lambda: call(fn=_decode_e4m3, fixed=("fn",)),
-    "labs.fp8.exercises.check_tile_scales": lambda: call(fn=_tile_scales, fixed=("fn",)),
+    "labs.fp8.exercises.check_choose_granularity": lambda: call(
+        fn=_choose_granularity, fixed=("fn",)
+    ),
     "labs.fp8.exercises.check_promoted_sum": lambda: call(fn=_promoted_sum, fixed=("fn",)),
     # widgets
     "labs.fp8.widgets.encodings_of": lambda: call(x=3.14159, saturate=True),
@@ -289,6 +331,12 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
     ("labs.fp8.experiments.heavy_tailed_activations", "seed", "huge-int"): "any seed >= 0 is valid",
     ("labs.fp8.experiments.dot_product_errors", "seed", "huge-int"): "any seed >= 0 is valid",
     ("labs.fp8.experiments.markov_tokens", "seed", "huge-int"): "any seed >= 0 is valid",
+    ("labs.fp8.experiments.channel_outlier_activations", "seed", "huge-int"): "any seed >= 0",
+    ("labs.fp8.experiments.gradient_like", "seed", "huge-int"): "any seed >= 0 is valid",
+    **{
+        (f"labs.fp8.cost.{name}", "fp8_tflops", "none"): "None is documented: no FP8 tensor cores"
+        for name in ("crossover_size", "linear_layer_times")
+    },
     ("labs.fp8.torch_train.train_tiny_lm", "seed", "huge-int"): "any seed below 2**63 is valid",
 }
 

@@ -9,8 +9,11 @@ kernels in each framework.
 
 from __future__ import annotations
 
+from labs.fp8.cost import crossover_size, linear_layer_times
 from labs.fp8.experiments import (
+    channel_outlier_activations,
     dot_product_errors,
+    gradient_like,
     heavy_tailed_activations,
     markov_tokens,
     quantization_error,
@@ -28,6 +31,7 @@ from labs.fp8.formats import (
     round_to_bfloat16,
     round_to_format,
 )
+from labs.fp8.recipes import RECIPES, compare_recipes, fake_quantize_with_scale, mx_scales
 from labs.fp8.reference import (
     GRANULARITIES,
     ROUNDINGS,
@@ -37,6 +41,7 @@ from labs.fp8.reference import (
     fp8_matmul,
     group_amax,
     limited_sum,
+    linear_backward,
     quantize,
     round_significand,
     scales_from_amax,
@@ -47,21 +52,30 @@ __all__ = [
     "E5M2",
     "FORMATS",
     "GRANULARITIES",
+    "RECIPES",
     "ROUNDINGS",
     "FP8Format",
     "bit_string",
+    "channel_outlier_activations",
+    "compare_recipes",
+    "crossover_size",
     "decode",
     "dequantize",
     "dot_product_errors",
     "encode",
     "expand_scales",
     "fake_quantize",
+    "fake_quantize_with_scale",
     "format_by_name",
     "fp8_matmul",
+    "gradient_like",
     "group_amax",
     "heavy_tailed_activations",
     "limited_sum",
+    "linear_backward",
+    "linear_layer_times",
     "markov_tokens",
+    "mx_scales",
     "quantization_error",
     "quantize",
     "relative_loss_gap",

@@ -21,9 +21,20 @@ from labs.fp8.config import format_by_name
 
 __all__: list[str] = []  # internal: the public entry points live in the kernel modules
 
-GRANULARITIES = ("tensor", "row", "tile", "block")
+GRANULARITIES = ("tensor", "row", "tile", "column_tile", "block")
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 ROUNDINGS = ("truncate", "nearest")
 ACCUMULATIONS = ("fp32", "limited")
+# The precisions of labs.fp8.torch_train (see its module docstring).
+PRECISIONS = (
+    "fp32",
+    "bf16",
+    "fp8",
+    "fp8_forward",
+    "e5m2_tensor",
+    "e4m3_tensor",
+    "e4m3_unscaled",
+)
 FLOAT32_BITS = 24  # significant bits of a float32, the implicit leading 1 included
 # A group longer than this is a typo: V3 uses 128, and a block beyond 2**16 no longer fits a row.
 MAX_BLOCK = 2**16
@@ -60,6 +71,13 @@ def check_float(name: str, value, *, framework: str = "numpy", min_ndim: int = 1
             f"{validate.describe_value(value)}"
         )
     value = validate.array(name, value, framework=framework, min_ndim=min_ndim, finite=finite)
+    if finite and "64" in str(value.dtype):  # float64 beyond float32's range would become inf
+        host = _host_values(value, framework)
+        if host is not None and np.abs(host).max() > FLOAT32_MAX:
+            raise ValueError(
+                f"{name} must fit in float32 (|{name}| <= {FLOAT32_MAX:.4g}, the kernels compute "
+                f"in float32), got a float64 value of {np.abs(host).max():.4g}"
+            )
     return value.astype(np.float32) if framework == "numpy" else value
 
 
@@ -120,9 +138,14 @@ def check_layout(shape: tuple, granularity: str, block, name: str = "x", what: s
             f"granularity 'tile' needs the last dimension of {name} to be a multiple of "
             f"block={block}, got shape {shape}; pad with zeros to a multiple of {block} first"
         )
+    if granularity in ("column_tile", "block") and len(shape) < 2:
+        raise ValueError(f"granularity {granularity!r} needs at least 2 dimensions, got {shape}")
+    if granularity == "column_tile" and shape[-2] % block:
+        raise ValueError(
+            f"granularity 'column_tile' needs the second-to-last dimension of {name} to be a "
+            f"multiple of block={block}, got shape {shape}; pad with zeros first"
+        )
     if granularity == "block":
-        if len(shape) < 2:
-            raise ValueError(f"granularity 'block' needs at least 2 dimensions, got {shape}")
         if shape[-1] % block or shape[-2] % block:
             raise ValueError(
                 f"granularity 'block' needs the last two dimensions of {name} to be multiples of "
@@ -154,6 +177,8 @@ def scales_shape(shape: tuple, granularity: str, block: int) -> tuple:
         return (*shape[:-1], 1)
     if granularity == "tile":
         return (*shape[:-1], shape[-1] // block)
+    if granularity == "column_tile":
+        return (*shape[:-2], shape[-2] // block, shape[-1])
     return (*shape[:-2], shape[-2] // block, shape[-1] // block)
 
 
@@ -185,6 +210,14 @@ def check_amax(name: str, value) -> np.ndarray:
     value = check_float(name, value, min_ndim=0)
     if np.any(value < 0):
         raise ValueError(f"{name} must be >= 0 (a max-abs), got a value of {value.min()}")
+    return value
+
+
+def check_positive(name: str, value) -> np.ndarray:
+    """A finite float array (float32) whose every entry is > 0 (a scale)."""
+    value = check_float(name, value, min_ndim=0)
+    if np.any(value <= 0):
+        raise ValueError(f"{name} must be > 0 everywhere, got a value of {value.min()}")
     return value
 
 
@@ -315,9 +348,10 @@ def check_token_windows(name: str, tokens, vocab: int, context: int):
 # --- One check per public signature, shared by the NumPy, torch and JAX entry points -------------
 
 
-def check_quantize(x, fmt, granularity, block, *, framework: str = "numpy"):
-    """The arguments of quantize / fake_quantize / group_amax: (x, format, block)."""
-
+def check_quantize(x, fmt, granularity, block, *, framework: str = "numpy", power_of_two=False):
+    """The arguments of quantize / fake_quantize / group_amax: (x, format, block);
+    `power_of_two` must be a bool."""
+    validate.boolean("power_of_two", power_of_two)
     x = check_float("x", x, framework=framework)
     return x, format_by_name(fmt), check_layout(tuple(x.shape), granularity, block)
 
@@ -381,6 +415,21 @@ def check_gemm_timing(n, repeats) -> tuple[int, int]:
     return n, repeats
 
 
+def check_timing_sizes(sizes, repeats) -> tuple[list[int], int]:
+    """1 to 16 GEMM sizes, each a multiple of 16 up to 2**14, and repeats in 1..10000."""
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
+        raise TypeError(f"sizes must be a sequence of ints, got {validate.describe_value(sizes)}")
+    sizes = list(sizes)
+    validate.size("len(sizes)", len(sizes), maximum=16, why="each size is timed")
+    checked = []
+    for i, n in enumerate(sizes):
+        n = validate.size(f"sizes[{i}]", n, minimum=16, maximum=2**14, why="n x n matrices")
+        if n % 16:
+            raise ValueError(f"sizes[{i}] must be a multiple of 16 (torch._scaled_mm), got {n}")
+        checked.append(n)
+    return checked, check_gemm_timing(16, repeats)[1]
+
+
 def check_activations(rows, cols, outlier_fraction, outlier_scale, *, maximum: int) -> tuple:
     """The arguments of heavy_tailed_activations: rows * cols <= maximum, fraction in [0, 1]."""
     rows = validate.size("rows", rows, maximum=maximum, why=f"rows * cols <= {maximum}")
@@ -403,7 +452,7 @@ def check_tiny_lm(vocab, precision, context, d_model, hidden, *, limits: tuple) 
     """TinyLM's sizes: (vocab, context, d_model, hidden); context * d_model and hidden must be
     multiples of 128. `limits` = (max vocab, max width, max context)."""
     max_vocab, max_width, max_context = limits
-    validate.one_of("precision", precision, ("fp32", "bf16", "fp8"))
+    validate.one_of("precision", precision, PRECISIONS)
     vocab = validate.size("vocab", vocab, minimum=2, maximum=max_vocab)
     context = validate.size("context", context, maximum=max_context)
     d_model = validate.size("d_model", d_model, maximum=max_width)
@@ -421,7 +470,7 @@ def check_training(
 ):
     """The arguments of train_tiny_lm. `limits` = (max vocab, max steps, max batch)."""
     max_vocab, max_steps, max_batch = limits
-    validate.one_of("precision", precision, ("fp32", "bf16", "fp8"))
+    validate.one_of("precision", precision, PRECISIONS)
     vocab = validate.size("vocab", vocab, minimum=2, maximum=max_vocab)
     train_tokens = check_tokens("train_tokens", train_tokens, vocab, context=2)
     eval_tokens = check_tokens("eval_tokens", eval_tokens, vocab, context=2)
@@ -430,6 +479,11 @@ def check_training(
     lr = validate.real_number("lr", lr, positive=True)
     seed = validate.integer("seed", seed, minimum=0, maximum=2**63 - 1)
     return train_tokens, eval_tokens, vocab, steps, batch, lr, seed
+
+
+def check_option(name: str, value, options: tuple) -> str:
+    """One of `options` (a string), ValueError naming `name` otherwise."""
+    return validate.one_of(name, value, options)
 
 
 def check_fp8_linear(in_features, out_features, bias, fmt, block) -> tuple:
@@ -462,3 +516,40 @@ def check_cuda_operands(a, b, supported: tuple[bool, str]) -> None:
             f"a and b must be on the CUDA device, got {a.device} and {b.device}: move them with "
             ".cuda() (torch._scaled_mm has no CPU kernel)"
         )
+
+
+def check_linear_backward(x, weight, grad_output, fmt, block, *, framework: str) -> tuple:
+    """linear_backward's arguments: x (M, I), weight (O, I), grad_output (M, O), every size a
+    multiple of `block`; returns (x, weight, grad_output, format, block)."""
+    x = check_float("x", x, framework=framework, min_ndim=2)
+    weight = check_float("weight", weight, framework=framework, min_ndim=2)
+    grad_output = check_float("grad_output", grad_output, framework=framework, min_ndim=2)
+    shapes = tuple(tuple(t.shape) for t in (x, weight, grad_output))
+    (m, i), (o, i2), (m2, o2) = (s[:2] for s in shapes)
+    if any(len(s) != 2 for s in shapes) or (i, m, o) != (i2, m2, o2):
+        raise ValueError(
+            "x, weight and grad_output must be (M, in), (out, in) and (M, out), got shapes "
+            f"{shapes[0]}, {shapes[1]} and {shapes[2]}"
+        )
+    for name, shape in zip(("x", "weight", "grad_output"), shapes, strict=True):
+        block = check_layout(shape, "block", block, name=name)
+    return x, weight, grad_output, format_by_name(fmt), block
+
+
+def check_recipe_tensors(tensors, history, *, max_steps: int) -> tuple[list, int]:
+    """compare_recipes' arguments: a list of 1..max_steps finite, not-all-zero 2-D float arrays
+    of one shape whose last axis 128 divides, and a history length in 1..max_steps."""
+    if isinstance(tensors, np.ndarray) or not hasattr(tensors, "__len__"):
+        raise TypeError(f"tensors must be a list of arrays, got {validate.describe_value(tensors)}")
+    validate.size("len(tensors)", len(tensors), maximum=max_steps, why="held at once")
+    arrays = [check_float(f"tensors[{i}]", t, min_ndim=2) for i, t in enumerate(tensors)]
+    for i, a in enumerate(arrays):
+        if a.shape != arrays[0].shape or a.ndim != 2:
+            raise ValueError(
+                f"tensors must all be 2-D of shape {arrays[0].shape}; tensors[{i}] has shape "
+                f"{a.shape}"
+            )
+        if not np.any(a):
+            raise ValueError(f"tensors[{i}] is all zeros (its relative error is undefined)")
+    check_layout(arrays[0].shape, "tile", 128, name="tensors[0]")
+    return arrays, validate.size("history", history, maximum=max_steps)

@@ -1,8 +1,8 @@
 """Chapter 2 exercises, with their instant checks.
 
-Every expected value below is worked out by hand from the bit layout (eqs. 1-2), the scale rule
-(eq. 3) or the accumulator rule, and written as a literal: none is produced by the package's own
-code.
+Every expected value below is worked out by hand from the bit layout (eqs. 1-2) or the
+accumulator rule, or follows from how the input tensor is built (the granularity decision), and
+is written as a literal: none is produced by the package's own code.
 """
 
 from __future__ import annotations
@@ -10,14 +10,15 @@ from __future__ import annotations
 import numpy as np
 
 from labs.common.exercises import Case, CheckReport, Exercise, check
+from labs.fp8.experiments import gradient_like, heavy_tailed_activations
 
 __all__ = [
+    "CHOOSE_GRANULARITY",
     "DECODE_E4M3",
     "PROMOTED_SUM",
-    "TILE_SCALES",
+    "check_choose_granularity",
     "check_decode_e4m3",
     "check_promoted_sum",
-    "check_tile_scales",
 ]
 
 DECODE_E4M3 = Exercise(
@@ -66,35 +67,52 @@ DECODE_E4M3 = Exercise(
             "0x7F = 0 1111 111, the NaN code",
             "S.1111.111 is the only NaN of E4M3 (return float('nan')).",
         ),
+        Case(
+            (0xFF,),
+            float("nan"),
+            "0xFF = 1 1111 111, the NaN code with the sign bit set",
+            "the sign bit does not matter: S.1111.111 is NaN for S = 0 and S = 1 (no -inf).",
+        ),
     ),
 )
 
 
-def _matrix(rows) -> np.ndarray:
-    return np.asarray(rows, dtype=np.float32)
+def _normal(seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((256, 256)).astype(np.float32)
 
 
-TILE_SCALES = Exercise(
-    name="tile_scales",
-    signature="tile_scales(x: np.ndarray, block: int) -> np.ndarray",
+# The inputs come from the package's generators; the answers are reasoned from how each tensor
+# is built (see each case's description), not computed by the package.
+CHOOSE_GRANULARITY = Exercise(
+    name="choose_granularity",
+    signature="choose_granularity(x: np.ndarray, budget: float) -> str | None",
     cases=(
         Case(
-            (_matrix([[1, 2, 3, 4, 5, 6, 7, 8]]), 4),
-            np.array([[4 / 448, 8 / 448]]),
-            "one row, two tiles of 4",
-            "scale = max |x| over the tile / 448, one per 1 x block tile: shape (rows, cols/block)",
+            (_normal(0), 0.05),
+            "tensor",
+            "standard normal values, budget 5%",
+            "with no outliers and a narrow range, one scale per tensor keeps every value: E4M3's "
+            "own rounding (about 2.6%) is the only error, below the budget.",
         ),
         Case(
-            (_matrix([[-896, 1, 2, 3], [0.5, -0.25, 0.125, 0.0]]), 4),
-            np.array([[2.0], [0.5 / 448]]),
-            "negative values: the max is of |x|",
-            "use the absolute value: -896 has |x| = 896, so the scale is 896 / 448 = 2.",
+            (gradient_like(256, 256, decades=8.0, seed=0), 0.05),
+            "row",
+            "rows (tokens) spanning 8 decades of magnitude, budget 5%",
+            "one scale per tensor flushes the small rows to zero (E4M3 spans about 5.4 decades): "
+            "look at flushed_to_zero, not only at relative_rms; one scale per row fixes it.",
         ),
         Case(
-            (_matrix([[0, 0, 3, -6], [1, 1, 0, 0]]), 2),
-            np.array([[1.0, 6 / 448], [1 / 448, 1.0]]),
-            "a tile of zeros",
-            "a tile of zeros would get scale 0 and a division by zero later: give it scale 1.",
+            (heavy_tailed_activations(256, 1024, 1e-4, 1e5, seed=0), 0.005),
+            "tile",
+            "one value in 10,000 is 100,000 times larger, budget 0.5%",
+            "about one row in ten holds an outlier, so per-row scaling flushes about 1% of the "
+            "values; 1 x 128 tiles confine each outlier to 128 values.",
+        ),
+        Case(
+            (_normal(0), 0.01),
+            None,
+            "standard normal values, budget 1%",
+            "no granularity beats E4M3's own rounding error (about 2.6%): return None.",
         ),
     ),
 )
@@ -144,9 +162,9 @@ def check_decode_e4m3(fn) -> CheckReport:
     return check(fn, DECODE_E4M3)
 
 
-def check_tile_scales(fn) -> CheckReport:
-    """Run the public cases of the per-tile scale exercise against `fn`."""
-    return check(fn, TILE_SCALES)
+def check_choose_granularity(fn) -> CheckReport:
+    """Run the public cases of the granularity decision exercise against `fn`."""
+    return check(fn, CHOOSE_GRANULARITY)
 
 
 def check_promoted_sum(fn) -> CheckReport:

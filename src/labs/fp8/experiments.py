@@ -1,9 +1,10 @@
-"""The chapter's experiments, framework-free: outlier activations, quantisation error per
-granularity, the error of a K-long dot product in a limited accumulator, and the data and the
-loss comparison of the small training run.
+"""The chapter's experiments, framework-free: outlier activations (scattered and in fixed
+channels), gradient-like tensors, quantisation error per granularity, the error of a K-long dot
+product in a limited accumulator, and the data and the loss comparison of the small training run.
 
-Shapes: R rows, C columns, L lengths, n tokens. Taught in chapter 2, "Experiment: how large may
-an outlier be?", "Experiment: the error against K" and "Training in FP8: does the loss notice?".
+Shapes: R rows, C columns, L lengths, n tokens. Taught in chapter 2, "Experiment: outliers in
+fixed channels", "Gradients need range", "Experiment: the error against K", "Training in FP8:
+does the loss notice?" and Exercise 2.2.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from labs.fp8.formats import E4M3, FP8Format
 from labs.fp8.reference import _fake_quantize, _limited_sum
 
 __all__ = [
+    "channel_outlier_activations",
     "dot_product_errors",
+    "gradient_like",
     "heavy_tailed_activations",
     "markov_tokens",
     "quantization_error",
@@ -31,6 +34,7 @@ MAX_ACTIVATIONS = 2**26
 MAX_DOT_PRODUCTS = 2**24
 MAX_VOCAB = 256
 MAX_TOKENS = 10**7
+_CAP = {"maximum": MAX_ACTIVATIONS}
 
 
 def heavy_tailed_activations(
@@ -56,6 +60,46 @@ def _heavy_tailed_activations(
     outliers = rng.random((rows, cols)) < fraction
     x[outliers] *= scale
     return x.astype(np.float32)
+
+
+def channel_outlier_activations(
+    rows: int = 256, cols: int = 1024, channels: int = 4, outlier_scale: float = 100.0, seed=0
+) -> np.ndarray:
+    """Activations with outliers in a few fixed channels, as measured in real LLMs: standard
+    normal values, and `channels` columns (the same for every token) `outlier_scale` times
+    larger (float32, shape (rows, cols)). rows * cols is capped at 2**26."""
+    rows, cols, _, scale = checks.check_activations(rows, cols, 0.0, outlier_scale, **_CAP)
+    channels = validate.size("channels", channels, maximum=cols, why="at most every column")
+    return _channel_outlier_activations(rows, cols, channels, scale, checks.check_rng(seed))
+
+
+def _channel_outlier_activations(
+    rows: int, cols: int, channels: int, scale: float, rng: np.random.Generator
+) -> Float[np.ndarray, "R C"]:
+    """Standard normal values; `channels` random columns multiplied by `scale`."""
+    x = rng.standard_normal((rows, cols))
+    x[:, rng.choice(cols, size=channels, replace=False)] *= scale
+    return x.astype(np.float32)
+
+
+def gradient_like(rows: int = 256, cols: int = 1024, decades: float = 6.0, seed=0) -> np.ndarray:
+    """A tensor with the spread of activation gradients: each row (token) has its own magnitude,
+    10**-u with u uniform in [0, decades], times standard normal values (float32, (rows, cols)).
+
+    Why rows: the gradient reaching a token scales with how wrong the model is about it, so
+    tokens differ by orders of magnitude while the channels of one token are alike. `decades`
+    (0..30) is the assumed spread, not a measured one. rows * cols is capped at 2**26."""
+    rows, cols, _, _ = checks.check_activations(rows, cols, 0.0, 1.0, **_CAP)
+    decades = validate.real_number("decades", decades, minimum=0.0, maximum=30.0)
+    return _gradient_like(rows, cols, decades, checks.check_rng(seed))
+
+
+def _gradient_like(
+    rows: int, cols: int, decades: float, rng: np.random.Generator
+) -> Float[np.ndarray, "R C"]:
+    """Per-row magnitudes 10**-U(0, decades) times standard normal values."""
+    magnitude = 10.0 ** -rng.uniform(0.0, decades, size=(rows, 1))
+    return (magnitude * rng.standard_normal((rows, cols))).astype(np.float32)
 
 
 def quantization_error(

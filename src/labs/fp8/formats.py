@@ -12,8 +12,9 @@ only S.1111.111 is NaN, which frees the other all-ones-exponent codes and lifts 
 to 1.75 * 2^8 = 448 (Micikevicius et al. 2022, Table 1; OCP OFP8 spec).
 
 Overflow. A value whose rounded magnitude exceeds the largest finite value has no code, and
-libraries disagree on what to do: ml_dtypes (and JAX) give NaN for E4M3 and inf for E5M2, torch 2.x
-clamps E4M3 to +-448 but gives inf for E5M2. `encode` makes the choice explicit:
+libraries disagree on what to do: ml_dtypes (and JAX) give NaN for E4M3 and inf for E5M2. torch's
+eager cast gave NaN for E4M3 in most 2.x releases (and on older Colab images) and clamps to +-448
+only since pytorch/pytorch#178817 (2026); E5M2 gives inf. `encode` makes the choice explicit:
 
 * `saturate=True` (the default, what training recipes want): clamp to +-max. Infinite inputs clamp
   too. NaN stays NaN.

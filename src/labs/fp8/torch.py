@@ -8,8 +8,8 @@ float32 on the dequantised values. `scaled_mm` reaches the real FP8 tensor cores
 
 Shapes: `*s` any shape, R rows, C columns, K the contraction axis, M and N the other GEMM axes,
 I in_features, O out_features. Taught in chapter 2, "Outliers, and why V3 scales per tile",
-"Accumulation: 14 bits are not enough for long sums", "Training in FP8: does the loss notice?"
-(`FP8Linear`) and "On a GPU: real FP8 tensor cores" (`scaled_mm`).
+"Accumulation: 14 bits are not enough for long sums", "The backward pass in FP8" (`FP8Linear`,
+`linear_backward`) and "When does FP8 pay?" (`scaled_mm`, `linear_timings`).
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ __all__ = [
     "fp8_matmul",
     "gemm_throughput",
     "limited_sum",
+    "linear_backward",
+    "linear_timings",
     "quantize",
     "round_significand",
     "scaled_mm",
@@ -53,7 +55,11 @@ def _fp8_dtype(fmt: FP8Format) -> torch.dtype:
 
 
 def to_fp8(x: torch.Tensor, fmt=E4M3, saturate: bool = True) -> torch.Tensor:
-    """Cast to FP8 with an explicit overflow rule (torch's own cast clamps E4M3 but not E5M2).
+    """Cast to FP8 with an explicit overflow rule, the same in every torch release.
+
+    torch's own `.to(torch.float8_e4m3fn)` has changed: eager casts returned NaN on E4M3
+    overflow in most 2.x releases (and older Colab images), and saturate to +-448 only since
+    pytorch/pytorch#178817 (2026); E5M2 overflow gives inf. This function clamps (or not) itself.
 
     saturate=True clamps to +-max_finite; saturate=False gives NaN (E4M3) or +-inf (E5M2), like
     ml_dtypes and `labs.fp8.encode`. NaN stays NaN. Shape: any; returns the FP8 dtype.
@@ -89,39 +95,69 @@ def _group_amax(x: Float[Tensor, "*s R C"], granularity: str, block: int) -> Ten
     if granularity == "tile":
         return a.reshape(*a.shape[:-1], a.shape[-1] // block, block).amax(dim=-1)
     r, c = a.shape[-2:]
+    if granularity == "column_tile":
+        return a.reshape(*a.shape[:-2], r // block, block, c).amax(dim=-2)
     return a.reshape(*a.shape[:-2], r // block, block, c // block, block).amax(dim=(-3, -1))
 
 
-def _expand(scales: Tensor, shape, granularity: str, block: int) -> Tensor:
-    """Repeat each group's scale over its group."""
+def _scale_groups(x: Float[Tensor, "*s R C"], scales: Tensor, granularity: str, block: int):
+    """x times its group's scale, through a broadcasting view of x's groups (no copy of the
+    scales): the same products, element by element, as multiplying by the expanded scales."""
+    if granularity in ("tensor", "row"):
+        return x * scales
+    *lead, r, c = x.shape
     if granularity == "tile":
-        scales = scales.repeat_interleave(block, dim=-1)
-    elif granularity == "block":
-        scales = scales.repeat_interleave(block, dim=-1).repeat_interleave(block, dim=-2)
-    return scales.expand(*shape)
+        return (x.reshape(*lead, r, c // block, block) * scales[..., None]).reshape(x.shape)
+    if granularity == "column_tile":
+        return (x.reshape(*lead, r // block, block, c) * scales[..., None, :]).reshape(x.shape)
+    grouped = x.reshape(*lead, r // block, block, c // block, block)
+    return (grouped * scales[..., :, None, :, None]).reshape(x.shape)
 
 
-def quantize(x: torch.Tensor, fmt=E4M3, granularity: str = "tile", block: int = 128):
+def quantize(
+    x: torch.Tensor,
+    fmt=E4M3,
+    granularity: str = "tile",
+    block: int = 128,
+    power_of_two: bool = False,
+):
     """Quantise with one scale per group (eq. 3 of labs.fp8.reference).
 
     Args:
         x: finite float tensor (..., rows, cols), computed in float32.
+        granularity: "tensor", "row", "tile", "column_tile" or "block" (see NumPy).
         block: group length, 128 in V3 (at most 2**16).
+        power_of_two: round every scale up to a power of two.
 
     Returns:
         (q, scales): q in the FP8 dtype, shaped like x; float32 scales (shapes as in NumPy).
     """
-    x, fmt, block = checks.check_quantize(x, fmt, granularity, block, framework="torch")
-    return _quantize(x.float(), fmt, granularity, block)
+    x, fmt, block = checks.check_quantize(
+        x, fmt, granularity, block, framework="torch", power_of_two=power_of_two
+    )
+    return _quantize(x.float(), fmt, granularity, block, power_of_two)
 
 
-def _quantize(x: Float[Tensor, "*s R C"], fmt: FP8Format, granularity: str, block: int):
+def _quantize(
+    x: Float[Tensor, "*s R C"], fmt: FP8Format, granularity: str, block: int, power_of_two=False
+):
     """Eq. (3): s_g = amax_g / max_finite (floored), q = FP8(x / s_g); returns (q, scales)."""
     amax = _group_amax(x, granularity, block)
     inv_max = torch.tensor(1 / fmt.max_finite, dtype=torch.float32)
-    scales = torch.where(amax > 0, (amax * inv_max).clamp_min(2.0**-126), torch.ones_like(amax))
+    scales = (amax * inv_max).clamp_min(2.0**-126)
+    if power_of_two:
+        scales = _round_up_to_power_of_two(scales)
+    scales = torch.where(amax > 0, scales, torch.ones_like(amax))
     inverse = 1.0 / scales
-    return _to_fp8(x * _expand(inverse, x.shape, granularity, block), fmt, True), scales
+    return _to_fp8(_scale_groups(x, inverse, granularity, block), fmt, True), scales
+
+
+def _round_up_to_power_of_two(s: Float[Tensor, "*G"]) -> Float[Tensor, "*G"]:
+    """2^ceil(log2 s) for positive normal float32 s, on the bit pattern (exact)."""
+    bits = s.float().contiguous().view(torch.int32)
+    exponent = bits & 0x7F800000  # the exponent field, mantissa cleared
+    carry = ((bits & 0x007FFFFF) != 0).to(torch.int32) << 23
+    return (exponent + carry).view(torch.float32)
 
 
 def dequantize(q: torch.Tensor, scales: torch.Tensor, granularity: str = "tile", block=128):
@@ -132,19 +168,29 @@ def dequantize(q: torch.Tensor, scales: torch.Tensor, granularity: str = "tile",
 
 def _dequantize(q: Tensor, scales: Tensor, granularity: str, block: int) -> Tensor:
     """x ~ s_g * q_i (eq. 3), float32."""
-    return q.float() * _expand(scales.float(), q.shape, granularity, block)
+    return _scale_groups(q.float(), scales.float(), granularity, block)
 
 
-def fake_quantize(x: torch.Tensor, fmt=E4M3, granularity: str = "tile", block: int = 128):
+def fake_quantize(
+    x: torch.Tensor,
+    fmt=E4M3,
+    granularity: str = "tile",
+    block: int = 128,
+    power_of_two: bool = False,
+):
     """`dequantize(*quantize(x))`: the float32 values an FP8 GEMM multiplies. No gradient."""
-    x, fmt, block = checks.check_quantize(x, fmt, granularity, block, framework="torch")
-    return _fake_quantize(x, fmt, granularity, block)
+    x, fmt, block = checks.check_quantize(
+        x, fmt, granularity, block, framework="torch", power_of_two=power_of_two
+    )
+    return _fake_quantize(x, fmt, granularity, block, power_of_two)
 
 
-def _fake_quantize(x: Float[Tensor, "*s R C"], fmt: FP8Format, granularity: str, block: int):
+def _fake_quantize(
+    x: Float[Tensor, "*s R C"], fmt: FP8Format, granularity: str, block: int, power_of_two=False
+):
     """Quantise and dequantise, outside autograd."""
     with torch.no_grad():
-        q, scales = _quantize(x.detach().float(), fmt, granularity, block)
+        q, scales = _quantize(x.detach().float(), fmt, granularity, block, power_of_two)
         return _dequantize(q, scales, granularity, block)
 
 
@@ -248,17 +294,36 @@ def _fp8_matmul(
     return _limited_sum(products, accumulator_bits, promote_every, rounding)
 
 
+# The granularity of each quantised GEMM input, per scaling recipe: the forward input, the
+# weight (forward and dgrad), the output gradient in dgrad, and both inputs of wgrad.
+SCALINGS = {
+    "fine": {"x": "tile", "w": "block", "dgrad": "tile", "wgrad": "column_tile"},  # V3 §3.3
+    "tensor": {"x": "tensor", "w": "tensor", "dgrad": "tensor", "wgrad": "tensor"},
+    "unscaled": {"x": "unscaled", "w": "unscaled", "dgrad": "unscaled", "wgrad": "unscaled"},
+}
+BACKWARDS = ("straight_through", "fp8")
+
+
 class FP8Linear(nn.Module):
-    """A linear layer trained the FP8 way: FP32 master weights, FP8 forward, straight-through.
+    """A linear layer trained the FP8 way: FP32 master weights, FP8 GEMMs (simulated).
 
     The forward pass fake-quantises the input per 1 x `block` tile and the weight per
-    `block` x `block` block (V3's granularities, §3.3) and multiplies the dequantised values; the
-    backward pass treats the rounding as the identity (straight-through estimator), so the
-    FP32 master weight receives the full gradient. (V3 also runs the backward GEMMs in FP8; this
-    layer keeps them in FP32.)
+    `block` x `block` block (V3's granularities, §3.3.2) and multiplies the dequantised values.
+    The backward pass depends on `backward`:
+
+    * "straight_through": the rounding counts as the identity; the backward GEMMs run in
+      float32 (autograd keeps the *rounded* input and weight for them).
+    * "fp8": V3's backward (§3.3.1): dgrad dX = Q_tile(dY) Q_block(W) and wgrad
+      dW = Q_column_tile(dY)^T Q_column_tile(X), every Q an E4M3 fake quantisation, products
+      summed in float32. The layer saves the float input X and quantises it per column tile in
+      the backward; V3 caches the FP8 tile-quantised X and re-tiles it.
+
+    `scaling="tensor"` replaces every group by the whole tensor, `scaling="unscaled"` casts
+    without any scale (saturating at the format's maximum): two negative controls.
 
     Shapes: input (..., in_features) -> output (..., out_features); weight (out, in).
-    `in_features` must be a multiple of `block`, and so must `out_features`.
+    `in_features` and `out_features` must be multiples of `block`; with backward="fp8" the
+    token count is padded with zeros to a multiple of `block` inside the backward.
     """
 
     def __init__(
@@ -269,11 +334,15 @@ class FP8Linear(nn.Module):
         *,
         fmt: FP8Format | str = E4M3,
         block: int = 128,
+        backward: str = "straight_through",
+        scaling: str = "fine",
     ) -> None:
         super().__init__()
         self.in_features, self.out_features, self.fmt, self.block = checks.check_fp8_linear(
             in_features, out_features, bias, fmt, block
         )
+        self.backward = checks.check_option("backward", backward, BACKWARDS)
+        self.scaling = checks.check_option("scaling", scaling, tuple(SCALINGS))
         self.weight = nn.Parameter(torch.empty(self.out_features, self.in_features))
         self.bias = nn.Parameter(torch.empty(self.out_features)) if bias else None
         nn.init.kaiming_uniform_(self.weight, a=5**0.5)  # nn.Linear's initialisation
@@ -287,16 +356,90 @@ class FP8Linear(nn.Module):
         return self._forward(x)
 
     def _forward(self, x: Float[Tensor, "*s I"]) -> Float[Tensor, "*s O"]:
-        """Fake-quantised input (1 x block tiles) and weight (blocks), straight-through."""
-        x_hat = x + (_fake_quantize(x, self.fmt, "tile", self.block) - x).detach()
+        """Fake-quantised input and weight; straight-through or V3's FP8 backward."""
+        groups = SCALINGS[self.scaling]
+        if self.backward == "fp8":
+            y = _FP8LinearFunction.apply(
+                x.reshape(-1, self.in_features),
+                self.weight,
+                self.bias,
+                self.fmt,
+                self.block,
+                groups,
+            )
+            return y.reshape(*x.shape[:-1], self.out_features)
+        x_hat = x + (_rounded(x, self.fmt, groups["x"], self.block) - x).detach()
         w = self.weight
-        w_hat = w + (_fake_quantize(w, self.fmt, "block", self.block) - w).detach()
+        w_hat = w + (_rounded(w, self.fmt, groups["w"], self.block) - w).detach()
         return F.linear(x_hat, w_hat, self.bias)
 
     def extra_repr(self) -> str:
         return (
             f"in={self.in_features}, out={self.out_features}, {self.fmt.name}, block={self.block}"
+            f", backward={self.backward}, scaling={self.scaling}"
         )
+
+
+def _rounded(x: Float[Tensor, "*s R C"], fmt: FP8Format, group: str, block: int) -> Tensor:
+    """Fake quantisation per `group`; "unscaled" casts with the scale 1 (a negative control)."""
+    if group == "unscaled":
+        with torch.no_grad():
+            return _to_fp8(x.detach().float(), fmt, True).float()
+    return _fake_quantize(x, fmt, group, block)
+
+
+class _FP8LinearFunction(torch.autograd.Function):
+    """y = Q(x) Q(W)^T + b forward; V3's FP8 dgrad and wgrad backward (`_linear_backward`)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, fmt, block, groups):
+        """x (M, I), weight (O, I) -> (M, O); saves the float input and weight."""
+        ctx.save_for_backward(x, weight)
+        ctx.fmt, ctx.block, ctx.groups, ctx.has_bias = fmt, block, groups, bias is not None
+        x_hat = _rounded(x, fmt, groups["x"], block)  # (M, I)
+        y = x_hat @ _rounded(weight, fmt, groups["w"], block).T  # (M, O)
+        return y + bias if bias is not None else y
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        """Eq. (5) of the chapter: FP8 dgrad and wgrad; the bias gradient in float32."""
+        x, weight = ctx.saved_tensors
+        dx, dw = _linear_backward(x, weight, grad_y.float(), ctx.fmt, ctx.block, ctx.groups)
+        db = grad_y.sum(0) if ctx.has_bias else None
+        return dx, dw, db, None, None, None
+
+
+def _linear_backward(
+    x: Float[Tensor, "M I"],
+    weight: Float[Tensor, "O I"],
+    dy: Float[Tensor, "M O"],
+    fmt: FP8Format,
+    block: int,
+    groups: dict,
+) -> tuple[Tensor, Tensor]:
+    """dgrad = Q(dY) Q(W), wgrad = Q(dY)^T Q(X) with groups along each contraction axis."""
+    m = x.shape[0]
+    pad = (-m) % block  # zero rows change no max-abs and add nothing to dW
+    x_p, dy_p = F.pad(x.float(), (0, 0, 0, pad)), F.pad(dy, (0, 0, 0, pad))
+    dx = _rounded(dy, fmt, groups["dgrad"], block) @ _rounded(
+        weight, fmt, groups["w"], block
+    )  # (M, I), contraction over O
+    dy_c = _rounded(dy_p, fmt, groups["wgrad"], block)  # (M', O), groups along M
+    x_c = _rounded(x_p, fmt, groups["wgrad"], block)  # (M', I), groups along M
+    return dx, dy_c.T @ x_c  # (M, I), (O, I)
+
+
+def linear_backward(
+    x: torch.Tensor, weight: torch.Tensor, grad_output: torch.Tensor, fmt=E4M3, block: int = 128
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """V3's FP8 dgrad and wgrad (see labs.fp8.reference.linear_backward): x (M, I),
+    weight (O, I), grad_output (M, O) -> (grad_x (M, I), grad_weight (O, I)), float32."""
+    x, weight, grad_output, fmt, block = checks.check_linear_backward(
+        x, weight, grad_output, fmt, block, framework="torch"
+    )
+    return _linear_backward(
+        x.float(), weight.float(), grad_output.float(), fmt, block, SCALINGS["fine"]
+    )
 
 
 # --- Real FP8 GEMMs on a GPU ---------------------------------------------------------------------
@@ -360,17 +503,11 @@ def gemm_throughput(n: int = 4096, repeats: int = 20) -> dict:
     qb, sb = _quantize(b.T.contiguous(), E4M3, "tensor", 1)
     a16, b16 = a.bfloat16(), b.bfloat16()
 
-    def timed(fn) -> float:
-        fn()
-        torch.cuda.synchronize()
-        start = time.perf_counter()
-        for _ in range(repeats):
-            fn()
-        torch.cuda.synchronize()
-        return (time.perf_counter() - start) / repeats
-
-    t16 = timed(lambda: a16 @ b16)
-    t8 = timed(lambda: torch._scaled_mm(qa, qb.T, scale_a=sa, scale_b=sb, out_dtype=torch.bfloat16))
+    t16 = _cuda_seconds(lambda: a16 @ b16, repeats)
+    t8 = _cuda_seconds(
+        lambda: torch._scaled_mm(qa, qb.T, scale_a=sa, scale_b=sb, out_dtype=torch.bfloat16),
+        repeats,
+    )
     flops = 2 * n**3
     return {
         "device": name,
@@ -378,3 +515,41 @@ def gemm_throughput(n: int = 4096, repeats: int = 20) -> dict:
         "fp8_tflops": flops / t8 / 1e12,
         "ratio": t16 / t8,
     }
+
+
+def _cuda_seconds(fn, repeats: int) -> float:
+    """Mean seconds of `fn()` on the GPU, after one warm-up call."""
+    fn()
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    torch.cuda.synchronize()
+    return (time.perf_counter() - start) / repeats
+
+
+def linear_timings(sizes=(256, 512, 1024, 2048, 4096, 8192), repeats: int = 10) -> list[dict]:
+    """Measure "When does FP8 pay?": for each n, the seconds of an n x n x n GEMM from BF16
+    inputs, in BF16 and in FP8 (per-tensor E4M3 quantisation of both inputs, unfused, then
+    `torch._scaled_mm`), on the GPU.
+
+    sizes: 1 to 16 multiples of 16, each at most 2**14; repeats: 1..10000. Returns a list of
+    dict(n, bf16_s, fp8_s). Raises RuntimeError with the reason where FP8 GEMMs are unavailable.
+    """
+    sizes, repeats = checks.check_timing_sizes(sizes, repeats)
+    supported = scaled_mm_supported()
+    checks.check_cuda_operands(None, None, supported)
+    rows = []
+    for n in sizes:
+        gen = torch.Generator(device="cuda").manual_seed(n)
+        a = torch.randn(n, n, device="cuda", generator=gen).bfloat16()
+        b = torch.randn(n, n, device="cuda", generator=gen).bfloat16()
+
+        def fp8_gemm(a=a, b=b):
+            qa, sa = _quantize(a.float(), E4M3, "tensor", 1)
+            qb, sb = _quantize(b.T.contiguous().float(), E4M3, "tensor", 1)  # (N, K) row-major
+            return torch._scaled_mm(qa, qb.T, scale_a=sa, scale_b=sb, out_dtype=torch.bfloat16)
+
+        bf16_s = _cuda_seconds(lambda a=a, b=b: a @ b, repeats)
+        rows.append({"n": n, "bf16_s": bf16_s, "fp8_s": _cuda_seconds(fp8_gemm, repeats)})
+    return rows

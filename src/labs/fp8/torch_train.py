@@ -1,13 +1,20 @@
 """The chapter's training comparison in PyTorch: one tiny language model, three precisions.
 
 The model predicts the next token of a second-order Markov chain (`labs.fp8.markov_tokens`)
-from the embeddings of the two previous tokens, through two hidden linear layers. As in V3
-(§3.3), the embedding and the output head stay in high precision and only the hidden GEMMs
-change:
+from the embeddings of the two previous tokens, through two hidden linear layers (by default
+512 -> 256 and 256 -> 256, so that 1 x 128 tiles differ from rows and 128 x 128 blocks from
+whole tensors). As in V3 (§3.3), the embedding and the output head stay in high precision and
+only the hidden GEMMs change:
 
-    "fp32"  torch.nn.Linear
-    "bf16"  BF16Linear: inputs and weights rounded to bfloat16, products summed in float32
-    "fp8"   FP8Linear: E4M3, 1 x 128 tiles for activations, 128 x 128 blocks for weights
+    "fp32"         torch.nn.Linear
+    "bf16"         BF16Linear: inputs and weights rounded to bfloat16, products summed in float32
+    "fp8"          FP8Linear, V3's recipe: E4M3 everywhere, 1 x 128 tiles for activations and
+                   output gradients, 128 x 128 blocks for weights, FP8 dgrad and wgrad
+    "fp8_forward"  the same forward, straight-through (float32) backward GEMMs
+    "e5m2_tensor"  a coarse variant: E5M2 with one scale per tensor, forward and backward
+    "e4m3_tensor"  a coarse variant: E4M3 with one scale per tensor, forward and backward
+    "e4m3_unscaled"  the negative control: E4M3 cast without scales, forward and backward
+                   (gradients below E4M3's smallest subnormal round to zero)
 
 Every run with the same seed starts from the same weights and sees the same batches, so the
 loss curves differ only through the precision of the hidden GEMMs.
@@ -27,11 +34,19 @@ from torch import nn
 from labs.common import validate
 from labs.common.progress import progress
 from labs.fp8 import checks
+from labs.fp8.checks import PRECISIONS
 from labs.fp8.torch import FP8Linear
 
 __all__ = ["PRECISIONS", "BF16Linear", "TinyLM", "train_tiny_lm"]
 
-PRECISIONS = ("fp32", "bf16", "fp8")
+# FP8Linear's options for each FP8 precision: (format, backward, scaling).
+_FP8_LAYERS = {
+    "fp8": ("E4M3", "fp8", "fine"),
+    "fp8_forward": ("E4M3", "straight_through", "fine"),
+    "e5m2_tensor": ("E5M2", "fp8", "tensor"),
+    "e4m3_tensor": ("E4M3", "fp8", "tensor"),
+    "e4m3_unscaled": ("E4M3", "fp8", "unscaled"),
+}
 # Sizes a typo could blow up: the embedding, the hidden layers and the training loop.
 MAX_VOCAB, MAX_WIDTH, MAX_CONTEXT = 2**16, 2**14, 64
 MAX_STEPS, MAX_BATCH = 10**6, 2**16
@@ -67,9 +82,14 @@ def _convert(linear: nn.Linear, precision: str) -> nn.Module:
     """
     if precision == "fp32":
         return linear
-    cls = BF16Linear if precision == "bf16" else FP8Linear
     with torch.random.fork_rng(devices=[]):
-        new = cls(linear.in_features, linear.out_features)
+        if precision == "bf16":
+            new = BF16Linear(linear.in_features, linear.out_features)
+        else:
+            fmt, backward, scaling = _FP8_LAYERS[precision]
+            new = FP8Linear(
+                linear.in_features, linear.out_features, fmt=fmt, backward=backward, scaling=scaling
+            )
     with torch.no_grad():
         new.weight.copy_(linear.weight)
         new.bias.copy_(linear.bias)
@@ -89,8 +109,8 @@ class TinyLM(nn.Module):
         vocab: int,
         precision: str = "fp32",
         context: int = 2,
-        d_model: int = 64,
-        hidden: int = 128,
+        d_model: int = 256,
+        hidden: int = 256,
     ) -> None:
         super().__init__()
         self.vocab, self.context, d_model, hidden = checks.check_tiny_lm(

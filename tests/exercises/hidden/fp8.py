@@ -1,9 +1,11 @@
-"""Hidden cases of chapter 2. Expected values worked by hand from the bit layout, the scale rule
-and the accumulator rule (the arithmetic is beside each case)."""
+"""Hidden cases of chapter 2. Expected values worked by hand from the bit layout and the
+accumulator rule, or reasoned from how the granularity exercise's tensors are built (the
+arithmetic is beside each case)."""
 
 import numpy as np
 
 from labs.common.exercises import Case
+from labs.fp8 import channel_outlier_activations, gradient_like, heavy_tailed_activations
 
 HIDDEN = {
     "decode_e4m3": (
@@ -11,18 +13,23 @@ HIDDEN = {
         Case((0x80,), -0.0, "0x80, negative zero"),
         Case((0x87,), -(2.0**-6) * 7 / 8, "0x87 = 1 0000 111, the largest negative subnormal"),
         Case((0x4B,), 2.0**2 * (1 + 3 / 8), "0x4B = 0 1001 011 = 5.5"),
-        Case((0xFF,), float("nan"), "0xFF = 1 1111 111, the negative NaN code"),
+        Case((0xF8,), -256.0, "0xF8 = 1 1111 000, exponent field 15 is an ordinary exponent"),
     ),
-    "tile_scales": (
+    "choose_granularity": (
+        # 3 decades fit in E4M3's ~5.4: one scale per tensor flushes (almost) nothing
+        Case((gradient_like(256, 256, decades=3.0, seed=0), 0.05), "tensor", "3 decades"),
+        # another draw of sparse huge outliers: rows flush ~1%, tiles ~0.1%
         Case(
-            (np.array([[448.0, -1.0, 0.0, 0.0, 0.0, 0.0]], np.float32), 2),
-            np.array([[1.0, 1.0, 1.0]]),
-            "a tile at 448 and two tiles of zeros",
+            (heavy_tailed_activations(256, 1024, 1e-4, 1e5, seed=1), 0.005),
+            "tile",
+            "sparse outliers, another seed",
         ),
+        # outliers in 2 fixed channels of 512: every row and a quarter of the tiles are
+        # squashed, so no granularity of the three keeps the flushed fraction under 5%
         Case(
-            (np.arange(-12, 12, dtype=np.float32).reshape(3, 8), 8),
-            np.array([[12 / 448], [4 / 448], [11 / 448]]),
-            "one tile of 8 per row",
+            (channel_outlier_activations(256, 512, 2, 1e5, seed=0), 0.05),
+            None,
+            "channel outliers",
         ),
     ),
     "promoted_sum": (
@@ -34,6 +41,5 @@ HIDDEN = {
 }
 FORBIDDEN = {
     "decode_e4m3": ("labs.fp8.formats.decode",),
-    "tile_scales": ("labs.fp8.reference.scales_from_amax", "labs.fp8.reference.group_amax"),
     "promoted_sum": ("labs.fp8.reference.limited_sum",),
 }

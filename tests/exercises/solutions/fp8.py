@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from labs.fp8 import round_significand
+from labs.fp8 import quantization_error, round_significand
 
 
 def decode_e4m3(code):
@@ -15,9 +15,12 @@ def decode_e4m3(code):
     return sign * 2.0 ** (exponent - 7) * (1 + mantissa / 8)
 
 
-def tile_scales(x, block):
-    tile_amax = np.abs(x).reshape(x.shape[0], -1, block).max(axis=-1)
-    return np.where(tile_amax > 0, tile_amax / 448, 1.0)
+def choose_granularity(x, budget):
+    for granularity in ("tensor", "row", "tile"):
+        error = quantization_error(x, "E4M3", granularity)
+        if error["relative_rms"] <= budget and error["flushed_to_zero"] <= budget:
+            return granularity
+    return None
 
 
 def promoted_sum(values, bits, promote_every):
