@@ -122,11 +122,12 @@ def test_node_limited_routing_cuts_infiniband_time_only():
 
 def test_v3_step_by_hand():
     # 15,360 x 4,096 tokens x 58 MoE layers / 2,048 GPUs token-layers per GPU; remote copies
-    # 4 (1 - (3/4)^8) x 7/8 of 7,168 x 7 bytes at 50 GB/s.
+    # 4 (1 - (3/4)^8) x 7/8 of 7,168 x 6 bytes at 50 GB/s (FP8 dispatch both ways, BF16 combine
+    # both ways: 1 + 1 + 2 + 2, V3 §3.3.3).
     s = v3_training_step(0.45)
     token_layers = 15360 * 4096 * 58 / 2048
-    ib = token_layers * 4 * (1 - 0.75**8) * 7 / 8 * 7168 * 7 / 50e9
-    nvlink = token_layers * 8 * 7 / 8 * 7168 * 7 / 160e9
+    ib = token_layers * 4 * (1 - 0.75**8) * 7 / 8 * 7168 * 6 / 50e9
+    nvlink = token_layers * 8 * 7 / 8 * 7168 * 6 / 160e9
     t = step_time(s)
     assert t["inter_node"] == pytest.approx(ib) and t["intra_node"] == pytest.approx(nvlink)
     flops = 6 * 37e9 + 3 * 2 * 61 * 128 * (192 + 128) * 4096 / 2

@@ -49,7 +49,7 @@ def _v3_ib_binding_gbs(compute_efficiency: float, max_nodes: int) -> float:
     """The hand-worked answer of 7.2, written out (V3 §3.2, §4.2; chapter 7 eqs. 5-6)."""
     token_layers = 15360 * 4096 * 58 / 2048  # tokens per step x MoE layers / GPUs
     remote = max_nodes * (1 - (1 - 1 / max_nodes) ** 8) * 7 / 8  # 8 experts, 8 nodes
-    ib_bytes = token_layers * remote * 7168 * 7  # 7 bytes per element per step
+    ib_bytes = token_layers * remote * 7168 * 6  # 6 bytes per element per step (V3 §3.3.3)
     flops = 6 * 37e9 + 3 * 2 * 61 * 128 * (192 + 128) * 4096 / 2  # 6N + causal attention
     compute_s = flops * 15360 * 4096 / (2048 * 989.5e12 * compute_efficiency)
     return ib_bytes / compute_s / 1e9

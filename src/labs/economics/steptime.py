@@ -12,10 +12,11 @@ One training step of a model with `n_moe_layers` MoE layers on `n_gpus` GPUs, pe
 
 The bytes per token-layer on each link come from the shared traffic model of
 `labs.common.interconnect` (remote nodes under node-limited routing, NVLink copies inside a
-node). A training step moves every token's hidden state `bytes_per_element` times per MoE layer:
-forward dispatch in FP8 (1 byte) and combine in BF16 (2 bytes), as V3 §3.3.3 states, and in the
-backward pass the gradients of both in BF16 (2 + 2 bytes; an assumption: V3 does not state the
-backward precision), 7 bytes in all. Token-layers spread evenly over the GPUs: the pipeline puts
+node). A training step moves every token's hidden state `bytes_per_element` bytes per element
+per MoE layer, 6 in all, as V3 §3.3.3 states the precisions: the forward dispatch in FP8 (1 byte,
+"the activation before MoE up-projections"), the backward dispatch of "the activation gradient
+before MoE down-projections" in FP8 as well (1 byte), and "both the forward and backward combine
+components" in BF16 (2 + 2 bytes). Chapter 7 shows what 7 or 8 bytes would change. Token-layers spread evenly over the GPUs: the pipeline puts
 different layers on different GPUs, but every GPU carries the same share of (token, MoE layer)
 pairs when the load is balanced.
 
@@ -54,7 +55,7 @@ class TrainingStep:
         gpus_per_node: GPUs joined by NVLink in one node.
         nvlink_gbs: achieved NVLink bandwidth per GPU, GB/s.
         ib_gbs: achieved InfiniBand bandwidth per GPU, GB/s.
-        bytes_per_element: bytes moved per hidden-state element per MoE layer in a step (7: see
+        bytes_per_element: bytes moved per hidden-state element per MoE layer in a step (6: see
             the module docstring).
         bubble_fraction: pipeline bubble as a fraction of the busy time (>= 0).
         overlap: whether communication overlaps computation (V3's DualPipe: True).
@@ -73,7 +74,7 @@ class TrainingStep:
     gpus_per_node: int = 8
     nvlink_gbs: float
     ib_gbs: float
-    bytes_per_element: float = 7.0
+    bytes_per_element: float = 6.0
     bubble_fraction: float = 0.0
     overlap: bool = True
 
