@@ -16,9 +16,9 @@ node). A training step moves every token's hidden state `bytes_per_element` byte
 per MoE layer, 6 in all, as V3 §3.3.3 states the precisions: the forward dispatch in FP8 (1 byte,
 "the activation before MoE up-projections"), the backward dispatch of "the activation gradient
 before MoE down-projections" in FP8 as well (1 byte), and "both the forward and backward combine
-components" in BF16 (2 + 2 bytes). Chapter 7 shows what 7 or 8 bytes would change. Token-layers spread evenly over the GPUs: the pipeline puts
-different layers on different GPUs, but every GPU carries the same share of (token, MoE layer)
-pairs when the load is balanced.
+components" in BF16 (2 + 2 bytes). Chapter 7 shows what 7 or 8 bytes would change.
+Token-layers spread evenly over the GPUs: the pipeline puts different layers on different GPUs,
+but every GPU carries the same share of (token, MoE layer) pairs when the load is balanced.
 
 `compute_efficiency` is the share of the peak the GPU delivers while it computes (not while it
 waits in a bubble); chapter 7 derives it from the step-time breakdown of Zhao et al. Table 4.
