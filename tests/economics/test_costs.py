@@ -168,3 +168,13 @@ def test_bad_values_raise_value_error_naming_the_parameter(call, message):
 def test_bad_types_raise_type_error(call):
     with pytest.raises(TypeError, match="must be"):
         call()
+
+
+def test_r1_cost_table_parts_add_up_to_its_reported_total():
+    # Supplementary B.4.4, Table 7: 512 GPUs x (198 + 80) hours + 5K GPU-hours = 147,336 GPU-hours,
+    # $294,672 at $2; the table's total, $294K, is rounded to 1K GPU-hours ($2K).
+    gpus = fact("econ_r1_gpus").value
+    hours = gpus * (fact("econ_r1_zero_rl_hours").value + fact("econ_r1_rl_hours").value)
+    hours += fact("econ_r1_sft_data_gpu_hours").value
+    assert hours == 147_336
+    assert abs(training_cost(hours, 2.0) - fact("econ_r1_rl_cost_usd").value) < 2_000

@@ -135,6 +135,26 @@ def test_v3_step_by_hand():
     assert math.isclose(binding_bandwidth(s, "inter_node"), 50 * ib / t["compute"])
 
 
+def test_v3_default_precision_is_the_reports():
+    # V3 §3.3.3: FP8 dispatch forward and backward (1 + 1 byte), BF16 combine both ways (2 + 2).
+    assert v3_training_step(0.45).bytes_per_element == 1 + 1 + 2 + 2
+
+
+@pytest.mark.parametrize("nbytes", [7.0, 8.0])
+def test_precision_scales_both_links_alike(nbytes):
+    # Eq. (6): link time is bytes over bandwidth, so both binding bandwidths scale by nbytes / 6,
+    # the compute time does not move, and which link is nearer to binding cannot change.
+    base, other = v3_training_step(0.45), v3_training_step(0.45, bytes_per_element=nbytes)
+    for link in ("inter_node", "intra_node"):
+        assert binding_bandwidth(other, link) == pytest.approx(
+            binding_bandwidth(base, link) * nbytes / 6
+        )
+    assert step_time(other)["compute"] == step_time(base)["compute"]
+    ib_share = [binding_bandwidth(s, "inter_node") / s.ib_gbs for s in (base, other)]
+    nv_share = [binding_bandwidth(s, "intra_node") / s.nvlink_gbs for s in (base, other)]
+    assert all(i > n for i, n in zip(ib_share, nv_share, strict=True))
+
+
 @pytest.mark.parametrize(
     ("changes", "error", "message"),
     [
