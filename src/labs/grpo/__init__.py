@@ -35,7 +35,14 @@ and `group_advantages(..., scale_by_std=False)` (Dr. GRPO: rewards minus the gro
 from labs.grpo.checks import check_loss_settings as check_loss_settings  # shared by 3 frameworks
 from labs.grpo.config import REWARDS, GRPOConfig, PPOConfig
 from labs.grpo.memory import rl_memory_bytes
-from labs.grpo.reference import MAX_LOG_RATIO, group_advantages, grpo_loss, kl_k3
+from labs.grpo.metrics import majority_at_k, pass_at_k
+from labs.grpo.reference import (
+    MAX_LOG_RATIO,
+    group_advantages,
+    grpo_loss,
+    informative_groups,
+    kl_k3,
+)
 
 __all__ = [
     "MAX_LOG_RATIO",
@@ -44,6 +51,9 @@ __all__ = [
     "PPOConfig",
     "group_advantages",
     "grpo_loss",
+    "informative_groups",
     "kl_k3",
+    "majority_at_k",
+    "pass_at_k",
     "rl_memory_bytes",
 ]

@@ -41,6 +41,7 @@ MAX_LEN = 4_096
 MAX_BATCH = 65_536  # sequences in one batch: the largest GRPO step (see GRPOConfig)
 MAX_STEPS = 100_000  # optimiser steps of a run: about a second each on a laptop CPU
 MAX_UPDATES_PER_BATCH = 100
+MAX_SAMPLING_ROUNDS = 16  # dynamic sampling: batches drawn per step at most (16x the cost)
 MAX_COMPLETION = 2**20  # tokens: the longest max_completion_length "dr_grpo" may divide by
 
 # How grpo_loss averages its per-token terms (TRL's `loss_type`, see labs.grpo.reference).
@@ -86,18 +87,47 @@ def mask_array(name: str, mask, shape: tuple[int, ...], *, framework: str):
 # --- The three kernels ---------------------------------------------------------------------------
 
 
-def check_advantages_args(rewards, group_size, eps, scale_by_std=True, *, framework: str):
-    """Checked (rewards, group_size, eps, scale_by_std) of `group_advantages`, for any framework."""
+def check_group_args(rewards, group_size, *, framework: str):
+    """Checked (rewards, group_size): a 1-D float array of whole groups of `group_size` >= 2."""
     rewards = array("rewards", rewards, framework=framework)
     if rewards.ndim != 1:
         raise ValueError(f"rewards must be 1-D, got shape {tuple(rewards.shape)}")
     group_size = integer("group_size", group_size, minimum=2)
-    eps = real_number("eps", eps, positive=True)
-    scale_by_std = boolean("scale_by_std", scale_by_std)
     n = int(rewards.shape[0])
     if n % group_size:
         raise ValueError(f"len(rewards) must be a multiple of group_size={group_size}, got {n}")
+    return rewards, group_size
+
+
+def check_advantages_args(rewards, group_size, eps, scale_by_std=True, *, framework: str):
+    """Checked (rewards, group_size, eps, scale_by_std) of `group_advantages`, for any framework."""
+    rewards, group_size = check_group_args(rewards, group_size, framework=framework)
+    eps = real_number("eps", eps, positive=True)
+    scale_by_std = boolean("scale_by_std", scale_by_std)
     return rewards, group_size, eps, scale_by_std
+
+
+def check_at_k_args(values, k, *, name: str, dtype: tuple[str, ...], divides: bool = False):
+    """Checked (values, k) of pass@k / maj@k: a (P, n) NumPy array and 1 <= k <= n (dividing n
+    when `divides`). 0/1 values are required where `dtype` allows floats."""
+    values = array(name, values, framework="numpy", dtype=dtype, ndim=2)
+    if values.shape[0] == 0 or values.shape[1] == 0:
+        raise ValueError(f"{name} must have shape (P >= 1, n >= 1), got {values.shape}")
+    n = int(values.shape[1])
+    k = integer("k", k, minimum=1, maximum=n)
+    if "float" in dtype and not np.isin(values, (0, 1)).all():
+        raise ValueError(f"{name} must hold only 0 and 1 (or booleans)")
+    if divides and n % k:
+        raise ValueError(f"k must divide the number of samples n={n}, got {k}")
+    return values, k
+
+
+def check_targets(targets, n_problems: int):
+    """The right answers of maj@k: a 1-D integer NumPy array with one entry per problem."""
+    targets = array("targets", targets, framework="numpy", dtype="int", ndim=1)
+    if targets.shape[0] != n_problems:
+        raise ValueError(f"targets must have shape ({n_problems},), got {targets.shape}")
+    return targets
 
 
 def check_kl_args(logp, ref_logp, *, framework: str):
@@ -227,10 +257,20 @@ def check_grpo_fields(config) -> None:
     boolean("scale_by_std", config.scale_by_std)
     if config.clip_eps_high is not None:
         real_number("clip_eps_high", config.clip_eps_high, positive=True)
+    boolean("baseline", config.baseline)
+    boolean("dynamic_sampling", config.dynamic_sampling)
+    size("max_sampling_rounds", config.max_sampling_rounds, maximum=MAX_SAMPLING_ROUNDS)
 
 
 def check_ppo_fields(config) -> None:
-    """Check the fields a PPOConfig adds to a GRPOConfig."""
+    """Check the fields a PPOConfig adds to a GRPOConfig (and refuse the GRPO-only ones)."""
+    boolean("distinct_prompts", config.distinct_prompts)
+    if config.dynamic_sampling or not config.baseline:
+        raise ValueError(
+            "dynamic_sampling and baseline are GRPO settings: a PPOConfig must keep "
+            f"dynamic_sampling=False and baseline=True, got {config.dynamic_sampling} and "
+            f"{config.baseline}"
+        )
     real_number("critic_lr", config.critic_lr, positive=True)
     for name in ("gamma", "gae_lambda"):
         unit_interval(name, getattr(config, name))
@@ -387,6 +427,16 @@ def check_items(name: str, value, cls: type, *, nonempty: bool = True) -> list:
         if not isinstance(item, cls):
             raise TypeError(f"{name}[{i}] must be a {cls.__name__}, got {describe_value(item)}")
     return items
+
+
+def check_ks(ks) -> list:
+    """`ks` as a non-empty list of at most 16 values (each checked by the caller)."""
+    if isinstance(ks, (str, bytes)) or not hasattr(ks, "__iter__"):
+        raise TypeError(f"ks must be a sequence of integers, got {describe_value(ks)}")
+    ks = list(ks)
+    if not 1 <= len(ks) <= 16:
+        raise ValueError(f"ks must hold 1 to 16 values, got {len(ks)}")
+    return ks
 
 
 def check_config(name: str, config, cls: type, *, not_a: type | None = None):
