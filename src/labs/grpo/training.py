@@ -366,8 +366,7 @@ def _train_grpo(
     g, n = config.group_size, task.max_answer_tokens
     log = TrainLog()
     clip_high = config.clip_eps if config.clip_eps_high is None else config.clip_eps_high
-    saved = None
-    for step in progress(range(config.steps), desc=desc):
+    for _ in progress(range(config.steps), desc=desc):
         start = time.process_time()
         batch, zero_adv, sampled = _sample_groups(task, policy, config, prompt_gen, generator)
         if batch is None:  # dynamic sampling found no informative group: nothing to learn
