@@ -122,9 +122,12 @@ def _config(kind):
         "loss_type": "dr_grpo",
         "scale_by_std": False,
         "clip_eps_high": 0.28,
+        "baseline": True,
+        "dynamic_sampling": kind == "grpo",
+        "max_sampling_rounds": 2,
     }
     if kind == "ppo":
-        fields.update(critic_lr=1e-3, gamma=1.0, gae_lambda=0.95)
+        fields.update(critic_lr=1e-3, gamma=1.0, gae_lambda=0.95, distinct_prompts=True)
     return call(**fields)
 
 
@@ -163,6 +166,20 @@ _SETTINGS = {
     "max_completion_length": 4,
 }
 
+
+def _rung():
+    from labs.grpo.ladder import ladder_config
+
+    config = ladder_config("dapo", steps=1, prompts_per_step=1, group_size=2)
+    return call(task=_task(), start=_policy(), config=config, eval_seed=0)
+
+
+def _sweep_file():
+    from importlib import resources
+
+    return str(resources.files("labs.grpo").joinpath("data/sweep.json"))
+
+
 EXAMPLES = {
     # labs.grpo (config, reference, memory)
     "labs.grpo.config.GRPOConfig": lambda: _config("grpo"),
@@ -172,6 +189,15 @@ EXAMPLES = {
     ),
     "labs.grpo.reference.kl_k3": lambda: call(logp=LOGP, ref_logp=REF),
     "labs.grpo.reference.grpo_loss": lambda: call(**_LOSS, **_SETTINGS),
+    "labs.grpo.reference.informative_groups": lambda: call(rewards=REWARDS, group_size=2),
+    "labs.grpo.metrics.pass_at_k": lambda: call(correct=np.array([[1, 0, 0, 1]]), k=2),
+    "labs.grpo.metrics.majority_at_k": lambda: call(
+        answers=np.array([[3, 3, -1, 4]]), targets=np.array([3]), k=2
+    ),
+    "labs.grpo.ladder.ladder_config": lambda: call(rung="dr_grpo", steps=2, seed=0),
+    "labs.grpo.ladder.block_means": lambda: call(values=np.array([1.0, 2.0, 4.0]), block=2),
+    "labs.grpo.ladder.run_rung": _rung,
+    "labs.grpo.sweep.load_sweep": lambda: call(path=_sweep_file()),
     "labs.grpo.memory.rl_memory_bytes": lambda: call(
         policy_params=7e9,
         critic_params=7e9,
@@ -182,6 +208,9 @@ EXAMPLES = {
     # labs.grpo.torch (kernels, policy, loops)
     "labs.grpo.torch_kernels.group_advantages": lambda: call(
         rewards=_torch(REWARDS), group_size=2, eps=1e-4, scale_by_std=False
+    ),
+    "labs.grpo.torch_kernels.informative_groups": lambda: call(
+        rewards=_torch(REWARDS), group_size=2
     ),
     "labs.grpo.torch_kernels.kl_k3": lambda: call(logp=_torch(LOGP), ref_logp=_torch(REF)),
     "labs.grpo.torch_kernels.grpo_loss": lambda: call(
@@ -211,6 +240,15 @@ EXAMPLES = {
         seed=0,
     ),  # fmt: skip
     "labs.grpo.training.measure_step": _measure_step,
+    "labs.grpo.training.evaluate_at_k": lambda: call(
+        policy=_policy(),
+        task=_task(),
+        problems=_task().train[:2],
+        samples=2,
+        ks=(1, 2),
+        temperature=1.0,
+        seed=0,
+    ),  # fmt: skip
     "labs.grpo.training.train_grpo": lambda: call(
         task=_task(),
         policy=_policy(),
@@ -231,6 +269,7 @@ EXAMPLES = {
     "labs.grpo.jax.group_advantages": lambda: call(
         rewards=_jax(REWARDS), group_size=2, eps=1e-4, scale_by_std=False
     ),
+    "labs.grpo.jax.informative_groups": lambda: call(rewards=_jax(REWARDS), group_size=2),
     "labs.grpo.jax.kl_k3": lambda: call(logp=_jax(LOGP), ref_logp=_jax(REF)),
     "labs.grpo.jax.grpo_loss": lambda: call(**{k: _jax(v) for k, v in _LOSS.items()}, **_SETTINGS),
     # labs.grpo.exercises: a check takes whatever the student wrote, attacked by
@@ -252,6 +291,9 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
     ("labs.grpo.training.new_policy", "seed", "huge-int"): "any non-negative int seeds torch",
     ("labs.grpo.training.warm_up", "seed", "huge-int"): "any non-negative int seeds torch",
     ("labs.grpo.training.evaluate", "seed", "huge-int"): "any non-negative int seeds torch",
+    ("labs.grpo.training.evaluate_at_k", "seed", "huge-int"): "any non-negative int seeds torch",
+    ("labs.grpo.ladder.ladder_config", "seed", "huge-int"): "any non-negative int seeds torch",
+    ("labs.grpo.ladder.run_rung", "eval_seed", "huge-int"): "any non-negative int seeds torch",
     **{
         (key, "mask", "array-int-dtype"): "a mask of 0/1 integers is a documented, valid mask"
         for key in (

@@ -27,7 +27,7 @@ import time
 import numpy as np
 
 from labs.common.tasks import AdditionTask
-from labs.common.validate import integer, one_of, read_only, size
+from labs.common.validate import array, integer, one_of, read_only, size
 from labs.grpo.checks import MAX_STEPS
 from labs.grpo.config import GRPOConfig
 from labs.grpo.policy import TinyPolicy
@@ -81,7 +81,7 @@ def ladder_config(rung: str, *, steps: int = 150, seed: int = 0, **overrides) ->
 
 def block_means(values, block: int = 10) -> list[float]:
     """Means of consecutive blocks of `block` values (the last, shorter block included)."""
-    values = np.asarray(values, dtype=float)
+    values = array("values", values, dtype=("float", "int"), ndim=1)
     block = size("block", block, maximum=MAX_STEPS)
     return [float(values[i : i + block].mean()) for i in range(0, len(values), block)]
 

@@ -48,7 +48,8 @@ def group_advantages(
     Args:
         rewards: 1-D float array of length n * group_size; each run of `group_size` consecutive
             rewards is one group (the outputs sampled for one question).
-        group_size: G >= 2 (the sample standard deviation, ddof = 1, needs two values).
+        group_size: G >= 2 (the sample standard deviation, ddof = 1, needs two values; the
+            paper writes only std(r), so ddof = 1 is this course's choice, as torch.std's default).
         eps: small positive number added to the standard deviation.
         scale_by_std: True divides by the group's std (DeepSeekMath §4.1.2); False gives the
             rewards minus the group mean (Dr. GRPO, Liu et al. 2025, which shows the division

@@ -41,7 +41,7 @@ from labs.grpo.training import (
     new_policy,
 )
 
-__all__ = ["load_sweep", "main"]
+__all__ = ["load_sweep"]
 
 TASK = {"max_operand": 19, "held_out_fraction": 0.2, "seed": 0}
 WARM_UP = 150
@@ -52,7 +52,12 @@ def load_sweep(path: str | Path | None = None) -> dict:
     """The committed sweep results (`labs/grpo/data/sweep.json`), or those at `path`."""
     if path is None:
         return json.loads(resources.files("labs.grpo").joinpath("data/sweep.json").read_text())
-    return json.loads(Path(path).read_text())
+    if not isinstance(path, (str, Path)):
+        raise TypeError(f"path must be a str or a pathlib.Path, got {type(path).__name__}")
+    path = Path(path)
+    if path.suffix != ".json" or not path.is_file():
+        raise ValueError(f"path must name an existing .json file, got {str(path)!r}")
+    return json.loads(path.read_text())
 
 
 def _ppo(task, start, steps: int, seed: int) -> dict:
