@@ -266,3 +266,41 @@ def test_the_committed_sweep_names_its_command_and_versions():
         assert set(seed["rungs"]) == set(RUNGS)
     with pytest.raises(ValueError, match="json"):
         load_sweep("/nonexistent.json")
+
+
+# --- which KL the k3 penalty's gradient follows ------------------------------------------------
+
+
+def test_kl_gradients_match_autograd_and_k3_follows_the_forward_kl():
+    from labs.grpo.kl_gradients import kl_gradients
+
+    rng = np.random.default_rng(0)
+    z, zr = rng.normal(size=6), rng.normal(size=6)
+    got = kl_gradients(z, zr)
+    # Independent route: torch autograd on the exact sums over the 6 outcomes.
+    zt = torch.tensor(z, requires_grad=True)
+    ref_logp = torch.log_softmax(torch.tensor(zr), 0)
+
+    def grad(fn):
+        zt.grad = None
+        fn().backward()
+        return zt.grad.numpy().copy()
+
+    def held(values):  # sum_x pi(x) f(x) with pi(x) held fixed: the sampled-token expectation
+        pi = torch.softmax(zt, 0).detach()
+        return (pi * values).sum()
+
+    logp = lambda: torch.log_softmax(zt, 0)  # noqa: E731
+    want = {
+        "k3_in_loss": grad(lambda: held(torch.expm1(ref_logp - logp()) - (ref_logp - logp()))),
+        "k1_in_loss": grad(lambda: held(logp() - ref_logp)),
+        "reverse_kl": grad(lambda: (logp().exp() * (logp() - ref_logp)).sum()),
+        "forward_kl": grad(lambda: (ref_logp.exp() * (ref_logp - logp())).sum()),
+    }
+    for key in want:
+        np.testing.assert_allclose(got[key], want[key], atol=1e-12, err_msg=key)
+    np.testing.assert_allclose(got["k3_in_loss"], got["forward_kl"], atol=1e-12)
+    # ...and not the reverse KL whose value it estimates: they differ by far more than rounding.
+    assert np.abs(got["k3_in_loss"] - got["reverse_kl"]).max() > 0.01
+    with pytest.raises(ValueError, match="one shape"):
+        kl_gradients(np.zeros(3), np.zeros(4))

@@ -194,6 +194,9 @@ EXAMPLES = {
     "labs.grpo.metrics.majority_at_k": lambda: call(
         answers=np.array([[3, 3, -1, 4]]), targets=np.array([3]), k=2
     ),
+    "labs.grpo.kl_gradients.kl_gradients": lambda: call(
+        logits=np.array([0.5, -1.0, 2.0]), ref_logits=np.array([0.0, 0.3, 1.0])
+    ),
     "labs.grpo.ladder.ladder_config": lambda: call(rung="dr_grpo", steps=2, seed=0),
     "labs.grpo.ladder.block_means": lambda: call(values=np.array([1.0, 2.0, 4.0]), block=2),
     "labs.grpo.ladder.run_rung": _rung,
