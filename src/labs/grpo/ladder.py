@@ -26,6 +26,7 @@ import time
 
 import numpy as np
 
+from labs.common.facts import fact
 from labs.common.tasks import AdditionTask
 from labs.common.validate import array, integer, one_of, read_only, size
 from labs.grpo.checks import MAX_STEPS
