@@ -52,7 +52,8 @@ RUNGS = read_only(
                 "beta": 0.0,
                 "updates_per_batch": 4,
                 "loss_type": "dapo",
-                "clip_eps_high": 0.28,
+                "clip_eps": fact("dapo_clip_eps_low").value,
+                "clip_eps_high": fact("dapo_clip_eps_high").value,
             },
             "dr_grpo": {
                 "beta": 0.04,
