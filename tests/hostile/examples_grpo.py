@@ -200,6 +200,9 @@ EXAMPLES = {
     "labs.grpo.ladder.ladder_config": lambda: call(rung="dr_grpo", steps=2, seed=0),
     "labs.grpo.ladder.block_means": lambda: call(values=np.array([1.0, 2.0, 4.0]), block=2),
     "labs.grpo.ladder.run_rung": _rung,
+    "labs.grpo.ladder.reward_at_kl": lambda: call(
+        rewards=np.array([0.1, 0.3]), kls=np.array([0.0, 0.2]), target=0.1
+    ),
     "labs.grpo.sweep.load_sweep": lambda: call(path=_sweep_file()),
     "labs.grpo.memory.rl_memory_bytes": lambda: call(
         policy_params=7e9,
@@ -207,6 +210,7 @@ EXAMPLES = {
         reward_model_params=1e9,
         trained_bytes=16.0,
         frozen_bytes=2.0,
+        reference=False,
     ),  # fmt: skip
     # labs.grpo.torch (kernels, policy, loops)
     "labs.grpo.torch_kernels.group_advantages": lambda: call(

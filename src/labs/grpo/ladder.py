@@ -28,13 +28,13 @@ import numpy as np
 
 from labs.common.facts import fact
 from labs.common.tasks import AdditionTask
-from labs.common.validate import array, integer, one_of, read_only, size
+from labs.common.validate import array, integer, one_of, read_only, real_number, size
 from labs.grpo.checks import MAX_STEPS
 from labs.grpo.config import GRPOConfig
 from labs.grpo.policy import TinyPolicy
 from labs.grpo.training import _evaluate, _evaluate_at_k, _train_grpo, check_models
 
-__all__ = ["RUNGS", "ladder_config", "run_rung", "block_means"]
+__all__ = ["RUNGS", "block_means", "ladder_config", "reward_at_kl", "run_rung"]
 
 # Settings shared by every rung: the chapter's main run (rung 5) is DeepSeekMath's GRPO.
 BASE = {"prompts_per_step": 16, "group_size": 8, "lr": 5e-4, "clip_eps": 0.2}
@@ -86,6 +86,35 @@ def block_means(values, block: int = 10) -> list[float]:
     values = array("values", values, dtype=("float", "int"), ndim=1)
     block = size("block", block, maximum=MAX_STEPS)
     return [float(values[i : i + block].mean()) for i in range(0, len(values), block)]
+
+
+def reward_at_kl(rewards, kls, target: float) -> float | None:
+    """The reward a run had when its KL first reached `target` (the matched-KL comparison).
+
+    `rewards` and `kls` are one run's curves, point by point (for example 10-step means); the
+    reward is interpolated linearly between the last point below `target` and the first at or
+    above it. Returns None when the run's KL never reaches `target`.
+    """
+    rewards = array("rewards", rewards, dtype=("float", "int"), ndim=1)
+    kls = array("kls", kls, dtype=("float", "int"), ndim=1)
+    if rewards.shape != kls.shape:
+        raise ValueError(
+            f"rewards and kls must have one shape, got {rewards.shape} and {kls.shape}"
+        )
+    target = real_number("target", target, nonnegative=True)
+    return _reward_at_kl(rewards, kls, target)
+
+
+def _reward_at_kl(rewards, kls, target: float) -> float | None:
+    """Linear interpolation at the first crossing of `target`."""
+    above = np.nonzero(kls >= target)[0]
+    if above.size == 0:
+        return None
+    i = int(above[0])
+    if i == 0 or kls[i] == kls[i - 1]:
+        return float(rewards[i])
+    w = (target - kls[i - 1]) / (kls[i] - kls[i - 1])
+    return float(rewards[i - 1] + w * (rewards[i] - rewards[i - 1]))
 
 
 def run_rung(
