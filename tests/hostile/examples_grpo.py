@@ -201,7 +201,7 @@ EXAMPLES = {
     "labs.grpo.ladder.block_means": lambda: call(values=np.array([1.0, 2.0, 4.0]), block=2),
     "labs.grpo.ladder.run_rung": _rung,
     "labs.grpo.ladder.reward_at_kl": lambda: call(
-        rewards=np.array([0.1, 0.3]), kls=np.array([0.0, 0.2]), target=0.1
+        rewards=np.array([0.1, 0.3]), kls=np.array([0.0, 0.2]), kl_level=0.1
     ),
     "labs.grpo.sweep.load_sweep": lambda: call(path=_sweep_file()),
     "labs.grpo.memory.rl_memory_bytes": lambda: call(
@@ -300,6 +300,21 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
     ("labs.grpo.training.evaluate", "seed", "huge-int"): "any non-negative int seeds torch",
     ("labs.grpo.training.evaluate_at_k", "seed", "huge-int"): "any non-negative int seeds torch",
     ("labs.grpo.ladder.ladder_config", "seed", "huge-int"): "any non-negative int seeds torch",
+    ("labs.grpo.ladder.block_means", "values", "array-int-dtype"): (
+        "integer values (counts, lengths) have a mean like any other numbers"
+    ),
+    ("labs.grpo.metrics.majority_at_k", "answers", "ids-negative"): (
+        "-1 is the documented marker of a malformed sample (answers below -1 are refused)"
+    ),
+    ("labs.grpo.metrics.pass_at_k", "correct", "ids-float-dtype"): (
+        "0/1 floats are a documented form of `correct` (other values are refused)"
+    ),
+    ("labs.grpo.metrics.majority_at_k", "answers", "ids-huge"): (
+        "an answer is any integer a sample states; a huge one is a valid (wrong) answer"
+    ),
+    ("labs.grpo.metrics.majority_at_k", "targets", "ids-huge"): (
+        "a right answer may be any non-negative integer"
+    ),
     ("labs.grpo.ladder.run_rung", "eval_seed", "huge-int"): "any non-negative int seeds torch",
     **{
         (key, "mask", "array-int-dtype"): "a mask of 0/1 integers is a documented, valid mask"

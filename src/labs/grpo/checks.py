@@ -119,6 +119,8 @@ def check_at_k_args(values, k, *, name: str, dtype: tuple[str, ...], divides: bo
         raise ValueError(f"{name} must hold only 0 and 1 (or booleans)")
     if divides and n % k:
         raise ValueError(f"k must divide the number of samples n={n}, got {k}")
+    if "int" in dtype and values.dtype.kind in "iu" and values.min() < -1:
+        raise ValueError(f"{name} must be >= 0, or -1 for a malformed sample, got {values.min()}")
     return values, k
 
 
@@ -127,6 +129,8 @@ def check_targets(targets, n_problems: int):
     targets = array("targets", targets, framework="numpy", dtype="int", ndim=1)
     if targets.shape[0] != n_problems:
         raise ValueError(f"targets must have shape ({n_problems},), got {targets.shape}")
+    if targets.min() < 0:
+        raise ValueError(f"targets must be >= 0 (answers are non-negative), got {targets.min()}")
     return targets
 
 

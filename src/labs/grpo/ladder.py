@@ -88,32 +88,32 @@ def block_means(values, block: int = 10) -> list[float]:
     return [float(values[i : i + block].mean()) for i in range(0, len(values), block)]
 
 
-def reward_at_kl(rewards, kls, target: float) -> float | None:
-    """The reward a run had when its KL first reached `target` (the matched-KL comparison).
+def reward_at_kl(rewards, kls, kl_level: float) -> float | None:
+    """The reward a run had when its KL first reached `kl_level` (the matched-KL comparison).
 
     `rewards` and `kls` are one run's curves, point by point (for example 10-step means); the
-    reward is interpolated linearly between the last point below `target` and the first at or
-    above it. Returns None when the run's KL never reaches `target`.
+    reward is interpolated linearly between the last point below `kl_level` and the first at or
+    above it. Returns None when the run's KL never reaches `kl_level`.
     """
-    rewards = array("rewards", rewards, dtype=("float", "int"), ndim=1)
-    kls = array("kls", kls, dtype=("float", "int"), ndim=1)
+    rewards = array("rewards", rewards, ndim=1)
+    kls = array("kls", kls, ndim=1)
     if rewards.shape != kls.shape:
         raise ValueError(
             f"rewards and kls must have one shape, got {rewards.shape} and {kls.shape}"
         )
-    target = real_number("target", target, nonnegative=True)
-    return _reward_at_kl(rewards, kls, target)
+    kl_level = real_number("kl_level", kl_level, nonnegative=True)
+    return _reward_at_kl(rewards, kls, kl_level)
 
 
-def _reward_at_kl(rewards, kls, target: float) -> float | None:
-    """Linear interpolation at the first crossing of `target`."""
-    above = np.nonzero(kls >= target)[0]
+def _reward_at_kl(rewards, kls, kl_level: float) -> float | None:
+    """Linear interpolation at the first crossing of `kl_level`."""
+    above = np.nonzero(kls >= kl_level)[0]
     if above.size == 0:
         return None
     i = int(above[0])
     if i == 0 or kls[i] == kls[i - 1]:
         return float(rewards[i])
-    w = (target - kls[i - 1]) / (kls[i] - kls[i - 1])
+    w = (kl_level - kls[i - 1]) / (kls[i] - kls[i - 1])
     return float(rewards[i - 1] + w * (rewards[i] - rewards[i - 1]))
 
 
@@ -127,7 +127,7 @@ def run_rung(
     time of training), "final" (means over the last 30 steps of reward, KL, zero-advantage
     fraction and completion length) and "curves" (10-step means of the same).
     """
-    check_models(task, policy=start)
+    check_models(task, start=start)
     if not isinstance(config, GRPOConfig):
         raise TypeError(f"config must be a GRPOConfig, got {type(config).__name__}")
     eval_seed = integer("eval_seed", eval_seed, minimum=0)
