@@ -449,3 +449,49 @@ def check_config(name: str, config, cls: type, *, not_a: type | None = None):
     if not isinstance(config, cls) or (not_a is not None and isinstance(config, not_a)):
         raise TypeError(f"{name} must be a {cls.__name__}, got {describe_value(config)}")
     return config
+
+
+# --- The ladder, the matched-KL comparison and the k3 gradients -----------------------------------
+
+
+def check_ladder_args(rung, steps, seed, rungs) -> tuple[str, int, int]:
+    """Checked (rung, steps, seed) of `ladder_config`: a known rung, steps <= MAX_STEPS."""
+    one_of("rung", rung, tuple(rungs))
+    steps = size("steps", steps, maximum=MAX_STEPS, why="a step takes about a second on a CPU")
+    return rung, steps, integer("seed", seed, minimum=0)
+
+
+def check_block_means_args(values, block) -> tuple[np.ndarray, int]:
+    """Checked (values, block) of `block_means`: a 1-D array of numbers and a block size."""
+    values = array("values", values, dtype=("float", "int"), ndim=1)
+    return values, size("block", block, maximum=MAX_STEPS)
+
+
+def check_reward_at_kl_args(rewards, kls, kl_level) -> tuple[np.ndarray, np.ndarray, float]:
+    """Checked curves (two 1-D float arrays of one shape) and a KL level >= 0."""
+    rewards = array("rewards", rewards, ndim=1)
+    kls = array("kls", kls, ndim=1)
+    if rewards.shape != kls.shape:
+        raise ValueError(
+            f"rewards and kls must have one shape, got {rewards.shape} and {kls.shape}"
+        )
+    return rewards, kls, real_number("kl_level", kl_level, nonnegative=True)
+
+
+def check_run_rung_args(config, eval_seed, config_type: type) -> int:
+    """TypeError unless `config` is a `config_type`; the checked evaluation seed."""
+    if not isinstance(config, config_type):
+        raise TypeError(f"config must be a {config_type.__name__}, got {describe_value(config)}")
+    return integer("eval_seed", eval_seed, minimum=0)
+
+
+def check_logit_pair(logits, ref_logits) -> tuple[np.ndarray, np.ndarray]:
+    """Two 1-D float arrays of one shape (V >= 2,), as float64."""
+    logits = array("logits", logits, ndim=1)
+    ref_logits = array("ref_logits", ref_logits, ndim=1)
+    if logits.shape != ref_logits.shape or logits.shape[0] < 2:
+        raise ValueError(
+            f"logits and ref_logits must have one shape (V >= 2,), got {logits.shape} and "
+            f"{ref_logits.shape}"
+        )
+    return logits.astype(np.float64), ref_logits.astype(np.float64)

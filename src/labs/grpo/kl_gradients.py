@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from jaxtyping import Float
 
-from labs.common.validate import array
+from labs.grpo.checks import check_logit_pair
 
 __all__ = ["kl_gradients"]
 
@@ -39,14 +39,7 @@ def kl_gradients(logits, ref_logits) -> dict[str, np.ndarray]:
         "reverse_kl" (d KL(pi || pi_ref) / dz, the KL whose value k3 estimates) and
         "forward_kl" (d KL(pi_ref || pi) / dz).
     """
-    logits = array("logits", logits, ndim=1)
-    ref_logits = array("ref_logits", ref_logits, ndim=1)
-    if logits.shape != ref_logits.shape or logits.shape[0] < 2:
-        raise ValueError(
-            f"logits and ref_logits must have one shape (V >= 2,), got {logits.shape} and "
-            f"{ref_logits.shape}"
-        )
-    return _kl_gradients(logits.astype(np.float64), ref_logits.astype(np.float64))
+    return _kl_gradients(*check_logit_pair(logits, ref_logits))
 
 
 def _log_softmax(z: Float[np.ndarray, " V"]) -> Float[np.ndarray, " V"]:

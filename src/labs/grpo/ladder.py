@@ -28,8 +28,13 @@ import numpy as np
 
 from labs.common.facts import fact
 from labs.common.tasks import AdditionTask
-from labs.common.validate import array, integer, one_of, read_only, real_number, size
-from labs.grpo.checks import MAX_STEPS
+from labs.common.validate import read_only
+from labs.grpo.checks import (
+    check_block_means_args,
+    check_ladder_args,
+    check_reward_at_kl_args,
+    check_run_rung_args,
+)
 from labs.grpo.config import GRPOConfig
 from labs.grpo.policy import TinyPolicy
 from labs.grpo.training import _evaluate, _evaluate_at_k, _train_grpo, check_models
@@ -39,31 +44,27 @@ __all__ = ["RUNGS", "block_means", "ladder_config", "reward_at_kl", "run_rung"]
 # Settings shared by every rung: the chapter's main run (rung 5) is DeepSeekMath's GRPO.
 BASE = {"prompts_per_step": 16, "group_size": 8, "lr": 5e-4, "clip_eps": 0.2}
 
-RUNGS = read_only(
-    {
-        name: read_only(settings)
-        for name, settings in {
-            "reinforce": {"baseline": False, "beta": 0.0, "updates_per_batch": 1},
-            "group_mean": {"scale_by_std": False, "beta": 0.0, "updates_per_batch": 1},
-            "std_norm": {"beta": 0.0, "updates_per_batch": 1},
-            "clip_updates": {"beta": 0.0, "updates_per_batch": 4},
-            "grpo": {"beta": 0.04, "updates_per_batch": 4},
-            "dapo": {
-                "beta": 0.0,
-                "updates_per_batch": 4,
-                "loss_type": "dapo",
-                "clip_eps": fact("dapo_clip_eps_low").value,
-                "clip_eps_high": fact("dapo_clip_eps_high").value,
-            },
-            "dr_grpo": {
-                "beta": 0.04,
-                "updates_per_batch": 4,
-                "loss_type": "dr_grpo",
-                "scale_by_std": False,
-            },
-        }.items()
-    }
-)
+_RUNGS = {
+    "reinforce": {"baseline": False, "beta": 0.0, "updates_per_batch": 1},
+    "group_mean": {"scale_by_std": False, "beta": 0.0, "updates_per_batch": 1},
+    "std_norm": {"beta": 0.0, "updates_per_batch": 1},
+    "clip_updates": {"beta": 0.0, "updates_per_batch": 4},
+    "grpo": {"beta": 0.04, "updates_per_batch": 4},
+    "dapo": {
+        "beta": 0.0,
+        "updates_per_batch": 4,
+        "loss_type": "dapo",
+        "clip_eps": fact("dapo_clip_eps_low").value,
+        "clip_eps_high": fact("dapo_clip_eps_high").value,
+    },
+    "dr_grpo": {
+        "beta": 0.04,
+        "updates_per_batch": 4,
+        "loss_type": "dr_grpo",
+        "scale_by_std": False,
+    },
+}
+RUNGS = read_only({name: read_only(settings) for name, settings in _RUNGS.items()})
 
 
 def ladder_config(rung: str, *, steps: int = 150, seed: int = 0, **overrides) -> GRPOConfig:
@@ -75,16 +76,13 @@ def ladder_config(rung: str, *, steps: int = 150, seed: int = 0, **overrides) ->
         seed: the run's seed.
         overrides: further GRPOConfig fields (for example dynamic_sampling=True).
     """
-    one_of("rung", rung, tuple(RUNGS))
-    steps = size("steps", steps, maximum=MAX_STEPS)
-    seed = integer("seed", seed, minimum=0)
+    rung, steps, seed = check_ladder_args(rung, steps, seed, RUNGS)
     return GRPOConfig(**{**BASE, **RUNGS[rung], "steps": steps, "seed": seed, **overrides})
 
 
 def block_means(values, block: int = 10) -> list[float]:
     """Means of consecutive blocks of `block` values (the last, shorter block included)."""
-    values = array("values", values, dtype=("float", "int"), ndim=1)
-    block = size("block", block, maximum=MAX_STEPS)
+    values, block = check_block_means_args(values, block)
     return [float(values[i : i + block].mean()) for i in range(0, len(values), block)]
 
 
@@ -95,13 +93,7 @@ def reward_at_kl(rewards, kls, kl_level: float) -> float | None:
     reward is interpolated linearly between the last point below `kl_level` and the first at or
     above it. Returns None when the run's KL never reaches `kl_level`.
     """
-    rewards = array("rewards", rewards, ndim=1)
-    kls = array("kls", kls, ndim=1)
-    if rewards.shape != kls.shape:
-        raise ValueError(
-            f"rewards and kls must have one shape, got {rewards.shape} and {kls.shape}"
-        )
-    kl_level = real_number("kl_level", kl_level, nonnegative=True)
+    rewards, kls, kl_level = check_reward_at_kl_args(rewards, kls, kl_level)
     return _reward_at_kl(rewards, kls, kl_level)
 
 
@@ -128,9 +120,7 @@ def run_rung(
     fraction and completion length) and "curves" (10-step means of the same).
     """
     check_models(task, start=start)
-    if not isinstance(config, GRPOConfig):
-        raise TypeError(f"config must be a GRPOConfig, got {type(config).__name__}")
-    eval_seed = integer("eval_seed", eval_seed, minimum=0)
+    eval_seed = check_run_rung_args(config, eval_seed, GRPOConfig)
     policy = copy.deepcopy(start)
     reference = copy.deepcopy(start)
     for p in reference.parameters():
