@@ -419,17 +419,18 @@ def check_memory_args(policy_params, critic_params, reward_model_params, trained
     return (*counts, *per_param)
 
 
-def check_items(name: str, value, cls: type, *, nonempty: bool = True) -> list:
+def check_items(name: str, value, cls: type | tuple[type, ...], *, nonempty: bool = True) -> list:
     """`value` as a list whose items are all instances of `cls` (at most MAX_BATCH of them)."""
+    what = " or ".join(c.__name__ for c in cls) if isinstance(cls, tuple) else cls.__name__
     if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
-        raise TypeError(f"{name} must be a sequence of {cls.__name__}, got {describe_value(value)}")
+        raise TypeError(f"{name} must be a sequence of {what}, got {describe_value(value)}")
     items = list(value)
     if nonempty and not items:
-        raise ValueError(f"{name} must hold at least one {cls.__name__}, got none")
+        raise ValueError(f"{name} must hold at least one {what}, got none")
     size(f"len({name})", len(items), minimum=0, maximum=MAX_BATCH)
     for i, item in enumerate(items):
         if not isinstance(item, cls):
-            raise TypeError(f"{name}[{i}] must be a {cls.__name__}, got {describe_value(item)}")
+            raise TypeError(f"{name}[{i}] must be a {what}, got {describe_value(item)}")
     return items
 
 
@@ -495,3 +496,22 @@ def check_logit_pair(logits, ref_logits) -> tuple[np.ndarray, np.ndarray]:
             f"{ref_logits.shape}"
         )
     return logits.astype(np.float64), ref_logits.astype(np.float64)
+
+
+# --- The Countdown-style task -------------------------------------------------------------------
+
+
+def check_countdown_task_args(n_problems, held_out_fraction, seed) -> tuple[int, float, int]:
+    """Checked arguments of `CountdownTask`: 10 to 10,000 problems, a fraction in (0, 1)."""
+    n_problems = size("n_problems", n_problems, minimum=10, maximum=10_000)
+    frac = real_number("held_out_fraction", held_out_fraction)
+    if not 0 < frac < 1:
+        raise ValueError(f"held_out_fraction must be in (0, 1), got {held_out_fraction}")
+    return n_problems, frac, integer("seed", seed, minimum=0)
+
+
+def check_countdown_problems(problems) -> list:
+    """`problems` as a non-empty list of CountdownProblems."""
+    from labs.grpo.countdown import CountdownProblem  # the class lives with the task
+
+    return check_items("problems", problems, CountdownProblem)

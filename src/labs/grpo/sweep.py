@@ -30,13 +30,16 @@ import numpy as np
 import torch
 
 from labs.common.tasks import AdditionTask
+from labs.common.validate import one_of
 from labs.grpo.config import PPOConfig
+from labs.grpo.countdown import CountdownTask
 from labs.grpo.ladder import BASE, RUNGS, block_means, ladder_config, run_rung
 from labs.grpo.ppo import _train_ppo
 from labs.grpo.training import (
     _evaluate,
     _evaluate_at_k,
     _frozen_copy,
+    _train_grpo,
     _warm_up,
     new_policy,
 )
@@ -44,14 +47,20 @@ from labs.grpo.training import (
 __all__ = ["load_sweep"]
 
 TASK = {"max_operand": 19, "held_out_fraction": 0.2, "seed": 0}
+COUNTDOWN_TASK = {"n_problems": 600, "held_out_fraction": 0.2, "seed": 0}
+COUNTDOWN_RUNGS = ("grpo", "dapo", "dr_grpo")
 WARM_UP = 150
 SFT_BATCH = 64
 
 
-def load_sweep(path: str | Path | None = None) -> dict:
-    """The committed sweep results (`labs/grpo/data/sweep.json`), or those at `path`."""
+def load_sweep(path: str | Path | None = None, *, task: str = "addition") -> dict:
+    """The committed sweep results of `task` ("addition": `labs/grpo/data/sweep.json`,
+    "countdown": `labs/grpo/data/countdown.json`), or those at `path`."""
     if path is None:
-        return json.loads(resources.files("labs.grpo").joinpath("data/sweep.json").read_text())
+        name = {"addition": "sweep.json", "countdown": "countdown.json"}[
+            one_of("task", task, ("addition", "countdown"))
+        ]
+        return json.loads(resources.files("labs.grpo").joinpath(f"data/{name}").read_text())
     if not isinstance(path, (str, Path)):
         raise TypeError(f"path must be a str or a pathlib.Path, got {type(path).__name__}")
     path = Path(path)
@@ -118,12 +127,56 @@ def run_seed(task: AdditionTask, seed: int, steps: int) -> dict:
     return out
 
 
+def _countdown_run(task, start, rung: str, steps: int, seed: int) -> dict:
+    """One GRPO run on the Countdown-style task: held-out scores, CPU time, curves."""
+    config = ladder_config(rung, steps=steps, seed=seed)
+    policy, reference = copy.deepcopy(start), _frozen_copy(start)
+    begin = time.process_time()
+    policy, log = _train_grpo(task, policy, reference, config, rung)
+    cpu = time.process_time() - begin
+    keys = ("reward", "kl", "zero_adv_fraction", "length")
+    return {
+        "held_out": _evaluate(policy, task, task.held_out, 8, config.format_weight, 1),
+        "cpu_seconds": cpu,
+        "final": {k: float(np.mean(log.history[k][-30:])) for k in keys},
+        "curves": {k: block_means(log.history[k]) for k in keys},
+    }
+
+
+def run_countdown_seed(seed: int, steps: int) -> dict:
+    """The Countdown-style task for one seed: GRPO, DAPO and Dr. GRPO after a warm-up, SFT for
+    GRPO's CPU time, and GRPO from an untrained policy (R1-Zero-style)."""
+    task = CountdownTask(**COUNTDOWN_TASK)
+    start = new_policy(task, seed=seed)
+    _warm_up(start, task, WARM_UP, 64, 3e-3, seed)
+    out = {"before": {"held_out": _evaluate(start, task, task.held_out, 8, 0.1, 1)}, "rungs": {}}
+    for rung in COUNTDOWN_RUNGS:
+        out["rungs"][rung] = _countdown_run(task, start, rung, steps, seed)
+        print(f"countdown seed {seed} {rung}: {out['rungs'][rung]['held_out']}", flush=True)
+    policy, sft_steps, begin = copy.deepcopy(start), 0, time.process_time()
+    while time.process_time() - begin < out["rungs"]["grpo"]["cpu_seconds"] and sft_steps < 5_000:
+        _warm_up(policy, task, 10, SFT_BATCH, 3e-3, seed + 7 * sft_steps + 1)
+        sft_steps += 10
+    out["sft"] = {
+        "held_out": _evaluate(policy, task, task.held_out, 8, 0.1, 1),
+        "cpu_seconds": time.process_time() - begin,
+        "steps": sft_steps,
+    }
+    fresh = new_policy(task, seed=seed)
+    out["zero_before"] = {"held_out": _evaluate(fresh, task, task.held_out, 8, 0.1, 1)}
+    out["zero"] = _countdown_run(task, fresh, "grpo", steps, seed)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m labs.grpo.sweep", description=__doc__)
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0 .. seeds-1")
     parser.add_argument("--steps", type=int, default=150, help="RL steps of every run")
-    parser.add_argument("--out", default=str(Path(__file__).parent / "data" / "sweep.json"))
+    parser.add_argument("--task", choices=("addition", "countdown"), default="addition")
+    parser.add_argument("--out", default=None, help="default: data/sweep.json or countdown.json")
     args = parser.parse_args(argv)
+    name = "sweep.json" if args.task == "addition" else "countdown.json"
+    args.out = args.out or str(Path(__file__).parent / "data" / name)
     torch.set_num_threads(1)
     task = AdditionTask(**TASK)
     meta = {
@@ -143,9 +196,14 @@ def main(argv: list[str] | None = None) -> None:
         "base": BASE,
         "rungs": {k: dict(v) for k, v in RUNGS.items()},
     }
+    if args.task == "countdown":
+        meta.update(task=COUNTDOWN_TASK, rungs={k: dict(RUNGS[k]) for k in COUNTDOWN_RUNGS})
     results = {"meta": meta, "seeds": {}}
     for seed in range(args.seeds):
-        results["seeds"][str(seed)] = run_seed(task, seed, args.steps)
+        if args.task == "countdown":
+            results["seeds"][str(seed)] = run_countdown_seed(seed, args.steps)
+        else:
+            results["seeds"][str(seed)] = run_seed(task, seed, args.steps)
         Path(args.out).write_text(json.dumps(results, indent=1))  # partial results survive
     print(f"wrote {args.out}")
 

@@ -41,6 +41,7 @@ from labs.grpo.checks import (
     check_loop_sizes,
 )
 from labs.grpo.config import GRPOConfig, PPOConfig
+from labs.grpo.countdown import CountdownProblem, CountdownTask
 from labs.grpo.metrics import _majority_at_k, _pass_at_k
 from labs.grpo.policy import TinyPolicy, _completion_logprobs, _greedy, _sample
 from labs.grpo.torch_kernels import _group_advantages, _grpo_loss, _informative_groups
@@ -82,9 +83,9 @@ class TrainLog:
 
 
 def check_models(task, **policies) -> None:
-    """TypeError/ValueError unless `task` is an AdditionTask and each given policy a TinyPolicy
-    that reads the task's vocabulary and sequence length."""
-    instance("task", task, AdditionTask, "an AdditionTask")
+    """TypeError/ValueError unless `task` is an AdditionTask or a CountdownTask and each given
+    policy a TinyPolicy that reads the task's vocabulary and sequence length."""
+    instance("task", task, (AdditionTask, CountdownTask), "an AdditionTask or a CountdownTask")
     for name, policy in policies.items():
         instance(name, policy, TinyPolicy, "a TinyPolicy")
         check_fits(name, policy.vocab_size, policy.max_len, task.vocab_size, _length(task))
@@ -161,7 +162,7 @@ def evaluate(
     Returns a dict: "greedy_accuracy", "reward", "accuracy", "format" (share well formed).
     """
     check_models(task, policy=policy)
-    problems = check_items("problems", problems, Problem)
+    problems = check_items("problems", problems, (Problem, CountdownProblem))
     samples = size("samples", samples, maximum=max(1, MAX_BATCH // len(problems)))
     format_weight = real_number("format_weight", format_weight, nonnegative=True)
     seed = integer("seed", seed, minimum=0)
@@ -213,6 +214,7 @@ def evaluate_at_k(
     Returns a dict with keys "pass@k" and "maj@k" for each k in `ks`.
     """
     check_models(task, policy=policy)
+    instance("task", task, AdditionTask, "an AdditionTask (answers are numbers to vote on)")
     problems = check_items("problems", problems, Problem)
     samples = size("samples", samples, maximum=max(1, MAX_BATCH // len(problems)))
     ks = [integer("ks[i]", k, minimum=1, maximum=samples) for k in check_ks(ks)]
