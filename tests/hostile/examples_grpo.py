@@ -174,6 +174,35 @@ def _rung():
     return call(task=_task(), start=_policy(), config=config, eval_seed=0)
 
 
+def _countdown(method=None):
+    from labs.grpo.countdown import CountdownTask
+
+    task = CountdownTask(n_problems=10, held_out_fraction=0.2, seed=0)
+    if method is None:
+        return task
+    probs = task.train[:2]
+    if method == "prompts":
+        return call(task.prompts, problems=probs)
+    if method == "answers":
+        return call(task.answers, problems=probs)
+    completions = task.answers(probs)
+    if method == "rewards":
+        return call(task.rewards, problems=probs, completions=completions, format_weight=0.1)
+    return call(task.accuracy, problems=probs, completions=completions)
+
+
+def _cd_ids(text):
+    from labs.common.tasks import TOKENIZER
+
+    return np.array(TOKENIZER.encode(text, eos=True))
+
+
+def _cd_problem():
+    from labs.grpo.countdown import CountdownProblem
+
+    return CountdownProblem(numbers=(3, 11, 7, 4), solution=(3, 4))
+
+
 def _sweep_file():
     from importlib import resources
 
@@ -203,7 +232,17 @@ EXAMPLES = {
     "labs.grpo.ladder.reward_at_kl": lambda: call(
         rewards=np.array([0.1, 0.3]), kls=np.array([0.0, 0.2]), kl_level=0.1
     ),
-    "labs.grpo.sweep.load_sweep": lambda: call(path=_sweep_file()),
+    "labs.grpo.sweep.load_sweep": lambda: call(path=_sweep_file(), task="addition"),
+    "labs.grpo.countdown.CountdownProblem": lambda: call(numbers=(3, 11, 7, 4), solution=(3, 4)),
+    "labs.grpo.countdown.CountdownTask": lambda: call(n_problems=10, held_out_fraction=0.2, seed=0),
+    "labs.grpo.countdown.CountdownTask.prompts": lambda: _countdown("prompts"),
+    "labs.grpo.countdown.CountdownTask.answers": lambda: _countdown("answers"),
+    "labs.grpo.countdown.CountdownTask.rewards": lambda: _countdown("rewards"),
+    "labs.grpo.countdown.CountdownTask.accuracy": lambda: _countdown("accuracy"),
+    "labs.grpo.countdown.parse_terms": lambda: call(completion=_cd_ids("3+4")),
+    "labs.grpo.countdown.countdown_reward": lambda: call(
+        problem=_cd_problem(), completion=_cd_ids("3+4"), format_weight=0.1
+    ),
     "labs.grpo.memory.rl_memory_bytes": lambda: call(
         policy_params=7e9,
         critic_params=7e9,
@@ -300,6 +339,7 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
     ("labs.grpo.training.evaluate", "seed", "huge-int"): "any non-negative int seeds torch",
     ("labs.grpo.training.evaluate_at_k", "seed", "huge-int"): "any non-negative int seeds torch",
     ("labs.grpo.ladder.ladder_config", "seed", "huge-int"): "any non-negative int seeds torch",
+    ("labs.grpo.countdown.CountdownTask", "seed", "huge-int"): "any non-negative int seeds NumPy",
     ("labs.grpo.ladder.block_means", "values", "array-int-dtype"): (
         "integer values (counts, lengths) have a mean like any other numbers"
     ),

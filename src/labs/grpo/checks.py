@@ -515,3 +515,24 @@ def check_countdown_problems(problems) -> list:
     from labs.grpo.countdown import CountdownProblem  # the class lives with the task
 
     return check_items("problems", problems, CountdownProblem)
+
+
+def check_countdown_problem(numbers, solution, n_numbers: int, max_number: int) -> None:
+    """ValueError/TypeError unless `numbers` is a tuple of `n_numbers` ints in 1..max_number and
+    `solution` a tuple of 2 or 3 of them (each used at most as often as it is listed)."""
+    from collections import Counter
+
+    for name, value, lengths in (
+        ("numbers", numbers, (n_numbers,)),
+        ("solution", solution, (2, 3)),
+    ):
+        if not isinstance(value, tuple):
+            raise TypeError(f"{name} must be a tuple of ints, got {describe_value(value)}")
+        if len(value) not in lengths:
+            raise ValueError(
+                f"{name} must hold {' or '.join(map(str, lengths))} numbers, got {len(value)}"
+            )
+        for n in value:
+            integer(name, n, minimum=1, maximum=max_number)
+    if Counter(solution) - Counter(numbers):
+        raise ValueError(f"solution {solution} must use only the numbers {numbers}")

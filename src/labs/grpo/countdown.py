@@ -23,8 +23,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from labs.common.tasks import TOKENIZER
-from labs.common.validate import integer, integer_array, real_number, size
-from labs.grpo.checks import check_countdown_problems, check_countdown_task_args
+from labs.common.validate import integer_array, real_number, size
+from labs.grpo.checks import (
+    check_countdown_problem,
+    check_countdown_problems,
+    check_countdown_task_args,
+)
 
 __all__ = ["CountdownProblem", "CountdownTask", "countdown_reward", "parse_terms"]
 
@@ -40,15 +44,7 @@ class CountdownProblem:
     solution: tuple[int, ...]
 
     def __post_init__(self) -> None:
-        if len(self.numbers) != N_NUMBERS or not 2 <= len(self.solution) <= 3:
-            raise ValueError(
-                f"a CountdownProblem holds {N_NUMBERS} numbers and a solution of 2 or 3 of them, "
-                f"got {len(self.numbers)} and {len(self.solution)}"
-            )
-        for n in (*self.numbers, *self.solution):
-            integer("numbers", n, minimum=1, maximum=MAX_NUMBER)
-        if Counter(self.solution) - Counter(self.numbers):
-            raise ValueError(f"solution {self.solution} must use only the numbers {self.numbers}")
+        check_countdown_problem(self.numbers, self.solution, N_NUMBERS, MAX_NUMBER)
 
     @property
     def target(self) -> int:

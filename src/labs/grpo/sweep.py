@@ -56,10 +56,9 @@ SFT_BATCH = 64
 def load_sweep(path: str | Path | None = None, *, task: str = "addition") -> dict:
     """The committed sweep results of `task` ("addition": `labs/grpo/data/sweep.json`,
     "countdown": `labs/grpo/data/countdown.json`), or those at `path`."""
+    task = one_of("task", task, ("addition", "countdown"))
     if path is None:
-        name = {"addition": "sweep.json", "countdown": "countdown.json"}[
-            one_of("task", task, ("addition", "countdown"))
-        ]
+        name = {"addition": "sweep.json", "countdown": "countdown.json"}[task]
         return json.loads(resources.files("labs.grpo").joinpath(f"data/{name}").read_text())
     if not isinstance(path, (str, Path)):
         raise TypeError(f"path must be a str or a pathlib.Path, got {type(path).__name__}")
