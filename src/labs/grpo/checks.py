@@ -536,3 +536,28 @@ def check_countdown_problem(numbers, solution, n_numbers: int, max_number: int) 
             integer(name, n, minimum=1, maximum=max_number)
     if Counter(solution) - Counter(numbers):
         raise ValueError(f"solution {solution} must use only the numbers {numbers}")
+
+
+def check_completion_ids(completion, vocab_size: int) -> list[int]:
+    """A completion's token ids (any array-like of ints below `vocab_size`) as a flat list."""
+    ids = integer_array("completion", np.asarray(completion), low=0, high=vocab_size)
+    return ids.reshape(-1).tolist()
+
+
+def check_format_weight(format_weight) -> float:
+    """The weight of the format reward, a real number >= 0."""
+    return real_number("format_weight", format_weight, nonnegative=True)
+
+
+def check_completion_rows(completions, n_problems: int, vocab_size: int, format_weight):
+    """(completions as an (n_problems, N) int array, format_weight) of a task's `rewards`."""
+    if hasattr(completions, "detach"):  # a torch tensor
+        completions = completions.detach().cpu().numpy()
+    completions = integer_array(
+        "completions", np.asarray(completions), ndim=2, low=0, high=vocab_size
+    )
+    if completions.shape[0] != n_problems:
+        raise ValueError(
+            f"completions must have {n_problems} rows, one per problem, got {completions.shape[0]}"
+        )
+    return completions, check_format_weight(format_weight)

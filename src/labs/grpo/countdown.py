@@ -23,11 +23,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from labs.common.tasks import TOKENIZER
-from labs.common.validate import integer_array, real_number, size
 from labs.grpo.checks import (
+    check_completion_ids,
+    check_completion_rows,
     check_countdown_problem,
     check_countdown_problems,
     check_countdown_task_args,
+    check_format_weight,
 )
 
 __all__ = ["CountdownProblem", "CountdownTask", "countdown_reward", "parse_terms"]
@@ -57,8 +59,7 @@ class CountdownProblem:
 
 def parse_terms(completion) -> tuple[int, ...] | None:
     """The numbers a completion adds up, or None when it is not well formed (see the module)."""
-    ids = integer_array("completion", np.asarray(completion), low=0, high=TOKENIZER.vocab_size)
-    return _parse_terms(ids.reshape(-1).tolist())
+    return _parse_terms(check_completion_ids(completion, TOKENIZER.vocab_size))
 
 
 def _parse_terms(ids: list[int]) -> tuple[int, ...] | None:
@@ -78,11 +79,9 @@ def _parse_terms(ids: list[int]) -> tuple[int, ...] | None:
 def countdown_reward(problem: CountdownProblem, completion, format_weight: float = 0.1) -> float:
     """1 if the completion's terms are listed numbers (each at most once) summing to the target,
     plus `format_weight` if it is well formed."""
-    if not isinstance(problem, CountdownProblem):
-        raise TypeError(f"problem must be a CountdownProblem, got {type(problem).__name__}")
-    format_weight = real_number("format_weight", format_weight, nonnegative=True)
-    ids = integer_array("completion", np.asarray(completion), low=0, high=TOKENIZER.vocab_size)
-    return _countdown_reward(problem, ids.reshape(-1).tolist(), format_weight)
+    check_countdown_problems([problem])
+    ids = check_completion_ids(completion, TOKENIZER.vocab_size)
+    return _countdown_reward(problem, ids, check_format_weight(format_weight))
 
 
 def _countdown_reward(problem: CountdownProblem, ids: list[int], format_weight: float) -> float:
@@ -146,13 +145,9 @@ class CountdownTask:
     def rewards(self, problems, completions, format_weight: float = 0.1) -> np.ndarray:
         """`countdown_reward` of each (problem, completion row) pair, shape (n,)."""
         problems = check_countdown_problems(problems)
-        if hasattr(completions, "detach"):
-            completions = completions.detach().cpu().numpy()
-        completions = integer_array(
-            "completions", np.asarray(completions), ndim=2, low=0, high=self.vocab_size
+        completions, fw = check_completion_rows(
+            completions, len(problems), self.vocab_size, format_weight
         )
-        size("len(completions)", completions.shape[0], minimum=len(problems), maximum=len(problems))
-        fw = real_number("format_weight", format_weight, nonnegative=True)
         return np.array(
             [
                 _countdown_reward(p, c.tolist(), fw)
