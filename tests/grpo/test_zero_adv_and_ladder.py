@@ -278,6 +278,14 @@ def test_the_committed_sweep_names_its_command_and_versions():
         assert set(seed["rungs"]) == set(RUNGS)
     with pytest.raises(ValueError, match="json"):
         load_sweep("/nonexistent.json")
+    countdown = load_sweep(task="countdown")
+    assert (
+        countdown["meta"]["command"]
+        == "python -m labs.grpo.sweep --task countdown --seeds 3 --steps 150"
+    )
+    assert len(countdown["seeds"]) == 3 and {"python", "torch"} <= set(
+        countdown["meta"]["versions"]
+    )
 
 
 # --- which KL the k3 penalty's gradient follows ------------------------------------------------
