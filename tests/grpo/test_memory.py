@@ -25,6 +25,16 @@ def test_grpo_and_ppo_memory_hand_worked():
     assert rlhf["total"] == 36 * n
     custom = rl_memory_bytes(10, trained_bytes=4, frozen_bytes=4)
     assert custom["total"] == 80
+    # beta = 0: no reference. GRPO 16 n, PPO 16 n + 16 n: the ratio is exactly 2.
+    no_ref = rl_memory_bytes(n, reference=False)
+    assert no_ref["reference"] == 0 and no_ref["total"] == 16 * n
+    assert rl_memory_bytes(n, critic_params=n, reference=False)["total"] == 32 * n
+    # A learned reward model of the policy's size in both: (16 + 16 + 2 + 2) / (16 + 2 + 2).
+    assert rl_memory_bytes(n, critic_params=n, reward_model_params=n)["total"] / rl_memory_bytes(
+        n, reward_model_params=n
+    )["total"] == pytest.approx(36 / 20)
+    with pytest.raises(TypeError, match="reference"):
+        rl_memory_bytes(n, reference="no")
 
 
 @pytest.mark.parametrize(

@@ -122,9 +122,12 @@ def _config(kind):
         "loss_type": "dr_grpo",
         "scale_by_std": False,
         "clip_eps_high": 0.28,
+        "baseline": True,
+        "dynamic_sampling": kind == "grpo",
+        "max_sampling_rounds": 2,
     }
     if kind == "ppo":
-        fields.update(critic_lr=1e-3, gamma=1.0, gae_lambda=0.95)
+        fields.update(critic_lr=1e-3, gamma=1.0, gae_lambda=0.95, distinct_prompts=True)
     return call(**fields)
 
 
@@ -163,6 +166,49 @@ _SETTINGS = {
     "max_completion_length": 4,
 }
 
+
+def _rung():
+    from labs.grpo.ladder import ladder_config
+
+    config = ladder_config("dapo", steps=1, prompts_per_step=1, group_size=2)
+    return call(task=_task(), start=_policy(), config=config, eval_seed=0)
+
+
+def _countdown(method=None):
+    from labs.grpo.countdown import CountdownTask
+
+    task = CountdownTask(n_problems=10, held_out_fraction=0.2, seed=0)
+    if method is None:
+        return task
+    probs = task.train[:2]
+    if method == "prompts":
+        return call(task.prompts, problems=probs)
+    if method == "answers":
+        return call(task.answers, problems=probs)
+    completions = task.answers(probs)
+    if method == "rewards":
+        return call(task.rewards, problems=probs, completions=completions, format_weight=0.1)
+    return call(task.accuracy, problems=probs, completions=completions)
+
+
+def _cd_ids(text):
+    from labs.common.tasks import TOKENIZER
+
+    return np.array(TOKENIZER.encode(text, eos=True))
+
+
+def _cd_problem():
+    from labs.grpo.countdown import CountdownProblem
+
+    return CountdownProblem(numbers=(3, 11, 7, 4), solution=(3, 4))
+
+
+def _sweep_file():
+    from importlib import resources
+
+    return str(resources.files("labs.grpo").joinpath("data/sweep.json"))
+
+
 EXAMPLES = {
     # labs.grpo (config, reference, memory)
     "labs.grpo.config.GRPOConfig": lambda: _config("grpo"),
@@ -172,16 +218,45 @@ EXAMPLES = {
     ),
     "labs.grpo.reference.kl_k3": lambda: call(logp=LOGP, ref_logp=REF),
     "labs.grpo.reference.grpo_loss": lambda: call(**_LOSS, **_SETTINGS),
+    "labs.grpo.reference.informative_groups": lambda: call(rewards=REWARDS, group_size=2),
+    "labs.grpo.metrics.pass_at_k": lambda: call(correct=np.array([[1, 0, 0, 1]]), k=2),
+    "labs.grpo.metrics.majority_at_k": lambda: call(
+        answers=np.array([[3, 3, -1, 4]]), targets=np.array([3]), k=2
+    ),
+    "labs.grpo.kl_gradients.kl_gradients": lambda: call(
+        logits=np.array([0.5, -1.0, 2.0]), ref_logits=np.array([0.0, 0.3, 1.0])
+    ),
+    "labs.grpo.ladder.ladder_config": lambda: call(rung="dr_grpo", steps=2, seed=0),
+    "labs.grpo.ladder.block_means": lambda: call(values=np.array([1.0, 2.0, 4.0]), block=2),
+    "labs.grpo.ladder.run_rung": _rung,
+    "labs.grpo.ladder.reward_at_kl": lambda: call(
+        rewards=np.array([0.1, 0.3]), kls=np.array([0.0, 0.2]), kl_level=0.1
+    ),
+    "labs.grpo.sweep.load_sweep": lambda: call(path=_sweep_file(), task="addition"),
+    "labs.grpo.countdown.CountdownProblem": lambda: call(numbers=(3, 11, 7, 4), solution=(3, 4)),
+    "labs.grpo.countdown.CountdownTask": lambda: call(n_problems=10, held_out_fraction=0.2, seed=0),
+    "labs.grpo.countdown.CountdownTask.prompts": lambda: _countdown("prompts"),
+    "labs.grpo.countdown.CountdownTask.answers": lambda: _countdown("answers"),
+    "labs.grpo.countdown.CountdownTask.rewards": lambda: _countdown("rewards"),
+    "labs.grpo.countdown.CountdownTask.accuracy": lambda: _countdown("accuracy"),
+    "labs.grpo.countdown.parse_terms": lambda: call(completion=_cd_ids("3+4")),
+    "labs.grpo.countdown.countdown_reward": lambda: call(
+        problem=_cd_problem(), completion=_cd_ids("3+4"), format_weight=0.1
+    ),
     "labs.grpo.memory.rl_memory_bytes": lambda: call(
         policy_params=7e9,
         critic_params=7e9,
         reward_model_params=1e9,
         trained_bytes=16.0,
         frozen_bytes=2.0,
+        reference=False,
     ),  # fmt: skip
     # labs.grpo.torch (kernels, policy, loops)
     "labs.grpo.torch_kernels.group_advantages": lambda: call(
         rewards=_torch(REWARDS), group_size=2, eps=1e-4, scale_by_std=False
+    ),
+    "labs.grpo.torch_kernels.informative_groups": lambda: call(
+        rewards=_torch(REWARDS), group_size=2
     ),
     "labs.grpo.torch_kernels.kl_k3": lambda: call(logp=_torch(LOGP), ref_logp=_torch(REF)),
     "labs.grpo.torch_kernels.grpo_loss": lambda: call(
@@ -211,6 +286,15 @@ EXAMPLES = {
         seed=0,
     ),  # fmt: skip
     "labs.grpo.training.measure_step": _measure_step,
+    "labs.grpo.training.evaluate_at_k": lambda: call(
+        policy=_policy(),
+        task=_task(),
+        problems=_task().train[:2],
+        samples=2,
+        ks=(1, 2),
+        temperature=1.0,
+        seed=0,
+    ),  # fmt: skip
     "labs.grpo.training.train_grpo": lambda: call(
         task=_task(),
         policy=_policy(),
@@ -231,6 +315,7 @@ EXAMPLES = {
     "labs.grpo.jax.group_advantages": lambda: call(
         rewards=_jax(REWARDS), group_size=2, eps=1e-4, scale_by_std=False
     ),
+    "labs.grpo.jax.informative_groups": lambda: call(rewards=_jax(REWARDS), group_size=2),
     "labs.grpo.jax.kl_k3": lambda: call(logp=_jax(LOGP), ref_logp=_jax(REF)),
     "labs.grpo.jax.grpo_loss": lambda: call(**{k: _jax(v) for k, v in _LOSS.items()}, **_SETTINGS),
     # labs.grpo.exercises: a check takes whatever the student wrote, attacked by
@@ -252,6 +337,25 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
     ("labs.grpo.training.new_policy", "seed", "huge-int"): "any non-negative int seeds torch",
     ("labs.grpo.training.warm_up", "seed", "huge-int"): "any non-negative int seeds torch",
     ("labs.grpo.training.evaluate", "seed", "huge-int"): "any non-negative int seeds torch",
+    ("labs.grpo.training.evaluate_at_k", "seed", "huge-int"): "any non-negative int seeds torch",
+    ("labs.grpo.ladder.ladder_config", "seed", "huge-int"): "any non-negative int seeds torch",
+    ("labs.grpo.countdown.CountdownTask", "seed", "huge-int"): "any non-negative int seeds NumPy",
+    ("labs.grpo.ladder.block_means", "values", "array-int-dtype"): (
+        "integer values (counts, lengths) have a mean like any other numbers"
+    ),
+    ("labs.grpo.metrics.majority_at_k", "answers", "ids-negative"): (
+        "-1 is the documented marker of a malformed sample (answers below -1 are refused)"
+    ),
+    ("labs.grpo.metrics.pass_at_k", "correct", "ids-float-dtype"): (
+        "0/1 floats are a documented form of `correct` (other values are refused)"
+    ),
+    ("labs.grpo.metrics.majority_at_k", "answers", "ids-huge"): (
+        "an answer is any integer a sample states; a huge one is a valid (wrong) answer"
+    ),
+    ("labs.grpo.metrics.majority_at_k", "targets", "ids-huge"): (
+        "a right answer may be any non-negative integer"
+    ),
+    ("labs.grpo.ladder.run_rung", "eval_seed", "huge-int"): "any non-negative int seeds torch",
     **{
         (key, "mask", "array-int-dtype"): "a mask of 0/1 integers is a documented, valid mask"
         for key in (

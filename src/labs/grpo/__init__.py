@@ -1,11 +1,15 @@
 """Chapter 5, GRPO: reinforcement learning with verifiable rewards and no critic.
 
 Framework-free: this module re-exports the configurations (`labs.grpo.config`), the NumPy
-reference of the three GRPO kernels (`labs.grpo.reference`) and the memory model of an RL step
-(`labs.grpo.memory`). `labs.grpo.torch` and `labs.grpo.jax` hold the same kernels,
-differentiable, and a parity test feeds all three the same inputs. Equation numbers follow
-DeepSeekMath (Shao et al., 2024), §4.1. Taught in chapter 5, from "From the policy gradient to
-GRPO" to the claim check.
+reference of the three GRPO kernels and `informative_groups` (`labs.grpo.reference`), pass@k and
+maj@k (`labs.grpo.metrics`) and the memory model of an RL step (`labs.grpo.memory`). Beside them:
+`labs.grpo.kl_gradients` (which KL the k3 penalty's gradient follows), `labs.grpo.countdown` (a
+Countdown-style task with several right answers), and, with torch, `labs.grpo.ladder` (the
+ablation ladder from REINFORCE to DAPO and Dr. GRPO) and `labs.grpo.sweep` (the committed
+multi-seed results, `python -m labs.grpo.sweep`). `labs.grpo.torch` and `labs.grpo.jax` hold
+the same kernels, differentiable, and a parity test feeds all three the same inputs. Equation
+numbers follow DeepSeekMath (Shao et al., 2024), §4.1. Taught in chapter 5, from "From the policy
+gradient to GRPO" to the claim check.
 
 Group Relative Policy Optimization samples a group of G outputs o_1..o_G for each question q,
 scores each with a reward r_i, and uses the group as its own baseline (outcome supervision):
@@ -35,7 +39,14 @@ and `group_advantages(..., scale_by_std=False)` (Dr. GRPO: rewards minus the gro
 from labs.grpo.checks import check_loss_settings as check_loss_settings  # shared by 3 frameworks
 from labs.grpo.config import REWARDS, GRPOConfig, PPOConfig
 from labs.grpo.memory import rl_memory_bytes
-from labs.grpo.reference import MAX_LOG_RATIO, group_advantages, grpo_loss, kl_k3
+from labs.grpo.metrics import majority_at_k, pass_at_k
+from labs.grpo.reference import (
+    MAX_LOG_RATIO,
+    group_advantages,
+    grpo_loss,
+    informative_groups,
+    kl_k3,
+)
 
 __all__ = [
     "MAX_LOG_RATIO",
@@ -44,6 +55,9 @@ __all__ = [
     "PPOConfig",
     "group_advantages",
     "grpo_loss",
+    "informative_groups",
     "kl_k3",
+    "majority_at_k",
+    "pass_at_k",
     "rl_memory_bytes",
 ]

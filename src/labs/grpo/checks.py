@@ -41,6 +41,7 @@ MAX_LEN = 4_096
 MAX_BATCH = 65_536  # sequences in one batch: the largest GRPO step (see GRPOConfig)
 MAX_STEPS = 100_000  # optimiser steps of a run: about a second each on a laptop CPU
 MAX_UPDATES_PER_BATCH = 100
+MAX_SAMPLING_ROUNDS = 16  # dynamic sampling: batches drawn per step at most (16x the cost)
 MAX_COMPLETION = 2**20  # tokens: the longest max_completion_length "dr_grpo" may divide by
 
 # How grpo_loss averages its per-token terms (TRL's `loss_type`, see labs.grpo.reference).
@@ -86,18 +87,51 @@ def mask_array(name: str, mask, shape: tuple[int, ...], *, framework: str):
 # --- The three kernels ---------------------------------------------------------------------------
 
 
-def check_advantages_args(rewards, group_size, eps, scale_by_std=True, *, framework: str):
-    """Checked (rewards, group_size, eps, scale_by_std) of `group_advantages`, for any framework."""
+def check_group_args(rewards, group_size, *, framework: str):
+    """Checked (rewards, group_size): a 1-D float array of whole groups of `group_size` >= 2."""
     rewards = array("rewards", rewards, framework=framework)
     if rewards.ndim != 1:
         raise ValueError(f"rewards must be 1-D, got shape {tuple(rewards.shape)}")
     group_size = integer("group_size", group_size, minimum=2)
-    eps = real_number("eps", eps, positive=True)
-    scale_by_std = boolean("scale_by_std", scale_by_std)
     n = int(rewards.shape[0])
     if n % group_size:
         raise ValueError(f"len(rewards) must be a multiple of group_size={group_size}, got {n}")
+    return rewards, group_size
+
+
+def check_advantages_args(rewards, group_size, eps, scale_by_std=True, *, framework: str):
+    """Checked (rewards, group_size, eps, scale_by_std) of `group_advantages`, for any framework."""
+    rewards, group_size = check_group_args(rewards, group_size, framework=framework)
+    eps = real_number("eps", eps, positive=True)
+    scale_by_std = boolean("scale_by_std", scale_by_std)
     return rewards, group_size, eps, scale_by_std
+
+
+def check_at_k_args(values, k, *, name: str, dtype: tuple[str, ...], divides: bool = False):
+    """Checked (values, k) of pass@k / maj@k: a (P, n) NumPy array and 1 <= k <= n (dividing n
+    when `divides`). 0/1 values are required where `dtype` allows floats."""
+    values = array(name, values, framework="numpy", dtype=dtype, ndim=2)
+    if values.shape[0] == 0 or values.shape[1] == 0:
+        raise ValueError(f"{name} must have shape (P >= 1, n >= 1), got {values.shape}")
+    n = int(values.shape[1])
+    k = integer("k", k, minimum=1, maximum=n)
+    if "float" in dtype and not np.isin(values, (0, 1)).all():
+        raise ValueError(f"{name} must hold only 0 and 1 (or booleans)")
+    if divides and n % k:
+        raise ValueError(f"k must divide the number of samples n={n}, got {k}")
+    if "int" in dtype and values.dtype.kind in "iu" and values.min() < -1:
+        raise ValueError(f"{name} must be >= 0, or -1 for a malformed sample, got {values.min()}")
+    return values, k
+
+
+def check_targets(targets, n_problems: int):
+    """The right answers of maj@k: a 1-D integer NumPy array with one entry per problem."""
+    targets = array("targets", targets, framework="numpy", dtype="int", ndim=1)
+    if targets.shape[0] != n_problems:
+        raise ValueError(f"targets must have shape ({n_problems},), got {targets.shape}")
+    if targets.min() < 0:
+        raise ValueError(f"targets must be >= 0 (answers are non-negative), got {targets.min()}")
+    return targets
 
 
 def check_kl_args(logp, ref_logp, *, framework: str):
@@ -227,10 +261,20 @@ def check_grpo_fields(config) -> None:
     boolean("scale_by_std", config.scale_by_std)
     if config.clip_eps_high is not None:
         real_number("clip_eps_high", config.clip_eps_high, positive=True)
+    boolean("baseline", config.baseline)
+    boolean("dynamic_sampling", config.dynamic_sampling)
+    size("max_sampling_rounds", config.max_sampling_rounds, maximum=MAX_SAMPLING_ROUNDS)
 
 
 def check_ppo_fields(config) -> None:
-    """Check the fields a PPOConfig adds to a GRPOConfig."""
+    """Check the fields a PPOConfig adds to a GRPOConfig (and refuse the GRPO-only ones)."""
+    boolean("distinct_prompts", config.distinct_prompts)
+    if config.dynamic_sampling or not config.baseline:
+        raise ValueError(
+            "dynamic_sampling and baseline are GRPO settings: a PPOConfig must keep "
+            f"dynamic_sampling=False and baseline=True, got {config.dynamic_sampling} and "
+            f"{config.baseline}"
+        )
     real_number("critic_lr", config.critic_lr, positive=True)
     for name in ("gamma", "gae_lambda"):
         unit_interval(name, getattr(config, name))
@@ -375,18 +419,29 @@ def check_memory_args(policy_params, critic_params, reward_model_params, trained
     return (*counts, *per_param)
 
 
-def check_items(name: str, value, cls: type, *, nonempty: bool = True) -> list:
+def check_items(name: str, value, cls: type | tuple[type, ...], *, nonempty: bool = True) -> list:
     """`value` as a list whose items are all instances of `cls` (at most MAX_BATCH of them)."""
+    what = " or ".join(c.__name__ for c in cls) if isinstance(cls, tuple) else cls.__name__
     if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
-        raise TypeError(f"{name} must be a sequence of {cls.__name__}, got {describe_value(value)}")
+        raise TypeError(f"{name} must be a sequence of {what}, got {describe_value(value)}")
     items = list(value)
     if nonempty and not items:
-        raise ValueError(f"{name} must hold at least one {cls.__name__}, got none")
+        raise ValueError(f"{name} must hold at least one {what}, got none")
     size(f"len({name})", len(items), minimum=0, maximum=MAX_BATCH)
     for i, item in enumerate(items):
         if not isinstance(item, cls):
-            raise TypeError(f"{name}[{i}] must be a {cls.__name__}, got {describe_value(item)}")
+            raise TypeError(f"{name}[{i}] must be a {what}, got {describe_value(item)}")
     return items
+
+
+def check_ks(ks) -> list:
+    """`ks` as a non-empty list of at most 16 values (each checked by the caller)."""
+    if isinstance(ks, (str, bytes)) or not hasattr(ks, "__iter__"):
+        raise TypeError(f"ks must be a sequence of integers, got {describe_value(ks)}")
+    ks = list(ks)
+    if not 1 <= len(ks) <= 16:
+        raise ValueError(f"ks must hold 1 to 16 values, got {len(ks)}")
+    return ks
 
 
 def check_config(name: str, config, cls: type, *, not_a: type | None = None):
@@ -395,3 +450,114 @@ def check_config(name: str, config, cls: type, *, not_a: type | None = None):
     if not isinstance(config, cls) or (not_a is not None and isinstance(config, not_a)):
         raise TypeError(f"{name} must be a {cls.__name__}, got {describe_value(config)}")
     return config
+
+
+# --- The ladder, the matched-KL comparison and the k3 gradients -----------------------------------
+
+
+def check_ladder_args(rung, steps, seed, rungs) -> tuple[str, int, int]:
+    """Checked (rung, steps, seed) of `ladder_config`: a known rung, steps <= MAX_STEPS."""
+    one_of("rung", rung, tuple(rungs))
+    steps = size("steps", steps, maximum=MAX_STEPS, why="a step takes about a second on a CPU")
+    return rung, steps, integer("seed", seed, minimum=0)
+
+
+def check_block_means_args(values, block) -> tuple[np.ndarray, int]:
+    """Checked (values, block) of `block_means`: a 1-D array of numbers and a block size."""
+    values = array("values", values, dtype=("float", "int"), ndim=1)
+    return values, size("block", block, maximum=MAX_STEPS)
+
+
+def check_reward_at_kl_args(rewards, kls, kl_level) -> tuple[np.ndarray, np.ndarray, float]:
+    """Checked curves (two 1-D float arrays of one shape) and a KL level >= 0."""
+    rewards = array("rewards", rewards, ndim=1)
+    kls = array("kls", kls, ndim=1)
+    if rewards.shape != kls.shape:
+        raise ValueError(
+            f"rewards and kls must have one shape, got {rewards.shape} and {kls.shape}"
+        )
+    return rewards, kls, real_number("kl_level", kl_level, nonnegative=True)
+
+
+def check_run_rung_args(config, eval_seed, config_type: type) -> int:
+    """TypeError unless `config` is a `config_type`; the checked evaluation seed."""
+    if not isinstance(config, config_type):
+        raise TypeError(f"config must be a {config_type.__name__}, got {describe_value(config)}")
+    return integer("eval_seed", eval_seed, minimum=0)
+
+
+def check_logit_pair(logits, ref_logits) -> tuple[np.ndarray, np.ndarray]:
+    """Two 1-D float arrays of one shape (V >= 2,), as float64."""
+    logits = array("logits", logits, ndim=1)
+    ref_logits = array("ref_logits", ref_logits, ndim=1)
+    if logits.shape != ref_logits.shape or logits.shape[0] < 2:
+        raise ValueError(
+            f"logits and ref_logits must have one shape (V >= 2,), got {logits.shape} and "
+            f"{ref_logits.shape}"
+        )
+    return logits.astype(np.float64), ref_logits.astype(np.float64)
+
+
+# --- The Countdown-style task -------------------------------------------------------------------
+
+
+def check_countdown_task_args(n_problems, held_out_fraction, seed) -> tuple[int, float, int]:
+    """Checked arguments of `CountdownTask`: 10 to 10,000 problems, a fraction in (0, 1)."""
+    n_problems = size("n_problems", n_problems, minimum=10, maximum=10_000)
+    frac = real_number("held_out_fraction", held_out_fraction)
+    if not 0 < frac < 1:
+        raise ValueError(f"held_out_fraction must be in (0, 1), got {held_out_fraction}")
+    return n_problems, frac, integer("seed", seed, minimum=0)
+
+
+def check_countdown_problems(problems) -> list:
+    """`problems` as a non-empty list of CountdownProblems."""
+    from labs.grpo.countdown import CountdownProblem  # the class lives with the task
+
+    return check_items("problems", problems, CountdownProblem)
+
+
+def check_countdown_problem(numbers, solution, n_numbers: int, max_number: int) -> None:
+    """ValueError/TypeError unless `numbers` is a tuple of `n_numbers` ints in 1..max_number and
+    `solution` a tuple of 2 or 3 of them (each used at most as often as it is listed)."""
+    from collections import Counter
+
+    for name, value, lengths in (
+        ("numbers", numbers, (n_numbers,)),
+        ("solution", solution, (2, 3)),
+    ):
+        if not isinstance(value, tuple):
+            raise TypeError(f"{name} must be a tuple of ints, got {describe_value(value)}")
+        if len(value) not in lengths:
+            raise ValueError(
+                f"{name} must hold {' or '.join(map(str, lengths))} numbers, got {len(value)}"
+            )
+        for n in value:
+            integer(name, n, minimum=1, maximum=max_number)
+    if Counter(solution) - Counter(numbers):
+        raise ValueError(f"solution {solution} must use only the numbers {numbers}")
+
+
+def check_completion_ids(completion, vocab_size: int) -> list[int]:
+    """A completion's token ids (any array-like of ints below `vocab_size`) as a flat list."""
+    ids = integer_array("completion", np.asarray(completion), low=0, high=vocab_size)
+    return ids.reshape(-1).tolist()
+
+
+def check_format_weight(format_weight) -> float:
+    """The weight of the format reward, a real number >= 0."""
+    return real_number("format_weight", format_weight, nonnegative=True)
+
+
+def check_completion_rows(completions, n_problems: int, vocab_size: int, format_weight):
+    """(completions as an (n_problems, N) int array, format_weight) of a task's `rewards`."""
+    if hasattr(completions, "detach"):  # a torch tensor
+        completions = completions.detach().cpu().numpy()
+    completions = integer_array(
+        "completions", np.asarray(completions), ndim=2, low=0, high=vocab_size
+    )
+    if completions.shape[0] != n_problems:
+        raise ValueError(
+            f"completions must have {n_problems} rows, one per problem, got {completions.shape[0]}"
+        )
+    return completions, check_format_weight(format_weight)

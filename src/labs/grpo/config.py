@@ -26,10 +26,19 @@ class GRPOConfig:
     The variants of the issue's ladder: `loss_type` ("grpo", "bnpo", "dr_grpo", "dapo") is how
     `grpo_loss` averages over tokens, `scale_by_std=False` drops the std of the advantages
     (Dr. GRPO), `clip_eps_high` (None: `clip_eps`) is DAPO's clip-higher. `temperature` is used
-    both to sample and to score the completions.
+    both to sample and to score the completions. `baseline=False` uses the raw reward as the
+    advantage (REINFORCE, the first rung of `labs.grpo.ladder`; `scale_by_std` is then unused).
+
+    Zero-advantage groups (every answer right, or every answer wrong) carry no policy gradient.
+    `dynamic_sampling=True` is DAPO's remedy (Yu et al. 2025, §3.2): keep drawing batches of
+    `prompts_per_step` questions, at most `max_sampling_rounds` per step, keep only the groups
+    whose rewards differ, and train on the first `prompts_per_step` of them (on fewer when the
+    rounds run out; the step is skipped when none is informative). The log records how many
+    groups were sampled per step, so the extra sampling cost is visible.
 
     Sizes are capped so that a typo is refused rather than run for days: steps <= 100,000,
-    prompts_per_step * group_size <= 65,536 completions per step, updates_per_batch <= 100.
+    prompts_per_step * group_size <= 65,536 completions per step, updates_per_batch <= 100,
+    max_sampling_rounds <= 16.
     """
 
     steps: int = 100
@@ -47,6 +56,9 @@ class GRPOConfig:
     loss_type: str = "grpo"
     scale_by_std: bool = True
     clip_eps_high: float | None = None
+    baseline: bool = True
+    dynamic_sampling: bool = False
+    max_sampling_rounds: int = 4
 
     def __post_init__(self) -> None:
         check_grpo_fields(self)
@@ -59,12 +71,17 @@ class GRPOConfig:
 @dataclass(frozen=True, kw_only=True)
 class PPOConfig(GRPOConfig):
     """PPO with a critic on the same budget: each step samples `samples_per_step` completions,
-    one per prompt, so GRPO and PPO see as many completions. The KL penalty sits in the reward
-    (DeepSeekMath eq. 2), advantages come from GAE over the critic's values."""
+    so GRPO and PPO see as many completions. By default they are the same `prompts_per_step`
+    questions GRPO draws at that step (same seed), each sampled `group_size` times: the fair
+    comparison. `distinct_prompts=True` draws `samples_per_step` different questions instead,
+    one completion each (PPO's usual setting, 8x more distinct questions per step). The KL
+    penalty sits in the reward (DeepSeekMath eq. 2), advantages come from GAE over the
+    critic's values (Schulman et al. 2016)."""
 
     critic_lr: float = 1e-3
     gamma: float = 1.0
     gae_lambda: float = 0.95
+    distinct_prompts: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()

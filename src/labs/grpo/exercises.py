@@ -38,14 +38,16 @@ ADVANTAGES_FROM_REWARDS = Exercise(
             _arr(0.75 / _D1, -0.25 / _D1, -0.25 / _D1, -0.25 / _D1),
             "one group, one correct answer out of four",
             "subtract the group mean, divide by (the group's sample standard deviation + 1e-4); "
-            "the sample std divides by G - 1 (ddof=1), while np.std defaults to ddof=0.",
+            "the sample std divides by G - 1 (ddof=1, this course's convention; the paper "
+            "does not say), while np.std defaults to ddof=0.",
         ),
         Case(
             (_arr(0, 1), 2),
             _arr(-0.5 / _D2, 0.5 / _D2),
             "a group of two",
-            "use the sample standard deviation (ddof=1, dividing by G - 1), as the paper's "
-            "std does; np.std defaults to ddof=0.",
+            "use the sample standard deviation (ddof=1, dividing by G - 1): DeepSeekMath writes "
+            "only std(r), so the convention is this course's choice (torch.std's default); "
+            "np.std defaults to ddof=0.",
         ),
         Case(
             (_arr(1, 0, 0, 1), 2),

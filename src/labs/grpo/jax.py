@@ -18,10 +18,15 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Bool, Float
 
-from labs.grpo.checks import check_advantages_args, check_kl_args, check_loss_args
+from labs.grpo.checks import (
+    check_advantages_args,
+    check_group_args,
+    check_kl_args,
+    check_loss_args,
+)
 from labs.grpo.reference import MAX_LOG_RATIO
 
-__all__ = ["group_advantages", "grpo_loss", "kl_k3"]
+__all__ = ["group_advantages", "grpo_loss", "informative_groups", "kl_k3"]
 
 
 def group_advantages(
@@ -55,6 +60,20 @@ def _group_advantages(
     flat = groups.max(axis=1, keepdims=True) == groups.min(axis=1, keepdims=True)
     # where() picks 0 for flat groups; 0 / eps there is finite, so no NaN reaches the gradient.
     return jnp.where(flat, 0.0, centred).reshape(-1).astype(rewards.dtype)
+
+
+def informative_groups(rewards: jax.Array, group_size: int) -> jax.Array:
+    """True for each group whose rewards are not all equal, shape (n,); see
+    `labs.grpo.informative_groups`."""
+    rewards, group_size = check_group_args(rewards, group_size, framework="jax")
+    return _informative_groups(jnp.asarray(rewards), group_size)
+
+
+@partial(jax.jit, static_argnums=(1,))
+def _informative_groups(rewards: Float[jax.Array, " N"], group_size: int) -> Bool[jax.Array, " n"]:
+    """max(r) != min(r) within each group of G consecutive rewards."""
+    groups = rewards.reshape(-1, group_size)  # (n, G)
+    return groups.max(axis=1) != groups.min(axis=1)
 
 
 def kl_k3(logp: jax.Array, ref_logp: jax.Array) -> jax.Array:

@@ -28,6 +28,7 @@ from labs.grpo.training import (
     TrainLog,
     _draw,
     _frozen_copy,
+    _generators,
     _rewards,
     _SavedActivations,
     check_models,
@@ -105,13 +106,17 @@ def _train_ppo(
     critic.load_state_dict(trunk, strict=False)
     opt = torch.optim.Adam(policy.parameters(), lr=config.lr)
     critic_opt = torch.optim.Adam(critic.parameters(), lr=config.critic_lr)
-    generator = torch.Generator().manual_seed(config.seed)
+    prompt_gen, generator = _generators(config.seed)
     tok, n, p_len = task.tokenizer, task.max_answer_tokens, task.prompt_length
     log = TrainLog()
     clip_high = config.clip_eps if config.clip_eps_high is None else config.clip_eps_high
     for step in progress(range(config.steps), desc=desc):
         start = time.process_time()
-        problems = _draw(task, config.samples_per_step, generator)  # one sample per prompt
+        if config.distinct_prompts:  # one sample for each of samples_per_step questions
+            problems = _draw(task, config.samples_per_step, prompt_gen)
+        else:  # GRPO's questions at this step, each sampled group_size times
+            drawn = _draw(task, config.prompts_per_step, prompt_gen)
+            problems = [p for p in drawn for _ in range(config.group_size)]
         prompts = torch.as_tensor(task.prompts(problems))
         completions, mask = _sample(
             policy, prompts, n, tok.eos_id, tok.pad_id, generator, config.temperature
@@ -161,6 +166,7 @@ def _train_ppo(
             value_loss=value_loss.detach(),
             kl=stats["kl"],
             clip_fraction=stats["clip_fraction"],
+            length=mask.sum(dim=1).float().mean(),
         )
     return policy, critic, log
 

@@ -28,9 +28,14 @@ from __future__ import annotations
 import numpy as np
 from jaxtyping import Bool, Float
 
-from labs.grpo.checks import check_advantages_args, check_kl_args, check_loss_args
+from labs.grpo.checks import (
+    check_advantages_args,
+    check_group_args,
+    check_kl_args,
+    check_loss_args,
+)
 
-__all__ = ["MAX_LOG_RATIO", "group_advantages", "grpo_loss", "kl_k3"]
+__all__ = ["MAX_LOG_RATIO", "group_advantages", "grpo_loss", "informative_groups", "kl_k3"]
 
 MAX_LOG_RATIO = 64.0
 
@@ -43,7 +48,8 @@ def group_advantages(
     Args:
         rewards: 1-D float array of length n * group_size; each run of `group_size` consecutive
             rewards is one group (the outputs sampled for one question).
-        group_size: G >= 2 (the sample standard deviation, ddof = 1, needs two values).
+        group_size: G >= 2 (the sample standard deviation, ddof = 1, needs two values; the
+            paper writes only std(r), so ddof = 1 is this course's choice, as torch.std's default).
         eps: small positive number added to the standard deviation.
         scale_by_std: True divides by the group's std (DeepSeekMath §4.1.2); False gives the
             rewards minus the group mean (Dr. GRPO, Liu et al. 2025, which shows the division
@@ -70,6 +76,33 @@ def _group_advantages(
     flat = groups.max(axis=1, keepdims=True) == groups.min(axis=1, keepdims=True)
     adv = np.where(flat, 0.0, centred)  # a flat group carries no signal: exactly 0
     return adv.reshape(-1).astype(rewards.dtype, copy=False)
+
+
+def informative_groups(rewards, group_size: int) -> np.ndarray:
+    """Which groups carry a learning signal: True where a group's rewards are not all equal.
+
+    A flat group (every answer right, or every answer wrong) gets advantage 0 for every member,
+    with or without the std division, so it adds nothing to the policy gradient. The share of
+    False is the zero-advantage fraction the training loop logs; DAPO's dynamic sampling keeps
+    only the True groups (Yu et al. 2025, §3.2).
+
+    Args:
+        rewards: 1-D float array of length n * group_size, consecutive runs forming groups.
+        group_size: G >= 2.
+
+    Returns:
+        Boolean array of shape (n,).
+    """
+    rewards, group_size = check_group_args(rewards, group_size, framework="numpy")
+    return _informative_groups(rewards, group_size)
+
+
+def _informative_groups(
+    rewards: Float[np.ndarray, " N"], group_size: int
+) -> Bool[np.ndarray, " n"]:
+    """max(r) != min(r) within each group of G consecutive rewards."""
+    groups = rewards.reshape(-1, group_size)  # (n, G)
+    return groups.max(axis=1) != groups.min(axis=1)
 
 
 def kl_k3(logp, ref_logp) -> np.ndarray:

@@ -22,8 +22,16 @@ from labs.grpo.policy import (
     sample,
 )
 from labs.grpo.ppo import gae, train_ppo
-from labs.grpo.torch_kernels import group_advantages, grpo_loss, kl_k3
-from labs.grpo.training import TrainLog, evaluate, measure_step, new_policy, train_grpo, warm_up
+from labs.grpo.torch_kernels import group_advantages, grpo_loss, informative_groups, kl_k3
+from labs.grpo.training import (
+    TrainLog,
+    evaluate,
+    evaluate_at_k,
+    measure_step,
+    new_policy,
+    train_grpo,
+    warm_up,
+)
 
 __all__ = [
     "TinyPolicy",
@@ -31,10 +39,12 @@ __all__ = [
     "ValueModel",
     "completion_logprobs",
     "evaluate",
+    "evaluate_at_k",
     "gae",
     "greedy",
     "group_advantages",
     "grpo_loss",
+    "informative_groups",
     "kl_k3",
     "measure_step",
     "new_policy",

@@ -15,10 +15,15 @@ from __future__ import annotations
 import torch
 from jaxtyping import Bool, Float
 
-from labs.grpo.checks import check_advantages_args, check_kl_args, check_loss_args
+from labs.grpo.checks import (
+    check_advantages_args,
+    check_group_args,
+    check_kl_args,
+    check_loss_args,
+)
 from labs.grpo.reference import MAX_LOG_RATIO
 
-__all__ = ["group_advantages", "grpo_loss", "kl_k3"]
+__all__ = ["group_advantages", "grpo_loss", "informative_groups", "kl_k3"]
 
 
 def group_advantages(
@@ -52,6 +57,21 @@ def _group_advantages(
     flat = groups.amax(dim=1, keepdim=True) == groups.amin(dim=1, keepdim=True)
     adv = torch.where(flat, torch.zeros_like(groups), centred)  # no signal: exactly 0
     return adv.reshape(-1)
+
+
+def informative_groups(rewards: torch.Tensor, group_size: int) -> torch.Tensor:
+    """True for each group whose rewards are not all equal, shape (n,); see
+    `labs.grpo.informative_groups`."""
+    rewards, group_size = check_group_args(rewards, group_size, framework="torch")
+    return _informative_groups(rewards, group_size)
+
+
+def _informative_groups(
+    rewards: Float[torch.Tensor, " N"], group_size: int
+) -> Bool[torch.Tensor, " n"]:
+    """max(r) != min(r) within each group of G consecutive rewards."""
+    groups = rewards.view(-1, group_size)  # (n, G)
+    return groups.amax(dim=1) != groups.amin(dim=1)
 
 
 def kl_k3(logp: torch.Tensor, ref_logp: torch.Tensor) -> torch.Tensor:

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from labs.common.progress import progress
-from labs.common.tasks import AdditionTask, Problem
+from labs.common.tasks import AdditionTask, Problem, _parse_answer
 from labs.common.validate import instance, integer, real_number, size, text
 from labs.grpo.checks import (
     MAX_BATCH,
@@ -37,13 +37,24 @@ from labs.grpo.checks import (
     check_config,
     check_fits,
     check_items,
+    check_ks,
     check_loop_sizes,
 )
 from labs.grpo.config import GRPOConfig, PPOConfig
+from labs.grpo.countdown import CountdownProblem, CountdownTask
+from labs.grpo.metrics import _majority_at_k, _pass_at_k
 from labs.grpo.policy import TinyPolicy, _completion_logprobs, _greedy, _sample
-from labs.grpo.torch_kernels import _group_advantages, _grpo_loss
+from labs.grpo.torch_kernels import _group_advantages, _grpo_loss, _informative_groups
 
-__all__ = ["TrainLog", "evaluate", "measure_step", "new_policy", "train_grpo", "warm_up"]
+__all__ = [
+    "TrainLog",
+    "evaluate",
+    "evaluate_at_k",
+    "measure_step",
+    "new_policy",
+    "train_grpo",
+    "warm_up",
+]
 
 
 @dataclass
@@ -51,7 +62,9 @@ class TrainLog:
     """Per-step history of a run and the memory/time of a step.
 
     `history` maps a name ("reward", "accuracy", "kl", "zero_adv_fraction", "clip_fraction",
-    "loss", and for PPO "value_loss") to a list with one value per step. `memory` maps a
+    "loss", "length" (mean completion tokens), for GRPO "sampled_groups" (questions sampled,
+    more than prompts_per_step under dynamic sampling) and for PPO "value_loss") to a list with
+    one value per step. `memory` maps a
     component to bytes (see `measure_step`); `step_seconds` is the CPU time of each step
     (`time.process_time`: the policy trains on the CPU, and other programs' load is left out).
     """
@@ -70,9 +83,9 @@ class TrainLog:
 
 
 def check_models(task, **policies) -> None:
-    """TypeError/ValueError unless `task` is an AdditionTask and each given policy a TinyPolicy
-    that reads the task's vocabulary and sequence length."""
-    instance("task", task, AdditionTask, "an AdditionTask")
+    """TypeError/ValueError unless `task` is an AdditionTask or a CountdownTask and each given
+    policy a TinyPolicy that reads the task's vocabulary and sequence length."""
+    instance("task", task, (AdditionTask, CountdownTask), "an AdditionTask or a CountdownTask")
     for name, policy in policies.items():
         instance(name, policy, TinyPolicy, "a TinyPolicy")
         check_fits(name, policy.vocab_size, policy.max_len, task.vocab_size, _length(task))
@@ -149,7 +162,7 @@ def evaluate(
     Returns a dict: "greedy_accuracy", "reward", "accuracy", "format" (share well formed).
     """
     check_models(task, policy=policy)
-    problems = check_items("problems", problems, Problem)
+    problems = check_items("problems", problems, (Problem, CountdownProblem))
     samples = size("samples", samples, maximum=max(1, MAX_BATCH // len(problems)))
     format_weight = real_number("format_weight", format_weight, nonnegative=True)
     seed = integer("seed", seed, minimum=0)
@@ -180,6 +193,55 @@ def _evaluate(
         "accuracy": task.accuracy(rep, comp),
         "format": _format_rate(task, rep, comp),
     }
+
+
+@torch.no_grad()
+def evaluate_at_k(
+    policy: TinyPolicy,
+    task: AdditionTask,
+    problems,
+    *,
+    samples: int = 16,
+    ks=(1, 4, 16),
+    temperature: float = 1.0,
+    seed: int = 0,
+) -> dict[str, float]:
+    """pass@k and maj@k of `samples` sampled answers per problem (see `labs.grpo.metrics`).
+
+    `problems` is a non-empty sequence of Problems, len(problems) * samples <= 65,536; each k
+    in `ks` must divide `samples`.
+
+    Returns a dict with keys "pass@k" and "maj@k" for each k in `ks`.
+    """
+    check_models(task, policy=policy)
+    instance("task", task, AdditionTask, "an AdditionTask (answers are numbers to vote on)")
+    problems = check_items("problems", problems, Problem)
+    samples = size("samples", samples, maximum=max(1, MAX_BATCH // len(problems)))
+    ks = [integer("ks[i]", k, minimum=1, maximum=samples) for k in check_ks(ks)]
+    for k in ks:
+        if samples % k:
+            raise ValueError(f"every k in ks must divide samples={samples}, got {k}")
+    temperature = real_number("temperature", temperature, positive=True)
+    seed = integer("seed", seed, minimum=0)
+    return _evaluate_at_k(policy, task, problems, samples, ks, temperature, seed)
+
+
+def _evaluate_at_k(policy, task, problems, samples, ks, temperature, seed) -> dict[str, float]:
+    """Sample `samples` answers per problem, parse them, score pass@k and maj@k."""
+    tok = task.tokenizer
+    prompts = torch.as_tensor(task.prompts(problems)).repeat_interleave(samples, dim=0)
+    generator = torch.Generator().manual_seed(seed)
+    comp, _ = _sample(
+        policy, prompts, task.max_answer_tokens, tok.eos_id, tok.pad_id, generator, temperature
+    )
+    parsed = [_parse_answer(row) for row in comp.tolist()]
+    answers = np.array([-1 if a is None else a for a in parsed]).reshape(len(problems), samples)
+    targets = np.array([p.answer for p in problems])
+    out = {}
+    for k in ks:
+        out[f"pass@{k}"] = _pass_at_k(answers == targets[:, None], k)
+        out[f"maj@{k}"] = _majority_at_k(answers, targets, k)
+    return out
 
 
 def _format_rate(task: AdditionTask, problems, completions) -> float:
@@ -302,20 +364,22 @@ def _train_grpo(
 ) -> tuple[TinyPolicy, TrainLog]:
     """Sample G answers per question, score, normalise in the group, step on eq. 3."""
     opt = torch.optim.Adam(policy.parameters(), lr=config.lr)
-    generator = torch.Generator().manual_seed(config.seed)
-    tok, g, n = task.tokenizer, config.group_size, task.max_answer_tokens
+    prompt_gen, generator = _generators(config.seed)
+    g, n = config.group_size, task.max_answer_tokens
     log = TrainLog()
     clip_high = config.clip_eps if config.clip_eps_high is None else config.clip_eps_high
-    for step in progress(range(config.steps), desc=desc):
+    for _ in progress(range(config.steps), desc=desc):
         start = time.process_time()
-        problems = _draw(task, config.prompts_per_step, generator)
-        grouped = [p for p in problems for _ in range(g)]  # G copies of each question
-        prompts = torch.as_tensor(task.prompts(grouped))
-        completions, mask = _sample(
-            policy, prompts, n, tok.eos_id, tok.pad_id, generator, config.temperature
-        )
-        rewards, accuracy = _rewards(task, grouped, completions, config)
-        advantages = _group_advantages(rewards, g, config.adv_eps, config.scale_by_std)  # A_i
+        batch, zero_adv, sampled = _sample_groups(task, policy, config, prompt_gen, generator)
+        if batch is None:  # dynamic sampling found no informative group: nothing to learn
+            log.step_seconds.append(time.process_time() - start)
+            log.log(reward=zero_adv["reward"], accuracy=zero_adv["accuracy"], loss=0.0,
+                    clip_fraction=0.0, kl=log.history["kl"][-1] if log.history.get("kl") else 0.0,
+                    zero_adv_fraction=1.0, ratio_mean=1.0, length=zero_adv["length"],
+                    sampled_groups=sampled)  # fmt: skip
+            continue
+        prompts, completions, mask, rewards, accuracy, first_round = batch
+        advantages = _advantages(rewards, config)  # A_i
         with torch.no_grad():
             ref_logp = _completion_logprobs(reference, prompts, completions, config.temperature)
             old_logp = _completion_logprobs(policy, prompts, completions, config.temperature)
@@ -330,7 +394,62 @@ def _train_grpo(
             loss.backward()
             opt.step()
         log.step_seconds.append(time.process_time() - start)
-        if step == 0:
+        if not log.memory:
             log.memory = measure_step([policy], [reference], [opt], saved.bytes)
-        log.log(reward=rewards.mean(), accuracy=accuracy, loss=loss.detach(), **stats)
+        stats["zero_adv_fraction"] = zero_adv  # of the first batch drawn, before any filter
+        log.log(reward=first_round["reward"], accuracy=first_round["accuracy"],
+                loss=loss.detach(), length=first_round["length"], sampled_groups=sampled,
+                **stats)  # fmt: skip
     return policy, log
+
+
+def _generators(seed: int) -> tuple[torch.Generator, torch.Generator]:
+    """Two streams: the questions drawn at each step, and the sampled tokens. With the seed
+    fixed, GRPO and PPO draw the same questions at every step whatever their samples are."""
+    return torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed + 1_000_003)
+
+
+def _advantages(rewards: torch.Tensor, config: GRPOConfig) -> torch.Tensor:
+    """Group-relative advantages (§4.1.2), or the raw reward for REINFORCE (baseline=False)."""
+    if not config.baseline:
+        return rewards.clone()
+    return _group_advantages(rewards, config.group_size, config.adv_eps, config.scale_by_std)
+
+
+def _sample_groups(task, policy, config: GRPOConfig, prompt_gen, generator):
+    """One step's batch: `prompts_per_step` groups of G completions (DAPO's dynamic sampling
+    keeps drawing, up to `max_sampling_rounds` batches, and keeps only informative groups).
+
+    Returns (batch, zero_adv_fraction of the first round, groups sampled); batch is None when
+    dynamic sampling found no informative group, and then the second item holds the first
+    round's statistics instead.
+    """
+    tok, g, n = task.tokenizer, config.group_size, task.max_answer_tokens
+    rounds = config.max_sampling_rounds if config.dynamic_sampling else 1
+    kept, first, zero_adv, sampled = [], None, 0.0, 0
+    for _ in range(rounds):
+        problems = _draw(task, config.prompts_per_step, prompt_gen)
+        grouped = [p for p in problems for _ in range(g)]  # G copies of each question
+        prompts = torch.as_tensor(task.prompts(grouped))
+        completions, mask = _sample(
+            policy, prompts, n, tok.eos_id, tok.pad_id, generator, config.temperature
+        )
+        rewards, accuracy = _rewards(task, grouped, completions, config)
+        sampled += len(problems)
+        informative = _informative_groups(rewards, g)
+        if first is None:
+            zero_adv = float((~informative).float().mean())
+            first = {"reward": float(rewards.mean()), "accuracy": accuracy,
+                     "length": float(mask.sum(dim=1).float().mean())}  # fmt: skip
+        if not config.dynamic_sampling:
+            return (prompts, completions, mask, rewards, accuracy, first), zero_adv, sampled
+        keep = informative.repeat_interleave(g)
+        kept.append((prompts[keep], completions[keep], mask[keep], rewards[keep]))
+        if sum(len(k[0]) for k in kept) >= config.prompts_per_step * g:
+            break
+    parts = [torch.cat(items)[: config.prompts_per_step * g] for items in zip(*kept, strict=True)]
+    if len(parts[0]) == 0:
+        return None, first, sampled
+    prompts, completions, mask, rewards = parts
+    accuracy = first["accuracy"]
+    return (prompts, completions, mask, rewards, accuracy, first), zero_adv, sampled

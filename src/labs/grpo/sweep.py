@@ -1,0 +1,211 @@
+"""The chapter's multi-seed sweep: the ladder, PPO against GRPO, SFT, R1-Zero-style, pass@k.
+
+Run as `python -m labs.grpo.sweep` (about 15 minutes on one CPU core); it writes
+`labs/grpo/data/sweep.json` with the command, the library versions and the date that made it,
+which chapter 5 reads (`load_sweep`). The notebook re-runs seed 0 of the main configuration live
+and asserts that it falls inside the spread committed here.
+
+For each seed: a supervised warm-up (150 steps) gives the starting policy; from it every rung of
+`labs.grpo.ladder` trains for the same number of steps; then rung "grpo" with DAPO's dynamic
+sampling; PPO with a critic on the same questions per step (`PPOConfig`, same clip, beta,
+learning rate and updates); supervised training on the reference answers for as much CPU time
+as the GRPO run took; and GRPO from an untrained policy (R1-Zero-style, no warm-up).
+
+Taught in chapter 5, "The ladder", "PPO against GRPO, made fair" and "pass@k and maj@k".
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime
+import json
+import platform
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from labs.common.tasks import AdditionTask
+from labs.common.validate import one_of
+from labs.grpo.config import PPOConfig
+from labs.grpo.countdown import CountdownTask
+from labs.grpo.ladder import BASE, RUNGS, block_means, ladder_config, run_rung
+from labs.grpo.ppo import _train_ppo
+from labs.grpo.training import (
+    _evaluate,
+    _evaluate_at_k,
+    _frozen_copy,
+    _train_grpo,
+    _warm_up,
+    new_policy,
+)
+
+__all__ = ["load_sweep"]
+
+TASK = {"max_operand": 19, "held_out_fraction": 0.2, "seed": 0}
+COUNTDOWN_TASK = {"n_problems": 600, "held_out_fraction": 0.2, "seed": 0}
+COUNTDOWN_RUNGS = ("grpo", "dapo", "dr_grpo")
+WARM_UP = 150
+SFT_BATCH = 64
+
+
+def load_sweep(path: str | Path | None = None, *, task: str = "addition") -> dict:
+    """The committed sweep results of `task` ("addition": `labs/grpo/data/sweep.json`,
+    "countdown": `labs/grpo/data/countdown.json`), or those at `path`."""
+    task = one_of("task", task, ("addition", "countdown"))
+    if path is None:
+        name = {"addition": "sweep.json", "countdown": "countdown.json"}[task]
+        return json.loads(resources.files("labs.grpo").joinpath(f"data/{name}").read_text())
+    if not isinstance(path, (str, Path)):
+        raise TypeError(f"path must be a str or a pathlib.Path, got {type(path).__name__}")
+    path = Path(path)
+    if path.suffix != ".json" or not path.is_file():
+        raise ValueError(f"path must name an existing .json file, got {str(path)!r}")
+    return json.loads(path.read_text())
+
+
+def _ppo(task, start, steps: int, seed: int) -> dict:
+    config = PPOConfig(**{**BASE, **RUNGS["grpo"], "steps": steps, "seed": seed})
+    policy = copy.deepcopy(start)
+    begin = time.process_time()
+    policy, _, log = _train_ppo(task, policy, _frozen_copy(start), config, "PPO")
+    cpu = time.process_time() - begin
+    keys = ("reward", "kl", "length")
+    return {
+        "held_out": _evaluate(policy, task, task.held_out, 8, config.format_weight, 1),
+        "at_k": _evaluate_at_k(policy, task, task.held_out, 16, [1, 4, 16], 1.0, 1),
+        "cpu_seconds": cpu,
+        "final": {k: float(np.mean(log.history[k][-30:])) for k in keys},
+        "curves": {k: block_means(log.history[k]) for k in keys},
+    }
+
+
+def _sft(task, start, cpu_budget: float, seed: int) -> dict:
+    """Supervised steps on the reference answers until `cpu_budget` seconds are spent."""
+    policy = copy.deepcopy(start)
+    steps, begin = 0, time.process_time()
+    while time.process_time() - begin < cpu_budget and steps < 5_000:
+        _warm_up(policy, task, 10, SFT_BATCH, 3e-3, seed + 7 * steps + 1)
+        steps += 10
+    return {
+        "held_out": _evaluate(policy, task, task.held_out, 8, 0.1, 1),
+        "at_k": _evaluate_at_k(policy, task, task.held_out, 16, [1, 4, 16], 1.0, 1),
+        "cpu_seconds": time.process_time() - begin,
+        "steps": steps,
+    }
+
+
+def run_seed(task: AdditionTask, seed: int, steps: int) -> dict:
+    """Every run of one seed (see the module docstring)."""
+    start = new_policy(task, seed=seed)
+    _warm_up(start, task, WARM_UP, 64, 3e-3, seed)
+    out = {
+        "before": {
+            "held_out": _evaluate(start, task, task.held_out, 8, 0.1, 1),
+            "at_k": _evaluate_at_k(start, task, task.held_out, 16, [1, 4, 16], 1.0, 1),
+        },
+        "rungs": {},
+    }
+    for rung in RUNGS:
+        out["rungs"][rung] = run_rung(task, start, ladder_config(rung, steps=steps, seed=seed))
+        print(f"seed {seed} {rung}: {out['rungs'][rung]['held_out']}", flush=True)
+    dyn = ladder_config("grpo", steps=steps, seed=seed, dynamic_sampling=True)
+    out["dynamic_sampling"] = run_rung(task, start, dyn)
+    out["ppo"] = _ppo(task, start, steps, seed)
+    out["sft"] = _sft(task, start, out["rungs"]["grpo"]["cpu_seconds"], seed)
+    fresh = new_policy(task, seed=seed)
+    out["zero"] = run_rung(task, fresh, ladder_config("grpo", steps=steps, seed=seed))
+    out["zero_before"] = {
+        "held_out": _evaluate(fresh, task, task.held_out, 8, 0.1, 1),
+        "at_k": _evaluate_at_k(fresh, task, task.held_out, 16, [1, 4, 16], 1.0, 1),
+    }
+    return out
+
+
+def _countdown_run(task, start, rung: str, steps: int, seed: int) -> dict:
+    """One GRPO run on the Countdown-style task: held-out scores, CPU time, curves."""
+    config = ladder_config(rung, steps=steps, seed=seed)
+    policy, reference = copy.deepcopy(start), _frozen_copy(start)
+    begin = time.process_time()
+    policy, log = _train_grpo(task, policy, reference, config, rung)
+    cpu = time.process_time() - begin
+    keys = ("reward", "kl", "zero_adv_fraction", "length")
+    return {
+        "held_out": _evaluate(policy, task, task.held_out, 8, config.format_weight, 1),
+        "cpu_seconds": cpu,
+        "final": {k: float(np.mean(log.history[k][-30:])) for k in keys},
+        "curves": {k: block_means(log.history[k]) for k in keys},
+    }
+
+
+def run_countdown_seed(seed: int, steps: int) -> dict:
+    """The Countdown-style task for one seed: GRPO, DAPO and Dr. GRPO after a warm-up, SFT for
+    GRPO's CPU time, and GRPO from an untrained policy (R1-Zero-style)."""
+    task = CountdownTask(**COUNTDOWN_TASK)
+    start = new_policy(task, seed=seed)
+    _warm_up(start, task, WARM_UP, 64, 3e-3, seed)
+    out = {"before": {"held_out": _evaluate(start, task, task.held_out, 8, 0.1, 1)}, "rungs": {}}
+    for rung in COUNTDOWN_RUNGS:
+        out["rungs"][rung] = _countdown_run(task, start, rung, steps, seed)
+        print(f"countdown seed {seed} {rung}: {out['rungs'][rung]['held_out']}", flush=True)
+    policy, sft_steps, begin = copy.deepcopy(start), 0, time.process_time()
+    while time.process_time() - begin < out["rungs"]["grpo"]["cpu_seconds"] and sft_steps < 5_000:
+        _warm_up(policy, task, 10, SFT_BATCH, 3e-3, seed + 7 * sft_steps + 1)
+        sft_steps += 10
+    out["sft"] = {
+        "held_out": _evaluate(policy, task, task.held_out, 8, 0.1, 1),
+        "cpu_seconds": time.process_time() - begin,
+        "steps": sft_steps,
+    }
+    fresh = new_policy(task, seed=seed)
+    out["zero_before"] = {"held_out": _evaluate(fresh, task, task.held_out, 8, 0.1, 1)}
+    out["zero"] = _countdown_run(task, fresh, "grpo", steps, seed)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m labs.grpo.sweep", description=__doc__)
+    parser.add_argument("--seeds", type=int, default=5, help="seeds 0 .. seeds-1")
+    parser.add_argument("--steps", type=int, default=150, help="RL steps of every run")
+    parser.add_argument("--task", choices=("addition", "countdown"), default="addition")
+    parser.add_argument("--out", default=None, help="default: data/sweep.json or countdown.json")
+    args = parser.parse_args(argv)
+    name = "sweep.json" if args.task == "addition" else "countdown.json"
+    args.out = args.out or str(Path(__file__).parent / "data" / name)
+    torch.set_num_threads(1)
+    task = AdditionTask(**TASK)
+    meta = {
+        "command": "python -m labs.grpo.sweep "
+        + " ".join(argv if argv is not None else sys.argv[1:]),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+        },
+        "machine": platform.machine(),
+        "torch_threads": 1,
+        "task": TASK,
+        "warm_up_steps": WARM_UP,
+        "steps": args.steps,
+        "base": BASE,
+        "rungs": {k: dict(v) for k, v in RUNGS.items()},
+    }
+    if args.task == "countdown":
+        meta.update(task=COUNTDOWN_TASK, rungs={k: dict(RUNGS[k]) for k in COUNTDOWN_RUNGS})
+    results = {"meta": meta, "seeds": {}}
+    for seed in range(args.seeds):
+        if args.task == "countdown":
+            results["seeds"][str(seed)] = run_countdown_seed(seed, args.steps)
+        else:
+            results["seeds"][str(seed)] = run_seed(task, seed, args.steps)
+        Path(args.out).write_text(json.dumps(results, indent=1))  # partial results survive
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
