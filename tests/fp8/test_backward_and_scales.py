@@ -247,4 +247,5 @@ def test_frozen_scaling_keeps_the_first_max_abs_and_saturates_growth():
         x = torch.ones(128, 128, requires_grad=True)
         layer(x).backward(torch.full((128, 128), dy))
         assert torch.allclose(x.grad, torch.full((128, 128), expected), rtol=1e-6), dy
-    assert set(layer.frozen_amax) == {"x", "w", "dy"} and layer.frozen_amax["dy"] == np.float32(1e-3)
+    assert set(layer.frozen_amax) == {"x", "w", "dy"}
+    assert layer.frozen_amax["dy"] == np.float32(1e-3)

@@ -163,7 +163,7 @@ def train_tiny_lm(
 
     Returns:
         dict(precision, train_losses (list of floats, one per step), eval_loss (cross-entropy in
-        nats on `eval_tokens`, forward in the same precision)).
+        nats on `eval_tokens`, forward in the same precision), model (the trained TinyLM)).
     """
     train_tokens, eval_tokens, vocab, steps, batch, lr, seed = checks.check_training(
         precision, train_tokens, eval_tokens, vocab, steps, batch, lr, seed, limits=TRAINING
@@ -198,4 +198,4 @@ def _train_tiny_lm(
         losses.append(loss.item())
     with torch.no_grad():
         eval_loss = float(F.cross_entropy(model._forward(x_eval), y_eval))
-    return {"precision": precision, "train_losses": losses, "eval_loss": eval_loss}
+    return {"precision": precision, "train_losses": losses, "eval_loss": eval_loss, "model": model}
