@@ -314,7 +314,7 @@ class FP8Linear(nn.Module):
 
     * "straight_through": the rounding counts as the identity; the backward GEMMs run in
       float32 (autograd keeps the *rounded* input and weight for them).
-    * "fp8": V3's backward (§3.3.1): dgrad dX = Q_tile(dY) Q_block(W) and wgrad
+    * "fp8": V3's backward (§3.3.1, Appendix B.2): dgrad dX = Q_tile(dY) Q_block(W) and wgrad
       dW = Q_column_tile(dY)^T Q_column_tile(X), every Q an E4M3 fake quantisation, products
       summed in float32. The layer saves the float input X and quantises it per column tile in
       the backward; V3 caches the FP8 tile-quantised X and re-tiles it.
