@@ -224,3 +224,28 @@ def test_jax_fp8_backward_pads_a_ragged_token_count():
     ex, ew = _formulas(padded_x, w, padded_dy)
     _close(np.asarray(g_x), ex[:100])
     _close(np.asarray(g_params["kernel"]).T, ew)
+
+
+def test_frozen_scaling_keeps_the_first_max_abs_and_saturates_growth():
+    # identity weight: every block's max-abs is 1, so the weight is exact and y = Q(x).
+    # First call: x = 2 everywhere sets the input scale 2 / 448 (2 maps onto 448 exactly).
+    # Second call: x = 8 would need the scale 8 / 448; the frozen scale clamps it to 448 * 2/448.
+    for scaling, expected_second in (("frozen", 2.0), ("tensor", 8.0)):
+        layer = ft.FP8Linear(128, 128, bias=False, scaling=scaling)
+        with torch.no_grad():
+            layer.weight.copy_(torch.eye(128))
+        first = layer(torch.full((4, 128), 2.0))
+        second = layer(torch.full((4, 128), 8.0))
+        assert torch.equal(first, torch.full((4, 128), 2.0)), scaling
+        assert torch.equal(second, torch.full((4, 128), expected_second)), scaling
+    assert layer.frozen_amax == {}  # only the frozen recipe records anything
+    # the backward's output gradient is frozen too: dy = 1e-3 first, then 1e-2 -> clamps to 1e-3
+    layer = ft.FP8Linear(128, 128, bias=False, backward="fp8", scaling="frozen")
+    with torch.no_grad():
+        layer.weight.copy_(torch.eye(128))
+    for dy, expected in ((1e-3, 1e-3), (1e-2, 1e-3)):
+        x = torch.ones(128, 128, requires_grad=True)
+        layer(x).backward(torch.full((128, 128), dy))
+        assert torch.allclose(x.grad, torch.full((128, 128), expected), rtol=1e-6), dy
+    assert set(layer.frozen_amax) == {"x", "w", "dy"}
+    assert layer.frozen_amax["dy"] == np.float32(1e-3)

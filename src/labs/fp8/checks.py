@@ -34,6 +34,7 @@ PRECISIONS = (
     "e5m2_tensor",
     "e4m3_tensor",
     "e4m3_unscaled",
+    "e4m3_frozen",
 )
 FLOAT32_BITS = 24  # significant bits of a float32, the implicit leading 1 included
 # A group longer than this is a typo: V3 uses 128, and a block beyond 2**16 no longer fits a row.

@@ -19,7 +19,7 @@ group is; for an array of shape (..., rows, cols) the groups and the shape of th
 V3 scales activations per 1 x 128 tile and weights per 128 x 128 block; in the backward pass the
 wgrad GEMM contracts over tokens, so its inputs (the output gradient and the saved activation)
 are grouped in 128 x 1 column tiles. With `power_of_two=True` every scale is rounded up to a
-power of two (V3 does this for activations it re-tiles, §3.3.4): multiplying by such a scale
+power of two (V3 does this for activations it re-tiles, §3.3.3): multiplying by such a scale
 only shifts the exponent, so re-quantising with another power-of-two scale changes no value
 that stays in the normal range. A dimension that `block`
 does not divide raises a ValueError: pad with zeros first (a zero changes no max-abs). A group of

@@ -300,6 +300,7 @@ SCALINGS = {
     "fine": {"x": "tile", "w": "block", "dgrad": "tile", "wgrad": "column_tile"},  # V3 §3.3
     "tensor": {"x": "tensor", "w": "tensor", "dgrad": "tensor", "wgrad": "tensor"},
     "unscaled": {"x": "unscaled", "w": "unscaled", "dgrad": "unscaled", "wgrad": "unscaled"},
+    "frozen": {"x": "frozen", "w": "frozen", "dgrad": "frozen", "wgrad": "frozen"},
 }
 BACKWARDS = ("straight_through", "fp8")
 
@@ -313,13 +314,15 @@ class FP8Linear(nn.Module):
 
     * "straight_through": the rounding counts as the identity; the backward GEMMs run in
       float32 (autograd keeps the *rounded* input and weight for them).
-    * "fp8": V3's backward (§3.3.1): dgrad dX = Q_tile(dY) Q_block(W) and wgrad
+    * "fp8": V3's backward (§3.3.1, Appendix B.2): dgrad dX = Q_tile(dY) Q_block(W) and wgrad
       dW = Q_column_tile(dY)^T Q_column_tile(X), every Q an E4M3 fake quantisation, products
       summed in float32. The layer saves the float input X and quantises it per column tile in
       the backward; V3 caches the FP8 tile-quantised X and re-tiles it.
 
     `scaling="tensor"` replaces every group by the whole tensor, `scaling="unscaled"` casts
-    without any scale (saturating at the format's maximum): two negative controls.
+    without any scale (saturating at the format's maximum), and `scaling="frozen"` keeps one
+    scale per tensor (input, weight, output gradient) from the max-abs of its first use, never
+    updated, so that values grown past it saturate: three negative controls.
 
     Shapes: input (..., in_features) -> output (..., out_features); weight (out, in).
     `in_features` and `out_features` must be multiples of `block`; with backward="fp8" the
@@ -343,6 +346,7 @@ class FP8Linear(nn.Module):
         )
         self.backward = checks.check_option("backward", backward, BACKWARDS)
         self.scaling = checks.check_option("scaling", scaling, tuple(SCALINGS))
+        self.frozen_amax: dict[str, float] = {}  # scaling="frozen": max-abs at first use
         self.weight = nn.Parameter(torch.empty(self.out_features, self.in_features))
         self.bias = nn.Parameter(torch.empty(self.out_features)) if bias else None
         nn.init.kaiming_uniform_(self.weight, a=5**0.5)  # nn.Linear's initialisation
@@ -366,11 +370,13 @@ class FP8Linear(nn.Module):
                 self.fmt,
                 self.block,
                 groups,
+                self.frozen_amax,
             )
             return y.reshape(*x.shape[:-1], self.out_features)
-        x_hat = x + (_rounded(x, self.fmt, groups["x"], self.block) - x).detach()
+        frozen = self.frozen_amax
+        x_hat = x + (_rounded(x, self.fmt, groups["x"], self.block, frozen, "x") - x).detach()
         w = self.weight
-        w_hat = w + (_rounded(w, self.fmt, groups["w"], self.block) - w).detach()
+        w_hat = w + (_rounded(w, self.fmt, groups["w"], self.block, frozen, "w") - w).detach()
         return F.linear(x_hat, w_hat, self.bias)
 
     def extra_repr(self) -> str:
@@ -380,11 +386,25 @@ class FP8Linear(nn.Module):
         )
 
 
-def _rounded(x: Float[Tensor, "*s R C"], fmt: FP8Format, group: str, block: int) -> Tensor:
-    """Fake quantisation per `group`; "unscaled" casts with the scale 1 (a negative control)."""
+def _rounded(
+    x: Float[Tensor, "*s R C"],
+    fmt: FP8Format,
+    group: str,
+    block: int,
+    frozen: dict | None = None,
+    role: str = "",
+) -> Tensor:
+    """Fake quantisation per `group`. Two negative controls: "unscaled" casts with the scale 1;
+    "frozen" scales the whole tensor by the max-abs `frozen[role]` recorded at its first use."""
     if group == "unscaled":
         with torch.no_grad():
             return _to_fp8(x.detach().float(), fmt, True).float()
+    if group == "frozen":
+        with torch.no_grad():
+            if role not in frozen:  # the first use sets the scale for good
+                frozen[role] = float(x.detach().abs().max())
+            scale = frozen[role] / fmt.max_finite if frozen[role] > 0 else 1.0
+            return _to_fp8(x.detach().float() / scale, fmt, True).float() * scale  # eq. (3)
     return _fake_quantize(x, fmt, group, block)
 
 
@@ -392,21 +412,24 @@ class _FP8LinearFunction(torch.autograd.Function):
     """y = Q(x) Q(W)^T + b forward; V3's FP8 dgrad and wgrad backward (`_linear_backward`)."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, fmt, block, groups):
+    def forward(ctx, x, weight, bias, fmt, block, groups, frozen):
         """x (M, I), weight (O, I) -> (M, O); saves the float input and weight."""
         ctx.save_for_backward(x, weight)
         ctx.fmt, ctx.block, ctx.groups, ctx.has_bias = fmt, block, groups, bias is not None
-        x_hat = _rounded(x, fmt, groups["x"], block)  # (M, I)
-        y = x_hat @ _rounded(weight, fmt, groups["w"], block).T  # (M, O)
+        ctx.frozen = frozen
+        x_hat = _rounded(x, fmt, groups["x"], block, frozen, "x")  # (M, I)
+        y = x_hat @ _rounded(weight, fmt, groups["w"], block, frozen, "w").T  # (M, O)
         return y + bias if bias is not None else y
 
     @staticmethod
     def backward(ctx, grad_y):
         """Eq. (5) of the chapter: FP8 dgrad and wgrad; the bias gradient in float32."""
         x, weight = ctx.saved_tensors
-        dx, dw = _linear_backward(x, weight, grad_y.float(), ctx.fmt, ctx.block, ctx.groups)
+        dx, dw = _linear_backward(
+            x, weight, grad_y.float(), ctx.fmt, ctx.block, ctx.groups, ctx.frozen
+        )
         db = grad_y.sum(0) if ctx.has_bias else None
-        return dx, dw, db, None, None, None
+        return dx, dw, db, None, None, None, None
 
 
 def _linear_backward(
@@ -416,16 +439,17 @@ def _linear_backward(
     fmt: FP8Format,
     block: int,
     groups: dict,
+    frozen: dict | None = None,
 ) -> tuple[Tensor, Tensor]:
     """dgrad = Q(dY) Q(W), wgrad = Q(dY)^T Q(X) with groups along each contraction axis."""
     m = x.shape[0]
     pad = (-m) % block  # zero rows change no max-abs and add nothing to dW
     x_p, dy_p = F.pad(x.float(), (0, 0, 0, pad)), F.pad(dy, (0, 0, 0, pad))
-    dx = _rounded(dy, fmt, groups["dgrad"], block) @ _rounded(
-        weight, fmt, groups["w"], block
+    dx = _rounded(dy, fmt, groups["dgrad"], block, frozen, "dy") @ _rounded(
+        weight, fmt, groups["w"], block, frozen, "w"
     )  # (M, I), contraction over O
-    dy_c = _rounded(dy_p, fmt, groups["wgrad"], block)  # (M', O), groups along M
-    x_c = _rounded(x_p, fmt, groups["wgrad"], block)  # (M', I), groups along M
+    dy_c = _rounded(dy_p, fmt, groups["wgrad"], block, frozen, "dy")  # (M', O), groups along M
+    x_c = _rounded(x_p, fmt, groups["wgrad"], block, frozen, "x")  # (M', I), groups along M
     return dx, dy_c.T @ x_c  # (M, I), (O, I)
 
 

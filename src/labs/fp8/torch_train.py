@@ -15,6 +15,8 @@ only the hidden GEMMs change:
     "e4m3_tensor"  a coarse variant: E4M3 with one scale per tensor, forward and backward
     "e4m3_unscaled"  the negative control: E4M3 cast without scales, forward and backward
                    (gradients below E4M3's smallest subnormal round to zero)
+    "e4m3_frozen"  a second negative control: E4M3 with one scale per tensor taken at the first
+                   step and never updated (values that grow past it saturate at 448)
 
 Every run with the same seed starts from the same weights and sees the same batches, so the
 loss curves differ only through the precision of the hidden GEMMs.
@@ -46,6 +48,7 @@ _FP8_LAYERS = {
     "e5m2_tensor": ("E5M2", "fp8", "tensor"),
     "e4m3_tensor": ("E4M3", "fp8", "tensor"),
     "e4m3_unscaled": ("E4M3", "fp8", "unscaled"),
+    "e4m3_frozen": ("E4M3", "fp8", "frozen"),
 }
 # Sizes a typo could blow up: the embedding, the hidden layers and the training loop.
 MAX_VOCAB, MAX_WIDTH, MAX_CONTEXT = 2**16, 2**14, 64
@@ -160,7 +163,7 @@ def train_tiny_lm(
 
     Returns:
         dict(precision, train_losses (list of floats, one per step), eval_loss (cross-entropy in
-        nats on `eval_tokens`, forward in the same precision)).
+        nats on `eval_tokens`, forward in the same precision), model (the trained TinyLM)).
     """
     train_tokens, eval_tokens, vocab, steps, batch, lr, seed = checks.check_training(
         precision, train_tokens, eval_tokens, vocab, steps, batch, lr, seed, limits=TRAINING
@@ -195,4 +198,4 @@ def _train_tiny_lm(
         losses.append(loss.item())
     with torch.no_grad():
         eval_loss = float(F.cross_entropy(model._forward(x_eval), y_eval))
-    return {"precision": precision, "train_losses": losses, "eval_loss": eval_loss}
+    return {"precision": precision, "train_losses": losses, "eval_loss": eval_loss, "model": model}
