@@ -510,13 +510,6 @@ def check_countdown_task_args(n_problems, held_out_fraction, seed) -> tuple[int,
     return n_problems, frac, integer("seed", seed, minimum=0)
 
 
-def check_countdown_problems(problems) -> list:
-    """`problems` as a non-empty list of CountdownProblems."""
-    from labs.grpo.countdown import CountdownProblem  # the class lives with the task
-
-    return check_items("problems", problems, CountdownProblem)
-
-
 def check_countdown_problem(numbers, solution, n_numbers: int, max_number: int) -> None:
     """ValueError/TypeError unless `numbers` is a tuple of `n_numbers` ints in 1..max_number and
     `solution` a tuple of 2 or 3 of them (each used at most as often as it is listed)."""

@@ -23,13 +23,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from labs.common.tasks import TOKENIZER
+from labs.common.validate import instance
 from labs.grpo.checks import (
     check_completion_ids,
     check_completion_rows,
     check_countdown_problem,
-    check_countdown_problems,
     check_countdown_task_args,
     check_format_weight,
+    check_items,
 )
 
 __all__ = ["CountdownProblem", "CountdownTask", "countdown_reward", "parse_terms"]
@@ -79,7 +80,7 @@ def _parse_terms(ids: list[int]) -> tuple[int, ...] | None:
 def countdown_reward(problem: CountdownProblem, completion, format_weight: float = 0.1) -> float:
     """1 if the completion's terms are listed numbers (each at most once) summing to the target,
     plus `format_weight` if it is well formed."""
-    check_countdown_problems([problem])
+    instance("problem", problem, CountdownProblem)
     ids = check_completion_ids(completion, TOKENIZER.vocab_size)
     return _countdown_reward(problem, ids, check_format_weight(format_weight))
 
@@ -129,13 +130,13 @@ class CountdownTask:
 
     def prompts(self, problems) -> np.ndarray:
         """Token ids of the prompts, shape (len(problems), prompt_length), int64."""
-        problems = check_countdown_problems(problems)
+        problems = check_items("problems", problems, CountdownProblem)
         rows = [self.tokenizer.encode(p.text, bos=True) for p in problems]
         return np.asarray(rows, dtype=np.int64)
 
     def answers(self, problems) -> np.ndarray:
         """The reference solution of each problem, padded: shape (n, max_answer_tokens)."""
-        problems = check_countdown_problems(problems)
+        problems = check_items("problems", problems, CountdownProblem)
         out = np.full((len(problems), self.max_answer_tokens), self.tokenizer.pad_id, np.int64)
         for row, p in enumerate(problems):
             ids = self.tokenizer.encode("+".join(map(str, p.solution)), eos=True)
@@ -144,7 +145,7 @@ class CountdownTask:
 
     def rewards(self, problems, completions, format_weight: float = 0.1) -> np.ndarray:
         """`countdown_reward` of each (problem, completion row) pair, shape (n,)."""
-        problems = check_countdown_problems(problems)
+        problems = check_items("problems", problems, CountdownProblem)
         completions, fw = check_completion_rows(
             completions, len(problems), self.vocab_size, format_weight
         )
