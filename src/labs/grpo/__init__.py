@@ -38,7 +38,7 @@ and `group_advantages(..., scale_by_std=False)` (Dr. GRPO: rewards minus the gro
 
 from labs.grpo.checks import check_loss_settings as check_loss_settings  # shared by 3 frameworks
 from labs.grpo.config import REWARDS, GRPOConfig, PPOConfig
-from labs.grpo.memory import rl_memory_bytes
+from labs.grpo.memory import rl_memory_bytes, rl_step_memory
 from labs.grpo.metrics import majority_at_k, pass_at_k
 from labs.grpo.reference import (
     MAX_LOG_RATIO,
@@ -60,4 +60,5 @@ __all__ = [
     "majority_at_k",
     "pass_at_k",
     "rl_memory_bytes",
+    "rl_step_memory",
 ]
