@@ -436,6 +436,13 @@ def check_step_memory_args(n_layers, d_model, n_heads, n_kv_heads, seq_len, trai
     return (layers, width, heads, kv_heads, seq, *batches, size("kv_bytes", kv_bytes, maximum=8))
 
 
+def check_peak_args(fn, device):
+    """`fn` callable, `device` "cpu" or "cuda" (`labs.grpo.peak_memory.peak_memory`)."""
+    if not callable(fn):
+        raise TypeError(f"fn must be a callable taking no arguments, got {describe_value(fn)}")
+    return fn, one_of("device", device, ("cpu", "cuda"))
+
+
 def check_items(name: str, value, cls: type | tuple[type, ...], *, nonempty: bool = True) -> list:
     """`value` as a list whose items are all instances of `cls` (at most MAX_BATCH of them)."""
     what = " or ".join(c.__name__ for c in cls) if isinstance(cls, tuple) else cls.__name__
