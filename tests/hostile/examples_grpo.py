@@ -268,7 +268,6 @@ EXAMPLES = {
     ),  # fmt: skip
     # labs.grpo.torch (kernels, policy, loops)
     "labs.grpo.peak_memory.peak_memory": lambda: call(fn=lambda: 0, device="cpu"),
-    "labs.grpo.peak_memory.cpu_peak_supported": lambda: call(),
     "labs.grpo.torch_kernels.group_advantages": lambda: call(
         rewards=_torch(REWARDS), group_size=2, eps=1e-4, scale_by_std=False
     ),

@@ -13,7 +13,7 @@ the warm-up and GRPO) and "The PPO baseline, with a critic" (PPO). Each lives in
 
 from __future__ import annotations
 
-from labs.grpo.peak_memory import cpu_peak_supported, peak_memory
+from labs.grpo.peak_memory import peak_memory
 from labs.grpo.policy import Block as Block  # not in __all__: a part of TinyPolicy
 from labs.grpo.policy import (
     TinyPolicy,
@@ -40,7 +40,6 @@ __all__ = [
     "TrainLog",
     "ValueModel",
     "completion_logprobs",
-    "cpu_peak_supported",
     "evaluate",
     "evaluate_at_k",
     "gae",
