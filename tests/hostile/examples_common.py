@@ -72,7 +72,7 @@ EXAMPLES = {
         rtol=1e-6,
         atol=0.0,
         also=(2.0,),
-        fixed=("expected",),  # any value can be an expected answer
+        fixed=("expected", "also"),  # any value can be an expected answer, any tuple of them also
     ),
     "labs.common.exercises.CheckReport": lambda: call(
         exercise="square", status="failed", passed_cases=0, total_cases=1, details=["d"]
