@@ -119,3 +119,20 @@ def test_step_memory_bad_input(kwargs, exc, fragment):
     args = {**SHAPE, "train_batch": 1, "rollout_batch": 1, **kwargs}
     with pytest.raises(exc, match=fragment):
         rl_step_memory(100, **args)
+
+
+def test_step_memory_at_deepseekmath_7b_hand_worked():
+    # 30 layers, h = 4,096, a = 32, s = 1,024: 5*a*s/h = 5 * 32 * 1,024 / 4,096 = 40, so one
+    # sequence keeps 1,024 * 4,096 * (34 + 40) = 310,378,496 bytes per layer, 9,311,354,880 in all.
+    shape = {"n_layers": 30, "d_model": 4096, "n_heads": 32, "seq_len": 1024}
+    out = rl_step_memory(7e9, **shape, train_batch=1, rollout_batch=1)
+    assert out["activations"] == 9_311_354_880
+    # KV cache: 2 x 30 layers x 4,096 x 1,024 tokens x 2 bytes = 503,316,480 bytes a sequence.
+    assert out["kv cache"] == 503_316_480
+    # All 1,024 rollouts at once: the cache (515 GB) outweighs the training pass, and PPO / GRPO is
+    # (238 GB + 515.4 GB) / (126 GB + 515.4 GB).
+    kv = 1024 * 503_316_480
+    grpo = rl_step_memory(7e9, **shape, train_batch=1, rollout_batch=1024)["peak"]
+    ppo = rl_step_memory(7e9, **shape, train_batch=1, rollout_batch=1024, critic=True)["peak"]
+    assert grpo == 126e9 + kv and ppo == 238e9 + kv
+    assert ppo / grpo == pytest.approx(753.396 / 641.396, abs=1e-5)  # 515.396 GB of cache
