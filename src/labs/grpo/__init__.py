@@ -2,7 +2,8 @@
 
 Framework-free: this module re-exports the configurations (`labs.grpo.config`), the NumPy
 reference of the three GRPO kernels and `informative_groups` (`labs.grpo.reference`), pass@k and
-maj@k (`labs.grpo.metrics`) and the memory model of an RL step (`labs.grpo.memory`). Beside them:
+maj@k (`labs.grpo.metrics`) and the memory model of an RL step, model state alone or with
+activations and the rollout KV cache (`labs.grpo.memory`). Beside them:
 `labs.grpo.kl_gradients` (which KL the k3 penalty's gradient follows), `labs.grpo.countdown` (a
 Countdown-style task with several right answers), and, with torch, `labs.grpo.ladder` (the
 ablation ladder from REINFORCE to DAPO and Dr. GRPO) and `labs.grpo.sweep` (the committed
