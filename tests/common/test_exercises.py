@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from labs.common.exercises import Case, CheckReport, Exercise, check, compare
+from labs.common.exercises import Case, CheckReport, Exercise, check, compare, compare_case
 
 SQUARE = Exercise(
     name="square",
@@ -123,3 +123,19 @@ def test_exercise_validation():
         Exercise("not a name", "", SQUARE.cases)
     with pytest.raises(ValueError, match="at least one case"):
         Exercise("f", "", ())
+
+
+def test_also_accepts_other_answers_and_reports_the_first():
+    # Two accepted conventions for the same input: 3 (the first) or 4 (also).
+    case = Case((2.0,), 3.0, "two conventions", also=(4.0,))
+    assert compare_case(3.0, case) is None and compare_case(4.0, case) is None
+    problem = compare_case(5.0, case)
+    assert problem is not None and "3" in problem  # the failure names the first answer
+    ex = Exercise(name="f", signature="f(x)", cases=(case,))
+    assert check(lambda x: x * 2, ex).status == "passed"  # 4, the alternative
+    assert check(lambda x: x + 1, ex).status == "passed"  # 3, the first
+    assert check(lambda x: x * 3, ex).status == "failed"  # 6, neither
+    with pytest.raises(TypeError, match="also must be a tuple"):
+        Case((1.0,), 1.0, "bad", also=[2.0])
+    with pytest.raises(TypeError, match="case must be a Case"):
+        compare_case(1.0, "case")

@@ -22,15 +22,31 @@ def test_advantages_correct_solution_passes():
     assert check_advantages_from_rewards(advantages_from_rewards).passed
 
 
-def test_advantages_population_std_fails_with_the_ddof_hint():
+def test_advantages_population_std_passes_too():
     def advantages_from_rewards(rewards, group_size):
         g = rewards.reshape(-1, group_size)
-        std = g.std(axis=1, keepdims=True)  # ddof = 0: the usual slip
+        std = g.std(axis=1, keepdims=True)  # ddof = 0: DeepSeekMath does not say which
         return ((g - g.mean(axis=1, keepdims=True)) / (std + 1e-4)).reshape(-1)
 
-    report = check_advantages_from_rewards(advantages_from_rewards)
-    assert report.status == "failed"
-    assert "ddof=1" in str(report)
+    assert check_advantages_from_rewards(advantages_from_rewards).passed
+
+
+def test_advantages_mixing_conventions_or_dividing_by_the_variance_fails():
+    def by_variance(rewards, group_size):
+        g = rewards.reshape(-1, group_size)
+        var = g.var(axis=1, keepdims=True)  # the variance, not the std
+        return ((g - g.mean(axis=1, keepdims=True)) / (var + 1e-4)).reshape(-1)
+
+    report = check_advantages_from_rewards(by_variance)
+    assert report.status == "failed" and "either convention" in str(report)
+
+    def ddof_two(rewards, group_size):  # neither convention: dividing by G - 2
+        g = rewards.reshape(-1, group_size)
+        std = g.std(axis=1, ddof=2, keepdims=True)
+        return np.where(std == 0, 0.0, (g - g.mean(axis=1, keepdims=True)) / (std + 1e-4)).ravel()
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        assert check_advantages_from_rewards(ddof_two).status == "failed"
 
 
 def test_advantages_nan_for_flat_group_is_reported():

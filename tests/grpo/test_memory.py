@@ -3,7 +3,7 @@
 import pytest
 
 from labs.common import fact
-from labs.grpo import rl_memory_bytes
+from labs.grpo import rl_memory_bytes, rl_step_memory
 
 
 def test_bytes_per_parameter_come_from_zero():
@@ -50,3 +50,89 @@ def test_grpo_and_ppo_memory_hand_worked():
 def test_rl_memory_bad_input(args, kwargs, exc, fragment):
     with pytest.raises(exc, match=fragment):
         rl_memory_bytes(*args, **kwargs)
+
+
+# A tiny transformer worked by hand: L = 2 layers, h = 8, a = 2 heads (head dim 4), s = 4 tokens.
+SHAPE = {"n_layers": 2, "d_model": 8, "n_heads": 2, "seq_len": 4}
+
+
+def test_step_memory_hand_worked():
+    out = rl_step_memory(100, **SHAPE, train_batch=3, rollout_batch=5)
+    # Model state: GRPO with a reference, 16 * 100 + 2 * 100 bytes.
+    assert out["model state"] == 1_800
+    # Activations per layer: s*b*h = 4 * 3 * 8 = 96; 5*a*s/h = 5 * 2 * 4 / 8 = 5;
+    # 96 * (34 + 5) = 3,744 bytes per layer, two layers: 7,488.
+    assert out["activations"] == 7_488
+    # KV cache: K and V (2) x 2 layers x 2 KV heads x head dim 4 x 4 tokens x 5 sequences x 2 bytes.
+    assert out["kv cache"] == 2 * 2 * 2 * 4 * 4 * 5 * 2 == 1_280
+    assert out["peak"] == 1_800 + 7_488  # the training pass is the larger phase here
+    assert out["sum"] == 1_800 + 7_488 + 1_280
+
+
+def test_step_memory_critic_checkpointing_and_gqa_hand_worked():
+    ppo = rl_step_memory(100, **SHAPE, train_batch=3, rollout_batch=5, critic=True)
+    assert ppo["model state"] == 3_400  # 16 * 100 twice + 2 * 100
+    assert ppo["activations"] == 2 * 7_488  # the critic's training pass
+    assert ppo["kv cache"] == 1_280  # only the policy generates
+    # Checkpointing: each layer's 16-bit input, 2 * 96 bytes, two layers, plus one layer (3,744).
+    ckpt = rl_step_memory(100, **SHAPE, train_batch=3, rollout_batch=5, checkpointing=True)
+    assert ckpt["activations"] == 2 * 2 * 96 + 3_744 == 4_128
+    # One KV head shared by both query heads halves the cache; a large rollout makes it the peak.
+    gqa = rl_step_memory(100, **SHAPE, train_batch=3, rollout_batch=50, n_kv_heads=1)
+    assert gqa["kv cache"] == 2 * 2 * 1 * 4 * 4 * 50 * 2 == 6_400
+    big = rl_step_memory(100, **SHAPE, train_batch=1, rollout_batch=50)
+    assert big["activations"] == 7_488 / 3 and big["kv cache"] == 12_800
+    assert big["peak"] == 1_800 + 12_800
+    # No reference (beta = 0) and a learned reward model: 16 * 100 + 2 * 100 (reward model).
+    rm = rl_step_memory(100, **SHAPE, train_batch=3, rollout_batch=5, reference=False,
+                        reward_model_params=100)  # fmt: skip
+    assert rm["model state"] == 1_800
+
+
+def test_step_memory_ratio_moves_toward_one_with_the_kv_cache():
+    # PPO / GRPO: (3,400 + max(2A, K)) / (1,800 + max(A, K)); once K exceeds 2A both peaks
+    # carry the same K and the ratio falls toward 1 as K grows.
+    ratios = []
+    for rollout in (1, 100, 1_000, 10_000):
+        grpo = rl_step_memory(100, **SHAPE, train_batch=1, rollout_batch=rollout)["peak"]
+        ppo = rl_step_memory(100, **SHAPE, train_batch=1, rollout_batch=rollout, critic=True)
+        ratios.append(ppo["peak"] / grpo)
+    # rollout 1: K = 256, A = 2,496: (3,400 + 4,992) / (1,800 + 2,496).
+    assert ratios[0] == pytest.approx(8_392 / 4_296)
+    # rollout 10,000: K = 2,560,000: (3,400 + K) / (1,800 + K).
+    assert ratios[-1] == pytest.approx(2_563_400 / 2_561_800)
+    assert ratios == sorted(ratios, reverse=True) and ratios[-1] < 1.001
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, fragment",
+    [
+        ({"n_heads": 3}, ValueError, "d_model"),
+        ({"n_kv_heads": 3}, ValueError, "n_kv_heads must be <= 2"),
+        ({"seq_len": 0}, ValueError, "seq_len must be >= 1"),
+        ({"train_batch": 2.0}, TypeError, "train_batch must be an int"),
+        ({"critic": 1}, TypeError, "critic must be True or False"),
+        ({"kv_bytes": 16}, ValueError, "kv_bytes must be <= 8"),
+    ],
+)
+def test_step_memory_bad_input(kwargs, exc, fragment):
+    args = {**SHAPE, "train_batch": 1, "rollout_batch": 1, **kwargs}
+    with pytest.raises(exc, match=fragment):
+        rl_step_memory(100, **args)
+
+
+def test_step_memory_at_deepseekmath_7b_hand_worked():
+    # 30 layers, h = 4,096, a = 32, s = 1,024: 5*a*s/h = 5 * 32 * 1,024 / 4,096 = 40, so one
+    # sequence keeps 1,024 * 4,096 * (34 + 40) = 310,378,496 bytes per layer, 9,311,354,880 in all.
+    shape = {"n_layers": 30, "d_model": 4096, "n_heads": 32, "seq_len": 1024}
+    out = rl_step_memory(7e9, **shape, train_batch=1, rollout_batch=1)
+    assert out["activations"] == 9_311_354_880
+    # KV cache: 2 x 30 layers x 4,096 x 1,024 tokens x 2 bytes = 503,316,480 bytes a sequence.
+    assert out["kv cache"] == 503_316_480
+    # All 1,024 rollouts at once: the cache (515 GB) outweighs the training pass, and PPO / GRPO is
+    # (238 GB + 515.4 GB) / (126 GB + 515.4 GB).
+    kv = 1024 * 503_316_480
+    grpo = rl_step_memory(7e9, **shape, train_batch=1, rollout_batch=1024)["peak"]
+    ppo = rl_step_memory(7e9, **shape, train_batch=1, rollout_batch=1024, critic=True)["peak"]
+    assert grpo == 126e9 + kv and ppo == 238e9 + kv
+    assert ppo / grpo == pytest.approx(753.396 / 641.396, abs=1e-5)  # 515.396 GB of cache

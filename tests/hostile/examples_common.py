@@ -71,7 +71,8 @@ EXAMPLES = {
         kwargs={},
         rtol=1e-6,
         atol=0.0,
-        fixed=("expected",),  # any value can be an expected answer
+        also=(2.0,),
+        fixed=("expected", "also"),  # any value can be an expected answer, any tuple of them also
     ),
     "labs.common.exercises.CheckReport": lambda: call(
         exercise="square", status="failed", passed_cases=0, total_cases=1, details=["d"]
@@ -84,6 +85,9 @@ EXAMPLES = {
     # compare reads the student's answer (`got`) and the case's `expected`: anything goes there.
     "labs.common.exercises.compare": lambda: call(
         got=4.0, expected=4.0, rtol=1e-6, atol=1e-9, fixed=("got", "expected")
+    ),
+    "labs.common.exercises.compare_case": lambda: call(
+        got=4.0, case=SQUARE.cases[0], fixed=("got",)
     ),
     # facts
     "labs.common.facts.Fact": lambda: call(

@@ -251,7 +251,23 @@ EXAMPLES = {
         frozen_bytes=2.0,
         reference=False,
     ),  # fmt: skip
+    "labs.grpo.memory.rl_step_memory": lambda: call(
+        policy_params=7e9,
+        n_layers=30,
+        d_model=4096,
+        n_heads=32,
+        seq_len=1024,
+        train_batch=4,
+        rollout_batch=64,
+        n_kv_heads=8,
+        critic=True,
+        reward_model_params=7e9,
+        reference=False,
+        kv_bytes=2,
+        checkpointing=True,
+    ),  # fmt: skip
     # labs.grpo.torch (kernels, policy, loops)
+    "labs.grpo.peak_memory.peak_memory": lambda: call(fn=lambda: 0, device="cpu"),
     "labs.grpo.torch_kernels.group_advantages": lambda: call(
         rewards=_torch(REWARDS), group_size=2, eps=1e-4, scale_by_std=False
     ),

@@ -54,6 +54,7 @@ __all__ = [
     "Exercise",
     "check",
     "compare",
+    "compare_case",
 ]
 
 PASSED, FAILED, NOT_ATTEMPTED = "passed", "failed", "not attempted"
@@ -66,7 +67,8 @@ class Case:
 
     `label` describes the input in words ("logits far above float32's exp limit"), `hint` says
     what usually goes wrong when this case fails. Numbers are compared with `rtol`/`atol` (loosened
-    to the precision of a lower-precision answer, see `compare`).
+    to the precision of a lower-precision answer, see `compare`). `also` holds other accepted
+    answers, where the source leaves a convention open (a failure reports the first, `expected`).
     """
 
     args: tuple
@@ -76,6 +78,7 @@ class Case:
     kwargs: dict = field(default_factory=dict)
     rtol: float = 1e-6
     atol: float = 1e-9
+    also: tuple = ()
 
     def __post_init__(self) -> None:
         instance("args", self.args, tuple, "a tuple of positional arguments")
@@ -84,6 +87,7 @@ class Case:
         instance("kwargs", self.kwargs, dict, "a dict of keyword arguments")
         real_number("rtol", self.rtol, nonnegative=True)
         real_number("atol", self.atol, nonnegative=True)
+        instance("also", self.also, tuple, "a tuple of other accepted answers")
 
 
 @dataclass(frozen=True)
@@ -261,6 +265,17 @@ def compare(got: Any, expected: Any, rtol: float, atol: float) -> str | None:
     except BaseException as err:  # noqa: BLE001 - never let a hostile answer escape
         name = type(err).__name__
         return f"your answer could not be compared with the expected value ({name})"
+
+
+def compare_case(got: Any, case: Case) -> str | None:
+    """None if `got` matches `case.expected` or one of `case.also`; otherwise how it differs from
+    `case.expected`."""
+    instance("case", case, Case, "a Case")
+    problem = compare(got, case.expected, case.rtol, case.atol)
+    alternatives = getattr(case, "also", ())  # a Case pickled before `also` existed has none
+    if problem and any(compare(got, alt, case.rtol, case.atol) is None for alt in alternatives):
+        return None
+    return problem
 
 
 def _compare(got: Any, expected: Any, rtol: float, atol: float) -> str | None:
@@ -471,7 +486,7 @@ def check(fn: Callable | None, exercise: Exercise) -> CheckReport:
                     *notes,
                 ],
             )
-        problem = compare(value, case.expected, case.rtol, case.atol)
+        problem = compare_case(value, case)
         if problem:
             return CheckReport(
                 exercise.name,

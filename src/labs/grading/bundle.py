@@ -23,7 +23,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from labs.common.exercises import Case, compare
+from labs.common.exercises import Case, compare_case
 from labs.common.validate import callable_arg, integer, text
 from labs.grading.chapters import Chapter, HiddenBank, discover_chapters, load_hidden
 
@@ -59,7 +59,7 @@ def run_case(fn, cases: str, index: int, name: str) -> None:
         raise ValueError(f"index must be < {len(table)} (the number of cases), got {index}")
     case = table[index]
     got = fn(*case.args, **case.kwargs)
-    problem = compare(got, case.expected, case.rtol, case.atol)
+    problem = compare_case(got, case)
     if problem:
         raise CaseFailed(f"({case.label}) {problem}")
 

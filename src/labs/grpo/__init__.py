@@ -2,7 +2,8 @@
 
 Framework-free: this module re-exports the configurations (`labs.grpo.config`), the NumPy
 reference of the three GRPO kernels and `informative_groups` (`labs.grpo.reference`), pass@k and
-maj@k (`labs.grpo.metrics`) and the memory model of an RL step (`labs.grpo.memory`). Beside them:
+maj@k (`labs.grpo.metrics`) and the memory model of an RL step, model state alone or with
+activations and the rollout KV cache (`labs.grpo.memory`). Beside them:
 `labs.grpo.kl_gradients` (which KL the k3 penalty's gradient follows), `labs.grpo.countdown` (a
 Countdown-style task with several right answers), and, with torch, `labs.grpo.ladder` (the
 ablation ladder from REINFORCE to DAPO and Dr. GRPO) and `labs.grpo.sweep` (the committed
@@ -38,7 +39,7 @@ and `group_advantages(..., scale_by_std=False)` (Dr. GRPO: rewards minus the gro
 
 from labs.grpo.checks import check_loss_settings as check_loss_settings  # shared by 3 frameworks
 from labs.grpo.config import REWARDS, GRPOConfig, PPOConfig
-from labs.grpo.memory import rl_memory_bytes
+from labs.grpo.memory import rl_memory_bytes, rl_step_memory
 from labs.grpo.metrics import majority_at_k, pass_at_k
 from labs.grpo.reference import (
     MAX_LOG_RATIO,
@@ -60,4 +61,5 @@ __all__ = [
     "majority_at_k",
     "pass_at_k",
     "rl_memory_bytes",
+    "rl_step_memory",
 ]

@@ -18,6 +18,7 @@ from labs.common.validate import (
     array,
     boolean,
     describe_value,
+    divisible,
     integer,
     integer_array,
     one_of,
@@ -417,6 +418,29 @@ def check_memory_args(policy_params, critic_params, reward_model_params, trained
         for name, value in (("trained_bytes", trained_bytes), ("frozen_bytes", frozen_bytes))
     ]
     return (*counts, *per_param)
+
+
+def check_step_memory_args(n_layers, d_model, n_heads, n_kv_heads, seq_len, train_batch,
+                           rollout_batch, kv_bytes):  # fmt: skip
+    """Checked shape and batch sizes of `rl_step_memory`; `n_kv_heads` None means n_heads.
+    The caps are far beyond any model: they catch typos."""
+    layers = size("n_layers", n_layers, maximum=1_024)
+    width = size("d_model", d_model, maximum=2**20)
+    heads = size("n_heads", n_heads, maximum=2**14)
+    divisible("d_model", width, heads, "n_heads")
+    kv_heads = heads if n_kv_heads is None else size("n_kv_heads", n_kv_heads, maximum=heads)
+    divisible("n_heads", heads, kv_heads, "n_kv_heads")
+    seq = size("seq_len", seq_len, maximum=2**24)
+    batches = [size(name, value, maximum=2**24) for name, value in
+               (("train_batch", train_batch), ("rollout_batch", rollout_batch))]  # fmt: skip
+    return (layers, width, heads, kv_heads, seq, *batches, size("kv_bytes", kv_bytes, maximum=8))
+
+
+def check_peak_args(fn, device):
+    """`fn` callable, `device` "cpu" or "cuda" (`labs.grpo.peak_memory.peak_memory`)."""
+    if not callable(fn):
+        raise TypeError(f"fn must be a callable taking no arguments, got {describe_value(fn)}")
+    return fn, one_of("device", device, ("cpu", "cuda"))
 
 
 def check_items(name: str, value, cls: type | tuple[type, ...], *, nonempty: bool = True) -> list:

@@ -22,12 +22,20 @@ def _arr(*values) -> np.ndarray:
     return np.asarray(values, dtype=np.float64)
 
 
-# (1, 0, 0, 0): mean 0.25, sample variance (0.75^2 + 3 * 0.25^2) / 3 = 0.25, std 0.5.
-_D1 = 0.5 + EPS
-# (0, 1): mean 0.5, sample variance 2 * 0.25 / 1 = 0.5, std sqrt(0.5).
-_D2 = math.sqrt(0.5) + EPS
-# (0, 1, 1, 0): mean 0.5, sample variance 4 * 0.25 / 3 = 1/3.
-_D3 = math.sqrt(1 / 3) + EPS
+# DeepSeekMath writes only std(r): both the sample std (ddof = 1, dividing by G - 1) and the
+# population std (ddof = 0, dividing by G) are accepted; `expected` holds the first, `also` the
+# second.
+# (1, 0, 0, 0): mean 0.25, squares 0.75^2 + 3 * 0.25^2 = 0.75; sample variance 0.75 / 3 = 0.25,
+# std 0.5; population variance 0.75 / 4 = 0.1875.
+_D1, _P1 = 0.5 + EPS, math.sqrt(0.1875) + EPS
+# (0, 1): mean 0.5, squares 2 * 0.25 = 0.5; sample variance 0.5 / 1, population 0.5 / 2 = 0.25.
+_D2, _P2 = math.sqrt(0.5) + EPS, 0.5 + EPS
+# (0, 1, 1, 0): mean 0.5, squares 4 * 0.25 = 1; sample variance 1 / 3, population 1 / 4.
+_D3, _P3 = math.sqrt(1 / 3) + EPS, 0.5 + EPS
+_STD_HINT = (
+    "divide by (the group's standard deviation + 1e-4); either convention is accepted (np.std's "
+    "default ddof=0 or torch.std's ddof=1), since DeepSeekMath writes only std(r)."
+)
 
 ADVANTAGES_FROM_REWARDS = Exercise(
     name="advantages_from_rewards",
@@ -37,17 +45,15 @@ ADVANTAGES_FROM_REWARDS = Exercise(
             (_arr(1, 0, 0, 0), 4),
             _arr(0.75 / _D1, -0.25 / _D1, -0.25 / _D1, -0.25 / _D1),
             "one group, one correct answer out of four",
-            "subtract the group mean, divide by (the group's sample standard deviation + 1e-4); "
-            "the sample std divides by G - 1 (ddof=1, this course's convention; the paper "
-            "does not say), while np.std defaults to ddof=0.",
+            "subtract the group mean, then " + _STD_HINT,
+            also=(_arr(0.75 / _P1, -0.25 / _P1, -0.25 / _P1, -0.25 / _P1),),
         ),
         Case(
             (_arr(0, 1), 2),
             _arr(-0.5 / _D2, 0.5 / _D2),
             "a group of two",
-            "use the sample standard deviation (ddof=1, dividing by G - 1): DeepSeekMath writes "
-            "only std(r), so the convention is this course's choice (torch.std's default); "
-            "np.std defaults to ddof=0.",
+            "the standard deviation, not the variance: " + _STD_HINT,
+            also=(_arr(-0.5 / _P2, 0.5 / _P2),),
         ),
         Case(
             (_arr(1, 0, 0, 1), 2),
@@ -55,6 +61,7 @@ ADVANTAGES_FROM_REWARDS = Exercise(
             "two groups of two",
             "normalise within each group of `group_size` consecutive rewards, not over the "
             "whole batch: reshape to (-1, group_size).",
+            also=(_arr(0.5 / _P2, -0.5 / _P2, -0.5 / _P2, 0.5 / _P2),),
         ),
         Case(
             (_arr(0, 1, 1, 0, 1, 1, 1, 1), 4),
@@ -62,6 +69,7 @@ ADVANTAGES_FROM_REWARDS = Exercise(
             "the second group is all correct",
             "a group whose rewards are all equal has std 0: its advantages must be exactly 0, "
             "not NaN (it carries no signal).",
+            also=(_arr(-0.5 / _P3, 0.5 / _P3, 0.5 / _P3, -0.5 / _P3, 0, 0, 0, 0),),
         ),
     ),
 )

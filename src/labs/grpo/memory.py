@@ -1,15 +1,20 @@
 """The memory of an RL step, from parameter counts: what dropping the critic saves.
 
-Taught in chapter 5, "Claim check: "orders of magnitude more efficient than normal RL"".
+`rl_memory_bytes` counts model state (weights, gradients, optimiser state); `rl_step_memory` adds
+the activations of the training pass (Korthikanti et al. 2022, eq. 1) and the KV cache of the
+rollout, for a transformer of a given shape.
+
+Taught in chapter 5, "Claim check: "doesn't need as many GPUs" and "orders of magnitude more
+efficient"".
 """
 
 from __future__ import annotations
 
 from labs.common.facts import fact
 from labs.common.validate import boolean
-from labs.grpo.checks import check_memory_args
+from labs.grpo.checks import check_memory_args, check_step_memory_args
 
-__all__ = ["rl_memory_bytes"]
+__all__ = ["rl_memory_bytes", "rl_step_memory"]
 
 
 def rl_memory_bytes(
@@ -63,3 +68,84 @@ def _rl_memory_bytes(
     }
     out["total"] = sum(out.values())
     return out
+
+
+def rl_step_memory(
+    policy_params: float,
+    *,
+    n_layers: int,
+    d_model: int,
+    n_heads: int,
+    seq_len: int,
+    train_batch: int,
+    rollout_batch: int,
+    n_kv_heads: int | None = None,
+    critic: bool = False,
+    reward_model_params: float = 0.0,
+    reference: bool = True,
+    kv_bytes: int = 2,
+    checkpointing: bool = False,
+) -> dict[str, float]:
+    """Bytes of one RL step with activations and the rollout's KV cache, for a transformer.
+
+    Model state is `rl_memory_bytes` (default bytes per parameter); `critic=True` adds a critic of
+    the policy's size and shape (PPO). Activations: `train_batch` sequences of `seq_len` tokens in
+    one training pass, s*b*h*(34 + 5*a*s/h) bytes per layer (Korthikanti et al. 2022, eq. 1:
+    16-bit, no parallelism), once for the policy and once more for a critic; with
+    `checkpointing`, only each layer's 16-bit input (2*s*b*h bytes) is kept and one layer is
+    recomputed at a time. KV cache: keys and values of `rollout_batch` sequences of `seq_len`
+    tokens generated at once, `kv_bytes` per element. Only the policy generates, so the KV cache
+    is the same with or without a critic.
+
+    "peak" assumes the two phases do not overlap (the KV cache is freed before the training
+    pass, as in colocated engines): model state + max(activations, KV cache). "sum" keeps both.
+
+    Sizes are capped (layers <= 1,024, width <= 2^20, heads <= 2^14, tokens and batches
+    <= 2^24, kv_bytes <= 8), far beyond any model, so that a typo fails loudly.
+
+    Returns a dict: "model state", "activations", "kv cache", "peak", "sum".
+    """
+    checked = check_step_memory_args(
+        n_layers, d_model, n_heads, n_kv_heads, seq_len, train_batch, rollout_batch, kv_bytes
+    )
+    state = rl_memory_bytes(
+        policy_params,
+        critic_params=policy_params if boolean("critic", critic) else 0.0,
+        reward_model_params=reward_model_params,
+        reference=reference,
+    )["total"]
+    coefficients = fact("grpo_activation_coefficients").value
+    return _rl_step_memory(
+        state, *checked, 2 if critic else 1, boolean("checkpointing", checkpointing), coefficients
+    )
+
+
+def _rl_step_memory(
+    state: float,
+    layers: int,
+    width: int,
+    heads: int,
+    kv_heads: int,
+    seq: int,
+    train_batch: int,
+    rollout_batch: int,
+    kv_bytes: int,
+    trained_models: int,
+    checkpointing: bool,
+    coefficients: tuple[int, int],
+) -> dict[str, float]:
+    """State + training activations (Korthikanti eq. 1) + rollout KV cache, in bytes."""
+    per_token, per_score = coefficients  # 34 and 5
+    sbh = seq * train_batch * width
+    layer = sbh * (per_token + per_score * heads * seq / width)  # eq. 1, one layer
+    kept = layers * 2 * sbh + layer if checkpointing else layers * layer
+    activations = trained_models * kept  # the critic's pass is as large as the policy's
+    head_dim = width // heads
+    kv_cache = 2 * layers * kv_heads * head_dim * seq * rollout_batch * kv_bytes  # K and V
+    return {
+        "model state": state,
+        "activations": float(activations),
+        "kv cache": float(kv_cache),
+        "peak": state + max(activations, kv_cache),
+        "sum": state + activations + kv_cache,
+    }

@@ -7,11 +7,13 @@ the warm-up and GRPO) and "The PPO baseline, with a critic" (PPO). Each lives in
 * `labs.grpo.torch_kernels`: group_advantages, kl_k3, grpo_loss (the NumPy reference's twins);
 * `labs.grpo.policy`: TinyPolicy, ValueModel, sample, greedy, completion_logprobs;
 * `labs.grpo.training`: warm_up, evaluate, train_grpo, what a step costs;
-* `labs.grpo.ppo`: gae, train_ppo.
+* `labs.grpo.ppo`: gae, train_ppo;
+* `labs.grpo.peak_memory`: peak_memory, the measured peak of one call.
 """
 
 from __future__ import annotations
 
+from labs.grpo.peak_memory import peak_memory
 from labs.grpo.policy import Block as Block  # not in __all__: a part of TinyPolicy
 from labs.grpo.policy import (
     TinyPolicy,
@@ -49,6 +51,7 @@ __all__ = [
     "measure_step",
     "new_policy",
     "num_parameters",
+    "peak_memory",
     "sample",
     "train_grpo",
     "train_ppo",

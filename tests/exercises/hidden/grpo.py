@@ -7,8 +7,11 @@ import numpy as np
 from labs.common.exercises import Case
 
 EPS = 1e-4
-# (2, 4, 6): mean 4, sample variance (4 + 0 + 4) / 2 = 4, std 2.
-_D = 2.0 + EPS
+# Either std convention is accepted (DeepSeekMath writes only std(r)): `also` holds ddof = 0.
+# (2, 4, 6): mean 4, squares 4 + 0 + 4 = 8; sample variance 8 / 2 = 4, std 2; population 8 / 3.
+_D, _P = 2.0 + EPS, math.sqrt(8 / 3) + EPS
+# (1, 1, 0, 0): mean 0.5, squares 4 x 0.25 = 1; sample variance 1 / 3; population 1 / 4, std 0.5.
+_D4, _P4 = math.sqrt(1 / 3) + EPS, 0.5 + EPS
 
 HIDDEN = {
     "advantages_from_rewards": (
@@ -16,13 +19,14 @@ HIDDEN = {
             (np.array([2.0, 4.0, 6.0, 5.0, 5.0, 5.0]), 3),
             np.array([-2 / _D, 0.0, 2 / _D, 0.0, 0.0, 0.0]),
             "two groups of three, the second all equal",
+            also=(np.array([-2 / _P, 0.0, 2 / _P, 0.0, 0.0, 0.0]),),
         ),
-        # (1, 1, 0, 0): mean 0.5, sample variance 4 x 0.25 / 3 = 1/3.
         Case(
             (np.array([1.0, 1.0, 0.0, 0.0]), 4),
-            np.array([0.5, 0.5, -0.5, -0.5]) / (math.sqrt(1 / 3) + EPS),
+            np.array([0.5, 0.5, -0.5, -0.5]) / _D4,
             "one group of four, two correct answers first",
             rtol=1e-9,
+            also=(np.array([0.5, 0.5, -0.5, -0.5]) / _P4,),
         ),
     ),
     "k3_estimator": (
