@@ -106,15 +106,6 @@ EXAMPLES = {
     "labs.moe.config.MoEConfig": lambda: call(d_model=8, d_expert=6, n_routed=4, n_shared=1, k=2),
     "labs.moe.comm.v3_parameter_counts": lambda: call(),
     "labs.moe.comm.moe_flops_per_token": lambda: call(config=TINY),
-    "labs.moe.comm.dispatch_bytes_per_token": lambda: call(
-        d_model=7168,
-        k=8,
-        n_nodes=8,
-        max_nodes=4,
-        gpus_per_node=8,
-        dispatch_bytes=1.0,
-        combine_bytes=2.0,
-    ),  # fmt: skip
     "labs.moe.comm.moe_layer_time": lambda: call(
         gpu="h800", n_nodes=8, max_nodes=4, config=TINY, tokens_per_gpu=64, mfu=0.4
     ),

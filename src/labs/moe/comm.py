@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from labs.common import interconnect
 from labs.common.facts import fact
-from labs.common.interconnect import _dispatch_bytes
+from labs.common.interconnect import _dispatch_bytes, dispatch_bytes_per_token  # chapter 7's too
 from labs.common.validate import instance, integer, one_of, real_number, size
 from labs.moe.checks import MAX_NODES, check_config
 from labs.moe.config import DEEPSEEK_V3_MOE, MoEConfig
@@ -68,24 +67,6 @@ def moe_flops_per_token(config: MoEConfig) -> int:
     S + k SwiGLU experts a token passes through (3 matrices of D x F each)."""
     c = check_config(config)
     return 2 * c.d_model * c.n_routed + 2 * 3 * c.d_model * c.d_expert * (c.n_shared + c.k)
-
-
-def dispatch_bytes_per_token(
-    d_model: int,
-    k: int,
-    n_nodes: int,
-    max_nodes: int | None = None,
-    gpus_per_node: int = 8,
-    dispatch_bytes: float = 1.0,
-    combine_bytes: float = 2.0,
-) -> MappingProxyType:
-    """Bytes one token moves per MoE layer for dispatch plus combine, split by link: the shared
-    model of `labs.common.interconnect` (same arguments, same checks). Returns {"inter_node": IB
-    bytes, "intra_node": NVLink bytes, "remote_nodes": expected IB copies}. V3 dispatches in FP8
-    (1 byte) and combines in BF16 (2)."""
-    return interconnect.dispatch_bytes_per_token(
-        d_model, k, n_nodes, max_nodes, gpus_per_node, dispatch_bytes, combine_bytes
-    )
 
 
 def _link_speeds(gpu: str) -> tuple[float, float]:
