@@ -165,7 +165,7 @@ def v3_training_step(compute_efficiency: float, **changes) -> TrainingStep:
         ep_nodes=fact("econ_v3_ep_nodes").value,
         max_nodes=c["max_nodes"],
         gpus_per_node=fact("moe_v3_gpus_per_node").value,
-        nvlink_gbs=fact("econ_v3_nvlink_gbs").value,
-        ib_gbs=fact("econ_v3_infiniband_gbs").value,
+        nvlink_gbs=fact("moe_v3_nvlink_gbs").value,
+        ib_gbs=fact("moe_v3_ib_gbs").value,
     )
     return replace(base, **changes)
