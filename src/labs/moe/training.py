@@ -149,7 +149,8 @@ def train_tiny_lm(
         skew: how strongly the initial router favours the first experts (0: no skew).
     Returns:
         {"loss": (steps,), "load": (steps, n_experts) token counts, "imbalance": (steps,) max/mean
-        load, "seconds": (steps,) cumulative wall-clock}; a dense run has no load or imbalance.
+        load, "seconds": (steps,) cumulative CPU seconds of this process}; a dense run has no
+        load or imbalance.
     """
     (balancing, steps, seed, config, vocab, batch, gamma, alpha, skew, dense, lr) = _check_train(
         balancing, steps, seed, n_experts, k, d_model, d_expert, vocab, batch, gamma, alpha, skew,
@@ -168,7 +169,7 @@ def _train(balancing, steps, seed, config, vocab, batch, gamma, alpha, skew, den
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     e = config.n_routed
     loss_log, load_log, seconds = np.zeros(steps), np.zeros((steps, e)), np.zeros(steps)
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: other programs' load on the machine is left out
     for step in range(steps):
         prev = torch.randint(vocab, (batch,), generator=sampler)
         nxt = torch.multinomial(table[prev], 1, generator=sampler)[:, 0]
@@ -190,7 +191,7 @@ def _train(balancing, steps, seed, config, vocab, batch, gamma, alpha, skew, den
                 model.moe.bias.copy_(_update_bias(model.moe.bias, torch.as_tensor(load_log[step],
                                                   dtype=model.moe.bias.dtype), gamma))  # fmt: skip
         loss_log[step] = loss.item()
-        seconds[step] = time.perf_counter() - start
+        seconds[step] = time.process_time() - start
     result = {"loss": loss_log, "seconds": seconds}
     if not dense:
         result |= {"load": load_log, "imbalance": load_log.max(1) / load_log.mean(1)}
@@ -208,7 +209,8 @@ def layer_throughput(
 ) -> MappingProxyType:
     """Forward + backward tokens per second of a DeepSeekMoE layer (1 shared + `n_experts` routed
     of width `d_expert`, top-`k`) and of the dense SwiGLU of the same active width (k + 1) x
-    d_expert, best of `repeats`, on the CPU. Returns {"moe": tok/s, "dense": tok/s}."""
+    d_expert, best of `repeats` in CPU time on one thread.
+    Returns {"moe": tok/s, "dense": tok/s}."""
     config = _layer_config(d_model, d_expert, n_experts, k)
     tokens = size("tokens", tokens, maximum=2**16)
     repeats = size("repeats", repeats, maximum=100)
@@ -218,7 +220,10 @@ def layer_throughput(
 
 
 def _layer_throughput(config: MoEConfig, tokens: int, repeats: int, seed: int):
-    """Best-of-`repeats` wall-clock of forward + backward, both layers on the same input."""
+    """Best-of-`repeats` CPU time of forward + backward, both layers on the same input, timed in
+    turn (MoE, dense, MoE, ...) so that a slow moment of the machine touches both. CPU time of
+    this process (`time.process_time`, one thread) rather than wall-clock: other programs' load
+    on a shared machine is left out."""
     torch.manual_seed(seed)
     moe = DeepSeekMoE(config)
     width = (config.n_shared + config.k) * config.d_expert
@@ -226,13 +231,13 @@ def _layer_throughput(config: MoEConfig, tokens: int, repeats: int, seed: int):
     w2 = torch.randn(width, config.d_model, requires_grad=True)
     x = torch.randn(tokens, config.d_model)
     layers = {"moe": lambda: moe._forward(x), "dense": lambda: _swiglu(x, w[0], w[1], w2)}
-    best = {}
-    for name, layer in layers.items():
+    for layer in layers.values():
         layer().sum().backward()  # warm-up
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
+    best = dict.fromkeys(layers, float("inf"))
+    for _ in range(repeats):
+        for name, layer in layers.items():
+            start = time.process_time()
             layer().sum().backward()
-            times.append(time.perf_counter() - start)
-        best[name] = tokens / min(times)
+            best[name] = min(best[name], time.process_time() - start)
+    best = {name: tokens / max(t, 1e-9) for name, t in best.items()}
     return MappingProxyType(best)
