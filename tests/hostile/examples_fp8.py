@@ -284,8 +284,10 @@ EXAMPLES = {
     "labs.fp8.recipes.fake_quantize_with_scale": lambda: call(x=X, scale=np.float32(0.01)),
     "labs.fp8.recipes.mx_scales": lambda: call(x=np.tile(X, (1, 4))),
     "labs.fp8.recipes.compare_recipes": lambda: call(tensors=STEPS, history=2),
-    "labs.fp8.cost.linear_layer_times": lambda: call(m=256, k=512, n=128, **PEAKS),
-    "labs.fp8.cost.crossover_size": lambda: call(**PEAKS),
+    "labs.fp8.cost.linear_layer_times": lambda: call(
+        m=256, k=512, n=128, **PEAKS, weight_in_fp8=True, overlap_pass=False
+    ),
+    "labs.fp8.cost.crossover_size": lambda: call(**PEAKS, weight_in_fp8=False, overlap_pass=True),
     # A check takes whatever the student wrote: tests/common/test_exercises_hostile.py attacks it.
     "labs.fp8.exercises.check_decode_e4m3": lambda: call(fn=_decode_e4m3, fixed=("fn",)),
     "labs.fp8.exercises.check_choose_granularity": lambda: call(

@@ -12,11 +12,22 @@ per element moved, scales negligible); then the GEMM reads 1-byte inputs:
 
 P are the tensor-core peaks and B the memory bandwidth, from the facts registry. A GPU without
 FP8 tensor cores (P_fp8 = None, a T4) can still store FP8 but must widen it before a 16-bit GEMM:
-its FP8 time is the quantisation pass plus the 16-bit GEMM, never less than t_bf16. A fused
-quantisation (inside the previous kernel's epilogue) removes most of the first term of (7);
-the model is the unfused, pessimistic case.
+its FP8 time is the quantisation pass plus the 16-bit GEMM, never less than t_bf16 (the model
+gives no credit to an FP8 weight widened inside the GEMM, a weight-only format).
 
-Taught in chapter 2, "When does FP8 pay?".
+Two layout options change eq. (7), both off by default (chapter 2's unfused, pessimistic case):
+
+* `weight_in_fp8`: the weight is stored in FP8 once, offline, as a served model's is; the pass
+  converts the activation only, 3 M K bytes instead of 3 (M K + K N).
+* `overlap_pass`: the pass runs beside the GEMM (fused into the previous kernel, or on other
+  multiprocessors) instead of before it, so its bytes share the GEMM's bandwidth:
+
+    t_fp8 = max(2 M N K / P_fp8,  (Q_pass + M K + K N + 2 M N) / B)                            (7')
+
+  where Q_pass is the pass's bytes. Overlap saves time only where the FP8 GEMM is compute-bound:
+  a memory-bound GEMM has no idle bandwidth to hide the pass in.
+
+Taught in chapter 2, "When does FP8 pay?"; chapter 8 ("When does it pay?") uses the layouts.
 """
 
 from __future__ import annotations
@@ -40,46 +51,87 @@ def _check_peaks(bf16_tflops, fp8_tflops, memory_gbs) -> tuple:
     return bf16, fp8, validate.real_number("memory_gbs", memory_gbs, positive=True)
 
 
-def linear_layer_times(m, k, n, *, bf16_tflops, fp8_tflops, memory_gbs) -> dict:
+def _check_layout(weight_in_fp8, overlap_pass) -> tuple[bool, bool]:
+    return (
+        validate.boolean("weight_in_fp8", weight_in_fp8),
+        validate.boolean("overlap_pass", overlap_pass),
+    )
+
+
+def linear_layer_times(
+    m,
+    k,
+    n,
+    *,
+    bf16_tflops,
+    fp8_tflops,
+    memory_gbs,
+    weight_in_fp8: bool = False,
+    overlap_pass: bool = False,
+) -> dict:
     """Eqs. (6) and (7): the modelled seconds of an (M, K) @ (K, N) GEMM in BF16 and in FP8.
 
     Args:
         m, k, n: GEMM sizes, 1..2**24. bf16_tflops, fp8_tflops: dense tensor-core peaks
             (fp8_tflops=None: no FP8 tensor cores). memory_gbs: memory bandwidth in GB/s.
+        weight_in_fp8: the weight is already stored in FP8; only the activation is quantised.
+        overlap_pass: the quantisation pass shares the GEMM's time and bandwidth (eq. 7')
+            instead of running before it.
 
     Returns:
-        dict(bf16, fp8, quantize): seconds; fp8 includes its quantisation pass `quantize`.
+        dict(bf16, fp8, quantize): seconds; fp8 includes its quantisation pass, whose time on
+        its own is `quantize` (hidden in part or whole when `overlap_pass`).
     """
     m, k, n = (
         validate.size(name, v, maximum=MAX_DIM) for name, v in zip("mkn", (m, k, n), strict=True)
     )
-    return _linear_layer_times(m, k, n, *_check_peaks(bf16_tflops, fp8_tflops, memory_gbs))
+    peaks = _check_peaks(bf16_tflops, fp8_tflops, memory_gbs)
+    return _linear_layer_times(m, k, n, *peaks, *_check_layout(weight_in_fp8, overlap_pass))
 
 
-def _linear_layer_times(m, k, n, bf16_tflops, fp8_tflops, memory_gbs) -> dict:
-    """Eqs. (6) and (7) in seconds."""
+def _linear_layer_times(
+    m, k, n, bf16_tflops, fp8_tflops, memory_gbs, weight_in_fp8=False, overlap_pass=False
+) -> dict:
+    """Eqs. (6), (7) and (7') in seconds."""
     flops, bandwidth = 2.0 * m * n * k, memory_gbs * 1e9
     t_bf16 = max(flops / (bf16_tflops * 1e12), 2.0 * (m * k + k * n + m * n) / bandwidth)  # (6)
-    t_quant = 3.0 * (m * k + k * n) / bandwidth  # read BF16, write FP8
+    pass_bytes = 3.0 * (m * k if weight_in_fp8 else m * k + k * n)  # read BF16, write FP8
     if fp8_tflops is None:  # widened back to 16 bits: the BF16 GEMM after the pass
-        return {"bf16": t_bf16, "fp8": t_quant + t_bf16, "quantize": t_quant}
-    t_gemm = max(flops / (fp8_tflops * 1e12), (m * k + k * n + 2.0 * m * n) / bandwidth)  # (7)
-    return {"bf16": t_bf16, "fp8": t_quant + t_gemm, "quantize": t_quant}
+        compute_s, gemm_bytes = flops / (bf16_tflops * 1e12), 2.0 * (m * k + k * n + m * n)
+    else:
+        compute_s, gemm_bytes = flops / (fp8_tflops * 1e12), m * k + k * n + 2.0 * m * n
+    if overlap_pass:  # (7'): one roofline for the pass and the GEMM together
+        t_fp8 = max(compute_s, (pass_bytes + gemm_bytes) / bandwidth)
+    else:  # (7): the pass, then the GEMM
+        t_fp8 = pass_bytes / bandwidth + max(compute_s, gemm_bytes / bandwidth)
+    return {"bf16": t_bf16, "fp8": t_fp8, "quantize": pass_bytes / bandwidth}
 
 
-def crossover_size(*, bf16_tflops, fp8_tflops, memory_gbs) -> float:
+def crossover_size(
+    *,
+    bf16_tflops,
+    fp8_tflops,
+    memory_gbs,
+    weight_in_fp8: bool = False,
+    overlap_pass: bool = False,
+) -> float:
     """The smallest square GEMM size n (M = K = N = n) from which FP8 is faster than BF16 under
-    eqs. (6)-(7), found by bisection on log n; inf where FP8 never pays (no FP8 tensor cores,
-    or an FP8 peak no higher than the BF16 one)."""
-    return _crossover_size(*_check_peaks(bf16_tflops, fp8_tflops, memory_gbs))
+    eqs. (6)-(7') with the given layout (see `linear_layer_times`), found by bisection on log n;
+    inf where FP8 never pays (no FP8 tensor cores, or an FP8 peak no higher than the BF16 one)."""
+    peaks = _check_peaks(bf16_tflops, fp8_tflops, memory_gbs)
+    return _crossover_size(*peaks, *_check_layout(weight_in_fp8, overlap_pass))
 
 
-def _crossover_size(bf16_tflops, fp8_tflops, memory_gbs) -> float:
-    """Bisection between n = 1 and 2**24 on t_fp8(n) < t_bf16(n) (one crossing: the saving
-    grows like n^3, the quantisation pass like n^2)."""
+def _crossover_size(
+    bf16_tflops, fp8_tflops, memory_gbs, weight_in_fp8=False, overlap_pass=False
+) -> float:
+    """Bisection between n = 1 and 2**24 on t_fp8(n) < t_bf16(n) (one crossing: FP8 loses while
+    the BF16 GEMM is memory-bound, its pass costing bytes; past that the saving grows like n^3,
+    the pass like n^2)."""
+    layout = (weight_in_fp8, overlap_pass)
 
     def pays(n: float) -> bool:
-        t = _linear_layer_times(n, n, n, bf16_tflops, fp8_tflops, memory_gbs)
+        t = _linear_layer_times(n, n, n, bf16_tflops, fp8_tflops, memory_gbs, *layout)
         return t["fp8"] < t["bf16"]
 
     if fp8_tflops is None or not pays(float(MAX_DIM)):
