@@ -25,7 +25,7 @@ from tests.exercises.synthetic import correct, release_notebook, submission
 CHAPTERS = {c.topic: c for c in discover_chapters()}
 MLA, GRPO = CHAPTERS["mla"], CHAPTERS["grpo"]
 TIME_LIMIT_S = 2.0
-# 38 submissions, three of which run into a time limit, on 2 workers. Measured ~35-60 s on the
+# 40 submissions, three of which run into a time limit, on 2 workers. Measured ~35-60 s on the
 # 2 shared cores of the development machine; the bound leaves room for a loaded CI runner.
 TIME_BOUND_S = 240
 
@@ -51,6 +51,31 @@ MLA_BOUND = """def decode_bound(config, tensor_parallel, peak_flops_per_s, peak_
         kv_heads = max(1.0, config.n_kv_heads / tensor_parallel)
         flops, nbytes = 4 * heads * config.head_dim, 4 * kv_heads * config.head_dim
     return "compute" if flops / nbytes > peak_flops_per_s / peak_bytes_per_s else "memory"
+"""
+
+
+BENCH = CHAPTERS["bench"]
+BENCH_PAIRWISE = """import numpy as np
+
+
+def combine_splits(acc, m, l):
+    out_m, out_l, out_acc = m[0], l[0], acc[0]
+    for k in range(1, len(m)):
+        new = np.maximum(out_m, m[k])
+        a, b = np.exp(out_m - new), np.exp(m[k] - new)
+        out_l, out_acc = a * out_l + b * l[k], a[:, None] * out_acc + b[:, None] * acc[k]
+        out_m = new
+    return out_acc / out_l[:, None]
+"""
+BENCH_ALWAYS_FP8 = """def choose_precision(m, k, n, peaks, weight_in_fp8):
+    return "fp8"
+"""
+BENCH_COURSE = """import numpy as np
+from labs.mla.pallas import _combine
+
+
+def combine_splits(acc, m, l):
+    return np.asarray(_combine(acc[None], m[None], l[None])[0])
 """
 
 
@@ -202,6 +227,11 @@ def submissions(folder: Path) -> dict[str, str]:
             "    sys.setprofile(None)\n"
             "    return np.repeat(k, n_heads // k.shape[1], axis=1)\n"
         ),
+        # Chapter 8: a merge chunk by chunk (NaN where two empty chunks meet), a constant choice.
+        "bench_partial": submission(
+            BENCH, {"combine_splits": BENCH_PAIRWISE, "choose_precision": BENCH_ALWAYS_FP8}
+        ),
+        "bench_uses_course": submission(BENCH, {"combine_splits": BENCH_COURSE}),
     }
     return subs
 
@@ -296,6 +326,16 @@ EXPECTED = {
         ("clipped_objective", "0", "5", "not_attempted"),
     ],
     "mla_removes_tracer": [MLA_FULL[0], ("repeat_kv", "0", "6", "error"), MLA_FULL[2]],
+    # public 5 of 6 (the two leading empty chunks give NaN) and hidden 4 of 4; "fp8" is right in
+    # public cases 1, 4 and 6 and hidden cases 1 and 3
+    "bench_partial": [
+        ("combine_splits", "9", "10", "failed"),
+        ("choose_precision", "5", "13", "failed"),
+    ],
+    "bench_uses_course": [
+        ("combine_splits", "0", "10", "failed"),
+        ("choose_precision", "0", "13", "not_attempted"),
+    ],
     "tour_numpy_scalar": [("log_sum_exp", "4", "4", "passed")],
     "grpo_torch": [
         ("advantages_from_rewards", "0", "6", "not_attempted"),
@@ -364,6 +404,7 @@ def test_the_messages_say_why(graded):
     assert "expected" in message(rows, "mla_tampers", "kv_cache_elements")
     assert "course's own" in message(rows, "grpo_course_in_thread", "advantages_from_rewards")
     assert "call tracer" in message(rows, "mla_removes_tracer", "repeat_kv")
+    assert "labs.mla.pallas._combine" in message(rows, "bench_uses_course", "combine_splits")
 
 
 def test_the_submissions_folder_is_unchanged(graded):

@@ -5,8 +5,19 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from labs.bench import load_results
 from tests.hostile.harness import call
+
+
+def _combine_splits(acc, m, l):  # noqa: E741 - a correct answer, so the check has work to do
+    w = np.exp(m - m.max(axis=0))
+    return (w[..., None] * acc).sum(axis=0) / (w * l).sum(axis=0)[:, None]
+
+
+def _choose_precision(m, k, n, peaks, weight_in_fp8):  # a wrong answer: the check reports it
+    return "fp8"
 
 
 def _results() -> dict:
@@ -42,6 +53,11 @@ EXAMPLES = {
         flops=1e9, nbytes=1e7, peak_tflops=989.5, memory_gbs=4800.0
     ),
     "labs.bench.results.load_results": lambda: call(name="cpu"),
+    # A check takes whatever the student wrote: tests/common/test_exercises_hostile.py attacks it.
+    "labs.bench.exercises.check_combine_splits": lambda: call(fn=_combine_splits, fixed=("fn",)),
+    "labs.bench.exercises.check_choose_precision": lambda: call(
+        fn=_choose_precision, fixed=("fn",)
+    ),
     "labs.bench.results.format_results": lambda: call(results=load_results("cpu")),
     "labs.bench.run.run_benchmarks": lambda: call(sizes="tiny", repeats=1, seed=0),
     "labs.bench.run.write_results": lambda: call(

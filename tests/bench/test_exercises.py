@@ -1,0 +1,158 @@
+"""Chapter 8's exercise checks: a correct answer passes, typical wrong ones fail with a hint that
+says why, the stub is "not attempted"."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from labs.bench import device_peaks
+from labs.bench.exercises import (
+    A100,
+    CHOOSE_PRECISION,
+    COMBINE_SPLITS,
+    H100,
+    H200,
+    check_choose_precision,
+    check_combine_splits,
+)
+from labs.fp8.cost import linear_layer_times
+
+
+def stub(*args):
+    raise NotImplementedError
+
+
+# --- 8.2 combine_splits ------------------------------------------------------------------------
+
+
+def combine(acc, m, l):  # noqa: E741
+    top = np.max(m, axis=0)
+    w = np.exp(m - top)
+    return np.einsum("kh,khc->hc", w, acc) / np.einsum("kh,kh->h", w, l)[:, None]
+
+
+def average_of_normalised(acc, m, l):  # noqa: E741 - each chunk normalised, then averaged
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.nanmean(acc / l[..., None], axis=0)
+
+
+def no_shift(acc, m, l):  # noqa: E741 - exp(m) on its own: overflows near 1000
+    with np.errstate(over="ignore", invalid="ignore"):
+        w = np.exp(m)
+        return (w[..., None] * acc).sum(0) / (w * l).sum(0)[:, None]
+
+
+def pairwise(acc, m, l):  # noqa: E741 - chunk by chunk: -inf - (-inf) when two empty ones meet
+    out_m, out_l, out_acc = m[0], l[0], acc[0]
+    with np.errstate(invalid="ignore"):
+        for k in range(1, len(m)):
+            new = np.maximum(out_m, m[k])
+            a, b = np.exp(out_m - new), np.exp(m[k] - new)
+            out_l = a * out_l + b * l[k]
+            out_acc = a[:, None] * out_acc + b[:, None] * acc[k]
+            out_m = new
+        return out_acc / out_l[:, None]
+
+
+def test_combine_splits_accepts_a_correct_merge():
+    assert check_combine_splits(combine).passed
+
+
+def test_combine_splits_explains_the_usual_mistakes():
+    report = check_combine_splits(average_of_normalised)
+    assert report.status == "failed" and report.passed_cases == 0
+    assert "normalising each chunk" in str(report)
+    report = check_combine_splits(no_shift)
+    assert report.status == "failed" and "exp(1000) is inf" in str(report)
+    assert report.passed_cases == 2  # right until the scores near 1000
+    report = check_combine_splits(pairwise)
+    assert report.status == "failed" and "NaN" in str(report)
+    assert report.passed_cases == 4  # the single empty chunk passes; two in a row do not
+    assert check_combine_splits(stub).status == "not attempted"
+
+
+def test_combine_splits_cases_are_the_softmax_of_the_whole_context():
+    """The partials of a case re-merged by hand with a common shift give the expected value,
+    and the cases really are split (several chunks, some empty, scores near 1000)."""
+    cases = COMBINE_SPLITS.fresh_cases()
+    for case in cases:
+        acc, m, l = case.args  # noqa: E741
+        np.testing.assert_allclose(combine(acc, m, l), case.expected, rtol=1e-12)
+    assert any(np.isinf(c.args[1]).sum() >= 2 for c in cases)
+    assert any(np.nanmax(c.args[1][np.isfinite(c.args[1])]) > 900 for c in cases)
+
+
+# --- 8.3 choose_precision -----------------------------------------------------------------------
+
+
+def choose(m, k, n, peaks, weight_in_fp8):
+    t = linear_layer_times(
+        m,
+        k,
+        n,
+        bf16_tflops=peaks.bf16_tflops,
+        fp8_tflops=peaks.fp8_tflops,
+        memory_gbs=peaks.memory_gbs,
+        weight_in_fp8=weight_in_fp8,
+    )
+    return "fp8" if t["fp8"] < t["bf16"] else "bf16"
+
+
+def always_fp8(m, k, n, peaks, weight_in_fp8):
+    return "fp8"
+
+
+def fp8_when_compute_bound(m, k, n, peaks, weight_in_fp8):  # the FLOPs only
+    ridge = peaks.bf16_tflops * 1e12 / (peaks.memory_gbs * 1e9)
+    intensity = 2 * m * n * k / (2 * (m * k + k * n + m * n))
+    return "fp8" if peaks.fp8_tflops and intensity > ridge else "bf16"
+
+
+def ignores_the_layout(m, k, n, peaks, weight_in_fp8):
+    return choose(m, k, n, peaks, True)
+
+
+def square_rule_of_the_h100(m, k, n, peaks, weight_in_fp8):  # one crossover for every device
+    return "fp8" if peaks.fp8_tflops and min(m, k, n) >= 1034 else "bf16"
+
+
+def no_none_check(m, k, n, peaks, weight_in_fp8):  # eqs. (6), (7) by hand, fp8_tflops assumed
+    bandwidth, flops = peaks.memory_gbs * 1e9, 2 * m * n * k
+    bf16 = max(flops / (peaks.bf16_tflops * 1e12), 2 * (m * k + k * n + m * n) / bandwidth)
+    converted = m * k if weight_in_fp8 else m * k + k * n
+    gemm = max(flops / (peaks.fp8_tflops * 1e12), (m * k + k * n + 2 * m * n) / bandwidth)
+    return "fp8" if 3 * converted / bandwidth + gemm < bf16 else "bf16"
+
+
+def test_choose_precision_accepts_the_model():
+    assert check_choose_precision(choose).passed
+
+
+def test_choose_precision_tells_wrong_choices():
+    report = check_choose_precision(always_fp8)
+    assert report.status == "failed" and "weight_in_fp8" in str(report)
+    report = check_choose_precision(fp8_when_compute_bound)
+    assert report.status == "failed" and "memory-bound" in str(report)
+    assert report.passed_cases == 0  # the decode GEMM, the first case
+    report = check_choose_precision(ignores_the_layout)
+    assert report.status == "failed" and "weight_in_fp8" in str(report)
+    report = check_choose_precision(square_rule_of_the_h100)
+    assert report.status == "failed" and report.passed_cases == 0
+    report = check_choose_precision(no_none_check)
+    assert report.status == "failed" and "TypeError" in str(report)
+    assert report.passed_cases == 6 and "fp8_tflops is None" in str(report)  # right on the GPUs
+    assert check_choose_precision(stub).status == "not attempted"
+
+
+def test_choose_precision_cases_use_the_registry_peaks():
+    """The peaks written out in the exercise are the registry's: the hand arithmetic of the
+    cases holds for the devices the chapter names."""
+    for written, name in ((H100, "NVIDIA H100"), (H200, "NVIDIA H200"), (A100, "NVIDIA A100")):
+        registry = device_peaks(name)
+        assert (written.bf16_tflops, written.fp8_tflops, written.memory_gbs) == (
+            registry.bf16_tflops,
+            registry.fp8_tflops,
+            registry.memory_gbs,
+        )
+    answers = [c.expected for c in CHOOSE_PRECISION.fresh_cases()]
+    assert answers.count("fp8") >= 3 and answers.count("bf16") >= 3  # no constant answer passes
