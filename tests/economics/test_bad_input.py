@@ -172,3 +172,39 @@ def test_widgets_refuse_instead_of_clipping_or_hiding():
         plot_scenarios(None, [10.0])
     with pytest.raises(ValueError, match="budgets_usd must not be empty"):
         plot_scenarios([Scenario(name="a", cost_per_shot=1.0)], [])
+
+
+def test_products_of_in_range_arguments_that_overflow_are_refused():
+    # Found in the chapter 7 review: each argument was in range, but a product or quotient
+    # overflowed or underflowed. They used to raise ZeroDivisionError or OverflowError, or return
+    # inf, which these functions reserve for "no volume ever pays".
+    from dataclasses import replace
+
+    from labs.economics import (
+        binding_bandwidth,
+        priced_self_hosting_breakeven,
+        self_hosting_breakeven,
+        v3_training_step,
+    )
+
+    v3 = v3_training_step(0.45)
+    with pytest.raises(ValueError, match="the step's compute time.* must be a positive finite"):
+        binding_bandwidth(replace(v3, flops_per_token=1e-300, peak_flops=1e300), "inter_node")
+    with pytest.raises(ValueError, match="the step's link time overflows"):
+        replace(v3, tokens_per_step=1e306, n_gpus=1, flops_per_token=1e-300)
+    with pytest.raises(ValueError, match="monthly_fixed_usd / \\(api - self-host price\\) over"):
+        self_hosting_breakeven(1e308, 1e-300, 0.0)
+    assert self_hosting_breakeven(1e308, 1e-300, 1e-300) == float("inf")  # "never" still is
+    with pytest.raises(ValueError, match="the unit's monthly capacity must be a positive finite"):
+        priced_self_hosting_breakeven(1.0, 10.0, 1.0, 5e-324, 1, 1e-10)
+    with pytest.raises(ValueError, match="the unit's price per million tokens overflows"):
+        priced_self_hosting_breakeven(1.0, 10.0, 1e300, 1e-300, 1)
+    with pytest.raises(ValueError, match="the units needed overflows"):
+        # a unit that saves about 1e-15 dollars a month against people costing 1e300 a month
+        priced_self_hosting_breakeven(1e300, 1e6, 1.0, (1 + 1e-15) / 3600, 1, 1.0)
+    with pytest.raises(ValueError, match=re.escape("idea_spread must be in [1e-100, 1e+100]")):
+        simulate_research_program(10.0, 1.0, idea_spread=1e-200, n_trials=10)
+    with pytest.raises(ValueError, match="prediction_noise must be at most 1e\\+06 x idea_spread"):
+        simulate_research_program(10.0, 1.0, prediction_noise=1e300, n_trials=10)
+    with pytest.raises(ValueError, match="prediction_noise must be at most 1e\\+06 x idea_spread"):
+        Scenario(name="lab", cost_per_shot=1.0, prediction_noise=1e5, idea_spread=1e-2)

@@ -51,6 +51,10 @@ MAX_SHOTS = 10**15
 MAX_ROUNDS = 10_000
 MAX_TRIAL_IDEAS = 20_000_000
 MAX_WORK = 2 * 10**8
+# The ideas' spread and the shots' noise are squared and divided by each other in float64: a
+# spread outside [1e-100, 1e100], or a noise over a million spreads (a rank reversal within 3e-7
+# of a half: the shots say nothing), would underflow or overflow.
+MIN_SPREAD, MAX_SPREAD, MAX_NOISE_RATIO = 1e-100, 1e100, 1e6
 # The widgets' sliders: a default outside a slider's range would be clipped without a word.
 CALCULATOR_RANGES = {
     "gpu_hours": (1e3, 1e8),
@@ -139,12 +143,17 @@ def check_training_days(gpu_hours, n_gpus) -> tuple[float, int]:
 
 
 def check_breakeven(monthly_fixed_usd, api_usd, own_usd) -> tuple[float, float, float]:
-    """A fixed cost >= 0, an API price > 0 and a self-hosting price >= 0 (per million tokens)."""
-    return (
-        real_number("monthly_fixed_usd", monthly_fixed_usd, nonnegative=True),
-        real_number("api_usd_per_million_tokens", api_usd, positive=True),
-        real_number("self_host_usd_per_million_tokens", own_usd, nonnegative=True),
-    )
+    """A fixed cost >= 0, an API price > 0 and a self-hosting price >= 0 (per million tokens).
+
+    Where self-hosting is cheaper per token, the break-even must be a finite number: an overflow
+    would return inf, which the function reserves for "no volume ever pays".
+    """
+    fixed = real_number("monthly_fixed_usd", monthly_fixed_usd, nonnegative=True)
+    api = real_number("api_usd_per_million_tokens", api_usd, positive=True)
+    own = real_number("self_host_usd_per_million_tokens", own_usd, nonnegative=True)
+    if own < api:
+        _finite_result(fixed / (api - own) * 1e6, "monthly_fixed_usd / (api - self-host price)")
+    return fixed, api, own
 
 
 def check_cost_row(row) -> None:
@@ -235,6 +244,14 @@ def check_world(n_ideas, prediction_noise, idea_spread, prior_skill) -> tuple:
     )
     noise = real_number("prediction_noise", prediction_noise, nonnegative=True)
     spread = real_number("idea_spread", idea_spread, positive=True)
+    # The simulator squares both and divides one by the other: keep them where float64 can.
+    if not MIN_SPREAD <= spread <= MAX_SPREAD:
+        raise ValueError(f"idea_spread must be in [{MIN_SPREAD:g}, {MAX_SPREAD:g}], got {spread}")
+    if noise > MAX_NOISE_RATIO * spread:
+        raise ValueError(
+            f"prediction_noise must be at most {MAX_NOISE_RATIO:g} x idea_spread "
+            f"({MAX_NOISE_RATIO * spread:g}), got {noise}: shots that noisy carry no information"
+        )
     rho = real_number("prior_skill", prior_skill, nonnegative=True)
     if rho >= 1.0:
         raise ValueError(f"prior_skill must be in [0, 1), got {rho} (1 would be foresight)")
@@ -494,6 +511,21 @@ def check_training_step(step) -> None:
         integer("max_nodes", step.max_nodes, minimum=1, maximum=ep_nodes)
     size("gpus_per_node", step.gpus_per_node, maximum=1024)
     instance("overlap", step.overlap, bool, "True or False")
+    # Every field may be in range while a product is not: the compute time divides the links'
+    # (binding_bandwidth), so it must be a positive, finite number of seconds, and the largest
+    # link time (every copy of every token-layer on the slower link) must be finite.
+    compute = (
+        step.flops_per_token * step.tokens_per_step / (step.n_gpus * step.peak_flops * efficiency)
+    )
+    if not (math.isfinite(compute) and compute > 0):
+        raise ValueError(
+            "the step's compute time, flops_per_token x tokens_per_step / (n_gpus x peak_flops x "
+            f"compute_efficiency), must be a positive finite number of seconds, got {compute}; "
+            "check the units"
+        )
+    token_layers = step.tokens_per_step * step.n_moe_layers / step.n_gpus
+    most_bytes = token_layers * step.k * step.d_model * step.bytes_per_element
+    _finite_result(most_bytes / (min(step.ib_gbs, step.nvlink_gbs) * 1e9), "the step's link time")
 
 
 def check_link(link) -> str:
@@ -502,8 +534,10 @@ def check_link(link) -> str:
 
 def check_serving(monthly_people_usd, api_usd, node_usd_per_hour, node_tokens_per_second,
                   nodes_per_unit, hours_per_month) -> tuple:  # fmt: skip
-    """Priced self-hosting: costs >= 0, prices and throughputs > 0, whole nodes."""
-    return (
+    """Priced self-hosting: costs >= 0, prices and throughputs > 0, whole nodes; and a unit's
+    monthly price U, capacity C, price per token U / C, the units needed and the break-even volume
+    all finite (an overflow would read as "never pays" or as a free token)."""
+    args = (
         real_number("monthly_people_usd", monthly_people_usd, nonnegative=True),
         real_number("api_usd_per_million_tokens", api_usd, positive=True),
         real_number("node_usd_per_hour", node_usd_per_hour, positive=True),
@@ -511,3 +545,15 @@ def check_serving(monthly_people_usd, api_usd, node_usd_per_hour, node_tokens_pe
         integer("nodes_per_unit", nodes_per_unit, minimum=1, maximum=10**5),
         real_number("hours_per_month", hours_per_month, positive=True, maximum=744.0),
     )
+    people, api, node_usd, node_tps, nodes, hours = args
+    unit_usd = _finite_result(nodes * node_usd * hours, "the unit's monthly price")
+    unit_tokens = nodes * node_tps * 3600.0 * hours
+    if not (math.isfinite(unit_tokens) and unit_tokens > 0):
+        raise ValueError(f"the unit's monthly capacity must be a positive finite number of tokens, "
+                         f"got {unit_tokens}; check node_tokens_per_second")  # fmt: skip
+    _finite_result(unit_usd / unit_tokens * 1e6, "the unit's price per million tokens")
+    margin = api / 1e6 * unit_tokens - unit_usd  # what a full unit saves against the API
+    if margin > 0:
+        units = math.ceil(max(1.0, _finite_result(people / margin, "the units needed")))
+        _finite_result((people + units * unit_usd) / api * 1e6, "the break-even volume")
+    return args

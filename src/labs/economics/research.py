@@ -10,8 +10,8 @@ The world (one trial):
 * Before spending anything, the team ranks the ideas by judgement: a free signal whose
   correlation with q_i is `prior_skill` (0: no better than chance; 1: perfect foresight).
 * A *shot* is one small-scale run of one idea. It costs `cost_per_shot * hardware_cost_factor`
-  dollars and returns q_i + e with e ~ Normal(0, prediction_noise^2): a small run predicts the
-  large run only up to the residual noise of a scaling-law extrapolation (in log space).
+  dollars and returns q_i + e with e ~ Normal(0, prediction_noise^2), independent across ideas:
+  the part of a small run's error that differs from idea to idea (see rank reversal below).
 * With a budget B the lab affords k = floor(B / (cost_per_shot * hardware_cost_factor)) shots.
   It spends them in the order of its ranking; past n_ideas shots it reruns ideas round-robin and
   averages the repeats.
@@ -81,8 +81,7 @@ __all__ = [
 # pair of ideas in four (rank_reversal_probability(0.02, 0.02) = 1/4). What matters for comparing
 # ideas is that rank reversal, not the error of extrapolating a run's absolute loss (an error
 # common to every idea cancels); the course has no measurement of it, and chapter 7 shows 10 % to
-# 40 % as the range. As a sanity bound only, tests/economics/test_world_model_from_chapter1.py
-# checks that 0.02 is of the size of Chapter 1's absolute-loss prediction errors.
+# 40 % as the range (Chapter 1's absolute-loss errors cannot stand in for it: chapter 7 says why).
 DEFAULT_PREDICTION_NOISE = 0.02
 DEFAULT_IDEA_SPREAD = 0.02
 # The caps (MAX_ROUNDS, MAX_TRIAL_IDEAS, MAX_WORK, MAX_SHOTS) live in labs.economics.checks with
