@@ -57,9 +57,11 @@ def test_jax_matmul_is_jittable_and_pure():
     "timer",
     [measure_matmul_tflops, econ_torch.measure_matmul_tflops, econ_jax.measure_matmul_tflops],
 )
-def test_timers_return_a_positive_finite_figure(timer):
+def test_timers_return_a_plausible_figure(timer):
+    # A CPU core does between about 1e-4 and 5 TFLOP/s on a 64^3 product: a FLOP count off by a
+    # factor of n, or seconds taken as milliseconds, lands outside this band.
     tflops = timer(n=64, repeats=2)
-    assert np.isfinite(tflops) and tflops > 0
+    assert 1e-5 < tflops < 50
 
 
 def test_bad_input():
