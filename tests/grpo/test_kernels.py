@@ -349,7 +349,19 @@ BAD_LOSS = [
     ({}, {"beta": -0.1}, ValueError, "beta must be >= 0"),
     ({}, {"beta": "0.04"}, TypeError, "beta must be a real number"),
     ({}, {"group_size": 4}, ValueError, "multiple of group_size=4"),
+    # |A| = 1e308 overflowed the sums to inf - inf = NaN; 2e4 is past the cap of 1e4.
+    ({"advantages": np.array([1e308, -1e308])}, {}, ValueError, "advantages must be"),  # JAX: inf
+    ({"advantages": np.array([2e4, 0.0])}, {}, ValueError, "advantages must be at most 10000"),
 ]
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_advantages_at_the_cap_are_accepted(framework):
+    # The control for the cap: |A| = 1e4 exactly passes. Ratio 1 and no KL: per token -A, so
+    # the mean over the two one-token sequences is -(1e4 - 1e4) / 2 = 0.
+    z = np.zeros((2, 1))
+    loss, _ = loss3(framework, z, z, z, np.array([1e4, -1e4]), np.ones((2, 1)))
+    assert loss == 0.0
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)

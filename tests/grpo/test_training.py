@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from labs.common.tasks import AdditionTask
-from labs.grpo import GRPOConfig, PPOConfig
+from labs.grpo import GRPOConfig, PPOConfig, training
 from labs.grpo import torch as gtorch
 from labs.grpo.ppo import gae
 
@@ -122,10 +122,22 @@ def test_training_bad_input():
 
 
 def test_format_only_reward_ignores_correctness():
-    # With the format-only reward, every well-formed answer scores 1 whatever its value.
-    config = GRPOConfig(steps=1, prompts_per_step=4, group_size=4, reward="format_only")
-    _, log = gtorch.train_grpo(TASK, tiny(), config)
-    assert 0 <= log.history["reward"][0] <= 1
+    # One problem, three completions: right, wrong but well formed, malformed. The task's reward
+    # gives 1 + 0.1, 0 + 0.1 and 0; the format-only reward gives 1, 1 and 0, whatever the sum.
+    problem, tok = TASK.held_out[0], TASK.tokenizer
+    rows = [
+        tok.encode(str(problem.answer), eos=True),
+        tok.encode(str(problem.answer + 1), eos=True),
+        tok.encode("0" + str(problem.answer)),  # a leading zero and no <eos>
+    ]
+    width = TASK.max_answer_tokens
+    comp = torch.tensor([r + [tok.pad_id] * (width - len(r)) for r in rows])
+    problems = [problem] * 3
+    hacked, _ = training._rewards(TASK, problems, comp, GRPOConfig(reward="format_only"))
+    honest, accuracy = training._rewards(TASK, problems, comp, GRPOConfig())
+    torch.testing.assert_close(hacked, torch.tensor([1.0, 1.0, 0.0]))
+    torch.testing.assert_close(honest, torch.tensor([1.1, 0.1, 0.0]))
+    assert accuracy == pytest.approx(1 / 3)
 
 
 @pytest.mark.parametrize(

@@ -324,3 +324,21 @@ def test_kl_gradients_match_autograd_and_k3_follows_the_forward_kl():
     assert np.abs(got["k3_in_loss"] - got["reverse_kl"]).max() > 0.01
     with pytest.raises(ValueError, match="one shape"):
         kl_gradients(np.zeros(3), np.zeros(4))
+
+
+def test_kl_gradients_stay_finite_where_a_probability_underflows():
+    from labs.grpo.kl_gradients import kl_gradients
+
+    # Logits (0, 1000): pi = (e^-1000, 1) underflows to (0, 1); pi_ref = (0.5, 0.5). By hand,
+    # E[d k3 / dz] = pi - pi_ref = (-0.5, 0.5), and d KL(pi || pi_ref) / dz = pi * (L - E_pi L)
+    # = (0, 0). The ratio pi_ref / pi is inf at the first outcome: 0 * inf gave NaN before.
+    got = kl_gradients(np.array([0.0, 1000.0]), np.zeros(2))
+    np.testing.assert_allclose(got["k3_in_loss"], [-0.5, 0.5], atol=1e-15)
+    np.testing.assert_allclose(got["reverse_kl"], [0.0, 0.0], atol=1e-15)
+    # ...and just inside float64's range (pi ~ e^-720 is a denormal, pi_ref / pi overflows).
+    got = kl_gradients(np.array([0.0, -720.0]), np.zeros(2))
+    np.testing.assert_allclose(got["k3_in_loss"], [0.5, -0.5], atol=1e-15)
+    with pytest.raises(ValueError, match="logits must be at most 10000"):
+        kl_gradients(np.array([-1e308, 1e308]), np.zeros(2))
+    with pytest.raises(ValueError, match="ref_logits must be at most"):
+        kl_gradients(np.zeros(2), np.array([0.0, 2e4]))

@@ -44,6 +44,11 @@ MAX_STEPS = 100_000  # optimiser steps of a run: about a second each on a laptop
 MAX_UPDATES_PER_BATCH = 100
 MAX_SAMPLING_ROUNDS = 16  # dynamic sampling: batches drawn per step at most (16x the cost)
 MAX_COMPLETION = 2**20  # tokens: the longest max_completion_length "dr_grpo" may divide by
+# |advantage| at most: group advantages stay below sqrt(G) <= 256 and whitened PPO advantages
+# are a few units; with the ratio at its cap (e^64 ~ 6e27) a larger one could overflow a
+# float32 sum of the loss's terms, and one near float64's maximum overflows even there (NaN).
+MAX_ADVANTAGE = 1e4
+MAX_LOGIT = 1e4  # |logit| at most in kl_gradients: softmax's log-probabilities stay finite
 
 # How grpo_loss averages its per-token terms (TRL's `loss_type`, see labs.grpo.reference).
 LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo")
@@ -222,6 +227,12 @@ def check_loss_args(
     old_logp = array("old_logp", old_logp, framework=framework)
     ref_logp = array("ref_logp", ref_logp, framework=framework)
     advantages = array("advantages", advantages, framework=framework)
+    host = host_values(advantages)
+    if host is not None and host.size and np.abs(host).max() > MAX_ADVANTAGE:
+        raise ValueError(
+            f"advantages must be at most {MAX_ADVANTAGE:g} in magnitude (larger ones overflow the "
+            f"loss's sums), got {float(np.abs(host).max()):g}"
+        )
     same_shape(("logp", logp), ("old_logp", old_logp), ("ref_logp", ref_logp))
     mask = mask_array("mask", mask, logp.shape, framework=framework)
     if framework == "torch":
@@ -519,6 +530,12 @@ def check_logit_pair(logits, ref_logits) -> tuple[np.ndarray, np.ndarray]:
             f"logits and ref_logits must have one shape (V >= 2,), got {logits.shape} and "
             f"{ref_logits.shape}"
         )
+    for name, values in (("logits", logits), ("ref_logits", ref_logits)):
+        if np.abs(values).max() > MAX_LOGIT:
+            raise ValueError(
+                f"{name} must be at most {MAX_LOGIT:g} in magnitude (a wider spread leaves "
+                f"log-probabilities of -inf), got {float(np.abs(values).max()):g}"
+            )
     return logits.astype(np.float64), ref_logits.astype(np.float64)
 
 

@@ -29,6 +29,9 @@ __all__ = ["kl_gradients"]
 def kl_gradients(logits, ref_logits) -> dict[str, np.ndarray]:
     """Exact gradients with respect to the logits z of pi = softmax(z), shape (V,) each.
 
+    Finite for any finite logits, also where a probability underflows to 0 (logits more than
+    ~745 apart): the ratio pi_ref / pi is never multiplied by a zero probability.
+
     Args:
         logits: 1-D float array, the policy's logits (V >= 2).
         ref_logits: 1-D float array of the same shape, the reference's logits.
@@ -54,10 +57,15 @@ def _kl_gradients(
     logp, ref_logp = _log_softmax(logits), _log_softmax(ref_logits)
     pi, ref = np.exp(logp), np.exp(ref_logp)
     score = np.eye(len(pi)) - pi  # row x: d log pi(x) / dz = e_x - pi
-    r = ref / pi
+    with np.errstate(over="ignore"):
+        r = np.exp(ref_logp - logp)  # pi_ref / pi; inf where pi < ~1e-308 * pi_ref
+    # pi(x) (1 - r(x)) = pi(x) - pi_ref(x): where r overflows, pi(x) is below 1e-308 * pi_ref(x),
+    # so the weight is -pi_ref(x) to double precision (not 0 * inf = NaN)
+    finite = np.isfinite(r)
+    weight = np.where(finite, pi * (1 - np.where(finite, r, 0.0)), -ref)
     log_ratio = logp - ref_logp  # L
     return {
-        "k3_in_loss": (pi * (1 - r)) @ score,  # sum_x pi(x) (1 - r(x)) (e_x - pi)
+        "k3_in_loss": weight @ score,  # sum_x pi(x) (1 - r(x)) (e_x - pi)
         "k1_in_loss": pi @ score,  # sum_x pi(x) (e_x - pi) = 0
         "reverse_kl": pi * (log_ratio - pi @ log_ratio),
         "forward_kl": pi - ref,  # -sum_x ref(x) (e_x - pi)

@@ -17,6 +17,9 @@ Numerical traps, handled here and in both frameworks the same way:
 * a sequence with no unmasked token is left out of the average over sequences; when no sequence
   has a token, the loss is 0;
 * masked positions never enter a sum, so padding may hold any finite value;
+* advantages above 1e4 in magnitude are refused (checked on the host): with the ratio at its cap
+  below, such a value could overflow a float32 sum, and one near float64's maximum overflows
+  even there;
 * log-ratios are capped at MAX_LOG_RATIO = 64 before exp(): e^64 ~ 6e27 stays finite in float32
   (and bfloat16) even summed over 10^10 tokens, so neither the ratio rho nor k3 overflows to inf
   (and then NaN) in any framework, while no sampled token comes near such a gap in practice.
@@ -165,7 +168,9 @@ def grpo_loss(
     Args:
         logp, old_logp, ref_logp: log-probabilities of the sampled tokens under the current, the
             sampling and the reference policy, shape (B, T).
-        advantages: shape (B,) (one per sequence, as in outcome supervision) or (B, T).
+        advantages: shape (B,) (one per sequence, as in outcome supervision) or (B, T), at most
+            1e4 in magnitude (group advantages stay below sqrt(G); larger values could overflow
+            the sums to inf - inf = NaN).
         mask: shape (B, T), 1 for completion tokens, 0 for padding (bool or 0/1 numbers).
         clip_eps: the PPO clip range, > 0.
         beta: KL coefficient, >= 0.
