@@ -121,6 +121,35 @@ def test_scaled_mm_on_gpu_matches_fp32_and_reports_throughput():
     assert result["ratio"] > 1.0
 
 
+def test_linear_timings_code_path_runs_on_the_cpu():
+    # The GPU measurement's closures, run once each on the CPU (this torch has a CPU kernel for
+    # torch._scaled_mm): they must build a correct FP8 GEMM and report all four timings. The
+    # timer is a stand-in that records what each closure returned.
+    outputs = []
+
+    def once(fn, repeats):
+        outputs.append(fn())
+        return float(len(outputs))  # distinct, so a key bound to the wrong timing shows
+
+    try:
+        rows = ftorch._linear_timings([32, 64], 1, "cpu", once)
+    except (RuntimeError, NotImplementedError) as err:  # a torch without the CPU kernel
+        pytest.skip(f"torch._scaled_mm has no CPU kernel here: {err}")
+    assert [r["n"] for r in rows] == [32, 64]
+    assert [(r["bf16_s"], r["fp8_s"], r["quantize_s"], r["gemm_s"]) for r in rows] == [
+        (1.0, 2.0, 3.0, 4.0),
+        (5.0, 6.0, 7.0, 8.0),
+    ]
+    for i in (0, 4):  # per size: BF16 product, FP8 layer, quantised inputs, FP8 GEMM alone
+        exact = outputs[i].float()
+        for fp8 in (outputs[i + 1], outputs[i + 3]):
+            assert fp8.shape == exact.shape and fp8.dtype == torch.bfloat16
+            # per-tensor E4M3 inputs: a few percent of relative error, not a wrong product
+            assert float((fp8.float() - exact).norm() / exact.norm()) < 0.1
+        qa, sa, qb, sb = outputs[i + 2]
+        assert qa.dtype == qb.dtype == torch.float8_e4m3fn and sa.ndim == sb.ndim == 0
+
+
 def test_tiny_lm_shapes_and_validation():
     model = TinyLM(32, "fp8")
     assert isinstance(model.fc1, ftorch.FP8Linear) and isinstance(model.head, torch.nn.Linear)

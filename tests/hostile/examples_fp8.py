@@ -72,6 +72,12 @@ def _linear_timings():
     return call(sizes=[64, 128], repeats=2)
 
 
+def _sweep_file():
+    from importlib import resources
+
+    return str(resources.files("labs.fp8").joinpath("data/training_sweep.json"))
+
+
 def _fp8_linear_layer():
     import labs.fp8.torch as ft
 
@@ -284,6 +290,8 @@ EXAMPLES = {
     "labs.fp8.recipes.fake_quantize_with_scale": lambda: call(x=X, scale=np.float32(0.01)),
     "labs.fp8.recipes.mx_scales": lambda: call(x=np.tile(X, (1, 4))),
     "labs.fp8.recipes.compare_recipes": lambda: call(tensors=STEPS, history=2),
+    "labs.fp8.sweep.load_sweep": lambda: call(path=_sweep_file()),
+    "labs.fp8.sweep.task_tokens": lambda: call(),
     "labs.fp8.cost.linear_layer_times": lambda: call(
         m=256, k=512, n=128, **PEAKS, weight_in_fp8=True, overlap_pass=False
     ),

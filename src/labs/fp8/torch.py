@@ -557,23 +557,46 @@ def linear_timings(sizes=(256, 512, 1024, 2048, 4096, 8192), repeats: int = 10) 
     inputs, in BF16 and in FP8 (per-tensor E4M3 quantisation of both inputs, unfused, then
     `torch._scaled_mm`), on the GPU.
 
+    The FP8 layer is also timed in its two parts, so that a crossover later than the cost
+    model's can be traced to its cause: the quantisation here is torch's eager code, several
+    elementwise kernels that each pass over the whole tensor, not the single 3-byte pass of the
+    model's eq. (7).
+
     sizes: 1 to 16 multiples of 16, each at most 2**14; repeats: 1..10000. Returns a list of
-    dict(n, bf16_s, fp8_s). Raises RuntimeError with the reason where FP8 GEMMs are unavailable.
+    dict(n, bf16_s, fp8_s, quantize_s, gemm_s): fp8_s is quantisation then FP8 GEMM, quantize_s
+    the quantisation of both inputs alone, gemm_s the FP8 GEMM alone on quantised inputs.
+    Raises RuntimeError with the reason where FP8 GEMMs are unavailable.
     """
     sizes, repeats = checks.check_timing_sizes(sizes, repeats)
     supported = scaled_mm_supported()
     checks.check_cuda_operands(None, None, supported)
+    return _linear_timings(sizes, repeats, "cuda", _cuda_seconds)
+
+
+def _linear_timings(sizes: list[int], repeats: int, device: str, seconds) -> list[dict]:
+    """The timings of `linear_timings` on `device`, each from `seconds(fn, repeats)`."""
     rows = []
     for n in sizes:
-        gen = torch.Generator(device="cuda").manual_seed(n)
-        a = torch.randn(n, n, device="cuda", generator=gen).bfloat16()
-        b = torch.randn(n, n, device="cuda", generator=gen).bfloat16()
+        gen = torch.Generator(device=device).manual_seed(n)
+        a = torch.randn(n, n, device=device, generator=gen).bfloat16()  # (M, K)
+        b = torch.randn(n, n, device=device, generator=gen).bfloat16()  # (K, N)
 
-        def fp8_gemm(a=a, b=b):
+        def quantize_both(a=a, b=b):
             qa, sa = _quantize(a.float(), E4M3, "tensor", 1)
             qb, sb = _quantize(b.T.contiguous().float(), E4M3, "tensor", 1)  # (N, K) row-major
+            return qa, sa, qb, sb
+
+        def gemm(qa, sa, qb, sb):
             return torch._scaled_mm(qa, qb.T, scale_a=sa, scale_b=sb, out_dtype=torch.bfloat16)
 
-        bf16_s = _cuda_seconds(lambda a=a, b=b: a @ b, repeats)
-        rows.append({"n": n, "bf16_s": bf16_s, "fp8_s": _cuda_seconds(fp8_gemm, repeats)})
+        quantized = quantize_both()
+        rows.append(
+            {
+                "n": n,
+                "bf16_s": seconds(lambda a=a, b=b: a @ b, repeats),
+                "fp8_s": seconds(lambda f=quantize_both: gemm(*f()), repeats),
+                "quantize_s": seconds(quantize_both, repeats),
+                "gemm_s": seconds(lambda q=quantized: gemm(*q), repeats),
+            }
+        )
     return rows
