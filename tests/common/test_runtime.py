@@ -114,3 +114,37 @@ def test_seed_everything_returns_a_jax_key():
 def test_seed_everything_rejects_bad_seeds(bad, exc):
     with pytest.raises(exc, match="seed"):
         seed_everything(bad)
+
+
+def test_provenance_records_the_command_date_versions_and_machine():
+    import datetime
+    import platform
+
+    import numpy as np
+    import torch  # noqa: F401 - imported, so its version must be recorded
+
+    from labs.common.runtime import provenance
+
+    record = provenance("labs.fp8.sweep", ["--seeds", "12"])
+    assert record["command"] == "python -m labs.fp8.sweep --seeds 12"
+    stamp = datetime.datetime.fromisoformat(record["date"])
+    assert stamp.tzinfo is not None and stamp.utcoffset() == datetime.timedelta(0)
+    age = datetime.datetime.now(datetime.UTC) - stamp
+    assert datetime.timedelta(0) <= age < datetime.timedelta(minutes=1)
+    assert record["versions"]["numpy"] == np.__version__
+    assert record["versions"]["torch"].startswith("2.")
+    assert record["machine"] == platform.machine()
+    assert provenance("labs.bench", [])["command"] == "python -m labs.bench"
+
+
+def test_provenance_refuses_what_is_not_a_command():
+    import pytest
+
+    from labs.common.runtime import provenance
+
+    with pytest.raises(TypeError, match="argv"):
+        provenance("labs.fp8.sweep", "--seeds 3")  # a string, not a list: split it yourself
+    with pytest.raises(TypeError, match=r"argv\[1\]"):
+        provenance("labs.fp8.sweep", ["--seeds", 3])
+    with pytest.raises(ValueError, match="module"):
+        provenance("  ")

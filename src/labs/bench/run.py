@@ -21,14 +21,11 @@ runs in interpret mode: its time measures the interpreter, not the kernel, and s
 
 from __future__ import annotations
 
-import datetime
 import json
-import platform
 import sys
 from pathlib import Path
 
 import jax
-import numpy as np
 import torch
 
 from labs.bench.checks import check_sizes
@@ -36,6 +33,7 @@ from labs.bench.decode import _decode_case
 from labs.bench.gemm import _gemm_case
 from labs.bench.roofline import _device_peaks
 from labs.bench.timing import _device, _timer
+from labs.common.runtime import library_versions, utc_timestamp
 from labs.common.validate import read_only, size, text
 
 __all__ = ["SIZES", "TARGETS", "run_benchmarks", "write_results"]
@@ -166,13 +164,8 @@ def _header(kind, name, peaks, sizes, repeats, seed, threads) -> dict:
             "peaks": None if peaks is None else vars(peaks),
             "jax_backend": jax.default_backend(),
         },
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "versions": {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "jax": jax.__version__,
-            "numpy": np.__version__,
-        },
+        "date": utc_timestamp(),
+        "versions": library_versions(),
         "torch_threads": 1 if kind == "cpu" else threads,
         "sizes": sizes,
         "repeats": repeats,

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from labs.common.validate import boolean
+from labs.common.validate import boolean, text
 
 ENV_VAR = "LABS_DEVICE"
 KNOWN_DEVICES = ("cpu", "cuda", "tpu")
@@ -217,3 +217,38 @@ def seed_everything(seed: int):
 
         return jax.random.key(seed)
     return None
+
+
+def provenance(module: str, argv: list[str] | None = None) -> dict[str, Any]:
+    """What a committed results file records about how it was made: the command that rewrites it
+    (`python -m <module> <argv>`, argv defaulting to this process's), the UTC date, the library
+    versions, and the machine's architecture."""
+    module = text("module", module)
+    if argv is None:
+        args = sys.argv[1:]
+    elif isinstance(argv, (list, tuple)):
+        args = [text(f"argv[{i}]", arg, nonempty=False) for i, arg in enumerate(argv)]
+    else:
+        raise TypeError(f"argv must be a list of strings or None, got {type(argv).__name__}")
+    return {
+        "command": " ".join(["python", "-m", module, *args]),
+        "date": utc_timestamp(),
+        "versions": library_versions(),
+        "machine": platform.machine(),
+    }
+
+
+def library_versions() -> dict[str, str]:
+    """Python's, NumPy's and torch's versions, and JAX's when this process has imported it."""
+    versions = {"python": platform.python_version(), "numpy": np.__version__}
+    for name in ("torch", "jax"):
+        if name in sys.modules:
+            versions[name] = sys.modules[name].__version__
+    return versions
+
+
+def utc_timestamp() -> str:
+    """Now, in UTC, to the second (ISO 8601)."""
+    import datetime
+
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")

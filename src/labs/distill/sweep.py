@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import copy
 import json
-import platform
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
+from labs.common.runtime import library_versions
 from labs.common.tasks import AdditionTask, Problem
 from labs.common.validate import integer, size
 from labs.distill.sequence import Curve, _greedy_accuracy, distill_on_traces, grpo_on_student
@@ -136,8 +135,7 @@ def _main(argv: list[str]) -> None:
                     "ood": _greedy_accuracy(teacher, task, shifted_problems())},
         "seeds": {str(seed): run_seed(task, teacher, seed) for seed in range(seeds)},
         "made_by": f"python -m labs.distill.sweep {seeds}",
-        "versions": {"python": platform.python_version(), "torch": torch.__version__,
-                     "numpy": np.__version__},
+        "versions": library_versions(),
     }  # fmt: skip
     DEFAULT_RESULTS.write_text(json.dumps(results, indent=1) + "\n")
     print(f"wrote {DEFAULT_RESULTS}")

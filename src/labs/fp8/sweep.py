@@ -17,17 +17,15 @@ Taught in chapter 2, "Training in FP8: does the loss notice?".
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
-import sys
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from labs.common.runtime import provenance
 from labs.fp8.experiments import markov_tokens
 from labs.fp8.torch_train import train_tiny_lm
 
@@ -79,15 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     train, held_out, entropy = task_tokens()
     results = {
         "meta": {
-            "command": "python -m labs.fp8.sweep "
-            + " ".join(argv if argv is not None else sys.argv[1:]),
-            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "versions": {
-                "python": platform.python_version(),
-                "torch": torch.__version__,
-                "numpy": np.__version__,
-            },
-            "machine": platform.machine(),
+            **provenance("labs.fp8.sweep", argv),
             "torch_threads": 1,
             "task": TASK,
             "training": TRAINING,

@@ -18,10 +18,7 @@ from __future__ import annotations
 
 import argparse
 import copy
-import datetime
 import json
-import platform
-import sys
 import time
 from importlib import resources
 from pathlib import Path
@@ -29,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from labs.common.runtime import provenance
 from labs.common.tasks import AdditionTask
 from labs.common.validate import one_of
 from labs.grpo.config import PPOConfig
@@ -179,15 +177,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     task = AdditionTask(**TASK)
     meta = {
-        "command": "python -m labs.grpo.sweep "
-        + " ".join(argv if argv is not None else sys.argv[1:]),
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "versions": {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "numpy": np.__version__,
-        },
-        "machine": platform.machine(),
+        **provenance("labs.grpo.sweep", argv),
         "torch_threads": 1,
         "task": TASK,
         "warm_up_steps": WARM_UP,
