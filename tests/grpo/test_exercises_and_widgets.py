@@ -4,6 +4,7 @@ import pytest
 
 from labs.grpo.exercises import (
     check_advantages_from_rewards,
+    check_choose_group_size,
     check_clipped_objective,
     check_k3_estimator,
 )
@@ -126,8 +127,73 @@ def test_unclipped_fails_with_the_cap_hint():
     assert report.status == "failed" and "capped" in str(report)
 
 
+# --- exercise 5.4 -----------------------------------------------------------------------------
+
+
+def _smallest_size(share, target, max_group_size, strict=False):
+    for g in range(2, max_group_size + 1):
+        value = share(g)
+        if value > target or (value == target and not strict):
+            return g
+    return None
+
+
+def test_group_size_per_prompt_solution_passes():
+    def choose_group_size(pass_rates, target_share, max_group_size):
+        p = np.asarray(pass_rates)
+        return _smallest_size(
+            lambda g: np.mean(1 - p**g - (1 - p) ** g), target_share, max_group_size
+        )
+
+    assert check_choose_group_size(choose_group_size).passed
+
+
+def test_group_size_from_the_mean_pass_rate_fails_with_its_hint():
+    def choose_group_size(pass_rates, target_share, max_group_size):
+        q = float(np.mean(pass_rates))
+        return _smallest_size(lambda g: 1 - q**g - (1 - q) ** g, target_share, max_group_size)
+
+    report = check_choose_group_size(choose_group_size)
+    assert report.status == "failed" and "mean pass rate" in str(report)
+
+
+def test_group_size_dropping_solved_prompts_fails_with_its_hint():
+    def choose_group_size(pass_rates, target_share, max_group_size):
+        p = np.asarray(pass_rates)
+        p = p[(p > 0) & (p < 1)]
+        return _smallest_size(
+            lambda g: np.mean(1 - p**g - (1 - p) ** g), target_share, max_group_size
+        )
+
+    report = check_choose_group_size(choose_group_size)
+    assert report.status == "failed" and "still counts" in str(report)
+
+
 @pytest.mark.parametrize(
-    "checker", [check_advantages_from_rewards, check_k3_estimator, check_clipped_objective]
+    ("variant", "words"),
+    [("plus_one", "off by one"), ("strict", "not >"), ("exclusive", "inclusive")],
+)
+def test_group_size_off_by_one_variants_fail_with_their_hints(variant, words):
+    def choose_group_size(pass_rates, target_share, max_group_size):
+        p = np.asarray(pass_rates)
+        top = max_group_size - 1 if variant == "exclusive" else max_group_size
+        g = _smallest_size(
+            lambda g: np.mean(1 - p**g - (1 - p) ** g), target_share, top, variant == "strict"
+        )
+        return g + 1 if variant == "plus_one" and g is not None else g
+
+    report = check_choose_group_size(choose_group_size)
+    assert report.status == "failed" and words in str(report)
+
+
+@pytest.mark.parametrize(
+    "checker",
+    [
+        check_advantages_from_rewards,
+        check_k3_estimator,
+        check_clipped_objective,
+        check_choose_group_size,
+    ],
 )
 def test_stubs_are_not_attempted(checker):
     def stub(*args):

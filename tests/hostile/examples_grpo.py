@@ -154,6 +154,13 @@ def _student_clip(ratio, advantage, clip_eps):
     return np.minimum(ratio * advantage, np.clip(ratio, 1 - clip_eps, 1 + clip_eps) * advantage)
 
 
+def _student_group_size(pass_rates, target_share, max_group_size):
+    p = np.asarray(pass_rates)[:, None]
+    sizes = np.arange(2, max_group_size + 1)
+    reached = np.nonzero(np.mean(1 - p**sizes - (1 - p) ** sizes, axis=0) >= target_share)[0]
+    return int(sizes[reached[0]]) if reached.size else None
+
+
 _LOSS = {"logp": LOGP, "old_logp": OLD, "ref_logp": REF, "advantages": ADV, "mask": MASK}
 # The settings every grpo_loss example passes: clip-higher and Dr. GRPO's constant divisor.
 _SETTINGS = {
@@ -341,6 +348,9 @@ EXAMPLES = {
     ),
     "labs.grpo.exercises.check_k3_estimator": lambda: call(fn=_student_k3, fixed=("fn",)),
     "labs.grpo.exercises.check_clipped_objective": lambda: call(fn=_student_clip, fixed=("fn",)),
+    "labs.grpo.exercises.check_choose_group_size": lambda: call(
+        fn=_student_group_size, fixed=("fn",)
+    ),
     # labs.grpo.widgets
     "labs.grpo.widgets.plot_group_advantages": lambda: call(group_size=4, n_correct=1, ax=None),
     "labs.grpo.widgets.advantage_explorer": lambda: call(max_group_size=16),

@@ -1,7 +1,8 @@
-"""Chapter 5 exercises: group advantages, the k3 KL estimator, the clipped objective.
+"""Chapter 5 exercises: group advantages, the k3 KL estimator, the clipped objective, and a
+decision: the group size that keeps enough groups informative.
 
-Taught in chapter 5, "Exercise 5.1: group advantages", "Exercise 5.2: the k3 estimator" and
-"Exercise 5.3: the clipped objective".
+Taught in chapter 5, "Exercise 5.1: group advantages", "Exercise 5.2: the k3 estimator",
+"Exercise 5.3: the clipped objective" and "Exercise 5.4: how large a group? (a decision)".
 
 Expected values are worked out by hand (the arithmetic is written next to each case), not taken
 from the package's own kernels.
@@ -128,6 +129,64 @@ CLIPPED_OBJECTIVE = Exercise(
 )
 
 
+# A group of G answers to a prompt of pass rate p is flat (no signal) with probability
+# p^G + (1 - p)^G; the expected informative share is the mean over prompts of 1 - p^G - (1 - p)^G.
+# Answer: the smallest G in 2..max_group_size whose share reaches the target, else None.
+_GROUP_HINT = (
+    "average over the prompts the chance that a group of G is informative, "
+    "1 - p**G - (1 - p)**G for each prompt's own p; "
+)
+CHOOSE_GROUP_SIZE = Exercise(
+    name="choose_group_size",
+    signature="choose_group_size(pass_rates: np.ndarray, target_share: float, "
+    "max_group_size: int) -> int | None",
+    cases=(
+        Case(
+            (_arr(0.5, 0.5), 0.7, 16),
+            3,  # G = 2: 1 - 0.25 - 0.25 = 0.5; G = 3: 1 - 0.125 - 0.125 = 0.75 >= 0.7
+            "two prompts of pass rate 0.5, target 0.7",
+            "the smallest G whose share reaches the target: G = 2 gives 0.5, G = 3 gives 0.75 "
+            "(an answer of 2 or 4 is off by one).",
+        ),
+        Case(
+            (_arr(0.5), 0.75, 16),
+            3,  # 1 - 2 * 0.5^3 = 0.75 exactly (powers of two are exact in floating point)
+            "one prompt of pass rate 0.5, target 0.75 (reached exactly at G = 3)",
+            "'reaches the target' means share >= target_share, not >.",
+        ),
+        Case(
+            (_arr(0.1, 0.9), 0.6, 16),
+            # 0.9^8 = 0.43046721 -> share 1 - 1e-8 - 0.43046721 = 0.56953278 < 0.6;
+            # 0.9^9 = 0.387420489 -> share 1 - 1e-9 - 0.387420489 = 0.612579510 >= 0.6.
+            9,
+            "pass rates 0.1 and 0.9, target 0.6",
+            _GROUP_HINT + "the share at the mean pass rate (0.5 here, which gives G = 3) is far "
+            "too optimistic, since an easy or hard prompt is flat much more often.",
+        ),
+        Case(
+            (_arr(0.0, 1.0, 0.5, 0.5), 0.4, 16),
+            # share (0 + 0 + 2 (1 - 2 * 0.5^G)) / 4: G = 3 -> 0.375; G = 4 -> 0.4375 >= 0.4.
+            4,
+            "two prompts always failed or always solved, two of pass rate 0.5, target 0.4",
+            "a prompt of pass rate 0 or 1 gives a flat group at every G: it still counts in the "
+            "share, as 0 (leaving it out gives G = 2).",
+        ),
+        Case(
+            (_arr(0.0, 0.5), 0.6, 32),
+            None,  # the p = 0 prompt is never informative: the share stays below 0.5
+            "one prompt never solved, one of pass rate 0.5, target 0.6",
+            "with one prompt of two never informative, no G reaches 0.6: return None.",
+        ),
+        Case(
+            (_arr(0.1, 0.9), 0.6, 9),
+            9,  # as in the third case: G = 9 is needed, and 9 is still allowed
+            "pass rates 0.1 and 0.9, target 0.6, at most 9 per group",
+            "max_group_size itself is allowed: try G = 2, 3, ..., max_group_size inclusive.",
+        ),
+    ),
+)
+
+
 def check_advantages_from_rewards(fn) -> CheckReport:
     """Public cases of exercise 5.1 (group-normalised advantages, eps = 1e-4)."""
     return check(fn, ADVANTAGES_FROM_REWARDS)
@@ -141,3 +200,9 @@ def check_k3_estimator(fn) -> CheckReport:
 def check_clipped_objective(fn) -> CheckReport:
     """Public cases of exercise 5.3 (PPO's clipped surrogate, per token)."""
     return check(fn, CLIPPED_OBJECTIVE)
+
+
+def check_choose_group_size(fn) -> CheckReport:
+    """Public cases of exercise 5.4 (the smallest group size that keeps a target share of groups
+    informative, from per-prompt pass rates)."""
+    return check(fn, CHOOSE_GROUP_SIZE)

@@ -57,6 +57,16 @@ HIDDEN = {
             "zero advantages",
         ),
     ),
+    "choose_group_size": (
+        # (0.2, 0.2, 1.0), target 0.5: share 2 (1 - 0.2^G - 0.8^G) / 3 >= 0.5 needs
+        # 0.2^G + 0.8^G <= 0.25: G = 6 -> 0.262144 + 0.000064 = 0.262208, no;
+        # G = 7 -> 0.2097152 + 0.0000128 = 0.209728, yes. (Mean p 0.467 gives 3; dropping the
+        # p = 1 prompt gives 4.)
+        Case((np.array([0.2, 0.2, 1.0]), 0.5, 16), 7, "an easy pair and a solved prompt"),
+        # four prompts at 0.5, target 0.95: 1 - 2 / 2^G >= 0.95 needs 2^G >= 40, so G = 6.
+        Case((np.array([0.5, 0.5, 0.5, 0.5]), 0.95, 6), 6, "four even prompts, a high target"),
+        Case((np.array([0.5, 0.5, 0.5, 0.5]), 0.95, 5), None, "the same, capped at five"),
+    ),
 }
 FORBIDDEN = {
     "advantages_from_rewards": (

@@ -18,3 +18,12 @@ def k3_estimator(logp, ref_logp):
 def clipped_objective(ratio, advantage, clip_eps):
     clipped = np.clip(ratio, 1 - clip_eps, 1 + clip_eps) * advantage
     return np.minimum(ratio * advantage, clipped)
+
+
+def choose_group_size(pass_rates, target_share, max_group_size):
+    rates = np.asarray(pass_rates, dtype=np.float64)
+    for size in range(2, max_group_size + 1):
+        flat = rates**size + (1.0 - rates) ** size
+        if np.mean(1.0 - flat) >= target_share:
+            return size
+    return None
