@@ -24,8 +24,9 @@ from tests.exercises.synthetic import correct, release_notebook, submission
 
 CHAPTERS = {c.topic: c for c in discover_chapters()}
 MLA, GRPO = CHAPTERS["mla"], CHAPTERS["grpo"]
-# Per case. 2 s once timed out a correct case while the book built beside the test on 2 cores
-# (two rows changed, both tests failed); 4 s leaves a loaded runner room.
+# Per case. With 2 s, two gradebook tests failed once while the book built beside them on 2
+# cores (not reproduced; a correct case running into the limit is the likely cause); 4 s leaves
+# a loaded runner room.
 TIME_LIMIT_S = 4.0
 # 40 submissions, three of which run into a time limit, on 2 workers. Measured ~35-60 s on the
 # 2 shared cores of the development machine; the bound leaves room for a loaded CI runner.
