@@ -30,7 +30,7 @@ def kl_gradients(logits, ref_logits) -> dict[str, np.ndarray]:
     """Exact gradients with respect to the logits z of pi = softmax(z), shape (V,) each.
 
     Finite for any finite logits, also where a probability underflows to 0 (logits more than
-    ~745 apart): the ratio pi_ref / pi is never multiplied by a zero probability.
+    ~745 apart): pi (1 - pi_ref / pi) is computed as pi - pi_ref, never as 0 * inf.
 
     Args:
         logits: 1-D float array, the policy's logits (V >= 2).
@@ -57,12 +57,9 @@ def _kl_gradients(
     logp, ref_logp = _log_softmax(logits), _log_softmax(ref_logits)
     pi, ref = np.exp(logp), np.exp(ref_logp)
     score = np.eye(len(pi)) - pi  # row x: d log pi(x) / dz = e_x - pi
-    with np.errstate(over="ignore"):
-        r = np.exp(ref_logp - logp)  # pi_ref / pi; inf where pi < ~1e-308 * pi_ref
-    # pi(x) (1 - r(x)) = pi(x) - pi_ref(x): where r overflows, pi(x) is below 1e-308 * pi_ref(x),
-    # so the weight is -pi_ref(x) to double precision (not 0 * inf = NaN)
-    finite = np.isfinite(r)
-    weight = np.where(finite, pi * (1 - np.where(finite, r, 0.0)), -ref)
+    # pi(x) (1 - r(x)) with r = pi_ref / pi is pi(x) - pi_ref(x): written without the ratio, it
+    # stays finite where pi(x) underflows to 0 (no 0 * inf)
+    weight = pi - ref
     log_ratio = logp - ref_logp  # L
     return {
         "k3_in_loss": weight @ score,  # sum_x pi(x) (1 - r(x)) (e_x - pi)
