@@ -148,3 +148,21 @@ def test_provenance_refuses_what_is_not_a_command():
         provenance("labs.fp8.sweep", ["--seeds", 3])
     with pytest.raises(ValueError, match="module"):
         provenance("  ")
+
+
+def test_read_results_reads_the_package_file_or_the_given_one(tmp_path):
+    import json
+
+    import pytest
+
+    from labs.common.runtime import read_results
+
+    committed = read_results("labs.fp8", "training_sweep.json")
+    assert committed["meta"]["command"].startswith("python -m labs.fp8.sweep")
+    mine = tmp_path / "mine.json"
+    mine.write_text(json.dumps({"seeds": [3, 4]}))
+    assert read_results("labs.fp8", "training_sweep.json", mine) == {"seeds": [3, 4]}
+    with pytest.raises(ValueError, match="path must name an existing .json file"):
+        read_results("labs.fp8", "training_sweep.json", tmp_path / "absent.json")
+    with pytest.raises(TypeError, match="path must be a str or a pathlib.Path"):
+        read_results("labs.fp8", "training_sweep.json", 3)

@@ -105,6 +105,9 @@ EXAMPLES = {
     "labs.common.runtime.jax_device": lambda: call(requested="cpu"),
     "labs.common.runtime.library_versions": lambda: call(),
     "labs.common.runtime.provenance": lambda: call(module="labs.fp8.sweep", argv=["--seeds", "3"]),
+    "labs.common.runtime.read_results": lambda: call(
+        package="labs.fp8", name="training_sweep.json", path=None
+    ),
     "labs.common.runtime.utc_timestamp": lambda: call(),
     "labs.common.runtime.seed_everything": lambda: call(seed=3),
     "labs.common.runtime.selected_device": lambda: call(requested="cpu"),

@@ -252,3 +252,27 @@ def utc_timestamp() -> str:
     import datetime
 
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
+def read_results(package: str, name: str, path=None) -> dict:
+    """A committed results file: `<package>/data/<name>` from the installed package, or the JSON
+    file at `path` (a str or pathlib.Path naming an existing .json file) when one is given."""
+    import json
+    from importlib import resources
+    from pathlib import Path
+
+    package, name = text("package", package), text("name", name)
+    if path is None:
+        try:
+            data = resources.files(package).joinpath("data", name)
+        except ModuleNotFoundError:
+            raise ValueError(f"package must name an installed package, got {package!r}") from None
+        if not data.is_file():
+            raise ValueError(f"name must be a file in {package}/data, got {name!r}")
+        return json.loads(data.read_text())
+    if not isinstance(path, (str, Path)):
+        raise TypeError(f"path must be a str or a pathlib.Path, got {type(path).__name__}")
+    path = Path(path)
+    if path.suffix != ".json" or not path.is_file():
+        raise ValueError(f"path must name an existing .json file, got {str(path)!r}")
+    return json.loads(path.read_text())

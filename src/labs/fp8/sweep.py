@@ -19,13 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from labs.common.runtime import provenance
+from labs.common.runtime import provenance, read_results
 from labs.fp8.experiments import markov_tokens
 from labs.fp8.torch_train import train_tiny_lm
 
@@ -55,15 +54,7 @@ def load_sweep(path: str | Path | None = None) -> dict:
         dict(meta, entropy, eval_loss): eval_loss maps each precision to its held-out losses,
         one per seed (seed i at index i).
     """
-    if path is None:
-        text = resources.files("labs.fp8").joinpath("data/training_sweep.json").read_text()
-        return json.loads(text)
-    if not isinstance(path, (str, Path)):
-        raise TypeError(f"path must be a str or a pathlib.Path, got {type(path).__name__}")
-    path = Path(path)
-    if path.suffix != ".json" or not path.is_file():
-        raise ValueError(f"path must name an existing .json file, got {str(path)!r}")
-    return json.loads(path.read_text())
+    return read_results("labs.fp8", "training_sweep.json", path)
 
 
 def main(argv: list[str] | None = None) -> None:

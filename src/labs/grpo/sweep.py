@@ -20,13 +20,12 @@ import argparse
 import copy
 import json
 import time
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from labs.common.runtime import provenance
+from labs.common.runtime import provenance, read_results
 from labs.common.tasks import AdditionTask
 from labs.common.validate import one_of
 from labs.grpo.config import PPOConfig
@@ -55,15 +54,8 @@ def load_sweep(path: str | Path | None = None, *, task: str = "addition") -> dic
     """The committed sweep results of `task` ("addition": `labs/grpo/data/sweep.json`,
     "countdown": `labs/grpo/data/countdown.json`), or those at `path`."""
     task = one_of("task", task, ("addition", "countdown"))
-    if path is None:
-        name = {"addition": "sweep.json", "countdown": "countdown.json"}[task]
-        return json.loads(resources.files("labs.grpo").joinpath(f"data/{name}").read_text())
-    if not isinstance(path, (str, Path)):
-        raise TypeError(f"path must be a str or a pathlib.Path, got {type(path).__name__}")
-    path = Path(path)
-    if path.suffix != ".json" or not path.is_file():
-        raise ValueError(f"path must name an existing .json file, got {str(path)!r}")
-    return json.loads(path.read_text())
+    name = {"addition": "sweep.json", "countdown": "countdown.json"}[task]
+    return read_results("labs.grpo", name, path)
 
 
 def _ppo(task, start, steps: int, seed: int) -> dict:
