@@ -511,21 +511,21 @@ def check_training_step(step) -> None:
         integer("max_nodes", step.max_nodes, minimum=1, maximum=ep_nodes)
     size("gpus_per_node", step.gpus_per_node, maximum=1024)
     instance("overlap", step.overlap, bool, "True or False")
-    # Every field may be in range while a product is not: the compute time divides the links'
-    # (binding_bandwidth), so it must be a positive, finite number of seconds, and the largest
-    # link time (every copy of every token-layer on the slower link) must be finite.
-    compute = (
-        step.flops_per_token * step.tokens_per_step / (step.n_gpus * step.peak_flops * efficiency)
-    )
+
+
+def check_step_times(times) -> None:
+    """The times a valid TrainingStep gives (labs.economics.steptime's eqs. 5-6): every field may
+    be in range while a product is not. The compute time divides the links' (binding_bandwidth),
+    so it must be a positive, finite number of seconds, and the link times must be finite."""
+    compute = times["compute"]
     if not (math.isfinite(compute) and compute > 0):
         raise ValueError(
             "the step's compute time, flops_per_token x tokens_per_step / (n_gpus x peak_flops x "
             f"compute_efficiency), must be a positive finite number of seconds, got {compute}; "
             "check the units"
         )
-    token_layers = step.tokens_per_step * step.n_moe_layers / step.n_gpus
-    most_bytes = token_layers * step.k * step.d_model * step.bytes_per_element
-    _finite_result(most_bytes / (min(step.ib_gbs, step.nvlink_gbs) * 1e9), "the step's link time")
+    for link in ("inter_node", "intra_node"):
+        _finite_result(times[link], "the step's link time")
 
 
 def check_link(link) -> str:

@@ -31,7 +31,7 @@ from types import MappingProxyType
 
 from labs.common.facts import fact
 from labs.common.interconnect import _dispatch_bytes
-from labs.economics.checks import check_link, check_training_step
+from labs.economics.checks import check_link, check_step_times, check_training_step
 from labs.economics.costs import _attention_training_flops_per_token, _training_flops
 
 __all__ = ["TrainingStep", "binding_bandwidth", "step_time", "v3_training_step"]
@@ -80,6 +80,7 @@ class TrainingStep:
 
     def __post_init__(self) -> None:
         check_training_step(self)
+        check_step_times(_step_time(self))  # fields in range, and so are their products
 
 
 def step_time(step: TrainingStep) -> MappingProxyType:
