@@ -120,3 +120,50 @@ def test_parity_numpy_pytorch_pallas():
     pallas = block_scaled_matmul(a, b, block=16, block_m=8, interpret=True)
     assert _error(pytorch.numpy(), want) < TOL and _error(pallas, want) < TOL
     assert _error(pallas, pytorch.numpy()) < TOL
+
+
+# --- Lowering for the devices this machine lacks: the same source as Triton and as Mosaic ---
+
+
+def _v3_gemm_args(m=200, k=1024, n=512, block=128):
+    """Abstract FP8 operands and scales (nothing allocated); M is not a multiple of the tile."""
+    import jax
+    import jax.numpy as jnp
+
+    sd = jax.ShapeDtypeStruct
+    return (
+        sd((m, k), jnp.float8_e4m3fn),
+        sd((m, k // block), jnp.float32),
+        sd((k, n), jnp.float8_e4m3fn),
+        sd((k // block, n // block), jnp.float32),
+    )
+
+
+def test_lowers_to_triton_with_an_fp8_dot_for_an_nvidia_gpu():
+    """One Triton kernel on the (M / Mt, N / 128) grid, whose dot takes FP8 operands."""
+    import re
+
+    from labs.common.pallas import lower_for
+    from labs.fp8.pallas import _block_scaled_matmul
+
+    text = lower_for(
+        lambda *a: _block_scaled_matmul(*a, 128, 64, "gpu", 4), _v3_gemm_args(), platform="cuda"
+    )
+    assert re.findall(r"custom_call @([\w$.]+)", text) == ["__gpu$xla.gpu.triton"]
+    assert [int(g) for g in re.findall(r"grid_[xyz] = (\d+)", text)] == [4, 4, 1]  # 256/64, 512/128
+
+
+@pytest.mark.parametrize("tpu", ["TPU v5 lite", "TPU v6 lite", "TPU7x"])
+def test_lowers_to_mosaic_for_a_tpu(tpu):
+    """Each block's last two dimensions are (8, 128)-aligned or whole: the weight's block scales
+    are repeated along the block's 128 columns, a's tile scales are picked with a mask."""
+    from labs.common.pallas import lower_for
+    from labs.fp8.pallas import _block_scaled_matmul
+
+    text = lower_for(
+        lambda *a: _block_scaled_matmul(*a, 128, 64, "tpu"),
+        _v3_gemm_args(),
+        platform="tpu",
+        tpu_kind=tpu,
+    )
+    assert "tpu_custom_call" in text

@@ -8,7 +8,7 @@ import numpy as np
 from labs.common import exercises as ex
 from labs.common import tasks
 from labs.common.display import source_of
-from tests.hostile.harness import call
+from tests.hostile.harness import Example, call
 
 SQUARE = ex.Exercise(
     name="square",
@@ -40,12 +40,25 @@ def _print_value(x):
     print(f"x = {x}")
 
 
+def _abstract_vector():
+    import jax
+
+    return (jax.ShapeDtypeStruct((8,), "float32"),)
+
+
 # The validators' `name` is the caller's parameter name, a label for the message; their options
 # (minimum, maximum, framework, ...) are the calling code's constants, not user input. Only the
 # value under check is attacked.
 VALIDATOR_OPTIONS = ("name", "minimum", "maximum", "positive", "nonnegative", "framework")
 
 EXAMPLES = {
+    # pallas (the targets of chapter 8's kernels)
+    "labs.common.pallas.resolve_target": lambda: call(interpret=True),
+    # (built directly: the harness's call() takes `target` for methods)
+    "labs.common.pallas.call_options": lambda: Example(kwargs={"target": "gpu", "num_warps": 4}),
+    "labs.common.pallas.lower_for": lambda: call(
+        function=_square, args=_abstract_vector(), platform="cuda", tpu_kind="TPU v5 lite"
+    ),
     # interconnect (the expert-parallel traffic model shared by chapters 4 and 7)
     "labs.common.interconnect.dispatch_bytes_per_token": lambda: call(
         d_model=7168,

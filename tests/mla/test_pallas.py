@@ -222,3 +222,76 @@ def test_parity_with_pytorch_fused_attention():
     )[:, 0]
     assert _error(_layer_output(params, out.numpy()), want) < TOL  # PyTorch vs NumPy
     np.testing.assert_allclose(np.asarray(pallas), out.numpy(), rtol=0, atol=1e-5)  # vs JAX
+
+
+# --- Lowering for the devices this machine lacks: the same source as Triton and as Mosaic ---
+
+
+def _v3_decode_args(dtype, batch=4, pages=16, block=64):
+    """Abstract inputs at V3's widths (128 heads, d_c = 512, d_h^R = 64): nothing is allocated."""
+    import jax
+    import jax.numpy as jnp
+
+    sd, dt = jax.ShapeDtypeStruct, jnp.dtype(dtype)
+    return (
+        sd((batch, 128, 512), dt),
+        sd((batch, 128, 64), dt),
+        sd((batch * pages, block, 512), dt),
+        sd((batch * pages, block, 64), dt),
+        sd((batch,), jnp.int32),
+        sd((batch, pages), jnp.int32),
+    )
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float32"])
+@pytest.mark.parametrize(("heads_per_block", "warps"), [(16, 2), (128, 8)])
+def test_lowers_to_triton_for_an_nvidia_gpu(dtype, heads_per_block, warps):
+    """What the GPU test compiles, lowered here: one Triton kernel on the (B, H / Hb, K) grid."""
+    import re
+
+    from labs.common.pallas import lower_for
+    from labs.mla.pallas import _mla_decode_paged
+
+    text = lower_for(
+        lambda *a: _mla_decode_paged(*a, 0.07, 3, heads_per_block, "gpu", warps),
+        _v3_decode_args(dtype),
+        platform="cuda",
+    )
+    assert re.findall(r"custom_call @([\w$.]+)", text) == ["__gpu$xla.gpu.triton"]
+    grid = [int(g) for g in re.findall(r"grid_[xyz] = (\d+)", text)]
+    assert grid == [4, 128 // heads_per_block, 3]
+    assert re.findall(r"num_warps = (\d+)", text) == [str(warps)]
+
+
+@pytest.mark.parametrize("tpu", ["TPU v5 lite", "TPU v6 lite"])
+def test_lowers_to_mosaic_for_a_tpu(tpu):
+    """The TPU lowering checks what interpret mode does not: (8, 128)-aligned blocks, scalars
+    that pick pages in SMEM, 2-D vectors."""
+    from labs.common.pallas import lower_for
+    from labs.mla.pallas import _mla_decode_paged
+
+    text = lower_for(
+        lambda *a: _mla_decode_paged(*a, 0.07, 2, 16, "tpu"),
+        _v3_decode_args("bfloat16"),
+        platform="tpu",
+        tpu_kind=tpu,
+    )
+    assert "tpu_custom_call" in text and "triton" not in text
+
+
+@pytest.mark.filterwarnings("ignore:Using ``pl.pallas_call`` for Mosaic GPU:DeprecationWarning")
+def test_without_tritons_parameters_jax_lowers_through_mosaic_gpu_which_refuses(monkeypatch):
+    """The negative control, and why every GPU call passes Triton's parameters: JAX 0.10 lowers
+    a bare pallas_call through Mosaic GPU, which stages each block in shared memory. The whole
+    page pool (2 MB of bf16 here) cannot fit a Hopper SM's 227 KB, so the lowering fails; the
+    kernel was written for Triton, which reads pages from global memory inside the loop."""
+    import labs.mla.pallas as mla_pallas
+    from labs.common.pallas import lower_for
+
+    monkeypatch.setattr(mla_pallas, "call_options", lambda target, num_warps=None: {})
+    with pytest.raises(ValueError, match="shared memory"):
+        lower_for(
+            lambda *a: mla_pallas._mla_decode_paged(*a, 0.07, 2, 16, "gpu"),
+            _v3_decode_args("bfloat16", pages=8),
+            platform="cuda",
+        )

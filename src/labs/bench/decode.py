@@ -67,15 +67,15 @@ def _decode_case(kind, batch, context, kernel, peaks, time_it, seed) -> dict:
         }
 
     c_pages, kr_pages, table = _as_pages(c_kv, k_r, kernel["block"])
-    interpret = kind == "cpu"
+    target = "interpret" if kind == "cpu" else "gpu"  # the benchmark measures a CUDA GPU
     for hb, warps in kernel["variants"]:  # heads per program (None: all), GPU warps (None: default)
         hb = hb or heads
         programs = batch * (heads // hb)  # before the split: enough to fill the device?
         splits = max(1, min(-(-kernel["min_programs"] // programs), context // kernel["block"]))
         call = lambda hb=hb, splits=splits, warps=warps: _mla_decode_paged(  # noqa: E731
-            q_lat, q_r, c_pages, kr_pages, lengths, table, scale, splits, hb, interpret, warps
+            q_lat, q_r, c_pages, kr_pages, lengths, table, scale, splits, hb, target, warps
         )
-        mode = "interpret (CPU: times the interpreter)" if interpret else "compiled"
+        mode = "interpret (CPU: times the interpreter)" if kind == "cpu" else "compiled (Triton)"
         _attempt(
             rows,
             f"pallas_hb{hb}" + ("" if warps is None else f"_w{warps}"),

@@ -32,7 +32,7 @@ def _gemm_case(kind, m, n, k, kernel, peaks, time_it, seed) -> dict:
     a = jax.random.normal(key_a, (m, k), jnp.float32)
     b = jax.random.normal(key_b, (k, n), jnp.float32) / np.sqrt(k)
     operands = _quantize_operands(a, b, block)
-    interpret = kind == "cpu"
+    target = "interpret" if kind == "cpu" else "gpu"  # the benchmark measures a CUDA GPU
     if m * n * k <= 2**27:  # the NumPy reference, same codes and scales (seconds on a CPU)
         fp8_want = fp8_matmul(np.asarray(a), np.asarray(b), "tile", "block", "fp32", block=block)
         reference = "labs.fp8.reference.fp8_matmul (NumPy)"
@@ -59,7 +59,7 @@ def _gemm_case(kind, m, n, k, kernel, peaks, time_it, seed) -> dict:
     for block_m, warps in kernel["variants"]:  # rows of an output tile, GPU warps
         name = "pallas_fp8" + ("" if warps is None else f"_m{block_m}_w{warps}")
         call = lambda block_m=block_m, warps=warps: _block_scaled_matmul(  # noqa: E731
-            *operands, block, block_m, interpret, warps
+            *operands, block, block_m, target, warps
         )
         _attempt(
             rows,
@@ -67,7 +67,9 @@ def _gemm_case(kind, m, n, k, kernel, peaks, time_it, seed) -> dict:
             lambda call=call, block_m=block_m, warps=warps: {
                 **measure(
                     call,
-                    "interpret (CPU: times the interpreter)" if interpret else "compiled",
+                    "interpret (CPU: times the interpreter)"
+                    if kind == "cpu"
+                    else "compiled (Triton)",
                     fp8_bound,
                     fp8_peak,
                     (flops, nbytes),

@@ -32,6 +32,7 @@ from jax.experimental import pallas as pl
 from jaxtyping import Float
 
 from labs.common import validate
+from labs.common.pallas import call_options, resolve_target
 from labs.fp8 import checks
 from labs.fp8.jax import _quantize
 
@@ -39,13 +40,6 @@ __all__ = ["block_scaled_matmul", "quantize_operands"]
 
 Array = jax.Array
 MAX_BLOCK_M = 256  # rows of one output tile: a GPU's registers hold a (block_m, block) FP32 tile
-
-
-def _interpret(interpret) -> bool:
-    """`interpret` as a bool: None means "interpret when JAX runs on the CPU"."""
-    if interpret is None:
-        return jax.default_backend() == "cpu"
-    return validate.boolean("interpret", interpret)
 
 
 def quantize_operands(a, b, block: int = 128):
@@ -76,13 +70,17 @@ def _quantize_operands(a: Float[Array, "M K"], b: Float[Array, "K N"], block: in
 
 def _fp8_gemm_kernel(a_ref, a_scale_ref, b_ref, b_scale_ref, out_ref, *, block: int):
     """One (Mt, block) output tile: FP8 products per K-block, scaled, summed in FP32."""
-    # a_ref (Mt, K) FP8, a_scale_ref (Mt, Kb), b_ref (K, block) FP8, b_scale_ref (Kb, 1)
+    # a_ref (Mt, K) FP8, a_scale_ref (Mt, Kb), b_ref (K, block) FP8, b_scale_ref (Kb, block):
+    # b's block scale repeated along the block's columns, a whole row of lanes for a TPU
+    a_scales = a_scale_ref[...]
+    column = jax.lax.broadcasted_iota(jnp.int32, a_scales.shape, 1)
 
     def add_k_block(k, acc):
         a = a_ref[:, pl.ds(k * block, block)]  # (Mt, block) FP8
         b = b_ref[pl.ds(k * block, block), :]  # (block, block) FP8
         partial_sum = jnp.dot(a, b, preferred_element_type=jnp.float32)  # tensor cores, FP32 out
-        scale = a_scale_ref[:, pl.ds(k, 1)] * b_scale_ref[pl.ds(k, 1), :]  # (Mt, 1) * (1, 1)
+        a_scale = jnp.where(column == k, a_scales, 0.0).sum(axis=1, keepdims=True)  # (Mt, 1)
+        scale = a_scale * b_scale_ref[pl.ds(k, 1), :]  # (Mt, 1) * (1, block)
         return acc + partial_sum * scale  # promotion: scaled, then added in FP32
 
     k_blocks = a_ref.shape[1] // block
@@ -90,7 +88,7 @@ def _fp8_gemm_kernel(a_ref, a_scale_ref, b_ref, b_scale_ref, out_ref, *, block: 
     out_ref[...] = jax.lax.fori_loop(0, k_blocks, add_k_block, acc)
 
 
-@partial(jax.jit, static_argnames=("block", "block_m", "interpret", "num_warps"))
+@partial(jax.jit, static_argnames=("block", "block_m", "target", "num_warps"))
 def _block_scaled_matmul(
     a_q: Array,
     a_scales: Array,
@@ -98,15 +96,17 @@ def _block_scaled_matmul(
     b_scales: Array,
     block: int,
     block_m: int,
-    interpret,
+    target: str,
     num_warps: int | None = None,
 ) -> Float[Array, "M N"]:
     """The Pallas call: a grid of (M / Mt, N / block) output tiles, rows padded to Mt.
-    `num_warps` is a hint for the GPU compiler only (None: its default)."""
+    `target` is "interpret", "gpu" (Triton) or "tpu" (Mosaic); `num_warps` is a hint for
+    Triton only (None: its default)."""
     (m, k), n = a_q.shape, b_q.shape[1]
     rows = -(-m // block_m) * block_m  # zero rows: codes 0, so they add nothing
     a_q = jnp.pad(a_q, ((0, rows - m), (0, 0)))
     a_scales = jnp.pad(a_scales, ((0, rows - m), (0, 0)), constant_values=1.0)
+    b_scales = jnp.repeat(b_scales, block, axis=1)  # (Kb, N): one scale per column of a block
     out = pl.pallas_call(
         partial(_fp8_gemm_kernel, block=block),
         out_shape=jax.ShapeDtypeStruct((rows, n), jnp.float32),
@@ -115,22 +115,12 @@ def _block_scaled_matmul(
             pl.BlockSpec((block_m, k), lambda i, j: (i, 0)),  # a strip of a's rows
             pl.BlockSpec((block_m, k // block), lambda i, j: (i, 0)),  # their tile scales
             pl.BlockSpec((k, block), lambda i, j: (0, j)),  # one weight column of blocks
-            pl.BlockSpec((k // block, 1), lambda i, j: (0, j)),  # its block scales
+            pl.BlockSpec((k // block, block), lambda i, j: (0, j)),  # their block scales
         ],
         out_specs=pl.BlockSpec((block_m, block), lambda i, j: (i, j)),
-        interpret=interpret,
-        **_gpu_params(num_warps),
+        **call_options(target, num_warps),
     )(a_q, a_scales, b_q, b_scales)
     return out[:m]
-
-
-def _gpu_params(num_warps: int | None) -> dict:
-    """pallas_call's compiler parameters for Triton: only when a number of warps is asked for."""
-    if num_warps is None:
-        return {}
-    from jax.experimental.pallas import triton as pl_triton
-
-    return {"compiler_params": pl_triton.CompilerParams(num_warps=num_warps)}
 
 
 def block_scaled_matmul(a, b, block: int = 128, block_m: int = 64, interpret=None) -> jax.Array:
@@ -156,6 +146,6 @@ def block_scaled_matmul(a, b, block: int = 128, block_m: int = 64, interpret=Non
         a, b, "tile", "block", "fp32", block, "E4M3", framework="jax"
     )
     block_m = validate.size("block_m", block_m, maximum=MAX_BLOCK_M, why="registers per tile")
-    interpret = _interpret(interpret)
+    target = resolve_target(interpret)
     operands = _quantize_operands(jnp.asarray(a, jnp.float32), jnp.asarray(b, jnp.float32), block)
-    return _block_scaled_matmul(*operands, block, block_m, interpret)
+    return _block_scaled_matmul(*operands, block, block_m, target)

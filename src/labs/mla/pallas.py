@@ -40,6 +40,7 @@ from jax.experimental import pallas as pl
 from jaxtyping import Float, Int
 
 from labs.common import validate
+from labs.common.pallas import call_options, resolve_target
 from labs.mla.checks import check_pallas_decode
 
 __all__ = ["mla_decode"]
@@ -56,40 +57,43 @@ def _mla_decode_kernel(
     length = lengths_ref[b]
     block = c_ref.shape[1]
     q_lat, q_r = q_ref[0], qr_ref[0]  # (Hb, C), (Hb, R): a block of this sequence's heads
+    heads, latent = q_lat.shape
     first = split * per_split
     last = jnp.minimum(first + per_split, (length + block - 1) // block)  # skip empty blocks
+    row = jax.lax.broadcasted_iota(jnp.int32, (heads, block), 1)  # 2-D: every target lowers it
 
     def attend_block(i, carry):
-        m, l, acc = carry  # (Hb,), (Hb,), (Hb, C)
+        m, l, acc = carry  # (Hb, 1), (Hb, 1), (Hb, C): one row per head
         page = table_ref[b, i]
         c, k_r = c_ref[page], kr_ref[page]  # (L, C), (L, R): one page, shared by all heads
         s = jnp.dot(q_lat, c.T, preferred_element_type=jnp.float32)  # q^lat . c^KV
         s = (s + jnp.dot(q_r, k_r.T, preferred_element_type=jnp.float32)) * scale  # (18)
-        valid = i * block + jnp.arange(block) < length  # the last block may run past the end
-        m_new = jnp.maximum(m, jnp.where(valid, s, NEG).max(axis=1))
-        p = jnp.where(valid, jnp.exp(s - m_new[:, None]), 0.0)  # (Hb, L)
+        valid = i * block + row < length  # the last block may run past the end
+        m_new = jnp.maximum(m, jnp.where(valid, s, NEG).max(axis=1, keepdims=True))
+        p = jnp.where(valid, jnp.exp(s - m_new), 0.0)  # (Hb, L)
         alpha = jnp.exp(m - m_new)  # rescales what was summed under the old max
-        l_new = alpha * l + p.sum(axis=1)
-        acc_new = alpha[:, None] * acc + jnp.dot(
-            p.astype(c.dtype), c, preferred_element_type=jnp.float32
-        )
+        l_new = alpha * l + p.sum(axis=1, keepdims=True)
+        acc_new = alpha * acc + jnp.dot(p.astype(c.dtype), c, preferred_element_type=jnp.float32)
         return m_new, l_new, acc_new
 
-    heads, latent = q_lat.shape
-    init = (jnp.full((heads,), NEG), jnp.zeros((heads,)), jnp.zeros((heads, latent)))
+    init = (
+        jnp.full((heads, 1), NEG, jnp.float32),
+        jnp.zeros((heads, 1), jnp.float32),
+        jnp.zeros((heads, latent), jnp.float32),
+    )
     m, l, acc = jax.lax.fori_loop(first, jnp.maximum(first, last), attend_block, init)
     acc_ref[0, 0], m_ref[0, 0], l_ref[0, 0] = acc, m, l
 
 
 def _combine(
-    acc: Float[Array, "B K H C"], m: Float[Array, "B K H"], l: Float[Array, "B K H"]
+    acc: Float[Array, "B K H C"], m: Float[Array, "B K H 1"], l: Float[Array, "B K H 1"]
 ) -> Float[Array, "B H C"]:
     """Merge the splits: rescale each to the global max, then normalise once."""
     w = jnp.exp(m - m.max(axis=1, keepdims=True))  # an empty split (m = NEG) weighs 0
-    return (w[..., None] * acc).sum(axis=1) / (w * l).sum(axis=1)[..., None]
+    return (w * acc).sum(axis=1) / (w * l).sum(axis=1)
 
 
-@partial(jax.jit, static_argnames=("scale", "splits", "heads_per_block", "interpret", "num_warps"))
+@partial(jax.jit, static_argnames=("scale", "splits", "heads_per_block", "target", "num_warps"))
 def _mla_decode_paged(
     q_lat: Float[Array, "B H C"],
     q_r: Float[Array, "B H R"],
@@ -100,25 +104,28 @@ def _mla_decode_paged(
     scale: float,
     splits: int,
     heads_per_block: int,
-    interpret: bool,
+    target: str,
     num_warps: int | None = None,
 ) -> Float[Array, "B H C"]:
     """The Pallas call: a (B, H / Hb, K) grid of (sequence, heads, split) programs, then
-    `_combine`. `num_warps` is a hint for the GPU compiler only (None: its default)."""
+    `_combine`. `target` is "interpret", "gpu" (Triton) or "tpu" (Mosaic, where the page table
+    and the lengths are read from SMEM); `num_warps` is a hint for Triton only (None: its
+    default)."""
     (batch, heads, latent), rope, hb = q_lat.shape, q_r.shape[-1], heads_per_block
     per_split = -(-table.shape[1] // splits)  # blocks per split, the last split may be short
     whole = lambda shape: pl.BlockSpec(shape, lambda b, h, k: (0,) * len(shape))  # noqa: E731
+    scalars = whole if target != "tpu" else lambda shape: pl.BlockSpec(memory_space=_smem())
     acc, m, l = pl.pallas_call(
         partial(_mla_decode_kernel, scale=scale, per_split=per_split),
         out_shape=(
             jax.ShapeDtypeStruct((batch, splits, heads, latent), jnp.float32),
-            jax.ShapeDtypeStruct((batch, splits, heads), jnp.float32),
-            jax.ShapeDtypeStruct((batch, splits, heads), jnp.float32),
+            jax.ShapeDtypeStruct((batch, splits, heads, 1), jnp.float32),
+            jax.ShapeDtypeStruct((batch, splits, heads, 1), jnp.float32),
         ),
         grid=(batch, heads // hb, splits),
         in_specs=[
-            whole(table.shape),  # page ids
-            whole(lengths.shape),
+            scalars(table.shape),  # page ids
+            scalars(lengths.shape),
             pl.BlockSpec((1, hb, latent), lambda b, h, k: (b, h, 0)),  # a block of its queries
             pl.BlockSpec((1, hb, rope), lambda b, h, k: (b, h, 0)),
             whole(c_pages.shape),  # the page pool: pages are picked inside by the table
@@ -126,22 +133,19 @@ def _mla_decode_paged(
         ],
         out_specs=(
             pl.BlockSpec((1, 1, hb, latent), lambda b, h, k: (b, k, h, 0)),
-            pl.BlockSpec((1, 1, hb), lambda b, h, k: (b, k, h)),
-            pl.BlockSpec((1, 1, hb), lambda b, h, k: (b, k, h)),
+            pl.BlockSpec((1, 1, hb, 1), lambda b, h, k: (b, k, h, 0)),
+            pl.BlockSpec((1, 1, hb, 1), lambda b, h, k: (b, k, h, 0)),
         ),
-        interpret=interpret,
-        **_gpu_params(num_warps),
+        **call_options(target, num_warps),
     )(table, lengths, q_lat, q_r, c_pages, kr_pages)
     return _combine(acc, m, l)
 
 
-def _gpu_params(num_warps: int | None) -> dict:
-    """pallas_call's compiler parameters for Triton: only when a number of warps is asked for."""
-    if num_warps is None:
-        return {}
-    from jax.experimental.pallas import triton as pl_triton
+def _smem():
+    """The TPU's scalar memory, where Mosaic wants the integers that pick pages."""
+    from jax.experimental.pallas import tpu as pl_tpu
 
-    return {"compiler_params": pl_triton.CompilerParams(num_warps=num_warps)}
+    return pl_tpu.SMEM
 
 
 @partial(jax.jit, static_argnames=("block",))
@@ -196,9 +200,7 @@ def mla_decode(
             q_latent, q_rope, c_kv, k_rope, lengths, scale, block, splits, block_table
         )
     )
-    if interpret is None:
-        interpret = jax.default_backend() == "cpu"
-    interpret = validate.boolean("interpret", interpret)
+    target = resolve_target(interpret)
     heads = q_latent.shape[1]
     if heads_per_block is None:
         heads_per_block = heads
@@ -217,5 +219,5 @@ def mla_decode(
         scale,
         splits,
         heads_per_block,
-        interpret,
+        target,
     )
