@@ -285,9 +285,12 @@ def test_without_tritons_parameters_jax_lowers_through_mosaic_gpu_which_refuses(
     a bare pallas_call through Mosaic GPU, which stages each block in shared memory. The whole
     page pool (2 MB of bf16 here) cannot fit a Hopper SM's 227 KB, so the lowering fails; the
     kernel was written for Triton, which reads pages from global memory inside the loop."""
+    import jax
+
     import labs.mla.pallas as mla_pallas
     from labs.common.pallas import lower_for
 
+    jax.clear_caches()  # a kernel traced with Triton's parameters would otherwise be reused
     monkeypatch.setattr(mla_pallas, "call_options", lambda target, num_warps=None: {})
     with pytest.raises(ValueError, match="shared memory"):
         lower_for(

@@ -22,8 +22,12 @@ of page ids, as vLLM and FlashMLA store it. A contiguous cache (B, S, .) is the 
 sequence b owns pages b * n ... b * n + n - 1; `mla_decode` builds that table when none is given.
 
 The same source runs with `interpret=True` on a CPU (the tests compare it with the NumPy
-reference decode) and compiles on a GPU; `interpret=None` chooses from JAX's backend. It is
-written to be read, not tuned (no TPU scalar prefetch for the table, no software pipelining).
+reference decode), compiles through Triton on an NVIDIA GPU and through Mosaic on a TPU
+(`labs.common.pallas` picks the target; `interpret=None` chooses from JAX's backend). The CPU
+tests also lower it for both devices. Each program is handed the whole page pool and reads its
+pages inside the loop: from global memory under Triton; on a TPU the pool is copied into VMEM,
+so there it serves short caches only (a long-context TPU kernel would copy pages from HBM
+itself). It is written to be read, not tuned (no software pipelining).
 
 Axes: B batch, H heads, Hb heads of one program, C latent d_c, R RoPE dim d_h^R, S cache rows,
 P pages, N pages per sequence, K splits, L rows of one block (page). Taught in chapter 8,
