@@ -171,3 +171,69 @@ def test_the_gpu_path_on_a_cpu_keeps_going_and_says_why():
         "decode B=1 S=256": "no figure",
         "fp8 gemm 128x128x128": "no figure",
     }
+
+
+def test_every_gpu_configuration_of_the_benchmark_lowers_for_cuda():
+    """What `tools/gpu_check.sh` will compile, lowered here first at the GPU sizes (abstract
+    shapes: nothing is allocated): each decode variant at batch 32/128 and context 4K/32K, each
+    GEMM variant at 8192^3, all through Triton. A session with a GPU should not spend its
+    minutes on a kernel that could not even lower."""
+    import re
+
+    import jax
+    import jax.numpy as jnp
+
+    from labs.bench.decode import V3_WIDTHS, _kernel_variants
+    from labs.bench.run import SIZES
+    from labs.common.pallas import lower_for
+    from labs.fp8.pallas import _block_scaled_matmul
+    from labs.mla.pallas import _mla_decode_paged
+
+    sd, gpu = jax.ShapeDtypeStruct, SIZES["gpu"]
+    heads, latent, rope = V3_WIDTHS["heads"], V3_WIDTHS["latent"], V3_WIDTHS["rope"]
+    kernel, lowered = gpu["decode_kernel"], 0
+    for batch, context in gpu["decode"]:
+        pages = context // kernel["block"]
+        args = (
+            sd((batch, heads, latent), jnp.bfloat16),
+            sd((batch, heads, rope), jnp.bfloat16),
+            sd((batch * pages, kernel["block"], latent), jnp.bfloat16),
+            sd((batch * pages, kernel["block"], rope), jnp.bfloat16),
+            sd((batch,), jnp.int32),
+            sd((batch, pages), jnp.int32),
+        )
+        for hb, splits, warps in _kernel_variants(batch, context, heads, kernel):
+            text = lower_for(
+                lambda *a, hb=hb, splits=splits, warps=warps: _mla_decode_paged(
+                    *a, 0.07, splits, hb, "gpu", warps
+                ),
+                args,
+                platform="cuda",
+            )
+            grid = [int(g) for g in re.findall(r"grid_[xyz] = (\d+)", text)]
+            assert grid == [batch, heads // hb, splits] and batch * heads // hb * splits >= 256
+            lowered += 1
+    (m, n, k), block = gpu["gemm"][0], gpu["gemm_kernel"]["block"]
+    args = (
+        sd((m, k), jnp.float8_e4m3fn),
+        sd((m, k // block), jnp.float32),
+        sd((k, n), jnp.float8_e4m3fn),
+        sd((k // block, n // block), jnp.float32),
+    )
+    for block_m, warps in gpu["gemm_kernel"]["variants"]:
+        text = lower_for(
+            lambda *a, block_m=block_m, warps=warps: _block_scaled_matmul(
+                *a, block, block_m, "gpu", warps
+            ),
+            args,
+            platform="cuda",
+        )
+        assert [int(g) for g in re.findall(r"grid_[xyz] = (\d+)", text)] == [
+            m // block_m,
+            n // block,
+            1,
+        ]
+        lowered += 1
+    assert lowered == len(gpu["decode"]) * len(kernel["variants"]) + len(
+        gpu["gemm_kernel"]["variants"]
+    )

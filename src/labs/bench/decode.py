@@ -21,6 +21,18 @@ __all__: list[str] = []
 V3_WIDTHS = {"heads": 128, "latent": 512, "rope": 64}
 
 
+def _kernel_variants(batch, context, heads, kernel) -> list[tuple[int, int, int | None]]:
+    """(heads per program, splits, GPU warps) of each kernel variant the benchmark times: the
+    context is split until the grid has `min_programs` programs (enough to fill the device)."""
+    variants = []
+    for hb, warps in kernel["variants"]:  # heads per program (None: all), GPU warps (None: default)
+        hb = hb or heads
+        programs = batch * (heads // hb)  # before the split
+        splits = max(1, min(-(-kernel["min_programs"] // programs), context // kernel["block"]))
+        variants.append((hb, splits, warps))
+    return variants
+
+
 def _decode_case(kind, batch, context, kernel, peaks, time_it, seed) -> dict:
     """One decode size: inputs, then every implementation timed and checked."""
     heads, latent, rope = V3_WIDTHS["heads"], V3_WIDTHS["latent"], V3_WIDTHS["rope"]
@@ -68,10 +80,7 @@ def _decode_case(kind, batch, context, kernel, peaks, time_it, seed) -> dict:
 
     c_pages, kr_pages, table = _as_pages(c_kv, k_r, kernel["block"])
     target = "interpret" if kind == "cpu" else "gpu"  # the benchmark measures a CUDA GPU
-    for hb, warps in kernel["variants"]:  # heads per program (None: all), GPU warps (None: default)
-        hb = hb or heads
-        programs = batch * (heads // hb)  # before the split: enough to fill the device?
-        splits = max(1, min(-(-kernel["min_programs"] // programs), context // kernel["block"]))
+    for hb, splits, warps in _kernel_variants(batch, context, heads, kernel):
         call = lambda hb=hb, splits=splits, warps=warps: _mla_decode_paged(  # noqa: E731
             q_lat, q_r, c_pages, kr_pages, lengths, table, scale, splits, hb, target, warps
         )

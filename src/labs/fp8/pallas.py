@@ -16,7 +16,8 @@ and with `interpret=True` on a CPU, which is how the tests check it against
 `labs.fp8.reference.fp8_matmul` (`interpret=None` picks interpret mode when JAX's backend is
 the CPU); the tests also lower it for both devices. For a TPU's (8, 128) tiling the weight's
 block scales reach the kernel repeated along each block's 128 columns, and a row's tile scale
-for K-block k is picked from its strip with a mask rather than a one-column slice. The kernel is written for reading, not tuned: block shapes are fixed by the recipe
+for K-block k is picked from its strip with a mask rather than a one-column slice.
+The kernel is written for reading, not tuned: block shapes are fixed by the recipe
 (the N tile is one weight block wide) and there is no software pipelining beyond what the
 compiler does.
 
