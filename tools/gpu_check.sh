@@ -26,12 +26,17 @@ print("python", __import__("sys").version.split()[0], "torch", torch.__version__
       "cuda", torch.cuda.is_available(), torch.cuda.get_device_name() if torch.cuda.is_available() else "")
 print("jax", jax.__version__, "backend", jax.default_backend(), jax.devices())
 print("numpy", numpy.__version__)
+try:
+    import triton; print("triton", triton.__version__)
+except ImportError:
+    print("triton: not installed")
 PY
 } 2>&1 | tee -a "$OUT/env.txt"
 
 echo "== GPU tests of the kernels (110 s at most)"
 timeout 110 "$PY" -m pytest -q -p no:cacheprovider -rs \
-  tests/mla/test_pallas.py tests/fp8/test_pallas.py -m gpu 2>&1 | tee "$OUT/gpu_tests.txt"
+  tests/mla/test_pallas.py tests/fp8/test_pallas.py tests/mla/test_triton.py \
+  tests/fp8/test_triton.py -m gpu 2>&1 | tee "$OUT/gpu_tests.txt"
 echo "tests exit: ${PIPESTATUS[0]}" | tee -a "$OUT/gpu_tests.txt"
 
 echo "== benchmark (300 s at most)"

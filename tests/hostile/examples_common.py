@@ -40,6 +40,12 @@ def _print_value(x):
     print(f"x = {x}")
 
 
+def _cpu():
+    import torch
+
+    return torch.device("cpu")
+
+
 def _abstract_vector():
     import jax
 
@@ -56,6 +62,8 @@ EXAMPLES = {
     "labs.common.pallas.resolve_target": lambda: call(interpret=True),
     # (built directly: the harness's call() takes `target` for methods)
     "labs.common.pallas.call_options": lambda: Example(kwargs={"target": "gpu", "num_warps": 4}),
+    "labs.common.triton_setup.jit": lambda: call(fn=_square),
+    "labs.common.triton_setup.require_device": lambda: call(device=_cpu()),
     "labs.common.pallas.lower_for": lambda: call(
         function=_square, args=_abstract_vector(), platform="cuda", tpu_kind="TPU v5 lite"
     ),

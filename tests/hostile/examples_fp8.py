@@ -356,3 +356,13 @@ EXAMPLES["labs.fp8.pallas.block_scaled_matmul"] = lambda: call(
     a=X, b=W, block=4, block_m=2, interpret=True
 )
 EXAMPLES["labs.fp8.pallas.quantize_operands"] = lambda: call(a=X, b=W, block=4)
+
+
+# --- The Triton block-scaled GEMM (labs.fp8.triton) -----------------------------------------------
+def _triton_gemm():
+    import torch
+
+    return call(a=torch.from_numpy(X), b=torch.from_numpy(W), block=4, block_m=2, num_warps=4)
+
+
+EXAMPLES["labs.fp8.triton.block_scaled_matmul"] = _triton_gemm

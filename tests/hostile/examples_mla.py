@@ -280,3 +280,19 @@ def _pallas_decode():
 
 
 EXAMPLES["labs.mla.pallas.mla_decode"] = _pallas_decode
+
+
+# --- The Triton decode kernel (labs.mla.triton): the same paged call over torch tensors ---------
+def _triton_decode():
+    import torch
+
+    example = _pallas_decode()
+    tensors = {
+        k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v
+        for k, v in example.kwargs.items()
+        if k != "interpret"
+    }
+    return call(**tensors, num_warps=4)
+
+
+EXAMPLES["labs.mla.triton.mla_decode"] = _triton_decode

@@ -344,12 +344,15 @@ MAX_DECODE_BLOCK = 1024  # cache rows per block: one block's scores (H, block) s
 MAX_SPLITS = 256  # context chunks per sequence: more than a GPU has SMs to spread them over
 
 
-def check_pallas_decode(q_latent, q_rope, c_kv, k_rope, lengths, scale, block, splits, block_table):
-    """The arguments of `labs.mla.pallas.mla_decode`: shapes, caps, lengths and page ids."""
-    q_latent = validate.array("q_latent", q_latent, framework="jax", ndim=3)
-    q_rope = validate.array("q_rope", q_rope, framework="jax", ndim=3)
-    c_kv = validate.array("c_kv", c_kv, framework="jax", ndim=3)
-    k_rope = validate.array("k_rope", k_rope, framework="jax", ndim=3)
+def check_pallas_decode(
+    q_latent, q_rope, c_kv, k_rope, lengths, scale, block, splits, block_table, framework="jax"
+):
+    """The arguments of `labs.mla.pallas.mla_decode` ("jax") and `labs.mla.triton.mla_decode`
+    ("torch"): shapes, caps, lengths and page ids."""
+    q_latent = validate.array("q_latent", q_latent, framework=framework, ndim=3)
+    q_rope = validate.array("q_rope", q_rope, framework=framework, ndim=3)
+    c_kv = validate.array("c_kv", c_kv, framework=framework, ndim=3)
+    k_rope = validate.array("k_rope", k_rope, framework=framework, ndim=3)
     (batch, heads, latent), rope = q_latent.shape, q_rope.shape[-1]
     if q_rope.shape[:2] != (batch, heads):
         raise ValueError(f"q_rope must be (B, H, R) = ({batch}, {heads}, R), got {q_rope.shape}")
@@ -370,13 +373,13 @@ def check_pallas_decode(q_latent, q_rope, c_kv, k_rope, lengths, scale, block, s
         if c_kv.shape[1] != block:
             raise ValueError(f"block must equal the page size {c_kv.shape[1]}, got {block}")
         block_table = validate.integer_array(
-            "block_table", block_table, framework="jax", ndim=2, low=0, high=pages
+            "block_table", block_table, framework=framework, ndim=2, low=0, high=pages
         )
         if block_table.shape[0] != batch:
             raise ValueError(f"block_table must have {batch} rows, got {block_table.shape}")
         capacity = block_table.shape[1] * block
     lengths = validate.integer_array(
-        "lengths", lengths, framework="jax", ndim=1, low=1, high=capacity + 1
+        "lengths", lengths, framework=framework, ndim=1, low=1, high=capacity + 1
     )
     if lengths.shape != (batch,):
         raise ValueError(f"lengths must be ({batch},), one per sequence, got {lengths.shape}")
