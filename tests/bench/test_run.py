@@ -237,3 +237,52 @@ def test_every_gpu_configuration_of_the_benchmark_lowers_for_cuda():
     assert lowered == len(gpu["decode"]) * len(kernel["variants"]) + len(
         gpu["gemm_kernel"]["variants"]
     )
+
+
+def test_the_gpu_only_triton_rows_run_in_the_interpreter():
+    """The Triton rows that only a GPU run times, called here through Triton's interpreter at a
+    small size: names, arguments and results are right before a GPU session spends time on them."""
+    from labs.common import triton_setup
+
+    try:  # the course's loader, not importorskip: it must pick the interpreter before the import
+        triton_setup.load()
+    except ImportError:
+        pytest.skip("Triton is not installed (it is Linux-only)")
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    import torch
+
+    from labs.bench import decode, gemm
+    from labs.fp8.reference import fp8_matmul
+    from labs.mla.pallas import mla_decode
+
+    rng = np.random.default_rng(0)
+    b, h, c, r, s = 2, 32, 64, 16, 96
+    host = [rng.standard_normal(shape).astype(np.float32) for shape in
+            [(b, h, c), (b, h, r), (b, s, c), (b, s, r)]]  # fmt: skip
+    tq = dict(zip(("q", "qr", "c", "kr"), map(torch.from_numpy, host), strict=True))
+    lengths = jnp.array([96, 50], jnp.int32)
+    want = np.asarray(mla_decode(*host, np.asarray(lengths), 0.1, block=32, interpret=True))
+    rows: dict = {}
+
+    def measure(fn, mode, *rest):
+        out = fn().numpy()
+        return {"mode": mode, "rel_error": float(np.abs(out - want).max() / np.abs(want).max())}
+
+    kernel = {"block": 32, "variants": ((8, 4), (None, None)), "min_programs": 8}
+    decode._triton_rows(rows, measure, tq, lengths, 0.1, b, s, h, kernel)
+    assert set(rows) == {"triton_hb8_w4", "triton_hb32"}, rows
+    assert all(row.get("rel_error", 1.0) < 1e-5 for row in rows.values()), rows
+    assert rows["triton_hb8_w4"]["splits"] == 1 and rows["triton_hb32"]["splits"] == 3
+
+    a = rng.standard_normal((40, 256)).astype(np.float32)
+    w = (rng.standard_normal((256, 128)) / 16).astype(np.float32)
+    want = fp8_matmul(a, w, "tile", "block", "fp32", block=128)
+    rows = {}
+    gemm._triton_rows(
+        rows, measure, torch.from_numpy(a), torch.from_numpy(w),
+        {"block": 128, "variants": ((16, None),)}, None, None, (1.0, 1.0),
+    )  # fmt: skip
+    assert set(rows) == {"triton_fp8_m16"} and rows["triton_fp8_m16"]["rel_error"] < 1e-5, rows
+    assert jax.default_backend() == "cpu"  # these rows are timed only where torch sees CUDA

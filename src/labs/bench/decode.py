@@ -96,6 +96,8 @@ def _decode_case(kind, batch, context, kernel, peaks, time_it, seed) -> dict:
                 "block": kernel["block"],
             },
         )
+    if kind == "gpu":  # the Triton twin (labs.mla.triton), same variants, pages built once
+        _triton_rows(rows, measure, tq, lengths, scale, batch, context, heads, kernel)
     _attempt(rows, "einsum_jax", lambda: measure(naive_jax, "compiled"))
     _attempt(
         rows,
@@ -125,7 +127,7 @@ def _decode_case(kind, batch, context, kernel, peaks, time_it, seed) -> dict:
         "ratios": {
             k: v
             for kernel in rows
-            if kernel.startswith("pallas")
+            if kernel.startswith(("pallas", "triton"))
             for k, v in _ratios(rows, kernel, ("einsum_torch", "einsum_jax", "sdpa_torch")).items()
         },
     }
@@ -169,3 +171,36 @@ def _sdpa_decode_torch(q, k, latent, scale):
     (the value is the key's first d_c columns, c^KV)."""
     out = torch.nn.functional.scaled_dot_product_attention(q, k, k[..., :latent], scale=scale)
     return out[:, 0]  # (B, H, C)
+
+
+def _triton_rows(rows, measure, tq, lengths, scale, batch, context, heads, kernel) -> None:
+    """The Triton decode kernel's rows (GPU runs): each variant on a page pool built once."""
+    from labs.mla import triton as mla_triton
+
+    c_pages, kr_pages, table = mla_triton._as_pages(tq["c"], tq["kr"], kernel["block"])
+    t_lengths = torch.from_dlpack(lengths)
+    for hb, splits, warps in _kernel_variants(batch, context, heads, kernel):
+        call = lambda hb=hb, splits=splits, warps=warps: mla_triton.mla_decode(  # noqa: E731
+            tq["q"],
+            tq["qr"],
+            c_pages,
+            kr_pages,
+            t_lengths,
+            scale,
+            block=kernel["block"],
+            splits=splits,
+            block_table=table,
+            heads_per_block=hb,
+            num_warps=warps,
+        )
+        _attempt(
+            rows,
+            f"triton_hb{hb}" + ("" if warps is None else f"_w{warps}"),
+            lambda call=call, hb=hb, splits=splits, warps=warps: {
+                **measure(call, "compiled (Triton, PyTorch)"),
+                "splits": splits,
+                "heads_per_block": hb,
+                "num_warps": warps,
+                "block": kernel["block"],
+            },
+        )

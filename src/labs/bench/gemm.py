@@ -80,6 +80,8 @@ def _gemm_case(kind, m, n, k, kernel, peaks, time_it, seed) -> dict:
             },
         )
     ta, tb = torch.from_dlpack(a), torch.from_dlpack(b)
+    if kind == "gpu":  # the Triton twin (labs.fp8.triton) on its own quantised operands
+        _triton_rows(rows, measure, ta, tb, kernel, fp8_bound, fp8_peak, (flops, nbytes))
     bf_a, bf_b = ta.to(torch.bfloat16), tb.to(torch.bfloat16)
     _attempt(
         rows,
@@ -125,7 +127,7 @@ def _gemm_case(kind, m, n, k, kernel, peaks, time_it, seed) -> dict:
         "ratios": {
             k: v
             for kernel in rows
-            if kernel.startswith("pallas")
+            if kernel.startswith(("pallas", "triton"))
             for k, v in _ratios(rows, kernel, ("bf16_torch", "bf16_jax", "scaled_mm_torch")).items()
         },
     }
@@ -164,3 +166,31 @@ def _scaled_mm_row(ta, tb, measure, bound, peak, m, n, k) -> dict:
     work = _gemm_work(m, n, k, 1, 2, None)
     fn = lambda: torch._scaled_mm(a8, b8, s_a, s_b, out_dtype=torch.bfloat16)  # noqa: E731
     return measure(fn, "eager", bound, peak, work, "float8_e4m3fn, per-tensor scales")
+
+
+def _triton_rows(rows, measure, ta, tb, kernel, bound, peak, work) -> None:
+    """The Triton GEMM's rows (GPU runs): each variant on operands quantised once."""
+    from labs.fp8 import triton as fp8_triton
+
+    block = kernel["block"]
+    operands = fp8_triton._quantize_operands(ta, tb, block)
+    for block_m, warps in kernel["variants"]:
+        call = lambda block_m=block_m, warps=warps: fp8_triton._launch(  # noqa: E731
+            *operands, block, block_m, warps
+        )
+        _attempt(
+            rows,
+            f"triton_fp8_m{block_m}" + ("" if warps is None else f"_w{warps}"),
+            lambda call=call, block_m=block_m, warps=warps: {
+                **measure(
+                    call,
+                    "compiled (Triton, PyTorch)",
+                    bound,
+                    peak,
+                    work,
+                    f"float8_e4m3fn, 1x{block} / {block}x{block} scales",
+                ),
+                "block_m": block_m,
+                "num_warps": warps,
+            },
+        )

@@ -114,23 +114,24 @@ def block_scaled_matmul(
         from labs.common.pallas import call_options
 
         call_options("gpu", num_warps)  # validates num_warps
+    operands = _quantize_operands(a, b, block)
+    return _launch(*operands, block, block_m, None if interpreted else num_warps)
+
+
+def _quantize_operands(a: torch.Tensor, b: torch.Tensor, block: int):
+    """V3's E4M3 codes and scales: 1 x block tiles of a, block x block blocks of b."""
     a_q, a_scales = _quantize(a.float(), E4M3, "tile", block)  # (M, K), (M, Kb)
     b_q_t, b_scales_t = _quantize(b.float().T, E4M3, "block", block)  # groups run along K
     b_q, b_scales = b_q_t.T.contiguous(), b_scales_t.T.contiguous()  # (K, N), (Kb, N / block)
-    (m, k), n = a.shape, b.shape[1]
-    out = torch.empty(m, n, dtype=torch.float32, device=a.device)
-    options = {} if interpreted or num_warps is None else {"num_warps": num_warps}
+    return a_q.contiguous(), a_scales.contiguous(), b_q, b_scales
+
+
+def _launch(a_q, a_scales, b_q, b_scales, block: int, block_m: int, num_warps) -> torch.Tensor:
+    """The kernel on quantised operands: a grid of (M / block_m, N / block) output tiles."""
+    (m, k), n = a_q.shape, b_q.shape[1]
+    out = torch.empty(m, n, dtype=torch.float32, device=a_q.device)
+    options = {} if num_warps is None else {"num_warps": num_warps}
     _kernel()[(-(-m // block_m), n // block)](
-        a_q.contiguous(),
-        a_scales.contiguous(),
-        b_q,
-        b_scales,
-        out,
-        m,
-        n,
-        k,
-        BLOCK=block,
-        BLOCK_M=block_m,
-        **options,
+        a_q, a_scales, b_q, b_scales, out, m, n, k, BLOCK=block, BLOCK_M=block_m, **options
     )
     return out
