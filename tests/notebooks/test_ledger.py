@@ -2,16 +2,32 @@
 
 import re
 
+# DESIGN.md's claim-check vocabulary (chapter contract, point 5), in its order. Hardcoded because
+# DESIGN.md lives outside the repository (../shared), which CI's clean clone does not have.
+DESIGN_VERDICTS = ("confirmed", "recomputed", "misread", "overstated", "false", "unverifiable")
+
+
+def _defined_verdicts(root):
+    """The bold verdicts of the definition paragraph at the top of claims.md, in order."""
+    text = (root / "book" / "claims.md").read_text()
+    definition = text[text.index("Verdicts are one of:") : text.index("| Claim")]
+    return tuple(re.findall(r"\*\*([a-z ]+)\*\*", definition))
+
 
 def _vocabulary_and_rows(root):
     text = (root / "book" / "claims.md").read_text()
-    definition = text[text.index("Verdicts are one of:") : text.index("| Claim")]
-    vocabulary = set(re.findall(r"\*\*([a-z ]+)\*\*", definition))
+    vocabulary = set(_defined_verdicts(root))
     rows = [line for line in text.splitlines() if line.startswith("|") and "---" not in line]
     header, *body = rows
     column = [c.strip() for c in header.strip("|").split("|")].index("Verdict")
     verdicts = [[c.strip() for c in row.strip("|").split("|")][column] for row in body]
     return vocabulary, verdicts
+
+
+def test_the_ledger_defines_exactly_design_vocabulary(root):
+    # Not a subset, not a superset: a verdict that DESIGN.md lacks (such as the old "confirmed with
+    # a caveat") or one it has that the book forgets would split the book's vocabulary from it.
+    assert _defined_verdicts(root) == DESIGN_VERDICTS
 
 
 def test_every_verdict_in_the_ledger_is_defined(root):
