@@ -29,6 +29,9 @@ def _path() -> str:
 
 
 EXAMPLES = {
+    "labs.bench.aot.compile_for_gpu": lambda: call(
+        kernel="fp8_gemm", variants=[{"block_m": 64, "num_warps": 8}], arch=90
+    ),
     "labs.bench.roofline.DevicePeaks": lambda: call(
         name="H200 SXM", memory_gbs=4800.0, bf16_tflops=989.5, fp8_tflops=1979.0
     ),

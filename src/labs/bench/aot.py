@@ -1,0 +1,186 @@
+"""Compile the course's Triton kernels for an NVIDIA GPU on a machine that has none.
+
+Triton compiles ahead of time for a target it is told about (`GPUTarget("cuda", 90, 32)`: a
+Hopper GPU, H100/H200/H800), down to PTX and the GPU binary (cubin), with the assembler it ships
+(ptxas). ptxas reports what each program needs: registers per thread (at most 255; beyond that
+values spill to slow local memory) and shared memory (at most 227 KB per program on Hopper).
+This is as far as a CPU can take a GPU kernel: it does not say how fast the kernel runs.
+
+The compile runs in a child process: in this one Triton may have been imported as an
+interpreter (`labs.common.triton_setup`), and it cannot be both. `python -m labs.bench.aot
+'<json request>'` is that child. Taught in chapter 8, "What a CPU can check of a GPU kernel".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+from labs.common import validate
+from labs.common.facts import fact
+
+__all__ = ["HOPPER_SHARED_BYTES", "MAX_REGISTERS", "compile_for_gpu"]
+
+# shared memory one thread block can address on sm_90; 32-bit registers per thread
+HOPPER_SHARED_BYTES = int(fact("hopper_max_shared_per_block_kb").value) * 1024
+MAX_REGISTERS = int(fact("cuda_max_registers_per_thread").value)
+ARCHES = (80, 89, 90)  # A100; L4 and other Ada GPUs (FP8); H100, H200, H800
+DECODE_DEFAULTS = {"heads": 128, "heads_per_block": 16, "latent": 512, "rope": 64, "block": 64}
+GEMM_DEFAULTS = {"block": 128, "block_m": 64}
+DTYPES = {"bfloat16": "bf16", "float32": "fp32"}
+FP8_MMA = re.compile(r"\b(?:wgmma|mma)\.[\w.]*e4m3")  # a tensor-core instruction on E4M3
+
+
+def compile_for_gpu(kernel: str, variants: list[dict], arch: int = 90) -> list[dict]:
+    """Compile `kernel` ("mla_decode" or "fp8_gemm") once per variant for sm_`arch`.
+
+    Args:
+        kernel: "mla_decode" (labs.mla.triton) or "fp8_gemm" (labs.fp8.triton).
+        variants: dicts of `num_warps` (a power of two, 1 ... 32) and the kernel's compile-time
+            sizes, any of {heads, heads_per_block, latent, rope, block, dtype ("bfloat16" or
+            "float32")} for decoding (V3's 128 heads, d_c = 512, d_h^R = 64, pages of 64 rows,
+            16 heads per program, bfloat16 by default) or {block, block_m} for the GEMM
+            (128 and 64); at most 16 variants.
+        arch: the GPU's compute capability x 10: 90 (Hopper), 89 (Ada) or 80 (A100).
+
+    Returns:
+        One dict per variant: its sizes, `shared_bytes`, `registers`, `spill_stores` and
+        `spill_loads` (bytes per thread), `fp8_mma` (whether the PTX multiplies E4M3 on the
+        tensor cores), `ptx_lines`, `triton` (its version).
+    """
+    validate.one_of("kernel", kernel, ("mla_decode", "fp8_gemm"))
+    validate.one_of("arch", arch, ARCHES)
+    if not isinstance(variants, list) or not variants or len(variants) > 16:
+        raise ValueError(f"variants must be a list of 1 to 16 dicts, got {variants!r}")
+    defaults = DECODE_DEFAULTS | {"dtype": "bfloat16"} if kernel == "mla_decode" else GEMM_DEFAULTS
+    requests = []
+    for i, variant in enumerate(variants):
+        if not isinstance(variant, dict):
+            raise TypeError(f"variants[{i}] must be a dict, got {type(variant).__name__}")
+        unknown = set(variant) - set(defaults) - {"num_warps"}
+        if unknown:
+            raise ValueError(f"variants[{i}] has unknown keys {sorted(unknown)}; known: "
+                             f"{sorted(defaults) + ['num_warps']}")  # fmt: skip
+        sizes = defaults | variant
+        warps = validate.size(f"variants[{i}]['num_warps']", sizes.get("num_warps", 4), maximum=32)
+        for name, value in sizes.items():
+            if name == "dtype":
+                validate.one_of(f"variants[{i}]['dtype']", value, tuple(DTYPES))
+            elif name != "num_warps":
+                value = validate.size(f"variants[{i}][{name!r}]", value, maximum=4096)
+                if value & (value - 1):
+                    raise ValueError(f"variants[{i}][{name!r}] must be a power of two, got {value}")
+        if warps & (warps - 1):
+            raise ValueError(f"variants[{i}]['num_warps'] must be a power of two, got {warps}")
+        if kernel == "mla_decode" and sizes["heads"] % sizes["heads_per_block"]:
+            raise ValueError(f"variants[{i}]: heads_per_block must divide heads, got {sizes}")
+        requests.append({**sizes, "num_warps": warps})
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    request = json.dumps({"kernel": kernel, "arch": arch, "variants": requests})
+    done = subprocess.run(
+        [sys.executable, "-m", "labs.bench.aot", request],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    if done.returncode != 0:
+        lines = (done.stderr or done.stdout).strip().splitlines()
+        raise RuntimeError(f"compiling {kernel} for sm_{arch} failed: {lines[-1] if lines else ''}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _compile(request: dict) -> list[dict]:
+    """In the child: Triton in compile mode, then each variant through Triton and ptxas."""
+    import tempfile
+
+    import triton  # before labs.*: triton_setup then leaves it in compile mode
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+    from triton.runtime.jit import JITFunction
+
+    kernel, arch = request["kernel"], request["arch"]
+    if kernel == "mla_decode":
+        from labs.mla.triton import _mla_decode_kernel as fn
+    else:
+        from labs.fp8.triton import _fp8_gemm_kernel as fn
+    ptxas = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "ptxas")
+    target = GPUTarget("cuda", arch, 32)
+    results = []
+    for variant in request["variants"]:
+        signature, constants = _signature(kernel, variant)
+        names = list(signature)
+        source = ASTSource(
+            fn=JITFunction(fn),
+            signature=signature,
+            constexprs={(names.index(k),): v for k, v in constants.items()},
+        )
+        compiled = triton.compile(
+            source, target=target, options={"num_warps": variant["num_warps"]}
+        )
+        ptx = compiled.asm["ptx"]
+        with tempfile.NamedTemporaryFile("w", suffix=".ptx", delete=False) as f:
+            f.write(ptx)
+        gpu = f"sm_{arch}a" if arch == 90 else f"sm_{arch}"
+        report = subprocess.run(
+            [ptxas, "-v", f"--gpu-name={gpu}", f.name, "-o", os.devnull],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stderr
+        os.unlink(f.name)
+        results.append(
+            {
+                **variant,
+                "arch": arch,
+                "shared_bytes": int(compiled.metadata.shared),
+                "registers": _number(r"Used (\d+) registers", report),
+                "spill_stores": _number(r"(\d+) bytes spill stores", report),
+                "spill_loads": _number(r"(\d+) bytes spill loads", report),
+                "fp8_mma": bool(FP8_MMA.search(ptx)),
+                "ptx_lines": ptx.count("\n"),
+                "triton": triton.__version__,
+            }
+        )
+    return results
+
+
+def _number(pattern: str, report: str) -> int:
+    """The first number that `pattern` finds in ptxas's report."""
+    return int(re.findall(pattern, report)[0])
+
+
+def _signature(kernel: str, v: dict) -> tuple[dict, dict]:
+    """Triton's argument types for the kernel's parameters, and its compile-time constants."""
+    if kernel == "mla_decode":
+        t = DTYPES[v["dtype"]]
+        signature = {
+            **dict.fromkeys(("q_ptr", "qr_ptr", "c_ptr", "kr_ptr"), f"*{t}"),
+            **dict.fromkeys(("table_ptr", "lengths_ptr"), "*i32"),
+            **dict.fromkeys(("acc_ptr", "m_ptr", "l_ptr"), "*fp32"),
+            "scale": "fp32",
+            "pages_per_seq": "i32",
+            "per_split": "i32",
+            **dict.fromkeys(("HEADS", "HB", "C", "R", "L"), "constexpr"),
+        }
+        constants = {"HEADS": v["heads"], "HB": v["heads_per_block"], "C": v["latent"],
+                     "R": v["rope"], "L": v["block"]}  # fmt: skip
+    else:
+        signature = {
+            "a_ptr": "*fp8e4nv",
+            "a_scale_ptr": "*fp32",
+            "b_ptr": "*fp8e4nv",
+            "b_scale_ptr": "*fp32",
+            "out_ptr": "*fp32",
+            **dict.fromkeys(("m", "n", "k"), "i32"),
+            **dict.fromkeys(("BLOCK", "BLOCK_M"), "constexpr"),
+        }
+        constants = {"BLOCK": v["block"], "BLOCK_M": v["block_m"]}
+    return signature, constants
+
+
+if __name__ == "__main__":
+    print(json.dumps(_compile(json.loads(sys.argv[1]))))

@@ -1,0 +1,73 @@
+"""labs.bench.aot: the Triton kernels compiled for a Hopper GPU (sm_90) on this CPU, with ptxas's
+report. The figures are Triton 3.8's (the pinned version); another Triton may allocate
+differently, which is why the registry of limits, not these numbers, carries the claims."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("torch")
+from labs.common import triton_setup  # noqa: E402
+
+try:
+    triton_setup.load()
+except ImportError:
+    pytest.skip("Triton is not installed (it is Linux-only)", allow_module_level=True)
+
+from labs.bench.aot import HOPPER_SHARED_BYTES, MAX_REGISTERS, compile_for_gpu  # noqa: E402
+from labs.bench.run import SIZES  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def decode():
+    """V3's widths, pages of 64 rows: the benchmark's variants, then one that cannot fit."""
+    variants = [{"heads_per_block": hb, "num_warps": w} for hb, w in
+                SIZES["gpu"]["decode_kernel"]["variants"]]  # fmt: skip
+    return compile_for_gpu("mla_decode", [*variants, {"heads_per_block": 128, "num_warps": 8}])
+
+
+def test_the_benchmarks_decode_variants_fit_a_hopper_program(decode):
+    *benchmarked, _ = decode
+    for row in benchmarked:
+        assert row["shared_bytes"] <= HOPPER_SHARED_BYTES, row
+        assert row["registers"] <= MAX_REGISTERS and row["spill_stores"] == 0, row
+
+
+def test_all_128_heads_in_one_program_cannot_launch_on_hopper(decode):
+    """The control: a (128 x 512) FP32 accumulator per program. Its shared memory passes the
+    227 KB a Hopper thread block can address, so the launch would fail."""
+    control = decode[-1]
+    assert control["heads_per_block"] == 128
+    assert control["shared_bytes"] > HOPPER_SHARED_BYTES, control
+
+
+def test_the_fp8_gemm_uses_fp8_tensor_cores_on_hopper():
+    variants = [{"block_m": m, "num_warps": w} for m, w in SIZES["gpu"]["gemm_kernel"]["variants"]]
+    for row in compile_for_gpu("fp8_gemm", variants):
+        assert row["fp8_mma"], row  # an E4M3 MMA instruction in the PTX
+        assert row["shared_bytes"] <= HOPPER_SHARED_BYTES, row
+        assert row["spill_stores"] <= 64, row  # Triton 3.8: 8 bytes
+
+
+def test_an_a100_has_no_e4m3_tensor_cores():
+    """The control: sm_80 (A100) has no FP8 E4M3 type, and Triton says so."""
+    with pytest.raises(RuntimeError, match="fp8e4nv not supported"):
+        compile_for_gpu("fp8_gemm", [{"num_warps": 4}], arch=80)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"kernel": "gemm", "variants": [{}]}, ValueError, "kernel"),
+        ({"kernel": "fp8_gemm", "variants": [{}], "arch": 70}, ValueError, "arch"),
+        ({"kernel": "fp8_gemm", "variants": []}, ValueError, "variants"),
+        ({"kernel": "fp8_gemm", "variants": [{"rows": 64}]}, ValueError, "unknown keys"),
+        ({"kernel": "fp8_gemm", "variants": [{"block_m": 48}]}, ValueError, "power of two"),
+        ({"kernel": "mla_decode", "variants": [{"heads_per_block": 256}]}, ValueError, "divide"),
+        ({"kernel": "mla_decode", "variants": [{"dtype": "float16"}]}, ValueError, "dtype"),
+        ({"kernel": "mla_decode", "variants": ["fast"]}, TypeError, "variants"),
+    ],
+)
+def test_bad_requests_are_refused_before_compiling(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        compile_for_gpu(**kwargs)
