@@ -22,7 +22,9 @@ import sys
 from labs.common import validate
 from labs.common.facts import fact
 
-__all__ = ["HOPPER_SHARED_BYTES", "MAX_REGISTERS", "compile_for_gpu"]
+__all__ = ["HOPPER_SHARED_BYTES", "MAX_REGISTERS", "TESTED_TRITON", "compile_for_gpu"]
+
+TESTED_TRITON = "3.8.0"  # the version requirements.txt pins: its compiler API is the one used here
 
 # shared memory one thread block can address on sm_90; 32-bit registers per thread
 HOPPER_SHARED_BYTES = int(fact("hopper_max_shared_per_block_kb").value) * 1024
