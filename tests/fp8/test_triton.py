@@ -17,17 +17,10 @@ except ImportError:
 
 from labs.fp8 import triton as fp8_triton  # noqa: E402
 from labs.fp8.reference import fp8_matmul  # noqa: E402
-from tests.fp8.test_pallas import TOL, _error, _operands  # noqa: E402
+from tests.fp8.test_pallas import SHAPES, TOL, _error, _operands  # noqa: E402
 
 
-@pytest.mark.parametrize(
-    ("m", "k", "n", "block", "block_m"),
-    [
-        (16, 32, 16, 8, 8),
-        (10, 32, 24, 8, 4),  # M not a multiple of the row tile: masked rows
-        (5, 256, 128, 128, 64),  # V3's block of 128, a single row tile
-    ],
-)
+@pytest.mark.parametrize(("m", "k", "n", "block", "block_m"), SHAPES)
 def test_matches_reference_recipe(m, k, n, block, block_m):
     a, b = _operands(m, k, n)
     got = fp8_triton.block_scaled_matmul(
