@@ -110,6 +110,8 @@ def block_scaled_matmul(
         raise ValueError(f"a and b must be on one device, got {a.device} and {b.device}")
     triton_setup.require_device(a.device)
     _, _, interpreted = triton_setup.load()
+    if not interpreted and block < 32:  # a compiled FP8 tl.dot contracts over at least 32
+        raise ValueError(f"block must be >= 32 for Triton's compiled FP8 dot, got {block}")
     if num_warps is not None:
         from labs.common.pallas import call_options
 

@@ -193,6 +193,10 @@ def mla_decode(
         from labs.common.pallas import call_options
 
         call_options("gpu", num_warps)  # validates num_warps
+    if not interpreted:  # a compiled tl.dot contracts over at least 16 elements
+        for name, value in (("d_c", latent), ("d_h^R", rope), ("block", block)):
+            if value < 16:
+                raise ValueError(f"{name} must be >= 16 for Triton's compiled dot, got {value}")
     if interpreted:  # the interpreter's arithmetic is float32
         q_latent, q_rope, c_kv, k_rope = (t.float() for t in (q_latent, q_rope, c_kv, k_rope))
     if block_table is None:
