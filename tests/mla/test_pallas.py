@@ -295,10 +295,32 @@ def test_without_tritons_parameters_jax_lowers_through_mosaic_gpu_which_refuses(
     from labs.common.pallas import lower_for
 
     jax.clear_caches()  # a kernel traced with Triton's parameters would otherwise be reused
-    monkeypatch.setattr(mla_pallas, "call_options", lambda target, num_warps=None: {})
+    monkeypatch.setattr(mla_pallas, "call_options", lambda *args: {})
     with pytest.raises(ValueError, match="shared memory"):
         lower_for(
             lambda *a: mla_pallas._mla_decode_paged(*a, 0.07, 2, 16, "gpu"),
             _v3_decode_args("bfloat16", pages=8),
             platform="cuda",
         )
+
+
+def test_a_pool_too_large_for_a_tpus_vmem_is_refused_clearly():
+    """On a TPU the whole page pool is copied into VMEM (twice, double-buffered). V3's cache for
+    32 sequences of 4K tokens (32 x 64 pages of 64 rows, bf16: 144 MiB, 288 MiB double-buffered)
+    cannot fit a v5e's 128 MiB: a clear ValueError at trace time, not a compiler failure on the
+    device."""
+    from labs.common.pallas import lower_for
+    from labs.mla.pallas import _mla_decode_paged
+
+    with pytest.raises(ValueError, match="VMEM"):
+        lower_for(
+            lambda *a: _mla_decode_paged(*a, 0.07, 2, 16, "tpu"),
+            _v3_decode_args("bfloat16", batch=32, pages=64),
+            platform="tpu",
+        )
+    text = lower_for(  # the short cache of the lowering test, with the limit raised to 90%
+        lambda *a: _mla_decode_paged(*a, 0.07, 2, 16, "tpu"),
+        _v3_decode_args("bfloat16"),
+        platform="tpu",
+    )
+    assert "tpu_custom_call" in text

@@ -44,7 +44,7 @@ from jax.experimental import pallas as pl
 from jaxtyping import Float, Int
 
 from labs.common import validate
-from labs.common.pallas import call_options, resolve_target
+from labs.common.pallas import call_options, resolve_target, tpu_vmem_bytes
 from labs.mla.checks import check_pallas_decode
 
 __all__ = ["mla_decode"]
@@ -119,6 +119,7 @@ def _mla_decode_paged(
     per_split = -(-table.shape[1] // splits)  # blocks per split, the last split may be short
     whole = lambda shape: pl.BlockSpec(shape, lambda b, h, k: (0,) * len(shape))  # noqa: E731
     scalars = whole if target != "tpu" else lambda shape: pl.BlockSpec(memory_space=_smem())
+    vmem = _tpu_vmem_budget(c_pages, kr_pages) if target == "tpu" else None
     acc, m, l = pl.pallas_call(
         partial(_mla_decode_kernel, scale=scale, per_split=per_split),
         out_shape=(
@@ -140,9 +141,23 @@ def _mla_decode_paged(
             pl.BlockSpec((1, 1, hb, 1), lambda b, h, k: (b, k, h, 0)),
             pl.BlockSpec((1, 1, hb, 1), lambda b, h, k: (b, k, h, 0)),
         ),
-        **call_options(target, num_warps),
+        **call_options(target, num_warps, vmem),
     )(table, lengths, q_lat, q_r, c_pages, kr_pages)
     return _combine(acc, m, l)
+
+
+def _tpu_vmem_budget(c_pages, kr_pages) -> int:
+    """The VMEM limit for a TPU call: 90% of the chip's VMEM, once the whole page pool, which
+    Pallas copies into VMEM twice (double buffering), is known to fit in it."""
+    capacity = tpu_vmem_bytes()
+    pool = c_pages.size * c_pages.dtype.itemsize + kr_pages.size * kr_pages.dtype.itemsize
+    if 2 * pool > 0.9 * capacity:
+        raise ValueError(
+            f"on a TPU this kernel copies the whole page pool into VMEM: {pool / 2**20:.1f} MiB, "
+            f"twice that with double buffering, exceeds 90% of the TPU's {capacity / 2**20:.0f} "
+            f"MiB of VMEM; it serves short caches there (use a GPU, or fewer pages)"
+        )
+    return int(0.9 * capacity)
 
 
 def _smem():
