@@ -36,7 +36,6 @@ PRECISIONS = (
     "e4m3_unscaled",
     "e4m3_frozen",
     "e4m3_tensor_outliers",
-    "fp8_outliers",
     "fp8_short_accumulator",
 )
 FLOAT32_BITS = 24  # significant bits of a float32, the implicit leading 1 included

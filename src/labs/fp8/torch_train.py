@@ -21,7 +21,6 @@ only the hidden GEMMs change:
                    `OUTLIER_CHANNELS` fixed input channels of each hidden layer `OUTLIER_GAIN`
                    times larger and the weight's matching columns as much smaller (the same
                    function in exact arithmetic); the outliers set the one scale per tensor
-    "fp8_outliers" V3's recipe on the same outlier channels
     "fp8_short_accumulator"  a fourth control: V3's recipe with every GEMM summed in an
                    `ACCUMULATOR_BITS`-bit accumulator never promoted to FP32
 
@@ -58,7 +57,6 @@ _FP8_LAYERS = {
     "e4m3_unscaled": ("E4M3", "fp8", "unscaled", {}),
     "e4m3_frozen": ("E4M3", "fp8", "frozen", {}),
     "e4m3_tensor_outliers": ("E4M3", "fp8", "tensor", {"outliers": True}),
-    "fp8_outliers": ("E4M3", "fp8", "fine", {"outliers": True}),
     "fp8_short_accumulator": ("E4M3", "fp8", "fine", {"short_accumulator": True}),
 }
 # The outlier control: how many fixed input channels of each hidden layer are outliers, how
