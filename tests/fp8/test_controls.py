@@ -149,3 +149,23 @@ def test_control_options_reject_bad_input():
         ft.FP8Linear(128, 128, input_gain=np.ones(128, np.float32))
     with pytest.raises(ValueError, match="in_features"):
         outlier_gain(2)
+
+
+def test_input_gain_is_a_reparametrisation_forward_and_backward():
+    # a uniform power-of-two gain scales every group's max-abs, and so its scale, exactly: the
+    # quantised x g is exactly g times the quantised x, and Q(W / g) = Q(W) / g, so output,
+    # input gradient and weight gradient match the layer without gains bit for bit (the
+    # parameter the optimiser sees stays W)
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(128, 256, generator=g)
+    dy = torch.randn(128, 128, generator=g) * 1e-2
+    results = []
+    for gain in (None, torch.full((256,), 4.0)):
+        torch.manual_seed(0)
+        layer = ft.FP8Linear(256, 128, backward="fp8", input_gain=gain)
+        x_in = x.clone().requires_grad_()
+        y = layer(x_in)
+        y.backward(dy)
+        results.append((y.detach(), x_in.grad, layer.weight.grad))
+    for plain, gained in zip(*results, strict=True):
+        assert torch.equal(plain, gained)
