@@ -225,6 +225,9 @@ EXAMPLES = {
         block=4,
         backward="fp8",
         scaling="fine",
+        accumulator_bits=14,
+        promote_every=4,
+        input_gain=_t(np.full(8, 2.0, np.float32)),
     ),
     "labs.fp8.torch.linear_backward": lambda: call(
         x=_t(XB), weight=_t(WB), grad_output=_t(DYB), fmt="E4M3", block=4
@@ -243,6 +246,7 @@ EXAMPLES = {
     "labs.fp8.torch_train.TinyLM.forward": lambda: call(
         _tiny_lm().forward, tokens=_t(TOKENS[:6].reshape(3, 2))
     ),
+    "labs.fp8.torch_train.outlier_gain": lambda: call(in_features=8),
     "labs.fp8.torch_train.train_tiny_lm": lambda: call(
         precision="fp32",
         train_tokens=TOKENS,
@@ -348,6 +352,14 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
         for name in ("crossover_size", "linear_layer_times")
     },
     ("labs.fp8.torch_train.train_tiny_lm", "seed", "huge-int"): "any seed below 2**63 is valid",
+    **{
+        ("labs.fp8.torch.FP8Linear", name, "none"): why
+        for name, why in (
+            ("accumulator_bits", "None is documented: products summed in float32"),
+            ("promote_every", "None is documented: never promote (V3 without N_C)"),
+            ("input_gain", "None is documented: no outlier channels"),
+        )
+    },
 }
 
 

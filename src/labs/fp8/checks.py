@@ -35,6 +35,8 @@ PRECISIONS = (
     "e4m3_tensor",
     "e4m3_unscaled",
     "e4m3_frozen",
+    "e4m3_tensor_outliers",
+    "fp8_short_accumulator",
 )
 FLOAT32_BITS = 24  # significant bits of a float32, the implicit leading 1 included
 # A group longer than this is a typo: V3 uses 128, and a block beyond 2**16 no longer fits a row.
@@ -494,6 +496,36 @@ def check_fp8_linear(in_features, out_features, bias, fmt, block) -> tuple:
     validate.boolean("bias", bias)
     block = check_layout((out_features, in_features), "block", block, name="weight")
     return in_features, out_features, format_by_name(fmt), block
+
+
+def check_fp8_linear_controls(accumulator_bits, promote_every, input_gain, in_features, backward):
+    """FP8Linear's two control options: (accumulator_bits or None, promote_every or None,
+    input_gain or None). The accumulator needs backward="fp8" (its GEMMs are not autograd's);
+    input_gain is a finite positive float tensor of shape (in_features,)."""
+    if accumulator_bits is not None:
+        accumulator_bits, promote_every, _ = check_accumulation(
+            accumulator_bits, promote_every, "truncate"
+        )
+        if backward != "fp8":
+            raise ValueError(
+                f'accumulator_bits needs backward="fp8" (every GEMM in the limited accumulator), '
+                f"got backward={backward!r}"
+            )
+    elif promote_every is not None:
+        raise ValueError(
+            f"promote_every needs accumulator_bits (FP32 accumulation has nothing to promote), "
+            f"got promote_every={promote_every!r} with accumulator_bits=None"
+        )
+    if input_gain is not None:
+        input_gain = check_float("input_gain", input_gain, framework="torch")
+        if tuple(input_gain.shape) != (in_features,):
+            raise ValueError(
+                f"input_gain must have shape ({in_features},) (one gain per input channel), "
+                f"got {tuple(input_gain.shape)}"
+            )
+        if not bool((input_gain > 0).all()):
+            raise ValueError("input_gain must be positive in every channel, got a value <= 0")
+    return accumulator_bits, promote_every, input_gain
 
 
 def check_fp8_linear_call(params, x, fmt, block, *, framework: str) -> tuple:

@@ -240,6 +240,29 @@ def _limited_sum(
     return total + running
 
 
+def _limited_matmul(
+    a: Float[Tensor, "M K"], b: Float[Tensor, "K N"], bits: int, promote_every: int | None
+) -> Float[Tensor, "M N"]:
+    """a @ b with `_limited_sum`'s accumulator (truncation), one outer product per step of K:
+    the same float32 products and roundings, without holding all M * N * K products."""
+    total = torch.zeros(a.shape[0], b.shape[1], dtype=torch.float32, device=a.device)
+    running = torch.zeros_like(total)
+    bits_of_running = running.view(torch.int32)  # the same memory, read as int32
+    mask = -(1 << (24 - bits))  # ones above the low 24 - bits significand bits
+    for k in range(a.shape[1]):
+        running += a[:, k, None] * b[None, k, :]  # (M, N) products, float32
+        bits_of_running &= mask  # truncate to `bits` significant bits
+        if promote_every is not None and (k + 1) % promote_every == 0:
+            total += running  # promotion to FP32
+            running.zero_()
+    return total + running
+
+
+def _gemm(a: Float[Tensor, "M K"], b: Float[Tensor, "K N"], accumulator: tuple | None) -> Tensor:
+    """a @ b summed in float32 (accumulator None) or in (bits, promote_every) limited one."""
+    return a @ b if accumulator is None else _limited_matmul(a, b, *accumulator)
+
+
 def fp8_matmul(
     a: torch.Tensor,
     b: torch.Tensor,
@@ -322,7 +345,17 @@ class FP8Linear(nn.Module):
     `scaling="tensor"` replaces every group by the whole tensor, `scaling="unscaled"` casts
     without any scale (saturating at the format's maximum), and `scaling="frozen"` keeps one
     scale per tensor (input, weight, output gradient) from the max-abs of its first use, never
-    updated, so that values grown past it saturate: three negative controls.
+    updated, so that values grown past it saturate: three negative controls. Two more options
+    make the chapter's other controls:
+
+    * `accumulator_bits` (2..24, backward="fp8" only): every GEMM (forward, dgrad, wgrad) sums
+      its products in an accumulator of that many significant bits, truncating after each
+      addition, promoted to float32 every `promote_every` products (never with None), as the
+      "Accumulation" section models H800 tensor cores; None (default) sums in float32.
+    * `input_gain` (in_features,) positive: the layer computes Q(x * g) Q(W / g)^T, the same
+      function in exact arithmetic, but its quantised input carries channels g times larger
+      (outlier channels) and its quantised weight the matching columns g times smaller. The
+      parameter stays W.
 
     Shapes: input (..., in_features) -> output (..., out_features); weight (out, in).
     `in_features` and `out_features` must be multiples of `block`; with backward="fp8" the
@@ -339,6 +372,9 @@ class FP8Linear(nn.Module):
         block: int = 128,
         backward: str = "straight_through",
         scaling: str = "fine",
+        accumulator_bits: int | None = None,
+        promote_every: int | None = None,
+        input_gain: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         self.in_features, self.out_features, self.fmt, self.block = checks.check_fp8_linear(
@@ -346,6 +382,12 @@ class FP8Linear(nn.Module):
         )
         self.backward = checks.check_option("backward", backward, BACKWARDS)
         self.scaling = checks.check_option("scaling", scaling, tuple(SCALINGS))
+        bits, promote_every, input_gain = checks.check_fp8_linear_controls(
+            accumulator_bits, promote_every, input_gain, self.in_features, self.backward
+        )
+        self.accumulator = None if bits is None else (bits, promote_every)
+        gain = None if input_gain is None else input_gain.detach().float().clone()
+        self.register_buffer("input_gain", gain, persistent=False)  # fixed, not learned
         self.frozen_amax: dict[str, float] = {}  # scaling="frozen": max-abs at first use
         self.weight = nn.Parameter(torch.empty(self.out_features, self.in_features))
         self.bias = nn.Parameter(torch.empty(self.out_features)) if bias else None
@@ -362,20 +404,23 @@ class FP8Linear(nn.Module):
     def _forward(self, x: Float[Tensor, "*s I"]) -> Float[Tensor, "*s O"]:
         """Fake-quantised input and weight; straight-through or V3's FP8 backward."""
         groups = SCALINGS[self.scaling]
+        w = self.weight
+        if self.input_gain is not None:  # x g and W / g: the same product, other magnitudes
+            x, w = x * self.input_gain, w / self.input_gain
         if self.backward == "fp8":
             y = _FP8LinearFunction.apply(
                 x.reshape(-1, self.in_features),
-                self.weight,
+                w,
                 self.bias,
                 self.fmt,
                 self.block,
                 groups,
                 self.frozen_amax,
+                self.accumulator,
             )
             return y.reshape(*x.shape[:-1], self.out_features)
         frozen = self.frozen_amax
         x_hat = x + (_rounded(x, self.fmt, groups["x"], self.block, frozen, "x") - x).detach()
-        w = self.weight
         w_hat = w + (_rounded(w, self.fmt, groups["w"], self.block, frozen, "w") - w).detach()
         return F.linear(x_hat, w_hat, self.bias)
 
@@ -383,6 +428,8 @@ class FP8Linear(nn.Module):
         return (
             f"in={self.in_features}, out={self.out_features}, {self.fmt.name}, block={self.block}"
             f", backward={self.backward}, scaling={self.scaling}"
+            + ("" if self.accumulator is None else f", accumulator={self.accumulator}")
+            + ("" if self.input_gain is None else ", input_gain")
         )
 
 
@@ -412,13 +459,14 @@ class _FP8LinearFunction(torch.autograd.Function):
     """y = Q(x) Q(W)^T + b forward; V3's FP8 dgrad and wgrad backward (`_linear_backward`)."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, fmt, block, groups, frozen):
+    def forward(ctx, x, weight, bias, fmt, block, groups, frozen, accumulator=None):
         """x (M, I), weight (O, I) -> (M, O); saves the float input and weight."""
         ctx.save_for_backward(x, weight)
         ctx.fmt, ctx.block, ctx.groups, ctx.has_bias = fmt, block, groups, bias is not None
-        ctx.frozen = frozen
+        ctx.frozen, ctx.accumulator = frozen, accumulator
         x_hat = _rounded(x, fmt, groups["x"], block, frozen, "x")  # (M, I)
-        y = x_hat @ _rounded(weight, fmt, groups["w"], block, frozen, "w").T  # (M, O)
+        w_hat = _rounded(weight, fmt, groups["w"], block, frozen, "w")  # (O, I)
+        y = _gemm(x_hat, w_hat.T, accumulator)  # (M, O)
         return y + bias if bias is not None else y
 
     @staticmethod
@@ -426,10 +474,10 @@ class _FP8LinearFunction(torch.autograd.Function):
         """Eq. (5) of the chapter: FP8 dgrad and wgrad; the bias gradient in float32."""
         x, weight = ctx.saved_tensors
         dx, dw = _linear_backward(
-            x, weight, grad_y.float(), ctx.fmt, ctx.block, ctx.groups, ctx.frozen
+            x, weight, grad_y.float(), ctx.fmt, ctx.block, ctx.groups, ctx.frozen, ctx.accumulator
         )
         db = grad_y.sum(0) if ctx.has_bias else None
-        return dx, dw, db, None, None, None, None
+        return dx, dw, db, None, None, None, None, None
 
 
 def _linear_backward(
@@ -440,17 +488,20 @@ def _linear_backward(
     block: int,
     groups: dict,
     frozen: dict | None = None,
+    accumulator: tuple | None = None,
 ) -> tuple[Tensor, Tensor]:
     """dgrad = Q(dY) Q(W), wgrad = Q(dY)^T Q(X) with groups along each contraction axis."""
     m = x.shape[0]
     pad = (-m) % block  # zero rows change no max-abs and add nothing to dW
     x_p, dy_p = F.pad(x.float(), (0, 0, 0, pad)), F.pad(dy, (0, 0, 0, pad))
-    dx = _rounded(dy, fmt, groups["dgrad"], block, frozen, "dy") @ _rounded(
-        weight, fmt, groups["w"], block, frozen, "w"
+    dx = _gemm(
+        _rounded(dy, fmt, groups["dgrad"], block, frozen, "dy"),
+        _rounded(weight, fmt, groups["w"], block, frozen, "w"),
+        accumulator,
     )  # (M, I), contraction over O
     dy_c = _rounded(dy_p, fmt, groups["wgrad"], block, frozen, "dy")  # (M', O), groups along M
     x_c = _rounded(x_p, fmt, groups["wgrad"], block, frozen, "x")  # (M', I), groups along M
-    return dx, dy_c.T @ x_c  # (M, I), (O, I)
+    return dx, _gemm(dy_c.T, x_c, accumulator)  # (M, I), (O, I)
 
 
 def linear_backward(

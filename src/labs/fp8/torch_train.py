@@ -17,6 +17,12 @@ only the hidden GEMMs change:
                    (gradients below E4M3's smallest subnormal round to zero)
     "e4m3_frozen"  a second negative control: E4M3 with one scale per tensor taken at the first
                    step and never updated (values that grow past it saturate at 448)
+    "e4m3_tensor_outliers"  a third: "e4m3_tensor" on inputs with outlier channels, i.e.
+                   `OUTLIER_CHANNELS` fixed input channels of each hidden layer `OUTLIER_GAIN`
+                   times larger and the weight's matching columns as much smaller (the same
+                   function in exact arithmetic); the outliers set the one scale per tensor
+    "fp8_short_accumulator"  a fourth control: V3's recipe with every GEMM summed in an
+                   `ACCUMULATOR_BITS`-bit accumulator never promoted to FP32
 
 Every run with the same seed starts from the same weights and sees the same batches, so the
 loss curves differ only through the precision of the hidden GEMMs.
@@ -34,22 +40,34 @@ from jaxtyping import Float, Int
 from torch import nn
 
 from labs.common import validate
+from labs.common.facts import fact
 from labs.common.progress import progress
 from labs.fp8 import checks
 from labs.fp8.checks import PRECISIONS
 from labs.fp8.torch import FP8Linear
 
-__all__ = ["PRECISIONS", "BF16Linear", "TinyLM", "train_tiny_lm"]
+__all__ = ["PRECISIONS", "BF16Linear", "TinyLM", "outlier_gain", "train_tiny_lm"]
 
-# FP8Linear's options for each FP8 precision: (format, backward, scaling).
+# FP8Linear's options for each FP8 precision: (format, backward, scaling, control options).
 _FP8_LAYERS = {
-    "fp8": ("E4M3", "fp8", "fine"),
-    "fp8_forward": ("E4M3", "straight_through", "fine"),
-    "e5m2_tensor": ("E5M2", "fp8", "tensor"),
-    "e4m3_tensor": ("E4M3", "fp8", "tensor"),
-    "e4m3_unscaled": ("E4M3", "fp8", "unscaled"),
-    "e4m3_frozen": ("E4M3", "fp8", "frozen"),
+    "fp8": ("E4M3", "fp8", "fine", {}),
+    "fp8_forward": ("E4M3", "straight_through", "fine", {}),
+    "e5m2_tensor": ("E5M2", "fp8", "tensor", {}),
+    "e4m3_tensor": ("E4M3", "fp8", "tensor", {}),
+    "e4m3_unscaled": ("E4M3", "fp8", "unscaled", {}),
+    "e4m3_frozen": ("E4M3", "fp8", "frozen", {}),
+    "e4m3_tensor_outliers": ("E4M3", "fp8", "tensor", {"outliers": True}),
+    "fp8_short_accumulator": ("E4M3", "fp8", "fine", {"short_accumulator": True}),
 }
+# The outlier control: how many fixed input channels of each hidden layer are outliers, how
+# much larger (the top of the range measured in LLMs), and which (drawn once, the same in every
+# run and every seed).
+OUTLIER_CHANNELS, OUTLIER_SEED = 4, 0
+OUTLIER_GAIN = fact("massive_activation_ratio").value
+# The accumulator control: significant bits kept by its running sums (none promoted). A
+# truncating accumulator's error grows about linearly with K, so 8 bits over this model's
+# K = 256 err like V3's 14 over K = 256 * 2**6 = 16,384 (chapter 2 derives it).
+ACCUMULATOR_BITS = 8
 # Sizes a typo could blow up: the embedding, the hidden layers and the training loop.
 MAX_VOCAB, MAX_WIDTH, MAX_CONTEXT = 2**16, 2**14, 64
 MAX_STEPS, MAX_BATCH = 10**6, 2**16
@@ -77,6 +95,24 @@ class BF16Linear(nn.Linear):
         return F.linear(x_hat, w_hat, self.bias)
 
 
+def outlier_gain(in_features: int) -> torch.Tensor:
+    """The input gains of the outlier controls: 1 everywhere except `OUTLIER_CHANNELS` fixed
+    channels (drawn with `OUTLIER_SEED`, independent of the training seed), `OUTLIER_GAIN`.
+    Shape (in_features,), float32; in_features at least `OUTLIER_CHANNELS`, at most 2**14."""
+    in_features = validate.size(
+        "in_features", in_features, minimum=OUTLIER_CHANNELS, maximum=MAX_WIDTH
+    )
+    return _outlier_gain(in_features)
+
+
+def _outlier_gain(in_features: int) -> Float[torch.Tensor, " I"]:
+    """Ones, and OUTLIER_GAIN in OUTLIER_CHANNELS channels drawn once by OUTLIER_SEED."""
+    channels = np.random.default_rng(OUTLIER_SEED).choice(in_features, OUTLIER_CHANNELS, False)
+    gain = torch.ones(in_features)
+    gain[torch.as_tensor(channels)] = OUTLIER_GAIN
+    return gain
+
+
 def _convert(linear: nn.Linear, precision: str) -> nn.Module:
     """`linear` itself for "fp32", else a BF16Linear / FP8Linear holding a copy of its weights.
 
@@ -89,9 +125,19 @@ def _convert(linear: nn.Linear, precision: str) -> nn.Module:
         if precision == "bf16":
             new = BF16Linear(linear.in_features, linear.out_features)
         else:
-            fmt, backward, scaling = _FP8_LAYERS[precision]
+            fmt, backward, scaling, control = _FP8_LAYERS[precision]
+            options = {}
+            if control.get("outliers"):
+                options["input_gain"] = _outlier_gain(linear.in_features)
+            if control.get("short_accumulator"):
+                options["accumulator_bits"] = ACCUMULATOR_BITS
             new = FP8Linear(
-                linear.in_features, linear.out_features, fmt=fmt, backward=backward, scaling=scaling
+                linear.in_features,
+                linear.out_features,
+                fmt=fmt,
+                backward=backward,
+                scaling=scaling,
+                **options,
             )
     with torch.no_grad():
         new.weight.copy_(linear.weight)
