@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from labs.common import validate
 
-__all__ = ["TARGETS", "call_options", "lower_for", "resolve_target", "tpu_vmem_bytes"]
+__all__ = ["TARGETS", "call_options", "lower_for", "resolve_target"]
 
 TARGETS = ("interpret", "gpu", "tpu")
 
