@@ -47,12 +47,11 @@ def resolve_target(interpret=None) -> str:
     return compiled
 
 
-def call_options(target: str, num_warps: int | None = None, vmem_bytes: int | None = None) -> dict:
+def call_options(target: str, num_warps: int | None = None) -> dict:
     """Keyword arguments of `pl.pallas_call` for `target` ("interpret", "gpu" or "tpu").
 
     `num_warps` is Triton's hint, the threads of one program / 32: None keeps its default,
-    otherwise a power of two from 1 to 32. `vmem_bytes` raises Mosaic's VMEM limit on a TPU
-    (None keeps its default, a fraction of the VMEM). Other targets ignore each.
+    otherwise a power of two from 1 to 32. Other targets ignore it.
     """
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
@@ -60,16 +59,10 @@ def call_options(target: str, num_warps: int | None = None, vmem_bytes: int | No
         num_warps = validate.size("num_warps", num_warps, maximum=32)
         if num_warps & (num_warps - 1):
             raise ValueError(f"num_warps must be a power of two (1 ... 32), got {num_warps}")
-    if vmem_bytes is not None:
-        vmem_bytes = validate.size("vmem_bytes", vmem_bytes, maximum=2**40)
     if target == "interpret":
         return {"interpret": True}
     if target == "tpu":
-        if vmem_bytes is None:
-            return {}
-        from jax.experimental.pallas import tpu as pl_tpu
-
-        return {"compiler_params": pl_tpu.CompilerParams(vmem_limit_bytes=vmem_bytes)}
+        return {}
     from jax.experimental import pallas as pl
 
     try:  # JAX 0.6 and later
@@ -79,13 +72,6 @@ def call_options(target: str, num_warps: int | None = None, vmem_bytes: int | No
         if CompilerParams is None:
             return {}
     return {"compiler_params": CompilerParams(num_warps=num_warps)}
-
-
-def tpu_vmem_bytes() -> int:
-    """VMEM per TensorCore of the TPU JAX targets (a TPU present, or `lower_for`'s abstract one)."""
-    from jax.experimental.pallas import tpu as pl_tpu
-
-    return int(pl_tpu.get_tpu_info().vmem_capacity_bytes)
 
 
 def lower_for(function, args, platform: str, tpu_kind: str = "TPU v5 lite") -> str:

@@ -22,12 +22,14 @@ of page ids, as vLLM and FlashMLA store it. A contiguous cache (B, S, .) is the 
 sequence b owns pages b * n ... b * n + n - 1; `mla_decode` builds that table when none is given.
 
 The same source runs with `interpret=True` on a CPU (the tests compare it with the NumPy
-reference decode), compiles through Triton on an NVIDIA GPU and through Mosaic on a TPU
-(`labs.common.pallas` picks the target; `interpret=None` chooses from JAX's backend). The CPU
-tests also lower it for both devices. Each program is handed the whole page pool and reads its
-pages inside the loop: from global memory under Triton; on a TPU the pool is copied into VMEM,
-so there it serves short caches only (a long-context TPU kernel would copy pages from HBM
-itself). It is written to be read, not tuned (no software pipelining).
+reference decode) and compiles through Triton on an NVIDIA GPU (`labs.common.pallas` picks the
+target; `interpret=None` chooses from JAX's backend). Each of its programs is handed the whole
+page pool and reads pages from global memory inside its loop, as Triton does. A TPU copies every
+block it is handed into VMEM, so on a TPU `mla_decode` runs a second variant of the same
+arithmetic, `_mla_decode_tpu_kernel`: its grid walks the pages one step at a time, the page table
+sits in SMEM ("scalar prefetch"), and Pallas' pipeline copies each page from HBM while the
+previous one is computed, so any context fits. The CPU tests run that variant in Pallas' TPU
+interpreter and lower both for their devices. Written to be read, not tuned.
 
 Axes: B batch, H heads, Hb heads of one program, C latent d_c, R RoPE dim d_h^R, S cache rows,
 P pages, N pages per sequence, K splits, L rows of one block (page). Taught in chapter 8,
@@ -44,7 +46,7 @@ from jax.experimental import pallas as pl
 from jaxtyping import Float, Int
 
 from labs.common import validate
-from labs.common.pallas import call_options, resolve_target, tpu_vmem_bytes
+from labs.common.pallas import call_options, resolve_target
 from labs.mla.checks import check_pallas_decode
 
 __all__ = ["mla_decode"]
@@ -118,8 +120,8 @@ def _mla_decode_paged(
     (batch, heads, latent), rope, hb = q_lat.shape, q_r.shape[-1], heads_per_block
     per_split = -(-table.shape[1] // splits)  # blocks per split, the last split may be short
     whole = lambda shape: pl.BlockSpec(shape, lambda b, h, k: (0,) * len(shape))  # noqa: E731
-    scalars = whole if target != "tpu" else lambda shape: pl.BlockSpec(memory_space=_smem())
-    vmem = _tpu_vmem_budget(c_pages, kr_pages) if target == "tpu" else None
+    if target == "tpu":  # the page-streaming variant: the pool stays in HBM
+        return _mla_decode_tpu(q_lat, q_r, c_pages, kr_pages, lengths, table, scale, splits, hb)
     acc, m, l = pl.pallas_call(
         partial(_mla_decode_kernel, scale=scale, per_split=per_split),
         out_shape=(
@@ -129,8 +131,8 @@ def _mla_decode_paged(
         ),
         grid=(batch, heads // hb, splits),
         in_specs=[
-            scalars(table.shape),  # page ids
-            scalars(lengths.shape),
+            whole(table.shape),  # page ids
+            whole(lengths.shape),
             pl.BlockSpec((1, hb, latent), lambda b, h, k: (b, h, 0)),  # a block of its queries
             pl.BlockSpec((1, hb, rope), lambda b, h, k: (b, h, 0)),
             whole(c_pages.shape),  # the page pool: pages are picked inside by the table
@@ -141,30 +143,113 @@ def _mla_decode_paged(
             pl.BlockSpec((1, 1, hb, 1), lambda b, h, k: (b, k, h, 0)),
             pl.BlockSpec((1, 1, hb, 1), lambda b, h, k: (b, k, h, 0)),
         ),
-        **call_options(target, num_warps, vmem),
+        **call_options(target, num_warps),
     )(table, lengths, q_lat, q_r, c_pages, kr_pages)
     return _combine(acc, m, l)
 
 
-def _tpu_vmem_budget(c_pages, kr_pages) -> int:
-    """The VMEM limit for a TPU call: 90% of the chip's VMEM, once the whole page pool, which
-    Pallas copies into VMEM twice (double buffering), is known to fit in it."""
-    capacity = tpu_vmem_bytes()
-    pool = c_pages.size * c_pages.dtype.itemsize + kr_pages.size * kr_pages.dtype.itemsize
-    if 2 * pool > 0.9 * capacity:
-        raise ValueError(
-            f"on a TPU this kernel copies the whole page pool into VMEM: {pool / 2**20:.1f} MiB, "
-            f"twice that with double buffering, exceeds 90% of the TPU's {capacity / 2**20:.0f} "
-            f"MiB of VMEM; it serves short caches there (use a GPU, or fewer pages)"
-        )
-    return int(0.9 * capacity)
+def _mla_decode_tpu_kernel(
+    table_ref, lengths_ref, q_ref, qr_ref, c_ref, kr_ref, acc_ref, m_ref, l_ref,
+    acc_s, m_s, l_s, *, scale, per_split
+):  # fmt: skip
+    """One page of one (sequence, heads, split): the TPU variant, one grid step per page.
+
+    Pallas' pipeline copies the page that the table names (`_page`) from HBM into VMEM while the
+    previous one is computed; the running (m, l, acc) live in VMEM scratch across the steps.
+    """
+    b, split, i = pl.program_id(0), pl.program_id(2), pl.program_id(3)
+    block, length = c_ref.shape[1], lengths_ref[b]
+    j = split * per_split + i  # this step's block of the sequence
+
+    @pl.when(i == 0)
+    def _start():
+        m_s[...] = jnp.full(m_s.shape, NEG, jnp.float32)
+        l_s[...] = jnp.zeros(l_s.shape, jnp.float32)
+        acc_s[...] = jnp.zeros(acc_s.shape, jnp.float32)
+
+    @pl.when(j * block < length)  # blocks past the end: their (repeated) page is skipped
+    def _attend():
+        q_lat, q_r, c, k_r = q_ref[0], qr_ref[0], c_ref[0], kr_ref[0]
+        s = jnp.dot(q_lat, c.T, preferred_element_type=jnp.float32)
+        s = (s + jnp.dot(q_r, k_r.T, preferred_element_type=jnp.float32)) * scale  # (18)
+        valid = j * block + jax.lax.broadcasted_iota(jnp.int32, s.shape, 1) < length
+        m = m_s[...]
+        m_new = jnp.maximum(m, jnp.where(valid, s, NEG).max(axis=1, keepdims=True))
+        p = jnp.where(valid, jnp.exp(s - m_new), 0.0)
+        alpha = jnp.exp(m - m_new)
+        l_s[...] = alpha * l_s[...] + p.sum(axis=1, keepdims=True)
+        pv = jnp.dot(p.astype(c.dtype), c, preferred_element_type=jnp.float32)
+        acc_s[...] = alpha * acc_s[...] + pv
+        m_s[...] = m_new
+
+    @pl.when(i == per_split - 1)
+    def _finish():
+        acc_ref[0, 0], m_ref[0, 0], l_ref[0, 0] = acc_s[...], m_s[...], l_s[...]
 
 
-def _smem():
-    """The TPU's scalar memory, where Mosaic wants the integers that pick pages."""
+@partial(jax.jit, static_argnames=("scale", "splits", "heads_per_block", "interpret"))
+def _mla_decode_tpu(
+    q_lat: Float[Array, "B H C"],
+    q_r: Float[Array, "B H R"],
+    c_pages: Float[Array, "P L C"],
+    kr_pages: Float[Array, "P L R"],
+    lengths: Int[Array, " B"],
+    table: Int[Array, "B N"],
+    scale: float,
+    splits: int,
+    heads_per_block: int,
+    interpret=False,
+) -> Float[Array, "B H C"]:
+    """The TPU variant: a (B, H / Hb, K, N / K) grid whose last axis walks a split's pages.
+
+    The page table and the lengths are prefetched into SMEM ("scalar prefetch"), and each page's
+    BlockSpec looks its page up there, so the pool stays in HBM and only one page (two, double-
+    buffered) occupies VMEM: any context fits. `interpret` is False on a TPU; the tests pass
+    `jax.experimental.pallas.tpu.InterpretParams()` to run it on a CPU.
+    """
     from jax.experimental.pallas import tpu as pl_tpu
 
-    return pl_tpu.SMEM
+    (batch, heads, latent), rope, hb = q_lat.shape, q_r.shape[-1], heads_per_block
+    pages, block = table.shape[1], c_pages.shape[1]
+    per_split = -(-pages // splits)
+
+    def _page(b, h, k, i, table, lengths):
+        """The page of step i of split k, clamped to the sequence's last: no copy past the end."""
+        last = jnp.maximum((lengths[b] + block - 1) // block - 1, 0)
+        return table[b, jnp.minimum(k * per_split + i, last)], 0, 0
+
+    fixed = lambda shape, index: pl.BlockSpec(shape, index)  # noqa: E731
+    grid_spec = pl_tpu.PrefetchScalarGridSpec(
+        num_scalar_prefetch=2,  # the table and the lengths, in SMEM
+        grid=(batch, heads // hb, splits, per_split),
+        in_specs=[
+            fixed((1, hb, latent), lambda b, h, k, i, *_: (b, h, 0)),
+            fixed((1, hb, rope), lambda b, h, k, i, *_: (b, h, 0)),
+            fixed((1, block, latent), _page),
+            fixed((1, block, rope), _page),
+        ],
+        out_specs=[
+            fixed((1, 1, hb, latent), lambda b, h, k, i, *_: (b, k, h, 0)),
+            fixed((1, 1, hb, 1), lambda b, h, k, i, *_: (b, k, h, 0)),
+            fixed((1, 1, hb, 1), lambda b, h, k, i, *_: (b, k, h, 0)),
+        ],
+        scratch_shapes=[
+            pl_tpu.VMEM((hb, latent), jnp.float32),
+            pl_tpu.VMEM((hb, 1), jnp.float32),
+            pl_tpu.VMEM((hb, 1), jnp.float32),
+        ],
+    )
+    acc, m, l = pl.pallas_call(
+        partial(_mla_decode_tpu_kernel, scale=scale, per_split=per_split),
+        grid_spec=grid_spec,
+        out_shape=[
+            jax.ShapeDtypeStruct((batch, splits, heads, latent), jnp.float32),
+            jax.ShapeDtypeStruct((batch, splits, heads, 1), jnp.float32),
+            jax.ShapeDtypeStruct((batch, splits, heads, 1), jnp.float32),
+        ],
+        interpret=interpret,
+    )(table, lengths, q_lat, q_r, c_pages, kr_pages)
+    return _combine(acc, m, l)
 
 
 @partial(jax.jit, static_argnames=("block",))
