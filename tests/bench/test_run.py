@@ -248,7 +248,6 @@ def test_the_gpu_only_triton_rows_run_in_the_interpreter():
         triton_setup.load()
     except ImportError:
         pytest.skip("Triton is not installed (it is Linux-only)")
-    import jax
     import jax.numpy as jnp
     import numpy as np
     import torch
@@ -285,4 +284,3 @@ def test_the_gpu_only_triton_rows_run_in_the_interpreter():
         {"block": 128, "variants": ((16, None),)}, None, None, (1.0, 1.0),
     )  # fmt: skip
     assert set(rows) == {"triton_fp8_m16"} and rows["triton_fp8_m16"]["rel_error"] < 1e-5, rows
-    assert jax.default_backend() == "cpu"  # these rows are timed only where torch sees CUDA

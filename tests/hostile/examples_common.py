@@ -215,6 +215,9 @@ EXAMPLES = {
     "labs.common.validate.size": lambda: call(
         name="value", value=3, maximum=10, fixed=(*VALIDATOR_OPTIONS, "why")
     ),
+    "labs.common.validate.power_of_two": lambda: call(
+        name="value", value=64, maximum=128, fixed=(*VALIDATOR_OPTIONS, "why")
+    ),
     "labs.common.validate.text": lambda: call(name="value", value="abc", fixed=("name",)),
 }
 

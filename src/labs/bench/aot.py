@@ -67,16 +67,14 @@ def compile_for_gpu(kernel: str, variants: list[dict], arch: int = 90) -> list[d
             raise ValueError(f"variants[{i}] has unknown keys {sorted(unknown)}; known: "
                              f"{sorted(defaults) + ['num_warps']}")  # fmt: skip
         sizes = defaults | variant
-        warps = validate.size(f"variants[{i}]['num_warps']", sizes.get("num_warps", 4), maximum=32)
+        warps = validate.power_of_two(
+            f"variants[{i}]['num_warps']", sizes.get("num_warps", 4), maximum=32
+        )
         for name, value in sizes.items():
             if name == "dtype":
                 validate.one_of(f"variants[{i}]['dtype']", value, tuple(DTYPES))
             elif name != "num_warps":
-                value = validate.size(f"variants[{i}][{name!r}]", value, maximum=4096)
-                if value & (value - 1):
-                    raise ValueError(f"variants[{i}][{name!r}] must be a power of two, got {value}")
-        if warps & (warps - 1):
-            raise ValueError(f"variants[{i}]['num_warps'] must be a power of two, got {warps}")
+                validate.power_of_two(f"variants[{i}][{name!r}]", value, maximum=4096)
         if kernel == "mla_decode" and sizes["heads"] % sizes["heads_per_block"]:
             raise ValueError(f"variants[{i}]: heads_per_block must divide heads, got {sizes}")
         requests.append({**sizes, "num_warps": warps})

@@ -56,9 +56,7 @@ def call_options(target: str, num_warps: int | None = None) -> dict:
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
     if num_warps is not None:
-        num_warps = validate.size("num_warps", num_warps, maximum=32)
-        if num_warps & (num_warps - 1):
-            raise ValueError(f"num_warps must be a power of two (1 ... 32), got {num_warps}")
+        num_warps = validate.power_of_two("num_warps", num_warps, maximum=32)
     if target == "interpret":
         return {"interpret": True}
     if target == "tpu":

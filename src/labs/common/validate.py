@@ -26,6 +26,7 @@ __all__ = [
     "boolean",
     "callable_arg",
     "describe_value",
+    "power_of_two",
     "divisible",
     "float_array",
     "float_dtype",
@@ -121,6 +122,15 @@ def size(name: str, value, *, maximum: int, minimum: int = 1, why: str = "") -> 
     if value > maximum:
         reason = f" ({why})" if why else ""
         raise ValueError(f"{name} must be <= {maximum}{reason}, got {value}")
+    return value
+
+
+def power_of_two(name: str, value, *, maximum: int, why: str = "") -> int:
+    """A power of two in [1, maximum] (block shapes, warps); `why` explains the rule."""
+    value = size(name, value, maximum=maximum)
+    if value & (value - 1):
+        reason = f" ({why})" if why else ""
+        raise ValueError(f"{name} must be a power of two{reason}, got {value}")
     return value
 
 

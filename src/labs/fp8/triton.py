@@ -102,10 +102,8 @@ def block_scaled_matmul(
     a, b, _, block = checks.check_fp8_matmul(
         a, b, "tile", "block", "fp32", block, "E4M3", framework="torch"
     )
-    block_m = validate.size("block_m", block_m, maximum=MAX_BLOCK_M, why="registers per tile")
-    for name, value in (("block", block), ("block_m", block_m)):
-        if value & (value - 1):
-            raise ValueError(f"{name} must be a power of two for Triton's tiles, got {value}")
+    block_m = validate.power_of_two("block_m", block_m, maximum=MAX_BLOCK_M, why="Triton's tiles")
+    validate.power_of_two("block", block, maximum=2**16, why="Triton's tiles")
     if a.device != b.device:
         raise ValueError(f"a and b must be on one device, got {a.device} and {b.device}")
     triton_setup.require_device(a.device)
@@ -113,9 +111,7 @@ def block_scaled_matmul(
     if not interpreted and block < 32:  # a compiled FP8 tl.dot contracts over at least 32
         raise ValueError(f"block must be >= 32 for Triton's compiled FP8 dot, got {block}")
     if num_warps is not None:
-        from labs.common.pallas import call_options
-
-        call_options("gpu", num_warps)  # validates num_warps
+        num_warps = validate.power_of_two("num_warps", num_warps, maximum=32)
     operands = _quantize_operands(a, b, block)
     return _launch(*operands, block, block_m, None if interpreted else num_warps)
 

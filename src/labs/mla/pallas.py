@@ -55,6 +55,24 @@ Array = jax.Array
 NEG = -1e30  # the running max before any score: finite, so exp(NEG - NEG) cannot make a NaN
 
 
+def _online_softmax_block(q_lat, q_r, c, k_r, start, length, m, l, acc, *, scale):  # noqa: E741
+    """One block of the online softmax, the arithmetic both decode kernels share.
+
+    q_lat (Hb, C), q_r (Hb, R): a block of heads' queries; c (L, C), k_r (L, R): one page, whose
+    first row is row `start` of a sequence of `length` tokens; m, l (Hb, 1) and acc (Hb, C): the
+    running max, sum and unnormalised context, returned updated. 2-D throughout, as a TPU wants.
+    """
+    s = jnp.dot(q_lat, c.T, preferred_element_type=jnp.float32)  # q^lat . c^KV
+    s = (s + jnp.dot(q_r, k_r.T, preferred_element_type=jnp.float32)) * scale  # (18)
+    valid = start + jax.lax.broadcasted_iota(jnp.int32, s.shape, 1) < length  # past the end
+    m_new = jnp.maximum(m, jnp.where(valid, s, NEG).max(axis=1, keepdims=True))
+    p = jnp.where(valid, jnp.exp(s - m_new), 0.0)  # (Hb, L)
+    alpha = jnp.exp(m - m_new)  # rescales what was summed under the old max
+    l_new = alpha * l + p.sum(axis=1, keepdims=True)
+    acc_new = alpha * acc + jnp.dot(p.astype(c.dtype), c, preferred_element_type=jnp.float32)
+    return m_new, l_new, acc_new
+
+
 def _mla_decode_kernel(
     table_ref, lengths_ref, q_ref, qr_ref, c_ref, kr_ref, acc_ref, m_ref, l_ref, *, scale, per_split
 ):
@@ -66,21 +84,12 @@ def _mla_decode_kernel(
     heads, latent = q_lat.shape
     first = split * per_split
     last = jnp.minimum(first + per_split, (length + block - 1) // block)  # skip empty blocks
-    row = jax.lax.broadcasted_iota(jnp.int32, (heads, block), 1)  # 2-D: every target lowers it
 
     def attend_block(i, carry):
-        m, l, acc = carry  # (Hb, 1), (Hb, 1), (Hb, C): one row per head
-        page = table_ref[b, i]
-        c, k_r = c_ref[page], kr_ref[page]  # (L, C), (L, R): one page, shared by all heads
-        s = jnp.dot(q_lat, c.T, preferred_element_type=jnp.float32)  # q^lat . c^KV
-        s = (s + jnp.dot(q_r, k_r.T, preferred_element_type=jnp.float32)) * scale  # (18)
-        valid = i * block + row < length  # the last block may run past the end
-        m_new = jnp.maximum(m, jnp.where(valid, s, NEG).max(axis=1, keepdims=True))
-        p = jnp.where(valid, jnp.exp(s - m_new), 0.0)  # (Hb, L)
-        alpha = jnp.exp(m - m_new)  # rescales what was summed under the old max
-        l_new = alpha * l + p.sum(axis=1, keepdims=True)
-        acc_new = alpha * acc + jnp.dot(p.astype(c.dtype), c, preferred_element_type=jnp.float32)
-        return m_new, l_new, acc_new
+        page = table_ref[b, i]  # one page of the pool, shared by all heads
+        return _online_softmax_block(
+            q_lat, q_r, c_ref[page], kr_ref[page], i * block, length, *carry, scale=scale
+        )
 
     init = (
         jnp.full((heads, 1), NEG, jnp.float32),
@@ -114,8 +123,8 @@ def _mla_decode_paged(
     num_warps: int | None = None,
 ) -> Float[Array, "B H C"]:
     """The Pallas call: a (B, H / Hb, K) grid of (sequence, heads, split) programs, then
-    `_combine`. `target` is "interpret", "gpu" (Triton) or "tpu" (Mosaic, where the page table
-    and the lengths are read from SMEM); `num_warps` is a hint for Triton only (None: its
+    `_combine`. `target` is "interpret", "gpu" (Triton) or "tpu", which runs the page-streaming
+    variant `_mla_decode_tpu` instead; `num_warps` is a hint for Triton only (None: its
     default)."""
     (batch, heads, latent), rope, hb = q_lat.shape, q_r.shape[-1], heads_per_block
     per_split = -(-table.shape[1] // splits)  # blocks per split, the last split may be short
@@ -169,18 +178,10 @@ def _mla_decode_tpu_kernel(
 
     @pl.when(j * block < length)  # blocks past the end: their (repeated) page is skipped
     def _attend():
-        q_lat, q_r, c, k_r = q_ref[0], qr_ref[0], c_ref[0], kr_ref[0]
-        s = jnp.dot(q_lat, c.T, preferred_element_type=jnp.float32)
-        s = (s + jnp.dot(q_r, k_r.T, preferred_element_type=jnp.float32)) * scale  # (18)
-        valid = j * block + jax.lax.broadcasted_iota(jnp.int32, s.shape, 1) < length
-        m = m_s[...]
-        m_new = jnp.maximum(m, jnp.where(valid, s, NEG).max(axis=1, keepdims=True))
-        p = jnp.where(valid, jnp.exp(s - m_new), 0.0)
-        alpha = jnp.exp(m - m_new)
-        l_s[...] = alpha * l_s[...] + p.sum(axis=1, keepdims=True)
-        pv = jnp.dot(p.astype(c.dtype), c, preferred_element_type=jnp.float32)
-        acc_s[...] = alpha * acc_s[...] + pv
-        m_s[...] = m_new
+        m_s[...], l_s[...], acc_s[...] = _online_softmax_block(
+            q_ref[0], qr_ref[0], c_ref[0], kr_ref[0], j * block, length,
+            m_s[...], l_s[...], acc_s[...], scale=scale,
+        )  # fmt: skip
 
     @pl.when(i == per_split - 1)
     def _finish():

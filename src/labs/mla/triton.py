@@ -176,9 +176,13 @@ def mla_decode(
         heads_per_block = heads
     heads_per_block = validate.size("heads_per_block", heads_per_block, maximum=heads)
     validate.divisible("heads", heads, heads_per_block, "heads_per_block")
-    for name, value in (("d_c", latent), ("d_h^R", rope), ("block", block)):
-        _power_of_two(name, value)
-    _power_of_two("heads_per_block", heads_per_block)
+    for name, value in (
+        ("d_c", latent),
+        ("d_h^R", rope),
+        ("block", block),
+        ("heads_per_block", heads_per_block),
+    ):
+        validate.power_of_two(name, value, maximum=2**16, why="Triton's block shapes")
     tensors = [q_latent, q_rope, c_kv, k_rope, lengths] + (
         [] if block_table is None else [block_table]
     )
@@ -190,9 +194,7 @@ def mla_decode(
     triton_setup.require_device(device)
     _, _, interpreted = triton_setup.load()
     if num_warps is not None:
-        from labs.common.pallas import call_options
-
-        call_options("gpu", num_warps)  # validates num_warps
+        num_warps = validate.power_of_two("num_warps", num_warps, maximum=32)
     if not interpreted:  # a compiled tl.dot contracts over at least 16 elements
         for name, value in (("d_c", latent), ("d_h^R", rope), ("block", block)):
             if value < 16:
@@ -228,8 +230,3 @@ def mla_decode(
         **options,
     )
     return _combine(acc, m, l)
-
-
-def _power_of_two(name: str, value: int) -> None:
-    if value & (value - 1):
-        raise ValueError(f"{name} must be a power of two for Triton's block shapes, got {value}")
