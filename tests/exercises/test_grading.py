@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import importlib
 import json
 import time
 from pathlib import Path
@@ -375,7 +376,15 @@ def test_the_gradebook_is_exactly_as_expected(graded):
     assert list(rows[0]) == ["student", "chapter", "exercise", "points", "max_points", "status",
                              "message"]  # fmt: skip
     got = {student: table(rows, student) for student in {r["student"] for r in rows}}
-    assert got == expected_rows()
+    expected = expected_rows()
+    differ = sorted(s for s in got.keys() | expected.keys() if got.get(s) != expected.get(s))
+    # The gradebook's messages say why a row differs (a grader failure names its exception).
+    why = [
+        (r["student"], r["exercise"], r["status"], r["message"])
+        for r in rows
+        if r["student"] in differ
+    ]
+    assert got == expected, f"students whose rows differ: {differ}; their messages: {why}"
     assert {r["status"] for r in rows} == set(STATUSES)
     for r in rows:  # the chapter column: the submission's chapter, or empty when invalid
         topic = "tour" if r["student"] == "section_b/carol" else r["student"].split("_")[0]
@@ -454,3 +463,33 @@ def test_every_chapter_has_hidden_cases_for_every_exercise(topic):
 
 def test_release_notebook_helper_marks_the_chapter():
     assert release_notebook(MLA)["metadata"]["labs"]["topic"] == "mla"
+
+
+def test_a_grader_failure_is_retried_and_then_named_never_dropped(tmp_path, monkeypatch):
+    """The grader's own failure on a file: tried again after a pause; if it persists, the row says
+    which exception, and the submission is still listed and unchanged."""
+    grading = importlib.import_module("labs.grading.grade")  # the module, not the function
+
+    folder, out = tmp_path / "subs", tmp_path / "out"
+    folder.mkdir()
+    tour = CHAPTERS["tour"]
+    (folder / "flaky.ipynb").write_text(correct(tour), encoding="utf-8")
+    (folder / "broken.ipynb").write_text(correct(tour), encoding="utf-8")
+    before = tree_hash(folder)
+    real, calls = grading._grade_notebook, []
+
+    def failing(path, *, student, **kwargs):
+        calls.append(student)
+        if student == "broken" or calls.count(student) == 1:
+            raise OSError(f"an injected failure for {student}")
+        return real(path, student=student, **kwargs)
+
+    monkeypatch.setattr(grading, "_grade_notebook", failing)
+    monkeypatch.setattr(grading, "_RETRY_WAIT_S", 0.0)
+    with open(grade(folder, out, time_limit_s=TIME_LIMIT_S, workers=1), encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(calls) == ["broken"] * grading._ATTEMPTS + ["flaky"] * 2
+    assert table(rows, "flaky") == expected_rows()["tour_correct"]
+    assert table(rows, "broken") == [("", "0", "0", "invalid_submission")]
+    assert "OSError: an injected failure for broken" in message(rows, "broken", "")
+    assert tree_hash(folder) == before

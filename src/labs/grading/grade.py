@@ -614,6 +614,20 @@ def _grade_notebook(
 
 # --- Grading a folder ------------------------------------------------------------------------
 
+_ATTEMPTS = 3  # a submission the grader itself fails on is graded again, after a pause
+_RETRY_WAIT_S = 2.0
+
+
+def _import_before_threads() -> None:
+    """Import what grading a notebook imports lazily, once, before the worker threads start.
+
+    Two threads that import the same package for the first time at the same moment can see it
+    half initialised (an ImportError or AttributeError from inside it). Otter's test files pull in
+    pandas, nbconvert and IPython; ml_dtypes decodes an answer in bfloat16 or float8.
+    """
+    import ml_dtypes  # noqa: F401
+    from otter.test_files import ExceptionTestFile  # noqa: F401
+
 
 def _student_names(paths: list[Path], root: Path) -> list[str]:
     return [p.relative_to(root).with_suffix("").as_posix() for p in paths]
@@ -672,10 +686,14 @@ def grade(
         feedback_dir = out / "feedback"
         feedback_dir.mkdir(exist_ok=True)
 
+        _import_before_threads()
+
         def one(item):
             path, student = item
             failure: Exception | None = None
-            for _attempt in range(2):  # a transient failure of the grader gets one more try
+            for attempt in range(_ATTEMPTS):  # a transient failure of the grader is tried again
+                if attempt:
+                    time.sleep(_RETRY_WAIT_S * attempt)
                 try:
                     return _grade_notebook(
                         path,
