@@ -14,6 +14,7 @@ import csv
 import hashlib
 import importlib
 import json
+import os
 import time
 from pathlib import Path
 
@@ -493,3 +494,47 @@ def test_a_grader_failure_is_retried_and_then_named_never_dropped(tmp_path, monk
     assert table(rows, "broken") == [("", "0", "0", "invalid_submission")]
     assert "OSError: an injected failure for broken" in message(rows, "broken", "")
     assert tree_hash(folder) == before
+
+
+def _sandboxes_of_this_process() -> list[int]:
+    """The grader's student processes still alive under this test process (from /proc)."""
+    alive = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if b"_sandbox.py" in cmdline and parent == os.getpid() and " Z " not in stat:
+            alive.append(int(entry.name))
+    return alive
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc")
+def test_a_grader_failure_leaves_no_student_process_running(tmp_path, monkeypatch):
+    grading = importlib.import_module("labs.grading.grade")
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    (folder / "one.ipynb").write_text(correct(CHAPTERS["tour"]), encoding="utf-8")
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("an injected failure after the student's process started")
+
+    monkeypatch.setattr(grading, "_exercise_rows", failing)
+    monkeypatch.setattr(grading, "_RETRY_WAIT_S", 0.0)
+    started = []
+    real_child = grading._Child
+
+    def counting_child(*args, **kwargs):
+        started.append(1)
+        return real_child(*args, **kwargs)
+
+    monkeypatch.setattr(grading, "_Child", counting_child)
+    with open(grade(folder, tmp_path / "out", time_limit_s=TIME_LIMIT_S), encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert len(started) == grading._ATTEMPTS  # the control: a process was started each time
+    assert table(rows, "one") == [("", "0", "0", "invalid_submission")]
+    assert _sandboxes_of_this_process() == []

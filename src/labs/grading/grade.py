@@ -586,6 +586,7 @@ def _grade_notebook(
         row = GradeRow(student, "", "", 0.0, 0.0, "invalid_submission", why)
         return [row], header + f"\nThe submission could not be graded: {why}\n"
     scratch = Path(tempfile.mkdtemp(prefix="labs-grade-"))
+    session = None
     try:
         (scratch / "submission.ipynb").write_bytes(raw)  # the student's scratch copy
         imports, cells, owners = _cells(nb, chapter)
@@ -602,8 +603,9 @@ def _grade_notebook(
         loaded = session.start()
         tests = plans[chapter.name]["tests"]
         rows, lines = _exercise_rows(student, chapter, tests, session, loaded)
-        session.close()
     finally:
+        if session is not None:
+            session.close()  # also when grading raised: no student process outlives its grading
         shutil.rmtree(scratch, ignore_errors=True)
     total = sum(r.points for r in rows)
     possible = sum(r.max_points for r in rows)
