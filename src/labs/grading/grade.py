@@ -22,7 +22,8 @@ For each `*.ipynb` under the submissions folder (one per student, named by its p
                    cases, writes outside its scratch folder, starts a process...), or a cell fails
                    so that the function is not defined;
    timeout         a case (or the cells) ran past the time limit;
-   invalid_submission  the file is empty, not JSON, not a notebook, or of no known chapter.
+   invalid_submission  the file is empty, not JSON, not a notebook, or of no known chapter; or
+                   the grader itself failed on it three times (the message names the exception).
 
 Described in book/instructors.md, "Grading".
 """
