@@ -44,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import astuple, dataclass
 from pathlib import Path
@@ -708,7 +709,12 @@ def grade(
                     )
                 except Exception as err:  # noqa: BLE001 - one odd file must not stop the others
                     failure = err
-            why = f"the grader could not process this file ({type(failure).__name__}: {failure})"
+            frame = traceback.extract_tb(failure.__traceback__)[-1]  # where it was raised
+            where = f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}"
+            why = (
+                f"the grader could not process this file "
+                f"({type(failure).__name__} at {where}: {failure})"
+            )
             row = GradeRow(student, "", "", 0.0, 0.0, "invalid_submission", why[:300])
             return [row], f"# Feedback for {student}\n\n{why}\n"
 
