@@ -126,11 +126,12 @@ def _mla_decode_paged(
     `_combine`. `target` is "interpret", "gpu" (Triton) or "tpu", which runs the page-streaming
     variant `_mla_decode_tpu` instead; `num_warps` is a hint for Triton only (None: its
     default)."""
+    if target == "tpu":  # the page-streaming variant: the pool stays in HBM
+        args = (q_lat, q_r, c_pages, kr_pages, lengths, table)
+        return _mla_decode_tpu(*args, scale, splits, heads_per_block)
     (batch, heads, latent), rope, hb = q_lat.shape, q_r.shape[-1], heads_per_block
     per_split = -(-table.shape[1] // splits)  # blocks per split, the last split may be short
     whole = lambda shape: pl.BlockSpec(shape, lambda b, h, k: (0,) * len(shape))  # noqa: E731
-    if target == "tpu":  # the page-streaming variant: the pool stays in HBM
-        return _mla_decode_tpu(q_lat, q_r, c_pages, kr_pages, lengths, table, scale, splits, hb)
     acc, m, l = pl.pallas_call(
         partial(_mla_decode_kernel, scale=scale, per_split=per_split),
         out_shape=(
@@ -219,20 +220,19 @@ def _mla_decode_tpu(
         last = jnp.maximum((lengths[b] + block - 1) // block - 1, 0)
         return table[b, jnp.minimum(k * per_split + i, last)], 0, 0
 
-    fixed = lambda shape, index: pl.BlockSpec(shape, index)  # noqa: E731
     grid_spec = pl_tpu.PrefetchScalarGridSpec(
         num_scalar_prefetch=2,  # the table and the lengths, in SMEM
         grid=(batch, heads // hb, splits, per_split),
         in_specs=[
-            fixed((1, hb, latent), lambda b, h, k, i, *_: (b, h, 0)),
-            fixed((1, hb, rope), lambda b, h, k, i, *_: (b, h, 0)),
-            fixed((1, block, latent), _page),
-            fixed((1, block, rope), _page),
+            pl.BlockSpec((1, hb, latent), lambda b, h, k, i, *_: (b, h, 0)),
+            pl.BlockSpec((1, hb, rope), lambda b, h, k, i, *_: (b, h, 0)),
+            pl.BlockSpec((1, block, latent), _page),
+            pl.BlockSpec((1, block, rope), _page),
         ],
         out_specs=[
-            fixed((1, 1, hb, latent), lambda b, h, k, i, *_: (b, k, h, 0)),
-            fixed((1, 1, hb, 1), lambda b, h, k, i, *_: (b, k, h, 0)),
-            fixed((1, 1, hb, 1), lambda b, h, k, i, *_: (b, k, h, 0)),
+            pl.BlockSpec((1, 1, hb, latent), lambda b, h, k, i, *_: (b, k, h, 0)),
+            pl.BlockSpec((1, 1, hb, 1), lambda b, h, k, i, *_: (b, k, h, 0)),
+            pl.BlockSpec((1, 1, hb, 1), lambda b, h, k, i, *_: (b, k, h, 0)),
         ],
         scratch_shapes=[
             pl_tpu.VMEM((hb, latent), jnp.float32),
