@@ -33,7 +33,12 @@ from labs.economics.costs import (
     training_flops,
 )
 from labs.economics.hardware import HARDWARE, HardwareSpec, hardware, hardware_for_device_name
-from labs.economics.reference import matmul, matmul_flops, measure_matmul_tflops
+from labs.economics.reference import (
+    matmul,
+    matmul_flops,
+    matmul_ridge_size,
+    measure_matmul_tflops,
+)
 from labs.economics.research import (
     DEFAULT_IDEA_SPREAD,
     DEFAULT_PREDICTION_NOISE,
@@ -65,6 +70,7 @@ __all__ = [
     "hardware_for_device_name",
     "matmul",
     "matmul_flops",
+    "matmul_ridge_size",
     "measure_matmul_tflops",
     "model_flops_utilization",
     "prediction_noise_for_rank_reversal",
