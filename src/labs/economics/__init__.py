@@ -7,8 +7,9 @@ Framework-free (NumPy only). The pieces:
   ("What the $5.576M covers", "Counting the work: 6ND and MFU", "Open models are not free to run").
 * `labs.economics.hardware`: the hardware registry ("H800 versus H100: what the export rules cut").
 * `labs.economics.reference`: the one kernel the chapter measures, a matrix multiply, with its
-  FLOP count and a timer; `labs.economics.torch` and `labs.economics.jax` time the same product
-  ("Measure it yourself: a matrix multiply against the peak").
+  FLOP count, a timer and its roofline crossover; `labs.economics.torch` and `labs.economics.jax`
+  time the same product ("Measure it yourself: a matrix multiply against the peak", "When does it
+  pay?").
 * `labs.economics.steptime`: the training step-time model, compute against NVLink and InfiniBand
   ("The link that binds"), on the traffic model shared with chapter 4 (`labs.common.interconnect`).
 * `labs.economics.research`: the shots simulator ("The shots argument").

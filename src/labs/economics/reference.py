@@ -1,5 +1,6 @@
-"""The one kernel chapter 7 measures, a matrix multiply, as a NumPy reference with its FLOP count
-and a timer. Taught in chapter 7, "Measure it yourself: a matrix multiply against the peak".
+"""The one kernel chapter 7 measures, a matrix multiply, as a NumPy reference with its FLOP count,
+a timer and the size below which it is memory-bound. Taught in chapter 7, "Measure it yourself: a
+matrix multiply against the peak" and "When does it pay?".
 
 `labs.economics.torch` and `labs.economics.jax` time the same product on an accelerator.
 
