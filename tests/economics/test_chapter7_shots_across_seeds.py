@@ -43,9 +43,9 @@ def _shot_cost(key):
 SMALL, LARGE = _shot_cost("econ_v3_ablation_small"), _shot_cost("econ_v3_ablation_large")
 
 
-def _lab(budget, skill, seed, reversal="assumed", cost=SMALL):
+def _lab(budget, skill, seed, reversal="assumed", cost=SMALL, n_ideas=100):
     r = simulate_research_program(
-        budget, cost, prior_skill=skill, n_trials=TRIALS, seed=seed,
+        budget, cost, prior_skill=skill, n_trials=TRIALS, seed=seed, n_ideas=n_ideas,
         prediction_noise=prediction_noise_for_rank_reversal(REVERSAL[reversal]),
     )  # fmt: skip
     s = DEFAULT_IDEA_SPREAD
@@ -106,3 +106,14 @@ def test_both_at_once_across_the_rank_reversal_range(seed_c, seed_f):
 def test_one_constrained_lab_more_likely_misses_than_finds(seed):
     p_one = _lab(B, 0.6, seed)[2]
     assert p_one < 0.5 and 1 - (1 - p_one) ** 20 > 0.95, p_one
+
+
+@pytest.mark.parametrize(("seed_c", "seed_f"), SEED_PAIRS[:2])
+def test_both_at_once_flips_with_the_number_of_ideas(seed_c, seed_f):
+    # The chapter: with 100 or 300 candidate ideas capital wins "both at once", with 1,000 the
+    # constrained lab does, each by more than three standard errors.
+    expected = {100: "well-funded", 300: "well-funded", 1000: "constrained"}
+    for n_ideas, outcome in expected.items():
+        c = _lab(B, 0.6, seed_c, n_ideas=n_ideas)
+        f = _lab(10 * B, 0.3, seed_f, n_ideas=n_ideas)
+        assert _outcome(c, f) == outcome, (n_ideas, c, f)

@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from labs.economics import hardware_for_device_name, matmul, matmul_flops, measure_matmul_tflops
+from labs.economics import (
+    HARDWARE,
+    hardware_for_device_name,
+    matmul,
+    matmul_flops,
+    matmul_ridge_size,
+    measure_matmul_tflops,
+)
 from labs.economics import jax as econ_jax
 from labs.economics import torch as econ_torch
 from tests.conftest import requires_gpu
@@ -44,6 +51,24 @@ def test_matmul_by_hand_and_its_flop_count():
     assert matmul(x, w).tolist() == [[11.0]]  # 1 x 3 + 2 x 4
     assert matmul_flops(1, 2, 1) == 4  # two multiplies and two adds (the first add is to 0)
     assert matmul_flops(512, 512, 512) == 2 * 512**3
+
+
+def test_ridge_size_is_where_intensity_meets_the_ridge():
+    # At n* the product's FLOPs per byte moved, 2 n^3 / (3 n^2 b), equal the chip's peak over its
+    # bandwidth; a factor of 2 or 3 dropped from either count moves n* off that point.
+    for spec in HARDWARE.values():
+        half = "bf16" if spec.bf16_tflops is not None else "fp16"
+        n = matmul_ridge_size(spec.peak_tflops(half), spec.memory_gbs, 2)
+        intensity = 2 * n**3 / (3 * n**2 * 2)
+        assert intensity == pytest.approx(spec.peak_tflops(half) * 1e3 / spec.memory_gbs)
+    # Hand values: 100 TFLOP/s from 1,000 GB/s is a ridge of 100 FLOPs per byte; in FP32 (4 bytes)
+    # n* = 1.5 x 4 x 100 = 600, twice the BF16 size.
+    assert matmul_ridge_size(100.0, 1000.0, 4) == pytest.approx(600.0)
+    assert matmul_ridge_size(100.0, 1000.0, 2) == pytest.approx(300.0)
+    with pytest.raises(ValueError, match="memory_gbs must be > 0"):
+        matmul_ridge_size(100.0, 0.0, 2)
+    with pytest.raises(TypeError, match="bytes_per_element"):
+        matmul_ridge_size(100.0, 1000.0, "2")
 
 
 def test_jax_matmul_is_jittable_and_pure():

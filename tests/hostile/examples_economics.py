@@ -182,6 +182,9 @@ EXAMPLES = {
     # reference.py
     "labs.economics.reference.matmul_flops": lambda: call(m=3, k=2, n=3),
     "labs.economics.reference.matmul": lambda: call(x=X, w=W),
+    "labs.economics.reference.matmul_ridge_size": lambda: call(
+        peak_tflops=989.4, memory_gbs=3350.0, bytes_per_element=2.0
+    ),
     "labs.economics.reference.measure_matmul_tflops": lambda: call(
         n=8, dtype=np.float32, repeats=1, seed=0
     ),

@@ -7,8 +7,9 @@ Framework-free (NumPy only). The pieces:
   ("What the $5.576M covers", "Counting the work: 6ND and MFU", "Open models are not free to run").
 * `labs.economics.hardware`: the hardware registry ("H800 versus H100: what the export rules cut").
 * `labs.economics.reference`: the one kernel the chapter measures, a matrix multiply, with its
-  FLOP count and a timer; `labs.economics.torch` and `labs.economics.jax` time the same product
-  ("Measure it yourself: a matrix multiply against the peak").
+  FLOP count, a timer and its roofline crossover; `labs.economics.torch` and `labs.economics.jax`
+  time the same product ("Measure it yourself: a matrix multiply against the peak", "When does it
+  pay?").
 * `labs.economics.steptime`: the training step-time model, compute against NVLink and InfiniBand
   ("The link that binds"), on the traffic model shared with chapter 4 (`labs.common.interconnect`).
 * `labs.economics.research`: the shots simulator ("The shots argument").
@@ -33,7 +34,12 @@ from labs.economics.costs import (
     training_flops,
 )
 from labs.economics.hardware import HARDWARE, HardwareSpec, hardware, hardware_for_device_name
-from labs.economics.reference import matmul, matmul_flops, measure_matmul_tflops
+from labs.economics.reference import (
+    matmul,
+    matmul_flops,
+    matmul_ridge_size,
+    measure_matmul_tflops,
+)
 from labs.economics.research import (
     DEFAULT_IDEA_SPREAD,
     DEFAULT_PREDICTION_NOISE,
@@ -65,6 +71,7 @@ __all__ = [
     "hardware_for_device_name",
     "matmul",
     "matmul_flops",
+    "matmul_ridge_size",
     "measure_matmul_tflops",
     "model_flops_utilization",
     "prediction_noise_for_rank_reversal",

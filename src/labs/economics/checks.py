@@ -118,6 +118,17 @@ def check_mfu(flops, gpu_hours, peak_flops_per_gpu) -> tuple[float, float, float
     return flops, gpu_hours, peak
 
 
+def check_ridge(peak_tflops, memory_gbs, bytes_per_element) -> tuple[float, float, float]:
+    peak = real_number("peak_tflops", peak_tflops, positive=True)
+    bandwidth = real_number("memory_gbs", memory_gbs, positive=True)
+    nbytes = real_number("bytes_per_element", bytes_per_element, positive=True, maximum=64.0)
+    _finite_result(
+        1.5 * nbytes * peak * 1e12 / (bandwidth * 1e9),
+        "1.5 * bytes_per_element * peak_tflops / memory_gbs (the ridge size)",
+    )
+    return peak, bandwidth, nbytes
+
+
 def check_per_trillion(gpu_hours, tokens) -> tuple[float, float]:
     return (
         real_number("gpu_hours", gpu_hours, nonnegative=True),

@@ -1,5 +1,6 @@
-"""The one kernel chapter 7 measures, a matrix multiply, as a NumPy reference with its FLOP count
-and a timer. Taught in chapter 7, "Measure it yourself: a matrix multiply against the peak".
+"""The one kernel chapter 7 measures, a matrix multiply, as a NumPy reference with its FLOP count,
+a timer and the size below which it is memory-bound. Taught in chapter 7, "Measure it yourself: a
+matrix multiply against the peak" and "When does it pay?".
 
 `labs.economics.torch` and `labs.economics.jax` time the same product on an accelerator.
 
@@ -13,9 +14,9 @@ import time
 import numpy as np
 from jaxtyping import Float
 
-from labs.economics.checks import check_flop_sizes, check_matmul, check_timer
+from labs.economics.checks import check_flop_sizes, check_matmul, check_ridge, check_timer
 
-__all__ = ["matmul", "matmul_flops", "measure_matmul_tflops"]
+__all__ = ["matmul", "matmul_flops", "matmul_ridge_size", "measure_matmul_tflops"]
 
 
 def matmul_flops(m: int, k: int, n: int) -> int:
@@ -23,6 +24,33 @@ def matmul_flops(m: int, k: int, n: int) -> int:
     add each, so 2 m k n. The "2" in 6ND is this 2. Python ints: the count cannot overflow."""
     m, k, n = check_flop_sizes(m, k, n)
     return 2 * m * k * n
+
+
+def matmul_ridge_size(peak_tflops: float, memory_gbs: float, bytes_per_element: float) -> float:
+    """The size n* below which an (n, n) @ (n, n) product is bound by memory, not arithmetic.
+
+    The product does 2 n^3 FLOPs and moves at least 3 n^2 b bytes (read x and w, write y, b bytes
+    per element), an arithmetic intensity of 2 n / (3 b) FLOPs per byte. A chip that delivers Phi
+    FLOP/s from B bytes/s of memory keeps its arithmetic busy only above Phi / B FLOPs per byte
+    (the ridge of the roofline model), so n* = 3 b (Phi / B) / 2. Taught in chapter 7, "When does
+    it pay?".
+
+    Args:
+        peak_tflops: the dense peak, TFLOP/s (> 0).
+        memory_gbs: the memory bandwidth, GB/s (> 0).
+        bytes_per_element: bytes of one matrix element (> 0; 2 for BF16/FP16, 4 for FP32).
+
+    Returns:
+        n* as a float (a size, not rounded).
+    """
+    peak, bandwidth, nbytes = check_ridge(peak_tflops, memory_gbs, bytes_per_element)
+    return _matmul_ridge_size(peak, bandwidth, nbytes)
+
+
+def _matmul_ridge_size(peak_tflops: float, memory_gbs: float, nbytes: float) -> float:
+    """n* = 3 b (Phi / B) / 2: intensity 2 n / (3 b) equals the ridge Phi / B."""
+    ridge = peak_tflops * 1e12 / (memory_gbs * 1e9)  # FLOPs per byte
+    return 1.5 * nbytes * ridge
 
 
 def matmul(x, w) -> np.ndarray:
