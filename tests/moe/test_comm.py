@@ -53,7 +53,9 @@ def _simulate(k, n_nodes, max_nodes, g, tokens, rng):
     return ib.mean(), nv.mean()
 
 
-@pytest.mark.parametrize(("k", "n_nodes", "max_nodes", "g"), [(8, 8, 4, 8), (8, 1, 1, 8), (3, 4, 4, 2)])
+@pytest.mark.parametrize(
+    ("k", "n_nodes", "max_nodes", "g"), [(8, 8, 4, 8), (8, 1, 1, 8), (3, 4, 4, 2)]
+)
 def test_traffic_model_matches_a_simulated_dispatch(k, n_nodes, max_nodes, g):
     """Eqs. (1) and (2) against counting copies token by token: one NVLink copy per GPU hit,
     however many of the token's experts it holds (one copy per expert would give k (g - 1) / g,
@@ -81,8 +83,12 @@ def test_infiniband_is_the_bottleneck_on_both_gpus(gpu):
     assert limited["inter_node"] < free["inter_node"]
 
 
-def test_h800_nvlink_cut_costs_less_than_infiniband():
+def test_h800_nvlink_cut_costs_no_layer_time_unless_nvlink_falls_below_break_even():
+    """At V3's 160 GB/s the H800's NVLink hides behind IB; at 60 GB/s (below the break-even of
+    about 100 GB/s) it binds and the H800 layer is slower than the H100's."""
     h800, h100 = moe_layer_time("h800", 8, 4), moe_layer_time("h100", 8, 4)
-    assert h800["intra_node"] > 2 * h100["intra_node"]  # 900 / 400 = 2.25x slower NVLink
     assert h800["compute"] == h100["compute"]
     assert h800["intra_node"] < h800["inter_node"]  # still faster than IB
+    slow = moe_layer_time("h800", 8, 4, nvlink_gbs=60.0)
+    assert slow["bottleneck"] == "intra_node"
+    assert slow["intra_node"] > 1.3 * moe_layer_time("h100", 8, 4, nvlink_gbs=60.0)["inter_node"]
