@@ -36,11 +36,12 @@ def _tiny(**changes):
 
 def test_traffic_by_hand():
     # 2 experts over 2 nodes: distinct nodes 2 (1 - 1/4) = 1.5, remote with probability 1/2:
-    # 0.75 IB copies of 1,000 x 3 bytes; NVLink copies 2 x (1/2) = 1, so 3,000 bytes.
+    # 0.75 IB copies of 1,000 x 3 bytes; NVLink: 4 GPUs, each hit with probability 1 - (3/4)^2,
+    # 2 of them not a landing GPU: 2 x 7/16 = 0.875 copies, so 2,625 bytes.
     t = dispatch_bytes_per_token(1000, 2, 2, gpus_per_node=2, dispatch_bytes=1.0, combine_bytes=2.0)
     assert t["remote_nodes"] == pytest.approx(0.75)
     assert t["inter_node"] == pytest.approx(2250.0)
-    assert t["intra_node"] == pytest.approx(3000.0)
+    assert t["intra_node"] == pytest.approx(2625.0)
     # One node: nothing crosses InfiniBand. Node-limited to 1 of 8 nodes: 7/8 of a copy.
     assert dispatch_bytes_per_token(7168, 8, 1)["inter_node"] == 0.0
     assert dispatch_bytes_per_token(7168, 8, 8, max_nodes=1)["remote_nodes"] == pytest.approx(7 / 8)
@@ -48,20 +49,20 @@ def test_traffic_by_hand():
 
 def test_step_time_by_hand():
     # Per GPU: 250 token-layers. Compute 1e6 x 1000 / (4 x 1e9 x 0.5) = 0.5 s; IB 250 x 2,250 B
-    # at 1e6 B/s = 0.5625 s; NVLink 250 x 3,000 B = 0.75 s. Overlapped, NVLink binds: busy
-    # 0.75 s, bubble 0.075 s. Without overlap the three add up: 1.8125 s, bubble 0.18125 s.
+    # at 1e6 B/s = 0.5625 s; NVLink 250 x 2,625 B = 0.65625 s. Overlapped, NVLink binds: busy
+    # 0.65625 s, bubble 0.065625 s. Without overlap the three add up: 1.71875 s, bubble 0.171875 s.
     t = step_time(_tiny())
     assert t["compute"] == pytest.approx(0.5)
     assert t["inter_node"] == pytest.approx(0.5625)
-    assert t["intra_node"] == pytest.approx(0.75)
+    assert t["intra_node"] == pytest.approx(0.65625)
     assert t["bottleneck"] == "intra_node"
-    assert t["total"] == pytest.approx(0.825)
+    assert t["total"] == pytest.approx(0.721875)
     serial = step_time(_tiny(overlap=False))
-    assert serial["total"] == pytest.approx(1.8125 * 1.1)
+    assert serial["total"] == pytest.approx(1.71875 * 1.1)
     # Where each link stops binding: equal to the compute time of 0.5 s.
-    assert binding_bandwidth(_tiny(), "intra_node") == pytest.approx(1e-3 * 0.75 / 0.5)
+    assert binding_bandwidth(_tiny(), "intra_node") == pytest.approx(1e-3 * 0.65625 / 0.5)
     assert binding_bandwidth(_tiny(), "inter_node") == pytest.approx(1e-3 * 0.5625 / 0.5)
-    at_edge = step_time(_tiny(nvlink_gbs=1.5e-3, ib_gbs=1.125e-3))
+    at_edge = step_time(_tiny(nvlink_gbs=1.3125e-3, ib_gbs=1.125e-3))
     assert at_edge["intra_node"] == pytest.approx(at_edge["compute"])
     assert at_edge["inter_node"] == pytest.approx(at_edge["compute"])
 
@@ -111,13 +112,16 @@ def test_a_link_that_binds_moves_the_step_and_one_that_does_not_leaves_it(step, 
         assert after["total"] == pytest.approx(before["total"])
 
 
-def test_node_limited_routing_cuts_infiniband_time_only():
+def test_node_limited_routing_cuts_infiniband_time_not_nvlink():
     free = step_time(v3_training_step(0.45, max_nodes=None))
     limited = step_time(v3_training_step(0.45))
     # 8 experts over 8 nodes: 8 (1 - (7/8)^8) x 7/8 remote copies; over 4: 4 (1 - (3/4)^8) x 7/8.
     ratio = (8 * (1 - (7 / 8) ** 8)) / (4 * (1 - (3 / 4) ** 8))
     assert free["inter_node"] / limited["inter_node"] == pytest.approx(ratio)
-    assert free["intra_node"] == limited["intra_node"] and free["compute"] == limited["compute"]
+    # NVLink copies, 8 x 7 (1 - (63/64)^8) against 4 x 7 (1 - (31/32)^8): 5 % fewer, not a cut.
+    nv_ratio = (56 * (1 - (63 / 64) ** 8)) / (28 * (1 - (31 / 32) ** 8))
+    assert free["intra_node"] / limited["intra_node"] == pytest.approx(nv_ratio)
+    assert free["compute"] == limited["compute"]
 
 
 def test_v3_step_by_hand():
@@ -127,7 +131,7 @@ def test_v3_step_by_hand():
     s = v3_training_step(0.45)
     token_layers = 15360 * 4096 * 58 / 2048
     ib = token_layers * 4 * (1 - 0.75**8) * 7 / 8 * 7168 * 6 / 50e9
-    nvlink = token_layers * 8 * 7 / 8 * 7168 * 6 / 160e9
+    nvlink = token_layers * 4 * 7 * (1 - (31 / 32) ** 8) * 7168 * 6 / 160e9  # GPUs hit, 4 nodes
     t = step_time(s)
     assert t["inter_node"] == pytest.approx(ib) and t["intra_node"] == pytest.approx(nvlink)
     flops = 6 * 37e9 + 3 * 2 * 61 * 128 * (192 + 128) * 4096 / 2

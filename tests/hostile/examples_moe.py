@@ -107,7 +107,13 @@ EXAMPLES = {
     "labs.moe.comm.v3_parameter_counts": lambda: call(),
     "labs.moe.comm.moe_flops_per_token": lambda: call(config=TINY),
     "labs.moe.comm.moe_layer_time": lambda: call(
-        gpu="h800", n_nodes=8, max_nodes=4, config=TINY, tokens_per_gpu=64, mfu=0.4
+        gpu="h800",
+        n_nodes=8,
+        max_nodes=4,
+        config=TINY,
+        tokens_per_gpu=64,
+        mfu=0.4,
+        nvlink_gbs=160.0,
     ),
     # NumPy reference
     "labs.moe.reference.route": lambda: call(scores=SCORES, k=2, bias=np.zeros(4)),
@@ -129,7 +135,7 @@ EXAMPLES = {
     "labs.moe.torch.DeepSeekMoE": lambda: call(config=TINY),
     "labs.moe.torch.DeepSeekMoE.forward": _torch_forward,
     "labs.moe.torch.DeepSeekMoE.load_params": _torch_load_params,
-    "labs.moe.training.bigram_entropy": lambda: call(vocab=16, seed=0),
+    "labs.moe.training.best_loss": lambda: call(vocab=16, order=2, seed=0),
     "labs.moe.training.train_tiny_lm": lambda: call(
         balancing="aux",
         steps=2,
@@ -139,11 +145,13 @@ EXAMPLES = {
         d_model=8,
         d_expert=4,
         vocab=16,
+        order=2,
         batch=8,
         gamma=0.01,
         alpha=0.01,
         skew=1.0,
         dense=False,
+        ffn=True,
         lr=0.01,
     ),  # fmt: skip
     "labs.moe.training.layer_throughput": lambda: call(
@@ -171,7 +179,7 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
     ("labs.moe.reference.init_params", "seed", "huge-int"): _SEED,
     ("labs.moe.training.train_tiny_lm", "seed", "huge-int"): _SEED,
     ("labs.moe.training.layer_throughput", "seed", "huge-int"): _SEED,
-    ("labs.moe.training.bigram_entropy", "seed", "huge-int"): _SEED,
+    ("labs.moe.training.best_loss", "seed", "huge-int"): _SEED,
     ("labs.moe.reference.load_imbalance", "expert_load", "array-int-dtype"): _COUNTS,
     ("labs.moe.reference.update_bias", "expert_load", "array-int-dtype"): _COUNTS,
 }

@@ -4,17 +4,24 @@ Shared by chapter 4 ("When does sparsity pay?", through `labs.moe.comm`) and cha
 link that binds", through `labs.economics.steptime`), so that both chapters use one model.
 
 The model. Experts are spread evenly over `n_nodes` nodes of `gpus_per_node` GPUs, and routing
-is balanced (each expert equally likely). A token sends one copy of its hidden state over
-InfiniBand to each *remote node* that hosts one of its experts (DeepSeek-V3 §3.2.2: the copy then
-fans out inside the node over NVLink), and one NVLink copy to each destination GPU other than the
-one it lands on. The combine sends the results back the same way. With k experts drawn from n
-nodes the expected number of distinct nodes is n (1 - (1 - 1/n)^k); node-limited routing draws
-them from M <= n nodes instead, so M (1 - (1 - 1/M)^k), and a node hit is remote with probability
-(n - 1) / n:
+is balanced (each expert equally likely, the k draws independent). A token sends one copy of its
+hidden state over InfiniBand to each *remote node* that hosts one of its experts; the copy lands
+on the GPU with the token's own in-node index, and from there one NVLink copy goes to each *other*
+GPU of that node that hosts one of its experts (DeepSeek-V3 §3.2.2: "forwarded via NVLink to
+specific GPUs that host their target experts"). The token's own node works the same way, from the
+token's own GPU. Two experts on one GPU cost one copy, not two. The combine sends the results
+back the same way. With k experts drawn from n nodes the expected number of distinct nodes is
+n (1 - (1 - 1/n)^k); node-limited routing draws them from M <= n nodes instead, so
+M (1 - (1 - 1/M)^k), and a node hit is remote with probability (n - 1) / n. Each of the M g
+allowed GPUs is hit with probability 1 - (1 - 1/(M g))^k, and M (g - 1) of them are not a
+landing GPU:
 
     remote nodes  = M (1 - (1 - 1/M)^k) (n - 1) / n                                     (1)
-    NVLink copies = k (g - 1) / g                                                        (2)
+    NVLink copies = M (g - 1) (1 - (1 - 1/(M g))^k)                                      (2)
     bytes on a link = copies x d_model x bytes per element (dispatch + combine)          (3)
+
+Eq. (2) is below k (g - 1) / g, the count with one copy per expert, by the chance that two of a
+token's experts share a GPU (V3: 8 experts over the 32 GPUs of 4 nodes, 6.28 copies, not 7).
 """
 
 from __future__ import annotations
@@ -53,7 +60,7 @@ def dispatch_bytes_per_token(
 
     Returns:
         {"inter_node": InfiniBand bytes, "intra_node": NVLink bytes, "remote_nodes": expected
-        InfiniBand copies}.
+        InfiniBand copies, "nvlink_copies": expected NVLink copies}.
     """
     d_model = size("d_model", d_model, maximum=MAX_WIDTH)
     k = size("k", k, maximum=MAX_EXPERTS)
@@ -77,11 +84,12 @@ def _dispatch_bytes(d, k, n, m, g, round_trip_bytes) -> MappingProxyType:
     """Expected IB copies (remote nodes) and NVLink copies (other GPUs) times bytes per copy."""
     m = n if m is None else m
     remote_nodes = _distinct(k, m) * (n - 1) / n  # eq. (1): nodes hit, times P(not its own)
-    nvlink_copies = k * (g - 1) / g  # eq. (2): each expert on another GPU of its node, save 1 in g
+    nvlink_copies = _distinct(k, m * g) * (g - 1) / g  # eq. (2): GPUs hit, save the landing ones
     return MappingProxyType(
         {
             "inter_node": remote_nodes * d * round_trip_bytes,  # eq. (3)
             "intra_node": nvlink_copies * d * round_trip_bytes,  # eq. (3)
             "remote_nodes": remote_nodes,
+            "nvlink_copies": nvlink_copies,
         }
     )

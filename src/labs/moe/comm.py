@@ -69,10 +69,11 @@ def moe_flops_per_token(config: MoEConfig) -> int:
     return 2 * c.d_model * c.n_routed + 2 * 3 * c.d_model * c.d_expert * (c.n_shared + c.k)
 
 
-def _link_speeds(gpu: str) -> tuple[float, float]:
-    """(NVLink, IB) achieved GB/s per GPU. The H100's NVLink is V3's achieved 160 GB/s scaled by
-    the datasheet ratio 900 / 400 (the same share of peak); both use the same 400 Gb/s NICs."""
-    nvlink = fact("moe_v3_nvlink_gbs").value
+def _link_speeds(gpu: str, nvlink: float | None = None) -> tuple[float, float]:
+    """(NVLink, IB) achieved GB/s per GPU. The H100's NVLink is the H800's achieved figure (V3's
+    160 GB/s unless `nvlink` says otherwise) scaled by the datasheet ratio 900 / 400 (the same
+    share of peak); both use the same 400 Gb/s NICs."""
+    nvlink = fact("moe_v3_nvlink_gbs").value if nvlink is None else nvlink
     if gpu == "h100":
         nvlink *= (
             fact("econ_h100_sxm_interconnect_gbs").value
@@ -88,11 +89,16 @@ def moe_layer_time(
     config: MoEConfig = DEEPSEEK_V3_MOE,
     tokens_per_gpu: int = 4096,
     mfu: float = 0.4,
+    nvlink_gbs: float | None = None,
 ) -> MappingProxyType:
     """Seconds one GPU spends on one MoE layer's forward for `tokens_per_gpu` tokens: expert
     compute (FP8 peak of the registry times `mfu`), IB time and NVLink time of dispatch + combine.
     `bottleneck` names the slowest of the three (they overlap in V3's DualPipe, so the layer takes
-    about the slowest one)."""
+    about the slowest one). `nvlink_gbs` is the H800's achieved NVLink bandwidth per GPU (None:
+    V3's 160 GB/s); an H100 gets it times 900 / 400.
+
+    The model is pessimistic about overlap: it counts only the forward expert FLOPs, while
+    DualPipe also hides communication behind attention and the backward chunks (V3 §3.2.1)."""
     gpu = one_of("gpu", gpu, GPUS)
     n_nodes = size("n_nodes", n_nodes, maximum=MAX_NODES)
     if max_nodes is not None:
@@ -100,13 +106,15 @@ def moe_layer_time(
     config = instance("config", config, MoEConfig, "an MoEConfig")
     tokens_per_gpu = size("tokens_per_gpu", tokens_per_gpu, maximum=2**24)
     mfu = real_number("mfu", mfu, positive=True, maximum=1.0)
-    return _moe_layer_time(gpu, n_nodes, max_nodes, config, tokens_per_gpu, mfu)
+    if nvlink_gbs is not None:
+        nvlink_gbs = real_number("nvlink_gbs", nvlink_gbs, positive=True, maximum=10_000.0)
+    return _moe_layer_time(gpu, n_nodes, max_nodes, config, tokens_per_gpu, mfu, nvlink_gbs)
 
 
-def _moe_layer_time(gpu, n_nodes, max_nodes, config, tokens, mfu) -> MappingProxyType:
+def _moe_layer_time(gpu, n_nodes, max_nodes, config, tokens, mfu, nvlink_gbs=None):
     """compute = FLOPs / (peak x MFU); link time = bytes / achieved bandwidth."""
     peak = fact(f"econ_{gpu}_sxm_fp8_tflops").value * 1e12
-    nvlink, ib = _link_speeds(gpu)
+    nvlink, ib = _link_speeds(gpu, nvlink_gbs)
     traffic = _dispatch_bytes(
         config.d_model,
         config.k,

@@ -137,8 +137,9 @@ REMOTE_NODES = Exercise(
             args=(1, 2, 2),
             expected=0.5,  # one expert, on the other node half the time
             label="one expert, two nodes",
-            hint="a node is hit by k uniform draws with probability 1 - (1 - 1/M)^k, and it is "
-            "remote with probability (n - 1) / n.",
+            hint="two steps: how many distinct nodes do k uniform draws over the allowed nodes "
+            "hit on average (work out the chance that one node is missed by all k draws), and "
+            "what share of the nodes hit are not the token's own?",
         ),
         Case(
             args=(8, 8, 8),

@@ -4,12 +4,14 @@ the auxiliary loss or with V3's bias, and the throughput of a MoE layer against 
 Taught in chapter 4, "Routing collapse, and two cures" (`train_tiny_lm`) and "When does sparsity
 pay?" (`train_tiny_lm(dense=True)`, `layer_throughput`).
 
-The language is synthetic: a bigram chain over `vocab` tokens whose rows are Zipf-distributed,
-so the best possible loss is known (the chain's entropy rate). The model is an embedding, one
-DeepSeekMoE FFN with a residual, and an output head. A *skewed router* starts with every token
-leaning towards the low-numbered experts (a shared direction in the embeddings that the router
-columns of those experts align with), the situation in which routing collapses if nothing pushes
-back.
+The language is synthetic: a Markov chain of order 2 over `vocab` tokens whose rows are
+Zipf-distributed, so the best possible loss is known (`best_loss`). The model sums one embedding
+per context token, adds one DeepSeekMoE FFN with a residual, and ends in an output head. Without
+the FFN its logits are a sum of one term per context token, which cannot express the chain's
+rows: the FFN has work to do, and a run without it (`ffn=False`) is the control. A *skewed
+router* starts with every token leaning towards the low-numbered experts (a shared direction in
+the embeddings that the router columns of those experts align with), the situation in which
+routing collapses if nothing pushes back.
 """
 
 from __future__ import annotations
@@ -29,28 +31,40 @@ from labs.moe.config import MoEConfig
 from labs.moe.reference import _update_bias
 from labs.moe.torch import DeepSeekMoE, _swiglu
 
-__all__ = ["BALANCING", "bigram_entropy", "layer_throughput", "train_tiny_lm"]
+__all__ = ["BALANCING", "best_loss", "layer_throughput", "train_tiny_lm"]
 
 BALANCING = ("none", "aux", "bias")
 _MAX = 4096  # widths, vocabularies and expert counts above this are not "tiny"
+_MAX_CONTEXTS = 2**16  # rows of the chain's table
 
 
-def _bigram(vocab: int, seed: int) -> np.ndarray:
-    """A random bigram chain: each row a Zipf(1) distribution over a random permutation."""
+def _chain(vocab: int, order: int, seed: int) -> np.ndarray:
+    """A random Markov chain of `order`: row c (the context, the last `order` tokens read as a
+    base-`vocab` number, oldest first) is a Zipf(1) distribution over a random permutation.
+    Shape (vocab**order, vocab)."""
     rng = np.random.default_rng(seed)
     zipf = 1.0 / np.arange(1, vocab + 1)
-    rows = np.stack([zipf[rng.permutation(vocab)] for _ in range(vocab)])
+    rows = np.stack([zipf[rng.permutation(vocab)] for _ in range(vocab**order)])
     return rows / rows.sum(1, keepdims=True)
 
 
-def bigram_entropy(vocab: int = 64, seed: int = 0) -> float:
-    """The entropy rate (nats per token) of the chain `train_tiny_lm` trains on: the best loss."""
+def best_loss(vocab: int = 16, order: int = 2, seed: int = 0) -> float:
+    """The best possible loss (nats per token) on the task `train_tiny_lm` trains on: contexts
+    are drawn uniformly, so it is the mean entropy of the chain's rows."""
     vocab = size("vocab", vocab, minimum=2, maximum=_MAX)
+    order = size("order", order, maximum=3)
+    _check_contexts(vocab, order)
     seed = integer("seed", seed, minimum=0)
-    table = _bigram(vocab, seed)
-    stationary = np.linalg.matrix_power(table.T, 200)[:, 0]  # power iteration from token 0
-    stationary = stationary / stationary.sum()
-    return float(-(stationary[:, None] * table * np.log(table)).sum())
+    table = _chain(vocab, order, seed)
+    return float(-(table * np.log(table)).sum(1).mean())
+
+
+def _check_contexts(vocab: int, order: int) -> None:
+    if vocab**order > _MAX_CONTEXTS:
+        raise ValueError(
+            f"vocab**order must be at most {_MAX_CONTEXTS} contexts (a tiny task), got "
+            f"vocab={vocab}, order={order}: {vocab**order}"
+        )
 
 
 @contextlib.contextmanager
@@ -66,34 +80,40 @@ def _one_thread():
 
 
 class _TinyLM(nn.Module):
-    """Embedding -> x + FFN(RMSNorm(x)) -> head; the FFN a DeepSeekMoE or a dense SwiGLU."""
+    """Embeddings of the `order` context tokens, summed -> x + FFN(RMSNorm(x)) -> head; the FFN a
+    DeepSeekMoE, a dense SwiGLU, or none (`ffn="none"`, the control: logits then add one term
+    per context token and cannot express how the tokens interact)."""
 
-    def __init__(self, config: MoEConfig, vocab: int, dense: bool, skew: float):
+    def __init__(self, config: MoEConfig, vocab: int, order: int, ffn: str, skew: float):
         super().__init__()
         d = config.d_model
-        self.embed = nn.Embedding(vocab, d)
+        self.embed = nn.ModuleList(nn.Embedding(vocab, d) for _ in range(order))
         self.head = nn.Linear(d, vocab, bias=False)
-        self.dense = dense
-        if dense:  # the dense layer of the same ACTIVE size: width (S + k) x F
+        self.ffn = ffn
+        if ffn == "dense":  # the dense layer of the same ACTIVE size: width (S + k) x F
             width = (config.n_shared + config.k) * config.d_expert
             self.w1 = nn.Parameter(torch.randn(d, width) / math.sqrt(d))
             self.w3 = nn.Parameter(torch.randn(d, width) / math.sqrt(d))
             self.w2 = nn.Parameter(torch.randn(width, d) / math.sqrt(width))
-        else:
+        elif ffn == "moe":
             self.moe = DeepSeekMoE(config)
         with torch.no_grad():
-            self.embed.weight.normal_(0.0, 1.0)
-            if skew and not dense:  # a shared direction, favoured by the first experts
+            for table in self.embed:
+                table.weight.normal_(0.0, 1.0 / math.sqrt(order))
+            if skew and ffn == "moe":  # a shared direction, favoured by the first experts
                 direction = torch.randn(d)
                 direction /= direction.norm()
-                self.embed.weight += 2.0 * direction
+                for table in self.embed:
+                    table.weight += 2.0 * direction
                 lean = torch.linspace(skew, -skew, config.n_routed)
                 self.moe.router += direction[:, None] * lean[None, :] / math.sqrt(d)
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        x = self.embed(tokens)
+    def forward(self, context: torch.Tensor) -> torch.Tensor:
+        x = sum(table(context[:, j]) for j, table in enumerate(self.embed))  # (B, D)
+        if self.ffn == "none":
+            return self.head(x)
         h = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6)
-        ffn = _swiglu(h, self.w1, self.w3, self.w2) if self.dense else self.moe._forward(h)
+        ffn = _swiglu(h, self.w1, self.w3, self.w2) if self.ffn == "dense" else self.moe._forward(h)
         return self.head(x + ffn)
 
 
@@ -108,20 +128,22 @@ def _layer_config(d_model, d_expert, n_experts, k) -> MoEConfig:
     )
 
 
-def _check_train(balancing, steps, seed, n_experts, k, d_model, d_expert, vocab, batch, gamma,
-                 alpha, skew, dense, lr):  # fmt: skip
+def _check_train(balancing, steps, seed, n_experts, k, d_model, d_expert, vocab, order, batch,
+                 gamma, alpha, skew, dense, ffn, lr):  # fmt: skip
     one_of("balancing", balancing, BALANCING)
     steps = size("steps", steps, maximum=100_000, why="a tiny model, not a pre-training run")
     seed = integer("seed", seed, minimum=0)
     config = _layer_config(d_model, d_expert, n_experts, k)
     vocab = size("vocab", vocab, minimum=2, maximum=_MAX)
+    order = size("order", order, maximum=3)
+    _check_contexts(vocab, order)
     batch = size("batch", batch, maximum=2**16)
     gamma = real_number("gamma", gamma, nonnegative=True)
     alpha = real_number("alpha", alpha, nonnegative=True)
     skew = real_number("skew", skew, nonnegative=True, maximum=100.0)
-    dense = boolean("dense", dense)
+    kind = ("dense" if boolean("dense", dense) else "moe") if boolean("ffn", ffn) else "none"
     lr = real_number("lr", lr, positive=True, maximum=1.0)
-    return balancing, steps, seed, config, vocab, batch, gamma, alpha, skew, dense, lr
+    return balancing, steps, seed, config, vocab, order, batch, gamma, alpha, skew, kind, lr
 
 
 def train_tiny_lm(
@@ -132,50 +154,56 @@ def train_tiny_lm(
     k: int = 2,
     d_model: int = 32,
     d_expert: int = 16,
-    vocab: int = 64,
+    vocab: int = 16,
+    order: int = 2,
     batch: int = 256,
     gamma: float = 0.01,
     alpha: float = 0.01,
     skew: float = 3.0,
     dense: bool = False,
+    ffn: bool = True,
     lr: float = 0.01,
 ) -> MappingProxyType:
-    """Train the tiny bigram LM for `steps` Adam steps; returns per-step arrays.
+    """Train the tiny LM on the Markov chain for `steps` Adam steps; returns per-step arrays.
 
     Args:
         balancing: "none", "aux" (add alpha x `aux_balance_loss` on the normalised affinities)
             or "bias" (V3: move the routing bias by gamma against each expert's load per step).
+        order: how many previous tokens the next one depends on (2: the logits need the FFN,
+            since embeddings alone add one term per token and the chain's rows do not).
         dense: train the dense SwiGLU of the same active width instead (balancing is ignored).
+        ffn: False trains no FFN at all, the control (dense and balancing are ignored).
         skew: how strongly the initial router favours the first experts (0: no skew).
     Returns:
         {"loss": (steps,), "load": (steps, n_experts) token counts, "imbalance": (steps,) max/mean
-        load, "seconds": (steps,) cumulative CPU seconds of this process}; a dense run has no
-        load or imbalance.
+        load, "seconds": (steps,) cumulative CPU seconds of this process}; a run without a MoE
+        has no load or imbalance.
     """
-    (balancing, steps, seed, config, vocab, batch, gamma, alpha, skew, dense, lr) = _check_train(
-        balancing, steps, seed, n_experts, k, d_model, d_expert, vocab, batch, gamma, alpha, skew,
-        dense, lr
+    args = _check_train(
+        balancing, steps, seed, n_experts, k, d_model, d_expert, vocab, order, batch, gamma,
+        alpha, skew, dense, ffn, lr
     )  # fmt: skip
     with _one_thread():
-        return _train(balancing, steps, seed, config, vocab, batch, gamma, alpha, skew, dense, lr)
+        return _train(*args)
 
 
-def _train(balancing, steps, seed, config, vocab, batch, gamma, alpha, skew, dense, lr):
-    """The loop: sample bigrams, step Adam, then (bias) move the routing bias."""
+def _train(balancing, steps, seed, config, vocab, order, batch, gamma, alpha, skew, kind, lr):
+    """The loop: sample contexts and next tokens, step Adam, then (bias) move the routing bias."""
     torch.manual_seed(seed)
-    table = torch.as_tensor(_bigram(vocab, 0), dtype=torch.float32)
+    table = torch.as_tensor(_chain(vocab, order, 0), dtype=torch.float32)
+    digits = vocab ** torch.arange(order - 1, -1, -1)  # context index = sum of token x digit
     sampler = torch.Generator().manual_seed(seed + 1)
-    model = _TinyLM(config, vocab, dense, skew)
+    model = _TinyLM(config, vocab, order, kind, skew)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    e = config.n_routed
+    e, moe = config.n_routed, kind == "moe"
     loss_log, load_log, seconds = np.zeros(steps), np.zeros((steps, e)), np.zeros(steps)
     start = time.process_time()  # CPU time: other programs' load on the machine is left out
     for step in range(steps):
-        prev = torch.randint(vocab, (batch,), generator=sampler)
-        nxt = torch.multinomial(table[prev], 1, generator=sampler)[:, 0]
-        loss = F.cross_entropy(model(prev), nxt)
+        context = torch.randint(vocab, (batch, order), generator=sampler)  # (B, order)
+        nxt = torch.multinomial(table[context @ digits], 1, generator=sampler)[:, 0]  # (B,)
+        loss = F.cross_entropy(model(context), nxt)
         total = loss
-        if not dense:
+        if moe:
             idx = model.moe.last_indices
             load = torch.bincount(idx.reshape(-1), minlength=e)
             if balancing == "aux":  # E * sum_i f_i P_i on the normalised affinities
@@ -186,14 +214,14 @@ def _train(balancing, steps, seed, config, vocab, batch, gamma, alpha, skew, den
         opt.zero_grad()
         total.backward()
         opt.step()
-        if balancing == "bias" and not dense:
+        if balancing == "bias" and moe:
             with torch.no_grad():
                 model.moe.bias.copy_(_update_bias(model.moe.bias, torch.as_tensor(load_log[step],
                                                   dtype=model.moe.bias.dtype), gamma))  # fmt: skip
         loss_log[step] = loss.item()
         seconds[step] = time.process_time() - start
     result = {"loss": loss_log, "seconds": seconds}
-    if not dense:
+    if moe:
         result |= {"load": load_log, "imbalance": load_log.max(1) / load_log.mean(1)}
     return MappingProxyType(result)
 
@@ -208,9 +236,10 @@ def layer_throughput(
     seed: int = 0,
 ) -> MappingProxyType:
     """Forward + backward tokens per second of a DeepSeekMoE layer (1 shared + `n_experts` routed
-    of width `d_expert`, top-`k`) and of the dense SwiGLU of the same active width (k + 1) x
-    d_expert, best of `repeats` in CPU time on one thread.
-    Returns {"moe": tok/s, "dense": tok/s}."""
+    of width `d_expert`, top-`k`), of the dense SwiGLU of the same ACTIVE width (k + 1) x
+    d_expert, and of the dense SwiGLU of the same TOTAL width (n_experts + 1) x d_expert, best of
+    `repeats` in CPU time on one thread.
+    Returns {"moe": tok/s, "dense": tok/s, "dense_total": tok/s}."""
     config = _layer_config(d_model, d_expert, n_experts, k)
     tokens = size("tokens", tokens, maximum=2**16)
     repeats = size("repeats", repeats, maximum=100)
@@ -226,11 +255,16 @@ def _layer_throughput(config: MoEConfig, tokens: int, repeats: int, seed: int):
     on a shared machine is left out."""
     torch.manual_seed(seed)
     moe = DeepSeekMoE(config)
-    width = (config.n_shared + config.k) * config.d_expert
-    w = [torch.randn(s, requires_grad=True) for s in ((config.d_model, width),) * 2]
-    w2 = torch.randn(width, config.d_model, requires_grad=True)
-    x = torch.randn(tokens, config.d_model)
-    layers = {"moe": lambda: moe._forward(x), "dense": lambda: _swiglu(x, w[0], w[1], w2)}
+    d, f = config.d_model, config.d_expert
+    active, total = (config.n_shared + config.k) * f, (config.n_shared + config.n_routed) * f
+    dense = [torch.randn(s, requires_grad=True) for s in ((d, active), (d, active), (active, d))]
+    full = [torch.randn(s, requires_grad=True) for s in ((d, total), (d, total), (total, d))]
+    x = torch.randn(tokens, d)
+    layers = {
+        "moe": lambda: moe._forward(x),
+        "dense": lambda: _swiglu(x, *dense),
+        "dense_total": lambda: _swiglu(x, *full),
+    }
     for layer in layers.values():
         layer().sum().backward()  # warm-up
     best = dict.fromkeys(layers, float("inf"))
