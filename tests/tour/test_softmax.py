@@ -130,3 +130,21 @@ def test_torch_softmax_on_gpu_matches_cpu():
     x = torch.randn(64, 1000, dtype=torch.float32)
     got = tour_torch.softmax(x.cuda()).cpu()
     torch.testing.assert_close(got, tour_torch.softmax(x), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("framework", ["numpy", "torch", "jax"])
+def test_float16_softmax_survives_a_vocabulary_past_float16_max(framework):
+    # 129,280 equal logits (DeepSeek-V3's vocabulary): each exponential is 1, and a float16 sum of
+    # them overflows past 65,504, which would turn every probability into 0. The kernels sum in
+    # float32. The naive formula, summing in float16, is the control that must fail.
+    z = np.zeros(129_280, np.float16)
+    if framework == "numpy":
+        p = softmax(z)
+    elif framework == "torch":
+        p = tour_torch.softmax(torch.from_numpy(z)).numpy()
+    else:
+        p = np.asarray(tour_jax.softmax(jnp.asarray(z)))
+    assert p.dtype == np.float16
+    # float16 rounds 1/129,280 to a subnormal 0.2% too large: the total is 1.0017.
+    assert abs(p.astype(np.float64).sum() - 1) < 0.005
+    assert naive_softmax(z).astype(np.float64).sum() == 0.0

@@ -36,4 +36,5 @@ def _softmax(x: Float[jax.Array, "..."], axis: int, temperature: float) -> Float
     """Eq. (1) with the max subtracted first."""
     z = x - jnp.max(x, axis=axis, keepdims=True)  # every exponent <= 0: exp cannot overflow
     e = jnp.exp(z / temperature)
-    return e / jnp.sum(e, axis=axis, keepdims=True)
+    acc = jnp.promote_types(x.dtype, jnp.float32)  # a float16 sum of > 65,504 ones overflows
+    return (e / jnp.sum(e, axis=axis, keepdims=True, dtype=acc)).astype(x.dtype)

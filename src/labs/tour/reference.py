@@ -29,7 +29,8 @@ def softmax(x, axis: int = -1, temperature: float = 1.0) -> np.ndarray:
             the distribution, T < 1 sharpens it.
 
     Returns:
-        Probabilities with the shape and dtype of `x`.
+        Probabilities with the shape and dtype of `x`. The sum accumulates in at least float32:
+        in float16 the sum of more than 65,504 equal logits' exponentials would overflow.
     """
     x, axis, temperature = softmax_args(x, axis, temperature, framework="numpy")
     return _softmax(x, axis, temperature)
@@ -41,7 +42,8 @@ def _softmax(
     """Eq. (1) with the max subtracted first."""
     z = x - x.max(axis=axis, keepdims=True)  # every exponent <= 0: exp cannot overflow
     e = np.exp(z / np.asarray(temperature, dtype=x.dtype))
-    return e / e.sum(axis=axis, keepdims=True)
+    acc = np.promote_types(x.dtype, np.float32)  # a float16 sum of > 65,504 ones overflows
+    return (e / e.sum(axis=axis, keepdims=True, dtype=acc)).astype(x.dtype)
 
 
 def naive_softmax(x, axis: int = -1) -> np.ndarray:

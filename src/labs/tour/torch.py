@@ -34,4 +34,5 @@ def _softmax(
     """Eq. (1) with the max subtracted first."""
     z = x - x.amax(dim=axis, keepdim=True)  # every exponent <= 0: exp cannot overflow
     e = torch.exp(z / temperature)
-    return e / e.sum(dim=axis, keepdim=True)
+    acc = torch.promote_types(x.dtype, torch.float32)  # a float16 sum of > 65,504 ones overflows
+    return (e / e.sum(dim=axis, keepdim=True, dtype=acc)).to(x.dtype)
