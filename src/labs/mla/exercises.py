@@ -197,17 +197,11 @@ DECODE_BOUND = Exercise(
             "241.8, and the v5e's balance point is 197e12 / 819e9 = 240.5: just over it.",
         ),
         Case(
-            args=(DEEPSEEK_V3, 1, *H800),
-            expected="memory",  # 1.889 x 128 = 241.8 < 295.4: just under the balance point
-            label="DeepSeek-V3, all 128 heads on one H800",
-            hint="the same 241.8 FLOPs per byte, against the H800's balance point of "
-            "989.5e12 / 3.35e12 = 295.4.",
-        ),
-        Case(
             args=(DEEPSEEK_V3, 1, *T4),
             expected="compute",  # 241.8 > 203.1
             label="DeepSeek-V3's attention shape, 128 heads on a T4",
-            hint="a T4 has far less bandwidth per FLOP than an H800: its balance point is lower.",
+            hint="the same 241.8 FLOPs per byte; a T4 has far less bandwidth per FLOP than an H800 "
+            "(295.4): its balance point is 65e12 / 320e9 = 203.1.",
         ),
         Case(
             args=(DEEPSEEK_V3, 8, *H800),
