@@ -11,6 +11,7 @@ Taught in chapter 3, "A decode benchmark" and "When does it pay?".
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import torch
 
@@ -119,7 +120,7 @@ def measure_device_limits(
     device: torch.device | str = "cpu", *, cpu_threads: int = 1, repeats: int = 5
 ) -> tuple[float, float]:
     """(FLOP/s, bytes/s) this device reaches: a float32 (1024 x 1024) matrix product, and a sum
-    over a 256 MiB float32 tensor (8x this CPU's 32 MiB L3, so it streams from memory).
+    over a 256 MiB float32 tensor (larger than a CPU's last-level cache, so it streams from memory).
 
     The best of `repeats` (at most 100) after a warm-up; on a CPU with `cpu_threads` threads (as
     `decode_benchmark`), restored afterwards. These are the roofline's ceilings for this machine:
@@ -159,3 +160,23 @@ def _measure_limits(device: torch.device, repeats: int) -> tuple[float, float]:
     big = torch.ones(64 * 2**20, device=device)  # 256 MiB of float32
     stream = _best_seconds(lambda: big.sum(), device, repeats)
     return 2 * n**3 / product, big.numel() * 4 / stream
+
+
+def _last_level_cache_bytes(root: str = "/sys/devices/system/cpu/cpu0/cache") -> int | None:
+    """Size of CPU 0's highest-level data or unified cache, read from Linux's sysfs; None where
+    sysfs is missing or unreadable (macOS, Windows, some containers)."""
+    best = None
+    try:
+        for index in sorted(Path(root).glob("index*")):
+            kind = (index / "type").read_text().strip()
+            if kind == "Instruction":
+                continue
+            level = int((index / "level").read_text())
+            text = (index / "size").read_text().strip()  # e.g. "32768K"
+            units = {"K": 2**10, "M": 2**20, "G": 2**30}
+            nbytes = int(text[:-1]) * units[text[-1]] if text[-1] in units else int(text)
+            if best is None or level > best[0]:
+                best = (level, nbytes)
+    except (OSError, ValueError):
+        return None
+    return None if best is None else best[1]

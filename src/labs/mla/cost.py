@@ -121,8 +121,9 @@ def mla_cache_bytes_per_layer(
 
     latent: d_c elements at `latent_bits`; RoPE key: d_h^R elements at `rope_bits`; and, when
     `scale_bits` > 0, one scale per `scale_tile` latent elements (ceil(d_c / tile) scales).
-    DeepSeek's FP8 cache (FlashMLA): 512 E4M3 values (8 bits) + 4 FP32 scales (tile 128) + 64
-    BF16 RoPE values = 512 + 16 + 128 = 656 bytes. Widths at most 64 bits.
+    FlashMLA's FP8 cache (the format of its DeepSeek-V3.2-Exp sparse decoding kernels; its dense
+    V3 kernel reads BF16): 512 E4M3 values (8 bits) + 4 FP32 scales (tile 128) + 64 BF16 RoPE
+    values = 512 + 16 + 128 = 656 bytes. Widths at most 64 bits.
     """
     config = check_mla_config(config)
     latent_bits = real_number("latent_bits", latent_bits, positive=True, maximum=MAX_BITS)

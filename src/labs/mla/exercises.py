@@ -179,6 +179,7 @@ def check_absorbed_scores(fn) -> CheckReport:
 # bytes (BF16), i.e. 1.889 h FLOPs per byte; compute-bound when that exceeds peak FLOP/s / bytes/s.
 H800 = (989.5e12, 3.35e12)  # BF16 dense, HBM3: balance 295.4 FLOPs/byte
 T4 = (65e12, 320e9)  # FP16 tensor cores, GDDR6: balance 203.1 FLOPs/byte
+TPU_V5E = (197e12, 819e9)  # BF16, HBM2: balance 240.5 FLOPs/byte
 SLOW_CPU = (50e9, 10e9)  # a CPU thread: balance 5 FLOPs/byte
 
 DECODE_BOUND = Exercise(
@@ -189,17 +190,18 @@ DECODE_BOUND = Exercise(
     ),
     cases=(
         Case(
-            args=(DEEPSEEK_V3, 1, *H800),
-            expected="memory",  # 1.889 x 128 = 241.8 < 295.4: just under the balance point
-            label="DeepSeek-V3, all 128 heads on one H800",
+            args=(DEEPSEEK_V3, 1, *TPU_V5E),
+            expected="compute",  # 1.889 x 128 = 241.8 > 240.5: over the balance point by 0.5%
+            label="DeepSeek-V3, all 128 heads on one TPU v5e (197 TFLOP/s, 819 GB/s)",
             hint="count exactly: FLOPs / bytes = 2 n_h (d_c + d_h^R + d_c) / ((d_c + d_h^R) x 2) = "
-            "241.8, and the H800's balance point is 989.5e12 / 3.35e12 = 295.4.",
+            "241.8, and the v5e's balance point is 197e12 / 819e9 = 240.5: just over it.",
         ),
         Case(
             args=(DEEPSEEK_V3, 1, *T4),
             expected="compute",  # 241.8 > 203.1
             label="DeepSeek-V3's attention shape, 128 heads on a T4",
-            hint="a T4 has far less bandwidth per FLOP than an H800: its balance point is lower.",
+            hint="the same 241.8 FLOPs per byte; a T4 has far less bandwidth per FLOP than an H800 "
+            "(295.4): its balance point is 65e12 / 320e9 = 203.1.",
         ),
         Case(
             args=(DEEPSEEK_V3, 8, *H800),

@@ -3,7 +3,7 @@ cases (3.2, 3.3)."""
 
 from labs.common.exercises import Case
 from labs.mla.config import DEEPSEEK_V3, AttentionConfig
-from labs.mla.exercises import H800, SLOW_CPU, T4, _repeat_case, _scores_case
+from labs.mla.exercises import H800, SLOW_CPU, TPU_V5E, _repeat_case, _scores_case
 
 # MQA with 64 heads of 128: 4 n_h d_h S FLOPs over 2 d_h S elements of 2 bytes = n_h = 64.
 _MQA64 = AttentionConfig(kind="mqa", n_layers=1, d_model=8192, n_heads=64, head_dim=128)
@@ -25,7 +25,7 @@ HIDDEN = {
     ),
     "decode_bound": (
         # absorbed MLA: 2 n_h (d_c + d_h^R + d_c) / (2 (d_c + d_h^R)) = n_h x 1088 / 576 per byte
-        Case((DEEPSEEK_V3, 2, *T4), "memory", label="64 heads per T4: 120.9 < 203.1"),
+        Case((DEEPSEEK_V3, 2, *TPU_V5E), "memory", label="64 heads per TPU v5e: 120.9 < 240.5"),
         Case((_MQA64, 1, *H800), "memory", label="MQA, 64 heads on an H800: 64 < 295.4"),
         Case((_MQA64, 1, *SLOW_CPU), "compute", label="MQA, 64 heads on a CPU thread: 64 > 5"),
         Case(
