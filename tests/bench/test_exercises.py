@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from labs.bench import device_peaks
+from labs.bench import device_peaks, mla_decode_work, roofline
 from labs.bench.exercises import (
     A100,
+    CACHE_BOUND,
     CHOOSE_PRECISION,
     COMBINE_SPLITS,
     H100,
     H200,
+    check_cache_bound,
     check_choose_precision,
     check_combine_splits,
 )
@@ -156,3 +158,51 @@ def test_choose_precision_cases_use_the_registry_peaks():
         )
     answers = [c.expected for c in CHOOSE_PRECISION.fresh_cases()]
     assert answers.count("fp8") >= 3 and answers.count("bf16") >= 3  # no constant answer passes
+
+
+# --- 8.4 cache_bound ----------------------------------------------------------------------------
+
+
+def cache_bound(batch, context, heads, latent, rope, bytes_per_token, peaks):
+    work = mla_decode_work(
+        batch, context, heads, latent, rope, cache_bytes=bytes_per_token / (latent + rope)
+    )
+    return roofline(*work, peaks.bf16_tflops, peaks.memory_gbs).bound
+
+
+def bytes_per_element(batch, context, heads, latent, rope, bytes_per_token, peaks):
+    work = mla_decode_work(batch, context, heads, latent, rope, cache_bytes=bytes_per_token)
+    return roofline(*work, peaks.bf16_tflops, peaks.memory_gbs).bound
+
+
+def long_context_only(batch, context, heads, latent, rope, bytes_per_token, peaks):
+    intensity = 2 * heads * (2 * latent + rope) / bytes_per_token  # the cache's bytes alone
+    return "compute" if intensity > peaks.bf16_tflops / peaks.memory_gbs * 1e3 else "memory"
+
+
+def ridge_of_the_h100(batch, context, heads, latent, rope, bytes_per_token, peaks):
+    work = mla_decode_work(
+        batch, context, heads, latent, rope, cache_bytes=bytes_per_token / (latent + rope)
+    )
+    return roofline(*work, 989.5, 3350.0).bound
+
+
+def test_cache_bound_accepts_the_roofline():
+    assert check_cache_bound(cache_bound).passed
+
+
+def test_cache_bound_tells_wrong_answers():
+    report = check_cache_bound(bytes_per_element)
+    assert report.status == "failed" and "bytes per element" in str(report)
+    report = check_cache_bound(long_context_only)
+    assert report.status == "failed" and report.passed_cases == 4
+    assert "queries" in str(report)
+    report = check_cache_bound(ridge_of_the_h100)
+    assert report.status == "failed" and "206" in str(report)
+    assert check_cache_bound(stub).status == "not attempted"
+
+
+def test_cache_bound_cases_match_the_roofline_and_vary():
+    answers = [c.expected for c in CACHE_BOUND.fresh_cases()]
+    assert answers == [cache_bound(*c.args) for c in CACHE_BOUND.fresh_cases()]
+    assert answers.count("memory") >= 2 and answers.count("compute") >= 2

@@ -340,10 +340,12 @@ EXPECTED = {
     "bench_partial": [
         ("combine_splits", "9", "10", "failed"),
         ("choose_precision", "5", "13", "failed"),
+        ("cache_bound", "0", "9", "not_attempted"),
     ],
     "bench_uses_course": [
         ("combine_splits", "0", "10", "failed"),
         ("choose_precision", "0", "13", "not_attempted"),
+        ("cache_bound", "0", "9", "not_attempted"),
     ],
     "tour_numpy_scalar": [("log_sum_exp", "4", "4", "passed")],
     "grpo_torch": [

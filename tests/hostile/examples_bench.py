@@ -20,6 +20,10 @@ def _choose_precision(m, k, n, peaks, weight_in_fp8):  # a wrong answer: the che
     return "fp8"
 
 
+def _cache_bound(batch, context, heads, latent, rope, bytes_per_token, peaks):  # always wrong
+    return "memory"
+
+
 def _results() -> dict:
     return {"device": {"kind": "cpu", "name": "x86_64", "peaks": None}, "mla_decode": []}
 
@@ -61,6 +65,7 @@ EXAMPLES = {
     "labs.bench.exercises.check_choose_precision": lambda: call(
         fn=_choose_precision, fixed=("fn",)
     ),
+    "labs.bench.exercises.check_cache_bound": lambda: call(fn=_cache_bound, fixed=("fn",)),
     "labs.bench.results.format_results": lambda: call(results=load_results("cpu")),
     "labs.bench.run.run_benchmarks": lambda: call(sizes="tiny", repeats=1, seed=0),
     "labs.bench.run.write_results": lambda: call(

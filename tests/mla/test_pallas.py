@@ -210,6 +210,34 @@ def test_compiled_on_gpu_matches_reference(heads_per_block):
         assert np.abs(got[i] - want).max() / np.abs(want).max() < 2e-2
 
 
+def test_bf16_inputs_in_blocks_of_heads_match_reference():
+    """What the GPU benchmark runs (bf16 inputs, fewer heads per program than H), interpreted."""
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(6)
+    b, h, c, r, s = 2, 8, 32, 8, 40  # 40 rows: not a multiple of the block of 16
+    q_lat = rng.standard_normal((b, h, c)).astype(np.float32) / 4
+    q_r = rng.standard_normal((b, h, r)).astype(np.float32) / 4
+    c_kv = rng.standard_normal((b, s, c)).astype(np.float32)
+    k_r = rng.standard_normal((b, s, r)).astype(np.float32)
+    lengths = np.array([40, 17], np.int32)
+    to_bf16 = lambda x: jnp.asarray(x, jnp.bfloat16)  # noqa: E731
+    args = (to_bf16(q_lat), to_bf16(q_r), to_bf16(c_kv), to_bf16(k_r), lengths)
+    got = mla_decode(*args, scale=0.1, block=16, splits=2, heads_per_block=2, interpret=True)
+    got = np.asarray(got, np.float64)
+    short = mla_decode(*args[:4], lengths - 1, scale=0.1, block=16, splits=2, heads_per_block=2)
+    f = lambda x: np.asarray(to_bf16(x).astype(jnp.float32), np.float64)  # noqa: E731
+    errors, controls = [], []
+    for i, n in enumerate(lengths):  # float64 reference on the same bf16-rounded values
+        scores = (f(q_lat)[i] @ f(c_kv)[i, :n].T + f(q_r)[i] @ f(k_r)[i, :n].T) * 0.1
+        p = np.exp(scores - scores.max(axis=1, keepdims=True))
+        want = (p / p.sum(axis=1, keepdims=True)) @ f(c_kv)[i, :n]
+        errors.append(np.abs(got[i] - want).max() / np.abs(want).max())
+        controls.append(np.abs(np.asarray(short, np.float64)[i] - want).max() / np.abs(want).max())
+    # bf16 probabilities in the P.V product: about 3 significant digits
+    assert max(errors) < 2e-2 and min(controls) > 10 * max(max(errors), 2e-3), (errors, controls)
+
+
 def test_parity_with_pytorch_fused_attention():
     """NumPy reference, PyTorch and the JAX (Pallas) kernel on the same inputs: PyTorch's fused
     attention sees one "head" whose H query rows share the latent key [c^KV, k^R] and value c^KV,

@@ -4,11 +4,14 @@
     chunks of one sequence leave into the attention output, as `labs.mla.pallas` must.
 8.3 `choose_precision` (a decision): BF16 or FP8 for one GEMM on one device, with the weight
     stored in FP8 or quantised on the fly, by the cost model of `labs.fp8.cost`.
-(The notebook's 8.1 and 8.4 are predictions that a cell then computes; they have no check here.)
+8.4 `cache_bound` (a prediction, then a function): memory- or compute-bound, one absorbed MLA
+    decode step whose cache stores a given number of bytes per token (FP8: 656, BF16: 1152).
+(The notebook's 8.1 is a prediction that a cell then computes; it has no check here.)
 
 Expected values are computed by brute force here (8.2: the softmax over the whole context with
 explicit loops, sharing no code with the kernel) or worked by hand (8.3: the arithmetic is in the
-comments, in microseconds, with each device's registry figures written out).
+comments, in microseconds, with each device's registry figures written out; 8.4: FLOPs and bytes
+worked by hand in the comments).
 """
 
 from __future__ import annotations
@@ -221,3 +224,66 @@ CHOOSE_PRECISION = Exercise(
 def check_choose_precision(fn) -> CheckReport:
     """Run the public cases of exercise 8.3 against `fn`."""
     return check(fn, CHOOSE_PRECISION)
+
+
+# --- 8.4 ---------------------------------------------------------------------------------------
+# One absorbed decode step (eqs. R2, R3 of chapter 8): F = 2BHS(d_c + d_h^R) + 2BHSd_c FLOPs;
+# Q = BS * bytes_per_token + 2BH(d_c + d_h^R) (BF16 queries) + 4BHd_c (FP32 output) bytes.
+# V3: d_c = 512, d_h^R = 64, so F = 2176 BHS and the queries and outputs take 3200 BH bytes.
+# Ridges (BF16 peak / bandwidth): H100 989.5 / 3.35 = 295.37, H200 989.5 / 4.8 = 206.15.
+CACHE_BOUND = Exercise(
+    name="cache_bound",
+    signature=(
+        "cache_bound(batch: int, context: int, heads: int, latent: int, rope: int, "
+        "bytes_per_token: float, peaks: DevicePeaks) -> str ('memory' or 'compute')"
+    ),
+    cases=(
+        Case(
+            # F = 2176 * 64 * 128 * 16384 = 292,057,776,128; Q = 64 * 16384 * 656 + 3200 * 64 *
+            # 128 = 714,080,256: 409.0 FLOPs per byte > 295.37.
+            args=(64, 16384, 128, 512, 64, 656.0, H100),
+            expected="compute",
+            label="V3's decode with the FP8 cache (656 bytes per token), batch 64, 16K, H100",
+            hint="656 bytes per token leave about 278,528 / 656 = 425 FLOPs per byte at long "
+            "contexts, above the H100's ridge of 295. bytes_per_token is per token: "
+            "mla_decode_work takes bytes per element, bytes_per_token / (latent + rope).",
+        ),
+        Case(
+            # Q = 64 * 16384 * 1152 + 26,214,400 = 1,234,173,952: 236.6 < 295.37.
+            args=(64, 16384, 128, 512, 64, 1152.0, H100),
+            expected="memory",
+            label="the same step with the BF16 cache (1152 bytes per token), H100",
+            hint="with 1152 bytes per token the intensity is about 237 FLOPs per byte, below "
+            "the ridge: compare F / Q with peak FLOP/s / peak bytes/s, both from `peaks`.",
+        ),
+        Case(
+            # half the heads: F = 146,028,888,064; Q = 687,865,856 + 13,107,200 = 700,973,056:
+            # 208.3 < 295.37.
+            args=(64, 16384, 64, 512, 64, 656.0, H100),
+            expected="memory",
+            label="64 heads per GPU (tensor parallelism over two), FP8 cache, H100",
+            hint="the FLOPs grow with the heads that share the cache, the cache's bytes do not: "
+            "halving the heads halves the intensity.",
+        ),
+        Case(
+            # the same 208.3 FLOPs per byte > 206.15.
+            args=(64, 16384, 64, 512, 64, 656.0, H200),
+            expected="compute",
+            label="the same step on an H200 (4.8 TB/s)",
+            hint="the H200's ridge is 206, not 295: take the ridge from the peaks you are given.",
+        ),
+        Case(
+            # F = 2176 * 128 * 64 = 17,825,792; Q = 64 * 656 + 3200 * 128 = 451,584: 39.5.
+            args=(1, 64, 128, 512, 64, 656.0, H100),
+            expected="memory",
+            label="one sequence of 64 cached tokens, FP8 cache, H100",
+            hint="at a short context the queries (BF16) and the output (FP32) weigh more than "
+            "the cache: count their bytes too (mla_decode_work does), not only the cache's.",
+        ),
+    ),
+)
+
+
+def check_cache_bound(fn) -> CheckReport:
+    """Run the public cases of exercise 8.4 against `fn`."""
+    return check(fn, CACHE_BOUND)

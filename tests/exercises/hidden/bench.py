@@ -1,8 +1,12 @@
 """Hidden cases of chapter 8: the brute-force softmax of the public cases (8.2) and hand
-arithmetic (8.3, in microseconds, eqs. 6 and 7 of labs.fp8.cost with the pass before the GEMM)."""
+arithmetic (8.3, in microseconds, eqs. 6 and 7 of labs.fp8.cost with the pass before the GEMM;
+8.4, FLOPs and bytes of eqs. R2 and R3)."""
 
 from labs.bench.exercises import A100, H100, H200, _split_case
+from labs.bench.roofline import DevicePeaks
 from labs.common.exercises import Case
+
+V5E = DevicePeaks("TPU v5e", 819.0, 197.0, None)  # ridge 197 / 0.819 = 240.54
 
 HIDDEN = {
     "combine_splits": (
@@ -38,8 +42,21 @@ HIDDEN = {
         # 2 x 11,018,752 B = 6.58.
         Case((1, 7168, 1536, H100, False), "bf16", label="V3's q_a projection, weight converted"),
     ),
+    "cache_bound": (
+        # F = 2176 * 32 * 128 * 4096 = 36,507,222,016; Q = 32 * 4096 * 656 + 3200 * 32 * 128
+        # = 99,090,432: 368.4 > 240.54.
+        Case((32, 4096, 128, 512, 64, 656.0, V5E), "compute", label="FP8 cache on a TPU v5e"),
+        # Q = 32 * 4096 * 1152 + 13,107,200 = 164,102,144: 222.5 < 240.54.
+        Case((32, 4096, 128, 512, 64, 1152.0, V5E), "memory", label="BF16 cache on a TPU v5e"),
+        # F = 2176 * 16 * 32 * 8192 = 9,126,805,504; Q = 16 * 8192 * 656 + 3200 * 16 * 32 =
+        # 87,621,632: 104.2 < 206.15.
+        Case((16, 8192, 32, 512, 64, 656.0, H200), "memory", label="32 heads, FP8 cache, H200"),
+        # F = 2176 * 128 * 256 = 71,303,168; Q = 256 * 656 + 409,600 = 577,536: 123.5 < 295.37.
+        Case((1, 256, 128, 512, 64, 656.0, H100), "memory", label="one sequence of 256 tokens"),
+    ),
 }
 FORBIDDEN = {
     "combine_splits": ("labs.mla.pallas._combine",),
     "choose_precision": (),
+    "cache_bound": (),
 }

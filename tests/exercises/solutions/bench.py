@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from labs.bench import mla_decode_work, roofline
 from labs.fp8.cost import linear_layer_times
 
 
@@ -17,3 +18,10 @@ def choose_precision(m, k, n, peaks, weight_in_fp8):
     limits["memory_gbs"] = peaks.memory_gbs
     t = linear_layer_times(m, k, n, **limits, weight_in_fp8=weight_in_fp8)
     return "fp8" if t["fp8"] < t["bf16"] else "bf16"  # a tie keeps BF16
+
+
+def cache_bound(batch, context, heads, latent, rope, bytes_per_token, peaks):
+    work = mla_decode_work(
+        batch, context, heads, latent, rope, cache_bytes=bytes_per_token / (latent + rope)
+    )
+    return roofline(*work, peaks.bf16_tflops, peaks.memory_gbs).bound
