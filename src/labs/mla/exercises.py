@@ -2,11 +2,11 @@
 
 3.1 `kv_cache_elements`: the per-token cache of every attention kind (DeepSeek-V2, Table 1).
 3.2 `repeat_kv`: share each KV head with its group of query heads, as GQA does.
-3.3 `decode_bound` (second edition): a decision: is one decode step memory- or compute-bound,
+3.3 `decode_bound`: a decision: is one decode step memory- or compute-bound,
     given a configuration, a device and a tensor-parallel degree? (The notebook's 3.4 is a
     prediction that the decode benchmark then measures; it has no check here.)
-`absorbed_scores`, the first edition's 3.3 (MLA's scores straight from the cached latents), is
-kept with its check for graders; the notebook now shows that computation, so it no longer asks it.
+`absorbed_scores` (MLA's scores straight from the cached latents), an earlier form of 3.3, is kept
+with its check for graders; the notebook shows that computation, so it no longer asks for it.
 
 Expected values are worked by hand (3.1, decode_bound: the arithmetic is in the comments) or
 computed by brute force here, with explicit loops that share no code with the package (3.2,
@@ -114,7 +114,7 @@ def check_repeat_kv(fn) -> CheckReport:
     return check(fn, REPEAT_KV)
 
 
-# --- 3.3 ---------------------------------------------------------------------------------------
+# --- absorbed_scores (an earlier form of 3.3) -----------------------------------------------------
 
 
 def _scores_brute_force(q: np.ndarray, w_uk: np.ndarray, c_kv: np.ndarray) -> np.ndarray:
@@ -170,11 +170,11 @@ ABSORBED_SCORES = Exercise(
 
 
 def check_absorbed_scores(fn) -> CheckReport:
-    """Run the public cases of `absorbed_scores` (the first edition's exercise 3.3) against `fn`."""
+    """Run the public cases of `absorbed_scores` (an earlier form of exercise 3.3) against `fn`."""
     return check(fn, ABSORBED_SCORES)
 
 
-# --- 3.3, second edition -------------------------------------------------------------------------
+# --- 3.3, decode_bound ----------------------------------------------------------------------------
 # Absorbed MLA decode at V3's shape with h heads on a device: 2 h S (576 + 512) FLOPs for 1,152 S
 # bytes (BF16), i.e. 1.889 h FLOPs per byte; compute-bound when that exceeds peak FLOP/s / bytes/s.
 H800 = (989.5e12, 3.35e12)  # BF16 dense, HBM3: balance 295.4 FLOPs/byte
@@ -233,5 +233,5 @@ DECODE_BOUND = Exercise(
 
 
 def check_decode_bound(fn) -> CheckReport:
-    """Run the public cases of exercise 3.3 (second edition, `decode_bound`) against `fn`."""
+    """Run the public cases of exercise 3.3 (`decode_bound`) against `fn`."""
     return check(fn, DECODE_BOUND)
