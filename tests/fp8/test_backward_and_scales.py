@@ -1,4 +1,4 @@
-"""Second edition of chapter 2: column tiles, power-of-two scales, re-tiling, V3's FP8 backward
+"""Chapter 2: column tiles, power-of-two scales, re-tiling, V3's FP8 backward
 (NumPy reference against hand-worked values; torch and JAX against the formulas written with the
 reference `fake_quantize`), and the bad input these add."""
 

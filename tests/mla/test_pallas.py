@@ -225,7 +225,9 @@ def test_bf16_inputs_in_blocks_of_heads_match_reference():
     args = (to_bf16(q_lat), to_bf16(q_r), to_bf16(c_kv), to_bf16(k_r), lengths)
     got = mla_decode(*args, scale=0.1, block=16, splits=2, heads_per_block=2, interpret=True)
     got = np.asarray(got, np.float64)
-    short = mla_decode(*args[:4], lengths - 1, scale=0.1, block=16, splits=2, heads_per_block=2)
+    short = mla_decode(
+        *args[:4], lengths - 1, scale=0.1, block=16, splits=2, heads_per_block=2, interpret=True
+    )
     f = lambda x: np.asarray(to_bf16(x).astype(jnp.float32), np.float64)  # noqa: E731
     errors, controls = [], []
     for i, n in enumerate(lengths):  # float64 reference on the same bf16-rounded values

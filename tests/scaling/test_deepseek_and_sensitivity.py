@@ -1,5 +1,5 @@
 """DeepSeek LLM's laws (labs.scaling.deepseek) and the fragility of the allocation
-(labs.scaling.sensitivity), chapter 1 second edition."""
+(labs.scaling.sensitivity), chapter 1."""
 
 from __future__ import annotations
 

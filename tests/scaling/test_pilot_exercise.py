@@ -1,4 +1,4 @@
-"""The pilot-budget exercise (chapter 1, Exercise 1.1, second edition): a decision under a
+"""The pilot-budget exercise (chapter 1, Exercise 1.1): a decision under a
 budget, scored against the hidden law's true optimum."""
 
 from __future__ import annotations

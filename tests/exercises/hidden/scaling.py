@@ -49,7 +49,7 @@ FORBIDDEN = {
     "power_law_fit": ("labs.scaling.fitting.fit_power_law",),
 }
 
-# The pilot-budget exercise (chapter 1, second edition), where it exists: two more hidden laws,
+# The pilot-budget exercise (chapter 1), where it exists: two more hidden laws,
 # each a lab the answer must spend its budget on; scored like the public cases (within 40%).
 _exercises = importlib.import_module("labs.scaling.exercises")
 if hasattr(_exercises, "PilotLab"):
