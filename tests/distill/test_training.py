@@ -130,6 +130,39 @@ def test_cost_model():
         grpo_step_flops(10, 4, 9, 0)
 
 
+def test_roofline_seconds():
+    from labs.distill import sampling_seconds, training_seconds
+
+    # 1,000 parameters, 2 bytes each, 10 tokens; peak 1e6 FLOP/s at utilisation 0.5, 1e3 bytes/s.
+    # Compute: 2e3 / 5e5 = 4 ms a token; memory, batch 1: 2e3 / 1e3 = 2 s a token.
+    kw = {"peak_flops": 1e6, "memory_bandwidth": 1e3, "utilisation": 0.5}
+    assert sampling_seconds(1000, 10, batch=1, **kw) == pytest.approx(20.0)
+    # batch 1000 shares the weight reads: 2 ms a token, below the compute bound of 4 ms
+    assert sampling_seconds(1000, 10, batch=1000, **kw) == pytest.approx(0.04)
+    assert training_seconds(6e6, peak_flops=1e6, mfu=0.5) == pytest.approx(12.0)
+    with pytest.raises(ValueError, match="utilisation"):
+        sampling_seconds(1000, 10, batch=1, peak_flops=1e6, memory_bandwidth=1e3, utilisation=2)
+    with pytest.raises(ValueError, match="mfu"):
+        training_seconds(1.0, peak_flops=1e6, mfu=0.0)
+
+
+def test_score_prediction():
+    from labs.distill.exercises import score_prediction
+
+    report = score_prediction(("grpo", 0.5), winner="distillation", accuracy=0.3, spread=0.02)
+    assert "wrong arm" in report and "0.200" in report
+    report = score_prediction(("distillation", 0.31), winner="distillation", accuracy=0.3,
+                              spread=0.02)  # fmt: skip
+    assert "right arm" in report and "within" in report
+    assert "no prediction" in score_prediction(None, winner="grpo", accuracy=0.1, spread=0.0)
+    with pytest.raises(ValueError, match="prediction"):
+        score_prediction(("rl", 0.2), winner="grpo", accuracy=0.1, spread=0.0)
+    with pytest.raises(ValueError, match="prediction"):
+        score_prediction(("grpo", 1.5), winner="grpo", accuracy=0.1, spread=0.0)
+    with pytest.raises(TypeError, match="prediction"):
+        score_prediction("grpo", winner="grpo", accuracy=0.1, spread=0.0)
+
+
 def test_shifted_problems_lie_outside_training():
     task = AdditionTask()
     shifted = shifted_problems()

@@ -181,6 +181,16 @@ EXAMPLES = {
     "labs.distill.costs.copy_crossover": lambda: call(
         teacher_cost=100.0, distill_cost=2.0, rl_cost=12.0
     ),
+    "labs.distill.costs.sampling_seconds": lambda: call(
+        params=1000,
+        tokens=9,
+        peak_flops=65e12,
+        memory_bandwidth=320e9,
+        batch=64,
+        utilisation=0.4,
+        bytes_per_param=2.0,
+    ),
+    "labs.distill.costs.training_seconds": lambda: call(flops=1e12, peak_flops=65e12, mfu=0.4),
     "labs.distill.data.cluster_data": lambda: call(
         n=10, classes=4, dim=3, noise=1.0, pair_distance=1.5, task_seed=0, seed=0
     ),
@@ -229,6 +239,9 @@ EXAMPLES = {
     # labs.distill.exercises: a check takes whatever the student wrote
     "labs.distill.exercises.check_soft_targets": lambda: call(fn=_student_soft, fixed=("fn",)),
     "labs.distill.exercises.check_kd_loss": lambda: call(fn=_student_kd, fixed=("fn",)),
+    "labs.distill.exercises.score_prediction": lambda: call(
+        prediction=("distillation", 0.3), winner="grpo", accuracy=0.1, spread=0.02
+    ),
     "labs.distill.exercises.check_students_to_break_even": lambda: call(
         fn=_student_break_even, fixed=("fn",)
     ),
@@ -263,7 +276,9 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
         )
     },
     **{
-        (key, name, "huge-int"): "a FLOP count of a huge model is a valid number to report"
+        (key, name, "huge-int"): (
+            "a FLOP count (or time) of a huge model or batch is a valid number to report"
+        )
         for key, names in {
             "labs.distill.costs.warm_up_flops": ("params", "examples", "tokens"),
             "labs.distill.costs.grpo_step_flops": ("params", "completions", "tokens"),
@@ -273,6 +288,7 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
                 "traces",
                 "tokens",
             ),
+            "labs.distill.costs.sampling_seconds": ("params", "tokens", "batch"),
         }.items()
         for name in names
     },

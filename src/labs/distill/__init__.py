@@ -20,7 +20,14 @@ This chapter reuses the GRPO chapter's task, policy and training loop (`labs.com
 `labs.common`", as the chapter compares the two ways of training the same small policy.
 """
 
-from labs.distill.costs import copy_crossover, distill_step_flops, grpo_step_flops, warm_up_flops
+from labs.distill.costs import (
+    copy_crossover,
+    distill_step_flops,
+    grpo_step_flops,
+    sampling_seconds,
+    training_seconds,
+    warm_up_flops,
+)
 from labs.distill.data import cluster_data
 from labs.distill.reference import distillation_loss, soft_targets
 
@@ -30,6 +37,8 @@ __all__ = [
     "distill_step_flops",
     "distillation_loss",
     "grpo_step_flops",
+    "sampling_seconds",
     "soft_targets",
+    "training_seconds",
     "warm_up_flops",
 ]

@@ -14,6 +14,11 @@ is counted as one forward pass over the sequence (as with a KV cache).
 
 Copying pays for k students when  C_teacher + k C_distill < k C_RL, that is beyond
 k* = C_teacher / (C_RL - C_distill) students (never when C_RL <= C_distill).
+
+On an accelerator FLOPs are not time: sampling one token at a time reads every weight once per
+decoding step, for the whole batch, so it is bound by memory bandwidth unless the batch is large.
+A roofline model of each (`sampling_seconds`, `training_seconds`) turns the FLOP counts into
+seconds on a device described by its peak FLOP/s and memory bandwidth.
 """
 
 from __future__ import annotations
@@ -22,7 +27,14 @@ import math
 
 from labs.common.validate import integer, real_number
 
-__all__ = ["copy_crossover", "distill_step_flops", "grpo_step_flops", "warm_up_flops"]
+__all__ = [
+    "copy_crossover",
+    "distill_step_flops",
+    "grpo_step_flops",
+    "sampling_seconds",
+    "training_seconds",
+    "warm_up_flops",
+]
 
 MAX_COUNT = 10**18  # counts beyond it are typos, not runs
 
@@ -78,3 +90,37 @@ def _copy_crossover(teacher_cost: float, distill_cost: float, rl_cost: float) ->
     """C_teacher / (C_RL - C_distill), inf where copying never pays."""
     saving = rl_cost - distill_cost  # saved per student by copying
     return math.inf if saving <= 0 else teacher_cost / saving
+
+
+def sampling_seconds(
+    params: int,
+    tokens: int,
+    *,
+    peak_flops: float,
+    memory_bandwidth: float,
+    batch: int,
+    utilisation: float,
+    bytes_per_param: float = 2.0,
+) -> float:
+    """Seconds to sample `tokens` tokens of one sequence, decoded in a batch of `batch` sequences:
+    per token max(2 N / (peak x utilisation), N x bytes / (bandwidth x batch)), the compute bound
+    or the time to read the weights once per decoding step, shared by the batch. Launch latency
+    and the KV cache are left out. `peak_flops` in FLOP/s, `memory_bandwidth` in bytes/s."""
+    params, tokens = _count("params", params), _count("tokens", tokens)
+    peak_flops = real_number("peak_flops", peak_flops, positive=True)
+    memory_bandwidth = real_number("memory_bandwidth", memory_bandwidth, positive=True)
+    batch = _count("batch", batch)
+    utilisation = real_number("utilisation", utilisation, positive=True, maximum=1.0)
+    bytes_per_param = real_number("bytes_per_param", bytes_per_param, positive=True, maximum=8.0)
+    compute = 2.0 * params / (peak_flops * utilisation)
+    memory = params * bytes_per_param / (memory_bandwidth * batch)
+    return tokens * max(compute, memory)
+
+
+def training_seconds(flops: float, *, peak_flops: float, mfu: float) -> float:
+    """Seconds to spend `flops` FLOPs of training (or of scoring whole sequences, which is just
+    as parallel) at model-FLOP utilisation `mfu` of a peak of `peak_flops` FLOP/s."""
+    flops = real_number("flops", flops, nonnegative=True)
+    peak_flops = real_number("peak_flops", peak_flops, positive=True)
+    mfu = real_number("mfu", mfu, positive=True, maximum=1.0)
+    return flops / (peak_flops * mfu)

@@ -1,6 +1,7 @@
 """Chapter 6 exercises: soft targets, the distillation loss, and when copying pays.
 
-Taught in chapter 6, "Exercise 6.1: soft targets", "Exercise 6.2: the distillation loss" and
+Taught in chapter 6, "Exercise 6.0 (a prediction)" (scored by `score_prediction`), "Exercise
+6.1: soft targets", "Exercise 6.2: the distillation loss" and
 "Exercise 6.3: how many students before copying pays".
 
 Expected values are worked out by hand (the arithmetic is written next to each case), not taken
@@ -14,6 +15,7 @@ import math
 import numpy as np
 
 from labs.common.exercises import Case, CheckReport, Exercise, check
+from labs.common.validate import one_of, real_number
 
 
 def _arr(*values) -> np.ndarray:
@@ -127,3 +129,44 @@ def check_kd_loss(fn) -> CheckReport:
 def check_students_to_break_even(fn) -> CheckReport:
     """Public cases of exercise 6.3 (the number of students before copying pays)."""
     return check(fn, BREAK_EVEN)
+
+
+ARMS = ("distillation", "grpo")
+
+
+def score_prediction(prediction=None, *, winner: str, accuracy: float, spread: float) -> str:
+    """Score Exercise 6.0: `prediction` is (arm, held-out accuracy of that arm) or None; `winner`
+    is the arm that measured higher and `accuracy` its measured mean, `spread` its seed-to-seed
+    standard error. Returns (and prints) a verdict on the arm and the size of the miss."""
+    winner = one_of("winner", winner, ARMS)
+    accuracy = real_number("accuracy", accuracy, minimum=0.0, maximum=1.0)
+    spread = real_number("spread", spread, nonnegative=True)
+    if prediction is None:
+        report = (
+            f"no prediction: set prediction = (arm, accuracy) first. Measured: {winner} ends "
+            f"higher, at {accuracy:.3f}."
+        )
+        print(report)
+        return report
+    if not isinstance(prediction, tuple | list) or len(prediction) != 2:
+        raise TypeError(
+            f"prediction must be a pair (arm, accuracy) such as ('grpo', 0.2), got {prediction!r}"
+        )
+    arm = one_of("prediction[0] (the arm)", prediction[0], ARMS)
+    guess = real_number("prediction[1] (the accuracy)", prediction[1], minimum=0.0, maximum=1.0)
+    miss = guess - accuracy
+    if arm != winner:
+        report = (
+            f"wrong arm: you picked {arm}, but {winner} ends higher, at {accuracy:.3f} held-out "
+            f"accuracy (your number was off by {abs(miss):.3f})."
+        )
+    else:
+        size = (
+            f"within two seed-to-seed standard errors ({2 * spread:.3f}) of it"
+            if abs(miss) <= 2 * spread
+            else f"{'above' if miss > 0 else 'below'} it by {abs(miss):.3f}, more than two "
+            f"seed-to-seed standard errors ({2 * spread:.3f})"
+        )
+        report = f"right arm: {winner} ends at {accuracy:.3f}; your {guess:.3f} is {size}."
+    print(report)
+    return report
