@@ -108,12 +108,21 @@ def test_one_constrained_lab_more_likely_misses_than_finds(seed):
     assert p_one < 0.5 and 1 - (1 - p_one) ** 20 > 0.95, p_one
 
 
+@pytest.mark.parametrize("price", ["small", "large"])
 @pytest.mark.parametrize(("seed_c", "seed_f"), SEED_PAIRS[:2])
-def test_both_at_once_flips_with_the_number_of_ideas(seed_c, seed_f):
-    # The chapter: with 100 or 300 candidate ideas capital wins "both at once", with 1,000 the
-    # constrained lab does, each by more than three standard errors.
-    expected = {100: "well-funded", 300: "well-funded", 1000: "constrained"}
-    for n_ideas, outcome in expected.items():
-        c = _lab(B, 0.6, seed_c, n_ideas=n_ideas)
-        f = _lab(10 * B, 0.3, seed_f, n_ideas=n_ideas)
+def test_both_at_once_flips_with_ideas_per_shot(seed_c, seed_f, price):
+    # The chapter: "both at once" goes to capital while the pool of ideas is at most 0.3 of the
+    # well-funded lab's shots, and to judgement from 1.0 of them on, each by more than three
+    # standard errors, at either shot price; at 0.6 capital is still ahead.
+    cost = {"small": SMALL, "large": LARGE}[price]
+    funded_shots = int(10 * B // cost)
+    expected = {0.1: "well-funded", 0.3: "well-funded", 1.0: "constrained", 1.25: "constrained"}
+    for fraction, outcome in expected.items():
+        n_ideas = round(fraction * funded_shots)
+        c = _lab(B, 0.6, seed_c, cost=cost, n_ideas=n_ideas)
+        f = _lab(10 * B, 0.3, seed_f, cost=cost, n_ideas=n_ideas)
         assert _outcome(c, f) == outcome, (n_ideas, c, f)
+    n_ideas = round(0.6 * funded_shots)
+    c = _lab(B, 0.6, seed_c, cost=cost, n_ideas=n_ideas)
+    f = _lab(10 * B, 0.3, seed_f, cost=cost, n_ideas=n_ideas)
+    assert c[0] > f[0], (n_ideas, c, f)
