@@ -63,18 +63,20 @@ def test_distinct_experts_match_a_simulated_router(k, n_nodes, max_nodes, g, n_e
 
 
 def test_independent_draws_miss_the_simulated_router_for_v3():
-    """Negative control: with V3's numbers the with-replacement count (n_experts=None) misses
-    the simulated router by far more than the sampling error, on both links, while the
-    distinct-expert count agrees with it. One copy per expert, k (g - 1) / g = 7, misses too."""
+    """Negative control: with V3's numbers the with-replacement count (n_experts=None) falls
+    outside the 4-standard-error band that the distinct-expert count meets, on both links; so
+    does one copy per expert, k (g - 1) / g = 7. Over seeds 0-9 (50,000 tokens each) the
+    distinct-expert count was within 2.0 standard errors of the simulation every time, and the
+    independent-draw count 6.6 to 10.0 below it on remote nodes (0.026 copies) and 35 to 37 below
+    it on NVLink copies (0.16); this test runs seed 2."""
     ib, nv = _route(8, 8, 4, 8, 256, 50_000, np.random.default_rng(2))
     se_ib, se_nv = _sampling_error(ib), _sampling_error(nv)
     distinct = dispatch_bytes_per_token(7168, **V3)
     independent = dispatch_bytes_per_token(7168, **{**V3, "n_experts": None})
     assert abs(distinct["remote_nodes"] - ib.mean()) < 4 * se_ib
     assert abs(distinct["nvlink_copies"] - nv.mean()) < 4 * se_nv
-    # the simulation sees more copies than independent draws predict: 0.026 remote nodes
-    # (about 9 standard errors at 50,000 tokens) and 0.16 NVLink copies (about 35)
-    assert ib.mean() - independent["remote_nodes"] > 6 * se_ib
+    # the simulated router makes more copies than independent draws predict
+    assert ib.mean() - independent["remote_nodes"] > 4 * se_ib
     assert nv.mean() - independent["nvlink_copies"] > 20 * se_nv
     assert 8 * 7 / 8 - nv.mean() > 20 * se_nv
 
