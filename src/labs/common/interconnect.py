@@ -106,6 +106,7 @@ def check_expert_spread(
     experts_name: str = "n_experts",
     nodes_name: str = "n_nodes",
     k_name: str = "k",
+    gpus_name: str = "gpus_per_node",
 ) -> int:
     """`n_experts` checked against the layout it is spread over (the other arguments already
     checked): a positive int, a multiple of the n_nodes x gpus_per_node GPUs (the same number of
@@ -115,7 +116,7 @@ def check_expert_spread(
     gpus = n_nodes * gpus_per_node
     if n_experts % gpus:
         raise ValueError(
-            f"{experts_name} must spread evenly over the {nodes_name} x gpus_per_node = "
+            f"{experts_name} must spread evenly over the {nodes_name} x {gpus_name} = "
             f"{n_nodes} x {gpus_per_node} = {gpus} GPUs (a multiple of {gpus}, the same number "
             f"of experts on each GPU), got {experts_name}={n_experts}"
         )

@@ -119,6 +119,7 @@ def moe_layer_time(
         fact("moe_v3_gpus_per_node").value,
         experts_name="config.n_routed",
         k_name="config.k",
+        gpus_name="GPUs per node",
     )
     tokens_per_gpu = size("tokens_per_gpu", tokens_per_gpu, maximum=2**24)
     mfu = real_number("mfu", mfu, positive=True, maximum=1.0)
