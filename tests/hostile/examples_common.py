@@ -76,6 +76,7 @@ EXAMPLES = {
         gpus_per_node=8,
         dispatch_bytes=1.0,
         combine_bytes=2.0,
+        n_experts=256,
     ),  # fmt: skip
     # explorer
     "labs.common.explorer.explorer": lambda: call(draw=_print_value, controls={"x": _slider()}),

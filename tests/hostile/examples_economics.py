@@ -116,6 +116,7 @@ def _step_kwargs():
         ep_nodes=2,
         max_nodes=1,
         gpus_per_node=2,
+        n_experts=4,
         nvlink_gbs=1.0,
         ib_gbs=1.0,
         bytes_per_element=3.0,

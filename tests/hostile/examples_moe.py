@@ -12,6 +12,8 @@ from labs.moe import MoEConfig
 from tests.hostile.harness import call
 
 TINY = MoEConfig(d_model=8, d_expert=6, n_routed=4, n_shared=1, k=2)
+# moe_layer_time spreads the routed experts evenly over 8 GPUs a node: 16 fill 2 nodes
+SPREAD = MoEConfig(d_model=8, d_expert=6, n_routed=16, n_shared=1, k=2)
 SCORES = np.random.default_rng(0).standard_normal((5, 4))
 X = np.random.default_rng(1).standard_normal((6, 8))
 INDICES = np.array([[0, 1], [2, 3], [0, 2]])
@@ -108,9 +110,9 @@ EXAMPLES = {
     "labs.moe.comm.moe_flops_per_token": lambda: call(config=TINY),
     "labs.moe.comm.moe_layer_time": lambda: call(
         gpu="h800",
-        n_nodes=8,
-        max_nodes=4,
-        config=TINY,
+        n_nodes=2,
+        max_nodes=1,
+        config=SPREAD,
         tokens_per_gpu=64,
         mfu=0.4,
         nvlink_gbs=160.0,

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from labs.common.interconnect import check_expert_spread
 from labs.common.validate import (
     MAX_ELEMENTS,
     array,
@@ -503,7 +504,8 @@ LINKS = ("inter_node", "intra_node")
 
 
 def check_training_step(step) -> None:
-    """A TrainingStep's fields: positive sizes, fractions in range, node limits that fit."""
+    """A TrainingStep's fields: positive sizes, fractions in range, node limits that fit, experts
+    that spread evenly over the GPUs with at least k on the nodes a token may use."""
     for name in ("flops_per_token", "tokens_per_step", "peak_flops"):
         real_number(name, getattr(step, name), positive=True)
     for name in ("nvlink_gbs", "ib_gbs"):
@@ -516,11 +518,15 @@ def check_training_step(step) -> None:
     integer("n_gpus", step.n_gpus, minimum=1, maximum=10**7)
     integer("n_moe_layers", step.n_moe_layers, minimum=0, maximum=10**4)
     size("d_model", step.d_model, maximum=2**16)
-    size("k", step.k, maximum=2**16)
+    k = size("k", step.k, maximum=2**16)
     ep_nodes = size("ep_nodes", step.ep_nodes, maximum=2**16)
     if step.max_nodes is not None:
         integer("max_nodes", step.max_nodes, minimum=1, maximum=ep_nodes)
-    size("gpus_per_node", step.gpus_per_node, maximum=1024)
+    gpus_per_node = size("gpus_per_node", step.gpus_per_node, maximum=1024)
+    if step.n_experts is not None:
+        check_expert_spread(
+            step.n_experts, k, ep_nodes, step.max_nodes, gpus_per_node, nodes_name="ep_nodes"
+        )
     instance("overlap", step.overlap, bool, "True or False")
 
 

@@ -12,11 +12,12 @@ One training step of a model with `n_moe_layers` MoE layers on `n_gpus` GPUs, pe
 
 The bytes per token-layer on each link come from the shared traffic model of
 `labs.common.interconnect` (remote nodes under node-limited routing, NVLink copies inside a
-node). A training step moves every token's hidden state `bytes_per_element` bytes per element
-per MoE layer, 6 in all, as V3 §3.3.3 states the precisions: the forward dispatch in FP8 (1 byte,
-"the activation before MoE up-projections"), the backward dispatch of "the activation gradient
-before MoE down-projections" in FP8 as well (1 byte), and "both the forward and backward combine
-components" in BF16 (2 + 2 bytes). Chapter 7 shows what 7 or 8 bytes would change.
+node, for k distinct experts of `n_experts`). A training step moves every token's hidden state
+`bytes_per_element` bytes per element per MoE layer, 6 in all, as V3 §3.3.3 states the
+precisions: the forward dispatch in FP8 (1 byte, "the activation before MoE up-projections"), the
+backward dispatch of "the activation gradient before MoE down-projections" in FP8 as well (1
+byte), and "both the forward and backward combine components" in BF16 (2 + 2 bytes). Chapter 7
+shows what 7 or 8 bytes would change.
 Token-layers spread evenly over the GPUs: the pipeline puts different layers on different GPUs,
 but every GPU carries the same share of (token, MoE layer) pairs when the load is balanced.
 
@@ -53,6 +54,9 @@ class TrainingStep:
         ep_nodes: nodes the experts of one layer are spread over.
         max_nodes: node-limited routing, at most this many nodes per token (None: no limit).
         gpus_per_node: GPUs joined by NVLink in one node.
+        n_experts: routed experts per MoE layer, spread evenly over the ep_nodes x gpus_per_node
+            GPUs; a token picks k distinct ones (None: the limit of infinitely many, where the k
+            draws are independent; see `labs.common.interconnect`).
         nvlink_gbs: achieved NVLink bandwidth per GPU, GB/s.
         ib_gbs: achieved InfiniBand bandwidth per GPU, GB/s.
         bytes_per_element: bytes moved per hidden-state element per MoE layer in a step (6: see
@@ -72,6 +76,7 @@ class TrainingStep:
     ep_nodes: int
     max_nodes: int | None = None
     gpus_per_node: int = 8
+    n_experts: int | None = None
     nvlink_gbs: float
     ib_gbs: float
     bytes_per_element: float = 6.0
@@ -98,7 +103,7 @@ def step_time(step: TrainingStep) -> MappingProxyType:
 def _step_time(s: TrainingStep) -> MappingProxyType:
     """Eqs. (5)-(8)."""
     traffic = _dispatch_bytes(
-        s.d_model, s.k, s.ep_nodes, s.max_nodes, s.gpus_per_node, s.bytes_per_element
+        s.d_model, s.k, s.ep_nodes, s.max_nodes, s.gpus_per_node, s.bytes_per_element, s.n_experts
     )
     token_layers = s.tokens_per_step * s.n_moe_layers / s.n_gpus  # per GPU
     flops_per_gpu = s.flops_per_token * s.tokens_per_step / s.n_gpus
@@ -138,10 +143,11 @@ def _binding_bandwidth(s: TrainingStep, link: str) -> float:
 def v3_training_step(compute_efficiency: float, **changes) -> TrainingStep:
     """DeepSeek-V3's pre-training step from the facts registry, with `changes` applied.
 
-    V3 §4.2: 61 layers of which the first 3 are dense, width 7168, 8 routed experts per token,
-    at most 4 nodes per token, batch 15,360 sequences of 4,096 tokens; §3.2: experts of a layer on
-    64 GPUs of 8 nodes; §3.2.2: 160 GB/s NVLink and 50 GB/s InfiniBand per GPU; 2,048 H800s at the
-    BF16 dense peak. FLOPs per token: 6N plus causal attention (chapter 7, eq. 2 and after).
+    V3 §4.2: 61 layers of which the first 3 are dense, width 7168, 8 of 256 routed experts per
+    token, at most 4 nodes per token, batch 15,360 sequences of 4,096 tokens; §3.2: experts of a
+    layer on 64 GPUs of 8 nodes; §3.2.2: 160 GB/s NVLink and 50 GB/s InfiniBand per GPU; 2,048
+    H800s at the BF16 dense peak. FLOPs per token: 6N plus causal attention (chapter 7, eq. 2 and
+    after).
     `changes` are TrainingStep fields (e.g. ib_gbs=25.0, max_nodes=None, overlap=False).
     """
     c = fact("moe_v3_config").value
@@ -166,6 +172,7 @@ def v3_training_step(compute_efficiency: float, **changes) -> TrainingStep:
         ep_nodes=fact("econ_v3_ep_nodes").value,
         max_nodes=c["max_nodes"],
         gpus_per_node=fact("moe_v3_gpus_per_node").value,
+        n_experts=c["n_routed"],
         nvlink_gbs=fact("moe_v3_nvlink_gbs").value,
         ib_gbs=fact("moe_v3_ib_gbs").value,
     )

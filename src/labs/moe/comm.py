@@ -5,8 +5,9 @@ Taught in chapter 4, "Dense and sparse" (`v3_parameter_counts`, `moe_flops_per_t
 "When does sparsity pay?" (`dispatch_bytes_per_token`, `moe_layer_time`).
 
 The traffic model (remote nodes, NVLink copies, bytes per link) is the one shared with chapter 7:
-`labs.common.interconnect`, where its equations are written out. Link speeds come from the
-facts registry.
+`labs.common.interconnect`, where its equations are written out; `moe_layer_time` passes it the
+config's routed experts, so that a token's k experts are distinct, as the router picks them.
+Link speeds come from the facts registry.
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from labs.common.facts import fact
-from labs.common.interconnect import _dispatch_bytes, dispatch_bytes_per_token  # chapter 7's too
+from labs.common.interconnect import (  # chapter 7's too
+    _dispatch_bytes,
+    check_expert_spread,
+    dispatch_bytes_per_token,
+)
 from labs.common.validate import instance, integer, one_of, real_number, size
 from labs.moe.checks import MAX_NODES, check_config
 from labs.moe.config import DEEPSEEK_V3_MOE, MoEConfig
@@ -95,7 +100,9 @@ def moe_layer_time(
     compute (FP8 peak of the registry times `mfu`), IB time and NVLink time of dispatch + combine.
     `bottleneck` names the slowest of the three (they overlap in V3's DualPipe, so the layer takes
     about the slowest one). `nvlink_gbs` is the H800's achieved NVLink bandwidth per GPU (None:
-    V3's 160 GB/s); an H100 gets it times 900 / 400.
+    V3's 160 GB/s); an H100 gets it times 900 / 400. The config's `n_routed` experts spread
+    evenly over the n_nodes x 8 GPUs (V3's 256: 1, 2, 4, 8, 16 or 32 nodes), and a token picks
+    `k` distinct ones.
 
     The model is pessimistic about overlap: it counts only the forward expert FLOPs, while
     DualPipe also hides communication behind attention and the backward chunks (V3 §3.2.1)."""
@@ -104,6 +111,16 @@ def moe_layer_time(
     if max_nodes is not None:
         max_nodes = integer("max_nodes", max_nodes, minimum=1, maximum=n_nodes)
     config = instance("config", config, MoEConfig, "an MoEConfig")
+    check_expert_spread(
+        config.n_routed,
+        config.k,
+        n_nodes,
+        max_nodes,
+        fact("moe_v3_gpus_per_node").value,
+        experts_name="config.n_routed",
+        k_name="config.k",
+        gpus_name="GPUs per node",
+    )
     tokens_per_gpu = size("tokens_per_gpu", tokens_per_gpu, maximum=2**24)
     mfu = real_number("mfu", mfu, positive=True, maximum=1.0)
     if nvlink_gbs is not None:
@@ -122,6 +139,7 @@ def _moe_layer_time(gpu, n_nodes, max_nodes, config, tokens, mfu, nvlink_gbs=Non
         max_nodes,
         fact("moe_v3_gpus_per_node").value,
         fact("moe_v3_dispatch_bytes").value + fact("moe_v3_combine_bytes").value,
+        config.n_routed,
     )
     times = {
         "compute": tokens * moe_flops_per_token(config) / (peak * mfu),

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from labs.common.explorer import explorer
+from labs.common.facts import fact
 from labs.common.plotting import PALETTE, new_figure
 from labs.common.validate import describe_value, instance, integer, one_of, real_number, size
 from labs.moe.comm import GPUS, moe_layer_time
@@ -61,28 +62,38 @@ def plot_balancing(runs, smooth: int = 10):
 
 
 def plot_layer_time(gpu: str = "h800", max_nodes: int = 4, mfu: float = 0.4, ax=None):
-    """Compute, NVLink and InfiniBand time of one V3 MoE layer against the node count (2 to 32),
-    with and without node-limited routing, for one GPU of the registry."""
+    """Compute, NVLink and InfiniBand time of one V3 MoE layer against the node count (the counts
+    from 2 to 32 that spread its 256 experts evenly over 8 GPUs a node: 2, 4, 8, 16, 32), with and
+    without node-limited routing, for one GPU of the registry."""
     gpu = one_of("gpu", gpu, GPUS)
     max_nodes = integer("max_nodes", max_nodes, minimum=1, maximum=32)
     mfu = real_number("mfu", mfu, positive=True, maximum=1.0)
     if ax is None:
         _, ax = new_figure(width=6.5, height=3.8)
-    nodes = np.arange(max(2, max_nodes), 33)
-    free = [moe_layer_time(gpu, int(n), None, DEEPSEEK_V3_MOE, 4096, mfu) for n in nodes]
-    limited = [moe_layer_time(gpu, int(n), max_nodes, DEEPSEEK_V3_MOE, 4096, mfu) for n in nodes]
+    gpus = fact("moe_v3_gpus_per_node").value
+    nodes = [n for n in range(max(2, max_nodes), 33) if DEEPSEEK_V3_MOE.n_routed % (n * gpus) == 0]
+    free = [moe_layer_time(gpu, n, None, DEEPSEEK_V3_MOE, 4096, mfu) for n in nodes]
+    limited = [moe_layer_time(gpu, n, max_nodes, DEEPSEEK_V3_MOE, 4096, mfu) for n in nodes]
     ms = 1e3
-    ax.plot(nodes, [t["compute"] * ms for t in free], color=PALETTE[0], label="expert compute")
-    ax.plot(nodes, [t["intra_node"] * ms for t in free], color=PALETTE[1], label="NVLink")
-    ax.plot(nodes, [t["inter_node"] * ms for t in free], color=PALETTE[2], label="IB, any nodes")
-    ax.plot(nodes, [t["inter_node"] * ms for t in limited], "--", color=PALETTE[2],
+    ax.plot(
+        nodes, [t["compute"] * ms for t in free], "o-", color=PALETTE[0], label="expert compute"
+    )
+    ax.plot(nodes, [t["intra_node"] * ms for t in free], "o-", color=PALETTE[1], label="NVLink")
+    ax.plot(
+        nodes, [t["inter_node"] * ms for t in free], "o-", color=PALETTE[2], label="IB, any nodes"
+    )
+    ax.plot(nodes, [t["inter_node"] * ms for t in limited], "o--", color=PALETTE[2],
             label=f"IB, at most {max_nodes} nodes")  # fmt: skip
     ax.set(
         xlabel="nodes the experts are spread over",
+        xscale="log",
+        xticks=nodes,
+        xticklabels=[str(n) for n in nodes],
         ylabel="ms per layer (4096 tokens / GPU)",
         title=f"One V3 MoE layer on {gpu.upper()} nodes (MFU {mfu:.0%})",
         ylim=(0, None),
     )
+    ax.minorticks_off()  # a log axis labels its minor ticks too on so short a range
     ax.legend()
     return ax
 
