@@ -72,6 +72,12 @@ def _fit():
     return fit_chinchilla(*_runs(), starts=1)
 
 
+def _pilot_bootstrap_file():
+    from importlib import resources
+
+    return str(resources.files("labs.scaling").joinpath("data/pilot_bootstrap.json"))
+
+
 @functools.cache
 def _study():
     from labs.scaling import extrapolation_study
@@ -246,6 +252,18 @@ EXAMPLES = {
         fits=_study().fits,
         held_out=_study().held_out,
     ),  # fmt: skip
+    # pilot_bootstrap.py
+    f"{SCALING}.pilot_bootstrap.pilot_replicate": lambda: call(
+        N=_runs()[0],
+        D=_runs()[1],
+        loss=_runs()[2],
+        thresholds=np.array([1e19]),
+        holdout_above=1e19,
+        target_C=1e20,
+        starts=1,
+        seed=0,
+    ),  # fmt: skip
+    f"{SCALING}.pilot_bootstrap.load_pilot_bootstrap": lambda: call(path=_pilot_bootstrap_file()),
     # deepseek.py
     f"{SCALING}.deepseek.deepseek_flops_per_token": lambda: call(
         n_layer=30, d_model=4096, seq_len=4096
@@ -354,6 +372,7 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
             "lm.init_params",
             "lm.batch_starts",
             "fitting.bootstrap_chinchilla",
+            "pilot_bootstrap.pilot_replicate",
             "checks.check_sweep_args",
             "exercises.PilotLab",
             "torch.train_run",
@@ -378,6 +397,9 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
             ("predict.extrapolation_study", "N"),
             ("predict.extrapolation_study", "D"),
             ("predict.extrapolation_study", "thresholds"),
+            ("pilot_bootstrap.pilot_replicate", "N"),
+            ("pilot_bootstrap.pilot_replicate", "D"),
+            ("pilot_bootstrap.pilot_replicate", "thresholds"),
             ("sweep.SweepResult", "N"),
             ("sweep.SweepResult", "D"),
             ("sweep.SweepResult", "C"),

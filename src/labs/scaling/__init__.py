@@ -8,9 +8,11 @@ the chapter's own sweep (corpus, weights, NumPy reference). The sweep's training
     from labs.scaling import torch as scaling_torch   # pulls in PyTorch
     from labs.scaling import jax as scaling_jax       # pulls in JAX
 
-Modules: `config` (the dataclasses), `laws`, `fitting`, `predict`, `sensitivity` (how fragile a
-fitted allocation is), `deepseek` (DeepSeek LLM's own laws), `lm` (corpus, weights, batches),
-`reference` (the NumPy forward pass), `sweep`, `checks` (argument checks shared by all of them).
+Modules: `config` (the dataclasses), `laws`, `fitting`, `predict`, `pilot_bootstrap` (the
+committed refits of the pilot fits, `python -m labs.scaling.pilot_bootstrap`), `sensitivity` (how
+fragile a fitted allocation is), `deepseek` (DeepSeek LLM's own laws), `lm` (corpus, weights,
+batches), `reference` (the NumPy forward pass), `sweep`, `checks` (argument checks shared by all
+of them).
 """
 
 from labs.scaling.config import MarkovCorpus, TinyLMConfig
