@@ -218,19 +218,9 @@ def _triton_rows(rows, measure, tq, lengths, scale, batch, context, heads, kerne
     c_pages, kr_pages, table = mla_triton._as_pages(tq["c"], tq["kr"], kernel["block"])
     t_lengths = lengths if isinstance(lengths, torch.Tensor) else torch.from_dlpack(lengths)
     for hb, splits, warps in _kernel_variants(batch, context, heads, kernel):
-        call = lambda hb=hb, splits=splits, warps=warps: mla_triton.mla_decode(  # noqa: E731
-            tq["q"],
-            tq["qr"],
-            c_pages,
-            kr_pages,
-            t_lengths,
-            scale,
-            block=kernel["block"],
-            splits=splits,
-            block_table=table,
-            heads_per_block=hb,
-            num_warps=warps,
-        )
+        call = lambda hb=hb, splits=splits, warps=warps: mla_triton._launch(  # noqa: E731
+            tq["q"], tq["qr"], c_pages, kr_pages, table, t_lengths, scale, splits, hb, warps
+        )  # the kernel alone: `mla_decode` would also check the page table on the host
         _attempt(
             rows,
             f"triton_hb{hb}" + ("" if warps is None else f"_w{warps}"),
