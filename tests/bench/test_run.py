@@ -391,3 +391,4 @@ def test_the_command_line_on_an_h200_writes_its_peaks_and_verdicts(
     assert shares and all(0 < s < 100 for s in shares)
     out = capsys.readouterr().out
     assert "% of roofline" in out and "wrote" in out and "(NVIDIA H200)" in out
+    assert f"1 of 2 sizes saved in {path}" in out  # the log of a run cut short says how far

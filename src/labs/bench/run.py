@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import jax
@@ -231,9 +232,15 @@ def main(argv: list[str] | None = None) -> int:
     kind, name = _device()
     sizes = check_sizes(args.sizes if args.sizes is not None else kind)
     repeats = size("repeats", args.repeats, maximum=MAX_REPEATS, why="the median of a few runs")
-    save = lambda results: write_results(results, args.out, command=command)  # noqa: E731
-    results = _run_benchmarks(kind, name, sizes, repeats, 0, checkpoint=save)
-    path = save(results)
+    start, total = time.perf_counter(), len(SIZES[sizes]["gemm"]) + len(SIZES[sizes]["decode"])
+
+    def checkpoint(results):  # the log says how far a run cut short by a time limit got
+        write_results(results, args.out, command=command)
+        done = len(results["fp8_gemm"]) + len(results["mla_decode"])
+        print(f"{time.perf_counter() - start:6.0f} s: {done} of {total} sizes saved in {args.out}")
+
+    results = _run_benchmarks(kind, name, sizes, repeats, 0, checkpoint=checkpoint)
+    path = write_results(results, args.out, command=command)
     for section in ("mla_decode", "fp8_gemm"):
         for case in results[section]:
             if "error" in case:
