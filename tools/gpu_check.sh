@@ -8,7 +8,11 @@
 # saves its JSON after every problem size, so a step cut short still leaves what it measured).
 # Afterwards, copy $OUT/bench_gpu.json to src/labs/bench/results/<device>.json (e.g. h200.json),
 # commit it, and quote its figures and device in the issue. Needs python3 with torch (CUDA),
-# jax with its CUDA plugin, numpy, jaxtyping and pytest; the package is taken from src/.
+# Triton, jax with its CUDA plugin, numpy, jaxtyping, pytest, matplotlib and hypothesis (the
+# tests' conftest imports the last two); the package is taken from src/. Where JAX has no CUDA
+# plugin (the environment step prints its backend), the JAX tests skip and the benchmark times
+# PyTorch and Triton alone, its JAX rows saying why. A run cut short by its limit leaves
+# "complete": false in the JSON, and the log says how many sizes were saved.
 set -u
 OUT=${OUT:-/tmp/gpu_check}
 PY=${PYTHON:-python3}

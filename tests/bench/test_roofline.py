@@ -61,6 +61,8 @@ def test_device_peaks_from_the_registry(name, registry, memory):
 
 def test_unknown_devices_have_no_peaks():
     assert device_peaks("NVIDIA H100 PCIe") is None  # another clock and memory than the SXM
+    # the NVL boards: same chips, lower clocks and power than the SXM parts' datasheet peaks
+    assert device_peaks("NVIDIA H100 NVL") is None and device_peaks("NVIDIA H200 NVL") is None
     assert device_peaks("x86_64") is None
     assert device_peaks("Tesla T4").bf16_tflops is None  # the T4 has no BF16 units
 

@@ -15,10 +15,20 @@ from labs.bench.run import main, run_benchmarks, write_results  # noqa: E402
 from labs.bench.timing import _timer  # noqa: E402
 
 
+@pytest.fixture
+def jax_on_the_gpu(monkeypatch):
+    """The GPU branch run on this CPU as on a GPU machine whose JAX sees the GPU: JAX's compiled
+    kernels then fail here, and say so in their rows, while the rest runs."""
+    from labs.bench import timing
+
+    monkeypatch.setattr(timing, "_jax_measures", lambda kind: True)
+
+
 @pytest.fixture(scope="module")
 def written(tmp_path_factory):
     path = tmp_path_factory.mktemp("bench") / "tiny.json"
     assert main(["--out", str(path), "--sizes", "tiny", "--repeats", "1"]) == 0
+    assert [p.name for p in path.parent.iterdir()] == ["tiny.json"]  # no partial file left
     return json.loads(path.read_text())
 
 
@@ -29,6 +39,7 @@ def test_json_names_the_device_the_versions_and_the_command(written):
     assert written["device"]["kind"] == "cpu" and written["device"]["peaks"] is None
     assert set(written["versions"]) >= {"python", "torch", "jax", "numpy"}
     assert "interpret" in written["note"] and written["targets"] == "not measured: no GPU"
+    assert written["complete"] is True
 
 
 def test_every_kernel_ran_and_the_kernels_agree_with_their_references(written):
@@ -89,20 +100,24 @@ def test_bad_input(call, match):
         call()
 
 
-def test_a_failing_size_is_recorded_and_each_size_is_saved_as_it_ends(monkeypatch):
+def test_a_failing_size_is_recorded_and_each_size_is_saved_as_it_ends(monkeypatch, jax_on_the_gpu):
     from labs.bench import run
 
     def out_of_memory(*args):
         raise MemoryError("the cache does not fit")
 
     monkeypatch.setattr(run, "_decode_case", out_of_memory)
-    saved = []
-    results = run._run_benchmarks("cpu", "x86_64", "tiny", 1, 0, checkpoint=saved.append)
+    saved = []  # each checkpoint as the file would hold it then
+    checkpoint = lambda results: saved.append(json.loads(json.dumps(results)))  # noqa: E731
+    results = run._run_benchmarks("gpu", "NVIDIA H200", "tiny", 1, 0, checkpoint=checkpoint)
     assert results["mla_decode"] == [
         {"shape": [1, 256], "error": "MemoryError('the cache does not fit')"}
     ]
     assert "pallas_fp8" in results["fp8_gemm"][0]["kernels"]  # the GEMM still ran
     assert len(saved) == 2  # after the GEMM size, after the decode size
+    # a run cut short after the GEMM leaves a file that says so and judges what it measured
+    assert saved[0]["complete"] is False and list(saved[0]["targets"]) == ["fp8 gemm 128x128x128"]
+    assert saved[0]["mla_decode"] == [] and results["complete"] is True
 
 
 def test_the_gpu_variants_run_in_interpret_mode():
@@ -155,7 +170,7 @@ def test_targets_are_judged_on_the_best_variant():
     assert verdicts["fp8 gemm 8192x8192x8192"].startswith("missed: 1.20x BF16")
 
 
-def test_the_gpu_path_on_a_cpu_keeps_going_and_says_why():
+def test_the_gpu_path_on_a_cpu_keeps_going_and_says_why(jax_on_the_gpu):
     """The GPU branch (bf16, compiled Pallas, registry peaks) run where it cannot compile: the
     Pallas rows hold the compiler's reason, the baselines get shares of the H200's roofline."""
     from labs.bench import run
@@ -284,3 +299,96 @@ def test_the_gpu_only_triton_rows_run_in_the_interpreter():
         {"block": 128, "variants": ((16, None),)}, None, None, (1.0, 1.0),
     )  # fmt: skip
     assert set(rows) == {"triton_fp8_m16"} and rows["triton_fp8_m16"]["rel_error"] < 1e-5, rows
+
+
+def test_without_jax_on_the_gpu_pytorch_alone_is_timed(monkeypatch):
+    """A GPU machine whose jaxlib lacks its CUDA plugin: JAX falls back to the CPU, where the GPU
+    sizes would run for hours (and PyTorch's tensors, read from JAX's, would sit there too). The
+    run then draws its inputs with PyTorch on the GPU, times PyTorch's kernels and says why JAX's
+    rows are missing. Here PyTorch's "GPU" is this CPU."""
+    from labs.bench import timing
+
+    monkeypatch.setattr(timing, "_jax_measures", lambda kind: False)
+    monkeypatch.setattr(timing, "_torch_device", lambda kind: "cpu")
+    absent = "not measured: JAX's backend is cpu, not the GPU"
+    kernel = {"block": 64, "variants": ((None, None),), "min_programs": 1}
+    case = decode._decode_case("gpu", 1, 256, kernel, None, _timer("cpu", 1), 0)
+    rows = case["kernels"]
+    assert rows["pallas_hb128"] == rows["einsum_jax"] == {"error": absent}
+    assert case["dtype"] == "bfloat16" and case["reference"] == "NumPy float64"
+    for name in ("einsum_torch", "sdpa_torch"):  # bf16 probabilities: about 3 digits
+        assert rows[name]["seconds"] > 0 and rows[name]["rel_error"] < 2e-2, (name, rows[name])
+    kernel = {"block": 128, "variants": ((64, None),)}
+    case = gemm._gemm_case("gpu", 128, 128, 128, kernel, None, _timer("cpu", 1), 0)
+    rows = case["kernels"]
+    assert rows["pallas_fp8"] == rows["bf16_jax"] == {"error": absent}
+    assert 0 < rows["bf16_torch"]["rel_error"] < 1e-2  # BF16's rounding, not a wrong product
+
+
+def test_the_large_size_references_without_jax_agree_with_numpy():
+    """The float64 references PyTorch computes on the GPU when JAX has none (sizes too large for
+    NumPy in seconds), here on small inputs against the NumPy references, and a control each."""
+    import numpy as np
+    import torch
+
+    from labs.fp8 import triton as fp8_triton
+    from labs.fp8.reference import fp8_matmul
+
+    rng = np.random.default_rng(0)
+    q, qr, c, kr = (
+        rng.standard_normal(s) for s in [(2, 4, 32), (2, 4, 8), (2, 40, 32), (2, 40, 8)]
+    )
+    want = decode._reference_decode_numpy(q, qr, c, kr, 0.1)
+    got = decode._reference_decode_torch(*map(torch.from_numpy, (q, qr, c, kr)), 0.1)
+    assert np.abs(got - want).max() < 1e-12 * np.abs(want).max()
+    short = decode._reference_decode_torch(
+        *map(torch.from_numpy, (q, qr, c[:, 1:], kr[:, 1:])), 0.1
+    )
+    assert np.abs(short - want).max() > 1e-3 * np.abs(want).max()  # one token fewer: the control
+    a = rng.standard_normal((16, 256)).astype(np.float32)
+    b = (rng.standard_normal((256, 128)) / 16).astype(np.float32)
+    operands = fp8_triton._quantize_operands(torch.from_numpy(a), torch.from_numpy(b), 128)
+    got = gemm._dequantised_product_torch(*operands)
+    want = fp8_matmul(a, b, "tile", "block", "fp32", block=128)
+    assert np.abs(got - want).max() < 1e-5 * np.abs(want).max()  # float64 vs float32 sums
+    coarse = fp8_matmul(a, b, "tensor", "tensor", "fp32", block=128)
+    assert np.abs(got - coarse).max() > 1e-3 * np.abs(want).max()  # another recipe: the control
+
+
+def test_a_gpu_without_bf16_units_gets_figures_without_a_roofline(jax_on_the_gpu):
+    """A T4 (Colab's GPU) has no BF16 peak in the registry: the decode size still runs, its
+    figures without shares of a roofline, instead of failing whole."""
+    from labs.bench import device_peaks
+
+    kernel = {"block": 64, "variants": ((None, None),), "min_programs": 1}
+    case = decode._decode_case("gpu", 1, 256, kernel, device_peaks("Tesla T4"), _timer("cpu", 1), 0)
+    assert case["roofline"] is None
+    row = case["kernels"]["einsum_torch"]
+    assert row["seconds"] > 0 and "pct_roofline" not in row and row["rel_error"] < 2e-2
+
+
+def test_the_command_line_on_an_h200_writes_its_peaks_and_verdicts(
+    monkeypatch, tmp_path, jax_on_the_gpu, capsys
+):
+    """`python -m labs.bench` end to end as tools/gpu_check.sh runs it, with the device name an
+    H200 reports to PyTorch: the registry's H200 peaks, the verdicts and the printed table."""
+    from labs.bench import run
+
+    monkeypatch.setattr(run, "_device", lambda: ("gpu", "NVIDIA H200"))
+    path = tmp_path / "bench_gpu.json"
+    assert main(["--out", str(path), "--sizes", "tiny", "--repeats", "1"]) == 0
+    written = json.loads(path.read_text())
+    assert written["device"]["name"] == "NVIDIA H200" and written["complete"] is True
+    assert written["device"]["peaks"] == {
+        "name": "H200 SXM", "memory_gbs": 4800.0, "bf16_tflops": 989.5, "fp8_tflops": 1979.0,
+    }  # fmt: skip
+    assert written["targets"] == {
+        "decode B=1 S=256": "no figure",  # the Pallas kernels cannot compile here
+        "fp8 gemm 128x128x128": "no figure",
+    }
+    shares = [r["pct_roofline"] for r in written["mla_decode"][0]["kernels"].values()
+              if "pct_roofline" in r]  # fmt: skip
+    assert shares and all(0 < s < 100 for s in shares)
+    out = capsys.readouterr().out
+    assert "% of roofline" in out and "wrote" in out and "(NVIDIA H200)" in out
+    assert f"1 of 2 sizes saved in {path}" in out  # the log of a run cut short says how far

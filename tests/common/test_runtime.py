@@ -166,3 +166,18 @@ def test_read_results_reads_the_package_file_or_the_given_one(tmp_path):
         read_results("labs.fp8", "training_sweep.json", tmp_path / "absent.json")
     with pytest.raises(TypeError, match="path must be a str or a pathlib.Path"):
         read_results("labs.fp8", "training_sweep.json", 3)
+
+
+@pytest.mark.parametrize(("preset", "want"), [(None, "false"), ("true", "true")])
+def test_importing_the_course_stops_jax_taking_most_of_a_gpu(preset, want):
+    """JAX preallocates 75% of a GPU unless XLA_PYTHON_CLIENT_PREALLOCATE is set before it starts;
+    importing labs.common sets it to false, unless the user chose a value."""
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "XLA_PYTHON_CLIENT_PREALLOCATE"}
+    if preset is not None:
+        env["XLA_PYTHON_CLIENT_PREALLOCATE"] = preset
+    code = "import os, labs.common; print(os.environ.get('XLA_PYTHON_CLIENT_PREALLOCATE'))"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == want, out.stderr

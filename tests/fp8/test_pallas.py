@@ -105,6 +105,9 @@ def test_compiled_on_gpu_matches_reference():
     # Hopper's FP8 tensor cores keep about 14 bits of each K-block's partial sum (V3 §3.3), far
     # coarser than the reference's FP32: 2e-3 of max |C| holds that, a wrong scale misses it
     assert _error(got, want) < 2e-3
+    # the control: the per-tensor recipe, 0.063 from the block-scaled one in NumPy
+    coarse = fp8_matmul(a, b, "tensor", "tensor", "fp32", block=128)
+    assert _error(got, coarse) > 10 * 2e-3
 
 
 def test_parity_numpy_pytorch_pallas():

@@ -77,3 +77,6 @@ def test_compiled_on_gpu_matches_reference():
     )
     want = fp8_matmul(a, b, "tile", "block", "fp32", block=128)
     assert _error(got.cpu().numpy(), want) < 2e-3  # Hopper's FP8 accumulation keeps ~14 bits
+    # the control: the per-tensor recipe, 0.063 from the block-scaled one in NumPy
+    coarse = fp8_matmul(a, b, "tensor", "tensor", "fp32", block=128)
+    assert _error(got.cpu().numpy(), coarse) > 10 * 2e-3

@@ -89,8 +89,9 @@ _DEVICES = (
 def device_peaks(device_name: str) -> DevicePeaks | None:
     """The registry's peaks for a device name as torch or JAX reports it, or None if unknown.
 
-    "NVIDIA H200" and "NVIDIA H100 80GB HBM3" match the SXM parts; a name with "PCIe" in it
-    (a different clock and memory) matches nothing, nor does a CPU.
+    "NVIDIA H200" and "NVIDIA H100 80GB HBM3" match the SXM parts; a name with "PCIe" or "NVL"
+    in it (a different clock, power and memory: "NVIDIA H100 NVL", "NVIDIA H200 NVL") matches
+    nothing, nor does a CPU.
     """
     return _device_peaks(check_device_name(device_name))
 
@@ -98,7 +99,7 @@ def device_peaks(device_name: str) -> DevicePeaks | None:
 def _device_peaks(device_name: str) -> DevicePeaks | None:
     """Match a whole word of the name against the table of devices."""
     words = device_name.upper().replace("-", " ").split()
-    if "PCIE" in words:
+    if "PCIE" in words or "NVL" in words:  # not the SXM part the registry describes
         return None
     for token, name, key in _DEVICES:
         if token in words:

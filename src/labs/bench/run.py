@@ -22,7 +22,9 @@ runs in interpret mode: its time measures the interpreter, not the kernel, and s
 from __future__ import annotations
 
 import json
+import os
 import sys
+import time
 from pathlib import Path
 
 import jax
@@ -102,7 +104,8 @@ def run_benchmarks(sizes: str | None = None, repeats: int = 5, seed: int = 0) ->
 
 def _run_benchmarks(kind, name, sizes, repeats, seed, checkpoint=None) -> dict:
     """Every size of `SIZES[sizes]`, one after the other; `checkpoint(results)` after each, so
-    that a run cut short by a time limit still leaves what it measured."""
+    that a run cut short by a time limit still leaves what it measured: each checkpoint holds the
+    verdicts of the sizes done so far, and `complete` turns True after the last size."""
     peaks = _device_peaks(name)
     config, time_it = SIZES[sizes], _timer(kind, repeats)
     threads = torch.get_num_threads()
@@ -120,11 +123,13 @@ def _run_benchmarks(kind, name, sizes, repeats, seed, checkpoint=None) -> dict:
                 results[section].append(case(kind, *shape, kernel, peaks, time_it, seed))
             except Exception as error:  # noqa: BLE001 - an input too big, a device lost: go on
                 results[section].append({"shape": list(shape), "error": repr(error)[:500]})
+            results["targets"] = _verdicts(results) if kind == "gpu" else "not measured: no GPU"
             if checkpoint is not None:
                 checkpoint(results)
     finally:
         torch.set_num_threads(threads)
     results["targets"] = _verdicts(results) if kind == "gpu" else "not measured: no GPU"
+    results["complete"] = True
     return results
 
 
@@ -168,7 +173,11 @@ def _header(kind, name, peaks, sizes, repeats, seed, threads) -> dict:
             "jax_backend": jax.default_backend(),
         },
         "date": utc_timestamp(),
-        "versions": library_versions(),
+        "versions": {
+            **library_versions(),
+            **({"triton": sys.modules["triton"].__version__} if "triton" in sys.modules else {}),
+            **({"cuda": torch.version.cuda} if kind == "gpu" else {}),
+        },
         "torch_threads": 1 if kind == "cpu" else threads,
         "sizes": sizes,
         "repeats": repeats,
@@ -181,6 +190,8 @@ def _header(kind, name, peaks, sizes, repeats, seed, threads) -> dict:
         else "",
         "mla_decode": [],
         "fp8_gemm": [],
+        "targets": {},
+        "complete": False,  # True once every size has run (a time limit may cut a run short)
     }
 
 
@@ -194,7 +205,10 @@ def write_results(results: dict, path: str | Path, command: str = "") -> Path:
     path = Path(text("path", str(path) if isinstance(path, Path) else path))
     command = text("command", command, nonempty=False)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"command": command, **results}, indent=1) + "\n")
+    # written whole, then renamed: a run killed mid-write leaves the last complete checkpoint
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps({"command": command, **results}, indent=1) + "\n")
+    os.replace(partial, path)
     return path
 
 
@@ -218,9 +232,15 @@ def main(argv: list[str] | None = None) -> int:
     kind, name = _device()
     sizes = check_sizes(args.sizes if args.sizes is not None else kind)
     repeats = size("repeats", args.repeats, maximum=MAX_REPEATS, why="the median of a few runs")
-    save = lambda results: write_results(results, args.out, command=command)  # noqa: E731
-    results = _run_benchmarks(kind, name, sizes, repeats, 0, checkpoint=save)
-    path = save(results)
+    start, total = time.perf_counter(), len(SIZES[sizes]["gemm"]) + len(SIZES[sizes]["decode"])
+
+    def checkpoint(results):  # the log says how far a run cut short by a time limit got
+        write_results(results, args.out, command=command)
+        done = len(results["fp8_gemm"]) + len(results["mla_decode"])
+        print(f"{time.perf_counter() - start:6.0f} s: {done} of {total} sizes saved in {args.out}")
+
+    results = _run_benchmarks(kind, name, sizes, repeats, 0, checkpoint=checkpoint)
+    path = write_results(results, args.out, command=command)
     for section in ("mla_decode", "fp8_gemm"):
         for case in results[section]:
             if "error" in case:

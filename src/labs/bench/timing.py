@@ -23,17 +23,35 @@ def _device() -> tuple[str, str]:
     return "cpu", platform.processor() or platform.machine() or "cpu"
 
 
+def _jax_measures(kind: str) -> bool:
+    """Whether the run times JAX on the device it measures: always on a CPU; on a GPU only where
+    JAX's backend is the GPU too. A jaxlib without its CUDA plugin falls back to the CPU, where
+    the GPU sizes would take hours; the run then times PyTorch alone (`_jax_absent_row` rows
+    say why)."""
+    return kind == "cpu" or jax.default_backend() == "gpu"
+
+
+def _torch_device(kind: str) -> str:
+    """Where PyTorch's inputs live when JAX does not make them (`_jax_measures` is False)."""
+    return "cuda" if kind == "gpu" else "cpu"
+
+
+def _jax_absent_row() -> dict:
+    """The row of a JAX kernel that a run without JAX on the GPU does not time."""
+    return {"error": f"not measured: JAX's backend is {jax.default_backend()}, not the GPU"}
+
+
 def _timer(kind: str, repeats: int):
     """A function that times `fn()`: `repeats` runs of `inner` calls each (seconds per call),
     after a warm-up call (which compiles), waiting for the device before reading the clock."""
     inner = 10 if kind == "gpu" else 1
 
     def sync(out):
-        if isinstance(out, torch.Tensor):
-            if out.is_cuda:
-                torch.cuda.synchronize()
-        else:
-            jax.block_until_ready(out)
+        leaves = out if isinstance(out, (tuple, list)) else (out,)
+        if any(isinstance(x, torch.Tensor) and x.is_cuda for x in leaves):
+            torch.cuda.synchronize()  # PyTorch's kernels run asynchronously: wait for them
+        if not any(isinstance(x, torch.Tensor) for x in leaves):
+            jax.block_until_ready(out)  # so do JAX's
         return out
 
     def time_it(fn):

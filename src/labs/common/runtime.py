@@ -10,6 +10,12 @@ device: they ask `torch_device()` and `jax_device()`, which follow one choice:
 
 PyTorch has no TPU backend here (that needs torch_xla), so on a TPU the torch half of a chapter
 runs on the CPU and the JAX half on the TPU.
+
+On a GPU both frameworks share one device. JAX takes 75% of a GPU's memory when its backend
+starts, unless XLA_PYTHON_CLIENT_PREALLOCATE says otherwise, which would leave PyTorch a quarter
+(under 4 GB of a Colab T4). Importing this module (every chapter's first cell does, before JAX
+starts) therefore sets XLA_PYTHON_CLIENT_PREALLOCATE=false where the user has not set it: JAX
+then takes memory as it needs it, like PyTorch.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ from labs.common.validate import boolean, text
 
 ENV_VAR = "LABS_DEVICE"
 KNOWN_DEVICES = ("cpu", "cuda", "tpu")
+
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # see the module's docstring
 
 
 class DeviceUnavailableError(ValueError):

@@ -171,7 +171,7 @@ def mla_decode(
             framework="torch",
         )
     )
-    (batch, heads, latent), rope = q_latent.shape, q_rope.shape[-1]
+    heads, latent, rope = q_latent.shape[1], q_latent.shape[2], q_rope.shape[-1]
     if heads_per_block is None:
         heads_per_block = heads
     heads_per_block = validate.size("heads_per_block", heads_per_block, maximum=heads)
@@ -199,21 +199,37 @@ def mla_decode(
         for name, value in (("d_c", latent), ("d_h^R", rope), ("block", block)):
             if value < 16:
                 raise ValueError(f"{name} must be >= 16 for Triton's compiled dot, got {value}")
-    if interpreted:  # the interpreter's arithmetic is float32
-        q_latent, q_rope, c_kv, k_rope = (t.float() for t in (q_latent, q_rope, c_kv, k_rope))
     if block_table is None:
         c_kv, k_rope, block_table = _as_pages(c_kv, k_rope, block)
+    return _launch(
+        q_latent, q_rope, c_kv, k_rope, block_table, lengths, scale, splits, heads_per_block,
+        num_warps,
+    )  # fmt: skip
+
+
+def _launch(
+    q_latent, q_rope, c_pages, kr_pages, block_table, lengths, scale, splits, hb, num_warps
+):
+    """The kernel on a paged cache whose arguments were checked (no check here, nothing copied to
+    the host: what the benchmark times), then `_combine`."""
+    (batch, heads, latent), rope, block = q_latent.shape, q_rope.shape[-1], c_pages.shape[1]
+    device = q_latent.device
+    _, _, interpreted = triton_setup.load()
+    if interpreted:  # the interpreter's arithmetic is float32
+        q_latent, q_rope, c_pages, kr_pages = (
+            t.float() for t in (q_latent, q_rope, c_pages, kr_pages)
+        )
     splits = min(splits, block_table.shape[1])  # no split without a block to read
     per_split = -(-block_table.shape[1] // splits)
     acc = torch.empty(batch, splits, heads, latent, dtype=torch.float32, device=device)
     m = torch.empty(batch, splits, heads, dtype=torch.float32, device=device)
     l = torch.empty_like(m)  # noqa: E741
     options = {} if interpreted or num_warps is None else {"num_warps": num_warps}
-    _kernel()[(batch, heads // heads_per_block, splits)](
+    _kernel()[(batch, heads // hb, splits)](
         q_latent.contiguous(),
         q_rope.contiguous(),
-        c_kv.contiguous(),
-        k_rope.contiguous(),
+        c_pages.contiguous(),
+        kr_pages.contiguous(),
         block_table.to(torch.int32).contiguous(),
         lengths.to(torch.int32).contiguous(),
         acc,
@@ -223,7 +239,7 @@ def mla_decode(
         block_table.shape[1],
         per_split,
         HEADS=heads,
-        HB=heads_per_block,
+        HB=hb,
         C=latent,
         R=rope,
         L=block,
