@@ -71,3 +71,16 @@ def test_an_a100_has_no_e4m3_tensor_cores():
 def test_bad_requests_are_refused_before_compiling(kwargs, error, match):
     with pytest.raises(error, match=match):
         compile_for_gpu(**kwargs)
+
+
+def test_without_triton_it_says_so_as_an_import_error(monkeypatch):
+    # A machine without Triton (macOS, a CPU-only torch): the chapter skips on ImportError, so
+    # the missing module must not surface as the child process's RuntimeError.
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "triton" else real(name, *a)
+    )
+    with pytest.raises(ImportError, match="needs Triton"):
+        compile_for_gpu("fp8_gemm", [{"block_m": 64, "num_warps": 8}])

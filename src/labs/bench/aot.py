@@ -13,6 +13,7 @@ interpreter (`labs.common.triton_setup`), and it cannot be both. `python -m labs
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -78,6 +79,11 @@ def compile_for_gpu(kernel: str, variants: list[dict], arch: int = 90) -> list[d
         if kernel == "mla_decode" and sizes["heads"] % sizes["heads_per_block"]:
             raise ValueError(f"variants[{i}]: heads_per_block must divide heads, got {sizes}")
         requests.append({**sizes, "num_warps": warps})
+    if importlib.util.find_spec("triton") is None:  # the child would fail to import it
+        raise ImportError(
+            "compile_for_gpu needs Triton (Linux; it comes with PyTorch's CUDA builds), and it is "
+            "not installed here"
+        )
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     request = json.dumps({"kernel": kernel, "arch": arch, "variants": requests})
     done = subprocess.run(
