@@ -8,7 +8,8 @@ A Pallas kernel (`jax.experimental.pallas`) is lowered differently for each targ
   `pallas_call` through Mosaic GPU unless the call passes Triton's compiler parameters; JAX 0.11
   and later lower every `pallas_call` for a GPU through Triton (`bare_call_gpu_backend` says
   which the installed JAX does). So a GPU call always passes
-  `jax.experimental.pallas.triton.CompilerParams`, which keeps it on Triton under either;
+  `jax.experimental.pallas.triton.CompilerParams`, which keeps it on Triton under either (JAX
+  0.11 and later warn that Pallas' Triton back end is deprecated);
 - "tpu": Mosaic on a TPU, where scalars that index memory (a page table, lengths) live in SMEM
   and a block's last two dimensions must be multiples of (8, 128) or whole.
 
