@@ -9,7 +9,12 @@ import pytest
 
 jax = pytest.importorskip("jax")
 
-from labs.common.pallas import call_options, lower_for, resolve_target  # noqa: E402
+from labs.common.pallas import (  # noqa: E402
+    bare_call_gpu_backend,
+    call_options,
+    lower_for,
+    resolve_target,
+)
 
 
 def test_interpret_on_this_cpu_and_a_clear_error_for_compiling_here():
@@ -34,6 +39,28 @@ def test_gpu_calls_name_triton_and_tpu_calls_pass_nothing():
     assert call_options("interpret") == {"interpret": True} and call_options("tpu") == {}
     with pytest.raises(ValueError, match="target must be one of"):
         call_options("cuda")
+
+
+def test_the_bare_call_backend_is_the_one_a_bare_call_lowers_through():
+    """What `bare_call_gpu_backend` reads off JAX's configuration, checked against a lowering: a
+    pallas_call without compiler parameters, for a GPU this machine need not have."""
+    import re
+    import warnings
+
+    from jax.experimental import pallas as pl
+
+    def add_one(x_ref, o_ref):
+        o_ref[...] = x_ref[...] + 1
+
+    def bare(x):
+        return pl.pallas_call(add_one, out_shape=jax.ShapeDtypeStruct(x.shape, x.dtype))(x)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # JAX: either back end's deprecation
+        text = lower_for(bare, (jax.ShapeDtypeStruct((8, 128), "float32"),), platform="cuda")
+    kernels = re.findall(r"custom_call @([\w$.]+)", text)
+    names = {"mosaic_gpu_v2": "mosaic_gpu", "__gpu$xla.gpu.triton": "triton"}
+    assert [names.get(k, k) for k in kernels] == [bare_call_gpu_backend()]
 
 
 def test_lower_for_checks_its_platform():

@@ -67,10 +67,13 @@ def test_100k_random_values_encode_like_ml_dtypes(fmt):
 
 def test_float64_is_rounded_once():
     # 1.0625 * (1 + 2**-30) lies just above the tie between 1.0 and 1.125, so it rounds up.
-    # ml_dtypes goes through float32 first, where it becomes the tie itself and rounds to even.
+    # Through float32 first it becomes the tie itself and rounds to even: 1.0, the control.
     x = np.float64(1.0625) * (1 + 2.0**-30)
     assert float(decode(encode(x, E4M3), E4M3)) == 1.125
-    assert float(np.asarray(x).astype(ml_dtypes.float8_e4m3fn)) == 1.0
+    assert float(decode(encode(np.float32(x), E4M3), E4M3)) == 1.0
+    # ml_dtypes went through float32 up to 0.6 (the course's pin); 0.7 rounds float64 once
+    once = tuple(int(part) for part in ml_dtypes.__version__.split(".")[:2]) >= (0, 7)
+    assert float(np.asarray(x).astype(ml_dtypes.float8_e4m3fn)) == (1.125 if once else 1.0)
 
 
 def test_ties_go_to_even():

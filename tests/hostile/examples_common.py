@@ -60,6 +60,7 @@ VALIDATOR_OPTIONS = ("name", "minimum", "maximum", "positive", "nonnegative", "f
 EXAMPLES = {
     # pallas (the targets of chapter 8's kernels)
     "labs.common.pallas.resolve_target": lambda: call(interpret=True),
+    "labs.common.pallas.bare_call_gpu_backend": lambda: call(),
     # (built directly: the harness's call() takes `target` for methods)
     "labs.common.pallas.call_options": lambda: Example(kwargs={"target": "gpu", "num_warps": 4}),
     "labs.common.triton_setup.jit": lambda: call(fn=_square),

@@ -311,24 +311,40 @@ def test_lowers_to_mosaic_for_a_tpu(tpu):
 
 
 @pytest.mark.filterwarnings("ignore:Using ``pl.pallas_call`` for Mosaic GPU:DeprecationWarning")
-def test_without_tritons_parameters_jax_lowers_through_mosaic_gpu_which_refuses(monkeypatch):
-    """The negative control, and why every GPU call passes Triton's parameters: JAX 0.10 lowers
-    a bare pallas_call through Mosaic GPU, which stages each block in shared memory. The whole
-    page pool (2 MB of bf16 here) cannot fit a Hopper SM's 227 KB, so the lowering fails; the
-    kernel was written for Triton, which reads pages from global memory inside the loop."""
+def test_without_tritons_parameters_jax_picks_its_default_gpu_backend(monkeypatch):
+    """The negative control, and why every GPU call passes Triton's parameters. JAX 0.10 lowers a
+    bare pallas_call through Mosaic GPU, which stages each block in shared memory. The whole page
+    pool (2 MB of bf16 here) cannot fit a Hopper SM's 227 KB, so the lowering fails; the kernel
+    was written for Triton, which reads pages from global memory inside the loop. JAX 0.11 and
+    later lower a bare call through Triton as well, into the very kernel the parameters give
+    (both keep Triton's 4 warps here). Which of the two happens is the installed JAX's choice."""
     import jax
 
     import labs.mla.pallas as mla_pallas
-    from labs.common.pallas import lower_for
+    from labs.common.pallas import bare_call_gpu_backend, lower_for
 
-    jax.clear_caches()  # a kernel traced with Triton's parameters would otherwise be reused
-    monkeypatch.setattr(mla_pallas, "call_options", lambda *args: {})
-    with pytest.raises(ValueError, match="shared memory"):
-        lower_for(
-            lambda *a: mla_pallas._mla_decode_paged(*a, 0.07, 2, 16, "gpu"),
-            _v3_decode_args("bfloat16", pages=8),
-            platform="cuda",
-        )
+    backend = bare_call_gpu_backend()
+    outcomes = []  # with Triton's parameters, then without them
+    for bare in (False, True):
+        jax.clear_caches()  # each is traced afresh here (an earlier test's trace would be reused)
+        if bare:
+            monkeypatch.setattr(mla_pallas, "call_options", lambda *args: {})
+        try:  # one call site: both texts carry the same source locations
+            outcomes.append(
+                lower_for(
+                    lambda *a: mla_pallas._mla_decode_paged(*a, 0.07, 2, 16, "gpu"),
+                    _v3_decode_args("bfloat16", pages=8),
+                    platform="cuda",
+                )
+            )
+        except ValueError as error:
+            outcomes.append(error)
+    with_parameters, without = outcomes
+    assert isinstance(with_parameters, str) and "__gpu$xla.gpu.triton" in with_parameters
+    if backend == "mosaic_gpu":
+        assert isinstance(without, ValueError) and "shared memory" in str(without), without
+    else:
+        assert backend == "triton" and without == with_parameters
 
 
 @pytest.mark.parametrize(

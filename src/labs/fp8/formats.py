@@ -22,8 +22,9 @@ only since pytorch/pytorch#178817 (2026); E5M2 gives inf. `encode` makes the cho
 
 Rounding is round-to-nearest, ties-to-even, computed exactly in float64 (every float32 and every
 FP8 value is exact there, and the quotient by a power of two is exact). A float64 input is rounded
-once, directly; ml_dtypes rounds float64 to float32 first, so on a float64 that lies within a
-float32 rounding of an FP8 tie the two can differ by one code (float32 input: always identical).
+once, directly; ml_dtypes up to 0.6 rounds float64 to float32 first (0.7 rounds once), so on a
+float64 that lies within a float32 rounding of an FP8 tie the two can differ by one code (float32
+input: always identical).
 
 Shapes: `*s` any shape. Taught in chapter 2, "The idea: what eight bits can hold" and "The code:
 a bit-exact codec".
