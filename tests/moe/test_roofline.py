@@ -164,6 +164,8 @@ def test_expert_crossover_memory_bound_by_hand():
     kwargs = dict(bytes_per_element=1.0, max_experts=64)
     assert expert_crossover(config, 1, 1e15, 1.0, **kwargs) == 3
     assert expert_crossover(config, 1, 1e15, 1.0, count_weights=False, **kwargs) == 4
+    # swept only up to E = 2, where the MoE still loses (23 against 21): no crossover
+    assert expert_crossover(config, 1, 1e15, 1.0, bytes_per_element=1.0, max_experts=2) is None
 
 
 def test_v3_expert_crossover_small_batch_versus_negative_control():
