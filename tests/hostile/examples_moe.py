@@ -117,6 +117,33 @@ EXAMPLES = {
         mfu=0.4,
         nvlink_gbs=160.0,
     ),
+    # the roofline of one layer on one device
+    "labs.moe.roofline.device_limits": lambda: call(device="T4"),
+    "labs.moe.roofline.experts_hit": lambda: call(tokens=16, n_routed=8, k=2),
+    "labs.moe.roofline.ridge_tokens": lambda: call(
+        config=TINY, peak_flops=1e12, bandwidth=1e10, bytes_per_element=4.0
+    ),
+    "labs.moe.roofline.layer_seconds": lambda: call(
+        config=TINY,
+        tokens=64,
+        peak_flops=1e12,
+        bandwidth=1e10,
+        bytes_per_element=2.0,
+        backward=True,
+        count_weights=False,
+    ),
+    "labs.moe.roofline.expert_crossover": lambda: call(
+        config=TINY,
+        tokens=64,
+        peak_flops=1e12,
+        bandwidth=1e10,
+        bytes_per_element=2.0,
+        count_weights=True,
+        max_experts=64,
+    ),
+    "labs.moe.roofline.memory_bound_batch": lambda: call(
+        config=TINY, peak_flops=1e12, bandwidth=1e10, bytes_per_element=2.0
+    ),
     # NumPy reference
     "labs.moe.reference.route": lambda: call(scores=SCORES, k=2, bias=np.zeros(4)),
     "labs.moe.reference.node_limited_route": lambda: call(
@@ -156,6 +183,7 @@ EXAMPLES = {
         ffn=True,
         lr=0.01,
     ),  # fmt: skip
+    "labs.moe.training.cpu_limits": lambda: call(repeats=1),
     "labs.moe.training.layer_throughput": lambda: call(
         d_model=8, n_experts=4, k=2, d_expert=4, tokens=16, repeats=1, seed=0
     ),

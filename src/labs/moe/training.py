@@ -2,7 +2,8 @@
 the auxiliary loss or with V3's bias, and the throughput of a MoE layer against a dense one.
 
 Taught in chapter 4, "Routing collapse, and two cures" (`train_tiny_lm`) and "When does sparsity
-pay?" (`train_tiny_lm(dense=True)`, `layer_throughput`).
+pay?" (`train_tiny_lm(dense=True)`, `layer_throughput`, and `cpu_limits`, the ceilings that
+`labs.moe.roofline` needs for this CPU).
 
 The language is synthetic: a Markov chain of order 2 over `vocab` tokens whose rows are
 Zipf-distributed, so the best possible loss is known (`best_loss`). The model sums one embedding
@@ -31,7 +32,7 @@ from labs.moe.config import MoEConfig
 from labs.moe.reference import _update_bias
 from labs.moe.torch import DeepSeekMoE, _swiglu
 
-__all__ = ["BALANCING", "best_loss", "layer_throughput", "train_tiny_lm"]
+__all__ = ["BALANCING", "best_loss", "cpu_limits", "layer_throughput", "train_tiny_lm"]
 
 BALANCING = ("none", "aux", "bias")
 _MAX = 4096  # widths, vocabularies and expert counts above this are not "tiny"
@@ -275,3 +276,30 @@ def _layer_throughput(config: MoEConfig, tokens: int, repeats: int, seed: int):
             best[name] = min(best[name], time.process_time() - start)
     best = {name: tokens / max(t, 1e-9) for name, t in best.items()}
     return MappingProxyType(best)
+
+
+def cpu_limits(repeats: int = 3) -> tuple[float, float]:
+    """(FLOP/s, bytes/s) this CPU reaches on one thread, as `layer_throughput` runs: a float32
+    (1024 x 1024) matrix product, and a sum over a 256 MiB float32 tensor (larger than a CPU's
+    last-level cache, so it streams from memory). Best of `repeats` in CPU time after a warm-up.
+    These are the roofline's ceilings for this machine, what a good kernel reaches here, not a
+    vendor's peak."""
+    repeats = size("repeats", repeats, maximum=100)
+    with _one_thread(), torch.no_grad():
+        n = 1024
+        a = torch.ones(n, n) / n
+        big = torch.ones(64 * 2**20)  # 256 MiB of float32
+        product = _best_cpu_seconds(lambda: a @ a, repeats)
+        stream = _best_cpu_seconds(big.sum, repeats)
+    return 2 * n**3 / product, big.numel() * 4 / stream
+
+
+def _best_cpu_seconds(fn, repeats: int) -> float:
+    """The shortest CPU time of `repeats` calls of fn, after one untimed call."""
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.process_time()
+        fn()
+        best = min(best, time.process_time() - start)
+    return max(best, 1e-9)

@@ -1,0 +1,256 @@
+"""Chapter 4's accelerator model of one MoE layer against a dense one: the roofline of each GEMM.
+
+Taught in chapter 4, "When does sparsity pay?" (b). Framework-free (NumPy). No per-expert
+overhead enters: only each device's peak FLOP/s and memory bandwidth from the facts registry.
+
+A GEMM (M, K) x (K, N) does 2 M K N FLOPs and moves b (M K + K N + M N) bytes (the input, the
+weight, the output; b bytes per element, 2 for FP16/BF16). On a device with peak P FLOP/s and
+bandwidth B bytes/s it cannot take less than
+
+    t = max(2 M K N / P, b (M K + K N + M N) / B)                                        (M1)
+
+A SwiGLU of width W on n tokens of width d is three GEMMs of the same FLOPs and bytes,
+(n, d) x (d, W) twice (W1, W3) and (n, W) x (W, d) once (W2), so it takes 3 t(n, d, W). Its
+backward is two more GEMMs of the same FLOPs and bytes per forward one (dX = dY W^T and
+dW = X^T dY), so forward + backward is 3x the forward, and every ratio below is the same for both.
+
+A DeepSeekMoE layer (S shared experts, E routed of width F, top-k) on a batch of T tokens:
+
+    t_MoE = 3 t(T, d, S F)  +  t(T, d, E)  +  E_hit x 3 t(T k / E_hit, d, F)              (M2)
+            shared experts     router          the routed experts the batch touches
+    E_hit = E (1 - (1 - k / E)^T)                                                         (M3)
+
+E_hit is the expected number of distinct experts hit: each token picks k distinct experts of E,
+so it misses a given one with chance 1 - k / E, and T tokens miss it with (1 - k / E)^T. The
+T k expert slots are spread evenly over the experts hit (balanced routing). Against it:
+
+    t_dense(W) = 3 t(T, d, W),   same total: W = (S + E) F,   same active: W = (S + k) F     (M4)
+
+An expert's GEMM on n tokens is memory-bound below the n where its intensity
+2 n d F / (b (n d + d F + n F)) reaches the ridge r = P / B:
+
+    n* = b r d F / (2 d F - b r (d + F))          (infinite if 2 d F <= b r (d + F))      (M5)
+
+and the batch at which the experts' share T k / E_hit reaches n* is the *memory-bound batch*.
+Below it each expert reads its 3 d F weights for too few tokens to hide them, and the MoE's
+FLOP saving turns into a saving of weight bytes only.
+
+Left out, all of it on the MoE's side: kernel launches (one per expert, or one grouped GEMM),
+the router's top-k, sorting tokens by expert and scattering them back, the weighted combine,
+the efficiency of small or grouped GEMMs against one large one, and routing imbalance (with
+max(.) convex in the load, an uneven load only adds time, and so does the spread of E_hit around
+its mean). So the model's MoE is a lower bound on the real one, the real crossovers come later
+(more experts, larger batches) than the model's, and the model's crossovers are lower bounds.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+import numpy as np
+
+from labs.common.facts import fact
+from labs.common.validate import boolean, one_of, real_number, size
+from labs.moe.checks import MAX_EXPERTS, check_config
+from labs.moe.config import MoEConfig
+
+__all__ = [
+    "DEVICES",
+    "device_limits",
+    "expert_crossover",
+    "experts_hit",
+    "layer_seconds",
+    "memory_bound_batch",
+    "ridge_tokens",
+]
+
+# name -> (16-bit dense peak TFLOP/s, memory GB/s) facts. The T4 has no BF16: FP16 is its format.
+DEVICES = MappingProxyType(
+    {
+        "T4": ("econ_t4_fp16_tflops", "econ_t4_memory_gbs"),
+        "H100 SXM": ("econ_h100_sxm_bf16_tflops", "econ_h100_sxm_memory_gbs"),
+        "H800 SXM": ("econ_h800_sxm_bf16_tflops", "econ_h800_sxm_memory_gbs"),
+        "H200 SXM": ("econ_h200_sxm_bf16_tflops", "econ_h200_sxm_memory_gbs"),
+        "TPU v5e": ("econ_tpu_v5e_bf16_tflops", "econ_tpu_v5e_memory_gbs"),
+    }
+)
+MAX_TOKENS = 2**24  # tokens through one layer on one device at once
+_MAX_FLOPS = 1e18  # FLOP/s: a thousand times any chip built; more is a typo
+_MAX_BANDWIDTH = 1e15  # bytes/s: likewise
+_MAX_ELEMENT_BYTES = 8.0  # float64
+
+
+def device_limits(device: str) -> tuple[float, float]:
+    """(peak FLOP/s, memory bytes/s) of `device`, one of `DEVICES`, at its dense 16-bit peak
+    (BF16; FP16 on the T4), from the facts registry."""
+    device = one_of("device", device, DEVICES)
+    flops_key, bandwidth_key = DEVICES[device]
+    return fact(flops_key).value * 1e12, fact(bandwidth_key).value * 1e9
+
+
+def experts_hit(tokens: int, n_routed: int, k: int) -> float:
+    """Expected distinct experts that `tokens` tokens touch when each picks `k` distinct experts
+    of `n_routed` uniformly (eq. M3): n_routed (1 - (1 - k / n_routed)^tokens)."""
+    tokens = size("tokens", tokens, maximum=MAX_TOKENS)
+    n_routed = size("n_routed", n_routed, maximum=MAX_EXPERTS)
+    k = size("k", k, maximum=n_routed, why="a token picks k distinct experts of n_routed")
+    return float(_experts_hit(tokens, n_routed, k))
+
+
+def ridge_tokens(
+    config: MoEConfig, peak_flops: float, bandwidth: float, bytes_per_element: float = 2.0
+) -> float:
+    """Tokens n* below which one expert's GEMMs are memory-bound (eq. M5); `math.inf` where they
+    are memory-bound at any n (the expert is too narrow for the device's ridge)."""
+    config = check_config(config)
+    peak, bandwidth, nbytes = _check_device(peak_flops, bandwidth, bytes_per_element)
+    return float(_ridge_tokens(config.d_model, config.d_expert, peak / bandwidth, nbytes))
+
+
+def layer_seconds(
+    config: MoEConfig,
+    tokens: int,
+    peak_flops: float,
+    bandwidth: float,
+    *,
+    bytes_per_element: float = 2.0,
+    backward: bool = False,
+    count_weights: bool = True,
+) -> MappingProxyType:
+    """Roofline seconds of one DeepSeekMoE layer on a batch of `tokens` and of the dense SwiGLUs
+    of the same total and the same active width (eqs. M1-M4), on a device of `peak_flops` FLOP/s
+    and `bandwidth` bytes/s, with weights and activations of `bytes_per_element` bytes.
+
+    `backward` adds the backward pass (3x the forward, every GEMM alike). `count_weights=False`
+    leaves every weight read out of the bytes (a FLOP-and-activation model: the negative control,
+    which cannot see the expert weights that small batches must read).
+
+    Returns {"moe", "dense_total", "dense_active"} in seconds, with "experts_hit" (E_hit),
+    "tokens_per_expert" (T k / E_hit) and "expert_bound": "memory" or "compute", whichever
+    term of eq. M1 binds a routed expert's GEMMs.
+    """
+    config = check_config(config)
+    tokens = size("tokens", tokens, maximum=MAX_TOKENS)
+    peak, bandwidth, nbytes = _check_device(peak_flops, bandwidth, bytes_per_element)
+    backward = boolean("backward", backward)
+    count_weights = boolean("count_weights", count_weights)
+    t = _layer_seconds(config, tokens, peak, bandwidth, nbytes, backward, count_weights)
+    return MappingProxyType(
+        {
+            **{name: float(value) for name, value in t.items() if name != "expert_memory_bound"},
+            "expert_bound": "memory" if t["expert_memory_bound"] else "compute",
+        }
+    )
+
+
+def expert_crossover(
+    config: MoEConfig,
+    tokens: int,
+    peak_flops: float,
+    bandwidth: float,
+    *,
+    bytes_per_element: float = 2.0,
+    count_weights: bool = True,
+    max_experts: int = 4096,
+) -> int | None:
+    """The crossover in the number of routed experts E: the smallest E (from config.k up to
+    `max_experts`) from which on the MoE layer is faster than the dense layer of the same total
+    width at every E up to `max_experts`, for a batch of `tokens` (eqs. M1-M4). None if the MoE
+    is not faster at `max_experts`. The config gives d_model, d_expert, n_shared and k; its
+    n_routed is the quantity swept (its value is not used)."""
+    config = check_config(config)
+    tokens = size("tokens", tokens, maximum=MAX_TOKENS)
+    peak, bandwidth, nbytes = _check_device(peak_flops, bandwidth, bytes_per_element)
+    count_weights = boolean("count_weights", count_weights)
+    max_experts = size(
+        "max_experts", max_experts, minimum=config.k, maximum=MAX_EXPERTS, why="config.k and up"
+    )
+    n_routed = np.arange(config.k, max_experts + 1)
+    t = _layer_seconds(config, tokens, peak, bandwidth, nbytes, False, count_weights, n_routed)
+    loses = np.flatnonzero(t["moe"] >= t["dense_total"])  # E where the MoE is not faster
+    if loses.size and loses[-1] == n_routed.size - 1:
+        return None
+    return int(n_routed[loses[-1] + 1]) if loses.size else int(n_routed[0])
+
+
+def memory_bound_batch(
+    config: MoEConfig, peak_flops: float, bandwidth: float, bytes_per_element: float = 2.0
+) -> float:
+    """The batch T below which the routed experts' GEMMs are memory-bound: where the tokens per
+    expert hit, T k / E_hit(T), equal n* (eq. M5); about n* E / k once every expert is hit.
+    1.0 if even one token keeps them compute-bound, `math.inf` if nothing does."""
+    config = check_config(config)
+    peak, bandwidth, nbytes = _check_device(peak_flops, bandwidth, bytes_per_element)
+    n_star = _ridge_tokens(config.d_model, config.d_expert, peak / bandwidth, nbytes)
+    return _memory_bound_batch(config.n_routed, config.k, n_star)
+
+
+def _check_device(peak_flops, bandwidth, bytes_per_element) -> tuple[float, float, float]:
+    return (
+        real_number("peak_flops", peak_flops, positive=True, maximum=_MAX_FLOPS),
+        real_number("bandwidth", bandwidth, positive=True, maximum=_MAX_BANDWIDTH),
+        real_number(
+            "bytes_per_element", bytes_per_element, positive=True, maximum=_MAX_ELEMENT_BYTES
+        ),
+    )
+
+
+def _experts_hit(tokens, n_routed, k):
+    """Eq. M3: E (1 - (1 - k / E)^T); broadcasts over arrays."""
+    return n_routed * (1.0 - (1.0 - k / n_routed) ** tokens)
+
+
+def _ridge_tokens(d, f, ridge, nbytes):
+    """Eq. M5: n* = b r d F / (2 d F - b r (d + F)), inf where the denominator is not positive."""
+    room = 2.0 * d * f - nbytes * ridge * (d + f)
+    return nbytes * ridge * d * f / room if room > 0 else np.inf
+
+
+def _gemm(m, k, n, peak, bandwidth, nbytes, weights=True):
+    """Eq. M1 for (m, k) x (k, n); weights=False leaves the (k, n) weight out of the bytes."""
+    moved = nbytes * (m * k + m * n + (k * n if weights else 0))
+    return np.maximum(2.0 * m * k * n / peak, moved / bandwidth)
+
+
+def _layer_seconds(config, tokens, peak, bandwidth, nbytes, backward, weights, n_routed=None):
+    """Eqs. M2-M4; `n_routed` (an array) overrides config.n_routed to sweep it."""
+    d, f, s, k = config.d_model, config.d_expert, config.n_shared, config.k
+    e = config.n_routed if n_routed is None else n_routed
+    passes = 3.0 if backward else 1.0  # forward, or forward + backward (2 GEMMs per forward one)
+    hit = _experts_hit(tokens, e, k)  # eq. M3
+    per_expert = tokens * k / hit  # the tokens each expert hit gets, balanced
+
+    def gemm(m, width):  # eq. M1 for (m, d) x (d, width)
+        return _gemm(m, d, width, peak, bandwidth, nbytes, weights)
+
+    def swiglu(m, width):  # W1 and W3: (m, d) x (d, width); W2: (m, width) x (width, d)
+        return 3 * gemm(m, width)
+
+    moe = (swiglu(tokens, s * f) if s else 0.0) + gemm(tokens, e) + hit * swiglu(per_expert, f)
+    expert_flops = 2.0 * per_expert * d * f / peak  # one expert GEMM's compute term of eq. M1
+    return {
+        "moe": passes * moe,  # eq. M2
+        "dense_total": passes * swiglu(tokens, (s + e) * f),  # eq. M4
+        "dense_active": passes * swiglu(tokens, (s + k) * f),
+        "experts_hit": hit,
+        "tokens_per_expert": per_expert,
+        "expert_memory_bound": gemm(per_expert, f) > expert_flops,
+    }
+
+
+def _memory_bound_batch(n_routed, k, n_star, tol=1e-9):
+    """Solves T k / E_hit(T) = n* for T >= 1 by bisection: the left side rises from 1 (T = 1)
+    towards T k / E, so the root lies in [1, n* E / k + E / k]."""
+    if n_star <= 1.0:
+        return 1.0
+    if not np.isfinite(n_star):
+        return np.inf
+
+    def share(t):
+        return t * k / _experts_hit(t, n_routed, k)
+
+    low, high = 1.0, n_star * n_routed / k + n_routed / k
+    while high - low > tol * high:
+        mid = 0.5 * (low + high)
+        low, high = (mid, high) if share(mid) < n_star else (low, mid)
+    return 0.5 * (low + high)
