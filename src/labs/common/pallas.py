@@ -97,7 +97,7 @@ def bare_call_gpu_backend() -> str:
 
 def _abstract_mesh(jax, device_kind: str, platform: str, num_cores: int | None):
     """A one-device mesh of a device this machine need not have, for lowering only."""
-    try:  # public in JAX 0.10 and later
+    try:  # jax.sharding.AbstractDevice where this JAX exports it; its private home otherwise
         abstract_device = jax.sharding.AbstractDevice
     except AttributeError:
         from jax._src.mesh import AbstractDevice as abstract_device
