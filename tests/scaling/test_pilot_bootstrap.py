@@ -100,6 +100,17 @@ def test_on_an_exact_law_every_refit_recovers_it():
         assert min(row["control_error"]) > 0.01
 
 
+def test_the_pilot_resamples_are_nested():
+    # A second ceiling equal to the first adds an empty band: a nested resample keeps the pilot
+    # set, so the two refits are the same fit; a fresh resample per ceiling would redraw it.
+    N, D, loss = load_chinchilla_points()
+    for seed in (0, 1):
+        row = pilot_replicate(N, D, loss, [3e19, 3e19, 1e20], holdout_above=1e21,
+                              target_C=5.88e23, starts=1, seed=seed)  # fmt: skip
+        assert row["params"][0] == row["params"][1]
+        assert row["params"][1] != row["params"][2]  # the next band does enter the fit
+
+
 @pytest.mark.parametrize(
     "kwargs, exc, fragment",
     [
