@@ -1,21 +1,27 @@
 """The spread of a pilot fit's prediction with the refit included: a bootstrap of the pilot runs.
 
-Run as `OMP_NUM_THREADS=1 python -m labs.scaling.pilot_bootstrap --replicates 200` (under 3
-minutes on one CPU core: each replicate refits the law once per compute ceiling, under a second
-in all; NumPy's default BLAS pool, two threads on two cores, took twice as long for the same
-numbers); it writes
+Run as `OMP_NUM_THREADS=1 python -m labs.scaling.pilot_bootstrap --replicates 200` (the committed
+run took 104 s on one CPU core, recorded in its meta as `seconds`: each replicate refits the law
+once per compute ceiling, about half a second in all; NumPy's default BLAS pool, two threads on
+two cores, took twice as long for the same numbers); it writes
 `labs/scaling/data/pilot_bootstrap.json` with the command, the library versions and the date
 that made it, which chapter 1's claim check reads (`load_pilot_bootstrap`). The notebook cannot
 afford the refits in its 90-second budget: it re-runs the fit on the pilot runs as they are and
 asserts that it falls inside the spread committed here.
 
 Replicate r uses a generator seeded with r. It first draws one resample of the held-out big runs
-(with replacement, as many as there are), then, for each compute ceiling in turn, a resample of
-the runs below that ceiling, and refits the law on it exactly as `extrapolation_study` does (the
-same Huber delta, the same number of grid starts, no warm start). For each ceiling it records
-the refit's parameters, its compute-optimal N at the target budget and its median relative error
-on the held-out runs, both as they are and as resampled; and the same two errors for the negative
-control, "the big runs do no better than the best pilot run of the resample".
+(with replacement, as many as there are). The pilot sets are nested (every run under one ceiling
+is under the next), and so are their resamples: the replicate resamples each compute band once
+(the runs at or below the first ceiling, then those between each ceiling and the next, each band
+with replacement and as many as it holds), and the pilot set of a ceiling is the union of the
+resampled bands up to it. Fits at two ceilings thus share the draws of their common bands, as the
+fits on the runs as they are share those runs; independent resamples per ceiling would discard
+that covariance and blur every comparison between ceilings. On each pilot set the replicate
+refits the law exactly as `extrapolation_study` does (the same Huber delta, the same number of
+grid starts, no warm start). For each ceiling it records the refit's parameters, its
+compute-optimal N at the target budget and its median relative error on the held-out runs, both
+as they are and as resampled; and the same two errors for the negative control, "the big runs do
+no better than the best pilot run of the resample".
 
 Taught in chapter 1, "Claim check" (claim 2).
 """
@@ -53,6 +59,7 @@ SETTINGS = {
     "starts": 4,
     "exclude_highest_loss": 5,
 }
+DESIGN = "nested, stratified by band: each compute band resampled once per replicate"
 KEYS = (
     "n_opt",
     "median_error",
@@ -94,15 +101,16 @@ def pilot_replicate(
 
 
 def _pilot_replicate(N, D, loss, thresholds, holdout_above, target_C, starts, seed) -> dict:
-    """Resample the held-out runs once, the pilot runs once per ceiling; refit and score."""
+    """Resample the held-out runs once, each compute band once; refit on the nested pilot sets."""
     C = _training_flops(N, D)
     held = np.flatnonzero(C >= holdout_above)
     rng = np.random.default_rng(seed)
     held_draw = rng.choice(held, size=len(held), replace=True)
     out = {key: [] for key in (*KEYS, "params")}
-    for threshold in thresholds:
-        pilot = np.flatnonzero(C <= threshold)
-        draw = rng.choice(pilot, size=len(pilot), replace=True)
+    draw = np.empty(0, dtype=np.intp)  # the pilot set grows band by band: nested like the runs
+    for low, threshold in zip((-np.inf, *thresholds[:-1]), thresholds, strict=True):
+        band = np.flatnonzero((C > low) & (C <= threshold))
+        draw = np.concatenate([draw, rng.choice(band, size=len(band), replace=True)])
         fit = _fit_chinchilla(N[draw], D[draw], loss[draw], 1e-3, starts, None)
         best_pilot = loss[draw].min()
         for name, rows in (("", held), ("_resampled", held_draw)):
@@ -154,6 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     meta = {
         **made,
         "settings": {**SETTINGS, "target_C": target_C, "runs": len(N)},
+        "design": DESIGN,
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "replicates": args.replicates,
         "seconds": round(time.perf_counter() - begin, 1),
