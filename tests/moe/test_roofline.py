@@ -50,14 +50,15 @@ def test_experts_hit_matches_the_chapters_router():
 
 
 def test_ridge_tokens_by_hand():
-    # d = F = 200, b = 1, ridge P / B = 100: n* = 1 x 100 x 40000 / (80000 - 100 x 400) = 100.
+    # d = F = 200, b = 1, ridge P / B = 1e5 / 1e3 = 100: n* = 100 x 40000 / (80000 - 100 x 400)
+    # = 100.
     # Check: at n = 100 one GEMM does 2 x 100 x 200 x 200 = 8e6 FLOPs and moves
     # 100 x 200 + 200 x 200 + 100 x 200 = 8e4 bytes, 100 FLOPs per byte: the ridge.
     wide = MoEConfig(d_model=200, d_expert=200, n_routed=4, n_shared=1, k=2)
-    assert ridge_tokens(wide, 100.0, 1.0, bytes_per_element=1.0) == pytest.approx(100.0)
+    assert ridge_tokens(wide, 1e5, 1e3, bytes_per_element=1.0) == pytest.approx(100.0)
     # d = F = 4, b = 2, ridge 4: intensity never exceeds 2 d F / (b (d + F)) = 2 < 4
     narrow = MoEConfig(d_model=4, d_expert=4, n_routed=4, k=2)
-    assert ridge_tokens(narrow, 4.0, 1.0) == math.inf
+    assert ridge_tokens(narrow, 4e3, 1e3) == math.inf
 
 
 def test_v3_expert_ridge_on_an_h100():
@@ -73,40 +74,85 @@ def test_v3_expert_ridge_on_an_h100():
 
 
 def test_layer_seconds_memory_bound_by_hand():
-    """SMALL, one token, P = 10 FLOP/s, B = 1 byte/s, 1 byte per element.
+    """SMALL, one token, P = 1e4 FLOP/s, B = 1e3 bytes/s, 1 byte per element (times in ms).
 
     E_hit = 4 (1 - (1 - 2/4)^1) = 2, so 2 experts with 1 token each. A (1, 4) x (4, 2) GEMM:
-    16 FLOPs (1.6 s) and 4 + 8 + 2 = 14 bytes (14 s), memory-bound.
+    16 FLOPs (1.6 ms) and 4 + 8 + 2 = 14 bytes (14 ms), memory-bound.
     MoE: shared 3 x 14 = 42, router (1, 4) x (4, 4) 4 + 16 + 4 = 24, experts 2 x 3 x 14 = 84;
-    150 s. Dense, same total (width 10): 3 x (4 + 40 + 10) = 162. Same active (width 6):
+    150 ms. Dense, same total (width 10): 3 x (4 + 40 + 10) = 162. Same active (width 6):
     3 x (4 + 24 + 6) = 102."""
-    t = layer_seconds(SMALL, 1, 10.0, 1.0, bytes_per_element=1.0)
+    t = layer_seconds(SMALL, 1, 1e4, 1e3, bytes_per_element=1.0)
     assert t["experts_hit"] == pytest.approx(2.0)
     assert t["tokens_per_expert"] == pytest.approx(1.0)
     assert t["expert_bound"] == "memory"
-    assert (t["moe"], t["dense_total"], t["dense_active"]) == pytest.approx((150, 162, 102))
-    # forward + backward: each GEMM twice more, at the same FLOPs and bytes
-    both = layer_seconds(SMALL, 1, 10.0, 1.0, bytes_per_element=1.0, backward=True)
-    assert (both["moe"], both["dense_total"]) == pytest.approx((450, 486))
+    ms = (t["moe"] * 1e3, t["dense_total"] * 1e3, t["dense_active"] * 1e3)
+    assert ms == pytest.approx((150, 162, 102))
+    # forward + backward: each GEMM twice more (dX and dW), at the same FLOPs and bytes
+    both = layer_seconds(SMALL, 1, 1e4, 1e3, bytes_per_element=1.0, backward=True)
+    assert (both["moe"] * 1e3, both["dense_total"] * 1e3) == pytest.approx((450, 486))
+
+
+def test_backward_without_the_input_gradient_by_hand():
+    """As above, with the input's gradient skipped: a SwiGLU runs 3 forward GEMMs, 3 weight
+    gradients and W2's input gradient, 7 GEMMs of 14 bytes; the router its forward and weight
+    gradient, 2 of 24. MoE: shared 7 x 14 = 98, router 2 x 24 = 48, experts 2 x 7 x 14 = 196;
+    342 ms. Dense, same total: 7 x 54 = 378; same active: 7 x 34 = 238.
+    Compute-bound (P = 1e3, B = 1e15), a GEMM is 16 FLOPs: MoE 7 x 16 + 2 x 32 + 2 x 7 x 16
+    = 400 ms, dense same total 7 x 80 = 560 ms."""
+    kwargs = dict(bytes_per_element=1.0, backward=True, input_grad=False)
+    t = layer_seconds(SMALL, 1, 1e4, 1e3, **kwargs)
+    ms = (t["moe"] * 1e3, t["dense_total"] * 1e3, t["dense_active"] * 1e3)
+    assert ms == pytest.approx((342, 378, 238))
+    t = layer_seconds(SMALL, 1, 1e3, 1e15, **kwargs)
+    assert (t["moe"], t["dense_total"]) == pytest.approx((0.400, 0.560))
+    # without the backward, input_grad has nothing to skip
+    forward = layer_seconds(SMALL, 1, 1e4, 1e3, bytes_per_element=1.0, input_grad=False)
+    assert forward["moe"] * 1e3 == pytest.approx(150)
+
+
+def test_pytorch_runs_the_matrix_products_the_model_counts():
+    """Count aten::mm calls in chapter 4's own layers, forward + backward. A SwiGLU: 9 with the
+    input's gradient, 7 without. The MoE layer (1 shared, 4 routed, 64 tokens top-2, so every
+    expert is hit: a chance of (1/2)^64 to miss one): 5 SwiGLUs and the router,
+    9 x 5 + 3 = 48 with the input's gradient and 7 x 5 + 2 = 37 without."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    from labs.moe.torch import DeepSeekMoE, _swiglu
+
+    def matrix_products(layer, x):
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            layer(x).sum().backward()
+        return sum(event.name == "aten::mm" for event in prof.events())
+
+    torch.manual_seed(0)
+    weights = [torch.randn(s, requires_grad=True) for s in ((8, 12), (8, 12), (12, 8))]
+    moe = DeepSeekMoE(MoEConfig(d_model=8, d_expert=4, n_routed=4, n_shared=1, k=2))
+    x = torch.randn(64, 8)
+    x_grad = x.clone().requires_grad_(True)
+    assert matrix_products(lambda x: _swiglu(x, *weights), x_grad) == 9
+    assert matrix_products(lambda x: _swiglu(x, *weights), x) == 7
+    assert matrix_products(moe._forward, x_grad) == 48
+    assert matrix_products(moe._forward, x) == 37
 
 
 def test_negative_control_without_weight_reads_flips_the_verdict():
     """The same call with the weights left out of the bytes. A (1, 4) x (4, 2) GEMM moves
-    4 + 2 = 6 bytes. MoE: shared 3 x 6 = 18, router 4 + 4 = 8, experts 2 x 3 x 6 = 36; 62 s.
+    4 + 2 = 6 bytes. MoE: shared 3 x 6 = 18, router 4 + 4 = 8, experts 2 x 3 x 6 = 36; 62 ms.
     Dense, same total: 3 x (4 + 10) = 42. Without the weights the dense layer wins (42 < 62);
     with them the MoE does (150 < 162, above): the weights it does not read are its advantage."""
-    t = layer_seconds(SMALL, 1, 10.0, 1.0, bytes_per_element=1.0, count_weights=False)
-    assert (t["moe"], t["dense_total"]) == pytest.approx((62, 42))
+    t = layer_seconds(SMALL, 1, 1e4, 1e3, bytes_per_element=1.0, count_weights=False)
+    assert (t["moe"] * 1e3, t["dense_total"] * 1e3) == pytest.approx((62, 42))
     assert t["moe"] > t["dense_total"]
 
 
 def test_layer_seconds_compute_bound_by_hand():
-    """SMALL, one token, P = 1 FLOP/s and a bandwidth too large to matter: time is FLOPs.
-    GEMM (1, 4) x (4, 2) = 16; MoE 3 x 16 + router 2 x 4 x 4 = 32 + 2 x 3 x 16 = 176;
+    """SMALL, one token, P = 1e3 FLOP/s and a bandwidth too large to matter: time is FLOPs
+    (in ms). GEMM (1, 4) x (4, 2) = 16; MoE 3 x 16 + router 2 x 4 x 4 = 32 + 2 x 3 x 16 = 176;
     dense, same total 3 x 2 x 4 x 10 = 240."""
-    t = layer_seconds(SMALL, 1, 1.0, 1e12, bytes_per_element=1.0)
+    t = layer_seconds(SMALL, 1, 1e3, 1e15, bytes_per_element=1.0)
     assert t["expert_bound"] == "compute"
-    assert (t["moe"], t["dense_total"]) == pytest.approx((176, 240))
+    assert (t["moe"] * 1e3, t["dense_total"] * 1e3) == pytest.approx((176, 240))
 
 
 def test_v3_large_batch_speedup_is_the_flop_ratio():
@@ -151,7 +197,7 @@ def test_expert_crossover_compute_bound_by_hand():
     6 d F (1 + k) + 2 d E FLOPs, the dense layer 6 d F (1 + E): the MoE is faster iff
     E (6 F - 2) > 6 F k, E > 18 / 4 = 4.5. So E* = 5 (E = 4: 32 d against 30 d)."""
     config = MoEConfig(d_model=4, d_expert=1, n_routed=3, n_shared=1, k=3)
-    assert expert_crossover(config, 16, 1.0, 1e12, bytes_per_element=1.0, max_experts=64) == 5
+    assert expert_crossover(config, 16, 1e3, 1e15, bytes_per_element=1.0, max_experts=64) == 5
 
 
 def test_expert_crossover_memory_bound_by_hand():
@@ -162,10 +208,10 @@ def test_expert_crossover_memory_bound_by_hand():
     MoE 6 + (1 + E) + 6 = 13 + E, dense 3 (1 + 1 + E) = 6 + 3 E, faster iff E > 3.5: E* = 4."""
     config = MoEConfig(d_model=1, d_expert=1, n_routed=1, n_shared=1, k=1)
     kwargs = dict(bytes_per_element=1.0, max_experts=64)
-    assert expert_crossover(config, 1, 1e15, 1.0, **kwargs) == 3
-    assert expert_crossover(config, 1, 1e15, 1.0, count_weights=False, **kwargs) == 4
+    assert expert_crossover(config, 1, 1e15, 1e3, **kwargs) == 3
+    assert expert_crossover(config, 1, 1e15, 1e3, count_weights=False, **kwargs) == 4
     # swept only up to E = 2, where the MoE still loses (23 against 21): no crossover
-    assert expert_crossover(config, 1, 1e15, 1.0, bytes_per_element=1.0, max_experts=2) is None
+    assert expert_crossover(config, 1, 1e15, 1e3, bytes_per_element=1.0, max_experts=2) is None
 
 
 def test_v3_expert_crossover_small_batch_versus_negative_control():
@@ -188,11 +234,11 @@ def test_memory_bound_batch_by_hand():
     # n* = 100 (test_ridge_tokens_by_hand); 4 experts, k = 2: T k / E_hit = 100 at T = 200,
     # where E_hit = 4 (1 - 2^-200) = 4
     wide = MoEConfig(d_model=200, d_expert=200, n_routed=4, n_shared=1, k=2)
-    assert memory_bound_batch(wide, 100.0, 1.0, bytes_per_element=1.0) == pytest.approx(200.0)
+    assert memory_bound_batch(wide, 1e5, 1e3, bytes_per_element=1.0) == pytest.approx(200.0)
     # ridge 1, d = F = 200, b = 1: n* = 40000 / (80000 - 400) < 1: one token is compute-bound
-    assert memory_bound_batch(wide, 1.0, 1.0, bytes_per_element=1.0) == 1.0
+    assert memory_bound_batch(wide, 1e3, 1e3, bytes_per_element=1.0) == 1.0
     narrow = MoEConfig(d_model=4, d_expert=4, n_routed=4, k=2)
-    assert memory_bound_batch(narrow, 4.0, 1.0) == math.inf
+    assert memory_bound_batch(narrow, 4e3, 1e3) == math.inf
 
 
 def test_layer_bound_switches_at_the_memory_bound_batch():
@@ -218,16 +264,25 @@ def test_device_limits_are_the_16_bit_peaks():
         (lambda: experts_hit(0, 8, 2), ValueError, "tokens"),
         (lambda: experts_hit(4, 8, 9), ValueError, "k must be <= 8"),
         (lambda: experts_hit(4.0, 8, 2), TypeError, "tokens"),
-        (lambda: ridge_tokens("V3", 1.0, 1.0), TypeError, "config"),
-        (lambda: ridge_tokens(SMALL, -1.0, 1.0), ValueError, "peak_flops"),
-        (lambda: ridge_tokens(SMALL, 1.0, math.nan), ValueError, "bandwidth"),
-        (lambda: ridge_tokens(SMALL, 1.0, 1.0, 0.0), ValueError, "bytes_per_element"),
-        (lambda: layer_seconds(SMALL, 2**25, 1.0, 1.0), ValueError, "tokens"),
-        (lambda: layer_seconds(SMALL, 8, 1.0, 1.0, backward="yes"), TypeError, "backward"),
-        (lambda: layer_seconds(SMALL, 8, 1.0, 1.0, count_weights=1), TypeError, "count_weights"),
-        (lambda: layer_seconds(SMALL, 8, "1e12", 1.0), TypeError, "peak_flops"),
-        (lambda: expert_crossover(SMALL, 8, 1.0, 1.0, max_experts=1), ValueError, "max_experts"),
-        (lambda: memory_bound_batch(SMALL, 1.0, math.inf), ValueError, "bandwidth"),
+        (lambda: ridge_tokens("V3", 1e12, 1e12), TypeError, "config"),
+        (lambda: ridge_tokens(SMALL, -1.0, 1e12), ValueError, "peak_flops"),
+        (lambda: ridge_tokens(SMALL, 1e12, math.nan), ValueError, "bandwidth"),
+        (lambda: ridge_tokens(SMALL, 1e12, 1e12, 0.0), ValueError, "bytes_per_element"),
+        # too small to be a device: overflows to inf seconds, or a unit slipped
+        (lambda: ridge_tokens(SMALL, 1e-300, 1e12), ValueError, "peak_flops must be >= 1000"),
+        (lambda: layer_seconds(SMALL, 8, 1e12, 10.0), ValueError, "bandwidth must be >= 1000"),
+        (
+            lambda: layer_seconds(SMALL, 8, 1e12, 1e12, bytes_per_element=1e-30),
+            ValueError,
+            "bytes_per_element must be >= 0.125",
+        ),
+        (lambda: layer_seconds(SMALL, 2**25, 1e12, 1e12), ValueError, "tokens"),
+        (lambda: layer_seconds(SMALL, 8, 1e12, 1e12, backward="yes"), TypeError, "backward"),
+        (lambda: layer_seconds(SMALL, 8, 1e12, 1e12, input_grad=0), TypeError, "input_grad"),
+        (lambda: layer_seconds(SMALL, 8, 1e12, 1e12, count_weights=1), TypeError, "count_weights"),
+        (lambda: layer_seconds(SMALL, 8, "1e12", 1e12), TypeError, "peak_flops"),
+        (lambda: expert_crossover(SMALL, 8, 1e12, 1e12, max_experts=1), ValueError, "max_experts"),
+        (lambda: memory_bound_batch(SMALL, 1e12, math.inf), ValueError, "bandwidth"),
     ],
 )
 def test_refused_with_the_parameter_named(call, error, words):

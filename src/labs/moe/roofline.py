@@ -11,8 +11,12 @@ bandwidth B bytes/s it cannot take less than
 
 A SwiGLU of width W on n tokens of width d is three GEMMs of the same FLOPs and bytes,
 (n, d) x (d, W) twice (W1, W3) and (n, W) x (W, d) once (W2), so it takes 3 t(n, d, W). Its
-backward is two more GEMMs of the same FLOPs and bytes per forward one (dX = dY W^T and
-dW = X^T dY), so forward + backward is 3x the forward, and every ratio below is the same for both.
+backward is up to two more GEMMs of the same FLOPs and bytes per forward one (dX = dY W^T and
+dW = X^T dY): 9 t(n, d, W) for forward + backward. Where the layer's input needs no gradient
+(a layer timed on its own, as chapter 4's CPU check does), the first GEMMs' dX is skipped:
+W1 and W3 take their forward and dW, W2 its forward, dW and the dX that carries the gradient
+back to W1 and W3, 7 t(n, d, W) in all; the router (T, d) x (d, E) takes its forward and dW
+(its scores feed the gates), 2 GEMMs instead of 3.
 
 A DeepSeekMoE layer (S shared experts, E routed of width F, top-k) on a batch of T tokens:
 
@@ -32,15 +36,25 @@ An expert's GEMM on n tokens is memory-bound below the n where its intensity
     n* = b r d F / (2 d F - b r (d + F))          (infinite if 2 d F <= b r (d + F))      (M5)
 
 and the batch at which the experts' share T k / E_hit reaches n* is the *memory-bound batch*.
-Below it each expert reads its 3 d F weights for too few tokens to hide them, and the MoE's
-FLOP saving turns into a saving of weight bytes only.
+Below it each expert reads its 3 d F weights for too few tokens to hide them. Between the batch
+where every expert is hit and the memory-bound batch the MoE reads as many weight bytes as the
+dense layer of the same total size; its remaining speed-up there comes from the dense layer
+still being compute-bound.
 
-Left out, all of it on the MoE's side: kernel launches (one per expert, or one grouped GEMM),
-the router's top-k, sorting tokens by expert and scattering them back, the weighted combine,
-the efficiency of small or grouped GEMMs against one large one, and routing imbalance (with
-max(.) convex in the load, an uneven load only adds time, and so does the spread of E_hit around
-its mean). So the model's MoE is a lower bound on the real one, the real crossovers come later
-(more experts, larger batches) than the model's, and the model's crossovers are lower bounds.
+Left out: kernel launches (one per expert, or one grouped GEMM), the router's top-k, sorting
+tokens by expert and scattering them back, the weighted combine, and the efficiency of small or
+grouped GEMMs against one large one, all on the MoE's side; the SwiGLU's elementwise traffic
+(read both hidden outputs, write their product: 3 T (S + E) F elements in the dense layer of the
+same total size against 3 T (S + k) F in the MoE), which weighs more on the dense layer; and
+the routing itself. The model assumes uniform, independent routing, evenly balanced over the
+experts hit. A skewed or correlated router touches fewer experts on average (the sum over
+experts of 1 - (1 - p_i)^T is concave in the routing probabilities p_i, largest when they are
+uniform), so in the memory-bound window it reads fewer weights and can make the real MoE faster
+than modelled; an uneven load over the experts hit adds time where they are compute-bound.
+So the real layers' times are both above their rooflines, and we expect the model's crossovers
+to be lower bounds on the real ones (more experts, larger batches) if the MoE's kernels fall
+further short of their roofline than one large dense GEMM does. The large-batch speed-up (the
+FLOP ratio) is, if anything, an upper bound.
 """
 
 from __future__ import annotations
@@ -77,7 +91,10 @@ DEVICES = MappingProxyType(
 MAX_TOKENS = 2**24  # tokens through one layer on one device at once
 _MAX_FLOPS = 1e18  # FLOP/s: a thousand times any chip built; more is a typo
 _MAX_BANDWIDTH = 1e15  # bytes/s: likewise
+_MIN_FLOPS = 1e3  # FLOP/s: a kiloFLOP per second; less is a typo (and overflows the seconds)
+_MIN_BANDWIDTH = 1e3  # bytes/s: likewise
 _MAX_ELEMENT_BYTES = 8.0  # float64
+_MIN_ELEMENT_BYTES = 0.125  # one bit per element, less than any number format
 
 
 def device_limits(device: str) -> tuple[float, float]:
@@ -115,13 +132,20 @@ def layer_seconds(
     *,
     bytes_per_element: float = 2.0,
     backward: bool = False,
+    input_grad: bool = True,
     count_weights: bool = True,
 ) -> MappingProxyType:
     """Roofline seconds of one DeepSeekMoE layer on a batch of `tokens` and of the dense SwiGLUs
     of the same total and the same active width (eqs. M1-M4), on a device of `peak_flops` FLOP/s
     and `bandwidth` bytes/s, with weights and activations of `bytes_per_element` bytes.
 
-    `backward` adds the backward pass (3x the forward, every GEMM alike). `count_weights=False`
+    `backward` adds the backward pass: two more GEMMs per forward one, 9 per SwiGLU and 3 for the
+    router. With `input_grad=False` (the layer's input needs no gradient, as when a layer is
+    timed on its own) it counts what PyTorch's autograd then runs: every matrix's forward and
+    weight gradient, and the input gradient only where a weight lies upstream, which in a SwiGLU
+    is W2's (it carries the gradient back to W1 and W3): 7 GEMMs per SwiGLU (shared, routed and
+    dense alike) and 2 for the router (its scores feed the gates, so it gets a weight gradient
+    but passes none on). `input_grad` changes nothing without `backward`. `count_weights=False`
     leaves every weight read out of the bytes (a FLOP-and-activation model: the negative control,
     which cannot see the expert weights that small batches must read).
 
@@ -133,8 +157,10 @@ def layer_seconds(
     tokens = size("tokens", tokens, maximum=MAX_TOKENS)
     peak, bandwidth, nbytes = _check_device(peak_flops, bandwidth, bytes_per_element)
     backward = boolean("backward", backward)
+    input_grad = boolean("input_grad", input_grad)
     count_weights = boolean("count_weights", count_weights)
-    t = _layer_seconds(config, tokens, peak, bandwidth, nbytes, backward, count_weights)
+    passes = _passes(backward, input_grad)
+    t = _layer_seconds(config, tokens, peak, bandwidth, nbytes, passes, count_weights)
     return MappingProxyType(
         {
             **{name: float(value) for name, value in t.items() if name != "expert_memory_bound"},
@@ -166,7 +192,8 @@ def expert_crossover(
         "max_experts", max_experts, minimum=config.k, maximum=MAX_EXPERTS, why="config.k and up"
     )
     n_routed = np.arange(config.k, max_experts + 1)
-    t = _layer_seconds(config, tokens, peak, bandwidth, nbytes, False, count_weights, n_routed)
+    passes = _passes(backward=False, input_grad=True)
+    t = _layer_seconds(config, tokens, peak, bandwidth, nbytes, passes, count_weights, n_routed)
     loses = np.flatnonzero(t["moe"] >= t["dense_total"])  # E where the MoE is not faster
     if loses.size and loses[-1] == n_routed.size - 1:
         return None
@@ -187,12 +214,23 @@ def memory_bound_batch(
 
 def _check_device(peak_flops, bandwidth, bytes_per_element) -> tuple[float, float, float]:
     return (
-        real_number("peak_flops", peak_flops, positive=True, maximum=_MAX_FLOPS),
-        real_number("bandwidth", bandwidth, positive=True, maximum=_MAX_BANDWIDTH),
+        real_number("peak_flops", peak_flops, minimum=_MIN_FLOPS, maximum=_MAX_FLOPS),
+        real_number("bandwidth", bandwidth, minimum=_MIN_BANDWIDTH, maximum=_MAX_BANDWIDTH),
         real_number(
-            "bytes_per_element", bytes_per_element, positive=True, maximum=_MAX_ELEMENT_BYTES
+            "bytes_per_element",
+            bytes_per_element,
+            minimum=_MIN_ELEMENT_BYTES,
+            maximum=_MAX_ELEMENT_BYTES,
         ),
     )
+
+
+def _passes(backward, input_grad):
+    """GEMMs per forward GEMM: (in a SwiGLU, in the router). Forward only: (1, 1). With the
+    backward: (3, 3), or without the input's gradient (7 / 3, 2): W1 and W3 skip their dX."""
+    if not backward:
+        return 1.0, 1.0
+    return (3.0, 3.0) if input_grad else (7.0 / 3.0, 2.0)
 
 
 def _experts_hit(tokens, n_routed, k):
@@ -212,11 +250,11 @@ def _gemm(m, k, n, peak, bandwidth, nbytes, weights=True):
     return np.maximum(2.0 * m * k * n / peak, moved / bandwidth)
 
 
-def _layer_seconds(config, tokens, peak, bandwidth, nbytes, backward, weights, n_routed=None):
-    """Eqs. M2-M4; `n_routed` (an array) overrides config.n_routed to sweep it."""
+def _layer_seconds(config, tokens, peak, bandwidth, nbytes, passes, weights, n_routed=None):
+    """Eqs. M2-M4; `passes` from `_passes`; `n_routed` (an array) overrides config.n_routed."""
     d, f, s, k = config.d_model, config.d_expert, config.n_shared, config.k
     e = config.n_routed if n_routed is None else n_routed
-    passes = 3.0 if backward else 1.0  # forward, or forward + backward (2 GEMMs per forward one)
+    ffn, router = passes  # GEMMs per forward GEMM: 1 forward; 3 (or 7/3 and 2) with backward
     hit = _experts_hit(tokens, e, k)  # eq. M3
     per_expert = tokens * k / hit  # the tokens each expert hit gets, balanced
 
@@ -226,12 +264,12 @@ def _layer_seconds(config, tokens, peak, bandwidth, nbytes, backward, weights, n
     def swiglu(m, width):  # W1 and W3: (m, d) x (d, width); W2: (m, width) x (width, d)
         return 3 * gemm(m, width)
 
-    moe = (swiglu(tokens, s * f) if s else 0.0) + gemm(tokens, e) + hit * swiglu(per_expert, f)
+    experts = (swiglu(tokens, s * f) if s else 0.0) + hit * swiglu(per_expert, f)
     expert_flops = 2.0 * per_expert * d * f / peak  # one expert GEMM's compute term of eq. M1
     return {
-        "moe": passes * moe,  # eq. M2
-        "dense_total": passes * swiglu(tokens, (s + e) * f),  # eq. M4
-        "dense_active": passes * swiglu(tokens, (s + k) * f),
+        "moe": ffn * experts + router * gemm(tokens, e),  # eq. M2
+        "dense_total": ffn * swiglu(tokens, (s + e) * f),  # eq. M4
+        "dense_active": ffn * swiglu(tokens, (s + k) * f),
         "experts_hit": hit,
         "tokens_per_expert": per_expert,
         "expert_memory_bound": gemm(per_expert, f) > expert_flops,

@@ -253,7 +253,9 @@ def _layer_throughput(config: MoEConfig, tokens: int, repeats: int, seed: int):
     """Best-of-`repeats` CPU time of forward + backward, both layers on the same input, timed in
     turn (MoE, dense, MoE, ...) so that a slow moment of the machine touches both. CPU time of
     this process (`time.process_time`, one thread) rather than wall-clock: other programs' load
-    on a shared machine is left out."""
+    on a shared machine is left out. The input needs no gradient, so autograd skips W1's and W3's
+    input gradients: 7 matrix products per SwiGLU, not 9, and 2 for the router (the count of
+    `roofline.layer_seconds(..., backward=True, input_grad=False)`)."""
     torch.manual_seed(seed)
     moe = DeepSeekMoE(config)
     d, f = config.d_model, config.d_expert
