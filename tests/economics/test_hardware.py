@@ -62,6 +62,8 @@ def test_unknown_names():
         ("Tesla T4", "T4"),
         ("TPU v5 lite", "TPU v5e"),
         ("NVIDIA H100 PCIe", None),
+        ("NVIDIA H100 NVL", None),  # another board, with its own peaks and bandwidth
+        ("NVIDIA A100 80GB PCIe", None),
         ("NVIDIA L40S", None),
         ("cpu", None),
     ],

@@ -115,7 +115,7 @@ def hardware_for_device_name(device_name: str) -> HardwareSpec | None:
     """The registry entry matching a device name as a framework reports it, or None.
 
     `torch.cuda.get_device_name()` says e.g. "NVIDIA H100 80GB HBM3" or "Tesla T4"; JAX's TPU
-    devices say "TPU v5 lite". A PCIe H100 is not an SXM part and is not matched.
+    devices say "TPU v5 lite". A PCIe or NVL H100 is not an SXM part and is not matched.
     """
     return _hardware_for_device_name(text("device_name", device_name, nonempty=False))
 
@@ -123,8 +123,8 @@ def hardware_for_device_name(device_name: str) -> HardwareSpec | None:
 def _hardware_for_device_name(device_name: str) -> HardwareSpec | None:
     """Match a whole word of the reported name (or a spaced phrase) against the chips."""
     upper = device_name.upper()
-    if "PCIE" in upper:
-        return None
+    if "PCIE" in upper or "NVL" in upper.replace("-", " ").split():
+        return None  # PCIe and NVL boards have their own peaks and bandwidth, not the SXM part's
     for token, name in (
         ("H100", "H100 SXM"),
         ("H800", "H800 SXM"),
