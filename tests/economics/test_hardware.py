@@ -2,10 +2,11 @@
 
 import pytest
 
-from labs.common.facts import FACTS
+from labs.bench.roofline import device_peaks
+from labs.common.facts import FACTS, fact
 from labs.economics import HARDWARE, hardware, hardware_for_device_name
 
-REQUIRED = ("H100 SXM", "H800 SXM", "A100 SXM", "L4", "T4", "TPU v5e")
+REQUIRED = ("H100 SXM", "H800 SXM", "H200 SXM", "A100 SXM", "L4", "T4", "TPU v5e")
 
 
 def test_registry_holds_the_required_chips_with_sources():
@@ -25,6 +26,28 @@ def test_h800_differs_from_h100_only_in_interconnect():
     assert h800.bf16_tflops == h100.bf16_tflops and h800.fp8_tflops == h100.fp8_tflops
     assert h800.memory_gbs == h100.memory_gbs
     assert (h800.interconnect_gbs, h100.interconnect_gbs) == (400.0, 900.0)
+
+
+def test_h200_is_the_h100_with_more_memory_bandwidth():
+    # NVIDIA prints the same 1,979 (BF16) and 3,958 (FP8) TFLOP/s with sparsity for the H200 SXM
+    # as for the H100 SXM, 4.8 TB/s of HBM3e against 3.35 TB/s, and the same 900 GB/s of NVLink.
+    h100, h200 = hardware("H100 SXM"), hardware("H200 SXM")
+    assert (h200.bf16_tflops, h200.fp8_tflops) == (1979 / 2, 3958 / 2)
+    assert (h200.bf16_tflops, h200.fp8_tflops) == (h100.bf16_tflops, h100.fp8_tflops)
+    assert (h200.memory_gbs, h100.memory_gbs) == (4800.0, 3350.0)
+    assert (h200.interconnect_gbs, h200.interconnect) == (900.0, "NVLink")
+    assert h200.fp16_tflops is None and h200.key == "h200_sxm"
+
+
+def test_h200_entry_reads_its_facts():
+    # Every figure of the entry is the registry's fact, the price included (an assumption, above
+    # the H100's assumed price: the H200 rents at a premium).
+    h200 = hardware("H200 SXM")
+    for field in ("bf16_tflops", "fp8_tflops", "memory_gbs", "interconnect_gbs"):
+        assert getattr(h200, field) == fact(f"econ_h200_sxm_{field}").value, field
+    price = fact("econ_h200_usd_per_hour")
+    assert h200.usd_per_hour == price.value and price.cite == "course_price_assumptions"
+    assert "assumption" in price.note and h200.usd_per_hour > hardware("H100 SXM").usd_per_hour
 
 
 def test_dense_peaks_are_half_the_sparse_datasheet_figures():
@@ -57,12 +80,16 @@ def test_unknown_names():
     [
         ("NVIDIA H100 80GB HBM3", "H100 SXM"),
         ("NVIDIA H800", "H800 SXM"),
+        ("NVIDIA H200", "H200 SXM"),
         ("NVIDIA A100-SXM4-80GB", "A100 SXM"),
         ("NVIDIA L4", "L4"),
         ("Tesla T4", "T4"),
         ("TPU v5 lite", "TPU v5e"),
         ("NVIDIA H100 PCIe", None),
         ("NVIDIA H100 NVL", None),  # another board, with its own peaks and bandwidth
+        ("NVIDIA H200 NVL", None),  # likewise: lower power and clocks than the SXM part
+        ("NVIDIA H200 PCIe", None),
+        ("NVIDIA H20", None),  # a different chip, not a prefix of the H200
         ("NVIDIA A100 80GB PCIe", None),
         ("NVIDIA L40S", None),
         ("cpu", None),
@@ -71,3 +98,17 @@ def test_unknown_names():
 def test_device_names(reported, expected):
     spec = hardware_for_device_name(reported)
     assert (spec.name if spec else None) == expected
+
+
+@pytest.mark.parametrize(
+    "reported",
+    ["NVIDIA H100 80GB HBM3", "NVIDIA H800", "NVIDIA H200", "NVIDIA H200 NVL", "Tesla T4", "cpu"],
+)
+def test_chapter_7_and_the_benchmark_name_a_device_alike(reported):
+    # Both lookups read the same facts: where one knows a device, the other gives it the same
+    # name, peaks and bandwidth; where one refuses a board, so does the other.
+    spec, peaks = hardware_for_device_name(reported), device_peaks(reported)
+    assert (spec is None) == (peaks is None)
+    if spec is not None:
+        assert (spec.name, spec.memory_gbs) == (peaks.name, peaks.memory_gbs)
+        assert (spec.bf16_tflops, spec.fp8_tflops) == (peaks.bf16_tflops, peaks.fp8_tflops)

@@ -70,13 +70,14 @@ class HardwareSpec:
 _CHIPS = (
     ("h100_sxm", "H100 SXM", "NVLink"),
     ("h800_sxm", "H800 SXM", "NVLink"),
+    ("h200_sxm", "H200 SXM", "NVLink"),
     ("a100_sxm", "A100 SXM", "NVLink"),
     ("l4", "L4", "PCIe Gen4 x16"),
     ("t4", "T4", "PCIe Gen3 x16"),
     ("tpu_v5e", "TPU v5e", "ICI"),
 )
 # The price facts use the short chip name.
-_PRICE_KEY = {"h100_sxm": "h100", "h800_sxm": "h800", "a100_sxm": "a100"}
+_PRICE_KEY = {"h100_sxm": "h100", "h800_sxm": "h800", "h200_sxm": "h200", "a100_sxm": "a100"}
 
 
 def _optional(key: str) -> float | None:
@@ -114,8 +115,9 @@ def hardware(name: str) -> HardwareSpec:
 def hardware_for_device_name(device_name: str) -> HardwareSpec | None:
     """The registry entry matching a device name as a framework reports it, or None.
 
-    `torch.cuda.get_device_name()` says e.g. "NVIDIA H100 80GB HBM3" or "Tesla T4"; JAX's TPU
-    devices say "TPU v5 lite". A PCIe or NVL H100 is not an SXM part and is not matched.
+    `torch.cuda.get_device_name()` says e.g. "NVIDIA H100 80GB HBM3", "NVIDIA H200" or "Tesla T4";
+    JAX's TPU devices say "TPU v5 lite". A PCIe or NVL H100 or H200 is not an SXM part and is not
+    matched.
     """
     return _hardware_for_device_name(text("device_name", device_name, nonempty=False))
 
@@ -128,6 +130,7 @@ def _hardware_for_device_name(device_name: str) -> HardwareSpec | None:
     for token, name in (
         ("H100", "H100 SXM"),
         ("H800", "H800 SXM"),
+        ("H200", "H200 SXM"),
         ("A100", "A100 SXM"),
         ("L4", "L4"),
         ("T4", "T4"),
