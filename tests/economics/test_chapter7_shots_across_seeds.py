@@ -23,7 +23,7 @@ from labs.economics import (
     training_cost,
     training_flops,
 )
-from labs.economics.research import DEFAULT_IDEA_SPREAD
+from labs.economics.research import DEFAULT_IDEA_SPREAD, _simulate_research_program
 
 B = 3e6  # the constrained lab's budget in every view
 TRIALS = 1000  # the notebook's N_TRIALS on a CPU
@@ -192,3 +192,20 @@ def test_both_at_once_with_adaptive_re_testing(seed_c, seed_f, price):
     f = _lab(10 * B, 0.3, seed_f, cost=cost, n_ideas=funded_shots, allocation="upper-confidence")
     assert f == _lab(10 * B, 0.3, seed_f, cost=cost, n_ideas=funded_shots)
     assert _outcome(c, f) == "constrained", (c, f)
+
+
+@pytest.mark.parametrize(("seed_rr", "seed_ad"), SEED_PAIRS)
+def test_the_upper_confidence_width_matters_at_100_ideas(seed_rr, seed_ad):
+    # The chapter: at 100 ideas a width of one posterior std falls behind round-robin, and three
+    # gains more than two (the public rule's width).
+    plain = _lab(10 * B, 0.3, seed_rr)
+    shots = np.array([int(10 * B // SMALL)])
+    noise = prediction_noise_for_rank_reversal(REVERSAL["assumed"])
+    z = {}
+    for width in (1.0, 2.0, 3.0):
+        _, mean, sd = _simulate_research_program(
+            shots, 100, noise, DEFAULT_IDEA_SPREAD, 0.3, TRIALS, seed_ad, width
+        )
+        s = DEFAULT_IDEA_SPREAD
+        z[width] = _z(plain, (mean[0] / s, sd[0] / np.sqrt(TRIALS) / s))
+    assert z[1.0] < 0 and z[1.0] < z[2.0] < z[3.0], z
