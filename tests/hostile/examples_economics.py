@@ -83,6 +83,7 @@ def _scenario_kwargs():
         n_ideas=5,
         prediction_noise=0.02,
         idea_spread=0.02,
+        allocation="upper-confidence",
     )
 
 
@@ -224,6 +225,7 @@ EXAMPLES = {
         hardware_cost_factor=2.0,
         n_trials=20,
         seed=0,
+        allocation="upper-confidence",
     ),
     f"{_R}.ResearchProgramResult": lambda: call(
         budgets_usd=BUDGETS,

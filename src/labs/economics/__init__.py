@@ -12,7 +12,8 @@ Framework-free (NumPy only). The pieces:
   pay?").
 * `labs.economics.steptime`: the training step-time model, compute against NVLink and InfiniBand
   ("The link that binds"), on the traffic model shared with chapter 4 (`labs.common.interconnect`).
-* `labs.economics.research`: the shots simulator ("The shots argument").
+* `labs.economics.research`: the shots simulator, with round-robin or adaptive re-tests ("The
+  shots argument").
 * `labs.economics.checks`: the argument checks every path shares.
 """
 
@@ -41,6 +42,7 @@ from labs.economics.reference import (
     measure_matmul_tflops,
 )
 from labs.economics.research import (
+    ALLOCATIONS,
     DEFAULT_IDEA_SPREAD,
     DEFAULT_PREDICTION_NOISE,
     ResearchProgramResult,
@@ -53,6 +55,7 @@ from labs.economics.research import (
 from labs.economics.steptime import TrainingStep, binding_bandwidth, step_time, v3_training_step
 
 __all__ = [
+    "ALLOCATIONS",
     "DEEPSEEK_V3_TRAINING",
     "DEFAULT_IDEA_SPREAD",
     "DEFAULT_PREDICTION_NOISE",

@@ -13,8 +13,15 @@ The world (one trial):
   dollars and returns q_i + e with e ~ Normal(0, prediction_noise^2), independent across ideas:
   the part of a small run's error that differs from idea to idea (see rank reversal below).
 * With a budget B the lab affords k = floor(B / (cost_per_shot * hardware_cost_factor)) shots.
-  It spends them in the order of its ranking; past n_ideas shots it reruns ideas round-robin and
-  averages the repeats.
+  It spends them in the order of its ranking; past n_ideas shots (every idea tested once) it
+  spends the spare shots by its `allocation` and averages the repeats:
+  - "round-robin" (the default): reruns the ideas in the order of its ranking, again and again.
+  - "leader": re-tests whichever idea has the highest posterior mean after the shots so far (a
+    lucky first reading is re-tested until the average drops below another idea's estimate).
+  - "upper-confidence": re-tests the idea with the highest posterior mean plus two posterior
+    standard deviations; unlike "leader" it also returns to an idea whose one or two readings
+    leave it a real chance of being the best (a standard rule for finding the best of many
+    noisy options, with the common two-sigma width rather than one tuned to this model).
 * It then bets on the tested idea with the highest posterior mean (a Bayesian lab: the prior
   signal and the shots are combined with their precisions). It *finds the best idea* when that
   bet is the true best. An idea never tested is never bet on, so a budget that buys no shot finds
@@ -32,7 +39,9 @@ The world (one trial):
 Every budget sees the same `n_trials` worlds, and the r-th run of an idea has the same error
 whatever the budget: a larger budget only adds shots to what a smaller one saw (common random
 numbers), so the curves are smooth and the estimate at a budget does not depend on which other
-budgets are asked for.
+budgets are asked for. The adaptive allocations keep the first pass's errors and draw the s-th
+spare shot's error from a stream of its own, so they too only add shots as the budget grows;
+with no spare shot (k <= n_ideas) every allocation is the same lab.
 
 Axes: T trials (simulated worlds), I ideas, B budgets.
 """
@@ -46,10 +55,12 @@ import numpy as np
 from jaxtyping import Float, Int
 
 from labs.economics.checks import (
+    ALLOCATIONS,
     MAX_ROUNDS,
     MAX_SHOTS,
     MAX_TRIAL_IDEAS,
     MAX_WORK,
+    check_allocation,
     check_budgets,
     check_rank_reversal_args,
     check_research_program,
@@ -62,6 +73,7 @@ from labs.economics.checks import (
 )
 
 __all__ = [
+    "ALLOCATIONS",
     "DEFAULT_IDEA_SPREAD",
     "DEFAULT_PREDICTION_NOISE",
     "MAX_ROUNDS",
@@ -84,6 +96,9 @@ __all__ = [
 # 40 % as the range (Chapter 1's absolute-loss errors cannot stand in for it: chapter 7 says why).
 DEFAULT_PREDICTION_NOISE = 0.02
 DEFAULT_IDEA_SPREAD = 0.02
+# "upper-confidence" re-tests the highest posterior mean plus this many posterior standard
+# deviations ("leader": none).
+UPPER_CONFIDENCE_SDS = 2.0
 # The caps (MAX_ROUNDS, MAX_TRIAL_IDEAS, MAX_WORK, MAX_SHOTS) live in labs.economics.checks with
 # their reasons; they keep a call to seconds and its memory to megabytes.
 
@@ -130,6 +145,7 @@ class Scenario:
     n_ideas: int = 100
     prediction_noise: float = DEFAULT_PREDICTION_NOISE
     idea_spread: float = DEFAULT_IDEA_SPREAD
+    allocation: str = "round-robin"
 
     def __post_init__(self) -> None:
         check_scenario(self)
@@ -146,6 +162,7 @@ class Scenario:
             hardware_cost_factor=self.hardware_cost_factor,
             n_trials=n_trials,
             seed=seed,
+            allocation=self.allocation,
         )
 
 
@@ -180,6 +197,7 @@ def simulate_research_program(
     hardware_cost_factor: float = 1.0,
     n_trials: int = 2000,
     seed: int = 0,
+    allocation: str = "round-robin",
 ) -> ResearchProgramResult:
     """Probability that a lab with budget `budget_usd` finds its best idea, and its expected regret
     (see the module docstring).
@@ -196,19 +214,24 @@ def simulate_research_program(
         n_trials: simulated worlds per budget (>= 1).
         seed: seeds NumPy's generator, in [0, 2**32); the same arguments and seed give the same
             result.
+        allocation: how the shots past the first n_ideas are spent: "round-robin" (the
+            default), "leader" or "upper-confidence" (see the module docstring).
 
     Limits (labs.economics.checks, so that a typo cannot hang the machine or fill its memory):
     n_trials * n_ideas <= 20,000,000; at most 10,000 shots per idea; at most 10**15 shots; and
-    the work actually done, n_trials * n_ideas * (rounds of shots + 4 x budgets), <= 2 * 10**8.
+    the work actually done, n_trials * n_ideas * (rounds of shots + 4 x budgets), <= 2 * 10**8,
+    with an adaptive allocation's re-tests (one at a time) counted in.
     """
     budgets, cost, n_ideas, noise, spread, rho, n_trials, seed = check_research_program(
         budget_usd, cost_per_shot, hardware_cost_factor, n_ideas, prediction_noise, idea_spread,
         prior_skill, n_trials, seed,
     )  # fmt: skip
+    allocation = check_allocation(allocation)
     shots = _shots_affordable(budgets, cost)
-    check_work(shots, n_ideas, n_trials)
+    check_work(shots, n_ideas, n_trials, allocation)
+    optimism = {"round-robin": None, "leader": 0.0, "upper-confidence": UPPER_CONFIDENCE_SDS}
     success, regret, regret_sd = _simulate_research_program(
-        shots, n_ideas, noise, spread, rho, n_trials, seed
+        shots, n_ideas, noise, spread, rho, n_trials, seed, optimism[allocation]
     )
     return ResearchProgramResult(
         budgets_usd=budgets,
@@ -229,9 +252,11 @@ def _simulate_research_program(
     rho: float,
     n_trials: int,
     seed: int,
+    optimism: float | None = None,
 ) -> tuple[Float[np.ndarray, " B"], Float[np.ndarray, " B"], Float[np.ndarray, " B"]]:
     """Per budget: the share of worlds whose k shots find the best idea, and the mean and std of
-    the regret q_best - q_bet."""
+    the regret q_best - q_bet. `optimism` None spends spare shots round-robin; a number, on the
+    highest posterior mean plus that many posterior standard deviations (`_retest`)."""
     rng = np.random.default_rng([seed, 0])
     quality = rng.normal(0.0, spread, size=(n_trials, n_ideas))  # q_i, (T, I)
     best = quality.argmax(axis=1)
@@ -258,26 +283,64 @@ def _simulate_research_program(
     regret_mean, regret_sd = np.full(len(shots), gain.mean()), np.full(len(shots), gain.std())
     full_sums = np.zeros((n_trials, n_ideas))  # sums over the complete rounds run so far
     rounds, cached = 0, (-1, None)
+    retest = None  # an adaptive lab past its first pass: sums, repeats, its stream, shots spent
     for i in np.argsort(shots, kind="stable"):  # from small budgets to large
         k = int(shots[i])
         if k == 0:
             continue  # no shot, nothing tested, nothing shipped: the whole gain is the regret
-        complete, rest = divmod(k, n_ideas)
-        while rounds < complete:
-            full_sums += cached[1] if cached[0] == rounds else errors(rounds)
-            rounds += 1
-        in_partial_round = rank < rest
-        sums, repeats = full_sums + quality * complete, np.full(rank.shape, complete)
-        if rest:
-            if cached[0] != complete:
-                cached = (complete, errors(complete))
-            sums = sums + np.where(in_partial_round, quality + cached[1], 0.0)
-            repeats = repeats + in_partial_round
+        if optimism is not None and k > n_ideas:  # spare shots, spent adaptively
+            if retest is None:  # the first pass: every idea once, with the errors of run 0
+                first = quality + (cached[1] if cached[0] == 0 else errors(0))
+                retest = (first, np.ones(rank.shape, np.int64), np.random.default_rng([seed, 2]), 0)
+            sums, repeats, stream, spent = retest
+            _retest(sums, repeats, quality, prior_evidence, prior_precision, spread, noise,
+                    optimism, stream, k - n_ideas - spent)  # fmt: skip
+            retest = (sums, repeats, stream, k - n_ideas)
+        else:  # round-robin, or no spare shot yet
+            complete, rest = divmod(k, n_ideas)
+            while rounds < complete:
+                full_sums += cached[1] if cached[0] == rounds else errors(rounds)
+                rounds += 1
+            in_partial_round = rank < rest
+            sums, repeats = full_sums + quality * complete, np.full(rank.shape, complete)
+            if rest:
+                if cached[0] != complete:
+                    cached = (complete, errors(complete))
+                sums = sums + np.where(in_partial_round, quality + cached[1], 0.0)
+                repeats = repeats + in_partial_round
         bets = _bets(sums, repeats, prior_evidence, prior_precision, spread, noise)
         success[i] = np.mean(bets == best)
         regret = gain - quality[np.arange(n_trials), bets]  # (T,)
         regret_mean[i], regret_sd[i] = regret.mean(), regret.std()
     return success, regret_mean, regret_sd
+
+
+def _retest(
+    sums: Float[np.ndarray, "T I"],
+    repeats: Int[np.ndarray, "T I"],
+    quality: Float[np.ndarray, "T I"],
+    prior_evidence: Float[np.ndarray, "T I"],
+    prior_precision: float,
+    spread: float,
+    noise: float,
+    optimism: float,
+    stream: np.random.Generator,
+    n_shots: int,
+) -> None:
+    """Spends `n_shots` more shots per trial, one at a time, each on the idea with the highest
+    posterior mean + optimism x posterior std (as `_bets`, times noise^2); updates in place."""
+    rows, r = np.arange(len(sums)), noise**2
+    prior = r / spread**2 + prior_precision * r  # the posterior precision before any shot, x r
+    denominator = prior + repeats  # (T, I)
+    score = (prior_evidence * r + sums) / denominator + optimism * noise / np.sqrt(denominator)
+    for _ in range(n_shots):
+        j = score.argmax(axis=1)  # (T,): the idea each trial re-tests
+        sums[rows, j] += quality[rows, j] + noise * stream.normal(size=len(rows))
+        repeats[rows, j] += 1
+        d = prior + repeats[rows, j]  # (T,)
+        score[rows, j] = (prior_evidence[rows, j] * r + sums[rows, j]) / d + optimism * noise / (
+            np.sqrt(d)
+        )
 
 
 def _bets(

@@ -1,0 +1,153 @@
+"""The shots simulator's adaptive allocations ("leader", "upper-confidence"): what a spare shot
+re-tests, that every shot of the budget is spent, that without spare shots they are the round-robin
+lab, and bad input."""
+
+import re
+
+import numpy as np
+import pytest
+
+from labs.economics import Scenario, simulate_research_program
+from labs.economics.checks import check_work
+from labs.economics.research import UPPER_CONFIDENCE_SDS, _retest
+
+ADAPTIVE = ["leader", "upper-confidence"]
+
+
+def _first_pass(n_trials, n_ideas, noise, spread=1.0, rho=0.5, seed=0):
+    """A world after one noisy shot of every idea, with the prior written as the textbook has it:
+    a measurement z * spread / rho of q with error variance spread^2 (1 - rho^2) / rho^2."""
+    rng = np.random.default_rng(seed)
+    quality = rng.normal(0.0, spread, size=(n_trials, n_ideas))
+    signal = rho * quality / spread + np.sqrt(1 - rho**2) * rng.normal(size=quality.shape)
+    prior_var = spread**2 * (1 - rho**2) / rho**2
+    prior_evidence = signal * spread / rho / prior_var  # measurement / its variance
+    sums = quality + noise * rng.normal(size=quality.shape)
+    return quality, sums, np.ones(quality.shape, np.int64), prior_evidence, 1 / prior_var
+
+
+def _textbook_posterior(sums, repeats, prior_evidence, prior_precision, spread, noise):
+    """Normal-normal posterior of q: precisions add, and the mean is precision-weighted."""
+    precision = 1 / spread**2 + prior_precision + repeats / noise**2
+    return (prior_evidence + sums / noise**2) / precision, 1 / np.sqrt(precision)
+
+
+@pytest.mark.parametrize("allocation", ADAPTIVE)
+def test_each_spare_shot_goes_to_the_idea_the_rule_names(allocation):
+    # One shot at a time: the idea whose count went up must be the argmax of the posterior mean
+    # ("leader") or of the mean plus two posterior stds ("upper-confidence"), computed here from
+    # the textbook form of the posterior, not the simulator's rescaled one.
+    noise, spread = 0.7, 1.0
+    quality, sums, repeats, evidence, precision = _first_pass(64, 12, noise, spread)
+    optimism = {"leader": 0.0, "upper-confidence": UPPER_CONFIDENCE_SDS}[allocation]
+    stream = np.random.default_rng(5)
+    for _ in range(40):
+        mean, std = _textbook_posterior(sums, repeats, evidence, precision, spread, noise)
+        expected = (mean + optimism * std).argmax(axis=1)
+        before = repeats.copy()
+        _retest(sums, repeats, quality, evidence, precision, spread, noise, optimism, stream, 1)
+        chosen = (repeats - before).argmax(axis=1)
+        assert ((repeats - before).sum(axis=1) == 1).all()
+        np.testing.assert_array_equal(chosen, expected)
+
+
+@pytest.mark.parametrize("allocation", ADAPTIVE)
+def test_every_shot_of_the_budget_is_spent_on_the_idea_it_counts(allocation):
+    # With exact shots a reading adds exactly q_i, so sums == q * repeats holds only if each shot
+    # adds its reading to the idea whose count it raises; the counts add up to the budget.
+    n_trials, n_ideas, spare = 50, 8, 37
+    quality, sums, repeats, evidence, precision = _first_pass(n_trials, n_ideas, noise=0.0)
+    sums = quality.copy()
+    optimism = {"leader": 0.0, "upper-confidence": UPPER_CONFIDENCE_SDS}[allocation]
+    stream = np.random.default_rng(1)
+    _retest(sums, repeats, quality, evidence, precision, 1.0, 0.0, optimism, stream, spare)
+    assert (repeats.sum(axis=1) == n_ideas + spare).all()
+    np.testing.assert_allclose(sums, quality * repeats, rtol=1e-12)
+    # Exact readings leave no doubt: every spare shot confirms the best idea, none goes elsewhere.
+    best = quality.argmax(axis=1)
+    assert (repeats[np.arange(n_trials), best] == 1 + spare).all()
+    assert repeats.sum() == n_trials * (n_ideas + spare)
+
+
+@pytest.mark.parametrize("allocation", ADAPTIVE)
+def test_noise_free_adaptive_lab_bets_on_the_best_idea(allocation):
+    # Past the first pass every idea is tested; exact readings name the best, whatever the rule.
+    res = simulate_research_program(
+        [30.0, 200.0], 1.0, n_ideas=30, prediction_noise=0.0, prior_skill=0.4,
+        n_trials=300, seed=3, allocation=allocation,
+    )  # fmt: skip
+    np.testing.assert_array_equal(res.success_probability, [1.0, 1.0])
+    np.testing.assert_array_equal(res.expected_regret, [0.0, 0.0])
+
+
+@pytest.mark.parametrize("allocation", ADAPTIVE)
+def test_without_spare_shots_every_allocation_is_the_round_robin_lab(allocation):
+    # Up to n_ideas shots there is nothing to re-test: the same tested ideas, the same readings.
+    budgets = np.array([0.0, 1.0, 17.0, 39.0, 40.0])
+    kwargs = dict(n_ideas=40, prior_skill=0.5, n_trials=400, seed=8)
+    adaptive = simulate_research_program(budgets, 1.0, allocation=allocation, **kwargs)
+    plain = simulate_research_program(budgets, 1.0, **kwargs)
+    np.testing.assert_array_equal(adaptive.expected_regret, plain.expected_regret)
+    np.testing.assert_array_equal(adaptive.success_probability, plain.success_probability)
+    # ...and past n_ideas it is a different lab (else the allocation would be ignored).
+    more = simulate_research_program(80.0, 1.0, allocation=allocation, **kwargs)
+    assert (
+        more.expected_regret[0] != simulate_research_program(80.0, 1.0, **kwargs).expected_regret[0]
+    )
+
+
+@pytest.mark.parametrize("allocation", ADAPTIVE)
+def test_a_budget_does_not_depend_on_the_other_budgets_asked_for(allocation):
+    kwargs = dict(n_ideas=20, prior_skill=0.3, n_trials=300, seed=1, allocation=allocation)
+    many = simulate_research_program([90.0, 10.0, 45.0, 20.0], 1.0, **kwargs)
+    for budget, regret in zip([90.0, 10.0, 45.0, 20.0], many.expected_regret, strict=True):
+        assert simulate_research_program(budget, 1.0, **kwargs).expected_regret[0] == regret
+
+
+def test_upper_confidence_re_tests_more_ideas_than_leader():
+    # "leader" re-tests an idea only while its mean is the highest; the upper bound also returns
+    # to ideas that might still be the best. Counted over 200 worlds, not asserted per world.
+    noise, spread = 1.0, 1.0
+    touched = {}
+    for optimism in (0.0, UPPER_CONFIDENCE_SDS):
+        quality, sums, repeats, evidence, precision = _first_pass(200, 30, noise, spread, seed=2)
+        stream = np.random.default_rng(4)
+        _retest(sums, repeats, quality, evidence, precision, spread, noise, optimism, stream, 60)
+        touched[optimism] = (repeats > 1).sum(axis=1).mean()
+    assert touched[UPPER_CONFIDENCE_SDS] > 2 * touched[0.0], touched
+
+
+@pytest.mark.parametrize(
+    ("allocation", "error", "message"),
+    [
+        ("adaptive", ValueError, "allocation must be one of 'round-robin', 'leader'"),
+        ("Leader", ValueError, "allocation must be one of"),
+        ("", ValueError, "allocation must be one of"),
+        (None, TypeError, "allocation must be one of"),
+        (0, TypeError, "allocation must be one of"),
+        (["leader"], TypeError, "allocation must be one of"),
+    ],
+)
+def test_allocation_is_checked(allocation, error, message):
+    with pytest.raises(error, match=message):
+        simulate_research_program(100.0, 10.0, n_trials=10, allocation=allocation)
+    with pytest.raises(error, match=message):
+        Scenario(name="lab", cost_per_shot=10.0, allocation=allocation)
+
+
+def test_re_tests_one_at_a_time_count_towards_the_work_cap():
+    # 20,000 shots over 100 ideas: 200 round-robin rounds are 2e7 visits, well under the cap; run
+    # one at a time, 19,900 re-tests over 1,000 worlds are not.
+    shots = np.array([20_000])
+    check_work(shots, 100, 1000, "round-robin")
+    with pytest.raises(ValueError, match=re.escape("allocation='leader' spends 19,900 re-tests")):
+        check_work(shots, 100, 1000, "leader")
+    with pytest.raises(ValueError, match="allocation='upper-confidence'"):
+        simulate_research_program(20_000.0, 1.0, n_trials=1000, allocation="upper-confidence")
+
+
+def test_scenario_passes_its_allocation_on():
+    s = Scenario(name="lab", cost_per_shot=1.0, n_ideas=10, allocation="leader")
+    direct = simulate_research_program(50.0, 1.0, n_ideas=10, n_trials=200, allocation="leader")
+    assert s.simulate(50.0, n_trials=200).expected_regret[0] == direct.expected_regret[0]
+    assert Scenario(name="lab", cost_per_shot=1.0).allocation == "round-robin"
