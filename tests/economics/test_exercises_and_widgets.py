@@ -4,7 +4,7 @@ import ipywidgets
 import numpy as np
 import pytest
 
-from labs.economics import Scenario
+from labs.economics import ALLOCATIONS, Scenario
 from labs.economics.exercises import check_ib_bandwidth_where_dispatch_binds, check_plan_run
 from labs.economics.widgets import (
     plot_scenarios,
@@ -66,6 +66,25 @@ def test_training_cost_report_for_v3():
 def test_widgets_build():
     assert isinstance(training_cost_calculator(), ipywidgets.interactive)
     assert isinstance(shots_simulator(), ipywidgets.interactive)
+
+
+def test_shots_simulator_passes_each_labs_rule_for_its_spare_shots(monkeypatch):
+    import labs.economics.widgets as economics_widgets
+
+    seen = []
+
+    def record(scenarios, budgets, **kwargs):
+        seen.append([(s.name, s.allocation, s.prior_skill) for s in scenarios])
+        return kwargs["ax"], []
+
+    monkeypatch.setattr(economics_widgets, "plot_scenarios", record)
+    widget = shots_simulator(n_ideas=10)
+    controls = {c.description: c for c in widget.children if hasattr(c, "description")}
+    rules = [c for text, c in controls.items() if "spare shots" in text]
+    assert [c.options for c in rules] == [ALLOCATIONS, ALLOCATIONS]
+    controls["lab B: spare shots re-test"].value = "upper-confidence"
+    # The last redraw: lab A still round-robin, lab B upper-confidence, each with its own judgement.
+    assert seen[-1] == [("lab A", "round-robin", 0.6), ("lab B", "upper-confidence", 0.3)]
 
 
 def test_plot_scenarios_draws_one_line_per_scenario():

@@ -26,7 +26,7 @@ from labs.economics.costs import (
     training_flops,
 )
 from labs.economics.hardware import HARDWARE
-from labs.economics.research import DEFAULT_IDEA_SPREAD, Scenario
+from labs.economics.research import ALLOCATIONS, DEFAULT_IDEA_SPREAD, Scenario
 
 
 def training_cost_report(
@@ -184,8 +184,8 @@ def _check_scenarios(scenarios) -> list[Scenario]:
 
 
 def shots_simulator(cost_per_shot: float = 1000.0, n_ideas: int = 100):
-    """Two labs side by side: move each one's hardware cost factor and judgement, and the shared
-    prediction noise, and watch where their curves cross.
+    """Two labs side by side: move each one's hardware cost factor, judgement and rule for its
+    spare shots (one of `ALLOCATIONS`), and the shared prediction noise; watch the curves cross.
 
     `n_ideas` is capped at 1,000: every slider move simulates 2 labs x 25 budgets x 400 worlds.
     """
@@ -210,12 +210,17 @@ def shots_simulator(cost_per_shot: float = 1000.0, n_ideas: int = 100):
             continuous_update=False,
         )
 
-    def draw(factor_a, skill_a, factor_b, skill_b, noise_ratio) -> None:
+    def rule(text):
+        return widgets.Dropdown(options=ALLOCATIONS, value="round-robin", description=text,
+                                style=style, layout=layout)  # fmt: skip
+
+    def draw(factor_a, skill_a, rule_a, factor_b, skill_b, rule_b, noise_ratio) -> None:
         noise = DEFAULT_IDEA_SPREAD * noise_ratio  # the slider is noise / spread of the ideas
         labs_ = [
             Scenario(name=name, cost_per_shot=cost_per_shot, hardware_cost_factor=factor,
-                     prior_skill=skill, n_ideas=n_ideas, prediction_noise=noise)
-            for name, factor, skill in (("lab A", factor_a, skill_a), ("lab B", factor_b, skill_b))
+                     prior_skill=skill, n_ideas=n_ideas, prediction_noise=noise, allocation=spare)
+            for name, factor, skill, spare in (("lab A", factor_a, skill_a, rule_a),
+                                               ("lab B", factor_b, skill_b, rule_b))
         ]  # fmt: skip
         budgets = np.geomspace(cost_per_shot, cost_per_shot * 100 * n_ideas, 25)
         _, (ax1, ax2) = new_figure(2)
@@ -228,8 +233,10 @@ def shots_simulator(cost_per_shot: float = 1000.0, n_ideas: int = 100):
         {
             "factor_a": slider(1.0, 0.5, 4.0, 0.05, "lab A: hardware cost factor"),
             "skill_a": slider(0.6, 0.0, 0.95, 0.05, "lab A: judgement (prior skill)"),
+            "rule_a": rule("lab A: spare shots re-test"),
             "factor_b": slider(1.0, 0.5, 4.0, 0.05, "lab B: hardware cost factor"),
             "skill_b": slider(0.3, 0.0, 0.95, 0.05, "lab B: judgement (prior skill)"),
+            "rule_b": rule("lab B: spare shots re-test"),
             "noise_ratio": slider(1.0, 0.0, 4.0, 0.1, "prediction noise / idea spread"),
         },
     )
