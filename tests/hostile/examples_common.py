@@ -1,5 +1,5 @@
-"""Valid calls for labs.common: runtime, display, plotting, progress, facts, tasks, exercises and
-the validators themselves."""
+"""Valid calls for labs.common: runtime, display, plotting, progress, facts, tasks, exercises,
+the machine's ceilings and the validators themselves."""
 
 from __future__ import annotations
 
@@ -67,6 +67,13 @@ EXAMPLES = {
     "labs.common.triton_setup.require_device": lambda: call(device=_cpu()),
     "labs.common.pallas.lower_for": lambda: call(
         function=_square, args=_abstract_vector(), platform="cuda", tpu_kind="TPU v5 lite"
+    ),
+    # ceilings (this machine's roofline, shared by chapters 3, 4 and 7)
+    "labs.common.ceilings.measure_ceilings": lambda: call(
+        clock="wall", threads=1, repeats=1, device="cpu"
+    ),
+    "labs.common.ceilings.last_level_cache_bytes": lambda: call(
+        root="/sys/devices/system/cpu/cpu0/cache"
     ),
     # interconnect (the expert-parallel traffic model shared by chapters 4 and 7)
     "labs.common.interconnect.dispatch_bytes_per_token": lambda: call(

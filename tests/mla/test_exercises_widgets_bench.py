@@ -175,23 +175,3 @@ def test_decode_bound_exercise_accepts_a_solution_and_explains_a_wrong_one():
     assert check_decode_bound(decode_bound).passed
     report = check_decode_bound(approximate)
     assert not report.passed
-
-
-def test_last_level_cache_reads_the_highest_level_and_falls_back_to_none(tmp_path):
-    from labs.mla.benchmark import _last_level_cache_bytes
-
-    for name, level, kind, size in (
-        ("index0", 1, "Data", "32K"),
-        ("index1", 1, "Instruction", "32K"),
-        ("index2", 2, "Unified", "1024K"),
-        ("index3", 3, "Unified", "32768K"),
-    ):
-        folder = tmp_path / name
-        folder.mkdir()
-        (folder / "level").write_text(f"{level}\n")
-        (folder / "type").write_text(f"{kind}\n")
-        (folder / "size").write_text(f"{size}\n")
-    assert _last_level_cache_bytes(str(tmp_path)) == 32 * 2**20
-    (tmp_path / "index3" / "size").write_text("garbage\n")
-    assert _last_level_cache_bytes(str(tmp_path)) is None
-    assert _last_level_cache_bytes(str(tmp_path / "missing")) is None

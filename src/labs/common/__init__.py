@@ -1,9 +1,11 @@
 """Shared tools for every chapter: runtime, seeding, source display, plots, progress bars,
-the registry of external facts, argument validation and the exercise checks.
+the registry of external facts, argument validation, the exercise checks, and this machine's
+roofline ceilings (`measure_ceilings`).
 
 Nothing here imports torch or JAX at module import time.
 """
 
+from labs.common.ceilings import measure_ceilings
 from labs.common.display import show_source, source_of
 from labs.common.exercises import Case, CheckReport, Exercise, check
 from labs.common.facts import FACTS, Fact, fact
@@ -32,6 +34,7 @@ __all__ = [
     "fact",
     "in_colab",
     "jax_device",
+    "measure_ceilings",
     "new_figure",
     "progress",
     "seed_everything",

@@ -11,10 +11,10 @@ Taught in chapter 3, "A decode benchmark" and "When does it pay?".
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import torch
 
+from labs.common.ceilings import measure_ceilings
 from labs.common.validate import size
 from labs.mla.checks import check_bench_shape, check_benchmark
 from labs.mla.config import AttentionConfig
@@ -122,61 +122,11 @@ def measure_device_limits(
     """(FLOP/s, bytes/s) this device reaches: a float32 (1024 x 1024) matrix product, and a sum
     over a 256 MiB float32 tensor (larger than a CPU's last-level cache, so it streams from memory).
 
-    The best of `repeats` (at most 100) after a warm-up; on a CPU with `cpu_threads` threads (as
-    `decode_benchmark`), restored afterwards. These are the roofline's ceilings for this machine:
-    what a good kernel can reach here, not the vendor's peak.
+    The best of `repeats` (at most 100) after a warm-up, wall-clock; on a CPU with `cpu_threads`
+    threads (as `decode_benchmark`), restored afterwards. These are the roofline's ceilings for
+    this machine: what a good kernel can reach here, not the vendor's peak. The measurement is
+    `labs.common.ceilings.measure_ceilings`, shared with chapters 4 and 7.
     """
     device = check_device(device)
     cpu_threads = size("cpu_threads", cpu_threads, maximum=1024, why="more than any CPU has")
-    repeats = size("repeats", repeats, maximum=100, why="the best of 100 is as good as it gets")
-    threads = torch.get_num_threads()
-    if device.type == "cpu":
-        torch.set_num_threads(cpu_threads)
-    try:
-        with torch.no_grad():
-            return _measure_limits(device, repeats)
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _best_seconds(fn, device: torch.device, repeats: int) -> float:
-    """The shortest of `repeats` timed calls of fn, after one untimed call."""
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        _sync(device)
-        start = time.perf_counter()
-        fn()
-        _sync(device)
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-def _measure_limits(device: torch.device, repeats: int) -> tuple[float, float]:
-    """2 n^3 FLOPs of an n x n product; 4 bytes per element of a streamed sum."""
-    n = 1024
-    a = torch.ones(n, n, device=device) / n
-    product = _best_seconds(lambda: a @ a, device, repeats)
-    big = torch.ones(64 * 2**20, device=device)  # 256 MiB of float32
-    stream = _best_seconds(lambda: big.sum(), device, repeats)
-    return 2 * n**3 / product, big.numel() * 4 / stream
-
-
-def _last_level_cache_bytes(root: str = "/sys/devices/system/cpu/cpu0/cache") -> int | None:
-    """Size of CPU 0's highest-level data or unified cache, read from Linux's sysfs; None where
-    sysfs is missing or unreadable (macOS, Windows, some containers)."""
-    best = None
-    try:
-        for index in sorted(Path(root).glob("index*")):
-            kind = (index / "type").read_text().strip()
-            if kind == "Instruction":
-                continue
-            level = int((index / "level").read_text())
-            text = (index / "size").read_text().strip()  # e.g. "32768K"
-            units = {"K": 2**10, "M": 2**20, "G": 2**30}
-            nbytes = int(text[:-1]) * units[text[-1]] if text[-1] in units else int(text)
-            if best is None or level > best[0]:
-                best = (level, nbytes)
-    except (OSError, ValueError):
-        return None
-    return None if best is None else best[1]
+    return measure_ceilings(clock="wall", threads=cpu_threads, repeats=repeats, device=device)

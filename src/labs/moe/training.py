@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from labs.common.ceilings import measure_ceilings
 from labs.common.validate import boolean, integer, one_of, real_number, size
 from labs.moe.config import MoEConfig
 from labs.moe.reference import _update_bias
@@ -283,25 +284,8 @@ def _layer_throughput(config: MoEConfig, tokens: int, repeats: int, seed: int):
 def cpu_limits(repeats: int = 3) -> tuple[float, float]:
     """(FLOP/s, bytes/s) this CPU reaches on one thread, as `layer_throughput` runs: a float32
     (1024 x 1024) matrix product, and a sum over a 256 MiB float32 tensor (larger than a CPU's
-    last-level cache, so it streams from memory). Best of `repeats` in CPU time after a warm-up.
-    These are the roofline's ceilings for this machine, what a good kernel reaches here, not a
-    vendor's peak."""
-    repeats = size("repeats", repeats, maximum=100)
-    with _one_thread(), torch.no_grad():
-        n = 1024
-        a = torch.ones(n, n) / n
-        big = torch.ones(64 * 2**20)  # 256 MiB of float32
-        product = _best_cpu_seconds(lambda: a @ a, repeats)
-        stream = _best_cpu_seconds(big.sum, repeats)
-    return 2 * n**3 / product, big.numel() * 4 / stream
-
-
-def _best_cpu_seconds(fn, repeats: int) -> float:
-    """The shortest CPU time of `repeats` calls of fn, after one untimed call."""
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.process_time()
-        fn()
-        best = min(best, time.process_time() - start)
-    return max(best, 1e-9)
+    last-level cache, so it streams from memory). Best of `repeats` (at most 100) in CPU time
+    after a warm-up. These are the roofline's ceilings for this machine, what a good kernel
+    reaches here, not a vendor's peak. The measurement is `labs.common.ceilings.measure_ceilings`,
+    shared with chapters 3 and 7."""
+    return measure_ceilings(clock="cpu", threads=1, repeats=repeats, device="cpu")

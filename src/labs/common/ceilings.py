@@ -1,0 +1,137 @@
+"""This machine's ceilings, the two numbers a roofline needs: the FLOP/s a large matrix product
+reaches and the bytes/s a sum streaming from main memory reaches, measured with PyTorch.
+
+One measurement for every chapter that draws a roofline on the machine it runs on: chapter 3
+("When does it pay?", the decode benchmark's limits), chapter 4 ("When does sparsity pay?", the
+CPU check) and chapter 7 ("When does it pay?", the ridge of a matrix product on this CPU).
+
+These are what a good kernel reaches here, not a vendor's peak. Each figure is the best of several
+timed calls after a warm-up: load from other programs can only slow a call, so the fastest is the
+closest to what the machine can do. Two clocks: "wall" (`time.perf_counter`, the only one that
+sees a GPU's work) and "cpu" (`time.process_time`, this process's CPU time, which leaves out the
+time other programs hold the core, though not what they take of its caches, of the memory bus or
+of a hyperthread sibling; one thread only, since it adds up the time of every thread).
+
+`last_level_cache_bytes` reads the size of the cache the streamed tensor must not fit in (chapter
+3 also compares it with the KV caches it times). torch is imported inside the functions, so that
+`labs.common` stays free of it.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from labs.common.validate import one_of, size, text, torch_device_arg
+
+__all__ = ["MATMUL_SIZE", "STREAM_BYTES", "last_level_cache_bytes", "measure_ceilings"]
+
+MATMUL_SIZE = 1024  # an (n, n) @ (n, n) float32 product: 2 n^3 FLOPs, compute-bound on any device
+STREAM_BYTES = 256 * 2**20  # float32 summed once: far larger than a CPU's last-level cache
+CLOCKS = ("wall", "cpu")
+
+
+def measure_ceilings(
+    *, clock: str = "wall", threads: int = 1, repeats: int = 5, device="cpu"
+) -> tuple[float, float]:
+    """(FLOP/s, bytes/s) this device reaches: a float32 (1024 x 1024) matrix product, and a sum
+    over a 256 MiB float32 tensor (larger than a CPU's last-level cache, so it streams from memory).
+
+    Args:
+        clock: "wall" (`time.perf_counter`) or "cpu" (`time.process_time`: this process's CPU
+            time, which other programs' load leaves out; a CPU device and one thread only).
+        threads: the CPU threads torch may use (1 to 1,024), restored afterwards; a GPU ignores it.
+        repeats: timed calls of each kernel (1 to 100) after an untimed warm-up; the fastest counts.
+        device: a CPU or CUDA device, as a torch.device or a string ("cpu", "cuda:0").
+
+    Raises:
+        TypeError, ValueError: an argument of the wrong type or out of range, a device that is
+        neither a CPU nor a CUDA GPU (or a GPU this machine lacks), or CPU time asked of a GPU or
+        of more than one thread.
+    """
+    import torch
+
+    clock = one_of("clock", clock, CLOCKS)
+    threads = size("threads", threads, maximum=1024, why="more than any CPU has")
+    repeats = size("repeats", repeats, maximum=100, why="the best of 100 is as good as it gets")
+    device = torch_device_arg("device", device, default=None)
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be a CPU or a CUDA device, got {str(device)!r}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={str(device)!r}, but torch sees no CUDA GPU on this machine")
+    if clock == "cpu" and device.type != "cpu":
+        raise ValueError(
+            f"clock='cpu' needs device='cpu', got device={str(device)!r}: CPU time does not count "
+            "a GPU's work; use clock='wall'"
+        )
+    if clock == "cpu" and threads != 1:
+        raise ValueError(
+            f"clock='cpu' needs threads=1, got threads={threads}: CPU time adds up every "
+            "thread's time (idle spinning included), so it would not time the call; use "
+            "clock='wall'"
+        )
+    before = torch.get_num_threads()
+    if device.type == "cpu":
+        torch.set_num_threads(threads)
+    try:
+        with torch.no_grad():
+            return _measure(device, repeats, clock)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _measure(device, repeats: int, clock: str) -> tuple[float, float]:
+    """2 n^3 FLOPs of an n x n product; 4 bytes per element of a streamed sum."""
+    import torch
+
+    n = MATMUL_SIZE
+    a = torch.ones(n, n, device=device) / n
+    product = _best_seconds(lambda: a @ a, device, repeats, clock)
+    big = torch.ones(STREAM_BYTES // 4, device=device)
+    stream = _best_seconds(big.sum, device, repeats, clock)
+    return 2 * n**3 / product, big.numel() * big.element_size() / stream
+
+
+def _best_seconds(fn, device, repeats: int, clock: str) -> float:
+    """The shortest of `repeats` timed calls of fn, after one untimed call; on a GPU the clock
+    stops only when the queued work has finished."""
+    import torch
+
+    now = time.perf_counter if clock == "wall" else time.process_time
+
+    def sync() -> None:  # GPU work is asynchronous: wait for it before reading the clock
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        sync()
+        start = now()
+        fn()
+        sync()
+        best = min(best, now() - start)
+    return max(best, 1e-9)  # process_time ticks coarsely on some systems: never divide by zero
+
+
+def last_level_cache_bytes(root: str = "/sys/devices/system/cpu/cpu0/cache") -> int | None:
+    """Size of CPU 0's highest-level data or unified cache in bytes, read from Linux's sysfs
+    (`root`); None where sysfs is missing or unreadable (macOS, Windows, some containers)."""
+    root = text("root", root)
+    best = None
+    try:
+        for index in sorted(Path(root).glob("index*")):
+            kind = (index / "type").read_text().strip()
+            if kind == "Instruction":
+                continue
+            level = int((index / "level").read_text())
+            written = (index / "size").read_text().strip()  # e.g. "32768K"
+            units = {"K": 2**10, "M": 2**20, "G": 2**30}
+            nbytes = (
+                int(written[:-1]) * units[written[-1]] if written[-1] in units else int(written)
+            )
+            if best is None or level > best[0]:
+                best = (level, nbytes)
+    except (OSError, ValueError, IndexError):  # IndexError: an empty size file
+        return None
+    return None if best is None else best[1]

@@ -1,0 +1,132 @@
+"""labs.common.ceilings: this machine's FLOP/s and bytes/s, checked against timings made here.
+
+The shared machines these tests run on are noisy (two cores, other programs, possibly hyperthread
+siblings): a competing load moved single-thread figures by up to 2x in CPU time while the tests
+were written. So each figure is compared with an independent timing made in the same rounds,
+interleaved, and the bands are a factor of 3 either way: wide enough for that noise, and narrow
+enough to catch the unit errors a rewrite would make (4 bytes per float32 forgotten or counted
+twice, bits for bytes, GB/s for bytes/s, n^2 for n^3).
+"""
+
+import math
+import time
+
+import pytest
+import torch
+
+from labs.common.ceilings import STREAM_BYTES, last_level_cache_bytes, measure_ceilings
+
+
+def _best_wall_seconds(fn, repeats=2):
+    fn()
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@pytest.mark.parametrize("clock", ["wall", "cpu"])
+def test_ceilings_match_timings_made_independently_here(clock):
+    # Not the helper's own sizes: a 768 x 768 product, and a 192 MiB tensor made by randn, with
+    # FLOPs and bytes counted here, not copied from the code under test.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        n = 768
+        a = torch.randn(n, n)
+        big = torch.randn(48 * 2**20)
+        ours, theirs = [0.0, 0.0], [0.0, 0.0]
+        for _ in range(3):  # interleaved rounds: a busy moment touches both sides
+            flops, nbytes = measure_ceilings(clock=clock, repeats=2)
+            ours = [max(ours[0], flops), max(ours[1], nbytes)]
+            theirs[0] = max(theirs[0], 2 * n**3 / _best_wall_seconds(lambda: a @ a))
+            theirs[1] = max(theirs[1], big.nbytes / _best_wall_seconds(big.sum))
+    finally:
+        torch.set_num_threads(before)
+    assert all(math.isfinite(x) and x > 0 for x in ours)
+    assert 1 / 3 < ours[0] / theirs[0] < 3, (ours[0], theirs[0])
+    assert 1 / 3 < ours[1] / theirs[1] < 3, (ours[1], theirs[1])
+    # one core of any machine the course runs on: above a slow laptop's, below any CPU core's
+    assert 1e9 < ours[0] < 1e13 and 1e9 < ours[1] < 1e12
+
+
+def test_the_streamed_tensor_does_not_fit_in_the_last_level_cache():
+    # A tensor the cache holds would measure the cache's bandwidth, not the memory's. sysfs gives
+    # the cache of one core complex (AMD) or socket (Intel); the stream must be several times it.
+    llc = last_level_cache_bytes()
+    if llc is None:
+        pytest.skip("this machine's cache size is not readable (no Linux sysfs)")
+    assert STREAM_BYTES >= 4 * llc, (STREAM_BYTES, llc)
+
+
+def test_the_thread_count_is_restored():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        measure_ceilings(threads=1, repeats=1)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_last_level_cache_reads_the_highest_level_and_falls_back_to_none(tmp_path):
+    for name, level, kind, size in (
+        ("index0", 1, "Data", "32K"),
+        ("index1", 1, "Instruction", "32K"),
+        ("index2", 2, "Unified", "1024K"),
+        ("index3", 3, "Unified", "32768K"),
+    ):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "level").write_text(f"{level}\n")
+        (folder / "type").write_text(f"{kind}\n")
+        (folder / "size").write_text(f"{size}\n")
+    assert last_level_cache_bytes(str(tmp_path)) == 32 * 2**20
+    (tmp_path / "index3" / "size").write_text("garbage\n")
+    assert last_level_cache_bytes(str(tmp_path)) is None
+    (tmp_path / "index3" / "size").write_text("\n")
+    assert last_level_cache_bytes(str(tmp_path)) is None
+    assert last_level_cache_bytes(str(tmp_path / "missing")) is None
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"clock": "gpu"}, ValueError, "clock must be one of"),
+        ({"clock": None}, ValueError, "clock must be one of"),
+        ({"threads": 0}, ValueError, "threads must be >= 1"),
+        ({"threads": 10**6}, ValueError, "threads must be <= 1024"),
+        ({"threads": 1.5}, TypeError, "threads must be an int"),
+        ({"threads": math.nan}, TypeError, "threads must be an int"),
+        ({"repeats": 0}, ValueError, "repeats must be >= 1"),
+        ({"repeats": 101}, ValueError, "repeats must be <= 100"),
+        ({"repeats": True}, TypeError, "repeats must be an int"),
+        ({"device": 3}, TypeError, "device must be a torch.device"),
+        ({"device": "abacus"}, ValueError, "device must name a torch device"),
+        ({"device": "meta"}, ValueError, "device must be a CPU or a CUDA device"),
+        ({"device": None}, TypeError, "device must be a torch.device"),
+        ({"clock": "cpu", "threads": 2}, ValueError, "clock='cpu' needs threads=1"),
+    ],
+)
+def test_bad_arguments_are_refused_before_anything_is_timed(kwargs, error, message):
+    start = time.perf_counter()
+    with pytest.raises(error, match=message):
+        measure_ceilings(**kwargs)
+    assert time.perf_counter() - start < 1  # refused at the boundary, not after a measurement
+
+
+def test_a_gpu_is_refused_where_there_is_none_and_cpu_time_is_refused_on_one():
+    if torch.cuda.is_available():
+        with pytest.raises(ValueError, match="clock='cpu' needs device='cpu'"):
+            measure_ceilings(clock="cpu", device="cuda")
+    else:
+        with pytest.raises(ValueError, match="torch sees no CUDA GPU"):
+            measure_ceilings(device="cuda")
+
+
+@pytest.mark.parametrize("root, error", [(None, TypeError), (3, TypeError), ("", ValueError)])
+def test_a_cache_root_that_is_not_a_path_is_refused(root, error):
+    with pytest.raises(error, match="root"):
+        last_level_cache_bytes(root)
