@@ -169,3 +169,36 @@ def test_leader_locks_on_while_round_robin_keeps_learning():
         assert rr[1] < rr[0] / 2
         assert leader[1] > 0.9 * leader[0]
         assert leader[1] > 5 * rr[1]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"allocation": "leader", "confidence_sds": 1.0}, ValueError, "only by allocation="),
+        ({"confidence_sds": 3.0}, ValueError, "allocation='round-robin'"),
+        ({"allocation": "upper-confidence", "confidence_sds": -0.5}, ValueError, ">= 0"),
+        ({"allocation": "upper-confidence", "confidence_sds": np.inf}, ValueError, "finite"),
+        ({"allocation": "upper-confidence", "confidence_sds": "2"}, TypeError, "real number"),
+    ],
+)
+def test_confidence_width_is_checked(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        simulate_research_program(100.0, 10.0, n_trials=10, **kwargs)
+
+
+def test_confidence_width_zero_is_leader_and_the_default_is_two():
+    """The width reaches the kernel: 0 reproduces "leader", 2 the default, and a width of 4 is a
+    different lab (a width that were dropped would give the default's numbers for all three)."""
+    run = dict(budget_usd=400.0, cost_per_shot=1.0, n_ideas=100, prior_skill=0.3, n_trials=200)
+    leader = simulate_research_program(**run, allocation="leader").expected_regret
+    default = simulate_research_program(**run, allocation="upper-confidence").expected_regret
+
+    def width(sds):
+        return simulate_research_program(
+            **run, allocation="upper-confidence", confidence_sds=sds
+        ).expected_regret
+
+    assert UPPER_CONFIDENCE_SDS == 2.0
+    np.testing.assert_array_equal(width(0.0), leader)
+    np.testing.assert_array_equal(width(2.0), default)
+    assert not np.array_equal(width(4.0), default) and not np.array_equal(leader, default)

@@ -226,6 +226,7 @@ EXAMPLES = {
         n_trials=20,
         seed=0,
         allocation="upper-confidence",
+        confidence_sds=2.5,
     ),
     f"{_R}.ResearchProgramResult": lambda: call(
         budgets_usd=BUDGETS,

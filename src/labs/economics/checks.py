@@ -283,6 +283,18 @@ def check_trials(n_trials, seed) -> tuple[int, int]:
     return n_trials, integer("seed", seed, minimum=0, maximum=MAX_SEED)
 
 
+def check_confidence_sds(confidence_sds, allocation: str, default: float) -> float:
+    """A finite width >= 0 in posterior standard deviations, set only with "upper-confidence"
+    (any other allocation would ignore it)."""
+    confidence_sds = real_number("confidence_sds", confidence_sds, nonnegative=True)
+    if allocation != "upper-confidence" and confidence_sds != default:
+        raise ValueError(
+            f"confidence_sds is used only by allocation='upper-confidence', got "
+            f"confidence_sds={confidence_sds!r} with allocation={allocation!r}"
+        )
+    return confidence_sds
+
+
 def check_allocation(allocation) -> str:
     """One of ALLOCATIONS: how the shots past the first pass are spent."""
     if not isinstance(allocation, str):

@@ -62,6 +62,7 @@ from labs.economics.checks import (
     MAX_WORK,
     check_allocation,
     check_budgets,
+    check_confidence_sds,
     check_rank_reversal_args,
     check_research_program,
     check_result,
@@ -198,6 +199,7 @@ def simulate_research_program(
     n_trials: int = 2000,
     seed: int = 0,
     allocation: str = "round-robin",
+    confidence_sds: float = UPPER_CONFIDENCE_SDS,
 ) -> ResearchProgramResult:
     """Probability that a lab with budget `budget_usd` finds its best idea, and its expected regret
     (see the module docstring).
@@ -216,6 +218,9 @@ def simulate_research_program(
             result.
         allocation: how the shots past the first n_ideas are spent: "round-robin" (the
             default), "leader" or "upper-confidence" (see the module docstring).
+        confidence_sds: the posterior standard deviations "upper-confidence" adds to an idea's
+            posterior mean when it picks what to re-test (finite, >= 0; 0 is "leader"); set it
+            only with that allocation.
 
     Limits (labs.economics.checks, so that a typo cannot hang the machine or fill its memory):
     n_trials * n_ideas <= 20,000,000; at most 10,000 shots per idea; at most 10**15 shots; and
@@ -227,9 +232,10 @@ def simulate_research_program(
         prior_skill, n_trials, seed,
     )  # fmt: skip
     allocation = check_allocation(allocation)
+    confidence_sds = check_confidence_sds(confidence_sds, allocation, UPPER_CONFIDENCE_SDS)
     shots = _shots_affordable(budgets, cost)
     check_work(shots, n_ideas, n_trials, allocation)
-    optimism = {"round-robin": None, "leader": 0.0, "upper-confidence": UPPER_CONFIDENCE_SDS}
+    optimism = {"round-robin": None, "leader": 0.0, "upper-confidence": confidence_sds}
     success, regret, regret_sd = _simulate_research_program(
         shots, n_ideas, noise, spread, rho, n_trials, seed, optimism[allocation]
     )
