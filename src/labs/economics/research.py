@@ -18,10 +18,11 @@ The world (one trial):
   - "round-robin" (the default): reruns the ideas in the order of its ranking, again and again.
   - "leader": re-tests whichever idea has the highest posterior mean after the shots so far (a
     lucky first reading is re-tested until the average drops below another idea's estimate).
-  - "upper-confidence": re-tests the idea with the highest posterior mean plus two posterior
-    standard deviations; unlike "leader" it also returns to an idea whose one or two readings
-    leave it a real chance of being the best (a standard rule for finding the best of many
-    noisy options, with the common two-sigma width rather than one tuned to this model).
+  - "upper-confidence": re-tests the idea with the highest posterior mean plus `confidence_sds`
+    posterior standard deviations (two by default); unlike "leader" it also returns to an idea
+    whose one or two readings leave it a real chance of being the best (a standard rule for
+    finding the best of many noisy options, with the common two-sigma width by default rather
+    than one tuned to this model).
 * It then bets on the tested idea with the highest posterior mean (a Bayesian lab: the prior
   signal and the shots are combined with their precisions). It *finds the best idea* when that
   bet is the true best. An idea never tested is never bet on, so a budget that buys no shot finds
@@ -337,16 +338,16 @@ def _retest(
     posterior mean + optimism x posterior std (as `_bets`, times noise^2); updates in place."""
     rows, r = np.arange(len(sums)), noise**2
     prior = r / spread**2 + prior_precision * r  # the posterior precision before any shot, x r
-    denominator = prior + repeats  # (T, I)
-    score = (prior_evidence * r + sums) / denominator + optimism * noise / np.sqrt(denominator)
+
+    def score(evidence, total, denominator):  # posterior mean + optimism posterior stds
+        return (evidence * r + total) / denominator + optimism * noise / np.sqrt(denominator)
+
+    scores = score(prior_evidence, sums, prior + repeats)  # (T, I)
     for _ in range(n_shots):
-        j = score.argmax(axis=1)  # (T,): the idea each trial re-tests
+        j = scores.argmax(axis=1)  # (T,): the idea each trial re-tests
         sums[rows, j] += quality[rows, j] + noise * stream.normal(size=len(rows))
         repeats[rows, j] += 1
-        d = prior + repeats[rows, j]  # (T,)
-        score[rows, j] = (prior_evidence[rows, j] * r + sums[rows, j]) / d + optimism * noise / (
-            np.sqrt(d)
-        )
+        scores[rows, j] = score(prior_evidence[rows, j], sums[rows, j], prior + repeats[rows, j])
 
 
 def _bets(
