@@ -23,7 +23,7 @@ from labs.economics import (
     training_cost,
     training_flops,
 )
-from labs.economics.research import DEFAULT_IDEA_SPREAD, _simulate_research_program
+from labs.economics.research import DEFAULT_IDEA_SPREAD
 
 B = 3e6  # the constrained lab's budget in every view
 TRIALS = 1000  # the notebook's N_TRIALS on a CPU
@@ -45,14 +45,15 @@ SMALL, LARGE = _shot_cost("econ_v3_ablation_small"), _shot_cost("econ_v3_ablatio
 
 
 def _lab(
-    budget, skill, seed, reversal="assumed", cost=SMALL, n_ideas=100, allocation="round-robin"
-):
+    budget, skill, seed, reversal="assumed", cost=SMALL, n_ideas=100, allocation="round-robin",
+    **width,
+):  # fmt: skip
     noise = 1e4 * DEFAULT_IDEA_SPREAD if reversal == "none" else REVERSAL[reversal]
     if reversal != "none":
         noise = prediction_noise_for_rank_reversal(noise)
     r = simulate_research_program(
         budget, cost, prior_skill=skill, n_trials=TRIALS, seed=seed, n_ideas=n_ideas,
-        prediction_noise=noise, allocation=allocation,
+        prediction_noise=noise, allocation=allocation, **width,
     )  # fmt: skip
     s = DEFAULT_IDEA_SPREAD
     return r.expected_regret[0] / s, r.regret_standard_error[0] / s, r.success_probability[0]
@@ -199,13 +200,9 @@ def test_the_upper_confidence_width_matters_at_100_ideas(seed_rr, seed_ad):
     # The chapter: at 100 ideas a width of one posterior std falls behind round-robin, and three
     # gains more than two (the public rule's width).
     plain = _lab(10 * B, 0.3, seed_rr)
-    shots = np.array([int(10 * B // SMALL)])
-    noise = prediction_noise_for_rank_reversal(REVERSAL["assumed"])
-    z = {}
-    for width in (1.0, 2.0, 3.0):
-        _, mean, sd = _simulate_research_program(
-            shots, 100, noise, DEFAULT_IDEA_SPREAD, 0.3, TRIALS, seed_ad, width
-        )
-        s = DEFAULT_IDEA_SPREAD
-        z[width] = _z(plain, (mean[0] / s, sd[0] / np.sqrt(TRIALS) / s))
+    z = {
+        width: _z(plain, _lab(10 * B, 0.3, seed_ad, allocation="upper-confidence",
+                              confidence_sds=width))
+        for width in (1.0, 2.0, 3.0)
+    }  # fmt: skip
     assert z[1.0] < 0 and z[1.0] < z[2.0] < z[3.0], z

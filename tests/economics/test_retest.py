@@ -198,7 +198,6 @@ def test_confidence_width_zero_is_leader_and_the_default_is_two():
             **run, allocation="upper-confidence", confidence_sds=sds
         ).expected_regret
 
-    assert UPPER_CONFIDENCE_SDS == 2.0
     np.testing.assert_array_equal(width(0.0), leader)
     np.testing.assert_array_equal(width(2.0), default)
     assert not np.array_equal(width(4.0), default) and not np.array_equal(leader, default)
