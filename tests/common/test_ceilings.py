@@ -14,7 +14,12 @@ import time
 import pytest
 import torch
 
-from labs.common.ceilings import STREAM_BYTES, last_level_cache_bytes, measure_ceilings
+from labs.common.ceilings import (
+    STREAM_BYTES,
+    last_level_cache_bytes,
+    measure_ceilings,
+    stream_bytes,
+)
 
 
 def _best_wall_seconds(fn, repeats=2):
@@ -58,7 +63,21 @@ def test_the_streamed_tensor_does_not_fit_in_the_last_level_cache():
     llc = last_level_cache_bytes()
     if llc is None:
         pytest.skip("this machine's cache size is not readable (no Linux sysfs)")
-    assert STREAM_BYTES >= 4 * llc, (STREAM_BYTES, llc)
+    assert stream_bytes(llc) >= 4 * llc, (stream_bytes(llc), llc)
+
+
+def test_a_large_cache_gets_a_longer_stream_up_to_a_cap():
+    mib = 2**20
+    # a 32 MiB L3 (most server parts): the default 256 MiB is already 8x it
+    assert stream_bytes(32 * mib) == 256 * mib == STREAM_BYTES
+    # a 96 MiB 3D V-Cache part: 256 MiB would be under 3x it, so 384 MiB
+    assert stream_bytes(96 * mib) == 384 * mib
+    # an absurd 1 GiB cache: capped at 2 GiB, not 4 GiB
+    assert stream_bytes(2**30) == 2 * 2**30
+    assert stream_bytes(None) == 256 * mib
+    for bad, error in ((0, ValueError), (-1, ValueError), (1.5, TypeError), ("32M", TypeError)):
+        with pytest.raises(error, match="cache_bytes"):
+            stream_bytes(bad)
 
 
 def test_the_thread_count_is_restored():

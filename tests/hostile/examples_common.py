@@ -75,6 +75,7 @@ EXAMPLES = {
     "labs.common.ceilings.last_level_cache_bytes": lambda: call(
         root="/sys/devices/system/cpu/cpu0/cache"
     ),
+    "labs.common.ceilings.stream_bytes": lambda: call(cache_bytes=32 * 2**20),
     # interconnect (the expert-parallel traffic model shared by chapters 4 and 7)
     "labs.common.interconnect.dispatch_bytes_per_token": lambda: call(
         d_model=7168,
@@ -231,6 +232,9 @@ EXAMPLES = {
 }
 
 ACCEPTED = {
+    ("labs.common.ceilings.stream_bytes", "cache_bytes", "none"): (
+        "None is what last_level_cache_bytes returns where sysfs is unreadable: the default stream"
+    ),
     ("labs.common.tasks.Tokenizer.decode", "ids", "ids-empty"): (
         "decoding no ids is the empty string, as for Python's own str.join"
     ),

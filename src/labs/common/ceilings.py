@@ -24,10 +24,20 @@ from pathlib import Path
 
 from labs.common.validate import one_of, size, text, torch_device_arg
 
-__all__ = ["MATMUL_SIZE", "STREAM_BYTES", "last_level_cache_bytes", "measure_ceilings"]
+__all__ = [
+    "MATMUL_SIZE",
+    "STREAM_BYTES",
+    "last_level_cache_bytes",
+    "measure_ceilings",
+    "stream_bytes",
+]
 
 MATMUL_SIZE = 1024  # an (n, n) @ (n, n) float32 product: 2 n^3 FLOPs, compute-bound on any device
-STREAM_BYTES = 256 * 2**20  # float32 summed once: far larger than a CPU's last-level cache
+STREAM_BYTES = 256 * 2**20  # float32 summed once: far larger than most CPUs' last-level cache
+# A CPU with a very large last-level cache (3D V-Cache parts report 96 MiB and more) gets a stream
+# four times its cache, up to 2 GiB; past that the cache would hold a fifth of the stream or more.
+STREAM_CACHE_MULTIPLE = 4
+MAX_STREAM_BYTES = 2 * 2**30
 CLOCKS = ("wall", "cpu")
 
 
@@ -35,7 +45,8 @@ def measure_ceilings(
     *, clock: str = "wall", threads: int = 1, repeats: int = 5, device="cpu"
 ) -> tuple[float, float]:
     """(FLOP/s, bytes/s) this device reaches: a float32 (1024 x 1024) matrix product, and a sum
-    over a 256 MiB float32 tensor (larger than a CPU's last-level cache, so it streams from memory).
+    over a float32 tensor of `stream_bytes()` (256 MiB, or four times a CPU's last-level cache
+    where that is larger, so it streams from memory).
 
     Args:
         clock: "wall" (`time.perf_counter`) or "cpu" (`time.process_time`: this process's CPU
@@ -87,7 +98,7 @@ def _measure(device, repeats: int, clock: str) -> tuple[float, float]:
     n = MATMUL_SIZE
     a = torch.ones(n, n, device=device) / n
     product = _best_seconds(lambda: a @ a, device, repeats, clock)
-    big = torch.ones(STREAM_BYTES // 4, device=device)
+    big = torch.ones(stream_bytes(last_level_cache_bytes()) // 4, device=device)
     stream = _best_seconds(big.sum, device, repeats, clock)
     return 2 * n**3 / product, big.numel() * big.element_size() / stream
 
@@ -112,6 +123,15 @@ def _best_seconds(fn, device, repeats: int, clock: str) -> float:
         sync()
         best = min(best, now() - start)
     return max(best, 1e-9)  # process_time ticks coarsely on some systems: never divide by zero
+
+
+def stream_bytes(cache_bytes: int | None) -> int:
+    """Bytes the bandwidth measurement streams past a last-level cache of `cache_bytes` (None:
+    unknown): STREAM_BYTES, or four times the cache where that is more, at most 2 GiB."""
+    if cache_bytes is None:
+        return STREAM_BYTES
+    cache_bytes = size("cache_bytes", cache_bytes, maximum=2**40, why="no CPU cache is a TiB")
+    return min(max(STREAM_BYTES, STREAM_CACHE_MULTIPLE * cache_bytes), MAX_STREAM_BYTES)
 
 
 def last_level_cache_bytes(root: str = "/sys/devices/system/cpu/cpu0/cache") -> int | None:
