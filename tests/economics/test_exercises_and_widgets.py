@@ -74,7 +74,7 @@ def test_shots_simulator_passes_each_labs_rule_for_its_spare_shots(monkeypatch):
     seen = []
 
     def record(scenarios, budgets, **kwargs):
-        seen.append([(s.name, s.allocation, s.prior_skill) for s in scenarios])
+        seen.append([(s.name, s.allocation, s.prior_skill, s.confidence_sds) for s in scenarios])
         return kwargs["ax"], []
 
     monkeypatch.setattr(economics_widgets, "plot_scenarios", record)
@@ -84,7 +84,12 @@ def test_shots_simulator_passes_each_labs_rule_for_its_spare_shots(monkeypatch):
     assert [c.options for c in rules] == [ALLOCATIONS, ALLOCATIONS]
     controls["lab B: spare shots re-test"].value = "upper-confidence"
     # The last redraw: lab A still round-robin, lab B upper-confidence, each with its own judgement.
-    assert seen[-1] == [("lab A", "round-robin", 0.6), ("lab B", "upper-confidence", 0.3)]
+    assert seen[-1] == [("lab A", "round-robin", 0.6, 2.0), ("lab B", "upper-confidence", 0.3, 2.0)]
+    # The width reaches the upper-confidence lab only (a round-robin Scenario refuses any other).
+    controls["upper-confidence width (sds)"].value = 1.0
+    assert seen[-1] == [("lab A", "round-robin", 0.6, 2.0), ("lab B", "upper-confidence", 0.3, 1.0)]
+    controls["lab A: spare shots re-test"].value = "upper-confidence"
+    assert [lab[3] for lab in seen[-1]] == [1.0, 1.0]
 
 
 def test_plot_scenarios_draws_one_line_per_scenario():

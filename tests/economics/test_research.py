@@ -115,6 +115,24 @@ def test_scenario_simulates_with_its_arguments():
     )
 
 
+def test_scenario_passes_its_confidence_width():
+    s = Scenario(name="x", cost_per_shot=10.0, allocation="upper-confidence", confidence_sds=1.0)
+    direct = simulate_research_program(
+        [5000.0], 10.0, allocation="upper-confidence", confidence_sds=1.0, n_trials=200, seed=3
+    )
+    wide = Scenario(name="x", cost_per_shot=10.0, allocation="upper-confidence", confidence_sds=3.0)
+    ours, other = (
+        s.simulate([5000.0], n_trials=200, seed=3),
+        wide.simulate([5000.0], n_trials=200, seed=3),
+    )
+    assert ours.expected_regret[0] == direct.expected_regret[0]
+    assert other.expected_regret[0] != direct.expected_regret[0]  # the width reached the kernel
+    with pytest.raises(ValueError, match="confidence_sds is used only"):
+        Scenario(name="x", cost_per_shot=10.0, confidence_sds=1.0)  # round-robin ignores it
+    with pytest.raises(ValueError, match="confidence_sds"):
+        Scenario(name="x", cost_per_shot=10.0, allocation="upper-confidence", confidence_sds=-1.0)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [

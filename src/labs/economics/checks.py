@@ -58,6 +58,9 @@ MAX_WORK = 2 * 10**8
 MIN_SPREAD, MAX_SPREAD, MAX_NOISE_RATIO = 1e-100, 1e100, 1e6
 # How a lab spends the shots left after testing every idea once (labs.economics.research).
 ALLOCATIONS = ("round-robin", "leader", "upper-confidence")
+# "upper-confidence" re-tests the highest posterior mean plus this many posterior standard
+# deviations by default ("leader": none).
+UPPER_CONFIDENCE_SDS = 2.0
 # An adaptive lab spends those shots one at a time: each scans the (trial, idea) table for its
 # argmax (about a fiftieth of a round's visit per entry), updates one idea per trial (about 8
 # visits per trial) and pays Python's loop (about 2,000 visits, 25 us); measured on a CPU.
@@ -367,7 +370,8 @@ def check_scenario(scenario) -> None:
     check_shot_cost(scenario.cost_per_shot, scenario.hardware_cost_factor)
     check_world(scenario.n_ideas, scenario.prediction_noise, scenario.idea_spread,
                 scenario.prior_skill)  # fmt: skip
-    check_allocation(scenario.allocation)
+    allocation = check_allocation(scenario.allocation)
+    check_confidence_sds(scenario.confidence_sds, allocation, UPPER_CONFIDENCE_SDS)
 
 
 def check_result(result) -> None:

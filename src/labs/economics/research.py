@@ -61,6 +61,7 @@ from labs.economics.checks import (
     MAX_SHOTS,
     MAX_TRIAL_IDEAS,
     MAX_WORK,
+    UPPER_CONFIDENCE_SDS,
     check_allocation,
     check_budgets,
     check_confidence_sds,
@@ -98,9 +99,6 @@ __all__ = [
 # 40 % as the range (Chapter 1's absolute-loss errors cannot stand in for it: chapter 7 says why).
 DEFAULT_PREDICTION_NOISE = 0.02
 DEFAULT_IDEA_SPREAD = 0.02
-# "upper-confidence" re-tests the highest posterior mean plus this many posterior standard
-# deviations ("leader": none).
-UPPER_CONFIDENCE_SDS = 2.0
 # The caps (MAX_ROUNDS, MAX_TRIAL_IDEAS, MAX_WORK, MAX_SHOTS) live in labs.economics.checks with
 # their reasons; they keep a call to seconds and its memory to megabytes.
 
@@ -148,6 +146,7 @@ class Scenario:
     prediction_noise: float = DEFAULT_PREDICTION_NOISE
     idea_spread: float = DEFAULT_IDEA_SPREAD
     allocation: str = "round-robin"
+    confidence_sds: float = UPPER_CONFIDENCE_SDS
 
     def __post_init__(self) -> None:
         check_scenario(self)
@@ -165,6 +164,7 @@ class Scenario:
             n_trials=n_trials,
             seed=seed,
             allocation=self.allocation,
+            confidence_sds=self.confidence_sds,
         )
 
 

@@ -26,7 +26,12 @@ from labs.economics.costs import (
     training_flops,
 )
 from labs.economics.hardware import HARDWARE
-from labs.economics.research import ALLOCATIONS, DEFAULT_IDEA_SPREAD, Scenario
+from labs.economics.research import (
+    ALLOCATIONS,
+    DEFAULT_IDEA_SPREAD,
+    UPPER_CONFIDENCE_SDS,
+    Scenario,
+)
 
 
 def training_cost_report(
@@ -185,7 +190,8 @@ def _check_scenarios(scenarios) -> list[Scenario]:
 
 def shots_simulator(cost_per_shot: float = 1000.0, n_ideas: int = 100):
     """Two labs side by side: move each one's hardware cost factor, judgement and rule for its
-    spare shots (one of `ALLOCATIONS`), and the shared prediction noise; watch the curves cross.
+    spare shots (one of `ALLOCATIONS`), the shared prediction noise, and the width of the
+    "upper-confidence" rule (posterior sds; 0 is the leader rule); watch the curves cross.
 
     `n_ideas` is capped at 1,000: every slider move simulates 2 labs x 25 budgets x 400 worlds.
     """
@@ -214,11 +220,13 @@ def shots_simulator(cost_per_shot: float = 1000.0, n_ideas: int = 100):
         return widgets.Dropdown(options=ALLOCATIONS, value="round-robin", description=text,
                                 style=style, layout=layout)  # fmt: skip
 
-    def draw(factor_a, skill_a, rule_a, factor_b, skill_b, rule_b, noise_ratio) -> None:
+    def draw(factor_a, skill_a, rule_a, factor_b, skill_b, rule_b, noise_ratio, width) -> None:
         noise = DEFAULT_IDEA_SPREAD * noise_ratio  # the slider is noise / spread of the ideas
         labs_ = [
             Scenario(name=name, cost_per_shot=cost_per_shot, hardware_cost_factor=factor,
-                     prior_skill=skill, n_ideas=n_ideas, prediction_noise=noise, allocation=spare)
+                     prior_skill=skill, n_ideas=n_ideas, prediction_noise=noise, allocation=spare,
+                     # the width reaches only a lab that re-tests by upper confidence
+                     confidence_sds=width if spare == "upper-confidence" else UPPER_CONFIDENCE_SDS)
             for name, factor, skill, spare in (("lab A", factor_a, skill_a, rule_a),
                                                ("lab B", factor_b, skill_b, rule_b))
         ]  # fmt: skip
@@ -238,5 +246,6 @@ def shots_simulator(cost_per_shot: float = 1000.0, n_ideas: int = 100):
             "skill_b": slider(0.3, 0.0, 0.95, 0.05, "lab B: judgement (prior skill)"),
             "rule_b": rule("lab B: spare shots re-test"),
             "noise_ratio": slider(1.0, 0.0, 4.0, 0.1, "prediction noise / idea spread"),
+            "width": slider(UPPER_CONFIDENCE_SDS, 0.0, 4.0, 0.5, "upper-confidence width (sds)"),
         },
     )
