@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from labs.economics import Scenario, simulate_research_program
-from labs.economics.checks import check_work
 from labs.economics.research import UPPER_CONFIDENCE_SDS, _retest
+from labs.economics.research_checks import check_work
 
 ADAPTIVE = ["leader", "upper-confidence"]
 

@@ -14,7 +14,8 @@ Framework-free (NumPy only). The pieces:
   ("The link that binds"), on the traffic model shared with chapter 4 (`labs.common.interconnect`).
 * `labs.economics.research`: the shots simulator, with round-robin or adaptive re-tests ("The
   shots argument").
-* `labs.economics.checks`: the argument checks every path shares.
+* `labs.economics.checks`: the argument checks every path shares (`research_checks`: the shots
+  simulator's).
 """
 
 from __future__ import annotations

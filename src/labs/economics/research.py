@@ -55,7 +55,7 @@ from dataclasses import dataclass
 import numpy as np
 from jaxtyping import Float, Int
 
-from labs.economics.checks import (
+from labs.economics.research_checks import (
     ALLOCATIONS,
     MAX_ROUNDS,
     MAX_SHOTS,
@@ -99,8 +99,9 @@ __all__ = [
 # 40 % as the range (Chapter 1's absolute-loss errors cannot stand in for it: chapter 7 says why).
 DEFAULT_PREDICTION_NOISE = 0.02
 DEFAULT_IDEA_SPREAD = 0.02
-# The caps (MAX_ROUNDS, MAX_TRIAL_IDEAS, MAX_WORK, MAX_SHOTS) live in labs.economics.checks with
-# their reasons; they keep a call to seconds and its memory to megabytes.
+# The caps (MAX_ROUNDS, MAX_TRIAL_IDEAS, MAX_WORK, MAX_SHOTS) live in
+# labs.economics.research_checks with their reasons; they keep a call to seconds and its memory to
+# megabytes.
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -223,7 +224,8 @@ def simulate_research_program(
             posterior mean when it picks what to re-test (finite, >= 0; 0 is "leader"); set it
             only with that allocation.
 
-    Limits (labs.economics.checks, so that a typo cannot hang the machine or fill its memory):
+    Limits (labs.economics.research_checks, so that a typo cannot hang the machine or fill its
+    memory):
     n_trials * n_ideas <= 20,000,000; at most 10,000 shots per idea; at most 10**15 shots; and
     the work actually done, n_trials * n_ideas * (rounds of shots + 4 x budgets), <= 2 * 10**8,
     with an adaptive allocation's re-tests (one at a time) counted in.

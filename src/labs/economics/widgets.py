@@ -14,7 +14,6 @@ from labs.common.plotting import PALETTE, new_figure
 from labs.common.validate import describe_value, one_of, real_number, size
 from labs.economics.checks import (
     MAX_WIDGET_IDEAS,
-    check_budgets,
     check_calculator,
     check_hardware_name,
     check_precision,
@@ -32,6 +31,7 @@ from labs.economics.research import (
     UPPER_CONFIDENCE_SDS,
     Scenario,
 )
+from labs.economics.research_checks import check_budgets
 
 
 def training_cost_report(
