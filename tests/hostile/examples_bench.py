@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from labs.bench import load_results
+from labs.bench.widgets import decode_roofline
 from tests.hostile.harness import call
 
 
@@ -68,6 +69,27 @@ EXAMPLES = {
     "labs.bench.exercises.check_cache_bound": lambda: call(fn=_cache_bound, fixed=("fn",)),
     "labs.bench.results.format_results": lambda: call(results=load_results("cpu")),
     "labs.bench.run.run_benchmarks": lambda: call(sizes="tiny", repeats=1, seed=0),
+    "labs.bench.widgets.decode_roofline": lambda: call(
+        device="H200 SXM", batch=4, context=128, query_tokens=2, cache="fp8"
+    ),
+    "labs.bench.widgets.gemm_roofline": lambda: call(
+        device="H100 SXM", m=16, n=256, k=256, precision="fp8"
+    ),
+    "labs.bench.widgets.plot_roofline": lambda: call(
+        point=decode_roofline("H100 SXM", 4, 128), ax=None
+    ),
+    "labs.bench.widgets.roofline_explorer": lambda: call(
+        device="H200 SXM",
+        kernel="gemm",
+        batch=8,
+        context=4096,
+        query_tokens=2,
+        cache="fp8",
+        m=256,
+        n=4096,
+        k=4096,
+        precision="bf16",
+    ),
     "labs.bench.run.write_results": lambda: call(
         results=_results(), path=_path(), command="python -m labs.bench --out results.json"
     ),

@@ -9,6 +9,9 @@ Tooling, like `labs.grading`: it imports the chapter packages whose kernels it t
   and writes the figures, the device and the versions as JSON.
 * `labs.bench.results`: the committed JSON files, read by `load_results`, shown by
   `format_results`.
+* `labs.bench.widgets` (ipywidgets, imported lazily): the roofline explorer, a device, a kernel
+  and its sizes against the device's roof; `decode_roofline` and `gemm_roofline` compute what it
+  shows. Imported on its own, as every chapter's widgets are.
 * `labs.bench.exercises`: the instant checks of chapter 8's exercises (merging split-K partials,
   choosing BF16 or FP8 for a GEMM with `labs.fp8.cost`).
 

@@ -6,7 +6,7 @@ would leave only its text repr there; an explorer built with `explorer()` also c
 display output, a rendering of its current state (the figure as a PNG, or the printed text), and
 the book shows that rendering (its `_config.yml` gives the widget view no priority on HTML pages).
 
-Used by every chapter's `widgets.py`; the book's explorers are shown in chapters 0 to 7.
+Used by every chapter's `widgets.py`; the book's explorers are shown in chapters 0 to 8.
 """
 
 from __future__ import annotations
