@@ -173,10 +173,16 @@ EXAMPLES = {
     "labs.distill.reference.distillation_loss": lambda: _loss(lambda a: a),
     "labs.distill.costs.warm_up_flops": lambda: call(params=100, examples=64, tokens=9),
     "labs.distill.costs.grpo_step_flops": lambda: call(
-        params=100, completions=128, tokens=9, updates=2
+        params=100, completions=128, tokens=9, updates=2, sampled_tokens=24
     ),
     "labs.distill.costs.distill_step_flops": lambda: call(
-        teacher_params=1000, student_params=100, traces=64, tokens=9
+        teacher_params=1000, student_params=100, traces=64, tokens=9, sampled_tokens=24
+    ),
+    "labs.distill.costs.sampling_token_passes": lambda: call(
+        prompt_tokens=7, new_tokens=3, kv_cache=False
+    ),
+    "labs.distill.costs.sampling_flops": lambda: call(
+        params=1000, prompt_tokens=7, new_tokens=3, kv_cache=False
     ),
     "labs.distill.costs.copy_crossover": lambda: call(
         teacher_cost=100.0, distill_cost=2.0, rl_cost=12.0
@@ -281,13 +287,21 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
         )
         for key, names in {
             "labs.distill.costs.warm_up_flops": ("params", "examples", "tokens"),
-            "labs.distill.costs.grpo_step_flops": ("params", "completions", "tokens"),
+            "labs.distill.costs.grpo_step_flops": (
+                "params",
+                "completions",
+                "tokens",
+                "sampled_tokens",
+            ),
             "labs.distill.costs.distill_step_flops": (
                 "teacher_params",
                 "student_params",
                 "traces",
                 "tokens",
+                "sampled_tokens",
             ),
+            "labs.distill.costs.sampling_token_passes": ("prompt_tokens", "new_tokens"),
+            "labs.distill.costs.sampling_flops": ("params", "prompt_tokens", "new_tokens"),
             "labs.distill.costs.sampling_seconds": ("params", "tokens", "batch"),
         }.items()
         for name in names
