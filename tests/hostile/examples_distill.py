@@ -197,6 +197,12 @@ EXAMPLES = {
         bytes_per_param=2.0,
     ),
     "labs.distill.costs.training_seconds": lambda: call(flops=1e12, peak_flops=65e12, mfu=0.4),
+    "labs.distill.controls.uniform_wrong_classes": lambda: call(logits=S),
+    "labs.distill.controls.pair_neighbour_mass": lambda: call(
+        logits=np.array([[2.0, 0.5, 1.0, -1.0], [0.0, 1.0, 0.2, 0.3]]),
+        labels=np.array([0, 3]),
+        temperature=1.0,
+    ),
     "labs.distill.data.cluster_data": lambda: call(
         n=10, classes=4, dim=3, noise=1.0, pair_distance=1.5, task_seed=0, seed=0
     ),
