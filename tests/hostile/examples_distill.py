@@ -173,10 +173,16 @@ EXAMPLES = {
     "labs.distill.reference.distillation_loss": lambda: _loss(lambda a: a),
     "labs.distill.costs.warm_up_flops": lambda: call(params=100, examples=64, tokens=9),
     "labs.distill.costs.grpo_step_flops": lambda: call(
-        params=100, completions=128, tokens=9, updates=2
+        params=100, completions=128, tokens=9, updates=2, sampled_tokens=24
     ),
     "labs.distill.costs.distill_step_flops": lambda: call(
-        teacher_params=1000, student_params=100, traces=64, tokens=9
+        teacher_params=1000, student_params=100, traces=64, tokens=9, sampled_tokens=24
+    ),
+    "labs.distill.costs.sampling_token_passes": lambda: call(
+        prompt_tokens=7, new_tokens=3, kv_cache=False
+    ),
+    "labs.distill.costs.sampling_flops": lambda: call(
+        params=1000, prompt_tokens=7, new_tokens=3, kv_cache=False
     ),
     "labs.distill.costs.copy_crossover": lambda: call(
         teacher_cost=100.0, distill_cost=2.0, rl_cost=12.0
@@ -191,6 +197,12 @@ EXAMPLES = {
         bytes_per_param=2.0,
     ),
     "labs.distill.costs.training_seconds": lambda: call(flops=1e12, peak_flops=65e12, mfu=0.4),
+    "labs.distill.controls.uniform_wrong_classes": lambda: call(logits=S),
+    "labs.distill.controls.pair_neighbour_mass": lambda: call(
+        logits=np.array([[2.0, 0.5, 1.0, -1.0], [0.0, 1.0, 0.2, 0.3]]),
+        labels=np.array([0, 3]),
+        temperature=1.0,
+    ),
     "labs.distill.data.cluster_data": lambda: call(
         n=10, classes=4, dim=3, noise=1.0, pair_distance=1.5, task_seed=0, seed=0
     ),
@@ -281,13 +293,21 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
         )
         for key, names in {
             "labs.distill.costs.warm_up_flops": ("params", "examples", "tokens"),
-            "labs.distill.costs.grpo_step_flops": ("params", "completions", "tokens"),
+            "labs.distill.costs.grpo_step_flops": (
+                "params",
+                "completions",
+                "tokens",
+                "sampled_tokens",
+            ),
             "labs.distill.costs.distill_step_flops": (
                 "teacher_params",
                 "student_params",
                 "traces",
                 "tokens",
+                "sampled_tokens",
             ),
+            "labs.distill.costs.sampling_token_passes": ("prompt_tokens", "new_tokens"),
+            "labs.distill.costs.sampling_flops": ("params", "prompt_tokens", "new_tokens"),
             "labs.distill.costs.sampling_seconds": ("params", "tokens", "batch"),
         }.items()
         for name in names

@@ -2,8 +2,9 @@
 RL for a small model, and what a copy does not get.
 
 Framework-free: this module re-exports the NumPy reference of soft targets and the distillation
-loss (`labs.distill.reference`), the cost model of copying (`labs.distill.costs`) and the small
-classification task (`labs.distill.data`). `labs.distill.torch` and `labs.distill.jax` hold the
+loss (`labs.distill.reference`), the cost model of copying (`labs.distill.costs`), the small
+classification task (`labs.distill.data`) and the controls that take soft targets apart
+(`labs.distill.controls`). `labs.distill.torch` and `labs.distill.jax` hold the
 same losses, differentiable; `labs.distill.torch` also holds the training loops. Taught in
 chapter 6, from "Soft targets" to "When does copying pay?".
 
@@ -20,11 +21,14 @@ This chapter reuses the GRPO chapter's task, policy and training loop (`labs.com
 `labs.common`", as the chapter compares the two ways of training the same small policy.
 """
 
+from labs.distill.controls import pair_neighbour_mass, uniform_wrong_classes
 from labs.distill.costs import (
     copy_crossover,
     distill_step_flops,
     grpo_step_flops,
+    sampling_flops,
     sampling_seconds,
+    sampling_token_passes,
     training_seconds,
     warm_up_flops,
 )
@@ -37,8 +41,12 @@ __all__ = [
     "distill_step_flops",
     "distillation_loss",
     "grpo_step_flops",
+    "pair_neighbour_mass",
+    "sampling_flops",
     "sampling_seconds",
+    "sampling_token_passes",
     "soft_targets",
     "training_seconds",
+    "uniform_wrong_classes",
     "warm_up_flops",
 ]

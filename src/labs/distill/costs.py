@@ -2,8 +2,15 @@
 
 Taught in chapter 6, "When does copying pay?". Framework-free. Costs are counted in FLOPs with
 the usual approximations (Kaplan et al., 2020, §2.1): a forward pass costs 2 N FLOPs per token
-processed and a training step 6 N (forward and backward), for a model of N parameters. Sampling
-is counted as one forward pass over the sequence (as with a KV cache).
+processed and a training step 6 N (forward and backward), for a model of N parameters.
+
+Sampling N new tokens after a prompt of P tokens costs 2 N per token *pass*, and how many passes
+depends on the sampler (`sampling_token_passes`). With a KV cache each position passes once,
+P + N - 1 in all, the same positions a training pass sees: that is the step functions' default.
+The chapter's own sampler (`labs.grpo.policy.sample`) keeps no cache and re-runs the whole prefix
+at every step, sum over t < N of (P + t) passes: 24 instead of 9 for the addition task's P = 7,
+N = 3. To count what that code runs, pass `sampled_tokens=sampling_token_passes(P, N,
+kv_cache=False)` to the step functions.
 
 * The teacher's one-time cost: its own training (warm-up and GRPO), paid once whatever the
   number of students.
@@ -25,13 +32,15 @@ from __future__ import annotations
 
 import math
 
-from labs.common.validate import integer, real_number
+from labs.common.validate import boolean, integer, real_number
 
 __all__ = [
     "copy_crossover",
     "distill_step_flops",
     "grpo_step_flops",
+    "sampling_flops",
     "sampling_seconds",
+    "sampling_token_passes",
     "training_seconds",
     "warm_up_flops",
 ]
@@ -53,25 +62,73 @@ def warm_up_flops(params: int, examples: int, tokens: int) -> float:
     return 6.0 * params * examples * tokens
 
 
-def grpo_step_flops(params: int, completions: int, tokens: int, updates: int = 1) -> float:
-    """One GRPO step on `completions` sampled sequences of `tokens` positions: sample (2 N),
-    reference and old log-probabilities (2 N each), `updates` training passes (6 N each)."""
+def sampling_token_passes(prompt_tokens: int, new_tokens: int, *, kv_cache: bool) -> int:
+    """Token positions a decoder runs through its weights to write `new_tokens` (N) tokens after a
+    prompt of `prompt_tokens` (P).
+
+    With a KV cache each position passes once: the prompt, then every new token but the last is
+    fed back, P + N - 1. Without one (as `labs.grpo.policy.sample` does) step t = 0 .. N - 1 re-runs
+    the whole prefix of P + t tokens: N P + N (N - 1) / 2.
+    """
+    prompt_tokens = _count("prompt_tokens", prompt_tokens)
+    new_tokens = _count("new_tokens", new_tokens)
+    kv_cache = boolean("kv_cache", kv_cache)
+    if kv_cache:
+        return prompt_tokens + new_tokens - 1
+    return new_tokens * prompt_tokens + new_tokens * (new_tokens - 1) // 2
+
+
+def sampling_flops(params: int, prompt_tokens: int, new_tokens: int, *, kv_cache: bool) -> float:
+    """FLOPs to sample one sequence of `new_tokens` after `prompt_tokens` from a model of `params`
+    parameters: 2 N per token pass (`sampling_token_passes`)."""
+    params = _count("params", params)
+    return 2.0 * params * sampling_token_passes(prompt_tokens, new_tokens, kv_cache=kv_cache)
+
+
+def _sampled(sampled_tokens, tokens: int) -> int:
+    """Token passes of sampling one sequence: `tokens` (a KV cache) unless given."""
+    return tokens if sampled_tokens is None else _count("sampled_tokens", sampled_tokens)
+
+
+def grpo_step_flops(
+    params: int,
+    completions: int,
+    tokens: int,
+    updates: int = 1,
+    *,
+    sampled_tokens: int | None = None,
+) -> float:
+    """One GRPO step on `completions` sampled sequences of `tokens` positions: sample (2 N per
+    token pass), reference and old log-probabilities (2 N each), `updates` training passes (6 N
+    each). `sampled_tokens`: the token passes sampling one sequence takes; None counts `tokens`,
+    as with a KV cache (see `sampling_token_passes` for the chapter's sampler, which has none)."""
     params, completions, tokens = (
         _count("params", params),
         _count("completions", completions),
         _count("tokens", tokens),
     )
     updates = integer("updates", updates, minimum=1, maximum=100)
-    return (2.0 + 2.0 + 2.0 + 6.0 * updates) * params * completions * tokens
+    sampled = _sampled(sampled_tokens, tokens)
+    return (2.0 * sampled + (2.0 + 2.0 + 6.0 * updates) * tokens) * params * completions
 
 
-def distill_step_flops(teacher_params: int, student_params: int, traces: int, tokens: int) -> float:
+def distill_step_flops(
+    teacher_params: int,
+    student_params: int,
+    traces: int,
+    tokens: int,
+    *,
+    sampled_tokens: int | None = None,
+) -> float:
     """One supervised step on `traces` fresh teacher samples of `tokens` positions: the teacher
-    samples (2 N_teacher per token), the student trains (6 N_student per token)."""
+    samples (2 N_teacher per token pass), the student trains (6 N_student per token).
+    `sampled_tokens`: the token passes sampling one trace takes; None counts `tokens`, as with a
+    KV cache (see `sampling_token_passes` for the chapter's sampler, which has none)."""
     teacher_params = _count("teacher_params", teacher_params)
     student_params = _count("student_params", student_params)
     traces, tokens = _count("traces", traces), _count("tokens", tokens)
-    return (2.0 * teacher_params + 6.0 * student_params) * traces * tokens
+    sampled = _sampled(sampled_tokens, tokens)
+    return (2.0 * teacher_params * sampled + 6.0 * student_params * tokens) * traces
 
 
 def copy_crossover(teacher_cost: float, distill_cost: float, rl_cost: float) -> float:
