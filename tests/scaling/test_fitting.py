@@ -5,6 +5,7 @@ facts registry), and bad input."""
 import numpy as np
 import pytest
 from scipy.optimize import check_grad
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from labs.common import fact
 from labs.scaling import (
@@ -16,6 +17,7 @@ from labs.scaling import (
     extrapolation_study,
     fit_chinchilla,
     fit_power_law,
+    fitting,
     huber,
     isoflop_minima,
     load_chinchilla_points,
@@ -115,6 +117,31 @@ def test_bootstrap_brackets_the_estimate():
     assert lo <= full.alpha <= hi and hi - lo > 0
     again = bootstrap_chinchilla(n, d, loss, 20, full=full, seed=1)
     np.testing.assert_array_equal(draws, again)  # seeded
+
+
+def test_fits_run_one_blas_thread_and_restore_the_callers():
+    # SciPy's L-BFGS-B solves tiny systems with LAPACK; on a threaded OpenBLAS each one wakes the
+    # threads (scipy/scipy#22438), several times slower and stalled by any busy core.
+    n, d, loss = synthetic_runs(TRUE, n_runs=40)
+    during = []
+
+    def blas_threads():
+        return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+    def recording_lbfgs(theta0, args):
+        during.append(blas_threads())
+        return lbfgs(theta0, args)
+
+    lbfgs = fitting._lbfgs
+    with threadpool_limits(limits=2, user_api="blas"):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(fitting, "_lbfgs", recording_lbfgs)
+            fit_chinchilla(n, d, loss, starts=2)
+            bootstrap_chinchilla(n, d, loss, 2, full=TRUE)
+        after = blas_threads()
+    assert len(during) == 2 + 2  # 2 starts, then one warm start per resample
+    assert all(threads == {1} for threads in during)
+    assert after == {2}  # the caller's setting is back
 
 
 def test_power_law_fit_exact():

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from jaxtyping import Float
 from scipy.optimize import minimize
+from threadpoolctl import ThreadpoolController
 
 from labs.common.facts import fact
 from labs.common.validate import array, integer, real_number, size
@@ -157,6 +158,12 @@ class ChinchillaFit(ChinchillaParams):
         return ChinchillaParams(E=self.E, A=self.A, B=self.B, alpha=self.alpha, beta=self.beta)
 
 
+@functools.cache
+def _blas_threads() -> ThreadpoolController:
+    """The BLAS libraries loaded in this process (scanned once: a scan takes milliseconds)."""
+    return ThreadpoolController()
+
+
 def _lbfgs(theta0: Float[np.ndarray, " 5"], args: tuple) -> tuple[np.ndarray, float]:
     """One L-BFGS-B run from theta0."""
     res = minimize(
@@ -194,17 +201,23 @@ def _fit_chinchilla(N, D, loss, delta: float, starts: int | None, init) -> Chinc
     """Screen the grid by objective, run L-BFGS from the best `starts` points, keep the best."""
     args = (np.log(N), np.log(D), np.log(loss), delta)
     grid = _paper_init_grid()
-    if starts is not None:
+    if starts == 0:
+        grid = grid[:0]  # from `init` alone (a bootstrap refit): no need to screen the grid
+    elif starts is not None:
         lse, _ = _log_law(grid, args[0], args[1])
         screen = _huber(lse - args[2], delta).sum(axis=-1)
         grid = grid[np.argsort(screen, kind="stable")[:starts]]
     if init is not None:
         grid = np.vstack([_theta(init), grid])
     best = (np.inf, None, None)
-    for theta0 in grid:
-        theta, value = _lbfgs(theta0, args)
-        if value < best[0]:
-            best = (value, theta, theta0)
+    # SciPy's L-BFGS-B solves 5 x 5 systems with LAPACK at every step; a threaded OpenBLAS starts
+    # its threads for each, which costs far more than the arithmetic and stalls whenever another
+    # process holds a core. One BLAS thread for the fit, the caller's setting restored after it.
+    with _blas_threads().limit(limits=1, user_api="blas"):
+        for theta0 in grid:
+            theta, value = _lbfgs(theta0, args)
+            if value < best[0]:
+                best = (value, theta, theta0)
     value, theta, theta0 = best
     a, b, e, alpha, beta = theta
     lse, _ = _log_law(theta, args[0], args[1])
