@@ -182,6 +182,8 @@ EXAMPLES = {
         dense=False,
         ffn=True,
         lr=0.01,
+        dense_width="active",
+        init_noise=0.0,
     ),  # fmt: skip
     "labs.moe.training.cpu_limits": lambda: call(repeats=1),
     "labs.moe.training.layer_throughput": lambda: call(
