@@ -86,6 +86,26 @@ def _runs():
     return {"bias": run}
 
 
+def _tiny_run() -> dict:
+    from labs.moe.training import train_tiny_lm
+
+    return dict(train_tiny_lm("bias", steps=3, batch=16))
+
+
+def _dense_sweep_run() -> dict:
+    """A run of the committed sweep's length (compare_with_sweep checks it): the dense one,
+    the fastest configuration."""
+    from labs.moe.sweep import run_config
+
+    return dict(run_config("dense", seed=0))
+
+
+def _committed_sweep() -> dict:
+    from labs.moe.sweep import load_sweep
+
+    return load_sweep()
+
+
 def _student_params(d_model, d_expert, n_routed, n_shared, k):
     expert = 3 * d_model * d_expert
     return expert * (n_routed + n_shared) + d_model * n_routed, expert * (
@@ -182,8 +202,18 @@ EXAMPLES = {
         dense=False,
         ffn=True,
         lr=0.01,
+        dense_width="active",
+        init_noise=0.0,
     ),  # fmt: skip
     "labs.moe.training.cpu_limits": lambda: call(repeats=1),
+    # the committed balancing sweep
+    "labs.moe.sweep.run_config": lambda: call(name="bias", seed=0, steps=2, init_noise=0.0),
+    "labs.moe.sweep.run_summary": lambda: call(run=_tiny_run(), early=1, late=2),
+    "labs.moe.sweep.rounding_drift": lambda: call(sweep=_committed_sweep()),
+    "labs.moe.sweep.compare_with_sweep": lambda: call(
+        name="dense", seed=0, run=_dense_sweep_run(), sweep=_committed_sweep(), margin=1.5
+    ),
+    "labs.moe.sweep.load_sweep": lambda: call(path=None),
     "labs.moe.training.layer_throughput": lambda: call(
         d_model=8, n_experts=4, k=2, d_expert=4, tokens=16, repeats=1, seed=0
     ),
@@ -210,6 +240,7 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
     ("labs.moe.training.train_tiny_lm", "seed", "huge-int"): _SEED,
     ("labs.moe.training.layer_throughput", "seed", "huge-int"): _SEED,
     ("labs.moe.training.best_loss", "seed", "huge-int"): _SEED,
+    ("labs.moe.sweep.run_config", "seed", "huge-int"): _SEED,
     ("labs.moe.reference.load_imbalance", "expert_load", "array-int-dtype"): _COUNTS,
     ("labs.moe.reference.update_bias", "expert_load", "array-int-dtype"): _COUNTS,
 }

@@ -2,7 +2,8 @@
 the auxiliary loss or with V3's bias, and the throughput of a MoE layer against a dense one.
 
 Taught in chapter 4, "Routing collapse, and two cures" (`train_tiny_lm`) and "When does sparsity
-pay?" (`train_tiny_lm(dense=True)`, `layer_throughput`, and `cpu_limits`, the ceilings that
+pay?" (`train_tiny_lm(dense=True)`, with `dense_width="total"` the dense FFN of the MoE's total
+size, `layer_throughput`, and `cpu_limits`, the ceilings that
 `labs.moe.roofline` needs for this CPU).
 
 The language is synthetic: a Markov chain of order 2 over `vocab` tokens whose rows are
@@ -33,9 +34,17 @@ from labs.moe.config import MoEConfig
 from labs.moe.reference import _update_bias
 from labs.moe.torch import DeepSeekMoE, _swiglu
 
-__all__ = ["BALANCING", "best_loss", "cpu_limits", "layer_throughput", "train_tiny_lm"]
+__all__ = [
+    "BALANCING",
+    "DENSE_WIDTHS",
+    "best_loss",
+    "cpu_limits",
+    "layer_throughput",
+    "train_tiny_lm",
+]
 
 BALANCING = ("none", "aux", "bias")
+DENSE_WIDTHS = ("active", "total")  # (S + k) x F, the MoE's per token; (S + E) x F, all of it
 _MAX = 4096  # widths, vocabularies and expert counts above this are not "tiny"
 _MAX_CONTEXTS = 2**16  # rows of the chain's table
 
@@ -83,8 +92,9 @@ def _one_thread():
 
 class _TinyLM(nn.Module):
     """Embeddings of the `order` context tokens, summed -> x + FFN(RMSNorm(x)) -> head; the FFN a
-    DeepSeekMoE, a dense SwiGLU, or none (`ffn="none"`, the control: logits then add one term
-    per context token and cannot express how the tokens interact)."""
+    DeepSeekMoE, a dense SwiGLU of the MoE's active width ("dense") or total width
+    ("dense_total"), or none (`ffn="none"`, the control: logits then add one term per context
+    token and cannot express how the tokens interact)."""
 
     def __init__(self, config: MoEConfig, vocab: int, order: int, ffn: str, skew: float):
         super().__init__()
@@ -92,8 +102,9 @@ class _TinyLM(nn.Module):
         self.embed = nn.ModuleList(nn.Embedding(vocab, d) for _ in range(order))
         self.head = nn.Linear(d, vocab, bias=False)
         self.ffn = ffn
-        if ffn == "dense":  # the dense layer of the same ACTIVE size: width (S + k) x F
-            width = (config.n_shared + config.k) * config.d_expert
+        if ffn in ("dense", "dense_total"):  # same ACTIVE size (S + k) x F, or TOTAL (S + E) x F
+            used = config.k if ffn == "dense" else config.n_routed
+            width = (config.n_shared + used) * config.d_expert
             self.w1 = nn.Parameter(torch.randn(d, width) / math.sqrt(d))
             self.w3 = nn.Parameter(torch.randn(d, width) / math.sqrt(d))
             self.w2 = nn.Parameter(torch.randn(width, d) / math.sqrt(width))
@@ -115,7 +126,7 @@ class _TinyLM(nn.Module):
         if self.ffn == "none":
             return self.head(x)
         h = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6)
-        ffn = _swiglu(h, self.w1, self.w3, self.w2) if self.ffn == "dense" else self.moe._forward(h)
+        ffn = self.moe._forward(h) if self.ffn == "moe" else _swiglu(h, self.w1, self.w3, self.w2)
         return self.head(x + ffn)
 
 
@@ -131,7 +142,7 @@ def _layer_config(d_model, d_expert, n_experts, k) -> MoEConfig:
 
 
 def _check_train(balancing, steps, seed, n_experts, k, d_model, d_expert, vocab, order, batch,
-                 gamma, alpha, skew, dense, ffn, lr):  # fmt: skip
+                 gamma, alpha, skew, dense, ffn, lr, dense_width, init_noise):  # fmt: skip
     one_of("balancing", balancing, BALANCING)
     steps = size("steps", steps, maximum=100_000, why="a tiny model, not a pre-training run")
     seed = integer("seed", seed, minimum=0)
@@ -143,9 +154,14 @@ def _check_train(balancing, steps, seed, n_experts, k, d_model, d_expert, vocab,
     gamma = real_number("gamma", gamma, nonnegative=True)
     alpha = real_number("alpha", alpha, nonnegative=True)
     skew = real_number("skew", skew, nonnegative=True, maximum=100.0)
-    kind = ("dense" if boolean("dense", dense) else "moe") if boolean("ffn", ffn) else "none"
+    dense_kind = {"active": "dense", "total": "dense_total"}[
+        one_of("dense_width", dense_width, DENSE_WIDTHS)
+    ]
+    kind = (dense_kind if boolean("dense", dense) else "moe") if boolean("ffn", ffn) else "none"
     lr = real_number("lr", lr, positive=True, maximum=1.0)
-    return balancing, steps, seed, config, vocab, order, batch, gamma, alpha, skew, kind, lr
+    init_noise = real_number("init_noise", init_noise, nonnegative=True, maximum=0.01)
+    return (balancing, steps, seed, config, vocab, order, batch, gamma, alpha, skew, kind, lr,
+            init_noise)  # fmt: skip
 
 
 def train_tiny_lm(
@@ -165,6 +181,8 @@ def train_tiny_lm(
     dense: bool = False,
     ffn: bool = True,
     lr: float = 0.01,
+    dense_width: str = "active",
+    init_noise: float = 0.0,
 ) -> MappingProxyType:
     """Train the tiny LM on the Markov chain for `steps` Adam steps; returns per-step arrays.
 
@@ -173,32 +191,46 @@ def train_tiny_lm(
             or "bias" (V3: move the routing bias by gamma against each expert's load per step).
         order: how many previous tokens the next one depends on (2: the logits need the FFN,
             since embeddings alone add one term per token and the chain's rows do not).
-        dense: train the dense SwiGLU of the same active width instead (balancing is ignored).
+        dense: train a dense SwiGLU instead of the MoE (balancing is ignored), of the MoE's
+            active width (1 + k) x d_expert, or with `dense_width="total"` of its total width
+            (1 + n_experts) x d_expert: the same parameters as the MoE's experts.
         ffn: False trains no FFN at all, the control (dense and balancing are ignored).
         skew: how strongly the initial router favours the first experts (0: no skew).
+        init_noise: multiply every initial weight by 1 + init_noise x N(0, 1) (its own seeded
+            generator; at most 0.01): a perturbation the size of rounding differences between
+            machines (1e-6) shows how far such differences carry by the end of a run.
     Returns:
         {"loss": (steps,), "load": (steps, n_experts) token counts, "imbalance": (steps,) max/mean
-        load, "seconds": (steps,) cumulative CPU seconds of this process}; a run without a MoE
-        has no load or imbalance.
+        load, "affinity": (steps, n_experts) each expert's mean sigmoid affinity s_i over the
+        step's tokens (before the step), "bias": (steps, n_experts) the routing bias after the
+        step, "seconds": (steps,) cumulative CPU seconds of this process}; a run without a MoE
+        has no load, imbalance, affinity or bias.
     """
     args = _check_train(
         balancing, steps, seed, n_experts, k, d_model, d_expert, vocab, order, batch, gamma,
-        alpha, skew, dense, ffn, lr
+        alpha, skew, dense, ffn, lr, dense_width, init_noise
     )  # fmt: skip
     with _one_thread():
         return _train(*args)
 
 
-def _train(balancing, steps, seed, config, vocab, order, batch, gamma, alpha, skew, kind, lr):
+def _train(balancing, steps, seed, config, vocab, order, batch, gamma, alpha, skew, kind, lr,
+           init_noise):  # fmt: skip
     """The loop: sample contexts and next tokens, step Adam, then (bias) move the routing bias."""
     torch.manual_seed(seed)
     table = torch.as_tensor(_chain(vocab, order, 0), dtype=torch.float32)
     digits = vocab ** torch.arange(order - 1, -1, -1)  # context index = sum of token x digit
     sampler = torch.Generator().manual_seed(seed + 1)
     model = _TinyLM(config, vocab, order, kind, skew)
+    if init_noise:
+        noise = torch.Generator().manual_seed(seed + 2)
+        with torch.no_grad():
+            for weight in model.parameters():
+                weight.mul_(1 + init_noise * torch.randn(weight.shape, generator=noise))
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     e, moe = config.n_routed, kind == "moe"
     loss_log, load_log, seconds = np.zeros(steps), np.zeros((steps, e)), np.zeros(steps)
+    affinity_log, bias_log = np.zeros((steps, e)), np.zeros((steps, e))
     start = time.process_time()  # CPU time: other programs' load on the machine is left out
     for step in range(steps):
         context = torch.randint(vocab, (batch, order), generator=sampler)  # (B, order)
@@ -213,6 +245,7 @@ def _train(balancing, steps, seed, config, vocab, order, batch, gamma, alpha, sk
                 probs = affinity / affinity.sum(-1, keepdim=True)
                 total = loss + alpha * e * (load / idx.numel() * probs.mean(0)).sum()
             load_log[step] = load.numpy()
+            affinity_log[step] = model.moe.last_affinity.detach().mean(0).numpy()
         opt.zero_grad()
         total.backward()
         opt.step()
@@ -220,11 +253,15 @@ def _train(balancing, steps, seed, config, vocab, order, batch, gamma, alpha, sk
             with torch.no_grad():
                 model.moe.bias.copy_(_update_bias(model.moe.bias, torch.as_tensor(load_log[step],
                                                   dtype=model.moe.bias.dtype), gamma))  # fmt: skip
+        if moe:
+            bias_log[step] = model.moe.bias.numpy()
         loss_log[step] = loss.item()
         seconds[step] = time.process_time() - start
     result = {"loss": loss_log, "seconds": seconds}
     if moe:
-        result |= {"load": load_log, "imbalance": load_log.max(1) / load_log.mean(1)}
+        imbalance = load_log.max(1) / load_log.mean(1)
+        result |= {"load": load_log, "imbalance": imbalance, "affinity": affinity_log,
+                   "bias": bias_log}  # fmt: skip
     return MappingProxyType(result)
 
 
