@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from labs.mla import DEEPSEEK_V2, PRESETS, kv_cache_bytes
-from labs.mla.benchmark import bench_configs, decode_benchmark
+from labs.mla.benchmark import batched_product_flops, bench_configs, decode_benchmark
 from labs.mla.exercises import check_absorbed_scores, check_kv_cache_elements, check_repeat_kv
 from labs.mla.widgets import cache_calculator, plot_cache
 from tests.conftest import requires_gpu
@@ -143,6 +143,28 @@ def test_decode_benchmark_reports_cache_bytes_by_hand():
         decode_benchmark(configs["MHA"], 8, absorbed=True)
     with pytest.raises(ValueError, match="context must be >= 1"):
         decode_benchmark(configs["MHA"], 0)
+
+
+def test_decode_benchmark_cpu_clock_and_its_limits():
+    configs = bench_configs(d_model=64, n_heads=4, head_dim=16)
+    tps, nbytes = decode_benchmark(configs["MHA"], 16, batch=1, steps=2, repeats=1, clock="cpu")
+    assert tps > 0 and nbytes == 2 * 19 * 4 * 16 * 4  # K and V, 19 tokens, 4 heads of 16, float32
+    with pytest.raises(ValueError, match="clock must be one of"):
+        decode_benchmark(configs["MHA"], 8, clock="gpu")
+    with pytest.raises(ValueError, match="clock='cpu' needs device='cpu' and cpu_threads=1"):
+        decode_benchmark(configs["MHA"], 8, clock="cpu", cpu_threads=2)
+
+
+def test_batched_product_flops_counts_the_product_and_checks_its_arguments():
+    rate = batched_product_flops(8, 32, 64, batch=2, repeats=2)
+    # 2 x 2 x 8 x 32 x 64 = 65,536 FLOPs in a positive time: a finite, positive rate
+    assert 0 < rate < float("inf")
+    with pytest.raises(ValueError, match="rows must be >= 1"):
+        batched_product_flops(0, 32, 64)
+    with pytest.raises(ValueError, match="clock must be one of"):
+        batched_product_flops(8, 32, 64, clock="gpu")
+    with pytest.raises(ValueError, match=r"batch \* max\(rows, cols\) \* inner must be at most"):
+        batched_product_flops(8, 2**14, 2**20)
 
 
 @requires_gpu

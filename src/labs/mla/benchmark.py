@@ -14,13 +14,18 @@ import time
 
 import torch
 
-from labs.common.ceilings import measure_ceilings
-from labs.common.validate import size
+from labs.common.ceilings import CLOCKS, measure_ceilings
+from labs.common.validate import integer, one_of, size
 from labs.mla.checks import check_bench_shape, check_benchmark
 from labs.mla.config import AttentionConfig
 from labs.mla.torch import attention_module, check_device
 
-__all__ = ["bench_configs", "decode_benchmark", "measure_device_limits"]
+__all__ = [
+    "batched_product_flops",
+    "bench_configs",
+    "decode_benchmark",
+    "measure_device_limits",
+]
 
 
 def bench_configs(d_model: int = 512, n_heads: int = 8, head_dim: int = 64) -> dict:
@@ -69,6 +74,7 @@ def decode_benchmark(
     repeats: int = 3,
     seed: int = 0,
     cpu_threads: int = 1,
+    clock: str = "wall",
 ) -> tuple[float, int]:
     """(tokens per second, cache bytes) for `steps` decode steps after `context` cached tokens.
 
@@ -78,22 +84,33 @@ def decode_benchmark(
     run on `cpu_threads` threads (restored afterwards): a decode step is a handful of tiny
     matrix products, and on a shared machine waiting for a second thread can cost more than the
     arithmetic, which would measure the scheduler rather than the attention.
+
+    `clock` is "wall" (`time.perf_counter`, the only one that sees a GPU's work) or "cpu"
+    (`time.process_time`: this process's CPU time, which leaves out the time other programs hold
+    the core; a CPU device and one thread only, as in `labs.common.ceilings.measure_ceilings`).
     """
     config, context, batch, steps, absorbed, repeats, seed, cpu_threads = check_benchmark(
         config, context, batch, steps, absorbed, repeats, seed, cpu_threads
     )
     device = check_device(device)
+    clock = one_of("clock", clock, CLOCKS)
+    if clock == "cpu" and (device.type != "cpu" or cpu_threads != 1):
+        raise ValueError(
+            f"clock='cpu' needs device='cpu' and cpu_threads=1, got device={str(device)!r} and "
+            f"cpu_threads={cpu_threads}: CPU time misses a GPU's work and adds up every thread's"
+        )
+    timer = time.process_time if clock == "cpu" else time.perf_counter
     threads = torch.get_num_threads()
     if device.type == "cpu":
         torch.set_num_threads(cpu_threads)
     try:
         with torch.no_grad():
-            return _run(config, context, batch, steps, absorbed, device, repeats, seed)
+            return _run(config, context, batch, steps, absorbed, device, repeats, seed, timer)
     finally:
         torch.set_num_threads(threads)
 
 
-def _run(config, context, batch, steps, absorbed, device, repeats, seed) -> tuple[float, int]:
+def _run(config, context, batch, steps, absorbed, device, repeats, seed, timer) -> tuple:
     """The best time of `repeats` runs of `steps` single-token decode steps."""
     generator = torch.Generator(device=device).manual_seed(seed)  # random data made in place
     module = attention_module(config).to(device).eval()
@@ -108,16 +125,20 @@ def _run(config, context, batch, steps, absorbed, device, repeats, seed) -> tupl
         cache.length = context  # each repeat decodes the same steps after the same context
         module(x[:, :1], cache, **kwargs)  # warm-up step (also folds the merged weights)
         _sync(device)
-        start = time.perf_counter()
+        start = timer()
         for t in range(1, steps + 1):
             module(x[:, t : t + 1], cache, **kwargs)
         _sync(device)
-        best = min(best, time.perf_counter() - start)
+        best = min(best, timer() - start)
     return batch * steps / best, cache.nbytes
 
 
 def measure_device_limits(
-    device: torch.device | str = "cpu", *, cpu_threads: int = 1, repeats: int = 5
+    device: torch.device | str = "cpu",
+    *,
+    cpu_threads: int = 1,
+    repeats: int = 5,
+    clock: str = "wall",
 ) -> tuple[float, float]:
     """(FLOP/s, bytes/s) this device reaches: a float32 (1024 x 1024) matrix product, and a sum
     over a 256 MiB float32 tensor (larger than a CPU's last-level cache, so it streams from memory).
@@ -125,8 +146,59 @@ def measure_device_limits(
     The best of `repeats` (at most 100) after a warm-up, wall-clock; on a CPU with `cpu_threads`
     threads (as `decode_benchmark`), restored afterwards. These are the roofline's ceilings for
     this machine: what a good kernel can reach here, not the vendor's peak. The measurement is
-    `labs.common.ceilings.measure_ceilings`, shared with chapters 4 and 7.
+    `labs.common.ceilings.measure_ceilings`, shared with chapters 4 and 7; `clock` as there ("cpu":
+    process time, a CPU and one thread only).
     """
     device = check_device(device)
     cpu_threads = size("cpu_threads", cpu_threads, maximum=1024, why="more than any CPU has")
-    return measure_ceilings(clock="wall", threads=cpu_threads, repeats=repeats, device=device)
+    return measure_ceilings(clock=clock, threads=cpu_threads, repeats=repeats, device=device)
+
+
+def batched_product_flops(
+    rows: int,
+    inner: int,
+    cols: int,
+    *,
+    batch: int = 1,
+    repeats: int = 5,
+    clock: str = "cpu",
+    seed: int = 0,
+) -> float:
+    """FLOP/s of one float32 batched product (batch, rows, inner) @ (batch, inner, cols) on one
+    CPU thread: the ceiling at a kernel's own shape, where `measure_device_limits` gives it at
+    (1024 x 1024)^2.
+
+    Absorbed MLA's decode scores are this product with rows = the query heads, inner = d_c + d_h^R
+    and cols = the context: with few heads the product is "skinny" (a handful of rows), and a CPU
+    reaches a fraction of its square-product FLOP/s on it. The best of `repeats` (at most 100)
+    after a warm-up; `clock` "cpu" (process time) or "wall". Each operand within 2**28 elements.
+    """
+    rows = size("rows", rows, maximum=2**16, why="more rows than any decode step has")
+    inner = size("inner", inner, maximum=2**16, why="wider than any latent")
+    cols = size("cols", cols, maximum=2**24, why="positions beyond 2**24")
+    batch = size("batch", batch, maximum=2**16, why="more sequences than a benchmark needs")
+    repeats = size("repeats", repeats, maximum=100, why="the best of 100 is as good as it gets")
+    clock = one_of("clock", clock, CLOCKS)
+    seed = integer("seed", seed, minimum=0)
+    if batch * max(rows, cols) * inner > 2**28:
+        raise ValueError(
+            f"batch * max(rows, cols) * inner must be at most 2**28 elements, got "
+            f"{batch * max(rows, cols) * inner:,} (batch={batch}, rows={rows}, cols={cols}, "
+            f"inner={inner})"
+        )
+    timer = time.process_time if clock == "cpu" else time.perf_counter
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        generator = torch.Generator().manual_seed(seed)
+        a = torch.randn(batch, rows, inner, generator=generator)
+        b = torch.randn(batch, inner, cols, generator=generator)
+        torch.bmm(a, b)  # warm-up
+        best = float("inf")
+        for _ in range(repeats):
+            start = timer()
+            torch.bmm(a, b)
+            best = min(best, timer() - start)
+    finally:
+        torch.set_num_threads(threads)
+    return 2 * batch * rows * inner * cols / max(best, 1e-9)
