@@ -14,7 +14,7 @@ from labs.fp8 import (
     relative_loss_gap,
     round_significand,
 )
-from labs.fp8.exercises import check_choose_granularity, check_decode_e4m3, check_promoted_sum
+from labs.fp8.exercises import check_choose_granularity, check_decode_e4m3, check_v3_accumulate
 from labs.fp8.widgets import encodings_of, format_explorer, format_table
 
 # --- experiments -------------------------------------------------------------------------------
@@ -147,32 +147,47 @@ def test_choose_granularity_on_the_error_alone_fails_with_a_hint():
     assert "flushed_to_zero" in str(report)
 
 
-def test_promoted_sum_correct_solution_passes():
-    def promoted_sum(values, bits, promote_every):
-        total, running = np.float32(0), np.float32(0)
-        for k, v in enumerate(values):
+def _v3_accumulate(values, bits, group, *, floor=np.floor, register=True):
+    """A student's answer: V3's §3.5.2 accumulator; `floor` and `register` make it wrong."""
+    running = 0.0
+    for start in range(0, len(values), group):
+        terms = [running] + [float(v) for v in values[start : start + group]]
+        step = 2.0 ** (np.frexp(max(abs(t) for t in terms))[1] - bits)
+        running = sum(floor(t / step) * step for t in terms)
+        if register:
+            step_r = 2.0 ** (np.frexp(running)[1] - bits)
+            running = float(floor(running / step_r) * step_r)
+    return float(running)
+
+
+def test_v3_accumulate_correct_solution_passes():
+    assert check_v3_accumulate(_v3_accumulate).passed
+
+
+def test_v3_accumulate_that_cuts_toward_zero_fails_with_a_hint():
+    report = check_v3_accumulate(lambda v, b, g: _v3_accumulate(v, b, g, floor=np.trunc))
+    assert report.status == "failed" and "minus infinity" in str(report)
+
+
+def test_v3_accumulate_without_the_register_rounding_fails_with_a_hint():
+    report = check_v3_accumulate(lambda v, b, g: _v3_accumulate(v, b, g, register=False))
+    assert report.status == "failed" and "register" in str(report)
+
+
+def test_v3_accumulate_rounding_after_each_addition_fails_with_a_hint():
+    def sequential(values, bits, group):  # eq. (4): the wrong model for this exercise
+        running = np.float32(0)
+        for v in values:
             running = round_significand(running + v, bits)
-            if promote_every and (k + 1) % promote_every == 0:
-                total, running = np.float32(total + running), np.float32(0)
-        return float(total + running)
+        return float(running)
 
-    assert check_promoted_sum(promoted_sum).passed
-
-
-def test_promoted_sum_that_drops_the_last_group_fails_with_a_hint():
-    def promoted_sum(values, bits, promote_every):
-        total, running = np.float32(0), np.float32(0)
-        for k, v in enumerate(values):
-            running = round_significand(running + v, bits)
-            if promote_every and (k + 1) % promote_every == 0:
-                total, running = np.float32(total + running), np.float32(0)
-        return float(total) if promote_every else float(running)
-
-    report = check_promoted_sum(promoted_sum)
-    assert report.status == "failed" and "partial group" in str(report)
+    report = check_v3_accumulate(sequential)
+    assert report.status == "failed" and "do not round after each addition" in str(report)
 
 
-@pytest.mark.parametrize("check", [check_decode_e4m3, check_choose_granularity, check_promoted_sum])
+@pytest.mark.parametrize(
+    "check", [check_decode_e4m3, check_choose_granularity, check_v3_accumulate]
+)
 def test_stubs_are_not_attempted(check):
     def stub(*args):
         raise NotImplementedError

@@ -9,6 +9,7 @@ from tests.hostile.harness import call
 
 X = np.linspace(-3.0, 3.0, 16, dtype=np.float32).reshape(2, 8)  # two rows, two tiles of 4
 W = np.linspace(-1.0, 1.0, 32, dtype=np.float32).reshape(8, 4)  # (K, N) with K = 8
+AV = np.linspace(0.0, 2.0, 40, dtype=np.float32).reshape(2, 20)  # two sums of K = 20, groups of 4
 
 
 def _fp8():
@@ -113,8 +114,8 @@ def _choose_granularity(x, budget):
     return "tile" if budget < 0.01 else "tensor"
 
 
-def _promoted_sum(values, bits, promote_every):
-    return float(_fp8().limited_sum(values, max(bits, 2), promote_every))
+def _v3_accumulate(values, bits, group):
+    return float(_fp8().aligned_sum(values, max(bits, 2), max(group, 1)))
 
 
 XB = np.linspace(-2.0, 2.0, 64, dtype=np.float32).reshape(8, 8)  # (M, I) with block 4
@@ -163,6 +164,9 @@ EXAMPLES = {
     "labs.fp8.reference.limited_sum": lambda: call(
         values=X, accumulator_bits=6, promote_every=4, rounding="truncate"
     ),
+    "labs.fp8.accumulator.aligned_sum": lambda: call(
+        values=AV, accumulator_bits=6, group=4, promote_every=8
+    ),
     "labs.fp8.reference.fp8_matmul": lambda: call(
         a=X,
         b=W,
@@ -204,6 +208,9 @@ EXAMPLES = {
     "labs.fp8.torch.round_significand": lambda: call(x=_t(X), bits=8, rounding="nearest"),
     "labs.fp8.torch.limited_sum": lambda: call(
         values=_t(X), accumulator_bits=6, promote_every=4, rounding="truncate"
+    ),
+    "labs.fp8.torch.aligned_sum": lambda: call(
+        values=_t(AV), accumulator_bits=6, group=4, promote_every=8
     ),
     "labs.fp8.torch.fp8_matmul": lambda: call(
         a=_t(X),
@@ -269,6 +276,9 @@ EXAMPLES = {
     "labs.fp8.jax.limited_sum": lambda: call(
         values=_j(X), accumulator_bits=6, promote_every=4, rounding="truncate"
     ),
+    "labs.fp8.jax.aligned_sum": lambda: call(
+        values=_j(AV), accumulator_bits=6, group=4, promote_every=8
+    ),
     "labs.fp8.jax.fp8_matmul": lambda: call(
         a=_j(X),
         b=_j(W),
@@ -305,7 +315,7 @@ EXAMPLES = {
     "labs.fp8.exercises.check_choose_granularity": lambda: call(
         fn=_choose_granularity, fixed=("fn",)
     ),
-    "labs.fp8.exercises.check_promoted_sum": lambda: call(fn=_promoted_sum, fixed=("fn",)),
+    "labs.fp8.exercises.check_v3_accumulate": lambda: call(fn=_v3_accumulate, fixed=("fn",)),
     # widgets
     "labs.fp8.widgets.encodings_of": lambda: call(x=3.14159, saturate=True),
     "labs.fp8.widgets.format_table": lambda: call(x=-0.3, saturate=False),
@@ -339,6 +349,10 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
             for module in ("reference", "torch", "jax")
             for name in ("limited_sum", "fp8_matmul")
         )
+    },
+    **{
+        (f"labs.fp8.{module}.aligned_sum", "promote_every", "none"): "None is documented: never"
+        for module in ("accumulator", "torch", "jax")
     },
     ("labs.fp8.jax.init_linear", "key", "ids-negative"): _RAW_KEY,
     ("labs.fp8.jax.init_linear", "key", "ids-huge"): _RAW_KEY,

@@ -9,6 +9,7 @@ kernels in each framework.
 
 from __future__ import annotations
 
+from labs.fp8.accumulator import aligned_sum
 from labs.fp8.cost import crossover_size, linear_layer_times
 from labs.fp8.experiments import (
     channel_outlier_activations,
@@ -55,6 +56,7 @@ __all__ = [
     "RECIPES",
     "ROUNDINGS",
     "FP8Format",
+    "aligned_sum",
     "bit_string",
     "channel_outlier_activations",
     "compare_recipes",

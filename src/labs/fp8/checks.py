@@ -241,6 +241,50 @@ def check_accumulation(accumulator_bits, promote_every, rounding) -> tuple:
     return bits, promote_every, rounding
 
 
+# The aligned accumulator's domain: 2**-100 <= |value| <= 2**100, far beyond any FP8 product
+# (E4M3 products lie between 2**-18 and about 2**17.6), so that every power-of-two shift it
+# applies stays inside float32's normal exponents in each framework.
+ALIGNED_RANGE = (2.0**-100, 2.0**100)
+
+
+def check_aligned(accumulator_bits, group, promote_every) -> tuple[int, int, int | None]:
+    """The aligned accumulator's (bits, group, promote_every): the group's sum of group + 1
+    integers below 2**bits must stay exact in float32, and promotion falls on group ends."""
+    group = validate.size("group", group, maximum=2**20)
+    headroom = math.ceil(math.log2(group + 1))  # bits the sum of group + 1 terms can carry
+    bits = check_bits("accumulator_bits", accumulator_bits, minimum=2)
+    if bits + headroom > FLOAT32_BITS:
+        raise ValueError(
+            f"accumulator_bits must be <= {FLOAT32_BITS - headroom} with group={group} (the sum "
+            f"of {group + 1} aligned {bits}-bit terms must stay exact in float32), got {bits}"
+        )
+    if promote_every is not None:
+        promote_every = validate.size("promote_every", promote_every, maximum=2**31 - 1)
+        if promote_every % group:
+            raise ValueError(
+                f"promote_every must be a multiple of group={group} (promotion happens between "
+                f"groups), got {promote_every}"
+            )
+    return bits, group, promote_every
+
+
+def check_aligned_values(values, *, framework: str):
+    """Finite float values with every nonzero magnitude inside ALIGNED_RANGE (on the host)."""
+    values = check_float("values", values, framework=framework)
+    host = _host_values(values, framework)
+    if host is not None and host.size:
+        magnitude = np.abs(host.astype(np.float64))
+        nonzero = magnitude[magnitude > 0]
+        lo, hi = ALIGNED_RANGE
+        if nonzero.size and (nonzero.min() < lo or nonzero.max() > hi):
+            raise ValueError(
+                f"values must be 0 or of magnitude in [2**-100, 2**100] (the model's shifts stay "
+                f"in float32's exponents), got magnitudes from {nonzero.min():.3g} to "
+                f"{nonzero.max():.3g}"
+            )
+    return values
+
+
 def check_linear_input(x, in_features: int, *, framework: str):
     """The input of an FP8 linear layer: a float array ending with `in_features`."""
     x = check_float("x", x, framework=framework)

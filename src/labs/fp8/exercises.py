@@ -1,8 +1,8 @@
 """Chapter 2 exercises, with their instant checks.
 
 Every expected value below is worked out by hand from the bit layout (eqs. 1-2) or the
-accumulator rule, or follows from how the input tensor is built (the granularity decision), and
-is written as a literal: none is produced by the package's own code.
+accumulator rule (eq. 4a), or follows from how the input tensor is built (the granularity
+decision), and is written as a literal: none is produced by the package's own code.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from labs.fp8.experiments import gradient_like, heavy_tailed_activations
 __all__ = [
     "CHOOSE_GRANULARITY",
     "DECODE_E4M3",
-    "PROMOTED_SUM",
+    "V3_ACCUMULATE",
     "check_choose_granularity",
     "check_decode_e4m3",
-    "check_promoted_sum",
+    "check_v3_accumulate",
 ]
 
 DECODE_E4M3 = Exercise(
@@ -117,41 +117,45 @@ CHOOSE_GRANULARITY = Exercise(
     ),
 )
 
-PROMOTED_SUM = Exercise(
-    name="promoted_sum",
-    signature="promoted_sum(values: np.ndarray, bits: int, promote_every: int | None) -> float",
+V3_ACCUMULATE = Exercise(
+    name="v3_accumulate",
+    signature="v3_accumulate(values: np.ndarray, bits: int, group: int) -> float",
     cases=(
         Case(
-            (np.ones(32, dtype=np.float32), 4, None),
+            (np.full(4, 0.75, dtype=np.float32), 2, 4),
+            3.0,
+            "four values 0.75 in one group of 4, 2 bits",
+            "the group's largest value, 0.75, sets the exponent (0.75 < 2**0), so the grid step "
+            "is 2**(0 - 2) = 0.25 and 0.75 is kept exactly: 3.0. Align the whole group (and the "
+            "running sum) to one exponent; do not round after each addition (that gives 2.0).",
+        ),
+        Case(
+            (np.ones(64, dtype=np.float32), 4, 4),
             16.0,
-            "32 ones, 4-bit accumulator, never promoted",
-            "16 + 1 = 17 = 10001b needs 5 bits: truncated to 4 bits it is 16 again, so the "
-            "sum sticks at 16. Round the running sum after every addition "
-            "(labs.fp8.round_significand(x, bits) does it).",
+            "64 ones, 4 bits, groups of 4",
+            "4, 8, 12, 16; then the running sum 16 sets the exponent (16 < 2**5), the step is "
+            "2**(5 - 4) = 2 and every 1 is truncated to 0: the sum sticks at 16. The running sum "
+            "takes part in each group's alignment.",
         ),
         Case(
-            (np.ones(32, dtype=np.float32), 4, 8),
-            32.0,
-            "32 ones, 4-bit accumulator, promoted every 8",
-            "every 8 values, add the running sum to a float32 total and restart it from 0.",
+            (np.array([4.0, -1.5], dtype=np.float32), 2, 2),
+            2.0,
+            "4 and -1.5 in one group, 2 bits",
+            "the step is 2**(3 - 2) = 2; a sign-fill right shift floors toward minus infinity, "
+            "so -1.5 becomes -2 (np.floor), not 0 (a cut toward zero): 4 - 2 = 2.",
         ),
         Case(
-            (np.array([1024, 1, 1, 1, 1], dtype=np.float32), 10, None),
-            1024.0,
-            "1024 then four ones, 10 bits, never promoted",
-            "1025 needs 11 significant bits; with 10 the 1 is dropped every time.",
+            (np.full(3, 1.5, dtype=np.float32), 2, 3),
+            4.0,
+            "three values 1.5 in one group, 2 bits",
+            "the aligned terms sum to 4.5 = 100.1b exactly, but the register holds 2 bits too: "
+            "floor the group's sum to `bits` significant bits, 4.0.",
         ),
         Case(
-            (np.array([1024, 1, 1, 1, 1], dtype=np.float32), 10, 1),
-            1028.0,
-            "1024 then four ones, 10 bits, promoted after every value",
-            "promoting after each value means the float32 total does every addition.",
-        ),
-        Case(
-            (np.ones(20, dtype=np.float32), 4, 8),
-            20.0,
-            "20 ones, promoted every 8: groups of 8, 8 and 4",
-            "a last, partial group must be added to the total too.",
+            (np.ones(5, dtype=np.float32), 3, 2),
+            5.0,
+            "five ones, 3 bits, groups of 2, 2 and 1",
+            "a last, shorter group must be summed too: 2, 4, then 4 + 1 = 5 = 101b.",
         ),
     ),
 )
@@ -167,6 +171,6 @@ def check_choose_granularity(fn) -> CheckReport:
     return check(fn, CHOOSE_GRANULARITY)
 
 
-def check_promoted_sum(fn) -> CheckReport:
-    """Run the public cases of the promoted accumulation exercise against `fn`."""
-    return check(fn, PROMOTED_SUM)
+def check_v3_accumulate(fn) -> CheckReport:
+    """Run the public cases of the aligned accumulator exercise (V3 §3.5.2) against `fn`."""
+    return check(fn, V3_ACCUMULATE)

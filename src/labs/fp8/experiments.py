@@ -14,6 +14,7 @@ from jaxtyping import Bool, Float, Int
 
 from labs.common import validate
 from labs.fp8 import checks
+from labs.fp8.accumulator import _aligned_sum
 from labs.fp8.formats import E4M3, FP8Format
 from labs.fp8.reference import _fake_quantize, _limited_sum
 
@@ -146,12 +147,16 @@ def dot_product_errors(
     promote_every: int | None = None,
     rounding: str = "truncate",
     seed: int = 0,
+    group: int | None = None,
 ) -> np.ndarray:
     """The largest relative error of K-long dot products summed in a limited accumulator.
 
     For each K in `lengths`, `trials` pairs of vectors with entries uniform in [0, 1) are
     quantised to E4M3 (per 1 x 128 tile where 128 divides K, per vector otherwise), multiplied,
-    and summed by `limited_sum`; the reference is the float64 sum of the same products. Positive
+    and summed by `limited_sum` (`group=None`: one product at a time, eq. 4) or, with `group`
+    an int, by `aligned_sum`, V3's fixed-point accumulator of §3.5.2 (`group` products aligned to
+    their largest exponent, floored; `rounding` must then be "truncate"); the reference is the
+    float64 sum of the same products. Positive
     entries are the hard case for an accumulator: nothing cancels, the sum grows like K.
     trials * K is capped at 2**24 (the sum loops over K in Python).
 
@@ -161,8 +166,15 @@ def dot_product_errors(
     lengths, trials, bits, promote_every, rounding = checks.check_dot_products(
         lengths, trials, accumulator_bits, promote_every, rounding, maximum=MAX_DOT_PRODUCTS
     )
+    if group is not None:
+        bits, group, promote_every = checks.check_aligned(bits, group, promote_every)
+        if rounding != "truncate":
+            raise ValueError(
+                f'rounding must be "truncate" with group={group} (the aligned accumulator '
+                f"floors, §3.5.2), got {rounding!r}"
+            )
     return _dot_product_errors(
-        lengths, trials, bits, promote_every, rounding, checks.check_rng(seed)
+        lengths, trials, bits, promote_every, rounding, checks.check_rng(seed), group
     )
 
 
@@ -173,6 +185,7 @@ def _dot_product_errors(
     promote_every: int | None,
     rounding: str,
     rng: np.random.Generator,
+    group: int | None = None,
 ) -> Float[np.ndarray, " L"]:
     """Max relative error over `trials` E4M3 dot products per K, against float64."""
     worst = []
@@ -182,7 +195,10 @@ def _dot_product_errors(
         b = _fake_quantize(rng.random((trials, k), dtype=np.float32), E4M3, granularity, block)
         products = a * b  # exact: two 4-bit significands need 8 bits
         exact = products.astype(np.float64).sum(axis=-1)
-        got = _limited_sum(products, bits, promote_every, rounding)
+        if group is None:
+            got = _limited_sum(products, bits, promote_every, rounding)
+        else:
+            got = _aligned_sum(products, bits, group, promote_every)
         worst.append(float(np.max(np.abs(got - exact) / np.abs(exact))))
     return np.asarray(worst)
 

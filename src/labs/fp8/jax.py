@@ -27,6 +27,7 @@ from labs.fp8 import checks
 from labs.fp8.formats import E4M3, format_by_name
 
 __all__ = [
+    "aligned_sum",
     "dequantize",
     "fake_quantize",
     "fp8_dtype",
@@ -194,6 +195,56 @@ def _round_significand(x: Float[Array, "*s"], bits: int, rounding: str) -> Array
         u = u + jnp.uint32((1 << (shift - 1)) - 1) + ((u >> shift) & jnp.uint32(1))
     u = u & jnp.uint32(0xFFFFFFFF ^ ((1 << shift) - 1))
     return jax.lax.bitcast_convert_type(u, jnp.float32)
+
+
+def aligned_sum(
+    values: jax.Array, accumulator_bits: int = 14, group: int = 32, promote_every=None
+) -> jax.Array:
+    """V3's fixed-point tensor-core accumulator (§3.5.2) along the last axis (see
+    `labs.fp8.accumulator`). values: (..., K) -> (...), float32. A `lax.scan` over the groups."""
+    bits, group, promote_every = checks.check_aligned(accumulator_bits, group, promote_every)
+    values = checks.check_aligned_values(values, framework="jax")
+    return _aligned_sum(jnp.asarray(values, jnp.float32), bits, group, promote_every)
+
+
+def _power_of_two(e: Array) -> Array:
+    """2**e for int32 e in [-126, 127], exact: the exponent field written directly."""
+    return jax.lax.bitcast_convert_type((e + 127) << 23, jnp.float32)
+
+
+def _floor_to_bits(t: Float[Array, "*s T"], shift: Array) -> Float[Array, "*s T"]:
+    """floor(t * 2**shift), in float32."""
+    return jnp.floor(t * _power_of_two(shift))
+
+
+@partial(jax.jit, static_argnums=(1, 2, 3))
+def _aligned_sum(
+    values: Float[Array, "*s K"], bits: int, group: int, promote_every: int | None
+) -> Float[Array, "*s"]:
+    """Groups of `group` values aligned to their largest exponent, `bits` kept, floored (4a)."""
+    k = values.shape[-1]
+    n_groups = -(-k // group)
+    pad = [(0, 0)] * (values.ndim - 1) + [(0, n_groups * group - k)]  # zeros change nothing
+    groups = jnp.pad(values, pad).reshape(*values.shape[:-1], n_groups, group)
+    zeros = jnp.zeros(values.shape[:-1], jnp.float32)
+
+    def step(carry, inputs):
+        total, running = carry
+        i, chunk = inputs
+        terms = jnp.concatenate([running[..., None], chunk], axis=-1)
+        shift = bits - jnp.frexp(jnp.abs(terms).max(axis=-1))[1]  # max |t| < 2**e
+        running = _floor_to_bits(terms, shift[..., None]).sum(axis=-1) * _power_of_two(-shift)
+        shift_r = bits - jnp.frexp(running)[1]
+        running = _floor_to_bits(running, shift_r) * _power_of_two(-shift_r)
+        if promote_every is not None:
+            flush = ((i + 1) * group) % promote_every == 0  # promotion to FP32
+            total = jnp.where(flush, total + running, total)
+            running = jnp.where(flush, zeros, running)
+        return (total, running), None
+
+    steps = (jnp.arange(n_groups), jnp.moveaxis(groups, -2, 0))
+    (total, running), _ = jax.lax.scan(step, (zeros, zeros), steps)
+    return total + running
 
 
 def limited_sum(

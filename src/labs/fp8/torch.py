@@ -26,6 +26,7 @@ from labs.fp8.formats import E4M3, FP8Format, format_by_name
 
 __all__ = [
     "FP8Linear",
+    "aligned_sum",
     "dequantize",
     "fake_quantize",
     "fp8_dtype",
@@ -211,6 +212,45 @@ def _round_significand(x: Float[Tensor, "*s"], bits: int, rounding: str) -> Tens
     u = u & (0xFFFFFFFF ^ ((1 << shift) - 1))
     u = torch.where(u >= 2**31, u - 2**32, u)  # back to the signed range of int32
     return u.to(torch.int32).view(torch.float32)
+
+
+def aligned_sum(
+    values: torch.Tensor, accumulator_bits: int = 14, group: int = 32, promote_every=None
+) -> torch.Tensor:
+    """V3's fixed-point tensor-core accumulator (§3.5.2) along the last axis (see
+    `labs.fp8.accumulator`). values: (..., K) -> (...), float32."""
+    bits, group, promote_every = checks.check_aligned(accumulator_bits, group, promote_every)
+    values = checks.check_aligned_values(values, framework="torch")
+    return _aligned_sum(values.float(), bits, group, promote_every)
+
+
+def _power_of_two(e: torch.Tensor) -> torch.Tensor:
+    """2**e for int32 e in [-126, 127], exact: the exponent field written directly."""
+    return ((e + 127) << 23).view(torch.float32)
+
+
+def _floor_to_bits(t: Float[Tensor, "*s T"], shift: torch.Tensor) -> Float[Tensor, "*s T"]:
+    """floor(t * 2**shift), in float32."""
+    return torch.floor(t * _power_of_two(shift))
+
+
+def _aligned_sum(
+    values: Float[Tensor, "*s K"], bits: int, group: int, promote_every: int | None
+) -> Float[Tensor, "*s"]:
+    """Groups of `group` values aligned to their largest exponent, `bits` kept, floored (4a)."""
+    total = torch.zeros(values.shape[:-1], dtype=torch.float32, device=values.device)
+    running = torch.zeros_like(total)
+    for start in range(0, values.shape[-1], group):
+        terms = torch.cat([running[..., None], values[..., start : start + group]], dim=-1)
+        e = torch.frexp(terms.abs().amax(dim=-1)).exponent  # max |t| < 2**e
+        shift = bits - e
+        aligned = _floor_to_bits(terms, shift[..., None]).sum(dim=-1)
+        running = aligned * _power_of_two(-shift)  # exact: integers below 2**24
+        shift_r = bits - torch.frexp(running).exponent
+        running = _floor_to_bits(running, shift_r) * _power_of_two(-shift_r)
+        if promote_every is not None and (start + group) % promote_every == 0:
+            total, running = total + running, torch.zeros_like(running)  # promotion to FP32
+    return total + running
 
 
 def limited_sum(

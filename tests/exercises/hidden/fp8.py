@@ -32,14 +32,20 @@ HIDDEN = {
             "channel outliers",
         ),
     ),
-    "promoted_sum": (
-        # 64 ones, 3 bits, promoted every 4: each group of 4 reaches 4 exactly; 16 groups = 64.
-        Case((np.ones(64, dtype=np.float32), 3, 4), 64.0, "64 ones, 3 bits, promoted every 4"),
-        # 3 bits never promoted: 1, 2, 3, 4, 5, 6, 7, 8, then 8 + 1 = 9 = 1001b -> 8: stuck at 8.
-        Case((np.ones(64, dtype=np.float32), 3, None), 8.0, "64 ones, 3 bits, never promoted"),
+    "v3_accumulate": (
+        # 64 ones, 3 bits, groups of 4: 4, then 8 (step 1 once the sum is 4); then 8 < 2**4 sets
+        # the step 2**(4 - 3) = 2 and each 1 floors to 0: stuck at 8
+        Case((np.ones(64, dtype=np.float32), 3, 4), 8.0, "64 ones, 3 bits, groups of 4"),
+        # -1, -1, -0.25 with 2 bits: step 0.5, -0.25 floors to -0.5, the sum -2.5 floors to -3
+        # in a 2-bit register
+        Case((np.array([-1, -1, -0.25], dtype=np.float32), 2, 3), -3.0, "negative terms"),
     ),
 }
 FORBIDDEN = {
     "decode_e4m3": ("labs.fp8.formats.decode",),
-    "promoted_sum": ("labs.fp8.reference.limited_sum",),
+    "v3_accumulate": (
+        "labs.fp8.accumulator.aligned_sum",
+        "labs.fp8.jax.aligned_sum",
+        "labs.fp8.torch.aligned_sum",
+    ),
 }

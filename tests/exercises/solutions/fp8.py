@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from labs.fp8 import quantization_error, round_significand
+from labs.fp8 import quantization_error
 
 
 def decode_e4m3(code):
@@ -23,10 +23,13 @@ def choose_granularity(x, budget):
     return None
 
 
-def promoted_sum(values, bits, promote_every):
-    total, running = np.float32(0), np.float32(0)
-    for k, v in enumerate(values):
-        running = round_significand(running + v, bits)
-        if promote_every and (k + 1) % promote_every == 0:
-            total, running = np.float32(total + running), np.float32(0)
-    return float(total + running)
+def v3_accumulate(values, bits, group):
+    running = 0.0
+    for start in range(0, len(values), group):
+        terms = [running] + [float(v) for v in values[start : start + group]]
+        _, e = np.frexp(max(abs(t) for t in terms))  # the largest |t| < 2**e
+        step = 2.0 ** (e - bits)
+        running = sum(np.floor(t / step) * step for t in terms)
+        _, e_r = np.frexp(running)
+        running = float(np.floor(running / 2.0 ** (e_r - bits)) * 2.0 ** (e_r - bits))
+    return running

@@ -1,0 +1,104 @@
+"""V3's fixed-point accumulator (§3.5.2): hand-worked sums, three-framework parity, bad input.
+
+Every expected sum below is worked by hand from the rule in labs.fp8.accumulator (the arithmetic
+sits beside each case), not produced by the package.
+"""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+
+from labs.fp8 import aligned_sum, dot_product_errors
+from labs.fp8 import jax as fj
+from labs.fp8 import torch as ft
+
+HAND = [
+    # 64 ones, 4 bits, groups of 4: 4, 8, 12, 16; then 16 sets the exponent (16 < 2**5), the
+    # step is 2**(5 - 4) = 2 and each 1 floors to 0: stuck at 16
+    (np.ones(64), 4, 4, None, 16.0),
+    # four 0.75 in one group, 2 bits: step 2**(0 - 2) = 0.25 holds 0.75 exactly, sum 3 = 11b.
+    # A sequential 2-bit sum would give 2 (0.75, 1.5, 2.25 -> 2, 2.75 -> 2)
+    (np.full(4, 0.75), 2, 4, None, 3.0),
+    # 4 and -1.5, 2 bits: step 2**(3 - 2) = 2; floor(-1.5 / 2) = -1 -> -2 (sign-fill shift
+    # floors; a cut toward zero would keep 4): 4 - 2 = 2
+    (np.array([4.0, -1.5]), 2, 2, None, 2.0),
+    # five ones, 3 bits, groups of 2: 2, then 4, then the last, shorter group: 5 = 101b
+    (np.ones(5), 3, 2, None, 5.0),
+    # three 1.5, 2 bits: exact terms sum to 4.5 = 100.1b; the register keeps 2 bits: 4
+    (np.full(3, 1.5), 2, 3, None, 4.0),
+    # -1, -1, -0.25 with 2 bits: step 0.5, -0.25 floors to -0.5; -2.5 in a 2-bit register
+    # floors to -3
+    (np.array([-1.0, -1.0, -0.25]), 2, 3, None, -3.0),
+    # 32 ones, 4 bits, groups of 4, promoted every 8: each promoted part is exactly 8
+    (np.ones(32), 4, 4, 8, 32.0),
+]
+
+
+@pytest.mark.parametrize(("values", "bits", "group", "promote", "expected"), HAND)
+def test_hand_worked_sums_in_three_frameworks(values, bits, group, promote, expected):
+    v = values.astype(np.float32)
+    assert float(aligned_sum(v, bits, group, promote)) == expected
+    assert float(ft.aligned_sum(torch.from_numpy(v), bits, group, promote)) == expected
+    assert float(fj.aligned_sum(jnp.asarray(v), bits, group, promote)) == expected
+
+
+@pytest.mark.parametrize(
+    ("bits", "group", "promote"), [(14, 32, None), (14, 32, 128), (18, 32, 64)]
+)
+def test_numpy_torch_jax_agree_bit_for_bit(bits, group, promote):
+    # the group sums are sums of integers below 2**24: exact, so the order of additions cannot
+    # matter and the frameworks must agree exactly (tolerance 0)
+    rng = np.random.default_rng(3)
+    v = (rng.standard_normal((4, 6, 300)) * 10.0 ** rng.integers(-3, 4, (4, 6, 1))).astype(
+        np.float32
+    )
+    want = aligned_sum(v, bits, group, promote)
+    assert want.shape == (4, 6)
+    np.testing.assert_array_equal(ft.aligned_sum(torch.from_numpy(v), bits, group, promote), want)
+    np.testing.assert_array_equal(
+        np.asarray(fj.aligned_sum(jnp.asarray(v), bits, group, promote)), want
+    )
+
+
+def test_more_bits_approach_the_exact_sum_and_floor_is_biased_down():
+    rng = np.random.default_rng(0)
+    v = rng.random((16, 2048), dtype=np.float32)
+    exact = v.astype(np.float64).sum(axis=-1)
+    err = [np.max(np.abs(aligned_sum(v, b, 32) - exact) / exact) for b in (10, 14, 18)]
+    assert err[0] > 8 * err[1] > 64 * err[2] > 0
+    assert np.all(aligned_sum(v, 14, 32) <= exact)  # floors never round up
+
+
+def test_dot_product_errors_with_groups_match_the_hand_scale():
+    # positive products, 14 bits, unpromoted: the error grows with K; promotion every 128 keeps
+    # it below a tenth of the unpromoted error at K = 2048
+    grown = dot_product_errors([128, 2048], trials=8, group=32)
+    promoted = dot_product_errors([2048], trials=8, group=32, promote_every=128)
+    assert grown[1] > 8 * grown[0] and promoted[0] < grown[1] / 10
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"group": 0}, ValueError, "group"),
+        ({"group": 2.5}, TypeError, "group"),
+        ({"accumulator_bits": 19}, ValueError, "accumulator_bits"),
+        ({"accumulator_bits": 1}, ValueError, "accumulator_bits"),
+        ({"promote_every": 100}, ValueError, "promote_every must be a multiple of group"),
+        ({"values": np.full(4, 1e-35, np.float32)}, ValueError, "values"),
+        ({"values": np.array([1.0, np.nan], np.float32)}, ValueError, "values"),
+        ({"values": np.arange(4)}, TypeError, "values"),
+    ],
+)
+def test_bad_input_names_the_parameter(kwargs, error, match):
+    args = {"values": np.ones(64, np.float32), "accumulator_bits": 14, "group": 32} | kwargs
+    for fn, wrap in ((aligned_sum, np.asarray), (ft.aligned_sum, torch.from_numpy)):
+        a = dict(args, values=wrap(args["values"]))
+        with pytest.raises(error, match=match):
+            fn(**a)
+
+
+def test_dot_product_errors_refuses_nearest_with_groups():
+    with pytest.raises(ValueError, match="rounding"):
+        dot_product_errors([128], trials=2, group=32, rounding="nearest")
