@@ -14,8 +14,8 @@ Taught in chapter 6. Each lives in its own module:
 
 from __future__ import annotations
 
-from labs.distill.classify import MLP, classifier_accuracy, soft_gradient_norm, train_classifier
 from labs.distill.baselines import greedy_answers, group_statistics, supervise_on_answers
+from labs.distill.classify import MLP, classifier_accuracy, soft_gradient_norm, train_classifier
 from labs.distill.sequence import (
     Curve,
     distill_on_traces,
