@@ -1,9 +1,9 @@
 """Chapter 6's sweep: distillation against GRPO and against the answer key, several seeds.
 
 Taught in chapter 6, "Distillation against RL, in miniature" and the sections after it. The
-sweep takes minutes (about fifteen on one CPU thread), more than the chapter's budget, so its
-results are committed and the notebook re-runs a prefix of one seed live and checks it against
-seed 0 of the committed run:
+sweep takes tens of minutes (45 on a shared two-core machine), far more than the chapter's
+budget, so its results are committed and the notebook re-runs a prefix of one seed live and
+checks it against seed 0 of the committed run:
 
     python -m labs.distill.sweep            # writes src/labs/distill/data/r1_sweep.json
 
