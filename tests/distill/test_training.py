@@ -169,14 +169,24 @@ def test_shifted_problems_lie_outside_training():
     assert len(shifted) == 200 and not set(shifted) & set(task.train + task.held_out)
 
 
-def test_sweep_results_are_committed_with_their_command():
-    from labs.distill.sweep import DEFAULT_RESULTS
+def test_sweep_results_are_committed_with_their_command(task):
+    from labs.distill.sweep import ARMS, DEFAULT_RESULTS, SETTINGS
 
     results = json.loads(DEFAULT_RESULTS.read_text())
     assert results["made_by"].startswith("python -m labs.distill.sweep")
-    assert len(results["seeds"]) >= 3
+    assert results["settings"] == json.loads(json.dumps(SETTINGS))  # made with today's settings
+    assert len(results["seeds"]) >= 3 and results["teacher"]["retrained"]["seconds"] > 0
+    truth = np.array([p.answer for p in task.held_out])
     for arms in results["seeds"].values():
-        assert set(arms) == {"distill", "grpo", "control"}
+        assert set(arms) == set(ARMS)
+        for record in arms.values():
+            assert record["flops"][0] == 0.0 and len(record["flops"]) == len(record["accuracy"])
+            # the last held-out accuracy is the share of the greedy answers recorded beside it
+            answers = np.array(record["answers"])
+            assert answers.shape == truth.shape
+            assert record["accuracy"][-1] == pytest.approx(np.mean(answers == truth))
+        assert arms["answers"]["flops"][-1] == pytest.approx(arms["distill"]["flops"][-1], rel=0.01)
+        assert set(arms["grpo"]["groups"]) == {"start", "end"}
 
 
 def _soft(logits, temperature):

@@ -122,6 +122,7 @@ def _distill_on_traces():
         eval_every=1,
         seed=0,
         desc="distil",
+        traces="sampled",
     )
 
 
@@ -136,6 +137,33 @@ def _grpo_on_student():
         config=GRPOConfig(steps=1, prompts_per_step=1, group_size=2),
         chunks=1,
         desc="GRPO",
+    )
+
+
+def _supervise_on_answers():
+    task = _task()
+    return call(
+        student=_policy(),
+        task=task,
+        eval_problems=task.held_out[:2],
+        steps=2,
+        batch_size=2,
+        lr=1e-3,
+        eval_every=1,
+        seed=0,
+        desc="answer key",
+    )
+
+
+def _group_statistics():
+    task = _task()
+    return call(
+        policy=_policy(),
+        task=task,
+        problems=task.train[:2],
+        group_size=2,
+        format_weight=0.1,
+        seed=0,
     )
 
 
@@ -228,6 +256,16 @@ EXAMPLES = {
     ),
     "labs.distill.sequence.distill_on_traces": _distill_on_traces,
     "labs.distill.sequence.grpo_on_student": _grpo_on_student,
+    "labs.distill.baselines.supervise_on_answers": _supervise_on_answers,
+    "labs.distill.baselines.group_statistics": _group_statistics,
+    "labs.distill.baselines.greedy_answers": lambda: call(
+        policy=_policy(), task=_task(), problems=_task().held_out[:2]
+    ),
+    "labs.distill.inheritance.inherited_errors": lambda: call(
+        teacher_answers=np.array([3, 5, -1]),
+        student_answers=np.array([3, 4, 7]),
+        truth=np.array([4, 5, 6]),
+    ),  # fmt: skip
     "labs.distill.teacher.train_teacher": lambda: call(
         task=_task(), warmup_steps=1, rl_steps=1, seed=0
     ),
@@ -244,6 +282,10 @@ EXAMPLES = {
         grpo_chunks=1,
         grpo_steps=1,
         warm_up_steps=1,
+        long_steps=1,
+        long_eval_every=1,
+        long_grpo_chunks=1,
+        arms=("distill", "answers", "grpo"),
     ),  # fmt: skip
     # labs.distill.jax
     "labs.distill.jax.soft_targets": lambda: call(logits=_jax(S), temperature=2.0),
@@ -266,6 +308,8 @@ _SEEDS = (
     "labs.distill.data.cluster_data",
     "labs.distill.classify.train_classifier",
     "labs.distill.sequence.distill_on_traces",
+    "labs.distill.baselines.supervise_on_answers",
+    "labs.distill.baselines.group_statistics",
     "labs.distill.teacher.train_teacher",
     "labs.distill.sweep.cold_student",
     "labs.distill.sweep.run_seed",
@@ -275,6 +319,12 @@ _SEEDS = (
 ACCEPTED: dict[tuple[str, str, str], str] = {
     **{(key, "seed", "huge-int"): "any non-negative int seeds NumPy and torch" for key in _SEEDS},
     ("labs.distill.data.cluster_data", "task_seed", "huge-int"): "any non-negative int seeds NumPy",
+    **{
+        ("labs.distill.inheritance.inherited_errors", name, "ids-negative"): (
+            "-1 is the documented answer of a policy that wrote no well-formed number"
+        )
+        for name in ("teacher_answers", "student_answers")
+    },
     ("labs.distill.teacher.save_teacher", "record", "dict-empty"): (
         "an empty record is valid: save_teacher adds the sizes and versions itself"
     ),

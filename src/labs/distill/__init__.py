@@ -3,8 +3,9 @@ RL for a small model, and what a copy does not get.
 
 Framework-free: this module re-exports the NumPy reference of soft targets and the distillation
 loss (`labs.distill.reference`), the cost model of copying (`labs.distill.costs`), the small
-classification task (`labs.distill.data`) and the controls that take soft targets apart
-(`labs.distill.controls`). `labs.distill.torch` and `labs.distill.jax` hold the
+classification task (`labs.distill.data`), the controls that take soft targets apart
+(`labs.distill.controls`) and the count of a teacher's mistakes its student repeats
+(`labs.distill.inheritance`). `labs.distill.torch` and `labs.distill.jax` hold the
 same losses, differentiable; `labs.distill.torch` also holds the training loops. Taught in
 chapter 6, from "Soft targets" to "When does copying pay?".
 
@@ -33,6 +34,7 @@ from labs.distill.costs import (
     warm_up_flops,
 )
 from labs.distill.data import cluster_data
+from labs.distill.inheritance import inherited_errors
 from labs.distill.reference import distillation_loss, soft_targets
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "distill_step_flops",
     "distillation_loss",
     "grpo_step_flops",
+    "inherited_errors",
     "pair_neighbour_mass",
     "sampling_flops",
     "sampling_seconds",

@@ -27,8 +27,8 @@ from jaxtyping import Bool, Int
 
 from labs.common.progress import progress
 from labs.common.tasks import AdditionTask, Problem
-from labs.common.validate import instance, integer, real_number, size, text
-from labs.distill.costs import distill_step_flops, grpo_step_flops
+from labs.common.validate import instance, integer, one_of, real_number, size, text
+from labs.distill.costs import distill_step_flops, grpo_step_flops, warm_up_flops
 from labs.grpo.checks import (
     check_ids,
     check_items,
@@ -49,6 +49,7 @@ __all__ = [
 ]
 
 MAX_SAMPLES = 64  # traces per prompt; more is a typo at this scale
+TRACES = ("sampled", "correct", "greedy")  # what the student learns from; see distill_on_traces
 
 
 @dataclass
@@ -161,13 +162,20 @@ def distill_on_traces(
     eval_every: int = 20,
     seed: int = 0,
     desc: str = "distil",
+    traces: str = "sampled",
 ) -> tuple[TinyPolicy, Curve]:
     """Fine-tune `student` on fresh teacher traces of training prompts; returns it and its curve.
 
-    Each step draws `batch_size` training prompts, samples one teacher trace for each
-    (`sequence_distillation_data`) and takes one Adam step on the cross-entropy of the trace's
-    tokens (up to and including <eos>). The curve holds, every `eval_every` steps, the compute
-    spent so far (teacher sampling included) and the greedy accuracy on `eval_problems`.
+    Each step draws `batch_size` training prompts, has the teacher write one trace for each and
+    takes one Adam step on the cross-entropy of the traces' tokens (up to and including <eos>).
+    `traces` says which traces: "sampled" keeps every sampled trace (this chapter's default);
+    "correct" keeps only the sampled traces whose answer is right and drops the rest (R1's
+    rejection sampling, with one sample per prompt and the task's free verifier); "greedy" has
+    the teacher write its most likely answer (Kim and Rush's sequence-level distillation, with
+    greedy decoding for their beam search). The curve holds, every `eval_every` steps, the compute
+    spent so far (the teacher's writing included, each step, also for the greedy traces that
+    repeat; the student's training only on the traces kept), the traces trained on, and the
+    greedy accuracy on `eval_problems`.
     steps <= 100,000 and batch_size <= 65,536 (a typo must not run for days).
     """
     check_models(task, student=student, teacher=teacher)
@@ -176,42 +184,65 @@ def distill_on_traces(
     temperature = real_number("temperature", temperature, positive=True)
     eval_every = integer("eval_every", eval_every, minimum=1, maximum=steps)
     text("desc", desc, nonempty=False)
+    traces = one_of("traces", traces, TRACES)
     return _distill_on_traces(
         student, teacher, task, eval_problems, steps, batch_size, lr, temperature, eval_every,
-        seed, desc,
+        seed, desc, traces,
     )  # fmt: skip
+
+
+def _teacher_traces(teacher, task, problems, temperature, generator, traces):
+    """(prompts, completions, mask) of the traces to train on, for a list of B problems: (K, P),
+    (K, N), (K, N), K <= B rows; the mask is True up to and including the first <eos>."""
+    tok, n = task.tokenizer, task.max_answer_tokens
+    prompts = torch.as_tensor(task.prompts(problems))  # (B, P)
+    if traces == "greedy":
+        completions = _greedy(teacher, prompts, n)  # (B, N)
+        eos = (completions == tok.eos_id).long()
+        mask = torch.cumsum(eos, dim=1) - eos == 0  # no <eos> before: up to the first <eos>
+        return prompts, completions, mask
+    prompts, completions, mask = _sequence_distillation_data(
+        teacher, prompts, n, tok.eos_id, tok.pad_id, 1, temperature, generator
+    )
+    if traces == "correct":
+        keep = torch.as_tensor(task.rewards(problems, completions, 0.0) > 0)  # (B,) right ones
+        return prompts[keep], completions[keep], mask[keep]
+    return prompts, completions, mask
 
 
 def _distill_on_traces(
     student, teacher, task, eval_problems, steps, batch_size, lr, temperature, eval_every, seed,
-    desc,
+    desc, traces="sampled",
 ):  # fmt: skip
-    """Sample traces, cross-entropy on the trace tokens, Adam; log accuracy against FLOPs."""
+    """Teacher's traces, cross-entropy on the trace tokens, Adam; log accuracy against FLOPs."""
     generator = torch.Generator().manual_seed(seed)
-    tok = task.tokenizer
     opt = torch.optim.Adam(student.parameters(), lr=lr)
-    per_step = distill_step_flops(_params(teacher), _params(student), batch_size, _positions(task))
+    n_teacher, n_student, positions = _params(teacher), _params(student), _positions(task)
+    writing = distill_step_flops(n_teacher, n_student, batch_size, positions) - warm_up_flops(
+        n_student, batch_size, positions
+    )  # the teacher's writing of one step's traces (2 N_teacher per token)
     curve = Curve()
     curve.add(0.0, _greedy_accuracy(student, task, eval_problems), 0)
-    spent = 0.0
+    spent, trained = 0.0, 0  # CPU seconds, traces trained on
     for step in progress(range(1, steps + 1), desc=desc):
         start = time.process_time()
         idx = torch.randint(0, len(task.train), (batch_size,), generator=generator).tolist()
-        prompts = torch.as_tensor(task.prompts([task.train[i] for i in idx]))
-        prompts, traces, mask = _sequence_distillation_data(
-            teacher, prompts, task.max_answer_tokens, tok.eos_id, tok.pad_id, 1, temperature,
-            generator,
-        )  # fmt: skip
-        seq = torch.cat([prompts, traces], dim=1)
-        logits = student._forward(seq[:, :-1])[:, task.prompt_length - 1 :]
-        targets = traces.masked_fill(~mask, -100)  # padding after <eos> is not trained on
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        prompts, completions, mask = _teacher_traces(
+            teacher, task, [task.train[i] for i in idx], temperature, generator, traces
+        )
+        if len(prompts):  # rejection sampling can keep none
+            seq = torch.cat([prompts, completions], dim=1)
+            logits = student._forward(seq[:, :-1])[:, task.prompt_length - 1 :]
+            targets = completions.masked_fill(~mask, -100)  # padding after <eos> is not trained
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            trained += len(prompts)
         spent += time.process_time() - start
         if step % eval_every == 0 or step == steps:
-            curve.add(step * per_step, _greedy_accuracy(student, task, eval_problems),
+            learning = warm_up_flops(n_student, trained, positions) if trained else 0.0
+            curve.add(step * writing + learning, _greedy_accuracy(student, task, eval_problems),
                       step * batch_size, spent)  # fmt: skip
     return student, curve
 

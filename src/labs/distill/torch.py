@@ -8,11 +8,13 @@ Taught in chapter 6. Each lives in its own module:
 * `labs.distill.classify`: MLP, train_classifier, classifier_accuracy, soft_gradient_norm;
 * `labs.distill.sequence`: sequence_distillation_data, distill_on_traces, grpo_on_student,
   greedy_accuracy;
+* `labs.distill.baselines`: supervise_on_answers, group_statistics, greedy_answers;
 * `labs.distill.teacher`: train_teacher, save_teacher, load_teacher.
 """
 
 from __future__ import annotations
 
+from labs.distill.baselines import greedy_answers, group_statistics, supervise_on_answers
 from labs.distill.classify import MLP, classifier_accuracy, soft_gradient_norm, train_classifier
 from labs.distill.sequence import (
     Curve,
@@ -31,12 +33,15 @@ __all__ = [
     "distill_on_traces",
     "distillation_loss",
     "greedy_accuracy",
+    "greedy_answers",
+    "group_statistics",
     "grpo_on_student",
     "load_teacher",
     "save_teacher",
     "sequence_distillation_data",
     "soft_gradient_norm",
     "soft_targets",
+    "supervise_on_answers",
     "train_classifier",
     "train_teacher",
 ]
