@@ -217,6 +217,9 @@ EXAMPLES = {
     ),
     # benchmark
     "labs.mla.benchmark.bench_configs": lambda: call(d_model=16, n_heads=4, head_dim=4),
+    "labs.mla.benchmark.batched_product_flops": lambda: call(
+        rows=4, inner=8, cols=16, batch=2, repeats=1, clock="cpu", seed=0
+    ),
     "labs.mla.benchmark.decode_benchmark": lambda: call(
         config=MLA,
         context=4,
@@ -257,6 +260,11 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
     ("labs.mla.widgets.plot_cache", "batch", "huge-int"): _FORMULA + " (bars in GiB)",
     ("labs.mla.reference.init_params", "seed", "huge-int"): "any seed >= 0 is a valid seed",
     ("labs.mla.benchmark.decode_benchmark", "seed", "huge-int"): "any seed below 2**64 is valid",
+    (
+        "labs.mla.benchmark.batched_product_flops",
+        "seed",
+        "huge-int",
+    ): "any seed below 2**64 is valid",
 }
 
 
