@@ -125,7 +125,8 @@ def measured_layer_seconds(
 
 def _measured_layer_seconds(config, tokens, device, dtype, repeats, seed):
     torch.manual_seed(seed)
-    moe = DeepSeekMoE(config).to(device=device, dtype=dtype)
+    with device:  # built on the device: a V3-sized layer's weights need no trip through the CPU
+        moe = DeepSeekMoE(config).to(dtype=dtype)
     d, width = config.d_model, (config.n_shared + config.n_routed) * config.d_expert
     dense = [  # W1, W3 (d, width) and W2 (width, d) of the dense layer of the same total width
         torch.randn(shape, device=device, dtype=dtype) / math.sqrt(shape[0])
