@@ -20,6 +20,7 @@ from labs.moe import (
     experts_hit,
     layer_seconds,
     memory_bound_batch,
+    registry_device,
     ridge_tokens,
     route,
 )
@@ -230,6 +231,51 @@ def test_v3_expert_crossover_small_batch_versus_negative_control():
     assert at_nine["moe"] / at_nine["dense_total"] == pytest.approx(1.0250, rel=1e-4)
 
 
+def test_moe_efficiency_scales_the_moe_alone_by_hand():
+    """Eq. M6 on the memory-bound case above (MoE 150 ms, dense same total 162, same active
+    102). At eta = 0.5 the MoE's kernels reach half of P and B: every GEMM's max doubles, so the
+    MoE takes 300 ms and the dense layers keep 162 and 102; the verdict flips (300 > 162). At
+    eta = 0.9: 150 / 0.9 = 166.7 > 162, flipped too; at eta = 0.95: 157.9 < 162, not."""
+    base = dict(bytes_per_element=1.0)
+    t = layer_seconds(SMALL, 1, 1e4, 1e3, moe_efficiency=0.5, **base)
+    ms = (t["moe"] * 1e3, t["dense_total"] * 1e3, t["dense_active"] * 1e3)
+    assert ms == pytest.approx((300, 162, 102))
+    assert layer_seconds(SMALL, 1, 1e4, 1e3, moe_efficiency=0.9, **base)["moe"] * 1e3 == (
+        pytest.approx(166.667, abs=1e-3)
+    )
+    assert layer_seconds(SMALL, 1, 1e4, 1e3, moe_efficiency=0.95, **base)["moe"] * 1e3 < 162
+    # with the backward too (342 ms without the input gradient, above): 342 / 0.5 = 684
+    t = layer_seconds(
+        SMALL, 1, 1e4, 1e3, backward=True, input_grad=False, moe_efficiency=0.5, **base
+    )
+    assert (t["moe"] * 1e3, t["dense_total"] * 1e3) == pytest.approx((684, 378))
+
+
+def test_expert_crossover_moves_with_moe_efficiency_by_hand():
+    """The compute-bound case of test_expert_crossover_compute_bound_by_hand: per token the MoE
+    does 96 + 8 E FLOPs (d = 4, F = 1, k = 3, 1 shared), the dense layer 24 + 24 E. At eta = 0.5
+    the MoE's time doubles: 192 + 16 E < 24 + 24 E iff E > 21, so E* = 22 (at E = 21 both are
+    528: not faster). At eta = 0.8: 120 + 10 E < 24 + 24 E iff E > 96 / 14 = 6.86: E* = 7."""
+    config = MoEConfig(d_model=4, d_expert=1, n_routed=3, n_shared=1, k=3)
+    kwargs = dict(bytes_per_element=1.0, max_experts=64)
+    assert expert_crossover(config, 16, 1e3, 1e15, moe_efficiency=1.0, **kwargs) == 5
+    assert expert_crossover(config, 16, 1e3, 1e15, moe_efficiency=0.8, **kwargs) == 7
+    assert expert_crossover(config, 16, 1e3, 1e15, moe_efficiency=0.5, **kwargs) == 22
+    # eta = 0.25: 384 + 32 E < 24 + 24 E never holds: no crossover up to 64
+    assert expert_crossover(config, 16, 1e3, 1e15, moe_efficiency=0.25, **kwargs) is None
+
+
+def test_registry_device_reads_the_names_torch_reports():
+    assert registry_device("Tesla T4") == "T4"
+    assert registry_device("NVIDIA H100 80GB HBM3") == "H100 SXM"
+    assert registry_device("NVIDIA H200") == "H200 SXM"
+    assert registry_device("NVIDIA H800") == "H800 SXM"
+    # other parts than the SXM ones whose peaks the registry holds, and GPUs it lacks
+    for name in ("NVIDIA H100 PCIe", "NVIDIA H200 NVL", "NVIDIA A100-SXM4-80GB", "NVIDIA L4"):
+        assert registry_device(name) is None
+    assert registry_device("NVIDIA GH100-T4X") is None  # a word containing T4 is not the T4
+
+
 def test_memory_bound_batch_by_hand():
     # n* = 100 (test_ridge_tokens_by_hand); 4 experts, k = 2: T k / E_hit = 100 at T = 200,
     # where E_hit = 4 (1 - 2^-200) = 4
@@ -283,6 +329,15 @@ def test_device_limits_are_the_16_bit_peaks():
         (lambda: layer_seconds(SMALL, 8, "1e12", 1e12), TypeError, "peak_flops"),
         (lambda: expert_crossover(SMALL, 8, 1e12, 1e12, max_experts=1), ValueError, "max_experts"),
         (lambda: memory_bound_batch(SMALL, 1e12, math.inf), ValueError, "bandwidth"),
+        (lambda: layer_seconds(SMALL, 8, 1e12, 1e12, moe_efficiency=0.0), ValueError, "> 0"),
+        (lambda: layer_seconds(SMALL, 8, 1e12, 1e12, moe_efficiency=1.2), ValueError, "<= 1.0"),
+        (
+            lambda: expert_crossover(SMALL, 8, 1e12, 1e12, moe_efficiency="0.5"),
+            TypeError,
+            "moe_efficiency",
+        ),
+        (lambda: registry_device(None), TypeError, "gpu_name"),
+        (lambda: registry_device(" "), ValueError, "gpu_name"),
     ],
 )
 def test_refused_with_the_parameter_named(call, error, words):

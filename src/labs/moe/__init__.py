@@ -34,6 +34,7 @@ from labs.moe.roofline import (
     experts_hit,
     layer_seconds,
     memory_bound_batch,
+    registry_device,
     ridge_tokens,
 )
 
@@ -56,6 +57,7 @@ __all__ = [
     "moe_forward",
     "moe_layer_time",
     "node_limited_route",
+    "registry_device",
     "ridge_tokens",
     "route",
     "update_bias",

@@ -55,6 +55,15 @@ So the real layers' times are both above their rooflines, and we expect the mode
 to be lower bounds on the real ones (more experts, larger batches) if the MoE's kernels fall
 further short of their roofline than one large dense GEMM does. The large-batch speed-up (the
 FLOP ratio) is, if anything, an upper bound.
+
+`moe_efficiency` (eta, in (0, 1]) puts a number on that "if": the MoE layer's kernels reach eta
+of the device's peak and bandwidth, the dense layers their full roofline, so
+
+    t_MoE(eta) = t_MoE / eta                                                              (M6)
+
+(dividing P and B by eta divides both terms of eq. M1 by eta, so the max too). eta = 1 is the
+model above; how the crossovers move as eta falls is what chapter 4's "E* against eta" table
+shows.
 """
 
 from __future__ import annotations
@@ -64,7 +73,7 @@ from types import MappingProxyType
 import numpy as np
 
 from labs.common.facts import fact
-from labs.common.validate import boolean, one_of, real_number, size
+from labs.common.validate import boolean, one_of, real_number, size, text
 from labs.moe.checks import MAX_EXPERTS, check_config
 from labs.moe.config import MoEConfig
 
@@ -75,6 +84,7 @@ __all__ = [
     "experts_hit",
     "layer_seconds",
     "memory_bound_batch",
+    "registry_device",
     "ridge_tokens",
 ]
 
@@ -88,6 +98,9 @@ DEVICES = MappingProxyType(
         "TPU v5e": ("econ_tpu_v5e_bf16_tflops", "econ_tpu_v5e_memory_gbs"),
     }
 )
+# (a whole word of the name torch reports, the registry's device): the SXM parts the registry
+# describes; chapter 8's `labs.bench.roofline.device_peaks` matches names the same way.
+_GPU_NAMES = (("T4", "T4"), ("H100", "H100 SXM"), ("H800", "H800 SXM"), ("H200", "H200 SXM"))
 MAX_TOKENS = 2**24  # tokens through one layer on one device at once
 _MAX_FLOPS = 1e18  # FLOP/s: a thousand times any chip built; more is a typo
 _MAX_BANDWIDTH = 1e15  # bytes/s: likewise
@@ -103,6 +116,17 @@ def device_limits(device: str) -> tuple[float, float]:
     device = one_of("device", device, DEVICES)
     flops_key, bandwidth_key = DEVICES[device]
     return fact(flops_key).value * 1e12, fact(bandwidth_key).value * 1e9
+
+
+def registry_device(gpu_name: str) -> str | None:
+    """The device of `DEVICES` that a GPU name as torch reports it describes ("Tesla T4" -> "T4",
+    "NVIDIA H100 80GB HBM3" -> "H100 SXM"), or None: a GPU the registry lacks, or a PCIe or NVL
+    part ("NVIDIA H100 PCIe", "NVIDIA H200 NVL": other clocks, power and memory than the SXM
+    part whose peaks the registry holds)."""
+    words = text("gpu_name", gpu_name).upper().replace("-", " ").split()
+    if "PCIE" in words or "NVL" in words:
+        return None
+    return next((device for word, device in _GPU_NAMES if word in words), None)
 
 
 def experts_hit(tokens: int, n_routed: int, k: int) -> float:
@@ -134,6 +158,7 @@ def layer_seconds(
     backward: bool = False,
     input_grad: bool = True,
     count_weights: bool = True,
+    moe_efficiency: float = 1.0,
 ) -> MappingProxyType:
     """Roofline seconds of one DeepSeekMoE layer on a batch of `tokens` and of the dense SwiGLUs
     of the same total and the same active width (eqs. M1-M4), on a device of `peak_flops` FLOP/s
@@ -147,7 +172,9 @@ def layer_seconds(
     dense alike) and 2 for the router (its scores feed the gates, so it gets a weight gradient
     but passes none on). `input_grad` changes nothing without `backward`. `count_weights=False`
     leaves every weight read out of the bytes (a FLOP-and-activation model: the negative control,
-    which cannot see the expert weights that small batches must read).
+    which cannot see the expert weights that small batches must read). `moe_efficiency` (eta, in
+    (0, 1]) is the share of the device's peak and bandwidth the MoE layer's kernels reach, the
+    dense layers reaching their roofline: the MoE's time is divided by eta (eq. M6).
 
     Returns {"moe", "dense_total", "dense_active"} in seconds, with "experts_hit" (E_hit),
     "tokens_per_expert" (T k / E_hit) and "expert_bound": "memory" or "compute", whichever
@@ -159,8 +186,9 @@ def layer_seconds(
     backward = boolean("backward", backward)
     input_grad = boolean("input_grad", input_grad)
     count_weights = boolean("count_weights", count_weights)
+    efficiency = _check_efficiency(moe_efficiency)
     passes = _passes(backward, input_grad)
-    t = _layer_seconds(config, tokens, peak, bandwidth, nbytes, passes, count_weights)
+    t = _layer_seconds(config, tokens, peak, bandwidth, nbytes, passes, count_weights, efficiency)
     return MappingProxyType(
         {
             **{name: float(value) for name, value in t.items() if name != "expert_memory_bound"},
@@ -178,22 +206,27 @@ def expert_crossover(
     bytes_per_element: float = 2.0,
     count_weights: bool = True,
     max_experts: int = 4096,
+    moe_efficiency: float = 1.0,
 ) -> int | None:
     """The crossover in the number of routed experts E: the smallest E (from config.k up to
     `max_experts`) from which on the MoE layer is faster than the dense layer of the same total
     width at every E up to `max_experts`, for a batch of `tokens` (eqs. M1-M4). None if the MoE
     is not faster at `max_experts`. The config gives d_model, d_expert, n_shared and k; its
-    n_routed is the quantity swept (its value is not used)."""
+    n_routed is the quantity swept (its value is not used). `moe_efficiency` as in
+    `layer_seconds` (eq. M6: the MoE at eta of the roofline, the dense layer at all of it)."""
     config = check_config(config)
     tokens = size("tokens", tokens, maximum=MAX_TOKENS)
     peak, bandwidth, nbytes = _check_device(peak_flops, bandwidth, bytes_per_element)
     count_weights = boolean("count_weights", count_weights)
+    efficiency = _check_efficiency(moe_efficiency)
     max_experts = size(
         "max_experts", max_experts, minimum=config.k, maximum=MAX_EXPERTS, why="config.k and up"
     )
     n_routed = np.arange(config.k, max_experts + 1)
     passes = _passes(backward=False, input_grad=True)
-    t = _layer_seconds(config, tokens, peak, bandwidth, nbytes, passes, count_weights, n_routed)
+    t = _layer_seconds(
+        config, tokens, peak, bandwidth, nbytes, passes, count_weights, efficiency, n_routed
+    )
     loses = np.flatnonzero(t["moe"] >= t["dense_total"])  # E where the MoE is not faster
     if loses.size and loses[-1] == n_routed.size - 1:
         return None
@@ -225,6 +258,11 @@ def _check_device(peak_flops, bandwidth, bytes_per_element) -> tuple[float, floa
     )
 
 
+def _check_efficiency(moe_efficiency) -> float:
+    """eta in (0, 1]: a kernel cannot beat its roofline, and eta = 0 would be infinite time."""
+    return real_number("moe_efficiency", moe_efficiency, positive=True, maximum=1.0)
+
+
 def _passes(backward, input_grad):
     """GEMMs per forward GEMM: (in a SwiGLU, in the router). Forward only: (1, 1). With the
     backward: (3, 3), or without the input's gradient (7 / 3, 2): W1 and W3 skip their dX."""
@@ -250,8 +288,11 @@ def _gemm(m, k, n, peak, bandwidth, nbytes, weights=True):
     return np.maximum(2.0 * m * k * n / peak, moved / bandwidth)
 
 
-def _layer_seconds(config, tokens, peak, bandwidth, nbytes, passes, weights, n_routed=None):
-    """Eqs. M2-M4; `passes` from `_passes`; `n_routed` (an array) overrides config.n_routed."""
+def _layer_seconds(
+    config, tokens, peak, bandwidth, nbytes, passes, weights, efficiency=1.0, n_routed=None
+):
+    """Eqs. M2-M4 and M6; `passes` from `_passes`; `n_routed` (an array) overrides
+    config.n_routed."""
     d, f, s, k = config.d_model, config.d_expert, config.n_shared, config.k
     e = config.n_routed if n_routed is None else n_routed
     ffn, router = passes  # GEMMs per forward GEMM: 1 forward; 3 (or 7/3 and 2) with backward
@@ -267,7 +308,7 @@ def _layer_seconds(config, tokens, peak, bandwidth, nbytes, passes, weights, n_r
     experts = (swiglu(tokens, s * f) if s else 0.0) + hit * swiglu(per_expert, f)
     expert_flops = 2.0 * per_expert * d * f / peak  # one expert GEMM's compute term of eq. M1
     return {
-        "moe": ffn * experts + router * gemm(tokens, e),  # eq. M2
+        "moe": (ffn * experts + router * gemm(tokens, e)) / efficiency,  # eqs. M2, M6
         "dense_total": ffn * swiglu(tokens, (s + e) * f),  # eq. M4
         "dense_active": ffn * swiglu(tokens, (s + k) * f),
         "experts_hit": hit,

@@ -62,9 +62,10 @@ def plot_balancing(runs, smooth: int = 10):
 
 
 def plot_layer_time(gpu: str = "h800", max_nodes: int = 4, mfu: float = 0.4, ax=None):
-    """Compute, NVLink and InfiniBand time of one V3 MoE layer against the node count (the counts
-    from 2 to 32 that spread its 256 experts evenly over 8 GPUs a node: 2, 4, 8, 16, 32), with and
-    without node-limited routing, for one GPU of the registry."""
+    """Compute, NVLink and InfiniBand time of one V3 MoE layer against the node count, with and
+    without node-limited routing, for one GPU of the registry. The counts are those that spread
+    its 256 experts evenly over 8 GPUs a node (2, 4, 8, 16, 32), from max(2, max_nodes) on, since
+    a token cannot be limited to more nodes than there are: from 4 with the default max_nodes=4."""
     gpu = one_of("gpu", gpu, GPUS)
     max_nodes = integer("max_nodes", max_nodes, minimum=1, maximum=32)
     mfu = real_number("mfu", mfu, positive=True, maximum=1.0)

@@ -1,0 +1,165 @@
+"""Chapter 4's measurements of a MoE layer's parts: one routed expert's share of the layer on
+this CPU, and the whole layer against a dense one on any PyTorch device.
+
+Taught in chapter 4, "When does sparsity pay?": (a) times `routed_expert_seconds` apart from the
+layer, the per-expert cost c of the CPU's cost model, so that the crossover is predicted from a
+separate measurement rather than fitted to the sweep it is checked against; (b) runs
+`measured_layer_seconds` on the GPU when one is present, to set the roofline model beside a
+measurement on the device it models. (`labs.moe.training.layer_throughput` times the whole layer
+on the CPU, forward and backward.)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from types import MappingProxyType
+
+import torch
+
+from labs.common.validate import instance, integer, size, torch_device_arg
+from labs.moe.checks import check_config
+from labs.moe.config import MoEConfig
+from labs.moe.roofline import MAX_TOKENS
+from labs.moe.torch import DeepSeekMoE, _swiglu
+from labs.moe.training import _layer_config, _one_thread
+
+__all__ = ["DTYPES", "measured_layer_seconds", "routed_expert_seconds"]
+
+DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+
+
+def routed_expert_seconds(
+    d_model: int = 64,
+    n_experts: int = 8,
+    k: int = 2,
+    d_expert: int = 32,
+    tokens: int = 1024,
+    repeats: int = 5,
+    seed: int = 0,
+) -> float:
+    """CPU seconds of ONE routed expert's share of a DeepSeekMoE layer's forward and backward on
+    `tokens` tokens (1 shared + `n_experts` routed experts of width `d_expert`, top-`k`), as
+    `labs.moe.torch.DeepSeekMoE` runs each expert: its tokens * k // n_experts slots (balanced
+    routing) gathered from the input, its SwiGLU with weights selected from the stacked
+    (n_experts, d_model, d_expert) parameters, the write into its rows of the slot output, and
+    the backward of all of it (the copy of the output's gradient, the SwiGLU's, the selected
+    weights' gradients into the stacked ones). Best of `repeats` in CPU time on one thread.
+
+    n_experts times this is the routed experts' part of `layer_throughput`'s MoE time; what it
+    leaves out (the shared expert, the router, sorting the slots, the weighted combine) does not
+    grow with the number of experts."""
+    config = _layer_config(d_model, d_expert, n_experts, k)
+    tokens = size("tokens", tokens, maximum=2**16)
+    if tokens * config.k < config.n_routed:
+        raise ValueError(
+            f"tokens * k must be at least n_experts, so that an expert gets a slot: got "
+            f"tokens={tokens}, k={config.k}, n_experts={config.n_routed}"
+        )
+    repeats = size("repeats", repeats, maximum=100)
+    seed = integer("seed", seed, minimum=0)
+    with _one_thread():
+        return _routed_expert_seconds(config, tokens, repeats, seed)
+
+
+def _routed_expert_seconds(config: MoEConfig, tokens: int, repeats: int, seed: int) -> float:
+    """The lines of `DeepSeekMoE._forward`'s loop for one expert, then the backward from the slot
+    output (whose gradient the layer's weighted combine would pass down)."""
+    torch.manual_seed(seed)
+    moe = DeepSeekMoE(config)  # the stacked weights the layer selects one expert's from
+    slots = tokens * config.k
+    count = slots // config.n_routed  # this expert's share of the slots, balanced
+    x = torch.randn(tokens, config.d_model)  # the layer's input, no gradient (as timed in (a))
+    token = torch.randperm(slots)[:count] // config.k  # the tokens of its slots
+    grad = torch.ones(slots, config.d_model)  # the slot output's gradient
+
+    def one_expert():
+        y = torch.empty(slots, config.d_model)
+        rows = token[0:count]
+        y[0:count] = _swiglu(x[rows], moe.w1[0], moe.w3[0], moe.w2[0])
+        y.backward(grad)
+
+    one_expert()  # warm-up
+    best = math.inf
+    for _ in range(repeats):
+        start = time.process_time()
+        one_expert()
+        best = min(best, time.process_time() - start)
+    return best
+
+
+def measured_layer_seconds(
+    config: MoEConfig,
+    tokens: int,
+    device="cpu",
+    dtype: torch.dtype = torch.float32,
+    repeats: int = 5,
+    seed: int = 0,
+) -> MappingProxyType:
+    """Forward seconds of the DeepSeekMoE layer (`labs.moe.torch`) and of the dense SwiGLU of
+    the same total width (S + E) x F on `tokens` tokens, on `device` (a CPU or a CUDA GPU) in
+    `dtype` (one of `DTYPES`), best of `repeats` after a warm-up, without gradients. The measured
+    counterpart of `labs.moe.layer_seconds(config, tokens, ...)`, the roofline of the same two
+    layers' forward.
+
+    One code path on every device; only the clock differs: CUDA events on a GPU (they time the
+    GPU's own work, including any wait for the host, such as the layer's expert loop reading its
+    token counts), `time.perf_counter` on a CPU.
+
+    Returns {"moe": s, "dense_total": s, "device": the device's name}."""
+    config = check_config(config)
+    tokens = size("tokens", tokens, maximum=MAX_TOKENS)
+    device = torch_device_arg("device", device)
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be a CPU or a CUDA device, got {str(device)!r}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={str(device)!r}, but torch sees no CUDA GPU on this machine")
+    instance("dtype", dtype, torch.dtype, "a torch.dtype")
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {DTYPES}, got {dtype}")
+    repeats = size("repeats", repeats, maximum=100)
+    seed = integer("seed", seed, minimum=0)
+    with torch.no_grad():
+        return _measured_layer_seconds(config, tokens, device, dtype, repeats, seed)
+
+
+def _measured_layer_seconds(config, tokens, device, dtype, repeats, seed):
+    torch.manual_seed(seed)
+    with device:  # built on the device: a V3-sized layer's weights need no trip through the CPU
+        moe = DeepSeekMoE(config).to(dtype=dtype)
+    d, width = config.d_model, (config.n_shared + config.n_routed) * config.d_expert
+    dense = [  # W1, W3 (d, width) and W2 (width, d) of the dense layer of the same total width
+        torch.randn(shape, device=device, dtype=dtype) / math.sqrt(shape[0])
+        for shape in ((d, width), (d, width), (width, d))
+    ]
+    x = torch.randn(tokens, d, device=device, dtype=dtype)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    return MappingProxyType(
+        {
+            "moe": _best_seconds(lambda: moe._forward(x), device, repeats),
+            "dense_total": _best_seconds(lambda: _swiglu(x, *dense), device, repeats),
+            "device": name,
+        }
+    )
+
+
+def _best_seconds(fn, device: torch.device, repeats: int) -> float:
+    """The shortest of `repeats` timed calls of fn after one untimed call."""
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)  # the warm-up's kernels are queued, not yet run
+    best = math.inf
+    for _ in range(repeats):
+        if device.type == "cuda":
+            start, end = (torch.cuda.Event(enable_timing=True) for _ in range(2))
+            start.record()
+            fn()
+            end.record()
+            end.synchronize()
+            seconds = start.elapsed_time(end) / 1e3  # elapsed_time is in ms
+        else:
+            begin = time.perf_counter()
+            fn()
+            seconds = time.perf_counter() - begin
+        best = min(best, seconds)
+    return best
