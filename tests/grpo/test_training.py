@@ -217,3 +217,30 @@ def test_rollouts_build_no_autograd_graph():
         assert seen[-1][0] and seen[-1][1] is not None
     finally:
         handle.remove()
+
+
+def test_at_least_sum_reward_passes_the_sum_and_everything_above():
+    # The sum, one more, one less, and a malformed answer: the proxy (>= where == was meant)
+    # gives 1 + 0.1 to the first two, 0.1 to the third (well formed, too small) and 0 to the last.
+    problem, tok = TASK.held_out[0], TASK.tokenizer
+    assert problem.answer >= 1
+    rows = [
+        tok.encode(str(problem.answer), eos=True),
+        tok.encode(str(problem.answer + 1), eos=True),
+        tok.encode(str(problem.answer - 1), eos=True),
+        tok.encode("0" + str(problem.answer)),
+    ]
+    width = TASK.max_answer_tokens
+    comp = torch.tensor([r + [tok.pad_id] * (width - len(r)) for r in rows])
+    proxy, accuracy = training._rewards(
+        TASK, [problem] * 4, comp, GRPOConfig(reward="at_least_sum")
+    )
+    torch.testing.assert_close(proxy, torch.tensor([1.1, 1.1, 0.1, 0.0]))
+    assert accuracy == pytest.approx(1 / 4)  # the accuracy logged is still the true one
+    from labs.grpo.countdown import CountdownTask
+
+    cd = CountdownTask()
+    with pytest.raises(ValueError, match="addition problems only"):
+        training._rewards(
+            cd, cd.train[:1], torch.tensor([[tok.eos_id] * 1]), GRPOConfig(reward="at_least_sum")
+        )
