@@ -227,3 +227,27 @@ def test_plot_group_advantages_bad_input():
 
 def test_explorer_is_a_widget():
     assert isinstance(advantage_explorer(), ipywidgets.interactive)
+
+
+def test_the_package_reference_for_exercise_5_4_passes_its_check():
+    from labs.grpo.metrics import smallest_group_size
+
+    assert check_choose_group_size(smallest_group_size).passed
+
+
+def test_informative_share_by_hand():
+    from labs.grpo.metrics import informative_share
+
+    # p = 0.5: 1 - 2 * 0.5^G; p = 0 or 1: never informative; p = 0.9, G = 2: 1 - 0.81 - 0.01
+    share = informative_share(np.array([0.5]), np.array([1, 2, 3]))
+    np.testing.assert_allclose(share, [0.0, 0.5, 0.75])
+    np.testing.assert_allclose(informative_share(np.array([0.0, 1.0]), np.array([2, 9])), [0, 0])
+    np.testing.assert_allclose(informative_share(np.array([0.9, 0.5]), np.array([2])), [0.34])
+    with pytest.raises(ValueError, match="pass_rates must lie in"):
+        informative_share(np.array([1.5]), np.array([2]))
+    with pytest.raises(TypeError, match="group_sizes"):
+        informative_share(np.array([0.5]), np.array([2.0]))
+    with pytest.raises(ValueError, match="target_share"):
+        from labs.grpo.metrics import smallest_group_size
+
+        smallest_group_size(np.array([0.5]), 1.5, 8)

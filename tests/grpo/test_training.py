@@ -187,3 +187,60 @@ def test_gae_bad_input():
         gae(ok, ok, ok.bool(), 1.0, 2.0)
     with pytest.raises(TypeError, match="mask must be a torch.Tensor"):
         gae(ok, ok, [[1]], 1.0, 0.5)
+
+
+def test_rollouts_build_no_autograd_graph():
+    """Every sampler the loops call runs without autograd: the logits of each decoding step have
+    no grad_fn (with grad enabled they would, and the step's saved activations would stay alive
+    for the whole rollout; that once made GRPO's measured peak land in its sampling phase)."""
+    from labs.distill import sequence
+    from labs.grpo import ppo
+
+    policy = tiny()
+    prompts = torch.as_tensor(TASK.prompts(TASK.train[:8]))
+    tok = TASK.tokenizer
+    seen = []
+    handle = policy.head.register_forward_hook(
+        lambda _m, _i, out: seen.append((torch.is_grad_enabled(), out.grad_fn))
+    )
+    try:
+        for sampler in (training._sample, ppo._sample, sequence._sample):
+            gen = torch.Generator().manual_seed(0)
+            comp, mask = sampler(policy, prompts, 3, tok.eos_id, tok.pad_id, gen, 1.0)
+            assert comp.grad_fn is None and mask.grad_fn is None
+        for greedy in (training._greedy, sequence._greedy):
+            greedy(policy, prompts, 3)
+        assert len(seen) == 5 * 3  # one head call per decoding step
+        assert all(not enabled and fn is None for enabled, fn in seen)
+        # the hook itself can see a graph: the scoring pass builds one
+        training._completion_logprobs(policy, prompts, comp)
+        assert seen[-1][0] and seen[-1][1] is not None
+    finally:
+        handle.remove()
+
+
+def test_at_least_sum_reward_passes_the_sum_and_everything_above():
+    # The sum, one more, one less, and a malformed answer: the proxy (>= where == was meant)
+    # gives 1 + 0.1 to the first two, 0.1 to the third (well formed, too small) and 0 to the last.
+    problem, tok = TASK.held_out[0], TASK.tokenizer
+    assert problem.answer >= 1
+    rows = [
+        tok.encode(str(problem.answer), eos=True),
+        tok.encode(str(problem.answer + 1), eos=True),
+        tok.encode(str(problem.answer - 1), eos=True),
+        tok.encode("0" + str(problem.answer)),
+    ]
+    width = TASK.max_answer_tokens
+    comp = torch.tensor([r + [tok.pad_id] * (width - len(r)) for r in rows])
+    proxy, accuracy = training._rewards(
+        TASK, [problem] * 4, comp, GRPOConfig(reward="at_least_sum")
+    )
+    torch.testing.assert_close(proxy, torch.tensor([1.1, 1.1, 0.1, 0.0]))
+    assert accuracy == pytest.approx(1 / 4)  # the accuracy logged is still the true one
+    from labs.grpo.countdown import CountdownTask
+
+    cd = CountdownTask()
+    with pytest.raises(ValueError, match="addition problems only"):
+        training._rewards(
+            cd, cd.train[:1], torch.tensor([[tok.eos_id] * 1]), GRPOConfig(reward="at_least_sum")
+        )

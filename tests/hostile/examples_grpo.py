@@ -227,6 +227,12 @@ EXAMPLES = {
     "labs.grpo.reference.grpo_loss": lambda: call(**_LOSS, **_SETTINGS),
     "labs.grpo.reference.informative_groups": lambda: call(rewards=REWARDS, group_size=2),
     "labs.grpo.metrics.pass_at_k": lambda: call(correct=np.array([[1, 0, 0, 1]]), k=2),
+    "labs.grpo.metrics.informative_share": lambda: call(
+        pass_rates=np.array([0.0, 0.5, 0.9]), group_sizes=np.array([2, 8])
+    ),
+    "labs.grpo.metrics.smallest_group_size": lambda: call(
+        pass_rates=np.array([0.1, 0.9]), target_share=0.6, max_group_size=16
+    ),
     "labs.grpo.metrics.majority_at_k": lambda: call(
         answers=np.array([[3, 3, -1, 4]]), targets=np.array([3]), k=2
     ),

@@ -30,7 +30,7 @@ from labs.common.validate import host_values as validate_host_values
 
 __all__: list[str] = []
 
-REWARDS = ("correct_and_format", "format_only")
+REWARDS = ("correct_and_format", "format_only", "at_least_sum")
 
 # The largest policy the toy task uses is ~10^5 parameters; these caps (a 65,536-token
 # vocabulary, width 1,024, 48 layers, 4,096 positions) keep a mistyped size from allocating

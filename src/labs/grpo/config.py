@@ -21,7 +21,9 @@ class GRPOConfig:
     Each step samples `group_size` completions for each of `prompts_per_step` training prompts,
     scores them with the rule-based reward and takes `updates_per_batch` optimiser steps (one, as
     in DeepSeekMath, makes pi_old the current policy). `reward` is "correct_and_format" (the task's
-    reward) or "format_only" (checks only the format: the reward-hacking demonstration).
+    reward), "format_only" (checks only the format) or "at_least_sum" (a proxy that checks
+    less than it should, >= where == was meant: any stated number at least the sum earns the
+    accuracy reward; addition only). The last two are chapter 5's reward-hacking demonstrations.
 
     The variants of the issue's ladder: `loss_type` ("grpo", "bnpo", "dr_grpo", "dapo") is how
     `grpo_loss` averages over tokens, `scale_by_std=False` drops the std of the advantages

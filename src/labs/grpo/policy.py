@@ -149,6 +149,7 @@ def sample(
     return _sample(policy, prompts, max_new_tokens, eos_id, pad_id, generator, temperature)
 
 
+@torch.no_grad()  # a rollout is data: the loss re-scores it, so sampling keeps no autograd graph
 def _sample(
     policy: TinyPolicy,
     prompts: Int[torch.Tensor, "B P"],
@@ -184,6 +185,7 @@ def greedy(policy: TinyPolicy, prompts: torch.Tensor, max_new_tokens: int) -> to
     return _greedy(policy, prompts, max_new_tokens)
 
 
+@torch.no_grad()
 def _greedy(
     policy: TinyPolicy, prompts: Int[torch.Tensor, "B P"], max_new_tokens: int
 ) -> Int[torch.Tensor, "B N"]:

@@ -255,10 +255,29 @@ def _rewards(task: AdditionTask, problems, completions: torch.Tensor, config: GR
     comp = completions.numpy()
     if config.reward == "format_only":
         values = task.rewards(problems, comp, 1.0) - task.rewards(problems, comp, 0.0)
+    elif config.reward == "at_least_sum":
+        values = _at_least_sum(problems, comp, config.format_weight)
     else:
         values = task.rewards(problems, comp, config.format_weight)
     accuracy = task.accuracy(problems, comp)
     return torch.as_tensor(values, dtype=torch.float32), accuracy
+
+
+def _at_least_sum(problems, completions, format_weight: float) -> np.ndarray:
+    """A proxy that checks less than it should: 1 when the stated number is at least the sum (a
+    rule written with >= where == was meant: the right sum passes, and so does every larger
+    number), plus the format reward."""
+    out = []
+    for problem, row in zip(problems, completions, strict=True):
+        if not isinstance(problem, Problem):
+            raise ValueError(
+                'reward="at_least_sum" is defined for addition problems only, got '
+                f"{type(problem).__name__}"
+            )
+        answer = _parse_answer([int(t) for t in row])
+        passed = answer is not None and answer >= problem.answer
+        out.append(float(passed) + format_weight * (answer is not None))
+    return np.array(out)
 
 
 def _frozen_copy(policy: TinyPolicy) -> TinyPolicy:
