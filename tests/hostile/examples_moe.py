@@ -20,6 +20,12 @@ INDICES = np.array([[0, 1], [2, 3], [0, 2]])
 LOAD = np.array([3.0, 1.0, 2.0, 2.0])
 
 
+def _float32():
+    import torch
+
+    return torch.float32
+
+
 def _params():
     from labs.moe import init_params
 
@@ -139,6 +145,13 @@ EXAMPLES = {
     ),
     # the roofline of one layer on one device
     "labs.moe.roofline.device_limits": lambda: call(device="T4"),
+    "labs.moe.roofline.registry_device": lambda: call(gpu_name="NVIDIA H100 80GB HBM3"),
+    "labs.moe.timing.routed_expert_seconds": lambda: call(
+        d_model=8, n_experts=4, k=2, d_expert=4, tokens=16, repeats=1, seed=0
+    ),
+    "labs.moe.timing.measured_layer_seconds": lambda: call(
+        config=TINY, tokens=8, device="cpu", dtype=_float32(), repeats=1, seed=0
+    ),
     "labs.moe.roofline.experts_hit": lambda: call(tokens=16, n_routed=8, k=2),
     "labs.moe.roofline.ridge_tokens": lambda: call(
         config=TINY, peak_flops=1e12, bandwidth=1e10, bytes_per_element=4.0
@@ -239,6 +252,11 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
     ("labs.moe.reference.init_params", "seed", "huge-int"): _SEED,
     ("labs.moe.training.train_tiny_lm", "seed", "huge-int"): _SEED,
     ("labs.moe.training.layer_throughput", "seed", "huge-int"): _SEED,
+    ("labs.moe.timing.routed_expert_seconds", "seed", "huge-int"): _SEED,
+    ("labs.moe.timing.measured_layer_seconds", "seed", "huge-int"): _SEED,
+    ("labs.moe.timing.measured_layer_seconds", "device", "none"): (
+        "None is the default device (labs.common.runtime), as every device argument takes it"
+    ),
     ("labs.moe.training.best_loss", "seed", "huge-int"): _SEED,
     ("labs.moe.sweep.run_config", "seed", "huge-int"): _SEED,
     ("labs.moe.reference.load_imbalance", "expert_load", "array-int-dtype"): _COUNTS,
