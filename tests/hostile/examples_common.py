@@ -135,6 +135,7 @@ EXAMPLES = {
     "labs.common.runtime.in_colab": lambda: call(),
     "labs.common.runtime.jax_device": lambda: call(requested="cpu"),
     "labs.common.runtime.library_versions": lambda: call(),
+    "labs.common.runtime.processor_name": lambda: call(),
     "labs.common.runtime.provenance": lambda: call(module="labs.fp8.sweep", argv=["--seeds", "3"]),
     "labs.common.runtime.read_results": lambda: call(
         package="labs.fp8", name="training_sweep.json", path=None

@@ -217,6 +217,16 @@ EXAMPLES = {
     ),
     # benchmark
     "labs.mla.benchmark.bench_configs": lambda: call(d_model=16, n_heads=4, head_dim=4),
+    "labs.mla.heads_sweep.heads_sweep": lambda: call(
+        heads=(4, 8), context=8, rounds=1, steps=1, repeats=1, device="cpu", show_progress=False
+    ),
+    "labs.mla.heads_sweep.product_ceilings": lambda: call(
+        heads=(4, 8), context=16, latent=8, batch=1
+    ),
+    "labs.mla.heads_sweep.paired_growth": lambda: call(
+        speedup={8: [0.9, 1.0], 32: [1.4, 1.6]}, low=8, high=32
+    ),
+    "labs.mla.heads_sweep.load_heads_sweep": lambda: call(path=None),
     "labs.mla.benchmark.batched_product_flops": lambda: call(
         rows=4, inner=8, cols=16, batch=2, repeats=1, clock="cpu", seed=0
     ),

@@ -246,6 +246,19 @@ def provenance(module: str, argv: list[str] | None = None) -> dict[str, Any]:
     }
 
 
+def processor_name() -> str:
+    """The processor's model name as the operating system reports it (Linux's /proc/cpuinfo, else
+    `platform.processor()`), or "unknown": a committed timing names the machine it was made on."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip() or "unknown"
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def library_versions() -> dict[str, str]:
     """Python's, NumPy's and torch's versions, and JAX's when this process has imported it."""
     versions = {"python": platform.python_version(), "numpy": np.__version__}

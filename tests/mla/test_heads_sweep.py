@@ -1,0 +1,82 @@
+"""Chapter 3's heads sweep (labs.mla.heads_sweep): the live sweep's shape, the paired growth
+against hand-computed values, and the committed record the chapter reads its findings from."""
+
+import json
+
+import numpy as np
+import pytest
+
+from labs.mla.heads_sweep import (
+    CONTEXT,
+    HEADS,
+    heads_sweep,
+    load_heads_sweep,
+    paired_growth,
+    product_ceilings,
+)
+
+
+def test_paired_growth_is_the_median_of_per_round_ratios():
+    # round ratios 2.0, 1.5 and 1.2: the median is 1.5; the unpaired ratio of medians is 1.6
+    speedup = {8: [1.0, 2.0, 2.5], 32: [2.0, 3.0, 3.0]}
+    assert paired_growth(speedup, 8, 32) == pytest.approx(1.5)
+    assert paired_growth(speedup, 32, 8) == pytest.approx(1 / 1.5)
+
+
+@pytest.mark.parametrize(
+    "speedup, error",
+    [
+        ({8: [1.0], 32: [1.0, 2.0]}, "equally long"),
+        ({8: [], 32: []}, "equally long"),
+        ({8: [1.0, float("nan")], 32: [1.0, 2.0]}, "finite and positive"),
+        ({8: [1.0, 0.0], 32: [1.0, 2.0]}, "finite and positive"),
+    ],
+)
+def test_paired_growth_refuses_bad_rounds(speedup, error):
+    with pytest.raises(ValueError, match=error):
+        paired_growth(speedup, 8, 32)
+
+
+def test_paired_growth_names_a_missing_head_count():
+    with pytest.raises(ValueError, match="high"):
+        paired_growth({8: [1.0], 32: [1.0]}, 8, 16)
+
+
+@pytest.mark.parametrize("heads", [(8,), (16, 8), (8, 8), (8, 18)])
+def test_heads_must_be_increasing_multiples_of_four(heads):
+    with pytest.raises(ValueError, match="heads"):
+        heads_sweep(heads, context=8, rounds=1, steps=1, repeats=1, show_progress=False)
+
+
+def test_a_tiny_sweep_returns_one_paired_value_per_round():
+    out = heads_sweep((4, 8), context=16, rounds=2, steps=1, repeats=1, show_progress=False)
+    assert set(out["speedup"]) == {4, 8}
+    assert all(len(v) == 2 for v in out["speedup"].values()) and len(out["gqa4_over_mla"]) == 2
+    values = np.concatenate([*out["speedup"].values(), out["gqa4_over_mla"]])
+    assert np.all(np.isfinite(values)) and values.min() > 0
+
+
+def test_product_ceilings_are_rates_for_each_head_count():
+    out = product_ceilings((4, 8), context=64, latent=16, batch=1)
+    assert set(out["skinny"]) == {4, 8} and out["square"] > 0
+    assert all(v > 0 for v in out["skinny"].values())
+
+
+def test_the_committed_record_holds_what_the_chapter_reads():
+    record = load_heads_sweep()
+    settings = record["meta"]["settings"]
+    assert settings["heads"] == list(HEADS) and settings["context"] == CONTEXT
+    rounds = settings["rounds"]
+    assert rounds >= 10 and len(record["gqa4_over_mla"]) == rounds
+    assert all(len(record["speedup"][h]) == rounds for h in HEADS)
+    assert record["meta"]["processor"] and record["meta"]["command"].startswith(
+        "python -m labs.mla.heads_sweep"
+    )
+    assert set(record["skinny"]) == set(HEADS) and len(record["limits"]) == 2
+
+
+def test_load_heads_sweep_refuses_another_results_file(tmp_path):
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps({"meta": {}, "runs": {}}))
+    with pytest.raises(ValueError, match="heads sweep"):
+        load_heads_sweep(path)
