@@ -247,16 +247,23 @@ def provenance(module: str, argv: list[str] | None = None) -> dict[str, Any]:
 
 
 def processor_name() -> str:
-    """The processor's model name as the operating system reports it (Linux's /proc/cpuinfo, else
-    `platform.processor()`), or "unknown": a committed timing names the machine it was made on."""
+    """The processor as the operating system reports it: on Linux /proc/cpuinfo's model name with
+    its family, model and stepping numbers (a virtual machine may report only "AMD EPYC", which
+    covers several generations; the numbers tell them apart), elsewhere `platform.processor()`,
+    or "unknown". A committed timing names the machine it was made on with it."""
+    fields: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as info:
             for line in info:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip() or "unknown"
+                if not line.strip():
+                    break  # the first processor's block is enough
+                key, _, value = line.partition(":")
+                fields[key.strip().lower()] = value.strip()
     except OSError:
         pass
-    return platform.processor() or "unknown"
+    name = fields.get("model name") or platform.processor() or "unknown"
+    numbers = [f"{k} {fields[k]}" for k in ("cpu family", "model", "stepping") if fields.get(k)]
+    return f"{name} ({', '.join(numbers)})" if numbers else name
 
 
 def library_versions() -> dict[str, str]:

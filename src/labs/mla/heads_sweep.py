@@ -1,6 +1,6 @@
 """Chapter 3's heads sweep: absorbed MLA's decode speed over MHA's as the heads grow, on a CPU.
 
-Run as `python -m labs.mla.heads_sweep --rounds 15` (about two minutes on one core); it writes
+Run as `python -m labs.mla.heads_sweep --rounds 30` (under a minute on one core); it writes
 `labs/mla/data/heads_sweep_cpu.json` with the command, the library versions, the processor and
 the date that made it, which chapter 3 reads (`load_heads_sweep`). A timing is a fact about one
 machine: the chapter states its CPU findings from this record, names the processor, and re-runs
@@ -181,7 +181,7 @@ def load_heads_sweep(path=None) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m labs.mla.heads_sweep", description=__doc__)
-    parser.add_argument("--rounds", type=int, default=15, help="rounds (seeds 0 .. rounds-1)")
+    parser.add_argument("--rounds", type=int, default=30, help="rounds (seeds 0 .. rounds-1)")
     parser.add_argument("--out", default=None, help=f"default: data/{_RESULTS}")
     args = parser.parse_args(argv)
     if not 1 <= args.rounds <= 100:
