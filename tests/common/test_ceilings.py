@@ -149,3 +149,29 @@ def test_a_gpu_is_refused_where_there_is_none_and_cpu_time_is_refused_on_one():
 def test_a_cache_root_that_is_not_a_path_is_refused(root, error):
     with pytest.raises(error, match="root"):
         last_level_cache_bytes(root)
+
+
+def test_best_seconds_is_the_fastest_call_after_an_untimed_one():
+    # a function whose calls take 30, 10 and 20 ms of wall time after a first (untimed) 50 ms
+    import time
+
+    from labs.common.ceilings import best_seconds
+
+    delays = iter([0.05, 0.03, 0.01, 0.02])
+
+    def sleep_next():
+        time.sleep(next(delays))
+
+    best = best_seconds(sleep_next, repeats=3, clock="wall")
+    assert 0.01 <= best < 0.018  # the 10 ms call, not the untimed 50 ms one nor the mean
+
+
+def test_best_seconds_refuses_cpu_time_on_a_gpu_and_a_non_callable():
+    import pytest
+
+    from labs.common.ceilings import best_seconds
+
+    with pytest.raises(TypeError, match="fn"):
+        best_seconds(3)
+    with pytest.raises(ValueError, match="clock"):
+        best_seconds(lambda: None, clock="cpu", device="cuda")

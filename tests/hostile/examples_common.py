@@ -76,6 +76,9 @@ EXAMPLES = {
         root="/sys/devices/system/cpu/cpu0/cache"
     ),
     "labs.common.ceilings.stream_bytes": lambda: call(cache_bytes=32 * 2**20),
+    "labs.common.ceilings.best_seconds": lambda: call(
+        fn=lambda: sum(range(100)), repeats=2, clock="cpu", device="cpu"
+    ),
     # interconnect (the expert-parallel traffic model shared by chapters 4 and 7)
     "labs.common.interconnect.dispatch_bytes_per_token": lambda: call(
         d_model=7168,

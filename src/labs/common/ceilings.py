@@ -22,11 +22,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from labs.common.validate import one_of, size, text, torch_device_arg
+from labs.common.validate import callable_arg, one_of, size, text, torch_device_arg
 
 __all__ = [
     "MATMUL_SIZE",
     "STREAM_BYTES",
+    "best_seconds",
     "last_level_cache_bytes",
     "measure_ceilings",
     "stream_bytes",
@@ -101,6 +102,25 @@ def _measure(device, repeats: int, clock: str) -> tuple[float, float]:
     big = torch.ones(stream_bytes(last_level_cache_bytes()) // 4, device=device)
     stream = _best_seconds(big.sum, device, repeats, clock)
     return 2 * n**3 / product, big.numel() * big.element_size() / stream
+
+
+def best_seconds(fn, *, repeats: int = 5, clock: str = "cpu", device="cpu") -> float:
+    """The shortest of `repeats` (at most 100) timed calls of `fn()`, after one untimed call, in
+    seconds: load from other programs can only slow a call. `clock` "cpu" (this process's CPU
+    time; a CPU device only) or "wall"; on a CUDA `device` the clock stops only when the queued
+    work has finished. The timing loop every chapter's CPU measurements share."""
+    fn = callable_arg("fn", fn)
+    repeats = size("repeats", repeats, maximum=100, why="the best of 100 is as good as it gets")
+    clock = one_of("clock", clock, CLOCKS)
+    device = torch_device_arg("device", device, default=None)
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be a CPU or a CUDA device, got {str(device)!r}")
+    if clock == "cpu" and device.type != "cpu":
+        raise ValueError(
+            f"clock='cpu' needs device='cpu', got device={str(device)!r}: CPU time misses a GPU's "
+            "work"
+        )
+    return _best_seconds(fn, device, repeats, clock)
 
 
 def _best_seconds(fn, device, repeats: int, clock: str) -> float:

@@ -17,6 +17,7 @@ from types import MappingProxyType
 
 import torch
 
+from labs.common.ceilings import best_seconds
 from labs.common.validate import instance, integer, size, torch_device_arg
 from labs.moe.checks import check_config
 from labs.moe.config import MoEConfig
@@ -79,13 +80,7 @@ def _routed_expert_seconds(config: MoEConfig, tokens: int, repeats: int, seed: i
         y[0:count] = _swiglu(x[rows], moe.w1[0], moe.w3[0], moe.w2[0])
         y.backward(grad)
 
-    one_expert()  # warm-up
-    best = math.inf
-    for _ in range(repeats):
-        start = time.process_time()
-        one_expert()
-        best = min(best, time.process_time() - start)
-    return best
+    return best_seconds(one_expert, repeats=repeats, clock="cpu")  # after one untimed call
 
 
 def measured_layer_seconds(
