@@ -342,3 +342,18 @@ def test_kl_gradients_stay_finite_where_a_probability_underflows():
         kl_gradients(np.array([-1e308, 1e308]), np.zeros(2))
     with pytest.raises(ValueError, match="ref_logits must be at most"):
         kl_gradients(np.zeros(2), np.array([0.0, 2e4]))
+
+
+def test_the_pair_rerun_is_a_second_realization_of_the_sweeps_pair():
+    # same seeds, settings and (on seeds 0 and 1) starting scores equal to every digit; the RL
+    # runs differ
+    sweep, pair = load_sweep(), load_sweep(task="pair")
+    assert sorted(pair["seeds"]) == sorted(sweep["seeds"])
+    for key in ("task", "warm_up_steps", "steps", "base"):
+        assert pair["meta"][key] == sweep["meta"][key], key
+    assert pair["meta"]["rungs"]["grpo"] == sweep["meta"]["rungs"]["grpo"]
+    assert pair["meta"]["command"].startswith("python -m labs.grpo.sweep --task pair")
+    for s in ("0", "1"):
+        assert pair["seeds"][s]["before"]["held_out"] == sweep["seeds"][s]["before"]["held_out"]
+    kl = [pair["seeds"][s]["ppo"]["final"]["kl"] for s in pair["seeds"]]
+    assert kl != [sweep["seeds"][s]["ppo"]["final"]["kl"] for s in pair["seeds"]]
