@@ -18,6 +18,7 @@ from labs.bench.cases import (
     gemm_case,
     paged_case,
     rel_error,
+    unpromoted_case,
 )
 from labs.fp8.reference import fp8_matmul
 
@@ -43,6 +44,27 @@ def test_gemm_control_misses_by_enough(where):
         controls.append(rel_error(tile, tensor.astype("float64")))
     # measured: 0.063, 0.045, 0.061; with FP8 units the bar is at most 20 * 2e-3 = 0.04
     assert min(controls) > (CONTROL_FACTOR + 1) * tol, controls
+
+
+@pytest.mark.parametrize("where", sorted(GEMM_TOL))
+def test_gemm_promotion_control_misses_by_enough(where):
+    """One K-block's scales for the whole sum: the outlier's tile scale (300 / 448) lands on the
+    whole of row 0, and every other row's scale is off by its tiles' spread of max-abs."""
+    tol = GEMM_TOL[where]
+    controls = []
+    for seed in SEEDS:
+        a, b = gemm_case(seed)
+        tile = fp8_matmul(a, b, "tile", "block", "fp32", block=128)
+        controls.append(rel_error(tile, unpromoted_case(a, b)))
+    assert min(controls) > (CONTROL_FACTOR + 1) * tol, controls
+
+
+def test_the_promotion_control_is_right_when_the_scales_agree():
+    """With one scale per K-block that is the same for every K-block (K = one block), skipping
+    the promotion changes nothing: the control misses only because the scales differ along K."""
+    a, b = gemm_case(0, k=128)
+    tile = fp8_matmul(a, b, "tile", "block", "fp32", block=128)
+    assert rel_error(tile, unpromoted_case(a, b)) < 1e-6
 
 
 def test_control_bar_follows_the_errors_above_its_floor():

@@ -4,6 +4,7 @@ says why, the stub is "not attempted"."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from labs.bench import device_peaks, mla_decode_work, roofline
 from labs.bench.exercises import (
@@ -206,3 +207,23 @@ def test_cache_bound_cases_match_the_roofline_and_vary():
     answers = [c.expected for c in CACHE_BOUND.fresh_cases()]
     assert answers == [cache_bound(*c.args) for c in CACHE_BOUND.fresh_cases()]
     assert answers.count("memory") >= 2 and answers.count("compute") >= 2
+
+
+def test_exercise_8_3_the_models_decode_gemm_on_the_h100_by_hand():
+    """The speed-ups chapter 8 prints after exercise 8.3, checked here (in the cell they would
+    give the decision away). V3's expert GEMM at decode, 32 x 7168 x 2048, memory-bound on an
+    H100 (3.35 TB/s): BF16 moves 2 (mk + kn + mn) = 29,949,952 bytes, 8.940 us; FP8 with the
+    weight stored reads the BF16 activation and writes its FP8 copy (3 mk bytes, 0.205 us), then
+    the GEMM moves mk + kn + 2 mn = 15,040,512 bytes (4.490 us): 4.695 us; with the weight
+    converted on every call the pass moves 3 (mk + kn) bytes more: 17.841 us."""
+    layout = {"overlap_pass": False}
+    peaks = {"bf16_tflops": H100.bf16_tflops, "fp8_tflops": H100.fp8_tflops}
+    stored = linear_layer_times(32, 7168, 2048, **peaks, memory_gbs=H100.memory_gbs,
+                                weight_in_fp8=True, **layout)  # fmt: skip
+    converted = linear_layer_times(32, 7168, 2048, **peaks, memory_gbs=H100.memory_gbs,
+                                   weight_in_fp8=False, **layout)  # fmt: skip
+    assert stored["bf16"] == pytest.approx(8.940e-6, abs=1e-9)
+    assert stored["fp8"] == pytest.approx(4.695e-6, abs=1e-9)
+    assert converted["fp8"] == pytest.approx(17.841e-6, abs=1e-9)
+    assert choose(32, 7168, 2048, H100, True) == "fp8"
+    assert choose(32, 7168, 2048, H100, False) == "bf16"

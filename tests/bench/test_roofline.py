@@ -83,3 +83,14 @@ def test_unknown_devices_have_no_peaks():
 def test_bad_input(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
+
+
+def test_exercise_8_1_sixty_four_heads_are_memory_bound_on_an_h200():
+    """Chapter 8's prediction 8.1, checked here rather than in the cell, where it would show.
+    By hand: 2 * 64 * (2 * 512 + 64) / ((512 + 64) * 2) = 120.9 FLOPs per byte at long contexts
+    (the queries and outputs take a little), half of 128 heads' 241.8, under the H200's 206.1."""
+    h200 = device_peaks("NVIDIA H200")
+    half = roofline(*mla_decode_work(64, 16384, heads=64), h200.bf16_tflops, h200.memory_gbs)
+    full = roofline(*mla_decode_work(64, 16384, heads=128), h200.bf16_tflops, h200.memory_gbs)
+    assert half.bound == "memory" and full.bound == "compute"
+    assert 115 < half.intensity < 120.9 and half.ridge == pytest.approx(206.146, abs=1e-3)

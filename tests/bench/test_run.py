@@ -13,6 +13,7 @@ pytest.importorskip("torch")
 from labs.bench import decode, gemm, load_results  # noqa: E402
 from labs.bench.run import main, run_benchmarks, write_results  # noqa: E402
 from labs.bench.timing import _timer  # noqa: E402
+from labs.common.runtime import processor_name  # noqa: E402
 
 
 @pytest.fixture
@@ -37,6 +38,7 @@ def test_json_names_the_device_the_versions_and_the_command(written):
         " --sizes tiny --repeats 1"
     )
     assert written["device"]["kind"] == "cpu" and written["device"]["peaks"] is None
+    assert written["device"]["name"] == processor_name()  # a CPU timing names its processor
     assert set(written["versions"]) >= {"python", "torch", "jax", "numpy"}
     assert "interpret" in written["note"] and written["targets"] == "not measured: no GPU"
     assert written["complete"] is True
@@ -80,6 +82,7 @@ def test_committed_cpu_results_are_complete():
     assert results["device"]["kind"] == "cpu" and results["command"].startswith(
         "python -m labs.bench"
     )
+    assert "(cpu family" in results["device"]["name"]  # the processor, with its numbers
     for section in ("mla_decode", "fp8_gemm"):
         for case in results[section]:
             assert all("seconds" in row or "error" in row for row in case["kernels"].values())

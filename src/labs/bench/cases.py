@@ -78,6 +78,20 @@ def gemm_case(seed, m=200, k=512, n=256, outlier=300.0):
     return a, b
 
 
+def unpromoted_case(a, b, block=128):
+    """The promotion skipped: V3's FP8 codes and scales, but the products of all K-blocks summed
+    first and scaled once, by the first K-block's scales (float64). It is the kernel's error when
+    it picks one K-block's scale for every K-block, the step its mask over the scales gets right;
+    the GEMM check's second negative control."""
+    from labs.fp8.pallas import quantize_operands  # JAX: imported only by the GEMM check
+
+    a_q, a_scales, b_q, b_scales = (
+        np.asarray(x).astype(np.float64) for x in quantize_operands(a, b, block)
+    )
+    first = a_scales[:, :1] * np.repeat(b_scales[:1], block, axis=1)  # (M, 1) * (1, N)
+    return (a_q @ b_q) * first
+
+
 def rel_error(got, want) -> float:
     """max |got - want| / max |want|, in float64."""
     return float(np.abs(np.asarray(got, np.float64) - want).max() / np.abs(want).max())

@@ -5,7 +5,6 @@ Taught in chapter 8, "Measuring against the limit".
 
 from __future__ import annotations
 
-import platform
 import statistics
 import time
 
@@ -13,14 +12,17 @@ import jax
 import numpy as np
 import torch
 
+from labs.common.runtime import processor_name
+
 __all__: list[str] = []
 
 
 def _device() -> tuple[str, str]:
-    """(kind, name) of the device the run measures: a CUDA GPU if torch sees one, else the CPU."""
+    """(kind, name) of the device the run measures: a CUDA GPU if torch sees one, else the CPU,
+    named with its family, model and stepping (`processor_name`): a CPU timing belongs to it."""
     if torch.cuda.is_available():
         return "gpu", torch.cuda.get_device_name()
-    return "cpu", platform.processor() or platform.machine() or "cpu"
+    return "cpu", processor_name()
 
 
 def _jax_measures(kind: str) -> bool:
