@@ -9,6 +9,7 @@ pay?" (`plot_layer_time`, `layer_time_explorer`). ipywidgets is imported inside
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 
 import numpy as np
 
@@ -19,7 +20,19 @@ from labs.common.validate import describe_value, instance, integer, one_of, real
 from labs.moe.comm import GPUS, moe_layer_time
 from labs.moe.config import DEEPSEEK_V3_MOE
 
-__all__ = ["layer_time_explorer", "plot_balancing", "plot_layer_time"]
+__all__ = ["LEGEND_BELOW", "layer_time_explorer", "plot_balancing", "plot_layer_time"]
+
+
+# keyword arguments of a legend placed under its panel, where no line runs
+LEGEND_BELOW = MappingProxyType(
+    {
+        "loc": "upper center",
+        "bbox_to_anchor": (0.5, -0.2),
+        "ncol": 2,
+        "fontsize": 8,
+        "frameon": False,
+    }
+)
 
 
 def _check_runs(runs) -> Mapping:
@@ -53,10 +66,10 @@ def plot_balancing(runs, smooth: int = 10):
         for e in range(share.shape[1]):
             axes[0].plot(share[:, e], style, color=PALETTE[e % len(PALETTE)], lw=1)
     axes[0].set(xlabel="step", ylabel="share of routing slots",
-                title=f"load per expert ({first}: dotted, {last}: solid)")  # fmt: skip
+                title=f"load per expert\n({first}: dotted, {last}: solid)")  # fmt: skip
     axes[1].set(xlabel="step", ylabel="max / mean load", title="load imbalance")
     axes[1].axhline(1.0, color="grey", lw=0.8)
-    axes[1].legend()
+    axes[1].legend(**LEGEND_BELOW)  # below the panel: inside it the lines would run under it
     axes[2].set(xlabel="step", ylabel="loss (nats)", title=f"training loss ({smooth}-step mean)")
     return fig
 
