@@ -227,6 +227,7 @@ EXAMPLES = {
         seed=0,
         allocation="upper-confidence",
         confidence_sds=2.5,
+        idea_tails=4.0,
     ),
     f"{_R}.ResearchProgramResult": lambda: call(
         budgets_usd=BUDGETS,

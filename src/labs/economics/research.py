@@ -55,6 +55,7 @@ from dataclasses import dataclass
 import numpy as np
 from jaxtyping import Float, Int
 
+from labs.common.validate import real_number
 from labs.economics.research_checks import (
     ALLOCATIONS,
     MAX_ROUNDS,
@@ -202,6 +203,7 @@ def simulate_research_program(
     seed: int = 0,
     allocation: str = "round-robin",
     confidence_sds: float = UPPER_CONFIDENCE_SDS,
+    idea_tails: float | None = None,
 ) -> ResearchProgramResult:
     """Probability that a lab with budget `budget_usd` finds its best idea, and its expected regret
     (see the module docstring).
@@ -223,6 +225,11 @@ def simulate_research_program(
         confidence_sds: the posterior standard deviations "upper-confidence" adds to an idea's
             posterior mean when it picks what to re-test (finite, >= 0; 0 is "leader"); set it
             only with that allocation.
+        idea_tails: None (the default) draws the ideas' true effects from a normal distribution;
+            a number draws them from Student's t with that many degrees of freedom (> 2, at most
+            1,000), scaled to the same standard deviation `idea_spread`: fewer degrees, heavier
+            tails, rarer and larger long shots. The labs' estimates still assume normal ideas
+            (they do not know the tails).
 
     Limits (labs.economics.research_checks, so that a typo cannot hang the machine or fill its
     memory):
@@ -236,11 +243,18 @@ def simulate_research_program(
     )  # fmt: skip
     allocation = check_allocation(allocation)
     confidence_sds = check_confidence_sds(confidence_sds, allocation, UPPER_CONFIDENCE_SDS)
+    if idea_tails is not None:
+        idea_tails = real_number("idea_tails", idea_tails, maximum=1000.0)
+        if idea_tails <= 2:
+            raise ValueError(
+                f"idea_tails must be > 2 degrees of freedom (a t distribution with 2 or fewer has "
+                f"no finite standard deviation to scale to idea_spread), got {idea_tails}"
+            )
     shots = _shots_affordable(budgets, cost)
     check_work(shots, n_ideas, n_trials, allocation)
     optimism = {"round-robin": None, "leader": 0.0, "upper-confidence": confidence_sds}
     success, regret, regret_sd = _simulate_research_program(
-        shots, n_ideas, noise, spread, rho, n_trials, seed, optimism[allocation]
+        shots, n_ideas, noise, spread, rho, n_trials, seed, optimism[allocation], idea_tails
     )
     return ResearchProgramResult(
         budgets_usd=budgets,
@@ -262,12 +276,18 @@ def _simulate_research_program(
     n_trials: int,
     seed: int,
     optimism: float | None = None,
+    tails: float | None = None,
 ) -> tuple[Float[np.ndarray, " B"], Float[np.ndarray, " B"], Float[np.ndarray, " B"]]:
     """Per budget: the share of worlds whose k shots find the best idea, and the mean and std of
     the regret q_best - q_bet. `optimism` None spends spare shots round-robin; a number, on the
-    highest posterior mean plus that many posterior standard deviations (`_retest`)."""
+    highest posterior mean plus that many posterior standard deviations (`_retest`). `tails`
+    None draws the ideas from a normal distribution, a number from a scaled Student's t."""
     rng = np.random.default_rng([seed, 0])
-    quality = rng.normal(0.0, spread, size=(n_trials, n_ideas))  # q_i, (T, I)
+    if tails is None:
+        quality = rng.normal(0.0, spread, size=(n_trials, n_ideas))  # q_i, (T, I)
+    else:  # Student's t with `tails` degrees of freedom, scaled to standard deviation `spread`
+        scale = spread * np.sqrt((tails - 2.0) / tails)
+        quality = scale * rng.standard_t(tails, size=(n_trials, n_ideas))
     best = quality.argmax(axis=1)
     gain = quality.max(axis=1)  # (T,): what the best idea would give
 
