@@ -357,3 +357,20 @@ def test_the_pair_rerun_is_a_second_realization_of_the_sweeps_pair():
         assert pair["seeds"][s]["before"]["held_out"] == sweep["seeds"][s]["before"]["held_out"]
     kl = [pair["seeds"][s]["ppo"]["final"]["kl"] for s in pair["seeds"]]
     assert kl != [sweep["seeds"][s]["ppo"]["final"]["kl"] for s in pair["seeds"]]
+
+
+def test_the_sweep_rerun_repeats_the_sweep_with_the_same_settings():
+    # a second realization: the same seeds and settings; its runs differ from the first file's
+    sweep, rerun = load_sweep(), load_sweep(task="rerun")
+    assert sorted(rerun["seeds"]) == sorted(sweep["seeds"])
+    for key in ("task", "warm_up_steps", "steps", "base"):
+        assert rerun["meta"][key] == sweep["meta"][key], key
+    # each rung's settings over the base (the first file's DAPO rung left clip_eps to the base,
+    # 0.2, which the ladder now states explicitly)
+    base = sweep["meta"]["base"]
+    for rung, settings in rerun["meta"]["rungs"].items():
+        assert {**base, **settings} == {**base, **sweep["meta"]["rungs"][rung]}, rung
+    assert rerun["meta"]["command"].startswith("python -m labs.grpo.sweep --seeds 5")
+    assert set(rerun["seeds"]["0"]) == set(sweep["seeds"]["0"])
+    ppo = [rerun["seeds"][s]["ppo"]["final"]["kl"] for s in rerun["seeds"]]
+    assert ppo != [sweep["seeds"][s]["ppo"]["final"]["kl"] for s in rerun["seeds"]]

@@ -14,7 +14,9 @@ as the GRPO run took; and GRPO from an untrained policy (R1-Zero-style, no warm-
 `--task pair` re-runs only the pair chapter 5 compares, GRPO and PPO, on the same seeds and
 starts (`run_pair_seed`), into `labs/grpo/data/pair_rerun.json`: a second realization, made on
 another day, that shows which of the pair's findings survive a rounding-level difference.
-`--task countdown` runs the Countdown-style task (`run_countdown_seed`).
+`--task countdown` runs the Countdown-style task (`run_countdown_seed`). `labs/grpo/data/
+sweep_rerun.json` (`load_sweep(task="rerun")`) is the whole addition sweep run again on another
+day with the same code and seeds: its runs differ from the first file's as the pair's do.
 
 Taught in chapter 5, "The ladder", "PPO against GRPO, made fair" and "pass@k and maj@k".
 """
@@ -55,7 +57,12 @@ WARM_UP = 150
 SFT_BATCH = 64
 # "pair": GRPO and PPO alone, re-run (`--task pair`), a second realization of the addition sweep's
 # pair on the same seeds and starts
-_FILES = {"addition": "sweep.json", "countdown": "countdown.json", "pair": "pair_rerun.json"}
+_FILES = {
+    "addition": "sweep.json",
+    "countdown": "countdown.json",
+    "pair": "pair_rerun.json",
+    "rerun": "sweep_rerun.json",  # the whole addition sweep again, `--out` to this file
+}
 
 
 def load_sweep(path: str | Path | None = None, *, task: str = "addition") -> dict:
