@@ -151,9 +151,10 @@ def run_pair_seed(task: AdditionTask, seed: int, steps: int) -> dict:
     """GRPO (rung "grpo") and PPO alone for one seed, from the warm-up `run_seed` makes, in the
     same structure: a second realization of the pair chapter 5 compares. In the committed files
     the warm-ups of seeds 0 and 1 score alike to every digit and those of seeds 2-4 differ
-    slightly (run in another process history, the matrix library can round differently); the RL
-    runs differ on every seed, because sampling turns a rounding difference into a different
-    token, and from there the trajectories part."""
+    slightly from the first sweep's, made on another day (two runs made on the same day, in
+    different processes, agree exactly: what differed is the day's machine or environment); the
+    RL runs differ on every seed, because sampling turns any arithmetic difference into a
+    different token, and from there the trajectories part."""
     start = new_policy(task, seed=seed)
     _warm_up(start, task, WARM_UP, 64, 3e-3, seed)
     out = {"before": {"held_out": _evaluate(start, task, task.held_out, 8, 0.1, 1)}}
