@@ -11,12 +11,12 @@ sampling; PPO with a critic on the same questions per step (`PPOConfig`, same cl
 learning rate and updates); supervised training on the reference answers for as much CPU time
 as the GRPO run took; and GRPO from an untrained policy (R1-Zero-style, no warm-up).
 
-`--task pair` re-runs only the pair chapter 5 compares, GRPO and PPO, on the same seeds and
-starts (`run_pair_seed`), into `labs/grpo/data/pair_rerun.json`: a second realization, made on
-another day, that shows which of the pair's findings survive a rounding-level difference.
 `--task countdown` runs the Countdown-style task (`run_countdown_seed`). `labs/grpo/data/
 sweep_rerun.json` (`load_sweep(task="rerun")`) is the whole addition sweep run again on another
-day with the same code and seeds: its runs differ from the first file's as the pair's do.
+day with the same code and seeds (`--out` to that file): a second realization, whose RL runs part
+from the first file's (the warm-ups of seeds 0 and 1 score alike to every digit, those of seeds
+2-4 slightly differently; two runs made on the same day in different processes agreed exactly, so
+what differed is the day's machine or environment).
 
 Taught in chapter 5, "The ladder", "PPO against GRPO, made fair" and "pass@k and maj@k".
 """
@@ -55,19 +55,17 @@ COUNTDOWN_TASK = {"n_problems": 600, "held_out_fraction": 0.2, "seed": 0}
 COUNTDOWN_RUNGS = ("grpo", "dapo", "dr_grpo")
 WARM_UP = 150
 SFT_BATCH = 64
-# "pair": GRPO and PPO alone, re-run (`--task pair`), a second realization of the addition sweep's
-# pair on the same seeds and starts
 _FILES = {
     "addition": "sweep.json",
     "countdown": "countdown.json",
-    "pair": "pair_rerun.json",
     "rerun": "sweep_rerun.json",  # the whole addition sweep again, `--out` to this file
 }
 
 
 def load_sweep(path: str | Path | None = None, *, task: str = "addition") -> dict:
     """The committed sweep results of `task` ("addition": `labs/grpo/data/sweep.json`,
-    "countdown": `labs/grpo/data/countdown.json`), or those at `path`."""
+    "countdown": `labs/grpo/data/countdown.json`, "rerun": the second realization
+    `sweep_rerun.json`), or those at `path`."""
     task = one_of("task", task, tuple(_FILES))
     name = _FILES[task]
     return read_results("labs.grpo", name, path)
@@ -147,24 +145,6 @@ def _countdown_run(task, start, rung: str, steps: int, seed: int) -> dict:
     }
 
 
-def run_pair_seed(task: AdditionTask, seed: int, steps: int) -> dict:
-    """GRPO (rung "grpo") and PPO alone for one seed, from the warm-up `run_seed` makes, in the
-    same structure: a second realization of the pair chapter 5 compares. In the committed files
-    the warm-ups of seeds 0 and 1 score alike to every digit and those of seeds 2-4 differ
-    slightly from the first sweep's, made on another day (two runs made on the same day, in
-    different processes, agree exactly: what differed is the day's machine or environment); the
-    RL runs differ on every seed, because sampling turns any arithmetic difference into a
-    different token, and from there the trajectories part."""
-    start = new_policy(task, seed=seed)
-    _warm_up(start, task, WARM_UP, 64, 3e-3, seed)
-    out = {"before": {"held_out": _evaluate(start, task, task.held_out, 8, 0.1, 1)}}
-    out["rungs"] = {"grpo": run_rung(task, start, ladder_config("grpo", steps=steps, seed=seed))}
-    out["ppo"] = _ppo(task, start, steps, seed)
-    print(f"pair seed {seed}: GRPO KL {out['rungs']['grpo']['final']['kl']:.3f}, "
-          f"PPO KL {out['ppo']['final']['kl']:.3f}", flush=True)  # fmt: skip
-    return out
-
-
 def run_countdown_seed(seed: int, steps: int) -> dict:
     """The Countdown-style task for one seed: GRPO, DAPO and Dr. GRPO after a warm-up, SFT for
     GRPO's CPU time, and GRPO from an untrained policy (R1-Zero-style)."""
@@ -194,7 +174,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m labs.grpo.sweep", description=__doc__)
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0 .. seeds-1")
     parser.add_argument("--steps", type=int, default=150, help="RL steps of every run")
-    parser.add_argument("--task", choices=tuple(_FILES), default="addition")
+    parser.add_argument("--task", choices=("addition", "countdown"), default="addition")
     parser.add_argument("--out", default=None, help="default: data/sweep.json or countdown.json")
     args = parser.parse_args(argv)
     args.out = args.out or str(Path(__file__).parent / "data" / _FILES[args.task])
@@ -208,17 +188,14 @@ def main(argv: list[str] | None = None) -> None:
         "steps": args.steps,
         "base": BASE,
         "rungs": {k: dict(v) for k, v in RUNGS.items()},
+        "processor": processor_name(),
     }
     if args.task == "countdown":
         meta.update(task=COUNTDOWN_TASK, rungs={k: dict(RUNGS[k]) for k in COUNTDOWN_RUNGS})
-    if args.task == "pair":
-        meta.update(processor=processor_name(), rungs={"grpo": dict(RUNGS["grpo"])})
     results = {"meta": meta, "seeds": {}}
     for seed in range(args.seeds):
         if args.task == "countdown":
             results["seeds"][str(seed)] = run_countdown_seed(seed, args.steps)
-        elif args.task == "pair":
-            results["seeds"][str(seed)] = run_pair_seed(task, seed, args.steps)
         else:
             results["seeds"][str(seed)] = run_seed(task, seed, args.steps)
         Path(args.out).write_text(json.dumps(results, indent=1))  # partial results survive
