@@ -175,3 +175,30 @@ def test_best_seconds_refuses_cpu_time_on_a_gpu_and_a_non_callable():
         best_seconds(3)
     with pytest.raises(ValueError, match="clock"):
         best_seconds(lambda: None, clock="cpu", device="cuda")
+
+
+def test_best_seconds_refuses_cuda_events_on_a_cpu():
+    import pytest
+
+    from labs.common.ceilings import best_seconds
+
+    with pytest.raises(ValueError, match="clock='events' needs a CUDA device"):
+        best_seconds(lambda: None, clock="events", device="cpu")
+    with pytest.raises(ValueError, match="clock must be one of"):
+        best_seconds(lambda: None, clock="event")
+
+
+def test_best_seconds_cuda_events_time_a_kernel_as_the_wall_clock_does():
+    # a 4096^3 float32 product: long enough (milliseconds) that both clocks see the same work;
+    # the events time the stream, the wall clock adds launch and synchronisation overheads
+    import pytest
+    import torch
+
+    from labs.common.ceilings import best_seconds
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device: CUDA events time a GPU's stream")
+    a = torch.randn(4096, 4096, device="cuda")
+    events = best_seconds(lambda: a @ a, clock="events", device="cuda")
+    wall = best_seconds(lambda: a @ a, clock="wall", device="cuda")
+    assert 0.5 * wall < events <= 1.05 * wall

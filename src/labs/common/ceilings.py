@@ -40,6 +40,7 @@ STREAM_BYTES = 256 * 2**20  # float32 summed once: far larger than most CPUs' la
 STREAM_CACHE_MULTIPLE = 4
 MAX_STREAM_BYTES = 2 * 2**30
 CLOCKS = ("wall", "cpu")
+_TIMER_CLOCKS = (*CLOCKS, "events")  # best_seconds also times a CUDA stream with its events
 
 
 def measure_ceilings(
@@ -107,11 +108,13 @@ def _measure(device, repeats: int, clock: str) -> tuple[float, float]:
 def best_seconds(fn, *, repeats: int = 5, clock: str = "cpu", device="cpu") -> float:
     """The shortest of `repeats` (at most 100) timed calls of `fn()`, after one untimed call, in
     seconds: load from other programs can only slow a call. `clock` "cpu" (this process's CPU
-    time; a CPU device only) or "wall"; on a CUDA `device` the clock stops only when the queued
-    work has finished. The timing loop every chapter's CPU measurements share."""
+    time; a CPU device only), "wall", or "events" (CUDA events recorded around the call on the
+    GPU's stream: they time the GPU's own work, including any wait for the host; a CUDA device
+    only). With "wall" on a CUDA `device` the clock stops only when the queued work has finished.
+    The timing loop every chapter's measurements share."""
     fn = callable_arg("fn", fn)
     repeats = size("repeats", repeats, maximum=100, why="the best of 100 is as good as it gets")
-    clock = one_of("clock", clock, CLOCKS)
+    clock = one_of("clock", clock, _TIMER_CLOCKS)
     device = torch_device_arg("device", device, default=None)
     if device.type not in ("cpu", "cuda"):
         raise ValueError(f"device must be a CPU or a CUDA device, got {str(device)!r}")
@@ -120,12 +123,17 @@ def best_seconds(fn, *, repeats: int = 5, clock: str = "cpu", device="cpu") -> f
             f"clock='cpu' needs device='cpu', got device={str(device)!r}: CPU time misses a GPU's "
             "work"
         )
+    if clock == "events" and device.type != "cuda":
+        raise ValueError(
+            f"clock='events' needs a CUDA device, got device={str(device)!r}: CUDA events time a "
+            "GPU's stream"
+        )
     return _best_seconds(fn, device, repeats, clock)
 
 
 def _best_seconds(fn, device, repeats: int, clock: str) -> float:
     """The shortest of `repeats` timed calls of fn, after one untimed call; on a GPU the clock
-    stops only when the queued work has finished."""
+    stops only when the queued work has finished ("wall") or times the stream ("events")."""
     import torch
 
     now = time.perf_counter if clock == "wall" else time.process_time
@@ -135,8 +143,17 @@ def _best_seconds(fn, device, repeats: int, clock: str) -> float:
             torch.cuda.synchronize(device)
 
     fn()
+    sync()  # the untimed call's kernels are queued, not yet run
     best = float("inf")
     for _ in range(repeats):
+        if clock == "events":
+            start, end = (torch.cuda.Event(enable_timing=True) for _ in range(2))
+            start.record()
+            fn()
+            end.record()
+            end.synchronize()
+            best = min(best, start.elapsed_time(end) / 1e3)  # elapsed_time is in ms
+            continue
         sync()
         start = now()
         fn()

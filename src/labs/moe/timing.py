@@ -12,12 +12,11 @@ on the CPU, forward and backward.)
 from __future__ import annotations
 
 import math
-import time
 from types import MappingProxyType
 
 import torch
 
-from labs.common.ceilings import best_seconds
+from labs.common.ceilings import _best_seconds, best_seconds
 from labs.common.validate import instance, integer, size, torch_device_arg
 from labs.moe.checks import check_config
 from labs.moe.config import MoEConfig
@@ -129,32 +128,11 @@ def _measured_layer_seconds(config, tokens, device, dtype, repeats, seed):
     ]
     x = torch.randn(tokens, d, device=device, dtype=dtype)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    clock = "events" if device.type == "cuda" else "wall"
     return MappingProxyType(
         {
-            "moe": _best_seconds(lambda: moe._forward(x), device, repeats),
-            "dense_total": _best_seconds(lambda: _swiglu(x, *dense), device, repeats),
+            "moe": _best_seconds(lambda: moe._forward(x), device, repeats, clock),
+            "dense_total": _best_seconds(lambda: _swiglu(x, *dense), device, repeats, clock),
             "device": name,
         }
     )
-
-
-def _best_seconds(fn, device: torch.device, repeats: int) -> float:
-    """The shortest of `repeats` timed calls of fn after one untimed call."""
-    fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)  # the warm-up's kernels are queued, not yet run
-    best = math.inf
-    for _ in range(repeats):
-        if device.type == "cuda":
-            start, end = (torch.cuda.Event(enable_timing=True) for _ in range(2))
-            start.record()
-            fn()
-            end.record()
-            end.synchronize()
-            seconds = start.elapsed_time(end) / 1e3  # elapsed_time is in ms
-        else:
-            begin = time.perf_counter()
-            fn()
-            seconds = time.perf_counter() - begin
-        best = min(best, seconds)
-    return best
