@@ -1,4 +1,6 @@
-"""Chapter 0 exercise: a numerically stable log-sum-exp, with its instant check.
+"""Chapter 0 exercise: a numerically stable log-sum-exp that also takes masked logits (-inf),
+with its instant check. Eq. (2)'s max shift alone is not enough: a row whose every logit is
+masked has no finite maximum, and -inf - (-inf) is NaN.
 
 Expected values come from SciPy's `logsumexp`, an implementation independent of the course's.
 """
@@ -41,6 +43,18 @@ LOG_SUM_EXP = Exercise(
             np.linspace(-5.0, 5.0, 101),
             "101 logits from -5 to 5",
             "sum over all elements, not along one axis of a reshaped array.",
+        ),
+        _case(
+            [2.0, -np.inf, 0.5, -np.inf],
+            "two of four logits masked (-inf)",
+            "a masked logit contributes exp(-inf) = 0 to the sum; shifting by the largest "
+            "logit handles it already.",
+        ),
+        _case(
+            [-np.inf, -np.inf, -np.inf],
+            "every logit masked (-inf): a query that may attend to nothing",
+            "with every logit -inf the maximum is -inf, and x - max(x) = -inf - (-inf) is NaN. "
+            "The sum of the exponentials is 0, and log(0) = -inf: return -inf.",
         ),
     ),
 )
