@@ -358,6 +358,17 @@ EXAMPLES = {
     f"{SCALING}.widgets.compute_explorer": lambda: call(
         laws=_laws(), log10_c_range=(18.0, 26.0), log10_c=22.0
     ),
+    # serving.py: a measurement; tiny sizes (its ceilings still stream 256 MiB, a few tenths of s)
+    f"{SCALING}.serving.measure_token_costs": lambda: call(
+        width=16,
+        layers=2,
+        batches=(1, 4),
+        train_batch=4,
+        repeats=1,
+        threads=1,
+        device="cpu",
+        seed=0,
+    ),
 }
 
 _SEED = "any non-negative seed is a valid seed for NumPy's and torch's generators"

@@ -1,0 +1,189 @@
+"""Chapter 1's serving cost, measured: the time per FLOP of a decoded token against a trained one.
+
+Taught in chapter 1, "When does it pay?". The chapter's model says a training token of a model
+with N parameters costs 6N FLOPs at the device's compute rate, while a token decoded at batch b
+costs 2N FLOPs but also needs the weights read once per decoding step for b tokens, so its time
+per FLOP is max(1 / FLOP/s, bytes per weight / (2 b bytes/s)): at small batch far more than a
+training token's. `measure_token_costs` checks that model on the device present.
+
+A stack of `layers` square float32 matrices of side `width` stands in for a model's weights (by
+default 4 x 2048^2 = 16.8M parameters, 67 MB, more than most CPUs' last-level cache, so a
+decoding step streams them from memory). A decoding step at batch b is the forward product of b
+token vectors through the stack; a training step at batch `train_batch` is the forward and
+backward products (the gradients of the weights and of the activations: 6N FLOPs per token). The
+prediction uses this device's own ceilings (`labs.common.ceilings.measure_ceilings`: a square
+product's FLOP/s and a streamed sum's bytes/s), measured in the same call.
+
+A timing is a fact about one machine: the result names the device, and chapter 1 asserts only
+what holds on any device where a square product is compute-bound and a matrix-vector product is
+memory-bound (decoding at batch 1 costs several times a training token's time per FLOP, and the
+gap closes as the batch grows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from labs.common.ceilings import best_seconds, measure_ceilings
+from labs.common.validate import describe_value, integer, size, torch_device_arg
+
+__all__ = ["TokenCosts", "measure_token_costs"]
+
+BYTES_PER_WEIGHT = 4  # float32
+MAX_WEIGHT_BYTES = 2 * 2**30  # the stand-in model's weights, at most 2 GiB
+MAX_BATCH = 8192
+
+
+@dataclass(frozen=True)
+class TokenCosts:
+    """What `measure_token_costs` returns: seconds per FLOP of decoded and trained tokens.
+
+    Attributes:
+        device: the device's name ("cpu" or the GPU's name).
+        params: the stand-in model's parameters, layers x width^2.
+        batches: the decoding batches, in the order given.
+        decode_seconds_per_flop: per batch, the best decoding step's seconds / (2 N b).
+        train_seconds_per_flop: the best training step's seconds / (6 N train_batch).
+        flops_per_s, bytes_per_s: this device's square-product and streaming ceilings.
+        predicted_gain: per batch, the model's decode / train time per FLOP from those
+            ceilings, max(1, FLOP/s x 4 bytes / (2 b bytes/s)).
+    """
+
+    device: str
+    params: int
+    batches: tuple[int, ...]
+    decode_seconds_per_flop: np.ndarray
+    train_seconds_per_flop: float
+    flops_per_s: float
+    bytes_per_s: float
+    predicted_gain: np.ndarray
+
+    @property
+    def measured_gain(self) -> np.ndarray:
+        """Per batch, a decoded token's time per FLOP over a trained token's."""
+        return self.decode_seconds_per_flop / self.train_seconds_per_flop
+
+
+def _batches(batches) -> tuple[int, ...]:
+    if isinstance(batches, (str, bytes)) or not isinstance(batches, Sequence):
+        raise TypeError(
+            f"batches must be a sequence of decoding batch sizes, got {describe_value(batches)}"
+        )
+    if len(batches) == 0:
+        raise ValueError("batches must hold at least one batch size, got an empty sequence")
+    if len(batches) > 16:
+        raise ValueError(f"batches must hold at most 16 batch sizes, got {len(batches)}")
+    return tuple(
+        size(f"batches[{i}]", b, maximum=MAX_BATCH, why="a decoding batch, not a dataset")
+        for i, b in enumerate(batches)
+    )
+
+
+def measure_token_costs(
+    *,
+    width: int = 2048,
+    layers: int = 4,
+    batches: Sequence[int] = (1, 4, 16, 64, 256),
+    train_batch: int = 128,
+    repeats: int = 3,
+    threads: int = 1,
+    device="cpu",
+    seed: int = 0,
+) -> TokenCosts:
+    """Seconds per FLOP of a decoded token at each of `batches` and of a trained token, on
+    `device`, with the model's prediction from the device's own ceilings (module docstring).
+
+    Args:
+        width: side of each square weight matrix (1 to 16,384).
+        layers: matrices in the stack (1 to 64); layers x width^2 x 4 bytes at most 2 GiB.
+        batches: decoding batch sizes (1 to 16 of them, each 1 to 8,192).
+        train_batch: tokens per training step (1 to 8,192).
+        repeats: timed calls of each step after an untimed one (1 to 100); the fastest counts.
+        threads: CPU threads torch may use (1 to 1,024), restored afterwards.
+        device: a CPU or a CUDA device, as a torch.device or a string.
+        seed: seeds the weights and inputs, in [0, 2**32).
+
+    Raises:
+        TypeError, ValueError: an argument of the wrong type or out of range (named).
+    """
+    import torch
+
+    width = size("width", width, maximum=16_384)
+    layers = size("layers", layers, maximum=64)
+    weight_bytes = layers * width * width * BYTES_PER_WEIGHT
+    if weight_bytes > MAX_WEIGHT_BYTES:
+        raise ValueError(
+            f"layers x width^2 x 4 bytes must be at most 2 GiB, got {layers} x {width}^2 "
+            f"({weight_bytes / 2**30:.1f} GiB)"
+        )
+    batches = _batches(batches)
+    train_batch = size("train_batch", train_batch, maximum=MAX_BATCH)
+    repeats = size("repeats", repeats, maximum=100, why="the best of 100 is as good as it gets")
+    threads = size("threads", threads, maximum=1024, why="more than any CPU has")
+    device = torch_device_arg("device", device, default=None)
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be a CPU or a CUDA device, got {str(device)!r}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={str(device)!r}, but torch sees no CUDA GPU on this machine")
+    seed = integer("seed", seed, minimum=0, maximum=2**32 - 1)
+    flops_per_s, bytes_per_s = measure_ceilings(
+        clock="wall", threads=threads, repeats=repeats, device=device
+    )
+    before = torch.get_num_threads()
+    if device.type == "cpu":
+        torch.set_num_threads(threads)
+    try:
+        decode, train = _time_steps(width, layers, batches, train_batch, repeats, device, seed)
+    finally:
+        torch.set_num_threads(before)
+    params = layers * width * width
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    b = np.array(batches, dtype=float)
+    return TokenCosts(
+        device=name,
+        params=params,
+        batches=batches,
+        decode_seconds_per_flop=np.array(decode) / (2 * params * b),
+        train_seconds_per_flop=train / (6 * params * train_batch),
+        flops_per_s=flops_per_s,
+        bytes_per_s=bytes_per_s,
+        predicted_gain=np.maximum(1.0, flops_per_s * BYTES_PER_WEIGHT / (2 * b * bytes_per_s)),
+    )
+
+
+def _time_steps(width, layers, batches, train_batch, repeats, device, seed):
+    """Best seconds of one decoding step per batch, and of one training step."""
+    import torch
+
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+
+    def normal(*shape):
+        return torch.randn(*shape, generator=generator).to(device)
+
+    weights = [normal(width, width) / width**0.5 for _ in range(layers)]
+
+    def forward(x):
+        for w in weights:
+            x = x @ w
+        return x
+
+    decode = []
+    with torch.no_grad():
+        for b in batches:
+            x = normal(b, width)
+            decode.append(best_seconds(lambda x=x: forward(x), repeats=repeats, clock="wall",
+                                       device=device))  # fmt: skip
+    for w in weights:
+        w.requires_grad_(True)
+    x = normal(train_batch, width).requires_grad_(True)  # the activations' gradients too
+
+    def train_step():
+        for w in weights:
+            w.grad = None
+        forward(x).square().mean().backward()
+
+    train = best_seconds(train_step, repeats=repeats, clock="wall", device=device)
+    return decode, train
