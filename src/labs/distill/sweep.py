@@ -32,6 +32,7 @@ records the teacher's CPU seconds of training, measured by re-training it with i
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 import sys
@@ -40,7 +41,7 @@ from pathlib import Path
 
 import torch
 
-from labs.common.runtime import library_versions
+from labs.common.runtime import library_versions, processor_name, provenance
 from labs.common.tasks import AdditionTask, Problem
 from labs.common.validate import integer, size
 from labs.distill.baselines import _greedy_answers, _group_statistics, supervise_on_answers
@@ -225,7 +226,12 @@ def _teacher_seconds(task: AdditionTask, meta: dict) -> dict[str, float]:
 
 
 def _main(argv: list[str]) -> None:
-    seeds = size("seeds", int(argv[0]) if argv else 4, maximum=32)
+    parser = argparse.ArgumentParser(prog="python -m labs.distill.sweep", description=__doc__)
+    parser.add_argument("seeds", nargs="?", type=int, default=4, help="seeds 0 .. seeds-1")
+    parser.add_argument("--out", default=None, help=f"default: {DEFAULT_RESULTS}")
+    args = parser.parse_args(argv)
+    seeds = size("seeds", args.seeds, maximum=32)
+    out = Path(args.out) if args.out else DEFAULT_RESULTS
     torch.set_num_threads(1)
     task = AdditionTask(max_operand=19, held_out_fraction=0.2, seed=0)
     teacher, meta = load_teacher()
@@ -238,11 +244,13 @@ def _main(argv: list[str]) -> None:
                     "ood": _greedy_accuracy(teacher, task, shifted_problems()),
                     "answers": _greedy_answers(teacher, task, task.held_out).tolist()},
         "seeds": {str(seed): run_seed(task, teacher, seed) for seed in range(seeds)},
-        "made_by": f"python -m labs.distill.sweep {seeds}",
+        "made_by": "python -m labs.distill.sweep " + " ".join(argv or [str(seeds)]),
         "versions": library_versions(),
+        "date": provenance("labs.distill.sweep", argv)["date"],
+        "processor": processor_name(),
     }  # fmt: skip
-    DEFAULT_RESULTS.write_text(json.dumps(results, indent=1) + "\n")
-    print(f"wrote {DEFAULT_RESULTS}")
+    out.write_text(json.dumps(results, indent=1) + "\n")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
