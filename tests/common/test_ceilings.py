@@ -202,3 +202,17 @@ def test_best_seconds_cuda_events_time_a_kernel_as_the_wall_clock_does():
     events = best_seconds(lambda: a @ a, clock="events", device="cuda")
     wall = best_seconds(lambda: a @ a, clock="wall", device="cuda")
     assert 0.5 * wall < events <= 1.05 * wall
+
+
+def test_timing_device_takes_a_cpu_and_refuses_what_it_cannot_time():
+    import pytest
+    import torch
+
+    from labs.common.ceilings import timing_device
+
+    assert timing_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="device must be a CPU or a CUDA device"):
+        timing_device("meta")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="sees no CUDA GPU"):
+            timing_device("cuda")

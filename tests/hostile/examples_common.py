@@ -79,6 +79,7 @@ EXAMPLES = {
     "labs.common.ceilings.best_seconds": lambda: call(
         fn=lambda: sum(range(100)), repeats=2, clock="cpu", device="cpu"
     ),
+    "labs.common.ceilings.timing_device": lambda: call(device="cpu"),
     # interconnect (the expert-parallel traffic model shared by chapters 4 and 7)
     "labs.common.interconnect.dispatch_bytes_per_token": lambda: call(
         d_model=7168,

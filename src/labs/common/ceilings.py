@@ -31,6 +31,7 @@ __all__ = [
     "last_level_cache_bytes",
     "measure_ceilings",
     "stream_bytes",
+    "timing_device",
 ]
 
 MATMUL_SIZE = 1024  # an (n, n) @ (n, n) float32 product: 2 n^3 FLOPs, compute-bound on any device
@@ -41,6 +42,19 @@ STREAM_CACHE_MULTIPLE = 4
 MAX_STREAM_BYTES = 2 * 2**30
 CLOCKS = ("wall", "cpu")
 _TIMER_CLOCKS = (*CLOCKS, "events")  # best_seconds also times a CUDA stream with its events
+
+
+def timing_device(device):
+    """`device` (a torch.device or a string such as "cpu" or "cuda:0") as a torch.device, checked
+    for timing: a CPU, or a CUDA GPU that this machine has. Raises ValueError naming `device`."""
+    import torch
+
+    device = torch_device_arg("device", device, default=None)
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be a CPU or a CUDA device, got {str(device)!r}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={str(device)!r}, but torch sees no CUDA GPU on this machine")
+    return device
 
 
 def measure_ceilings(
@@ -67,11 +81,7 @@ def measure_ceilings(
     clock = one_of("clock", clock, CLOCKS)
     threads = size("threads", threads, maximum=1024, why="more than any CPU has")
     repeats = size("repeats", repeats, maximum=100, why="the best of 100 is as good as it gets")
-    device = torch_device_arg("device", device, default=None)
-    if device.type not in ("cpu", "cuda"):
-        raise ValueError(f"device must be a CPU or a CUDA device, got {str(device)!r}")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={str(device)!r}, but torch sees no CUDA GPU on this machine")
+    device = timing_device(device)
     if clock == "cpu" and device.type != "cpu":
         raise ValueError(
             f"clock='cpu' needs device='cpu', got device={str(device)!r}: CPU time does not count "
@@ -116,8 +126,6 @@ def best_seconds(fn, *, repeats: int = 5, clock: str = "cpu", device="cpu") -> f
     repeats = size("repeats", repeats, maximum=100, why="the best of 100 is as good as it gets")
     clock = one_of("clock", clock, _TIMER_CLOCKS)
     device = torch_device_arg("device", device, default=None)
-    if device.type not in ("cpu", "cuda"):
-        raise ValueError(f"device must be a CPU or a CUDA device, got {str(device)!r}")
     if clock == "cpu" and device.type != "cpu":
         raise ValueError(
             f"clock='cpu' needs device='cpu', got device={str(device)!r}: CPU time misses a GPU's "
@@ -128,6 +136,7 @@ def best_seconds(fn, *, repeats: int = 5, clock: str = "cpu", device="cpu") -> f
             f"clock='events' needs a CUDA device, got device={str(device)!r}: CUDA events time a "
             "GPU's stream"
         )
+    device = timing_device(device)  # a CPU, or a CUDA GPU this machine has
     return _best_seconds(fn, device, repeats, clock)
 
 

@@ -16,8 +16,8 @@ from types import MappingProxyType
 
 import torch
 
-from labs.common.ceilings import _best_seconds, best_seconds
-from labs.common.validate import instance, integer, size, torch_device_arg
+from labs.common.ceilings import _best_seconds, best_seconds, timing_device
+from labs.common.validate import instance, integer, size
 from labs.moe.checks import check_config
 from labs.moe.config import MoEConfig
 from labs.moe.roofline import MAX_TOKENS
@@ -103,11 +103,7 @@ def measured_layer_seconds(
     Returns {"moe": s, "dense_total": s, "device": the device's name}."""
     config = check_config(config)
     tokens = size("tokens", tokens, maximum=MAX_TOKENS)
-    device = torch_device_arg("device", device)
-    if device.type not in ("cpu", "cuda"):
-        raise ValueError(f"device must be a CPU or a CUDA device, got {str(device)!r}")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={str(device)!r}, but torch sees no CUDA GPU on this machine")
+    device = timing_device(device)
     instance("dtype", dtype, torch.dtype, "a torch.dtype")
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {DTYPES}, got {dtype}")

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from labs.common.ceilings import best_seconds, measure_ceilings
-from labs.common.validate import describe_value, integer, size, torch_device_arg
+from labs.common.ceilings import best_seconds, measure_ceilings, timing_device
+from labs.common.validate import describe_value, integer, size
 
 __all__ = ["TokenCosts", "measure_token_costs"]
 
@@ -123,11 +123,7 @@ def measure_token_costs(
     train_batch = size("train_batch", train_batch, maximum=MAX_BATCH)
     repeats = size("repeats", repeats, maximum=100, why="the best of 100 is as good as it gets")
     threads = size("threads", threads, maximum=1024, why="more than any CPU has")
-    device = torch_device_arg("device", device, default=None)
-    if device.type not in ("cpu", "cuda"):
-        raise ValueError(f"device must be a CPU or a CUDA device, got {str(device)!r}")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={str(device)!r}, but torch sees no CUDA GPU on this machine")
+    device = timing_device(device)
     seed = integer("seed", seed, minimum=0, maximum=2**32 - 1)
     flops_per_s, bytes_per_s = measure_ceilings(
         clock="wall", threads=threads, repeats=repeats, device=device
