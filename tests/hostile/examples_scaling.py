@@ -358,6 +358,16 @@ EXAMPLES = {
     f"{SCALING}.widgets.compute_explorer": lambda: call(
         laws=_laws(), log10_c_range=(18.0, 26.0), log10_c=22.0
     ),
+    f"{SCALING}.serving.TokenCosts": lambda: call(
+        device="cpu",
+        params=4096,
+        batches=(1, 4),
+        decode_seconds_per_flop=np.array([8e-11, 2e-11]),
+        train_seconds_per_flop=1e-11,
+        flops_per_s=1e11,
+        bytes_per_s=2e10,
+        predicted_gain=np.array([10.0, 2.5]),
+    ),
     # serving.py: a measurement; tiny sizes (its ceilings still stream 256 MiB, a few tenths of s)
     f"{SCALING}.serving.measure_token_costs": lambda: call(
         width=16,

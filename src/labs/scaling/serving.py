@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from labs.common.ceilings import best_seconds, measure_ceilings, timing_device
-from labs.common.validate import describe_value, integer, size
+from labs.common.validate import describe_value, float_array, integer, real_number, size, text
 
 __all__ = ["TokenCosts", "measure_token_costs"]
 
@@ -60,6 +60,27 @@ class TokenCosts:
     flops_per_s: float
     bytes_per_s: float
     predicted_gain: np.ndarray
+
+    def __post_init__(self) -> None:
+        text("device", self.device)
+        size("params", self.params, maximum=MAX_WEIGHT_BYTES // BYTES_PER_WEIGHT)
+        batches = _batches(self.batches)
+        for name in ("decode_seconds_per_flop", "predicted_gain"):
+            values = float_array(name, getattr(self, name), ndim=1)
+            if values.shape != (len(batches),):
+                raise ValueError(
+                    f"{name} must hold one value per batch ({len(batches)}), got shape "
+                    f"{values.shape}"
+                )
+            if (values <= 0).any():
+                raise ValueError(f"{name} must be positive, got {values.tolist()}")
+        if (np.asarray(self.predicted_gain) < 1).any():
+            raise ValueError(
+                f"predicted_gain must be at least 1 (the model's max(1, ...)), got "
+                f"{np.asarray(self.predicted_gain).tolist()}"
+            )
+        for name in ("train_seconds_per_flop", "flops_per_s", "bytes_per_s"):
+            real_number(name, getattr(self, name), positive=True)
 
     @property
     def measured_gain(self) -> np.ndarray:
