@@ -119,3 +119,21 @@ def test_main_writes_every_configuration_with_its_provenance(tmp_path, monkeypat
     assert written["runs"]["bias"]["loss"] != written["perturbed"]["bias"]["loss"]
     with pytest.raises(SystemExit):
         sweep.main(["--seeds", "0", "--out", str(out)])
+
+
+def test_a_configuration_may_name_its_own_length(monkeypatch):
+    """The control for the step size: a configuration with its own `steps` runs that long unless
+    the call says otherwise, and the reproduction check asks a live run for that length."""
+    assert sweep.CONFIGS["none, skew 0, 450 steps"]["steps"] == 3 * sweep.SETTINGS["steps"]
+    configs = {"short": {**sweep.CONFIGS["none, skew 0"], "steps": 25}}
+    monkeypatch.setattr(sweep, "CONFIGS", configs)
+    run = sweep.run_config("short")
+    assert len(run["loss"]) == 25
+    assert len(sweep.run_config("short", steps=4)["loss"]) == 4
+    one = {"short": {key: [value] for key, value in sweep.run_summary(run).items()}}
+    kept = {"meta": {"settings": dict(sweep.SETTINGS), "configs": configs}, "runs": one,
+            "perturbed": one}  # fmt: skip
+    with pytest.raises(ValueError, match="25 steps for 'short'"):
+        sweep.compare_with_sweep("short", 0, sweep.run_config("short", steps=21), kept)
+    gaps = sweep.compare_with_sweep("short", 0, run, kept)
+    assert all(live == stored for live, stored, _ in gaps.values()) and len(gaps) == 3
