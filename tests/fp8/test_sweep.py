@@ -81,3 +81,50 @@ def test_only_adds_precisions_and_keeps_the_other_entries(tmp_path, monkeypatch)
     with pytest.raises(SystemExit):
         sweep_main(["--seeds", "1", "--only", "fp64", "--out", str(path)])
     assert torch.get_num_threads() == threads
+
+
+def test_eval_every_measures_checkpoints_without_changing_the_run():
+    tokens = np.arange(400) % 16
+    plain = train_tiny_lm("bf16_full", tokens[:300], tokens[300:], 16, steps=6, batch=8, seed=1)
+    run = train_tiny_lm(
+        "bf16_full", tokens[:300], tokens[300:], 16, steps=6, batch=8, seed=1, eval_every=3
+    )
+    assert run["train_losses"] == plain["train_losses"]  # evaluating draws no random numbers
+    assert list(run["eval_losses"]) == [3, 6] and run["eval_losses"][6] == run["eval_loss"]
+    assert run["eval_losses"][3] != run["eval_losses"][6]  # two points of the run, not one
+    with pytest.raises(ValueError, match="eval_every"):
+        train_tiny_lm("fp32", tokens[:300], tokens[300:], 16, steps=6, batch=8, eval_every=7)
+
+
+def test_steps_and_eval_every_start_a_file_of_their_own(tmp_path, monkeypatch):
+    monkeypatch.setenv("LABS_PROGRESS", "off")
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: None)  # keep this process's pool
+    path = tmp_path / "horizon.json"
+    args = ["--seeds", "1", "--steps", "40", "--eval-every", "20", "--only", "bf16_full"]
+    sweep_main([*args, "--out", str(path)])
+    result = load_sweep(path)
+    assert result["meta"]["training"]["steps"] == 40 and result["meta"]["eval_every"] == 20
+    assert result["meta"]["processor"]  # names the machine that made it
+    by_step = result["eval_losses_by_step"]["bf16_full"]
+    assert list(by_step) == ["20", "40"] and by_step["40"] == result["eval_loss"]["bf16_full"]
+    assert len(result["train_loss_windows"]["bf16_full"][0]) == 40 // 20
+    with pytest.raises(SystemExit):  # --eval-every beyond --steps
+        sweep_main(["--seeds", "1", "--steps", "10", "--eval-every", "20", "--out", str(path)])
+
+
+def test_the_committed_horizon_continues_the_committed_sweep():
+    # the 600-step runs share their first 120 steps with the sweep's runs of the same seed (same
+    # weights, same batches), so on the machine that made both their held-out loss at step 120
+    # is the sweep's; a horizon made with other settings or seeds would not match
+    horizon, sweep = load_sweep(name="training_horizon.json"), load_sweep()
+    meta = horizon["meta"]
+    assert meta["command"].startswith("python -m labs.fp8.sweep") and meta["processor"]
+    assert meta["task"] == TASK and meta["seeds"] == sweep["meta"]["seeds"]
+    assert meta["training"] == {**TRAINING, "steps": 600} and meta["eval_every"] == 120
+    assert set(horizon["eval_loss"]) == {"fp32", "bf16", "bf16_full", "fp8"}
+    for precision in ("fp32", "bf16", "fp8"):
+        at_120 = horizon["eval_losses_by_step"][precision]["120"]
+        assert at_120 == pytest.approx(sweep["eval_loss"][precision], rel=1e-6), precision
+    for precision, losses in horizon["eval_loss"].items():
+        assert losses == horizon["eval_losses_by_step"][precision]["600"], precision
+        assert len(horizon["train_loss_windows"][precision]) == meta["seeds"], precision

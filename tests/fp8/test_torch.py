@@ -213,3 +213,37 @@ def test_frozen_scales_hurt_training_against_v3_scales():
             for p in ("fp8", "e4m3_frozen")
         }
         assert loss["e4m3_frozen"] > 1.015 * loss["fp8"], (seed, loss)
+
+
+def test_bf16_linear_backward_rounds_the_backward_gemms_to_bfloat16():
+    torch.manual_seed(3)
+    layer = BF16Linear(128, 64, backward="bf16")
+    x = torch.randn(5, 128, requires_grad=True)
+    dy = torch.randn(5, 64) * 1e-3
+    layer(x).backward(dy)
+    dy_b, w_b = dy.bfloat16().float(), layer.weight.detach().bfloat16().float()
+    torch.testing.assert_close(x.grad, dy_b @ w_b)
+    torch.testing.assert_close(layer.weight.grad, dy_b.T @ x.detach().bfloat16().float())
+    torch.testing.assert_close(layer.bias.grad, dy.sum(0))
+    # the control: straight-through gradients are float32 GEMMs of the unrounded dy and differ
+    st = BF16Linear(128, 64)
+    with torch.no_grad():
+        st.weight.copy_(layer.weight)
+        st.bias.copy_(layer.bias)
+    x_st = x.detach().clone().requires_grad_()
+    st(x_st).backward(dy)
+    gap = (x_st.grad - x.grad).abs().max() / x_st.grad.abs().max()
+    assert 1e-4 < float(gap) < 2**-7  # a BF16 rounding of dy (8 significant bits), no more
+    # same forward either way
+    torch.testing.assert_close(layer(x.detach()), st(x.detach()))
+
+
+def test_bf16_linear_backward_bad_input():
+    with pytest.raises(ValueError, match="backward"):
+        BF16Linear(8, 4, backward="fp8")
+
+
+def test_bf16_full_precision_builds_bf16_backward_layers():
+    model = TinyLM(16, "bf16_full")
+    assert isinstance(model.fc1, BF16Linear) and model.fc1.backward == "bf16"
+    assert TinyLM(16, "bf16").fc2.backward == "straight_through"

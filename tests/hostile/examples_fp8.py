@@ -245,7 +245,9 @@ EXAMPLES = {
     "labs.fp8.torch.gemm_throughput": _gemm_throughput,
     "labs.fp8.torch.linear_timings": _linear_timings,
     # torch training
-    "labs.fp8.torch_train.BF16Linear": lambda: call(in_features=8, out_features=4, bias=True),
+    "labs.fp8.torch_train.BF16Linear": lambda: call(
+        in_features=8, out_features=4, bias=True, backward="bf16"
+    ),
     "labs.fp8.torch_train.BF16Linear.forward": lambda: call(_bf16_linear_layer().forward, x=_t(X)),
     "labs.fp8.torch_train.TinyLM": lambda: call(
         vocab=4, precision="fp8", context=2, d_model=64, hidden=128
@@ -263,6 +265,7 @@ EXAMPLES = {
         batch=2,
         lr=1e-3,
         seed=0,
+        eval_every=1,
     ),
     # JAX
     "labs.fp8.jax.fp8_dtype": lambda: call(fmt="E4M3"),
@@ -304,7 +307,7 @@ EXAMPLES = {
     "labs.fp8.recipes.fake_quantize_with_scale": lambda: call(x=X, scale=np.float32(0.01)),
     "labs.fp8.recipes.mx_scales": lambda: call(x=np.tile(X, (1, 4))),
     "labs.fp8.recipes.compare_recipes": lambda: call(tensors=STEPS, history=2),
-    "labs.fp8.sweep.load_sweep": lambda: call(path=_sweep_file()),
+    "labs.fp8.sweep.load_sweep": lambda: call(path=_sweep_file(), name="training_sweep.json"),
     "labs.fp8.sweep.task_tokens": lambda: call(),
     "labs.fp8.cost.linear_layer_times": lambda: call(
         m=256, k=512, n=128, **PEAKS, weight_in_fp8=True, overlap_pass=False

@@ -29,6 +29,7 @@ ACCUMULATIONS = ("fp32", "limited")
 PRECISIONS = (
     "fp32",
     "bf16",
+    "bf16_full",
     "fp8",
     "fp8_forward",
     "e5m2_tensor",

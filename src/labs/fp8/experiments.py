@@ -157,7 +157,8 @@ def dot_product_errors(
     an int, by `aligned_sum`, V3's fixed-point accumulator of §3.5.2 (`group` products aligned to
     their largest exponent, floored; `rounding` must then be "truncate"); the reference is the
     float64 sum of the same products. Positive
-    entries are the hard case for an accumulator: nothing cancels, the sum grows like K.
+    entries are the hard case for the error's size: nothing cancels, the sum grows like K (mixed
+    signs shrink the error but the sum as well, so relative to the sum they err more).
     trials * K is capped at 2**24 (the sum loops over K in Python).
 
     Returns:

@@ -8,6 +8,9 @@ only the hidden GEMMs change:
 
     "fp32"         torch.nn.Linear
     "bf16"         BF16Linear: inputs and weights rounded to bfloat16, products summed in float32
+                   (the forward GEMM only; float32 backward GEMMs, straight-through)
+    "bf16_full"    BF16Linear(backward="bf16"): the backward GEMMs (dgrad, wgrad) take bfloat16
+                   operands too, as in V3's BF16 baseline, with float32 sums
     "fp8"          FP8Linear, V3's recipe: E4M3 everywhere, 1 x 128 tiles for activations and
                    output gradients, 128 x 128 blocks for weights, FP8 dgrad and wgrad
     "fp8_forward"  the same forward, straight-through (float32) backward GEMMs
@@ -74,21 +77,55 @@ MAX_STEPS, MAX_BATCH = 10**6, 2**16
 TRAINING = (MAX_VOCAB, MAX_STEPS, MAX_BATCH)
 
 
+class _BF16Gemm(torch.autograd.Function):
+    """y = x_b W_b^T + b with x_b, W_b rounded to bfloat16 (float32 sums); the backward GEMMs
+    round the output gradient to bfloat16 too: dx = dy_b W_b, dW = dy_b^T x_b, db = sum dy."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        x_b, w_b = x.bfloat16().float(), weight.bfloat16().float()
+        ctx.save_for_backward(x_b, w_b)
+        ctx.has_bias = bias is not None
+        return F.linear(x_b, w_b, bias)
+
+    @staticmethod
+    def backward(ctx, dy):
+        x_b, w_b = ctx.saved_tensors
+        dy_b = dy.bfloat16().float()
+        dx = dy_b @ w_b
+        dw = dy_b.reshape(-1, dy.shape[-1]).T @ x_b.reshape(-1, x_b.shape[-1])
+        db = dy.reshape(-1, dy.shape[-1]).sum(0) if ctx.has_bias else None
+        return dx, dw, db
+
+
 class BF16Linear(nn.Linear):
     """nn.Linear whose input and weight are rounded to bfloat16 in the forward pass (products
-    and sums stay float32, like a BF16 tensor-core GEMM); straight-through backward.
+    and sums stay float32, like a BF16 tensor-core GEMM). backward="straight_through" (the
+    default) keeps float32 backward GEMMs; backward="bf16" rounds their operands (the output
+    gradient, the saved input and the weight) to bfloat16 as well, with float32 sums, like a
+    BF16 training run's dgrad and wgrad.
     Shapes: (..., in_features) -> (..., out_features); the weight holds at most 2**28 elements."""
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        backward: str = "straight_through",
+    ) -> None:
         in_features, out_features = checks.check_layer_sizes(in_features, out_features)
+        backward = validate.one_of("backward", backward, ("straight_through", "bf16"))
         super().__init__(in_features, out_features, validate.boolean("bias", bias))
+        self.backward = backward
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (..., in_features) -> (..., out_features); x must be a finite float tensor."""
         return self._forward(checks.check_linear_input(x, self.in_features, framework="torch"))
 
     def _forward(self, x: Float[torch.Tensor, "*s I"]) -> Float[torch.Tensor, "*s O"]:
-        """Input and weight rounded to bfloat16, straight-through."""
+        """Input and weight rounded to bfloat16; straight-through or BF16 backward GEMMs."""
+        if self.backward == "bf16":
+            return _BF16Gemm.apply(x, self.weight, self.bias)
         x_hat = x + (x.detach().bfloat16().float() - x.detach())
         w = self.weight
         w_hat = w + (w.detach().bfloat16().float() - w.detach())
@@ -122,8 +159,9 @@ def _convert(linear: nn.Linear, precision: str) -> nn.Module:
     if precision == "fp32":
         return linear
     with torch.random.fork_rng(devices=[]):
-        if precision == "bf16":
-            new = BF16Linear(linear.in_features, linear.out_features)
+        if precision in ("bf16", "bf16_full"):
+            backward = "bf16" if precision == "bf16_full" else "straight_through"
+            new = BF16Linear(linear.in_features, linear.out_features, backward=backward)
         else:
             fmt, backward, scaling, control = _FP8_LAYERS[precision]
             options = {}
@@ -199,6 +237,7 @@ def train_tiny_lm(
     batch: int = 256,
     lr: float = 3e-3,
     seed: int = 0,
+    eval_every: int | None = None,
 ) -> dict:
     """Train a TinyLM with AdamW in `precision` and report its losses.
 
@@ -206,15 +245,22 @@ def train_tiny_lm(
         train_tokens, eval_tokens: 1-D int streams with ids in 0..vocab-1, longer than the
             context (2).
         steps: 1..10**6; batch: 1..2**16 (a typo would run for days or exhaust memory).
+        eval_every: None, or 1..steps: also measure the held-out loss after every `eval_every`
+            steps (the run itself is the same: evaluating draws no random numbers).
 
     Returns:
         dict(precision, train_losses (list of floats, one per step), eval_loss (cross-entropy in
-        nats on `eval_tokens`, forward in the same precision), model (the trained TinyLM)).
+        nats on `eval_tokens`, forward in the same precision), model (the trained TinyLM)),
+        and with eval_every, eval_losses: {step: held-out loss} at eval_every, 2 eval_every, ...
     """
     train_tokens, eval_tokens, vocab, steps, batch, lr, seed = checks.check_training(
         precision, train_tokens, eval_tokens, vocab, steps, batch, lr, seed, limits=TRAINING
     )
-    return _train_tiny_lm(precision, train_tokens, eval_tokens, vocab, steps, batch, lr, seed)
+    if eval_every is not None:
+        eval_every = validate.size("eval_every", eval_every, maximum=steps)
+    return _train_tiny_lm(
+        precision, train_tokens, eval_tokens, vocab, steps, batch, lr, seed, eval_every
+    )
 
 
 def _train_tiny_lm(
@@ -226,22 +272,30 @@ def _train_tiny_lm(
     batch: int,
     lr: float,
     seed: int,
+    eval_every: int | None = None,
 ) -> dict:
-    """AdamW on random windows of `train_tokens`; the eval loss on all of `eval_tokens`."""
+    """AdamW on random windows of `train_tokens`; the eval loss on all of `eval_tokens` (and
+    after every `eval_every` steps, where given)."""
     torch.manual_seed(seed)
     model = TinyLM(vocab, precision)
     x_train, y_train = _windows(train_tokens, model.context)
     x_eval, y_eval = _windows(eval_tokens, model.context)
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     generator = torch.Generator().manual_seed(seed)
-    losses = []
-    for _ in progress(range(steps), desc=f"training in {precision}"):
+    losses, checkpoints = [], {}
+    for step in progress(range(1, steps + 1), desc=f"training in {precision}"):
         idx = torch.randint(len(y_train), (batch,), generator=generator)
         loss = F.cross_entropy(model._forward(x_train[idx]), y_train[idx])
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
         losses.append(loss.item())
+        if eval_every is not None and step % eval_every == 0:
+            with torch.no_grad():
+                checkpoints[step] = float(F.cross_entropy(model._forward(x_eval), y_eval))
     with torch.no_grad():
         eval_loss = float(F.cross_entropy(model._forward(x_eval), y_eval))
-    return {"precision": precision, "train_losses": losses, "eval_loss": eval_loss, "model": model}
+    run = {"precision": precision, "train_losses": losses, "eval_loss": eval_loss, "model": model}
+    if eval_every is not None:
+        run["eval_losses"] = checkpoints
+    return run
