@@ -365,3 +365,19 @@ def test_the_sweep_rerun_repeats_the_sweep_with_the_same_settings():
     assert same == [True, True, False, False, False]
     ppo = [rerun["seeds"][s]["ppo"]["final"]["kl"] for s in rerun["seeds"]]
     assert ppo != [sweep["seeds"][s]["ppo"]["final"]["kl"] for s in rerun["seeds"]]
+
+
+def test_the_countdown_rerun_repeats_the_countdown_sweep_with_three_more_seeds():
+    # a second realization: the same task, settings and rungs; seeds 0-2 again plus 3-5; the same
+    # warm-ups on seeds 0-2 (their starting scores agree), RL runs that part
+    first, again = load_sweep(task="countdown"), load_sweep(task="countdown_rerun")
+    assert sorted(again["seeds"], key=int) == ["0", "1", "2", "3", "4", "5"]
+    for key in ("task", "warm_up_steps", "steps", "base", "rungs"):
+        assert again["meta"][key] == first["meta"][key], key
+    assert again["meta"]["command"].startswith("python -m labs.grpo.sweep --task countdown")
+    assert again["meta"]["processor"].startswith("AMD EPYC")
+    for s in first["seeds"]:
+        assert again["seeds"][s]["before"] == first["seeds"][s]["before"]
+        assert set(again["seeds"][s]) == set(first["seeds"][s])
+    kl = [again["seeds"][s]["rungs"]["grpo"]["final"]["kl"] for s in first["seeds"]]
+    assert kl != [first["seeds"][s]["rungs"]["grpo"]["final"]["kl"] for s in first["seeds"]]

@@ -16,7 +16,9 @@ sweep_rerun.json` (`load_sweep(task="rerun")`) is the whole addition sweep run a
 day with the same code and seeds (`--out` to that file): a second realization, whose RL runs part
 from the first file's (the warm-ups of seeds 0 and 1 score alike to every digit, those of seeds
 2-4 slightly differently; two runs made on the same day in different processes agreed exactly, so
-what differed is the day's machine or environment).
+what differed is the day's machine or environment). `countdown_rerun.json` (`load_sweep(task=
+"countdown_rerun")`, `--task countdown --seeds 6 --out` to that file) does the same for the
+Countdown task: seeds 0-2 again, and three more seeds, 3-5.
 
 Taught in chapter 5, "The ladder", "PPO against GRPO, made fair" and "pass@k and maj@k".
 """
@@ -59,13 +61,14 @@ _FILES = {
     "addition": "sweep.json",
     "countdown": "countdown.json",
     "rerun": "sweep_rerun.json",  # the whole addition sweep again, `--out` to this file
+    "countdown_rerun": "countdown_rerun.json",  # the Countdown sweep again, six seeds
 }
 
 
 def load_sweep(path: str | Path | None = None, *, task: str = "addition") -> dict:
     """The committed sweep results of `task` ("addition": `labs/grpo/data/sweep.json`,
-    "countdown": `labs/grpo/data/countdown.json`, "rerun": the second realization
-    `sweep_rerun.json`), or those at `path`."""
+    "countdown": `labs/grpo/data/countdown.json`, "rerun" and "countdown_rerun": the
+    second realizations `sweep_rerun.json` and `countdown_rerun.json`), or those at `path`."""
     task = one_of("task", task, tuple(_FILES))
     name = _FILES[task]
     return read_results("labs.grpo", name, path)
