@@ -43,6 +43,10 @@ timeout 110 "$PY" -m pytest -q -p no:cacheprovider -rs \
   tests/fp8/test_triton.py -m gpu 2>&1 | tee "$OUT/gpu_tests.txt"
 echo "tests exit: ${PIPESTATUS[0]}" | tee -a "$OUT/gpu_tests.txt"
 
+echo "== the shared timing loop on the GPU: CUDA events against the wall clock (30 s at most)"
+timeout 30 "$PY" -m pytest -q -p no:cacheprovider -rs tests/common/test_ceilings.py \
+  -k "cuda_events" 2>&1 | tee "$OUT/timing_tests.txt"
+
 echo "== benchmark (300 s at most)"
 timeout 300 "$PY" -m labs.bench --out "$OUT/bench_gpu.json" --sizes gpu --repeats 5 2>&1 \
   | tee "$OUT/bench_log.txt"
