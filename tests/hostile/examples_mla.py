@@ -166,6 +166,16 @@ EXAMPLES = {
     "labs.mla.cost.roofline_seconds": lambda: call(
         flops=1e9, nbytes=1e6, peak_flops_per_s=1e12, peak_bytes_per_s=1e11
     ),
+    "labs.mla.cost.max_batch_throughput": lambda: call(
+        config=MLA,
+        context=64,
+        memory_bytes=1e9,
+        weight_bytes=1e8,
+        active_params=5e7,
+        peak_flops_per_s=1e12,
+        peak_bytes_per_s=1e11,
+        bits_per_element=6.0,
+    ),
     # NumPy reference
     "labs.mla.reference.init_params": lambda: call(config=MLA, seed=3, dtype=np.float32),
     "labs.mla.reference.apply_rope": lambda: call(

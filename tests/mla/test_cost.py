@@ -7,10 +7,17 @@ import math
 import numpy as np
 import pytest
 
-from labs.mla import DEEPSEEK_67B, DEEPSEEK_V3, AttentionConfig, kv_cache_bytes_per_token
+from labs.mla import (
+    DEEPSEEK_67B,
+    DEEPSEEK_V2,
+    DEEPSEEK_V3,
+    AttentionConfig,
+    kv_cache_bytes_per_token,
+)
 from labs.mla.cost import (
     absorption_costs,
     attention_flops_and_bytes,
+    max_batch_throughput,
     mla_cache_bytes_per_layer,
     roofline_seconds,
 )
@@ -155,3 +162,82 @@ def test_cache_bytes_and_roofline_reject_bad_arguments():
         roofline_seconds(1, 1, 1, 0)
     with pytest.raises(TypeError, match="flops must be a real number"):
         roofline_seconds("1", 1, 1, 1)
+
+
+def test_max_batch_throughput_by_hand():
+    # DeepSeek-V2's shape as deployed on 8 x 80 GB: 60 layers x 576 elements x 6 bits = 25,920
+    # bytes per token, 106,168,320 per 4,096-token sequence; (640e9 - 236e9) / that = 3,805.3
+    got = max_batch_throughput(
+        DEEPSEEK_V2,
+        context=4096,
+        memory_bytes=640e9,
+        weight_bytes=236e9,
+        active_params=21e9,
+        peak_flops_per_s=1e30,  # no compute limit: the step is the bytes over the bandwidth
+        peak_bytes_per_s=1e12,
+        bits_per_element=6,
+    )
+    assert got["batch"] == 3805
+    assert math.isclose(got["step_seconds"], (236e9 + 3805 * 106_168_320) / 1e12)
+    assert math.isclose(got["tokens_per_s"], 3805 / got["step_seconds"])
+    # attention core per token: 60 layers x 2 x 128 heads x 4,096 x (576 + 512) FLOPs
+    core = 60 * 2 * 128 * 4096 * 1088
+    assert math.isclose(got["core_flop_share"], core / (core + 2 * 21e9))
+
+
+def test_max_batch_throughput_compute_bound_and_monotone():
+    # a compute-bound step: tokens/s = peak / FLOPs per token, whatever the batch
+    flops_per_token = 2 * 100 + 2 * 4 * 10 * (8 + 8)  # weights + MHA core over 10 tokens
+    got = max_batch_throughput(
+        MHA,
+        context=10,
+        memory_bytes=1e6,
+        weight_bytes=200,
+        active_params=100,
+        peak_flops_per_s=1e9,
+        peak_bytes_per_s=1e30,
+    )
+    assert math.isclose(got["tokens_per_s"], 1e9 / flops_per_token)
+    assert got["batch"] == (1e6 - 200) // 1280
+    smaller = max_batch_throughput(
+        MHA,
+        context=10,
+        memory_bytes=1e5,
+        weight_bytes=200,
+        active_params=100,
+        peak_flops_per_s=1e12,
+        peak_bytes_per_s=1e9,
+    )
+    larger = max_batch_throughput(
+        MHA,
+        context=10,
+        memory_bytes=1e6,
+        weight_bytes=200,
+        active_params=100,
+        peak_flops_per_s=1e12,
+        peak_bytes_per_s=1e9,
+    )
+    assert larger["batch"] > smaller["batch"] and larger["tokens_per_s"] > smaller["tokens_per_s"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "name"),
+    [
+        ({"memory_bytes": 1000.0}, "memory_bytes"),  # the weights alone do not fit
+        ({"weight_bytes": -1.0}, "weight_bytes"),
+        ({"context": 0}, "context"),
+        ({"peak_bytes_per_s": 0.0}, "peak_bytes_per_s"),
+        ({"bits_per_element": 0}, "bits_per_element"),
+    ],
+)
+def test_max_batch_throughput_bad_input(changes, name):
+    kwargs = dict(
+        context=10,
+        memory_bytes=1e6,
+        weight_bytes=2000.0,
+        active_params=100,
+        peak_flops_per_s=1e9,
+        peak_bytes_per_s=1e9,
+    )
+    with pytest.raises(ValueError, match=name):
+        max_batch_throughput(MHA, **{**kwargs, **changes})

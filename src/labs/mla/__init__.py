@@ -26,6 +26,7 @@ from labs.mla.config import (
 from labs.mla.cost import (
     absorption_costs,
     attention_flops_and_bytes,
+    max_batch_throughput,
     mla_cache_bytes_per_layer,
     roofline_seconds,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "kv_cache_bytes_per_token",
     "kv_cache_elements_per_layer",
     "kv_cache_elements_per_token",
+    "max_batch_throughput",
     "mla_cache_bytes_per_layer",
     "new_cache",
     "roofline_seconds",

@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 
 from labs.common.validate import boolean, one_of, real_number, size
-from labs.mla.cache_size import MAX_BITS
+from labs.mla.cache_size import MAX_BITS, kv_cache_bytes_per_token
 from labs.mla.checks import MAX_POSITION, check_config, check_mla_config
 from labs.mla.config import AttentionConfig
 
@@ -44,6 +44,7 @@ __all__ = [
     "PHASES",
     "absorption_costs",
     "attention_flops_and_bytes",
+    "max_batch_throughput",
     "mla_cache_bytes_per_layer",
     "roofline_seconds",
 ]
@@ -188,3 +189,72 @@ def roofline_seconds(
     peak_flops_per_s = real_number("peak_flops_per_s", peak_flops_per_s, positive=True)
     peak_bytes_per_s = real_number("peak_bytes_per_s", peak_bytes_per_s, positive=True)
     return max(flops / peak_flops_per_s, nbytes / peak_bytes_per_s)
+
+
+def max_batch_throughput(
+    config: AttentionConfig,
+    *,
+    context: int,
+    memory_bytes: float,
+    weight_bytes: float,
+    active_params: float,
+    peak_flops_per_s: float,
+    peak_bytes_per_s: float,
+    bits_per_element: float = 16,
+) -> dict[str, float]:
+    """The largest decode batch that fits in memory, and its throughput on the roofline.
+
+    Every sequence holds `context` cached tokens. The batch is the most sequences whose caches fit
+    beside the weights: floor((memory_bytes - weight_bytes) / one sequence's cache). One decode
+    step reads every weight once (shared by the batch; a mixture of experts at a large batch
+    touches all of them) and every sequence's cache, and computes 2 FLOPs per active parameter
+    per sequence plus the attention core of every layer (eq. C1, absorbed for MLA). Activations,
+    fragmentation and the prompt's prefill are left out, so the figures are upper bounds.
+
+    Returns:
+        {"batch": the largest batch, "step_seconds": the roofline's time of one step,
+        "tokens_per_s": batch / step_seconds, "core_flop_share": the attention core's share of
+        the step's FLOPs}.
+    """
+    config = check_config(config)
+    context = size("context", context, maximum=MAX_POSITION, why="positions beyond 2**24")
+    memory_bytes = real_number("memory_bytes", memory_bytes, positive=True)
+    weight_bytes = real_number("weight_bytes", weight_bytes, nonnegative=True)
+    active_params = real_number("active_params", active_params, nonnegative=True)
+    peak_flops_per_s = real_number("peak_flops_per_s", peak_flops_per_s, positive=True)
+    peak_bytes_per_s = real_number("peak_bytes_per_s", peak_bytes_per_s, positive=True)
+    bits = real_number("bits_per_element", bits_per_element, positive=True, maximum=MAX_BITS)
+    per_sequence = kv_cache_bytes_per_token(config, bits) * context
+    if memory_bytes < weight_bytes + per_sequence:
+        raise ValueError(
+            f"memory_bytes must hold the weights and one sequence's cache "
+            f"({weight_bytes + per_sequence:.4g} bytes), got {memory_bytes:.4g}"
+        )
+    batch = min(int((memory_bytes - weight_bytes) // per_sequence), MAX_BATCH)
+    return _max_batch_throughput(
+        config,
+        context,
+        batch,
+        weight_bytes,
+        active_params,
+        per_sequence,
+        bits,
+        peak_flops_per_s,
+        peak_bytes_per_s,
+    )
+
+
+def _max_batch_throughput(
+    config, context, batch, weight_bytes, active_params, per_sequence, bits, peak_f, peak_b
+) -> dict[str, float]:
+    """One step at the largest batch: the roofline over weights + caches and FLOPs."""
+    core, _ = _attention_flops_and_bytes(config, "decode", context, batch, True, bits)
+    core *= config.n_layers  # (C1) in every layer
+    flops = core + 2 * active_params * batch
+    seconds = max(flops / peak_f, (weight_bytes + batch * per_sequence) / peak_b)
+    return {
+        "batch": batch,
+        "step_seconds": seconds,
+        "tokens_per_s": batch / seconds,
+        "core_flop_share": core / flops,
+    }
