@@ -15,10 +15,15 @@ as the GRPO run took; and GRPO from an untrained policy (R1-Zero-style, no warm-
 sweep_rerun.json` (`load_sweep(task="rerun")`) is the whole addition sweep run again on another
 day with the same code and seeds (`--out` to that file): a second realization, whose RL runs part
 from the first file's (the warm-ups of seeds 0 and 1 score alike to every digit, those of seeds
-2-4 slightly differently; two runs made on the same day in different processes agreed exactly, so
-what differed is the day's machine or environment). `countdown_rerun.json` (`load_sweep(task=
-"countdown_rerun")`, `--task countdown --seeds 6 --out` to that file) does the same for the
-Countdown task: seeds 0-2 again, and three more seeds, 3-5.
+2-4 slightly differently). Not because the code changed: the code the first file was made from
+(5c85bf5) and later code give the second file's numbers to the last bit on an AVX2 AMD EPYC, and
+a run repeated on one machine repeats to the last bit; the first file was made where the
+arithmetic rounded differently (its processor is not recorded; every run took less CPU time), as
+a second thread or kernels for another instruction set round differently (tests/grpo/
+test_sweep_reproduces.py pins the first steps of one run to the second file). The same holds
+for `countdown_rerun.json` (`load_sweep(task="countdown_rerun")`, `--task countdown --seeds 6
+--out` to that file), the Countdown task again: seeds 0-2 again, and three more seeds, 3-5; the
+code countdown.json was made from (0fead2b) gives the rerun's numbers, not the first file's.
 
 Taught in chapter 5, "The ladder", "PPO against GRPO, made fair" and "pass@k and maj@k".
 """
