@@ -121,7 +121,7 @@ def test_provenance_records_the_command_date_versions_and_machine():
     import platform
 
     import numpy as np
-    import torch  # noqa: F401 - imported, so its version must be recorded
+    import torch  # imported, so its version and kernels' instruction set must be recorded
 
     from labs.common.runtime import provenance
 
@@ -134,6 +134,8 @@ def test_provenance_records_the_command_date_versions_and_machine():
     assert record["versions"]["numpy"] == np.__version__
     assert record["versions"]["torch"].startswith("2.")
     assert record["machine"] == platform.machine()
+    # the instruction set of torch's CPU kernels, which decides their last bits
+    assert record["torch_cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert provenance("labs.bench", [])["command"] == "python -m labs.bench"
 
 

@@ -230,7 +230,10 @@ def seed_everything(seed: int):
 def provenance(module: str, argv: list[str] | None = None) -> dict[str, Any]:
     """What a committed results file records about how it was made: the command that rewrites it
     (`python -m <module> <argv>`, argv defaulting to this process's), the UTC date, the library
-    versions, and the machine's architecture."""
+    versions, the machine's architecture and, when this process has imported torch, the instruction
+    set its CPU kernels use (`torch.backends.cpu.get_cpu_capability()`, e.g. "AVX2"): kernels for
+    another instruction set round the last bits differently, so a record made with them does not
+    repeat bit for bit (chapter 5, "PPO against GRPO, made fair")."""
     module = text("module", module)
     if argv is None:
         args = sys.argv[1:]
@@ -238,12 +241,15 @@ def provenance(module: str, argv: list[str] | None = None) -> dict[str, Any]:
         args = [text(f"argv[{i}]", arg, nonempty=False) for i, arg in enumerate(argv)]
     else:
         raise TypeError(f"argv must be a list of strings or None, got {type(argv).__name__}")
-    return {
+    record = {
         "command": " ".join(["python", "-m", module, *args]),
         "date": utc_timestamp(),
         "versions": library_versions(),
         "machine": platform.machine(),
     }
+    if "torch" in sys.modules:
+        record["torch_cpu_capability"] = sys.modules["torch"].backends.cpu.get_cpu_capability()
+    return record
 
 
 def processor_name() -> str:
