@@ -178,6 +178,9 @@ EXAMPLES = {
     f"{_B}.ApiPrices": lambda: call(**_prices_kwargs()),
     f"{_B}.ApiPrices.usd_per_request": _prices_per_request,
     f"{_B}.ApiPrices.usd_per_million_output_tokens": _prices_per_million_output,
+    "labs.economics.framework_rates.matmul_rounds": lambda: call(
+        sizes=(8, 16), rounds=1, repeats=1, seed=0, show_progress=False
+    ),
     f"{_B}.output_tokens_per_second_with_prefill": lambda: call(
         decode_tokens_per_second=14_800.0,
         prefill_tokens_per_second=73_700.0,
