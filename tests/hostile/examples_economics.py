@@ -136,6 +136,37 @@ def _student(*args):  # any function: the checks run the student's code, attacke
     return 0.0
 
 
+def _prices_kwargs():
+    return dict(
+        model="test-model",
+        input_miss_usd_per_m=0.27,
+        input_hit_usd_per_m=0.07,
+        output_usd_per_m=1.1,
+    )
+
+
+def _prices_per_request():
+    from labs.economics.billing import ApiPrices
+
+    return call(
+        ApiPrices(**_prices_kwargs()).usd_per_request,
+        prompt_tokens=1000.0,
+        output_tokens=250.0,
+        cache_hit_share=0.5,
+    )
+
+
+def _prices_per_million_output():
+    from labs.economics.billing import ApiPrices
+
+    return call(
+        ApiPrices(**_prices_kwargs()).usd_per_million_output_tokens,
+        prompt_tokens_per_output_token=4.0,
+        cache_hit_share=0.5,
+    )
+
+
+_B = "labs.economics.billing"
 _C = "labs.economics.costs"
 _H = "labs.economics.hardware"
 _R = "labs.economics.research"
@@ -143,6 +174,18 @@ _W = "labs.economics.widgets"
 _S = "labs.economics.steptime"
 
 EXAMPLES = {
+    # billing.py
+    f"{_B}.ApiPrices": lambda: call(**_prices_kwargs()),
+    f"{_B}.ApiPrices.usd_per_request": _prices_per_request,
+    f"{_B}.ApiPrices.usd_per_million_output_tokens": _prices_per_million_output,
+    "labs.economics.framework_rates.matmul_rounds": lambda: call(
+        sizes=(8, 16), rounds=1, repeats=1, seed=0, show_progress=False
+    ),
+    f"{_B}.output_tokens_per_second_with_prefill": lambda: call(
+        decode_tokens_per_second=14_800.0,
+        prefill_tokens_per_second=73_700.0,
+        prompt_tokens_per_output_token=3.6,
+    ),
     # costs.py
     f"{_C}.TrainingStage": lambda: call(stage="Pre-training", gpu_hours=100.0),
     f"{_C}.CostRow": lambda: call(stage="Pre-training", gpu_hours=100.0, usd=200.0),

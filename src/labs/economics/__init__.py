@@ -5,6 +5,8 @@ Framework-free (NumPy only). The pieces:
 
 * `labs.economics.costs`: training cost, 6ND, MFU, GPU-hours per token, self-hosting break-even
   ("What the $5.576M covers", "Counting the work: 6ND and MFU", "Open models are not free to run").
+* `labs.economics.billing`: what an API bills per request with the prompt counted, and what a
+  node serves when it reads the prompts too ("Open models are not free to run").
 * `labs.economics.hardware`: the hardware registry ("H800 versus H100: what the export rules cut").
 * `labs.economics.reference`: the one kernel the chapter measures, a matrix multiply, with its
   FLOP count, a timer and its roofline crossover; `labs.economics.torch` and `labs.economics.jax`
@@ -20,6 +22,11 @@ Framework-free (NumPy only). The pieces:
 
 from __future__ import annotations
 
+from labs.economics.billing import (
+    DEEPSEEK_API_PRICES,
+    ApiPrices,
+    output_tokens_per_second_with_prefill,
+)
 from labs.economics.costs import (
     DEEPSEEK_V3_TRAINING,
     CostRow,
@@ -57,12 +64,14 @@ from labs.economics.steptime import TrainingStep, binding_bandwidth, step_time, 
 
 __all__ = [
     "ALLOCATIONS",
+    "DEEPSEEK_API_PRICES",
     "DEEPSEEK_V3_TRAINING",
     "DEFAULT_IDEA_SPREAD",
     "DEFAULT_PREDICTION_NOISE",
     "HARDWARE",
     "CostRow",
     "HardwareSpec",
+    "ApiPrices",
     "ResearchProgramResult",
     "Scenario",
     "TrainingStage",
@@ -78,6 +87,7 @@ __all__ = [
     "matmul_ridge_size",
     "measure_matmul_tflops",
     "model_flops_utilization",
+    "output_tokens_per_second_with_prefill",
     "prediction_noise_for_rank_reversal",
     "priced_self_hosting_breakeven",
     "rank_reversal_probability",
