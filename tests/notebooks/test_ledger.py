@@ -66,3 +66,50 @@ def test_every_chapter_verdict_is_in_the_ledger_vocabulary(root):
     assert len(found) >= 3, f"the '**Verdict: ...**' pattern found too little: {found}"
     undefined = {v: names for v, names in found.items() if v not in vocabulary}
     assert not undefined, f"chapter verdicts not defined at the top of claims.md: {undefined}"
+
+
+def _ledger_verdicts_by_chapter(root):
+    """{chapter stem: [verdict of each ledger row that points to it]}."""
+    text = (root / "book" / "claims.md").read_text()
+    rows = [line for line in text.splitlines() if line.startswith("|") and "---" not in line]
+    header, *body = rows
+    cells = [c.strip() for c in header.strip("|").split("|")]
+    where, verdict = cells.index("Checked in"), cells.index("Verdict")
+    by_chapter = {}
+    for row in body:
+        parts = [c.strip() for c in row.strip("|").split("|")]
+        stem = re.search(r"chapters/(\d\d_\w+)>", parts[where])
+        assert stem, f"a ledger row names no chapter: {row[:80]}"
+        by_chapter.setdefault(stem.group(1), []).append(parts[verdict])
+    return by_chapter
+
+
+def _bold_verdicts(root, stem, vocabulary):
+    """Every verdict word the chapter's prose sets in bold (`**...: misread.**`, `**false**`)."""
+    import json
+
+    cells = json.loads((root / "chapters" / f"{stem}.ipynb").read_text())["cells"]
+    prose = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    words = "|".join(sorted(vocabulary))
+    return [
+        m.group(1)
+        for span in re.findall(r"\*\*([^*]+)\*\*", prose)
+        for m in [re.search(rf"\b({words})\b", span)]
+        if m
+    ]
+
+
+def test_each_ledger_verdict_is_stated_in_its_chapter(root):
+    # The ledger summarises the chapters; it must not hold a verdict its chapter does not give (a
+    # chapter whose second edition changed a verdict would otherwise leave a stale row behind).
+    # Counted: a chapter with three rows judged "unverifiable" states that verdict three times.
+    from collections import Counter
+
+    vocabulary, _ = _vocabulary_and_rows(root)
+    missing = {}
+    for stem, verdicts in _ledger_verdicts_by_chapter(root).items():
+        stated = Counter(_bold_verdicts(root, stem, vocabulary))
+        short = Counter(verdicts) - stated
+        if short:
+            missing[stem] = dict(short)
+    assert not missing, f"ledger verdicts that their chapter does not state in bold: {missing}"
