@@ -29,6 +29,7 @@ from labs.common.validate import array, integer, real_number, size
 from labs.scaling.checks import (
     MAX_RESAMPLES,
     MAX_STARTS,
+    budget_list,
     check_fit_result,
     check_law,
     check_objective_args,
@@ -301,11 +302,7 @@ def isoflop_minima(N, C, loss, budgets, *, width: float = 0.1, min_runs: int = 4
     Returns three arrays: the budgets kept, N_opt and the parabola's minimum loss.
     """
     N, C, loss = check_runs(N, C, loss, d_name="C")
-    budgets = positive_array("budgets", budgets)
-    if budgets.ndim > 1:
-        raise ValueError(
-            f"budgets must be one budget or a 1-D list of them, got shape {budgets.shape}"
-        )
+    budgets = budget_list(budgets)
     width = real_number("width", width, positive=True)
     min_runs = size("min_runs", min_runs, minimum=3, maximum=len(N), why="the number of runs")
     found = _isoflop_minima(N, C, loss, budgets, width, min_runs)
