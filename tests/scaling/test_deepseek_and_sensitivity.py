@@ -79,6 +79,11 @@ def test_bad_inputs_named():
     # budgets array failed inside NumPy ("operands could not be broadcast together")
     with pytest.raises(ValueError, match="budgets must be one budget or a 1-D list"):
         allocation_sensitivity(load_chinchilla_points(0), C_CHIN, budgets=[[1e20, 1e21]])
+    # one budget, or budgets in other units than the runs' compute: the error blamed drop=0
+    with pytest.raises(ValueError, match=r"budgets must keep at least 2 .* only 0 of 2 budgets"):
+        allocation_sensitivity(
+            load_chinchilla_points(0), C_CHIN, method="isoflop", budgets=[1e9, 1e10]
+        )
 
 
 @pytest.fixture(scope="module")
