@@ -84,6 +84,8 @@ def test_bad_inputs_named():
         allocation_sensitivity(
             load_chinchilla_points(0), C_CHIN, method="isoflop", budgets=[1e9, 1e10]
         )
+    with pytest.raises(ValueError, match=r"budgets must keep at least 2 .* only 1 of 1 budgets"):
+        allocation_sensitivity(load_chinchilla_points(0), C_CHIN, method="isoflop", budgets=1e20)
 
 
 @pytest.fixture(scope="module")

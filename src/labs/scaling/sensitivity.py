@@ -64,7 +64,7 @@ def _allocation_sensitivity(N, D, loss, budget, drop, method, budgets, starts, w
             if len(kept) < 2:
                 raise ValueError(
                     f"budgets must keep at least 2 IsoFLOP profiles to fit an exponent, but with "
-                    f"drop={k} and width={width:g} only {len(kept)} of {len(budgets)} budgets have "
+                    f"drop={k} and width={width:g} only {len(kept)} of {budgets.size} budgets have "
                     f"at least 4 runs (budgets span {budgets.min():.3g} to {budgets.max():.3g} "
                     "FLOPs)"
                 )
