@@ -121,7 +121,7 @@ def test_compare_accepts_torch_tensors_and_nan_where_expected():
 def test_exercise_validation():
     with pytest.raises(ValueError, match="identifier"):
         Exercise("not a name", "", SQUARE.cases)
-    with pytest.raises(ValueError, match="at least one case"):
+    with pytest.raises(ValueError, match="cases must hold at least one case"):
         Exercise("f", "", ())
 
 

@@ -85,6 +85,19 @@ def test_the_release_check_catches_a_hidden_case(tmp_path):
         check_release(path, chapter)
 
 
+def test_the_release_check_names_a_notebook_it_cannot_read(tmp_path):
+    """Found by the hostile-input audit of December 2026: a mistyped path or a file that is not
+    a notebook raised FileNotFoundError, IsADirectoryError, JSONDecodeError or KeyError('cells')."""
+    chapter = CHAPTERS[0]
+    (tmp_path / "notes.ipynb").write_text("not JSON")
+    (tmp_path / "empty.ipynb").write_text("{}")
+    for bad in (tmp_path / "missing.ipynb", tmp_path, tmp_path / "notes.ipynb"):
+        with pytest.raises(ValueError, match="notebook must"):
+            check_release(bad, chapter)
+    with pytest.raises(ValueError, match=r"notebook must be a Jupyter notebook .*'empty.ipynb'"):
+        check_release(tmp_path / "empty.ipynb", chapter)
+
+
 def test_check_html_command_scans_a_built_book(tmp_path, capsys):
     (tmp_path / "page.html").write_text(html_of(CHAPTERS[0].notebook))
     assert cli(["check-html", str(tmp_path)]) == 0

@@ -237,6 +237,10 @@ EXAMPLES = {
 }
 
 ACCEPTED = {
+    ("labs.common.facts.fact", "key", "unknown-text"): (
+        "FACTS is a mapping: an unknown key raises KeyError, as a dict does, with the nearest "
+        "keys suggested (tests/common/test_facts.py pins the message)"
+    ),
     ("labs.common.ceilings.stream_bytes", "cache_bytes", "none"): (
         "None is what last_level_cache_bytes returns where sysfs is unreadable: the default stream"
     ),

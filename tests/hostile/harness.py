@@ -18,6 +18,15 @@ How it works:
    the time limit. A deep error (IndexError, RuntimeError from torch, ZeroDivisionError...), a
    message that does not name the parameter, a silent return, or a hang is a failure.
 
+5. `tolerated_mutations(value)` derives values that are legitimate for some parameters and bad
+   for others: an array with an extra leading dimension (a batch axis for a softmax, a wrong rank
+   for a 1-D list of budgets) and unknown text for a string (a free label, or a mistyped option,
+   path or registry key). The call may succeed; if it fails, it must fail as above, with a
+   ValueError or TypeError raised by labs whose message names one of the call's parameters (a
+   shape mismatch may be reported on the other argument). Unknown text runs in a fresh temporary
+   working directory, so that an output folder it names is thrown away. The hostile-input audit of
+   December 2026 found both classes untried and each hiding a failure from deep inside a library.
+
 Where a hostile class is in fact a legitimate input for one parameter (a negative `axis`, a huge
 `seed`), `ACCEPTED[(key, parameter, mutation)] = "reason"` in the examples file says so.
 """
@@ -29,9 +38,11 @@ import copy
 import importlib
 import inspect
 import math
+import os
 import pkgutil
 import signal
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, is_dataclass
 from typing import Any
@@ -267,6 +278,28 @@ def mutations(value, default=inspect.Parameter.empty) -> Iterator[tuple[str, Any
 # --- Running one hostile call --------------------------------------------------------------------
 
 
+UNKNOWN_TEXT = "no-such-option"
+
+
+def _with_leading_axis(value):
+    if _is_torch(value):
+        return value.detach()[None]
+    if _is_jax(value):
+        import jax.numpy as jnp
+
+        return jnp.asarray(value)[None]
+    return np.asarray(value)[None]
+
+
+def tolerated_mutations(value) -> Iterator[tuple[str, Any]]:
+    """(label, value) pairs that some parameters accept and others must refuse clearly."""
+    if isinstance(value, str):
+        yield "unknown-text", UNKNOWN_TEXT
+        return
+    if _is_float_array(value) or _is_int_array(value):
+        yield "extra-leading-dim", _with_leading_axis(value)
+
+
 class _TimeLimit(BaseException):
     """Raised inside a call that ran past the time limit (a BaseException, so that the code
     under test cannot swallow it with `except Exception`)."""
@@ -328,6 +361,30 @@ def classify(key: str, parameter: str, mutation: str, result, err) -> Outcome:
     return Outcome(key, parameter, mutation, "clear")
 
 
+def classify_tolerated(
+    key: str, parameter: str, mutation: str, result, err, parameters: tuple[str, ...]
+) -> Outcome:
+    """A tolerated mutation: a return is fine; an error must be clear and name some parameter."""
+    if err is None:
+        return Outcome(key, parameter, mutation, "clear")
+    outcome = classify(key, parameter, mutation, result, err)
+    if outcome.verdict == "unclear" and any(name in str(err) for name in parameters):
+        return Outcome(key, parameter, mutation, "clear")
+    return outcome
+
+
+@contextlib.contextmanager
+def _scratch_directory():
+    """A fresh, empty working directory for the call, removed after it."""
+    previous = os.getcwd()
+    with tempfile.TemporaryDirectory(prefix="labs-hostile-cwd-") as scratch:
+        os.chdir(scratch)
+        try:
+            yield
+        finally:
+            os.chdir(previous)
+
+
 def _is_deep(err: BaseException) -> bool:
     """A ValueError/TypeError raised from inside NumPy, torch or JAX rather than by labs."""
     tb = err.__traceback__
@@ -368,6 +425,16 @@ def hostile_outcomes(
             kwargs[parameter] = bad
             result, err = run_call(fn, kwargs)
             outcomes.append(classify(key, parameter, mutation, result, err))
+        for mutation, bad in tolerated_mutations(value):
+            if (key, parameter, mutation) in accepted:
+                continue
+            kwargs = {n: _copy(v) for n, v in example.kwargs.items() if n != parameter}
+            kwargs[parameter] = bad
+            where = _scratch_directory() if mutation == "unknown-text" else contextlib.nullcontext()
+            with where:
+                result, err = run_call(fn, kwargs)
+            names = (*example.kwargs, *defaults)
+            outcomes.append(classify_tolerated(key, parameter, mutation, result, err, names))
     return outcomes
 
 

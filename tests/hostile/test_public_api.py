@@ -9,6 +9,7 @@ import importlib
 import pkgutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.hostile import harness
@@ -60,3 +61,34 @@ def test_hostile_input_is_refused_clearly(key):
     assert not bad, f"{len(bad)} of {len(outcomes)} hostile calls handled badly:\n" + "\n".join(
         map(str, bad)
     )
+
+
+@pytest.mark.filterwarnings("ignore:Casting complex values")  # the complex-array mutation
+def test_tolerated_mutations_refuse_a_deep_failure_and_accept_a_return(tmp_path, monkeypatch):
+    """The negative control of the tolerated mutations: a function that lets NumPy or a dict fail
+    is caught; one that accepts the value passes; an output folder lands in a scratch directory."""
+    monkeypatch.chdir(tmp_path)
+
+    def norm(x):  # a 1-D function: NumPy's "not aligned" error on a 2-D input
+        return float(np.dot(x, x))
+
+    def total(x):  # any rank is fine
+        return float(np.sum(x))
+
+    def option(name):  # a mistyped option: KeyError from the dict
+        return {"a": 1}[name]
+
+    def make(folder):  # an output folder: created where the call runs
+        Path(folder).mkdir()
+        return folder
+
+    def verdicts(fn, **kwargs):
+        example = harness.call(fn, **kwargs)
+        outcomes = harness.hostile_outcomes("f", example, fn, {})
+        return {o.mutation: o.verdict for o in outcomes}
+
+    assert verdicts(norm, x=np.ones(3))["extra-leading-dim"] != "clear"
+    assert verdicts(total, x=np.ones(3))["extra-leading-dim"] == "clear"
+    assert verdicts(option, name="a")["unknown-text"] == "deep error"
+    assert verdicts(make, folder="out")["unknown-text"] == "clear"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # the valid call's folder only

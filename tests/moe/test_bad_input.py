@@ -7,6 +7,7 @@ import pytest
 
 from labs.moe import (
     MoEConfig,
+    aux_balance_loss,
     init_params,
     load_imbalance,
     moe_forward,
@@ -37,6 +38,10 @@ S = np.random.default_rng(0).standard_normal((4, 8))
         (lambda: load_imbalance(np.zeros(3)), ValueError, "expert_load"),
         (lambda: MoEConfig(d_model=8, d_expert=4, n_routed=4, k=5), ValueError, "k=5"),
         (lambda: route(S.astype(np.int64), 2), TypeError, "scores"),
+        # the router's scores (logits) where its probabilities belong: a wrong loss, not an error,
+        # before the audit of December 2026 (-5.0 for negative scores)
+        (lambda: aux_balance_loss(S, route(S, 2)[0]), ValueError, r"probs must hold .*\[0, 1\]"),
+        (lambda: aux_balance_loss(np.full((4, 8), 0.5), route(S, 2)[0]), ValueError, "probs"),
     ],
 )
 def test_refused_with_the_parameter_named(call, error, words):

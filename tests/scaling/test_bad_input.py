@@ -120,3 +120,11 @@ def test_chinchilla_objective_checks_its_arguments():
         chinchilla_objective(theta, log_n, log_d, log_loss, delta=0.0)
     with pytest.raises(TypeError, match="log_loss must hold floating-point numbers"):
         chinchilla_objective(theta, log_n, log_d, np.array([3, 2]))
+
+
+def test_a_transition_table_of_weights_is_refused(corpus):
+    # found by the audit of December 2026: a (V, V, V) table of non-negative weights whose rows do
+    # not sum to 1 made a MarkovCorpus, whose entropies and losses then meant nothing
+    with pytest.raises(ValueError, match=r"transition must have rows .* sum to 1, got a row"):
+        dataclasses.replace(corpus, transition=corpus.transition * 2)
+    dataclasses.replace(corpus, transition=corpus.transition.copy())  # the control: accepted

@@ -75,6 +75,17 @@ def test_bad_inputs_named():
         allocation_sensitivity(load_chinchilla_points(0), C_CHIN, method="kaplan")
     with pytest.raises(ValueError, match="drop"):
         allocation_sensitivity(load_chinchilla_points(0), C_CHIN, drop=(0, 300))
+    # found by the hostile-input harness's extra-leading-dim mutation (December 2026): a 2-D
+    # budgets array failed inside NumPy ("operands could not be broadcast together")
+    with pytest.raises(ValueError, match="budgets must be one budget or a 1-D list"):
+        allocation_sensitivity(load_chinchilla_points(0), C_CHIN, budgets=[[1e20, 1e21]])
+    # one budget, or budgets in other units than the runs' compute: the error blamed drop=0
+    with pytest.raises(ValueError, match=r"budgets must keep at least 2 .* only 0 of 2 budgets"):
+        allocation_sensitivity(
+            load_chinchilla_points(0), C_CHIN, method="isoflop", budgets=[1e9, 1e10]
+        )
+    with pytest.raises(ValueError, match=r"budgets must keep at least 2 .* only 1 of 1 budgets"):
+        allocation_sensitivity(load_chinchilla_points(0), C_CHIN, method="isoflop", budgets=1e20)
 
 
 @pytest.fixture(scope="module")

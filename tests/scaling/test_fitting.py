@@ -166,6 +166,20 @@ def test_isoflop_minima_finds_the_vertex():
     assert fit_power_law(kept, n_opt)[1] == pytest.approx(0.5)
 
 
+# Seven runs on each of two budgets, an exact parabola in log N around N* = sqrt(C).
+_ISO = tuple(
+    np.array(column)
+    for column in zip(
+        *(
+            (np.sqrt(c) * np.exp(x), c, 2.0 + 0.1 * x**2)
+            for c in (1e18, 1e20)
+            for x in np.linspace(-2, 2, 7)
+        ),
+        strict=True,
+    )
+)
+
+
 def test_isoflop_on_epoch_points_matches_approach_2():
     n, d, loss = load_chinchilla_points()
     budgets = [6e18, 1e19, 3e19, 6e19, 1e20, 3e20, 6e20, 1e21, 3e21]  # Hoffmann et al., Fig. 3
@@ -212,6 +226,10 @@ def test_extrapolation_on_exact_law_is_exact():
         (lambda: fit_power_law([2.0, 2.0], [1.0, 2.0]), ValueError, "distinct"),
         (lambda: fit_power_law([1.0, -2.0], [1.0, 2.0]), ValueError, "x must be > 0"),
         (lambda: isoflop_minima([1.0], [1.0, 2.0], [1.0], [1.0]), ValueError, "same length"),
+        # found by the hostile-input audit of December 2026: a 2-D budgets array failed inside
+        # NumPy, and budgets in other units than C returned three empty arrays without a word
+        (lambda: isoflop_minima(*_ISO, [[1e18, 1e20]]), ValueError, "budgets must be one budget"),
+        (lambda: isoflop_minima(*_ISO, [1e9, 1e10]), ValueError, "budgets must include one"),
         (
             lambda: extrapolation_study(
                 [1e9] * 6, [1e10] * 6, [2.0] * 6, [1e21], holdout_above=1e20

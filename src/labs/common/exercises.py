@@ -108,7 +108,7 @@ class Exercise:
         text("signature", self.signature, nonempty=False)
         instance("cases", self.cases, tuple, "a tuple of Case objects")
         if not self.cases:
-            raise ValueError(f"Exercise {self.name!r} needs at least one case")
+            raise ValueError(f"cases must hold at least one case; Exercise {self.name!r} has none")
         if not all(isinstance(c, Case) for c in self.cases):
             raise TypeError(f"Exercise {self.name!r}: cases must all be Case objects")
         real_number("time_limit_s", self.time_limit_s, positive=True)

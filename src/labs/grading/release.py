@@ -123,9 +123,19 @@ def check_release(notebook, chapter: Chapter, hidden=None, solutions=None) -> No
         raise TypeError(f"notebook must be a path, got {type(notebook).__name__}")
     if not isinstance(chapter, Chapter):
         raise TypeError(f"chapter must be a Chapter, got {type(chapter).__name__}")
-    text = Path(notebook).read_text(encoding="utf-8")
-    nb = json.loads(text)
-    for cell in nb["cells"]:
+    path = Path(notebook)
+    if not path.is_file():
+        raise ValueError(f"notebook must name an existing .ipynb file, got {str(notebook)!r}")
+    text = path.read_text(encoding="utf-8")
+    try:
+        cells = json.loads(text)["cells"]
+    except (ValueError, KeyError, TypeError):  # not JSON, or JSON without a "cells" entry
+        cells = None
+    if not isinstance(cells, list):
+        raise ValueError(
+            f"notebook must be a Jupyter notebook (JSON with a list of cells), got {path.name!r}"
+        )
+    for cell in cells:
         if is_exercise_cell(cell):
             problem = _stub_problem("".join(cell["source"]))
             if problem:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
+
 from labs.common import validate
 from labs.common.validate import describe_value, integer, real_number, size
 
@@ -23,6 +25,8 @@ MAX_WIDTH = 2**16
 MAX_NODES = 2**16
 _EXPERTS_WHY = "no model has that many experts; a larger value is a typo"
 _WIDTH_WHY = "no layer is that wide; a larger value is a typo"
+# A row of router probabilities sums to 1 up to rounding: float16 carries about 3 decimal digits.
+_SUM_TOLERANCE = 1e-3
 
 # The weights of a DeepSeekMoE layer: x @ w with w of shape (d_in, d_out), experts stacked first.
 PARAM_NAMES = ("router", "shared_w1", "shared_w3", "shared_w2", "w1", "w3", "w2")
@@ -127,6 +131,20 @@ def check_indices(expert_indices, n_experts: int, framework: str = "numpy"):
 def check_aux(probs, expert_indices, framework: str = "numpy"):
     """Router probabilities (tokens, experts) and the chosen experts (tokens, k)."""
     probs = validate.array("probs", probs, framework=framework, ndim=2)
+    host = validate.host_values(probs)
+    if host is not None:  # logits or unnormalised scores would give a wrong loss, not an error
+        if host.min() < 0 or host.max() > 1:
+            raise ValueError(
+                "probs must hold router probabilities in [0, 1] (a softmax of the scores, not "
+                f"the scores themselves), got values from {host.min():.4g} to {host.max():.4g}"
+            )
+        sums = host.sum(axis=1, dtype=np.float64)
+        worst = int(np.argmax(np.abs(sums - 1)))
+        if abs(sums[worst] - 1) > _SUM_TOLERANCE:
+            raise ValueError(
+                f"probs must have rows that sum to 1 (each token's router probabilities), got "
+                f"a row summing to {sums[worst]:.6g} (row {worst})"
+            )
     indices = check_indices(expert_indices, probs.shape[1], framework)
     if indices.shape[0] != probs.shape[0] or indices.shape[1] > probs.shape[1]:
         raise ValueError(

@@ -439,6 +439,16 @@ def check_study(fields: dict) -> dict:
     return out
 
 
+def budget_list(budgets) -> np.ndarray:
+    """IsoFLOP `budgets`: one compute budget or a 1-D list of them, each finite and > 0."""
+    budgets = positive_array("budgets", budgets)
+    if budgets.ndim > 1:
+        raise ValueError(
+            f"budgets must be one budget or a 1-D list of them, got shape {budgets.shape}"
+        )
+    return budgets
+
+
 def check_sensitivity_args(points, budget, drop, method, budgets, starts, width) -> tuple:
     """The arguments of `allocation_sensitivity`, checked (budgets None: the paper's IsoFLOPs)."""
     if not isinstance(points, (tuple, list)) or len(points) != 3:
@@ -449,7 +459,7 @@ def check_sensitivity_args(points, budget, drop, method, budgets, starts, width)
     method = one_of("method", method, ("parametric", "isoflop"))
     if budgets is None:
         budgets = fact("chinchilla_isoflop_budgets").value
-    budgets = positive_array("budgets", budgets)
+    budgets = budget_list(budgets)
     starts = size("starts", starts, maximum=MAX_STARTS, why="the paper's grid has 4,500 points")
     width = real_number("width", width, positive=True)
     return N, D, loss, budget, drop, method, budgets, starts, width

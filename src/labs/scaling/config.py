@@ -162,6 +162,13 @@ class MarkovCorpus:
         v = transition.shape[0]
         if transition.shape != (v, v, v) or v < 2 or (transition < 0).any():
             raise ValueError("transition must be a (V, V, V) table of probabilities, V >= 2")
+        sums = transition.sum(axis=-1)
+        if not np.allclose(sums, 1.0, atol=1e-6):  # a row of weights, not of probabilities
+            worst = np.unravel_index(np.argmax(np.abs(sums - 1)), sums.shape)
+            raise ValueError(
+                "transition must have rows transition[a, b, :] that sum to 1, got a row "
+                f"summing to {sums[worst]:.6g} at (a, b) = {tuple(int(i) for i in worst)}"
+            )
         for name in ("train", "valid"):
             stream = integer_array(name, getattr(self, name), ndim=1, low=0, high=v)
             object.__setattr__(self, name, stream)

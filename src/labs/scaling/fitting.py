@@ -29,6 +29,7 @@ from labs.common.validate import array, integer, real_number, size
 from labs.scaling.checks import (
     MAX_RESAMPLES,
     MAX_STARTS,
+    budget_list,
     check_fit_result,
     check_law,
     check_objective_args,
@@ -296,15 +297,23 @@ def isoflop_minima(N, C, loss, budgets, *, width: float = 0.1, min_runs: int = 4
 
     Runs whose compute lies within `width` decades of a budget form its profile; a parabola in
     log N fitted to their losses gives N_opt at its vertex. Budgets with fewer than `min_runs`
-    runs, or whose parabola opens downwards, are skipped.
+    runs, or whose parabola opens downwards, are skipped; ValueError if every budget is.
 
     Returns three arrays: the budgets kept, N_opt and the parabola's minimum loss.
     """
     N, C, loss = check_runs(N, C, loss, d_name="C")
-    budgets = positive_array("budgets", budgets)
+    budgets = budget_list(budgets)
     width = real_number("width", width, positive=True)
     min_runs = size("min_runs", min_runs, minimum=3, maximum=len(N), why="the number of runs")
-    return _isoflop_minima(N, C, loss, budgets, width, min_runs)
+    found = _isoflop_minima(N, C, loss, budgets, width, min_runs)
+    if not len(found[0]):  # budgets in other units than C (or far from every run) keep nothing
+        raise ValueError(
+            f"budgets must include one with at least min_runs={min_runs} runs within "
+            f"width={width:g} decades of compute and a parabola that opens upwards; none does "
+            f"(budgets span {budgets.min():.3g} to {budgets.max():.3g} FLOPs, the runs' C "
+            f"{C.min():.3g} to {C.max():.3g})"
+        )
+    return found
 
 
 def _isoflop_minima(N, C, loss, budgets, width: float, min_runs: int):

@@ -62,7 +62,12 @@ def _allocation_sensitivity(N, D, loss, budget, drop, method, budgets, starts, w
         else:
             kept, n_iso, _ = _isoflop_minima(n, _training_flops(n, d), l, budgets, width, 4)
             if len(kept) < 2:
-                raise ValueError(f"drop={k} leaves fewer than 2 IsoFLOP profiles to fit")
+                raise ValueError(
+                    f"budgets must keep at least 2 IsoFLOP profiles to fit an exponent, but with "
+                    f"drop={k} and width={width:g} only {len(kept)} of {budgets.size} budgets have "
+                    f"at least 4 runs (budgets span {budgets.min():.3g} to {budgets.max():.3g} "
+                    "FLOPs)"
+                )
             a, log_k = np.polyfit(np.log(kept), np.log(n_iso), 1)  # N_opt = k C^a
             n_opt.append(float(np.exp(log_k) * budget**a))
             exponent.append(float(a))
