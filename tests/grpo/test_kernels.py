@@ -250,7 +250,7 @@ def random_batch(seed, b=6, t=5):
     old = np.log(rng.uniform(0.05, 1.0, size=(b, t)))
     lp = old + rng.normal(0, 0.3, size=(b, t))  # ratios from ~0.4 to ~2.5: some clipped
     lp = np.minimum(lp, 0.0)
-    ref = old + rng.normal(0, 0.3, size=(b, t))
+    ref = np.minimum(old + rng.normal(0, 0.3, size=(b, t)), 0.0)  # log-probabilities: <= 0
     adv = rng.normal(size=b)
     mask = (rng.uniform(size=(b, t)) < 0.7).astype(np.float64)
     mask[0] = 0.0  # one empty sequence
@@ -352,6 +352,10 @@ BAD_LOSS = [
     # |A| = 1e308 overflowed the sums to inf - inf = NaN; 2e4 is past the cap of 1e4.
     ({"advantages": np.array([1e308, -1e308])}, {}, ValueError, "advantages must be"),  # JAX: inf
     ({"advantages": np.array([2e4, 0.0])}, {}, ValueError, "advantages must be at most 10000"),
+    # Logits or probabilities where log-probabilities belong returned a loss without an error.
+    ({"logp": np.full((2, 3), 1.5)}, {}, ValueError, "logp must hold log-probabilities"),
+    ({"old_logp": np.full((2, 3), 0.5)}, {}, ValueError, "old_logp must hold log-probabilities"),
+    ({"ref_logp": np.full((2, 3), 2.0)}, {}, ValueError, "ref_logp must hold log-probabilities"),
 ]
 
 
@@ -377,6 +381,21 @@ def test_grpo_loss_bad_input(framework, change, kwargs, exc, fragment):
         call = lambda: gjax.grpo_loss(*[jnp.asarray(a) for a in ordered], **kwargs)  # noqa: E731
     with pytest.raises(exc, match=fragment):
         call()
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_kl_k3_refuses_what_is_not_a_log_probability(framework):
+    # Probabilities (0.5, 0.25) where log-probabilities belong: k3 would be computed and be wrong.
+    # The control: their logarithms, and a log-probability one float32 rounding above 0, pass.
+    p, q = np.array([0.5, 0.5]), np.array([0.25, 0.25])
+    kl = {"numpy": kl_k3, "torch": gtorch.kl_k3, "jax": gjax.kl_k3}[framework]
+    wrap = {"numpy": np.asarray, "torch": torch.as_tensor, "jax": jnp.asarray}[framework]
+    with pytest.raises(ValueError, match="logp must hold log-probabilities"):
+        kl(wrap(p), wrap(np.log(q)))
+    with pytest.raises(ValueError, match="ref_logp must hold log-probabilities"):
+        kl(wrap(np.log(p)), wrap(q))
+    value = kl(wrap(np.array([np.log(0.5), 1e-7])), wrap(np.log(q)))
+    assert np.all(np.isfinite(np.asarray(value)))
 
 
 def test_torch_rejects_non_tensors():

@@ -148,7 +148,7 @@ def random_batch(seed, b=6, t=5):
     rng = np.random.default_rng(seed)
     old = np.log(rng.uniform(0.05, 1.0, size=(b, t)))
     lp = np.minimum(old + rng.normal(0, 0.3, size=(b, t)), 0.0)  # ratios ~0.4 to ~2.5
-    ref = old + rng.normal(0, 0.3, size=(b, t))
+    ref = np.minimum(old + rng.normal(0, 0.3, size=(b, t)), 0.0)  # log-probabilities: <= 0
     adv = rng.normal(size=b)
     mask = (rng.uniform(size=(b, t)) < 0.7).astype(np.float64)
     mask[0] = 0.0  # one empty sequence

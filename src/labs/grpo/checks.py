@@ -140,10 +140,28 @@ def check_targets(targets, n_problems: int):
     return targets
 
 
+# How far above zero a log-probability may read: log_softmax in float32 rounds a certain token's
+# log-probability to 0 or to a few units of 1e-7 either side, never to 1e-4.
+LOGP_SLACK = 1e-4
+
+
+def log_probabilities(name: str, value):
+    """Refuse an array of log-probabilities with an entry above zero (host-resident data only, as
+    labs.common.validate's finite check): logits or probabilities passed where log-probabilities
+    belong give a wrong loss without an error."""
+    host = host_values(value)
+    if host is not None and host.size and float(host.max()) > LOGP_SLACK:
+        raise ValueError(
+            f"{name} must hold log-probabilities (at most 0), got an entry of "
+            f"{float(host.max()):.4g}: logits or probabilities where log-probabilities belong?"
+        )
+    return value
+
+
 def check_kl_args(logp, ref_logp, *, framework: str):
     """Checked (logp, ref_logp) of `kl_k3`: floating arrays of one shape."""
-    logp = array("logp", logp, framework=framework)
-    ref_logp = array("ref_logp", ref_logp, framework=framework)
+    logp = log_probabilities("logp", array("logp", logp, framework=framework))
+    ref_logp = log_probabilities("ref_logp", array("ref_logp", ref_logp, framework=framework))
     same_shape(("logp", logp), ("ref_logp", ref_logp))
     if framework == "torch":
         same_device(("logp", logp), ("ref_logp", ref_logp))
@@ -221,11 +239,11 @@ def check_loss_args(
 ):
     """Checked arguments of `grpo_loss`, for any framework: the five arrays, then the settings
     of `check_loss_settings` (clip_low, clip_high, beta, group_size, loss_type, max_len)."""
-    logp = array("logp", logp, framework=framework)
+    logp = log_probabilities("logp", array("logp", logp, framework=framework))
     if logp.ndim != 2:
         raise ValueError(f"logp must have shape (B, T), got {tuple(logp.shape)}")
-    old_logp = array("old_logp", old_logp, framework=framework)
-    ref_logp = array("ref_logp", ref_logp, framework=framework)
+    old_logp = log_probabilities("old_logp", array("old_logp", old_logp, framework=framework))
+    ref_logp = log_probabilities("ref_logp", array("ref_logp", ref_logp, framework=framework))
     advantages = array("advantages", advantages, framework=framework)
     host = host_values(advantages)
     if host is not None and host.size and np.abs(host).max() > MAX_ADVANTAGE:
