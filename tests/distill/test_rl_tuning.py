@@ -127,6 +127,11 @@ def test_the_committed_record_matches_the_script(task, student):
     assert record["best"]["se"] == pytest.approx(gains.std(ddof=1) / np.sqrt(len(gains)))
     # the cold start is the same in every setting of a seed, and the sweep's
     sweep = json.loads(SWEEP_RESULTS.read_text())
+    # the first setting is chapter 5's recipe: the sweep's long GRPO arm again, point for point
+    assert SEARCH[0] == {"name": "chapter 5"}
+    for seed in map(str, SEARCH_SEEDS):
+        run, arm = record["settings"][0]["runs"][seed], sweep["seeds"][seed]["grpo_long"]
+        assert (run["flops"], run["accuracy"]) == (arm["flops"], arm["accuracy"])
     for seed, arms in sweep["seeds"].items():
         starts = {e["runs"][seed]["start"] for e in record["settings"] if seed in e["runs"]}
         assert starts == {arms["grpo_long"]["accuracy"][0]}

@@ -1,19 +1,20 @@
 """Chapter 6's tuning search for GRPO on the cold-started student: is there an RL baseline that
 learns within the long GRPO arm's budget?
 
-Taught in chapter 6, "Did GRPO get a fair chance?". The sweep's GRPO arms (`labs.distill.sweep`)
-use chapter 5's recipe, tuned for the larger teacher, and the student does not learn from it, even
-at four times the comparison's budget. This script tries other settings of the same loop
-(`labs.distill.sequence.grpo_on_student`) on the same cold start, each for the FLOPs of the
-sweep's "grpo_long" arm (`grpo_step_flops`, the sweep's accounting), and keeps every setting it
-tried in its record, so that the search is on file and not only its best result:
+Taught in chapter 6, "Distillation against RL, in miniature" ("Did GRPO get a fair chance?").
+The sweep's GRPO arms (`labs.distill.sweep`) use chapter 5's recipe, tuned for the larger
+teacher, and the student does not learn from it, even at four times the comparison's budget. This
+script tries other settings of the same loop (`labs.distill.sequence.grpo_on_student`) on the same
+cold start, each for the FLOPs of the sweep's "grpo_long" arm (`grpo_step_flops`, the sweep's
+accounting), and keeps every setting it tried in its record, so that the search is on file and not
+only its best result:
 
     python -m labs.distill.rl_tuning        # writes src/labs/distill/data/rl_tuning.json
 
 It runs each setting of `SEARCH` on the search seeds (0 and 1), picks the setting with the
 largest mean held-out gain over its start, and runs that one on the sweep's four seeds (0 to 3;
-seeds 0 and 1 are the search's runs, the same code with the same seeds). It takes about half an
-hour on a shared two-core machine. The held-out gain is the student's greedy accuracy on the
+seeds 0 and 1 are the search's runs, the same code with the same seeds). It took 37 minutes with
+`--jobs 2` on a shared two-core machine. The held-out gain is the student's greedy accuracy on the
 held-out problems at the end of the run minus at its start (the cold start, the same for every
 setting of a seed).
 """
