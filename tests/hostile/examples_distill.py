@@ -287,6 +287,17 @@ EXAMPLES = {
         long_grpo_chunks=1,
         arms=("distill", "answers", "grpo"),
     ),  # fmt: skip
+    "labs.distill.rl_tuning.budget_flops": lambda: call(task=_task(), student=_policy()),
+    "labs.distill.rl_tuning.setting_plan": lambda: call(
+        task=_task(), student=_policy(), setting={"name": "G 16", "group_size": 16}
+    ),
+    "labs.distill.rl_tuning.run_setting": lambda: call(
+        task=_task(),
+        setting={"name": "G 32 x 8", "group_size": 32, "prompts_per_step": 8, "lr": 5e-3},
+        seed=0,
+        warm_up_steps=1,
+        steps=1,
+    ),  # fmt: skip
     # labs.distill.jax
     "labs.distill.jax.soft_targets": lambda: call(logits=_jax(S), temperature=2.0),
     "labs.distill.jax.distillation_loss": lambda: _loss(_jax),
@@ -313,6 +324,7 @@ _SEEDS = (
     "labs.distill.teacher.train_teacher",
     "labs.distill.sweep.cold_student",
     "labs.distill.sweep.run_seed",
+    "labs.distill.rl_tuning.run_setting",
 )
 
 # (key, parameter, mutation) -> why this hostile class is a legitimate input there.
