@@ -72,6 +72,12 @@ def _fit():
     return fit_chinchilla(*_runs(), starts=1)
 
 
+def _sweep_seeds_file():
+    from importlib import resources
+
+    return str(resources.files("labs.scaling").joinpath("data/sweep_seeds.json"))
+
+
 def _pilot_bootstrap_file():
     from importlib import resources
 
@@ -138,6 +144,25 @@ def _pilot(lab, target_C):
 def _power(x, y):
     p, log_k = np.polyfit(np.log(x), np.log(y), 1)
     return float(np.exp(log_k)), float(p)
+
+
+@functools.cache
+def _law_sweep():
+    """A 4 x 4 sweep whose losses follow a known law exactly (for summarize_sweep)."""
+    from labs.scaling import ChinchillaParams, chinchilla_loss
+    from labs.scaling.sweep import SweepResult
+
+    width, steps = np.meshgrid([4, 8, 16, 32], [50, 100, 200, 400], indexing="ij")
+    width, steps = width.ravel(), steps.ravel()
+    n = 64.0 * 2 * width + 32 * width + 12.0 * width**2  # embeddings, head and one block
+    d = steps * 16.0 * 32
+    law = ChinchillaParams(E=2.3, A=40.0, B=400.0, alpha=0.5, beta=0.5)
+    loss = chinchilla_loss(n, d, law)
+    curves = tuple(np.full(int(s), x + 0.1) for s, x in zip(steps, loss, strict=True))
+    return SweepResult(
+        N=n, D=d, C=6 * n * d, loss=loss, d_model=width, steps=steps, curves=curves,
+        framework="torch", schedule="matched",
+    )  # fmt: skip
 
 
 def _sweep_kwargs():
@@ -264,6 +289,9 @@ EXAMPLES = {
         seed=0,
     ),  # fmt: skip
     f"{SCALING}.pilot_bootstrap.load_pilot_bootstrap": lambda: call(path=_pilot_bootstrap_file()),
+    # sweep_seeds.py
+    f"{SCALING}.sweep_seeds.summarize_sweep": lambda: call(sweep=_law_sweep(), entropy_rate=2.3),
+    f"{SCALING}.sweep_seeds.load_sweep_seeds": lambda: call(path=_sweep_seeds_file()),
     # deepseek.py
     f"{SCALING}.deepseek.deepseek_flops_per_token": lambda: call(
         n_layer=30, d_model=4096, seq_len=4096

@@ -1,0 +1,142 @@
+"""The tiny-model sweep of chapter 1 over training seeds: how far another seed moves its numbers.
+
+Run as `python -m labs.scaling.sweep_seeds --seeds 8` (about half a minute of CPU per seed); it
+trains the notebook's CPU sweep (SETTINGS: widths 4 to 32, 50 to 400 steps, the corpus of seed 0)
+once per training seed (the seed of the weights and of the batches), summarises each sweep with
+`summarize_sweep`, and writes `labs/scaling/data/sweep_seeds.json` with the command, date,
+versions and machine that made it. The notebook trains seed 0 live within its 90-second budget,
+summarises it with the same function, and asserts that it lands inside the committed spread.
+
+Taught in chapter 1, "Your own sweep" and "DeepSeek's own scaling laws".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy
+
+from labs.common.runtime import processor_name, provenance, read_results
+from labs.common.validate import instance, real_number
+from labs.scaling.deepseek import deepseek_flops_per_token
+from labs.scaling.fitting import fit_chinchilla
+from labs.scaling.predict import extrapolation_study
+from labs.scaling.sweep import SweepResult
+
+__all__ = ["SETTINGS", "load_sweep_seeds", "summarize_sweep"]
+
+# The notebook's CPU sweep (SCALE = "small"), its learning rate and the grid starts of its fits.
+SETTINGS = {
+    "widths": [4, 8, 16, 32],
+    "steps": [50, 100, 200, 400],
+    "train_tokens": 300_000,
+    "corpus_seed": 0,
+    "peak_lr": 3e-2,
+    "context": 32,
+    "starts": 16,
+}
+
+
+def summarize_sweep(sweep: SweepResult, entropy_rate: float) -> dict:
+    """What chapter 1 reads off one sweep, as plain floats.
+
+    Args:
+        sweep: a `SweepResult` of one layer per model (as `train_sweep` makes).
+        entropy_rate: the corpus's entropy rate in nats per token (the true E).
+
+    Returns:
+        dict with "E", "alpha", "beta", "a" of the law fitted to the sweep, "E_gap" (fitted E
+        over the true one, minus 1), "median_abs_residual" (log loss), "a_nonemb" and "a_m" (the
+        allocation exponent with N replaced by the non-embedding count 12 d^2 and by M / 6), and
+        "extrapolation_runs" and "extrapolation_errors": the number of cheapest runs each of three
+        laws is fitted on (about half, three quarters, all but the costliest) and its signed
+        relative error on the costliest run, as chapter 1's "Predicting the big run" does.
+    """
+    instance("sweep", sweep, SweepResult)
+    entropy_rate = real_number("entropy_rate", entropy_rate, positive=True)
+    return _summarize_sweep(sweep, entropy_rate)
+
+
+def _summarize_sweep(sweep: SweepResult, entropy_rate: float) -> dict:
+    """Three fits of the whole sweep, and three of its cheapest runs."""
+    starts = SETTINGS["starts"]
+    fit = fit_chinchilla(sweep.N, sweep.D, sweep.loss, starts=starts)
+    width = sweep.d_model.astype(np.float64)
+    n_nonemb = 12.0 * width**2  # 6 N1 / 6 for one layer
+    m = np.array([deepseek_flops_per_token(1, int(w), SETTINGS["context"]) for w in width])
+    fit_nonemb = fit_chinchilla(n_nonemb, sweep.D, sweep.loss, starts=starts)
+    fit_m = fit_chinchilla(m / 6, sweep.D, sweep.loss, starts=starts)
+    order = np.argsort(sweep.C)  # the notebook's cuts: C up to that of the 9th, 13th, 15th run
+    cuts = [sweep.C[order[k]] for k in (len(order) // 2, len(order) * 3 // 4, len(order) - 2)]
+    study = extrapolation_study(
+        sweep.N, sweep.D, sweep.loss, cuts, holdout_above=sweep.C[order[-1]], starts=4
+    )
+    return {
+        "E": float(fit.E),
+        "alpha": float(fit.alpha),
+        "beta": float(fit.beta),
+        "a": float(fit.a),
+        "E_gap": float(fit.E / entropy_rate - 1),
+        "median_abs_residual": float(np.median(np.abs(fit.residuals))),
+        "a_nonemb": float(fit_nonemb.a),
+        "a_m": float(fit_m.a),
+        "extrapolation_runs": [int(n) for n in study.n_train],
+        "extrapolation_errors": [float(err[0]) for err in study.errors],
+    }
+
+
+def load_sweep_seeds(path: str | Path | None = None) -> dict:
+    """The committed seeds (`labs/scaling/data/sweep_seeds.json`), or the file at `path`.
+
+    Returns:
+        dict(meta, seeds, N, D, d_model, steps, loss, summaries): N, D, d_model and steps
+        describe the 16 runs of the grid (the same for every seed), loss holds each seed's 16
+        validation losses in that order, summaries each seed's `summarize_sweep`.
+    """
+    return read_results("labs.scaling", "sweep_seeds.json", path)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from labs.scaling.lm import make_corpus
+    from labs.scaling.torch import train_sweep
+
+    parser = argparse.ArgumentParser(prog="python -m labs.scaling.sweep_seeds")
+    parser.add_argument("--seeds", type=int, default=8, help="training seeds 0 .. seeds-1")
+    parser.add_argument("--out", default=None, help="default: data/sweep_seeds.json")
+    args = parser.parse_args(argv)
+    if not 2 <= args.seeds <= 64:
+        parser.error(f"--seeds must be in [2, 64], got {args.seeds}")
+    out = Path(args.out or Path(__file__).parent / "data" / "sweep_seeds.json")
+    corpus = make_corpus(train_tokens=SETTINGS["train_tokens"], seed=SETTINGS["corpus_seed"])
+    begin = time.perf_counter()
+    losses, summaries = [], []
+    for seed in range(args.seeds):
+        sweep = train_sweep(
+            corpus, SETTINGS["widths"], SETTINGS["steps"], peak_lr=SETTINGS["peak_lr"],
+            seed=seed, device="cpu",
+        )  # fmt: skip
+        losses.append([float(x) for x in sweep.loss])
+        summaries.append(_summarize_sweep(sweep, corpus.entropy_rate))
+        print(f"seed {seed}: {time.perf_counter() - begin:.0f} s", flush=True)
+    made = provenance("labs.scaling.sweep_seeds", argv)
+    made["versions"]["scipy"] = scipy.__version__  # L-BFGS-B, the optimiser of every fit
+    made["processor"] = processor_name()
+    meta = {
+        **made,
+        "settings": {**SETTINGS, "entropy_rate": corpus.entropy_rate},
+        "seconds": round(time.perf_counter() - begin, 1),
+    }
+    results = {"meta": meta, "seeds": list(range(args.seeds))}
+    grid = {key: getattr(sweep, key).tolist() for key in ("N", "D", "d_model", "steps")}
+    results |= {**grid, "loss": losses, "summaries": summaries}  # the grid is the same per seed
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
