@@ -146,14 +146,21 @@ def measure_token_costs(
     threads = size("threads", threads, maximum=1024, why="more than any CPU has")
     device = timing_device(device)
     seed = integer("seed", seed, minimum=0, maximum=2**32 - 1)
+    # On a CPU with one thread, this process's CPU time: load from other programs then cannot
+    # inflate one step's time and not another's (on a loaded 2-core machine the wall clock failed
+    # the chapter's batch-1 check in two runs of five); a GPU's work, or several threads', needs
+    # the wall clock.
+    clock = "cpu" if device.type == "cpu" and threads == 1 else "wall"
     flops_per_s, bytes_per_s = measure_ceilings(
-        clock="wall", threads=threads, repeats=repeats, device=device
+        clock=clock, threads=threads, repeats=repeats, device=device
     )
     before = torch.get_num_threads()
     if device.type == "cpu":
         torch.set_num_threads(threads)
     try:
-        decode, train = _time_steps(width, layers, batches, train_batch, repeats, device, seed)
+        decode, train = _time_steps(
+            width, layers, batches, train_batch, repeats, device, seed, clock
+        )
     finally:
         torch.set_num_threads(before)
     params = layers * width * width
@@ -171,7 +178,7 @@ def measure_token_costs(
     )
 
 
-def _time_steps(width, layers, batches, train_batch, repeats, device, seed):
+def _time_steps(width, layers, batches, train_batch, repeats, device, seed, clock):
     """Best seconds of one decoding step per batch, and of one training step."""
     import torch
 
@@ -191,7 +198,7 @@ def _time_steps(width, layers, batches, train_batch, repeats, device, seed):
     with torch.no_grad():
         for b in batches:
             x = normal(b, width)
-            decode.append(best_seconds(lambda x=x: forward(x), repeats=repeats, clock="wall",
+            decode.append(best_seconds(lambda x=x: forward(x), repeats=repeats, clock=clock,
                                        device=device))  # fmt: skip
     for w in weights:
         w.requires_grad_(True)
@@ -202,5 +209,5 @@ def _time_steps(width, layers, batches, train_batch, repeats, device, seed):
             w.grad = None
         forward(x).square().mean().backward()
 
-    train = best_seconds(train_step, repeats=repeats, clock="wall", device=device)
+    train = best_seconds(train_step, repeats=repeats, clock=clock, device=device)
     return decode, train
