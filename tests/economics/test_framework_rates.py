@@ -27,9 +27,11 @@ def test_the_frameworks_agree_on_a_large_product():
     # compiled kernel at its full rate, so their best rates differ by far less than 2x. Not at 256:
     # there single-threaded OpenBLAS runs about 3.5x slower than torch (9.5 against 33 GFLOP/s)
     # when the process starts with OPENBLAS_NUM_THREADS=1, as `make unit` starts it.
+    # NumPy against PyTorch: both multiply on the calling thread, whose CPU time the clock counts
+    # exactly; JAX's CPU client uses threads of its own, counted late (chapter 7 prints it only).
     rates = matmul_rounds((512,), rounds=3, repeats=2, show_progress=False)
-    best = [max(rates[f][512]) for f in FRAMEWORKS]
-    assert max(best) / min(best) < 2.0, best
+    best = {f: max(rates[f][512]) for f in FRAMEWORKS}
+    assert 0.5 < best["numpy"] / best["torch"] < 2.0, best
 
 
 @pytest.mark.parametrize(
