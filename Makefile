@@ -65,7 +65,11 @@ browser:
 	else echo "no browser at $(CHROMIUM): install Chromium or Chrome and pass CHROMIUM=/path/to/it" >&2; exit 1; fi
 	@test -x "$(CHROMIUM)" || { echo "still no browser at $(CHROMIUM)" >&2; exit 1; }
 
+# Chapters BOOK_JOBS at a time into the build's jupyter cache first (tools/execute_chapters.py):
+# most chapters train on one thread, so one at a time left a core idle. A raising cell fails there.
+BOOK_JOBS ?= 2
 book: $(STAMP) browser
+	$(PY) tools/execute_chapters.py . --jobs $(BOOK_JOBS)
 	$(JB) build . $(JB_FLAGS)
 	@test -f _build/html/index.html && echo "Book built: _build/html/index.html"
 	$(PY) tools/site_browser.py screenshots

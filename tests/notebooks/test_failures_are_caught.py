@@ -80,3 +80,30 @@ def test_book_build_fails_on_a_raising_cell(tmp_path, raises):
         assert (book / "_build" / "html" / "nb.html").exists()
         # the executed notebook's figure is in the site
         assert list((book / "_build" / "html" / "_images").glob("*.png")), "no figure in the book"
+
+
+@pytest.mark.parametrize("raises", [True, False], ids=["raising", "control"])
+def test_parallel_execution_fails_on_a_raising_cell_and_fills_the_builds_cache(tmp_path, raises):
+    """`make book` first runs tools/execute_chapters.py (chapters two at a time into the jupyter
+    cache); a raising cell must fail that step, and a clean notebook must be one the build then
+    takes from the cache instead of executing it again."""
+    plot = "import matplotlib.pyplot as plt\nplt.plot([0, 1], [1, 0])\nplt.show()"
+    book = write_book(tmp_path, "raise RuntimeError('boom')" if raises else plot)
+    tool = [sys.executable, str(ROOT / "tools" / "execute_chapters.py"), ".", "--jobs", "2"]
+    result = run(tool, cwd=book)
+    output = result.stdout + result.stderr
+    if raises:
+        assert result.returncode != 0, output[-3000:]
+        assert "boom" in output and "failed: nb.ipynb" in output, output[-3000:]
+        assert not (book / "_build" / ".jupyter_cache" / "executed").exists() or not any(
+            (book / "_build" / ".jupyter_cache" / "executed").iterdir()
+        )
+        return
+    assert result.returncode == 0 and "nb.ipynb: executed" in output, output[-3000:]
+    again = run(tool, cwd=book)  # a second run finds it cached and executes nothing
+    assert again.returncode == 0 and "in the cache already" in again.stdout, again.stdout
+    build = run([str(BIN / "jupyter-book"), "build", ".", *make_flags()], cwd=book)
+    log = build.stdout + build.stderr
+    assert build.returncode == 0, log[-3000:]
+    assert "Using cached notebook" in log and "Executing notebook" not in log, log[-3000:]
+    assert list((book / "_build" / "html" / "_images").glob("*.png")), "no figure in the book"

@@ -1,0 +1,155 @@
+"""Execute a book's notebooks a few at a time into the cache the book build reads.
+
+    python tools/execute_chapters.py [BOOK] [--jobs N]
+
+`make book` runs this before `jupyter-book build`. The build (myst-nb, `execute_notebooks: cache`
+in _config.yml) executes one notebook at a time; several chapters set torch to one thread, so one
+of CI's two cores sat idle for most of the build. Here the notebooks that _toc.yml lists and the
+cache does not hold yet run `--jobs` at a time (longest first), each in its own kernel in its own
+folder, exactly as myst-nb runs them (jupyter-cache's `single_nb_execution`, the timeout and
+`allow_errors` from _config.yml); each result is stored in the jupyter cache myst-nb matches
+notebooks against, so the build then executes nothing and renders the stored outputs.
+
+A cell that raises fails this step: the traceback is printed, the notebook is not cached, and the
+exit status is 1 (after the other notebooks finish, so that one run reports every failure).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
+from pathlib import Path
+
+import nbformat
+import yaml
+
+# Seconds each chapter took on 2 CPU cores (December 2026), used only to start the longest first
+# when the cache holds no earlier run of a chapter; a chapter not listed counts as 60 s.
+ORDER_HINT_S = {
+    "05_grpo": 125,
+    "06_distillation": 95,
+    "01_scaling_laws": 60,
+    "02_fp8": 50,
+    "04_moe": 50,
+    "07_economics": 45,
+    "08_hardware": 30,
+    "03_mla": 28,
+    "00_tour": 15,
+}
+
+
+def notebooks_in_toc(book: Path, toc: dict) -> list[Path]:
+    """The .ipynb files the table of contents lists, in its order."""
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key in ("root", "file"):
+                if isinstance(node.get(key), str):
+                    path = book / f"{node[key]}.ipynb"
+                    if path.is_file():
+                        found.append(path)
+            for value in node.values():
+                if isinstance(value, (list, dict)):
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(toc)
+    return found
+
+
+def execute_one(path: str, timeout: int, allow_errors: bool, in_temp: bool) -> dict:
+    """Run one notebook as myst-nb would; returns its executed JSON, seconds and any error."""
+    import tempfile
+
+    from jupyter_cache.executors.utils import single_nb_execution
+
+    nb = nbformat.read(path, as_version=4)
+    with tempfile.TemporaryDirectory() as temp:
+        cwd = temp if in_temp else str(Path(path).parent)
+        result = single_nb_execution(
+            nb, cwd=cwd, timeout=timeout, allow_errors=allow_errors, meta_override=True
+        )
+    return {
+        "path": path,
+        "notebook": nbformat.writes(result.nb),
+        "seconds": result.time,
+        "error": None if result.err is None else result.exc_string or repr(result.err),
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("book", nargs="?", default=".", help="the book's folder (default .)")
+    parser.add_argument("--jobs", type=int, default=2, help="notebooks at a time (default 2)")
+    args = parser.parse_args(argv)
+    if not 1 <= args.jobs <= 64:
+        parser.error(f"--jobs must be an integer from 1 to 64, got {args.jobs}")
+    book = Path(args.book).resolve()
+    config = yaml.safe_load((book / "_config.yml").read_text()) or {}
+    execute = config.get("execute") or {}
+    mode = execute.get("execute_notebooks", "auto")
+    if mode not in ("cache",):
+        print(f"execute_notebooks is {mode!r}, not 'cache': the build executes; nothing done here")
+        return 0
+    cache_path = book / (execute.get("cache") or "_build/.jupyter_cache")  # myst-nb's default
+    timeout = int(execute.get("timeout", 30))
+    allow_errors = bool(execute.get("allow_errors", False))
+    in_temp = bool(execute.get("run_in_temp", False))
+
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    cache = get_cache(str(cache_path))
+    todo, past = [], {}
+    for path in notebooks_in_toc(book, yaml.safe_load((book / "_toc.yml").read_text())):
+        nb = nbformat.read(path, as_version=4)
+        try:
+            record = cache.match_cache_notebook(nb)
+        except KeyError:
+            todo.append(path)
+        else:
+            past[path.stem] = record.data.get("execution_seconds")
+            print(f"{path.relative_to(book)}: in the cache already")
+    if not todo:
+        return 0
+    hint = {p: past.get(p.stem) or ORDER_HINT_S.get(p.stem, 60) for p in todo}
+    todo.sort(key=lambda p: -hint[p])
+    print(f"executing {len(todo)} notebooks, {args.jobs} at a time: {[p.stem for p in todo]}")
+    failed, start = [], time.perf_counter()
+    jobs = min(args.jobs, len(todo))
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(execute_one, str(p), timeout, allow_errors, in_temp) for p in todo]
+        for future in as_completed(futures):
+            done = future.result()
+            name = os.path.relpath(done["path"], book)
+            if done["error"] is not None:
+                failed.append(name)
+                print(f"\n{name}: FAILED after {done['seconds']:.1f} s\n{done['error']}\n")
+                continue
+            record = cache.add_nb_to_project(done["path"])
+            cache.cache_notebook_bundle(
+                CacheBundleIn(
+                    nbformat.reads(done["notebook"], as_version=4),
+                    record.uri,
+                    data={"execution_seconds": done["seconds"]},
+                ),
+                check_validity=False,
+                overwrite=True,
+            )
+            print(f"{name}: executed in {done['seconds']:.1f} s", flush=True)
+    print(f"{len(todo)} notebooks in {time.perf_counter() - start:.0f} s on {jobs} workers")
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
