@@ -227,6 +227,33 @@ _LAB_LAWS = (
 )
 _PILOT_BUDGET, _TARGET_C, _LAB_NOISE, _LAB_RTOL = 1e21, 1e24, 0.001, 0.4
 
+
+def _draw_pilot_law(seed: int) -> ChinchillaParams:
+    """A law drawn at random for a pilot lab, never printed: E from 1.5 to 2, A and B from 200 to
+    3,000 (uniform in log), alpha and beta from 0.28 to 0.42; redrawn until Chinchilla's 20 tokens
+    per parameter misses its N_opt at 1e24 FLOPs by a factor of 1.5 to 4 (a plan must measure)
+    and its N_opt at 1e20 FLOPs by less than 2.5 (the pilot budget can bracket it).
+
+    Chapter 1 measures a plan on one such law after Exercise 1.1; the hidden cases draw theirs with
+    other seeds (tests/exercises/hidden/scaling.py), so neither is shown in the chapter.
+    """
+    rng = np.random.default_rng(integer("seed", seed, minimum=0))
+    while True:
+        log_a, log_b = rng.uniform(np.log(200.0), np.log(3000.0), size=2)
+        alpha, beta = rng.uniform(0.28, 0.42, size=2)
+        law = ChinchillaParams(
+            E=float(rng.uniform(1.5, 2.0)),
+            A=float(np.exp(log_a)),
+            B=float(np.exp(log_b)),
+            alpha=float(alpha),
+            beta=float(beta),
+        )
+        miss = abs(np.log((_TARGET_C / 120) ** 0.5 / _true_n_opt(_TARGET_C, law)))
+        bracket = abs(np.log((1e20 / 120) ** 0.5 / _true_n_opt(1e20, law)))
+        if np.log(1.5) < miss < np.log(4.0) and bracket < np.log(2.5):
+            return law
+
+
 PILOT_BUDGET = Exercise(
     name="plan_pilot_runs",
     signature="plan_pilot_runs(lab: PilotLab, target_C: float) -> float",
