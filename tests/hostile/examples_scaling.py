@@ -133,17 +133,16 @@ def _split(C, params):
     return compute_optimal(C, params)
 
 
-def _huber(r, delta):
-    return np.where(np.abs(r) <= delta, 0.5 * r**2, delta * (np.abs(r) - 0.5 * delta))
+def _robust(x, y):
+    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
 def _pilot(lab, target_C):
     return (target_C / 120) ** 0.5
 
 
-def _power(x, y):
-    p, log_k = np.polyfit(np.log(x), np.log(y), 1)
-    return float(np.exp(log_k)), float(p)
+def _profiles(profiles, target_C):
+    return (target_C / 120) ** 0.5
 
 
 @functools.cache
@@ -376,8 +375,8 @@ EXAMPLES = {
     f"{SCALING}.jax.train_sweep": lambda: call(**_sweep_kwargs()),
     # exercises.py: a check takes whatever the student wrote; tests/common attacks `fn`.
     f"{SCALING}.exercises.check_compute_optimal_split": lambda: call(fn=_split, fixed=("fn",)),
-    f"{SCALING}.exercises.check_huber_loss": lambda: call(fn=_huber, fixed=("fn",)),
-    f"{SCALING}.exercises.check_power_law_fit": lambda: call(fn=_power, fixed=("fn",)),
+    f"{SCALING}.exercises.check_robust_exponent": lambda: call(fn=_robust, fixed=("fn",)),
+    f"{SCALING}.exercises.check_predict_n_opt": lambda: call(fn=_profiles, fixed=("fn",)),
     f"{SCALING}.exercises.check_plan_pilot_runs": lambda: call(fn=_pilot, fixed=("fn",)),
     f"{SCALING}.exercises.PilotLab": lambda: call(law=_law(), budget=1e21, noise=0.001, seed=0),
     # widgets.py
