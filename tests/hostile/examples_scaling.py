@@ -230,7 +230,7 @@ EXAMPLES = {
         init=(6.0, 6.0, 0.5, 0.3, 0.3),
     ),  # fmt: skip
     f"{SCALING}.fitting.fit_chinchilla": lambda: call(
-        N=_runs()[0], D=_runs()[1], loss=_runs()[2], delta=1e-3, starts=1, init=_law()
+        N=_runs()[0], D=_runs()[1], loss=_runs()[2], delta=1e-3, starts=1, init=_law(), fixed_E=1.8
     ),
     f"{SCALING}.fitting.chinchilla_residuals": lambda: call(
         N=_runs()[0], D=_runs()[1], loss=_runs()[2], params=_law()
@@ -472,6 +472,9 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
         )
         for parameter in ("x", "y")
     },
+    (f"{SCALING}.fitting.fit_chinchilla", "fixed_E", "none"): (
+        "None is the default: E is fitted with the other four parameters"
+    ),
     (f"{SCALING}.fitting.fit_chinchilla", "starts", "none"): (
         "None runs the paper's full 4,500-point grid, documented to take minutes"
     ),
