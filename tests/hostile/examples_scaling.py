@@ -72,6 +72,12 @@ def _fit():
     return fit_chinchilla(*_runs(), starts=1)
 
 
+def _schedule_seeds_file():
+    from importlib import resources
+
+    return str(resources.files("labs.scaling").joinpath("data/schedule_seeds.json"))
+
+
 def _sweep_seeds_file():
     from importlib import resources
 
@@ -291,6 +297,9 @@ EXAMPLES = {
     # sweep_seeds.py
     f"{SCALING}.sweep_seeds.summarize_sweep": lambda: call(sweep=_law_sweep(), entropy_rate=2.3),
     f"{SCALING}.sweep_seeds.load_sweep_seeds": lambda: call(path=_sweep_seeds_file()),
+    # schedule_seeds.py
+    f"{SCALING}.schedule_seeds.summarize_fit": lambda: call(sweep=_law_sweep(), entropy_rate=2.3),
+    f"{SCALING}.schedule_seeds.load_schedule_seeds": lambda: call(path=_schedule_seeds_file()),
     # deepseek.py
     f"{SCALING}.deepseek.deepseek_flops_per_token": lambda: call(
         n_layer=30, d_model=4096, seq_len=4096
