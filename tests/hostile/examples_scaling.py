@@ -72,6 +72,12 @@ def _fit():
     return fit_chinchilla(*_runs(), starts=1)
 
 
+def _schedule_seeds_file():
+    from importlib import resources
+
+    return str(resources.files("labs.scaling").joinpath("data/schedule_seeds.json"))
+
+
 def _sweep_seeds_file():
     from importlib import resources
 
@@ -133,17 +139,16 @@ def _split(C, params):
     return compute_optimal(C, params)
 
 
-def _huber(r, delta):
-    return np.where(np.abs(r) <= delta, 0.5 * r**2, delta * (np.abs(r) - 0.5 * delta))
+def _robust(x, y):
+    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
 def _pilot(lab, target_C):
     return (target_C / 120) ** 0.5
 
 
-def _power(x, y):
-    p, log_k = np.polyfit(np.log(x), np.log(y), 1)
-    return float(np.exp(log_k)), float(p)
+def _profiles(profiles, target_C):
+    return (target_C / 120) ** 0.5
 
 
 @functools.cache
@@ -231,7 +236,7 @@ EXAMPLES = {
         init=(6.0, 6.0, 0.5, 0.3, 0.3),
     ),  # fmt: skip
     f"{SCALING}.fitting.fit_chinchilla": lambda: call(
-        N=_runs()[0], D=_runs()[1], loss=_runs()[2], delta=1e-3, starts=1, init=_law()
+        N=_runs()[0], D=_runs()[1], loss=_runs()[2], delta=1e-3, starts=1, init=_law(), fixed_E=1.8
     ),
     f"{SCALING}.fitting.chinchilla_residuals": lambda: call(
         N=_runs()[0], D=_runs()[1], loss=_runs()[2], params=_law()
@@ -292,6 +297,9 @@ EXAMPLES = {
     # sweep_seeds.py
     f"{SCALING}.sweep_seeds.summarize_sweep": lambda: call(sweep=_law_sweep(), entropy_rate=2.3),
     f"{SCALING}.sweep_seeds.load_sweep_seeds": lambda: call(path=_sweep_seeds_file()),
+    # schedule_seeds.py
+    f"{SCALING}.schedule_seeds.summarize_fit": lambda: call(sweep=_law_sweep(), entropy_rate=2.3),
+    f"{SCALING}.schedule_seeds.load_schedule_seeds": lambda: call(path=_schedule_seeds_file()),
     # deepseek.py
     f"{SCALING}.deepseek.deepseek_flops_per_token": lambda: call(
         n_layer=30, d_model=4096, seq_len=4096
@@ -376,8 +384,8 @@ EXAMPLES = {
     f"{SCALING}.jax.train_sweep": lambda: call(**_sweep_kwargs()),
     # exercises.py: a check takes whatever the student wrote; tests/common attacks `fn`.
     f"{SCALING}.exercises.check_compute_optimal_split": lambda: call(fn=_split, fixed=("fn",)),
-    f"{SCALING}.exercises.check_huber_loss": lambda: call(fn=_huber, fixed=("fn",)),
-    f"{SCALING}.exercises.check_power_law_fit": lambda: call(fn=_power, fixed=("fn",)),
+    f"{SCALING}.exercises.check_robust_exponent": lambda: call(fn=_robust, fixed=("fn",)),
+    f"{SCALING}.exercises.check_predict_n_opt": lambda: call(fn=_profiles, fixed=("fn",)),
     f"{SCALING}.exercises.check_plan_pilot_runs": lambda: call(fn=_pilot, fixed=("fn",)),
     f"{SCALING}.exercises.PilotLab": lambda: call(law=_law(), budget=1e21, noise=0.001, seed=0),
     # widgets.py
@@ -473,6 +481,9 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
         )
         for parameter in ("x", "y")
     },
+    (f"{SCALING}.fitting.fit_chinchilla", "fixed_E", "none"): (
+        "None is the default: E is fitted with the other four parameters"
+    ),
     (f"{SCALING}.fitting.fit_chinchilla", "starts", "none"): (
         "None runs the paper's full 4,500-point grid, documented to take minutes"
     ),

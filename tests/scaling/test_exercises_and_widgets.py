@@ -3,14 +3,21 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
+from labs.common.exercises import Exercise, check
 from labs.scaling import EPOCH_2024, HOFFMANN_2022
 from labs.scaling.exercises import (
     COMPUTE_OPTIMAL_SPLIT,
+    N_OPT_FROM_PROFILES,
+    ROBUST_EXPONENT,
+    _huber_line,
+    _planted_runs,
     check_compute_optimal_split,
-    check_huber_loss,
-    check_power_law_fit,
+    check_predict_n_opt,
+    check_robust_exponent,
 )
 from labs.scaling.widgets import allocation_table, compute_explorer, plot_isoflop
+from tests.exercises.hidden.scaling import HIDDEN
+from tests.exercises.solutions.scaling import predict_n_opt, robust_exponent
 
 
 def test_compute_optimal_split_correct_passes():
@@ -43,45 +50,98 @@ def test_compute_optimal_split_stub_not_attempted():
     assert check_compute_optimal_split(compute_optimal_split).status == "not attempted"
 
 
-def test_huber_loss_checks():
-    def huber_loss(r, delta):
-        r = np.asarray(r, dtype=float)
-        return np.where(np.abs(r) <= delta, r**2 / 2, delta * (np.abs(r) - delta / 2))
+def _hidden(exercise: Exercise) -> Exercise:
+    """The hidden cases of `exercise` as an Exercise of their own, to check them like the public."""
+    return Exercise(name=exercise.name, signature="", cases=HIDDEN[exercise.name])
 
-    assert check_huber_loss(huber_loss).passed
 
-    def huber_loss_no_abs(r, delta):  # forgets |r| in the linear branch
-        r = np.asarray(r, dtype=float)
-        return np.where(np.abs(r) <= delta, r**2 / 2, delta * (r - delta / 2))
+def _constant(value):
+    return lambda *args: value
 
-    report = check_huber_loss(huber_loss_no_abs)
-    assert report.status == "failed" and "absolute value" in str(report)
 
-    def huber_loss_stub(r, delta):
+def _huber_with(delta):
+    def robust_exponent(x, y):
+        return _huber_line(np.log(x), np.log(y), delta)[1]
+
+    return robust_exponent
+
+
+@pytest.mark.parametrize(
+    "exercise", [ROBUST_EXPONENT, _hidden(ROBUST_EXPONENT)], ids=["public", "hidden"]
+)
+def test_robust_exponent_right_decision_passes_and_wrong_ones_fail(exercise):
+    """The reference (Huber, delta at three robust noise units) passes every case, as does a
+    delta far below the noise (a median fit, which these runs do not penalise); least squares
+    fails every case, and the paper's delta = 1e-3, copied, fails the precise runs."""
+    assert check(robust_exponent, exercise).passed
+    assert check(_huber_with(1e-7), exercise).passed
+    paper_fails = []
+    for case in exercise.fresh_cases():
+        lsq = _huber_with(np.inf)(*case.args)
+        assert abs(lsq - case.expected) > case.atol  # least squares: outside, on every case
+        paper_fails.append(abs(_huber_with(1e-3)(*case.args) - case.expected) > case.atol)
+    # the paper's delta fails where the bad runs miss by about 1e-3 or less, passes elsewhere:
+    # copying it is not a decision that passes
+    assert any(paper_fails) and not all(paper_fails)
+    assert check(lambda x, y: float(np.polyfit(np.log(x), np.log(y), 1)[0]), exercise).status == (
+        "failed"
+    )
+
+    def stub(x, y):
         raise NotImplementedError
 
-    assert check_huber_loss(huber_loss_stub).status == "not attempted"
+    assert check(stub, exercise).status == "not attempted"
 
 
-def test_power_law_fit_checks():
-    def power_law_fit(x, y):
-        p, c = np.polyfit(np.log(x), np.log(y), 1)
-        return float(np.exp(c)), float(p)
+def test_robust_exponent_hints_name_the_papers_delta():
+    report = check_robust_exponent(_huber_with(1e-3))
+    assert report.status == "failed" and "delta = 1e-3" in str(report)
 
-    assert check_power_law_fit(power_law_fit).passed
 
-    def power_law_fit_linear(x, y):  # fits in linear space: wrong on every case
-        p, c = np.polyfit(x, y, 1)
-        return float(c), float(p)
+@pytest.mark.parametrize("seed", range(5))
+def test_capping_the_bad_runs_recovers_the_exponent_and_least_squares_does_not(seed):
+    """Across planted data sets: delta at three noise units lands within a third of least
+    squares' miss (at most 0.21 of it on seeds 0-9), which the cases' tolerance (half the miss)
+    rests on."""
+    x, y, _, _ = _planted_runs(-0.05, 0.01, 40, 3, 20.0, seed)
+    good = abs(_huber_with(0.03)(x, y) + 0.05)
+    lsq = abs(_huber_with(np.inf)(x, y) + 0.05)
+    assert good < lsq / 3
 
-    report = check_power_law_fit(power_law_fit_linear)
-    assert report.status == "failed" and report.passed_cases == 0
-    assert "log y" in str(report)
 
-    def power_law_fit_stub(x, y):
-        raise NotImplementedError
+def _keep_every_vertex(profiles, target_C):
+    budgets, vertices = [], []
+    for budget, sizes, losses in profiles:
+        curve, slope, _ = np.polyfit(np.log(sizes), losses, 2)
+        budgets.append(budget)
+        vertices.append(np.exp(-slope / (2 * curve)))
+    p, log_k = np.polyfit(np.log(budgets), np.log(vertices), 1)
+    return float(np.exp(log_k) * target_C**p)
 
-    assert check_power_law_fit(power_law_fit_stub).status == "not attempted"
+
+@pytest.mark.parametrize(
+    "exercise", [N_OPT_FROM_PROFILES, _hidden(N_OPT_FROM_PROFILES)], ids=["public", "hidden"]
+)
+def test_predict_n_opt_right_decision_passes_and_keeping_every_vertex_fails(exercise):
+    """Dropping the profiles that do not bracket their minimum passes; keeping every vertex (the
+    wrong decision) fails every case with such a profile (by a third or more), and the rule of
+    thumb misses too."""
+    assert check(predict_n_opt, exercise).passed
+    for case in exercise.fresh_cases():
+        unbracketed = any(
+            not sizes.min() <= _vertex(sizes, losses) <= sizes.max()
+            for _, sizes, losses in case.args[0]
+        )
+        ratio = _keep_every_vertex(*case.args) / case.expected
+        assert (abs(ratio - 1) > case.rtol) == unbracketed
+    assert check(_keep_every_vertex, exercise).status == "failed"
+    assert check(lambda profiles, target_C: (target_C / 120) ** 0.5, exercise).status == "failed"
+    assert "did not bracket" in str(check_predict_n_opt(_keep_every_vertex))
+
+
+def _vertex(sizes, losses):
+    curve, slope, _ = np.polyfit(np.log(sizes), losses, 2)
+    return np.exp(-slope / (2 * curve))
 
 
 def test_exercise_expected_values_satisfy_the_constraint():

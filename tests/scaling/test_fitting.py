@@ -128,9 +128,9 @@ def test_fits_run_one_blas_thread_and_restore_the_callers():
     def blas_threads():
         return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
 
-    def recording_lbfgs(theta0, args):
+    def recording_lbfgs(theta0, args, **kwargs):
         during.append(blas_threads())
-        return lbfgs(theta0, args)
+        return lbfgs(theta0, args, **kwargs)
 
     lbfgs = fitting._lbfgs
     with threadpool_limits(limits=2, user_api="blas"):
@@ -142,6 +142,44 @@ def test_fits_run_one_blas_thread_and_restore_the_callers():
     assert len(during) == 2 + 2  # 2 starts, then one warm start per resample
     assert all(threads == {1} for threads in during)
     assert after == {2}  # the caller's setting is back
+
+
+def test_fixed_E_holds_the_floor_and_recovers_the_rest():
+    """fixed_E holds E exactly; at the true floor the other four come back from exact runs, and a
+    wrong floor fits worse (a larger objective) and moves the exponents."""
+    n, d, loss = synthetic_runs(TRUE, n_runs=40, noise=0.0)
+    held = fit_chinchilla(n, d, loss, starts=4, fixed_E=TRUE.E)
+    assert held.E == TRUE.E
+    assert held.alpha == pytest.approx(TRUE.alpha, abs=1e-3)
+    assert held.beta == pytest.approx(TRUE.beta, abs=1e-3)
+    wrong = fit_chinchilla(n, d, loss, starts=4, fixed_E=0.8 * TRUE.E)
+    assert wrong.E == 0.8 * TRUE.E and wrong.objective > 10 * held.objective
+    assert abs(wrong.alpha - TRUE.alpha) > 0.01
+    # a warm start from another law is moved to the held floor too
+    assert fit_chinchilla(n, d, loss, starts=0, init=TRUE, fixed_E=1.5).E == 1.5
+
+
+def test_fixed_E_on_the_committed_seeds_one_start_finds_the_sixteen_starts_fit():
+    """Chapter 1 refits the committed sweeps with E held at the entropy rate from 1 grid start:
+    on these runs it finds the fits that 16 starts find (seeds 0 and 1, the two extremes of a)."""
+    from labs.scaling.sweep_seeds import load_sweep_seeds
+
+    seeds = load_sweep_seeds()
+    floor = seeds["meta"]["settings"]["entropy_rate"]
+    n, d = np.array(seeds["N"]), np.array(seeds["D"])
+    for loss in seeds["loss"][:2]:
+        few, many = (fit_chinchilla(n, d, np.array(loss), starts=k, fixed_E=floor) for k in (1, 16))
+        assert few.a == pytest.approx(many.a, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("bad", "error"),
+    [(-1.0, ValueError), (0.0, ValueError), (float("nan"), ValueError), ("2", TypeError)],
+)
+def test_fixed_E_bad_input_names_it(bad, error):
+    n, d, loss = synthetic_runs(TRUE, n_runs=10)
+    with pytest.raises(error, match="fixed_E"):
+        fit_chinchilla(n, d, loss, starts=1, fixed_E=bad)
 
 
 def test_power_law_fit_exact():

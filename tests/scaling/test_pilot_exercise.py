@@ -63,3 +63,40 @@ def test_the_budget_is_enforced():
     assert lab.spent == pytest.approx(6e19) and len(lab.log) == 1
     with pytest.raises(ValueError, match="N and D"):
         lab(float("nan"), 1e9)
+
+
+def test_no_hidden_law_is_shown_in_the_chapter():
+    """The graded hidden laws are drawn by `_draw_pilot_law` with seeds of their own: none equals
+    a public law or the law the chapter measures after the exercise (seed 7), and the chapter's
+    source writes out no law's parameters for the pilot exercise and none of the hidden seeds."""
+    import json
+    from pathlib import Path
+
+    from labs.grading import discover_chapters
+    from labs.grading.chapters import load_hidden
+    from labs.scaling.exercises import _draw_pilot_law
+
+    chapter = next(c for c in discover_chapters() if c.topic == "scaling")
+    hidden = [case.args[0]._law for case in load_hidden(chapter).hidden["plan_pilot_runs"]]
+    assert len(hidden) == 3
+    shown = {*_LAB_LAWS, _draw_pilot_law(7)}
+    assert not shown & set(hidden) and len(set(hidden)) == len(hidden)
+    nb = json.loads(Path(chapter.notebook).read_text())
+    source = "".join("".join(c["source"]) for c in nb["cells"])
+    assert "_draw_pilot_law(7)" in source
+    assert not any(f"_draw_pilot_law({seed})" in source for seed in (101, 102, 103))
+    for law in hidden:
+        assert f"{law.alpha:.3f}" not in source and f"{law.E:.3f}" not in source
+
+
+@pytest.mark.parametrize("seed", [7, 101, 102, 103, *range(20, 28)])
+def test_drawn_laws_need_a_plan_and_a_sound_plan_meets_them(seed):
+    """The chapter's measured law (7), the hidden ones (101-103) and others: the rule of thumb
+    misses each by 1.5 to 4 times (the negative control), the IsoFLOP plan lands within 40%."""
+    from labs.scaling.exercises import _draw_pilot_law
+
+    law = _draw_pilot_law(seed)
+    truth = _true_n_opt(1e24, law)
+    assert 1.5 < max((1e24 / 120) ** 0.5 / truth, truth / (1e24 / 120) ** 0.5) < 4
+    ratio = _isoflop_solution(PilotLab(law, 1e21, noise=0.001, seed=seed), 1e24) / truth
+    assert 0.6 < ratio < 1.4

@@ -165,20 +165,33 @@ def _blas_threads() -> ThreadpoolController:
     return ThreadpoolController()
 
 
-def _lbfgs(theta0: Float[np.ndarray, " 5"], args: tuple) -> tuple[np.ndarray, float]:
-    """One L-BFGS-B run from theta0."""
+def _lbfgs(
+    theta0: Float[np.ndarray, " 5"], args: tuple, fixed_e: bool = False
+) -> tuple[np.ndarray, float]:
+    """One L-BFGS-B run from theta0; with fixed_e, e stays at theta0's and the other four move."""
+    free = np.array([True, True, not fixed_e, True, True])
+
+    def objective(x):
+        theta = theta0.copy()
+        theta[free] = x
+        value, grad = _chinchilla_objective(theta, *args)
+        return value, grad[free]
+
     res = minimize(
-        _chinchilla_objective,
-        theta0,
-        args=args,
+        objective,
+        theta0[free],
         jac=True,
         method="L-BFGS-B",
         options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-10},
     )
-    return res.x, float(res.fun)
+    theta = theta0.copy()
+    theta[free] = res.x
+    return theta, float(res.fun)
 
 
-def fit_chinchilla(N, D, loss, delta: float = 1e-3, *, starts: int | None = 16, init=None):
+def fit_chinchilla(
+    N, D, loss, delta: float = 1e-3, *, starts: int | None = 16, init=None, fixed_E=None
+):
     """Fit L(N, D) = E + A/N^alpha + B/D^beta to runs (N, D, loss) as in Appendix D.2.
 
     Args:
@@ -189,19 +202,30 @@ def fit_chinchilla(N, D, loss, delta: float = 1e-3, *, starts: int | None = 16, 
             minutes; screening first is much cheaper, and on the Epoch points 8 and 64 starts
             reach the same optimum (tests/scaling/test_fitting.py). 0 is allowed with `init`.
         init: optional extra starting point, a ChinchillaParams (e.g. a previous fit).
+        fixed_E: None fits all five parameters; a positive number holds E at that value and fits
+            the other four (the grid's e column is replaced by log fixed_E), as when the floor
+            is known, here the entropy rate of chapter 1's synthetic corpus.
 
     Returns:
         A `ChinchillaFit` (a ChinchillaParams with residuals, objective and starting point).
     """
     N, D, loss = check_runs(N, D, loss, min_runs=5)
     delta = real_number("delta", delta, positive=True)
-    return _fit_chinchilla(N, D, loss, delta, check_starts(starts, init), init)
+    if fixed_E is not None:
+        fixed_E = real_number("fixed_E", fixed_E, positive=True)
+    return _fit_chinchilla(N, D, loss, delta, check_starts(starts, init), init, fixed_E)
 
 
-def _fit_chinchilla(N, D, loss, delta: float, starts: int | None, init) -> ChinchillaFit:
+def _fit_chinchilla(
+    N, D, loss, delta: float, starts: int | None, init, fixed_E: float | None = None
+) -> ChinchillaFit:
     """Screen the grid by objective, run L-BFGS from the best `starts` points, keep the best."""
     args = (np.log(N), np.log(D), np.log(loss), delta)
     grid = _paper_init_grid()
+    if fixed_E is not None:  # E held: the grid's e column set to log E, duplicate rows dropped
+        grid = grid.copy()
+        grid[:, 2] = np.log(fixed_E)
+        grid = grid[np.sort(np.unique(grid, axis=0, return_index=True)[1])]
     if starts == 0:
         grid = grid[:0]  # from `init` alone (a bootstrap refit): no need to screen the grid
     elif starts is not None:
@@ -209,21 +233,24 @@ def _fit_chinchilla(N, D, loss, delta: float, starts: int | None, init) -> Chinc
         screen = _huber(lse - args[2], delta).sum(axis=-1)
         grid = grid[np.argsort(screen, kind="stable")[:starts]]
     if init is not None:
-        grid = np.vstack([_theta(init), grid])
+        theta_init = _theta(init)
+        if fixed_E is not None:
+            theta_init[2] = np.log(fixed_E)
+        grid = np.vstack([theta_init, grid])
     best = (np.inf, None, None)
     # SciPy's L-BFGS-B solves 5 x 5 systems with LAPACK at every step; a threaded OpenBLAS starts
     # its threads for each, which costs far more than the arithmetic and stalls whenever another
     # process holds a core. One BLAS thread for the fit, the caller's setting restored after it.
     with _blas_threads().limit(limits=1, user_api="blas"):
         for theta0 in grid:
-            theta, value = _lbfgs(theta0, args)
+            theta, value = _lbfgs(theta0, args, fixed_e=fixed_E is not None)
             if value < best[0]:
                 best = (value, theta, theta0)
     value, theta, theta0 = best
     a, b, e, alpha, beta = theta
     lse, _ = _log_law(theta, args[0], args[1])
     return ChinchillaFit(
-        E=float(np.exp(e)),
+        E=float(np.exp(e)) if fixed_E is None else float(fixed_E),
         A=float(np.exp(a)),
         B=float(np.exp(b)),
         alpha=float(alpha),

@@ -1,16 +1,14 @@
-"""Hidden cases of chapter 1. Expected values by root-finding (the split), the piecewise
-definition (Huber) and the normal equations (power law), as for the public cases."""
+"""Hidden cases of chapter 1. Expected values by root-finding (the split and every law's N_opt)
+and, for the Huber threshold, the range between the planted runs' two scales, as for the public
+cases."""
 
 import importlib
 
-import numpy as np
-
 from labs.common.exercises import Case
-from labs.scaling.exercises import _brute_force_split, _huber_by_hand, _power_law_case
+from labs.scaling.exercises import _brute_force_split, _exponent_case, _profiles_case
 from labs.scaling.laws import ChinchillaParams
 
 _SKEWED = ChinchillaParams(E=2.0, A=50.0, B=900.0, alpha=0.5, beta=0.25)
-_R = np.array([-3.0, -0.2, 0.0, 0.05, 0.2, 1.5, 40.0])
 
 HIDDEN = {
     "compute_optimal_split": (
@@ -27,42 +25,49 @@ HIDDEN = {
             rtol=1e-4,
         ),
     ),
-    "huber_loss": (
-        Case(
-            (_R, 0.2), _huber_by_hand(_R, 0.2), "residuals on both sides of delta = 0.2", rtol=1e-12
-        ),
-        Case(
-            (_R.reshape(1, 7), 5.0),
-            _huber_by_hand(_R, 5.0).reshape(1, 7),
-            "a 1 x 7 array, delta = 5",
-            rtol=1e-12,
-        ),
+    "robust_exponent": (
+        _exponent_case(-0.03, 1e-4, 50, 4, 15.0, 11, "50 runs, noise 0.01%, 4 gone wrong", ""),
+        _exponent_case(-0.06, 0.02, 25, 2, 25.0, 12, "25 runs, noise 2%, 2 gone wrong", ""),
     ),
-    "power_law_fit": (
-        _power_law_case(0.5, -0.25, np.geomspace(1e3, 1e9, 9), 0.05, 11, "a falling law", ""),
-        _power_law_case(7.0, 1.5, np.geomspace(2.0, 2e4, 6), 0.0, 12, "an exact law", ""),
+    "predict_n_opt": (
+        _profiles_case(
+            ChinchillaParams(E=1.9, A=900.0, B=400.0, alpha=0.36, beta=0.30),
+            (0, 0, 0, 0, 1, 1, 1),
+            13,
+            "seven profiles, the three largest planned too large",
+            "",
+        ),
+        _profiles_case(
+            ChinchillaParams(E=1.6, A=300.0, B=2500.0, alpha=0.31, beta=0.40),
+            (0, 0, 0, -1, -1, -1),
+            14,
+            "six profiles, the three largest planned too small",
+            "",
+        ),
     ),
 }
 FORBIDDEN = {
     "compute_optimal_split": ("labs.scaling.laws.compute_optimal",),
-    "huber_loss": ("labs.scaling.fitting.huber",),
-    "power_law_fit": ("labs.scaling.fitting.fit_power_law",),
+    "predict_n_opt": ("labs.scaling.fitting.isoflop_minima",),
 }
 
-# The pilot-budget exercise (chapter 1), where it exists: two more hidden laws,
-# each a lab the answer must spend its budget on; scored like the public cases (within 40%).
+# The pilot-budget exercise (chapter 1), where it exists: three hidden laws, drawn by the
+# exercise's own generator with seeds the chapter never uses (it measures a plan on seed 7), each a
+# lab the answer must spend its budget on; scored like the public cases (within 40%). No law is
+# written out here or in the chapter (tests/scaling/test_pilot_exercise.py checks that the drawn
+# laws differ from every law the chapter and the public cases show).
 _exercises = importlib.import_module("labs.scaling.exercises")
-if hasattr(_exercises, "PilotLab"):
-    _PILOT_LAWS = (
-        ChinchillaParams(E=1.9, A=900.0, B=400.0, alpha=0.36, beta=0.30),  # 20 tok/param: 0.56x
-        ChinchillaParams(E=1.6, A=300.0, B=2500.0, alpha=0.31, beta=0.40),  # 20 tok/param: 0.21x
-    )
+if hasattr(_exercises, "_draw_pilot_law"):
+    HIDDEN_PILOT_SEEDS = (101, 102, 103)
     HIDDEN["plan_pilot_runs"] = tuple(
         Case(
-            (_exercises.PilotLab(law, 1e21, noise=0.001, seed=seed), 1e24),
-            _brute_force_split(1e24, law)[0],
-            f"hidden pilot law {seed - 10}: a 1e21-FLOP budget, N_opt at 1e24 FLOPs",
+            (
+                _exercises.PilotLab(_exercises._draw_pilot_law(seed), 1e21, noise=0.001, seed=seed),
+                1e24,
+            ),
+            _brute_force_split(1e24, _exercises._draw_pilot_law(seed))[0],
+            f"hidden pilot law {j}: a 1e21-FLOP budget, N_opt at 1e24 FLOPs",
             rtol=0.4,
         )
-        for seed, law in ((11, _PILOT_LAWS[0]), (12, _PILOT_LAWS[1]))
+        for j, seed in enumerate(HIDDEN_PILOT_SEEDS, start=1)
     )

@@ -10,14 +10,32 @@ def compute_optimal_split(C, params):
     return float(n_opt), float(C / (6 * n_opt))
 
 
-def huber_loss(r, delta):
-    r = np.asarray(r, dtype=float)
-    return np.where(np.abs(r) <= delta, r**2 / 2, delta * (np.abs(r) - delta / 2))
+def robust_exponent(x, y):
+    """Huber in log space, delta at three noise units read off a Theil-Sen line's residuals."""
+    lx, ly = np.log(x), np.log(y)
+    i, j = np.triu_indices(len(lx), 1)
+    slope = np.median((ly[j] - ly[i]) / (lx[j] - lx[i]))  # robust to a few bad runs
+    r = ly - slope * lx
+    delta = 3 * 1.4826 * np.median(np.abs(r - np.median(r)))  # three robust noise units
+    weights = np.ones_like(ly)
+    for _ in range(300):  # iteratively reweighted least squares for the Huber loss
+        slope, intercept = np.polyfit(lx, ly, 1, w=np.sqrt(weights))
+        r = ly - intercept - slope * lx
+        weights = np.minimum(1.0, delta / np.maximum(np.abs(r), 1e-300))
+    return float(slope)
 
 
-def power_law_fit(x, y):
-    slope, intercept = np.polyfit(np.log(x), np.log(y), 1)
-    return float(np.exp(intercept)), float(slope)
+def predict_n_opt(profiles, target_C):
+    """A parabola per profile; only the vertices inside their profile's sizes enter the fit."""
+    budgets, vertices = [], []
+    for budget, sizes, losses in profiles:
+        curve, slope_, _ = np.polyfit(np.log(sizes), losses, 2)
+        vertex = np.exp(-slope_ / (2 * curve))
+        if curve > 0 and sizes.min() <= vertex <= sizes.max():
+            budgets.append(budget)
+            vertices.append(vertex)
+    exponent, log_k = np.polyfit(np.log(budgets), np.log(vertices), 1)
+    return float(np.exp(log_k) * target_C**exponent)
 
 
 def plan_pilot_runs(lab, target_C):

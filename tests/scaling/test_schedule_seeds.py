@@ -1,0 +1,74 @@
+"""The committed fixed-schedule seeds of chapter 1's sweep: what made them, their grid (that of the
+matched-schedule seeds), their fits recomputed from their losses, one width retrained, bad input."""
+
+import numpy as np
+import pytest
+
+from labs.scaling.lm import make_corpus
+from labs.scaling.schedule_seeds import load_schedule_seeds, summarize_fit
+from labs.scaling.sweep import SweepResult
+from labs.scaling.sweep_seeds import SETTINGS, load_sweep_seeds
+
+KEYS = ("E", "alpha", "beta", "a", "E_gap")
+
+
+def _sweep(seeds, index) -> SweepResult:
+    n, d = np.asarray(seeds["N"], dtype=np.float64), np.asarray(seeds["D"], dtype=np.float64)
+    loss = np.asarray(seeds["loss"][index], dtype=np.float64)
+    steps = np.asarray(seeds["steps"])
+    curves = tuple(np.full(int(s), x) for s, x in zip(steps, loss, strict=True))
+    return SweepResult(
+        N=n, D=d, C=6 * n * d, loss=loss, d_model=np.asarray(seeds["d_model"]), steps=steps,
+        curves=curves, framework="torch", schedule="fixed",
+    )  # fmt: skip
+
+
+def test_the_committed_seeds_name_their_command_and_share_the_matched_grid():
+    fixed, matched = load_schedule_seeds(), load_sweep_seeds()
+    meta = fixed["meta"]
+    assert meta["command"].startswith("python -m labs.scaling.schedule_seeds")
+    assert {"python", "numpy", "scipy", "torch"} <= set(meta["versions"])
+    assert meta["processor"] and meta["torch_cpu_capability"]
+    assert {k: meta["settings"][k] for k in SETTINGS} == SETTINGS
+    assert meta["settings"]["schedule"] == "fixed"
+    assert fixed["seeds"] == matched["seeds"]
+    for key in ("N", "D", "d_model", "steps"):
+        assert fixed[key] == matched[key]
+    # the longest runs are the same runs under both schedules: one cosine of 400 steps
+    longest = np.array(fixed["steps"]) == max(SETTINGS["steps"])
+    np.testing.assert_array_equal(
+        np.array(fixed["loss"])[:, longest], np.array(matched["loss"])[:, longest]
+    )
+
+
+def test_the_committed_fits_follow_from_the_committed_losses():
+    seeds = load_schedule_seeds()
+    entropy_rate = seeds["meta"]["settings"]["entropy_rate"]
+    for index in (0, len(seeds["seeds"]) - 1):
+        summary = summarize_fit(_sweep(seeds, index), entropy_rate)
+        for key in KEYS:
+            assert summary[key] == pytest.approx(seeds["summaries"][index][key], rel=1e-3), key
+
+
+def test_one_width_of_seed_0_retrains_to_the_committed_losses():
+    """Width 4 of seed 0 under the fixed schedule, retrained here (about a second)."""
+    from labs.scaling.torch import train_sweep
+
+    seeds = load_schedule_seeds()
+    corpus = make_corpus(train_tokens=SETTINGS["train_tokens"], seed=SETTINGS["corpus_seed"])
+    sweep = train_sweep(
+        corpus, (4,), SETTINGS["steps"], peak_lr=SETTINGS["peak_lr"], schedule="fixed", seed=0,
+        device="cpu",
+    )  # fmt: skip
+    width = np.array(seeds["d_model"]) == 4
+    np.testing.assert_allclose(sweep.loss, np.array(seeds["loss"][0])[width], rtol=1e-5)
+
+
+def test_bad_input_names_the_parameter():
+    seeds = load_schedule_seeds()
+    with pytest.raises(TypeError, match="sweep"):
+        summarize_fit({"N": [1.0]}, 2.3)
+    with pytest.raises(ValueError, match="entropy_rate"):
+        summarize_fit(_sweep(seeds, 0), 0.0)
+    with pytest.raises(ValueError, match="path"):
+        load_schedule_seeds("no_such_file.json")
