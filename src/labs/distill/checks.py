@@ -72,7 +72,7 @@ def check_distillation_args(
 
     Logits: float arrays of one shape (..., V) with at least one example axis; labels: None or
     integer ids in [0, V) of shape (...); mask: None or 0/1 weights of shape (...) (float, int or
-    bool) selecting at least one position; temperature > 0; alpha in [0, 1].
+    bool) selecting at least one position; 0 < temperature <= MAX_LOSS_TEMPERATURE; alpha in [0, 1].
     """
     student = array("student_logits", student_logits, framework=framework, min_ndim=2)
     teacher = array("teacher_logits", teacher_logits, framework=framework, min_ndim=2)
