@@ -192,6 +192,11 @@ EXAMPLES = {
     "labs.common.validate.float_array": lambda: call(
         name="value", value=np.ones(2), fixed=VALIDATOR_OPTIONS
     ),
+    # `what` is the message's subject: naming it "value" lets the walker see its parameter named.
+    "labs.common.validate.finite_result": lambda: call(
+        what="value", value=np.ones(2), inputs={"x": 2.0}, fixed=("what",)
+    ),
+    "labs.common.validate.learning_rate": lambda: call(name="value", value=0.01, fixed=("name",)),
     "labs.common.validate.float_dtype": lambda: call(
         name="dtype", dtype=np.float32, fixed=("name",)
     ),
@@ -285,6 +290,13 @@ ACCEPTED = {
             "divisibility is all it checks: the caller bounds the sizes (and 8 divides these)"
         )
         for parameter, m in (("value", "huge-int"), ("value", "negative-int"))
+    },
+    **{
+        ("labs.common.validate.finite_result", "value", m): (
+            "a result of any kind passes through: only the floats in it are judged, and these "
+            "hold no NaN or inf"
+        )
+        for m in ("none", "object", "array-empty", "array-int-dtype", "array-complex")
     },
     ("labs.common.validate.read_only", "mapping", "dict-empty"): (
         "an empty registry is still a mapping to protect"

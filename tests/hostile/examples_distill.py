@@ -331,6 +331,9 @@ _SEEDS = (
 ACCEPTED: dict[tuple[str, str, str], str] = {
     **{(key, "seed", "huge-int"): "any non-negative int seeds NumPy and torch" for key in _SEEDS},
     ("labs.distill.data.cluster_data", "task_seed", "huge-int"): "any non-negative int seeds NumPy",
+    ("labs.distill.costs.copy_crossover", "distill_cost", "huge"): (
+        "distillation dearer than RL: copying never pays, the documented inf"
+    ),
     **{
         ("labs.distill.inheritance.inherited_errors", name, "ids-negative"): (
             "-1 is the documented answer of a policy that wrote no well-formed number"

@@ -336,4 +336,11 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
     (f"{_R}.ResearchProgramResult", "shots", "ids-huge"): (
         "10**9 shots is a possible count (a large budget over a cheap shot)"
     ),
+    # A huge price per token at home (or per node-hour) never pays back: inf by definition.
+    (f"{_C}.self_hosting_breakeven", "self_host_usd_per_million_tokens", "huge"): (
+        "a self-hosting price above the API's: no volume pays, the documented math.inf"
+    ),
+    (f"{_C}.priced_self_hosting_breakeven", "node_usd_per_hour", "huge"): (
+        "a unit that costs more than the API charges for all it serves: the documented inf"
+    ),
 }

@@ -49,4 +49,8 @@ EXAMPLES = {
 }
 
 # (key, parameter, mutation) -> why this hostile class is a legitimate input there.
-ACCEPTED: dict[tuple[str, str, str], str] = {}
+ACCEPTED: dict[tuple[str, str, str], str] = {
+    ("labs.tour.reference.naive_softmax", "x", "array-huge"): (
+        "eq. (1) computed literally exists to show the overflow: its NaN is documented"
+    ),
+}

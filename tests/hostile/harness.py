@@ -27,6 +27,17 @@ How it works:
    working directory, so that an output folder it names is thrown away. The hostile-input audit of
    December 2026 found both classes untried and each hiding a failure from deep inside a library.
 
+6. `huge_mutations(value)` derives finite but huge values: 1e300 for a float scalar, and a float
+   array scaled so that its largest magnitude is 1e30 (float32/float64) or its format's maximum
+   (float16, bfloat16, float8). Some parameters take them (a FLOP budget of 1e30); for others
+   they overflow a float32 kernel. The call may succeed, but then every float in its result
+   (inside tuples, lists, dicts, dataclass fields, arrays of any framework, a torch module's
+   state) must be finite, unless the valid call's result holds NaN or inf at the same place (an
+   unreachable break-even is inf by definition); otherwise it must fail as in 5. A silent NaN or
+   inf ("silent non-finite") or a deep error is a failure. The audit of December 2026 found 47
+   such failures in 42 callables; most are now refused by `labs.common.validate.finite_result`
+   (a result check naming the inputs that made it overflow) or `learning_rate` (a cap).
+
 Where a hostile class is in fact a legitimate input for one parameter (a negative `axis`, a huge
 `seed`), `ACCEPTED[(key, parameter, mutation)] = "reason"` in the examples file says so.
 """
@@ -44,7 +55,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 import numpy as np
@@ -300,6 +311,156 @@ def tolerated_mutations(value) -> Iterator[tuple[str, Any]]:
         yield "extra-leading-dim", _with_leading_axis(value)
 
 
+# --- Finite but huge values ----------------------------------------------------------------------
+
+HUGE_SCALAR = 1e300  # a float scalar: finite in Python, past float32's range by 262 decades
+HUGE_ARRAY_MAX = 1e30  # a float32/float64 array's largest magnitude after scaling
+
+
+def _format_max(dtype) -> float:
+    """The largest finite value of a narrow float format (float16, bfloat16, float8)."""
+    try:
+        import torch
+
+        if isinstance(dtype, torch.dtype):
+            return float(torch.finfo(dtype).max)
+    except ImportError:  # pragma: no cover - torch is installed wherever the walker runs
+        pass
+    import ml_dtypes
+
+    return float(ml_dtypes.finfo(np.dtype(dtype)).max)
+
+
+def _huge_target(dtype, itemsize: int) -> float:
+    return HUGE_ARRAY_MAX if itemsize >= 4 else _format_max(dtype)
+
+
+def _scaled_to_huge(host: np.ndarray, target: float) -> np.ndarray:
+    """`host` (float64) scaled so that its largest magnitude is `target` (all-zero: filled)."""
+    peak = float(np.max(np.abs(host))) if host.size else 0.0
+    if peak == 0.0:
+        return np.full(host.shape, target)
+    return host * (target / peak)
+
+
+def _huge_array(value):
+    """A float array of the same shape, framework and dtype whose largest magnitude is 1e30
+    (float32/float64) or its format's maximum (float16, bfloat16, float8)."""
+    if _is_torch(value):
+        import torch
+
+        host = value.detach().cpu().to(torch.float64).numpy()
+        target = _huge_target(value.dtype, value.element_size())
+        huge = torch.from_numpy(_scaled_to_huge(host, target)).to(value.dtype)
+        return huge.to(value.device)
+    if _is_jax(value):
+        import jax.numpy as jnp
+
+        host = np.asarray(value).astype(np.float64)
+        target = _huge_target(np.dtype(value.dtype), np.dtype(value.dtype).itemsize)
+        return jnp.asarray(_scaled_to_huge(host, target).astype(value.dtype))
+    host = np.asarray(value)
+    target = _huge_target(host.dtype, host.dtype.itemsize)
+    return _scaled_to_huge(host.astype(np.float64), target).astype(host.dtype)
+
+
+def huge_mutations(value) -> Iterator[tuple[str, Any]]:
+    """(label, value) pairs that are finite but huge: legitimate for some parameters (a FLOP
+    budget of 1e30), an overflow waiting to happen for others (logits of 1e30)."""
+    if isinstance(value, float):
+        yield "huge", HUGE_SCALAR
+    elif _is_float_array(value):
+        yield "array-huge", _huge_array(value)
+
+
+def _count_nonfinite(value) -> tuple[int, int]:
+    """(NaN count, inf count) of a float array of any framework."""
+    if _is_torch(value):
+        import torch
+
+        value = value.detach()
+        if value.element_size() < 4:  # float8 has no isinf of its own; widening keeps every value
+            value = value.to(torch.float32)
+        return int(torch.isnan(value).sum()), int(torch.isinf(value).sum())
+    host = np.asarray(value).astype(np.float64)
+    return int(np.isnan(host).sum()), int(np.isinf(host).sum())
+
+
+def _nonfinite(value, path: str, found: dict, seen: set[int], depth: int = 0) -> None:
+    """Record in `found` the (NaN count, inf count) of every place in `value` that holds a NaN or
+    an inf: floats, NumPy/torch/JAX arrays, inside tuples, lists, dicts, dataclass fields and a
+    torch module's state."""
+    if depth > 8 or value is None or isinstance(value, (bool, np.bool_, str, bytes)):
+        return
+    if isinstance(value, (float, np.floating)):
+        if math.isnan(float(value)):
+            found[path] = (1, 0)
+        elif math.isinf(float(value)):
+            found[path] = (0, 1)
+        return
+    if _is_torch(value) or _is_jax(value) or isinstance(value, np.ndarray):
+        if _is_float_array(value):
+            counts = _count_nonfinite(value)
+            if any(counts):
+                found[path] = counts
+        return
+    if id(value) in seen:
+        return
+    seen.add(id(value))
+    if isinstance(value, dict) or (hasattr(value, "items") and hasattr(value, "keys")):
+        try:
+            items = list(value.items())
+        except Exception:  # noqa: BLE001 - not a mapping after all
+            return
+        for key, entry in items:
+            _nonfinite(entry, f"{path}[{key!r}]", found, seen, depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for i, entry in enumerate(value):
+            _nonfinite(entry, f"{path}[{i}]", found, seen, depth + 1)
+    elif is_dataclass(value) and not isinstance(value, type):
+        for f in fields(value):
+            _nonfinite(getattr(value, f.name, None), f"{path}.{f.name}", found, seen, depth + 1)
+    elif _module_of(value) == "torch" and hasattr(value, "state_dict"):
+        try:
+            state = value.state_dict()
+        except Exception:  # noqa: BLE001
+            return
+        for key, entry in state.items():
+            _nonfinite(entry, f"{path}.{key}", found, seen, depth + 1)
+
+
+def nonfinite_values(result) -> dict[str, tuple[int, int]]:
+    """{path: (NaN count, inf count)} for every place in `result` that holds a NaN or an inf."""
+    found: dict[str, tuple[int, int]] = {}
+    _nonfinite(result, "result", found, set())
+    return found
+
+
+def classify_huge(
+    key: str,
+    parameter: str,
+    mutation: str,
+    result,
+    err,
+    parameters: tuple[str, ...],
+    valid_nonfinite: dict[str, tuple[int, int]],
+) -> Outcome:
+    """A huge value: a return is fine if it holds no more NaN or inf than the valid call's result
+    did at the same place (an unreachable break-even may be inf by definition); an error must be
+    clear and name some parameter, as for the tolerated mutations."""
+    if err is None:
+        bad = []
+        for path, (nans, infs) in nonfinite_values(result).items():
+            was_nans, was_infs = valid_nonfinite.get(path, (0, 0))
+            if nans > was_nans or infs > was_infs:
+                bad.append(f"{path}: {nans} NaN, {infs} inf")
+        if bad:
+            detail = "; ".join(bad[:4]) + (f"; and {len(bad) - 4} more" if len(bad) > 4 else "")
+            return Outcome(key, parameter, mutation, "silent non-finite", detail)
+        return Outcome(key, parameter, mutation, "clear")
+    return classify_tolerated(key, parameter, mutation, result, err, parameters)
+
+
 class _TimeLimit(BaseException):
     """Raised inside a call that ran past the time limit (a BaseException, so that the code
     under test cannot swallow it with `except Exception`)."""
@@ -409,11 +570,15 @@ def hostile_outcomes(
     if err is not None:
         detail = "hang" if err == "hang" else f"{type(err).__name__}: {err}"
         return [Outcome(key, "<valid call>", "none", "broken example", detail)]
+    # Places where a valid result is NaN or inf by definition (an unmasked -inf score, a
+    # break-even that never comes) are not blamed on a huge input.
+    valid_nonfinite = nonfinite_values(result)
     try:
         signature = inspect.signature(fn)
         defaults = {n: p.default for n, p in signature.parameters.items()}
     except (TypeError, ValueError):
         defaults = {}
+    names = (*example.kwargs, *defaults)
     outcomes = []
     for parameter, value in example.kwargs.items():
         if parameter in example.fixed:
@@ -433,8 +598,17 @@ def hostile_outcomes(
             where = _scratch_directory() if mutation == "unknown-text" else contextlib.nullcontext()
             with where:
                 result, err = run_call(fn, kwargs)
-            names = (*example.kwargs, *defaults)
             outcomes.append(classify_tolerated(key, parameter, mutation, result, err, names))
+        for mutation, bad in huge_mutations(value):
+            if (key, parameter, mutation) in accepted:
+                continue
+            kwargs = {n: _copy(v) for n, v in example.kwargs.items() if n != parameter}
+            kwargs[parameter] = bad
+            with np.errstate(all="ignore"):  # an overflow is judged by the result, not a warning
+                result, err = run_call(fn, kwargs)
+            outcomes.append(
+                classify_huge(key, parameter, mutation, result, err, names, valid_nonfinite)
+            )
     return outcomes
 
 

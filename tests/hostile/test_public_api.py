@@ -6,6 +6,7 @@ The examples (one valid call per callable) live in examples_<topic>.py beside th
 from __future__ import annotations
 
 import importlib
+import math
 import pkgutil
 from pathlib import Path
 
@@ -92,3 +93,45 @@ def test_tolerated_mutations_refuse_a_deep_failure_and_accept_a_return(tmp_path,
     assert verdicts(option, name="a")["unknown-text"] == "deep error"
     assert verdicts(make, folder="out")["unknown-text"] == "clear"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # the valid call's folder only
+
+
+def test_huge_values_refuse_a_silent_overflow_and_accept_a_finite_result():
+    """The negative control of the huge mutations: a float32 softmax that overflows to NaN, a
+    formula that overflows float64 and one that dies in `math.exp` are caught; a result that stays
+    finite, a clear refusal, and an inf the valid call returns too (by definition) pass."""
+    from labs.common.validate import finite_result
+
+    def naive(x):  # exp(1e30) = inf in float32, inf / inf = NaN
+        with np.errstate(all="ignore"):
+            e = np.exp(x)
+            return e / e.sum()
+
+    def guarded(x):
+        return finite_result("the softmax", naive(x), inputs={"x": x})
+
+    def days(flops):  # 1e300 FLOPs is a valid (absurd) budget: the answer stays finite
+        return flops / 1e15 / 86_400
+
+    def flops(n):  # 6 N D with D = 1e10: 1e300 overflows float64
+        return 6.0 * n * 1e10
+
+    def growth(rate):  # OverflowError from inside math
+        return math.exp(rate)
+
+    def never(price):  # (break-even, cost): the break-even is inf in the valid call already
+        return math.inf, 2.0 * price
+
+    def verdicts(fn, **kwargs):
+        example = harness.call(fn, **kwargs)
+        outcomes = harness.hostile_outcomes("f", example, fn, {})
+        return {o.mutation: o.verdict for o in outcomes if "huge" in o.mutation}
+
+    x = np.array([0.5, -1.0, 2.0], np.float32)
+    assert verdicts(naive, x=x) == {"array-huge": "silent non-finite"}
+    assert verdicts(guarded, x=x) == {"array-huge": "clear"}
+    assert verdicts(days, flops=1e24) == {"huge": "clear"}
+    assert verdicts(flops, n=1e9) == {"huge": "silent non-finite"}
+    assert verdicts(growth, rate=0.1) == {"huge": "deep error"}
+    assert verdicts(never, price=3.0) == {"huge": "clear"}
+    half = harness.huge_mutations(np.ones(2, np.float16))
+    assert [(label, float(np.abs(v).max())) for label, v in half] == [("array-huge", 65504.0)]

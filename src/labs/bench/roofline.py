@@ -37,7 +37,7 @@ from labs.bench.checks import (
     check_roofline_fields,
 )
 from labs.common.facts import FACTS, fact
-from labs.common.validate import size
+from labs.common.validate import finite_result, size
 
 __all__ = ["DevicePeaks", "Roofline", "device_peaks", "gemm_work", "mla_decode_work", "roofline"]
 
@@ -178,7 +178,13 @@ def roofline(flops: float, nbytes: float, peak_tflops: float, memory_gbs: float)
     """The roofline bound (eq. R1) of `flops` FLOPs and `nbytes` bytes on a device whose peaks
     are `peak_tflops` TFLOP/s and `memory_gbs` GB/s."""
     flops, nbytes, peak_tflops, memory_gbs = check_roofline(flops, nbytes, peak_tflops, memory_gbs)
-    return _roofline(flops, nbytes, peak_tflops * 1e12, memory_gbs * 1e9)
+    peaks = (peak_tflops * 1e12, memory_gbs * 1e9)  # FLOP/s and B/s
+    peaks = finite_result(
+        "the peaks in FLOP/s and B/s",
+        peaks,
+        inputs={"peak_tflops": peak_tflops, "memory_gbs": memory_gbs},
+    )
+    return _roofline(flops, nbytes, *peaks)
 
 
 def _roofline(flops: float, nbytes: float, peak_flops: float, peak_bytes: float) -> Roofline:

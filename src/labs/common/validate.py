@@ -21,6 +21,7 @@ import numpy as np
 
 __all__ = [
     "MAX_ELEMENTS",
+    "MAX_LEARNING_RATE",
     "array",
     "axis_index",
     "boolean",
@@ -28,12 +29,14 @@ __all__ = [
     "describe_value",
     "divisible",
     "float_array",
+    "finite_result",
     "float_dtype",
     "host_values",
     "jax_key",
     "instance",
     "integer",
     "integer_array",
+    "learning_rate",
     "one_of",
     "power_of_two",
     "read_only",
@@ -47,6 +50,12 @@ __all__ = [
 # The largest array any lab allocates on request: 2**28 elements (2 GiB in float64). A mistyped
 # size beyond it would take minutes or exhaust memory, so it is refused with a clear error.
 MAX_ELEMENTS = 2**28
+
+
+# The largest learning rate any lab accepts. The chapters train with 5e-4 to 3e-2; a step size
+# above 10 moves every weight further than its own scale at each update, and the usual way to ask
+# for one is a typo (1e3 for 1e-3). Past float32's range the optimiser cannot even hold it.
+MAX_LEARNING_RATE = 10.0
 
 
 def describe_value(value) -> str:
@@ -98,6 +107,17 @@ def real_number(
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     if maximum is not None and value > maximum:
         raise ValueError(f"{name} must be <= {maximum}, got {value}")
+    return value
+
+
+def learning_rate(name: str, value) -> float:
+    """A learning rate: a finite float in (0, MAX_LEARNING_RATE]."""
+    value = real_number(name, value, positive=True)
+    if value > MAX_LEARNING_RATE:
+        raise ValueError(
+            f"{name} must be <= {MAX_LEARNING_RATE} (a larger step moves each weight further "
+            f"than its scale at every update; 1e3 for 1e-3 is the usual typo), got {value}"
+        )
     return value
 
 
@@ -454,6 +474,97 @@ def axis_index(name: str, axis, ndim: int) -> int:
     if not -ndim <= axis < ndim:
         raise ValueError(f"{name}={axis} is out of range for an array with {ndim} dimension(s)")
     return axis % ndim
+
+
+def _largest_finite(value) -> float:
+    """The largest finite value of `value`'s float format (float64 for Python numbers)."""
+    dtype = getattr(value, "dtype", None)
+    if dtype is None:
+        return float(np.finfo(np.float64).max)
+    if _framework_of(value) == "torch":
+        import torch
+
+        return float(torch.finfo(dtype).max)
+    try:
+        return float(np.finfo(dtype).max)
+    except (TypeError, ValueError):  # ml_dtypes' bfloat16 and float8 (a JAX or NumPy array)
+        import ml_dtypes
+
+        return float(ml_dtypes.finfo(dtype).max)
+
+
+def _largest_magnitude(value) -> float | None:
+    """The largest |entry| of a number or a host-resident array; None when it cannot be read."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return abs(float(value))
+    host = host_values(value)
+    if host is None or host.size == 0 or _dtype_kind(host, "numpy") not in "fi":
+        return None
+    with np.errstate(invalid="ignore"):
+        return float(np.nanmax(np.abs(host.astype(np.float64))))
+
+
+def _first_nonfinite(value):
+    """The first float or host-resident float array in `value` (a number, an array, or a tuple,
+    list or dict of them) that holds a NaN or an inf; None if there is none."""
+    if isinstance(value, (tuple, list)):
+        parts = value
+    elif isinstance(value, Mapping):
+        parts = tuple(value.values())
+    else:
+        parts = (value,)
+    for part in parts:
+        if isinstance(part, (tuple, list, Mapping)):
+            found = _first_nonfinite(part)
+            if found is not None:
+                return found
+        elif isinstance(part, numbers.Real) and not isinstance(part, bool):
+            if not math.isfinite(float(part)):
+                return part
+        else:
+            framework = _framework_of(part)
+            if framework is None or not _on_host(part, framework):
+                continue
+            if _dtype_kind(part, framework) == "f" and not _all_finite(part, framework):
+                return part
+    return None
+
+
+def finite_result(what: str, value, *, inputs: Mapping[str, object]):
+    """`value` if every float in it is finite; otherwise a ValueError naming the inputs it came
+    from, largest first, with the largest magnitude each holds.
+
+    For results that finite but huge input takes past their float format (scores of 1e30 in a
+    float32 softmax, 6 N D with N = 1e300): "the attention output came out NaN or inf in float32
+    (largest finite value 3.4e+38): x holds values up to 1e+30 in magnitude; ...". `value` may
+    be a number, an array of any framework, or a tuple, list or dict of them; as for `array`,
+    only host-resident data is read.
+    """
+    text("what", what)
+    instance("inputs", inputs, Mapping, "a dict of the inputs by name")
+    if not inputs:
+        raise ValueError("inputs must name at least one input the result came from, got {}")
+    bad = _first_nonfinite(value)
+    if bad is None:
+        return value
+    dtype = getattr(bad, "dtype", None)
+    format_name = "float64" if dtype is None else str(dtype).replace("torch.", "")
+    sizes = []
+    for name, given in inputs.items():
+        peak = _largest_magnitude(given)
+        if peak is not None:
+            if isinstance(given, numbers.Real):
+                sizes.append((peak, f"{name} = {float(given):.3g}"))
+            else:
+                sizes.append((peak, f"{name} holds values up to {peak:.3g} in magnitude"))
+    sizes.sort(key=lambda pair: -pair[0])
+    named = ", ".join(text_ for _, text_ in sizes)
+    if not named:
+        named = "from " + ", ".join(inputs)
+    raise ValueError(
+        f"{what} came out NaN or inf in {format_name} (largest finite value "
+        f"{_largest_finite(bad):.3g}): {named}; inputs this large are out of range here"
+    )
 
 
 def same_shape(*named) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from labs.common.validate import finite_result
 from labs.distill.checks import check_cluster_args
 
 __all__ = ["cluster_data"]
@@ -36,7 +37,10 @@ def cluster_data(
     n, classes, dim, noise, pair_distance, task_seed, seed = check_cluster_args(
         n, classes, dim, noise, pair_distance, task_seed, seed, max_examples=MAX_EXAMPLES
     )
-    return _cluster_data(n, classes, dim, noise, pair_distance, task_seed, seed)
+    with np.errstate(over="ignore"):  # features past float32's range are refused just below
+        x, y = _cluster_data(n, classes, dim, noise, pair_distance, task_seed, seed)
+    inputs = {"noise": noise, "pair_distance": pair_distance}
+    return finite_result("the features", x, inputs=inputs), y
 
 
 def _cluster_data(n, classes, dim, noise, pair_distance, task_seed, seed):

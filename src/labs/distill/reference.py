@@ -63,7 +63,8 @@ def distillation_loss(
     Args:
         student_logits, teacher_logits: float arrays of one shape (..., V): (N, V) for
             classification, (B, T, V) for sequences.
-        temperature: T > 0, applied to both sets of logits in the soft term.
+        temperature: 0 < T <= 1,000 (see `labs.distill.checks`), applied to both sets of logits
+            in the soft term.
         labels: None, or integer ids in [0, V) of shape (...): adds the hard-label term.
         alpha: weight of the soft term in [0, 1] when labels are given (ignored without labels).
         mask: None, or 0/1 weights of shape (...): positions with 0 are left out of both averages.

@@ -524,7 +524,7 @@ def check_training(
     eval_tokens = check_tokens("eval_tokens", eval_tokens, vocab, context=2)
     steps = validate.size("steps", steps, maximum=max_steps, why="a longer run is a typo here")
     batch = validate.size("batch", batch, maximum=max_batch)
-    lr = validate.real_number("lr", lr, positive=True)
+    lr = validate.learning_rate("lr", lr)
     seed = validate.integer("seed", seed, minimum=0, maximum=2**63 - 1)
     return train_tokens, eval_tokens, vocab, steps, batch, lr, seed
 

@@ -50,7 +50,9 @@ def heavy_tailed_activations(
     rows, cols, fraction, scale = checks.check_activations(
         rows, cols, outlier_fraction, outlier_scale, maximum=MAX_ACTIVATIONS
     )
-    return _heavy_tailed_activations(rows, cols, fraction, scale, checks.check_rng(seed))
+    with np.errstate(over="ignore"):  # a scale past float32's range is refused just below
+        x = _heavy_tailed_activations(rows, cols, fraction, scale, checks.check_rng(seed))
+    return validate.finite_result("the activations", x, inputs={"outlier_scale": scale})
 
 
 def _heavy_tailed_activations(
@@ -71,7 +73,9 @@ def channel_outlier_activations(
     larger (float32, shape (rows, cols)). rows * cols is capped at 2**26."""
     rows, cols, _, scale = checks.check_activations(rows, cols, 0.0, outlier_scale, **_CAP)
     channels = validate.size("channels", channels, maximum=cols, why="at most every column")
-    return _channel_outlier_activations(rows, cols, channels, scale, checks.check_rng(seed))
+    with np.errstate(over="ignore"):  # a scale past float32's range is refused just below
+        x = _channel_outlier_activations(rows, cols, channels, scale, checks.check_rng(seed))
+    return validate.finite_result("the activations", x, inputs={"outlier_scale": scale})
 
 
 def _channel_outlier_activations(

@@ -21,6 +21,7 @@ from labs.common.validate import (
     divisible,
     integer,
     integer_array,
+    learning_rate,
     one_of,
     real_number,
     same_shape,
@@ -282,7 +283,8 @@ def check_grpo_fields(config) -> None:
          why=why)  # fmt: skip
     size("updates_per_batch", config.updates_per_batch, maximum=MAX_UPDATES_PER_BATCH)
     integer("seed", config.seed, minimum=0)
-    for name in ("lr", "clip_eps", "adv_eps", "temperature"):
+    learning_rate("lr", config.lr)
+    for name in ("clip_eps", "adv_eps", "temperature"):
         real_number(name, getattr(config, name), positive=True)
     for name in ("beta", "format_weight"):
         real_number(name, getattr(config, name), nonnegative=True)
@@ -305,7 +307,7 @@ def check_ppo_fields(config) -> None:
             f"dynamic_sampling=False and baseline=True, got {config.dynamic_sampling} and "
             f"{config.baseline}"
         )
-    real_number("critic_lr", config.critic_lr, positive=True)
+    learning_rate("critic_lr", config.critic_lr)
     for name in ("gamma", "gae_lambda"):
         unit_interval(name, getattr(config, name))
 
@@ -405,7 +407,7 @@ def check_loop_sizes(steps, batch_size, lr, seed):
     """Checked (steps, batch_size, lr, seed) of a supervised warm-up."""
     steps = size("steps", steps, maximum=MAX_STEPS, why="about a second per step on a CPU")
     batch_size = size("batch_size", batch_size, maximum=MAX_BATCH)
-    lr = real_number("lr", lr, positive=True)
+    lr = learning_rate("lr", lr)
     seed = integer("seed", seed, minimum=0)
     return steps, batch_size, lr, seed
 

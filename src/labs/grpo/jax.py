@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Bool, Float
 
+from labs.common.validate import finite_result
 from labs.grpo.checks import (
     check_advantages_args,
     check_group_args,
@@ -130,7 +131,8 @@ def grpo_loss(
     arrays = (jnp.asarray(a) for a in checked[:4])
     mask = jnp.asarray(checked[4]).astype(bool)
     clip_low, clip_high, beta, group_size, loss_type, max_len = checked[5:]
-    return _grpo_loss(*arrays, mask, clip_low, clip_high, beta, group_size or 1, loss_type, max_len)
+    out = _grpo_loss(*arrays, mask, clip_low, clip_high, beta, group_size or 1, loss_type, max_len)
+    return finite_result("the GRPO loss", out, inputs={"beta": beta, "advantages": advantages})
 
 
 @partial(jax.jit, static_argnums=(8, 9, 10))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from jaxtyping import Bool, Float
 
+from labs.common.validate import finite_result
 from labs.grpo.checks import (
     check_advantages_args,
     check_group_args,
@@ -129,7 +130,8 @@ def grpo_loss(
         clip_eps_low=clip_eps_low, clip_eps_high=clip_eps_high, loss_type=loss_type,
         max_completion_length=max_completion_length,
     )  # fmt: skip
-    return _grpo_loss(*args)
+    out = _grpo_loss(*args)
+    return finite_result("the GRPO loss", out, inputs={"beta": beta, "advantages": advantages})
 
 
 def _grpo_loss(

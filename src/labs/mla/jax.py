@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Float, Int
 
-from labs.common.validate import boolean
+from labs.common.validate import boolean, finite_result
 from labs.mla.checks import (
     check_absorbed,
     check_cache_size,
@@ -194,7 +194,8 @@ def attention(params: dict, config: AttentionConfig, x: jax.Array) -> jax.Array:
     """Causal self-attention over a whole sequence, no cache: x (B, T, d_model) -> same shape."""
     config = check_config(config)
     params = check_params(params, config, framework="jax")
-    return _attention(params, config, jnp.asarray(check_tokens(x, config, framework="jax")))
+    out = _attention(params, config, jnp.asarray(check_tokens(x, config, framework="jax")))
+    return finite_result("the attention output", out, inputs={"x": x})
 
 
 def new_cache(
@@ -254,4 +255,5 @@ def decode(
     x = check_tokens(x, config, framework="jax")
     absorbed = check_absorbed(absorbed, config)
     check_jax_cache(cache, config, x)
-    return _decode(params, config, jnp.asarray(x), dict(cache), absorbed)
+    out, cache = _decode(params, config, jnp.asarray(x), dict(cache), absorbed)
+    return finite_result("the attention output", out, inputs={"x": x}), cache

@@ -314,7 +314,7 @@ def mla_decode(
     if block_table is None:
         c_kv, k_rope, block_table = _as_pages(jnp.asarray(c_kv), jnp.asarray(k_rope), block)
     splits = min(splits, block_table.shape[1])  # no split without a block to read
-    return _mla_decode_paged(
+    out = _mla_decode_paged(
         jnp.asarray(q_latent),
         jnp.asarray(q_rope),
         jnp.asarray(c_kv),
@@ -326,3 +326,11 @@ def mla_decode(
         heads_per_block,
         target,
     )
+    inputs = {
+        "scale": scale,
+        "q_latent": q_latent,
+        "q_rope": q_rope,
+        "c_kv": c_kv,
+        "k_rope": k_rope,
+    }
+    return validate.finite_result("the attention output", out, inputs=inputs)

@@ -201,10 +201,18 @@ def mla_decode(
                 raise ValueError(f"{name} must be >= 16 for Triton's compiled dot, got {value}")
     if block_table is None:
         c_kv, k_rope, block_table = _as_pages(c_kv, k_rope, block)
-    return _launch(
+    out = _launch(
         q_latent, q_rope, c_kv, k_rope, block_table, lengths, scale, splits, heads_per_block,
         num_warps,
     )  # fmt: skip
+    inputs = {
+        "scale": scale,
+        "q_latent": q_latent,
+        "q_rope": q_rope,
+        "c_kv": c_kv,
+        "k_rope": k_rope,
+    }
+    return validate.finite_result("the attention output", out, inputs=inputs)
 
 
 def _launch(

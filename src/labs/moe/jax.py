@@ -23,6 +23,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 from jaxtyping import Float, Int
 
+from labs.common.validate import finite_result
 from labs.moe.checks import (
     check_bias,
     check_config,
@@ -41,7 +42,8 @@ Array = jax.Array
 def route(scores, k: int, bias=None) -> tuple[jax.Array, jax.Array]:
     """V3's routing (eqs. 13-16) in JAX: (expert_indices (T, K) int32, gate_weights (T, K))."""
     scores, k, bias = check_route(scores, k, bias, framework="jax")
-    return _route(jnp.asarray(scores), k, None if bias is None else jnp.asarray(bias))
+    routed = _route(jnp.asarray(scores), k, None if bias is None else jnp.asarray(bias))
+    return finite_result("the gate weights", routed, inputs={"scores": scores})
 
 
 @partial(jax.jit, static_argnums=1)
@@ -90,7 +92,8 @@ def moe_forward(params, config: MoEConfig, x, bias=None) -> jax.Array:
     params = check_params(params, config, framework="jax")
     x = check_tokens(x, config, framework="jax")
     bias = check_bias(bias, config.n_routed, framework="jax")
-    return _moe_forward(params, config.k, jnp.asarray(x), bias)
+    out = _moe_forward(params, config.k, jnp.asarray(x), bias)
+    return finite_result("the MoE output", out, inputs={"x": x})
 
 
 @partial(jax.jit, static_argnums=1)
@@ -134,7 +137,8 @@ def expert_parallel_moe(params, x, mesh: Mesh, config: MoEConfig, bias=None) -> 
     specs = _specs(mesh.axis_names[0])
     put = partial(_put, mesh)  # place each array where its spec says (a no-op if it is there)
     params = {name: put(value, specs[name]) for name, value in params.items()}
-    return _expert_parallel(mesh, config.k)(params, put(x, P(mesh.axis_names[0])), put(bias, P()))
+    out = _expert_parallel(mesh, config.k)(params, put(x, P(mesh.axis_names[0])), put(bias, P()))
+    return finite_result("the MoE output", out, inputs={"x": x})
 
 
 def _put(mesh: Mesh, value, spec):

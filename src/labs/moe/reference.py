@@ -56,7 +56,9 @@ def route(scores, k: int, bias=None) -> tuple[np.ndarray, np.ndarray]:
         (expert_indices (tokens, k) int64, best first; gate_weights (tokens, k)).
     """
     scores, k, bias = check_route(scores, k, bias)
-    return _route(scores, k, bias)
+    return validate.finite_result(
+        "the gate weights", _route(scores, k, bias), inputs={"scores": scores}
+    )
 
 
 def _sigmoid(x: Float[Array, "..."]) -> Float[Array, "..."]:
@@ -87,7 +89,8 @@ def node_limited_route(
     scores, k, per_node, max_nodes, bias = check_node_route(
         scores, k, experts_per_node, max_nodes, bias
     )
-    return _node_limited_route(scores, k, per_node, max_nodes, bias)
+    routed = _node_limited_route(scores, k, per_node, max_nodes, bias)
+    return validate.finite_result("the gate weights", routed, inputs={"scores": scores})
 
 
 def _node_limited_route(
@@ -186,7 +189,9 @@ def moe_forward(params, config: MoEConfig, x, bias=None) -> np.ndarray:
     params = check_params(params, config)
     x = check_tokens(x, config)
     bias = check_bias(bias, config.n_routed)
-    return _moe_forward(params, config.k, x, bias)
+    return validate.finite_result(
+        "the MoE output", _moe_forward(params, config.k, x, bias), inputs={"x": x}
+    )
 
 
 def _swiglu(x: Float[Array, "T D"], w1, w3, w2) -> Float[Array, "T D"]:

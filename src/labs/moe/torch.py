@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from jaxtyping import Float, Int
 from torch import nn
 
+from labs.common.validate import finite_result
 from labs.moe.checks import (
     check_config,
     check_layer_input,
@@ -36,7 +37,8 @@ Tensor = torch.Tensor
 
 def route(scores: torch.Tensor, k: int, bias: torch.Tensor | None = None):
     """V3's routing (eqs. 13-16) in torch: (expert_indices (T, K) int64, gate_weights (T, K))."""
-    return _route(*check_route(scores, k, bias, framework="torch"))
+    scores, k, bias = check_route(scores, k, bias, framework="torch")
+    return finite_result("the gate weights", _route(scores, k, bias), inputs={"scores": scores})
 
 
 def _route(
@@ -86,7 +88,8 @@ class DeepSeekMoE(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The FFN output for x (..., d_model) of the layer's dtype and device."""
-        return self._forward(check_layer_input(x, self.config, like=self.w1))
+        out = self._forward(check_layer_input(x, self.config, like=self.w1))
+        return finite_result("the MoE output", out, inputs={"x": x})
 
     def _forward(self, x: Float[Tensor, "... D"]) -> Float[Tensor, "... D"]:
         """Shared experts on every token, routed experts on the tokens routed to them (eq. 12)."""

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from labs.common.ceilings import measure_ceilings
-from labs.common.validate import boolean, integer, one_of, real_number, size
+from labs.common.validate import boolean, finite_result, integer, one_of, real_number, size
 from labs.moe.config import MoEConfig
 from labs.moe.reference import _update_bias
 from labs.moe.torch import DeepSeekMoE, _swiglu
@@ -211,7 +211,9 @@ def train_tiny_lm(
         alpha, skew, dense, ffn, lr, dense_width, init_noise
     )  # fmt: skip
     with _one_thread():
-        return _train(*args)
+        curves = _train(*args)
+    knobs = {"alpha": args[8], "gamma": args[7], "lr": args[11], "skew": args[9]}
+    return finite_result("the training curves", curves, inputs=knobs)
 
 
 def _train(balancing, steps, seed, config, vocab, order, batch, gamma, alpha, skew, kind, lr,

@@ -18,6 +18,7 @@ from labs.common.validate import (
     instance,
     integer,
     integer_array,
+    learning_rate,
     one_of,
     real_number,
     size,
@@ -236,7 +237,7 @@ def check_sweep_args(config, corpus, steps, batch_size, peak_lr, seed, schedule_
     check_corpus(config, corpus)
     steps = check_steps("steps", steps)
     check_batch(batch_size)
-    real_number("peak_lr", peak_lr, positive=True)
+    learning_rate("peak_lr", peak_lr)
     integer("seed", seed, minimum=0)
     schedule_steps = steps if schedule_steps is None else schedule_steps
     schedule_steps = size("schedule_steps", schedule_steps, minimum=steps, maximum=MAX_STEPS)

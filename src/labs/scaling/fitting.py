@@ -249,16 +249,26 @@ def _fit_chinchilla(
     value, theta, theta0 = best
     a, b, e, alpha, beta = theta
     lse, _ = _log_law(theta, args[0], args[1])
-    return ChinchillaFit(
-        E=float(np.exp(e)) if fixed_E is None else float(fixed_E),
-        A=float(np.exp(a)),
-        B=float(np.exp(b)),
-        alpha=float(alpha),
-        beta=float(beta),
-        residuals=args[2] - lse,
-        objective=value,
-        init=tuple(float(t) for t in theta0),
-    )
+    try:
+        return ChinchillaFit(
+            E=float(np.exp(e)) if fixed_E is None else float(fixed_E),
+            A=float(np.exp(a)),
+            B=float(np.exp(b)),
+            alpha=float(alpha),
+            beta=float(beta),
+            residuals=args[2] - lse,
+            objective=value,
+            init=tuple(float(t) for t in theta0),
+        )
+    except ValueError as err:  # the best fit left the law's domain: the runs do not follow it
+        spans = ", ".join(
+            f"{name} from {values.min():.3g} to {values.max():.3g}"
+            for name, values in (("N", N), ("D", D), ("loss", loss))
+        )
+        raise ValueError(
+            f"L(N, D) = E + A/N^alpha + B/D^beta does not describe these runs ({spans}): "
+            f"the best fit is out of the law's domain ({err})"
+        ) from None
 
 
 def _theta(p: ChinchillaParams) -> Float[np.ndarray, " 5"]:

@@ -21,7 +21,7 @@ import numpy as np
 from jaxtyping import Float
 
 from labs.common.facts import fact
-from labs.common.validate import integer
+from labs.common.validate import finite_result, integer
 from labs.scaling.checks import broadcast, check_law, positive_array, same_length
 from labs.scaling.config import ChinchillaParams, KaplanExponents
 
@@ -86,7 +86,7 @@ def _chinchilla_loss(n: Float[np.ndarray, "*s"], d: Float[np.ndarray, "*s"], p) 
 def training_flops(N, D):
     """C = 6 N D: the training compute, in FLOPs, of N parameters on D tokens."""
     n, d = broadcast("N", positive_array("N", N), "D", positive_array("D", D))
-    out = _training_flops(n, d)
+    out = finite_result("6 N D", _training_flops(n, d), inputs={"N": n, "D": d})
     return float(out) if out.ndim == 0 else out
 
 
