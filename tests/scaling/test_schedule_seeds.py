@@ -72,3 +72,37 @@ def test_bad_input_names_the_parameter():
         summarize_fit(_sweep(seeds, 0), 0.0)
     with pytest.raises(ValueError, match="path"):
         load_schedule_seeds("no_such_file.json")
+
+
+@pytest.mark.parametrize("module", ["sweep_seeds", "schedule_seeds"])
+def test_the_command_writes_what_was_committed_from_the_same_losses(module, tmp_path, monkeypatch):
+    """Both commands share one runner: it passes its schedule to the trainer and summarises each
+    seed's sweep with its own function. Replaying the committed losses through it (the trainer
+    stubbed) must give the committed summaries and settings; a wrong schedule or summary fails."""
+    import importlib
+    import json
+
+    import labs.scaling.torch as scaling_torch
+
+    loader = {"sweep_seeds": load_sweep_seeds, "schedule_seeds": load_schedule_seeds}[module]
+    committed = loader()
+    want = "fixed" if module == "schedule_seeds" else "matched"
+    calls = []
+
+    def replay(corpus, widths, steps, *, peak_lr, schedule="matched", seed, device):
+        calls.append((schedule, seed, peak_lr))
+        sweep = _sweep(committed, seed)
+        return SweepResult(**{**sweep.__dict__, "schedule": schedule})
+
+    monkeypatch.setattr(scaling_torch, "train_sweep", replay)
+    out = tmp_path / "seeds.json"
+    importlib.import_module(f"labs.scaling.{module}").main(["--seeds", "2", "--out", str(out)])
+    written = json.loads(out.read_text())
+    assert calls == [(want, 0, SETTINGS["peak_lr"]), (want, 1, SETTINGS["peak_lr"])]
+    assert written["meta"]["command"].startswith(f"python -m labs.scaling.{module}")
+    assert written["meta"]["settings"].get("schedule", "matched") == want
+    assert written["loss"] == committed["loss"][:2]
+    for got, expected in zip(written["summaries"], committed["summaries"][:2], strict=True):
+        assert set(got) == set(expected)
+        for key, value in expected.items():
+            np.testing.assert_allclose(got[key], value, rtol=1e-6, atol=1e-9, err_msg=key)

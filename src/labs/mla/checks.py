@@ -344,6 +344,14 @@ MAX_DECODE_BLOCK = 1024  # cache rows per block: one block's scores (H, block) s
 MAX_SPLITS = 256  # context chunks per sequence: more than a GPU has SMs to spread them over
 
 
+def check_decode_output(out, q_latent, q_rope, c_kv, k_rope, scale):
+    """`out` of a Pallas or Triton `mla_decode` if finite; else a ValueError naming the largest
+    of the inputs it came from (`validate.finite_result`)."""
+    inputs = {"scale": scale, "q_latent": q_latent, "q_rope": q_rope}
+    inputs |= {"c_kv": c_kv, "k_rope": k_rope}
+    return validate.finite_result("the attention output", out, inputs=inputs)
+
+
 def check_pallas_decode(
     q_latent, q_rope, c_kv, k_rope, lengths, scale, block, splits, block_table, framework="jax"
 ):

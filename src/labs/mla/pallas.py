@@ -47,7 +47,7 @@ from jaxtyping import Float, Int
 
 from labs.common import validate
 from labs.common.pallas import call_options, resolve_target
-from labs.mla.checks import check_pallas_decode
+from labs.mla.checks import check_decode_output, check_pallas_decode
 
 __all__ = ["mla_decode"]
 
@@ -326,11 +326,4 @@ def mla_decode(
         heads_per_block,
         target,
     )
-    inputs = {
-        "scale": scale,
-        "q_latent": q_latent,
-        "q_rope": q_rope,
-        "c_kv": c_kv,
-        "k_rope": k_rope,
-    }
-    return validate.finite_result("the attention output", out, inputs=inputs)
+    return check_decode_output(out, q_latent, q_rope, c_kv, k_rope, scale)

@@ -31,7 +31,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from labs.common import triton_setup, validate
-from labs.mla.checks import check_pallas_decode
+from labs.mla.checks import check_decode_output, check_pallas_decode
 
 try:
     _, tl, _ = triton_setup.load()  # interpreted where torch sees no CUDA GPU
@@ -205,14 +205,7 @@ def mla_decode(
         q_latent, q_rope, c_kv, k_rope, block_table, lengths, scale, splits, heads_per_block,
         num_warps,
     )  # fmt: skip
-    inputs = {
-        "scale": scale,
-        "q_latent": q_latent,
-        "q_rope": q_rope,
-        "c_kv": c_kv,
-        "k_rope": k_rope,
-    }
-    return validate.finite_result("the attention output", out, inputs=inputs)
+    return check_decode_output(out, q_latent, q_rope, c_kv, k_rope, scale)
 
 
 def _launch(

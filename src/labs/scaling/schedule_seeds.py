@@ -15,18 +15,13 @@ Taught in chapter 1, "Does the schedule explain Kaplan's exponent?".
 
 from __future__ import annotations
 
-import argparse
-import json
-import time
 from pathlib import Path
 
-import scipy
-
-from labs.common.runtime import processor_name, provenance, read_results
+from labs.common.runtime import read_results
 from labs.common.validate import instance, real_number
 from labs.scaling.fitting import fit_chinchilla
 from labs.scaling.sweep import SweepResult
-from labs.scaling.sweep_seeds import SETTINGS
+from labs.scaling.sweep_seeds import SETTINGS, run_seeds
 
 __all__ = ["load_schedule_seeds", "summarize_fit"]
 
@@ -60,41 +55,10 @@ def load_schedule_seeds(path: str | Path | None = None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from labs.scaling.lm import make_corpus
-    from labs.scaling.torch import train_sweep
-
-    parser = argparse.ArgumentParser(prog="python -m labs.scaling.schedule_seeds")
-    parser.add_argument("--seeds", type=int, default=8, help="training seeds 0 .. seeds-1")
-    parser.add_argument("--out", default=None, help="default: data/schedule_seeds.json")
-    args = parser.parse_args(argv)
-    if not 2 <= args.seeds <= 64:
-        parser.error(f"--seeds must be in [2, 64], got {args.seeds}")
-    out = Path(args.out or Path(__file__).parent / "data" / "schedule_seeds.json")
-    corpus = make_corpus(train_tokens=SETTINGS["train_tokens"], seed=SETTINGS["corpus_seed"])
-    begin = time.perf_counter()
-    losses, summaries = [], []
-    for seed in range(args.seeds):
-        sweep = train_sweep(
-            corpus, SETTINGS["widths"], SETTINGS["steps"], peak_lr=SETTINGS["peak_lr"],
-            schedule="fixed", seed=seed, device="cpu",
-        )  # fmt: skip
-        losses.append([float(x) for x in sweep.loss])
-        summaries.append(summarize_fit(sweep, corpus.entropy_rate))
-        print(f"seed {seed}: {time.perf_counter() - begin:.0f} s, a = {summaries[-1]['a']:.3f}")
-    made = provenance("labs.scaling.schedule_seeds", argv)
-    made["versions"]["scipy"] = scipy.__version__
-    made["processor"] = processor_name()
-    meta = {
-        **made,
-        "settings": {**SETTINGS, "schedule": "fixed", "entropy_rate": corpus.entropy_rate},
-        "seconds": round(time.perf_counter() - begin, 1),
-    }
-    results = {"meta": meta, "seeds": list(range(args.seeds))}
-    grid = {key: getattr(sweep, key).tolist() for key in ("N", "D", "d_model", "steps")}
-    results |= {**grid, "loss": losses, "summaries": summaries}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=1) + "\n")
-    print(f"wrote {out}")
+    run_seeds(
+        argv, module="labs.scaling.schedule_seeds", file_name="schedule_seeds.json",
+        schedule="fixed", summarize=summarize_fit,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

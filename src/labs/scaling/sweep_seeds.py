@@ -100,42 +100,53 @@ def load_sweep_seeds(path: str | Path | None = None) -> dict:
     return read_results("labs.scaling", "sweep_seeds.json", path)
 
 
-def main(argv: list[str] | None = None) -> None:
+def run_seeds(
+    argv: list[str] | None, *, module: str, file_name: str, schedule: str, summarize
+) -> None:
+    """The command line of `sweep_seeds` and `schedule_seeds`: train the notebook's CPU sweep
+    once per training seed with `schedule`, summarise each sweep with `summarize(sweep,
+    entropy_rate)`, and write `data/<file_name>` (or `--out`) with its provenance."""
     from labs.scaling.lm import make_corpus
     from labs.scaling.torch import train_sweep
 
-    parser = argparse.ArgumentParser(prog="python -m labs.scaling.sweep_seeds")
+    parser = argparse.ArgumentParser(prog=f"python -m {module}")
     parser.add_argument("--seeds", type=int, default=8, help="training seeds 0 .. seeds-1")
-    parser.add_argument("--out", default=None, help="default: data/sweep_seeds.json")
+    parser.add_argument("--out", default=None, help=f"default: data/{file_name}")
     args = parser.parse_args(argv)
     if not 2 <= args.seeds <= 64:
         parser.error(f"--seeds must be in [2, 64], got {args.seeds}")
-    out = Path(args.out or Path(__file__).parent / "data" / "sweep_seeds.json")
+    out = Path(args.out or Path(__file__).parent / "data" / file_name)
     corpus = make_corpus(train_tokens=SETTINGS["train_tokens"], seed=SETTINGS["corpus_seed"])
     begin = time.perf_counter()
     losses, summaries = [], []
     for seed in range(args.seeds):
         sweep = train_sweep(
             corpus, SETTINGS["widths"], SETTINGS["steps"], peak_lr=SETTINGS["peak_lr"],
-            seed=seed, device="cpu",
+            schedule=schedule, seed=seed, device="cpu",
         )  # fmt: skip
         losses.append([float(x) for x in sweep.loss])
-        summaries.append(_summarize_sweep(sweep, corpus.entropy_rate))
-        print(f"seed {seed}: {time.perf_counter() - begin:.0f} s", flush=True)
-    made = provenance("labs.scaling.sweep_seeds", argv)
+        summaries.append(summarize(sweep, corpus.entropy_rate))
+        print(f"seed {seed}: {time.perf_counter() - begin:.0f} s, a = {summaries[-1]['a']:.3f}")
+    made = provenance(module, argv)
     made["versions"]["scipy"] = scipy.__version__  # L-BFGS-B, the optimiser of every fit
     made["processor"] = processor_name()
-    meta = {
-        **made,
-        "settings": {**SETTINGS, "entropy_rate": corpus.entropy_rate},
-        "seconds": round(time.perf_counter() - begin, 1),
-    }
+    settings = {**SETTINGS, "entropy_rate": corpus.entropy_rate}
+    if schedule != "matched":
+        settings["schedule"] = schedule
+    meta = {**made, "settings": settings, "seconds": round(time.perf_counter() - begin, 1)}
     results = {"meta": meta, "seeds": list(range(args.seeds))}
     grid = {key: getattr(sweep, key).tolist() for key in ("N", "D", "d_model", "steps")}
     results |= {**grid, "loss": losses, "summaries": summaries}  # the grid is the same per seed
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1) + "\n")
     print(f"wrote {out}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_seeds(
+        argv, module="labs.scaling.sweep_seeds", file_name="sweep_seeds.json",
+        schedule="matched", summarize=_summarize_sweep,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":
