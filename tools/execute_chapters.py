@@ -10,6 +10,11 @@ folder, exactly as myst-nb runs them (jupyter-cache's `single_nb_execution`, the
 `allow_errors` from _config.yml); each result is stored in the jupyter cache myst-nb matches
 notebooks against, so the build then executes nothing and renders the stored outputs.
 
+A notebook whose claims rest on live timings that another process would disturb (a memory-bound
+measurement shares the memory bus, which process CPU time does not hide) says so in its metadata,
+`"labs": {"runs_alone": "<why>"}`: the others run `--jobs` at a time first, then these one by one
+with the machine to themselves.
+
 A cell that raises fails this step: the traceback is printed, the notebook is not cached, and the
 exit status is 1 (after the other notebooks finish, so that one run reports every failure).
 """
@@ -84,6 +89,40 @@ def execute_one(path: str, timeout: int, allow_errors: bool, in_temp: bool) -> d
     }
 
 
+def runs_alone(path: Path) -> bool:
+    """True if the notebook's metadata asks for the machine to itself (`labs.runs_alone`)."""
+    meta = nbformat.read(path, as_version=4).metadata.get("labs") or {}
+    return bool(meta.get("runs_alone"))
+
+
+def execute_batch(paths, workers, book, cache, timeout, allow_errors, in_temp) -> list[str]:
+    """Execute `paths` `workers` at a time and cache each result; the names of those that failed."""
+    from jupyter_cache.base import CacheBundleIn
+
+    failed = []
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(execute_one, str(p), timeout, allow_errors, in_temp) for p in paths]
+        for future in as_completed(futures):
+            done = future.result()
+            name = os.path.relpath(done["path"], book)
+            if done["error"] is not None:
+                failed.append(name)
+                print(f"\n{name}: FAILED after {done['seconds']:.1f} s\n{done['error']}\n")
+                continue
+            record = cache.add_nb_to_project(done["path"])
+            cache.cache_notebook_bundle(
+                CacheBundleIn(
+                    nbformat.reads(done["notebook"], as_version=4),
+                    record.uri,
+                    data={"execution_seconds": done["seconds"]},
+                ),
+                check_validity=False,
+                overwrite=True,
+            )
+            print(f"{name}: executed in {done['seconds']:.1f} s", flush=True)
+    return failed
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("book", nargs="?", default=".", help="the book's folder (default .)")
@@ -104,7 +143,6 @@ def main(argv=None) -> int:
     in_temp = bool(execute.get("run_in_temp", False))
 
     from jupyter_cache import get_cache
-    from jupyter_cache.base import CacheBundleIn
 
     cache = get_cache(str(cache_path))
     todo, past = [], {}
@@ -121,29 +159,15 @@ def main(argv=None) -> int:
         return 0
     hint = {p: past.get(p.stem) or ORDER_HINT_S.get(p.stem, 60) for p in todo}
     todo.sort(key=lambda p: -hint[p])
-    print(f"executing {len(todo)} notebooks, {args.jobs} at a time: {[p.stem for p in todo]}")
+    alone = [p for p in todo if runs_alone(p)]
+    shared = [p for p in todo if p not in alone]
+    print(f"executing {len(todo)} notebooks: {[p.stem for p in shared]} {args.jobs} at a time, "
+          f"then {[p.stem for p in alone]} one at a time")  # fmt: skip
     failed, start = [], time.perf_counter()
-    jobs = min(args.jobs, len(todo))
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(execute_one, str(p), timeout, allow_errors, in_temp) for p in todo]
-        for future in as_completed(futures):
-            done = future.result()
-            name = os.path.relpath(done["path"], book)
-            if done["error"] is not None:
-                failed.append(name)
-                print(f"\n{name}: FAILED after {done['seconds']:.1f} s\n{done['error']}\n")
-                continue
-            record = cache.add_nb_to_project(done["path"])
-            cache.cache_notebook_bundle(
-                CacheBundleIn(
-                    nbformat.reads(done["notebook"], as_version=4),
-                    record.uri,
-                    data={"execution_seconds": done["seconds"]},
-                ),
-                check_validity=False,
-                overwrite=True,
-            )
-            print(f"{name}: executed in {done['seconds']:.1f} s", flush=True)
+    jobs = min(args.jobs, max(1, len(shared)))
+    for batch, workers in ((shared, jobs), (alone, 1)):
+        if batch:
+            failed += execute_batch(batch, workers, book, cache, timeout, allow_errors, in_temp)
     print(f"{len(todo)} notebooks in {time.perf_counter() - start:.0f} s on {jobs} workers")
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)

@@ -107,3 +107,40 @@ def test_parallel_execution_fails_on_a_raising_cell_and_fills_the_builds_cache(t
     assert build.returncode == 0, log[-3000:]
     assert "Using cached notebook" in log and "Executing notebook" not in log, log[-3000:]
     assert list((book / "_build" / "html" / "_images").glob("*.png")), "no figure in the book"
+
+
+def test_a_notebook_that_runs_alone_overlaps_no_other(tmp_path):
+    """Notebooks marked `labs.runs_alone` (live timings another process would disturb) run after
+    the others, one at a time; the unmarked ones run two at a time. Each notebook records when it
+    ran; the two unmarked ones must overlap (the control: the tool does run them together) and the
+    marked ones must overlap nothing."""
+    book = write_book(tmp_path, "x = 1")
+    stamps = tmp_path / "stamps"
+    stamps.mkdir()
+    names = ["shared_a", "shared_b", "alone_c", "alone_d"]
+    (book / "_toc.yml").write_text(
+        "format: jb-book\nroot: intro\nchapters:\n" + "".join(f"  - file: {n}\n" for n in names)
+    )
+    template = nbformat.read(book / "nb.ipynb", as_version=4)
+    for name in names:
+        nb = nbformat.from_dict(template)
+        nb.cells[1].source = (
+            "import time\nbegin = time.time()\ntime.sleep(3)\n"
+            f"open({str(stamps / name)!r}, 'w').write(f'{{begin}} {{time.time()}}')"
+        )
+        if name.startswith("alone"):
+            nb.metadata["labs"] = {"runs_alone": "a test"}
+        nbformat.write(nb, book / f"{name}.ipynb")
+    (book / "nb.ipynb").unlink()
+    tool = [sys.executable, str(ROOT / "tools" / "execute_chapters.py"), ".", "--jobs", "2"]
+    result = run(tool, cwd=book)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    span = {n: tuple(map(float, (stamps / n).read_text().split())) for n in names}
+
+    def overlap(x, y):
+        return span[x][0] < span[y][1] and span[y][0] < span[x][1]
+
+    assert overlap("shared_a", "shared_b"), span
+    for name in ("alone_c", "alone_d"):
+        others = [n for n in names if n != name]
+        assert not any(overlap(name, other) for other in others), span
