@@ -48,3 +48,40 @@ def test_learning_rate_is_capped_with_the_reason():
         learning_rate("lr", 1e3)
     with pytest.raises(ValueError, match="lr must be > 0"):
         learning_rate("lr", 0.0)
+
+
+def _frameworks(values, dtype_name):
+    import jax.numpy as jnp
+
+    host = np.asarray(values, dtype=np.float64)
+    yield "numpy", host.astype(dtype_name)
+    yield "torch", torch.tensor(host, dtype=getattr(torch, dtype_name))
+    yield "jax", jnp.asarray(host, dtype=dtype_name)
+
+
+@pytest.mark.parametrize("dtype_name", ["float16", "bfloat16", "float32"])
+def test_huge_finite_values_whose_sum_overflows_are_finite_and_one_nan_or_inf_is_not(dtype_name):
+    """The check sums first (a NaN or inf anywhere makes the sum non-finite) and reads element by
+    element only when the sum is not finite. Values near the format's maximum overflow the sum
+    while every element is finite: they must pass. The same values with one NaN, one inf, or
+    +inf beside -inf (whose sum is NaN) must fail, in every framework."""
+    if dtype_name == "bfloat16":
+        import ml_dtypes
+
+        top = float(ml_dtypes.finfo(ml_dtypes.bfloat16).max)
+    else:
+        top = float(np.finfo(dtype_name).max)
+    huge = np.full(64, top * 0.9)
+    for framework, value in _frameworks(huge, dtype_name):
+        assert finite_result("the output", value, inputs={"x": 1.0}) is value, framework
+    for bad in (math.nan, math.inf, -math.inf):
+        spoilt = huge.copy()
+        spoilt[37] = bad
+        for framework, value in _frameworks(spoilt, dtype_name):
+            with pytest.raises(ValueError, match="came out NaN or inf"):
+                finite_result("the output", value, inputs={framework: 1.0})
+    both = np.zeros(8)
+    both[[2, 5]] = [math.inf, -math.inf]
+    for framework, value in _frameworks(both, dtype_name):
+        with pytest.raises(ValueError, match=f"NaN or inf .*from {framework}"):
+            finite_result("the output", value, inputs={framework: "an input"})
