@@ -119,6 +119,20 @@ def test_logit_distillation_beats_hard_labels_on_few_examples():
     assert acc["soft"] > acc["hard"] + 0.03
 
 
+def test_a_diverging_classifier_run_raises_naming_the_step_and_lr():
+    """Adam at lr = 10 on a deep wide MLP overflows to NaN within a few steps: before this check
+    train_classifier returned [2.3, nan, nan, nan]. The same call at lr = 1e-3 stays finite."""
+    x, y = map(torch.as_tensor, cluster_data(64, seed=0))
+    torch.manual_seed(0)
+    model = distill_torch.MLP(8, 10, width=256, depth=16)
+    start = copy.deepcopy(model.state_dict())
+    with pytest.raises(ValueError, match=r"became nan at step 2 of 4 with lr = 10\b.*lower lr"):
+        distill_torch.train_classifier(model, x, y, steps=4, batch_size=16, lr=10.0)
+    model.load_state_dict(start)
+    losses = distill_torch.train_classifier(model, x, y, steps=4, batch_size=16, lr=1e-3)
+    assert len(losses) == 4 and np.isfinite(losses).all()
+
+
 def test_cost_model():
     assert grpo_step_flops(10, 4, 9, 2) == 18 * 10 * 4 * 9
     assert distill_step_flops(100, 10, 4, 9) == (200 + 60) * 4 * 9

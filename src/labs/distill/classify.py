@@ -20,6 +20,7 @@ from labs.distill.checks import (
     check_classifier_data,
     check_features,
     check_gradient_args,
+    check_loss,
     check_training_args,
 )
 from labs.distill.torch_kernels import _distillation_loss
@@ -76,7 +77,8 @@ def train_classifier(
     Without `teacher_logits`: cross-entropy on the hard labels. With them ((N, V), the teacher's
     logits on the same x): `distillation_loss(student, teacher, temperature, y, alpha)`, so
     alpha = 1 learns from soft targets only and alpha = 0 from the labels only.
-    steps <= 100,000, batch_size <= 65,536.
+    steps <= 100,000, batch_size <= 65,536. Raises ValueError, naming the step and lr, as soon as
+    the loss becomes NaN or inf (lr too large); `model`, trained in place, is then unusable.
     """
     x, y = check_classifier_data(model, MLP, x, y)
     teacher_logits, temperature, alpha, steps, batch_size, lr, seed = check_training_args(
@@ -105,7 +107,7 @@ def _train_classifier(
     generator = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     losses = []
-    for _ in progress(range(steps), desc=desc):
+    for step in progress(range(1, steps + 1), desc=desc):
         idx = torch.randint(0, len(x), (min(batch_size, len(x)),), generator=generator)
         logits = model.net(x[idx])
         if teacher is None:
@@ -115,7 +117,7 @@ def _train_classifier(
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append(float(loss.detach()))
+        losses.append(check_loss(float(loss.detach()), step, steps, lr))  # stop at a NaN
     return losses
 
 
