@@ -25,14 +25,15 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 # An inherited MPLBACKEND=Agg would keep figures out of executed notebooks.
 unexport MPLBACKEND
 
-.PHONY: help env browser book book-noexec test unit notebooks test-site test-colab lint format clean \
+.PHONY: help env browser book book-noexec test unit notebooks test-site test-colab site-and-colab \
+	lint format clean \
 	release autograder grade check-html grading-benchmark
 
 help:
 	@echo "make book    set up .venv, execute every chapter, build _build/html (warnings are errors)"
 	@echo "make book    ... then screenshots of the landing page and a chapter in _build/screenshots"
-	@echo "make test    set up .venv, lint, unit tests, nbval over chapters/*.ipynb, make book,"
-	@echo "             the site in a browser (test-site); CI then runs make test-colab"
+	@echo "make test    set up .venv, lint, unit tests, make book (executes every chapter), the site"
+	@echo "             in a browser (test-site) while the Colab path is set up, then test-colab"
 	@echo "make test-site   the built site in chromium: offline, math, figures, links, Colab links"
 	@echo "make test-colab  the package as a wheel in a fresh venv, newest deps, chapters run there"
 	@echo "make browser install Debian's chromium if CHROMIUM is missing (apt-get)"
@@ -106,10 +107,21 @@ test-colab: $(STAMP)
 
 space := $(empty) $(empty)
 
-# CI (.ci/run) runs `make test` and then `make test-colab`.
+# The site test and the Colab path's set-up (tools/colab_env.py: a wheel, a fresh venv, the newest
+# dependencies; about 80 s, mostly pip, which the browser leaves room for) at the same time; then
+# the Colab path's chapters with the machine to themselves, since they assert live timings.
+site-and-colab: $(STAMP) browser
+	@mkdir -p _build/colab; dir=$$(mktemp -d); \
+	$(PY) tools/colab_env.py "$$dir" > _build/colab/setup.out 2>&1 & setup=$$!; \
+	$(MAKE) --no-print-directory test-site; site=$$?; \
+	wait $$setup; cat _build/colab/setup.out; \
+	LABS_COLAB_VENV="$$dir" $(MAKE) --no-print-directory test-colab; colab=$$?; \
+	rm -rf "$$dir"; test $$site -eq 0 && test $$colab -eq 0
+
+# CI (.ci/run) runs `make test`: lint, unit tests, the book, then the site and the Colab path.
 # The executed book build fails on a raising cell (execute.raise_on_error), so it also does what
 # `make notebooks` (nbval) does; running both would execute every chapter twice.
-test: lint unit book test-site test-colab
+test: lint unit book site-and-colab
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

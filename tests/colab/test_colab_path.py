@@ -3,9 +3,10 @@ only the dependencies it declares, each at the newest release the index serves, 
 executed there with nbclient from a directory outside the repository.
 
 Colab installs the package from the repository with pip and keeps its own preinstalled torch;
-here torch is pinned to `TORCH_PIN` (the CPU build) standing in for Colab's. Anything that breaks
-(an undeclared dependency, package data missing from the wheel, a removed JAX API, a path that
-exists only in the repository) is fixed in the package, not here.
+here torch is pinned (`LABS_COLAB_TORCH`, default the CPU build's pin) standing in for Colab's.
+tools/colab_env.py sets the environment up; under `make test` it runs beside the site test.
+Anything that breaks (an undeclared dependency, package data missing from the wheel, a removed JAX
+API, a path that exists only in the repository) is fixed in the package, not here.
 
 Which chapters run: `LABS_COLAB_CHAPTERS` (space-separated stems, or `all`); by default the tour
 and chapter 3. Every chapter under chapters/ is collected; the ones not asked for are deselected
@@ -17,9 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -27,71 +26,49 @@ import pytest
 pytestmark = pytest.mark.colab
 
 ROOT = Path(__file__).resolve().parents[2]
-OUT = ROOT / "_build" / "colab"
+sys.path.insert(0, str(ROOT / "tools"))
+import colab_env as colab_setup  # noqa: E402
+
+OUT = colab_setup.OUT
 CHAPTERS = sorted(p.stem for p in (ROOT / "chapters").glob("*.ipynb"))
-TORCH_PIN = os.environ.get("LABS_COLAB_TORCH", "torch==2.13.0")
 CELL_TIMEOUT_S = 300
-PACKAGE_DATA = ("labs/common/facts.json",)  # files the chapters read at run time
 
 
 def _run(cmd, *, cwd=None, env=None, log=None, timeout=1200):
-    done = subprocess.run(
-        [str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
-    )
-    if log is not None:
-        with open(log, "a") as f:
-            f.write(f"$ {' '.join(map(str, cmd))}\n{done.stdout}\n{done.stderr}\n")
-    assert done.returncode == 0, f"{cmd} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    return done.stdout
-
-
-def _clean_env(venv: Path) -> dict:
-    """The environment of a fresh Colab-like process: no PYTHONPATH into the repository."""
-    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV"}}
-    env.pop("MPLBACKEND", None)
-    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    env["LABS_PROGRESS"] = "off"
-    env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
-    return env
+    try:
+        return colab_setup.run(cmd, cwd=cwd, env=env, log=log, timeout=timeout)
+    except colab_setup.SetupError as err:
+        pytest.fail(str(err), pytrace=False)
 
 
 @pytest.fixture(scope="session")
 def colab_env(tmp_path_factory):
-    """(python of the fresh venv, its environment, a work directory outside the repository)."""
-    OUT.mkdir(parents=True, exist_ok=True)
-    log = OUT / "install.log"
-    log.write_text("")
-    tmp = tmp_path_factory.mktemp("colab")
-    # Build the wheel from the files a release holds (not from the working tree's build/ leftovers).
-    src = tmp / "src_tree"
-    shutil.copytree(
-        ROOT / "src", src / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__")
-    )
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
-        shutil.copy(ROOT / name, src / name)
-    dist = tmp / "dist"
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", dist, src], log=log)
-    (wheel,) = dist.glob("labs-*.whl")
-    names = set(zipfile.ZipFile(wheel).namelist())
-    missing = [n for n in PACKAGE_DATA if n not in names]
-    assert not missing, f"package data missing from the wheel: {missing}"
+    """(python of the fresh venv, its environment, a work directory outside the repository).
 
-    venv = tmp / "venv"
-    _run([sys.executable, "-m", "venv", venv], log=log)
-    py = venv / "bin" / "python"
-    env = _clean_env(venv)
-    pip = [py, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    _run([*pip, TORCH_PIN], env=env, log=log)
-    # The wheel's declared dependencies at their newest versions, plus what runs a notebook.
-    _run([*pip, "--upgrade-strategy", "eager", wheel, "ipykernel", "nbclient"], env=env, log=log)
-    _run([py, "-m", "pip", "check"], env=env, log=log)
-    freeze = _run([py, "-m", "pip", "freeze"], env=env)
-    (OUT / "versions.txt").write_text(freeze)
-
-    work = tmp / "work"  # outside the repository: no relative path may reach it
-    work.mkdir()
+    The venv is set up by tools/colab_env.py: here, or, under `make test`, beforehand in the
+    background while the site test ran (its folder in LABS_COLAB_VENV)."""
+    given = os.environ.get("LABS_COLAB_VENV")
+    if given:
+        folder = Path(given)
+        if not (folder / colab_setup.READY).is_file():
+            log = colab_setup.OUT / "install.log"
+            tail = log.read_text()[-3000:] if log.is_file() else "(no log)"
+            pytest.fail(
+                f"the Colab path's set-up in {folder} (tools/colab_env.py, run by make test) did "
+                f"not finish; the end of {log}:\n{tail}",
+                pytrace=False,
+            )
+    else:
+        folder = tmp_path_factory.mktemp("colab")
+        try:
+            colab_setup.build(folder)
+        except colab_setup.SetupError as err:
+            pytest.fail(str(err), pytrace=False)
+    py = colab_setup.python_of(folder)
+    env = colab_setup.clean_env(py.parents[1])
+    work = tmp_path_factory.mktemp("work")  # outside the repository: no relative path may reach it
     where = _run([py, "-c", "import labs; print(labs.__file__)"], cwd=work, env=env).strip()
-    assert Path(where).is_relative_to(venv), f"labs imported from {where}, not the fresh venv"
+    assert Path(where).is_relative_to(py.parents[1]), f"labs imported from {where}, not the venv"
     return py, env, work
 
 
