@@ -29,7 +29,9 @@ How it works:
 
 6. `huge_mutations(value)` derives finite but huge values: 1e300 for a float scalar, and a float
    array scaled so that its largest magnitude is 1e30 (float32/float64) or its format's maximum
-   (float16, bfloat16, float8). Some parameters take them (a FLOP budget of 1e30); for others
+   (float16, bfloat16, float8); inside a list or tuple of floats the first becomes 1e300, and in a
+   dict (of parameters, of settings) the first float array or float entry is made huge the same
+   way. Some parameters take them (a FLOP budget of 1e30); for others
    they overflow a float32 kernel. The call may succeed, but then every float in its result
    (inside tuples, lists, dicts, dataclass fields, arrays of any framework, a torch module's
    state) must be finite, unless the valid call's result holds NaN or inf at the same place (an
@@ -371,6 +373,16 @@ def huge_mutations(value) -> Iterator[tuple[str, Any]]:
         yield "huge", HUGE_SCALAR
     elif _is_float_array(value):
         yield "array-huge", _huge_array(value)
+    elif isinstance(value, (list, tuple)) and value and all(isinstance(v, float) for v in value):
+        yield "sequence-huge", type(value)([HUGE_SCALAR, *value[1:]])
+    elif isinstance(value, dict) and value:
+        for key, entry in value.items():  # the first float entry: a parameter of a dict of them
+            if _is_float_array(entry):
+                yield "dict-array-huge", {**value, key: _huge_array(entry)}
+                break
+            if isinstance(entry, float):
+                yield "dict-huge", {**value, key: HUGE_SCALAR}
+                break
 
 
 def _count_nonfinite(value) -> tuple[int, int]:

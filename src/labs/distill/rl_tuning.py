@@ -111,7 +111,10 @@ def setting_plan(task: AdditionTask, student, setting: dict) -> dict:
     ValueError when the budget is not a whole number of the setting's steps."""
     check_models(task, student=student)
     knobs = _knobs(setting)
-    config = GRPOConfig(steps=1, **{k: knobs[k] for k in KNOBS})  # checks the knobs
+    try:
+        config = GRPOConfig(steps=1, **{k: knobs[k] for k in KNOBS})  # checks the knobs
+    except (TypeError, ValueError) as err:  # name the dict the knob came from
+        raise type(err)(f"setting {setting['name']!r}: {err}") from None
     per_step = grpo_step_flops(_params(student), config.samples_per_step, _positions(task),
                                config.updates_per_batch)  # fmt: skip
     budget = budget_flops(task, student)

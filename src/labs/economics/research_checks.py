@@ -81,12 +81,13 @@ def check_shot_cost(cost_per_shot, hardware_cost_factor) -> float:
     return cost * factor
 
 
-def check_shots(budgets: np.ndarray, cost: float) -> None:
-    """Refuse budgets that buy more than MAX_SHOTS shots (not exact in float64)."""
+def check_shots(budgets: np.ndarray, cost: float, name: str = "budget_usd") -> None:
+    """Refuse budgets (the argument `name`) that buy more than MAX_SHOTS shots (not exact in
+    float64)."""
     most = float(budgets.max()) / cost if budgets.size else 0.0
     if most > MAX_SHOTS:
         raise ValueError(
-            f"budget_usd / (cost_per_shot * hardware_cost_factor) must be <= {MAX_SHOTS:.0e} "
+            f"{name} / (cost_per_shot * hardware_cost_factor) must be <= {MAX_SHOTS:.0e} "
             f"shots (a count beyond it is not exact in float64), got {most:.3g}"
         )
 

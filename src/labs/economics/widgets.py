@@ -31,7 +31,7 @@ from labs.economics.research import (
     UPPER_CONFIDENCE_SDS,
     Scenario,
 )
-from labs.economics.research_checks import check_budgets
+from labs.economics.research_checks import check_budgets, check_shots
 
 
 def training_cost_report(
@@ -149,6 +149,8 @@ def plot_scenarios(
     elif not isinstance(ax, Axes):
         raise TypeError(f"ax must be a matplotlib Axes or None, got {describe_value(ax)}")
     results = []
+    for scenario in scenarios:  # each scenario's price per shot caps the budgets it can count
+        check_shots(budgets, scenario.cost_per_shot * scenario.hardware_cost_factor, "budgets_usd")
     for colour, scenario in zip(PALETTE, scenarios, strict=False):
         res = scenario.simulate(budgets, n_trials=n_trials, seed=seed)
         results.append(res)
