@@ -3,7 +3,7 @@ key's student stopped where its accuracy on the training problems first reaches 
 the number it writes for each held-out problem.
 
 Taught in chapter 6, "What does a copy inherit?". Training the four peers takes about 30 CPU
-seconds, more than the chapter's budget allows, so their answers are committed and the notebook
+seconds, almost a third of the chapter's budget, so their answers are committed and the notebook
 re-runs one seed live and checks it against the record:
 
     python -m labs.distill.peer             # writes src/labs/distill/data/peer.json
