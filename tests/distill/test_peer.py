@@ -1,16 +1,22 @@
-"""Chapter 6's committed peers of the teacher's skill: every seed of the sweep, stopped where the
-sweep says, and one seed re-run against the record."""
+"""Chapter 6's committed peers of the teacher's skill: every seed of the sweep, stopped where its
+accuracy on the training problems reaches the teacher's, one seed re-run against the record, and
+the stopping rule shown to read no held-out problem."""
 
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
 import pytest
 
 from labs.common.tasks import AdditionTask
-from labs.distill.peer import DEFAULT_RESULTS, _peer, _peer_steps
+from labs.distill.peer import DEFAULT_RESULTS, _first_reach, _peer, _peer_steps
+from labs.distill.sequence import _greedy_accuracy
 from labs.distill.sweep import DEFAULT_RESULTS as SWEEP_RESULTS
+from labs.distill.teacher import load_teacher
+
+SEED = "3"  # the cheapest peer of the record (360 steps)
 
 
 @pytest.fixture(scope="module")
@@ -18,33 +24,67 @@ def records():
     return json.loads(DEFAULT_RESULTS.read_text()), json.loads(SWEEP_RESULTS.read_text())
 
 
-def test_the_record_holds_every_seed_of_the_sweep_at_the_teachers_level(records):
+@pytest.fixture(scope="module")
+def task():
+    return AdditionTask(max_operand=19, held_out_fraction=0.2, seed=0)
+
+
+class _Unreadable(list):
+    """A held-out set that fails the moment anything reads it."""
+
+    def _refuse(self, *args, **kwargs):
+        raise AssertionError("the held-out problems were read")
+
+    __iter__ = __len__ = __getitem__ = __bool__ = _refuse
+
+
+def test_the_record_holds_every_seed_of_the_sweep_at_the_teachers_training_accuracy(records):
     peers, sweep = records
     assert list(peers["seeds"]) == list(sweep["seeds"])
     assert peers["meta"]["command"] == "python -m labs.distill.peer"
-    teacher = sweep["teacher"]["held_out"]
-    for seed, peer in peers["seeds"].items():
-        assert peer["steps"] == _peer_steps(sweep, seed) > 0
-        # the sweep's own answer-key arm, stopped early: the same accuracy at that evaluation
-        curve = sweep["seeds"][seed]["answers"]["accuracy"]
-        assert peer["held_out"] == curve[peer["steps"] // 40] >= teacher
+    assert peers["teacher"]["train"] == sweep["teacher"]["train"]
+    for peer in peers["seeds"].values():
+        # stopped at an evaluation of the sweep's answer-key run (every 40 steps, 824 in all)
+        assert 0 < peer["steps"] <= 824 and peer["steps"] % 40 == 0
+        assert peer["train"] >= sweep["teacher"]["train"]
+        assert 0 <= peer["held_out"] <= 1
         assert len(peer["answers"]) == len(sweep["teacher"]["answers"])
 
 
-def test_a_seed_re_run_gives_the_records_answers(records):
+def test_a_seed_re_run_gives_the_records_steps_and_answers(records, task):
     peers, sweep = records
-    task = AdditionTask(max_operand=19, held_out_fraction=0.2, seed=0)
-    seed = min(peers["seeds"], key=lambda s: peers["seeds"][s]["steps"])  # the cheapest
-    again = _peer(task, sweep, seed)
-    assert again["steps"] == peers["seeds"][seed]["steps"]
-    assert abs(again["held_out"] - peers["seeds"][seed]["held_out"]) <= 2 / 80 + 1e-9
-    differ = np.sum(np.array(again["answers"]) != np.array(peers["seeds"][seed]["answers"]))
+    assert SEED == min(peers["seeds"], key=lambda s: peers["seeds"][s]["steps"])
+    again, record = _peer(task, sweep, SEED), peers["seeds"][SEED]
+    assert again["steps"] == record["steps"]
+    assert abs(again["train"] - record["train"]) <= 2 / len(task.train) + 1e-9
+    assert abs(again["held_out"] - record["held_out"]) <= 2 / len(task.held_out) + 1e-9
+    differ = np.sum(np.array(again["answers"]) != np.array(record["answers"]))
     assert differ <= 2  # same seed, same code: only floating-point order may differ
 
 
-def test_steps_refuse_a_curve_that_never_reaches_the_teacher(records):
-    _, sweep = records
-    flat = json.loads(json.dumps(sweep))
-    flat["seeds"]["0"]["answers"]["accuracy"] = [0.0] * 5
+def test_the_stopping_rule_reads_no_held_out_problem(records, task):
+    peers, sweep = records
+    blind = copy.copy(task)
+    blind.held_out = _Unreadable(task.held_out)
+    steps, _ = _peer_steps(blind, sweep, SEED)
+    assert steps == peers["seeds"][SEED]["steps"]
+    # Negative control: the old rule, stopped where the held-out accuracy first reaches the
+    # teacher's, reads them: it fails on the unreadable set, and dropping half of the held-out
+    # problems moves its stop (280 steps on all 80, 240 on the even half, 320 on the odd half).
+    teacher, _ = load_teacher()
+
+    def held_out_rule(held_out):
+        changed = copy.copy(task)
+        changed.held_out = held_out
+        level = _greedy_accuracy(teacher, changed, held_out)
+        return _first_reach(changed, int(SEED), held_out, level, 400)[0]
+
+    with pytest.raises(AssertionError, match="were read"):
+        held_out_rule(blind.held_out)
+    old = [held_out_rule(h) for h in (task.held_out, task.held_out[::2], task.held_out[1::2])]
+    assert len(set(old)) == 3, old
+
+
+def test_steps_refuse_a_student_that_never_reaches_the_target(task):
     with pytest.raises(RuntimeError, match="never crosses"):
-        _peer_steps(flat, "0")
+        _first_reach(task, 0, task.train[:8], 1.01, 40)
