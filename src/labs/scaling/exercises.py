@@ -114,7 +114,9 @@ def _exponent_case(p, sigma, n, bad, size, seed, label, hint):
 
 _EXPONENT_HINT = (
     "least squares lets the few runs that went wrong (too high, among the cheapest) tilt the "
-    "exponent; a Huber loss caps their pull only where its delta lies below their misses."
+    "exponent; a Huber loss caps their pull only where its delta lies below their misses. A "
+    "median (L1) fit, delta near zero, caps every run's pull and is robust too; a delta above the "
+    "scatter adds efficiency, least squares' precision on the runs that did not go wrong."
 )
 
 ROBUST_EXPONENT = Exercise(
@@ -313,9 +315,9 @@ N_OPT_FROM_PROFILES = Exercise(
         ),
         _profiles_case(
             _LAB_LAWS[1],
-            (0, 0, 0, 0, -1, -1),
+            (-1, -1, 0, 0, 0, 0),
             1,
-            "six profiles, the two largest planned too small",
+            "six profiles, the two smallest planned too small",
             "your N_opt is off by more than 30%: " + _PROFILES_HINT,
         ),
         _profiles_case(

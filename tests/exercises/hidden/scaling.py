@@ -26,19 +26,19 @@ HIDDEN = {
         ),
     ),
     "robust_exponent": (
-        _exponent_case(-0.03, 1e-4, 50, 4, 15.0, 11, "50 runs, noise 0.01%, 4 gone wrong", ""),
+        _exponent_case(-0.03, 3e-5, 50, 4, 15.0, 11, "50 runs, noise 0.003%, 4 gone wrong", ""),
         _exponent_case(-0.06, 0.02, 25, 2, 25.0, 12, "25 runs, noise 2%, 2 gone wrong", ""),
     ),
     "predict_n_opt": (
         _profiles_case(
-            ChinchillaParams(E=1.9, A=900.0, B=400.0, alpha=0.36, beta=0.30),
+            ChinchillaParams(E=1.66, A=800.0, B=2620.0, alpha=0.30, beta=0.41),
             (0, 0, 0, 0, 1, 1, 1),
             13,
             "seven profiles, the three largest planned too large",
             "",
         ),
         _profiles_case(
-            ChinchillaParams(E=1.6, A=300.0, B=2500.0, alpha=0.31, beta=0.40),
+            ChinchillaParams(E=1.68, A=2250.0, B=2630.0, alpha=0.42, beta=0.28),
             (0, 0, 0, -1, -1, -1),
             14,
             "six profiles, the three largest planned too small",
