@@ -130,3 +130,107 @@ def test_aux_balance_loss_is_one_when_balanced_and_larger_when_skewed():
 def test_load_imbalance():
     assert load_imbalance(np.array([1, 1, 1, 1])) == 1.0
     assert load_imbalance(np.array([4, 0, 0, 0])) == 4.0
+
+
+# --- eq. 13 in log space ----------------------------------------------------------------------
+# The gates are s_i / sum_j s_j over the chosen experts; the kernels compute the same function as
+# softmax_j(log s_j), which stays finite when every sigmoid underflows to 0.
+
+
+def _old_gates(scores, idx):
+    """Eq. 13 as the kernels computed it before the log form: s / sum(s), NaN once s is all 0."""
+    with np.errstate(over="ignore", invalid="ignore"):  # exp(1e30) = inf, then 0/0
+        affinity = 1 / (1 + np.exp(-scores))  # in the scores' dtype
+        chosen = np.take_along_axis(affinity, np.asarray(idx), axis=-1)
+        return chosen / chosen.sum(-1, keepdims=True)
+
+
+def _route_in(framework, scores, k, bias=None):
+    """(indices, gates) as NumPy arrays from the framework's public `route`, in scores' dtype."""
+    if framework == "numpy":
+        return route(scores, k, bias)
+    if framework == "torch":
+        import torch
+
+        from labs.moe import torch as moe_torch
+
+        tb = None if bias is None else torch.from_numpy(bias)
+        idx, gates = moe_torch.route(torch.from_numpy(scores), k, tb)
+        return idx.numpy(), gates.numpy()
+    import jax.numpy as jnp
+
+    from labs.moe import jax as moe_jax
+
+    jb = None if bias is None else jnp.asarray(bias, dtype=scores.dtype)
+    idx, gates = moe_jax.route(jnp.asarray(scores, dtype=scores.dtype), k, jb)
+    return np.asarray(idx), np.asarray(gates)
+
+
+_FRAMEWORK_DTYPES = [
+    ("numpy", np.float64),
+    ("numpy", np.float32),
+    ("torch", np.float64),
+    ("torch", np.float32),
+    ("jax", np.float32),  # x64 is off in the JAX tests
+]
+
+
+@pytest.mark.parametrize(("framework", "dtype"), _FRAMEWORK_DTYPES)
+def test_log_space_gates_match_the_old_formula(framework, dtype):
+    rng = np.random.default_rng(4)
+    scores = rng.uniform(-10.0, 10.0, (64, 16)).astype(dtype)
+    bias = (0.2 * rng.standard_normal(16)).astype(dtype)
+    idx, gates = _route_in(framework, scores, 4, bias)
+    assert gates.dtype == dtype
+    rtol = 1e-6 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(gates, _old_gates(scores, idx), rtol=rtol, atol=0)
+
+
+# sigmoid(-200) = 1e-87 underflows in float32 only; sigmoid(-1e30) underflows in both.
+_UNDERFLOWS = [(f, d, -1e30) for f, d in _FRAMEWORK_DTYPES] + [
+    (f, d, -200.0) for f, d in _FRAMEWORK_DTYPES if d == np.float32
+]
+
+
+@pytest.mark.parametrize(("framework", "dtype", "level"), _UNDERFLOWS)
+def test_gates_stay_finite_when_every_sigmoid_underflows(framework, dtype, level):
+    rng = np.random.default_rng(5)
+    scores = (level * (1.0 + 0.05 * rng.random((6, 8)))).astype(dtype)
+    scores[0] = level  # a row of equal scores: equal gates 1/k
+    k = 3
+    idx, gates = _route_in(framework, scores, k)
+    assert np.isfinite(gates).all() and (gates >= 0).all()
+    np.testing.assert_allclose(gates.sum(-1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(gates[0], 1.0 / k, rtol=1e-6)
+    # Far below 0, log Sigmoid(u) = u: the gates are the softmax of the chosen scores.
+    chosen = np.take_along_axis(scores.astype(np.float64), idx, axis=-1)
+    expected = np.exp(chosen - chosen.max(-1, keepdims=True))
+    np.testing.assert_allclose(gates, expected / expected.sum(-1, keepdims=True), atol=1e-5)
+    # Negative control: the old formula on the same input and choice is 0/0.
+    assert np.isnan(_old_gates(scores, idx)).all()
+
+
+def test_route_gradients_reach_the_scores_torch():
+    import torch
+
+    from labs.moe import torch as moe_torch
+
+    scores = torch.from_numpy(_scores(4, 6, seed=6)).requires_grad_()
+    bias = torch.from_numpy(0.3 * np.random.default_rng(7).standard_normal(6))
+    # The choice is piecewise constant; gradcheck's 1e-6 steps do not change it here.
+    assert torch.autograd.gradcheck(lambda s: moe_torch._route(s, 3, bias)[1], (scores,))
+
+
+def test_route_gradients_reach_the_scores_jax():
+    import jax
+    import jax.numpy as jnp
+    from jax.test_util import check_grads
+
+    from labs.moe import jax as moe_jax
+
+    with jax.enable_x64(True):
+        scores = jnp.asarray(_scores(4, 6, seed=6))
+        bias = jnp.asarray(0.3 * np.random.default_rng(7).standard_normal(6))
+        check_grads(lambda s: moe_jax._route(s, 3, bias)[1], (scores,), order=1, eps=1e-6)
+        grad = jax.grad(lambda s: (moe_jax._route(s, 3, bias)[1] ** 2).sum())(scores)
+        assert float(jnp.abs(grad).max()) > 0

@@ -50,12 +50,13 @@ def route(scores, k: int, bias=None) -> tuple[jax.Array, jax.Array]:
 def _route(
     scores: Float[Array, "T E"], k: int, bias: Float[Array, " E"] | None
 ) -> tuple[Int[Array, "T K"], Float[Array, "T K"]]:
-    """Top-k on s + b (eq. 16), gates from s alone (eqs. 13, 15)."""
+    """Top-k on s + b (eq. 16), gates from s alone (eqs. 13, 15), eq. 13 in log space as in
+    `labs.moe.reference._route`: s / sum(s) is 0/0 once every sigmoid underflows."""
     affinity = jax.nn.sigmoid(scores)  # s_{i,t}                             (eq. 15)
     choice = affinity if bias is None else affinity + bias  # s_{i,t} + b_i (eq. 16)
     _, idx = jax.lax.top_k(jax.lax.stop_gradient(choice), k)
-    chosen = jnp.take_along_axis(affinity, idx, axis=-1)
-    return idx, chosen / chosen.sum(-1, keepdims=True)  # (eq. 13)
+    log_s = jnp.take_along_axis(jax.nn.log_sigmoid(scores), idx, axis=-1)
+    return idx, jax.nn.softmax(log_s, axis=-1)  # s_i / sum_j s_j = softmax(log s)_i (eq. 13)
 
 
 def _swiglu(x: Float[Array, "... C D"], w1, w3, w2) -> Float[Array, "... C D"]:

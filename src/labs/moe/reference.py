@@ -66,15 +66,27 @@ def _sigmoid(x: Float[Array, "..."]) -> Float[Array, "..."]:
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
+def _log_sigmoid(x: Float[Array, "..."]) -> Float[Array, "..."]:
+    """log Sigmoid(x) = -softplus(-x), finite for every finite x."""
+    return -np.logaddexp(0.0, -x)
+
+
 def _route(
     scores: Float[Array, "T E"], k: int, bias: Float[Array, " E"] | None
 ) -> tuple[Int[Array, "T K"], Float[Array, "T K"]]:
-    """Top-k on s + b (eq. 16), gates from s alone (eqs. 13, 15)."""
+    """Top-k on s + b (eq. 16), gates from s alone (eqs. 13, 15).
+
+    Eq. 13 is computed in log space, g_i = s_i / sum_j s_j = softmax_j(log s_j)_i: below about
+    -745 (float64) or -104 (float32) every sigmoid underflows to 0 and s / sum(s) is 0/0, while
+    log s = -softplus(-u) stays finite. Where affinities tie (all 0 after such an underflow), the
+    bias decides the choice, then the lower expert index.
+    """
     affinity = _sigmoid(scores)  # s_{i,t} = Sigmoid(u_t^T e_i)       (eq. 15)
     choice = affinity if bias is None else affinity + bias  # s_{i,t} + b_i (eq. 16)
     idx = np.argsort(-choice, axis=-1, kind="stable")[:, :k]  # TopK           (eq. 16)
-    chosen = np.take_along_axis(affinity, idx, axis=-1)  # the bias does not enter the gate
-    return idx.astype(np.int64), chosen / chosen.sum(-1, keepdims=True)  # (eq. 13)
+    log_s = np.take_along_axis(_log_sigmoid(scores), idx, axis=-1)  # the bias is not in the gate
+    shifted = np.exp(log_s - log_s.max(-1, keepdims=True))  # largest chosen s -> 1, no underflow
+    return idx.astype(np.int64), shifted / shifted.sum(-1, keepdims=True)  # (eq. 13)
 
 
 def node_limited_route(

@@ -44,12 +44,13 @@ def route(scores: torch.Tensor, k: int, bias: torch.Tensor | None = None):
 def _route(
     scores: Float[Tensor, "T E"], k: int, bias: Float[Tensor, " E"] | None
 ) -> tuple[Int[Tensor, "T K"], Float[Tensor, "T K"]]:
-    """Top-k on s + b (eq. 16), gates from s alone (eqs. 13, 15)."""
+    """Top-k on s + b (eq. 16), gates from s alone (eqs. 13, 15), eq. 13 in log space as in
+    `labs.moe.reference._route`: s / sum(s) is 0/0 once every sigmoid underflows."""
     affinity = torch.sigmoid(scores)  # s_{i,t}                               (eq. 15)
     choice = affinity if bias is None else affinity + bias.detach()  # s + b (eq. 16)
     idx = torch.topk(choice.detach(), k, dim=-1).indices  # the choice is not differentiated
-    chosen = affinity.gather(-1, idx)  # gates from unbiased affinities
-    return idx, chosen / chosen.sum(-1, keepdim=True)  # (eq. 13)
+    log_s = F.logsigmoid(scores).gather(-1, idx)  # gates from unbiased affinities
+    return idx, torch.softmax(log_s, dim=-1)  # s_i / sum_j s_j = softmax(log s)_i (eq. 13)
 
 
 class DeepSeekMoE(nn.Module):
