@@ -1,5 +1,6 @@
 """Chapter 6 sampling FLOPs: the token passes of a sampler with and without a KV cache, counted by
-hand and counted on the chapter's own sampler; the step functions that use them; bad input."""
+hand and counted on the chapter's own sampler; the step functions that use them; a count made with
+a cache recounted without one; bad input."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from labs.distill import (
     grpo_step_flops,
     sampling_flops,
     sampling_token_passes,
+    uncached_flops,
 )
 from labs.grpo.policy import TinyPolicy, sample
 
@@ -81,5 +83,41 @@ def test_step_functions_count_the_sampler_they_are_told():
     ],
 )
 def test_bad_input_names_the_parameter(call, error, name):
+    with pytest.raises(error, match=name):
+        call()
+
+
+def test_uncached_flops_by_hand():
+    # A run that sampled 100 answers of 3 tokens after 7 from a model of 1,000 parameters, counted
+    # with a cache: 9 passes each. Without one each answer takes 7 + 8 + 9 = 24 passes, 15 more,
+    # each 2 x 1,000 FLOPs: 100 x 15 x 2,000 = 3,000,000 more than the 1,800,000 counted.
+    assert uncached_flops(1.8e6, 100, 1000, 7, 3) == 1.8e6 + 3.0e6
+    assert uncached_flops(0.0, 0, 1000, 7, 3) == 0.0  # a curve's start: nothing sampled yet
+    assert uncached_flops(5.0, 10, 1000, 4, 1) == 5.0  # one token after the prompt: no saving
+
+
+def test_uncached_flops_recount_the_step_functions():
+    # A GRPO step counted with a cache, recounted, is the same step counted without one.
+    cached = grpo_step_flops(10, 4, 9, 2)
+    assert uncached_flops(cached, 4, 10, 7, 3) == grpo_step_flops(10, 4, 9, 2, sampled_tokens=24)
+    cached = distill_step_flops(100, 10, 4, 9)  # the teacher (100 parameters) samples
+    assert uncached_flops(cached, 4, 100, 7, 3) == distill_step_flops(
+        100, 10, 4, 9, sampled_tokens=24
+    )
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "name"),
+    [
+        (lambda: uncached_flops(-1.0, 1, 10, 7, 3), ValueError, "flops"),
+        (lambda: uncached_flops("1", 1, 10, 7, 3), TypeError, "flops"),
+        (lambda: uncached_flops(1.0, -1, 10, 7, 3), ValueError, "samples"),
+        (lambda: uncached_flops(1.0, 2.0, 10, 7, 3), TypeError, "samples"),
+        (lambda: uncached_flops(1.0, 1, 0, 7, 3), ValueError, "params"),
+        (lambda: uncached_flops(1.0, 1, 10, 0, 3), ValueError, "prompt_tokens"),
+        (lambda: uncached_flops(1.0, 1, 10, 7, 0), ValueError, "new_tokens"),
+    ],
+)
+def test_uncached_flops_bad_input_names_the_parameter(call, error, name):
     with pytest.raises(error, match=name):
         call()

@@ -215,6 +215,9 @@ EXAMPLES = {
     "labs.distill.costs.copy_crossover": lambda: call(
         teacher_cost=100.0, distill_cost=2.0, rl_cost=12.0
     ),
+    "labs.distill.costs.uncached_flops": lambda: call(
+        flops=1.8e6, samples=100, params=1000, prompt_tokens=7, new_tokens=3
+    ),
     "labs.distill.costs.sampling_seconds": lambda: call(
         params=1000,
         tokens=9,
@@ -374,6 +377,12 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
             "labs.distill.costs.sampling_token_passes": ("prompt_tokens", "new_tokens"),
             "labs.distill.costs.sampling_flops": ("params", "prompt_tokens", "new_tokens"),
             "labs.distill.costs.sampling_seconds": ("params", "tokens", "batch"),
+            "labs.distill.costs.uncached_flops": (
+                "samples",
+                "params",
+                "prompt_tokens",
+                "new_tokens",
+            ),
         }.items()
         for name in names
     },

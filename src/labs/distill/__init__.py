@@ -31,6 +31,7 @@ from labs.distill.costs import (
     sampling_seconds,
     sampling_token_passes,
     training_seconds,
+    uncached_flops,
     warm_up_flops,
 )
 from labs.distill.data import cluster_data
@@ -50,6 +51,7 @@ __all__ = [
     "sampling_token_passes",
     "soft_targets",
     "training_seconds",
+    "uncached_flops",
     "uniform_wrong_classes",
     "warm_up_flops",
 ]

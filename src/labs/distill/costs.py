@@ -42,6 +42,7 @@ __all__ = [
     "sampling_seconds",
     "sampling_token_passes",
     "training_seconds",
+    "uncached_flops",
     "warm_up_flops",
 ]
 
@@ -83,6 +84,26 @@ def sampling_flops(params: int, prompt_tokens: int, new_tokens: int, *, kv_cache
     parameters: 2 N per token pass (`sampling_token_passes`)."""
     params = _count("params", params)
     return 2.0 * params * sampling_token_passes(prompt_tokens, new_tokens, kv_cache=kv_cache)
+
+
+def uncached_flops(
+    flops: float, samples: int, params: int, prompt_tokens: int, new_tokens: int
+) -> float:
+    """`flops` of a run counted as the step functions count by default (sampling with a KV cache),
+    recounted for a sampler that keeps none, such as `labs.grpo.policy.sample`.
+
+    The run sampled `samples` sequences of `new_tokens` after `prompt_tokens` from a model of
+    `params` parameters; each adds 2 N per token pass that the cache would have saved,
+    2 N (passes without a cache - passes with one) (`sampling_token_passes`). `samples` may be 0
+    (the start of a curve): nothing is added. Work other than sampling is the same either way.
+    """
+    flops = real_number("flops", flops, nonnegative=True)
+    samples = integer("samples", samples, minimum=0, maximum=MAX_COUNT)
+    params = _count("params", params)
+    extra = sampling_token_passes(prompt_tokens, new_tokens, kv_cache=False) - (
+        sampling_token_passes(prompt_tokens, new_tokens, kv_cache=True)
+    )
+    return flops + 2.0 * params * extra * samples
 
 
 def _sampled(sampled_tokens, tokens: int) -> int:
