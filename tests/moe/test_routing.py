@@ -234,3 +234,64 @@ def test_route_gradients_reach_the_scores_jax():
         check_grads(lambda s: moe_jax._route(s, 3, bias)[1], (scores,), order=1, eps=1e-6)
         grad = jax.grad(lambda s: (moe_jax._route(s, 3, bias)[1] ** 2).sum())(scores)
         assert float(jnp.abs(grad).max()) > 0
+
+
+def _sigmoid(x):
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def _old_node_limited_indices(scores, k, per_node, max_nodes, bias):
+    """The selection of `node_limited_route` before the fix, written out here (not imported): an
+    excluded expert had its score set to -inf, so an affinity of sigmoid(-inf) = 0, and a bias of
+    -inf only when a bias was given."""
+    tokens, n_experts = scores.shape
+    choice = _sigmoid(scores) if bias is None else _sigmoid(scores) + bias
+    by_node = choice.reshape(tokens, n_experts // per_node, per_node)
+    top = -np.sort(-by_node, axis=-1)[..., : min(per_node, -(-k // max_nodes))]
+    nodes = np.argsort(-top.sum(-1), axis=-1, kind="stable")[:, :max_nodes]
+    allowed = np.zeros(by_node.shape[:2], dtype=bool)
+    np.put_along_axis(allowed, nodes, True, axis=-1)
+    keep = np.repeat(allowed, per_node, axis=-1)
+    affinity = _sigmoid(np.where(keep, scores, -np.inf))
+    choice = affinity if bias is None else affinity + np.where(keep, bias, -np.inf)
+    return np.argsort(-choice, axis=-1, kind="stable")[:, :k]
+
+
+@pytest.mark.parametrize(
+    ("low", "dtype"),
+    [(-1e30, np.float64), (-200.0, np.float32), (-40.0, np.float64), (-20.0, np.float32)],
+)
+def test_node_limited_routing_never_chooses_an_excluded_expert(low, dtype):
+    """Two nodes of 4 experts, M = 1, k = 3. Node 1 holds the only expert whose sigmoid does not
+    underflow, so node 1 is kept and node 0 excluded; the 2 other experts of node 1 have an
+    affinity of exactly 0 (sigmoid(-40) and sigmoid(-20) are 0.0 in float64 and float32). The
+    excluded experts must not win the tie at 0."""
+    scores = np.full((1, 8), low, dtype=dtype)
+    scores[0, 4] = 1.0
+    assert _sigmoid(scores[0, 5]) == 0.0  # the tie the old rule broke the wrong way
+    old = _old_node_limited_indices(scores, 3, 4, 1, None)
+    assert (old // 4 == 0).any()  # negative control: the old rule picks an expert of node 0
+    idx, gates = node_limited_route(scores, 3, 4, 1)
+    assert (idx // 4 == 1).all()  # every chosen expert lies on the kept node
+    assert idx[0, 0] == 4 and len(set(idx[0])) == 3
+    assert np.isfinite(gates).all()
+    np.testing.assert_allclose(gates.sum(1), 1.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_node_limited_fix_keeps_the_choice_for_ordinary_scores(dtype):
+    """For scores in [-10, 10], where no sigmoid underflows, the fixed selection chooses exactly
+    the experts the old rule chose, with and without a bias, over 500 random draws."""
+    rng = np.random.default_rng(7)
+    for draw in range(500):
+        n_nodes, per_node = rng.integers(1, 9), rng.integers(1, 9)
+        max_nodes = rng.integers(1, n_nodes + 1)
+        k = rng.integers(1, max_nodes * per_node + 1)
+        scores = rng.uniform(-10, 10, (16, n_nodes * per_node)).astype(dtype)
+        bias = None if draw % 2 else rng.uniform(-0.5, 0.5, n_nodes * per_node)
+        idx, gates = node_limited_route(scores, k, per_node, max_nodes, bias)
+        np.testing.assert_array_equal(
+            idx, _old_node_limited_indices(scores, k, per_node, max_nodes, bias)
+        )
+        chosen = np.take_along_axis(1 / (1 + np.exp(-scores.astype(np.float64))), idx, axis=1)
+        np.testing.assert_allclose(gates, chosen / chosen.sum(1, keepdims=True), rtol=1e-5)

@@ -112,7 +112,7 @@ def _node_limited_route(
     max_nodes: int,
     bias: Float[Array, " E"] | None,
 ) -> tuple[Int[Array, "T K"], Float[Array, "T K"]]:
-    """Rank nodes by their top-(k/M) biased affinities, mask the others, then `_route`."""
+    """Rank nodes by their top-(k/M) biased affinities, exclude the others, then `_route`."""
     tokens, n_experts = scores.shape
     choice = _sigmoid(scores) if bias is None else _sigmoid(scores) + bias
     by_node = choice.reshape(tokens, n_experts // per_node, per_node)  # (T, N, E/N)
@@ -120,10 +120,12 @@ def _node_limited_route(
     nodes = np.argsort(-top.sum(-1), axis=-1, kind="stable")[:, :max_nodes]  # (T, M)
     allowed = np.zeros(by_node.shape[:2], dtype=bool)
     np.put_along_axis(allowed, nodes, True, axis=-1)
-    masked = np.where(np.repeat(allowed, per_node, axis=-1), scores, -np.inf)  # sigmoid(-inf) = 0
-    if bias is not None:  # an excluded expert must stay excluded whatever its bias
-        bias = np.where(np.repeat(allowed, per_node, axis=-1), bias, -np.inf)
-    return _route(masked, k, bias)
+    keep = np.repeat(allowed, per_node, axis=-1)  # (T, E)
+    # An excluded expert gets a bias of -inf, so it ranks below every kept one whatever the scores.
+    # Masking its affinity to 0 instead is not enough: where the kept experts' sigmoids underflow
+    # to 0 too, the tie goes to the lower index, which can be an excluded expert.
+    bias = np.where(keep, np.zeros((), scores.dtype) if bias is None else bias, -np.inf)
+    return _route(scores, k, bias)
 
 
 def expert_load(expert_indices, n_experts: int) -> np.ndarray:
