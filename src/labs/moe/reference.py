@@ -76,10 +76,11 @@ def _route(
 ) -> tuple[Int[Array, "T K"], Float[Array, "T K"]]:
     """Top-k on s + b (eq. 16), gates from s alone (eqs. 13, 15).
 
-    Eq. 13 is computed in log space, g_i = s_i / sum_j s_j = softmax_j(log s_j)_i: below about
-    -745 (float64) or -104 (float32) every sigmoid underflows to 0 and s / sum(s) is 0/0, while
-    log s = -softplus(-u) stays finite. Where affinities tie (all 0 after such an underflow), the
-    bias decides the choice, then the lower expert index.
+    Eq. 13 is computed in log space, g_i = s_i / sum_j s_j = softmax_j(log s_j)_i: far enough
+    below 0 every sigmoid is 0 and s / sum(s) is 0/0 (torch's and JAX's sigmoids on a CPU are 0
+    from about -710 in float64 and -89 in float32; this reference's tanh form, 0.5 (1 + tanh(u /
+    2)), from about -38 and -20), while log s = -softplus(-u) stays finite. Where affinities tie
+    (all 0 after such an underflow), the bias decides the choice, then the lower expert index.
     """
     affinity = _sigmoid(scores)  # s_{i,t} = Sigmoid(u_t^T e_i)       (eq. 15)
     choice = affinity if bias is None else affinity + bias  # s_{i,t} + b_i (eq. 16)
