@@ -88,3 +88,22 @@ def test_the_stopping_rule_reads_no_held_out_problem(records, task):
 def test_steps_refuse_a_student_that_never_reaches_the_target(task):
     with pytest.raises(RuntimeError, match="never crosses"):
         _first_reach(task, 0, task.train[:8], 1.01, 40)
+
+
+def test_the_extra_seeds_are_new_seeds_with_a_copy_and_a_peer_each(records):
+    """The extra seeds for "What does a copy inherit?" continue the sweep's (none repeats one of
+    its seeds), each holds the long copy's and the peer's held-out answers, and every peer stopped
+    at an evaluation within the search, at or above the teacher's accuracy on the training set."""
+    from labs.distill.inherit_seeds import DEFAULT_RESULTS as EXTRA
+
+    _, sweep = records
+    extra = json.loads(EXTRA.read_text())
+    seeds = [int(s) for s in extra["seeds"]]
+    assert seeds == list(range(len(sweep["seeds"]), len(sweep["seeds"]) + len(seeds)))
+    assert len(seeds) >= 4 and extra["meta"]["arm"] == "distill_long"
+    assert extra["teacher"]["answers"] == sweep["teacher"]["answers"]
+    for record in extra["seeds"].values():
+        peer, copy_ = record["peer"], record["copy"]
+        assert 0 < peer["steps"] <= extra["meta"]["peer_max_steps"] and peer["steps"] % 40 == 0
+        assert peer["train"] >= sweep["teacher"]["train"]
+        assert len(peer["answers"]) == len(copy_["answers"]) == len(sweep["teacher"]["answers"])

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from labs.common.tasks import AdditionTask
+from labs.common.validate import finite_loss
 from labs.distill import cluster_data, copy_crossover, distill_step_flops, grpo_step_flops
 from labs.distill import exercises as ex
 from labs.distill import torch as distill_torch
@@ -237,3 +238,43 @@ def test_exercises_accept_solutions_and_explain_mistakes():
     assert naive.status != "passed"
     floor = ex.check_students_to_break_even(lambda a, b, c: int(a // (c - b)) if c > b else -1)
     assert floor.status != "passed"
+
+
+def test_finite_loss_passes_a_finite_loss_and_stops_at_nan_or_inf():
+    assert finite_loss(0.25, 3, 4, 1e-3) == 0.25
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(ValueError, match=r"became .* at step 3 of 4 with lr = 0.001.*lower lr"):
+            finite_loss(bad, 3, 4, 1e-3)
+    with pytest.raises(TypeError, match="loss must be a float"):
+        finite_loss("0.5", 3, 4, 1e-3)
+    with pytest.raises(ValueError, match="step must be <= 4"):
+        finite_loss(0.5, 5, 4, 1e-3)
+
+
+def _nan_student(task):
+    student = cold_student(task, 0, warm_up_steps=1)
+    with torch.no_grad():
+        for p in student.parameters():
+            p.fill_(float("nan"))
+    return student
+
+
+def test_the_sequence_trainers_stop_at_the_first_nan_loss():
+    """A student whose weights are NaN gives a NaN loss at step 1. Before the check both loops ran
+    on and returned a curve of a broken model (with accuracy read off NaN logits); now each stops
+    there, naming the step and the learning rate. The same calls on a sound student run through."""
+    task = AdditionTask(max_operand=4, held_out_fraction=0.2, seed=0)
+    teacher = new_policy(task, seed=0, d_model=16, n_layers=1, n_heads=2)
+    calls = {
+        "distill_on_traces": lambda s: distill_torch.distill_on_traces(
+            s, teacher, task, task.held_out, steps=2, batch_size=4, eval_every=1
+        ),
+        "supervise_on_answers": lambda s: distill_torch.supervise_on_answers(
+            s, task, task.held_out, steps=2, batch_size=4, eval_every=1
+        ),
+    }
+    for name, run in calls.items():
+        with pytest.raises(ValueError, match=r"became nan at step 1 of 2 with lr = 0.003"):
+            run(_nan_student(task))
+        _, curve = run(cold_student(task, 0, warm_up_steps=1))
+        assert len(curve.accuracy) == 3, name

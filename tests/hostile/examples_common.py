@@ -197,6 +197,7 @@ EXAMPLES = {
         what="value", value=np.ones(2), inputs={"x": 2.0}, fixed=("what",)
     ),
     "labs.common.validate.learning_rate": lambda: call(name="value", value=0.01, fixed=("name",)),
+    "labs.common.validate.finite_loss": lambda: call(loss=0.5, step=1, steps=4, lr=1e-3),
     "labs.common.validate.float_dtype": lambda: call(
         name="dtype", dtype=np.float32, fixed=("name",)
     ),

@@ -113,3 +113,33 @@ def test_each_ledger_verdict_is_stated_in_its_chapter(root):
         if short:
             missing[stem] = dict(short)
     assert not missing, f"ledger verdicts that their chapter does not state in bold: {missing}"
+
+
+def test_chapter_6_ledger_verdicts_are_the_ones_its_cells_assert(root):
+    # Chapter 6 decides its two verdicts in code: the claim check's cells end with
+    # `assert verdict_claim == "..."` and `assert verdict_moat == "..."`. The ledger row of each
+    # claim and the chapter's "**Verdict: ...**" (in the order of its claim checks) must say the
+    # same, so an edit that changes the rule's outcome cannot leave a stale verdict behind.
+    import json
+
+    cells = json.loads((root / "chapters" / "06_distillation.ipynb").read_text())["cells"]
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    prose = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    asserted = {
+        name: re.findall(rf'assert {name} == "([a-z]+)"', code)
+        for name in ("verdict_claim", "verdict_moat")
+    }
+    assert all(len(found) == 1 for found in asserted.values()), asserted
+    stated = [v.strip().lower() for v in re.findall(r"\*\*Verdict:\s*([^.*]+?)\.\*\*", prose)]
+    text = (root / "book" / "claims.md").read_text()
+    rows = {
+        "verdict_claim": "copy more powerful ones for a fraction of the costs",
+        "verdict_moat": '"There is no moat in models"',
+    }
+    ledger = {}
+    for name, claim in rows.items():
+        (row,) = [line for line in text.splitlines() if line.startswith("|") and claim in line]
+        ledger[name] = [c.strip() for c in row.strip("|").split("|")][2]
+    code_verdicts = {name: found[0] for name, found in asserted.items()}
+    assert ledger == code_verdicts, (ledger, code_verdicts)
+    assert stated == [code_verdicts["verdict_claim"], code_verdicts["verdict_moat"]], stated

@@ -29,6 +29,7 @@ __all__ = [
     "describe_value",
     "divisible",
     "float_array",
+    "finite_loss",
     "finite_result",
     "float_dtype",
     "host_values",
@@ -119,6 +120,24 @@ def learning_rate(name: str, value) -> float:
             f"than its scale at every update; 1e3 for 1e-3 is the usual typo), got {value}"
         )
     return value
+
+
+def finite_loss(loss, step: int, steps: int, lr: float) -> float:
+    """`loss`, a float a training loop read from its step `step` of `steps`, if finite; otherwise a
+    ValueError saying at which step the run diverged and with what learning rate `lr`, so the loop
+    stops at its first NaN or inf instead of training on (and reporting) a broken model."""
+    if isinstance(loss, bool) or not isinstance(loss, (int, float, np.integer, np.floating)):
+        raise TypeError(f"loss must be a float read from the step, got {describe_value(loss)}")
+    steps = integer("steps", steps, minimum=1, maximum=10**9)  # no loop of the course runs 10^9
+    step = integer("step", step, minimum=1, maximum=steps)
+    lr = real_number("lr", lr, positive=True)
+    loss = float(loss)
+    if math.isfinite(loss):
+        return loss
+    raise ValueError(
+        f"the training loss became {loss} at step {step} of {steps} with lr = {lr:g}: the run "
+        "diverged; lower lr"
+    )
 
 
 def integer(name: str, value, *, minimum: int | None = None, maximum: int | None = None) -> int:

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from labs.common.progress import progress
 from labs.common.tasks import AdditionTask, Problem, _parse_answer
-from labs.common.validate import integer, real_number, size, text
+from labs.common.validate import finite_loss, integer, real_number, size, text
 from labs.distill.costs import warm_up_flops
 from labs.distill.sequence import Curve, _greedy_accuracy, _positions
 from labs.grpo.checks import check_items, check_loop_sizes
@@ -92,6 +92,7 @@ def _supervise_on_answers(student, task, eval_problems, steps, batch_size, lr, e
         opt.zero_grad()
         loss.backward()
         opt.step()
+        finite_loss(float(loss.detach()), step, steps, lr)  # stop at the first NaN
         spent += time.process_time() - start
         if step % eval_every == 0 or step == steps:
             curve.add(step * per_step, _greedy_accuracy(student, task, eval_problems),

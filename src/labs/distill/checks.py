@@ -7,8 +7,6 @@ the parameter, before a framework sees the data.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from labs.common.validate import (
@@ -142,17 +140,6 @@ def check_training_args(teacher_logits, shape, temperature, alpha, steps, batch_
         size("batch_size", batch_size, maximum=MAX_BATCH),
         learning_rate("lr", lr),
         integer("seed", seed, minimum=0),
-    )
-
-
-def check_loss(loss: float, step: int, steps: int, lr: float) -> float:
-    """`loss` (a float already read from the step) if finite; otherwise a ValueError saying at
-    which step the run diverged and with what learning rate, so a loop stops at its first NaN."""
-    if math.isfinite(loss):
-        return loss
-    raise ValueError(
-        f"the training loss became {loss} at step {step} of {steps} with lr = {lr:g}: the run "
-        "diverged; lower lr"
     )
 
 

@@ -15,12 +15,11 @@ import torch.nn as nn
 from jaxtyping import Float, Int
 
 from labs.common.progress import progress
-from labs.common.validate import size, text
+from labs.common.validate import finite_loss, size, text
 from labs.distill.checks import (
     check_classifier_data,
     check_features,
     check_gradient_args,
-    check_loss,
     check_training_args,
 )
 from labs.distill.torch_kernels import _distillation_loss
@@ -117,7 +116,7 @@ def _train_classifier(
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append(check_loss(float(loss.detach()), step, steps, lr))  # stop at a NaN
+        losses.append(finite_loss(float(loss.detach()), step, steps, lr))  # stop at a NaN
     return losses
 
 

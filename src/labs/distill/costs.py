@@ -73,7 +73,11 @@ def sampling_token_passes(prompt_tokens: int, new_tokens: int, *, kv_cache: bool
     """
     prompt_tokens = _count("prompt_tokens", prompt_tokens)
     new_tokens = _count("new_tokens", new_tokens)
-    kv_cache = boolean("kv_cache", kv_cache)
+    return _token_passes(prompt_tokens, new_tokens, boolean("kv_cache", kv_cache))
+
+
+def _token_passes(prompt_tokens: int, new_tokens: int, kv_cache: bool) -> int:
+    """P + N - 1 with a KV cache; without one, step t re-runs P + t tokens: N P + N (N - 1) / 2."""
     if kv_cache:
         return prompt_tokens + new_tokens - 1
     return new_tokens * prompt_tokens + new_tokens * (new_tokens - 1) // 2
@@ -100,10 +104,18 @@ def uncached_flops(
     flops = real_number("flops", flops, nonnegative=True)
     samples = integer("samples", samples, minimum=0, maximum=MAX_COUNT)
     params = _count("params", params)
-    extra = sampling_token_passes(prompt_tokens, new_tokens, kv_cache=False) - (
-        sampling_token_passes(prompt_tokens, new_tokens, kv_cache=True)
-    )
-    return flops + 2.0 * params * extra * samples
+    prompt_tokens = _count("prompt_tokens", prompt_tokens)
+    new_tokens = _count("new_tokens", new_tokens)
+    return _uncached_flops(flops, samples, params, prompt_tokens, new_tokens)
+
+
+def _uncached_flops(
+    flops: float, samples: int, params: int, prompt_tokens: int, new_tokens: int
+) -> float:
+    """`flops` plus 2 N per token pass the cache saved, for each of `samples` sequences."""
+    without = _token_passes(prompt_tokens, new_tokens, False)  # N P + N (N - 1) / 2 per sequence
+    cached = _token_passes(prompt_tokens, new_tokens, True)  # P + N - 1 per sequence
+    return flops + 2.0 * params * (without - cached) * samples
 
 
 def _sampled(sampled_tokens, tokens: int) -> int:

@@ -75,7 +75,19 @@ def _peer(task: AdditionTask, sweep: dict, seed: str) -> dict:
     """One seed's peer: its steps, its accuracy on the training problems at the stop, and its
     held-out greedy accuracy and answers."""
     steps, train = _peer_steps(task, sweep, seed)
-    peer, curve = _answer_key(task, int(seed), task.held_out, steps, steps,
+    return _peer_record(task, int(seed), steps, train)
+
+
+def _peer_at(task: AdditionTask, seed: int, target: float, max_steps: int) -> dict:
+    """`_peer` for a seed outside the sweep: the stop searched up to `max_steps` for `target`, the
+    teacher's accuracy on the training problems."""
+    steps, train = _first_reach(task, seed, task.train, target, max_steps)
+    return _peer_record(task, seed, steps, train)
+
+
+def _peer_record(task: AdditionTask, seed: int, steps: int, train: float) -> dict:
+    """The peer of `seed` re-run to its stop at `steps`, checked against the search's `train`."""
+    peer, curve = _answer_key(task, seed, task.held_out, steps, steps,
                               desc=f"answer key to the teacher's level, seed {seed}")  # fmt: skip
     if _greedy_accuracy(peer, task, task.train) != train:
         raise RuntimeError(f"seed {seed}: the re-run to the stop does not repeat the search")

@@ -27,7 +27,7 @@ from jaxtyping import Bool, Int
 
 from labs.common.progress import progress
 from labs.common.tasks import AdditionTask, Problem
-from labs.common.validate import instance, integer, one_of, real_number, size, text
+from labs.common.validate import finite_loss, instance, integer, one_of, real_number, size, text
 from labs.distill.costs import distill_step_flops, grpo_step_flops, warm_up_flops
 from labs.grpo.checks import (
     check_ids,
@@ -238,6 +238,7 @@ def _distill_on_traces(
             opt.zero_grad()
             loss.backward()
             opt.step()
+            finite_loss(float(loss.detach()), step, steps, lr)  # stop at the first NaN
             trained += len(prompts)
         spent += time.process_time() - start
         if step % eval_every == 0 or step == steps:
