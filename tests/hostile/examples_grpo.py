@@ -332,6 +332,9 @@ EXAMPLES = {
         warmup_steps=1,
         desc="GRPO",
     ),  # fmt: skip
+    "labs.grpo.hacking.wrong_answer_gaps": lambda: call(
+        policy=_policy(), task=_task(), problems=_task().held_out[:2]
+    ),
     "labs.grpo.ppo.gae": _gae,
     "labs.grpo.ppo.train_ppo": lambda: call(
         task=_task(),

@@ -25,7 +25,14 @@ for `countdown_rerun.json` (`load_sweep(task="countdown_rerun")`, `--task countd
 --out` to that file), the Countdown task again: seeds 0-2 again, and three more seeds, 3-5; the
 code countdown.json was made from (0fead2b) gives the rerun's numbers, not the first file's.
 
-Taught in chapter 5, "The ladder", "PPO against GRPO, made fair" and "pass@k and maj@k".
+`--task hacking` (`run_hacking_seed`, `load_sweep(task="hacking")`, about 4 minutes for five
+seeds) trains rung "grpo" from each seed's warm-up twice, on the proxy rule (answer >= sum) and
+on the right rule, and records which way the wrong greedy answers are wrong (chapter 5, "Reward
+hacking"). It was made on one machine with the code of this commit, so its seed 0 is the
+chapter's live run on that machine.
+
+Taught in chapter 5, "The ladder", "Reward hacking", "PPO against GRPO, made fair" and "pass@k
+and maj@k".
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ from labs.common.tasks import AdditionTask
 from labs.common.validate import one_of
 from labs.grpo.config import PPOConfig
 from labs.grpo.countdown import CountdownTask
+from labs.grpo.hacking import _wrong_answer_gaps
 from labs.grpo.ladder import BASE, RUNGS, block_means, ladder_config, run_rung
 from labs.grpo.ppo import _train_ppo
 from labs.grpo.training import (
@@ -67,13 +75,15 @@ _FILES = {
     "countdown": "countdown.json",
     "rerun": "sweep_rerun.json",  # the whole addition sweep again, `--out` to this file
     "countdown_rerun": "countdown_rerun.json",  # the Countdown sweep again, six seeds
+    "hacking": "hacking.json",  # the proxy rule against the right rule, `--task hacking`
 }
 
 
 def load_sweep(path: str | Path | None = None, *, task: str = "addition") -> dict:
     """The committed sweep results of `task` ("addition": `labs/grpo/data/sweep.json`,
     "countdown": `labs/grpo/data/countdown.json`, "rerun" and "countdown_rerun": the
-    second realizations `sweep_rerun.json` and `countdown_rerun.json`), or those at `path`."""
+    second realizations `sweep_rerun.json` and `countdown_rerun.json`, "hacking": the reward-hacking
+    runs `hacking.json`), or those at `path`."""
     task = one_of("task", task, tuple(_FILES))
     name = _FILES[task]
     return read_results("labs.grpo", name, path)
@@ -178,12 +188,43 @@ def run_countdown_seed(seed: int, steps: int) -> dict:
     return out
 
 
+def run_hacking_seed(task: AdditionTask, seed: int, steps: int) -> dict:
+    """Reward hacking for one seed: from the seed's warm-up, rung "grpo" trained on the proxy
+    rule (answer >= sum) and on the right rule, with the same seed and questions; for the start
+    and both runs, the held-out scores and `wrong_answer_gaps` on the held-out problems."""
+    start = new_policy(task, seed=seed)
+    _warm_up(start, task, WARM_UP, 64, 3e-3, seed)
+    out = {
+        "before": {
+            "held_out": _evaluate(start, task, task.held_out, 8, 0.1, 1),
+            "gaps": _wrong_answer_gaps(start, task, task.held_out).tolist(),
+        }
+    }
+    for name, rule in (("proxy", "at_least_sum"), ("right_rule", "correct_and_format")):
+        config = ladder_config("grpo", steps=steps, seed=seed, reward=rule)
+        policy = copy.deepcopy(start)
+        begin = time.process_time()
+        policy, log = _train_grpo(task, policy, _frozen_copy(start), config, name)
+        h = log.history
+        out[name] = {
+            "held_out": _evaluate(policy, task, task.held_out, 8, config.format_weight, 1),
+            "gaps": _wrong_answer_gaps(policy, task, task.held_out).tolist(),
+            "cpu_seconds": time.process_time() - begin,
+            "first": {k: float(np.mean(h[k][:30])) for k in ("reward", "accuracy")},
+            "final": {k: float(np.mean(h[k][-30:])) for k in ("reward", "accuracy")},
+        }
+        print(f"hacking seed {seed} {name}: {out[name]['held_out']}", flush=True)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m labs.grpo.sweep", description=__doc__)
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0 .. seeds-1")
     parser.add_argument("--steps", type=int, default=150, help="RL steps of every run")
-    parser.add_argument("--task", choices=("addition", "countdown"), default="addition")
-    parser.add_argument("--out", default=None, help="default: data/sweep.json or countdown.json")
+    parser.add_argument("--task", choices=("addition", "countdown", "hacking"), default="addition")
+    parser.add_argument(
+        "--out", default=None, help="default: data/<task>.json (sweep.json for addition)"
+    )
     args = parser.parse_args(argv)
     args.out = args.out or str(Path(__file__).parent / "data" / _FILES[args.task])
     torch.set_num_threads(1)
@@ -200,10 +241,16 @@ def main(argv: list[str] | None = None) -> None:
     }
     if args.task == "countdown":
         meta.update(task=COUNTDOWN_TASK, rungs={k: dict(RUNGS[k]) for k in COUNTDOWN_RUNGS})
+    if args.task == "hacking":
+        meta.update(
+            rungs={"grpo": dict(RUNGS["grpo"])}, rules=["at_least_sum", "correct_and_format"]
+        )
     results = {"meta": meta, "seeds": {}}
     for seed in range(args.seeds):
         if args.task == "countdown":
             results["seeds"][str(seed)] = run_countdown_seed(seed, args.steps)
+        elif args.task == "hacking":
+            results["seeds"][str(seed)] = run_hacking_seed(task, seed, args.steps)
         else:
             results["seeds"][str(seed)] = run_seed(task, seed, args.steps)
         Path(args.out).write_text(json.dumps(results, indent=1))  # partial results survive
