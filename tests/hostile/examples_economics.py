@@ -214,6 +214,18 @@ EXAMPLES = {
         nodes_per_unit=2,
         hours_per_month=730.0,
     ),
+    # serving.py
+    "labs.economics.serving.decode_ceiling": lambda: call(
+        nodes_per_unit=2,
+        weight_bytes=671e9,
+        cache_bytes_per_token=70_272.0,
+        context_tokens=4989.0,
+        active_params=37e9,
+        gpu_memory_gb=80.0,
+        gpu_memory_gbs=3350.0,
+        gpu_peak_tflops=1979.0,
+        gpus_per_node=8,
+    ),
     # exercises.py: a check takes whatever the student wrote (tests/common attacks it).
     "labs.economics.exercises.check_plan_run": lambda: call(fn=_student, fixed=("fn",)),
     "labs.economics.exercises.check_ib_bandwidth_where_dispatch_binds": lambda: call(

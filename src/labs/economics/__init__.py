@@ -7,6 +7,8 @@ Framework-free (NumPy only). The pieces:
   ("What the $5.576M covers", "Counting the work: 6ND and MFU", "Open models are not free to run").
 * `labs.economics.billing`: what an API bills per request with the prompt counted, and what a
   node serves when it reads the prompts too ("Open models are not free to run").
+* `labs.economics.serving`: a memory-bandwidth ceiling on one decoding unit's rate ("A ceiling
+  for the two-node unit").
 * `labs.economics.hardware`: the hardware registry ("H800 versus H100: what the export rules cut").
 * `labs.economics.reference`: the one kernel the chapter measures, a matrix multiply, with its
   FLOP count, a timer and its roofline crossover; `labs.economics.torch` and `labs.economics.jax`
@@ -60,6 +62,7 @@ from labs.economics.research import (
     shots_affordable,
     simulate_research_program,
 )
+from labs.economics.serving import decode_ceiling
 from labs.economics.steptime import TrainingStep, binding_bandwidth, step_time, v3_training_step
 
 __all__ = [
@@ -78,6 +81,7 @@ __all__ = [
     "TrainingStep",
     "attention_training_flops_per_token",
     "binding_bandwidth",
+    "decode_ceiling",
     "deepseek_v3_cost_table",
     "gpu_hours_per_trillion_tokens",
     "hardware",
