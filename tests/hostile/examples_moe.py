@@ -40,6 +40,30 @@ def _torch_scores():
     )
 
 
+def _torch_node_route():
+    import torch
+
+    return call(
+        scores=torch.from_numpy(SCORES.copy()),
+        k=2,
+        experts_per_node=2,
+        max_nodes=1,
+        bias=torch.zeros(4, dtype=torch.float64),
+    )
+
+
+def _jax_node_route():
+    import jax.numpy as jnp
+
+    return call(
+        scores=jnp.asarray(SCORES, jnp.float32),
+        k=2,
+        experts_per_node=2,
+        max_nodes=1,
+        bias=jnp.zeros(4, jnp.float32),
+    )
+
+
 def _torch_forward():
     import torch
 
@@ -194,6 +218,7 @@ EXAMPLES = {
     ),
     # PyTorch
     "labs.moe.torch.route": _torch_scores,
+    "labs.moe.torch.node_limited_route": _torch_node_route,
     "labs.moe.torch.DeepSeekMoE": lambda: call(config=TINY),
     "labs.moe.torch.DeepSeekMoE.forward": _torch_forward,
     "labs.moe.torch.DeepSeekMoE.load_params": _torch_load_params,
@@ -232,6 +257,7 @@ EXAMPLES = {
     ),
     # JAX
     "labs.moe.jax.route": _jax_scores,
+    "labs.moe.jax.node_limited_route": _jax_node_route,
     "labs.moe.jax.moe_forward": _jax_forward,
     "labs.moe.jax.expert_parallel_moe": _expert_parallel,
     # A check takes whatever the student wrote: tests/common/test_exercises_hostile.py attacks it.

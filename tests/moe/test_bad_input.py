@@ -71,9 +71,38 @@ def test_torch_and_jax_paths_refuse_the_other_frameworks_arrays():
         moe_jax.route(torch.from_numpy(S), 2)
     with pytest.raises(ValueError, match="k=9"):
         moe_jax.route(jnp.asarray(S), 9)
+    with pytest.raises(TypeError, match="scores"):
+        moe_torch.node_limited_route(S, 2, 4, 1)
+    with pytest.raises(TypeError, match="scores"):
+        moe_jax.node_limited_route(torch.from_numpy(S), 2, 4, 1)
     layer = moe_torch.DeepSeekMoE(MoEConfig(d_model=8, d_expert=4, n_routed=4, k=2))
     with pytest.raises(TypeError, match="dtype"):
         layer(torch.zeros(2, 8, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("framework", ["torch", "jax"])
+def test_node_limited_route_refuses_bad_nodes_in_torch_and_jax(framework):
+    """The checks of the NumPy entry point, through the torch and JAX ones (S: 8 experts)."""
+    if framework == "torch":
+        import torch
+
+        from labs.moe.torch import node_limited_route as limited
+
+        scores = torch.from_numpy(S)
+    else:
+        import jax.numpy as jnp
+
+        from labs.moe.jax import node_limited_route as limited
+
+        scores = jnp.asarray(S)
+    with pytest.raises(ValueError, match="experts_per_node=3 must divide"):
+        limited(scores, 2, 3, 1)
+    with pytest.raises(ValueError, match="max_nodes"):
+        limited(scores, 2, 4, 3)
+    with pytest.raises(ValueError, match="k=5 experts cannot fit"):
+        limited(scores, 5, 4, 1)
+    with pytest.raises(ValueError, match=r"bias must have shape \(8,\)"):
+        limited(scores, 2, 4, 1, scores[0, :3])
 
 
 def test_expert_parallel_refuses_a_mesh_that_does_not_divide():

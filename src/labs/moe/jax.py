@@ -28,13 +28,14 @@ from labs.moe.checks import (
     check_bias,
     check_config,
     check_expert_parallel,
+    check_node_route,
     check_params,
     check_route,
     check_tokens,
 )
 from labs.moe.config import MoEConfig
 
-__all__ = ["expert_parallel_moe", "moe_forward", "route"]
+__all__ = ["expert_parallel_moe", "moe_forward", "node_limited_route", "route"]
 
 Array = jax.Array
 
@@ -54,9 +55,48 @@ def _route(
     `labs.moe.reference._route`: s / sum(s) is 0/0 once every sigmoid underflows."""
     affinity = jax.nn.sigmoid(scores)  # s_{i,t}                             (eq. 15)
     choice = affinity if bias is None else affinity + bias  # s_{i,t} + b_i (eq. 16)
+    # TopK (eq. 16). jax.lax.top_k documents that of equal values the lower index comes first:
+    # the rule of the NumPy reference's stable sort, so ties (equal scores, or affinities that all
+    # underflow to 0) choose the same experts in all three frameworks.
     _, idx = jax.lax.top_k(jax.lax.stop_gradient(choice), k)
     log_s = jnp.take_along_axis(jax.nn.log_sigmoid(scores), idx, axis=-1)
     return idx, jax.nn.softmax(log_s, axis=-1)  # s_i / sum_j s_j = softmax(log s)_i (eq. 13)
+
+
+def node_limited_route(
+    scores, k: int, experts_per_node: int, max_nodes: int, bias=None
+) -> tuple[jax.Array, jax.Array]:
+    """V3's node-limited routing in JAX, as `labs.moe.node_limited_route`: keep the `max_nodes`
+    nodes whose best ceil(k / max_nodes) biased affinities sum highest (the lower node index wins
+    a tie), then route top-k within them. (expert_indices (T, K) int32, gate_weights (T, K))."""
+    scores, k, per_node, max_nodes, bias = check_node_route(
+        scores, k, experts_per_node, max_nodes, bias, framework="jax"
+    )
+    bias = None if bias is None else jnp.asarray(bias)
+    routed = _node_limited_route(jnp.asarray(scores), k, per_node, max_nodes, bias)
+    return finite_result("the gate weights", routed, inputs={"scores": scores})
+
+
+@partial(jax.jit, static_argnums=(1, 2, 3))
+def _node_limited_route(
+    scores: Float[Array, "T E"],
+    k: int,
+    per_node: int,
+    max_nodes: int,
+    bias: Float[Array, " E"] | None,
+) -> tuple[Int[Array, "T K"], Float[Array, "T K"]]:
+    """Rank nodes by their top-(k/M) biased affinities, exclude the others, then `_route`."""
+    tokens, n_experts = scores.shape
+    choice = jax.nn.sigmoid(jax.lax.stop_gradient(scores))
+    choice = choice if bias is None else choice + jax.lax.stop_gradient(bias)
+    by_node = choice.reshape(tokens, n_experts // per_node, per_node)  # (T, N, E/N)
+    top, _ = jax.lax.top_k(by_node, min(per_node, -(-k // max_nodes)))  # (T, N, k/M)
+    _, nodes = jax.lax.top_k(top.sum(-1), max_nodes)  # (T, M), the lower index wins a tie
+    allowed = jnp.zeros(by_node.shape[:2], bool).at[jnp.arange(tokens)[:, None], nodes].set(True)
+    keep = jnp.repeat(allowed, per_node, axis=-1)  # (T, E)
+    base = jnp.zeros((), scores.dtype) if bias is None else bias
+    # An excluded expert gets a bias of -inf: it ranks below every kept one, ties at 0 included.
+    return _route(scores, k, jnp.where(keep, base, -jnp.inf).astype(scores.dtype))
 
 
 def _swiglu(x: Float[Array, "... C D"], w1, w3, w2) -> Float[Array, "... C D"]:

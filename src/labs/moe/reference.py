@@ -62,8 +62,12 @@ def route(scores, k: int, bias=None) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _sigmoid(x: Float[Array, "..."]) -> Float[Array, "..."]:
-    """The logistic function, without overflow for large |x|."""
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
+    """The logistic function, accurate in both tails: 1 / (1 + e^-x) for x >= 0 and
+    e^x / (1 + e^x) below, so exp never overflows and nothing cancels. (The form
+    0.5 (1 + tanh(x / 2)) cancels for x < 0: its relative error is 2e-4 at -30 in float64, and it
+    is exactly 0 from about -38, and from about -17 in float32, where the true value is not.)"""
+    e = np.exp(-np.abs(x))  # in (0, 1]: no overflow
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 def _log_sigmoid(x: Float[Array, "..."]) -> Float[Array, "..."]:
@@ -77,10 +81,13 @@ def _route(
     """Top-k on s + b (eq. 16), gates from s alone (eqs. 13, 15).
 
     Eq. 13 is computed in log space, g_i = s_i / sum_j s_j = softmax_j(log s_j)_i: far enough
-    below 0 every sigmoid is 0 and s / sum(s) is 0/0 (torch's and JAX's sigmoids on a CPU are 0
-    from about -710 in float64 and -89 in float32; this reference's tanh form, 0.5 (1 + tanh(u /
-    2)), from about -38 and -20), while log s = -softplus(-u) stays finite. Where affinities tie
-    (all 0 after such an underflow), the bias decides the choice, then the lower expert index.
+    below 0 every sigmoid is 0 and s / sum(s) is 0/0 (on a CPU, in float64 from about -745 here
+    and -710 in torch and JAX; in float32 from about -104 here, -88.7 in torch and -87.3 in JAX,
+    which flushes subnormals to 0), while log s = -softplus(-u) stays finite. Where s + b ties
+    (equal scores, or affinities all 0 after such an underflow), the lower expert index wins: a
+    stable sort, the rule that `labs.moe.torch` and `labs.moe.jax` follow too. (Between -104 and
+    -87.3 in float32 the three sigmoids disagree on whether a score underflows, so there a tie in
+    one framework can be a strict order in another.)
     """
     affinity = _sigmoid(scores)  # s_{i,t} = Sigmoid(u_t^T e_i)       (eq. 15)
     choice = affinity if bias is None else affinity + bias  # s_{i,t} + b_i (eq. 16)

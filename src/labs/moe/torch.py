@@ -24,13 +24,14 @@ from labs.common.validate import finite_result
 from labs.moe.checks import (
     check_config,
     check_layer_input,
+    check_node_route,
     check_params,
     check_route,
     param_shapes,
 )
 from labs.moe.config import MoEConfig
 
-__all__ = ["DeepSeekMoE", "route"]
+__all__ = ["DeepSeekMoE", "node_limited_route", "route"]
 
 Tensor = torch.Tensor
 
@@ -48,9 +49,62 @@ def _route(
     `labs.moe.reference._route`: s / sum(s) is 0/0 once every sigmoid underflows."""
     affinity = torch.sigmoid(scores)  # s_{i,t}                               (eq. 15)
     choice = affinity if bias is None else affinity + bias.detach()  # s + b (eq. 16)
-    idx = torch.topk(choice.detach(), k, dim=-1).indices  # the choice is not differentiated
+    idx = _top_k(choice.detach(), k)  # TopK (eq. 16); the choice is not differentiated
     log_s = F.logsigmoid(scores).gather(-1, idx)  # gates from unbiased affinities
     return idx, torch.softmax(log_s, dim=-1)  # s_i / sum_j s_j = softmax(log s)_i (eq. 13)
+
+
+def _top_k(values: Float[Tensor, "T E"], k: int) -> Int[Tensor, "T K"]:
+    """The indices of the k largest values, best first; of equal values the lower index first.
+
+    `torch.topk` leaves the order of ties unspecified, and on a CPU it does not take the lower
+    index: of 8 equal values its top 3 are [6, 5, 4]. Ties are real here (equal scores, or
+    affinities that all underflow to 0), and the NumPy reference and `jax.lax.top_k` take the
+    lower index, so a stable descending sort makes the three frameworks choose the same experts.
+    The sort costs more than `torch.topk` (on one CPU thread, 2-3x for this step alone at 64 to
+    256 experts and 1,024 tokens), which is lost in the layer's time: a DeepSeekMoE forward and
+    backward of 8 or 32 experts timed the same with either, within 5%.
+    """
+    return torch.sort(values, dim=-1, descending=True, stable=True).indices[..., :k]
+
+
+def node_limited_route(
+    scores: torch.Tensor,
+    k: int,
+    experts_per_node: int,
+    max_nodes: int,
+    bias: torch.Tensor | None = None,
+):
+    """V3's node-limited routing in torch, as `labs.moe.node_limited_route`: keep the
+    `max_nodes` nodes whose best ceil(k / max_nodes) biased affinities sum highest (the lower
+    node index wins a tie), then route top-k within them. (expert_indices, gate_weights)."""
+    scores, k, per_node, max_nodes, bias = check_node_route(
+        scores, k, experts_per_node, max_nodes, bias, framework="torch"
+    )
+    routed = _node_limited_route(scores, k, per_node, max_nodes, bias)
+    return finite_result("the gate weights", routed, inputs={"scores": scores})
+
+
+def _node_limited_route(
+    scores: Float[Tensor, "T E"],
+    k: int,
+    per_node: int,
+    max_nodes: int,
+    bias: Float[Tensor, " E"] | None,
+) -> tuple[Int[Tensor, "T K"], Float[Tensor, "T K"]]:
+    """Rank nodes by their top-(k/M) biased affinities, exclude the others, then `_route`."""
+    tokens, n_experts = scores.shape
+    choice = torch.sigmoid(scores.detach())
+    choice = choice if bias is None else choice + bias.detach()
+    by_node = choice.reshape(tokens, n_experts // per_node, per_node)  # (T, N, E/N)
+    top = by_node.topk(min(per_node, -(-k // max_nodes)), dim=-1).values  # values: ties harmless
+    nodes = _top_k(top.sum(-1), max_nodes)  # (T, M)
+    allowed = torch.zeros(by_node.shape[:2], dtype=torch.bool, device=scores.device)
+    allowed.scatter_(-1, nodes, True)
+    keep = allowed.repeat_interleave(per_node, dim=-1)  # (T, E)
+    base = torch.zeros((), dtype=scores.dtype, device=scores.device) if bias is None else bias
+    # An excluded expert gets a bias of -inf: it ranks below every kept one, ties at 0 included.
+    return _route(scores, k, torch.where(keep, base.detach(), float("-inf")))
 
 
 class DeepSeekMoE(nn.Module):
