@@ -78,6 +78,12 @@ def _schedule_seeds_file():
     return str(resources.files("labs.scaling").joinpath("data/schedule_seeds.json"))
 
 
+def _schedule_long_file():
+    from importlib import resources
+
+    return str(resources.files("labs.scaling").joinpath("data/schedule_long.json"))
+
+
 def _sweep_seeds_file():
     from importlib import resources
 
@@ -300,6 +306,8 @@ EXAMPLES = {
     # schedule_seeds.py
     f"{SCALING}.schedule_seeds.summarize_fit": lambda: call(sweep=_law_sweep(), entropy_rate=2.3),
     f"{SCALING}.schedule_seeds.load_schedule_seeds": lambda: call(path=_schedule_seeds_file()),
+    # schedule_long.py
+    f"{SCALING}.schedule_long.load_schedule_long": lambda: call(path=_schedule_long_file()),
     # deepseek.py
     f"{SCALING}.deepseek.deepseek_flops_per_token": lambda: call(
         n_layer=30, d_model=4096, seq_len=4096

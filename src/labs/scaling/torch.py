@@ -201,7 +201,9 @@ def train_sweep(
     schedule="matched" trains one model per cell, each with a cosine schedule as long as its own
     run (Hoffmann et al.). schedule="fixed" trains one model per width for the longest run and
     reads the shorter budgets off its intermediate checkpoints, as Kaplan et al. did: the
-    schedule has not yet decayed there, so those losses are too high.
+    schedule has not yet decayed there. Whether that makes those losses too high (Hoffmann et
+    al.) depends on the run: on chapter 1's 50-to-400-step sweep they come out lower; on runs
+    four times longer, higher for the wider models (`labs.scaling.schedule_long`).
 
     Returns a `SweepResult` with N, D (tokens), C = 6ND and validation loss per run.
     """
