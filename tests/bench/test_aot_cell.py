@@ -31,17 +31,17 @@ def cell_source() -> str:
 
 def rows(version: str, four_warps_spill: int = 96) -> dict:
     """Rows shaped like compile_for_gpu's, with Triton 3.8's figures (spills as given)."""
-    common = {"triton": version, "arch": 90, "fp8_mma": False, "spill_loads": 0}
+    common = {"triton": version, "arch": 90, "fp8_mma": False, "spill_loads": 0, "wgmma": False}
     decode = [
         {**common, "heads_per_block": 16, "num_warps": 4, "registers": 255,
          "spill_stores": four_warps_spill, "shared_bytes": 50_000},
         {**common, "heads_per_block": 16, "num_warps": 8, "registers": 168, "spill_stores": 0,
          "shared_bytes": 50_000},
         {**common, "heads_per_block": 128, "num_warps": 8, "registers": 255, "spill_stores": 0,
-         "shared_bytes": 300_000},
+         "shared_bytes": 300_000, "wgmma": True},
     ]  # fmt: skip
     gemm = [{**common, "block_m": 64, "num_warps": 8, "registers": 90, "spill_stores": 0,
-             "shared_bytes": 40_000, "fp8_mma": True}]  # fmt: skip
+             "shared_bytes": 40_000, "fp8_mma": True, "wgmma": True}]  # fmt: skip
     return {"mla_decode": decode, "fp8_gemm": gemm}
 
 
@@ -76,6 +76,19 @@ def test_the_pinned_triton_still_fails_when_four_warps_do_not_spill(monkeypatch)
     """The asserts are not weakened: under the pinned version a contradicting figure fails."""
     with pytest.raises(AssertionError):
         run_cell(monkeypatch, fake_compile(aot.TESTED_TRITON, four_warps_spill=0))
+
+
+def test_the_pinned_triton_fails_when_the_16_head_program_gets_wgmma(monkeypatch):
+    compile_for_gpu = fake_compile(aot.TESTED_TRITON)
+
+    def with_wgmma(kernel, variants, arch=90):
+        made = [dict(row) for row in compile_for_gpu(kernel, variants, arch)]
+        if kernel == "mla_decode":
+            made[1]["wgmma"] = True  # 16 heads on 8 warps
+        return made
+
+    with pytest.raises(AssertionError):
+        run_cell(monkeypatch, with_wgmma)
 
 
 def test_another_triton_prints_the_figures_and_says_why_nothing_is_asserted(monkeypatch, capsys):
