@@ -35,6 +35,7 @@ DECODE_DEFAULTS = {"heads": 128, "heads_per_block": 16, "latent": 512, "rope": 6
 GEMM_DEFAULTS = {"block": 128, "block_m": 64}
 DTYPES = {"bfloat16": "bf16", "float32": "fp32"}
 FP8_MMA = re.compile(r"\b(?:wgmma|mma)\.[\w.]*e4m3")  # a tensor-core instruction on E4M3
+WGMMA = re.compile(r"\bwgmma\.mma_async\b")  # Hopper's warpgroup MMA (Ampere's is mma.sync)
 
 
 def compile_for_gpu(kernel: str, variants: list[dict], arch: int = 90) -> list[dict]:
@@ -52,7 +53,8 @@ def compile_for_gpu(kernel: str, variants: list[dict], arch: int = 90) -> list[d
     Returns:
         One dict per variant: its sizes, `shared_bytes`, `registers`, `spill_stores` and
         `spill_loads` (bytes per thread), `fp8_mma` (whether the PTX multiplies E4M3 on the
-        tensor cores), `ptx_lines`, `triton` (its version).
+        tensor cores), `wgmma` (whether it uses Hopper's warpgroup MMA, `wgmma.mma_async`,
+        rather than only the older `mma.sync`), `ptx_lines`, `triton` (its version).
     """
     validate.one_of("kernel", kernel, ("mla_decode", "fp8_gemm"))
     validate.one_of("arch", arch, ARCHES)
@@ -147,6 +149,7 @@ def _compile(request: dict) -> list[dict]:
                 "spill_stores": _number(r"(\d+) bytes spill stores", report),
                 "spill_loads": _number(r"(\d+) bytes spill loads", report),
                 "fp8_mma": bool(FP8_MMA.search(ptx)),
+                "wgmma": bool(WGMMA.search(ptx)),
                 "ptx_lines": ptx.count("\n"),
                 "triton": triton.__version__,
             }

@@ -1,0 +1,128 @@
+"""Chapter 8's ahead-of-time compile cell under each Triton it may meet: the course's pinned version
+(the claims asserted, and failing when the figures contradict them), another version (the figures
+printed, nothing asserted, and the cell says why), a compile that fails under another version
+(skipped, and says why) and no Triton at all (skipped, and says why).
+
+The cell is run from the notebook's own source with `compile_for_gpu` replaced by a stand-in that
+returns ptxas-like rows, so these tests need neither Triton nor a GPU and take milliseconds. The
+real compile is tested in test_aot.py."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+import labs.bench.aot as aot
+
+NOTEBOOK = Path(__file__).resolve().parents[2] / "chapters" / "08_hardware.ipynb"
+CELL_ID = "8152a143"  # "What a CPU can check of a GPU kernel": the Triton compile for sm_90
+
+
+def cell_source() -> str:
+    cells = json.loads(NOTEBOOK.read_text())["cells"]
+    (cell,) = [c for c in cells if c.get("id") == CELL_ID]
+    source = cell["source"]
+    return source if isinstance(source, str) else "".join(source)
+
+
+def rows(version: str, four_warps_spill: int = 96) -> dict:
+    """Rows shaped like compile_for_gpu's, with Triton 3.8's figures (spills as given)."""
+    common = {"triton": version, "arch": 90, "fp8_mma": False, "spill_loads": 0, "wgmma": False}
+    decode = [
+        {**common, "heads_per_block": 16, "num_warps": 4, "registers": 255,
+         "spill_stores": four_warps_spill, "shared_bytes": 50_000},
+        {**common, "heads_per_block": 16, "num_warps": 8, "registers": 168, "spill_stores": 0,
+         "shared_bytes": 50_000},
+        {**common, "heads_per_block": 128, "num_warps": 8, "registers": 255, "spill_stores": 0,
+         "shared_bytes": 300_000, "wgmma": True},
+    ]  # fmt: skip
+    gemm = [{**common, "block_m": 64, "num_warps": 8, "registers": 90, "spill_stores": 0,
+             "shared_bytes": 40_000, "fp8_mma": True, "wgmma": True}]  # fmt: skip
+    return {"mla_decode": decode, "fp8_gemm": gemm}
+
+
+def fake_compile(version: str, **kw):
+    """A stand-in for compile_for_gpu: the rows above, and the A100's refusal of E4M3."""
+    made = rows(version, **kw)
+
+    def compile_for_gpu(kernel, variants, arch=90):
+        if arch == 80:
+            raise RuntimeError(f"compiling {kernel} for sm_80 failed: type fp8e4nv not supported")
+        return made[kernel]
+
+    return compile_for_gpu
+
+
+def run_cell(monkeypatch, compile_for_gpu, triton_version=None) -> None:
+    monkeypatch.setattr(aot, "compile_for_gpu", compile_for_gpu)
+    if triton_version is not None:  # what `import triton` finds in the RuntimeError branch
+        monkeypatch.setitem(
+            sys.modules, "triton", types.SimpleNamespace(__version__=triton_version)
+        )
+    exec(compile(cell_source(), "08_hardware.ipynb:aot", "exec"), {})
+
+
+def test_the_pinned_triton_asserts_and_says_so(monkeypatch, capsys):
+    run_cell(monkeypatch, fake_compile(aot.TESTED_TRITON))
+    out = capsys.readouterr().out
+    assert f"asserted with Triton {aot.TESTED_TRITON}" in out and "not asserted" not in out
+
+
+def test_the_pinned_triton_still_fails_when_four_warps_do_not_spill(monkeypatch):
+    """The asserts are not weakened: under the pinned version a contradicting figure fails."""
+    with pytest.raises(AssertionError):
+        run_cell(monkeypatch, fake_compile(aot.TESTED_TRITON, four_warps_spill=0))
+
+
+def test_the_pinned_triton_fails_when_the_16_head_program_gets_wgmma(monkeypatch):
+    compile_for_gpu = fake_compile(aot.TESTED_TRITON)
+
+    def with_wgmma(kernel, variants, arch=90):
+        made = [dict(row) for row in compile_for_gpu(kernel, variants, arch)]
+        if kernel == "mla_decode":
+            made[1]["wgmma"] = True  # 16 heads on 8 warps
+        return made
+
+    with pytest.raises(AssertionError):
+        run_cell(monkeypatch, with_wgmma)
+
+
+def test_another_triton_prints_the_figures_and_says_why_nothing_is_asserted(monkeypatch, capsys):
+    # the same contradicting figure passes silently under another version: printed, not asserted
+    run_cell(monkeypatch, fake_compile("9.9.0", four_warps_spill=0))
+    out = capsys.readouterr().out
+    assert "MLA decode (heads_per_block 16, num_warps 4): 255 registers, 0 B spilled" in out
+    assert "not asserted: Triton 9.9.0 compiled these" in out and aot.TESTED_TRITON in out
+    assert "asserted with" not in out
+
+
+def test_a_compile_that_fails_under_another_triton_is_skipped_with_its_reason(monkeypatch, capsys):
+    def fails(kernel, variants, arch=90):
+        raise RuntimeError("compiling mla_decode for sm_90 failed: some new compiler error")
+
+    run_cell(monkeypatch, fails, triton_version="9.9.0")
+    out = capsys.readouterr().out
+    assert "skipped: Triton 9.9.0 is installed" in out and "some new compiler error" in out
+    assert "nothing is compiled or asserted" in out and "registers," not in out
+
+
+def test_a_compile_that_fails_under_the_pinned_triton_raises(monkeypatch):
+    def fails(kernel, variants, arch=90):
+        raise RuntimeError("compiling mla_decode for sm_90 failed: a regression")
+
+    with pytest.raises(RuntimeError, match="a regression"):
+        run_cell(monkeypatch, fails, triton_version=aot.TESTED_TRITON)
+
+
+def test_without_triton_the_cell_is_skipped_with_its_reason(monkeypatch, capsys):
+    def missing(kernel, variants, arch=90):
+        raise ImportError("compile_for_gpu needs Triton (Linux), and it is not installed here")
+
+    run_cell(monkeypatch, missing)
+    out = capsys.readouterr().out
+    assert "skipped: compile_for_gpu needs Triton" in out and "nothing is compiled" in out
+    assert "registers," not in out
