@@ -9,7 +9,9 @@ import pytest
 from labs.common.facts import fact
 from labs.economics import (
     DEEPSEEK_API_PRICES,
+    MARGIN_DEFINITIONS,
     ApiPrices,
+    margin,
     output_tokens_per_second_with_prefill,
     priced_self_hosting_breakeven,
 )
@@ -148,3 +150,59 @@ def test_bad_ratios_and_rates_are_refused_by_name():
         output_tokens_per_second_with_prefill(100.0, -1.0, 1.0)
     with pytest.raises(TypeError, match="prompt_tokens_per_output_token"):
         output_tokens_per_second_with_prefill(100.0, 100.0, "3")
+
+
+def test_the_three_readings_of_margin_on_hand_worked_values():
+    # Revenue 300, cost 100: profit 200; profit over cost 2.0 (200 %), revenue over cost 3.0,
+    # profit over revenue 200/300 = 0.666...
+    assert margin(300.0, 100.0, definition="profit over cost") == pytest.approx(2.0, rel=1e-12)
+    assert margin(300.0, 100.0, definition="revenue over cost") == pytest.approx(3.0, rel=1e-12)
+    assert margin(300.0, 100.0, definition="profit over revenue") == pytest.approx(2 / 3, rel=1e-12)
+    # A loss: revenue 50, cost 100: -0.5, 0.5, -1.0. No revenue at all: -1 over cost, 0 over cost.
+    assert margin(50.0, 100.0, definition="profit over cost") == pytest.approx(-0.5, rel=1e-12)
+    assert margin(50.0, 100.0, definition="profit over revenue") == pytest.approx(-1.0, rel=1e-12)
+    assert margin(0.0, 100.0, definition="profit over cost") == -1.0
+    assert margin(0.0, 100.0, definition="revenue over cost") == 0.0
+    assert MARGIN_DEFINITIONS[0] == "profit over cost"  # DeepSeek's reading comes first
+
+
+def test_deepseeks_545_percent_is_profit_over_cost_and_no_other_reading():
+    # $562,027 and $87,072, typed from the overview: (562,027 - 87,072) / 87,072 = 474,955 / 87,072
+    # = 5.4547 (545 %); 562,027 / 87,072 = 6.4547 (645 %); 474,955 / 562,027 = 0.8451 (84.5 %).
+    revenue, cost = 562_027.0, 87_072.0
+    got = {d: margin(revenue, cost, definition=d) for d in MARGIN_DEFINITIONS}
+    assert got["profit over cost"] == pytest.approx(5.4547, abs=1e-4)
+    assert got["revenue over cost"] == pytest.approx(6.4547, abs=1e-4)
+    assert got["profit over revenue"] == pytest.approx(0.8451, abs=1e-4)
+    assert [d for d, m in got.items() if round(m * 100) == 545] == ["profit over cost"]
+    # At V3's list prices, by hand: 342e9 x 0.07 = 23,940; 266e9 x 0.27 = 71,820;
+    # 168e9 x 1.10 = 184,800; sum 280,560; (280,560 - 87,072) / 87,072 = 2.2222.
+    v3 = DEEPSEEK_API_PRICES["deepseek-chat"].usd_per_request(608e9, 168e9, 342 / 608)
+    assert v3 == pytest.approx(280_560.0, rel=1e-9)
+    assert margin(v3, cost, definition="profit over cost") == pytest.approx(2.2222, abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("args", "definition", "error", "name"),
+    [
+        ((-1.0, 100.0), "profit over cost", ValueError, "revenue_usd"),
+        ((100.0, 0.0), "profit over cost", ValueError, "cost_usd"),
+        ((100.0, -5.0), "revenue over cost", ValueError, "cost_usd"),
+        ((math.inf, 100.0), "profit over cost", ValueError, "revenue_usd"),
+        ((1e16, 100.0), "profit over cost", ValueError, "revenue_usd"),  # cents or tokens
+        ((100.0, math.nan), "profit over cost", ValueError, "cost_usd"),
+        (("562027", 100.0), "profit over cost", TypeError, "revenue_usd"),
+        ((100.0, None), "profit over cost", TypeError, "cost_usd"),
+        ((0.0, 100.0), "profit over revenue", ValueError, "revenue_usd"),  # divides by it
+        ((100.0, 50.0), "markup", ValueError, "definition"),
+        ((100.0, 50.0), None, ValueError, "definition"),
+    ],
+)
+def test_bad_margins_are_refused_by_name(args, definition, error, name):
+    with pytest.raises(error, match=name):
+        margin(*args, definition=definition)
+
+
+def test_a_margin_needs_its_definition_named():
+    with pytest.raises(TypeError, match="definition"):
+        margin(100.0, 50.0)  # no default: the readings differ by factors of several

@@ -181,6 +181,9 @@ EXAMPLES = {
     "labs.economics.framework_rates.matmul_rounds": lambda: call(
         sizes=(8, 16), rounds=1, repeats=1, seed=0, show_progress=False
     ),
+    f"{_B}.margin": lambda: call(
+        revenue_usd=562_027.0, cost_usd=87_072.0, definition="profit over cost"
+    ),
     f"{_B}.output_tokens_per_second_with_prefill": lambda: call(
         decode_tokens_per_second=14_800.0,
         prefill_tokens_per_second=73_700.0,

@@ -26,7 +26,9 @@ from __future__ import annotations
 
 from labs.economics.billing import (
     DEEPSEEK_API_PRICES,
+    MARGIN_DEFINITIONS,
     ApiPrices,
+    margin,
     output_tokens_per_second_with_prefill,
 )
 from labs.economics.costs import (
@@ -72,6 +74,7 @@ __all__ = [
     "DEFAULT_IDEA_SPREAD",
     "DEFAULT_PREDICTION_NOISE",
     "HARDWARE",
+    "MARGIN_DEFINITIONS",
     "CostRow",
     "HardwareSpec",
     "ApiPrices",
@@ -86,6 +89,7 @@ __all__ = [
     "gpu_hours_per_trillion_tokens",
     "hardware",
     "hardware_for_device_name",
+    "margin",
     "matmul",
     "matmul_flops",
     "matmul_ridge_size",

@@ -18,6 +18,10 @@ rates in tokens per second), it serves
     r = 1 / (rho / r_pre + 1 / r_dec)   output tokens per second, rho = L_in / L_out.
 
 Prices come from the facts registry (`DEEPSEEK_API_PRICES`, with their date in each fact's note).
+
+A margin sets a revenue R beside a cost C, and "margin" names three different ratios (chapter 7,
+"Claim check"): profit over cost, (R - C) / C, the markup DeepSeek calls a "cost profit margin";
+revenue over cost, R / C; and profit over revenue, (R - C) / R, the usual profit margin.
 """
 
 from __future__ import annotations
@@ -26,11 +30,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from labs.common.facts import fact
-from labs.common.validate import read_only, real_number, text
+from labs.common.validate import one_of, read_only, real_number, text
 
 __all__ = [
     "DEEPSEEK_API_PRICES",
+    "MARGIN_DEFINITIONS",
     "ApiPrices",
+    "margin",
     "output_tokens_per_second_with_prefill",
 ]
 
@@ -40,6 +46,10 @@ __all__ = [
 MAX_USD_PER_M = 1e5
 MAX_TOKENS = 1e15
 MAX_TOKENS_PER_SECOND = 1e9  # per node: four orders of magnitude above DeepSeek's H800 nodes
+MAX_USD = 1e15  # a revenue or cost above 10^15 USD is a unit mistake (cents, or a token count)
+
+# The three readings of "margin" (module docstring), the first DeepSeek's "cost profit margin".
+MARGIN_DEFINITIONS = ("profit over cost", "revenue over cost", "profit over revenue")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -176,6 +186,39 @@ def output_tokens_per_second_with_prefill(
 def _output_tokens_per_second_with_prefill(decode: float, prefill: float, ratio: float) -> float:
     """Seconds per output token: its prompt share read, then the token written."""
     return 1.0 / (ratio / prefill + 1.0 / decode)
+
+
+def margin(revenue_usd: float, cost_usd: float, *, definition: str) -> float:
+    """A revenue set beside a cost, under one of `MARGIN_DEFINITIONS`, as a fraction (5.45 = 545 %).
+
+    "profit over cost" is (R - C) / C, a markup: what DeepSeek's inference overview calls a "cost
+    profit margin"; "revenue over cost" is R / C; "profit over revenue" is (R - C) / R, the usual
+    profit margin, which never exceeds 1. The definition has no default: the three differ by
+    factors of several on the same day, and the point of naming one is to say which was meant.
+
+    Raises:
+        ValueError: a revenue below 0 (or 0 under "profit over revenue", which divides by it), a
+            cost not > 0, either above 10^15 USD, or a definition not in `MARGIN_DEFINITIONS`.
+        TypeError: a revenue or cost that is not a real number.
+    """
+    revenue = real_number("revenue_usd", revenue_usd, nonnegative=True, maximum=MAX_USD)
+    cost = real_number("cost_usd", cost_usd, positive=True, maximum=MAX_USD)
+    one_of("definition", definition, MARGIN_DEFINITIONS)
+    if definition == "profit over revenue" and revenue == 0:
+        raise ValueError(
+            "revenue_usd must be > 0 under definition 'profit over revenue' (it divides by the "
+            "revenue), got 0.0"
+        )
+    return _margin(revenue, cost, definition)
+
+
+def _margin(revenue: float, cost: float, definition: str) -> float:
+    """(R - C) / C, R / C or (R - C) / R."""
+    if definition == "profit over cost":
+        return (revenue - cost) / cost  # a markup: DeepSeek's "cost profit margin"
+    if definition == "revenue over cost":
+        return revenue / cost
+    return (revenue - cost) / revenue  # profit over revenue
 
 
 def _deepseek_prices(model: str, prefix: str) -> ApiPrices:
