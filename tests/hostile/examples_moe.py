@@ -18,6 +18,9 @@ SCORES = np.random.default_rng(0).standard_normal((5, 4))
 X = np.random.default_rng(1).standard_normal((6, 8))
 INDICES = np.array([[0, 1], [2, 3], [0, 2]])
 LOAD = np.array([3.0, 1.0, 2.0, 2.0])
+# Two sequences of three tokens over 4 experts, top-2: logits (B, T, E) and experts (B, T, K).
+SEQ_SCORES = np.random.default_rng(2).standard_normal((2, 3, 4))
+SEQ_INDICES = np.array([[[0, 1], [2, 3], [0, 2]], [[1, 3], [1, 2], [0, 3]]])
 
 
 def _float32():
@@ -61,6 +64,22 @@ def _jax_node_route():
         experts_per_node=2,
         max_nodes=1,
         bias=jnp.zeros(4, jnp.float32),
+    )
+
+
+def _torch_sequence_balance():
+    import torch
+
+    return call(
+        scores=torch.from_numpy(SEQ_SCORES.copy()), expert_indices=torch.tensor(SEQ_INDICES)
+    )
+
+
+def _jax_sequence_balance():
+    import jax.numpy as jnp
+
+    return call(
+        scores=jnp.asarray(SEQ_SCORES, jnp.float32), expert_indices=jnp.asarray(SEQ_INDICES)
     )
 
 
@@ -212,6 +231,9 @@ EXAMPLES = {
     "labs.moe.reference.aux_balance_loss": lambda: call(
         probs=np.full((3, 4), 0.25), expert_indices=INDICES
     ),
+    "labs.moe.reference.sequence_balance_loss": lambda: call(
+        scores=SEQ_SCORES, expert_indices=SEQ_INDICES
+    ),
     "labs.moe.reference.init_params": lambda: call(config=TINY, seed=0, dtype=np.float32),
     "labs.moe.reference.moe_forward": lambda: call(
         params=_params(), config=TINY, x=X, bias=np.zeros(4)
@@ -219,6 +241,7 @@ EXAMPLES = {
     # PyTorch
     "labs.moe.torch.route": _torch_scores,
     "labs.moe.torch.node_limited_route": _torch_node_route,
+    "labs.moe.torch.sequence_balance_loss": _torch_sequence_balance,
     "labs.moe.torch.DeepSeekMoE": lambda: call(config=TINY),
     "labs.moe.torch.DeepSeekMoE.forward": _torch_forward,
     "labs.moe.torch.DeepSeekMoE.load_params": _torch_load_params,
@@ -258,6 +281,7 @@ EXAMPLES = {
     # JAX
     "labs.moe.jax.route": _jax_scores,
     "labs.moe.jax.node_limited_route": _jax_node_route,
+    "labs.moe.jax.sequence_balance_loss": _jax_sequence_balance,
     "labs.moe.jax.moe_forward": _jax_forward,
     "labs.moe.jax.expert_parallel_moe": _expert_parallel,
     # A check takes whatever the student wrote: tests/common/test_exercises_hostile.py attacks it.

@@ -25,6 +25,7 @@ from labs.moe.reference import (
     moe_forward,
     node_limited_route,
     route,
+    sequence_balance_loss,
     update_bias,
 )
 from labs.moe.roofline import (
@@ -60,6 +61,7 @@ __all__ = [
     "registry_device",
     "ridge_tokens",
     "route",
+    "sequence_balance_loss",
     "update_bias",
     "v3_parameter_counts",
 ]

@@ -154,6 +154,34 @@ def check_aux(probs, expert_indices, framework: str = "numpy"):
     return probs, indices
 
 
+def check_sequence_balance(scores, expert_indices, framework: str = "numpy"):
+    """Router logits (sequences, tokens, experts) and the chosen experts (sequences, tokens, k):
+    the same sequences and tokens, k <= experts, and (for host data) k distinct experts per
+    token, since a repeated expert would count one routing slot twice in f_i (eq. 18)."""
+    scores = validate.array("scores", scores, framework=framework, ndim=3)
+    if scores.shape[2] > MAX_EXPERTS:
+        raise ValueError(f"scores must have at most {MAX_EXPERTS} experts, got {scores.shape[2]}")
+    indices = validate.integer_array(
+        "expert_indices", expert_indices, framework=framework, ndim=3, low=0, high=scores.shape[2]
+    )
+    if tuple(indices.shape[:2]) != tuple(scores.shape[:2]) or indices.shape[2] > scores.shape[2]:
+        raise ValueError(
+            f"expert_indices must have shape ({scores.shape[0]}, {scores.shape[1]}, "
+            f"k <= {scores.shape[2]}), one row of experts per token of scores, got "
+            f"{tuple(indices.shape)}"
+        )
+    host = validate.host_values(indices)
+    if host is not None and host.shape[2] > 1:
+        repeated = np.diff(np.sort(host, axis=-1), axis=-1) == 0  # (B, T, K - 1)
+        if repeated.any():
+            seq, tok = (int(i) for i in np.argwhere(repeated.any(-1))[0])
+            raise ValueError(
+                "expert_indices must name k distinct experts per token (as top-k does), got "
+                f"{host[seq, tok].tolist()} at sequence {seq}, token {tok}"
+            )
+    return scores, indices
+
+
 def check_params(params, config, framework: str = "numpy") -> dict:
     """A dict of exactly the weights of `config`, finite floats of the right shapes."""
     expected = param_shapes(config)

@@ -31,11 +31,18 @@ from labs.moe.checks import (
     check_node_route,
     check_params,
     check_route,
+    check_sequence_balance,
     check_tokens,
 )
 from labs.moe.config import MoEConfig
 
-__all__ = ["expert_parallel_moe", "moe_forward", "node_limited_route", "route"]
+__all__ = [
+    "expert_parallel_moe",
+    "moe_forward",
+    "node_limited_route",
+    "route",
+    "sequence_balance_loss",
+]
 
 Array = jax.Array
 
@@ -97,6 +104,28 @@ def _node_limited_route(
     base = jnp.zeros((), scores.dtype) if bias is None else bias
     # An excluded expert gets a bias of -inf: it ranks below every kept one, ties at 0 included.
     return _route(scores, k, jnp.where(keep, base, -jnp.inf).astype(scores.dtype))
+
+
+def sequence_balance_loss(scores, expert_indices) -> jax.Array:
+    """V3's sequence-wise balance loss (eqs. 17-20) in JAX, without alpha, as
+    `labs.moe.sequence_balance_loss`: scores (B, T, E) router logits, expert_indices (B, T, K).
+    A 0-d array; `jax.grad` of the bare kernel differentiates it in scores."""
+    scores, indices = check_sequence_balance(scores, expert_indices, framework="jax")
+    loss = _sequence_balance_loss(jnp.asarray(scores), jnp.asarray(indices))
+    return finite_result("the balance loss", loss, inputs={"scores": scores})
+
+
+@jax.jit
+def _sequence_balance_loss(
+    scores: Float[Array, "B T E"], indices: Int[Array, "B T K"]
+) -> Float[Array, ""]:
+    """mean over sequences of sum_i f_i P_i, s' in log space as in `_route`."""
+    n_seq, tokens, n_experts = scores.shape
+    s_norm = jax.nn.softmax(jax.nn.log_sigmoid(scores), axis=-1)  # s' = s / sum_j s_j (eqs. 15, 19)
+    p = s_norm.mean(1)  # (B, E): P_i of each sequence                                 (eq. 20)
+    counts = jax.nn.one_hot(indices, n_experts, dtype=scores.dtype).sum((1, 2))  # (B, E)
+    f = n_experts / (indices.shape[-1] * tokens) * counts  # (eq. 18)
+    return (f * p).sum(-1).mean()  # sum_i f_i P_i per sequence (eq. 17), mean over B
 
 
 def _swiglu(x: Float[Array, "... C D"], w1, w3, w2) -> Float[Array, "... C D"]:

@@ -1,12 +1,13 @@
 """Chapter 4's NumPy reference: V3's routing, load balancing and the DeepSeekMoE forward pass.
 
 Taught in chapter 4, "Routing: sigmoid affinities, top-k, and a bias that only chooses"
-(`route`, `node_limited_route`), "Balancing without an auxiliary loss" (`update_bias`,
-`aux_balance_loss`, `expert_load`, `load_imbalance`) and "DeepSeekMoE" (`init_params`,
-`moe_forward`). Equation numbers are those of the DeepSeek-V3 report, §2.1.2.
+(`route`, `node_limited_route`), "Routing collapse, and two cures" (`update_bias`,
+`aux_balance_loss`, `expert_load`, `load_imbalance`), its subsection "Balancing each sequence"
+(`sequence_balance_loss`) and "DeepSeekMoE" (`init_params`, `moe_forward`). Equation numbers are
+those of the DeepSeek-V3 report, §2.1.2.
 
-Axes: T tokens, E routed experts, K experts per token, S shared experts, D model width,
-F expert width, N nodes.
+Axes: B sequences, T tokens (of a sequence, or of the batch), E routed experts, K experts per
+token, S shared experts, D model width, F expert width, N nodes.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from labs.moe.checks import (
     check_node_route,
     check_params,
     check_route,
+    check_sequence_balance,
     check_tokens,
     check_update_bias,
     param_shapes,
@@ -38,6 +40,7 @@ __all__ = [
     "moe_forward",
     "node_limited_route",
     "route",
+    "sequence_balance_loss",
     "update_bias",
 ]
 
@@ -190,6 +193,43 @@ def _aux_balance_loss(probs: Float[Array, "T E"], indices: Int[Array, "T K"]):
     n_experts = probs.shape[1]
     f = _expert_load(indices, n_experts) / indices.size  # share of the routing slots
     return n_experts * np.sum(f * probs.mean(0))
+
+
+def sequence_balance_loss(scores, expert_indices) -> float:
+    """V3's complementary sequence-wise balance loss (§2.1.2, eqs. 17-20), without its weight
+    alpha: sum_i f_i P_i computed on each sequence alone, then averaged over the sequences.
+
+    f_i = E / (K T) x (tokens of the sequence routed to expert i) and P_i is the mean over the
+    sequence's T tokens of s'_{i,t} = s_{i,t} / sum_j s_{j,t}, the normalised sigmoid affinity.
+    A sequence whose load is exactly balanced (every f_i = 1) scores 1; one that sends all its
+    tokens to the same K experts scores up to E / K. 1 is not a lower bound: a skewed load can
+    score a little below it where its experts' mean affinities are low.
+
+    Args:
+        scores: router logits u_t^T e_i, shape (sequences, tokens, experts), finite floats, as
+            `route` takes them per token (s = Sigmoid(scores), eq. 15).
+        expert_indices: the chosen experts, shape (sequences, tokens, k), k distinct per token.
+            Eq. 18 as printed ranks the unbiased affinities; the experts that `route` chose with
+            the balancing bias are the load each device actually serves. With b = 0 they agree.
+    Returns:
+        the mean over sequences of sum_i f_i P_i, a float (multiply by alpha for L_Bal).
+    """
+    scores, indices = check_sequence_balance(scores, expert_indices)
+    loss = float(_sequence_balance_loss(scores, indices))
+    return validate.finite_result("the balance loss", loss, inputs={"scores": scores})
+
+
+def _sequence_balance_loss(scores: Float[Array, "B T E"], indices: Int[Array, "B T K"]):
+    """mean over sequences of sum_i f_i P_i; s' in log space as in `_route` (eq. 13)."""
+    n_seq, tokens, n_experts = scores.shape
+    log_s = _log_sigmoid(scores)  # log s_{i,t}, finite where s_{i,t} underflows (eq. 15)
+    shifted = np.exp(log_s - log_s.max(-1, keepdims=True))
+    s_norm = shifted / shifted.sum(-1, keepdims=True)  # s'_{i,t} = s_{i,t} / sum_j s_{j,t} (eq. 19)
+    p = s_norm.mean(1)  # (B, E): P_i of each sequence                                   (eq. 20)
+    offset = n_experts * np.arange(n_seq)[:, None, None]  # one bincount for all sequences
+    counts = np.bincount((indices + offset).ravel(), minlength=n_seq * n_experts)
+    f = n_experts / (indices.shape[-1] * tokens) * counts.reshape(n_seq, n_experts)  # (eq. 18)
+    return np.sum(f * p, axis=-1).mean()  # sum_i f_i P_i per sequence (eq. 17), mean over B
 
 
 def init_params(config: MoEConfig, seed: int = 0, dtype=np.float64) -> dict[str, np.ndarray]:

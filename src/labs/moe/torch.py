@@ -1,6 +1,7 @@
 """Chapter 4 in PyTorch: V3's routing and the DeepSeekMoE layer as an `nn.Module`.
 
-Taught in chapter 4, "DeepSeekMoE in PyTorch" and "Training a tiny MoE language model" (the
+Taught in chapter 4, "Balancing each sequence" (`sequence_balance_loss`, differentiable, for a
+training loss), "DeepSeekMoE in PyTorch" and "Training a tiny MoE language model" (the
 module the training loop of `labs.moe.training` builds on).
 
 The same mathematics as `labs.moe.reference` (V3 §2.1.2, eqs. 12-16), with weights named and
@@ -27,11 +28,12 @@ from labs.moe.checks import (
     check_node_route,
     check_params,
     check_route,
+    check_sequence_balance,
     param_shapes,
 )
 from labs.moe.config import MoEConfig
 
-__all__ = ["DeepSeekMoE", "node_limited_route", "route"]
+__all__ = ["DeepSeekMoE", "node_limited_route", "route", "sequence_balance_loss"]
 
 Tensor = torch.Tensor
 
@@ -105,6 +107,29 @@ def _node_limited_route(
     base = torch.zeros((), dtype=scores.dtype, device=scores.device) if bias is None else bias
     # An excluded expert gets a bias of -inf: it ranks below every kept one, ties at 0 included.
     return _route(scores, k, torch.where(keep, base.detach(), float("-inf")))
+
+
+def sequence_balance_loss(scores: torch.Tensor, expert_indices: torch.Tensor) -> torch.Tensor:
+    """V3's sequence-wise balance loss (eqs. 17-20) in torch, without alpha, as
+    `labs.moe.sequence_balance_loss`: scores (B, T, E) router logits, expert_indices (B, T, K).
+    A 0-d tensor, differentiable in scores through P_i (the counts f_i carry no gradient)."""
+    scores, indices = check_sequence_balance(scores, expert_indices, framework="torch")
+    loss = _sequence_balance_loss(scores, indices)
+    return finite_result("the balance loss", loss, inputs={"scores": scores})
+
+
+def _sequence_balance_loss(
+    scores: Float[Tensor, "B T E"], indices: Int[Tensor, "B T K"]
+) -> Float[Tensor, ""]:
+    """mean over sequences of sum_i f_i P_i, s' in log space as in `_route`."""
+    n_seq, tokens, n_experts = scores.shape
+    s_norm = torch.softmax(F.logsigmoid(scores), dim=-1)  # s' = s / sum_j s_j     (eqs. 15, 19)
+    p = s_norm.mean(1)  # (B, E): P_i of each sequence                             (eq. 20)
+    slots = indices.reshape(n_seq, -1)  # (B, T K): the experts of each sequence's routing slots
+    ones = torch.ones(slots.shape, dtype=scores.dtype, device=scores.device)
+    counts = scores.new_zeros(n_seq, n_experts).scatter_add_(1, slots, ones)  # (B, E)
+    f = n_experts / (indices.shape[-1] * tokens) * counts  # (eq. 18)
+    return (f * p).sum(-1).mean()  # sum_i f_i P_i per sequence (eq. 17), mean over B
 
 
 class DeepSeekMoE(nn.Module):
