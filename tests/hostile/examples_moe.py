@@ -155,6 +155,12 @@ def _committed_sweep() -> dict:
     return load_sweep()
 
 
+def _committed_ablation() -> dict:
+    from labs.moe.granularity import load_ablation
+
+    return load_ablation()
+
+
 def _student_params(d_model, d_expert, n_routed, n_shared, k):
     expert = 3 * d_model * d_expert
     return expert * (n_routed + n_shared) + d_model * n_routed, expert * (
@@ -288,6 +294,13 @@ EXAMPLES = {
     "labs.moe.exercises.check_moe_layer_params": lambda: call(fn=_student_params, fixed=("fn",)),
     "labs.moe.exercises.check_v3_route": lambda: call(fn=_student_route, fixed=("fn",)),
     "labs.moe.exercises.check_remote_nodes": lambda: call(fn=_student_remote, fixed=("fn",)),
+    # the committed ablation of fine-grained and shared experts
+    "labs.moe.granularity.expert_parameters": lambda: call(config=TINY),
+    "labs.moe.granularity.run_ablation": lambda: call(name="no FFN", seed=0, steps=2),
+    "labs.moe.granularity.paired_differences": lambda: call(
+        variant="fine, m=4", baseline="coarse", ablation=_committed_ablation()
+    ),
+    "labs.moe.granularity.load_ablation": lambda: call(path=None),
     # widgets
     "labs.moe.widgets.plot_balancing": lambda: call(runs=_runs(), smooth=2),
     "labs.moe.widgets.plot_layer_time": lambda: call(gpu="h100", max_nodes=4, mfu=0.5),
@@ -309,6 +322,7 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
     ),
     ("labs.moe.training.best_loss", "seed", "huge-int"): _SEED,
     ("labs.moe.sweep.run_config", "seed", "huge-int"): _SEED,
+    ("labs.moe.granularity.run_ablation", "seed", "huge-int"): _SEED,
     ("labs.moe.reference.load_imbalance", "expert_load", "array-int-dtype"): _COUNTS,
     ("labs.moe.reference.update_bias", "expert_load", "array-int-dtype"): _COUNTS,
 }

@@ -203,8 +203,9 @@ def train_tiny_lm(
         {"loss": (steps,), "load": (steps, n_experts) token counts, "imbalance": (steps,) max/mean
         load, "affinity": (steps, n_experts) each expert's mean sigmoid affinity s_i over the
         step's tokens (before the step), "bias": (steps, n_experts) the routing bias after the
-        step, "seconds": (steps,) cumulative CPU seconds of this process}; a run without a MoE
-        has no load, imbalance, affinity or bias.
+        step, "seconds": (steps,) cumulative CPU seconds of this process, "held_out": the
+        trained model's exact expected loss over every context (no sampling noise)}; a run
+        without a MoE has no load, imbalance, affinity or bias.
     """
     args = _check_train(
         balancing, steps, seed, n_experts, k, d_model, d_expert, vocab, order, batch, gamma,
@@ -259,12 +260,24 @@ def _train(balancing, steps, seed, config, vocab, order, batch, gamma, alpha, sk
             bias_log[step] = model.moe.bias.numpy()
         loss_log[step] = loss.item()
         seconds[step] = time.process_time() - start
-    result = {"loss": loss_log, "seconds": seconds}
+    result = {"loss": loss_log, "seconds": seconds,
+              "held_out": _held_out_loss(model, table, vocab, order)}  # fmt: skip
     if moe:
         imbalance = load_log.max(1) / load_log.mean(1)
         result |= {"load": load_log, "imbalance": imbalance, "affinity": affinity_log,
                    "bias": bias_log}  # fmt: skip
     return MappingProxyType(result)
+
+
+def _held_out_loss(model: _TinyLM, table: torch.Tensor, vocab: int, order: int) -> float:
+    """The trained model's expected loss on the chain, exactly: the cross-entropy of its
+    prediction against every context's true row, averaged over the contexts (drawn uniformly),
+    so no sampling noise. Never below `best_loss`; the gap is the mean KL divergence."""
+    digits = vocab ** torch.arange(order - 1, -1, -1)
+    every = torch.arange(vocab**order)[:, None] // digits % vocab  # (V**order, order)
+    with torch.no_grad():
+        log_q = F.log_softmax(model(every), dim=-1)  # (V**order, V)
+    return float(-(table * log_q).sum(-1).mean())
 
 
 def layer_throughput(

@@ -1,0 +1,165 @@
+"""Chapter 4's ablation of DeepSeekMoE's two architectural claims: fine-grained experts and a
+shared expert, at equal total and equal active expert parameters, on paired seeds.
+
+Run as `python -m labs.moe.granularity --seeds 8` (about four minutes of CPU time on one thread);
+it writes `labs/moe/data/granularity_ablation.json` with the command, the library versions and the
+date that made it, which chapter 4 reads (`load_ablation`). The notebook re-runs one
+configuration live and checks that it falls inside the committed spread.
+
+Every configuration trains the tiny LM of `labs.moe.training` (same chain, batch, Adam, lr 0.01,
+V3's bias at gamma 0.01, no router skew) for `SETTINGS["steps"]` steps, and keeps the trained
+model's exact held-out loss (the expected loss over every context, no sampling noise). Seed s
+gives every configuration the same batches and the same initial embeddings and head, so runs of
+one seed are paired. The expert budget is DeepSeekMoE's construction (Dai et al. 2024, §3.1,
+§3.2) at toy scale, in units of SwiGLU hidden width: 128 in all, 32 per token.
+
+- coarse: 8 experts of width 16, top-2;
+- fine, m = 2 and m = 4: each expert split into m of width 16/m, top-2m;
+- fine + shared: m = 4 with one of the 32 experts always on, the router choosing 7 of 31.
+
+Controls: the dense SwiGLU of the active width (32) and of the total width (128), and no FFN.
+
+Taught in chapter 4, "Fine-grained and shared experts, measured".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+
+import numpy as np
+
+from labs.common.runtime import provenance, read_results
+from labs.common.validate import describe_value, finite_result, integer, one_of, size
+from labs.moe.checks import check_config
+from labs.moe.config import MoEConfig
+from labs.moe.training import _one_thread, _train, best_loss
+
+__all__ = [
+    "CONFIGS",
+    "SETTINGS",
+    "expert_parameters",
+    "load_ablation",
+    "paired_differences",
+    "run_ablation",
+]
+
+SETTINGS = MappingProxyType({
+    "steps": 600, "d_model": 32, "vocab": 16, "order": 2, "batch": 256, "lr": 0.01,
+    "balancing": "bias", "gamma": 0.01, "skew": 0.0,
+})  # fmt: skip
+
+# name: (kind, n_shared, n_routed, d_expert, k); the dense widths are those of "coarse"
+CONFIGS = MappingProxyType({
+    "coarse": ("moe", 0, 8, 16, 2),
+    "fine, m=2": ("moe", 0, 16, 8, 4),
+    "fine, m=4": ("moe", 0, 32, 4, 8),
+    "fine + shared, m=4": ("moe", 1, 31, 4, 7),
+    "dense, active width": ("dense", 0, 8, 16, 2),
+    "dense, total width": ("dense_total", 0, 8, 16, 2),
+    "no FFN": ("none", 0, 8, 16, 2),
+})  # fmt: skip
+
+
+def _config(name: str) -> MoEConfig:
+    _, shared, routed, width, k = CONFIGS[name]
+    return MoEConfig(d_model=SETTINGS["d_model"], d_expert=width, n_routed=routed,
+                     n_shared=shared, k=k)  # fmt: skip
+
+
+def expert_parameters(config: MoEConfig) -> dict[str, int]:
+    """The expert weights of a DeepSeekMoE layer (each SwiGLU expert has W1, W3 of (D, F) and W2
+    of (F, D)): {"total": all of them, "active": the shared and k routed ones a token uses}. The
+    router (D x E) is not an expert weight and is left out."""
+    config = check_config(config)
+    per_expert = 3 * config.d_model * config.d_expert
+    return {
+        "total": (config.n_shared + config.n_routed) * per_expert,
+        "active": (config.n_shared + config.k) * per_expert,
+    }
+
+
+def run_ablation(name: str, seed: int = 0, steps: int | None = None) -> MappingProxyType:
+    """Train configuration `name` of `CONFIGS` on `seed` for `steps` steps (None: the ablation's
+    `SETTINGS["steps"]`; at most 100,000). Returns `train_tiny_lm`'s curves, with "held_out",
+    the trained model's exact expected loss."""
+    one_of("name", name, tuple(CONFIGS))
+    seed = integer("seed", seed, minimum=0)
+    steps = SETTINGS["steps"] if steps is None else size("steps", steps, maximum=100_000)
+    s = SETTINGS
+    with _one_thread():
+        curves = _train(
+            balancing=s["balancing"], steps=steps, seed=seed, config=_config(name),
+            vocab=s["vocab"], order=s["order"], batch=s["batch"], gamma=s["gamma"], alpha=0.0,
+            skew=s["skew"], kind=CONFIGS[name][0], lr=s["lr"], init_noise=0.0,
+        )  # fmt: skip
+    return finite_result("the training curves", curves, inputs={"name": name, "seed": seed})
+
+
+def paired_differences(variant: str, baseline: str, ablation: Mapping | None = None) -> np.ndarray:
+    """Seed by seed, held-out loss of `variant` minus that of `baseline` in `ablation` (the
+    committed one if None): negative where the variant ends lower. Shape (seeds,)."""
+    ablation = load_ablation() if ablation is None else ablation
+    if not isinstance(ablation, Mapping) or not {"meta", "held_out"} <= set(ablation):
+        raise TypeError(
+            f"ablation must be a result of load_ablation (meta, held_out), got "
+            f"{describe_value(ablation)}"
+        )
+    one_of("variant", variant, tuple(ablation["held_out"]))
+    one_of("baseline", baseline, tuple(ablation["held_out"]))
+    return np.subtract(ablation["held_out"][variant], ablation["held_out"][baseline])
+
+
+def load_ablation(path: str | Path | None = None) -> dict:
+    """The committed ablation (`labs/moe/data/granularity_ablation.json`), or the one at `path`.
+
+    Returns:
+        dict(meta, best_loss, parameters, held_out, final_imbalance): held_out maps each
+        configuration to its exact held-out loss, one per seed (seed i at index i);
+        final_imbalance (MoE configurations only) the mean max/mean load of the last 20 steps;
+        parameters the `expert_parameters` of each MoE configuration.
+    """
+    return read_results("labs.moe", "granularity_ablation.json", path)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m labs.moe.granularity", description=__doc__)
+    parser.add_argument("--seeds", type=int, default=8, help="seeds 0 .. seeds-1")
+    parser.add_argument("--out", default=None, help="default: data/granularity_ablation.json")
+    args = parser.parse_args(argv)
+    if not 1 <= args.seeds <= 100:
+        parser.error(f"--seeds must be between 1 and 100, got {args.seeds}")
+    out = Path(args.out or Path(__file__).parent / "data" / "granularity_ablation.json")
+    os.environ.setdefault("LABS_PROGRESS", "off")
+    meta = {
+        **provenance("labs.moe.granularity", argv),
+        "torch_threads": 1,
+        "settings": dict(SETTINGS),
+        "seeds": args.seeds,
+        "configs": {name: list(spec) for name, spec in CONFIGS.items()},
+    }
+    parameters = {name: expert_parameters(_config(name)) for name in CONFIGS
+                  if CONFIGS[name][0] == "moe"}  # fmt: skip
+    results = {"meta": meta, "best_loss": best_loss(), "parameters": parameters,
+               "held_out": {}, "final_imbalance": {}}  # fmt: skip
+    for name in CONFIGS:
+        for seed in range(args.seeds):
+            run = run_ablation(name, seed)
+            results["held_out"].setdefault(name, []).append(run["held_out"])
+            line = f"{name}, seed {seed}: held-out {run['held_out']:.4f}"
+            if "imbalance" in run:
+                imbalance = float(np.mean(run["imbalance"][-20:]))
+                results["final_imbalance"].setdefault(name, []).append(imbalance)
+                line += f", imbalance {imbalance:.2f}"
+            print(line, flush=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
