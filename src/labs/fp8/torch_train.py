@@ -289,7 +289,7 @@ def _train_tiny_lm(
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
-        losses.append(loss.item())
+        losses.append(validate.finite_loss(loss.item(), step, steps, lr))  # stop at a NaN
         if eval_every is not None and step % eval_every == 0:
             with torch.no_grad():
                 checkpoints[step] = float(F.cross_entropy(model._forward(x_eval), y_eval))

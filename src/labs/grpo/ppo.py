@@ -19,7 +19,7 @@ from jaxtyping import Bool, Float
 
 from labs.common.progress import progress
 from labs.common.tasks import AdditionTask
-from labs.common.validate import text
+from labs.common.validate import finite_loss, text
 from labs.grpo.checks import check_config, check_gae_args
 from labs.grpo.config import PPOConfig
 from labs.grpo.policy import TinyPolicy, ValueModel, _completion_logprobs, _sample
@@ -27,6 +27,7 @@ from labs.grpo.torch_kernels import _grpo_loss
 from labs.grpo.training import (
     TrainLog,
     _draw,
+    _finite_weights,
     _frozen_copy,
     _generators,
     _rewards,
@@ -111,6 +112,7 @@ def _train_ppo(
     log = TrainLog()
     clip_high = config.clip_eps if config.clip_eps_high is None else config.clip_eps_high
     for step in progress(range(config.steps), desc=desc):
+        _finite_weights(policy, step + 1, config.steps, config.lr)  # NaN weights would sample NaN
         start = time.process_time()
         if config.distinct_prompts:  # one sample for each of samples_per_step questions
             problems = _draw(task, config.samples_per_step, prompt_gen)
@@ -162,8 +164,10 @@ def _train_ppo(
         log.log(
             reward=rewards.mean(),
             accuracy=accuracy,
-            loss=loss.detach(),
-            value_loss=value_loss.detach(),
+            loss=finite_loss(float(loss.detach()), step + 1, config.steps, config.lr),
+            value_loss=finite_loss(
+                float(value_loss.detach()), step + 1, config.steps, config.critic_lr
+            ),
             kl=stats["kl"],
             clip_fraction=stats["clip_fraction"],
             length=mask.sum(dim=1).float().mean(),

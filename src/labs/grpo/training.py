@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from labs.common.progress import progress
 from labs.common.tasks import AdditionTask, Problem, _parse_answer
-from labs.common.validate import instance, integer, real_number, size, text
+from labs.common.validate import finite_loss, instance, integer, real_number, size, text
 from labs.grpo.checks import (
     MAX_BATCH,
     MAX_STEPS,
@@ -129,7 +129,7 @@ def _warm_up(
     answers = torch.as_tensor(task.answers(task.train))
     opt = torch.optim.Adam(policy.parameters(), lr=lr)
     losses = []
-    for _ in progress(range(steps), desc="warm-up"):
+    for step in progress(range(1, steps + 1), desc="warm-up"):
         idx = torch.randint(0, len(task.train), (batch_size,), generator=generator)
         seq = torch.cat([prompts[idx], answers[idx]], dim=1)
         logits = policy._forward(seq[:, :-1])[:, task.prompt_length - 1 :]
@@ -141,7 +141,7 @@ def _warm_up(
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append(float(loss.detach()))
+        losses.append(finite_loss(float(loss.detach()), step, steps, lr))  # stop at a NaN
     return losses
 
 
@@ -387,7 +387,8 @@ def _train_grpo(
     g, n = config.group_size, task.max_answer_tokens
     log = TrainLog()
     clip_high = config.clip_eps if config.clip_eps_high is None else config.clip_eps_high
-    for _ in progress(range(config.steps), desc=desc):
+    for step in progress(range(1, config.steps + 1), desc=desc):
+        _finite_weights(policy, step, config.steps, config.lr)  # NaN weights would sample NaN
         start = time.process_time()
         batch, zero_adv, sampled = _sample_groups(task, policy, config, prompt_gen, generator)
         if batch is None:  # dynamic sampling found no informative group: nothing to learn
@@ -416,10 +417,26 @@ def _train_grpo(
         if not log.memory:
             log.memory = measure_step([policy], [reference], [opt], saved.bytes)
         stats["zero_adv_fraction"] = zero_adv  # of the first batch drawn, before any filter
+        loss_value = finite_loss(float(loss.detach()), step, config.steps, config.lr)  # at a NaN
         log.log(reward=first_round["reward"], accuracy=first_round["accuracy"],
-                loss=loss.detach(), length=first_round["length"], sampled_groups=sampled,
+                loss=loss_value, length=first_round["length"], sampled_groups=sampled,
                 **stats)  # fmt: skip
     return policy, log
+
+
+def _finite_weights(policy: torch.nn.Module, step: int, steps: int, lr: float) -> None:
+    """ValueError unless every weight of `policy` is finite as step `step` of `steps` begins: a
+    NaN weight makes the sampling probabilities NaN, which torch.multinomial refuses from deep
+    inside with no word of which step or weight. One pass over one flat copy of the weights
+    (about 0.3 ms for the chapter's 100k-weight policy), one read."""
+    if bool(torch.nn.utils.parameters_to_vector(policy.parameters()).isfinite().all()):
+        return
+    name = next(n for n, w in policy.named_parameters() if not bool(w.isfinite().all()))
+    why = "the policy given holds them" if step == 1 else "the run diverged; lower lr"
+    raise ValueError(
+        f"the policy's weight {name!r} holds NaN or inf at step {step} of {steps} with "
+        f"lr = {lr:g}: {why}"
+    )
 
 
 def _generators(seed: int) -> tuple[torch.Generator, torch.Generator]:

@@ -19,6 +19,7 @@ import numpy as np
 import optax
 from jaxtyping import Float, Int
 
+from labs.common.validate import finite_loss
 from labs.scaling.checks import check_params, check_sweep_args, check_targets, check_tokens
 from labs.scaling.config import MarkovCorpus, TinyLMConfig
 from labs.scaling.lm import _batch_starts, _init_params, _windows, lr_schedule
@@ -127,7 +128,7 @@ def train_run(
     for step in range(steps):
         x, y = _windows(corpus.train, starts[step], config.context)
         params, opt_state, loss = step_fn(params, opt_state, x, y, lrs[step])
-        curve[step] = float(loss)
+        curve[step] = finite_loss(float(loss), step + 1, steps, peak_lr)  # stop at a NaN
         if step + 1 in eval_at:
             evals[step + 1] = float(_eval(params, valid_x, valid_y, config))
     return curve, evals

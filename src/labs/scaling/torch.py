@@ -17,6 +17,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import nn
 
+from labs.common.validate import finite_loss
 from labs.scaling.checks import (
     check_config,
     check_device,
@@ -169,7 +170,7 @@ def _train(config, corpus, steps, batch_size, peak_lr, schedule_steps, eval_at, 
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        curve[step] = loss.item()
+        curve[step] = finite_loss(loss.item(), step + 1, steps, peak_lr)  # stop at a NaN
         if step + 1 in eval_at:
             with torch.no_grad():
                 evals[step + 1] = _loss(model, valid_x, valid_y).item()
