@@ -249,6 +249,13 @@ def test_finite_loss_passes_a_finite_loss_and_stops_at_nan_or_inf():
         finite_loss("0.5", 3, 4, 1e-3)
     with pytest.raises(ValueError, match="step must be <= 4"):
         finite_loss(0.5, 5, 4, 1e-3)
+    # the message names the caller's own parameter, the one a reader lowers
+    with pytest.raises(
+        ValueError, match=r"with critic_lr = 0.02: the run diverged; lower critic_lr"
+    ):
+        finite_loss(float("nan"), 2, 4, 0.02, lr_name="critic_lr")
+    with pytest.raises(ValueError, match="critic_lr must be > 0"):
+        finite_loss(0.5, 2, 4, -1.0, lr_name="critic_lr")
 
 
 def _nan_student(task):

@@ -27,5 +27,7 @@ def test_train_run_stops_at_the_first_nan_loss(framework, corpus, monkeypatch):
     curve, evals = framework.train_run(CONFIG, corpus, 3, batch_size=4, peak_lr=1e-2)
     assert np.all(np.isfinite(curve)) and np.isfinite(evals[3])  # the control
     monkeypatch.setattr(framework, "_init_params", _nan_init)
-    with pytest.raises(ValueError, match=r"became nan at step 1 of 3 with lr = 0.01\b.*lower lr"):
+    with pytest.raises(
+        ValueError, match=r"became nan at step 1 of 3 with peak_lr = 0.01\b.*lower peak_lr"
+    ):
         framework.train_run(CONFIG, corpus, 3, batch_size=4, peak_lr=1e-2)

@@ -122,21 +122,23 @@ def learning_rate(name: str, value) -> float:
     return value
 
 
-def finite_loss(loss, step: int, steps: int, lr: float) -> float:
+def finite_loss(loss, step: int, steps: int, lr: float, *, lr_name: str = "lr") -> float:
     """`loss`, a float a training loop read from its step `step` of `steps`, if finite; otherwise a
     ValueError saying at which step the run diverged and with what learning rate `lr`, so the loop
-    stops at its first NaN or inf instead of training on (and reporting) a broken model."""
+    stops at its first NaN or inf instead of training on (and reporting) a broken model. `lr_name`
+    is the name the caller's own parameter has (`peak_lr`, `critic_lr`), the one a reader lowers."""
     if isinstance(loss, bool) or not isinstance(loss, (int, float, np.integer, np.floating)):
         raise TypeError(f"loss must be a float read from the step, got {describe_value(loss)}")
     steps = integer("steps", steps, minimum=1, maximum=10**9)  # no loop of the course runs 10^9
     step = integer("step", step, minimum=1, maximum=steps)
-    lr = real_number("lr", lr, positive=True)
+    lr_name = text("lr_name", lr_name)
+    lr = real_number(lr_name, lr, positive=True)
     loss = float(loss)
     if math.isfinite(loss):
         return loss
     raise ValueError(
-        f"the training loss became {loss} at step {step} of {steps} with lr = {lr:g}: the run "
-        "diverged; lower lr"
+        f"the training loss became {loss} at step {step} of {steps} with {lr_name} = {lr:g}: the "
+        f"run diverged; lower {lr_name}"
     )
 
 

@@ -166,7 +166,11 @@ def _train_ppo(
             accuracy=accuracy,
             loss=finite_loss(float(loss.detach()), step + 1, config.steps, config.lr),
             value_loss=finite_loss(
-                float(value_loss.detach()), step + 1, config.steps, config.critic_lr
+                float(value_loss.detach()),
+                step + 1,
+                config.steps,
+                config.critic_lr,
+                lr_name="critic_lr",
             ),
             kl=stats["kl"],
             clip_fraction=stats["clip_fraction"],

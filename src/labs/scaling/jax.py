@@ -128,7 +128,9 @@ def train_run(
     for step in range(steps):
         x, y = _windows(corpus.train, starts[step], config.context)
         params, opt_state, loss = step_fn(params, opt_state, x, y, lrs[step])
-        curve[step] = finite_loss(float(loss), step + 1, steps, peak_lr)  # stop at a NaN
+        curve[step] = finite_loss(
+            float(loss), step + 1, steps, peak_lr, lr_name="peak_lr"
+        )  # at a NaN
         if step + 1 in eval_at:
             evals[step + 1] = float(_eval(params, valid_x, valid_y, config))
     return curve, evals

@@ -170,7 +170,9 @@ def _train(config, corpus, steps, batch_size, peak_lr, schedule_steps, eval_at, 
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        curve[step] = finite_loss(loss.item(), step + 1, steps, peak_lr)  # stop at a NaN
+        curve[step] = finite_loss(
+            loss.item(), step + 1, steps, peak_lr, lr_name="peak_lr"
+        )  # at a NaN
         if step + 1 in eval_at:
             with torch.no_grad():
                 evals[step + 1] = _loss(model, valid_x, valid_y).item()
