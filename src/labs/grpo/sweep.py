@@ -31,6 +31,16 @@ on the right rule, and records which way the wrong greedy answers are wrong (cha
 hacking"). It was made on one machine with the code of this commit, so its seed 0 is the
 chapter's live run on that machine.
 
+`--task ppo_sensitivity` (`run_ppo_sensitivity_seed`, `load_sweep(task="ppo_sensitivity")`,
+about 13 minutes for three seeds) asks whether the PPO baseline was under-tuned: from each seed's
+warm-up it trains PPO at six settings, the learning rate at 1/3, 1 and 3 times GRPO's
+(`PPO_LR_SCALES`) crossed with two critic learning rates (`PPO_CRITIC_LRS`; the default first),
+on the same questions as every other run of that seed, beside rung "grpo" run again on the same
+machine (so that the CPU times compare). The value-loss coefficient is not swept:
+policy and critic have their own Adam optimisers, and Adam's step does not change when a loss is
+multiplied by a constant, so the critic's learning rate is the knob that acts. Run with
+`--seeds 3`; its 1x setting and its GRPO run are those of the addition sweep.
+
 Taught in chapter 5, "The ladder", "Reward hacking", "PPO against GRPO, made fair" and "pass@k
 and maj@k".
 """
@@ -76,21 +86,25 @@ _FILES = {
     "rerun": "sweep_rerun.json",  # the whole addition sweep again, `--out` to this file
     "countdown_rerun": "countdown_rerun.json",  # the Countdown sweep again, six seeds
     "hacking": "hacking.json",  # the proxy rule against the right rule, `--task hacking`
+    "ppo_sensitivity": "ppo_sensitivity.json",  # six PPO settings, `--task ppo_sensitivity`
 }
+PPO_LR_SCALES = (1 / 3, 1.0, 3.0)  # times GRPO's learning rate, BASE["lr"]
+PPO_CRITIC_LRS = (1e-3, 3e-3)  # PPOConfig's default first
 
 
 def load_sweep(path: str | Path | None = None, *, task: str = "addition") -> dict:
     """The committed sweep results of `task` ("addition": `labs/grpo/data/sweep.json`,
     "countdown": `labs/grpo/data/countdown.json`, "rerun" and "countdown_rerun": the
     second realizations `sweep_rerun.json` and `countdown_rerun.json`, "hacking": the reward-hacking
-    runs `hacking.json`), or those at `path`."""
+    runs `hacking.json`, "ppo_sensitivity": six PPO settings `ppo_sensitivity.json`), or those at
+    `path`."""
     task = one_of("task", task, tuple(_FILES))
     name = _FILES[task]
     return read_results("labs.grpo", name, path)
 
 
-def _ppo(task, start, steps: int, seed: int) -> dict:
-    config = PPOConfig(**{**BASE, **RUNGS["grpo"], "steps": steps, "seed": seed})
+def _ppo(task, start, steps: int, seed: int, **overrides) -> dict:
+    config = PPOConfig(**{**BASE, **RUNGS["grpo"], "steps": steps, "seed": seed, **overrides})
     policy = copy.deepcopy(start)
     begin = time.process_time()
     policy, _, log = _train_ppo(task, policy, _frozen_copy(start), config, "PPO")
@@ -217,11 +231,37 @@ def run_hacking_seed(task: AdditionTask, seed: int, steps: int) -> dict:
     return out
 
 
+def run_ppo_sensitivity_seed(task: AdditionTask, seed: int, steps: int) -> dict:
+    """Rung "grpo", then PPO at every pair of `PPO_LR_SCALES` x `PPO_CRITIC_LRS`, from the seed's
+    warm-up (the same start and questions as `run_seed`); the PPO runs keyed "lr x<scale> critic
+    <critic_lr>", pass@k left out. GRPO is run again so that its CPU time is measured with the
+    same code and on the same machine as PPO's."""
+    start = new_policy(task, seed=seed)
+    _warm_up(start, task, WARM_UP, 64, 3e-3, seed)
+    out = {"before": {"held_out": _evaluate(start, task, task.held_out, 8, 0.1, 1)}, "ppo": {}}
+    out["grpo"] = run_rung(task, start, ladder_config("grpo", steps=steps, seed=seed))
+    print(f"ppo seed {seed} grpo: {out['grpo']['held_out']}", flush=True)
+    for scale in PPO_LR_SCALES:
+        for critic_lr in PPO_CRITIC_LRS:
+            lr = BASE["lr"] * scale
+            run = _ppo(task, start, steps, seed, lr=lr, critic_lr=critic_lr)
+            del run["at_k"]
+            name = f"lr x{scale:.3g} critic {critic_lr:g}"
+            out["ppo"][name] = {"lr": lr, "critic_lr": critic_lr, **run}
+            print(f"ppo seed {seed} {name}: {run['held_out']} kl {run['final']['kl']:.3f} "
+                  f"cpu {run['cpu_seconds']:.1f}", flush=True)  # fmt: skip
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m labs.grpo.sweep", description=__doc__)
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0 .. seeds-1")
     parser.add_argument("--steps", type=int, default=150, help="RL steps of every run")
-    parser.add_argument("--task", choices=("addition", "countdown", "hacking"), default="addition")
+    parser.add_argument(
+        "--task",
+        choices=("addition", "countdown", "hacking", "ppo_sensitivity"),
+        default="addition",
+    )
     parser.add_argument(
         "--out", default=None, help="default: data/<task>.json (sweep.json for addition)"
     )
@@ -245,12 +285,20 @@ def main(argv: list[str] | None = None) -> None:
         meta.update(
             rungs={"grpo": dict(RUNGS["grpo"])}, rules=["at_least_sum", "correct_and_format"]
         )
+    if args.task == "ppo_sensitivity":
+        meta.update(
+            rungs={"grpo": dict(RUNGS["grpo"])},
+            ppo_lr_scales=list(PPO_LR_SCALES),
+            ppo_critic_lrs=list(PPO_CRITIC_LRS),
+        )
     results = {"meta": meta, "seeds": {}}
     for seed in range(args.seeds):
         if args.task == "countdown":
             results["seeds"][str(seed)] = run_countdown_seed(seed, args.steps)
         elif args.task == "hacking":
             results["seeds"][str(seed)] = run_hacking_seed(task, seed, args.steps)
+        elif args.task == "ppo_sensitivity":
+            results["seeds"][str(seed)] = run_ppo_sensitivity_seed(task, seed, args.steps)
         else:
             results["seeds"][str(seed)] = run_seed(task, seed, args.steps)
         Path(args.out).write_text(json.dumps(results, indent=1))  # partial results survive
