@@ -41,6 +41,12 @@ policy and critic have their own Adam optimisers, and Adam's step does not chang
 multiplied by a constant, so the critic's learning rate is the knob that acts. Run with
 `--seeds 3`; its 1x setting and its GRPO run are those of the addition sweep.
 
+`--task grpo_sensitivity` (`run_grpo_sensitivity_seed`, `load_sweep(task="grpo_sensitivity")`,
+about 4 minutes for three seeds) gives GRPO the same learning-rate search: rung "grpo" at
+`PPO_LR_SCALES` times its learning rate from each seed's warm-up, on the same questions. Its 1x
+run is the GRPO run of `ppo_sensitivity.json` again, so that the three learning rates compare on
+one machine. Run with `--seeds 3`.
+
 Taught in chapter 5, "The ladder", "Reward hacking", "PPO against GRPO, made fair" and "pass@k
 and maj@k".
 """
@@ -87,6 +93,7 @@ _FILES = {
     "countdown_rerun": "countdown_rerun.json",  # the Countdown sweep again, six seeds
     "hacking": "hacking.json",  # the proxy rule against the right rule, `--task hacking`
     "ppo_sensitivity": "ppo_sensitivity.json",  # six PPO settings, `--task ppo_sensitivity`
+    "grpo_sensitivity": "grpo_sensitivity.json",  # GRPO at three lrs, `--task grpo_sensitivity`
 }
 PPO_LR_SCALES = (1 / 3, 1.0, 3.0)  # times GRPO's learning rate, BASE["lr"]
 PPO_CRITIC_LRS = (1e-3, 3e-3)  # PPOConfig's default first
@@ -96,7 +103,8 @@ def load_sweep(path: str | Path | None = None, *, task: str = "addition") -> dic
     """The committed sweep results of `task` ("addition": `labs/grpo/data/sweep.json`,
     "countdown": `labs/grpo/data/countdown.json`, "rerun" and "countdown_rerun": the
     second realizations `sweep_rerun.json` and `countdown_rerun.json`, "hacking": the reward-hacking
-    runs `hacking.json`, "ppo_sensitivity": six PPO settings `ppo_sensitivity.json`), or those at
+    runs `hacking.json`, "ppo_sensitivity": six PPO settings `ppo_sensitivity.json`,
+    "grpo_sensitivity": GRPO at three learning rates `grpo_sensitivity.json`), or those at
     `path`."""
     task = one_of("task", task, tuple(_FILES))
     name = _FILES[task]
@@ -253,13 +261,31 @@ def run_ppo_sensitivity_seed(task: AdditionTask, seed: int, steps: int) -> dict:
     return out
 
 
+def run_grpo_sensitivity_seed(task: AdditionTask, seed: int, steps: int) -> dict:
+    """Rung "grpo" at `PPO_LR_SCALES` times its learning rate, from the seed's warm-up (the same
+    start and questions as `run_ppo_sensitivity_seed`); the runs keyed "lr x<scale>", pass@k
+    left out."""
+    start = new_policy(task, seed=seed)
+    _warm_up(start, task, WARM_UP, 64, 3e-3, seed)
+    out = {"before": {"held_out": _evaluate(start, task, task.held_out, 8, 0.1, 1)}, "grpo": {}}
+    for scale in PPO_LR_SCALES:
+        lr = BASE["lr"] * scale
+        run = run_rung(task, start, ladder_config("grpo", steps=steps, seed=seed, lr=lr))
+        del run["at_k"]
+        name = f"lr x{scale:.3g}"
+        out["grpo"][name] = {"lr": lr, **run}
+        print(f"grpo seed {seed} {name}: {run['held_out']} kl {run['final']['kl']:.3f} "
+              f"cpu {run['cpu_seconds']:.1f}", flush=True)  # fmt: skip
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m labs.grpo.sweep", description=__doc__)
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0 .. seeds-1")
     parser.add_argument("--steps", type=int, default=150, help="RL steps of every run")
     parser.add_argument(
         "--task",
-        choices=("addition", "countdown", "hacking", "ppo_sensitivity"),
+        choices=("addition", "countdown", "hacking", "ppo_sensitivity", "grpo_sensitivity"),
         default="addition",
     )
     parser.add_argument(
@@ -291,6 +317,8 @@ def main(argv: list[str] | None = None) -> None:
             ppo_lr_scales=list(PPO_LR_SCALES),
             ppo_critic_lrs=list(PPO_CRITIC_LRS),
         )
+    if args.task == "grpo_sensitivity":
+        meta.update(rungs={"grpo": dict(RUNGS["grpo"])}, grpo_lr_scales=list(PPO_LR_SCALES))
     results = {"meta": meta, "seeds": {}}
     for seed in range(args.seeds):
         if args.task == "countdown":
@@ -299,6 +327,8 @@ def main(argv: list[str] | None = None) -> None:
             results["seeds"][str(seed)] = run_hacking_seed(task, seed, args.steps)
         elif args.task == "ppo_sensitivity":
             results["seeds"][str(seed)] = run_ppo_sensitivity_seed(task, seed, args.steps)
+        elif args.task == "grpo_sensitivity":
+            results["seeds"][str(seed)] = run_grpo_sensitivity_seed(task, seed, args.steps)
         else:
             results["seeds"][str(seed)] = run_seed(task, seed, args.steps)
         Path(args.out).write_text(json.dumps(results, indent=1))  # partial results survive
