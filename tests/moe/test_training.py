@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
+from labs.moe import training
 from labs.moe.training import best_loss, layer_throughput, train_tiny_lm
 
 SEEDS = (0, 1, 2)
@@ -140,3 +142,22 @@ def test_first_order_chain_needs_no_ffn():
     ffn = [_late(train_tiny_lm(dense=True, seed=s, **kw), "loss") for s in SEEDS]
     none = [_late(train_tiny_lm(ffn=False, seed=s, **kw), "loss") for s in SEEDS]
     assert abs(np.mean(ffn) - np.mean(none)) < 0.5 * (np.mean(none) - best_loss(64, 1))
+
+
+def test_train_tiny_lm_stops_at_the_first_nan_loss(monkeypatch):
+    """A model whose weights hold NaN gives a NaN loss on step 1. Before the check the loop ran
+    all its steps and the final check named the settings but not the step; now it stops at step 1
+    and names it with the learning rate. The control, the same short run with sound weights,
+    trains through."""
+    sound = train_tiny_lm(steps=3, batch=16)
+    assert np.all(np.isfinite(sound["loss"]))
+
+    class NaNModel(training._TinyLM):
+        def __init__(self, *args):
+            super().__init__(*args)
+            with torch.no_grad():
+                self.head.weight.fill_(float("nan"))
+
+    monkeypatch.setattr(training, "_TinyLM", NaNModel)
+    with pytest.raises(ValueError, match=r"became nan at step 1 of 3 with lr = 0.01: the run"):
+        train_tiny_lm(steps=3, batch=16)

@@ -29,7 +29,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from labs.common.ceilings import measure_ceilings
-from labs.common.validate import boolean, finite_result, integer, one_of, real_number, size
+from labs.common.validate import (
+    boolean,
+    finite_loss,
+    finite_result,
+    integer,
+    one_of,
+    real_number,
+    size,
+)
 from labs.moe.config import MoEConfig
 from labs.moe.reference import _update_bias
 from labs.moe.torch import DeepSeekMoE, _swiglu
@@ -239,6 +247,7 @@ def _train(balancing, steps, seed, config, vocab, order, batch, gamma, alpha, sk
         context = torch.randint(vocab, (batch, order), generator=sampler)  # (B, order)
         nxt = torch.multinomial(table[context @ digits], 1, generator=sampler)[:, 0]  # (B,)
         loss = F.cross_entropy(model(context), nxt)
+        loss_log[step] = finite_loss(loss.item(), step + 1, steps, lr)  # stop at the first NaN
         total = loss
         if moe:
             idx = model.moe.last_indices
@@ -258,7 +267,6 @@ def _train(balancing, steps, seed, config, vocab, order, batch, gamma, alpha, sk
                                                   dtype=model.moe.bias.dtype), gamma))  # fmt: skip
         if moe:
             bias_log[step] = model.moe.bias.numpy()
-        loss_log[step] = loss.item()
         seconds[step] = time.process_time() - start
     result = {"loss": loss_log, "seconds": seconds,
               "held_out": _held_out_loss(model, table, vocab, order)}  # fmt: skip
