@@ -61,6 +61,38 @@ EXAMPLES = {
         flops=1e9, nbytes=1e7, peak_tflops=989.5, memory_gbs=4800.0
     ),
     "labs.bench.results.load_results": lambda: call(name="cpu"),
+    "labs.bench.splitk.split_merge_bytes": lambda: call(
+        batch=2,
+        context=64,
+        splits=4,
+        heads=8,
+        latent=16,
+        rope=4,
+        cache_bytes=2.0,
+        partial_bytes=4.0,
+    ),
+    "labs.bench.splitk.split_decode_seconds": lambda: call(
+        batch=2,
+        context=64,
+        splits=4,
+        sms=132,
+        peak_tflops=989.5,
+        memory_gbs=3350.0,
+        heads_per_program=4,
+        heads=8,
+        latent=16,
+        rope=4,
+    ),
+    "labs.bench.splitk.best_splits": lambda: call(
+        batch=2,
+        context=64,
+        sms=132,
+        peak_tflops=989.5,
+        memory_gbs=3350.0,
+        heads_per_program=16,
+        max_splits=16,
+    ),
+    "labs.bench.splitk.softmax_exps": lambda: call(batch=2, context=64, heads=8, splits=4),
     # A check takes whatever the student wrote: tests/common/test_exercises_hostile.py attacks it.
     "labs.bench.exercises.check_combine_splits": lambda: call(fn=_combine_splits, fixed=("fn",)),
     "labs.bench.exercises.check_choose_precision": lambda: call(

@@ -4,6 +4,8 @@ Tooling, like `labs.grading`: it imports the chapter packages whose kernels it t
 
 * `labs.bench.roofline` (framework-free): the FLOPs and bytes of an absorbed MLA decode step and of
   a (block-scaled) GEMM, the roofline bound, and the peaks of a device from the facts registry.
+* `labs.bench.splitk` (framework-free): what splitting the context costs, the merge's bytes
+  beside the cache's, the step time as the splits fill the SMs, and the softmax's exponentials.
 * `labs.bench.run` (PyTorch and JAX): `python -m labs.bench --out results.json` times the MLA
   decode and FP8 GEMM kernels of `labs.mla.pallas` and `labs.fp8.pallas` against their baselines
   and writes the figures, the device and the versions as JSON.
