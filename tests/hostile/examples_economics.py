@@ -256,6 +256,7 @@ EXAMPLES = {
     "labs.economics.exercises.check_ib_bandwidth_where_dispatch_binds": lambda: call(
         fn=_student, fixed=("fn",)
     ),
+    "labs.economics.exercises.check_nodes_to_own": lambda: call(fn=_student, fixed=("fn",)),
     # hardware.py
     f"{_H}.HardwareSpec": lambda: call(**_spec_kwargs()),
     f"{_H}.HardwareSpec.peak_tflops": _spec_peak,
