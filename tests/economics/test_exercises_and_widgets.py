@@ -5,7 +5,11 @@ import numpy as np
 import pytest
 
 from labs.economics import ALLOCATIONS, Scenario
-from labs.economics.exercises import check_ib_bandwidth_where_dispatch_binds, check_plan_run
+from labs.economics.exercises import (
+    check_ib_bandwidth_where_dispatch_binds,
+    check_nodes_to_own,
+    check_plan_run,
+)
 from labs.economics.widgets import (
     plot_scenarios,
     shots_simulator,
@@ -36,6 +40,26 @@ def test_plan_run_exercise():
     assert "square root" in str(check_plan_run(linear))
     assert check_plan_run(forgot_tera).status == "failed"
     assert check_plan_run(stub).status == "not attempted"
+
+
+def test_nodes_to_own_exercise():
+    def solution(hourly_nodes, owned, rent):
+        def day(k):
+            return k * len(hourly_nodes) * owned + sum(max(0, n - k) for n in hourly_nodes) * rent
+
+        return min(range(max(hourly_nodes) + 1), key=day)
+
+    def peak(hourly_nodes, owned, rent):  # sizes the owned fleet for the busiest hour
+        return max(hourly_nodes)
+
+    def average(hourly_nodes, owned, rent):
+        return round(sum(hourly_nodes) / len(hourly_nodes))
+
+    assert check_nodes_to_own(solution).passed
+    for wrong in (peak, average):
+        report = check_nodes_to_own(wrong)
+        assert report.status == "failed" and "peak" in str(report)
+    assert check_nodes_to_own(stub).status == "not attempted"
 
 
 def test_ib_bandwidth_exercise():

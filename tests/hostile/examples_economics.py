@@ -169,6 +169,7 @@ def _prices_per_million_output():
 _B = "labs.economics.billing"
 _C = "labs.economics.costs"
 _H = "labs.economics.hardware"
+_O = "labs.economics.ownership"
 _R = "labs.economics.research"
 _W = "labs.economics.widgets"
 _S = "labs.economics.steptime"
@@ -217,6 +218,27 @@ EXAMPLES = {
         nodes_per_unit=2,
         hours_per_month=730.0,
     ),
+    # ownership.py
+    f"{_O}.owned_usd_per_hour": lambda: call(
+        purchase_usd=35_000.0,
+        lifetime_years=4.0,
+        power_w=700.0,
+        pue=1.3,
+        usd_per_kwh=0.1,
+        other_usd_per_hour=0.3,
+    ),
+    f"{_O}.usd_per_useful_hour": lambda: call(owned_usd_per_hour=1.39, utilisation=0.8),
+    f"{_O}.breakeven_utilisation": lambda: call(owned_usd_per_hour=1.39, rent_usd_per_hour=2.0),
+    f"{_O}.breakeven_purchase_usd": lambda: call(
+        rent_usd_per_hour=2.0,
+        utilisation=0.8,
+        lifetime_years=4.0,
+        power_w=700.0,
+        pue=1.3,
+        usd_per_kwh=0.1,
+        other_usd_per_hour=0.3,
+    ),
+    f"{_O}.fleet_utilisation": lambda: call(average_nodes=226.75, peak_nodes=278.0),
     # serving.py
     "labs.economics.serving.decode_ceiling": lambda: call(
         nodes_per_unit=2,
@@ -234,6 +256,7 @@ EXAMPLES = {
     "labs.economics.exercises.check_ib_bandwidth_where_dispatch_binds": lambda: call(
         fn=_student, fixed=("fn",)
     ),
+    "labs.economics.exercises.check_nodes_to_own": lambda: call(fn=_student, fixed=("fn",)),
     # hardware.py
     f"{_H}.HardwareSpec": lambda: call(**_spec_kwargs()),
     f"{_H}.HardwareSpec.peak_tflops": _spec_peak,
@@ -322,6 +345,26 @@ EXAMPLES = {
     ),
     f"{_W}.plot_scenarios": _plot_scenarios,
     f"{_W}.shots_simulator": lambda: call(cost_per_shot=1000.0, n_ideas=10),
+    f"{_W}.plot_rent_or_own": lambda: call(
+        purchase_usd=35_000.0,
+        lifetime_years=4.0,
+        power_w=700.0,
+        pue=1.3,
+        usd_per_kwh=0.1,
+        rent_usd_per_hour=2.0,
+        other_usd_per_hour=0.3,
+        marked_utilisation=0.8,
+    ),
+    f"{_W}.rent_or_own": lambda: call(
+        purchase_usd=35_000.0,
+        lifetime_years=4.0,
+        rent_usd_per_hour=2.0,
+        usd_per_kwh=0.1,
+        other_usd_per_hour=0.3,
+        power_w=700.0,
+        pue=1.3,
+        marked_utilisation=0.8,
+    ),
 }
 
 # (key, parameter, mutation) -> why this hostile class is a legitimate input there.

@@ -7,6 +7,9 @@ Framework-free (NumPy only). The pieces:
   ("What the $5.576M covers", "Counting the work: 6ND and MFU", "Open models are not free to run").
 * `labs.economics.billing`: what an API bills per request with the prompt counted, and what a
   node serves when it reads the prompts too ("Open models are not free to run").
+* `labs.economics.ownership`: rent or own, the cost of an owned GPU per useful hour, the
+  break-even utilisation, and a fleet's utilisation from its average and peak ("Rent or own? How
+  busy the fleet is").
 * `labs.economics.serving`: a memory-bandwidth ceiling on one decoding unit's rate ("A ceiling
   for the two-node unit").
 * `labs.economics.hardware`: the hardware registry ("H800 versus H100: what the export rules cut").
@@ -47,6 +50,13 @@ from labs.economics.costs import (
     training_flops,
 )
 from labs.economics.hardware import HARDWARE, HardwareSpec, hardware, hardware_for_device_name
+from labs.economics.ownership import (
+    breakeven_purchase_usd,
+    breakeven_utilisation,
+    fleet_utilisation,
+    owned_usd_per_hour,
+    usd_per_useful_hour,
+)
 from labs.economics.reference import (
     matmul,
     matmul_flops,
@@ -84,8 +94,11 @@ __all__ = [
     "TrainingStep",
     "attention_training_flops_per_token",
     "binding_bandwidth",
+    "breakeven_purchase_usd",
+    "breakeven_utilisation",
     "decode_ceiling",
     "deepseek_v3_cost_table",
+    "fleet_utilisation",
     "gpu_hours_per_trillion_tokens",
     "hardware",
     "hardware_for_device_name",
@@ -96,6 +109,7 @@ __all__ = [
     "measure_matmul_tflops",
     "model_flops_utilization",
     "output_tokens_per_second_with_prefill",
+    "owned_usd_per_hour",
     "prediction_noise_for_rank_reversal",
     "priced_self_hosting_breakeven",
     "rank_reversal_probability",
@@ -107,5 +121,6 @@ __all__ = [
     "training_cost",
     "training_days",
     "training_flops",
+    "usd_per_useful_hour",
     "v3_training_step",
 ]

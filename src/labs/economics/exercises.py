@@ -1,8 +1,9 @@
-"""Chapter 7 exercises: two decisions, each checked against hand-worked arithmetic.
+"""Chapter 7 exercises: three decisions, each checked against hand-worked arithmetic.
 
 7.1 plans a run: given a budget, a GPU price, a peak and an MFU, how large a model on how many
 tokens (compute-optimal at 20 tokens per parameter)? 7.2 finds the InfiniBand bandwidth at which
-expert dispatch starts to set V3's step time.
+expert dispatch starts to set V3's step time. 7.3 decides how many nodes of a fleet to own when
+the rest can be rented by the hour.
 
 Expected values are worked by hand in the comments beside each case (exact arithmetic on round
 inputs, or the formula written out), not produced by the package's own functions.
@@ -85,6 +86,36 @@ IB_BANDWIDTH_WHERE_DISPATCH_BINDS = Exercise(
 )
 
 
+NODES_TO_OWN = Exercise(
+    name="nodes_to_own",
+    signature=(
+        "nodes_to_own(hourly_nodes: tuple[int, ...], owned_usd_per_node_hour: float, "
+        "rent_usd_per_node_hour: float) -> int"
+    ),
+    cases=(
+        # u* = 1 / 2. Nodes 1-2 are in use 24 of 24 hours: own them. Nodes 3-6 only 6 of 24 (25 %):
+        # rent them. Day cost: own 2 -> 48 + 4 x 6 x 2 = 96; own 6 -> 144; own 3 (the average
+        # load, 18 x 2 + 6 x 6 = 72 / 24) -> 72 + 3 x 6 x 2 = 108.
+        Case(
+            ((2,) * 18 + (6,) * 6, 1.0, 2.0),
+            2,
+            "18 hours at 2 nodes, 6 hours at 6; owned $1, rented $2 a node-hour",
+            "own node k only if it is busy in more than a share c_own / rent of the hours; sizing "
+            "for the peak (6) or the average (3) both cost more: compare each k's day cost, "
+            "k x 24 x owned + rented node-hours x rent.",
+        ),
+        # u* = 1 / 3. Node 1 busy 24 of 24, nodes 2-3 12 of 24 (50 % > 33 %): own all 3.
+        # Day cost: own 3 -> 72; own 1 -> 24 + 2 x 12 x 3 = 96.
+        Case(
+            ((1,) * 12 + (3,) * 12, 1.0, 3.0),
+            3,
+            "half the day at 1 node, half at 3; owned $1, rented $3 a node-hour",
+            "when renting is dear, a node busy half the day already pays to own.",
+        ),
+    ),
+)
+
+
 def check_plan_run(fn) -> CheckReport:
     """Run the public cases of exercise 7.1 against `fn`."""
     return check(fn, PLAN_RUN)
@@ -93,3 +124,8 @@ def check_plan_run(fn) -> CheckReport:
 def check_ib_bandwidth_where_dispatch_binds(fn) -> CheckReport:
     """Run the public cases of exercise 7.2 against `fn`."""
     return check(fn, IB_BANDWIDTH_WHERE_DISPATCH_BINDS)
+
+
+def check_nodes_to_own(fn) -> CheckReport:
+    """Run the public cases of exercise 7.3 against `fn`."""
+    return check(fn, NODES_TO_OWN)

@@ -1,7 +1,9 @@
-"""Chapter 7 explorers: a training-cost calculator and the shots simulator (ipywidgets, lazy).
+"""Chapter 7 explorers: a training-cost calculator, the shots simulator and rent or own
+(ipywidgets, lazy).
 
 Taught in chapter 7, "Explore" (the calculator sums up "What the $5.576M covers" and "Counting the
-work: 6ND and MFU"; the simulator is the model of "The shots argument").
+work: 6ND and MFU"; the simulator is the model of "The shots argument"; rent or own plots eqs.
+(10)-(12) of "Rent or own? How busy the fleet is").
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ from labs.economics.costs import (
     training_flops,
 )
 from labs.economics.hardware import HARDWARE
+from labs.economics.ownership import (
+    breakeven_utilisation,
+    owned_usd_per_hour,
+    usd_per_useful_hour,
+)
 from labs.economics.research import (
     ALLOCATIONS,
     DEFAULT_IDEA_SPREAD,
@@ -251,3 +258,99 @@ def shots_simulator(cost_per_shot: float = 1000.0, n_ideas: int = 100):
             "width": slider(UPPER_CONFIDENCE_SDS, 0.0, 4.0, 0.5, "upper-confidence width (sds)"),
         },
     )
+
+
+def plot_rent_or_own(
+    *,
+    purchase_usd: float,
+    lifetime_years: float,
+    power_w: float,
+    pue: float,
+    usd_per_kwh: float,
+    rent_usd_per_hour: float,
+    other_usd_per_hour: float = 0.0,
+    marked_utilisation: float | None = None,
+    ax=None,
+):
+    """Cost per useful GPU-hour against utilisation: rent flat, owning falling as c_own / u (eq.
+    11), the break-even u* of eq. (12) marked where it lies in (0, 1]. Returns (ax, u*)."""
+    own = owned_usd_per_hour(
+        purchase_usd=purchase_usd, lifetime_years=lifetime_years, power_w=power_w, pue=pue,
+        usd_per_kwh=usd_per_kwh, other_usd_per_hour=other_usd_per_hour,
+    )  # fmt: skip
+    u_star = breakeven_utilisation(own, rent_usd_per_hour)
+    if marked_utilisation is not None:
+        marked_utilisation = real_number(
+            "marked_utilisation", marked_utilisation, positive=True, maximum=1.0
+        )
+    if ax is None:
+        _, ax = new_figure()
+    elif not isinstance(ax, Axes):
+        raise TypeError(f"ax must be a matplotlib Axes or None, got {describe_value(ax)}")
+    u = np.linspace(0.1, 1.0, 91)
+    ax.plot(u, [usd_per_useful_hour(own, float(x)) for x in u], color=PALETTE[0],
+            label=f"own: ${own:.2f} per hour of life / utilisation")  # fmt: skip
+    ax.axhline(rent_usd_per_hour, color=PALETTE[1], label=f"rent: ${rent_usd_per_hour:.2f}")
+    if u_star <= 1.0:
+        ax.axvline(u_star, color="0.4", linestyle="--", linewidth=1,
+                   label=f"break-even: {u_star:.0%} busy")  # fmt: skip
+    else:
+        ax.set_title(f"owning never pays: break-even at {u_star:.0%} busy", fontsize=10)
+    if marked_utilisation is not None:
+        ax.axvline(marked_utilisation, color="0.4", linestyle=":", linewidth=1,
+                   label=f"{marked_utilisation:.1%} busy")  # fmt: skip
+    ax.set_ylim(0, max(3 * rent_usd_per_hour, 1.2 * own))
+    ax.set_xlabel("utilisation (share of the hours that do work)")
+    ax.set_ylabel("USD per useful GPU-hour")
+    ax.legend(fontsize=8)
+    return ax, u_star
+
+
+def rent_or_own(
+    purchase_usd: float = 35_000.0,
+    lifetime_years: float = 4.0,
+    rent_usd_per_hour: float = 2.0,
+    usd_per_kwh: float = 0.10,
+    other_usd_per_hour: float = 0.30,
+    power_w: float = 700.0,
+    pue: float = 1.3,
+    marked_utilisation: float | None = None,
+):
+    """Sliders over the assumed purchase price, lifetime, rent, electricity and other costs;
+    plots `plot_rent_or_own`. Power and PUE stay fixed at the values given.
+
+    Each slider's default must lie in its range ($5K..$100K, 1..8 years, $0.5..$5 an hour,
+    $0.02..$0.40 a kWh, $0..$1 an hour): a slider would clip a value outside it without a word.
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    ranges = {
+        "purchase_usd": (5_000.0, 100_000.0, 1_000.0, "purchase, USD"),
+        "lifetime_years": (1.0, 8.0, 0.5, "lifetime, years"),
+        "rent_usd_per_hour": (0.5, 5.0, 0.05, "rent, $/GPU-hour"),
+        "usd_per_kwh": (0.02, 0.40, 0.01, "power, $/kWh"),
+        "other_usd_per_hour": (0.0, 1.0, 0.05, "other, $/GPU-hour"),
+    }
+    given = dict(purchase_usd=purchase_usd, lifetime_years=lifetime_years,
+                 rent_usd_per_hour=rent_usd_per_hour, usd_per_kwh=usd_per_kwh,
+                 other_usd_per_hour=other_usd_per_hour)  # fmt: skip
+    values = {k: real_number(k, v, minimum=ranges[k][0], maximum=ranges[k][1])
+              for k, v in given.items()}  # fmt: skip
+    # the fixed inputs and the marked utilisation are checked by a first, static drawing
+    plot_rent_or_own(**values, power_w=power_w, pue=pue, marked_utilisation=marked_utilisation)
+    plt.close()
+    style = {"description_width": "150px"}
+    layout = widgets.Layout(width="520px")
+    controls = {
+        k: widgets.FloatSlider(value=values[k], min=lo, max=hi, step=step, description=label,
+                               style=style, layout=layout, continuous_update=False)
+        for k, (lo, hi, step, label) in ranges.items()
+    }  # fmt: skip
+
+    def draw(**kwargs) -> None:
+        plot_rent_or_own(**kwargs, power_w=power_w, pue=pue,
+                         marked_utilisation=marked_utilisation)  # fmt: skip
+        plt.show()
+
+    return explorer(draw, controls)

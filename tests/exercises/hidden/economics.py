@@ -39,8 +39,17 @@ HIDDEN = {
         Case((0.3, 4), _ib_binding(0.3, 4), "30% of peak, node-limited to 4", rtol=1e-6),
         Case((1.0, 2), _ib_binding(1.0, 2), "the whole peak, at most 2 nodes", rtol=1e-6),
     ),
+    "nodes_to_own": (
+        # u* = 1 / 1.4 = 71 %: nodes 1-4 are busy 16 of 24 hours (67 %): own none. Day cost: own 0
+        # -> 64 x 1.4 = 89.6; own 4 -> 96.
+        Case(((0,) * 8 + (4,) * 16, 1.0, 1.4), 0, "idle nights, owning dearer than 71 %"),
+        # u* = 1 / 5 = 20 %: nodes 1-5 busy all day, nodes 6-10 4 of 24 (17 %): own 5. Day cost:
+        # own 5 -> 120 + 5 x 4 x 5 = 220; own 10 -> 240.
+        Case(((5,) * 20 + (10,) * 4, 1.0, 5.0), 5, "a 4-hour peak, rent 5 times the owned cost"),
+    ),
 }
 FORBIDDEN = {
     "plan_run": (),
     "ib_bandwidth_where_dispatch_binds": ("labs.economics.steptime.binding_bandwidth",),
+    "nodes_to_own": (),
 }

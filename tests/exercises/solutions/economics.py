@@ -14,3 +14,11 @@ def ib_bandwidth_where_dispatch_binds(compute_efficiency, max_nodes):
 
     t = step_time(v3_training_step(compute_efficiency, max_nodes=max_nodes))
     return 50.0 * t["inter_node"] / t["compute"]  # at 50 GB/s; time scales as 1 / bandwidth
+
+
+def nodes_to_own(hourly_nodes, owned_usd_per_node_hour, rent_usd_per_node_hour):
+    def day_cost(k):
+        rented = sum(max(0, n - k) for n in hourly_nodes)
+        return k * len(hourly_nodes) * owned_usd_per_node_hour + rented * rent_usd_per_node_hour
+
+    return min(range(max(hourly_nodes) + 1), key=day_cost)  # the smallest k on a tie

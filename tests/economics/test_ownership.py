@@ -1,0 +1,155 @@
+"""Rent or own (labs.economics.ownership): eqs. (10)-(12) against hand-worked arithmetic.
+
+The inputs are chosen so that each term comes out a round number: a purchase of 35,040 dollars
+over 4 years is 35,040 / (4 x 8,760) = 1 dollar an hour; 1,000 W at a PUE of 1.5 and 0.20 dollars
+a kWh is 1 kW x 1.5 x 0.2 = 0.30 dollars an hour.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+from labs.economics import (
+    breakeven_purchase_usd,
+    breakeven_utilisation,
+    fleet_utilisation,
+    owned_usd_per_hour,
+    usd_per_useful_hour,
+)
+
+ROUND = dict(lifetime_years=4.0, power_w=1000.0, pue=1.5, usd_per_kwh=0.2, other_usd_per_hour=0.5)
+
+
+def test_owned_cost_per_hour_sums_its_three_terms():
+    # 1.00 (purchase) + 0.30 (power) + 0.50 (other) = 1.80 dollars per hour of life
+    assert owned_usd_per_hour(purchase_usd=35_040.0, **ROUND) == pytest.approx(1.8, rel=1e-12)
+    # Without power or other costs only the purchase is left: 70,080 over 2 years is 4 an hour.
+    bare = owned_usd_per_hour(
+        purchase_usd=70_080.0, lifetime_years=2.0, power_w=0.0, pue=1.0, usd_per_kwh=0.3
+    )
+    assert bare == pytest.approx(4.0, rel=1e-12)
+    # A free GPU still costs its power: 700 W x 1.2 x 0.1 = 0.084 dollars an hour.
+    free = owned_usd_per_hour(
+        purchase_usd=0.0, lifetime_years=5.0, power_w=700.0, pue=1.2, usd_per_kwh=0.1
+    )
+    assert free == pytest.approx(0.084, rel=1e-12)
+
+
+def test_useful_hour_divides_by_the_utilisation():
+    assert usd_per_useful_hour(1.8, 0.9) == pytest.approx(2.0, rel=1e-12)
+    assert usd_per_useful_hour(1.8, 1.0) == pytest.approx(1.8, rel=1e-12)
+    assert usd_per_useful_hour(1.5, 0.25) == pytest.approx(6.0, rel=1e-12)
+
+
+def test_breakeven_utilisation_and_never():
+    assert breakeven_utilisation(1.8, 2.0) == pytest.approx(0.9, rel=1e-12)
+    # Above 1: an owned hour costs more than a rented one even with the GPU always busy.
+    assert breakeven_utilisation(3.0, 2.0) == pytest.approx(1.5, rel=1e-12)
+
+
+def test_breakeven_purchase_price():
+    # Renting 0.9 useful hours costs 1.80 an hour; running costs 0.80; the 1.00 left over 4 years
+    # of 8,760 hours pays for 35,040 dollars of GPU.
+    p = breakeven_purchase_usd(rent_usd_per_hour=2.0, utilisation=0.9, **ROUND)
+    assert p == pytest.approx(35_040.0, rel=1e-12)
+    # At full use 2.00 - 0.80 = 1.20 an hour: 1.2 x 35,040 = 42,048.
+    full = breakeven_purchase_usd(rent_usd_per_hour=2.0, utilisation=1.0, **ROUND)
+    assert full == pytest.approx(42_048.0, rel=1e-12)
+    # Power alone (10 kW x 2 x 0.2 = 4.00 an hour) costs more than the rent: no price pays.
+    never = breakeven_purchase_usd(
+        rent_usd_per_hour=2.0, utilisation=1.0, lifetime_years=4.0, power_w=10_000.0,
+        pue=2.0, usd_per_kwh=0.2,
+    )  # fmt: skip
+    assert never == 0.0
+
+
+def test_owning_is_cheaper_exactly_above_the_breakeven():
+    """For random parameters, owning beats renting at every utilisation above u* and loses below."""
+    rng = np.random.default_rng(7)
+    for _ in range(50):
+        kw = dict(
+            purchase_usd=float(rng.uniform(5e3, 8e4)),
+            lifetime_years=float(rng.uniform(2, 7)),
+            power_w=float(rng.uniform(300, 1500)),
+            pue=float(rng.uniform(1.0, 2.0)),
+            usd_per_kwh=float(rng.uniform(0.03, 0.3)),
+            other_usd_per_hour=float(rng.uniform(0, 0.5)),
+        )
+        rent = float(rng.uniform(0.5, 4.0))
+        own = owned_usd_per_hour(**kw)
+        u_star = breakeven_utilisation(own, rent)
+        for u in np.linspace(0.05, 1.0, 20):
+            cheaper = usd_per_useful_hour(own, float(u)) < rent
+            assert cheaper == (u > u_star), (kw, rent, u, u_star)
+        # and the purchase price that breaks even at u = 1 gives u* = 1 when bought at it
+        running = {k: v for k, v in kw.items() if k != "purchase_usd"}
+        p_star = breakeven_purchase_usd(rent_usd_per_hour=rent, utilisation=1.0, **running)
+        if p_star > 0:
+            at = owned_usd_per_hour(**{**kw, "purchase_usd": p_star})
+            assert breakeven_utilisation(at, rent) == pytest.approx(1.0, rel=1e-9)
+
+
+def test_fleet_utilisation():
+    # DeepSeek's day: 226.75 = 907 / 4 nodes on average, 278 at the peak: 907 / 1,112.
+    assert fleet_utilisation(226.75, 278) == pytest.approx(907 / 1112, rel=1e-12)
+    assert fleet_utilisation(0.0, 10) == 0.0
+    assert fleet_utilisation(5, 5) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "words"),
+    [
+        (lambda: owned_usd_per_hour(purchase_usd=-1.0, **ROUND), ValueError, "purchase_usd"),
+        (lambda: owned_usd_per_hour(purchase_usd="30k", **ROUND), TypeError, "purchase_usd"),
+        (lambda: owned_usd_per_hour(purchase_usd=1e4, **{**ROUND, "pue": 0.9}), ValueError, "pue"),
+        (
+            lambda: owned_usd_per_hour(purchase_usd=1e4, **{**ROUND, "lifetime_years": 0.0}),
+            ValueError,
+            "lifetime_years",
+        ),
+        (
+            lambda: owned_usd_per_hour(purchase_usd=1e4, **{**ROUND, "power_w": math.nan}),
+            ValueError,
+            "power_w",
+        ),
+        (lambda: usd_per_useful_hour(1.8, 0.0), ValueError, "utilisation"),
+        (lambda: usd_per_useful_hour(1.8, 1.2), ValueError, "utilisation"),
+        (lambda: usd_per_useful_hour(-1.0, 0.5), ValueError, "owned_usd_per_hour"),
+        (lambda: breakeven_utilisation(1.8, 0.0), ValueError, "rent_usd_per_hour"),
+        (lambda: breakeven_utilisation(True, 2.0), TypeError, "owned_usd_per_hour"),
+        (
+            lambda: breakeven_purchase_usd(rent_usd_per_hour=2.0, utilisation=1.5, **ROUND),
+            ValueError,
+            "utilisation",
+        ),
+        (lambda: fleet_utilisation(300, 278), ValueError, "average_nodes must be <= peak_nodes"),
+        (lambda: fleet_utilisation(100, 0), ValueError, "peak_nodes"),
+        (lambda: fleet_utilisation("226.75", 278), TypeError, "average_nodes"),
+    ],
+)
+def test_bad_input_names_the_parameter(call, error, words):
+    with pytest.raises(error, match=words):
+        call()
+
+
+def test_rent_or_own_plot_marks_the_breakeven_and_the_widget_builds():
+    import ipywidgets
+    import matplotlib.pyplot as plt
+
+    from labs.economics.widgets import plot_rent_or_own, rent_or_own
+
+    # 1.80 an hour of life against a rent of 2.00: break-even at 90 % busy, marked by a line there.
+    ax, u_star = plot_rent_or_own(purchase_usd=35_040.0, rent_usd_per_hour=2.0, **ROUND)
+    assert u_star == pytest.approx(0.9, rel=1e-12)
+    xs = [line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert xs == [pytest.approx(0.9)]
+    plt.close("all")
+    # Owning that never pays draws no break-even line and says so in the title.
+    ax, u_star = plot_rent_or_own(purchase_usd=35_040.0, rent_usd_per_hour=1.0, **ROUND)
+    assert u_star > 1 and "never" in ax.get_title()
+    assert not [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    plt.close("all")
+    assert isinstance(rent_or_own(), ipywidgets.interactive)
+    with pytest.raises(ValueError, match="purchase_usd"):
+        rent_or_own(purchase_usd=500_000.0)  # outside the slider's range: refused, not clipped
