@@ -84,6 +84,12 @@ def _schedule_long_file():
     return str(resources.files("labs.scaling").joinpath("data/schedule_long.json"))
 
 
+def _envelope_curves_file():
+    from importlib import resources
+
+    return str(resources.files("labs.scaling").joinpath("data/envelope_curves.json"))
+
+
 def _sweep_seeds_file():
     from importlib import resources
 
@@ -308,6 +314,15 @@ EXAMPLES = {
     f"{SCALING}.schedule_seeds.load_schedule_seeds": lambda: call(path=_schedule_seeds_file()),
     # schedule_long.py
     f"{SCALING}.schedule_long.load_schedule_long": lambda: call(path=_schedule_long_file()),
+    # envelope.py, envelope_curves.py: two sizes' curves that cross once
+    f"{SCALING}.envelope.envelope_optimal": lambda: call(
+        N=np.array([1.0, 4.0]),
+        D=[np.exp(np.linspace(0.0, 10.0, 6)) / 6.0, np.exp(np.linspace(2.0, 12.0, 6)) / 24.0],
+        loss=[3.0 - 0.1 * np.linspace(0.0, 10.0, 6), 3.4 - 0.15 * np.linspace(2.0, 12.0, 6)],
+        points=50,
+        c_range=(10.0, 1e5),
+    ),
+    f"{SCALING}.envelope_curves.load_envelope_curves": lambda: call(path=_envelope_curves_file()),
     # deepseek.py
     f"{SCALING}.deepseek.deepseek_flops_per_token": lambda: call(
         n_layer=30, d_model=4096, seq_len=4096
@@ -489,6 +504,9 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
         )
         for parameter in ("x", "y")
     },
+    (f"{SCALING}.envelope.envelope_optimal", "N", "array-int-dtype"): (
+        "parameter counts are integers: integer N is read as float64, as in fit_power_law"
+    ),
     (f"{SCALING}.fitting.fit_chinchilla", "fixed_E", "none"): (
         "None is the default: E is fitted with the other four parameters"
     ),

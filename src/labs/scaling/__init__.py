@@ -8,11 +8,11 @@ the chapter's own sweep (corpus, weights, NumPy reference). The sweep's training
     from labs.scaling import torch as scaling_torch   # pulls in PyTorch
     from labs.scaling import jax as scaling_jax       # pulls in JAX
 
-Modules: `config` (the dataclasses), `laws`, `fitting`, `predict`, `pilot_bootstrap` (the
-committed refits of the pilot fits, `python -m labs.scaling.pilot_bootstrap`), `sensitivity` (how
-fragile a fitted allocation is), `deepseek` (DeepSeek LLM's own laws), `lm` (corpus, weights,
-batches), `reference` (the NumPy forward pass), `sweep`, `checks` (argument checks shared by all
-of them).
+Modules: `config` (the dataclasses), `laws`, `fitting`, `envelope` (approach 1), `predict`,
+`pilot_bootstrap` (the committed refits of the pilot fits, `python -m
+labs.scaling.pilot_bootstrap`), `sensitivity` (how fragile a fitted allocation is), `deepseek`
+(DeepSeek LLM's own laws), `lm` (corpus, weights, batches), `reference` (the NumPy forward pass),
+`sweep`, `checks` (argument checks shared by all of them).
 """
 
 from labs.scaling.config import MarkovCorpus, TinyLMConfig
@@ -22,6 +22,7 @@ from labs.scaling.deepseek import (
     deepseek_hyperparameters,
     six_n_flops_per_token,
 )
+from labs.scaling.envelope import envelope_optimal
 from labs.scaling.fitting import (
     ChinchillaFit,
     bootstrap_chinchilla,
@@ -70,6 +71,7 @@ __all__ = [
     "deepseek_allocation",
     "deepseek_flops_per_token",
     "deepseek_hyperparameters",
+    "envelope_optimal",
     "extrapolation_study",
     "fit_chinchilla",
     "fit_power_law",
