@@ -47,6 +47,13 @@ about 4 minutes for three seeds) gives GRPO the same learning-rate search: rung 
 run is the GRPO run of `ppo_sensitivity.json` again, so that the three learning rates compare on
 one machine. Run with `--seeds 3`.
 
+`--task lr_heldout` (`run_lr_heldout_seed`, `load_sweep(task="lr_heldout")`, about 10 minutes for
+five seeds) judges those two searches on seeds they did not see: `_select_learning_rates` fixes
+the rule (per method, the setting with the highest mean held-out reward on seeds 0-2), and each
+new seed trains the two picks and, as the control, the defaults of both, from its warm-up and on
+the same questions. Run with `--first-seed 3 --seeds 5` (seeds 3-7); its default runs of seeds 3
+and 4 are those of `sweep_rerun.json`.
+
 Taught in chapter 5, "The ladder", "Reward hacking", "PPO against GRPO, made fair" and "pass@k
 and maj@k".
 """
