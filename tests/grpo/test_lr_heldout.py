@@ -55,10 +55,10 @@ def test_the_rule_picks_the_best_mean_held_out_reward_recomputed():
 
 
 def test_the_rule_follows_the_rewards_not_the_file_order(monkeypatch):
-    # a synthetic pair of sweeps in which the last setting is best: the rule must move to it
+    # synthetic sweeps where the first seed, the last seed and the mean each favour another setting
     def fake(path=None, *, task):
         method = "ppo" if task == "ppo_sensitivity" else "grpo"
-        rewards = {"a": (0.5, 0.5), "b": (0.4, 0.7), "c": (0.6, 0.62)}
+        rewards = {"a": (0.6, 0.4), "b": (0.3, 0.9), "c": (0.55, 0.7)}  # best: a, b, mean c
         seeds = {}
         for i in range(2):
             seeds[str(i)] = {
@@ -95,3 +95,40 @@ def test_the_defaults_repeat_the_second_realization_on_its_seeds():
 def test_load_sweep_names_the_new_task_in_its_error():
     with pytest.raises(ValueError, match="lr_heldout"):
         load_sweep(task="lr_held_out")
+
+
+def test_the_chapter_out_of_sample_summary_recomputed_from_the_stored_runs():
+    hold, seeds = _hold()
+    chosen = _select_learning_rates()
+    settings = {
+        "grpo": ("grpo", chosen["grpo"]["name"]),
+        "grpo_default": ("grpo", "lr x1"),
+        "ppo": ("ppo", chosen["ppo"]["name"]),
+        "ppo_default": ("ppo", "lr x1 critic 0.001"),
+    }
+
+    def per_seed(run, *path):
+        method, name = settings[run]
+        out = []
+        for s in seeds:
+            node = hold["seeds"][s][method][name]
+            for key in path:
+                node = node[key]
+            out.append(node)
+        return np.array(out)
+
+    reward = {k: per_seed(k, "held_out", "reward") for k in settings}
+    kl = {k: per_seed(k, "final", "kl") for k in settings}
+    cpu = {k: per_seed(k, "cpu_seconds") for k in settings}
+    diff = reward["grpo"] - reward["ppo"]
+    assert (diff > 0).sum() == 2 and abs(diff.mean()) < 2 * diff.std(ddof=1) / np.sqrt(len(seeds))
+    ratio = kl["ppo"] / kl["grpo"]
+    assert (ratio > 1.06).all() and (ratio < 1.34).all()  # "1.07 to 1.33 times"
+    assert (kl["ppo_default"] / kl["grpo_default"] > ratio).all()
+    for m in ("grpo", "ppo"):
+        assert ((reward[m] - reward[f"{m}_default"]) > 0).sum() == 2  # the picks' gain: 2 of 5
+        assert (kl[m] < kl[f"{m}_default"]).all()  # their lower drift: 5 of 5
+    assert ((reward["ppo"] - reward["grpo_default"]) > 0).sum() == 3
+    assert (
+        np.maximum(cpu["grpo"], cpu["grpo_default"]) < np.minimum(cpu["ppo"], cpu["ppo_default"])
+    ).all()
