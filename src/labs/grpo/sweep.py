@@ -47,6 +47,13 @@ about 4 minutes for three seeds) gives GRPO the same learning-rate search: rung 
 run is the GRPO run of `ppo_sensitivity.json` again, so that the three learning rates compare on
 one machine. Run with `--seeds 3`.
 
+`--task lr_heldout` (`run_lr_heldout_seed`, `load_sweep(task="lr_heldout")`, about 10 minutes for
+five seeds) judges those two searches on seeds they did not see: `_select_learning_rates` fixes
+the rule (per method, the setting with the highest mean held-out reward on seeds 0-2), and each
+new seed trains the two picks and, as the control, the defaults of both, from its warm-up and on
+the same questions. Run with `--first-seed 3 --seeds 5` (seeds 3-7); its default runs of seeds 3
+and 4 are those of `sweep_rerun.json`.
+
 Taught in chapter 5, "The ladder", "Reward hacking", "PPO against GRPO, made fair" and "pass@k
 and maj@k".
 """
@@ -94,6 +101,7 @@ _FILES = {
     "hacking": "hacking.json",  # the proxy rule against the right rule, `--task hacking`
     "ppo_sensitivity": "ppo_sensitivity.json",  # six PPO settings, `--task ppo_sensitivity`
     "grpo_sensitivity": "grpo_sensitivity.json",  # GRPO at three lrs, `--task grpo_sensitivity`
+    "lr_heldout": "lr_heldout.json",  # the chosen lrs on new seeds, `--task lr_heldout`
 }
 PPO_LR_SCALES = (1 / 3, 1.0, 3.0)  # times GRPO's learning rate, BASE["lr"]
 PPO_CRITIC_LRS = (1e-3, 3e-3)  # PPOConfig's default first
@@ -104,8 +112,9 @@ def load_sweep(path: str | Path | None = None, *, task: str = "addition") -> dic
     "countdown": `labs/grpo/data/countdown.json`, "rerun" and "countdown_rerun": the
     second realizations `sweep_rerun.json` and `countdown_rerun.json`, "hacking": the reward-hacking
     runs `hacking.json`, "ppo_sensitivity": six PPO settings `ppo_sensitivity.json`,
-    "grpo_sensitivity": GRPO at three learning rates `grpo_sensitivity.json`), or those at
-    `path`."""
+    "grpo_sensitivity": GRPO at three learning rates `grpo_sensitivity.json`, "lr_heldout": the
+    settings `_select_learning_rates` picks, and the defaults, on new seeds `lr_heldout.json`), or
+    those at `path`."""
     task = one_of("task", task, tuple(_FILES))
     name = _FILES[task]
     return read_results("labs.grpo", name, path)
@@ -279,13 +288,70 @@ def run_grpo_sensitivity_seed(task: AdditionTask, seed: int, steps: int) -> dict
     return out
 
 
+def _select_learning_rates() -> dict:
+    """The rule that picks each method's setting, fixed before the new seeds were run: the
+    setting with the highest mean held-out reward over the seeds of the committed sensitivity
+    sweeps (seeds 0-2): PPO among the six of `ppo_sensitivity.json`, GRPO among the three of
+    `grpo_sensitivity.json`. Returns {"ppo": {"name", "lr", "critic_lr"}, "grpo": {"name",
+    "lr"}}; ties go to the first setting in file order."""
+    out = {}
+    for method, task in (("ppo", "ppo_sensitivity"), ("grpo", "grpo_sensitivity")):
+        seeds = load_sweep(task=task)["seeds"]
+        names = list(seeds[min(seeds, key=int)][method])
+        mean = {k: np.mean([s[method][k]["held_out"]["reward"] for s in seeds.values()])
+                for k in names}  # fmt: skip
+        best = max(names, key=lambda k: mean[k])  # the first of equals
+        run = seeds[min(seeds, key=int)][method][best]
+        out[method] = {"name": best, "lr": run["lr"]}
+        if method == "ppo":
+            out[method]["critic_lr"] = run["critic_lr"]
+    return out
+
+
+def run_lr_heldout_seed(task: AdditionTask, seed: int, steps: int) -> dict:
+    """Each method's setting chosen on seeds 0-2 (`_select_learning_rates`), and as the control
+    the defaults (GRPO's learning rate, PPO's default critic), from the seed's warm-up and on the
+    same questions as the other sweeps; keyed as in the sensitivity sweeps, pass@k left out."""
+    chosen = _select_learning_rates()
+    start = new_policy(task, seed=seed)
+    _warm_up(start, task, WARM_UP, 64, 3e-3, seed)
+    out = {"before": {"held_out": _evaluate(start, task, task.held_out, 8, 0.1, 1)}}
+    out["grpo"], out["ppo"] = {}, {}
+    for lr in dict.fromkeys((chosen["grpo"]["lr"], BASE["lr"])):
+        run = run_rung(task, start, ladder_config("grpo", steps=steps, seed=seed, lr=lr))
+        del run["at_k"]
+        name = f"lr x{lr / BASE['lr']:.3g}"
+        out["grpo"][name] = {"lr": lr, **run}
+        print(f"heldout seed {seed} grpo {name}: {run['held_out']} kl {run['final']['kl']:.3f} "
+              f"cpu {run['cpu_seconds']:.1f}", flush=True)  # fmt: skip
+    default = (BASE["lr"], PPOConfig().critic_lr)
+    for lr, critic_lr in dict.fromkeys(
+        ((chosen["ppo"]["lr"], chosen["ppo"]["critic_lr"]), default)
+    ):
+        run = _ppo(task, start, steps, seed, lr=lr, critic_lr=critic_lr)
+        del run["at_k"]
+        name = f"lr x{lr / BASE['lr']:.3g} critic {critic_lr:g}"
+        out["ppo"][name] = {"lr": lr, "critic_lr": critic_lr, **run}
+        print(f"heldout seed {seed} ppo {name}: {run['held_out']} kl {run['final']['kl']:.3f} "
+              f"cpu {run['cpu_seconds']:.1f}", flush=True)  # fmt: skip
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m labs.grpo.sweep", description=__doc__)
-    parser.add_argument("--seeds", type=int, default=5, help="seeds 0 .. seeds-1")
+    parser.add_argument("--seeds", type=int, default=5, help="how many seeds")
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first .. first+seeds-1")
     parser.add_argument("--steps", type=int, default=150, help="RL steps of every run")
     parser.add_argument(
         "--task",
-        choices=("addition", "countdown", "hacking", "ppo_sensitivity", "grpo_sensitivity"),
+        choices=(
+            "addition",
+            "countdown",
+            "hacking",
+            "ppo_sensitivity",
+            "grpo_sensitivity",
+            "lr_heldout",
+        ),
         default="addition",
     )
     parser.add_argument(
@@ -319,8 +385,19 @@ def main(argv: list[str] | None = None) -> None:
         )
     if args.task == "grpo_sensitivity":
         meta.update(rungs={"grpo": dict(RUNGS["grpo"])}, grpo_lr_scales=list(PPO_LR_SCALES))
+    if args.task == "lr_heldout":
+        meta.update(
+            rungs={"grpo": dict(RUNGS["grpo"])},
+            rule="per method, the setting with the highest mean held-out reward on the seeds of "
+            "ppo_sensitivity.json / grpo_sensitivity.json (0-2), fixed before these seeds ran",
+            selected=_select_learning_rates(),
+            control={
+                "grpo": {"lr": BASE["lr"]},
+                "ppo": {"lr": BASE["lr"], "critic_lr": PPOConfig().critic_lr},
+            },
+        )
     results = {"meta": meta, "seeds": {}}
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         if args.task == "countdown":
             results["seeds"][str(seed)] = run_countdown_seed(seed, args.steps)
         elif args.task == "hacking":
@@ -329,6 +406,8 @@ def main(argv: list[str] | None = None) -> None:
             results["seeds"][str(seed)] = run_ppo_sensitivity_seed(task, seed, args.steps)
         elif args.task == "grpo_sensitivity":
             results["seeds"][str(seed)] = run_grpo_sensitivity_seed(task, seed, args.steps)
+        elif args.task == "lr_heldout":
+            results["seeds"][str(seed)] = run_lr_heldout_seed(task, seed, args.steps)
         else:
             results["seeds"][str(seed)] = run_seed(task, seed, args.steps)
         Path(args.out).write_text(json.dumps(results, indent=1))  # partial results survive
