@@ -301,6 +301,7 @@ EXAMPLES = {
         variant="fine, m=4", baseline="coarse", ablation=_committed_ablation()
     ),
     "labs.moe.granularity.load_ablation": lambda: call(path=None),
+    "labs.moe.granularity.moe_layer": lambda: call(name="fine, narrow router"),
     # widgets
     "labs.moe.widgets.plot_balancing": lambda: call(runs=_runs(), smooth=2),
     "labs.moe.widgets.plot_layer_time": lambda: call(gpu="h100", max_nodes=4, mfu=0.5),

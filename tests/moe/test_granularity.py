@@ -9,7 +9,7 @@ import torch
 
 from labs.moe import MoEConfig
 from labs.moe import granularity as gran
-from labs.moe.torch import DeepSeekMoE
+from labs.moe.torch import ROUTERS, DeepSeekMoE, _moe_layer
 from labs.moe.training import best_loss
 
 
@@ -28,13 +28,19 @@ def _moe_configs():
     }
 
 
-def _weights_one_token_uses(config: MoEConfig) -> tuple[int, int]:
+def _layer(name: str) -> DeepSeekMoE:
+    layer = gran.moe_layer(name)
+    assert layer.config == _moe_configs()[name]
+    return layer
+
+
+def _weights_one_token_uses(name: str) -> tuple[int, int]:
     """(expert weights in the layer, expert weights with a gradient for one token): the count of
     the layer's own tensors, independent of the formula under test."""
     torch.manual_seed(0)
-    layer = DeepSeekMoE(config)
-    layer._forward(torch.randn(1, config.d_model)).sum().backward()
-    experts = [p for name, p in layer.named_parameters() if name != "router"]
+    layer = _layer(name)
+    layer._forward(torch.randn(1, layer.config.d_model)).sum().backward()
+    experts = [p for pname, p in layer.named_parameters() if not pname.startswith("router")]
     total = sum(p.numel() for p in experts)
     used = sum(int((p.grad != 0).sum()) for p in experts if p.grad is not None)
     return total, used
@@ -46,6 +52,7 @@ def test_the_committed_ablation_names_its_command_versions_and_configurations(co
     assert {"python", "numpy", "torch"} <= set(meta["versions"])
     assert meta["settings"] == dict(gran.SETTINGS)
     assert meta["configs"] == {name: list(spec) for name, spec in gran.CONFIGS.items()}
+    assert meta["routers"] == dict(gran.ROUTERS)
     assert committed["best_loss"] == pytest.approx(best_loss(), rel=1e-12)
     assert set(committed["held_out"]) == set(gran.CONFIGS)
     for name, losses in committed["held_out"].items():
@@ -55,7 +62,7 @@ def test_the_committed_ablation_names_its_command_versions_and_configurations(co
 
 
 def test_every_moe_configuration_has_the_same_total_and_active_expert_weights():
-    counts = {name: _weights_one_token_uses(c) for name, c in _moe_configs().items()}
+    counts = {name: _weights_one_token_uses(name) for name in _moe_configs()}
     assert len(set(counts.values())) == 1, counts
     total, used = next(iter(counts.values()))
     assert (total, used) == (3 * 32 * 128, 3 * 32 * 32)  # widths 128 in all, 32 per token
@@ -65,10 +72,70 @@ def test_every_moe_configuration_has_the_same_total_and_active_expert_weights():
 
 def test_the_committed_parameters_are_the_counted_ones(committed):
     expected = {
-        name: dict(zip(("total", "active"), _weights_one_token_uses(c), strict=True))
-        for name, c in _moe_configs().items()
+        name: dict(zip(("total", "active"), _weights_one_token_uses(name), strict=True))
+        for name in _moe_configs()
     }
     assert committed["parameters"] == expected
+
+
+def test_the_router_controls_swap_the_router_budgets_of_coarse_and_fine(committed):
+    """Router weights counted from each layer's tensors, against D x E by hand (D = 32): the
+    wide router gives the coarse experts m = 4's router, the narrow one gives m = 4's experts
+    the coarse router's budget (two factors, 32 x 4 and 4 x 32)."""
+    counted = {
+        name: sum(p.numel() for pname, p in _layer(name).named_parameters() if "router" in pname)
+        for name in _moe_configs()
+    }
+    by_hand = {"coarse": 32 * 8, "fine, m=4": 32 * 32, "coarse, wide router": 32 * 8 * 4,
+               "fine, narrow router": 32 * 4 + 4 * 32}  # fmt: skip
+    assert {name: counted[name] for name in by_hand} == by_hand
+    assert by_hand["coarse, wide router"] == by_hand["fine, m=4"] == 4 * by_hand["coarse"]
+    assert by_hand["fine, narrow router"] == by_hand["coarse"]
+    assert committed["router_weights"] == counted
+    for name in gran.ROUTERS:
+        assert len(committed["held_out"][name]) == committed["meta"]["seeds"], name
+
+
+def test_the_wide_router_scores_each_expert_by_its_best_centroid():
+    """Expert i's logit is the max of its 4 centroids' (NumPy, by hand); with the 4 centroids of
+    each expert equal, the layer is the plain coarse layer, and with them apart it is not."""
+    torch.manual_seed(1)
+    wide, x = _layer("coarse, wide router"), torch.randn(64, 32)
+    logits = x.numpy() @ wide.router.detach().numpy()  # (64, 32)
+    by_hand = np.stack([logits[:, 4 * i : 4 * i + 4].max(1) for i in range(8)], axis=1)
+    np.testing.assert_allclose(wide._scores(x).detach().numpy(), by_hand, rtol=1e-5, atol=1e-6)
+    plain = DeepSeekMoE(wide.config)
+    plain.load_state_dict({n: t for n, t in wide.state_dict().items() if n != "router"},
+                          strict=False)  # fmt: skip
+    with torch.no_grad():
+        wide.router.copy_(plain.router.repeat_interleave(4, dim=1))
+    torch.testing.assert_close(wide._forward(x), plain._forward(x))
+    with torch.no_grad():
+        wide.router.add_(0.5 * torch.randn(wide.router.shape))
+    assert (wide._forward(x) - plain._forward(x)).abs().max() > 1e-3
+
+
+def test_the_narrow_router_has_rank_4_and_still_picks_within_groups():
+    """Its 32 logits are x A B (NumPy, by hand), of rank 4 over many tokens where the plain
+    router's are of rank 32; and top-8 does not just take whole groups of 4 adjacent experts
+    (the split of one coarse expert): the router chooses experts one by one."""
+    torch.manual_seed(2)
+    narrow, x = _layer("fine, narrow router"), torch.randn(256, 32)
+    a, b = narrow.router_in.detach().numpy(), narrow.router_out.detach().numpy()
+    scores = narrow._scores(x).detach().numpy()
+    np.testing.assert_allclose(scores, x.numpy() @ a @ b, rtol=1e-5, atol=1e-5)
+    assert np.linalg.matrix_rank(scores, tol=1e-4) == 4
+    assert np.linalg.matrix_rank((x @ _layer("fine, m=4").router).detach().numpy()) == 32
+    narrow._forward(x)
+    groups = np.sort(narrow.last_indices.numpy() // 4, axis=1)  # (256, 8) group of each pick
+    whole = (groups.reshape(-1, 2, 4) == groups.reshape(-1, 2, 4)[..., :1]).all((1, 2))
+    assert whole.mean() < 0.5, whole.mean()  # most tokens take parts of 3 groups or more
+
+
+def test_an_unknown_router_is_named():
+    with pytest.raises(ValueError, match="router"):
+        _moe_layer(_moe_configs()["coarse"], "softmax")
+    assert ROUTERS[0] == "linear" and set(gran.ROUTERS.values()) <= set(ROUTERS)
 
 
 def test_one_committed_run_reproduces_and_differs_from_its_neighbours(committed):
@@ -112,6 +179,8 @@ def test_paired_differences_are_seed_by_seed(committed):
         (lambda: gran.paired_differences("finest", "coarse"), ValueError, "variant"),
         (lambda: gran.paired_differences("coarse", "finest"), ValueError, "baseline"),
         (lambda: gran.load_ablation("nowhere.json"), ValueError, "path"),
+        (lambda: gran.moe_layer("no FFN"), ValueError, "name"),
+        (lambda: gran.moe_layer(3), ValueError, "name"),
     ],
 )
 def test_bad_input_is_named(call, error, match):

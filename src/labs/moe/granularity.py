@@ -1,7 +1,7 @@
 """Chapter 4's ablation of DeepSeekMoE's two architectural claims: fine-grained experts and a
 shared expert, at equal total and equal active expert parameters, on paired seeds.
 
-Run as `python -m labs.moe.granularity --seeds 8` (about four minutes of CPU time on one thread);
+Run as `python -m labs.moe.granularity --seeds 8` (about six minutes of CPU time on one thread);
 it writes `labs/moe/data/granularity_ablation.json` with the command, the library versions and the
 date that made it, which chapter 4 reads (`load_ablation`). The notebook re-runs one
 configuration live and checks that it falls inside the committed spread.
@@ -9,15 +9,23 @@ configuration live and checks that it falls inside the committed spread.
 Every configuration trains the tiny LM of `labs.moe.training` (same chain, batch, Adam, lr 0.01,
 V3's bias at gamma 0.01, no router skew) for `SETTINGS["steps"]` steps, and keeps the trained
 model's exact held-out loss (the expected loss over every context, no sampling noise). Seed s
-gives every configuration the same batches and the same initial embeddings and head, so runs of
-one seed are paired. The expert budget is DeepSeekMoE's construction (Dai et al. 2024, §3.1,
-§3.2) at toy scale, in units of SwiGLU hidden width: 128 in all, 32 per token.
+gives every configuration the same batches and the same initial head, so runs of one seed are
+paired (the embeddings are drawn after the FFN's weights, so they differ between layers of
+different shapes). The expert budget is DeepSeekMoE's construction (Dai et al. 2024, §3.1, §3.2)
+at toy scale, in units of SwiGLU hidden width: 128 in all, 32 per token.
 
 - coarse: 8 experts of width 16, top-2;
 - fine, m = 2 and m = 4: each expert split into m of width 16/m, top-2m;
 - fine + shared: m = 4 with one of the 32 experts always on, the router choosing 7 of 31.
 
 Controls: the dense SwiGLU of the active width (32) and of the total width (128), and no FFN.
+Two more separate the router's share of the fine-grained gain (the router has one column per
+expert, so m = 4 has four times the coarse layer's router weights, 1,024 against 256):
+
+- coarse, wide router: the coarse experts, each scored by the best of 4 centroids, so the
+  router has m = 4's 1,024 weights (`labs.moe.torch._BestOfCentroidsMoE`);
+- fine, narrow router: m = 4's experts, scored by a rank-4 router (32 x 4 and 4 x 32), so the
+  router has the coarse layer's 256 weights (`labs.moe.torch._LowRankRouterMoE`).
 
 Taught in chapter 4, "Fine-grained and shared experts, measured".
 """
@@ -37,13 +45,16 @@ from labs.common.runtime import provenance, read_results
 from labs.common.validate import describe_value, finite_result, integer, one_of, size
 from labs.moe.checks import check_config
 from labs.moe.config import MoEConfig
+from labs.moe.torch import _moe_layer
 from labs.moe.training import _one_thread, _train, best_loss
 
 __all__ = [
     "CONFIGS",
+    "ROUTERS",
     "SETTINGS",
     "expert_parameters",
     "load_ablation",
+    "moe_layer",
     "paired_differences",
     "run_ablation",
 ]
@@ -62,7 +73,12 @@ CONFIGS = MappingProxyType({
     "dense, active width": ("dense", 0, 8, 16, 2),
     "dense, total width": ("dense_total", 0, 8, 16, 2),
     "no FFN": ("none", 0, 8, 16, 2),
+    "coarse, wide router": ("moe", 0, 8, 16, 2),
+    "fine, narrow router": ("moe", 0, 32, 4, 8),
 })  # fmt: skip
+
+# name: the router of `labs.moe.torch.ROUTERS`, where it is not the plain one (D x E)
+ROUTERS = MappingProxyType({"coarse, wide router": "best of 4", "fine, narrow router": "rank 4"})
 
 
 def _config(name: str) -> MoEConfig:
@@ -96,6 +112,7 @@ def run_ablation(name: str, seed: int = 0, steps: int | None = None) -> MappingP
             balancing=s["balancing"], steps=steps, seed=seed, config=_config(name),
             vocab=s["vocab"], order=s["order"], batch=s["batch"], gamma=s["gamma"], alpha=0.0,
             skew=s["skew"], kind=CONFIGS[name][0], lr=s["lr"], init_noise=0.0,
+            router=ROUTERS.get(name, "linear"),
         )  # fmt: skip
     return finite_result("the training curves", curves, inputs={"name": name, "seed": seed})
 
@@ -114,6 +131,20 @@ def paired_differences(variant: str, baseline: str, ablation: Mapping | None = N
     return np.subtract(ablation["held_out"][variant], ablation["held_out"][baseline])
 
 
+def moe_layer(name: str):
+    """A freshly initialised `labs.moe.torch.DeepSeekMoE` of MoE configuration `name`, with its
+    router (the plain one, or the control of `ROUTERS`): what the ablation trains, to count its
+    weights. Its router's weights are the parameters whose names start with "router"."""
+    one_of("name", name, tuple(n for n, spec in CONFIGS.items() if spec[0] == "moe"))
+    return _moe_layer(_config(name), ROUTERS.get(name, "linear"))
+
+
+def _router_weights(name: str) -> int:
+    """The weights of configuration `name`'s router, counted from a layer's own tensors."""
+    layer = moe_layer(name)
+    return sum(p.numel() for pname, p in layer.named_parameters() if pname.startswith("router"))
+
+
 def load_ablation(path: str | Path | None = None) -> dict:
     """The committed ablation (`labs/moe/data/granularity_ablation.json`), or the one at `path`.
 
@@ -121,7 +152,8 @@ def load_ablation(path: str | Path | None = None) -> dict:
         dict(meta, best_loss, parameters, held_out, final_imbalance): held_out maps each
         configuration to its exact held-out loss, one per seed (seed i at index i);
         final_imbalance (MoE configurations only) the mean max/mean load of the last 20 steps;
-        parameters the `expert_parameters` of each MoE configuration.
+        parameters the `expert_parameters` of each MoE configuration; router_weights the
+        router's weights of each MoE configuration, counted from its layer's tensors.
     """
     return read_results("labs.moe", "granularity_ablation.json", path)
 
@@ -141,11 +173,13 @@ def main(argv: list[str] | None = None) -> None:
         "settings": dict(SETTINGS),
         "seeds": args.seeds,
         "configs": {name: list(spec) for name, spec in CONFIGS.items()},
+        "routers": dict(ROUTERS),
     }
     parameters = {name: expert_parameters(_config(name)) for name in CONFIGS
                   if CONFIGS[name][0] == "moe"}  # fmt: skip
+    routers = {name: _router_weights(name) for name in parameters}
     results = {"meta": meta, "best_loss": best_loss(), "parameters": parameters,
-               "held_out": {}, "final_imbalance": {}}  # fmt: skip
+               "router_weights": routers, "held_out": {}, "final_imbalance": {}}  # fmt: skip
     for name in CONFIGS:
         for seed in range(args.seeds):
             run = run_ablation(name, seed)

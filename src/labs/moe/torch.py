@@ -171,13 +171,17 @@ class DeepSeekMoE(nn.Module):
         out = self._forward(check_layer_input(x, self.config, like=self.w1))
         return finite_result("the MoE output", out, inputs={"x": x})
 
+    def _scores(self, flat: Float[Tensor, "T D"]) -> Float[Tensor, "T E"]:
+        """The router logits u_t^T e_i, one centroid (router column) per routed expert (eq. 15)."""
+        return flat @ self.router
+
     def _forward(self, x: Float[Tensor, "... D"]) -> Float[Tensor, "... D"]:
         """Shared experts on every token, routed experts on the tokens routed to them (eq. 12)."""
         flat = x.reshape(-1, x.shape[-1])  # (T, D)
         out = torch.zeros_like(flat)
         for s in range(self.config.n_shared):
             out = out + _swiglu(flat, self.shared_w1[s], self.shared_w3[s], self.shared_w2[s])
-        scores = flat @ self.router  # (T, E)
+        scores = self._scores(flat)  # (T, E)
         idx, gates = _route(scores, self.config.k, self.bias)  # (T, K), (T, K)
         self.last_indices, self.last_affinity = idx, torch.sigmoid(scores)
         order = idx.reshape(-1).argsort(stable=True)  # routing slots grouped by expert
@@ -197,3 +201,55 @@ class DeepSeekMoE(nn.Module):
 def _swiglu(x: Float[Tensor, "T D"], w1, w3, w2) -> Float[Tensor, "T D"]:
     """FFN(x) = (SiLU(x W1) * x W3) W2."""
     return (F.silu(x @ w1) * (x @ w3)) @ w2
+
+
+class _BestOfCentroidsMoE(DeepSeekMoE):
+    """A DeepSeekMoE whose routed expert i has `per_expert` centroids instead of one: its logit
+    is the largest of u_t^T e_{i,1}, ..., u_t^T e_{i,c}, so its affinity is the largest of their
+    sigmoids. The router is (D, c E), c times the weights and multiply-adds of the plain one,
+    with the experts unchanged. Chapter 4's control for the router's share of the fine-grained
+    gain (`labs.moe.granularity`): a coarse layer with a fine-grained layer's router. With c
+    equal centroids it is the plain layer, so it can fit anything the plain router can."""
+
+    def __init__(self, config: MoEConfig, per_expert: int):
+        super().__init__(config)
+        self.per_expert = per_expert
+        d, e = self.config.d_model, self.config.n_routed
+        self.router = nn.Parameter(torch.empty(d, e * per_expert).normal_(0.0, d**-0.5))
+
+    def _scores(self, flat: Float[Tensor, "T D"]) -> Float[Tensor, "T E"]:
+        logits = flat @ self.router  # (T, E c): expert i's centroids are columns i c .. i c + c-1
+        return logits.reshape(flat.shape[0], self.config.n_routed, self.per_expert).amax(-1)
+
+
+class _LowRankRouterMoE(DeepSeekMoE):
+    """A DeepSeekMoE whose router is a product of two factors, (D, r) and (r, E): the E logits
+    are u_t^T A B, of rank at most r. With r = D E / (D + E) it has the weights and multiply-adds
+    of a plain router with fewer experts; every expert still gets a logit of its own, so top-k
+    can pick any k experts. Chapter 4's control (`labs.moe.granularity`): a fine-grained layer
+    with a coarse layer's router budget. Both factors start at 1/sqrt(fan-in) scale, so the
+    logits start with the plain router's variance."""
+
+    def __init__(self, config: MoEConfig, rank: int):
+        super().__init__(config)
+        del self.router
+        d, e = self.config.d_model, self.config.n_routed
+        self.router_in = nn.Parameter(torch.empty(d, rank).normal_(0.0, d**-0.5))
+        self.router_out = nn.Parameter(torch.empty(rank, e).normal_(0.0, rank**-0.5))
+
+    def _scores(self, flat: Float[Tensor, "T D"]) -> Float[Tensor, "T E"]:
+        return (flat @ self.router_in) @ self.router_out
+
+
+ROUTERS = ("linear", "best of 4", "rank 4")  # the plain router and chapter 4's two controls
+
+
+def _moe_layer(config: MoEConfig, router: str = "linear") -> DeepSeekMoE:
+    """The DeepSeekMoE layer with router `router` of `ROUTERS` (training-only variants)."""
+    if router == "linear":
+        return DeepSeekMoE(config)
+    if router == "best of 4":
+        return _BestOfCentroidsMoE(config, per_expert=4)
+    if router == "rank 4":
+        return _LowRankRouterMoE(config, rank=4)
+    raise ValueError(f"router must be one of {ROUTERS}, got {router!r}")

@@ -40,7 +40,7 @@ from labs.common.validate import (
 )
 from labs.moe.config import MoEConfig
 from labs.moe.reference import _update_bias
-from labs.moe.torch import DeepSeekMoE, _swiglu
+from labs.moe.torch import DeepSeekMoE, _moe_layer, _swiglu
 
 __all__ = [
     "BALANCING",
@@ -104,7 +104,9 @@ class _TinyLM(nn.Module):
     ("dense_total"), or none (`ffn="none"`, the control: logits then add one term per context
     token and cannot express how the tokens interact)."""
 
-    def __init__(self, config: MoEConfig, vocab: int, order: int, ffn: str, skew: float):
+    def __init__(
+        self, config: MoEConfig, vocab: int, order: int, ffn: str, skew: float, router="linear"
+    ):
         super().__init__()
         d = config.d_model
         self.embed = nn.ModuleList(nn.Embedding(vocab, d) for _ in range(order))
@@ -117,11 +119,11 @@ class _TinyLM(nn.Module):
             self.w3 = nn.Parameter(torch.randn(d, width) / math.sqrt(d))
             self.w2 = nn.Parameter(torch.randn(width, d) / math.sqrt(width))
         elif ffn == "moe":
-            self.moe = DeepSeekMoE(config)
+            self.moe = _moe_layer(config, router)  # router: a variant of `labs.moe.torch`
         with torch.no_grad():
             for table in self.embed:
                 table.weight.normal_(0.0, 1.0 / math.sqrt(order))
-            if skew and ffn == "moe":  # a shared direction, favoured by the first experts
+            if skew and ffn == "moe" and router == "linear":  # a direction the first experts favour
                 direction = torch.randn(d)
                 direction /= direction.norm()
                 for table in self.embed:
@@ -226,13 +228,14 @@ def train_tiny_lm(
 
 
 def _train(balancing, steps, seed, config, vocab, order, batch, gamma, alpha, skew, kind, lr,
-           init_noise):  # fmt: skip
-    """The loop: sample contexts and next tokens, step Adam, then (bias) move the routing bias."""
+           init_noise, router="linear"):  # fmt: skip
+    """The loop: sample contexts and next tokens, step Adam, then (bias) move the routing bias.
+    `router` picks the MoE's router from `labs.moe.torch.ROUTERS` (chapter 4's ablation)."""
     torch.manual_seed(seed)
     table = torch.as_tensor(_chain(vocab, order, 0), dtype=torch.float32)
     digits = vocab ** torch.arange(order - 1, -1, -1)  # context index = sum of token x digit
     sampler = torch.Generator().manual_seed(seed + 1)
-    model = _TinyLM(config, vocab, order, kind, skew)
+    model = _TinyLM(config, vocab, order, kind, skew, router)
     if init_noise:
         noise = torch.Generator().manual_seed(seed + 2)
         with torch.no_grad():
