@@ -1,5 +1,6 @@
 """The claim ledger speaks one verdict vocabulary, defined once at its top."""
 
+import json
 import re
 
 # DESIGN.md's claim-check vocabulary (chapter contract, point 5), in its order. Hardcoded because
@@ -143,3 +144,28 @@ def test_chapter_6_ledger_verdicts_are_the_ones_its_cells_assert(root):
     code_verdicts = {name: found[0] for name, found in asserted.items()}
     assert ledger == code_verdicts, (ledger, code_verdicts)
     assert stated == [code_verdicts["verdict_claim"], code_verdicts["verdict_moat"]], stated
+
+
+def _chapter_source(root, stem):
+    notebook = json.loads((root / "chapters" / f"{stem}.ipynb").read_text())
+    return "\n".join("".join(cell["source"]) for cell in notebook["cells"])
+
+
+def test_every_ledger_figure_appears_in_its_chapter(root):
+    """A ledger row's evidence may quote only figures its chapter holds (in prose or in the code
+    that prints and asserts them): a figure cut from a chapter, or changed there and not in the
+    ledger, fails here. Single digits are left out (counts such as "8 of 8" are everywhere)."""
+    text = (root / "book" / "claims.md").read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "{doc}" in line]
+    assert len(rows) >= 20, f"the row pattern found only {len(rows)} ledger rows"
+    missing = {}
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        stems = sorted(set(re.findall(r"chapters/(\d\d_\w+)>", cells[1])))
+        source = "\n".join(_chapter_source(root, stem) for stem in stems)
+        figures = set(re.findall(r"(?<![\w.])\d+(?:[.,]\d+)*", cells[3]))
+        for figure in (f for f in figures if len(re.sub(r"\D", "", f)) >= 2):
+            forms = {figure, figure.replace(",", "_"), figure.replace(",", "")}
+            if not any(form in source for form in forms):
+                missing.setdefault(cells[0][:60], []).append(figure)
+    assert not missing, missing
