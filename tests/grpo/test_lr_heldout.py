@@ -132,3 +132,22 @@ def test_the_chapter_out_of_sample_summary_recomputed_from_the_stored_runs():
     assert (
         np.maximum(cpu["grpo"], cpu["grpo_default"]) < np.minimum(cpu["ppo"], cpu["ppo_default"])
     ).all()
+
+
+def test_run_recorders_name_runs_as_the_committed_sweeps_do():
+    """`_grpo_at` and `_ppo_at` (shared by the sensitivity and held-out sweeps) key each run as the
+    committed files are keyed; a two-step run of every setting is enough to see the names."""
+    from labs.common.tasks import AdditionTask
+    from labs.grpo.sweep import BASE, PPO_CRITIC_LRS, PPO_LR_SCALES, _grpo_at, _ppo_at, load_sweep
+    from labs.grpo.torch import new_policy
+
+    task = AdditionTask()
+    start = new_policy(task, seed=0)
+    grpo, ppo = {}, {}
+    for scale in PPO_LR_SCALES:
+        grpo.update(_grpo_at(task, start, 2, 0, BASE["lr"] * scale))
+        for critic_lr in PPO_CRITIC_LRS:
+            ppo.update(_ppo_at(task, start, 2, 0, BASE["lr"] * scale, critic_lr))
+    assert list(grpo) == list(load_sweep(task="grpo_sensitivity")["seeds"]["0"]["grpo"])
+    assert list(ppo) == list(load_sweep(task="ppo_sensitivity")["seeds"]["0"]["ppo"])
+    assert all("at_k" not in run and run["lr"] > 0 for run in (*grpo.values(), *ppo.values()))

@@ -260,13 +260,7 @@ def run_ppo_sensitivity_seed(task: AdditionTask, seed: int, steps: int) -> dict:
     print(f"ppo seed {seed} grpo: {out['grpo']['held_out']}", flush=True)
     for scale in PPO_LR_SCALES:
         for critic_lr in PPO_CRITIC_LRS:
-            lr = BASE["lr"] * scale
-            run = _ppo(task, start, steps, seed, lr=lr, critic_lr=critic_lr)
-            del run["at_k"]
-            name = f"lr x{scale:.3g} critic {critic_lr:g}"
-            out["ppo"][name] = {"lr": lr, "critic_lr": critic_lr, **run}
-            print(f"ppo seed {seed} {name}: {run['held_out']} kl {run['final']['kl']:.3f} "
-                  f"cpu {run['cpu_seconds']:.1f}", flush=True)  # fmt: skip
+            out["ppo"].update(_ppo_at(task, start, steps, seed, BASE["lr"] * scale, critic_lr))
     return out
 
 
@@ -278,14 +272,30 @@ def run_grpo_sensitivity_seed(task: AdditionTask, seed: int, steps: int) -> dict
     _warm_up(start, task, WARM_UP, 64, 3e-3, seed)
     out = {"before": {"held_out": _evaluate(start, task, task.held_out, 8, 0.1, 1)}, "grpo": {}}
     for scale in PPO_LR_SCALES:
-        lr = BASE["lr"] * scale
-        run = run_rung(task, start, ladder_config("grpo", steps=steps, seed=seed, lr=lr))
-        del run["at_k"]
-        name = f"lr x{scale:.3g}"
-        out["grpo"][name] = {"lr": lr, **run}
-        print(f"grpo seed {seed} {name}: {run['held_out']} kl {run['final']['kl']:.3f} "
-              f"cpu {run['cpu_seconds']:.1f}", flush=True)  # fmt: skip
+        out["grpo"].update(_grpo_at(task, start, steps, seed, BASE["lr"] * scale))
     return out
+
+
+def _grpo_at(task: AdditionTask, start, steps: int, seed: int, lr: float) -> dict:
+    """Rung "grpo" at learning rate `lr` from `start`: {"lr x<lr / BASE>": record}, pass@k left
+    out (the sensitivity and held-out sweeps record their GRPO runs this way)."""
+    run = run_rung(task, start, ladder_config("grpo", steps=steps, seed=seed, lr=lr))
+    del run["at_k"]
+    name = f"lr x{lr / BASE['lr']:.3g}"
+    print(f"seed {seed} grpo {name}: {run['held_out']} kl {run['final']['kl']:.3f} "
+          f"cpu {run['cpu_seconds']:.1f}", flush=True)  # fmt: skip
+    return {name: {"lr": lr, **run}}
+
+
+def _ppo_at(task: AdditionTask, start, steps: int, seed: int, lr: float, critic_lr: float) -> dict:
+    """PPO at policy `lr` and `critic_lr` from `start`: {"lr x<lr / BASE> critic <critic_lr>":
+    record}, pass@k left out."""
+    run = _ppo(task, start, steps, seed, lr=lr, critic_lr=critic_lr)
+    del run["at_k"]
+    name = f"lr x{lr / BASE['lr']:.3g} critic {critic_lr:g}"
+    print(f"seed {seed} ppo {name}: {run['held_out']} kl {run['final']['kl']:.3f} "
+          f"cpu {run['cpu_seconds']:.1f}", flush=True)  # fmt: skip
+    return {name: {"lr": lr, "critic_lr": critic_lr, **run}}
 
 
 def _select_learning_rates() -> dict:
@@ -318,22 +328,12 @@ def run_lr_heldout_seed(task: AdditionTask, seed: int, steps: int) -> dict:
     out = {"before": {"held_out": _evaluate(start, task, task.held_out, 8, 0.1, 1)}}
     out["grpo"], out["ppo"] = {}, {}
     for lr in dict.fromkeys((chosen["grpo"]["lr"], BASE["lr"])):
-        run = run_rung(task, start, ladder_config("grpo", steps=steps, seed=seed, lr=lr))
-        del run["at_k"]
-        name = f"lr x{lr / BASE['lr']:.3g}"
-        out["grpo"][name] = {"lr": lr, **run}
-        print(f"heldout seed {seed} grpo {name}: {run['held_out']} kl {run['final']['kl']:.3f} "
-              f"cpu {run['cpu_seconds']:.1f}", flush=True)  # fmt: skip
+        out["grpo"].update(_grpo_at(task, start, steps, seed, lr))
     default = (BASE["lr"], PPOConfig().critic_lr)
     for lr, critic_lr in dict.fromkeys(
         ((chosen["ppo"]["lr"], chosen["ppo"]["critic_lr"]), default)
     ):
-        run = _ppo(task, start, steps, seed, lr=lr, critic_lr=critic_lr)
-        del run["at_k"]
-        name = f"lr x{lr / BASE['lr']:.3g} critic {critic_lr:g}"
-        out["ppo"][name] = {"lr": lr, "critic_lr": critic_lr, **run}
-        print(f"heldout seed {seed} ppo {name}: {run['held_out']} kl {run['final']['kl']:.3f} "
-              f"cpu {run['cpu_seconds']:.1f}", flush=True)  # fmt: skip
+        out["ppo"].update(_ppo_at(task, start, steps, seed, lr, critic_lr))
     return out
 
 
