@@ -1,0 +1,111 @@
+"""The book's pages that are not chapters (debate, how to run, intro, README) against the chapters
+and the package: a figure or a fact that a page states must be one the course checks elsewhere."""
+
+import json
+import re
+
+
+def _chapter_source(root, stem):
+    notebook = json.loads((root / "chapters" / f"{stem}.ipynb").read_text())
+    return "\n".join("".join(cell["source"]) for cell in notebook["cells"])
+
+
+def _stems(root):
+    return {int(p.name[:2]): p.stem for p in (root / "chapters").glob("*.ipynb")}
+
+
+def _stated(figure, source):
+    """`figure` occurs in `source` as a whole number: 57 is not found inside 5,576 or 56.7."""
+    forms = {figure, figure.replace(",", "_"), figure.replace(",", "")}
+    return any(re.search(rf"(?<![\w.]){re.escape(f)}(?!\d|[.,]\d)", source) for f in forms)
+
+
+def _debate_lines_and_chapters(root):
+    """Each line of the debate page that names chapters, with the chapter numbers it names (as
+    "(Chapter 7)", "(Chapters 4 and 7)" or a {doc} link), the link targets removed."""
+    found = []
+    for line in (root / "book" / "debate.md").read_text().splitlines():
+        chapters = set()
+        for a, b in re.findall(r"Chapters? (\d)(?: and (\d))?", line):
+            chapters |= {int(a)} | ({int(b)} if b else set())
+        chapters |= {int(n) for n in re.findall(r"chapters/0(\d)_", line)}
+        if chapters:
+            found.append((re.sub(r"<[^>]*>", "", line), chapters))
+    return found
+
+
+def test_debate_figures_appear_in_their_chapters(root):
+    # The scoreboard and the chapter lines summarise the chapters; a figure of two digits or more
+    # that the chapter it names does not hold (in prose or in the code that prints and asserts
+    # it) is stale. Section numbers (§4.5) are not figures. (Checked: the scoreboard's old
+    # "57 days" fails here; the chapter asserts 56.7.)
+    stems = _stems(root)
+    lines = _debate_lines_and_chapters(root)
+    assert len(lines) >= 20, f"the pattern found only {len(lines)} debate lines naming a chapter"
+    missing = {}
+    for line, chapters in lines:
+        source = "\n".join(_chapter_source(root, stems[n]) for n in sorted(chapters))
+        for figure in set(re.findall(r"(?<![\w.§])\d+(?:[.,]\d+)*", line)):
+            if len(re.sub(r"\D", "", figure)) >= 2 and not _stated(figure, source):
+                missing.setdefault(line[:60], []).append(figure)
+    assert not missing, missing
+
+
+def _runs_alone(root):
+    stems = _stems(root)
+    return {
+        n
+        for n, stem in stems.items()
+        if "runs_alone"
+        in json.loads((root / "chapters" / f"{stem}.ipynb").read_text())["metadata"].get("labs", {})
+    }
+
+
+def test_the_live_timing_chapters_named_are_the_runs_alone_ones(root):
+    # How to run lists the chapters whose asserts compare live timings; the README counts them.
+    # Both must be the chapters whose metadata makes the book build run them alone.
+    alone = _runs_alone(root)
+    assert len(alone) >= 3, alone
+    text = " ".join((root / "book" / "how_to_run.md").read_text().split())
+    sentence = text[text.index("A few compare live timings:") :].split(". ")[0]
+    named = {int(n) for n in re.findall(r"chapter (\d)'s", sentence)}
+    named |= {0} if "the tour's" in sentence else set()
+    assert named == alone, (named, alone)
+    words = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    readme = " ".join((root / "README.md").read_text().split())
+    counted = re.search(r"except the (\w+) whose checks rest on live timings", readme)
+    assert counted and counted.group(1) == words[len(alone)], (counted, len(alone))
+
+
+def test_how_to_run_device_line_is_the_pinned_stack(root):
+    # The example of the first cell's line is the line `labs.common.describe` prints on a CPU
+    # machine with requirements.txt's torch and JAX pins.
+    from labs.common.runtime import _one_line
+
+    pins = dict(
+        re.findall(r"^(torch|jax)==(\S+)", (root / "requirements.txt").read_text(), re.MULTILINE)
+    )
+    info = {
+        "device": "cpu",
+        "torch_version": pins["torch"],
+        "torch_device": "cpu",
+        "jax_version": pins["jax"],
+        "jax_backend": "cpu",
+        "jax_device_count": 1,
+        "colab": False,
+    }
+    text = (root / "book" / "how_to_run.md").read_text()
+    (shown,) = re.findall(r"^labs \| device: .*$", text, re.MULTILINE)
+    assert shown == _one_line(info)
+
+
+def test_fp8_capability_on_the_pages_is_the_package_gate(root):
+    # The intro and how to run tell readers which GPUs run chapter 2's real FP8 GEMMs; the figure
+    # is the one `labs.fp8.torch` checks before calling torch._scaled_mm.
+    from labs.fp8.torch import SCALED_MM_CAPABILITY
+
+    major, minor = SCALED_MM_CAPABILITY
+    for page in ("intro.md", "how_to_run.md"):
+        text = " ".join((root / "book" / page).read_text().split())
+        stated = re.findall(r"compute capability (\d+)\.(\d+) or higher", text)
+        assert stated == [(str(major), str(minor))], (page, stated)
