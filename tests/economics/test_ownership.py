@@ -90,6 +90,82 @@ def test_owning_is_cheaper_exactly_above_the_breakeven():
             assert breakeven_utilisation(at, rent) == pytest.approx(1.0, rel=1e-9)
 
 
+def _yearly_charge(purchase, years, **capital):
+    """The purchase's yearly charge alone: c_own x 8760 with power and other costs set to zero."""
+    per_hour = owned_usd_per_hour(
+        purchase_usd=purchase, lifetime_years=years, power_w=0.0, pue=1.0, usd_per_kwh=0.0,
+        **capital,
+    )  # fmt: skip
+    return per_hour * 8760
+
+
+def _balance_after(principal, rate, payment, years):
+    """A loan run year by year: interest added, then the payment taken off; what is left."""
+    balance = principal
+    for _ in range(years):
+        balance = balance * (1 + rate) - payment
+    return balance
+
+
+def test_capital_charge_by_hand_two_years_at_ten_percent():
+    # Borrow 1,000 at 10 %: after a year 1,100 - A is owed, after two (1,100 - A) x 1.1 - A = 0,
+    # so 1,210 = 2.1 A and A = 576.19 a year (against 500 in a straight line).
+    assert _yearly_charge(1000.0, 2.0, interest_rate=0.1) == pytest.approx(1210 / 2.1, rel=1e-12)
+    # With a resale of 21 % of the price at the end: (1,100 - A) x 1.1 - A = 210, so A = 476.19.
+    resold = _yearly_charge(1000.0, 2.0, interest_rate=0.1, resale_share=0.21)
+    assert resold == pytest.approx(1000 / 2.1, rel=1e-12)
+    # No interest: the straight line, less the resale. 1,000 less 200 over 2 years is 400 a year.
+    assert _yearly_charge(1000.0, 2.0, resale_share=0.2) == pytest.approx(400.0, rel=1e-12)
+
+
+@pytest.mark.parametrize("years", [1, 4, 7])
+@pytest.mark.parametrize("rate", [0.0, 0.03, 0.1, 0.5])
+@pytest.mark.parametrize("share", [0.0, 0.2, 0.6])
+def test_capital_charge_pays_off_a_loan_simulated_year_by_year(years, rate, share):
+    """The yearly charge repays a loan of the purchase price exactly: after the last payment the
+    balance left is the resale value, which the sale pays off. A straight-line charge, (P - S) /
+    Y, leaves debt behind at any positive rate: the negative control."""
+    price = 35_000.0
+    payment = _yearly_charge(price, float(years), interest_rate=rate, resale_share=share)
+    left = _balance_after(price, rate, payment, years)
+    assert left == pytest.approx(share * price, abs=1e-6 * price)
+    straight = price * (1 - share) / years
+    if rate > 0:
+        # 35,000 at 3 % for a year already leaves over 1,000 dollars owed: far above rounding.
+        assert _balance_after(price, rate, straight, years) - share * price > 1000
+        assert payment > straight
+    else:
+        assert payment == pytest.approx(straight, rel=1e-12)
+
+
+def test_capital_charge_moves_the_right_way_and_a_tiny_rate_is_the_straight_line():
+    kw = dict(purchase_usd=35_000.0, **ROUND)
+    base = owned_usd_per_hour(**kw)
+    costs = [owned_usd_per_hour(**kw, interest_rate=r) for r in (0.0, 0.02, 0.05, 0.1, 1.0)]
+    assert costs[0] == base and bool(np.all(np.diff(costs) > 0))
+    resold = [owned_usd_per_hour(**kw, resale_share=s) for s in (0.0, 0.2, 0.5, 0.9)]
+    assert resold[0] == base and bool(np.all(np.diff(resold) < 0))
+    # A rate of 1e-12 differs from none by about i (Y + 1) / 2 of the charge, not by cancellation
+    # noise: the log1p/expm1 form keeps the digits that 1 - (1 + i)^-Y would lose.
+    tiny = owned_usd_per_hour(**kw, interest_rate=1e-12)
+    capital = 35_000.0 / (4 * 8760)
+    assert (tiny - base) / capital == pytest.approx(1e-12 * 5 / 2, rel=1e-3)
+
+
+@pytest.mark.parametrize(("rate", "share"), [(0.0, 0.0), (0.0, 0.2), (0.07, 0.0), (0.07, 0.25)])
+def test_breakeven_purchase_with_capital_inverts_the_owned_cost(rate, share):
+    capital = dict(interest_rate=rate, resale_share=share)
+    p_star = breakeven_purchase_usd(rent_usd_per_hour=2.0, utilisation=0.9, **ROUND, **capital)
+    own = owned_usd_per_hour(purchase_usd=p_star, **ROUND, **capital)
+    assert usd_per_useful_hour(own, 0.9) == pytest.approx(2.0, rel=1e-12)
+    # Dearer money lowers the price that pays; a resale alone raises it to plain / (1 - s).
+    plain = breakeven_purchase_usd(rent_usd_per_hour=2.0, utilisation=0.9, **ROUND)
+    if rate > 0 and share == 0:
+        assert p_star < 0.9 * plain
+    elif rate == 0:
+        assert p_star == pytest.approx(plain / (1 - share), rel=1e-12)
+
+
 def test_fleet_utilisation():
     # DeepSeek's day: 226.75 = 907 / 4 nodes on average, 278 at the peak: 907 / 1,112.
     assert fleet_utilisation(226.75, 278) == pytest.approx(907 / 1112, rel=1e-12)
@@ -122,6 +198,50 @@ def test_fleet_utilisation():
             lambda: breakeven_purchase_usd(rent_usd_per_hour=2.0, utilisation=1.5, **ROUND),
             ValueError,
             "utilisation",
+        ),
+        (
+            lambda: owned_usd_per_hour(purchase_usd=1e4, **ROUND, interest_rate=-0.01),
+            ValueError,
+            "interest_rate must be >= 0",
+        ),
+        (
+            lambda: owned_usd_per_hour(purchase_usd=1e4, **ROUND, interest_rate=5.0),
+            ValueError,
+            "interest_rate must be <= 1",
+        ),
+        (
+            lambda: owned_usd_per_hour(purchase_usd=1e4, **ROUND, interest_rate=math.inf),
+            ValueError,
+            "interest_rate must be finite",
+        ),
+        (
+            lambda: owned_usd_per_hour(purchase_usd=1e4, **ROUND, interest_rate="5%"),
+            TypeError,
+            "interest_rate must be a real number",
+        ),
+        (
+            lambda: owned_usd_per_hour(purchase_usd=1e4, **ROUND, resale_share=1.0),
+            ValueError,
+            "resale_share must be < 1",
+        ),
+        (
+            lambda: owned_usd_per_hour(purchase_usd=1e4, **ROUND, resale_share=-0.2),
+            ValueError,
+            "resale_share must be >= 0",
+        ),
+        (
+            lambda: breakeven_purchase_usd(
+                rent_usd_per_hour=2.0, utilisation=0.8, **ROUND, resale_share=math.nan
+            ),
+            ValueError,
+            "resale_share must be finite",
+        ),
+        (
+            lambda: breakeven_purchase_usd(
+                rent_usd_per_hour=2.0, utilisation=0.8, **ROUND, interest_rate=True
+            ),
+            TypeError,
+            "interest_rate",
         ),
         (lambda: fleet_utilisation(300, 278), ValueError, "average_nodes must be <= peak_nodes"),
         (lambda: fleet_utilisation(100, 0), ValueError, "peak_nodes"),

@@ -226,6 +226,8 @@ EXAMPLES = {
         pue=1.3,
         usd_per_kwh=0.1,
         other_usd_per_hour=0.3,
+        interest_rate=0.05,
+        resale_share=0.2,
     ),
     f"{_O}.usd_per_useful_hour": lambda: call(owned_usd_per_hour=1.39, utilisation=0.8),
     f"{_O}.breakeven_utilisation": lambda: call(owned_usd_per_hour=1.39, rent_usd_per_hour=2.0),
@@ -237,6 +239,8 @@ EXAMPLES = {
         pue=1.3,
         usd_per_kwh=0.1,
         other_usd_per_hour=0.3,
+        interest_rate=0.05,
+        resale_share=0.2,
     ),
     f"{_O}.fleet_utilisation": lambda: call(average_nodes=226.75, peak_nodes=278.0),
     # serving.py

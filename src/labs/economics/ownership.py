@@ -15,9 +15,21 @@ work, and owning is cheaper only above a break-even utilisation:
 with P the purchase price, Y the lifetime in years, W the power in watts, e the price of a kWh, o
 the other costs per hour, u the utilisation and r the rent per hour used. Where u* > 1 owning
 never pays within the lifetime, however busy the GPU.
+
+Eq. (10) spreads the purchase in a straight line and ignores what the money could have earned
+and what the GPU fetches when sold. With an interest rate i a year (the cost of capital) and a
+resale value s x P at the end of the life, the purchase term becomes the level annual payment
+that repays P over Y years, less the present value of the resale, per hour:
+
+    A = (P - s P (1+i)^-Y) x i / (1 - (1+i)^-Y),   purchase term A / 8760   (10')
+
+the capital recovery factor i / (1 - (1+i)^-Y). At i = 0 it is (P - s P) / Y, so with i = 0 and
+s = 0 (the defaults) eq. (10') is eq. (10).
 """
 
 from __future__ import annotations
+
+import math
 
 from labs.common.validate import finite_result, real_number
 
@@ -33,6 +45,10 @@ HOURS_PER_YEAR = 8760.0  # 365 days x 24 hours
 
 # The largest lifetime the model accepts: a GPU is not amortised over more than a century.
 MAX_LIFETIME_YEARS = 100.0
+
+# The largest cost of capital accepted, per year: 100 %. Rates of a few per cent are usual; a
+# value such as 5 (meant as 5 %) is a unit mistake and is refused rather than read as 500 %.
+MAX_INTEREST_RATE = 1.0
 
 
 def _running(power_w: float, pue: float, usd_per_kwh: float, other_usd_per_hour: float) -> float:
@@ -54,6 +70,32 @@ def _lifetime(lifetime_years) -> float:
     return real_number("lifetime_years", lifetime_years, positive=True, maximum=MAX_LIFETIME_YEARS)
 
 
+def _check_capital(interest_rate, resale_share) -> tuple[float, float]:
+    """A yearly rate in [0, MAX_INTEREST_RATE] and a resale share of the price in [0, 1)."""
+    rate = real_number("interest_rate", interest_rate, nonnegative=True, maximum=MAX_INTEREST_RATE)
+    share = real_number("resale_share", resale_share, nonnegative=True)
+    if share >= 1.0:
+        raise ValueError(
+            "resale_share must be < 1 (the resale value as a share of the purchase price; a GPU "
+            f"sold for its full price or more costs nothing to own), got {share}"
+        )
+    return rate, share
+
+
+def _capital_per_year(purchase: float, years: float, rate: float, share: float) -> float:
+    """Eq. (10'): the level yearly payment that repays the purchase less its discounted resale.
+
+    (P - sP (1+i)^-Y) x i / (1 - (1+i)^-Y), computed with log1p/expm1 so that a tiny rate does not
+    lose its digits to cancellation; at i = 0 the straight line (P - sP) / Y.
+    """
+    if rate == 0.0:
+        return purchase * (1.0 - share) / years
+    log_growth = math.log1p(rate) * years  # ln (1+i)^Y
+    discount = math.exp(-log_growth)  # (1+i)^-Y, the present value of a dollar at the end
+    recovery = rate / -math.expm1(-log_growth)  # i / (1 - (1+i)^-Y)
+    return purchase * (1.0 - share * discount) * recovery
+
+
 def owned_usd_per_hour(
     *,
     purchase_usd: float,
@@ -62,8 +104,10 @@ def owned_usd_per_hour(
     pue: float,
     usd_per_kwh: float,
     other_usd_per_hour: float = 0.0,
+    interest_rate: float = 0.0,
+    resale_share: float = 0.0,
 ) -> float:
-    """Eq. (10): what one owned GPU costs per hour of its life, busy or idle.
+    """Eq. (10), or (10') with a cost of capital: one owned GPU's cost per hour of its life.
 
     Args:
         purchase_usd: price of the GPU with its share of the server and network (>= 0).
@@ -72,14 +116,19 @@ def owned_usd_per_hour(
         pue: power usage effectiveness of the data centre, facility over IT power (>= 1).
         usd_per_kwh: the price of electricity (>= 0).
         other_usd_per_hour: space, repairs, staff and the rest, per GPU-hour (>= 0).
+        interest_rate: the cost of capital per year, a fraction (0.05 is 5 %; 0 to 1). 0, the
+            default, spreads the purchase in a straight line as eq. (10) does.
+        resale_share: what the GPU sells for at the end of its life, as a share of the purchase
+            price (>= 0, < 1). 0, the default, is no resale.
 
     Returns:
-        c_own in USD per GPU-hour of wall clock. No interest on the capital, no resale value.
+        c_own in USD per GPU-hour of wall clock.
     """
     purchase = real_number("purchase_usd", purchase_usd, nonnegative=True)
     years = _lifetime(lifetime_years)
     running = _check_running(power_w, pue, usd_per_kwh, other_usd_per_hour)
-    result = _owned_usd_per_hour(purchase, years, *running)
+    rate, share = _check_capital(interest_rate, resale_share)
+    result = _owned_usd_per_hour(purchase, years, *running, rate=rate, share=share)
     return finite_result(
         "owned_usd_per_hour",
         result,
@@ -88,10 +137,22 @@ def owned_usd_per_hour(
 
 
 def _owned_usd_per_hour(
-    purchase: float, years: float, power_w: float, pue: float, kwh: float, other: float
+    purchase: float,
+    years: float,
+    power_w: float,
+    pue: float,
+    kwh: float,
+    other: float,
+    *,
+    rate: float = 0.0,
+    share: float = 0.0,
 ) -> float:
-    """Eq. (10): amortised purchase plus running costs, per hour of life."""
-    return purchase / (years * HOURS_PER_YEAR) + _running(power_w, pue, kwh, other)
+    """Eqs. (10, 10'): the purchase's charge per hour plus the running costs, per hour of life."""
+    if rate == 0.0:  # eq. (10)'s straight line, written as eq. (10) writes it
+        capital = purchase * (1.0 - share) / (years * HOURS_PER_YEAR)
+    else:
+        capital = _capital_per_year(purchase, years, rate, share) / HOURS_PER_YEAR
+    return capital + _running(power_w, pue, kwh, other)
 
 
 def usd_per_useful_hour(owned_usd_per_hour: float, utilisation: float) -> float:
@@ -138,18 +199,23 @@ def breakeven_purchase_usd(
     pue: float,
     usd_per_kwh: float,
     other_usd_per_hour: float = 0.0,
+    interest_rate: float = 0.0,
+    resale_share: float = 0.0,
 ) -> float:
     """The purchase price at which owning costs as much per useful hour as renting.
 
     Eq. (11) set equal to r and solved for P: P* = (r u - running) x Y x 8760, with the running
-    cost of eq. (10). Any price below P* makes owning cheaper at utilisation u. Returns 0.0 when
-    the running costs alone exceed what the useful hours would cost to rent: then no price pays.
+    cost of eq. (10); with a cost of capital and a resale share (eq. 10'), the hourly margin
+    r u - running pays the yearly charge of P* instead. Any price below P* makes owning cheaper at
+    utilisation u. Returns 0.0 when the running costs alone exceed what the useful hours would cost
+    to rent: then no price pays. `interest_rate` and `resale_share` as in `owned_usd_per_hour`.
     """
     rent = real_number("rent_usd_per_hour", rent_usd_per_hour, positive=True)
     u = real_number("utilisation", utilisation, positive=True, maximum=1.0)
     years = _lifetime(lifetime_years)
     running = _check_running(power_w, pue, usd_per_kwh, other_usd_per_hour)
-    result = _breakeven_purchase_usd(rent, u, years, _running(*running))
+    rate, share = _check_capital(interest_rate, resale_share)
+    result = _breakeven_purchase_usd(rent, u, years, _running(*running), rate=rate, share=share)
     return finite_result(
         "breakeven_purchase_usd",
         result,
@@ -157,9 +223,18 @@ def breakeven_purchase_usd(
     )
 
 
-def _breakeven_purchase_usd(rent: float, u: float, years: float, running: float) -> float:
-    """Eq. (11) = r, solved for the purchase price; none pays when running alone costs more."""
-    return max(0.0, (rent * u - running) * years * HOURS_PER_YEAR)
+def _breakeven_purchase_usd(
+    rent: float, u: float, years: float, running: float, *, rate: float = 0.0, share: float = 0.0
+) -> float:
+    """Eq. (11) = r, solved for the purchase price; none pays when running alone costs more.
+
+    The yearly charge of eq. (10') is linear in P, so P* is the yearly margin over the charge of
+    one dollar of purchase.
+    """
+    if rate == 0.0:  # the straight line: the margin over the life buys (1 - s) of the price
+        return max(0.0, (rent * u - running) * years * HOURS_PER_YEAR / (1.0 - share))
+    margin_per_year = (rent * u - running) * HOURS_PER_YEAR
+    return max(0.0, margin_per_year / _capital_per_year(1.0, years, rate, share))
 
 
 def fleet_utilisation(average_nodes: float, peak_nodes: float) -> float:
