@@ -301,6 +301,21 @@ EXAMPLES = {
         warm_up_steps=1,
         steps=1,
     ),  # fmt: skip
+    # labs.distill.verdicts
+    "labs.distill.verdicts.match_teacher": lambda: call(
+        student_correct=np.array([[1, 0, 1, 1], [1, 1, 0, 1]]),
+        teacher_correct=np.array([1, 0, 0, 1]),
+        margin=0.1,
+        resamples=200,
+        level=0.95,
+        seed=0,
+    ),  # fmt: skip
+    "labs.distill.verdicts.copy_verdict": lambda: call(
+        cost_to_90=0.2, beats_own_training=True, line=0.25
+    ),
+    "labs.distill.verdicts.claim_verdict": lambda: call(
+        with_cache="confirmed", without_cache="overstated"
+    ),
     # labs.distill.jax
     "labs.distill.jax.soft_targets": lambda: call(logits=_jax(S), temperature=2.0),
     "labs.distill.jax.distillation_loss": lambda: _loss(_jax),
@@ -334,6 +349,10 @@ _SEEDS = (
 ACCEPTED: dict[tuple[str, str, str], str] = {
     **{(key, "seed", "huge-int"): "any non-negative int seeds NumPy and torch" for key in _SEEDS},
     ("labs.distill.data.cluster_data", "task_seed", "huge-int"): "any non-negative int seeds NumPy",
+    ("labs.distill.verdicts.match_teacher", "seed", "huge-int"): "any non-negative int seeds NumPy",
+    ("labs.distill.verdicts.copy_verdict", "cost_to_90", "inf"): (
+        "a copy that never reaches 90% of its teacher within the budget: the documented inf"
+    ),
     ("labs.distill.costs.copy_crossover", "distill_cost", "huge"): (
         "distillation dearer than RL: copying never pays, the documented inf"
     ),

@@ -5,9 +5,11 @@ Framework-free: this module re-exports the NumPy reference of soft targets and t
 loss (`labs.distill.reference`), the cost model of copying (`labs.distill.costs`), the small
 classification task (`labs.distill.data`), the controls that take soft targets apart
 (`labs.distill.controls`) and the count of a teacher's mistakes its student repeats
-(`labs.distill.inheritance`). `labs.distill.torch` and `labs.distill.jax` hold the
-same losses, differentiable; `labs.distill.torch` also holds the training loops. Taught in
-chapter 6, from "Soft targets" to "When does copying pay?".
+(`labs.distill.inheritance`). `labs.distill.verdicts` holds the chapter's decision rules: the
+paired test of whether a copy matches its teacher, and the rules of its claim checks.
+`labs.distill.torch` and `labs.distill.jax` hold the same losses, differentiable;
+`labs.distill.torch` also holds the training loops. Taught in chapter 6, from "Soft targets" to
+the claim checks.
 
 Hinton et al. (2015, §2): a teacher's class probabilities at a raised temperature T,
 

@@ -33,8 +33,9 @@ MAX_BATCH = 65_536
 # The soft term of the loss is scaled by T^2 (Hinton et al. 2015, §2). Its KL shrinks like 1/T^2
 # while float32's rounding of the log-probabilities does not, so the rounding's share of the loss
 # grows like T^2: measured against float64 on 64 x 10 logits of scale 3 (worst of five draws),
-# 3e-5 at T = 100 and 3e-3 at T = 1,000, so about a third at T = 10^4. The chapter uses T from
-# 0.5 to 20; softmax(z / T) alone (soft_targets) takes any T > 0.
+# 3e-5 at T = 100 and 3e-3 at T = 1,000, so about a third at T = 10^4. The chapter trains at T
+# from 1 to 8 and measures the gradient up to T = 32; softmax(z / T) alone (soft_targets, the
+# explorer's slider from 0.25 to 20) takes any T > 0.
 MAX_LOSS_TEMPERATURE = 1_000.0
 
 

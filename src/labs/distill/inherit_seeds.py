@@ -6,7 +6,8 @@ the share of a student's wrong answers on the teacher's wrong problems that are 
 number, separates the copy from the peer by only a few problems in some seeds, so four seeds say
 little about its spread. This script runs, for each extra seed, only what that measure needs: the
 sweep's "distill_long" arm (`labs.distill.sweep.run_seed`, the same code and settings) and the
-peer (`labs.distill.peer`, the same stopping rule). About 70 CPU seconds a seed on one thread:
+peer (`labs.distill.peer`, the same stopping rule). About 45 CPU seconds a seed on one thread
+(39 to 50 in the committed record, which keeps each seed's `cpu_seconds`):
 
     python -m labs.distill.inherit_seeds 4 12    # seeds 4 .. 11; writes data/inherit_seeds.json
 

@@ -13,7 +13,8 @@ from labs.common.plotting import PALETTE, new_figure
 from labs.common.validate import array, instance, real_number
 from labs.distill.reference import soft_targets
 
-# Logits of one example of the cluster task: the true class (0), its pair (5), the rest.
+# Hand-written illustrative logits (not the trained teacher's): the true class (0), its near
+# neighbour (5), the rest.
 EXAMPLE_LOGITS = np.array([6.0, 1.0, -1.0, 0.0, -2.0, 4.0, -1.5, 0.5, -3.0, -0.5])
 
 

@@ -1,0 +1,152 @@
+"""Chapter 6's decision rules: does a copy match its teacher, and the verdicts of the claim checks.
+
+Taught in chapter 6, "How close does the copy get?" and the two claim checks. Framework-free.
+
+`match_teacher` compares a student with its teacher on the same problems. Each problem gives a
+paired difference (student right minus teacher right, -1, 0 or 1), so problems both get right or
+both get wrong cancel. The statistic is the mean difference over problems and seeds. Its interval
+comes from a bootstrap that resamples the problems (the same problems for student and teacher) and
+the seeds independently, so it carries both sources of noise: which problems the held-out set
+happens to hold, and which seed trained the student. The verdict reads the interval against a
+margin stated before the data: "matches" only when the whole interval lies within the margin,
+"falls short" or "passes" when the whole interval lies beyond it, and "not resolved" when the
+interval is too wide to say.
+
+`copy_verdict` is the rule of the claim check "smaller models copy more powerful ones for a
+fraction of the costs", and `claim_verdict` combines its two readings (sampling counted with a KV
+cache and without). Both are the rules the chapter applies; `claim_verdict` was written after the
+two counts were seen to disagree, which the chapter says.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from labs.common.validate import boolean, integer, integer_array, one_of, real_number, size
+
+__all__ = ["claim_verdict", "copy_verdict", "match_teacher"]
+
+MAX_RESAMPLES = 100_000  # 2,000 is plenty for a 95% interval; far more only costs time
+MAX_CELLS = 10_000_000  # seeds x problems: the bootstrap holds a few arrays of this size
+RULE_VERDICTS = ("confirmed", "overstated", "false")
+
+
+def match_teacher(
+    student_correct, teacher_correct, margin: float, *, resamples: int = 2000,
+    level: float = 0.95, seed: int = 0,
+) -> dict:  # fmt: skip
+    """Does a student match its teacher on the same problems, within `margin`?
+
+    Args:
+        student_correct: integer array (seeds, problems) of 0 and 1, 1 where that seed's student
+            answers that problem right.
+        teacher_correct: integer array (problems,) of 0 and 1, the teacher on the same problems.
+        margin: the largest difference in accuracy (a fraction, > 0 and < 1) still called a match.
+        resamples: bootstrap resamples (100 to 100,000).
+        level: the interval's coverage, in (0.5, 1).
+        seed: seeds the bootstrap, so the interval repeats exactly.
+
+    Returns a dict: "difference" (mean of student minus teacher over seeds and problems), "low"
+    and "high" (the bootstrap percentile interval of that mean at `level`), "se_problems" and
+    "se_seeds" (its standard error from the problems alone, seeds pooled, and from the seeds
+    alone, problems pooled), "margin", "seeds", "problems", "no_worse" (True when the interval
+    lies above -margin: the student falls short of its teacher by less than the margin), and
+    "verdict": "matches" if -margin < low and high < margin, "falls short" if high < -margin,
+    "passes" if low > margin, else "not resolved".
+    """
+    student = integer_array("student_correct", student_correct, ndim=2, low=0, high=2)
+    teacher = integer_array("teacher_correct", teacher_correct, ndim=1, low=0, high=2)
+    if student.shape[1] != teacher.shape[0]:
+        raise ValueError(
+            "student_correct must have one column per problem of teacher_correct, got "
+            f"{student.shape[1]} columns and {teacher.shape[0]} problems"
+        )
+    if student.size > MAX_CELLS:
+        raise ValueError(
+            f"student_correct must hold at most {MAX_CELLS:,} entries, got {student.size:,}"
+        )
+    margin = real_number("margin", margin, positive=True, maximum=1.0)
+    if margin >= 1.0:
+        raise ValueError(f"margin must be < 1 (a difference in accuracy), got {margin}")
+    resamples = size("resamples", resamples, minimum=100, maximum=MAX_RESAMPLES)
+    level = real_number("level", level, minimum=0.5, maximum=1.0)
+    if not 0.5 < level < 1.0:
+        raise ValueError(f"level must lie strictly between 0.5 and 1, got {level}")
+    seed = integer("seed", seed, minimum=0)
+    return _match_teacher(np.asarray(student), np.asarray(teacher), margin, resamples, level, seed)
+
+
+def _match_teacher(student, teacher, margin, resamples, level, seed) -> dict:
+    """Paired differences; a bootstrap over seeds and problems drawn as counts, so that each
+    resample's mean is one weighted sum: sum_s sum_p c_s d_sp c_p / (S P)."""
+    diff = student.astype(np.float64) - teacher.astype(np.float64)  # (seeds, problems)
+    n_seeds, n_problems = diff.shape
+    rng = np.random.default_rng(seed)
+    seed_counts = rng.multinomial(n_seeds, np.full(n_seeds, 1 / n_seeds), size=resamples)
+    problem_counts = rng.multinomial(n_problems, np.full(n_problems, 1 / n_problems), resamples)
+    means = np.einsum("bs,sp,bp->b", seed_counts, diff, problem_counts) / (n_seeds * n_problems)
+    tail = (1 - level) / 2
+    low, high = (float(q) for q in np.quantile(means, [tail, 1 - tail]))
+    by_problem, by_seed = diff.mean(0), diff.mean(1)
+    if low > -margin and high < margin:
+        verdict = "matches"
+    elif high < -margin:
+        verdict = "falls short"
+    elif low > margin:
+        verdict = "passes"
+    else:
+        verdict = "not resolved"
+    return {
+        "difference": float(diff.mean()),
+        "low": low,
+        "high": high,
+        "se_problems": float(by_problem.std(ddof=1) / np.sqrt(n_problems))
+        if n_problems > 1
+        else float("nan"),
+        "se_seeds": float(by_seed.std(ddof=1) / np.sqrt(n_seeds)) if n_seeds > 1 else float("nan"),
+        "margin": margin,
+        "seeds": n_seeds,
+        "problems": n_problems,
+        "no_worse": low > -margin,
+        "verdict": verdict,
+    }
+
+
+def copy_verdict(cost_to_90: float, beats_own_training: bool = True, line: float = 0.25) -> str:
+    """The rule of the claim "smaller models copy more powerful ones for a fraction of the costs".
+
+    Args:
+        cost_to_90: the compute, as a share of the teacher's training compute, by which the copy
+            reaches 90% of its teacher's held-out accuracy in every seed; inf when it never does
+            within the budget run.
+        beats_own_training: whether the copy beats training the same student itself (RL) at equal
+            compute.
+        line: the share below which the cost counts as a small fraction (the chapter: a quarter).
+
+    Returns "false" if the copy does not beat the student's own training; else "confirmed" if
+    `cost_to_90` < `line`, and "overstated" if it is more (the copy is complete, but not for a
+    small fraction) or inf (not complete within the budget).
+    """
+    if isinstance(cost_to_90, (float, np.floating)) and cost_to_90 == np.inf:
+        cost_to_90 = np.inf  # never reached within the budget: documented, not refused
+    else:
+        cost_to_90 = real_number("cost_to_90", cost_to_90, nonnegative=True)
+    beats_own_training = boolean("beats_own_training", beats_own_training)
+    line = real_number("line", line, positive=True)
+    if not beats_own_training:
+        return "false"
+    return "confirmed" if cost_to_90 < line else "overstated"
+
+
+def claim_verdict(with_cache: str, without_cache: str) -> str:
+    """One ledger verdict from the rule's two readings, sampling counted with a KV cache and
+    without. The claim does not say how sampling is counted: where the two readings agree, their
+    verdict; where they disagree, "recomputed" (the claim holds under a condition it leaves out,
+    which the ledger row states).
+
+    Args:
+        with_cache, without_cache: each one of "confirmed", "overstated", "false" (`copy_verdict`).
+    """
+    with_cache = one_of("with_cache", with_cache, RULE_VERDICTS)
+    without_cache = one_of("without_cache", without_cache, RULE_VERDICTS)
+    return with_cache if with_cache == without_cache else "recomputed"
