@@ -15,8 +15,9 @@ twin's final weights run through the FP8 forward pass, its loss relative to floa
 
 Run as `python -m labs.fp8.jax_twin --seeds 12` (under a minute on one CPU core); it writes
 `labs/fp8/data/jax_twins.json` with the command, versions, date and processor that made it,
-the curves of seeds 0 .. seeds-1 and per-seed summaries of them. Chapter 2 ("The backward pass in
-FP8", the JAX cell) checks its prose on the committed seeds and re-runs seeds 0-2 live.
+the curves of seeds 0 .. seeds-1 and per-seed summaries of them. Taught in chapter 2, "Re-tiling
+saved activations: why power-of-two scales" (the JAX cell at its end), which checks its prose on
+the committed seeds and re-runs seeds 0-2 live.
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ _TRAIN_STEPS = {name: _train_step(linear) for name, linear in LINEARS.items()}
 
 
 def _check_seeds(seeds) -> list[int]:
+    """`seeds` as a list of distinct ints in [0, 2**31), 1 to MAX_SEEDS of them."""
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, (Sequence, range)):
         raise TypeError(
             f"seeds must be a list, tuple or range of ints, got {validate.describe_value(seeds)}"
