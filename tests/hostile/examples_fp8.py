@@ -79,6 +79,12 @@ def _sweep_file():
     return str(resources.files("labs.fp8").joinpath("data/training_sweep.json"))
 
 
+def _twins_file():
+    from importlib import resources
+
+    return str(resources.files("labs.fp8").joinpath("data/jax_twins.json"))
+
+
 def _fp8_linear_layer():
     import labs.fp8.torch as ft
 
@@ -309,6 +315,10 @@ EXAMPLES = {
     "labs.fp8.recipes.compare_recipes": lambda: call(tensors=STEPS, history=2),
     "labs.fp8.sweep.load_sweep": lambda: call(path=_sweep_file(), name="training_sweep.json"),
     "labs.fp8.sweep.task_tokens": lambda: call(),
+    # two steps on one seed: the valid call compiles the three twins' steps
+    "labs.fp8.jax_twin.train_twins": lambda: call(seeds=[0], steps=2),
+    "labs.fp8.jax_twin.twin_data": lambda: call(seed=0),
+    "labs.fp8.jax_twin.load_twins": lambda: call(path=_twins_file()),
     "labs.fp8.cost.linear_layer_times": lambda: call(
         m=256, k=512, n=128, **PEAKS, weight_in_fp8=True, overlap_pass=False
     ),
