@@ -132,6 +132,38 @@ def test_the_narrow_router_has_rank_4_and_still_picks_within_groups():
     assert whole.mean() < 0.5, whole.mean()  # most tokens take parts of 3 groups or more
 
 
+RANKED = {  # name: (rank, router weights by hand: the factors' shapes, D = E = 32)
+    "fine, rank-2 router": (2, 32 * 2 + 2 * 32),
+    "fine, narrow router": (4, 32 * 4 + 4 * 32),
+    "fine, rank-8 router": (8, 32 * 8 + 8 * 32),
+    "fine, rank-16 router": (16, 32 * 16 + 16 * 32),
+    "fine, rank-4 router, 3 factors": (4, 32 * 24 + 24 * 4 + 4 * 32),
+    "fine, m=4": (32, 32 * 32),
+}
+
+
+def test_the_rank_controls_separate_rank_from_weight_count(committed):
+    """m = 4's experts under routers of rank 2 to 32: the rank read off 256 tokens' logits, the
+    weights counted from the layer's tensors, both against the shapes by hand. Rank 16 has the
+    plain router's weight count; the three-factor router has rank 4 with nearly 4x the weights."""
+    torch.manual_seed(3)
+    x = torch.randn(256, 32)
+    for name, (rank, weights) in RANKED.items():
+        layer = _layer(name)
+        routers = {pname: p for pname, p in layer.named_parameters() if "router" in pname}
+        assert sum(p.numel() for p in routers.values()) == weights == committed[
+            "router_weights"][name], name  # fmt: skip
+        scores = layer._scores(x).detach().numpy()
+        assert np.linalg.matrix_rank(scores, tol=1e-4) == rank, name
+        by_hand = x.numpy()
+        for p in routers.values():  # in order: router_in (, router_mid), router_out
+            by_hand = by_hand @ p.detach().numpy()
+        np.testing.assert_allclose(scores, by_hand, rtol=1e-4, atol=1e-4, err_msg=name)
+        assert len(committed["held_out"][name]) == committed["meta"]["seeds"], name
+    assert RANKED["fine, rank-16 router"][1] == RANKED["fine, m=4"][1]
+    assert RANKED["fine, rank-4 router, 3 factors"][1] > 3.8 * RANKED["fine, narrow router"][1]
+
+
 def test_an_unknown_router_is_named():
     with pytest.raises(ValueError, match="router"):
         _moe_layer(_moe_configs()["coarse"], "softmax")

@@ -1,7 +1,7 @@
 """Chapter 4's ablation of DeepSeekMoE's two architectural claims: fine-grained experts and a
 shared expert, at equal total and equal active expert parameters, on paired seeds.
 
-Run as `python -m labs.moe.granularity --seeds 8` (about six minutes of CPU time on one thread);
+Run as `python -m labs.moe.granularity --seeds 8` (about twelve minutes of CPU time on one thread);
 it writes `labs/moe/data/granularity_ablation.json` with the command, the library versions and the
 date that made it, which chapter 4 reads (`load_ablation`). The notebook re-runs one
 configuration live and checks that it falls inside the committed spread.
@@ -26,6 +26,16 @@ expert, so m = 4 has four times the coarse layer's router weights, 1,024 against
   router has m = 4's 1,024 weights (`labs.moe.torch._BestOfCentroidsMoE`);
 - fine, narrow router: m = 4's experts, scored by a rank-4 router (32 x 4 and 4 x 32), so the
   router has the coarse layer's 256 weights (`labs.moe.torch._LowRankRouterMoE`).
+
+The narrow router has rank 4 where the coarse one has rank 8, so four more separate the router's
+rank from its weight count, all with m = 4's experts (a two-factor router of rank r has 64 r
+weights here):
+
+- fine, rank-2, rank-8 and rank-16 router: 128, 512 and 1,024 weights; rank 16 has the plain
+  m = 4 router's weight count at half its rank (32);
+- fine, rank-4 router, 3 factors: rank 4 through (32 x 24, 24 x 4, 4 x 32), 992 weights, the
+  same functions as the narrow router with nearly four times its weights
+  (`labs.moe.torch._DeepLowRankRouterMoE`).
 
 Taught in chapter 4, "Fine-grained and shared experts, measured".
 """
@@ -75,10 +85,18 @@ CONFIGS = MappingProxyType({
     "no FFN": ("none", 0, 8, 16, 2),
     "coarse, wide router": ("moe", 0, 8, 16, 2),
     "fine, narrow router": ("moe", 0, 32, 4, 8),
+    "fine, rank-2 router": ("moe", 0, 32, 4, 8),
+    "fine, rank-8 router": ("moe", 0, 32, 4, 8),
+    "fine, rank-16 router": ("moe", 0, 32, 4, 8),
+    "fine, rank-4 router, 3 factors": ("moe", 0, 32, 4, 8),
 })  # fmt: skip
 
 # name: the router of `labs.moe.torch.ROUTERS`, where it is not the plain one (D x E)
-ROUTERS = MappingProxyType({"coarse, wide router": "best of 4", "fine, narrow router": "rank 4"})
+ROUTERS = MappingProxyType({
+    "coarse, wide router": "best of 4", "fine, narrow router": "rank 4",
+    "fine, rank-2 router": "rank 2", "fine, rank-8 router": "rank 8",
+    "fine, rank-16 router": "rank 16", "fine, rank-4 router, 3 factors": "rank 4, 3 factors",
+})  # fmt: skip
 
 
 def _config(name: str) -> MoEConfig:

@@ -241,7 +241,28 @@ class _LowRankRouterMoE(DeepSeekMoE):
         return (flat @ self.router_in) @ self.router_out
 
 
-ROUTERS = ("linear", "best of 4", "rank 4")  # the plain router and chapter 4's two controls
+class _DeepLowRankRouterMoE(DeepSeekMoE):
+    """A DeepSeekMoE whose router is a product of three factors, (D, h), (h, r) and (r, E): of rank
+    at most r, like `_LowRankRouterMoE`, but with h (D + r) + r E weights. Same set of functions
+    as the two-factor router of rank r, more weights to train: chapter 4's control that moves the
+    router's weight count while holding its rank (`labs.moe.granularity`). Each factor starts at
+    1/sqrt(fan-in) scale, so the logits start with the plain router's variance."""
+
+    def __init__(self, config: MoEConfig, rank: int, hidden: int):
+        super().__init__(config)
+        del self.router
+        d, e = self.config.d_model, self.config.n_routed
+        self.router_in = nn.Parameter(torch.empty(d, hidden).normal_(0.0, d**-0.5))
+        self.router_mid = nn.Parameter(torch.empty(hidden, rank).normal_(0.0, hidden**-0.5))
+        self.router_out = nn.Parameter(torch.empty(rank, e).normal_(0.0, rank**-0.5))
+
+    def _scores(self, flat: Float[Tensor, "T D"]) -> Float[Tensor, "T E"]:
+        return ((flat @ self.router_in) @ self.router_mid) @ self.router_out
+
+
+# the plain router and chapter 4's controls: wider, of rank 2 to 16 (two factors), and of rank 4
+# through three factors (D x 24, 24 x 4, 4 x E)
+ROUTERS = ("linear", "best of 4", "rank 4", "rank 2", "rank 8", "rank 16", "rank 4, 3 factors")
 
 
 def _moe_layer(config: MoEConfig, router: str = "linear") -> DeepSeekMoE:
@@ -250,6 +271,8 @@ def _moe_layer(config: MoEConfig, router: str = "linear") -> DeepSeekMoE:
         return DeepSeekMoE(config)
     if router == "best of 4":
         return _BestOfCentroidsMoE(config, per_expert=4)
-    if router == "rank 4":
-        return _LowRankRouterMoE(config, rank=4)
+    if router in ("rank 2", "rank 4", "rank 8", "rank 16"):
+        return _LowRankRouterMoE(config, rank=int(router.split()[1]))
+    if router == "rank 4, 3 factors":
+        return _DeepLowRankRouterMoE(config, rank=4, hidden=24)
     raise ValueError(f"router must be one of {ROUTERS}, got {router!r}")
