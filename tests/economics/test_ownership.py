@@ -273,3 +273,88 @@ def test_rent_or_own_plot_marks_the_breakeven_and_the_widget_builds():
     assert isinstance(rent_or_own(), ipywidgets.interactive)
     with pytest.raises(ValueError, match="purchase_usd"):
         rent_or_own(purchase_usd=500_000.0)  # outside the slider's range: refused, not clipped
+
+
+def test_rent_or_own_explorer_moves_the_breakeven_with_the_cost_of_capital(monkeypatch):
+    import matplotlib.pyplot as plt
+
+    import labs.economics.widgets as economics_widgets
+
+    real_plot = economics_widgets.plot_rent_or_own
+    drawn = []  # (inputs, u*) of every redraw, through the real plot
+
+    def record(**kwargs):
+        ax, u_star = real_plot(**kwargs)
+        drawn.append((kwargs, u_star, ax.get_lines()[0].get_ydata()))
+        plt.close(ax.figure)
+        return ax, u_star
+
+    monkeypatch.setattr(economics_widgets, "plot_rent_or_own", record)
+    busy = 226.75 / 278  # DeepSeek's average fleet over its peak fleet, 81.6 %
+    widget = economics_widgets.rent_or_own(marked_utilisation=busy)
+    controls = {c.description: c for c in widget.children if hasattr(c, "description")}
+    capital = controls["assumed cost of capital, /year"]
+    resale = controls["assumed resale, share of price"]
+    assert (capital.value, capital.min, capital.max) == (0.0, 0.0, 0.15)
+    assert (resale.value, resale.min, resale.max) == (0.0, 0.0, 0.5)
+    assert all(label.startswith("assumed ") for label in controls if label)
+
+    def by_hand(i, s, purchase=35_000.0, years=4.0):
+        # eq. (10'), written out here with plain powers: the level payment on P less the
+        # discounted resale; at i = 0 the straight line. Power 0.7 kW x 1.3 x $0.10, other $0.30.
+        if i == 0:
+            yearly = purchase * (1 - s) / years
+        else:
+            yearly = (purchase - s * purchase / (1 + i) ** years) * i / (1 - (1 + i) ** -years)
+        return yearly / 8760 + 0.7 * 1.3 * 0.10 + 0.30
+
+    # The opening draw is the chapter's: eq. (10), $1.39 an hour of life, break-even 69 % busy.
+    kwargs, u_star, curve = drawn[-1]
+    own = owned_usd_per_hour(purchase_usd=35_000.0, lifetime_years=4.0, power_w=700.0, pue=1.3,
+                             usd_per_kwh=0.10, other_usd_per_hour=0.30)  # fmt: skip
+    assert u_star == pytest.approx(own / 2.0, rel=1e-12)
+    assert u_star == pytest.approx(by_hand(0.0, 0.0) / 2.0, rel=1e-12)
+    assert round(own, 2) == 1.39 and round(u_star, 2) == 0.69 and curve[-1] == own
+    # 10 % a year moves the break-even past 81.6 % (owning stops paying there above ~9.3 %) ...
+    capital.value = 0.10
+    kwargs, u_star, _ = drawn[-1]
+    assert kwargs["interest_rate"] == 0.10 and kwargs["resale_share"] == 0.0
+    assert u_star == pytest.approx(by_hand(0.10, 0.0) / 2.0, rel=1e-12)
+    assert u_star > busy + 0.005  # 82.6 %: past the fleet's 81.6 % by a point
+    # ... and 5 % does not (the negative control: the capital term moves it by degrees).
+    capital.value = 0.05
+    assert busy - 0.03 > drawn[-1][1] == pytest.approx(by_hand(0.05, 0.0) / 2.0, rel=1e-12)
+    # A 20 % resale at 10 % a year pulls it back below the fleet's utilisation: 74.0 %.
+    capital.value = 0.10
+    resale.value = 0.2
+    kwargs, u_star, _ = drawn[-1]
+    assert (kwargs["interest_rate"], kwargs["resale_share"]) == (0.10, 0.2)
+    assert u_star == pytest.approx(by_hand(0.10, 0.2) / 2.0, rel=1e-12)
+    assert round(u_star, 3) == 0.740
+    plt.close("all")
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, words",
+    [
+        (dict(interest_rate=0.2), ValueError, "interest_rate must be <= 0.15"),
+        (dict(interest_rate=-0.01), ValueError, "interest_rate must be >= 0"),
+        (dict(interest_rate="5%"), TypeError, "interest_rate must be a real number"),
+        (dict(resale_share=0.6), ValueError, "resale_share must be <= 0.5"),
+        (dict(resale_share=math.nan), ValueError, "resale_share must be finite"),
+    ],
+)
+def test_rent_or_own_refuses_capital_inputs_its_sliders_would_clip(kwargs, error, words):
+    from labs.economics.widgets import rent_or_own
+
+    with pytest.raises(error, match=words):
+        rent_or_own(**kwargs)
+
+
+def test_rent_or_own_plot_refuses_bad_capital_inputs():
+    from labs.economics.widgets import plot_rent_or_own
+
+    with pytest.raises(ValueError, match="resale_share must be < 1"):
+        plot_rent_or_own(purchase_usd=35_040.0, rent_usd_per_hour=2.0, **ROUND, resale_share=1.0)
+    with pytest.raises(ValueError, match="interest_rate must be <= 1"):
+        plot_rent_or_own(purchase_usd=35_040.0, rent_usd_per_hour=2.0, **ROUND, interest_rate=5.0)

@@ -357,6 +357,8 @@ EXAMPLES = {
         usd_per_kwh=0.1,
         rent_usd_per_hour=2.0,
         other_usd_per_hour=0.3,
+        interest_rate=0.05,
+        resale_share=0.2,
         marked_utilisation=0.8,
     ),
     f"{_W}.rent_or_own": lambda: call(
@@ -368,6 +370,8 @@ EXAMPLES = {
         power_w=700.0,
         pue=1.3,
         marked_utilisation=0.8,
+        interest_rate=0.05,
+        resale_share=0.2,
     ),
 }
 

@@ -3,7 +3,7 @@
 
 Taught in chapter 7, "Explore" (the calculator sums up "What the $5.576M covers" and "Counting the
 work: 6ND and MFU"; the simulator is the model of "The shots argument"; rent or own plots eqs.
-(10)-(12) of "Rent or own? How busy the fleet is").
+(10)-(12) of "Rent or own? How busy the fleet is", with eq. (10')'s cost of capital and resale).
 """
 
 from __future__ import annotations
@@ -269,14 +269,22 @@ def plot_rent_or_own(
     usd_per_kwh: float,
     rent_usd_per_hour: float,
     other_usd_per_hour: float = 0.0,
+    interest_rate: float = 0.0,
+    resale_share: float = 0.0,
     marked_utilisation: float | None = None,
     ax=None,
 ):
     """Cost per useful GPU-hour against utilisation: rent flat, owning falling as c_own / u (eq.
-    11), the break-even u* of eq. (12) marked where it lies in (0, 1]. Returns (ax, u*)."""
+    11), the break-even u* of eq. (12) marked where it lies in (0, 1]. Returns (ax, u*).
+
+    `interest_rate` (a fraction a year) and `resale_share` (of the purchase price) put eq. (10')'s
+    capital charge in place of eq. (10)'s straight line, as in `owned_usd_per_hour`; at 0, the
+    defaults, the plot is eq. (10)'s.
+    """
     own = owned_usd_per_hour(
         purchase_usd=purchase_usd, lifetime_years=lifetime_years, power_w=power_w, pue=pue,
         usd_per_kwh=usd_per_kwh, other_usd_per_hour=other_usd_per_hour,
+        interest_rate=interest_rate, resale_share=resale_share,
     )  # fmt: skip
     u_star = breakeven_utilisation(own, rent_usd_per_hour)
     if marked_utilisation is not None:
@@ -287,13 +295,17 @@ def plot_rent_or_own(
         _, ax = new_figure()
     elif not isinstance(ax, Axes):
         raise TypeError(f"ax must be a matplotlib Axes or None, got {describe_value(ax)}")
+    # the capital terms are named on the curve only when they move it off eq. (10)
+    capital = ""
+    if interest_rate or resale_share:
+        capital = f" ({interest_rate:.1%} a year, {resale_share:.0%} resale)"
     u = np.linspace(0.1, 1.0, 91)
     ax.plot(u, [usd_per_useful_hour(own, float(x)) for x in u], color=PALETTE[0],
-            label=f"own: ${own:.2f} per hour of life / utilisation")  # fmt: skip
+            label=f"own{capital}: ${own:.2f} per hour of life / utilisation")  # fmt: skip
     ax.axhline(rent_usd_per_hour, color=PALETTE[1], label=f"rent: ${rent_usd_per_hour:.2f}")
     if u_star <= 1.0:
         ax.axvline(u_star, color="0.4", linestyle="--", linewidth=1,
-                   label=f"break-even: {u_star:.0%} busy")  # fmt: skip
+                   label=f"break-even: {u_star:.1%} busy")  # fmt: skip
     else:
         ax.set_title(f"owning never pays: break-even at {u_star:.0%} busy", fontsize=10)
     if marked_utilisation is not None:
@@ -315,37 +327,49 @@ def rent_or_own(
     power_w: float = 700.0,
     pue: float = 1.3,
     marked_utilisation: float | None = None,
+    *,
+    interest_rate: float = 0.0,
+    resale_share: float = 0.0,
 ):
-    """Sliders over the assumed purchase price, lifetime, rent, electricity and other costs;
-    plots `plot_rent_or_own`. Power and PUE stay fixed at the values given.
+    """Sliders over the assumed purchase price, lifetime, rent, electricity, other costs, cost of
+    capital and resale share; plots `plot_rent_or_own`. Power and PUE stay fixed at the values
+    given.
 
     Each slider's default must lie in its range ($5K..$100K, 1..8 years, $0.5..$5 an hour,
-    $0.02..$0.40 a kWh, $0..$1 an hour): a slider would clip a value outside it without a word.
+    $0.02..$0.40 a kWh, $0..$1 an hour, a cost of capital of 0..15 % a year as a fraction, a
+    resale share of 0..50 % of the price as a fraction): a slider would clip a value outside it
+    without a word. The cost of capital and the resale share default to 0, eq. (10)'s straight
+    line, so the explorer opens on the chapter's figures.
     """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
-    ranges = {
-        "purchase_usd": (5_000.0, 100_000.0, 1_000.0, "purchase, USD"),
-        "lifetime_years": (1.0, 8.0, 0.5, "lifetime, years"),
-        "rent_usd_per_hour": (0.5, 5.0, 0.05, "rent, $/GPU-hour"),
-        "usd_per_kwh": (0.02, 0.40, 0.01, "power, $/kWh"),
-        "other_usd_per_hour": (0.0, 1.0, 0.05, "other, $/GPU-hour"),
+    ranges = {  # name: (low, high, step, label, readout)
+        "purchase_usd": (5_000.0, 100_000.0, 1_000.0, "purchase, USD", ".0f"),
+        "lifetime_years": (1.0, 8.0, 0.5, "lifetime, years", ".1f"),
+        "rent_usd_per_hour": (0.5, 5.0, 0.05, "rent, $/GPU-hour", ".2f"),
+        "usd_per_kwh": (0.02, 0.40, 0.01, "power, $/kWh", ".2f"),
+        "other_usd_per_hour": (0.0, 1.0, 0.05, "other, $/GPU-hour", ".2f"),
+        "interest_rate": (0.0, 0.15, 0.005, "cost of capital, /year", ".1%"),
+        "resale_share": (0.0, 0.5, 0.05, "resale, share of price", ".0%"),
     }
     given = dict(purchase_usd=purchase_usd, lifetime_years=lifetime_years,
                  rent_usd_per_hour=rent_usd_per_hour, usd_per_kwh=usd_per_kwh,
-                 other_usd_per_hour=other_usd_per_hour)  # fmt: skip
+                 other_usd_per_hour=other_usd_per_hour, interest_rate=interest_rate,
+                 resale_share=resale_share)  # fmt: skip
     values = {k: real_number(k, v, minimum=ranges[k][0], maximum=ranges[k][1])
               for k, v in given.items()}  # fmt: skip
     # the fixed inputs and the marked utilisation are checked by a first, static drawing
     plot_rent_or_own(**values, power_w=power_w, pue=pue, marked_utilisation=marked_utilisation)
     plt.close()
-    style = {"description_width": "150px"}
-    layout = widgets.Layout(width="520px")
+    style = {"description_width": "170px"}
+    layout = widgets.Layout(width="540px")
+    # every input is an assumption of the course, not a published figure: the labels say so
     controls = {
-        k: widgets.FloatSlider(value=values[k], min=lo, max=hi, step=step, description=label,
-                               style=style, layout=layout, continuous_update=False)
-        for k, (lo, hi, step, label) in ranges.items()
+        k: widgets.FloatSlider(value=values[k], min=lo, max=hi, step=step,
+                               description=f"assumed {label}", style=style, layout=layout,
+                               readout_format=readout, continuous_update=False)
+        for k, (lo, hi, step, label, readout) in ranges.items()
     }  # fmt: skip
 
     def draw(**kwargs) -> None:
