@@ -127,7 +127,9 @@ def _config(kind):
         "max_sampling_rounds": 2,
     }
     if kind == "ppo":
-        fields.update(critic_lr=1e-3, gamma=1.0, gae_lambda=0.95, distinct_prompts=True)
+        fields.update(
+            critic_lr=1e-3, gamma=1.0, gae_lambda=0.95, distinct_prompts=True, kl_penalty="loss"
+        )
     return call(**fields)
 
 

@@ -51,6 +51,9 @@ MAX_COMPLETION = 2**20  # tokens: the longest max_completion_length "dr_grpo" ma
 MAX_ADVANTAGE = 1e4
 MAX_LOGIT = 1e4  # |logit| at most in kl_gradients: softmax's log-probabilities stay finite
 
+# Where PPO's KL penalty sits: in the per-token reward (eq. 2) or, as in GRPO, in the loss.
+KL_PENALTIES = ("reward", "loss")
+
 # How grpo_loss averages its per-token terms (TRL's `loss_type`, see labs.grpo.reference).
 LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo")
 
@@ -310,6 +313,7 @@ def check_ppo_fields(config) -> None:
     learning_rate("critic_lr", config.critic_lr)
     for name in ("gamma", "gae_lambda"):
         unit_interval(name, getattr(config, name))
+    one_of("kl_penalty", config.kl_penalty, KL_PENALTIES)
 
 
 # --- The policy, its sampler and the training loops -----------------------------------------------

@@ -76,14 +76,18 @@ class PPOConfig(GRPOConfig):
     so GRPO and PPO see as many completions. By default they are the same `prompts_per_step`
     questions GRPO draws at that step (same seed), each sampled `group_size` times: the fair
     comparison. `distinct_prompts=True` draws `samples_per_step` different questions instead,
-    one completion each (PPO's usual setting, 8x more distinct questions per step). The KL
-    penalty sits in the reward (DeepSeekMath eq. 2), advantages come from GAE over the
-    critic's values (Schulman et al. 2016)."""
+    one completion each (PPO's usual setting, 8x more distinct questions per step). Advantages
+    come from GAE over the critic's values (Schulman et al. 2016). `kl_penalty` says where the
+    KL penalty sits: "reward" (the default) puts -beta * log(pi_old / pi_ref) into each token's
+    reward (DeepSeekMath eq. 2), so it reaches the policy only through the advantages, fixed for
+    the batch's updates; "loss" leaves the reward alone and adds beta times the k3 estimate to
+    the loss, recomputed at every update, as GRPO does (eq. 3). With beta = 0 the two agree."""
 
     critic_lr: float = 1e-3
     gamma: float = 1.0
     gae_lambda: float = 0.95
     distinct_prompts: bool = False
+    kl_penalty: str = "reward"
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -2,7 +2,8 @@
 
 Same policy, task, reference, clip and number of sampled completions per step as `train_grpo`;
 the advantage comes from generalised advantage estimation over a learned value model, and the
-KL penalty sits in the per-token reward (DeepSeekMath eq. 2).
+KL penalty sits in the per-token reward (DeepSeekMath eq. 2), or, with
+`PPOConfig(kl_penalty="loss")`, in the loss as in GRPO.
 
 Taught in chapter 5, "The PPO baseline, with a critic". Reached as `labs.grpo.torch.train_ppo`.
 
@@ -85,8 +86,10 @@ def train_ppo(
 
     The critic starts from the policy's trunk with a new scalar head. Per-token reward:
     -beta * (log pi_old - log pi_ref), plus the task's reward on the last token (DeepSeekMath
-    eq. 2); advantages by GAE, whitened over the batch's tokens. `config` defaults to
-    `PPOConfig()`; `reference` to a frozen copy of `policy`.
+    eq. 2); advantages by GAE, whitened over the batch's tokens. With
+    `config.kl_penalty="loss"` the per-token reward is the task's alone and beta times the k3
+    estimate joins the loss instead, as in GRPO. `config` defaults to `PPOConfig()`;
+    `reference` to a frozen copy of `policy`.
     """
     config = PPOConfig() if config is None else check_config("config", config, PPOConfig)
     check_models(task, policy=policy)
@@ -111,6 +114,9 @@ def _train_ppo(
     tok, n, p_len = task.tokenizer, task.max_answer_tokens, task.prompt_length
     log = TrainLog()
     clip_high = config.clip_eps if config.clip_eps_high is None else config.clip_eps_high
+    # the KL penalty in each token's reward (eq. 2), or beta * k3 in the loss as in GRPO (eq. 3)
+    in_reward = config.kl_penalty == "reward"
+    beta_reward, beta_loss = (config.beta, 0.0) if in_reward else (0.0, config.beta)
     for step in progress(range(config.steps), desc=desc):
         _finite_weights(policy, step + 1, config.steps, config.lr)  # NaN weights would sample NaN
         start = time.process_time()
@@ -129,7 +135,7 @@ def _train_ppo(
             ref_logp = _completion_logprobs(reference, prompts, completions, config.temperature)
             old_logp = _completion_logprobs(policy, prompts, completions, config.temperature)
             values = critic._forward(seq[:, :-1]).squeeze(-1)[:, p_len - 1 :] * mask
-            token_rewards = -config.beta * (old_logp - ref_logp) * mask
+            token_rewards = -beta_reward * (old_logp - ref_logp) * mask
             last = mask.long().sum(dim=1) - 1
             token_rewards[torch.arange(len(last)), last] += rewards
             adv, returns = _gae(token_rewards, values, mask, config.gamma, config.gae_lambda)
@@ -146,7 +152,7 @@ def _train_ppo(
                     mask,
                     config.clip_eps,
                     clip_high,
-                    0.0,
+                    beta_loss,
                     None,
                     config.loss_type,
                     n,

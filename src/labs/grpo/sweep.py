@@ -54,6 +54,13 @@ new seed trains the two picks and, as the control, the defaults of both, from it
 the same questions. Run with `--first-seed 3 --seeds 5` (seeds 3-7); its default runs of seeds 3
 and 4 are those of `sweep_rerun.json`.
 
+`--task ppo_kl_loss` (`run_ppo_kl_loss_seed`, `load_sweep(task="ppo_kl_loss")`, about 15
+minutes for five seeds) asks why PPO drifts further than GRPO: on the held-out seeds, at the two
+PPO settings of `lr_heldout.json`, it trains PPO with its KL penalty moved from the per-token
+reward into the loss (`PPOConfig(kl_penalty="loss")`, beta times k3, as GRPO has it) and, as the
+control, the unchanged PPO again, from the seed's warm-up and on the same questions. Run with
+`--first-seed 3 --seeds 5`; its control runs are those of `lr_heldout.json`.
+
 Taught in chapter 5, "The ladder", "Reward hacking", "PPO against GRPO, made fair" and "pass@k
 and maj@k".
 """
@@ -102,6 +109,7 @@ _FILES = {
     "ppo_sensitivity": "ppo_sensitivity.json",  # six PPO settings, `--task ppo_sensitivity`
     "grpo_sensitivity": "grpo_sensitivity.json",  # GRPO at three lrs, `--task grpo_sensitivity`
     "lr_heldout": "lr_heldout.json",  # the chosen lrs on new seeds, `--task lr_heldout`
+    "ppo_kl_loss": "ppo_kl_loss.json",  # PPO with its KL penalty in the loss, `--task ppo_kl_loss`
 }
 PPO_LR_SCALES = (1 / 3, 1.0, 3.0)  # times GRPO's learning rate, BASE["lr"]
 PPO_CRITIC_LRS = (1e-3, 3e-3)  # PPOConfig's default first
@@ -113,8 +121,9 @@ def load_sweep(path: str | Path | None = None, *, task: str = "addition") -> dic
     second realizations `sweep_rerun.json` and `countdown_rerun.json`, "hacking": the reward-hacking
     runs `hacking.json`, "ppo_sensitivity": six PPO settings `ppo_sensitivity.json`,
     "grpo_sensitivity": GRPO at three learning rates `grpo_sensitivity.json`, "lr_heldout": the
-    settings `_select_learning_rates` picks, and the defaults, on new seeds `lr_heldout.json`), or
-    those at `path`."""
+    settings `_select_learning_rates` picks, and the defaults, on new seeds `lr_heldout.json`,
+    "ppo_kl_loss": PPO with the KL penalty in the loss beside the unchanged PPO, on those seeds
+    `ppo_kl_loss.json`), or those at `path`."""
     task = one_of("task", task, tuple(_FILES))
     name = _FILES[task]
     return read_results("labs.grpo", name, path)
@@ -287,12 +296,23 @@ def _grpo_at(task: AdditionTask, start, steps: int, seed: int, lr: float) -> dic
     return {name: {"lr": lr, **run}}
 
 
-def _ppo_at(task: AdditionTask, start, steps: int, seed: int, lr: float, critic_lr: float) -> dict:
+def _ppo_at(
+    task: AdditionTask,
+    start,
+    steps: int,
+    seed: int,
+    lr: float,
+    critic_lr: float,
+    kl_penalty: str = "reward",
+) -> dict:
     """PPO at policy `lr` and `critic_lr` from `start`: {"lr x<lr / BASE> critic <critic_lr>":
-    record}, pass@k left out."""
-    run = _ppo(task, start, steps, seed, lr=lr, critic_lr=critic_lr)
+    record}, pass@k left out; with `kl_penalty="loss"` (the KL penalty in the loss, not the
+    reward) the name ends in " kl in loss" and the record holds "kl_penalty"."""
+    run = _ppo(task, start, steps, seed, lr=lr, critic_lr=critic_lr, kl_penalty=kl_penalty)
     del run["at_k"]
     name = f"lr x{lr / BASE['lr']:.3g} critic {critic_lr:g}"
+    if kl_penalty != "reward":
+        name, run = f"{name} kl in {kl_penalty}", {"kl_penalty": kl_penalty, **run}
     print(f"seed {seed} ppo {name}: {run['held_out']} kl {run['final']['kl']:.3f} "
           f"cpu {run['cpu_seconds']:.1f}", flush=True)  # fmt: skip
     return {name: {"lr": lr, "critic_lr": critic_lr, **run}}
@@ -337,6 +357,22 @@ def run_lr_heldout_seed(task: AdditionTask, seed: int, steps: int) -> dict:
     return out
 
 
+def run_ppo_kl_loss_seed(task: AdditionTask, seed: int, steps: int) -> dict:
+    """Why does PPO drift further? At each PPO setting of `run_lr_heldout_seed` (the pick, then
+    the default), PPO with its KL penalty in the loss (beta * k3, as GRPO) and, as the control,
+    the unchanged PPO (penalty in the reward), from the seed's warm-up and on the same questions;
+    keyed as `_ppo_at` keys them, pass@k left out."""
+    chosen = _select_learning_rates()["ppo"]
+    start = new_policy(task, seed=seed)
+    _warm_up(start, task, WARM_UP, 64, 3e-3, seed)
+    out = {"before": {"held_out": _evaluate(start, task, task.held_out, 8, 0.1, 1)}, "ppo": {}}
+    default = (BASE["lr"], PPOConfig().critic_lr)
+    for lr, critic_lr in dict.fromkeys(((chosen["lr"], chosen["critic_lr"]), default)):
+        for placement in ("loss", "reward"):
+            out["ppo"].update(_ppo_at(task, start, steps, seed, lr, critic_lr, placement))
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m labs.grpo.sweep", description=__doc__)
     parser.add_argument("--seeds", type=int, default=5, help="how many seeds")
@@ -351,6 +387,7 @@ def main(argv: list[str] | None = None) -> None:
             "ppo_sensitivity",
             "grpo_sensitivity",
             "lr_heldout",
+            "ppo_kl_loss",
         ),
         default="addition",
     )
@@ -396,6 +433,15 @@ def main(argv: list[str] | None = None) -> None:
                 "ppo": {"lr": BASE["lr"], "critic_lr": PPOConfig().critic_lr},
             },
         )
+    if args.task == "ppo_kl_loss":
+        meta.update(
+            rungs={"grpo": dict(RUNGS["grpo"])},
+            ppo_settings=[
+                {k: v for k, v in _select_learning_rates()["ppo"].items() if k != "name"},
+                {"lr": BASE["lr"], "critic_lr": PPOConfig().critic_lr},
+            ],
+            kl_penalties=["loss", "reward"],
+        )
     results = {"meta": meta, "seeds": {}}
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         if args.task == "countdown":
@@ -408,6 +454,8 @@ def main(argv: list[str] | None = None) -> None:
             results["seeds"][str(seed)] = run_grpo_sensitivity_seed(task, seed, args.steps)
         elif args.task == "lr_heldout":
             results["seeds"][str(seed)] = run_lr_heldout_seed(task, seed, args.steps)
+        elif args.task == "ppo_kl_loss":
+            results["seeds"][str(seed)] = run_ppo_kl_loss_seed(task, seed, args.steps)
         else:
             results["seeds"][str(seed)] = run_seed(task, seed, args.steps)
         Path(args.out).write_text(json.dumps(results, indent=1))  # partial results survive
