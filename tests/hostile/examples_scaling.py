@@ -90,6 +90,13 @@ def _envelope_curves_file():
     return str(resources.files("labs.scaling").joinpath("data/envelope_curves.json"))
 
 
+def _two_seed_curves():
+    from labs.scaling.envelope_curves import load_envelope_curves
+
+    record = load_envelope_curves(path=_envelope_curves_file())
+    return {**record, "seeds": record["seeds"][:2], "curves": record["curves"][:2]}
+
+
 def _sweep_seeds_file():
     from importlib import resources
 
@@ -323,6 +330,7 @@ EXAMPLES = {
         c_range=(10.0, 1e5),
     ),
     f"{SCALING}.envelope_curves.load_envelope_curves": lambda: call(path=_envelope_curves_file()),
+    f"{SCALING}.envelope_curves.summarize_envelopes": lambda: call(record=_two_seed_curves()),
     # deepseek.py
     f"{SCALING}.deepseek.deepseek_flops_per_token": lambda: call(
         n_layer=30, d_model=4096, seq_len=4096
