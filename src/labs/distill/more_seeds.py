@@ -15,7 +15,8 @@ tuning search (`labs.distill.rl_tuning.run_setting`, the setting named in rl_tun
 It adds to data/more_seeds.json and never rewrites what the file holds: a seed and arm already
 there is skipped, and a value already there is kept bit for bit (`merge_seeds`). The file is
 rewritten after every seed, so an interrupted run keeps the seeds it finished. Each arm records
-its CPU seconds; the four sweep arms and the tuned run take about a minute a seed on one thread.
+its CPU seconds: on one thread the four sweep arms and the tuned run took 39 to 44 a seed in the
+committed record, the filtered copy ("correct") 43 to 49 more.
 """
 
 from __future__ import annotations
