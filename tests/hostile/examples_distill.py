@@ -301,6 +301,11 @@ EXAMPLES = {
         warm_up_steps=1,
         steps=1,
     ),  # fmt: skip
+    # labs.distill.more_seeds
+    "labs.distill.more_seeds.merge_seeds": lambda: call(
+        old={"4": {"distill": {"accuracy": [0.1, 0.2]}}},
+        new={"4": {"grpo": {"accuracy": [0.0]}}, "5": {"distill": {"accuracy": [0.3]}}},
+    ),
     # labs.distill.verdicts
     "labs.distill.verdicts.match_teacher": lambda: call(
         student_correct=np.array([[1, 0, 1, 1], [1, 1, 0, 1]]),
@@ -361,6 +366,12 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
             "-1 is the documented answer of a policy that wrote no well-formed number"
         )
         for name in ("teacher_answers", "student_answers")
+    },
+    **{
+        ("labs.distill.more_seeds.merge_seeds", name, "dict-empty"): (
+            "no seeds is valid: a new file holds none yet, and a run may add none"
+        )
+        for name in ("old", "new")
     },
     ("labs.distill.teacher.save_teacher", "record", "dict-empty"): (
         "an empty record is valid: save_teacher adds the sizes and versions itself"

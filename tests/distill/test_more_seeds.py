@@ -1,0 +1,76 @@
+"""The extra seeds of the comparison of distillation with GRPO (`labs.distill.more_seeds`): the
+merge never changes a record the file holds, and the committed record continues the sweep."""
+
+import json
+
+import pytest
+
+from labs.distill import more_seeds
+from labs.distill.more_seeds import DEFAULT_RESULTS, merge_seeds
+from labs.distill.rl_tuning import DEFAULT_RESULTS as TUNING_RESULTS
+from labs.distill.sweep import DEFAULT_RESULTS as SWEEP_RESULTS
+
+
+def test_merge_adds_seeds_and_arms_and_keeps_old_records_bit_for_bit():
+    old = json.loads(json.dumps({"4": {"distill": {"accuracy": [0.1, 0.1 + 0.2]}}}))
+    before = json.dumps(old)
+    merged = merge_seeds(old, {"4": {"grpo": {"accuracy": [0.0]}}, "5": {"distill": {"x": 1}}})
+    assert json.dumps(old) == before  # the argument is not modified
+    assert json.dumps(merged["4"]["distill"]) == json.dumps(old["4"]["distill"])
+    assert merged["4"]["distill"] is old["4"]["distill"]
+    assert sorted(merged) == ["4", "5"] and sorted(merged["4"]) == ["distill", "grpo"]
+    # the same record again is accepted; a different one for a kept seed and arm is refused
+    assert merge_seeds(merged, {"4": {"distill": {"accuracy": [0.1, 0.1 + 0.2]}}}) == merged
+    with pytest.raises(ValueError, match="seed '4', arm 'distill'"):
+        merge_seeds(merged, {"4": {"distill": {"accuracy": [0.1, 0.3]}}})
+
+
+@pytest.mark.parametrize("bad", [None, [], {"4": [1]}, {"4": None}])
+def test_merge_refuses_what_is_not_seeds_of_arms(bad):
+    with pytest.raises(TypeError, match="old must be a dict"):
+        merge_seeds(bad, {})
+    with pytest.raises(TypeError, match="new must be a dict"):
+        merge_seeds({}, bad)
+
+
+def test_the_script_appends_and_skips_what_the_file_holds(tmp_path, monkeypatch):
+    """Run twice with stand-in arms: the second run adds a seed and an arm and leaves the first
+    run's records byte for byte as they were written."""
+    calls = []
+
+    def fake_seed(task, teacher, seed, *, arms):
+        calls.append((seed, arms[0]))
+        return {arms[0]: {"accuracy": [seed / 7, len(calls) / 3]}}
+
+    out = tmp_path / "more_seeds.json"
+    monkeypatch.setattr(more_seeds, "DEFAULT_RESULTS", out)
+    monkeypatch.setattr(more_seeds, "run_seed", fake_seed)
+    monkeypatch.setattr(more_seeds, "load_teacher", lambda: (None, {}))
+    more_seeds._main(["4", "6", "--arms", "distill"])
+    first = json.loads(out.read_text())
+    more_seeds._main(["4", "7", "--arms", "distill", "control"])
+    second = json.loads(out.read_text())
+    for seed in ("4", "5"):
+        assert json.dumps(second["seeds"][seed]["distill"]) == json.dumps(
+            first["seeds"][seed]["distill"]
+        )
+    assert calls == [(4, "distill"), (5, "distill"), (4, "control"), (5, "control"),
+                     (6, "distill"), (6, "control")]  # fmt: skip
+    assert len(second["meta"]["runs"]) == 2
+
+
+def test_the_committed_seeds_continue_the_sweep_at_its_budgets():
+    """New seeds only (4 on), every arm at the FLOPs the sweep's seed 0 spent on it and the tuned
+    run at the search's budget: the extra seeds compare the arms at the same compute."""
+    extra = json.loads(DEFAULT_RESULTS.read_text())
+    sweep = json.loads(SWEEP_RESULTS.read_text())
+    tuning = json.loads(TUNING_RESULTS.read_text())
+    seeds = [int(s) for s in extra["seeds"]]
+    assert seeds == list(range(len(sweep["seeds"]), len(sweep["seeds"]) + len(seeds)))
+    assert len(seeds) >= 4 and extra["tuned_setting"] == tuning["best"]["name"]
+    tuned = next(e for e in tuning["settings"] if e["name"] == tuning["best"]["name"])
+    for record in extra["seeds"].values():
+        assert {"distill", "grpo", "control", "answers", "tuned"} <= set(record)
+        for arm in ("distill", "grpo", "control", "answers"):
+            assert record[arm]["flops"] == sweep["seeds"]["0"][arm]["flops"], arm
+        assert record["tuned"]["flops"] == tuned["runs"]["0"]["flops"]
