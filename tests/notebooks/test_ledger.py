@@ -169,3 +169,13 @@ def test_every_ledger_figure_appears_in_its_chapter(root):
             if not any(form in source for form in forms):
                 missing.setdefault(cells[0][:60], []).append(figure)
     assert not missing, missing
+
+
+def test_every_ledger_row_stays_readable(root):
+    """A row is a verdict with its evidence, not a section: at most 1,000 characters. Rows had
+    grown to 2,301 before the audit of note 37 cut them; a long one hides its own verdict."""
+    text = (root / "book" / "claims.md").read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(rows) > 20, len(rows)
+    long = [(len(row), row[:80]) for row in rows if len(row) > 1000]
+    assert not long, long
