@@ -1,7 +1,7 @@
 """Chapter 4's ablation of DeepSeekMoE's two architectural claims: fine-grained experts and a
 shared expert, at equal total and equal active expert parameters, on paired seeds.
 
-Run as `python -m labs.moe.granularity --seeds 8` (about 13 minutes of CPU time on one thread);
+Run as `python -m labs.moe.granularity --seeds 8` (about 14 minutes of CPU time on one thread);
 it writes `labs/moe/data/granularity_ablation.json` with the command, the library versions and the
 date that made it, which chapter 4 reads (`load_ablation`). The notebook re-runs one
 configuration live and checks that it falls inside the committed spread.
@@ -37,13 +37,14 @@ weights here):
   same functions as the narrow router with nearly four times its weights
   (`labs.moe.torch._DeepLowRankRouterMoE`).
 
-Three more ask why every factored router costs (`ROUTER_LR` scales the router's Adam learning
+Six more ask why every factored router costs (`ROUTER_LR` scales the router's Adam learning
 rate alone, the rest keeping lr 0.01):
 
 - fine, rank-32 router: two full 32 x 32 factors (2,048 weights), which express every function the
   plain router can: if it too ends above the plain router, factoring costs, not rank;
 - fine, rank-16 router at router lr x1/3 and x3, and the plain m = 4 router at the same two (the
-  control: does any router gain from another step size, or only the factored one?).
+  control: does any router gain from another step size, or only the factored one?);
+- fine, rank-32 router at router lr x1/3: do the two full factors recover with a smaller step?
 
 `--only NAME [NAME ...]` runs just those configurations and merges them into the file at `--out`
 (made with the same seeds and settings): every other entry is kept as it was, bit for bit. A
@@ -107,6 +108,7 @@ CONFIGS = MappingProxyType({
     "fine, rank-16 router, router lr x3": ("moe", 0, 32, 4, 8),
     "fine, m=4, router lr x1/3": ("moe", 0, 32, 4, 8),
     "fine, m=4, router lr x3": ("moe", 0, 32, 4, 8),
+    "fine, rank-32 router, router lr x1/3": ("moe", 0, 32, 4, 8),
 })  # fmt: skip
 
 # name: the router of `labs.moe.torch.ROUTERS`, where it is not the plain one (D x E)
@@ -116,12 +118,14 @@ ROUTERS = MappingProxyType({
     "fine, rank-16 router": "rank 16", "fine, rank-4 router, 3 factors": "rank 4, 3 factors",
     "fine, rank-32 router": "rank 32", "fine, rank-16 router, router lr x1/3": "rank 16",
     "fine, rank-16 router, router lr x3": "rank 16",
+    "fine, rank-32 router, router lr x1/3": "rank 32",
 })  # fmt: skip
 
 # name: the factor on the router's learning rate (its weights' own Adam group), where it is not 1
 ROUTER_LR = MappingProxyType({
     "fine, rank-16 router, router lr x1/3": 1 / 3, "fine, rank-16 router, router lr x3": 3.0,
     "fine, m=4, router lr x1/3": 1 / 3, "fine, m=4, router lr x3": 3.0,
+    "fine, rank-32 router, router lr x1/3": 1 / 3,
 })  # fmt: skip
 
 
