@@ -3,6 +3,8 @@ budgets counted from the layers' own weights, one run reproduced, and bad input.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -53,6 +55,7 @@ def test_the_committed_ablation_names_its_command_versions_and_configurations(co
     assert meta["settings"] == dict(gran.SETTINGS)
     assert meta["configs"] == {name: list(spec) for name, spec in gran.CONFIGS.items()}
     assert meta["routers"] == dict(gran.ROUTERS)
+    assert meta["router_lr"] == dict(gran.ROUTER_LR)
     assert committed["best_loss"] == pytest.approx(best_loss(), rel=1e-12)
     assert set(committed["held_out"]) == set(gran.CONFIGS)
     for name, losses in committed["held_out"].items():
@@ -138,6 +141,7 @@ RANKED = {  # name: (rank, router weights by hand: the factors' shapes, D = E = 
     "fine, rank-8 router": (8, 32 * 8 + 8 * 32),
     "fine, rank-16 router": (16, 32 * 16 + 16 * 32),
     "fine, rank-4 router, 3 factors": (4, 32 * 24 + 24 * 4 + 4 * 32),
+    "fine, rank-32 router": (32, 32 * 32 + 32 * 32),
     "fine, m=4": (32, 32 * 32),
 }
 
@@ -161,6 +165,7 @@ def test_the_rank_controls_separate_rank_from_weight_count(committed):
         np.testing.assert_allclose(scores, by_hand, rtol=1e-4, atol=1e-4, err_msg=name)
         assert len(committed["held_out"][name]) == committed["meta"]["seeds"], name
     assert RANKED["fine, rank-16 router"][1] == RANKED["fine, m=4"][1]
+    assert RANKED["fine, rank-32 router"][1] == 2 * RANKED["fine, m=4"][1]  # full rank, 2 factors
     assert RANKED["fine, rank-4 router, 3 factors"][1] > 3.8 * RANKED["fine, narrow router"][1]
 
 
@@ -193,6 +198,54 @@ def test_paired_differences_are_seed_by_seed(committed):
     assert gap.shape == (committed["meta"]["seeds"],)
     assert (gap > 0.1).all()  # an MoE of any grain beats no FFN by a wide margin
     assert (gran.paired_differences("coarse", "no FFN", committed) == -gap).all()
+
+
+def test_only_reruns_the_named_configurations_and_keeps_the_rest_bit_for_bit(committed, tmp_path):
+    """The committed file cut to 1 seed and 2 steps, every held-out loss overwritten by a value
+    no run gives; `--only` two configurations into it: those two come back equal to lone runs
+    (a run does not depend on which others run), every other entry keeps its value."""
+    record = json.loads(json.dumps(committed))
+    record["meta"] |= {"seeds": 1, "settings": {**gran.SETTINGS, "steps": 2}}
+    record["held_out"] = {name: [1.0 + len(name)] for name in record["held_out"]}
+    record["final_imbalance"] = {name: v[:1] for name, v in record["final_imbalance"].items()}
+    part = tmp_path / "part.json"
+    part.write_text(json.dumps(record))
+    only = ["fine, rank-32 router", "fine, m=4, router lr x3"]
+    gran.main(["--seeds", "1", "--steps", "2", "--out", str(part), "--only", *only])
+    after = gran.load_ablation(part)
+    names = set(record["held_out"]) | set(only)
+    assert list(after["held_out"]) == [name for name in gran.CONFIGS if name in names]
+    for name in after["held_out"]:
+        if name in only:
+            alone = gran.run_ablation(name, seed=0, steps=2)
+            assert after["held_out"][name] == [alone["held_out"]], name
+            assert after["final_imbalance"][name] == [np.mean(alone["imbalance"][-20:])], name
+        else:
+            assert after["held_out"][name] == [1.0 + len(name)], name
+            assert after["final_imbalance"].get(name) == record["final_imbalance"].get(name)
+    assert after["meta"]["command"] == committed["meta"]["command"]
+    assert after["meta"]["additions"][-1]["configs"] == only
+    # the router's learning rate moved the run: x3 differs from the plain router, same seed
+    assert after["held_out"][only[1]] != [gran.run_ablation("fine, m=4", 0, 2)["held_out"]]
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["--only", "finest"], "--only must name configurations"),
+        (["--only", "coarse", "coarse"], "--only must name each configuration once"),
+        (["--only", "coarse", "--out", "nowhere.json"], "--only merges into an existing"),
+        (["--only", "coarse", "--seeds", "3"], "same seeds"),
+        (["--only", "coarse", "--steps", "5"], "same settings"),
+        (["--steps", "0"], "--steps must be between"),
+    ],
+)
+def test_bad_command_lines_are_named(argv, match, capsys):
+    """Each refused before any run: the committed file (8 seeds, 600 steps) is the default --out
+    and stays untouched."""
+    with pytest.raises(SystemExit):
+        gran.main(argv)
+    assert match in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

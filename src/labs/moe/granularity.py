@@ -1,7 +1,7 @@
 """Chapter 4's ablation of DeepSeekMoE's two architectural claims: fine-grained experts and a
 shared expert, at equal total and equal active expert parameters, on paired seeds.
 
-Run as `python -m labs.moe.granularity --seeds 8` (about twelve minutes of CPU time on one thread);
+Run as `python -m labs.moe.granularity --seeds 8` (about 14 minutes of CPU time on one thread);
 it writes `labs/moe/data/granularity_ablation.json` with the command, the library versions and the
 date that made it, which chapter 4 reads (`load_ablation`). The notebook re-runs one
 configuration live and checks that it falls inside the committed spread.
@@ -37,6 +37,19 @@ weights here):
   same functions as the narrow router with nearly four times its weights
   (`labs.moe.torch._DeepLowRankRouterMoE`).
 
+Six more ask why every factored router costs (`ROUTER_LR` scales the router's Adam learning
+rate alone, the rest keeping lr 0.01):
+
+- fine, rank-32 router: two full 32 x 32 factors (2,048 weights), which express every function the
+  plain router can: if it too ends above the plain router, factoring costs, not rank;
+- fine, rank-16 router at router lr x1/3 and x3, and the plain m = 4 router at the same two (the
+  control: does any router gain from another step size, or only the factored one?);
+- fine, rank-32 router at router lr x1/3: do the two full factors recover with a smaller step?
+
+`--only NAME [NAME ...]` runs just those configurations and merges them into the file at `--out`
+(made with the same seeds and settings): every other entry is kept as it was, bit for bit. A
+run's result does not depend on which others run (`_train` seeds torch afresh for each run).
+
 Taught in chapter 4, "Fine-grained and shared experts, measured".
 """
 
@@ -61,6 +74,7 @@ from labs.moe.training import _one_thread, _train, best_loss
 __all__ = [
     "CONFIGS",
     "ROUTERS",
+    "ROUTER_LR",
     "SETTINGS",
     "expert_parameters",
     "load_ablation",
@@ -89,6 +103,12 @@ CONFIGS = MappingProxyType({
     "fine, rank-8 router": ("moe", 0, 32, 4, 8),
     "fine, rank-16 router": ("moe", 0, 32, 4, 8),
     "fine, rank-4 router, 3 factors": ("moe", 0, 32, 4, 8),
+    "fine, rank-32 router": ("moe", 0, 32, 4, 8),
+    "fine, rank-16 router, router lr x1/3": ("moe", 0, 32, 4, 8),
+    "fine, rank-16 router, router lr x3": ("moe", 0, 32, 4, 8),
+    "fine, m=4, router lr x1/3": ("moe", 0, 32, 4, 8),
+    "fine, m=4, router lr x3": ("moe", 0, 32, 4, 8),
+    "fine, rank-32 router, router lr x1/3": ("moe", 0, 32, 4, 8),
 })  # fmt: skip
 
 # name: the router of `labs.moe.torch.ROUTERS`, where it is not the plain one (D x E)
@@ -96,6 +116,16 @@ ROUTERS = MappingProxyType({
     "coarse, wide router": "best of 4", "fine, narrow router": "rank 4",
     "fine, rank-2 router": "rank 2", "fine, rank-8 router": "rank 8",
     "fine, rank-16 router": "rank 16", "fine, rank-4 router, 3 factors": "rank 4, 3 factors",
+    "fine, rank-32 router": "rank 32", "fine, rank-16 router, router lr x1/3": "rank 16",
+    "fine, rank-16 router, router lr x3": "rank 16",
+    "fine, rank-32 router, router lr x1/3": "rank 32",
+})  # fmt: skip
+
+# name: the factor on the router's learning rate (its weights' own Adam group), where it is not 1
+ROUTER_LR = MappingProxyType({
+    "fine, rank-16 router, router lr x1/3": 1 / 3, "fine, rank-16 router, router lr x3": 3.0,
+    "fine, m=4, router lr x1/3": 1 / 3, "fine, m=4, router lr x3": 3.0,
+    "fine, rank-32 router, router lr x1/3": 1 / 3,
 })  # fmt: skip
 
 
@@ -130,7 +160,7 @@ def run_ablation(name: str, seed: int = 0, steps: int | None = None) -> MappingP
             balancing=s["balancing"], steps=steps, seed=seed, config=_config(name),
             vocab=s["vocab"], order=s["order"], batch=s["batch"], gamma=s["gamma"], alpha=0.0,
             skew=s["skew"], kind=CONFIGS[name][0], lr=s["lr"], init_noise=0.0,
-            router=ROUTERS.get(name, "linear"),
+            router=ROUTERS.get(name, "linear"), router_lr=ROUTER_LR.get(name, 1.0),
         )  # fmt: skip
     return finite_result("the training curves", curves, inputs={"name": name, "seed": seed})
 
@@ -176,31 +206,90 @@ def load_ablation(path: str | Path | None = None) -> dict:
     return read_results("labs.moe", "granularity_ablation.json", path)
 
 
+def _merge(old: dict, new: dict, only: list[str]) -> dict:
+    """`old` with the runs of `only` taken from `new` (held_out, final_imbalance), the rest kept
+    as it was; meta keeps the old command, date and versions, and adds an entry under
+    "additions" for this run. Raises ValueError where the two were not made alike."""
+    for key in ("settings", "seeds"):
+        if old["meta"].get(key) != new["meta"][key]:
+            raise ValueError(
+                f"--out must hold an ablation of the same {key} to merge into, got "
+                f"{old['meta'].get(key)!r} there and {new['meta'][key]!r} here"
+            )
+    for key in ("parameters", "router_weights"):
+        for name, count in old[key].items():
+            if name in new[key] and new[key][name] != count:
+                raise ValueError(f"{key} of {name!r} changed: {count} there, {new[key][name]} here")
+    merged = {key: dict(old[key]) for key in ("held_out", "final_imbalance")}
+    for key in merged:
+        for name in only:
+            merged[key].pop(name, None)
+            if name in new[key]:
+                merged[key][name] = new[key][name]
+    order = [*CONFIGS, *(n for n in old["held_out"] if n not in CONFIGS)]
+    meta = dict(old["meta"])
+    addition = {k: new["meta"][k] for k in ("command", "date", "versions", "machine")}
+    addition["configs"] = list(only)  # the command joins them with spaces: here, one by one
+    meta["additions"] = [*old["meta"].get("additions", []), addition]
+    for key in ("configs", "routers", "router_lr"):
+        meta[key] = new["meta"][key]
+    return {
+        "meta": meta, "best_loss": old["best_loss"],
+        "parameters": {**old["parameters"], **new["parameters"]},
+        "router_weights": {**old["router_weights"], **new["router_weights"]},
+        "held_out": {n: merged["held_out"][n] for n in order if n in merged["held_out"]},
+        "final_imbalance": {n: merged["final_imbalance"][n] for n in order
+                            if n in merged["final_imbalance"]},
+    }  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m labs.moe.granularity", description=__doc__)
     parser.add_argument("--seeds", type=int, default=8, help="seeds 0 .. seeds-1")
     parser.add_argument("--out", default=None, help="default: data/granularity_ablation.json")
+    parser.add_argument("--only", nargs="+", metavar="NAME", default=None,
+                        help="run only these configurations and merge them into --out")  # fmt: skip
+    parser.add_argument("--steps", type=int, default=SETTINGS["steps"],
+                        help="steps per run (the committed file: the default)")  # fmt: skip
     args = parser.parse_args(argv)
     if not 1 <= args.seeds <= 100:
         parser.error(f"--seeds must be between 1 and 100, got {args.seeds}")
+    if not 1 <= args.steps <= 100_000:
+        parser.error(f"--steps must be between 1 and 100000, got {args.steps}")
+    names = list(CONFIGS)
     out = Path(args.out or Path(__file__).parent / "data" / "granularity_ablation.json")
+    if args.only is not None:
+        unknown = [name for name in args.only if name not in CONFIGS]
+        if unknown:
+            parser.error(f"--only must name configurations of {list(CONFIGS)}, got {unknown}")
+        if len(set(args.only)) != len(args.only):
+            parser.error(f"--only must name each configuration once, got {args.only}")
+        if not out.is_file():
+            parser.error(f"--only merges into an existing --out file, got {str(out)!r}")
+        names = list(args.only)
     os.environ.setdefault("LABS_PROGRESS", "off")
     meta = {
         **provenance("labs.moe.granularity", argv),
         "torch_threads": 1,
-        "settings": dict(SETTINGS),
+        "settings": {**SETTINGS, "steps": args.steps},
         "seeds": args.seeds,
         "configs": {name: list(spec) for name, spec in CONFIGS.items()},
         "routers": dict(ROUTERS),
+        "router_lr": dict(ROUTER_LR),
     }
-    parameters = {name: expert_parameters(_config(name)) for name in CONFIGS
+    parameters = {name: expert_parameters(_config(name)) for name in names
                   if CONFIGS[name][0] == "moe"}  # fmt: skip
     routers = {name: _router_weights(name) for name in parameters}
     results = {"meta": meta, "best_loss": best_loss(), "parameters": parameters,
                "router_weights": routers, "held_out": {}, "final_imbalance": {}}  # fmt: skip
-    for name in CONFIGS:
+    if args.only is not None:  # check before the runs that the file can take them
+        try:
+            _merge(load_ablation(out), results, names)
+        except ValueError as error:
+            parser.error(str(error))
+    for name in names:
         for seed in range(args.seeds):
-            run = run_ablation(name, seed)
+            run = run_ablation(name, seed, steps=args.steps)
             results["held_out"].setdefault(name, []).append(run["held_out"])
             line = f"{name}, seed {seed}: held-out {run['held_out']:.4f}"
             if "imbalance" in run:
@@ -208,6 +297,8 @@ def main(argv: list[str] | None = None) -> None:
                 results["final_imbalance"].setdefault(name, []).append(imbalance)
                 line += f", imbalance {imbalance:.2f}"
             print(line, flush=True)
+    if args.only is not None:
+        results = _merge(load_ablation(out), results, names)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1) + "\n")
     print(f"wrote {out}")

@@ -260,9 +260,11 @@ class _DeepLowRankRouterMoE(DeepSeekMoE):
         return ((flat @ self.router_in) @ self.router_mid) @ self.router_out
 
 
-# the plain router and chapter 4's controls: wider, of rank 2 to 16 (two factors), and of rank 4
-# through three factors (D x 24, 24 x 4, 4 x E)
-ROUTERS = ("linear", "best of 4", "rank 4", "rank 2", "rank 8", "rank 16", "rank 4, 3 factors")
+# the plain router and chapter 4's controls: wider, of rank 2 to 32 (two factors; rank 32 = D = E
+# is full rank, the plain router's functions as a product), and of rank 4 through three factors
+# (D x 24, 24 x 4, 4 x E)
+ROUTERS = ("linear", "best of 4", "rank 4", "rank 2", "rank 8", "rank 16", "rank 4, 3 factors",
+           "rank 32")  # fmt: skip
 
 
 def _moe_layer(config: MoEConfig, router: str = "linear") -> DeepSeekMoE:
@@ -271,7 +273,7 @@ def _moe_layer(config: MoEConfig, router: str = "linear") -> DeepSeekMoE:
         return DeepSeekMoE(config)
     if router == "best of 4":
         return _BestOfCentroidsMoE(config, per_expert=4)
-    if router in ("rank 2", "rank 4", "rank 8", "rank 16"):
+    if router in ("rank 2", "rank 4", "rank 8", "rank 16", "rank 32"):
         return _LowRankRouterMoE(config, rank=int(router.split()[1]))
     if router == "rank 4, 3 factors":
         return _DeepLowRankRouterMoE(config, rank=4, hidden=24)

@@ -228,9 +228,10 @@ def train_tiny_lm(
 
 
 def _train(balancing, steps, seed, config, vocab, order, batch, gamma, alpha, skew, kind, lr,
-           init_noise, router="linear"):  # fmt: skip
+           init_noise, router="linear", router_lr=1.0):  # fmt: skip
     """The loop: sample contexts and next tokens, step Adam, then (bias) move the routing bias.
-    `router` picks the MoE's router from `labs.moe.torch.ROUTERS` (chapter 4's ablation)."""
+    `router` picks the MoE's router from `labs.moe.torch.ROUTERS` (chapter 4's ablation);
+    `router_lr` multiplies the learning rate of the router's weights only (1: one Adam group)."""
     torch.manual_seed(seed)
     table = torch.as_tensor(_chain(vocab, order, 0), dtype=torch.float32)
     digits = vocab ** torch.arange(order - 1, -1, -1)  # context index = sum of token x digit
@@ -241,7 +242,15 @@ def _train(balancing, steps, seed, config, vocab, order, batch, gamma, alpha, sk
         with torch.no_grad():
             for weight in model.parameters():
                 weight.mul_(1 + init_noise * torch.randn(weight.shape, generator=noise))
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    if router_lr == 1.0:
+        opt = torch.optim.Adam(model.parameters(), lr=lr)
+    else:  # the router's weights (named moe.router*) in a group of their own
+        named = list(model.named_parameters())
+        routing = [p for n, p in named if n.startswith("moe.router")]
+        rest = [p for n, p in named if not n.startswith("moe.router")]
+        if not routing:
+            raise ValueError(f"router_lr needs an MoE with a router, got ffn {kind!r}")
+        opt = torch.optim.Adam([{"params": rest}, {"params": routing, "lr": lr * router_lr}], lr=lr)
     e, moe = config.n_routed, kind == "moe"
     loss_log, load_log, seconds = np.zeros(steps), np.zeros((steps, e)), np.zeros(steps)
     affinity_log, bias_log = np.zeros((steps, e)), np.zeros((steps, e))
