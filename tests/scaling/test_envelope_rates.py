@@ -217,7 +217,8 @@ def test_first_seed_appends_what_one_longer_run_would_write(tmp_path, monkeypatc
     for key in ("seeds", "curves", "loss", "summaries"):
         assert merged[key] == whole[key], key
     assert merged["curves"][:2] == before["curves"] and merged["meta"] == {
-        **before["meta"], "extended": [merged["meta"]["extended"][0]]
+        **before["meta"],
+        "extended": [merged["meta"]["extended"][0]],
     }
     assert merged["meta"]["extended"][0]["seeds"] == [2, 3]
     assert merged["curves"][2] != merged["curves"][1]  # the stand-in differs from seed to seed
