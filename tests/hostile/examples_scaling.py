@@ -97,6 +97,16 @@ def _two_seed_curves():
     return {**record, "seeds": record["seeds"][:2], "curves": record["curves"][:2]}
 
 
+def _split_curves():
+    """Seeds 0-1 and 2-3 of the committed curves: a file and the seeds that extend it."""
+    from labs.scaling.envelope_curves import load_envelope_curves
+
+    record = load_envelope_curves(path=_envelope_curves_file())
+    part = {key: record[key][:4] for key in ("seeds", "curves", "loss")}
+    first = {**record, **{key: v[:2] for key, v in part.items()}}
+    return first, {**record, **{key: v[2:] for key, v in part.items()}}
+
+
 def _sweep_seeds_file():
     from importlib import resources
 
@@ -331,6 +341,9 @@ EXAMPLES = {
     ),
     f"{SCALING}.envelope_curves.load_envelope_curves": lambda: call(path=_envelope_curves_file()),
     f"{SCALING}.envelope_curves.summarize_envelopes": lambda: call(record=_two_seed_curves()),
+    f"{SCALING}.envelope_curves.add_seeds": lambda: call(
+        **dict(zip(("record", "extra"), _split_curves(), strict=True))
+    ),
     # deepseek.py
     f"{SCALING}.deepseek.deepseek_flops_per_token": lambda: call(
         n_layer=30, d_model=4096, seq_len=4096

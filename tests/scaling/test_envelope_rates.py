@@ -10,6 +10,7 @@ from labs.scaling.envelope import envelope_optimal
 from labs.scaling.envelope_curves import (
     BLOCK,
     OTHER_RATES,
+    add_seeds,
     load_envelope_curves,
     main,
     summarize_envelopes,
@@ -59,9 +60,11 @@ def test_the_summaries_follow_from_the_curves(rate):
         assert (row["a_reversed"] is None) == math.isnan(ctl.a)
 
 
-def test_one_run_of_seed_0_retrains_to_the_committed_curve(rate=OTHER_RATES[0]):
-    """Width 4, 200 steps, seed 0 at peak_lr 0.01, retrained here (about a second on an idle
-    core; one file only, to keep the suite short)."""
+@pytest.mark.parametrize("seed", [0, 4])
+def test_one_run_of_a_seed_retrains_to_the_committed_curve(seed, rate=OTHER_RATES[0]):
+    """Width 4, 200 steps at peak_lr 0.01, retrained here (about a second each on an idle core;
+    one file only, to keep the suite short): seed 0 from the first command, seed 4 from the
+    one that appended seeds 4-7 (`--first-seed 4`), so the appended seeds are the same runs."""
     from labs.scaling import TinyLMConfig
     from labs.scaling.lm import make_corpus
     from labs.scaling.torch import train_run
@@ -69,12 +72,94 @@ def test_one_run_of_seed_0_retrains_to_the_committed_curve(rate=OTHER_RATES[0]):
     record = load_envelope_curves(peak_lr=rate)
     corpus = make_corpus(train_tokens=SETTINGS["train_tokens"], seed=SETTINGS["corpus_seed"])
     config = TinyLMConfig(d_model=4, n_heads=1)
-    curve, evals = train_run(config, corpus, 200, peak_lr=rate, seed=0, device="cpu")
+    curve, evals = train_run(config, corpus, 200, peak_lr=rate, seed=seed, device="cpu")
     run = (np.array(record["d_model"]) == 4) & (np.array(record["steps"]) == 200)
-    r = np.flatnonzero(run)[0]
-    assert evals[200] == pytest.approx(record["loss"][0][r], rel=1e-5)
-    np.testing.assert_allclose(curve.reshape(-1, BLOCK).mean(axis=1), record["curves"][0][r],
+    r, s = np.flatnonzero(run)[0], record["seeds"].index(seed)
+    assert evals[200] == pytest.approx(record["loss"][s][r], rel=1e-5)
+    np.testing.assert_allclose(curve.reshape(-1, BLOCK).mean(axis=1), record["curves"][s][r],
                                atol=2e-5)  # fmt: skip
+    other = record["curves"][s - 1][r]  # control: the neighbouring seed's curve is not this one
+    assert np.abs(curve.reshape(-1, BLOCK).mean(axis=1) - other).max() > 1e-3
+
+
+def test_the_lr001_file_was_extended_to_eight_seeds():
+    record = load_envelope_curves(peak_lr=OTHER_RATES[0])
+    assert record["seeds"] == list(range(8)) and len(record["summaries"]) == 8
+    [added] = record["meta"]["extended"]
+    assert "--first-seed 4" in added["command"] and "--peak-lr 0.01" in added["command"]
+    assert added["seeds"] == [4, 5, 6, 7]
+    assert added["settings"] == record["meta"]["settings"]
+    assert "--first-seed" not in record["meta"]["command"]  # seeds 0-3 keep their own record
+
+
+def _split(record, at, end):
+    """Seeds 0 .. at-1 of a curves file, and seeds at .. end-1 as the seeds that extend it."""
+    cut = {key: record[key][:end] for key in ("seeds", "curves", "loss")}
+    return ({**record, **{key: v[:at] for key, v in cut.items()}},
+            {**record, **{key: v[at:] for key, v in cut.items()}})  # fmt: skip
+
+
+def test_add_seeds_appends_and_keeps_the_first_seeds_bit_for_bit():
+    """A tiny merge: seeds 0-1 of the chapter's file extended by its seeds 2-3 gives back the
+    file's first four seeds, and the first two serialise to the same JSON text as before."""
+    import json
+
+    record = load_envelope_curves()
+    first, extra = _split(record, 2, 4)
+    extra = {**extra, "meta": {**record["meta"], "command": "x --first-seed 2"}}
+    merged = add_seeds(first, extra)
+    assert merged["seeds"] == [0, 1, 2, 3] and first["seeds"] == [0, 1]  # inputs unchanged
+    assert merged["curves"] == record["curves"][:4] and merged["loss"] == record["loss"][:4]
+    for key in ("curves", "loss"):
+        assert json.dumps(merged[key][:2]) == json.dumps(first[key])
+    assert merged["meta"]["command"] == record["meta"]["command"]
+    assert merged["meta"]["extended"] == [extra["meta"]]
+    a = [row["a"] for row in merged["summaries"]]
+    assert a == [row["a"] for row in summarize_envelopes(_split(record, 4, 4)[0])]
+    assert len(set(a)) == 4  # the summaries are per seed, not one row repeated
+
+
+def test_add_seeds_refuses_what_does_not_extend_the_file():
+    record = load_envelope_curves()
+    first, extra = _split(record, 2, 4)
+    with pytest.raises(TypeError, match="record must be the dict load_envelope_curves returns"):
+        add_seeds([first], extra)
+    with pytest.raises(TypeError, match="extra must be a curves dict"):
+        add_seeds(first, None)
+    with pytest.raises(ValueError, match=r"extra must hold the keys of a curves file, .*'loss'"):
+        add_seeds(first, {k: v for k, v in extra.items() if k != "loss"})
+    with pytest.raises(ValueError, match=r"extra\['steps'\] must equal record\['steps'\]"):
+        add_seeds(first, {**extra, "steps": extra["steps"][::-1]})
+    settings = {**record["meta"]["settings"], "peak_lr": 0.01}
+    with pytest.raises(ValueError, match="extra's settings must equal record's"):
+        add_seeds(first, {**extra, "meta": {**extra["meta"], "settings": settings}})
+    with pytest.raises(ValueError, match=r"extra\['seeds'\] must be the next seeds \[2, 3\]"):
+        add_seeds(first, {**extra, "seeds": [3, 4]})
+    with pytest.raises(ValueError, match=r"extra\['seeds'\] must be the next seeds \[2\]"):
+        add_seeds(first, {**extra, "seeds": [], "curves": [], "loss": []})
+    with pytest.raises(ValueError, match=r"record\['seeds'\] must be 0 .. n-1"):
+        add_seeds({**first, "seeds": [1, 2]}, extra)
+
+
+def test_first_seed_bad_input_stops_before_training(tmp_path, capsys):
+    record = load_envelope_curves()
+    path = tmp_path / "curves.json"
+    path.write_text(__import__("json").dumps(_split(record, 2, 2)[0]))
+    cases = {
+        ("--first-seed", "-1"): "--first-seed must be in [0, 63], got -1",
+        ("--first-seed", "2", "--seeds", "63"): "--seeds must be in [1, 62]",
+        ("--first-seed", "2", "--seeds", "0"): "--seeds must be in [1, 62]",
+        ("--first-seed", "1", "--seeds", "1", "--out", str(tmp_path / "no.json")):
+            "which does not exist",
+        ("--first-seed", "3", "--seeds", "1", "--out", str(path)):
+            "--first-seed must be the next seed of",
+        ("--first-seed", "2", "--seeds", "1", "--out", str(path), "--peak-lr", "0.01"):
+            "--peak-lr 0.01 differs from",
+    }  # fmt: skip
+    for argv, message in cases.items():
+        with pytest.raises(SystemExit):
+            main(list(argv))
+        assert message in capsys.readouterr().err, argv
 
 
 def test_summaries_of_the_chapters_file_match_the_chapter():
@@ -102,3 +187,38 @@ def test_bad_input_names_the_parameter():
     record = load_envelope_curves()
     with pytest.raises(ValueError, match=r"record\['curves'\] must hold one entry per seed"):
         summarize_envelopes({**record, "curves": record["curves"][:2]})
+
+
+def test_first_seed_appends_what_one_longer_run_would_write(tmp_path, monkeypatch):
+    """The script end to end, with training replaced by a fast stand-in (a curve drawn from the
+    seed, the width and the steps): 2 seeds then `--first-seed 2 --seeds 2` give the curves,
+    losses and summaries of one 4-seed command, and leave the first file's seeds as they were."""
+    import json
+
+    import labs.scaling.lm as scaling_lm
+    import labs.scaling.torch as scaling_torch
+
+    small = scaling_lm.make_corpus(train_tokens=4096, valid_tokens=1024)  # the stand-in's input
+    monkeypatch.setattr(scaling_lm, "make_corpus", lambda **_: small)
+
+    def stand_in(config, corpus, steps, *, peak_lr, seed, device):
+        rng = np.random.default_rng([seed, steps, config.d_model])
+        t = np.arange(1, steps + 1)
+        curve = 2 + 40 / config.d_model / (1 + t / 50) + 0.02 * rng.standard_normal(steps)
+        return curve, {steps: float(curve[-1])}
+
+    monkeypatch.setattr(scaling_torch, "train_run", stand_in)
+    two, four = tmp_path / "two.json", tmp_path / "four.json"
+    main(["--seeds", "2", "--out", str(two)])
+    before = json.loads(two.read_text())
+    main(["--first-seed", "2", "--seeds", "2", "--out", str(two)])
+    main(["--seeds", "4", "--out", str(four)])
+    merged, whole = json.loads(two.read_text()), json.loads(four.read_text())
+    for key in ("seeds", "curves", "loss", "summaries"):
+        assert merged[key] == whole[key], key
+    assert merged["curves"][:2] == before["curves"] and merged["meta"] == {
+        **before["meta"],
+        "extended": [merged["meta"]["extended"][0]],
+    }
+    assert merged["meta"]["extended"][0]["seeds"] == [2, 3]
+    assert merged["curves"][2] != merged["curves"][1]  # the stand-in differs from seed to seed

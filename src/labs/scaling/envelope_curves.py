@@ -15,6 +15,8 @@ approach 1 read off each seed (`summarize_envelopes`).
 Every width trains at the same peak learning rate (0.03, the chapter's). `--peak-lr 0.01` (or 0.1)
 trains the same runs at another rate and writes `envelope_curves_lr0.01.json` (or `_lr0.1`): the
 check that the envelope's crossings are not an artefact of a rate that suits some widths better.
+`--first-seed 4 --seeds 4` trains seeds 4-7 only and appends them to the file (which must hold
+seeds 0-3 of the same settings); the earlier seeds' curves are kept as they are (`add_seeds`).
 
 Taught in chapter 1, "Approach 1 on our own runs".
 """
@@ -33,7 +35,9 @@ from labs.common.validate import instance, integer, real_number
 from labs.scaling.schedule_long import LONG_STEPS
 from labs.scaling.sweep_seeds import SETTINGS
 
-__all__ = ["BLOCK", "OTHER_RATES", "load_envelope_curves", "summarize_envelopes"]
+__all__ = [
+    "BLOCK", "OTHER_RATES", "add_seeds", "load_envelope_curves", "summarize_envelopes",
+]  # fmt: skip
 
 OTHER_RATES = (0.01, 0.1)  # peak learning rates of the committed second-rate files
 BLOCK = 20  # steps per smoothing block: 10 points on the 200-step runs, 80 on the 1600-step ones
@@ -107,6 +111,57 @@ def summarize_envelopes(record: dict) -> list[dict]:
     return out
 
 
+_SAME = ("block", "N", "D", "d_model", "steps")  # what two files of the same runs share
+
+
+def add_seeds(record: dict, extra: dict) -> dict:
+    """`record` (a curves file) with the seeds of `extra` appended; both as `main` builds them.
+
+    `extra` must hold the next seeds (`record`'s last seed + 1 onwards) of the same runs (equal
+    block, N, D, d_model, steps and settings). The curves and losses of `record`'s seeds are kept
+    unchanged, its meta stays, `extra`'s meta is added to meta["extended"], and the summaries are
+    recomputed over all seeds.
+
+    Returns:
+        a new dict; the inputs are not changed.
+    """
+    instance("record", record, dict, "the dict load_envelope_curves returns")
+    instance("extra", extra, dict, "a curves dict of the next seeds")
+    for name, rec in (("record", record), ("extra", extra)):
+        missing = [k for k in ("meta", "seeds", "curves", "loss", *_SAME) if k not in rec]
+        if missing:
+            raise ValueError(f"{name} must hold the keys of a curves file, missing {missing}")
+    for key in _SAME:
+        if extra[key] != record[key]:
+            raise ValueError(f"extra[{key!r}] must equal record[{key!r}] (the same runs), got "
+                             f"{extra[key]!r} against {record[key]!r}")  # fmt: skip
+    have, want = record["meta"].get("settings"), extra["meta"].get("settings")
+    if have != want:
+        raise ValueError(f"extra's settings must equal record's, got {want} against {have}")
+    start = len(record["seeds"])
+    if list(record["seeds"]) != list(range(start)):
+        raise ValueError(f"record['seeds'] must be 0 .. n-1, got {record['seeds']}")
+    expected = list(range(start, start + len(extra["seeds"])))
+    if not extra["seeds"] or list(extra["seeds"]) != expected:
+        raise ValueError(f"extra['seeds'] must be the next seeds {expected or [start]}, "
+                         f"got {extra['seeds']}")  # fmt: skip
+    meta = {**record["meta"], "extended": [*record["meta"].get("extended", []), extra["meta"]]}
+    merged = {
+        **record, "meta": meta, "seeds": [*record["seeds"], *extra["seeds"]],
+        "curves": [*record["curves"], *extra["curves"]], "loss": [*record["loss"], *extra["loss"]],
+    }  # fmt: skip
+    merged["summaries"] = _strict(summarize_envelopes(merged))
+    return merged
+
+
+def _strict(rows: list[dict]) -> list[dict]:
+    """NaN (no slope) as null: the file stays strict JSON."""
+    return [
+        {k: None if isinstance(v, float) and np.isnan(v) else v for k, v in row.items()}
+        for row in rows
+    ]
+
+
 def _curves_file(peak_lr: float) -> str:
     """The data file of the runs at `peak_lr`: the chapter's rate keeps the original name."""
     if peak_lr == SETTINGS["peak_lr"]:
@@ -120,7 +175,11 @@ def main(argv: list[str] | None = None) -> None:
     from labs.scaling.torch import train_run
 
     parser = argparse.ArgumentParser(prog="python -m labs.scaling.envelope_curves")
-    parser.add_argument("--seeds", type=int, default=8, help="training seeds 0 .. seeds-1")
+    parser.add_argument("--seeds", type=int, default=8, help="how many training seeds")
+    parser.add_argument(
+        "--first-seed", type=int, default=0,
+        help="first seed trained (default 0); above 0 the seeds are appended to --out's file",
+    )  # fmt: skip
     parser.add_argument(
         "--peak-lr", type=float, default=SETTINGS["peak_lr"],
         help=f"peak of every run's cosine (default {SETTINGS['peak_lr']}, the chapter's)",
@@ -130,16 +189,32 @@ def main(argv: list[str] | None = None) -> None:
         help="default: data/envelope_curves.json at 0.03, data/envelope_curves_lr<rate>.json else",
     )  # fmt: skip
     args = parser.parse_args(argv)
-    if not 2 <= args.seeds <= 64:
-        parser.error(f"--seeds must be in [2, 64], got {args.seeds}")
+    if not 0 <= args.first_seed < 64:
+        parser.error(f"--first-seed must be in [0, 63], got {args.first_seed}")
+    if not 2 - min(args.first_seed, 1) <= args.seeds <= 64 - args.first_seed:
+        parser.error(f"--seeds must be in [{2 - min(args.first_seed, 1)}, "
+                     f"{64 - args.first_seed}] with --first-seed {args.first_seed}, "
+                     f"got {args.seeds}")  # fmt: skip
     if not 0 < args.peak_lr <= 1:  # NaN fails this too
         parser.error(f"--peak-lr must be in (0, 1], got {args.peak_lr}")
     out = Path(args.out or Path(__file__).parent / "data" / _curves_file(args.peak_lr))
+    base = None
+    if args.first_seed:  # check the file to extend before hours of training
+        if not out.is_file():
+            parser.error(f"--first-seed {args.first_seed} appends to {out}, which does not exist")
+        base = json.loads(out.read_text())
+        if base.get("seeds") != list(range(args.first_seed)):
+            parser.error(f"--first-seed must be the next seed of {out}, whose seeds are "
+                         f"{base.get('seeds')}; got {args.first_seed}")  # fmt: skip
+        if base["meta"]["settings"]["peak_lr"] != args.peak_lr:
+            parser.error(f"--peak-lr {args.peak_lr} differs from {out}'s "
+                         f"{base['meta']['settings']['peak_lr']}")  # fmt: skip
     corpus = make_corpus(train_tokens=SETTINGS["train_tokens"], seed=SETTINGS["corpus_seed"])
     plan = sweep_plan(corpus, SETTINGS["widths"], LONG_STEPS, schedule="matched")
     begin = time.perf_counter()
     curves, losses, rows = [], [], []
-    for seed in range(args.seeds):
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    for seed in seeds:
         seed_curves, seed_losses = [], []
         for config, steps, _ in plan.runs:
             curve, evals = train_run(
@@ -148,7 +223,7 @@ def main(argv: list[str] | None = None) -> None:
             blocks = curve.reshape(-1, BLOCK).mean(axis=1)  # steps is a multiple of BLOCK
             seed_curves.append([round(float(x), 5) for x in blocks])
             seed_losses.append(float(evals[steps]))
-            if seed == 0:
+            if seed == seeds[0]:
                 rows.append((config, steps, evals[steps]))
         curves.append(seed_curves)
         losses.append(seed_losses)
@@ -160,16 +235,17 @@ def main(argv: list[str] | None = None) -> None:
     meta = {**made, "settings": settings, "seconds": round(time.perf_counter() - begin, 1)}
     record = {
         "meta": meta,
-        "seeds": list(range(args.seeds)),
+        "seeds": seeds,
         "block": BLOCK,
         **{key: getattr(grid, key).tolist() for key in ("N", "D", "d_model", "steps")},
         "curves": curves,
         "loss": losses,
     }
-    record["summaries"] = [  # NaN (no slope) as null: the file stays strict JSON
-        {k: None if isinstance(v, float) and np.isnan(v) else v for k, v in row.items()}
-        for row in summarize_envelopes(record)
-    ]
+    if base is not None:
+        meta["seeds"] = seeds  # which seeds this command added
+        record = add_seeds(base, record)
+    else:
+        record["summaries"] = _strict(summarize_envelopes(record))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=1) + "\n")
     print(f"wrote {out}")
