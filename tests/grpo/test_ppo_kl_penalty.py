@@ -98,8 +98,8 @@ def test_kl_penalty_bad_input():
         PPOConfig(kl_penalty="kl")
     with pytest.raises(ValueError, match="kl_penalty must be one of"):
         PPOConfig(kl_penalty=None)
-    with pytest.raises(TypeError, match="unexpected keyword argument 'kl_penalty'"):
-        GRPOConfig(kl_penalty="loss")  # GRPO's penalty is in its loss, always
+    # the two defaults differ: GRPO's penalty sits in its loss, PPO's in its reward
+    assert (GRPOConfig().kl_penalty, PPOConfig().kl_penalty) == ("loss", "reward")
 
 
 # --- the committed sweep ----------------------------------------------------------------------

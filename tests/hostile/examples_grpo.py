@@ -125,6 +125,7 @@ def _config(kind):
         "baseline": True,
         "dynamic_sampling": kind == "grpo",
         "max_sampling_rounds": 2,
+        "kl_penalty": "reward",  # GRPO with PPO's placement; the PPO example moves it back
     }
     if kind == "ppo":
         fields.update(

@@ -299,6 +299,7 @@ def check_grpo_fields(config) -> None:
     boolean("baseline", config.baseline)
     boolean("dynamic_sampling", config.dynamic_sampling)
     size("max_sampling_rounds", config.max_sampling_rounds, maximum=MAX_SAMPLING_ROUNDS)
+    one_of("kl_penalty", config.kl_penalty, KL_PENALTIES)
 
 
 def check_ppo_fields(config) -> None:
@@ -313,7 +314,6 @@ def check_ppo_fields(config) -> None:
     learning_rate("critic_lr", config.critic_lr)
     for name in ("gamma", "gae_lambda"):
         unit_interval(name, getattr(config, name))
-    one_of("kl_penalty", config.kl_penalty, KL_PENALTIES)
 
 
 # --- The policy, its sampler and the training loops -----------------------------------------------

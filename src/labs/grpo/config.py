@@ -38,6 +38,13 @@ class GRPOConfig:
     rounds run out; the step is skipped when none is informative). The log records how many
     groups were sampled per step, so the extra sampling cost is visible.
 
+    `kl_penalty` says where the KL penalty sits: "loss" (the default) adds beta times the k3
+    estimate to the loss, recomputed at every update (DeepSeekMath eq. 3); "reward" is PPO's
+    placement mirrored: each completion's reward loses beta * sum_t log(pi_old / pi_ref) over
+    its tokens (the per-token penalty of eq. 2, summed, computed once per batch from the
+    sampling policy) before the group advantages are computed, and the loss has no KL term.
+    With beta = 0 the two agree.
+
     Sizes are capped so that a typo is refused rather than run for days: steps <= 100,000,
     prompts_per_step * group_size <= 65,536 completions per step, updates_per_batch <= 100,
     max_sampling_rounds <= 16.
@@ -61,6 +68,7 @@ class GRPOConfig:
     baseline: bool = True
     dynamic_sampling: bool = False
     max_sampling_rounds: int = 4
+    kl_penalty: str = "loss"
 
     def __post_init__(self) -> None:
         check_grpo_fields(self)
@@ -81,13 +89,14 @@ class PPOConfig(GRPOConfig):
     KL penalty sits: "reward" (the default) puts -beta * log(pi_old / pi_ref) into each token's
     reward (DeepSeekMath eq. 2), so it reaches the policy only through the advantages, fixed for
     the batch's updates; "loss" leaves the reward alone and adds beta times the k3 estimate to
-    the loss, recomputed at every update, as GRPO does (eq. 3). With beta = 0 the two agree."""
+    the loss, recomputed at every update, as GRPO does (eq. 3). With beta = 0 the two agree.
+    Note the defaults differ: GRPO's penalty is in the loss, PPO's in the reward."""
 
     critic_lr: float = 1e-3
     gamma: float = 1.0
     gae_lambda: float = 0.95
     distinct_prompts: bool = False
-    kl_penalty: str = "reward"
+    kl_penalty: str = "reward"  # PPO's own default; GRPOConfig's is "loss"
 
     def __post_init__(self) -> None:
         super().__post_init__()

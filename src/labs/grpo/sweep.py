@@ -61,6 +61,13 @@ reward into the loss (`PPOConfig(kl_penalty="loss")`, beta times k3, as GRPO has
 control, the unchanged PPO again, from the seed's warm-up and on the same questions. Run with
 `--first-seed 3 --seeds 5`; its control runs are those of `lr_heldout.json`.
 
+`--task grpo_kl_reward` (`run_grpo_kl_reward_seed`, `load_sweep(task="grpo_kl_reward")`, about
+8 minutes for five seeds) is the mirror: at the two GRPO settings of `lr_heldout.json` it trains
+GRPO with PPO's placement of the penalty (`GRPOConfig(kl_penalty="reward")`: each completion's
+reward loses beta times its summed log(pi_old / pi_ref), before the group advantages) and, as
+the control, the unchanged GRPO. Run with `--first-seed 3 --seeds 5`; its control runs are those
+of `lr_heldout.json`.
+
 Taught in chapter 5, "The ladder", "Reward hacking", "PPO against GRPO, made fair" and "pass@k
 and maj@k".
 """
@@ -110,6 +117,7 @@ _FILES = {
     "grpo_sensitivity": "grpo_sensitivity.json",  # GRPO at three lrs, `--task grpo_sensitivity`
     "lr_heldout": "lr_heldout.json",  # the chosen lrs on new seeds, `--task lr_heldout`
     "ppo_kl_loss": "ppo_kl_loss.json",  # PPO with its KL penalty in the loss, `--task ppo_kl_loss`
+    "grpo_kl_reward": "grpo_kl_reward.json",  # GRPO with its KL in the reward, the mirror
 }
 PPO_LR_SCALES = (1 / 3, 1.0, 3.0)  # times GRPO's learning rate, BASE["lr"]
 PPO_CRITIC_LRS = (1e-3, 3e-3)  # PPOConfig's default first
@@ -123,7 +131,8 @@ def load_sweep(path: str | Path | None = None, *, task: str = "addition") -> dic
     "grpo_sensitivity": GRPO at three learning rates `grpo_sensitivity.json`, "lr_heldout": the
     settings `_select_learning_rates` picks, and the defaults, on new seeds `lr_heldout.json`,
     "ppo_kl_loss": PPO with the KL penalty in the loss beside the unchanged PPO, on those seeds
-    `ppo_kl_loss.json`), or those at `path`."""
+    `ppo_kl_loss.json`, "grpo_kl_reward": GRPO with the KL penalty in the reward beside the
+    unchanged GRPO, on those seeds `grpo_kl_reward.json`), or those at `path`."""
     task = one_of("task", task, tuple(_FILES))
     name = _FILES[task]
     return read_results("labs.grpo", name, path)
@@ -285,12 +294,19 @@ def run_grpo_sensitivity_seed(task: AdditionTask, seed: int, steps: int) -> dict
     return out
 
 
-def _grpo_at(task: AdditionTask, start, steps: int, seed: int, lr: float) -> dict:
+def _grpo_at(
+    task: AdditionTask, start, steps: int, seed: int, lr: float, kl_penalty: str = "loss"
+) -> dict:
     """Rung "grpo" at learning rate `lr` from `start`: {"lr x<lr / BASE>": record}, pass@k left
-    out (the sensitivity and held-out sweeps record their GRPO runs this way)."""
-    run = run_rung(task, start, ladder_config("grpo", steps=steps, seed=seed, lr=lr))
+    out (the sensitivity and held-out sweeps record their GRPO runs this way); with
+    `kl_penalty="reward"` (PPO's placement of the penalty) the name ends in " kl in reward" and
+    the record holds "kl_penalty"."""
+    config = ladder_config("grpo", steps=steps, seed=seed, lr=lr, kl_penalty=kl_penalty)
+    run = run_rung(task, start, config)
     del run["at_k"]
     name = f"lr x{lr / BASE['lr']:.3g}"
+    if kl_penalty != "loss":
+        name, run = f"{name} kl in {kl_penalty}", {"kl_penalty": kl_penalty, **run}
     print(f"seed {seed} grpo {name}: {run['held_out']} kl {run['final']['kl']:.3f} "
           f"cpu {run['cpu_seconds']:.1f}", flush=True)  # fmt: skip
     return {name: {"lr": lr, **run}}
@@ -373,6 +389,22 @@ def run_ppo_kl_loss_seed(task: AdditionTask, seed: int, steps: int) -> dict:
     return out
 
 
+def run_grpo_kl_reward_seed(task: AdditionTask, seed: int, steps: int) -> dict:
+    """The mirror of `run_ppo_kl_loss_seed`: at each GRPO setting of `run_lr_heldout_seed` (the
+    pick, then the default), GRPO with PPO's placement of the KL penalty (in the reward, summed
+    over each completion's tokens, before the group advantages) and, as the control, the
+    unchanged GRPO (beta * k3 in the loss), from the seed's warm-up and on the same questions;
+    keyed as `_grpo_at` keys them, pass@k left out."""
+    chosen = _select_learning_rates()["grpo"]
+    start = new_policy(task, seed=seed)
+    _warm_up(start, task, WARM_UP, 64, 3e-3, seed)
+    out = {"before": {"held_out": _evaluate(start, task, task.held_out, 8, 0.1, 1)}, "grpo": {}}
+    for lr in dict.fromkeys((chosen["lr"], BASE["lr"])):
+        for placement in ("reward", "loss"):
+            out["grpo"].update(_grpo_at(task, start, steps, seed, lr, placement))
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m labs.grpo.sweep", description=__doc__)
     parser.add_argument("--seeds", type=int, default=5, help="how many seeds")
@@ -388,6 +420,7 @@ def main(argv: list[str] | None = None) -> None:
             "grpo_sensitivity",
             "lr_heldout",
             "ppo_kl_loss",
+            "grpo_kl_reward",
         ),
         default="addition",
     )
@@ -442,6 +475,12 @@ def main(argv: list[str] | None = None) -> None:
             ],
             kl_penalties=["loss", "reward"],
         )
+    if args.task == "grpo_kl_reward":
+        meta.update(
+            rungs={"grpo": dict(RUNGS["grpo"])},
+            grpo_settings=[{"lr": _select_learning_rates()["grpo"]["lr"]}, {"lr": BASE["lr"]}],
+            kl_penalties=["reward", "loss"],
+        )
     results = {"meta": meta, "seeds": {}}
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         if args.task == "countdown":
@@ -456,6 +495,8 @@ def main(argv: list[str] | None = None) -> None:
             results["seeds"][str(seed)] = run_lr_heldout_seed(task, seed, args.steps)
         elif args.task == "ppo_kl_loss":
             results["seeds"][str(seed)] = run_ppo_kl_loss_seed(task, seed, args.steps)
+        elif args.task == "grpo_kl_reward":
+            results["seeds"][str(seed)] = run_grpo_kl_reward_seed(task, seed, args.steps)
         else:
             results["seeds"][str(seed)] = run_seed(task, seed, args.steps)
         Path(args.out).write_text(json.dumps(results, indent=1))  # partial results survive

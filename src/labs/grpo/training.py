@@ -387,6 +387,9 @@ def _train_grpo(
     g, n = config.group_size, task.max_answer_tokens
     log = TrainLog()
     clip_high = config.clip_eps if config.clip_eps_high is None else config.clip_eps_high
+    # beta * k3 in the loss (eq. 3), or PPO's penalty in the reward, fixed for the batch
+    in_reward = config.kl_penalty == "reward"
+    beta_loss = 0.0 if in_reward else config.beta
     for step in progress(range(1, config.steps + 1), desc=desc):
         _finite_weights(policy, step, config.steps, config.lr)  # NaN weights would sample NaN
         start = time.process_time()
@@ -399,16 +402,18 @@ def _train_grpo(
                     sampled_groups=sampled)  # fmt: skip
             continue
         prompts, completions, mask, rewards, accuracy, first_round = batch
-        advantages = _advantages(rewards, config)  # A_i
         with torch.no_grad():
             ref_logp = _completion_logprobs(reference, prompts, completions, config.temperature)
             old_logp = _completion_logprobs(policy, prompts, completions, config.temperature)
+            if in_reward:  # PPO's per-token penalty (eq. 2), summed over each completion
+                rewards = rewards - config.beta * ((old_logp - ref_logp) * mask).sum(dim=1)
+        advantages = _advantages(rewards, config)  # A_i
         for _ in range(config.updates_per_batch):
             with _SavedActivations(policy) as saved:
                 logp = _completion_logprobs(policy, prompts, completions, config.temperature)
                 loss, stats = _grpo_loss(
                     logp, old_logp, ref_logp, advantages, mask, config.clip_eps, clip_high,
-                    config.beta, g, config.loss_type, n,
+                    beta_loss, g, config.loss_type, n,
                 )  # fmt: skip
             opt.zero_grad()
             loss.backward()
