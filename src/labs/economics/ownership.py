@@ -111,7 +111,8 @@ def owned_usd_per_hour(
 
     Args:
         purchase_usd: price of the GPU with its share of the server and network (>= 0).
-        lifetime_years: years over which the purchase is spread, straight line (> 0, <= 100).
+        lifetime_years: years over which the purchase is spread (> 0, <= 100); in a straight
+            line at interest 0.
         power_w: the power the GPU draws in watts, board or all-in (>= 0).
         pue: power usage effectiveness of the data centre, facility over IT power (>= 1).
         usd_per_kwh: the price of electricity (>= 0).

@@ -303,13 +303,8 @@ def _grpo_at(
     the record holds "kl_penalty"."""
     config = ladder_config("grpo", steps=steps, seed=seed, lr=lr, kl_penalty=kl_penalty)
     run = run_rung(task, start, config)
-    del run["at_k"]
     name = f"lr x{lr / BASE['lr']:.3g}"
-    if kl_penalty != "loss":
-        name, run = f"{name} kl in {kl_penalty}", {"kl_penalty": kl_penalty, **run}
-    print(f"seed {seed} grpo {name}: {run['held_out']} kl {run['final']['kl']:.3f} "
-          f"cpu {run['cpu_seconds']:.1f}", flush=True)  # fmt: skip
-    return {name: {"lr": lr, **run}}
+    return _named("grpo", seed, name, run, kl_penalty, "loss", lr=lr)
 
 
 def _ppo_at(
@@ -325,13 +320,21 @@ def _ppo_at(
     record}, pass@k left out; with `kl_penalty="loss"` (the KL penalty in the loss, not the
     reward) the name ends in " kl in loss" and the record holds "kl_penalty"."""
     run = _ppo(task, start, steps, seed, lr=lr, critic_lr=critic_lr, kl_penalty=kl_penalty)
-    del run["at_k"]
     name = f"lr x{lr / BASE['lr']:.3g} critic {critic_lr:g}"
-    if kl_penalty != "reward":
+    return _named("ppo", seed, name, run, kl_penalty, "reward", lr=lr, critic_lr=critic_lr)
+
+
+def _named(
+    method: str, seed: int, name: str, run: dict, kl_penalty: str, default: str, **settings
+) -> dict:
+    """{name: settings + run} with pass@k left out; a run whose KL penalty sits elsewhere than
+    `method`'s default gets " kl in <placement>" after its name and "kl_penalty" in its record."""
+    del run["at_k"]
+    if kl_penalty != default:
         name, run = f"{name} kl in {kl_penalty}", {"kl_penalty": kl_penalty, **run}
-    print(f"seed {seed} ppo {name}: {run['held_out']} kl {run['final']['kl']:.3f} "
+    print(f"seed {seed} {method} {name}: {run['held_out']} kl {run['final']['kl']:.3f} "
           f"cpu {run['cpu_seconds']:.1f}", flush=True)  # fmt: skip
-    return {name: {"lr": lr, "critic_lr": critic_lr, **run}}
+    return {name: {**settings, **run}}
 
 
 def _select_learning_rates() -> dict:
