@@ -237,6 +237,7 @@ EXAMPLES = {
         speedup={8: [0.9, 1.0], 32: [1.4, 1.6]}, low=8, high=32
     ),
     "labs.mla.heads_sweep.load_heads_sweep": lambda: call(path=None),
+    "labs.mla.heads_sweep.load_heads_sweep_records": lambda: call(),
     "labs.mla.benchmark.batched_product_flops": lambda: call(
         rows=4, inner=8, cols=16, batch=2, repeats=1, clock="cpu", seed=0
     ),

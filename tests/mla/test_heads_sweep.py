@@ -9,8 +9,10 @@ import pytest
 from labs.mla.heads_sweep import (
     CONTEXT,
     HEADS,
+    RECORDS,
     heads_sweep,
     load_heads_sweep,
+    load_heads_sweep_records,
     paired_growth,
     product_ceilings,
 )
@@ -62,8 +64,9 @@ def test_product_ceilings_are_rates_for_each_head_count():
     assert all(v > 0 for v in out["skinny"].values())
 
 
-def test_the_committed_record_holds_what_the_chapter_reads():
-    record = load_heads_sweep()
+@pytest.mark.parametrize("index", range(len(RECORDS)))
+def test_each_committed_record_holds_what_the_chapter_reads(index):
+    record = load_heads_sweep_records()[index]
     settings = record["meta"]["settings"]
     assert settings["heads"] == list(HEADS) and settings["context"] == CONTEXT
     rounds = settings["rounds"]
@@ -73,6 +76,15 @@ def test_the_committed_record_holds_what_the_chapter_reads():
         "python -m labs.mla.heads_sweep"
     )
     assert set(record["skinny"]) == set(HEADS) and len(record["limits"]) == 2
+
+
+def test_the_records_are_distinct_runs_and_the_chapters_comes_first():
+    records = load_heads_sweep_records()
+    assert records[0] == load_heads_sweep()
+    dates = [r["meta"]["date"] for r in records]
+    assert len(set(dates)) == len(dates)  # three runs, not one file thrice
+    medians = {round(float(np.median(r["speedup"][8])), 3) for r in records}
+    assert len(medians) == len(records)
 
 
 def test_load_heads_sweep_refuses_another_results_file(tmp_path):

@@ -2,8 +2,10 @@
 
 Run as `python -m labs.mla.heads_sweep --rounds 30` (under a minute on one core); it writes
 `labs/mla/data/heads_sweep_cpu.json` with the command, the library versions, the processor and
-the date that made it, which chapter 3 reads (`load_heads_sweep`). A timing is a fact about one
-machine: the chapter states its CPU findings from this record, names the processor, and re-runs
+the date that made it, which chapter 3 reads (`load_heads_sweep`); `RECORDS` names it and the two
+other committed records (written with `--out`), which the chapter reads beside it
+(`load_heads_sweep_records`). A timing is a fact about one machine: the chapter states its CPU
+findings from what holds in every record, names the processor, and re-runs
 a few rounds live, asserting live only what does not depend on the processor (the speed-up grows
 with the heads; a product with more rows runs faster).
 
@@ -47,7 +49,9 @@ __all__ = [
     "HEADS",
     "CONTEXT",
     "heads_sweep",
+    "RECORDS",
     "load_heads_sweep",
+    "load_heads_sweep_records",
     "paired_growth",
     "product_ceilings",
 ]
@@ -55,6 +59,9 @@ __all__ = [
 HEADS = (8, 16, 32)
 CONTEXT = 4096
 _RESULTS = "heads_sweep_cpu.json"
+# every committed 30-round record, the chapter's own first: the two after it were made on
+# 2026-12-05 on a machine reporting the same processor, whose ceilings measured far higher
+RECORDS = (_RESULTS, "heads_sweep_cpu_b.json", "heads_sweep_cpu_c.json")
 
 
 def _check_heads(heads) -> tuple[int, ...]:
@@ -177,6 +184,16 @@ def load_heads_sweep(path=None) -> dict:
         "speedup": {int(h): v for h, v in raw["speedup"].items()},
         "skinny": {int(h): v for h, v in raw["skinny"].items()},
     }
+
+
+def load_heads_sweep_records() -> list[dict]:
+    """Every committed heads sweep (`RECORDS`, the chapter's record first), each as
+    `load_heads_sweep` gives it. A timing is a fact about one machine at one moment: a finding
+    the chapter states about the CPU should hold in all of them."""
+    from importlib import resources
+
+    data = resources.files("labs.mla").joinpath("data")
+    return [load_heads_sweep(Path(str(data.joinpath(name)))) for name in RECORDS]
 
 
 def main(argv: list[str] | None = None) -> None:
