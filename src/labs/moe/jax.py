@@ -141,12 +141,26 @@ def _shared(params: dict, x: Float[Array, "T D"]) -> Float[Array, "T D"]:
     return y.sum(0)  # (S, T, D) -> (T, D)
 
 
+def _scores(params: dict, x: Float[Array, "T D"], n_experts: int) -> Float[Array, "T E"]:
+    """The router logits of each of chapter 4's routers, as `labs.moe.reference._scores`: c
+    centroids per expert in `router` (D, c E), the largest dot product wins (c = 1: the plain
+    router, eq. 15); or a product of two or three factors (`router_in`, `router_mid`,
+    `router_out`)."""
+    if "router_in" in params:
+        h = x @ params["router_in"]  # (T, r), or (T, h) with three factors
+        if "router_mid" in params:
+            h = h @ params["router_mid"]  # (T, r)
+        return h @ params["router_out"]
+    logits = x @ params["router"]  # (T, c E)
+    return logits.reshape(x.shape[0], n_experts, -1).max(-1)  # best of each expert's c
+
+
 def _dispatch(
-    x: Float[Array, "T D"], router, k: int, bias
+    x: Float[Array, "T D"], scores: Float[Array, "T E"], k: int, bias
 ) -> tuple[Float[Array, "E C D"], Float[Array, "T E C"]]:
     """Route, then fill each expert's buffer of capacity C = T: (buffers, combine weights)."""
-    n_experts = router.shape[1]
-    idx, gates = _route(x @ router, k, bias)  # (T, K), (T, K)
+    n_experts = scores.shape[1]
+    idx, gates = _route(scores, k, bias)  # (T, K), (T, K)
     chosen = jax.nn.one_hot(idx, n_experts, dtype=x.dtype)  # (T, K, E)
     assigned = chosen.sum(1)  # (T, E): 1 where token t chose expert e
     gate = (chosen * gates[..., None]).sum(1)  # (T, E): g_{e,t}, 0 if not chosen
@@ -170,7 +184,8 @@ def moe_forward(params, config: MoEConfig, x, bias=None) -> jax.Array:
 def _moe_forward(params: dict, k: int, x: Float[Array, "... D"], bias) -> Float[Array, "... D"]:
     """Shared experts + combine(experts(dispatch(x))) (eq. 12)."""
     flat = x.reshape(-1, x.shape[-1])  # (T, D)
-    buffers, combine = _dispatch(flat, params["router"], k, bias)  # (E, C, D), (T, E, C)
+    scores = _scores(params, flat, params["w1"].shape[0])  # (T, E)
+    buffers, combine = _dispatch(flat, scores, k, bias)  # (E, C, D), (T, E, C)
     y = _swiglu(buffers, params["w1"], params["w3"], params["w2"])  # (E, C, D)
     out = _shared(params, flat) + jnp.einsum("tec,ecd->td", combine, y)
     return out.reshape(x.shape)
@@ -178,7 +193,8 @@ def _moe_forward(params: dict, k: int, x: Float[Array, "... D"], bias) -> Float[
 
 def _expert_parallel_shard(params: dict, x, bias, *, k: int, axis: str):
     """One device's part: its tokens (T/N, D) and its experts (E/N, ...), two all-to-alls."""
-    buffers, combine = _dispatch(x, params["router"], k, bias)  # (E, C, D): for every expert
+    # The plain router only (`check_params`); it is replicated: every device scores all E experts.
+    buffers, combine = _dispatch(x, x @ params["router"], k, bias)  # (E, C, D): for every expert
     # Dispatch: the buffers of device j's experts go to device j; each device receives, from
     # every source device, the tokens routed to its own E/N experts.
     received = jax.lax.all_to_all(buffers, axis, 0, 0, tiled=True)  # (N * E/N, C, D) by source

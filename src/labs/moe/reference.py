@@ -262,13 +262,32 @@ def _swiglu(x: Float[Array, "T D"], w1, w3, w2) -> Float[Array, "T D"]:
     return (h * _sigmoid(h) * (x @ w3)) @ w2
 
 
+def _scores(params: dict, flat: Float[Array, "T D"], n_experts: int) -> Float[Array, "T E"]:
+    """The router logits of each of chapter 4's routers, told apart by the names of their weights,
+    the names `labs.moe.torch._moe_layer(config, router)` gives them:
+
+    - `router` (D, c E): c centroids per expert, expert i's logit the largest of its c dot
+      products u_t^T e_{i,j} (columns i c to i c + c - 1). With c = 1 it is the plain router's
+      u_t^T e_i (eq. 15): the largest of one value is that value.
+    - `router_in` (D, r) and `router_out` (r, E): u_t^T A B, a product of two factors, of rank
+      at most r; with `router_mid` (h, r) between them (`router_in` then (D, h)), three factors.
+    """
+    if "router_in" in params:
+        h = flat @ params["router_in"]  # (T, r), or (T, h) with three factors
+        if "router_mid" in params:
+            h = h @ params["router_mid"]  # (T, r)
+        return h @ params["router_out"]
+    logits = flat @ params["router"]  # (T, c E)
+    return logits.reshape(flat.shape[0], n_experts, -1).max(-1)  # best of each expert's c
+
+
 def _moe_forward(params: dict, k: int, x: Float[Array, "... D"], bias) -> Float[Array, "... D"]:
     """Shared experts on every token, routed experts on the tokens routed to them (eq. 12)."""
     flat = x.reshape(-1, x.shape[-1])  # (T, D)
     out = np.zeros_like(flat)
     for s in range(params["shared_w1"].shape[0]):  # sum_i FFN^(s)_i(u_t)
         out += _swiglu(flat, params["shared_w1"][s], params["shared_w3"][s], params["shared_w2"][s])
-    idx, gates = _route(flat @ params["router"], k, bias)  # (T, K), (T, K)
+    idx, gates = _route(_scores(params, flat, params["w1"].shape[0]), k, bias)  # (T, K), (T, K)
     for e in range(params["w1"].shape[0]):  # sum_i g_{i,t} FFN^(r)_i(u_t)
         token, slot = np.nonzero(idx == e)  # the tokens that chose expert e
         if token.size:

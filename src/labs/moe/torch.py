@@ -262,7 +262,8 @@ class _DeepLowRankRouterMoE(DeepSeekMoE):
 
 # the plain router and chapter 4's controls: wider, of rank 2 to 32 (two factors; rank 32 = D = E
 # is full rank, the plain router's functions as a product), and of rank 4 through three factors
-# (D x 24, 24 x 4, 4 x E)
+# (D x 24, 24 x 4, 4 x E). The NumPy reference and JAX score all of them with one function,
+# `_scores` in `labs.moe.reference` and `labs.moe.jax`, from these layers' weights by their names.
 ROUTERS = ("linear", "best of 4", "rank 4", "rank 2", "rank 8", "rank 16", "rank 4, 3 factors",
            "rank 32")  # fmt: skip
 
