@@ -116,3 +116,66 @@ def test_kl_penalty_bad_input():
         GRPOConfig(kl_penalty=None)
     with pytest.raises(ValueError, match="kl_penalty must be one of"):
         GRPOConfig(kl_penalty="Reward")
+
+
+# --- kl_penalty="reward" with dynamic sampling and without a baseline ---------------------------
+
+FOUR = {"steps": 2, "prompts_per_step": 2, "group_size": 3, "seed": 0}  # seed 0 drops groups
+
+
+def _kept_by_task_reward(raws, rows):
+    """DAPO's filter (Yu et al. 2025, §3.2) as the config documents it: draw rounds, keep the
+    groups whose task rewards are not all equal, stop once `rows` rewards are kept. Returns the
+    kept task rewards of each step and the number of groups dropped."""
+    steps, kept, dropped = [], [], 0
+    for raw in raws:
+        groups = raw.view(-1, FOUR["group_size"])
+        flat = groups.amax(dim=1) == groups.amin(dim=1)
+        dropped += int(flat.sum())
+        kept.append(groups[~flat].reshape(-1))
+        if sum(len(k) for k in kept) >= rows:
+            steps.append(torch.cat(kept)[:rows])
+            kept = []
+    return steps, dropped
+
+
+def test_dynamic_sampling_filters_on_task_rewards_and_kept_groups_still_pay_the_penalty(
+    monkeypatch,
+):
+    seen = _spy(monkeypatch)
+    start, reference = _moved()
+    config = GRPOConfig(**FOUR, beta=0.04, kl_penalty="reward", dynamic_sampling=True)
+    gtorch.train_grpo(TASK, start, config, reference=reference)
+    expected, dropped = _kept_by_task_reward(seen["raw"], config.samples_per_step)
+    assert dropped >= 2 and len(expected) == 2  # groups flat in task reward were drawn, then left
+    for kept, got, args in zip(expected, seen["advantaged"], seen["loss"], strict=True):
+        old_logp, ref_logp, mask = args[1], args[2], args[4]
+        penalty = 0.04 * ((old_logp - ref_logp) * mask).sum(dim=1)
+        assert penalty.abs().max() > 1e-3  # the penalty is there and could be seen
+        torch.testing.assert_close(got, kept - penalty)
+    # Negative control: filtering the penalised rewards instead would keep the whole first
+    # round (the penalty makes a flat group's rewards unequal), and that round held a group
+    # flat in task reward, so its batch would differ from the one checked above.
+    first = seen["raw"][0].view(-1, FOUR["group_size"])
+    assert (first.amax(dim=1) == first.amin(dim=1)).any()
+    assert not torch.equal(expected[0], seen["raw"][0])
+
+
+def test_without_a_baseline_the_advantage_is_the_task_reward_minus_the_summed_penalty(
+    monkeypatch,
+):
+    seen = _spy(monkeypatch)
+    start, reference = _moved()
+    config = GRPOConfig(**FOUR, beta=0.04, kl_penalty="reward", baseline=False)
+    gtorch.train_grpo(TASK, start, config, reference=reference)
+    for raw, args in zip(seen["raw"], seen["loss"], strict=True):
+        old_logp, ref_logp, mask, advantages = args[1], args[2], args[4], args[3]
+        penalty = 0.04 * ((old_logp - ref_logp) * mask).sum(dim=1)
+        assert penalty.abs().max() > 1e-3
+        torch.testing.assert_close(advantages, raw - penalty)  # unnormalised, no group mean
+        # Negative controls: neither the task reward alone nor its group-normalised form.
+        assert (advantages - raw).abs().max() > 1e-3
+        normalised = (raw - raw.view(-1, 3).mean(1).repeat_interleave(3)) / (
+            raw.view(-1, 3).std(1).repeat_interleave(3) + 1e-4
+        )
+        assert (advantages - normalised).abs().max() > 0.1

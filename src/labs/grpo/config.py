@@ -43,7 +43,13 @@ class GRPOConfig:
     placement mirrored: each completion's reward loses beta * sum_t log(pi_old / pi_ref) over
     its tokens (the per-token penalty of eq. 2, summed, computed once per batch from the
     sampling policy) before the group advantages are computed, and the loss has no KL term.
-    With beta = 0 the two agree.
+    With beta = 0 the two agree. With "reward", `dynamic_sampling=True` still filters on the
+    task rewards, before the penalty is added, as DAPO filters on accuracy (DAPO itself has no
+    KL penalty): the penalty would make nearly every group's rewards unequal, so filtering
+    after it would keep every group. The kept groups then pay the penalty like any other. The logged
+    `zero_adv_fraction` also counts groups flat in task reward; with "reward" and the std
+    division their advantages are not 0 but the group-normalised penalties. With
+    `baseline=False` the advantage is the task reward minus the summed penalty, unnormalised.
 
     Sizes are capped so that a typo is refused rather than run for days: steps <= 100,000,
     prompts_per_step * group_size <= 65,536 completions per step, updates_per_batch <= 100,
