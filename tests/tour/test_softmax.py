@@ -135,8 +135,9 @@ def test_torch_softmax_on_gpu_matches_cpu():
 @pytest.mark.parametrize("framework", ["numpy", "torch", "jax"])
 def test_float16_softmax_survives_a_vocabulary_past_float16_max(framework):
     # 129,280 equal logits (DeepSeek-V3's vocabulary): each exponential is 1, and a float16 sum of
-    # them overflows past 65,504, which would turn every probability into 0. The kernels sum in
-    # float32. The naive formula, summing in float16, is the control that must fail.
+    # them rounds to inf (float16's largest value is 65,504), which turns every probability into 0.
+    # The kernels sum in float32. The naive formula, summing in float16, is the control that must
+    # fail.
     z = np.zeros(129_280, np.float16)
     if framework == "numpy":
         p = softmax(z)

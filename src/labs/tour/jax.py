@@ -36,5 +36,7 @@ def _softmax(x: Float[jax.Array, "..."], axis: int, temperature: float) -> Float
     """Eq. (1) with the max subtracted first."""
     z = x - jnp.max(x, axis=axis, keepdims=True)  # every exponent <= 0: exp cannot overflow
     e = jnp.exp(z / temperature)
-    acc = jnp.promote_types(x.dtype, jnp.float32)  # a float16 sum of > 65,504 ones overflows
+    # A float16 accumulator fails on V3's 129,280 equal logits: the exact sum rounds to inf
+    # from 65,520 on, and one added at a time it stalls at 2,048 (2,048 + 1 rounds down).
+    acc = jnp.promote_types(x.dtype, jnp.float32)
     return (e / jnp.sum(e, axis=axis, keepdims=True, dtype=acc)).astype(x.dtype)

@@ -30,7 +30,8 @@ def softmax(x, axis: int = -1, temperature: float = 1.0) -> np.ndarray:
 
     Returns:
         Probabilities with the shape and dtype of `x`. The sum accumulates in at least float32:
-        in float16 the sum of more than 65,504 equal logits' exponentials would overflow.
+        in float16, 65,520 or more equal logits' exponentials sum to inf (their exact sum rounds
+        past the largest value, 65,504).
     """
     x, axis, temperature = softmax_args(x, axis, temperature, framework="numpy")
     return _softmax(x, axis, temperature)
@@ -42,7 +43,9 @@ def _softmax(
     """Eq. (1) with the max subtracted first."""
     z = x - x.max(axis=axis, keepdims=True)  # every exponent <= 0: exp cannot overflow
     e = np.exp(z / np.asarray(temperature, dtype=x.dtype))
-    acc = np.promote_types(x.dtype, np.float32)  # a float16 sum of > 65,504 ones overflows
+    # A float16 accumulator fails on V3's 129,280 equal logits: the exact sum rounds to inf
+    # from 65,520 on, and one added at a time it stalls at 2,048 (2,048 + 1 rounds down).
+    acc = np.promote_types(x.dtype, np.float32)
     return (e / e.sum(axis=axis, keepdims=True, dtype=acc)).astype(x.dtype)
 
 

@@ -34,5 +34,7 @@ def _softmax(
     """Eq. (1) with the max subtracted first."""
     z = x - x.amax(dim=axis, keepdim=True)  # every exponent <= 0: exp cannot overflow
     e = torch.exp(z / temperature)
-    acc = torch.promote_types(x.dtype, torch.float32)  # a float16 sum of > 65,504 ones overflows
+    # A float16 accumulator fails on V3's 129,280 equal logits: the exact sum rounds to inf
+    # from 65,520 on, and one added at a time it stalls at 2,048 (2,048 + 1 rounds down).
+    acc = torch.promote_types(x.dtype, torch.float32)
     return (e / e.sum(dim=axis, keepdim=True, dtype=acc)).to(x.dtype)
