@@ -60,11 +60,14 @@ def test_the_summaries_follow_from_the_curves(rate):
         assert (row["a_reversed"] is None) == math.isnan(ctl.a)
 
 
-@pytest.mark.parametrize("seed", [0, 4])
-def test_one_run_of_a_seed_retrains_to_the_committed_curve(seed, rate=OTHER_RATES[0]):
-    """Width 4, 200 steps at peak_lr 0.01, retrained here (about a second each on an idle core;
-    one file only, to keep the suite short): seed 0 from the first command, seed 4 from the
-    one that appended seeds 4-7 (`--first-seed 4`), so the appended seeds are the same runs."""
+@pytest.mark.parametrize(
+    ("seed", "rate"), [(0, OTHER_RATES[0]), (4, OTHER_RATES[0]), (8, SETTINGS["peak_lr"])]
+)
+def test_one_run_of_a_seed_retrains_to_the_committed_curve(seed, rate):
+    """Width 4, 200 steps, retrained here (about a second each on an idle core): at peak_lr 0.01
+    seed 0 from the first command and seed 4 from the one that appended seeds 4-7 (`--first-seed
+    4`); at the chapter's 0.03 seed 8, from the command that appended seeds 8-11. The appended
+    seeds are the same runs a single command would train."""
     from labs.scaling import TinyLMConfig
     from labs.scaling.lm import make_corpus
     from labs.scaling.torch import train_run
@@ -82,14 +85,25 @@ def test_one_run_of_a_seed_retrains_to_the_committed_curve(seed, rate=OTHER_RATE
     assert np.abs(curve.reshape(-1, BLOCK).mean(axis=1) - other).max() > 1e-3
 
 
-def test_the_lr001_file_was_extended_to_eight_seeds():
+def test_the_lr001_file_was_extended_to_twelve_seeds():
     record = load_envelope_curves(peak_lr=OTHER_RATES[0])
-    assert record["seeds"] == list(range(8)) and len(record["summaries"]) == 8
-    [added] = record["meta"]["extended"]
-    assert "--first-seed 4" in added["command"] and "--peak-lr 0.01" in added["command"]
-    assert added["seeds"] == [4, 5, 6, 7]
-    assert added["settings"] == record["meta"]["settings"]
+    assert record["seeds"] == list(range(12)) and len(record["summaries"]) == 12
+    four, eight = record["meta"]["extended"]
+    for added, first in ((four, 4), (eight, 8)):
+        assert f"--first-seed {first}" in added["command"] and "--peak-lr 0.01" in added["command"]
+        assert added["seeds"] == list(range(first, first + 4))
+        assert added["settings"] == record["meta"]["settings"]
     assert "--first-seed" not in record["meta"]["command"]  # seeds 0-3 keep their own record
+
+
+def test_the_chapters_file_was_extended_to_the_same_twelve_seeds():
+    """Seeds 8-11 at 0.03 were appended so that the rate comparison stays paired seed by seed."""
+    record, low = load_envelope_curves(), load_envelope_curves(peak_lr=OTHER_RATES[0])
+    assert record["seeds"] == low["seeds"] == list(range(12))
+    [added] = record["meta"]["extended"]
+    assert "--first-seed 8" in added["command"] and "--peak-lr" not in added["command"]
+    assert added["seeds"] == [8, 9, 10, 11] and added["settings"] == record["meta"]["settings"]
+    assert [row["seed"] for row in record["summaries"]] == list(range(12))
 
 
 def _split(record, at, end):
@@ -105,8 +119,9 @@ def test_add_seeds_appends_and_keeps_the_first_seeds_bit_for_bit():
     import json
 
     record = load_envelope_curves()
-    first, extra = _split(record, 2, 4)
-    extra = {**extra, "meta": {**record["meta"], "command": "x --first-seed 2"}}
+    meta = {k: v for k, v in record["meta"].items() if k != "extended"}  # the first command's
+    first, extra = _split({**record, "meta": meta}, 2, 4)
+    extra = {**extra, "meta": {**meta, "command": "x --first-seed 2"}}
     merged = add_seeds(first, extra)
     assert merged["seeds"] == [0, 1, 2, 3] and first["seeds"] == [0, 1]  # inputs unchanged
     assert merged["curves"] == record["curves"][:4] and merged["loss"] == record["loss"][:4]
@@ -117,6 +132,11 @@ def test_add_seeds_appends_and_keeps_the_first_seeds_bit_for_bit():
     a = [row["a"] for row in merged["summaries"]]
     assert a == [row["a"] for row in summarize_envelopes(_split(record, 4, 4)[0])]
     assert len(set(a)) == 4  # the summaries are per seed, not one row repeated
+    # a second extension (as the 0.01 file had: seeds 4-7, then 8-11) is listed after the first
+    later = {**_split(record, 4, 6)[1], "meta": {**meta, "command": "x --first-seed 4"}}
+    twice = add_seeds(merged, later)
+    assert twice["seeds"] == list(range(6)) and twice["curves"] == record["curves"][:6]
+    assert twice["meta"]["extended"] == [extra["meta"], later["meta"]]
 
 
 def test_add_seeds_refuses_what_does_not_extend_the_file():
@@ -163,9 +183,9 @@ def test_first_seed_bad_input_stops_before_training(tmp_path, capsys):
 
 
 def test_summaries_of_the_chapters_file_match_the_chapter():
-    # the chapter's range of a over its 8 seeds at peak_lr 0.03, as the prose gives it
+    # the range of a over seeds 0-7 at peak_lr 0.03, the seeds approach 1 reads in the chapter
     a = np.array([row["a"] for row in summarize_envelopes(load_envelope_curves())])
-    assert len(a) == 8 and 0.41 < a.min() < 0.43 and 0.55 < a.max() < 0.57
+    assert len(a) == 12 and 0.41 < a[:8].min() < 0.43 and 0.55 < a[:8].max() < 0.57
 
 
 def test_bad_input_names_the_parameter():
