@@ -42,8 +42,10 @@ def test_merge_refuses_a_changed_record_for_a_kept_seed():
         _merge_results(old, new)
 
 
-@pytest.mark.parametrize(("key", "value"), [("sweep", "other.json"), ("arm", "greedy"),
-                                            ("peer_max_steps", 412), ("torch_threads", 2)])  # fmt: skip
+OTHER = [("sweep", "other.json"), ("arm", "greedy"), ("peer_max_steps", 412), ("torch_threads", 2)]
+
+
+@pytest.mark.parametrize(("key", "value"), OTHER)
 def test_merge_refuses_other_settings_naming_them(key, value):
     assert key in SETTING_KEYS
     with pytest.raises(ValueError, match=f"setting '{key}' must match the file's"):
