@@ -43,22 +43,44 @@ def test_hand_worked_sums_in_three_frameworks(values, bits, group, promote, expe
     assert float(fj.aligned_sum(jnp.asarray(v), bits, group, promote)) == expected
 
 
+NEAREST = [
+    # 4 and 1.5, 2 bits: step 2; 1.5 / 2 = 0.75 rounds to 1 -> 2 (floor: 0), 4 + 2 = 6 = 110b
+    (np.array([4.0, 1.5]), 2, 2, 6.0, 4.0),
+    # 4 and 3, 2 bits: 3 / 2 = 1.5, a tie, to even: 2 -> 4 (floor: 1 -> 2), 4 + 4 = 8
+    (np.array([4.0, 3.0]), 2, 2, 8.0, 6.0),
+    # -1, -1, -0.25 with 2 bits: step 0.5, -0.25 / 0.5 = -0.5 ties to 0 (floor: -1): -2 exactly
+    (np.array([-1.0, -1.0, -0.25]), 2, 3, -2.0, -3.0),
+    # 4 and 1, 2 bits: 1 / 2 = 0.5 ties to 0, as floor does: 4 both ways
+    (np.array([4.0, 1.0]), 2, 2, 4.0, 4.0),
+]
+
+
+@pytest.mark.parametrize(("values", "bits", "group", "nearest", "truncated"), NEAREST)
+def test_rounding_to_nearest_changes_only_the_rounding(values, bits, group, nearest, truncated):
+    v = values.astype(np.float32)
+    assert float(aligned_sum(v, bits, group)) == truncated  # the default floors
+    assert float(aligned_sum(v, bits, group, rounding="nearest")) == nearest
+    assert float(ft.aligned_sum(torch.from_numpy(v), bits, group, rounding="nearest")) == nearest
+    assert float(fj.aligned_sum(jnp.asarray(v), bits, group, rounding="nearest")) == nearest
+
+
+@pytest.mark.parametrize("rounding", ["truncate", "nearest"])
 @pytest.mark.parametrize(
     ("bits", "group", "promote"), [(14, 32, None), (14, 32, 128), (18, 32, 64)]
 )
-def test_numpy_torch_jax_agree_bit_for_bit(bits, group, promote):
+def test_numpy_torch_jax_agree_bit_for_bit(bits, group, promote, rounding):
     # the group sums are sums of integers below 2**24: exact, so the order of additions cannot
     # matter and the frameworks must agree exactly (tolerance 0)
     rng = np.random.default_rng(3)
     v = (rng.standard_normal((4, 6, 300)) * 10.0 ** rng.integers(-3, 4, (4, 6, 1))).astype(
         np.float32
     )
-    want = aligned_sum(v, bits, group, promote)
+    want = aligned_sum(v, bits, group, promote, rounding)
     assert want.shape == (4, 6)
-    np.testing.assert_array_equal(ft.aligned_sum(torch.from_numpy(v), bits, group, promote), want)
-    np.testing.assert_array_equal(
-        np.asarray(fj.aligned_sum(jnp.asarray(v), bits, group, promote)), want
-    )
+    got_t = ft.aligned_sum(torch.from_numpy(v), bits, group, promote, rounding)
+    np.testing.assert_array_equal(got_t, want)
+    got_j = fj.aligned_sum(jnp.asarray(v), bits, group, promote, rounding)
+    np.testing.assert_array_equal(np.asarray(got_j), want)
 
 
 def test_more_bits_approach_the_exact_sum_and_floor_is_biased_down():
@@ -68,6 +90,10 @@ def test_more_bits_approach_the_exact_sum_and_floor_is_biased_down():
     err = [np.max(np.abs(aligned_sum(v, b, 32) - exact) / exact) for b in (10, 14, 18)]
     assert err[0] > 8 * err[1] > 64 * err[2] > 0
     assert np.all(aligned_sum(v, 14, 32) <= exact)  # floors never round up
+    # rounding to nearest errs both ways, and far less on positive values
+    near = aligned_sum(v, 14, 32, rounding="nearest") - exact
+    assert np.any(near > 0) and np.any(near < 0)
+    assert np.max(np.abs(near) / exact) < err[1] / 4
 
 
 def test_dot_product_errors_with_groups_match_the_hand_scale():
@@ -89,6 +115,7 @@ def test_dot_product_errors_with_groups_match_the_hand_scale():
         ({"values": np.full(4, 1e-35, np.float32)}, ValueError, "values"),
         ({"values": np.array([1.0, np.nan], np.float32)}, ValueError, "values"),
         ({"values": np.arange(4)}, TypeError, "values"),
+        ({"rounding": "up"}, ValueError, "rounding"),
     ],
 )
 def test_bad_input_names_the_parameter(kwargs, error, match):
@@ -99,6 +126,11 @@ def test_bad_input_names_the_parameter(kwargs, error, match):
             fn(**a)
 
 
-def test_dot_product_errors_refuses_nearest_with_groups():
+def test_dot_product_errors_with_groups_rounds_as_asked():
+    # the same products (same seed) summed by (4a): rounding to nearest errs far less than
+    # flooring at K = 2048, and an unknown mode is refused by name
+    floored = dot_product_errors([2048], trials=8, group=32)
+    nearest = dot_product_errors([2048], trials=8, group=32, rounding="nearest")
+    assert nearest[0] < floored[0] / 4
     with pytest.raises(ValueError, match="rounding"):
-        dot_product_errors([128], trials=2, group=32, rounding="nearest")
+        dot_product_errors([128], trials=2, group=32, rounding="up")

@@ -171,7 +171,7 @@ EXAMPLES = {
         values=X, accumulator_bits=6, promote_every=4, rounding="truncate"
     ),
     "labs.fp8.accumulator.aligned_sum": lambda: call(
-        values=AV, accumulator_bits=6, group=4, promote_every=8
+        values=AV, accumulator_bits=6, group=4, promote_every=8, rounding="nearest"
     ),
     "labs.fp8.reference.fp8_matmul": lambda: call(
         a=X,
@@ -216,7 +216,7 @@ EXAMPLES = {
         values=_t(X), accumulator_bits=6, promote_every=4, rounding="truncate"
     ),
     "labs.fp8.torch.aligned_sum": lambda: call(
-        values=_t(AV), accumulator_bits=6, group=4, promote_every=8
+        values=_t(AV), accumulator_bits=6, group=4, promote_every=8, rounding="nearest"
     ),
     "labs.fp8.torch.fp8_matmul": lambda: call(
         a=_t(X),
@@ -286,7 +286,7 @@ EXAMPLES = {
         values=_j(X), accumulator_bits=6, promote_every=4, rounding="truncate"
     ),
     "labs.fp8.jax.aligned_sum": lambda: call(
-        values=_j(AV), accumulator_bits=6, group=4, promote_every=8
+        values=_j(AV), accumulator_bits=6, group=4, promote_every=8, rounding="nearest"
     ),
     "labs.fp8.jax.fp8_matmul": lambda: call(
         a=_j(X),

@@ -27,13 +27,20 @@ from __future__ import annotations
 import numpy as np
 from jaxtyping import Float
 
+from labs.common import validate
 from labs.fp8 import checks
 
 __all__ = ["aligned_sum"]
 
+ROUNDINGS = ("truncate", "nearest")
+
 
 def aligned_sum(
-    values, accumulator_bits: int = 14, group: int = 32, promote_every: int | None = None
+    values,
+    accumulator_bits: int = 14,
+    group: int = 32,
+    promote_every: int | None = None,
+    rounding: str = "truncate",
 ) -> np.ndarray:
     """Sum `values` along the last axis in V3's fixed-point tensor-core accumulator (§3.5.2).
 
@@ -47,35 +54,48 @@ def aligned_sum(
         group: products aligned together, >= 1 (32 in V3's revised wording).
         promote_every: None (never) or a multiple of `group`: the running sum is added into a
             float32 total and restarts from zero (V3: 128).
+        rounding: "truncate" (floor, as §3.5.2 describes) or "nearest" (each aligned term and
+            the register rounded to the nearest step, ties to even): the control that changes
+            the rounding mode alone.
 
     Returns:
         float32 array of shape (...).
     """
     bits, group, promote_every = checks.check_aligned(accumulator_bits, group, promote_every)
+    rounding = validate.one_of("rounding", rounding, ROUNDINGS)
     values = checks.check_aligned_values(values, framework="numpy")
-    return _aligned_sum(values, bits, group, promote_every)
+    return _aligned_sum(values, bits, group, promote_every, rounding)
 
 
-def _floor_to_bits(t: Float[np.ndarray, "*s T"], shift) -> Float[np.ndarray, "*s T"]:
-    """floor(t * 2**shift), in float32: the aligned integer part of each term."""
-    return np.floor(np.ldexp(t, shift)).astype(np.float32)
+def _floor_to_bits(
+    t: Float[np.ndarray, "*s T"], shift, rounding: str = "truncate"
+) -> Float[np.ndarray, "*s T"]:
+    """floor(t * 2**shift) (or rint, ties to even, for "nearest"), in float32: the aligned
+    integer part of each term."""
+    integer = np.floor if rounding == "truncate" else np.rint
+    return integer(np.ldexp(t, shift)).astype(np.float32)
 
 
 def _aligned_sum(
-    values: Float[np.ndarray, "*s K"], bits: int, group: int, promote_every: int | None
+    values: Float[np.ndarray, "*s K"],
+    bits: int,
+    group: int,
+    promote_every: int | None,
+    rounding: str = "truncate",
 ) -> Float[np.ndarray, "*s"]:
-    """Groups of `group` values aligned to their largest exponent, `bits` kept, floored (4a)."""
+    """Groups of `group` values aligned to their largest exponent, `bits` kept, floored (4a)
+    (rounded to nearest with rounding="nearest")."""
     total = np.zeros(values.shape[:-1], dtype=np.float32)
     running = np.zeros_like(total)
     for start in range(0, values.shape[-1], group):
         terms = np.concatenate([running[..., None], values[..., start : start + group]], axis=-1)
         _, e = np.frexp(np.abs(terms).max(axis=-1))  # max |t| < 2**e
         shift = (bits - e).astype(np.int32)
-        aligned = _floor_to_bits(terms, shift[..., None]).sum(axis=-1, dtype=np.float32)
+        aligned = _floor_to_bits(terms, shift[..., None], rounding).sum(axis=-1, dtype=np.float32)
         running = np.ldexp(aligned, -shift).astype(np.float32)  # exact: integers below 2**24
         _, e_r = np.frexp(running)
         shift_r = (bits - e_r).astype(np.int32)
-        running = np.ldexp(_floor_to_bits(running, shift_r), -shift_r).astype(np.float32)
+        running = np.ldexp(_floor_to_bits(running, shift_r, rounding), -shift_r).astype(np.float32)
         if promote_every is not None and (start + group) % promote_every == 0:
             total, running = total + running, np.zeros_like(running)  # promotion to FP32
     return total + running

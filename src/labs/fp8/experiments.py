@@ -159,7 +159,8 @@ def dot_product_errors(
     quantised to E4M3 (per 1 x 128 tile where 128 divides K, per vector otherwise), multiplied,
     and summed by `limited_sum` (`group=None`: one product at a time, eq. 4) or, with `group`
     an int, by `aligned_sum`, V3's fixed-point accumulator of §3.5.2 (`group` products aligned to
-    their largest exponent, floored; `rounding` must then be "truncate"); the reference is the
+    their largest exponent, floored as §3.5.2 says, or rounded to nearest with
+    `rounding="nearest"`, the control); the reference is the
     float64 sum of the same products. Positive
     entries are the hard case for the error's size: nothing cancels, the sum grows like K (mixed
     signs shrink the error but the sum as well, so relative to the sum they err more).
@@ -173,11 +174,6 @@ def dot_product_errors(
     )
     if group is not None:
         bits, group, promote_every = checks.check_aligned(bits, group, promote_every)
-        if rounding != "truncate":
-            raise ValueError(
-                f'rounding must be "truncate" with group={group} (the aligned accumulator '
-                f"floors, §3.5.2), got {rounding!r}"
-            )
     return _dot_product_errors(
         lengths, trials, bits, promote_every, rounding, checks.check_rng(seed), group
     )
@@ -203,7 +199,7 @@ def _dot_product_errors(
         if group is None:
             got = _limited_sum(products, bits, promote_every, rounding)
         else:
-            got = _aligned_sum(products, bits, group, promote_every)
+            got = _aligned_sum(products, bits, group, promote_every, rounding)
         worst.append(float(np.max(np.abs(got - exact) / np.abs(exact))))
     return np.asarray(worst)
 

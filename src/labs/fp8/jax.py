@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Float
 
+from labs.common import validate
 from labs.fp8 import checks
 from labs.fp8.formats import E4M3, format_by_name
 
@@ -198,13 +199,19 @@ def _round_significand(x: Float[Array, "*s"], bits: int, rounding: str) -> Array
 
 
 def aligned_sum(
-    values: jax.Array, accumulator_bits: int = 14, group: int = 32, promote_every=None
+    values: jax.Array,
+    accumulator_bits: int = 14,
+    group: int = 32,
+    promote_every=None,
+    rounding: str = "truncate",
 ) -> jax.Array:
     """V3's fixed-point tensor-core accumulator (§3.5.2) along the last axis (see
-    `labs.fp8.accumulator`). values: (..., K) -> (...), float32. A `lax.scan` over the groups."""
+    `labs.fp8.accumulator`; rounding "truncate" or "nearest"). values: (..., K) -> (...),
+    float32. A `lax.scan` over the groups."""
     bits, group, promote_every = checks.check_aligned(accumulator_bits, group, promote_every)
+    rounding = validate.one_of("rounding", rounding, ("truncate", "nearest"))
     values = checks.check_aligned_values(values, framework="jax")
-    return _aligned_sum(jnp.asarray(values, jnp.float32), bits, group, promote_every)
+    return _aligned_sum(jnp.asarray(values, jnp.float32), bits, group, promote_every, rounding)
 
 
 def _power_of_two(e: Array) -> Array:
@@ -212,16 +219,24 @@ def _power_of_two(e: Array) -> Array:
     return jax.lax.bitcast_convert_type((e + 127) << 23, jnp.float32)
 
 
-def _floor_to_bits(t: Float[Array, "*s T"], shift: Array) -> Float[Array, "*s T"]:
-    """floor(t * 2**shift), in float32."""
-    return jnp.floor(t * _power_of_two(shift))
+def _floor_to_bits(
+    t: Float[Array, "*s T"], shift: Array, rounding: str = "truncate"
+) -> Float[Array, "*s T"]:
+    """floor(t * 2**shift) (round, ties to even, for "nearest"), in float32."""
+    integer = jnp.floor if rounding == "truncate" else jnp.round
+    return integer(t * _power_of_two(shift))
 
 
-@partial(jax.jit, static_argnums=(1, 2, 3))
+@partial(jax.jit, static_argnums=(1, 2, 3, 4))
 def _aligned_sum(
-    values: Float[Array, "*s K"], bits: int, group: int, promote_every: int | None
+    values: Float[Array, "*s K"],
+    bits: int,
+    group: int,
+    promote_every: int | None,
+    rounding: str = "truncate",
 ) -> Float[Array, "*s"]:
-    """Groups of `group` values aligned to their largest exponent, `bits` kept, floored (4a)."""
+    """Groups of `group` values aligned to their largest exponent, `bits` kept, floored (4a)
+    (rounded to nearest with rounding="nearest")."""
     k = values.shape[-1]
     n_groups = -(-k // group)
     pad = [(0, 0)] * (values.ndim - 1) + [(0, n_groups * group - k)]  # zeros change nothing
@@ -233,9 +248,10 @@ def _aligned_sum(
         i, chunk = inputs
         terms = jnp.concatenate([running[..., None], chunk], axis=-1)
         shift = bits - jnp.frexp(jnp.abs(terms).max(axis=-1))[1]  # max |t| < 2**e
-        running = _floor_to_bits(terms, shift[..., None]).sum(axis=-1) * _power_of_two(-shift)
+        running = _floor_to_bits(terms, shift[..., None], rounding).sum(axis=-1)
+        running = running * _power_of_two(-shift)
         shift_r = bits - jnp.frexp(running)[1]
-        running = _floor_to_bits(running, shift_r) * _power_of_two(-shift_r)
+        running = _floor_to_bits(running, shift_r, rounding) * _power_of_two(-shift_r)
         if promote_every is not None:
             flush = ((i + 1) * group) % promote_every == 0  # promotion to FP32
             total = jnp.where(flush, total + running, total)

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from jaxtyping import Float
 from torch import nn
 
+from labs.common import validate
 from labs.fp8 import checks
 from labs.fp8.formats import E4M3, FP8Format, format_by_name
 
@@ -215,13 +216,19 @@ def _round_significand(x: Float[Tensor, "*s"], bits: int, rounding: str) -> Tens
 
 
 def aligned_sum(
-    values: torch.Tensor, accumulator_bits: int = 14, group: int = 32, promote_every=None
+    values: torch.Tensor,
+    accumulator_bits: int = 14,
+    group: int = 32,
+    promote_every=None,
+    rounding: str = "truncate",
 ) -> torch.Tensor:
     """V3's fixed-point tensor-core accumulator (§3.5.2) along the last axis (see
-    `labs.fp8.accumulator`). values: (..., K) -> (...), float32."""
+    `labs.fp8.accumulator`; rounding "truncate" or "nearest"). values: (..., K) -> (...),
+    float32."""
     bits, group, promote_every = checks.check_aligned(accumulator_bits, group, promote_every)
+    rounding = validate.one_of("rounding", rounding, ("truncate", "nearest"))
     values = checks.check_aligned_values(values, framework="torch")
-    return _aligned_sum(values.float(), bits, group, promote_every)
+    return _aligned_sum(values.float(), bits, group, promote_every, rounding)
 
 
 def _power_of_two(e: torch.Tensor) -> torch.Tensor:
@@ -229,25 +236,33 @@ def _power_of_two(e: torch.Tensor) -> torch.Tensor:
     return ((e + 127) << 23).view(torch.float32)
 
 
-def _floor_to_bits(t: Float[Tensor, "*s T"], shift: torch.Tensor) -> Float[Tensor, "*s T"]:
-    """floor(t * 2**shift), in float32."""
-    return torch.floor(t * _power_of_two(shift))
+def _floor_to_bits(
+    t: Float[Tensor, "*s T"], shift: torch.Tensor, rounding: str = "truncate"
+) -> Float[Tensor, "*s T"]:
+    """floor(t * 2**shift) (round, ties to even, for "nearest"), in float32."""
+    integer = torch.floor if rounding == "truncate" else torch.round
+    return integer(t * _power_of_two(shift))
 
 
 def _aligned_sum(
-    values: Float[Tensor, "*s K"], bits: int, group: int, promote_every: int | None
+    values: Float[Tensor, "*s K"],
+    bits: int,
+    group: int,
+    promote_every: int | None,
+    rounding: str = "truncate",
 ) -> Float[Tensor, "*s"]:
-    """Groups of `group` values aligned to their largest exponent, `bits` kept, floored (4a)."""
+    """Groups of `group` values aligned to their largest exponent, `bits` kept, floored (4a)
+    (rounded to nearest with rounding="nearest")."""
     total = torch.zeros(values.shape[:-1], dtype=torch.float32, device=values.device)
     running = torch.zeros_like(total)
     for start in range(0, values.shape[-1], group):
         terms = torch.cat([running[..., None], values[..., start : start + group]], dim=-1)
         e = torch.frexp(terms.abs().amax(dim=-1)).exponent  # max |t| < 2**e
         shift = bits - e
-        aligned = _floor_to_bits(terms, shift[..., None]).sum(dim=-1)
+        aligned = _floor_to_bits(terms, shift[..., None], rounding).sum(dim=-1)
         running = aligned * _power_of_two(-shift)  # exact: integers below 2**24
         shift_r = bits - torch.frexp(running).exponent
-        running = _floor_to_bits(running, shift_r) * _power_of_two(-shift_r)
+        running = _floor_to_bits(running, shift_r, rounding) * _power_of_two(-shift_r)
         if promote_every is not None and (start + group) % promote_every == 0:
             total, running = total + running, torch.zeros_like(running)  # promotion to FP32
     return total + running
