@@ -317,9 +317,11 @@ def _relation(got: Any, expected: Any) -> str | None:
     if isinstance(expected, (tuple, list)) and not _is_numeric_sequence(expected):
         if isinstance(got, (tuple, list)) and len(got) == len(expected) > 1:
             items = list(got)
-            if all(compare(g, e, 1e-9, 0.0) is None for g, e in zip(items[::-1], expected)):
+            if all(
+                compare(g, e, 1e-9, 0.0) is None for g, e in zip(items[::-1], expected, strict=True)
+            ):
                 return "your answer has the right values in the reverse order: items swapped?"
-            for i, (g, e) in enumerate(zip(items, expected)):
+            for i, (g, e) in enumerate(zip(items, expected, strict=True)):
                 if compare(g, e, 1e-9, 0.0) is not None:
                     why = _relation(g, e)
                     return f"item {i}: {why}" if why else None
