@@ -139,3 +139,68 @@ def test_also_accepts_other_answers_and_reports_the_first():
         Case((1.0,), 1.0, "bad", also=[2.0])
     with pytest.raises(TypeError, match="case must be a Case"):
         compare_case(1.0, "case")
+
+
+# --- what is wrong, not only that it is wrong ---------------------------------------------------
+
+
+def _report(got, expected, **case):
+    exercise = Exercise("f", "f()", (Case(args=(), expected=expected, label="c", **case),))
+    return str(check(lambda: got, exercise))
+
+
+@pytest.mark.parametrize(
+    ("got", "expected", "fragment"),
+    [
+        ((2e12, 1e11), (1e11, 2e12), "reverse order: items swapped?"),
+        ([4.0, 3.0], [3.0, 4.0], "reverse order: items swapped?"),
+        (1e-3, 1.0, "10^-3 times the expected value: a unit conversion"),
+        (7.2e9, 2.0e6, "3600 times the expected value"),
+        (60.0, 1.0, "60 times the expected value"),
+        (-2.5, 2.5, "opposite sign"),
+        (0.5, 1.0, "half the expected value"),
+        (11, 10, "off by one"),
+        (np.zeros((3, 2)), np.zeros((2, 3)), "in another order: transposed"),
+        (np.zeros(6), np.zeros((2, 3)), "right number of values (6) in another shape"),
+        ((1e11, 2.0), (1e11, 2000.0), "item 1: your answer is 10^-3 times"),
+    ],
+)
+def test_check_names_the_relation_of_a_wrong_answer(got, expected, fragment):
+    assert fragment in _report(got, expected)
+
+
+@pytest.mark.parametrize(
+    ("got", "expected"),
+    # the controls: wrong answers with no telltale relation get no guess
+    [(1.3, 1.0), (np.array([1.0, 2.7]), np.array([1.0, 2.0])), ("memory", "compute"), (0.0, 2.5)],
+)
+def test_check_guesses_nothing_for_an_unrelated_wrong_answer(got, expected):
+    report = _report(got, expected)
+    assert "failed" in report and "what is wrong" not in report
+
+
+def test_a_known_mistake_is_named_before_any_generic_relation():
+    report = _report(128, 256, mistakes=((128, "keys only: the values are cached too"),))
+    assert "what is wrong: keys only" in report and "half the expected" not in report
+    # a mistake is matched within the case's tolerance, and only when the answer is wrong
+    assert "keys only" in _report(128.0000001, 256, mistakes=((128, "keys only"),))
+    assert "passed" in _report(256, 256, mistakes=((256, "never shown"),))
+
+
+def test_mistakes_must_be_pairs_with_a_message():
+    with pytest.raises(TypeError, match="mistakes"):
+        Case(args=(), expected=1.0, label="c", mistakes=[(2.0, "two")])
+    with pytest.raises(TypeError, match="mistakes must hold"):
+        Case(args=(), expected=1.0, label="c", mistakes=((2.0, 3.0),))
+
+
+def test_a_hostile_answer_cannot_break_the_diagnosis():
+    class Hostile:
+        def __array__(self, *args, **kwargs):
+            raise RuntimeError("no")
+
+        def __eq__(self, other):
+            raise RuntimeError("no")
+
+    report = _report(Hostile(), 1.0, mistakes=((2.0, "two"),))
+    assert "failed" in report and "what is wrong" not in report

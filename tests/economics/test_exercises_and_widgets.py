@@ -39,6 +39,31 @@ def test_plan_run_exercise():
     assert check_plan_run(linear).status == "failed"  # right on the first case, wrong after
     assert "square root" in str(check_plan_run(linear))
     assert check_plan_run(forgot_tera).status == "failed"
+    assert "10^-6 times the expected value: a unit conversion" in str(check_plan_run(forgot_tera))
+
+    def swapped(*args):
+        return plan_run(*args)[::-1]
+
+    def per_second(budget_usd, usd_per_gpu_hour, peak_tflops, mfu):  # GPU-hours taken as seconds
+        n = math.sqrt(budget_usd / usd_per_gpu_hour * peak_tflops * 1e12 * mfu / 120)
+        return n, 20 * n
+
+    def full_peak(budget_usd, usd_per_gpu_hour, peak_tflops, mfu):
+        return plan_run(budget_usd, usd_per_gpu_hour, peak_tflops, 1.0)
+
+    def six_n_squared(budget_usd, usd_per_gpu_hour, peak_tflops, mfu):
+        n = math.sqrt(budget_usd / usd_per_gpu_hour * 3600 * peak_tflops * 1e12 * mfu / 6)
+        return n, 20 * n
+
+    # each wrong plan is told its own mistake, not only "expected ..., got ..."
+    for wrong, says in (
+        (swapped, "reverse order: items swapped?"),
+        (per_second, "1/60 of the expected value"),
+        (full_peak, "multiply the FLOPs by mfu"),
+        (six_n_squared, "C = 6 N D = 120 N^2"),
+    ):
+        report = str(check_plan_run(wrong))
+        assert "what is wrong: " in report and says in report, report
     assert check_plan_run(stub).status == "not attempted"
 
 

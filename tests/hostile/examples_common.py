@@ -107,6 +107,7 @@ EXAMPLES = {
         rtol=1e-6,
         atol=0.0,
         also=(2.0,),
+        mistakes=((3.0, "three, not one"),),
         fixed=("expected", "also"),  # any value can be an expected answer, any tuple of them also
     ),
     "labs.common.exercises.CheckReport": lambda: call(

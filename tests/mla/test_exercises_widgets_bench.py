@@ -31,7 +31,40 @@ def test_kv_cache_elements_forgetting_values_fails_with_a_hint():
 
     report = check_kv_cache_elements(kv_cache_elements)
     assert report.status == "failed" and report.passed_cases == 0
-    assert "expected 256, got 128" in str(report) and "a key AND a value" in str(report)
+    assert "expected 384, got 192" in str(report) and "a key AND a value" in str(report)
+    assert "what is wrong: your count holds keys only" in str(report)
+
+
+def _kv_wrong(mha=None, mla=None):
+    """A kv_cache_elements that is right except for one kind's formula."""
+
+    def kv_cache_elements(kind, n_layers, n_kv_heads, head_dim, kv_lora_rank=0, rope_head_dim=0):
+        if kind == "mla":
+            rank, rope = kv_lora_rank, rope_head_dim
+            return mla(n_layers, n_kv_heads, rank, rope) if mla else n_layers * (rank + rope)
+        if mha:
+            return mha(n_layers, n_kv_heads, head_dim)
+        return n_layers * 2 * n_kv_heads * head_dim
+
+    return kv_cache_elements
+
+
+@pytest.mark.parametrize(
+    ("wrong", "passed", "says"),
+    [
+        # each typical derivation error gets its own diagnosis, not only "expected ..., got ..."
+        (_kv_wrong(mha=lambda L, n, d: 2 * n * d), 0, "one layer's (2 x 4 x 16)"),
+        (_kv_wrong(mha=lambda L, n, d: n * d), 0, "one layer's keys"),
+        (_kv_wrong(mla=lambda L, n, c, r: 2 * L * (c + r)), 3, "cached once"),
+        (_kv_wrong(mla=lambda L, n, c, r: L * n * (c + r)), 3, "one k^R shared by all heads"),
+        (_kv_wrong(mla=lambda L, n, c, r: L * (c + n * r)), 3, "no head index"),
+        (_kv_wrong(mha=lambda L, n, d: 2 * L * n * d + 1), 0, "off by one"),
+    ],
+)
+def test_kv_cache_elements_says_what_is_wrong(wrong, passed, says):
+    report = check_kv_cache_elements(wrong)
+    assert report.status == "failed" and report.passed_cases == passed
+    assert says in str(report), str(report)
 
 
 def test_kv_cache_elements_mla_without_rope_key_fails_on_the_mla_case():
@@ -43,6 +76,7 @@ def test_kv_cache_elements_mla_without_rope_key_fails_on_the_mla_case():
     report = check_kv_cache_elements(kv_cache_elements)
     assert report.status == "failed" and report.passed_cases == 3
     assert "expected 34560, got 30720" in str(report) and "shared RoPE key" in str(report)
+    assert "the decoupled RoPE key k^R of eq. (15) cannot be rebuilt" in str(report)
 
 
 def test_kv_cache_elements_stub_is_not_attempted():
@@ -69,6 +103,15 @@ def test_repeat_kv_with_tile_fails_with_the_grouping_hint():
     report = check_repeat_kv(repeat_kv)
     assert report.status == "failed"
     assert "values differ" in str(report) and "not np.tile" in str(report)
+    assert "what is wrong: your query head h gets KV head h % n_kv_heads" in str(report)
+
+
+def test_repeat_kv_with_transposed_axes_is_told_so():
+    def repeat_kv(k, n_heads):
+        return np.repeat(k, n_heads // k.shape[1], axis=1).transpose(1, 0, 2)  # (heads, tokens)
+
+    report = check_repeat_kv(repeat_kv)
+    assert report.status == "failed" and "in another order: transposed" in str(report)
 
 
 def test_repeat_kv_stub_is_not_attempted():

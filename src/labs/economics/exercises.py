@@ -31,6 +31,19 @@ PLAN_RUN = Exercise(
             "spend it all: FLOPs = budget / price x 3600 x peak (FLOP/s) x MFU; then C = 6 N D "
             "with D = 20 N gives N = sqrt(C / 120). Return (N, D).",
             rtol=1e-9,
+            mistakes=(
+                # C = 1.2e24 at MFU 1/3; 3.6e24 at the full peak: N = sqrt(3e22) = 1.732e11
+                (
+                    (math.sqrt(3e22), 20 * math.sqrt(3e22)),
+                    "your plan spends the peak's FLOPs: only a share mfu of the peak does "
+                    "useful work, so multiply the FLOPs by mfu.",
+                ),
+                # C = 6 N^2 instead of 6 N (20 N): N = sqrt(1.2e24 / 6) = sqrt(2e23)
+                (
+                    (math.sqrt(2e23), 20 * math.sqrt(2e23)),
+                    "your N solves C = 6 N^2: with D = 20 N, C = 6 N D = 120 N^2.",
+                ),
+            ),
         ),
         # $30K at $3/h is 1e4 GPU-hours = 3.6e7 s; at 500 TFLOP/s and MFU 0.4: 7.2e21 FLOPs;
         # N = sqrt(7.2e21 / 120) = sqrt(6e19), D = 20 N.

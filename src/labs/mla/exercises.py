@@ -30,22 +30,36 @@ KV_CACHE_ELEMENTS = Exercise(
     ),
     cases=(
         Case(
-            args=("mha", 2, 4, 16),
-            expected=256,  # 2 layers x 2 (K and V) x 4 heads x 16
-            label="MHA, 2 layers, 4 heads of 16",
+            args=("mha", 3, 4, 16),
+            expected=384,  # 3 layers x 2 (K and V) x 4 heads x 16
+            label="MHA, 3 layers, 4 heads of 16",
             hint="every layer caches a key AND a value for each KV head: 2 x n_kv_heads x "
             "head_dim per layer.",
+            mistakes=(
+                (192, "your count holds keys only (3 x 4 x 16): the values are cached too."),
+                (128, "your count is one layer's (2 x 4 x 16): sum over all n_layers layers."),
+                (64, "your count is one layer's keys (4 x 16): values and layers are missing."),
+            ),
         ),
         Case(
             args=("gqa", 95, 8, 128),
             expected=194_560,  # 95 x 2 x 8 x 128: DeepSeek 67B
             label="GQA, DeepSeek 67B (95 layers, 8 KV heads of 128)",
             hint="multiply by the number of layers: the result is summed over all of them.",
+            mistakes=(
+                (2_048, "your count is one layer's (2 x 8 x 128): sum over all 95 layers."),
+                (
+                    1_556_480,
+                    "your count uses 64 heads: in GQA only the n_kv_heads = 8 KV heads are "
+                    "cached; the 64 query heads share them.",
+                ),
+            ),
         ),
         Case(
             args=("mqa", 95, 1, 128),
             expected=24_320,  # 95 x 2 x 1 x 128
             label="MQA, 95 layers, one KV head of 128",
+            hint="MQA is GQA with a single KV head: one key and one value per layer.",
         ),
         Case(
             args=("mla", 60, 128, 128),
@@ -54,6 +68,30 @@ KV_CACHE_ELEMENTS = Exercise(
             label="MLA, DeepSeek-V2 (60 layers, d_c = 512, d_h^R = 64)",
             hint="MLA caches the latent c^KV (d_c) and ONE shared RoPE key k^R (d_h^R) per "
             "layer, for all heads together; n_kv_heads and head_dim do not enter.",
+            mistakes=(
+                (
+                    69_120,
+                    "your count caches the latent and k^R twice, as if for a key and a value: "
+                    "eqs. (10) and (11) rebuild both k^C and v^C from the same c^KV, so it is "
+                    "cached once.",
+                ),
+                (
+                    30_720,
+                    "your count holds the latent c^KV only (60 x 512): the decoupled RoPE key "
+                    "k^R of eq. (15) cannot be rebuilt from c^KV (it comes from h_t) and is "
+                    "cached too.",
+                ),
+                (
+                    4_423_680,
+                    "your count holds a latent and a RoPE key per head (x 128): eq. (9) makes one "
+                    "c^KV per token, and eq. (15) one k^R shared by all heads.",
+                ),
+                (
+                    60 * (512 + 128 * 64),
+                    "your count gives every head its own RoPE key: k^R_t in eq. (17) has no head "
+                    "index; it is one key shared by all heads.",
+                ),
+            ),
         ),
     ),
 )
@@ -78,6 +116,7 @@ def _repeat_kv_brute_force(k: np.ndarray, n_heads: int) -> np.ndarray:
 
 def _repeat_case(tokens, n_kv, dim, n_heads, label, hint="", seed=0) -> Case:
     k = np.random.default_rng(seed).standard_normal((tokens, n_kv, dim))
+    tiled = np.concatenate([k] * (n_heads // n_kv), axis=1)  # head h gets KV head h % n_kv
     return Case(
         args=(k, n_heads),
         expected=_repeat_kv_brute_force(k, n_heads),
@@ -85,6 +124,13 @@ def _repeat_case(tokens, n_kv, dim, n_heads, label, hint="", seed=0) -> Case:
         hint=hint,
         rtol=0,
         atol=0,
+        mistakes=(
+            (
+                tiled,
+                "your query head h gets KV head h % n_kv_heads (the KV heads tiled, as np.tile "
+                "does); the groups are consecutive: head h gets KV head h // group.",
+            ),
+        ),
     )
 
 
