@@ -133,3 +133,27 @@ def test_logging_the_diagnostics_changed_no_number_of_the_committed_runs():
         diag = data["seeds"][s]["diagnostics"]["lr x1 kl in reward"]
         assert diag["reproduced"] is True
         assert 0 < diag["penalty_only_fraction"] < 1
+
+
+def test_the_chapter_verdict_recomputed_from_the_stored_runs():
+    data, seeds = _mirror()
+    runs = [data["seeds"][s] for s in seeds]
+
+    def kl(name):
+        return np.array([r["grpo"][name]["final"]["kl"] for r in runs])
+
+    def diag(key):
+        with_std = [r["diagnostics"]["lr x1 kl in reward"][key] for r in runs]
+        return np.array(with_std), np.array([r["grpo"][NEW[0]]["diagnostics"][key] for r in runs])
+
+    # the manipulation works: without the division, groups moved by the penalty alone get
+    # advantages over ten times smaller than the other groups'; with it, nearly as large
+    only_std, only_raw = diag("penalty_only_abs_adv")
+    spread_std, spread_raw = diag("task_spread_abs_adv")
+    assert (only_raw * 10 < spread_raw).all() and (only_std > 0.9 * spread_std).all()
+    # ... and the drift stays: the penalty in the reward still ends over 1.5 times as far from
+    # the reference as its control (in the loss, also without the division) on every seed
+    assert (kl(NEW[0]) / kl(NEW[1]) > 1.5).all()
+    # dropping the division moves the reward placement's KL both ways
+    change = kl(NEW[0]) / kl("lr x1 kl in reward")
+    assert (change < 1).any() and (change > 1).any()
