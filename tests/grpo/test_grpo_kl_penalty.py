@@ -58,7 +58,12 @@ def test_with_beta_zero_both_placements_take_the_same_steps_and_with_beta_they_d
     in_reward, log_r = _train(start, reference, beta=0.0, kl_penalty="reward")
     in_loss, log_l = _train(start, reference, beta=0.0, kl_penalty="loss")
     assert all(torch.equal(a, b) for a, b in zip(in_reward, in_loss, strict=True))
-    assert log_r.history == log_l.history
+    # the same log, but for the diagnostics only the reward placement keeps; with beta 0 no
+    # group is moved by the penalty alone
+    extra = {"penalty_only_fraction", "penalty_only_abs_adv", "task_spread_abs_adv"}
+    assert set(log_r.history) - set(log_l.history) == extra
+    assert {k: v for k, v in log_r.history.items() if k not in extra} == log_l.history
+    assert log_r.history["penalty_only_fraction"] == [0.0] * SMALL["steps"]
     assert any(not torch.equal(a, b) for a, b in zip(start_weights, in_loss, strict=True))
     # Negative control: with a penalty large enough to act, the two placements part.
     in_reward, _ = _train(start, reference, beta=0.5, kl_penalty="reward")

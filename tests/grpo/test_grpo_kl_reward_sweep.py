@@ -48,7 +48,7 @@ def test_runs_are_named_as_the_sweep_names_them():
             names.update({k: v.get("kl_penalty", "loss") for k, v in run.items()})
     assert set(names.values()) == {"reward", "loss"}
     for s in seeds:
-        stored = data["seeds"][s]["grpo"]
+        stored = dict(list(data["seeds"][s]["grpo"].items())[:4])  # then test_grpo_kl_std.py's
         assert list(stored) == list(names)
         assert {k: v.get("kl_penalty", "loss") for k, v in stored.items()} == names
 

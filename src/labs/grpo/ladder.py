@@ -117,7 +117,8 @@ def run_rung(
     Returns a dict: "held_out" (greedy accuracy, sampled reward and accuracy, 8 samples per
     problem), "at_k" (pass@k and maj@k for k = 1, 4, 16 from 16 samples), "cpu_seconds" (process
     time of training), "final" (means over the last 30 steps of reward, KL, zero-advantage
-    fraction and completion length) and "curves" (10-step means of the same).
+    fraction and completion length), "curves" (10-step means of the same) and, for a run with
+    kl_penalty="reward", "diagnostics" (`_diagnostics`).
     """
     check_models(task, start=start)
     eval_seed = check_run_rung_args(config, eval_seed, GRPOConfig)
@@ -136,4 +137,20 @@ def run_rung(
         "final": {k: float(np.mean(log.history[k][-30:])) for k in keys},
         "curves": {k: block_means(log.history[k]) for k in keys},
         "sampled_groups": float(np.sum(log.history["sampled_groups"])),
+        **_diagnostics(log.history),
     }
+
+
+def _diagnostics(history: dict) -> dict:
+    """{"diagnostics": the run's mean over steps of each of `_penalty_only_groups`' values (None
+    where no step had such groups)} for a run with its KL penalty in the reward; {} for the rest,
+    whose records stay as they were."""
+    keys = ("penalty_only_fraction", "penalty_only_abs_adv", "task_spread_abs_adv")
+    if keys[0] not in history:
+        return {}
+    out = {}
+    for key in keys:
+        values = np.asarray(history[key], dtype=float)
+        values = values[np.isfinite(values)]
+        out[key] = float(values.mean()) if values.size else None
+    return {"diagnostics": out}

@@ -68,6 +68,14 @@ reward loses beta times its summed log(pi_old / pi_ref), before the group advant
 the control, the unchanged GRPO. Run with `--first-seed 3 --seeds 5`; its control runs are those
 of `lr_heldout.json`.
 
+`--task grpo_kl_std` (`run_grpo_kl_std_seed`, about 6 minutes for five seeds) asks whether the
+mirror's extra drift comes from the division by the group's std: at the default learning rate it
+trains GRPO with `scale_by_std=False`, the penalty in the reward and, as the control, in the loss
+("lr x1 no std kl in reward", "lr x1 no std"), and runs "lr x1 kl in reward" again for the
+diagnostics a run with the penalty in the reward logs (`_penalty_only_groups`). It adds them to
+`grpo_kl_reward.json` (`_merge_std`; every earlier number kept bit for bit). Run with
+`--first-seed 3 --seeds 5`.
+
 Taught in chapter 5, "The ladder", "Reward hacking", "PPO against GRPO, made fair" and "pass@k
 and maj@k".
 """
@@ -295,16 +303,25 @@ def run_grpo_sensitivity_seed(task: AdditionTask, seed: int, steps: int) -> dict
 
 
 def _grpo_at(
-    task: AdditionTask, start, steps: int, seed: int, lr: float, kl_penalty: str = "loss"
+    task: AdditionTask,
+    start,
+    steps: int,
+    seed: int,
+    lr: float,
+    kl_penalty: str = "loss",
+    scale_by_std: bool = True,
 ) -> dict:
     """Rung "grpo" at learning rate `lr` from `start`: {"lr x<lr / BASE>": record}, pass@k left
     out (the sensitivity and held-out sweeps record their GRPO runs this way); with
-    `kl_penalty="reward"` (PPO's placement of the penalty) the name ends in " kl in reward" and
-    the record holds "kl_penalty"."""
-    config = ladder_config("grpo", steps=steps, seed=seed, lr=lr, kl_penalty=kl_penalty)
+    `scale_by_std=False` (advantages not divided by the group's std) " no std" follows the
+    learning rate and the record holds "scale_by_std"; with `kl_penalty="reward"` (PPO's
+    placement of the penalty) the name ends in " kl in reward" and the record holds
+    "kl_penalty"."""
+    std = {} if scale_by_std else {"scale_by_std": False}
+    config = ladder_config("grpo", steps=steps, seed=seed, lr=lr, kl_penalty=kl_penalty, **std)
     run = run_rung(task, start, config)
-    name = f"lr x{lr / BASE['lr']:.3g}"
-    return _named("grpo", seed, name, run, kl_penalty, "loss", lr=lr)
+    name = f"lr x{lr / BASE['lr']:.3g}" + ("" if scale_by_std else " no std")
+    return _named("grpo", seed, name, run, kl_penalty, "loss", lr=lr, **std)
 
 
 def _ppo_at(
@@ -408,6 +425,46 @@ def run_grpo_kl_reward_seed(task: AdditionTask, seed: int, steps: int) -> dict:
     return out
 
 
+def run_grpo_kl_std_seed(task: AdditionTask, seed: int, steps: int) -> dict:
+    """Is it the std division? At GRPO's default learning rate, from the seed's warm-up and on the
+    same questions as `run_grpo_kl_reward_seed`: GRPO without the division by the group's std
+    (`scale_by_std=False`) with the KL penalty in the reward and, as its control, in the loss;
+    then the committed "lr x1 kl in reward" run again, for its diagnostics (`_diagnostics`).
+    Returns {"before", "grpo": the two new runs keyed as `_grpo_at` keys them, "diagnostics":
+    {"lr x1 kl in reward": the rerun's diagnostics, "final" and "held_out"}}."""
+    start = new_policy(task, seed=seed)
+    _warm_up(start, task, WARM_UP, 64, 3e-3, seed)
+    out = {"before": {"held_out": _evaluate(start, task, task.held_out, 8, 0.1, 1)}, "grpo": {}}
+    for placement in ("reward", "loss"):
+        out["grpo"].update(_grpo_at(task, start, steps, seed, BASE["lr"], placement, False))
+    rerun = _grpo_at(task, start, steps, seed, BASE["lr"], "reward")
+    out["diagnostics"] = {
+        name: {k: run[k] for k in ("diagnostics", "final", "held_out")}
+        for name, run in rerun.items()
+    }
+    return out
+
+
+def _merge_std(old: dict, seed: str, new: dict) -> None:
+    """Add `run_grpo_kl_std_seed`'s runs of `seed` to the mirror's file `old` in place: the new
+    runs after the seed's four, and "diagnostics" with "reproduced" (whether the rerun's "final"
+    and "held_out" equal the committed run's bit for bit); ValueError if the seed is missing,
+    already holds a run of that name, or started elsewhere ("before" differs)."""
+    if seed not in old["seeds"]:
+        raise ValueError(f"the mirror's file has no seed {seed}; its seeds: {list(old['seeds'])}")
+    mine = old["seeds"][seed]
+    if mine["before"] != new["before"]:
+        raise ValueError(f"seed {seed}'s warm-up differs from the committed one: not merged")
+    clash = [name for name in new["grpo"] if name in mine["grpo"]]
+    if clash or "diagnostics" in mine:
+        raise ValueError(f"seed {seed} already holds {clash or ['diagnostics']}: not merged")
+    mine["grpo"].update(new["grpo"])
+    mine["diagnostics"] = {}
+    for name, run in new["diagnostics"].items():
+        same = all(run[k] == mine["grpo"][name][k] for k in ("final", "held_out"))
+        mine["diagnostics"][name] = {**run["diagnostics"], "reproduced": same}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m labs.grpo.sweep", description=__doc__)
     parser.add_argument("--seeds", type=int, default=5, help="how many seeds")
@@ -424,6 +481,7 @@ def main(argv: list[str] | None = None) -> None:
             "lr_heldout",
             "ppo_kl_loss",
             "grpo_kl_reward",
+            "grpo_kl_std",
         ),
         default="addition",
     )
@@ -431,9 +489,13 @@ def main(argv: list[str] | None = None) -> None:
         "--out", default=None, help="default: data/<task>.json (sweep.json for addition)"
     )
     args = parser.parse_args(argv)
-    args.out = args.out or str(Path(__file__).parent / "data" / _FILES[args.task])
+    file = _FILES["grpo_kl_reward" if args.task == "grpo_kl_std" else args.task]
+    args.out = args.out or str(Path(__file__).parent / "data" / file)
     torch.set_num_threads(1)
     task = AdditionTask(**TASK)
+    if args.task == "grpo_kl_std":
+        _add_std_arms(task, args, argv)
+        return
     meta = {
         **provenance("labs.grpo.sweep", argv),
         "torch_threads": 1,
@@ -502,6 +564,24 @@ def main(argv: list[str] | None = None) -> None:
             results["seeds"][str(seed)] = run_grpo_kl_reward_seed(task, seed, args.steps)
         else:
             results["seeds"][str(seed)] = run_seed(task, seed, args.steps)
+        Path(args.out).write_text(json.dumps(results, indent=1))  # partial results survive
+    print(f"wrote {args.out}")
+
+
+def _add_std_arms(task: AdditionTask, args, argv: list[str] | None) -> None:
+    """`--task grpo_kl_std`: `run_grpo_kl_std_seed` for each seed, merged into the mirror's file
+    at `--out` (`_merge_std`), which is rewritten after each seed; the file's meta gains
+    "added": what made the new runs. Every earlier number is kept bit for bit."""
+    results = json.loads(Path(args.out).read_text())
+    results["meta"]["added"] = {
+        **provenance("labs.grpo.sweep", argv),
+        "processor": processor_name(),
+        "grpo_settings": [{"lr": BASE["lr"], "scale_by_std": False}],
+        "kl_penalties": ["reward", "loss"],
+        "diagnostics_of": ["lr x1 kl in reward"],
+    }
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
+        _merge_std(results, str(seed), run_grpo_kl_std_seed(task, seed, args.steps))
         Path(args.out).write_text(json.dumps(results, indent=1))  # partial results survive
     print(f"wrote {args.out}")
 

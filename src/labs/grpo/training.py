@@ -63,10 +63,11 @@ class TrainLog:
 
     `history` maps a name ("reward", "accuracy", "kl", "zero_adv_fraction", "clip_fraction",
     "loss", "length" (mean completion tokens), for GRPO "sampled_groups" (questions sampled,
-    more than prompts_per_step under dynamic sampling) and for PPO "value_loss") to a list with
-    one value per step. `memory` maps a
-    component to bytes (see `measure_step`); `step_seconds` is the CPU time of each step
-    (`time.process_time`: the policy trains on the CPU, and other programs' load is left out).
+    more than prompts_per_step under dynamic sampling), for GRPO with kl_penalty="reward" the
+    three of `_penalty_only_groups` and for PPO "value_loss") to a list with one value per step.
+    `memory` maps a component to bytes (see `measure_step`); `step_seconds` is the CPU time of
+    each step (`time.process_time`: the policy trains on the CPU, and other programs' load is
+    left out).
     """
 
     history: dict[str, list[float]] = field(default_factory=dict)
@@ -400,14 +401,20 @@ def _train_grpo(
                     clip_fraction=0.0, kl=log.history["kl"][-1] if log.history.get("kl") else 0.0,
                     zero_adv_fraction=1.0, ratio_mean=1.0, length=zero_adv["length"],
                     sampled_groups=sampled)  # fmt: skip
+            if in_reward:
+                log.log(penalty_only_fraction=0.0, penalty_only_abs_adv=float("nan"),
+                        task_spread_abs_adv=float("nan"))  # fmt: skip
             continue
         prompts, completions, mask, rewards, accuracy, first_round = batch
         with torch.no_grad():
             ref_logp = _completion_logprobs(reference, prompts, completions, config.temperature)
             old_logp = _completion_logprobs(policy, prompts, completions, config.temperature)
+            task_rewards = rewards
             if in_reward:  # PPO's per-token penalty (eq. 2), summed over each completion
                 rewards = rewards - config.beta * ((old_logp - ref_logp) * mask).sum(dim=1)
         advantages = _advantages(rewards, config)  # A_i
+        if in_reward:  # reads the tensors only: every number of the run stays as it was
+            log.log(**_penalty_only_groups(task_rewards, rewards, advantages, g))
         for _ in range(config.updates_per_batch):
             with _SavedActivations(policy) as saved:
                 logp = _completion_logprobs(policy, prompts, completions, config.temperature)
@@ -427,6 +434,29 @@ def _train_grpo(
                 loss=loss_value, length=first_round["length"], sampled_groups=sampled,
                 **stats)  # fmt: skip
     return policy, log
+
+
+def _penalty_only_groups(
+    task_rewards: torch.Tensor, rewards: torch.Tensor, advantages: torch.Tensor, g: int
+) -> dict[str, float]:
+    """With the KL penalty in the reward, what it does to one batch's groups of `g`:
+    "penalty_only_fraction", the share of groups whose task rewards are all equal but whose
+    penalised rewards differ (the penalty alone sets their spread); "penalty_only_abs_adv", the
+    mean |advantage| in those groups; "task_spread_abs_adv", the same in the groups whose task
+    rewards differ. A mean over no group is NaN."""
+    task_rewards, rewards = task_rewards.reshape(-1, g), rewards.reshape(-1, g)
+    size = advantages.abs().reshape(-1, g)
+    tied = task_rewards.amax(dim=1) == task_rewards.amin(dim=1)
+    only = tied & (rewards.amax(dim=1) > rewards.amin(dim=1))
+
+    def mean_size(groups: torch.Tensor) -> float:
+        return float(size[groups].mean()) if bool(groups.any()) else float("nan")
+
+    return {
+        "penalty_only_fraction": float(only.float().mean()),
+        "penalty_only_abs_adv": mean_size(only),
+        "task_spread_abs_adv": mean_size(~tied),
+    }
 
 
 def _finite_weights(policy: torch.nn.Module, step: int, steps: int, lr: float) -> None:
