@@ -31,10 +31,11 @@ The numerical traps (flat groups, empty sequences, padding, huge log-ratios) are
 `labs.grpo.reference`, and handled the same way in every framework.
 
 Public projects disagree on what "GRPO" means, so the kernels take the variants as keywords,
-with TRL's names (the defaults are eq. 3 as DeepSeekMath writes it):
+with `loss_type` as TRL names it (the defaults are eq. 3 as DeepSeekMath writes it):
 `grpo_loss(..., loss_type="grpo" | "bnpo" | "dr_grpo" | "dapo", max_completion_length=None)`
-(how the per-token terms are averaged), `clip_eps_low` / `clip_eps_high` (DAPO's clip-higher),
-and `group_advantages(..., scale_by_std=False)` (Dr. GRPO: rewards minus the group mean).
+(how the per-token terms are averaged), `clip_eps_low` / `clip_eps_high` (DAPO's clip-higher;
+TRL's `epsilon` / `epsilon_high`), and `group_advantages(..., scale_by_std=False)` (Dr. GRPO:
+rewards minus the group mean; TRL's `scale_rewards`).
 """
 
 from labs.grpo.checks import check_loss_settings as check_loss_settings  # shared by 3 frameworks

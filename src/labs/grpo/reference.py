@@ -8,7 +8,8 @@ Axes: N rewards (n groups of G), G answers per group, B sequences, T tokens.
 The variants public projects call "GRPO" are keywords of the same two kernels: `loss_type`
 ("grpo": eq. 3; "bnpo"/"dapo": DAPO's token-level mean, Yu et al. 2025; "dr_grpo": a constant
 divisor, Liu et al. 2025), `clip_eps_low`/`clip_eps_high` (DAPO's clip-higher) and
-`scale_by_std=False` (Dr. GRPO's advantages), defined as TRL documents them.
+`scale_by_std=False` (Dr. GRPO's advantages), defined as TRL documents them (TRL names the
+last two `epsilon`/`epsilon_high` and `scale_rewards`).
 
 Numerical traps, handled here and in both frameworks the same way:
 
