@@ -139,7 +139,7 @@ def test_the_verdict_rules_refuse_bad_input():
         claim_verdict("confirmed", "Confirmed")
 
 
-# --- where a curve reaches a line: the first crossing against the settled one ----------------------
+# --- where a curve reaches a line: the first crossing against the settled one ---
 
 COST = np.arange(10.0)  # compute spent by evaluation 0 to 9
 
