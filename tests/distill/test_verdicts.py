@@ -7,7 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from labs.distill.verdicts import claim_verdict, copy_verdict, match_teacher
+from labs.distill.verdicts import (
+    claim_verdict,
+    copy_verdict,
+    first_crossing,
+    match_teacher,
+    settled_crossing,
+)
 
 PROBLEMS = 400
 
@@ -131,3 +137,75 @@ def test_the_verdict_rules_refuse_bad_input():
         claim_verdict("recomputed", "confirmed")
     with pytest.raises(ValueError, match="without_cache"):
         claim_verdict("confirmed", "Confirmed")
+
+
+# --- where a curve reaches a line: the first crossing against the settled one ---
+
+COST = np.arange(10.0)  # compute spent by evaluation 0 to 9
+
+
+def test_a_lucky_early_evaluation_moves_the_first_crossing_but_not_the_settled_one():
+    # One evaluation spikes above the line at 2, the curve then falls back and climbs for good at 6.
+    share = np.array([0.1, 0.3, 0.95, 0.4, 0.5, 0.7, 0.95, 1.0, 1.0, 1.0])
+    first = first_crossing(COST, share, 0.9)
+    settled = settled_crossing(COST, share, 0.9, window=3)
+    assert first["per_seed"].tolist() == [2.0]
+    # running means of 3 end at evaluations 2..9: 0.45, 0.55, 0.62, 0.53, 0.72, 0.88, 0.98, 1.0
+    assert settled["per_seed"].tolist() == [8.0] and settled["index"].tolist() == [8]
+    # without the mean, the last evaluation at or below the line is 5: settled from 6
+    assert settled_crossing(COST, share, 0.9, window=1)["per_seed"].tolist() == [6.0]
+
+
+def test_one_late_dip_breaks_the_strict_rule_but_not_the_running_mean():
+    share = np.array([0.2, 0.5, 0.95, 1.0, 1.0, 1.0, 0.8, 1.0, 1.0, 1.0])
+    assert settled_crossing(COST, share, 0.9, window=1)["per_seed"].tolist() == [7.0]
+    # running means of 3 at evaluations 2..9: 0.55, 0.82, 0.98, 1, then 0.93 three times (the dip
+    # is averaged with two 1s), 1: above from 4 on
+    assert settled_crossing(COST, share, 0.9, window=3)["per_seed"].tolist() == [4.0]
+    # a deeper dip pulls even the running mean down to the line: (1 + 1 + 0.7) / 3 is 0.9
+    deep = np.where(share == 0.8, 0.7, share)
+    assert settled_crossing(COST, deep, 0.9, window=3)["per_seed"].tolist() == [9.0]
+
+
+def test_a_curve_that_ends_at_or_below_the_line_never_settles():
+    share = np.array([[0.2, 0.95, 1.0, 1.0, 0.5, 0.5, 0.6, 0.8, 0.85, 0.9], np.linspace(0, 1, 10)])
+    out = settled_crossing(COST[None].repeat(2, 0), share, 0.9, window=3)
+    assert np.isinf(out["per_seed"][0]) and out["index"][0] == -1
+    assert np.isinf(out["every_seed"])  # one seed never settles: no all-seeds point
+    assert first_crossing(COST, share[0], 0.9)["per_seed"].tolist() == [1.0]  # the optimistic one
+
+
+def test_every_seed_waits_for_the_last_seed_and_reads_the_largest_cost():
+    share = np.array([np.r_[np.zeros(3), np.ones(7)], np.r_[np.zeros(6), np.ones(4)]])
+    cost = np.array([COST, 2 * COST])  # the second seed spends twice as much by each evaluation
+    out = settled_crossing(cost, share, 0.9, window=1)
+    assert out["index"].tolist() == [3, 6] and out["per_seed"].tolist() == [3.0, 12.0]
+    assert out["every_seed"] == 12.0
+    # the first crossing's every-seed point: the first evaluation where both are above at once
+    assert first_crossing(cost, share, 0.9)["every_seed"] == 12.0
+    first = first_crossing(cost, share[::-1], 0.9)  # the slow curve now spends less
+    assert first["every_seed"] == 12.0 and first["per_seed"].tolist() == [6.0, 6.0]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"cost": COST[:5]}, ValueError, "share must have the shape of cost"),
+        ({"cost": COST[::-1].copy()}, ValueError, "non-decreasing"),
+        ({"cost": -COST}, ValueError, "non-negative"),
+        ({"cost": np.zeros((2, 2, 10))}, ValueError, "cost must have 1 dimension"),
+        ({"share": np.arange(10)}, TypeError, "share must hold"),
+        ({"share": np.full(10, np.nan)}, ValueError, "share must be finite"),
+        ({"line": "0.9"}, TypeError, "line"),
+        ({"window": 11}, ValueError, "window must be at most the number of evaluations"),
+        ({"window": 0}, ValueError, "window"),
+        ({"window": 2.5}, TypeError, "window"),
+    ],
+)
+def test_the_crossing_rules_refuse_bad_input(kwargs, error, match):
+    args = {"cost": COST, "share": np.linspace(0, 1, 10), "line": 0.9, "window": 3, **kwargs}
+    with pytest.raises(error, match=match):
+        settled_crossing(**args)
+    if "window" not in kwargs:
+        with pytest.raises(error, match=match):
+            first_crossing(args["cost"], args["share"], args["line"])

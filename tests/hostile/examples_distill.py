@@ -321,6 +321,15 @@ EXAMPLES = {
     "labs.distill.verdicts.claim_verdict": lambda: call(
         with_cache="confirmed", without_cache="overstated"
     ),
+    "labs.distill.verdicts.first_crossing": lambda: call(
+        cost=np.array([0.0, 1.0, 2.0, 3.0]), share=np.array([0.2, 0.95, 0.5, 1.0]), line=0.9
+    ),
+    "labs.distill.verdicts.settled_crossing": lambda: call(
+        cost=np.array([0.0, 1.0, 2.0, 3.0]),
+        share=np.array([0.2, 0.95, 0.5, 1.0]),
+        line=0.9,
+        window=2,
+    ),
     # labs.distill.jax
     "labs.distill.jax.soft_targets": lambda: call(logits=_jax(S), temperature=2.0),
     "labs.distill.jax.distillation_loss": lambda: _loss(_jax),
@@ -358,6 +367,12 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
     ("labs.distill.verdicts.copy_verdict", "cost_to_90", "inf"): (
         "a copy that never reaches 90% of its teacher within the budget: the documented inf"
     ),
+    **{
+        (f"labs.distill.verdicts.{name}", "line", "huge"): (
+            "a line no curve reaches: the documented inf (never crosses, never settles)"
+        )
+        for name in ("first_crossing", "settled_crossing")
+    },
     ("labs.distill.costs.copy_crossover", "distill_cost", "huge"): (
         "distillation dearer than RL: copying never pays, the documented inf"
     ),

@@ -16,15 +16,36 @@ interval is too wide to say.
 fraction of the costs", and `claim_verdict` combines its two readings (sampling counted with a KV
 cache and without). Both are the rules the chapter applies; `claim_verdict` was written after the
 two counts were seen to disagree, which the chapter says.
+
+`first_crossing` and `settled_crossing` read where a learning curve reaches a line (the claim
+check's 90% of the teacher). The first is the first evaluation above the line: with a noisy curve
+read at many evaluations it is the earliest of many noisy looks, so it is biased early.
+`settled_crossing` asks that a running mean stay above the line to the end of the run, which the
+chapter uses for its figures.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from labs.common.validate import boolean, integer, integer_array, one_of, real_number, size
+from labs.common.validate import (
+    boolean,
+    float_array,
+    integer,
+    integer_array,
+    one_of,
+    real_number,
+    same_shape,
+    size,
+)
 
-__all__ = ["claim_verdict", "copy_verdict", "match_teacher"]
+__all__ = [
+    "claim_verdict",
+    "copy_verdict",
+    "first_crossing",
+    "match_teacher",
+    "settled_crossing",
+]
 
 MAX_RESAMPLES = 100_000  # 2,000 is plenty for a 95% interval; far more only costs time
 MAX_CELLS = 10_000_000  # seeds x problems: the bootstrap holds a few arrays of this size
@@ -150,3 +171,96 @@ def claim_verdict(with_cache: str, without_cache: str) -> str:
     with_cache = one_of("with_cache", with_cache, RULE_VERDICTS)
     without_cache = one_of("without_cache", without_cache, RULE_VERDICTS)
     return with_cache if with_cache == without_cache else "recomputed"
+
+
+def _curves(cost, share, line, window=1):
+    """Checks shared by the two crossing rules; returns (cost, share) as 2-D float arrays."""
+    cost = float_array("cost", cost)
+    share = float_array("share", share)
+    if cost.ndim not in (1, 2):
+        raise ValueError(
+            f"cost must have 1 dimension (evaluations) or 2 (seeds, evaluations), got shape "
+            f"{cost.shape}"
+        )
+    same_shape(("cost", cost), ("share", share))
+    cost, share = np.atleast_2d(cost), np.atleast_2d(share)
+    if np.any(cost < 0) or np.any(np.diff(cost, axis=1) < 0):
+        raise ValueError(
+            "cost must be non-negative and non-decreasing along the evaluations (compute spent "
+            "so far), got a negative value or a decrease"
+        )
+    real_number("line", line)
+    window = integer("window", window, minimum=1)
+    if window > cost.shape[1]:
+        raise ValueError(
+            f"window must be at most the number of evaluations ({cost.shape[1]}), got {window}"
+        )
+    return cost, share, window
+
+
+def first_crossing(cost, share, line: float) -> dict:
+    """Where each curve first exceeds `line`, and where every curve is above it at once.
+
+    This is the chapter's first statistic, kept for comparison. It is optimistic: a curve measured
+    on a few problems is noisy (one seed on 80 problems has a binomial standard error near 0.056 at
+    accuracy 0.5), and the first of many noisy evaluations to land above the line tends to come
+    before the curve itself is there. `settled_crossing` is the fairer reading.
+
+    Args:
+        cost: float array (evaluations,) or (seeds, evaluations): the compute spent by each
+            evaluation, non-negative and non-decreasing along the evaluations.
+        share: float array of the same shape: the curve (e.g. accuracy over the teacher's).
+        line: the level to exceed (strictly).
+
+    Returns a dict: "per_seed", a float array (seeds,) of the cost at each curve's first
+    evaluation above the line (inf where there is none), and "every_seed", the largest of the
+    seeds' costs at the first evaluation where every curve is above at once (inf if none).
+    """
+    cost, share, _ = _curves(cost, share, line)
+    above = share > line
+    per_seed = np.where(above.any(1), cost[np.arange(len(cost)), above.argmax(1)], np.inf)
+    every = above.all(0)
+    every_seed = float(cost[:, every.argmax()].max()) if every.any() else float("inf")
+    return {"per_seed": per_seed, "every_seed": every_seed}
+
+
+def settled_crossing(cost, share, line: float, window: int = 3) -> dict:
+    """Where each curve's running mean of `window` evaluations goes above `line` for good.
+
+    The rule: the mean of evaluations j - window + 1 to j (a trailing mean, so it uses nothing
+    after j) is above `line` at j and at every later evaluation to the end of the curve; the
+    cost is read at the first such j. Why this rule: requiring the curve to stay above removes
+    the first crossing's bias (a lucky evaluation that the curve then falls back from does not
+    count), and the mean over `window` evaluations keeps one unlucky late evaluation from
+    pushing the point to the end. It leans the other way, late: the longer a curve that hovers
+    at the line is run, the more chances it has to dip. So the true point lies between the first
+    crossing and this one; the chapter prints both. With window 1 it is the last evaluation
+    below the line, plus one.
+
+    Args:
+        cost: float array (evaluations,) or (seeds, evaluations): the compute spent by each
+            evaluation, non-negative and non-decreasing along the evaluations.
+        share: float array of the same shape: the curve.
+        line: the level to stay above (strictly).
+        window: evaluations in the running mean, 1 to the number of evaluations.
+
+    Returns a dict: "per_seed", a float array (seeds,) of the cost at each curve's settling
+    evaluation (inf where the last running mean is not above the line), "index", those
+    evaluations (-1 where none), and "every_seed": from the evaluation where the last seed
+    settles on, every curve's running mean stays above; the largest of the seeds' costs there
+    (inf if some seed never settles).
+    """
+    cost, share, window = _curves(cost, share, line, window)
+    kernel = np.ones(window) / window
+    smooth = np.array([np.convolve(row, kernel, mode="valid") for row in share])  # j >= window-1
+    below = smooth <= line
+    n = smooth.shape[1]
+    # the last running mean at or below the line; settled from the one after it
+    last_below = np.where(below.any(1), n - 1 - below[:, ::-1].argmax(1), -1)
+    index = np.where(last_below < n - 1, last_below + 1 + window - 1, -1)
+    per_seed = np.where(index >= 0, cost[np.arange(len(cost)), np.maximum(index, 0)], np.inf)
+    if np.all(index >= 0):
+        every_seed = float(cost[:, index.max()].max())
+    else:
+        every_seed = float("inf")
+    return {"per_seed": per_seed, "index": index, "every_seed": every_seed}
