@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from labs.moe import route
 from labs.moe.exercises import check_moe_layer_params, check_remote_nodes, check_v3_route
 
@@ -41,3 +43,55 @@ def test_common_mistakes_fail_with_a_hint():
         return n * (1 - (1 - 1 / n) ** k) * (n - 1) / n
 
     assert not check_remote_nodes(ignores_limit).passed
+
+
+def _v3_route_with(slip):
+    """V3's routing written by hand, with one of the known slips (None: correct)."""
+
+    def v3_route(scores, k, bias):
+        scores = np.asarray(scores, dtype=np.float64)
+        if slip == "softmax":
+            affinity = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+        else:
+            affinity = 1 / (1 + np.exp(-scores))
+        chosen = np.argsort(-(affinity + bias), axis=1, kind="stable")[:, :k]
+        weight = np.take_along_axis(affinity, chosen, axis=1)
+        if slip == "bias in gates":
+            weight = weight + np.asarray(bias)[chosen]
+        if slip != "unnormalised":
+            weight = weight / weight.sum(axis=1, keepdims=True)
+        return chosen, weight
+
+    return v3_route
+
+
+def test_v3_route_names_each_known_slip_and_not_an_unrelated_error():
+    assert check_v3_route(_v3_route_with(None)).passed
+    for slip, words in (
+        ("softmax", "not a softmax"),
+        ("bias in gates", "your gates include the bias"),
+        ("unnormalised", "not normalised"),
+    ):
+        report = str(check_v3_route(_v3_route_with(slip)))
+        assert report.startswith("[failed]") and "what is wrong:" in report, slip
+        assert words in report.split("what is wrong:")[1], (slip, report)
+
+    def squared(scores, k, bias):  # control: wrong, but none of the named slips
+        chosen, weight = _v3_route_with(None)(scores, k, bias)
+        return chosen, weight**2
+
+    report = str(check_v3_route(squared))
+    assert report.startswith("[failed]") and "what is wrong" not in report
+
+
+def test_remote_nodes_names_the_own_node_and_the_missing_limit():
+    def remote_nodes(k, n_nodes, max_nodes, own=False, limit=True):
+        m = max_nodes if limit else n_nodes
+        hit = m * (1 - (1 - 1 / m) ** k)
+        return hit if own else hit * (n_nodes - 1) / n_nodes
+
+    assert check_remote_nodes(remote_nodes).passed
+    counts_own = str(check_remote_nodes(lambda k, n, m: remote_nodes(k, n, m, own=True)))
+    assert "the token's own node" in counts_own
+    no_limit = str(check_remote_nodes(lambda k, n, m: remote_nodes(k, n, m, limit=False)))
+    assert "case 3" in no_limit and "the one without the node limit" in no_limit

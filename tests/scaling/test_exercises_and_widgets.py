@@ -184,6 +184,20 @@ def test_predict_n_opt_right_decision_passes_and_keeping_every_vertex_fails(exer
     assert "did not bracket" in str(check_predict_n_opt(_keep_every_vertex))
 
 
+def test_predict_n_opt_names_keeping_every_vertex_and_the_side_of_a_miss():
+    """Keeping every vertex is named on the cases with a profile that does not bracket its
+    minimum, and only there; a miss is reported as too large or too small, with its factor."""
+    report = str(check_predict_n_opt(_keep_every_vertex))
+    assert "what a power law through every vertex gives" in report
+    first = N_OPT_FROM_PROFILES.cases[0]
+    ratio = _keep_every_vertex(*first.args) / first.expected
+    assert ratio > 1.3 and f"your N_opt is {ratio:.3g} times the true optimum, too large" in report
+    bracketed = N_OPT_FROM_PROFILES.cases[2]
+    assert not bracketed.mistakes  # every vertex inside its profile: keeping them is right
+    low = str(check_predict_n_opt(lambda profiles, target_C: first.expected / 2.5))
+    assert "0.4 times the true optimum, too small" in low and "every vertex" not in low
+
+
 def _vertex(sizes, losses):
     curve, slope, _ = np.polyfit(np.log(sizes), losses, 2)
     return np.exp(-slope / (2 * curve))

@@ -100,3 +100,42 @@ def test_drawn_laws_need_a_plan_and_a_sound_plan_meets_them(seed):
     assert 1.5 < max((1e24 / 120) ** 0.5 / truth, truth / (1e24 / 120) ** 0.5) < 4
     ratio = _isoflop_solution(PilotLab(law, 1e21, noise=0.001, seed=seed), 1e24) / truth
     assert 0.6 < ratio < 1.4
+
+
+def _truth_of_case(i):
+    return _true_n_opt(1e24, _LAB_LAWS[i])
+
+
+@pytest.mark.parametrize(
+    ("factor", "side", "exponent"),
+    [(10**0.3, "too large", "+0.100"), (10**-0.9, "too small", "-0.300")],
+)
+def test_a_miss_is_reported_with_its_side_and_its_size(factor, side, exponent):
+    """A prediction 10^0.3 times the truth is an exponent 0.1 too large over the 3 decades from
+    the 1e21-FLOP pilot budget to 1e24 (10^-0.9: 0.3 too small); the check says so."""
+
+    def plan_pilot_runs(lab, target_C):
+        return factor * _truth_of_case(0)
+
+    report = str(check_plan_pilot_runs(plan_pilot_runs))
+    assert f"your N_opt is {factor:.3g} times the true optimum, {side}" in report
+    assert f"off by {exponent} over the 3 decades" in report
+    assert "20 tokens per parameter" not in report  # control: not the rule of thumb's mistake
+
+
+def test_the_rule_of_thumb_is_named_and_other_failures_get_no_size():
+    def plan_pilot_runs(lab, target_C):
+        return (target_C / 120) ** 0.5
+
+    report = str(check_plan_pilot_runs(plan_pilot_runs))
+    assert "within 40% of Chinchilla's 20 tokens per parameter" in report
+    assert "times the true optimum, too small" in report  # this law wants more data
+    for answer in ("big", -1.0, float("nan"), None):  # controls: no number to measure a miss by
+        report = str(check_plan_pilot_runs(lambda lab, target_C, a=answer: a))
+        assert report.startswith("[failed]") and "how far" not in report
+
+    def raises(lab, target_C):
+        raise ValueError("no plan")
+
+    assert "how far" not in str(check_plan_pilot_runs(raises))
+    assert check_plan_pilot_runs(None).status == "not attempted"

@@ -66,31 +66,57 @@ def check_moe_layer_params(fn) -> CheckReport:
 # --- 4.2 ---------------------------------------------------------------------------------------
 
 
-def _route_brute_force(scores: np.ndarray, k: int, bias: np.ndarray) -> tuple:
+def _route_brute_force(
+    scores: np.ndarray, k: int, bias: np.ndarray, slip: str | None = None
+) -> tuple:
+    """V3's routing by loops; `slip` makes one known mistake instead (for `Case.mistakes`):
+    "softmax" affinities, the bias also in the "gates", or gates left "unnormalised"."""
     tokens, n_experts = scores.shape
     indices = np.zeros((tokens, k), dtype=np.int64)
     gates = np.zeros((tokens, k))
     for t in range(tokens):
-        affinity = [1.0 / (1.0 + math.exp(-scores[t, e])) for e in range(n_experts)]
+        if slip == "softmax":
+            z = sum(math.exp(scores[t, e]) for e in range(n_experts))
+            affinity = [math.exp(scores[t, e]) / z for e in range(n_experts)]
+        else:
+            affinity = [1.0 / (1.0 + math.exp(-scores[t, e])) for e in range(n_experts)]
         ranked = sorted(range(n_experts), key=lambda e: -(affinity[e] + bias[e]))[:k]
-        total = sum(affinity[e] for e in ranked)
+        weight = [affinity[e] + (bias[e] if slip == "gates" else 0.0) for e in ranked]
+        total = 1.0 if slip == "unnormalised" else sum(weight)
         for j, e in enumerate(ranked):
             indices[t, j] = e
-            gates[t, j] = affinity[e] / total  # the bias chose; it does not weight
+            gates[t, j] = weight[j] / total  # the bias chose; it does not weight
     return indices, gates
+
+
+_ROUTE_SLIPS = {
+    "softmax": "your gates are what a softmax over the scores gives: V3's affinities are "
+    "sigmoid(scores), each expert's own, not a softmax over all of them (eq. 15).",
+    "gates": "your gates include the bias: the bias only chooses the experts; the gate weights "
+    "are the unbiased affinities of the chosen ones, normalised (eq. 16).",
+    "unnormalised": "your gates are the chosen experts' sigmoid affinities, not normalised: "
+    "divide each by their sum over the k chosen experts (eq. 13).",
+}
 
 
 def _route_case(tokens, n_experts, k, bias_scale, label, hint="", seed=0) -> Case:
     rng = np.random.default_rng(seed)
     scores = rng.standard_normal((tokens, n_experts))
     bias = bias_scale * rng.standard_normal(n_experts)
+    expected = _route_brute_force(scores, k, bias)
+    mistakes = []
+    for slip, meaning in _ROUTE_SLIPS.items():
+        wrong = _route_brute_force(scores, k, bias, slip)
+        if not all(np.allclose(w, e, rtol=1e-6) for w, e in zip(wrong, expected, strict=True)):
+            mistakes.append((wrong, meaning))  # only slips that change this case's answer
     return Case(
         args=(scores, k, bias),
-        expected=_route_brute_force(scores, k, bias),
+        expected=expected,
         label=label,
         hint=hint,
         rtol=1e-9,
         atol=1e-12,
+        mistakes=tuple(mistakes),
     )
 
 
@@ -129,6 +155,11 @@ def check_v3_route(fn) -> CheckReport:
 
 # --- 4.3 ---------------------------------------------------------------------------------------
 
+_OWN_NODE_COUNTED = (
+    "your answer counts every node the experts live on: the token's own node is reached over "
+    "NVLink, not InfiniBand; count only the other ones."
+)
+
 REMOTE_NODES = Exercise(
     name="remote_nodes",
     signature="remote_nodes(k, n_nodes, max_nodes) -> float",
@@ -140,11 +171,13 @@ REMOTE_NODES = Exercise(
             hint="two steps: how many distinct nodes do k uniform draws over the allowed nodes "
             "hit on average (work out the chance that one node is missed by all k draws), and "
             "what share of the nodes hit are not the token's own?",
+            mistakes=((1.0, _OWN_NODE_COUNTED),),  # the one node hit, counted even when own
         ),
         Case(
             args=(8, 8, 8),
             expected=8 * (1 - (7 / 8) ** 8) * 7 / 8,  # 4.70: no node limit, V3's 8 nodes
             label="V3's k = 8 over 8 nodes, no node limit",
+            mistakes=((8 * (1 - (7 / 8) ** 8), _OWN_NODE_COUNTED),),  # 5.37
         ),
         Case(
             args=(8, 8, 4),
@@ -152,6 +185,13 @@ REMOTE_NODES = Exercise(
             label="V3's k = 8 over 8 nodes, at most 4 nodes per token",
             hint="with node-limited routing the k experts are drawn from max_nodes nodes, not "
             "from all n_nodes.",
+            mistakes=(
+                (
+                    8 * (1 - (7 / 8) ** 8) * 7 / 8,  # 4.70, the unlimited answer
+                    "your answer is the one without the node limit: the k draws fall on "
+                    "max_nodes nodes, so at most max_nodes can be hit.",
+                ),
+            ),
         ),
         Case(args=(2, 1, 1), expected=0.0, label="a single node: nothing crosses InfiniBand"),
     ),

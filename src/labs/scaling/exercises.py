@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import brentq
 
-from labs.common.exercises import Case, CheckReport, Exercise, check
+from labs.common.exercises import FAILED, Case, CheckReport, Exercise, check
 from labs.common.validate import instance, integer, real_number
 from labs.scaling.laws import HOFFMANN_2022, ChinchillaParams
 
@@ -244,6 +244,17 @@ def _draw_pilot_law(seed: int) -> ChinchillaParams:
             return law
 
 
+def _rule_of_thumb(target_C: float) -> float:
+    """N at 20 tokens per parameter: 6 N (20 N) = C."""
+    return (target_C / 120) ** 0.5
+
+
+_RULE_OF_THUMB_MISTAKE = (
+    "your N_opt is within 40% of Chinchilla's 20 tokens per parameter, (target_C / 120)^0.5. "
+    "This lab's law is not Chinchilla's: the rule misses its optimum by a factor of 3 or more. "
+    "Measure the law with the pilot budget instead of assuming it."
+)
+
 PILOT_BUDGET = Exercise(
     name="plan_pilot_runs",
     signature="plan_pilot_runs(lab: PilotLab, target_C: float) -> float",
@@ -258,6 +269,7 @@ PILOT_BUDGET = Exercise(
             "budgets you can afford: extrapolating over fewer decades is safer), fit a parabola "
             "in log N to each, and a power law through the vertices; or fit eq. 2 to all runs.",
             rtol=_LAB_RTOL,
+            mistakes=((_rule_of_thumb(_TARGET_C), _RULE_OF_THUMB_MISTAKE),),
         )
         for name, law, seed in (
             ("a law that wants more data than Chinchilla's", _LAB_LAWS[0], 0),
@@ -268,10 +280,68 @@ PILOT_BUDGET = Exercise(
 )
 
 
+def _how_far(answer, case: Case, anchor_C: float) -> str | None:
+    """Which way a predicted N_opt missed `case.expected`, by what factor, and the error in the
+    exponent a that the miss amounts to over the decades from `anchor_C` (the largest compute the
+    answer could measure) to the target. None when `answer` is not one positive finite number."""
+    if isinstance(answer, (bool, np.bool_, str, bytes)):
+        return None
+    try:
+        value = float(np.asarray(answer, dtype=np.float64))
+        target_C = float(case.args[1])
+    except (TypeError, ValueError, OverflowError, IndexError):
+        return None
+    if not (np.isfinite(value) and value > 0 and target_C > anchor_C > 0):
+        return None
+    ratio = value / float(case.expected)
+    decades = np.log10(target_C / anchor_C)
+    side = (
+        "too large: the run would be a larger model on too few tokens"
+        if ratio > 1
+        else "too small: the run would be a smaller model on too many tokens"
+    )
+    return (
+        f"how far: your N_opt is {ratio:.3g} times the true optimum, {side}. If your fit is right "
+        f"at {anchor_C:.0e} FLOPs, that is an exponent a (N_opt ~ C^a) off by "
+        f"{np.log10(ratio) / decades:+.3f} over the {decades:.3g} decades up to target_C."
+    )
+
+
+def _check_prediction(fn, exercise: Exercise, anchor) -> CheckReport:
+    """`check(fn, exercise)`, and where a case fails on a number, a line saying how far it missed
+    (`_how_far`; `anchor(case)` gives the compute the answer's fit could reach)."""
+    if not callable(fn):
+        return check(fn, exercise)
+    answers: list = []
+
+    def recorded(*args, **kwargs):
+        value = fn(*args, **kwargs)
+        answers.append(value)
+        return value
+
+    try:
+        recorded.__name__ = str(getattr(fn, "__name__", exercise.name))
+    except BaseException:  # noqa: BLE001 - a hostile __name__ must not escape
+        recorded.__name__ = exercise.name
+    report = check(recorded, exercise)
+    failed_at = report.passed_cases
+    if report.status != FAILED or len(answers) != failed_at + 1:  # raised, timed out or passed
+        return report
+    try:
+        case = exercise.fresh_cases()[failed_at]
+        line = _how_far(answers[failed_at], case, anchor(case))
+    except BaseException:  # noqa: BLE001 - the report stands without the line
+        return report
+    if line:
+        at = next((i + 1 for i, d in enumerate(report.details) if d.startswith("  call:")), 1)
+        report.details.insert(at, line)
+    return report
+
+
 def check_plan_pilot_runs(fn) -> CheckReport:
     """Run the public cases of the pilot-budget exercise against `fn` (scored against the hidden
-    law's true N_opt, within 40%)."""
-    return check(fn, PILOT_BUDGET)
+    law's true N_opt, within 40%). A miss is reported with its side and its size."""
+    return _check_prediction(fn, PILOT_BUDGET, lambda case: case.args[0].budget)
 
 
 def _isoflop_profiles(law: ChinchillaParams, budgets, outside, seed: int, noise: float = 0.001):
@@ -291,10 +361,44 @@ def _isoflop_profiles(law: ChinchillaParams, budgets, outside, seed: int, noise:
     return tuple(profiles)
 
 
+def _every_vertex_fit(profiles, target_C: float) -> tuple[float, bool]:
+    """Approach 2 applied blindly: a parabola in log N through each profile, a power law through
+    all the vertices. Returns its N_opt at target_C and whether some vertex lies outside the
+    sizes its profile tried."""
+    log_c, log_v, outside = [], [], False
+    for budget, sizes, losses in profiles:
+        curve, slope, _ = np.polyfit(np.log(sizes), losses, 2)
+        vertex = -slope / (2 * curve)
+        outside |= not np.log(sizes).min() <= vertex <= np.log(sizes).max()
+        log_c.append(np.log(budget))
+        log_v.append(vertex)
+    p, log_k = np.polyfit(log_c, log_v, 1)
+    return float(np.exp(log_k + p * np.log(target_C))), bool(outside)
+
+
 def _profiles_case(law, outside, seed, label, hint):
     budgets = np.geomspace(1e18, 1e21, len(outside))
     profiles = _isoflop_profiles(law, budgets, outside, seed)
-    return Case((profiles, _TARGET_C), _true_n_opt(_TARGET_C, law), label, hint, rtol=0.3)
+    blind, unbracketed = _every_vertex_fit(profiles, _TARGET_C)
+    mistakes = (
+        (
+            (
+                blind,
+                "your N_opt is within 30% of what a power law through every vertex gives: "
+                "a profile whose vertex lies outside the sizes it tried is kept.",
+            ),
+        )
+        if unbracketed
+        else ()
+    )
+    return Case(
+        (profiles, _TARGET_C),
+        _true_n_opt(_TARGET_C, law),
+        label,
+        hint,
+        rtol=0.3,
+        mistakes=mistakes,
+    )
 
 
 _PROFILES_HINT = (
@@ -335,4 +439,6 @@ N_OPT_FROM_PROFILES = Exercise(
 def check_predict_n_opt(fn) -> CheckReport:
     """Run the public cases of the IsoFLOP-profile exercise against `fn` (scored against the
     law's true N_opt at target_C, within 30%)."""
-    return check(fn, N_OPT_FROM_PROFILES)
+    return _check_prediction(
+        fn, N_OPT_FROM_PROFILES, lambda case: max(float(c) for c, _, _ in case.args[0])
+    )
