@@ -144,6 +144,15 @@ def _kept_by_task_reward(raws, rows):
     return steps, dropped
 
 
+def _summed_penalty(loss_args, beta):
+    """beta * sum_t (log pi_old - log pi_ref) per completion, from the spied `_grpo_loss` call's
+    (logp, old_logp, ref_logp, advantages, mask, ...), checked to be large enough to be seen."""
+    old_logp, ref_logp, mask = loss_args[1], loss_args[2], loss_args[4]
+    penalty = beta * ((old_logp - ref_logp) * mask).sum(dim=1)
+    assert penalty.abs().max() > 1e-3  # the penalty is there and could be seen
+    return penalty
+
+
 def test_dynamic_sampling_filters_on_task_rewards_and_kept_groups_still_pay_the_penalty(
     monkeypatch,
 ):
@@ -154,9 +163,7 @@ def test_dynamic_sampling_filters_on_task_rewards_and_kept_groups_still_pay_the_
     expected, dropped = _kept_by_task_reward(seen["raw"], config.samples_per_step)
     assert dropped >= 2 and len(expected) == 2  # groups flat in task reward were drawn, then left
     for kept, got, args in zip(expected, seen["advantaged"], seen["loss"], strict=True):
-        old_logp, ref_logp, mask = args[1], args[2], args[4]
-        penalty = 0.04 * ((old_logp - ref_logp) * mask).sum(dim=1)
-        assert penalty.abs().max() > 1e-3  # the penalty is there and could be seen
+        penalty = _summed_penalty(args, beta=0.04)
         torch.testing.assert_close(got, kept - penalty)
     # Negative control: filtering the penalised rewards instead would keep the whole first
     # round (the penalty makes a flat group's rewards unequal), and that round held a group
@@ -174,9 +181,7 @@ def test_without_a_baseline_the_advantage_is_the_task_reward_minus_the_summed_pe
     config = GRPOConfig(**FOUR, beta=0.04, kl_penalty="reward", baseline=False)
     gtorch.train_grpo(TASK, start, config, reference=reference)
     for raw, args in zip(seen["raw"], seen["loss"], strict=True):
-        old_logp, ref_logp, mask, advantages = args[1], args[2], args[4], args[3]
-        penalty = 0.04 * ((old_logp - ref_logp) * mask).sum(dim=1)
-        assert penalty.abs().max() > 1e-3
+        penalty, advantages = _summed_penalty(args, beta=0.04), args[3]
         torch.testing.assert_close(advantages, raw - penalty)  # unnormalised, no group mean
         # Negative controls: neither the task reward alone nor its group-normalised form.
         assert (advantages - raw).abs().max() > 1e-3
