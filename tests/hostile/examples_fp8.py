@@ -315,6 +315,9 @@ EXAMPLES = {
     "labs.fp8.recipes.compare_recipes": lambda: call(tensors=STEPS, history=2),
     "labs.fp8.sweep.load_sweep": lambda: call(path=_sweep_file(), name="training_sweep.json"),
     "labs.fp8.sweep.task_tokens": lambda: call(),
+    "labs.fp8.gradient_spans.token_gradient_decades": lambda: call(
+        model=_tiny_lm(), tokens=np.arange(300) % 4
+    ),
     # two steps on one seed: the valid call compiles the three twins' steps
     "labs.fp8.jax_twin.train_twins": lambda: call(seeds=[0], steps=2),
     "labs.fp8.jax_twin.twin_data": lambda: call(seed=0),

@@ -83,24 +83,6 @@ def load_sweep(path: str | Path | None = None, name: str = "training_sweep.json"
     return read_results("labs.fp8", name, path)
 
 
-def _token_gradient_decades(model: torch.nn.Module, tokens: np.ndarray) -> float:
-    """Decades between the largest and smallest per-token gradient norm at fc1's and fc2's outputs.
-
-    One batch of 256 windows from `tokens` goes forward and back through `model` (a trained
-    `TinyLM`); the larger span of the two hidden layers is returned. Chapter 2's 0.25% verdict
-    reads it on the live seed; `tools/fp8_gradient_spans.py` on every seed of the sweep.
-    """
-    context = torch.as_tensor(np.stack([tokens[:256], tokens[1:257]], axis=1))
-    h1 = model.fc1(model.embed(context).flatten(1))
-    h1.retain_grad()
-    h2 = model.fc2(torch.nn.functional.gelu(h1))
-    h2.retain_grad()
-    logits = model.head(torch.nn.functional.gelu(h2))
-    torch.nn.functional.cross_entropy(logits, torch.as_tensor(tokens[2:258])).backward()
-    norms = [h.grad.norm(dim=1) for h in (h1, h2)]
-    return max(float(torch.log10(n.max() / n.min())) for n in norms)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m labs.fp8.sweep", description=__doc__)
     parser.add_argument("--seeds", type=int, default=12, help="seeds 0 .. seeds-1")
