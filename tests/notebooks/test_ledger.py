@@ -1,5 +1,6 @@
 """The claim ledger speaks one verdict vocabulary, defined once at its top."""
 
+import functools
 import json
 import re
 
@@ -148,6 +149,7 @@ def test_chapter_6_ledger_verdicts_are_the_ones_its_cells_assert(root):
     assert stated == [code_verdicts["verdict_claim"], code_verdicts["verdict_moat"]], stated
 
 
+@functools.cache  # read each notebook once, not once per ledger row
 def _chapter_source(root, stem):
     notebook = json.loads((root / "chapters" / f"{stem}.ipynb").read_text())
     return "\n".join("".join(cell["source"]) for cell in notebook["cells"])
