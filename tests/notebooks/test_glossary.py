@@ -1,5 +1,6 @@
 """The glossary stays in alphabetical order and links only to pages that exist."""
 
+import math
 import re
 from itertools import pairwise
 
@@ -65,9 +66,13 @@ def test_glossary_figures_from_papers_match_the_facts_registry(root):
 
     _, body = _terms_and_text(root)
     v3 = fact("moe_v3_config").value
+    huber = fact("chinchilla_huber_delta").value
+    huber_exponent = round(math.log10(huber))
+    assert math.isclose(huber, 10.0**huber_exponent), huber  # printed as a power of ten
     tile, block = fact("v3_fp8_tile").value, fact("v3_fp8_block").value
     expected = {
         "H800": f"trained on {fact('econ_v3_cluster_gpus').value:,} of them",
+        "Huber loss": f"with $\\delta = 10^{{{huber_exponent}}}$ {{cite}}`hoffmann2022`",
         "Mixture-of-Experts": f"{v3['k']} routed experts of {v3['n_routed']}",
         "Node-limited routing": f"at most $M = {fact('econ_v3_max_nodes_per_token').value}$ nodes",
         "Promotion interval": (

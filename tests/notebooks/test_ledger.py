@@ -1,7 +1,10 @@
 """The claim ledger speaks one verdict vocabulary, defined once at its top."""
 
+import functools
 import json
 import re
+
+from tests.notebooks.test_pages import _stated
 
 # DESIGN.md's claim-check vocabulary (chapter contract, point 5), in its order. Hardcoded because
 # DESIGN.md lives outside the repository (../shared), which CI's clean clone does not have.
@@ -146,6 +149,7 @@ def test_chapter_6_ledger_verdicts_are_the_ones_its_cells_assert(root):
     assert stated == [code_verdicts["verdict_claim"], code_verdicts["verdict_moat"]], stated
 
 
+@functools.cache  # read each notebook once, not once per ledger row
 def _chapter_source(root, stem):
     notebook = json.loads((root / "chapters" / f"{stem}.ipynb").read_text())
     return "\n".join("".join(cell["source"]) for cell in notebook["cells"])
@@ -165,8 +169,7 @@ def test_every_ledger_figure_appears_in_its_chapter(root):
         source = "\n".join(_chapter_source(root, stem) for stem in stems)
         figures = set(re.findall(r"(?<![\w.])\d+(?:[.,]\d+)*", cells[3]))
         for figure in (f for f in figures if len(re.sub(r"\D", "", f)) >= 2):
-            forms = {figure, figure.replace(",", "_"), figure.replace(",", "")}
-            if not any(form in source for form in forms):
+            if not _stated(figure, source):  # a whole number there: not 57 inside 5,576
                 missing.setdefault(cells[0][:60], []).append(figure)
     assert not missing, missing
 
@@ -179,3 +182,121 @@ def test_every_ledger_row_stays_readable(root):
     assert len(rows) > 20, len(rows)
     long = [(len(row), row[:80]) for row in rows if len(row) > 1000]
     assert not long, long
+
+
+# The prose under "## Checks the chapters have made" summarises each chapter in a paragraph that
+# names it ({doc}`../chapters/NN_topic`). It quotes figures and verdicts as the table rows do, so
+# it is held to the same rule: a figure of two digits or more must be one its chapter holds (as a
+# whole number, in prose or in the code that prints and asserts it), and a verdict word must be one
+# the chapter gives in a verdict paragraph (a markdown paragraph holding a bold verdict).
+
+
+def _figures(text):
+    """The figures of `text` with two digits or more; roles ({doc}, {cite}) and section numbers
+    (§3.5.2) are not figures."""
+    text = re.sub(r"\{(?:doc|cite)\}`[^`]*`", " ", text)
+    return {
+        f for f in re.findall(r"(?<![\w.§])\d+(?:[.,]\d+)*", text) if len(re.sub(r"\D", "", f)) >= 2
+    }
+
+
+def _verdict_paragraphs(cells, vocabulary):
+    """The chapter's markdown paragraphs that set one of `vocabulary` in bold."""
+    words = "|".join(sorted(vocabulary))
+    prose = "\n\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    return [
+        p
+        for p in re.split(r"\n\s*\n", prose)
+        if any(re.search(rf"\b({words})\b", span) for span in re.findall(r"\*\*([^*]+)\*\*", p))
+    ]
+
+
+def ledger_prose_not_in_chapters(ledger, chapters, vocabulary):
+    """{paragraph opening: [figure or 'verdict: word' its named chapters do not hold]}, for each
+    paragraph of `ledger`'s "## Checks the chapters have made" section. `chapters` maps a
+    chapter stem to its notebook cells; a paragraph that names no chapter is reported too."""
+    section = ledger[ledger.index("## Checks the chapters have made") :].split("\n", 1)[1]
+    words = "|".join(sorted(vocabulary))
+    stale = {}
+    for paragraph in (p for p in re.split(r"\n\s*\n", section) if p.strip()):
+        key = " ".join(paragraph.split())[:70]
+        named = re.findall(r"\{doc\}`(?:[^`<]*<)?\.\./chapters/(\d\d_\w+)>?`", paragraph)
+        stems = sorted(set(named))
+        if not stems or any(s not in chapters for s in stems):
+            stale[key] = [f"names no known chapter: {stems}"]
+            continue
+        cells = [c for s in stems for c in chapters[s]]
+        source = "\n".join("".join(c["source"]) for c in cells)
+        found = [f for f in sorted(_figures(paragraph)) if not _stated(f, source)]
+        judged = "\n".join(_verdict_paragraphs(cells, vocabulary))
+        clean = re.sub(r"\{(?:doc|cite)\}`[^`]*`", " ", paragraph)
+        for word in sorted(set(re.findall(rf"\b({words})\b", clean))):
+            if not re.search(rf"\b{word}\b", judged):
+                found.append(f"verdict: {word}")
+        if found:
+            stale[key] = found
+    return stale
+
+
+def test_every_ledger_paragraph_figure_and_verdict_appears_in_its_chapter(root):
+    ledger = (root / "book" / "claims.md").read_text()
+    chapters = {
+        p.stem: json.loads(p.read_text())["cells"] for p in (root / "chapters").glob("*.ipynb")
+    }
+    section = ledger[ledger.index("## Checks the chapters have made") :]
+    # the pattern must still see the section: every chapter named in it, and its figures
+    named = set(re.findall(r"\{doc\}`\.\./chapters/(\d\d_\w+)`", section))
+    assert named == set(chapters), sorted(set(chapters) ^ named)
+    assert len(_figures(section)) >= 40, sorted(_figures(section))
+    stale = ledger_prose_not_in_chapters(ledger, chapters, set(_defined_verdicts(root)))
+    assert not stale, stale
+
+
+def _synthetic(markdown, code):
+    return [
+        {"cell_type": "markdown", "source": [markdown]},
+        {"cell_type": "code", "source": [code]},
+    ]
+
+
+def test_ledger_paragraph_check_fails_on_a_planted_stale_figure_or_verdict():
+    # A synthetic ledger and chapter, not the book's: the chapter states 56.7 days, asserts 39.4,
+    # and gives "**Verdict: misread.**" with "the shape is recomputed" in the same paragraph.
+    vocabulary = {"confirmed", "recomputed", "misread", "overstated"}
+    chapter = _synthetic(
+        "Intro: 2,048 GPUs.\n\n**Verdict: misread.** The shape is recomputed.\n\nA 5,576 aside.",
+        "assert abs(mfu - 0.394) < 1e-3  # 39.4%",
+    )
+    chapters = {"07_demo": chapter, "08_other": _synthetic("Nothing: 57 days.", "x = 0")}
+
+    def ledger(paragraph):
+        return f"# Ledger\n\n| table |\n\n## Checks the chapters have made\n\n{paragraph}\n"
+
+    fresh = (
+        "{doc}`../chapters/07_demo` finds 56.7 days on 2,048 GPUs at 39.4%"
+        " (misread; shape recomputed)."
+    )
+    chapter[0]["source"] = [chapter[0]["source"][0] + " It takes 56.7 days."]
+    assert ledger_prose_not_in_chapters(ledger(fresh), chapters, vocabulary) == {}
+    # a figure the chapter never states, one that only sits inside a longer number (57 in 5,576),
+    # a figure only another chapter holds, and a verdict the chapter gives nowhere: each is found
+    for planted, expected in (
+        (fresh.replace("56.7", "57.2"), ["57.2"]),
+        (fresh.replace("56.7", "57"), ["57"]),
+        (fresh.replace("39.4", "39"), ["39"]),
+        (fresh.replace("misread;", "confirmed;"), ["verdict: confirmed"]),
+        (fresh + " It was overstated.", ["verdict: overstated"]),
+    ):
+        (found,) = ledger_prose_not_in_chapters(ledger(planted), chapters, vocabulary).values()
+        assert found == expected, (planted, found)
+    # a verdict word in the chapter's prose but outside a bold-verdict paragraph does not count
+    chapter[0]["source"] = ["Intro: 2,048 GPUs, not confirmed yet.\n\n" + chapter[0]["source"][0]]
+    planted = fresh.replace("misread;", "confirmed;")
+    assert list(ledger_prose_not_in_chapters(ledger(planted), chapters, vocabulary).values()) == [
+        ["verdict: confirmed"]
+    ]
+    # a paragraph that names no chapter cannot be checked, so it is reported, not skipped
+    unnamed = fresh.replace("{doc}`../chapters/07_demo`", "The economics chapter")
+    assert list(ledger_prose_not_in_chapters(ledger(unnamed), chapters, vocabulary).values()) == [
+        ["names no known chapter: []"]
+    ]

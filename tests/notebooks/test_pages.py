@@ -17,7 +17,13 @@ def _stems(root):
 def _stated(figure, source):
     """`figure` occurs in `source` as a whole number: 57 is not found inside 5,576 or 56.7."""
     forms = {figure, figure.replace(",", "_"), figure.replace(",", "")}
-    return any(re.search(rf"(?<![\w.]){re.escape(f)}(?!\d|[.,]\d)", source) for f in forms)
+    # The pattern starts with the figure itself, so the scan jumps between its occurrences; a
+    # lookbehind first would make it try every position of a chapter's source.
+    for form in forms:
+        for match in re.finditer(rf"{re.escape(form)}(?!\d|[.,]\d)", source):
+            if match.start() == 0 or not re.match(r"[\w.]", source[match.start() - 1]):
+                return True
+    return False
 
 
 def _debate_lines_and_chapters(root):
