@@ -68,6 +68,20 @@ def test_step_time_by_hand():
     assert at_edge["inter_node"] == pytest.approx(at_edge["compute"])
 
 
+def test_optimizer_time_by_hand():
+    # The optimizer's 0.25 s comes once per step, after the bubble: 0.721875 + 0.25 overlapped,
+    # 1.71875 x 1.1 + 0.25 serial. It moves neither the bottleneck nor where a link binds.
+    t = step_time(_tiny(optimizer_seconds=0.25))
+    assert t["optimizer"] == 0.25 and t["total"] == pytest.approx(0.971875)
+    assert t["bottleneck"] == "intra_node" and t["bubble"] == pytest.approx(0.065625)
+    serial = step_time(_tiny(optimizer_seconds=0.25, overlap=False))
+    assert serial["total"] == pytest.approx(2.140625)
+    assert binding_bandwidth(_tiny(optimizer_seconds=0.25), "intra_node") == pytest.approx(
+        1e-3 * 0.65625 / 0.5
+    )
+    assert step_time(_tiny())["optimizer"] == 0.0  # the default leaves it out
+
+
 _steps = st.builds(
     lambda eff, nodes, limit, k, ovl, bub: _tiny(
         compute_efficiency=eff,
@@ -176,6 +190,9 @@ def test_precision_scales_both_links_alike(nbytes):
         ({"compute_efficiency": 1.5}, ValueError, "compute_efficiency must be a fraction"),
         ({"max_nodes": 3}, ValueError, "max_nodes must be <= 2"),
         ({"bubble_fraction": -0.1}, ValueError, "bubble_fraction must be >= 0"),
+        ({"optimizer_seconds": -0.1}, ValueError, "optimizer_seconds must be >= 0"),
+        ({"optimizer_seconds": 290.0e3}, ValueError, "optimizer_seconds must be <= 86400"),
+        ({"optimizer_seconds": "0.29"}, TypeError, "optimizer_seconds must be a real number"),
         ({"overlap": 1}, TypeError, "overlap"),
         ({"n_gpus": 2.5}, TypeError, "n_gpus"),
         # 2 nodes of 2 GPUs: 6 experts do not spread evenly over 4 GPUs

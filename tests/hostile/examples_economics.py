@@ -122,6 +122,7 @@ def _step_kwargs():
         ib_gbs=1.0,
         bytes_per_element=3.0,
         bubble_fraction=0.1,
+        optimizer_seconds=0.05,
         overlap=True,
     )
 

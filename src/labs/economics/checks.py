@@ -337,6 +337,8 @@ def check_training_step(step) -> None:
     if efficiency > 1.0:
         raise ValueError(f"compute_efficiency must be a fraction in (0, 1], got {efficiency}")
     real_number("bubble_fraction", step.bubble_fraction, nonnegative=True, maximum=10.0)
+    # A day per step is far beyond any optimizer update; more is a unit mistake (ms passed as s).
+    real_number("optimizer_seconds", step.optimizer_seconds, nonnegative=True, maximum=86_400.0)
     real_number("bytes_per_element", step.bytes_per_element, positive=True, maximum=64.0)
     integer("n_gpus", step.n_gpus, minimum=1, maximum=10**7)
     integer("n_moe_layers", step.n_moe_layers, minimum=0, maximum=10**4)

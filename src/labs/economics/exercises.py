@@ -1,7 +1,8 @@
 """Chapter 7 exercises: three decisions, each checked against hand-worked arithmetic.
 
-7.1 plans a run: given a budget, a GPU price, a peak and an MFU, how large a model on how many
-tokens (compute-optimal at 20 tokens per parameter)? 7.2 finds the InfiniBand bandwidth at which
+7.1 plans a run: given a budget, a GPU price, a peak and an MFU, how large a dense model on how
+many tokens (compute-optimal at Chinchilla's 20 tokens per parameter, a rule fitted on dense models
+that does not carry over to an MoE's active parameters)? 7.2 finds the InfiniBand bandwidth at which
 expert dispatch starts to set V3's step time. 7.3 decides how many nodes of a fleet to own when
 the rest can be rented by the hour.
 

@@ -8,7 +8,9 @@ One training step of a model with `n_moe_layers` MoE layers on `n_gpus` GPUs, pe
     link time  = (tokens_per_step x n_moe_layers / n_gpus) x bytes per token-layer / bandwidth (6)
     busy       = max(compute, IB time, NVLink time)   if communication overlaps computation
                = compute + IB time + NVLink time      otherwise                               (7)
-    step       = busy x (1 + bubble_fraction)          (pipeline bubbles)                     (8)
+    step       = busy x (1 + bubble_fraction)          (pipeline bubbles)
+                 + optimizer_seconds                   (the weight update, after the last
+                                                         micro-batch)                         (8)
 
 The bytes per token-layer on each link come from the shared traffic model of
 `labs.common.interconnect` (remote nodes under node-limited routing, NVLink copies inside a
@@ -22,7 +24,9 @@ Token-layers spread evenly over the GPUs: the pipeline puts different layers on 
 but every GPU carries the same share of (token, MoE layer) pairs when the load is balanced.
 
 `compute_efficiency` is the share of the peak the GPU delivers while it computes (not while it
-waits in a bubble); chapter 7 derives it from the step-time breakdown of Zhao et al. Table 4.
+waits in a bubble); chapter 7 derives it from the step-time breakdown of Zhao et al. Table 4,
+which also gives the optimizer's seconds per step, a fixed time that neither link nor the bubble
+moves.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ class TrainingStep:
         bytes_per_element: bytes moved per hidden-state element per MoE layer in a step (6: see
             the module docstring).
         bubble_fraction: pipeline bubble as a fraction of the busy time (>= 0).
+        optimizer_seconds: seconds per step of the optimizer's update, added once (>= 0).
         overlap: whether communication overlaps computation (V3's DualPipe: True).
     """
 
@@ -81,6 +86,7 @@ class TrainingStep:
     ib_gbs: float
     bytes_per_element: float = 6.0
     bubble_fraction: float = 0.0
+    optimizer_seconds: float = 0.0
     overlap: bool = True
 
     def __post_init__(self) -> None:
@@ -92,7 +98,8 @@ def step_time(step: TrainingStep) -> MappingProxyType:
     """Seconds of one training step (eqs. 5-8), with its parts.
 
     Returns:
-        {"compute", "inter_node", "intra_node", "busy", "bubble", "total"} in seconds, and
+        {"compute", "inter_node", "intra_node", "busy", "bubble", "optimizer", "total"} in
+        seconds, and
         "bottleneck": the largest of compute, inter_node (InfiniBand) and intra_node (NVLink).
     """
     if not isinstance(step, TrainingStep):
@@ -119,7 +126,8 @@ def _step_time(s: TrainingStep) -> MappingProxyType:
             **times,
             "busy": busy,
             "bubble": bubble,
-            "total": busy + bubble,
+            "optimizer": s.optimizer_seconds,
+            "total": busy + bubble + s.optimizer_seconds,  # eq. (8)
             "bottleneck": max(times, key=times.get),
         }
     )
