@@ -215,11 +215,14 @@ def submissions(folder: Path) -> dict[str, str]:
         "tour_numpy_scalar": submission(
             CHAPTERS["tour"],
             {
-                "log_sum_exp": "import numpy as np\n\ndef log_sum_exp(x):\n"
-                "    m = np.max(x)\n"
-                "    if np.isneginf(m):\n"
-                "        return np.float64(-np.inf)\n"
-                "    return np.float64(m + np.log(np.sum(np.exp(x - m))))\n"
+                "log_sum_exp": "import numpy as np\n\ndef log_sum_exp(x, axis=-1):\n"
+                "    x = np.asarray(x, dtype=np.float64)\n"
+                "    m = np.max(x, axis=axis, keepdims=True)\n"
+                "    m = np.where(np.isfinite(m), m, 0.0)\n"
+                "    with np.errstate(divide='ignore'):\n"
+                "        s = np.log(np.sum(np.exp(x - m), axis=axis))\n"
+                "    out = s + np.squeeze(m, axis=axis)\n"
+                "    return np.float64(out) if out.ndim == 0 else out\n"
             },
         ),
         "grpo_torch": submission(
