@@ -4,7 +4,13 @@ import numpy as np
 
 
 def cache_bytes_per_token(
-    kind, n_layers, n_kv_heads, head_dim, kv_lora_rank=0, rope_head_dim=0, fp8_tile=0
+    kind,
+    n_layers,
+    n_kv_heads,
+    head_dim,
+    kv_lora_rank=0,
+    rope_head_dim=0,
+    fp8_tile=0,
 ):
     def stored(n):  # one cached vector of n elements
         return 2 * n if fp8_tile == 0 else n + 4 * -(-n // fp8_tile)
