@@ -35,12 +35,15 @@ TIME_LIMIT_S = 4.0
 # 2 shared cores of the development machine; the bound leaves room for a loaded CI runner.
 TIME_BOUND_S = 240
 
-MLA_KV = """def kv_cache_elements(
-    kind, n_layers, n_kv_heads, head_dim, kv_lora_rank=0, rope_head_dim=0
+MLA_KV = """def cache_bytes_per_token(
+    kind, n_layers, n_kv_heads, head_dim, kv_lora_rank=0, rope_head_dim=0, fp8_tile=0
 ):
+    def stored(n):
+        return 2 * n if fp8_tile == 0 else n + 4 * -(-n // fp8_tile)
+
     if kind == "mla":
-        return n_layers * (kv_lora_rank + rope_head_dim)
-    return n_layers * 2 * n_kv_heads * head_dim
+        return n_layers * (stored(kv_lora_rank) + 2 * rope_head_dim)
+    return n_layers * 2 * n_kv_heads * stored(head_dim)
 """
 MLA_REPEAT = """import numpy as np
 
@@ -86,7 +89,7 @@ def combine_splits(acc, m, l):
 
 
 def mla(**answers) -> str:
-    base = {"kv_cache_elements": MLA_KV, "repeat_kv": MLA_REPEAT, "decode_bound": MLA_BOUND}
+    base = {"cache_bytes_per_token": MLA_KV, "repeat_kv": MLA_REPEAT, "decode_bound": MLA_BOUND}
     base.update(answers)
     return submission(MLA, base)
 
@@ -137,8 +140,8 @@ def submissions(folder: Path) -> dict[str, str]:
             },
         ),
         "mla_exception": mla(
-            kv_cache_elements="def kv_cache_elements(kind, n_layers, n_kv_heads, head_dim, "
-            "kv_lora_rank=0, rope_head_dim=0):\n    return 1 / 0\n"
+            cache_bytes_per_token="def cache_bytes_per_token(kind, n_layers, n_kv_heads, head_dim, "
+            "kv_lora_rank=0, rope_head_dim=0, fp8_tile=0):\n    return 1 / 0\n"
         ),
         "mla_infinite_loop": mla(
             repeat_kv="def repeat_kv(k, n_heads):\n    while True:\n        try:\n"
@@ -158,8 +161,8 @@ def submissions(folder: Path) -> dict[str, str]:
         ),
         "mla_untagged": untagged(),
         "mla_reads_hidden": mla(
-            kv_cache_elements="def kv_cache_elements(kind, n_layers, n_kv_heads, head_dim, "
-            "kv_lora_rank=0, rope_head_dim=0):\n"
+            cache_bytes_per_token="def cache_bytes_per_token(kind, n_layers, n_kv_heads, head_dim, "
+            "kv_lora_rank=0, rope_head_dim=0, fp8_tile=0):\n"
             f"    text = open({str(hidden_file)!r}).read()\n    return 0\n"
         ),
         "mla_reads_hidden_in_cell": mla(
@@ -177,16 +180,16 @@ def submissions(folder: Path) -> dict[str, str]:
         ),
         # Overwrite everything the instant checks and the comparison use, then answer wrongly.
         "mla_tampers": mla(
-            kv_cache_elements="import numpy\nimport labs.common.exercises as E\n"
+            cache_bytes_per_token="import numpy\nimport labs.common.exercises as E\n"
             "import labs.mla.exercises as X\n"
             "E.compare = lambda *a, **k: None\nE.check = lambda *a, **k: None\n"
-            "X.check_kv_cache_elements = lambda fn: 'passed'\n"
-            "X.KV_CACHE_ELEMENTS.cases[0].__dict__['expected'] = 0\n"
+            "X.check_cache_bytes_per_token = lambda fn: 'passed'\n"
+            "X.CACHE_BYTES_PER_TOKEN.cases[0].__dict__['expected'] = 0\n"
             "numpy.isclose = lambda *a, **k: numpy.ones(1, bool)\n"
             "numpy.allclose = lambda *a, **k: True\n"
             "import builtins\nbuiltins.AssertionError = type('Never', (Exception,), {})\n"
-            "def kv_cache_elements(kind, n_layers, n_kv_heads, head_dim, kv_lora_rank=0, "
-            "rope_head_dim=0):\n    return 0\n"
+            "def cache_bytes_per_token(kind, n_layers, n_kv_heads, head_dim, kv_lora_rank=0, "
+            "rope_head_dim=0, fp8_tile=0):\n    return 0\n"
         ),
         "grpo_uses_course": submission(
             GRPO,
@@ -215,11 +218,14 @@ def submissions(folder: Path) -> dict[str, str]:
         "tour_numpy_scalar": submission(
             CHAPTERS["tour"],
             {
-                "log_sum_exp": "import numpy as np\n\ndef log_sum_exp(x):\n"
-                "    m = np.max(x)\n"
-                "    if np.isneginf(m):\n"
-                "        return np.float64(-np.inf)\n"
-                "    return np.float64(m + np.log(np.sum(np.exp(x - m))))\n"
+                "log_sum_exp": "import numpy as np\n\ndef log_sum_exp(x, axis=-1):\n"
+                "    x = np.asarray(x, dtype=np.float64)\n"
+                "    m = np.max(x, axis=axis, keepdims=True)\n"
+                "    m = np.where(np.isfinite(m), m, 0.0)\n"
+                "    with np.errstate(divide='ignore'):\n"
+                "        s = np.log(np.sum(np.exp(x - m), axis=axis))\n"
+                "    out = s + np.squeeze(m, axis=axis)\n"
+                "    return np.float64(out) if out.ndim == 0 else out\n"
             },
         ),
         "grpo_torch": submission(
@@ -291,14 +297,14 @@ def message(rows, student: str, exercise: str) -> str:
 
 
 MLA_FULL = [
-    ("kv_cache_elements", "7", "7", "passed"),
+    ("cache_bytes_per_token", "12", "12", "passed"),
     ("repeat_kv", "6", "6", "passed"),
     ("decode_bound", "10", "10", "passed"),
 ]
 
 EXPECTED = {
     "mla_partial": [
-        ("kv_cache_elements", "7", "7", "passed"),
+        ("cache_bytes_per_token", "12", "12", "passed"),
         ("repeat_kv", "2", "6", "failed"),  # public 3 (MQA) and 4 (MHA): tile == repeat there
         ("decode_bound", "0", "10", "not_attempted"),
     ],
@@ -308,7 +314,7 @@ EXPECTED = {
         ("clipped_objective", "2", "5", "failed"),  # ratios inside the clip range; zero advantages
         ("choose_group_size", "0", "9", "not_attempted"),
     ],
-    "mla_exception": [("kv_cache_elements", "0", "7", "failed"), *MLA_FULL[1:]],
+    "mla_exception": [("cache_bytes_per_token", "0", "12", "failed"), *MLA_FULL[1:]],
     "mla_infinite_loop": [MLA_FULL[0], ("repeat_kv", "0", "6", "timeout"), MLA_FULL[2]],
     # The cell is left out and the others still grade.
     "mla_loop_in_cell": [*MLA_FULL[:2], ("decode_bound", "0", "10", "timeout")],
@@ -319,11 +325,11 @@ EXPECTED = {
     "mla_big_outputs": MLA_FULL,
     "mla_prints_megabytes": MLA_FULL,
     "mla_untagged": MLA_FULL,
-    "mla_reads_hidden": [("kv_cache_elements", "0", "7", "error"), *MLA_FULL[1:]],
+    "mla_reads_hidden": [("cache_bytes_per_token", "0", "12", "error"), *MLA_FULL[1:]],
     "mla_reads_hidden_in_cell": [*MLA_FULL[:2], ("decode_bound", "0", "10", "error")],
     "mla_deletes_files": [MLA_FULL[0], ("repeat_kv", "0", "6", "error"), MLA_FULL[2]],
     "mla_writes_outside": [MLA_FULL[0], ("repeat_kv", "0", "6", "error"), MLA_FULL[2]],
-    "mla_tampers": [("kv_cache_elements", "0", "7", "failed"), *MLA_FULL[1:]],
+    "mla_tampers": [("cache_bytes_per_token", "0", "12", "failed"), *MLA_FULL[1:]],
     "grpo_uses_course": [
         ("advantages_from_rewards", "0", "6", "failed"),
         ("k3_estimator", "0", "5", "not_attempted"),
@@ -404,7 +410,7 @@ def test_every_chapter_with_exercises_is_covered():
 
 def test_the_messages_say_why(graded):
     rows = graded["rows"]
-    assert "ZeroDivisionError" in message(rows, "mla_exception", "kv_cache_elements")
+    assert "ZeroDivisionError" in message(rows, "mla_exception", "cache_bytes_per_token")
     assert "was stopped" in message(rows, "mla_infinite_loop", "repeat_kv")
     assert "sys.exit" in message(rows, "mla_sys_exit", "repeat_kv")
     assert "os._exit" in message(rows, "mla_os_exit", "repeat_kv")
@@ -413,7 +419,7 @@ def test_the_messages_say_why(graded):
     assert "not valid notebook JSON" in message(rows, "not_json", "")
     assert "empty" in message(rows, "empty", "")
     assert "no function 'repeat_kv'" in message(rows, "mla_missing_exercise", "repeat_kv")
-    assert "protects" in message(rows, "mla_reads_hidden", "kv_cache_elements")
+    assert "protects" in message(rows, "mla_reads_hidden", "cache_bytes_per_token")
     assert "protects" in message(rows, "mla_reads_hidden_in_cell", "decode_bound")
     assert "outside its scratch folder" in message(rows, "mla_deletes_files", "repeat_kv")
     assert "outside its scratch folder" in message(rows, "mla_writes_outside", "repeat_kv")
@@ -423,7 +429,7 @@ def test_the_messages_say_why(graded):
     assert "labs.grpo.reference.group_advantages" in message(
         rows, "grpo_uses_course", "advantages_from_rewards"
     )
-    assert "expected" in message(rows, "mla_tampers", "kv_cache_elements")
+    assert "expected" in message(rows, "mla_tampers", "cache_bytes_per_token")
     assert "course's own" in message(rows, "grpo_course_in_thread", "advantages_from_rewards")
     assert "call tracer" in message(rows, "mla_removes_tracer", "repeat_kv")
     assert "labs.mla.pallas._combine" in message(rows, "bench_uses_course", "combine_splits")
@@ -456,7 +462,7 @@ def test_a_chapter_without_hidden_cases_fails(tmp_path):
     """A new chapter's exercises need a hidden-case file: loading the bank refuses without it."""
     with pytest.raises(ValueError, match="no hidden cases"):
         load_hidden(MLA, tmp_path)
-    (tmp_path / "mla.py").write_text('HIDDEN = {"kv_cache_elements": ()}\n')
+    (tmp_path / "mla.py").write_text('HIDDEN = {"cache_bytes_per_token": ()}\n')
     with pytest.raises(ValueError, match="has no hidden case"):
         load_hidden(MLA, tmp_path)
 

@@ -14,7 +14,7 @@ from labs.fp8 import (
     relative_loss_gap,
     round_significand,
 )
-from labs.fp8.exercises import check_choose_granularity, check_decode_e4m3, check_v3_accumulate
+from labs.fp8.exercises import check_choose_granularity, check_decode_float, check_v3_accumulate
 from labs.fp8.widgets import encodings_of, format_explorer, format_table
 
 # --- experiments -------------------------------------------------------------------------------
@@ -98,30 +98,82 @@ def test_explorer_widget():
 # --- exercises ---------------------------------------------------------------------------------
 
 
-def test_decode_e4m3_correct_solution_passes():
-    def decode_e4m3(code):
-        sign = -1.0 if code & 0x80 else 1.0
-        exponent, mantissa = (code >> 3) & 0xF, code & 0x7
-        if exponent == 15 and mantissa == 7:
+def _decoder(bias=None, top="by convention", subnormal_exp=1, fraction_bits=None, sign_bit=None):
+    """decode_float, right by default; each keyword plants one slip."""
+
+    def decode_float(code, exponent_bits, mantissa_bits, infinities):
+        b = 2 ** (exponent_bits - 1) - 1 if bias is None else bias
+        m_den = 2 ** (mantissa_bits if fraction_bits is None else fraction_bits)
+        ones = 2**exponent_bits - 1
+        s_bit = exponent_bits + mantissa_bits if sign_bit is None else sign_bit
+        sign = -1.0 if (code >> s_bit) & 1 else 1.0
+        e, m = (code >> mantissa_bits) & ones, code & (2**mantissa_bits - 1)
+        ieee = infinities if top == "by convention" else top == "ieee"
+        if e == ones and ieee:
+            return sign * float("inf") if m == 0 else float("nan")
+        if e == ones and m == 2**mantissa_bits - 1:
             return float("nan")
-        if exponent == 0:
-            return sign * 2.0**-6 * mantissa / 8
-        return sign * 2.0 ** (exponent - 7) * (1 + mantissa / 8)
+        if e == 0:
+            return sign * 2.0 ** (subnormal_exp - b) * m / m_den
+        return sign * 2.0 ** (e - b) * (1 + m / m_den)
 
-    assert check_decode_e4m3(decode_e4m3).passed
+    return decode_float
 
 
-def test_decode_e4m3_without_subnormals_fails_with_a_hint():
-    def decode_e4m3(code):
-        sign = -1.0 if code & 0x80 else 1.0
-        exponent, mantissa = (code >> 3) & 0xF, code & 0x7
-        if exponent == 15 and mantissa == 7:
-            return float("nan")
-        return sign * 2.0 ** (exponent - 7) * (1 + mantissa / 8)
+def test_decode_float_correct_solution_passes():
+    assert check_decode_float(_decoder()).passed
 
-    report = check_decode_e4m3(decode_e4m3)
-    assert report.status == "failed" and report.passed_cases == 4
-    assert "subnormal" in str(report) and "no implicit 1" in str(report)
+
+@pytest.mark.parametrize(
+    ("slip", "passed", "says"),
+    [
+        # the old exercise's E4M3 decoder, transcribed: right until E5M2's bias
+        ({"bias": 7}, 5, "The bias depends on the exponent width"),
+        ({"top": "ieee"}, 2, "Without infinities (E4M3, OCP Table 2)"),
+        ({"top": "finite"}, 6, "With infinities (E5M2"),
+        ({"subnormal_exp": 0}, 4, "1 - bias"),
+        ({"fraction_bits": 3}, 8, "not M / 2**mantissa_bits"),
+        ({"sign_bit": 7}, 10, "opposite sign"),
+    ],
+)
+def test_decode_float_names_each_slip(slip, passed, says):
+    report = check_decode_float(_decoder(**slip))
+    assert report.status == "failed" and report.passed_cases == passed
+    assert says in str(report)
+
+
+def test_decode_float_unrelated_wrong_answer_gets_no_diagnosis():
+    right = _decoder()
+    report = check_decode_float(lambda *a: right(*a) + 0.3)  # the control: no slip makes +0.3
+    assert report.status == "failed" and "what is wrong" not in str(report)
+
+
+def test_decode_float_hand_worked_cases_agree_with_ml_dtypes_and_numpy():
+    """The check's literals, public and hidden, against independent decoders where a dtype with
+    the same widths and convention exists (the check itself never uses them)."""
+    import ml_dtypes
+
+    from labs.fp8.exercises import DECODE_FLOAT
+    from tests.exercises.hidden.fp8 import HIDDEN
+
+    dtypes = {
+        (4, 3, False): (np.uint8, ml_dtypes.float8_e4m3fn),
+        (5, 2, True): (np.uint8, ml_dtypes.float8_e5m2),
+        (4, 3, True): (np.uint8, ml_dtypes.float8_e4m3),
+        (3, 4, True): (np.uint8, ml_dtypes.float8_e3m4),
+        (5, 10, True): (np.uint16, np.float16),
+        (8, 7, True): (np.uint16, ml_dtypes.bfloat16),
+    }
+    checked = 0
+    for case in DECODE_FLOAT.cases + HIDDEN["decode_float"]:
+        code, *layout = case.args
+        if tuple(layout) not in dtypes:
+            continue
+        bits, dtype = dtypes[tuple(layout)]
+        value = float(np.array([code], dtype=bits).view(dtype).astype(np.float64)[0])
+        assert value == case.expected or (np.isnan(value) and np.isnan(case.expected)), case.label
+        checked += 1
+    assert checked >= 20  # all but the E2M5 cases, which no library dtype has
 
 
 def test_choose_granularity_correct_solution_passes():
@@ -186,7 +238,7 @@ def test_v3_accumulate_rounding_after_each_addition_fails_with_a_hint():
 
 
 @pytest.mark.parametrize(
-    "check", [check_decode_e4m3, check_choose_granularity, check_v3_accumulate]
+    "check", [check_decode_float, check_choose_granularity, check_v3_accumulate]
 )
 def test_stubs_are_not_attempted(check):
     def stub(*args):

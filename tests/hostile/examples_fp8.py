@@ -112,8 +112,15 @@ def _jax_params():
 
 
 # Students' functions for the exercise checks (correct ones: the walker attacks the checks).
-def _decode_e4m3(code):
-    return float(_fp8().decode(np.uint8(code), "E4M3"))
+def _decode_float(code, exponent_bits, mantissa_bits, infinities):
+    fmt = _fp8().FP8Format(
+        name="any",
+        exponent_bits=exponent_bits,
+        mantissa_bits=mantissa_bits,
+        bias=2 ** (exponent_bits - 1) - 1,
+        has_infinity=infinities,
+    )
+    return float(_fp8().decode(np.uint8(code), fmt))
 
 
 def _choose_granularity(x, budget):
@@ -327,7 +334,7 @@ EXAMPLES = {
     ),
     "labs.fp8.cost.crossover_size": lambda: call(**PEAKS, weight_in_fp8=False, overlap_pass=True),
     # A check takes whatever the student wrote: tests/common/test_exercises_hostile.py attacks it.
-    "labs.fp8.exercises.check_decode_e4m3": lambda: call(fn=_decode_e4m3, fixed=("fn",)),
+    "labs.fp8.exercises.check_decode_float": lambda: call(fn=_decode_float, fixed=("fn",)),
     "labs.fp8.exercises.check_choose_granularity": lambda: call(
         fn=_choose_granularity, fixed=("fn",)
     ),

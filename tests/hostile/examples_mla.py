@@ -105,8 +105,15 @@ def _torch_cache_filled():
     return call(module.new_cache(1, 4).filled, name="c_kv")
 
 
-def _student_elements(kind, n_layers, n_kv_heads, head_dim, kv_lora_rank=0, rope_head_dim=0):
-    return n_layers * (kv_lora_rank + rope_head_dim if kind == "mla" else 2 * n_kv_heads * head_dim)
+def _student_bytes(
+    kind, n_layers, n_kv_heads, head_dim, kv_lora_rank=0, rope_head_dim=0, fp8_tile=0
+):
+    def stored(n):
+        return 2 * n if fp8_tile == 0 else n + 4 * -(-n // fp8_tile)
+
+    if kind == "mla":
+        return n_layers * (stored(kv_lora_rank) + 2 * rope_head_dim)
+    return n_layers * 2 * n_kv_heads * stored(head_dim)
 
 
 def _student_repeat_kv(k, n_heads):
@@ -256,7 +263,9 @@ EXAMPLES = {
         device="cpu", cpu_threads=1, repeats=1
     ),
     # A check takes whatever the student wrote: tests/common/test_exercises_hostile.py attacks it.
-    "labs.mla.exercises.check_kv_cache_elements": lambda: call(fn=_student_elements, fixed=("fn",)),
+    "labs.mla.exercises.check_cache_bytes_per_token": lambda: call(
+        fn=_student_bytes, fixed=("fn",)
+    ),
     "labs.mla.exercises.check_repeat_kv": lambda: call(fn=_student_repeat_kv, fixed=("fn",)),
     "labs.mla.exercises.check_absorbed_scores": lambda: call(fn=_student_scores, fixed=("fn",)),
     "labs.mla.exercises.check_decode_bound": lambda: call(fn=_student_bound, fixed=("fn",)),

@@ -26,8 +26,9 @@ def _jax_logits():
     return jnp.asarray(LOGITS, dtype=jnp.float32)
 
 
-def _student_lse(x):
-    return float(np.log(np.sum(np.exp(x - x.max()))) + x.max())
+def _student_lse(x, axis=-1):
+    m = np.max(x, axis=axis, keepdims=True)
+    return np.log(np.sum(np.exp(x - m), axis=axis)) + np.squeeze(m, axis=axis)
 
 
 EXAMPLES = {

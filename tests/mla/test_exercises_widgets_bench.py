@@ -7,83 +7,112 @@ import torch
 
 from labs.mla import DEEPSEEK_V2, PRESETS, kv_cache_bytes
 from labs.mla.benchmark import batched_product_flops, bench_configs, decode_benchmark
-from labs.mla.exercises import check_absorbed_scores, check_kv_cache_elements, check_repeat_kv
+from labs.mla.exercises import check_absorbed_scores, check_cache_bytes_per_token, check_repeat_kv
 from labs.mla.widgets import cache_calculator, plot_cache
 from tests.conftest import requires_gpu
 
 # --- 3.1 ---
 
 
-def test_kv_cache_elements_correct_passes():
-    def kv_cache_elements(kind, n_layers, n_kv_heads, head_dim, kv_lora_rank=0, rope_head_dim=0):
+def _cache_bytes(
+    *,
+    bf16=2,
+    per_vector=lambda n, t: n + 4 * -(-n // t),
+    kv=lambda L, h, v: L * 2 * h * v,
+    mla=lambda L, latent, rope_bytes: L * (latent + rope_bytes),
+    rope_bytes=lambda r, t: 2 * r,
+):
+    """cache_bytes_per_token, right by default; each keyword plants one slip."""
+
+    def cache_bytes_per_token(
+        kind, n_layers, n_kv_heads, head_dim, kv_lora_rank=0, rope_head_dim=0, fp8_tile=0
+    ):
+        def stored(n):
+            return bf16 * n if fp8_tile == 0 else per_vector(n, fp8_tile)
+
         if kind == "mla":
-            return n_layers * (kv_lora_rank + rope_head_dim)
-        return n_layers * 2 * n_kv_heads * head_dim
+            rope = bf16 * rope_head_dim if fp8_tile == 0 else rope_bytes(rope_head_dim, fp8_tile)
+            return mla(n_layers, stored(kv_lora_rank), rope)
+        return kv(n_layers, n_kv_heads, stored(head_dim))
 
-    assert check_kv_cache_elements(kv_cache_elements).passed
+    return cache_bytes_per_token
 
 
-def test_kv_cache_elements_forgetting_values_fails_with_a_hint():
-    def kv_cache_elements(kind, n_layers, n_kv_heads, head_dim, kv_lora_rank=0, rope_head_dim=0):
-        if kind == "mla":
-            return n_layers * (kv_lora_rank + rope_head_dim)
-        return n_layers * n_kv_heads * head_dim  # keys only
+_right = _cache_bytes()
 
-    report = check_kv_cache_elements(kv_cache_elements)
+
+def _tiles_across_heads(kind, n_layers, n_kv_heads, head_dim, fp8_tile=0, **mla):
+    """Tiles that run across the heads of one layer, as if K (or V) were one long vector."""
+    if kind == "mla" or fp8_tile == 0:
+        return _right(kind, n_layers, n_kv_heads, head_dim, fp8_tile=fp8_tile, **mla)
+    width = n_kv_heads * head_dim
+    return n_layers * 2 * (width + 4 * -(-width // fp8_tile))
+
+
+def _latent_scales_per_head(kind, n_layers, n_kv_heads, head_dim, fp8_tile=0, **mla):
+    """The latent's scales counted once per head."""
+    right = _right(kind, n_layers, n_kv_heads, head_dim, fp8_tile=fp8_tile, **mla)
+    if kind != "mla" or fp8_tile == 0:
+        return right
+    scales = 4 * -(-mla["kv_lora_rank"] // fp8_tile)
+    return right + n_layers * (n_kv_heads - 1) * scales
+
+
+def test_cache_bytes_correct_passes():
+    assert check_cache_bytes_per_token(_cache_bytes()).passed
+
+
+def test_cache_bytes_the_old_element_count_fails_with_its_slip_named():
+    # (T1) transcribed, in elements: what the chapter's table gives
+    report = check_cache_bytes_per_token(_cache_bytes(bf16=1, per_vector=lambda n, t: n))
     assert report.status == "failed" and report.passed_cases == 0
-    assert "expected 384, got 192" in str(report) and "a key AND a value" in str(report)
-    assert "what is wrong: your count holds keys only" in str(report)
-
-
-def _kv_wrong(mha=None, mla=None):
-    """A kv_cache_elements that is right except for one kind's formula."""
-
-    def kv_cache_elements(kind, n_layers, n_kv_heads, head_dim, kv_lora_rank=0, rope_head_dim=0):
-        if kind == "mla":
-            rank, rope = kv_lora_rank, rope_head_dim
-            return mla(n_layers, n_kv_heads, rank, rope) if mla else n_layers * (rank + rope)
-        if mha:
-            return mha(n_layers, n_kv_heads, head_dim)
-        return n_layers * 2 * n_kv_heads * head_dim
-
-    return kv_cache_elements
+    assert "expected 768, got 384" in str(report) and "counts elements" in str(report)
 
 
 @pytest.mark.parametrize(
     ("wrong", "passed", "says"),
     [
         # each typical derivation error gets its own diagnosis, not only "expected ..., got ..."
-        (_kv_wrong(mha=lambda L, n, d: 2 * n * d), 0, "one layer's (2 x 4 x 16)"),
-        (_kv_wrong(mha=lambda L, n, d: n * d), 0, "one layer's keys"),
-        (_kv_wrong(mla=lambda L, n, c, r: 2 * L * (c + r)), 3, "cached once"),
-        (_kv_wrong(mla=lambda L, n, c, r: L * n * (c + r)), 3, "one k^R shared by all heads"),
-        (_kv_wrong(mla=lambda L, n, c, r: L * (c + n * r)), 3, "no head index"),
-        (_kv_wrong(mha=lambda L, n, d: 2 * L * n * d + 1), 0, "off by one"),
+        (_cache_bytes(kv=lambda L, h, v: 2 * h * v), 0, "one layer's"),
+        (_cache_bytes(mla=lambda L, c, r: 2 * L * (c + r)), 1, "from the same c^KV"),
+        (_cache_bytes(mla=lambda L, c, r: L * c), 1, "cannot be rebuilt"),
+        (_tiles_across_heads, 2, "a tile never spans two"),
+        (_cache_bytes(per_vector=lambda n, t: n + 4 * (n // t)), 2, "floor(96 / 64)"),
+        (_cache_bytes(per_vector=lambda n, t: n), 2, "leaves out the float32 scales"),
+        (_cache_bytes(rope_bytes=lambda r, t: r), 3, "FlashMLA keeps it in BF16"),
+        (_latent_scales_per_head, 3, "c^KV (eq. 9) has no head index"),
     ],
 )
-def test_kv_cache_elements_says_what_is_wrong(wrong, passed, says):
-    report = check_kv_cache_elements(wrong)
+def test_cache_bytes_says_what_is_wrong(wrong, passed, says):
+    report = check_cache_bytes_per_token(wrong)
     assert report.status == "failed" and report.passed_cases == passed
     assert says in str(report), str(report)
 
 
-def test_kv_cache_elements_mla_without_rope_key_fails_on_the_mla_case():
-    def kv_cache_elements(kind, n_layers, n_kv_heads, head_dim, kv_lora_rank=0, rope_head_dim=0):
-        if kind == "mla":
-            return n_layers * kv_lora_rank
-        return n_layers * 2 * n_kv_heads * head_dim
-
-    report = check_kv_cache_elements(kv_cache_elements)
-    assert report.status == "failed" and report.passed_cases == 3
-    assert "expected 34560, got 30720" in str(report) and "shared RoPE key" in str(report)
-    assert "the decoupled RoPE key k^R of eq. (15) cannot be rebuilt" in str(report)
+def test_cache_bytes_unrelated_wrong_answer_gets_no_diagnosis():
+    right = _cache_bytes()
+    # the control: 3 bytes too many on every case, a number no named slip produces
+    report = check_cache_bytes_per_token(lambda *a, **k: right(*a, **k) + 3)
+    assert report.status == "failed" and "what is wrong" not in str(report)
 
 
-def test_kv_cache_elements_stub_is_not_attempted():
-    def kv_cache_elements(kind, n_layers, n_kv_heads, head_dim, kv_lora_rank=0, rope_head_dim=0):
+def test_cache_bytes_stub_is_not_attempted():
+    def cache_bytes_per_token(
+        kind, n_layers, n_kv_heads, head_dim, kv_lora_rank=0, rope_head_dim=0, fp8_tile=0
+    ):
         raise NotImplementedError
 
-    assert check_kv_cache_elements(kv_cache_elements).status == "not attempted"
+    assert check_cache_bytes_per_token(cache_bytes_per_token).status == "not attempted"
+
+
+def test_cache_bytes_cases_agree_with_the_packages_flashmla_layout():
+    """The hand-worked V3 FP8 case (hidden) against the package's FlashMLA layout fact: the same
+    656 bytes per layer, reached independently."""
+    from labs.common import fact
+    from tests.exercises.hidden.mla import HIDDEN
+
+    v3_fp8 = next(c for c in HIDDEN["cache_bytes_per_token"] if "FlashMLA" in c.label)
+    assert v3_fp8.expected == 61 * fact("flashmla_fp8_cache_layout").value["bytes_per_token"]
 
 
 # --- 3.2 ---

@@ -5,50 +5,107 @@ from labs.tour.exercises import LOG_SUM_EXP, check_log_sum_exp
 from labs.tour.widgets import plot_softmax, temperature_explorer
 
 
+def _stable(x, axis=-1):
+    x = np.asarray(x, dtype=np.float64)
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    with np.errstate(divide="ignore"):
+        return np.log(np.sum(np.exp(x - m), axis=axis)) + np.squeeze(m, axis=axis)
+
+
 def test_stable_solution_passes():
-    def log_sum_exp(x):
+    assert check_log_sum_exp(_stable).passed
+
+
+def _failure(fn):
+    with np.errstate(all="ignore"):
+        report = check_log_sum_exp(fn)
+    assert report.status == "failed"
+    return report.passed_cases, str(report)
+
+
+def test_the_softmax_shift_transcribed_fails_on_the_first_batch():
+    # eq. (2)'s shift on a 1-D row, as the chapter's softmax shows it: one scalar result
+    def log_sum_exp(x, axis=-1):
         m = np.max(x)
-        if m == -np.inf:
-            return -np.inf
         return m + np.log(np.sum(np.exp(x - m)))
 
-    assert check_log_sum_exp(log_sum_exp).passed
+    passed, text = _failure(log_sum_exp)
+    assert passed == 3 and "expected shape (3,), got shape ()" in text and "own maximum" in text
 
 
-def test_eq_2s_shift_alone_fails_only_on_the_fully_masked_row_with_a_hint():
-    # the transcription of eq. (2): right on every finite input and on a partly masked one
-    def log_sum_exp(x):
+def test_a_shift_per_row_without_the_mask_rule_is_told_about_the_masked_row():
+    def log_sum_exp(x, axis=-1):
+        m = np.max(x, axis=axis, keepdims=True)
+        return np.squeeze(m, axis=axis) + np.log(np.sum(np.exp(x - m), axis=axis))
+
+    passed, text = _failure(log_sum_exp)
+    assert passed == 3 and "NaN on the fully masked row" in text
+
+
+def test_one_shift_for_the_whole_array_is_named():
+    def log_sum_exp(x, axis=-1):
         m = np.max(x)
-        with np.errstate(invalid="ignore"):
-            return m + np.log(np.sum(np.exp(x - m)))
+        return m + np.log(np.sum(np.exp(x - m), axis=axis))
 
-    report = check_log_sum_exp(log_sum_exp)
-    assert report.status == "failed" and report.passed_cases == len(LOG_SUM_EXP.cases) - 1
-    text = str(report)
-    assert "every logit masked" in text and "NaN" in text and "return -inf" in text
+    passed, text = _failure(log_sum_exp)
+    assert passed == 3 and "one shift for the whole array" in text
+
+
+def test_ignoring_axis_is_named():
+    def log_sum_exp(x, axis=-1):
+        return _stable(x, axis=-1)
+
+    passed, text = _failure(log_sum_exp)
+    assert passed == 4 and "reduces over the last axis" in text and "axis=0" in text
+
+
+def test_plus_inf_giving_nan_is_named():
+    def log_sum_exp(x, axis=-1):
+        x = np.asarray(x, dtype=np.float64)
+        m = np.max(x, axis=axis, keepdims=True)
+        m = np.where(m == -np.inf, 0.0, m)  # the mask rule only
+        return np.log(np.sum(np.exp(x - m), axis=axis)) + np.squeeze(m, axis=axis)
+
+    passed, text = _failure(log_sum_exp)
+    assert passed == 5 and "inf - inf" in text and "+inf" in text
+
+
+def test_a_float16_sum_is_named():
+    def log_sum_exp(x, axis=-1):  # right, except that float16 stays float16
+        m = np.max(x, axis=axis, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0.0).astype(x.dtype)
+        return np.log(np.sum(np.exp(x - m), axis=axis)) + np.squeeze(m, axis=axis)
+
+    passed, text = _failure(log_sum_exp)
+    assert passed == 6 and "65,504" in text and "wider type" in text
+
+
+def test_an_unrelated_wrong_answer_gets_no_named_mistake():
+    # the control: off by a constant 0.5 everywhere, which no named slip produces
+    passed, text = _failure(lambda x, axis=-1: _stable(x, axis) + 0.5)
+    assert passed == 0 and "what is wrong" not in text
 
 
 def test_naive_solution_fails_on_large_logits_with_a_hint():
-    def log_sum_exp(x):
-        with np.errstate(over="ignore", divide="ignore"):
-            return np.log(np.sum(np.exp(x)))
+    def log_sum_exp(x, axis=-1):
+        return np.log(np.sum(np.exp(x), axis=axis))
 
-    report = check_log_sum_exp(log_sum_exp)
-    assert report.status == "failed" and report.passed_cases == 2
-    text = str(report)
-    assert "large logits" in text and "got inf" in text and "m = max(x)" in text
+    passed, text = _failure(log_sum_exp)
+    assert passed == 1 and "large logits" in text and "got inf" in text and "m = max(x)" in text
 
 
 def test_stub_is_not_attempted():
-    def log_sum_exp(x):
+    def log_sum_exp(x, axis=-1):
         raise NotImplementedError
 
     assert check_log_sum_exp(log_sum_exp).status == "not attempted"
 
 
-def test_cases_include_overflow_and_underflow():
+def test_cases_cover_what_the_shift_alone_misses():
     labels = " ".join(case.label for case in LOG_SUM_EXP.cases)
-    assert "large" in labels and "negative" in labels
+    for words in ("large", "negative", "masked", "+inf", "float16", "axis=0"):
+        assert words in labels
 
 
 def test_widget_and_plot():

@@ -1,8 +1,9 @@
 """Chapter 2 exercises, with their instant checks.
 
-Every expected value below is worked out by hand from the bit layout (eqs. 1-2) or the
-accumulator rule (eq. 4a), or follows from how the input tensor is built (the granularity
-decision), and is written as a literal: none is produced by the package's own code.
+Every expected value below is worked out by hand from the bit layout (eqs. 1-2, with the bias
+and special values of the OCP 8-bit specification, Tables 1 and 2, for 2.1) or the accumulator
+rule (eq. 4a), or follows from how the input tensor is built (the granularity decision), and is
+written as a literal: none is produced by the package's own code.
 """
 
 from __future__ import annotations
@@ -14,64 +15,140 @@ from labs.fp8.experiments import gradient_like, heavy_tailed_activations
 
 __all__ = [
     "CHOOSE_GRANULARITY",
-    "DECODE_E4M3",
+    "DECODE_FLOAT",
     "V3_ACCUMULATE",
     "check_choose_granularity",
-    "check_decode_e4m3",
+    "check_decode_float",
     "check_v3_accumulate",
 ]
 
-DECODE_E4M3 = Exercise(
-    name="decode_e4m3",
-    signature="decode_e4m3(code: int) -> float",
+_NAN = float("nan")
+_INF = float("inf")
+_FN_TOP = (
+    "your answer treats the top exponent field as IEEE's specials (infinity or NaN). Without "
+    "infinities (E4M3, OCP Table 2) the top exponent field is an ordinary exponent; only the "
+    "all-ones mantissa under it is NaN."
+)
+_IEEE_TOP = (
+    "your answer decodes the top exponent field as an ordinary exponent. With infinities (E5M2 "
+    "and IEEE 754) it is reserved: mantissa 0 is infinity, any other mantissa is NaN."
+)
+_BIAS_E4M3 = (
+    "your answer is right for bias 7, E4M3's. The bias depends on the exponent width: find the "
+    "rule that gives E4M3's 7 and E5M2's 15 (OCP Table 1), and apply it to exponent_bits."
+)
+_SUBNORMAL_EXP = (
+    "your subnormal is half the true value: a subnormal's exponent is 1 - bias (the smallest "
+    "normal exponent), not 0 - bias, so the subnormals continue the normal numbers' grid."
+)
+_SUBNORMAL_ONE = (
+    "your subnormal has an implicit 1: with exponent field 0 the value is "
+    "2**(1 - bias) * M / 2**mantissa_bits, with no leading 1."
+)
+
+# (code, exponent_bits, mantissa_bits, infinities): every expected value is worked by hand from
+# eqs. (1)-(2), the bias 2**(e-1) - 1 and the two special-value conventions (arithmetic beside
+# each case); none comes from the package's code.
+DECODE_FLOAT = Exercise(
+    name="decode_float",
+    signature=(
+        "decode_float(code: int, exponent_bits: int, mantissa_bits: int, infinities: bool) -> float"
+    ),
     cases=(
         Case(
-            (0x38,),
-            1.0,
-            "0x38 = 0 0111 000, the number 1",
-            "exponent field 7 minus bias 7 is 0; the value is 2**0 * (1 + 0/8).",
+            (0x38, 4, 3, False),
+            1.0,  # 0 0111 000: 2**(7 - 7) * (1 + 0/8)
+            "E4M3 0x38 = 0 0111 000, the number 1",
+            "E4M3's bias is 7: exponent field 7 is 2**0.",
         ),
         Case(
-            (0xC4,),
-            -3.0,
-            "0xC4 = 1 1000 100, a negative normal number",
-            "the first bit is the sign; 1000 is exponent 8 - 7 = 1; 100 adds 4/8.",
+            (0xC4, 4, 3, False),
+            -3.0,  # 1 1000 100: -2**(8 - 7) * (1 + 4/8)
+            "E4M3 0xC4 = 1 1000 100, a negative normal number",
+            "the top bit is the sign; 1000 is exponent 8 - 7 = 1; 100 adds 4/8.",
         ),
         Case(
-            (0x7E,),
-            448.0,
-            "0x7E = 0 1111 110, the largest finite value",
-            "E4M3 has no infinities: exponent field 15 is an ordinary exponent (8).",
+            (0x7E, 4, 3, False),
+            448.0,  # 0 1111 110: 2**(15 - 7) * (1 + 6/8)
+            "E4M3 0x7E = 0 1111 110, without infinities",
+            "without infinities the top exponent field 15 is an ordinary exponent (8).",
+            mistakes=((_NAN, _FN_TOP),),
         ),
         Case(
-            (0x08,),
-            0.015625,
-            "0x08 = 0 0001 000, the smallest normal number 2**-6",
-            "the smallest normal exponent is 1 - 7 = -6.",
+            (0x7F, 4, 3, False),
+            _NAN,  # 0 1111 111: the one NaN pattern of each sign
+            "E4M3 0x7F = 0 1111 111, without infinities",
+            "without infinities, one pattern per sign is kept for NaN: the top exponent field "
+            "with the all-ones mantissa.",
+            mistakes=((480.0, "your answer decodes S.1111.111 as 2**8 * 1.875 = 480: " + _FN_TOP),),
         ),
         Case(
-            (0x01,),
-            0.001953125,
-            "0x01 = 0 0000 001, the smallest subnormal 2**-9",
-            "exponent field 0 means subnormal: 2**(1 - bias) * (M / 8), no implicit 1.",
+            (0x01, 4, 3, False),
+            2.0**-9,  # 0 0000 001: 2**(1 - 7) * 1/8
+            "E4M3 0x01 = 0 0000 001, the smallest subnormal",
+            "exponent field 0 means subnormal: eq. (2).",
+            mistakes=((2.0**-10, _SUBNORMAL_EXP), (2.0**-6 * 9 / 8, _SUBNORMAL_ONE)),
         ),
         Case(
-            (0x05,),
-            0.009765625,
-            "0x05 = 0 0000 101, a subnormal",
-            "subnormal: 2**-6 * (5 / 8); the exponent is 1 - bias, not 0 - bias.",
+            (0x3C, 5, 2, True),
+            1.0,  # 0 01111 00: 2**(15 - 15)
+            "E5M2 0x3C = 0 01111 00, with infinities",
+            "E5M2 has 5 exponent bits, so a different bias from E4M3's.",
+            mistakes=((256.0, _BIAS_E4M3),),  # 2**(15 - 7)
         ),
         Case(
-            (0x7F,),
-            float("nan"),
-            "0x7F = 0 1111 111, the NaN code",
-            "S.1111.111 is the only NaN of E4M3 (return float('nan')).",
+            (0x7C, 5, 2, True),
+            _INF,  # 0 11111 00
+            "E5M2 0x7C = 0 11111 00, with infinities",
+            "with infinities the top exponent field is reserved for infinity and NaN.",
+            mistakes=((65536.0, _IEEE_TOP),),  # 2**(31 - 15)
         ),
         Case(
-            (0xFF,),
-            float("nan"),
-            "0xFF = 1 1111 111, the NaN code with the sign bit set",
-            "the sign bit does not matter: S.1111.111 is NaN for S = 0 and S = 1 (no -inf).",
+            (0xFE, 5, 2, True),
+            _NAN,  # 1 11111 10
+            "E5M2 0xFE = 1 11111 10, with infinities",
+            "with infinities, every nonzero mantissa under the top exponent field is NaN.",
+            mistakes=(
+                (-98304.0, _IEEE_TOP),  # -2**16 * (1 + 2/4)
+                (
+                    -_INF,
+                    "your answer is -inf: only mantissa 0 under the top exponent is "
+                    "infinity; the other mantissas are NaN.",
+                ),
+            ),
+        ),
+        Case(
+            (0x01, 5, 2, True),
+            2.0**-16,  # 0 00000 01: 2**(1 - 15) * 1/4
+            "E5M2 0x01 = 0 00000 01, the smallest subnormal",
+            "eq. (2) with E5M2's bias and 2 mantissa bits.",
+            mistakes=(
+                (
+                    2.0**-17,
+                    _SUBNORMAL_EXP.replace(
+                        "not 0 - bias,",
+                        "not 0 - bias (or, the same number here: your fraction is M / 8, not "
+                        "M / 2**mantissa_bits),",
+                    ),
+                ),
+                (2.0**-14 * 5 / 4, _SUBNORMAL_ONE),
+            ),
+        ),
+        Case(
+            (0x2A, 3, 4, True),
+            0.8125,  # 0 010 1010: 2**(2 - 3) * (1 + 10/16)
+            "E3M4 0x2A = 0 010 1010, a format with 4 mantissa bits",
+            "the fraction is M / 2**mantissa_bits, and the bias follows from exponent_bits.",
+            mistakes=(
+                (1.125, "your fraction is M / 8: it is M / 2**mantissa_bits (here 16)."),
+                (2.0**-5 * 26 / 16, _BIAS_E4M3),
+            ),
+        ),
+        Case(
+            (0xC000, 5, 10, True),
+            -2.0,  # 1 10000 0000000000: float16's -2
+            "a 16-bit code, 0xC000 with 5 exponent and 10 mantissa bits (IEEE float16)",
+            "the sign is the bit above the exponent field: bit exponent_bits + mantissa_bits.",
         ),
     ),
 )
@@ -161,9 +238,9 @@ V3_ACCUMULATE = Exercise(
 )
 
 
-def check_decode_e4m3(fn) -> CheckReport:
-    """Run the public cases of the E4M3 decoding exercise against `fn`."""
-    return check(fn, DECODE_E4M3)
+def check_decode_float(fn) -> CheckReport:
+    """Run the public cases of exercise 2.1 (decode a code of any float format) against `fn`."""
+    return check(fn, DECODE_FLOAT)
 
 
 def check_choose_granularity(fn) -> CheckReport:

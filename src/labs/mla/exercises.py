@@ -1,6 +1,7 @@
 """Chapter 3 exercises, with their instant checks.
 
-3.1 `kv_cache_elements`: the per-token cache of every attention kind (DeepSeek-V2, Table 1).
+3.1 `cache_bytes_per_token`: the bytes one token leaves in the cache, for every attention kind,
+    in BF16 or in FlashMLA's FP8-with-scales format extended to every kind.
 3.2 `repeat_kv`: share each KV head with its group of query heads, as GQA does.
 3.3 `decode_bound`: a decision: is one decode step memory- or compute-bound,
     given a configuration, a device and a tensor-parallel degree? (The notebook's 3.4 is a
@@ -22,84 +23,135 @@ from labs.mla.config import DEEPSEEK_67B, DEEPSEEK_V3
 
 # --- 3.1 ---------------------------------------------------------------------------------------
 
-KV_CACHE_ELEMENTS = Exercise(
-    name="kv_cache_elements",
+
+def _cache_case(args, expected, label, hint, mistakes=(), **kwargs) -> Case:
+    return Case(
+        args=args, kwargs=kwargs, expected=expected, label=label, hint=hint, mistakes=mistakes
+    )
+
+
+# Every expected value is worked by hand in the comment beside it: BF16 is 2 bytes an element;
+# with fp8_tile = t each cached vector of n elements takes n bytes of E4M3 plus 4 bytes of float32
+# scale per started tile, ceil(n / t); MLA's RoPE key stays BF16 (FlashMLA's "FP8 with scale"
+# format, README). None comes from the package's code.
+CACHE_BYTES_PER_TOKEN = Exercise(
+    name="cache_bytes_per_token",
     signature=(
-        "kv_cache_elements(kind, n_layers, n_kv_heads, head_dim, kv_lora_rank=0, "
-        "rope_head_dim=0) -> int"
+        "cache_bytes_per_token(kind, n_layers, n_kv_heads, head_dim, kv_lora_rank=0, "
+        "rope_head_dim=0, fp8_tile=0) -> int"
     ),
     cases=(
-        Case(
-            args=("mha", 3, 4, 16),
-            expected=384,  # 3 layers x 2 (K and V) x 4 heads x 16
-            label="MHA, 3 layers, 4 heads of 16",
-            hint="every layer caches a key AND a value for each KV head: 2 x n_kv_heads x "
-            "head_dim per layer.",
+        _cache_case(
+            ("mha", 3, 4, 16),
+            768,  # 3 layers x 2 (K and V) x 4 heads x 16 x 2 bytes
+            "MHA in BF16, 3 layers, 4 heads of 16",
+            "every layer caches a key AND a value for each KV head, 2 bytes an element in BF16.",
             mistakes=(
-                (192, "your count holds keys only (3 x 4 x 16): the values are cached too."),
-                (128, "your count is one layer's (2 x 4 x 16): sum over all n_layers layers."),
-                (64, "your count is one layer's keys (4 x 16): values and layers are missing."),
-            ),
-        ),
-        Case(
-            args=("gqa", 95, 8, 128),
-            expected=194_560,  # 95 x 2 x 8 x 128: DeepSeek 67B
-            label="GQA, DeepSeek 67B (95 layers, 8 KV heads of 128)",
-            hint="multiply by the number of layers: the result is summed over all of them.",
-            mistakes=(
-                (2_048, "your count is one layer's (2 x 8 x 128): sum over all 95 layers."),
                 (
-                    1_556_480,
-                    "your count uses 64 heads: in GQA only the n_kv_heads = 8 KV heads are "
-                    "cached; the 64 query heads share them.",
+                    384,
+                    "your count is half the bytes: either it counts elements (BF16 takes 2 bytes "
+                    "each) or it holds keys only (the values are cached too).",
                 ),
+                (256, "your count is one layer's (2 x 4 x 16 x 2 bytes): sum over all n_layers."),
             ),
         ),
-        Case(
-            args=("mqa", 95, 1, 128),
-            expected=24_320,  # 95 x 2 x 1 x 128
-            label="MQA, 95 layers, one KV head of 128",
-            hint="MQA is GQA with a single KV head: one key and one value per layer.",
-        ),
-        Case(
-            args=("mla", 60, 128, 128),
-            kwargs={"kv_lora_rank": 512, "rope_head_dim": 64},
-            expected=34_560,  # 60 x (512 + 64): DeepSeek-V2
-            label="MLA, DeepSeek-V2 (60 layers, d_c = 512, d_h^R = 64)",
-            hint="MLA caches the latent c^KV (d_c) and ONE shared RoPE key k^R (d_h^R) per "
-            "layer, for all heads together; n_kv_heads and head_dim do not enter.",
+        _cache_case(
+            ("mla", 60, 128, 128),
+            69_120,  # 60 x (512 + 64) x 2 bytes: DeepSeek-V2 in BF16
+            "MLA in BF16, DeepSeek-V2's shape (60 layers, d_c = 512, d_h^R = 64, 128 heads)",
+            "eqs. (9)-(17): which vectors can be rebuilt from a cached one, which carry a head "
+            "index? n_kv_heads and head_dim may not enter at all.",
             mistakes=(
+                (34_560, "your count is in elements (60 x 576): BF16 takes 2 bytes each."),
                 (
-                    69_120,
+                    138_240,
                     "your count caches the latent and k^R twice, as if for a key and a value: "
-                    "eqs. (10) and (11) rebuild both k^C and v^C from the same c^KV, so it is "
-                    "cached once.",
+                    "eqs. (10) and (11) rebuild both k^C and v^C from the same c^KV.",
                 ),
                 (
-                    30_720,
-                    "your count holds the latent c^KV only (60 x 512): the decoupled RoPE key "
-                    "k^R of eq. (15) cannot be rebuilt from c^KV (it comes from h_t) and is "
-                    "cached too.",
+                    61_440,
+                    "your count holds the latent c^KV only: the decoupled RoPE key k^R of eq. "
+                    "(15) comes from h_t, cannot be rebuilt from c^KV, and is cached too.",
                 ),
                 (
-                    4_423_680,
-                    "your count holds a latent and a RoPE key per head (x 128): eq. (9) makes one "
-                    "c^KV per token, and eq. (15) one k^R shared by all heads.",
-                ),
-                (
-                    60 * (512 + 128 * 64),
+                    60 * (512 + 128 * 64) * 2,
                     "your count gives every head its own RoPE key: k^R_t in eq. (17) has no head "
-                    "index; it is one key shared by all heads.",
+                    "index; one key is shared by all heads.",
                 ),
             ),
+            kv_lora_rank=512,
+            rope_head_dim=64,
+        ),
+        _cache_case(
+            ("gqa", 3, 8, 96),
+            4_992,  # 3 x 2 vectors x 8 heads x (96 bytes + ceil(96/64) = 2 scales x 4 bytes)
+            "GQA in FP8 tiles of 64: 3 layers, 8 KV heads of 96",
+            "each head's key and value is its own vector, quantised with its own scales: "
+            "ceil(96 / 64) = 2 float32 scales per vector.",
+            mistakes=(
+                (
+                    4_896,  # 3 x 2 x (768 + 12 x 4): tiles across the 8 heads' 768 values
+                    "your tiles run across heads (768 values, 12 tiles per layer and K or V): "
+                    "each head's key and value is its own vector, and a tile never spans two; "
+                    "96 values need 2 tiles of 64, so 16 scales, not 12.",
+                ),
+                (
+                    4_800,  # 3 x 2 x 8 x (96 + 1 x 4)
+                    "your count gives each vector floor(96 / 64) = 1 scale: the last, shorter "
+                    "tile of 32 values needs its own, ceil(96 / 64) = 2.",
+                ),
+                (
+                    4_608,
+                    "your count leaves out the float32 scales: E4M3 values alone cannot be "
+                    "dequantised; each tile carries 4 bytes of scale.",
+                ),
+                (9_216, "your count is the BF16 cache: fp8_tile = 64 asks for the FP8 format."),
+                (2_496, "your count holds keys only: values are cached too."),
+            ),
+            fp8_tile=64,
+        ),
+        _cache_case(
+            ("mla", 2, 16, 64),
+            560,  # 2 x (200 + ceil(200/64) = 4 scales x 4 + 32 x 2 RoPE bytes) = 2 x 280
+            "MLA in FP8 tiles of 64: 2 layers, d_c = 200, d_h^R = 32, 16 heads of 64",
+            "the latent is one vector per token, in E4M3 with a scale per started tile; the "
+            "RoPE key stays in BF16, as FlashMLA keeps it.",
+            mistakes=(
+                (
+                    2 * (200 + 4 * 4 + 32),  # RoPE in one byte
+                    "your RoPE key is in one byte an element (quantised, alone or in the "
+                    "latent's tiles): FlashMLA keeps it in BF16, 2 bytes an element, unscaled.",
+                ),
+                (
+                    2 * (200 + 3 * 4 + 64),
+                    "your latent has floor(200 / 64) = 3 scales: the last, shorter tile needs its "
+                    "own, ceil(200 / 64) = 4.",
+                ),
+                (
+                    2 * (200 + 16 * 4 * 4 + 64),
+                    "your count gives every head its own latent scales: c^KV (eq. 9) has no head "
+                    "index, so its scales have none either.",
+                ),
+                (2 * (200 + 64), "your count leaves out the float32 scales of the latent."),
+            ),
+            kv_lora_rank=200,
+            rope_head_dim=32,
+            fp8_tile=64,
+        ),
+        _cache_case(
+            ("mqa", 95, 1, 128),
+            25_080,  # 95 x 2 x 1 x (128 + ceil(128/128) x 4) = 95 x 264
+            "MQA in FP8 tiles of 128: 95 layers, one KV head of 128",
+            "MQA is GQA with one KV head: one key and one value per layer, each with its scales.",
+            fp8_tile=128,
         ),
     ),
 )
 
 
-def check_kv_cache_elements(fn) -> CheckReport:
+def check_cache_bytes_per_token(fn) -> CheckReport:
     """Run the public cases of exercise 3.1 against `fn`."""
-    return check(fn, KV_CACHE_ELEMENTS)
+    return check(fn, CACHE_BYTES_PER_TOKEN)
 
 
 # --- 3.2 ---------------------------------------------------------------------------------------

@@ -9,15 +9,40 @@ from labs.mla.exercises import H800, SLOW_CPU, TPU_V5E, _repeat_case, _scores_ca
 _MQA64 = AttentionConfig(kind="mqa", n_layers=1, d_model=8192, n_heads=64, head_dim=128)
 
 HIDDEN = {
-    "kv_cache_elements": (
+    # bytes per token: BF16 2 bytes an element; FP8 tiles t: n + 4 ceil(n / t) per vector
+    "cache_bytes_per_token": (
         Case(
             ("mla", 61, 128, 128),
-            35_136,
-            kwargs={"kv_lora_rank": 512, "rope_head_dim": 64},
-            label="MLA, DeepSeek-V3 (61 layers): 61 x 576",
+            40_016,
+            kwargs={"kv_lora_rank": 512, "rope_head_dim": 64, "fp8_tile": 128},
+            label="MLA, DeepSeek-V3 in FlashMLA's FP8 format: 61 x (512 + 4 x 4 + 64 x 2)",
         ),
-        Case(("gqa", 80, 8, 128), 163_840, label="GQA, 80 layers, 8 KV heads of 128"),
-        Case(("mha", 1, 1, 1), 2, label="the smallest MHA: one K and one V element"),
+        Case(
+            ("mla", 61, 128, 128),
+            70_272,
+            kwargs={"kv_lora_rank": 512, "rope_head_dim": 64},
+            label="MLA, DeepSeek-V3 in BF16: 61 x 576 x 2",
+        ),
+        Case(("gqa", 80, 8, 128), 327_680, label="GQA in BF16, 80 layers: 80 x 2 x 8 x 128 x 2"),
+        Case(
+            ("gqa", 80, 8, 128),
+            184_320,
+            kwargs={"fp8_tile": 32},
+            label="GQA in FP8 tiles of 32, 80 layers: 80 x 2 x 8 x (128 + 4 x 4) = 80 x 16 x 144",
+        ),
+        Case(("mha", 1, 1, 1), 4, label="the smallest MHA in BF16: one K and one V element"),
+        Case(
+            ("mha", 1, 1, 1),
+            10,
+            kwargs={"fp8_tile": 128},
+            label="the smallest MHA in FP8: 2 x (1 + 4), a scale per one-element tile",
+        ),
+        Case(
+            ("mla", 4, 32, 64),
+            4 * (100 + 4 * 4 + 8 * 2),
+            kwargs={"kv_lora_rank": 100, "rope_head_dim": 8, "fp8_tile": 32},
+            label="MLA in FP8 tiles of 32, d_c = 100: 4 x (100 + 4 x 4 + 16)",
+        ),
     ),
     "repeat_kv": (
         _repeat_case(7, 3, 5, 12, "3 KV heads for 12 query heads", seed=21),
@@ -40,9 +65,11 @@ HIDDEN = {
     ),
 }
 FORBIDDEN = {
-    "kv_cache_elements": (
+    "cache_bytes_per_token": (
         "labs.mla.cache_size.kv_cache_elements_per_token",
         "labs.mla.cache_size.kv_cache_elements_per_layer",
+        "labs.mla.cache_size.kv_cache_bytes_per_token",
+        "labs.mla.cache_size.mla_cache_bytes_per_layer",
     ),
     "absorbed_scores": (
         "labs.mla.reference.scores_absorbed_without_rotation",

@@ -5,14 +5,20 @@ import numpy as np
 from labs.fp8 import quantization_error
 
 
-def decode_e4m3(code):
-    sign = -1.0 if code & 0x80 else 1.0
-    exponent, mantissa = (code >> 3) & 0xF, code & 0x7
-    if exponent == 15 and mantissa == 7:
-        return float("nan")
+def decode_float(code, exponent_bits, mantissa_bits, infinities):
+    bias = 2 ** (exponent_bits - 1) - 1
+    top = 2**exponent_bits - 1
+    sign = -1.0 if (code >> (exponent_bits + mantissa_bits)) & 1 else 1.0
+    exponent = (code >> mantissa_bits) & top
+    mantissa = code & (2**mantissa_bits - 1)
+    if exponent == top:
+        if infinities:
+            return sign * float("inf") if mantissa == 0 else float("nan")
+        if mantissa == 2**mantissa_bits - 1:
+            return float("nan")
     if exponent == 0:
-        return sign * 2.0**-6 * mantissa / 8
-    return sign * 2.0 ** (exponent - 7) * (1 + mantissa / 8)
+        return sign * 2.0 ** (1 - bias) * mantissa / 2**mantissa_bits
+    return sign * 2.0 ** (exponent - bias) * (1 + mantissa / 2**mantissa_bits)
 
 
 def choose_granularity(x, budget):

@@ -3,10 +3,23 @@
 import numpy as np
 
 
-def kv_cache_elements(kind, n_layers, n_kv_heads, head_dim, kv_lora_rank=0, rope_head_dim=0):
-    if kind == "mla":
-        return n_layers * (kv_lora_rank + rope_head_dim)
-    return n_layers * 2 * n_kv_heads * head_dim
+def cache_bytes_per_token(
+    kind,
+    n_layers,
+    n_kv_heads,
+    head_dim,
+    kv_lora_rank=0,
+    rope_head_dim=0,
+    fp8_tile=0,
+):
+    def stored(n):  # one cached vector of n elements
+        return 2 * n if fp8_tile == 0 else n + 4 * -(-n // fp8_tile)
+
+    if kind == "mla":  # one latent per token; the RoPE key stays BF16
+        per_layer = stored(kv_lora_rank) + 2 * rope_head_dim
+    else:  # a key and a value per KV head
+        per_layer = 2 * n_kv_heads * stored(head_dim)
+    return n_layers * per_layer
 
 
 def repeat_kv(k, n_heads):
