@@ -25,7 +25,8 @@ def _mirror():
 
 
 def test_the_cross_arm_is_named_and_recorded_as_the_sweep_names_it():
-    run = _grpo_at(TASK, gtorch.new_policy(TASK, seed=0), 1, 0, BASE["lr"], "reward_k3")
+    tiny = gtorch.new_policy(TASK, seed=0, d_model=16, n_layers=1, n_heads=2)
+    run = _grpo_at(TASK, tiny, 1, 0, BASE["lr"], "reward_k3")
     assert list(run) == [NAME]
     assert run[NAME]["kl_penalty"] == "reward_k3" and run[NAME]["lr"] == BASE["lr"]
     assert "penalty_only_fraction" in run[NAME]["diagnostics"]  # logged as in the mirror

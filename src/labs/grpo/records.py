@@ -57,7 +57,8 @@ def load_sweep(path: str | Path | None = None, *, task: str = "addition") -> dic
     settings `_select_learning_rates` picks, and the defaults, on new seeds `lr_heldout.json`,
     "ppo_kl_loss": PPO with the KL penalty in the loss beside the unchanged PPO, on those seeds
     `ppo_kl_loss.json`, "grpo_kl_reward": GRPO with the KL penalty in the reward beside the
-    unchanged GRPO, on those seeds `grpo_kl_reward.json`), or those at `path`."""
+    unchanged GRPO, on those seeds `grpo_kl_reward.json`, with the runs `labs.grpo.kl_placement`
+    added to it: the std arms and the k3 cross arm), or those at `path`."""
     task = one_of("task", task, tuple(_FILES))
     name = _FILES[task]
     return read_results("labs.grpo", name, path)
