@@ -1,6 +1,7 @@
 """Where GRPO's KL penalty sits (`GRPOConfig(kl_penalty=...)`): in the loss as beta * k3 (eq. 3,
 the default) or, mirroring PPO, in the reward: each completion's reward loses beta times the sum
-over its tokens of log(pi_old / pi_ref) before the group advantages.
+over its tokens of log(pi_old / pi_ref) before the group advantages; "reward_k3", the cross arm,
+subtracts the summed k3 (eq. 4) of pi_old against pi_ref instead.
 
 Expected values come from the definitions (the raw reward minus beta times the summed per-token
 estimate; beta handed to the loss or not), never from the code under test. The committed sweep
@@ -13,7 +14,7 @@ import pytest
 import torch
 
 from labs.common.tasks import AdditionTask
-from labs.grpo import GRPOConfig, training
+from labs.grpo import GRPOConfig, PPOConfig, training
 from labs.grpo import torch as gtorch
 
 TASK = AdditionTask()
@@ -95,28 +96,38 @@ def _spy(monkeypatch):
     return seen
 
 
-@pytest.mark.parametrize("placement", ["reward", "loss"])
+@pytest.mark.parametrize("placement", ["reward", "loss", "reward_k3"])
 def test_the_penalty_goes_where_kl_penalty_says(monkeypatch, placement):
     seen = _spy(monkeypatch)
     start, reference = _moved()
     gtorch.train_grpo(TASK, start, GRPOConfig(**SMALL, beta=0.04, kl_penalty=placement),
                       reference=reference)  # fmt: skip
     betas = [args[7] for args in seen["loss"]]
-    assert betas == [0.0 if placement == "reward" else 0.04] * 4  # 2 steps x 2 updates
+    assert betas == [0.04 if placement == "loss" else 0.0] * 4  # 2 steps x 2 updates
     first_update = seen["loss"][::2]  # pi_old is the sampling policy at each step's first update
     for raw, got, args in zip(seen["raw"], seen["advantaged"], first_update, strict=True):
         old_logp, ref_logp, mask = args[1], args[2], args[4]
+        k1 = 0.04 * ((old_logp - ref_logp) * mask).sum(dim=1)
+        log_ratio = ref_logp - old_logp  # k3 (eq. 4) by hand: r - log r - 1, r = pi_ref / pi_old
+        k3 = 0.04 * ((torch.exp(log_ratio) - log_ratio - 1) * mask).sum(dim=1)
         if placement == "loss":
             assert torch.equal(got, raw)
         else:
-            penalty = 0.04 * ((old_logp - ref_logp) * mask).sum(dim=1)
+            penalty, other = (k1, k3) if placement == "reward" else (k3, k1)
             assert penalty.abs().max() > 1e-3  # the moved policy: a penalty that can be seen
             torch.testing.assert_close(got, raw - penalty)
+            # negative control: the other estimator's penalty is not the one subtracted
+            assert (got - (raw - other)).abs().max() > 1e-4
 
 
 def test_kl_penalty_bad_input():
-    with pytest.raises(ValueError, match=r"kl_penalty must be one of 'reward', 'loss'; got 'k3'"):
+    with pytest.raises(
+        ValueError, match=r"kl_penalty must be one of 'reward', 'loss', 'reward_k3'; got 'k3'"
+    ):
         GRPOConfig(kl_penalty="k3")
+    # the cross arm is GRPO's alone: PPO names its own two placements
+    with pytest.raises(ValueError, match=r"kl_penalty must be one of 'reward', 'loss'; got 're"):
+        PPOConfig(kl_penalty="reward_k3")
     with pytest.raises(ValueError, match="kl_penalty must be one of"):
         GRPOConfig(kl_penalty=None)
     with pytest.raises(ValueError, match="kl_penalty must be one of"):

@@ -5,6 +5,7 @@ defaults as the control, run on new seeds; the chapter's out-of-sample summary r
 import numpy as np
 import pytest
 
+import labs.grpo.records as records
 import labs.grpo.sweep as sweep
 from labs.grpo.sweep import _select_learning_rates, load_sweep
 
@@ -69,7 +70,7 @@ def test_the_rule_follows_the_rewards_not_the_file_order(monkeypatch):
             }
         return {"seeds": seeds}
 
-    monkeypatch.setattr(sweep, "load_sweep", fake)
+    monkeypatch.setattr(records, "load_sweep", fake)
     picked = sweep._select_learning_rates()
     assert picked["grpo"] == {"name": "c", "lr": 3.0}
     assert picked["ppo"] == {"name": "c", "lr": 3.0, "critic_lr": 0.1}

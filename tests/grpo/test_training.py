@@ -194,7 +194,7 @@ def test_rollouts_build_no_autograd_graph():
     no grad_fn (with grad enabled they would, and the step's saved activations would stay alive
     for the whole rollout; that once made GRPO's measured peak land in its sampling phase)."""
     from labs.distill import sequence
-    from labs.grpo import ppo
+    from labs.grpo import evaluation, ppo
 
     policy = tiny()
     prompts = torch.as_tensor(TASK.prompts(TASK.train[:8]))
@@ -208,7 +208,7 @@ def test_rollouts_build_no_autograd_graph():
             gen = torch.Generator().manual_seed(0)
             comp, mask = sampler(policy, prompts, 3, tok.eos_id, tok.pad_id, gen, 1.0)
             assert comp.grad_fn is None and mask.grad_fn is None
-        for greedy in (training._greedy, sequence._greedy):
+        for greedy in (evaluation._greedy, sequence._greedy):
             greedy(policy, prompts, 3)
         assert len(seen) == 5 * 3  # one head call per decoding step
         assert all(not enabled and fn is None for enabled, fn in seen)

@@ -248,7 +248,7 @@ EXAMPLES = {
     "labs.grpo.ladder.reward_at_kl": lambda: call(
         rewards=np.array([0.1, 0.3]), kls=np.array([0.0, 0.2]), kl_level=0.1
     ),
-    "labs.grpo.sweep.load_sweep": lambda: call(path=_sweep_file(), task="addition"),
+    "labs.grpo.records.load_sweep": lambda: call(path=_sweep_file(), task="addition"),
     "labs.grpo.countdown.CountdownProblem": lambda: call(numbers=(3, 11, 7, 4), solution=(3, 4)),
     "labs.grpo.countdown.CountdownTask": lambda: call(n_problems=10, held_out_fraction=0.2, seed=0),
     "labs.grpo.countdown.CountdownTask.prompts": lambda: _countdown("prompts"),
@@ -309,7 +309,7 @@ EXAMPLES = {
     "labs.grpo.training.warm_up": lambda: call(
         policy=_policy(), task=_task(), steps=1, batch_size=2, lr=1e-3, seed=0
     ),
-    "labs.grpo.training.evaluate": lambda: call(
+    "labs.grpo.evaluation.evaluate": lambda: call(
         policy=_policy(),
         task=_task(),
         problems=_task().train[:2],
@@ -318,7 +318,7 @@ EXAMPLES = {
         seed=0,
     ),  # fmt: skip
     "labs.grpo.training.measure_step": _measure_step,
-    "labs.grpo.training.evaluate_at_k": lambda: call(
+    "labs.grpo.evaluation.evaluate_at_k": lambda: call(
         policy=_policy(),
         task=_task(),
         problems=_task().train[:2],
@@ -374,8 +374,8 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
     ("labs.grpo.config.PPOConfig", "seed", "huge-int"): "any non-negative int seeds torch",
     ("labs.grpo.training.new_policy", "seed", "huge-int"): "any non-negative int seeds torch",
     ("labs.grpo.training.warm_up", "seed", "huge-int"): "any non-negative int seeds torch",
-    ("labs.grpo.training.evaluate", "seed", "huge-int"): "any non-negative int seeds torch",
-    ("labs.grpo.training.evaluate_at_k", "seed", "huge-int"): "any non-negative int seeds torch",
+    ("labs.grpo.evaluation.evaluate", "seed", "huge-int"): "any non-negative int seeds torch",
+    ("labs.grpo.evaluation.evaluate_at_k", "seed", "huge-int"): "any non-negative int seeds torch",
     ("labs.grpo.ladder.ladder_config", "seed", "huge-int"): "any non-negative int seeds torch",
     ("labs.grpo.countdown.CountdownTask", "seed", "huge-int"): "any non-negative int seeds NumPy",
     ("labs.grpo.ladder.block_means", "values", "array-int-dtype"): (

@@ -52,7 +52,10 @@ MAX_ADVANTAGE = 1e4
 MAX_LOGIT = 1e4  # |logit| at most in kl_gradients: softmax's log-probabilities stay finite
 
 # Where PPO's KL penalty sits: in the per-token reward (eq. 2) or, as in GRPO, in the loss.
+# GRPO also takes "reward_k3": in the reward, but summed k3 instead of summed k1 (the cross arm
+# that separates the estimator from the placement; PPO refuses it).
 KL_PENALTIES = ("reward", "loss")
+GRPO_KL_PENALTIES = (*KL_PENALTIES, "reward_k3")
 
 # How grpo_loss averages its per-token terms (TRL's `loss_type`, see labs.grpo.reference).
 LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo")
@@ -299,7 +302,8 @@ def check_grpo_fields(config) -> None:
     boolean("baseline", config.baseline)
     boolean("dynamic_sampling", config.dynamic_sampling)
     size("max_sampling_rounds", config.max_sampling_rounds, maximum=MAX_SAMPLING_ROUNDS)
-    one_of("kl_penalty", config.kl_penalty, KL_PENALTIES)
+    # PPOConfig names its own two placements (KL_PENALTIES); GRPOConfig adds the cross arm
+    one_of("kl_penalty", config.kl_penalty, config.KL_PENALTIES)
 
 
 def check_ppo_fields(config) -> None:

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from labs.grpo.checks import REWARDS, check_grpo_fields, check_ppo_fields
+from labs.grpo.checks import (
+    GRPO_KL_PENALTIES,
+    KL_PENALTIES,
+    REWARDS,
+    check_grpo_fields,
+    check_ppo_fields,
+)
 
 __all__ = ["REWARDS", "GRPOConfig", "PPOConfig"]
 
@@ -43,7 +49,10 @@ class GRPOConfig:
     placement mirrored: each completion's reward loses beta * sum_t log(pi_old / pi_ref) over
     its tokens (the per-token penalty of eq. 2, summed, computed once per batch from the
     sampling policy) before the group advantages are computed, and the loss has no KL term.
-    With beta = 0 the two agree. With "reward", `dynamic_sampling=True` still filters on the
+    With beta = 0 the two agree. "reward_k3" is the cross arm that separates the estimator from
+    the placement: in the reward, as "reward", but each completion loses beta times its summed
+    k3 (eq. 4) of pi_old against pi_ref instead of the summed k1 (GRPO only; PPO refuses it).
+    With "reward" (or "reward_k3"), `dynamic_sampling=True` still filters on the
     task rewards, before the penalty is added, as DAPO filters on accuracy (DAPO itself has no
     KL penalty): the penalty would make nearly every group's rewards unequal, so filtering
     after it would keep every group. The kept groups then pay the penalty like any other. The logged
@@ -75,6 +84,7 @@ class GRPOConfig:
     dynamic_sampling: bool = False
     max_sampling_rounds: int = 4
     kl_penalty: str = "loss"
+    KL_PENALTIES = GRPO_KL_PENALTIES  # the values kl_penalty takes (a class constant, no field)
 
     def __post_init__(self) -> None:
         check_grpo_fields(self)
@@ -103,6 +113,7 @@ class PPOConfig(GRPOConfig):
     gae_lambda: float = 0.95
     distinct_prompts: bool = False
     kl_penalty: str = "reward"  # PPO's own default; GRPOConfig's is "loss"
+    KL_PENALTIES = KL_PENALTIES  # without GRPO's cross arm "reward_k3"
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -36,8 +36,9 @@ from labs.grpo.checks import (
     check_run_rung_args,
 )
 from labs.grpo.config import GRPOConfig
+from labs.grpo.evaluation import _evaluate, _evaluate_at_k, check_models
 from labs.grpo.policy import TinyPolicy
-from labs.grpo.training import _evaluate, _evaluate_at_k, _train_grpo, check_models
+from labs.grpo.training import _train_grpo
 
 __all__ = ["RUNGS", "block_means", "ladder_config", "reward_at_kl", "run_rung"]
 

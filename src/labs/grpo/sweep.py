@@ -54,27 +54,11 @@ new seed trains the two picks and, as the control, the defaults of both, from it
 the same questions. Run with `--first-seed 3 --seeds 5` (seeds 3-7); its default runs of seeds 3
 and 4 are those of `sweep_rerun.json`.
 
-`--task ppo_kl_loss` (`run_ppo_kl_loss_seed`, `load_sweep(task="ppo_kl_loss")`, about 15
-minutes for five seeds) asks why PPO drifts further than GRPO: on the held-out seeds, at the two
-PPO settings of `lr_heldout.json`, it trains PPO with its KL penalty moved from the per-token
-reward into the loss (`PPOConfig(kl_penalty="loss")`, beta times k3, as GRPO has it) and, as the
-control, the unchanged PPO again, from the seed's warm-up and on the same questions. Run with
-`--first-seed 3 --seeds 5`; its control runs are those of `lr_heldout.json`.
-
-`--task grpo_kl_reward` (`run_grpo_kl_reward_seed`, `load_sweep(task="grpo_kl_reward")`, about
-8 minutes for five seeds) is the mirror: at the two GRPO settings of `lr_heldout.json` it trains
-GRPO with PPO's placement of the penalty (`GRPOConfig(kl_penalty="reward")`: each completion's
-reward loses beta times its summed log(pi_old / pi_ref), before the group advantages) and, as
-the control, the unchanged GRPO. Run with `--first-seed 3 --seeds 5`; its control runs are those
-of `lr_heldout.json`.
-
-`--task grpo_kl_std` (`run_grpo_kl_std_seed`, about 6 minutes for five seeds) asks whether the
-mirror's extra drift comes from the division by the group's std: at the default learning rate it
-trains GRPO with `scale_by_std=False`, the penalty in the reward and, as the control, in the loss
-("lr x1 no std kl in reward", "lr x1 no std"), and runs "lr x1 kl in reward" again for the
-diagnostics a run with the penalty in the reward logs (`_penalty_only_groups`). It adds them to
-`grpo_kl_reward.json` (`_merge_std`; every earlier number kept bit for bit). Run with
-`--first-seed 3 --seeds 5`.
+`--task ppo_kl_loss`, `grpo_kl_reward`, `grpo_kl_std` and `grpo_kl_k3` are the KL-placement
+sweeps (where the penalty sits, and which estimator it uses): `labs.grpo.kl_placement` runs
+them (`run_task`) and says what each does. The committed records and the one-run recorders the
+later sweeps share (`load_sweep`, `_grpo_at`, `_ppo_at`, `_select_learning_rates`) are in
+`labs.grpo.records`.
 
 Taught in chapter 5, "The ladder", "Reward hacking", "PPO against GRPO, made fair" and "pass@k
 and maj@k".
@@ -91,17 +75,26 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from labs.common.runtime import processor_name, provenance, read_results
+from labs.common.runtime import processor_name, provenance
 from labs.common.tasks import AdditionTask
-from labs.common.validate import one_of
+from labs.grpo import kl_placement
 from labs.grpo.config import PPOConfig
 from labs.grpo.countdown import CountdownTask
+from labs.grpo.evaluation import _evaluate, _evaluate_at_k
 from labs.grpo.hacking import _wrong_answer_gaps
 from labs.grpo.ladder import BASE, RUNGS, block_means, ladder_config, run_rung
-from labs.grpo.ppo import _train_ppo
+from labs.grpo.records import (  # noqa: F401 (importable here, where the chapter and tests read them)
+    _FILES,
+    PPO_CRITIC_LRS,
+    PPO_LR_SCALES,
+    WARM_UP,
+    _grpo_at,
+    _ppo,
+    _ppo_at,
+    _select_learning_rates,
+    load_sweep,
+)
 from labs.grpo.training import (
-    _evaluate,
-    _evaluate_at_k,
     _frozen_copy,
     _train_grpo,
     _warm_up,
@@ -113,53 +106,7 @@ __all__ = ["load_sweep"]
 TASK = {"max_operand": 19, "held_out_fraction": 0.2, "seed": 0}
 COUNTDOWN_TASK = {"n_problems": 600, "held_out_fraction": 0.2, "seed": 0}
 COUNTDOWN_RUNGS = ("grpo", "dapo", "dr_grpo")
-WARM_UP = 150
 SFT_BATCH = 64
-_FILES = {
-    "addition": "sweep.json",
-    "countdown": "countdown.json",
-    "rerun": "sweep_rerun.json",  # the whole addition sweep again, `--out` to this file
-    "countdown_rerun": "countdown_rerun.json",  # the Countdown sweep again, six seeds
-    "hacking": "hacking.json",  # the proxy rule against the right rule, `--task hacking`
-    "ppo_sensitivity": "ppo_sensitivity.json",  # six PPO settings, `--task ppo_sensitivity`
-    "grpo_sensitivity": "grpo_sensitivity.json",  # GRPO at three lrs, `--task grpo_sensitivity`
-    "lr_heldout": "lr_heldout.json",  # the chosen lrs on new seeds, `--task lr_heldout`
-    "ppo_kl_loss": "ppo_kl_loss.json",  # PPO with its KL penalty in the loss, `--task ppo_kl_loss`
-    "grpo_kl_reward": "grpo_kl_reward.json",  # GRPO with its KL in the reward, the mirror
-}
-PPO_LR_SCALES = (1 / 3, 1.0, 3.0)  # times GRPO's learning rate, BASE["lr"]
-PPO_CRITIC_LRS = (1e-3, 3e-3)  # PPOConfig's default first
-
-
-def load_sweep(path: str | Path | None = None, *, task: str = "addition") -> dict:
-    """The committed sweep results of `task` ("addition": `labs/grpo/data/sweep.json`,
-    "countdown": `labs/grpo/data/countdown.json`, "rerun" and "countdown_rerun": the
-    second realizations `sweep_rerun.json` and `countdown_rerun.json`, "hacking": the reward-hacking
-    runs `hacking.json`, "ppo_sensitivity": six PPO settings `ppo_sensitivity.json`,
-    "grpo_sensitivity": GRPO at three learning rates `grpo_sensitivity.json`, "lr_heldout": the
-    settings `_select_learning_rates` picks, and the defaults, on new seeds `lr_heldout.json`,
-    "ppo_kl_loss": PPO with the KL penalty in the loss beside the unchanged PPO, on those seeds
-    `ppo_kl_loss.json`, "grpo_kl_reward": GRPO with the KL penalty in the reward beside the
-    unchanged GRPO, on those seeds `grpo_kl_reward.json`), or those at `path`."""
-    task = one_of("task", task, tuple(_FILES))
-    name = _FILES[task]
-    return read_results("labs.grpo", name, path)
-
-
-def _ppo(task, start, steps: int, seed: int, **overrides) -> dict:
-    config = PPOConfig(**{**BASE, **RUNGS["grpo"], "steps": steps, "seed": seed, **overrides})
-    policy = copy.deepcopy(start)
-    begin = time.process_time()
-    policy, _, log = _train_ppo(task, policy, _frozen_copy(start), config, "PPO")
-    cpu = time.process_time() - begin
-    keys = ("reward", "kl", "length")
-    return {
-        "held_out": _evaluate(policy, task, task.held_out, 8, config.format_weight, 1),
-        "at_k": _evaluate_at_k(policy, task, task.held_out, 16, [1, 4, 16], 1.0, 1),
-        "cpu_seconds": cpu,
-        "final": {k: float(np.mean(log.history[k][-30:])) for k in keys},
-        "curves": {k: block_means(log.history[k]) for k in keys},
-    }
 
 
 def _sft(task, start, cpu_budget: float, seed: int) -> dict:
@@ -302,78 +249,6 @@ def run_grpo_sensitivity_seed(task: AdditionTask, seed: int, steps: int) -> dict
     return out
 
 
-def _grpo_at(
-    task: AdditionTask,
-    start,
-    steps: int,
-    seed: int,
-    lr: float,
-    kl_penalty: str = "loss",
-    scale_by_std: bool = True,
-) -> dict:
-    """Rung "grpo" at learning rate `lr` from `start`: {"lr x<lr / BASE>": record}, pass@k left
-    out (the sensitivity and held-out sweeps record their GRPO runs this way); with
-    `scale_by_std=False` (advantages not divided by the group's std) " no std" follows the
-    learning rate and the record holds "scale_by_std"; with `kl_penalty="reward"` (PPO's
-    placement of the penalty) the name ends in " kl in reward" and the record holds
-    "kl_penalty"."""
-    std = {} if scale_by_std else {"scale_by_std": False}
-    config = ladder_config("grpo", steps=steps, seed=seed, lr=lr, kl_penalty=kl_penalty, **std)
-    run = run_rung(task, start, config)
-    name = f"lr x{lr / BASE['lr']:.3g}" + ("" if scale_by_std else " no std")
-    return _named("grpo", seed, name, run, kl_penalty, "loss", lr=lr, **std)
-
-
-def _ppo_at(
-    task: AdditionTask,
-    start,
-    steps: int,
-    seed: int,
-    lr: float,
-    critic_lr: float,
-    kl_penalty: str = "reward",
-) -> dict:
-    """PPO at policy `lr` and `critic_lr` from `start`: {"lr x<lr / BASE> critic <critic_lr>":
-    record}, pass@k left out; with `kl_penalty="loss"` (the KL penalty in the loss, not the
-    reward) the name ends in " kl in loss" and the record holds "kl_penalty"."""
-    run = _ppo(task, start, steps, seed, lr=lr, critic_lr=critic_lr, kl_penalty=kl_penalty)
-    name = f"lr x{lr / BASE['lr']:.3g} critic {critic_lr:g}"
-    return _named("ppo", seed, name, run, kl_penalty, "reward", lr=lr, critic_lr=critic_lr)
-
-
-def _named(
-    method: str, seed: int, name: str, run: dict, kl_penalty: str, default: str, **settings
-) -> dict:
-    """{name: settings + run} with pass@k left out; a run whose KL penalty sits elsewhere than
-    `method`'s default gets " kl in <placement>" after its name and "kl_penalty" in its record."""
-    del run["at_k"]
-    if kl_penalty != default:
-        name, run = f"{name} kl in {kl_penalty}", {"kl_penalty": kl_penalty, **run}
-    print(f"seed {seed} {method} {name}: {run['held_out']} kl {run['final']['kl']:.3f} "
-          f"cpu {run['cpu_seconds']:.1f}", flush=True)  # fmt: skip
-    return {name: {**settings, **run}}
-
-
-def _select_learning_rates() -> dict:
-    """The rule that picks each method's setting, fixed before the new seeds were run: the
-    setting with the highest mean held-out reward over the seeds of the committed sensitivity
-    sweeps (seeds 0-2): PPO among the six of `ppo_sensitivity.json`, GRPO among the three of
-    `grpo_sensitivity.json`. Returns {"ppo": {"name", "lr", "critic_lr"}, "grpo": {"name",
-    "lr"}}; ties go to the first setting in file order."""
-    out = {}
-    for method, task in (("ppo", "ppo_sensitivity"), ("grpo", "grpo_sensitivity")):
-        seeds = load_sweep(task=task)["seeds"]
-        names = list(seeds[min(seeds, key=int)][method])
-        mean = {k: np.mean([s[method][k]["held_out"]["reward"] for s in seeds.values()])
-                for k in names}  # fmt: skip
-        best = max(names, key=lambda k: mean[k])  # the first of equals
-        run = seeds[min(seeds, key=int)][method][best]
-        out[method] = {"name": best, "lr": run["lr"]}
-        if method == "ppo":
-            out[method]["critic_lr"] = run["critic_lr"]
-    return out
-
-
 def run_lr_heldout_seed(task: AdditionTask, seed: int, steps: int) -> dict:
     """Each method's setting chosen on seeds 0-2 (`_select_learning_rates`), and as the control
     the defaults (GRPO's learning rate, PPO's default critic), from the seed's warm-up and on the
@@ -393,78 +268,6 @@ def run_lr_heldout_seed(task: AdditionTask, seed: int, steps: int) -> dict:
     return out
 
 
-def run_ppo_kl_loss_seed(task: AdditionTask, seed: int, steps: int) -> dict:
-    """Why does PPO drift further? At each PPO setting of `run_lr_heldout_seed` (the pick, then
-    the default), PPO with its KL penalty in the loss (beta * k3, as GRPO) and, as the control,
-    the unchanged PPO (penalty in the reward), from the seed's warm-up and on the same questions;
-    keyed as `_ppo_at` keys them, pass@k left out."""
-    chosen = _select_learning_rates()["ppo"]
-    start = new_policy(task, seed=seed)
-    _warm_up(start, task, WARM_UP, 64, 3e-3, seed)
-    out = {"before": {"held_out": _evaluate(start, task, task.held_out, 8, 0.1, 1)}, "ppo": {}}
-    default = (BASE["lr"], PPOConfig().critic_lr)
-    for lr, critic_lr in dict.fromkeys(((chosen["lr"], chosen["critic_lr"]), default)):
-        for placement in ("loss", "reward"):
-            out["ppo"].update(_ppo_at(task, start, steps, seed, lr, critic_lr, placement))
-    return out
-
-
-def run_grpo_kl_reward_seed(task: AdditionTask, seed: int, steps: int) -> dict:
-    """The mirror of `run_ppo_kl_loss_seed`: at each GRPO setting of `run_lr_heldout_seed` (the
-    pick, then the default), GRPO with PPO's placement of the KL penalty (in the reward, summed
-    over each completion's tokens, before the group advantages) and, as the control, the
-    unchanged GRPO (beta * k3 in the loss), from the seed's warm-up and on the same questions;
-    keyed as `_grpo_at` keys them, pass@k left out."""
-    chosen = _select_learning_rates()["grpo"]
-    start = new_policy(task, seed=seed)
-    _warm_up(start, task, WARM_UP, 64, 3e-3, seed)
-    out = {"before": {"held_out": _evaluate(start, task, task.held_out, 8, 0.1, 1)}, "grpo": {}}
-    for lr in dict.fromkeys((chosen["lr"], BASE["lr"])):
-        for placement in ("reward", "loss"):
-            out["grpo"].update(_grpo_at(task, start, steps, seed, lr, placement))
-    return out
-
-
-def run_grpo_kl_std_seed(task: AdditionTask, seed: int, steps: int) -> dict:
-    """Is it the std division? At GRPO's default learning rate, from the seed's warm-up and on the
-    same questions as `run_grpo_kl_reward_seed`: GRPO without the division by the group's std
-    (`scale_by_std=False`) with the KL penalty in the reward and, as its control, in the loss;
-    then the committed "lr x1 kl in reward" run again, for its diagnostics (`_diagnostics`).
-    Returns {"before", "grpo": the two new runs keyed as `_grpo_at` keys them, "diagnostics":
-    {"lr x1 kl in reward": the rerun's diagnostics, "final" and "held_out"}}."""
-    start = new_policy(task, seed=seed)
-    _warm_up(start, task, WARM_UP, 64, 3e-3, seed)
-    out = {"before": {"held_out": _evaluate(start, task, task.held_out, 8, 0.1, 1)}, "grpo": {}}
-    for placement in ("reward", "loss"):
-        out["grpo"].update(_grpo_at(task, start, steps, seed, BASE["lr"], placement, False))
-    rerun = _grpo_at(task, start, steps, seed, BASE["lr"], "reward")
-    out["diagnostics"] = {
-        name: {k: run[k] for k in ("diagnostics", "final", "held_out")}
-        for name, run in rerun.items()
-    }
-    return out
-
-
-def _merge_std(old: dict, seed: str, new: dict) -> None:
-    """Add `run_grpo_kl_std_seed`'s runs of `seed` to the mirror's file `old` in place: the new
-    runs after the seed's four, and "diagnostics" with "reproduced" (whether the rerun's "final"
-    and "held_out" equal the committed run's bit for bit); ValueError if the seed is missing,
-    already holds a run of that name, or started elsewhere ("before" differs)."""
-    if seed not in old["seeds"]:
-        raise ValueError(f"the mirror's file has no seed {seed}; its seeds: {list(old['seeds'])}")
-    mine = old["seeds"][seed]
-    if mine["before"] != new["before"]:
-        raise ValueError(f"seed {seed}'s warm-up differs from the committed one: not merged")
-    clash = [name for name in new["grpo"] if name in mine["grpo"]]
-    if clash or "diagnostics" in mine:
-        raise ValueError(f"seed {seed} already holds {clash or ['diagnostics']}: not merged")
-    mine["grpo"].update(new["grpo"])
-    mine["diagnostics"] = {}
-    for name, run in new["diagnostics"].items():
-        same = all(run[k] == mine["grpo"][name][k] for k in ("final", "held_out"))
-        mine["diagnostics"][name] = {**run["diagnostics"], "reproduced": same}
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m labs.grpo.sweep", description=__doc__)
     parser.add_argument("--seeds", type=int, default=5, help="how many seeds")
@@ -482,6 +285,7 @@ def main(argv: list[str] | None = None) -> None:
             "ppo_kl_loss",
             "grpo_kl_reward",
             "grpo_kl_std",
+            "grpo_kl_k3",
         ),
         default="addition",
     )
@@ -489,13 +293,10 @@ def main(argv: list[str] | None = None) -> None:
         "--out", default=None, help="default: data/<task>.json (sweep.json for addition)"
     )
     args = parser.parse_args(argv)
-    file = _FILES["grpo_kl_reward" if args.task == "grpo_kl_std" else args.task]
+    file = _FILES["grpo_kl_reward" if args.task in kl_placement.ADDED else args.task]
     args.out = args.out or str(Path(__file__).parent / "data" / file)
     torch.set_num_threads(1)
     task = AdditionTask(**TASK)
-    if args.task == "grpo_kl_std":
-        _add_std_arms(task, args, argv)
-        return
     meta = {
         **provenance("labs.grpo.sweep", argv),
         "torch_threads": 1,
@@ -531,21 +332,9 @@ def main(argv: list[str] | None = None) -> None:
                 "ppo": {"lr": BASE["lr"], "critic_lr": PPOConfig().critic_lr},
             },
         )
-    if args.task == "ppo_kl_loss":
-        meta.update(
-            rungs={"grpo": dict(RUNGS["grpo"])},
-            ppo_settings=[
-                {k: v for k, v in _select_learning_rates()["ppo"].items() if k != "name"},
-                {"lr": BASE["lr"], "critic_lr": PPOConfig().critic_lr},
-            ],
-            kl_penalties=["loss", "reward"],
-        )
-    if args.task == "grpo_kl_reward":
-        meta.update(
-            rungs={"grpo": dict(RUNGS["grpo"])},
-            grpo_settings=[{"lr": _select_learning_rates()["grpo"]["lr"]}, {"lr": BASE["lr"]}],
-            kl_penalties=["reward", "loss"],
-        )
+    if args.task in kl_placement.TASKS:
+        kl_placement.run_task(task, args, argv, meta)
+        return
     results = {"meta": meta, "seeds": {}}
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         if args.task == "countdown":
@@ -558,30 +347,8 @@ def main(argv: list[str] | None = None) -> None:
             results["seeds"][str(seed)] = run_grpo_sensitivity_seed(task, seed, args.steps)
         elif args.task == "lr_heldout":
             results["seeds"][str(seed)] = run_lr_heldout_seed(task, seed, args.steps)
-        elif args.task == "ppo_kl_loss":
-            results["seeds"][str(seed)] = run_ppo_kl_loss_seed(task, seed, args.steps)
-        elif args.task == "grpo_kl_reward":
-            results["seeds"][str(seed)] = run_grpo_kl_reward_seed(task, seed, args.steps)
         else:
             results["seeds"][str(seed)] = run_seed(task, seed, args.steps)
-        Path(args.out).write_text(json.dumps(results, indent=1))  # partial results survive
-    print(f"wrote {args.out}")
-
-
-def _add_std_arms(task: AdditionTask, args, argv: list[str] | None) -> None:
-    """`--task grpo_kl_std`: `run_grpo_kl_std_seed` for each seed, merged into the mirror's file
-    at `--out` (`_merge_std`), which is rewritten after each seed; the file's meta gains
-    "added": what made the new runs. Every earlier number is kept bit for bit."""
-    results = json.loads(Path(args.out).read_text())
-    results["meta"]["added"] = {
-        **provenance("labs.grpo.sweep", argv),
-        "processor": processor_name(),
-        "grpo_settings": [{"lr": BASE["lr"], "scale_by_std": False}],
-        "kl_penalties": ["reward", "loss"],
-        "diagnostics_of": ["lr x1 kl in reward"],
-    }
-    for seed in range(args.first_seed, args.first_seed + args.seeds):
-        _merge_std(results, str(seed), run_grpo_kl_std_seed(task, seed, args.steps))
         Path(args.out).write_text(json.dumps(results, indent=1))  # partial results survive
     print(f"wrote {args.out}")
 

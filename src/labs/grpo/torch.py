@@ -6,13 +6,15 @@ the warm-up and GRPO) and "The PPO baseline, with a critic" (PPO). Each lives in
 
 * `labs.grpo.torch_kernels`: group_advantages, kl_k3, grpo_loss (the NumPy reference's twins);
 * `labs.grpo.policy`: TinyPolicy, ValueModel, sample, greedy, completion_logprobs;
-* `labs.grpo.training`: warm_up, evaluate, train_grpo, what a step costs;
+* `labs.grpo.training`: warm_up, train_grpo, what a step costs;
+* `labs.grpo.evaluation`: evaluate, evaluate_at_k;
 * `labs.grpo.ppo`: gae, train_ppo;
 * `labs.grpo.peak_memory`: peak_memory, the measured peak of one call.
 """
 
 from __future__ import annotations
 
+from labs.grpo.evaluation import evaluate, evaluate_at_k
 from labs.grpo.peak_memory import peak_memory
 from labs.grpo.policy import Block as Block  # not in __all__: a part of TinyPolicy
 from labs.grpo.policy import (
@@ -27,8 +29,6 @@ from labs.grpo.ppo import gae, train_ppo
 from labs.grpo.torch_kernels import group_advantages, grpo_loss, informative_groups, kl_k3
 from labs.grpo.training import (
     TrainLog,
-    evaluate,
-    evaluate_at_k,
     measure_step,
     new_policy,
     train_grpo,

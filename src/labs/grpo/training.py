@@ -3,7 +3,8 @@
 Taught in chapter 5, "Training on the toy task" (and "Reward hacking"). Reached as
 `labs.grpo.torch.train_grpo` and so on.
 
-The PPO baseline lives in `labs.grpo.ppo` and shares the helpers below.
+The PPO baseline lives in `labs.grpo.ppo` and shares the helpers below. How a policy scores
+(`evaluate`, `evaluate_at_k`, `check_models`) is `labs.grpo.evaluation`.
 
 Both RL loops see the same number of sampled completions per step, use the same policy, the same
 frozen reference and the same clipped ratio; they differ in where the advantage comes from:
@@ -30,26 +31,25 @@ import torch.nn.functional as F
 
 from labs.common.progress import progress
 from labs.common.tasks import AdditionTask, Problem, _parse_answer
-from labs.common.validate import finite_loss, instance, integer, real_number, size, text
+from labs.common.validate import finite_loss, integer, size, text
 from labs.grpo.checks import (
-    MAX_BATCH,
     MAX_STEPS,
     check_config,
-    check_fits,
     check_items,
-    check_ks,
     check_loop_sizes,
 )
 from labs.grpo.config import GRPOConfig, PPOConfig
-from labs.grpo.countdown import CountdownProblem, CountdownTask
-from labs.grpo.metrics import _majority_at_k, _pass_at_k
-from labs.grpo.policy import TinyPolicy, _completion_logprobs, _greedy, _sample
-from labs.grpo.torch_kernels import _group_advantages, _grpo_loss, _informative_groups
+from labs.grpo.evaluation import _length, check_models
+from labs.grpo.policy import TinyPolicy, _completion_logprobs, _sample
+from labs.grpo.torch_kernels import (
+    _group_advantages,
+    _grpo_loss,
+    _informative_groups,
+    _kl_k3,
+)
 
 __all__ = [
     "TrainLog",
-    "evaluate",
-    "evaluate_at_k",
     "measure_step",
     "new_policy",
     "train_grpo",
@@ -81,19 +81,6 @@ class TrainLog:
     @property
     def median_step_seconds(self) -> float:
         return float(np.median(self.step_seconds[1:] or self.step_seconds))
-
-
-def check_models(task, **policies) -> None:
-    """TypeError/ValueError unless `task` is an AdditionTask or a CountdownTask and each given
-    policy a TinyPolicy that reads the task's vocabulary and sequence length."""
-    instance("task", task, (AdditionTask, CountdownTask), "an AdditionTask or a CountdownTask")
-    for name, policy in policies.items():
-        instance(name, policy, TinyPolicy, "a TinyPolicy")
-        check_fits(name, policy.vocab_size, policy.max_len, task.vocab_size, _length(task))
-
-
-def _length(task: AdditionTask) -> int:
-    return task.prompt_length + task.max_answer_tokens
 
 
 def new_policy(task: AdditionTask, seed: int = 0, **kwargs) -> TinyPolicy:
@@ -144,112 +131,6 @@ def _warm_up(
         opt.step()
         losses.append(finite_loss(float(loss.detach()), step, steps, lr))  # stop at a NaN
     return losses
-
-
-@torch.no_grad()
-def evaluate(
-    policy: TinyPolicy,
-    task: AdditionTask,
-    problems,
-    *,
-    samples: int = 4,
-    format_weight: float = 0.1,
-    seed: int = 0,
-) -> dict[str, float]:
-    """Greedy accuracy, and mean sampled reward and accuracy (`samples` draws per problem).
-
-    `problems` is a non-empty sequence of Problems; len(problems) * samples <= 65,536.
-
-    Returns a dict: "greedy_accuracy", "reward", "accuracy", "format" (share well formed).
-    """
-    check_models(task, policy=policy)
-    problems = check_items("problems", problems, (Problem, CountdownProblem))
-    samples = size("samples", samples, maximum=max(1, MAX_BATCH // len(problems)))
-    format_weight = real_number("format_weight", format_weight, nonnegative=True)
-    seed = integer("seed", seed, minimum=0)
-    return _evaluate(policy, task, problems, samples, format_weight, seed)
-
-
-def _evaluate(
-    policy: TinyPolicy,
-    task: AdditionTask,
-    problems: list[Problem],
-    samples: int,
-    format_weight: float,
-    seed: int,
-) -> dict[str, float]:
-    """Greedy accuracy, then `samples` sampled completions per problem."""
-    prompts = torch.as_tensor(task.prompts(problems))
-    n = task.max_answer_tokens
-    greedy_acc = task.accuracy(problems, _greedy(policy, prompts, n).numpy())
-    generator = torch.Generator().manual_seed(seed)
-    rep = [p for p in problems for _ in range(samples)]
-    tok = task.tokenizer
-    repeated = prompts.repeat_interleave(samples, dim=0)
-    comp, _ = _sample(policy, repeated, n, tok.eos_id, tok.pad_id, generator, 1.0)
-    comp = comp.numpy()
-    return {
-        "greedy_accuracy": greedy_acc,
-        "reward": float(task.rewards(rep, comp, format_weight).mean()),
-        "accuracy": task.accuracy(rep, comp),
-        "format": _format_rate(task, rep, comp),
-    }
-
-
-@torch.no_grad()
-def evaluate_at_k(
-    policy: TinyPolicy,
-    task: AdditionTask,
-    problems,
-    *,
-    samples: int = 16,
-    ks=(1, 4, 16),
-    temperature: float = 1.0,
-    seed: int = 0,
-) -> dict[str, float]:
-    """pass@k and maj@k of `samples` sampled answers per problem (see `labs.grpo.metrics`).
-
-    `problems` is a non-empty sequence of Problems, len(problems) * samples <= 65,536; each k
-    in `ks` must divide `samples`.
-
-    Returns a dict with keys "pass@k" and "maj@k" for each k in `ks`.
-    """
-    check_models(task, policy=policy)
-    instance("task", task, AdditionTask, "an AdditionTask (answers are numbers to vote on)")
-    problems = check_items("problems", problems, Problem)
-    samples = size("samples", samples, maximum=max(1, MAX_BATCH // len(problems)))
-    ks = [integer("ks[i]", k, minimum=1, maximum=samples) for k in check_ks(ks)]
-    for k in ks:
-        if samples % k:
-            raise ValueError(f"every k in ks must divide samples={samples}, got {k}")
-    temperature = real_number("temperature", temperature, positive=True)
-    seed = integer("seed", seed, minimum=0)
-    return _evaluate_at_k(policy, task, problems, samples, ks, temperature, seed)
-
-
-def _evaluate_at_k(policy, task, problems, samples, ks, temperature, seed) -> dict[str, float]:
-    """Sample `samples` answers per problem, parse them, score pass@k and maj@k."""
-    tok = task.tokenizer
-    prompts = torch.as_tensor(task.prompts(problems)).repeat_interleave(samples, dim=0)
-    generator = torch.Generator().manual_seed(seed)
-    comp, _ = _sample(
-        policy, prompts, task.max_answer_tokens, tok.eos_id, tok.pad_id, generator, temperature
-    )
-    parsed = [_parse_answer(row) for row in comp.tolist()]
-    answers = np.array([-1 if a is None else a for a in parsed]).reshape(len(problems), samples)
-    targets = np.array([p.answer for p in problems])
-    out = {}
-    for k in ks:
-        out[f"pass@{k}"] = _pass_at_k(answers == targets[:, None], k)
-        out[f"maj@{k}"] = _majority_at_k(answers, targets, k)
-    return out
-
-
-def _format_rate(task: AdditionTask, problems, completions) -> float:
-    # reward with weight 1 minus correctness = format reward
-    full = task.rewards(problems, completions, 1.0)
-    correct = task.rewards(problems, completions, 0.0)
-    return float((full - correct).mean())
 
 
 def _rewards(task: AdditionTask, problems, completions: torch.Tensor, config: GRPOConfig):
@@ -389,7 +270,7 @@ def _train_grpo(
     log = TrainLog()
     clip_high = config.clip_eps if config.clip_eps_high is None else config.clip_eps_high
     # beta * k3 in the loss (eq. 3), or PPO's penalty in the reward, fixed for the batch
-    in_reward = config.kl_penalty == "reward"
+    in_reward = config.kl_penalty in ("reward", "reward_k3")
     beta_loss = 0.0 if in_reward else config.beta
     for step in progress(range(1, config.steps + 1), desc=desc):
         _finite_weights(policy, step, config.steps, config.lr)  # NaN weights would sample NaN
@@ -410,8 +291,10 @@ def _train_grpo(
             ref_logp = _completion_logprobs(reference, prompts, completions, config.temperature)
             old_logp = _completion_logprobs(policy, prompts, completions, config.temperature)
             task_rewards = rewards
-            if in_reward:  # PPO's per-token penalty (eq. 2), summed over each completion
+            if config.kl_penalty == "reward":  # PPO's per-token penalty (eq. 2), summed
                 rewards = rewards - config.beta * ((old_logp - ref_logp) * mask).sum(dim=1)
+            elif in_reward:  # the cross arm: k3 (eq. 4) of pi_old against pi_ref, summed
+                rewards = rewards - config.beta * (_kl_k3(old_logp, ref_logp) * mask).sum(dim=1)
         advantages = _advantages(rewards, config)  # A_i
         if in_reward:  # reads the tensors only: every number of the run stays as it was
             log.log(**_penalty_only_groups(task_rewards, rewards, advantages, g))

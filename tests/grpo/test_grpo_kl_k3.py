@@ -1,0 +1,97 @@
+"""The cross arm that separates the estimator from the placement (`python -m labs.grpo.sweep --task
+grpo_kl_k3 --first-seed 3 --seeds 5`, added to `grpo_kl_reward.json`): GRPO with the KL penalty
+in the reward, as the mirror, but the summed k3 instead of the summed k1.
+
+Expected values come from the other committed runs of the same file and from the definitions,
+never from the code under test. What the penalty subtracts is tested in test_grpo_kl_penalty.py."""
+
+import copy
+import json
+
+import pytest
+
+from labs.common.tasks import AdditionTask
+from labs.grpo import torch as gtorch
+from labs.grpo.kl_placement import _merge_runs, _merge_std
+from labs.grpo.sweep import BASE, _grpo_at, load_sweep
+
+TASK = AdditionTask()
+NAME = "lr x1 kl in reward_k3"
+
+
+def _mirror():
+    data = load_sweep(task="grpo_kl_reward")
+    return data, sorted(data["seeds"], key=int)
+
+
+def test_the_cross_arm_is_named_and_recorded_as_the_sweep_names_it():
+    tiny = gtorch.new_policy(TASK, seed=0, d_model=16, n_layers=1, n_heads=2)
+    run = _grpo_at(TASK, tiny, 1, 0, BASE["lr"], "reward_k3")
+    assert list(run) == [NAME]
+    assert run[NAME]["kl_penalty"] == "reward_k3" and run[NAME]["lr"] == BASE["lr"]
+    assert "penalty_only_fraction" in run[NAME]["diagnostics"]  # logged as in the mirror
+
+
+def test_merging_refuses_a_clash_a_missing_seed_and_another_warm_up():
+    data = load_sweep(task="grpo_kl_reward")
+    before = data["seeds"]["3"]["before"]
+    with pytest.raises(ValueError, match="already holds"):
+        _merge_runs(copy.deepcopy(data), "3", {"before": before, "grpo": {"lr x1": {}}})
+    with pytest.raises(ValueError, match="no seed 99"):
+        _merge_runs(copy.deepcopy(data), "99", {"before": before, "grpo": {"x": {}}})
+    with pytest.raises(ValueError, match="warm-up differs"):
+        _merge_runs(copy.deepcopy(data), "3", {"before": {"held_out": {}}, "grpo": {"x": {}}})
+    # the std arms' merge also refuses a seed that already holds their diagnostics
+    with pytest.raises(ValueError, match=r"already holds \['diagnostics'\]"):
+        _merge_std(copy.deepcopy(data), "3", {"before": before, "grpo": {"x": {}}})
+    merged = copy.deepcopy(data)
+    _merge_runs(merged, "3", {"before": before, "grpo": {"x": {"final": 1}}})
+    assert list(merged["seeds"]["3"]["grpo"])[-1] == "x"
+    assert merged["seeds"]["4"] == data["seeds"]["4"]  # the other seeds untouched
+
+
+def test_the_committed_cross_arm_follows_the_mirror_on_the_same_machine():
+    data, seeds = _mirror()
+    added = data["meta"]["added_k3"]
+    command = "python -m labs.grpo.sweep --task grpo_kl_k3 --first-seed 3 --seeds 5"
+    assert added["command"] == command and added["kl_penalties"] == ["reward_k3"]
+    assert added["processor"] == data["meta"]["processor"]  # comparable with the mirror's runs
+    assert added["versions"] == data["meta"]["versions"]
+    assert seeds == ["3", "4", "5", "6", "7"]
+    for s in seeds:
+        runs = data["seeds"][s]["grpo"]
+        assert list(runs)[6:] == [NAME]  # after the mirror's four and the std arms' two
+        mine = runs[NAME]
+        assert mine["kl_penalty"] == "reward_k3" and mine["lr"] == BASE["lr"]
+        # not a copy of either neighbour: its own run
+        assert mine["final"]["kl"] != runs["lr x1 kl in reward"]["final"]["kl"]
+        assert mine["final"]["kl"] != runs["lr x1"]["final"]["kl"]
+
+
+# --- the split: the recorded commands still run the same sweeps --------------------------------
+
+
+@pytest.mark.parametrize("name", ["ppo_kl_loss", "grpo_kl_reward"])
+def test_the_recorded_commands_still_dispatch_with_the_recorded_meta(monkeypatch, tmp_path, name):
+    # the placement sweeps moved to labs.grpo.kl_placement; the command each record names must
+    # still reach them, and write the meta the record holds (the runs themselves faked)
+    from labs.grpo import kl_placement, sweep
+
+    data = load_sweep(task=name)
+    argv = data["meta"]["command"].split()[3:]  # after "python -m labs.grpo.sweep"
+    seen = []
+
+    def fake(task, seed, steps):
+        seen.append((seed, steps))
+        return {"seed": seed}
+
+    monkeypatch.setattr(kl_placement, f"run_{name}_seed", fake)
+    out = tmp_path / "record.json"
+    sweep.main([*argv, "--out", str(out)])
+    got = json.loads(out.read_text())
+    assert seen == [(s, 150) for s in range(3, 8)]
+    assert list(got["seeds"]) == ["3", "4", "5", "6", "7"]
+    made_by = {"command", "date", "versions", "machine", "torch_cpu_capability", "processor"}
+    expected = {k: v for k, v in data["meta"].items() if k not in made_by | {"added", "added_k3"}}
+    assert {k: v for k, v in got["meta"].items() if k not in made_by} == expected
+    assert list(got["meta"]) == [k for k in data["meta"] if k not in {"added", "added_k3"}]
