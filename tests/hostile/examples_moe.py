@@ -168,10 +168,16 @@ def _student_params(d_model, d_expert, n_routed, n_shared, k):
     ) + d_model * n_routed
 
 
-def _student_route(scores, k, bias):
-    from labs.moe import route
-
-    return route(scores, k, bias)
+def _student_route(scores, k, experts_per_device, max_devices):
+    """DeepSeek-V2's device-limited routing, as a student might write it (exercise 4.2)."""
+    affinity = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+    best = affinity.reshape(len(scores), -1, experts_per_device).max(axis=-1)
+    kept = np.argsort(-best, axis=1, kind="stable")[:, :max_devices]
+    allowed = np.zeros(best.shape, dtype=bool)
+    np.put_along_axis(allowed, kept, True, axis=1)
+    masked = np.where(np.repeat(allowed, experts_per_device, axis=1), affinity, -np.inf)
+    chosen = np.argsort(-masked, axis=1, kind="stable")[:, :k]
+    return chosen, np.take_along_axis(affinity, chosen, axis=1)
 
 
 def _student_remote(k, n_nodes, max_nodes):
@@ -191,6 +197,7 @@ EXAMPLES = {
         tokens_per_gpu=64,
         mfu=0.4,
         nvlink_gbs=160.0,
+        ib_gbs=50.0,
     ),
     # the roofline of one layer on one device
     "labs.moe.roofline.device_limits": lambda: call(device="T4"),
@@ -292,7 +299,7 @@ EXAMPLES = {
     "labs.moe.jax.expert_parallel_moe": _expert_parallel,
     # A check takes whatever the student wrote: tests/common/test_exercises_hostile.py attacks it.
     "labs.moe.exercises.check_moe_layer_params": lambda: call(fn=_student_params, fixed=("fn",)),
-    "labs.moe.exercises.check_v3_route": lambda: call(fn=_student_route, fixed=("fn",)),
+    "labs.moe.exercises.check_v2_device_route": lambda: call(fn=_student_route, fixed=("fn",)),
     "labs.moe.exercises.check_remote_nodes": lambda: call(fn=_student_remote, fixed=("fn",)),
     # the committed ablation of fine-grained and shared experts
     "labs.moe.granularity.expert_parameters": lambda: call(config=TINY),

@@ -96,3 +96,18 @@ def test_h800_nvlink_cut_costs_no_layer_time_unless_nvlink_falls_below_break_eve
     slow = moe_layer_time("h800", 8, 4, nvlink_gbs=60.0)
     assert slow["bottleneck"] == "intra_node"
     assert slow["intra_node"] > 1.3 * moe_layer_time("h100", 8, 4, nvlink_gbs=60.0)["inter_node"]
+
+
+def test_ib_bandwidth_scales_only_the_inter_node_time():
+    """Zhao et al.'s effective 40 GB/s (§4.3) against V3's 50: IB time grows by 50 / 40, compute
+    and NVLink do not move, and the default is V3's 50 GB/s."""
+    v3, zhao = moe_layer_time("h800", 8, 4), moe_layer_time("h800", 8, 4, ib_gbs=40.0)
+    assert zhao["inter_node"] == pytest.approx(v3["inter_node"] * 50 / 40)
+    assert (zhao["compute"], zhao["intra_node"]) == (v3["compute"], v3["intra_node"])
+    assert moe_layer_time("h800", 8, 4, ib_gbs=50.0)["inter_node"] == v3["inter_node"]
+
+
+@pytest.mark.parametrize("bad", [0.0, -40.0, float("nan"), "40", 1e6])
+def test_ib_gbs_bad_input_names_the_parameter(bad):
+    with pytest.raises((ValueError, TypeError), match="ib_gbs"):
+        moe_layer_time("h800", 8, 4, ib_gbs=bad)

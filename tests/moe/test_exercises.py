@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from labs.moe import route
-from labs.moe.exercises import check_moe_layer_params, check_remote_nodes, check_v3_route
+from labs.moe import node_limited_route
+from labs.moe.exercises import (
+    check_moe_layer_params,
+    check_remote_nodes,
+    check_v2_device_route,
+)
 
 
 def test_correct_answers_pass():
@@ -17,7 +21,7 @@ def test_correct_answers_pass():
         return m * (1 - (1 - 1 / m) ** k) * (n - 1) / n
 
     assert check_moe_layer_params(params).passed
-    assert check_v3_route(lambda s, k, b: route(s, k, b)).passed
+    assert check_v2_device_route(_v2_route_with(None)).passed
     assert check_remote_nodes(remote).passed
 
 
@@ -28,16 +32,11 @@ def test_common_mistakes_fail_with_a_hint():
     report = check_moe_layer_params(two_matrices)
     assert not report.passed and "THREE" in str(report)
 
-    def biased_gates(scores, k, bias):  # weights by the biased affinities
-        import numpy as np
+    def v3_router(scores, k, per_device, max_devices):  # the router the chapter shows
+        return node_limited_route(scores, k, per_device, max_devices)
 
-        choice = 1 / (1 + np.exp(-scores)) + bias
-        idx = np.argsort(-choice, axis=1)[:, :k]
-        g = np.take_along_axis(choice, idx, 1)
-        return idx, g / g.sum(1, keepdims=True)
-
-    report = check_v3_route(biased_gates)
-    assert not report.passed and "unbiased" in str(report)
+    report = str(check_v2_device_route(v3_router))
+    assert report.startswith("[failed]") and "V3's node-limited router" in report
 
     def ignores_limit(k, n, m):
         return n * (1 - (1 - 1 / n) ** k) * (n - 1) / n
@@ -45,43 +44,85 @@ def test_common_mistakes_fail_with_a_hint():
     assert not check_remote_nodes(ignores_limit).passed
 
 
-def _v3_route_with(slip):
-    """V3's routing written by hand, with one of the known slips (None: correct)."""
+def _v2_route_with(slip):
+    """DeepSeek-V2's device-limited routing written by hand (vectorised, unlike the check's
+    loops), with one of the known slips (None: correct)."""
 
-    def v3_route(scores, k, bias):
+    def v2_device_route(scores, k, experts_per_device, max_devices):
         scores = np.asarray(scores, dtype=np.float64)
-        if slip == "softmax":
-            affinity = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
-        else:
+        if slip == "sigmoid":
             affinity = 1 / (1 + np.exp(-scores))
-        chosen = np.argsort(-(affinity + bias), axis=1, kind="stable")[:, :k]
+        else:
+            affinity = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+        by_device = affinity.reshape(len(scores), -1, experts_per_device)
+        if slip == "v3 nodes":
+            per = -(-k // max_devices)
+            device_score = -np.sort(-by_device, axis=-1)[..., :per].sum(-1)
+        elif slip == "total":
+            device_score = by_device.sum(-1)
+        else:
+            device_score = by_device.max(-1)
+        keep = device_score.shape[1] if slip == "no limit" else max_devices
+        kept = np.argsort(-device_score, axis=1, kind="stable")[:, :keep]
+        allowed = np.zeros(device_score.shape, dtype=bool)
+        np.put_along_axis(allowed, kept, True, axis=1)
+        masked = np.where(np.repeat(allowed, experts_per_device, axis=1), affinity, -np.inf)
+        chosen = np.argsort(-masked, axis=1, kind="stable")[:, :k]
         weight = np.take_along_axis(affinity, chosen, axis=1)
-        if slip == "bias in gates":
-            weight = weight + np.asarray(bias)[chosen]
-        if slip != "unnormalised":
+        if slip == "normalised":
             weight = weight / weight.sum(axis=1, keepdims=True)
         return chosen, weight
 
-    return v3_route
+    return v2_device_route
 
 
-def test_v3_route_names_each_known_slip_and_not_an_unrelated_error():
-    assert check_v3_route(_v3_route_with(None)).passed
+def test_v2_device_route_names_each_known_slip_and_not_an_unrelated_error():
+    assert check_v2_device_route(_v2_route_with(None)).passed
     for slip, words in (
-        ("softmax", "not a softmax"),
-        ("bias in gates", "your gates include the bias"),
-        ("unnormalised", "not normalised"),
+        ("sigmoid", "softmax over all routed experts"),
+        ("normalised", "does not normalise"),
+        ("v3 nodes", "V3's node rule"),
+        ("total", "sum of all their experts' affinities"),
+        ("no limit", "that is plain top-k"),
     ):
-        report = str(check_v3_route(_v3_route_with(slip)))
+        report = str(check_v2_device_route(_v2_route_with(slip)))
         assert report.startswith("[failed]") and "what is wrong:" in report, slip
         assert words in report.split("what is wrong:")[1], (slip, report)
 
-    def squared(scores, k, bias):  # control: wrong, but none of the named slips
-        chosen, weight = _v3_route_with(None)(scores, k, bias)
+    def squared(scores, k, per_device, max_devices):  # control: wrong, but no named slip
+        chosen, weight = _v2_route_with(None)(scores, k, per_device, max_devices)
         return chosen, weight**2
 
-    report = str(check_v3_route(squared))
+    report = str(check_v2_device_route(squared))
     assert report.startswith("[failed]") and "what is wrong" not in report
+
+
+def test_v2_slips_differ_from_the_answer_on_some_public_case():
+    """Each named slip is a real mistake on the public cases, not a no-op the check would pass."""
+    for slip in ("sigmoid", "normalised", "v3 nodes", "total", "no limit"):
+        assert not check_v2_device_route(_v2_route_with(slip)).passed, slip
+
+
+def test_moe_layer_params_names_each_counting_slip():
+    def params(d, f, e, s, k, matrices=3, router=True, shared=True):
+        expert = matrices * d * f
+        active = expert * (k + (s if shared else 0)) + (d * e if router else 0)
+        return expert * (e + s) + d * e, active
+
+    assert check_moe_layer_params(params).passed
+    for kwargs, words in (
+        ({"matrices": 2}, "two matrices per expert"),
+        ({"router": False}, "leaves out the router"),
+        ({"shared": False}, "leaves out the shared expert"),
+    ):
+        report = str(check_moe_layer_params(lambda *a, kw=kwargs: params(*a, **kw)))
+        assert report.startswith("[failed]") and words in report.split("what is wrong:")[1], words
+
+    def counts_router_twice(d, f, e, s, k):  # control: wrong, but none of the named slips
+        total, active = params(d, f, e, s, k)
+        return total + d * e, active + d * e
+
+    assert "what is wrong: you" not in str(check_moe_layer_params(counts_router_twice))
 
 
 def test_remote_nodes_names_the_own_node_and_the_missing_limit():

@@ -74,17 +74,19 @@ def moe_flops_per_token(config: MoEConfig) -> int:
     return 2 * c.d_model * c.n_routed + 2 * 3 * c.d_model * c.d_expert * (c.n_shared + c.k)
 
 
-def _link_speeds(gpu: str, nvlink: float | None = None) -> tuple[float, float]:
+def _link_speeds(
+    gpu: str, nvlink: float | None = None, ib: float | None = None
+) -> tuple[float, float]:
     """(NVLink, IB) achieved GB/s per GPU. The H100's NVLink is the H800's achieved figure (V3's
     160 GB/s unless `nvlink` says otherwise) scaled by the datasheet ratio 900 / 400 (the same
-    share of peak); both use the same 400 Gb/s NICs."""
+    share of peak); both use the same 400 Gb/s NICs (V3's 50 GB/s unless `ib` says otherwise)."""
     nvlink = fact("moe_v3_nvlink_gbs").value if nvlink is None else nvlink
     if gpu == "h100":
         nvlink *= (
             fact("econ_h100_sxm_interconnect_gbs").value
             / fact("econ_h800_sxm_interconnect_gbs").value
         )
-    return nvlink, fact("moe_v3_ib_gbs").value
+    return nvlink, fact("moe_v3_ib_gbs").value if ib is None else ib
 
 
 def moe_layer_time(
@@ -95,14 +97,16 @@ def moe_layer_time(
     tokens_per_gpu: int = 4096,
     mfu: float = 0.4,
     nvlink_gbs: float | None = None,
+    ib_gbs: float | None = None,
 ) -> MappingProxyType:
     """Seconds one GPU spends on one MoE layer's forward for `tokens_per_gpu` tokens: expert
     compute (FP8 peak of the registry times `mfu`), IB time and NVLink time of dispatch + combine.
     `bottleneck` names the slowest of the three (they overlap in V3's DualPipe, so the layer takes
     about the slowest one). `nvlink_gbs` is the H800's achieved NVLink bandwidth per GPU (None:
-    V3's 160 GB/s); an H100 gets it times 900 / 400. The config's `n_routed` experts spread
-    evenly over the n_nodes x 8 GPUs (V3's 256: 1, 2, 4, 8, 16 or 32 nodes), and a token picks
-    `k` distinct ones.
+    V3's 160 GB/s); an H100 gets it times 900 / 400. `ib_gbs` is the InfiniBand bandwidth per GPU
+    on both chips (None: V3's 50 GB/s; Zhao et al. §4.3 count 40 as effective). The config's
+    `n_routed` experts spread evenly over the n_nodes x 8 GPUs (V3's 256: 1, 2, 4, 8, 16 or 32
+    nodes), and a token picks `k` distinct ones.
 
     The model is pessimistic about overlap: it counts only the forward expert FLOPs, while
     DualPipe also hides communication behind attention and the backward chunks (V3 §3.2.1)."""
@@ -125,13 +129,15 @@ def moe_layer_time(
     mfu = real_number("mfu", mfu, positive=True, maximum=1.0)
     if nvlink_gbs is not None:
         nvlink_gbs = real_number("nvlink_gbs", nvlink_gbs, positive=True, maximum=10_000.0)
-    return _moe_layer_time(gpu, n_nodes, max_nodes, config, tokens_per_gpu, mfu, nvlink_gbs)
+    if ib_gbs is not None:
+        ib_gbs = real_number("ib_gbs", ib_gbs, positive=True, maximum=10_000.0)
+    return _moe_layer_time(gpu, n_nodes, max_nodes, config, tokens_per_gpu, mfu, nvlink_gbs, ib_gbs)
 
 
-def _moe_layer_time(gpu, n_nodes, max_nodes, config, tokens, mfu, nvlink_gbs=None):
+def _moe_layer_time(gpu, n_nodes, max_nodes, config, tokens, mfu, nvlink_gbs=None, ib_gbs=None):
     """compute = FLOPs / (peak x MFU); link time = bytes / achieved bandwidth."""
     peak = fact(f"econ_{gpu}_sxm_fp8_tflops").value * 1e12
-    nvlink, ib = _link_speeds(gpu, nvlink_gbs)
+    nvlink, ib = _link_speeds(gpu, nvlink_gbs, ib_gbs)
     traffic = _dispatch_bytes(
         config.d_model,
         config.k,

@@ -1,12 +1,14 @@
 """Chapter 4 exercises, with their instant checks.
 
 4.1 `moe_layer_params`: total and active parameters of one DeepSeekMoE layer.
-4.2 `v3_route`: V3's routing, with a bias that chooses experts but never weights them.
+4.2 `v2_device_route`: DeepSeek-V2's device-limited routing, which differs from V3's node-limited
+    router (shown in the chapter) in its affinities, its device ranking and its gates.
 4.3 `remote_nodes`: the expected number of other nodes a token's hidden state crosses InfiniBand
     to reach, with and without node-limited routing.
 
 Expected values are worked by hand (4.1, 4.3: the arithmetic is in the comments) or computed by
-brute force here, with loops that share no code with the package (4.2).
+brute force here, with loops that share no code with the package (4.2; the package has no V2
+router).
 """
 
 from __future__ import annotations
@@ -20,13 +22,26 @@ from labs.common.exercises import Case, CheckReport, Exercise, check
 __all__ = [
     "MOE_LAYER_PARAMS",
     "REMOTE_NODES",
-    "V3_ROUTE",
+    "V2_DEVICE_ROUTE",
     "check_moe_layer_params",
     "check_remote_nodes",
-    "check_v3_route",
+    "check_v2_device_route",
 ]
 
 # --- 4.1 ---------------------------------------------------------------------------------------
+
+_TWO_MATRICES = (
+    "you counted two matrices per expert: a SwiGLU expert has three, W1 and W3 (D x F) for the "
+    "gate and the up projection, and W2 (F x D) back down."
+)
+_ROUTER_NOT_ACTIVE = (
+    "your active count leaves out the router: every token multiplies its D x E weights to score "
+    "all the experts, so they are active."
+)
+_SHARED_NOT_ACTIVE = (
+    "your active count leaves out the shared expert: every token passes through it, so it is "
+    "active as well as stored."
+)
 
 MOE_LAYER_PARAMS = Exercise(
     name="moe_layer_params",
@@ -38,12 +53,21 @@ MOE_LAYER_PARAMS = Exercise(
             label="4 routed experts of width 2 in a model of width 4, top-1, no shared expert",
             hint="each SwiGLU expert has THREE matrices (W1, W3: D x F; W2: F x D), and the "
             "router's D x E weights are used by every token, so they count as active.",
+            mistakes=(
+                ((80, 32), _TWO_MATRICES),  # 4 x 16 + 16; 16 + 16
+                ((112, 24), _ROUTER_NOT_ACTIVE),  # active 24 without the router's 16
+            ),
         ),
         Case(
             args=(8, 4, 8, 1, 2),
             expected=(928, 352),  # 9 experts x 96 = 864 + router 64; active 3 x 96 + 64
             label="8 routed + 1 shared expert, top-2",
             hint="a shared expert is used by every token: it counts in total AND in active.",
+            mistakes=(
+                ((640, 256), _TWO_MATRICES),  # 2 x 8 x 4 = 64 per expert: 9 x 64 + 64; 3 x 64 + 64
+                ((928, 288), _ROUTER_NOT_ACTIVE),  # active 3 x 96
+                ((928, 256), _SHARED_NOT_ACTIVE),  # active 2 x 96 + 64
+            ),
         ),
         Case(
             args=(7168, 2048, 256, 1, 8),
@@ -66,51 +90,82 @@ def check_moe_layer_params(fn) -> CheckReport:
 # --- 4.2 ---------------------------------------------------------------------------------------
 
 
-def _route_brute_force(
-    scores: np.ndarray, k: int, bias: np.ndarray, slip: str | None = None
+def _device_route_brute_force(
+    scores: np.ndarray,
+    k: int,
+    experts_per_device: int,
+    max_devices: int,
+    slip: str | None = None,
 ) -> tuple:
-    """V3's routing by loops; `slip` makes one known mistake instead (for `Case.mistakes`):
-    "softmax" affinities, the bias also in the "gates", or gates left "unnormalised"."""
+    """DeepSeek-V2's device-limited routing by loops (V2 §2.2.1-2.2.2); `slip` makes one known
+    mistake instead (for `Case.mistakes`): "sigmoid" affinities, gates "normalised", devices
+    ranked by the sum of their best ceil(k / max_devices) affinities ("v3 nodes", the rule the
+    chapter shows) or by their "total" affinity, "no limit" on the devices, or all of V3's rules
+    at once ("v3 copy": sigmoid, V3's node ranking, normalised gates)."""
+    slips = {"sigmoid", "v3 nodes", "normalised"} if slip == "v3 copy" else {slip}
     tokens, n_experts = scores.shape
+    n_devices = n_experts // experts_per_device
     indices = np.zeros((tokens, k), dtype=np.int64)
     gates = np.zeros((tokens, k))
     for t in range(tokens):
-        if slip == "softmax":
+        if "sigmoid" in slips:
+            affinity = [1.0 / (1.0 + math.exp(-scores[t, e])) for e in range(n_experts)]
+        else:  # s_{i,t} = Softmax_i(u_t^T e_i), over all routed experts
             z = sum(math.exp(scores[t, e]) for e in range(n_experts))
             affinity = [math.exp(scores[t, e]) / z for e in range(n_experts)]
-        else:
-            affinity = [1.0 / (1.0 + math.exp(-scores[t, e])) for e in range(n_experts)]
-        ranked = sorted(range(n_experts), key=lambda e: -(affinity[e] + bias[e]))[:k]
-        weight = [affinity[e] + (bias[e] if slip == "gates" else 0.0) for e in ranked]
-        total = 1.0 if slip == "unnormalised" else sum(weight)
+        device_score = []
+        for d in range(n_devices):
+            mine = sorted(affinity[d * experts_per_device : (d + 1) * experts_per_device])[::-1]
+            if "v3 nodes" in slips:
+                device_score.append(sum(mine[: -(-k // max_devices)]))
+            elif slip == "total":
+                device_score.append(sum(mine))
+            else:  # the device's highest affinity
+                device_score.append(mine[0])
+        keep_n = n_devices if slip == "no limit" else max_devices
+        kept = sorted(range(n_devices), key=lambda d: -device_score[d])[:keep_n]
+        allowed = [e for e in range(n_experts) if e // experts_per_device in kept]
+        ranked = sorted(allowed, key=lambda e: -affinity[e])[:k]
+        total = sum(affinity[e] for e in ranked) if "normalised" in slips else 1.0
         for j, e in enumerate(ranked):
             indices[t, j] = e
-            gates[t, j] = weight[j] / total  # the bias chose; it does not weight
+            gates[t, j] = affinity[e] / total  # V2's gate is the affinity itself
     return indices, gates
 
 
-_ROUTE_SLIPS = {
-    "softmax": "your gates are what a softmax over the scores gives: V3's affinities are "
-    "sigmoid(scores), each expert's own, not a softmax over all of them (eq. 15).",
-    "gates": "your gates include the bias: the bias only chooses the experts; the gate weights "
-    "are the unbiased affinities of the chosen ones, normalised (eq. 16).",
-    "unnormalised": "your gates are the chosen experts' sigmoid affinities, not normalised: "
-    "divide each by their sum over the k chosen experts (eq. 13).",
+_DEVICE_ROUTE_SLIPS = {
+    "sigmoid": "your gates are sigmoids of the scores, V3's affinities: V2's affinity is a "
+    "softmax over all routed experts (V2 §2.2.1).",
+    "normalised": "your gates sum to 1 over the chosen experts: V2 does not normalise them; the "
+    "gate of a chosen expert is its softmax affinity as it is (V2 §2.2.1; V3 added the "
+    "normalisation, eq. 13).",
+    "v3 nodes": "you ranked the devices by the sum of their best ceil(k / max_devices) "
+    "affinities, V3's node rule shown earlier in the chapter: V2 keeps the devices 'that have "
+    "experts with the highest affinity scores in them', one best expert per device.",
+    "total": "you ranked the devices by the sum of all their experts' affinities: V2 keeps the "
+    "devices holding the highest single affinities.",
+    "no limit": "your experts span more than max_devices devices: that is plain top-k; first keep "
+    "max_devices devices, then take the top k of the experts on them.",
+    "v3 copy": "your answer is V3's node-limited router, the source shown in the chapter: V2 "
+    "differs in its affinities (a softmax), in how it ranks the devices (each by its single "
+    "best affinity) and in its gates (not normalised); see V2 §2.2.1-2.2.2.",
 }
 
 
-def _route_case(tokens, n_experts, k, bias_scale, label, hint="", seed=0) -> Case:
+def _device_route_case(
+    tokens, n_devices, experts_per_device, k, max_devices, label, hint="", seed=0, spread=1.0
+) -> Case:
     rng = np.random.default_rng(seed)
-    scores = rng.standard_normal((tokens, n_experts))
-    bias = bias_scale * rng.standard_normal(n_experts)
-    expected = _route_brute_force(scores, k, bias)
+    scores = spread * rng.standard_normal((tokens, n_devices * experts_per_device))
+    args = (scores, k, experts_per_device, max_devices)
+    expected = _device_route_brute_force(*args)
     mistakes = []
-    for slip, meaning in _ROUTE_SLIPS.items():
-        wrong = _route_brute_force(scores, k, bias, slip)
+    for slip, meaning in _DEVICE_ROUTE_SLIPS.items():
+        wrong = _device_route_brute_force(*args, slip=slip)
         if not all(np.allclose(w, e, rtol=1e-6) for w, e in zip(wrong, expected, strict=True)):
             mistakes.append((wrong, meaning))  # only slips that change this case's answer
     return Case(
-        args=(scores, k, bias),
+        args=args,
         expected=expected,
         label=label,
         hint=hint,
@@ -120,37 +175,50 @@ def _route_case(tokens, n_experts, k, bias_scale, label, hint="", seed=0) -> Cas
     )
 
 
-V3_ROUTE = Exercise(
-    name="v3_route",
-    signature="v3_route(scores, k, bias) -> (expert_indices (T, k), gate_weights (T, k))",
+V2_DEVICE_ROUTE = Exercise(
+    name="v2_device_route",
+    signature="v2_device_route(scores, k, experts_per_device, max_devices) -> "
+    "(expert_indices (T, k), gate_weights (T, k))",
     cases=(
-        _route_case(
-            3,
+        _device_route_case(
+            4,
             4,
             2,
-            0.0,
-            "zero bias, 4 experts, top-2",
-            "affinities are sigmoid(scores), not a softmax; list the chosen experts best first "
-            "and normalise their affinities to sum to 1.",
+            2,
+            1,
+            "8 experts on 4 devices of 2, top-2, one device per token",
+            "with max_devices = 1 both experts come from one device: the device that holds the "
+            "token's single highest affinity.",
+            seed=3,
         ),
-        _route_case(
-            5,
-            8,
+        _device_route_case(
+            6,
+            4,
+            4,
+            4,
+            2,
+            "16 experts on 4 devices of 4, top-4, at most 2 devices",
+            "keep the max_devices devices first, then take the top k of the experts on them, best "
+            "first; the gates are softmax affinities over ALL the experts, not only the kept ones.",
+            seed=7,
+        ),
+        _device_route_case(
             3,
-            0.5,
-            "a bias large enough to change the choice",
-            "add the bias only to CHOOSE the experts (top-k of sigmoid(scores) + bias); the gate "
-            "weights come from the unbiased sigmoid(scores) of the chosen experts.",
-            seed=1,
+            2,
+            3,
+            3,
+            2,
+            "6 experts on 2 devices, max_devices = the number of devices",
+            "with every device allowed this is V2's plain top-k routing.",
+            seed=11,
         ),
-        _route_case(4, 6, 6, 0.3, "k equal to the number of experts", seed=2),
     ),
 )
 
 
-def check_v3_route(fn) -> CheckReport:
+def check_v2_device_route(fn) -> CheckReport:
     """Run the public cases of exercise 4.2 against `fn`."""
-    return check(fn, V3_ROUTE)
+    return check(fn, V2_DEVICE_ROUTE)
 
 
 # --- 4.3 ---------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Hidden cases of chapter 4: hand arithmetic (4.1, 4.3) and the brute-force router of the
+"""Hidden cases of chapter 4: hand arithmetic (4.1, 4.3) and the brute-force V2 router of the
 public cases (4.2). Lands before chapter 4 on this branch: read once labs.moe exists."""
 
 import importlib
@@ -6,7 +6,7 @@ import importlib
 from labs.common.exercises import Case
 
 # Imported by name: on a branch without chapter 4 this file is never read.
-_route_case = importlib.import_module("labs.moe.exercises")._route_case
+_device_route_case = importlib.import_module("labs.moe.exercises")._device_route_case
 
 # 4.1: one expert is 3 x d x f weights; the router d x e.
 HIDDEN = {
@@ -16,9 +16,11 @@ HIDDEN = {
         # 3 x 2 x 1 = 6 per expert; 16 experts = 96 + router 2 x 16 = 32; active 4 x 6 + 32.
         Case(args=(2, 1, 16, 0, 4), expected=(128, 56), label="16 tiny experts, top-4"),
     ),
-    "v3_route": (
-        _route_case(6, 16, 4, 1.0, "16 experts, top-4, a bias of spread 1", seed=41),
-        _route_case(2, 3, 1, 0.0, "top-1 of 3 experts, zero bias", seed=42),
+    "v2_device_route": (
+        # V2's own layout in small: 8 devices, at most 3 per token (V2 §3.1.2: D = 8, M = 3)
+        _device_route_case(5, 8, 4, 6, 3, "32 experts on 8 devices, top-6, at most 3", seed=41),
+        _device_route_case(3, 3, 2, 1, 2, "top-1 of 6 experts on 3 devices", seed=42),
+        _device_route_case(4, 4, 3, 5, 2, "k = 5 spilling over 2 devices of 3", seed=43),
     ),
     "remote_nodes": (
         Case(args=(4, 4, 2), expected=2 * (1 - 0.5**4) * 3 / 4, label="k = 4, 4 nodes, at most 2"),
@@ -27,7 +29,7 @@ HIDDEN = {
 }
 FORBIDDEN = {
     "moe_layer_params": ("labs.moe.comm.v3_parameter_counts",),
-    "v3_route": (
+    "v2_device_route": (
         "labs.moe.reference.route",
         "labs.moe.reference.node_limited_route",
         "labs.moe.torch.route",
