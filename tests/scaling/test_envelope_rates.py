@@ -61,13 +61,15 @@ def test_the_summaries_follow_from_the_curves(rate):
 
 
 @pytest.mark.parametrize(
-    ("seed", "rate"), [(0, OTHER_RATES[0]), (4, OTHER_RATES[0]), (8, SETTINGS["peak_lr"])]
+    ("seed", "rate"),
+    [(0, OTHER_RATES[0]), (4, OTHER_RATES[0]), (8, SETTINGS["peak_lr"]), (11, OTHER_RATES[1])],
 )
 def test_one_run_of_a_seed_retrains_to_the_committed_curve(seed, rate):
     """Width 4, 200 steps, retrained here (about a second each on an idle core): at peak_lr 0.01
     seed 0 from the first command and seed 4 from the one that appended seeds 4-7 (`--first-seed
-    4`); at the chapter's 0.03 seed 8, from the command that appended seeds 8-11. The appended
-    seeds are the same runs a single command would train."""
+    4`); at the chapter's 0.03 seed 8, from the command that appended seeds 8-11; at 0.1 seed 11,
+    from the command that appended seeds 5-11. The appended seeds are the same runs a single
+    command would train."""
     from labs.scaling import TinyLMConfig
     from labs.scaling.lm import make_corpus
     from labs.scaling.torch import train_run
@@ -94,6 +96,21 @@ def test_the_lr001_file_was_extended_to_twelve_seeds():
         assert added["seeds"] == list(range(first, first + 4))
         assert added["settings"] == record["meta"]["settings"]
     assert "--first-seed" not in record["meta"]["command"]  # seeds 0-3 keep their own record
+
+
+def test_the_lr01_file_was_extended_to_the_same_twelve_seeds():
+    """Seed 4 alone first (to time one seed before committing to seven), then seeds 5-11: all three
+    rates now exist for seeds 0-11, the seeds the chapter's best-rate-per-size envelope reads."""
+    record = load_envelope_curves(peak_lr=OTHER_RATES[1])
+    assert record["seeds"] == list(range(12)) and len(record["summaries"]) == 12
+    one, seven = record["meta"]["extended"]
+    for added, first, count in ((one, 4, 1), (seven, 5, 7)):
+        assert f"--first-seed {first} --seeds {count}" in added["command"]
+        assert "--peak-lr 0.1" in added["command"]
+        assert added["seeds"] == list(range(first, first + count))
+        assert added["settings"] == record["meta"]["settings"]
+    assert "--first-seed" not in record["meta"]["command"]  # seeds 0-3 keep their own record
+    assert [row["seed"] for row in record["summaries"]] == list(range(12))
 
 
 def test_the_chapters_file_was_extended_to_the_same_twelve_seeds():
