@@ -74,3 +74,19 @@ def test_the_committed_seeds_continue_the_sweep_at_its_budgets():
         for arm in ("distill", "grpo", "control", "answers"):
             assert record[arm]["flops"] == sweep["seeds"]["0"][arm]["flops"], arm
         assert record["tuned"]["flops"] == tuned["runs"]["0"]["flops"]
+
+
+def test_the_two_records_of_the_long_copy_agree_on_every_seed_they_share():
+    """`inherit_seeds.json` trains the long sampled copy of seeds 4 to 11 a second time, beside its
+    peer; chapter 6 pairs those peers with this record's runs of the same seeds. The pairing holds
+    only if the two scripts ran the same copy: the same answers and accuracies, bit for bit."""
+    from labs.distill.inherit_seeds import DEFAULT_RESULTS as INHERIT_RESULTS
+
+    extra = json.loads(DEFAULT_RESULTS.read_text())["seeds"]
+    inherit = json.loads(INHERIT_RESULTS.read_text())["seeds"]
+    shared = [s for s in inherit if "distill_long" in extra.get(s, {})]
+    assert len(shared) >= 4
+    for s in shared:
+        mine, theirs = extra[s]["distill_long"], inherit[s]["copy"]
+        assert mine["answers"] == theirs["answers"], s
+        assert (mine["accuracy"][-1], mine["train"]) == (theirs["held_out"], theirs["train"]), s
