@@ -5,17 +5,19 @@ agree with NumPy bit for bit (the parity tests check it). On a CPU, torch can ca
 `torch.float8_e4m3fn` / `torch.float8_e5m2` but not multiply in FP8, so the GEMMs compute in
 float32 on the dequantised values.
 
-Two sibling modules build on these kernels, and this module re-exports their public names (so
-`from labs.fp8 import torch as fp8_torch` reaches all of chapter 2's PyTorch half):
-`labs.fp8.torch_linear` holds the `FP8Linear` layer and `linear_backward`;
-`labs.fp8.torch_timing` holds `scaled_mm`, which reaches the real FP8 tensor cores through
-`torch._scaled_mm` on a CUDA GPU of compute capability 8.9 or higher (Ada, Hopper, Blackwell),
-and the GPU timings `gemm_throughput` and `linear_timings`.
+This module is the chapter's PyTorch API: it checks the arguments and calls the bare kernels,
+which live here (the accumulators, the GEMM) or in `labs.fp8.torch_kernels` (the cast and the
+quantisation of eq. 3, shared with the two modules below). It also re-exports the public names
+of `labs.fp8.torch_linear` (the `FP8Linear` layer, `linear_backward`) and
+`labs.fp8.torch_timing` (`scaled_mm`, which reaches the real FP8 tensor cores through
+`torch._scaled_mm` on a CUDA GPU of compute capability 8.9 or higher: Ada, Hopper, Blackwell;
+and the GPU timings `gemm_throughput`, `linear_timings`), so that
+`from labs.fp8 import torch as fp8_torch` reaches all of chapter 2's PyTorch half.
 
-Shapes: `*s` any shape, R rows, C columns, K the contraction axis, M and N the other GEMM axes.
-Taught in chapter 2, "Outliers, and why V3 scales per tile", "Accumulation: 14 bits are not
-enough for long sums", "The backward pass in FP8" (`FP8Linear`, `linear_backward`) and "When
-does FP8 pay?" (`scaled_mm`, `linear_timings`).
+Shapes: `*s` any shape, R rows, C columns, K the contraction axis, M and N the other GEMM axes,
+I in_features, O out_features. Taught in chapter 2, "Outliers, and why V3 scales per tile",
+"Accumulation: 14 bits are not enough for long sums", "The backward pass in FP8" (`FP8Linear`,
+`linear_backward`) and "When does FP8 pay?" (`scaled_mm`, `linear_timings`).
 """
 
 from __future__ import annotations
@@ -26,16 +28,12 @@ from jaxtyping import Float
 from labs.common import validate
 from labs.fp8 import checks
 from labs.fp8.formats import E4M3, FP8Format, format_by_name
+from labs.fp8.torch_kernels import _dequantize, _fake_quantize, _fp8_dtype, _quantize, _to_fp8
 from labs.fp8.torch_linear import BACKWARDS as BACKWARDS
 from labs.fp8.torch_linear import SCALINGS as SCALINGS
 from labs.fp8.torch_linear import FP8Linear, linear_backward
 from labs.fp8.torch_timing import SCALED_MM_CAPABILITY as SCALED_MM_CAPABILITY
-from labs.fp8.torch_timing import (
-    gemm_throughput,
-    linear_timings,
-    scaled_mm,
-    scaled_mm_supported,
-)
+from labs.fp8.torch_timing import gemm_throughput, linear_timings, scaled_mm, scaled_mm_supported
 
 __all__ = [
     "FP8Linear",
@@ -63,11 +61,6 @@ def fp8_dtype(fmt) -> torch.dtype:
     return _fp8_dtype(format_by_name(fmt))
 
 
-def _fp8_dtype(fmt: FP8Format) -> torch.dtype:
-    """The torch dtype of `fmt`."""
-    return torch.float8_e4m3fn if fmt.name == "E4M3" else torch.float8_e5m2
-
-
 def to_fp8(x: torch.Tensor, fmt=E4M3, saturate: bool = True) -> torch.Tensor:
     """Cast to FP8 with an explicit overflow rule, the same in every torch release.
 
@@ -80,52 +73,6 @@ def to_fp8(x: torch.Tensor, fmt=E4M3, saturate: bool = True) -> torch.Tensor:
     """
     x = checks.check_float("x", x, framework="torch", min_ndim=0, finite=False)
     return _to_fp8(x, format_by_name(fmt), checks.check_saturate(saturate))
-
-
-def _to_fp8(x: Float[Tensor, "*s"], fmt: FP8Format, saturate: bool) -> Tensor:
-    """Clamp to +-max_finite (saturate) or send overflow to NaN/inf, then cast."""
-    x = x.float()
-    if saturate:
-        y = x.clamp(-fmt.max_finite, fmt.max_finite)  # inf clamps too; NaN passes through
-        return y.to(_fp8_dtype(fmt))
-    midpoint, tie_overflows = fmt.overflow_boundary
-    mag = x.abs()
-    overflow = (mag > midpoint) | (mag == midpoint) if tie_overflows else mag > midpoint
-    special = float("inf") if fmt.has_infinity else float("nan")
-    inside = x.clamp(-fmt.max_finite, fmt.max_finite).to(_fp8_dtype(fmt))
-    spilled = torch.full_like(x, special).copysign(x).to(_fp8_dtype(fmt))
-    return torch.where(overflow, spilled.view(torch.uint8), inside.view(torch.uint8)).view(
-        _fp8_dtype(fmt)
-    )
-
-
-def _group_amax(x: Float[Tensor, "*s R C"], granularity: str, block: int) -> Tensor:
-    """The max-abs of each group (shapes as in NumPy)."""
-    a = x.abs().float()
-    if granularity == "tensor":
-        return a.amax()
-    if granularity == "row":
-        return a.amax(dim=-1, keepdim=True)
-    if granularity == "tile":
-        return a.reshape(*a.shape[:-1], a.shape[-1] // block, block).amax(dim=-1)
-    r, c = a.shape[-2:]
-    if granularity == "column_tile":
-        return a.reshape(*a.shape[:-2], r // block, block, c).amax(dim=-2)
-    return a.reshape(*a.shape[:-2], r // block, block, c // block, block).amax(dim=(-3, -1))
-
-
-def _scale_groups(x: Float[Tensor, "*s R C"], scales: Tensor, granularity: str, block: int):
-    """x times its group's scale, through a broadcasting view of x's groups (no copy of the
-    scales): the same products, element by element, as multiplying by the expanded scales."""
-    if granularity in ("tensor", "row"):
-        return x * scales
-    *lead, r, c = x.shape
-    if granularity == "tile":
-        return (x.reshape(*lead, r, c // block, block) * scales[..., None]).reshape(x.shape)
-    if granularity == "column_tile":
-        return (x.reshape(*lead, r // block, block, c) * scales[..., None, :]).reshape(x.shape)
-    grouped = x.reshape(*lead, r // block, block, c // block, block)
-    return (grouped * scales[..., :, None, :, None]).reshape(x.shape)
 
 
 def quantize(
@@ -152,37 +99,10 @@ def quantize(
     return _quantize(x.float(), fmt, granularity, block, power_of_two)
 
 
-def _quantize(
-    x: Float[Tensor, "*s R C"], fmt: FP8Format, granularity: str, block: int, power_of_two=False
-):
-    """Eq. (3): s_g = amax_g / max_finite (floored), q = FP8(x / s_g); returns (q, scales)."""
-    amax = _group_amax(x, granularity, block)
-    inv_max = torch.tensor(1 / fmt.max_finite, dtype=torch.float32)
-    scales = (amax * inv_max).clamp_min(2.0**-126)
-    if power_of_two:
-        scales = _round_up_to_power_of_two(scales)
-    scales = torch.where(amax > 0, scales, torch.ones_like(amax))
-    inverse = 1.0 / scales
-    return _to_fp8(_scale_groups(x, inverse, granularity, block), fmt, True), scales
-
-
-def _round_up_to_power_of_two(s: Float[Tensor, "*G"]) -> Float[Tensor, "*G"]:
-    """2^ceil(log2 s) for positive normal float32 s, on the bit pattern (exact)."""
-    bits = s.float().contiguous().view(torch.int32)
-    exponent = bits & 0x7F800000  # the exponent field, mantissa cleared
-    carry = ((bits & 0x007FFFFF) != 0).to(torch.int32) << 23
-    return (exponent + carry).view(torch.float32)
-
-
 def dequantize(q: torch.Tensor, scales: torch.Tensor, granularity: str = "tile", block=128):
     """Undo `quantize`: q (FP8 dtype) times its group's scale, float32, shaped like q."""
     q, scales, block = checks.check_dequantize(q, scales, granularity, block, framework="torch")
     return _dequantize(q, scales, granularity, block)
-
-
-def _dequantize(q: Tensor, scales: Tensor, granularity: str, block: int) -> Tensor:
-    """x ~ s_g * q_i (eq. 3), float32."""
-    return _scale_groups(q.float(), scales.float(), granularity, block)
 
 
 def fake_quantize(
@@ -197,15 +117,6 @@ def fake_quantize(
         x, fmt, granularity, block, framework="torch", power_of_two=power_of_two
     )
     return _fake_quantize(x, fmt, granularity, block, power_of_two)
-
-
-def _fake_quantize(
-    x: Float[Tensor, "*s R C"], fmt: FP8Format, granularity: str, block: int, power_of_two=False
-):
-    """Quantise and dequantise, outside autograd."""
-    with torch.no_grad():
-        q, scales = _quantize(x.detach().float(), fmt, granularity, block, power_of_two)
-        return _dequantize(q, scales, granularity, block)
 
 
 def round_significand(x: torch.Tensor, bits: int, rounding: str = "truncate") -> torch.Tensor:
@@ -304,24 +215,6 @@ def _limited_sum(
         running = _round_significand(running + values[..., k], bits, rounding)
         if promote_every is not None and (k + 1) % promote_every == 0:
             total, running = total + running, torch.zeros_like(running)  # promotion to FP32
-    return total + running
-
-
-def _limited_matmul(
-    a: Float[Tensor, "M K"], b: Float[Tensor, "K N"], bits: int, promote_every: int | None
-) -> Float[Tensor, "M N"]:
-    """a @ b with `_limited_sum`'s accumulator (truncation), one outer product per step of K:
-    the same float32 products and roundings, without holding all M * N * K products."""
-    total = torch.zeros(a.shape[0], b.shape[1], dtype=torch.float32, device=a.device)
-    running = torch.zeros_like(total)
-    bits_of_running = running.view(torch.int32)  # the same memory, read as int32
-    mask = -(1 << (24 - bits))  # ones above the low 24 - bits significand bits
-    for k in range(a.shape[1]):
-        running += a[:, k, None] * b[None, k, :]  # (M, N) products, float32
-        bits_of_running &= mask  # truncate to `bits` significant bits
-        if promote_every is not None and (k + 1) % promote_every == 0:
-            total += running  # promotion to FP32
-            running.zero_()
     return total + running
 
 

@@ -1,12 +1,10 @@
 """Chapter 2's `FP8Linear`: a linear layer with FP32 master weights and FP8 GEMMs (simulated).
 
-The forward pass fake-quantises input and weight with the kernels of `labs.fp8.torch`; the
-backward pass is straight-through, or V3's FP8 dgrad and wgrad (`_FP8LinearFunction`,
-`_linear_backward`, `linear_backward`). The scaling recipes "tensor", "unscaled" and "frozen" and
-the options `accumulator_bits` and `input_gain` make the chapter's negative controls.
-`labs.fp8.torch` re-exports every public name here, so `from labs.fp8 import torch as fp8_torch;
-fp8_torch.FP8Linear` works; that is also why the kernels are imported inside the two functions
-that call them (`_rounded`, `_gemm`): an import at the top would be circular.
+The forward pass fake-quantises input and weight with the kernels of `labs.fp8.torch_kernels`;
+the backward pass is straight-through, or V3's FP8 dgrad and wgrad (`_FP8LinearFunction`,
+`_linear_backward`, `linear_backward`). The scaling recipes "tensor", "unscaled" and "frozen"
+and the options `accumulator_bits` and `input_gain` make the chapter's negative controls.
+`labs.fp8.torch` re-exports the public names here (`fp8_torch.FP8Linear`).
 
 Shapes: M rows (tokens), I in_features, O out_features. Taught in chapter 2, "The backward pass
 in FP8", with the controls of "Outliers, and why V3 scales per tile" and "Accumulation: 14 bits
@@ -22,6 +20,7 @@ from torch import nn
 
 from labs.fp8 import checks
 from labs.fp8.formats import E4M3, FP8Format
+from labs.fp8.torch_kernels import _fake_quantize, _limited_matmul, _to_fp8
 
 __all__ = ["BACKWARDS", "SCALINGS", "FP8Linear", "linear_backward"]
 
@@ -154,8 +153,6 @@ def _rounded(
 ) -> Tensor:
     """Fake quantisation per `group`. Two negative controls: "unscaled" casts with the scale 1;
     "frozen" scales the whole tensor by the max-abs `frozen[role]` recorded at its first use."""
-    from labs.fp8.torch import _fake_quantize, _to_fp8  # labs.fp8.torch imports this module
-
     if group == "unscaled":
         with torch.no_grad():
             return _to_fp8(x.detach().float(), fmt, True).float()
@@ -170,8 +167,6 @@ def _rounded(
 
 def _gemm(a: Float[Tensor, "M K"], b: Float[Tensor, "K N"], accumulator: tuple | None) -> Tensor:
     """a @ b summed in float32 (accumulator None) or in (bits, promote_every) limited one."""
-    from labs.fp8.torch import _limited_matmul  # labs.fp8.torch imports this module
-
     return a @ b if accumulator is None else _limited_matmul(a, b, *accumulator)
 
 

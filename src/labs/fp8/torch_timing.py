@@ -3,9 +3,8 @@
 `scaled_mm_supported` says whether this machine has FP8 tensor cores (a CUDA GPU of compute
 capability 8.9 or higher: Ada, Hopper, Blackwell); `scaled_mm` runs one GEMM on them with
 per-tensor E4M3 scales; `gemm_throughput` and `linear_timings` time BF16 against FP8 GEMMs (the
-latter with the quantisation timed apart). On a CPU they raise RuntimeError with the reason.
-`labs.fp8.torch` re-exports every public name here; that is why `_per_tensor` imports the kernel
-inside its body (an import at the top would be circular).
+latter with the quantisation timed apart). Where there are no FP8 tensor cores they raise
+RuntimeError with the reason. `labs.fp8.torch` re-exports the public names here.
 
 Shapes: M, K, N of the GEMM a (M, K) @ b (K, N). Taught in chapter 2, "When does FP8 pay?".
 """
@@ -19,6 +18,7 @@ from jaxtyping import Float
 
 from labs.fp8 import checks
 from labs.fp8.formats import E4M3
+from labs.fp8.torch_kernels import _quantize
 
 __all__ = [
     "SCALED_MM_CAPABILITY",
@@ -29,14 +29,6 @@ __all__ = [
 ]
 
 Tensor = torch.Tensor
-
-
-def _per_tensor(x: Float[Tensor, "R C"]) -> tuple[Tensor, Tensor]:
-    """E4M3 with one scale for the whole tensor (eq. 3): (q, scale)."""
-    from labs.fp8.torch import _quantize  # labs.fp8.torch imports this module
-
-    return _quantize(x, E4M3, "tensor", 1)
-
 
 SCALED_MM_CAPABILITY = (8, 9)
 
@@ -72,8 +64,8 @@ def scaled_mm(a: torch.Tensor, b: torch.Tensor, out_dtype=torch.bfloat16) -> tor
 
 def _scaled_mm(a: Float[Tensor, "M K"], b: Float[Tensor, "K N"], out_dtype) -> Tensor:
     """Per-tensor E4M3 quantisation of both operands, then one FP8 tensor-core GEMM."""
-    qa, sa = _per_tensor(a.float())
-    qb, sb = _per_tensor(b.T.contiguous().float())  # (N, K) row-major
+    qa, sa = _quantize(a.float(), E4M3, "tensor", 1)
+    qb, sb = _quantize(b.T.contiguous().float(), E4M3, "tensor", 1)  # (N, K) row-major
     return torch._scaled_mm(qa, qb.T, scale_a=sa, scale_b=sb, out_dtype=out_dtype)
 
 
@@ -93,8 +85,8 @@ def gemm_throughput(n: int = 4096, repeats: int = 20) -> dict:
     gen = torch.Generator(device="cuda").manual_seed(0)
     a = torch.randn(n, n, device="cuda", generator=gen)
     b = torch.randn(n, n, device="cuda", generator=gen)
-    qa, sa = _per_tensor(a)
-    qb, sb = _per_tensor(b.T.contiguous())
+    qa, sa = _quantize(a, E4M3, "tensor", 1)
+    qb, sb = _quantize(b.T.contiguous(), E4M3, "tensor", 1)
     a16, b16 = a.bfloat16(), b.bfloat16()
 
     t16 = _cuda_seconds(lambda: a16 @ b16, repeats)
@@ -152,8 +144,8 @@ def _linear_timings(sizes: list[int], repeats: int, device: str, seconds) -> lis
         b = torch.randn(n, n, device=device, generator=gen).bfloat16()  # (K, N)
 
         def quantize_both(a=a, b=b):
-            qa, sa = _per_tensor(a.float())
-            qb, sb = _per_tensor(b.T.contiguous().float())  # (N, K) row-major
+            qa, sa = _quantize(a.float(), E4M3, "tensor", 1)
+            qb, sb = _quantize(b.T.contiguous().float(), E4M3, "tensor", 1)  # (N, K) row-major
             return qa, sa, qb, sb
 
         def gemm(qa, sa, qb, sb):
