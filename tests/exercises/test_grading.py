@@ -297,14 +297,14 @@ def message(rows, student: str, exercise: str) -> str:
 
 
 MLA_FULL = [
-    ("cache_bytes_per_token", "12", "12", "passed"),
+    ("cache_bytes_per_token", "13", "13", "passed"),
     ("repeat_kv", "6", "6", "passed"),
     ("decode_bound", "10", "10", "passed"),
 ]
 
 EXPECTED = {
     "mla_partial": [
-        ("cache_bytes_per_token", "12", "12", "passed"),
+        ("cache_bytes_per_token", "13", "13", "passed"),
         ("repeat_kv", "2", "6", "failed"),  # public 3 (MQA) and 4 (MHA): tile == repeat there
         ("decode_bound", "0", "10", "not_attempted"),
     ],
@@ -314,7 +314,7 @@ EXPECTED = {
         ("clipped_objective", "2", "5", "failed"),  # ratios inside the clip range; zero advantages
         ("choose_group_size", "0", "9", "not_attempted"),
     ],
-    "mla_exception": [("cache_bytes_per_token", "0", "12", "failed"), *MLA_FULL[1:]],
+    "mla_exception": [("cache_bytes_per_token", "0", "13", "failed"), *MLA_FULL[1:]],
     "mla_infinite_loop": [MLA_FULL[0], ("repeat_kv", "0", "6", "timeout"), MLA_FULL[2]],
     # The cell is left out and the others still grade.
     "mla_loop_in_cell": [*MLA_FULL[:2], ("decode_bound", "0", "10", "timeout")],
@@ -325,11 +325,11 @@ EXPECTED = {
     "mla_big_outputs": MLA_FULL,
     "mla_prints_megabytes": MLA_FULL,
     "mla_untagged": MLA_FULL,
-    "mla_reads_hidden": [("cache_bytes_per_token", "0", "12", "error"), *MLA_FULL[1:]],
+    "mla_reads_hidden": [("cache_bytes_per_token", "0", "13", "error"), *MLA_FULL[1:]],
     "mla_reads_hidden_in_cell": [*MLA_FULL[:2], ("decode_bound", "0", "10", "error")],
     "mla_deletes_files": [MLA_FULL[0], ("repeat_kv", "0", "6", "error"), MLA_FULL[2]],
     "mla_writes_outside": [MLA_FULL[0], ("repeat_kv", "0", "6", "error"), MLA_FULL[2]],
-    "mla_tampers": [("cache_bytes_per_token", "0", "12", "failed"), *MLA_FULL[1:]],
+    "mla_tampers": [("cache_bytes_per_token", "0", "13", "failed"), *MLA_FULL[1:]],
     "grpo_uses_course": [
         ("advantages_from_rewards", "0", "6", "failed"),
         ("k3_estimator", "0", "5", "not_attempted"),

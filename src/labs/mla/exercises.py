@@ -139,6 +139,28 @@ CACHE_BYTES_PER_TOKEN = Exercise(
             fp8_tile=64,
         ),
         _cache_case(
+            ("mla", 61, 128, 128),
+            40_016,  # 61 x 656: FlashMLA's README, 512 E4M3 bytes + 4 x 4 scale bytes + 64 x 2
+            "MLA in FP8 tiles of 128, DeepSeek-V3's shape (61 layers, d_c = 512, d_h^R = 64): "
+            "FlashMLA's own format",
+            "FlashMLA stores 656 bytes per token and layer: the 512-element latent in E4M3 with "
+            "one float32 scale per 128 elements, and the 64-element RoPE key in BF16.",
+            mistakes=(
+                (
+                    61 * (512 + 4 * 4 + 64),
+                    "your RoPE key is in one byte an element: FlashMLA keeps "
+                    "it in BF16, 2 bytes an element, unscaled.",
+                ),
+                (
+                    61 * (512 + 64) * 2,
+                    "your count is the BF16 cache: fp8_tile = 128 asks for the FP8 format.",
+                ),
+            ),
+            kv_lora_rank=512,
+            rope_head_dim=64,
+            fp8_tile=128,
+        ),
+        _cache_case(
             ("mqa", 95, 1, 128),
             25_080,  # 95 x 2 x 1 x (128 + ceil(128/128) x 4) = 95 x 264
             "MQA in FP8 tiles of 128: 95 layers, one KV head of 128",

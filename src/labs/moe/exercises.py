@@ -9,6 +9,13 @@
 Expected values are worked by hand (4.1, 4.3: the arithmetic is in the comments) or computed by
 brute force here, with loops that share no code with the package (4.2; the package has no V2
 router).
+
+4.2 reads V2 §2.2.2's "select M devices that have experts with the highest affinity scores in
+them" as: rank each device by its single highest affinity. The sentence alone allows other
+readings; DeepSeek's released V2 routing (`topk_method="group_limited_greedy"`, each group of
+experts scored by its maximum softmax affinity) uses this one. V2's released configuration also
+multiplies the gates by a `routed_scaling_factor`, which the paper's equations do not have; the
+check follows the paper (gate = affinity).
 """
 
 from __future__ import annotations
