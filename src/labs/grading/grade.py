@@ -62,6 +62,7 @@ from labs.grading.chapters import (
     is_exercise_cell,
     load_hidden,
 )
+from labs.grading.renamed import _note as renamed_note
 
 __all__ = ["COLUMNS", "STATUSES", "grade"]
 
@@ -484,6 +485,8 @@ def _exercise_rows(student, chapter, test_files, session, loaded) -> tuple[list,
                 status, why = "error", f"the function is not defined: {loaded['errors'][-1]}"
             else:
                 status, why = "not_attempted", f"the notebook defines no function {exercise.name!r}"
+                defined = set().union(*(_defines(src) for src in sources.values()))
+                why += renamed_note(exercise.name, defined, exercise.signature)
         if status is not None:
             rows.append(GradeRow(**row, points=0.0, status=status, message=why))
             feedback.append(f"- {exercise.name}: {status}, 0/{possible:g}: {why}")
