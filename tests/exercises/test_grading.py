@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from labs.grading import STATUSES, discover_chapters, grade
-from labs.grading.chapters import default_hidden_dir, load_hidden
+from labs.grading.chapters import default_hidden_dir, is_exercise_cell, load_hidden
 from tests.exercises.synthetic import correct, release_notebook, submission
 
 CHAPTERS = {c.topic: c for c in discover_chapters()}
@@ -137,6 +137,21 @@ def submissions(folder: Path) -> dict[str, str]:
                 "k3_estimator": "def k3_estimator(logp, ref_logp):\n    return logp - ref_logp\n",
                 "clipped_objective": "def clipped_objective(ratio, advantage, clip_eps):\n"
                 "    return ratio * advantage\n",
+            },
+        ),
+        # Exercise 3.1 answered in elements, a slip the chapter names: the message says so.
+        "mla_elements": mla(
+            cache_bytes_per_token="def cache_bytes_per_token(kind, n_layers, n_kv_heads, "
+            "head_dim, kv_lora_rank=0, rope_head_dim=0, fp8_tile=0):\n"
+            "    if kind == 'mla':\n        return n_layers * (kv_lora_rank + rope_head_dim)\n"
+            "    return n_layers * 2 * n_kv_heads * head_dim\n"
+        ),
+        # An answer to an earlier edition's exercise 2.1, decode_e4m3(code), now decode_float.
+        "fp8_old_name": submission(
+            CHAPTERS["fp8"],
+            {
+                "decode_float": "def decode_e4m3(code):\n    e, m = (code >> 3) & 15, code & 7\n"
+                "    return 2.0 ** (e - 7) * (1 + m / 8)\n"
             },
         ),
         "mla_exception": mla(
@@ -362,6 +377,12 @@ EXPECTED = {
         ("clipped_objective", "0", "5", "not_attempted"),
         ("choose_group_size", "0", "9", "not_attempted"),
     ],
+    "mla_elements": [("cache_bytes_per_token", "0", "13", "failed"), *MLA_FULL[1:]],
+    "fp8_old_name": [
+        ("decode_float", "0", "27", "not_attempted"),
+        ("choose_granularity", "0", "7", "not_attempted"),
+        ("v3_accumulate", "0", "7", "not_attempted"),
+    ],
     "not_json": [("", "0", "0", "invalid_submission")],
     "empty": [("", "0", "0", "invalid_submission")],
     "no_chapter": [("", "0", "0", "invalid_submission")],
@@ -417,6 +438,13 @@ def test_the_messages_say_why(graded):
     assert "os._exit" in message(rows, "mla_os_exit_in_cell", "decode_bound")
     assert "was stopped" in message(rows, "mla_loop_in_cell", "decode_bound")
     assert "not valid notebook JSON" in message(rows, "not_json", "")
+    # A slip the exercise names is named in the gradebook (and the feedback), not only "wrong".
+    assert "your count is half the bytes" in message(rows, "mla_elements", "cache_bytes_per_token")
+    assert "your count is" not in message(rows, "mla_partial", "repeat_kv")  # control
+    # An exercise renamed since an earlier edition: the row says so and gives the new name.
+    renamed = message(rows, "fp8_old_name", "decode_float")
+    assert "decode_e4m3" in renamed and "renamed" in renamed and "decode_float(code" in renamed
+    assert "renamed" not in message(rows, "mla_missing_exercise", "repeat_kv")  # control
     assert "empty" in message(rows, "empty", "")
     assert "no function 'repeat_kv'" in message(rows, "mla_missing_exercise", "repeat_kv")
     assert "protects" in message(rows, "mla_reads_hidden", "cache_bytes_per_token")
@@ -554,3 +582,19 @@ def test_a_grader_failure_leaves_no_student_process_running(tmp_path, monkeypatc
     assert len(started) == grading._ATTEMPTS  # the control: a process was started each time
     assert table(rows, "one") == [("", "0", "0", "invalid_submission")]
     assert _sandboxes_of_this_process() == []
+
+
+@pytest.mark.parametrize("topic", sorted(CHAPTERS))
+def test_exercises_are_in_the_order_of_the_notebooks_cells(topic):
+    """The grader gives the k-th marked cell to the k-th exercise (a cell that hangs or fails
+    without defining its function is charged to its owner), so the orders must agree."""
+    chapter = CHAPTERS[topic]
+    nb = release_notebook(chapter)
+    asked = [
+        name
+        for cell in nb["cells"]
+        if is_exercise_cell(cell)
+        for name in [e.name for e in chapter.exercises]
+        if f"def {name}(" in "".join(cell["source"])
+    ]
+    assert asked == [e.name for e in chapter.exercises]

@@ -168,3 +168,39 @@ def test_the_built_book_holds_no_solution_and_no_hidden_case():
     forbidden = tuple(sorted({s for c in CHAPTERS for s in secrets(c)}))
     for page in BUILT:
         check_text(page.read_text(encoding="utf-8", errors="replace"), forbidden, page.name)
+
+
+def _pickled(cases) -> str:
+    import base64
+    import pickle
+
+    return base64.b64encode(pickle.dumps(tuple(cases))).decode()
+
+
+def test_run_case_names_a_known_mistake_as_the_instant_check_does():
+    from labs.grading.bundle import CaseFailed, run_case
+    from labs.mla.exercises import CACHE_BYTES_PER_TOKEN
+
+    cases = _pickled(CACHE_BYTES_PER_TOKEN.cases)  # case 0: MHA, 768 bytes; 384 is elements
+    with pytest.raises(CaseFailed, match="What is wrong: your count is half the bytes"):
+        run_case(lambda *a, **k: 384, cases, 0, "cache_bytes_per_token")
+    with pytest.raises(CaseFailed) as control:  # a wrong answer no mistake explains
+        run_case(lambda *a, **k: 771, cases, 0, "cache_bytes_per_token")
+    assert "What is wrong" not in str(control.value)
+    assert "\n" not in str(control.value)
+
+
+def test_a_renamed_exercise_is_named_with_its_old_name():
+    from labs.grading.bundle import CaseFailed, run_case
+    from labs.grading.renamed import RENAMED
+
+    current = {e.name for c in CHAPTERS for e in c.exercises}
+    for old, (number, new) in RENAMED.items():
+        assert new in current and old not in current, (old, new)
+        chapter = next(c for c in CHAPTERS if new in {e.name for e in c.exercises})
+        assert chapter.name.startswith(f"0{number.split('.')[0]}_")
+    with pytest.raises(CaseFailed, match=r"exercise 2\.1 was decode_e4m3 .* now decode_float"):
+        run_case(None, _pickled(()), 0, "decode_float")
+    with pytest.raises(CaseFailed) as control:  # never renamed
+        run_case(None, _pickled(()), 0, "repeat_kv")
+    assert str(control.value) == "the notebook defines no function 'repeat_kv'"

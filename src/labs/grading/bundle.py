@@ -5,9 +5,10 @@ Each exercise becomes one otter exception-based test file (`tests/<exercise>.py`
 case separately, so an answer earns the points of the cases it passes (partial credit). The cases
 themselves (inputs and expected values) are embedded in the test file as a pickle, and every test
 case calls `run_case`, which compares with `labs.common.exercises.compare`, the same comparison
-as the instant checks. The zip is made by `otter generate`, so it also loads into Gradescope,
-where otter runs the whole notebook in Gradescope's container; `labs.grading.grade` runs the same
-test files on one machine, with the student's code in a sandboxed process.
+as the instant checks, and names a mistake the case knows (`Case.mistakes`) as they do. The zip
+is made by `otter generate`, so it also loads into Gradescope, where otter runs the whole
+notebook in Gradescope's container; `labs.grading.grade` runs the same test files on one
+machine, with the student's code in a sandboxed process.
 
 Described in book/instructors.md, "Grading".
 """
@@ -24,8 +25,10 @@ import tempfile
 from pathlib import Path
 
 from labs.common.exercises import Case, compare_case
+from labs.common.exercises import _diagnose as diagnose  # the instant checks' diagnosis
 from labs.common.validate import callable_arg, integer, text
 from labs.grading.chapters import Chapter, HiddenBank, discover_chapters, load_hidden
+from labs.grading.renamed import _note as renamed_note
 
 __all__ = ["build_autograders", "run_case", "write_test_files"]
 
@@ -47,7 +50,7 @@ def run_case(fn, cases: str, index: int, name: str) -> None:
     index = integer("index", index, minimum=0)
     text("name", name)
     if fn is None:  # otter passes None for a name the notebook does not define
-        raise CaseFailed(f"the notebook defines no function {name!r}")
+        raise CaseFailed(f"the notebook defines no function {name!r}{renamed_note(name)}")
     callable_arg("fn", fn)
     try:
         table = pickle.loads(base64.b64decode(cases, validate=True))
@@ -61,7 +64,10 @@ def run_case(fn, cases: str, index: int, name: str) -> None:
     got = fn(*case.args, **case.kwargs)
     problem = compare_case(got, case)
     if problem:
-        raise CaseFailed(f"({case.label}) {problem}")
+        why = diagnose(got, case)  # a named mistake, or a telltale relation; None if neither
+        # One line: the gradebook's message is the last line of the failure.
+        why = f". What is wrong: {' '.join(why.split())}" if why else ""
+        raise CaseFailed(f"({case.label}) {problem}{why}")
 
 
 def _points(exercise_name: str, n_cases: int, bank: HiddenBank) -> float:

@@ -134,8 +134,14 @@ def discover_chapters(chapters_dir: str | Path | None = None) -> tuple[Chapter, 
                 f"chapters_dir has no notebook importing {module.__name__} ({str(folder)!r})"
             )
         notebook, asked = located
-        # Only the exercises the notebook asks for (an Exercise kept for an older edition is not).
-        exercises = tuple(e for e in exercises if f"def {e.name}(" in asked)
+        # Only the exercises the notebook asks for (an Exercise kept for an older edition is not),
+        # in the order of its cells: the grader gives the k-th marked cell to the k-th exercise.
+        exercises = tuple(
+            sorted(
+                (e for e in exercises if f"def {e.name}(" in asked),
+                key=lambda e: asked.index(f"def {e.name}("),
+            )
+        )
         if exercises:
             found.append(Chapter(topic=info.name, notebook=notebook, exercises=exercises))
     return tuple(sorted(found, key=lambda c: c.notebook.name))

@@ -57,6 +57,7 @@ from labs.grading.notebook import (
     _Invalid,
     _read_notebook,
 )
+from labs.grading.renamed import _note as renamed_note
 from labs.grading.session import StudentAnswer as StudentAnswer  # its answers' stand-in
 from labs.grading.session import _Session
 
@@ -128,6 +129,8 @@ def _exercise_rows(student, chapter, test_files, session, loaded) -> tuple[list,
                 status, why = "error", f"the function is not defined: {loaded['errors'][-1]}"
             else:
                 status, why = "not_attempted", f"the notebook defines no function {exercise.name!r}"
+                defined = set().union(*(_defines(src) for src in sources.values()))
+                why += renamed_note(exercise.name, defined, exercise.signature)
         if status is not None:
             rows.append(GradeRow(**row, points=0.0, status=status, message=why))
             feedback.append(f"- {exercise.name}: {status}, 0/{possible:g}: {why}")
