@@ -531,6 +531,7 @@ def _sandboxes_of_this_process() -> list[int]:
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc")
 def test_a_grader_failure_leaves_no_student_process_running(tmp_path, monkeypatch):
     grading = importlib.import_module("labs.grading.grade")
+    session = importlib.import_module("labs.grading.session")  # where _Child lives
     folder = tmp_path / "subs"
     folder.mkdir()
     (folder / "one.ipynb").write_text(correct(CHAPTERS["tour"]), encoding="utf-8")
@@ -541,13 +542,13 @@ def test_a_grader_failure_leaves_no_student_process_running(tmp_path, monkeypatc
     monkeypatch.setattr(grading, "_exercise_rows", failing)
     monkeypatch.setattr(grading, "_RETRY_WAIT_S", 0.0)
     started = []
-    real_child = grading._Child
+    real_child = session._Child
 
     def counting_child(*args, **kwargs):
         started.append(1)
         return real_child(*args, **kwargs)
 
-    monkeypatch.setattr(grading, "_Child", counting_child)
+    monkeypatch.setattr(session, "_Child", counting_child)
     with open(grade(folder, tmp_path / "out", time_limit_s=TIME_LIMIT_S), encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert len(started) == grading._ATTEMPTS  # the control: a process was started each time

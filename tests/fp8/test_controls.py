@@ -8,6 +8,8 @@ import pytest
 import torch
 
 import labs.fp8.torch as ft
+import labs.fp8.torch_kernels as ft_kernels
+import labs.fp8.torch_linear as ft_linear
 from labs.fp8 import E4M3
 from labs.fp8.torch_train import (
     ACCUMULATOR_BITS,
@@ -24,14 +26,14 @@ def test_limited_matmul_by_hand():
     # and promoting after every product (promote_every=1) keeps each partial sum in float32.
     a = torch.tensor([[1.0, 2.0**-4, 2.0**-4, 2.0**-4]])
     b = torch.ones(4, 1)
-    assert ft._limited_matmul(a, b, 4, None).item() == 1.0
-    assert ft._limited_matmul(a, b, 5, None).item() == 1.1875
-    assert ft._limited_matmul(a, b, 4, 1).item() == 1.1875
+    assert ft_kernels._limited_matmul(a, b, 4, None).item() == 1.0
+    assert ft_kernels._limited_matmul(a, b, 5, None).item() == 1.1875
+    assert ft_kernels._limited_matmul(a, b, 4, 1).item() == 1.1875
     # a negative sum truncates toward zero too: -1 - 2^-3 = -1.125 (binary 1.001) needs 4 bits,
     # so a 3-bit accumulator keeps -1 after each step; a 4-bit one reaches -1.25
     c = torch.tensor([[-1.0, -(2.0**-3), -(2.0**-3)]])
-    assert ft._limited_matmul(c, torch.ones(3, 1), 4, None).item() == -1.25
-    assert ft._limited_matmul(c, torch.ones(3, 1), 3, None).item() == -1.0
+    assert ft_kernels._limited_matmul(c, torch.ones(3, 1), 4, None).item() == -1.25
+    assert ft_kernels._limited_matmul(c, torch.ones(3, 1), 3, None).item() == -1.0
 
 
 def test_limited_matmul_equals_the_public_limited_sum_of_the_products():
@@ -39,7 +41,7 @@ def test_limited_matmul_equals_the_public_limited_sum_of_the_products():
     a, b = torch.randn(6, 300, generator=g), torch.randn(300, 5, generator=g)
     for bits, promote_every in ((9, None), (14, None), (14, 128)):
         expected = ft.limited_sum(a[:, None, :] * b.T[None, :, :], bits, promote_every)
-        got = ft._limited_matmul(a, b, bits, promote_every)
+        got = ft_kernels._limited_matmul(a, b, bits, promote_every)
         assert torch.equal(got, expected), (bits, promote_every)
 
 
@@ -128,7 +130,7 @@ def test_outlier_channels_set_the_one_scale_and_cost_the_other_channels_precisio
     assert errors["tensor"] < 0.05 and errors["tensor+outliers"] > 3 * errors["tensor"], errors
     # the outlier channels themselves hold their value, and the quantised input sees them
     xg = x * gain
-    q = ft._rounded(xg, E4M3, "tensor", 128)
+    q = ft_linear._rounded(xg, E4M3, "tensor", 128)
     ordinary = gain == 1
     flushed = float((q[:, ordinary] == 0).float().mean())
     assert flushed > 0.5  # most ordinary values round to zero next to 1e5 outliers

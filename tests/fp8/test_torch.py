@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from labs.fp8 import E4M3, markov_tokens
+from labs.fp8 import E4M3, markov_tokens, torch_timing
 from labs.fp8 import fake_quantize as np_fake_quantize
 from labs.fp8 import torch as ftorch
 from labs.fp8.torch_train import PRECISIONS, BF16Linear, TinyLM, train_tiny_lm
@@ -132,7 +132,7 @@ def test_linear_timings_code_path_runs_on_the_cpu():
         return float(len(outputs))  # distinct, so a key bound to the wrong timing shows
 
     try:
-        rows = ftorch._linear_timings([32, 64], 1, "cpu", once)
+        rows = torch_timing._linear_timings([32, 64], 1, "cpu", once)
     except (RuntimeError, NotImplementedError) as err:  # a torch without the CPU kernel
         pytest.skip(f"torch._scaled_mm has no CPU kernel here: {err}")
     assert [r["n"] for r in rows] == [32, 64]

@@ -237,7 +237,7 @@ EXAMPLES = {
         block=4,
         rounding="truncate",
     ),
-    "labs.fp8.torch.FP8Linear": lambda: call(
+    "labs.fp8.torch_linear.FP8Linear": lambda: call(
         in_features=8,
         out_features=8,
         bias=True,
@@ -249,14 +249,14 @@ EXAMPLES = {
         promote_every=4,
         input_gain=_t(np.full(8, 2.0, np.float32)),
     ),
-    "labs.fp8.torch.linear_backward": lambda: call(
+    "labs.fp8.torch_linear.linear_backward": lambda: call(
         x=_t(XB), weight=_t(WB), grad_output=_t(DYB), fmt="E4M3", block=4
     ),
-    "labs.fp8.torch.FP8Linear.forward": lambda: call(_fp8_linear_layer().forward, x=_t(X)),
-    "labs.fp8.torch.scaled_mm_supported": lambda: call(device="cuda"),
-    "labs.fp8.torch.scaled_mm": _scaled_mm,
-    "labs.fp8.torch.gemm_throughput": _gemm_throughput,
-    "labs.fp8.torch.linear_timings": _linear_timings,
+    "labs.fp8.torch_linear.FP8Linear.forward": lambda: call(_fp8_linear_layer().forward, x=_t(X)),
+    "labs.fp8.torch_timing.scaled_mm_supported": lambda: call(device="cuda"),
+    "labs.fp8.torch_timing.scaled_mm": _scaled_mm,
+    "labs.fp8.torch_timing.gemm_throughput": _gemm_throughput,
+    "labs.fp8.torch_timing.linear_timings": _linear_timings,
     # torch training
     "labs.fp8.torch_train.BF16Linear": lambda: call(
         in_features=8, out_features=4, bias=True, backward="bf16"
@@ -399,7 +399,7 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
         "1e300 is past bfloat16's range: the table shows it stored as inf, as documented"
     ),
     **{
-        ("labs.fp8.torch.FP8Linear", name, "none"): why
+        ("labs.fp8.torch_linear.FP8Linear", name, "none"): why
         for name, why in (
             ("accumulator_bits", "None is documented: products summed in float32"),
             ("promote_every", "None is documented: never promote (V3 without N_C)"),

@@ -26,7 +26,7 @@ import torch
 from labs.common import triton_setup, validate
 from labs.fp8 import checks
 from labs.fp8.formats import E4M3
-from labs.fp8.torch import _quantize
+from labs.fp8.torch_kernels import _quantize
 
 try:
     _, tl, _ = triton_setup.load()  # interpreted where torch sees no CUDA GPU

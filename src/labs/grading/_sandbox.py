@@ -1,7 +1,7 @@
 """The student's process: runs a submission's exercise cells and calls its functions on request.
 
-Started by `labs.grading.grade` as `python -m labs.grading._sandbox` in a fresh scratch folder, one
-per submission. It never sees an expected value: the grader sends the inputs of a case, this
+Started by `labs.grading.session` as `python -m labs.grading._sandbox` in a fresh scratch folder,
+one per submission. It never sees an expected value: the grader sends the inputs of a case, this
 process calls the student's function and sends back the answer, encoded as plain JSON (never a
 pickle, so nothing the student returns can run code in the grader). Before any student code runs:
 

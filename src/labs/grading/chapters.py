@@ -11,8 +11,8 @@ imports that module. The hidden cases of topic `<topic>` live in one file, `<hid
 * `FORBIDDEN` (optional): {exercise name: tuple of "module.function" names}, the course's own
   implementations of the same function: an answer that calls one scores 0.
 
-Used by `labs.grading.release`, `labs.grading.bundle` and `labs.grading.grade`; described in
-book/instructors.md, "Grading".
+Used by `labs.grading.release`, `labs.grading.bundle`, `labs.grading.notebook` and
+`labs.grading.grade`; described in book/instructors.md, "Grading".
 """
 
 from __future__ import annotations

@@ -25,23 +25,18 @@ For each `*.ipynb` under the submissions folder (one per student, named by its p
    invalid_submission  the file is empty, not JSON, not a notebook, or of no known chapter; or
                    the grader itself failed on it three times (the message names the exception).
 
+The notebook is read by `labs.grading.notebook` and its cells run in the process of
+`labs.grading.session`; this module scores the cases and writes the gradebook and the
+feedback files of the instructor's `make grade` (`python -m labs.grading grade`).
+
 Described in book/instructors.md, "Grading".
 """
 
 from __future__ import annotations
 
-import ast
-import base64
 import csv
-import json
 import math
-import os
-import pickle
-import select
 import shutil
-import struct
-import subprocess
-import sys
 import tempfile
 import time
 import traceback
@@ -49,33 +44,26 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import astuple, dataclass
 from pathlib import Path
 
-import numpy as np
-
 from labs.common.exercises import DEFAULT_TIME_LIMIT_S
 from labs.common.progress import progress
 from labs.common.validate import integer, real_number
-from labs.grading.bundle import CaseFailed, write_test_files
-from labs.grading.chapters import (
-    Chapter,
-    default_hidden_dir,
-    discover_chapters,
-    is_exercise_cell,
-    load_hidden,
+from labs.grading.bundle import write_test_files
+from labs.grading.chapters import Chapter, default_hidden_dir, discover_chapters, load_hidden
+from labs.grading.notebook import (
+    _MAX_NOTEBOOK,
+    _cells,
+    _chapter_of,
+    _defines,
+    _Invalid,
+    _read_notebook,
 )
+from labs.grading.session import StudentAnswer as StudentAnswer  # its answers' stand-in
+from labs.grading.session import _Session
 
 __all__ = ["COLUMNS", "STATUSES", "grade"]
 
 STATUSES = ("passed", "failed", "not_attempted", "error", "timeout", "invalid_submission")
 COLUMNS = ("student", "chapter", "exercise", "points", "max_points", "status", "message")
-# Modules whose imports the exercise cells may need, run before the guards (with a generous time
-# limit: torch takes seconds). An import a cell does not use (plotting, widgets) is skipped.
-_IMPORTABLE = {
-    "numpy", "math", "cmath", "scipy", "labs", "functools", "itertools", "collections",
-    "statistics", "fractions", "decimal", "typing", "dataclasses", "operator", "ml_dtypes", "torch",
-    "jax",
-}  # fmt: skip
-_MAX_MESSAGE = 64 * 2**20  # a reply larger than this is not an answer
-_MAX_NOTEBOOK = 200 * 2**20  # a notebook with outputs is a few MiB; this is not a submission
 
 
 @dataclass(frozen=True)
@@ -89,350 +77,6 @@ class GradeRow:
     max_points: float
     status: str
     message: str
-
-
-# --- Reading a submission --------------------------------------------------------------------
-
-
-class _Invalid(Exception):
-    """The file is not a gradable notebook."""
-
-
-def _source(cell) -> str:
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else str(src)
-
-
-def _read_notebook(raw: bytes) -> dict:
-    if not raw.strip():
-        raise _Invalid("the file is empty")
-    try:
-        nb = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as err:
-        raise _Invalid(f"the file is not valid notebook JSON ({type(err).__name__})") from None
-    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
-        raise _Invalid("the file is JSON but not a Jupyter notebook (no list of cells)")
-    if not all(isinstance(c, dict) for c in nb["cells"]):
-        raise _Invalid("the notebook's cells are not all objects")
-    return nb
-
-
-def _chapter_of(nb: dict, chapters: tuple[Chapter, ...]) -> Chapter:
-    meta = nb.get("metadata", {})
-    labs_meta = meta.get("labs") if isinstance(meta, dict) else None
-    topic = labs_meta.get("topic") if isinstance(labs_meta, dict) else None
-    for chapter in chapters:
-        if chapter.topic == topic:
-            return chapter
-    code = "\n".join(_source(c) for c in nb["cells"] if c.get("cell_type") == "code")
-    for chapter in chapters:
-        if f"labs.{chapter.topic}.exercises" in code:
-            return chapter
-    raise _Invalid("the notebook belongs to no chapter with exercises")
-
-
-def _python(source: str) -> str:
-    """The cell without IPython magics and shell escapes."""
-    return "\n".join(
-        "" if line.lstrip().startswith(("%", "!")) else line for line in source.split("\n")
-    )
-
-
-def _defines(source: str) -> set[str]:
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return set()
-    return {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
-
-
-def _imports(source: str) -> list[tuple[str, set[str]]]:
-    """The top-level imports of trusted modules, with the names each binds."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return []
-    found = []
-    for node in tree.body:
-        if isinstance(node, ast.Import):
-            modules = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            modules = [node.module]
-        else:
-            continue
-        if all(m.split(".")[0] in _IMPORTABLE for m in modules):
-            bound = {(a.asname or a.name).split(".")[0] for a in node.names}
-            found.append((ast.unparse(node), bound))
-    return found
-
-
-def _used_names(source: str) -> set[str]:
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return set()
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-
-
-def _cells(nb: dict, chapter: Chapter) -> tuple:
-    """(label, source) of the notebook's trusted imports; those of its exercise cells; and
-    {label: exercise} for the marked cells."""
-    code = [c for c in nb["cells"] if c.get("cell_type") == "code"]
-    imports, cells, marked, defined = [], [], [], set()
-    for index, cell in enumerate(code):
-        source = _python(_source(cell))
-        imports += _imports(source)
-        if is_exercise_cell(cell):
-            cells.append((f"<code cell {index + 1}>", source))
-            marked.append(f"<code cell {index + 1}>")
-            defined |= _defines(source)
-    wanted = {e.name for e in chapter.exercises} - defined
-    for index, cell in enumerate(code):  # an answer moved out of its marked cell
-        source = _python(_source(cell))
-        if wanted & _defines(source):
-            cells.append((f"<code cell {index + 1}>", source))
-            wanted -= _defines(source)
-    used = set().union(*(_used_names(source) for _, source in cells)) | {"np"}
-    needed = [statement for statement, bound in imports if bound & used]
-    # The k-th marked cell holds the k-th exercise (when the notebook kept them all).
-    owners = {}
-    if len(marked) == len(chapter.exercises):
-        owners = {label: e.name for label, e in zip(marked, chapter.exercises, strict=True)}
-    return ("<imports>", "\n".join(dict.fromkeys(needed))), cells, owners
-
-
-# --- The sandboxed process -------------------------------------------------------------------
-
-
-class _Stop(CaseFailed):
-    """The case could not be run (time limit, process ended, sandbox violation)."""
-
-
-class _Child:
-    """One sandboxed process running a submission's cells."""
-
-    def __init__(self, setup: dict, scratch: Path):
-        env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-        # Temporary files, caches and bytecode stay in (or out of) the scratch folder.
-        env.update(TMPDIR=str(scratch), MPLCONFIGDIR=str(scratch), PYTHONDONTWRITEBYTECODE="1")
-        env["PYTHONPATH"] = os.pathsep.join(
-            [str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH", "")]
-        )
-        self.proc = subprocess.Popen(
-            [sys.executable, "-s", str(Path(__file__).with_name("_sandbox.py"))],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            cwd=scratch,
-            env=env,
-            start_new_session=True,
-        )
-        self.send(setup)
-
-    def send(self, message) -> None:
-        data = pickle.dumps(message)
-        try:
-            self.proc.stdin.write(struct.pack("!Q", len(data)) + data)
-            self.proc.stdin.flush()
-        except (BrokenPipeError, OSError):
-            pass  # the process has ended: the reply read says so
-
-    def _read(self, n: int, deadline: float) -> bytes:
-        fd, chunks, left = self.proc.stdout.fileno(), [], n
-        while left:
-            wait = deadline - time.monotonic()
-            if wait <= 0:
-                raise TimeoutError
-            ready, _, _ = select.select([fd], [], [], wait)
-            if not ready:
-                raise TimeoutError
-            chunk = os.read(fd, min(left, 2**20))
-            if not chunk:
-                raise EOFError
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks)
-
-    def receive(self, seconds: float) -> dict:
-        """The next reply; TimeoutError past `seconds`, EOFError if the process ended."""
-        deadline = time.monotonic() + seconds
-        (n,) = struct.unpack("!Q", self._read(8, deadline))
-        if n > _MAX_MESSAGE:
-            raise EOFError
-        try:
-            reply = json.loads(self._read(n, deadline))
-        except (ValueError, UnicodeDecodeError):  # a garbled reply: the process did not finish it
-            raise EOFError from None
-        if not isinstance(reply, dict):
-            raise EOFError
-        return reply
-
-    def kill(self) -> None:
-        try:
-            os.killpg(self.proc.pid, 9)
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.proc.kill()
-        self.proc.wait()
-        for stream in (self.proc.stdin, self.proc.stdout):
-            try:
-                stream.close()
-            except OSError:
-                pass
-
-
-class StudentAnswer:
-    """An answer the sandbox could not send as numbers (its description stands in for it)."""
-
-    def __init__(self, text: str):
-        self.text = text
-
-    def __repr__(self) -> str:
-        return self.text
-
-
-_OWN_DTYPES = ("bfloat16", "float8_e4m3fn", "float8_e5m2", "float16", "float32")
-
-
-def _decode(d):
-    kind = d.get("t") if isinstance(d, dict) else None
-    if kind == "none":
-        return None
-    if kind == "bool":
-        return bool(d["v"])
-    if kind == "int":
-        return int(d["v"])
-    if kind == "float":
-        return float(d["v"])
-    if kind == "str":
-        return str(d["v"])
-    if kind in ("list", "tuple"):
-        items = [_decode(v) for v in d["items"]]
-        return items if kind == "list" else tuple(items)
-    if kind == "array":
-        dtype = np.dtype(str(d["dtype"]))
-        if dtype.kind not in "biufc":
-            return StudentAnswer(f"an array of dtype {dtype}")
-        shape = tuple(int(s) for s in d["shape"])
-        arr = np.frombuffer(base64.b64decode(d["b64"]), dtype=dtype).reshape(shape).copy()
-        own = d.get("own")
-        if own in _OWN_DTYPES:
-            import ml_dtypes
-
-            arr = arr.astype(getattr(ml_dtypes, own, None) or np.dtype(own))
-        return arr[()] if arr.ndim == 0 and dtype.kind in "fiu" and own is None else arr
-    return StudentAnswer(str(d.get("v", "an answer that cannot be read")))
-
-
-class _Session:
-    """A submission's sandboxed process, restarted after it ends or is stopped."""
-
-    def __init__(self, setup: dict, scratch: Path, time_limit_s: float, load_limit_s: float):
-        self.setup, self.scratch = setup, scratch
-        self.time_limit_s, self.load_limit_s = time_limit_s, load_limit_s
-        self.case_limit_s = time_limit_s
-        self.child: _Child | None = None
-        self.loaded: dict | None = None
-        self.log: list[dict] = []
-        self.stopped = False  # this exercise's remaining cases are skipped
-        self.excluded: dict[str, tuple[str, str]] = {}  # cell label -> (status, why)
-
-    def start(self) -> dict:
-        """Start (or restart) the process and run the cells; the load reply.
-
-        A cell that runs past the time limit or ends the process is left out and the process
-        started again without it (`self.excluded` says why), so the other exercises still grade.
-        A failure in the imports fails the whole notebook: {"failure": status, "why": ...}.
-        """
-        while True:
-            self.close()
-            cells = [c for c in self.setup["cells"] if c[0] not in self.excluded]
-            self.child = _Child({**self.setup, "cells": cells}, self.scratch)
-            current, limit = None, self.load_limit_s
-            try:
-                while True:
-                    reply = self.child.receive(limit)
-                    if "progress" not in reply:
-                        self.loaded = reply
-                        return reply
-                    current = reply["progress"]
-                    limit = self.load_limit_s if current == "<imports>" else self.time_limit_s
-            except TimeoutError:
-                failure = ("timeout", f"{current} ran for more than {limit:g} s and was stopped")
-            except (EOFError, ValueError, struct.error):
-                failure = (
-                    "error",
-                    f"{current} ended the grading process (os._exit, a crash, or too much memory)",
-                )
-            self.close()
-            if current in (None, "<imports>"):
-                self.loaded = {"failure": failure[0], "why": failure[1]}
-                return self.loaded
-            self.excluded[current] = failure
-
-    def close(self) -> None:
-        if self.child is not None:
-            self.child.kill()
-            self.child = None
-
-    def function(self, name: str):
-        def stand_in(*args, **kwargs):
-            return self.call(name, args, kwargs)
-
-        stand_in.__name__ = name
-        return stand_in
-
-    def call(self, name: str, args: tuple, kwargs: dict):
-        if self.stopped:
-            self.log.append({"kind": "skipped"})
-            raise _Stop("not run: an earlier case of this exercise stopped the process")
-        if self.child is None:
-            loaded = self.start()
-            if "failure" in loaded:
-                self.stopped = True
-                self.log.append({"kind": loaded["failure"], "why": loaded["why"]})
-                raise _Stop(loaded["why"])
-        self.child.send({"name": name, "args": args, "kwargs": kwargs})
-        try:
-            reply = self.child.receive(self.case_limit_s)
-        except TimeoutError:
-            self.close()
-            self.stopped = True
-            why = f"ran for more than {self.case_limit_s:g} s and was stopped"
-            self.log.append({"kind": "timeout", "why": why})
-            raise _Stop(why) from None
-        except (EOFError, ValueError, struct.error):
-            self.close()
-            self.stopped = True
-            why = "ended the grading process (os._exit, a crash, or too much memory)"
-            self.log.append({"kind": "error", "why": why})
-            raise _Stop(why) from None
-        if reply.get("violations"):
-            why = f"did what the grader forbids: {reply['violations'][0]}"
-            self.log.append({"kind": "violation", "why": why})
-            self.stopped = True
-            raise _Stop(why)
-        if reply.get("tampered"):
-            why = "removed the grader's call tracer (sys.setprofile)"
-            self.log.append({"kind": "violation", "why": why})
-            self.stopped = True
-            raise _Stop(why)
-        if reply.get("course_calls"):
-            why = (
-                f"calls the course's own implementation ({', '.join(reply['course_calls'])}) "
-                "instead of writing it: the exercise scores 0"
-            )
-            self.log.append({"kind": "course", "why": why})
-            raise CaseFailed(why)
-        if reply.get("state") == "raised":
-            if reply.get("exit"):
-                why = "called sys.exit() (or exit()); return a value instead"
-            else:
-                why = f"raised {reply.get('type')}: {reply.get('text')}"
-            self.log.append({"kind": "raised", "not_implemented": reply.get("not_implemented")})
-            raise CaseFailed(why)
-        self.log.append({"kind": "returned"})
-        return _decode(reply.get("value"))
 
 
 # --- Grading one notebook --------------------------------------------------------------------
