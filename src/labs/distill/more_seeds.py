@@ -11,13 +11,14 @@ tuning search (`labs.distill.rl_tuning.run_setting`, the setting named in rl_tun
 
     python -m labs.distill.more_seeds 4 12                 # seeds 4 .. 11
     python -m labs.distill.more_seeds 4 8 --arms correct   # add an arm to seeds 4 .. 7
+    python -m labs.distill.more_seeds 8 12 --arms correct  # and to seeds 8 .. 11
     python -m labs.distill.more_seeds 4 8 --arms distill_long greedy grpo_long
 
 It adds to data/more_seeds.json and never rewrites what the file holds: a seed and arm already
 there is skipped, and a value already there is kept bit for bit (`merge_seeds`). The file is
 rewritten after every seed, so an interrupted run keeps the seeds it finished. Each arm records
 its CPU seconds: on one thread the four sweep arms and the tuned run took 39 to 44 a seed in the
-committed record, the filtered copy ("correct") 43 to 49 more, and the three long arms
+committed record, the filtered copy ("correct") 43 to 56 more, and the three long arms
 ("distill_long", "greedy", "grpo_long", seeds 4 to 7) 103 to 114 more.
 """
 
