@@ -1,7 +1,15 @@
 import numpy as np
 import pytest
 
-from labs.common.exercises import Case, CheckReport, Exercise, check, compare, compare_case
+from labs.common.exercises import (
+    Case,
+    CheckReport,
+    Exercise,
+    check,
+    compare,
+    compare_case,
+    diagnose,
+)
 
 SQUARE = Exercise(
     name="square",
@@ -204,3 +212,14 @@ def test_a_hostile_answer_cannot_break_the_diagnosis():
 
     report = _report(Hostile(), 1.0, mistakes=((2.0, "two"),))
     assert "failed" in report and "what is wrong" not in report
+
+
+def test_diagnose_is_what_the_grader_reports_and_checks_its_case():
+    """The public diagnosis (the grader's): a case's named mistake, a generic relation (ten times
+    3.0 is a power of ten), nothing for an unrelated answer; a `case` that is no Case is refused."""
+    case = Case(args=(1,), expected=3.0, label="three", mistakes=((6.0, "counted twice"),))
+    assert diagnose(6.0, case) == "counted twice"
+    assert "10" in (diagnose(30.0, case) or "")
+    assert diagnose(3.7, case) is None  # unrelated: no guess
+    with pytest.raises(TypeError, match="case"):
+        diagnose(6.0, {"expected": 3.0})

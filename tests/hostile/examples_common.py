@@ -125,6 +125,8 @@ EXAMPLES = {
     "labs.common.exercises.compare_case": lambda: call(
         got=4.0, case=SQUARE.cases[0], fixed=("got",)
     ),
+    # diagnose reads the student's wrong answer: anything goes in `got`.
+    "labs.common.exercises.diagnose": lambda: call(got=8.0, case=SQUARE.cases[0], fixed=("got",)),
     # facts
     "labs.common.facts.Fact": lambda: call(
         key="k", value=1.0, unit="", cite="c", locator="Table 1", note=""

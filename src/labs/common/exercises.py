@@ -55,6 +55,7 @@ __all__ = [
     "check",
     "compare",
     "compare_case",
+    "diagnose",
 ]
 
 PASSED, FAILED, NOT_ATTEMPTED = "passed", "failed", "not attempted"
@@ -285,6 +286,14 @@ def compare_case(got: Any, case: Case) -> str | None:
     if problem and any(compare(got, alt, case.rtol, case.atol) is None for alt in alternatives):
         return None
     return problem
+
+
+def diagnose(got: Any, case: Case) -> str | None:
+    """What a wrong answer `got` to `case` looks like: one of the case's named mistakes, or a
+    telltale relation to its expected value; None when nothing is recognised. The instant checks
+    and the instructor's grader both report it. Raises only for a `case` that is not a Case."""
+    instance("case", case, Case, "a Case")
+    return _diagnose(got, case)
 
 
 def _diagnose(got: Any, case: Case) -> str | None:

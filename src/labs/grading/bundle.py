@@ -24,8 +24,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from labs.common.exercises import Case, compare_case
-from labs.common.exercises import _diagnose as diagnose  # the instant checks' diagnosis
+from labs.common.exercises import Case, compare_case, diagnose
 from labs.common.validate import callable_arg, integer, text
 from labs.grading.chapters import Chapter, HiddenBank, discover_chapters, load_hidden
 from labs.grading.renamed import _note as renamed_note
