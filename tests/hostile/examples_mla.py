@@ -245,6 +245,7 @@ EXAMPLES = {
     ),
     "labs.mla.heads_sweep.load_heads_sweep": lambda: call(path=None),
     "labs.mla.heads_sweep.load_heads_sweep_records": lambda: call(),
+    "labs.mla.heads_sweep.cpu_environment": lambda: call(),
     "labs.mla.benchmark.batched_product_flops": lambda: call(
         rows=4, inner=8, cols=16, batch=2, repeats=1, clock="cpu", seed=0
     ),

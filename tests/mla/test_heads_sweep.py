@@ -10,6 +10,8 @@ from labs.mla.heads_sweep import (
     CONTEXT,
     HEADS,
     RECORDS,
+    _cpuinfo_summary,
+    cpu_environment,
     heads_sweep,
     load_heads_sweep,
     load_heads_sweep_records,
@@ -92,3 +94,51 @@ def test_load_heads_sweep_refuses_another_results_file(tmp_path):
     path.write_text(json.dumps({"meta": {}, "runs": {}}))
     with pytest.raises(ValueError, match="heads sweep"):
         load_heads_sweep(path)
+
+
+_CPUINFO = """processor\t: 0
+vendor_id\t: GenuineIntel
+model name\t: Some Xeon
+cpu MHz\t\t: 2100.000
+flags\t\t: fpu sse2 sse4_2 avx avx2 fma avx512f avx512_bf16 amx_tile hypervisor pae
+
+processor\t: 1
+vendor_id\t: GenuineIntel
+cpu MHz\t\t: 3400.500
+flags\t\t: fpu sse2 sse4_2 avx avx2 fma avx512f avx512_bf16 amx_tile hypervisor pae
+"""
+
+
+def test_cpuinfo_summary_keeps_the_vector_flags_and_each_processors_clock():
+    got = _cpuinfo_summary(_CPUINFO)
+    assert got["vendor"] == "GenuineIntel"
+    # the flags that pick kernels, and no others (fpu, sse2 and pae say nothing about the path)
+    assert got["flags"] == [
+        "amx_tile", "avx", "avx2", "avx512_bf16", "avx512f", "fma", "hypervisor", "sse4_2"
+    ]  # fmt: skip
+    assert got["mhz"] == {"min": 2100.0, "max": 3400.5, "processors": 2}
+    # an AVX2-only machine reads as one: no avx512 flag appears from nowhere
+    assert not any(f.startswith("avx512") for f in _cpuinfo_summary("flags : avx avx2\n")["flags"])
+    assert "mhz" not in _cpuinfo_summary("flags : avx\n")
+
+
+def test_cpu_environment_reports_this_process_threads_and_is_json():
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        env = cpu_environment()
+    finally:
+        torch.set_num_threads(before)
+    assert env["torch_threads"] == 1
+    assert env["torch_cpu_capability"] in {"DEFAULT", "AVX2", "AVX512", "ZVECTOR", "VSX", "SVE256"}
+    assert any(line.startswith("BLAS_INFO=") for line in env["torch_build"])
+    assert json.loads(json.dumps(env)) == env
+
+
+def test_the_committed_records_keep_their_fields_and_gain_none():
+    # the environment is recorded from 2026-12-05 on; the three committed records predate it and
+    # were not re-run, so none of them claims one
+    for record in load_heads_sweep_records():
+        assert "environment" not in record["meta"] and "processor" in record["meta"]

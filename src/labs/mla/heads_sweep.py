@@ -20,6 +20,11 @@ FLOP/s and streaming bytes/s (`measure_device_limits`), and the FLOP/s of absorb
 product at its own shape, (heads x 288) @ (288 x context) for eight sequences
 (`batched_product_flops`).
 
+Since 2026-12-05 a new record's `meta` also holds `environment` (`cpu_environment`): torch's
+BLAS and CPU kernel path, the thread counts, the CPU's vector flags and clock. Two committed
+records ran the 8-row product at twice the first's rate on a processor of the same name, and
+the first three records cannot say why; those fields can.
+
 Taught in chapter 3, "The CPU crossover is in heads".
 """
 
@@ -54,6 +59,7 @@ __all__ = [
     "load_heads_sweep_records",
     "paired_growth",
     "product_ceilings",
+    "cpu_environment",
 ]
 
 HEADS = (8, 16, 32)
@@ -62,6 +68,96 @@ _RESULTS = "heads_sweep_cpu.json"
 # every committed 30-round record, the chapter's own first: the two after it were made on
 # 2026-12-05 on a machine reporting the same processor, whose ceilings measured far higher
 RECORDS = (_RESULTS, "heads_sweep_cpu_b.json", "heads_sweep_cpu_c.json")
+
+
+# CPU flags that decide which kernels a BLAS or torch picks (the vector widths and the matrix units)
+_FLAG_PREFIXES = ("avx", "amx", "fma", "f16c", "sse4", "hypervisor")
+# environment variables that change threading or the kernel path of MKL, oneDNN or ATen
+_KERNEL_ENV = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_ENABLE_INSTRUCTIONS",
+    "MKL_DEBUG_CPU_TYPE",
+    "MKL_CBWR",
+    "ATEN_CPU_CAPABILITY",
+    "DNNL_MAX_CPU_ISA",
+)
+
+
+def _cpuinfo_summary(text: str) -> dict:
+    """What /proc/cpuinfo's text says about the kernel path and the clock: the vendor, the flags
+    that name vector and matrix units (and "hypervisor"), and each processor's "cpu MHz" as the
+    lowest, the highest and the count of processors read."""
+    vendor, flags, mhz = None, set(), []
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip().lower()
+        if key == "vendor_id" and vendor is None:
+            vendor = value.strip()
+        elif key == "flags" and not flags:
+            flags = {f for f in value.split() if f.startswith(_FLAG_PREFIXES)}
+        elif key == "cpu mhz":
+            try:
+                mhz.append(float(value))
+            except ValueError:
+                pass
+    out: dict = {"vendor": vendor, "flags": sorted(flags)}
+    if mhz:
+        out["mhz"] = {"min": min(mhz), "max": max(mhz), "processors": len(mhz)}
+    return out
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def cpu_environment() -> dict:
+    """What decides the rate of a small matrix product on this CPU, for a timing's record.
+
+    Holds: torch's runtime CPU capability (`torch.backends.cpu.get_cpu_capability()`) and the
+    lines of `torch.__config__.show()` that name its BLAS, MKL, oneDNN and OpenMP; torch's intra-
+    and inter-op thread counts, the processors this process may run on and the threading and
+    kernel-path environment variables that are set; from /proc/cpuinfo (where readable) the vendor,
+    the vector and matrix flags (AVX-512 or not, AMX) and the clock in MHz, with cpufreq's
+    current and maximum clock of processor 0 when the system exposes them. Fields that cannot be
+    read are None. Imports torch."""
+    import torch
+
+    config = torch.__config__.show()
+    build = [
+        line.strip(" -")
+        for line in config.splitlines()
+        if any(word in line for word in ("Math Kernel", "MKL-DNN", "OpenMP", "CPU capability"))
+    ]
+    for part in config.replace("\n", ",").split(","):
+        for key in ("BLAS_INFO=", "LAPACK_INFO="):
+            if key in part and not part.strip().startswith("LAPACK is"):
+                build.append(part[part.index(key) :].strip())
+    try:
+        affinity = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        affinity = None
+    cpuinfo = _read("/proc/cpuinfo")
+    freq = {}
+    for name in ("scaling_cur_freq", "cpuinfo_max_freq"):
+        raw = _read(f"/sys/devices/system/cpu/cpu0/cpufreq/{name}")
+        freq[name + "_mhz"] = int(raw) / 1000 if raw and raw.strip().isdigit() else None
+    return {
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "torch_build": build,
+        "torch_threads": torch.get_num_threads(),
+        "torch_interop_threads": torch.get_num_interop_threads(),
+        "affinity_cpus": affinity,
+        "os_cpus": os.cpu_count(),
+        "kernel_env": {k: os.environ[k] for k in _KERNEL_ENV if k in os.environ},
+        "cpuinfo": _cpuinfo_summary(cpuinfo) if cpuinfo is not None else None,
+        "cpufreq": freq,
+    }
 
 
 def _check_heads(heads) -> tuple[int, ...]:
@@ -214,6 +310,7 @@ def main(argv: list[str] | None = None) -> None:
             "processor": processor_name(),
             "cores": os.cpu_count(),
             "load_average": list(os.getloadavg()),
+            "environment": cpu_environment(),
             "settings": {
                 "heads": list(HEADS),
                 "context": CONTEXT,
