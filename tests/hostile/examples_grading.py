@@ -42,7 +42,7 @@ EXAMPLES = {
     "labs.grading.chapters.default_hidden_dir": lambda: call(),
     "labs.grading.chapters.discover_chapters": lambda: call(chapters_dir=str(ROOT / "chapters")),
     "labs.grading.chapters.load_hidden": lambda: call(
-        chapter=_tour(), hidden_dir=str(ROOT / "tests/exercises/hidden")
+        chapter=_tour(), hidden_dir=str(ROOT / "tests/grading/hidden")
     ),
     "labs.grading.chapters.Chapter": lambda: call(
         topic="tour", notebook=_tour().notebook, exercises=_tour().exercises

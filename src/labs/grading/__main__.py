@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m labs.grading", description=__doc__.split("\n")[0]
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    hidden_help = "folder of hidden-case files <topic>.py (default: tests/exercises/hidden)"
+    hidden_help = "folder of hidden-case files <topic>.py (default: tests/grading/hidden)"
 
     p = sub.add_parser("release", help="write the student notebooks of every chapter")
     p.add_argument("out", type=Path)

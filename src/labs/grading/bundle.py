@@ -142,7 +142,7 @@ def build_autograders(
 
     Args:
         out: the output folder (created).
-        hidden: the folder of hidden-case files (default `tests/exercises/hidden/`).
+        hidden: the folder of hidden-case files (default `tests/grading/hidden/`).
         topics: only these chapters (`labs.<topic>`), default all.
     """
     if not isinstance(out, (str, Path)):

@@ -297,7 +297,7 @@ def grade(
     Args:
         submissions: the folder of submitted notebooks (read only, never changed).
         out: the results folder (created; must not be inside `submissions`).
-        hidden: the folder of hidden-case files (default `tests/exercises/hidden/`).
+        hidden: the folder of hidden-case files (default `tests/grading/hidden/`).
         time_limit_s: the time limit of each case, in seconds (at most 3600).
         workers: submissions graded at the same time, each in its own process (1 to 64).
 

@@ -16,7 +16,7 @@ from labs.grading import build_autograders, check_release, discover_chapters, re
 from labs.grading.__main__ import main as cli
 from labs.grading.chapters import is_exercise_cell, load_hidden
 from labs.grading.release import check_text, secrets
-from tests.exercises.synthetic import correct, solution_source, submission
+from tests.grading.synthetic import correct, solution_source, submission
 
 CHAPTERS = discover_chapters()
 

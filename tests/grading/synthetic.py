@@ -2,7 +2,7 @@
 
 `submission(chapter, answers)` returns notebook JSON (str) for `chapter` where each exercise
 named in `answers` has its cell replaced by that source; the others keep the stub. The correct
-answers are the reference solutions in `tests/exercises/solutions/<topic>.py`.
+answers are the reference solutions in `tests/grading/solutions/<topic>.py`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ SOLUTIONS = Path(__file__).parent / "solutions"
 
 def solution_source(chapter: Chapter, name: str) -> str:
     """The reference solution of exercise `name`, with the module's imports before it."""
-    module = importlib.import_module(f"tests.exercises.solutions.{chapter.topic}")
+    module = importlib.import_module(f"tests.grading.solutions.{chapter.topic}")
     tree = ast.parse(inspect.getsource(module))
     imports = [ast.unparse(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
     return "\n".join(imports) + "\n\n\n" + inspect.getsource(getattr(module, name))

@@ -23,7 +23,7 @@ import pytest
 
 from labs.grading import STATUSES, discover_chapters, grade
 from labs.grading.chapters import default_hidden_dir, is_exercise_cell, load_hidden
-from tests.exercises.synthetic import correct, release_notebook, submission
+from tests.grading.synthetic import correct, release_notebook, submission
 
 CHAPTERS = {c.topic: c for c in discover_chapters()}
 MLA, GRPO = CHAPTERS["mla"], CHAPTERS["grpo"]
