@@ -327,7 +327,7 @@ def grade(
     with tempfile.TemporaryDirectory(prefix="labs-tests-") as tmp:
         plans = {}
         for chapter in chapters:
-            written = write_test_files(chapter, Path(tmp) / chapter.name, hidden_dir)
+            written = write_test_files(chapter, Path(tmp) / chapter.name, hidden_dir, time_limit_s)
             plans[chapter.name] = {
                 "tests": {p.stem: p for p in written},
                 "forbidden": load_hidden(chapter, hidden_dir).forbidden,
