@@ -98,7 +98,7 @@ notebooks: $(STAMP)
 # The built site (make book) in a real browser, and a link check of every internal link.
 test-site: $(STAMP) browser
 	LABS_REQUIRE_BOOK=1 $(PY) -m pytest -p no:cacheprovider -m site tests/site \
-	  tests/exercises/test_release_and_bundles.py
+	  tests/grading/test_release_and_bundles.py
 
 # The Colab path: wheel, fresh venv with the newest declared dependencies, chapters run there.
 test-colab: $(STAMP)
@@ -131,7 +131,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-# Instructor grading (book/instructors.md). HIDDEN defaults to tests/exercises/hidden.
+# Instructor grading (book/instructors.md). HIDDEN defaults to tests/grading/hidden.
 OUT ?= _build/grading
 HTML ?= _build/html
 HIDDEN_FLAG := $(if $(HIDDEN),--hidden $(HIDDEN),)

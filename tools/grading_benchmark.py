@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "src"))
 os.environ.setdefault("LABS_PROGRESS", "off")
 
 from labs.grading import discover_chapters, grade  # noqa: E402
-from tests.exercises.synthetic import correct, solution_source, submission  # noqa: E402
+from tests.grading.synthetic import correct, solution_source, submission  # noqa: E402
 
 
 def main() -> None:

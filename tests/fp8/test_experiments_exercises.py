@@ -154,7 +154,7 @@ def test_decode_float_hand_worked_cases_agree_with_ml_dtypes_and_numpy():
     import ml_dtypes
 
     from labs.fp8.exercises import DECODE_FLOAT
-    from tests.exercises.hidden.fp8 import HIDDEN
+    from tests.grading.hidden.fp8 import HIDDEN
 
     dtypes = {
         (4, 3, False): (np.uint8, ml_dtypes.float8_e4m3fn),

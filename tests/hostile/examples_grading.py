@@ -42,7 +42,7 @@ EXAMPLES = {
     "labs.grading.chapters.default_hidden_dir": lambda: call(),
     "labs.grading.chapters.discover_chapters": lambda: call(chapters_dir=str(ROOT / "chapters")),
     "labs.grading.chapters.load_hidden": lambda: call(
-        chapter=_tour(), hidden_dir=str(ROOT / "tests/exercises/hidden")
+        chapter=_tour(), hidden_dir=str(ROOT / "tests/grading/hidden")
     ),
     "labs.grading.chapters.Chapter": lambda: call(
         topic="tour", notebook=_tour().notebook, exercises=_tour().exercises
@@ -50,12 +50,14 @@ EXAMPLES = {
     "labs.grading.chapters.is_exercise_cell": lambda: call(
         cell={"cell_type": "code", "metadata": {"tags": ["exercise"]}, "source": "def f(): ..."}
     ),
-    "labs.grading.bundle.run_case": lambda: call(fn=_lse, cases=_cases(), index=0, name="lse"),
+    "labs.grading.bundle.run_case": lambda: call(
+        fn=_lse, cases=_cases(), index=0, name="lse", time_limit_s=5.0
+    ),
     "labs.grading.bundle.write_test_files": lambda: call(
-        chapter=_tour(), folder=_tmp(), hidden=None
+        chapter=_tour(), folder=_tmp(), hidden=None, time_limit_s=10.0
     ),
     "labs.grading.bundle.build_autograders": lambda: call(
-        out=_tmp(), hidden=None, topics=("tour",)
+        out=_tmp(), hidden=None, topics=("tour",), time_limit_s=10.0, cell_time_limit_s=300.0
     ),
     "labs.grading.grade.grade": lambda: call(
         submissions=_tmp(),

@@ -109,7 +109,7 @@ def test_cache_bytes_cases_agree_with_the_packages_flashmla_layout():
     """The hand-worked V3 FP8 case (hidden) against the package's FlashMLA layout fact: the same
     656 bytes per layer, reached independently."""
     from labs.common import fact
-    from tests.exercises.hidden.mla import HIDDEN
+    from tests.grading.hidden.mla import HIDDEN
 
     v3_fp8 = next(c for c in HIDDEN["cache_bytes_per_token"] if "FlashMLA" in c.label)
     assert v3_fp8.expected == 61 * fact("flashmla_fp8_cache_layout").value["bytes_per_token"]

@@ -17,8 +17,8 @@ from labs.scaling.exercises import (
     check_robust_exponent,
 )
 from labs.scaling.widgets import allocation_table, compute_explorer, plot_isoflop
-from tests.exercises.hidden.scaling import HIDDEN
-from tests.exercises.solutions.scaling import predict_n_opt, robust_exponent
+from tests.grading.hidden.scaling import HIDDEN
+from tests.grading.solutions.scaling import predict_n_opt, robust_exponent
 
 
 def test_compute_optimal_split_correct_passes():

@@ -1,7 +1,7 @@
 """Instructor grading: release the chapters, build autograder bundles, grade submissions.
 
 The command line is `python -m labs.grading {release,autograder,grade}` (also `make release`,
-`make autograder`, `make grade`). Hidden cases live in `tests/exercises/hidden/<topic>.py`, or in
+`make autograder`, `make grade`). Hidden cases live in `tests/grading/hidden/<topic>.py`, or in
 an instructor's private folder (`--hidden DIR`). The grading engine is otter-grader: each
 exercise is an otter test file with one test case per public or hidden case (partial credit).
 

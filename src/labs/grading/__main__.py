@@ -1,7 +1,8 @@
 """The grading command line: `python -m labs.grading {release,autograder,grade,check-html}`.
 
     python -m labs.grading release OUT                  student notebooks, checked
-    python -m labs.grading autograder OUT [--hidden D]  one otter autograder zip per chapter
+    python -m labs.grading autograder OUT [--hidden D] [--time-limit S] [--cell-time-limit S]
+                                                        one otter autograder zip per chapter
     python -m labs.grading grade SUBMISSIONS OUT [--hidden D] [--time-limit S] [--workers N]
     python -m labs.grading check-html DIR [--hidden D]  a built book holds no solution/hidden case
 
@@ -20,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m labs.grading", description=__doc__.split("\n")[0]
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    hidden_help = "folder of hidden-case files <topic>.py (default: tests/exercises/hidden)"
+    hidden_help = "folder of hidden-case files <topic>.py (default: tests/grading/hidden)"
 
     p = sub.add_parser("release", help="write the student notebooks of every chapter")
     p.add_argument("out", type=Path)
@@ -29,6 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("autograder", help="write one otter autograder zip per chapter")
     p.add_argument("out", type=Path)
     p.add_argument("--hidden", type=Path, default=None, help=hidden_help)
+    p.add_argument("--time-limit", type=float, default=10.0, help="seconds per case (default 10)")
+    p.add_argument(
+        "--cell-time-limit", type=float, default=300.0, help="seconds per cell (default 300)"
+    )
 
     p = sub.add_parser("grade", help="grade every *.ipynb under SUBMISSIONS")
     p.add_argument("submissions", type=Path)
@@ -49,7 +54,12 @@ def main(argv: list[str] | None = None) -> int:
         for path in release(args.out, args.hidden):
             print(f"released {path} (no solution, no hidden case)")
     elif args.command == "autograder":
-        for path in build_autograders(args.out, args.hidden):
+        for path in build_autograders(
+            args.out,
+            args.hidden,
+            time_limit_s=args.time_limit,
+            cell_time_limit_s=args.cell_time_limit,
+        ):
             print(f"wrote {path}")
     elif args.command == "grade":
         gradebook = grade(

@@ -10,6 +10,14 @@ is made by `otter generate`, so it also loads into Gradescope, where otter runs 
 notebook in Gradescope's container; `labs.grading.grade` runs the same test files on one
 machine, with the student's code in a sandboxed process.
 
+On Gradescope the student's function runs in otter's own kernel, so `run_case` bounds each call
+itself: past the test file's `TIME_LIMIT_S` a SIGALRM stops it (even code that catches every
+exception), the case fails with a message naming the function and the limit, and the exercise's
+remaining cases are not run; `sys.exit()` in the answer fails its case instead of ending otter's
+grading. A top-level cell that never returns is stopped by `labs.grading.otter_plugin`, which
+the bundle's `otter_config.json` loads. The local grader's stand-in functions are bounded by
+their sandboxed process (`labs.grading.session`), so `run_case` does not arm the alarm for them.
+
 Described in book/instructors.md, "Grading".
 """
 
@@ -21,11 +29,15 @@ import io
 import json
 import pickle
 import shutil
+import signal
+import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
-from labs.common.exercises import Case, compare_case, diagnose
-from labs.common.validate import callable_arg, integer, text
+from labs.common.exercises import DEFAULT_TIME_LIMIT_S, Case, compare_case, diagnose
+from labs.common.validate import callable_arg, integer, real_number, text
 from labs.grading.chapters import Chapter, HiddenBank, discover_chapters, load_hidden
 from labs.grading.renamed import _note as renamed_note
 
@@ -39,15 +51,121 @@ class CaseFailed(AssertionError):
     """A case's answer did not match: the message says how (shown in the feedback)."""
 
 
-def run_case(fn, cases: str, index: int, name: str) -> None:
+# --- A time limit per case, for otter's own kernel (Gradescope, `otter run`) -----------------
+
+MAX_TIME_LIMIT_S = 3600.0
+_TIMED_OUT: dict[str, float] = {}  # function name -> the limit one of its cases ran past
+
+
+class _OutOfTime(BaseException):
+    """Raised into the student's function when a case runs past its limit (not an Exception,
+    so `except Exception` in the answer does not swallow it)."""
+
+
+def _can_interrupt() -> bool:
+    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+
+def _call_limited(fn, args: tuple, kwargs: dict, seconds: float):
+    """("returned", value) | ("raised", exception) | ("timeout", None): `fn` under a SIGALRM.
+
+    If the code swallows the alarm's exception and goes on, the alarm fires again every 0.5 s
+    and sets a line tracer on the student's frames that raises on every line they run, so the
+    exception surfaces at the first line outside the student's `try` (the technique of the
+    instant checks, `labs.common.exercises`).
+    """
+
+    def tracer(frame, event, arg):
+        if event == "line":
+            raise _OutOfTime
+        return tracer
+
+    def on_alarm(signum, frame):
+        while frame is not None and frame.f_code is not _call_limited.__code__:
+            frame.f_trace = tracer
+            frame.f_trace_lines = True
+            frame = frame.f_back
+        sys.settrace(tracer)
+        raise _OutOfTime
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    outer_left, outer_every = signal.getitimer(signal.ITIMER_REAL)  # an alarm set around us
+    started = time.monotonic()
+    previous_trace = sys.gettrace()
+    try:
+        try:
+            signal.setitimer(signal.ITIMER_REAL, seconds, 0.5)
+            return "returned", fn(*args, **kwargs)
+        finally:
+            # Builtins first (no Python frame for the tracer to raise in), then the rest.
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            sys.settrace(previous_trace)
+            frame = sys._getframe()
+            while frame is not None:
+                if frame.f_trace is tracer:
+                    frame.f_trace = None
+                frame = frame.f_back
+            signal.signal(signal.SIGALRM, previous)
+            if outer_left > 0:  # give it back what is left of its time
+                left = max(1e-3, outer_left - (time.monotonic() - started))
+                signal.setitimer(signal.ITIMER_REAL, left, outer_every)
+    except _OutOfTime:
+        return "timeout", None
+    except BaseException as err:  # noqa: BLE001 - everything the student's code may raise
+        return "raised", err
+
+
+def _call(fn, args: tuple, kwargs: dict, name: str, seconds: float | None):
+    """The student's answer; CaseFailed for a time-out or an exit, other exceptions as raised."""
+    if name in _TIMED_OUT:
+        raise CaseFailed(
+            f"not run: an earlier case of {name} ran for more than {_TIMED_OUT[name]:g} s"
+        )
+    bounded_elsewhere = getattr(fn, "labs_sandboxed", False)  # the local grader's stand-in
+    if seconds is None or bounded_elsewhere or not _can_interrupt():
+        try:
+            return fn(*args, **kwargs)
+        except BaseException as err:  # SystemExit would end otter's grading of every exercise
+            if isinstance(err, Exception):
+                raise  # an ordinary exception fails the case as raised
+            state, value = "raised", err
+    else:
+        state, value = _call_limited(fn, args, kwargs, seconds)
+    if state == "timeout":
+        _TIMED_OUT[name] = seconds
+        raise CaseFailed(
+            f"{name} ran for more than {seconds:g} s (the time limit per case) and was stopped"
+        )
+    if state == "raised":
+        if isinstance(value, Exception):
+            raise value
+        what = (
+            "called sys.exit() (or exit()); return a value instead"
+            if isinstance(value, SystemExit)
+            else f"raised {type(value).__name__}"
+        )
+        raise CaseFailed(f"{name} {what}")
+    return value
+
+
+def run_case(fn, cases: str, index: int, name: str, time_limit_s: float | None = None) -> None:
     """Run case `index` of the base64 pickle `cases` on the student's `fn` (a test case body).
 
+    Args:
+        time_limit_s: seconds the call may take (None: no limit). Enforced with SIGALRM where
+            this runs in the main thread of a POSIX process (otter's kernel); after a case runs
+            past it, the function's remaining cases fail without running.
+
     Raises:
-        CaseFailed: `fn` is missing or its answer does not match, with the reason.
+        CaseFailed: `fn` is missing, ran past the limit, exited, or its answer does not match.
     """
     text("cases", cases)
     index = integer("index", index, minimum=0)
     text("name", name)
+    if time_limit_s is not None:
+        time_limit_s = real_number("time_limit_s", time_limit_s, positive=True)
+        if time_limit_s > MAX_TIME_LIMIT_S:
+            raise ValueError(f"time_limit_s must be <= {MAX_TIME_LIMIT_S:g}, got {time_limit_s}")
     if fn is None:  # otter passes None for a name the notebook does not define
         raise CaseFailed(f"the notebook defines no function {name!r}{renamed_note(name)}")
     callable_arg("fn", fn)
@@ -60,7 +178,7 @@ def run_case(fn, cases: str, index: int, name: str) -> None:
     if index >= len(table):
         raise ValueError(f"index must be < {len(table)} (the number of cases), got {index}")
     case = table[index]
-    got = fn(*case.args, **case.kwargs)
+    got = _call(fn, case.args, case.kwargs, name, time_limit_s)
     problem = compare_case(got, case)
     if problem:
         why = diagnose(got, case)  # a named mistake, or a telltale relation; None if neither
@@ -84,6 +202,7 @@ OK_FORMAT = False
 
 name = {name!r}
 points = None
+TIME_LIMIT_S = {limit!r}  # per case, in otter's kernel
 CASES = {blob!r}
 '''
 
@@ -91,11 +210,17 @@ _CASE = """
 
 @test_case(name={case_name!r}, points={points!r}, hidden={hidden!r})
 def case_{index}({name}):
-    run_case({name}, CASES, {index}, {name!r})
+    run_case({name}, CASES, {index}, {name!r}, TIME_LIMIT_S)
 """
 
 
-def _test_file(chapter: Chapter, exercise_name: str, bank: HiddenBank) -> str:
+def _case_limit(exercise, time_limit_s: float) -> float:
+    """An exercise that declares a longer limit than the default (a planning task) gets
+    proportionally more than `time_limit_s`, as in the local grader."""
+    return time_limit_s * max(1.0, exercise.time_limit_s / DEFAULT_TIME_LIMIT_S)
+
+
+def _test_file(chapter: Chapter, exercise_name: str, bank: HiddenBank, time_limit_s: float) -> str:
     public = chapter.exercise(exercise_name).fresh_cases()
     hidden = bank.hidden[exercise_name]
     cases: tuple[Case, ...] = (*public, *hidden)
@@ -103,7 +228,12 @@ def _test_file(chapter: Chapter, exercise_name: str, bank: HiddenBank) -> str:
     points = _points(exercise_name, len(cases), bank)
     title = f"{chapter.name}, exercise {exercise_name}"
     source = _HEADER.format(
-        title=title, n_public=len(public), n_hidden=len(hidden), name=exercise_name, blob=blob
+        title=title,
+        n_public=len(public),
+        n_hidden=len(hidden),
+        name=exercise_name,
+        blob=blob,
+        limit=_case_limit(chapter.exercise(exercise_name), time_limit_s),
     )
     for index in range(len(cases)):
         kind = "public" if index < len(public) else "hidden"
@@ -118,37 +248,68 @@ def _test_file(chapter: Chapter, exercise_name: str, bank: HiddenBank) -> str:
     return source
 
 
-def write_test_files(chapter: Chapter, folder: str | Path, hidden: str | Path | None = None):
-    """Write one otter test file per exercise of `chapter` into `folder`; return their paths."""
+def _limit(param: str, value) -> float:
+    value = real_number(param, value, positive=True)
+    if value > MAX_TIME_LIMIT_S:
+        raise ValueError(f"{param} must be <= {MAX_TIME_LIMIT_S:g}, got {value}")
+    return value
+
+
+def write_test_files(
+    chapter: Chapter,
+    folder: str | Path,
+    hidden: str | Path | None = None,
+    time_limit_s: float = DEFAULT_TIME_LIMIT_S,
+):
+    """Write one otter test file per exercise of `chapter` into `folder`; return their paths.
+
+    `time_limit_s` is each case's limit in otter's kernel (more for an exercise that declares a
+    longer limit than the default, in proportion).
+    """
     if not isinstance(chapter, Chapter):
         raise TypeError(f"chapter must be a Chapter, got {type(chapter).__name__}")
     if not isinstance(folder, (str, Path)):
         raise TypeError(f"folder must be a path, got {type(folder).__name__}")
+    time_limit_s = _limit("time_limit_s", time_limit_s)
     bank = load_hidden(chapter, hidden)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for exercise in chapter.exercises:
         path = folder / f"{exercise.name}.py"
-        path.write_text(_test_file(chapter, exercise.name, bank), encoding="utf-8")
+        source = _test_file(chapter, exercise.name, bank, time_limit_s)
+        path.write_text(source, encoding="utf-8")
         paths.append(path)
     return tuple(paths)
 
 
+# Otter's plugin that stops a top-level cell running past its limit (see otter_plugin.py).
+CELL_PLUGIN = "labs.grading.otter_plugin.CellTimeLimit"
+DEFAULT_CELL_TIME_LIMIT_S = 300.0
+
+
 def build_autograders(
-    out: str | Path, hidden: str | Path | None = None, topics: tuple[str, ...] | None = None
+    out: str | Path,
+    hidden: str | Path | None = None,
+    topics: tuple[str, ...] | None = None,
+    time_limit_s: float = DEFAULT_TIME_LIMIT_S,
+    cell_time_limit_s: float = DEFAULT_CELL_TIME_LIMIT_S,
 ) -> tuple[Path, ...]:
     """Write `OUT/<chapter>-autograder.zip` for every chapter with exercises; return the paths.
 
     Args:
         out: the output folder (created).
-        hidden: the folder of hidden-case files (default `tests/exercises/hidden/`).
+        hidden: the folder of hidden-case files (default `tests/grading/hidden/`).
         topics: only these chapters (`labs.<topic>`), default all.
+        time_limit_s: each case's limit in otter's kernel, in seconds (at most 3600).
+        cell_time_limit_s: each top-level cell's limit, in seconds (at most 3600).
     """
     if not isinstance(out, (str, Path)):
         raise TypeError(f"out must be a path, got {type(out).__name__}")
     if not isinstance(hidden, (str, Path, type(None))):
         raise TypeError(f"hidden must be a path, got {type(hidden).__name__}")
+    time_limit_s = _limit("time_limit_s", time_limit_s)
+    cell_time_limit_s = _limit("cell_time_limit_s", cell_time_limit_s)
     chapters = discover_chapters()
     if topics is not None:
         known = {c.topic for c in chapters}
@@ -163,9 +324,14 @@ def build_autograders(
     for chapter in chapters:
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
-            write_test_files(chapter, work / "tests", hidden)
+            write_test_files(chapter, work / "tests", hidden, time_limit_s)
             (work / "requirements.txt").write_text(PACKAGE + "\n", encoding="utf-8")
-            config = {"lang": "python", "show_stdout": False, "show_hidden": False}
+            config = {
+                "lang": "python",
+                "show_stdout": False,
+                "show_hidden": False,
+                "plugins": [{CELL_PLUGIN: {"seconds": cell_time_limit_s}}],
+            }
             (work / "otter_config.json").write_text(json.dumps(config), encoding="utf-8")
             target = out / f"{chapter.name}-autograder.zip"
             with contextlib.redirect_stdout(io.StringIO()):

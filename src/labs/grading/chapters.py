@@ -3,7 +3,7 @@
 A chapter is discovered from its `labs.<topic>.exercises` module: every `Exercise` defined there
 is gradable, in the order the module defines them. Its notebook is the file in `chapters/` that
 imports that module. The hidden cases of topic `<topic>` live in one file, `<hidden>/<topic>.py`
-(by default `tests/exercises/hidden/`, or an instructor's private folder), which defines
+(by default `tests/grading/hidden/`, or an instructor's private folder), which defines
 
 * `HIDDEN`: {exercise name: tuple of `Case`}, at least one hidden case per exercise;
 * `POINTS` (optional): {exercise name: points for the whole exercise}, split evenly over its
@@ -45,8 +45,8 @@ def repo_root() -> Path:
 
 
 def default_hidden_dir() -> Path:
-    """`tests/exercises/hidden/` of the course repository."""
-    return repo_root() / "tests" / "exercises" / "hidden"
+    """`tests/grading/hidden/` of the course repository."""
+    return repo_root() / "tests" / "grading" / "hidden"
 
 
 @dataclass(frozen=True, kw_only=True)

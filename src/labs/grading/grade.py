@@ -297,7 +297,7 @@ def grade(
     Args:
         submissions: the folder of submitted notebooks (read only, never changed).
         out: the results folder (created; must not be inside `submissions`).
-        hidden: the folder of hidden-case files (default `tests/exercises/hidden/`).
+        hidden: the folder of hidden-case files (default `tests/grading/hidden/`).
         time_limit_s: the time limit of each case, in seconds (at most 3600).
         workers: submissions graded at the same time, each in its own process (1 to 64).
 
@@ -327,7 +327,7 @@ def grade(
     with tempfile.TemporaryDirectory(prefix="labs-tests-") as tmp:
         plans = {}
         for chapter in chapters:
-            written = write_test_files(chapter, Path(tmp) / chapter.name, hidden_dir)
+            written = write_test_files(chapter, Path(tmp) / chapter.name, hidden_dir, time_limit_s)
             plans[chapter.name] = {
                 "tests": {p.stem: p for p in written},
                 "forbidden": load_hidden(chapter, hidden_dir).forbidden,

@@ -5,7 +5,7 @@ A released notebook is the chapter as it is in `chapters/`, with outputs cleared
 is written, `check_release` refuses it if
 
 * an exercise cell's function does anything but `raise NotImplementedError` (a solution left in);
-* any line of a reference solution (`tests/exercises/solutions/<topic>.py`, 20 characters or more)
+* any line of a reference solution (`tests/grading/solutions/<topic>.py`, 20 characters or more)
   appears anywhere in it, or any hidden case's label does.
 
 `check_text` runs the same scan on any text, such as the built HTML of the book.
@@ -65,7 +65,7 @@ def secrets(chapter: Chapter, hidden=None, solutions=None) -> tuple[str, ...]:
         raise TypeError(f"hidden must be a path, got {type(hidden).__name__}")
     if not isinstance(solutions, (str, Path, type(None))):
         raise TypeError(f"solutions must be a path, got {type(solutions).__name__}")
-    folder = Path(solutions) if solutions is not None else repo_root() / "tests/exercises/solutions"
+    folder = Path(solutions) if solutions is not None else repo_root() / "tests/grading/solutions"
     found = _solution_lines(chapter.topic, folder)
     bank = load_hidden(chapter, hidden)
     for cases in bank.hidden.values():
@@ -148,7 +148,7 @@ def release(out, hidden=None) -> tuple[Path, ...]:
 
     Args:
         out: the output folder (created).
-        hidden: the folder of hidden-case files (default `tests/exercises/hidden/`), whose labels
+        hidden: the folder of hidden-case files (default `tests/grading/hidden/`), whose labels
             the check looks for.
     """
     if not isinstance(out, (str, Path)):

@@ -211,6 +211,7 @@ class _Session:
             return self.call(name, args, kwargs)
 
         stand_in.__name__ = name
+        stand_in.labs_sandboxed = True  # bounded by this session's time limit, not run_case's
         return stand_in
 
     def call(self, name: str, args: tuple, kwargs: dict):

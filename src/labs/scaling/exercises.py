@@ -225,7 +225,7 @@ def _draw_pilot_law(seed: int) -> ChinchillaParams:
     and its N_opt at 1e20 FLOPs by less than 2.5 (the pilot budget can bracket it).
 
     Chapter 1 measures a plan on one such law after Exercise 1.1; the hidden cases draw theirs with
-    other seeds (tests/exercises/hidden/scaling.py), so neither is shown in the chapter.
+    other seeds (tests/grading/hidden/scaling.py), so neither is shown in the chapter.
     """
     rng = np.random.default_rng(integer("seed", seed, minimum=0))
     while True:

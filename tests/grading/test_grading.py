@@ -23,7 +23,13 @@ import pytest
 
 from labs.grading import STATUSES, discover_chapters, grade
 from labs.grading.chapters import default_hidden_dir, is_exercise_cell, load_hidden
-from tests.exercises.synthetic import correct, release_notebook, submission
+from tests.grading.synthetic import (
+    LOOPS,
+    correct,
+    release_notebook,
+    submission,
+    with_hanging_cell,
+)
 
 CHAPTERS = {c.topic: c for c in discover_chapters()}
 MLA, GRPO = CHAPTERS["mla"], CHAPTERS["grpo"]
@@ -158,10 +164,9 @@ def submissions(folder: Path) -> dict[str, str]:
             cache_bytes_per_token="def cache_bytes_per_token(kind, n_layers, n_kv_heads, head_dim, "
             "kv_lora_rank=0, rope_head_dim=0, fp8_tile=0):\n    return 1 / 0\n"
         ),
-        "mla_infinite_loop": mla(
-            repeat_kv="def repeat_kv(k, n_heads):\n    while True:\n        try:\n"
-            "            pass\n        except BaseException:\n            pass\n"
-        ),
+        # The notebook tests/grading/test_hangs.py grades with otter: 3.2 loops forever, and a
+        # top-level cell that never returns (the local grader runs only exercise cells).
+        "mla_infinite_loop": with_hanging_cell(mla(repeat_kv=LOOPS)),
         "mla_loop_in_cell": mla(decode_bound="while True:\n    pass\n"),
         "mla_sys_exit": mla(
             repeat_kv="import sys\n\ndef repeat_kv(k, n_heads):\n    sys.exit(0)\n"
