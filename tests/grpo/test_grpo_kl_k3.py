@@ -17,6 +17,7 @@ from labs.grpo.sweep import BASE, _grpo_at, load_sweep
 
 TASK = AdditionTask()
 NAME = "lr x1 kl in reward_k3"
+NAME_LOW = "lr x0.333 kl in reward_k3"  # the cross arm at GRPO's picked lr, `--task grpo_kl_k3_low`
 
 
 def _mirror():
@@ -60,7 +61,7 @@ def test_the_committed_cross_arm_follows_the_mirror_on_the_same_machine():
     assert seeds == ["3", "4", "5", "6", "7"]
     for s in seeds:
         runs = data["seeds"][s]["grpo"]
-        assert list(runs)[6:] == [NAME]  # after the mirror's four and the std arms' two
+        assert list(runs)[6:] == [NAME, NAME_LOW]  # after the mirror's four and the std arms' two
         mine = runs[NAME]
         assert mine["kl_penalty"] == "reward_k3" and mine["lr"] == BASE["lr"]
         # not a copy of either neighbour: its own run
@@ -71,7 +72,7 @@ def test_the_committed_cross_arm_follows_the_mirror_on_the_same_machine():
 # --- the split: the recorded commands still run the same sweeps --------------------------------
 
 
-@pytest.mark.parametrize("name", ["ppo_kl_loss", "grpo_kl_reward"])
+@pytest.mark.parametrize("name", ["ppo_kl_loss", "grpo_kl_reward", "grpo_kl_cross"])
 def test_the_recorded_commands_still_dispatch_with_the_recorded_meta(monkeypatch, tmp_path, name):
     # the placement sweeps moved to labs.grpo.kl_placement; the command each record names must
     # still reach them, and write the meta the record holds (the runs themselves faked)
@@ -89,9 +90,54 @@ def test_the_recorded_commands_still_dispatch_with_the_recorded_meta(monkeypatch
     out = tmp_path / "record.json"
     sweep.main([*argv, "--out", str(out)])
     got = json.loads(out.read_text())
-    assert seen == [(s, 150) for s in range(3, 8)]
-    assert list(got["seeds"]) == ["3", "4", "5", "6", "7"]
+    first = 8 if name == "grpo_kl_cross" else 3  # the cross record's new seeds: 8-14
+    seeds = range(first, first + len(data["seeds"]))
+    assert seen == [(s, 150) for s in seeds]
+    assert list(got["seeds"]) == [str(s) for s in seeds] == list(data["seeds"])
     made_by = {"command", "date", "versions", "machine", "torch_cpu_capability", "processor"}
-    expected = {k: v for k, v in data["meta"].items() if k not in made_by | {"added", "added_k3"}}
+    added = {"added", "added_k3", "added_k3_low"}
+    expected = {k: v for k, v in data["meta"].items() if k not in made_by | added}
     assert {k: v for k, v in got["meta"].items() if k not in made_by} == expected
-    assert list(got["meta"]) == [k for k in data["meta"] if k not in {"added", "added_k3"}]
+    assert list(got["meta"]) == [k for k in data["meta"] if k not in added]
+
+
+# --- the cross arm at x1/3 (seeds 3-7) and on new seeds (8-14) ----------------------------------
+
+
+def test_the_committed_low_lr_cross_arm_sits_beside_its_neighbours():
+    data, seeds = _mirror()
+    added = data["meta"]["added_k3_low"]
+    command = "python -m labs.grpo.sweep --task grpo_kl_k3_low --first-seed 3 --seeds 5"
+    assert added["command"] == command and added["kl_penalties"] == ["reward_k3"]
+    assert added["processor"] == data["meta"]["processor"]
+    assert added["grpo_settings"] == [{"lr": data["meta"]["grpo_settings"][0]["lr"]}]
+    for s in seeds:
+        runs = data["seeds"][s]["grpo"]
+        mine = runs[NAME_LOW]
+        assert mine["kl_penalty"] == "reward_k3"
+        assert mine["lr"] == runs["lr x0.333"]["lr"] == runs["lr x0.333 kl in reward"]["lr"]
+        assert mine["final"]["kl"] != runs["lr x0.333 kl in reward"]["final"]["kl"]
+        assert mine["final"]["kl"] != runs["lr x0.333"]["final"]["kl"]
+        assert mine["final"]["kl"] != runs[NAME]["final"]["kl"]
+
+
+def test_the_cross_record_holds_three_arms_per_new_seed_on_the_mirrors_machine():
+    cross, mirror = load_sweep(task="grpo_kl_cross"), load_sweep(task="grpo_kl_reward")
+    meta = cross["meta"]
+    assert (
+        meta["command"] == "python -m labs.grpo.sweep --task grpo_kl_cross --first-seed 8 --seeds 7"
+    )
+    assert meta["processor"] == mirror["meta"]["processor"]
+    assert meta["versions"] == mirror["meta"]["versions"]
+    assert meta["kl_penalties"] == ["reward", "loss", "reward_k3"]
+    assert list(cross["seeds"]) == [str(s) for s in range(8, 15)]
+    assert not set(cross["seeds"]) & set(mirror["seeds"])  # new seeds, none of the mirror's
+    befores = set()
+    for record in cross["seeds"].values():
+        runs = record["grpo"]
+        assert list(runs) == ["lr x1 kl in reward", "lr x1", NAME]
+        assert "kl_penalty" not in runs["lr x1"]  # the unchanged GRPO
+        assert [runs[n].get("kl_penalty") for n in runs] == ["reward", None, "reward_k3"]
+        assert len({runs[n]["final"]["kl"] for n in runs}) == 3  # three runs, not copies
+        befores.add(json.dumps(record["before"], sort_keys=True))
+    assert len(befores) == 7  # each seed its own warm-up

@@ -32,6 +32,16 @@ arm, GRPO with the penalty in the reward but the summed k3 of pi_old against pi_
 (k1, reward) (`_merge_runs`; meta "added_k3"). It was made on the mirror's processor, and its
 warm-ups equal the committed ones (`_merge_runs` checks).
 
+`--task grpo_kl_k3_low` (`run_grpo_kl_k3_low_seed`) is the cross arm at GRPO's picked learning
+rate (x1/3) on seeds 3-7, "lr x0.333 kl in reward_k3", added to `grpo_kl_reward.json` after it
+(meta "added_k3_low"): does the placement's effect hold where the mirror found little?
+
+`--task grpo_kl_cross` (`run_grpo_kl_cross_seed`, `load_sweep(task="grpo_kl_cross")`, about 80
+CPU seconds a seed) puts the cross question to new seeds: at the default learning rate, from
+each seed's warm-up, the three arms side by side, "lr x1 kl in reward" (summed k1 in the
+reward), "lr x1" (k3 in the loss) and "lr x1 kl in reward_k3". Run with `--first-seed 8
+--seeds 7`: with the mirror's seeds 3-7 that makes twelve, 3-14.
+
 Taught in chapter 5, "PPO against GRPO, made fair" (why PPO drifts further, the mirror, the std
 division, estimator or placement).
 """
@@ -51,8 +61,15 @@ from labs.grpo.training import _warm_up, new_policy
 
 __all__: list[str] = []
 
-TASKS = ("ppo_kl_loss", "grpo_kl_reward", "grpo_kl_std", "grpo_kl_k3")
-ADDED = ("grpo_kl_std", "grpo_kl_k3")  # tasks that add runs to the mirror's file
+TASKS = (
+    "ppo_kl_loss",
+    "grpo_kl_reward",
+    "grpo_kl_std",
+    "grpo_kl_k3",
+    "grpo_kl_k3_low",
+    "grpo_kl_cross",
+)
+ADDED = ("grpo_kl_std", "grpo_kl_k3", "grpo_kl_k3_low")  # tasks that add runs to the mirror's file
 
 
 def _start(task: AdditionTask, seed: int) -> tuple:
@@ -122,6 +139,28 @@ def run_grpo_kl_k3_seed(task: AdditionTask, seed: int, steps: int) -> dict:
     return out
 
 
+def run_grpo_kl_k3_low_seed(task: AdditionTask, seed: int, steps: int) -> dict:
+    """The cross arm at GRPO's picked learning rate (`_select_learning_rates`, x1/3), as
+    `run_grpo_kl_k3_seed` runs it at the default: {"before", "grpo": {"lr x0.333 kl in
+    reward_k3": the run}}."""
+    start, out = _start(task, seed)
+    lr = _select_learning_rates()["grpo"]["lr"]
+    out["grpo"] = _grpo_at(task, start, steps, seed, lr, "reward_k3")
+    return out
+
+
+def run_grpo_kl_cross_seed(task: AdditionTask, seed: int, steps: int) -> dict:
+    """The three arms of the estimator-or-placement question on one seed, at GRPO's default
+    learning rate, from the seed's warm-up and on the same questions: summed k1 in the reward,
+    k3 in the loss (the unchanged GRPO) and summed k3 in the reward; keyed as `_grpo_at` keys
+    them ("lr x1 kl in reward", "lr x1", "lr x1 kl in reward_k3")."""
+    start, out = _start(task, seed)
+    out["grpo"] = {}
+    for placement in ("reward", "loss", "reward_k3"):
+        out["grpo"].update(_grpo_at(task, start, steps, seed, BASE["lr"], placement))
+    return out
+
+
 def _merge_runs(old: dict, seed: str, new: dict, absent: str | None = None) -> dict:
     """Add the runs `new["grpo"]` of `seed` to the mirror's file `old` in place, after the seed's
     runs, and return the seed's record; ValueError if the seed is missing, started elsewhere
@@ -163,6 +202,12 @@ def _meta(name: str) -> dict:
             ],
             "kl_penalties": ["loss", "reward"],
         }
+    if name == "grpo_kl_cross":
+        return {
+            "rungs": {"grpo": dict(RUNGS["grpo"])},
+            "grpo_settings": [{"lr": BASE["lr"]}],
+            "kl_penalties": ["reward", "loss", "reward_k3"],
+        }
     return {
         "rungs": {"grpo": dict(RUNGS["grpo"])},
         "grpo_settings": [{"lr": _select_learning_rates()["grpo"]["lr"]}, {"lr": BASE["lr"]}],
@@ -172,12 +217,16 @@ def _meta(name: str) -> dict:
 
 def run_task(task: AdditionTask, args, argv: list[str] | None, meta: dict) -> None:
     """`python -m labs.grpo.sweep --task <one of TASKS>`: a new record at `args.out` with the
-    sweep's `meta` (ppo_kl_loss, grpo_kl_reward), or runs added to the mirror's file there
-    (grpo_kl_std, grpo_kl_k3). The file is rewritten after each seed."""
+    sweep's `meta` (ppo_kl_loss, grpo_kl_reward, grpo_kl_cross), or runs added to the mirror's
+    file there (grpo_kl_std, grpo_kl_k3, grpo_kl_k3_low). The file is rewritten after each seed."""
     if args.task in ADDED:
         _add_arms(task, args, argv)
         return
-    runner = {"ppo_kl_loss": run_ppo_kl_loss_seed, "grpo_kl_reward": run_grpo_kl_reward_seed}
+    runner = {
+        "ppo_kl_loss": run_ppo_kl_loss_seed,
+        "grpo_kl_reward": run_grpo_kl_reward_seed,
+        "grpo_kl_cross": run_grpo_kl_cross_seed,
+    }
     results = {"meta": {**meta, **_meta(args.task)}, "seeds": {}}
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         results["seeds"][str(seed)] = runner[args.task](task, seed, args.steps)
@@ -201,12 +250,15 @@ def _add_arms(task: AdditionTask, args, argv: list[str] | None) -> None:
         }
         run, merge = run_grpo_kl_std_seed, _merge_std
     else:
-        results["meta"]["added_k3"] = {
+        low = args.task == "grpo_kl_k3_low"
+        lr = _select_learning_rates()["grpo"]["lr"] if low else BASE["lr"]
+        results["meta"]["added_k3_low" if low else "added_k3"] = {
             **made,
-            "grpo_settings": [{"lr": BASE["lr"]}],
+            "grpo_settings": [{"lr": lr}],
             "kl_penalties": ["reward_k3"],
         }
-        run, merge = run_grpo_kl_k3_seed, _merge_runs
+        run = run_grpo_kl_k3_low_seed if low else run_grpo_kl_k3_seed
+        merge = _merge_runs
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         merge(results, str(seed), run(task, seed, args.steps))
         Path(args.out).write_text(json.dumps(results, indent=1))  # partial results survive

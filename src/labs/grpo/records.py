@@ -43,6 +43,7 @@ _FILES = {
     "lr_heldout": "lr_heldout.json",  # the chosen lrs on new seeds, `--task lr_heldout`
     "ppo_kl_loss": "ppo_kl_loss.json",  # PPO with its KL penalty in the loss, `--task ppo_kl_loss`
     "grpo_kl_reward": "grpo_kl_reward.json",  # GRPO with its KL in the reward, the mirror
+    "grpo_kl_cross": "grpo_kl_cross.json",  # k1 / k3 in the reward, k3 in the loss: seeds 8-14
 }
 PPO_LR_SCALES = (1 / 3, 1.0, 3.0)  # times GRPO's learning rate, BASE["lr"]
 PPO_CRITIC_LRS = (1e-3, 3e-3)  # PPOConfig's default first
@@ -58,7 +59,8 @@ def load_sweep(path: str | Path | None = None, *, task: str = "addition") -> dic
     "ppo_kl_loss": PPO with the KL penalty in the loss beside the unchanged PPO, on those seeds
     `ppo_kl_loss.json`, "grpo_kl_reward": GRPO with the KL penalty in the reward beside the
     unchanged GRPO, on those seeds `grpo_kl_reward.json`, with the runs `labs.grpo.kl_placement`
-    added to it: the std arms and the k3 cross arm), or those at `path`."""
+    added to it: the std arms and the k3 cross arm), "grpo_kl_cross": the three arms of the cross
+    question on seeds 8-14 `grpo_kl_cross.json`, or those at `path`."""
     task = one_of("task", task, tuple(_FILES))
     name = _FILES[task]
     return read_results("labs.grpo", name, path)

@@ -54,11 +54,11 @@ new seed trains the two picks and, as the control, the defaults of both, from it
 the same questions. Run with `--first-seed 3 --seeds 5` (seeds 3-7); its default runs of seeds 3
 and 4 are those of `sweep_rerun.json`.
 
-`--task ppo_kl_loss`, `grpo_kl_reward`, `grpo_kl_std` and `grpo_kl_k3` are the KL-placement
-sweeps (where the penalty sits, and which estimator it uses): `labs.grpo.kl_placement` runs
-them (`run_task`) and says what each does. The committed records and the one-run recorders the
-later sweeps share (`load_sweep`, `_grpo_at`, `_ppo_at`, `_select_learning_rates`) are in
-`labs.grpo.records`.
+`--task ppo_kl_loss`, `grpo_kl_reward`, `grpo_kl_std`, `grpo_kl_k3`, `grpo_kl_k3_low` and
+`grpo_kl_cross` are the KL-placement sweeps (where the penalty sits, and which estimator it
+uses): `labs.grpo.kl_placement` runs them (`run_task`) and says what each does. The committed
+records and the one-run recorders the later sweeps share (`load_sweep`, `_grpo_at`, `_ppo_at`,
+`_select_learning_rates`) are in `labs.grpo.records`.
 
 Taught in chapter 5, "The ladder", "Reward hacking", "PPO against GRPO, made fair" and "pass@k
 and maj@k".
@@ -286,6 +286,8 @@ def main(argv: list[str] | None = None) -> None:
             "grpo_kl_reward",
             "grpo_kl_std",
             "grpo_kl_k3",
+            "grpo_kl_k3_low",
+            "grpo_kl_cross",
         ),
         default="addition",
     )
