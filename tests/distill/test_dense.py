@@ -68,8 +68,10 @@ def test_run_dense_and_marks_refuse_bad_input(task):
         run_dense(task, teacher, 0, steps=2, eval_every=3)
     with pytest.raises(TypeError, match="teacher"):
         run_dense(task, "teacher", 0, steps=2, eval_every=1)
-    with pytest.raises(TypeError, match="student"):
+    with pytest.raises(TypeError, match="policy"):
         marks("policy", task)
+    with pytest.raises(TypeError, match="problems"):
+        marks(teacher, task, object())
 
 
 def test_the_committed_record_repeats_the_sweeps_curves():

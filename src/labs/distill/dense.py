@@ -31,13 +31,14 @@ from pathlib import Path
 import torch
 
 from labs.common.runtime import processor_name, provenance
-from labs.common.tasks import AdditionTask
-from labs.common.validate import integer, size
+from labs.common.tasks import AdditionTask, Problem
+from labs.common.validate import instance, integer, size
 from labs.distill.baselines import _greedy_answers
 from labs.distill.more_seeds import merge_seeds
 from labs.distill.sequence import _distill_on_traces
 from labs.distill.sweep import SETTINGS, cold_student
 from labs.distill.teacher import load_teacher
+from labs.grpo.checks import check_items
 from labs.grpo.policy import TinyPolicy
 from labs.grpo.training import check_models
 
@@ -50,8 +51,9 @@ DENSE = {"steps": 2400, "eval_every": 16, "traces": "correct"}
 def marks(policy: TinyPolicy, task: AdditionTask, problems=None) -> str:
     """One character per problem of `problems` (default: `task.held_out`) for `policy`'s greedy
     answer: '1' right, '0' a wrong number, '-' not a well-formed answer."""
-    check_models(task, student=policy)
-    problems = task.held_out if problems is None else list(problems)
+    check_models(task)
+    instance("policy", policy, TinyPolicy)
+    problems = task.held_out if problems is None else check_items("problems", problems, Problem)
     answers = _greedy_answers(policy, task, problems)
     return "".join("-" if a < 0 else "1" if a == p.answer else "0"
                    for a, p in zip(answers, problems, strict=True))  # fmt: skip
