@@ -301,6 +301,11 @@ EXAMPLES = {
         warm_up_steps=1,
         steps=1,
     ),  # fmt: skip
+    # labs.distill.dense
+    "labs.distill.dense.marks": lambda: call(policy=_policy(), task=_task(), problems=None),
+    "labs.distill.dense.run_dense": lambda: call(
+        task=_task(), teacher=_policy(), seed=0, steps=2, eval_every=1, warm_up_steps=1
+    ),
     # labs.distill.more_seeds
     "labs.distill.more_seeds.merge_seeds": lambda: call(
         old={"4": {"distill": {"accuracy": [0.1, 0.2]}}},
@@ -357,6 +362,7 @@ _SEEDS = (
     "labs.distill.sweep.cold_student",
     "labs.distill.sweep.run_seed",
     "labs.distill.rl_tuning.run_setting",
+    "labs.distill.dense.run_dense",
 )
 
 # (key, parameter, mutation) -> why this hostile class is a legitimate input there.

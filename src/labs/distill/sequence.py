@@ -212,9 +212,12 @@ def _teacher_traces(teacher, task, problems, temperature, generator, traces):
 
 def _distill_on_traces(
     student, teacher, task, eval_problems, steps, batch_size, lr, temperature, eval_every, seed,
-    desc, traces="sampled",
+    desc, traces="sampled", watch=None,
 ):  # fmt: skip
-    """Teacher's traces, cross-entropy on the trace tokens, Adam; log accuracy against FLOPs."""
+    """Teacher's traces, cross-entropy on the trace tokens, Adam; log accuracy against FLOPs.
+    `watch`, if given, is called after every step as watch(step, student, loss, kept): the loss
+    (None where no trace was kept) and the traces kept; the step's gradients are still in
+    `student`'s parameters. It must not change the student (`labs.distill.dense` logs with it)."""
     generator = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(student.parameters(), lr=lr)
     n_teacher, n_student, positions = _params(teacher), _params(student), _positions(task)
@@ -241,6 +244,8 @@ def _distill_on_traces(
             finite_loss(float(loss.detach()), step, steps, lr)  # stop at the first NaN
             trained += len(prompts)
         spent += time.process_time() - start
+        if watch is not None:
+            watch(step, student, float(loss.detach()) if len(prompts) else None, len(prompts))
         if step % eval_every == 0 or step == steps:
             learning = warm_up_flops(n_student, trained, positions) if trained else 0.0
             curve.add(step * writing + learning, _greedy_accuracy(student, task, eval_problems),

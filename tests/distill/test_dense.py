@@ -1,0 +1,89 @@
+"""Chapter 6's dense record of R1's recipe (labs.distill.dense): the watched run is the sweep's
+run, the marks agree with the accuracy, bad input is refused, and the committed record repeats the
+sweep's curves at the sweep's evaluations."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from labs.common.tasks import AdditionTask
+from labs.distill.dense import DEFAULT_RESULTS, DENSE, marks, run_dense
+from labs.distill.more_seeds import DEFAULT_RESULTS as MORE_RESULTS
+from labs.distill.sweep import DEFAULT_RESULTS as SWEEP_RESULTS
+from labs.distill.sweep import run_seed
+from labs.distill.teacher import load_teacher
+from labs.grpo.training import new_policy
+
+TINY = {"d_model": 8, "n_layers": 1, "n_heads": 2}
+
+
+@pytest.fixture(scope="module")
+def task():
+    return AdditionTask(max_operand=19, held_out_fraction=0.2, seed=0)
+
+
+def test_marks_read_the_shipped_teacher_and_a_malformed_policy(task):
+    teacher, meta = load_teacher()
+    got = marks(teacher, task)
+    assert len(got) == len(task.held_out) and set(got) <= set("10-")
+    # the share of right answers is the one the checkpoint's record keeps
+    assert got.count("1") / len(got) == meta["held_out_greedy_accuracy"]
+    mute = new_policy(task, seed=3, **TINY)
+    with torch.no_grad():
+        mute.head.bias[task.tokenizer.eos_id] = -1e4  # it never closes an answer
+    assert marks(mute, task) == "-" * len(task.held_out)
+    assert marks(teacher, task, task.held_out[:5]) == got[:5]
+
+
+def test_the_watched_run_is_the_sweeps_run(task):
+    torch.set_num_threads(1)
+    teacher, _ = load_teacher()
+    dense = run_dense(task, teacher, 2, steps=4, eval_every=1, warm_up_steps=1)
+    sweep = run_seed(task, teacher, 2, arms=("correct",), long_steps=4, long_eval_every=2,
+                     warm_up_steps=1)  # fmt: skip
+    sweep = sweep["correct"]
+    # every second dense evaluation is one of the coarse run's: the FLOPs count the traces kept,
+    # so they agree only if the watched run kept the same traces
+    assert dense["flops"][::2] == sweep["flops"] and dense["accuracy"][::2] == sweep["accuracy"]
+    assert len(dense["marks"]) == len(dense["accuracy"]) == 5
+    assert [m.count("1") / len(task.held_out) for m in dense["marks"]] == dense["accuracy"]
+    stretches = dense["intervals"]
+    assert all(len(v) == 4 for v in stretches.values())
+    assert all(0 < k <= 64 for k in stretches["kept"])  # at most one step of 64 prompts
+    assert all(a <= b for a, b in zip(stretches["mean_loss"], stretches["max_loss"], strict=True))
+    assert stretches["max_loss_step"] == [1, 2, 3, 4]  # one step a stretch
+
+
+def test_run_dense_and_marks_refuse_bad_input(task):
+    teacher = new_policy(task, seed=1, **TINY)
+    with pytest.raises(ValueError, match="seed"):
+        run_dense(task, teacher, -1, steps=2, eval_every=1)
+    with pytest.raises(ValueError, match="steps"):
+        run_dense(task, teacher, 0, steps=0)
+    with pytest.raises(ValueError, match="eval_every"):
+        run_dense(task, teacher, 0, steps=2, eval_every=3)
+    with pytest.raises(TypeError, match="teacher"):
+        run_dense(task, "teacher", 0, steps=2, eval_every=1)
+    with pytest.raises(TypeError, match="policy"):
+        marks("policy", task)
+    with pytest.raises(TypeError, match="problems"):
+        marks(teacher, task, object())
+
+
+def test_the_committed_record_repeats_the_sweeps_curves():
+    dense = json.loads(DEFAULT_RESULTS.read_text())
+    assert {k: dense["meta"][k] for k in DENSE} == DENSE
+    assert list(dense["seeds"]) == [str(s) for s in range(12)]
+    sweep = json.loads(SWEEP_RESULTS.read_text())["seeds"]
+    more = json.loads(MORE_RESULTS.read_text())["seeds"]
+    for seed, rec in dense["seeds"].items():
+        old = (sweep.get(seed) or more[seed])["correct"]
+        assert len(rec["accuracy"]) == 151 and len(rec["marks"]) == 151
+        # every fifth of the 151 evaluations is one of the sweep's 31, made by another process
+        assert rec["accuracy"][::5] == old["accuracy"], seed
+        assert np.allclose(rec["flops"][::5], old["flops"], rtol=1e-12), seed
+        assert [m.count("1") / 80 for m in rec["marks"]] == rec["accuracy"]
