@@ -98,7 +98,7 @@ EXAMPLES = {
     "labs.common.display.source_of": lambda: call(obj=_square),
     "labs.common.display.strip_docstrings": lambda: call(source=source_of(_square)),
     # exercises
-    "labs.common.exercises.Case": lambda: call(
+    "labs.common.exercise_cases.Case": lambda: call(
         args=(1.0,),
         expected=1.0,
         label="one",
@@ -110,23 +110,23 @@ EXAMPLES = {
         mistakes=((3.0, "three, not one"),),
         fixed=("expected", "also"),  # any value can be an expected answer, any tuple of them also
     ),
-    "labs.common.exercises.CheckReport": lambda: call(
+    "labs.common.exercise_cases.CheckReport": lambda: call(
         exercise="square", status="failed", passed_cases=0, total_cases=1, details=["d"]
     ),
-    "labs.common.exercises.Exercise": lambda: call(
+    "labs.common.exercise_cases.Exercise": lambda: call(
         name="square", signature="square(x)", cases=SQUARE.cases, time_limit_s=1.0
     ),
     # A check takes whatever the student wrote: test_exercises_hostile.py attacks `fn`.
     "labs.common.exercises.check": lambda: call(fn=_square, exercise=SQUARE, fixed=("fn",)),
     # compare reads the student's answer (`got`) and the case's `expected`: anything goes there.
-    "labs.common.exercises.compare": lambda: call(
+    "labs.common.exercise_compare.compare": lambda: call(
         got=4.0, expected=4.0, rtol=1e-6, atol=1e-9, fixed=("got", "expected")
     ),
-    "labs.common.exercises.compare_case": lambda: call(
+    "labs.common.exercise_compare.compare_case": lambda: call(
         got=4.0, case=SQUARE.cases[0], fixed=("got",)
     ),
     # diagnose reads the student's wrong answer: anything goes in `got`.
-    "labs.common.exercises.diagnose": lambda: call(
+    "labs.common.exercise_diagnosis.diagnose": lambda: call(
         got=8.0, case=SQUARE.cases[0], fixed=("got",)
     ),
     # facts
@@ -265,12 +265,12 @@ ACCEPTED = {
         "decoding no ids is the empty string, as for Python's own str.join"
     ),
     **{
-        ("labs.common.exercises.Case", "args", m): (
+        ("labs.common.exercise_cases.Case", "args", m): (
             "args are whatever the exercise passes to the student's function: any values"
         )
         for m in ("sequence-empty", "sequence-nan", "sequence-string")
     },
-    ("labs.common.exercises.CheckReport", "total_cases", "huge-int"): (
+    ("labs.common.exercise_cases.CheckReport", "total_cases", "huge-int"): (
         "a count in a record: it allocates nothing and loops over nothing"
     ),
     **{
