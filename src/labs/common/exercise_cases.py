@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from labs.common.validate import instance, integer, one_of, real_number, text
+from labs.common.validate_values import instance, integer, one_of, real_number, text
 
 __all__ = ["FAILED", "NOT_ATTEMPTED", "PASSED", "Case", "CheckReport", "Exercise"]
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from labs.common.exercise_cases import Case, _short
-from labs.common.validate import instance, real_number
+from labs.common.validate_values import instance, real_number
 
 __all__ = ["compare", "compare_case"]
 

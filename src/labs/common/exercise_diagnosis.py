@@ -15,7 +15,7 @@ import numpy as np
 
 from labs.common.exercise_cases import Case
 from labs.common.exercise_compare import _is_numeric_sequence, _precision_of, compare
-from labs.common.validate import instance
+from labs.common.validate_values import instance
 
 __all__ = ["diagnose"]
 
