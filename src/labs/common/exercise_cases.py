@@ -5,7 +5,7 @@ compared with, the other answers a convention leaves open and the known wrong an
 naming. `Exercise` is the function's name and signature with its cases, snapshotted when it is
 built so that student code cannot change what later checks expect. `CheckReport` is the outcome,
 shown as a coloured box in a notebook. `labs.common.exercises` re-exports every public name here
-and runs the checks; each chapter's last section ("Exercise N.k: ...") teaches through them.
+and runs the checks; every chapter's exercise sections ("Exercise N.k: ...") use them.
 """
 
 from __future__ import annotations

@@ -30,8 +30,8 @@ The parts live in modules by idea, and every public name is re-exported here, wh
 import it from: `labs.common.exercise_cases` (`Case`, `Exercise`, `CheckReport`),
 `labs.common.exercise_compare` (reading and comparing answers) and
 `labs.common.exercise_diagnosis` (naming a mistake). This module runs the student's function
-under a time limit and writes the report. Each chapter's last section ("Exercise N.k: ...")
-teaches through it.
+under a time limit and writes the report. Every chapter's exercise sections ("Exercise N.k: ...")
+teach through it.
 """
 
 from __future__ import annotations

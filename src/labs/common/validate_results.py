@@ -3,9 +3,9 @@
 The third part of `labs.common.validate` (which re-exports its public names): not an argument
 check but a check of what a computation returned. `finite_loss` stops a training loop at its first
 non-finite loss and names the step and the learning rate; `finite_result` names the inputs, largest
-first, whose finite but huge values took a result past its float format. Chapter 0 ("An
-experiment: where the naive softmax breaks") teaches why a result overflows; chapters 3 and 7
-call `finite_result` at their boundaries.
+first, whose finite but huge values took a result past its float format. The overflow is the one
+chapter 0 shows ("An experiment: where the naive softmax breaks"); chapter 3 (the attention
+output) and chapter 7 (what an owned GPU costs) call `finite_result` at their boundaries.
 """
 
 from __future__ import annotations
