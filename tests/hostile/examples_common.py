@@ -98,7 +98,7 @@ EXAMPLES = {
     "labs.common.display.source_of": lambda: call(obj=_square),
     "labs.common.display.strip_docstrings": lambda: call(source=source_of(_square)),
     # exercises
-    "labs.common.exercises.Case": lambda: call(
+    "labs.common.exercise_cases.Case": lambda: call(
         args=(1.0,),
         expected=1.0,
         label="one",
@@ -110,23 +110,25 @@ EXAMPLES = {
         mistakes=((3.0, "three, not one"),),
         fixed=("expected", "also"),  # any value can be an expected answer, any tuple of them also
     ),
-    "labs.common.exercises.CheckReport": lambda: call(
+    "labs.common.exercise_cases.CheckReport": lambda: call(
         exercise="square", status="failed", passed_cases=0, total_cases=1, details=["d"]
     ),
-    "labs.common.exercises.Exercise": lambda: call(
+    "labs.common.exercise_cases.Exercise": lambda: call(
         name="square", signature="square(x)", cases=SQUARE.cases, time_limit_s=1.0
     ),
     # A check takes whatever the student wrote: test_exercises_hostile.py attacks `fn`.
     "labs.common.exercises.check": lambda: call(fn=_square, exercise=SQUARE, fixed=("fn",)),
     # compare reads the student's answer (`got`) and the case's `expected`: anything goes there.
-    "labs.common.exercises.compare": lambda: call(
+    "labs.common.exercise_compare.compare": lambda: call(
         got=4.0, expected=4.0, rtol=1e-6, atol=1e-9, fixed=("got", "expected")
     ),
-    "labs.common.exercises.compare_case": lambda: call(
+    "labs.common.exercise_compare.compare_case": lambda: call(
         got=4.0, case=SQUARE.cases[0], fixed=("got",)
     ),
     # diagnose reads the student's wrong answer: anything goes in `got`.
-    "labs.common.exercises.diagnose": lambda: call(got=8.0, case=SQUARE.cases[0], fixed=("got",)),
+    "labs.common.exercise_diagnosis.diagnose": lambda: call(
+        got=8.0, case=SQUARE.cases[0], fixed=("got",)
+    ),
     # facts
     "labs.common.facts.Fact": lambda: call(
         key="k", value=1.0, unit="", cite="c", locator="Table 1", note=""
@@ -178,71 +180,77 @@ EXAMPLES = {
         problem=PROBLEMS[0], completion=COMPLETIONS[0], format_weight=0.1
     ),
     # validators: the value under check is attacked (see VALIDATOR_OPTIONS above)
-    "labs.common.validate.array": lambda: call(
+    "labs.common.validate_arrays.array": lambda: call(
         name="value", value=np.ones(3), framework="numpy", fixed=VALIDATOR_OPTIONS
     ),
-    "labs.common.validate.axis_index": lambda: call(
+    "labs.common.validate_arrays.axis_index": lambda: call(
         name="axis", axis=1, ndim=2, fixed=("name", "ndim")
     ),
-    "labs.common.validate.boolean": lambda: call(name="value", value=True, fixed=("name",)),
-    "labs.common.validate.callable_arg": lambda: call(name="value", value=_square, fixed=("name",)),
+    "labs.common.validate_values.boolean": lambda: call(name="value", value=True, fixed=("name",)),
+    "labs.common.validate_values.callable_arg": lambda: call(
+        name="value", value=_square, fixed=("name",)
+    ),
     # divisible is called after the sizes are checked as ints: only its name labels are fixed.
-    "labs.common.validate.divisible": lambda: call(
+    "labs.common.validate_values.divisible": lambda: call(
         name="value", value=64, by=8, by_name="by", fixed=("name", "by_name")
     ),
     # describe_value describes any value for an error message: there is no bad input.
-    "labs.common.validate.describe_value": lambda: call(value=3, fixed=("value",)),
-    "labs.common.validate.float_array": lambda: call(
+    "labs.common.validate_values.describe_value": lambda: call(value=3, fixed=("value",)),
+    "labs.common.validate_arrays.float_array": lambda: call(
         name="value", value=np.ones(2), fixed=VALIDATOR_OPTIONS
     ),
     # `what` is the message's subject: naming it "value" lets the walker see its parameter named.
-    "labs.common.validate.finite_result": lambda: call(
+    "labs.common.validate_results.finite_result": lambda: call(
         what="value", value=np.ones(2), inputs={"x": 2.0}, fixed=("what",)
     ),
-    "labs.common.validate.learning_rate": lambda: call(name="value", value=0.01, fixed=("name",)),
-    "labs.common.validate.finite_loss": lambda: call(loss=0.5, step=1, steps=4, lr=1e-3),
-    "labs.common.validate.float_dtype": lambda: call(
+    "labs.common.validate_values.learning_rate": lambda: call(
+        name="value", value=0.01, fixed=("name",)
+    ),
+    "labs.common.validate_results.finite_loss": lambda: call(loss=0.5, step=1, steps=4, lr=1e-3),
+    "labs.common.validate_arrays.float_dtype": lambda: call(
         name="dtype", dtype=np.float32, fixed=("name",)
     ),
     # host_values reads any value; it answers None for what is not an array in host memory.
-    "labs.common.validate.host_values": lambda: call(value=np.ones(2), fixed=("value",)),
-    "labs.common.validate.jax_key": lambda: call(name="key", key=_jax_key(), fixed=("name",)),
-    "labs.common.validate.torch_device_arg": lambda: call(
+    "labs.common.validate_arrays.host_values": lambda: call(value=np.ones(2), fixed=("value",)),
+    "labs.common.validate_arrays.jax_key": lambda: call(
+        name="key", key=_jax_key(), fixed=("name",)
+    ),
+    "labs.common.validate_arrays.torch_device_arg": lambda: call(
         name="device", device="cpu", fixed=("name", "default")
     ),
-    "labs.common.validate.instance": lambda: call(
+    "labs.common.validate_values.instance": lambda: call(
         name="value", value=3, cls=int, fixed=("name", "cls")
     ),
-    "labs.common.validate.integer": lambda: call(
+    "labs.common.validate_values.integer": lambda: call(
         name="value", value=3, minimum=0, fixed=VALIDATOR_OPTIONS
     ),
-    "labs.common.validate.integer_array": lambda: call(
+    "labs.common.validate_arrays.integer_array": lambda: call(
         name="value",
         value=np.array([1, 2]),
         low=0,
         high=5,
         fixed=(*VALIDATOR_OPTIONS, "low", "high"),
     ),
-    "labs.common.validate.one_of": lambda: call(
+    "labs.common.validate_values.one_of": lambda: call(
         name="value", value="a", options=("a", "b"), fixed=("name", "options")
     ),
-    "labs.common.validate.read_only": lambda: call(mapping={"a": 1}),
-    "labs.common.validate.real_number": lambda: call(
+    "labs.common.validate_values.read_only": lambda: call(mapping={"a": 1}),
+    "labs.common.validate_values.real_number": lambda: call(
         name="value", value=0.5, fixed=VALIDATOR_OPTIONS
     ),
     # same_shape takes its (name, array) pairs as *args, which the walker cannot reach.
-    "labs.common.validate.same_shape": lambda: call(
+    "labs.common.validate_arrays.same_shape": lambda: call(
         lambda named: __import__("labs.common.validate", fromlist=["x"]).same_shape(*named),
         named=(("a", np.ones(2)), ("b", np.ones(2))),
         fixed=("named",),
     ),
-    "labs.common.validate.size": lambda: call(
+    "labs.common.validate_values.size": lambda: call(
         name="value", value=3, maximum=10, fixed=(*VALIDATOR_OPTIONS, "why")
     ),
-    "labs.common.validate.power_of_two": lambda: call(
+    "labs.common.validate_values.power_of_two": lambda: call(
         name="value", value=64, maximum=128, fixed=(*VALIDATOR_OPTIONS, "why")
     ),
-    "labs.common.validate.text": lambda: call(name="value", value="abc", fixed=("name",)),
+    "labs.common.validate_values.text": lambda: call(name="value", value="abc", fixed=("name",)),
 }
 
 ACCEPTED = {
@@ -257,12 +265,12 @@ ACCEPTED = {
         "decoding no ids is the empty string, as for Python's own str.join"
     ),
     **{
-        ("labs.common.exercises.Case", "args", m): (
+        ("labs.common.exercise_cases.Case", "args", m): (
             "args are whatever the exercise passes to the student's function: any values"
         )
         for m in ("sequence-empty", "sequence-nan", "sequence-string")
     },
-    ("labs.common.exercises.CheckReport", "total_cases", "huge-int"): (
+    ("labs.common.exercise_cases.CheckReport", "total_cases", "huge-int"): (
         "a count in a record: it allocates nothing and loops over nothing"
     ),
     **{
@@ -278,31 +286,31 @@ ACCEPTED = {
         "NumPy's default_rng takes any non-negative integer seed"
     ),
     **{
-        ("labs.common.validate.instance", "value", m): (
+        ("labs.common.validate_values.instance", "value", m): (
             "instance checks the type only, and these are ints (bool is an int subclass)"
         )
         for m in ("bool-for-int", "huge-int", "negative-int")
     },
-    ("labs.common.validate.integer", "value", "huge-int"): (
+    ("labs.common.validate_values.integer", "value", "huge-int"): (
         "with no maximum given, a huge int is a valid int"
     ),
-    ("labs.common.validate.torch_device_arg", "device", "none"): (
+    ("labs.common.validate_arrays.torch_device_arg", "device", "none"): (
         "None means the default device (the CPU unless the caller says otherwise)"
     ),
     **{
-        ("labs.common.validate.divisible", parameter, m): (
+        ("labs.common.validate_values.divisible", parameter, m): (
             "divisibility is all it checks: the caller bounds the sizes (and 8 divides these)"
         )
         for parameter, m in (("value", "huge-int"), ("value", "negative-int"))
     },
     **{
-        ("labs.common.validate.finite_result", "value", m): (
+        ("labs.common.validate_results.finite_result", "value", m): (
             "a result of any kind passes through: only the floats in it are judged, and these "
             "hold no NaN or inf"
         )
         for m in ("none", "object", "array-empty", "array-int-dtype", "array-complex")
     },
-    ("labs.common.validate.read_only", "mapping", "dict-empty"): (
+    ("labs.common.validate_values.read_only", "mapping", "dict-empty"): (
         "an empty registry is still a mapping to protect"
     ),
 }

@@ -426,12 +426,16 @@ EXAMPLES = {
     ),
     f"{SCALING}.jax.train_run": lambda: call(**_run_kwargs()),
     f"{SCALING}.jax.train_sweep": lambda: call(**_sweep_kwargs()),
-    # exercises.py: a check takes whatever the student wrote; tests/common attacks `fn`.
-    f"{SCALING}.exercises.check_compute_optimal_split": lambda: call(fn=_split, fixed=("fn",)),
-    f"{SCALING}.exercises.check_robust_exponent": lambda: call(fn=_robust, fixed=("fn",)),
-    f"{SCALING}.exercises.check_predict_n_opt": lambda: call(fn=_profiles, fixed=("fn",)),
-    f"{SCALING}.exercises.check_plan_pilot_runs": lambda: call(fn=_pilot, fixed=("fn",)),
-    f"{SCALING}.exercises.PilotLab": lambda: call(law=_law(), budget=1e21, noise=0.001, seed=0),
+    # exercises_*.py: a check takes whatever the student wrote; tests/common attacks `fn`.
+    f"{SCALING}.exercises_allocation.check_compute_optimal_split": lambda: call(
+        fn=_split, fixed=("fn",)
+    ),
+    f"{SCALING}.exercises_robust.check_robust_exponent": lambda: call(fn=_robust, fixed=("fn",)),
+    f"{SCALING}.exercises_profiles.check_predict_n_opt": lambda: call(fn=_profiles, fixed=("fn",)),
+    f"{SCALING}.exercises_pilot.check_plan_pilot_runs": lambda: call(fn=_pilot, fixed=("fn",)),
+    f"{SCALING}.exercises_pilot.PilotLab": lambda: call(
+        law=_law(), budget=1e21, noise=0.001, seed=0
+    ),
     # widgets.py
     f"{SCALING}.widgets.allocation_table": lambda: call(C=1e22, laws=_laws()),
     f"{SCALING}.widgets.plot_isoflop": lambda: call(C=1e22, laws=_laws()),
@@ -475,7 +479,7 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
             "fitting.bootstrap_chinchilla",
             "pilot_bootstrap.pilot_replicate",
             "checks.check_sweep_args",
-            "exercises.PilotLab",
+            "exercises_pilot.PilotLab",
             "torch.train_run",
             "torch.train_sweep",
             "jax.train_run",

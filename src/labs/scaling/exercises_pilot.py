@@ -1,0 +1,194 @@
+"""Exercise 1.1, spend a pilot budget: predict N_opt at a large budget from runs on a hidden law.
+
+`PilotLab` "trains" models on a law the student does not see and charges each run 6 N D FLOPs
+from a budget; the answer is scored against the law's true N_opt (`_true_n_opt`), within 40%,
+and a miss is reported with its side and its size (`_check_prediction`, which the IsoFLOP-profile
+exercise 1.3 uses too). `_draw_pilot_law` draws the laws the chapter measures a plan on and the
+hidden cases grade with. Taught in chapter 1, "Exercise 1.1: spend a pilot budget".
+`labs.scaling.exercises` re-exports these names.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from labs.common.exercises import FAILED, Case, CheckReport, Exercise, check
+from labs.common.validate import instance, integer, real_number
+from labs.scaling.exercises_allocation import _true_n_opt
+from labs.scaling.laws import ChinchillaParams
+
+
+class PilotLab:
+    """A lab with a pilot budget: `lab(N, D)` "trains" a model of N parameters on D tokens and
+    returns its final loss, drawn from a law the student does not see, with run-to-run noise.
+
+    Each run costs C = 6 N D FLOPs from `budget`; a run that would overspend is refused (a
+    RuntimeError, and nothing is charged). `lab.spent` and `lab.remaining` say where you stand;
+    `lab.log` lists the runs made, as (N, D, loss).
+    """
+
+    def __init__(self, law: ChinchillaParams, budget: float, *, noise: float, seed: int):
+        self._law = instance("law", law, ChinchillaParams)
+        self.budget = real_number("budget", budget, positive=True)
+        self._noise = real_number("noise", noise, minimum=0.0, maximum=1.0)
+        self._rng = np.random.default_rng(integer("seed", seed, minimum=0))
+        self.spent = 0.0
+        self.log: list[tuple[float, float, float]] = []
+
+    @property
+    def remaining(self) -> float:
+        return self.budget - self.spent
+
+    def __call__(self, N: float, D: float) -> float:
+        N, D = float(N), float(D)
+        if not (np.isfinite(N) and np.isfinite(D) and N >= 1 and D >= 1):
+            raise ValueError(f"N and D must be finite counts >= 1, got N={N:g}, D={D:g}")
+        cost = 6.0 * N * D
+        if cost > self.remaining * (1 + 1e-9):
+            raise RuntimeError(
+                f"a run of N={N:.3g}, D={D:.3g} costs {cost:.3g} FLOPs, more than the "
+                f"{self.remaining:.3g} left of the {self.budget:.3g} pilot budget"
+            )
+        self.spent += cost
+        p = self._law
+        loss = (p.E + p.A / N**p.alpha + p.B / D**p.beta) * np.exp(
+            self._noise * self._rng.standard_normal()
+        )
+        self.log.append((N, D, float(loss)))
+        return float(loss)
+
+
+# Hidden laws of the public cases, chosen so that Chinchilla's "20 tokens per parameter" misses
+# both by a factor of 3 or more (tests/scaling/test_exercises_and_widgets.py): one law wants
+# more data than Chinchilla's, one a larger model. Run-to-run noise of 0.1% in the loss.
+_LAB_LAWS = (
+    ChinchillaParams(E=1.8, A=400.0, B=1500.0, alpha=0.33, beta=0.38),
+    ChinchillaParams(E=1.7, A=800.0, B=900.0, alpha=0.38, beta=0.30),
+)
+_PILOT_BUDGET, _TARGET_C, _LAB_NOISE, _LAB_RTOL = 1e21, 1e24, 0.001, 0.4
+
+
+def _draw_pilot_law(seed: int) -> ChinchillaParams:
+    """A law drawn at random for a pilot lab, never printed: E from 1.5 to 2, A and B from 200 to
+    3,000 (uniform in log), alpha and beta from 0.28 to 0.42; redrawn until Chinchilla's 20 tokens
+    per parameter misses its N_opt at 1e24 FLOPs by a factor of 1.5 to 4 (a plan must measure)
+    and its N_opt at 1e20 FLOPs by less than 2.5 (the pilot budget can bracket it).
+
+    Chapter 1 measures a plan on one such law after Exercise 1.1; the hidden cases draw theirs with
+    other seeds (tests/grading/hidden/scaling.py), so neither is shown in the chapter.
+    """
+    rng = np.random.default_rng(integer("seed", seed, minimum=0))
+    while True:
+        log_a, log_b = rng.uniform(np.log(200.0), np.log(3000.0), size=2)
+        alpha, beta = rng.uniform(0.28, 0.42, size=2)
+        law = ChinchillaParams(
+            E=float(rng.uniform(1.5, 2.0)),
+            A=float(np.exp(log_a)),
+            B=float(np.exp(log_b)),
+            alpha=float(alpha),
+            beta=float(beta),
+        )
+        miss = abs(np.log((_TARGET_C / 120) ** 0.5 / _true_n_opt(_TARGET_C, law)))
+        bracket = abs(np.log((1e20 / 120) ** 0.5 / _true_n_opt(1e20, law)))
+        if np.log(1.5) < miss < np.log(4.0) and bracket < np.log(2.5):
+            return law
+
+
+def _rule_of_thumb(target_C: float) -> float:
+    """N at 20 tokens per parameter: 6 N (20 N) = C."""
+    return (target_C / 120) ** 0.5
+
+
+_RULE_OF_THUMB_MISTAKE = (
+    "your N_opt is within 40% of Chinchilla's 20 tokens per parameter, (target_C / 120)^0.5. "
+    "This lab's law is not Chinchilla's: the rule misses its optimum by a factor of 3 or more. "
+    "Measure the law with the pilot budget instead of assuming it."
+)
+
+PILOT_BUDGET = Exercise(
+    name="plan_pilot_runs",
+    signature="plan_pilot_runs(lab: PilotLab, target_C: float) -> float",
+    cases=tuple(
+        Case(
+            (PilotLab(law, _PILOT_BUDGET, noise=_LAB_NOISE, seed=seed), _TARGET_C),
+            _true_n_opt(_TARGET_C, law),
+            f"{name}: a {_PILOT_BUDGET:.0e}-FLOP pilot budget, predict N_opt at "
+            f"{_TARGET_C:.0e} FLOPs",
+            "your prediction is off by more than 40%. Spend the budget on a few IsoFLOP "
+            "profiles (5-9 sizes each, around the size you expect to be optimal, at the largest "
+            "budgets you can afford: extrapolating over fewer decades is safer), fit a parabola "
+            "in log N to each, and a power law through the vertices; or fit eq. 2 to all runs.",
+            rtol=_LAB_RTOL,
+            mistakes=((_rule_of_thumb(_TARGET_C), _RULE_OF_THUMB_MISTAKE),),
+        )
+        for name, law, seed in (
+            ("a law that wants more data than Chinchilla's", _LAB_LAWS[0], 0),
+            ("a law that wants a larger model", _LAB_LAWS[1], 1),
+        )
+    ),
+    time_limit_s=60.0,
+)
+
+
+def _how_far(answer, case: Case, anchor_C: float) -> str | None:
+    """Which way a predicted N_opt missed `case.expected`, by what factor, and the error in the
+    exponent a that the miss amounts to over the decades from `anchor_C` (the largest compute the
+    answer could measure) to the target. None when `answer` is not one positive finite number."""
+    if isinstance(answer, (bool, np.bool_, str, bytes)):
+        return None
+    try:
+        value = float(np.asarray(answer, dtype=np.float64))
+        target_C = float(case.args[1])
+    except (TypeError, ValueError, OverflowError, IndexError):
+        return None
+    if not (np.isfinite(value) and value > 0 and target_C > anchor_C > 0):
+        return None
+    ratio = value / float(case.expected)
+    decades = np.log10(target_C / anchor_C)
+    side = (
+        "too large: the run would be a larger model on too few tokens"
+        if ratio > 1
+        else "too small: the run would be a smaller model on too many tokens"
+    )
+    return (
+        f"how far: your N_opt is {ratio:.3g} times the true optimum, {side}. If your fit is right "
+        f"at {anchor_C:.0e} FLOPs, that is an exponent a (N_opt ~ C^a) off by "
+        f"{np.log10(ratio) / decades:+.3f} over the {decades:.3g} decades up to target_C."
+    )
+
+
+def _check_prediction(fn, exercise: Exercise, anchor) -> CheckReport:
+    """`check(fn, exercise)`, and where a case fails on a number, a line saying how far it missed
+    (`_how_far`; `anchor(case)` gives the compute the answer's fit could reach)."""
+    if not callable(fn):
+        return check(fn, exercise)
+    answers: list = []
+
+    def recorded(*args, **kwargs):
+        value = fn(*args, **kwargs)
+        answers.append(value)
+        return value
+
+    try:
+        recorded.__name__ = str(getattr(fn, "__name__", exercise.name))
+    except BaseException:  # noqa: BLE001 - a hostile __name__ must not escape
+        recorded.__name__ = exercise.name
+    report = check(recorded, exercise)
+    failed_at = report.passed_cases
+    if report.status != FAILED or len(answers) != failed_at + 1:  # raised, timed out or passed
+        return report
+    try:
+        case = exercise.fresh_cases()[failed_at]
+        line = _how_far(answers[failed_at], case, anchor(case))
+    except BaseException:  # noqa: BLE001 - the report stands without the line
+        return report
+    if line:
+        at = next((i + 1 for i, d in enumerate(report.details) if d.startswith("  call:")), 1)
+        report.details.insert(at, line)
+    return report
+
+
+def check_plan_pilot_runs(fn) -> CheckReport:
+    """Run the public cases of the pilot-budget exercise against `fn` (scored against the hidden
+    law's true N_opt, within 40%). A miss is reported with its side and its size."""
+    return _check_prediction(fn, PILOT_BUDGET, lambda case: case.args[0].budget)

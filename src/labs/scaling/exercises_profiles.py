@@ -1,0 +1,117 @@
+"""Exercise 1.3, fit a power law: N_opt at a target budget from IsoFLOP profiles, some unbracketed.
+
+Each case's profiles are drawn from a law with its own true N_opt; in some, the largest or the
+smallest profiles were planned off the optimum, so their parabola's vertex lies outside the sizes
+they tried. The answer is scored against the true N_opt within 30%, and an answer that keeps
+every vertex (Approach 2 applied blindly, `_every_vertex_fit`) is told so. Taught in chapter 1,
+"Exercise 1.3: fit a power law". `labs.scaling.exercises` re-exports these names.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from labs.common.exercises import Case, CheckReport, Exercise
+from labs.scaling.exercises_allocation import _true_n_opt
+from labs.scaling.exercises_pilot import _LAB_LAWS, _TARGET_C, _check_prediction
+from labs.scaling.laws import ChinchillaParams
+
+
+def _isoflop_profiles(law: ChinchillaParams, budgets, outside, seed: int, noise: float = 0.001):
+    """IsoFLOP profiles of 7 sizes over a factor of 10 at each budget: centred on the law's own
+    N_opt, or, where `outside` is +1 (-1), all 2.5 to 25 times above (below) it, so the profile
+    does not bracket its minimum. Losses from the law with `noise` run-to-run scatter."""
+    rng = np.random.default_rng(seed)
+    profiles = []
+    for budget, side in zip(budgets, outside, strict=True):
+        centre = _true_n_opt(budget, law) * (10**0.9) ** side  # 10**0.9 ~ 8: 2.5 to 25 times off
+        n = centre * np.logspace(-0.5, 0.5, 7)
+        d = budget / (6 * n)
+        loss = (law.E + law.A / n**law.alpha + law.B / d**law.beta) * np.exp(
+            noise * rng.standard_normal(7)
+        )
+        profiles.append((float(budget), n, loss))
+    return tuple(profiles)
+
+
+def _every_vertex_fit(profiles, target_C: float) -> tuple[float, bool]:
+    """Approach 2 applied blindly: a parabola in log N through each profile, a power law through
+    all the vertices. Returns its N_opt at target_C and whether some vertex lies outside the
+    sizes its profile tried."""
+    log_c, log_v, outside = [], [], False
+    for budget, sizes, losses in profiles:
+        curve, slope, _ = np.polyfit(np.log(sizes), losses, 2)
+        vertex = -slope / (2 * curve)
+        outside |= not np.log(sizes).min() <= vertex <= np.log(sizes).max()
+        log_c.append(np.log(budget))
+        log_v.append(vertex)
+    p, log_k = np.polyfit(log_c, log_v, 1)
+    return float(np.exp(log_k + p * np.log(target_C))), bool(outside)
+
+
+def _profiles_case(law, outside, seed, label, hint):
+    budgets = np.geomspace(1e18, 1e21, len(outside))
+    profiles = _isoflop_profiles(law, budgets, outside, seed)
+    blind, unbracketed = _every_vertex_fit(profiles, _TARGET_C)
+    mistakes = (
+        (
+            (
+                blind,
+                "your N_opt is within 30% of what a power law through every vertex gives: "
+                "a profile whose vertex lies outside the sizes it tried is kept.",
+            ),
+        )
+        if unbracketed
+        else ()
+    )
+    return Case(
+        (profiles, _TARGET_C),
+        _true_n_opt(_TARGET_C, law),
+        label,
+        hint,
+        rtol=0.3,
+        mistakes=mistakes,
+    )
+
+
+_PROFILES_HINT = (
+    "a profile whose parabola has its vertex outside the sizes it tried did not bracket its "
+    "minimum: its vertex is an extrapolation, and the largest budgets weigh most on the exponent."
+)
+
+N_OPT_FROM_PROFILES = Exercise(
+    name="predict_n_opt",
+    signature="predict_n_opt(profiles: tuple, target_C: float) -> float",
+    cases=(
+        _profiles_case(
+            _LAB_LAWS[0],
+            (0, 0, 0, 0, 1, 1),
+            0,
+            "six profiles, the two largest planned too large",
+            "your N_opt is off by more than 30%: " + _PROFILES_HINT,
+        ),
+        _profiles_case(
+            _LAB_LAWS[1],
+            (-1, -1, 0, 0, 0, 0),
+            1,
+            "six profiles, the two smallest planned too small",
+            "your N_opt is off by more than 30%: " + _PROFILES_HINT,
+        ),
+        _profiles_case(
+            ChinchillaParams(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28),
+            (0, 0, 0, 0, 0, 0),
+            2,
+            "six profiles, every one bracketing its minimum",
+            "with every vertex inside its profile, a parabola per profile and a power law "
+            "through the vertices is all it takes.",
+        ),
+    ),
+)
+
+
+def check_predict_n_opt(fn) -> CheckReport:
+    """Run the public cases of the IsoFLOP-profile exercise against `fn` (scored against the
+    law's true N_opt at target_C, within 30%)."""
+    return _check_prediction(
+        fn, N_OPT_FROM_PROFILES, lambda case: max(float(c) for c, _, _ in case.args[0])
+    )
