@@ -232,13 +232,16 @@ EXAMPLES = {
         entropy_first=_corpus().entropy_first,
     ),  # fmt: skip
     f"{SCALING}.config.param_shapes": lambda: call(config=_config()),
-    # checks.py: the chapter's own checks are public too. `name` is the caller's label for the
-    # message, not data, so the walker leaves it alone.
-    f"{SCALING}.checks.positive_array": lambda: call(
+    # fit_checks.py, sweep_checks.py (re-exported by checks.py): the chapter's own checks are
+    # public too. `name` is the caller's label for the message, not data, so the walker leaves it
+    # alone.
+    f"{SCALING}.fit_checks.positive_array": lambda: call(
         name="value", value=np.array([1.0, 2.0]), fixed=("name",)
     ),
-    f"{SCALING}.checks.same_length": lambda: call(N=np.array([1.0, 2.0]), D=np.array([3.0, 4.0])),
-    f"{SCALING}.checks.check_sweep_args": lambda: call(**_run_kwargs()),
+    f"{SCALING}.fit_checks.same_length": lambda: call(
+        N=np.array([1.0, 2.0]), D=np.array([3.0, 4.0])
+    ),
+    f"{SCALING}.sweep_checks.check_sweep_args": lambda: call(**_run_kwargs()),
     # laws.py
     f"{SCALING}.laws.chinchilla_loss": lambda: call(N=1e9, D=2e10, params=_law()),
     f"{SCALING}.laws.training_flops": lambda: call(N=1e9, D=2e10),
@@ -478,7 +481,7 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
             "lm.batch_starts",
             "fitting.bootstrap_chinchilla",
             "pilot_bootstrap.pilot_replicate",
-            "checks.check_sweep_args",
+            "sweep_checks.check_sweep_args",
             "exercises_pilot.PilotLab",
             "torch.train_run",
             "torch.train_sweep",
@@ -489,7 +492,7 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
     **{
         (f"{SCALING}.{key}", parameter, "array-int-dtype"): _COUNTS
         for key, parameter in (
-            ("checks.positive_array", "value"),
+            ("fit_checks.positive_array", "value"),
             ("fitting.fit_chinchilla", "N"),
             ("fitting.fit_chinchilla", "D"),
             ("fitting.chinchilla_residuals", "N"),
@@ -511,14 +514,14 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
         )
     },
     **{
-        (f"{SCALING}.checks.same_length", parameter, mutation): (
+        (f"{SCALING}.fit_checks.same_length", parameter, mutation): (
             "same_length compares lengths only; its callers check the values first"
         )
         for parameter in ("N", "D")
         for mutation in ("array-nan", "array-inf", "array-int-dtype", "array-complex")
     },
     **{
-        (f"{SCALING}.checks.check_sweep_args", parameter, "none"): (
+        (f"{SCALING}.sweep_checks.check_sweep_args", parameter, "none"): (
             "None asks for the default, as in train_run (the run's length, the last step)"
         )
         for parameter in ("schedule_steps", "eval_at")

@@ -62,14 +62,21 @@ def test_the_summaries_follow_from_the_curves(rate):
 
 @pytest.mark.parametrize(
     ("seed", "rate"),
-    [(0, OTHER_RATES[0]), (4, OTHER_RATES[0]), (8, SETTINGS["peak_lr"]), (11, OTHER_RATES[1])],
+    [
+        (0, OTHER_RATES[0]),
+        (4, OTHER_RATES[0]),
+        (8, SETTINGS["peak_lr"]),
+        (11, OTHER_RATES[1]),
+        (12, OTHER_RATES[1]),
+    ],
 )
 def test_one_run_of_a_seed_retrains_to_the_committed_curve(seed, rate):
     """Width 4, 200 steps, retrained here (about a second each on an idle core): at peak_lr 0.01
     seed 0 from the first command and seed 4 from the one that appended seeds 4-7 (`--first-seed
     4`); at the chapter's 0.03 seed 8, from the command that appended seeds 8-11; at 0.1 seed 11,
-    from the command that appended seeds 5-11. The appended seeds are the same runs a single
-    command would train."""
+    from the command that appended seeds 5-11; and seed 12 at 0.1, the first seed of the
+    pre-registered replication. The appended seeds are the same runs a single command would
+    train."""
     from labs.scaling import TinyLMConfig
     from labs.scaling.lm import make_corpus
     from labs.scaling.torch import train_run
@@ -89,8 +96,8 @@ def test_one_run_of_a_seed_retrains_to_the_committed_curve(seed, rate):
 
 def test_the_lr001_file_was_extended_to_twelve_seeds():
     record = load_envelope_curves(peak_lr=OTHER_RATES[0])
-    assert record["seeds"] == list(range(12)) and len(record["summaries"]) == 12
-    four, eight = record["meta"]["extended"]
+    assert record["seeds"][:12] == list(range(12)) and len(record["summaries"]) >= 12
+    four, eight, *_ = record["meta"]["extended"]  # then the replication's seeds, one at a time
     for added, first in ((four, 4), (eight, 8)):
         assert f"--first-seed {first}" in added["command"] and "--peak-lr 0.01" in added["command"]
         assert added["seeds"] == list(range(first, first + 4))
@@ -102,25 +109,25 @@ def test_the_lr01_file_was_extended_to_the_same_twelve_seeds():
     """Seed 4 alone first (to time one seed before committing to seven), then seeds 5-11: all three
     rates now exist for seeds 0-11, the seeds the chapter's best-rate-per-size envelope reads."""
     record = load_envelope_curves(peak_lr=OTHER_RATES[1])
-    assert record["seeds"] == list(range(12)) and len(record["summaries"]) == 12
-    one, seven = record["meta"]["extended"]
+    assert record["seeds"][:12] == list(range(12)) and len(record["summaries"]) >= 12
+    one, seven, *_ = record["meta"]["extended"]  # then the replication's seeds, one at a time
     for added, first, count in ((one, 4, 1), (seven, 5, 7)):
         assert f"--first-seed {first} --seeds {count}" in added["command"]
         assert "--peak-lr 0.1" in added["command"]
         assert added["seeds"] == list(range(first, first + count))
         assert added["settings"] == record["meta"]["settings"]
     assert "--first-seed" not in record["meta"]["command"]  # seeds 0-3 keep their own record
-    assert [row["seed"] for row in record["summaries"]] == list(range(12))
+    assert [row["seed"] for row in record["summaries"]][:12] == list(range(12))
 
 
 def test_the_chapters_file_was_extended_to_the_same_twelve_seeds():
     """Seeds 8-11 at 0.03 were appended so that the rate comparison stays paired seed by seed."""
     record, low = load_envelope_curves(), load_envelope_curves(peak_lr=OTHER_RATES[0])
-    assert record["seeds"] == low["seeds"] == list(range(12))
-    [added] = record["meta"]["extended"]
+    assert record["seeds"] == low["seeds"] and record["seeds"][:12] == list(range(12))
+    added, *_ = record["meta"]["extended"]  # then the replication's seeds, one at a time
     assert "--first-seed 8" in added["command"] and "--peak-lr" not in added["command"]
     assert added["seeds"] == [8, 9, 10, 11] and added["settings"] == record["meta"]["settings"]
-    assert [row["seed"] for row in record["summaries"]] == list(range(12))
+    assert [row["seed"] for row in record["summaries"]] == record["seeds"]
 
 
 def _split(record, at, end):
@@ -202,7 +209,7 @@ def test_first_seed_bad_input_stops_before_training(tmp_path, capsys):
 def test_summaries_of_the_chapters_file_match_the_chapter():
     # the range of a over seeds 0-7 at peak_lr 0.03, the seeds approach 1 reads in the chapter
     a = np.array([row["a"] for row in summarize_envelopes(load_envelope_curves())])
-    assert len(a) == 12 and 0.41 < a[:8].min() < 0.43 and 0.55 < a[:8].max() < 0.57
+    assert len(a) >= 12 and 0.41 < a[:8].min() < 0.43 and 0.55 < a[:8].max() < 0.57
 
 
 def test_bad_input_names_the_parameter():
@@ -259,3 +266,29 @@ def test_first_seed_appends_what_one_longer_run_would_write(tmp_path, monkeypatc
     }
     assert merged["meta"]["extended"][0]["seeds"] == [2, 3]
     assert merged["curves"][2] != merged["curves"][1]  # the stand-in differs from seed to seed
+
+
+def test_the_replication_seeds_follow_the_preregistration():
+    """The fresh seeds of the pre-registered replication (data/PREREGISTRATION_best_rate.md): each
+    appended to all three files by its own one-seed command, after the rule was committed
+    (2026-12-05, 14:19 UTC), from seed 12 on; the summaries of seeds 0 and 11 still follow from
+    their curves (the chapter's 12-seed asserts check that seeds 0-11 did not change)."""
+    from importlib import resources
+
+    text = (resources.files("labs.scaling") / "data" / "PREREGISTRATION_best_rate.md").read_text()
+    assert "12, 13, 14, 15 and 16" in text and "at least 4 of the 5" in text
+    records = [load_envelope_curves()] + [load_envelope_curves(peak_lr=r) for r in OTHER_RATES]
+    fresh = [e for e in records[0]["meta"]["extended"] if e["seeds"][0] >= 12]
+    assert 3 <= len(fresh) <= 5  # the rule needs 3 seeds or more; 5 were pre-registered
+    for record in records:
+        added = [e for e in record["meta"]["extended"] if e["seeds"][0] >= 12]
+        assert [e["seeds"] for e in added] == [[12 + i] for i in range(len(fresh))]
+        assert record["seeds"] == list(range(12 + len(fresh)))
+        for e in added:
+            assert f"--first-seed {e['seeds'][0]} --seeds 1" in e["command"]
+            assert e["settings"] == record["meta"]["settings"] and e["date"] >= "2026-12-05T14:19"
+        summaries = summarize_envelopes(
+            {**record, "seeds": [0, 11], "curves": [record["curves"][0], record["curves"][11]]}
+        )
+        for row in summaries:
+            assert row["a"] == pytest.approx(record["summaries"][row["seed"]]["a"], rel=1e-9)

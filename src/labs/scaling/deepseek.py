@@ -18,7 +18,7 @@ from jaxtyping import Float
 
 from labs.common.facts import fact
 from labs.common.validate import integer, size
-from labs.scaling.checks import positive_array
+from labs.scaling.fit_checks import positive_array
 
 __all__ = [
     "deepseek_allocation",

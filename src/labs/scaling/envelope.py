@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from labs.common.validate import integer
-from labs.scaling.checks import positive_array
+from labs.scaling.fit_checks import positive_array
 
 __all__ = ["envelope_optimal"]  # Envelope is its result, made only there
 

@@ -26,7 +26,8 @@ from threadpoolctl import ThreadpoolController
 
 from labs.common.facts import fact
 from labs.common.validate import array, integer, real_number, size
-from labs.scaling.checks import (
+from labs.scaling.config import ChinchillaParams
+from labs.scaling.fit_checks import (
     MAX_RESAMPLES,
     MAX_STARTS,
     budget_list,
@@ -38,7 +39,6 @@ from labs.scaling.checks import (
     positive_array,
     same_length,
 )
-from labs.scaling.config import ChinchillaParams
 from labs.scaling.laws import _chinchilla_loss
 
 __all__ = [

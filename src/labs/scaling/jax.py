@@ -20,10 +20,10 @@ import optax
 from jaxtyping import Float, Int
 
 from labs.common.validate import finite_loss
-from labs.scaling.checks import check_params, check_sweep_args, check_targets, check_tokens
 from labs.scaling.config import MarkovCorpus, TinyLMConfig
 from labs.scaling.lm import _batch_starts, _init_params, _windows, lr_schedule
 from labs.scaling.sweep import SweepResult, sweep_plan
+from labs.scaling.sweep_checks import check_params, check_sweep_args, check_targets, check_tokens
 
 __all__ = ["forward", "loss_fn", "train_run", "train_sweep"]
 

@@ -22,8 +22,8 @@ from jaxtyping import Float
 
 from labs.common.facts import fact
 from labs.common.validate import finite_result, integer
-from labs.scaling.checks import broadcast, check_law, positive_array, same_length
 from labs.scaling.config import ChinchillaParams, KaplanExponents
+from labs.scaling.fit_checks import broadcast, check_law, positive_array, same_length
 
 __all__ = [
     "HOFFMANN_2022",

@@ -21,15 +21,15 @@ import numpy as np
 from jaxtyping import Float, Int
 
 from labs.common.validate import integer
-from labs.scaling.checks import (
+from labs.scaling.config import MarkovCorpus, TinyLMConfig
+from labs.scaling.reference import reference_logits, reference_loss
+from labs.scaling.sweep_checks import (
     check_batch_args,
     check_config,
     check_corpus_args,
     check_schedule_args,
     check_windows,
 )
-from labs.scaling.config import MarkovCorpus, TinyLMConfig
-from labs.scaling.reference import reference_logits, reference_loss
 
 __all__ = [
     "MarkovCorpus",

@@ -40,7 +40,7 @@ import scipy
 from labs.common.facts import fact
 from labs.common.runtime import provenance, read_results
 from labs.common.validate import integer, real_number
-from labs.scaling.checks import check_extrapolation_args
+from labs.scaling.fit_checks import check_extrapolation_args
 from labs.scaling.fitting import _fit_chinchilla
 from labs.scaling.laws import (
     _chinchilla_loss,

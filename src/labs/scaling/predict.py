@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from labs.scaling.checks import check_extrapolation_args, check_study
+from labs.scaling.fit_checks import check_extrapolation_args, check_study
 from labs.scaling.fitting import ChinchillaFit, _fit_chinchilla
 from labs.scaling.laws import _chinchilla_loss, _compute_optimal, _training_flops
 

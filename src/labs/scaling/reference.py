@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 from jaxtyping import Float, Int
 
-from labs.scaling.checks import check_params, check_targets, check_tokens
 from labs.scaling.config import TinyLMConfig
+from labs.scaling.sweep_checks import check_params, check_targets, check_tokens
 
 __all__ = ["reference_logits", "reference_loss"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from labs.scaling.checks import check_sensitivity_args
+from labs.scaling.fit_checks import check_sensitivity_args
 from labs.scaling.fitting import _fit_chinchilla, _isoflop_minima
 from labs.scaling.laws import _compute_optimal, _training_flops
 

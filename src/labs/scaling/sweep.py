@@ -11,9 +11,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from labs.scaling.checks import check_plan, check_plan_args, check_sweep_args, check_sweep_result
 from labs.scaling.config import MarkovCorpus, TinyLMConfig
 from labs.scaling.lm import _count_params
+from labs.scaling.sweep_checks import (
+    check_plan,
+    check_plan_args,
+    check_sweep_args,
+    check_sweep_result,
+)
 
 __all__ = ["SweepPlan", "SweepResult", "check_sweep_args", "sweep_plan"]
 

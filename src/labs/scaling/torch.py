@@ -18,16 +18,16 @@ from jaxtyping import Float, Int
 from torch import nn
 
 from labs.common.validate import finite_loss
-from labs.scaling.checks import (
+from labs.scaling.config import MarkovCorpus, TinyLMConfig
+from labs.scaling.lm import _batch_starts, _init_params, _windows, lr_schedule
+from labs.scaling.sweep import SweepResult, sweep_plan
+from labs.scaling.sweep_checks import (
     check_config,
     check_device,
     check_params,
     check_sweep_args,
     check_tokens,
 )
-from labs.scaling.config import MarkovCorpus, TinyLMConfig
-from labs.scaling.lm import _batch_starts, _init_params, _windows, lr_schedule
-from labs.scaling.sweep import SweepResult, sweep_plan
 
 __all__ = ["TinyLM", "train_run", "train_sweep"]
 
