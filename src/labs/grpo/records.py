@@ -44,6 +44,7 @@ _FILES = {
     "ppo_kl_loss": "ppo_kl_loss.json",  # PPO with its KL penalty in the loss, `--task ppo_kl_loss`
     "grpo_kl_reward": "grpo_kl_reward.json",  # GRPO with its KL in the reward, the mirror
     "grpo_kl_cross": "grpo_kl_cross.json",  # k1 / k3 in the reward, k3 in the loss: seeds 8-14
+    "kl_spike": "kl_spike_seed11.json",  # seed 11's in-reward runs again, per step, `kl_spikes`
 }
 PPO_LR_SCALES = (1 / 3, 1.0, 3.0)  # times GRPO's learning rate, BASE["lr"]
 PPO_CRITIC_LRS = (1e-3, 3e-3)  # PPOConfig's default first
@@ -60,7 +61,9 @@ def load_sweep(path: str | Path | None = None, *, task: str = "addition") -> dic
     `ppo_kl_loss.json`, "grpo_kl_reward": GRPO with the KL penalty in the reward beside the
     unchanged GRPO, on those seeds `grpo_kl_reward.json`, with the runs `labs.grpo.kl_placement`
     added to it: the std arms and the k3 cross arm), "grpo_kl_cross": the three arms of the cross
-    question on seeds 8-14 `grpo_kl_cross.json`, or those at `path`."""
+    question on seeds 8-14 `grpo_kl_cross.json`, "kl_spike": seed 11's two in-reward runs of
+    that file again with a per-step look at their KL (`labs.grpo.kl_spikes`)
+    `kl_spike_seed11.json`, or those at `path`."""
     task = one_of("task", task, tuple(_FILES))
     name = _FILES[task]
     return read_results("labs.grpo", name, path)
