@@ -118,6 +118,9 @@ EXAMPLES = {
     ),
     # A check takes whatever the student wrote: test_exercises_hostile.py attacks `fn`.
     "labs.common.exercises.check": lambda: call(fn=_square, exercise=SQUARE, fixed=("fn",)),
+    # time_limit only builds the context manager: nothing is armed until the `with` enters it.
+    "labs.common.exercise_limit.time_limit": lambda: call(seconds=1.0, what="square(x)"),
+    "labs.common.exercise_limit.can_limit_time": lambda: call(),
     # compare reads the student's answer (`got`) and the case's `expected`: anything goes there.
     "labs.common.exercise_compare.compare": lambda: call(
         got=4.0, expected=4.0, rtol=1e-6, atol=1e-9, fixed=("got", "expected")

@@ -317,7 +317,7 @@ EXAMPLES = {
         format_weight=0.1,
         seed=0,
     ),  # fmt: skip
-    "labs.grpo.training.measure_step": _measure_step,
+    "labs.grpo.step_cost.measure_step": _measure_step,
     "labs.grpo.evaluation.evaluate_at_k": lambda: call(
         policy=_policy(),
         task=_task(),
@@ -402,7 +402,7 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
             "labs.grpo.jax.grpo_loss",
         )
     },
-    ("labs.grpo.training.measure_step", "activation_bytes", "huge-int"): (
+    ("labs.grpo.step_cost.measure_step", "activation_bytes", "huge-int"): (
         "a byte count someone measured: 10^15 bytes is large but a valid number to report"
     ),
 }

@@ -30,15 +30,12 @@ The parts live in modules by idea, and every public name is re-exported here, wh
 import it from: `labs.common.exercise_cases` (`Case`, `Exercise`, `CheckReport`),
 `labs.common.exercise_compare` (reading and comparing answers) and
 `labs.common.exercise_diagnosis` (naming a mistake). This module runs the student's function
-under a time limit and writes the report. Every chapter's exercise sections ("Exercise N.k: ...")
-teach through it.
+under a time limit (`labs.common.exercise_limit.time_limit`, the one the grader uses too) and
+writes the report. Every chapter's exercise sections ("Exercise N.k: ...") teach through it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import sys
 import threading
 import traceback
 from collections.abc import Callable
@@ -59,6 +56,7 @@ from labs.common.exercise_cases import (
 )
 from labs.common.exercise_compare import compare, compare_case
 from labs.common.exercise_diagnosis import _diagnose, diagnose
+from labs.common.exercise_limit import OutOfTime, can_limit_time, time_limit
 
 __all__ = [
     "FAILED",
@@ -67,68 +65,25 @@ __all__ = [
     "Case",
     "CheckReport",
     "Exercise",
+    "OutOfTime",
+    "can_limit_time",
     "check",
     "compare",
     "compare_case",
     "diagnose",
+    "time_limit",
 ]
 
 # --- Running the student's function --------------------------------------------------------------
 
 
-class _OutOfTime(BaseException):
-    """Raised into the student's code when a case runs past its time limit."""
-
-
-@contextlib.contextmanager
-def _alarm(seconds: float):
-    """Stop the code inside after `seconds`, even code that catches every exception.
-
-    The alarm raises `_OutOfTime` where the code is; if the code swallows it and goes on, the
-    alarm also installs a line tracer that raises again on every line it runs, so the exception
-    surfaces at the first line outside the student's `try` (a loop's own `while` line).
-    """
-
-    def tracer(frame, event, arg):
-        if event == "line":
-            raise _OutOfTime
-        return tracer
-
-    def on_alarm(signum, frame):
-        while frame is not None and frame.f_code is not _run.__code__:  # the student's frames
-            frame.f_trace = tracer
-            frame.f_trace_lines = True
-            frame = frame.f_back
-        sys.settrace(tracer)
-        raise _OutOfTime
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    previous_trace = sys.gettrace()
-    signal.setitimer(signal.ITIMER_REAL, seconds, 0.5)  # re-fires if the code swallows it
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        sys.settrace(previous_trace)
-        frame = sys._getframe()
-        while frame is not None:
-            if frame.f_trace is tracer:
-                frame.f_trace = None
-            frame = frame.f_back
-
-
-def _can_interrupt() -> bool:
-    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-
-
 def _run(fn: Callable, args: tuple, kwargs: dict, seconds: float):
     """("returned", value) | ("raised", exception) | ("timeout", None)."""
-    if _can_interrupt():
+    if can_limit_time():
         try:
-            with _alarm(seconds):
+            with time_limit(seconds, what="the student's function"):
                 return "returned", fn(*args, **kwargs)
-        except _OutOfTime:
+        except OutOfTime:
             return "timeout", None
         except BaseException as err:  # noqa: BLE001 - everything the student's code may raise
             return "raised", err

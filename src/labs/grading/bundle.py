@@ -15,7 +15,8 @@ itself: past the test file's `TIME_LIMIT_S` a SIGALRM stops it (even code that c
 exception), the case fails with a message naming the function and the limit, and the exercise's
 remaining cases are not run; `sys.exit()` in the answer fails its case instead of ending otter's
 grading. A top-level cell that never returns is stopped by `labs.grading.otter_plugin`, which
-the bundle's `otter_config.json` loads. The local grader's stand-in functions are bounded by
+the bundle's `otter_config.json` loads. The limit is `labs.common.exercise_limit.time_limit`,
+the one the instant checks use. The local grader's stand-in functions are bounded by
 their sandboxed process (`labs.grading.session`), so `run_case` does not arm the alarm for them.
 
 Described in book/instructors.md, "Grading".
@@ -29,13 +30,10 @@ import io
 import json
 import pickle
 import shutil
-import signal
-import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
+from labs.common.exercise_limit import OutOfTime, can_limit_time, time_limit
 from labs.common.exercises import DEFAULT_TIME_LIMIT_S, Case, compare_case, diagnose
 from labs.common.validate import callable_arg, integer, real_number, text
 from labs.grading.chapters import Chapter, HiddenBank, discover_chapters, load_hidden
@@ -57,64 +55,6 @@ MAX_TIME_LIMIT_S = 3600.0
 _TIMED_OUT: dict[str, float] = {}  # function name -> the limit one of its cases ran past
 
 
-class _OutOfTime(BaseException):
-    """Raised into the student's function when a case runs past its limit (not an Exception,
-    so `except Exception` in the answer does not swallow it)."""
-
-
-def _can_interrupt() -> bool:
-    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-
-
-def _call_limited(fn, args: tuple, kwargs: dict, seconds: float):
-    """("returned", value) | ("raised", exception) | ("timeout", None): `fn` under a SIGALRM.
-
-    If the code swallows the alarm's exception and goes on, the alarm fires again every 0.5 s
-    and sets a line tracer on the student's frames that raises on every line they run, so the
-    exception surfaces at the first line outside the student's `try` (the technique of the
-    instant checks, `labs.common.exercises`).
-    """
-
-    def tracer(frame, event, arg):
-        if event == "line":
-            raise _OutOfTime
-        return tracer
-
-    def on_alarm(signum, frame):
-        while frame is not None and frame.f_code is not _call_limited.__code__:
-            frame.f_trace = tracer
-            frame.f_trace_lines = True
-            frame = frame.f_back
-        sys.settrace(tracer)
-        raise _OutOfTime
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    outer_left, outer_every = signal.getitimer(signal.ITIMER_REAL)  # an alarm set around us
-    started = time.monotonic()
-    previous_trace = sys.gettrace()
-    try:
-        try:
-            signal.setitimer(signal.ITIMER_REAL, seconds, 0.5)
-            return "returned", fn(*args, **kwargs)
-        finally:
-            # Builtins first (no Python frame for the tracer to raise in), then the rest.
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            sys.settrace(previous_trace)
-            frame = sys._getframe()
-            while frame is not None:
-                if frame.f_trace is tracer:
-                    frame.f_trace = None
-                frame = frame.f_back
-            signal.signal(signal.SIGALRM, previous)
-            if outer_left > 0:  # give it back what is left of its time
-                left = max(1e-3, outer_left - (time.monotonic() - started))
-                signal.setitimer(signal.ITIMER_REAL, left, outer_every)
-    except _OutOfTime:
-        return "timeout", None
-    except BaseException as err:  # noqa: BLE001 - everything the student's code may raise
-        return "raised", err
-
-
 def _call(fn, args: tuple, kwargs: dict, name: str, seconds: float | None):
     """The student's answer; CaseFailed for a time-out or an exit, other exceptions as raised."""
     if name in _TIMED_OUT:
@@ -122,7 +62,7 @@ def _call(fn, args: tuple, kwargs: dict, name: str, seconds: float | None):
             f"not run: an earlier case of {name} ran for more than {_TIMED_OUT[name]:g} s"
         )
     bounded_elsewhere = getattr(fn, "labs_sandboxed", False)  # the local grader's stand-in
-    if seconds is None or bounded_elsewhere or not _can_interrupt():
+    if seconds is None or bounded_elsewhere or not can_limit_time():
         try:
             return fn(*args, **kwargs)
         except BaseException as err:  # SystemExit would end otter's grading of every exercise
@@ -130,7 +70,13 @@ def _call(fn, args: tuple, kwargs: dict, name: str, seconds: float | None):
                 raise  # an ordinary exception fails the case as raised
             state, value = "raised", err
     else:
-        state, value = _call_limited(fn, args, kwargs, seconds)
+        try:
+            with time_limit(seconds, what=name):
+                state, value = "returned", fn(*args, **kwargs)
+        except OutOfTime:
+            state, value = "timeout", None
+        except BaseException as err:  # noqa: BLE001 - everything the student's code may raise
+            state, value = "raised", err
     if state == "timeout":
         _TIMED_OUT[name] = seconds
         raise CaseFailed(

@@ -4,7 +4,8 @@ Taught in chapter 5, "Training on the toy task" (and "Reward hacking"). Reached 
 `labs.grpo.torch.train_grpo` and so on.
 
 The PPO baseline lives in `labs.grpo.ppo` and shares the helpers below. How a policy scores
-(`evaluate`, `evaluate_at_k`, `check_models`) is `labs.grpo.evaluation`.
+(`evaluate`, `evaluate_at_k`, `check_models`) is `labs.grpo.evaluation`; how the bytes of a
+step are counted (`measure_step`, re-exported here) is `labs.grpo.step_cost`.
 
 Both RL loops see the same number of sampled completions per step, use the same policy, the same
 frozen reference and the same clipped ratio; they differ in where the advantage comes from:
@@ -35,12 +36,13 @@ from labs.common.validate import finite_loss, integer, size, text
 from labs.grpo.checks import (
     MAX_STEPS,
     check_config,
-    check_items,
     check_loop_sizes,
 )
 from labs.grpo.config import GRPOConfig, PPOConfig
 from labs.grpo.evaluation import _length, check_models
 from labs.grpo.policy import TinyPolicy, _completion_logprobs, _sample
+from labs.grpo.step_cost import _SavedActivations as _SavedActivations  # used by labs.grpo.ppo
+from labs.grpo.step_cost import measure_step as measure_step
 from labs.grpo.torch_kernels import (
     _group_advantages,
     _grpo_loss,
@@ -167,59 +169,6 @@ def _frozen_copy(policy: TinyPolicy) -> TinyPolicy:
     for p in ref.parameters():
         p.requires_grad_(False)
     return ref
-
-
-def _bytes(tensors) -> int:
-    return int(sum(t.numel() * t.element_size() for t in tensors))
-
-
-class _SavedActivations:
-    """Counts the bytes autograd saves for backward, leaving out parameters (weights)."""
-
-    def __init__(self, *modules):
-        self.param_ptrs = {p.data_ptr() for m in modules for p in m.parameters()}
-        self.seen: set[int] = set()
-        self.bytes = 0
-
-    def pack(self, t: torch.Tensor):
-        ptr = t.data_ptr()
-        if ptr not in self.param_ptrs and ptr not in self.seen:
-            self.seen.add(ptr)
-            self.bytes += t.numel() * t.element_size()
-        return t
-
-    def __enter__(self):
-        self._ctx = torch.autograd.graph.saved_tensors_hooks(self.pack, lambda t: t)
-        self._ctx.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        return self._ctx.__exit__(*exc)
-
-
-def measure_step(trained, frozen, optimizers, activation_bytes: int) -> dict[str, int]:
-    """Bytes of one RL step's state: weights of trained and frozen models, gradients, optimiser
-    state (after at least one step), and the activations saved for backward.
-
-    `trained` and `frozen` are sequences of torch modules, `optimizers` of torch optimisers.
-    """
-    trained = check_items("trained", trained, torch.nn.Module)
-    frozen = check_items("frozen", frozen, torch.nn.Module, nonempty=False)
-    optimizers = check_items("optimizers", optimizers, torch.optim.Optimizer, nonempty=False)
-    activation_bytes = integer("activation_bytes", activation_bytes, minimum=0)
-    params = [p for m in trained for p in m.parameters()]
-    states = [
-        v for opt in optimizers for s in opt.state.values() for v in s.values() if v.dim() > 0
-    ]
-    out = {
-        "trained weights": _bytes(params),
-        "frozen weights": _bytes(p for m in frozen for p in m.parameters()),
-        "gradients": _bytes(p.grad for p in params if p.grad is not None),
-        "optimiser state": _bytes(states),
-        "activations": int(activation_bytes),
-    }
-    out["total"] = sum(out.values())
-    return out
 
 
 def _draw(task: AdditionTask, n: int, generator: torch.Generator):
