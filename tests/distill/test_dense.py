@@ -104,3 +104,24 @@ def test_the_committed_record_repeats_the_sweeps_curves():
         assert rec["accuracy"][::5] == old["accuracy"], seed
         assert np.allclose(rec["flops"][::5], old["flops"], rtol=1e-12), seed
         assert [m.count("1") / 80 for m in rec["marks"]] == rec["accuracy"]
+
+
+def test_the_committed_beta2_record_holds_its_control_and_both_arms():
+    from labs.distill.adam_memory import BETA2, RULES, SEEDS
+    from labs.distill.adam_memory import DEFAULT_RESULTS as ADAM_RESULTS
+
+    adam = json.loads(ADAM_RESULTS.read_text())
+    assert {k: adam["meta"][k] for k in DENSE} == DENSE
+    assert adam["meta"]["seeds"] == list(SEEDS) and adam["meta"]["rules"] == RULES
+    assert adam["meta"]["runs"][0]["command"] == "python -m labs.distill.adam_memory"
+    assert list(adam["beta2"]) == list(BETA2) == ["0.999", "0.99"]
+    dense = json.loads(DEFAULT_RESULTS.read_text())["seeds"]
+    for seed in map(str, SEEDS):
+        control, short = adam["beta2"]["0.999"][seed], adam["beta2"]["0.99"][seed]
+        # the control is the dense record's run, made again by another process
+        assert control["accuracy"] == dense[seed]["accuracy"], seed
+        assert all(control["intervals"][k] == v for k, v in dense[seed]["intervals"].items())
+        # the other arm is another run: it starts from the same student, then parts
+        assert short["accuracy"][0] == control["accuracy"][0]
+        assert short["intervals"]["max_loss"] != control["intervals"]["max_loss"], seed
+        assert all(len(v) == 150 for v in short["intervals"].values())

@@ -304,7 +304,12 @@ EXAMPLES = {
     # labs.distill.dense
     "labs.distill.dense.marks": lambda: call(policy=_policy(), task=_task(), problems=None),
     "labs.distill.dense.run_dense": lambda: call(
-        task=_task(), teacher=_policy(), seed=0, steps=2, eval_every=1, warm_up_steps=1,
+        task=_task(),
+        teacher=_policy(),
+        seed=0,
+        steps=2,
+        eval_every=1,
+        warm_up_steps=1,
         beta2=0.99,
     ),
     # labs.distill.more_seeds
