@@ -14,7 +14,7 @@ from labs.common.tasks import AdditionTask
 from labs.distill.dense import DEFAULT_RESULTS, DENSE, marks, run_dense
 from labs.distill.more_seeds import DEFAULT_RESULTS as MORE_RESULTS
 from labs.distill.sweep import DEFAULT_RESULTS as SWEEP_RESULTS
-from labs.distill.sweep import run_seed
+from labs.distill.sweep import SETTINGS, run_seed
 from labs.distill.teacher import load_teacher
 from labs.grpo.training import new_policy
 
@@ -56,6 +56,18 @@ def test_the_watched_run_is_the_sweeps_run(task):
     assert all(0 < k <= 64 for k in stretches["kept"])  # at most one step of 64 prompts
     assert all(a <= b for a, b in zip(stretches["mean_loss"], stretches["max_loss"], strict=True))
     assert stretches["max_loss_step"] == [1, 2, 3, 4]  # one step a stretch
+    assert stretches["max_update_step"] == [1, 2, 3, 4]
+    # Adam's first step is lr * g / (|g| + eps) in each weight: +-lr where the gradient is not
+    # zero, whatever beta2 is. So its length is lr * sqrt(weights with a gradient), at most
+    # lr * sqrt(all weights); a step that forgot the learning rate or the normalisation fails.
+    n = sum(p.numel() for p in new_policy(task, seed=0, **SETTINGS["student"]).parameters())
+    lr = SETTINGS["distill"]["lr"]
+    assert 0.5 * lr * n**0.5 < stretches["max_update_norm"][0] <= 1.0001 * lr * n**0.5
+    # beta2 reaches the optimiser: with no second-moment memory (0) the second step differs
+    short = run_dense(task, teacher, 2, steps=2, eval_every=1, warm_up_steps=1, beta2=0.0)
+    first, second = short["intervals"]["max_update_norm"]
+    assert first == stretches["max_update_norm"][0]
+    assert abs(second / stretches["max_update_norm"][1] - 1) > 0.05
 
 
 def test_run_dense_and_marks_refuse_bad_input(task):
@@ -68,6 +80,11 @@ def test_run_dense_and_marks_refuse_bad_input(task):
         run_dense(task, teacher, 0, steps=2, eval_every=3)
     with pytest.raises(TypeError, match="teacher"):
         run_dense(task, "teacher", 0, steps=2, eval_every=1)
+    for bad in (1.0, -0.1, float("nan")):
+        with pytest.raises(ValueError, match="beta2"):
+            run_dense(task, teacher, 0, steps=2, eval_every=1, beta2=bad)
+    with pytest.raises(TypeError, match="beta2"):
+        run_dense(task, teacher, 0, steps=2, eval_every=1, beta2="0.99")
     with pytest.raises(TypeError, match="policy"):
         marks("policy", task)
     with pytest.raises(TypeError, match="problems"):
@@ -87,3 +104,24 @@ def test_the_committed_record_repeats_the_sweeps_curves():
         assert rec["accuracy"][::5] == old["accuracy"], seed
         assert np.allclose(rec["flops"][::5], old["flops"], rtol=1e-12), seed
         assert [m.count("1") / 80 for m in rec["marks"]] == rec["accuracy"]
+
+
+def test_the_committed_beta2_record_holds_its_control_and_both_arms():
+    from labs.distill.adam_memory import BETA2, RULES, SEEDS
+    from labs.distill.adam_memory import DEFAULT_RESULTS as ADAM_RESULTS
+
+    adam = json.loads(ADAM_RESULTS.read_text())
+    assert {k: adam["meta"][k] for k in DENSE} == DENSE
+    assert adam["meta"]["seeds"] == list(SEEDS) and adam["meta"]["rules"] == RULES
+    assert adam["meta"]["runs"][0]["command"] == "python -m labs.distill.adam_memory"
+    assert list(adam["beta2"]) == list(BETA2) == ["0.999", "0.99"]
+    dense = json.loads(DEFAULT_RESULTS.read_text())["seeds"]
+    for seed in map(str, SEEDS):
+        control, short = adam["beta2"]["0.999"][seed], adam["beta2"]["0.99"][seed]
+        # the control is the dense record's run, made again by another process
+        assert control["accuracy"] == dense[seed]["accuracy"], seed
+        assert all(control["intervals"][k] == v for k, v in dense[seed]["intervals"].items())
+        # the other arm is another run: it starts from the same student, then parts
+        assert short["accuracy"][0] == control["accuracy"][0]
+        assert short["intervals"]["max_loss"] != control["intervals"]["max_loss"], seed
+        assert all(len(v) == 150 for v in short["intervals"].values())

@@ -304,7 +304,13 @@ EXAMPLES = {
     # labs.distill.dense
     "labs.distill.dense.marks": lambda: call(policy=_policy(), task=_task(), problems=None),
     "labs.distill.dense.run_dense": lambda: call(
-        task=_task(), teacher=_policy(), seed=0, steps=2, eval_every=1, warm_up_steps=1
+        task=_task(),
+        teacher=_policy(),
+        seed=0,
+        steps=2,
+        eval_every=1,
+        warm_up_steps=1,
+        beta2=0.99,
     ),
     # labs.distill.more_seeds
     "labs.distill.more_seeds.merge_seeds": lambda: call(

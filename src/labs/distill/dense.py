@@ -32,7 +32,7 @@ import torch
 
 from labs.common.runtime import processor_name, provenance
 from labs.common.tasks import AdditionTask, Problem
-from labs.common.validate import instance, integer, size
+from labs.common.validate import instance, integer, real_number, size
 from labs.distill.baselines import _greedy_answers
 from labs.distill.more_seeds import merge_seeds
 from labs.distill.sequence import _distill_on_traces
@@ -67,25 +67,38 @@ def run_dense(
     steps: int = 2400,
     eval_every: int = 16,
     warm_up_steps: int = 30,
+    beta2: float = 0.999,
 ) -> dict:
     """R1's recipe (the sweep's "correct" arm: the same cold start, loop and settings) for one
     seed, evaluated every `eval_every` steps. Returns {"flops", "accuracy", "samples", "marks",
     "intervals", "cpu_seconds"}: the curve, the held-out marks at each evaluation (`marks`), and
-    "intervals": {"mean_loss", "max_loss", "max_loss_step", "max_grad_norm", "kept"}, each a list
-    with one value for each stretch between two evaluations (floats to 4 significant digits).
+    "intervals": {"mean_loss", "max_loss", "max_loss_step", "max_grad_norm", "kept",
+    "max_update_norm", "max_update_step"}, each a list with one value for each stretch between two
+    evaluations (floats to 4 significant digits); the update norm is the length of one step's change
+    of all the weights (Adam's step, learning rate included; data/dense_correct.json predates it).
+    `beta2` is Adam's second-moment decay, in [0, 1): torch's default 0.999 is the sweep's.
     steps <= 100,000."""
     check_models(task, teacher=teacher)
     seed = integer("seed", seed, minimum=0)
     steps = size("steps", steps, maximum=100_000)
     eval_every = size("eval_every", eval_every, maximum=steps)
+    beta2 = real_number("beta2", beta2, nonnegative=True)
+    if beta2 >= 1:
+        raise ValueError(f"beta2 must be < 1 (Adam's second-moment decay, in [0, 1)), got {beta2}")
     d = SETTINGS["distill"]
     begin = time.process_time()
     student = cold_student(task, seed, warm_up_steps=warm_up_steps)
     seen = [marks(student, task)]
     intervals, losses = {}, []
-    stretch = {"max_grad_norm": 0.0, "kept": 0}
+    stretch = {"max_grad_norm": 0.0, "kept": 0, "max_update_norm": 0.0, "max_update_step": 0}
+    before = [_flat(student)]  # the weights before the next step
 
     def watch(step, model, loss, kept):
+        now = _flat(model)
+        moved = float(torch.linalg.vector_norm(now - before[0]))
+        before[0] = now
+        if moved > stretch["max_update_norm"]:
+            stretch.update(max_update_norm=moved, max_update_step=step)
         if loss is not None:
             grads = [p.grad.detach().reshape(-1) for p in model.parameters() if p.grad is not None]
             norm = float(torch.linalg.vector_norm(torch.cat(grads)))
@@ -99,16 +112,21 @@ def run_dense(
             for key, value in row.items():
                 intervals.setdefault(key, []).append(_short(value))
             losses.clear()
-            stretch.update(max_grad_norm=0.0, kept=0)
+            stretch.update(max_grad_norm=0.0, kept=0, max_update_norm=0.0, max_update_step=0)
             seen.append(marks(model, task))
 
     _, curve = _distill_on_traces(
         copy.deepcopy(student), teacher, task, task.held_out, steps, d["batch_size"], d["lr"],
-        1.0, eval_every, seed, "correct traces, dense", DENSE["traces"], watch,
+        1.0, eval_every, seed, "correct traces, dense", DENSE["traces"], watch, beta2,
     )  # fmt: skip
     return {"flops": curve.flops, "accuracy": curve.accuracy, "samples": curve.samples,
             "marks": seen, "intervals": intervals,
             "cpu_seconds": time.process_time() - begin}  # fmt: skip
+
+
+def _flat(model) -> torch.Tensor:
+    """All of `model`'s weights as one detached vector (a copy)."""
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters()]).clone()
 
 
 def _short(value):

@@ -212,14 +212,15 @@ def _teacher_traces(teacher, task, problems, temperature, generator, traces):
 
 def _distill_on_traces(
     student, teacher, task, eval_problems, steps, batch_size, lr, temperature, eval_every, seed,
-    desc, traces="sampled", watch=None,
+    desc, traces="sampled", watch=None, beta2=0.999,
 ):  # fmt: skip
     """Teacher's traces, cross-entropy on the trace tokens, Adam; log accuracy against FLOPs.
     `watch`, if given, is called after every step as watch(step, student, loss, kept): the loss
     (None where no trace was kept) and the traces kept; the step's gradients are still in
-    `student`'s parameters. It must not change the student (`labs.distill.dense` logs with it)."""
+    `student`'s parameters. It must not change the student (`labs.distill.dense` logs with it).
+    `beta2` is Adam's second-moment decay (torch's default 0.999, used by every committed run)."""
     generator = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(student.parameters(), lr=lr)
+    opt = torch.optim.Adam(student.parameters(), lr=lr, betas=(0.9, beta2))
     n_teacher, n_student, positions = _params(teacher), _params(student), _positions(task)
     writing = distill_step_flops(n_teacher, n_student, batch_size, positions) - warm_up_flops(
         n_student, batch_size, positions
