@@ -141,3 +141,17 @@ def test_the_cross_record_holds_three_arms_per_new_seed_on_the_mirrors_machine()
         assert len({runs[n]["final"]["kl"] for n in runs}) == 3  # three runs, not copies
         befores.add(json.dumps(record["before"], sort_keys=True))
     assert len(befores) == 7  # each seed its own warm-up
+
+
+def test_the_median_reading_reads_the_recorded_window():
+    """Chapter 5's robustness reading takes the median of each run's last three 10-step KL blocks
+    as reading the same 30 steps as the recorded final KL. That holds only if every committed
+    curve has one block per 10 steps and the final is the mean of its last three blocks."""
+    for task in ("grpo_kl_reward", "grpo_kl_cross"):
+        data = load_sweep(task=task)
+        steps = data["meta"]["steps"]
+        for record in data["seeds"].values():
+            for run in record["grpo"].values():
+                blocks = run["curves"]["kl"]
+                assert len(blocks) == steps // 10
+                assert sum(blocks[-3:]) / 3 == pytest.approx(run["final"]["kl"], rel=1e-12)
