@@ -68,6 +68,13 @@ def test_the_watched_run_is_the_sweeps_run(task):
     first, second = short["intervals"]["max_update_norm"]
     assert first == stretches["max_update_norm"][0]
     assert abs(second / stretches["max_update_norm"][1] - 1) > 0.05
+    # the rate drop reaches the optimiser: dropped after step 1, the first step is the default
+    # run's, and the second is about a tenth of its length (Adam's step is linear in the rate)
+    dropped = run_dense(task, teacher, 2, steps=2, eval_every=1, warm_up_steps=1,
+                        lr_drop_after=1, lr_drop_factor=0.1)  # fmt: skip
+    first, second = dropped["intervals"]["max_update_norm"]
+    assert first == stretches["max_update_norm"][0]
+    assert 0.09 < second / stretches["max_update_norm"][1] < 0.11
 
 
 def test_run_dense_and_marks_refuse_bad_input(task):
@@ -85,6 +92,14 @@ def test_run_dense_and_marks_refuse_bad_input(task):
             run_dense(task, teacher, 0, steps=2, eval_every=1, beta2=bad)
     with pytest.raises(TypeError, match="beta2"):
         run_dense(task, teacher, 0, steps=2, eval_every=1, beta2="0.99")
+    for bad in (-1, 3):
+        with pytest.raises(ValueError, match="lr_drop_after"):
+            run_dense(task, teacher, 0, steps=2, eval_every=1, lr_drop_after=bad)
+    with pytest.raises(TypeError, match="lr_drop_after"):
+        run_dense(task, teacher, 0, steps=2, eval_every=1, lr_drop_after=1.0)
+    for bad in (0.0, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="lr_drop_factor"):
+            run_dense(task, teacher, 0, steps=2, eval_every=1, lr_drop_after=1, lr_drop_factor=bad)
     with pytest.raises(TypeError, match="policy"):
         marks("policy", task)
     with pytest.raises(TypeError, match="problems"):

@@ -311,6 +311,8 @@ EXAMPLES = {
         eval_every=1,
         warm_up_steps=1,
         beta2=0.99,
+        lr_drop_after=1,
+        lr_drop_factor=0.1,
     ),
     # labs.distill.more_seeds
     "labs.distill.more_seeds.merge_seeds": lambda: call(

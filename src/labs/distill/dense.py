@@ -68,6 +68,8 @@ def run_dense(
     eval_every: int = 16,
     warm_up_steps: int = 30,
     beta2: float = 0.999,
+    lr_drop_after: int | None = None,
+    lr_drop_factor: float = 0.1,
 ) -> dict:
     """R1's recipe (the sweep's "correct" arm: the same cold start, loop and settings) for one
     seed, evaluated every `eval_every` steps. Returns {"flops", "accuracy", "samples", "marks",
@@ -77,7 +79,9 @@ def run_dense(
     evaluations (floats to 4 significant digits); the update norm is the length of one step's change
     of all the weights (Adam's step, learning rate included; data/dense_correct.json predates it).
     `beta2` is Adam's second-moment decay, in [0, 1): torch's default 0.999 is the sweep's.
-    steps <= 100,000."""
+    `lr_drop_after`, if not None, is a step in [0, steps]: every later step runs at
+    `lr_drop_factor` (in (0, 1]) times the sweep's rate. None (the default) keeps the sweep's
+    constant rate, and the factor is then unused. steps <= 100,000."""
     check_models(task, teacher=teacher)
     seed = integer("seed", seed, minimum=0)
     steps = size("steps", steps, maximum=100_000)
@@ -85,6 +89,9 @@ def run_dense(
     beta2 = real_number("beta2", beta2, nonnegative=True)
     if beta2 >= 1:
         raise ValueError(f"beta2 must be < 1 (Adam's second-moment decay, in [0, 1)), got {beta2}")
+    lr_drop_factor = real_number("lr_drop_factor", lr_drop_factor, positive=True, maximum=1.0)
+    if lr_drop_after is not None:
+        lr_drop_after = integer("lr_drop_after", lr_drop_after, minimum=0, maximum=steps)
     d = SETTINGS["distill"]
     begin = time.process_time()
     student = cold_student(task, seed, warm_up_steps=warm_up_steps)
@@ -118,6 +125,7 @@ def run_dense(
     _, curve = _distill_on_traces(
         copy.deepcopy(student), teacher, task, task.held_out, steps, d["batch_size"], d["lr"],
         1.0, eval_every, seed, "correct traces, dense", DENSE["traces"], watch, beta2,
+        None if lr_drop_after is None else (lr_drop_after, lr_drop_factor),
     )  # fmt: skip
     return {"flops": curve.flops, "accuracy": curve.accuracy, "samples": curve.samples,
             "marks": seen, "intervals": intervals,

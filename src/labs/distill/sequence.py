@@ -212,13 +212,15 @@ def _teacher_traces(teacher, task, problems, temperature, generator, traces):
 
 def _distill_on_traces(
     student, teacher, task, eval_problems, steps, batch_size, lr, temperature, eval_every, seed,
-    desc, traces="sampled", watch=None, beta2=0.999,
+    desc, traces="sampled", watch=None, beta2=0.999, lr_drop=None,
 ):  # fmt: skip
     """Teacher's traces, cross-entropy on the trace tokens, Adam; log accuracy against FLOPs.
     `watch`, if given, is called after every step as watch(step, student, loss, kept): the loss
     (None where no trace was kept) and the traces kept; the step's gradients are still in
     `student`'s parameters. It must not change the student (`labs.distill.dense` logs with it).
-    `beta2` is Adam's second-moment decay (torch's default 0.999, used by every committed run)."""
+    `beta2` is Adam's second-moment decay (torch's default 0.999, used by every committed run).
+    `lr_drop`, if given, is (step, factor): every step after `step` runs at `factor` * `lr`
+    (`labs.distill.lr_decay`; None, the default of every other committed run, keeps `lr`)."""
     generator = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(student.parameters(), lr=lr, betas=(0.9, beta2))
     n_teacher, n_student, positions = _params(teacher), _params(student), _positions(task)
@@ -230,6 +232,9 @@ def _distill_on_traces(
     spent, trained = 0.0, 0  # CPU seconds, traces trained on
     for step in progress(range(1, steps + 1), desc=desc):
         start = time.process_time()
+        if lr_drop is not None and step == lr_drop[0] + 1:
+            for group in opt.param_groups:
+                group["lr"] = lr * lr_drop[1]
         idx = torch.randint(0, len(task.train), (batch_size,), generator=generator).tolist()
         prompts, completions, mask = _teacher_traces(
             teacher, task, [task.train[i] for i in idx], temperature, generator, traces
