@@ -140,3 +140,26 @@ def test_the_committed_beta2_record_holds_its_control_and_both_arms():
         assert short["accuracy"][0] == control["accuracy"][0]
         assert short["intervals"]["max_loss"] != control["intervals"]["max_loss"], seed
         assert all(len(v) == 150 for v in short["intervals"].values())
+
+
+def test_the_committed_rate_drop_record_repeats_the_control_up_to_the_drop():
+    from labs.distill.adam_memory import DEFAULT_RESULTS as ADAM_RESULTS
+    from labs.distill.lr_decay import DEFAULT_RESULTS as DROP_RESULTS
+    from labs.distill.lr_decay import DROP, RULES, SEEDS
+
+    drop = json.loads(DROP_RESULTS.read_text())
+    assert {k: drop["meta"][k] for k in DENSE} == DENSE
+    assert drop["meta"]["seeds"] == list(SEEDS) and drop["meta"]["rules"] == RULES
+    assert {k: drop["meta"][k] for k in DROP} == DROP == {"lr_drop_after": 1200,
+                                                          "lr_drop_factor": 0.1}  # fmt: skip
+    assert drop["meta"]["runs"][0]["command"] == "python -m labs.distill.lr_decay"
+    control = json.loads(ADAM_RESULTS.read_text())["beta2"]["0.999"]
+    cut = DROP["lr_drop_after"] // DENSE["eval_every"]  # 75 stretches before the drop
+    for seed in map(str, SEEDS):
+        run, same = drop["seeds"][seed], control[seed]
+        # another process, the same run up to the drop (76 evaluations, 75 stretches) ...
+        assert run["accuracy"][: cut + 1] == same["accuracy"][: cut + 1], seed
+        assert all(run["intervals"][k][:cut] == v[:cut] for k, v in same["intervals"].items())
+        # ... and another run after it: the first stretch after the drop already differs
+        assert run["intervals"]["max_update_norm"][cut] < same["intervals"]["max_update_norm"][cut]
+        assert all(len(v) == 150 for v in run["intervals"].values())
