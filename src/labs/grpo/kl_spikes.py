@@ -102,6 +102,11 @@ def spike_run(seed: int, kl_penalty: str, steps: int = 150) -> dict:
     rows: list = []
     with _watch(policy, reference, config.temperature, rows):
         _, log = training._train_grpo(task, policy, reference, config, desc="kl spike")
+    if not rows:  # the loop no longer calls the loss through the module: the look saw nothing
+        raise RuntimeError(
+            "kl_spikes saw no call of labs.grpo.training._grpo_loss: the training loop no longer "
+            "calls it through the module, so the per-step look is blind (update _watch)"
+        )
     # the last of each step's updates is the one `_grpo_loss` logged
     last = rows[config.updates_per_batch - 1 :: config.updates_per_batch]
     per_step = {k: [r[k] for r in last] for k in last[0]}
