@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import json
+import threading
 
 from labs.grading.chapters import Chapter, is_exercise_cell
 
@@ -28,6 +29,20 @@ _IMPORTABLE = {
     "jax",
 }  # fmt: skip
 _MAX_NOTEBOOK = 200 * 2**20  # a notebook with outputs is a few MiB; this is not a submission
+
+
+# One parse at a time. `labs.grading.grade` reads notebooks in worker threads, and on Python 3.11
+# the AST constructor keeps its recursion counter in the interpreter, not the thread (CPython
+# gh-106905): a parse that a garbage collection interrupts while another thread parses fails with
+# "SystemError: AST constructor recursion depth mismatch", which once marked a valid submission
+# invalid. Reentrant, so that a parse started from a finalizer inside a parse cannot deadlock.
+_PARSE_LOCK = threading.RLock()
+
+
+def _parse(source: str) -> ast.Module:
+    """`ast.parse`, one thread at a time (see _PARSE_LOCK)."""
+    with _PARSE_LOCK:
+        return ast.parse(source)
 
 
 class _Invalid(Exception):
@@ -76,7 +91,7 @@ def _python(source: str) -> str:
 
 def _defines(source: str) -> set[str]:
     try:
-        tree = ast.parse(source)
+        tree = _parse(source)
     except (SyntaxError, ValueError):
         return set()
     return {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
@@ -85,7 +100,7 @@ def _defines(source: str) -> set[str]:
 def _imports(source: str) -> list[tuple[str, set[str]]]:
     """The top-level imports of trusted modules, with the names each binds."""
     try:
-        tree = ast.parse(source)
+        tree = _parse(source)
     except (SyntaxError, ValueError):
         return []
     found = []
@@ -104,7 +119,7 @@ def _imports(source: str) -> list[tuple[str, set[str]]]:
 
 def _used_names(source: str) -> set[str]:
     try:
-        tree = ast.parse(source)
+        tree = _parse(source)
     except (SyntaxError, ValueError):
         return set()
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}

@@ -28,6 +28,7 @@ from labs.grading.chapters import (
     load_hidden,
     repo_root,
 )
+from labs.grading.notebook import _parse  # one parse at a time (CPython gh-106905)
 
 __all__ = ["check_release", "check_text", "release", "secrets"]
 
@@ -38,7 +39,7 @@ def _solution_lines(topic: str, solutions: Path) -> set[str]:
     path = solutions / f"{topic}.py"
     if not path.is_file():
         return set()
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = _parse(path.read_text(encoding="utf-8"))
     lines = set()
     for node in tree.body:
         if isinstance(node, ast.FunctionDef):
@@ -96,7 +97,7 @@ def check_text(text: str, forbidden: tuple[str, ...], where: str = "the text") -
 
 def _stub_problem(source: str) -> str | None:
     try:
-        tree = ast.parse(source)
+        tree = _parse(source)
     except SyntaxError:
         return "the exercise cell does not parse"
     for node in tree.body:
