@@ -30,6 +30,11 @@ OUT = ROOT / "_build" / "colab"
 TORCH_PIN = os.environ.get("LABS_COLAB_TORCH", "torch==2.13.0")
 PACKAGE_DATA = ("labs/common/facts.json",)  # files the chapters read at run time
 READY = "ready"
+# The fresh venv with torch, JAX and the rest: 1.7 GB measured (2026-12-05, torch 2.13.0 CPU,
+# jax 0.10.2), plus pip's unpacking. With less free, pip stops half way with "No space left on
+# device", and the site test that runs beside it sees its browser's pages crash: CI once failed 19
+# site tests and the Colab chapters that way. So the set-up refuses to start, and says why.
+NEEDS_FREE_BYTES = 2_000_000_000
 
 
 class SetupError(RuntimeError):
@@ -63,9 +68,23 @@ def python_of(folder: Path) -> Path:
     return Path(folder) / "venv" / "bin" / "python"
 
 
+def check_free_space(folder: Path, needed: int = NEEDS_FREE_BYTES) -> int:
+    """The bytes free where FOLDER lies; SetupError, naming both figures, if under `needed`."""
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise SetupError(
+            f"{folder} has {free / 1e9:.2f} GB free; the Colab path's venv needs about "
+            f"{needed / 1e9:.1f} GB (torch, JAX and the rest: 1.7 GB measured, plus pip's "
+            "unpacking). "
+            "Free some space (old clones, venvs, _build folders) or set TMPDIR to a larger disk."
+        )
+    return free
+
+
 def build(folder: Path) -> Path:
     """Set up FOLDER/venv as the module docstring says; returns its python."""
     folder = Path(folder)
+    check_free_space(folder)
     OUT.mkdir(parents=True, exist_ok=True)
     log = OUT / "install.log"
     log.write_text("")
