@@ -84,10 +84,14 @@ def check_free_space(folder: Path, needed: int = NEEDS_FREE_BYTES) -> int:
 def build(folder: Path) -> Path:
     """Set up FOLDER/venv as the module docstring says; returns its python."""
     folder = Path(folder)
-    check_free_space(folder)
     OUT.mkdir(parents=True, exist_ok=True)
     log = OUT / "install.log"
     log.write_text("")
+    try:
+        check_free_space(folder)
+    except SetupError as err:  # the log is what the Colab test shows when the set-up failed
+        log.write_text(f"{err}\n")
+        raise
     (folder / READY).unlink(missing_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         # The wheel from the files a release holds (not from the working tree's build/ leftovers).

@@ -34,9 +34,14 @@ def test_build_stops_before_it_writes_anything(monkeypatch, tmp_path):
     _fake_free(monkeypatch, colab_env.NEEDS_FREE_BYTES - 1)  # one byte short is refused
     calls = []
     monkeypatch.setattr(colab_env, "run", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(colab_env, "OUT", tmp_path / "out")  # not the build's own log
+    folder = tmp_path / "venv_folder"
+    folder.mkdir()
     with pytest.raises(colab_env.SetupError, match="needs about"):
-        colab_env.build(tmp_path)
-    assert calls == [] and list(tmp_path.iterdir()) == []
+        colab_env.build(folder)
+    assert calls == [] and list(folder.iterdir()) == []
+    # the log the Colab test shows when the set-up did not finish says why
+    assert "needs about 2.0 GB" in (tmp_path / "out" / "install.log").read_text()
 
 
 def test_enough_space_passes_and_reports_it(monkeypatch, tmp_path):
