@@ -243,3 +243,23 @@ def test_exercise_7_2_decision_twice_as_fast_the_node_limit_is_not_needed_with_f
         v3_training_step(fast, max_nodes=None, bytes_per_element=8.0), "inter_node"
     )
     assert no_fp8 > ib
+
+
+def test_table_4_schedule_control_holds_whichever_way_the_rounding_fell():
+    """Chapter 7's schedule-row control, read from the registry, in its sign-free form."""
+    from labs.common import fact
+
+    step_s, bubble_s = fact("econ_zhao_step_seconds").value, fact("econ_zhao_bubble_seconds").value
+    opt_s = fact("econ_zhao_optimizer_seconds").value
+    in_phases = sum(fact("econ_zhao_schedule_seconds").value.values())
+    rounding = 6 * 0.005  # six parts of the step, each printed to 0.01 s
+    gap = step_s - bubble_s - opt_s - in_phases
+    assert abs(gap) <= rounding  # the calibrated busy time is the four parts, within rounding
+    kept = step_s - bubble_s - in_phases  # the control: a busy time that kept the optimizer
+    assert kept > rounding  # it fails the test the parts pass
+    # The chapter's bar (over ten times the rounding) passes only because the gap runs the same
+    # way as the optimizer; with the gap mirrored, as rounding could have left it, it would fail.
+    mirrored = opt_s - gap
+    assert kept > 10 * rounding > mirrored
+    # The sign-free floor holds for both.
+    assert min(kept, mirrored) >= opt_s - rounding > rounding
