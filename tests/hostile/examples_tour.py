@@ -36,6 +36,7 @@ EXAMPLES = {
     "labs.tour.reference.naive_softmax": lambda: call(x=LOGITS, axis=1),
     "labs.tour.reference.overflow_threshold": lambda: call(dtype=np.float32),
     "labs.tour.pinning.one_core": lambda: call(cpu=None),
+    "labs.tour.pinning.thread_cores": lambda: call(),
     "labs.tour.reference.entropy": lambda: call(p=PROBS, axis=0),
     "labs.tour.checks.logits_args": lambda: call(x=LOGITS, axis=1, framework="numpy"),
     "labs.tour.checks.probabilities_args": lambda: call(p=PROBS, axis=0),

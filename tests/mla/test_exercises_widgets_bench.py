@@ -89,6 +89,17 @@ def test_cache_bytes_says_what_is_wrong(wrong, passed, says):
     assert says in str(report), str(report)
 
 
+def test_cache_bytes_flashmla_hint_describes_the_format_without_the_answer():
+    # wrong on DeepSeek-V3's FP8 case only, by a slip no diagnosis names: the hint is what shows
+    def wrong(kind, n_layers, n_kv_heads, head_dim, kv_lora_rank=0, rope_head_dim=0, fp8_tile=0):
+        right = _right(kind, n_layers, n_kv_heads, head_dim, kv_lora_rank, rope_head_dim, fp8_tile)
+        return right + 3 if (kv_lora_rank, fp8_tile) == (512, 128) else right
+
+    report = str(check_cache_bytes_per_token(wrong))
+    assert "FlashMLA's own format" in report and "float32 scale per 128 elements" in report
+    assert "656" not in report, report  # the bytes per token and layer: the answer over 61
+
+
 def test_cache_bytes_unrelated_wrong_answer_gets_no_diagnosis():
     right = _cache_bytes()
     # the control: 3 bytes too many on every case, a number no named slip produces

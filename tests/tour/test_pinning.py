@@ -1,12 +1,14 @@
 """labs.tour.pinning.one_core: inside the block every thread of the process is on one core, after
-it each thread has its cores back, and a bad core is refused by name."""
+it each thread has its cores back, and a bad core is refused by name. labs.tour.pinning.thread_cores
+reads each thread's own cores, and catches a pinning that misses a thread."""
 
 import os
 import threading
 
 import pytest
 
-from labs.tour.pinning import one_core
+from labs.tour import pinning
+from labs.tour.pinning import one_core, thread_cores
 
 linux = pytest.mark.skipif(
     not hasattr(os, "sched_setaffinity") or not os.path.isdir("/proc/self/task"),
@@ -38,6 +40,76 @@ def test_every_thread_shares_one_core_inside_and_gets_its_cores_back():
     assert core == min(allowed)
     assert len(inside) >= 2 and all(mask == {core} for mask in inside.values())
     assert all(after[t] == before[t] for t in before if t in after)
+
+
+several_cores = pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="needs a process that may run on two cores or more",
+)
+
+
+def _parked_thread():
+    """A thread started and waiting: (thread, event that ends it)."""
+    stop = threading.Event()
+    worker = threading.Thread(target=stop.wait)
+    worker.start()
+    return worker, stop
+
+
+@linux
+@several_cores
+def test_thread_cores_reads_each_threads_own_cores():
+    # one thread alone on another core than the main thread: the process's mask would not show it
+    low, high = sorted(os.sched_getaffinity(0))[:2]
+    worker, stop = _parked_thread()
+    try:
+        os.sched_setaffinity(worker.native_id, {high})
+        cores = thread_cores()
+    finally:
+        stop.set()
+        worker.join()
+    assert cores[worker.native_id] == {high}
+    assert cores[threading.get_native_id()] != {high} and low in cores[threading.get_native_id()]
+
+
+@linux
+def test_thread_cores_finds_a_thread_started_before_the_block_on_the_one_core():
+    worker, stop = _parked_thread()
+    try:
+        with one_core() as core:
+            inside = thread_cores()
+        after = thread_cores()
+    finally:
+        stop.set()
+        worker.join()
+    assert worker.native_id in inside and threading.get_native_id() in inside
+    assert all(cores == {core} for cores in inside.values())
+    assert after[worker.native_id] == os.sched_getaffinity(0)
+
+
+@linux
+@several_cores
+def test_thread_cores_catches_a_pinning_that_misses_a_thread(monkeypatch):
+    # the negative control: a one_core that lists only the main thread leaves the worker on all
+    # the process's cores, and the check of the test above fails on it
+    worker, stop = _parked_thread()
+    main = threading.get_native_id()
+    try:
+        monkeypatch.setattr(pinning, "_threads", lambda: [main])
+        with one_core() as core:
+            monkeypatch.undo()  # the faulty listing pins; thread_cores reads with the real one
+            inside = thread_cores()
+    finally:
+        monkeypatch.undo()
+        stop.set()
+        worker.join()
+    assert inside[main] == {core}
+    assert inside[worker.native_id] == os.sched_getaffinity(0) != {core}
+
+
+def test_thread_cores_is_empty_without_per_thread_affinity(monkeypatch):
+    monkeypatch.setattr(pinning, "_can_pin", lambda: False)
+    assert thread_cores() == {}
 
 
 @linux

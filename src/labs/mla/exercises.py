@@ -143,8 +143,9 @@ CACHE_BYTES_PER_TOKEN = Exercise(
             40_016,  # 61 x 656: FlashMLA's README, 512 E4M3 bytes + 4 x 4 scale bytes + 64 x 2
             "MLA in FP8 tiles of 128, DeepSeek-V3's shape (61 layers, d_c = 512, d_h^R = 64): "
             "FlashMLA's own format",
-            "FlashMLA stores 656 bytes per token and layer: the 512-element latent in E4M3 with "
-            "one float32 scale per 128 elements, and the 64-element RoPE key in BF16.",
+            "FlashMLA's format, per token and layer: the 512-element latent in E4M3, one byte an "
+            "element, with one float32 scale per 128 elements, and the 64-element RoPE key in "
+            "BF16, unscaled.",
             mistakes=(
                 (
                     61 * (512 + 4 * 4 + 64),

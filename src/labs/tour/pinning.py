@@ -8,6 +8,7 @@ threads). What does hold on Linux is the operating system's affinity: `one_core(
 thread of the process to one core while a timing runs, so however many threads a framework keeps,
 they share that core, and restores each thread's cores afterwards. Threads started inside the
 block inherit the one core and are given the process's former cores on the way out.
+`thread_cores()` lists each thread's cores, so a caller can check the pinning rather than trust it.
 
 Taught in chapter 0, "A small benchmark, with a progress bar".
 """
@@ -18,7 +19,7 @@ import os
 
 from labs.common.validate import describe_value, integer
 
-__all__ = ["one_core"]
+__all__ = ["one_core", "thread_cores"]
 
 _TASKS = "/proc/self/task"
 
@@ -32,6 +33,25 @@ def _threads() -> list[int]:
 
 def _can_pin() -> bool:
     return hasattr(os, "sched_setaffinity") and os.path.isdir(_TASKS)
+
+
+def thread_cores() -> dict[int, set[int]]:
+    """The cores each thread of this process may run on, read from the operating system.
+
+    Returns:
+        {thread id: set of core numbers} for every thread listed under /proc/self/task (JAX's and
+        PyTorch's pools included); a thread that ends while it is read is left out. Empty on a
+        system without per-thread affinity (macOS, Windows).
+    """
+    if not _can_pin():
+        return {}
+    cores = {}
+    for tid in _threads():
+        try:
+            cores[tid] = set(os.sched_getaffinity(tid))
+        except OSError:  # the thread ended between the listing and the call
+            pass
+    return cores
 
 
 class _OneCore:
