@@ -69,8 +69,28 @@ def notebooks_in_toc(book: Path, toc: dict) -> list[Path]:
     return found
 
 
+def slowest_cells(nb, count: int = 3) -> list[tuple[int, float]]:
+    """(code cell number from 1, seconds) of the `count` slowest cells, slowest first, read from
+    the timing nbclient records (`record_timing`); the timing is then removed from the cells."""
+    from datetime import datetime
+
+    times = []
+    number = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        number += 1
+        stamps = cell.metadata.pop("execution", None) or {}
+        start, end = stamps.get("iopub.execute_input"), stamps.get("shell.execute_reply")
+        if start and end:
+            seconds = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+            times.append((number, seconds))
+    return sorted(times, key=lambda t: -t[1])[:count]
+
+
 def execute_one(path: str, timeout: int, allow_errors: bool, in_temp: bool) -> dict:
-    """Run one notebook as myst-nb would; returns its executed JSON, seconds and any error."""
+    """Run one notebook as myst-nb would; returns its executed JSON, seconds, its slowest cells
+    (a chapter that once took five times its usual time left no clue where) and any error."""
     import tempfile
 
     from jupyter_cache.executors.utils import single_nb_execution
@@ -79,14 +99,26 @@ def execute_one(path: str, timeout: int, allow_errors: bool, in_temp: bool) -> d
     with tempfile.TemporaryDirectory() as temp:
         cwd = temp if in_temp else str(Path(path).parent)
         result = single_nb_execution(
-            nb, cwd=cwd, timeout=timeout, allow_errors=allow_errors, meta_override=True
+            nb,
+            cwd=cwd,
+            timeout=timeout,
+            allow_errors=allow_errors,
+            meta_override=True,
+            record_timing=True,
         )
+    slowest = slowest_cells(result.nb)  # strips the timing too: the cache holds what myst-nb stores
     return {
         "path": path,
         "notebook": nbformat.writes(result.nb),
         "seconds": result.time,
+        "slowest": slowest,
         "error": None if result.err is None else result.exc_string or repr(result.err),
     }
+
+
+def describe_slowest(slowest: list[tuple[int, float]]) -> str:
+    """'slowest code cells: 12 (31.0 s), 5 (10.2 s)' for the log."""
+    return "slowest code cells: " + ", ".join(f"{n} ({s:.1f} s)" for n, s in slowest)
 
 
 def runs_alone(path: Path) -> bool:
@@ -108,6 +140,7 @@ def execute_batch(paths, workers, book, cache, timeout, allow_errors, in_temp) -
             if done["error"] is not None:
                 failed.append(name)
                 print(f"\n{name}: FAILED after {done['seconds']:.1f} s\n{done['error']}\n")
+                print(f"{name}: {describe_slowest(done['slowest'])}")
                 continue
             record = cache.add_nb_to_project(done["path"])
             cache.cache_notebook_bundle(
@@ -119,7 +152,10 @@ def execute_batch(paths, workers, book, cache, timeout, allow_errors, in_temp) -
                 check_validity=False,
                 overwrite=True,
             )
-            print(f"{name}: executed in {done['seconds']:.1f} s", flush=True)
+            print(
+                f"{name}: executed in {done['seconds']:.1f} s; {describe_slowest(done['slowest'])}",
+                flush=True,
+            )
     return failed
 
 

@@ -100,6 +100,7 @@ def test_parallel_execution_fails_on_a_raising_cell_and_fills_the_builds_cache(t
         )
         return
     assert result.returncode == 0 and "nb.ipynb: executed" in output, output[-3000:]
+    assert re.search(r"nb\.ipynb: executed in [\d.]+ s; slowest code cells: 1 \([\d.]+ s\)", output)
     again = run(tool, cwd=book)  # a second run finds it cached and executes nothing
     assert again.returncode == 0 and "in the cache already" in again.stdout, again.stdout
     build = run([str(BIN / "jupyter-book"), "build", ".", *make_flags()], cwd=book)
@@ -144,3 +145,32 @@ def test_a_notebook_that_runs_alone_overlaps_no_other(tmp_path):
     for name in ("alone_c", "alone_d"):
         others = [n for n in names if n != name]
         assert not any(overlap(name, other) for other in others), span
+
+
+def test_the_slowest_cells_are_named_and_their_timing_left_out_of_the_cache():
+    """tools/execute_chapters.py prints each chapter's slowest code cells, read from nbclient's
+    per-cell timing, and strips that timing so the cache holds what myst-nb's own run would."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    from execute_chapters import describe_slowest, slowest_cells
+
+    def timed(start: str, end: str):
+        cell = nbformat.v4.new_code_cell("pass")
+        cell.metadata["execution"] = {
+            "iopub.execute_input": f"2026-12-05T10:00:{start}Z",
+            "shell.execute_reply": f"2026-12-05T10:00:{end}Z",
+        }
+        return cell
+
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell("# title"),  # not counted: code cells are numbered
+            timed("00.000", "01.500"),
+            nbformat.v4.new_code_cell("untimed"),  # never ran (or no timing): left out
+            timed("02.000", "09.250"),
+            timed("10.000", "10.100"),
+            timed("11.000", "14.000"),
+        ]
+    )
+    assert slowest_cells(nb, count=3) == [(3, 7.25), (5, 3.0), (1, 1.5)]
+    assert all("execution" not in cell.metadata for cell in nb.cells)
+    assert describe_slowest([(3, 7.25), (5, 3.0)]) == "slowest code cells: 3 (7.2 s), 5 (3.0 s)"
