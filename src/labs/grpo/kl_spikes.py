@@ -10,10 +10,10 @@ sampled token, so no single draw can lift it.
 `python -m labs.grpo.kl_spikes --seed 11 --kl-penalty reward` re-runs the cross sweep's run of
 that seed and placement (`run_grpo_kl_cross_seed`: the seed's warm-up, GRPO's default learning
 rate) and, beside the run's own log, records per step: the exact KL, the largest per-answer k3,
-and the largest log(pi_ref / pi) of any sampled token. The look only reads the tensors
-(`torch.no_grad`, no random draw), and the record says whether the rerun's final KL and curves
-equal the committed ones bit for bit. The record is written to `--out`
-(`labs/grpo/data/kl_spike_seed11.json` for the command above).
+and the largest log(pi_ref / pi) of any sampled token. The look is the loop's `watch` hook
+(`training._train_grpo`): it only reads the tensors (`torch.no_grad`, no random draw), and the
+record says whether the rerun's final KL and curves equal the committed ones bit for bit. The
+record is written to `--out` (`labs/grpo/data/kl_spike_seed11.json` for the command above).
 
 Taught in chapter 5, "PPO against GRPO, made fair" (estimator or placement).
 """
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -55,36 +54,25 @@ def _seq_mean(values: torch.Tensor, mask: torch.Tensor) -> float:
     return float(per[counts > 0].mean())
 
 
-@contextmanager
-def _watch(policy, reference, temperature: float, rows: list):
-    """Inside: every `_grpo_loss` call of `training` appends the step's look to `rows`; the last
-    call of a step (the logged one) wins. Only reads: no weight, generator or number changes."""
-    seen: dict = {}
-    logprobs, loss = training._completion_logprobs, training._grpo_loss
+def _look(temperature: float, rows: list):
+    """A watch for `training._train_grpo`: appends each step's look to `rows`, read from the
+    step's logged update (the policy before that update moves it). Only reads: the loop calls it
+    under `torch.no_grad`, and it draws nothing."""
 
-    def logprobs_seen(model, prompts, completions, temp=1.0):
-        seen["prompts"], seen["completions"] = prompts, completions
-        return logprobs(model, prompts, completions, temp)
+    def watch(step: int, policy, reference, batch: dict) -> None:
+        mask, logp, ref_logp = batch["mask"], batch["logp"], batch["ref_logp"]
+        k3 = _kl_k3(torch.where(mask, logp, 0.0), torch.where(mask, ref_logp, 0.0))
+        exact = _exact_kl(policy, reference, batch["prompts"], batch["completions"], mask,
+                          temperature)  # fmt: skip
+        per_answer = torch.where(mask, k3, 0.0).sum(1) / mask.sum(1).clamp_min(1)
+        rows.append({
+            "k3": _seq_mean(k3, mask),
+            "exact": _seq_mean(exact, mask),
+            "max_answer_k3": float(per_answer.max()),
+            "max_log_ratio": float(torch.where(mask, ref_logp - logp, -np.inf).max()),
+        })  # fmt: skip
 
-    def loss_seen(logp, old_logp, ref_logp, advantages, mask, *args):
-        with torch.no_grad():
-            k3 = _kl_k3(torch.where(mask, logp, 0.0), torch.where(mask, ref_logp, 0.0))
-            exact = _exact_kl(policy, reference, seen["prompts"], seen["completions"], mask,
-                              temperature)  # fmt: skip
-            per_answer = torch.where(mask, k3, 0.0).sum(1) / mask.sum(1).clamp_min(1)
-            rows.append({
-                "k3": _seq_mean(k3, mask),
-                "exact": _seq_mean(exact, mask),
-                "max_answer_k3": float(per_answer.max()),
-                "max_log_ratio": float(torch.where(mask, ref_logp - logp, -np.inf).max()),
-            })  # fmt: skip
-        return loss(logp, old_logp, ref_logp, advantages, mask, *args)
-
-    training._completion_logprobs, training._grpo_loss = logprobs_seen, loss_seen
-    try:
-        yield
-    finally:
-        training._completion_logprobs, training._grpo_loss = logprobs, loss
+    return watch
 
 
 def spike_run(seed: int, kl_penalty: str, steps: int = 150) -> dict:
@@ -100,16 +88,10 @@ def spike_run(seed: int, kl_penalty: str, steps: int = 150) -> dict:
         p.requires_grad_(False)
     config = ladder_config("grpo", steps=steps, seed=seed, lr=BASE["lr"], kl_penalty=kl_penalty)
     rows: list = []
-    with _watch(policy, reference, config.temperature, rows):
-        _, log = training._train_grpo(task, policy, reference, config, desc="kl spike")
-    if not rows:  # the loop no longer calls the loss through the module: the look saw nothing
-        raise RuntimeError(
-            "kl_spikes saw no call of labs.grpo.training._grpo_loss: the training loop no longer "
-            "calls it through the module, so the per-step look is blind (update _watch)"
-        )
-    # the last of each step's updates is the one `_grpo_loss` logged
-    last = rows[config.updates_per_batch - 1 :: config.updates_per_batch]
-    per_step = {k: [r[k] for r in last] for k in last[0]}
+    _, log = training._train_grpo(
+        task, policy, reference, config, "kl spike", watch=_look(config.temperature, rows)
+    )
+    per_step = {k: [r[k] for r in rows] for k in ("k3", "exact", "max_answer_k3", "max_log_ratio")}
     per_step["kl"], per_step["reward"] = log.history["kl"], log.history["reward"]
     final = {k: float(np.mean(log.history[k][-30:])) for k in ("reward", "kl")}
     curves = {k: block_means(log.history[k]) for k in ("reward", "kl")}

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 from labs.common.progress import progress
 from labs.common.tasks import AdditionTask, Problem, _parse_answer
-from labs.common.validate import finite_loss, integer, size, text
+from labs.common.validate import callable_arg, finite_loss, integer, size, text
 from labs.grpo.checks import (
     MAX_STEPS,
     check_config,
@@ -210,9 +210,26 @@ def train_grpo(
 
 
 def _train_grpo(
-    task: AdditionTask, policy: TinyPolicy, reference: TinyPolicy, config: GRPOConfig, desc: str
+    task: AdditionTask,
+    policy: TinyPolicy,
+    reference: TinyPolicy,
+    config: GRPOConfig,
+    desc: str,
+    watch=None,
 ) -> tuple[TinyPolicy, TrainLog]:
-    """Sample G answers per question, score, normalise in the group, step on eq. 3."""
+    """Sample G answers per question, score, normalise in the group, step on eq. 3.
+
+    `watch`, if given, is called once per step, on the last of its `updates_per_batch` updates
+    (the one whose loss and KL the log keeps), after the loss is computed and before the weights
+    move: watch(step, policy, reference, batch), under `torch.no_grad`. `batch` maps "prompts"
+    (B, P), "completions", "mask" (B, N) and the per-token log-probabilities "logp" (the
+    policy's now, detached), "old_logp" (as sampled) and "ref_logp" (the reference's) to the
+    step's tensors. The watch must only read them (no weight change, no draw from the loop's
+    generators): then the run is bit for bit the run without it (`labs.grpo.kl_spikes` looks
+    at the KL with it). A step that dynamic sampling left without an update is not watched.
+    """
+    if watch is not None:
+        callable_arg("watch", watch)
     opt = torch.optim.Adam(policy.parameters(), lr=config.lr)
     prompt_gen, generator = _generators(config.seed)
     g, n = config.group_size, task.max_answer_tokens
@@ -247,13 +264,19 @@ def _train_grpo(
         advantages = _advantages(rewards, config)  # A_i
         if in_reward:  # reads the tensors only: every number of the run stays as it was
             log.log(**_penalty_only_groups(task_rewards, rewards, advantages, g))
-        for _ in range(config.updates_per_batch):
+        for update in range(1, config.updates_per_batch + 1):
             with _SavedActivations(policy) as saved:
                 logp = _completion_logprobs(policy, prompts, completions, config.temperature)
                 loss, stats = _grpo_loss(
                     logp, old_logp, ref_logp, advantages, mask, config.clip_eps, clip_high,
                     beta_loss, g, config.loss_type, n,
                 )  # fmt: skip
+            if watch is not None and update == config.updates_per_batch:
+                with torch.no_grad():
+                    watch(step, policy, reference, {
+                        "prompts": prompts, "completions": completions, "mask": mask,
+                        "logp": logp.detach(), "old_logp": old_logp, "ref_logp": ref_logp,
+                    })  # fmt: skip
             opt.zero_grad()
             loss.backward()
             opt.step()
