@@ -307,13 +307,13 @@ EXAMPLES = {
         block=4,
         rounding="truncate",
     ),
-    "labs.fp8.jax.init_linear": lambda: call(
+    "labs.fp8.jax_linear.init_linear": lambda: call(
         key=_j(np.array([0, 1], dtype=np.uint32)), in_features=8, out_features=4
     ),
-    "labs.fp8.jax.fp8_linear": lambda: call(
+    "labs.fp8.jax_linear.fp8_linear": lambda: call(
         params=_jax_params(), x=_j(X), fmt="E4M3", block=4, backward="fp8"
     ),
-    "labs.fp8.jax.linear_backward": lambda: call(
+    "labs.fp8.jax_linear.linear_backward": lambda: call(
         x=_j(XB), weight=_j(WB), grad_output=_j(DYB), fmt="E4M3", block=4
     ),
     # recipes and the cost model
@@ -377,8 +377,8 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
         (f"labs.fp8.{module}.aligned_sum", "promote_every", "none"): "None is documented: never"
         for module in ("accumulator", "torch", "jax")
     },
-    ("labs.fp8.jax.init_linear", "key", "ids-negative"): _RAW_KEY,
-    ("labs.fp8.jax.init_linear", "key", "ids-huge"): _RAW_KEY,
+    ("labs.fp8.jax_linear.init_linear", "key", "ids-negative"): _RAW_KEY,
+    ("labs.fp8.jax_linear.init_linear", "key", "ids-huge"): _RAW_KEY,
     ("labs.fp8.experiments.heavy_tailed_activations", "seed", "huge-int"): "any seed >= 0 is valid",
     ("labs.fp8.experiments.dot_product_errors", "seed", "huge-int"): "any seed >= 0 is valid",
     ("labs.fp8.experiments.markov_tokens", "seed", "huge-int"): "any seed >= 0 is valid",

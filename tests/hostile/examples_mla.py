@@ -185,7 +185,7 @@ EXAMPLES = {
     ),
     # NumPy reference
     "labs.mla.reference.init_params": lambda: call(config=MLA, seed=3, dtype=np.float32),
-    "labs.mla.reference.apply_rope": lambda: call(
+    "labs.mla.rope.apply_rope": lambda: call(
         x=ROPE_X, positions=np.arange(3), base=500.0, interleaved=True
     ),
     "labs.mla.reference.attention": lambda: call(params=_params(), config=MLA, x=X),
@@ -199,8 +199,8 @@ EXAMPLES = {
     "labs.mla.reference.decode": lambda: call(
         params=_params(), config=MLA, x=X, cache=_np_cache(), absorbed=True
     ),
-    "labs.mla.reference.coupled_rope_scores": lambda: call(**_SINGLE_HEAD),
-    "labs.mla.reference.scores_absorbed_without_rotation": lambda: call(**_SINGLE_HEAD),
+    "labs.mla.rope.coupled_rope_scores": lambda: call(**_SINGLE_HEAD),
+    "labs.mla.rope.scores_absorbed_without_rotation": lambda: call(**_SINGLE_HEAD),
     # PyTorch
     "labs.mla.torch.apply_rope": _torch_rope,
     "labs.mla.torch.attention_module": lambda: call(config=GQA),

@@ -8,10 +8,17 @@ One documented difference: XLA flushes float32 subnormals (below 1.2e-38) to zer
 max-abs is that small gets the scale 1 here and 2^-126 in NumPy and torch; its FP8 codes are
 zero either way.
 
-Shapes: `*s` any shape, R rows, C columns, K the contraction axis, M and N the other GEMM axes,
-I in_features, O out_features. Taught in chapter 2, "Outliers, and why V3 scales per tile",
-"Accumulation: 14 bits are not enough for long sums" and "The backward pass in FP8"
-(`fp8_linear`, its custom VJP, `linear_backward`).
+This module is the chapter's JAX API: it checks the arguments and calls the bare kernels, which
+live here (the accumulators, the GEMM) or in `labs.fp8.jax_kernels` (the cast and the
+quantisation of eq. 3, shared with the layer and the Pallas kernel). It also re-exports the
+public names of `labs.fp8.jax_linear` (`init_linear`, `fp8_linear` with its custom VJP,
+`linear_backward`), so that `from labs.fp8 import jax as fp8_jax` reaches all of chapter 2's
+JAX half.
+
+Shapes: `*s` any shape, R rows, C columns, K the contraction axis, M and N the other GEMM axes.
+Taught in chapter 2, "Outliers, and why V3 scales per tile", "Accumulation: 14 bits are not
+enough for long sums" and "The backward pass in FP8" (`fp8_linear`, its custom VJP,
+`linear_backward`).
 """
 
 from __future__ import annotations
@@ -20,12 +27,14 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Float
 
 from labs.common import validate
 from labs.fp8 import checks
 from labs.fp8.formats import E4M3, format_by_name
+from labs.fp8.jax_kernels import _dequantize, _fake_quantize, _fp8_dtype, _quantize, _to_fp8
+from labs.fp8.jax_linear import _fp8_gemm_bwd as _fp8_gemm_bwd  # chapter 2 shows its source
+from labs.fp8.jax_linear import fp8_linear, init_linear, linear_backward
 
 __all__ = [
     "aligned_sum",
@@ -50,11 +59,6 @@ def fp8_dtype(fmt):
     return _fp8_dtype(format_by_name(fmt).name)
 
 
-def _fp8_dtype(fmt_name: str):
-    """The JAX dtype of the format named `fmt_name`."""
-    return jnp.float8_e4m3fn if fmt_name == "E4M3" else jnp.float8_e5m2
-
-
 def to_fp8(x: jax.Array, fmt=E4M3, saturate: bool = True) -> jax.Array:
     """Cast to FP8: saturate=True clamps to +-max_finite, False keeps JAX's (ml_dtypes')
     rule, NaN for E4M3 and +-inf for E5M2. Any shape; NaN stays NaN."""
@@ -62,64 +66,6 @@ def to_fp8(x: jax.Array, fmt=E4M3, saturate: bool = True) -> jax.Array:
     return _to_fp8(
         jnp.asarray(x, jnp.float32), format_by_name(fmt).name, checks.check_saturate(saturate)
     )
-
-
-def _to_fp8(x: Float[Array, "*s"], fmt_name: str, saturate: bool) -> Array:
-    """Clamp to +-max_finite (saturate), then cast."""
-    if saturate:
-        limit = format_by_name(fmt_name).max_finite
-        x = jnp.clip(x, -limit, limit)
-    return x.astype(_fp8_dtype(fmt_name))
-
-
-def _group_amax(x: Float[Array, "*s R C"], granularity: str, block: int) -> Array:
-    """The max-abs of each group (shapes as in NumPy)."""
-    a = jnp.abs(x)
-    if granularity == "tensor":
-        return a.max()
-    if granularity == "row":
-        return a.max(axis=-1, keepdims=True)
-    if granularity == "tile":
-        return a.reshape(*a.shape[:-1], a.shape[-1] // block, block).max(axis=-1)
-    r, c = a.shape[-2:]
-    if granularity == "column_tile":
-        return a.reshape(*a.shape[:-2], r // block, block, c).max(axis=-2)
-    return a.reshape(*a.shape[:-2], r // block, block, c // block, block).max(axis=(-3, -1))
-
-
-def _expand(scales: Array, shape, granularity: str, block: int) -> Array:
-    """Repeat each group's scale over its group."""
-    if granularity == "tile":
-        scales = jnp.repeat(scales, block, axis=-1)
-    elif granularity == "column_tile":
-        scales = jnp.repeat(scales, block, axis=-2)
-    elif granularity == "block":
-        scales = jnp.repeat(jnp.repeat(scales, block, axis=-1), block, axis=-2)
-    return jnp.broadcast_to(scales, shape)
-
-
-def _round_up_to_power_of_two(s: Float[Array, "*G"]) -> Float[Array, "*G"]:
-    """2^ceil(log2 s) for positive normal float32 s, on the bit pattern (exact)."""
-    bits = jax.lax.bitcast_convert_type(s, jnp.uint32)
-    exponent = bits & jnp.uint32(0x7F800000)  # the exponent field, mantissa cleared
-    carry = ((bits & jnp.uint32(0x007FFFFF)) != 0).astype(jnp.uint32) << 23
-    return jax.lax.bitcast_convert_type(exponent + carry, jnp.float32)
-
-
-@partial(jax.jit, static_argnames=("fmt_name", "granularity", "block", "power_of_two"))
-def _quantize(
-    x: Float[Array, "*s R C"], fmt_name: str, granularity: str, block: int, power_of_two=False
-):
-    """Eq. (3) with multiplications only; returns (q, scales)."""
-    # XLA rewrites a division by a broadcast value into a multiplication by its reciprocal,
-    # which would round differently from NumPy and torch: multiply by 1 / max_finite instead.
-    amax = _group_amax(x, granularity, block)
-    scales = jnp.maximum(amax * jnp.float32(1 / format_by_name(fmt_name).max_finite), 2.0**-126)
-    if power_of_two:
-        scales = _round_up_to_power_of_two(scales)
-    scales = jnp.where(amax > 0, scales, jnp.float32(1.0))
-    inverse = jnp.float32(1.0) / scales
-    return _to_fp8(x * _expand(inverse, x.shape, granularity, block), fmt_name, True), scales
 
 
 def quantize(
@@ -148,11 +94,6 @@ def dequantize(q: jax.Array, scales: jax.Array, granularity: str = "tile", block
     return _dequantize(jnp.asarray(q), jnp.asarray(scales, jnp.float32), granularity, block)
 
 
-def _dequantize(q: Array, scales: Array, granularity: str, block: int) -> Array:
-    """x ~ s_g * q_i (eq. 3), float32."""
-    return q.astype(jnp.float32) * _expand(scales, q.shape, granularity, block)
-
-
 def fake_quantize(
     x: jax.Array, fmt=E4M3, granularity: str = "tile", block: int = 128, power_of_two=False
 ):
@@ -164,20 +105,6 @@ def fake_quantize(
         x, fmt, granularity, block, framework="jax", power_of_two=power_of_two
     )
     return _fake_quantize(jnp.asarray(x, jnp.float32), fmt.name, granularity, block, power_of_two)
-
-
-def _fake_quantize(
-    x: Float[Array, "*s R C"], fmt_name: str, granularity: str, block: int, power_of_two=False
-):
-    """Quantise and dequantise, straight-through: the forward rounds, the backward is identity."""
-    x_hat = _rounded(jax.lax.stop_gradient(x), fmt_name, granularity, block, power_of_two)
-    return x + jax.lax.stop_gradient(x_hat - x)
-
-
-def _rounded(x: Float[Array, "*s R C"], fmt_name: str, granularity: str, block: int, p2=False):
-    """Quantise and dequantise (no gradient rule): the values an FP8 GEMM multiplies."""
-    q, scales = _quantize(x, fmt_name, granularity, block, p2)
-    return q.astype(jnp.float32) * _expand(scales, x.shape, granularity, block)
 
 
 def round_significand(x: jax.Array, bits: int, rounding: str = "truncate") -> jax.Array:
@@ -352,103 +279,3 @@ def _fp8_matmul(
         return jnp.matmul(a_hat, b_hat, precision=jax.lax.Precision.HIGHEST)
     products = a_hat[:, None, :] * b_hat.T[None, :, :]  # (M, N, K)
     return _limited_sum(products, accumulator_bits, promote_every, rounding)
-
-
-def init_linear(key: jax.Array, in_features: int, out_features: int) -> dict:
-    """Parameters of a linear layer: {"kernel": (in, out), "bias": (out,)}, float32, initialised
-    like torch.nn.Linear (uniform in +-1/sqrt(in)).
-
-    The kernel may hold at most 2**28 elements (it is allocated at once).
-    """
-    key = checks.check_key("key", key)
-    in_features, out_features = checks.check_layer_sizes(in_features, out_features)
-    return _init_linear(key, in_features, out_features)
-
-
-def _init_linear(key: Array, in_features: int, out_features: int) -> dict:
-    """Uniform in +-1/sqrt(in) for the kernel (I, O) and the bias (O,)."""
-    bound = 1.0 / np.sqrt(in_features)
-    k1, k2 = jax.random.split(key)
-    kernel = jax.random.uniform(k1, (in_features, out_features), jnp.float32, -bound, bound)
-    bias = jax.random.uniform(k2, (out_features,), jnp.float32, -bound, bound)
-    return {"kernel": kernel, "bias": bias}
-
-
-def fp8_linear(
-    params: dict, x: jax.Array, fmt=E4M3, block: int = 128, backward: str = "straight_through"
-) -> jax.Array:
-    """x (..., in) @ kernel (in, out) + bias, the FP8 way (V3 §3.3): x per 1 x block tile,
-    the kernel per block x block block, FP32 master params. `backward="straight_through"`
-    passes gradients through the rounding; `backward="fp8"` runs V3's FP8 dgrad and wgrad
-    through a custom VJP (see `linear_backward`; tokens are zero-padded to a multiple of
-    `block` there). Pure and jit-able; use it inside a loss for `jax.grad` and an optax update."""
-    params, x, fmt, block = checks.check_fp8_linear_call(params, x, fmt, block, framework="jax")
-    backward = checks.check_option("backward", backward, ("straight_through", "fp8"))
-    return _fp8_linear(params, x, fmt.name, block, backward)
-
-
-def _fp8_linear(
-    params: dict, x: Float[Array, "*s I"], fmt_name: str, block: int, backward="straight_through"
-):
-    """Fake-quantised x (1 x block tiles) @ fake-quantised kernel (blocks) + bias."""
-    if backward == "fp8":
-        kernel = params["kernel"]
-        y = _fp8_gemm(x.reshape(-1, kernel.shape[0]), kernel, fmt_name, block)
-        return y.reshape(*x.shape[:-1], kernel.shape[1]) + params["bias"]
-    x_hat = _fake_quantize(x, fmt_name, "tile", block)
-    k_hat = _fake_quantize(params["kernel"], fmt_name, "block", block)
-    return x_hat @ k_hat + params["bias"]
-
-
-@partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def _fp8_gemm(x: Float[Array, "M I"], kernel: Float[Array, "I O"], fmt_name: str, block: int):
-    """Q_tile(x) @ Q_block(kernel), with V3's FP8 backward as its VJP."""
-    return _rounded(x, fmt_name, "tile", block) @ _rounded(kernel, fmt_name, "block", block)
-
-
-def _fp8_gemm_fwd(x, kernel, fmt_name: str, block: int):
-    """The forward GEMM; keeps x and the kernel (float32) for the backward."""
-    return _fp8_gemm(x, kernel, fmt_name, block), (x, kernel)
-
-
-def _fp8_gemm_bwd(fmt_name: str, block: int, residuals, dy):
-    """Eq. (5): dgrad and wgrad from E4M3 tiles, blocks and column tiles."""
-    x, kernel = residuals
-    dx, dw = _linear_backward(x, kernel.T, dy, fmt_name, block)
-    return dx, dw.T  # the kernel is W^T
-
-
-_fp8_gemm.defvjp(_fp8_gemm_fwd, _fp8_gemm_bwd)
-
-
-def linear_backward(
-    x: jax.Array, weight: jax.Array, grad_output: jax.Array, fmt=E4M3, block: int = 128
-) -> tuple:
-    """V3's FP8 dgrad and wgrad (see labs.fp8.reference.linear_backward): x (M, I),
-    weight (O, I), grad_output (M, O) -> (grad_x (M, I), grad_weight (O, I)), float32."""
-    x, weight, grad_output, fmt, block = checks.check_linear_backward(
-        x, weight, grad_output, fmt, block, framework="jax"
-    )
-    arrays = (jnp.asarray(a, jnp.float32) for a in (x, weight, grad_output))
-    return _linear_backward(*arrays, fmt.name, block)
-
-
-def _linear_backward(
-    x: Float[Array, "M I"],
-    weight: Float[Array, "O I"],
-    dy: Float[Array, "M O"],
-    fmt_name: str,
-    block: int,
-) -> tuple:
-    """dgrad = Q_tile(dY) Q_block(W); wgrad = Q_column_tile(dY)^T Q_column_tile(X)."""
-    pad = (-x.shape[0]) % block  # zero rows change no max-abs and add nothing to dW
-    x_p, dy_p = jnp.pad(x, ((0, pad), (0, 0))), jnp.pad(dy, ((0, pad), (0, 0)))
-    hi = jax.lax.Precision.HIGHEST
-    dx = jnp.matmul(
-        _rounded(dy, fmt_name, "tile", block),
-        _rounded(weight, fmt_name, "block", block),
-        precision=hi,
-    )
-    dy_c = _rounded(dy_p, fmt_name, "column_tile", block)  # (M', O), groups along M
-    x_c = _rounded(x_p, fmt_name, "column_tile", block)  # (M', I), groups along M
-    return dx, jnp.matmul(dy_c.T, x_c, precision=hi)

@@ -37,7 +37,7 @@ from jaxtyping import Float
 from labs.common import validate
 from labs.common.pallas import call_options, resolve_target
 from labs.fp8 import checks
-from labs.fp8.jax import _quantize
+from labs.fp8.jax_kernels import _quantize
 
 __all__ = ["block_scaled_matmul", "quantize_operands"]
 

@@ -34,7 +34,7 @@ from labs.mla.checks import (
     check_tokens,
 )
 from labs.mla.config import AttentionConfig, _cache_shapes
-from labs.mla.reference import ROPE_BASE
+from labs.mla.rope import ROPE_BASE
 
 __all__ = ["absorb_weights", "apply_rope", "attention", "decode", "new_cache"]
 

@@ -3,7 +3,9 @@
 Taught in chapter 3, "MLA: low-rank joint compression of keys and values" (`_mla_latents`,
 `_mla_naive`), "Weight absorption: never build the keys" (`_mla_absorbed`, the factors kept as
 DeepSeek's inference code does; `_absorb_weights` and `_mla_absorbed_merged`, the merged form) and
-"Why RoPE must be decoupled" (`coupled_rope_scores`).
+"Why RoPE must be decoupled" (the rotation itself and the coupled counter-example live in
+`labs.mla.rope`; `apply_rope`, `coupled_rope_scores`, `scores_absorbed_without_rotation` and
+`ROPE_BASE` are re-exported here).
 
 Axes: B batch, T new tokens (queries), S cached tokens (keys), H query heads, G KV heads, D head
 dim d_h, R RoPE dim d_h^R, C latent d_c, Q query latent (d_c', or d_model without compression),
@@ -30,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from jaxtyping import Bool, Float, Int
 
-from labs.common.validate import boolean, integer
+from labs.common.validate import integer
 from labs.mla.checks import (
     check_absorbed,
     check_cache,
@@ -40,12 +42,17 @@ from labs.mla.checks import (
     check_length,
     check_mla_config,
     check_params,
-    check_rope,
-    check_single_head,
     check_tokens,
     check_weight_count,
 )
 from labs.mla.config import AttentionConfig, cache_shapes, param_shapes
+from labs.mla.rope import (
+    ROPE_BASE,
+    _apply_rope,
+    apply_rope,
+    coupled_rope_scores,
+    scores_absorbed_without_rotation,
+)
 
 __all__ = [
     "ROPE_BASE",
@@ -62,7 +69,6 @@ __all__ = [
     "scores_absorbed_without_rotation",
 ]
 
-ROPE_BASE = 10000.0
 Array = np.ndarray
 Params = dict[str, Float[Array, "_ _"]]
 
@@ -85,37 +91,6 @@ def _init_params(config: AttentionConfig, seed: int, dtype) -> Params:
         name: (rng.standard_normal(shape) / np.sqrt(shape[0])).astype(dtype)
         for name, shape in config.weight_shapes.items()
     }
-
-
-def apply_rope(x, positions, base: float = ROPE_BASE, interleaved: bool = False) -> np.ndarray:
-    """Rotary position embedding (RoFormer) of x (B, T, heads, dim) at integer `positions` (T,).
-
-    Coordinates i and i + dim/2 form a pair rotated by the angle position * base^(-2i/dim)
-    (half-split, as this chapter's layers do); with `interleaved=True` the pairs are (2i, 2i + 1),
-    the convention of DeepSeek-V2/V3's released checkpoints. Positions lie in [0, 2**24); `base`
-    is a real number > 1.
-    """
-    x, positions, base = check_rope(x, positions, base)
-    return _apply_rope(x, positions, base, boolean("interleaved", interleaved))
-
-
-def _apply_rope(
-    x: Float[Array, "B T H D"],
-    positions: Int[Array, " T"],
-    base: float = ROPE_BASE,
-    interleaved: bool = False,
-) -> Float[Array, "B T H D"]:
-    """Rotate pairs (i, i + D/2), or (2i, 2i + 1) if interleaved, by position * base^(-2i/D)."""
-    half = x.shape[-1] // 2
-    inv_freq = base ** (-np.arange(half, dtype=np.float64) * 2 / x.shape[-1])
-    angles = positions[:, None].astype(np.float64) * inv_freq  # (T, half)
-    cos = np.cos(angles)[:, None, :].astype(x.dtype)  # (T, 1, half): the same for every head
-    sin = np.sin(angles)[:, None, :].astype(x.dtype)
-    if interleaved:  # pairs (2i, 2i + 1): the released checkpoints' convention
-        x1, x2 = x[..., 0::2], x[..., 1::2]
-        return np.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], axis=-1).reshape(x.shape)
-    x1, x2 = x[..., :half], x[..., half:]
-    return np.concatenate([x1 * cos - x2 * sin, x1 * sin + x2 * cos], axis=-1)
 
 
 def _softmax(scores: Float[Array, "... S"]) -> Float[Array, "... S"]:
@@ -373,47 +348,3 @@ def _decode(params: Params, config: AttentionConfig, x: Float[Array, "B T M"], c
     cache.length = end
     k_all, v_all = cache.arrays["k"][:, :end], cache.arrays["v"][:, :end]
     return _gqa_attend(params, config, q, k_all, v_all, q_pos, k_pos)
-
-
-# --- Why RoPE must be decoupled -------------------------------------------------------------
-
-
-def coupled_rope_scores(q, w_uk, c_kv, q_position: int) -> np.ndarray:
-    """Scores of one head if RoPE were applied to the up-projected key k^C_j = W^UK c^KV_j.
-
-    Args:
-        q: (d_h,) the query (before rotation) at position `q_position`.
-        w_uk: (d_c, d_h) one head's up-projection.
-        c_kv: (T, d_c) cached latents of positions 0 ... T-1.
-
-    Returns:
-        (T,) RoPE(q, i) . RoPE(W^UK c_j, j): the rotation R_j sits between W^UK and c_j, so no
-        single matrix can be folded into the query for every j.
-    """
-    return _coupled_rope_scores(*check_single_head(q, w_uk, c_kv, q_position))
-
-
-def _coupled_rope_scores(
-    q: Float[Array, " D"], w_uk: Float[Array, "C D"], c_kv: Float[Array, "S C"], q_position: int
-) -> Float[Array, " S"]:
-    """RoPE(q, i) . RoPE(W^UK c_j, j) for every cached j."""
-    keys = _apply_rope((c_kv @ w_uk)[None, :, None, :], np.arange(c_kv.shape[0]))[0, :, 0]
-    query = _apply_rope(q[None, None, None, :], np.array([q_position]))[0, 0, 0]
-    return keys @ query
-
-
-def scores_absorbed_without_rotation(q, w_uk, c_kv, q_position: int) -> np.ndarray:
-    """What absorption computes under coupled RoPE if it ignores the rotations: W^UK folded into q.
-
-    RoPE(q, i) . RoPE(k, j) = q . R_{j-i} k, so the fold q~ = W^UK q is right only where j = i.
-    Same arguments and result shape as `coupled_rope_scores`.
-    """
-    q, w_uk, c_kv, _ = check_single_head(q, w_uk, c_kv, q_position)
-    return _scores_absorbed_without_rotation(q, w_uk, c_kv)
-
-
-def _scores_absorbed_without_rotation(
-    q: Float[Array, " D"], w_uk: Float[Array, "C D"], c_kv: Float[Array, "S C"]
-) -> Float[Array, " S"]:
-    """c_j . (W^UK q): the query folded into the latent space, no rotation anywhere."""
-    return c_kv @ (w_uk @ q)

@@ -72,7 +72,7 @@ FORBIDDEN = {
         "labs.mla.cache_size.mla_cache_bytes_per_layer",
     ),
     "absorbed_scores": (
-        "labs.mla.reference.scores_absorbed_without_rotation",
-        "labs.mla.reference.coupled_rope_scores",
+        "labs.mla.rope.scores_absorbed_without_rotation",
+        "labs.mla.rope.coupled_rope_scores",
     ),
 }
