@@ -261,5 +261,6 @@ def test_table_4_schedule_control_holds_whichever_way_the_rounding_fell():
     # way as the optimizer; with the gap mirrored, as rounding could have left it, it would fail.
     mirrored = opt_s - gap
     assert kept > 10 * rounding > mirrored
-    # The sign-free floor holds for both.
-    assert min(kept, mirrored) >= opt_s - rounding > rounding
+    # The sign-free floor: both are at least opt_s - rounding (which follows from |gap| <= rounding
+    # above); what can fail is that floor's margin over the rounding, from the registry's figures.
+    assert opt_s - rounding > rounding
