@@ -36,7 +36,11 @@ HIDDEN = {
     ),
     "choose_granularity": (
         # 3 decades fit in E4M3's ~5.4: one scale per tensor flushes (almost) nothing
-        Case((gradient_like(256, 256, decades=3.0, seed=0), 0.05), "tensor", "3 decades"),
+        Case(
+            (gradient_like(256, 256, decades=3.0, seed=0), 0.05),
+            "tensor",
+            "gradient over three decades",
+        ),
         # another draw of sparse huge outliers: rows flush ~1%, tiles ~0.1%
         Case(
             (heavy_tailed_activations(256, 1024, 1e-4, 1e5, seed=1), 0.005),
