@@ -69,35 +69,64 @@ def notebooks_in_toc(book: Path, toc: dict) -> list[Path]:
     return found
 
 
-def slowest_cells(nb, count: int = 3) -> list[tuple[int, float]]:
-    """(code cell number from 1, seconds) of the `count` slowest cells, slowest first, read from
-    the timing nbclient records (`record_timing`); the timing is then removed from the cells."""
-    from datetime import datetime
+def cell_timing(nb, started=None, ended=None, count: int = 3) -> dict:
+    """Where a notebook's time went, from the per-cell timing nbclient records (`record_timing`),
+    which is then removed from the cells. Cells are numbered among code cells, from 1.
 
-    times = []
-    number = 0
+    Returns {"slowest": [(cell, seconds)] of the `count` slowest, slowest first; "in_cells": their
+    total; "longest_wait": (cell, seconds) of the longest pause between one cell's reply and the
+    next cell's start, or None; "before_first"/"after_last": seconds from `started` to the first
+    cell and from the last cell to `ended` (kernel start-up and shut-down), None if not given}.
+    """
+    from datetime import datetime
+    from itertools import pairwise
+
+    spans, number = [], 0
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         number += 1
         stamps = cell.metadata.pop("execution", None) or {}
-        start, end = stamps.get("iopub.execute_input"), stamps.get("shell.execute_reply")
-        if start and end:
-            seconds = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
-            times.append((number, seconds))
-    return sorted(times, key=lambda t: -t[1])[:count]
+        begin, reply = stamps.get("iopub.execute_input"), stamps.get("shell.execute_reply")
+        if begin and reply:
+            spans.append((number, datetime.fromisoformat(begin), datetime.fromisoformat(reply)))
+    seconds = [(n, (e - b).total_seconds()) for n, b, e in spans]
+    waits = [(n, (b - prev[2]).total_seconds()) for prev, (n, b, _) in pairwise(spans)]
+    return {
+        "slowest": sorted(seconds, key=lambda t: -t[1])[:count],
+        "in_cells": sum(t for _, t in seconds),
+        "longest_wait": max(waits, key=lambda t: t[1], default=None),
+        "before_first": (spans[0][1] - started).total_seconds() if spans and started else None,
+        "after_last": (ended - spans[-1][2]).total_seconds() if spans and ended else None,
+    }
+
+
+def describe_timing(timing: dict) -> str:
+    """One line for the log: the slowest cells, then where the rest of the time went."""
+    parts = ["slowest code cells: " + ", ".join(f"{n} ({t:.1f} s)" for n, t in timing["slowest"])]
+    parts.append(f"in cells {timing['in_cells']:.1f} s")
+    if timing.get("before_first") is not None:
+        parts.append(f"before the first cell {timing['before_first']:.1f} s")
+    if timing.get("longest_wait") is not None:
+        n, t = timing["longest_wait"]
+        parts.append(f"longest wait between cells {t:.1f} s (before cell {n})")
+    if timing.get("after_last") is not None:
+        parts.append(f"after the last cell {timing['after_last']:.1f} s")
+    return "; ".join(parts)
 
 
 def execute_one(path: str, timeout: int, allow_errors: bool, in_temp: bool) -> dict:
     """Run one notebook as myst-nb would; returns its executed JSON, seconds, its slowest cells
     (a chapter that once took five times its usual time left no clue where) and any error."""
     import tempfile
+    from datetime import datetime, timezone
 
     from jupyter_cache.executors.utils import single_nb_execution
 
     nb = nbformat.read(path, as_version=4)
     with tempfile.TemporaryDirectory() as temp:
         cwd = temp if in_temp else str(Path(path).parent)
+        started = datetime.now(timezone.utc)
         result = single_nb_execution(
             nb,
             cwd=cwd,
@@ -106,19 +135,16 @@ def execute_one(path: str, timeout: int, allow_errors: bool, in_temp: bool) -> d
             meta_override=True,
             record_timing=True,
         )
-    slowest = slowest_cells(result.nb)  # strips the timing too: the cache holds what myst-nb stores
+        ended = datetime.now(timezone.utc)
+    # Strips the timing too: the cache holds what myst-nb stores.
+    timing = cell_timing(result.nb, started, ended)
     return {
         "path": path,
         "notebook": nbformat.writes(result.nb),
         "seconds": result.time,
-        "slowest": slowest,
+        "timing": timing,
         "error": None if result.err is None else result.exc_string or repr(result.err),
     }
-
-
-def describe_slowest(slowest: list[tuple[int, float]]) -> str:
-    """'slowest code cells: 12 (31.0 s), 5 (10.2 s)' for the log."""
-    return "slowest code cells: " + ", ".join(f"{n} ({s:.1f} s)" for n, s in slowest)
 
 
 def runs_alone(path: Path) -> bool:
@@ -140,7 +166,7 @@ def execute_batch(paths, workers, book, cache, timeout, allow_errors, in_temp) -
             if done["error"] is not None:
                 failed.append(name)
                 print(f"\n{name}: FAILED after {done['seconds']:.1f} s\n{done['error']}\n")
-                print(f"{name}: {describe_slowest(done['slowest'])}")
+                print(f"{name}: {describe_timing(done['timing'])}")
                 continue
             record = cache.add_nb_to_project(done["path"])
             cache.cache_notebook_bundle(
@@ -153,7 +179,7 @@ def execute_batch(paths, workers, book, cache, timeout, allow_errors, in_temp) -
                 overwrite=True,
             )
             print(
-                f"{name}: executed in {done['seconds']:.1f} s; {describe_slowest(done['slowest'])}",
+                f"{name}: executed in {done['seconds']:.1f} s; {describe_timing(done['timing'])}",
                 flush=True,
             )
     return failed

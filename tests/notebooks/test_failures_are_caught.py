@@ -100,7 +100,11 @@ def test_parallel_execution_fails_on_a_raising_cell_and_fills_the_builds_cache(t
         )
         return
     assert result.returncode == 0 and "nb.ipynb: executed" in output, output[-3000:]
-    assert re.search(r"nb\.ipynb: executed in [\d.]+ s; slowest code cells: 1 \([\d.]+ s\)", output)
+    assert re.search(
+        r"nb\.ipynb: executed in [\d.]+ s; slowest code cells: 1 \([\d.]+ s\); in cells [\d.]+ s; "
+        r"before the first cell [\d.]+ s; after the last cell [\d.]+ s",
+        output,
+    ), output[-3000:]
     again = run(tool, cwd=book)  # a second run finds it cached and executes nothing
     assert again.returncode == 0 and "in the cache already" in again.stdout, again.stdout
     build = run([str(BIN / "jupyter-book"), "build", ".", *make_flags()], cwd=book)
@@ -147,30 +151,50 @@ def test_a_notebook_that_runs_alone_overlaps_no_other(tmp_path):
         assert not any(overlap(name, other) for other in others), span
 
 
-def test_the_slowest_cells_are_named_and_their_timing_left_out_of_the_cache():
-    """tools/execute_chapters.py prints each chapter's slowest code cells, read from nbclient's
-    per-cell timing, and strips that timing so the cache holds what myst-nb's own run would."""
+def test_where_a_notebooks_time_went_is_named_and_left_out_of_the_cache():
+    """tools/execute_chapters.py prints each chapter's slowest code cells and where the rest of its
+    time went (a chapter once took 218 s with no cell over 11 s), read from nbclient's per-cell
+    timing, and strips that timing so the cache holds what myst-nb's own run would."""
+    from datetime import datetime
+
     sys.path.insert(0, str(ROOT / "tools"))
-    from execute_chapters import describe_slowest, slowest_cells
+    from execute_chapters import cell_timing, describe_timing
+
+    def at(clock: str) -> str:
+        return f"2026-12-05T10:{clock}Z"
 
     def timed(start: str, end: str):
         cell = nbformat.v4.new_code_cell("pass")
         cell.metadata["execution"] = {
-            "iopub.execute_input": f"2026-12-05T10:00:{start}Z",
-            "shell.execute_reply": f"2026-12-05T10:00:{end}Z",
+            "iopub.execute_input": at(start),
+            "shell.execute_reply": at(end),
         }
         return cell
 
     nb = nbformat.v4.new_notebook(
         cells=[
             nbformat.v4.new_markdown_cell("# title"),  # not counted: code cells are numbered
-            timed("00.000", "01.500"),
+            timed("00:02.000", "00:03.500"),
             nbformat.v4.new_code_cell("untimed"),  # never ran (or no timing): left out
-            timed("02.000", "09.250"),
-            timed("10.000", "10.100"),
-            timed("11.000", "14.000"),
+            timed("00:04.000", "00:11.250"),
+            timed("03:11.250", "03:11.350"),  # three minutes of waiting before it
+            timed("03:12.000", "03:15.000"),
         ]
     )
-    assert slowest_cells(nb, count=3) == [(3, 7.25), (5, 3.0), (1, 1.5)]
+    started = datetime.fromisoformat(at("00:00.000"))
+    ended = datetime.fromisoformat(at("03:20.000"))
+    timing = cell_timing(nb, started, ended, count=3)
+    assert timing["slowest"] == [(3, 7.25), (5, 3.0), (1, 1.5)]
+    assert abs(timing["in_cells"] - 11.85) < 1e-9
+    assert timing["longest_wait"] == (4, 180.0)
+    assert (timing["before_first"], timing["after_last"]) == (2.0, 5.0)
     assert all("execution" not in cell.metadata for cell in nb.cells)
-    assert describe_slowest([(3, 7.25), (5, 3.0)]) == "slowest code cells: 3 (7.2 s), 5 (3.0 s)"
+    line = describe_timing(timing)
+    assert line == (
+        "slowest code cells: 3 (7.2 s), 5 (3.0 s), 1 (1.5 s); in cells 11.8 s; before the first "
+        "cell 2.0 s; longest wait between cells 180.0 s (before cell 4); after the last cell 5.0 s"
+    )
+    # without the run's own start and end, only what the cells say
+    bare = cell_timing(nbformat.v4.new_notebook(cells=[timed("00:00.000", "00:01.000")]))
+    assert bare["before_first"] is None and bare["longest_wait"] is None
+    assert describe_timing(bare) == "slowest code cells: 1 (1.0 s); in cells 1.0 s"
