@@ -75,8 +75,10 @@ def cell_timing(nb, started=None, ended=None, count: int = 3) -> dict:
 
     Returns {"slowest": [(cell, seconds)] of the `count` slowest, slowest first; "in_cells": their
     total; "longest_wait": (cell, seconds) of the longest pause between one cell's reply and the
-    next cell's start, or None; "before_first"/"after_last": seconds from `started` to the first
-    cell and from the last cell to `ended` (kernel start-up and shut-down), None if not given}.
+    next cell's start, or None; "sent_after": of that pause, the seconds before nbclient sent the
+    cell (the "client.send" stamp `execute_one` adds; None without it), the rest being the
+    kernel's; "before_first"/"after_last": seconds from `started` to the first cell and from the
+    last cell to `ended` (kernel start-up and shut-down), None if not given}.
     """
     from datetime import datetime
     from itertools import pairwise
@@ -88,14 +90,27 @@ def cell_timing(nb, started=None, ended=None, count: int = 3) -> dict:
         number += 1
         stamps = cell.metadata.pop("execution", None) or {}
         begin, reply = stamps.get("iopub.execute_input"), stamps.get("shell.execute_reply")
+        sent = stamps.get("client.send")
         if begin and reply:
-            spans.append((number, datetime.fromisoformat(begin), datetime.fromisoformat(reply)))
-    seconds = [(n, (e - b).total_seconds()) for n, b, e in spans]
-    waits = [(n, (b - prev[2]).total_seconds()) for prev, (n, b, _) in pairwise(spans)]
+            sent = datetime.fromisoformat(sent) if sent else None
+            spans.append(
+                (number, datetime.fromisoformat(begin), datetime.fromisoformat(reply), sent)
+            )
+    seconds = [(n, (e - b).total_seconds()) for n, b, e, _ in spans]
+    waits = [
+        (
+            n,
+            (b - prev[2]).total_seconds(),
+            None if sent is None else (sent - prev[2]).total_seconds(),
+        )
+        for prev, (n, b, _, sent) in pairwise(spans)
+    ]
+    longest = max(waits, key=lambda t: t[1], default=None)
     return {
         "slowest": sorted(seconds, key=lambda t: -t[1])[:count],
         "in_cells": sum(t for _, t in seconds),
-        "longest_wait": max(waits, key=lambda t: t[1], default=None),
+        "longest_wait": None if longest is None else longest[:2],
+        "sent_after": None if longest is None else longest[2],
         "before_first": (spans[0][1] - started).total_seconds() if spans and started else None,
         "after_last": (ended - spans[-1][2]).total_seconds() if spans and ended else None,
     }
@@ -109,10 +124,22 @@ def describe_timing(timing: dict) -> str:
         parts.append(f"before the first cell {timing['before_first']:.1f} s")
     if timing.get("longest_wait") is not None:
         n, t = timing["longest_wait"]
-        parts.append(f"longest wait between cells {t:.1f} s (before cell {n})")
+        sent = timing.get("sent_after")
+        where = "" if sent is None else f"; nbclient sent it {sent:.1f} s after the reply"
+        parts.append(f"longest wait between cells {t:.1f} s (before cell {n}{where})")
     if timing.get("after_last") is not None:
         parts.append(f"after the last cell {timing['after_last']:.1f} s")
     return "; ".join(parts)
+
+
+def _stamp_send(cell, cell_index) -> None:
+    """nbclient's hook as it sends a cell: the client's clock, beside the kernel's stamps (a wait
+    between cells is then the client's, before the send, or the kernel's, after it)."""
+    from datetime import datetime, timezone
+
+    cell.metadata.setdefault("execution", {})["client.send"] = datetime.now(
+        timezone.utc
+    ).isoformat()
 
 
 def execute_one(path: str, timeout: int, allow_errors: bool, in_temp: bool) -> dict:
@@ -134,6 +161,7 @@ def execute_one(path: str, timeout: int, allow_errors: bool, in_temp: bool) -> d
             allow_errors=allow_errors,
             meta_override=True,
             record_timing=True,
+            on_cell_execute=_stamp_send,
         )
         ended = datetime.now(timezone.utc)
     # Strips the timing too: the cache holds what myst-nb stores.

@@ -194,6 +194,15 @@ def test_where_a_notebooks_time_went_is_named_and_left_out_of_the_cache():
         "slowest code cells: 3 (7.2 s), 5 (3.0 s), 1 (1.5 s); in cells 11.8 s; before the first "
         "cell 2.0 s; longest wait between cells 180.0 s (before cell 4); after the last cell 5.0 s"
     )
+    # with nbclient's own send stamp, the wait splits into the client's part and the kernel's
+    sent = timed("03:11.250", "03:11.350")
+    sent.metadata["execution"]["client.send"] = at("03:10.000")  # 178.75 s after the reply
+    split = cell_timing(nbformat.v4.new_notebook(cells=[timed("00:00.000", "00:11.250"), sent]))
+    assert split["longest_wait"] == (2, 180.0) and split["sent_after"] == 178.75
+    assert (
+        "longest wait between cells 180.0 s (before cell 2; nbclient sent it 178.8 s after the "
+        "reply)" in describe_timing(split)
+    )
     # without the run's own start and end, only what the cells say
     bare = cell_timing(nbformat.v4.new_notebook(cells=[timed("00:00.000", "00:01.000")]))
     assert bare["before_first"] is None and bare["longest_wait"] is None
