@@ -7,8 +7,10 @@ in _config.yml) executes one notebook at a time; several chapters set torch to o
 of CI's two cores sat idle for most of the build. Here the notebooks that _toc.yml lists and the
 cache does not hold yet run `--jobs` at a time (longest first), each in its own kernel in its own
 folder, exactly as myst-nb runs them (jupyter-cache's `single_nb_execution`, the timeout and
-`allow_errors` from _config.yml); each result is stored in the jupyter cache myst-nb matches
-notebooks against, so the build then executes nothing and renders the stored outputs.
+`allow_errors` from _config.yml; the one difference, the client's waits for a message cut into
+one-second slices, is explained in tools/sliced_client.py); each result is stored in the jupyter
+cache myst-nb matches notebooks against, so the build then executes nothing and renders the
+stored outputs.
 
 A notebook whose claims rest on live timings that another process would disturb (a memory-bound
 measurement shares the memory bus, which process CPU time does not hide) says so in its metadata,
@@ -149,6 +151,7 @@ def execute_one(path: str, timeout: int, allow_errors: bool, in_temp: bool) -> d
     from datetime import datetime, timezone
 
     from jupyter_cache.executors.utils import single_nb_execution
+    from sliced_client import SlicedKernelManager
 
     nb = nbformat.read(path, as_version=4)
     with tempfile.TemporaryDirectory() as temp:
@@ -162,6 +165,7 @@ def execute_one(path: str, timeout: int, allow_errors: bool, in_temp: bool) -> d
             meta_override=True,
             record_timing=True,
             on_cell_execute=_stamp_send,
+            kernel_manager_class=SlicedKernelManager,
         )
         ended = datetime.now(timezone.utc)
     # Strips the timing too: the cache holds what myst-nb stores.

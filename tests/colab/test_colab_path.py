@@ -89,11 +89,16 @@ def test_every_declared_dependency_is_installed(colab_env):
     assert "labs" in frozen
 
 
+# The harness (not the chapter) waits for the kernel in slices, as `make book` does: see
+# tools/sliced_client.py for the silent cell-timeout stall this avoids.
 RUNNER = """
 import sys, nbformat
 from nbclient import NotebookClient
+sys.path.insert(0, sys.argv[5])
+from sliced_client import SlicedKernelManager
 nb = nbformat.read(sys.argv[1], as_version=4)
 NotebookClient(nb, timeout=int(sys.argv[2]), kernel_name="python3", allow_errors=False,
+               kernel_manager_class=SlicedKernelManager,
                resources={"metadata": {"path": sys.argv[3]}}).execute()
 nbformat.write(nb, sys.argv[4])
 """
@@ -110,7 +115,7 @@ def test_chapter_runs_from_the_wheel(colab_env, chapter):
     runner = work / "run_notebook.py"
     runner.write_text(RUNNER)
     _run(
-        [py, runner, notebook, CELL_TIMEOUT_S, work, executed],
+        [py, runner, notebook, CELL_TIMEOUT_S, work, executed, ROOT / "tools"],
         cwd=work,
         env=env,
         log=OUT / f"{chapter}.log",
