@@ -131,6 +131,11 @@ def describe_timing(timing: dict) -> str:
         parts.append(f"longest wait between cells {t:.1f} s (before cell {n}{where})")
     if timing.get("after_last") is not None:
         parts.append(f"after the last cell {timing['after_last']:.1f} s")
+    if timing.get("late_messages"):
+        parts.append(
+            f"{timing['late_messages']} message(s) came only as a 1 s wait slice ended"
+            " (missed wake-ups, each of which would have cost the whole cell timeout)"
+        )
     return "; ".join(parts)
 
 
@@ -151,11 +156,12 @@ def execute_one(path: str, timeout: int, allow_errors: bool, in_temp: bool) -> d
     from datetime import datetime, timezone
 
     from jupyter_cache.executors.utils import single_nb_execution
-    from sliced_client import SlicedKernelManager
+    from sliced_client import SlicedKernelManager, late_messages
 
     nb = nbformat.read(path, as_version=4)
     with tempfile.TemporaryDirectory() as temp:
         cwd = temp if in_temp else str(Path(path).parent)
+        late_messages(reset=True)
         started = datetime.now(timezone.utc)
         result = single_nb_execution(
             nb,
@@ -170,6 +176,7 @@ def execute_one(path: str, timeout: int, allow_errors: bool, in_temp: bool) -> d
         ended = datetime.now(timezone.utc)
     # Strips the timing too: the cache holds what myst-nb stores.
     timing = cell_timing(result.nb, started, ended)
+    timing["late_messages"] = late_messages(reset=True)
     return {
         "path": path,
         "notebook": nbformat.writes(result.nb),

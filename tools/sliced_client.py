@@ -31,6 +31,18 @@ from traitlets import Type, default
 
 SLICE_S = 1.0
 
+# One entry per message that arrived only as its slice's timer fired (see `late_messages`).
+LATE: list[float] = []
+
+
+def late_messages(reset: bool = False) -> int:
+    """How many messages this process received only when a slice's timer fired: each is a
+    wake-up that was probably missed (a message arriving just then is the other, rarer, cause)."""
+    count = len(LATE)
+    if reset:
+        LATE.clear()
+    return count
+
 
 class SlicedWaitMixin:
     """`get_msg(timeout)` as a series of `get_msg(<= slice_s)` calls up to the same deadline."""
@@ -45,11 +57,18 @@ class SlicedWaitMixin:
             step = self.slice_s
             if deadline is not None:
                 step = max(0.0, min(step, deadline - monotonic()))
+            began = monotonic()
             try:
-                return await super().get_msg(timeout=step)
+                msg = await super().get_msg(timeout=step)
             except Empty:
                 if deadline is not None and monotonic() >= deadline:
                     raise
+            else:
+                # A message that came only as the slice's timer fired was most likely there before:
+                # a missed wake-up, which would have cost the whole timeout without slices.
+                if step > 0 and monotonic() - began >= step - 0.002:
+                    LATE.append(step)
+                return msg
 
 
 class SlicedChannel(SlicedWaitMixin, AsyncZMQSocketChannel):

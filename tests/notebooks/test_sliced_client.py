@@ -111,3 +111,22 @@ def test_the_executor_uses_the_sliced_client():
     assert isinstance(client, SlicedKernelClient)
     assert issubclass(client.shell_channel_class, SlicedChannel)
     assert issubclass(client.iopub_channel_class, SlicedChannel)
+
+
+def test_a_message_caught_by_a_slice_timer_is_counted_and_a_prompt_one_is_not():
+    from sliced_client import late_messages
+
+    late_messages(reset=True)
+    timed(Sliced(arrives_after=0.0), timeout=1.0)  # there before the poll: seen at once
+    assert late_messages() == 0
+    timed(Sliced(arrives_after=0.05), timeout=1.0)  # missed wake-up, caught at 0.1 s
+    assert late_messages(reset=True) == 1
+    assert late_messages() == 0
+
+
+def test_the_log_line_reports_late_messages():
+    from execute_chapters import describe_timing
+
+    timing = {"slowest": [(3, 1.0)], "in_cells": 1.0}
+    assert "wait slice" not in describe_timing({**timing, "late_messages": 0})
+    assert "2 message(s) came only as" in describe_timing({**timing, "late_messages": 2})
