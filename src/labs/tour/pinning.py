@@ -67,9 +67,9 @@ class _OneCore:
         if self.cpu is None:
             return None
         self._process = set(os.sched_getaffinity(0))
-        for tid in _threads():
+        self._before = thread_cores()
+        for tid in list(self._before):
             try:
-                self._before[tid] = set(os.sched_getaffinity(tid))
                 os.sched_setaffinity(tid, {self.cpu})
             except OSError:  # the thread ended between the listing and the call
                 self._before.pop(tid, None)
