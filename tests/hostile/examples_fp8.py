@@ -30,6 +30,14 @@ def _j(array):
     return jnp.asarray(array)
 
 
+def _one_twin():
+    """Seed 0's committed curves, as train_twins would return them."""
+    from labs.fp8.jax_twin import load_twins
+
+    twins = load_twins()
+    return {"seeds": [0], "curves": {n: np.array(c[:1]) for n, c in twins["curves"].items()}}
+
+
 def _codes_and_scales():
     return _fp8().quantize(X, "E4M3", "tile", 4)
 
@@ -329,6 +337,7 @@ EXAMPLES = {
     "labs.fp8.jax_twin.train_twins": lambda: call(seeds=[0], steps=2),
     "labs.fp8.jax_twin.twin_data": lambda: call(seed=0),
     "labs.fp8.jax_twin.load_twins": lambda: call(path=_twins_file()),
+    "labs.fp8.jax_twin.reproduction": lambda: call(live=_one_twin(), committed=None, closer=4.0),
     "labs.fp8.cost.linear_layer_times": lambda: call(
         m=256, k=512, n=128, **PEAKS, weight_in_fp8=True, overlap_pass=False
     ),
