@@ -85,12 +85,24 @@ def test_bad_input(call, match):
         call()
 
 
-def test_exercise_8_1_sixty_four_heads_are_memory_bound_on_an_h200():
+def test_exercise_8_1_query_tokens_to_compute_bound():
     """Chapter 8's prediction 8.1, checked here rather than in the cell, where it would show.
-    By hand: 2 * 64 * (2 * 512 + 64) / ((512 + 64) * 2) = 120.9 FLOPs per byte at long contexts
-    (the queries and outputs take a little), half of 128 heads' 241.8, under the H200's 206.1."""
-    h200 = device_peaks("NVIDIA H200")
-    half = roofline(*mla_decode_work(64, 16384, heads=64), h200.bf16_tflops, h200.memory_gbs)
-    full = roofline(*mla_decode_work(64, 16384, heads=128), h200.bf16_tflops, h200.memory_gbs)
-    assert half.bound == "memory" and full.bound == "compute"
-    assert 115 < half.intensity < 120.9 and half.ridge == pytest.approx(206.146, abs=1e-3)
+    s_q query tokens on h heads count as h * s_q heads with one token. By hand, at long contexts:
+    64 heads give 2 * 64 * 1088 / 1152 = 120.9 FLOPs per byte, under the H100's ridge 295.4 with
+    2 tokens (241.8), past it with 3; 32 heads give 60.4, under the H200's 206.1 with 3 tokens
+    (181.3), past it with 4. The queries and outputs take a little off each."""
+    peaks = {name: device_peaks(f"NVIDIA {name}") for name in ("H100", "H200")}
+
+    def bound(device, heads):
+        p = peaks[device]
+        return roofline(*mla_decode_work(64, 16384, heads=heads), p.bf16_tflops, p.memory_gbs)
+
+    assert [bound("H100", 64 * s).bound for s in (1, 2, 3)] == ["memory", "memory", "compute"]
+    assert [bound("H200", 32 * s).bound for s in (1, 3, 4)] == ["memory", "memory", "compute"]
+    # The equivalence the cell relies on, from (R2) and (R3) written out for s_q tokens:
+    b, s, h, c, r, s_q = 64, 16384, 32, 512, 64, 3
+    flops = s_q * (2 * b * h * s * (c + r) + 2 * b * h * s * c)
+    nbytes = b * s * (c + r) * 2 + s_q * (b * h * (c + r) * 2 + b * h * c * 4)
+    assert mla_decode_work(b, s, heads=h * s_q) == (flops, nbytes)
+    # Without tensor parallelism the H200 needs no second token: the control the split changes.
+    assert bound("H200", 128).bound == "compute" and bound("H100", 128).bound == "memory"

@@ -161,6 +161,26 @@ def test_roofline_seconds():
         training_seconds(1.0, peak_flops=1e6, mfu=0.0)
 
 
+def test_memory_bound_batch_is_where_the_roofline_bends():
+    from labs.distill import memory_bound_sampling_batch, sampling_seconds
+
+    # Same numbers as above: compute 4 ms a token, memory 2 s a token at batch 1, so B* = 500.
+    kw = {"peak_flops": 1e6, "memory_bandwidth": 1e3, "utilisation": 0.5}
+    b_star = memory_bound_sampling_batch(**kw)
+    assert b_star == pytest.approx(500.0)
+    # Independent of the formula: below B* sampling_seconds still falls with the batch, from B* on
+    # it no longer does (the compute bound).
+    seconds = {b: sampling_seconds(1000, 10, batch=b, **kw) for b in (499, 500, 900)}
+    assert seconds[499] > seconds[500] == seconds[900]
+    # twice the bandwidth halves B*; one byte a weight halves it too
+    assert memory_bound_sampling_batch(**{**kw, "memory_bandwidth": 2e3}) == pytest.approx(250.0)
+    assert memory_bound_sampling_batch(**kw, bytes_per_param=1.0) == pytest.approx(250.0)
+    with pytest.raises(ValueError, match="memory_bandwidth"):
+        memory_bound_sampling_batch(peak_flops=1e6, memory_bandwidth=0.0, utilisation=0.5)
+    with pytest.raises(ValueError, match="utilisation"):
+        memory_bound_sampling_batch(peak_flops=1e6, memory_bandwidth=1e3, utilisation=1.5)
+
+
 def test_score_prediction():
     from labs.distill.exercises import score_prediction
 

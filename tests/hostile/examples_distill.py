@@ -227,6 +227,9 @@ EXAMPLES = {
         utilisation=0.4,
         bytes_per_param=2.0,
     ),
+    "labs.distill.costs.memory_bound_sampling_batch": lambda: call(
+        peak_flops=65e12, memory_bandwidth=320e9, utilisation=0.4, bytes_per_param=2.0
+    ),
     "labs.distill.costs.training_seconds": lambda: call(flops=1e12, peak_flops=65e12, mfu=0.4),
     "labs.distill.controls.uniform_wrong_classes": lambda: call(logits=S),
     "labs.distill.controls.pair_neighbour_mass": lambda: call(

@@ -207,6 +207,24 @@ def sampling_seconds(
     return tokens * max(compute, memory)
 
 
+def memory_bound_sampling_batch(
+    *,
+    peak_flops: float,
+    memory_bandwidth: float,
+    utilisation: float,
+    bytes_per_param: float = 2.0,
+) -> float:
+    """The batch B* below which `sampling_seconds` is memory-bound: the batch at which reading
+    the weights once per decoding step takes as long as the batch's compute,
+    B* = bytes x peak x utilisation / (2 x bandwidth). Not rounded: a batch of B or more
+    sequences decodes at the compute bound when B >= B*."""
+    peak_flops = real_number("peak_flops", peak_flops, positive=True)
+    memory_bandwidth = real_number("memory_bandwidth", memory_bandwidth, positive=True)
+    utilisation = real_number("utilisation", utilisation, positive=True, maximum=1.0)
+    bytes_per_param = real_number("bytes_per_param", bytes_per_param, positive=True, maximum=8.0)
+    return bytes_per_param * peak_flops * utilisation / (2.0 * memory_bandwidth)
+
+
 def training_seconds(flops: float, *, peak_flops: float, mfu: float) -> float:
     """Seconds to spend `flops` FLOPs of training (or of scoring whole sequences, which is just
     as parallel) at model-FLOP utilisation `mfu` of a peak of `peak_flops` FLOP/s."""
