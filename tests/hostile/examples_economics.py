@@ -172,6 +172,7 @@ _C = "labs.economics.costs"
 _H = "labs.economics.hardware"
 _O = "labs.economics.ownership"
 _R = "labs.economics.research"
+_RR = "labs.economics.rank_reversal"
 _W = "labs.economics.widgets"
 _S = "labs.economics.steptime"
 
@@ -325,8 +326,9 @@ EXAMPLES = {
         n_trials=20,
     ),
     f"{_R}.Scenario": lambda: call(**_scenario_kwargs()),
-    f"{_R}.rank_reversal_probability": lambda: call(prediction_noise=0.02, idea_spread=0.02),
-    f"{_R}.prediction_noise_for_rank_reversal": lambda: call(
+    # rank_reversal.py (re-exported by research.py)
+    f"{_RR}.rank_reversal_probability": lambda: call(prediction_noise=0.02, idea_spread=0.02),
+    f"{_RR}.prediction_noise_for_rank_reversal": lambda: call(
         reversal_probability=0.25, idea_spread=0.02
     ),
     f"{_R}.Scenario.simulate": _scenario_simulate,

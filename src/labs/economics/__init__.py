@@ -20,9 +20,10 @@ Framework-free (NumPy only). The pieces:
 * `labs.economics.steptime`: the training step-time model, compute against NVLink and InfiniBand
   ("The link that binds"), on the traffic model shared with chapter 4 (`labs.common.interconnect`).
 * `labs.economics.research`: the shots simulator, with round-robin or adaptive re-tests ("The
-  shots argument").
-* `labs.economics.checks`: the argument checks every path shares (`research_checks`: the shots
-  simulator's).
+  shots argument"); `labs.economics.rank_reversal`: what its noise means, the share of pairs of
+  ideas that small runs put in the wrong order ("What is the noise?").
+* `labs.economics.checks`: the argument checks every path shares (`matmul_checks`: the matrix
+  multiply's arrays, dtypes and devices; `research_checks`: the shots simulator's).
 """
 
 from __future__ import annotations

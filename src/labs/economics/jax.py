@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Float
 
-from labs.economics.checks import check_init, check_matmul, check_params, check_timer
+from labs.economics.matmul_checks import check_init, check_matmul, check_params, check_timer
 
 __all__ = ["init_matmul", "matmul", "measure_matmul_tflops"]
 

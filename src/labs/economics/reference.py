@@ -14,7 +14,8 @@ import time
 import numpy as np
 from jaxtyping import Float
 
-from labs.economics.checks import check_flop_sizes, check_matmul, check_ridge, check_timer
+from labs.economics.checks import check_ridge
+from labs.economics.matmul_checks import check_flop_sizes, check_matmul, check_timer
 
 __all__ = ["matmul", "matmul_flops", "matmul_ridge_size", "measure_matmul_tflops"]
 

@@ -31,11 +31,10 @@ The world (one trial):
   when it ships nothing. Expected regret weighs a near miss lightly and a bad bet heavily, where
   P(find the best) counts both as failures; more shots never raise it in expectation (a shot
   adds information and the bet uses it).
-* The noise has a second reading: between two ideas, the probability that the small runs order
-  them differently from the large run (a *rank reversal*) is arctan(noise / spread) / pi, so a
-  noise equal to the spread reverses one pair in four (`rank_reversal_probability`, and its
-  inverse `prediction_noise_for_rank_reversal`). Common-mode error, which shifts every idea's
-  prediction alike, cancels in the comparison and does not enter.
+* The noise has a second reading, the probability that small runs order two ideas differently
+  from the large run (a *rank reversal*): arctan(noise / spread) / pi, so a noise equal to the
+  spread reverses one pair in four. That reading, and the default noise it sets, live in
+  `labs.economics.rank_reversal` (re-exported here).
 
 Every budget sees the same `n_trials` worlds, and the r-th run of an idea has the same error
 whatever the budget: a larger budget only adds shots to what a smaller one saw (common random
@@ -49,13 +48,18 @@ Axes: T trials (simulated worlds), I ideas, B budgets.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 from jaxtyping import Float, Int
 
 from labs.common.validate import real_number
+from labs.economics.rank_reversal import (
+    DEFAULT_IDEA_SPREAD,
+    DEFAULT_PREDICTION_NOISE,
+    prediction_noise_for_rank_reversal,
+    rank_reversal_probability,
+)
 from labs.economics.research_checks import (
     ALLOCATIONS,
     MAX_ROUNDS,
@@ -66,10 +70,8 @@ from labs.economics.research_checks import (
     check_allocation,
     check_budgets,
     check_confidence_sds,
-    check_rank_reversal_args,
     check_research_program,
     check_result,
-    check_reversal_args,
     check_scenario,
     check_shot_cost,
     check_shots,
@@ -92,14 +94,6 @@ __all__ = [
     "simulate_research_program",
 ]
 
-# The default prediction noise is an ASSUMPTION, stated here once: 0.02 in natural-log units, the
-# same size as the spread of the ideas' true effects, so that small runs reverse the order of one
-# pair of ideas in four (rank_reversal_probability(0.02, 0.02) = 1/4). What matters for comparing
-# ideas is that rank reversal, not the error of extrapolating a run's absolute loss (an error
-# common to every idea cancels); the course has no measurement of it, and chapter 7 shows 10 % to
-# 40 % as the range (Chapter 1's absolute-loss errors cannot stand in for it: chapter 7 says why).
-DEFAULT_PREDICTION_NOISE = 0.02
-DEFAULT_IDEA_SPREAD = 0.02
 # The caps (MAX_ROUNDS, MAX_TRIAL_IDEAS, MAX_WORK, MAX_SHOTS) live in
 # labs.economics.research_checks with their reasons; they keep a call to seconds and its memory to
 # megabytes.
@@ -390,33 +384,3 @@ def _bets(
     tested = repeats > 0  # (T, I)
     mean = np.divide(numerator, denominator, out=np.zeros_like(sums), where=tested)
     return np.where(tested, mean, -np.inf).argmax(axis=1)
-
-
-def rank_reversal_probability(prediction_noise: float, idea_spread: float = DEFAULT_IDEA_SPREAD):
-    """P(small runs order two random ideas differently from the large run) = arctan(e / s) / pi.
-
-    The true gap of two ideas is Normal(0, 2 s^2) and the small runs see it plus Normal(0, 2 e^2):
-    the two gaps have correlation rho = s / sqrt(s^2 + e^2), and two such Gaussians differ in sign
-    with probability arccos(rho) / pi = arctan(e / s) / pi. Noise 0 never reverses; noise equal to
-    the spread reverses one pair in four; infinite noise, one in two.
-    """
-    noise, spread = check_rank_reversal_args(prediction_noise, idea_spread)
-    return _rank_reversal_probability(noise, spread)
-
-
-def _rank_reversal_probability(noise: float, spread: float) -> float:
-    """arctan(e / s) / pi."""
-    return math.atan2(noise, spread) / math.pi
-
-
-def prediction_noise_for_rank_reversal(
-    reversal_probability: float, idea_spread: float = DEFAULT_IDEA_SPREAD
-) -> float:
-    """The inverse of `rank_reversal_probability`: e = s tan(pi p), for p in [0, 1/2)."""
-    p, spread = check_reversal_args(reversal_probability, idea_spread)
-    return _prediction_noise_for_rank_reversal(p, spread)
-
-
-def _prediction_noise_for_rank_reversal(p: float, spread: float) -> float:
-    """e = s tan(pi p)."""
-    return spread * math.tan(math.pi * p)

@@ -1,7 +1,7 @@
 """Argument checks and caps of chapter 7's shots simulator (`labs.economics.research`), written
-once: `simulate_research_program`, `Scenario`, the rank-reversal helpers and the widget that
-draws them call these. Each raises a `ValueError` or `TypeError` that names the parameter, says
-what was expected and what came.
+once: `simulate_research_program`, `Scenario`, the rank-reversal helpers
+(`labs.economics.rank_reversal`) and the widget that draws them call these. Each raises a
+`ValueError` or `TypeError` that names the parameter, says what was expected and what came.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import torch
 from jaxtyping import Float
 from torch import nn
 
-from labs.economics.checks import check_matmul, check_matrix, check_timer
+from labs.economics.matmul_checks import check_matmul, check_matrix, check_timer
 
 __all__ = ["Matmul", "measure_matmul_tflops"]
 
