@@ -159,20 +159,22 @@ EXAMPLES = {
     "labs.fp8.formats.round_to_bfloat16": lambda: call(x=X),
     "labs.fp8.formats.bit_string": lambda: call(code=56, fmt="E4M3"),
     # NumPy reference
-    "labs.fp8.reference.group_amax": lambda: call(x=X, granularity="tile", block=4),
-    "labs.fp8.reference.scales_from_amax": lambda: call(amax=np.array([1.0, 0.0, 3.0]), fmt="E4M3"),
-    "labs.fp8.reference.expand_scales": lambda: call(
+    "labs.fp8.group_scaling.group_amax": lambda: call(x=X, granularity="tile", block=4),
+    "labs.fp8.group_scaling.scales_from_amax": lambda: call(
+        amax=np.array([1.0, 0.0, 3.0]), fmt="E4M3"
+    ),
+    "labs.fp8.group_scaling.expand_scales": lambda: call(
         scales=np.array([[1.0, 2.0], [0.5, 0.25]]), shape=(2, 8), granularity="tile", block=4
     ),
-    "labs.fp8.reference.quantize": lambda: call(
+    "labs.fp8.group_scaling.quantize": lambda: call(
         x=X, fmt="E4M3", granularity="tile", block=4, power_of_two=True
     ),
-    "labs.fp8.reference.linear_backward": lambda: call(
+    "labs.fp8.gemm.linear_backward": lambda: call(
         x=XB, weight=WB, grad_output=DYB, fmt="E4M3", block=4
     ),
     # codes fixed: the walker cannot derive hostile values from a uint8 array (np.full_like(...,
     # -1) overflows inside the harness); tests/fp8/test_bad_input.py attacks codes instead.
-    "labs.fp8.reference.dequantize": lambda: call(
+    "labs.fp8.group_scaling.dequantize": lambda: call(
         codes=_codes_and_scales()[0],
         scales=_codes_and_scales()[1],
         fmt="E4M3",
@@ -180,15 +182,17 @@ EXAMPLES = {
         block=4,
         fixed=("codes",),
     ),
-    "labs.fp8.reference.fake_quantize": lambda: call(x=X, fmt="E5M2", granularity="row", block=4),
-    "labs.fp8.reference.round_significand": lambda: call(x=X, bits=8, rounding="nearest"),
-    "labs.fp8.reference.limited_sum": lambda: call(
+    "labs.fp8.group_scaling.fake_quantize": lambda: call(
+        x=X, fmt="E5M2", granularity="row", block=4
+    ),
+    "labs.fp8.gemm.round_significand": lambda: call(x=X, bits=8, rounding="nearest"),
+    "labs.fp8.gemm.limited_sum": lambda: call(
         values=X, accumulator_bits=6, promote_every=4, rounding="truncate"
     ),
     "labs.fp8.accumulator.aligned_sum": lambda: call(
         values=AV, accumulator_bits=6, group=4, promote_every=8, rounding="nearest"
     ),
-    "labs.fp8.reference.fp8_matmul": lambda: call(
+    "labs.fp8.gemm.fp8_matmul": lambda: call(
         a=X,
         b=W,
         a_granularity="tile",
@@ -378,7 +382,7 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
         (key, "promote_every", "none"): "None is documented: never promote (V3 without N_C)"
         for key in (
             f"labs.fp8.{module}.{name}"
-            for module in ("reference", "torch", "jax")
+            for module in ("gemm", "torch", "jax")
             for name in ("limited_sum", "fp8_matmul")
         )
     },

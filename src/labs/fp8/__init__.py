@@ -1,8 +1,8 @@
 """Chapter 2, FP8: number formats, fine-grained scaling and DeepSeek-V3's FP8 GEMM recipe.
 
 Framework-free: the formats, the bit-exact codec and the NumPy reference of V3's recipe live
-here (in `formats.py` and `reference.py`); `labs.fp8.torch` and `labs.fp8.jax` hold the same
-kernels in each framework.
+here (in `formats.py`, and in `group_scaling.py` and `gemm.py`, both re-exported by
+`reference.py`); `labs.fp8.torch` and `labs.fp8.jax` hold the same kernels in each framework.
 
     from labs.fp8 import E4M3, encode, decode, quantize, fp8_matmul
 """

@@ -16,7 +16,8 @@ from labs.common import validate
 from labs.fp8 import checks
 from labs.fp8.accumulator import _aligned_sum
 from labs.fp8.formats import E4M3, FP8Format
-from labs.fp8.reference import _fake_quantize, _limited_sum
+from labs.fp8.gemm import _limited_sum
+from labs.fp8.group_scaling import _fake_quantize
 
 __all__ = [
     "channel_outlier_activations",

@@ -24,7 +24,7 @@ from jaxtyping import Float
 from labs.common.facts import fact
 from labs.fp8 import checks
 from labs.fp8.formats import E4M3, _decode, _encode
-from labs.fp8.reference import _fake_quantize
+from labs.fp8.group_scaling import _fake_quantize
 
 __all__ = ["RECIPES", "compare_recipes", "fake_quantize_with_scale", "mx_scales"]
 

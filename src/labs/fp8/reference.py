@@ -1,54 +1,43 @@
-"""DeepSeek-V3's FP8 GEMM recipe (§3.3) in NumPy: fine-grained scaling and promoted accumulation.
+"""DeepSeek-V3's FP8 GEMM recipe (§3.3) in NumPy, in one namespace: the module that the PyTorch and
+JAX kernels mirror and that the tests and chapters 2 and 8 import.
 
-Scaling. FP8 holds values up to `fmt.max_finite` (448 for E4M3). Before casting, each group of
-values is divided by a scale chosen from the group's online max-abs,
+The recipe has two ideas, each in its own module:
 
-    s_g = max_{i in g} |x_i| / max_finite,      q_i = FP8(x_i / s_g),      x_i ~ s_g * q_i       (3)
+- `labs.fp8.group_scaling`: fine-grained scaling, one scale per group of values (eq. 3):
+  `group_amax`, `scales_from_amax`, `expand_scales`, `quantize`, `dequantize`, `fake_quantize`.
+- `labs.fp8.gemm`: the limited-precision accumulator promoted to FP32 every N_C = 128 elements,
+  and the GEMMs built on both: `round_significand`, `limited_sum`, `fp8_matmul`,
+  `linear_backward`.
 
-so the group's largest value lands on the format's largest one. The granularity decides what a
-group is; for an array of shape (..., rows, cols) the groups and the shape of the scales are
-
-    "tensor"       the whole array                  scales shape ()
-    "row"          one row (all of the last axis)   scales shape (..., rows, 1)
-    "tile"         1 x block along the last axis    scales shape (..., rows, cols // b)
-    "column_tile"  block x 1 along the rows         scales shape (..., rows // b, cols)
-    "block"        block x block, the last two axes scales shape (..., rows // b, cols // b)
-
-(b = block.)
-
-V3 scales activations per 1 x 128 tile and weights per 128 x 128 block; in the backward pass the
-wgrad GEMM contracts over tokens, so its inputs (the output gradient and the saved activation)
-are grouped in 128 x 1 column tiles. With `power_of_two=True` every scale is rounded up to a
-power of two (V3 does this for activations it re-tiles, §3.3.3): multiplying by such a scale
-only shifts the exponent, so re-quantising with another power-of-two scale changes no value
-that stays in the normal range. A dimension that `block`
-does not divide raises a ValueError: pad with zeros first (a zero changes no max-abs). A group of
-zeros gets the scale 1 (any scale would do; 1 avoids a division by zero); see `scales_from_amax`
-for groups of tiny values.
-
-Accumulation. V3 reports that the H800 tensor cores keep only about 14 bits when they add FP8
-products, and promotes the partial sum into an FP32 register on the CUDA cores every N_C = 128
-elements of K. `limited_sum` models that: a running sum rounded to `accumulator_bits` significant
-bits after every addition, flushed into a float32 total every `promote_every` elements.
-
-All arithmetic is float32, operation by operation, so that the PyTorch and JAX versions of these
-kernels can reproduce it bit for bit.
-
-Shapes: `*s` any shape, R rows, C columns, G groups (the scales' shape), K the contraction
-axis, M and N the other GEMM axes. Taught in chapter 2, "Outliers, and why V3 scales per tile"
-(quantisation), "Accumulation: 14 bits are not enough for long sums" (the accumulator) and
-"The backward pass in FP8" (`linear_backward`, power-of-two scales).
+This module re-exports both (the bare kernels too), so `labs.fp8.reference.quantize` and
+`from labs.fp8.reference import _linear_backward` keep working. Taught in chapter 2.
 """
 
 from __future__ import annotations
 
-import numpy as np
-from jaxtyping import Float, UInt8
-
-from labs.common import validate
-from labs.fp8 import checks
-from labs.fp8.checks import GRANULARITIES, ROUNDINGS
-from labs.fp8.formats import E4M3, FP8Format, _encode, format_by_name
+from labs.fp8.gemm import _fp8_matmul as _fp8_matmul
+from labs.fp8.gemm import _limited_sum as _limited_sum
+from labs.fp8.gemm import _linear_backward as _linear_backward
+from labs.fp8.gemm import _round_significand as _round_significand
+from labs.fp8.gemm import fp8_matmul, limited_sum, linear_backward, round_significand
+from labs.fp8.group_scaling import (
+    GRANULARITIES,
+    ROUNDINGS,
+    dequantize,
+    expand_scales,
+    fake_quantize,
+    group_amax,
+    quantize,
+    scales_from_amax,
+)
+from labs.fp8.group_scaling import SMALLEST_SCALE as SMALLEST_SCALE
+from labs.fp8.group_scaling import _dequantize as _dequantize
+from labs.fp8.group_scaling import _expand_scales as _expand_scales
+from labs.fp8.group_scaling import _fake_quantize as _fake_quantize
+from labs.fp8.group_scaling import _group_amax as _group_amax
+from labs.fp8.group_scaling import _quantize as _quantize
+from labs.fp8.group_scaling import _round_up_to_power_of_two as _round_up_to_power_of_two
+from labs.fp8.group_scaling import _scales_from_amax as _scales_from_amax
 
 __all__ = [
     "GRANULARITIES",
@@ -64,342 +53,3 @@ __all__ = [
     "round_significand",
     "scales_from_amax",
 ]
-
-SMALLEST_SCALE = np.float32(2.0**-126)  # smallest normal float32: 1 / s stays finite
-
-
-def group_amax(x, granularity: str, block: int = 128) -> np.ndarray:
-    """The max-abs of each group of `x` (float32, shaped like the scales)."""
-    x, _, block = checks.check_quantize(x, E4M3, granularity, block)
-    return _group_amax(x, granularity, block)
-
-
-def _group_amax(x: Float[np.ndarray, "*s R C"], granularity: str, block: int) -> np.ndarray:
-    """The max-abs of each group, shaped like the scales (see the module docstring)."""
-    a = np.abs(x.astype(np.float32))
-    if granularity == "tensor":
-        return np.asarray(a.max(), dtype=np.float32)
-    if granularity == "row":
-        return a.max(axis=-1, keepdims=True)
-    if granularity == "tile":
-        return a.reshape(*a.shape[:-1], a.shape[-1] // block, block).max(axis=-1)
-    r, c = a.shape[-2:]
-    if granularity == "column_tile":
-        return a.reshape(*a.shape[:-2], r // block, block, c).max(axis=-2)
-    tiles = a.reshape(*a.shape[:-2], r // block, block, c // block, block)
-    return tiles.max(axis=(-3, -1))
-
-
-def scales_from_amax(amax, fmt, power_of_two: bool = False) -> np.ndarray:
-    """Eq. (3): s = amax / max_finite in float32; a group of zeros gets s = 1. With
-    `power_of_two=True`, s is rounded up to the next power of two (so nothing saturates).
-
-    Computed as amax * float32(1 / max_finite), and values are later multiplied by 1 / s: a
-    kernel multiplies by reciprocals (XLA even rewrites divisions that way), and doing the same
-    here keeps NumPy, torch and JAX bit-identical. The max-abs may then land a hair above
-    max_finite; round-to-nearest brings it back onto max_finite.
-
-    Trap: a group whose max-abs is below max_finite * 2^-126 (about 5e-36 for E4M3) would get a
-    subnormal or zero scale whose reciprocal overflows to inf. Its scale is raised to
-    SMALLEST_SCALE = 2^-126, the smallest normal float32: 1 / s stays finite and the values,
-    all tiny, round to the few FP8 codes they still reach (often zero).
-
-    Args:
-        amax: finite max-abs values (>= 0), any shape.
-        fmt: E4M3 or E5M2 (or its name).
-    """
-    amax = checks.check_amax("amax", amax)
-    power_of_two = validate.boolean("power_of_two", power_of_two)
-    return _scales_from_amax(amax, format_by_name(fmt), power_of_two)
-
-
-def _scales_from_amax(
-    amax: Float[np.ndarray, "*G"], fmt: FP8Format, power_of_two: bool = False
-) -> Float[np.ndarray, "*G"]:
-    """Eq. (3), floored at the smallest normal float32, optionally rounded up to 2^k."""
-    scales = np.maximum(amax * np.float32(1 / fmt.max_finite), SMALLEST_SCALE)  # eq. (3)
-    if power_of_two:
-        scales = _round_up_to_power_of_two(scales.astype(np.float32))
-    return np.where(amax > 0, scales, np.float32(1.0)).astype(np.float32)
-
-
-def _round_up_to_power_of_two(s: Float[np.ndarray, "*G"]) -> Float[np.ndarray, "*G"]:
-    """2^ceil(log2 s) for positive normal float32 s, on the bit pattern (exact)."""
-    bits = np.asarray(s, np.float32).view(np.uint32)
-    exponent = bits & np.uint32(0x7F800000)  # the exponent field, mantissa cleared
-    carry = (bits & np.uint32(0x007FFFFF) != 0).astype(np.uint32) << np.uint32(23)
-    return (exponent + carry).view(np.float32)  # a nonzero mantissa bumps the exponent by one
-
-
-def expand_scales(scales, shape: tuple, granularity: str, block: int = 128):
-    """Broadcast per-group `scales` back to the full `shape` (one scale per element).
-
-    `shape` may hold at most 2**28 elements (the expanded array is allocated).
-    """
-    shape = checks.check_shape("shape", shape)
-    block = checks.check_layout(shape, granularity, block, name="shape")
-    scales = checks.check_scales(scales, shape, granularity, block, framework="numpy")
-    return _expand_scales(scales, shape, granularity, block)
-
-
-def _expand_scales(scales: Float[np.ndarray, "*G"], shape: tuple, granularity: str, block: int):
-    """Repeat each group's scale over its group: the result has `shape`, float32."""
-    if granularity == "tile":
-        scales = np.repeat(scales, block, axis=-1)
-    elif granularity == "column_tile":
-        scales = np.repeat(scales, block, axis=-2)
-    elif granularity == "block":
-        scales = np.repeat(np.repeat(scales, block, axis=-1), block, axis=-2)
-    return np.broadcast_to(scales, shape).astype(np.float32)
-
-
-def quantize(x, fmt=E4M3, granularity: str = "tile", block: int = 128, power_of_two: bool = False):
-    """Quantise `x` to FP8 codes with one scale per group (eq. 3).
-
-    Args:
-        x: finite floating array, shape (..., rows, cols) (one dimension suffices for "tensor",
-            "row" and "tile"); computed in float32. A float64 value beyond float32's range
-            raises a ValueError.
-        fmt: E4M3 (V3's choice for every GEMM input) or E5M2.
-        granularity: "tensor", "row", "tile" (1 x block), "column_tile" (block x 1) or
-            "block" (block x block).
-        block: group length, 128 in V3 (at most 2**16).
-        power_of_two: round every scale up to a power of two (exact re-scaling, see above).
-
-    Returns:
-        (codes, scales): uint8 codes shaped like `x`, float32 scales shaped as in the module
-        docstring, with x ~ decode(codes) * scale.
-    """
-    x, fmt, block = checks.check_quantize(x, fmt, granularity, block, power_of_two=power_of_two)
-    return _quantize(x, fmt, granularity, block, power_of_two)
-
-
-def _quantize(
-    x: Float[np.ndarray, "*s R C"],
-    fmt: FP8Format,
-    granularity: str,
-    block: int,
-    power_of_two: bool = False,
-):
-    """Eq. (3): scale each group by 1 / s_g, then encode; returns (codes, scales)."""
-    scales = _scales_from_amax(_group_amax(x, granularity, block), fmt, power_of_two)
-    inverse = (np.float32(1.0) / scales).astype(np.float32)
-    scaled = x * _expand_scales(inverse, x.shape, granularity, block)  # x_i / s_g, eq. (3)
-    return _encode(scaled.astype(np.float64), fmt, True), scales
-
-
-def dequantize(codes, scales, fmt=E4M3, granularity: str = "tile", block: int = 128):
-    """Undo `quantize`: decode the codes and multiply each group by its scale (float32).
-
-    Raises:
-        ValueError: scales of the wrong shape, or scales that are not finite and positive.
-    """
-    codes, fmt = checks.check_uint8_codes("codes", codes), format_by_name(fmt)
-    block = checks.check_layout(codes.shape, granularity, block, name="codes")
-    scales = checks.check_scales(scales, codes.shape, granularity, block, framework="numpy")
-    return _dequantize(codes, scales, fmt, granularity, block)
-
-
-def _dequantize(codes: UInt8[np.ndarray, "*s R C"], scales, fmt, granularity: str, block: int):
-    """x ~ s_g * q_i (eq. 3), float32."""
-    # the value table of eqs. (1)-(2), looked up here rather than through formats.decode: the
-    # grader forbids decode in Exercise 2.1, and Exercise 2.2 may quantise through this function
-    values = fmt.values[codes.astype(np.int64)].astype(np.float32)
-    return values * _expand_scales(scales, codes.shape, granularity, block)
-
-
-def fake_quantize(
-    x, fmt=E4M3, granularity: str = "tile", block: int = 128, power_of_two: bool = False
-) -> np.ndarray:
-    """`dequantize(*quantize(x))`: the float32 values an FP8 GEMM actually multiplies."""
-    x, fmt, block = checks.check_quantize(x, fmt, granularity, block, power_of_two=power_of_two)
-    return _fake_quantize(x, fmt, granularity, block, power_of_two)
-
-
-def _fake_quantize(
-    x: Float[np.ndarray, "*s R C"],
-    fmt: FP8Format,
-    granularity: str,
-    block: int,
-    power_of_two: bool = False,
-):
-    """Quantise and dequantise: the values the FP8 GEMM sees."""
-    codes, scales = _quantize(x, fmt, granularity, block, power_of_two)
-    return _dequantize(codes, scales, fmt, granularity, block)
-
-
-def round_significand(x, bits: int, rounding: str = "truncate") -> np.ndarray:
-    """Round float32 values to `bits` significant bits (the implicit leading 1 included).
-
-    "truncate" drops the low bits (round toward zero, what an adder that cannot hold them does);
-    "nearest" rounds to nearest, ties to even. Works on the float32 bit pattern, so it is exact.
-
-    Args:
-        x: finite floating values, any shape (computed in float32).
-        bits: 1..24 (float32 holds 24 significant bits).
-        rounding: "truncate" or "nearest".
-    """
-    x, bits = checks.check_round(x, bits, rounding)
-    return _round_significand(x, bits, rounding)
-
-
-def _round_significand(x: Float[np.ndarray, "*s"], bits: int, rounding: str):
-    """Clear (or round away) the low 24 - bits bits of the float32 pattern."""
-    shift = 24 - bits
-    if shift == 0:
-        return x.astype(np.float32, copy=True)
-    u = x.astype(np.float32).view(np.uint32).astype(np.uint64)
-    keep = np.uint64(0xFFFFFFFF ^ ((1 << shift) - 1))
-    if rounding == "nearest":
-        lsb = (u >> np.uint64(shift)) & np.uint64(1)
-        u = u + np.uint64((1 << (shift - 1)) - 1) + lsb
-    return (u & keep).astype(np.uint32).view(np.float32)
-
-
-def limited_sum(
-    values,
-    accumulator_bits: int = 14,
-    promote_every: int | None = 128,
-    rounding: str = "truncate",
-) -> np.ndarray:
-    """Sum `values` along the last axis in a limited-precision accumulator, promoted to float32.
-
-    Each value is added to a running sum that keeps `accumulator_bits` significant bits; every
-    `promote_every` values the running sum is added into a float32 total and restarts from zero
-    (V3's promotion to CUDA cores, N_C = 128). `promote_every=None` never promotes.
-
-    Args:
-        values: finite floating array, shape (..., K), e.g. the K products of a dot product.
-        accumulator_bits: 2..24. promote_every: >= 1 or None. rounding: "truncate"/"nearest".
-
-    Returns:
-        float32 array of shape (...).
-    """
-    bits, promote_every, rounding = checks.check_accumulation(
-        accumulator_bits, promote_every, rounding
-    )
-    values = checks.check_float("values", values)
-    return _limited_sum(values, bits, promote_every, rounding)
-
-
-def _limited_sum(
-    values: Float[np.ndarray, "*s K"], bits: int, promote_every: int | None, rounding: str
-) -> Float[np.ndarray, "*s"]:
-    """A `bits`-bit running sum, flushed into a float32 total every `promote_every` values."""
-    total = np.zeros(values.shape[:-1], dtype=np.float32)
-    running = np.zeros_like(total)
-    for k in range(values.shape[-1]):
-        running = _round_significand(running + values[..., k], bits, rounding)
-        if promote_every is not None and (k + 1) % promote_every == 0:
-            total, running = total + running, np.zeros_like(running)  # promotion to FP32
-    return total + running
-
-
-def fp8_matmul(
-    a,
-    b,
-    a_granularity: str = "tile",
-    b_granularity: str = "block",
-    accumulate: str = "fp32",
-    accumulator_bits: int = 14,
-    promote_every: int | None = 128,
-    *,
-    fmt=E4M3,
-    block: int = 128,
-    rounding: str = "truncate",
-) -> np.ndarray:
-    """A @ B the way DeepSeek-V3 computes an FP8 GEMM (§3.3), NumPy reference.
-
-    Both inputs are quantised with groups that run along the contraction axis K: `a` (M, K) by
-    rows or 1 x block tiles of its last axis, `b` (K, N) through its transpose, so "tile" means
-    block x 1 columns of b and "block" block x block blocks. The products are then summed either
-    in float32 (`accumulate="fp32"`) or in the limited accumulator of `limited_sum`
-    (`accumulate="limited"`). As a simplification the scales are folded into the values before
-    accumulating (V3 applies them at promotion). Rounding to b significant bits commutes with a
-    power-of-two scale only, so the individual rounding errors differ from V3's, but their
-    relative size does not. The limited path holds all M * N * K products at once and loops
-    over K in Python: it is meant for the small matrices of the experiments (M * N * K is
-    capped at 2**24).
-
-    Args:
-        a: float array (M, K). b: float array (K, N).
-
-    Returns:
-        float32 array (M, N).
-    """
-    a, b, fmt, block = checks.check_fp8_matmul(
-        a, b, a_granularity, b_granularity, accumulate, block, fmt, framework="numpy"
-    )
-    checks.check_accumulation(accumulator_bits, promote_every, rounding)
-    return _fp8_matmul(
-        a,
-        b,
-        a_granularity,
-        b_granularity,
-        accumulate,
-        accumulator_bits,
-        promote_every,
-        fmt=fmt,
-        block=block,
-        rounding=rounding,
-    )
-
-
-def _fp8_matmul(
-    a: Float[np.ndarray, "M K"],
-    b: Float[np.ndarray, "K N"],
-    a_granularity: str,
-    b_granularity: str,
-    accumulate: str,
-    accumulator_bits: int,
-    promote_every: int | None,
-    *,
-    fmt: FP8Format,
-    block: int,
-    rounding: str,
-) -> Float[np.ndarray, "M N"]:
-    """Fake-quantise both operands along K, multiply, sum in FP32 or the limited accumulator."""
-    a_hat = _fake_quantize(a, fmt, a_granularity, block)
-    b_hat = _fake_quantize(b.T, fmt, b_granularity, block).T
-    if accumulate == "fp32":
-        return np.matmul(a_hat, b_hat, dtype=np.float32)
-    products = a_hat[:, None, :] * b_hat.T[None, :, :]  # (M, N, K), exact float32 products
-    return _limited_sum(products, accumulator_bits, promote_every, rounding)
-
-
-def linear_backward(x, weight, grad_output, fmt=E4M3, block: int = 128) -> tuple:
-    """The two backward GEMMs of a linear layer y = x W^T the way V3 runs them in FP8 (§3.3).
-
-        dgrad:  dx = Q_tile(dy) Q_block(W)                   (contraction over out_features)
-        wgrad:  dW = Q_column_tile(dy)^T Q_column_tile(x)    (contraction over tokens)
-
-    Every Q is `fake_quantize` in `fmt` (E4M3 in V3) with groups of `block` along the
-    contraction axis; products are summed in float32.
-
-    Args:
-        x: float array (M, in_features), the layer's input. weight: (out_features, in_features).
-        grad_output: (M, out_features), dL/dy. M, in_features and out_features must be
-            multiples of `block` (pad with zeros first: a zero row adds nothing to dW).
-
-    Returns:
-        (grad_x (M, in_features), grad_weight (out_features, in_features)), float32.
-    """
-    x, weight, grad_output, fmt, block = checks.check_linear_backward(
-        x, weight, grad_output, fmt, block, framework="numpy"
-    )
-    return _linear_backward(x, weight, grad_output, fmt, block)
-
-
-def _linear_backward(
-    x: Float[np.ndarray, "M I"],
-    weight: Float[np.ndarray, "O I"],
-    dy: Float[np.ndarray, "M O"],
-    fmt: FP8Format,
-    block: int,
-) -> tuple:
-    """dgrad from 1 x block tiles of dy and blocks of W; wgrad from block x 1 column tiles."""
-    dy_tiles = _fake_quantize(dy, fmt, "tile", block)  # (M, O), groups along O
-    dx = np.matmul(dy_tiles, _fake_quantize(weight, fmt, "block", block), dtype=np.float32)  # (5)
-    dy_columns = _fake_quantize(dy, fmt, "column_tile", block)  # (M, O), groups along M
-    x_columns = _fake_quantize(x, fmt, "column_tile", block)  # (M, I), groups along M
-    return dx, np.matmul(dy_columns.T, x_columns, dtype=np.float32)  # (5)
