@@ -24,6 +24,14 @@ JB_FLAGS := -W -n --keep-going
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 # An inherited MPLBACKEND=Agg would keep figures out of executed notebooks.
 unexport MPLBACKEND
+# PyTorch's CPU kernels (and MKL's, oneDNN's) pinned to AVX2, where the processor has it, so that
+# retrained runs reproduce the committed records, made on an AVX2 processor, bit for bit on an
+# AVX-512 one too (`import labs` sets the same defaults; see src/labs/common/cpu_arithmetic.py).
+ifneq ($(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && echo yes),)
+export ATEN_CPU_CAPABILITY ?= avx2
+export MKL_CBWR ?= AVX2
+export ONEDNN_MAX_CPU_ISA ?= AVX2
+endif
 
 .PHONY: help env browser book book-noexec test unit notebooks test-site test-colab site-and-colab \
 	lint format clean \

@@ -11,3 +11,9 @@ so a reader with only one framework installed can still run that half.
 """
 
 __version__ = "0.1.0"
+
+# Before anything imports PyTorch: its CPU kernels pinned to AVX2, so that retrained runs
+# reproduce the committed records on any x86-64 processor (see labs.common.cpu_arithmetic).
+from labs.common.cpu_arithmetic import pin_cpu_arithmetic as _pin  # noqa: E402
+
+CPU_ARITHMETIC = _pin()

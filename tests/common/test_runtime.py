@@ -11,8 +11,8 @@ from labs.common.runtime import DeviceUnavailableError, describe, seed_everythin
 from tests.conftest import has_cuda
 
 KEYS = {
-    "device", "torch_version", "torch_device", "gpu_name", "jax_version", "jax_backend",
-    "jax_device_count", "colab", "python",
+    "device", "torch_version", "torch_device", "gpu_name", "cpu_kernels", "jax_version",
+    "jax_backend", "jax_device_count", "colab", "python",
 }  # fmt: skip
 
 

@@ -142,6 +142,9 @@ EXAMPLES = {
     "labs.common.plotting.use_style": lambda: call(),
     "labs.common.progress.progress": lambda: call(iterable=[1, 2, 3], desc="d", total=3),
     # runtime
+    "labs.common.cpu_arithmetic.avx2_available": lambda: call(cpuinfo="/proc/cpuinfo"),
+    # a throw-away mapping: the valid call must not change this process's environment
+    "labs.common.cpu_arithmetic.pin_cpu_arithmetic": lambda: call(environ={}),
     "labs.common.runtime.available_devices": lambda: call(),
     "labs.common.runtime.describe": lambda: call(requested="cpu", verbose=False),
     "labs.common.runtime.in_colab": lambda: call(),

@@ -55,7 +55,12 @@ def in_colab() -> bool:
 
 def _torch_info() -> dict[str, Any]:
     if not _installed("torch"):
-        return {"torch_version": None, "cuda_available": False, "gpu_name": None}
+        return {
+            "torch_version": None,
+            "cuda_available": False,
+            "gpu_name": None,
+            "cpu_kernels": None,
+        }
     import torch
 
     cuda = bool(torch.cuda.is_available())
@@ -63,6 +68,8 @@ def _torch_info() -> dict[str, Any]:
         "torch_version": torch.__version__.split("+")[0],
         "cuda_available": cuda,
         "gpu_name": torch.cuda.get_device_name(0) if cuda else None,
+        # the instruction set of its CPU kernels: AVX2 where labs pinned it for reproducibility
+        "cpu_kernels": torch.backends.cpu.get_cpu_capability(),
     }
 
 
@@ -151,7 +158,8 @@ def describe(requested: str | None = None, *, verbose: bool = True) -> dict[str,
     Also makes JAX's default device follow the selection, so that `LABS_DEVICE=cpu` on a GPU
     machine keeps JAX arrays on the CPU too.
 
-    Returns a dict with keys: device, torch_version, torch_device, gpu_name, jax_version,
+    Returns a dict with keys: device, torch_version, torch_device, gpu_name, cpu_kernels (the
+    instruction set of PyTorch's CPU kernels, see `labs.common.cpu_arithmetic`), jax_version,
     jax_backend, jax_device_count, colab, python.
     """
     verbose = boolean("verbose", verbose)
@@ -162,6 +170,7 @@ def describe(requested: str | None = None, *, verbose: bool = True) -> dict[str,
         "torch_version": torch_info["torch_version"],
         "torch_device": None,
         "gpu_name": torch_info["gpu_name"] if device == "cuda" else None,
+        "cpu_kernels": torch_info["cpu_kernels"],
         "jax_version": jax_info["jax_version"],
         "jax_backend": None,
         "jax_device_count": 0,
@@ -190,7 +199,10 @@ def _one_line(info: dict[str, Any]) -> str:
     elif info["torch_device"] == "cuda":
         torch_part = f"torch {info['torch_version']} on cuda ({info['gpu_name']})"
     else:
-        torch_part = f"torch {info['torch_version']} on cpu"
+        kernels = info.get("cpu_kernels")
+        torch_part = f"torch {info['torch_version']} on cpu" + (
+            f" ({kernels} kernels)" if kernels else ""
+        )
     if info["jax_version"] is None:
         jax_part = "JAX not installed"
     else:

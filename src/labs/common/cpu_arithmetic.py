@@ -1,0 +1,68 @@
+"""Reproducible CPU arithmetic: PyTorch's CPU kernels pinned to AVX2 on x86-64 Linux.
+
+Several chapters retrain a committed run and check that the rerun reproduces it (chapter 1's
+tiny language models, chapter 5's GRPO seeds). PyTorch picks its vectorised CPU kernels by the
+processor's instruction set, and an AVX-512 kernel sums in another order than an AVX2 one: on an
+AVX-512 processor (December 2026) the runs committed from an AVX2 processor drifted from their
+records by up to a few percent after a few hundred steps, and seven tests and two chapters
+failed. With `ATEN_CPU_CAPABILITY=avx2` every one of those reruns matched its record bit for bit.
+MKL's conditional numerical reproducibility (`MKL_CBWR=AVX2`) and oneDNN's ISA ceiling do the
+same for the GEMMs and convolutions that those libraries run.
+
+`labs` sets these variables when it is imported, as defaults (a value already set wins), and only
+where they can take effect: on x86-64 Linux with AVX2, before PyTorch is imported. Set
+`LABS_CPU_ISA=native` to keep the processor's own kernels (faster on AVX-512, not reproducible
+against the committed records). JAX's CPU compiler is not covered: chapter 2 compares its JAX
+reruns by a rule that allows for another processor (`labs.fp8.jax_twin.reproduction`).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from collections.abc import MutableMapping
+from pathlib import Path
+
+__all__ = ["OPT_OUT", "PIN", "avx2_available", "pin_cpu_arithmetic"]
+
+PIN = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+OPT_OUT = "LABS_CPU_ISA"
+
+
+def avx2_available(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
+    """True on x86-64 Linux whose processor lists the avx2 flag (forcing AVX2 kernels on a
+    processor without it would stop the process with an illegal instruction)."""
+    if not isinstance(cpuinfo, (str, Path)):
+        raise TypeError(f"cpuinfo must be a path (str or Path), got {type(cpuinfo).__name__}")
+    if sys.platform != "linux" or platform.machine().lower() not in {"x86_64", "amd64"}:
+        return False
+    try:
+        text = Path(cpuinfo).read_text(errors="replace")
+    except OSError:
+        return False
+    return any(
+        line.startswith("flags") and "avx2" in line.split(":", 1)[-1].split()
+        for line in text.splitlines()
+    )
+
+
+def pin_cpu_arithmetic(environ: MutableMapping[str, str] | None = None) -> dict:
+    """Set `PIN`'s variables as defaults in `environ` (default `os.environ`) where they can work.
+
+    Returns:
+        dict(pinned, reason): pinned maps each variable this call set to its value (empty if
+        none); reason says why nothing was set, or "" when something was.
+    """
+    env = os.environ if environ is None else environ
+    if not isinstance(env, MutableMapping):
+        raise TypeError(f"environ must be a mutable mapping such as os.environ, got {type(env)}")
+    if env.get(OPT_OUT, "").strip().lower() == "native":
+        return {"pinned": {}, "reason": f"{OPT_OUT}=native"}
+    if "torch" in sys.modules:
+        return {"pinned": {}, "reason": "torch was imported before labs"}
+    if not avx2_available():
+        return {"pinned": {}, "reason": "not x86-64 Linux with AVX2"}
+    pinned = {name: value for name, value in PIN.items() if name not in env}
+    env.update(pinned)
+    return {"pinned": pinned, "reason": "" if pinned else "already set"}
