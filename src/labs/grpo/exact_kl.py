@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import time
 from pathlib import Path
 
@@ -47,6 +48,8 @@ ARMS = {"lr x1": "loss", "lr x1 kl in reward_k3": "reward_k3", "lr x1 kl in rewa
 OUT = Path(__file__).parent / "data" / "exact_kl.json"
 PPO_ARMS = {"lr x1 critic 0.001": "reward", "lr x1 critic 0.001 kl in loss": "loss"}
 PPO_OUT = Path(__file__).parent / "data" / "exact_kl_ppo.json"
+# what picks the arithmetic's code paths: on a newer processor, AVX2 paths repeat an AVX2 machine
+_ARITHMETIC_ENV = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA")
 
 
 def _committed(seed: int) -> dict:
@@ -180,6 +183,8 @@ def main(argv: list[str] | None = None) -> None:
             "arms": PPO_ARMS if ppo else ARMS,
             "steps": 150,
             "rule": "PREREGISTRATION_ppodrift_exact.md" if ppo else "PREREGISTRATION_exact_kl.md",
+            "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "env": {k: os.environ.get(k) for k in _ARITHMETIC_ENV},
         },
         "seeds": {},
     }
