@@ -13,6 +13,11 @@ record says whether it did. Held-out evaluation is skipped.
 `python -m labs.grpo.exact_kl --seeds 3 4 ... 14 --workers 2` writes `data/exact_kl.json`, seed
 by seed as they finish, so a stopped run leaves only complete seeds. The reading and its rule
 were fixed before any run: `data/PREREGISTRATION_exact_kl.md`.
+
+`--method ppo` does the same for PPO's placement runs at the defaults (`ppo_kl_loss.json`,
+seeds 3-7: PPO with its penalty in the reward, and moved into the loss), through the PPO loop's
+`watch`: `python -m labs.grpo.exact_kl --method ppo --seeds 3 4 5 6 7 --workers 2` writes
+`data/exact_kl_ppo.json`; rule: `data/PREREGISTRATION_ppodrift_exact.md`.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import time
 from pathlib import Path
 
@@ -29,15 +35,21 @@ import torch
 from labs.common.runtime import processor_name, provenance
 from labs.common.tasks import AdditionTask
 from labs.grpo import training
+from labs.grpo.config import PPOConfig
 from labs.grpo.kl_placement import _start
 from labs.grpo.kl_spikes import _look
-from labs.grpo.ladder import BASE, block_means, ladder_config
+from labs.grpo.ladder import BASE, RUNGS, block_means, ladder_config
+from labs.grpo.ppo import _train_ppo
 from labs.grpo.records import load_sweep
 
 __all__: list[str] = []
 
 ARMS = {"lr x1": "loss", "lr x1 kl in reward_k3": "reward_k3", "lr x1 kl in reward": "reward"}
 OUT = Path(__file__).parent / "data" / "exact_kl.json"
+PPO_ARMS = {"lr x1 critic 0.001": "reward", "lr x1 critic 0.001 kl in loss": "loss"}
+PPO_OUT = Path(__file__).parent / "data" / "exact_kl_ppo.json"
+# what picks the arithmetic's code paths: on a newer processor, AVX2 paths repeat an AVX2 machine
+_ARITHMETIC_ENV = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA")
 
 
 def _committed(seed: int) -> dict:
@@ -94,29 +106,89 @@ def exact_seed(seed: int, steps: int = 150) -> dict:
     return out
 
 
+def exact_ppo_run(task: AdditionTask, start, seed: int, kl_penalty: str, steps: int = 150) -> dict:
+    """PPO at the defaults (GRPO's learning rate, the default critic) from `start` with the
+    exact-KL watch, as `records._ppo` runs it: the keys of `exact_run`, curves also of "length"."""
+    settings = {"steps": steps, "seed": seed, "critic_lr": PPOConfig().critic_lr}
+    config = PPOConfig(**{**BASE, **RUNGS["grpo"], **settings, "kl_penalty": kl_penalty})
+    policy, reference = copy.deepcopy(start), copy.deepcopy(start)
+    for p in reference.parameters():
+        p.requires_grad_(False)
+    rows: list = []
+    begin = time.time()
+    _, _, log = _train_ppo(
+        task, policy, reference, config, "exact kl", watch=_look(config.temperature, rows)
+    )
+    exact = [r["exact"] for r in rows]
+    if len(exact) != len(log.history["kl"]):
+        raise RuntimeError(f"seed {seed} PPO {kl_penalty}: {len(exact)} watched steps of {steps}")
+    return {
+        "exact": exact,
+        "sampled": log.history["kl"],
+        "final": {
+            "exact": float(np.mean(exact[-30:])),
+            "sampled": float(np.mean(log.history["kl"][-30:])),
+        },
+        "curves": {k: block_means(log.history[k]) for k in ("kl", "reward", "length")},
+        "wall_seconds": time.time() - begin,
+    }
+
+
+def exact_ppo_seed(seed: int, steps: int = 150) -> dict:
+    """PPO's two placement arms of `seed` with the watch, each with "committed_sampled" and
+    "reproduced" (final KL and KL, reward and length curves equal `ppo_kl_loss.json`'s)."""
+    torch.set_num_threads(1)
+    task = AdditionTask()
+    start, _ = _start(task, seed)
+    committed = load_sweep(task="ppo_kl_loss")["seeds"][str(seed)]["ppo"]
+    out = {}
+    for name, placement in PPO_ARMS.items():
+        run = exact_ppo_run(task, start, seed, placement, steps)
+        old = committed[name]
+        run["committed_sampled"] = old["final"]["kl"]
+        run["reproduced"] = run["final"]["sampled"] == old["final"]["kl"] and all(
+            run["curves"][k] == old["curves"][k] for k in ("kl", "reward", "length")
+        )
+        out[name] = run
+    return out
+
+
 def _job(seed: int) -> tuple[int, dict]:
     """`exact_seed` for a worker process: (seed, its runs)."""
     return seed, exact_seed(seed)
+
+
+def _ppo_job(seed: int) -> tuple[int, dict]:
+    """`exact_ppo_seed` for a worker process: (seed, its runs)."""
+    return seed, exact_ppo_seed(seed)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(3, 15)))
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--out", default=str(OUT))
+    parser.add_argument("--method", choices=("grpo", "ppo"), default="grpo")
+    parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    ppo = args.method == "ppo"
+    args.out = args.out or str(PPO_OUT if ppo else OUT)
     record = {
         "meta": {
             **provenance("labs.grpo.exact_kl", argv),
             "processor": processor_name(),
-            "of": ["grpo_kl_reward.json (seeds 3-7)", "grpo_kl_cross.json (seeds 8-14)"],
-            "arms": ARMS,
+            "of": ["ppo_kl_loss.json (seeds 3-7)"]
+            if ppo
+            else ["grpo_kl_reward.json (seeds 3-7)", "grpo_kl_cross.json (seeds 8-14)"],
+            "arms": PPO_ARMS if ppo else ARMS,
             "steps": 150,
-            "rule": "PREREGISTRATION_exact_kl.md",
+            "rule": "PREREGISTRATION_ppodrift_exact.md" if ppo else "PREREGISTRATION_exact_kl.md",
+            "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "env": {k: os.environ.get(k) for k in _ARITHMETIC_ENV},
         },
         "seeds": {},
     }
+    one_seed, job = (exact_ppo_seed, _ppo_job) if ppo else (exact_seed, _job)
 
     def save(seed: int, runs: dict) -> None:
         record["seeds"][str(seed)] = runs
@@ -126,12 +198,12 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.workers == 1:
         for seed in args.seeds:
-            save(seed, exact_seed(seed))
+            save(seed, one_seed(seed))
     else:
         import multiprocessing as mp
 
         with mp.get_context("spawn").Pool(args.workers) as pool:
-            for seed, runs in pool.imap_unordered(_job, args.seeds):  # seeds taken in order
+            for seed, runs in pool.imap_unordered(job, args.seeds):  # seeds taken in order
                 save(seed, runs)
     print(f"wrote {args.out}")
 

@@ -20,7 +20,7 @@ from jaxtyping import Bool, Float
 
 from labs.common.progress import progress
 from labs.common.tasks import AdditionTask
-from labs.common.validate import finite_loss, text
+from labs.common.validate import callable_arg, finite_loss, text
 from labs.grpo.checks import check_config, check_gae_args
 from labs.grpo.config import PPOConfig
 from labs.grpo.policy import TinyPolicy, ValueModel, _completion_logprobs, _sample
@@ -101,9 +101,23 @@ def train_ppo(
 
 
 def _train_ppo(
-    task: AdditionTask, policy: TinyPolicy, reference: TinyPolicy, config: PPOConfig, desc: str
+    task: AdditionTask,
+    policy: TinyPolicy,
+    reference: TinyPolicy,
+    config: PPOConfig,
+    desc: str,
+    watch=None,
 ) -> tuple[TinyPolicy, ValueModel, TrainLog]:
-    """One answer per question; GAE over a critic; the clipped step on policy and critic."""
+    """One answer per question; GAE over a critic; the clipped step on policy and critic.
+
+    `watch`, as in `training._train_grpo`: called once per step (numbered from 1) on the last of
+    its `updates_per_batch` updates, before that update moves the weights, as
+    watch(step, policy, reference, batch) under `torch.no_grad`, with batch's "prompts",
+    "completions", "mask", "logp", "old_logp", "ref_logp". It must only read them; then the run
+    is bit for bit the run without it (`labs.grpo.exact_kl` reads the exact KL with it).
+    """
+    if watch is not None:
+        callable_arg("watch", watch)
     torch.manual_seed(config.seed)
     critic = ValueModel(task.vocab_size, max_len=policy.max_len, **_arch(policy))
     trunk = {k: v for k, v in policy.state_dict().items() if not k.startswith("head.")}
@@ -141,7 +155,7 @@ def _train_ppo(
             adv, returns = _gae(token_rewards, values, mask, config.gamma, config.gae_lambda)
             valid = adv[mask]
             adv = torch.where(mask, (adv - valid.mean()) / (valid.std() + 1e-8), 0.0)
-        for _ in range(config.updates_per_batch):
+        for update in range(1, config.updates_per_batch + 1):
             with _SavedActivations(policy, critic) as saved:
                 logp = _completion_logprobs(policy, prompts, completions, config.temperature)
                 loss, stats = _grpo_loss(
@@ -159,6 +173,12 @@ def _train_ppo(
                 )
                 new_values = critic._forward(seq[:, :-1]).squeeze(-1)[:, p_len - 1 :]
                 value_loss = 0.5 * ((new_values - returns) ** 2)[mask].mean()
+            if watch is not None and update == config.updates_per_batch:
+                with torch.no_grad():
+                    watch(step + 1, policy, reference, {
+                        "prompts": prompts, "completions": completions, "mask": mask,
+                        "logp": logp.detach(), "old_logp": old_logp, "ref_logp": ref_logp,
+                    })  # fmt: skip
             opt.zero_grad()
             critic_opt.zero_grad()
             (loss + value_loss).backward()

@@ -46,6 +46,7 @@ _FILES = {
     "grpo_kl_cross": "grpo_kl_cross.json",  # k1 / k3 in the reward, k3 in the loss: seeds 8-14
     "kl_spike": "kl_spike_seed11.json",  # seed 11's in-reward runs again, per step, `kl_spikes`
     "exact_kl": "exact_kl.json",  # the three cross arms again with their exact KL, `exact_kl`
+    "exact_kl_ppo": "exact_kl_ppo.json",  # PPO's two placement arms with their exact KL
 }
 PPO_LR_SCALES = (1 / 3, 1.0, 3.0)  # times GRPO's learning rate, BASE["lr"]
 PPO_CRITIC_LRS = (1e-3, 3e-3)  # PPOConfig's default first
@@ -65,7 +66,9 @@ def load_sweep(path: str | Path | None = None, *, task: str = "addition") -> dic
     question on seeds 8-14 `grpo_kl_cross.json`, "kl_spike": seed 11's two in-reward runs of
     that file again with a per-step look at their KL (`labs.grpo.kl_spikes`)
     `kl_spike_seed11.json`, "exact_kl": the three arms of the cross question again with the
-    exact KL per step (`labs.grpo.exact_kl`) `exact_kl.json`, or those at `path`."""
+    exact KL per step (`labs.grpo.exact_kl`) `exact_kl.json`, "exact_kl_ppo": PPO's two placement
+    arms at the defaults again with the exact KL per step (`exact_kl --method ppo`)
+    `exact_kl_ppo.json`, or those at `path`."""
     task = one_of("task", task, tuple(_FILES))
     name = _FILES[task]
     return read_results("labs.grpo", name, path)
