@@ -7,6 +7,11 @@ import matplotlib
 import pytest
 from hypothesis import settings
 
+# Before anything here imports PyTorch (has_cuda below): `import labs` pins its CPU kernels to AVX2,
+# so that tests retraining a committed run reproduce it under a bare `pytest` too, not only under
+# make, which exports the same variables (labs.common.cpu_arithmetic).
+import labs  # noqa: F401
+
 # Property tests draw the same examples on every run, so CI cannot pass once and fail the next
 # time on a case nobody changed. LABS_HYPOTHESIS=explore draws fresh examples while developing.
 settings.register_profile("repeatable", derandomize=True, database=None)
