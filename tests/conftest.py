@@ -38,3 +38,20 @@ def has_cuda() -> bool:
 
 
 requires_gpu = pytest.mark.skipif(not has_cuda(), reason="needs a CUDA GPU; this machine has none")
+
+
+def record_arithmetic() -> bool:
+    """True where PyTorch's CPU kernels are the AVX2 ones the committed training records were made
+    with (`import labs` selects them on x86-64 Linux; see labs.common.cpu_arithmetic)."""
+    import torch
+
+    return torch.backends.cpu.get_cpu_capability() == "AVX2"
+
+
+# A test that retrains a committed run to its record's last digits needs the record's arithmetic;
+# elsewhere (LABS_CPU_ISA=native on AVX-512, an ARM machine) its kernels round differently.
+needs_record_arithmetic = pytest.mark.skipif(
+    not record_arithmetic(),
+    reason="retrains a committed run to its record's digits: needs PyTorch's AVX2 CPU kernels, "
+    "which this process does not use",
+)

@@ -16,6 +16,7 @@ from labs.scaling.envelope_curves import (
     summarize_envelopes,
 )
 from labs.scaling.sweep_seeds import SETTINGS
+from tests.conftest import needs_record_arithmetic
 
 
 @pytest.mark.parametrize("rate", OTHER_RATES)
@@ -60,6 +61,7 @@ def test_the_summaries_follow_from_the_curves(rate):
         assert (row["a_reversed"] is None) == math.isnan(ctl.a)
 
 
+@needs_record_arithmetic
 @pytest.mark.parametrize(
     ("seed", "rate"),
     [

@@ -9,6 +9,7 @@ from labs.scaling.schedule_long import LONG_STEPS, load_schedule_long
 from labs.scaling.schedule_seeds import summarize_fit
 from labs.scaling.sweep import SweepResult
 from labs.scaling.sweep_seeds import SETTINGS
+from tests.conftest import needs_record_arithmetic
 
 
 def _sweep(seeds, index, schedule) -> SweepResult:
@@ -54,6 +55,7 @@ def test_the_committed_fits_follow_from_the_committed_losses(schedule):
             assert summary[key] == pytest.approx(committed[key], rel=1e-3), key
 
 
+@needs_record_arithmetic
 def test_one_checkpoint_of_seed_0_retrains_to_the_committed_losses():
     """Width 4 of seed 0: the first 200 steps of the 1600-step cosine, and the matched 200-step
     run, retrained here (about a second each)."""

@@ -8,6 +8,7 @@ from labs.scaling.lm import make_corpus
 from labs.scaling.schedule_seeds import load_schedule_seeds, summarize_fit
 from labs.scaling.sweep import SweepResult
 from labs.scaling.sweep_seeds import SETTINGS, load_sweep_seeds
+from tests.conftest import needs_record_arithmetic
 
 KEYS = ("E", "alpha", "beta", "a", "E_gap")
 
@@ -50,6 +51,7 @@ def test_the_committed_fits_follow_from_the_committed_losses():
             assert summary[key] == pytest.approx(seeds["summaries"][index][key], rel=1e-3), key
 
 
+@needs_record_arithmetic
 def test_one_width_of_seed_0_retrains_to_the_committed_losses():
     """Width 4 of seed 0 under the fixed schedule, retrained here (about a second)."""
     from labs.scaling.torch import train_sweep
