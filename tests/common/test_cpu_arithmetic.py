@@ -6,6 +6,7 @@ each (the pin must happen before PyTorch is imported), with its controls: the op
 PyTorch imported first.
 """
 
+import os
 import re
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from labs.common.cpu_arithmetic import PIN, avx2_available, pin_cpu_arithmetic
+from labs.common.cpu_arithmetic import OPT_OUT, PIN, avx2_available, pin_cpu_arithmetic
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = (
@@ -25,7 +26,7 @@ PROBE = (
 
 
 def probe(env_extra: dict, first: str = "") -> list[str]:
-    env = {k: v for k, v in __import__("os").environ.items() if k not in PIN}
+    env = {k: v for k, v in os.environ.items() if k not in PIN and k != OPT_OUT}
     env.update(env_extra)
     env["PYTHONPATH"] = str(ROOT / "src")
     done = subprocess.run(
