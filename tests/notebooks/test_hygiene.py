@@ -65,6 +65,17 @@ def test_setup_cell(notebook):
     assert '"google.colab" in sys.modules' in setup, f"{path.name}: setup must detect Colab"
     assert install_target() in setup, f"{path.name}: setup must install {install_target()}"
     assert "describe()" in setup and "seed_everything(" in setup
+    assert "setup" in code_cells(nb)[0].get("metadata", {}).get("tags", []), path.name
+
+
+def test_exercise_cells_are_tagged(notebook):
+    """A cell the student answers in starts `# EXERCISE` and carries the `exercise` tag, both
+    (grading accepts either; tools such as JupyterLab's cell tags and otter read the tag)."""
+    path, nb = notebook
+    for i, cell in enumerate(code_cells(nb)):
+        marked = source(cell).lstrip().startswith("# EXERCISE")
+        tagged = "exercise" in cell.get("metadata", {}).get("tags", [])
+        assert marked == tagged, f"{path.name}, code cell {i}: marked {marked}, tagged {tagged}"
 
 
 def test_config_repository_is_github():
