@@ -102,3 +102,21 @@ def test_the_watched_exact_kl_is_the_categorical_kl():
     # the policy has moved by step 3 (lr 3e-2): a KL that could have been zero, and the sampled k3
     # is a different number from the exact KL at the same positions
     assert direct[-1] > 1e-4 and rows[-1]["k3"] != pytest.approx(direct[-1], rel=1e-3)
+
+
+@pytest.mark.parametrize("method", ["grpo", "ppo"])
+def test_a_short_watched_run_of_each_method_gives_a_full_record(method):
+    """Twelve steps of each method's watched run (`exact_run`, `exact_ppo_run`): one exact KL per
+    step, never negative, and the finals are the means of the last 30 steps (here, all 12)."""
+    from labs.grpo import exact_kl
+
+    task = AdditionTask()
+    start, _ = exact_kl._start(task, 3)
+    run_arm = exact_kl.exact_run if method == "grpo" else exact_kl.exact_ppo_run
+    run = run_arm(task, start, 3, "loss", steps=12)
+    assert len(run["exact"]) == len(run["sampled"]) == 12
+    assert min(run["exact"]) >= 0
+    assert run["final"]["exact"] == pytest.approx(np.mean(run["exact"]))
+    assert run["final"]["sampled"] == pytest.approx(np.mean(run["sampled"]))
+    expected = {"kl", "reward"} | ({"length"} if method == "ppo" else set())
+    assert set(run["curves"]) == expected and len(run["curves"]["kl"]) == 2  # 10-step blocks

@@ -65,6 +65,24 @@ def _committed(seed: int) -> dict:
     return load_sweep(task=task)["seeds"][str(seed)]["grpo"]
 
 
+def _record(rows: list, log, curves: tuple, begin: float, run: str, steps: int) -> dict:
+    """One run's record from its watched rows and its log: per-step exact and sampled KL, their
+    means over the last 30 steps, 10-step means of the logged `curves`, and the wall time."""
+    exact = [r["exact"] for r in rows]
+    if len(exact) != len(log.history["kl"]):  # a step without an update is not watched
+        raise RuntimeError(f"{run}: {len(exact)} watched steps of {steps}")
+    return {
+        "exact": exact,
+        "sampled": log.history["kl"],
+        "final": {
+            "exact": float(np.mean(exact[-30:])),
+            "sampled": float(np.mean(log.history["kl"][-30:])),
+        },
+        "curves": {k: block_means(log.history[k]) for k in curves},
+        "wall_seconds": time.time() - begin,
+    }
+
+
 def exact_run(task: AdditionTask, start, seed: int, kl_penalty: str, steps: int = 150) -> dict:
     """One arm again from `start` with the exact-KL watch: {"exact" and "sampled": per-step lists,
     "final": {"exact", "sampled"} (means of the last 30 steps), "curves": 10-step means of the
@@ -78,19 +96,7 @@ def exact_run(task: AdditionTask, start, seed: int, kl_penalty: str, steps: int 
     _, log = training._train_grpo(
         task, policy, reference, config, "exact kl", watch=_look(config.temperature, rows)
     )
-    exact = [r["exact"] for r in rows]
-    if len(exact) != len(log.history["kl"]):  # a step without an update is not watched
-        raise RuntimeError(f"seed {seed} {kl_penalty}: {len(exact)} watched steps of {steps}")
-    return {
-        "exact": exact,
-        "sampled": log.history["kl"],
-        "final": {
-            "exact": float(np.mean(exact[-30:])),
-            "sampled": float(np.mean(log.history["kl"][-30:])),
-        },
-        "curves": {k: block_means(log.history[k]) for k in ("kl", "reward")},
-        "wall_seconds": time.time() - begin,
-    }
+    return _record(rows, log, ("kl", "reward"), begin, f"seed {seed} {kl_penalty}", steps)
 
 
 def exact_seed(seed: int, steps: int = 150) -> dict:
@@ -125,19 +131,9 @@ def exact_ppo_run(task: AdditionTask, start, seed: int, kl_penalty: str, steps: 
     _, _, log = _train_ppo(
         task, policy, reference, config, "exact kl", watch=_look(config.temperature, rows)
     )
-    exact = [r["exact"] for r in rows]
-    if len(exact) != len(log.history["kl"]):
-        raise RuntimeError(f"seed {seed} PPO {kl_penalty}: {len(exact)} watched steps of {steps}")
-    return {
-        "exact": exact,
-        "sampled": log.history["kl"],
-        "final": {
-            "exact": float(np.mean(exact[-30:])),
-            "sampled": float(np.mean(log.history["kl"][-30:])),
-        },
-        "curves": {k: block_means(log.history[k]) for k in ("kl", "reward", "length")},
-        "wall_seconds": time.time() - begin,
-    }
+    return _record(
+        rows, log, ("kl", "reward", "length"), begin, f"seed {seed} PPO {kl_penalty}", steps
+    )
 
 
 def exact_ppo_seed(seed: int, steps: int = 150) -> dict:
