@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -30,7 +32,9 @@ def _results() -> dict:
 
 
 def _path() -> str:
-    return str(Path(tempfile.mkdtemp(prefix="labs-hostile-")) / "results.json")
+    folder = tempfile.mkdtemp(prefix="labs-hostile-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)  # not left behind in /tmp
+    return str(Path(folder) / "results.json")
 
 
 EXAMPLES = {

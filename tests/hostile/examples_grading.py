@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import base64
 import pickle
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -21,7 +23,9 @@ def _tour():
 
 
 def _tmp() -> str:
-    return tempfile.mkdtemp(prefix="labs-hostile-")
+    folder = tempfile.mkdtemp(prefix="labs-hostile-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)  # not left behind in /tmp
+    return folder
 
 
 def _cases() -> str:
