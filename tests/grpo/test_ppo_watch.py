@@ -5,29 +5,16 @@ refused. Expected values come from the unwatched run or a recomputation here, ne
 watch's own output."""
 
 import copy
-import functools
 
-import numpy as np
 import pytest
 import torch
 
-from labs.common.tasks import AdditionTask
 from labs.grpo import PPOConfig
-from labs.grpo import torch as gtorch
 from labs.grpo.kl_spikes import _look
 from labs.grpo.policy import _completion_logprobs
 from labs.grpo.ppo import _train_ppo
 from labs.grpo.training import _frozen_copy
-
-TASK = AdditionTask()
-STEPS = 3
-
-
-@functools.cache
-def _start(seed: int):
-    start = gtorch.new_policy(TASK, seed=seed, d_model=16, n_layers=1, n_heads=2)
-    gtorch.warm_up(start, TASK, steps=30, batch_size=32, seed=seed)
-    return start
+from tests.grpo.test_grpo_watch import STEPS, TASK, _same, _start  # the GRPO loop's set-up
 
 
 def _run(seed: int, watch=None, kl_penalty: str = "reward"):
@@ -36,11 +23,6 @@ def _run(seed: int, watch=None, kl_penalty: str = "reward"):
                        lr=3e-3, seed=seed, kl_penalty=kl_penalty)  # fmt: skip
     policy, _, log = _train_ppo(TASK, copy.deepcopy(start), _frozen_copy(start), config, "x", watch)
     return torch.cat([p.detach().flatten() for p in policy.parameters()]), log.history
-
-
-def _same(a: dict, b: dict) -> bool:
-    """Every logged value equal, bit for bit (a NaN equal to a NaN in the same place)."""
-    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k], equal_nan=True) for k in a)
 
 
 @pytest.mark.parametrize(("seed", "kl_penalty"), [(0, "reward"), (1, "loss")])

@@ -99,6 +99,16 @@ def exact_run(task: AdditionTask, start, seed: int, kl_penalty: str, steps: int 
     return _record(rows, log, ("kl", "reward"), begin, f"seed {seed} {kl_penalty}", steps)
 
 
+def _against(run: dict, old: dict) -> dict:
+    """`run` with "committed_sampled" (the committed run's final KL) and "reproduced" (its final
+    sampled KL and every curve it records equal the committed run's)."""
+    run["committed_sampled"] = old["final"]["kl"]
+    run["reproduced"] = run["final"]["sampled"] == old["final"]["kl"] and all(
+        run["curves"][k] == old["curves"][k] for k in run["curves"]
+    )
+    return run
+
+
 def exact_seed(seed: int, steps: int = 150) -> dict:
     """The three arms of `seed` with the watch, each with "committed_sampled" (the committed
     final KL) and "reproduced" (final KL and KL and reward curves equal the committed ones)."""
@@ -108,13 +118,7 @@ def exact_seed(seed: int, steps: int = 150) -> dict:
     committed = _committed(seed)
     out = {}
     for name, placement in ARMS.items():
-        run = exact_run(task, start, seed, placement, steps)
-        old = committed[name]
-        run["committed_sampled"] = old["final"]["kl"]
-        run["reproduced"] = run["final"]["sampled"] == old["final"]["kl"] and all(
-            run["curves"][k] == old["curves"][k] for k in ("kl", "reward")
-        )
-        out[name] = run
+        out[name] = _against(exact_run(task, start, seed, placement, steps), committed[name])
     return out
 
 
@@ -145,13 +149,7 @@ def exact_ppo_seed(seed: int, steps: int = 150) -> dict:
     committed = load_sweep(task="ppo_kl_loss")["seeds"][str(seed)]["ppo"]
     out = {}
     for name, placement in PPO_ARMS.items():
-        run = exact_ppo_run(task, start, seed, placement, steps)
-        old = committed[name]
-        run["committed_sampled"] = old["final"]["kl"]
-        run["reproduced"] = run["final"]["sampled"] == old["final"]["kl"] and all(
-            run["curves"][k] == old["curves"][k] for k in ("kl", "reward", "length")
-        )
-        out[name] = run
+        out[name] = _against(exact_ppo_run(task, start, seed, placement, steps), committed[name])
     return out
 
 
