@@ -29,7 +29,7 @@ unexport MPLBACKEND
 # AVX-512 one too (`import labs` sets the same defaults; see src/labs/common/cpu_arithmetic.py).
 ifneq ($(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && echo yes),)
 export ATEN_CPU_CAPABILITY ?= avx2
-export MKL_CBWR ?= AVX2
+export MKL_ENABLE_INSTRUCTIONS ?= AVX2
 export ONEDNN_MAX_CPU_ISA ?= AVX2
 endif
 

@@ -6,8 +6,11 @@ processor's instruction set, and an AVX-512 kernel sums in another order than an
 AVX-512 processor (December 2026) the runs committed from an AVX2 processor drifted from their
 records by up to a few percent after a few hundred steps, and seven tests and two chapters
 failed. With `ATEN_CPU_CAPABILITY=avx2` every one of those reruns matched its record bit for bit.
-MKL's conditional numerical reproducibility (`MKL_CBWR=AVX2`) and oneDNN's ISA ceiling do the
-same for the GEMMs and convolutions that those libraries run.
+MKL's ISA ceiling (`MKL_ENABLE_INSTRUCTIONS=AVX2`) and oneDNN's do the same for the GEMMs and
+convolutions that those libraries run. Not MKL's conditional numerical reproducibility
+(`MKL_CBWR=AVX2`, this pin until 2026-12-06): it runs a reproducible code path of its own, not the
+AVX2 path the records were made on, and under it a PPO rerun of chapter 5 left its record within
+its first ten steps (`tests/grpo/test_ppo_rerun.py`); under the ceiling it repeats it bit for bit.
 
 `labs` sets these variables when it is imported, as defaults (a value already set wins), and only
 where they can take effect: on x86-64 Linux with AVX2, before PyTorch is imported. Set
@@ -26,7 +29,11 @@ from pathlib import Path
 
 __all__ = ["OPT_OUT", "PIN", "avx2_available", "pin_cpu_arithmetic"]
 
-PIN = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+PIN = {
+    "ATEN_CPU_CAPABILITY": "avx2",
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+}
 OPT_OUT = "LABS_CPU_ISA"
 
 

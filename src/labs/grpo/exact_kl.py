@@ -49,7 +49,7 @@ OUT = Path(__file__).parent / "data" / "exact_kl.json"
 PPO_ARMS = {"lr x1 critic 0.001": "reward", "lr x1 critic 0.001 kl in loss": "loss"}
 PPO_OUT = Path(__file__).parent / "data" / "exact_kl_ppo.json"
 # what picks the arithmetic's code paths: on a newer processor, AVX2 paths repeat an AVX2 machine
-# (exact_kl_ppo.json was made with MKL_ENABLE_INSTRUCTIONS; `import labs` now sets MKL_CBWR)
+# (exact_kl_ppo.json was made with MKL_ENABLE_INSTRUCTIONS=AVX2, which `import labs` now sets too)
 _ARITHMETIC_ENV = (
     "ATEN_CPU_CAPABILITY",
     "MKL_CBWR",
