@@ -27,10 +27,13 @@ unexport MPLBACKEND
 # PyTorch's CPU kernels (and MKL's, oneDNN's) pinned to AVX2, where the processor has it, so that
 # retrained runs reproduce the committed records, made on an AVX2 processor, bit for bit on an
 # AVX-512 one too (`import labs` sets the same defaults; see src/labs/common/cpu_arithmetic.py).
+# LABS_CPU_ISA=native opts out here as it does in labs.
+ifneq ($(LABS_CPU_ISA),native)
 ifneq ($(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && echo yes),)
 export ATEN_CPU_CAPABILITY ?= avx2
 export MKL_ENABLE_INSTRUCTIONS ?= AVX2
 export ONEDNN_MAX_CPU_ISA ?= AVX2
+endif
 endif
 
 .PHONY: help env browser book book-noexec test unit notebooks notebooks-other-rounding test-site test-colab site-and-colab \

@@ -86,3 +86,18 @@ def test_make_exports_the_same_pin():
     makefile = (ROOT / "Makefile").read_text()
     for name, value in PIN.items():
         assert re.search(rf"^export {name} \?= {value}$", makefile, re.M), name
+
+
+@needs_avx2
+def test_make_honours_the_opt_out_too():
+    env = {k: v for k, v in os.environ.items() if k not in PIN and k != OPT_OUT}
+
+    def exported(extra: dict) -> set:
+        done = subprocess.run(
+            ["make", "-pn", "help"], cwd=ROOT, env=env | extra, capture_output=True, text=True,
+            timeout=60, check=True,
+        )  # fmt: skip
+        return {name for name, value in PIN.items() if f"\n{name} = {value}\n" in done.stdout}
+
+    assert exported({}) == set(PIN)  # the control: without the opt-out, make pins all three
+    assert exported({OPT_OUT: "native"}) == set()
