@@ -11,6 +11,7 @@ from hypothesis import settings
 # so that tests retraining a committed run reproduce it under a bare `pytest` too, not only under
 # make, which exports the same variables (labs.common.cpu_arithmetic).
 import labs  # noqa: F401
+from labs.common.cpu_arithmetic import record_arithmetic
 
 # Property tests draw the same examples on every run, so CI cannot pass once and fail the next
 # time on a case nobody changed. LABS_HYPOTHESIS=explore draws fresh examples while developing.
@@ -40,18 +41,10 @@ def has_cuda() -> bool:
 requires_gpu = pytest.mark.skipif(not has_cuda(), reason="needs a CUDA GPU; this machine has none")
 
 
-def record_arithmetic() -> bool:
-    """True where PyTorch's CPU kernels are the AVX2 ones the committed training records were made
-    with (`import labs` selects them on x86-64 Linux; see labs.common.cpu_arithmetic)."""
-    import torch
-
-    return torch.backends.cpu.get_cpu_capability() == "AVX2"
-
-
 # A test that retrains a committed run to its record's last digits needs the record's arithmetic;
 # elsewhere (LABS_CPU_ISA=native on AVX-512, an ARM machine) its kernels round differently.
 needs_record_arithmetic = pytest.mark.skipif(
-    not record_arithmetic(),
-    reason="retrains a committed run to its record's digits: needs PyTorch's AVX2 CPU kernels, "
-    "which this process does not use",
+    not record_arithmetic(),  # labs.common.cpu_arithmetic
+    reason="retrains a committed run to its record's digits: needs PyTorch's AVX2 CPU kernels "
+    "and MKL's AVX2 path, which this process does not use",
 )

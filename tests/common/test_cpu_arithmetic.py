@@ -101,3 +101,27 @@ def test_make_honours_the_opt_out_too():
 
     assert exported({}) == set(PIN)  # the control: without the opt-out, make pins all three
     assert exported({OPT_OUT: "native"}) == set()
+
+
+@needs_avx2
+def test_record_arithmetic_is_the_pin_and_nothing_else():
+    code = (
+        "import labs\n"
+        "from labs.common.cpu_arithmetic import record_arithmetic\n"
+        "from labs.common.runtime import processor_name\n"
+        "own, other = processor_name(), 'Some Other vendor'\n"
+        "print(record_arithmetic(), record_arithmetic(own), record_arithmetic(other))\n"
+    )
+
+    def ask(extra: dict) -> str:
+        env = {k: v for k, v in os.environ.items() if k not in PIN and k != OPT_OUT}
+        env.update(extra, PYTHONPATH=str(ROOT / "src"))
+        done = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300,
+            check=True,
+        )  # fmt: skip
+        return done.stdout.split()
+
+    assert ask({}) == ["True", "True", "False"]  # pinned; another vendor is refused
+    assert ask({"MKL_CBWR": "AVX2"}) == ["False"] * 3  # MKL's reproducibility mode: its own path
+    assert ask({"ATEN_CPU_CAPABILITY": "default"}) == ["False"] * 3  # PyTorch's generic kernels

@@ -13,23 +13,20 @@ rerun's curves are compared with the record's first three blocks (the record ave
 import pytest
 import torch
 
-from labs.common.runtime import processor_name
+from labs.common.cpu_arithmetic import record_arithmetic
 from labs.common.tasks import AdditionTask
 from labs.grpo.exact_kl import exact_ppo_run
 from labs.grpo.kl_placement import _start
 from labs.grpo.records import load_sweep
-from tests.conftest import needs_record_arithmetic
 
 RECORD = load_sweep(task="ppo_kl_loss")
 SEED, ARM, STEPS = 3, "lr x1 critic 0.001 kl in loss", 30
-# MKL also chooses by vendor: the records' processor and this one must share it
-SAME_VENDOR = processor_name().split()[0] == RECORD["meta"]["processor"].split()[0]
 
 
-@needs_record_arithmetic
 @pytest.mark.skipif(
-    not SAME_VENDOR,
-    reason=f"MKL picks kernels by vendor too: the record was made on {RECORD['meta']['processor']}",
+    not record_arithmetic(RECORD["meta"]["processor"]),
+    reason="needs the records' arithmetic: PyTorch's AVX2 kernels, MKL's AVX2 path and the "
+    f"vendor of {RECORD['meta']['processor']} (MKL picks kernels by vendor too)",
 )
 def test_thirty_steps_of_a_committed_ppo_run_repeat_bit_for_bit():
     torch.set_num_threads(1)

@@ -145,6 +145,7 @@ EXAMPLES = {
     "labs.common.cpu_arithmetic.avx2_available": lambda: call(cpuinfo="/proc/cpuinfo"),
     # a throw-away mapping: the valid call must not change this process's environment
     "labs.common.cpu_arithmetic.pin_cpu_arithmetic": lambda: call(environ={}),
+    "labs.common.cpu_arithmetic.record_arithmetic": lambda: call(made_on="AMD EPYC"),
     "labs.common.runtime.available_devices": lambda: call(),
     "labs.common.runtime.describe": lambda: call(requested="cpu", verbose=False),
     "labs.common.runtime.in_colab": lambda: call(),

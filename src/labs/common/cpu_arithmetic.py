@@ -27,7 +27,7 @@ import sys
 from collections.abc import MutableMapping
 from pathlib import Path
 
-__all__ = ["OPT_OUT", "PIN", "avx2_available", "pin_cpu_arithmetic"]
+__all__ = ["OPT_OUT", "PIN", "avx2_available", "pin_cpu_arithmetic", "record_arithmetic"]
 
 PIN = {
     "ATEN_CPU_CAPABILITY": "avx2",
@@ -73,3 +73,34 @@ def pin_cpu_arithmetic(environ: MutableMapping[str, str] | None = None) -> dict:
     pinned = {name: value for name, value in PIN.items() if name not in env}
     env.update(pinned)
     return {"pinned": pinned, "reason": "" if pinned else "already set"}
+
+
+def record_arithmetic(made_on: str | None = None) -> bool:
+    """True where this process computes as the committed records were made: PyTorch's AVX2 CPU
+    kernels, and MKL on its AVX2 path (capped by `MKL_ENABLE_INSTRUCTIONS=AVX2`, as the pin
+    sets, or on a processor with nothing beyond AVX2; not in MKL's reproducibility mode, whose
+    `MKL_CBWR` path is its own). A live rerun may then be asserted to its record's digits.
+
+    Args:
+        made_on: a record's processor (its `meta["processor"]`, as `runtime.processor_name`
+            writes it); if given, this processor must be of the same vendor (the first word):
+            MKL also picks its kernels by vendor. None skips that check.
+    """
+    if made_on is not None and not isinstance(made_on, str):
+        raise TypeError(f"made_on must be a processor name (str) or None, got {type(made_on)}")
+    if made_on is not None and not made_on.split():
+        raise ValueError("made_on must name a processor, got an empty string")
+    import torch
+
+    from labs.common.runtime import processor_name
+
+    if torch.backends.cpu.get_cpu_capability() != "AVX2" or os.environ.get("MKL_CBWR"):
+        return False
+    if os.environ.get("MKL_ENABLE_INSTRUCTIONS") != "AVX2":
+        try:
+            beyond = "avx512f" in Path("/proc/cpuinfo").read_text(errors="replace").split()
+        except OSError:
+            return False
+        if beyond:  # MKL would take its AVX-512 path
+            return False
+    return made_on is None or processor_name().split()[0] == made_on.split()[0]
