@@ -113,3 +113,66 @@ def test_colab_installs_a_fixed_revision():
     """Readers install the revision the book was built from: a tag or commit, not a branch."""
     _, ref = repository()
     assert ref not in {"main", "master", "HEAD", "develop"}, f"repository.branch is {ref!r}"
+
+
+VISIBLE_LINES = 40  # tools/fold_cells.py cuts and folds to the same limit
+TITLE = "# @title "
+
+
+def fold_problems(nb) -> list[str]:
+    """What a reader would meet that the house rule forbids: a visible code cell over
+    VISIBLE_LINES lines; a folded cell without its title (the first line, `# @title ...`, which
+    Colab shows as the form's heading), without Colab's form view, or whose toggle on the site
+    does not name it; a setup or exercise cell folded (the reader must see and edit those)."""
+    problems = []
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        meta = cell.get("metadata", {})
+        tags = meta.get("tags", [])
+        lines = source(cell).split("\n")
+        if "hide-input" not in tags:
+            if len(lines) > VISIBLE_LINES:
+                problems.append(f"cell {i}: {len(lines)} visible lines")
+            continue
+        title = lines[0][len(TITLE) :].strip() if lines[0].startswith(TITLE) else ""
+        if not title:
+            problems.append(f"cell {i}: folded, but its first line is not `{TITLE}...`")
+        if meta.get("cellView") != "form":
+            problems.append(f"cell {i}: folded, but Colab would show its code")
+        if meta.get("mystnb", {}).get("code_prompt_show") != f"{title} (show the code)":
+            problems.append(f"cell {i}: the site's toggle does not name the cell")
+        if {"setup", "exercise"} & set(tags):
+            problems.append(f"cell {i}: a setup or exercise cell is folded")
+    return problems
+
+
+def test_long_code_is_cut_and_checks_are_folded(notebook):
+    """A reader reads at most 40 lines of code at a time; the cells that only check (asserts
+    that pin the prose's figures, controls, record bookkeeping) sit folded under a named toggle
+    above their output, on the site and in Colab."""
+    path, nb = notebook
+    assert fold_problems(nb) == [], path.name
+
+
+def test_fold_rule_catches_what_it_should():
+    """The rule's controls: a long visible cell, a folded cell with no title, no form view or an
+    unnamed toggle, and a folded exercise are each reported; a well-formed fold is not."""
+
+    def code(lines, **meta):
+        return {"cell_type": "code", "metadata": meta, "source": "\n".join(lines)}
+
+    good_meta = {"tags": ["hide-input"], "cellView": "form",
+                 "mystnb": {"code_prompt_show": "Checks: x (show the code)"}}  # fmt: skip
+    long = [f"x = {i}" for i in range(VISIBLE_LINES + 1)]
+    good = code([TITLE + "Checks: x", *long], **good_meta)
+    assert fold_problems({"cells": [good, code(long[:VISIBLE_LINES])]}) == []
+    assert fold_problems({"cells": [code(long)]}) == ["cell 0: 41 visible lines"]
+    untitled = code(long, **{**good_meta, "mystnb": {"code_prompt_show": " (show the code)"}})
+    no_form = code([TITLE + "Checks: x"], **{k: v for k, v in good_meta.items() if k != "cellView"})
+    unnamed = code([TITLE + "Checks: x"], **{**good_meta, "mystnb": {}})
+    exercise = code([TITLE + "Checks: x"], **{**good_meta, "tags": ["hide-input", "exercise"]})
+    for bad, words in ((untitled, "first line"), (no_form, "Colab"), (unnamed, "toggle"),
+                       (exercise, "exercise")):  # fmt: skip
+        found = fold_problems({"cells": [bad]})
+        assert len(found) == 1 and words in found[0], found
