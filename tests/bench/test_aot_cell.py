@@ -23,10 +23,17 @@ CELL_ID = "8152a143"  # "What a CPU can check of a GPU kernel": the Triton compi
 
 
 def cell_source() -> str:
+    """The cell's code, with the cells it was cut into (tools/fold_cells.py numbers them
+    CELL_ID-2, CELL_ID-3, ...), in the notebook's order."""
     cells = json.loads(NOTEBOOK.read_text())["cells"]
-    (cell,) = [c for c in cells if c.get("id") == CELL_ID]
-    source = cell["source"]
-    return source if isinstance(source, str) else "".join(source)
+    parts = [
+        c for c in cells if c.get("id") == CELL_ID or c.get("id", "").startswith(CELL_ID + "-")
+    ]
+    assert parts and parts[0].get("id") == CELL_ID, f"no cell {CELL_ID} in {NOTEBOOK.name}"
+    sources = (
+        "".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in parts
+    )
+    return "\n".join(sources)
 
 
 def rows(version: str, four_warps_spill: int = 364, gemm_spill: int = 8) -> dict:

@@ -181,6 +181,11 @@ EXAMPLES = {
     f"{_B}.ApiPrices": lambda: call(**_prices_kwargs()),
     f"{_B}.ApiPrices.usd_per_request": _prices_per_request,
     f"{_B}.ApiPrices.usd_per_million_output_tokens": _prices_per_million_output,
+    "labs.economics.framework_rates.blas_widths": lambda: call(
+        blas_info=[{"user_api": "blas", "internal_api": "openblas", "architecture": "Haswell"}],
+        environ={"MKL_ENABLE_INSTRUCTIONS": "AVX2"},
+        cpuinfo="flags : avx2",
+    ),
     "labs.economics.framework_rates.matmul_rounds": lambda: call(
         sizes=(8, 16), rounds=1, repeats=1, seed=0, show_progress=False
     ),
@@ -382,6 +387,9 @@ EXAMPLES = {
 _HUGE_COUNT = "a count of 10**15 is arithmetic on Python ints here: exact, no allocation, no loop"
 _RAW_KEY = "every uint32 pair is a valid raw JAX PRNG key, including all-ones and 10**9"
 ACCEPTED: dict[tuple[str, str, str], str] = {
+    ("labs.economics.framework_rates.blas_widths", "environ", "dict-empty"): (
+        "an environment with no variables set is a valid environment: MKL then has no cap"
+    ),
     ("labs.economics.reference.matmul_flops", "m", "huge-int"): _HUGE_COUNT,
     ("labs.economics.reference.matmul_flops", "k", "huge-int"): _HUGE_COUNT,
     ("labs.economics.reference.matmul_flops", "n", "huge-int"): _HUGE_COUNT,

@@ -14,7 +14,7 @@ one round of each; and the result is the best over rounds, with the spread betwe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -22,10 +22,16 @@ from labs.common.ceilings import best_seconds
 from labs.common.progress import progress
 from labs.common.validate import boolean, describe_value, integer, size
 
-__all__ = ["FRAMEWORKS", "SIZES", "matmul_rounds"]
+__all__ = ["FRAMEWORKS", "SIZES", "blas_widths", "matmul_rounds"]
 
 FRAMEWORKS = ("numpy", "torch", "jax")
 SIZES = (128, 256, 512)
+# OpenBLAS's kernels by the vector width they multiply with (its core names, as threadpoolctl
+# reports them); a core not listed here is reported as unknown.
+OPENBLAS_WIDTH = {
+    **dict.fromkeys(("skylakex", "cooperlake", "sapphirerapids"), "AVX-512"),
+    **dict.fromkeys(("haswell", "zen"), "AVX2"),
+}
 
 
 def _check_sizes(sizes) -> tuple[int, ...]:
@@ -106,3 +112,53 @@ def _matmul_rounds(sizes, rounds: int, repeats: int, seed: int, show_progress: b
     finally:
         torch.set_num_threads(threads)
     return rates
+
+
+def blas_widths(blas_info: list[dict] | None = None, environ=None, cpuinfo: str | None = None):
+    """The vector width of the kernel that multiplies float32 matrices in NumPy and in PyTorch
+    on this CPU: {"numpy": ..., "torch": ...}, each "AVX-512", "AVX2" or None (unknown).
+
+    NumPy's is its BLAS's: OpenBLAS names the core it chose (threadpoolctl's `architecture`).
+    PyTorch's CPU build multiplies with MKL: capped by `MKL_ENABLE_INSTRUCTIONS` (which `import
+    labs` sets to AVX2, labs.common.cpu_arithmetic), else AVX-512 on an Intel processor with it,
+    else unknown (MKL's choice on other vendors is its own). Chapter 7 compares the two
+    frameworks' rates only where the widths are known and equal. `blas_info`, `environ` and
+    `cpuinfo` (the text of /proc/cpuinfo) default to this process's; tests pass their own.
+    """
+    import os
+
+    if blas_info is None:
+        from threadpoolctl import threadpool_info
+
+        blas_info = threadpool_info()
+    if not isinstance(blas_info, list) or not all(isinstance(x, dict) for x in blas_info):
+        raise TypeError(f"blas_info must be a list of dicts, got {describe_value(blas_info)}")
+    env = os.environ if environ is None else environ
+    if not isinstance(env, Mapping):
+        raise TypeError(f"environ must be a mapping such as os.environ, got {describe_value(env)}")
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", errors="replace") as f:
+                cpuinfo = f.read()
+        except OSError:
+            cpuinfo = ""
+    if not isinstance(cpuinfo, str):
+        raise TypeError(f"cpuinfo must be the text of /proc/cpuinfo, got {describe_value(cpuinfo)}")
+    flags = set(cpuinfo.split())
+    mkl_cap = str(env.get("MKL_ENABLE_INSTRUCTIONS", "")).upper()
+    if mkl_cap == "AVX2":
+        mkl = "AVX2"
+    elif "avx512f" in flags and "GenuineIntel" in flags and mkl_cap in ("", "AVX512"):
+        mkl = "AVX-512"
+    else:
+        mkl = None
+    blas = [lib for lib in blas_info if lib.get("user_api") == "blas"]
+    # NumPy's own BLAS (numpy.libs/...), not SciPy's copy, where the paths say which is which
+    ours = [lib for lib in blas if "numpy" in str(lib.get("filepath", ""))] or blas[:1]
+    numpy = None
+    for lib in ours:
+        if lib.get("internal_api") == "openblas":
+            numpy = OPENBLAS_WIDTH.get(str(lib.get("architecture", "")).lower())
+        elif lib.get("internal_api") == "mkl":
+            numpy = mkl
+    return {"numpy": numpy, "torch": mkl}
