@@ -12,6 +12,12 @@ convolutions that those libraries run. Not MKL's conditional numerical reproduci
 AVX2 path the records were made on, and under it a PPO rerun of chapter 5 left its record within
 its first ten steps (`tests/grpo/test_ppo_rerun.py`); under the ceiling it repeats it bit for bit.
 
+The pin makes the arithmetic the records' on AMD processors only. MKL picks its kernels by vendor
+too: on an Intel Xeon (AVX-512, family 6, 2026-12-06) every pinned rerun of the AMD EPYC records
+that the unit tests hold to their digits failed (one by 0.3%), and no MKL setting tried (ceilings
+from AVX2 down to SSE2, MKL_CBWR's branches) repeated that one; the checks ask `record_arithmetic` with the record's own processor, and
+hold a rerun elsewhere to its committed seeds' spread.
+
 `labs` sets these variables when it is imported, as defaults (a value already set wins), and only
 where they can take effect: on x86-64 Linux with AVX2, before PyTorch is imported. Set
 `LABS_CPU_ISA=native` to keep the processor's own kernels (faster on AVX-512, not reproducible
