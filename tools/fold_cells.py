@@ -15,7 +15,8 @@ label); in Colab they show as a titled form (`# @title` and `cellView: form`).
 Indices count all cells from 0; line numbers count the cell's source lines from 1. `check` says
 whether the chapter's code, folded titles aside, is the same as at REV (default HEAD), whether a
 cut leaves a bare expression at a new cell's end (IPython would print its value), and whether a
-visible code cell is longer than the limit `tests/notebooks/test_hygiene.py` sets.
+visible code cell is longer than the limit `tests/notebooks/test_hygiene.py` sets, and whether a
+visible cell reads a name last bound in a folded cell (its definition would be out of sight).
 """
 
 from __future__ import annotations
@@ -166,6 +167,43 @@ def ends_in_expression(cell: dict) -> bool:
     return not is_print and not lines_of(cell)[-1].rstrip().endswith(";")
 
 
+def _names(tree: ast.AST) -> tuple[set[str], set[str]]:
+    """(names the code reads, names it binds: assignments, defs, imports, arguments)."""
+    loads, stores = set(), set()
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Name):
+            (loads if isinstance(n.ctx, ast.Load) else stores).add(n.id)
+        elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            stores.add(n.name)
+        elif isinstance(n, ast.arg):
+            stores.add(n.arg)
+        elif isinstance(n, (ast.Import, ast.ImportFrom)):
+            stores.update((a.asname or a.name).split(".")[0] for a in n.names)
+    return loads, stores
+
+
+def hidden_reads(nb: dict) -> list[tuple[int, str, int]]:
+    """(visible cell, name, folded cell): a visible cell reads a name that it does not bind
+    itself and whose latest binding sits in a folded cell, so a reader meets a name whose
+    definition is out of sight."""
+    latest: dict[str, tuple[int, bool]] = {}
+    out = []
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        try:
+            tree = ast.parse("\n".join(lines_of(cell)))
+        except SyntaxError:
+            continue
+        loads, stores = _names(tree)
+        folded = is_folded(cell)
+        if not folded:
+            out += [(i, name, latest[name][0]) for name in sorted(loads - stores)
+                    if name in latest and latest[name][1]]  # fmt: skip
+        latest.update(dict.fromkeys(stores, (i, folded)))
+    return out
+
+
 def check(path: Path, base: str) -> int:
     nb = load(path)
     problems = []
@@ -189,6 +227,8 @@ def check(path: Path, base: str) -> int:
                 f"{path.name}: cell {i} now ends in an expression: IPython prints its value "
                 "unless it is None (run the chapter and look)"
             )
+    for i, name, source in hidden_reads(nb):
+        problems.append(f"cell {i}: reads {name}, last bound in folded cell {source}")
     for p in problems:
         print(f"{path.name}: {p}")
     print(f"{path.name}: {'ok' if not problems else f'{len(problems)} problems'}")
