@@ -176,3 +176,29 @@ def test_fold_rule_catches_what_it_should():
                        (exercise, "exercise")):  # fmt: skip
         found = fold_problems({"cells": [bad]})
         assert len(found) == 1 and words in found[0], found
+
+
+def test_no_visible_cell_reads_a_name_defined_out_of_sight(notebook):
+    """A folded cell may check and print, but a name the reader meets in a visible cell is
+    defined in a visible cell (tools/fold_cells.py `hidden_reads`)."""
+    from fold_cells import hidden_reads
+
+    path, nb = notebook
+    assert hidden_reads(nb) == [], path.name
+
+
+def test_hidden_reads_catches_a_definition_out_of_sight():
+    """The rule's control: a name bound in a folded cell and read in a later visible one is
+    reported; bound again visibly in between, or read by a folded cell, it is not; a function's
+    own arguments are not reads of the notebook's names."""
+    from fold_cells import hidden_reads
+
+    def code(text, folded=False):
+        return {"cell_type": "code", "source": text,
+                "metadata": {"tags": ["hide-input"]} if folded else {}}  # fmt: skip
+
+    folded_def = code("# @title Checks: x\nx = 1\nassert x", folded=True)
+    assert hidden_reads({"cells": [folded_def, code("print(x)")]}) == [(1, "x", 0)]
+    assert hidden_reads({"cells": [folded_def, code("x = 2"), code("print(x)")]}) == []
+    assert hidden_reads({"cells": [folded_def, code("print(x)", folded=True)]}) == []
+    assert hidden_reads({"cells": [folded_def, code("def f(x):\n    return x")]}) == []
