@@ -15,8 +15,9 @@ its first ten steps (`tests/grpo/test_ppo_rerun.py`); under the ceiling it repea
 The pin makes the arithmetic the records' on AMD processors only. MKL picks its kernels by vendor
 too: on an Intel Xeon (AVX-512, family 6, 2026-12-06) every pinned rerun of the AMD EPYC records
 that the unit tests hold to their digits failed (one by 0.3%), and no MKL setting tried (ceilings
-from AVX2 down to SSE2, MKL_CBWR's branches) repeated that one; the checks ask `record_arithmetic` with the record's own processor, and
-hold a rerun elsewhere to its committed seeds' spread.
+from AVX2 down to SSE2, MKL_CBWR's branches) repeated that one; the checks ask
+`record_arithmetic` with the record's own processor, and hold a rerun elsewhere to its committed
+seeds' spread.
 
 `labs` sets these variables when it is imported, as defaults (a value already set wins), and only
 where they can take effect: on x86-64 Linux with AVX2, before PyTorch is imported. Set
