@@ -100,8 +100,12 @@ def split(path: Path, index: int, cuts: list[int]) -> None:
     metadata = {k: v for k, v in cell.get("metadata", {}).items()}
     cells = [new_code_cell(part, metadata) for part in parts if any(x.strip() for x in part)]
     if "id" in cell:  # the first part keeps the cell's id (a reference to it stays good)
+        taken = {c.get("id") for c in nb["cells"]}
         for k, part in enumerate(cells):
-            part["id"] = cell["id"] if k == 0 else f"{cell['id'][:60]}-{k + 1}"
+            part["id"] = cell["id"] if k == 0 else f"{cell['id'][:56]}-{k + 1}"
+            while k and part["id"] in taken:  # ids are unique within a notebook
+                part["id"] += "b"
+            taken.add(part["id"])
     nb["cells"][index : index + 1] = cells
     save(path, nb)
     print(f"cell {index} -> cells {index}..{index + len(cells) - 1}")

@@ -202,3 +202,11 @@ def test_hidden_reads_catches_a_definition_out_of_sight():
     assert hidden_reads({"cells": [folded_def, code("x = 2"), code("print(x)")]}) == []
     assert hidden_reads({"cells": [folded_def, code("print(x)", folded=True)]}) == []
     assert hidden_reads({"cells": [folded_def, code("def f(x):\n    return x")]}) == []
+
+
+def test_cell_ids_are_unique(notebook):
+    """nbformat 4.5 needs every cell's id unique in its notebook (a duplicate is renamed on load,
+    so a reference by id would find another cell); tools/fold_cells.py split keeps them so."""
+    path, nb = notebook
+    ids = [cell.get("id") for cell in nb["cells"]]
+    assert all(ids) and len(ids) == len(set(ids)), path.name
