@@ -51,9 +51,9 @@ def test_the_committed_fits_follow_from_the_committed_losses():
             assert summary[key] == pytest.approx(seeds["summaries"][index][key], rel=1e-3), key
 
 
-@needs_record_arithmetic
-def test_one_width_of_seed_0_retrains_to_the_committed_losses():
-    """Width 4 of seed 0 under the fixed schedule, retrained here (about a second)."""
+def _width_4_of_seed_0():
+    """Width 4 of seed 0 under the fixed schedule, retrained here (about a second): its losses,
+    and the committed losses of width 4, (seeds, runs)."""
     from labs.scaling.torch import train_sweep
 
     seeds = load_schedule_seeds()
@@ -63,7 +63,13 @@ def test_one_width_of_seed_0_retrains_to_the_committed_losses():
         device="cpu",
     )  # fmt: skip
     width = np.array(seeds["d_model"]) == 4
-    np.testing.assert_allclose(sweep.loss, np.array(seeds["loss"][0])[width], rtol=1e-5)
+    return sweep.loss, np.array(seeds["loss"])[:, width]
+
+
+@needs_record_arithmetic
+def test_one_width_of_seed_0_retrains_to_the_committed_losses():
+    live, committed = _width_4_of_seed_0()
+    np.testing.assert_allclose(live, committed[0], rtol=1e-5)
 
 
 @pytest.mark.skipif(
@@ -73,17 +79,8 @@ def test_one_width_of_seed_0_retrains_nearest_its_own_seed_elsewhere():
     """Where the rerun cannot repeat the record's digits (another vendor's processor, other
     kernels), it must still land nearer seed 0's committed losses than any other seed's: the
     seeds differ by far more than another processor's rounding moves one run."""
-    from labs.scaling.torch import train_sweep
-
-    seeds = load_schedule_seeds()
-    corpus = make_corpus(train_tokens=SETTINGS["train_tokens"], seed=SETTINGS["corpus_seed"])
-    sweep = train_sweep(
-        corpus, (4,), SETTINGS["steps"], peak_lr=SETTINGS["peak_lr"], schedule="fixed", seed=0,
-        device="cpu",
-    )  # fmt: skip
-    width = np.array(seeds["d_model"]) == 4
-    committed = np.array(seeds["loss"])[:, width]  # (seeds, runs of width 4)
-    distance = np.abs(committed - sweep.loss).mean(axis=1)
+    live, committed = _width_4_of_seed_0()
+    distance = np.abs(committed - live).mean(axis=1)
     print(f"mean distance to each committed seed: {np.round(distance, 4)}")
     assert np.argmin(distance) == 0 and distance[0] < 0.5 * distance[1:].min(), distance
 
