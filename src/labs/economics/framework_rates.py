@@ -114,7 +114,11 @@ def _matmul_rounds(sizes, rounds: int, repeats: int, seed: int, show_progress: b
     return rates
 
 
-def blas_widths(blas_info: list[dict] | None = None, environ=None, cpuinfo: str | None = None):
+def blas_widths(
+    blas_info: list[dict] | None = None,
+    environ: Mapping[str, str] | None = None,
+    cpuinfo: str | None = None,
+) -> dict:
     """The vector width of the kernel that multiplies float32 matrices in NumPy and in PyTorch
     on this CPU: {"numpy": ..., "torch": ...}, each "AVX-512", "AVX2" or None (unknown).
 
