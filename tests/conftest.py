@@ -59,8 +59,9 @@ RECORDS_MADE_ON = sorted(
 # width 4) drifted by 0.3% whatever MKL setting was tried (its AVX2, AVX, SSE4.2 and SSE2
 # ceilings, and MKL_CBWR's AVX2, AVX, SSE4.2, SSE2 and COMPATIBLE branches).
 # tests/scaling/test_schedule_seeds.py holds that rerun to its own seed there instead.
+HAS_RECORD_ARITHMETIC = all(record_arithmetic(made_on) for made_on in RECORDS_MADE_ON)
 needs_record_arithmetic = pytest.mark.skipif(
-    not all(record_arithmetic(made_on) for made_on in RECORDS_MADE_ON),
+    not HAS_RECORD_ARITHMETIC,
     reason="retrains a committed run to its record's digits: needs PyTorch's AVX2 CPU kernels, "
     f"MKL's AVX2 path and the records' vendor ({', '.join(RECORDS_MADE_ON)}), which this "
     "process does not have",

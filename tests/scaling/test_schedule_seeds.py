@@ -8,7 +8,7 @@ from labs.scaling.lm import make_corpus
 from labs.scaling.schedule_seeds import load_schedule_seeds, summarize_fit
 from labs.scaling.sweep import SweepResult
 from labs.scaling.sweep_seeds import SETTINGS, load_sweep_seeds
-from tests.conftest import needs_record_arithmetic
+from tests.conftest import HAS_RECORD_ARITHMETIC, needs_record_arithmetic
 
 KEYS = ("E", "alpha", "beta", "a", "E_gap")
 
@@ -72,9 +72,7 @@ def test_one_width_of_seed_0_retrains_to_the_committed_losses():
     np.testing.assert_allclose(live, committed[0], rtol=1e-5)
 
 
-@pytest.mark.skipif(
-    not needs_record_arithmetic.args[0], reason="the records' arithmetic: the exact rerun runs"
-)
+@pytest.mark.skipif(HAS_RECORD_ARITHMETIC, reason="the records' arithmetic: the exact rerun runs")
 def test_one_width_of_seed_0_retrains_nearest_its_own_seed_elsewhere():
     """Where the rerun cannot repeat the record's digits (another vendor's processor, other
     kernels), it must still land nearer seed 0's committed losses than any other seed's: the
