@@ -112,6 +112,20 @@ BREAK_EVEN = Exercise(
             "RL costs no more than copying",
             "when rl_cost <= distill_cost copying never pays: return -1.",
         ),
+        Case(
+            (100.0, 6.0, 5.0),
+            -1,  # rl < distill: each copy costs more than RL, so no k pays; 100 / (5 - 6) < 0
+            "RL cheaper per student than copying",
+            "when rl_cost <= distill_cost copying never pays: return -1.",
+            mistakes=(
+                (
+                    1,
+                    "RL here costs less per student than copying (5 < 6), so copying never pays, "
+                    "not only when the two are equal: test rl_cost <= distill_cost, not ==, "
+                    "before dividing (100 / (5 - 6) is negative, and max(1, ...) hides it).",
+                ),
+            ),
+        ),
     ),
 )
 
