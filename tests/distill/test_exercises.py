@@ -2,8 +2,29 @@
 
 import math
 
+import numpy as np
+from scipy.special import log_softmax
+
 import labs.distill.exercises as ex
 from tests.grading.solutions import distill as solutions
+
+
+def _logs(student_logits, teacher_logits, temperature):
+    t = log_softmax(np.asarray(teacher_logits, dtype=np.float64) / temperature, axis=-1)
+    s = log_softmax(np.asarray(student_logits, dtype=np.float64) / temperature, axis=-1)
+    return t, s
+
+
+def _kd_cross_entropy(student_logits, teacher_logits, temperature):
+    """The cross-entropy with the soft targets: the KL plus the teacher's entropy."""
+    t, s = _logs(student_logits, teacher_logits, temperature)
+    return float(-(np.exp(t) * s).sum(-1).mean() * temperature**2)
+
+
+def _kd_mean_over_entries(student_logits, teacher_logits, temperature):
+    """A mean over all N x V entries instead of a sum over classes, then a mean over examples."""
+    t, s = _logs(student_logits, teacher_logits, temperature)
+    return float((np.exp(t) * (t - s)).mean() * temperature**2)
 
 
 def _break_even_equal_only(teacher_cost, distill_cost, rl_cost):
@@ -14,8 +35,20 @@ def _break_even_equal_only(teacher_cost, distill_cost, rl_cost):
 
 
 def test_the_reference_solutions_pass_every_public_case():
+    assert ex.check_kd_loss(solutions.kd_loss).status == "passed"
     assert ex.check_students_to_break_even(solutions.students_to_break_even).status == "passed"
     assert solutions.students_to_break_even(100.0, 6.0, 5.0) == -1  # the new case's answer
+
+
+def test_kd_loss_names_the_cross_entropy_and_the_mean_over_classes():
+    report = ex.check_kd_loss(_kd_cross_entropy)
+    assert report.status == "failed" and report.passed_cases == 0
+    assert any("you returned the cross-entropy" in d and "Subtract the teacher's entropy" in d
+               for d in report.details)  # fmt: skip
+    report = ex.check_kd_loss(_kd_mean_over_entries)
+    assert report.status == "failed" and report.passed_cases == 0
+    assert any("sum the KL's terms over the classes" in d for d in report.details)
+    assert not any("a factor of 2 left out" in d for d in report.details)
 
 
 def test_break_even_names_rl_cheaper_than_copying():

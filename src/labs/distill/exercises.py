@@ -53,6 +53,30 @@ SOFT_TARGETS = Exercise(
 # KL(u || q) with u = (1/2, 1/2), q = (3/4, 1/4): 1/2 ln(2/3) + 1/2 ln 2 = 1/2 ln(4/3).
 _KL = 0.5 * math.log(4.0 / 3.0)
 # KL(q || u) = 3/4 ln(3/2) + 1/4 ln(1/2): the wrong direction.
+# Two known wrong answers, named in each case below. The cross-entropy with the soft targets,
+# -sum_i q_teacher,i log q_student,i, is the KL plus the teacher's entropy; every teacher here is
+# uniform over V = 2 classes, entropy ln 2. A mean over all N x V entries of
+# q_teacher (log q_teacher - log q_student), not a sum over classes, divides the answer by V = 2.
+_LN2 = math.log(2.0)
+_CROSS_ENTROPY = (
+    "you returned the cross-entropy with the soft targets, -sum_i q_teacher,i log q_student,i: it "
+    "is the KL plus the teacher's entropy, -sum_i q_teacher,i log q_teacher,i. Subtract the "
+    "teacher's entropy (or sum q_teacher * (log q_teacher - log q_student) directly)."
+)
+_MEAN_OVER_CLASSES = (
+    "your answer is the expected one divided by the number of classes: sum the KL's terms over "
+    "the classes (the last axis), then average over the examples; a mean over all N x V entries "
+    "divides by V as well."
+)
+
+
+def _kd_mistakes(expected: float, temperature: float) -> tuple:
+    """The two named wrong answers of a kd_loss case whose teachers are uniform over 2 classes."""
+    return (
+        (expected + temperature**2 * _LN2, _CROSS_ENTROPY),  # T^2 (KL + H(teacher))
+        (expected / 2, _MEAN_OVER_CLASSES),  # divided by V = 2
+    )
+
 
 DISTILLATION_LOSS = Exercise(
     name="kd_loss",
@@ -65,6 +89,7 @@ DISTILLATION_LOSS = Exercise(
             "one example, T = 1",
             "the loss is KL(teacher || student) = sum_i q_teacher,i (log q_teacher,i - "
             "log q_student,i); KL(student || teacher) would give 3/4 ln(3/2) + 1/4 ln(1/2).",
+            mistakes=_kd_mistakes(_KL, 1.0),
         ),
         Case(
             (_arr(2 * _LN3, 0.0)[None], _arr(0.0, 0.0)[None], 2.0),
@@ -72,12 +97,14 @@ DISTILLATION_LOSS = Exercise(
             "one example, T = 2",
             "multiply the KL by T^2 (Hinton et al. §2): the soft term's gradients scale as "
             "1/T^2, and T^2 restores them. Divide both sets of logits by T.",
+            mistakes=_kd_mistakes(4 * _KL, 2.0),
         ),
         Case(
             (np.array([[_LN3, 0.0], [1.0, 1.0]]), np.array([[0.0, 0.0], [5.0, 5.0]]), 1.0),
             _KL / 2,  # the second example's two distributions agree: KL 0; mean of the two
             "two examples, the second already matched",
             "average the per-example KL over examples (mean, not sum).",
+            mistakes=_kd_mistakes(_KL / 2, 1.0),
         ),
     ),
 )
