@@ -195,6 +195,15 @@ def test_a_known_mistake_is_named_before_any_generic_relation():
     assert "passed" in _report(256, 256, mistakes=((256, "never shown"),))
 
 
+def test_a_case_can_turn_the_generic_guesses_off():
+    case = Case(args=(1,), expected=4, label="a count", relations=False, mistakes=((3, "three"),))
+    assert diagnose(2, case) is None  # no "half the expected value" for a count
+    assert diagnose(3, case) == "three"  # its named mistakes still speak
+    assert "half the expected" in diagnose(2, Case(args=(1,), expected=4, label="a count"))
+    with pytest.raises(TypeError, match="relations"):
+        Case(args=(), expected=1.0, label="c", relations="no")
+
+
 def test_mistakes_must_be_pairs_with_a_message():
     with pytest.raises(TypeError, match="mistakes"):
         Case(args=(), expected=1.0, label="c", mistakes=[(2.0, "two")])

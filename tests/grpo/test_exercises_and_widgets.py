@@ -71,6 +71,33 @@ def test_advantages_over_whole_batch_fails_on_two_groups():
     assert "consecutive" in str(report)
 
 
+@pytest.mark.parametrize("ddof", [0, 1])
+@pytest.mark.parametrize("read_back", ["rows", "columns"])
+def test_advantages_grouped_down_the_columns_fail_with_their_own_message(ddof, read_back):
+    def advantages_from_rewards(rewards, group_size):
+        g = rewards.reshape(group_size, -1)  # the groups down the columns: the transposed slip
+        std = g.std(axis=0, ddof=ddof, keepdims=True)
+        adv = np.where(std == 0, 0.0, (g - g.mean(axis=0, keepdims=True)) / (std + 1e-4))
+        return (adv if read_back == "rows" else adv.T).reshape(-1)
+
+    report = check_advantages_from_rewards(advantages_from_rewards)
+    assert report.status == "failed" and report.passed_cases == 2  # a symmetric batch hid it
+    assert "reshape(group_size, -1) makes the columns the groups" in str(report)
+    assert "NaN" not in str(report)
+
+
+@pytest.mark.parametrize("ddof", [0, 1])
+def test_advantages_divided_by_the_batch_std_fail_with_their_own_message(ddof):
+    def advantages_from_rewards(rewards, group_size):
+        g = rewards.reshape(-1, group_size)
+        centred = g - g.mean(axis=1, keepdims=True)
+        return (centred / (rewards.std(ddof=ddof) + 1e-4)).reshape(-1)
+
+    report = check_advantages_from_rewards(advantages_from_rewards)
+    assert report.status == "failed" and report.passed_cases == 2
+    assert "divided by the whole batch's std" in str(report) and "NaN" not in str(report)
+
+
 # --- exercise 5.2 -----------------------------------------------------------------------------
 
 
@@ -99,6 +126,24 @@ def test_k1_fails_on_the_negative_case():
     assert report.status == "failed"
 
 
+@pytest.mark.parametrize(
+    ("estimator", "words"),
+    [
+        (lambda logp, ref_logp: logp - ref_logp, "this is k1"),
+        (lambda logp, ref_logp: (logp - ref_logp) ** 2 / 2, "this is k2"),
+        (lambda logp, ref_logp: np.exp(ref_logp - logp) - (ref_logp - logp), "the -1 is missing"),
+    ],
+    ids=["k1", "k2", "no_minus_one"],
+)
+def test_k3_slips_are_named_on_the_first_case(estimator, words):
+    def k3_estimator(logp, ref_logp):
+        return estimator(logp, ref_logp)
+
+    report = check_k3_estimator(k3_estimator)
+    assert report.status == "failed" and report.passed_cases == 0
+    assert words in str(report) and "not pi_theta / pi_ref" not in str(report)
+
+
 # --- exercise 5.3 -----------------------------------------------------------------------------
 
 
@@ -117,6 +162,16 @@ def test_clip_only_fails_on_negative_advantages():
     # (ratio 0.5, A = 1): clip alone gives 0.8 where min(0.5, 0.8) = 0.5
     assert report.status == "failed" and report.passed_cases == 0
     assert "min(r * A, clip(r) * A)" in str(report)
+
+
+def test_clipping_only_from_above_fails_on_the_low_ratio_case():
+    def clipped_objective(ratio, advantage, clip_eps):
+        return np.minimum(ratio * advantage, np.minimum(ratio, 1 + clip_eps) * advantage)
+
+    report = check_clipped_objective(clipped_objective)
+    # (ratio 0.5, A = -1, eps 0.2): min(-0.5, -0.8) = -0.8; the upper clip alone keeps -0.5
+    assert report.status == "failed" and report.passed_cases == 1
+    assert "clipped r only from above" in str(report) and "r > 1 + eps" not in str(report)
 
 
 def test_unclipped_fails_with_the_cap_hint():
@@ -167,6 +222,18 @@ def test_group_size_dropping_solved_prompts_fails_with_its_hint():
 
     report = check_choose_group_size(choose_group_size)
     assert report.status == "failed" and "still counts" in str(report)
+    assert "left out the prompts of pass rate 0 or 1" in str(report)
+    assert "half the expected value" not in str(report)  # G = 2 against 4: no factor left out
+
+
+def test_group_size_without_the_all_right_term_fails_with_its_own_message():
+    def choose_group_size(pass_rates, target_share, max_group_size):
+        p = np.asarray(pass_rates)  # only all-wrong groups counted flat: p**G left out
+        return _smallest_size(lambda g: np.mean(1 - (1 - p) ** g), target_share, max_group_size)
+
+    report = check_choose_group_size(choose_group_size)
+    assert report.status == "failed" and report.passed_cases == 0
+    assert "counted only the all-wrong groups" in str(report) and "off by one" not in str(report)
 
 
 @pytest.mark.parametrize(

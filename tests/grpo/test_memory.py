@@ -89,6 +89,19 @@ def test_step_memory_critic_checkpointing_and_gqa_hand_worked():
     assert rm["model state"] == 1_800
 
 
+def test_step_memory_without_attention_scores_hand_worked():
+    # A fused attention kernel keeps no score matrix: 96 * 34 = 3,264 bytes per layer, two layers.
+    out = rl_step_memory(100, **SHAPE, train_batch=3, rollout_batch=5, attention_scores=False)
+    assert out["activations"] == 2 * 96 * 34 == 6_528
+    assert out["kv cache"] == 1_280 and out["model state"] == 1_800  # nothing else moves
+    ckpt = rl_step_memory(
+        100, **SHAPE, train_batch=3, rollout_batch=5, checkpointing=True, attention_scores=False
+    )
+    assert ckpt["activations"] == 2 * 2 * 96 + 3_264
+    with pytest.raises(TypeError, match="attention_scores must be True or False"):
+        rl_step_memory(100, **SHAPE, train_batch=3, rollout_batch=5, attention_scores="no")
+
+
 def test_step_memory_ratio_moves_toward_one_with_the_kv_cache():
     # PPO / GRPO: (3,400 + max(2A, K)) / (1,800 + max(A, K)); once K exceeds 2A both peaks
     # carry the same K and the ratio falls toward 1 as K grows.

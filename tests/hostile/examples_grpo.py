@@ -281,6 +281,7 @@ EXAMPLES = {
         reference=False,
         kv_bytes=2,
         checkpointing=True,
+        attention_scores=False,
     ),  # fmt: skip
     # labs.grpo.torch (kernels, policy, loops)
     "labs.grpo.peak_memory.peak_memory": lambda: call(fn=lambda: 0, device="cpu"),

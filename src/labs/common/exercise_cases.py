@@ -47,6 +47,9 @@ class Case:
     answers, where the source leaves a convention open (a failure reports the first, `expected`).
     `mistakes` holds known wrong answers, each as `(answer, what it means)`: an answer that
     matches one (within the same tolerance) is told what its mistake is, not only that it is wrong.
+    `relations=False` turns off the generic guesses (a factor of 2, off by one, the opposite sign)
+    for a case whose answer they would misread, such as a count whose wrong values are named in
+    `mistakes`.
     """
 
     args: tuple
@@ -58,6 +61,7 @@ class Case:
     atol: float = 1e-9
     also: tuple = ()
     mistakes: tuple = ()
+    relations: bool = True
 
     def __post_init__(self) -> None:
         instance("args", self.args, tuple, "a tuple of positional arguments")
@@ -73,6 +77,7 @@ class Case:
                 raise TypeError(
                     f"mistakes must hold (wrong answer, message) pairs, got {_short(item)}"
                 )
+        instance("relations", self.relations, bool, "True or False")
 
 
 @dataclass(frozen=True)

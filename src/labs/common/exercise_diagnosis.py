@@ -31,11 +31,14 @@ def diagnose(got: Any, case: Case) -> str | None:
 def _diagnose(got: Any, case: Case) -> str | None:
     """What a wrong answer looks like: a known mistake of this case, or a telltale relation to the
     expected value (a power of ten, a factor of 2 or 3600, the opposite sign, off by one, axes in
-    another order, items swapped). None when nothing is recognised. Never raises."""
+    another order, items swapped) unless the case turns those off. None when nothing is
+    recognised. Never raises."""
     try:
         for wrong, message in getattr(case, "mistakes", ()):
             if compare(got, wrong, case.rtol, case.atol) is None:
                 return message
+        if not getattr(case, "relations", True):  # a Case pickled before `relations` has them
+            return None
         return _relation(got, case.expected)
     except BaseException:  # noqa: BLE001 - a hostile answer must not break the report
         return None

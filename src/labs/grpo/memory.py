@@ -85,6 +85,7 @@ def rl_step_memory(
     reference: bool = True,
     kv_bytes: int = 2,
     checkpointing: bool = False,
+    attention_scores: bool = True,
 ) -> dict[str, float]:
     """Bytes of one RL step with activations and the rollout's KV cache, for a transformer.
 
@@ -93,8 +94,11 @@ def rl_step_memory(
     one training pass, s*b*h*(34 + 5*a*s/h) bytes per layer (Korthikanti et al. 2022, eq. 1:
     16-bit, no parallelism), once for the policy and once more for a critic; with
     `checkpointing`, only each layer's 16-bit input (2*s*b*h bytes) is kept and one layer is
-    recomputed at a time. KV cache: keys and values of `rollout_batch` sequences of `seq_len`
-    tokens generated at once, `kv_bytes` per element. Only the policy generates, so the KV cache
+    recomputed at a time. `attention_scores=False` leaves out eq. 1's 5*a*s/h term, the attention
+    score matrices (softmax and dropout, a*s*s per sequence and layer): a fused attention kernel
+    such as FlashAttention keeps none and recomputes them in the backward pass. KV cache: keys and
+    values of `rollout_batch` sequences of `seq_len` tokens generated at once, `kv_bytes` per
+    element. Only the policy generates, so the KV cache
     is the same with or without a critic.
 
     "peak" assumes the two phases do not overlap (the KV cache is freed before the training
@@ -114,9 +118,15 @@ def rl_step_memory(
         reward_model_params=reward_model_params,
         reference=reference,
     )["total"]
-    coefficients = fact("grpo_activation_coefficients").value
+    per_token, per_score = fact("grpo_activation_coefficients").value
+    if not boolean("attention_scores", attention_scores):
+        per_score = 0  # no score matrix is kept
     return _rl_step_memory(
-        state, *checked, 2 if critic else 1, boolean("checkpointing", checkpointing), coefficients
+        state,
+        *checked,
+        2 if critic else 1,
+        boolean("checkpointing", checkpointing),
+        (per_token, per_score),
     )
 
 
