@@ -219,6 +219,13 @@ def test_v3_accumulate_correct_solution_passes():
 def test_v3_accumulate_that_cuts_toward_zero_fails_with_a_hint():
     report = check_v3_accumulate(lambda v, b, g: _v3_accumulate(v, b, g, floor=np.trunc))
     assert report.status == "failed" and "minus infinity" in str(report)
+    assert "cut -1.5 toward zero" in str(report) and "twice the expected" not in str(report)
+
+
+def test_v3_accumulate_that_rounds_to_nearest_fails_with_a_hint():
+    report = check_v3_accumulate(lambda v, b, g: _v3_accumulate(v, b, g, floor=np.rint))
+    assert report.status == "failed" and report.passed_cases == 3
+    assert "floor, not round" in str(report) and "rounded 1.5 to the nearest" in str(report)
 
 
 def test_v3_accumulate_without_the_register_rounding_fails_with_a_hint():

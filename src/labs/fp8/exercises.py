@@ -220,6 +220,27 @@ V3_ACCUMULATE = Exercise(
             "4 and -1.5 in one group, 2 bits",
             "the step is 2**(3 - 2) = 2; a sign-fill right shift floors toward minus infinity, "
             "so -1.5 becomes -2 (np.floor), not 0 (a cut toward zero): 4 - 2 = 2.",
+            mistakes=(
+                (
+                    4.0,
+                    "your answer cut -1.5 toward zero, to 0 (np.trunc or int()): a sign-fill "
+                    "right shift floors toward minus infinity, so -1.5 becomes -2.",
+                ),
+            ),
+        ),
+        Case(
+            (np.array([4.0, 1.5], dtype=np.float32), 2, 2),
+            4.0,
+            "4 and 1.5 in one group, 2 bits",
+            "floor, not round: the step is 2**(3 - 2) = 2 and a right shift drops the bits below "
+            "it, so 1.5 becomes 0 (np.floor), not 2 (np.rint): 4 + 0 = 4.",
+            mistakes=(
+                (
+                    6.0,
+                    "your answer rounded 1.5 to the nearest step, 2: the shift that aligns V3's "
+                    "terms drops the bits below the step, so 1.5 becomes 0.",
+                ),
+            ),
         ),
         Case(
             (np.full(3, 1.5, dtype=np.float32), 2, 3),
