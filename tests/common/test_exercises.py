@@ -74,6 +74,12 @@ def test_missing_return_is_explained():
     assert "is a `return` missing?" in str(check(square, SQUARE))
 
 
+def test_none_against_a_string_answer_is_not_called_a_missing_return():
+    # where None is itself an answer (choose_granularity: "none of them"), it may be deliberate
+    assert compare(None, "tile", 1e-6, 1e-9) == "expected 'tile', got None"
+    assert "is a `return` missing?" in compare(None, 2.0, 1e-6, 1e-9)
+
+
 def test_check_never_changes_the_cases():
     def square(x):
         x *= x  # squares in place: must not corrupt the case for later runs

@@ -132,8 +132,8 @@ def test_decode_float_correct_solution_passes():
         ({"top": "ieee"}, 2, "Without infinities (E4M3, OCP Table 2)"),
         ({"top": "finite"}, 6, "With infinities (E5M2"),
         ({"subnormal_exp": 0}, 4, "1 - bias"),
-        ({"fraction_bits": 3}, 8, "not M / 2**mantissa_bits"),
-        ({"sign_bit": 7}, 10, "opposite sign"),
+        ({"fraction_bits": 3}, 9, "not M / 2**mantissa_bits"),
+        ({"sign_bit": 7}, 11, "opposite sign"),
     ],
 )
 def test_decode_float_names_each_slip(slip, passed, says):
@@ -199,6 +199,40 @@ def test_choose_granularity_on_the_error_alone_fails_with_a_hint():
     assert "flushed_to_zero" in str(report)
 
 
+def test_choose_granularity_that_stops_at_rows_fails_on_flushing():
+    def choose_granularity(x, budget):  # never tries tiles
+        for g in ("tensor", "row"):
+            e = quantization_error(x, E4M3, g)
+            if e["relative_rms"] <= budget and e["flushed_to_zero"] <= budget:
+                return g
+        return None
+
+    report = check_choose_granularity(choose_granularity)
+    assert report.status == "failed" and report.passed_cases == 2
+    assert "expected 'tile', got None" in str(report) and "flushing decides it" in str(report)
+    assert "found no granularity within the budget" in str(report)
+
+
+def test_choose_granularity_returning_none_is_not_told_a_return_is_missing():
+    def choose_granularity(x, budget):  # answers "none meets it" every time
+        return None
+
+    text = str(check_choose_granularity(choose_granularity))
+    assert "expected 'tensor', got None" in text and "return` missing?)" in text
+    assert "your function returned None" not in text
+
+
+def test_decode_float_that_drops_the_sign_of_infinity_fails_with_a_hint():
+    from tests.grading.solutions.fp8 import decode_float as reference
+
+    def decode_float(code, exponent_bits, mantissa_bits, infinities):
+        value = reference(code, exponent_bits, mantissa_bits, infinities)
+        return abs(value) if np.isinf(value) else value
+
+    report = check_decode_float(decode_float)
+    assert report.status == "failed" and "the sign bit is set, so this code is -inf" in str(report)
+
+
 def _v3_accumulate(values, bits, group, *, floor=np.floor, register=True):
     """A student's answer: V3's §3.5.2 accumulator; `floor` and `register` make it wrong."""
     running = 0.0
@@ -219,6 +253,13 @@ def test_v3_accumulate_correct_solution_passes():
 def test_v3_accumulate_that_cuts_toward_zero_fails_with_a_hint():
     report = check_v3_accumulate(lambda v, b, g: _v3_accumulate(v, b, g, floor=np.trunc))
     assert report.status == "failed" and "minus infinity" in str(report)
+    assert "cut -1.5 toward zero" in str(report) and "twice the expected" not in str(report)
+
+
+def test_v3_accumulate_that_rounds_to_nearest_fails_with_a_hint():
+    report = check_v3_accumulate(lambda v, b, g: _v3_accumulate(v, b, g, floor=np.rint))
+    assert report.status == "failed" and report.passed_cases == 3
+    assert "floor, not round" in str(report) and "rounded 1.5 to the nearest" in str(report)
 
 
 def test_v3_accumulate_without_the_register_rounding_fails_with_a_hint():

@@ -384,9 +384,9 @@ EXPECTED = {
     ],
     "mla_elements": [("cache_bytes_per_token", "0", "13", "failed"), *MLA_FULL[1:]],
     "fp8_old_name": [
-        ("decode_float", "0", "27", "not_attempted"),
+        ("decode_float", "0", "28", "not_attempted"),
         ("choose_granularity", "0", "7", "not_attempted"),
-        ("v3_accumulate", "0", "7", "not_attempted"),
+        ("v3_accumulate", "0", "8", "not_attempted"),
     ],
     "not_json": [("", "0", "0", "invalid_submission")],
     "empty": [("", "0", "0", "invalid_submission")],

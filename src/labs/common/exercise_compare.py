@@ -112,6 +112,8 @@ def compare_case(got: Any, case: Case) -> str | None:
 
 
 def _compare(got: Any, expected: Any, rtol: float, atol: float) -> str | None:
+    if got is None and isinstance(expected, str):  # None may be a deliberate answer here
+        return f"expected {expected!r}, got None"
     if got is None and expected is not None:
         return "your function returned None (is a `return` missing?)"
     if isinstance(expected, bool):

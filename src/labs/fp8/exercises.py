@@ -41,6 +41,10 @@ _SUBNORMAL_EXP = (
     "your subnormal is half the true value: a subnormal's exponent is 1 - bias (the smallest "
     "normal exponent), not 0 - bias, so the subnormals continue the normal numbers' grid."
 )
+_NONE_MET = (
+    "your function found no granularity within the budget, and {0!r} is within it on both "
+    "measures of quantization_error (if you meant to return a granularity, is a `return` missing?)"
+)
 _SUBNORMAL_ONE = (
     "your subnormal has an implicit 1: with exponent field 0 the value is "
     "2**(1 - bias) * M / 2**mantissa_bits, with no leading 1."
@@ -102,6 +106,17 @@ DECODE_FLOAT = Exercise(
             "E5M2 0x7C = 0 11111 00, with infinities",
             "with infinities the top exponent field is reserved for infinity and NaN.",
             mistakes=((65536.0, _IEEE_TOP),),  # 2**(31 - 15)
+        ),
+        Case(
+            (0xFC, 5, 2, True),
+            -_INF,  # 1 11111 00
+            "E5M2 0xFC = 1 11111 00, with infinities",
+            "infinity has a sign too: the sign bit applies to the infinity pattern as to any "
+            "other value.",
+            mistakes=(
+                (-65536.0, _IEEE_TOP),  # -2**(31 - 15)
+                (_INF, "your answer is +inf: the sign bit is set, so this code is -inf."),
+            ),
         ),
         Case(
             (0xFE, 5, 2, True),
@@ -170,6 +185,7 @@ CHOOSE_GRANULARITY = Exercise(
             "standard normal values, budget 5%",
             "with no outliers and a narrow range, one scale per tensor keeps every value: E4M3's "
             "own rounding (about 2.6%) is the only error, below the budget.",
+            mistakes=((None, _NONE_MET.format("tensor")),),
         ),
         Case(
             (gradient_like(256, 256, decades=8.0, seed=0), 0.05),
@@ -177,13 +193,17 @@ CHOOSE_GRANULARITY = Exercise(
             "rows (tokens) spanning 8 decades of magnitude, budget 5%",
             "one scale per tensor flushes the small rows to zero (E4M3 spans about 5.4 decades): "
             "look at flushed_to_zero, not only at relative_rms; one scale per row fixes it.",
+            mistakes=((None, _NONE_MET.format("row")),),
         ),
         Case(
-            (heavy_tailed_activations(256, 1024, 1e-4, 1e5, seed=0), 0.005),
+            (heavy_tailed_activations(256, 1024, 1e-3, 1e5, seed=0), 0.05),
             "tile",
-            "one value in 10,000 is 100,000 times larger, budget 0.5%",
-            "about one row in ten holds an outlier, so per-row scaling flushes about 1% of the "
-            "values; 1 x 128 tiles confine each outlier to 128 values.",
+            "one value in 1,000 is 100,000 times larger, budget 5%",
+            "flushing decides it: E4M3's rounding (about 2.6%) fits the budget at every "
+            "granularity, but a value 100,000 times larger sets its group's scale and flushes "
+            "the group's small values. Most rows of 1,024 hold one, so per-row scaling flushes "
+            "about a tenth of the values; about one 1 x 128 tile in eight does.",
+            mistakes=((None, _NONE_MET.format("tile")),),
         ),
         Case(
             (_normal(0), 0.01),
@@ -220,6 +240,27 @@ V3_ACCUMULATE = Exercise(
             "4 and -1.5 in one group, 2 bits",
             "the step is 2**(3 - 2) = 2; a sign-fill right shift floors toward minus infinity, "
             "so -1.5 becomes -2 (np.floor), not 0 (a cut toward zero): 4 - 2 = 2.",
+            mistakes=(
+                (
+                    4.0,
+                    "your answer cut -1.5 toward zero, to 0 (np.trunc or int()): a sign-fill "
+                    "right shift floors toward minus infinity, so -1.5 becomes -2.",
+                ),
+            ),
+        ),
+        Case(
+            (np.array([4.0, 1.5], dtype=np.float32), 2, 2),
+            4.0,
+            "4 and 1.5 in one group, 2 bits",
+            "floor, not round: the step is 2**(3 - 2) = 2 and a right shift drops the bits below "
+            "it, so 1.5 becomes 0 (np.floor), not 2 (np.rint): 4 + 0 = 4.",
+            mistakes=(
+                (
+                    6.0,
+                    "your answer rounded 1.5 to the nearest step, 2: the shift that aligns V3's "
+                    "terms drops the bits below the step, so 1.5 becomes 0.",
+                ),
+            ),
         ),
         Case(
             (np.full(3, 1.5, dtype=np.float32), 2, 3),

@@ -41,9 +41,10 @@ HIDDEN = {
             "tensor",
             "gradient over three decades",
         ),
-        # another draw of sparse huge outliers: rows flush ~1%, tiles ~0.1%
+        # another draw of huge outliers, one in 1,000: rows flush ~10%, tiles ~2%, and E4M3's
+        # rounding (~2.6%) fits the budget at every granularity
         Case(
-            (heavy_tailed_activations(256, 1024, 1e-4, 1e5, seed=1), 0.005),
+            (heavy_tailed_activations(256, 1024, 1e-3, 1e5, seed=1), 0.05),
             "tile",
             "sparse outliers, another seed",
         ),
