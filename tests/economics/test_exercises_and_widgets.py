@@ -29,7 +29,8 @@ def test_plan_run_exercise():
 
     def linear(budget_usd, usd_per_gpu_hour, peak_tflops, mfu):  # N proportional to compute
         c = budget_usd / usd_per_gpu_hour * 3600 * peak_tflops * 1e12 * mfu
-        return c / 120 / 1e11, 20 * c / 120 / 1e11
+        n = c / 120 / math.sqrt(7.5e21)  # right on the first case only
+        return n, 20 * n
 
     def forgot_tera(budget_usd, usd_per_gpu_hour, peak_tflops, mfu):
         n = math.sqrt(budget_usd / usd_per_gpu_hour * 3600 * peak_tflops * mfu / 120)
@@ -55,12 +56,22 @@ def test_plan_run_exercise():
         n = math.sqrt(budget_usd / usd_per_gpu_hour * 3600 * peak_tflops * 1e12 * mfu / 6)
         return n, 20 * n
 
+    def forward_only(budget_usd, usd_per_gpu_hour, peak_tflops, mfu):  # C = 2 N D
+        n = math.sqrt(budget_usd / usd_per_gpu_hour * 3600 * peak_tflops * 1e12 * mfu / 40)
+        return n, 20 * n
+
+    def divides_by_mfu(budget_usd, usd_per_gpu_hour, peak_tflops, mfu):
+        n = math.sqrt(budget_usd / usd_per_gpu_hour * 3600 * peak_tflops * 1e12 / mfu / 120)
+        return n, 20 * n
+
     # each wrong plan is told its own mistake, not only "expected ..., got ..."
     for wrong, says in (
         (swapped, "reverse order: items swapped?"),
         (per_second, "1/60 of the expected value"),
         (full_peak, "multiply the FLOPs by mfu"),
         (six_n_squared, "C = 6 N D = 120 N^2"),
+        (forward_only, "the forward pass alone"),
+        (divides_by_mfu, "your plan divides by mfu"),
     ):
         report = str(check_plan_run(wrong))
         assert "what is wrong: " in report and says in report, report
@@ -85,6 +96,33 @@ def test_nodes_to_own_exercise():
         report = check_nodes_to_own(wrong)
         assert report.status == "failed" and "peak" in str(report)
     assert check_nodes_to_own(stub).status == "not attempted"
+
+
+def test_nodes_to_own_rejects_a_fixed_share_and_the_largest_tie():
+    def half_busy(hourly_nodes, owned, rent):  # owns every node busy half the hours, any price
+        return max(k for k in range(max(hourly_nodes) + 1)
+                   if sum(n >= k for n in hourly_nodes) >= len(hourly_nodes) / 2)  # fmt: skip
+
+    def largest_on_tie(hourly_nodes, owned, rent):
+        def day(k):
+            return k * len(hourly_nodes) * owned + sum(max(0, n - k) for n in hourly_nodes) * rent
+
+        return max(range(max(hourly_nodes) + 1), key=lambda k: (-day(k), k))
+
+    for wrong, case, says in (
+        (half_busy, "case 3", "a fixed share such as 50 % ignores the prices"),
+        (largest_on_tie, "case 4", "on a tie return the smallest k"),
+    ):
+        report = check_nodes_to_own(wrong)
+        assert report.status == "failed" and report.passed_cases == int(case[-1]) - 1, str(report)
+        assert case in str(report) and says in str(report), str(report)
+
+
+def test_reference_solutions_pass_the_public_cases():
+    from tests.grading.solutions import economics as solutions
+
+    assert check_plan_run(solutions.plan_run).passed
+    assert check_nodes_to_own(solutions.nodes_to_own).passed
 
 
 def test_ib_bandwidth_exercise():

@@ -23,26 +23,38 @@ PLAN_RUN = Exercise(
         "-> tuple[float, float]"
     ),
     cases=(
-        # $1M at $1/h is 1e6 GPU-hours; at 1,000 TFLOP/s and MFU 1/3 that is 3.6e9 s x 1e15/3
-        # = 1.2e24 FLOPs. C = 6 N D with D = 20 N: C = 120 N^2, N = 1e11, D = 2e12.
+        # $1M at $1/h is 1e6 GPU-hours; at 1,000 TFLOP/s and MFU 0.25 that is 3.6e9 s x 2.5e14
+        # = 9e23 FLOPs. C = 6 N D with D = 20 N: C = 120 N^2, N = sqrt(7.5e21), D = 20 N.
         Case(
-            (1e6, 1.0, 1000.0, 1 / 3),
-            (1e11, 2e12),
-            "$1M at $1 per GPU-hour, 1,000 TFLOP/s, MFU 1/3",
+            (1e6, 1.0, 1000.0, 0.25),
+            (math.sqrt(7.5e21), 20 * math.sqrt(7.5e21)),
+            "$1M at $1 per GPU-hour, 1,000 TFLOP/s, MFU 0.25",
             "spend it all: FLOPs = budget / price x 3600 x peak (FLOP/s) x MFU; then C = 6 N D "
             "with D = 20 N gives N = sqrt(C / 120). Return (N, D).",
             rtol=1e-9,
             mistakes=(
-                # C = 1.2e24 at MFU 1/3; 3.6e24 at the full peak: N = sqrt(3e22) = 1.732e11
+                # C = 9e23 at MFU 0.25; 3.6e24 at the full peak: N = sqrt(3.6e24 / 120) = sqrt(3e22)
                 (
                     (math.sqrt(3e22), 20 * math.sqrt(3e22)),
                     "your plan spends the peak's FLOPs: only a share mfu of the peak does "
                     "useful work, so multiply the FLOPs by mfu.",
                 ),
-                # C = 6 N^2 instead of 6 N (20 N): N = sqrt(1.2e24 / 6) = sqrt(2e23)
+                # C / mfu = 3.6e24 / 0.25 = 1.44e25: N = sqrt(1.44e25 / 120) = sqrt(1.2e23)
                 (
-                    (math.sqrt(2e23), 20 * math.sqrt(2e23)),
+                    (math.sqrt(1.2e23), 20 * math.sqrt(1.2e23)),
+                    "your plan divides by mfu: the useful FLOPs are a share mfu of what the peak "
+                    "could do, fewer than the peak's, so multiply by mfu.",
+                ),
+                # C = 6 N^2 instead of 6 N (20 N): N = sqrt(9e23 / 6) = sqrt(1.5e23)
+                (
+                    (math.sqrt(1.5e23), 20 * math.sqrt(1.5e23)),
                     "your N solves C = 6 N^2: with D = 20 N, C = 6 N D = 120 N^2.",
+                ),
+                # C = 2 N D (the forward pass only): 40 N^2 = 9e23, N = sqrt(2.25e22) = 1.5e11
+                (
+                    (1.5e11, 3e12),
+                    "your N solves C = 2 N D, the forward pass alone: training also runs the "
+                    "backward pass, twice the forward's FLOPs, so C = 6 N D = 120 N^2.",
                 ),
             ),
         ),
@@ -125,6 +137,38 @@ NODES_TO_OWN = Exercise(
             3,
             "half the day at 1 node, half at 3; owned $1, rented $3 a node-hour",
             "when renting is dear, a node busy half the day already pays to own.",
+        ),
+        # u* = 1 / 1.5 = 2 / 3. Node 1 busy 24 of 24; nodes 2-3 12 of 24 (50 % < 67 %): own 1.
+        # Day cost: own 1 -> 24 + 2 x 12 x 1.5 = 60; own 2 -> 48 + 12 x 1.5 = 66; own 3 -> 72.
+        Case(
+            ((1,) * 12 + (3,) * 12, 1.0, 1.5),
+            1,
+            "half the day at 1 node, half at 3; owned $1, rented $1.50 a node-hour",
+            "the share of busy hours at which owning pays is owned / rent, set by the prices: "
+            "here 2/3, so a node busy half the day is cheaper rented.",
+            mistakes=(
+                (
+                    3,
+                    "you own nodes 2-3, busy half the day, which pays only when a node must be "
+                    "busy in more than owned / rent = 1 / 1.5 = 2/3 of the hours: rent them (a "
+                    "fixed share such as 50 % ignores the prices).",
+                ),
+            ),
+        ),
+        # u* = 1 / 2. Node 2 is busy 12 of 24 hours, exactly u*: own 1 -> 24 + 12 x 2 = 48, own 2
+        # -> 48 (a tie), own 0 -> 36 x 2 = 72. The smallest k on a tie is 1.
+        Case(
+            ((1,) * 12 + (2,) * 12, 1.0, 2.0),
+            1,
+            "half the day at 1 node, half at 2; owned $1, rented $2 a node-hour",
+            "owning 1 node and owning 2 both cost $48 a day: return the smallest k on a tie.",
+            mistakes=(
+                (
+                    2,
+                    "owning 2 nodes costs the same $48 a day as owning 1 (node 2 is busy exactly "
+                    "owned / rent = 1/2 of the hours): on a tie return the smallest k.",
+                ),
+            ),
         ),
     ),
 )
