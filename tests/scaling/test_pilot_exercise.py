@@ -9,6 +9,7 @@ import pytest
 from labs.scaling import fit_power_law
 from labs.scaling.exercises import (
     _LAB_LAWS,
+    PILOT_BUDGET,
     PilotLab,
     _true_n_opt,
     check_plan_pilot_runs,
@@ -129,7 +130,7 @@ def test_the_rule_of_thumb_is_named_and_other_failures_get_no_size():
 
     report = str(check_plan_pilot_runs(plan_pilot_runs))
     assert "within 40% of Chinchilla's 20 tokens per parameter" in report
-    assert "times the true optimum, too small" in report  # this law wants more data
+    assert "times the true optimum, too small" in report  # this law wants a larger model
     for answer in ("big", -1.0, float("nan"), None):  # controls: no number to measure a miss by
         report = str(check_plan_pilot_runs(lambda lab, target_C, a=answer: a))
         assert report.startswith("[failed]") and "how far" not in report
@@ -139,3 +140,26 @@ def test_the_rule_of_thumb_is_named_and_other_failures_get_no_size():
 
     assert "how far" not in str(check_plan_pilot_runs(raises))
     assert check_plan_pilot_runs(None).status == "not attempted"
+
+
+def test_the_labels_say_which_way_each_law_leans():
+    """Case 1's law wants a larger model than 20 tokens per parameter gives, case 2's more data:
+    the rule of thumb's N is too small for the first and too large for the second."""
+    labels = [case.label for case in PILOT_BUDGET.cases]
+    rule = (1e24 / 120) ** 0.5
+    assert "larger model" in labels[0] and rule < _truth_of_case(0)
+    assert "more data" in labels[1] and rule > _truth_of_case(1)
+
+
+def test_returning_the_tokens_is_named():
+    """A sound plan that returns D_opt = C / (6 N) instead of N is told so, on whichever case it
+    fails; the right answer is not (control)."""
+
+    def plan_pilot_runs(lab, target_C):
+        return target_C / (6 * _isoflop_solution(lab, target_C))
+
+    report = check_plan_pilot_runs(plan_pilot_runs)
+    assert not report.passed
+    assert "within 40% of D_opt = target_C / (6 N_opt)" in str(report)
+    assert "return N = target_C / (6 D) instead" in str(report)
+    assert "D_opt" not in str(check_plan_pilot_runs(_isoflop_solution))

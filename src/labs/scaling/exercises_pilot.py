@@ -59,8 +59,9 @@ class PilotLab:
 
 
 # Hidden laws of the public cases, chosen so that Chinchilla's "20 tokens per parameter" misses
-# both by a factor of 3 or more (tests/scaling/test_exercises_and_widgets.py): one law wants
-# more data than Chinchilla's, one a larger model. Run-to-run noise of 0.1% in the loss.
+# both by a factor of 3 or more (tests/scaling/test_exercises_and_widgets.py). At 1e24 FLOPs the
+# first wants a larger model than Chinchilla's (N_opt 3.4e11, 1.4 tokens per parameter), the
+# second more data (N_opt 2.1e10, 381 tokens per parameter). Run-to-run noise of 0.1% in the loss.
 _LAB_LAWS = (
     ChinchillaParams(E=1.8, A=400.0, B=1500.0, alpha=0.33, beta=0.38),
     ChinchillaParams(E=1.7, A=800.0, B=900.0, alpha=0.38, beta=0.30),
@@ -99,6 +100,18 @@ def _rule_of_thumb(target_C: float) -> float:
     return (target_C / 120) ** 0.5
 
 
+def _tokens_mistake(law: ChinchillaParams) -> tuple[float, str]:
+    """The optimum's tokens D_opt = C / (6 N_opt) returned in place of its parameters N_opt."""
+    n_opt = _true_n_opt(_TARGET_C, law)
+    d_opt = _TARGET_C / (6 * n_opt)
+    return (
+        d_opt,
+        f"your answer is within 40% of D_opt = target_C / (6 N_opt) = {d_opt:.3g}, the tokens "
+        f"this law's optimum trains on, not its parameters (here {d_opt / n_opt:.3g} tokens per "
+        "parameter). If your function returns D, return N = target_C / (6 D) instead.",
+    )
+
+
 _RULE_OF_THUMB_MISTAKE = (
     "your N_opt is within 40% of Chinchilla's 20 tokens per parameter, (target_C / 120)^0.5. "
     "This lab's law is not Chinchilla's: the rule misses its optimum by a factor of 3 or more. "
@@ -119,11 +132,11 @@ PILOT_BUDGET = Exercise(
             "budgets you can afford: extrapolating over fewer decades is safer), fit a parabola "
             "in log N to each, and a power law through the vertices; or fit eq. 2 to all runs.",
             rtol=_LAB_RTOL,
-            mistakes=((_rule_of_thumb(_TARGET_C), _RULE_OF_THUMB_MISTAKE),),
+            mistakes=((_rule_of_thumb(_TARGET_C), _RULE_OF_THUMB_MISTAKE), _tokens_mistake(law)),
         )
         for name, law, seed in (
-            ("a law that wants more data than Chinchilla's", _LAB_LAWS[0], 0),
-            ("a law that wants a larger model", _LAB_LAWS[1], 1),
+            ("a law that wants a larger model than Chinchilla's", _LAB_LAWS[0], 0),
+            ("a law that wants more data", _LAB_LAWS[1], 1),
         )
     ),
     time_limit_s=60.0,
