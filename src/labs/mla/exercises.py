@@ -83,30 +83,35 @@ CACHE_BYTES_PER_TOKEN = Exercise(
             rope_head_dim=64,
         ),
         _cache_case(
-            ("gqa", 3, 8, 96),
-            4_992,  # 3 x 2 vectors x 8 heads x (96 bytes + ceil(96/64) = 2 scales x 4 bytes)
-            "GQA in FP8 tiles of 64: 3 layers, 8 KV heads of 96",
+            ("gqa", 3, 8, 160),
+            8_256,  # 3 x 2 vectors x 8 heads x (160 bytes + ceil(160/64) = 3 scales x 4 bytes)
+            "GQA in FP8 tiles of 64: 3 layers, 8 KV heads of 160",
             "each head's key and value is its own vector, quantised with its own scales: "
-            "ceil(96 / 64) = 2 float32 scales per vector.",
+            "ceil(160 / 64) = 3 float32 scales per vector.",
             mistakes=(
                 (
-                    4_896,  # 3 x 2 x (768 + 12 x 4): tiles across the 8 heads' 768 values
-                    "your tiles run across heads (768 values, 12 tiles per layer and K or V): "
+                    8_160,  # 3 x 2 x (1,280 + 20 x 4): tiles across the 8 heads' 1,280 values
+                    "your tiles run across heads (1,280 values, 20 tiles per layer and K or V): "
                     "each head's key and value is its own vector, and a tile never spans two; "
-                    "96 values need 2 tiles of 64, so 16 scales, not 12.",
+                    "160 values need 3 tiles of 64, so 24 scales, not 20.",
                 ),
                 (
-                    4_800,  # 3 x 2 x 8 x (96 + 1 x 4)
-                    "your count gives each vector floor(96 / 64) = 1 scale: the last, shorter "
-                    "tile of 32 values needs its own, ceil(96 / 64) = 2.",
+                    8_064,  # 3 x 2 x 8 x (160 + 2 x 4)
+                    "your count gives each vector floor(160 / 64) = 2 scales: the last, shorter "
+                    "tile of 32 values needs its own, ceil(160 / 64) = 3.",
                 ),
                 (
-                    4_608,
+                    7_968,  # 3 x 2 x 8 x (160 + 3 x 2)
+                    "your scales take 2 bytes each (BF16): FlashMLA stores each tile's scale as a "
+                    "float32, 4 bytes.",
+                ),
+                (
+                    7_680,
                     "your count leaves out the float32 scales: E4M3 values alone cannot be "
                     "dequantised; each tile carries 4 bytes of scale.",
                 ),
-                (9_216, "your count is the BF16 cache: fp8_tile = 64 asks for the FP8 format."),
-                (2_496, "your count holds keys only: values are cached too."),
+                (15_360, "your count is the BF16 cache: fp8_tile = 64 asks for the FP8 format."),
+                (4_128, "your count holds keys only: values are cached too."),
             ),
             fp8_tile=64,
         ),
