@@ -319,14 +319,14 @@ def message(rows, student: str, exercise: str) -> str:
 MLA_FULL = [
     ("cache_bytes_per_token", "13", "13", "passed"),
     ("repeat_kv", "6", "6", "passed"),
-    ("decode_bound", "10", "10", "passed"),
+    ("decode_bound", "15", "15", "passed"),
 ]
 
 EXPECTED = {
     "mla_partial": [
         ("cache_bytes_per_token", "13", "13", "passed"),
         ("repeat_kv", "2", "6", "failed"),  # public 3 (MQA) and 4 (MHA): tile == repeat there
-        ("decode_bound", "0", "10", "not_attempted"),
+        ("decode_bound", "0", "15", "not_attempted"),
     ],
     "grpo_wrong": [
         ("advantages_from_rewards", "0", "6", "failed"),
@@ -337,16 +337,16 @@ EXPECTED = {
     "mla_exception": [("cache_bytes_per_token", "0", "13", "failed"), *MLA_FULL[1:]],
     "mla_infinite_loop": [MLA_FULL[0], ("repeat_kv", "0", "6", "timeout"), MLA_FULL[2]],
     # The cell is left out and the others still grade.
-    "mla_loop_in_cell": [*MLA_FULL[:2], ("decode_bound", "0", "10", "timeout")],
+    "mla_loop_in_cell": [*MLA_FULL[:2], ("decode_bound", "0", "15", "timeout")],
     "mla_sys_exit": [MLA_FULL[0], ("repeat_kv", "0", "6", "failed"), MLA_FULL[2]],
     "mla_os_exit": [MLA_FULL[0], ("repeat_kv", "0", "6", "error"), MLA_FULL[2]],
-    "mla_os_exit_in_cell": [*MLA_FULL[:2], ("decode_bound", "0", "10", "error")],
+    "mla_os_exit_in_cell": [*MLA_FULL[:2], ("decode_bound", "0", "15", "error")],
     "mla_missing_exercise": [MLA_FULL[0], ("repeat_kv", "0", "6", "not_attempted"), MLA_FULL[2]],
     "mla_big_outputs": MLA_FULL,
     "mla_prints_megabytes": MLA_FULL,
     "mla_untagged": MLA_FULL,
     "mla_reads_hidden": [("cache_bytes_per_token", "0", "13", "error"), *MLA_FULL[1:]],
-    "mla_reads_hidden_in_cell": [*MLA_FULL[:2], ("decode_bound", "0", "10", "error")],
+    "mla_reads_hidden_in_cell": [*MLA_FULL[:2], ("decode_bound", "0", "15", "error")],
     "mla_deletes_files": [MLA_FULL[0], ("repeat_kv", "0", "6", "error"), MLA_FULL[2]],
     "mla_writes_outside": [MLA_FULL[0], ("repeat_kv", "0", "6", "error"), MLA_FULL[2]],
     "mla_tampers": [("cache_bytes_per_token", "0", "13", "failed"), *MLA_FULL[1:]],

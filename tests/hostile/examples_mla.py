@@ -182,6 +182,7 @@ EXAMPLES = {
         peak_flops_per_s=1e12,
         peak_bytes_per_s=1e11,
         bits_per_element=6.0,
+        tensor_parallel=2,
     ),
     # NumPy reference
     "labs.mla.reference.init_params": lambda: call(config=MLA, seed=3, dtype=np.float32),

@@ -220,6 +220,35 @@ def test_max_batch_throughput_compute_bound_and_monotone():
     assert larger["batch"] > smaller["batch"] and larger["tokens_per_s"] > smaller["tokens_per_s"]
 
 
+def test_max_batch_throughput_tensor_parallel_copies_what_cannot_be_split():
+    # DeepSeek-V2 as in the by-hand test, its heads split over 8 devices: the latent serves every
+    # head, so each device holds all of it: 8 x 106,168,320 bytes a sequence, (640e9 - 236e9) /
+    # that = 475.7 sequences, and each copy is read every step
+    kwargs = dict(
+        context=4096,
+        memory_bytes=640e9,
+        weight_bytes=236e9,
+        active_params=21e9,
+        peak_flops_per_s=1e30,
+        peak_bytes_per_s=1e12,
+        bits_per_element=6,
+    )
+    got = max_batch_throughput(DEEPSEEK_V2, tensor_parallel=8, **kwargs)
+    assert got["batch"] == 475
+    assert math.isclose(got["step_seconds"], (236e9 + 475 * 8 * 106_168_320) / 1e12)
+    # GQA with 4 KV heads: split over 4 devices (no copy), copied twice over 8
+    gqa = AttentionConfig(kind="gqa", n_layers=1, d_model=64, n_heads=8, head_dim=8, n_kv_heads=4)
+    small = dict(kwargs, context=10, memory_bytes=1e6, weight_bytes=0.0, active_params=10)
+    per_sequence = 10 * 2 * 4 * 8 * 6 / 8  # 10 tokens x K and V x 4 heads x 8 x 6 bits
+    for tp, copies in ((1, 1), (4, 1), (8, 2)):
+        got = max_batch_throughput(gqa, tensor_parallel=tp, **small)
+        assert got["batch"] == int(1e6 // (copies * per_sequence)), (tp, got)
+    with pytest.raises(ValueError, match="tensor_parallel"):
+        max_batch_throughput(gqa, tensor_parallel=3, **small)  # 8 heads do not split over 3
+    with pytest.raises(ValueError, match="tensor_parallel must be <= 8"):
+        max_batch_throughput(gqa, tensor_parallel=16, **small)
+
+
 @pytest.mark.parametrize(
     ("changes", "name"),
     [

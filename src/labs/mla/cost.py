@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 
-from labs.common.validate import boolean, one_of, real_number, size
+from labs.common.validate import boolean, divisible, one_of, real_number, size
 from labs.mla.cache_size import MAX_BITS, kv_cache_bytes_per_token
 from labs.mla.checks import MAX_POSITION, check_config, check_mla_config
 from labs.mla.config import AttentionConfig
@@ -201,15 +201,23 @@ def max_batch_throughput(
     peak_flops_per_s: float,
     peak_bytes_per_s: float,
     bits_per_element: float = 16,
+    tensor_parallel: int = 1,
 ) -> dict[str, float]:
     """The largest decode batch that fits in memory, and its throughput on the roofline.
 
-    Every sequence holds `context` cached tokens. The batch is the most sequences whose caches fit
-    beside the weights: floor((memory_bytes - weight_bytes) / one sequence's cache). One decode
+    `memory_bytes` and the peaks are the totals of a group of devices (a node). Every sequence
+    holds `context` cached tokens. With `tensor_parallel` = 1 (data-parallel attention) each
+    sequence runs on one device and its cache is held once. With p > 1 the attention heads are
+    split over p devices, and a device keeps whole the KV heads its query heads read: MLA's latent
+    (shared by all heads) and MQA's one KV head sit on all p devices, GQA's n_g KV heads are split
+    when p <= n_g and copied p / n_g times otherwise. Each copy is stored and read. The batch is the
+    most sequences whose copies fit beside the weights: floor((memory_bytes - weight_bytes) /
+    (copies x one sequence's cache)). One decode
     step reads every weight once (shared by the batch; a mixture of experts at a large batch
     touches all of them) and every sequence's cache, and computes 2 FLOPs per active parameter
-    per sequence plus the attention core of every layer (eq. C1, absorbed for MLA). Activations,
-    fragmentation and the prompt's prefill are left out, so the figures are upper bounds.
+    per sequence plus the attention core of every layer (eq. C1, absorbed for MLA; split over the
+    devices, not repeated). Activations, fragmentation, communication and the prompt's prefill are
+    left out, so the figures are upper bounds. `tensor_parallel` must divide n_heads.
 
     Returns:
         {"batch": the largest batch, "step_seconds": the roofline's time of one step,
@@ -224,7 +232,16 @@ def max_batch_throughput(
     peak_flops_per_s = real_number("peak_flops_per_s", peak_flops_per_s, positive=True)
     peak_bytes_per_s = real_number("peak_bytes_per_s", peak_bytes_per_s, positive=True)
     bits = real_number("bits_per_element", bits_per_element, positive=True, maximum=MAX_BITS)
-    per_sequence = kv_cache_bytes_per_token(config, bits) * context
+    tensor_parallel = size(
+        "tensor_parallel",
+        tensor_parallel,
+        maximum=config.n_heads,
+        why="one head per device at most",
+    )
+    divisible("n_heads", config.n_heads, tensor_parallel, "tensor_parallel")
+    per_sequence = (
+        kv_cache_bytes_per_token(config, bits) * context * _cache_copies(config, tensor_parallel)
+    )
     if memory_bytes < weight_bytes + per_sequence:
         raise ValueError(
             f"memory_bytes must hold the weights and one sequence's cache "
@@ -242,6 +259,12 @@ def max_batch_throughput(
         peak_flops_per_s,
         peak_bytes_per_s,
     )
+
+
+def _cache_copies(config: AttentionConfig, tensor_parallel: int) -> float:
+    """How many devices hold each sequence's cache: KV heads are never split, only copied."""
+    kv_heads = 1 if config.kind == "mla" else config.n_kv_heads  # the latent serves every head
+    return tensor_parallel / min(tensor_parallel, kv_heads)
 
 
 def _max_batch_throughput(

@@ -83,30 +83,35 @@ CACHE_BYTES_PER_TOKEN = Exercise(
             rope_head_dim=64,
         ),
         _cache_case(
-            ("gqa", 3, 8, 96),
-            4_992,  # 3 x 2 vectors x 8 heads x (96 bytes + ceil(96/64) = 2 scales x 4 bytes)
-            "GQA in FP8 tiles of 64: 3 layers, 8 KV heads of 96",
+            ("gqa", 3, 8, 160),
+            8_256,  # 3 x 2 vectors x 8 heads x (160 bytes + ceil(160/64) = 3 scales x 4 bytes)
+            "GQA in FP8 tiles of 64: 3 layers, 8 KV heads of 160",
             "each head's key and value is its own vector, quantised with its own scales: "
-            "ceil(96 / 64) = 2 float32 scales per vector.",
+            "ceil(160 / 64) = 3 float32 scales per vector.",
             mistakes=(
                 (
-                    4_896,  # 3 x 2 x (768 + 12 x 4): tiles across the 8 heads' 768 values
-                    "your tiles run across heads (768 values, 12 tiles per layer and K or V): "
+                    8_160,  # 3 x 2 x (1,280 + 20 x 4): tiles across the 8 heads' 1,280 values
+                    "your tiles run across heads (1,280 values, 20 tiles per layer and K or V): "
                     "each head's key and value is its own vector, and a tile never spans two; "
-                    "96 values need 2 tiles of 64, so 16 scales, not 12.",
+                    "160 values need 3 tiles of 64, so 24 scales, not 20.",
                 ),
                 (
-                    4_800,  # 3 x 2 x 8 x (96 + 1 x 4)
-                    "your count gives each vector floor(96 / 64) = 1 scale: the last, shorter "
-                    "tile of 32 values needs its own, ceil(96 / 64) = 2.",
+                    8_064,  # 3 x 2 x 8 x (160 + 2 x 4)
+                    "your count gives each vector floor(160 / 64) = 2 scales: the last, shorter "
+                    "tile of 32 values needs its own, ceil(160 / 64) = 3.",
                 ),
                 (
-                    4_608,
+                    7_968,  # 3 x 2 x 8 x (160 + 3 x 2)
+                    "your scales take 2 bytes each (BF16): FlashMLA stores each tile's scale as a "
+                    "float32, 4 bytes.",
+                ),
+                (
+                    7_680,
                     "your count leaves out the float32 scales: E4M3 values alone cannot be "
                     "dequantised; each tile carries 4 bytes of scale.",
                 ),
-                (9_216, "your count is the BF16 cache: fp8_tile = 64 asks for the FP8 format."),
-                (2_496, "your count holds keys only: values are cached too."),
+                (15_360, "your count is the BF16 cache: fp8_tile = 64 asks for the FP8 format."),
+                (4_128, "your count holds keys only: values are cached too."),
             ),
             fp8_tile=64,
         ),
@@ -303,6 +308,16 @@ T4 = (65e12, 320e9)  # FP16 tensor cores, GDDR6: balance 203.1 FLOPs/byte
 TPU_V5E = (197e12, 819e9)  # BF16, HBM2: balance 240.5 FLOPs/byte
 SLOW_CPU = (50e9, 10e9)  # a CPU thread: balance 5 FLOPs/byte
 
+# One wrong answer per case, so each case's message names one slip. The cases run in this order,
+# so that a solution making one slip first fails where its message is the diagnosis:
+# the naive path (case 3), tensor parallelism ignored or bytes split too (4), FlashMLA's rounded
+# 2 n_h (5), GQA's KV heads not split (10) or split below one per device (11).
+_TP_MLA = (
+    "your function calls it compute-bound as if each device kept all 128 heads' intensity: with "
+    "tensor parallelism 2 each T4 runs 64 heads, but every device still reads the whole latent "
+    "cache (the latent has no head index), so FLOPs per device halve and bytes do not: "
+    "1.889 x 64 = 120.9 FLOPs per byte < 203.1. Divide the heads by tensor_parallel, not the bytes."
+)
 DECODE_BOUND = Exercise(
     name="decode_bound",
     signature=(
@@ -323,6 +338,46 @@ DECODE_BOUND = Exercise(
             label="DeepSeek-V3's attention shape, 128 heads on a T4",
             hint="the same 241.8 FLOPs per byte; a T4 has far less bandwidth per FLOP than an H800 "
             "(295.4): its balance point is 65e12 / 320e9 = 203.1.",
+        ),
+        Case(
+            args=(DEEPSEEK_V3, 1, *H800),
+            expected="memory",  # 241.8 < 295.4; the naive path: 228.1 x 128 FLOPs per byte
+            label="DeepSeek-V3, all 128 heads on one H800 (989.5 TFLOP/s, 3.35 TB/s)",
+            hint="absorbed MLA does 1.889 n_h = 241.8 FLOPs per byte of BF16 cache; the H800's "
+            "balance point is 989.5e12 / 3.35e12 = 295.4.",
+            mistakes=(
+                (
+                    "compute",
+                    "your count is compute-bound where the absorbed form is not (241.8 < 295.4 "
+                    "FLOPs per byte). The naive path (absorbed=False) rebuilds every key and "
+                    "value from the latent at each step (eq. C4), about 228 n_h FLOPs per byte: "
+                    "the exercise asks for the absorbed form. (A cache counted in FP8, one byte "
+                    "an element, also doubles the intensity: the cache here is BF16.)",
+                ),
+            ),
+        ),
+        Case(
+            args=(DEEPSEEK_V3, 2, *T4),
+            expected="memory",  # 64 heads: 1.889 x 64 = 120.9 < 203.1; all 128 would be 241.8
+            label="DeepSeek-V3, tensor parallelism 2 (64 heads per T4)",
+            hint="tensor parallelism splits the query heads; each device still reads the whole "
+            "latent cache.",
+            mistakes=(("compute", _TP_MLA),),
+        ),
+        Case(
+            args=(DEEPSEEK_V3, 1, 250e12, 1e12),
+            expected="memory",  # 241.8 < 250; FlashMLA's 2 x 128 = 256 > 250
+            label="DeepSeek-V3, 128 heads on a device of 250 TFLOP/s and 1 TB/s (balance 250)",
+            hint="count exactly: (576 + 512) / 576 = 1.889 FLOPs per byte per head, not 2.",
+            mistakes=(
+                (
+                    "compute",
+                    "your intensity is FlashMLA's rounded 2 n_h = 256, over the balance point "
+                    "250; the exact count is 2 n_h (d_c + d_h^R + d_c) / (2 (d_c + d_h^R)) = "
+                    "1.889 n_h = 241.8, under it. The value's share is d_c = 512 per 576 cached "
+                    "elements, not all 576.",
+                ),
+            ),
         ),
         Case(
             args=(DEEPSEEK_V3, 8, *H800),
@@ -348,6 +403,36 @@ DECODE_BOUND = Exercise(
             expected="compute",  # 8 FLOPs per byte > 5: a CPU thread has little arithmetic
             label="DeepSeek 67B (GQA) on a CPU thread (50 GFLOP/s, 10 GB/s)",
             hint="the same 8 FLOPs per byte, against a balance point of 50e9 / 10e9 = 5.",
+        ),
+        Case(
+            args=(DEEPSEEK_67B, 4, *SLOW_CPU),
+            expected="compute",  # 16 query heads over 2 KV heads per device: 8 > 5
+            label="DeepSeek 67B (GQA), tensor parallelism 4, on CPU threads",
+            hint="each device holds 64 / 4 = 16 query heads and 8 / 4 = 2 KV heads.",
+            mistakes=(
+                (
+                    "memory",
+                    "your count splits the query heads over the devices but keeps all 8 KV heads "
+                    "on each: tensor parallelism splits the KV heads too (2 per device), so the "
+                    "ratio stays 16 / 2 = 8 FLOPs per byte > 5.",
+                ),
+            ),
+        ),
+        Case(
+            args=(DEEPSEEK_67B, 16, *SLOW_CPU),
+            expected="memory",  # 4 query heads and one whole (replicated) KV head: 4 < 5
+            label="DeepSeek 67B (GQA), tensor parallelism 16: more devices than KV heads",
+            hint="8 KV heads over 16 devices cannot be split further: each device keeps one whole "
+            "KV head (two devices hold a copy of each) for its 64 / 16 = 4 query heads.",
+            mistakes=(
+                (
+                    "compute",
+                    "your count keeps 8 FLOPs per byte: with 16 devices and 8 KV heads each "
+                    "device still reads one whole KV head (a head cannot be split; it is "
+                    "replicated), so its 4 query heads do 4 FLOPs per byte < 5. Use "
+                    "max(1, n_kv_heads / tensor_parallel) KV heads per device.",
+                ),
+            ),
         ),
     ),
 )
