@@ -136,3 +136,15 @@ def test_remote_nodes_names_the_own_node_and_the_missing_limit():
     assert "the token's own node" in counts_own
     no_limit = str(check_remote_nodes(lambda k, n, m: remote_nodes(k, n, m, limit=False)))
     assert "case 3" in no_limit and "the one without the node limit" in no_limit
+
+
+def test_remote_nodes_names_the_own_node_taken_among_the_allowed_ones():
+    """A student who puts the token's own node among the max_nodes allowed ones computes
+    (M - 1)(1 - (1 - 1/M)^k); the check says which assumption differs, not only that it does."""
+
+    def own_node_allowed(k, n_nodes, max_nodes):
+        return (max_nodes - 1) * (1 - (1 - 1 / max_nodes) ** k)
+
+    report = str(check_remote_nodes(own_node_allowed))
+    assert report.startswith("[failed]") and "case 3" in report
+    assert "one of the max_nodes allowed nodes" in report.split("what is wrong:")[1]

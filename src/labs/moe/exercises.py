@@ -235,6 +235,13 @@ _OWN_NODE_COUNTED = (
     "NVLink, not InfiniBand; count only the other ones."
 )
 
+_OWN_NODE_ALLOWED = (
+    "your answer takes the token's own node to be one of the max_nodes allowed nodes, so that "
+    "(max_nodes - 1) others can be hit. The exercise takes the own node to be any of the n_nodes "
+    "with equal chance, whichever nodes are allowed: each node the experts reach is another one "
+    "with chance (n_nodes - 1) / n_nodes. (With max_nodes = n_nodes the two readings agree.)"
+)
+
 REMOTE_NODES = Exercise(
     name="remote_nodes",
     signature="remote_nodes(k, n_nodes, max_nodes) -> float",
@@ -259,12 +266,17 @@ REMOTE_NODES = Exercise(
             expected=4 * (1 - (3 / 4) ** 8) * 7 / 8,  # 3.15: at most 4 nodes
             label="V3's k = 8 over 8 nodes, at most 4 nodes per token",
             hint="with node-limited routing the k experts are drawn from max_nodes nodes, not "
-            "from all n_nodes.",
+            "from all n_nodes; the token's own node is any of the n_nodes, whichever nodes are "
+            "allowed.",
             mistakes=(
                 (
                     8 * (1 - (7 / 8) ** 8) * 7 / 8,  # 4.70, the unlimited answer
                     "your answer is the one without the node limit: the k draws fall on "
                     "max_nodes nodes, so at most max_nodes can be hit.",
+                ),
+                (
+                    3 * (1 - (3 / 4) ** 8),  # 2.70: (M - 1)(1 - (1 - 1/M)^k), own node allowed
+                    _OWN_NODE_ALLOWED,
                 ),
             ),
         ),
