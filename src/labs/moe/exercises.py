@@ -107,8 +107,9 @@ def _device_route_brute_force(
     """DeepSeek-V2's device-limited routing by loops (V2 §2.2.1-2.2.2); `slip` makes one known
     mistake instead (for `Case.mistakes`): "sigmoid" affinities, gates "normalised", devices
     ranked by the sum of their best ceil(k / max_devices) affinities ("v3 nodes", the rule the
-    chapter shows) or by their "total" affinity, "no limit" on the devices, or all of V3's rules
-    at once ("v3 copy": sigmoid, V3's node ranking, normalised gates)."""
+    chapter shows) or by their "total" affinity, "no limit" on the devices, gates from a softmax
+    over the "allowed" experts only, experts in "index order" instead of best first, or all of
+    V3's rules at once ("v3 copy": sigmoid, V3's node ranking, normalised gates)."""
     slips = {"sigmoid", "v3 nodes", "normalised"} if slip == "v3 copy" else {slip}
     tokens, n_experts = scores.shape
     n_devices = n_experts // experts_per_device
@@ -133,7 +134,14 @@ def _device_route_brute_force(
         kept = sorted(range(n_devices), key=lambda d: -device_score[d])[:keep_n]
         allowed = [e for e in range(n_experts) if e // experts_per_device in kept]
         ranked = sorted(allowed, key=lambda e: -affinity[e])[:k]
-        total = sum(affinity[e] for e in ranked) if "normalised" in slips else 1.0
+        if slip == "index order":
+            ranked = sorted(ranked)
+        if "normalised" in slips:
+            total = sum(affinity[e] for e in ranked)
+        elif slip == "allowed":  # a softmax over the allowed experts: affinity / their share
+            total = sum(affinity[e] for e in allowed)
+        else:
+            total = 1.0
         for j, e in enumerate(ranked):
             indices[t, j] = e
             gates[t, j] = affinity[e] / total  # V2's gate is the affinity itself
@@ -153,6 +161,11 @@ _DEVICE_ROUTE_SLIPS = {
     "devices holding the highest single affinities.",
     "no limit": "your experts span more than max_devices devices: that is plain top-k; first keep "
     "max_devices devices, then take the top k of the experts on them.",
+    "allowed": "your gates are a softmax over the experts on the kept devices only: V2's affinity "
+    "is a softmax over ALL routed experts, taken before any device is dropped, and a chosen "
+    "expert's gate is that affinity as it is (V2 §2.2.1).",
+    "index order": "your experts are the right ones in index order: return them best first, the "
+    "highest affinity in column 0, each gate beside its expert.",
     "v3 copy": "your answer is V3's node-limited router, the source shown in the chapter: V2 "
     "differs in its affinities (a softmax), in how it ranks the devices (each by its single "
     "best affinity) and in its gates (not normalised); see V2 §2.2.1-2.2.2.",
@@ -190,10 +203,10 @@ V2_DEVICE_ROUTE = Exercise(
         _device_route_case(
             4,
             4,
-            2,
+            3,
             2,
             1,
-            "8 experts on 4 devices of 2, top-2, one device per token",
+            "12 experts on 4 devices of 3, top-2, one device per token",
             "with max_devices = 1 both experts come from one device: the device that holds the "
             "token's single highest affinity.",
             seed=3,
