@@ -172,3 +172,21 @@ def test_remote_nodes_names_the_own_node_taken_among_the_allowed_ones():
     report = str(check_remote_nodes(own_node_allowed))
     assert report.startswith("[failed]") and "case 3" in report
     assert "one of the max_nodes allowed nodes" in report.split("what is wrong:")[1]
+
+
+def test_moe_layer_params_counts_more_than_one_shared_expert():
+    """Exercise 4.1's V2 case has two shared experts: counting them as a 0/1 flag fails it."""
+    from labs.common import fact
+    from labs.moe.exercises import MOE_LAYER_PARAMS
+
+    routing = fact("deepseekv2_moe_routing").value
+    v2 = (fact("deepseekv2_attention").value["d_model"], routing["d_expert"], routing["n_routed"])
+    assert any(c.args == (*v2, routing["n_shared"], routing["k"]) for c in MOE_LAYER_PARAMS.cases)
+
+    def shared_as_a_flag(d, f, e, s, k):
+        expert = 3 * d * f
+        return expert * (e + min(s, 1)) + d * e, expert * (k + min(s, 1)) + d * e
+
+    report = str(check_moe_layer_params(shared_as_a_flag))
+    assert report.startswith("[failed]") and "DeepSeek-V2" in report
+    assert "counted the shared experts as one" in report.split("what is wrong:")[1]

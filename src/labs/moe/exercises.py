@@ -50,6 +50,11 @@ _SHARED_NOT_ACTIVE = (
     "active as well as stored."
 )
 
+_SHARED_AS_ONE = (
+    "you counted the shared experts as one: n_shared is how many there are (this layer has 2), "
+    "and each is a full SwiGLU expert, stored and used by every token."
+)
+
 MOE_LAYER_PARAMS = Exercise(
     name="moe_layer_params",
     signature="moe_layer_params(d_model, d_expert, n_routed, n_shared, k) -> (total, active)",
@@ -75,6 +80,16 @@ MOE_LAYER_PARAMS = Exercise(
                 ((928, 288), _ROUTER_NOT_ACTIVE),  # active 3 x 96
                 ((928, 256), _SHARED_NOT_ACTIVE),  # active 2 x 96 + 64
             ),
+        ),
+        Case(
+            args=(5120, 1536, 160, 2, 6),  # DeepSeek-V2 (deepseekv2, §3.1.2)
+            expected=(
+                162 * 23_592_960 + 819_200,
+                8 * 23_592_960 + 819_200,
+            ),  # 3 x 5120 x 1536 = 23,592,960 per expert; router 5120 x 160 = 819,200
+            label="one DeepSeek-V2 MoE layer: 2 shared and 160 routed experts, top-6",
+            hint="n_shared is a count: every shared expert is stored and used by every token.",
+            mistakes=(((161 * 23_592_960 + 819_200, 7 * 23_592_960 + 819_200), _SHARED_AS_ONE),),
         ),
         Case(
             args=(7168, 2048, 256, 1, 8),
