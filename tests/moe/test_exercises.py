@@ -68,9 +68,15 @@ def _v2_route_with(slip):
         np.put_along_axis(allowed, kept, True, axis=1)
         masked = np.where(np.repeat(allowed, experts_per_device, axis=1), affinity, -np.inf)
         chosen = np.argsort(-masked, axis=1, kind="stable")[:, :k]
+        if slip == "index order":
+            chosen = np.sort(chosen, axis=1)
         weight = np.take_along_axis(affinity, chosen, axis=1)
         if slip == "normalised":
             weight = weight / weight.sum(axis=1, keepdims=True)
+        if slip == "allowed":  # a softmax over the kept devices' experts only
+            kept_scores = np.where(np.isfinite(masked), scores, -np.inf)
+            z = np.exp(kept_scores - kept_scores.max(axis=1, keepdims=True))
+            weight = np.take_along_axis(z / z.sum(axis=1, keepdims=True), chosen, axis=1)
         return chosen, weight
 
     return v2_device_route
@@ -84,6 +90,8 @@ def test_v2_device_route_names_each_known_slip_and_not_an_unrelated_error():
         ("v3 nodes", "V3's node rule"),
         ("total", "sum of all their experts' affinities"),
         ("no limit", "that is plain top-k"),
+        ("allowed", "a softmax over the experts on the kept devices only"),
+        ("index order", "return them best first"),
     ):
         report = str(check_v2_device_route(_v2_route_with(slip)))
         assert report.startswith("[failed]") and "what is wrong:" in report, slip
@@ -99,8 +107,24 @@ def test_v2_device_route_names_each_known_slip_and_not_an_unrelated_error():
 
 def test_v2_slips_differ_from_the_answer_on_some_public_case():
     """Each named slip is a real mistake on the public cases, not a no-op the check would pass."""
-    for slip in ("sigmoid", "normalised", "v3 nodes", "total", "no limit"):
+    for slip in (
+        "sigmoid",
+        "normalised",
+        "v3 nodes",
+        "total",
+        "no limit",
+        "allowed",
+        "index order",
+    ):
         assert not check_v2_device_route(_v2_route_with(slip)).passed, slip
+
+
+def test_v2_softmax_over_the_kept_experts_is_not_told_it_normalised():
+    """Case 1 keeps one device of 3 experts and picks 2: a softmax over the kept experts and
+    gates normalised over the chosen ones differ there, and each is named for what it is."""
+    report = str(check_v2_device_route(_v2_route_with("allowed")))
+    assert "case 1" in report and "does not normalise" not in report
+    assert "kept devices only" in report.split("what is wrong:")[1]
 
 
 def test_moe_layer_params_names_each_counting_slip():
@@ -136,3 +160,33 @@ def test_remote_nodes_names_the_own_node_and_the_missing_limit():
     assert "the token's own node" in counts_own
     no_limit = str(check_remote_nodes(lambda k, n, m: remote_nodes(k, n, m, limit=False)))
     assert "case 3" in no_limit and "the one without the node limit" in no_limit
+
+
+def test_remote_nodes_names_the_own_node_taken_among_the_allowed_ones():
+    """A student who puts the token's own node among the max_nodes allowed ones computes
+    (M - 1)(1 - (1 - 1/M)^k); the check says which assumption differs, not only that it does."""
+
+    def own_node_allowed(k, n_nodes, max_nodes):
+        return (max_nodes - 1) * (1 - (1 - 1 / max_nodes) ** k)
+
+    report = str(check_remote_nodes(own_node_allowed))
+    assert report.startswith("[failed]") and "case 3" in report
+    assert "one of the max_nodes allowed nodes" in report.split("what is wrong:")[1]
+
+
+def test_moe_layer_params_counts_more_than_one_shared_expert():
+    """Exercise 4.1's V2 case has two shared experts: counting them as a 0/1 flag fails it."""
+    from labs.common import fact
+    from labs.moe.exercises import MOE_LAYER_PARAMS
+
+    routing = fact("deepseekv2_moe_routing").value
+    v2 = (fact("deepseekv2_attention").value["d_model"], routing["d_expert"], routing["n_routed"])
+    assert any(c.args == (*v2, routing["n_shared"], routing["k"]) for c in MOE_LAYER_PARAMS.cases)
+
+    def shared_as_a_flag(d, f, e, s, k):
+        expert = 3 * d * f
+        return expert * (e + min(s, 1)) + d * e, expert * (k + min(s, 1)) + d * e
+
+    report = str(check_moe_layer_params(shared_as_a_flag))
+    assert report.startswith("[failed]") and "DeepSeek-V2" in report
+    assert "counted the shared experts as one" in report.split("what is wrong:")[1]

@@ -212,3 +212,14 @@ def test_routing_in_the_sigmoid_tail_agrees_across_frameworks():
     np.testing.assert_array_equal(_jax_route(scores, k)[0], expected)
     old = np.argsort(-_tanh_sigmoid(scores), axis=1, kind="stable")[:, :k]
     assert (old != expected).any(axis=1).mean() > 0.9  # negative control: the old choice
+
+
+def test_float64_scope_computes_in_float64_and_restores_float32():
+    """The chapter's float64 cell runs on old and new JAX alike (`jax.enable_x64` exists from JAX
+    0.8, `jax.experimental.enable_x64` before it); outside the scope JAX is back to float32."""
+    jnp = pytest.importorskip("jax.numpy")
+    from labs.moe import jax as moe_jax
+
+    with moe_jax._float64():
+        inside = jnp.asarray(np.float64(-708.5)).dtype
+    assert (str(inside), str(jnp.zeros(1).dtype)) == ("float64", "float32")

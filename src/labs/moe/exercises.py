@@ -50,6 +50,11 @@ _SHARED_NOT_ACTIVE = (
     "active as well as stored."
 )
 
+_SHARED_AS_ONE = (
+    "you counted the shared experts as one: n_shared is how many there are (this layer has 2), "
+    "and each is a full SwiGLU expert, stored and used by every token."
+)
+
 MOE_LAYER_PARAMS = Exercise(
     name="moe_layer_params",
     signature="moe_layer_params(d_model, d_expert, n_routed, n_shared, k) -> (total, active)",
@@ -75,6 +80,16 @@ MOE_LAYER_PARAMS = Exercise(
                 ((928, 288), _ROUTER_NOT_ACTIVE),  # active 3 x 96
                 ((928, 256), _SHARED_NOT_ACTIVE),  # active 2 x 96 + 64
             ),
+        ),
+        Case(
+            args=(5120, 1536, 160, 2, 6),  # DeepSeek-V2 (deepseekv2, §3.1.2)
+            expected=(
+                162 * 23_592_960 + 819_200,
+                8 * 23_592_960 + 819_200,
+            ),  # 3 x 5120 x 1536 = 23,592,960 per expert; router 5120 x 160 = 819,200
+            label="one DeepSeek-V2 MoE layer: 2 shared and 160 routed experts, top-6",
+            hint="n_shared is a count: every shared expert is stored and used by every token.",
+            mistakes=(((161 * 23_592_960 + 819_200, 7 * 23_592_960 + 819_200), _SHARED_AS_ONE),),
         ),
         Case(
             args=(7168, 2048, 256, 1, 8),
@@ -107,8 +122,9 @@ def _device_route_brute_force(
     """DeepSeek-V2's device-limited routing by loops (V2 §2.2.1-2.2.2); `slip` makes one known
     mistake instead (for `Case.mistakes`): "sigmoid" affinities, gates "normalised", devices
     ranked by the sum of their best ceil(k / max_devices) affinities ("v3 nodes", the rule the
-    chapter shows) or by their "total" affinity, "no limit" on the devices, or all of V3's rules
-    at once ("v3 copy": sigmoid, V3's node ranking, normalised gates)."""
+    chapter shows) or by their "total" affinity, "no limit" on the devices, gates from a softmax
+    over the "allowed" experts only, experts in "index order" instead of best first, or all of
+    V3's rules at once ("v3 copy": sigmoid, V3's node ranking, normalised gates)."""
     slips = {"sigmoid", "v3 nodes", "normalised"} if slip == "v3 copy" else {slip}
     tokens, n_experts = scores.shape
     n_devices = n_experts // experts_per_device
@@ -133,7 +149,14 @@ def _device_route_brute_force(
         kept = sorted(range(n_devices), key=lambda d: -device_score[d])[:keep_n]
         allowed = [e for e in range(n_experts) if e // experts_per_device in kept]
         ranked = sorted(allowed, key=lambda e: -affinity[e])[:k]
-        total = sum(affinity[e] for e in ranked) if "normalised" in slips else 1.0
+        if slip == "index order":
+            ranked = sorted(ranked)
+        if "normalised" in slips:
+            total = sum(affinity[e] for e in ranked)
+        elif slip == "allowed":  # a softmax over the allowed experts: affinity / their share
+            total = sum(affinity[e] for e in allowed)
+        else:
+            total = 1.0
         for j, e in enumerate(ranked):
             indices[t, j] = e
             gates[t, j] = affinity[e] / total  # V2's gate is the affinity itself
@@ -153,6 +176,11 @@ _DEVICE_ROUTE_SLIPS = {
     "devices holding the highest single affinities.",
     "no limit": "your experts span more than max_devices devices: that is plain top-k; first keep "
     "max_devices devices, then take the top k of the experts on them.",
+    "allowed": "your gates are a softmax over the experts on the kept devices only: V2's affinity "
+    "is a softmax over ALL routed experts, taken before any device is dropped, and a chosen "
+    "expert's gate is that affinity as it is (V2 §2.2.1).",
+    "index order": "your experts are the right ones in index order: return them best first, the "
+    "highest affinity in column 0, each gate beside its expert.",
     "v3 copy": "your answer is V3's node-limited router, the source shown in the chapter: V2 "
     "differs in its affinities (a softmax), in how it ranks the devices (each by its single "
     "best affinity) and in its gates (not normalised); see V2 §2.2.1-2.2.2.",
@@ -190,10 +218,10 @@ V2_DEVICE_ROUTE = Exercise(
         _device_route_case(
             4,
             4,
-            2,
+            3,
             2,
             1,
-            "8 experts on 4 devices of 2, top-2, one device per token",
+            "12 experts on 4 devices of 3, top-2, one device per token",
             "with max_devices = 1 both experts come from one device: the device that holds the "
             "token's single highest affinity.",
             seed=3,
@@ -235,6 +263,13 @@ _OWN_NODE_COUNTED = (
     "NVLink, not InfiniBand; count only the other ones."
 )
 
+_OWN_NODE_ALLOWED = (
+    "your answer takes the token's own node to be one of the max_nodes allowed nodes, so that "
+    "(max_nodes - 1) others can be hit. The exercise takes the own node to be any of the n_nodes "
+    "with equal chance, whichever nodes are allowed: each node the experts reach is another one "
+    "with chance (n_nodes - 1) / n_nodes. (With max_nodes = n_nodes the two readings agree.)"
+)
+
 REMOTE_NODES = Exercise(
     name="remote_nodes",
     signature="remote_nodes(k, n_nodes, max_nodes) -> float",
@@ -259,12 +294,17 @@ REMOTE_NODES = Exercise(
             expected=4 * (1 - (3 / 4) ** 8) * 7 / 8,  # 3.15: at most 4 nodes
             label="V3's k = 8 over 8 nodes, at most 4 nodes per token",
             hint="with node-limited routing the k experts are drawn from max_nodes nodes, not "
-            "from all n_nodes.",
+            "from all n_nodes; the token's own node is any of the n_nodes, whichever nodes are "
+            "allowed.",
             mistakes=(
                 (
                     8 * (1 - (7 / 8) ** 8) * 7 / 8,  # 4.70, the unlimited answer
                     "your answer is the one without the node limit: the k draws fall on "
                     "max_nodes nodes, so at most max_nodes can be hit.",
+                ),
+                (
+                    3 * (1 - (3 / 4) ** 8),  # 2.70: (M - 1)(1 - (1 - 1/M)^k), own node allowed
+                    _OWN_NODE_ALLOWED,
                 ),
             ),
         ),

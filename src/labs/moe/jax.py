@@ -36,6 +36,11 @@ from labs.moe.checks import (
 )
 from labs.moe.config import MoEConfig
 
+try:  # newer JAX exports shard_map at the top level
+    _shard_map = jax.shard_map
+except AttributeError:  # older JAX, from 0.4.30 (pyproject's lower bound), keeps it here
+    from jax.experimental.shard_map import shard_map as _shard_map
+
 __all__ = [
     "expert_parallel_moe",
     "moe_forward",
@@ -242,5 +247,15 @@ def _expert_parallel(mesh: Mesh, k: int):
     axis = mesh.axis_names[0]
     specs = _specs(axis)
     body = partial(_expert_parallel_shard, k=k, axis=axis)
-    mapped = jax.shard_map(body, mesh=mesh, in_specs=(specs, P(axis), P()), out_specs=P(axis))
+    mapped = _shard_map(body, mesh=mesh, in_specs=(specs, P(axis), P()), out_specs=P(axis))
     return jax.jit(mapped)
+
+
+def _float64():
+    """A context in which JAX computes in float64: `jax.enable_x64(True)` where JAX has it (0.8
+    and later), `jax.experimental.enable_x64()` in older JAX (0.4.30 to 0.7)."""
+    if hasattr(jax, "enable_x64"):
+        return jax.enable_x64(True)
+    from jax.experimental import enable_x64
+
+    return enable_x64()
