@@ -244,7 +244,8 @@ def einsum_decode_bytes(
 ) -> int:
     """Bytes an einsum decode moves per cached token of one sequence: c^KV and k^R read for the
     scores, c^KV read again for the weighted sum, and per head the score traffic of
-    `EINSUM_DECODE_STEPS[baseline]`.
+    `EINSUM_DECODE_STEPS[baseline]`, each call reading its inputs and writing its output once (a
+    lower bound where a kernel reads a tensor twice, as a GPU softmax over a long row may).
 
     Args:
         heads, latent, rope: H, d_c and d_h^R (V3: 128, 512, 64; each at most 2**16).
