@@ -127,6 +127,42 @@ def no_none_check(m, k, n, peaks, weight_in_fp8):  # eqs. (6), (7) by hand, fp8_
     return "fp8" if 3 * converted / bandwidth + gemm < bf16 else "bf16"
 
 
+def pass_beside_the_gemm(m, k, n, peaks, weight_in_fp8):  # overlap_pass=True: not the spec
+    t = linear_layer_times(
+        m,
+        k,
+        n,
+        bf16_tflops=peaks.bf16_tflops,
+        fp8_tflops=peaks.fp8_tflops,
+        memory_gbs=peaks.memory_gbs,
+        weight_in_fp8=weight_in_fp8,
+        overlap_pass=True,
+    )
+    return "fp8" if t["fp8"] < t["bf16"] else "bf16"
+
+
+def fp8_on_a_tie(m, k, n, peaks, weight_in_fp8):  # <= where the spec says strictly faster
+    t = linear_layer_times(
+        m,
+        k,
+        n,
+        bf16_tflops=peaks.bf16_tflops,
+        fp8_tflops=peaks.fp8_tflops,
+        memory_gbs=peaks.memory_gbs,
+        weight_in_fp8=weight_in_fp8,
+    )
+    return "fp8" if t["fp8"] <= t["bf16"] else "bf16"
+
+
+def test_choose_precision_catches_the_pass_beside_the_gemm_and_a_tie():
+    report = check_choose_precision(pass_beside_the_gemm)
+    assert report.status == "failed" and report.passed_cases == 7  # right until n = 1600
+    assert "Leave overlap_pass at False" in str(report)
+    report = check_choose_precision(fp8_on_a_tie)
+    assert report.status == "failed" and report.passed_cases == 8  # right until the tie
+    assert "Compare with <, not <=" in str(report)
+
+
 def test_choose_precision_accepts_the_model():
     assert check_choose_precision(choose).passed
 
@@ -186,6 +222,29 @@ def ridge_of_the_h100(batch, context, heads, latent, rope, bytes_per_token, peak
         batch, context, heads, latent, rope, cache_bytes=bytes_per_token / (latent + rope)
     )
     return roofline(*work, 989.5, 3350.0).bound
+
+
+def bf16_output(batch, context, heads, latent, rope, bytes_per_token, peaks):
+    work = mla_decode_work(
+        batch, context, heads, latent, rope, bytes_per_token / (latent + rope), 2, 2
+    )
+    return roofline(*work, peaks.bf16_tflops, peaks.memory_gbs).bound
+
+
+def fp8_peak(batch, context, heads, latent, rope, bytes_per_token, peaks):
+    work = mla_decode_work(
+        batch, context, heads, latent, rope, cache_bytes=bytes_per_token / (latent + rope)
+    )
+    return roofline(*work, peaks.fp8_tflops, peaks.memory_gbs).bound
+
+
+def test_cache_bound_catches_a_bf16_output_and_the_fp8_peak():
+    report = check_cache_bound(bf16_output)
+    assert report.status == "failed" and report.passed_cases == 5  # right until 1024 tokens
+    assert "the output is FP32" in str(report)
+    report = check_cache_bound(fp8_peak)
+    assert report.status == "failed" and report.passed_cases == 0
+    assert "take peaks.bf16_tflops" in str(report)
 
 
 def test_cache_bound_accepts_the_roofline():

@@ -106,3 +106,68 @@ def test_exercise_8_1_query_tokens_to_compute_bound():
     assert mla_decode_work(b, s, heads=h * s_q) == (flops, nbytes)
     # Without tensor parallelism the H200 needs no second token: the control the split changes.
     assert bound("H200", 128).bound == "compute" and bound("H100", 128).bound == "memory"
+
+
+def _traced_bytes(fn, *args, length):
+    """Bytes each PyTorch call of `fn` reads and writes in tensors with an axis of `length`
+    (the cache and the scores), views left out: the code's own steps, traced."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils._pytree import tree_flatten
+
+    def tensors(tree):
+        return [t for t in tree_flatten(tree)[0] if isinstance(t, torch.Tensor)]
+
+    class Count(TorchDispatchMode):
+        moved = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            ins, outs = tensors((args, kwargs)), tensors(out)
+            storages = {t.untyped_storage().data_ptr() for t in ins}
+            if all(t.untyped_storage().data_ptr() in storages for t in outs):
+                return out  # a view, or a cast to the dtype it had: no bytes move
+            Count.moved += sum(
+                t.numel() * t.element_size() for t in ins + outs if length in t.shape
+            )
+            return out
+
+    with Count():
+        fn(*args)
+    return Count.moved
+
+
+@pytest.mark.parametrize("dtype_name, cache_bytes", [("bfloat16", 2), ("float32", 4)])
+def test_einsum_decode_bytes_counts_the_benchmark_baseline_call_by_call(dtype_name, cache_bytes):
+    """The eager count equals what `_naive_decode_torch` moves, traced op by op: two einsums, a
+    sum, casts, a scale, a softmax and the weighted sum (in BF16, 40 bytes per head and token)."""
+    import torch
+
+    from labs.bench.decode import _naive_decode_torch
+    from labs.bench.roofline import einsum_decode_bytes
+
+    b, h, s, c, r = 2, 3, 37, 16, 8  # 37: no other axis has that length
+    dtype = getattr(torch, dtype_name)
+    args = [
+        torch.randn(*shape, dtype=dtype) for shape in ((b, h, c), (b, h, r), (b, s, c), (b, s, r))
+    ]
+    traced = _traced_bytes(_naive_decode_torch, *args, 0.1, length=s)
+    assert traced == b * s * einsum_decode_bytes(h, c, r, cache_bytes, "eager")
+    # the ideal three-pass einsum is no trace of this code: it moves fewer bytes
+    assert traced > b * s * einsum_decode_bytes(h, c, r, cache_bytes, "ideal")
+
+
+def test_einsum_decode_bytes_by_hand():
+    # V3, BF16: 1152 + 1024 bytes of cache, then per head 2 + 2 (the two scores), 6 (their sum),
+    # 6 (.float()), 8 (* scale), 8 (softmax), 6 (to BF16), 2 (read by the weighted sum) = 40
+    from labs.bench.roofline import einsum_decode_bytes
+
+    assert einsum_decode_bytes() == 1152 + 1024 + 128 * 40 == 7296
+    # the ideal einsum: FP32 scores written and read, BF16 probabilities written and read
+    assert einsum_decode_bytes(baseline="ideal") == 1152 + 1024 + 128 * 12 == 3712
+    # float32 (this CPU's count): the casts move nothing, 10 passes of 4 bytes remain
+    assert einsum_decode_bytes(cache_bytes=4) == 2304 + 2048 + 128 * 40
+    with pytest.raises(ValueError, match="baseline"):
+        einsum_decode_bytes(baseline="fused")
+    with pytest.raises(ValueError, match="cache_bytes"):
+        einsum_decode_bytes(cache_bytes=1)

@@ -58,6 +58,9 @@ EXAMPLES = {
         query_bytes=2.0,
         out_bytes=4.0,
     ),
+    "labs.bench.roofline.einsum_decode_bytes": lambda: call(
+        heads=8, latent=16, rope=4, cache_bytes=2, baseline="ideal"
+    ),
     "labs.bench.roofline.gemm_work": lambda: call(
         m=256, n=128, k=256, in_bytes=1.0, out_bytes=2.0, block=128
     ),

@@ -3,7 +3,8 @@
 Tooling, like `labs.grading`: it imports the chapter packages whose kernels it times.
 
 * `labs.bench.roofline` (framework-free): the FLOPs and bytes of an absorbed MLA decode step and of
-  a (block-scaled) GEMM, the roofline bound, and the peaks of a device from the facts registry.
+  a (block-scaled) GEMM, the bytes of the einsum baseline, the roofline bound, and the peaks of a
+  device from the facts registry.
 * `labs.bench.splitk` (framework-free): what splitting the context costs, the merge's bytes
   beside the cache's, the step time as the splits fill the SMs, and the softmax's exponentials.
 * `labs.bench.run` (PyTorch and JAX): `python -m labs.bench --out results.json` times the MLA
@@ -25,6 +26,7 @@ from labs.bench.roofline import (
     DevicePeaks,
     Roofline,
     device_peaks,
+    einsum_decode_bytes,
     gemm_work,
     mla_decode_work,
     roofline,
@@ -35,6 +37,7 @@ __all__ = [
     "DevicePeaks",
     "Roofline",
     "device_peaks",
+    "einsum_decode_bytes",
     "format_results",
     "gemm_work",
     "load_results",

@@ -217,6 +217,42 @@ CHOOSE_PRECISION = Exercise(
             hint="peaks.fp8_tflops is None on a device without FP8 tensor cores: the model "
             "(linear_layer_times with fp8_tflops=None) says FP8 never pays there.",
         ),
+        Case(
+            # n = 1600, both quantised: bf16 max(8,192,000,000 FLOPs = 8.28 us, 15,360,000 B =
+            # 4.59 us) = 8.28 us; fp8, pass first: 15,360,000 B = 4.59 us + max(4.14 us,
+            # 10,240,000 B = 3.06 us) = 8.72 us. Beside the GEMM it would be max(4.14, 25,600,000 B
+            # = 7.64) = 7.64 us: fp8.
+            args=(1600, 1600, 1600, H100, False),
+            expected="bf16",
+            label="a square GEMM of 1600, both operands quantised on the fly, H100",
+            hint="chapter 2's layout crosses at n = 1772 with the pass first, 1477 with it beside "
+            "the GEMM.",
+            mistakes=(
+                (
+                    "fp8",
+                    "FP8 wins here only if the quantisation pass runs beside the GEMM "
+                    "(overlap_pass=True: 7.64 us against BF16's 8.28). The exercise runs the pass "
+                    "before the GEMM, the model's default: 4.59 us of pass, then 4.14 us of FP8 "
+                    "GEMM, 8.72 us. Leave overlap_pass at False.",
+                ),
+            ),
+        ),
+        Case(
+            # M = 16, K = 7168, N = 32 = 2M, weight in FP8, both memory-bound: bf16 moves
+            # 2(MK + KN + MN) = 689,152 B; fp8 3MK + MK + KN + 2MN = 689,152 B: the same 0.21 us.
+            args=(16, 7168, 32, H100, True),
+            expected="bf16",
+            label="16 tokens through a 7168 x 32 FP8 weight, H100: the two times tie",
+            hint="FP8 must be strictly faster to be chosen.",
+            mistakes=(
+                (
+                    "fp8",
+                    "the two modelled times are equal here (both paths move 689,152 bytes, "
+                    "memory-bound): a tie is not strictly faster, so BF16 stays. Compare with <, "
+                    "not <=.",
+                ),
+            ),
+        ),
     ),
 )
 
@@ -247,6 +283,14 @@ CACHE_BOUND = Exercise(
             hint="656 bytes per token leave about 278,528 / 656 = 425 FLOPs per byte at long "
             "contexts, above the H100's ridge of 295. bytes_per_token is per token: "
             "mla_decode_work takes bytes per element, bytes_per_token / (latent + rope).",
+            mistakes=(
+                (
+                    "memory",
+                    "409 FLOPs per byte lie below a ridge of 1979 / 3.35 = 591, the FP8 peak's, "
+                    "but the step computes in BF16 (the cache is FP8 only in memory): take "
+                    "peaks.bf16_tflops, ridge 989.5 / 3.35 = 295.",
+                ),
+            ),
         ),
         Case(
             # Q = 64 * 16384 * 1152 + 26,214,400 = 1,234,173,952: 236.6 < 295.37.
@@ -279,6 +323,23 @@ CACHE_BOUND = Exercise(
             label="one sequence of 64 cached tokens, FP8 cache, H100",
             hint="at a short context the queries (BF16) and the output (FP32) weigh more than "
             "the cache: count their bytes too (mla_decode_work does), not only the cache's.",
+        ),
+        Case(
+            # F = 2176 * 128 * 1024 = 285,212,672; Q = 1024 * 656 + 3200 * 128 = 1,081,344:
+            # 263.8 < 295.37. With a BF16 output Q = 671,744 + 2176 * 128 = 950,272: 300.1.
+            args=(1, 1024, 128, 512, 64, 656.0, H100),
+            expected="memory",
+            label="one sequence of 1024 cached tokens, FP8 cache, H100: the output's bytes decide",
+            hint="the output is FP32, 4 bytes per element, as mla_decode_work counts it by "
+            "default.",
+            mistakes=(
+                (
+                    "compute",
+                    "with a BF16 output (2 bytes) this step would cross the ridge (300 FLOPs per "
+                    "byte); the output is FP32 (4 bytes: out_bytes=4, mla_decode_work's default), "
+                    "which leaves it at 264, memory-bound.",
+                ),
+            ),
         ),
     ),
 )

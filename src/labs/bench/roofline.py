@@ -21,6 +21,10 @@ I is about 2 H (2 d_c + d_h^R) / ((d_c + d_h^R) b_cache): independent of B and S
 V3 (H = 128, BF16 cache) about 242 FLOPs per byte. A GEMM (M, K) x (K, N) does 2 M N K FLOPs
 and moves M K + K N input elements and M N outputs, plus one FP32 scale per 1 x block tile of
 the activation and per block x block block of the weight when it is block-scaled (R4).
+
+The einsum baseline reads c^KV twice and passes its scores through memory; `einsum_decode_bytes`
+counts its bytes per cached token step by step, for the benchmark's eager PyTorch code and for an
+ideal three-pass einsum (taught in chapter 8, "When does it pay?").
 """
 
 from __future__ import annotations
@@ -37,9 +41,18 @@ from labs.bench.checks import (
     check_roofline_fields,
 )
 from labs.common.facts import FACTS, fact
-from labs.common.validate import finite_result, size
+from labs.common.validate import finite_result, one_of, read_only, size
 
-__all__ = ["DevicePeaks", "Roofline", "device_peaks", "gemm_work", "mla_decode_work", "roofline"]
+__all__ = [
+    "EINSUM_DECODE_STEPS",
+    "DevicePeaks",
+    "Roofline",
+    "device_peaks",
+    "einsum_decode_bytes",
+    "gemm_work",
+    "mla_decode_work",
+    "roofline",
+]
 
 
 @dataclass(frozen=True)
@@ -193,3 +206,65 @@ def _roofline(flops: float, nbytes: float, peak_flops: float, peak_bytes: float)
     intensity = flops / nbytes
     bound = "compute" if compute_s >= memory_s else "memory"
     return Roofline(max(compute_s, memory_s), bound, intensity, peak_flops / peak_bytes)
+
+
+# The score traffic of an einsum decode, call by call: each step's (B, H, S) tensors read and
+# written, by dtype ("cache": the cache's own, "fp32"). "eager" is `_naive_decode_torch` of
+# `labs.bench.decode` as PyTorch runs it op by op (tests/bench/test_roofline.py traces it);
+# "ideal" is an einsum whose softmax is one kernel: FP32 scores written and read, then the
+# probabilities in the cache's dtype. A cast (a name starting with ".") to the dtype a tensor has
+# already moves nothing: PyTorch returns the same tensor.
+EINSUM_DECODE_STEPS = read_only(
+    {
+        "eager": (
+            ("scores of c^KV (einsum)", (), ("cache",)),
+            ("scores of k^R (einsum)", (), ("cache",)),
+            ("their sum", ("cache", "cache"), ("cache",)),
+            (".float()", ("cache",), ("fp32",)),  # a cast: nothing where the cache is FP32
+            ("* scale", ("fp32",), ("fp32",)),
+            ("softmax", ("fp32",), ("fp32",)),
+            (".to(the cache's dtype)", ("fp32",), ("cache",)),  # a cast too
+            ("weighted sum (einsum)", ("cache",), ()),
+        ),
+        "ideal": (
+            ("scores (FP32)", (), ("fp32",)),
+            ("softmax (FP32 in, the cache's dtype out)", ("fp32",), ("cache",)),
+            ("weighted sum", ("cache",), ()),
+        ),
+    }
+)
+
+
+def einsum_decode_bytes(
+    heads: int = 128,
+    latent: int = 512,
+    rope: int = 64,
+    cache_bytes: int = 2,
+    baseline: str = "eager",
+) -> int:
+    """Bytes an einsum decode moves per cached token of one sequence: c^KV and k^R read for the
+    scores, c^KV read again for the weighted sum, and per head the score traffic of
+    `EINSUM_DECODE_STEPS[baseline]`, each call reading its inputs and writing its output once (a
+    lower bound where a kernel reads a tensor twice, as a GPU softmax over a long row may).
+
+    Args:
+        heads, latent, rope: H, d_c and d_h^R (V3: 128, 512, 64; each at most 2**16).
+        cache_bytes: 2 (a BF16 cache, as on a GPU) or 4 (float32, as on a CPU).
+        baseline: "eager" (the benchmark's `_naive_decode_torch`, one PyTorch call per step) or
+            "ideal" (the softmax fused: FP32 scores, probabilities in the cache's dtype).
+    """
+    _, _, heads, latent, rope = check_decode_shape(1, 1, heads, latent, rope)
+    cache_bytes = one_of("cache_bytes", cache_bytes, (2, 4))
+    baseline = one_of("baseline", baseline, tuple(EINSUM_DECODE_STEPS))
+    return _einsum_decode_bytes(heads, latent, rope, cache_bytes, EINSUM_DECODE_STEPS[baseline])
+
+
+def _einsum_decode_bytes(h, c, r, b_cache, steps) -> int:
+    """The cache's two reads, then each step's score bytes for every head."""
+    size_of = {"cache": b_cache, "fp32": 4}
+    per_head = 0
+    for name, reads, writes in steps:
+        if name.startswith(".") and size_of[reads[0]] == size_of[writes[0]]:
+            continue  # a cast to the dtype the tensor has already: PyTorch returns it as it is
+        per_head += sum(size_of[t] for t in reads) + sum(size_of[t] for t in writes)
+    return (c + r) * b_cache + c * b_cache + h * per_head
