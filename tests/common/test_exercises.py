@@ -6,6 +6,7 @@ from labs.common.exercises import (
     CheckReport,
     Exercise,
     check,
+    check_with_note,
     compare,
     compare_case,
     diagnose,
@@ -238,3 +239,39 @@ def test_diagnose_is_what_the_grader_reports_and_checks_its_case():
     assert diagnose(3.7, case) is None  # unrelated: no guess
     with pytest.raises(TypeError, match="case"):
         diagnose(6.0, {"expected": 3.0})
+
+
+def test_check_with_note_puts_the_note_under_the_failing_call():
+    def square(x):
+        return x * 2  # fails on the first case: [2, 4], not [1, 4]
+
+    seen = []
+
+    def note(answer, case):
+        seen.append((list(np.asarray(answer)), case.label))
+        return "what is wrong: doubled, not squared"
+
+    report = check_with_note(square, SQUARE, note)
+    lines = report.details
+    call = next(i for i, line in enumerate(lines) if line.startswith("  call:"))
+    assert lines[call + 1] == "what is wrong: doubled, not squared"
+    assert "what is wrong: doubled, not squared" in str(report)
+    assert seen == [([2.0, 4.0], "two numbers")]  # the failing case's own answer, once
+
+
+def test_check_with_note_leaves_passing_raising_and_noteless_reports_alone():
+    def square(x):
+        return x * x
+
+    def broken_note(answer, case):
+        raise RuntimeError("a note must never break the report")
+
+    assert check_with_note(square, SQUARE, broken_note).passed  # passed: no note asked for
+
+    def doubled(x):
+        return x * 2
+
+    plain = str(check(doubled, SQUARE))
+    assert str(check_with_note(doubled, SQUARE, broken_note)) == plain  # the note raised
+    assert str(check_with_note(doubled, SQUARE, lambda a, c: None)) == plain  # no note
+    assert check_with_note(None, SQUARE, broken_note).status == "not attempted"

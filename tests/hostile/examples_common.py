@@ -118,6 +118,9 @@ EXAMPLES = {
     ),
     # A check takes whatever the student wrote: test_exercises_hostile.py attacks `fn`.
     "labs.common.exercises.check": lambda: call(fn=_square, exercise=SQUARE, fixed=("fn",)),
+    "labs.common.exercises.check_with_note": lambda: call(
+        fn=_square, exercise=SQUARE, note=lambda answer, case: None, fixed=("fn",)
+    ),
     # time_limit only builds the context manager: nothing is armed until the `with` enters it.
     "labs.common.exercise_limit.time_limit": lambda: call(seconds=1.0, what="square(x)"),
     "labs.common.exercise_limit.can_limit_time": lambda: call(),

@@ -68,6 +68,7 @@ __all__ = [
     "OutOfTime",
     "can_limit_time",
     "check",
+    "check_with_note",
     "compare",
     "compare_case",
     "diagnose",
@@ -212,3 +213,43 @@ def _call_repr(case: Case) -> str:
     parts = [_short(a, 60) for a in case.args]
     parts += [f"{k}={_short(v, 40)}" for k, v in case.kwargs.items()]
     return ", ".join(parts)
+
+
+def check_with_note(
+    fn: Callable | None, exercise: Exercise, note: Callable[[object, Case], str | None]
+) -> CheckReport:
+    """`check(fn, exercise)`; where a case fails on the value `fn` returned, the line
+    `note(value, case)` (when it gives one) is inserted under the failing call. A note that raises
+    is dropped: the report stands without it. TypeError when `exercise` is not an Exercise or
+    `note` is not callable (the chapter's mistakes, not the student's)."""
+    if not isinstance(exercise, Exercise):
+        raise TypeError(f"exercise must be an Exercise, got {type(exercise).__name__}")
+    if not callable(note):
+        raise TypeError(
+            f"note must be a function (answer, case) -> str | None, got {type(note).__name__}"
+        )
+    if not callable(fn):
+        return check(fn, exercise)
+    answers: list = []
+
+    def recorded(*args, **kwargs):
+        value = fn(*args, **kwargs)
+        answers.append(value)
+        return value
+
+    try:
+        recorded.__name__ = str(getattr(fn, "__name__", exercise.name))
+    except BaseException:  # noqa: BLE001 - a hostile __name__ must not escape
+        recorded.__name__ = exercise.name
+    report = check(recorded, exercise)
+    failed_at = report.passed_cases
+    if report.status != FAILED or len(answers) != failed_at + 1:  # raised, timed out or passed
+        return report
+    try:
+        line = note(answers[failed_at], exercise.fresh_cases()[failed_at])
+    except BaseException:  # noqa: BLE001 - the report stands without the line
+        return report
+    if line:
+        at = next((i + 1 for i, d in enumerate(report.details) if d.startswith("  call:")), 1)
+        report.details.insert(at, line)
+    return report

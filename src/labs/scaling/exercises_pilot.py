@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from labs.common.exercises import FAILED, Case, CheckReport, Exercise, check
+from labs.common.exercises import Case, CheckReport, Exercise, check_with_note
 from labs.common.validate import instance, integer, real_number
 from labs.scaling.exercises_allocation import _true_n_opt
 from labs.scaling.laws import ChinchillaParams
@@ -173,32 +173,7 @@ def _how_far(answer, case: Case, anchor_C: float) -> str | None:
 def _check_prediction(fn, exercise: Exercise, anchor) -> CheckReport:
     """`check(fn, exercise)`, and where a case fails on a number, a line saying how far it missed
     (`_how_far`; `anchor(case)` gives the compute the answer's fit could reach)."""
-    if not callable(fn):
-        return check(fn, exercise)
-    answers: list = []
-
-    def recorded(*args, **kwargs):
-        value = fn(*args, **kwargs)
-        answers.append(value)
-        return value
-
-    try:
-        recorded.__name__ = str(getattr(fn, "__name__", exercise.name))
-    except BaseException:  # noqa: BLE001 - a hostile __name__ must not escape
-        recorded.__name__ = exercise.name
-    report = check(recorded, exercise)
-    failed_at = report.passed_cases
-    if report.status != FAILED or len(answers) != failed_at + 1:  # raised, timed out or passed
-        return report
-    try:
-        case = exercise.fresh_cases()[failed_at]
-        line = _how_far(answers[failed_at], case, anchor(case))
-    except BaseException:  # noqa: BLE001 - the report stands without the line
-        return report
-    if line:
-        at = next((i + 1 for i, d in enumerate(report.details) if d.startswith("  call:")), 1)
-        report.details.insert(at, line)
-    return report
+    return check_with_note(fn, exercise, lambda answer, case: _how_far(answer, case, anchor(case)))
 
 
 def check_plan_pilot_runs(fn) -> CheckReport:

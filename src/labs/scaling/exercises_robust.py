@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from labs.common.exercises import FAILED, Case, CheckReport, Exercise, check
+from labs.common.exercises import Case, CheckReport, Exercise, check_with_note
 
 
 def _huber_by_hand(r, delta):
@@ -205,28 +205,9 @@ def check_robust_exponent(fn) -> CheckReport:
     """Run the public cases of the robust-exponent exercise against `fn` (scored against the
     true exponent, within half of least squares' miss). A returned pair (intercept and slope, in
     either order) is named as such."""
-    if not callable(fn):
-        return check(fn, ROBUST_EXPONENT)
-    answers: list = []
 
-    def recorded(*args, **kwargs):
-        value = fn(*args, **kwargs)
-        answers.append(value)
-        return value
+    def note(answer, case):
+        line = _pair_line(answer, case)
+        return f"what is wrong: {line}" if line else None
 
-    try:
-        recorded.__name__ = str(getattr(fn, "__name__", ROBUST_EXPONENT.name))
-    except BaseException:  # noqa: BLE001 - a hostile __name__ must not escape
-        recorded.__name__ = ROBUST_EXPONENT.name
-    report = check(recorded, ROBUST_EXPONENT)
-    failed_at = report.passed_cases
-    if report.status != FAILED or len(answers) != failed_at + 1:  # raised, timed out or passed
-        return report
-    try:
-        line = _pair_line(answers[failed_at], ROBUST_EXPONENT.fresh_cases()[failed_at])
-    except BaseException:  # noqa: BLE001 - the report stands without the line
-        return report
-    if line:
-        at = next((i + 1 for i, d in enumerate(report.details) if d.startswith("  call:")), 1)
-        report.details.insert(at, f"what is wrong: {line}")
-    return report
+    return check_with_note(fn, ROBUST_EXPONENT, note)
