@@ -247,6 +247,21 @@ def test_cache_bound_catches_a_bf16_output_and_the_fp8_peak():
     assert "take peaks.bf16_tflops" in str(report)
 
 
+def default_bf16_cache(batch, context, heads, latent, rope, bytes_per_token, peaks):
+    work = mla_decode_work(batch, context, heads, latent, rope)  # ignores bytes_per_token
+    return roofline(*work, peaks.bf16_tflops, peaks.memory_gbs).bound
+
+
+def test_cache_bound_tells_the_bf16_cache_slip():
+    """Ignoring bytes_per_token (mla_decode_work's default BF16 cache) also answers 'memory' on
+    the FP8-cache case: the message names that slip, not only the FP8 peak."""
+    work = mla_decode_work(64, 16384, 128, 512, 64)
+    assert abs(work[0] / work[1] - 236.6) < 0.1  # 1152 bytes per token, the message's 237
+    report = check_cache_bound(default_bf16_cache)
+    assert report.status == "failed" and report.passed_cases == 0
+    assert "2 bytes per element (1152 bytes per token, 237 FLOPs per byte)" in str(report)
+
+
 def test_cache_bound_accepts_the_roofline():
     assert check_cache_bound(cache_bound).passed
 

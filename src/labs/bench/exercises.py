@@ -286,9 +286,12 @@ CACHE_BOUND = Exercise(
             mistakes=(
                 (
                     "memory",
-                    "409 FLOPs per byte lie below a ridge of 1979 / 3.35 = 591, the FP8 peak's, "
-                    "but the step computes in BF16 (the cache is FP8 only in memory): take "
-                    "peaks.bf16_tflops, ridge 989.5 / 3.35 = 295.",
+                    "'memory' means the intensity fell below the ridge. Two slips do that here: "
+                    "the cache counted at 2 bytes per element (1152 bytes per token, 237 FLOPs "
+                    "per byte) instead of bytes_per_token / (latent + rope), or the ridge taken "
+                    "from the FP8 peak (1979 / 3.35 = 591). The step computes in BF16 on the FP8 "
+                    "cache: 409 FLOPs per byte against 989.5 / 3.35 = 295, so take "
+                    "peaks.bf16_tflops.",
                 ),
             ),
         ),
