@@ -31,9 +31,18 @@ def test_bad_runs_are_planted_anywhere_and_always_tilt_least_squares():
     assert np.array_equal(again[1], _planted_runs(-0.05, 0.01, 40, 3, 20.0, 3)[1])
 
 
+def test_bad_runs_too_small_to_tilt_least_squares_raise_instead_of_looping():
+    """Three runs 1-2 noise units off cannot tilt 40 runs' least squares by 10 standard errors:
+    the draw gives up with a ValueError naming size and bad, where it once could spin forever.
+    Runs 20 units off (control) return."""
+    with pytest.raises(ValueError, match=r"size=1\.0, bad=3: planted runs cannot tilt"):
+        _planted_runs(-0.05, 0.01, 40, 3, 1.0, 0)
+    assert len(_planted_runs(-0.05, 0.01, 40, 3, 20.0, 0)[0]) == 40
+
+
 def test_dropping_the_cheapest_quarter_fails_and_is_named():
-    """Least squares on the costlier three quarters passed while the bad runs sat among the
-    cheapest; now it misses public case 1 by more than the tolerance, and the check says why."""
+    """Least squares after dropping the cheapest quarter misses public case 1 by more than the
+    tolerance, and the check names it."""
     case = ROBUST_EXPONENT.fresh_cases()[0]
     assert abs(_drop_cheapest_quarter(*case.args) - case.expected) > 1.5 * case.atol
 
