@@ -78,8 +78,8 @@ def test_a_known_wrong_exponent_is_named(wrong, named):
 
 def test_a_returned_pair_is_named_with_its_order():
     """The reference's line returned whole, in _huber_line's order and in np.polyfit's: the check
-    names the order and the item that is the exponent; a pair holding no exponent is told to
-    return one float."""
+    names the order and the item that is the exponent, in place of the case's hint about a wrong
+    exponent; a pair holding no exponent is told to return one float."""
 
     def huber_pair(x, y):
         return _huber_line(np.log(x), np.log(y), 0.03)  # (intercept, slope)
@@ -90,8 +90,10 @@ def test_a_returned_pair_is_named_with_its_order():
 
     report = str(check_robust_exponent(huber_pair))
     assert "(intercept, slope), as _huber_line gives them, and its item 1" in report
+    assert "hint:" not in report and "off by more than half" not in report
     report = str(check_robust_exponent(polyfit_pair))
     assert "(slope, intercept), as np.polyfit gives them, and its item 0" in report
     report = str(check_robust_exponent(lambda x, y: (5.0, 7.0)))
     assert "returned two numbers; return the exponent p alone" in report
-    assert "what is wrong" not in str(check_robust_exponent(lambda x, y: 1.0))  # control
+    control = str(check_robust_exponent(lambda x, y: 1.0))  # one wrong float: no pair line
+    assert "what is wrong" not in control and "hint: your exponent is off by more" in control
