@@ -152,14 +152,27 @@ def test_the_labels_say_which_way_each_law_leans():
 
 
 def test_returning_the_tokens_is_named():
-    """A sound plan that returns D_opt = C / (6 N) instead of N is told so, on whichever case it
-    fails; the right answer is not (control)."""
+    """A sound plan that returns D_opt = C / (6 N) instead of N on case 2 (381 tokens per
+    parameter) is told so; the right answer is not (control)."""
 
     def plan_pilot_runs(lab, target_C):
-        return target_C / (6 * _isoflop_solution(lab, target_C))
+        n = _isoflop_solution(lab, target_C)
+        return n if n > 1e11 else target_C / (6 * n)  # N on case 1, D on case 2
 
     report = check_plan_pilot_runs(plan_pilot_runs)
     assert not report.passed
     assert "within 40% of D_opt = target_C / (6 N_opt)" in str(report)
     assert "return N = target_C / (6 D) instead" in str(report)
     assert "D_opt" not in str(check_plan_pilot_runs(_isoflop_solution))
+
+
+def test_an_overestimate_near_a_balanced_optimum_is_not_called_the_tokens():
+    """Case 1's optimum trains on 1.43 tokens per parameter, so the 40% windows around D_opt and
+    N_opt overlap and an overestimate of N_opt cannot be told from D_opt: no D_opt message there.
+    Case 2 (381 tokens per parameter) keeps it (control)."""
+    n_opt = _true_n_opt(1e24, _LAB_LAWS[0])
+    assert 1.4 < 1e24 / (6 * n_opt) / n_opt < 1.5
+    for factor in (1.5, 1.9):
+        report = str(check_plan_pilot_runs(lambda lab, target_C, f=factor: f * n_opt))
+        assert report.startswith("[failed]") and "D_opt" not in report
+    assert [len(case.mistakes) for case in PILOT_BUDGET.cases] == [1, 2]

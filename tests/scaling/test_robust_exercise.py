@@ -31,9 +31,18 @@ def test_bad_runs_are_planted_anywhere_and_always_tilt_least_squares():
     assert np.array_equal(again[1], _planted_runs(-0.05, 0.01, 40, 3, 20.0, 3)[1])
 
 
+def test_bad_runs_too_small_to_tilt_least_squares_raise_instead_of_looping():
+    """Three runs 1-2 noise units off cannot tilt 40 runs' least squares by 10 standard errors:
+    the draw gives up with a ValueError naming size and bad, where it once could spin forever.
+    Runs 20 units off (control) return."""
+    with pytest.raises(ValueError, match=r"size=1\.0, bad=3: planted runs cannot tilt"):
+        _planted_runs(-0.05, 0.01, 40, 3, 1.0, 0)
+    assert len(_planted_runs(-0.05, 0.01, 40, 3, 20.0, 0)[0]) == 40
+
+
 def test_dropping_the_cheapest_quarter_fails_and_is_named():
-    """Least squares on the costlier three quarters passed while the bad runs sat among the
-    cheapest; now it misses public case 1 by more than the tolerance, and the check says why."""
+    """Least squares after dropping the cheapest quarter misses public case 1 by more than the
+    tolerance, and the check names it."""
     case = ROBUST_EXPONENT.fresh_cases()[0]
     assert abs(_drop_cheapest_quarter(*case.args) - case.expected) > 1.5 * case.atol
 
@@ -69,8 +78,8 @@ def test_a_known_wrong_exponent_is_named(wrong, named):
 
 def test_a_returned_pair_is_named_with_its_order():
     """The reference's line returned whole, in _huber_line's order and in np.polyfit's: the check
-    names the order and the item that is the exponent; a pair holding no exponent is told to
-    return one float."""
+    names the order and the item that is the exponent, in place of the case's hint about a wrong
+    exponent; a pair holding no exponent is told to return one float."""
 
     def huber_pair(x, y):
         return _huber_line(np.log(x), np.log(y), 0.03)  # (intercept, slope)
@@ -81,8 +90,10 @@ def test_a_returned_pair_is_named_with_its_order():
 
     report = str(check_robust_exponent(huber_pair))
     assert "(intercept, slope), as _huber_line gives them, and its item 1" in report
+    assert "hint:" not in report and "off by more than half" not in report
     report = str(check_robust_exponent(polyfit_pair))
     assert "(slope, intercept), as np.polyfit gives them, and its item 0" in report
     report = str(check_robust_exponent(lambda x, y: (5.0, 7.0)))
     assert "returned two numbers; return the exponent p alone" in report
-    assert "what is wrong" not in str(check_robust_exponent(lambda x, y: 1.0))  # control
+    control = str(check_robust_exponent(lambda x, y: 1.0))  # one wrong float: no pair line
+    assert "what is wrong" not in control and "hint: your exponent is off by more" in control

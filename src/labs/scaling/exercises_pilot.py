@@ -100,15 +100,22 @@ def _rule_of_thumb(target_C: float) -> float:
     return (target_C / 120) ** 0.5
 
 
-def _tokens_mistake(law: ChinchillaParams) -> tuple[float, str]:
-    """The optimum's tokens D_opt = C / (6 N_opt) returned in place of its parameters N_opt."""
+def _tokens_mistake(law: ChinchillaParams) -> tuple[tuple[float, str], ...]:
+    """The optimum's tokens D_opt = C / (6 N_opt) returned in place of its parameters N_opt, as a
+    `mistakes` entry; none where the 40% windows around D_opt and N_opt overlap, since an answer
+    there may be a plain overestimate of N_opt rather than D."""
     n_opt = _true_n_opt(_TARGET_C, law)
     d_opt = _TARGET_C / (6 * n_opt)
+    if d_opt * (1 - _LAB_RTOL) <= n_opt * (1 + _LAB_RTOL):
+        return ()
     return (
-        d_opt,
-        f"your answer is within 40% of D_opt = target_C / (6 N_opt) = {d_opt:.3g}, the tokens "
-        f"this law's optimum trains on, not its parameters (here {d_opt / n_opt:.3g} tokens per "
-        "parameter). If your function returns D, return N = target_C / (6 D) instead.",
+        (
+            d_opt,
+            f"your answer is within 40% of D_opt = target_C / (6 N_opt) = {d_opt:.3g}, the "
+            f"tokens this law's optimum trains on, not its parameters (here {d_opt / n_opt:.3g} "
+            "tokens per parameter). If your function returns D, return N = target_C / (6 D) "
+            "instead.",
+        ),
     )
 
 
@@ -132,7 +139,7 @@ PILOT_BUDGET = Exercise(
             "budgets you can afford: extrapolating over fewer decades is safer), fit a parabola "
             "in log N to each, and a power law through the vertices; or fit eq. 2 to all runs.",
             rtol=_LAB_RTOL,
-            mistakes=((_rule_of_thumb(_TARGET_C), _RULE_OF_THUMB_MISTAKE), _tokens_mistake(law)),
+            mistakes=((_rule_of_thumb(_TARGET_C), _RULE_OF_THUMB_MISTAKE), *_tokens_mistake(law)),
         )
         for name, law, seed in (
             ("a law that wants a larger model than Chinchilla's", _LAB_LAWS[0], 0),
