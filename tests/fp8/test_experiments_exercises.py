@@ -213,12 +213,14 @@ def test_choose_granularity_that_stops_at_rows_fails_on_flushing():
     assert "found no granularity within the budget" in str(report)
 
 
-def test_choose_granularity_returning_none_is_not_told_a_return_is_missing():
+def test_choose_granularity_returning_none_is_told_no_granularity_met_the_budget():
     def choose_granularity(x, budget):  # answers "none meets it" every time
         return None
 
     text = str(check_choose_granularity(choose_granularity))
-    assert "expected 'tensor', got None" in text and "return` missing?)" in text
+    assert "expected 'tensor', got None" in text
+    assert "your function found no granularity within the budget" in text
+    assert "return` missing?)" in text  # the forgotten return is offered second, in brackets
     assert "your function returned None" not in text
 
 
