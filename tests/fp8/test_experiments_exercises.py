@@ -213,12 +213,14 @@ def test_choose_granularity_that_stops_at_rows_fails_on_flushing():
     assert "found no granularity within the budget" in str(report)
 
 
-def test_choose_granularity_returning_none_is_not_told_a_return_is_missing():
+def test_choose_granularity_returning_none_is_told_no_granularity_met_the_budget():
     def choose_granularity(x, budget):  # answers "none meets it" every time
         return None
 
     text = str(check_choose_granularity(choose_granularity))
-    assert "expected 'tensor', got None" in text and "return` missing?)" in text
+    assert "expected 'tensor', got None" in text
+    assert "your function found no granularity within the budget" in text
+    assert "return` missing?)" in text  # the forgotten return is offered second, in brackets
     assert "your function returned None" not in text
 
 
@@ -260,6 +262,27 @@ def test_v3_accumulate_that_rounds_to_nearest_fails_with_a_hint():
     report = check_v3_accumulate(lambda v, b, g: _v3_accumulate(v, b, g, floor=np.rint))
     assert report.status == "failed" and report.passed_cases == 3
     assert "floor, not round" in str(report) and "rounded 1.5 to the nearest" in str(report)
+
+
+def test_v3_accumulate_that_rounds_half_up_fails_with_a_hint():
+    report = check_v3_accumulate(
+        lambda v, b, g: _v3_accumulate(v, b, g, floor=lambda t: np.floor(t + 0.5))
+    )
+    assert report.status == "failed" and "expected 16, got 32" in str(report)
+    assert "rounded each 1, half the step of 2, up to 2" in str(report)
+    assert "twice the expected" not in str(report)
+
+
+def test_choose_granularity_flushing_hint_matches_the_case():
+    # case 3's hint: "most rows" hold an outlier, rows flush "about 12%", "about one 1 x 128 tile
+    # in eight" holds one, tiles flush "about 2%"
+    from labs.fp8.exercises import heavy_tailed_activations
+
+    x = heavy_tailed_activations(256, 1024, 1e-3, 1e5, seed=0)
+    big = np.abs(x) > 1e3 * np.median(np.abs(x))
+    assert 0.5 < big.any(axis=1).mean() and 0.1 < big.reshape(256, 8, 128).any(axis=2).mean() < 0.15
+    assert 0.115 < quantization_error(x, E4M3, "row")["flushed_to_zero"] < 0.125
+    assert 0.015 < quantization_error(x, E4M3, "tile")["flushed_to_zero"] < 0.025
 
 
 def test_v3_accumulate_without_the_register_rounding_fails_with_a_hint():

@@ -202,7 +202,8 @@ CHOOSE_GRANULARITY = Exercise(
             "flushing decides it: E4M3's rounding (about 2.6%) fits the budget at every "
             "granularity, but a value 100,000 times larger sets its group's scale and flushes "
             "the group's small values. Most rows of 1,024 hold one, so per-row scaling flushes "
-            "about a tenth of the values; about one 1 x 128 tile in eight does.",
+            "about 12% of the values; only about one 1 x 128 tile in eight holds one, so tiles "
+            "flush about 2%.",
             mistakes=((None, _NONE_MET.format("tile")),),
         ),
         Case(
@@ -233,6 +234,13 @@ V3_ACCUMULATE = Exercise(
             "4, 8, 12, 16; then the running sum 16 sets the exponent (16 < 2**5), the step is "
             "2**(5 - 4) = 2 and every 1 is truncated to 0: the sum sticks at 16. The running sum "
             "takes part in each group's alignment.",
+            mistakes=(
+                (
+                    32.0,
+                    "your answer rounded each 1, half the step of 2, up to 2: the shift drops the "
+                    "bits below the step, so each 1 becomes 0 and the sum sticks at 16.",
+                ),
+            ),
         ),
         Case(
             (np.array([4.0, -1.5], dtype=np.float32), 2, 2),
