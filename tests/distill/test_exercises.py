@@ -27,6 +27,12 @@ def _kd_mean_over_entries(student_logits, teacher_logits, temperature):
     return float((np.exp(t) * (t - s)).mean() * temperature**2)
 
 
+def _kd_times_t(student_logits, teacher_logits, temperature):
+    """The KL multiplied by T instead of T^2: right at T = 1, half the answer at T = 2."""
+    t, s = _logs(student_logits, teacher_logits, temperature)
+    return float((np.exp(t) * (t - s)).sum(-1).mean() * temperature)
+
+
 def _break_even_equal_only(teacher_cost, distill_cost, rl_cost):
     """Returns -1 only when RL and copying cost the same per student."""
     if rl_cost == distill_cost:
@@ -49,6 +55,13 @@ def test_kd_loss_names_the_cross_entropy_and_the_mean_over_classes():
     assert report.status == "failed" and report.passed_cases == 0
     assert any("sum the KL's terms over the classes" in d for d in report.details)
     assert not any("a factor of 2 left out" in d for d in report.details)
+
+
+def test_kd_loss_names_the_kl_multiplied_by_t_not_the_classes():
+    report = ex.check_kd_loss(_kd_times_t)
+    assert report.status == "failed" and report.passed_cases == 1  # T = 1 cannot tell them apart
+    assert any("multiplied by T, not T^2" in d for d in report.details)
+    assert not any("divided by the number of classes" in d for d in report.details)
 
 
 def test_break_even_names_rl_cheaper_than_copying():

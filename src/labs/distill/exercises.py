@@ -69,6 +69,11 @@ _MEAN_OVER_CLASSES = (
     "divides by V as well."
 )
 
+_TIMES_T = (
+    "your answer is half the expected one: at T = 2 that is the KL multiplied by T, not T^2 "
+    "(Hinton et al. §2: the soft term's gradients scale as 1/T^2). Multiply by T**2."
+)
+
 
 def _kd_mistakes(expected: float, temperature: float) -> tuple:
     """The two named wrong answers of a kd_loss case whose teachers are uniform over 2 classes."""
@@ -97,7 +102,12 @@ DISTILLATION_LOSS = Exercise(
             "one example, T = 2",
             "multiply the KL by T^2 (Hinton et al. §2): the soft term's gradients scale as "
             "1/T^2, and T^2 restores them. Divide both sets of logits by T.",
-            mistakes=_kd_mistakes(4 * _KL, 2.0),
+            mistakes=(
+                (4 * _KL + 4.0 * _LN2, _CROSS_ENTROPY),  # T^2 (KL + H(teacher)) at T = 2
+                # half of T^2 KL: at T = 2, T KL. (A mean over classes also halves it, but that
+                # fails case 1 first, so a solution that reaches this case multiplied by T.)
+                (2 * _KL, _TIMES_T),
+            ),
         ),
         Case(
             (np.array([[_LN3, 0.0], [1.0, 1.0]]), np.array([[0.0, 0.0], [5.0, 5.0]]), 1.0),
