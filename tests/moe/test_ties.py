@@ -223,3 +223,25 @@ def test_float64_scope_computes_in_float64_and_restores_float32():
     with moe_jax._float64():
         inside = jnp.asarray(np.float64(-708.5)).dtype
     assert (str(inside), str(jnp.zeros(1).dtype)) == ("float64", "float32")
+
+
+def test_float64_scope_falls_back_to_the_experimental_context_on_old_jax(monkeypatch):
+    """Where `jax.enable_x64` is missing (JAX before 0.8), `_float64` returns
+    `jax.experimental.enable_x64()`; where it exists, the experimental one is left alone."""
+    jax = pytest.importorskip("jax")
+    experimental = pytest.importorskip("jax.experimental")
+    from labs.moe import jax as moe_jax
+
+    calls = []
+    marker = object()
+
+    def old_enable_x64(*args):
+        calls.append(args)
+        return marker
+
+    monkeypatch.setattr(experimental, "enable_x64", old_enable_x64, raising=False)
+    with moe_jax._float64():  # the pinned JAX has jax.enable_x64: the stub is not called
+        pass
+    assert calls == []
+    monkeypatch.delattr(jax, "enable_x64")
+    assert moe_jax._float64() is marker and calls == [()]
