@@ -270,7 +270,7 @@ EXAMPLES = {
     ),
     "labs.mla.exercises.check_repeat_kv": lambda: call(fn=_student_repeat_kv, fixed=("fn",)),
     "labs.mla.exercises.check_absorbed_scores": lambda: call(fn=_student_scores, fixed=("fn",)),
-    "labs.mla.exercises.check_decode_bound": lambda: call(fn=_student_bound, fixed=("fn",)),
+    "labs.mla.exercises_bound.check_decode_bound": lambda: call(fn=_student_bound, fixed=("fn",)),
     # widgets
     "labs.mla.widgets.plot_cache": lambda: call(
         configs={"tiny MLA": MLA, "tiny GQA": GQA}, tokens=1024, batch=2, bits_per_element=8.0

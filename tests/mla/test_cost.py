@@ -247,6 +247,17 @@ def test_max_batch_throughput_tensor_parallel_copies_what_cannot_be_split():
         max_batch_throughput(gqa, tensor_parallel=3, **small)  # 8 heads do not split over 3
     with pytest.raises(ValueError, match="tensor_parallel must be <= 8"):
         max_batch_throughput(gqa, tensor_parallel=16, **small)
+    # 12 heads in 4 groups of 3 over 6 devices of 2 heads: devices 1 and 4 straddle two groups,
+    # so the devices hold 8 KV heads (2 copies) where p / n_g counts 1.5; over 3 devices, 6
+    # (1.5 copies) where it counts 1: refused rather than a batch that does not fit
+    uneven = AttentionConfig(
+        kind="gqa", n_layers=1, d_model=96, n_heads=12, head_dim=8, n_kv_heads=4
+    )
+    for tp in (3, 6):
+        with pytest.raises(ValueError, match="tensor_parallel must divide n_kv_heads or be a mul"):
+            max_batch_throughput(uneven, tensor_parallel=tp, **small)
+    for tp in (2, 4, 12):  # divides 4, or a multiple of it: accepted
+        assert max_batch_throughput(uneven, tensor_parallel=tp, **small)["batch"] > 0
 
 
 @pytest.mark.parametrize(

@@ -78,7 +78,7 @@ def test_cache_bytes_the_old_element_count_fails_with_its_slip_named():
         (_cache_bytes(mla=lambda L, c, r: L * c), 1, "cannot be rebuilt"),
         (_tiles_across_heads, 2, "a tile never spans two"),
         (_cache_bytes(per_vector=lambda n, t: n + 4 * (n // t)), 2, "floor(160 / 64)"),
-        # 2-byte (BF16) scales: with 96-wide heads this count equalled the floor-tile one
+        # 2-byte (BF16) scales: must get their own message, not the floor-tile one
         (_cache_bytes(per_vector=lambda n, t: n + 2 * -(-n // t)), 2, "2 bytes each (BF16)"),
         (_cache_bytes(per_vector=lambda n, t: n), 2, "leaves out the float32 scales"),
         (_cache_bytes(rope_bytes=lambda r, t: r), 3, "FlashMLA keeps it in BF16"),

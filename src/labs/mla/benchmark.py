@@ -141,7 +141,8 @@ def measure_device_limits(
     clock: str = "wall",
 ) -> tuple[float, float]:
     """(FLOP/s, bytes/s) this device reaches: a float32 (1024 x 1024) matrix product, and a sum
-    over a 256 MiB float32 tensor (larger than a CPU's last-level cache, so it streams from memory).
+    over a float32 tensor of `labs.common.ceilings.stream_bytes` (256 MiB, or four times a CPU's
+    last-level cache where that is larger, so it streams from memory).
 
     The best of `repeats` (at most 100) after a warm-up, wall-clock; on a CPU with `cpu_threads`
     threads (as `decode_benchmark`), restored afterwards. These are the roofline's ceilings for

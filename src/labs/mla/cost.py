@@ -217,7 +217,8 @@ def max_batch_throughput(
     touches all of them) and every sequence's cache, and computes 2 FLOPs per active parameter
     per sequence plus the attention core of every layer (eq. C1, absorbed for MLA; split over the
     devices, not repeated). Activations, fragmentation, communication and the prompt's prefill are
-    left out, so the figures are upper bounds. `tensor_parallel` must divide n_heads.
+    left out, so the figures are upper bounds. `tensor_parallel` must divide n_heads and, for
+    GQA, divide n_kv_heads or be a multiple of it.
 
     Returns:
         {"batch": the largest batch, "step_seconds": the roofline's time of one step,
@@ -239,6 +240,17 @@ def max_batch_throughput(
         why="one head per device at most",
     )
     divisible("n_heads", config.n_heads, tensor_parallel, "tensor_parallel")
+    if (
+        config.kind == "gqa"
+        and config.n_kv_heads % tensor_parallel
+        and (tensor_parallel % config.n_kv_heads)
+    ):
+        # otherwise a device's query heads straddle KV-head groups unevenly and _cache_copies
+        # undercounts (12 heads, 4 KV heads, TP 6: the devices hold 8 KV heads, 2 copies, not 1.5)
+        raise ValueError(
+            f"tensor_parallel must divide n_kv_heads or be a multiple of it, got "
+            f"{tensor_parallel} and n_kv_heads {config.n_kv_heads}"
+        )
     per_sequence = (
         kv_cache_bytes_per_token(config, bits) * context * _cache_copies(config, tensor_parallel)
     )
