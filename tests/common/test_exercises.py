@@ -81,6 +81,17 @@ def test_none_against_a_string_answer_is_not_called_a_missing_return():
     assert "is a `return` missing?" in compare(None, 2.0, 1e-6, 1e-9)
 
 
+def test_none_listed_as_a_mistake_is_not_called_a_missing_return():
+    # a search that stops one short returns None: a known slip, named by its mistake message
+    case = Case((9,), 9, "the top allowed", mistakes=((None, "the top itself is allowed"),))
+    assert compare_case(None, case) == "expected 9, got None"
+    plain = Case((9,), 9, "no None among the mistakes", mistakes=((8, "one short"),))
+    assert "is a `return` missing?" in compare_case(None, plain)
+    report = str(check(lambda n: None, Exercise(name="f", signature="f(n)", cases=(case,))))
+    assert "expected 9, got None" in report and "the top itself is allowed" in report
+    assert "is a `return` missing?" not in report
+
+
 def test_check_never_changes_the_cases():
     def square(x):
         x *= x  # squares in place: must not corrupt the case for later runs

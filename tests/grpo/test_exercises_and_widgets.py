@@ -236,6 +236,16 @@ def test_group_size_without_the_all_right_term_fails_with_its_own_message():
     assert "counted only the all-wrong groups" in str(report) and "off by one" not in str(report)
 
 
+def test_group_size_without_the_all_wrong_term_fails_with_its_own_message():
+    def choose_group_size(pass_rates, target_share, max_group_size):
+        p = np.asarray(pass_rates)  # only all-right groups counted flat: (1 - p)**G left out
+        return _smallest_size(lambda g: np.mean(1 - p**g), target_share, max_group_size)
+
+    report = check_choose_group_size(choose_group_size)
+    assert report.status == "failed" and report.passed_cases == 1  # the easy prompt passes
+    assert "counted only the all-right groups" in str(report) and "off by one" not in str(report)
+
+
 @pytest.mark.parametrize(
     ("variant", "words"),
     [("plus_one", "off by one"), ("strict", "not >"), ("exclusive", "inclusive")],
@@ -251,6 +261,7 @@ def test_group_size_off_by_one_variants_fail_with_their_hints(variant, words):
 
     report = check_choose_group_size(choose_group_size)
     assert report.status == "failed" and words in str(report)
+    assert "is a `return` missing?" not in str(report)  # None here is a search stopped short
 
 
 @pytest.mark.parametrize(

@@ -244,18 +244,6 @@ def test_ladder_rungs_add_one_piece_at_a_time():
         ladder_config("ppo")
 
 
-def test_reward_at_kl_by_hand():
-    from labs.grpo.ladder import reward_at_kl
-
-    rewards, kls = [0.2, 0.4, 0.8], [0.0, 0.1, 0.3]
-    assert reward_at_kl(rewards, kls, 0.2) == pytest.approx(0.6)  # halfway from 0.1 to 0.3
-    assert reward_at_kl(rewards, kls, 0.1) == 0.4  # reached exactly at the second point
-    assert reward_at_kl(rewards, kls, 0.0) == 0.2
-    assert reward_at_kl(rewards, kls, 0.5) is None  # never reached
-    with pytest.raises(ValueError, match="one shape"):
-        reward_at_kl([0.1], [0.1, 0.2], 0.1)
-
-
 def test_block_means_by_hand():
     assert block_means([1, 2, 3, 4, 5], 2) == [1.5, 3.5, 5.0]
 

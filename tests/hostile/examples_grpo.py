@@ -245,9 +245,6 @@ EXAMPLES = {
     "labs.grpo.ladder.ladder_config": lambda: call(rung="dr_grpo", steps=2, seed=0),
     "labs.grpo.ladder.block_means": lambda: call(values=np.array([1.0, 2.0, 4.0]), block=2),
     "labs.grpo.ladder.run_rung": _rung,
-    "labs.grpo.ladder.reward_at_kl": lambda: call(
-        rewards=np.array([0.1, 0.3]), kls=np.array([0.0, 0.2]), kl_level=0.1
-    ),
     "labs.grpo.records.load_sweep": lambda: call(path=_sweep_file(), task="addition"),
     "labs.grpo.countdown.CountdownProblem": lambda: call(numbers=(3, 11, 7, 4), solution=(3, 4)),
     "labs.grpo.countdown.CountdownTask": lambda: call(n_problems=10, held_out_fraction=0.2, seed=0),

@@ -4,8 +4,9 @@ An answer is compared strictly: a string, a complex number or a bool is not a nu
 or JAX array is compared at its own precision (bfloat16, float16, float32), with the tolerance
 loosened to four units of its roundoff. `compare` says in a sentence how an answer differs (its
 shape, its first wrong value, a NaN, a missing `return`); `compare_case` also accepts a case's
-other answers. `labs.common.exercises` re-exports both; the instant checks of every chapter's
-exercises ("Exercise N.k: ...") and the instructor's grader compare with them.
+other answers, and where a case lists None among its known wrong answers it reports "got None"
+plainly. `labs.common.exercises` re-exports both; the instant checks of every chapter's exercises
+("Exercise N.k: ...") and the instructor's grader compare with them.
 """
 
 from __future__ import annotations
@@ -108,6 +109,8 @@ def compare_case(got: Any, case: Case) -> str | None:
     alternatives = getattr(case, "also", ())  # a Case pickled before `also` existed has none
     if problem and any(compare(got, alt, case.rtol, case.atol) is None for alt in alternatives):
         return None
+    if problem and got is None and any(answer is None for answer, _ in case.mistakes):
+        return f"expected {_short(case.expected)}, got None"  # a known slip, not a missing return
     return problem
 
 

@@ -5,8 +5,8 @@ boundary, then runs a bare kernel that does no checking. Errors name the paramet
 expected and what came, with the same words in every framework. The checks live by idea in
 `labs.grpo.checks_base` (caps, named choices, shared helpers), `checks_kernels` (the kernels),
 `checks_training` (configurations, policy, sampler, loops, memory) and `checks_experiments`
-(the ladder, the matched-KL comparison, the k3 gradients, Countdown); every name is re-exported
-here, where the package and chapter 6 import it.
+(the ladder, the k3 gradients, Countdown); every name is re-exported here, where the package and
+chapter 6 import it.
 
 These are helpers of the public API, not part of it: `__all__` is empty, and the hostile-input
 suite attacks them through the entry points that call them. Taught in chapter 5 (see each
@@ -45,7 +45,6 @@ from labs.grpo.checks_experiments import (
     check_format_weight,
     check_ladder_args,
     check_logit_pair,
-    check_reward_at_kl_args,
     check_run_rung_args,
 )
 from labs.grpo.checks_kernels import (

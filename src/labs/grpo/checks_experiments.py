@@ -1,9 +1,8 @@
 """Chapter 5's argument checks for the experiments built on the loops: the ladder and its block
-means, the matched-KL comparison, the k3 gradients on logits, and the Countdown-style task.
+means, the k3 gradients on logits, and the Countdown-style task.
 
-Taught in chapter 5, "The ladder: what each piece of GRPO buys", "PPO against GRPO, made fair"
-(reward at matched KL), "The k3 estimator, and why the KL sits in the loss" (its gradients) and
-"A task with several right answers: Countdown-style".
+Taught in chapter 5, "The ladder: what each piece of GRPO buys", "The k3 estimator, and why the
+KL sits in the loss" (its gradients) and "A task with several right answers: Countdown-style".
 
 Helpers of the public API, not part of it: `__all__` is empty, and the hostile-input suite
 attacks them through the entry points that call them. `labs.grpo.checks` re-exports every name.
@@ -29,7 +28,7 @@ from labs.grpo.checks_base import (
 
 __all__: list[str] = []
 
-# --- The ladder, the matched-KL comparison and the k3 gradients -----------------------------------
+# --- The ladder and the k3 gradients ------------------------------------------------------------
 
 
 def check_ladder_args(rung, steps, seed, rungs) -> tuple[str, int, int]:
@@ -43,17 +42,6 @@ def check_block_means_args(values, block) -> tuple[np.ndarray, int]:
     """Checked (values, block) of `block_means`: a 1-D array of numbers and a block size."""
     values = array("values", values, dtype=("float", "int"), ndim=1)
     return values, size("block", block, maximum=MAX_STEPS)
-
-
-def check_reward_at_kl_args(rewards, kls, kl_level) -> tuple[np.ndarray, np.ndarray, float]:
-    """Checked curves (two 1-D float arrays of one shape) and a KL level >= 0."""
-    rewards = array("rewards", rewards, ndim=1)
-    kls = array("kls", kls, ndim=1)
-    if rewards.shape != kls.shape:
-        raise ValueError(
-            f"rewards and kls must have one shape, got {rewards.shape} and {kls.shape}"
-        )
-    return rewards, kls, real_number("kl_level", kl_level, nonnegative=True)
 
 
 def check_run_rung_args(config, eval_seed, config_type: type) -> int:

@@ -218,6 +218,10 @@ _ALL_WRONG_ONLY = (
     "you counted only the all-wrong groups as flat: a group is also flat when every answer is "
     "right, with probability p**G, and for an easy prompt that is the likely way."
 )
+_ALL_RIGHT_ONLY = (
+    "you counted only the all-right groups as flat: a group is also flat when every answer is "
+    "wrong, with probability (1 - p)**G, and for a hard prompt that is the likely way."
+)
 _SOLVED_LEFT_OUT = (
     "you left out the prompts of pass rate 0 or 1: they still count in the share, as 0."
 )
@@ -235,6 +239,16 @@ CHOOSE_GROUP_SIZE = Exercise(
             "one easy prompt of pass rate 0.9, target 0.5",
             _GROUP_HINT + "an easy prompt's group is flat mostly because every answer is right.",
             mistakes=((2, _ALL_WRONG_ONLY), (6, _OFF_BY_ONE), (8, _OFF_BY_ONE)),
+            relations=False,
+        ),
+        Case(
+            (_arr(0.1), 0.5, 16),
+            # the mirror image of the first case: 0.9^G is now the all-wrong term, so G = 7.
+            # Counting only all-right groups flat: 1 - 0.1^2 = 0.99 already at G = 2.
+            7,
+            "one hard prompt of pass rate 0.1, target 0.5",
+            _GROUP_HINT + "a hard prompt's group is flat mostly because every answer is wrong.",
+            mistakes=((2, _ALL_RIGHT_ONLY), (6, _OFF_BY_ONE), (8, _OFF_BY_ONE)),
             relations=False,
         ),
         Case(

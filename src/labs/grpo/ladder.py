@@ -32,7 +32,6 @@ from labs.common.validate import read_only
 from labs.grpo.checks import (
     check_block_means_args,
     check_ladder_args,
-    check_reward_at_kl_args,
     check_run_rung_args,
 )
 from labs.grpo.config import GRPOConfig
@@ -40,7 +39,7 @@ from labs.grpo.evaluation import _evaluate, _evaluate_at_k, check_models
 from labs.grpo.policy import TinyPolicy
 from labs.grpo.training import _train_grpo
 
-__all__ = ["RUNGS", "block_means", "ladder_config", "reward_at_kl", "run_rung"]
+__all__ = ["RUNGS", "block_means", "ladder_config", "run_rung"]
 
 # Settings shared by every rung: the chapter's main run (rung 5) is DeepSeekMath's GRPO.
 BASE = {"prompts_per_step": 16, "group_size": 8, "lr": 5e-4, "clip_eps": 0.2}
@@ -85,29 +84,6 @@ def block_means(values, block: int = 10) -> list[float]:
     """Means of consecutive blocks of `block` values (the last, shorter block included)."""
     values, block = check_block_means_args(values, block)
     return [float(values[i : i + block].mean()) for i in range(0, len(values), block)]
-
-
-def reward_at_kl(rewards, kls, kl_level: float) -> float | None:
-    """The reward a run had when its KL first reached `kl_level` (the matched-KL comparison).
-
-    `rewards` and `kls` are one run's curves, point by point (for example 10-step means); the
-    reward is interpolated linearly between the last point below `kl_level` and the first at or
-    above it. Returns None when the run's KL never reaches `kl_level`.
-    """
-    rewards, kls, kl_level = check_reward_at_kl_args(rewards, kls, kl_level)
-    return _reward_at_kl(rewards, kls, kl_level)
-
-
-def _reward_at_kl(rewards, kls, kl_level: float) -> float | None:
-    """Linear interpolation at the first crossing of `kl_level`."""
-    above = np.nonzero(kls >= kl_level)[0]
-    if above.size == 0:
-        return None
-    i = int(above[0])
-    if i == 0 or kls[i] == kls[i - 1]:
-        return float(rewards[i])
-    w = (kl_level - kls[i - 1]) / (kls[i] - kls[i - 1])
-    return float(rewards[i - 1] + w * (rewards[i] - rewards[i - 1]))
 
 
 def run_rung(
