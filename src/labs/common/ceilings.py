@@ -1,5 +1,5 @@
 """This machine's ceilings, the two numbers a roofline needs: the FLOP/s a large matrix product
-reaches and the bytes/s a sum streaming from main memory reaches, measured with PyTorch.
+reaches and the bytes/s that streaming a tensor from main memory reaches, measured with PyTorch.
 
 One measurement for every chapter that draws a roofline on the machine it runs on: chapter 3
 ("When does it pay?", the decode benchmark's limits), chapter 4 ("When does sparsity pay?", the
@@ -7,10 +7,16 @@ CPU check) and chapter 7 ("When does it pay?", the ridge of a matrix product on 
 
 These are what a good kernel reaches here, not a vendor's peak. Each figure is the best of several
 timed calls after a warm-up: load from other programs can only slow a call, so the fastest is the
-closest to what the machine can do. Two clocks: "wall" (`time.perf_counter`, the only one that
-sees a GPU's work) and "cpu" (`time.process_time`, this process's CPU time, which leaves out the
-time other programs hold the core, though not what they take of its caches, of the memory bus or
-of a hyperthread sibling; one thread only, since it adds up the time of every thread).
+closest to what the machine can do. The stream is timed with two kernels that read each byte once,
+a sum and a matrix-vector product (BLAS's gemv), and the faster counts: PyTorch's own sum streams at
+memory speed only where its CPU kernels are vectorised (with its generic kernels,
+`ATEN_CPU_CAPABILITY=default`, it ran at about half the gemv's rate on an AVX-512 Xeon), while the
+gemv comes from the BLAS library, which picks its own instructions.
+
+Two clocks: "wall" (`time.perf_counter`, the only one that sees a GPU's work) and "cpu"
+(`time.process_time`, this process's CPU time, which leaves out the time other programs hold the
+core, though not what they take of its caches, of the memory bus or of a hyperthread sibling; one
+thread only, since it adds up the time of every thread).
 
 `last_level_cache_bytes` reads the size of the cache the streamed tensor must not fit in (chapter
 3 also compares it with the KV caches it times). torch is imported inside the functions, so that
@@ -40,6 +46,7 @@ STREAM_BYTES = 256 * 2**20  # float32 summed once: far larger than most CPUs' la
 # four times its cache, up to 2 GiB; past that the cache would hold a fifth of the stream or more.
 STREAM_CACHE_MULTIPLE = 4
 MAX_STREAM_BYTES = 2 * 2**30
+STREAM_ROW = 1024  # the matrix-vector product reads the streamed tensor as rows this long
 CLOCKS = ("wall", "cpu")
 _TIMER_CLOCKS = (*CLOCKS, "events")  # best_seconds also times a CUDA stream with its events
 
@@ -60,9 +67,9 @@ def timing_device(device):
 def measure_ceilings(
     *, clock: str = "wall", threads: int = 1, repeats: int = 5, device="cpu"
 ) -> tuple[float, float]:
-    """(FLOP/s, bytes/s) this device reaches: a float32 (1024 x 1024) matrix product, and a sum
-    over a float32 tensor of `stream_bytes()` (256 MiB, or four times a CPU's last-level cache
-    where that is larger, so it streams from memory).
+    """(FLOP/s, bytes/s) this device reaches: a float32 (1024 x 1024) matrix product, and the
+    faster of a sum and a matrix-vector product over a float32 tensor of `stream_bytes()` (256
+    MiB, or four times a CPU's last-level cache where that is larger, so it streams from memory).
 
     Args:
         clock: "wall" (`time.perf_counter`) or "cpu" (`time.process_time`: this process's CPU
@@ -104,15 +111,19 @@ def measure_ceilings(
 
 
 def _measure(device, repeats: int, clock: str) -> tuple[float, float]:
-    """2 n^3 FLOPs of an n x n product; 4 bytes per element of a streamed sum."""
+    """2 n^3 FLOPs of an n x n product; 4 bytes per element of the streamed tensor, read once by
+    a sum and once (as rows of STREAM_ROW elements) by a matrix-vector product: the faster."""
     import torch
 
     n = MATMUL_SIZE
     a = torch.ones(n, n, device=device) / n
     product = _best_seconds(lambda: a @ a, device, repeats, clock)
-    big = torch.ones(stream_bytes(last_level_cache_bytes()) // 4, device=device)
-    stream = _best_seconds(big.sum, device, repeats, clock)
-    return 2 * n**3 / product, big.numel() * big.element_size() / stream
+    rows = stream_bytes(last_level_cache_bytes()) // (4 * STREAM_ROW)
+    big = torch.ones(rows * STREAM_ROW, device=device)
+    matrix, vector = big.view(rows, STREAM_ROW), torch.ones(STREAM_ROW, device=device)
+    summed = _best_seconds(big.sum, device, repeats, clock)
+    gemv = _best_seconds(lambda: matrix @ vector, device, repeats, clock)
+    return 2 * n**3 / product, big.numel() * big.element_size() / min(summed, gemv)
 
 
 def best_seconds(fn, *, repeats: int = 5, clock: str = "cpu", device="cpu") -> float:

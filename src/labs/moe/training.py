@@ -355,9 +355,9 @@ def _layer_throughput(config: MoEConfig, tokens: int, repeats: int, seed: int):
 
 def cpu_limits(repeats: int = 3) -> tuple[float, float]:
     """(FLOP/s, bytes/s) this CPU reaches on one thread, as `layer_throughput` runs: a float32
-    (1024 x 1024) matrix product, and a sum over a 256 MiB float32 tensor (larger than a CPU's
-    last-level cache, so it streams from memory). Best of `repeats` (at most 100) in CPU time
-    after a warm-up. These are the roofline's ceilings for this machine, what a good kernel
-    reaches here, not a vendor's peak. The measurement is `labs.common.ceilings.measure_ceilings`,
-    shared with chapters 3 and 7."""
+    (1024 x 1024) matrix product, and the faster of a sum and a matrix-vector product over a
+    256 MiB float32 tensor (larger than a CPU's last-level cache, so it streams from memory). Best
+    of `repeats` (at most 100) in CPU time after a warm-up. These are the roofline's ceilings for
+    this machine, what a good kernel reaches here, not a vendor's peak. The measurement is
+    `labs.common.ceilings.measure_ceilings`, shared with chapters 3 and 7."""
     return measure_ceilings(clock="cpu", threads=1, repeats=repeats, device="cpu")

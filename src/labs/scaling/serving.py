@@ -12,7 +12,7 @@ decoding step streams them from memory). A decoding step at batch b is the forwa
 token vectors through the stack; a training step at batch `train_batch` is the forward and
 backward products (the gradients of the weights and of the activations: 6N FLOPs per token). The
 prediction uses this device's own ceilings (`labs.common.ceilings.measure_ceilings`: a square
-product's FLOP/s and a streamed sum's bytes/s), measured in the same call.
+product's FLOP/s and the bytes/s of a tensor streamed from memory), measured in the same call.
 
 A timing is a fact about one machine: the result names the device, and chapter 1 asserts only
 what holds on any device where a square product is compute-bound and a matrix-vector product is
