@@ -99,6 +99,7 @@ def test_how_to_run_device_line_is_the_pinned_stack(root):
         "jax_backend": "cpu",
         "jax_device_count": 1,
         "colab": False,
+        "cpu_kernels": "AVX2",  # the kernels `import labs` pins on x86-64 Linux with AVX2
     }
     text = (root / "book" / "how_to_run.md").read_text()
     (shown,) = re.findall(r"^labs \| device: .*$", text, re.MULTILINE)
