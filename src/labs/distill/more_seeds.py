@@ -5,9 +5,9 @@ Taught in chapter 6, "Distillation against RL, in miniature". Several of its fin
 "in every seed" over the sweep's four seeds, and four seeds agreeing is a one-in-sixteen chance
 for a fair coin. This script runs, for each extra seed, the sweep's arms at equal compute
 (`labs.distill.sweep.run_seed` with `arms`, the same code and settings: distillation, GRPO with
-chapter 5's recipe, the untrained teacher's copy, the answer key) and the best setting of the
-tuning search (`labs.distill.rl_tuning.run_setting`, the setting named in rl_tuning.json's
-"best"), each from the same cold start as the sweep's seed would be:
+chapter 5's loop and the sweep's settings, the untrained teacher's copy, the answer key) and the
+best setting of the tuning search (`labs.distill.rl_tuning.run_setting`, the setting named in
+rl_tuning.json's "best"), each from the same cold start as the sweep's seed would be:
 
     python -m labs.distill.more_seeds 4 12                 # seeds 4 .. 11
     python -m labs.distill.more_seeds 4 8 --arms correct   # add an arm to seeds 4 .. 7

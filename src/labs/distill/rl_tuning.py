@@ -2,8 +2,10 @@
 learns within the long GRPO arm's budget?
 
 Taught in chapter 6, "Distillation against RL, in miniature" ("Did GRPO get a fair chance?").
-The sweep's GRPO arms (`labs.distill.sweep`) use chapter 5's recipe, tuned for the larger
-teacher, and the student does not learn from it, even at four times the comparison's budget. This
+The sweep's GRPO arms (`labs.distill.sweep`) use chapter 5's loop with the teacher's settings
+(two updates per batch where chapter 5's run takes four, and the optimiser restarted every 25
+steps), none tuned for this student, and the student does not learn from them, even at four times
+the comparison's budget. This
 script tries other settings of the same loop (`labs.distill.sequence.grpo_on_student`) on the same
 cold start, each for the FLOPs of the sweep's "grpo_long" arm (`grpo_step_flops`, the sweep's
 accounting), and keeps every setting it tried in its record, so that the search is on file and not
@@ -50,7 +52,9 @@ CONFIRM_SEEDS = (0, 1, 2, 3)
 STEPS_PER_EVALUATION = 25  # as the sweep's GRPO arms: one evaluation (and one optimiser) a round
 # The settings tried, in the order tried. Knobs left out keep the sweep's values (SETTINGS["grpo"]:
 # lr 5e-4, 16 prompts x 8 answers, 2 updates per batch, format weight 0.1) and GRPOConfig's
-# (beta 0.04). "chapter 5" is the sweep's grpo_long, run again through this script.
+# (beta 0.04). "chapter 5" is the sweep's grpo_long, run again through this script: chapter 5's
+# loop with the sweep's settings, not chapter 5's run (which takes 4 updates per batch); the name
+# stays as the committed record has it.
 SEARCH = (
     {"name": "chapter 5"},
     {"name": "lr 2e-3", "lr": 2e-3},

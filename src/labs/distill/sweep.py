@@ -12,7 +12,9 @@ then 30 supervised warm-up steps that teach the format) is trained in each of `A
 
 * "distill", "grpo", "control": at about equal compute (240 distillation steps, 6 x 25 GRPO
   steps): distillation from the shipped teacher (`labs.distill.teacher`), GRPO on the student
-  itself, and distillation from an untrained teacher of the teacher's size (the negative control);
+  itself, and distillation from an untrained teacher of the teacher's size (the negative control).
+  The GRPO arms run chapter 5's loop with the teacher's settings, not chapter 5's run: two updates
+  per batch where chapter 5 takes four, and the optimiser restarts every round of 25 steps;
 * "answers": supervised on the true answers (the answer key, free on this task) for as many FLOPs
   as "distill" spends, which is 3.4 times its steps, since no teacher runs; its curve passes
   equal samples (step 240) on the way;

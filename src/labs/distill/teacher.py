@@ -1,15 +1,16 @@
-"""Chapter 6's teacher: the strongest policy the GRPO chapter trains, made, saved and loaded.
+"""Chapter 6's teacher: a policy trained with the GRPO chapter's loop, made, saved and loaded.
 
 Taught in chapter 6, "Sequence-level distillation". Training the teacher takes about a minute on
 a CPU, more than the chapter's budget, so the package ships a checkpoint that this module makes:
 
     python -m labs.distill.teacher          # writes src/labs/distill/data/teacher.pt and .json
 
-The recipe is chapter 5's, unchanged: a fresh `TinyPolicy` (width 64, 2 layers, 4 heads), 150
-supervised warm-up steps, then 250 GRPO steps (16 prompts x 8 answers, lr 5e-4, two updates per
-batch), seed 0, one CPU thread. The JSON beside the weights records the recipe, the compute it
-took (FLOPs, `labs.distill.costs`), its held-out accuracy and the versions that made it. A test
-regenerates a small teacher with the same code.
+The recipe uses chapter 5's loop (`labs.grpo.training`) but is not chapter 5's run: a fresh
+`TinyPolicy` (width 64, 2 layers, 4 heads), 150 supervised warm-up steps, then 250 GRPO steps (16
+prompts x 8 answers, lr 5e-4, two updates per batch), seed 0, one CPU thread. Chapter 5's GRPO run
+takes four updates per batch for 150 steps. The JSON beside the weights records the recipe, the
+compute it took (FLOPs, `labs.distill.costs`), its held-out accuracy and the versions that made
+it. A test regenerates a small teacher with the same code.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ WARM_UP_BATCH = 64  # labs.grpo.training.warm_up's default batch
 def train_teacher(
     task: AdditionTask, *, warmup_steps: int = 150, rl_steps: int = 250, seed: int = 0
 ) -> tuple[TinyPolicy, dict]:
-    """Chapter 5's recipe: warm-up then GRPO on a fresh default TinyPolicy.
+    """Chapter 5's loop, the teacher's settings: warm-up then GRPO on a fresh default TinyPolicy.
 
     Returns the policy and its record: the recipe, its parameter count and its training compute
     in FLOPs. warmup_steps and rl_steps <= 10,000 (minutes each at most).
