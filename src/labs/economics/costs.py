@@ -7,7 +7,7 @@ Taught in chapter 7, "What the $5.576M covers" (eq. 1), "Counting the work: 6ND 
     C      = 6 N D          (N active parameters, D tokens; Kaplan et al. §2.1)          (2)
     MFU    = C / (GPU-hours x 3600 x peak FLOP/s per GPU)                                 (3)
     T*     = F / (p_api - p_self)  tokens per month (F fixed cost per month, p per token)  (4)
-    T*     = (F + n* U) / p_api, n* = max(1, ceil(F / (p_api C - U)))  (hardware priced)     (4')
+    T*     = (F + n_units U) / p_api, n_units = max(1, ceil(F / (p_api C - U))) (priced)   (4')
 
 Numbers for DeepSeek-V3 come from its report's Table 1 through the facts registry.
 """
@@ -257,13 +257,14 @@ def priced_self_hosting_breakeven(
     U = nodes_per_unit x node_usd_per_hour x hours_per_month a month and serves at most
     C = nodes_per_unit x node_tokens_per_second x 3600 x hours_per_month tokens. For T tokens a
     month the self-hosting bill is F + ceil(T / C) U (at least one unit), the API's p T. The first
-    volume at which self-hosting is no dearer is T* = (F + n* U) / p with n* the fewest units for
-    which that volume fits, n* = max(1, ceil(F / (p C - U))); if p C <= U a unit costs more than
-    the API would charge for everything it can serve, and no volume pays (T* = inf). Past T* each
-    added unit briefly costs up to U more than the API before the volume catches up.
+    volume at which self-hosting is no dearer is T* = (F + n_units U) / p with n_units the fewest
+    units for which that volume fits, n_units = max(1, ceil(F / (p C - U))); if p C <= U a unit
+    costs more than the API would charge for everything it can serve, and no volume pays
+    (T* = inf). Past T* each added unit briefly costs up to U more than the API before the volume
+    catches up.
 
     Returns:
-        {"tokens_per_month": T*, "units": n* (0 when never), "unit_usd_per_month": U,
+        {"tokens_per_month": T*, "units": n_units (0 when never), "unit_usd_per_month": U,
         "unit_tokens_per_month": C, "usd_per_million_at_capacity": U / C x 10^6, the marginal
         price of a token on a fully used unit}.
     """
@@ -289,7 +290,7 @@ def _priced_self_hosting_breakeven(
     if margin <= 0:
         units, tokens = 0, math.inf
     else:
-        units = max(1, math.ceil(people / margin))  # n*
+        units = max(1, math.ceil(people / margin))  # n_units
         tokens = (people + units * unit_usd) / p  # eq. (4')
     return MappingProxyType(
         {

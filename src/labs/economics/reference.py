@@ -28,13 +28,13 @@ def matmul_flops(m: int, k: int, n: int) -> int:
 
 
 def matmul_ridge_size(peak_tflops: float, memory_gbs: float, bytes_per_element: float) -> float:
-    """The size n* below which an (n, n) @ (n, n) product is bound by memory, not arithmetic.
+    """The size n□* below which an (n, n) @ (n, n) product is bound by memory, not arithmetic.
 
     The product does 2 n^3 FLOPs and moves at least 3 n^2 b bytes (read x and w, write y, b bytes
     per element), an arithmetic intensity of 2 n / (3 b) FLOPs per byte. A chip that delivers Phi
     FLOP/s from B bytes/s of memory keeps its arithmetic busy only above Phi / B FLOPs per byte
-    (the ridge of the roofline model), so n* = 3 b (Phi / B) / 2. Taught in chapter 7, "When does
-    it pay?".
+    (the ridge of the roofline model), so n□* = 3 b (Phi / B) / 2 (the square marks a square
+    product's side). Taught in chapter 7, "When does it pay?".
 
     Args:
         peak_tflops: the dense peak, TFLOP/s (> 0).
@@ -42,14 +42,14 @@ def matmul_ridge_size(peak_tflops: float, memory_gbs: float, bytes_per_element: 
         bytes_per_element: bytes of one matrix element (> 0; 2 for BF16/FP16, 4 for FP32).
 
     Returns:
-        n* as a float (a size, not rounded).
+        n□* as a float (a size, not rounded).
     """
     peak, bandwidth, nbytes = check_ridge(peak_tflops, memory_gbs, bytes_per_element)
     return _matmul_ridge_size(peak, bandwidth, nbytes)
 
 
 def _matmul_ridge_size(peak_tflops: float, memory_gbs: float, nbytes: float) -> float:
-    """n* = 3 b (Phi / B) / 2: intensity 2 n / (3 b) equals the ridge Phi / B."""
+    """n□* = 3 b (Phi / B) / 2: intensity 2 n / (3 b) equals the ridge Phi / B."""
     ridge = peak_tflops * 1e12 / (memory_gbs * 1e9)  # FLOPs per byte
     return 1.5 * nbytes * ridge
 

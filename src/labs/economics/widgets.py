@@ -240,9 +240,11 @@ def shots_simulator(cost_per_shot: float = 1000.0, n_ideas: int = 100):
                                                ("lab B", factor_b, skill_b, rule_b))
         ]  # fmt: skip
         budgets = np.geomspace(cost_per_shot, cost_per_shot * 100 * n_ideas, 25)
-        _, (ax1, ax2) = new_figure(2)
+        fig, (ax1, ax2) = new_figure(2)
         plot_scenarios(labs_, budgets, n_trials=400, ax=ax1, measure="regret")
         plot_scenarios(labs_, budgets, n_trials=400, ax=ax2, measure="success")
+        # the settings in the title, so that a static rendering says which labs it shows
+        fig.suptitle(_shots_title(labs_, cost_per_shot, n_ideas, noise_ratio), fontsize=9)
         plt.show()
 
     return explorer(
@@ -257,6 +259,23 @@ def shots_simulator(cost_per_shot: float = 1000.0, n_ideas: int = 100):
             "noise_ratio": slider(1.0, 0.0, 4.0, 0.1, "prediction noise / idea spread"),
             "width": slider(UPPER_CONFIDENCE_SDS, 0.0, 4.0, 0.5, "upper-confidence width (sds)"),
         },
+    )
+
+
+def _shots_title(labs_, cost_per_shot: float, n_ideas: int, noise_ratio: float) -> str:
+    """The shots simulator's settings in two lines: each lab's factor, judgement and rule (the
+    dollar sign escaped, so that matplotlib does not read it as mathtext)."""
+
+    def one(lab) -> str:
+        width = f" ({lab.confidence_sds:g} sd)" if lab.allocation == "upper-confidence" else ""
+        return (
+            f"{lab.name}: judgement {lab.prior_skill:.2f}, cost factor "
+            f"{lab.hardware_cost_factor:.2f}, {lab.allocation}{width}"
+        )
+
+    return (
+        "; ".join(one(lab) for lab in labs_)
+        + f"\n\\${cost_per_shot:,.0f} a shot, {n_ideas} ideas, noise / spread {noise_ratio:.1f}"
     )
 
 
@@ -373,8 +392,17 @@ def rent_or_own(
     }  # fmt: skip
 
     def draw(**kwargs) -> None:
-        plot_rent_or_own(**kwargs, power_w=power_w, pue=pue,
-                         marked_utilisation=marked_utilisation)  # fmt: skip
+        ax, _ = plot_rent_or_own(**kwargs, power_w=power_w, pue=pue,
+                                 marked_utilisation=marked_utilisation)  # fmt: skip
+        # the settings in the title, so that a static rendering says what it shows
+        k = kwargs
+        ax.figure.suptitle(
+            f"Rent or own at the sliders' assumptions: \\${k['purchase_usd']:,.0f} a GPU, "
+            f"{k['lifetime_years']:g} years, rent \\${k['rent_usd_per_hour']:.2f}/h,\n"
+            f"power \\${k['usd_per_kwh']:.2f}/kWh, other \\${k['other_usd_per_hour']:.2f}/h, "
+            f"capital {k['interest_rate']:.1%} a year, resale {k['resale_share']:.0%}",
+            fontsize=9,
+        )
         plt.show()
 
     return explorer(draw, controls)
