@@ -61,9 +61,10 @@ def _shape(n_layer, d_model, seq_len=1):
 
 
 def _deepseek_flops_per_token(n_layer, d_model, seq_len) -> Float[np.ndarray, "*s"]:
-    """Eq. 2: M = 72 n d^2 (the matmuls, 6 FLOPs per weight) + 12 n d l (attention scores)."""
+    """DeepSeek LLM's eq. 2: M = 72 n d^2 (the matmuls, 6 FLOPs per weight) + 12 n d l (attention
+    over the whole l x l score matrix, Megatron's convention: twice the causal count)."""
     c_w, c_att = fact("deepseek_m_coefficients").value
-    return c_w * n_layer * d_model**2 + c_att * n_layer * d_model * seq_len  # (2)
+    return c_w * n_layer * d_model**2 + c_att * n_layer * d_model * seq_len  # DeepSeek LLM's eq. 2
 
 
 def six_n_flops_per_token(n_layer, d_model, vocab_size: int = 0):

@@ -13,6 +13,8 @@ from labs.common.plotting import PALETTE, new_figure
 from labs.common.validate import describe_value, instance, real_number
 from labs.scaling.laws import ChinchillaParams, chinchilla_loss, compute_optimal
 
+LINE_STYLES = ("-", "-", (0, (4, 3)), ":")
+
 
 def _check_laws(laws) -> dict:
     if not isinstance(laws, dict):
@@ -55,9 +57,12 @@ def plot_isoflop(C: float, laws: dict, ax=None):
     n_grid = np.logspace(
         np.log10(min(r[1] for r in rows)) - 1.5, np.log10(max(r[1] for r in rows)) + 1.5, 200
     )
-    for (name, n_opt, _, l_opt), colour in zip(rows, PALETTE, strict=False):
-        law = laws[name]
-        ax.plot(n_grid, chinchilla_loss(n_grid, C / (6 * n_grid), law), color=colour, label=name)
+    # each law drawn over the ones before it, thinner and in its own dash pattern, so that two laws
+    # that agree (Epoch AI's and a refit of the same runs) both show
+    for i, ((name, n_opt, _, l_opt), colour) in enumerate(zip(rows, PALETTE, strict=False)):
+        law, style, width = laws[name], LINE_STYLES[i % len(LINE_STYLES)], max(1.0, 3.0 - 0.8 * i)
+        ax.plot(n_grid, chinchilla_loss(n_grid, C / (6 * n_grid), law), color=colour, label=name,
+                linestyle=style, linewidth=width)  # fmt: skip
         ax.plot([n_opt], [l_opt], "o", color=colour)
     ax.set_xscale("log")
     ax.set_xlabel("parameters N (tokens D = C / 6N)")
