@@ -101,6 +101,9 @@ def moe_layer_time(
 ) -> MappingProxyType:
     """Seconds one GPU spends on one MoE layer's forward for `tokens_per_gpu` tokens: expert
     compute (FP8 peak of the registry times `mfu`), IB time and NVLink time of dispatch + combine.
+    `mfu` is the expert-GEMM efficiency, the share of the FP8 peak the expert GEMMs reach; it is
+    not chapter 7's MFU (V3's delivered FLOP/s over all of a step's work, 38.94% of the BF16
+    peak): V3's delivered 385 TFLOP/s is about 19.5% of the FP8 peak.
     `bottleneck` names the slowest of the three (they overlap in V3's DualPipe, so the layer takes
     about the slowest one). `nvlink_gbs` is the H800's achieved NVLink bandwidth per GPU (None:
     V3's 160 GB/s); an H100 gets it times 900 / 400. `ib_gbs` is the InfiniBand bandwidth per GPU
@@ -135,7 +138,8 @@ def moe_layer_time(
 
 
 def _moe_layer_time(gpu, n_nodes, max_nodes, config, tokens, mfu, nvlink_gbs=None, ib_gbs=None):
-    """compute = FLOPs / (peak x MFU); link time = bytes / achieved bandwidth."""
+    """compute = FLOPs / (FP8 peak x mfu, the expert-GEMM efficiency); link time = bytes /
+    achieved bandwidth."""
     peak = fact(f"econ_{gpu}_sxm_fp8_tflops").value * 1e12
     nvlink, ib = _link_speeds(gpu, nvlink_gbs, ib_gbs)
     traffic = _dispatch_bytes(

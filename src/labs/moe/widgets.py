@@ -76,18 +76,23 @@ def plot_balancing(runs, smooth: int = 10):
 
 def plot_layer_time(gpu: str = "h800", max_nodes: int = 4, mfu: float = 0.4, ax=None):
     """Compute, NVLink and InfiniBand time of one V3 MoE layer against the node count, with and
-    without node-limited routing, for one GPU of the registry. The counts are those that spread
-    its 256 experts evenly over 8 GPUs a node (2, 4, 8, 16, 32), from max(2, max_nodes) on, since
-    a token cannot be limited to more nodes than there are: from 4 with the default max_nodes=4."""
+    without node-limited routing, for one GPU of the registry. `mfu` is the expert-GEMM
+    efficiency: the share of the GPU's FP8 peak the expert GEMMs reach (as in `moe_layer_time`;
+    not chapter 7's MFU, a share of the BF16 peak over all of a step's FLOPs). The counts are
+    those that spread its 256 experts evenly over 8 GPUs a node (1, 2, 4, 8, 16, 32). Compute,
+    NVLink and IB without a node limit are drawn from 1 node; IB with the limit from
+    max(2, max_nodes) on, since a token cannot be limited to more nodes than there are: from 4
+    with the default max_nodes=4."""
     gpu = one_of("gpu", gpu, GPUS)
     max_nodes = integer("max_nodes", max_nodes, minimum=1, maximum=32)
     mfu = real_number("mfu", mfu, positive=True, maximum=1.0)
     if ax is None:
         _, ax = new_figure(width=6.5, height=3.8)
     gpus = fact("moe_v3_gpus_per_node").value
-    nodes = [n for n in range(max(2, max_nodes), 33) if DEEPSEEK_V3_MOE.n_routed % (n * gpus) == 0]
+    nodes = [n for n in range(1, 33) if DEEPSEEK_V3_MOE.n_routed % (n * gpus) == 0]
+    spread = [n for n in nodes if n >= max(2, max_nodes)]  # where the node limit can apply
     free = [moe_layer_time(gpu, n, None, DEEPSEEK_V3_MOE, 4096, mfu) for n in nodes]
-    limited = [moe_layer_time(gpu, n, max_nodes, DEEPSEEK_V3_MOE, 4096, mfu) for n in nodes]
+    limited = [moe_layer_time(gpu, n, max_nodes, DEEPSEEK_V3_MOE, 4096, mfu) for n in spread]
     ms = 1e3
     ax.plot(
         nodes, [t["compute"] * ms for t in free], "o-", color=PALETTE[0], label="expert compute"
@@ -96,7 +101,7 @@ def plot_layer_time(gpu: str = "h800", max_nodes: int = 4, mfu: float = 0.4, ax=
     ax.plot(
         nodes, [t["inter_node"] * ms for t in free], "o-", color=PALETTE[2], label="IB, any nodes"
     )
-    ax.plot(nodes, [t["inter_node"] * ms for t in limited], "o--", color=PALETTE[2],
+    ax.plot(spread, [t["inter_node"] * ms for t in limited], "o--", color=PALETTE[2],
             label=f"IB, at most {max_nodes} nodes")  # fmt: skip
     ax.set(
         xlabel="nodes the experts are spread over",
@@ -104,7 +109,9 @@ def plot_layer_time(gpu: str = "h800", max_nodes: int = 4, mfu: float = 0.4, ax=
         xticks=nodes,
         xticklabels=[str(n) for n in nodes],
         ylabel="ms per layer (4096 tokens / GPU)",
-        title=f"One V3 MoE layer on {gpu.upper()} nodes (MFU {mfu:.0%})",
+        title=(
+            f"One V3 MoE layer on {gpu.upper()} nodes\n(expert GEMMs at {mfu:.0%} of the FP8 peak)"
+        ),
         ylim=(0, None),
     )
     ax.minorticks_off()  # a log axis labels its minor ticks too on so short a range
@@ -113,7 +120,8 @@ def plot_layer_time(gpu: str = "h800", max_nodes: int = 4, mfu: float = 0.4, ax=
 
 
 def layer_time_explorer():
-    """Sliders for `plot_layer_time`: GPU, node limit and MFU."""
+    """Sliders for `plot_layer_time`: GPU, node limit and expert-GEMM efficiency (`mfu`, the
+    share of the FP8 peak the expert GEMMs reach)."""
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
