@@ -182,7 +182,7 @@ def roofline_seconds(
     """The roofline's lower bound on time: max(FLOPs / peak FLOP/s, bytes / peak bytes/s).
 
     The work is compute-bound when its arithmetic intensity (FLOPs per byte) exceeds the device's
-    balance point peak_flops_per_s / peak_bytes_per_s, memory-bound below it.
+    ridge point peak_flops_per_s / peak_bytes_per_s, memory-bound below it.
     """
     flops = real_number("flops", flops, minimum=0)
     nbytes = real_number("nbytes", nbytes, minimum=0)

@@ -13,10 +13,10 @@ from labs.mla.config import DEEPSEEK_67B, DEEPSEEK_V3
 # --- 3.3, decode_bound ----------------------------------------------------------------------------
 # Absorbed MLA decode at V3's shape with h heads on a device: 2 h S (576 + 512) FLOPs for 1,152 S
 # bytes (BF16), i.e. 1.889 h FLOPs per byte; compute-bound when that exceeds peak FLOP/s / bytes/s.
-H800 = (989.5e12, 3.35e12)  # BF16 dense, HBM3: balance 295.4 FLOPs/byte
-T4 = (65e12, 320e9)  # FP16 tensor cores, GDDR6: balance 203.1 FLOPs/byte
-TPU_V5E = (197e12, 819e9)  # BF16, HBM2: balance 240.5 FLOPs/byte
-SLOW_CPU = (50e9, 10e9)  # a CPU thread: balance 5 FLOPs/byte
+H800 = (989.5e12, 3.35e12)  # BF16 dense, HBM3: ridge 295.4 FLOPs/byte
+T4 = (65e12, 320e9)  # FP16 tensor cores, GDDR6: ridge 203.1 FLOPs/byte
+TPU_V5E = (197e12, 819e9)  # BF16, HBM2: ridge 240.5 FLOPs/byte
+SLOW_CPU = (50e9, 10e9)  # a CPU thread: ridge 5 FLOPs/byte
 
 # One wrong answer per case, so each case's message names one slip. The cases run in this order,
 # so that a solution making one slip first fails where its message is the diagnosis:
@@ -37,24 +37,24 @@ DECODE_BOUND = Exercise(
     cases=(
         Case(
             args=(DEEPSEEK_V3, 1, *TPU_V5E),
-            expected="compute",  # 1.889 x 128 = 241.8 > 240.5: over the balance point by 0.5%
+            expected="compute",  # 1.889 x 128 = 241.8 > 240.5: over the ridge point by 0.5%
             label="DeepSeek-V3, all 128 heads on one TPU v5e (197 TFLOP/s, 819 GB/s)",
             hint="count exactly: FLOPs / bytes = 2 n_h (d_c + d_h^R + d_c) / ((d_c + d_h^R) x 2) = "
-            "241.8, and the v5e's balance point is 197e12 / 819e9 = 240.5: just over it.",
+            "241.8, and the v5e's ridge point is 197e12 / 819e9 = 240.5: just over it.",
         ),
         Case(
             args=(DEEPSEEK_V3, 1, *T4),
             expected="compute",  # 241.8 > 203.1
             label="DeepSeek-V3's attention shape, 128 heads on a T4",
             hint="the same 241.8 FLOPs per byte; a T4 has far less bandwidth per FLOP than an H800 "
-            "(295.4): its balance point is 65e12 / 320e9 = 203.1.",
+            "(295.4): its ridge point is 65e12 / 320e9 = 203.1.",
         ),
         Case(
             args=(DEEPSEEK_V3, 1, *H800),
             expected="memory",  # 241.8 < 295.4; the naive path: 228.1 x 128 FLOPs per byte
             label="DeepSeek-V3, all 128 heads on one H800 (989.5 TFLOP/s, 3.35 TB/s)",
             hint="absorbed MLA does 1.889 n_h = 241.8 FLOPs per byte of BF16 cache; the H800's "
-            "balance point is 989.5e12 / 3.35e12 = 295.4.",
+            "ridge point is 989.5e12 / 3.35e12 = 295.4.",
             mistakes=(
                 (
                     "compute",
@@ -77,12 +77,12 @@ DECODE_BOUND = Exercise(
         Case(
             args=(DEEPSEEK_V3, 1, 250e12, 1e12),
             expected="memory",  # 241.8 < 250; FlashMLA's 2 x 128 = 256 > 250
-            label="DeepSeek-V3, 128 heads on a device of 250 TFLOP/s and 1 TB/s (balance 250)",
+            label="DeepSeek-V3, 128 heads on a device of 250 TFLOP/s and 1 TB/s (ridge 250)",
             hint="count exactly: (576 + 512) / 576 = 1.889 FLOPs per byte per head, not 2.",
             mistakes=(
                 (
                     "compute",
-                    "your intensity is FlashMLA's rounded 2 n_h = 256, over the balance point "
+                    "your intensity is FlashMLA's rounded 2 n_h = 256, over the ridge point "
                     "250; the exact count is 2 n_h (d_c + d_h^R + d_c) / (2 (d_c + d_h^R)) = "
                     "1.889 n_h = 241.8, under it. The value's share is d_c = 512 per 576 cached "
                     "elements, not all 576.",
@@ -106,13 +106,13 @@ DECODE_BOUND = Exercise(
             expected="memory",  # GQA: n_h / n_g = 64 / 8 = 8 FLOPs per byte < 295.4
             label="DeepSeek 67B (GQA, 8 query heads per KV head) on an H800",
             hint="GQA: 4 n_h d_h S FLOPs for 2 n_g d_h S elements of 2 bytes: n_h / n_g = 8 "
-            "FLOPs per byte, far below any GPU's balance point.",
+            "FLOPs per byte, far below any GPU's ridge point.",
         ),
         Case(
             args=(DEEPSEEK_67B, 1, *SLOW_CPU),
             expected="compute",  # 8 FLOPs per byte > 5: a CPU thread has little arithmetic
             label="DeepSeek 67B (GQA) on a CPU thread (50 GFLOP/s, 10 GB/s)",
-            hint="the same 8 FLOPs per byte, against a balance point of 50e9 / 10e9 = 5.",
+            hint="the same 8 FLOPs per byte, against a ridge point of 50e9 / 10e9 = 5.",
         ),
         Case(
             args=(DEEPSEEK_67B, 4, *SLOW_CPU),
