@@ -94,6 +94,9 @@ def test_each_view_wins_only_under_its_own_premise(seed_c, seed_f, cost):
 def test_the_grid_cells_the_chapter_asserts(seed_c, seed_f):
     ratios, skills = [1, 2, 4, 8, 16], [0.3, 0.45, 0.6, 0.75, 0.9]
     funded = [_lab(r * B, 0.3, seed_f) for r in ratios]
+    # z here is the well-funded lab's regret minus the constrained lab's: the opposite sign to the
+    # chapter's grid (> 0 there when the well-funded lab leads), so `lead = z > 3` (the constrained
+    # lab leads) is the chapter's `lead = z_grid < -3`.
     z = np.array(
         [
             [(f[0] - c[0]) / np.hypot(c[1], f[1]) for f in funded]

@@ -93,7 +93,7 @@ def test_rank_reversal_by_hand_and_by_simulation():
 def test_priced_breakeven_by_hand():
     # 100 hours a month, one node at $1/h serving 10 tokens/s: U = $100, C = 3.6M tokens. API at
     # $100 per million: a full unit saves $360 - $100 = $260 a month, so $1,000 of people needs
-    # n* = ceil(1000 / 260) = 4 units and T* = (1000 + 400) / 1e-4 = 14M tokens a month.
+    # n_units = ceil(1000 / 260) = 4 units and T* = (1000 + 400) / 1e-4 = 14M tokens a month.
     r = priced_self_hosting_breakeven(1000.0, 100.0, 1.0, 10.0, 1, 100.0)
     assert r["units"] == 4 and r["tokens_per_month"] == pytest.approx(1.4e7)
     assert r["unit_usd_per_month"] == 100.0 and r["unit_tokens_per_month"] == 3.6e6
