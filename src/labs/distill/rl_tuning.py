@@ -3,13 +3,12 @@ learns within the long GRPO arm's budget?
 
 Taught in chapter 6, "Distillation against RL, in miniature" ("Did GRPO get a fair chance?").
 The sweep's GRPO arms (`labs.distill.sweep`) use chapter 5's loop with the teacher's settings
-(two updates per batch where chapter 5's run takes four, and the optimiser restarted every 25
-steps), none tuned for this student, and the student does not learn from them, even at four times
-the comparison's budget. This
-script tries other settings of the same loop (`labs.distill.sequence.grpo_on_student`) on the same
-cold start, each for the FLOPs of the sweep's "grpo_long" arm (`grpo_step_flops`, the sweep's
-accounting), and keeps every setting it tried in its record, so that the search is on file and not
-only its best result:
+(two updates per batch where chapter 5's run takes four), run as rounds of 25 steps that each
+restart the optimiser, none tuned for this student, and the student does not learn from them,
+even at four times the comparison's budget. This script tries other settings of the same loop
+(`labs.distill.sequence.grpo_on_student`) on the same cold start, each for the FLOPs of the
+sweep's "grpo_long" arm (`grpo_step_flops`, the sweep's accounting), and keeps every setting it
+tried in its record, so that the search is on file and not only its best result:
 
     python -m labs.distill.rl_tuning        # writes src/labs/distill/data/rl_tuning.json
 
