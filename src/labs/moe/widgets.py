@@ -134,6 +134,8 @@ def layer_time_explorer():
         {
             "gpu": widgets.Dropdown(options=GPUS, value="h800"),
             "max_nodes": widgets.IntSlider(value=4, min=1, max=16),
-            "mfu": widgets.FloatSlider(value=0.4, min=0.1, max=0.8, step=0.05),
+            "mfu": widgets.FloatSlider(
+                value=0.4, min=0.1, max=0.8, step=0.05, description="GEMM eff."
+            ),
         },
     )
