@@ -1,9 +1,11 @@
 """This machine's ceilings, the two numbers a roofline needs: the FLOP/s a large matrix product
 reaches and the bytes/s that streaming a tensor from main memory reaches, measured with PyTorch.
 
-One measurement for every chapter that draws a roofline on the machine it runs on: chapter 3
-("When does it pay?", the decode benchmark's limits), chapter 4 ("When does sparsity pay?", the
-CPU check) and chapter 7 ("When does it pay?", the ridge of a matrix product on this CPU).
+One measurement for every chapter that draws a roofline on the machine it runs on: chapter 1
+("When does it pay?", the costs of a decoded and a trained token), chapter 3 ("When does it pay?",
+the decode benchmark's limits), chapter 4 ("When does sparsity pay?", the CPU check), chapter 7
+("When does it pay?", the ridge of a matrix product on this CPU) and chapter 8 ("When does it
+pay?", decoding on this CPU and the einsum against the stream).
 
 These are what a good kernel reaches here, not a vendor's peak. Each figure is the best of several
 timed calls after a warm-up: load from other programs can only slow a call, so the fastest is the
@@ -41,7 +43,7 @@ __all__ = [
 ]
 
 MATMUL_SIZE = 1024  # an (n, n) @ (n, n) float32 product: 2 n^3 FLOPs, compute-bound on any device
-STREAM_BYTES = 256 * 2**20  # float32 summed once: far larger than most CPUs' last-level cache
+STREAM_BYTES = 256 * 2**20  # float32 read once (a sum, a gemv): far larger than most CPUs' LLC
 # A CPU with a very large last-level cache (3D V-Cache parts report 96 MiB and more) gets a stream
 # four times its cache, up to 2 GiB; past that the cache would hold a fifth of the stream or more.
 STREAM_CACHE_MULTIPLE = 4

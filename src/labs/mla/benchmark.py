@@ -140,15 +140,16 @@ def measure_device_limits(
     repeats: int = 5,
     clock: str = "wall",
 ) -> tuple[float, float]:
-    """(FLOP/s, bytes/s) this device reaches: a float32 (1024 x 1024) matrix product, and a sum
-    over a float32 tensor of `labs.common.ceilings.stream_bytes` (256 MiB, or four times a CPU's
-    last-level cache where that is larger, so it streams from memory).
+    """(FLOP/s, bytes/s) this device reaches: a float32 (1024 x 1024) matrix product, and the
+    faster of a sum and a matrix-vector product over a float32 tensor of
+    `labs.common.ceilings.stream_bytes` (256 MiB, or four times a CPU's last-level cache where
+    that is larger, so it streams from memory).
 
     The best of `repeats` (at most 100) after a warm-up, wall-clock; on a CPU with `cpu_threads`
     threads (as `decode_benchmark`), restored afterwards. These are the roofline's ceilings for
     this machine: what a good kernel can reach here, not the vendor's peak. The measurement is
-    `labs.common.ceilings.measure_ceilings`, shared with chapters 4 and 7; `clock` as there ("cpu":
-    process time, a CPU and one thread only).
+    `labs.common.ceilings.measure_ceilings`, shared with chapters 1, 4, 7 and 8; `clock` as there
+    ("cpu": process time, a CPU and one thread only).
     """
     device = check_device(device)
     cpu_threads = size("cpu_threads", cpu_threads, maximum=1024, why="more than any CPU has")
