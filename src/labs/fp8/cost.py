@@ -15,15 +15,17 @@ FP8 tensor cores (P_fp8 = None, a T4) can still store FP8 but must widen it befo
 its FP8 time is the quantisation pass plus the 16-bit GEMM, never less than t_bf16 (the model
 gives no credit to an FP8 weight widened inside the GEMM, a weight-only format).
 
-Two layout options change eq. (7), both off by default (the unfused case: pessimistic about the
-pass, optimistic about the GEMM, which gets the full ratio of the peaks with promotion and scaling
-free):
+Two layout options change eq. (7), both off by default (the unfused case V3 describes for Hopper,
+§3.5.2: the activation read in BF16, written back in FP8 and read again by the GEMM; pessimistic
+only about the weight's pass and the ordering, optimistic about the GEMM, which gets the full ratio
+of the peaks with promotion and scaling free):
 
 * `weight_in_fp8`: the weight is stored in FP8 once, as a served model's is, and as in training,
-  where one FP8 copy serves a whole optimiser step; the pass converts the activation only, 3 M K
-  bytes instead of 3 (M K + K N).
-* `overlap_pass`: the pass runs beside the GEMM (in the previous kernel, or on other
-  multiprocessors) instead of before it, so its bytes share the GEMM's bandwidth; it still moves
+  where each FP8 copy is quantised once per optimiser step and serves that step's micro-batches
+  (V3's DualPipe keeps two copies, each serving about half of them, about 1.0 million tokens per
+  expert; chapter 2); the pass converts the activation only, 3 M K bytes instead of 3 (M K + K N).
+* `overlap_pass`: the pass runs beside the GEMM (on other multiprocessors, or pipelined
+  with it) instead of before it, so its bytes share the GEMM's bandwidth; it still moves
   all of them (a producer that wrote FP8 directly, saving them, is not modelled):
 
     t_fp8 = max(2 M N K / P_fp8,  (Q_pass + M K + K N + 2 M N) / B)                            (7')
