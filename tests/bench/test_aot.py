@@ -58,6 +58,23 @@ def test_the_fp8_gemm_uses_fp8_tensor_cores_on_hopper():
         assert row["spill_stores"] <= 64, row  # Triton 3.8: 8 bytes
 
 
+def test_the_fp8_gemm_promotes_out_of_the_tensor_cores_when_asked():
+    """Triton's default on sm_90 chains a K-block's four m64n64k32 E4M3 WGMMAs in the tensor
+    cores' accumulator, V3's N_C = 128 (§3.3.2), with no FP32 addition between them;
+    max_num_imprecise_acc=32 keeps the four WGMMAs and adds each one's partial sum into FP32 on
+    the CUDA cores. The control: 0 asks for no reduced-precision accumulation at all, and Triton
+    then leaves the FP8 tensor cores (it converts the codes to FP16 for Ampere's mma.sync)."""
+    default, every, none = compile_for_gpu(
+        "fp8_gemm",
+        [{"num_warps": 8}, {"num_warps": 8, "max_num_imprecise_acc": 32},
+         {"num_warps": 8, "max_num_imprecise_acc": 0}],
+    )  # fmt: skip
+    assert default["wgmma_count"] == every["wgmma_count"] == 128 // 32, (default, every)
+    assert default["fp8_mma"] and every["fp8_mma"]
+    assert default["f32_adds"] == 0 and every["f32_adds"] > 0, (default, every)
+    assert not none["wgmma"] and not none["fp8_mma"], none
+
+
 def test_an_a100_has_no_e4m3_tensor_cores():
     """The control: sm_80 (A100) has no FP8 E4M3 type, and Triton says so."""
     with pytest.raises(RuntimeError, match="fp8e4nv not supported"):
@@ -78,6 +95,11 @@ def test_an_a100_decode_has_no_warpgroup_mma():
         ({"kernel": "fp8_gemm", "variants": []}, ValueError, "variants"),
         ({"kernel": "fp8_gemm", "variants": [{"rows": 64}]}, ValueError, "unknown keys"),
         ({"kernel": "fp8_gemm", "variants": [{"block_m": 48}]}, ValueError, "power of two"),
+        (
+            {"kernel": "fp8_gemm", "variants": [{"max_num_imprecise_acc": -32}]},
+            ValueError,
+            "max_num_imprecise_acc",
+        ),
         ({"kernel": "mla_decode", "variants": [{"heads_per_block": 256}]}, ValueError, "divide"),
         ({"kernel": "mla_decode", "variants": [{"dtype": "float16"}]}, ValueError, "dtype"),
         ({"kernel": "mla_decode", "variants": ["fast"]}, TypeError, "variants"),

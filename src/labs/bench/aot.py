@@ -32,10 +32,11 @@ HOPPER_SHARED_BYTES = int(fact("hopper_max_shared_per_block_kb").value) * 1024
 MAX_REGISTERS = int(fact("cuda_max_registers_per_thread").value)
 ARCHES = (80, 89, 90)  # A100; L4 and other Ada GPUs (FP8); H100, H200, H800
 DECODE_DEFAULTS = {"heads": 128, "heads_per_block": 16, "latent": 512, "rope": 64, "block": 64}
-GEMM_DEFAULTS = {"block": 128, "block_m": 64}
+GEMM_DEFAULTS = {"block": 128, "block_m": 64, "max_num_imprecise_acc": None}
 DTYPES = {"bfloat16": "bf16", "float32": "fp32"}
 FP8_MMA = re.compile(r"\b(?:wgmma|mma)\.[\w.]*e4m3")  # a tensor-core instruction on E4M3
 WGMMA = re.compile(r"\bwgmma\.mma_async\b")  # Hopper's warpgroup MMA (Ampere's is mma.sync)
+F32_ADD = re.compile(r"\badd\.(?:rn\.)?f32\b")  # an FP32 addition on the CUDA cores
 
 
 def compile_for_gpu(kernel: str, variants: list[dict], arch: int = 90) -> list[dict]:
@@ -46,15 +47,18 @@ def compile_for_gpu(kernel: str, variants: list[dict], arch: int = 90) -> list[d
         variants: dicts of `num_warps` (a power of two, 1 ... 32) and the kernel's compile-time
             sizes, any of {heads, heads_per_block, latent, rope, block, dtype ("bfloat16" or
             "float32")} for decoding (V3's 128 heads, d_c = 512, d_h^R = 64, pages of 64 rows,
-            16 heads per program, bfloat16 by default) or {block, block_m} for the GEMM
-            (128 and 64); at most 16 variants.
+            16 heads per program, bfloat16 by default) or {block, block_m,
+            max_num_imprecise_acc} for the GEMM (128, 64 and None: see
+            `labs.fp8.triton.block_scaled_matmul`); at most 16 variants.
         arch: the GPU's compute capability x 10: 90 (Hopper), 89 (Ada) or 80 (A100).
 
     Returns:
         One dict per variant: its sizes, `shared_bytes`, `registers`, `spill_stores` and
         `spill_loads` (bytes per thread), `fp8_mma` (whether the PTX multiplies E4M3 on the
         tensor cores), `wgmma` (whether it uses Hopper's warpgroup MMA, `wgmma.mma_async`,
-        rather than only the older `mma.sync`), `ptx_lines`, `triton` (its version).
+        rather than only the older `mma.sync`) and `wgmma_count` (how many the PTX holds),
+        `f32_adds` (FP32 additions on the CUDA cores, where a GEMM promotes the tensor cores'
+        partial sums), `ptx_lines`, `triton` (its version).
     """
     validate.one_of("kernel", kernel, ("mla_decode", "fp8_gemm"))
     validate.one_of("arch", arch, ARCHES)
@@ -76,6 +80,9 @@ def compile_for_gpu(kernel: str, variants: list[dict], arch: int = 90) -> list[d
         for name, value in sizes.items():
             if name == "dtype":
                 validate.one_of(f"variants[{i}]['dtype']", value, tuple(DTYPES))
+            elif name == "max_num_imprecise_acc":
+                if value is not None:
+                    validate.integer(f"variants[{i}][{name!r}]", value, minimum=0, maximum=4096)
             elif name != "num_warps":
                 validate.power_of_two(f"variants[{i}][{name!r}]", value, maximum=4096)
         if kernel == "mla_decode" and sizes["heads"] % sizes["heads_per_block"]:
@@ -150,6 +157,8 @@ def _compile(request: dict) -> list[dict]:
                 "spill_loads": _number(r"(\d+) bytes spill loads", report),
                 "fp8_mma": bool(FP8_MMA.search(ptx)),
                 "wgmma": bool(WGMMA.search(ptx)),
+                "wgmma_count": len(WGMMA.findall(ptx)),
+                "f32_adds": len(F32_ADD.findall(ptx)),
                 "ptx_lines": ptx.count("\n"),
                 "triton": triton.__version__,
             }
@@ -185,9 +194,13 @@ def _signature(kernel: str, v: dict) -> tuple[dict, dict]:
             "b_scale_ptr": "*fp32",
             "out_ptr": "*fp32",
             **dict.fromkeys(("m", "n", "k"), "i32"),
-            **dict.fromkeys(("BLOCK", "BLOCK_M"), "constexpr"),
+            **dict.fromkeys(("BLOCK", "BLOCK_M", "IMPRECISE_ACC"), "constexpr"),
         }
-        constants = {"BLOCK": v["block"], "BLOCK_M": v["block_m"]}
+        constants = {
+            "BLOCK": v["block"],
+            "BLOCK_M": v["block_m"],
+            "IMPRECISE_ACC": v["max_num_imprecise_acc"],
+        }
     return signature, constants
 
 

@@ -49,6 +49,7 @@ def _fp8_gemm_kernel(
     k,
     BLOCK: tl.constexpr,  # noqa: N803 (Triton spells compile-time constants in capitals)
     BLOCK_M: tl.constexpr,  # noqa: N803
+    IMPRECISE_ACC: tl.constexpr,  # noqa: N803 (Triton's max_num_imprecise_acc; None: its default)
 ):
     """One (block_m, block) output tile: FP8 products per K-block, scaled, summed in FP32."""
     i, j = tl.program_id(0), tl.program_id(1)
@@ -62,7 +63,9 @@ def _fp8_gemm_kernel(
         ks = kb * BLOCK + inner
         a = tl.load(a_ptr + rows[:, None] * k + ks[None, :], mask=in_range[:, None], other=0.0)
         b = tl.load(b_ptr + ks[:, None] * n + cols[None, :])  # (block, block) FP8
-        partial_sum = tl.dot(a, b)  # FP8 x FP8, FP32 out: the tensor cores' job
+        # FP8 x FP8, FP32 out: the tensor cores' job, which add IMPRECISE_ACC products at a time
+        # in their own reduced precision before the result joins an FP32 sum
+        partial_sum = tl.dot(a, b, max_num_imprecise_acc=IMPRECISE_ACC)
         a_scale = tl.load(a_scale_ptr + rows * k_blocks + kb, mask=in_range, other=1.0)
         b_scale = tl.load(b_scale_ptr + kb * (n // BLOCK) + j)  # one scale for the block
         acc += partial_sum * (a_scale[:, None] * b_scale)  # promotion: scaled, then added
@@ -81,6 +84,7 @@ def block_scaled_matmul(
     block: int = 128,
     block_m: int = 64,
     num_warps: int | None = None,
+    max_num_imprecise_acc: int | None = None,
 ) -> torch.Tensor:
     """a (M, K) @ b (K, N) as V3's FP8 GEMM: quantise (E4M3, 1 x block / block x block), then
     the Triton kernel with FP32 accumulation and the scales applied per K-block.
@@ -95,6 +99,14 @@ def block_scaled_matmul(
         block_m: rows of one output tile, a power of two from 1 to 256; M need not be a
             multiple of it.
         num_warps: Triton's hint for a compiled kernel (a power of two, 1 ... 32; None: 4).
+        max_num_imprecise_acc: how many FP8 products of a K-block the tensor cores may add in
+            their reduced precision (about 14 bits, V3 §3.3) before the sum is promoted to FP32:
+            Triton's `tl.dot` argument of that name, an integer from 0 to `block`. None: Triton's
+            default, which on Hopper (sm_90) chains the K-block's four WGMMAs (V3's
+            N_C = 128); 32, one FP8 WGMMA's K, adds each one's result into FP32; 0 makes
+            Triton leave the FP8 tensor cores (FP16 codes on Ampere's mma.sync). Lowered on a
+            CPU in `tests/bench/test_aot.py`. A compiled kernel's setting only: the
+            interpreter accumulates in float32 whatever it says.
 
     Returns:
         float32 tensor (M, N) on a's device.
@@ -112,8 +124,14 @@ def block_scaled_matmul(
         raise ValueError(f"block must be >= 32 for Triton's compiled FP8 dot, got {block}")
     if num_warps is not None:
         num_warps = validate.power_of_two("num_warps", num_warps, maximum=32)
+    if max_num_imprecise_acc is not None:
+        max_num_imprecise_acc = validate.integer(
+            "max_num_imprecise_acc", max_num_imprecise_acc, minimum=0, maximum=block
+        )
     operands = _quantize_operands(a, b, block)
-    return _launch(*operands, block, block_m, None if interpreted else num_warps)
+    return _launch(
+        *operands, block, block_m, None if interpreted else num_warps, max_num_imprecise_acc
+    )
 
 
 def _quantize_operands(a: torch.Tensor, b: torch.Tensor, block: int):
@@ -124,12 +142,25 @@ def _quantize_operands(a: torch.Tensor, b: torch.Tensor, block: int):
     return a_q.contiguous(), a_scales.contiguous(), b_q, b_scales
 
 
-def _launch(a_q, a_scales, b_q, b_scales, block: int, block_m: int, num_warps) -> torch.Tensor:
+def _launch(
+    a_q, a_scales, b_q, b_scales, block: int, block_m: int, num_warps, imprecise_acc=None
+) -> torch.Tensor:
     """The kernel on quantised operands: a grid of (M / block_m, N / block) output tiles."""
     (m, k), n = a_q.shape, b_q.shape[1]
     out = torch.empty(m, n, dtype=torch.float32, device=a_q.device)
     options = {} if num_warps is None else {"num_warps": num_warps}
     _kernel()[(-(-m // block_m), n // block)](
-        a_q, a_scales, b_q, b_scales, out, m, n, k, BLOCK=block, BLOCK_M=block_m, **options
+        a_q,
+        a_scales,
+        b_q,
+        b_scales,
+        out,
+        m,
+        n,
+        k,
+        BLOCK=block,
+        BLOCK_M=block_m,
+        IMPRECISE_ACC=imprecise_acc,
+        **options,
     )
     return out
