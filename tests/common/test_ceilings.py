@@ -11,6 +11,7 @@ twice, bits for bytes, GB/s for bytes/s, n^2 for n^3).
 import math
 import time
 
+import numpy as np
 import pytest
 import torch
 
@@ -19,6 +20,7 @@ from labs.common.ceilings import (
     last_level_cache_bytes,
     measure_ceilings,
     stream_bytes,
+    stream_kernels,
 )
 
 
@@ -62,6 +64,36 @@ def test_ceilings_match_timings_made_independently_here(clock):
     assert 1 / 3 < ours[1] / theirs[1] < 3, (ours[1], theirs[1])
     # one core of any machine the course runs on: above a slow laptop's, below any CPU core's
     assert 1e9 < ours[0] < 1e13 and 1e9 < ours[1] < 1e12
+
+
+def test_stream_kernels_read_every_element_of_each_tensor():
+    # the answers, counted here: each sum is the tensor's sum; each gemv, summed, is the tensor's
+    # sum again (ones times every element, once), whatever the rows it was cut into. Small
+    # integers in float32, so that every order of summation is exact.
+    a = (torch.arange(3 * 2048) % 7).float().view(3, 2048)  # 6,144 elements: rows of STREAM_ROW
+    b = torch.arange(5 * 6, dtype=torch.float64).view(5, 6) / 8  # 30 elements: rows of 6
+    kernels = stream_kernels(a, b)
+    sums, gemvs = kernels["sum"](), kernels["gemv"]()
+    total_a = sum(i % 7 for i in range(3 * 2048))
+    total_b = sum(range(30)) / 8
+    assert [float(x) for x in sums] == [total_a, total_b]
+    assert [tuple(g.shape) for g in gemvs] == [(6,), (5,)]  # 6,144 / 1,024 rows; 30 / 6
+    assert [float(g.sum()) for g in gemvs] == [total_a, total_b]
+
+
+@pytest.mark.parametrize(
+    ("tensors", "error", "match"),
+    [
+        ((), ValueError, "at least one tensor"),
+        ((np.ones(4),), TypeError, r"tensors\[0\] must be a torch.Tensor"),
+        ((torch.ones(0),), ValueError, "non-empty"),
+        ((torch.ones(4, dtype=torch.int32),), ValueError, "floating-point"),
+        ((torch.ones(4, 6).T,), ValueError, "contiguous"),
+    ],
+)
+def test_stream_kernels_refuse_bad_tensors(tensors, error, match):
+    with pytest.raises(error, match=match):
+        stream_kernels(*tensors)
 
 
 def test_the_streamed_tensor_does_not_fit_in_the_last_level_cache():

@@ -39,6 +39,7 @@ __all__ = [
     "last_level_cache_bytes",
     "measure_ceilings",
     "stream_bytes",
+    "stream_kernels",
     "timing_device",
 ]
 
@@ -122,10 +123,39 @@ def _measure(device, repeats: int, clock: str) -> tuple[float, float]:
     product = _best_seconds(lambda: a @ a, device, repeats, clock)
     rows = stream_bytes(last_level_cache_bytes()) // (4 * STREAM_ROW)
     big = torch.ones(rows * STREAM_ROW, device=device)
-    matrix, vector = big.view(rows, STREAM_ROW), torch.ones(STREAM_ROW, device=device)
-    summed = _best_seconds(big.sum, device, repeats, clock)
-    gemv = _best_seconds(lambda: matrix @ vector, device, repeats, clock)
+    kernels = stream_kernels(big)
+    summed = _best_seconds(kernels["sum"], device, repeats, clock)
+    gemv = _best_seconds(kernels["gemv"], device, repeats, clock)
     return 2 * n**3 / product, big.numel() * big.element_size() / min(summed, gemv)
+
+
+def stream_kernels(*tensors) -> dict:
+    """The two kernels the stream ceiling times, over the elements of `tensors` (one or more
+    contiguous floating-point torch tensors, none empty): {"sum": a call that sums each tensor,
+    "gemv": a call that reads each as rows of STREAM_ROW elements (or of its last dimension,
+    where STREAM_ROW does not divide its size) times a vector of ones}. Each call reads every
+    byte once, so timing them on other tensors (a cache a chapter streams) measures the same
+    kernels as `measure_ceilings`' bandwidth."""
+    import torch
+
+    if not tensors:
+        raise ValueError("stream_kernels needs at least one tensor, got none")
+    views = []
+    for i, t in enumerate(tensors):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"tensors[{i}] must be a torch.Tensor, got {type(t).__name__}")
+        if not t.is_floating_point() or t.numel() == 0 or not t.is_contiguous():
+            raise ValueError(
+                f"tensors[{i}] must be a non-empty contiguous floating-point tensor, got "
+                f"dtype {t.dtype}, shape {tuple(t.shape)}, contiguous={t.is_contiguous()}"
+            )
+        row = STREAM_ROW if t.numel() % STREAM_ROW == 0 else t.shape[-1]
+        matrix = t.view(-1, row)
+        views.append((t, matrix, torch.ones(row, dtype=t.dtype, device=t.device)))
+    return {
+        "sum": lambda: [t.sum() for t, _, _ in views],
+        "gemv": lambda: [matrix @ ones for _, matrix, ones in views],
+    }
 
 
 def best_seconds(fn, *, repeats: int = 5, clock: str = "cpu", device="cpu") -> float:
