@@ -72,7 +72,7 @@ def test_stream_kernels_read_every_element_of_each_tensor():
     # integers in float32, so that every order of summation is exact.
     a = (torch.arange(3 * 2048) % 7).float().view(3, 2048)  # 6,144 elements: rows of STREAM_ROW
     b = torch.arange(5 * 6, dtype=torch.float64).view(5, 6) / 8  # 30 elements: rows of 6
-    kernels = stream_kernels(a, b)
+    kernels = stream_kernels([a, b])
     sums, gemvs = kernels["sum"](), kernels["gemv"]()
     total_a = sum(i % 7 for i in range(3 * 2048))
     total_b = sum(range(30)) / 8
@@ -84,16 +84,17 @@ def test_stream_kernels_read_every_element_of_each_tensor():
 @pytest.mark.parametrize(
     ("tensors", "error", "match"),
     [
-        ((), ValueError, "at least one tensor"),
-        ((np.ones(4),), TypeError, r"tensors\[0\] must be a torch.Tensor"),
-        ((torch.ones(0),), ValueError, "non-empty"),
-        ((torch.ones(4, dtype=torch.int32),), ValueError, "floating-point"),
-        ((torch.ones(4, 6).T,), ValueError, "contiguous"),
+        ([], ValueError, "at least one tensor"),
+        (np.ones(4), TypeError, "tensors must be a torch.Tensor or a list"),
+        ([np.ones(4)], TypeError, r"tensors\[0\] must be a torch.Tensor"),
+        (torch.ones(0), ValueError, "non-empty"),
+        ([torch.ones(4, dtype=torch.int32)], ValueError, "floating-point"),
+        ([torch.ones(4), torch.ones(4, 6).T], ValueError, r"tensors\[1\].*contiguous"),
     ],
 )
 def test_stream_kernels_refuse_bad_tensors(tensors, error, match):
     with pytest.raises(error, match=match):
-        stream_kernels(*tensors)
+        stream_kernels(tensors)
 
 
 def test_the_streamed_tensor_does_not_fit_in_the_last_level_cache():

@@ -30,6 +30,12 @@ def _square(x):
     return x * x
 
 
+def _ones(*shape):
+    import torch
+
+    return torch.ones(*shape)
+
+
 def _slider():
     import ipywidgets
 
@@ -80,6 +86,7 @@ EXAMPLES = {
         fn=lambda: sum(range(100)), repeats=2, clock="cpu", device="cpu"
     ),
     "labs.common.ceilings.timing_device": lambda: call(device="cpu"),
+    "labs.common.ceilings.stream_kernels": lambda: call(tensors=[_ones(4, 1024), _ones(5, 6)]),
     # interconnect (the expert-parallel traffic model shared by chapters 4 and 7)
     "labs.common.interconnect.dispatch_bytes_per_token": lambda: call(
         d_model=7168,

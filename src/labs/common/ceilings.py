@@ -129,17 +129,25 @@ def _measure(device, repeats: int, clock: str) -> tuple[float, float]:
     return 2 * n**3 / product, big.numel() * big.element_size() / min(summed, gemv)
 
 
-def stream_kernels(*tensors) -> dict:
-    """The two kernels the stream ceiling times, over the elements of `tensors` (one or more
-    contiguous floating-point torch tensors, none empty): {"sum": a call that sums each tensor,
-    "gemv": a call that reads each as rows of STREAM_ROW elements (or of its last dimension,
-    where STREAM_ROW does not divide its size) times a vector of ones}. Each call reads every
-    byte once, so timing them on other tensors (a cache a chapter streams) measures the same
-    kernels as `measure_ceilings`' bandwidth."""
+def stream_kernels(tensors) -> dict:
+    """The two kernels the stream ceiling times, over the elements of `tensors` (a torch tensor,
+    or a list or tuple of them; each contiguous, floating-point and not empty): {"sum": a call
+    that sums each tensor, "gemv": a call that reads each as rows of STREAM_ROW elements (or of
+    its last dimension, where STREAM_ROW does not divide its size) times a vector of ones}. Each
+    call reads every byte once, so timing them on other tensors (a cache a chapter streams)
+    measures the same kernels as `measure_ceilings`' bandwidth. The values the tensors hold do
+    not matter (NaN and infinities stream like any other bytes)."""
     import torch
 
+    if isinstance(tensors, torch.Tensor):
+        tensors = [tensors]
+    if not isinstance(tensors, (list, tuple)):
+        raise TypeError(
+            f"tensors must be a torch.Tensor or a list or tuple of them, got "
+            f"{type(tensors).__name__}"
+        )
     if not tensors:
-        raise ValueError("stream_kernels needs at least one tensor, got none")
+        raise ValueError("tensors must hold at least one tensor, got an empty sequence")
     views = []
     for i, t in enumerate(tensors):
         if not isinstance(t, torch.Tensor):
