@@ -100,6 +100,11 @@ def test_an_a100_decode_has_no_warpgroup_mma():
             ValueError,
             "max_num_imprecise_acc",
         ),
+        (  # more than the K-block the dot contracts
+            {"kernel": "fp8_gemm", "variants": [{"block": 64, "max_num_imprecise_acc": 128}]},
+            ValueError,
+            "max_num_imprecise_acc",
+        ),
         ({"kernel": "mla_decode", "variants": [{"heads_per_block": 256}]}, ValueError, "divide"),
         ({"kernel": "mla_decode", "variants": [{"dtype": "float16"}]}, ValueError, "dtype"),
         ({"kernel": "mla_decode", "variants": ["fast"]}, TypeError, "variants"),

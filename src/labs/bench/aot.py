@@ -80,9 +80,11 @@ def compile_for_gpu(kernel: str, variants: list[dict], arch: int = 90) -> list[d
         for name, value in sizes.items():
             if name == "dtype":
                 validate.one_of(f"variants[{i}]['dtype']", value, tuple(DTYPES))
-            elif name == "max_num_imprecise_acc":
+            elif name == "max_num_imprecise_acc":  # Triton's tl.dot takes at most its K
                 if value is not None:
-                    validate.integer(f"variants[{i}][{name!r}]", value, minimum=0, maximum=4096)
+                    validate.integer(
+                        f"variants[{i}][{name!r}]", value, minimum=0, maximum=sizes["block"]
+                    )
             elif name != "num_warps":
                 validate.power_of_two(f"variants[{i}][{name!r}]", value, maximum=4096)
         if kernel == "mla_decode" and sizes["heads"] % sizes["heads_per_block"]:
