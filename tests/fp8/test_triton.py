@@ -61,14 +61,14 @@ def test_bad_input(kwargs, error, match):
         fp8_triton.block_scaled_matmul(torch.from_numpy(a), torch.from_numpy(b), **kwargs)
 
 
-def test_imprecise_accumulation_setting_leaves_the_interpreter_alone():
-    """The interpreter accumulates in float32 whatever the setting: the answer is bit for bit the
-    same, and still the reference's (the setting reaches a compiled kernel's tl.dot only)."""
+def test_imprecise_accumulation_keyword_reaches_the_interpreted_kernel():
+    """With the keyword set, the interpreted kernel still launches and matches the reference.
+
+    The interpreter adds in float32 whatever the setting, so its effect is not visible here:
+    tests/bench/test_aot.py checks it in the PTX lowered for sm_90 (add.f32 after every WGMMA)."""
     a, b = _operands(16, 64, 32, seed=5)
     ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-    plain = fp8_triton.block_scaled_matmul(ta, tb, block=32, block_m=8).numpy()
     every = fp8_triton.block_scaled_matmul(ta, tb, 32, 8, max_num_imprecise_acc=32).numpy()
-    assert np.array_equal(plain, every)
     assert _error(every, fp8_matmul(a, b, "tile", "block", "fp32", block=32)) < TOL
 
 
