@@ -58,6 +58,14 @@ def _latent_scales_per_head(kind, n_layers, n_kv_heads, head_dim, fp8_tile=0, **
     return right + n_layers * (n_kv_heads - 1) * scales
 
 
+def _key_and_value_as_one(kind, n_layers, n_kv_heads, head_dim, fp8_tile=0, **mla):
+    """A head's key and value tiled together, as one vector of 2 head_dim values."""
+    if kind == "mla" or fp8_tile == 0:
+        return _right(kind, n_layers, n_kv_heads, head_dim, fp8_tile=fp8_tile, **mla)
+    width = 2 * head_dim
+    return n_layers * n_kv_heads * (width + 4 * -(-width // fp8_tile))
+
+
 def test_cache_bytes_correct_passes():
     assert check_cache_bytes_per_token(_cache_bytes()).passed
 
@@ -77,7 +85,9 @@ def test_cache_bytes_the_old_element_count_fails_with_its_slip_named():
         (_cache_bytes(mla=lambda L, c, r: 2 * L * (c + r)), 1, "from the same c^KV"),
         (_cache_bytes(mla=lambda L, c, r: L * c), 1, "cannot be rebuilt"),
         (_tiles_across_heads, 2, "a tile never spans two"),
-        (_cache_bytes(per_vector=lambda n, t: n + 4 * (n // t)), 2, "floor(160 / 64)"),
+        # one head's key and value in one run of tiles: not told its tiles run across heads
+        (_key_and_value_as_one, 2, "run across a head's key and value"),
+        (_cache_bytes(per_vector=lambda n, t: n + 4 * (n // t)), 2, "floor(144 / 64)"),
         # 2-byte (BF16) scales: must get their own message, not the floor-tile one
         (_cache_bytes(per_vector=lambda n, t: n + 2 * -(-n // t)), 2, "2 bytes each (BF16)"),
         (_cache_bytes(per_vector=lambda n, t: n), 2, "leaves out the float32 scales"),

@@ -106,35 +106,40 @@ CACHE_BYTES_PER_TOKEN = Exercise(
             rope_head_dim=64,
         ),
         _cache_case(
-            ("gqa", 3, 8, 160),
-            8_256,  # 3 x 2 vectors x 8 heads x (160 bytes + ceil(160/64) = 3 scales x 4 bytes)
-            "GQA in FP8 tiles of 64: 3 layers, 8 KV heads of 160",
+            ("gqa", 3, 4, 144),
+            3_744,  # 3 x 2 vectors x 4 heads x (144 bytes + ceil(144/64) = 3 scales x 4 bytes)
+            "GQA in FP8 tiles of 64: 3 layers, 4 KV heads of 144",
             "each head's key and value is its own vector, quantised with its own scales: "
-            "ceil(160 / 64) = 3 float32 scales per vector.",
+            "ceil(144 / 64) = 3 float32 scales per vector.",
             mistakes=(
                 (
-                    8_160,  # 3 x 2 x (1,280 + 20 x 4): tiles across the 8 heads' 1,280 values
-                    "your tiles run across heads (1,280 values, 20 tiles per layer and K or V): "
+                    3_672,  # 3 x 2 x (576 + 9 x 4): tiles across the 4 heads' 576 values
+                    "your tiles run across heads (576 values, 9 tiles per layer and K or V): "
                     "each head's key and value is its own vector, and a tile never spans two; "
-                    "160 values need 3 tiles of 64, so 24 scales, not 20.",
+                    "144 values need 3 tiles of 64, so 12 scales, not 9.",
                 ),
                 (
-                    8_064,  # 3 x 2 x 8 x (160 + 2 x 4)
-                    "your count gives each vector floor(160 / 64) = 2 scales: the last, shorter "
-                    "tile of 32 values needs its own, ceil(160 / 64) = 3.",
+                    3_696,  # 3 x 4 x (288 + 5 x 4): one head's key and value tiled as one vector
+                    "your tiles run across a head's key and value (288 values, 5 tiles): the key "
+                    "and the value are two vectors, each with its own scales, ceil(144 / 64) = 3.",
                 ),
                 (
-                    7_968,  # 3 x 2 x 8 x (160 + 3 x 2)
+                    3_648,  # 3 x 2 x 4 x (144 + 2 x 4)
+                    "your count gives each vector floor(144 / 64) = 2 scales: the last, shorter "
+                    "tile of 16 values needs its own, ceil(144 / 64) = 3.",
+                ),
+                (
+                    3_600,  # 3 x 2 x 4 x (144 + 3 x 2)
                     "your scales take 2 bytes each (BF16): FlashMLA stores each tile's scale as a "
                     "float32, 4 bytes.",
                 ),
                 (
-                    7_680,
+                    3_456,
                     "your count leaves out the float32 scales: E4M3 values alone cannot be "
                     "dequantised; each tile carries 4 bytes of scale.",
                 ),
-                (15_360, "your count is the BF16 cache: fp8_tile = 64 asks for the FP8 format."),
-                (4_128, "your count holds keys only: values are cached too."),
+                (6_912, "your count is the BF16 cache: fp8_tile = 64 asks for the FP8 format."),
+                (1_872, "your count holds keys only: values are cached too."),
             ),
             fp8_tile=64,
         ),
