@@ -128,9 +128,10 @@ def test_v2_softmax_over_the_kept_experts_is_not_told_it_normalised():
 
 
 def test_moe_layer_params_names_each_counting_slip():
-    def params(d, f, e, s, k, matrices=3, router=True, shared=True):
+    def params(d, f, e, s, k, matrices=3, router=True, shared=True, top_k=True):
         expert = matrices * d * f
-        active = expert * (k + (s if shared else 0)) + (d * e if router else 0)
+        routed = k if top_k else 1
+        active = expert * (routed + (s if shared else 0)) + (d * e if router else 0)
         return expert * (e + s) + d * e, active
 
     assert check_moe_layer_params(params).passed
@@ -138,6 +139,7 @@ def test_moe_layer_params_names_each_counting_slip():
         ({"matrices": 2}, "two matrices per expert"),
         ({"router": False}, "leaves out the router"),
         ({"shared": False}, "leaves out the shared expert"),
+        ({"top_k": False}, "one routed expert per token"),
     ):
         report = str(check_moe_layer_params(lambda *a, kw=kwargs: params(*a, **kw)))
         assert report.startswith("[failed]") and words in report.split("what is wrong:")[1], words

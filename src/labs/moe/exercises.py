@@ -50,6 +50,11 @@ _SHARED_NOT_ACTIVE = (
     "active as well as stored."
 )
 
+_ONE_ROUTED = (
+    "you counted one routed expert per token: each token uses k of them (top-k), so k routed "
+    "experts are active beside the shared ones."
+)
+
 _SHARED_AS_ONE = (
     "you counted the shared experts as one: n_shared is how many there are (this layer has 2), "
     "and each is a full SwiGLU expert, stored and used by every token."
@@ -71,14 +76,16 @@ MOE_LAYER_PARAMS = Exercise(
             ),
         ),
         Case(
-            args=(8, 4, 8, 1, 2),
-            expected=(928, 352),  # 9 experts x 96 = 864 + router 64; active 3 x 96 + 64
-            label="8 routed + 1 shared expert, top-2",
-            hint="a shared expert is used by every token: it counts in total AND in active.",
+            args=(8, 4, 8, 1, 3),
+            expected=(928, 448),  # 9 experts x 96 = 864 + router 64; active 4 x 96 + 64
+            label="8 routed + 1 shared expert, top-3",
+            hint="a shared expert is used by every token: it counts in total AND in active, "
+            "beside the k routed experts each token uses.",
             mistakes=(
-                ((640, 256), _TWO_MATRICES),  # 2 x 8 x 4 = 64 per expert: 9 x 64 + 64; 3 x 64 + 64
-                ((928, 288), _ROUTER_NOT_ACTIVE),  # active 3 x 96
-                ((928, 256), _SHARED_NOT_ACTIVE),  # active 2 x 96 + 64
+                ((640, 320), _TWO_MATRICES),  # 2 x 8 x 4 = 64 per expert: 9 x 64 + 64; 4 x 64 + 64
+                ((928, 384), _ROUTER_NOT_ACTIVE),  # active 4 x 96
+                ((928, 352), _SHARED_NOT_ACTIVE),  # active 3 x 96 + 64
+                ((928, 256), _ONE_ROUTED),  # active (1 + 1) x 96 + 64: k = 1 passes case 1
             ),
         ),
         Case(
