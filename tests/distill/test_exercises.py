@@ -33,6 +33,13 @@ def _kd_times_t(student_logits, teacher_logits, temperature):
     return float((np.exp(t) * (t - s)).sum(-1).mean() * temperature)
 
 
+def _kd_teacher_unsoftened(student_logits, teacher_logits, temperature):
+    """Divides only the student's logits by T: the teacher's targets stay those of T = 1."""
+    t = log_softmax(np.asarray(teacher_logits, dtype=np.float64), axis=-1)
+    s = log_softmax(np.asarray(student_logits, dtype=np.float64) / temperature, axis=-1)
+    return float((np.exp(t) * (t - s)).sum(-1).mean() * temperature**2)
+
+
 def _break_even_equal_only(teacher_cost, distill_cost, rl_cost):
     """Returns -1 only when RL and copying cost the same per student."""
     if rl_cost == distill_cost:
@@ -62,6 +69,14 @@ def test_kd_loss_names_the_kl_multiplied_by_t_not_the_classes():
     assert report.status == "failed" and report.passed_cases == 1  # T = 1 cannot tell them apart
     assert any("multiplied by T, not T^2" in d for d in report.details)
     assert not any("divided by the number of classes" in d for d in report.details)
+
+
+def test_kd_loss_names_a_teacher_left_unsoftened():
+    """Every T = 2 case before it has a uniform teacher, which T leaves as it is: this slip passes
+    them, and the case with a teacher that T softens names it."""
+    report = ex.check_kd_loss(_kd_teacher_unsoftened)
+    assert report.status == "failed" and report.passed_cases == 2
+    assert any("your teacher's targets were not softened" in d for d in report.details)
 
 
 def test_break_even_names_rl_cheaper_than_copying():

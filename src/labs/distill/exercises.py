@@ -63,6 +63,14 @@ _CROSS_ENTROPY = (
     "is the KL plus the teacher's entropy, -sum_i q_teacher,i log q_teacher,i. Subtract the "
     "teacher's entropy (or sum q_teacher * (log q_teacher - log q_student) directly)."
 )
+# A teacher that is not uniform, against a uniform student u: KL(q || u) with q = (3/4, 1/4), the
+# teacher (2 ln3, 0) softened by T = 2; unsoftened, its softmax is (9/10, 1/10).
+_KL_SOFT_TEACHER = 0.75 * math.log(1.5) + 0.25 * math.log(0.5)
+_KL_HARD_TEACHER = 0.9 * math.log(1.8) + 0.1 * math.log(0.2)
+_TEACHER_UNSOFTENED = (
+    "your teacher's targets were not softened: divide the teacher's logits by T as well as the "
+    "student's (at T = 2 its soft targets are (3/4, 1/4), not the (9/10, 1/10) of T = 1)."
+)
 _MEAN_OVER_CLASSES = (
     "your answer is the expected one divided by the number of classes: sum the KL's terms over "
     "the classes (the last axis), then average over the examples; a mean over all N x V entries "
@@ -100,14 +108,25 @@ DISTILLATION_LOSS = Exercise(
             (_arr(2 * _LN3, 0.0)[None], _arr(0.0, 0.0)[None], 2.0),
             4 * _KL,  # the same soft distributions, times T^2 = 4
             "one example, T = 2",
-            "multiply the KL by T^2 (Hinton et al. §2): the soft term's gradients scale as "
-            "1/T^2, and T^2 restores them. Divide both sets of logits by T.",
+            "divide both sets of logits by T before the softmaxes, then multiply the KL by T^2 "
+            "(Hinton et al. §2: the soft term's gradients scale as 1/T^2, and T^2 restores them).",
             mistakes=(
                 (4 * _KL + 4.0 * _LN2, _CROSS_ENTROPY),  # T^2 (KL + H(teacher)) at T = 2
                 # half of T^2 KL: at T = 2, T KL. (A mean over classes also halves it, but that
                 # fails case 1 first, so a solution that reaches this case multiplied by T.)
                 (2 * _KL, _TIMES_T),
             ),
+        ),
+        Case(
+            (_arr(0.0, 0.0)[None], _arr(2 * _LN3, 0.0)[None], 2.0),
+            4 * _KL_SOFT_TEACHER,  # the teacher softened: (2 ln3, 0) / 2 -> (3/4, 1/4); T^2 = 4
+            "one example, T = 2, a teacher that T softens",
+            "divide the teacher's logits by T too: at T = 2 its soft targets are (3/4, 1/4), "
+            "then KL(teacher || student), times T^2.",
+            mistakes=(
+                (4 * _KL_HARD_TEACHER, _TEACHER_UNSOFTENED),
+                (4 * _LN2, _CROSS_ENTROPY),  # T^2 (KL + H(3/4, 1/4)) = T^2 ln 2: the student is
+            ),  # uniform, so the cross-entropy is ln 2 whatever the teacher
         ),
         Case(
             (np.array([[_LN3, 0.0], [1.0, 1.0]]), np.array([[0.0, 0.0], [5.0, 5.0]]), 1.0),

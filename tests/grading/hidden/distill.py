@@ -44,6 +44,12 @@ HIDDEN = {
             label="T = 3 scales the KL by 9",
         ),
         Case(
+            (_arr(0.0, 0.0)[None], _arr(3 * _LN3, 0.0)[None], 3.0),
+            # the teacher softened by T = 3: (ln3, 0) -> (3/4, 1/4); KL(q || u) times T^2 = 9
+            9 * (0.75 * math.log(1.5) + 0.25 * math.log(0.5)),
+            label="T = 3 softens the teacher too",
+        ),
+        Case(
             (np.zeros((4, 3)), np.zeros((4, 3)), 2.0),
             0.0,  # identical distributions: no divergence
             label="four examples already matched",
