@@ -5,9 +5,11 @@
     "current"    one scale per tensor from this step's own max-abs (TE's Float8CurrentScaling)
     "blockwise"  one scale per 1 x 128 tile, computed online (V3 §3.3.2; TE's
                  Float8BlockScaling)
-    "mxfp8"      one power-of-two scale (an E8M0 byte) per 1 x 32 group (OCP MX, TE's
-                 MXFP8BlockScaling): s = 2^(floor(log2 amax) - emax), emax = 8 for E4M3. A group
-                 whose max-abs lies in (448, 512) * s clamps at 448 * s.
+    "mxfp8"      one power-of-two scale (an E8M0 byte) per 1 x 32 group, by the OCP MX
+                 specification's example conversion: s = 2^(floor(log2 amax) - emax), emax = 8
+                 for E4M3. A group whose max-abs lies in (448, 512) * s clamps at 448 * s. (TE's
+                 MXFP8BlockScaling rounds amax / 448 up to a power of two instead, which never
+                 clamps: group_scaling's power_of_two=True on 1 x 32 tiles.)
 
 All in E4M3. The delayed recipe saturates when a tensor outgrows its history (a spike), and
 wastes range after a spike has passed; the current recipe cannot saturate but shares one scale
