@@ -229,7 +229,7 @@ def test_every_gpu_configuration_of_the_benchmark_lowers_for_cuda():
                 platform="cuda",
             )
             grid = [int(g) for g in re.findall(r"grid_[xyz] = (\d+)", text)]
-            assert grid == [batch, heads // hb, splits] and batch * heads // hb * splits >= 256
+            assert grid == [heads // hb, batch, splits] and batch * heads // hb * splits >= 256
             lowered += 1
     (m, n, k), block = gpu["gemm"][0], gpu["gemm_kernel"]["block"]
     args = (

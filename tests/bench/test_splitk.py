@@ -10,6 +10,7 @@ from labs.bench.splitk import (
     _decode_partials,
     _merge_partials,
     best_splits,
+    cache_read_waves,
     softmax_exps,
     split_decode_seconds,
     split_merge_bytes,
@@ -119,3 +120,35 @@ def test_split_decode_matches_attention_and_the_jax_merge():
 def test_bad_input(call, match):
     with pytest.raises((TypeError, ValueError), match=match):
         call()
+
+
+def test_cache_read_waves_by_hand():
+    # 4 sequences, 2 head blocks, waves of 4 programs. Sequence first: sequence b's programs are
+    # b and b + 4, in waves 0 and 1: two reads each. Head block first: 2b and 2b + 1, one wave.
+    assert cache_read_waves(4, 2, 1, programs_per_wave=4, head_block_first=False) == 2.0
+    assert cache_read_waves(4, 2, 1, programs_per_wave=4, head_block_first=True) == 1.0
+    # head block first, waves of 3: sequence 1's programs 2 and 3 straddle waves 0 and 1
+    assert cache_read_waves(3, 2, 1, programs_per_wave=3) == pytest.approx(4 / 3)
+    # sequence first with B K a multiple of W: every head block in its own wave, H / Hb reads
+    assert cache_read_waves(1320, 8, 1, programs_per_wave=132, head_block_first=False) == 8.0
+    # head block first, B K a multiple of W: 1 + (H / Hb - gcd(H / Hb, W)) / W; 132 = 4 x 33, so
+    # with 8 heads blocks half of the waves' ends cut a sequence's group, with 4 none does
+    assert cache_read_waves(132, 8, 2, programs_per_wave=132) == pytest.approx(1 + 4 / 132)
+    assert cache_read_waves(132, 4, 2, programs_per_wave=132) == 1.0
+    assert cache_read_waves(132, 7, 1, programs_per_wave=132) == pytest.approx(1 + 6 / 132)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "words"),
+    [
+        ({"batch": 0}, ValueError, "batch"),
+        ({"head_blocks": 2.5}, TypeError, "head_blocks"),
+        ({"programs_per_wave": -1}, ValueError, "programs_per_wave"),
+        ({"head_block_first": 1}, TypeError, "head_block_first"),
+        ({"batch": 2**16, "head_blocks": 2**12, "splits": 2}, ValueError, "2\\*\\*24"),
+    ],
+)
+def test_cache_read_waves_refuses_bad_input(kwargs, error, words):
+    args = {"batch": 4, "head_blocks": 2, "splits": 1, "programs_per_wave": 4} | kwargs
+    with pytest.raises(error, match=words):
+        cache_read_waves(**args)

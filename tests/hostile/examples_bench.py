@@ -100,6 +100,9 @@ EXAMPLES = {
         max_splits=16,
     ),
     "labs.bench.splitk.softmax_exps": lambda: call(batch=2, context=64, heads=8, splits=4),
+    "labs.bench.splitk.cache_read_waves": lambda: call(
+        batch=4, head_blocks=2, splits=3, programs_per_wave=8, head_block_first=False
+    ),
     # A check takes whatever the student wrote: tests/common/test_exercises_hostile.py attacks it.
     "labs.bench.exercises.check_combine_splits": lambda: call(fn=_combine_splits, fixed=("fn",)),
     "labs.bench.exercises.check_choose_precision": lambda: call(

@@ -277,7 +277,7 @@ def _v3_decode_args(dtype, batch=4, pages=16, block=64):
 @pytest.mark.parametrize("dtype", ["bfloat16", "float32"])
 @pytest.mark.parametrize(("heads_per_block", "warps"), [(16, 2), (128, 8)])
 def test_lowers_to_triton_for_an_nvidia_gpu(dtype, heads_per_block, warps):
-    """What the GPU test compiles, lowered here: one Triton kernel on the (B, H / Hb, K) grid."""
+    """What the GPU test compiles, lowered here: one Triton kernel on the (H / Hb, B, K) grid."""
     import re
 
     from labs.common.pallas import lower_for
@@ -290,7 +290,7 @@ def test_lowers_to_triton_for_an_nvidia_gpu(dtype, heads_per_block, warps):
     )
     assert re.findall(r"custom_call @([\w$.]+)", text) == ["__gpu$xla.gpu.triton"]
     grid = [int(g) for g in re.findall(r"grid_[xyz] = (\d+)", text)]
-    assert grid == [4, 128 // heads_per_block, 3]
+    assert grid == [128 // heads_per_block, 4, 3]  # the head blocks first: see the kernel
     assert re.findall(r"num_warps = (\d+)", text) == [str(warps)]
 
 

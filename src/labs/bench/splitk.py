@@ -24,6 +24,10 @@ draws the device's FLOP/s and bandwidth in proportion to the SMs it keeps busy, 
 
 with t_R1 the roofline bound (R1) of eqs. (R2, R3). The softmax computes one exponential per
 score, B H S per step, and the merge B H K more (one rescaling weight per chunk and head):  (M4)
+
+The H / Hb programs of one (sequence, chunk) read the same slice of the cache. Whether L2 serves
+all but the first of those reads depends on whether they run in one wave (`cache_read_waves`,
+eq. M5): the grid's order decides it.
 """
 
 from __future__ import annotations
@@ -36,7 +40,13 @@ from labs.bench.checks import check_decode_shape, check_element_bytes
 from labs.bench.roofline import _mla_decode_work, _roofline
 from labs.common.validate import divisible, finite_result, real_number, size
 
-__all__ = ["best_splits", "softmax_exps", "split_decode_seconds", "split_merge_bytes"]
+__all__ = [
+    "best_splits",
+    "cache_read_waves",
+    "softmax_exps",
+    "split_decode_seconds",
+    "split_merge_bytes",
+]
 
 MAX_SMS = 2**12  # streaming multiprocessors of one device: more is a typo
 
@@ -167,6 +177,56 @@ def best_splits(
         for k in range(1, min(max_splits, context) + 1)
     ]
     return int(np.argmin(times)) + 1
+
+
+def cache_read_waves(
+    batch: int,
+    head_blocks: int,
+    splits: int,
+    *,
+    programs_per_wave: int,
+    head_block_first: bool = True,
+) -> float:
+    """How many waves read each (sequence, split)'s slice of the cache, averaged (eq. M5).
+
+    A decode grid holds B (H / Hb) K programs, `head_blocks` = H / Hb of them per (sequence, split),
+    all reading the same slice. A GPU is assumed to start them in the order of their linear index,
+    the grid's first axis fastest, `programs_per_wave` at a time (the SMs times the programs that
+    fit one SM). If L2 serves a slice to the programs of one wave but not across waves, a slice is
+    read from HBM once per wave that holds its programs:
+
+        with the head block first, (Hb-block, sequence, split): 1 + (H / Hb - gcd(H / Hb, W)) / W
+            for B K a multiple of W (a group of H / Hb programs straddles a wave's end or not)
+        with the sequence first, (sequence, Hb-block, split): up to H / Hb, once B K >= W
+
+    Args:
+        batch, head_blocks, splits: B, H / Hb and K.
+        programs_per_wave: W.
+        head_block_first: the grid's order (True: head blocks on the first axis).
+    """
+    batch = size("batch", batch, maximum=2**16, why="sequences of one step")
+    head_blocks = size("head_blocks", head_blocks, maximum=2**12, why="blocks of heads")
+    splits = size("splits", splits, maximum=2**16, why="chunks of one context")
+    programs_per_wave = size(
+        "programs_per_wave", programs_per_wave, maximum=2**20, why="programs of one wave"
+    )
+    if not isinstance(head_block_first, bool):
+        raise TypeError(f"head_block_first must be a bool, got {type(head_block_first).__name__}")
+    if batch * head_blocks * splits > 2**24:
+        raise ValueError(
+            f"batch x head_blocks x splits must be at most 2**24 programs, got "
+            f"{batch * head_blocks * splits}"
+        )
+    hblk, seq, k = np.meshgrid(
+        np.arange(head_blocks), np.arange(batch), np.arange(splits), indexing="ij"
+    )
+    if head_block_first:
+        index = hblk + head_blocks * (seq + batch * k)
+    else:
+        index = seq + batch * (hblk + head_blocks * k)
+    waves = index // programs_per_wave  # (H / Hb, B, K)
+    distinct = 1 + (np.diff(np.sort(waves, axis=0), axis=0) > 0).sum(axis=0)  # per (b, k)
+    return float(distinct.mean())
 
 
 def softmax_exps(batch: int, context: int, heads: int = 128, splits: int = 1) -> int:

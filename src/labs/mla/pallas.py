@@ -15,7 +15,8 @@ them with the same rescaling. Sequences of different lengths share the call (`le
 last block of a sequence is masked where it runs past its length. A program holds all H heads by
 default (the cache is read once per sequence and split); `heads_per_block` gives each program Hb
 of them instead, an accumulator small enough for a GPU's registers, at the price of reading the
-cache H / Hb times (mostly from the L2 cache).
+cache H / Hb times (from the L2 cache, if those programs run together: the grid puts the block of
+heads on its first axis, so that they start side by side).
 
 The cache is paged: a pool of pages of `block` rows and a `block_table` (B, pages per sequence)
 of page ids, as vLLM and FlashMLA store it. A contiguous cache (B, S, .) is the special case where
@@ -77,7 +78,7 @@ def _mla_decode_kernel(
     table_ref, lengths_ref, q_ref, qr_ref, c_ref, kr_ref, acc_ref, m_ref, l_ref, *, scale, per_split
 ):
     """One (sequence, split): online softmax over its blocks of the paged latent cache."""
-    b, split = pl.program_id(0), pl.program_id(2)  # axis 1 picks the block of heads (q_ref)
+    b, split = pl.program_id(1), pl.program_id(2)  # axis 0 picks the block of heads (q_ref)
     length = lengths_ref[b]
     block = c_ref.shape[1]
     q_lat, q_r = q_ref[0], qr_ref[0]  # (Hb, C), (Hb, R): a block of this sequence's heads
@@ -122,16 +123,18 @@ def _mla_decode_paged(
     target: str,
     num_warps: int | None = None,
 ) -> Float[Array, "B H C"]:
-    """The Pallas call: a (B, H / Hb, K) grid of (sequence, heads, split) programs, then
-    `_combine`. `target` is "interpret", "gpu" (Triton) or "tpu", which runs the page-streaming
-    variant `_mla_decode_tpu` instead; `num_warps` is a hint for Triton only (None: its
-    default)."""
+    """The Pallas call: an (H / Hb, B, K) grid of (heads, sequence, split) programs, then
+    `_combine`. The block of heads is the first axis, which a GPU runs fastest: the programs that
+    read one sequence's pages start side by side, in one wave, so L2 can serve their re-reads
+    (`labs.bench.splitk.cache_read_waves`). `target` is "interpret", "gpu" (Triton) or "tpu",
+    which runs the page-streaming variant `_mla_decode_tpu` instead; `num_warps` is a hint for
+    Triton only (None: its default)."""
     if target == "tpu":  # the page-streaming variant: the pool stays in HBM
         args = (q_lat, q_r, c_pages, kr_pages, lengths, table)
         return _mla_decode_tpu(*args, scale, splits, heads_per_block)
     (batch, heads, latent), rope, hb = q_lat.shape, q_r.shape[-1], heads_per_block
     per_split = -(-table.shape[1] // splits)  # blocks per split, the last split may be short
-    whole = lambda shape: pl.BlockSpec(shape, lambda b, h, k: (0,) * len(shape))  # noqa: E731
+    whole = lambda shape: pl.BlockSpec(shape, lambda h, b, k: (0,) * len(shape))  # noqa: E731
     acc, m, l = pl.pallas_call(
         partial(_mla_decode_kernel, scale=scale, per_split=per_split),
         out_shape=(
@@ -139,19 +142,19 @@ def _mla_decode_paged(
             jax.ShapeDtypeStruct((batch, splits, heads, 1), jnp.float32),
             jax.ShapeDtypeStruct((batch, splits, heads, 1), jnp.float32),
         ),
-        grid=(batch, heads // hb, splits),
+        grid=(heads // hb, batch, splits),  # the head blocks of one sequence side by side
         in_specs=[
             whole(table.shape),  # page ids
             whole(lengths.shape),
-            pl.BlockSpec((1, hb, latent), lambda b, h, k: (b, h, 0)),  # a block of its queries
-            pl.BlockSpec((1, hb, rope), lambda b, h, k: (b, h, 0)),
+            pl.BlockSpec((1, hb, latent), lambda h, b, k: (b, h, 0)),  # a block of its queries
+            pl.BlockSpec((1, hb, rope), lambda h, b, k: (b, h, 0)),
             whole(c_pages.shape),  # the page pool: pages are picked inside by the table
             whole(kr_pages.shape),
         ],
         out_specs=(
-            pl.BlockSpec((1, 1, hb, latent), lambda b, h, k: (b, k, h, 0)),
-            pl.BlockSpec((1, 1, hb, 1), lambda b, h, k: (b, k, h, 0)),
-            pl.BlockSpec((1, 1, hb, 1), lambda b, h, k: (b, k, h, 0)),
+            pl.BlockSpec((1, 1, hb, latent), lambda h, b, k: (b, k, h, 0)),
+            pl.BlockSpec((1, 1, hb, 1), lambda h, b, k: (b, k, h, 0)),
+            pl.BlockSpec((1, 1, hb, 1), lambda h, b, k: (b, k, h, 0)),
         ),
         **call_options(target, num_warps),
     )(table, lengths, q_lat, q_r, c_pages, kr_pages)
@@ -293,7 +296,7 @@ def mla_decode(
         heads_per_block: None (all heads in one program, the cache read once per sequence and
             split), or a divisor Hb of H: H / Hb programs per (sequence, split), each holding
             an (Hb, d_c) accumulator; on a GPU a smaller Hb fits the registers, at the price of
-            reading the cache H / Hb times (mostly from the L2 cache).
+            reading the cache H / Hb times (from L2 when they run together: see above).
         interpret: True runs Pallas' interpreter (CPU), False compiles (GPU, TPU), None chooses
             from JAX's default backend.
 

@@ -60,8 +60,8 @@ def _mla_decode_kernel(
     R: tl.constexpr,  # noqa: N803
     L: tl.constexpr,  # noqa: N803
 ):
-    """One (sequence, block of heads, split): online softmax over its pages of the cache."""
-    b, head_block, split = tl.program_id(0), tl.program_id(1), tl.program_id(2)
+    """One (block of heads, sequence, split): online softmax over its pages of the cache."""
+    head_block, b, split = tl.program_id(0), tl.program_id(1), tl.program_id(2)
     length = tl.load(lengths_ptr + b)
     heads = head_block * HB + tl.arange(0, HB)  # this program's heads
     col, rcol, row = tl.arange(0, C), tl.arange(0, R), tl.arange(0, L)
@@ -226,7 +226,9 @@ def _launch(
     m = torch.empty(batch, splits, heads, dtype=torch.float32, device=device)
     l = torch.empty_like(m)  # noqa: E741
     options = {} if interpreted or num_warps is None else {"num_warps": num_warps}
-    _kernel()[(batch, heads // hb, splits)](
+    # the head blocks first, the axis a GPU runs fastest: one sequence's programs start in one
+    # wave and read its pages together, through L2 (labs.bench.splitk.cache_read_waves)
+    _kernel()[(heads // hb, batch, splits)](
         q_latent.contiguous(),
         q_rope.contiguous(),
         c_pages.contiguous(),
