@@ -299,12 +299,18 @@ def test_kl_gradients_match_autograd_and_k3_follows_the_forward_kl():
         return (pi * values).sum()
 
     logp = lambda: torch.log_softmax(zt, 0)  # noqa: E731
+    k1 = lambda: logp() - ref_logp  # noqa: E731
+    k3 = lambda: torch.expm1(ref_logp - logp()) - (ref_logp - logp())  # noqa: E731
+    # In the reward: the REINFORCE surrogate log pi(x) * f(x), f computed once and held fixed
     want = {
-        "k3_in_loss": grad(lambda: held(torch.expm1(ref_logp - logp()) - (ref_logp - logp()))),
-        "k1_in_loss": grad(lambda: held(logp() - ref_logp)),
+        "k3_in_loss": grad(lambda: held(k3())),
+        "k1_in_loss": grad(lambda: held(k1())),
+        "k1_in_reward": grad(lambda: held(logp() * k1().detach())),
+        "k3_in_reward": grad(lambda: held(logp() * k3().detach())),
         "reverse_kl": grad(lambda: (logp().exp() * (logp() - ref_logp)).sum()),
         "forward_kl": grad(lambda: (ref_logp.exp() * (ref_logp - logp())).sum()),
     }
+    assert set(got) == set(want)
     for key in want:
         np.testing.assert_allclose(got[key], want[key], atol=1e-12, err_msg=key)
     np.testing.assert_allclose(got["k3_in_loss"], got["forward_kl"], atol=1e-12)
@@ -312,6 +318,53 @@ def test_kl_gradients_match_autograd_and_k3_follows_the_forward_kl():
     assert np.abs(got["k3_in_loss"] - got["reverse_kl"]).max() > 0.01
     with pytest.raises(ValueError, match="one shape"):
         kl_gradients(np.zeros(3), np.zeros(4))
+
+
+def test_k1_in_the_reward_follows_the_kl_and_k3_in_the_reward_the_difference():
+    from labs.grpo import torch as grpo_torch
+    from labs.grpo.kl_gradients import kl_gradients
+
+    # A pair away from the reference (KL 0.18 nats), where the two directions differ.
+    rng = np.random.default_rng(5)
+    z, zr = rng.normal(size=5), 1.5 * rng.normal(size=5)
+    got = kl_gradients(z, zr)
+    # The table's closed forms, from the two KL gradients
+    np.testing.assert_allclose(got["k1_in_reward"], got["reverse_kl"], atol=1e-12)
+    np.testing.assert_allclose(
+        got["k3_in_reward"], got["reverse_kl"] - got["forward_kl"], atol=1e-12
+    )
+    # Monte Carlo as a training loop sees it: tokens drawn from pi, the penalty computed from a
+    # detached copy and held fixed, autograd of mean(log pi(x) * f(x)).
+    zt = torch.tensor(z, requires_grad=True)
+    ref_logp = torch.log_softmax(torch.tensor(zr), 0)
+    x = torch.multinomial(
+        torch.softmax(torch.tensor(z), 0), 200_000, True, generator=torch.Generator().manual_seed(0)
+    )
+    mc = {}
+    for name in ("k1", "k3"):
+        zt.grad = None
+        lp = torch.log_softmax(zt, 0)[x]
+        old = lp.detach()
+        f = old - ref_logp[x] if name == "k1" else grpo_torch.kl_k3(old, ref_logp[x])
+        (lp * f).mean().backward()
+        mc[name] = zt.grad.numpy().copy()
+    # 200,000 draws: sampling error of order 1e-3 per entry; 0.01 is several standard errors
+    np.testing.assert_allclose(mc["k1"], got["k1_in_reward"], atol=0.01)
+    np.testing.assert_allclose(mc["k3"], got["k3_in_reward"], atol=0.01)
+    # Negative control: k3 in the reward is not the gradient of KL(pi || pi_ref) here, by far more
+    # than the sampling error, and it is not k3 in the loss either.
+    assert np.abs(mc["k3"] - got["reverse_kl"]).max() > 0.1
+    assert np.abs(mc["k3"] - got["k3_in_loss"]).max() > 0.1
+    # Near the reference it vanishes to first order: ten times closer, about a hundred times
+    # smaller (second order), while k1 in the reward shrinks only tenfold (first order).
+    near = kl_gradients(zr + 0.1 * (z - zr), zr)
+    nearer = kl_gradients(zr + 0.01 * (z - zr), zr)
+    shrink = {
+        k: np.linalg.norm(near[k]) / np.linalg.norm(nearer[k])
+        for k in ("k1_in_reward", "k3_in_reward", "k3_in_loss")
+    }
+    assert 8 < shrink["k1_in_reward"] < 12 and 8 < shrink["k3_in_loss"] < 12
+    assert 80 < shrink["k3_in_reward"] < 120
 
 
 def test_kl_gradients_stay_finite_where_a_probability_underflows():
@@ -323,6 +376,9 @@ def test_kl_gradients_stay_finite_where_a_probability_underflows():
     got = kl_gradients(np.array([0.0, 1000.0]), np.zeros(2))
     np.testing.assert_allclose(got["k3_in_loss"], [-0.5, 0.5], atol=1e-15)
     np.testing.assert_allclose(got["reverse_kl"], [0.0, 0.0], atol=1e-15)
+    # In the reward: k1 gives d KL(pi || pi_ref) / dz = (0, 0), k3 that minus pi - pi_ref
+    np.testing.assert_allclose(got["k1_in_reward"], [0.0, 0.0], atol=1e-15)
+    np.testing.assert_allclose(got["k3_in_reward"], [0.5, -0.5], atol=1e-15)
     # ...and just inside float64's range (pi ~ e^-720 is a denormal, pi_ref / pi overflows).
     got = kl_gradients(np.array([0.0, -720.0]), np.zeros(2))
     np.testing.assert_allclose(got["k3_in_loss"], [0.5, -0.5], atol=1e-15)
