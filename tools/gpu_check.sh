@@ -66,12 +66,42 @@ for acc in (None, 128, 64, 32):
           f"by {miss:.3f} (bar {control_bar([err], tol):.3f})")
 PY
 
+echo "== MLA decode's grid order: head block first against sequence first (45 s at most)"
+# Chapter 8 models the order (labs.bench.splitk.cache_read_waves): at batch 128 with the sequence
+# first, a sequence's pages are read in 7.8 waves (16 heads a program) or 3.9 (32), so mostly from
+# HBM; with the head block first, in one. The Triton twin at batch 128 x 32K tokens, both orders.
+timeout 45 "$PY" - <<'PY' 2>&1 | tee "$OUT/grid_order.txt"
+import torch
+from labs.mla.triton import _as_pages, _launch
+B, S, H, C, R, block = 128, 32768, 128, 512, 64, 64
+g = torch.Generator(device="cuda").manual_seed(0)
+def rand(*shape):
+    return torch.randn(*shape, device="cuda", generator=g).to(torch.bfloat16)
+q, qr = rand(B, H, C), rand(B, H, R)
+c_pages, kr_pages, table = _as_pages(rand(B, S, C), rand(B, S, R), block)
+lengths = torch.full((B,), S, dtype=torch.int32, device="cuda")
+cache = B * S * (C + R) * 2  # bytes of the cache, read once at best
+for hb in (16, 32):
+    for first in (True, False):
+        run = lambda: _launch(q, qr, c_pages, kr_pages, table, lengths, 0.07, 1, hb, 8, first)
+        run(); torch.cuda.synchronize()
+        times = []
+        for _ in range(5):
+            t0, t1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            t0.record(); run(); t1.record(); torch.cuda.synchronize()
+            times.append(t0.elapsed_time(t1) / 1e3)
+        best = min(times)
+        order = "head block first" if first else "sequence first"
+        print(f"{torch.cuda.get_device_name()}: {hb} heads a program, {order}: {best * 1e3:.2f} ms, "
+              f"the cache at {cache / best / 1e9:.0f} GB/s (read once)")
+PY
+
 echo "== the shared timing loop on the GPU: CUDA events against the wall clock (30 s at most)"
 timeout 30 "$PY" -m pytest -q -p no:cacheprovider -rs tests/common/test_ceilings.py \
   -k "cuda_events" 2>&1 | tee "$OUT/timing_tests.txt"
 
-echo "== benchmark (260 s at most)"
-timeout 260 "$PY" -m labs.bench --out "$OUT/bench_gpu.json" --sizes gpu --repeats 5 2>&1 \
+echo "== benchmark (215 s at most)"
+timeout 215 "$PY" -m labs.bench --out "$OUT/bench_gpu.json" --sizes gpu --repeats 5 2>&1 \
   | tee "$OUT/bench_log.txt"
 echo "bench exit: ${PIPESTATUS[0]}" | tee -a "$OUT/bench_log.txt"
 echo "== done in $(( $(date +%s) - start )) s; files in $OUT:"

@@ -67,6 +67,22 @@ def test_paged_cache_and_parity_with_the_pallas_kernel():
     np.testing.assert_allclose(context, pallas, rtol=0, atol=1e-5)
 
 
+def test_both_grid_orders_give_the_reference_answer():
+    """The launch order is a scheduling choice: the sequence-first grid, kept for the GPU timing
+    of tools/gpu_check.sh, must read the same heads and sequences as the default, head first.
+    Ragged lengths and two heads per program, so a swapped index would change the answer."""
+    from labs.mla.triton import _as_pages, _launch
+
+    params, inputs, want = _case([21, 3, 9], capacity=21)
+    t = {k: torch.from_numpy(np.asarray(v)) for k, v in inputs.items()}
+    c_pages, kr_pages, table = _as_pages(t["c_kv"], t["k_rope"], 4)
+    args = (t["q_latent"], t["q_rope"], c_pages, kr_pages, table, t["lengths"], SCALE, 2, 2, None)
+    heads_first = _launch(*args).numpy()
+    sequence_first = _launch(*args, head_block_first=False).numpy()
+    assert _error(_layer_output(params, heads_first), want) < TOL
+    assert _error(_layer_output(params, sequence_first), want) < TOL
+
+
 def test_negative_control_wrong_length_fails():
     """Attending to one row too few must miss the tolerance: the comparison can fail."""
     params, inputs, want = _case([9, 12], capacity=12)

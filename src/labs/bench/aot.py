@@ -184,10 +184,10 @@ def _signature(kernel: str, v: dict) -> tuple[dict, dict]:
             "scale": "fp32",
             "pages_per_seq": "i32",
             "per_split": "i32",
-            **dict.fromkeys(("HEADS", "HB", "C", "R", "L"), "constexpr"),
+            **dict.fromkeys(("HEADS", "HB", "C", "R", "L", "HEAD_FIRST"), "constexpr"),
         }
         constants = {"HEADS": v["heads"], "HB": v["heads_per_block"], "C": v["latent"],
-                     "R": v["rope"], "L": v["block"]}  # fmt: skip
+                     "R": v["rope"], "L": v["block"], "HEAD_FIRST": True}  # fmt: skip
     else:
         signature = {
             "a_ptr": "*fp8e4nv",

@@ -59,9 +59,14 @@ def _mla_decode_kernel(
     C: tl.constexpr,  # noqa: N803
     R: tl.constexpr,  # noqa: N803
     L: tl.constexpr,  # noqa: N803
+    HEAD_FIRST: tl.constexpr = True,  # noqa: N803 (the grid's order: head blocks on axis 0)
 ):
     """One (block of heads, sequence, split): online softmax over its pages of the cache."""
-    head_block, b, split = tl.program_id(0), tl.program_id(1), tl.program_id(2)
+    if HEAD_FIRST:  # the launch order `_launch` uses
+        head_block, b = tl.program_id(0), tl.program_id(1)
+    else:  # the sequence first: kept for the GPU experiment that times both orders
+        b, head_block = tl.program_id(0), tl.program_id(1)
+    split = tl.program_id(2)
     length = tl.load(lengths_ptr + b)
     heads = head_block * HB + tl.arange(0, HB)  # this program's heads
     col, rcol, row = tl.arange(0, C), tl.arange(0, R), tl.arange(0, L)
@@ -209,10 +214,12 @@ def mla_decode(
 
 
 def _launch(
-    q_latent, q_rope, c_pages, kr_pages, block_table, lengths, scale, splits, hb, num_warps
-):
+    q_latent, q_rope, c_pages, kr_pages, block_table, lengths, scale, splits, hb, num_warps,
+    head_block_first=True,
+):  # fmt: skip
     """The kernel on a paged cache whose arguments were checked (no check here, nothing copied to
-    the host: what the benchmark times), then `_combine`."""
+    the host: what the benchmark times), then `_combine`. `head_block_first=False` launches the
+    grid sequence first, the order chapter 8 models as costlier (tools/gpu_check.sh times both)."""
     (batch, heads, latent), rope, block = q_latent.shape, q_rope.shape[-1], c_pages.shape[1]
     device = q_latent.device
     _, _, interpreted = triton_setup.load()
@@ -228,7 +235,8 @@ def _launch(
     options = {} if interpreted or num_warps is None else {"num_warps": num_warps}
     # the head blocks first, the axis a GPU runs fastest: one sequence's programs start in one
     # wave and read its pages together, through L2 (labs.bench.splitk.cache_read_waves)
-    _kernel()[(heads // hb, batch, splits)](
+    grid = (heads // hb, batch, splits) if head_block_first else (batch, heads // hb, splits)
+    _kernel()[grid](
         q_latent.contiguous(),
         q_rope.contiguous(),
         c_pages.contiguous(),
@@ -246,6 +254,7 @@ def _launch(
         C=latent,
         R=rope,
         L=block,
+        HEAD_FIRST=head_block_first,
         **options,
     )
     return _combine(acc, m, l)
