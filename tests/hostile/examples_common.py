@@ -97,6 +97,7 @@ EXAMPLES = {
         dispatch_bytes=1.0,
         combine_bytes=2.0,
         n_experts=256,
+        node_choice="router",
     ),  # fmt: skip
     # explorer
     "labs.common.explorer.explorer": lambda: call(draw=_print_value, controls={"x": _slider()}),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from labs.common import fact
@@ -11,6 +12,7 @@ from labs.moe import (
     dispatch_bytes_per_token,
     moe_flops_per_token,
     moe_layer_time,
+    node_limited_route,
     v3_parameter_counts,
 )
 
@@ -29,11 +31,12 @@ def test_flops_per_token_of_v3_layer():
 
 
 def test_node_limit_cuts_infiniband_traffic_not_nvlink():
+    # 4.63 remote nodes without the limit, 3.49 with it: a quarter less InfiniBand traffic
     free = dispatch_bytes_per_token(7168, 8, 8, n_experts=256)
     same = dispatch_bytes_per_token(7168, 8, 8, max_nodes=8, n_experts=256)
     limited = dispatch_bytes_per_token(7168, 8, 8, max_nodes=4, n_experts=256)
     assert dict(free) == dict(same)
-    assert limited["inter_node"] < 0.75 * free["inter_node"]
+    assert 0.7 * free["inter_node"] < limited["inter_node"] < 0.8 * free["inter_node"]
     # fewer GPUs to choose from, more experts sharing one: slightly fewer NVLink copies
     assert 0.9 * free["intra_node"] < limited["intra_node"] < free["intra_node"]
     assert dispatch_bytes_per_token(7168, 8, 1, n_experts=256)["inter_node"] == 0.0
@@ -41,16 +44,58 @@ def test_node_limit_cuts_infiniband_traffic_not_nvlink():
 
 def test_layer_time_routes_the_configs_experts():
     """moe_layer_time draws the config's k distinct experts of n_routed (V3: 8 of 256), not
-    independent draws: its NVLink time is the 6.44 copies of labs.common.interconnect's model
-    (tested against a simulated router in tests/common), 2.5 % more than the 6.28 copies of
-    independent draws."""
+    independent draws, on the nodes the node-limited router reaches: its NVLink time is the 6.52
+    copies of labs.common.interconnect's router model (tested against the router below), 2.1 %
+    more than the 6.39 copies of independent draws."""
     t = moe_layer_time("h800", 8, 4)
     per_byte = fact("moe_v3_dispatch_bytes").value + fact("moe_v3_combine_bytes").value
     copies = t["intra_node"] * fact("moe_v3_nvlink_gbs").value * 1e9 / (4096 * 7168 * per_byte)
     distinct = dispatch_bytes_per_token(7168, 8, 8, 4, n_experts=256)["nvlink_copies"]
     independent = dispatch_bytes_per_token(7168, 8, 8, 4)["nvlink_copies"]
     assert copies == pytest.approx(distinct, rel=1e-9)
-    assert copies > 1.02 * independent
+    assert copies > 1.015 * independent
+
+
+def _routed_counts(scores, k, n_nodes, max_nodes, g):
+    """The chapter's node-limited router on `scores`: the mean nodes reached and the expected
+    NVLink copies, (g - 1) / g per GPU hit (the landing GPU is the token's in-node index, uniform
+    over the g)."""
+    per_node = scores.shape[1] // n_nodes
+    experts, _ = node_limited_route(scores, k, per_node, max_nodes)
+    nodes = np.sort(experts // per_node, axis=1)
+    gpus = np.sort(experts // (per_node // g), axis=1)
+    distinct = [(np.diff(a, axis=1) > 0).sum(1) + 1 for a in (nodes, gpus)]
+    return distinct[0].mean(), distinct[1].mean() * (g - 1) / g
+
+
+def test_router_model_matches_the_node_limited_router_for_v3():
+    """Eqs. (4)-(6) against `node_limited_route` on random scores at V3's layout (256 experts on
+    8 nodes of 8 GPUs, at most 4 nodes, k = 8), 4,000 tokens a seed: the router reaches 3.96-3.97
+    nodes (the model 3.98) and makes 6.54 NVLink copies (6.52), within 1 % on seeds 0-3. The
+    control: uniform draws from the 4 nodes (eqs. 1-2, 3.63 nodes, 6.44 copies) are 8 % short on
+    the nodes, over 1 % on the copies."""
+    model = dispatch_bytes_per_token(7168, 8, 8, 4, n_experts=256)
+    uniform = dispatch_bytes_per_token(7168, 8, 8, 4, n_experts=256, node_choice="uniform")
+    for seed in (0, 1):
+        scores = np.random.default_rng(seed).standard_normal((4000, 256)).astype(np.float32)
+        reached, nvlink = _routed_counts(scores, 8, 8, 4, 8)
+        assert model["remote_nodes"] == pytest.approx(reached * 7 / 8, rel=0.01)
+        assert model["nvlink_copies"] == pytest.approx(nvlink, rel=0.01)
+        assert uniform["remote_nodes"] < 0.93 * reached * 7 / 8
+        assert uniform["nvlink_copies"] < 0.99 * nvlink
+
+
+@pytest.mark.parametrize("max_nodes", [2, 3, 5, 6, 7])
+def test_router_model_follows_the_router_at_every_node_limit(max_nodes):
+    """The model at the other limits on 8 nodes (k = 8), 4,000 tokens: within 3 % of the router on
+    both counts. Its bias, measured over 20,000 tokens: at most +2.0 % on the nodes (M = 5 and 6,
+    where M lies just above the 5.3 nodes that 8 experts reach without a limit) and -1.2 % on the
+    copies (M = 2 and 3)."""
+    scores = np.random.default_rng(7).standard_normal((4000, 256)).astype(np.float32)
+    reached, nvlink = _routed_counts(scores, 8, 8, max_nodes, 8)
+    model = dispatch_bytes_per_token(7168, 8, 8, max_nodes, n_experts=256)
+    assert model["remote_nodes"] == pytest.approx(reached * 7 / 8, rel=0.03)
+    assert model["nvlink_copies"] == pytest.approx(nvlink, rel=0.03)
 
 
 @pytest.mark.parametrize(
@@ -89,7 +134,7 @@ def test_infiniband_is_the_bottleneck_on_both_gpus(gpu):
 
 def test_h800_nvlink_cut_costs_no_layer_time_unless_nvlink_falls_below_break_even():
     """At V3's 160 GB/s the H800's NVLink hides behind IB; at 60 GB/s (below the break-even of
-    about 100 GB/s) it binds and the H800 layer is slower than the H100's."""
+    about 94 GB/s) it binds and the H800 layer is slower than the H100's."""
     h800, h100 = moe_layer_time("h800", 8, 4), moe_layer_time("h100", 8, 4)
     assert h800["compute"] == h100["compute"]
     assert h800["intra_node"] < h800["inter_node"]  # still faster than IB

@@ -75,10 +75,16 @@ PLAN_RUN = Exercise(
 def _v3_ib_binding_gbs(compute_efficiency: float, max_nodes: int) -> float:
     """The hand-worked answer of 7.2, written out (V3 §3.2, §4.2; chapter 7 eqs. 5-6)."""
     token_layers = 15360 * 4096 * 58 / 2048  # tokens per step x MoE layers / GPUs
-    # 8 distinct experts of the 32 x max_nodes on the nodes a token may use (256 over 8 nodes):
-    # a node is missed with probability C(32 (max_nodes - 1), 8) / C(32 max_nodes, 8)
-    missed = math.comb(32 * (max_nodes - 1), 8) / math.comb(32 * max_nodes, 8)
-    remote = max_nodes * (1 - missed) * 7 / 8
+    # The router reaches the X nodes that 8 distinct experts of the 256 (32 a node, 8 nodes) fall
+    # on, but at most max_nodes (chapter 4, "(c) On H800 and H100 clusters"): the sets of 8 on
+    # exactly x nodes, by inclusion-exclusion, then E[min(X, max_nodes)], remote 7 times in 8
+    on = {
+        x: math.comb(8, x)
+        * sum((-1) ** i * math.comb(x, i) * math.comb(32 * (x - i), 8) for i in range(x + 1))
+        for x in range(1, 9)
+    }
+    reached = sum(min(x, max_nodes) * sets for x, sets in on.items()) / math.comb(256, 8)
+    remote = reached * 7 / 8
     ib_bytes = token_layers * remote * 7168 * 6  # 6 bytes per element per step (V3 §3.3.3)
     flops = 6 * 37e9 + 3 * 2 * 61 * 128 * (192 + 128) * 4096 / 2  # 6N + causal attention
     compute_s = flops * 15360 * 4096 / (2048 * 989.5e12 * compute_efficiency)

@@ -14,12 +14,13 @@ One training step of a model with `n_moe_layers` MoE layers on `n_gpus` GPUs, pe
 
 The bytes per token-layer on each link come from the shared traffic model of
 `labs.common.interconnect` (remote nodes under node-limited routing, NVLink copies inside a
-node, for k distinct experts of `n_experts`). A training step moves every token's hidden state
-`bytes_per_element` bytes per element per MoE layer, 6 in all, as V3 §3.3.3 states the
-precisions: the forward dispatch in FP8 (1 byte, "the activation before MoE up-projections"), the
-backward dispatch of "the activation gradient before MoE down-projections" in FP8 as well (1
-byte), and "both the forward and backward combine components" in BF16 (2 + 2 bytes). Chapter 7
-shows what 7 or 8 bytes would change.
+node, for k distinct experts of `n_experts`), with the nodes a token reaches as V3's node-limited
+router picks them: with `max_nodes` = 4 nearly all 4, not the 3.6 of uniform draws. A training
+step moves every token's hidden state `bytes_per_element` bytes per element per MoE layer, 6 in
+all, as V3 §3.3.3 states the precisions: the forward dispatch in FP8 (1 byte, "the activation
+before MoE up-projections"), the backward dispatch of "the activation gradient before MoE
+down-projections" in FP8 as well (1 byte), and "both the forward and backward combine components"
+in BF16 (2 + 2 bytes). Chapter 7 shows what 7 or 8 bytes would change.
 Token-layers spread evenly over the GPUs: the pipeline puts different layers on different GPUs,
 but every GPU carries the same share of (token, MoE layer) pairs when the load is balanced.
 
@@ -56,7 +57,8 @@ class TrainingStep:
         d_model: hidden size sent per copy.
         k: routed experts per token.
         ep_nodes: nodes the experts of one layer are spread over.
-        max_nodes: node-limited routing, at most this many nodes per token (None: no limit).
+        max_nodes: node-limited routing, at most this many nodes per token, as V3's router
+            picks them (None: no limit; `labs.common.interconnect`, eqs. 4-6).
         gpus_per_node: GPUs joined by NVLink in one node.
         n_experts: routed experts per MoE layer, spread evenly over the ep_nodes x gpus_per_node
             GPUs; a token picks k distinct ones (None: the limit of infinitely many, where the k

@@ -6,7 +6,9 @@ Taught in chapter 4, "Dense and sparse" (`v3_parameter_counts`, `moe_flops_per_t
 
 The traffic model (remote nodes, NVLink copies, bytes per link) is the one shared with chapter 7:
 `labs.common.interconnect`, where its equations are written out; `moe_layer_time` passes it the
-config's routed experts, so that a token's k experts are distinct, as the router picks them.
+config's routed experts, so that a token's k experts are distinct, and under a node limit takes
+the nodes as the node-limited router picks them (eqs. 4-6 there; for V3 nearly every one of the
+4 nodes it may use receives an expert).
 Link speeds come from the facts registry.
 """
 

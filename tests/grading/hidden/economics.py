@@ -6,12 +6,17 @@ from labs.common.exercises import Case
 
 
 def _ib_binding(eff, max_nodes):
-    # V3 §3.2 and §4.2 written out: token-layers per GPU, remote IB copies (8 distinct experts of
-    # the 32 per node on max_nodes of the 8 nodes), 6 bytes per element; compute = (6N + causal
-    # attention) FLOPs per token over 2,048 GPUs at 989.5 TFLOP/s x eff.
+    # V3 §3.2 and §4.2 written out: token-layers per GPU, remote IB copies (the router reaches
+    # the X nodes that 8 distinct experts of the 256, 32 a node, fall on, at most max_nodes:
+    # E[min(X, max_nodes)] x 7/8), 6 bytes per element; compute = (6N + causal attention) FLOPs
+    # per token over 2,048 GPUs at 989.5 TFLOP/s x eff.
     token_layers = 15360 * 4096 * 58 / 2048
-    pool = 32 * max_nodes
-    remote = max_nodes * (1 - math.comb(pool - 32, 8) / math.comb(pool, 8)) * 7 / 8
+    on = [
+        math.comb(8, x)
+        * sum((-1) ** i * math.comb(x, i) * math.comb(32 * (x - i), 8) for i in range(x + 1))
+        for x in range(9)
+    ]  # sets of 8 experts on exactly x nodes, by inclusion-exclusion
+    remote = sum(min(x, max_nodes) * sets for x, sets in enumerate(on)) / math.comb(256, 8) * 7 / 8
     flops = 6 * 37e9 + 3 * 2 * 61 * 128 * 320 * 4096 / 2
     return token_layers * remote * 7168 * 6 / (flops * 15360 * 4096 / (2048 * 989.5e12 * eff)) / 1e9
 
