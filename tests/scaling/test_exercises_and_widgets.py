@@ -188,7 +188,7 @@ def test_predict_n_opt_names_keeping_every_vertex_and_the_side_of_a_miss():
     """Keeping every vertex is named on the cases with a profile that does not bracket its
     minimum, and only there; a miss is reported as too large or too small, with its factor."""
     report = str(check_predict_n_opt(_keep_every_vertex))
-    assert "what a power law through every vertex gives" in report
+    assert "what a power law through every profile's vertex gives here" in report
     first = N_OPT_FROM_PROFILES.cases[0]
     ratio = _keep_every_vertex(*first.args) / first.expected
     assert ratio > 1.3 and f"your N_opt is {ratio:.3g} times the true optimum, too large" in report
@@ -223,3 +223,34 @@ def test_widgets():
         allocation_table(1e22, {"bad": (1, 2)})
     with pytest.raises(ValueError, match="C must be > 0"):
         allocation_table(-1.0, laws)
+
+
+def _one_bracketing_profile_with_a_half(profiles, target_C):
+    """A wrong answer that keeps no unbracketed vertex: the largest profile that brackets its
+    minimum, scaled to target_C with an assumed exponent of 0.5 (Chinchilla's)."""
+    best = None
+    for budget, sizes, losses in profiles:
+        vertex = _vertex(sizes, losses)
+        if sizes.min() <= vertex <= sizes.max():
+            best = (budget, vertex)
+    return float(best[1] * (target_C / best[0]) ** 0.5)
+
+
+def test_predict_n_opt_says_what_an_answer_is_close_to_not_what_it_kept():
+    """Case 2's every-vertex answer is 1.78 times the truth, so its 30% window holds answers
+    reached other ways: keeping only bracketing profiles but assuming a = 0.5 lands in it (1.54
+    times the truth). The message says what the answer is close to and what follows if every
+    vertex was kept; it no longer says a vertex "is kept". Control: the every-vertex answer gets
+    the same message, with the value it is close to."""
+    case = N_OPT_FROM_PROFILES.cases[1]
+    wrong = _one_bracketing_profile_with_a_half(*case.args)
+    blind = _keep_every_vertex(*case.args)
+    assert 1.3 < wrong / case.expected < 1.6 and abs(wrong / blind - 1) < case.rtol
+    report = str(check_predict_n_opt(_one_bracketing_profile_with_a_half))
+    assert report.startswith("[failed]") and "case 2 (" in report and "is kept" not in report
+    line = next(x for x in report.splitlines() if "what is wrong" in x)
+    assert f"within 30% of {blind:.3g}, what a power law through every profile's vertex" in line
+    assert "If that is what you fitted" in line
+    first = N_OPT_FROM_PROFILES.cases[0]  # where the every-vertex answer fails first
+    control = str(check_predict_n_opt(_keep_every_vertex))
+    assert f"within 30% of {_keep_every_vertex(*first.args):.3g}, what a power law" in control

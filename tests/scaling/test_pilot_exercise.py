@@ -3,6 +3,9 @@ budget, scored against the hidden law's true optimum."""
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import numpy as np
 import pytest
 
@@ -14,12 +17,14 @@ from labs.scaling.exercises import (
     _true_n_opt,
     check_plan_pilot_runs,
 )
+from labs.scaling.laws import ChinchillaParams
 
 
-def _isoflop_solution(lab, target_C):
-    """Four IsoFLOP profiles of 7 sizes spending the whole budget, then approach 2."""
+def _isoflop_solution(lab, target_C, budget=None):
+    """Four IsoFLOP profiles of 7 sizes spending the whole budget (`budget`, else the lab's),
+    then approach 2."""
     weights = np.array([0.2, 0.6, 2.0, 7.0])
-    budgets = weights / (7 * weights.sum()) * lab.budget
+    budgets = weights / (7 * weights.sum()) * (lab.budget if budget is None else budget)
     vert_c, vert_n = [], []
     for c in budgets:
         ns = (c / 120) ** 0.5 * np.logspace(-0.6, 0.6, 7)
@@ -76,10 +81,11 @@ def test_no_hidden_law_is_shown_in_the_chapter():
     from labs.grading import discover_chapters
     from labs.grading.chapters import load_hidden
     from labs.scaling.exercises import _draw_pilot_law
+    from tests.grading.hidden.scaling import HIDDEN_PILOT_SEEDS
 
     chapter = next(c for c in discover_chapters() if c.topic == "scaling")
-    hidden = [case.args[0]._law for case in load_hidden(chapter).hidden["plan_pilot_runs"]]
-    assert len(hidden) == 3
+    assert len(load_hidden(chapter).hidden["plan_pilot_runs"]) == 3
+    hidden = [_draw_pilot_law(seed) for seed in HIDDEN_PILOT_SEEDS]
     shown = {*_LAB_LAWS, _draw_pilot_law(7)}
     assert not shown & set(hidden) and len(set(hidden)) == len(hidden)
     nb = json.loads(Path(chapter.notebook).read_text())
@@ -176,3 +182,116 @@ def test_an_overestimate_near_a_balanced_optimum_is_not_called_the_tokens():
         report = str(check_plan_pilot_runs(lambda lab, target_C, f=factor: f * n_opt))
         assert report.startswith("[failed]") and "D_opt" not in report
     assert [len(case.mistakes) for case in PILOT_BUDGET.cases] == [1, 2]
+
+
+def _every_lab():
+    """The labs a plan is graded on: the public cases' (as built and as a check copies them) and
+    the hidden ones'."""
+    from labs.grading import discover_chapters
+    from labs.grading.chapters import load_hidden
+
+    chapter = next(c for c in discover_chapters() if c.topic == "scaling")
+    hidden = load_hidden(chapter).hidden["plan_pilot_runs"]
+    cases = (*PILOT_BUDGET.cases, *PILOT_BUDGET.fresh_cases(), *hidden)
+    return [case.args[0] for case in cases]
+
+
+def _holds_a_law(value, depth=0) -> bool:
+    if isinstance(value, ChinchillaParams):
+        return True
+    if depth < 3 and isinstance(value, (tuple, list)):
+        return any(_holds_a_law(v, depth + 1) for v in value)
+    return False
+
+
+def test_no_attribute_of_a_lab_holds_its_law():
+    """The hidden law lives in a closure: no attribute of a graded lab is or holds a law, the
+    lab has no __dict__, and a plan that reads `lab._law` (which once passed every case by
+    returning the law's true optimum) now fails with an AttributeError. Control: the losses still
+    follow the law (a noiseless lab returns its value exactly)."""
+    for lab in _every_lab():
+        assert not hasattr(lab, "_law")
+        with pytest.raises(TypeError):
+            vars(lab)
+        for name in dir(lab):
+            if not name.startswith("__"):
+                assert not _holds_a_law(getattr(lab, name)), name
+
+    def plan_pilot_runs(lab, target_C):
+        return _true_n_opt(target_C, lab._law)
+
+    report = str(check_plan_pilot_runs(plan_pilot_runs))
+    assert report.startswith("[failed]") and "AttributeError" in report and "_law" in report
+    law = _LAB_LAWS[1]
+    exact = law.E + law.A / 1e8**law.alpha + law.B / 1e10**law.beta
+    assert PilotLab(law, 1e21, noise=0.0, seed=0)(1e8, 1e10) == pytest.approx(exact, rel=1e-12)
+
+
+def test_the_budget_and_the_record_are_read_only():
+    """Raising the budget, resetting the spend or the log, or adding an attribute raises an
+    AttributeError that says why; the lab is unchanged and still refuses a run past its budget."""
+    lab = PilotLab(_LAB_LAWS[0], 1e20, noise=0.0, seed=0)
+    lab(1e8, 1e11)  # 6e19
+    for name, value in (("budget", float("inf")), ("spent", 0.0), ("log", []), ("_law", None)):
+        with pytest.raises(AttributeError, match="read-only"):
+            setattr(lab, name, value)
+    with pytest.raises(AttributeError, match="cannot be deleted"):
+        del lab.budget
+    with pytest.raises(AttributeError):
+        lab.log.clear()  # a tuple: the record cannot be edited in place
+    assert lab.budget == 1e20 and lab.spent == pytest.approx(6e19) and len(lab.log) == 1
+    with pytest.raises(RuntimeError, match="pilot budget"):
+        lab(1e8, 1e11)
+
+
+@pytest.mark.parametrize(
+    "duplicate",
+    [copy.copy, copy.deepcopy, lambda lab: pickle.loads(pickle.dumps(lab))],
+    ids=["copy", "deepcopy", "pickle"],
+)
+def test_a_copy_of_a_lab_draws_on_the_same_budget(duplicate):
+    """A plan that copies its lab before any run, to double the budget, gets no extra run: the
+    copies share the spend, the log and the noise. Controls: a lab pickled to where no lab of its
+    token has run (the grader's process) keeps its spend; a check run twice, while the first plan
+    kept its lab, is not charged the first run's spend."""
+    lab = PilotLab(_LAB_LAWS[0], 1e20, noise=0.001, seed=0)
+    twin = duplicate(lab)
+    lab(1e8, 1e11)  # 6e19 of 1e20
+    with pytest.raises(RuntimeError, match="pilot budget"):
+        twin(1e8, 1e11)
+    twin(1e8, 5e10)  # 3e19: fits the 4e19 left
+    assert lab.spent == twin.spent == pytest.approx(9e19) and lab.log == twin.log
+    assert len({loss for _, _, loss in lab.log}) == 2  # one stream of noise, not two copies of it
+
+    kept = []
+
+    def plan_pilot_runs(lab, target_C):
+        kept.append(lab)
+        return _isoflop_solution(lab, target_C)
+
+    assert check_plan_pilot_runs(plan_pilot_runs).passed
+    assert check_plan_pilot_runs(plan_pilot_runs).passed
+    assert all(lab.spent <= 1e21 * (1 + 1e-9) for lab in kept)
+    assert [case.args[0].spent for case in PILOT_BUDGET.fresh_cases()] == [0.0, 0.0]
+
+
+def test_a_plan_that_overspends_fails_with_a_clear_message():
+    """The only way past the lab's refusal is to dig through its closures: a plan that raises the
+    budget there and spends twice the budget on an IsoFLOP plan fails, its answer unscored, with
+    the spend counted from the runs it logged. Control: the same plan within budget passes."""
+
+    def plan_pilot_runs(lab, target_C):
+        budget = lab.budget
+        for cell in lab._ops[0].__closure__:
+            if cell.cell_contents == budget:
+                cell.cell_contents = 1e30
+        _isoflop_solution(lab, target_C, budget)  # spends the real budget, 1e21
+        return _isoflop_solution(lab, target_C, budget)  # and as much again
+
+    report = check_plan_pilot_runs(plan_pilot_runs)
+    text = str(report)
+    assert report.status == "failed" and report.passed_cases == 0
+    assert "what is wrong: your plan spent 2e+21 FLOPs on this lab (56 runs)" in text
+    assert "more than its 1e+21-FLOP pilot budget" in text and "not scored" in text
+    assert "_NotScored" not in text and "hint:" not in text
+    assert "not scored" not in str(check_plan_pilot_runs(_isoflop_solution))

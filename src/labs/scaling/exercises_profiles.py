@@ -2,8 +2,9 @@
 
 Each case's profiles are drawn from a law with its own true N_opt; in some, the largest or the
 smallest profiles were planned off the optimum, so their parabola's vertex lies outside the sizes
-they tried. The answer is scored against the true N_opt within 30%, and an answer that keeps
-every vertex (Approach 2 applied blindly, `_every_vertex_fit`) is told so. Taught in chapter 1,
+they tried. The answer is scored against the true N_opt within 30%, and an answer near what
+keeping every vertex gives (Approach 2 applied blindly, `_every_vertex_fit`) is told so, and what
+follows if it did keep them (`_every_vertex_message`). Taught in chapter 1,
 "Exercise 1.3: fit a power law". `labs.scaling.exercises` re-exports these names.
 """
 
@@ -49,21 +50,24 @@ def _every_vertex_fit(profiles, target_C: float) -> tuple[float, bool]:
     return float(np.exp(log_k + p * np.log(target_C))), bool(outside)
 
 
+def _every_vertex_message(blind: float) -> str:
+    """What an answer within 30% of the every-vertex fit is told. Conditional: the 30% window
+    (the case's tolerance) also holds answers reached another way (one profile scaled with an
+    assumed exponent, say), so it says what the answer is close to and what follows if the student
+    did keep every vertex, never that they did."""
+    return (
+        f"your N_opt is within 30% of {blind:.3g}, what a power law through every profile's "
+        "vertex gives here. If that is what you fitted: some profile's vertex lies outside the "
+        "sizes it tried, an extrapolation rather than a measured minimum; fit only the profiles "
+        "that bracket theirs."
+    )
+
+
 def _profiles_case(law, outside, seed, label, hint):
     budgets = np.geomspace(1e18, 1e21, len(outside))
     profiles = _isoflop_profiles(law, budgets, outside, seed)
     blind, unbracketed = _every_vertex_fit(profiles, _TARGET_C)
-    mistakes = (
-        (
-            (
-                blind,
-                "your N_opt is within 30% of what a power law through every vertex gives: "
-                "a profile whose vertex lies outside the sizes it tried is kept.",
-            ),
-        )
-        if unbracketed
-        else ()
-    )
+    mistakes = ((blind, _every_vertex_message(blind)),) if unbracketed else ()
     return Case(
         (profiles, _TARGET_C),
         _true_n_opt(_TARGET_C, law),

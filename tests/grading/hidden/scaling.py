@@ -28,6 +28,17 @@ HIDDEN = {
     "robust_exponent": (
         _exponent_case(-0.03, 3e-5, 50, 4, 15.0, 11, "50 runs, noise 0.003%, 4 gone wrong", ""),
         _exponent_case(-0.06, 0.02, 25, 2, 25.0, 12, "25 runs, noise 2%, 2 gone wrong", ""),
+        _exponent_case(
+            -0.09,
+            0.04,
+            30,
+            3,
+            20.0,
+            16,
+            "30 runs, noise 4%, 3 gone wrong, the costliest run among them",
+            "",
+            end="costliest",
+        ),
     ),
     "predict_n_opt": (
         _profiles_case(
