@@ -190,7 +190,12 @@ EXAMPLES = {
         values=X, accumulator_bits=6, promote_every=4, rounding="truncate"
     ),
     "labs.fp8.accumulator.aligned_sum": lambda: call(
-        values=AV, accumulator_bits=6, group=4, promote_every=8, rounding="nearest"
+        values=AV,
+        accumulator_bits=6,
+        group=4,
+        promote_every=8,
+        rounding="nearest",
+        running_sum_aligned=False,
     ),
     "labs.fp8.gemm.fp8_matmul": lambda: call(
         a=X,
@@ -216,7 +221,14 @@ EXAMPLES = {
         x=X, fmt="E4M3", granularity="tile", block=4, where=X > 0
     ),
     "labs.fp8.experiments.dot_product_errors": lambda: call(
-        lengths=[4, 8], trials=2, accumulator_bits=8, promote_every=4, rounding="nearest", seed=0
+        lengths=[4, 8],
+        trials=2,
+        accumulator_bits=8,
+        promote_every=4,
+        rounding="nearest",
+        seed=0,
+        group=4,
+        running_sum_aligned=False,
     ),
     "labs.fp8.experiments.markov_tokens": lambda: call(n=20, vocab=4, concentration=0.5, seed=0),
     "labs.fp8.experiments.relative_loss_gap": lambda: call(loss=2.01, reference_loss=2.0),
@@ -235,7 +247,12 @@ EXAMPLES = {
         values=_t(X), accumulator_bits=6, promote_every=4, rounding="truncate"
     ),
     "labs.fp8.torch.aligned_sum": lambda: call(
-        values=_t(AV), accumulator_bits=6, group=4, promote_every=8, rounding="nearest"
+        values=_t(AV),
+        accumulator_bits=6,
+        group=4,
+        promote_every=8,
+        rounding="nearest",
+        running_sum_aligned=False,
     ),
     "labs.fp8.torch.fp8_matmul": lambda: call(
         a=_t(X),
@@ -305,7 +322,12 @@ EXAMPLES = {
         values=_j(X), accumulator_bits=6, promote_every=4, rounding="truncate"
     ),
     "labs.fp8.jax.aligned_sum": lambda: call(
-        values=_j(AV), accumulator_bits=6, group=4, promote_every=8, rounding="nearest"
+        values=_j(AV),
+        accumulator_bits=6,
+        group=4,
+        promote_every=8,
+        rounding="nearest",
+        running_sum_aligned=False,
     ),
     "labs.fp8.jax.fp8_matmul": lambda: call(
         a=_j(X),

@@ -153,6 +153,7 @@ def dot_product_errors(
     rounding: str = "truncate",
     seed: int = 0,
     group: int | None = None,
+    running_sum_aligned: bool = True,
 ) -> np.ndarray:
     """The largest relative error of K-long dot products summed in a limited accumulator.
 
@@ -161,7 +162,8 @@ def dot_product_errors(
     and summed by `limited_sum` (`group=None`: one product at a time, eq. 4) or, with `group`
     an int, by `aligned_sum`, V3's fixed-point accumulator of §3.5.2 (`group` products aligned to
     their largest exponent, floored as §3.5.2 says, or rounded to nearest with
-    `rounding="nearest"`, the control); the reference is the
+    `rounding="nearest"`, the control; with the running sum in each group's alignment, (4a),
+    or with `running_sum_aligned=False` only the group's products, (4b)); the reference is the
     float64 sum of the same products. Positive
     entries are the hard case for the error's size: nothing cancels, the sum grows like K (mixed
     signs shrink the error but the sum as well, so relative to the sum they err more).
@@ -175,9 +177,14 @@ def dot_product_errors(
     )
     if group is not None:
         bits, group, promote_every = checks.check_aligned(bits, group, promote_every)
-    return _dot_product_errors(
-        lengths, trials, bits, promote_every, rounding, checks.check_rng(seed), group
-    )
+    aligned = validate.boolean("running_sum_aligned", running_sum_aligned)
+    if group is None and not aligned:
+        raise ValueError(
+            "running_sum_aligned=False chooses (4b) of the aligned accumulator: it needs a group "
+            "(group=None sums one product at a time, eq. 4)"
+        )
+    rng = checks.check_rng(seed)
+    return _dot_product_errors(lengths, trials, bits, promote_every, rounding, rng, group, aligned)
 
 
 def _dot_product_errors(
@@ -188,6 +195,7 @@ def _dot_product_errors(
     rounding: str,
     rng: np.random.Generator,
     group: int | None = None,
+    running_sum_aligned: bool = True,
 ) -> Float[np.ndarray, " L"]:
     """Max relative error over `trials` E4M3 dot products per K, against float64."""
     worst = []
@@ -200,7 +208,7 @@ def _dot_product_errors(
         if group is None:
             got = _limited_sum(products, bits, promote_every, rounding)
         else:
-            got = _aligned_sum(products, bits, group, promote_every, rounding)
+            got = _aligned_sum(products, bits, group, promote_every, rounding, running_sum_aligned)
         worst.append(float(np.max(np.abs(got - exact) / np.abs(exact))))
     return np.asarray(worst)
 

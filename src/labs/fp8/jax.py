@@ -131,14 +131,17 @@ def aligned_sum(
     group: int = 32,
     promote_every=None,
     rounding: str = "truncate",
+    running_sum_aligned: bool = True,
 ) -> jax.Array:
     """V3's fixed-point tensor-core accumulator (§3.5.2) along the last axis (see
-    `labs.fp8.accumulator`; rounding "truncate" or "nearest"). values: (..., K) -> (...),
-    float32. A `lax.scan` over the groups."""
+    `labs.fp8.accumulator`; rounding "truncate" or "nearest"; running_sum_aligned True for
+    (4a), False for (4b)). values: (..., K) -> (...), float32. A `lax.scan` over the groups."""
     bits, group, promote_every = checks.check_aligned(accumulator_bits, group, promote_every)
     rounding = validate.one_of("rounding", rounding, ("truncate", "nearest"))
+    aligned = validate.boolean("running_sum_aligned", running_sum_aligned)
     values = checks.check_aligned_values(values, framework="jax")
-    return _aligned_sum(jnp.asarray(values, jnp.float32), bits, group, promote_every, rounding)
+    values = jnp.asarray(values, jnp.float32)
+    return _aligned_sum(values, bits, group, promote_every, rounding, aligned)
 
 
 def _power_of_two(e: Array) -> Array:
@@ -154,16 +157,40 @@ def _floor_to_bits(
     return integer(t * _power_of_two(shift))
 
 
-@partial(jax.jit, static_argnums=(1, 2, 3, 4))
+def _round_to_bits(x: Float[Array, "*s"], bits: int, rounding: str) -> Float[Array, "*s"]:
+    """x floored (or rounded to nearest) to `bits` significant bits, in float32."""
+    shift = bits - jnp.frexp(x)[1]
+    return _floor_to_bits(x, shift, rounding) * _power_of_two(-shift)
+
+
+def _register_add(
+    running: Float[Array, "*s"], s: Float[Array, "*s"], bits: int, rounding: str
+) -> Float[Array, "*s"]:
+    """The exact running + s rounded to `bits` significant bits (4b's register; see NumPy)."""
+    x = running + s
+    keep = jnp.abs(running) >= jnp.abs(s)
+    remainder = jnp.where(keep, s, running) - (x - jnp.where(keep, running, s))  # Fast2Sum
+    if rounding == "truncate":
+        moved = jnp.where(remainder < 0, jnp.nextafter(x, jnp.full_like(x, -jnp.inf)), x)
+    else:
+        scaled = x * _power_of_two(bits - jnp.frexp(x)[1])
+        tie = (scaled - jnp.floor(scaled) == 0.5) & (remainder != 0)
+        toward = jnp.where(remainder < 0, -jnp.inf, jnp.inf).astype(x.dtype)
+        moved = jnp.where(tie, jnp.nextafter(x, toward), x)
+    return _round_to_bits(moved, bits, rounding)
+
+
+@partial(jax.jit, static_argnums=(1, 2, 3, 4, 5))
 def _aligned_sum(
     values: Float[Array, "*s K"],
     bits: int,
     group: int,
     promote_every: int | None,
     rounding: str = "truncate",
+    running_sum_aligned: bool = True,
 ) -> Float[Array, "*s"]:
-    """Groups of `group` values aligned to their largest exponent, `bits` kept, floored (4a)
-    (rounded to nearest with rounding="nearest")."""
+    """Groups of `group` values aligned to their largest exponent, `bits` kept, floored (4a), or
+    (4b) without the running sum in the alignment (rounded to nearest with rounding="nearest")."""
     k = values.shape[-1]
     n_groups = -(-k // group)
     pad = [(0, 0)] * (values.ndim - 1) + [(0, n_groups * group - k)]  # zeros change nothing
@@ -172,13 +199,16 @@ def _aligned_sum(
 
     def step(carry, inputs):
         total, running = carry
-        i, chunk = inputs
-        terms = jnp.concatenate([running[..., None], chunk], axis=-1)
+        i, terms = inputs
+        if running_sum_aligned:
+            terms = jnp.concatenate([running[..., None], terms], axis=-1)
         shift = bits - jnp.frexp(jnp.abs(terms).max(axis=-1))[1]  # max |t| < 2**e
-        running = _floor_to_bits(terms, shift[..., None], rounding).sum(axis=-1)
-        running = running * _power_of_two(-shift)
-        shift_r = bits - jnp.frexp(running)[1]
-        running = _floor_to_bits(running, shift_r, rounding) * _power_of_two(-shift_r)
+        aligned = _floor_to_bits(terms, shift[..., None], rounding).sum(axis=-1)
+        aligned = aligned * _power_of_two(-shift)
+        if running_sum_aligned:
+            running = _round_to_bits(aligned, bits, rounding)
+        else:
+            running = _register_add(running, aligned, bits, rounding)
         if promote_every is not None:
             flush = ((i + 1) * group) % promote_every == 0  # promotion to FP32
             total = jnp.where(flush, total + running, total)

@@ -144,14 +144,16 @@ def aligned_sum(
     group: int = 32,
     promote_every=None,
     rounding: str = "truncate",
+    running_sum_aligned: bool = True,
 ) -> torch.Tensor:
     """V3's fixed-point tensor-core accumulator (§3.5.2) along the last axis (see
-    `labs.fp8.accumulator`; rounding "truncate" or "nearest"). values: (..., K) -> (...),
-    float32."""
+    `labs.fp8.accumulator`; rounding "truncate" or "nearest"; running_sum_aligned True for
+    (4a), False for (4b)). values: (..., K) -> (...), float32."""
     bits, group, promote_every = checks.check_aligned(accumulator_bits, group, promote_every)
     rounding = validate.one_of("rounding", rounding, ("truncate", "nearest"))
+    aligned = validate.boolean("running_sum_aligned", running_sum_aligned)
     values = checks.check_aligned_values(values, framework="torch")
-    return _aligned_sum(values.float(), bits, group, promote_every, rounding)
+    return _aligned_sum(values.float(), bits, group, promote_every, rounding, aligned)
 
 
 def _power_of_two(e: torch.Tensor) -> torch.Tensor:
@@ -167,25 +169,53 @@ def _floor_to_bits(
     return integer(t * _power_of_two(shift))
 
 
+def _round_to_bits(x: Float[Tensor, "*s"], bits: int, rounding: str) -> Float[Tensor, "*s"]:
+    """x floored (or rounded to nearest) to `bits` significant bits, in float32."""
+    shift = bits - torch.frexp(x).exponent
+    return _floor_to_bits(x, shift, rounding) * _power_of_two(-shift)
+
+
+def _register_add(
+    running: Float[Tensor, "*s"], s: Float[Tensor, "*s"], bits: int, rounding: str
+) -> Float[Tensor, "*s"]:
+    """The exact running + s rounded to `bits` significant bits (4b's register; see NumPy)."""
+    x = running + s
+    keep = running.abs() >= s.abs()
+    remainder = torch.where(keep, s, running) - (x - torch.where(keep, running, s))  # Fast2Sum
+    if rounding == "truncate":
+        moved = torch.where(remainder < 0, torch.nextafter(x, torch.full_like(x, -torch.inf)), x)
+    else:
+        scaled = x * _power_of_two(bits - torch.frexp(x).exponent)
+        tie = (scaled - torch.floor(scaled) == 0.5) & (remainder != 0)
+        toward = torch.where(remainder < 0, -torch.inf, torch.inf).to(x.dtype)
+        moved = torch.where(tie, torch.nextafter(x, toward), x)
+    return _round_to_bits(moved, bits, rounding)
+
+
 def _aligned_sum(
     values: Float[Tensor, "*s K"],
     bits: int,
     group: int,
     promote_every: int | None,
     rounding: str = "truncate",
+    running_sum_aligned: bool = True,
 ) -> Float[Tensor, "*s"]:
-    """Groups of `group` values aligned to their largest exponent, `bits` kept, floored (4a)
-    (rounded to nearest with rounding="nearest")."""
+    """Groups of `group` values aligned to their largest exponent, `bits` kept, floored (4a), or
+    (4b) without the running sum in the alignment (rounded to nearest with rounding="nearest")."""
     total = torch.zeros(values.shape[:-1], dtype=torch.float32, device=values.device)
     running = torch.zeros_like(total)
     for start in range(0, values.shape[-1], group):
-        terms = torch.cat([running[..., None], values[..., start : start + group]], dim=-1)
+        terms = values[..., start : start + group]
+        if running_sum_aligned:
+            terms = torch.cat([running[..., None], terms], dim=-1)
         e = torch.frexp(terms.abs().amax(dim=-1)).exponent  # max |t| < 2**e
         shift = bits - e
         aligned = _floor_to_bits(terms, shift[..., None], rounding).sum(dim=-1)
-        running = aligned * _power_of_two(-shift)  # exact: integers below 2**24
-        shift_r = bits - torch.frexp(running).exponent
-        running = _floor_to_bits(running, shift_r, rounding) * _power_of_two(-shift_r)
+        aligned = aligned * _power_of_two(-shift)  # exact: integers below 2**24
+        if running_sum_aligned:
+            running = _round_to_bits(aligned, bits, rounding)
+        else:
+            running = _register_add(running, aligned, bits, rounding)
         if promote_every is not None and (start + group) % promote_every == 0:
             total, running = total + running, torch.zeros_like(running)  # promotion to FP32
     return total + running
