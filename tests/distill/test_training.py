@@ -157,8 +157,30 @@ def test_roofline_seconds():
     assert training_seconds(6e6, peak_flops=1e6, mfu=0.5) == pytest.approx(12.0)
     with pytest.raises(ValueError, match="utilisation"):
         sampling_seconds(1000, 10, batch=1, peak_flops=1e6, memory_bandwidth=1e3, utilisation=2)
+    with pytest.raises(ValueError, match="prompt_tokens"):
+        sampling_seconds(1000, 10, batch=1, prompt_tokens=-1, **kw)
     with pytest.raises(ValueError, match="mfu"):
         training_seconds(1.0, peak_flops=1e6, mfu=0.0)
+
+
+def test_the_prompt_is_one_prefill_pass():
+    from labs.distill import sampling_seconds
+
+    # The same device: 4 ms of compute per token, 2 s to read the weights once.
+    kw = {"peak_flops": 1e6, "memory_bandwidth": 1e3, "utilisation": 0.5}
+    # Batch 1, a prompt of 7 and 3 new tokens: one pass reads the weights once for all 7 prompt
+    # tokens (2 s > 7 x 4 ms) and writes the first new token; 2 decoding steps of 2 s each: 6 s,
+    # where charging all 9 token passes as decoding steps gives 18 s.
+    assert sampling_seconds(1000, 3, batch=1, prompt_tokens=7, **kw) == pytest.approx(6.0)
+    assert sampling_seconds(1000, 9, batch=1, **kw) == pytest.approx(18.0)
+    # Batch 100: the prefill's 700 tokens take 700 x 4 ms = 2.8 s, past the 2 s read: 28 ms a
+    # sequence; each decoding step max(4 ms, 2 s / 100 = 20 ms): 28 + 2 x 20 = 68 ms.
+    assert sampling_seconds(1000, 3, batch=100, prompt_tokens=7, **kw) == pytest.approx(0.068)
+    # Batch 1000: everything compute-bound, 9 token passes x 4 ms = 36 ms, with or without prefill.
+    assert sampling_seconds(1000, 3, batch=1000, prompt_tokens=7, **kw) == pytest.approx(0.036)
+    assert sampling_seconds(1000, 9, batch=1000, **kw) == pytest.approx(0.036)
+    # One new token: the prefill alone.
+    assert sampling_seconds(1000, 1, batch=1, prompt_tokens=7, **kw) == pytest.approx(2.0)
 
 
 def test_memory_bound_batch_is_where_the_roofline_bends():

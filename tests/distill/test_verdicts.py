@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from labs.distill.verdicts import (
-    claim_verdict,
     copy_verdict,
     first_crossing,
     match_teacher,
@@ -114,18 +113,6 @@ def test_copy_verdict_moves_with_its_line():
     assert copy_verdict(0.3, True, line=0.25) == "overstated"
 
 
-@pytest.mark.parametrize(
-    ("with_cache", "without_cache", "verdict"),
-    [("confirmed", "confirmed", "confirmed"), ("overstated", "overstated", "overstated"),
-     ("false", "false", "false"), ("confirmed", "overstated", "recomputed"),
-     ("overstated", "confirmed", "recomputed"), ("confirmed", "false", "recomputed")],
-)  # fmt: skip
-def test_claim_verdict_gives_each_verdict(with_cache, without_cache, verdict):
-    # agreeing counts keep their verdict, the failing "false" included; disagreeing ones give
-    # "recomputed", which the ledger row must qualify with its condition
-    assert claim_verdict(with_cache, without_cache) == verdict
-
-
 def test_the_verdict_rules_refuse_bad_input():
     with pytest.raises(ValueError, match="cost_to_90"):
         copy_verdict(-0.1, True)
@@ -133,10 +120,8 @@ def test_the_verdict_rules_refuse_bad_input():
         copy_verdict(float("nan"), True)
     with pytest.raises(TypeError, match="beats_own_training"):
         copy_verdict(0.2, "yes")
-    with pytest.raises(ValueError, match="with_cache"):
-        claim_verdict("recomputed", "confirmed")
-    with pytest.raises(ValueError, match="without_cache"):
-        claim_verdict("confirmed", "Confirmed")
+    with pytest.raises(ValueError, match="line"):
+        copy_verdict(0.2, True, line=0.0)
 
 
 # --- where a curve reaches a line: the first crossing against the settled one ---

@@ -220,12 +220,13 @@ EXAMPLES = {
     ),
     "labs.distill.costs.sampling_seconds": lambda: call(
         params=1000,
-        tokens=9,
+        tokens=3,
         peak_flops=65e12,
         memory_bandwidth=320e9,
         batch=64,
         utilisation=0.4,
         bytes_per_param=2.0,
+        prompt_tokens=7,
     ),
     "labs.distill.costs.memory_bound_sampling_batch": lambda: call(
         peak_flops=65e12, memory_bandwidth=320e9, utilisation=0.4, bytes_per_param=2.0
@@ -334,9 +335,6 @@ EXAMPLES = {
     "labs.distill.verdicts.copy_verdict": lambda: call(
         cost_to_90=0.2, beats_own_training=True, line=0.25
     ),
-    "labs.distill.verdicts.claim_verdict": lambda: call(
-        with_cache="confirmed", without_cache="overstated"
-    ),
     "labs.distill.verdicts.first_crossing": lambda: call(
         cost=np.array([0.0, 1.0, 2.0, 3.0]), share=np.array([0.2, 0.95, 0.5, 1.0]), line=0.9
     ),
@@ -438,7 +436,7 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
             ),
             "labs.distill.costs.sampling_token_passes": ("prompt_tokens", "new_tokens"),
             "labs.distill.costs.sampling_flops": ("params", "prompt_tokens", "new_tokens"),
-            "labs.distill.costs.sampling_seconds": ("params", "tokens", "batch"),
+            "labs.distill.costs.sampling_seconds": ("params", "tokens", "batch", "prompt_tokens"),
             "labs.distill.costs.uncached_flops": (
                 "samples",
                 "params",

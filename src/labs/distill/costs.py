@@ -24,6 +24,8 @@ k* = C_teacher / (C_RL - C_distill) students (never when C_RL <= C_distill).
 
 On an accelerator FLOPs are not time: sampling one token at a time reads every weight once per
 decoding step, for the whole batch, so it is bound by memory bandwidth unless the batch is large.
+The prompt is read in one pass for the whole batch (prefill), which is compute-bound unless the
+prompts are very short and few.
 A roofline model of each (`sampling_seconds`, `training_seconds`) turns the FLOP counts into
 seconds on a device described by its peak FLOP/s and memory bandwidth.
 """
@@ -191,20 +193,37 @@ def sampling_seconds(
     batch: int,
     utilisation: float,
     bytes_per_param: float = 2.0,
+    prompt_tokens: int = 0,
 ) -> float:
-    """Seconds to sample `tokens` tokens of one sequence, decoded in a batch of `batch` sequences:
-    per token max(2 N / (peak x utilisation), N x bytes / (bandwidth x batch)), the compute bound
-    or the time to read the weights once per decoding step, shared by the batch. Launch latency
-    and the KV cache are left out. `peak_flops` in FLOP/s, `memory_bandwidth` in bytes/s."""
+    """Seconds to sample one sequence, decoded in a batch of `batch` sequences, on a roofline.
+
+    A decoding step costs per sequence max(2 N / (peak x utilisation), N x bytes / (bandwidth x
+    batch)): the compute bound, or the time to read the weights once, shared by the batch.
+
+    With `prompt_tokens` = P > 0 (a KV cache), `tokens` are the new tokens written after the
+    prompt. The prompt is read in one pass (prefill) for the whole batch, which also gives the
+    first new token: max(P x batch x 2 N / (peak x utilisation), N x bytes / bandwidth) / batch
+    per sequence. Each of the other `tokens` - 1 new tokens is one decoding step. With
+    `prompt_tokens` = 0 every one of `tokens` is a decoding step, as if the prompt were decoded
+    token by token too (pass P + N - 1 as `tokens` to charge it so).
+
+    Launch latency and the reads of the KV cache are left out. `peak_flops` in FLOP/s,
+    `memory_bandwidth` in bytes/s.
+    """
     params, tokens = _count("params", params), _count("tokens", tokens)
     peak_flops = real_number("peak_flops", peak_flops, positive=True)
     memory_bandwidth = real_number("memory_bandwidth", memory_bandwidth, positive=True)
     batch = _count("batch", batch)
     utilisation = real_number("utilisation", utilisation, positive=True, maximum=1.0)
     bytes_per_param = real_number("bytes_per_param", bytes_per_param, positive=True, maximum=8.0)
-    compute = 2.0 * params / (peak_flops * utilisation)
-    memory = params * bytes_per_param / (memory_bandwidth * batch)
-    return tokens * max(compute, memory)
+    prompt_tokens = integer("prompt_tokens", prompt_tokens, minimum=0, maximum=MAX_COUNT)
+    compute = 2.0 * params / (peak_flops * utilisation)  # one token, one sequence
+    weights = params * bytes_per_param / memory_bandwidth  # one read of the weights
+    decode = max(compute, weights / batch)  # one decoding step, per sequence
+    if prompt_tokens == 0:
+        return tokens * decode
+    prefill = max(prompt_tokens * batch * compute, weights) / batch  # per sequence
+    return prefill + (tokens - 1) * decode
 
 
 def memory_bound_sampling_batch(

@@ -13,9 +13,9 @@ margin stated before the data: "matches" only when the whole interval lies withi
 interval is too wide to say.
 
 `copy_verdict` is the rule of the claim check "smaller models copy more powerful ones for a
-fraction of the costs", and `claim_verdict` combines its two readings (sampling counted with a KV
-cache and without). Both are the rules the chapter applies; `claim_verdict` was written after the
-two counts were seen to disagree, which the chapter says.
+fraction of the costs". The chapter applies it to the copy's cost counted as a sampler with a KV
+cache pays, which decides the verdict, and prints its answer for the chapter's cacheless sampler
+beside it as a sensitivity line.
 
 `first_crossing` and `settled_crossing` read where a learning curve reaches a line (the claim
 check's 90% of the teacher). The first is the first evaluation above the line: with a noisy curve
@@ -33,14 +33,12 @@ from labs.common.validate import (
     float_array,
     integer,
     integer_array,
-    one_of,
     real_number,
     same_shape,
     size,
 )
 
 __all__ = [
-    "claim_verdict",
     "copy_verdict",
     "first_crossing",
     "match_teacher",
@@ -49,7 +47,6 @@ __all__ = [
 
 MAX_RESAMPLES = 100_000  # 2,000 is plenty for a 95% interval; far more only costs time
 MAX_CELLS = 10_000_000  # seeds x problems: the bootstrap holds a few arrays of this size
-RULE_VERDICTS = ("confirmed", "overstated", "false")
 
 
 def match_teacher(
@@ -157,20 +154,6 @@ def copy_verdict(cost_to_90: float, beats_own_training: bool = True, line: float
     if not beats_own_training:
         return "false"
     return "confirmed" if cost_to_90 < line else "overstated"
-
-
-def claim_verdict(with_cache: str, without_cache: str) -> str:
-    """One ledger verdict from the rule's two readings, sampling counted with a KV cache and
-    without. The claim does not say how sampling is counted: where the two readings agree, their
-    verdict; where they disagree, "recomputed" (the claim holds under a condition it leaves out,
-    which the ledger row states).
-
-    Args:
-        with_cache, without_cache: each one of "confirmed", "overstated", "false" (`copy_verdict`).
-    """
-    with_cache = one_of("with_cache", with_cache, RULE_VERDICTS)
-    without_cache = one_of("without_cache", without_cache, RULE_VERDICTS)
-    return with_cache if with_cache == without_cache else "recomputed"
 
 
 def _curves(cost, share, line, window=1):
