@@ -52,6 +52,24 @@ def test_wrong_solution_says_which_case_expected_and_got():
     assert "expected 1, got 2" in text
 
 
+def test_a_failed_head_says_the_cases_after_the_failure_were_not_run():
+    """`check` stops at the first failing case: the head names it and does not count the cases
+    after it as failed (a check that ran none of them cannot say they do not match)."""
+
+    def square(x):
+        return np.abs(x) * 2  # wrong on case 1; case 2 is never called
+
+    text = str(check(square, SQUARE)).splitlines()[0]
+    assert text == "[failed] square: 0/2 public cases passed; case 1 failed, case 2 not run."
+    heads = [str(CheckReport("f", "failed", k, 4, [])) for k in range(4)]
+    assert heads == [
+        "[failed] f: 0/4 public cases passed; case 1 failed, cases 2-4 not run.",
+        "[failed] f: 1/4 public cases passed; case 2 failed, cases 3-4 not run.",
+        "[failed] f: 2/4 public cases passed; case 3 failed, case 4 not run.",
+        "[failed] f: 3/4 public cases passed; case 4 failed.",
+    ]
+
+
 def test_hint_is_shown_on_failure():
     def square(x):
         return x * np.abs(x)  # right for positives only

@@ -140,11 +140,26 @@ class CheckReport:
     def passed(self) -> bool:
         return self.status == PASSED
 
+    def _failed_head(self) -> str:
+        """`check` stops at the first failing case, so the cases after it were not run."""
+        passed, total = self.passed_cases, self.total_cases
+        failed = min(passed + 1, total)
+        rest = (
+            f", case {total} not run"
+            if failed + 1 == total
+            else f", cases {failed + 1}-{total} not run"
+            if failed + 1 < total
+            else ""
+        )
+        return (
+            f"[failed] {self.exercise}: {passed}/{total} public cases passed; "
+            f"case {failed} failed{rest}."
+        )
+
     def __str__(self) -> str:
         head = {
             PASSED: f"[passed] {self.exercise}: all {self.total_cases} public cases match.",
-            FAILED: f"[failed] {self.exercise}: {self.passed_cases}/{self.total_cases} "
-            "public cases match.",
+            FAILED: self._failed_head(),
             NOT_ATTEMPTED: f"[not attempted] {self.exercise}: the function still raises "
             "NotImplementedError. Write your solution in the marked cell and run the check again.",
         }[self.status]
