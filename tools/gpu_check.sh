@@ -7,7 +7,9 @@
 # Budget: under 8 minutes on an H200 (each step has its own time limit, below; the benchmark
 # saves its JSON after every problem size, so a step cut short still leaves what it measured).
 # Afterwards, copy $OUT/bench_gpu.json to src/labs/bench/results/<device>.json (e.g. h200.json),
-# commit it, and quote its figures and device in the issue. Needs python3 with torch (CUDA),
+# commit it, and quote its figures and device in the issue, with the three side measurements:
+# fp8_accumulation.txt (Triton's promotion), fast_accum.txt (cuBLAS's, against chapter 2's two
+# readings of V3's accumulator) and grid_order.txt (chapter 8's model of L2 reuse). Needs python3 with torch (CUDA),
 # Triton, jax with its CUDA plugin, numpy, jaxtyping, pytest, matplotlib and hypothesis (the
 # tests' conftest imports the last two); the package is taken from src/. Where JAX has no CUDA
 # plugin (the environment step prints its backend), the JAX tests skip and the benchmark times
@@ -66,6 +68,33 @@ for acc in (None, 128, 64, 32):
           f"by {miss:.3f} (bar {control_bar([err], tol):.3f})")
 PY
 
+echo "== cuBLAS's FP8 accumulation: use_fast_accum on chapter 2's claim-check inputs (20 s at most)"
+# Chapter 2 models V3's 14-bit accumulator two ways and finds V3's "nearly 2%" at K = 4096 between
+# them: (4a), the running sum in each group's alignment, 8.1-8.2%; (4b), 0.30-0.32%. cuBLAS's fast
+# accumulation skips the periodic promotion to FP32 that its default does: on Hopper its error on
+# positive E4M3 entries says which reading the tensor cores follow (mixed signs: the control).
+timeout 20 "$PY" - <<'PY' 2>&1 | tee "$OUT/fast_accum.txt"
+import torch
+g = torch.Generator(device="cuda").manual_seed(0)
+one = torch.ones((), device="cuda")
+print(torch.cuda.get_device_name(), "torch", torch.__version__)
+for signs in ("positive", "mixed"):
+    for k in (1024, 4096, 16384):
+        a = torch.rand(64, k, device="cuda", generator=g)
+        b = torch.rand(16, k, device="cuda", generator=g)  # (N, K): its transpose is column-major
+        if signs == "mixed":
+            a, b = 2 * a - 1, 2 * b - 1
+        qa, qb = a.to(torch.float8_e4m3fn), b.to(torch.float8_e4m3fn)
+        exact = qa.double() @ qb.double().T  # the same E4M3 values, summed in float64
+        errors = []
+        for fast in (False, True):
+            out = torch._scaled_mm(qa, qb.T, scale_a=one, scale_b=one, out_dtype=torch.float32,
+                                   use_fast_accum=fast)
+            errors.append(((out.double() - exact).abs() / exact.abs()).max().item())
+        print(f"{signs:>8} entries, K = {k:>5}: max relative error {errors[0]:.2e} (default), "
+              f"{errors[1]:.2e} (use_fast_accum=True)")
+PY
+
 echo "== MLA decode's grid order: head block first against sequence first (45 s at most)"
 # Chapter 8 models the order (labs.bench.splitk.cache_read_waves): at batch 128 with the sequence
 # first, a sequence's pages are read in 7.8 waves (16 heads a program) or 3.9 (32), so mostly from
@@ -100,8 +129,8 @@ echo "== the shared timing loop on the GPU: CUDA events against the wall clock (
 timeout 30 "$PY" -m pytest -q -p no:cacheprovider -rs tests/common/test_ceilings.py \
   -k "cuda_events" 2>&1 | tee "$OUT/timing_tests.txt"
 
-echo "== benchmark (215 s at most)"
-timeout 215 "$PY" -m labs.bench --out "$OUT/bench_gpu.json" --sizes gpu --repeats 5 2>&1 \
+echo "== benchmark (195 s at most)"
+timeout 195 "$PY" -m labs.bench --out "$OUT/bench_gpu.json" --sizes gpu --repeats 5 2>&1 \
   | tee "$OUT/bench_log.txt"
 echo "bench exit: ${PIPESTATUS[0]}" | tee -a "$OUT/bench_log.txt"
 echo "== done in $(( $(date +%s) - start )) s; files in $OUT:"
