@@ -10,8 +10,9 @@
 # commit it, and quote its figures and device in the issue, with the three side measurements:
 # fp8_accumulation.txt (Triton's promotion), fast_accum.txt (cuBLAS's, against chapter 2's two
 # readings of V3's accumulator) and grid_order.txt (chapter 8's model of L2 reuse).
-# Needs python3 with torch (CUDA), Triton, jax with its CUDA plugin, numpy, jaxtyping, pytest, matplotlib and hypothesis (the
-# tests' conftest imports the last two); the package is taken from src/. Where JAX has no CUDA
+# Needs python3 with torch (CUDA), Triton, jax with its CUDA plugin, numpy, jaxtyping, pytest,
+# matplotlib and hypothesis (the tests' conftest imports the last two); the package is taken from
+# src/. Where JAX has no CUDA
 # plugin (the environment step prints its backend), the JAX tests skip and the benchmark times
 # PyTorch and Triton alone, its JAX rows saying why. A run cut short by its limit leaves
 # "complete": false in the JSON, and the log says how many sizes were saved.
