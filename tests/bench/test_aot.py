@@ -42,6 +42,16 @@ def test_only_the_tall_tile_gets_hoppers_warpgroup_mma(decode):
     assert control["wgmma"], control
 
 
+def test_flashmlas_64_row_tile_gets_wgmma_and_spills():
+    """64 heads per program, FlashMLA's tile and one wgmma tall: it fits a Hopper program's
+    shared memory and gets wgmma, but its 64 x 512 FP32 accumulator (128 registers a thread on
+    8 warps) leaves Triton too few registers for the rest, and it spills (552 bytes a thread
+    with Triton 3.8), where FlashMLA splits the output over two warpgroups by hand."""
+    (row,) = compile_for_gpu("mla_decode", [{"heads_per_block": 64, "num_warps": 8}])
+    assert row["wgmma"] and row["shared_bytes"] <= HOPPER_SHARED_BYTES, row
+    assert row["registers"] == MAX_REGISTERS and row["spill_stores"] > 0, row
+
+
 def test_all_128_heads_in_one_program_cannot_launch_on_hopper(decode):
     """The control: a (128 x 512) FP32 accumulator per program. Its shared memory passes the
     227 KB a Hopper thread block can address, so the launch would fail."""

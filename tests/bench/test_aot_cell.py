@@ -36,15 +36,20 @@ def cell_source() -> str:
     return "\n".join(sources)
 
 
-def rows(version: str, four_warps_spill: int = 364, gemm_spill: int = 8) -> dict:
+def rows(
+    version: str, four_warps_spill: int = 364, gemm_spill: int = 8, tile_spill: int = 552
+) -> dict:
     """Rows shaped like compile_for_gpu's, with Triton 3.8's figures for sm_90 (ptxas: the
-    4-warp decode spills 364 bytes per thread, the GEMM 8), spills as given."""
+    4-warp decode spills 364 bytes per thread, the 64-head one 552, the GEMM 8), spills as
+    given."""
     common = {"triton": version, "arch": 90, "fp8_mma": False, "spill_loads": 0, "wgmma": False}
     decode = [
         {**common, "heads_per_block": 16, "num_warps": 4, "registers": 255,
          "spill_stores": four_warps_spill, "shared_bytes": 50_000},
         {**common, "heads_per_block": 16, "num_warps": 8, "registers": 214, "spill_stores": 0,
          "shared_bytes": 50_000},
+        {**common, "heads_per_block": 64, "num_warps": 8, "registers": 255, "heads": 128,
+         "latent": 512, "spill_stores": tile_spill, "shared_bytes": 147_456, "wgmma": True},
         {**common, "heads_per_block": 128, "num_warps": 8, "registers": 255, "spill_stores": 0,
          "shared_bytes": 300_000, "wgmma": True},
     ]  # fmt: skip
@@ -103,6 +108,25 @@ def test_the_pinned_triton_fails_when_the_16_head_program_gets_wgmma(monkeypatch
 
     with pytest.raises(AssertionError):
         run_cell(monkeypatch, with_wgmma)
+
+
+def test_the_pinned_triton_fails_when_the_64_head_program_does_not_spill(monkeypatch):
+    """The prose says Triton spills 552 bytes a thread at FlashMLA's 64-row tile."""
+    with pytest.raises(AssertionError):
+        run_cell(monkeypatch, fake_compile(aot.TESTED_TRITON, tile_spill=0))
+
+
+def test_the_pinned_triton_fails_when_the_64_head_program_gets_no_wgmma(monkeypatch):
+    compile_for_gpu = fake_compile(aot.TESTED_TRITON)
+
+    def without_wgmma(kernel, variants, arch=90):
+        made = [dict(row) for row in compile_for_gpu(kernel, variants, arch)]
+        if kernel == "mla_decode":
+            made[2]["wgmma"] = False  # 64 heads on 8 warps
+        return made
+
+    with pytest.raises(AssertionError):
+        run_cell(monkeypatch, without_wgmma)
 
 
 def test_another_triton_prints_the_figures_and_says_why_nothing_is_asserted(monkeypatch, capsys):
