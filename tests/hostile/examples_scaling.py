@@ -454,6 +454,7 @@ EXAMPLES = {
         flops_per_s=1e11,
         bytes_per_s=2e10,
         predicted_gain=np.array([10.0, 2.5]),
+        product_flops_per_s=np.array([2e10, 5e10]),
     ),
     # serving.py: a measurement; tiny sizes (its ceilings still stream 256 MiB, a few tenths of s)
     f"{SCALING}.serving.measure_token_costs": lambda: call(

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from labs.scaling.serving import measure_token_costs
+from labs.scaling.serving import TokenCosts, measure_token_costs
 
 
 def test_decoding_one_token_at_a_time_costs_more_per_flop_than_a_batch():
@@ -16,6 +16,28 @@ def test_decoding_one_token_at_a_time_costs_more_per_flop_than_a_batch():
     assert gain[0] > 2 * gain[1]
     # the model's prediction falls with the batch and never goes below 1 (compute-bound)
     assert costs.predicted_gain[0] > costs.predicted_gain[1] >= 1.0
+    # the product at M = b is timed too; its rate enters the shape model
+    assert costs.product_flops_per_s.shape == (2,) and (costs.product_flops_per_s > 0).all()
+    assert np.isfinite(costs.shape_gain).all() and (costs.shape_gain > 0).all()
+
+
+def test_shape_gain_takes_the_slower_of_the_stream_and_the_product_at_m_equals_b():
+    costs = TokenCosts(
+        device="cpu",
+        params=4096,
+        batches=(1, 64),
+        decode_seconds_per_flop=np.array([8e-11, 2e-11]),
+        train_seconds_per_flop=1e-11,
+        flops_per_s=1e11,
+        bytes_per_s=2e10,
+        predicted_gain=np.array([10.0, 1.0]),
+        product_flops_per_s=np.array([2e10, 5e10]),
+    )
+    # batch 1: the stream, 4 / (2 x 2e10) = 1e-10 s per FLOP, is slower than the product's 5e-11;
+    # batch 64: the stream's 1.6e-12 is far below the product's 2e-11, so the product sets it
+    assert np.allclose(costs.shape_gain, [10.0, 2.0])
+    with pytest.raises(ValueError, match="product_flops_per_s"):
+        TokenCosts(**{**costs.__dict__, "product_flops_per_s": np.array([1e10])})
 
 
 def test_restores_the_thread_count():

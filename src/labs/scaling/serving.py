@@ -50,6 +50,9 @@ class TokenCosts:
         flops_per_s, bytes_per_s: this device's square-product and streaming ceilings.
         predicted_gain: per batch, the model's decode / train time per FLOP from those
             ceilings, max(1, FLOP/s x 4 bytes / (2 b bytes/s)).
+        product_flops_per_s: per batch, the FLOP/s of one width x width product at M = b rows
+            (the decoding step's shape), timed on its own with the weight warm, so that it
+            measures the product's shape, not the stream.
     """
 
     device: str
@@ -60,12 +63,13 @@ class TokenCosts:
     flops_per_s: float
     bytes_per_s: float
     predicted_gain: np.ndarray
+    product_flops_per_s: np.ndarray
 
     def __post_init__(self) -> None:
         text("device", self.device)
         size("params", self.params, maximum=MAX_WEIGHT_BYTES // BYTES_PER_WEIGHT)
         batches = _batches(self.batches)
-        for name in ("decode_seconds_per_flop", "predicted_gain"):
+        for name in ("decode_seconds_per_flop", "predicted_gain", "product_flops_per_s"):
             values = float_array(name, getattr(self, name), ndim=1)
             if values.shape != (len(batches),):
                 raise ValueError(
@@ -86,6 +90,15 @@ class TokenCosts:
     def measured_gain(self) -> np.ndarray:
         """Per batch, a decoded token's time per FLOP over a trained token's."""
         return self.decode_seconds_per_flop / self.train_seconds_per_flop
+
+    @property
+    def shape_gain(self) -> np.ndarray:
+        """Per batch, the model with the product's rate at M = b in place of the square one:
+        max(4 bytes / (2 b bytes/s), 1 / product FLOP/s) over a trained token's time per FLOP."""
+        b = np.array(self.batches, dtype=float)
+        stream = BYTES_PER_WEIGHT / (2 * b * self.bytes_per_s)
+        compute = 1 / np.asarray(self.product_flops_per_s, dtype=float)
+        return np.maximum(stream, compute) / self.train_seconds_per_flop
 
 
 def _batches(batches) -> tuple[int, ...]:
@@ -158,7 +171,7 @@ def measure_token_costs(
     if device.type == "cpu":
         torch.set_num_threads(threads)
     try:
-        decode, train = _time_steps(
+        decode, train, product = _time_steps(
             width, layers, batches, train_batch, repeats, device, seed, clock
         )
     finally:
@@ -175,11 +188,13 @@ def measure_token_costs(
         flops_per_s=flops_per_s,
         bytes_per_s=bytes_per_s,
         predicted_gain=np.maximum(1.0, flops_per_s * BYTES_PER_WEIGHT / (2 * b * bytes_per_s)),
+        product_flops_per_s=2 * width * width * b / np.array(product),
     )
 
 
 def _time_steps(width, layers, batches, train_batch, repeats, device, seed, clock):
-    """Best seconds of one decoding step per batch, and of one training step."""
+    """Best seconds of one decoding step per batch, of one training step, and of one product
+    at M = b per batch (the first weight alone, warm after the untimed call)."""
     import torch
 
     generator = torch.Generator(device="cpu").manual_seed(seed)
@@ -194,12 +209,14 @@ def _time_steps(width, layers, batches, train_batch, repeats, device, seed, cloc
             x = x @ w
         return x
 
-    decode = []
+    decode, product = [], []
     with torch.no_grad():
         for b in batches:
             x = normal(b, width)
             decode.append(best_seconds(lambda x=x: forward(x), repeats=repeats, clock=clock,
                                        device=device))  # fmt: skip
+            product.append(best_seconds(lambda x=x: x @ weights[0], repeats=repeats, clock=clock,
+                                        device=device))  # fmt: skip
     for w in weights:
         w.requires_grad_(True)
     x = normal(train_batch, width).requires_grad_(True)  # the activations' gradients too
@@ -210,4 +227,4 @@ def _time_steps(width, layers, batches, train_batch, repeats, device, seed, cloc
         forward(x).square().mean().backward()
 
     train = best_seconds(train_step, repeats=repeats, clock=clock, device=device)
-    return decode, train
+    return decode, train, product
