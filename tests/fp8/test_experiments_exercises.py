@@ -235,8 +235,10 @@ def test_decode_float_that_drops_the_sign_of_infinity_fails_with_a_hint():
     assert report.status == "failed" and "the sign bit is set, so this code is -inf" in str(report)
 
 
-def _v3_accumulate(values, bits, group, *, floor=np.floor, register=True):
-    """A student's answer: V3's §3.5.2 accumulator; `floor` and `register` make it wrong."""
+def _v3_accumulate(values, bits, group, *, floor=np.floor, register=True, register_floor=None):
+    """A student's answer: V3's §3.5.2 accumulator; `floor`, `register` and `register_floor` (the
+    register's own rounding, `floor` by default) make it wrong."""
+    register_floor = floor if register_floor is None else register_floor
     running = 0.0
     for start in range(0, len(values), group):
         terms = [running] + [float(v) for v in values[start : start + group]]
@@ -244,7 +246,7 @@ def _v3_accumulate(values, bits, group, *, floor=np.floor, register=True):
         running = sum(floor(t / step) * step for t in terms)
         if register:
             step_r = 2.0 ** (np.frexp(running)[1] - bits)
-            running = float(floor(running / step_r) * step_r)
+            running = float(register_floor(running / step_r) * step_r)
     return float(running)
 
 
@@ -269,8 +271,36 @@ def test_v3_accumulate_that_rounds_half_up_fails_with_a_hint():
         lambda v, b, g: _v3_accumulate(v, b, g, floor=lambda t: np.floor(t + 0.5))
     )
     assert report.status == "failed" and "expected 16, got 32" in str(report)
-    assert "rounded each 1, half the step of 2, up to 2" in str(report)
+    assert "your answer kept each 1" in str(report) and "np.frexp's e" in str(report)
     assert "twice the expected" not in str(report)
+
+
+def test_v3_accumulate_whose_register_rounds_otherwise_fails_with_a_hint():
+    """Terms floored right, but the register rounded to nearest or cut toward zero: the cases
+    before the two register cases pass, and each slip is named (they passed every case before)."""
+    nearest = check_v3_accumulate(lambda v, b, g: _v3_accumulate(v, b, g, register_floor=np.rint))
+    assert nearest.status == "failed" and "your register rounds to nearest" in str(nearest)
+    toward_zero = check_v3_accumulate(
+        lambda v, b, g: _v3_accumulate(v, b, g, register_floor=np.trunc)
+    )
+    assert toward_zero.status == "failed" and "your register cuts toward zero" in str(toward_zero)
+
+
+def test_v3_accumulate_whose_exponent_is_one_too_small_is_told_so():
+    """floor(log2(max)) instead of np.frexp's e keeps one bit too many: case 2 returns 32."""
+
+    def log2_exponent(values, bits, group):
+        running = 0.0
+        for start in range(0, len(values), group):
+            terms = [running] + [float(v) for v in values[start : start + group]]
+            step = 2.0 ** (np.floor(np.log2(max(abs(t) for t in terms))) - bits)
+            running = sum(np.floor(t / step) * step for t in terms)
+            step_r = 2.0 ** (np.floor(np.log2(abs(running))) - bits) if running else 1.0
+            running = float(np.floor(running / step_r) * step_r)
+        return float(running)
+
+    report = str(check_v3_accumulate(log2_exponent))
+    assert "expected 16, got 32" in report and "floor(log2(max))" in report
 
 
 def test_choose_granularity_flushing_hint_matches_the_case():

@@ -237,8 +237,10 @@ V3_ACCUMULATE = Exercise(
             mistakes=(
                 (
                     32.0,
-                    "your answer rounded each 1, half the step of 2, up to 2: the shift drops the "
-                    "bits below the step, so each 1 becomes 0 and the sum sticks at 16.",
+                    "your answer kept each 1: either you rounded it to the nearest step (np.rint) "
+                    "where the shift drops the bits below the step, or your alignment exponent is "
+                    "one too small (floor(log2(max)) puts the max in [2**e, 2**(e+1)); the rule "
+                    "here is |t| < 2**e, np.frexp's e), which keeps one bit too many.",
                 ),
             ),
         ),
@@ -276,6 +278,34 @@ V3_ACCUMULATE = Exercise(
             "three values 1.5 in one group, 2 bits",
             "the aligned terms sum to 4.5 = 100.1b exactly, but the register holds 2 bits too: "
             "floor the group's sum to `bits` significant bits, 4.0.",
+        ),
+        Case(
+            (np.array([1.5, 1.5, 0.5], dtype=np.float32), 2, 3),
+            3.0,
+            "1.5, 1.5 and 0.5 in one group, 2 bits",
+            "the terms are kept exactly (the step is 2**(1 - 2) = 0.5) and sum to 3.5 = 11.1b; the "
+            "register holds 2 bits and is floored too, so 3.5 becomes 3.",
+            mistakes=(
+                (
+                    4.0,
+                    "your register rounds to nearest: 3.5 = 11.1b floored to 2 significant bits "
+                    "is 3, not 4; the register truncates as the aligned terms do.",
+                ),
+            ),
+        ),
+        Case(
+            (np.array([-1.5, -1.5, -0.5], dtype=np.float32), 2, 3),
+            -4.0,
+            "-1.5, -1.5 and -0.5 in one group, 2 bits",
+            "the terms sum to -3.5 exactly; floored to 2 significant bits toward minus infinity, "
+            "as the register is, that is -4.",
+            mistakes=(
+                (
+                    -3.0,
+                    "your register cuts toward zero: it is floored like the aligned terms, toward "
+                    "minus infinity, so -3.5 becomes -4, not -3.",
+                ),
+            ),
         ),
         Case(
             (np.ones(5, dtype=np.float32), 3, 2),
