@@ -97,36 +97,28 @@ def test_the_pinned_triton_fails_when_the_gemm_spills_otherwise_than_the_prose_s
         run_cell(monkeypatch, fake_compile(aot.TESTED_TRITON, gemm_spill=0))
 
 
-def test_the_pinned_triton_fails_when_the_16_head_program_gets_wgmma(monkeypatch):
+@pytest.mark.parametrize(
+    ("row", "wgmma"),
+    [(1, True), (2, False)],  # 16 heads on 8 warps gets none; 64 heads (one wgmma tall) gets it
+    ids=["16_heads_with_wgmma", "64_heads_without_wgmma"],
+)
+def test_the_pinned_triton_fails_when_a_decode_program_gets_the_other_mma(monkeypatch, row, wgmma):
     compile_for_gpu = fake_compile(aot.TESTED_TRITON)
 
-    def with_wgmma(kernel, variants, arch=90):
-        made = [dict(row) for row in compile_for_gpu(kernel, variants, arch)]
+    def flipped(kernel, variants, arch=90):
+        made = [dict(r) for r in compile_for_gpu(kernel, variants, arch)]
         if kernel == "mla_decode":
-            made[1]["wgmma"] = True  # 16 heads on 8 warps
+            made[row]["wgmma"] = wgmma
         return made
 
     with pytest.raises(AssertionError):
-        run_cell(monkeypatch, with_wgmma)
+        run_cell(monkeypatch, flipped)
 
 
 def test_the_pinned_triton_fails_when_the_64_head_program_does_not_spill(monkeypatch):
     """The prose says Triton spills 552 bytes a thread at FlashMLA's 64-row tile."""
     with pytest.raises(AssertionError):
         run_cell(monkeypatch, fake_compile(aot.TESTED_TRITON, tile_spill=0))
-
-
-def test_the_pinned_triton_fails_when_the_64_head_program_gets_no_wgmma(monkeypatch):
-    compile_for_gpu = fake_compile(aot.TESTED_TRITON)
-
-    def without_wgmma(kernel, variants, arch=90):
-        made = [dict(row) for row in compile_for_gpu(kernel, variants, arch)]
-        if kernel == "mla_decode":
-            made[2]["wgmma"] = False  # 64 heads on 8 warps
-        return made
-
-    with pytest.raises(AssertionError):
-        run_cell(monkeypatch, without_wgmma)
 
 
 def test_another_triton_prints_the_figures_and_says_why_nothing_is_asserted(monkeypatch, capsys):
