@@ -55,7 +55,8 @@ communication cost"), and makes 6.52 NVLink copies. Uniform draws over the 4 nod
 (4) is a model of the router, not its rule. Against `labs.moe.node_limited_route` on random
 scores it is within 0.5% on both counts for V3's layout and within 2.5% for every M on 8 nodes
 (k = 4, 8 or 13; tests/moe/test_comm.py). It overcounts the nodes most where M lies just above
-the mean of X: by 2% on 8 nodes, and by up to 6% on 16 (M = 6 or 7, k = 8).
+the mean of X: by 2% on 8 nodes, and by up to 7% on 16 (M = 7, k = 8: 6.2-6.6%;
+tests/moe/test_comm.py).
 
 `node_choice="uniform"` keeps (1)-(2) under a node limit too: Exercise 4.3's assumption.
 
