@@ -143,9 +143,9 @@ def test_the_cross_record_holds_three_arms_per_new_seed_on_the_mirrors_machine()
     assert len(befores) == 7  # each seed its own warm-up
 
 
-def test_the_median_reading_reads_the_recorded_window():
-    """Chapter 5's robustness reading takes the median of each run's last three 10-step KL blocks
-    as reading the same 30 steps as the recorded final KL. That holds only if every committed
+def test_the_curves_read_the_recorded_window():
+    """Chapter 5 reads a run's 10-step KL curve (its spike count, seed 11's and seed 3's windows)
+    as covering the same 30 steps as the recorded final KL. That holds only if every committed
     curve has one block per 10 steps and the final is the mean of its last three blocks."""
     for task in ("grpo_kl_reward", "grpo_kl_cross"):
         data = load_sweep(task=task)

@@ -1,8 +1,10 @@
 """The exact KL of the estimator-or-placement runs: chapter 5, "PPO against GRPO, made fair".
 
 The chapter reads each run's final KL as the mean over its last 30 steps of the logged k3 (eq. 4)
-of the policy against the reference on the sampled tokens. k3 is unbiased but heavy-tailed: one
-token carried 85% of seed 11's window (`labs.grpo.kl_spikes`). This script re-runs the three arms
+of the policy against the reference on the sampled tokens, read after three of a step's four
+updates on tokens drawn from pi_old. k3 is unbiased only on tokens drawn from the policy itself,
+so this reading is biased as well as heavy-tailed: one token carried 85% of seed 11's window
+(`labs.grpo.kl_spikes`). This script re-runs the three arms
 of the comparison at GRPO's default learning rate ("lr x1": k3 in the loss, "lr x1 kl in
 reward_k3", "lr x1 kl in reward") from each seed's warm-up, and reads, through the loop's `watch`
 hook, the exact KL(pi || pi_ref) summed over the vocabulary at the same positions

@@ -2,10 +2,14 @@
 
 The sweeps record a run's KL as the mean over its last 30 steps of the logged k3 (eq. 4) of the
 policy against the reference, averaged over the sampled answers' tokens. k3 = r - log r - 1
-with r = pi_ref / pi is unbiased but heavy-tailed: one sampled token that the policy now gives a
-far smaller probability than the reference does (r large) can lift a whole step's mean. The
-exact KL(pi || pi_ref) at the same positions sums over the vocabulary instead of reading the
-sampled token, so no single draw can lift it.
+with r = pi_ref / pi is unbiased only on tokens drawn from pi itself. Here it is read at the last
+of a step's updates (after three of four have moved pi) on tokens drawn from pi_old, where
+E_{pi_old}[pi_ref / pi] != 1: biased, by an amount that depends on how far the updates moved the
+policy, as well as heavy-tailed: one sampled token that the policy now gives a far smaller
+probability than the reference does (r large) can lift a whole step's mean. The exact
+KL(pi || pi_ref) at the same positions sums over the vocabulary instead of reading the sampled
+token, so no single draw can lift it, and at each position it is exact (only the positions
+themselves come from pi_old's answers).
 
 `python -m labs.grpo.kl_spikes --seed 11 --kl-penalty reward` re-runs the cross sweep's run of
 that seed and placement (`run_grpo_kl_cross_seed`: the seed's warm-up, GRPO's default learning
