@@ -6,6 +6,7 @@ import pytest
 
 from labs.fp8 import (
     E4M3,
+    E5M2,
     dot_product_errors,
     fake_quantize,
     heavy_tailed_activations,
@@ -211,6 +212,31 @@ def test_choose_granularity_that_stops_at_rows_fails_on_flushing():
     assert report.status == "failed" and report.passed_cases == 2
     assert "expected 'tile', got None" in str(report) and "flushing decides it" in str(report)
     assert "found no granularity within the budget" in str(report)
+
+
+def test_choose_granularity_in_e5m2_is_pointed_to_e4m3():
+    def choose_granularity(x, budget):  # the right order, the wrong format
+        for g in ("tensor", "row", "tile"):
+            e = quantization_error(x, E5M2, g)
+            if e["relative_rms"] <= budget and e["flushed_to_zero"] <= budget:
+                return g
+        return None
+
+    report = check_choose_granularity(choose_granularity)
+    assert report.status == "failed"
+    assert "expected 'tensor', got None" in str(report) and "Did you measure in E4M3" in str(report)
+
+
+def test_choose_granularity_finest_first_is_told_to_start_coarse():
+    def choose_granularity(x, budget):  # the finest that fits, not the coarsest
+        for g in ("tile", "row", "tensor"):
+            e = quantization_error(x, E4M3, g)
+            if e["relative_rms"] <= budget and e["flushed_to_zero"] <= budget:
+                return g
+        return None
+
+    text = str(check_choose_granularity(choose_granularity))
+    assert "expected 'tensor', got 'tile'" in text and "the exercise asks for the coarsest" in text
 
 
 def test_choose_granularity_returning_none_is_told_no_granularity_met_the_budget():

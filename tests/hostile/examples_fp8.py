@@ -368,6 +368,9 @@ EXAMPLES = {
         m=256, k=512, n=128, **PEAKS, weight_in_fp8=True, overlap_pass=False
     ),
     "labs.fp8.cost.crossover_size": lambda: call(**PEAKS, weight_in_fp8=False, overlap_pass=True),
+    "labs.fp8.cost.training_step_times": lambda: call(
+        m=256, k=512, n=128, **PEAKS, weight_in_fp8=True
+    ),
     # A check takes whatever the student wrote: tests/common/test_exercises_hostile.py attacks it.
     "labs.fp8.exercises.check_decode_float": lambda: call(fn=_decode_float, fixed=("fn",)),
     "labs.fp8.exercises.check_choose_granularity": lambda: call(
@@ -421,7 +424,7 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
     ("labs.fp8.experiments.gradient_like", "seed", "huge-int"): "any seed >= 0 is valid",
     **{
         (f"labs.fp8.cost.{name}", "fp8_tflops", "none"): "None is documented: no FP8 tensor cores"
-        for name in ("crossover_size", "linear_layer_times")
+        for name in ("crossover_size", "linear_layer_times", "training_step_times")
     },
     ("labs.fp8.torch_train.train_tiny_lm", "seed", "huge-int"): "any seed below 2**63 is valid",
     ("labs.fp8.cost.crossover_size", "bf16_tflops", "huge"): (

@@ -33,6 +33,22 @@ of the peaks with promotion and scaling free):
   where Q_pass is the pass's bytes. Overlap saves time only where the FP8 GEMM is compute-bound:
   a memory-bound GEMM has no idle bandwidth to hide the pass in.
 
+A training step runs three GEMMs per linear layer (`training_step_times`): Fprop y = x W
+(contracting K), Dgrad dx = dy W^T (contracting N) and Wgrad dW = x^T dy (contracting the M
+tokens). Each reads its two inputs and writes its output: y and dx in BF16, dW in FP32 in both
+recipes (V3 keeps weight gradients in FP32, §3.3.3). FP8 adds the per-token passes of V3's
+recipe, which no weight copy amortises (§3.5.2, "Support for Online Quantization" and "Support
+for Transposed GEMM Operations"): x quantised to 1x128 tiles for Fprop (3 M K bytes), its FP8
+copy read back and re-tiled into 128x1 tiles for Wgrad (2 M K), and dy quantised twice, per
+1x128 tile for Dgrad and per 128x1 tile for Wgrad (3 M N each). The weight's 128x128 blocks serve
+Fprop and Dgrad merely transposed, so it needs one pass of 3 K N, none when stored in FP8:
+
+    t_bf16 = sum over the GEMMs g of max(2 M N K / P_bf16,  bytes16_g / B)
+    t_fp8  = (5 M K + 6 M N [+ 3 K N]) / B  +  sum over g of max(2 M N K / P_fp8,  bytes8_g / B) (8)
+
+    bytes16: Fprop 2 (M K + K N + M N), Dgrad 2 (M N + K N + M K), Wgrad 2 (M K + M N) + 4 K N
+    bytes8:  Fprop M K + K N + 2 M N,   Dgrad M N + K N + 2 M K,   Wgrad M K + M N + 4 K N
+
 Taught in chapter 2, "When does FP8 pay?"; chapter 8 ("When does it pay?") uses the layouts.
 """
 
@@ -42,7 +58,7 @@ import math
 
 from labs.common import validate
 
-__all__ = ["crossover_size", "linear_layer_times"]
+__all__ = ["crossover_size", "linear_layer_times", "training_step_times"]
 
 MAX_DIM = 2**24  # a GEMM side beyond this is a typo (2**72 flops)
 
@@ -110,6 +126,54 @@ def _linear_layer_times(
         t_fp8 = max(compute_s, (pass_bytes + gemm_bytes) / bandwidth)
     else:  # (7): the pass, then the GEMM
         t_fp8 = pass_bytes / bandwidth + max(compute_s, gemm_bytes / bandwidth)
+    return {"bf16": t_bf16, "fp8": t_fp8, "quantize": pass_bytes / bandwidth}
+
+
+def training_step_times(
+    m,
+    k,
+    n,
+    *,
+    bf16_tflops,
+    fp8_tflops,
+    memory_gbs,
+    weight_in_fp8: bool = False,
+) -> dict:
+    """Eq. (8): the modelled seconds of one linear layer's training step on M tokens, its Fprop,
+    Dgrad and Wgrad GEMMs with x (M, K), W (K, N) and dy (M, N), in BF16 and in V3's FP8 recipe.
+
+    Args:
+        m, k, n: sizes, 1..2**24 (m: the tokens of one micro-batch). bf16_tflops, fp8_tflops:
+            dense tensor-core peaks (fp8_tflops=None: no FP8 tensor cores, the GEMMs run in 16
+            bits after the passes). memory_gbs: memory bandwidth in GB/s.
+        weight_in_fp8: the weight's FP8 copy exists already (quantised once per optimiser step,
+            shared by many micro-batches); otherwise one pass of 3 K N bytes serves Fprop and Dgrad.
+
+    Returns:
+        dict(bf16, fp8, quantize): seconds for the three GEMMs; fp8 includes its quantisation
+        passes, whose time on its own is `quantize`.
+    """
+    m, k, n = (
+        validate.size(name, v, maximum=MAX_DIM) for name, v in zip("mkn", (m, k, n), strict=True)
+    )
+    peaks = _check_peaks(bf16_tflops, fp8_tflops, memory_gbs)
+    return _training_step_times(m, k, n, *peaks, validate.boolean("weight_in_fp8", weight_in_fp8))
+
+
+def _training_step_times(m, k, n, bf16_tflops, fp8_tflops, memory_gbs, weight_in_fp8=False) -> dict:
+    """Eq. (8) in seconds: Fprop, Dgrad and Wgrad, each a roofline, plus FP8's passes."""
+    flops, bandwidth = 2.0 * m * n * k, memory_gbs * 1e9  # the same FLOPs in each GEMM
+    mk, kn, mn = float(m * k), float(k * n), float(m * n)
+    bytes16 = (2 * (mk + kn + mn), 2 * (mn + kn + mk), 2 * (mk + mn) + 4 * kn)  # dW in FP32
+    bytes8 = (mk + kn + 2 * mn, mn + kn + 2 * mk, mk + mn + 4 * kn)  # FP8 in, BF16/FP32 out
+    t_bf16 = sum(max(flops / (bf16_tflops * 1e12), b / bandwidth) for b in bytes16)
+    # x: 1x128 tiles (3 M K), re-tiled 128x1 from FP8 (2 M K); dy: both tilings (2 x 3 M N)
+    pass_bytes = 5 * mk + 6 * mn + (0.0 if weight_in_fp8 else 3 * kn)
+    if fp8_tflops is None:  # widened back to 16 bits: the BF16 GEMMs after the passes
+        t_fp8 = pass_bytes / bandwidth + t_bf16
+    else:
+        compute_s = flops / (fp8_tflops * 1e12)
+        t_fp8 = pass_bytes / bandwidth + sum(max(compute_s, b / bandwidth) for b in bytes8)
     return {"bf16": t_bf16, "fp8": t_fp8, "quantize": pass_bytes / bandwidth}
 
 

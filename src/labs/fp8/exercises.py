@@ -43,7 +43,13 @@ _SUBNORMAL_EXP = (
 )
 _NONE_MET = (
     "your function found no granularity within the budget, and {0!r} is within it on both "
-    "measures of quantization_error (if you meant to return a granularity, is a `return` missing?)"
+    "measures of quantization_error. Did you measure in E4M3, quantization_error(x, "
+    '"E4M3", g)? E5M2, with one mantissa bit fewer, rounds about twice as coarsely (and if you '
+    "meant to return a granularity, is a `return` missing?)"
+)
+_FINEST = (
+    "'tile' fits, but so does a coarser granularity, and the exercise asks for the coarsest: try "
+    "'tensor', then 'row', then 'tile', in that order, and return the first that fits."
 )
 _SUBNORMAL_ONE = (
     "your subnormal has an implicit 1: with exponent field 0 the value is "
@@ -185,7 +191,7 @@ CHOOSE_GRANULARITY = Exercise(
             "standard normal values, budget 5%",
             "with no outliers and a narrow range, one scale per tensor keeps every value: E4M3's "
             "own rounding (about 2.6%) is the only error, below the budget.",
-            mistakes=((None, _NONE_MET.format("tensor")),),
+            mistakes=((None, _NONE_MET.format("tensor")), ("tile", _FINEST)),
         ),
         Case(
             (gradient_like(256, 256, decades=8.0, seed=0), 0.05),
@@ -193,7 +199,7 @@ CHOOSE_GRANULARITY = Exercise(
             "rows (tokens) spanning 8 decades of magnitude, budget 5%",
             "one scale per tensor flushes the small rows to zero (E4M3 spans about 5.4 decades): "
             "look at flushed_to_zero, not only at relative_rms; one scale per row fixes it.",
-            mistakes=((None, _NONE_MET.format("row")),),
+            mistakes=((None, _NONE_MET.format("row")), ("tile", _FINEST)),
         ),
         Case(
             (heavy_tailed_activations(256, 1024, 1e-3, 1e5, seed=0), 0.05),
