@@ -53,8 +53,9 @@ def rows(
         {**common, "heads_per_block": 128, "num_warps": 8, "registers": 255, "spill_stores": 0,
          "shared_bytes": 300_000, "wgmma": True},
     ]  # fmt: skip
-    gemm = [{**common, "block_m": 64, "num_warps": 8, "registers": 255, "spill_stores": gemm_spill,
-             "shared_bytes": 40_000, "fp8_mma": True, "wgmma": True}]  # fmt: skip
+    gemm = [{**common, "block": 128, "block_m": 64, "num_warps": 8, "registers": 255,
+             "spill_stores": gemm_spill, "shared_bytes": 40_000, "fp8_mma": True,
+             "wgmma": True}]  # fmt: skip
     return {"mla_decode": decode, "fp8_gemm": gemm}
 
 
