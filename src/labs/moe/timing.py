@@ -2,9 +2,10 @@
 this CPU, and the whole layer against a dense one on any PyTorch device.
 
 Taught in chapter 4, "When does sparsity pay?": (a) times `routed_expert_seconds` apart from the
-layer, the per-expert cost c of the CPU's cost model, so that the crossover is predicted from a
-separate measurement rather than fitted to the sweep it is checked against; (b) runs
-`measured_layer_seconds` on the GPU when one is present, to set the roofline model beside a
+layer, the per-expert cost c of the CPU's cost model, so that the layer's time and its crossover
+are decomposed into parts measured apart from the sweep they are checked against (a
+decomposition, not a prediction: an added expert costs more at many experts than at few); (b)
+runs `measured_layer_seconds` on the GPU when one is present, to set the roofline model beside a
 measurement on the device it models. (`labs.moe.training.layer_throughput` times the whole layer
 on the CPU, forward and backward.)
 """
