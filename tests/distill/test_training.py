@@ -42,6 +42,24 @@ def test_a_small_teacher_regenerates_and_loads(task, tmp_path):
     torch.testing.assert_close(again(prompts), policy(prompts))
 
 
+def test_timing_the_teacher_recipe_counts_its_flops_and_checks_its_steps(task):
+    # A short timed run estimates the recipe's seconds; its FLOPs are train_teacher's count.
+    _, record = distill_torch.train_teacher(task, warmup_steps=3, rl_steps=2, seed=0)
+    timed = distill_torch.time_teacher_recipe(
+        task, warmup_steps=3, rl_steps=2, seed=0, timed_warmup_steps=2, timed_rl_steps=2
+    )
+    assert timed["flops"] == record["train_flops"]
+    assert timed["warmup_step_seconds"] > 0 and timed["rl_step_seconds"] > 0
+    expected = 3 * timed["warmup_step_seconds"] + 2 * timed["rl_step_seconds"]
+    assert timed["seconds"] == pytest.approx(expected)
+    with pytest.raises(ValueError, match="timed_rl_steps"):
+        distill_torch.time_teacher_recipe(task, timed_rl_steps=0)
+    with pytest.raises(ValueError, match="timed_warmup_steps"):
+        distill_torch.time_teacher_recipe(task, timed_warmup_steps=1_001)
+    with pytest.raises(ValueError, match="rl_steps"):
+        distill_torch.time_teacher_recipe(task, rl_steps=0)
+
+
 def test_the_shipped_teacher_is_the_grpo_chapters_strongest_policy(task):
     teacher, meta = distill_torch.load_teacher()
     assert DEFAULT_CHECKPOINT.is_file()

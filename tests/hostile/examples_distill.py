@@ -278,6 +278,9 @@ EXAMPLES = {
     ),
     "labs.distill.teacher.save_teacher": _save_teacher,
     "labs.distill.teacher.load_teacher": lambda: call(path=None),
+    "labs.distill.teacher.time_teacher_recipe": lambda: call(
+        task=_task(), warmup_steps=1, rl_steps=1, seed=0, timed_warmup_steps=1, timed_rl_steps=1
+    ),
     "labs.distill.sweep.shifted_problems": lambda: call(low=20, high=21),
     "labs.distill.sweep.cold_student": lambda: call(task=_task(), seed=0, warm_up_steps=1),
     "labs.distill.sweep.run_seed": lambda: call(
@@ -368,6 +371,7 @@ _SEEDS = (
     "labs.distill.baselines.supervise_on_answers",
     "labs.distill.baselines.group_statistics",
     "labs.distill.teacher.train_teacher",
+    "labs.distill.teacher.time_teacher_recipe",
     "labs.distill.sweep.cold_student",
     "labs.distill.sweep.run_seed",
     "labs.distill.rl_tuning.run_setting",

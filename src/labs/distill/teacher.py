@@ -10,7 +10,8 @@ The recipe uses chapter 5's loop (`labs.grpo.training`) but is not chapter 5's r
 prompts x 8 answers, lr 5e-4, two updates per batch), seed 0, one CPU thread. Chapter 5's GRPO run
 takes four updates per batch for 150 steps. The JSON beside the weights records the recipe, the
 compute it took (FLOPs, `labs.distill.costs`), its held-out accuracy and the versions that made
-it. A test regenerates a small teacher with the same code.
+it. A test regenerates a small teacher with the same code. `time_teacher_recipe` times a few steps
+of each phase of the recipe in the calling process, for "When does copying pay?" in CPU seconds.
 """
 
 from __future__ import annotations
@@ -19,19 +20,27 @@ import dataclasses
 import json
 import platform
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from labs.common.tasks import AdditionTask
+from labs.common.validate import size
 from labs.distill.checks import check_teacher_checkpoint, check_teacher_recipe, check_teacher_save
 from labs.distill.costs import grpo_step_flops, warm_up_flops
 from labs.grpo.config import GRPOConfig
 from labs.grpo.policy import TinyPolicy
 from labs.grpo.training import new_policy, train_grpo, warm_up
 
-__all__ = ["DEFAULT_CHECKPOINT", "load_teacher", "save_teacher", "train_teacher"]
+__all__ = [
+    "DEFAULT_CHECKPOINT",
+    "load_teacher",
+    "save_teacher",
+    "time_teacher_recipe",
+    "train_teacher",
+]
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "data" / "teacher.pt"
 WARM_UP_BATCH = 64  # labs.grpo.training.warm_up's default batch
@@ -48,15 +57,10 @@ def train_teacher(
     warmup_steps, rl_steps, seed = check_teacher_recipe(task, warmup_steps, rl_steps, seed)
     policy = new_policy(task, seed=seed)
     warm_up(policy, task, steps=warmup_steps, seed=seed)
-    config = GRPOConfig(
-        steps=rl_steps, prompts_per_step=16, group_size=8, lr=5e-4, updates_per_batch=2, seed=seed
-    )
+    config = _teacher_config(rl_steps, seed)
     policy, _ = train_grpo(task, policy, config, desc="teacher GRPO")
     params = sum(p.numel() for p in policy.parameters())
-    tokens = task.prompt_length + task.max_answer_tokens - 1
-    flops = warm_up_flops(params, warmup_steps * WARM_UP_BATCH, tokens) + rl_steps * (
-        grpo_step_flops(params, config.samples_per_step, tokens, config.updates_per_batch)
-    )
+    flops = _teacher_flops(task, params, warmup_steps, config)
     record = {
         "recipe": {"warmup_steps": warmup_steps, "rl_steps": rl_steps, "seed": seed,
                    "grpo": dataclasses.asdict(config)},
@@ -65,6 +69,59 @@ def train_teacher(
         "train_flops": flops,
     }  # fmt: skip
     return policy, record
+
+
+def _teacher_config(rl_steps: int, seed: int) -> GRPOConfig:
+    """The teacher's GRPO settings: 16 prompts x 8 answers, lr 5e-4, two updates per batch."""
+    return GRPOConfig(
+        steps=rl_steps, prompts_per_step=16, group_size=8, lr=5e-4, updates_per_batch=2, seed=seed
+    )
+
+
+def _teacher_flops(task: AdditionTask, params: int, warmup_steps: int, config: GRPOConfig) -> float:
+    """Training FLOPs of the recipe: the warm-up's 6N per token, then config.steps GRPO steps."""
+    tokens = task.prompt_length + task.max_answer_tokens - 1
+    return warm_up_flops(params, warmup_steps * WARM_UP_BATCH, tokens) + config.steps * (
+        grpo_step_flops(params, config.samples_per_step, tokens, config.updates_per_batch)
+    )
+
+
+def time_teacher_recipe(
+    task: AdditionTask,
+    *,
+    warmup_steps: int = 150,
+    rl_steps: int = 250,
+    seed: int = 0,
+    timed_warmup_steps: int = 10,
+    timed_rl_steps: int = 20,
+) -> dict[str, float]:
+    """CPU seconds of `train_teacher`'s recipe in this process, estimated from a short run of it.
+
+    A fresh policy (`seed`) takes one untimed warm-up step (one-time set-up costs stay out), then
+    `timed_warmup_steps` warm-up steps and `timed_rl_steps` GRPO steps with the teacher's settings,
+    timed with `time.process_time` as the sweep times its arms. Each phase's seconds per step (the
+    warm-up's mean; GRPO's median step, the first dropped) are scaled to the recipe's
+    `warmup_steps` and `rl_steps`. Returns {"seconds": the recipe's estimated CPU seconds,
+    "flops": its training FLOPs as `train_teacher` counts them, "warmup_step_seconds",
+    "rl_step_seconds"}. Steps <= 10,000 for the recipe, <= 1,000 for the timed run.
+    """
+    warmup_steps, rl_steps, seed = check_teacher_recipe(task, warmup_steps, rl_steps, seed)
+    timed_warmup_steps = size("timed_warmup_steps", timed_warmup_steps, maximum=1_000)
+    timed_rl_steps = size("timed_rl_steps", timed_rl_steps, maximum=1_000)
+    policy = new_policy(task, seed=seed)
+    warm_up(policy, task, steps=1, seed=seed)  # untimed: the first step pays one-time costs
+    begin = time.process_time()
+    warm_up(policy, task, steps=timed_warmup_steps, seed=seed)
+    warmup_step = (time.process_time() - begin) / timed_warmup_steps
+    _, log = train_grpo(task, policy, _teacher_config(timed_rl_steps, seed), desc="teacher, timed")
+    rl_step = log.median_step_seconds
+    params = sum(p.numel() for p in policy.parameters())
+    return {
+        "seconds": warmup_steps * warmup_step + rl_steps * rl_step,
+        "flops": _teacher_flops(task, params, warmup_steps, _teacher_config(rl_steps, seed)),
+        "warmup_step_seconds": warmup_step,
+        "rl_step_seconds": rl_step,
+    }
 
 
 def save_teacher(policy: TinyPolicy, record: dict, path) -> Path:

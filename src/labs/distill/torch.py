@@ -9,7 +9,7 @@ Taught in chapter 6. Each lives in its own module:
 * `labs.distill.sequence`: sequence_distillation_data, distill_on_traces, grpo_on_student,
   greedy_accuracy;
 * `labs.distill.baselines`: supervise_on_answers, group_statistics, greedy_answers;
-* `labs.distill.teacher`: train_teacher, save_teacher, load_teacher.
+* `labs.distill.teacher`: train_teacher, save_teacher, load_teacher, time_teacher_recipe.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from labs.distill.sequence import (
     grpo_on_student,
     sequence_distillation_data,
 )
-from labs.distill.teacher import load_teacher, save_teacher, train_teacher
+from labs.distill.teacher import load_teacher, save_teacher, time_teacher_recipe, train_teacher
 from labs.distill.torch_kernels import distillation_loss, soft_targets
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "soft_gradient_norm",
     "soft_targets",
     "supervise_on_answers",
+    "time_teacher_recipe",
     "train_classifier",
     "train_teacher",
 ]
