@@ -92,9 +92,11 @@ def test_nodes_to_own_exercise():
         return round(sum(hourly_nodes) / len(hourly_nodes))
 
     assert check_nodes_to_own(solution).passed
-    for wrong in (peak, average):
+    # each sizing is told its own mistake, not "off by one" (3 is one above the right 2)
+    for wrong, says in ((peak, "sized the fleet for the peak"), (average, "for the average load")):
         report = check_nodes_to_own(wrong)
         assert report.status == "failed" and "peak" in str(report)
+        assert says in str(report) and "off by one" not in str(report), str(report)
     assert check_nodes_to_own(stub).status == "not attempted"
 
 
@@ -135,9 +137,27 @@ def test_ib_bandwidth_exercise():
     def ignores_the_limit(compute_efficiency, max_nodes):
         return solution(compute_efficiency, 4)
 
+    def whole_step(compute_efficiency, max_nodes):  # the chapter's step, bubble and update in
+        from labs.common import fact
+
+        step_s, bubble_s, opt_s = (
+            fact(f"econ_zhao_{part}_seconds").value for part in ("step", "bubble", "optimizer")
+        )
+        busy_s = step_s - bubble_s - opt_s
+        s = v3_training_step(
+            compute_efficiency,
+            max_nodes=max_nodes,
+            bubble_fraction=bubble_s / busy_s,
+            optimizer_seconds=opt_s,
+        )
+        t = step_time(s)
+        return 50.0 * t["inter_node"] / t["total"]
+
     assert check_ib_bandwidth_where_dispatch_binds(solution).passed
     report = check_ib_bandwidth_where_dispatch_binds(ignores_the_limit)
     assert report.status == "failed" and "max_nodes" in str(report)
+    report = check_ib_bandwidth_where_dispatch_binds(whole_step)
+    assert report.status == "failed" and "against the whole step" in str(report), str(report)
     assert check_ib_bandwidth_where_dispatch_binds(stub).status == "not attempted"
 
 

@@ -72,8 +72,9 @@ PLAN_RUN = Exercise(
 )
 
 
-def _v3_ib_binding_gbs(compute_efficiency: float, max_nodes: int) -> float:
-    """The hand-worked answer of 7.2, written out (V3 §3.2, §4.2; chapter 7 eqs. 5-6)."""
+def _v3_ib_bytes_and_compute_s(compute_efficiency: float, max_nodes: int) -> tuple[float, float]:
+    """7.2's two quantities, written out (V3 §3.2, §4.2; chapter 7 eqs. 5-6): the InfiniBand
+    bytes a GPU sends in one step and the step's compute seconds."""
     token_layers = 15360 * 4096 * 58 / 2048  # tokens per step x MoE layers / GPUs
     # The router reaches the X nodes that 8 distinct experts of the 256 (32 a node, 8 nodes) fall
     # on, but at most max_nodes (chapter 4, "(c) On H800 and H100 clusters"): the sets of 8 on
@@ -88,7 +89,22 @@ def _v3_ib_binding_gbs(compute_efficiency: float, max_nodes: int) -> float:
     ib_bytes = token_layers * remote * 7168 * 6  # 6 bytes per element per step (V3 §3.3.3)
     flops = 6 * 37e9 + 3 * 2 * 61 * 128 * (192 + 128) * 4096 / 2  # 6N + causal attention
     compute_s = flops * 15360 * 4096 / (2048 * 989.5e12 * compute_efficiency)
+    return ib_bytes, compute_s
+
+
+def _v3_ib_binding_gbs(compute_efficiency: float, max_nodes: int) -> float:
+    """The hand-worked answer of 7.2: the bandwidth at which the IB time equals the compute."""
+    ib_bytes, compute_s = _v3_ib_bytes_and_compute_s(compute_efficiency, max_nodes)
     return ib_bytes / compute_s / 1e9
+
+
+def _v3_ib_whole_step_gbs(compute_efficiency: float, max_nodes: int) -> float:
+    """7.2's likely slip: the traffic set against the whole step, Zhao et al. Table 4's bubble
+    (2.06 s) and optimizer (0.29 s) included, the bubble scaled with the busy time (19.926 - 2.06
+    - 0.29 = 17.576 s measured), as chapter 7's calibrated step carries them."""
+    ib_bytes, compute_s = _v3_ib_bytes_and_compute_s(compute_efficiency, max_nodes)
+    busy_s = 19.926 - 2.06 - 0.29
+    return ib_bytes / (compute_s * (1 + 2.06 / busy_s) + 0.29) / 1e9
 
 
 IB_BANDWIDTH_WHERE_DISPATCH_BINDS = Exercise(
@@ -105,6 +121,14 @@ IB_BANDWIDTH_WHERE_DISPATCH_BINDS = Exercise(
             "IB time scales as 1 / bandwidth, so solve IB bytes / bandwidth = compute seconds "
             "(v3_training_step and step_time give both at any one bandwidth).",
             rtol=1e-6,
+            mistakes=(
+                (
+                    _v3_ib_whole_step_gbs(0.45, 4),
+                    "you set the traffic against the whole step: with overlap it hides only "
+                    "behind the compute (eq. 7), not behind the pipeline bubble or the "
+                    "optimizer's update, so divide the IB bytes by the compute seconds alone.",
+                ),
+            ),
         ),
         Case(
             (0.9, 8),
@@ -135,6 +159,19 @@ NODES_TO_OWN = Exercise(
             "own node k only if it is busy in more than a share c_own / rent of the hours; sizing "
             "for the peak (6) or the average (3) both cost more: compare each k's day cost, "
             "k x 24 x owned + rented node-hours x rent.",
+            mistakes=(
+                (
+                    3,
+                    "you sized the fleet for the average load (3 nodes): a node pays to own only "
+                    "if it is busy in more than owned / rent = 1/2 of the hours, and nodes 3-6 "
+                    "are busy 6 of 24: rent them.",
+                ),
+                (
+                    6,
+                    "you sized the fleet for the peak (6 nodes): nodes 3-6 are busy only 6 of 24 "
+                    "hours, under owned / rent = 1/2 of them: rent them.",
+                ),
+            ),
         ),
         # u* = 1 / 3. Node 1 busy 24 of 24, nodes 2-3 12 of 24 (50 % > 33 %): own all 3.
         # Day cost: own 3 -> 72; own 1 -> 24 + 2 x 12 x 3 = 96.
