@@ -37,17 +37,23 @@ def cell_source() -> str:
 
 
 def rows(
-    version: str, four_warps_spill: int = 364, gemm_spill: int = 8, tile_spill: int = 552
+    version: str,
+    four_warps_spill: int = 364,
+    gemm_spill: int = 8,
+    tile_spill: int = 552,
+    thirty_two_registers: int = 218,
 ) -> dict:
     """Rows shaped like compile_for_gpu's, with Triton 3.8's figures for sm_90 (ptxas: the
-    4-warp decode spills 364 bytes per thread, the 64-head one 552, the GEMM 8), spills as
-    given."""
+    4-warp decode spills 364 bytes per thread, the 64-head one 552, the GEMM 8; the 32-head
+    one takes 218 registers a thread and 132 KB of shared memory), spills as given."""
     common = {"triton": version, "arch": 90, "fp8_mma": False, "spill_loads": 0, "wgmma": False}
     decode = [
         {**common, "heads_per_block": 16, "num_warps": 4, "registers": 255,
          "spill_stores": four_warps_spill, "shared_bytes": 50_000},
         {**common, "heads_per_block": 16, "num_warps": 8, "registers": 214, "spill_stores": 0,
          "shared_bytes": 50_000},
+        {**common, "heads_per_block": 32, "num_warps": 8, "registers": thirty_two_registers,
+         "spill_stores": 0, "shared_bytes": 135_168},
         {**common, "heads_per_block": 64, "num_warps": 8, "registers": 255, "heads": 128,
          "latent": 512, "spill_stores": tile_spill, "shared_bytes": 147_456, "wgmma": True},
         {**common, "heads_per_block": 128, "num_warps": 8, "registers": 255, "spill_stores": 0,
@@ -100,8 +106,9 @@ def test_the_pinned_triton_fails_when_the_gemm_spills_otherwise_than_the_prose_s
 
 @pytest.mark.parametrize(
     ("row", "wgmma"),
-    [(1, True), (2, False)],  # 16 heads on 8 warps gets none; 64 heads (one wgmma tall) gets it
-    ids=["16_heads_with_wgmma", "64_heads_without_wgmma"],
+    # 16 and 32 heads on 8 warps get none; 64 heads (one wgmma tall) get it
+    [(1, True), (2, True), (3, False)],
+    ids=["16_heads_with_wgmma", "32_heads_with_wgmma", "64_heads_without_wgmma"],
 )
 def test_the_pinned_triton_fails_when_a_decode_program_gets_the_other_mma(monkeypatch, row, wgmma):
     compile_for_gpu = fake_compile(aot.TESTED_TRITON)
@@ -120,6 +127,13 @@ def test_the_pinned_triton_fails_when_the_64_head_program_does_not_spill(monkeyp
     """The prose says Triton spills 552 bytes a thread at FlashMLA's 64-row tile."""
     with pytest.raises(AssertionError):
         run_cell(monkeypatch, fake_compile(aot.TESTED_TRITON, tile_spill=0))
+
+
+def test_the_pinned_triton_fails_when_a_benchmark_variant_would_share_its_sm(monkeypatch):
+    """The wave model assumes one program per SM: 32 heads on 8 warps at 120 registers a thread
+    would take under half an SM's 65,536, and two programs could share it."""
+    with pytest.raises(AssertionError):
+        run_cell(monkeypatch, fake_compile(aot.TESTED_TRITON, thirty_two_registers=120))
 
 
 def test_another_triton_prints_the_figures_and_says_why_nothing_is_asserted(monkeypatch, capsys):
