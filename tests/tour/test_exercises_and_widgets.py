@@ -1,3 +1,5 @@
+import warnings
+
 import ipywidgets
 import numpy as np
 
@@ -81,6 +83,55 @@ def test_a_float16_sum_is_named():
     assert passed == 6 and "65,504" in text and "wider type" in text
 
 
+def test_a_shift_by_anything_but_the_maximum_is_named():
+    # right about masks, +inf, axes and float16, but shifting by the row's mean or minimum: the
+    # minimum fails on the columns along axis=0 (0 beside 900); the mean keeps every exponent of
+    # the other cases below 709, and only the spread case catches it
+    def shifted_by(pick):
+        def log_sum_exp(x, axis=-1):
+            x = np.asarray(x, dtype=np.float64)
+            finite = np.where(np.isfinite(x), x, np.nan)
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a fully masked slice: NaN
+                m = pick(finite, axis=axis, keepdims=True)
+                m = np.where(np.isfinite(m), m, 0.0)
+                return np.log(np.sum(np.exp(x - m), axis=axis)) + np.squeeze(m, axis=axis)
+
+        return log_sum_exp
+
+    passed, text = _failure(shifted_by(np.nanmean))
+    assert passed == len(LOG_SUM_EXP.cases) - 1, text
+    assert "spread over 1,600" in text and "709.8" in text and "maximum" in text
+    passed, text = _failure(shifted_by(np.nanmin))
+    assert passed == 4 and "smallest finite logit" in text and "709.8" in text, text
+
+
+def test_an_answer_right_to_float32_only_is_told_so():
+    def log_sum_exp(x, axis=-1):  # float32 arithmetic, returned as float64
+        return _stable(np.asarray(x, dtype=np.float32).astype(np.float64), axis).astype(np.float32)
+
+    def float32_inside(x, axis=-1):
+        x = np.asarray(x, dtype=np.float32)
+        m = np.max(x, axis=axis, keepdims=True)
+        m = np.where(np.isfinite(m), m, np.float32(0.0))
+        with np.errstate(divide="ignore"):
+            out = np.log(np.sum(np.exp(x - m), axis=axis)) + np.squeeze(m, axis=axis)
+        return out.astype(np.float64)
+
+    float32_inside.__name__ = "log_sum_exp"
+    passed, text = _failure(float32_inside)
+    assert passed == 0 and "right to float32's precision" in text and "float64" in text
+    # the control: the same arithmetic returned as float32 is judged at float32's precision
+    assert check_log_sum_exp(log_sum_exp).passed
+
+
+def test_a_wrong_answer_near_the_value_is_not_blamed_on_precision():
+    # off by 1e-3 of the answer: too far for float32's rounding, and float16 is named only for a
+    # float16 input
+    passed, text = _failure(lambda x, axis=-1: _stable(x, axis) * (1 + 1e-3))
+    assert passed == 0 and "precision" not in text.split("hint:")[0].replace("at float", "")
+
+
 def test_an_unrelated_wrong_answer_gets_no_named_mistake():
     # the control: off by a constant 0.5 everywhere, which no named slip produces
     passed, text = _failure(lambda x, axis=-1: _stable(x, axis) + 0.5)
@@ -104,7 +155,7 @@ def test_stub_is_not_attempted():
 
 def test_cases_cover_what_the_shift_alone_misses():
     labels = " ".join(case.label for case in LOG_SUM_EXP.cases)
-    for words in ("large", "negative", "masked", "+inf", "float16", "axis=0"):
+    for words in ("large", "negative", "masked", "+inf", "float16", "axis=0", "spread"):
         assert words in labels
 
 

@@ -6,12 +6,15 @@ Eq. (2)'s max shift, which the chapter shows in the stable softmax, is only part
 * a row whose every logit is masked (-inf) has no finite maximum, and -inf - (-inf) is NaN;
 * a row holding +inf has an infinite sum, and inf - inf is NaN as well;
 * the shift is taken per row, along `axis`, not once for the whole array;
+* the shift must be the maximum: a row whose logits spread over more than about 709 overflows
+  float64's exp after any other shift (the mean, the minimum, the first entry);
 * a float16 row of more than 65,504 logits near its maximum has a sum of exponentials that float16
   cannot hold, even after the shift: the sum must be accumulated in a wider type.
 
 Expected values come from SciPy's `logsumexp` on the input converted to float64, an
 implementation independent of the course's. Each case's named mistakes are what a specific slip
-returns on that input (worked out in the comments).
+returns on that input (worked out in the comments). A float64 answer that is right only to
+float32's or float16's precision is told so in a note under the failing call.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-from labs.common.exercises import Case, CheckReport, Exercise, check
+from labs.common.exercises import Case, CheckReport, Exercise, check_with_note
 
 __all__ = ["LOG_SUM_EXP", "check_log_sum_exp"]
 
@@ -33,9 +36,19 @@ _NAN_PLUS_INF = (
 )
 _FLOAT16_SUM = (
     "your answer is inf: the shift keeps every term at most 1, but the sum of {n:,} terms near 1 "
-    "exceeds float16's largest value, 65,504, and overflows. Accumulate in a wider type "
-    "(float32 or float64)."
+    "exceeds float16's largest value, 65,504, and overflows. Accumulate in a wider type: "
+    "float64, the type the answer must have (a float32 sum holds it too, but keeps only float32's "
+    "digits)."
 )
+_NOT_THE_MAX = (
+    "your answer is inf: the logits spread over 1,600, and after a shift by anything but the "
+    "row's maximum (its mean, its minimum, its first entry) some exponent stays above 709.8, "
+    "where exp overflows even in float64. Only the maximum makes every exponent at most 0."
+)
+# Half the machine epsilon of each format: the relative error of one rounding to it. An answer
+# within a few of these of the exact value, but not within float64's rtol, was computed
+# somewhere in that format (float16 is named only for a float16 input, which may have kept it).
+_ROUNDING = (("float32", 2.0**-24), ("float16", 2.0**-11))
 
 
 def _case(values, label: str, hint: str = "", axis: int | None = None, mistakes=()) -> Case:
@@ -76,6 +89,20 @@ def _one_shift(x: np.ndarray, axis: int) -> np.ndarray:
         return m + np.log(np.sum(np.exp(x - m), axis=axis))
 
 
+def _min_shift(x: np.ndarray, axis: int) -> np.ndarray:
+    """The slip of shifting each slice by its smallest finite logit (masked slices by 0): a
+    slice that holds both 0 and 900 keeps exp(900), which overflows to inf."""
+    m = np.min(np.where(np.isfinite(x), x, np.inf), axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    with np.errstate(over="ignore", divide="ignore"):
+        return np.log(np.sum(np.exp(x - m), axis=axis)) + np.squeeze(m, axis=axis)
+
+
+# Logits spread over 1,600: the maximum shift gives 800 + log(1 + exp(-800) + exp(-1600)) = 800;
+# a shift by the mean (0), the minimum (-800) or the first entry (-800) leaves exp(800) or
+# exp(1600), both past float64's largest exp argument, 709.78, so the answer is inf.
+_SPREAD = [-800.0, 800.0, 0.0]
+
 # 70,000 float16 zeros: the exact answer is log(70,000) = 11.156; summed in float16 after the
 # shift, the 70,000 ones pass 65,504 and the sum is inf.
 _N16 = 70_000
@@ -87,7 +114,7 @@ LOG_SUM_EXP = Exercise(
         _case(
             [0.0, 1.0, 2.0],
             "small logits [0, 1, 2]",
-            "log_sum_exp(x) = log(sum(exp(x))); check the formula first.",
+            "log_sum_exp(x) = log(sum(exp(x))), as float64; check the formula first.",
         ),
         _case(
             [1000.0, 1000.0, 999.0],
@@ -136,6 +163,13 @@ LOG_SUM_EXP = Exercise(
                     "shift for the whole array underflows them. Shift each column by its own "
                     "maximum.",
                 ),
+                (
+                    _min_shift(_ROWS, axis=0),
+                    "your first and third columns came out inf: each was shifted by its smallest "
+                    "finite logit (0 and 2), which leaves exp(900) and exp(897), past float64's "
+                    "limit of 709.8. Shift by the column's maximum: every exponent is then at most "
+                    "0.",
+                ),
             ),
         ),
         _case(
@@ -158,10 +192,41 @@ LOG_SUM_EXP = Exercise(
             "The sum of the exponentials is 0, and log(0) = -inf: return -inf.",
             mistakes=((np.float64(np.nan), _NAN_MASKED.replace("the fully masked row", "it")),),
         ),
+        _case(
+            _SPREAD,
+            "logits spread over 1,600: [-800, 800, 0]",
+            "shift by the maximum, not by another value of the row: only the maximum keeps "
+            "every exponent at most 0.",
+            mistakes=((np.float64(np.inf), _NOT_THE_MAX),),
+        ),
     ),
 )
 
 
+def _precision_note(answer, case: Case) -> str | None:
+    """A line for a float64 answer that is right only to float32's or float16's precision: the
+    arithmetic ran in the narrower format somewhere and was converted afterwards."""
+    got = np.asarray(answer, dtype=np.float64)
+    expected = np.asarray(case.expected, dtype=np.float64)
+    if got.shape != expected.shape or not np.array_equal(np.isfinite(got), np.isfinite(expected)):
+        return None
+    finite = np.isfinite(expected)
+    if not np.array_equal(got[~finite], expected[~finite]) or not finite.any():
+        return None
+    scale = np.maximum(np.abs(expected[finite]), 1.0)
+    error = float(np.max(np.abs(got[finite] - expected[finite]) / scale))
+    formats = _ROUNDING if np.asarray(case.args[0]).dtype == np.float16 else _ROUNDING[:1]
+    for name, rounding in formats:  # the narrowest format whose rounding explains the error
+        if error <= 8 * rounding:
+            return (
+                f"note: your answer is off by {error:.1g} of its size: right to {name}'s "
+                f"precision, not float64's. Some step ran in {name} (converting x to {name}, "
+                "then back?); convert x to float64 instead."
+            )
+    return None
+
+
 def check_log_sum_exp(fn) -> CheckReport:
-    """Run the public cases of the log-sum-exp exercise against `fn`."""
-    return check(fn, LOG_SUM_EXP)
+    """Run the public cases of the log-sum-exp exercise against `fn`; an answer right only to
+    float32's or float16's precision gets a note that says so."""
+    return check_with_note(fn, LOG_SUM_EXP, _precision_note)
