@@ -48,9 +48,9 @@ def _mla_decode_kernel(
     kr_ptr,  # (P, L, R) the pool of k^R pages
     table_ptr,  # (B, N) page ids
     lengths_ptr,  # (B,) tokens per sequence
-    acc_ptr,  # (B, K, H, C) out: unnormalised context per split
-    m_ptr,  # (B, K, H) out: running max per split
-    l_ptr,  # (B, K, H) out: running sum per split
+    acc_ptr,  # (B, H, K, C) out: unnormalised context per split
+    m_ptr,  # (B, H, K) out: running max per split
+    l_ptr,  # (B, H, K) out: running sum per split
     scale,
     pages_per_seq,
     per_split,
@@ -95,18 +95,22 @@ def _mla_decode_kernel(
         acc = alpha[:, None] * acc + tl.dot(p.to(c.dtype), c)
         m = m_new
 
-    out = (b * tl.num_programs(2) + split) * HEADS + heads  # row of (B, K, H)
+    out = (b * HEADS + heads) * tl.num_programs(2) + split  # row of (B, H, K)
     tl.store(acc_ptr + out[:, None] * C + col[None, :], acc)
     tl.store(m_ptr + out, m)
     tl.store(l_ptr + out, l)
 
 
 def _combine(
-    acc: Float[Tensor, "B K H C"], m: Float[Tensor, "B K H"], l: Float[Tensor, "B K H"]
+    acc: Float[Tensor, "B H K C"], m: Float[Tensor, "B H K"], l: Float[Tensor, "B H K"]
 ) -> Float[Tensor, "B H C"]:
-    """Merge the splits: rescale each to the global max, then normalise once."""
-    w = torch.exp(m - m.amax(dim=1, keepdim=True))  # an empty split (m = -1e30) weighs 0
-    return (w[..., None] * acc).sum(dim=1) / (w * l).sum(dim=1)[..., None]
+    """Merge the splits: rescale each to the global max, then normalise once. The splits of one
+    (sequence, head) lie side by side, so the weighted sum is one batched product, (1, K) by
+    (K, C) per (sequence, head), which reads the partials once and writes only the output, as eq.
+    M1 counts; `(w[..., None] * acc).sum(...)` would also write and re-read a temporary as large
+    as the partials."""
+    w = torch.exp(m - m.amax(dim=2, keepdim=True))  # an empty split (m = -1e30) weighs 0
+    return torch.matmul(w.unsqueeze(2), acc).squeeze(2) / (w * l).sum(dim=2, keepdim=True)
 
 
 @functools.cache
@@ -229,8 +233,8 @@ def _launch(
         )
     splits = min(splits, block_table.shape[1])  # no split without a block to read
     per_split = -(-block_table.shape[1] // splits)
-    acc = torch.empty(batch, splits, heads, latent, dtype=torch.float32, device=device)
-    m = torch.empty(batch, splits, heads, dtype=torch.float32, device=device)
+    acc = torch.empty(batch, heads, splits, latent, dtype=torch.float32, device=device)
+    m = torch.empty(batch, heads, splits, dtype=torch.float32, device=device)
     l = torch.empty_like(m)  # noqa: E741
     options = {} if interpreted or num_warps is None else {"num_warps": num_warps}
     # the head blocks first, the axis a GPU runs fastest: one sequence's programs start in one
