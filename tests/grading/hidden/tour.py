@@ -34,6 +34,10 @@ HIDDEN = {
             "66,000 float16 zeros and 10 masked logits",
         ),
         _case(np.array([1e4, 1e4 - 1], dtype=np.float32), "float32 logits of 10,000"),
+        _case(
+            [-1500.0, 899.0, 0.0, 900.0],
+            "a spread of 2,400: a shift by the mean (75) or the minimum overflows exp",
+        ),
     ),
 }
 POINTS = {"log_sum_exp": 4}
