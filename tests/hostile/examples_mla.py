@@ -247,6 +247,9 @@ EXAMPLES = {
     "labs.mla.heads_sweep.load_heads_sweep": lambda: call(path=None),
     "labs.mla.heads_sweep.load_heads_sweep_records": lambda: call(),
     "labs.mla.heads_sweep.cpu_environment": lambda: call(),
+    "labs.mla.benchmark.absorbed_roof_rounds": lambda: call(
+        config=MLA, context=8, batch=1, steps=1, rounds=1, repeats=1
+    ),
     "labs.mla.benchmark.batched_product_flops": lambda: call(
         rows=4, inner=8, cols=16, batch=2, repeats=1, clock="cpu", seed=0
     ),

@@ -6,7 +6,12 @@ import pytest
 import torch
 
 from labs.mla import DEEPSEEK_V2, PRESETS, kv_cache_bytes
-from labs.mla.benchmark import batched_product_flops, bench_configs, decode_benchmark
+from labs.mla.benchmark import (
+    absorbed_roof_rounds,
+    batched_product_flops,
+    bench_configs,
+    decode_benchmark,
+)
 from labs.mla.exercises import check_absorbed_scores, check_cache_bytes_per_token, check_repeat_kv
 from labs.mla.widgets import cache_calculator, plot_cache
 from tests.conftest import requires_gpu
@@ -260,6 +265,23 @@ def test_batched_product_flops_counts_the_product_and_checks_its_arguments():
         batched_product_flops(8, 32, 64, clock="gpu")
     with pytest.raises(ValueError, match=r"batch \* max\(rows, cols\) \* inner must be at most"):
         batched_product_flops(8, 2**14, 2**20)
+
+
+def test_absorbed_roof_rounds_times_each_measurement_once_per_round_and_checks_its_arguments():
+    mla = bench_configs(d_model=32, n_heads=4, head_dim=8)["MLA"]
+    out = absorbed_roof_rounds(mla, 64, batch=2, steps=1, rounds=3, repeats=1)
+    assert list(out) == ["step", "scores", "weighted sum", "square"]
+    # one positive, finite rate per round for each of the four
+    assert all(len(v) == 3 and all(0 < x < float("inf") for x in v) for v in out.values())
+    with pytest.raises(ValueError, match="config must be an MLA config"):
+        absorbed_roof_rounds(bench_configs()["GQA"], 64)
+    with pytest.raises(ValueError, match="rounds must be >= 1"):
+        absorbed_roof_rounds(mla, 64, rounds=0)
+    with pytest.raises(ValueError, match="steps must be >= 1"):
+        absorbed_roof_rounds(mla, 64, steps=0)
+    wide = bench_configs(d_model=32, n_heads=2048, head_dim=4)["MLA"]  # more heads than d_c = 16
+    with pytest.raises(ValueError, match=r"batch \* context \* max\(n_heads, kv_lora_rank\)"):
+        absorbed_roof_rounds(wide, 2**14, batch=16)
 
 
 @requires_gpu

@@ -16,11 +16,12 @@ import torch
 
 from labs.common.ceilings import CLOCKS, measure_ceilings
 from labs.common.validate import integer, one_of, size
-from labs.mla.checks import check_bench_shape, check_benchmark
+from labs.mla.checks import check_bench_shape, check_benchmark, check_mla_config
 from labs.mla.config import AttentionConfig
 from labs.mla.torch import attention_module, check_device
 
 __all__ = [
+    "absorbed_roof_rounds",
     "batched_product_flops",
     "bench_configs",
     "decode_benchmark",
@@ -204,3 +205,65 @@ def batched_product_flops(
     finally:
         torch.set_num_threads(threads)
     return 2 * batch * rows * inner * cols / max(best, 1e-9)
+
+
+def absorbed_roof_rounds(
+    config: AttentionConfig,
+    context: int,
+    *,
+    batch: int = 4,
+    steps: int = 4,
+    rounds: int = 7,
+    repeats: int = 2,
+) -> dict:
+    """Absorbed MLA's decode step, the two products that bound it and the square product, timed
+    in turn within each of `rounds` rounds on one CPU thread in process time (every other round
+    in reverse order; round r uses seed r): {"step": tokens per second (`decode_benchmark`),
+    "scores": FLOP/s of (batch, n_h, d_c + d_h^R) @ (batch, d_c + d_h^R, context), "weighted
+    sum": FLOP/s of (batch, n_h, context) @ (batch, context, d_c), "square": FLOP/s of
+    (1024 x 1024)^2 (`batched_product_flops`)}, each a list of one value per round, the best of
+    `repeats` runs.
+
+    A busy moment on a shared host then slows one round of every measurement, not every run of
+    one, and a ratio taken within a round (the products' roof over the square product's rate,
+    the step's rate over that roof) cancels it; a best of each, taken at different moments, can
+    pair one measurement's quiet moment with another's busy one. `config` is an MLA config;
+    `context`, `batch`, `steps` and `repeats` within `decode_benchmark`'s caps; at most 100
+    rounds.
+    """
+    config = check_mla_config(config)
+    config, context, batch, steps, _, repeats, _, _ = check_benchmark(
+        config, context, batch, steps, True, repeats, 0, 1
+    )
+    rounds = size("rounds", rounds, maximum=100, why="the median of 100 is as good as it gets")
+    heads, latent = config.n_heads, config.kv_lora_rank
+    width = latent + config.rope_head_dim
+    if batch * max(heads, latent) * context > 2**28:  # batched_product_flops' cap, checked first
+        raise ValueError(
+            f"batch * context * max(n_heads, kv_lora_rank) must be at most 2**28 elements, got "
+            f"{batch * max(heads, latent) * context:,} (batch={batch}, context={context})"
+        )
+    timings = {
+        "step": lambda r: decode_benchmark(
+            config,
+            context,
+            batch=batch,
+            steps=steps,
+            absorbed=True,
+            repeats=repeats,
+            seed=r,
+            clock="cpu",
+        )[0],
+        "scores": lambda r: batched_product_flops(
+            heads, width, context, batch=batch, repeats=repeats, seed=r
+        ),
+        "weighted sum": lambda r: batched_product_flops(
+            heads, context, latent, batch=batch, repeats=repeats, seed=r
+        ),
+        "square": lambda r: batched_product_flops(1024, 1024, 1024, repeats=repeats, seed=r),
+    }
+    out = {name: [] for name in timings}
+    for r in range(rounds):
+        for name in timings if r % 2 == 0 else reversed(timings):
+            out[name].append(timings[name](r))
+    return out
