@@ -203,7 +203,7 @@ EXAMPLES = {
     "labs.moe.roofline.device_limits": lambda: call(device="T4"),
     "labs.moe.roofline.registry_device": lambda: call(gpu_name="NVIDIA H100 80GB HBM3"),
     "labs.moe.timing.routed_expert_seconds": lambda: call(
-        d_model=8, n_experts=4, k=2, d_expert=4, tokens=16, repeats=1, seed=0
+        d_model=8, n_experts=4, k=2, d_expert=4, tokens=16, repeats=1, seed=0, select="index"
     ),
     "labs.moe.timing.measured_layer_seconds": lambda: call(
         config=TINY, tokens=8, device="cpu", dtype=_float32(), repeats=1, seed=0

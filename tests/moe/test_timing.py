@@ -35,6 +35,22 @@ def test_one_routed_expert_runs_the_products_of_one_expert_in_the_layer():
     assert seconds[0] > 0
 
 
+@pytest.mark.parametrize("select", ["unbind", "index"])
+def test_the_old_and_new_one_expert_timings_run_the_same_products(select):
+    """`routed_expert_seconds(select=...)` times one expert's share as the layer runs it now
+    ("unbind") and as its loop ran it before ("index"): the same 7 matrix products either way."""
+    seconds = []
+    count = _matrix_products(
+        lambda: seconds.append(
+            routed_expert_seconds(
+                d_model=8, n_experts=4, k=2, d_expert=4, tokens=64, repeats=2, select=select
+            )
+        )
+    )
+    assert count == 21
+    assert seconds[0] > 0
+
+
 def test_measured_layers_run_forward_only_on_the_cpu():
     """The same code path a GPU runs, on the CPU with a tiny layer. Forward only: the MoE runs
     its shared SwiGLU (3 products), the router (1) and its 4 routed experts, every one hit at 64
@@ -61,6 +77,8 @@ def test_measured_layers_on_the_gpu():
         (lambda: routed_expert_seconds(n_experts=0), ValueError, "n_experts"),
         (lambda: routed_expert_seconds(tokens=2, k=2, n_experts=8), ValueError, "tokens \\* k"),
         (lambda: routed_expert_seconds(repeats=0), ValueError, "repeats"),
+        (lambda: routed_expert_seconds(select="gather"), ValueError, "select"),
+        (lambda: routed_expert_seconds(select=0), TypeError, "select"),
         (lambda: routed_expert_seconds(tokens=64.0), TypeError, "tokens"),
         (lambda: measured_layer_seconds("V3", 64), TypeError, "config"),
         (lambda: measured_layer_seconds(TINY, 0), ValueError, "tokens"),

@@ -3,11 +3,11 @@ this CPU, and the whole layer against a dense one on any PyTorch device.
 
 Taught in chapter 4, "When does sparsity pay?": (a) times `routed_expert_seconds` apart from the
 layer, the per-expert cost c of the CPU's cost model, so that the layer's time and its crossover
-are decomposed into parts measured apart from the sweep they are checked against (a
-decomposition, not a prediction: an added expert costs more at many experts than at few); (b)
-runs `measured_layer_seconds` on the GPU when one is present, to set the roofline model beside a
-measurement on the device it models. (`labs.moe.training.layer_throughput` times the whole layer
-on the CPU, forward and backward.)
+are built from parts measured apart from the sweep they are checked against, and times one
+expert as the layer's loop ran it before (`select="index"`), when each expert's backward grew
+with the number of experts; (b) runs `measured_layer_seconds` on the GPU when one is present, to
+set the roofline model beside a measurement on the device it models.
+(`labs.moe.training.layer_throughput` times the whole layer on the CPU, forward and backward.)
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import math
 from types import MappingProxyType
 
 import torch
+from torch import nn
 
 from labs.common.ceilings import _best_seconds, best_seconds, timing_device
 from labs.common.validate import instance, integer, size
@@ -25,9 +26,10 @@ from labs.moe.roofline import MAX_TOKENS
 from labs.moe.torch import DeepSeekMoE, _swiglu
 from labs.moe.training import _layer_config, _one_thread
 
-__all__ = ["DTYPES", "measured_layer_seconds", "routed_expert_seconds"]
+__all__ = ["DTYPES", "SELECTS", "measured_layer_seconds", "routed_expert_seconds"]
 
 DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+SELECTS = ("unbind", "index")  # how the expert loop takes one expert's weights: now, and before
 
 
 def routed_expert_seconds(
@@ -38,18 +40,28 @@ def routed_expert_seconds(
     tokens: int = 1024,
     repeats: int = 5,
     seed: int = 0,
+    select: str = "unbind",
 ) -> float:
     """CPU seconds of ONE routed expert's share of a DeepSeekMoE layer's forward and backward on
-    `tokens` tokens (1 shared + `n_experts` routed experts of width `d_expert`, top-`k`), as
-    `labs.moe.torch.DeepSeekMoE` runs each expert: its tokens * k // n_experts slots (balanced
-    routing) gathered from the input, its SwiGLU with weights selected from the stacked
-    (n_experts, d_model, d_expert) parameters, the write into its rows of the slot output, and
-    the backward of all of it (the copy of the output's gradient, the SwiGLU's, the selected
-    weights' gradients into the stacked ones). Best of `repeats` in CPU time on one thread.
+    `tokens` tokens (1 shared + `n_experts` routed experts of width `d_expert`, top-`k`): its
+    tokens * k // n_experts slots (balanced routing) gathered from the input, its SwiGLU, its
+    part of the slot output, and the backward of all of it. Best of `repeats` in CPU time on one
+    thread.
 
-    n_experts times this is the routed experts' part of `layer_throughput`'s MoE time; what it
-    leaves out (the shared expert, the router, sorting the slots, the weighted combine) does not
-    grow with the number of experts."""
+    `select` (one of `SELECTS`) picks how the loop over experts handles the stacked
+    (n_experts, d_model, d_expert) weights and the slot output:
+    - "unbind", as `labs.moe.torch.DeepSeekMoE` runs now: the weights split into views once per
+      forward, the outputs joined by one `cat`. One expert's share is its own views, its rows of
+      the `cat`, and its slice of the stacked weights' gradient, which `unbind`'s backward
+      assembles once for all experts; none of it grows with n_experts.
+    - "index", as the layer ran before: `w[e]` per expert and an in-place write into the expert's
+      rows of the slot output. Autograd then gives every expert's backward a zero tensor of all
+      n_experts experts' weights (the gradient of `w[e]`) and a copy of the whole slot output's
+      gradient (of the write), so one expert's cost grows with n_experts.
+
+    With "unbind", n_experts times this is the routed experts' part of `layer_throughput`'s MoE
+    time; what it leaves out (the shared expert, the router, sorting the slots, the weighted
+    combine) does not grow with the number of experts."""
     config = _layer_config(d_model, d_expert, n_experts, k)
     tokens = size("tokens", tokens, maximum=2**16)
     if tokens * config.k < config.n_routed:
@@ -59,27 +71,41 @@ def routed_expert_seconds(
         )
     repeats = size("repeats", repeats, maximum=100)
     seed = integer("seed", seed, minimum=0)
+    instance("select", select, str, "a string")
+    if select not in SELECTS:
+        raise ValueError(f"select must be one of {SELECTS}, got {select!r}")
     with _one_thread():
-        return _routed_expert_seconds(config, tokens, repeats, seed)
+        return _routed_expert_seconds(config, tokens, repeats, seed, select)
 
 
-def _routed_expert_seconds(config: MoEConfig, tokens: int, repeats: int, seed: int) -> float:
+def _routed_expert_seconds(
+    config: MoEConfig, tokens: int, repeats: int, seed: int, select: str
+) -> float:
     """The lines of `DeepSeekMoE._forward`'s loop for one expert, then the backward from the slot
     output (whose gradient the layer's weighted combine would pass down)."""
     torch.manual_seed(seed)
-    moe = DeepSeekMoE(config)  # the stacked weights the layer selects one expert's from
+    moe = DeepSeekMoE(config)  # the stacked weights the layer takes one expert's from
     slots = tokens * config.k
     count = slots // config.n_routed  # this expert's share of the slots, balanced
     x = torch.randn(tokens, config.d_model)  # the layer's input, no gradient (as timed in (a))
     token = torch.randperm(slots)[:count] // config.k  # the tokens of its slots
     grad = torch.ones(slots, config.d_model)  # the slot output's gradient
+    # "unbind": one expert's share of `w.unbind(0)` is its own slice of the stacked gradient,
+    # which a (1, d_model, d_expert) stack of its own gives (unbinding all n_experts here would
+    # charge one expert with the zero gradients of the n_experts - 1 that did not run).
+    own = [nn.Parameter(w[0:1].detach().clone()) for w in (moe.w1, moe.w3, moe.w2)]
 
-    def one_expert():
+    def one_expert_unbind():  # the layer's loop now
+        weights = [w.unbind(0)[0] for w in own]
+        y = torch.cat([_swiglu(x[token[0:count]], *weights)])  # its rows of the layer's `cat`
+        y.backward(grad[0:count])  # `cat`'s backward hands each expert a view of its rows
+
+    def one_expert_index():  # the layer's loop before: w[e] and a write into the slot output
         y = torch.empty(slots, config.d_model)
-        rows = token[0:count]
-        y[0:count] = _swiglu(x[rows], moe.w1[0], moe.w3[0], moe.w2[0])
+        y[0:count] = _swiglu(x[token[0:count]], moe.w1[0], moe.w3[0], moe.w2[0])
         y.backward(grad)
 
+    one_expert = one_expert_unbind if select == "unbind" else one_expert_index
     return best_seconds(one_expert, repeats=repeats, clock="cpu")  # after one untimed call
 
 

@@ -12,6 +12,8 @@ S shared experts, D model width, F expert width.
 The routed experts run sparsely: each expert multiplies only the tokens routed to it (an index
 gather, a SwiGLU, a weighted scatter-add), which is what makes a MoE cheaper than the dense layer
 of the same total size, and what costs it overhead against a dense layer of the same active size.
+The loop over experts takes each expert's weights from `unbind` and joins the outputs with one
+`cat`, so that an expert's backward does not grow with the number of experts.
 """
 
 from __future__ import annotations
@@ -179,21 +181,26 @@ class DeepSeekMoE(nn.Module):
         """Shared experts on every token, routed experts on the tokens routed to them (eq. 12)."""
         flat = x.reshape(-1, x.shape[-1])  # (T, D)
         out = torch.zeros_like(flat)
-        for s in range(self.config.n_shared):
-            out = out + _swiglu(flat, self.shared_w1[s], self.shared_w3[s], self.shared_w2[s])
+        shared = (self.shared_w1.unbind(0), self.shared_w3.unbind(0), self.shared_w2.unbind(0))
+        for w1, w3, w2 in zip(*shared, strict=True):  # the shared experts' weights, split once
+            out = out + _swiglu(flat, w1, w3, w2)
         scores = self._scores(flat)  # (T, E)
         idx, gates = _route(scores, self.config.k, self.bias)  # (T, K), (T, K)
         self.last_indices, self.last_affinity = idx, torch.sigmoid(scores)
         order = idx.reshape(-1).argsort(stable=True)  # routing slots grouped by expert
         counts = torch.bincount(idx.reshape(-1), minlength=self.config.n_routed).tolist()
         token = order // self.config.k  # the token of each sorted slot
-        y = torch.empty(order.shape[0], flat.shape[1], dtype=flat.dtype, device=flat.device)
-        start = 0
-        for e, count in enumerate(counts):  # one small SwiGLU per expert, on its tokens only
-            if count:
-                rows = token[start : start + count]
-                y[start : start + count] = _swiglu(flat[rows], self.w1[e], self.w3[e], self.w2[e])
+        # The experts' weights as views, split once per forward, and their outputs joined by one
+        # `cat`: indexing `self.w1[e]` in the loop, or writing each output into a slot buffer,
+        # would cost every expert's backward a tensor as large as all E experts' weights, or as
+        # the whole buffer (chapter 4, "When does sparsity pay?"). The same numbers either way.
+        experts = zip(self.w1.unbind(0), self.w3.unbind(0), self.w2.unbind(0), strict=True)
+        parts, start = [], 0
+        for (w1, w3, w2), count in zip(experts, counts, strict=True):
+            if count:  # one small SwiGLU per expert, on its tokens only
+                parts.append(_swiglu(flat[token[start : start + count]], w1, w3, w2))
             start += count
+        y = torch.cat(parts)  # (T K, D): the slots' outputs in sorted order, one copy
         weighted = y * gates.reshape(-1)[order, None]  # g_{i,t} FFN_i(u_t)
         return out.index_add(0, token, weighted).reshape(x.shape)
 
