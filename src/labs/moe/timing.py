@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from labs.common.ceilings import _best_seconds, best_seconds, timing_device
-from labs.common.validate import instance, integer, size
+from labs.common.validate import instance, integer, one_of, size
 from labs.moe.checks import check_config
 from labs.moe.config import MoEConfig
 from labs.moe.roofline import MAX_TOKENS
@@ -72,8 +72,7 @@ def routed_expert_seconds(
     repeats = size("repeats", repeats, maximum=100)
     seed = integer("seed", seed, minimum=0)
     instance("select", select, str, "a string")
-    if select not in SELECTS:
-        raise ValueError(f"select must be one of {SELECTS}, got {select!r}")
+    select = one_of("select", select, SELECTS)
     with _one_thread():
         return _routed_expert_seconds(config, tokens, repeats, seed, select)
 

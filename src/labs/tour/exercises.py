@@ -216,7 +216,7 @@ def _precision_note(answer, case: Case) -> str | None:
     scale = np.maximum(np.abs(expected[finite]), 1.0)
     error = float(np.max(np.abs(got[finite] - expected[finite]) / scale))
     formats = _ROUNDING if np.asarray(case.args[0]).dtype == np.float16 else _ROUNDING[:1]
-    for name, rounding in formats:  # the narrowest format whose rounding explains the error
+    for name, rounding in formats:  # the widest of the two whose rounding explains the error
         if error <= 8 * rounding:
             return (
                 f"note: your answer is off by {error:.1g} of its size: right to {name}'s "
