@@ -1,4 +1,6 @@
-"""The JAX half: jit-ability, an FP8 linear layer inside an optax training step, bad input."""
+"""The JAX half: jit-ability, float32 GEMMs, an FP8 linear layer in an optax step, bad input."""
+
+import re
 
 import jax
 import jax.numpy as jnp
@@ -28,6 +30,52 @@ def test_fp8_linear_gradients_are_straight_through():
         grads["kernel"], x_hat.T @ np.asarray(grad_out), rtol=1e-5, atol=1e-5
     )
     np.testing.assert_allclose(grads["bias"], np.asarray(grad_out).sum(0), rtol=1e-6)
+
+
+def float32_dot_generals(lowered) -> list[str]:
+    """The StableHLO dot_general lines of `lowered` (a jax.stages.Lowered) whose two operands are
+    float32."""
+    operands = re.compile(r": \((tensor<[^>]*>), (tensor<[^>]*>)\) ->")
+    lines = [line for line in lowered.as_text().splitlines() if "stablehlo.dot_general" in line]
+    return [
+        line
+        for line in lines
+        if (found := operands.search(line)) and all(t.endswith("xf32>") for t in found.groups())
+    ]
+
+
+@pytest.mark.parametrize("backward", ["straight_through", "fp8"])
+def test_every_float32_gemm_asks_for_full_float32_precision(backward):
+    # The forward and backward GEMMs must ask for precision HIGHEST: by default a TPU sums BF16
+    # passes and an Ampere or Hopper GPU rounds to TF32, so the "float32" GEMM would round the
+    # dequantised operands again. XLA:CPU computes float32 whatever a dot asks for (a result check
+    # passes here with or without HIGHEST), so this reads the lowered StableHLO instead, under a
+    # bfloat16 default as on a TPU. Without HIGHEST the forward dot reads [DEFAULT, DEFAULT].
+    params = fjax.init_linear(jax.random.key(0), 128, 128)
+    x = jax.random.normal(jax.random.key(1), (256, 128))
+
+    def loss(p, v):
+        return jnp.sum(fjax.fp8_linear(p, v, backward=backward) ** 2)
+
+    with jax.default_matmul_precision("bfloat16"):
+        lowered = jax.jit(jax.value_and_grad(loss, argnums=(0, 1))).lower(params, x)
+    dots = float32_dot_generals(lowered)
+    assert len(dots) >= 3  # Fprop, Dgrad and Wgrad at least
+    assert all("precision = [HIGHEST, HIGHEST]" in d for d in dots), dots
+
+
+def test_fp8_linear_forward_matches_numpy_under_a_bfloat16_default():
+    # the values themselves, where the backend honours the precision default (a TPU, a GPU):
+    # Q_tile(x) Q_block(kernel) + bias as NumPy computes it in float64
+    params = fjax.init_linear(jax.random.key(3), 256, 128)
+    x = jax.random.normal(jax.random.key(4), (64, 256))
+    x_hat = np_fake_quantize(np.asarray(x), E4M3, "tile").astype(np.float64)
+    k_hat = np_fake_quantize(np.asarray(params["kernel"]), E4M3, "block").astype(np.float64)
+    want = x_hat @ k_hat + np.asarray(params["bias"], np.float64)
+    for backward in ("straight_through", "fp8"):
+        with jax.default_matmul_precision("bfloat16"):
+            got = np.asarray(fjax.fp8_linear(params, x, backward=backward), np.float64)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-6 * np.abs(want).max())
 
 
 def test_fp8_linear_in_an_optax_training_step():

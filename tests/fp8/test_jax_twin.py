@@ -1,10 +1,14 @@
 """Chapter 2's JAX twins: bad input, the committed file and its summaries, one seed rerun."""
 
+import jax
 import numpy as np
 import pytest
 
+from labs.fp8 import jax as fp8_jax
+from labs.fp8 import jax_twin
 from labs.fp8.jax_twin import LINEARS, TASK, load_twins, reproduction, train_twins, twin_data
 from labs.fp8.jax_twin import main as twins_main
+from tests.fp8.test_jax import float32_dot_generals
 
 
 @pytest.mark.parametrize(
@@ -68,6 +72,28 @@ def test_the_committed_summaries_follow_from_the_committed_curves():
         assert summaries["gap_from_step_50_min"][s] == pytest.approx(min(gap[50:]))
         assert summaries["gap_last"][s] == pytest.approx(gap[99])
         assert summaries["bf16_gap_max_abs"][s] == pytest.approx(max(bf16_gap))
+
+
+def test_the_twins_and_their_targets_ask_for_full_float32_precision():
+    # On a TPU or an Ampere/Hopper GPU a float32 matmul left at the default precision sums BF16
+    # passes or TF32, and the "float32" twin, the FP8 forward and even the targets would differ
+    # from the committed CPU runs. XLA:CPU computes float32 whatever a dot asks for, so this reads
+    # the lowered StableHLO of the FP8 and float32 training steps and of the data, under a
+    # bfloat16 default: every float32 dot must ask for HIGHEST.
+    k1, k2, k3 = jax.random.split(jax.random.key(0), 3)
+    params = {"l1": fp8_jax.init_linear(k1, 128, 128), "l2": fp8_jax.init_linear(k2, 128, 128)}
+    inputs, targets = twin_data(0)
+    state = jax_twin.OPTIMISER.init(params)
+    with jax.default_matmul_precision("bfloat16"):
+        lowered = [jax.jit(jax_twin._data).lower(k3)] + [
+            jax_twin._TRAIN_STEPS[name].lower(params, state, inputs, targets)
+            for name in ("FP8", "float32")
+        ]
+    counts = [len(float32_dot_generals(low)) for low in lowered]
+    # the targets' one; two Fprop, two Wgrad and one Dgrad (the inputs need no gradient)
+    assert counts == [1, 5, 5]
+    dots = [d for low in lowered for d in float32_dot_generals(low)]
+    assert all("precision = [HIGHEST, HIGHEST]" in d for d in dots), dots
 
 
 def test_seed_three_reproduces_the_committed_run():

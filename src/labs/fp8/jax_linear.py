@@ -1,7 +1,10 @@
 """Chapter 2's FP8 linear layer in JAX: FP32 master parameters, FP8 GEMMs (simulated).
 
 `init_linear` makes the parameter pytree; `fp8_linear` fake-quantises the input per 1 x block
-tile and the kernel per block x block block with the kernels of `labs.fp8.jax_kernels`. Its
+tile and the kernel per block x block block with the kernels of `labs.fp8.jax_kernels`. Every
+GEMM asks for `precision=HIGHEST` (`_HIGHEST`): the products of the dequantised float32 operands
+are summed in float32, as the NumPy reference does, not in BF16 passes (a TPU's default) or in
+TF32 (an Ampere or Hopper GPU's), which would round the operands a second time. Its
 backward pass is straight-through, or V3's FP8 dgrad and wgrad (eq. 5) through a custom VJP
 (`_fp8_gemm`, `_fp8_gemm_bwd`, `linear_backward`). `labs.fp8.jax` re-exports the public names
 here (`fp8_jax.fp8_linear`), as `labs.fp8.torch` does for `labs.fp8.torch_linear`.
@@ -26,6 +29,7 @@ from labs.fp8.jax_kernels import _fake_quantize, _rounded
 __all__ = ["fp8_linear", "init_linear", "linear_backward"]
 
 Array = jax.Array
+_HIGHEST = jax.lax.Precision.HIGHEST  # float32 GEMMs on every backend (XLA:CPU always does)
 
 
 def init_linear(key: jax.Array, in_features: int, out_features: int) -> dict:
@@ -71,13 +75,14 @@ def _fp8_linear(
         return y.reshape(*x.shape[:-1], kernel.shape[1]) + params["bias"]
     x_hat = _fake_quantize(x, fmt_name, "tile", block)
     k_hat = _fake_quantize(params["kernel"], fmt_name, "block", block)
-    return x_hat @ k_hat + params["bias"]
+    return jnp.matmul(x_hat, k_hat, precision=_HIGHEST) + params["bias"]
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(2, 3))
 def _fp8_gemm(x: Float[Array, "M I"], kernel: Float[Array, "I O"], fmt_name: str, block: int):
     """Q_tile(x) @ Q_block(kernel), with V3's FP8 backward as its VJP."""
-    return _rounded(x, fmt_name, "tile", block) @ _rounded(kernel, fmt_name, "block", block)
+    x_hat = _rounded(x, fmt_name, "tile", block)
+    return jnp.matmul(x_hat, _rounded(kernel, fmt_name, "block", block), precision=_HIGHEST)
 
 
 def _fp8_gemm_fwd(x, kernel, fmt_name: str, block: int):
@@ -117,12 +122,11 @@ def _linear_backward(
     """dgrad = Q_tile(dY) Q_block(W); wgrad = Q_column_tile(dY)^T Q_column_tile(X)."""
     pad = (-x.shape[0]) % block  # zero rows change no max-abs and add nothing to dW
     x_p, dy_p = jnp.pad(x, ((0, pad), (0, 0))), jnp.pad(dy, ((0, pad), (0, 0)))
-    hi = jax.lax.Precision.HIGHEST
     dx = jnp.matmul(
         _rounded(dy, fmt_name, "tile", block),
         _rounded(weight, fmt_name, "block", block),
-        precision=hi,
+        precision=_HIGHEST,
     )
     dy_c = _rounded(dy_p, fmt_name, "column_tile", block)  # (M', O), groups along M
     x_c = _rounded(x_p, fmt_name, "column_tile", block)  # (M', I), groups along M
-    return dx, jnp.matmul(dy_c.T, x_c, precision=hi)
+    return dx, jnp.matmul(dy_c.T, x_c, precision=_HIGHEST)

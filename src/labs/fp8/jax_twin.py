@@ -6,9 +6,13 @@ every precision starts from those weights and sees those inputs, so the runs of 
 paired step by step. The precisions differ only in the linear layer (`LINEARS`):
 
 - "FP8": `labs.fp8.jax.fp8_linear` with V3's FP8 backward (eq. 5), the GEMMs' inputs in E4M3;
-- "float32": `x @ kernel + bias`, the twin;
+- "float32": `x @ kernel + bias` with `precision=HIGHEST`, the twin;
 - "BF16": the GEMMs' inputs rounded to BF16, the products summed in float32, the resolution of
   the pairing (how far twins drift apart when the rounding is much finer than E4M3's).
+
+Every float32 matmul here, the targets' included, asks for `precision=HIGHEST`: on a TPU the
+default sums BF16 passes, on an Ampere or Hopper GPU it rounds to TF32, and the float32 twin would
+be another computation from the committed one (XLA:CPU computes float32 either way).
 
 `train_twins` returns the loss curves and, for each seed, what rounding alone costs: the float32
 twin's final weights run through the FP8 forward pass, its loss relative to float32's.
@@ -57,7 +61,7 @@ def _linear_fp8(p: dict, x: Float[Array, "M I"]) -> Float[Array, "M O"]:
 
 def _linear_float32(p: dict, x: Float[Array, "M I"]) -> Float[Array, "M O"]:
     """The twin: the same layer in float32."""
-    return x @ p["kernel"] + p["bias"]
+    return jnp.matmul(x, p["kernel"], precision=jax.lax.Precision.HIGHEST) + p["bias"]
 
 
 def _linear_bf16(p: dict, x: Float[Array, "M I"]) -> Float[Array, "M O"]:
@@ -78,7 +82,8 @@ def _data(key) -> tuple[jax.Array, jax.Array]:
     """The 256 inputs (batch, width) and their targets tanh(x @ ones / 16)."""
     width = TASK["width"]
     inputs = jax.random.normal(key, (TASK["batch"], width))
-    return inputs, jnp.tanh(inputs @ jnp.ones((width, width)) / 16)
+    sums = jnp.matmul(inputs, jnp.ones((width, width)), precision=jax.lax.Precision.HIGHEST)
+    return inputs, jnp.tanh(sums / 16)
 
 
 def twin_data(seed: int) -> tuple[jax.Array, jax.Array]:
