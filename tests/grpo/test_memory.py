@@ -65,6 +65,9 @@ def test_step_memory_hand_worked():
     assert out["activations"] == 7_488
     # KV cache: K and V (2) x 2 layers x 2 KV heads x head dim 4 x 4 tokens x 5 sequences x 2 bytes.
     assert out["kv cache"] == 2 * 2 * 2 * 4 * 4 * 5 * 2 == 1_280
+    # Gradients: 2 bytes (16-bit) per trained parameter, 200 bytes, part of the model state.
+    assert out["gradients"] == 2 * 100 == 200
+    # Training phase 1,800 + 7,488 = 9,288; generation (no gradients) 1,600 + 1,280 = 2,880.
     assert out["peak"] == 1_800 + 7_488  # the training pass is the larger phase here
     assert out["sum"] == 1_800 + 7_488 + 1_280
 
@@ -74,6 +77,7 @@ def test_step_memory_critic_checkpointing_and_gqa_hand_worked():
     assert ppo["model state"] == 3_400  # 16 * 100 twice + 2 * 100
     assert ppo["activations"] == 2 * 7_488  # the critic's training pass
     assert ppo["kv cache"] == 1_280  # only the policy generates
+    assert ppo["gradients"] == 2 * 2 * 100  # the policy's and the critic's, 16-bit
     # Checkpointing: each layer's 16-bit input, 2 * 96 bytes, two layers, plus one layer (3,744).
     ckpt = rl_step_memory(100, **SHAPE, train_batch=3, rollout_batch=5, checkpointing=True)
     assert ckpt["activations"] == 2 * 2 * 96 + 3_744 == 4_128
@@ -82,7 +86,17 @@ def test_step_memory_critic_checkpointing_and_gqa_hand_worked():
     assert gqa["kv cache"] == 2 * 2 * 1 * 4 * 4 * 50 * 2 == 6_400
     big = rl_step_memory(100, **SHAPE, train_batch=1, rollout_batch=50)
     assert big["activations"] == 7_488 / 3 and big["kv cache"] == 12_800
-    assert big["peak"] == 1_800 + 12_800
+    # Generation is the larger phase: the state without the 200 bytes of gradients, plus the cache
+    # (training: 1,800 + 2,496 = 4,296).
+    assert big["peak"] == 1_800 - 200 + 12_800 == 14_400
+    # Gradients kept through generation (zeroed in place, not freed): the state as a whole.
+    held = rl_step_memory(100, **SHAPE, train_batch=1, rollout_batch=50,
+                          grads_during_generation=True)  # fmt: skip
+    assert held["peak"] == 1_800 + 12_800 and held["gradients"] == 200
+    assert held["sum"] == big["sum"] == 1_800 + 2_496 + 12_800  # "sum" keeps everything
+    # PPO: the state 3,400 without both models' gradients (400), plus the cache.
+    ppo_big = rl_step_memory(100, **SHAPE, train_batch=1, rollout_batch=50, critic=True)
+    assert ppo_big["peak"] == 3_400 - 400 + 12_800
     # No reference (beta = 0) and a learned reward model: 16 * 100 + 2 * 100 (reward model).
     rm = rl_step_memory(100, **SHAPE, train_batch=3, rollout_batch=5, reference=False,
                         reward_model_params=100)  # fmt: skip
@@ -103,8 +117,9 @@ def test_step_memory_without_attention_scores_hand_worked():
 
 
 def test_step_memory_ratio_moves_toward_one_with_the_kv_cache():
-    # PPO / GRPO: (3,400 + max(2A, K)) / (1,800 + max(A, K)); once K exceeds 2A both peaks
-    # carry the same K and the ratio falls toward 1 as K grows.
+    # PPO / GRPO: max(3,400 + 2A, 3,000 + K) / max(1,800 + A, 1,600 + K), gradients (400 and
+    # 200 bytes) freed while generating; once K dominates both peaks carry the same K and the
+    # ratio falls toward 1 as K grows.
     ratios = []
     for rollout in (1, 100, 1_000, 10_000):
         grpo = rl_step_memory(100, **SHAPE, train_batch=1, rollout_batch=rollout)["peak"]
@@ -112,8 +127,8 @@ def test_step_memory_ratio_moves_toward_one_with_the_kv_cache():
         ratios.append(ppo["peak"] / grpo)
     # rollout 1: K = 256, A = 2,496: (3,400 + 4,992) / (1,800 + 2,496).
     assert ratios[0] == pytest.approx(8_392 / 4_296)
-    # rollout 10,000: K = 2,560,000: (3,400 + K) / (1,800 + K).
-    assert ratios[-1] == pytest.approx(2_563_400 / 2_561_800)
+    # rollout 10,000: K = 2,560,000: (3,000 + K) / (1,600 + K).
+    assert ratios[-1] == pytest.approx(2_563_000 / 2_561_600)
     assert ratios == sorted(ratios, reverse=True) and ratios[-1] < 1.001
 
 
@@ -126,6 +141,7 @@ def test_step_memory_ratio_moves_toward_one_with_the_kv_cache():
         ({"train_batch": 2.0}, TypeError, "train_batch must be an int"),
         ({"critic": 1}, TypeError, "critic must be True or False"),
         ({"kv_bytes": 16}, ValueError, "kv_bytes must be <= 8"),
+        ({"grads_during_generation": "no"}, TypeError, "grads_during_generation must be True"),
     ],
 )
 def test_step_memory_bad_input(kwargs, exc, fragment):
@@ -142,10 +158,17 @@ def test_step_memory_at_deepseekmath_7b_hand_worked():
     assert out["activations"] == 9_311_354_880
     # KV cache: 2 x 30 layers x 4,096 x 1,024 tokens x 2 bytes = 503,316,480 bytes a sequence.
     assert out["kv cache"] == 503_316_480
-    # All 1,024 rollouts at once: the cache (515 GB) outweighs the training pass, and PPO / GRPO is
-    # (238 GB + 515.4 GB) / (126 GB + 515.4 GB).
+    # All 1,024 rollouts at once: the cache (515 GB) outweighs the training pass. While generating
+    # GRPO holds 126 GB of state less 14 GB of gradients (2 bytes x 7B), PPO 238 GB less 28 GB, so
+    # PPO / GRPO is (210 GB + 515.4 GB) / (112 GB + 515.4 GB).
     kv = 1024 * 503_316_480
     grpo = rl_step_memory(7e9, **shape, train_batch=1, rollout_batch=1024)["peak"]
     ppo = rl_step_memory(7e9, **shape, train_batch=1, rollout_batch=1024, critic=True)["peak"]
-    assert grpo == 126e9 + kv and ppo == 238e9 + kv
-    assert ppo / grpo == pytest.approx(753.396 / 641.396, abs=1e-5)  # 515.396 GB of cache
+    assert grpo == 112e9 + kv and ppo == 210e9 + kv
+    assert ppo / grpo == pytest.approx(725.396 / 627.396, abs=1e-5)  # 515.396 GB of cache
+    # With the gradients kept through generation: (238 + 515.4) / (126 + 515.4).
+    held = {"train_batch": 1, "rollout_batch": 1024, "grads_during_generation": True}
+    grpo_held = rl_step_memory(7e9, **shape, **held)["peak"]
+    ppo_held = rl_step_memory(7e9, **shape, **held, critic=True)["peak"]
+    assert grpo_held == 126e9 + kv and ppo_held == 238e9 + kv
+    assert ppo_held / grpo_held == pytest.approx(753.396 / 641.396, abs=1e-5)

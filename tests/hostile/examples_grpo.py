@@ -279,6 +279,7 @@ EXAMPLES = {
         kv_bytes=2,
         checkpointing=True,
         attention_scores=False,
+        grads_during_generation=True,
     ),  # fmt: skip
     # labs.grpo.torch (kernels, policy, loops)
     "labs.grpo.peak_memory.peak_memory": lambda: call(fn=lambda: 0, device="cpu"),

@@ -2,7 +2,8 @@
 
 `rl_memory_bytes` counts model state (weights, gradients, optimiser state); `rl_step_memory` adds
 the activations of the training pass (Korthikanti et al. 2022, eq. 1) and the KV cache of the
-rollout, for a transformer of a given shape.
+rollout, for a transformer of a given shape, and takes the peak over the two phases of a step
+(generation holds no gradients).
 
 Taught in chapter 5, "Claim check: "doesn't need as many GPUs" and "orders of magnitude more
 efficient"".
@@ -86,6 +87,7 @@ def rl_step_memory(
     kv_bytes: int = 2,
     checkpointing: bool = False,
     attention_scores: bool = True,
+    grads_during_generation: bool = False,
 ) -> dict[str, float]:
     """Bytes of one RL step with activations and the rollout's KV cache, for a transformer.
 
@@ -102,12 +104,21 @@ def rl_step_memory(
     is the same with or without a critic.
 
     "peak" assumes the two phases do not overlap (the KV cache is freed before the training
-    pass, as in colocated engines): model state + max(activations, KV cache). "sum" keeps both.
+    pass, as in colocated engines) and is the larger of the two: the training phase holds the
+    model state and the activations; the generation phase holds the model state without the
+    gradients and the KV cache. Gradients exist only between the backward pass and the optimiser
+    step: PyTorch's `zero_grad()` frees them (`set_to_none=True`, its default since 2.0), so no
+    rollout sees them. They are 16-bit, 2 bytes per trained parameter (the policy's, and the
+    critic's with `critic=True`), the width of the registry's 16-bit weights.
+    `grads_during_generation=True` keeps them through generation too (a loop that zeroes
+    gradients in place, `zero_grad(set_to_none=False)`): model state + max(activations, KV
+    cache). "sum" keeps everything.
 
     Sizes are capped (layers <= 1,024, width <= 2^20, heads <= 2^14, tokens and batches
     <= 2^24, kv_bytes <= 8), far beyond any model, so that a typo fails loudly.
 
-    Returns a dict: "model state", "activations", "kv cache", "peak", "sum".
+    Returns a dict: "model state", "gradients" (included in "model state"), "activations",
+    "kv cache", "peak", "sum".
     """
     checked = check_step_memory_args(
         n_layers, d_model, n_heads, n_kv_heads, seq_len, train_batch, rollout_batch, kv_bytes
@@ -121,8 +132,13 @@ def rl_step_memory(
     per_token, per_score = fact("grpo_activation_coefficients").value
     if not boolean("attention_scores", attention_scores):
         per_score = 0  # no score matrix is kept
+    # 16-bit gradients of every trained model: the policy, and the critic of the same size
+    grads = policy_params * (2 if critic else 1) * fact("grpo_bf16_bytes_per_param").value
+    held = boolean("grads_during_generation", grads_during_generation)
     return _rl_step_memory(
         state,
+        grads,
+        held,
         *checked,
         2 if critic else 1,
         boolean("checkpointing", checkpointing),
@@ -132,6 +148,8 @@ def rl_step_memory(
 
 def _rl_step_memory(
     state: float,
+    grads: float,
+    grads_held: bool,
     layers: int,
     width: int,
     heads: int,
@@ -144,7 +162,8 @@ def _rl_step_memory(
     checkpointing: bool,
     coefficients: tuple[int, int],
 ) -> dict[str, float]:
-    """State + training activations (Korthikanti eq. 1) + rollout KV cache, in bytes."""
+    """State + training activations (Korthikanti eq. 1) + rollout KV cache, in bytes; the peak is
+    the larger phase, generation without the `grads` bytes of gradients unless `grads_held`."""
     per_token, per_score = coefficients  # 34 and 5
     sbh = seq * train_batch * width
     layer = sbh * (per_token + per_score * heads * seq / width)  # eq. 1, one layer
@@ -154,8 +173,9 @@ def _rl_step_memory(
     kv_cache = 2 * layers * kv_heads * head_dim * seq * rollout_batch * kv_bytes  # K and V
     return {
         "model state": state,
+        "gradients": float(grads),
         "activations": float(activations),
         "kv cache": float(kv_cache),
-        "peak": state + max(activations, kv_cache),
+        "peak": max(state + activations, state - (0 if grads_held else grads) + kv_cache),
         "sum": state + activations + kv_cache,
     }
