@@ -112,3 +112,20 @@ def test_chapter_7_and_the_benchmark_name_a_device_alike(reported):
     if spec is not None:
         assert (spec.name, spec.memory_gbs) == (peaks.name, peaks.memory_gbs)
         assert (spec.bf16_tflops, spec.fp8_tflops) == (peaks.bf16_tflops, peaks.fp8_tflops)
+
+
+@pytest.mark.parametrize(
+    ("device_kind", "half", "peak"),
+    [
+        ("TPU v5 lite", "bf16", 197.0),
+        ("Tesla T4", "fp16", 65.0),
+        ("NVIDIA H100 80GB HBM3", "bf16", 989.5),
+    ],
+)
+def test_chapter_7_accelerator_table_finds_its_peak_from_the_device_kind(device_kind, half, peak):
+    # Chapter 7's accelerator table names the chip by torch's CUDA name or, with torch on the
+    # host (a Colab TPU), by JAX's device kind, then divides by the half-precision peak: BF16,
+    # or FP16 on a chip without BF16 units.
+    spec = hardware_for_device_name(device_kind)
+    chosen = "fp16" if spec.bf16_tflops is None else "bf16"
+    assert (chosen, spec.peak_tflops(chosen)) == (half, peak)

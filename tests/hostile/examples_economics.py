@@ -257,10 +257,15 @@ EXAMPLES = {
         cache_bytes_per_token=70_272.0,
         context_tokens=4989.0,
         active_params=37e9,
+        attention_flops_per_token=16_990_208.0,
         gpu_memory_gb=80.0,
         gpu_memory_gbs=3350.0,
         gpu_peak_tflops=1979.0,
+        attention_peak_tflops=989.5,
         gpus_per_node=8,
+    ),
+    "labs.economics.serving.mla_decode_flops_per_cached_token": lambda: call(
+        n_heads=128, kv_lora_rank=512, rope_head_dim=64, n_layers=61
     ),
     # exercises.py: a check takes whatever the student wrote (tests/common attacks it).
     "labs.economics.exercises.check_plan_run": lambda: call(fn=_student, fixed=("fn",)),

@@ -10,8 +10,8 @@ Framework-free (NumPy only). The pieces:
 * `labs.economics.ownership`: rent or own, the cost of an owned GPU per useful hour, the
   break-even utilisation, and a fleet's utilisation from its average and peak ("Rent or own? How
   busy the fleet is").
-* `labs.economics.serving`: a memory-bandwidth ceiling on one decoding unit's rate ("A ceiling
-  for the two-node unit").
+* `labs.economics.serving`: a roofline ceiling on one decoding unit's rate, with MLA's decode
+  attention FLOPs ("A ceiling for the two-node unit").
 * `labs.economics.hardware`: the hardware registry ("H800 versus H100: what the export rules cut").
 * `labs.economics.reference`: the one kernel the chapter measures, a matrix multiply, with its
   FLOP count, a timer and its roofline crossover; `labs.economics.torch` and `labs.economics.jax`
@@ -75,7 +75,7 @@ from labs.economics.research import (
     shots_affordable,
     simulate_research_program,
 )
-from labs.economics.serving import decode_ceiling
+from labs.economics.serving import decode_ceiling, mla_decode_flops_per_cached_token
 from labs.economics.steptime import TrainingStep, binding_bandwidth, step_time, v3_training_step
 
 __all__ = [
@@ -107,6 +107,7 @@ __all__ = [
     "matmul",
     "matmul_flops",
     "matmul_ridge_size",
+    "mla_decode_flops_per_cached_token",
     "measure_matmul_tflops",
     "model_flops_utilization",
     "output_tokens_per_second_with_prefill",

@@ -23,6 +23,8 @@ The world (one trial):
     whose one or two readings leave it a real chance of being the best (a standard rule for
     finding the best of many noisy options, with the common two-sigma width by default rather
     than one tuned to this model).
+  - "random": re-tests an idea drawn uniformly from the pool, whatever the readings say: a
+    control for the two rules above, which gain over round-robin only by using the readings.
 * It then bets on the tested idea with the highest posterior mean (a Bayesian lab: the prior
   signal and the shots are combined with their precisions). It *finds the best idea* when that
   bet is the true best. An idea never tested is never bet on, so a budget that buys no shot finds
@@ -39,8 +41,9 @@ The world (one trial):
 Every budget sees the same `n_trials` worlds, and the r-th run of an idea has the same error
 whatever the budget: a larger budget only adds shots to what a smaller one saw (common random
 numbers), so the curves are smooth and the estimate at a budget does not depend on which other
-budgets are asked for. The adaptive allocations keep the first pass's errors and draw the s-th
-spare shot's error from a stream of its own, so they too only add shots as the budget grows;
+budgets are asked for. The other allocations keep the first pass's errors and draw the s-th
+spare shot's error (and, for "random", its idea) from a stream of their own, so they too only add
+shots as the budget grows;
 with no spare shot (k <= n_ideas) every allocation is the same lab.
 
 Axes: T trials (simulated worlds), I ideas, B budgets.
@@ -215,7 +218,7 @@ def simulate_research_program(
         seed: seeds NumPy's generator, in [0, 2**32); the same arguments and seed give the same
             result.
         allocation: how the shots past the first n_ideas are spent: "round-robin" (the
-            default), "leader" or "upper-confidence" (see the module docstring).
+            default), "leader", "upper-confidence" or "random" (see the module docstring).
         confidence_sds: the posterior standard deviations "upper-confidence" adds to an idea's
             posterior mean when it picks what to re-test (finite, >= 0; 0 is "leader"); set it
             only with that allocation.
@@ -246,10 +249,12 @@ def simulate_research_program(
             )
     shots = _shots_affordable(budgets, cost)
     check_work(shots, n_ideas, n_trials, allocation)
-    optimism = {"round-robin": None, "leader": 0.0, "upper-confidence": confidence_sds}
+    # What `_retest` adds to the posterior mean, in posterior stds (None: a random idea).
+    optimism = {"leader": 0.0, "upper-confidence": confidence_sds, "random": None}
     success, regret, regret_sd = _simulate_research_program(
-        shots, n_ideas, noise, spread, rho, n_trials, seed, optimism[allocation], idea_tails
-    )
+        shots, n_ideas, noise, spread, rho, n_trials, seed, allocation,
+        optimism.get(allocation), idea_tails,
+    )  # fmt: skip
     return ResearchProgramResult(
         budgets_usd=budgets,
         shots=shots,
@@ -269,13 +274,15 @@ def _simulate_research_program(
     rho: float,
     n_trials: int,
     seed: int,
+    allocation: str = "round-robin",
     optimism: float | None = None,
     tails: float | None = None,
 ) -> tuple[Float[np.ndarray, " B"], Float[np.ndarray, " B"], Float[np.ndarray, " B"]]:
     """Per budget: the share of worlds whose k shots find the best idea, and the mean and std of
-    the regret q_best - q_bet. `optimism` None spends spare shots round-robin; a number, on the
-    highest posterior mean plus that many posterior standard deviations (`_retest`). `tails`
-    None draws the ideas from a normal distribution, a number from a scaled Student's t."""
+    the regret q_best - q_bet. Any `allocation` but "round-robin" spends the spare shots with
+    `_retest`, on the highest posterior mean plus `optimism` posterior standard deviations, or on
+    a random idea where `optimism` is None. `tails` None draws the ideas from a normal
+    distribution, a number from a scaled Student's t."""
     rng = np.random.default_rng([seed, 0])
     if tails is None:
         quality = rng.normal(0.0, spread, size=(n_trials, n_ideas))  # q_i, (T, I)
@@ -311,7 +318,7 @@ def _simulate_research_program(
         k = int(shots[i])
         if k == 0:
             continue  # no shot, nothing tested, nothing shipped: the whole gain is the regret
-        if optimism is not None and k > n_ideas:  # spare shots, spent adaptively
+        if allocation != "round-robin" and k > n_ideas:  # spare shots, spent by the rule
             if retest is None:  # the first pass: every idea once, with the errors of run 0
                 first = quality + (cached[1] if cached[0] == 0 else errors(0))
                 retest = (first, np.ones(rank.shape, np.int64), np.random.default_rng([seed, 2]), 0)
@@ -346,24 +353,30 @@ def _retest(
     prior_precision: float,
     spread: float,
     noise: float,
-    optimism: float,
+    optimism: float | None,
     stream: np.random.Generator,
     n_shots: int,
 ) -> None:
     """Spends `n_shots` more shots per trial, one at a time, each on the idea with the highest
-    posterior mean + optimism x posterior std (as `_bets`, times noise^2); updates in place."""
+    posterior mean + optimism x posterior std (as `_bets`, times noise^2), or on an idea drawn
+    uniformly where `optimism` is None (the control: no reading chooses); updates in place."""
     rows, r = np.arange(len(sums)), noise**2
     prior = r / spread**2 + prior_precision * r  # the posterior precision before any shot, x r
 
     def score(evidence, total, denominator):  # posterior mean + optimism posterior stds
         return (evidence * r + total) / denominator + optimism * noise / np.sqrt(denominator)
 
-    scores = score(prior_evidence, sums, prior + repeats)  # (T, I)
+    scores = None if optimism is None else score(prior_evidence, sums, prior + repeats)  # (T, I)
     for _ in range(n_shots):
-        j = scores.argmax(axis=1)  # (T,): the idea each trial re-tests
+        if scores is None:
+            j = stream.integers(sums.shape[1], size=len(rows))  # (T,): a random idea each
+        else:
+            j = scores.argmax(axis=1)  # (T,): the idea each trial re-tests
         sums[rows, j] += quality[rows, j] + noise * stream.normal(size=len(rows))
         repeats[rows, j] += 1
-        scores[rows, j] = score(prior_evidence[rows, j], sums[rows, j], prior + repeats[rows, j])
+        if scores is not None:
+            evidence, denominator = prior_evidence[rows, j], prior + repeats[rows, j]
+            scores[rows, j] = score(evidence, sums[rows, j], denominator)
 
 
 def _bets(

@@ -40,8 +40,9 @@ MAX_WORK = 2 * 10**8
 # spread outside [1e-100, 1e100], or a noise over a million spreads (a rank reversal within 3e-7
 # of a half: the shots say nothing), would underflow or overflow.
 MIN_SPREAD, MAX_SPREAD, MAX_NOISE_RATIO = 1e-100, 1e100, 1e6
-# How a lab spends the shots left after testing every idea once (labs.economics.research).
-ALLOCATIONS = ("round-robin", "leader", "upper-confidence")
+# How a lab spends the shots left after testing every idea once (labs.economics.research);
+# "random" ignores the readings, a control for the two rules that use them.
+ALLOCATIONS = ("round-robin", "leader", "upper-confidence", "random")
 # "upper-confidence" re-tests the highest posterior mean plus this many posterior standard
 # deviations by default ("leader": none).
 UPPER_CONFIDENCE_SDS = 2.0
