@@ -10,6 +10,11 @@
 # commit it, and quote its figures and device in the issue, with the three side measurements:
 # fp8_accumulation.txt (Triton's promotion), fast_accum.txt (cuBLAS's, against chapter 2's two
 # readings of V3's accumulator) and grid_order.txt (chapter 8's model of L2 reuse).
+# Read the benchmark's decode rows for the instruction as well as the bytes: its 16- and 32-head
+# variants compile to mma.sync, not Hopper's wgmma (chapter 8, "What a CPU can check of a GPU
+# kernel"), and FlashAttention-3 measured its mma.sync predecessor at about 35% of the H100's
+# peak. A run that misses the roofline target where the decode is compute-bound (an H200) but
+# meets it where it is memory-bound (an H100) points at the instruction, not at the bytes.
 # Needs python3 with torch (CUDA), Triton, jax with its CUDA plugin, numpy, jaxtyping, pytest,
 # matplotlib and hypothesis (the tests' conftest imports the last two); the package is taken from
 # src/. Where JAX has no CUDA

@@ -14,7 +14,12 @@ try:
 except ImportError:
     pytest.skip("Triton is not installed (it is Linux-only)", allow_module_level=True)
 
-from labs.bench.aot import HOPPER_SHARED_BYTES, MAX_REGISTERS, compile_for_gpu  # noqa: E402
+from labs.bench.aot import (  # noqa: E402
+    HOPPER_SHARED_BYTES,
+    MAX_REGISTERS,
+    T4_SHARED_BYTES,
+    compile_for_gpu,
+)
 from labs.bench.run import SIZES  # noqa: E402
 
 
@@ -89,6 +94,28 @@ def test_an_a100_has_no_e4m3_tensor_cores():
     """The control: sm_80 (A100) has no FP8 E4M3 type, and Triton says so."""
     with pytest.raises(RuntimeError, match="fp8e4nv not supported"):
         compile_for_gpu("fp8_gemm", [{"num_warps": 4}], arch=80)
+
+
+@pytest.mark.parametrize("arch", [75, 80, 89])
+def test_the_small_gpu_decode_fits_a_t4_an_a100_and_an_l4(arch):
+    """The decode variant of a run on a GPU other than Hopper ("gpu_small": a T4, an A100, an
+    L4) compiles for Turing (sm_75), Ampere (sm_80) and Ada (sm_89) within a T4's 64 KB of
+    shared memory per program, without spilling. The control: the H100 benchmark's 16 heads on
+    8 warps, at pages of 64 rows, needs more shared memory than a T4 has (the CPU's single
+    program of all 128 heads fits not even Hopper's: see the test above)."""
+    small = SIZES["gpu_small"]["decode_kernel"]
+    variants = [
+        {"heads_per_block": hb, "num_warps": w, "block": small["block"]}
+        for hb, w in small["variants"]
+    ]
+    *rows, control = compile_for_gpu(
+        "mla_decode", [*variants, {"heads_per_block": 16, "num_warps": 8, "block": 64}], arch=arch
+    )
+    for row in rows:
+        assert row["shared_bytes"] <= T4_SHARED_BYTES and row["spill_stores"] == 0, row
+        assert row["registers"] <= MAX_REGISTERS, row
+    if arch == 75:  # Triton 3.8: 50 KB for the small variant, 164 KB for the control
+        assert control["shared_bytes"] > T4_SHARED_BYTES, control
 
 
 def test_an_a100_decode_has_no_warpgroup_mma():

@@ -29,7 +29,7 @@ SEEDS = (0, 1, 2)  # the notebook's
 def test_decode_control_misses_by_enough(where):
     tol = DECODE_TOL[where]
     controls = [rel_error(paged_case(s, short=1)[2], paged_case(s)[2]) for s in SEEDS]
-    # measured: 0.158, 0.236, 0.176; the GPU's bar is at most 20 * 5e-3 = 0.1
+    # measured: 0.288, 0.197, 0.268; the GPU's bar is at most 20 * 5e-3 = 0.1
     assert min(controls) > (CONTROL_FACTOR + 1) * tol, controls
 
 

@@ -52,6 +52,8 @@ def test_v3_decode_is_memory_bound_on_h100_and_compute_bound_on_h200():
         ("NVIDIA H100 80GB HBM3", "H100 SXM", 3350.0),
         ("NVIDIA H800", "H800 SXM", 3350.0),
         ("Tesla T4", "T4", 320.0),
+        ("NVIDIA A100-SXM4-80GB", "A100 SXM", 2039.0),
+        ("NVIDIA A100-SXM4-40GB", "A100 SXM 40GB", 1555.0),  # Colab's A100: HBM2, not HBM2e
     ],
 )
 def test_device_peaks_from_the_registry(name, registry, memory):
@@ -61,6 +63,10 @@ def test_device_peaks_from_the_registry(name, registry, memory):
 
 def test_unknown_devices_have_no_peaks():
     assert device_peaks("NVIDIA H100 PCIe") is None  # another clock and memory than the SXM
+    assert device_peaks("NVIDIA A100-PCIE-40GB") is None
+    # the 40 GB A100 has the 80 GB part's compute peak, not its bandwidth
+    a100_40, a100_80 = device_peaks("NVIDIA A100-SXM4-40GB"), device_peaks("NVIDIA A100-SXM4-80GB")
+    assert a100_40.bf16_tflops == a100_80.bf16_tflops and a100_40.memory_gbs < a100_80.memory_gbs
     # the NVL boards: same chips, lower clocks and power than the SXM parts' datasheet peaks
     assert device_peaks("NVIDIA H100 NVL") is None and device_peaks("NVIDIA H200 NVL") is None
     assert device_peaks("x86_64") is None

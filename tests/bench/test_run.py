@@ -395,3 +395,38 @@ def test_the_command_line_on_an_h200_writes_its_peaks_and_verdicts(
     out = capsys.readouterr().out
     assert "% of roofline" in out and "wrote" in out and "(NVIDIA H200)" in out
     assert f"1 of 2 sizes saved in {path}" in out  # the log of a run cut short says how far
+
+
+def test_a_cpu_run_keeps_jax_on_the_host(monkeypatch):
+    """Where torch sees no GPU the run measures the host CPU, and JAX's inputs must live there:
+    on a TPU runtime JAX's default device is the TPU, whose arrays `torch.from_dlpack` refuses.
+    Each case runs with JAX's default device pinned to the CPU; without the pin it is None."""
+    import jax
+
+    from labs.bench import run
+
+    seen = []
+
+    def case(kind, *args):
+        seen.append(jax.config.jax_default_device)
+        raise RuntimeError("recorded")
+
+    monkeypatch.setattr(run, "_decode_case", case)
+    monkeypatch.setattr(run, "_gemm_case", case)
+    results = run._run_benchmarks("cpu", "a CPU", "tiny", 1, 0)
+    assert seen == [jax.devices("cpu")[0]] * 2, seen
+    assert results["device"]["jax_backend"] == "cpu" and results["complete"]
+    assert jax.config.jax_default_device is None  # restored after the run
+
+
+def test_the_small_gpu_sizes_are_the_cpus_with_a_smaller_decode_program():
+    """A GPU without FP8 units re-measures the CPU's sizes, with a program of fewer heads than
+    the CPU's one program of all 128 (which no GPU can launch: tests/bench/test_aot.py)."""
+    from labs.bench.run import SIZES
+
+    small, cpu = SIZES["gpu_small"], SIZES["cpu"]
+    assert small["decode"] == cpu["decode"] and small["gemm"] == cpu["gemm"]
+    ((hb, warps),) = small["decode_kernel"]["variants"]
+    assert cpu["decode_kernel"]["variants"] == ((None, None),) and hb < 128 and warps is not None
+    with pytest.raises(ValueError, match="sizes"):
+        run_benchmarks("gpu_tiny", repeats=1)

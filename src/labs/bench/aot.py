@@ -23,14 +23,21 @@ import sys
 from labs.common import validate
 from labs.common.facts import fact
 
-__all__ = ["HOPPER_SHARED_BYTES", "MAX_REGISTERS", "TESTED_TRITON", "compile_for_gpu"]
+__all__ = [
+    "HOPPER_SHARED_BYTES",
+    "MAX_REGISTERS",
+    "T4_SHARED_BYTES",
+    "TESTED_TRITON",
+    "compile_for_gpu",
+]
 
 TESTED_TRITON = "3.8.0"  # the version requirements.txt pins: its compiler API is the one used here
 
 # shared memory one thread block can address on sm_90; 32-bit registers per thread
 HOPPER_SHARED_BYTES = int(fact("hopper_max_shared_per_block_kb").value) * 1024
+T4_SHARED_BYTES = int(fact("turing_max_shared_per_block_kb").value) * 1024  # sm_75, Turing
 MAX_REGISTERS = int(fact("cuda_max_registers_per_thread").value)
-ARCHES = (80, 89, 90)  # A100; L4 and other Ada GPUs (FP8); H100, H200, H800
+ARCHES = (75, 80, 89, 90)  # T4; A100; L4 and other Ada GPUs (FP8); H100, H200, H800
 DECODE_DEFAULTS = {"heads": 128, "heads_per_block": 16, "latent": 512, "rope": 64, "block": 64}
 GEMM_DEFAULTS = {"block": 128, "block_m": 64, "max_num_imprecise_acc": None}
 DTYPES = {"bfloat16": "bf16", "float32": "fp32"}
@@ -50,7 +57,8 @@ def compile_for_gpu(kernel: str, variants: list[dict], arch: int = 90) -> list[d
             16 heads per program, bfloat16 by default) or {block, block_m,
             max_num_imprecise_acc} for the GEMM (128, 64 and None: see
             `labs.fp8.triton.block_scaled_matmul`); at most 16 variants.
-        arch: the GPU's compute capability x 10: 90 (Hopper), 89 (Ada) or 80 (A100).
+        arch: the GPU's compute capability x 10: 90 (Hopper), 89 (Ada), 80 (A100) or 75
+            (Turing: the T4).
 
     Returns:
         One dict per variant: its sizes, `shared_bytes`, `registers`, `spill_stores` and

@@ -12,7 +12,7 @@ MAX_BATCH = 2**16  # sequences in one decode step: more is a typo, not a serving
 MAX_CONTEXT = 2**24  # cached tokens per sequence, as labs.mla caps positions
 MAX_WIDTH = 2**16  # heads, latent or RoPE width, a GEMM axis: a typo beyond this
 MAX_BYTES = 16  # bytes of one element (float64 is 8; a typo beyond this)
-SIZES = ("tiny", "cpu", "gpu")
+SIZES = ("tiny", "cpu", "gpu_small", "gpu")
 
 
 def check_decode_shape(batch, context, heads, latent, rope):
@@ -58,7 +58,8 @@ def check_device_name(device_name):
 
 
 def check_sizes(sizes):
-    """Which set of problem sizes to run: "tiny" (tests), "cpu" (small), "gpu" (V3's)."""
+    """Which set of problem sizes to run: "tiny" (tests), "cpu" and "gpu_small" (small), "gpu"
+    (V3's)."""
     return one_of("sizes", sizes, SIZES)
 
 

@@ -102,9 +102,10 @@ _DEVICES = (
 def device_peaks(device_name: str) -> DevicePeaks | None:
     """The registry's peaks for a device name as torch or JAX reports it, or None if unknown.
 
-    "NVIDIA H200" and "NVIDIA H100 80GB HBM3" match the SXM parts; a name with "PCIe" or "NVL"
-    in it (a different clock, power and memory: "NVIDIA H100 NVL", "NVIDIA H200 NVL") matches
-    nothing, nor does a CPU.
+    "NVIDIA H200" and "NVIDIA H100 80GB HBM3" match the SXM parts; "NVIDIA A100-SXM4-40GB"
+    matches the 40 GB A100, whose HBM2 is slower than the 80 GB part's; a name with "PCIe" or
+    "NVL" in it (a different clock, power and memory: "NVIDIA H100 PCIe", "NVIDIA H200 NVL")
+    matches nothing, nor does a CPU.
     """
     return _device_peaks(check_device_name(device_name))
 
@@ -117,6 +118,8 @@ def _device_peaks(device_name: str) -> DevicePeaks | None:
     for token, name, key in _DEVICES:
         if token in words:
             memory = float(fact(f"{key}_memory_gbs").value)
+            if token == "A100" and "40GB" in words:  # the same chip with HBM2, not HBM2e
+                name, memory = "A100 SXM 40GB", float(fact("a100_sxm_40gb_memory_gbs").value)
             return DevicePeaks(
                 name, memory, _optional(f"{key}_bf16_tflops"), _optional(f"{key}_fp8_tflops")
             )

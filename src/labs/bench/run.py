@@ -21,6 +21,7 @@ runs in interpret mode: its time measures the interpreter, not the kernel, and s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -64,6 +65,19 @@ SIZES = {
         "gemm": [(256, 256, 256)],
         "gemm_kernel": {"block": 128, "variants": ((64, None),)},
     },
+    # a GPU other than Hopper (a T4, an L4, an A100), where the "gpu" variants' shared memory
+    # does not fit: the CPU's batch, context and GEMM, and a decode program small enough to
+    # launch there. The CPU's all-128-heads program cannot launch on any GPU (its shared memory
+    # passes even Hopper's); 8 heads on 4 warps over pages of 16 rows compile for sm_75 within a
+    # T4's 64 KB of shared memory, and for sm_80 and sm_89, without spilling
+    # (tests/bench/test_aot.py). Without FP8 units the FP8 GEMM kernels cannot compile: their
+    # rows say so.
+    "gpu_small": {
+        "decode": [(2, 1024)],
+        "decode_kernel": {"block": 16, "variants": ((8, 4),), "min_programs": 64},
+        "gemm": [(256, 256, 256)],
+        "gemm_kernel": {"block": 128, "variants": ((64, None),)},
+    },
 }
 MAX_REPEATS = 100
 # The course's targets for the kernels on an H100 or H200, judged by `_verdicts` on GPU runs:
@@ -86,8 +100,10 @@ def run_benchmarks(sizes: str | None = None, repeats: int = 5, seed: int = 0) ->
     Args:
         sizes: "gpu" (V3's attention widths at batch 32 and 128, context 4K and 32K; the
             8192^3 GEMM), "cpu" (the same widths at batch 2 and context 1,024; a 256^3 GEMM),
-            "tiny" (batch 1, context 256, a 128^3 GEMM: the tests), or None: "gpu" when torch
-            sees a CUDA device, else "cpu".
+            "gpu_small" (the CPU's sizes with a decode program that fits a T4: GPUs other
+            than Hopper), "tiny" (batch 1, context 256, a 128^3 GEMM: the tests), or None: "gpu"
+            when torch sees a CUDA device, else "cpu". Where torch sees no CUDA device the run
+            measures the host CPU, and JAX runs there too, even on a TPU runtime.
         repeats: timed runs per kernel, 1 to 100 (the median is kept).
         seed: seeds the random inputs.
 
@@ -118,19 +134,34 @@ def _run_benchmarks(kind, name, sizes, repeats, seed, checkpoint=None) -> dict:
     if kind == "cpu":  # one thread: on a shared machine more threads time the scheduler
         torch.set_num_threads(1)
     try:
-        for section, case, shape, kernel in cases:
-            try:
-                results[section].append(case(kind, *shape, kernel, peaks, time_it, seed))
-            except Exception as error:  # noqa: BLE001 - an input too big, a device lost: go on
-                results[section].append({"shape": list(shape), "error": repr(error)[:500]})
-            results["targets"] = _verdicts(results) if kind == "gpu" else "not measured: no GPU"
-            if checkpoint is not None:
-                checkpoint(results)
+        with _host_jax(kind):
+            _run_cases(results, cases, kind, peaks, time_it, seed, checkpoint)
     finally:
         torch.set_num_threads(threads)
     results["targets"] = _verdicts(results) if kind == "gpu" else "not measured: no GPU"
     results["complete"] = True
     return results
+
+
+def _host_jax(kind: str):
+    """Where JAX runs in a CPU run: on the host CPU, whatever JAX's default device. On a TPU
+    runtime JAX's default is the TPU, whose arrays PyTorch cannot read (`torch.from_dlpack`
+    takes CPU and GPU arrays only) and whose float32 products round through bfloat16."""
+    if kind != "cpu":
+        return contextlib.nullcontext()
+    return jax.default_device(jax.devices("cpu")[0])
+
+
+def _run_cases(results, cases, kind, peaks, time_it, seed, checkpoint) -> None:
+    """Each case in turn, its figures or its error appended to `results`."""
+    for section, case, shape, kernel in cases:
+        try:
+            results[section].append(case(kind, *shape, kernel, peaks, time_it, seed))
+        except Exception as error:  # noqa: BLE001 - an input too big, a device lost: go on
+            results[section].append({"shape": list(shape), "error": repr(error)[:500]})
+        results["targets"] = _verdicts(results) if kind == "gpu" else "not measured: no GPU"
+        if checkpoint is not None:
+            checkpoint(results)
 
 
 def _verdicts(results: dict) -> dict:
@@ -170,7 +201,7 @@ def _header(kind, name, peaks, sizes, repeats, seed, threads) -> dict:
             "kind": kind,
             "name": name,
             "peaks": None if peaks is None else vars(peaks),
-            "jax_backend": jax.default_backend(),
+            "jax_backend": "cpu" if kind == "cpu" else jax.default_backend(),  # see _host_jax
         },
         "date": utc_timestamp(),
         "versions": {
