@@ -224,8 +224,24 @@ def test_memory_bound_batch_is_where_the_roofline_bends():
 def test_score_prediction():
     from labs.distill.exercises import score_prediction
 
+    # A wrong arm is scored against the arm it named, not the winner: 0.05 against GRPO's 0.04
+    # (two standard errors 0.024) is close, though 0.134 from the winner's 0.184.
+    report = score_prediction(("grpo", 0.05), winner="distillation", accuracy=0.184, spread=0.03,
+                              other_accuracy=0.04, other_spread=0.012)  # fmt: skip
+    assert "wrong arm" in report and "ends at 0.040" in report and "within" in report
+    assert "0.134" not in report and "higher, at 0.184" in report
+    report = score_prediction(("grpo", 0.2), winner="distillation", accuracy=0.3, spread=0.02,
+                              other_accuracy=0.04, other_spread=0.01)  # fmt: skip
+    assert "above it by 0.160" in report
+    # without the other arm's figures the number is not scored at all (no distance to the winner)
     report = score_prediction(("grpo", 0.5), winner="distillation", accuracy=0.3, spread=0.02)
-    assert "wrong arm" in report and "0.200" in report
+    assert "wrong arm" in report and "not scored" in report and "0.200" not in report
+    with pytest.raises(ValueError, match="other_spread"):
+        score_prediction(("grpo", 0.2), winner="distillation", accuracy=0.3, spread=0.02,
+                         other_accuracy=0.04)  # fmt: skip
+    with pytest.raises(ValueError, match="other_accuracy"):
+        score_prediction(("grpo", 0.2), winner="distillation", accuracy=0.3, spread=0.02,
+                         other_accuracy=1.5, other_spread=0.01)  # fmt: skip
     report = score_prediction(("distillation", 0.31), winner="distillation", accuracy=0.3,
                               spread=0.02)  # fmt: skip
     assert "right arm" in report and "within" in report

@@ -354,7 +354,12 @@ EXAMPLES = {
     "labs.distill.exercises.check_soft_targets": lambda: call(fn=_student_soft, fixed=("fn",)),
     "labs.distill.exercises.check_kd_loss": lambda: call(fn=_student_kd, fixed=("fn",)),
     "labs.distill.exercises.score_prediction": lambda: call(
-        prediction=("distillation", 0.3), winner="grpo", accuracy=0.1, spread=0.02
+        prediction=("distillation", 0.3),
+        winner="grpo",
+        accuracy=0.1,
+        spread=0.02,
+        other_accuracy=0.2,
+        other_spread=0.03,
     ),
     "labs.distill.exercises.check_students_to_break_even": lambda: call(
         fn=_student_break_even, fixed=("fn",)

@@ -4,13 +4,14 @@ Taught in chapter 6, "When does copying pay?". Framework-free. Costs are counted
 the usual approximations (Kaplan et al., 2020, §2.1): a forward pass costs 2 N FLOPs per token
 processed and a training step 6 N (forward and backward), for a model of N parameters.
 
-Sampling N new tokens after a prompt of P tokens costs 2 N per token *pass*, and how many passes
-depends on the sampler (`sampling_token_passes`). With a KV cache each position passes once,
-P + N - 1 in all, the same positions a training pass sees: that is the step functions' default.
-The chapter's own sampler (`labs.grpo.policy.sample`) keeps no cache and re-runs the whole prefix
-at every step, sum over t < N of (P + t) passes: 24 instead of 9 for the addition task's P = 7,
-N = 3. To count what that code runs, pass `sampled_tokens=sampling_token_passes(P, N,
-kv_cache=False)` to the step functions.
+The letters are the roofline's in chapter 6: N parameters, L prompt tokens, n new tokens.
+Writing n tokens after a prompt of L costs 2 N FLOPs per token *pass*, and how many passes depends
+on the sampler (`sampling_token_passes`). With a KV cache each position passes once, L + n - 1 in
+all, the same positions a training pass sees: that is the step functions' default. Without one,
+as in the chapter's own sampler (`labs.grpo.policy.sample`), which re-runs the whole prefix at
+every step, it is the sum over t < n of (L + t), n L + n (n - 1) / 2 passes: 24 instead of 9 for
+the addition task's L = 7, n = 3. To count what that code runs, pass
+`sampled_tokens=sampling_token_passes(L, n, kv_cache=False)` to the step functions.
 
 * The teacher's one-time cost: its own training (warm-up and GRPO), paid once whatever the
   number of students.
@@ -66,12 +67,12 @@ def warm_up_flops(params: int, examples: int, tokens: int) -> float:
 
 
 def sampling_token_passes(prompt_tokens: int, new_tokens: int, *, kv_cache: bool) -> int:
-    """Token positions a decoder runs through its weights to write `new_tokens` (N) tokens after a
-    prompt of `prompt_tokens` (P).
+    """Token positions a decoder runs through its weights to write `new_tokens` (n) tokens after a
+    prompt of `prompt_tokens` (L).
 
     With a KV cache each position passes once: the prompt, then every new token but the last is
-    fed back, P + N - 1. Without one (as `labs.grpo.policy.sample` does) step t = 0 .. N - 1 re-runs
-    the whole prefix of P + t tokens: N P + N (N - 1) / 2.
+    fed back, L + n - 1. Without one (as `labs.grpo.policy.sample` does) step t = 0 .. n - 1 re-runs
+    the whole prefix of L + t tokens: n L + n (n - 1) / 2.
     """
     prompt_tokens = _count("prompt_tokens", prompt_tokens)
     new_tokens = _count("new_tokens", new_tokens)
@@ -79,7 +80,7 @@ def sampling_token_passes(prompt_tokens: int, new_tokens: int, *, kv_cache: bool
 
 
 def _token_passes(prompt_tokens: int, new_tokens: int, kv_cache: bool) -> int:
-    """P + N - 1 with a KV cache; without one, step t re-runs P + t tokens: N P + N (N - 1) / 2."""
+    """L + n - 1 with a KV cache; without one, step t re-runs L + t tokens: n L + n (n - 1) / 2."""
     if kv_cache:
         return prompt_tokens + new_tokens - 1
     return new_tokens * prompt_tokens + new_tokens * (new_tokens - 1) // 2
@@ -115,8 +116,8 @@ def _uncached_flops(
     flops: float, samples: int, params: int, prompt_tokens: int, new_tokens: int
 ) -> float:
     """`flops` plus 2 N per token pass the cache saved, for each of `samples` sequences."""
-    without = _token_passes(prompt_tokens, new_tokens, False)  # N P + N (N - 1) / 2 per sequence
-    cached = _token_passes(prompt_tokens, new_tokens, True)  # P + N - 1 per sequence
+    without = _token_passes(prompt_tokens, new_tokens, False)  # n L + n (n - 1) / 2 per sequence
+    cached = _token_passes(prompt_tokens, new_tokens, True)  # L + n - 1 per sequence
     return flops + 2.0 * params * (without - cached) * samples
 
 
@@ -200,12 +201,12 @@ def sampling_seconds(
     A decoding step costs per sequence max(2 N / (peak x utilisation), N x bytes / (bandwidth x
     batch)): the compute bound, or the time to read the weights once, shared by the batch.
 
-    With `prompt_tokens` = P > 0 (a KV cache), `tokens` are the new tokens written after the
+    With `prompt_tokens` = L > 0 (a KV cache), `tokens` are the new tokens written after the
     prompt. The prompt is read in one pass (prefill) for the whole batch, which also gives the
-    first new token: max(P x batch x 2 N / (peak x utilisation), N x bytes / bandwidth) / batch
+    first new token: max(L x batch x 2 N / (peak x utilisation), N x bytes / bandwidth) / batch
     per sequence. Each of the other `tokens` - 1 new tokens is one decoding step. With
     `prompt_tokens` = 0 every one of `tokens` is a decoding step, as if the prompt were decoded
-    token by token too (pass P + N - 1 as `tokens` to charge it so).
+    token by token too (pass L + n - 1 as `tokens` to charge it so).
 
     Launch latency and the reads of the KV cache are left out. `peak_flops` in FLOP/s,
     `memory_bandwidth` in bytes/s.

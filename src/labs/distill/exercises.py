@@ -204,13 +204,31 @@ def check_students_to_break_even(fn) -> CheckReport:
 ARMS = ("distillation", "grpo")
 
 
-def score_prediction(prediction=None, *, winner: str, accuracy: float, spread: float) -> str:
+def score_prediction(
+    prediction=None,
+    *,
+    winner: str,
+    accuracy: float,
+    spread: float,
+    other_accuracy: float | None = None,
+    other_spread: float | None = None,
+) -> str:
     """Score Exercise 6.0: `prediction` is (arm, held-out accuracy of that arm) or None; `winner`
     is the arm that measured higher and `accuracy` its measured mean, `spread` its seed-to-seed
-    standard error. Returns (and prints) a verdict on the arm and the size of the miss."""
+    standard error. `other_accuracy` and `other_spread` are the same for the other arm: with them a
+    prediction of the wrong arm has its number scored against the arm it named; without them it is
+    not scored. Returns (and prints) a verdict on the arm and the size of the miss."""
     winner = one_of("winner", winner, ARMS)
     accuracy = real_number("accuracy", accuracy, minimum=0.0, maximum=1.0)
     spread = real_number("spread", spread, nonnegative=True)
+    if (other_accuracy is None) != (other_spread is None):
+        raise ValueError(
+            "other_accuracy and other_spread go together (the other arm's mean and its standard "
+            f"error), got other_accuracy={other_accuracy!r}, other_spread={other_spread!r}"
+        )
+    if other_accuracy is not None:
+        other_accuracy = real_number("other_accuracy", other_accuracy, minimum=0.0, maximum=1.0)
+        other_spread = real_number("other_spread", other_spread, nonnegative=True)
     if prediction is None:
         report = (
             f"no prediction: set prediction = (arm, accuracy) first. Measured: {winner} ends "
@@ -224,19 +242,30 @@ def score_prediction(prediction=None, *, winner: str, accuracy: float, spread: f
         )
     arm = one_of("prediction[0] (the arm)", prediction[0], ARMS)
     guess = real_number("prediction[1] (the accuracy)", prediction[1], minimum=0.0, maximum=1.0)
-    miss = guess - accuracy
     if arm != winner:
+        if other_accuracy is None:
+            size = "that arm's accuracy was not given, so your number is not scored"
+        else:
+            size = f"your {guess:.3f} is {_miss(guess - other_accuracy, other_spread)}"
+            size = f"it ends at {other_accuracy:.3f}; {size}"
         report = (
-            f"wrong arm: you picked {arm}, but {winner} ends higher, at {accuracy:.3f} held-out "
-            f"accuracy (your number was off by {abs(miss):.3f})."
+            f"wrong arm: you picked {arm} ({size}); {winner} ends higher, at {accuracy:.3f} "
+            "held-out accuracy."
         )
     else:
-        size = (
-            f"within two seed-to-seed standard errors ({2 * spread:.3f}) of it"
-            if abs(miss) <= 2 * spread
-            else f"{'above' if miss > 0 else 'below'} it by {abs(miss):.3f}, more than two "
-            f"seed-to-seed standard errors ({2 * spread:.3f})"
+        report = (
+            f"right arm: {winner} ends at {accuracy:.3f}; your {guess:.3f} is "
+            f"{_miss(guess - accuracy, spread)}."
         )
-        report = f"right arm: {winner} ends at {accuracy:.3f}; your {guess:.3f} is {size}."
     print(report)
     return report
+
+
+def _miss(miss: float, spread: float) -> str:
+    """How far a guess lies from a measured mean, against two standard errors of it."""
+    if abs(miss) <= 2 * spread:
+        return f"within two seed-to-seed standard errors ({2 * spread:.3f}) of it"
+    return (
+        f"{'above' if miss > 0 else 'below'} it by {abs(miss):.3f}, more than two "
+        f"seed-to-seed standard errors ({2 * spread:.3f})"
+    )
