@@ -329,6 +329,7 @@ EXAMPLES = {
     # sweep_seeds.py
     f"{SCALING}.sweep_seeds.summarize_sweep": lambda: call(sweep=_law_sweep(), entropy_rate=2.3),
     f"{SCALING}.sweep_seeds.load_sweep_seeds": lambda: call(path=_sweep_seeds_file()),
+    f"{SCALING}.sweep_seeds.flop_counts": lambda: call(d_model=np.array([4, 8, 16, 32])),
     # schedule_seeds.py
     f"{SCALING}.schedule_seeds.summarize_fit": lambda: call(sweep=_law_sweep(), entropy_rate=2.3),
     f"{SCALING}.schedule_seeds.load_schedule_seeds": lambda: call(path=_schedule_seeds_file()),

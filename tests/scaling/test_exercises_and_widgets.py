@@ -7,15 +7,18 @@ from scipy.optimize import linprog
 from labs.common.exercises import Exercise, check
 from labs.scaling import EPOCH_2024, HOFFMANN_2022
 from labs.scaling.exercises import (
+    _LAB_LAWS,
     COMPUTE_OPTIMAL_SPLIT,
     N_OPT_FROM_PROFILES,
     ROBUST_EXPONENT,
     _huber_line,
     _planted_runs,
+    _profiles_case,
     check_compute_optimal_split,
     check_predict_n_opt,
     check_robust_exponent,
 )
+from labs.scaling.exercises_pilot import _check_prediction
 from labs.scaling.widgets import allocation_table, compute_explorer, plot_isoflop
 from tests.grading.hidden.scaling import HIDDEN
 from tests.grading.solutions.scaling import predict_n_opt, robust_exponent
@@ -193,7 +196,8 @@ def test_predict_n_opt_names_keeping_every_vertex_and_the_side_of_a_miss():
     ratio = _keep_every_vertex(*first.args) / first.expected
     assert ratio > 1.3 and f"your N_opt is {ratio:.3g} times the true optimum, too large" in report
     bracketed = N_OPT_FROM_PROFILES.cases[2]
-    assert not bracketed.mistakes  # every vertex inside its profile: keeping them is right
+    # every vertex inside its profile: keeping them is right, and no mistake says otherwise
+    assert not any("every profile's vertex" in message for _, message in bracketed.mistakes)
     low = str(check_predict_n_opt(lambda profiles, target_C: first.expected / 2.5))
     assert "0.4 times the true optimum, too small" in low and "every vertex" not in low
 
@@ -236,21 +240,45 @@ def _one_bracketing_profile_with_a_half(profiles, target_C):
     return float(best[1] * (target_C / best[0]) ** 0.5)
 
 
-def test_predict_n_opt_says_what_an_answer_is_close_to_not_what_it_kept():
-    """Case 2's every-vertex answer is 1.78 times the truth, so its 30% window holds answers
-    reached other ways: keeping only bracketing profiles but assuming a = 0.5 lands in it (1.54
-    times the truth). The message says what the answer is close to and what follows if every
-    vertex was kept; it no longer says a vertex "is kept". Control: the every-vertex answer gets
-    the same message, with the value it is close to."""
+def _largest_vertex_with_a_half(profiles, target_C):
+    """A wrong answer: the largest profile's vertex, bracketed or not, grown to target_C with an
+    assumed exponent of 0.5."""
+    budget, sizes, losses = profiles[-1]
+    return float(_vertex(sizes, losses) * (target_C / budget) ** 0.5)
+
+
+def test_predict_n_opt_names_the_nearest_mistake_not_the_first():
+    """Case 2's every-vertex answer is 1.78 times the truth and the largest bracketed vertex grown
+    as C^0.5 1.54 times: each 30% window holds the other answer. The check names the nearer: the
+    a = 0.5 answer is told to fit the exponent, not to drop unbracketed profiles (which it did);
+    the every-vertex answer (control) is told about the vertices. Both stay conditional ("If")."""
     case = N_OPT_FROM_PROFILES.cases[1]
+    only_case_2 = Exercise(name="predict_n_opt", signature="", cases=(case,))
     wrong = _one_bracketing_profile_with_a_half(*case.args)
     blind = _keep_every_vertex(*case.args)
     assert 1.3 < wrong / case.expected < 1.6 and abs(wrong / blind - 1) < case.rtol
-    report = str(check_predict_n_opt(_one_bracketing_profile_with_a_half))
-    assert report.startswith("[failed]") and "case 2 (" in report and "is kept" not in report
-    line = next(x for x in report.splitlines() if "what is wrong" in x)
+    assert abs(blind / wrong - 1) < case.rtol  # the windows overlap both ways
+
+    def what_is_wrong(fn):
+        report = str(_check_prediction(fn, only_case_2, lambda case: 1e21))
+        assert report.startswith("[failed]") and "is kept" not in report
+        return next(x for x in report.splitlines() if "what is wrong" in x)
+
+    line = what_is_wrong(_one_bracketing_profile_with_a_half)
+    assert f"within 30% of {wrong:.3g}, what the vertex of the largest profile that" in line
+    assert "If you grew a vertex as C^0.5" in line and "every profile's vertex" not in line
+    line = what_is_wrong(_keep_every_vertex)
     assert f"within 30% of {blind:.3g}, what a power law through every profile's vertex" in line
-    assert "If that is what you fitted" in line
-    first = N_OPT_FROM_PROFILES.cases[0]  # where the every-vertex answer fails first
-    control = str(check_predict_n_opt(_keep_every_vertex))
-    assert f"within 30% of {_keep_every_vertex(*first.args):.3g}, what a power law" in control
+    assert "If that is what you fitted" in line and "C^0.5" not in line
+
+
+def test_assuming_a_half_fails_case_1():
+    """Case 1's law has a = 0.447: a vertex grown as C^0.5 misses by over 1.5 times, from the
+    largest profile (unbracketed) or from the largest that brackets its minimum. Case 1 once used
+    the pilot exercise's first law (a = 0.535), where the first passed (the control)."""
+    case = N_OPT_FROM_PROFILES.cases[0]
+    for wrong in (_largest_vertex_with_a_half, _one_bracketing_profile_with_a_half):
+        assert wrong(*case.args) / case.expected > 1.5
+    assert check_predict_n_opt(_largest_vertex_with_a_half).passed_cases == 0
+    before = _profiles_case(_LAB_LAWS[0], (0, 0, 0, 0, 1, 1), 0, "case 1 before", "")
+    assert abs(_largest_vertex_with_a_half(*before.args) / before.expected - 1) < before.rtol

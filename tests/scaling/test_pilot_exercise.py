@@ -109,6 +109,44 @@ def test_drawn_laws_need_a_plan_and_a_sound_plan_meets_them(seed):
     assert 0.6 < ratio < 1.4
 
 
+def _one_profile_half(lab, target_C):
+    """A wrong plan: one IsoFLOP profile of 7 sizes on the whole budget, its vertex grown to
+    target_C as C^0.5 (Chinchilla's exponent assumed rather than measured)."""
+    c = lab.remaining / 7 * 0.999
+    sizes = (c / 120) ** 0.5 * np.logspace(-0.6, 0.6, 7)
+    losses = [lab(n, c / (6 * n)) for n in sizes]
+    curve, slope, _ = np.polyfit(np.log(sizes), losses, 2)
+    return float(np.exp(-slope / (2 * curve)) * (target_C / c) ** 0.5)
+
+
+def test_assuming_a_half_fails_every_hidden_case_and_is_named():
+    """The draw keeps every law's exponent more than log10(1.5) / 3 from one half, so the plan
+    that measures one profile and assumes a = 0.5 misses every hidden case (and the chapter's
+    seed 7) by over 1.5 times, outside the 40% window; it once passed all three hidden cases. The
+    public check and the grader name the assumption where it fails; public case 1 (a = 0.535) is
+    the control: the plan passes there and no such mistake is listed."""
+    from labs.grading import discover_chapters
+    from labs.grading.chapters import load_hidden
+    from labs.scaling.exercises import _draw_pilot_law
+    from tests.grading.hidden.scaling import HIDDEN_PILOT_SEEDS
+
+    chapter = next(c for c in discover_chapters() if c.topic == "scaling")
+    graded = load_hidden(chapter).hidden["plan_pilot_runs"]
+    for seed, case in zip(HIDDEN_PILOT_SEEDS, graded, strict=True):
+        law = _draw_pilot_law(seed)
+        assert abs(law.a - 0.5) > np.log10(1.5) / 3
+        ratio = _one_profile_half(PilotLab(law, 1e21, noise=0.001, seed=seed), 1e24)
+        ratio /= _true_n_opt(1e24, law)
+        assert max(ratio, 1 / ratio) > 1.5, (seed, ratio)
+        assert "grown to target_C as C^0.5" in case.mistakes[-1][1]
+    for seed in (7, *range(20, 28)):
+        assert abs(_draw_pilot_law(seed).a - 0.5) > np.log10(1.5) / 3
+    report = check_plan_pilot_runs(_one_profile_half)
+    assert report.passed_cases == 1 and "case 2 (" in str(report)
+    assert "If you assumed Chinchilla's exponent a = 0.5" in str(report)
+    assert not any("C^0.5" in message for _, message in PILOT_BUDGET.cases[0].mistakes)
+
+
 def _truth_of_case(i):
     return _true_n_opt(1e24, _LAB_LAWS[i])
 
@@ -181,7 +219,7 @@ def test_an_overestimate_near_a_balanced_optimum_is_not_called_the_tokens():
     for factor in (1.5, 1.9):
         report = str(check_plan_pilot_runs(lambda lab, target_C, f=factor: f * n_opt))
         assert report.startswith("[failed]") and "D_opt" not in report
-    assert [len(case.mistakes) for case in PILOT_BUDGET.cases] == [1, 2]
+    assert [len(case.mistakes) for case in PILOT_BUDGET.cases] == [1, 3]  # case 2: a = 0.5 too
 
 
 def _every_lab():

@@ -1,14 +1,27 @@
 """The committed seeds of chapter 1's tiny-model sweep: what made them, their shape, their
 summaries recomputed from their losses, summarize_sweep on an exact law, and bad input."""
 
+import dataclasses
+import json
+
 import numpy as np
 import pytest
 
-from labs.scaling import ChinchillaParams, chinchilla_loss
+from labs.scaling import ChinchillaParams, TinyLMConfig, chinchilla_loss, count_params
 from labs.scaling.sweep import SweepResult
-from labs.scaling.sweep_seeds import SETTINGS, load_sweep_seeds, summarize_sweep
+from labs.scaling.sweep_seeds import (
+    SETTINGS,
+    VOCAB,
+    _resummarize,
+    flop_counts,
+    load_sweep_seeds,
+    summarize_sweep,
+)
 
-KEYS = ("E", "alpha", "beta", "a", "E_gap", "median_abs_residual", "a_nonemb", "a_m")
+KEYS = (
+    "E", "alpha", "beta", "a", "E_gap", "median_abs_residual",
+    "a_nonemb", "a_m", "a_head", "a_all_flops", "a_all_flops_full",
+)  # fmt: skip
 
 
 def _sweep(n, d, d_model, steps, loss) -> SweepResult:
@@ -26,6 +39,8 @@ def test_the_committed_seeds_name_their_command_versions_and_settings():
     assert meta["command"].startswith("python -m labs.scaling.sweep_seeds")
     assert {"python", "numpy", "scipy", "torch"} <= set(meta["versions"])
     assert meta["processor"] and meta["torch_cpu_capability"]  # kernels round per instruction set
+    # the summaries were recomputed later from these losses (no training), and say so
+    assert meta["resummarized"]["command"] == "python -m labs.scaling.sweep_seeds --resummarize"
     assert {k: meta["settings"][k] for k in SETTINGS} == SETTINGS
     count = len(seeds["seeds"])
     assert count >= 8 and seeds["seeds"] == list(range(count))
@@ -78,3 +93,58 @@ def test_summarize_sweep_rejects_bad_input():
         summarize_sweep(sweep, -1.0)
     with pytest.raises(ValueError, match="path"):
         load_sweep_seeds("no_such_file.json")
+
+
+def test_the_flop_counts_of_the_sweep_models():
+    seeds = load_sweep_seeds()
+    width = np.array(seeds["d_model"])
+    # the grid's N is every parameter of a one-layer model with VOCAB tokens: the V the counts use
+    config = TinyLMConfig(vocab_size=VOCAB, context=SETTINGS["context"], d_model=4, n_heads=1)
+    for w, n in zip(width, seeds["N"], strict=True):
+        assert count_params(dataclasses.replace(config, d_model=int(w))) == n
+    counts = flop_counts(width)
+    w = width.astype(float)
+    np.testing.assert_array_equal(counts["a_nonemb"], 12 * w**2)
+    # DeepSeek's M adds attention, 2 l d; the head adds V d: equal only because V = 2 l here
+    np.testing.assert_array_equal(counts["a_m"], 12 * w**2 + 2 * SETTINGS["context"] * w)
+    np.testing.assert_array_equal(counts["a_head"], 12 * w**2 + VOCAB * w)
+    assert VOCAB == 2 * SETTINGS["context"]
+    # causal attention is half of the whole score matrix's products
+    full, causal = counts["a_all_flops_full"], counts["a_all_flops"]
+    np.testing.assert_allclose(full - counts["a_head"], 2 * (causal - counts["a_head"]))
+    with pytest.raises(ValueError, match="d_model"):
+        flop_counts([4, 0])
+    with pytest.raises(TypeError, match="d_model"):
+        flop_counts([4.5])
+
+
+def test_counting_every_flop_undoes_most_of_the_non_embedding_shift():
+    """On every committed seed: the head's FLOPs (here also M / 6) undo 60% to 70% of the rise
+    in a that non-embedding counting brings, every FLOP of the products over 75%, and the whole
+    score matrix more than causal attention."""
+    summaries = load_sweep_seeds()["summaries"]
+    shift = np.array([s["a_nonemb"] - s["a"] for s in summaries])
+    undone = {
+        key: np.array([s["a_nonemb"] - s[key] for s in summaries]) / shift
+        for key in ("a_head", "a_all_flops", "a_all_flops_full")
+    }
+    assert np.all(shift > 0.05)
+    assert np.all((undone["a_head"] > 0.6) & (undone["a_head"] < 0.7))
+    assert np.all(undone["a_all_flops"] > 0.75)
+    assert np.all(undone["a_all_flops_full"] > undone["a_all_flops"])
+    assert np.all(undone["a_all_flops_full"] < 1)  # all parameters still give the lowest a
+
+
+def test_resummarize_keeps_the_losses_and_records_itself(tmp_path):
+    seeds = load_sweep_seeds()
+    one = {**seeds, "seeds": [0], "loss": seeds["loss"][:1], "summaries": [{}]}
+    path = tmp_path / "one_seed.json"
+    path.write_text(json.dumps(one))
+    _resummarize(["--resummarize", "--out", str(path)])
+    again = load_sweep_seeds(path)
+    assert again["loss"] == one["loss"] and again["N"] == seeds["N"]
+    trained = {k: v for k, v in seeds["meta"].items() if k != "resummarized"}
+    assert {k: v for k, v in again["meta"].items() if k != "resummarized"} == trained
+    assert again["meta"]["resummarized"]["command"].endswith("--resummarize --out " + str(path))
+    for key in KEYS:
+        assert again["summaries"][0][key] == pytest.approx(seeds["summaries"][0][key], rel=1e-6)

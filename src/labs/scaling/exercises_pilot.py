@@ -6,8 +6,10 @@ are read-only, and a copy of a lab draws on the same budget. The answer is score
 law's true N_opt (`_true_n_opt`), within 40%, and a miss is reported with its side and its size
 (`_check_prediction`, which the IsoFLOP-profile exercise 1.3 uses too); the check audits the spend
 after each plan (`_spend_breach`) and does not score a plan that overspent. `_draw_pilot_law`
-draws the laws the chapter measures a plan on and the hidden cases grade with. Taught in chapter
-1, "Exercise 1.1: spend a pilot budget". `labs.scaling.exercises` re-exports these names.
+draws the laws the chapter measures a plan on and the hidden cases grade with, their exponent
+kept away from one half, so that a plan which assumes Chinchilla's a = 0.5 fails them; an answer
+near that assumption is told so (`_half_mistake`). Taught in chapter 1, "Exercise 1.1: spend a
+pilot budget". `labs.scaling.exercises` re-exports these names.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import weakref
 
 import numpy as np
 
-from labs.common.exercises import Case, CheckReport, Exercise, check_with_note
+from labs.common.exercises import Case, CheckReport, Exercise, check_with_note, compare
 from labs.common.validate import instance, integer, real_number
 from labs.scaling.exercises_allocation import _true_n_opt
 from labs.scaling.laws import ChinchillaParams
@@ -197,13 +199,19 @@ _LAB_LAWS = (
     ChinchillaParams(E=1.7, A=800.0, B=900.0, alpha=0.38, beta=0.30),
 )
 _PILOT_BUDGET, _TARGET_C, _LAB_NOISE, _LAB_RTOL = 1e21, 1e24, 0.001, 0.4
+# How far a drawn law's exponent a keeps from Chinchilla's one half: the optimum at the pilot
+# budget grown to the target as C^0.5 then misses the true N_opt by over 1.5 times (3 decades).
+_HALF_GAP = float(np.log10(1.5) / 3)
 
 
 def _draw_pilot_law(seed: int) -> ChinchillaParams:
     """A law drawn at random for a pilot lab, never printed: E from 1.5 to 2, A and B from 200 to
     3,000 (uniform in log), alpha and beta from 0.28 to 0.42; redrawn until Chinchilla's 20 tokens
-    per parameter misses its N_opt at 1e24 FLOPs by a factor of 1.5 to 4 (a plan must measure)
-    and its N_opt at 1e20 FLOPs by less than 2.5 (the pilot budget can bracket it).
+    per parameter misses its N_opt at 1e24 FLOPs by a factor of 1.5 to 4 (a plan must measure),
+    its N_opt at 1e20 FLOPs by less than 2.5 (the pilot budget can bracket it), and its exponent
+    a lies more than log10(1.5) / 3 = 0.059 from one half (a plan that measures the optimum
+    within the budget and assumes a = 0.5, Chinchilla's, rather than measuring it misses by over
+    1.5 times, more than the 40% the check allows).
 
     Chapter 1 measures a plan on one such law after Exercise 1.1; the hidden cases draw theirs with
     other seeds (tests/grading/hidden/scaling.py), so neither is shown in the chapter.
@@ -221,7 +229,8 @@ def _draw_pilot_law(seed: int) -> ChinchillaParams:
         )
         miss = abs(np.log((_TARGET_C / 120) ** 0.5 / _true_n_opt(_TARGET_C, law)))
         bracket = abs(np.log((1e20 / 120) ** 0.5 / _true_n_opt(1e20, law)))
-        if np.log(1.5) < miss < np.log(4.0) and bracket < np.log(2.5):
+        far_from_half = abs(law.a - 0.5) > _HALF_GAP
+        if np.log(1.5) < miss < np.log(4.0) and bracket < np.log(2.5) and far_from_half:
             return law
 
 
@@ -245,6 +254,25 @@ def _tokens_mistake(law: ChinchillaParams) -> tuple[tuple[float, str], ...]:
             f"tokens this law's optimum trains on, not its parameters (here {d_opt / n_opt:.3g} "
             "tokens per parameter). If your function returns D, return N = target_C / (6 D) "
             "instead.",
+        ),
+    )
+
+
+def _half_mistake(law: ChinchillaParams) -> tuple[tuple[float, str], ...]:
+    """The law's optimum at the pilot budget grown to the target as C^0.5 (Chinchilla's exponent
+    assumed, not measured), as a `mistakes` entry; none where that answer lands within the case's
+    tolerance of the truth, since a plan that assumes one half passes there."""
+    n_opt = _true_n_opt(_TARGET_C, law)
+    grown = _true_n_opt(_PILOT_BUDGET, law) * (_TARGET_C / _PILOT_BUDGET) ** 0.5
+    if abs(grown / n_opt - 1) <= _LAB_RTOL:
+        return ()
+    return (
+        (
+            grown,
+            f"your N_opt is within 40% of {grown:.3g}, what this law's optimum at the pilot "
+            f"budget ({_PILOT_BUDGET:.0e} FLOPs), grown to target_C as C^0.5, gives. If you "
+            "assumed Chinchilla's exponent a = 0.5: this law's is not one half; measure it, with "
+            "profiles at two or more budgets (or a fit of eq. 2 to all runs).",
         ),
     )
 
@@ -280,6 +308,7 @@ def _pilot_exercise() -> Exercise:
                 mistakes=(
                     (_rule_of_thumb(_TARGET_C), _RULE_OF_THUMB_MISTAKE),
                     *_tokens_mistake(law),
+                    *_half_mistake(law),
                 ),
             )
             for name, law, seed in (
@@ -321,10 +350,52 @@ def _how_far(answer, case: Case, anchor_C: float) -> str | None:
     )
 
 
+def _nearest_mistake(answer, case: Case) -> tuple[str, str] | None:
+    """Where a wrong answer lies within the tolerance of two or more of `case`'s named mistakes:
+    (the message of the first listed, which the report carries, the message of the nearest in
+    log distance). None where it matches fewer than two, or is not one positive finite number."""
+    if isinstance(answer, (bool, np.bool_, str, bytes)):
+        return None
+    try:
+        value = float(np.asarray(answer, dtype=np.float64))
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if not (np.isfinite(value) and value > 0):
+        return None
+    near = [
+        (abs(np.log(value / float(wrong))), message)
+        for wrong, message in case.mistakes
+        if float(wrong) > 0 and compare(value, wrong, case.rtol, case.atol) is None
+    ]
+    if len(near) < 2:
+        return None
+    return near[0][1], min(near, key=lambda item: item[0])[1]
+
+
+def _name_the_nearest_mistake(report: CheckReport, answer, case: Case) -> None:
+    """Put the nearest named mistake's message in place of the first one's (`_nearest_mistake`):
+    the mistakes' windows can overlap, and the first listed may blame a step done right."""
+    found = _nearest_mistake(answer, case)
+    if found is None or found[0] == found[1]:
+        return
+    first, nearest = (f"what is wrong: {message}" for message in found)
+    report.details[:] = [nearest if line == first else line for line in report.details]
+
+
 def _check_prediction(fn, exercise: Exercise, anchor) -> CheckReport:
     """`check(fn, exercise)`, and where a case fails on a number, a line saying how far it missed
-    (`_how_far`; `anchor(case)` gives the compute the answer's fit could reach)."""
-    return check_with_note(fn, exercise, lambda answer, case: _how_far(answer, case, anchor(case)))
+    (`_how_far`; `anchor(case)` gives the compute the answer's fit could reach) and the nearest of
+    the named mistakes the answer is close to (`_name_the_nearest_mistake`)."""
+    failed: list = []
+
+    def note(answer, case):
+        failed.append((answer, case))
+        return _how_far(answer, case, anchor(case))
+
+    report = check_with_note(fn, exercise, note)
+    if failed:
+        _name_the_nearest_mistake(report, *failed[-1])
+    return report
 
 
 class _NotScored:
@@ -359,12 +430,17 @@ def check_plan_pilot_runs(fn) -> CheckReport:
     except BaseException:  # noqa: BLE001 - a hostile __name__ must not escape
         audited.__name__ = exercise.name
 
+    failed: list = []
+
     def note(answer, case):
         if isinstance(answer, _NotScored):
             return f"what is wrong: {answer.why}"
+        failed.append((answer, case))
         return _how_far(answer, case, case.args[0].budget)
 
     report = check_with_note(audited, exercise, note)
+    if failed:
+        _name_the_nearest_mistake(report, *failed[-1])
     if any(isinstance(line, str) and "is not scored." in line for line in report.details):
         report.details[:] = [
             line.replace("expected a number or an array, got _NotScored: ", "")

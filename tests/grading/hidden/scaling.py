@@ -64,21 +64,27 @@ FORBIDDEN = {
 
 # The pilot-budget exercise (chapter 1), where it exists: three hidden laws, drawn by the
 # exercise's own generator with seeds the chapter never uses (it measures a plan on seed 7), each a
-# lab the answer must spend its budget on; scored like the public cases (within 40%). No law is
-# written out here or in the chapter (tests/scaling/test_pilot_exercise.py checks that the drawn
-# laws differ from every law the chapter and the public cases show).
+# lab the answer must spend its budget on; scored like the public cases (within 40%). The generator
+# keeps each law's exponent away from one half (since 2026-12-06; the same seeds drew other laws
+# before), so a plan that assumes Chinchilla's a = 0.5 fails all three, and an answer near that
+# assumption is named as the public check names it. No law is written out here or in the chapter
+# (tests/scaling/test_pilot_exercise.py checks that the drawn laws differ from every law the
+# chapter and the public cases show, and that the a = 0.5 plan fails every hidden case).
 _exercises = importlib.import_module("labs.scaling.exercises")
 if hasattr(_exercises, "_draw_pilot_law"):
     HIDDEN_PILOT_SEEDS = (101, 102, 103)
+    _half_mistake = getattr(
+        importlib.import_module("labs.scaling.exercises_pilot"), "_half_mistake", None
+    )
     HIDDEN["plan_pilot_runs"] = tuple(
         Case(
-            (
-                _exercises.PilotLab(_exercises._draw_pilot_law(seed), 1e21, noise=0.001, seed=seed),
-                1e24,
-            ),
-            _brute_force_split(1e24, _exercises._draw_pilot_law(seed))[0],
+            (_exercises.PilotLab(law, 1e21, noise=0.001, seed=seed), 1e24),
+            _brute_force_split(1e24, law)[0],
             f"hidden pilot law {j}: a 1e21-FLOP budget, N_opt at 1e24 FLOPs",
             rtol=0.4,
+            mistakes=_half_mistake(law) if _half_mistake else (),
         )
-        for j, seed in enumerate(HIDDEN_PILOT_SEEDS, start=1)
+        for j, (seed, law) in enumerate(
+            ((seed, _exercises._draw_pilot_law(seed)) for seed in HIDDEN_PILOT_SEEDS), start=1
+        )
     )
