@@ -26,6 +26,12 @@ def _jax_logits():
     return jnp.asarray(LOGITS, dtype=jnp.float32)
 
 
+def _jax_exp(x):
+    import jax.numpy as jnp
+
+    return jnp.exp(x) / 2
+
+
 def _student_lse(x, axis=-1):
     m = np.max(x, axis=axis, keepdims=True)
     return np.log(np.sum(np.exp(x - m), axis=axis)) + np.squeeze(m, axis=axis)
@@ -45,6 +51,7 @@ EXAMPLES = {
     ),
     "labs.tour.torch.softmax": lambda: call(x=_torch_logits(), axis=-1, temperature=0.5),
     "labs.tour.jax.softmax": lambda: call(x=_jax_logits(), axis=-1, temperature=0.5),
+    "labs.tour.traffic.compiled_traffic": lambda: call(fn=_jax_exp, x=_jax_logits()),
     # A check takes whatever the student wrote: tests/common/test_exercises_hostile.py attacks it.
     "labs.tour.exercises.check_log_sum_exp": lambda: call(fn=_student_lse, fixed=("fn",)),
     "labs.tour.widgets.plot_softmax": lambda: call(logits=[2.0, 1.0, 0.0], temperature=0.7),

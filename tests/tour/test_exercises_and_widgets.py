@@ -2,6 +2,7 @@ import warnings
 
 import ipywidgets
 import numpy as np
+import pytest
 
 from labs.tour.exercises import LOG_SUM_EXP, check_log_sum_exp
 from labs.tour.widgets import plot_softmax, temperature_explorer
@@ -121,8 +122,33 @@ def test_an_answer_right_to_float32_only_is_told_so():
     float32_inside.__name__ = "log_sum_exp"
     passed, text = _failure(float32_inside)
     assert passed == 0 and "right to float32's precision" in text and "float64" in text
-    # the control: the same arithmetic returned as float32 is judged at float32's precision
-    assert check_log_sum_exp(log_sum_exp).passed
+    # the same arithmetic returned as float32 matches at float32's precision, and is refused for
+    # its dtype: the exercise asks for float64
+    passed, text = _failure(log_sum_exp)
+    assert passed == 0 and "return float64: your answer is float32" in text
+
+
+def test_an_answer_returned_in_the_inputs_dtype_fails_where_the_dtype_first_differs():
+    # right in float64, handed back as float16 for the float16 case (case 7), whose value would
+    # match at float16's precision: the dtype is the failure, and cases 1-6 passed
+    def log_sum_exp(x, axis=-1):
+        return _stable(x, axis).astype(np.asarray(x).dtype)
+
+    passed, text = _failure(log_sum_exp)
+    assert passed == 6 and "return float64: your answer is float16" in text
+
+
+def test_a_wider_type_without_the_shift_is_named():
+    # no shift, summed in x86's 80-bit long double and returned as float64: it passes every case
+    # below its exp limit (about 11,356) and fails on logits of 12,000
+    def log_sum_exp(x, axis=-1):
+        wide = np.exp(np.asarray(x, dtype=np.longdouble)).sum(axis=axis)
+        return np.log(wide).astype(np.float64)
+
+    if np.finfo(np.longdouble).maxexp <= 1024:
+        pytest.skip("long double is float64 on this platform (Arm macOS, Windows)")
+    passed, text = _failure(log_sum_exp)
+    assert passed == len(LOG_SUM_EXP.cases) - 2 and "a wider type moves the limits" in text
 
 
 def test_a_wrong_answer_near_the_value_is_not_blamed_on_precision():

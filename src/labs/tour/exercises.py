@@ -9,7 +9,12 @@ Eq. (2)'s max shift, which the chapter shows in the stable softmax, is only part
 * the shift must be the maximum: a row whose logits spread over more than about 709 overflows
   float64's exp after any other shift (the mean, the minimum, the first entry);
 * a float16 row of more than 65,504 logits near its maximum has a sum of exponentials that float16
-  cannot hold, even after the shift: the sum must be accumulated in a wider type.
+  cannot hold, even after the shift: the sum must be accumulated in a wider type;
+* a wider type is not a substitute for the shift: x86's 80-bit long double (`np.longdouble` on
+  Linux) keeps exp finite and above 0 only from about -11,399 to 11,356, so logits of 12,000
+  overflow it too (and the hidden cases' -12,000 underflow it);
+* the answer is float64 whatever the input's dtype: a float16 or float32 answer is refused, even
+  where its value would match at its own precision.
 
 Expected values come from SciPy's `logsumexp` on the input converted to float64, an
 implementation independent of the course's. Each case's named mistakes are what a specific slip
@@ -22,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-from labs.common.exercises import Case, CheckReport, Exercise, check_with_note
+from labs.common.exercises import FAILED, Case, CheckReport, Exercise, check_with_note
 
 __all__ = ["LOG_SUM_EXP", "check_log_sum_exp"]
 
@@ -44,6 +49,16 @@ _NOT_THE_MAX = (
     "your answer is inf: the logits spread over 1,600, and after a shift by anything but the "
     "row's maximum (its mean, its minimum, its first entry) some exponent stays above 709.8, "
     "where exp overflows even in float64. Only the maximum makes every exponent at most 0."
+)
+_WIDER_TYPE = (
+    "your answer is {inf}: a wider type moves the limits, it does not remove them (x86's long "
+    "double keeps exp finite and above 0 only from about -11,399 to 11,356): shift by the "
+    "maximum."
+)
+_NOT_FLOAT64 = (
+    "return float64: your answer is {dtype}. The answer must be float64 whatever x's dtype (a "
+    "float16 or float32 answer keeps only that format's digits): compute in float64, or convert "
+    "the result with .astype(np.float64)."
 )
 # Half the machine epsilon of each format: the relative error of one rounding to it. An answer
 # within a few of these of the exact value, but not within float64's rtol, was computed
@@ -193,6 +208,13 @@ LOG_SUM_EXP = Exercise(
             mistakes=((np.float64(np.nan), _NAN_MASKED.replace("the fully masked row", "it")),),
         ),
         _case(
+            [12000.0, 11999.0],
+            "logits of 12,000: [12000, 11999]",
+            "exp(12000) overflows in float64 and in x86's 80-bit long double (past 11,356): "
+            "no type removes the need for the shift by the maximum.",
+            mistakes=((np.float64(np.inf), _WIDER_TYPE.format(inf="inf")),),
+        ),
+        _case(
             _SPREAD,
             "logits spread over 1,600: [-800, 800, 0]",
             "shift by the maximum, not by another value of the row: only the maximum keeps "
@@ -226,7 +248,51 @@ def _precision_note(answer, case: Case) -> str | None:
     return None
 
 
+def _not_float64(answer) -> str | None:
+    """The dtype name of an answer that is not float64 (a Python float is), else None."""
+    if isinstance(answer, float):  # np.float64 too: it subclasses float
+        return None
+    try:
+        dtype = getattr(answer, "dtype", None)
+        name = None if dtype is None else str(dtype).replace("torch.", "")
+    except BaseException:  # noqa: BLE001 - a hostile dtype attribute is the comparison's business
+        return None
+    return None if name in (None, "float64") else name
+
+
 def check_log_sum_exp(fn) -> CheckReport:
     """Run the public cases of the log-sum-exp exercise against `fn`; an answer right only to
-    float32's or float16's precision gets a note that says so."""
-    return check_with_note(fn, LOG_SUM_EXP, _precision_note)
+    float32's or float16's precision gets a note that says so, and an answer that is not float64
+    fails at the first case that returned it."""
+    if not callable(fn):
+        return check_with_note(fn, LOG_SUM_EXP, _precision_note)
+    answers: list = []
+
+    def recorded(*args, **kwargs):
+        value = fn(*args, **kwargs)
+        answers.append(value)
+        return value
+
+    try:
+        recorded.__name__ = str(getattr(fn, "__name__", LOG_SUM_EXP.name))
+    except BaseException:  # noqa: BLE001 - a hostile __name__ must not escape
+        recorded.__name__ = LOG_SUM_EXP.name
+    report = check_with_note(recorded, LOG_SUM_EXP, _precision_note)
+    # A wrong value at a case is reported as such; a wrong dtype at an earlier case, whose value
+    # matched at its own precision, is the first failure.
+    first = next((i for i, a in enumerate(answers) if _not_float64(a)), None)
+    if first is None or not (report.passed or first < report.passed_cases):
+        return report
+    case = LOG_SUM_EXP.fresh_cases()[first]
+    notes = [line for line in report.details if line.startswith("note: your function is named")]
+    return CheckReport(
+        LOG_SUM_EXP.name,
+        FAILED,
+        first,
+        report.total_cases,
+        [
+            f"case {first + 1} ({case.label}): "
+            + _NOT_FLOAT64.format(dtype=_not_float64(answers[first])),
+            *notes,
+        ],
+    )

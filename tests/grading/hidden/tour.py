@@ -4,7 +4,7 @@ Expected values from SciPy's logsumexp on the input converted to float64."""
 
 import numpy as np
 
-from labs.tour.exercises import _case
+from labs.tour.exercises import _WIDER_TYPE, _case
 
 _RNG = np.random.default_rng(7)
 
@@ -34,6 +34,11 @@ HIDDEN = {
             "66,000 float16 zeros and 10 masked logits",
         ),
         _case(np.array([1e4, 1e4 - 1], dtype=np.float32), "float32 logits of 10,000"),
+        _case(
+            [-12000.0, -12001.0],
+            "logits of -12,000: exp underflows even in x86's long double",
+            mistakes=((np.float64(-np.inf), _WIDER_TYPE.format(inf="-inf")),),
+        ),
         _case(
             [-1500.0, 899.0, 0.0, 900.0],
             "a spread of 2,400: a shift by the mean (75) or the minimum overflows exp",
