@@ -430,3 +430,22 @@ def test_the_small_gpu_sizes_are_the_cpus_with_a_smaller_decode_program():
     assert cpu["decode_kernel"]["variants"] == ((None, None),) and hb < 128 and warps is not None
     with pytest.raises(ValueError, match="sizes"):
         run_benchmarks("gpu_tiny", repeats=1)
+
+
+@pytest.mark.parametrize(
+    ("kind", "capability", "want"),
+    [("cpu", None, "cpu"), ("gpu", (7, 5), "gpu_small"), ("gpu", (8, 9), "gpu_small"),
+     ("gpu", (9, 0), "gpu")],
+)  # fmt: skip
+def test_the_default_sizes_fit_the_device(monkeypatch, kind, capability, want):
+    # V3's sizes only on Hopper, whose shared memory their decode variants need (a T4's 64 KB,
+    # an L4's or an A100's do not hold them: test_aot); a CPU gets the committed record's sizes
+    from labs.bench import run
+
+    def hopper_only():
+        if capability is None:
+            raise AssertionError("a CPU run must not ask for a GPU's capability")
+        return capability
+
+    monkeypatch.setattr(run.torch.cuda, "get_device_capability", hopper_only)
+    assert run._default_sizes(kind) == want

@@ -1,4 +1,7 @@
-"""`python -m labs.bench --out results.json [--sizes cpu|gpu] [--repeats N]`: see labs.bench.run."""
+"""`python -m labs.bench --out results.json [--sizes cpu|gpu_small|gpu] [--repeats N]`.
+
+See labs.bench.run.
+"""
 
 import os
 import sys

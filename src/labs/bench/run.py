@@ -101,8 +101,9 @@ def run_benchmarks(sizes: str | None = None, repeats: int = 5, seed: int = 0) ->
         sizes: "gpu" (V3's attention widths at batch 32 and 128, context 4K and 32K; the
             8192^3 GEMM), "cpu" (the same widths at batch 2 and context 1,024; a 256^3 GEMM),
             "gpu_small" (the CPU's sizes with a decode program that fits a T4: GPUs other
-            than Hopper), "tiny" (batch 1, context 256, a 128^3 GEMM: the tests), or None: "gpu"
-            when torch sees a CUDA device, else "cpu". Where torch sees no CUDA device the run
+            than Hopper), "tiny" (batch 1, context 256, a 128^3 GEMM: the tests), or None:
+            `_default_sizes` ("gpu" on a Hopper GPU, "gpu_small" on another CUDA GPU, else
+            "cpu"). Where torch sees no CUDA device the run
             measures the host CPU, and JAX runs there too, even on a TPU runtime.
         repeats: timed runs per kernel, 1 to 100 (the median is kept).
         seed: seeds the random inputs.
@@ -112,10 +113,19 @@ def run_benchmarks(sizes: str | None = None, repeats: int = 5, seed: int = 0) ->
         work (FLOPs, bytes), the roofline bound and each kernel's figures or its error.
     """
     kind, name = _device()
-    sizes = check_sizes(sizes if sizes is not None else kind)
+    sizes = check_sizes(sizes if sizes is not None else _default_sizes(kind))
     repeats = size("repeats", repeats, maximum=MAX_REPEATS, why="the median of a few runs")
     seed = size("seed", seed, minimum=0, maximum=2**31 - 1, why="a JAX key seed")
     return _run_benchmarks(kind, name, sizes, repeats, seed)
+
+
+def _default_sizes(kind: str) -> str:
+    """The sizes a run takes when none are given: V3's ("gpu") on a Hopper GPU, whose shared
+    memory their decode variants need; "gpu_small" on another CUDA GPU (a T4, an L4, an A100);
+    "cpu" on a CPU."""
+    if kind != "gpu":
+        return "cpu"
+    return "gpu" if torch.cuda.get_device_capability() >= (9, 0) else "gpu_small"
 
 
 def _run_benchmarks(kind, name, sizes, repeats, seed, checkpoint=None) -> dict:
@@ -244,7 +254,7 @@ def write_results(results: dict, path: str | Path, command: str = "") -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The command line: `python -m labs.bench --out results.json [--sizes cpu|gpu]`."""
+    """The command line: `python -m labs.bench --out results.json [--sizes cpu|gpu_small|gpu]`."""
     import argparse
 
     parser = argparse.ArgumentParser(
@@ -255,13 +265,13 @@ def main(argv: list[str] | None = None) -> int:
         "--sizes",
         choices=list(SIZES),
         default=None,
-        help="problem sizes (default: gpu when a CUDA device is present)",
+        help="problem sizes (default: gpu on Hopper, gpu_small on another CUDA GPU, else cpu)",
     )
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
     command = "python -m labs.bench " + " ".join(sys.argv[1:] if argv is None else argv)
     kind, name = _device()
-    sizes = check_sizes(args.sizes if args.sizes is not None else kind)
+    sizes = check_sizes(args.sizes if args.sizes is not None else _default_sizes(kind))
     repeats = size("repeats", args.repeats, maximum=MAX_REPEATS, why="the median of a few runs")
     start, total = time.perf_counter(), len(SIZES[sizes]["gemm"]) + len(SIZES[sizes]["decode"])
 
