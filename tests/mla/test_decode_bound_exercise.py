@@ -10,7 +10,9 @@ from labs.mla.exercises import check_decode_bound
 from tests.grading.solutions.mla import decode_bound as reference
 
 
-def _bound(*, absorbed=True, tp="split", shortcut=False, split_kv=True, whole_kv=True):
+def _bound(
+    *, absorbed=True, tp="split", shortcut=False, split_kv=True, whole_kv=True, inverted=False
+):
     """decode_bound, right by default; each keyword plants one slip."""
 
     def decode_bound(config, tensor_parallel, peak_flops_per_s, peak_bytes_per_s):
@@ -27,7 +29,10 @@ def _bound(*, absorbed=True, tp="split", shortcut=False, split_kv=True, whole_kv
         else:
             kv = config.n_kv_heads / devices if split_kv else config.n_kv_heads
             intensity = heads / (max(1, kv) if whole_kv else kv)
-        return "compute" if intensity > peak_flops_per_s / peak_bytes_per_s else "memory"
+        ridge = peak_flops_per_s / peak_bytes_per_s
+        if inverted:
+            ridge = peak_bytes_per_s / peak_flops_per_s  # the ridge point upside down
+        return "compute" if intensity > ridge else "memory"
 
     return decode_bound
 
@@ -40,10 +45,11 @@ def test_the_reference_and_the_slip_free_solution_pass():
 @pytest.mark.parametrize(
     ("wrong", "passed", "says"),
     [
-        (_bound(absorbed=False), 2, "The naive path (absorbed=False)"),
-        (_bound(tp="ignored"), 3, "Divide the heads by tensor_parallel, not the bytes"),
-        (_bound(tp="bytes split too"), 3, "every device still reads the whole latent"),
-        (_bound(shortcut=True), 4, "FlashMLA's rounded 2 n_h = 256"),
+        (_bound(inverted=True), 0, "your ridge point is upside down"),
+        (_bound(absorbed=False), 4, "The naive path (absorbed=False)"),
+        (_bound(tp="ignored"), 5, "Divide the heads by tensor_parallel, not the bytes"),
+        (_bound(tp="bytes split too"), 5, "every device still reads the whole latent"),
+        (_bound(shortcut=True), 6, "FlashMLA's rounded 2 n_h = 256"),
         (_bound(split_kv=False), 9, "tensor parallelism splits the KV heads too"),
         (_bound(whole_kv=False), 10, "max(1, n_kv_heads / tensor_parallel)"),
     ],
@@ -53,5 +59,5 @@ def test_each_slip_fails_with_its_own_message(wrong, passed, says):
     assert report.status == "failed" and report.passed_cases == passed, str(report)
     assert says in str(report), str(report)
     # the naive path is not told that tensor parallelism is its mistake
-    if passed == 2:
+    if passed == 4:
         assert "tensor_parallel" not in str(report).split("what is wrong:")[1]

@@ -19,9 +19,18 @@ TPU_V5E = (197e12, 819e9)  # BF16, HBM2: ridge 240.5 FLOPs/byte
 SLOW_CPU = (50e9, 10e9)  # a CPU thread: ridge 5 FLOPs/byte
 
 # One wrong answer per case, so each case's message names one slip. The cases run in this order,
-# so that a solution making one slip first fails where its message is the diagnosis:
-# the naive path (case 3), tensor parallelism ignored or bytes split too (4), FlashMLA's rounded
-# 2 n_h (5), GQA's KV heads not split (10) or split below one per device (11).
+# so that a solution making one slip first fails where its message is the diagnosis: a ridge point
+# upside down (cases 1 and 2: two devices so lopsided that any sane count lands on one side), the
+# naive path (case 5), tensor parallelism ignored or bytes split too (6), FlashMLA's rounded
+# 2 n_h (7), GQA's KV heads not split (10) or split below one per device (11). Eleven cases, as
+# before the probes came in (the grader's points count them): the probes replaced two cases whose
+# lessons others teach, tensor parallelism 8 on an H800 (taught by case 6) and DeepSeek 67B on an
+# H800 (the GQA count, taught by cases 9 to 11).
+_INVERTED_RIDGE = (
+    "your ridge point is upside down: a step is compute-bound when its FLOPs per byte exceed the "
+    "device's peak FLOP/s divided by its peak bytes/s (not bytes/s over FLOP/s). On this device "
+    "{device} no count of FLOPs per byte, absorbed or naive, lands on the other side."
+)
 _TP_MLA = (
     "your function calls it compute-bound as if each device kept all 128 heads' intensity: with "
     "tensor parallelism 2 each T4 runs 64 heads, but every device still reads the whole latent "
@@ -35,6 +44,24 @@ DECODE_BOUND = Exercise(
         "('memory' or 'compute')"
     ),
     cases=(
+        Case(
+            args=(DEEPSEEK_V3, 1, 1e18, 1.0),
+            expected="memory",  # ridge 1e18 FLOPs/byte: no decode step reaches it
+            label="a probe: DeepSeek-V3 on a device of 1e18 FLOP/s and 1 byte/s",
+            hint="the ridge point is peak FLOP/s / peak bytes/s = 1e18 FLOPs per byte.",
+            mistakes=(
+                ("compute", _INVERTED_RIDGE.format(device="(ridge point 1e18 FLOPs per byte)")),
+            ),
+        ),
+        Case(
+            args=(DEEPSEEK_V3, 1, 1.0, 1e18),
+            expected="compute",  # ridge 1e-18 FLOPs/byte: any step with arithmetic is above it
+            label="a probe: DeepSeek-V3 on a device of 1 FLOP/s and 1e18 bytes/s",
+            hint="the ridge point is peak FLOP/s / peak bytes/s = 1e-18 FLOPs per byte.",
+            mistakes=(
+                ("memory", _INVERTED_RIDGE.format(device="(ridge point 1e-18 FLOPs per byte)")),
+            ),
+        ),
         Case(
             args=(DEEPSEEK_V3, 1, *TPU_V5E),
             expected="compute",  # 1.889 x 128 = 241.8 > 240.5: over the ridge point by 0.5%
@@ -59,10 +86,12 @@ DECODE_BOUND = Exercise(
                 (
                     "compute",
                     "your count is compute-bound where the absorbed form is not (241.8 < 295.4 "
-                    "FLOPs per byte). The naive path (absorbed=False) rebuilds every key and "
-                    "value from the latent at each step (eq. C4), about 228 n_h FLOPs per byte: "
-                    "the exercise asks for the absorbed form. (A cache counted in FP8, one byte "
-                    "an element, also doubles the intensity: the cache here is BF16.)",
+                    "FLOPs per byte). Three slips give this answer. The naive path "
+                    "(absorbed=False) rebuilds every key and value from the latent at each step "
+                    "(eq. C4), about 228 n_h FLOPs per byte: the exercise asks for the absorbed "
+                    "form. A cache counted in FP8, one byte an element, doubles the intensity: "
+                    "the cache here is BF16. A ridge point taken as bytes/s over FLOP/s is tiny, "
+                    "so every step looks compute-bound (the two probe cases catch most of those).",
                 ),
             ),
         ),
@@ -90,29 +119,18 @@ DECODE_BOUND = Exercise(
             ),
         ),
         Case(
-            args=(DEEPSEEK_V3, 8, *H800),
-            expected="memory",  # 16 heads: 1.889 x 16 = 30.2 < 295.4
-            label="DeepSeek-V3, tensor parallelism 8 (16 heads per H800)",
-            hint="tensor parallelism splits the heads, but every device still reads the whole "
-            "latent cache: FLOPs per byte fall with the heads per device.",
-        ),
-        Case(
             args=(DEEPSEEK_V3, 16, *SLOW_CPU),
             expected="compute",  # 8 heads: 1.889 x 8 = 15.1 > 5
             label="DeepSeek-V3, 8 heads per device on a CPU thread (50 GFLOP/s, 10 GB/s)",
         ),
         Case(
-            args=(DEEPSEEK_67B, 1, *H800),
-            expected="memory",  # GQA: n_h / n_g = 64 / 8 = 8 FLOPs per byte < 295.4
-            label="DeepSeek 67B (GQA, 8 query heads per KV head) on an H800",
-            hint="GQA: 4 n_h d_h S FLOPs for 2 n_g d_h S elements of 2 bytes: n_h / n_g = 8 "
-            "FLOPs per byte, far below any GPU's ridge point.",
-        ),
-        Case(
             args=(DEEPSEEK_67B, 1, *SLOW_CPU),
             expected="compute",  # 8 FLOPs per byte > 5: a CPU thread has little arithmetic
-            label="DeepSeek 67B (GQA) on a CPU thread (50 GFLOP/s, 10 GB/s)",
-            hint="the same 8 FLOPs per byte, against a ridge point of 50e9 / 10e9 = 5.",
+            label="DeepSeek 67B (GQA, 8 query heads per KV head) on a CPU thread (50 GFLOP/s, "
+            "10 GB/s)",
+            hint="GQA: 4 n_h d_h S FLOPs for 2 n_g d_h S elements of 2 bytes: n_h / n_g = 8 "
+            "FLOPs per byte (far below any GPU's ridge point), against a ridge point of "
+            "50e9 / 10e9 = 5.",
         ),
         Case(
             args=(DEEPSEEK_67B, 4, *SLOW_CPU),

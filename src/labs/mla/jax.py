@@ -40,6 +40,17 @@ __all__ = ["absorb_weights", "apply_rope", "attention", "decode", "new_cache"]
 
 Array = jax.Array
 
+# Every product asks for full float32 (or float64). At JAX's default precision a TPU multiplies
+# float32 matrices in one bfloat16 pass and an Ampere or newer GPU in TF32: about 1e-2 and 1e-3
+# off in the chapter's parity cells, far past float32's tolerance. A CPU ignores the setting.
+_HIGHEST = jax.lax.Precision.HIGHEST
+_einsum = partial(jnp.einsum, precision=_HIGHEST)
+
+
+def _mm(a: Array, b: Array) -> Array:
+    """a @ b at full precision."""
+    return jnp.matmul(a, b, precision=_HIGHEST)
+
 
 def apply_rope(
     x: jax.Array, positions: jax.Array, base: float = ROPE_BASE, interleaved: bool = False
@@ -88,7 +99,7 @@ def _absorb_weights(
     h, d, d_c = config.n_heads, config.head_dim, config.kv_lora_rank
     w_uq, w_uk = params["w_uq"].reshape(-1, h, d), params["w_uk"].reshape(d_c, h, d)
     w_uv, wo = params["w_uv"].reshape(d_c, h, d), params["wo"].reshape(h, d, -1)
-    return jnp.einsum("qhd,chd->qhc", w_uq, w_uk), jnp.einsum("chd,hdm->hcm", w_uv, wo)
+    return _einsum("qhd,chd->qhc", w_uq, w_uk), _einsum("chd,hdm->hcm", w_uv, wo)
 
 
 def _masked_softmax(
@@ -103,9 +114,9 @@ def _gqa(params, config: AttentionConfig, x: Float[Array, "B T M"], q_pos: Int[A
     """Queries (B, T, H, D) and keys (B, T, G, D) after RoPE, values (B, T, G, D)."""
     b, t, _ = x.shape
     h, g, d = config.n_heads, config.n_kv_heads, config.head_dim
-    q = _apply_rope((x @ params["wq"]).reshape(b, t, h, d), q_pos)
-    k = _apply_rope((x @ params["wk"]).reshape(b, t, g, d), q_pos)
-    v = (x @ params["wv"]).reshape(b, t, g, d)
+    q = _apply_rope(_mm(x, params["wq"]).reshape(b, t, h, d), q_pos)
+    k = _apply_rope(_mm(x, params["wk"]).reshape(b, t, g, d), q_pos)
+    v = _mm(x, params["wv"]).reshape(b, t, g, d)
     return q, k, v
 
 
@@ -121,20 +132,20 @@ def _gqa_attend(
     """Query heads grouped by the KV head they share, attention, then W^O."""
     b, t = q.shape[:2]
     q = q.reshape(b, t, config.n_kv_heads, config.group_size, config.head_dim)
-    scores = jnp.einsum("btgrd,bsgd->bgrts", q, k) / math.sqrt(config.head_dim)
+    scores = _einsum("btgrd,bsgd->bgrts", q, k) / math.sqrt(config.head_dim)
     probs = _masked_softmax(scores, q_pos, k_pos)
-    o = jnp.einsum("bgrts,bsgd->btgrd", probs, v)
-    return o.reshape(b, t, -1) @ params["wo"]
+    o = _einsum("bgrts,bsgd->btgrd", probs, v)
+    return _mm(o.reshape(b, t, -1), params["wo"])
 
 
 def _mla_latents(params, config: AttentionConfig, x: Float[Array, "B T M"], q_pos):
     """Eqs. 9, 12, 14, 15: c^KV (B,T,C), k^R (B,T,R), c^Q (B,T,Q), q^R (B,T,H,R)."""
     b, t, _ = x.shape
     h, r = config.n_heads, config.rope_head_dim
-    c_kv = x @ params["w_dkv"]  # (9)
-    k_rope = _apply_rope((x @ params["w_kr"]).reshape(b, t, 1, r), q_pos)[:, :, 0]  # (15)
-    c_q = x @ params["w_dq"] if "w_dq" in params else x  # (12)
-    q_r = _apply_rope((c_q @ params["w_qr"]).reshape(b, t, h, r), q_pos)  # (14)
+    c_kv = _mm(x, params["w_dkv"])  # (9)
+    k_rope = _apply_rope(_mm(x, params["w_kr"]).reshape(b, t, 1, r), q_pos)[:, :, 0]  # (15)
+    c_q = _mm(x, params["w_dq"]) if "w_dq" in params else x  # (12)
+    q_r = _apply_rope(_mm(c_q, params["w_qr"]).reshape(b, t, h, r), q_pos)  # (14)
     return c_kv, k_rope, c_q, q_r
 
 
@@ -153,30 +164,30 @@ def _mla_attend(
     b, t = c_q.shape[:2]
     h, d, r = config.n_heads, config.head_dim, config.rope_head_dim
     scale = 1 / math.sqrt(d + r)
-    rope_scores = jnp.einsum("bthr,bsr->bhts", q_r, k_rope)
+    rope_scores = _einsum("bthr,bsr->bhts", q_r, k_rope)
     if absorbed == "factored":  # as DeepSeek's inference code: the factors kept
-        q_c = (c_q @ params["w_uq"]).reshape(b, t, h, d)  # (13)
+        q_c = _mm(c_q, params["w_uq"]).reshape(b, t, h, d)  # (13)
         w_uk, w_uv = params["w_uk"].reshape(-1, h, d), params["w_uv"].reshape(-1, h, d)
-        q_lat = jnp.einsum("bthd,chd->bthc", q_c, w_uk)  # W^UK_i on each head's query
-        scores = jnp.einsum("bthc,bsc->bhts", q_lat, c_kv) + rope_scores
+        q_lat = _einsum("bthd,chd->bthc", q_c, w_uk)  # W^UK_i on each head's query
+        scores = _einsum("bthc,bsc->bhts", q_lat, c_kv) + rope_scores
         probs = _masked_softmax(scores * scale, q_pos, k_pos)
-        context = jnp.einsum("bhts,bsc->bthc", probs, c_kv)  # weighted latents
-        o = jnp.einsum("bthc,chd->bthd", context, w_uv)  # W^UV_i after attention
-        return o.reshape(b, t, -1) @ params["wo"]  # (19)
+        context = _einsum("bhts,bsc->bthc", probs, c_kv)  # weighted latents
+        o = _einsum("bthc,chd->bthd", context, w_uv)  # W^UV_i after attention
+        return _mm(o.reshape(b, t, -1), params["wo"])  # (19)
     if absorbed == "merged":
         w_q, w_o = _absorb_weights(params, config)
-        q_lat = jnp.einsum("btq,qhc->bthc", c_q, w_q)  # W^UK folded into the query
-        scores = jnp.einsum("bthc,bsc->bhts", q_lat, c_kv) + rope_scores
+        q_lat = _einsum("btq,qhc->bthc", c_q, w_q)  # W^UK folded into the query
+        scores = _einsum("bthc,bsc->bhts", q_lat, c_kv) + rope_scores
         probs = _masked_softmax(scores * scale, q_pos, k_pos)
-        return jnp.einsum("bthc,hcm->btm", jnp.einsum("bhts,bsc->bthc", probs, c_kv), w_o)
+        return _einsum("bthc,hcm->btm", _einsum("bhts,bsc->bthc", probs, c_kv), w_o)
     s = c_kv.shape[1]
-    q_c = (c_q @ params["w_uq"]).reshape(b, t, h, d)  # (13)
-    k_c = (c_kv @ params["w_uk"]).reshape(b, s, h, d)  # (10)
-    v_c = (c_kv @ params["w_uv"]).reshape(b, s, h, d)  # (11)
-    scores = jnp.einsum("bthd,bshd->bhts", q_c, k_c) + rope_scores  # (16)-(17)
+    q_c = _mm(c_q, params["w_uq"]).reshape(b, t, h, d)  # (13)
+    k_c = _mm(c_kv, params["w_uk"]).reshape(b, s, h, d)  # (10)
+    v_c = _mm(c_kv, params["w_uv"]).reshape(b, s, h, d)  # (11)
+    scores = _einsum("bthd,bshd->bhts", q_c, k_c) + rope_scores  # (16)-(17)
     probs = _masked_softmax(scores * scale, q_pos, k_pos)
-    o = jnp.einsum("bhts,bshd->bthd", probs, v_c)  # (18)
-    return o.reshape(b, t, -1) @ params["wo"]  # (19)
+    o = _einsum("bhts,bshd->bthd", probs, v_c)  # (18)
+    return _mm(o.reshape(b, t, -1), params["wo"])  # (19)
 
 
 @partial(jax.jit, static_argnums=(1,))
