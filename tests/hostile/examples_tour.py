@@ -52,6 +52,9 @@ EXAMPLES = {
     "labs.tour.torch.softmax": lambda: call(x=_torch_logits(), axis=-1, temperature=0.5),
     "labs.tour.jax.softmax": lambda: call(x=_jax_logits(), axis=-1, temperature=0.5),
     "labs.tour.traffic.compiled_traffic": lambda: call(fn=_jax_exp, x=_jax_logits()),
+    "labs.tour.crossover.time_head_and_pass": lambda: call(
+        widths=[4, 8], rows=8, vocab=16, rounds=1, seed=0
+    ),
     # A check takes whatever the student wrote: tests/common/test_exercises_hostile.py attacks it.
     "labs.tour.exercises.check_log_sum_exp": lambda: call(fn=_student_lse, fixed=("fn",)),
     "labs.tour.widgets.plot_softmax": lambda: call(logits=[2.0, 1.0, 0.0], temperature=0.7),
