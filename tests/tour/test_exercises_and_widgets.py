@@ -122,20 +122,26 @@ def test_an_answer_right_to_float32_only_is_told_so():
     float32_inside.__name__ = "log_sum_exp"
     passed, text = _failure(float32_inside)
     assert passed == 0 and "right to float32's precision" in text and "float64" in text
-    # the same arithmetic returned as float32 matches at float32's precision, and is refused for
-    # its dtype: the exercise asks for float64
-    passed, text = _failure(log_sum_exp)
-    assert passed == 0 and "return float64: your answer is float32" in text
+    # the same arithmetic returned as float32 matches at float32's precision, the course's rule
+    # for every check (and the grader's): it passes, with a note that the exercise asks for float64
+    with np.errstate(all="ignore"):
+        report = check_log_sum_exp(log_sum_exp)
+    assert report.passed and "case 1 returned float32" in str(report), str(report)
+    assert "asks for float64" in str(report)
 
 
-def test_an_answer_returned_in_the_inputs_dtype_fails_where_the_dtype_first_differs():
-    # right in float64, handed back as float16 for the float16 case (case 7), whose value would
-    # match at float16's precision: the dtype is the failure, and cases 1-6 passed
+def test_an_answer_returned_in_the_inputs_dtype_passes_with_a_note_where_it_first_differs():
+    # right in float64, handed back as float16 for the float16 case (case 7): its value matches
+    # at float16's precision, so it passes, told that the exercise asks for float64
     def log_sum_exp(x, axis=-1):
         return _stable(x, axis).astype(np.asarray(x).dtype)
 
-    passed, text = _failure(log_sum_exp)
-    assert passed == 6 and "return float64: your answer is float16" in text
+    with np.errstate(all="ignore"):
+        report = check_log_sum_exp(log_sum_exp)
+    assert report.passed and "case 7 returned float16" in str(report), str(report)
+    # a float64 answer gets no such note
+    with np.errstate(all="ignore"):
+        assert "returned" not in str(check_log_sum_exp(lambda x, axis=-1: _stable(x, axis)))
 
 
 def test_a_wider_type_without_the_shift_is_named():

@@ -357,8 +357,11 @@ def _nearest_mistake(answer, case: Case) -> tuple[str, str] | None:
     if isinstance(answer, (bool, np.bool_, str, bytes)):
         return None
     try:
-        value = float(np.asarray(answer, dtype=np.float64))
-    except (TypeError, ValueError, OverflowError):
+        array = np.asarray(answer)
+        if array.dtype.kind not in "iuf" or array.size != 1:  # a complex number is not an N_opt
+            return None
+        value = float(array.astype(np.float64).reshape(()))
+    except BaseException:  # noqa: BLE001 - a hostile answer is the report's business, not this note's
         return None
     if not (np.isfinite(value) and value > 0):
         return None
