@@ -106,13 +106,15 @@ def rl_step_memory(
     "peak" assumes the two phases do not overlap (the KV cache is freed before the training
     pass, as in colocated engines) and is the larger of the two: the training phase holds the
     model state and the activations; the generation phase holds the model state without the
-    gradients and the KV cache. Gradients exist only between the backward pass and the optimiser
-    step: PyTorch's `zero_grad()` frees them (`set_to_none=True`, its default since 2.0), so no
-    rollout sees them. They are 16-bit, 2 bytes per trained parameter (the policy's, and the
+    gradients and the KV cache. Gradients are needed only between the backward pass and the
+    optimiser step; the default assumes a loop that frees them once the step is done
+    (`zero_grad()` right after `step()`; it sets them to None, its default since PyTorch 2.0), so
+    no rollout sees them. They are 16-bit, 2 bytes per trained parameter (the policy's, and the
     critic's with `critic=True`), the width of the registry's 16-bit weights.
-    `grads_during_generation=True` keeps them through generation too (a loop that zeroes
-    gradients in place, `zero_grad(set_to_none=False)`): model state + max(activations, KV
-    cache). "sum" keeps everything.
+    `grads_during_generation=True` keeps them through generation too, as a loop does that calls
+    `zero_grad()` just before its next backward pass (this package's training loops do) or zeroes
+    them in place (`zero_grad(set_to_none=False)`): model state + max(activations, KV cache).
+    "sum" keeps everything.
 
     Sizes are capped (layers <= 1,024, width <= 2^20, heads <= 2^14, tokens and batches
     <= 2^24, kv_bytes <= 8), far beyond any model, so that a typo fails loudly.
