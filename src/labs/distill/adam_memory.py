@@ -1,4 +1,4 @@
-"""Chapter 6's test of one candidate cause of the synchronized loss spikes of R1's recipe.
+"""Chapter 6's test of one candidate cause of the synchronized loss spikes of R1's filtering.
 
 In the dense record (`labs.distill.dense`, data/dense_correct.json) the three deepest late dips,
 seeds 3, 6 and 11, each follow the three largest training-loss spikes of the 12 runs (131x, 41x

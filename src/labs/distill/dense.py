@@ -1,7 +1,7 @@
-"""Chapter 6's dense record of R1's recipe: the filtered copy ("correct") evaluated five times as
-often, with each held-out problem's mark and the training loss between evaluations.
+"""Chapter 6's dense record of R1's filtering: the filtered copy ("correct") evaluated five times
+as often, with each held-out problem's mark and the training loss between evaluations.
 
-Taught in chapter 6, "A fairer reading of 'reaches 90%'". The sweep reads R1's recipe every 80
+Taught in chapter 6, "A fairer reading of 'reaches 90%'". The sweep reads R1's filtering every 80
 steps, and the all-seeds point it gives (23% of the teacher's compute) lies less than one such
 step under the quarter line of the claim check; two seeds also fall far below the line at the same
 evaluation and come back. This script runs the same arm with the same code, settings and seeds
@@ -71,7 +71,7 @@ def run_dense(
     lr_drop_after: int | None = None,
     lr_drop_factor: float = 0.1,
 ) -> dict:
-    """R1's recipe (the sweep's "correct" arm: the same cold start, loop and settings) for one
+    """R1's filtering (the sweep's "correct" arm: the same cold start, loop and settings) for one
     seed, evaluated every `eval_every` steps. Returns {"flops", "accuracy", "samples", "marks",
     "intervals", "cpu_seconds"}: the curve, the held-out marks at each evaluation (`marks`), and
     "intervals": {"mean_loss", "max_loss", "max_loss_step", "max_grad_norm", "kept",
