@@ -420,7 +420,7 @@ def test_a_cpu_run_keeps_jax_on_the_host(monkeypatch):
 
 
 def test_the_small_gpu_sizes_are_the_cpus_with_a_smaller_decode_program():
-    """A GPU without FP8 units re-measures the CPU's sizes, with a program of fewer heads than
+    """A GPU other than Hopper re-measures the CPU's sizes, with a program of fewer heads than
     the CPU's one program of all 128 (which no GPU can launch: tests/bench/test_aot.py)."""
     from labs.bench.run import SIZES
 
