@@ -288,6 +288,20 @@ def test_check_with_note_puts_the_note_under_the_failing_call():
     assert seen == [([2.0, 4.0], "two numbers")]  # the failing case's own answer, once
 
 
+def test_check_with_note_hands_every_answer_to_the_caller():
+    def square(x):
+        return x * x
+
+    answers = []
+    assert check_with_note(square, SQUARE, lambda a, c: None, answers=answers).passed
+    # one answer per public case, in order, each the square of that case's input
+    assert len(answers) == len(SQUARE.cases)
+    for got, case in zip(answers, SQUARE.fresh_cases(), strict=True):
+        np.testing.assert_array_equal(got, np.asarray(case.args[0]) ** 2)
+    with pytest.raises(TypeError, match="answers must be a list"):
+        check_with_note(square, SQUARE, lambda a, c: None, answers=())
+
+
 def test_check_with_note_leaves_passing_raising_and_noteless_reports_alone():
     def square(x):
         return x * x

@@ -216,25 +216,33 @@ def _call_repr(case: Case) -> str:
 
 
 def check_with_note(
-    fn: Callable | None, exercise: Exercise, note: Callable[[object, Case], str | None]
+    fn: Callable | None,
+    exercise: Exercise,
+    note: Callable[[object, Case], str | None],
+    *,
+    answers: list | None = None,
 ) -> CheckReport:
     """`check(fn, exercise)`; where a case fails on the value `fn` returned, the line
     `note(value, case)` (when it gives one) is inserted under the failing call. A note that raises
-    is dropped: the report stands without it. TypeError when `exercise` is not an Exercise or
-    `note` is not callable (the chapter's mistakes, not the student's)."""
+    is dropped: the report stands without it. `answers`, a list, receives every value `fn`
+    returned, case by case, for a check that reads them after the run (chapter 0's asks whether
+    each was float64). TypeError when `exercise` is not an Exercise, `note` is not callable or
+    `answers` is not a list (the chapter's mistakes, not the student's)."""
     if not isinstance(exercise, Exercise):
         raise TypeError(f"exercise must be an Exercise, got {type(exercise).__name__}")
     if not callable(note):
         raise TypeError(
             f"note must be a function (answer, case) -> str | None, got {type(note).__name__}"
         )
+    if answers is not None and not isinstance(answers, list):
+        raise TypeError(f"answers must be a list or None, got {type(answers).__name__}")
     if not callable(fn):
         return check(fn, exercise)
-    answers: list = []
+    returned: list = []
 
     def recorded(*args, **kwargs):
         value = fn(*args, **kwargs)
-        answers.append(value)
+        returned.append(value)
         return value
 
     try:
@@ -242,6 +250,14 @@ def check_with_note(
     except BaseException:  # noqa: BLE001 - a hostile __name__ must not escape
         recorded.__name__ = exercise.name
     report = check(recorded, exercise)
+    if answers is not None:
+        answers.extend(returned)
+    return _with_note(report, returned, exercise, note)
+
+
+def _with_note(report: CheckReport, answers: list, exercise: Exercise, note) -> CheckReport:
+    """`report` with `note`'s line under the failing call, where the failing case returned a
+    value (`answers`, one per case run)."""
     failed_at = report.passed_cases
     if report.status != FAILED or len(answers) != failed_at + 1:  # raised, timed out or passed
         return report

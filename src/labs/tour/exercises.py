@@ -265,20 +265,8 @@ def check_log_sum_exp(fn) -> CheckReport:
     """Run the public cases of the log-sum-exp exercise against `fn`; an answer right only to
     float32's or float16's precision gets a note that says so, and so does an answer that is not
     float64 (compared at its own precision, as every check of the course compares)."""
-    if not callable(fn):
-        return check_with_note(fn, LOG_SUM_EXP, _precision_note)
     answers: list = []
-
-    def recorded(*args, **kwargs):
-        value = fn(*args, **kwargs)
-        answers.append(value)
-        return value
-
-    try:
-        recorded.__name__ = str(getattr(fn, "__name__", LOG_SUM_EXP.name))
-    except BaseException:  # noqa: BLE001 - a hostile __name__ must not escape
-        recorded.__name__ = LOG_SUM_EXP.name
-    report = check_with_note(recorded, LOG_SUM_EXP, _precision_note)
+    report = check_with_note(fn, LOG_SUM_EXP, _precision_note, answers=answers)
     # The first case whose answer came back in another dtype and matched at its precision
     first = next((i for i, a in enumerate(answers) if _not_float64(a)), None)
     if first is not None and (report.passed or first < report.passed_cases):
