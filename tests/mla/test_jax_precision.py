@@ -15,19 +15,11 @@ import pytest
 
 from labs.mla import AttentionConfig, init_params
 from labs.mla import jax as mla_jax
+from tests.mla.test_factored_absorption import CONFIGS as ABSORPTION_CONFIGS
 
 CONFIGS = {
     "gqa": AttentionConfig(kind="gqa", n_layers=1, d_model=32, n_heads=4, head_dim=8, n_kv_heads=2),
-    "mla": AttentionConfig(
-        kind="mla",
-        n_layers=1,
-        d_model=32,
-        n_heads=4,
-        head_dim=8,
-        kv_lora_rank=12,
-        q_lora_rank=10,
-        rope_head_dim=4,
-    ),
+    "mla": ABSORPTION_CONFIGS["q_compressed"],  # the absorption tests' MLA layer
 }
 
 

@@ -8,19 +8,12 @@ from labs.scaling.lm import make_corpus
 from labs.scaling.schedule_long import LONG_STEPS, load_schedule_long
 from labs.scaling.schedule_seeds import summarize_fit
 from labs.scaling.sweep import SweepResult
-from labs.scaling.sweep_seeds import SETTINGS
+from labs.scaling.sweep_seeds import SETTINGS, _recorded_sweep
 from tests.conftest import needs_record_arithmetic
 
 
 def _sweep(seeds, index, schedule) -> SweepResult:
-    n, d = np.asarray(seeds["N"], dtype=np.float64), np.asarray(seeds["D"], dtype=np.float64)
-    loss = np.asarray(seeds[f"loss_{schedule}"][index], dtype=np.float64)
-    steps = np.asarray(seeds["steps"])
-    curves = tuple(np.full(int(s), x) for s, x in zip(steps, loss, strict=True))
-    return SweepResult(
-        N=n, D=d, C=6 * n * d, loss=loss, d_model=np.asarray(seeds["d_model"]), steps=steps,
-        curves=curves, framework="torch", schedule=schedule,
-    )  # fmt: skip
+    return _recorded_sweep(seeds, index, schedule, loss_key=f"loss_{schedule}")
 
 
 def test_the_committed_seeds_name_their_command_and_grid():

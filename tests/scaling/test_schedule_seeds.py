@@ -7,21 +7,14 @@ import pytest
 from labs.scaling.lm import make_corpus
 from labs.scaling.schedule_seeds import load_schedule_seeds, summarize_fit
 from labs.scaling.sweep import SweepResult
-from labs.scaling.sweep_seeds import SETTINGS, load_sweep_seeds
+from labs.scaling.sweep_seeds import SETTINGS, _recorded_sweep, load_sweep_seeds
 from tests.conftest import HAS_RECORD_ARITHMETIC, needs_record_arithmetic
 
 KEYS = ("E", "alpha", "beta", "a", "E_gap")
 
 
 def _sweep(seeds, index) -> SweepResult:
-    n, d = np.asarray(seeds["N"], dtype=np.float64), np.asarray(seeds["D"], dtype=np.float64)
-    loss = np.asarray(seeds["loss"][index], dtype=np.float64)
-    steps = np.asarray(seeds["steps"])
-    curves = tuple(np.full(int(s), x) for s, x in zip(steps, loss, strict=True))
-    return SweepResult(
-        N=n, D=d, C=6 * n * d, loss=loss, d_model=np.asarray(seeds["d_model"]), steps=steps,
-        curves=curves, framework="torch", schedule="fixed",
-    )  # fmt: skip
+    return _recorded_sweep(seeds, index, schedule="fixed")
 
 
 def test_the_committed_seeds_name_their_command_and_share_the_matched_grid():

@@ -197,17 +197,19 @@ def run_seeds(
     print(f"wrote {out}")
 
 
-def _recorded_sweep(record: dict, index: int) -> SweepResult:
-    """Seed `index` of a committed record as a SweepResult (its curves hold only the final loss,
-    which is all `summarize_sweep` reads)."""
-    n, d, loss = (
-        np.asarray(x, dtype=np.float64) for x in (record["N"], record["D"], record["loss"][index])
-    )
+def _recorded_sweep(
+    record: dict, index: int, schedule: str = "matched", loss_key: str = "loss"
+) -> SweepResult:
+    """Seed `index` of a committed record (this file's, `schedule_seeds`' with "fixed", or
+    `schedule_long`'s with its `loss_<schedule>` key) as a SweepResult (its curves hold only the
+    final loss, which is all the summaries read)."""
+    losses = record[loss_key][index]
+    n, d, loss = (np.asarray(x, dtype=np.float64) for x in (record["N"], record["D"], losses))
     steps = np.asarray(record["steps"])
     curves = tuple(np.full(int(k), x) for k, x in zip(steps, loss, strict=True))
     return SweepResult(
         N=n, D=d, C=6 * n * d, loss=loss, d_model=np.asarray(record["d_model"]), steps=steps,
-        curves=curves, framework="torch", schedule="matched",
+        curves=curves, framework="torch", schedule=schedule,
     )  # fmt: skip
 
 
