@@ -109,14 +109,45 @@ def test_drawn_laws_need_a_plan_and_a_sound_plan_meets_them(seed):
     assert 0.6 < ratio < 1.4
 
 
-def _one_profile_half(lab, target_C):
-    """A wrong plan: one IsoFLOP profile of 7 sizes on the whole budget, its vertex grown to
-    target_C as C^0.5 (Chinchilla's exponent assumed rather than measured)."""
-    c = lab.remaining / 7 * 0.999
-    sizes = (c / 120) ** 0.5 * np.logspace(-0.6, 0.6, 7)
-    losses = [lab(n, c / (6 * n)) for n in sizes]
-    curve, slope, _ = np.polyfit(np.log(sizes), losses, 2)
-    return float(np.exp(-slope / (2 * curve)) * (target_C / c) ** 0.5)
+def _one_profile_fixed(exponent):
+    """A wrong plan of a family: one IsoFLOP profile of 7 sizes on the whole budget, its vertex
+    grown to target_C as C^exponent, the exponent assumed rather than measured."""
+
+    def plan(lab, target_C):
+        c = lab.remaining / 7 * 0.999
+        sizes = (c / 120) ** 0.5 * np.logspace(-0.6, 0.6, 7)
+        losses = [lab(n, c / (6 * n)) for n in sizes]
+        curve, slope, _ = np.polyfit(np.log(sizes), losses, 2)
+        return float(np.exp(-slope / (2 * curve)) * (target_C / c) ** exponent)
+
+    return plan
+
+
+# Chinchilla's exponent assumed rather than measured
+_one_profile_half = _one_profile_fixed(0.5)
+
+
+def test_no_assumed_exponent_passes_every_hidden_case():
+    """The hidden laws lie on both sides of one half (the draw picks the side first), so a plan
+    that measures one optimum and grows it with any fixed exponent, 0.35 to 0.65, fails at least
+    one hidden case. The control: with the exponent of each case's own law the same plan passes
+    that case, so what fails is the assumed exponent, not the one-profile measurement."""
+    from labs.scaling.exercises import _draw_pilot_law
+    from tests.grading.hidden.scaling import HIDDEN_PILOT_SEEDS
+
+    laws = {seed: _draw_pilot_law(seed) for seed in HIDDEN_PILOT_SEEDS}
+    assert {law.a > 0.5 for law in laws.values()} == {True, False}
+
+    def miss(plan, seed):
+        law = laws[seed]
+        n = plan(PilotLab(law, 1e21, noise=0.001, seed=seed), 1e24)
+        return abs(np.log(n / _true_n_opt(1e24, law)))
+
+    for exponent in np.arange(0.35, 0.651, 0.01):
+        plan = _one_profile_fixed(float(exponent))
+        assert max(miss(plan, seed) for seed in laws) > np.log(1.4), exponent
+    for seed, law in laws.items():
+        assert miss(_one_profile_fixed(law.a), seed) < np.log(1.4), (seed, law.a)
 
 
 def test_assuming_a_half_fails_every_hidden_case_and_is_named():

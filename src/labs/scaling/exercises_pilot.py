@@ -7,7 +7,8 @@ law's true N_opt (`_true_n_opt`), within 40%, and a miss is reported with its si
 (`_check_prediction`, which the IsoFLOP-profile exercise 1.3 uses too); the check audits the spend
 after each plan (`_spend_breach`) and does not score a plan that overspent. `_draw_pilot_law`
 draws the laws the chapter measures a plan on and the hidden cases grade with, their exponent
-kept away from one half, so that a plan which assumes Chinchilla's a = 0.5 fails them; an answer
+kept away from one half on a side drawn at random, so that a plan which assumes Chinchilla's
+a = 0.5, or any other exponent, fails them; an answer
 near that assumption is told so (`_half_mistake`). Taught in chapter 1, "Exercise 1.1: spend a
 pilot budget". `labs.scaling.exercises` re-exports these names.
 """
@@ -199,38 +200,56 @@ _LAB_LAWS = (
     ChinchillaParams(E=1.7, A=800.0, B=900.0, alpha=0.38, beta=0.30),
 )
 _PILOT_BUDGET, _TARGET_C, _LAB_NOISE, _LAB_RTOL = 1e21, 1e24, 0.001, 0.4
-# How far a drawn law's exponent a keeps from Chinchilla's one half: the optimum at the pilot
-# budget grown to the target as C^0.5 then misses the true N_opt by over 1.5 times (3 decades).
-_HALF_GAP = float(np.log10(1.5) / 3)
+# How far the answer of a plan that assumes Chinchilla's a = 0.5 keeps outside the check's 40%
+# window on a drawn law: a factor of 15/14 beyond either edge (the edges 1.4 and 0.6 become 1.5
+# and 0.56), so that such a plan misses every drawn law with room to spare.
+_HALF_MARGIN = 15 / 14
+
+
+def _half_answer_ratio(law: ChinchillaParams) -> float:
+    """The law's optimum at the pilot budget grown to the target as C^0.5, over its true N_opt
+    there: 10^(3 (0.5 - a)), what a plan that measures the optimum within its budget and assumes
+    Chinchilla's exponent answers, relative to the truth."""
+    grown = _true_n_opt(_PILOT_BUDGET, law) * (_TARGET_C / _PILOT_BUDGET) ** 0.5
+    return grown / _true_n_opt(_TARGET_C, law)
 
 
 def _draw_pilot_law(seed: int) -> ChinchillaParams:
-    """A law drawn at random for a pilot lab, never printed: E from 1.5 to 2, A and B from 200 to
-    3,000 (uniform in log), alpha and beta from 0.28 to 0.42; redrawn until Chinchilla's 20 tokens
-    per parameter misses its N_opt at 1e24 FLOPs by a factor of 1.5 to 4 (a plan must measure),
-    its N_opt at 1e20 FLOPs by less than 2.5 (the pilot budget can bracket it), and its exponent
-    a lies more than log10(1.5) / 3 = 0.059 from one half (a plan that measures the optimum
-    within the budget and assumes a = 0.5, Chinchilla's, rather than measuring it misses by over
-    1.5 times, more than the 40% the check allows).
+    """A law drawn at random for a pilot lab, never printed: E from 1.5 to 2, A and B from 100 to
+    30,000 (uniform in log), alpha and beta from 0.28 to 0.45; redrawn until Chinchilla's 20
+    tokens per parameter misses its N_opt at 1e24 FLOPs by a factor of 1.5 to 4 (a plan must
+    measure), its N_opt at 1e20 FLOPs by less than 2.5 (the pilot budget can bracket it), and a
+    plan that measures the optimum within the budget and assumes a = 0.5, Chinchilla's, misses
+    by more than the 40% the check allows, with a margin (`_HALF_MARGIN`): the exponent a lies
+    below 0.441 or above 0.584.
+
+    Which side of one half a lies on is drawn first, each with probability one half, by ordering
+    alpha and beta (a = beta / (alpha + beta)). Without that, the constraints accept a law above
+    one half about once in eight, and a plan that assumed a = 0.43 would pass most laws drawn
+    (and, before this draw, all three hidden ones). A and B reach further than Chinchilla's fitted
+    values so that laws above one half exist at all: their N_opt must start far enough below the
+    rule of thumb's at 1e20 FLOPs.
 
     Chapter 1 measures a plan on one such law after Exercise 1.1; the hidden cases draw theirs with
     other seeds (tests/grading/hidden/scaling.py), so neither is shown in the chapter.
     """
     rng = np.random.default_rng(integer("seed", seed, minimum=0))
+    above = bool(rng.random() < 0.5)  # the side of one half the exponent a lies on
     while True:
-        log_a, log_b = rng.uniform(np.log(200.0), np.log(3000.0), size=2)
-        alpha, beta = rng.uniform(0.28, 0.42, size=2)
+        log_a, log_b = rng.uniform(np.log(100.0), np.log(30000.0), size=2)
+        low, high = np.sort(rng.uniform(0.28, 0.45, size=2))
         law = ChinchillaParams(
             E=float(rng.uniform(1.5, 2.0)),
             A=float(np.exp(log_a)),
             B=float(np.exp(log_b)),
-            alpha=float(alpha),
-            beta=float(beta),
+            alpha=float(low if above else high),
+            beta=float(high if above else low),
         )
         miss = abs(np.log((_TARGET_C / 120) ** 0.5 / _true_n_opt(_TARGET_C, law)))
         bracket = abs(np.log((1e20 / 120) ** 0.5 / _true_n_opt(1e20, law)))
-        far_from_half = abs(law.a - 0.5) > _HALF_GAP
-        if np.log(1.5) < miss < np.log(4.0) and bracket < np.log(2.5) and far_from_half:
+        half = _half_answer_ratio(law)
+        outside = not (1 - _LAB_RTOL) / _HALF_MARGIN <= half <= (1 + _LAB_RTOL) * _HALF_MARGIN
+        if np.log(1.5) < miss < np.log(4.0) and bracket < np.log(2.5) and outside:
             return law
 
 
@@ -263,7 +282,7 @@ def _half_mistake(law: ChinchillaParams) -> tuple[tuple[float, str], ...]:
     assumed, not measured), as a `mistakes` entry; none where that answer lands within the case's
     tolerance of the truth, since a plan that assumes one half passes there."""
     n_opt = _true_n_opt(_TARGET_C, law)
-    grown = _true_n_opt(_PILOT_BUDGET, law) * (_TARGET_C / _PILOT_BUDGET) ** 0.5
+    grown = _half_answer_ratio(law) * n_opt
     if abs(grown / n_opt - 1) <= _LAB_RTOL:
         return ()
     return (

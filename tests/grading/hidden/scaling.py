@@ -67,7 +67,9 @@ FORBIDDEN = {
 # lab the answer must spend its budget on; scored like the public cases (within 40%). The generator
 # keeps each law's exponent away from one half (since 2026-12-06; the same seeds drew other laws
 # before), so a plan that assumes Chinchilla's a = 0.5 fails all three, and an answer near that
-# assumption is named as the public check names it. No law is written out here or in the chapter
+# assumption is named as the public check names it. Since the same day it draws the side of one
+# half first: law 1 lies below it, laws 2 and 3 above, so no exponent assumed rather than measured
+# passes all three. No law is written out here or in the chapter
 # (tests/scaling/test_pilot_exercise.py checks that the drawn laws differ from every law the
 # chapter and the public cases show, and that the a = 0.5 plan fails every hidden case).
 _exercises = importlib.import_module("labs.scaling.exercises")
