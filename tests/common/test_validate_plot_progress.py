@@ -60,3 +60,33 @@ def test_progress_wraps_and_can_be_disabled(monkeypatch):
     assert list(bar) == [0, 1, 2] and bar.disable
     monkeypatch.setenv("LABS_PROGRESS", "on")
     assert not progress(range(3)).disable
+
+
+def test_seed_refuses_what_torch_cannot_take_and_names_it():
+    """NumPy takes any non-negative seed; torch fails deep inside past 2**63, and labs add small
+    offsets, so the check stops at 2**62 and names the parameter; 2**62 itself seeds torch."""
+    import torch
+
+    from labs.common.validate import MAX_SEED, seed
+
+    assert seed("eval_seed", MAX_SEED) == 2**62
+    torch.Generator().manual_seed(MAX_SEED + 1_000_003)  # the largest offset a lab adds
+    with pytest.raises(ValueError, match=r"eval_seed must be <= 2\*\*62"):
+        seed("eval_seed", 2**62 + 1)
+    with pytest.raises(ValueError, match="seed must be >= 0"):
+        seed("seed", -1)
+    with pytest.raises(TypeError, match="seed must be an int"):
+        seed("seed", 3.0)
+
+
+def test_same_device_names_the_tensor_on_another_device():
+    import torch
+
+    from labs.common.validate import same_device
+
+    a, b = torch.zeros(2), torch.zeros(2, device="meta")
+    same_device(("a", a), ("b", torch.ones(3)), ("mask", None))  # one device: nothing to say
+    with pytest.raises(
+        ValueError, match=r"b must be on the device of a \(cpu\), got a tensor on meta"
+    ):
+        same_device(("a", a), ("mask", None), ("b", b))

@@ -262,6 +262,13 @@ EXAMPLES = {
         named=(("a", np.ones(2)), ("b", np.ones(2))),
         fixed=("named",),
     ),
+    # same_device likewise; a tensor on another device is the case it exists for (tests/common).
+    "labs.common.validate_arrays.same_device": lambda: call(
+        lambda named: __import__("labs.common.validate", fromlist=["x"]).same_device(*named),
+        named=(("a", _ones(2)), ("b", _ones(2))),
+        fixed=("named",),
+    ),
+    "labs.common.validate_values.seed": lambda: call(name="value", value=3, fixed=("name",)),
     "labs.common.validate_values.size": lambda: call(
         name="value", value=3, maximum=10, fixed=(*VALIDATOR_OPTIONS, "why")
     ),
@@ -309,6 +316,9 @@ ACCEPTED = {
         )
         for m in ("bool-for-int", "huge-int", "negative-int")
     },
+    ("labs.common.validate_values.seed", "value", "huge-int"): (
+        "10**15 is a valid seed, under 2**62; tests/common shows 2**62 + 1 refused"
+    ),
     ("labs.common.validate_values.integer", "value", "huge-int"): (
         "with no maximum given, a huge int is a valid int"
     ),

@@ -25,6 +25,7 @@ from labs.common.validate_arrays import (
     host_values,
     integer_array,
     jax_key,
+    same_device,
     same_shape,
     torch_device_arg,
 )
@@ -32,6 +33,7 @@ from labs.common.validate_results import finite_loss, finite_result
 from labs.common.validate_values import (
     MAX_ELEMENTS,
     MAX_LEARNING_RATE,
+    MAX_SEED,
     boolean,
     callable_arg,
     describe_value,
@@ -43,6 +45,7 @@ from labs.common.validate_values import (
     power_of_two,
     read_only,
     real_number,
+    seed,
     size,
     text,
 )
@@ -50,6 +53,7 @@ from labs.common.validate_values import (
 __all__ = [
     "MAX_ELEMENTS",
     "MAX_LEARNING_RATE",
+    "MAX_SEED",
     "array",
     "axis_index",
     "boolean",
@@ -70,7 +74,9 @@ __all__ = [
     "power_of_two",
     "read_only",
     "real_number",
+    "same_device",
     "same_shape",
+    "seed",
     "size",
     "text",
     "torch_device_arg",

@@ -26,6 +26,7 @@ __all__ = [
     "integer_array",
     "jax_key",
     "same_shape",
+    "same_device",
     "torch_device_arg",
 ]
 
@@ -313,4 +314,24 @@ def same_shape(*named) -> None:
             raise ValueError(
                 f"{name} must have the shape of {first_name} {tuple(first.shape)}, "
                 f"got {tuple(arr.shape)}"
+            )
+
+
+def same_device(*named) -> None:
+    """Raise ValueError unless every (name, tensor) pair lies on the device of the first one.
+
+    torch tensors only (a pair whose value is None or not a tensor is skipped): a mix of devices
+    makes torch raise from deep inside an operation, or, for some devices, return garbage.
+    """
+    import torch
+
+    tensors = [(name, t) for name, t in named if isinstance(t, torch.Tensor)]
+    if not tensors:
+        return
+    first_name, first = tensors[0]
+    for name, tensor in tensors[1:]:
+        if tensor.device != first.device:
+            raise ValueError(
+                f"{name} must be on the device of {first_name} ({first.device}), "
+                f"got a tensor on {tensor.device}"
             )

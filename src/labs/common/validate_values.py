@@ -20,6 +20,7 @@ import numpy as np
 __all__ = [
     "MAX_ELEMENTS",
     "MAX_LEARNING_RATE",
+    "MAX_SEED",
     "boolean",
     "callable_arg",
     "describe_value",
@@ -31,6 +32,7 @@ __all__ = [
     "power_of_two",
     "read_only",
     "real_number",
+    "seed",
     "size",
     "text",
 ]
@@ -118,6 +120,23 @@ def integer(name: str, value, *, minimum: int | None = None, maximum: int | None
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     if maximum is not None and value > maximum:
         raise ValueError(f"{name} must be <= {maximum}, got {value}")
+    return value
+
+
+# The largest seed any lab accepts. torch seeds a generator with a signed 64-bit integer, and some
+# labs derive further seeds by adding an offset (seed + 1, seed + 1_000_003), so 2**62 leaves room
+# for both; NumPy would take any non-negative int, torch fails deep inside past 2**63.
+MAX_SEED = 2**62
+
+
+def seed(name: str, value) -> int:
+    """A random seed: an int in [0, MAX_SEED]; TypeError/ValueError naming `name` otherwise."""
+    value = integer(name, value, minimum=0)
+    if value > MAX_SEED:
+        raise ValueError(
+            f"{name} must be <= 2**62 (torch seeds its generators with a 64-bit integer, and "
+            f"some labs add an offset to it), got {value}"
+        )
     return value
 
 
