@@ -183,3 +183,21 @@ def test_importing_the_course_stops_jax_taking_most_of_a_gpu(preset, want):
     code = "import os, labs.common; print(os.environ.get('XLA_PYTHON_CLIENT_PREALLOCATE'))"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.stdout.strip() == want, out.stderr
+
+
+def test_host_jax_device_is_the_cpu_or_a_clear_error(monkeypatch):
+    """The CPU device when JAX has one; when JAX_PLATFORMS leaves the CPU out, JAX raises about
+    another backend (here: a TPU without libtpu), and the course says what to set instead."""
+    import jax
+
+    from labs.common import DeviceUnavailableError, host_jax_device
+
+    assert host_jax_device().platform == "cpu"
+
+    def no_cpu(backend=None):
+        raise RuntimeError("Unable to initialize backend 'tpu': Failed to open libtpu.so")
+
+    monkeypatch.setattr(jax, "devices", no_cpu)
+    monkeypatch.setenv("JAX_PLATFORMS", "tpu")
+    with pytest.raises(DeviceUnavailableError, match=r"JAX_PLATFORMS='tpu'\): set JAX_PLATFORMS"):
+        host_jax_device()

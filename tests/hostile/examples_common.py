@@ -160,6 +160,7 @@ EXAMPLES = {
     "labs.common.runtime.available_devices": lambda: call(),
     "labs.common.runtime.describe": lambda: call(requested="cpu", verbose=False),
     "labs.common.runtime.in_colab": lambda: call(),
+    "labs.common.runtime.host_jax_device": lambda: call(),
     "labs.common.runtime.jax_device": lambda: call(requested="cpu"),
     "labs.common.runtime.library_versions": lambda: call(),
     "labs.common.runtime.processor_name": lambda: call(),

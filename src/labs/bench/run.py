@@ -36,7 +36,7 @@ from labs.bench.decode import _decode_case
 from labs.bench.gemm import _gemm_case
 from labs.bench.roofline import _device_peaks
 from labs.bench.timing import _device, _timer
-from labs.common.runtime import library_versions, utc_timestamp
+from labs.common.runtime import host_jax_device, library_versions, utc_timestamp
 from labs.common.validate import read_only, size, text
 
 __all__ = ["SIZES", "TARGETS", "run_benchmarks", "write_results"]
@@ -159,7 +159,7 @@ def _host_jax(kind: str):
     takes CPU and GPU arrays only) and whose float32 products round through bfloat16."""
     if kind != "cpu":
         return contextlib.nullcontext()
-    return jax.default_device(jax.devices("cpu")[0])
+    return jax.default_device(host_jax_device())
 
 
 def _run_cases(results, cases, kind, peaks, time_it, seed, checkpoint) -> None:

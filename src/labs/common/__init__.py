@@ -14,6 +14,7 @@ from labs.common.progress import progress
 from labs.common.runtime import (
     DeviceUnavailableError,
     describe,
+    host_jax_device,
     in_colab,
     jax_device,
     seed_everything,
@@ -32,6 +33,7 @@ __all__ = [
     "check",
     "describe",
     "fact",
+    "host_jax_device",
     "in_colab",
     "jax_device",
     "measure_ceilings",

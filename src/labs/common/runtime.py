@@ -149,7 +149,27 @@ def jax_device(requested: str | None = None):
     try:
         return jax.devices(platform_for)[0]
     except RuntimeError:
+        return host_jax_device()
+
+
+def host_jax_device():
+    """JAX's CPU device, for the cells that measure on the host whatever the accelerator (a
+    subnormal bound that holds only on XLA:CPU, arrays PyTorch must read on a TPU runtime).
+
+    JAX starts its CPU backend beside any accelerator unless JAX_PLATFORMS leaves it out; then
+    this raises DeviceUnavailableError saying so, instead of JAX's error about another backend.
+    """
+    import jax
+
+    try:
         return jax.devices("cpu")[0]
+    except (RuntimeError, AssertionError) as error:  # JAX_PLATFORMS without "cpu"
+        platforms = os.environ.get("JAX_PLATFORMS", "")
+        raise DeviceUnavailableError(
+            "this cell runs JAX on the host CPU, and JAX's CPU backend is not available "
+            f"(JAX_PLATFORMS={platforms!r}): set JAX_PLATFORMS to include cpu, e.g. 'tpu,cpu', "
+            f"or unset it, and restart the runtime ({type(error).__name__}: {error})"
+        ) from None
 
 
 def describe(requested: str | None = None, *, verbose: bool = True) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import numpy as np
 
 from labs.common.ceilings import best_seconds
 from labs.common.progress import progress
+from labs.common.runtime import host_jax_device
 from labs.common.validate import boolean, describe_value, integer, size
 
 __all__ = ["FRAMEWORKS", "SIZES", "blas_widths", "matmul_rounds"]
@@ -79,7 +80,7 @@ def _matmul_rounds(sizes, rounds: int, repeats: int, seed: int, show_progress: b
     from labs.economics.reference import _matmul as numpy_matmul
     from labs.economics.torch import _matmul as torch_matmul
 
-    cpu = jax.devices("cpu")[0]
+    cpu = host_jax_device()
     calls = {}
     for n in sizes:
         rng = np.random.default_rng([seed, n])
