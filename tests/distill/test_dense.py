@@ -75,6 +75,16 @@ def test_the_watched_run_is_the_sweeps_run(task):
     first, second = dropped["intervals"]["max_update_norm"]
     assert first == stretches["max_update_norm"][0]
     assert 0.09 < second / stretches["max_update_norm"][1] < 0.11
+    # the cosine reaches the optimiser: over three steps the rates are 1, 0.55 and 0.1 of the
+    # sweep's (the floor at the last step), on the same traces (the same FLOPs)
+    plain = run_dense(task, teacher, 2, steps=3, eval_every=1, warm_up_steps=1)
+    cosine = run_dense(task, teacher, 2, steps=3, eval_every=1, warm_up_steps=1,
+                       lr_cosine_floor=0.1)  # fmt: skip
+    assert cosine["flops"] == plain["flops"] and cosine["samples"] == plain["samples"]
+    moved = np.array(cosine["intervals"]["max_update_norm"])
+    assert moved[0] == plain["intervals"]["max_update_norm"][0]
+    assert np.allclose(moved[1:] / plain["intervals"]["max_update_norm"][1:], [0.55, 0.1],
+                       atol=0.01)  # fmt: skip
 
 
 def test_run_dense_and_marks_refuse_bad_input(task):
@@ -100,6 +110,13 @@ def test_run_dense_and_marks_refuse_bad_input(task):
     for bad in (0.0, 1.5, float("nan")):
         with pytest.raises(ValueError, match="lr_drop_factor"):
             run_dense(task, teacher, 0, steps=2, eval_every=1, lr_drop_after=1, lr_drop_factor=bad)
+    for bad in (0.0, -0.1, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="lr_cosine_floor"):
+            run_dense(task, teacher, 0, steps=2, eval_every=1, lr_cosine_floor=bad)
+    with pytest.raises(TypeError, match="lr_cosine_floor"):
+        run_dense(task, teacher, 0, steps=2, eval_every=1, lr_cosine_floor="0.1")
+    with pytest.raises(ValueError, match="lr_cosine_floor and lr_drop_after"):
+        run_dense(task, teacher, 0, steps=2, eval_every=1, lr_drop_after=1, lr_cosine_floor=0.1)
     with pytest.raises(TypeError, match="policy"):
         marks("policy", task)
     with pytest.raises(TypeError, match="problems"):

@@ -318,8 +318,10 @@ EXAMPLES = {
         eval_every=1,
         warm_up_steps=1,
         beta2=0.99,
-        lr_drop_after=1,
+        # the two schedules exclude each other: the cosine here, the drop in tests/distill
+        lr_drop_after=None,
         lr_drop_factor=0.1,
+        lr_cosine_floor=0.1,
     ),
     # labs.distill.more_seeds
     "labs.distill.more_seeds.merge_seeds": lambda: call(

@@ -70,6 +70,7 @@ def run_dense(
     beta2: float = 0.999,
     lr_drop_after: int | None = None,
     lr_drop_factor: float = 0.1,
+    lr_cosine_floor: float | None = None,
 ) -> dict:
     """R1's filtering (the sweep's "correct" arm: the same cold start, loop and settings) for one
     seed, evaluated every `eval_every` steps. Returns {"flops", "accuracy", "samples", "marks",
@@ -81,7 +82,10 @@ def run_dense(
     `beta2` is Adam's second-moment decay, in [0, 1): torch's default 0.999 is the sweep's.
     `lr_drop_after`, if not None, is a step in [0, steps]: every later step runs at
     `lr_drop_factor` (in (0, 1]) times the sweep's rate. None (the default) keeps the sweep's
-    constant rate, and the factor is then unused. steps <= 100,000."""
+    constant rate, and the factor is then unused. `lr_cosine_floor`, if not None, is a factor f
+    in (0, 1]: the rate falls on a cosine from the sweep's at the first step to f times it at the
+    last (R1's schedule with f = 0.1, `labs.distill.lr_cosine`); it cannot be combined with
+    `lr_drop_after`. steps <= 100,000."""
     check_models(task, teacher=teacher)
     seed = integer("seed", seed, minimum=0)
     steps = size("steps", steps, maximum=100_000)
@@ -92,6 +96,12 @@ def run_dense(
     lr_drop_factor = real_number("lr_drop_factor", lr_drop_factor, positive=True, maximum=1.0)
     if lr_drop_after is not None:
         lr_drop_after = integer("lr_drop_after", lr_drop_after, minimum=0, maximum=steps)
+    if lr_cosine_floor is not None:
+        lr_cosine_floor = real_number("lr_cosine_floor", lr_cosine_floor, positive=True,
+                                      maximum=1.0)  # fmt: skip
+        if lr_drop_after is not None:
+            raise ValueError("lr_cosine_floor and lr_drop_after are two schedules: give one, got "
+                             f"{lr_cosine_floor} and {lr_drop_after}")  # fmt: skip
     d = SETTINGS["distill"]
     begin = time.process_time()
     student = cold_student(task, seed, warm_up_steps=warm_up_steps)
@@ -125,7 +135,7 @@ def run_dense(
     _, curve = _distill_on_traces(
         copy.deepcopy(student), teacher, task, task.held_out, steps, d["batch_size"], d["lr"],
         1.0, eval_every, seed, "correct traces, dense", DENSE["traces"], watch, beta2,
-        None if lr_drop_after is None else (lr_drop_after, lr_drop_factor),
+        None if lr_drop_after is None else (lr_drop_after, lr_drop_factor), lr_cosine_floor,
     )  # fmt: skip
     return {"flops": curve.flops, "accuracy": curve.accuracy, "samples": curve.samples,
             "marks": seen, "intervals": intervals,

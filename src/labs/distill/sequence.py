@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -212,7 +213,7 @@ def _teacher_traces(teacher, task, problems, temperature, generator, traces):
 
 def _distill_on_traces(
     student, teacher, task, eval_problems, steps, batch_size, lr, temperature, eval_every, seed,
-    desc, traces="sampled", watch=None, beta2=0.999, lr_drop=None,
+    desc, traces="sampled", watch=None, beta2=0.999, lr_drop=None, lr_cosine=None,
 ):  # fmt: skip
     """Teacher's traces, cross-entropy on the trace tokens, Adam; log accuracy against FLOPs.
     `watch`, if given, is called after every step as watch(step, student, loss, kept): the loss
@@ -220,7 +221,11 @@ def _distill_on_traces(
     `student`'s parameters. It must not change the student (`labs.distill.dense` logs with it).
     `beta2` is Adam's second-moment decay (torch's default 0.999, used by every committed run).
     `lr_drop`, if given, is (step, factor): every step after `step` runs at `factor` * `lr`
-    (`labs.distill.lr_decay`; None, the default of every other committed run, keeps `lr`)."""
+    (`labs.distill.lr_decay`; None, the default of every other committed run, keeps `lr`).
+    `lr_cosine`, if given, is a floor f in (0, 1]: step t of T runs at
+    lr * (1 - (1 - f) (1 - cos(pi (t - 1) / (T - 1))) / 2), a cosine from `lr` at the first step
+    to f * `lr` at the last, R1's schedule for its students with f = 0.1 (`labs.distill.lr_cosine`).
+    The traces drawn do not depend on the rate, so every schedule trains on the same traces."""
     generator = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(student.parameters(), lr=lr, betas=(0.9, beta2))
     n_teacher, n_student, positions = _params(teacher), _params(student), _positions(task)
@@ -235,6 +240,10 @@ def _distill_on_traces(
         if lr_drop is not None and step == lr_drop[0] + 1:
             for group in opt.param_groups:
                 group["lr"] = lr * lr_drop[1]
+        if lr_cosine is not None:  # exactly lr at the first step, lr_cosine * lr at the last
+            done = (step - 1) / max(steps - 1, 1)
+            for group in opt.param_groups:
+                group["lr"] = lr * (1 - (1 - lr_cosine) * (1 - math.cos(math.pi * done)) / 2)
         idx = torch.randint(0, len(task.train), (batch_size,), generator=generator).tolist()
         prompts, completions, mask = _teacher_traces(
             teacher, task, [task.train[i] for i in idx], temperature, generator, traces
