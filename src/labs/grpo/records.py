@@ -47,6 +47,7 @@ _FILES = {
     "kl_spike": "kl_spike_seed11.json",  # seed 11's in-reward runs again, per step, `kl_spikes`
     "exact_kl": "exact_kl.json",  # the three cross arms again with their exact KL, `exact_kl`
     "exact_kl_ppo": "exact_kl_ppo.json",  # PPO's two placement arms with their exact KL
+    "vote_noise": "vote_noise.json",  # seeds 0-4 rebuilt, at 16 evaluation seeds, `vote_noise`
 }
 PPO_LR_SCALES = (1 / 3, 1.0, 3.0)  # times GRPO's learning rate, BASE["lr"]
 PPO_CRITIC_LRS = (1e-3, 3e-3)  # PPOConfig's default first
@@ -68,7 +69,9 @@ def load_sweep(path: str | Path | None = None, *, task: str = "addition") -> dic
     `kl_spike_seed11.json`, "exact_kl": the three arms of the cross question again with the
     exact KL per step (`labs.grpo.exact_kl`) `exact_kl.json`, "exact_kl_ppo": PPO's two placement
     arms at the defaults again with the exact KL per step (`exact_kl --method ppo`)
-    `exact_kl_ppo.json`, or those at `path`."""
+    `exact_kl_ppo.json`, "vote_noise": each seed's warm-up and its GRPO, dynamic-sampling and PPO
+    runs rebuilt (a third realization) and scored at 16 evaluation seeds (`labs.grpo.vote_noise`)
+    `vote_noise.json`, or those at `path`."""
     task = one_of("task", task, tuple(_FILES))
     name = _FILES[task]
     return read_results("labs.grpo", name, path)
