@@ -369,14 +369,18 @@ EXAMPLES = {
 
 # (key, parameter, mutation) -> why this hostile class is a legitimate input there.
 ACCEPTED: dict[tuple[str, str, str], str] = {
-    ("labs.grpo.config.GRPOConfig", "seed", "huge-int"): "any non-negative int seeds torch",
-    ("labs.grpo.config.PPOConfig", "seed", "huge-int"): "any non-negative int seeds torch",
-    ("labs.grpo.training.new_policy", "seed", "huge-int"): "any non-negative int seeds torch",
-    ("labs.grpo.training.warm_up", "seed", "huge-int"): "any non-negative int seeds torch",
-    ("labs.grpo.evaluation.evaluate", "seed", "huge-int"): "any non-negative int seeds torch",
-    ("labs.grpo.evaluation.evaluate_at_k", "seed", "huge-int"): "any non-negative int seeds torch",
-    ("labs.grpo.ladder.ladder_config", "seed", "huge-int"): "any non-negative int seeds torch",
-    ("labs.grpo.countdown.CountdownTask", "seed", "huge-int"): "any non-negative int seeds NumPy",
+    ("labs.grpo.config.GRPOConfig", "seed", "huge-int"): "any seed in [0, 2**62] seeds torch",
+    ("labs.grpo.config.PPOConfig", "seed", "huge-int"): "any seed in [0, 2**62] seeds torch",
+    ("labs.grpo.training.new_policy", "seed", "huge-int"): "any seed in [0, 2**62] seeds torch",
+    ("labs.grpo.training.warm_up", "seed", "huge-int"): "any seed in [0, 2**62] seeds torch",
+    ("labs.grpo.evaluation.evaluate", "seed", "huge-int"): "any seed in [0, 2**62] seeds torch",
+    (
+        "labs.grpo.evaluation.evaluate_at_k",
+        "seed",
+        "huge-int",
+    ): "any seed in [0, 2**62] seeds torch",
+    ("labs.grpo.ladder.ladder_config", "seed", "huge-int"): "any seed in [0, 2**62] seeds torch",
+    ("labs.grpo.countdown.CountdownTask", "seed", "huge-int"): "any seed in [0, 2**62] seeds NumPy",
     ("labs.grpo.ladder.block_means", "values", "array-int-dtype"): (
         "integer values (counts, lengths) have a mean like any other numbers"
     ),
@@ -392,7 +396,7 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
     ("labs.grpo.metrics.majority_at_k", "targets", "ids-huge"): (
         "a right answer may be any non-negative integer"
     ),
-    ("labs.grpo.ladder.run_rung", "eval_seed", "huge-int"): "any non-negative int seeds torch",
+    ("labs.grpo.ladder.run_rung", "eval_seed", "huge-int"): "any seed in [0, 2**62] seeds torch",
     **{
         (key, "mask", "array-int-dtype"): "a mask of 0/1 integers is a documented, valid mask"
         for key in (

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from labs.common import validate
 from labs.common.validate import (
     array,
     describe_value,
@@ -35,7 +36,7 @@ def check_ladder_args(rung, steps, seed, rungs) -> tuple[str, int, int]:
     """Checked (rung, steps, seed) of `ladder_config`: a known rung, steps <= MAX_STEPS."""
     one_of("rung", rung, tuple(rungs))
     steps = size("steps", steps, maximum=MAX_STEPS, why="a step takes about a second on a CPU")
-    return rung, steps, integer("seed", seed, minimum=0)
+    return rung, steps, validate.seed("seed", seed)
 
 
 def check_block_means_args(values, block) -> tuple[np.ndarray, int]:
@@ -48,7 +49,7 @@ def check_run_rung_args(config, eval_seed, config_type: type) -> int:
     """TypeError unless `config` is a `config_type`; the checked evaluation seed."""
     if not isinstance(config, config_type):
         raise TypeError(f"config must be a {config_type.__name__}, got {describe_value(config)}")
-    return integer("eval_seed", eval_seed, minimum=0)
+    return validate.seed("eval_seed", eval_seed)
 
 
 def check_logit_pair(logits, ref_logits) -> tuple[np.ndarray, np.ndarray]:
@@ -78,7 +79,7 @@ def check_countdown_task_args(n_problems, held_out_fraction, seed) -> tuple[int,
     frac = real_number("held_out_fraction", held_out_fraction)
     if not 0 < frac < 1:
         raise ValueError(f"held_out_fraction must be in (0, 1), got {held_out_fraction}")
-    return n_problems, frac, integer("seed", seed, minimum=0)
+    return n_problems, frac, validate.seed("seed", seed)
 
 
 def check_countdown_problem(numbers, solution, n_numbers: int, max_number: int) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from labs.common import validate
 from labs.common.validate import (
     array,
     boolean,
@@ -53,7 +54,7 @@ def check_grpo_fields(config) -> None:
     size("prompts_per_step", config.prompts_per_step, maximum=MAX_BATCH // config.group_size,
          why=why)  # fmt: skip
     size("updates_per_batch", config.updates_per_batch, maximum=MAX_UPDATES_PER_BATCH)
-    integer("seed", config.seed, minimum=0)
+    validate.seed("seed", config.seed)
     learning_rate("lr", config.lr)
     for name in ("clip_eps", "adv_eps", "temperature"):
         real_number(name, getattr(config, name), positive=True)
@@ -120,7 +121,16 @@ def check_policy_call(policy, policy_type: type, prompts):
     """Checked prompts of a call that runs `policy`, a `policy_type` instance."""
     if not isinstance(policy, policy_type):
         raise TypeError(f"policy must be a {policy_type.__name__}, got {describe_value(policy)}")
-    return check_ids("prompts", prompts, policy.vocab_size, policy.max_len)
+    prompts = check_ids("prompts", prompts, policy.vocab_size, policy.max_len)
+    check_module_device("the policy", policy, ("prompts", prompts))
+    return prompts
+
+
+def check_module_device(module_name: str, module, *named) -> None:
+    """ValueError unless each (name, tensor) pair lies on the device of `module`'s weights: torch
+    would raise from deep inside the call, or, for some devices, return garbage (NaN)."""
+    weight = next(module.parameters(), None)
+    validate.same_device((f"{module_name}'s weights", weight), *named)
 
 
 def check_completions(completions, prompts, vocab_size: int, max_len: int):
@@ -128,6 +138,7 @@ def check_completions(completions, prompts, vocab_size: int, max_len: int):
     last token is scored, never read)."""
     room = max_len - prompts.shape[1] + 1
     completions = check_ids("completions", completions, vocab_size, room)
+    validate.same_device(("prompts", prompts), ("completions", completions))
     if completions.shape[0] != prompts.shape[0]:
         raise ValueError(
             f"completions must have {prompts.shape[0]} rows like prompts, "
@@ -181,7 +192,7 @@ def check_loop_sizes(steps, batch_size, lr, seed):
     steps = size("steps", steps, maximum=MAX_STEPS, why="about a second per step on a CPU")
     batch_size = size("batch_size", batch_size, maximum=MAX_BATCH)
     lr = learning_rate("lr", lr)
-    seed = integer("seed", seed, minimum=0)
+    seed = validate.seed("seed", seed)
     return steps, batch_size, lr, seed
 
 

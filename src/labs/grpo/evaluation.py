@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from labs.common import validate
 from labs.common.tasks import AdditionTask, Problem, _parse_answer
 from labs.common.validate import instance, integer, real_number, size
 from labs.grpo.checks import MAX_BATCH, check_fits, check_items, check_ks
@@ -57,7 +58,7 @@ def evaluate(
     problems = check_items("problems", problems, (Problem, CountdownProblem))
     samples = size("samples", samples, maximum=max(1, MAX_BATCH // len(problems)))
     format_weight = real_number("format_weight", format_weight, nonnegative=True)
-    seed = integer("seed", seed, minimum=0)
+    seed = validate.seed("seed", seed)
     return _evaluate(policy, task, problems, samples, format_weight, seed)
 
 
@@ -114,7 +115,7 @@ def evaluate_at_k(
         if samples % k:
             raise ValueError(f"every k in ks must divide samples={samples}, got {k}")
     temperature = real_number("temperature", temperature, positive=True)
-    seed = integer("seed", seed, minimum=0)
+    seed = validate.seed("seed", seed)
     return _evaluate_at_k(policy, task, problems, samples, ks, temperature, seed)
 
 

@@ -19,6 +19,7 @@ from labs.common.validate import instance, real_number
 from labs.grpo.checks import (
     check_completions,
     check_ids,
+    check_module_device,
     check_new_tokens,
     check_policy_call,
     check_policy_sizes,
@@ -88,8 +89,11 @@ class TinyPolicy(nn.Module):
         self.head = nn.Linear(d_model, out_dim or vocab_size)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        """Logits (B, T, out_dim) of int64 ids (B, T <= max_len) below vocab_size."""
-        return self._forward(check_ids("ids", ids, self.vocab_size, self.max_len))
+        """Logits (B, T, out_dim) of int64 ids (B, T <= max_len) below vocab_size, on the
+        module's device."""
+        ids = check_ids("ids", ids, self.vocab_size, self.max_len)
+        check_module_device("the model", self, ("ids", ids))
+        return self._forward(ids)
 
     def _forward(self, ids: Int[torch.Tensor, "B T"]) -> Float[torch.Tensor, "B T V"]:
         """Embed tokens and positions, run the blocks, project to the output."""
@@ -106,7 +110,8 @@ class ValueModel(TinyPolicy):
         super().__init__(vocab_size, out_dim=1, **kwargs)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        """Values (B, T) of int64 ids (B, T <= max_len) below vocab_size."""
+        """Values (B, T) of int64 ids (B, T <= max_len) below vocab_size, on the module's
+        device."""
         return super().forward(ids).squeeze(-1)
 
 

@@ -30,9 +30,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from labs.common import validate
 from labs.common.progress import progress
 from labs.common.tasks import AdditionTask, Problem, _parse_answer
-from labs.common.validate import callable_arg, finite_loss, integer, size, text
+from labs.common.validate import callable_arg, finite_loss, size, text
 from labs.grpo.checks import (
     MAX_STEPS,
     check_config,
@@ -88,7 +89,7 @@ class TrainLog:
 def new_policy(task: AdditionTask, seed: int = 0, **kwargs) -> TinyPolicy:
     """A freshly initialised TinyPolicy sized for `task` (seeded); `kwargs` go to TinyPolicy."""
     check_models(task)
-    torch.manual_seed(integer("seed", seed, minimum=0))
+    torch.manual_seed(validate.seed("seed", seed))
     return TinyPolicy(task.vocab_size, max_len=_length(task), **kwargs)
 
 
@@ -331,7 +332,9 @@ def _finite_weights(policy: torch.nn.Module, step: int, steps: int, lr: float) -
 
 def _generators(seed: int) -> tuple[torch.Generator, torch.Generator]:
     """Two streams: the questions drawn at each step, and the sampled tokens. With the seed
-    fixed, GRPO and PPO draw the same questions at every step whatever their samples are."""
+    fixed, GRPO and PPO draw the same questions at every step whatever their samples are.
+    `seed` <= 2**62 (`labs.common.validate.seed`), so the offset stays in torch's 64 bits."""
+    seed = validate.seed("seed", seed)
     return torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed + 1_000_003)
 
 
