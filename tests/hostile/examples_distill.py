@@ -385,11 +385,21 @@ _SEEDS = (
     "labs.distill.dense.run_dense",
 )
 
+_SEED = "a seed in [0, 2**62] is valid (labs.common.validate.seed); 10**15 is one"
+
 # (key, parameter, mutation) -> why this hostile class is a legitimate input there.
 ACCEPTED: dict[tuple[str, str, str], str] = {
-    **{(key, "seed", "huge-int"): "any non-negative int seeds NumPy and torch" for key in _SEEDS},
-    ("labs.distill.data.cluster_data", "task_seed", "huge-int"): "any non-negative int seeds NumPy",
-    ("labs.distill.verdicts.match_teacher", "seed", "huge-int"): "any non-negative int seeds NumPy",
+    **{(key, "seed", "huge-int"): _SEED for key in _SEEDS},
+    ("labs.distill.sweep.run_seed", "seed", "huge-int"): (
+        "a seed up to labs.distill.sweep.MAX_RUN_SEED (about 4.6e16; GRPO is seeded 100 x seed) "
+        "is valid; 10**15 is one"
+    ),
+    ("labs.distill.rl_tuning.run_setting", "seed", "huge-int"): (
+        "a seed up to labs.distill.sweep.MAX_RUN_SEED (about 4.6e16; GRPO is seeded 100 x seed) "
+        "is valid; 10**15 is one"
+    ),
+    ("labs.distill.data.cluster_data", "task_seed", "huge-int"): _SEED,
+    ("labs.distill.verdicts.match_teacher", "seed", "huge-int"): _SEED,
     ("labs.distill.verdicts.copy_verdict", "cost_to_90", "inf"): (
         "a copy that never reaches 90% of its teacher within the budget: the documented inf"
     ),

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from labs.common import validate
 from labs.common.progress import progress
 from labs.common.tasks import AdditionTask, Problem, _parse_answer
 from labs.common.validate import finite_loss, integer, real_number, size, text
@@ -55,11 +56,12 @@ def supervise_on_answers(
     cross-entropy of their correct answers (digits and <eos>), and the curve records, every
     `eval_every` steps, the FLOPs spent (6 N_student per token: there is no teacher to run), the
     answers trained on, the CPU seconds and the greedy accuracy on `eval_problems`.
-    steps <= 100,000 and batch_size <= 65,536.
+    steps <= 100,000, batch_size <= 65,536 and seed in [0, 2**62].
     """
     check_models(task, student=student)
     eval_problems = check_items("eval_problems", eval_problems, Problem)
     steps, batch_size, lr, seed = check_loop_sizes(steps, batch_size, lr, seed)
+    seed = validate.seed("seed", seed)  # torch's generators take at most 2**64 - 1
     eval_every = integer("eval_every", eval_every, minimum=1, maximum=steps)
     text("desc", desc, nonempty=False)
     return _supervise_on_answers(
@@ -111,7 +113,8 @@ def group_statistics(
     seed: int = 0,
 ) -> dict[str, float]:
     """What GRPO's groups look like for `policy`: `group_size` answers sampled (temperature 1) for
-    each of `problems` (a non-empty sequence of Problems, len(problems) * group_size <= 65,536).
+    each of `problems` (a non-empty sequence of Problems, len(problems) * group_size <= 65,536),
+    drawn from `seed` (in [0, 2**62]).
 
     Returns a dict of shares: "accuracy" (of the sampled answers), "well_formed" (of the sampled
     answers), "with_correct" (groups holding at least one correct answer), "informative" (groups
@@ -126,7 +129,7 @@ def group_statistics(
             f"len(problems) * group_size must be <= 65,536, got {len(problems) * group_size}"
         )
     format_weight = real_number("format_weight", format_weight, nonnegative=True)
-    seed = integer("seed", seed, minimum=0)
+    seed = validate.seed("seed", seed)
     return _group_statistics(policy, task, problems, group_size, format_weight, seed)
 
 

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from labs.common import validate
 from labs.common.validate import (
     array,
     boolean,
     host_values,
     instance,
-    integer,
     integer_array,
     learning_rate,
     real_number,
+    same_device,
     same_shape,
     size,
 )
@@ -74,6 +75,7 @@ def check_distillation_args(
     Logits: float arrays of one shape (..., V) with at least one example axis; labels: None or
     integer ids in [0, V) of shape (...); mask: None or 0/1 weights of shape (...) (float, int or
     bool) selecting at least one position; 0 < temperature <= MAX_LOSS_TEMPERATURE; alpha in [0, 1].
+    torch tensors must all lie on the device of `student_logits`.
     """
     student = array("student_logits", student_logits, framework=framework, min_ndim=2)
     teacher = array("teacher_logits", teacher_logits, framework=framework, min_ndim=2)
@@ -95,6 +97,10 @@ def check_distillation_args(
                 f"mask must have shape {positions} (the logits without their class axis), "
                 f"got {tuple(mask.shape)}"
             )
+    if framework == "torch":  # one device: a mix fails inside torch, or gives garbage
+        same_device(("student_logits", student), ("teacher_logits", teacher), ("labels", labels),
+                    ("mask", mask))  # fmt: skip
+    if mask is not None:
         values = host_values(mask)
         if values is not None:
             values = values.astype(np.float64)
@@ -105,28 +111,41 @@ def check_distillation_args(
     return student, teacher, temperature, labels, alpha, mask
 
 
-def check_features(x, inputs: int):
-    """Float features (N, inputs) as a torch tensor."""
+def on_model_device(model, *named) -> None:
+    """ValueError unless every (name, tensor) pair lies on the device of `model`'s parameters."""
+    same_device(("the model's parameters", next(model.parameters())), *named)
+
+
+def check_features(x, inputs: int, model=None):
+    """Float features (N, inputs) as a torch tensor, on `model`'s device when a model is given."""
     x = array("x", x, framework="torch", ndim=2)
     if x.shape[1] != inputs:
         raise ValueError(f"x must have {inputs} features, got shape {tuple(x.shape)}")
+    if model is not None:
+        on_model_device(model, ("x", x))
     return x
 
 
 def check_classifier_data(model, model_type: type, x, y):
-    """(x float32 (N, D), y int64 (N,)) for `model`, a `model_type` with .inputs and .classes."""
+    """(x float32 (N, D), y int64 (N,)) for `model`, a `model_type` with .inputs and .classes;
+    both on the device of the model's parameters."""
     instance("model", model, model_type, f"a {model_type.__name__}")
     x = check_features(x, model.inputs)
     y = integer_array("y", y, framework="torch", ndim=1, low=0, high=model.classes)
     if y.shape[0] != x.shape[0]:
         raise ValueError(f"y must hold one label per row of x ({x.shape[0]}), got {y.shape[0]}")
+    on_model_device(model, ("x", x), ("y", y))
     return x.float(), y.long()
 
 
-def check_training_args(teacher_logits, shape, temperature, alpha, steps, batch_size, lr, seed):
-    """Checked settings of `train_classifier`; teacher_logits None or float of `shape`."""
+def check_training_args(
+    teacher_logits, shape, temperature, alpha, steps, batch_size, lr, seed, *, x=None
+):
+    """Checked settings of `train_classifier`; teacher_logits None or float of `shape`, on the
+    device of the features `x` when they are given; a seed in [0, 2**62]."""
     if teacher_logits is not None:
         teacher_logits = array("teacher_logits", teacher_logits, framework="torch", ndim=2)
+        same_device(("x", x), ("teacher_logits", teacher_logits))
         if tuple(teacher_logits.shape) != tuple(shape):
             raise ValueError(
                 f"teacher_logits must have shape {tuple(shape)} (one row of class logits per "
@@ -140,7 +159,7 @@ def check_training_args(teacher_logits, shape, temperature, alpha, steps, batch_
         size("steps", steps, maximum=MAX_STEPS),
         size("batch_size", batch_size, maximum=MAX_BATCH),
         learning_rate("lr", lr),
-        integer("seed", seed, minimum=0),
+        validate.seed("seed", seed),
     )
 
 
@@ -149,6 +168,7 @@ def check_gradient_args(student_logits, teacher_logits, temperature, scaled):
     s = array("student_logits", student_logits, framework="torch", ndim=2)
     t = array("teacher_logits", teacher_logits, framework="torch", ndim=2)
     same_shape(("student_logits", s), ("teacher_logits", t))
+    same_device(("student_logits", s), ("teacher_logits", t))
     boolean("scaled", scaled)
     return s, t, _loss_temperature(temperature)
 
@@ -162,18 +182,19 @@ def check_cluster_args(n, classes, dim, noise, pair_distance, task_seed, seed, *
     dim = size("dim", dim, maximum=1000)
     noise = real_number("noise", noise, positive=True)
     pair_distance = real_number("pair_distance", pair_distance, positive=True)
-    task_seed, seed = integer("task_seed", task_seed, minimum=0), integer("seed", seed, minimum=0)
+    task_seed, seed = validate.seed("task_seed", task_seed), validate.seed("seed", seed)
     return n, classes, dim, noise, pair_distance, task_seed, seed
 
 
 def check_teacher_recipe(task, warmup_steps, rl_steps, seed) -> tuple[int, int, int]:
-    """The teacher recipe's sizes: steps <= 10,000 each (minutes each at most), a seed >= 0."""
+    """The teacher recipe's sizes: steps <= 10,000 each (minutes each at most), a seed in
+    [0, 2**62] (torch's generators take at most 2**64 - 1)."""
     from labs.grpo.training import check_models
 
     check_models(task)
     warmup_steps = size("warmup_steps", warmup_steps, maximum=10_000)
     rl_steps = size("rl_steps", rl_steps, maximum=10_000)
-    return warmup_steps, rl_steps, integer("seed", seed, minimum=0)
+    return warmup_steps, rl_steps, validate.seed("seed", seed)
 
 
 def check_teacher_save(policy, record, path):

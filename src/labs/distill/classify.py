@@ -46,13 +46,14 @@ class MLP(nn.Module):
         self.inputs, self.classes = inputs, classes
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits (N, V) of float features (N, D)."""
-        return self.net(check_features(x, self.inputs).to(self.net[0].weight.dtype))
+        """Logits (N, V) of float features (N, D), on the device of the model's parameters."""
+        return self.net(check_features(x, self.inputs, self).to(self.net[0].weight.dtype))
 
 
 @torch.no_grad()
 def classifier_accuracy(model: MLP, x: torch.Tensor, y: torch.Tensor) -> float:
-    """Share of rows of `x` (N, D) whose argmax logit is the label `y` (N,)."""
+    """Share of rows of `x` (N, D) whose argmax logit is the label `y` (N,); both on the device
+    of the model's parameters."""
     x, y = check_classifier_data(model, MLP, x, y)
     return float((model.net(x).argmax(-1) == y).float().mean())
 
@@ -76,12 +77,21 @@ def train_classifier(
     Without `teacher_logits`: cross-entropy on the hard labels. With them ((N, V), the teacher's
     logits on the same x): `distillation_loss(student, teacher, temperature, y, alpha)`, so
     alpha = 1 learns from soft targets only and alpha = 0 from the labels only.
+    x, y and teacher_logits lie on the device of the model's parameters; seed in [0, 2**62].
     steps <= 100,000, batch_size <= 65,536. Raises ValueError, naming the step and lr, as soon as
     the loss becomes NaN or inf (lr too large); `model`, trained in place, is then unusable.
     """
     x, y = check_classifier_data(model, MLP, x, y)
     teacher_logits, temperature, alpha, steps, batch_size, lr, seed = check_training_args(
-        teacher_logits, (len(x), model.classes), temperature, alpha, steps, batch_size, lr, seed
+        teacher_logits,
+        (len(x), model.classes),
+        temperature,
+        alpha,
+        steps,
+        batch_size,
+        lr,
+        seed,
+        x=x,
     )
     text("desc", desc, nonempty=False)
     return _train_classifier(
@@ -124,7 +134,7 @@ def soft_gradient_norm(
     student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float, *, scaled: bool
 ) -> float:
     """Norm of d(soft term)/d(student logits): the soft term is T^2 KL(q_t || q_s) when `scaled`,
-    KL alone otherwise. Logits: float tensors of one shape (N, V)."""
+    KL alone otherwise. Logits: float tensors of one shape (N, V), on one device."""
     s, t, temperature = check_gradient_args(student_logits, teacher_logits, temperature, scaled)
     s = s.detach().double().requires_grad_(True)
     loss = _distillation_loss(s, t.double(), temperature, None, 1.0, None)

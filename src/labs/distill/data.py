@@ -32,7 +32,8 @@ def cluster_data(
 
     Centres: `classes` / 2 pair centres at distance ~4 apart (Gaussian, scale 3, from
     `task_seed`), each split into two class centres `pair_distance` apart. Each example is its
-    class centre plus Gaussian noise of scale `noise` (from `seed`). n <= 1,000,000.
+    class centre plus Gaussian noise of scale `noise` (from `seed`). n <= 1,000,000; both seeds
+    in [0, 2**62].
     """
     n, classes, dim, noise, pair_distance, task_seed, seed = check_cluster_args(
         n, classes, dim, noise, pair_distance, task_seed, seed, max_examples=MAX_EXAMPLES

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import torch
 
+from labs.common import validate
 from labs.common.runtime import processor_name, provenance
 from labs.common.tasks import AdditionTask, Problem
 from labs.common.validate import instance, integer, real_number, size
@@ -85,9 +86,9 @@ def run_dense(
     constant rate, and the factor is then unused. `lr_cosine_floor`, if not None, is a factor f
     in (0, 1]: the rate falls on a cosine from the sweep's at the first step to f times it at the
     last (R1's schedule with f = 0.1, `labs.distill.lr_cosine`); it cannot be combined with
-    `lr_drop_after`. steps <= 100,000."""
+    `lr_drop_after`. steps <= 100,000; seed in [0, 2**62 - 1] (as `cold_student`'s)."""
     check_models(task, teacher=teacher)
-    seed = integer("seed", seed, minimum=0)
+    seed = validate.seed("seed", seed)  # cold_student refuses 2**62 itself
     steps = size("steps", steps, maximum=100_000)
     eval_every = size("eval_every", eval_every, maximum=steps)
     beta2 = real_number("beta2", beta2, nonnegative=True)

@@ -34,11 +34,11 @@ import torch
 
 from labs.common.runtime import processor_name, provenance
 from labs.common.tasks import AdditionTask
-from labs.common.validate import integer, size
+from labs.common.validate import size
 from labs.distill.baselines import _group_statistics
 from labs.distill.costs import grpo_step_flops
 from labs.distill.sequence import _greedy_accuracy, _params, _positions, grpo_on_student
-from labs.distill.sweep import SETTINGS, cold_student
+from labs.distill.sweep import SETTINGS, check_run_seed, cold_student
 from labs.grpo.config import GRPOConfig
 from labs.grpo.training import check_models
 
@@ -140,9 +140,10 @@ def run_setting(task: AdditionTask, setting: dict, seed: int, *, warm_up_steps: 
     steps (None: all; fewer than a round's steps run as one round, more must be whole rounds).
     Returns {"flops", "accuracy"} (the held-out curve, one point a round), "start", "final",
     "gain" (held-out greedy accuracy), "train" (final training accuracy) and "groups"
-    (`group_statistics` at the start, at the setting's group size and format weight)."""
+    (`group_statistics` at the start, at the setting's group size and format weight).
+    seed in [0, `labs.distill.sweep.MAX_RUN_SEED`] (GRPO is seeded 100 x seed)."""
     _knobs(setting)
-    seed = integer("seed", seed, minimum=0)
+    seed = check_run_seed(seed)
     if steps is not None:
         steps = size("steps", steps, maximum=100_000)
     student = cold_student(task, seed, warm_up_steps=warm_up_steps)

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from jaxtyping import Bool, Int
 
+from labs.common import validate
 from labs.common.progress import progress
 from labs.common.tasks import AdditionTask, Problem
 from labs.common.validate import finite_loss, instance, integer, one_of, real_number, size, text
@@ -177,11 +178,12 @@ def distill_on_traces(
     spent so far (the teacher's writing included, each step, also for the greedy traces that
     repeat; the student's training only on the traces kept), the traces trained on, and the
     greedy accuracy on `eval_problems`.
-    steps <= 100,000 and batch_size <= 65,536 (a typo must not run for days).
+    steps <= 100,000 and batch_size <= 65,536 (a typo must not run for days); seed in [0, 2**62].
     """
     check_models(task, student=student, teacher=teacher)
     eval_problems = check_items("eval_problems", eval_problems, Problem)
     steps, batch_size, lr, seed = check_loop_sizes(steps, batch_size, lr, seed)
+    seed = validate.seed("seed", seed)  # torch's generators take at most 2**64 - 1
     temperature = real_number("temperature", temperature, positive=True)
     eval_every = integer("eval_every", eval_every, minimum=1, maximum=steps)
     text("desc", desc, nonempty=False)
@@ -281,7 +283,8 @@ def grpo_on_student(
 
     Runs `chunks` rounds of `config.steps` GRPO steps against one frozen reference (the student as
     it starts), each round seeded `config.seed + round`; the optimiser restarts each round (the
-    price of reusing the GRPO chapter's loop unchanged). chunks <= 1,000.
+    price of reusing the GRPO chapter's loop unchanged). chunks <= 1,000, and the last round's
+    seed, config.seed + chunks - 1, at most 2**62 (`labs.common.validate.seed`).
     """
     config = GRPOConfig() if config is None else config
     check_models(task, student=student)
@@ -289,6 +292,12 @@ def grpo_on_student(
     if not isinstance(config, GRPOConfig):
         raise TypeError(f"config must be a GRPOConfig, got {type(config).__name__}")
     chunks = size("chunks", chunks, maximum=1000)
+    seed = validate.seed("config.seed", config.seed)
+    if seed + chunks - 1 > validate.MAX_SEED:
+        raise ValueError(
+            f"config.seed must be <= 2**62 - (chunks - 1) = {validate.MAX_SEED - chunks + 1} "
+            f"(round r is seeded config.seed + r, and a seed is at most 2**62), got {seed}"
+        )
     text("desc", desc, nonempty=False)
     reference = copy.deepcopy(student)
     for p in reference.parameters():

@@ -43,6 +43,7 @@ from pathlib import Path
 
 import torch
 
+from labs.common import validate
 from labs.common.runtime import library_versions, processor_name, provenance
 from labs.common.tasks import AdditionTask, Problem
 from labs.common.validate import integer, size
@@ -73,6 +74,9 @@ SETTINGS = {
     "answers": {"batch_size": 64, "lr": 3e-3, "eval_every": 40, "seed_offset": 1000},
     "long": {"distill_steps": 2400, "eval_every": 80, "grpo_chunks": 24},
 }  # fmt: skip
+# The GRPO arms seed round r of their run 100 x seed + r (r < 1,000 rounds), and every seed must
+# stay <= 2**62 (`labs.common.validate.seed`): the largest seed a run takes.
+MAX_RUN_SEED = (validate.MAX_SEED - 999) // 100
 ARMS = ("distill", "grpo", "control", "answers", "grpo_no_format", "distill_long", "grpo_long",
         "correct", "greedy")  # fmt: skip
 
@@ -86,9 +90,14 @@ def shifted_problems(low: int = 20, high: int = 29) -> list[Problem]:
 
 def cold_student(task: AdditionTask, seed: int, *, warm_up_steps: int = 30) -> TinyPolicy:
     """The student every arm starts from: a fresh small TinyPolicy, then `warm_up_steps`
-    supervised steps that teach the format (seeded; the sweep's 30 by default, at most 10,000)."""
+    supervised steps that teach the format (seeded; the sweep's 30 by default, at most 10,000).
+    seed in [0, 2**62 - 1] (the policy is seeded seed + 1)."""
     check_models(task)
-    seed = integer("seed", seed, minimum=0)
+    seed = validate.seed("seed", seed)
+    if seed == validate.MAX_SEED:
+        raise ValueError(
+            f"seed must be < 2**62 (the policy is seeded seed + 1, at most 2**62), got {seed}"
+        )
     warm_up_steps = size("warm_up_steps", warm_up_steps, maximum=10_000)
     student = new_policy(task, seed=seed + 1, **SETTINGS["student"])
     warm_up(student, task, steps=warm_up_steps, seed=seed)
@@ -120,10 +129,10 @@ def run_seed(
     The defaults are the committed sweep's; the notebook re-runs a shorter prefix of a few arms.
     Returns {arm: {"flops", "accuracy", "samples", "seconds", "ood", "train", "answers"}}, plus
     "groups" ({"start", "end"}: `group_statistics` on the training problems) for the GRPO arms.
-    Step counts are capped at 100,000.
+    Step counts are capped at 100,000; seed at `MAX_RUN_SEED` (the GRPO arms are seeded 100 x seed).
     """
     check_models(task, teacher=teacher)
-    seed = integer("seed", seed, minimum=0)
+    seed = check_run_seed(seed)
     steps = size("distill_steps", distill_steps, maximum=100_000)
     eval_every = size("eval_every", eval_every, maximum=steps)
     chunks = size("grpo_chunks", grpo_chunks, maximum=1_000)
@@ -181,6 +190,18 @@ def run_seed(
                 "end": _groups(student, task, seed),
             }
     return out
+
+
+def check_run_seed(seed) -> int:
+    """`seed` of a run whose GRPO arm is seeded 100 x seed (+ one a round): an int in
+    [0, MAX_RUN_SEED]; TypeError/ValueError naming `seed` otherwise."""
+    seed = validate.seed("seed", seed)
+    if seed > MAX_RUN_SEED:
+        raise ValueError(
+            f"seed must be <= {MAX_RUN_SEED} (the GRPO arms are seeded 100 x seed plus one a "
+            f"round, and a seed is at most 2**62), got {seed}"
+        )
+    return seed
 
 
 def _check_arms(arms) -> tuple[str, ...]:

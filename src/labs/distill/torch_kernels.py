@@ -38,7 +38,8 @@ def distillation_loss(
 ) -> torch.Tensor:
     """Hinton et al. (2015) distillation loss, a scalar tensor; see `labs.distill.reference`.
 
-    No gradient flows into `teacher_logits` (the teacher is fixed).
+    No gradient flows into `teacher_logits` (the teacher is fixed). `teacher_logits`, `labels` and
+    `mask` must lie on the device of `student_logits` (ValueError naming the one that does not).
     """
     args = check_distillation_args(
         student_logits, teacher_logits, temperature, labels, alpha, mask, framework="torch"

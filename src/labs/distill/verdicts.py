@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from labs.common import validate
 from labs.common.validate import (
     boolean,
     float_array,
@@ -57,17 +58,20 @@ def match_teacher(
 
     Args:
         student_correct: integer array (seeds, problems) of 0 and 1, 1 where that seed's student
-            answers that problem right.
-        teacher_correct: integer array (problems,) of 0 and 1, the teacher on the same problems.
+            answers that problem right. One seed, shape (1, problems), is a valid comparison:
+            the interval then carries the problems' noise only.
+        teacher_correct: integer array (problems,) of 0 and 1, the teacher on the same problems
+            (one teacher: each seed's row is paired with it).
         margin: the largest difference in accuracy (a fraction, > 0 and < 1) still called a match.
         resamples: bootstrap resamples (100 to 100,000).
         level: the interval's coverage, in (0.5, 1).
-        seed: seeds the bootstrap, so the interval repeats exactly.
+        seed: seeds the bootstrap, so the interval repeats exactly (an int in [0, 2**62]).
 
     Returns a dict: "difference" (mean of student minus teacher over seeds and problems), "low"
     and "high" (the bootstrap percentile interval of that mean at `level`), "se_problems" and
     "se_seeds" (its standard error from the problems alone, seeds pooled, and from the seeds
-    alone, problems pooled), "margin", "seeds", "problems", "no_worse" (True when the interval
+    alone, problems pooled; nan, by definition, when there is one seed, or one problem, to take
+    a standard deviation of), "margin", "seeds", "problems", "no_worse" (True when the interval
     lies above -margin: the student falls short of its teacher by less than the margin), and
     "verdict": "matches" if -margin < low and high < margin, "falls short" if high < -margin,
     "passes" if low > margin, else "not resolved".
@@ -90,7 +94,7 @@ def match_teacher(
     level = real_number("level", level, minimum=0.5, maximum=1.0)
     if not 0.5 < level < 1.0:
         raise ValueError(f"level must lie strictly between 0.5 and 1, got {level}")
-    seed = integer("seed", seed, minimum=0)
+    seed = validate.seed("seed", seed)
     return _match_teacher(np.asarray(student), np.asarray(teacher), margin, resamples, level, seed)
 
 
@@ -196,8 +200,12 @@ def first_crossing(cost, share, line: float) -> dict:
         line: the level to exceed (strictly).
 
     Returns a dict: "per_seed", a float array (seeds,) of the cost at each curve's first
-    evaluation above the line (inf where there is none), and "every_seed", the largest of the
-    seeds' costs at the first evaluation where every curve is above at once (inf if none).
+    evaluation above the line, and "every_seed", the largest of the seeds' costs at the first
+    evaluation where every curve is above at once. inf is the answer "never within the run":
+    in "per_seed" for a curve with no evaluation above the line, in "every_seed" when no
+    evaluation has every curve above. It compares as larger than any cost, so a rule such as
+    `copy_verdict`'s "cost < line" reads it as not reached; test `np.isfinite` before taking
+    a mean, a ratio or a plot of it.
     """
     cost, share, _ = _curves(cost, share, line)
     above = share > line
