@@ -28,3 +28,12 @@ def test_source_of_class_and_module():
 def test_source_of_rejects_objects_without_source(bad):
     with pytest.raises(TypeError, match="obj"):
         source_of(bad)
+
+
+@pytest.mark.parametrize("source", [" x = 1", "def f(:\n    pass\n", "def f():\n'''doc'''\n"])
+def test_strip_docstrings_refuses_source_that_does_not_parse_by_name(source):
+    from labs.common.display import strip_docstrings
+
+    with pytest.raises(ValueError, match=r"^source must be Python that parses, got \w*Error"):
+        strip_docstrings(source)
+    assert strip_docstrings('def f():\n    """doc"""\n') == "def f():\n    ...\n"

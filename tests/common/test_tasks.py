@@ -110,3 +110,9 @@ def test_task_bad_input(kwargs, exc, fragment):
 def test_prompts_reject_non_problems():
     with pytest.raises(TypeError, match="problems must hold Problem objects"):
         AdditionTask().prompts([(1, 2)])
+
+
+def test_split_seed_takes_the_shared_seed_rule():
+    assert AdditionTask(seed=10**15).held_out  # a huge seed under the cap is valid
+    with pytest.raises(ValueError, match=r"^seed must be <= 2\*\*62"):
+        AdditionTask(seed=2**62 + 1)

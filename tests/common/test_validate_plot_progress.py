@@ -90,3 +90,11 @@ def test_same_device_names_the_tensor_on_another_device():
         ValueError, match=r"b must be on the device of a \(cpu\), got a tensor on meta"
     ):
         same_device(("a", a), ("mask", None), ("b", b))
+
+
+def test_real_number_names_an_int_past_floats_range():
+    """float(10**400) raises OverflowError, neither a ValueError nor a TypeError; the check
+    reports it as a number that is not finite, by name. 10**30 still converts."""
+    assert real_number("rent", 10**30) == 1e30
+    with pytest.raises(ValueError, match="rent must be finite, got an int of 401 digits"):
+        real_number("rent", 10**400)

@@ -358,3 +358,17 @@ def test_rent_or_own_plot_refuses_bad_capital_inputs():
         plot_rent_or_own(purchase_usd=35_040.0, rent_usd_per_hour=2.0, **ROUND, resale_share=1.0)
     with pytest.raises(ValueError, match="interest_rate must be <= 1"):
         plot_rent_or_own(purchase_usd=35_040.0, rent_usd_per_hour=2.0, **ROUND, interest_rate=5.0)
+
+
+def test_rent_or_own_plot_reads_an_int_too_large_for_int64_as_a_number():
+    """An int past int64 used to reach matplotlib as an object array ("ufunc 'isfinite' not
+    supported"): the plot reads every number as a float, as the cost functions do."""
+    import matplotlib.pyplot as plt
+
+    from labs.economics.widgets import plot_rent_or_own
+
+    ax, u_star = plot_rent_or_own(purchase_usd=35_040.0, rent_usd_per_hour=10**30, **ROUND)
+    assert 0 < u_star < 1e-29 and ax.get_ylim()[1] == pytest.approx(3e30)
+    plt.close("all")
+    with pytest.raises(TypeError, match="rent_usd_per_hour"):
+        plot_rent_or_own(purchase_usd=35_040.0, rent_usd_per_hour="2", **ROUND)

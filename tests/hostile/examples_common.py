@@ -309,7 +309,7 @@ ACCEPTED = {
         "total is only the number tqdm displays; a large one allocates nothing"
     ),
     ("labs.common.tasks.AdditionTask", "seed", "huge-int"): (
-        "NumPy's default_rng takes any non-negative integer seed"
+        "a seed in [0, 2**62] is valid (labs.common.validate.seed); 10**15 is one"
     ),
     **{
         ("labs.common.validate_values.instance", "value", m): (

@@ -385,6 +385,7 @@ EXAMPLES = {
 
 _CODEC = "the codec encodes NaN and +-inf by the format's rules (tested against ml_dtypes)"
 _RAW_KEY = "any 32-bit pattern is a valid raw JAX key (PRNGKey data), this one included"
+_SEED = "a seed in [0, 2**62] is valid (labs.common.validate.seed); 10**15 is one"
 
 # (key, parameter, mutation) -> why this hostile class is a legitimate input there.
 ACCEPTED: dict[tuple[str, str, str], str] = {
@@ -417,16 +418,16 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
     },
     ("labs.fp8.jax_linear.init_linear", "key", "ids-negative"): _RAW_KEY,
     ("labs.fp8.jax_linear.init_linear", "key", "ids-huge"): _RAW_KEY,
-    ("labs.fp8.experiments.heavy_tailed_activations", "seed", "huge-int"): "any seed >= 0 is valid",
-    ("labs.fp8.experiments.dot_product_errors", "seed", "huge-int"): "any seed >= 0 is valid",
-    ("labs.fp8.experiments.markov_tokens", "seed", "huge-int"): "any seed >= 0 is valid",
-    ("labs.fp8.experiments.channel_outlier_activations", "seed", "huge-int"): "any seed >= 0",
-    ("labs.fp8.experiments.gradient_like", "seed", "huge-int"): "any seed >= 0 is valid",
+    ("labs.fp8.experiments.heavy_tailed_activations", "seed", "huge-int"): _SEED,
+    ("labs.fp8.experiments.dot_product_errors", "seed", "huge-int"): _SEED,
+    ("labs.fp8.experiments.markov_tokens", "seed", "huge-int"): _SEED,
+    ("labs.fp8.experiments.channel_outlier_activations", "seed", "huge-int"): _SEED,
+    ("labs.fp8.experiments.gradient_like", "seed", "huge-int"): _SEED,
     **{
         (f"labs.fp8.cost.{name}", "fp8_tflops", "none"): "None is documented: no FP8 tensor cores"
         for name in ("crossover_size", "linear_layer_times", "training_step_times")
     },
-    ("labs.fp8.torch_train.train_tiny_lm", "seed", "huge-int"): "any seed below 2**63 is valid",
+    ("labs.fp8.torch_train.train_tiny_lm", "seed", "huge-int"): _SEED,
     ("labs.fp8.cost.crossover_size", "bf16_tflops", "huge"): (
         "a BF16 peak above the FP8 one: FP8 never pays, the documented inf"
     ),

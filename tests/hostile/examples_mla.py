@@ -282,6 +282,7 @@ EXAMPLES = {
 }
 
 _FORMULA = "a formula over Python ints: a huge count allocates nothing and cannot overflow"
+_SEED = "a seed in [0, 2**62] is valid (labs.common.validate.seed); 10**15 is one"
 
 # (key, parameter, mutation) -> why this hostile class is a legitimate input there.
 ACCEPTED: dict[tuple[str, str, str], str] = {
@@ -293,13 +294,13 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
     ("labs.mla.cost.roofline_seconds", "peak_bytes_per_s", "huge-int"): _FORMULA,
     ("labs.mla.widgets.plot_cache", "tokens", "huge-int"): _FORMULA + " (bars in GiB)",
     ("labs.mla.widgets.plot_cache", "batch", "huge-int"): _FORMULA + " (bars in GiB)",
-    ("labs.mla.reference.init_params", "seed", "huge-int"): "any seed >= 0 is a valid seed",
-    ("labs.mla.benchmark.decode_benchmark", "seed", "huge-int"): "any seed below 2**64 is valid",
+    ("labs.mla.reference.init_params", "seed", "huge-int"): _SEED,
+    ("labs.mla.benchmark.decode_benchmark", "seed", "huge-int"): _SEED,
     (
         "labs.mla.benchmark.batched_product_flops",
         "seed",
         "huge-int",
-    ): "any seed below 2**64 is valid",
+    ): _SEED,
 }
 
 

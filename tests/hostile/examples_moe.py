@@ -315,7 +315,7 @@ EXAMPLES = {
     "labs.moe.widgets.layer_time_explorer": lambda: call(),
 }
 
-_SEED = "any seed >= 0 is a valid seed"
+_SEED = "a seed in [0, 2**62] is valid (labs.common.validate.seed); 10**15 is one"
 _COUNTS = "a load is a token count: integers are its natural dtype"
 
 # (key, parameter, mutation) -> why this hostile class is a legitimate input there.

@@ -470,7 +470,7 @@ EXAMPLES = {
     ),
 }
 
-_SEED = "any non-negative seed is a valid seed for NumPy's and torch's generators"
+_SEED = "a seed in [0, 2**62] is valid (labs.common.validate.seed); 10**15 is one"
 _COUNTS = "parameter, token and FLOP counts are integers by nature; they are read as float64"
 
 # (key, parameter, mutation) -> why this hostile class is a legitimate input there.

@@ -42,7 +42,14 @@ def strip_docstrings(source: str) -> str:
     """
     if not isinstance(source, str):
         raise TypeError(f"source must be a string, got {type(source).__name__}")
-    tree = ast.parse(source)
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError) as error:  # IndentationError is a SyntaxError; NUL bytes
+        where = f" (line {error.lineno})" if getattr(error, "lineno", None) else ""
+        raise ValueError(
+            f"source must be Python that parses, got {type(error).__name__}{where}: "
+            f"{getattr(error, 'msg', None) or error}"
+        ) from None
     lines = source.splitlines()
     drop: dict[int, str | None] = {}  # 0-based line -> replacement (None: delete)
     kinds = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)

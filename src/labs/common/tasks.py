@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from labs.common import validate
 from labs.common.validate import (
     boolean,
     describe_value,
@@ -190,7 +191,7 @@ class AdditionTask:
         frac = real_number("held_out_fraction", held_out_fraction)
         if not 0 < frac < 1:
             raise ValueError(f"held_out_fraction must be in (0, 1), got {held_out_fraction}")
-        self.seed = integer("seed", seed, minimum=0)
+        self.seed = validate.seed("seed", seed)
         self.tokenizer = TOKENIZER
         problems = [
             Problem(a, b) for a in range(self.max_operand + 1) for b in range(self.max_operand + 1)

@@ -83,7 +83,12 @@ def real_number(
             value = value.item()
         else:
             raise TypeError(f"{name} must be a real number, got {describe_value(value)}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an int past float's range, about 1.8e308
+        raise ValueError(
+            f"{name} must be finite, got an int of {len(str(abs(value)))} digits"
+        ) from None
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
     if positive and value <= 0:

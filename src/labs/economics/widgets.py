@@ -306,6 +306,10 @@ def plot_rent_or_own(
         interest_rate=interest_rate, resale_share=resale_share,
     )  # fmt: skip
     u_star = breakeven_utilisation(own, rent_usd_per_hour)
+    # as floats: matplotlib cannot draw an int past int64 (10**30 becomes an object array)
+    rent_usd_per_hour = real_number("rent_usd_per_hour", rent_usd_per_hour, positive=True)
+    interest_rate = real_number("interest_rate", interest_rate)
+    resale_share = real_number("resale_share", resale_share)
     if marked_utilisation is not None:
         marked_utilisation = real_number(
             "marked_utilisation", marked_utilisation, positive=True, maximum=1.0

@@ -58,6 +58,7 @@ from labs.fp8.checks_training import (  # noqa: F401
     check_fp8_linear_controls,
     check_gemm_timing,
     check_key,
+    check_layer_input,
     check_layer_sizes,
     check_linear_backward,
     check_linear_input,

@@ -119,6 +119,8 @@ def check_fp8_matmul(a, b, a_granularity, b_granularity, accumulate, block, fmt,
 
     a = check_float("a", a, framework=framework, min_ndim=2)
     b = check_float("b", b, framework=framework, min_ndim=2)
+    if framework == "torch":
+        validate.same_device(("a", a), ("b", b))
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
         raise ValueError(
             f"a and b must be (M, K) and (K, N) matrices, got {tuple(a.shape)} and {tuple(b.shape)}"

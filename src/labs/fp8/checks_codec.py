@@ -209,7 +209,7 @@ def check_saturate(saturate) -> bool:
 
 def check_rng(seed) -> np.random.Generator:
     """A NumPy generator seeded by `seed`, an int >= 0."""
-    return np.random.default_rng(validate.integer("seed", seed, minimum=0))
+    return np.random.default_rng(validate.seed("seed", seed))
 
 
 def check_mask(name: str, where, x) -> np.ndarray:
@@ -244,6 +244,8 @@ def check_dequantize(q, scales, granularity, block, *, framework: str):
     """The arguments of the torch and JAX dequantize: (q, scales, block)."""
     q = check_fp8("q", q, framework=framework)
     block = check_layout(tuple(q.shape), granularity, block, name="q")
+    if framework == "torch":
+        validate.same_device(("q", q), ("scales", scales))
     return q, check_scales(scales, q.shape, granularity, block, framework=framework), block
 
 

@@ -40,12 +40,29 @@ def check_layer_sizes(in_features, out_features) -> tuple[int, int]:
     return in_features, out_features
 
 
-def check_linear_input(x, in_features: int, *, framework: str):
-    """The input of an FP8 linear layer: a float array ending with `in_features`."""
+def check_linear_input(x, in_features: int, *, framework: str, weight=None):
+    """The input of an FP8 linear layer: a float array ending with `in_features`. With `weight`
+    (a torch layer's), x must also lie on its device and be no wider than its dtype."""
     x = check_float("x", x, framework=framework)
     if x.shape[-1] != in_features:
         raise ValueError(f"x must end with in_features={in_features}, got shape {tuple(x.shape)}")
+    if weight is not None:
+        check_layer_input("x", x, weight)
     return x
+
+
+def check_layer_input(name: str, x, weight) -> None:
+    """A torch layer's input against its weight: on the weight's device and, for a float input,
+    no wider than the weight's dtype. torch promotes a narrower input (bfloat16 into a float32
+    layer) but fails deep inside a matrix product on a wider one (float64 into float32)."""
+    import torch
+
+    validate.same_device(("the layer's weight", weight), (name, x))
+    if x.is_floating_point() and torch.promote_types(x.dtype, weight.dtype) != weight.dtype:
+        raise TypeError(
+            f"{name} must be no wider than the layer's weight dtype {weight.dtype}, got "
+            f"{x.dtype}: cast it with .to({weight.dtype})"
+        )
 
 
 def check_linear_params(params, *, framework: str):
@@ -150,11 +167,14 @@ def check_tokens(name: str, tokens, vocab: int, *, context: int) -> np.ndarray:
     return tokens
 
 
-def check_token_windows(name: str, tokens, vocab: int, context: int):
-    """A (B, context) integer torch tensor of ids in 0..vocab-1 (range read on the host only)."""
+def check_token_windows(name: str, tokens, vocab: int, context: int, *, weight=None):
+    """A (B, context) integer torch tensor of ids in 0..vocab-1 (range read on the host only),
+    on the device of `weight` (the model's embedding) when given."""
     tokens = validate.integer_array(name, tokens, framework="torch", ndim=2, low=0, high=vocab)
     if tokens.shape[1] != context:
         raise ValueError(f"{name} must have shape (B, {context}), got {tuple(tokens.shape)}")
+    if weight is not None:
+        validate.same_device(("the model's weights", weight), (name, tokens))
     return tokens
 
 
@@ -194,7 +214,7 @@ def check_training(
     steps = validate.size("steps", steps, maximum=max_steps, why="a longer run is a typo here")
     batch = validate.size("batch", batch, maximum=max_batch)
     lr = validate.learning_rate("lr", lr)
-    seed = validate.integer("seed", seed, minimum=0, maximum=2**63 - 1)
+    seed = validate.seed("seed", seed)
     return train_tokens, eval_tokens, vocab, steps, batch, lr, seed
 
 

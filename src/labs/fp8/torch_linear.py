@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from jaxtyping import Float
 from torch import nn
 
+from labs.common import validate
 from labs.fp8 import checks
 from labs.fp8.formats import E4M3, FP8Format
 from labs.fp8.torch_kernels import _fake_quantize, _limited_matmul, _to_fp8
@@ -108,7 +109,7 @@ class FP8Linear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (..., in_features) -> (..., out_features); x must be a finite float tensor."""
-        x = checks.check_linear_input(x, self.in_features, framework="torch")
+        x = checks.check_linear_input(x, self.in_features, framework="torch", weight=self.weight)
         return self._forward(x)
 
     def _forward(self, x: Float[Tensor, "*s I"]) -> Float[Tensor, "*s O"]:
@@ -227,6 +228,7 @@ def linear_backward(
     x, weight, grad_output, fmt, block = checks.check_linear_backward(
         x, weight, grad_output, fmt, block, framework="torch"
     )
+    validate.same_device(("x", x), ("weight", weight), ("grad_output", grad_output))
     return _linear_backward(
         x.float(), weight.float(), grad_output.float(), fmt, block, SCALINGS["fine"]
     )

@@ -120,7 +120,8 @@ class BF16Linear(nn.Linear):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (..., in_features) -> (..., out_features); x must be a finite float tensor."""
-        return self._forward(checks.check_linear_input(x, self.in_features, framework="torch"))
+        x = checks.check_linear_input(x, self.in_features, framework="torch", weight=self.weight)
+        return self._forward(x)
 
     def _forward(self, x: Float[torch.Tensor, "*s I"]) -> Float[torch.Tensor, "*s O"]:
         """Input and weight rounded to bfloat16; straight-through or BF16 backward GEMMs."""
@@ -211,7 +212,10 @@ class TinyLM(nn.Module):
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """tokens (B, context), ids in 0..vocab-1 -> logits (B, vocab)."""
-        return self._forward(checks.check_token_windows("tokens", tokens, self.vocab, self.context))
+        tokens = checks.check_token_windows(
+            "tokens", tokens, self.vocab, self.context, weight=self.embed.weight
+        )
+        return self._forward(tokens)
 
     def _forward(self, tokens: Int[torch.Tensor, "B T"]) -> Float[torch.Tensor, "B V"]:
         """Embeddings of the context, concatenated, through fc1, fc2 and the head."""

@@ -27,7 +27,8 @@ def encodings_of(x: float, saturate: bool = True) -> list[dict]:
 
     Returns:
         One dict per format with keys format, bits, value (the stored number), abs_error and
-        rel_error (NaN when x = 0 or the stored value is not finite).
+        rel_error: 0 where the stored value is exact (x = 0 is, in every format), NaN (both
+        errors) where it is not finite.
     """
     x = real_number("x", x)
     rows = []
@@ -38,9 +39,12 @@ def encodings_of(x: float, saturate: bool = True) -> list[dict]:
     bf16 = float(round_to_bfloat16(np.float32(x)))
     rows.append({"format": "BF16", "bits": _bf16_bits(x), "value": bf16})
     for row in rows:
-        err = abs(row["value"] - x) if np.isfinite(row["value"]) else float("nan")
+        if not np.isfinite(row["value"]):
+            row["abs_error"] = row["rel_error"] = float("nan")
+            continue
+        err = abs(row["value"] - x)  # 0 when x = 0: zero is exact in every format
         row["abs_error"] = err
-        row["rel_error"] = err / abs(x) if x != 0 else float("nan")
+        row["rel_error"] = err / abs(x) if err else 0.0
     return rows
 
 

@@ -14,8 +14,9 @@ import time
 
 import torch
 
+from labs.common import validate
 from labs.common.ceilings import CLOCKS, measure_ceilings
-from labs.common.validate import integer, one_of, size
+from labs.common.validate import one_of, size
 from labs.mla.checks import check_bench_shape, check_benchmark, check_mla_config
 from labs.mla.config import AttentionConfig
 from labs.mla.torch import attention_module, check_device
@@ -182,7 +183,7 @@ def batched_product_flops(
     batch = size("batch", batch, maximum=2**16, why="more sequences than a benchmark needs")
     repeats = size("repeats", repeats, maximum=100, why="the best of 100 is as good as it gets")
     clock = one_of("clock", clock, CLOCKS)
-    seed = integer("seed", seed, minimum=0)
+    seed = validate.seed("seed", seed)
     if batch * max(rows, cols) * inner > 2**28:
         raise ValueError(
             f"batch * max(rows, cols) * inner must be at most 2**28 elements, got "

@@ -335,7 +335,7 @@ def check_benchmark(config, context, batch, steps, absorbed, repeats, seed, cpu_
     batch, _ = check_cache_size(config, batch, context + steps + 1)
     absorbed = check_absorbed(absorbed, config)
     repeats = size("repeats", repeats, maximum=100, why="the best of 100 is as good as it gets")
-    seed = integer("seed", seed, minimum=0)
+    seed = validate.seed("seed", seed)
     cpu_threads = size("cpu_threads", cpu_threads, maximum=1024, why="more than any CPU has")
     return config, context, batch, steps, absorbed, repeats, seed, cpu_threads
 

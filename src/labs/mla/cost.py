@@ -256,8 +256,9 @@ def max_batch_throughput(
     )
     if memory_bytes < weight_bytes + per_sequence:
         raise ValueError(
-            f"memory_bytes must hold the weights and one sequence's cache "
-            f"({weight_bytes + per_sequence:.4g} bytes), got {memory_bytes:.4g}"
+            f"memory_bytes must hold the weights (weight_bytes={weight_bytes:.4g}) and one "
+            f"sequence's cache ({per_sequence:.4g} bytes), {weight_bytes + per_sequence:.4g} in "
+            f"all, got {memory_bytes:.4g}"
         )
     batch = min(int((memory_bytes - weight_bytes) // per_sequence), MAX_BATCH)
     return _max_batch_throughput(

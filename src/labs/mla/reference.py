@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from jaxtyping import Bool, Float, Int
 
-from labs.common.validate import integer
+from labs.common import validate
 from labs.mla.checks import (
     check_absorbed,
     check_cache,
@@ -80,7 +80,7 @@ def init_params(config: AttentionConfig, seed: int = 0, dtype=np.float64) -> dic
     of more than 2**28 weights is refused (see `labs.mla.checks`).
     """
     check_weight_count(check_config(config))
-    seed = integer("seed", seed, minimum=0)
+    seed = validate.seed("seed", seed)
     return _init_params(config, seed, check_float_dtype("dtype", dtype))
 
 

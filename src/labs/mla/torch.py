@@ -54,6 +54,7 @@ def apply_rope(
     or (2i, 2i + 1) with `interleaved=True` (the released checkpoints), rotate by
     position * base^(-2i/dim), base > 1."""
     x, positions, base = check_rope(x, positions, base, framework="torch")
+    validate.same_device(("x", x), ("positions", positions))
     return _apply_rope(x, positions, base, validate.boolean("interleaved", interleaved))
 
 

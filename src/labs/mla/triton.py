@@ -192,15 +192,15 @@ def mla_decode(
         ("heads_per_block", heads_per_block),
     ):
         validate.power_of_two(name, value, maximum=2**16, why="Triton's block shapes")
-    tensors = [q_latent, q_rope, c_kv, k_rope, lengths] + (
-        [] if block_table is None else [block_table]
+    validate.same_device(
+        ("q_latent", q_latent),
+        ("q_rope", q_rope),
+        ("c_kv", c_kv),
+        ("k_rope", k_rope),
+        ("lengths", lengths),
+        ("block_table", block_table),
     )
-    device = q_latent.device
-    if any(t.device != device for t in tensors):
-        raise ValueError(
-            f"all tensors must be on one device, got {[str(t.device) for t in tensors]}"
-        )
-    triton_setup.require_device(device)
+    triton_setup.require_device(q_latent.device)
     _, _, interpreted = triton_setup.load()
     if num_warps is not None:
         num_warps = validate.power_of_two("num_warps", num_warps, maximum=32)

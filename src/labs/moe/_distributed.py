@@ -20,7 +20,8 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from labs.common.validate import integer, size
+from labs.common import validate
+from labs.common.validate import size
 from labs.moe.config import MoEConfig
 from labs.moe.reference import init_params
 from labs.moe.torch import DeepSeekMoE
@@ -76,7 +77,7 @@ def data_parallel_gradients(world_size: int = 2, tokens: int = 16, seed: int = 0
     tokens = size("tokens", tokens, maximum=4096)
     if tokens % world_size:
         raise ValueError(f"tokens={tokens} must divide evenly over world_size={world_size}")
-    seed = integer("seed", seed, minimum=0)
+    seed = validate.seed("seed", seed)
     with tempfile.TemporaryDirectory() as folder:
         out = os.path.join(folder, "grads.pt")
         mp.spawn(_worker, args=(world_size, _free_port(), tokens, seed, out), nprocs=world_size)
@@ -87,6 +88,6 @@ def data_parallel_gradients(world_size: int = 2, tokens: int = 16, seed: int = 0
 def single_process_gradients(tokens: int = 16, seed: int = 0):
     """The same step's gradients in one process on the whole batch. Returns {name: ndarray}."""
     tokens = size("tokens", tokens, maximum=4096)
-    seed = integer("seed", seed, minimum=0)
+    seed = validate.seed("seed", seed)
     grads = _gradients(*_batch(tokens, seed), seed)
     return MappingProxyType({name: g.numpy() for name, g in grads.items()})

@@ -64,8 +64,9 @@ from types import MappingProxyType
 
 import numpy as np
 
+from labs.common import validate
 from labs.common.runtime import provenance, read_results
-from labs.common.validate import describe_value, finite_result, integer, one_of, size
+from labs.common.validate import describe_value, finite_result, one_of, size
 from labs.moe.checks import check_config
 from labs.moe.config import MoEConfig
 from labs.moe.torch import _moe_layer
@@ -159,7 +160,7 @@ def run_ablation(name: str, seed: int = 0, steps: int | None = None) -> MappingP
     `SETTINGS["steps"]`; at most 100,000). Returns `train_tiny_lm`'s curves, with "held_out",
     the trained model's exact expected loss."""
     one_of("name", name, tuple(CONFIGS))
-    seed = integer("seed", seed, minimum=0)
+    seed = validate.seed("seed", seed)
     steps = SETTINGS["steps"] if steps is None else size("steps", steps, maximum=100_000)
     s = SETTINGS
     with _one_thread():

@@ -235,7 +235,7 @@ def _sequence_balance_loss(scores: Float[Array, "B T E"], indices: Int[Array, "B
 def init_params(config: MoEConfig, seed: int = 0, dtype=np.float64) -> dict[str, np.ndarray]:
     """Random weights of a DeepSeekMoE layer (1/sqrt(fan-in) scale), as a dict of arrays."""
     config = check_config(config)
-    seed = validate.integer("seed", seed, minimum=0)
+    seed = validate.seed("seed", seed)
     dtype = validate.float_dtype("dtype", dtype)
     rng = np.random.default_rng(seed)
     return {

@@ -36,6 +36,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from labs.common import validate
 from labs.common.runtime import provenance, read_results
 from labs.common.validate import (
     describe_value,
@@ -93,7 +94,7 @@ def run_config(
     """`train_tiny_lm(**CONFIGS[name], seed=seed, init_noise=init_noise)` for `steps` steps (if
     None, the configuration's own `steps` or else the sweep's 150; at most 100,000)."""
     one_of("name", name, tuple(CONFIGS))
-    seed = integer("seed", seed, minimum=0)
+    seed = validate.seed("seed", seed)
     kwargs = dict(CONFIGS[name])
     own = kwargs.pop("steps", SETTINGS["steps"])
     steps = own if steps is None else size("steps", steps, maximum=100_000)

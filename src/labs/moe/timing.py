@@ -18,8 +18,9 @@ from types import MappingProxyType
 import torch
 from torch import nn
 
+from labs.common import validate
 from labs.common.ceilings import _best_seconds, best_seconds, timing_device
-from labs.common.validate import instance, integer, one_of, size
+from labs.common.validate import instance, one_of, size
 from labs.moe.checks import check_config
 from labs.moe.config import MoEConfig
 from labs.moe.roofline import MAX_TOKENS
@@ -70,7 +71,7 @@ def routed_expert_seconds(
             f"tokens={tokens}, k={config.k}, n_experts={config.n_routed}"
         )
     repeats = size("repeats", repeats, maximum=100)
-    seed = integer("seed", seed, minimum=0)
+    seed = validate.seed("seed", seed)
     instance("select", select, str, "a string")
     select = one_of("select", select, SELECTS)
     with _one_thread():
@@ -134,7 +135,7 @@ def measured_layer_seconds(
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {DTYPES}, got {dtype}")
     repeats = size("repeats", repeats, maximum=100)
-    seed = integer("seed", seed, minimum=0)
+    seed = validate.seed("seed", seed)
     with torch.no_grad():
         return _measured_layer_seconds(config, tokens, device, dtype, repeats, seed)
 

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from jaxtyping import Float, Int
 from torch import nn
 
-from labs.common.validate import finite_result
+from labs.common.validate import finite_result, same_device
 from labs.moe.checks import (
     check_config,
     check_layer_input,
@@ -43,6 +43,7 @@ Tensor = torch.Tensor
 def route(scores: torch.Tensor, k: int, bias: torch.Tensor | None = None):
     """V3's routing (eqs. 13-16) in torch: (expert_indices (T, K) int64, gate_weights (T, K))."""
     scores, k, bias = check_route(scores, k, bias, framework="torch")
+    same_device(("scores", scores), ("bias", bias))
     return finite_result("the gate weights", _route(scores, k, bias), inputs={"scores": scores})
 
 
@@ -85,6 +86,7 @@ def node_limited_route(
     scores, k, per_node, max_nodes, bias = check_node_route(
         scores, k, experts_per_node, max_nodes, bias, framework="torch"
     )
+    same_device(("scores", scores), ("bias", bias))
     routed = _node_limited_route(scores, k, per_node, max_nodes, bias)
     return finite_result("the gate weights", routed, inputs={"scores": scores})
 
@@ -116,6 +118,7 @@ def sequence_balance_loss(scores: torch.Tensor, expert_indices: torch.Tensor) ->
     `labs.moe.sequence_balance_loss`: scores (B, T, E) router logits, expert_indices (B, T, K).
     A 0-d tensor, differentiable in scores through P_i (the counts f_i carry no gradient)."""
     scores, indices = check_sequence_balance(scores, expert_indices, framework="torch")
+    same_device(("scores", scores), ("expert_indices", indices))
     loss = _sequence_balance_loss(scores, indices)
     return finite_result("the balance loss", loss, inputs={"scores": scores})
 

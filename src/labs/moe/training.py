@@ -28,12 +28,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from labs.common import validate
 from labs.common.ceilings import measure_ceilings
 from labs.common.validate import (
     boolean,
     finite_loss,
     finite_result,
-    integer,
     one_of,
     real_number,
     size,
@@ -73,7 +73,7 @@ def best_loss(vocab: int = 16, order: int = 2, seed: int = 0) -> float:
     vocab = size("vocab", vocab, minimum=2, maximum=_MAX)
     order = size("order", order, maximum=3)
     _check_contexts(vocab, order)
-    seed = integer("seed", seed, minimum=0)
+    seed = validate.seed("seed", seed)
     table = _chain(vocab, order, seed)
     return float(-(table * np.log(table)).sum(1).mean())
 
@@ -155,7 +155,7 @@ def _check_train(balancing, steps, seed, n_experts, k, d_model, d_expert, vocab,
                  gamma, alpha, skew, dense, ffn, lr, dense_width, init_noise):  # fmt: skip
     one_of("balancing", balancing, BALANCING)
     steps = size("steps", steps, maximum=100_000, why="a tiny model, not a pre-training run")
-    seed = integer("seed", seed, minimum=0)
+    seed = validate.seed("seed", seed)
     config = _layer_config(d_model, d_expert, n_experts, k)
     vocab = size("vocab", vocab, minimum=2, maximum=_MAX)
     order = size("order", order, maximum=3)
@@ -317,7 +317,7 @@ def layer_throughput(
     config = _layer_config(d_model, d_expert, n_experts, k)
     tokens = size("tokens", tokens, maximum=2**16)
     repeats = size("repeats", repeats, maximum=100)
-    seed = integer("seed", seed, minimum=0)
+    seed = validate.seed("seed", seed)
     with _one_thread():
         return _layer_throughput(config, tokens, repeats, seed)
 

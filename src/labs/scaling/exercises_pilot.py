@@ -20,8 +20,9 @@ import weakref
 
 import numpy as np
 
+from labs.common import validate
 from labs.common.exercises import Case, CheckReport, Exercise, check_with_note, compare
-from labs.common.validate import instance, integer, real_number
+from labs.common.validate import instance, real_number
 from labs.scaling.exercises_allocation import _true_n_opt
 from labs.scaling.laws import ChinchillaParams
 
@@ -133,7 +134,7 @@ class PilotLab:
         law = instance("law", law, ChinchillaParams)
         budget = real_number("budget", budget, positive=True)
         noise = real_number("noise", noise, minimum=0.0, maximum=1.0)
-        rng = np.random.default_rng(integer("seed", seed, minimum=0))
+        rng = np.random.default_rng(validate.seed("seed", seed))
         initial = (0.0, (), rng.bit_generator.state)
         object.__setattr__(
             self, "_ops", _lab_ops(secrets.token_hex(16), law, budget, noise, initial)
@@ -233,7 +234,7 @@ def _draw_pilot_law(seed: int) -> ChinchillaParams:
     Chapter 1 measures a plan on one such law after Exercise 1.1; the hidden cases draw theirs with
     other seeds (tests/grading/hidden/scaling.py), so neither is shown in the chapter.
     """
-    rng = np.random.default_rng(integer("seed", seed, minimum=0))
+    rng = np.random.default_rng(validate.seed("seed", seed))
     above = bool(rng.random() < 0.5)  # the side of one half the exponent a lies on
     while True:
         log_a, log_b = rng.uniform(np.log(100.0), np.log(30000.0), size=2)

@@ -183,6 +183,11 @@ def check_study(fields: dict) -> dict:
     """The fields of an `ExtrapolationStudy`: one entry per threshold in each."""
     out = dict(fields)
     out["thresholds"] = positive_array("thresholds", fields["thresholds"], integers=False)
+    if out["thresholds"].ndim != 1:
+        raise ValueError(
+            f"thresholds must be a 1-D array, one compute ceiling per entry, got shape "
+            f"{out['thresholds'].shape}"
+        )
     out["n_train"] = integer_array("n_train", fields["n_train"], ndim=1, low=5)
     for name in ("median_abs_error", "max_abs_error"):
         out[name] = array(name, fields[name], ndim=1)

@@ -24,8 +24,9 @@ from jaxtyping import Float
 from scipy.optimize import minimize
 from threadpoolctl import ThreadpoolController
 
+from labs.common import validate
 from labs.common.facts import fact
-from labs.common.validate import array, integer, real_number, size
+from labs.common.validate import array, real_number, size
 from labs.scaling.config import ChinchillaParams
 from labs.scaling.fit_checks import (
     MAX_RESAMPLES,
@@ -302,7 +303,7 @@ def bootstrap_chinchilla(
     """
     N, D, loss = check_runs(N, D, loss, min_runs=5)
     n_resamples = size("n_resamples", n_resamples, maximum=MAX_RESAMPLES, why="each is a refit")
-    seed = integer("seed", seed, minimum=0)
+    seed = validate.seed("seed", seed)
     delta = real_number("delta", delta, positive=True)
     starts = size("starts", starts, minimum=0, maximum=MAX_STARTS, why="the paper's grid")
     full = _fit_chinchilla(N, D, loss, delta, max(starts, 8), None) if full is None else full

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from jaxtyping import Float, Int
 
-from labs.common.validate import integer
+from labs.common import validate
 from labs.scaling.config import MarkovCorpus, TinyLMConfig
 from labs.scaling.reference import reference_logits, reference_loss
 from labs.scaling.sweep_checks import (
@@ -139,7 +139,7 @@ def init_params(config: TinyLMConfig, seed: int = 0) -> dict[str, np.ndarray]:
     f"{i}.w2" (h, d), f"{i}.b2" (d,), then "lnf.w"/"lnf.b" (d,) and "head" (d, V).
     Matrices act on the right: y = x @ W.
     """
-    return _init_params(check_config("config", config), integer("seed", seed, minimum=0))
+    return _init_params(check_config("config", config), validate.seed("seed", seed))
 
 
 def _init_params(config: TinyLMConfig, seed: int) -> dict[str, np.ndarray]:

@@ -37,9 +37,10 @@ from pathlib import Path
 import numpy as np
 import scipy
 
+from labs.common import validate
 from labs.common.facts import fact
 from labs.common.runtime import provenance, read_results
-from labs.common.validate import integer, real_number
+from labs.common.validate import real_number
 from labs.scaling.fit_checks import check_extrapolation_args
 from labs.scaling.fitting import _fit_chinchilla
 from labs.scaling.laws import (
@@ -96,7 +97,7 @@ def pilot_replicate(
     """
     args = check_extrapolation_args(N, D, loss, thresholds, holdout_above, target_C, starts)
     target_C = real_number("target_C", target_C, positive=True)
-    seed = integer("seed", seed, minimum=0)
+    seed = validate.seed("seed", seed)
     return _pilot_replicate(*args[:5], target_C, args[6], seed)
 
 

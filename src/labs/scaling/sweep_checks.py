@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from labs.common import validate
 from labs.common.validate import (
     MAX_ELEMENTS,
     array,
     instance,
-    integer,
     integer_array,
     learning_rate,
     one_of,
@@ -131,7 +131,7 @@ def check_sweep_args(config, corpus, steps, batch_size, peak_lr, seed, schedule_
     steps = check_steps("steps", steps)
     check_batch(batch_size)
     learning_rate("peak_lr", peak_lr)
-    integer("seed", seed, minimum=0)
+    validate.seed("seed", seed)
     schedule_steps = steps if schedule_steps is None else schedule_steps
     schedule_steps = size("schedule_steps", schedule_steps, minimum=steps, maximum=MAX_STEPS)
     if eval_at is None:
@@ -180,7 +180,7 @@ def check_corpus_args(vocab_size, train_tokens, valid_tokens, mix, bigram_concen
         real_number("mix", mix, minimum=0.0, maximum=1.0),
         real_number("bigram_concentration", bigram_concentration, positive=True),
         real_number("concentration", concentration, positive=True),
-        integer("seed", seed, minimum=0),
+        validate.seed("seed", seed),
     )  # fmt: skip
 
 
@@ -195,7 +195,7 @@ def check_batch_args(n_tokens, context, batch_size, steps, seed):
         context,
         check_batch(batch_size),
         check_steps("steps", steps),
-        integer("seed", seed, minimum=0),
+        validate.seed("seed", seed),
     )
 
 

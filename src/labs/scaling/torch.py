@@ -17,7 +17,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import nn
 
-from labs.common.validate import finite_loss
+from labs.common.validate import finite_loss, same_device
 from labs.scaling.config import MarkovCorpus, TinyLMConfig
 from labs.scaling.lm import _batch_starts, _init_params, _windows, lr_schedule
 from labs.scaling.sweep import SweepResult, sweep_plan
@@ -73,7 +73,9 @@ class TinyLM(nn.Module):
 
     def forward(self, tokens: Int[torch.Tensor, "B T"]) -> Float[torch.Tensor, "B T V"]:
         """Logits for token ids in [0, vocab_size), T <= context (ids checked on CPU tensors)."""
-        return self._logits(check_tokens("tokens", tokens, self.config, framework="torch"))
+        tokens = check_tokens("tokens", tokens, self.config, framework="torch")
+        same_device(("the model's weights", self.tok_emb.weight), ("tokens", tokens))
+        return self._logits(tokens)
 
     def _logits(self, tokens: Int[torch.Tensor, "B T"]) -> Float[torch.Tensor, "B T V"]:
         """Embed, add positions, run the blocks, final norm, head."""
