@@ -98,3 +98,15 @@ def test_real_number_names_an_int_past_floats_range():
     assert real_number("rent", 10**30) == 1e30
     with pytest.raises(ValueError, match="rent must be finite, got an int of 401 digits"):
         real_number("rent", 10**400)
+
+
+def test_a_flag_among_numbers_is_refused_by_name():
+    """np.asarray reads [1.0, True] as [1.0, 1.0]; the array checks look at the list itself. The
+    control: a list of numbers, and a bool array where bools belong, pass."""
+    from labs.common.validate import array, holds_bool
+
+    assert holds_bool([[1.0], (2.0, np.True_)]) and not holds_bool([1.0, 2]) and not holds_bool(3)
+    with pytest.raises(TypeError, match=r"c_range must hold numbers, not True or False"):
+        float_array("c_range", [1e18, True])
+    assert float_array("c_range", [1e18, 1e20]).tolist() == [1e18, 1e20]
+    assert array("mask", [True, False], dtype="bool").tolist() == [True, False]

@@ -229,6 +229,8 @@ EXAMPLES = {
     "labs.common.validate_arrays.float_dtype": lambda: call(
         name="dtype", dtype=np.float32, fixed=("name",)
     ),
+    # holds_bool reads any value; it answers whether a list or tuple holds True or False.
+    "labs.common.validate_arrays.holds_bool": lambda: call(seq=[1.0, 2.0], fixed=("seq",)),
     # host_values reads any value; it answers None for what is not an array in host memory.
     "labs.common.validate_arrays.host_values": lambda: call(value=np.ones(2), fixed=("value",)),
     "labs.common.validate_arrays.jax_key": lambda: call(

@@ -22,6 +22,7 @@ __all__ = [
     "axis_index",
     "float_array",
     "float_dtype",
+    "holds_bool",
     "host_values",
     "integer_array",
     "jax_key",
@@ -150,12 +151,15 @@ def array(
         if found is None:
             if isinstance(value, (str, bytes, Mapping)) or value is None:
                 raise TypeError(f"{name} must be an array of numbers, got {describe_value(value)}")
+            original = value
             try:
                 value = np.asarray(value)
             except Exception:
                 raise TypeError(
                     f"{name} must be an array of numbers, got {describe_value(value)}"
                 ) from None
+            if value.dtype.kind != "b" and holds_bool(original):
+                raise TypeError(f"{name} must hold numbers, not True or False, got {original!r}")
         value = np.asarray(value)
         if converted and nonempty and value.size == 0:  # [] has no dtype of its own to judge
             raise ValueError(f"{name} must not be empty, got shape {value.shape}")
@@ -185,6 +189,18 @@ def array(
     if finite and kind == "f" and _on_host(value, found) and not _all_finite(value, found):
         raise ValueError(f"{name} must be finite; it holds NaN or inf")
     return value
+
+
+def holds_bool(seq) -> bool:
+    """Whether a list or tuple (at any depth) holds a bool among its numbers: np.asarray reads
+    [1.0, True] as [1.0, 1.0], so a flag passed where a number belongs would go unseen."""
+    if isinstance(seq, np.ndarray) and seq.dtype != object:
+        return False
+    if isinstance(seq, (bool, np.bool_)):
+        return True
+    if isinstance(seq, (list, tuple, np.ndarray)):
+        return any(holds_bool(item) for item in seq)
+    return False
 
 
 def float_array(

@@ -23,6 +23,7 @@ from labs.common.validate import (
     real_number,
     size,
 )
+from labs.common.validate_arrays import holds_bool
 from labs.scaling.config import ChinchillaParams
 
 __all__ = ["positive_array", "same_length"]
@@ -44,7 +45,7 @@ def positive_array(name: str, value, *, integers: bool = True) -> np.ndarray:
     if type(value).__module__.split(".")[0] in ("torch", "jax", "jaxlib"):
         array(name, value)  # TypeError: a NumPy array was expected
     try:
-        bad = isinstance(value, (str, bytes, bool)) or value is None
+        bad = isinstance(value, (str, bytes, bool)) or value is None or holds_bool(value)
         arr = None if bad else np.asarray(value)
     except Exception:  # a ragged list, an object NumPy cannot read
         arr = None
