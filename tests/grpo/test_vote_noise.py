@@ -1,5 +1,7 @@
 """The maj@16 noise record (`labs.grpo.vote_noise`) against the committed second realization."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -69,3 +71,15 @@ def test_the_warm_up_scored_at_another_seed_repeats_the_record(records):
 def test_vote_noise_rejects_nothing_silently():
     with pytest.raises(ValueError, match="task"):
         load_sweep(task="vote-noise")
+
+
+def test_the_recorders_loop_writes_each_seed_in_order(tmp_path, capsys):
+    """`_write_seeds`, the loop vote_noise and exact_kl share: the file holds every seed run so
+    far, in seed order whatever order they finish in."""
+    from labs.grpo.records import _write_seeds
+
+    record, out = {"meta": {}, "seeds": {"7": {"kept": True}}}, tmp_path / "r.json"
+    _write_seeds(record, out, [12, 3], lambda seed: {"x": seed}, None, workers=1)
+    written = json.loads(out.read_text())
+    assert list(written["seeds"]) == ["3", "7", "12"] and written["seeds"]["12"] == {"x": 12}
+    assert "seed 3 written" in capsys.readouterr().out

@@ -8,22 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from labs.mla import AttentionConfig
 from labs.mla import triton as mla_triton
 from labs.mla.benchmark import batched_product_flops, decode_benchmark
 from labs.mla.cost import max_batch_throughput
 from labs.mla.torch import apply_rope
-
-MLA = AttentionConfig(
-    kind="mla",
-    n_layers=1,
-    d_model=8,
-    n_heads=2,
-    head_dim=4,
-    kv_lora_rank=6,
-    q_lora_rank=5,
-    rope_head_dim=2,
-)
+from tests.mla.test_bad_input import MLA  # a small MLA layer
 
 
 def test_apply_rope_refuses_positions_on_another_device():

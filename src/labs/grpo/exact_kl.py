@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import os
 import time
 from pathlib import Path
@@ -42,7 +41,7 @@ from labs.grpo.kl_placement import _start
 from labs.grpo.kl_spikes import _look
 from labs.grpo.ladder import BASE, RUNGS, block_means, ladder_config
 from labs.grpo.ppo import _train_ppo
-from labs.grpo.records import load_sweep
+from labs.grpo.records import _write_seeds, load_sweep
 
 __all__: list[str] = []
 
@@ -192,22 +191,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     one_seed, job = (exact_ppo_seed, _ppo_job) if ppo else (exact_seed, _job)
 
-    def save(seed: int, runs: dict) -> None:
-        record["seeds"][str(seed)] = runs
-        record["seeds"] = dict(sorted(record["seeds"].items(), key=lambda kv: int(kv[0])))
-        Path(args.out).write_text(json.dumps(record, indent=1) + "\n")  # partial results survive
-        print(f"{time.strftime('%H:%M:%S')} seed {seed} written", flush=True)
-
-    if args.workers == 1:
-        for seed in args.seeds:
-            save(seed, one_seed(seed))
-    else:
-        import multiprocessing as mp
-
-        with mp.get_context("spawn").Pool(args.workers) as pool:
-            for seed, runs in pool.imap_unordered(job, args.seeds):  # seeds taken in order
-                save(seed, runs)
-    print(f"wrote {args.out}")
+    _write_seeds(record, args.out, args.seeds, one_seed, job, args.workers)
 
 
 if __name__ == "__main__":

@@ -145,6 +145,29 @@ def _named(
     return {name: {**settings, **run}}
 
 
+def _write_seeds(record: dict, out, seeds, one_seed, job, workers: int) -> None:
+    """Run `one_seed(seed)` for each seed (or `job`, which returns (seed, runs), on `workers`
+    spawned processes) and write `record` to `out` after each, its seeds in order: a sweep cut
+    short keeps what it finished. The shared loop of the `python -m` recorders."""
+    import json
+    import multiprocessing as mp
+
+    def save(seed: int, runs: dict) -> None:
+        record["seeds"][str(seed)] = runs
+        record["seeds"] = dict(sorted(record["seeds"].items(), key=lambda kv: int(kv[0])))
+        Path(out).write_text(json.dumps(record, indent=1) + "\n")  # partial results survive
+        print(f"{time.strftime('%H:%M:%S')} seed {seed} written", flush=True)
+
+    if workers == 1:
+        for seed in seeds:
+            save(seed, one_seed(seed))
+    else:
+        with mp.get_context("spawn").Pool(workers) as pool:
+            for seed, runs in pool.imap_unordered(job, seeds):
+                save(seed, runs)
+    print(f"wrote {out}")
+
+
 def _select_learning_rates() -> dict:
     """The rule that picks each method's setting, fixed before the new seeds were run: the
     setting with the highest mean held-out reward over the seeds of the committed sensitivity

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
-import time
 from pathlib import Path
 
 import torch
@@ -34,7 +32,7 @@ from labs.grpo.config import PPOConfig
 from labs.grpo.evaluation import _evaluate, _evaluate_at_k
 from labs.grpo.ladder import BASE, RUNGS, ladder_config
 from labs.grpo.ppo import _train_ppo
-from labs.grpo.records import WARM_UP, load_sweep
+from labs.grpo.records import WARM_UP, _write_seeds, load_sweep
 from labs.grpo.training import _frozen_copy, _train_grpo, _warm_up, new_policy
 
 __all__: list[str] = []
@@ -110,22 +108,7 @@ def main(argv: list[str] | None = None) -> None:
         "seeds": {},
     }
 
-    def save(seed: int, runs: dict) -> None:
-        record["seeds"][str(seed)] = runs
-        record["seeds"] = dict(sorted(record["seeds"].items(), key=lambda kv: int(kv[0])))
-        Path(args.out).write_text(json.dumps(record, indent=1) + "\n")  # partial results survive
-        print(f"{time.strftime('%H:%M:%S')} seed {seed} written", flush=True)
-
-    if args.workers == 1:
-        for seed in args.seeds:
-            save(seed, vote_noise_seed(seed))
-    else:
-        import multiprocessing as mp
-
-        with mp.get_context("spawn").Pool(args.workers) as pool:
-            for seed, runs in pool.imap_unordered(_job, args.seeds):
-                save(seed, runs)
-    print(f"wrote {args.out}")
+    _write_seeds(record, args.out, args.seeds, vote_noise_seed, _job, args.workers)
 
 
 if __name__ == "__main__":
