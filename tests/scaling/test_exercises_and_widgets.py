@@ -18,7 +18,7 @@ from labs.scaling.exercises import (
     check_predict_n_opt,
     check_robust_exponent,
 )
-from labs.scaling.exercises_pilot import _check_prediction
+from labs.scaling.exercises_scoring import _check_prediction
 from labs.scaling.widgets import allocation_table, compute_explorer, plot_isoflop
 from tests.grading.hidden.scaling import HIDDEN
 from tests.grading.solutions.scaling import predict_n_opt, robust_exponent

@@ -10,7 +10,8 @@ is re-exported here, where the chapter and the grader look for them:
 `labs.scaling.exercises_pilot` (Exercise 1.1, a pilot budget), `labs.scaling.exercises_robust`
 (Exercise 1.2, the Huber loss), `labs.scaling.exercises_profiles` (Exercise 1.3, IsoFLOP
 profiles) and `labs.scaling.exercises_allocation` (the compute-optimal split by root-finding,
-which scores the others, and the split exercise the grader keeps). Taught in chapter 1,
+which scores the others, and the split exercise the grader keeps); `labs.scaling.exercises_scoring`
+says how a prediction of N_opt missed, for 1.1 and 1.3. Taught in chapter 1,
 "Exercise 1.1" to "Exercise 1.3".
 """
 

@@ -16,7 +16,8 @@ import numpy as np
 
 from labs.common.exercises import Case, CheckReport, Exercise
 from labs.scaling.exercises_allocation import _true_n_opt
-from labs.scaling.exercises_pilot import _LAB_LAWS, _TARGET_C, _check_prediction
+from labs.scaling.exercises_pilot import _LAB_LAWS, _TARGET_C
+from labs.scaling.exercises_scoring import _check_prediction
 from labs.scaling.laws import ChinchillaParams
 
 _PROFILES_RTOL = 0.3  # an answer within 30% of the true N_opt passes
