@@ -46,8 +46,8 @@ def test_the_record_is_the_dense_run_with_r1s_schedule(record):
         # the rule's check of the hook: the same traces (FLOPs, samples, traces kept) at all 151
         # evaluations, and the same cold student at the first. It holds in seeds 0 to 10. Seed 11
         # parts in stretch 26 (steps 401 to 416), where the teacher's traces kept differ by one:
-        # the dense record was made on an AMD EPYC, this run on an Intel Xeon, and a constant-rate
-        # re-run of seed 11 here keeps this run's traces, not the record's (the module's docstring)
+        # the dense record was made on an AMD EPYC, this run on an Intel Xeon; the traces do not
+        # depend on the rate, so the schedule is not the cause (the module's docstring)
         agree = 151 if seed != "11" else 26
         assert rec["flops"][:agree] == same["flops"][:agree], seed
         assert rec["intervals"]["kept"][: agree - 1] == same["intervals"]["kept"][: agree - 1]
