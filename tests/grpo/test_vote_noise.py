@@ -37,6 +37,10 @@ def test_the_record_covers_the_sweeps_runs_and_says_which_it_repeats(records):
     # the RL runs are a third realization: none repeats a committed run (the module docstring)
     assert not any(r["repeats"] for runs in noise["seeds"].values() for n, r in runs.items()
                    if n != "before")  # fmt: skip
+    # the warm-ups part by rounding too: seed 0 repeats the first file, seed 1 the second, seeds
+    # 2-4 neither (the module docstring)
+    repeats = [noise["seeds"][s]["before"]["repeats"] for s in "01234"]
+    assert repeats == [["addition"], ["rerun"], [], [], []]
 
 
 def test_maj16_moves_with_the_evaluation_seed_in_steps_of_one_problem(records):

@@ -8,13 +8,16 @@ that noise. It rebuilds seeds 0-4 of the sweep: each seed's warm-up, then rung "
 "grpo" with dynamic sampling and PPO, trained as `labs.grpo.sweep.run_seed` trains them, and
 scores every policy with evaluation seeds 1-16 (`EVAL_SEEDS`, 16 samples per problem each, as the
 sweep scores them). The rebuilt runs are a third realization: on the Intel Xeon that made the
-record (with the AVX2 pin of `labs.common.cpu_arithmetic`) each RL run parts from both committed
-files, as those part from each other; the record says, per policy, which committed file's scores
-at evaluation seed 1 it repeats to every digit ("repeats": "addition" for `sweep.json`, "rerun"
-for `sweep_rerun.json`), if any. What it measures is the evaluation's noise on a policy of each
-seed and method, not the committed policies' own.
+record (with the AVX2 pin of `labs.common.cpu_arithmetic`) the warm-ups are the committed ones up
+to rounding (seed 0's scores repeat `sweep.json`'s, seed 1's `sweep_rerun.json`'s, seeds 2-4's
+neither exactly) and each RL run parts from both committed files, as those part from each other;
+the record says, per policy, which committed file's scores at evaluation seed 1 it repeats to
+every digit ("repeats": "addition" for `sweep.json`, "rerun" for `sweep_rerun.json`), if any.
+What it measures is the evaluation's noise on a policy of each seed and method, not the committed
+policies' own. It still applies to the committed changes: most of a change's variance is the
+warm-up's, the policy the realizations share up to rounding (chapter 5 prints the share).
 
-`python -m labs.grpo.vote_noise --workers 2` (about 5 minutes on two cores) writes
+`python -m labs.grpo.vote_noise --workers 2` (about 3 minutes on two cores) writes
 `data/vote_noise.json` seed by seed; chapter 5 reads it with `load_sweep(task="vote_noise")`.
 """
 
