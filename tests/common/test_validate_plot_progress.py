@@ -110,3 +110,16 @@ def test_a_flag_among_numbers_is_refused_by_name():
         float_array("c_range", [1e18, True])
     assert float_array("c_range", [1e18, 1e20]).tolist() == [1e18, 1e20]
     assert array("mask", [True, False], dtype="bool").tolist() == [True, False]
+
+
+def test_on_module_device_holds_a_tensor_to_the_modules_weights():
+    import torch
+
+    from labs.common.validate import on_module_device
+
+    model = torch.nn.Linear(2, 2)
+    on_module_device("the model", model, ("x", torch.ones(2)))  # one device: nothing to say
+    # a module without weights has no device to hold to
+    on_module_device("the model", torch.nn.ReLU(), ("x", torch.ones(2, device="meta")))
+    with pytest.raises(ValueError, match=r"x must be on the device of the model's weights \(cpu\)"):
+        on_module_device("the model", model, ("x", torch.ones(2, device="meta")))

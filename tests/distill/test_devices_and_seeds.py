@@ -28,7 +28,7 @@ from labs.grpo.training import new_policy
 
 TINY = {"d_model": 8, "n_layers": 1, "n_heads": 2}
 SEED_CAP = r"^seed must be <= 2\*\*62"
-ON_MODEL = r"must be on the device of the model's parameters \((cpu|meta)\), got a tensor on"
+ON_MODEL = r"must be on the device of the model's weights \((cpu|meta)\), got a tensor on"
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,7 @@ def test_the_classifier_takes_its_input_on_its_own_device():
     assert model(x).shape == (6, 4) and 0.0 <= classifier_accuracy(model, x, y) <= 1.0
     with pytest.raises(ValueError, match=r"^x " + ON_MODEL + " meta"):
         model(x.to("meta"))
-    with pytest.raises(ValueError, match=r"^x must be on the device of the model's parameters "
+    with pytest.raises(ValueError, match=r"^x must be on the device of the model's weights "
                                          r"\(meta\), got a tensor on cpu"):  # fmt: skip
         MLP(3, 4, width=4).to("meta")(x)
     with pytest.raises(ValueError, match=r"^x " + ON_MODEL + " meta"):

@@ -271,6 +271,13 @@ EXAMPLES = {
         named=(("a", _ones(2)), ("b", _ones(2))),
         fixed=("named",),
     ),
+    "labs.common.validate_arrays.on_module_device": lambda: call(
+        lambda named: __import__("labs.common.validate", fromlist=["x"]).on_module_device(
+            "the model", __import__("torch").nn.Linear(2, 2), *named
+        ),
+        named=(("x", _ones(2)),),
+        fixed=("named",),
+    ),
     "labs.common.validate_values.seed": lambda: call(name="value", value=3, fixed=("name",)),
     "labs.common.validate_values.size": lambda: call(
         name="value", value=3, maximum=10, fixed=(*VALIDATOR_OPTIONS, "why")

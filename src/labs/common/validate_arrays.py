@@ -27,6 +27,7 @@ __all__ = [
     "integer_array",
     "jax_key",
     "same_shape",
+    "on_module_device",
     "same_device",
     "torch_device_arg",
 ]
@@ -351,3 +352,10 @@ def same_device(*named) -> None:
                 f"{name} must be on the device of {first_name} ({first.device}), "
                 f"got a tensor on {tensor.device}"
             )
+
+
+def on_module_device(module_name: str, module, *named) -> None:
+    """Raise ValueError unless every (name, tensor) pair lies on the device of `module`'s weights
+    (a torch.nn.Module; one without parameters has no device to hold to, and passes)."""
+    weight = next(module.parameters(), None)
+    same_device((f"{module_name}'s weights", weight), *named)

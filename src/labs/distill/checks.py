@@ -17,6 +17,7 @@ from labs.common.validate import (
     instance,
     integer_array,
     learning_rate,
+    on_module_device,
     real_number,
     same_device,
     same_shape,
@@ -111,18 +112,13 @@ def check_distillation_args(
     return student, teacher, temperature, labels, alpha, mask
 
 
-def on_model_device(model, *named) -> None:
-    """ValueError unless every (name, tensor) pair lies on the device of `model`'s parameters."""
-    same_device(("the model's parameters", next(model.parameters())), *named)
-
-
 def check_features(x, inputs: int, model=None):
     """Float features (N, inputs) as a torch tensor, on `model`'s device when a model is given."""
     x = array("x", x, framework="torch", ndim=2)
     if x.shape[1] != inputs:
         raise ValueError(f"x must have {inputs} features, got shape {tuple(x.shape)}")
     if model is not None:
-        on_model_device(model, ("x", x))
+        on_module_device("the model", model, ("x", x))
     return x
 
 
@@ -134,7 +130,7 @@ def check_classifier_data(model, model_type: type, x, y):
     y = integer_array("y", y, framework="torch", ndim=1, low=0, high=model.classes)
     if y.shape[0] != x.shape[0]:
         raise ValueError(f"y must hold one label per row of x ({x.shape[0]}), got {y.shape[0]}")
-    on_model_device(model, ("x", x), ("y", y))
+    on_module_device("the model", model, ("x", x), ("y", y))
     return x.float(), y.long()
 
 

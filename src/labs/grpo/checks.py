@@ -69,7 +69,6 @@ from labs.grpo.checks_training import (
     check_ks,
     check_loop_sizes,
     check_memory_args,
-    check_module_device,
     check_new_tokens,
     check_peak_args,
     check_policy_call,

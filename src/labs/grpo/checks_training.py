@@ -122,15 +122,8 @@ def check_policy_call(policy, policy_type: type, prompts):
     if not isinstance(policy, policy_type):
         raise TypeError(f"policy must be a {policy_type.__name__}, got {describe_value(policy)}")
     prompts = check_ids("prompts", prompts, policy.vocab_size, policy.max_len)
-    check_module_device("the policy", policy, ("prompts", prompts))
+    validate.on_module_device("the policy", policy, ("prompts", prompts))
     return prompts
-
-
-def check_module_device(module_name: str, module, *named) -> None:
-    """ValueError unless each (name, tensor) pair lies on the device of `module`'s weights: torch
-    would raise from deep inside the call, or, for some devices, return garbage (NaN)."""
-    weight = next(module.parameters(), None)
-    validate.same_device((f"{module_name}'s weights", weight), *named)
 
 
 def check_completions(completions, prompts, vocab_size: int, max_len: int):

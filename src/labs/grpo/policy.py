@@ -15,11 +15,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 from jaxtyping import Bool, Float, Int
 
-from labs.common.validate import instance, real_number
+from labs.common.validate import instance, on_module_device, real_number
 from labs.grpo.checks import (
     check_completions,
     check_ids,
-    check_module_device,
     check_new_tokens,
     check_policy_call,
     check_policy_sizes,
@@ -92,7 +91,7 @@ class TinyPolicy(nn.Module):
         """Logits (B, T, out_dim) of int64 ids (B, T <= max_len) below vocab_size, on the
         module's device."""
         ids = check_ids("ids", ids, self.vocab_size, self.max_len)
-        check_module_device("the model", self, ("ids", ids))
+        on_module_device("the model", self, ("ids", ids))
         return self._forward(ids)
 
     def _forward(self, ids: Int[torch.Tensor, "B T"]) -> Float[torch.Tensor, "B T V"]:
