@@ -4,9 +4,10 @@ and whether scarcity or capital finds breakthroughs.
 Framework-free (NumPy only). The pieces:
 
 * `labs.economics.costs`: training cost, 6ND, MFU, GPU-hours per token, self-hosting break-even
-  ("What the $5.576M covers", "Counting the work: 6ND and MFU", "Open models are not free to run").
+  ("What the $5.576M covers", "Counting the work: 6ND and MFU", "Self-host or call an API? The
+  break-even").
 * `labs.economics.billing`: what an API bills per request with the prompt counted, and what a
-  node serves when it reads the prompts too ("Open models are not free to run").
+  node serves when it reads the prompts too ("Self-host or call an API? The break-even").
 * `labs.economics.ownership`: rent or own, the cost of an owned GPU per useful hour, the
   break-even utilisation, and a fleet's utilisation from its average and peak ("Rent or own? How
   busy the fleet is").

@@ -1,9 +1,9 @@
 """What an API bills for a request, prompt included, and what a node serves when it reads prompts.
 
-Taught in chapter 7, "Open models are not free to run" ("Billing the prompt"). An API bills the
-prompt (input) tokens of a request as well as its output tokens; a prompt token whose prefix the
-provider's cache already holds is billed at a lower price. With L_in prompt and L_out output
-tokens, a share h of the prompt hitting the cache, and prices p_hit, p_miss, p_out in USD per
+Taught in chapter 7, "Self-host or call an API? The break-even" ("Billing the prompt"). An API
+bills the prompt (input) tokens of a request as well as its output tokens; a prompt token whose
+prefix the provider's cache already holds is billed at a lower price. With L_in prompt and L_out
+output tokens, a share h of the prompt hitting the cache, and prices p_hit, p_miss, p_out in USD per
 million tokens:
 
     R     = [L_in (h p_hit + (1 - h) p_miss) + L_out p_out] / 10^6   USD per request     (4'')

@@ -1,7 +1,7 @@
 """What a training run costs, in GPU-hours, dollars and FLOPs, and what serving one costs.
 
 Taught in chapter 7, "What the $5.576M covers" (eq. 1), "Counting the work: 6ND and MFU"
-(eqs. 2-3) and "Open models are not free to run" (eq. 4):
+(eqs. 2-3) and "Self-host or call an API? The break-even" (eq. 4):
 
     cost   = GPU-hours x price per GPU-hour                                            (1)
     C      = 6 N D          (N active parameters, D tokens; Kaplan et al. §2.1)          (2)

@@ -1,6 +1,7 @@
 """Rent or own: what an owned GPU costs per hour of useful work, against renting by the hour.
 
-Taught in chapter 7, "Open models are not free to run" ("Rent or own? How busy the fleet is").
+Taught in chapter 7, "Self-host or call an API? The break-even" ("Rent or own? How busy the fleet
+is").
 
 An owned GPU costs money every hour of its life, busy or idle: its purchase price spread over its
 lifetime, the power it draws (times the data centre's PUE) and whatever else it needs (space,

@@ -1,6 +1,7 @@
 """A roofline ceiling on the decode rate of one deployment unit.
 
-Taught in chapter 7, "Open models are not free to run" ("A ceiling for the two-node unit").
+Taught in chapter 7, "Self-host or call an API? The break-even" ("A ceiling for the two-node
+unit").
 
 The ceiling is a roofline for decoding, an upper bound and not an estimate. In one decoding step
 every sequence of the batch gains one token. The step reads each weight of the unit from HBM at
