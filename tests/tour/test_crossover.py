@@ -1,6 +1,6 @@
-"""labs.tour.crossover.time_head_and_pass: one time per round for the head and the pass at every
-width, and bad arguments refused by name. Timings themselves are the chapter's to judge: here the
-arrays are tiny and only their shape and sign are checked."""
+"""labs.tour.crossover.time_head_and_pass: one time per round for the head, the pass and the write
+at every width, and bad arguments refused by name. Timings themselves are the chapter's to judge:
+here the arrays are tiny and only their shape and sign are checked."""
 
 import numpy as np
 import pytest
@@ -10,7 +10,7 @@ from labs.tour.crossover import time_head_and_pass
 
 def test_one_positive_time_per_round_for_each_width_and_kind():
     times = time_head_and_pass([4, 2, 8], rows=16, vocab=32, rounds=3, seed=1)
-    assert set(times) == {"head", "pass"}
+    assert set(times) == {"head", "pass", "write"}
     for by_width in times.values():
         assert list(by_width) == [4, 2, 8]  # the caller's order, whatever order the rounds took
         for t in by_width.values():
@@ -20,6 +20,7 @@ def test_one_positive_time_per_round_for_each_width_and_kind():
 def test_a_tuple_of_numpy_ints_is_accepted():
     times = time_head_and_pass((np.int64(3),), rows=4, vocab=8, rounds=1)
     assert list(times["head"]) == [3] and times["pass"][3].shape == (1,)
+    assert times["write"][3].shape == (1,)
 
 
 @pytest.mark.parametrize(
