@@ -261,14 +261,14 @@ def array_mutations(v, kind, others_torch):
     if _is_torch(v) or _is_jax(v):
         yield "numpy-instead", host.copy(), True
     if isfloat:
-        yield "bool-dtype", _like(v, host != 0, dtype=_bool_dtype(v)), False
+        yield "bool-dtype", _like(v, host != 0, dtype=_dtype(v, "bool")), False
         if not _is_jax(v):
             yield "complex-dtype", _complex(v, host), False
         # the other float width (good unusual input: work or refuse clearly)
         other = _other_float(v)
         if other is not None:
             yield "float-width-swap", _like(v, host, dtype=other), True
-        yield "float16", _like(v, host, dtype=_f16(v)), False
+        yield "float16", _like(v, host, dtype=_dtype(v, "float16")), False
         if _is_torch(v):
             import torch
 
@@ -283,51 +283,30 @@ def array_mutations(v, kind, others_torch):
             if others_torch:
                 yield "device-meta", v.detach().to("meta"), False
     else:
-        yield "ids-float-integral", _like(v, host.astype(np.float64), dtype=_f64(v)), False
-        yield "ids-int32", _like(v, host.astype(np.int32), dtype=_i32(v)), True
-        yield "ids-2pow40", _like(v, np.full(shape, 2**40, dtype=np.int64), dtype=_i64(v)), False
+        yield (
+            "ids-float-integral",
+            _like(v, host.astype(np.float64), dtype=_dtype(v, "float64")),
+            False,
+        )
+        yield "ids-int32", _like(v, host.astype(np.int32), dtype=_dtype(v, "int32")), True
+        yield (
+            "ids-2pow40",
+            _like(v, np.full(shape, 2**40, dtype=np.int64), dtype=_dtype(v, "int64")),
+            False,
+        )
         if _is_torch(v) and others_torch:
             yield "device-meta", v.detach().to("meta"), False
 
 
-def _bool_dtype(v):
+def _dtype(v, name):
+    """The dtype called `name` in v's framework (JAX, with x64 off, keeps 32 bits)."""
     if _is_torch(v):
         import torch
 
-        return torch.bool
-    return bool
-
-
-def _f64(v):
-    if _is_torch(v):
-        import torch
-
-        return torch.float64
-    return "float64" if not _is_jax(v) else "float32"
-
-
-def _i32(v):
-    if _is_torch(v):
-        import torch
-
-        return torch.int32
-    return "int32"
-
-
-def _i64(v):
-    if _is_torch(v):
-        import torch
-
-        return torch.int64
-    return "int64" if not _is_jax(v) else "int32"
-
-
-def _f16(v):
-    if _is_torch(v):
-        import torch
-
-        return torch.float16
-    return "float16"
+        return getattr(torch, name)
+    if _is_jax(v) and name.endswith("64"):
+        return name.replace("64", "32")
+    return name
 
 
 def _other_float(v):
