@@ -20,6 +20,13 @@ were fixed before any run: `data/PREREGISTRATION_exact_kl.md`.
 seeds 3-7: PPO with its penalty in the reward, and moved into the loss), through the PPO loop's
 `watch`: `python -m labs.grpo.exact_kl --method ppo --seeds 3 4 5 6 7 --workers 2` writes
 `data/exact_kl_ppo.json`; rule: `data/PREREGISTRATION_ppodrift_exact.md`.
+
+`--method grpo_low` reruns two arms at GRPO's picked learning rate (x1/3): k3 in the loss and k3
+in the reward (`LOW_ARMS`), on seeds 3-7 (committed in `grpo_kl_reward.json`, so checked bit for
+bit) and on seeds with no run at that rate (8 and up, recorded with "reproduced": None):
+`python -m labs.grpo.exact_kl --method grpo_low --seeds 3 4 ... 12 --workers 2` writes
+`data/exact_kl_low.json`; rule: `data/PREREGISTRATION_exact_kl_low.md`, a test of the direction the
+chapter's gradient table gives, committed before any of these runs.
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ from labs.grpo.kl_placement import _start
 from labs.grpo.kl_spikes import _look
 from labs.grpo.ladder import BASE, RUNGS, block_means, ladder_config
 from labs.grpo.ppo import _train_ppo
-from labs.grpo.records import _write_seeds, load_sweep
+from labs.grpo.records import _select_learning_rates, _write_seeds, load_sweep
 
 __all__: list[str] = []
 
@@ -49,6 +56,8 @@ ARMS = {"lr x1": "loss", "lr x1 kl in reward_k3": "reward_k3", "lr x1 kl in rewa
 OUT = Path(__file__).parent / "data" / "exact_kl.json"
 PPO_ARMS = {"lr x1 critic 0.001": "reward", "lr x1 critic 0.001 kl in loss": "loss"}
 PPO_OUT = Path(__file__).parent / "data" / "exact_kl_ppo.json"
+LOW_ARMS = {"lr x0.333": "loss", "lr x0.333 kl in reward_k3": "reward_k3"}
+LOW_OUT = Path(__file__).parent / "data" / "exact_kl_low.json"
 # what picks the arithmetic's code paths: on a newer processor, AVX2 paths repeat an AVX2 machine
 # (exact_kl_ppo.json was made with MKL_ENABLE_INSTRUCTIONS=AVX2, which `import labs` now sets too)
 _ARITHMETIC_ENV = (
@@ -84,14 +93,18 @@ def _record(rows: list, log, curves: tuple, begin: float, run: str, steps: int) 
     }
 
 
-def exact_run(task: AdditionTask, start, seed: int, kl_penalty: str, steps: int = 150) -> dict:
-    """One arm again from `start` with the exact-KL watch: {"exact" and "sampled": per-step lists,
-    "final": {"exact", "sampled"} (means of the last 30 steps), "curves": 10-step means of the
-    logged "kl" and "reward", "wall_seconds"}."""
+def exact_run(
+    task: AdditionTask, start, seed: int, kl_penalty: str, steps: int = 150, lr: float | None = None
+) -> dict:
+    """One arm again from `start` with the exact-KL watch, at learning rate `lr` (GRPO's default,
+    BASE["lr"], if None): {"exact" and "sampled": per-step lists, "final": {"exact", "sampled"}
+    (means of the last 30 steps), "curves": 10-step means of the logged "kl" and "reward",
+    "wall_seconds"}."""
     policy, reference = copy.deepcopy(start), copy.deepcopy(start)
     for p in reference.parameters():
         p.requires_grad_(False)
-    config = ladder_config("grpo", steps=steps, seed=seed, lr=BASE["lr"], kl_penalty=kl_penalty)
+    lr = BASE["lr"] if lr is None else lr
+    config = ladder_config("grpo", steps=steps, seed=seed, lr=lr, kl_penalty=kl_penalty)
     rows: list = []
     begin = time.time()
     _, log = training._train_grpo(
@@ -120,6 +133,28 @@ def exact_seed(seed: int, steps: int = 150) -> dict:
     out = {}
     for name, placement in ARMS.items():
         out[name] = _against(exact_run(task, start, seed, placement, steps), committed[name])
+    return out
+
+
+def exact_low_seed(seed: int, steps: int = 150) -> dict:
+    """The two arms of `LOW_ARMS` at GRPO's picked learning rate on `seed`, with the watch. Seeds
+    3-7 have committed runs at that rate (`grpo_kl_reward.json`): each run gets
+    "committed_sampled" and "reproduced" as in `exact_seed`. Other seeds have none: both None."""
+    torch.set_num_threads(1)
+    picked = _select_learning_rates()["grpo"]
+    if set(LOW_ARMS) != {picked["name"], f"{picked['name']} kl in reward_k3"}:
+        raise RuntimeError(f"the picked rate is {picked['name']}, not the arms' x0.333")
+    task = AdditionTask()
+    start, _ = _start(task, seed)
+    committed = _committed(seed) if 3 <= seed <= 7 else None
+    out = {}
+    for name, placement in LOW_ARMS.items():
+        run = exact_run(task, start, seed, placement, steps, lr=picked["lr"])
+        if committed is None:
+            run["committed_sampled"], run["reproduced"] = None, None
+        else:
+            run = _against(run, committed[name])
+        out[name] = run
     return out
 
 
@@ -164,32 +199,44 @@ def _ppo_job(seed: int) -> tuple[int, dict]:
     return seed, exact_ppo_seed(seed)
 
 
+def _low_job(seed: int) -> tuple[int, dict]:
+    """`exact_low_seed` for a worker process: (seed, its runs)."""
+    return seed, exact_low_seed(seed)
+
+
+_METHODS = {  # --method: (default out, record of, arms, rule, one seed, worker job)
+    "grpo": (OUT, ["grpo_kl_reward.json (seeds 3-7)", "grpo_kl_cross.json (seeds 8-14)"], ARMS,
+             "PREREGISTRATION_exact_kl.md", exact_seed, _job),
+    "ppo": (PPO_OUT, ["ppo_kl_loss.json (seeds 3-7)"], PPO_ARMS,
+            "PREREGISTRATION_ppodrift_exact.md", exact_ppo_seed, _ppo_job),
+    "grpo_low": (LOW_OUT, ["grpo_kl_reward.json (seeds 3-7; none at this rate for 8 and up)"],
+                 LOW_ARMS, "PREREGISTRATION_exact_kl_low.md", exact_low_seed, _low_job),
+}  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(3, 15)))
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--method", choices=("grpo", "ppo"), default="grpo")
+    parser.add_argument("--method", choices=tuple(_METHODS), default="grpo")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    ppo = args.method == "ppo"
-    args.out = args.out or str(PPO_OUT if ppo else OUT)
+    out, of, arms, rule, one_seed, job = _METHODS[args.method]
+    args.out = args.out or str(out)
     record = {
         "meta": {
             **provenance("labs.grpo.exact_kl", argv),
             "processor": processor_name(),
-            "of": ["ppo_kl_loss.json (seeds 3-7)"]
-            if ppo
-            else ["grpo_kl_reward.json (seeds 3-7)", "grpo_kl_cross.json (seeds 8-14)"],
-            "arms": PPO_ARMS if ppo else ARMS,
+            "of": of,
+            "arms": arms,
             "steps": 150,
-            "rule": "PREREGISTRATION_ppodrift_exact.md" if ppo else "PREREGISTRATION_exact_kl.md",
+            "rule": rule,
             "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "env": {k: os.environ.get(k) for k in _ARITHMETIC_ENV},
         },
         "seeds": {},
     }
-    one_seed, job = (exact_ppo_seed, _ppo_job) if ppo else (exact_seed, _job)
 
     _write_seeds(record, args.out, args.seeds, one_seed, job, args.workers)
 
