@@ -26,7 +26,9 @@ in the reward (`LOW_ARMS`), on seeds 3-7 (committed in `grpo_kl_reward.json`, so
 bit) and on seeds with no run at that rate (8 and up, recorded with "reproduced": None):
 `python -m labs.grpo.exact_kl --method grpo_low --seeds 3 4 ... 12 --workers 2` writes
 `data/exact_kl_low.json`; rule: `data/PREREGISTRATION_exact_kl_low.md`, a test of the direction the
-chapter's gradient table gives, committed before any of these runs.
+chapter's gradient table gives, committed before any of these runs. Its replication on fresh seeds,
+`--method grpo_low_fresh --seeds 13 14 ... 22`, writes `data/exact_kl_low_fresh.json`; rule:
+`data/PREREGISTRATION_exact_kl_low_fresh.md`.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ PPO_ARMS = {"lr x1 critic 0.001": "reward", "lr x1 critic 0.001 kl in loss": "lo
 PPO_OUT = Path(__file__).parent / "data" / "exact_kl_ppo.json"
 LOW_ARMS = {"lr x0.333": "loss", "lr x0.333 kl in reward_k3": "reward_k3"}
 LOW_OUT = Path(__file__).parent / "data" / "exact_kl_low.json"
+LOW_FRESH_OUT = Path(__file__).parent / "data" / "exact_kl_low_fresh.json"  # seeds 13-22
 # what picks the arithmetic's code paths: on a newer processor, AVX2 paths repeat an AVX2 machine
 # (exact_kl_ppo.json was made with MKL_ENABLE_INSTRUCTIONS=AVX2, which `import labs` now sets too)
 _ARITHMETIC_ENV = (
@@ -211,6 +214,8 @@ _METHODS = {  # --method: (default out, record of, arms, rule, one seed, worker 
             "PREREGISTRATION_ppodrift_exact.md", exact_ppo_seed, _ppo_job),
     "grpo_low": (LOW_OUT, ["grpo_kl_reward.json (seeds 3-7; none at this rate for 8 and up)"],
                  LOW_ARMS, "PREREGISTRATION_exact_kl_low.md", exact_low_seed, _low_job),
+    "grpo_low_fresh": (LOW_FRESH_OUT, ["no committed runs: fresh seeds"], LOW_ARMS,
+                       "PREREGISTRATION_exact_kl_low_fresh.md", exact_low_seed, _low_job),
 }  # fmt: skip
 
 
