@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from labs.common.ceilings import last_level_cache_bytes
 from labs.common.progress import progress
 from labs.common.runtime import processor_name, provenance, read_results
 from labs.common.validate import boolean, describe_value, integer, one_of, size
@@ -126,8 +127,9 @@ def cpu_environment() -> dict:
     and inter-op thread counts, the processors this process may run on and the threading and
     kernel-path environment variables that are set; from /proc/cpuinfo (where readable) the vendor,
     the vector and matrix flags (AVX-512 or not, AMX) and the clock in MHz, with cpufreq's
-    current and maximum clock of processor 0 when the system exposes them. Fields that cannot be
-    read are None. Imports torch."""
+    current and maximum clock of processor 0 when the system exposes them, and the size of its
+    last-level cache (`last_level_cache_bytes`: whether MHA's cache can be read from it). Fields
+    that cannot be read are None. Imports torch."""
     import torch
 
     config = torch.__config__.show()
@@ -158,6 +160,7 @@ def cpu_environment() -> dict:
         "os_cpus": os.cpu_count(),
         "kernel_env": {k: os.environ[k] for k in _KERNEL_ENV if k in os.environ},
         "cpuinfo": _cpuinfo_summary(cpuinfo) if cpuinfo is not None else None,
+        "last_level_cache_bytes": last_level_cache_bytes(),
         "cpufreq": freq,
     }
 
