@@ -84,7 +84,7 @@ def test_the_records_are_distinct_runs_and_the_chapters_comes_first():
     records = load_heads_sweep_records()
     assert records[0] == load_heads_sweep()
     dates = [r["meta"]["date"] for r in records]
-    assert len(set(dates)) == len(dates)  # three runs, not one file thrice
+    assert len(set(dates)) == len(dates)  # four runs, not one file four times
     medians = {round(float(np.median(r["speedup"][8])), 3) for r in records}
     assert len(medians) == len(records)
 
@@ -138,7 +138,14 @@ def test_cpu_environment_reports_this_process_threads_and_is_json():
 
 
 def test_the_committed_records_keep_their_fields_and_gain_none():
-    # the environment is recorded from 2026-12-05 on; the three committed records predate it and
-    # were not re-run, so none of them claims one
-    for record in load_heads_sweep_records():
-        assert "environment" not in record["meta"] and "processor" in record["meta"]
+    # the environment is recorded from 2026-12-05 on; the first three records (one AMD EPYC)
+    # predate it and were not re-run, so none of them claims one
+    records = load_heads_sweep_records()
+    assert len(records) == 4
+    for record in records[:3]:
+        assert "environment" not in record["meta"] and record["meta"]["processor"].startswith("AMD")
+    # the fourth, from an Intel Xeon, holds it, with the last-level cache chapter 3 quotes (300 MiB)
+    fourth = records[3]["meta"]
+    assert fourth["processor"].startswith("Intel") and fourth["date"] > records[2]["meta"]["date"]
+    assert fourth["environment"]["cpuinfo"]["vendor"] == "GenuineIntel"
+    assert fourth["environment"]["last_level_cache_bytes"] == 300 * 2**20

@@ -2,7 +2,7 @@
 
 Run as `python -m labs.mla.heads_sweep --rounds 30` (under a minute on one core); it writes
 `labs/mla/data/heads_sweep_cpu.json` with the command, the library versions, the processor and
-the date that made it, which chapter 3 reads (`load_heads_sweep`); `RECORDS` names it and the two
+the date that made it, which chapter 3 reads (`load_heads_sweep`); `RECORDS` names it and the
 other committed records (written with `--out`), which the chapter reads beside it
 (`load_heads_sweep_records`). A timing is a fact about one machine: the chapter states its CPU
 findings from what holds in every record, names the processor, and re-runs
@@ -69,8 +69,14 @@ HEADS = (8, 16, 32)
 CONTEXT = 4096
 _RESULTS = "heads_sweep_cpu.json"
 # every committed 30-round record, the chapter's own first: the two after it were made on
-# 2026-12-05 on a machine reporting the same processor, whose ceilings measured far higher
-RECORDS = (_RESULTS, "heads_sweep_cpu_b.json", "heads_sweep_cpu_c.json")
+# 2026-12-05 on a machine reporting the same processor (an AMD EPYC), whose ceilings measured far
+# higher; the fourth on 2026-12-07 on an Intel Xeon, with the code of that day
+RECORDS = (
+    _RESULTS,
+    "heads_sweep_cpu_b.json",
+    "heads_sweep_cpu_c.json",
+    "heads_sweep_cpu_d.json",
+)
 
 
 # CPU flags that decide which kernels a BLAS or torch picks (the vector widths and the matrix units)
