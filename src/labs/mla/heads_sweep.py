@@ -4,8 +4,9 @@ Run as `python -m labs.mla.heads_sweep --rounds 30` (under a minute on one core)
 `labs/mla/data/heads_sweep_cpu.json` with the command, the library versions, the processor and
 the date that made it, which chapter 3 reads (`load_heads_sweep`); `RECORDS` names it and the
 other committed records (written with `--out`), which the chapter reads beside it
-(`load_heads_sweep_records`). A timing is a fact about one machine: the chapter states its CPU
-findings from what holds in every record, names the processor, and re-runs
+(`load_heads_sweep_records`). A timing is a fact about one machine: the chapter asserts on every
+record what holds in all four, on the three AMD records what holds only there (naming the Intel
+record's values beside them), names each processor, and re-runs
 a few rounds live, asserting nothing live: how much faster the 32-row product runs than the 8-row
 one is printed (on the course's build the margin has been too small for a live check; without the
 x86 pin it was once no faster; between 16 and 32 rows the rate can level off). The speed-up's
