@@ -84,7 +84,7 @@ def test_the_records_are_distinct_runs_and_the_chapters_comes_first():
     records = load_heads_sweep_records()
     assert records[0] == load_heads_sweep()
     dates = [r["meta"]["date"] for r in records]
-    assert len(set(dates)) == len(dates)  # four runs, not one file four times
+    assert len(set(dates)) == len(dates)  # six runs, not one file six times
     medians = {round(float(np.median(r["speedup"][8])), 3) for r in records}
     assert len(medians) == len(records)
 
@@ -141,7 +141,7 @@ def test_the_committed_records_keep_their_fields_and_gain_none():
     # the environment is recorded from 2026-12-05 on; the first three records (one AMD EPYC)
     # predate it and were not re-run, so none of them claims one
     records = load_heads_sweep_records()
-    assert len(records) == 4
+    assert len(records) == 6
     for record in records[:3]:
         assert "environment" not in record["meta"] and record["meta"]["processor"].startswith("AMD")
     # the fourth, from an Intel Xeon, holds it, with the last-level cache chapter 3 quotes (300 MiB)
@@ -149,3 +149,12 @@ def test_the_committed_records_keep_their_fields_and_gain_none():
     assert fourth["processor"].startswith("Intel") and fourth["date"] > records[2]["meta"]["date"]
     assert fourth["environment"]["cpuinfo"]["vendor"] == "GenuineIntel"
     assert fourth["environment"]["last_level_cache_bytes"] == 300 * 2**20
+    # the fifth and sixth, a minute apart on an AMD EPYC reporting family 23 (the first three report
+    # family 25), hold it too, with the 8 MiB last-level cache chapter 3 quotes
+    for later in records[4:]:
+        meta = later["meta"]
+        assert meta["processor"].startswith("AMD EPYC (cpu family 23,")
+        assert meta["date"] > fourth["date"]
+        assert meta["environment"]["cpuinfo"]["vendor"] == "AuthenticAMD"
+        assert meta["environment"]["last_level_cache_bytes"] == 8 * 2**20
+    assert records[4]["meta"]["date"] < records[5]["meta"]["date"]

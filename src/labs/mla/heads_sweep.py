@@ -5,8 +5,8 @@ Run as `python -m labs.mla.heads_sweep --rounds 30` (under a minute on one core)
 the date that made it, which chapter 3 reads (`load_heads_sweep`); `RECORDS` names it and the
 other committed records (written with `--out`), which the chapter reads beside it
 (`load_heads_sweep_records`). A timing is a fact about one machine: the chapter asserts on every
-record what holds in all four, on the three AMD records what holds only there (naming the Intel
-record's values beside them), names each processor, and re-runs
+record what holds in all six (three processors), on the records of each processor what holds only
+there (naming the others' values beside them), names each processor, and re-runs
 a few rounds live, asserting nothing live: how much faster the 32-row product runs than the 8-row
 one is printed (on the course's build the margin has been too small for a live check; without the
 x86 pin it was once no faster; between 16 and 32 rows the rate can level off). The speed-up's
@@ -71,12 +71,16 @@ CONTEXT = 4096
 _RESULTS = "heads_sweep_cpu.json"
 # every committed 30-round record, the chapter's own first: the two after it were made on
 # 2026-12-05 on a machine reporting the same processor (an AMD EPYC), whose ceilings measured far
-# higher; the fourth on 2026-12-07 on an Intel Xeon, with the code of that day
+# higher; the fourth on 2026-12-07 on an Intel Xeon, with the code of that day; the last two on
+# 2026-12-07 on an AMD EPYC reporting family 23 (the first three report family 25), a minute
+# apart, both kept: the first was written to /tmp (its command says so), the second here
 RECORDS = (
     _RESULTS,
     "heads_sweep_cpu_b.json",
     "heads_sweep_cpu_c.json",
     "heads_sweep_cpu_d.json",
+    "heads_sweep_cpu_e_first.json",
+    "heads_sweep_cpu_e.json",
 )
 
 
