@@ -129,3 +129,21 @@ def test_the_rule_as_written_here_can_give_each_verdict():
     assert _verdict(9, 10) == _verdict(6, 6) == "passes"
     assert _verdict(8, 10) == "fails" and _verdict(1, 10) == "reversal"
     assert _verdict(5, 5) == "too small to decide"
+
+
+def test_the_runner_behind_both_readings_runs_both_arms_and_repeats_itself():
+    # `exact_low_seed`, which made both records, run short (2 steps after its 150-step warm-up):
+    # both arms from one start, no comparison for a seed without committed runs, and the same
+    # seed twice gives the same numbers in one process (the pre-registrations rely on re-running)
+    from labs.grpo.exact_kl import exact_low_seed
+
+    first, again = exact_low_seed(13, steps=2), exact_low_seed(13, steps=2)
+    assert set(first) == set(ARMS)
+    for arm in ARMS:
+        run = first[arm]
+        assert len(run["exact"]) == len(run["sampled"]) == 2
+        assert np.all(np.isfinite(run["exact"])) and min(run["exact"]) > 0
+        assert run["committed_sampled"] is None and run["reproduced"] is None
+        assert run["exact"] == again[arm]["exact"] and run["sampled"] == again[arm]["sampled"]
+    # where the KL goes changes the run: the two arms part from the first step
+    assert first[LOSS]["exact"] != first[REWARD]["exact"]
