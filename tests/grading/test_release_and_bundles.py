@@ -42,14 +42,34 @@ def test_release_has_every_chapter_with_metadata_and_stubs(released):
 
 
 def test_release_and_its_html_contain_no_solution_and_no_hidden_case(released):
+    """Every released notebook, as a file and as its decoded cells, holds no secret; one rendered
+    as HTML too (nbconvert takes 3 to 9 s a chapter on a slow processor, and renders only what the
+    decoded cells hold; the built book's HTML is scanned whole by the site test)."""
     for path, chapter in zip(released, CHAPTERS, strict=True):
         forbidden = secrets(chapter)
         assert len(forbidden) > len(chapter.exercises)  # solution lines and hidden labels
         text = path.read_text()
-        html = html_of(path)
+        cells = json.loads(text)["cells"]
+        decoded = "\n".join("".join(c["source"]) for c in cells)
         for secret in forbidden:
-            assert secret not in text
-        check_text(html, forbidden, path.name)
+            assert secret not in text and secret not in decoded
+    check_text(html_of(released[0]), secrets(CHAPTERS[0]), released[0].name)
+
+
+def test_the_release_check_reads_the_cells_not_only_the_files_json(tmp_path):
+    """Negative control of the decoded scan: a solution line holding a double quote, pasted into a
+    markdown cell, is in the file only as JSON-escaped text (\\"), which the scan of the file
+    misses; the scan of the decoded cells finds it."""
+    chapter = next(c for c in CHAPTERS if c.topic == "fp8")
+    quoted = [s for s in secrets(chapter) if '"' in s]
+    assert quoted, "no solution line of chapter 2 holds a double quote"
+    nb = json.loads(submission(chapter, {}))
+    nb["cells"].append({"cell_type": "markdown", "metadata": {}, "source": quoted[0]})
+    path = tmp_path / chapter.notebook.name
+    path.write_text(json.dumps(nb))
+    check_text(path.read_text(), secrets(chapter), path.name)  # the file's text alone: missed
+    with pytest.raises(ValueError, match="solution or hidden case"):
+        check_release(path, chapter)
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS[:2] + CHAPTERS[-1:], ids=lambda c: c.topic)

@@ -141,7 +141,32 @@ def check_release(notebook, chapter: Chapter, hidden=None, solutions=None) -> No
             problem = _stub_problem("".join(cell["source"]))
             if problem:
                 raise ValueError(f"notebook: {Path(notebook).name}: {problem}")
-    check_text(text, secrets(chapter, hidden, solutions), where=Path(notebook).name)
+    # The file's JSON escapes quotes, backslashes and line breaks, so a solution line holding any
+    # of them matches only the decoded cells: their sources and their outputs' text, as a notebook
+    # viewer or an HTML export shows them.
+    forbidden = secrets(chapter, hidden, solutions)
+    check_text(text, forbidden, where=Path(notebook).name)
+    check_text(_cells_text(cells), forbidden, where=Path(notebook).name)
+
+
+def _cells_text(cells: list) -> str:
+    """Every cell's source and every output's text of a parsed notebook, one after another."""
+
+    def joined(value) -> str:
+        return "".join(value) if isinstance(value, list) else str(value)
+
+    parts = []
+    for cell in cells:
+        if not isinstance(cell, dict):
+            continue
+        parts.append(joined(cell.get("source", "")))
+        for output in cell.get("outputs", None) or []:
+            if not isinstance(output, dict):
+                continue
+            parts.append(joined(output.get("text", "")))
+            for value in (output.get("data", None) or {}).values():
+                parts.append(joined(value) if isinstance(value, (str, list)) else "")
+    return "\n".join(parts)
 
 
 def release(out, hidden=None) -> tuple[Path, ...]:
