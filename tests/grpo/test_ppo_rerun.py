@@ -1,4 +1,4 @@
-"""A committed PPO run repeats under the package's CPU pin: the first 30 steps of chapter 5's PPO
+"""A committed PPO run repeats under the package's CPU pin: the first 10 steps of chapter 5's PPO
 with its KL penalty in the loss (seed 3 of `ppo_kl_loss.json`, made on an AVX2 processor).
 
 PPO's critic and policy multiply through MKL, which picks its kernels by the processor's
@@ -6,8 +6,9 @@ instruction set as PyTorch's own do. The pin (`labs.common.cpu_arithmetic`) caps
 `MKL_ENABLE_INSTRUCTIONS`; its first version used MKL's reproducibility mode, `MKL_CBWR=AVX2`,
 under which this run left its record in the first 10-step block (its KL curve) on an AVX-512
 processor, while the retraining tests then in the suite, which MKL does not decide, passed. The
-rerun's curves are compared with the record's first three blocks (the record averages every
-10 steps; the learning rate is constant, so a 30-step run is the 150-step run's start).
+rerun's curves are compared with the record's first block (the record averages every 10 steps; the
+learning rate is constant, so a 10-step run is the 150-step run's start). The first block is where
+the wrong pin showed; 30 steps, three blocks, took 26 s on a slow 2-core processor.
 """
 
 import pytest
@@ -20,7 +21,7 @@ from labs.grpo.kl_placement import _start
 from labs.grpo.records import load_sweep
 
 RECORD = load_sweep(task="ppo_kl_loss")
-SEED, ARM, STEPS = 3, "lr x1 critic 0.001 kl in loss", 30
+SEED, ARM, STEPS = 3, "lr x1 critic 0.001 kl in loss", 10
 
 
 @pytest.mark.skipif(
@@ -28,7 +29,7 @@ SEED, ARM, STEPS = 3, "lr x1 critic 0.001 kl in loss", 30
     reason="needs the records' arithmetic: PyTorch's AVX2 kernels, MKL's AVX2 path and the "
     f"vendor of {RECORD['meta']['processor']} (MKL picks kernels by vendor too)",
 )
-def test_thirty_steps_of_a_committed_ppo_run_repeat_bit_for_bit():
+def test_ten_steps_of_a_committed_ppo_run_repeat_bit_for_bit():
     torch.set_num_threads(1)
     task = AdditionTask()
     start, _ = _start(task, SEED)
