@@ -103,11 +103,13 @@ book-noexec: $(STAMP)
 	$(JB) build . $(JB_FLAGS) --config _build/noexec/_config.yml --path-output _build/noexec
 
 # The unit tests on UNIT_WORKERS processes (pytest-xdist), each with one BLAS/OpenMP thread so
-# that the workers do not fight over the cores: on CI's 2 cores about 4.5 min instead of 9.
+# that the workers do not fight over the cores: on CI's 2 cores about 4.5 min instead of 9. A worker
+# that runs dry takes tests from the other's queue (worksteal): a few tests take a minute, and the
+# default split left one worker busy for the last 40 s of a 10-minute run on a slow processor.
 UNIT_WORKERS ?= 2
 unit: $(STAMP)
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
-	  $(PY) -m pytest tests -m "not site and not colab" -n $(UNIT_WORKERS)
+	  $(PY) -m pytest tests -m "not site and not colab" -n $(UNIT_WORKERS) --dist worksteal
 
 # Outputs are stripped in git, so nbval runs with --nbval-lax: each notebook states its claims as
 # assert cells, and any cell that raises fails the run.
