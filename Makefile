@@ -66,9 +66,10 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	@# pip compiles every installed module to bytecode on one core (about 70 s of its 130 on a slow
 	@# 2-core machine); compileall does the same work on every core. The course's own modules too:
-	@# where PYTHONDONTWRITEBYTECODE is set (as on CI's machines) nothing else writes them, and every
-	@# test process and chapter kernel would compile the labs modules it imports afresh. A file that
-	@# does not compile (a package's Python 2 test data) is skipped, as pip skips it.
+	@# where PYTHONDONTWRITEBYTECODE is set (as on this project's machines) nothing else writes
+	@# them, and every test process and chapter kernel would compile the labs modules it imports
+	@# afresh. A file that does not compile (a package's Python 2 test data) is skipped, as pip
+	@# skips it.
 	$(PY) -m compileall -q -j 0 $$($(PY) -c "import sysconfig as s; print(*{s.get_path('purelib'), s.get_path('platlib')})") src >/dev/null || true
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (labs)" >/dev/null
 	@touch $(STAMP)
@@ -86,9 +87,10 @@ browser:
 	@test -x "$(CHROMIUM)" || { echo "still no browser at $(CHROMIUM)" >&2; exit 1; }
 
 # Chapters into the build's jupyter cache first (tools/execute_chapters.py); a raising cell fails
-# there. BOOK_JOBS at a time, except the chapters whose metadata says `labs.runs_alone` (live
-# timings that a neighbour's memory traffic disturbs: chapter 1's batch-1 decode gain once failed
-# its assert beside another chapter), which then run one by one. BOOK_JOBS=1: all one at a time.
+# there. BOOK_JOBS at a time; in the chapters whose metadata says `labs.runs_alone` (live timings
+# that a neighbour's memory traffic disturbs: chapter 1's batch-1 decode gain once failed its
+# assert beside another chapter) each code cell runs with no other chapter's cell running, unless
+# it says `labs.shares_machine` (times nothing). BOOK_JOBS=1: all one at a time.
 BOOK_JOBS ?= 2
 book: $(STAMP) browser
 	$(PY) tools/execute_chapters.py . --jobs $(BOOK_JOBS)

@@ -14,8 +14,12 @@ stored outputs.
 
 A notebook whose claims rest on live timings that another process would disturb (a memory-bound
 measurement shares the memory bus, which process CPU time does not hide) says so in its metadata,
-`"labs": {"runs_alone": "<why>"}`: the others run `--jobs` at a time first, then these one by one
-with the machine to themselves.
+`"labs": {"runs_alone": "<why>"}`: each of its code cells then runs with no other notebook's cell
+running, except a cell whose own metadata says it times nothing and shares the machine
+(`"labs": {"shares_machine": "<why>"}`); every cell of the other notebooks shares it. The lock is
+per cell (tools/quiet_lock.py): until December 2026 such a notebook ran alone from its first cell
+to its last, and since most of those cells train or simulate on one core, the second core idled
+for six minutes of a 26-minute `make test` on a slow processor.
 
 A cell that raises fails this step: the traceback is printed, the notebook is not cached, and the
 exit status is 1 (after the other notebooks finish, so that one run reports every failure).
@@ -26,6 +30,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
@@ -131,6 +136,8 @@ def describe_timing(timing: dict) -> str:
         parts.append(f"longest wait between cells {t:.1f} s (before cell {n}{where})")
     if timing.get("after_last") is not None:
         parts.append(f"after the last cell {timing['after_last']:.1f} s")
+    if timing.get("lock_wait") is not None:
+        parts.append(f"waited {timing['lock_wait']:.1f} s for the machine")
     if timing.get("late_messages"):
         parts.append(
             f"{timing['late_messages']} message(s) came only as a 1 s wait slice ended"
@@ -149,34 +156,58 @@ def _stamp_send(cell, cell_index) -> None:
     ).isoformat()
 
 
-def execute_one(path: str, timeout: int, allow_errors: bool, in_temp: bool) -> dict:
+class BeforeCell:
+    """nbclient's hook as it is about to send a cell: take the machine as the cell needs it
+    (tools/quiet_lock.py; none without a lock), then stamp the send."""
+
+    def __init__(self, lock, notebook_runs_alone: bool) -> None:
+        self.lock, self.alone = lock, notebook_runs_alone
+
+    async def __call__(self, cell, cell_index) -> None:
+        from quiet_lock import cell_runs_alone
+
+        if self.lock is not None:
+            await self.lock.take(cell_runs_alone(cell, self.alone))
+        _stamp_send(cell, cell_index)
+
+
+def execute_one(
+    path: str, timeout: int, allow_errors: bool, in_temp: bool, lock_dir: str | None = None
+) -> dict:
     """Run one notebook as myst-nb would; returns its executed JSON, seconds, its slowest cells
-    (a chapter that once took five times its usual time left no clue where) and any error."""
-    import tempfile
+    (a chapter that once took five times its usual time left no clue where) and any error.
+    With `lock_dir`, each cell first takes the machine shared or alone (tools/quiet_lock.py)."""
     from datetime import datetime, timezone
 
     from jupyter_cache.executors.utils import single_nb_execution
+    from quiet_lock import QuietLock
     from sliced_client import SlicedKernelManager, late_messages
 
     nb = nbformat.read(path, as_version=4)
-    with tempfile.TemporaryDirectory() as temp:
-        cwd = temp if in_temp else str(Path(path).parent)
-        late_messages(reset=True)
-        started = datetime.now(timezone.utc)
-        result = single_nb_execution(
-            nb,
-            cwd=cwd,
-            timeout=timeout,
-            allow_errors=allow_errors,
-            meta_override=True,
-            record_timing=True,
-            on_cell_execute=_stamp_send,
-            kernel_manager_class=SlicedKernelManager,
-        )
-        ended = datetime.now(timezone.utc)
+    lock = None if lock_dir is None else QuietLock(lock_dir)
+    try:
+        with tempfile.TemporaryDirectory() as temp:
+            cwd = temp if in_temp else str(Path(path).parent)
+            late_messages(reset=True)
+            started = datetime.now(timezone.utc)
+            result = single_nb_execution(
+                nb,
+                cwd=cwd,
+                timeout=timeout,
+                allow_errors=allow_errors,
+                meta_override=True,
+                record_timing=True,
+                on_cell_execute=BeforeCell(lock, runs_alone(Path(path))),
+                kernel_manager_class=SlicedKernelManager,
+            )
+            ended = datetime.now(timezone.utc)
+    finally:
+        if lock is not None:
+            lock.close()
     # Strips the timing too: the cache holds what myst-nb stores.
     timing = cell_timing(result.nb, started, ended)
     timing["late_messages"] = late_messages(reset=True)
+    timing["lock_wait"] = None if lock is None else lock.waited_s
     return {
         "path": path,
         "notebook": nbformat.writes(result.nb),
@@ -192,13 +223,18 @@ def runs_alone(path: Path) -> bool:
     return bool(meta.get("runs_alone"))
 
 
-def execute_batch(paths, workers, book, cache, timeout, allow_errors, in_temp) -> list[str]:
+def execute_batch(
+    paths, workers, book, cache, timeout, allow_errors, in_temp, lock_dir=None
+) -> list[str]:
     """Execute `paths` `workers` at a time and cache each result; the names of those that failed."""
     from jupyter_cache.base import CacheBundleIn
 
     failed = []
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(execute_one, str(p), timeout, allow_errors, in_temp) for p in paths]
+        futures = [
+            pool.submit(execute_one, str(p), timeout, allow_errors, in_temp, lock_dir)
+            for p in paths
+        ]
         for future in as_completed(futures):
             done = future.result()
             name = os.path.relpath(done["path"], book)
@@ -260,15 +296,14 @@ def main(argv=None) -> int:
         return 0
     hint = {p: past.get(p.stem) or ORDER_HINT_S.get(p.stem, 60) for p in todo}
     todo.sort(key=lambda p: -hint[p])
-    alone = [p for p in todo if runs_alone(p)]
-    shared = [p for p in todo if p not in alone]
-    print(f"executing {len(todo)} notebooks: {[p.stem for p in shared]} {args.jobs} at a time, "
-          f"then {[p.stem for p in alone]} one at a time")  # fmt: skip
-    failed, start = [], time.perf_counter()
-    jobs = min(args.jobs, max(1, len(shared)))
-    for batch, workers in ((shared, jobs), (alone, 1)):
-        if batch:
-            failed += execute_batch(batch, workers, book, cache, timeout, allow_errors, in_temp)
+    alone = [p.stem for p in todo if runs_alone(p)]
+    jobs = min(args.jobs, len(todo))
+    print(f"executing {len(todo)} notebooks {jobs} at a time, longest first: "
+          f"{[p.stem for p in todo]}; the cells of {alone} run alone, "
+          "except those that share the machine")  # fmt: skip
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as lock_dir:
+        failed = execute_batch(todo, jobs, book, cache, timeout, allow_errors, in_temp, lock_dir)
     print(f"{len(todo)} notebooks in {time.perf_counter() - start:.0f} s on {jobs} workers")
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)

@@ -114,14 +114,23 @@ def test_parallel_execution_fails_on_a_raising_cell_and_fills_the_builds_cache(t
     assert list((book / "_build" / "html" / "_images").glob("*.png")), "no figure in the book"
 
 
-def test_a_notebook_that_runs_alone_overlaps_no_other(tmp_path):
-    """Notebooks marked `labs.runs_alone` (live timings another process would disturb) run after
-    the others, one at a time; the unmarked ones run two at a time. Each notebook records when it
-    ran; the two unmarked ones must overlap (the control: the tool does run them together) and the
-    marked ones must overlap nothing."""
+def test_a_cell_that_runs_alone_overlaps_no_other(tmp_path):
+    """In a notebook marked `labs.runs_alone` (live timings another process would disturb) each
+    code cell runs with no other notebook's cell running, unless the cell is marked
+    `labs.shares_machine`; every cell of an unmarked notebook shares the machine. Each timed cell
+    records when it ran. Controls: the two unmarked notebooks overlap (the tool does run two at a
+    time), and so do the two sharing cells of the marked notebooks; the marked notebooks' other
+    cells overlap nothing."""
     book = write_book(tmp_path, "x = 1")
     stamps = tmp_path / "stamps"
     stamps.mkdir()
+
+    def timed(name: str, seconds: int = 3) -> str:
+        return (
+            f"import time\nbegin = time.time()\ntime.sleep({seconds})\n"
+            f"open({str(stamps / name)!r}, 'w').write(f'{{begin}} {{time.time()}}')"
+        )
+
     names = ["shared_a", "shared_b", "alone_c", "alone_d"]
     (book / "_toc.yml").write_text(
         "format: jb-book\nroot: intro\nchapters:\n" + "".join(f"  - file: {n}\n" for n in names)
@@ -129,26 +138,30 @@ def test_a_notebook_that_runs_alone_overlaps_no_other(tmp_path):
     template = nbformat.read(book / "nb.ipynb", as_version=4)
     for name in names:
         nb = nbformat.from_dict(template)
-        nb.cells[1].source = (
-            "import time\nbegin = time.time()\ntime.sleep(3)\n"
-            f"open({str(stamps / name)!r}, 'w').write(f'{{begin}} {{time.time()}}')"
-        )
+        nb.cells[1].source = timed(name)
         if name.startswith("alone"):
             nb.metadata["labs"] = {"runs_alone": "a test"}
+            sharing = nbformat.v4.new_code_cell(timed(f"{name}_shares", 4))
+            sharing.metadata["labs"] = {"shares_machine": "sleeps, times nothing"}
+            nb.cells.insert(1, sharing)
         nbformat.write(nb, book / f"{name}.ipynb")
     (book / "nb.ipynb").unlink()
     tool = [sys.executable, str(ROOT / "tools" / "execute_chapters.py"), ".", "--jobs", "2"]
     result = run(tool, cwd=book)
-    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    span = {n: tuple(map(float, (stamps / n).read_text().split())) for n in names}
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    cells = names + ["alone_c_shares", "alone_d_shares"]
+    span = {n: tuple(map(float, (stamps / n).read_text().split())) for n in cells}
 
     def overlap(x, y):
         return span[x][0] < span[y][1] and span[y][0] < span[x][1]
 
     assert overlap("shared_a", "shared_b"), span
+    assert overlap("alone_c_shares", "alone_d_shares"), span
     for name in ("alone_c", "alone_d"):
-        others = [n for n in names if n != name]
+        others = [n for n in cells if n != name]
         assert not any(overlap(name, other) for other in others), span
+    assert re.search(r"alone_[cd]\.ipynb: executed .*waited [1-9][\d.]* s for the machine", output)
 
 
 def test_where_a_notebooks_time_went_is_named_and_left_out_of_the_cache():
