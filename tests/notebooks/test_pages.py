@@ -116,3 +116,39 @@ def test_fp8_capability_on_the_pages_is_the_package_gate(root):
         text = " ".join((root / "book" / page).read_text().split())
         stated = re.findall(r"compute capability (\d+)\.(\d+) or higher", text)
         assert stated == [(str(major), str(minor))], (page, stated)
+
+
+# A cell marked `labs.shares_machine` runs beside another chapter's cells (tools/quiet_lock.py), so
+# it must time nothing: it may call none of the course's timing and ceiling helpers, nor a clock.
+TIMING_CALLS = re.compile(
+    r"\b(perf_counter|process_time|monotonic|timeit|time\.time|\w*benchmark\w*|measure_\w+"
+    r"|time_\w+|\w+_rounds|\w+_seconds|\w+_throughput|\w+_limits|\w+_ceilings|stream_bytes"
+    r"|roofline_check|device_peaks)\s*\("
+)
+
+
+def shared_cells_that_time(nb) -> list[int]:
+    return [
+        i
+        for i, cell in enumerate(nb["cells"])
+        if cell["cell_type"] == "code"
+        and (cell.get("metadata", {}).get("labs") or {}).get("shares_machine")
+        and TIMING_CALLS.search("".join(cell["source"]))
+    ]
+
+
+def test_cells_that_share_the_machine_time_nothing(root):
+    tagged = 0
+    for path in sorted((root / "chapters").glob("*.ipynb")):
+        nb = json.loads(path.read_text())
+        tagged += sum(
+            bool((c.get("metadata", {}).get("labs") or {}).get("shares_machine"))
+            for c in nb["cells"]
+        )
+        assert shared_cells_that_time(nb) == [], path.name
+    assert tagged >= 6  # the set-up cell of each runs-alone chapter at least
+    # Negative control: the tour's head-and-pass timing cell, were it marked, is caught.
+    nb = json.loads((root / "chapters" / "00_tour.ipynb").read_text())
+    timing = next(c for c in nb["cells"] if "time_head_and_pass(" in "".join(c["source"]))
+    timing.setdefault("metadata", {})["labs"] = {"shares_machine": "wrongly"}
+    assert shared_cells_that_time(nb) == [nb["cells"].index(timing)]
