@@ -89,8 +89,8 @@ browser:
 # Chapters into the build's jupyter cache first (tools/execute_chapters.py); a raising cell fails
 # there. BOOK_JOBS at a time; in the chapters whose metadata says `labs.runs_alone` (live timings
 # that a neighbour's memory traffic disturbs: chapter 1's batch-1 decode gain once failed its
-# assert beside another chapter) each code cell runs with no other chapter's cell running, unless
-# it says `labs.shares_machine` (times nothing). BOOK_JOBS=1: all one at a time.
+# assert beside another chapter) each code cell runs with the other chapter's kernel paused, unless
+# it says `labs.shares_machine` (times nothing; tools/quiet_lock.py). BOOK_JOBS=1: one at a time.
 BOOK_JOBS ?= 2
 book: $(STAMP) browser
 	$(PY) tools/execute_chapters.py . --jobs $(BOOK_JOBS)

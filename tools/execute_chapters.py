@@ -14,12 +14,12 @@ stored outputs.
 
 A notebook whose claims rest on live timings that another process would disturb (a memory-bound
 measurement shares the memory bus, which process CPU time does not hide) says so in its metadata,
-`"labs": {"runs_alone": "<why>"}`: each of its code cells then runs with no other notebook's cell
-running, except a cell whose own metadata says it times nothing and shares the machine
-(`"labs": {"shares_machine": "<why>"}`); every cell of the other notebooks shares it. The lock is
-per cell (tools/quiet_lock.py): until December 2026 such a notebook ran alone from its first cell
-to its last, and since most of those cells train or simulate on one core, the second core idled
-for six minutes of a 26-minute `make test` on a slow processor.
+`"labs": {"runs_alone": "<why>"}`: each of its code cells then runs with every other notebook's
+kernel paused (SIGSTOP, then SIGCONT after it), except a cell whose own metadata says it times
+nothing and shares the machine (`"labs": {"shares_machine": "<why>"}`); every cell of the other
+notebooks shares it (tools/quiet_lock.py). Until December 2026 such a notebook ran alone from its
+first cell to its last, and then each of its cells waited for the neighbour's current cell to end:
+the second of CI's two cores idled for three to six minutes of a 26-minute `make test`.
 
 A cell that raises fails this step: the traceback is printed, the notebook is not cached, and the
 exit status is 1 (after the other notebooks finish, so that one run reports every failure).
@@ -138,6 +138,8 @@ def describe_timing(timing: dict) -> str:
         parts.append(f"after the last cell {timing['after_last']:.1f} s")
     if timing.get("lock_wait") is not None:
         parts.append(f"waited {timing['lock_wait']:.1f} s for the machine")
+    if timing.get("paused_s"):
+        parts.append(f"paused the other notebooks for {timing['paused_s']:.1f} s")
     if timing.get("late_messages"):
         parts.append(
             f"{timing['late_messages']} message(s) came only as a 1 s wait slice ended"
@@ -171,17 +173,47 @@ class BeforeCell:
         _stamp_send(cell, cell_index)
 
 
+class AfterCell:
+    """nbclient's hook after a cell's reply: after the last code cell, resume whatever the
+    notebook paused and unregister its kernel, before the kernel's shut-down."""
+
+    def __init__(self, lock, last_code_index: int) -> None:
+        self.lock, self.last = lock, last_code_index
+
+    async def __call__(self, cell, cell_index, execute_reply) -> None:
+        if self.lock is not None and cell_index == self.last:
+            self.lock.finish()
+
+
+def _pausable_manager(lock):
+    """The kernel manager class for one notebook: sliced waits (tools/sliced_client.py), and the
+    kernel launched under the lock and registered there, so that other notebooks' cells that run
+    alone pause it."""
+    from sliced_client import SlicedKernelManager
+
+    if lock is None:
+        return SlicedKernelManager
+
+    class PausableKernelManager(SlicedKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            async with lock.launching():
+                await super()._async_launch_kernel(kernel_cmd, **kw)
+                lock.register(self.provisioner.pgid or os.getpgid(self.provisioner.pid))
+
+    return PausableKernelManager
+
+
 def execute_one(
     path: str, timeout: int, allow_errors: bool, in_temp: bool, lock_dir: str | None = None
 ) -> dict:
     """Run one notebook as myst-nb would; returns its executed JSON, seconds, its slowest cells
     (a chapter that once took five times its usual time left no clue where) and any error.
-    With `lock_dir`, each cell first takes the machine shared or alone (tools/quiet_lock.py)."""
+    With `lock_dir`, the cells that run alone pause the other notebooks (tools/quiet_lock.py)."""
     from datetime import datetime, timezone
 
     from jupyter_cache.executors.utils import single_nb_execution
     from quiet_lock import QuietLock
-    from sliced_client import SlicedKernelManager, late_messages
+    from sliced_client import late_messages
 
     nb = nbformat.read(path, as_version=4)
     lock = None if lock_dir is None else QuietLock(lock_dir)
@@ -198,7 +230,8 @@ def execute_one(
                 meta_override=True,
                 record_timing=True,
                 on_cell_execute=BeforeCell(lock, runs_alone(Path(path))),
-                kernel_manager_class=SlicedKernelManager,
+                on_cell_executed=AfterCell(lock, last_code_cell(nb)),
+                kernel_manager_class=_pausable_manager(lock),
             )
             ended = datetime.now(timezone.utc)
     finally:
@@ -208,6 +241,7 @@ def execute_one(
     timing = cell_timing(result.nb, started, ended)
     timing["late_messages"] = late_messages(reset=True)
     timing["lock_wait"] = None if lock is None else lock.waited_s
+    timing["paused_s"] = None if lock is None else lock.paused_s
     return {
         "path": path,
         "notebook": nbformat.writes(result.nb),
@@ -215,6 +249,11 @@ def execute_one(
         "timing": timing,
         "error": None if result.err is None else result.exc_string or repr(result.err),
     }
+
+
+def last_code_cell(nb) -> int:
+    """The index of the notebook's last code cell (-1 if it has none)."""
+    return max((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), default=-1)
 
 
 def runs_alone(path: Path) -> bool:
@@ -231,12 +270,20 @@ def execute_batch(
 
     failed = []
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        futures = [
-            pool.submit(execute_one, str(p), timeout, allow_errors, in_temp, lock_dir)
+        futures = {
+            pool.submit(execute_one, str(p), timeout, allow_errors, in_temp, lock_dir): p
             for p in paths
-        ]
+        }
         for future in as_completed(futures):
-            done = future.result()
+            try:
+                done = future.result()
+            except Exception:  # the executor itself failed (not a cell): name the notebook
+                import traceback
+
+                name = os.path.relpath(futures[future], book)
+                failed.append(name)
+                print(f"\n{name}: the executor failed\n{traceback.format_exc()}\n", flush=True)
+                continue
             name = os.path.relpath(done["path"], book)
             if done["error"] is not None:
                 failed.append(name)
@@ -302,8 +349,15 @@ def main(argv=None) -> int:
           f"{[p.stem for p in todo]}; the cells of {alone} run alone, "
           "except those that share the machine")  # fmt: skip
     start = time.perf_counter()
+    from quiet_lock import resume_all
+
     with tempfile.TemporaryDirectory() as lock_dir:
-        failed = execute_batch(todo, jobs, book, cache, timeout, allow_errors, in_temp, lock_dir)
+        try:
+            failed = execute_batch(
+                todo, jobs, book, cache, timeout, allow_errors, in_temp, lock_dir
+            )
+        finally:
+            resume_all(lock_dir)  # a notebook's process that died holding others paused
     print(f"{len(todo)} notebooks in {time.perf_counter() - start:.0f} s on {jobs} workers")
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)

@@ -116,34 +116,54 @@ def test_parallel_execution_fails_on_a_raising_cell_and_fills_the_builds_cache(t
 
 def test_a_cell_that_runs_alone_overlaps_no_other(tmp_path):
     """In a notebook marked `labs.runs_alone` (live timings another process would disturb) each
-    code cell runs with no other notebook's cell running, unless the cell is marked
-    `labs.shares_machine`; every cell of an unmarked notebook shares the machine. Each timed cell
-    records when it ran. Controls: the two unmarked notebooks overlap (the tool does run two at a
-    time), and so do the two sharing cells of the marked notebooks; the marked notebooks' other
-    cells overlap nothing."""
+    code cell runs with every other notebook's code stopped, unless the cell is marked
+    `labs.shares_machine`; every cell of an unmarked notebook shares the machine. Each cell spins
+    for a few seconds, writing down the time every few milliseconds: a cell that was paused has a
+    gap in its stamps, and no other cell may have a stamp inside a cell that runs alone. Controls:
+    the two unmarked notebooks' stamps interleave (the tool does run two at a time), so do the two
+    sharing cells of the marked notebooks, and the long sharing cell shows the gap of its pause."""
     book = write_book(tmp_path, "x = 1")
     stamps = tmp_path / "stamps"
     stamps.mkdir()
 
-    def timed(name: str, seconds: int = 3) -> str:
+    def spins(name: str, seconds: float, after: str = "", mark: str = "") -> str:
+        """A cell that notes the time every few ms for `seconds`, and (`after`) until `after`'s
+        marker file has existed for a second; first it writes its own marker `mark`."""
+        marker = f"(stamps_dir / {after!r})"
+        wait = (
+            f"({marker}.exists() and time.time() - {marker}.stat().st_mtime > 1)"
+            if after
+            else "True"
+        )
         return (
-            f"import time\nbegin = time.time()\ntime.sleep({seconds})\n"
-            f"open({str(stamps / name)!r}, 'w').write(f'{{begin}} {{time.time()}}')"
+            f"import time, pathlib\nstamps_dir = pathlib.Path({str(stamps)!r})\n"
+            + (f"(stamps_dir / {mark!r}).touch()\n" if mark else "")
+            + f"stamps, end, give_up = [], time.time() + {seconds}, time.time() + 120\n"
+            f"while (time.time() < end or not {wait}) and time.time() < give_up:\n"
+            "    stamps.append(time.time())\n    time.sleep(0.004)\n"
+            "stamps.append(time.time())\n"
+            f"(stamps_dir / {name!r}).write_text(' '.join(map(repr, stamps)))"
         )
 
     names = ["shared_a", "shared_b", "alone_c", "alone_d"]
+    # c's sharing cell lasts until 1 s after d's has begun; d's until 1 s after c's alone cell has
+    # begun, which it sees only once resumed: so d's sharing cell spans c's alone cell.
+    sharing = {
+        "alone_c": spins("alone_c_shares", 1, after="d_began"),
+        "alone_d": spins("alone_d_shares", 1, after="c_began", mark="d_began"),
+    }
     (book / "_toc.yml").write_text(
         "format: jb-book\nroot: intro\nchapters:\n" + "".join(f"  - file: {n}\n" for n in names)
     )
     template = nbformat.read(book / "nb.ipynb", as_version=4)
     for name in names:
         nb = nbformat.from_dict(template)
-        nb.cells[1].source = timed(name)
+        nb.cells[1].source = spins(name, 3, mark="c_began" if name == "alone_c" else "")
         if name.startswith("alone"):
             nb.metadata["labs"] = {"runs_alone": "a test"}
-            sharing = nbformat.v4.new_code_cell(timed(f"{name}_shares", 4))
-            sharing.metadata["labs"] = {"shares_machine": "sleeps, times nothing"}
-            nb.cells.insert(1, sharing)
+            cell = nbformat.v4.new_code_cell(sharing[name])
+            cell.metadata["labs"] = {"shares_machine": "times nothing"}
+            nb.cells.insert(1, cell)
         nbformat.write(nb, book / f"{name}.ipynb")
     (book / "nb.ipynb").unlink()
     tool = [sys.executable, str(ROOT / "tools" / "execute_chapters.py"), ".", "--jobs", "2"]
@@ -151,17 +171,24 @@ def test_a_cell_that_runs_alone_overlaps_no_other(tmp_path):
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     cells = names + ["alone_c_shares", "alone_d_shares"]
-    span = {n: tuple(map(float, (stamps / n).read_text().split())) for n in cells}
+    at = {n: [float(t) for t in (stamps / n).read_text().split()] for n in cells}
 
-    def overlap(x, y):
-        return span[x][0] < span[y][1] and span[y][0] < span[x][1]
+    def inside(x, y) -> int:
+        """How many of x's stamps fall strictly inside y's first and last stamp."""
+        return sum(at[y][0] < t < at[y][-1] for t in at[x])
 
-    assert overlap("shared_a", "shared_b"), span
-    assert overlap("alone_c_shares", "alone_d_shares"), span
+    assert inside("shared_a", "shared_b") > 20 and inside("shared_b", "shared_a") > 20
+    assert inside("alone_c_shares", "alone_d_shares") > 20
     for name in ("alone_c", "alone_d"):
-        others = [n for n in cells if n != name]
-        assert not any(overlap(name, other) for other in others), span
-    assert re.search(r"alone_[cd]\.ipynb: executed .*waited [1-9][\d.]* s for the machine", output)
+        for other in cells:
+            if other != name:
+                assert inside(other, name) == 0, (name, other, inside(other, name))
+    # d's sharing cell spans c's alone cell in wall time, with a gap of at least its length.
+    d_shares, c_alone = at["alone_d_shares"], at["alone_c"]
+    assert d_shares[0] < c_alone[0] and c_alone[-1] < d_shares[-1], (d_shares[::100], c_alone[0])
+    gaps = [b - a for a, b in zip(d_shares, d_shares[1:], strict=False)]
+    assert max(gaps) >= c_alone[-1] - c_alone[0], max(gaps)
+    assert re.search(r"alone_c\.ipynb: executed .*paused the other notebooks for [1-9]", output)
 
 
 def test_where_a_notebooks_time_went_is_named_and_left_out_of_the_cache():

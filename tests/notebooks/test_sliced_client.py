@@ -105,7 +105,9 @@ def test_the_executor_uses_the_sliced_client():
     import execute_chapters
 
     source = Path(execute_chapters.__file__).read_text()
-    assert "kernel_manager_class=SlicedKernelManager" in source
+    assert "kernel_manager_class=_pausable_manager(lock)" in source
+    assert execute_chapters._pausable_manager(None) is SlicedKernelManager
+    assert issubclass(execute_chapters._pausable_manager(object()), SlicedKernelManager)
     km = SlicedKernelManager()
     client = km.client()
     assert isinstance(client, SlicedKernelClient)
