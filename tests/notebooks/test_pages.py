@@ -127,17 +127,85 @@ TIMING_CALLS = re.compile(
 )
 
 
-def shared_cells_that_time(nb) -> list[int]:
-    return [
-        i
-        for i, cell in enumerate(nb["cells"])
-        if cell["cell_type"] == "code"
-        and (cell.get("metadata", {}).get("labs") or {}).get("shares_machine")
-        and TIMING_CALLS.search("".join(cell["source"]))
-    ]
+CLOCKS = {
+    "perf_counter",
+    "perf_counter_ns",
+    "process_time",
+    "process_time_ns",
+    "monotonic",
+    "timeit",
+}
+
+
+def labs_functions_that_time(src) -> set[str]:
+    """Names of the package's functions that read a clock, themselves or through another of its
+    functions. Only names defined once in the package are followed (`run`, `check` and the like,
+    defined many times, would make every cell suspect); a clock read is any reference to
+    time.perf_counter, process_time, monotonic, time.time or timeit, called or not."""
+    import ast
+    from collections import defaultdict
+
+    defs = defaultdict(list)  # name -> [(names it calls, reads a clock)]
+    for path in sorted(src.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            calls, clock = set(), False
+            for n in ast.walk(node):
+                if isinstance(n, ast.Attribute):
+                    clock |= n.attr in CLOCKS or (
+                        n.attr == "time" and getattr(n.value, "id", "") == "time"
+                    )
+                elif isinstance(n, ast.Name):
+                    clock |= n.id in CLOCKS
+                if isinstance(n, ast.Call):
+                    f = n.func
+                    calls.add(f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", ""))
+            defs[node.name].append((calls, clock))
+    unique = {n for n, v in defs.items() if len(v) == 1 and not n.startswith("__")}
+    timing = {n for n in unique if defs[n][0][1]}
+    grew = True
+    while grew:
+        grew = False
+        for n in unique - timing:
+            if defs[n][0][0] & timing:
+                timing.add(n)
+                grew = True
+    return timing
+
+
+def called_names(source: str) -> set[str]:
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # a cell magic: judged by the pattern alone
+        return set()
+    return {
+        n.func.attr if isinstance(n.func, ast.Attribute) else getattr(n.func, "id", "")
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call)
+    }
+
+
+def shared_cells_that_time(nb, timing_helpers=frozenset()) -> list[int]:
+    out = []
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        if not (cell.get("metadata", {}).get("labs") or {}).get("shares_machine"):
+            continue
+        source = "".join(cell["source"])
+        if TIMING_CALLS.search(source) or called_names(source) & timing_helpers:
+            out.append(i)
+    return out
 
 
 def test_cells_that_share_the_machine_time_nothing(root):
+    helpers = labs_functions_that_time(root / "src" / "labs")
+    # The finder sees helpers the name pattern misses (its controls: two that read a clock).
+    assert {"heads_sweep", "time_it", "measure_ceilings", "decode_benchmark"} <= helpers
+    assert not {"fit_chinchilla", "new_figure", "simulate_research_program"} & helpers
     tagged = 0
     for path in sorted((root / "chapters").glob("*.ipynb")):
         nb = json.loads(path.read_text())
@@ -145,9 +213,17 @@ def test_cells_that_share_the_machine_time_nothing(root):
             bool((c.get("metadata", {}).get("labs") or {}).get("shares_machine"))
             for c in nb["cells"]
         )
-        assert shared_cells_that_time(nb) == [], path.name
+        assert shared_cells_that_time(nb, helpers) == [], path.name
     assert tagged >= 6  # the set-up cell of each runs-alone chapter at least
-    # Negative control: the tour's head-and-pass timing cell, were it marked, is caught.
+    # Negative controls: a cell calling chapter 3's heads sweep (a name the pattern does not
+    # catch) and the tour's head-and-pass timing cell, were they marked, are caught.
+    sweep = {
+        "cell_type": "code",
+        "metadata": {"labs": {"shares_machine": "wrongly"}},
+        "source": ["rows = heads_sweep(rounds=3)\n"],
+    }
+    assert TIMING_CALLS.search(sweep["source"][0]) is None
+    assert shared_cells_that_time({"cells": [sweep]}, helpers) == [0]
     nb = json.loads((root / "chapters" / "00_tour.ipynb").read_text())
     timing = next(c for c in nb["cells"] if "time_head_and_pass(" in "".join(c["source"]))
     timing.setdefault("metadata", {})["labs"] = {"shares_machine": "wrongly"}
