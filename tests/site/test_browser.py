@@ -24,10 +24,36 @@ RAW_TEX_JS = """() => {
 }"""
 
 
+@pytest.fixture(scope="module")
+def pages_open(browser, base_url):
+    """Each page loaded once for this module: a chapter page (about 4 s to load and typeset on a
+    slow 2-core machine) serves both its checks. A test that is a page's last user closes it;
+    whatever is left closes at the module's end."""
+    opened = {}
+
+    def load(path: str, last_use: bool):
+        got = opened.pop(path, None) or site_browser.open_page(browser, base_url + path)
+        if not last_use:
+            opened[path] = got
+        return got
+
+    yield load
+    for page, _, _ in opened.values():
+        page.close()
+
+
+def closing(page, last_use: bool):
+    """Close the page after the test if this test is its last user."""
+    import contextlib
+
+    return contextlib.closing(page) if last_use else contextlib.nullcontext(page)
+
+
 @pytest.mark.parametrize("path", PAGES)
-def test_page_loads_clean_and_offline(browser, base_url, path):
-    page, errors, foreign = site_browser.open_page(browser, base_url + path)
-    try:
+def test_page_loads_clean_and_offline(pages_open, path):
+    last_use = not any(path == f"chapters/{c}.html" for c in CHAPTERS)  # test_chapter_page's next
+    page, errors, foreign = pages_open(path, last_use)
+    with closing(page, last_use):
         assert not foreign, f"{path} requested another host: {foreign}"
         assert not errors, f"{path} console errors: {errors}"
         math = page.locator(".math").count()
@@ -40,15 +66,13 @@ def test_page_loads_clean_and_offline(browser, base_url, path):
             ".map(i => i.src)"
         )
         assert not broken, f"{path}: images that did not load: {broken}"
-    finally:
-        page.close()
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
-def test_chapter_page(browser, base_url, chapter):
+def test_chapter_page(pages_open, chapter):
     path = f"chapters/{chapter}.html"
-    page, _, _ = site_browser.open_page(browser, base_url + path)
-    try:
+    page, _, _ = pages_open(path, last_use=True)
+    with closing(page, True):
         widths = page.evaluate(
             "() => [...document.querySelectorAll('.cell_output img')].map(i => i.naturalWidth)"
         )
@@ -68,8 +92,6 @@ def test_chapter_page(browser, base_url, chapter):
             ".filter(p => p.scrollWidth > p.clientWidth + 1).length"
         )
         assert wide == 0, f"{path}: {wide} code cells scroll sideways at 1280 px"
-    finally:
-        page.close()
 
 
 def test_screenshots(browser, base_url):
