@@ -36,15 +36,17 @@ export ONEDNN_MAX_CPU_ISA ?= AVX2
 endif
 endif
 
-.PHONY: help env browser book book-noexec test unit notebooks notebooks-other-rounding test-site test-colab site-and-colab \
+.PHONY: help env browser execute render book book-noexec test unit notebooks notebooks-other-rounding \
+	test-site test-colab \
 	lint format clean \
 	release autograder grade check-html grading-benchmark
 
 help:
 	@echo "make book    set up .venv, execute every chapter, build _build/html (warnings are errors)"
 	@echo "make book    ... then screenshots of the landing page and a chapter in _build/screenshots"
-	@echo "make test    set up .venv, lint, unit tests, make book (executes every chapter), the site"
-	@echo "             in a browser (test-site) while the Colab path is set up, then test-colab"
+	@echo "make test    .venv and the Colab path's venv, lint, the chapters (make execute), then the"
+	@echo "             unit tests beside the render and the site in a browser, then test-colab"
+	@echo "make execute the chapters into the build's cache; make render: the HTML and screenshots"
 	@echo "make test-site   the built site in chromium: offline, math, figures, links, Colab links"
 	@echo "make test-colab  the package as a wheel in a fresh venv, newest deps, chapters run there"
 	@echo "make browser install Debian's chromium if CHROMIUM is missing (apt-get)"
@@ -92,11 +94,16 @@ browser:
 # assert beside another chapter) each code cell runs with the other chapter's kernel paused, unless
 # it says `labs.shares_machine` (times nothing; tools/quiet_lock.py). BOOK_JOBS=1: one at a time.
 BOOK_JOBS ?= 2
-book: $(STAMP) browser
+execute: $(STAMP)
 	$(PY) tools/execute_chapters.py . --jobs $(BOOK_JOBS)
+
+# The executed chapters (from the cache) rendered as HTML, and the screenshots.
+render: execute browser
 	$(JB) build . $(JB_FLAGS)
 	@test -f _build/html/index.html && echo "Book built: _build/html/index.html"
 	$(PY) tools/site_browser.py screenshots
+
+book: render
 
 # The same book with execution off: checks the structure, cross-references and citations fast.
 book-noexec: $(STAMP)
@@ -136,21 +143,31 @@ test-colab: $(STAMP)
 
 space := $(empty) $(empty)
 
-# The site test and the Colab path's set-up (tools/colab_env.py: a wheel, a fresh venv, the newest
-# dependencies; about 80 s, mostly pip, which the browser leaves room for) at the same time; then
-# the Colab path's chapters with the machine to themselves, since they assert live timings.
-site-and-colab: $(STAMP) browser
-	@mkdir -p _build/colab; dir=$$(mktemp -d); \
-	$(PY) tools/colab_env.py "$$dir" > _build/colab/setup.out 2>&1 & setup=$$!; \
-	$(MAKE) --no-print-directory test-site; site=$$?; \
-	wait $$setup; cat _build/colab/setup.out; \
-	LABS_COLAB_VENV="$$dir" $(MAKE) --no-print-directory test-colab; colab=$$?; \
-	rm -rf "$$dir"; test $$site -eq 0 && test $$colab -eq 0
-
-# CI (.ci/run) runs `make test`: lint, unit tests, the book, then the site and the Colab path.
+# CI (.ci/run) runs `make test`. On CI's two cores it runs as strands side by side where one of
+# them leaves a core idle (times on the family-23 EPYC CI ran on in December 2026):
+#   1. the Colab path's set-up (tools/colab_env.py: a wheel, a fresh venv, the newest
+#      dependencies; about 110 s of pip on one core, with the machine's own python) beside the
+#      creation of .venv (pip, on one core too), then lint;
+#   2. the chapters (make execute): nothing beside them, since their timed cells pause the other
+#      chapter's kernel and nothing else (tools/quiet_lock.py), so the set-up is waited for first;
+#   3. the unit tests (make unit; their output is kept in _build/unit.log and printed when they
+#      end) beside the render, the screenshots and the site test (a browser, waiting on pages
+#      half of the time); none of those times anything;
+#   4. the Colab path's chapters with the machine to themselves, since they assert live timings.
 # The executed book build fails on a raising cell (execute.raise_on_error), so it also does what
 # `make notebooks` (nbval) does; running both would execute every chapter twice.
-test: lint unit book site-and-colab
+test:
+	@mkdir -p _build/colab; dir=$$(mktemp -d); trap 'rm -rf "$$dir"' EXIT; \
+	$(PYTHON) tools/colab_env.py "$$dir" > _build/colab/setup.out 2>&1 & setup=$$!; \
+	$(MAKE) --no-print-directory lint; ok=$$?; \
+	wait $$setup; cat _build/colab/setup.out; test $$ok -eq 0 || exit 1; \
+	$(MAKE) --no-print-directory execute || exit 1; \
+	echo "unit tests beside the render and the site test; their log: _build/unit.log"; \
+	$(MAKE) --no-print-directory unit > _build/unit.log 2>&1 & unit=$$!; \
+	$(MAKE) --no-print-directory render test-site; site=$$?; \
+	wait $$unit; units=$$?; echo "--- make unit (_build/unit.log)"; cat _build/unit.log; \
+	LABS_COLAB_VENV="$$dir" $(MAKE) --no-print-directory test-colab; colab=$$?; \
+	test $$units -eq 0 && test $$site -eq 0 && test $$colab -eq 0
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
