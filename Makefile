@@ -150,31 +150,14 @@ test-colab: $(STAMP)
 
 space := $(empty) $(empty)
 
-# CI (.ci/run) runs `make test`. On CI's two cores it runs as strands side by side where one of
-# them leaves a core idle (times on the family-23 EPYC CI ran on in December 2026):
-#   1. the Colab path's set-up (tools/colab_env.py: a wheel, a fresh venv, the newest
-#      dependencies; about 110 s of pip on one core, with the machine's own python) beside the
-#      creation of .venv (pip, on one core too), then lint;
-#   2. the chapters (make execute): nothing beside them, since their timed cells pause the other
-#      chapter's kernel and nothing else (tools/quiet_lock.py), so the set-up is waited for first;
-#   3. the unit tests (make unit; their output is kept in _build/unit.log and printed when they
-#      end) beside the render, the screenshots and the site test (a browser, waiting on pages
-#      half of the time); none of those times anything;
-#   4. the Colab path's chapters with the machine to themselves, since they assert live timings.
-# The executed book build fails on a raising cell (execute.raise_on_error), so it also does what
-# `make notebooks` (nbval) does; running both would execute every chapter twice.
+# CI (.ci/run) runs `make test`: tools/make_test.sh says in what order, and what runs beside what
+# on CI's two cores (the Colab path's set-up beside .venv, then lint; the chapters; the unit tests
+# beside the render and the site test; the Colab chapters). The executed book build fails on a
+# raising cell (execute.raise_on_error), so it also does what `make notebooks` (nbval) does;
+# running both would execute every chapter twice. The recipe names no $(MAKE), so `make -n test`
+# prints it without running anything (MAKEFLAGS carries the options to the makes it calls).
 test:
-	@mkdir -p _build/colab; dir=$$(mktemp -d); trap 'rm -rf "$$dir"' EXIT; \
-	$(PYTHON) tools/colab_env.py "$$dir" > _build/colab/setup.out 2>&1 & setup=$$!; \
-	$(MAKE) --no-print-directory lint; ok=$$?; \
-	wait $$setup; cat _build/colab/setup.out; test $$ok -eq 0 || exit 1; \
-	$(MAKE) --no-print-directory execute || exit 1; \
-	echo "unit tests beside the render and the site test; their log: _build/unit.log"; \
-	$(MAKE) --no-print-directory unit > _build/unit.log 2>&1 & unit=$$!; \
-	$(MAKE) --no-print-directory render test-site; site=$$?; \
-	wait $$unit; units=$$?; echo "--- make unit (_build/unit.log)"; cat _build/unit.log; \
-	LABS_COLAB_VENV="$$dir" $(MAKE) --no-print-directory test-colab; colab=$$?; \
-	test $$units -eq 0 && test $$site -eq 0 && test $$colab -eq 0
+	@MAKE="$(MAKE_COMMAND)" PYTHON="$(PYTHON)" BUILD=_build bash tools/make_test.sh
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

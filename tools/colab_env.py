@@ -9,10 +9,11 @@ newest versions the index serves (`--upgrade-strategy eager`) and what runs a no
 `pip check`, and writes the versions to _build/colab/versions.txt. Last, it writes FOLDER/ready:
 the Colab-path test (tests/colab) uses the environment only if that file exists.
 
-The test calls `build` itself when it runs alone (`make test-colab`). `make test` runs this script
-in the background while the site test runs (mostly pip: about 80 s of a 2-core machine that the
-browser leaves partly idle), then the Colab path's chapters with the machine to themselves, since
-they assert live timings. The log of every command: _build/colab/install.log.
+The test calls `build` itself when it runs alone (`make test-colab`). `make test`
+(tools/make_test.sh) runs this script in the background beside the creation of .venv (both mostly
+pip on one core: about 110 s on a slow 2-core machine), and the Colab path's chapters at its end,
+with the machine to themselves, since they assert live timings. The log of every command:
+_build/colab/install.log.
 """
 
 from __future__ import annotations

@@ -41,9 +41,9 @@ import yaml
 
 # Seconds each chapter's cells took (December 2026, the family-23 EPYC CI runs on, two at a time),
 # used only to start the longest first when the cache holds no earlier run of a chapter; a chapter
-# not listed counts as 60 s. Longest first came within 0.5% of the best of the 40,320 orders (GRPO
-# first) in a simulation of the 2026-12-07 run's cells, pauses included (404 s against 403); the
-# old hints' order took 408 s, and a short chapter whose cells all share moved to the end, 430.
+# not listed counts as 60 s. Longest first, so that no long chapter starts last and leaves a core
+# idle at the end; a one-off simulation of one run's cells (not kept in the repository) found no
+# order of the nine that did much better, so treat the order as a heuristic, not a measured best.
 ORDER_HINT_S = {
     "05_grpo": 200,
     "02_fp8": 110,

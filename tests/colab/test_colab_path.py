@@ -4,7 +4,8 @@ executed there with nbclient from a directory outside the repository.
 
 Colab installs the package from the repository with pip and keeps its own preinstalled torch;
 here torch is pinned (`LABS_COLAB_TORCH`, default the CPU build's pin) standing in for Colab's.
-tools/colab_env.py sets the environment up; under `make test` it runs beside the site test.
+tools/colab_env.py sets the environment up; under `make test` it runs beside the creation of
+.venv (tools/make_test.sh).
 Anything that breaks (an undeclared dependency, package data missing from the wheel, a removed JAX
 API, a path that exists only in the repository) is fixed in the package, not here.
 
