@@ -24,6 +24,10 @@ JB_FLAGS := -W -n --keep-going
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 # An inherited MPLBACKEND=Agg would keep figures out of executed notebooks.
 unexport MPLBACKEND
+# Where PYTHONDONTWRITEBYTECODE is set (as on this project's machines), no process would write the
+# bytecode of what it imports, and every test process and chapter kernel would compile the modules
+# it imports afresh: make lets them write it (into .venv and git-ignored __pycache__ folders).
+unexport PYTHONDONTWRITEBYTECODE
 # PyTorch's CPU kernels (and MKL's, oneDNN's) pinned to AVX2, where the processor has it, so that
 # retrained runs reproduce the committed records, made on an AVX2 processor, bit for bit on an
 # AVX-512 one too (`import labs` sets the same defaults; see src/labs/common/cpu_arithmetic.py).
@@ -44,8 +48,8 @@ endif
 help:
 	@echo "make book    set up .venv, execute every chapter, build _build/html (warnings are errors)"
 	@echo "make book    ... then screenshots of the landing page and a chapter in _build/screenshots"
-	@echo "make test    .venv and the Colab path's venv, lint, the chapters (make execute), then the"
-	@echo "             unit tests beside the render and the site in a browser, then test-colab"
+	@echo "make test    .venv and the Colab path's venv, lint, the chapters (make execute) beside"
+	@echo "             test-colab, then the unit tests beside the render and the site in a browser"
 	@echo "make execute the chapters into the build's cache; make render: the HTML and screenshots"
 	@echo "make test-site   the built site in chromium: offline, math, figures, links, Colab links"
 	@echo "make test-colab  the package as a wheel in a fresh venv, newest deps, chapters run there"
@@ -66,13 +70,11 @@ $(STAMP): requirements.txt pyproject.toml
 	$(if $(TORCH_INDEX),$(PY) -m pip install --quiet --index-url $(TORCH_INDEX) "$$(grep -E '^torch==' requirements.txt)")
 	$(PY) -m pip install --quiet --no-compile -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
-	@# pip compiles every installed module to bytecode on one core (about 70 s of its 130 on a slow
-	@# 2-core machine); compileall does the same work on every core. The course's own modules too:
-	@# where PYTHONDONTWRITEBYTECODE is set (as on this project's machines) nothing else writes
-	@# them, and every test process and chapter kernel would compile the labs modules it imports
-	@# afresh. A file that does not compile (a package's Python 2 test data) is skipped, as pip
-	@# skips it.
-	$(PY) -m compileall -q -j 0 $$($(PY) -c "import sysconfig as s; print(*{s.get_path('purelib'), s.get_path('platlib')})") src >/dev/null || true
+	@# pip would compile all 14,000 installed modules to bytecode (72 CPU-s on a slow 2-core
+	@# machine); the course imports about 4,000 of them, which this compiles by importing them
+	@# (26 CPU-s); the rest is compiled on first import, if ever (PYTHONDONTWRITEBYTECODE is
+	@# unexported above).
+	$(PY) tools/warm_bytecode.py src tests tools chapters
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (labs)" >/dev/null
 	@touch $(STAMP)
 
@@ -151,10 +153,10 @@ test-colab: $(STAMP)
 space := $(empty) $(empty)
 
 # CI (.ci/run) runs `make test`: tools/make_test.sh says in what order, and what runs beside what
-# on CI's two cores (the Colab path's set-up beside .venv, then lint; the chapters; the unit tests
-# beside the render and the site test; the Colab chapters). The executed book build fails on a
-# raising cell (execute.raise_on_error), so it also does what `make notebooks` (nbval) does;
-# running both would execute every chapter twice. The recipe names no $(MAKE), so `make -n test`
+# on CI's two cores (the Colab path's set-up beside .venv, then lint; the chapters beside the Colab
+# path's chapters, in one quiet lock; the unit tests beside the render and the site test). The
+# executed book build fails on a raising cell (execute.raise_on_error), so it also does what
+# `make notebooks` (nbval) does; running both would execute every chapter twice. The recipe names no $(MAKE), so `make -n test`
 # prints it without running anything (MAKEFLAGS carries the options to the makes it calls).
 test:
 	@MAKE="$(MAKE_COMMAND)" PYTHON="$(PYTHON)" BUILD=_build bash tools/make_test.sh

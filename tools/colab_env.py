@@ -11,9 +11,9 @@ the Colab-path test (tests/colab) uses the environment only if that file exists.
 
 The test calls `build` itself when it runs alone (`make test-colab`). `make test`
 (tools/make_test.sh) runs this script in the background beside the creation of .venv (both mostly
-pip on one core: about 110 s on a slow 2-core machine), and the Colab path's chapters at its end,
-with the machine to themselves, since they assert live timings. The log of every command:
-_build/colab/install.log.
+pip on one core: about 110 s on a slow 2-core machine), and the Colab path's chapters beside the
+book's, in one quiet lock (tools/quiet_lock.py), since they assert live timings. The log of every
+command: _build/colab/install.log.
 """
 
 from __future__ import annotations
@@ -57,7 +57,9 @@ def run(cmd, *, cwd=None, env=None, log=None, timeout=1200) -> str:
 
 def clean_env(venv: Path) -> dict:
     """The environment of a fresh Colab-like process: no PYTHONPATH into the repository."""
-    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV"}}
+    # PYTHONDONTWRITEBYTECODE out too: a module the set-up did not compile is written on first use.
+    drop = {"PYTHONPATH", "VIRTUAL_ENV", "PYTHONDONTWRITEBYTECODE"}
+    env = {k: v for k, v in os.environ.items() if k not in drop}
     env.pop("MPLBACKEND", None)
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     env["LABS_PROGRESS"] = "off"
@@ -116,11 +118,14 @@ def build(folder: Path) -> Path:
     run([sys.executable, "-m", "venv", venv], log=log)
     py = python_of(folder)
     env = clean_env(venv)
-    pip = [py, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    # Without compiling all 10,500 modules (60 CPU-s on a slow 2-core machine): the chapters
+    # import about 2,500, compiled by warm_bytecode.py (about 12 CPU-s); the rest on first import.
+    pip = [py, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-compile"]
     run([*pip, TORCH_PIN], env=env, log=log)
     # The wheel's declared dependencies at their newest versions, plus what runs a notebook.
     run([*pip, "--upgrade-strategy", "eager", wheel, "ipykernel", "nbclient"], env=env, log=log)
     run([py, "-m", "pip", "check"], env=env, log=log)
+    run([py, ROOT / "tools" / "warm_bytecode.py", ROOT / "chapters"], cwd=folder, env=env, log=log)
     (OUT / "versions.txt").write_text(run([py, "-m", "pip", "freeze"], env=env))
     (folder / READY).write_text(str(py) + "\n")
     return py
