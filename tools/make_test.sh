@@ -26,6 +26,7 @@ MAKE=${MAKE:-make}
 PYTHON=${PYTHON:-python3}
 BUILD=${BUILD:-_build}
 sub() { $MAKE --no-print-directory "$@"; }
+mark() { echo "make test: $* (${SECONDS} s since the start)"; }
 
 mkdir -p "$BUILD/colab"
 dir=$(mktemp -d)
@@ -38,6 +39,7 @@ lint=$?
 wait $setup
 set_up=$?
 cat "$BUILD/colab/setup.out"
+mark "set-up and lint done"
 if [ $lint -ne 0 ]; then
   echo "make test: lint failed (status $lint); nothing else run" >&2
   exit 1
@@ -52,8 +54,10 @@ LABS_COLAB_VENV="$dir" LABS_QUIET_LOCK="$lock" sub test-colab >"$BUILD/colab/tes
 colab_job=$!
 LABS_QUIET_LOCK="$lock" sub execute
 execute=$?
+mark "chapters done"
 wait $colab_job
 colab=$?
+mark "Colab chapters done"
 echo "--- make test-colab ($BUILD/colab/test.log)"
 cat "$BUILD/colab/test.log"
 if [ $execute -ne 0 ]; then
@@ -66,8 +70,10 @@ sub unit >"$BUILD/unit.log" 2>&1 &
 unit_job=$!
 sub render test-site
 site=$?
+mark "render and site test done"
 wait $unit_job
 unit=$?
+mark "unit tests done"
 echo "--- make unit ($BUILD/unit.log)"
 cat "$BUILD/unit.log"
 

@@ -24,36 +24,40 @@ RAW_TEX_JS = """() => {
 }"""
 
 
+CHAPTER_PAGES = [f"chapters/{c}.html" for c in CHAPTERS]
+# How many of this module's tests read each page: every page once, a chapter's page twice.
+USES = {path: PAGES.count(path) + CHAPTER_PAGES.count(path) for path in {*PAGES, *CHAPTER_PAGES}}
+
+
 @pytest.fixture(scope="module")
-def pages_open(browser, base_url):
+def page_for(browser, base_url):
     """Each page loaded once for this module: a chapter page (about 4 s to load and typeset on a
-    slow 2-core machine) serves both its checks. A test that is a page's last user closes it;
-    whatever is left closes at the module's end."""
-    opened = {}
+    slow 2-core machine) serves both its checks. `with page_for(path) as (page, errors, foreign)`
+    gives the loaded page; it closes after the last of its uses in `USES`, whichever test that
+    is, and a page that fewer tests read (`-k`) closes at the module's end."""
+    import contextlib
 
-    def load(path: str, last_use: bool):
-        got = opened.pop(path, None) or site_browser.open_page(browser, base_url + path)
-        if not last_use:
-            opened[path] = got
-        return got
+    opened, left = {}, dict(USES)
 
-    yield load
+    @contextlib.contextmanager
+    def use(path: str):
+        if path not in opened:
+            opened[path] = site_browser.open_page(browser, base_url + path)
+        try:
+            yield opened[path]
+        finally:
+            left[path] -= 1
+            if left[path] <= 0:
+                opened.pop(path)[0].close()
+
+    yield use
     for page, _, _ in opened.values():
         page.close()
 
 
-def closing(page, last_use: bool):
-    """Close the page after the test if this test is its last user."""
-    import contextlib
-
-    return contextlib.closing(page) if last_use else contextlib.nullcontext(page)
-
-
 @pytest.mark.parametrize("path", PAGES)
-def test_page_loads_clean_and_offline(pages_open, path):
-    last_use = not any(path == f"chapters/{c}.html" for c in CHAPTERS)  # test_chapter_page's next
-    page, errors, foreign = pages_open(path, last_use)
-    with closing(page, last_use):
+def test_page_loads_clean_and_offline(page_for, path):
+    with page_for(path) as (page, errors, foreign):
         assert not foreign, f"{path} requested another host: {foreign}"
         assert not errors, f"{path} console errors: {errors}"
         math = page.locator(".math").count()
@@ -69,10 +73,9 @@ def test_page_loads_clean_and_offline(pages_open, path):
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
-def test_chapter_page(pages_open, chapter):
+def test_chapter_page(page_for, chapter):
     path = f"chapters/{chapter}.html"
-    page, _, _ = pages_open(path, last_use=True)
-    with closing(page, True):
+    with page_for(path) as (page, _, _):
         widths = page.evaluate(
             "() => [...document.querySelectorAll('.cell_output img')].map(i => i.naturalWidth)"
         )
