@@ -28,7 +28,6 @@ exit status is 1 (after the other notebooks finish, so that one run reports ever
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 import tempfile
@@ -162,6 +161,51 @@ def _stamp_send(cell, cell_index) -> None:
     ).isoformat()
 
 
+class BeforeCell:
+    """nbclient's hook as it is about to send a cell: take the machine as the cell needs it
+    (tools/quiet_lock.py; none without a lock), then stamp the send."""
+
+    def __init__(self, lock, notebook_runs_alone: bool) -> None:
+        self.lock, self.alone = lock, notebook_runs_alone
+
+    async def __call__(self, cell, cell_index) -> None:
+        from quiet_lock import cell_runs_alone
+
+        if self.lock is not None:
+            await self.lock.take(cell_runs_alone(cell, self.alone))
+        _stamp_send(cell, cell_index)
+
+
+class AfterCell:
+    """nbclient's hook after a cell's reply: after the last code cell, resume whatever the
+    notebook paused and unregister its kernel, before the kernel's shut-down."""
+
+    def __init__(self, lock, last_code_index: int) -> None:
+        self.lock, self.last = lock, last_code_index
+
+    async def __call__(self, cell, cell_index, execute_reply) -> None:
+        if self.lock is not None and cell_index == self.last:
+            self.lock.finish()
+
+
+def _pausable_manager(lock):
+    """The kernel manager class for one notebook: sliced waits (tools/sliced_client.py), and the
+    kernel launched under the lock and registered there, so that other notebooks' cells that run
+    alone pause it."""
+    from sliced_client import SlicedKernelManager
+
+    if lock is None:
+        return SlicedKernelManager
+
+    class PausableKernelManager(SlicedKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            async with lock.launching():
+                await super()._async_launch_kernel(kernel_cmd, **kw)
+                lock.register(self.provisioner.pgid or os.getpgid(self.provisioner.pid))
+
+    return PausableKernelManager
+
+
 def execute_one(
     path: str, timeout: int, allow_errors: bool, in_temp: bool, lock_dir: str | None = None
 ) -> dict:
@@ -171,8 +215,8 @@ def execute_one(
     from datetime import datetime, timezone
 
     from jupyter_cache.executors.utils import single_nb_execution
-    from quiet_lock import QuietLock, client_options
-    from sliced_client import SlicedKernelManager, late_messages
+    from quiet_lock import QuietLock
+    from sliced_client import late_messages
 
     nb = nbformat.read(path, as_version=4)
     lock = None if lock_dir is None else QuietLock(lock_dir)
@@ -188,7 +232,9 @@ def execute_one(
                 allow_errors=allow_errors,
                 meta_override=True,
                 record_timing=True,
-                **client_options(lock, nb, SlicedKernelManager, before=_stamp_send),
+                on_cell_execute=BeforeCell(lock, runs_alone(Path(path))),
+                on_cell_executed=AfterCell(lock, last_code_cell(nb)),
+                kernel_manager_class=_pausable_manager(lock),
             )
             ended = datetime.now(timezone.utc)
     finally:
@@ -208,11 +254,15 @@ def execute_one(
     }
 
 
+def last_code_cell(nb) -> int:
+    """The index of the notebook's last code cell (-1 if it has none)."""
+    return max((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), default=-1)
+
+
 def runs_alone(path: Path) -> bool:
     """True if the notebook's metadata asks for the machine to itself (`labs.runs_alone`)."""
-    from quiet_lock import notebook_runs_alone
-
-    return notebook_runs_alone(nbformat.read(path, as_version=4))
+    meta = nbformat.read(path, as_version=4).metadata.get("labs") or {}
+    return bool(meta.get("runs_alone"))
 
 
 def execute_batch(
@@ -304,10 +354,7 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     from quiet_lock import resume_all
 
-    # The lock's folder: LABS_QUIET_LOCK's, shared with other notebook runs (make test's Colab
-    # chapters), or a folder of this run's own.
-    shared = os.environ.get("LABS_QUIET_LOCK")
-    with contextlib.nullcontext(shared) if shared else tempfile.TemporaryDirectory() as lock_dir:
+    with tempfile.TemporaryDirectory() as lock_dir:
         try:
             failed = execute_batch(
                 todo, jobs, book, cache, timeout, allow_errors, in_temp, lock_dir

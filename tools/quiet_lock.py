@@ -33,11 +33,6 @@ registered kernel once more after the run, whatever happened.
     await lock.take(alone=True)         # before each cell is sent to the kernel
     lock.finish()                       # after its last cell
     lock.close()                        # after the notebook
-
-which `client_options(lock, nb, manager_class)` wires into nbclient's hooks for one notebook. The
-chapters (tools/execute_chapters.py) and the Colab path's chapters (tests/colab, from their own
-venv, with the folder in LABS_QUIET_LOCK) use the same folder under `make test`, so the Colab
-path's chapters run beside the book's chapters instead of after everything else, alone.
 """
 
 from __future__ import annotations
@@ -215,68 +210,3 @@ class QuietLock:
     def close(self) -> None:
         self.finish()
         os.close(self._alone)
-
-
-def notebook_runs_alone(nb) -> bool:
-    """True if the notebook's metadata asks for the machine to itself (`labs.runs_alone`)."""
-    meta = nb.get("metadata", {}).get("labs") or {}
-    return bool(meta.get("runs_alone"))
-
-
-def last_code_cell(nb) -> int:
-    """The index of the notebook's last code cell (-1 if it has none)."""
-    cells = nb.get("cells", [])
-    return max((i for i, c in enumerate(cells) if c.get("cell_type") == "code"), default=-1)
-
-
-class BeforeCell:
-    """nbclient's hook as it is about to send a cell: take the machine as the cell needs it (none
-    without a lock), then call `also(cell, cell_index)` if given."""
-
-    def __init__(self, lock, notebook_runs_alone: bool, also=None) -> None:
-        self.lock, self.alone, self.also = lock, notebook_runs_alone, also
-
-    async def __call__(self, cell, cell_index) -> None:
-        if self.lock is not None:
-            await self.lock.take(cell_runs_alone(cell, self.alone))
-        if self.also is not None:
-            self.also(cell, cell_index)
-
-
-class AfterCell:
-    """nbclient's hook after a cell's reply: after the last code cell, resume whatever the
-    notebook paused and unregister its kernel, before the kernel's shut-down."""
-
-    def __init__(self, lock, last_code_index: int) -> None:
-        self.lock, self.last = lock, last_code_index
-
-    async def __call__(self, cell, cell_index, execute_reply) -> None:
-        if self.lock is not None and cell_index == self.last:
-            self.lock.finish()
-
-
-def pausable_manager(lock, base):
-    """`base` (a jupyter_client kernel manager class), with the kernel launched under the lock and
-    registered there, so that other notebooks' cells that run alone pause it; `base` itself
-    without a lock."""
-    if lock is None:
-        return base
-
-    class PausableKernelManager(base):
-        async def _async_launch_kernel(self, kernel_cmd, **kw):
-            async with lock.launching():
-                await super()._async_launch_kernel(kernel_cmd, **kw)
-                lock.register(self.provisioner.pgid or os.getpgid(self.provisioner.pid))
-
-    return PausableKernelManager
-
-
-def client_options(lock, nb, manager_class, before=None) -> dict:
-    """nbclient options (NotebookClient's, or jupyter-cache's `single_nb_execution`) that run the
-    notebook `nb` under `lock` (None: no lock), its kernel from `manager_class`; `before(cell,
-    index)` is called as each cell is sent."""
-    return {
-        "on_cell_execute": BeforeCell(lock, notebook_runs_alone(nb), before),
-        "on_cell_executed": AfterCell(lock, last_code_cell(nb)),
-        "kernel_manager_class": pausable_manager(lock, manager_class),
-    }

@@ -47,7 +47,7 @@ def colab_env(tmp_path_factory):
     """(python of the fresh venv, its environment, a work directory outside the repository).
 
     The venv is set up by tools/colab_env.py: here, or, under `make test`, beforehand in the
-    background while .venv was made (its folder in LABS_COLAB_VENV)."""
+    background while the site test ran (its folder in LABS_COLAB_VENV)."""
     given = os.environ.get("LABS_COLAB_VENV")
     if given:
         folder = Path(given)
@@ -92,26 +92,15 @@ def test_every_declared_dependency_is_installed(colab_env):
 
 # The harness (not the chapter) waits for the kernel in slices, as `make book` does: see
 # tools/sliced_client.py for the silent cell-timeout stall this avoids.
-# Under `make test` the chapters run beside the book's chapters, in the same quiet lock
-# (LABS_QUIET_LOCK, tools/quiet_lock.py): a cell that times the machine pauses the other kernels.
 RUNNER = """
-import os, sys, nbformat
+import sys, nbformat
 from nbclient import NotebookClient
 sys.path.insert(0, sys.argv[5])
-from quiet_lock import QuietLock, client_options
 from sliced_client import SlicedKernelManager
 nb = nbformat.read(sys.argv[1], as_version=4)
-folder = os.environ.get("LABS_QUIET_LOCK")
-lock = QuietLock(folder) if folder else None
-try:
-    NotebookClient(nb, timeout=int(sys.argv[2]), kernel_name="python3", allow_errors=False,
-                   resources={"metadata": {"path": sys.argv[3]}},
-                   **client_options(lock, nb, SlicedKernelManager)).execute()
-finally:
-    if lock is not None:
-        lock.close()
-        print(f"quiet lock {folder}: waited {lock.waited_s:.1f} s for the machine, paused the "
-              f"other notebooks for {lock.paused_s:.1f} s")
+NotebookClient(nb, timeout=int(sys.argv[2]), kernel_name="python3", allow_errors=False,
+               kernel_manager_class=SlicedKernelManager,
+               resources={"metadata": {"path": sys.argv[3]}}).execute()
 nbformat.write(nb, sys.argv[4])
 """
 

@@ -103,15 +103,11 @@ def test_bad_timeout_is_refused(bad):
 
 def test_the_executor_uses_the_sliced_client():
     import execute_chapters
-    import quiet_lock
 
     source = Path(execute_chapters.__file__).read_text()
-    assert "**client_options(lock, nb, SlicedKernelManager, before=_stamp_send)" in source
-    nb = {"cells": [], "metadata": {}}
-    chosen = quiet_lock.client_options(None, nb, SlicedKernelManager)["kernel_manager_class"]
-    assert chosen is SlicedKernelManager
-    chosen = quiet_lock.client_options(object(), nb, SlicedKernelManager)["kernel_manager_class"]
-    assert issubclass(chosen, SlicedKernelManager) and chosen is not SlicedKernelManager
+    assert "kernel_manager_class=_pausable_manager(lock)" in source
+    assert execute_chapters._pausable_manager(None) is SlicedKernelManager
+    assert issubclass(execute_chapters._pausable_manager(object()), SlicedKernelManager)
     km = SlicedKernelManager()
     client = km.client()
     assert isinstance(client, SlicedKernelClient)
