@@ -48,8 +48,8 @@ endif
 help:
 	@echo "make book    set up .venv, execute every chapter, build _build/html (warnings are errors)"
 	@echo "make book    ... then screenshots of the landing page and a chapter in _build/screenshots"
-	@echo "make test    .venv and the Colab path's venv, lint, the chapters (make execute) beside"
-	@echo "             test-colab, then the unit tests beside the render and the site in a browser"
+	@echo "make test    .venv and the Colab path's venv, lint, the chapters (make execute), then the"
+	@echo "             unit tests beside the render and the site in a browser, then test-colab"
 	@echo "make execute the chapters into the build's cache; make render: the HTML and screenshots"
 	@echo "make test-site   the built site in chromium: offline, math, figures, links, Colab links"
 	@echo "make test-colab  the package as a wheel in a fresh venv, newest deps, chapters run there"
@@ -153,10 +153,10 @@ test-colab: $(STAMP)
 space := $(empty) $(empty)
 
 # CI (.ci/run) runs `make test`: tools/make_test.sh says in what order, and what runs beside what
-# on CI's two cores (the Colab path's set-up beside .venv, then lint; the chapters beside the Colab
-# path's chapters, in one quiet lock; the unit tests beside the render and the site test). The
-# executed book build fails on a raising cell (execute.raise_on_error), so it also does what
-# `make notebooks` (nbval) does; running both would execute every chapter twice. The recipe names no $(MAKE), so `make -n test`
+# on CI's two cores (the Colab path's set-up beside .venv, then lint; the chapters; the unit tests
+# beside the render and the site test; the Colab chapters). The executed book build fails on a
+# raising cell (execute.raise_on_error), so it also does what `make notebooks` (nbval) does;
+# running both would execute every chapter twice. The recipe names no $(MAKE), so `make -n test`
 # prints it without running anything (MAKEFLAGS carries the options to the makes it calls).
 test:
 	@MAKE="$(MAKE_COMMAND)" PYTHON="$(PYTHON)" BUILD=_build bash tools/make_test.sh

@@ -11,9 +11,9 @@ the Colab-path test (tests/colab) uses the environment only if that file exists.
 
 The test calls `build` itself when it runs alone (`make test-colab`). `make test`
 (tools/make_test.sh) runs this script in the background beside the creation of .venv (both mostly
-pip on one core: about 110 s on a slow 2-core machine), and the Colab path's chapters beside the
-book's, in one quiet lock (tools/quiet_lock.py), since they assert live timings. The log of every
-command: _build/colab/install.log.
+pip on one core: about 110 s on a slow 2-core machine), and the Colab path's chapters at its end,
+with the machine to themselves, since they assert live timings. The log of every command:
+_build/colab/install.log.
 """
 
 from __future__ import annotations
