@@ -175,6 +175,34 @@ def test_widgets_build():
     assert isinstance(shots_simulator(), ipywidgets.interactive)
 
 
+def test_shots_simulator_simulates_each_lab_once_per_redraw_for_both_panels(monkeypatch):
+    import matplotlib.pyplot as plt
+
+    calls, figures = [], []
+    simulate = Scenario.simulate
+
+    def counted(self, *args, **kwargs):
+        calls.append((self.name, simulate(self, *args, **kwargs), self.idea_spread))
+        return calls[-1][1]
+
+    monkeypatch.setattr(Scenario, "simulate", counted)
+    monkeypatch.setattr(plt, "show", lambda: figures.append(plt.gcf()))
+    widget = shots_simulator(n_ideas=10)
+    assert [c[0] for c in calls] == ["lab A", "lab B"]  # each lab once, not once per panel
+    controls = {c.description: c for c in widget.children if hasattr(c, "description")}
+    controls["lab B: judgement (prior skill)"].value = 0.9
+    assert [c[0] for c in calls[2:]] == ["lab A", "lab B"]
+    regret, success = figures[-1].axes[:2]
+    # both panels are drawn from that one simulation of each lab
+    for line, (name, res, _) in zip(success.lines, calls[2:], strict=True):
+        assert line.get_label() == name
+        np.testing.assert_array_equal(line.get_ydata(), res.success_probability)
+    for line, (name, res, spread) in zip(regret.lines, calls[2:], strict=True):
+        assert line.get_label() == name
+        np.testing.assert_array_equal(line.get_ydata(), res.expected_regret / spread)
+    assert not np.array_equal(calls[2][1].success_probability, calls[3][1].success_probability)
+
+
 def test_shots_simulator_passes_each_labs_rule_for_its_spare_shots(monkeypatch):
     import labs.economics.widgets as economics_widgets
 
