@@ -5,8 +5,9 @@
 Imports every module that an `import` or `from ... import` line of PATH names (in a notebook, in
 its code cells), with the interpreter's bytecode writing on whatever PYTHONDONTWRITEBYTECODE says,
 so that each module those imports reach is compiled here, once, and read from its .pyc after.
-A module that fails to import is skipped (counted, not fatal: a tool's own module, a GPU-only
-import); names under `tests` are skipped, the modules they import are not.
+A module that fails to import is skipped (named, not fatal: a tool's own module, a GPU-only
+import, a docstring line that happens to start with "import"); names under `tests` are skipped,
+the modules they import are not.
 
 Why: pip compiles every module it installs (`make env`'s .venv: 14,000 files, 72 CPU-s on the
 slow 2-core EPYC CI runs on; the Colab path's venv: 10,500 files, 60 CPU-s), and the course's
