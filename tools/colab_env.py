@@ -5,15 +5,15 @@
 Builds the wheel from the files a release holds, checks the package data the chapters read is in
 it, creates FOLDER/venv, installs torch at `LABS_COLAB_TORCH` (default the CPU build's pin,
 standing in for Colab's preinstalled torch), then the wheel with its declared dependencies at the
-newest versions the index serves (`--upgrade-strategy eager`) and what runs a notebook, runs
-`pip check`, and writes the versions to _build/colab/versions.txt. Last, it writes FOLDER/ready:
-the Colab-path test (tests/colab) uses the environment only if that file exists.
+newest versions the index serves and what runs a notebook (with uv, from the sources pip is
+configured with: tools/uv_pip.py), runs `pip check`, and writes the versions to
+_build/colab/versions.txt. Last, it writes FOLDER/ready: the Colab-path test (tests/colab) uses
+the environment only if that file exists.
 
 The test calls `build` itself when it runs alone (`make test-colab`). `make test`
-(tools/make_test.sh) runs this script in the background beside the creation of .venv (both mostly
-pip on one core: about 110 s on a slow 2-core machine), and the Colab path's chapters at its end,
-with the machine to themselves, since they assert live timings. The log of every command:
-_build/colab/install.log.
+(tools/make_test.sh) runs this script in the background beside the creation of .venv, and the
+Colab path's chapters at its end, with the machine to themselves, since they assert live timings.
+The log of every command: _build/colab/install.log.
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import uv_pip  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "_build" / "colab"
@@ -118,12 +121,15 @@ def build(folder: Path) -> Path:
     run([sys.executable, "-m", "venv", venv], log=log)
     py = python_of(folder)
     env = clean_env(venv)
-    # Without compiling all 10,500 modules (60 CPU-s on a slow 2-core machine): the chapters
-    # import about 2,500, compiled by warm_bytecode.py (about 12 CPU-s); the rest on first import.
-    pip = [py, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-compile"]
-    run([*pip, TORCH_PIN], env=env, log=log)
-    # The wheel's declared dependencies at their newest versions, plus what runs a notebook.
-    run([*pip, "--upgrade-strategy", "eager", wheel, "ipykernel", "nbclient"], env=env, log=log)
+    # uv, from the sources pip is configured with (tools/uv_pip.py): pip took about 110 s here.
+    # Neither compiles all 10,500 modules (60 CPU-s on a slow 2-core machine): the chapters import
+    # about 2,500, compiled by warm_bytecode.py (about 12 CPU-s); the rest on first import.
+    config = run([py, "-m", "pip", "config", "list"], env=env)
+    pip_run = lambda cmd: run(cmd, env=env, log=log)  # noqa: E731
+    run(uv_pip.command(py, [TORCH_PIN], config, pip_run), env=env, log=log)
+    # The wheel's declared dependencies at the newest versions the index serves (none of them is
+    # installed yet but torch's own), plus what runs a notebook; pip checks the result.
+    run(uv_pip.command(py, [wheel, "ipykernel", "nbclient"], config), env=env, log=log)
     run([py, "-m", "pip", "check"], env=env, log=log)
     run([py, ROOT / "tools" / "warm_bytecode.py", ROOT / "chapters"], cwd=folder, env=env, log=log)
     (OUT / "versions.txt").write_text(run([py, "-m", "pip", "freeze"], env=env))

@@ -2,8 +2,9 @@
 # `make test`, the command CI runs (.ci/run), as strands side by side where one of them would leave
 # one of CI's two cores idle (times on the family-23 EPYC CI ran on in December 2026):
 #   1. the Colab path's set-up (tools/colab_env.py: a wheel, a fresh venv, the newest
-#      dependencies; about 110 s of pip on one core, with the machine's own python) beside the
-#      creation of .venv (pip, on one core too), then lint;
+#      dependencies, with the machine's own python; about 40 s) beside the creation of .venv
+#      (about 45 s), then lint (both install with uv, tools/uv_pip.py; with pip they took 110 and
+#      90 s);
 #   2. the chapters (make execute): nothing beside them, since their timed cells pause the other
 #      chapter's kernel and nothing else (tools/quiet_lock.py), so the set-up is waited for first;
 #   3. the unit tests (make unit; their output is kept in _build/unit.log and printed when they
