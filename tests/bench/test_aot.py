@@ -163,3 +163,11 @@ def test_without_triton_it_says_so_as_an_import_error(monkeypatch):
     )
     with pytest.raises(ImportError, match="needs Triton"):
         compile_for_gpu("fp8_gemm", [{"block_m": 64, "num_warps": 8}])
+
+
+def test_one_compiler_process_serves_every_call(decode):
+    from labs.bench import aot
+
+    pid = aot._COMPILER.proc.pid  # the process the module's fixture compiled in
+    compile_for_gpu("mla_decode", [{"heads_per_block": 16, "num_warps": 8}])
+    assert aot._COMPILER.proc.pid == pid and aot._COMPILER.proc.poll() is None

@@ -8,17 +8,23 @@ This is as far as a CPU can take a GPU kernel: it does not say how fast the kern
 
 The compile runs in a child process: in this one Triton may have been imported as an
 interpreter (`labs.common.triton_setup`), and it cannot be both. `python -m labs.bench.aot
-'<json request>'` is that child. Taught in chapter 8, "What a CPU can check of a GPU kernel".
+'<json request>'` compiles one request and prints its rows; `python -m labs.bench.aot --serve`
+is the child `compile_for_gpu` starts once and keeps (one request per line). Taught in chapter
+8, "What a CPU can check of a GPU kernel".
 """
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import json
 import os
 import re
+import select
 import subprocess
 import sys
+import tempfile
+import threading
 
 from labs.common import validate
 from labs.common.facts import fact
@@ -103,19 +109,92 @@ def compile_for_gpu(kernel: str, variants: list[dict], arch: int = 90) -> list[d
             "compile_for_gpu needs Triton (Linux; it comes with PyTorch's CUDA builds), and it is "
             "not installed here"
         )
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    request = json.dumps({"kernel": kernel, "arch": arch, "variants": requests})
-    done = subprocess.run(
-        [sys.executable, "-m", "labs.bench.aot", request],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
-    if done.returncode != 0:
-        lines = (done.stderr or done.stdout).strip().splitlines()
-        raise RuntimeError(f"compiling {kernel} for sm_{arch} failed: {lines[-1] if lines else ''}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    reply = _COMPILER.ask({"kernel": kernel, "arch": arch, "variants": requests})
+    if "error" in reply:
+        raise RuntimeError(f"compiling {kernel} for sm_{arch} failed: {reply['error']}")
+    return reply["rows"]
+
+
+class _Compiler:
+    """The child process that compiles, started on the first request and kept for the next.
+
+    Starting it costs about 4 CPU-s (Python, PyTorch, Triton and the kernels' modules imported),
+    the compiles themselves a fraction of that; the unit tests and chapter 8 ask for about 16
+    compiles, so one child per process instead of one per call saves about a minute of CPU. It
+    reads one JSON request per line and answers each with one JSON line on a descriptor of its
+    own (what Triton or ptxas print goes to its stderr, kept in a file for the error message).
+    It exits when this process closes its stdin, at exit at the latest.
+    """
+
+    TIMEOUT_S = 600
+
+    def __init__(self, command=None):
+        self.command = command  # the child's command line: by default this module, serving
+        self.proc = None
+        self.stderr = None
+        self.lock = threading.Lock()
+
+    def _start(self):
+        env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+        self.stderr = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            self.command or [sys.executable, "-m", "labs.bench.aot", "--serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            env=env,
+        )
+
+    def _stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def _last_error_line(self) -> str:
+        self.stderr.seek(0)
+        lines = self.stderr.read().decode(errors="replace").strip().splitlines()
+        return lines[-1] if lines else "(no output)"
+
+    def ask(self, request: dict) -> dict:
+        with self.lock:
+            if self.proc is None or self.proc.poll() is not None:
+                self._start()
+            try:
+                self.proc.stdin.write((json.dumps(request) + "\n").encode())
+                self.proc.stdin.flush()
+            except OSError:
+                pass  # it died: said below
+            ready, _, _ = select.select([self.proc.stdout], [], [], self.TIMEOUT_S)
+            line = self.proc.stdout.readline() if ready else b""
+            if not line:  # it died, or hangs: stopped, and the next request starts another
+                detail = self._last_error_line()
+                self._stop()
+                why = "exited" if ready else f"took longer than {self.TIMEOUT_S} s"
+                raise RuntimeError(
+                    f"compiling {request['kernel']} for sm_{request['arch']} failed: the "
+                    f"compiler's process {why}: {detail}"
+                )
+            return json.loads(line)
+
+
+_COMPILER = _Compiler()
+atexit.register(_COMPILER._stop)
+
+
+def _serve() -> None:
+    """In the child: answer each request line of stdin with one line on the original stdout."""
+    answers = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # anything else printed, by Python or by C, goes to stderr
+    sys.stdout = sys.stderr
+    for line in sys.stdin:
+        try:
+            reply = {"rows": _compile(json.loads(line))}
+        except Exception as error:  # one request's failure is its answer; the child goes on
+            message = f"{type(error).__name__}: {error}".strip().splitlines()
+            reply = {"error": message[-1] if message else type(error).__name__}
+        answers.write(json.dumps(reply) + "\n")
+        answers.flush()
 
 
 def _compile(request: dict) -> list[dict]:
@@ -215,4 +294,7 @@ def _signature(kernel: str, v: dict) -> tuple[dict, dict]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(_compile(json.loads(sys.argv[1]))))
+    if sys.argv[1:] == ["--serve"]:
+        _serve()
+    else:
+        print(json.dumps(_compile(json.loads(sys.argv[1]))))
