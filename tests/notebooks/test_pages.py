@@ -139,39 +139,86 @@ CLOCKS = {
 
 def labs_functions_that_time(src) -> set[str]:
     """Names of the package's functions that read a clock, themselves or through another of its
-    functions. Only names defined once in the package are followed (`run`, `check` and the like,
-    defined many times, would make every cell suspect); a clock read is any reference to
-    time.perf_counter, process_time, monotonic, time.time or timeit, called or not."""
+    functions; a clock read is any reference to time.perf_counter, process_time, monotonic,
+    time.time or timeit, called or not.
+
+    A call inside the package is followed to the function it names: one of its own module's, one
+    it imports by name (`from labs.moe.training import train_tiny_lm`), or one of a module it
+    imports (`sweep.run_config`); other calls, to a name defined once in the package only. Names
+    are returned only where the package defines them once: a cell's call `run`, `check` or
+    `train_tiny_lm` (defined many times, some timing, some not) cannot say which it calls."""
     import ast
     from collections import defaultdict
 
-    defs = defaultdict(list)  # name -> [(names it calls, reads a clock)]
-    for path in sorted(src.rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
+    root = src.parent
+    modules = {
+        ".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__"): p
+        for p in sorted(src.rglob("*.py"))
+    }
+    defs = {}  # (module, name) -> [calls: {(object or None, name)}, reads a clock]
+    aliases = {}  # module -> {local name: a module, or (module, name) it imports}
+    by_name = defaultdict(list)
+    for module, path in modules.items():
+        names = aliases[module] = {}
+        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        tree = ast.parse(path.read_text())
+        for n in ast.walk(tree):
+            if isinstance(n, ast.Import):
+                for a in n.names:
+                    names[a.asname or a.name.split(".")[0]] = (
+                        a.name if a.asname else a.name.split(".")[0]
+                    )
+            elif isinstance(n, ast.ImportFrom):
+                base = n.module or ""
+                if n.level:
+                    up = package.split(".")[: len(package.split(".")) - n.level + 1]
+                    base = ".".join([*up, *([n.module] if n.module else [])])
+                for a in n.names:
+                    full = f"{base}.{a.name}"
+                    names[a.asname or a.name] = full if full in modules else (base, a.name)
+        for node in ast.walk(tree):
             if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 continue
-            calls, clock = set(), False
+            entry = defs.setdefault((module, node.name), [set(), False])
+            by_name[node.name].append((module, node.name))
             for n in ast.walk(node):
                 if isinstance(n, ast.Attribute):
-                    clock |= n.attr in CLOCKS or (
+                    entry[1] |= n.attr in CLOCKS or (
                         n.attr == "time" and getattr(n.value, "id", "") == "time"
                     )
                 elif isinstance(n, ast.Name):
-                    clock |= n.id in CLOCKS
+                    entry[1] |= n.id in CLOCKS
                 if isinstance(n, ast.Call):
                     f = n.func
-                    calls.add(f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", ""))
-            defs[node.name].append((calls, clock))
-    unique = {n for n, v in defs.items() if len(v) == 1 and not n.startswith("__")}
-    timing = {n for n in unique if defs[n][0][1]}
+                    if isinstance(f, ast.Attribute):
+                        entry[0].add((getattr(f.value, "id", ""), f.attr))
+                    else:
+                        entry[0].add((None, getattr(f, "id", "")))
+    unique = {n for n, where in by_name.items() if len(where) == 1 and not n.startswith("__")}
+
+    def resolve(module, obj, name):
+        names = aliases[module]
+        if obj is None:
+            target = (module, name) if (module, name) in defs else names.get(name)
+            if isinstance(target, tuple) and target in defs:
+                return target
+        elif isinstance(names.get(obj), str) and (names[obj], name) in defs:
+            return names[obj], name
+        return by_name[name][0] if name in unique else None
+
+    edges = {
+        key: {t for call in calls if (t := resolve(key[0], *call)) is not None}
+        for key, (calls, _) in defs.items()
+    }
+    timing = {key for key, (_, clock) in defs.items() if clock}
     grew = True
     while grew:
         grew = False
-        for n in unique - timing:
-            if defs[n][0][0] & timing:
-                timing.add(n)
+        for key in defs.keys() - timing:
+            if edges[key] & timing:
+                timing.add(key)
                 grew = True
-    return timing
+    return {name for _, name in timing if name in unique}
 
 
 def called_names(source: str) -> set[str]:
@@ -188,15 +235,23 @@ def called_names(source: str) -> set[str]:
     }
 
 
+# A shared cell may call a helper that times as a by-product (chapter 4's training records each
+# step's CPU seconds) if its reason says that what is timed is "not read", by it or any later cell.
+UNREAD = "not read"
+
+
 def shared_cells_that_time(nb, timing_helpers=frozenset()) -> list[int]:
     out = []
     for i, cell in enumerate(nb["cells"]):
         if cell["cell_type"] != "code":
             continue
-        if not (cell.get("metadata", {}).get("labs") or {}).get("shares_machine"):
+        reason = (cell.get("metadata", {}).get("labs") or {}).get("shares_machine")
+        if not reason:
             continue
         source = "".join(cell["source"])
-        if TIMING_CALLS.search(source) or called_names(source) & timing_helpers:
+        if TIMING_CALLS.search(source):
+            out.append(i)
+        elif called_names(source) & timing_helpers and UNREAD not in reason:
             out.append(i)
     return out
 
@@ -205,6 +260,9 @@ def test_cells_that_share_the_machine_time_nothing(root):
     helpers = labs_functions_that_time(root / "src" / "labs")
     # The finder sees helpers the name pattern misses (its controls: two that read a clock).
     assert {"heads_sweep", "time_it", "measure_ceilings", "decode_benchmark"} <= helpers
+    # ... and, through an imported name defined twice in the package (chapter 4's and chapter 2's
+    # train_tiny_lm, only the first timing its steps), chapter 4's run_config
+    assert "run_config" in helpers and "train_tiny_lm" not in helpers
     assert not {"fit_chinchilla", "new_figure", "simulate_research_program"} & helpers
     tagged = 0
     for path in sorted((root / "chapters").glob("*.ipynb")):
@@ -228,3 +286,9 @@ def test_cells_that_share_the_machine_time_nothing(root):
     timing = next(c for c in nb["cells"] if "time_head_and_pass(" in "".join(c["source"]))
     timing.setdefault("metadata", {})["labs"] = {"shares_machine": "wrongly"}
     assert shared_cells_that_time(nb) == [nb["cells"].index(timing)]
+    # ... and chapter 4's live sweep, whose recorded CPU seconds later cells compare, as it was
+    # marked until December 2026 ("times nothing"), is caught through run_config
+    nb = json.loads((root / "chapters" / "04_moe.ipynb").read_text())
+    live = next(c for c in nb["cells"] if "moe_sweep.run_config(kind, seed" in "".join(c["source"]))
+    live["metadata"]["labs"] = {"shares_machine": "trains the sweep's runs, times nothing"}
+    assert shared_cells_that_time(nb, helpers) == [nb["cells"].index(live)]
