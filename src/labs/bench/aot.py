@@ -8,9 +8,8 @@ This is as far as a CPU can take a GPU kernel: it does not say how fast the kern
 
 The compile runs in a child process: in this one Triton may have been imported as an
 interpreter (`labs.common.triton_setup`), and it cannot be both. `python -m labs.bench.aot
-'<json request>'` compiles one request and prints its rows; `python -m labs.bench.aot --serve`
-is the child `compile_for_gpu` starts once and keeps (one request per line). Taught in chapter
-8, "What a CPU can check of a GPU kernel".
+--serve` is that child: `compile_for_gpu` starts it once and keeps it (one JSON request per
+line). Taught in chapter 8, "What a CPU can check of a GPU kernel".
 """
 
 from __future__ import annotations
@@ -149,7 +148,9 @@ class _Compiler:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-        self.proc = None
+        if self.stderr is not None:
+            self.stderr.close()
+        self.proc = self.stderr = None
 
     def _last_error_line(self) -> str:
         self.stderr.seek(0)
@@ -294,7 +295,6 @@ def _signature(kernel: str, v: dict) -> tuple[dict, dict]:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--serve"]:
-        _serve()
-    else:
-        print(json.dumps(_compile(json.loads(sys.argv[1]))))
+    if sys.argv[1:] != ["--serve"]:
+        sys.exit("usage: python -m labs.bench.aot --serve (compile_for_gpu starts it)")
+    _serve()
