@@ -145,9 +145,12 @@ class _Compiler:
         )
 
     def _stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc.stdin.close()
+            self.proc.stdout.close()
         if self.stderr is not None:
             self.stderr.close()
         self.proc = self.stderr = None
