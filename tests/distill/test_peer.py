@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from labs.common.tasks import AdditionTask
-from labs.distill.peer import DEFAULT_RESULTS, _first_reach, _peer, _peer_steps
+from labs.distill import peer as peer_module
+from labs.distill.peer import DEFAULT_RESULTS, _first_reach, _peer, _peer_record, _peer_steps
 from labs.distill.sequence import _greedy_accuracy
 from labs.distill.sweep import DEFAULT_RESULTS as SWEEP_RESULTS
 from labs.distill.teacher import load_teacher
@@ -51,10 +52,17 @@ def test_the_record_holds_every_seed_of_the_sweep_at_the_teachers_training_accur
         assert len(peer["answers"]) == len(sweep["teacher"]["answers"])
 
 
-def test_a_seed_re_run_gives_the_records_steps_and_answers(records, task):
+def test_a_seed_re_run_blind_to_the_held_out_problems_gives_the_records_steps_and_answers(
+    records, task
+):
+    """The search runs on a task whose held-out problems fail the moment anything reads them (so
+    the stopping rule reads none), then the peer is re-run to that stop as `_peer` does."""
     peers, sweep = records
     assert SEED == min(peers["seeds"], key=lambda s: peers["seeds"][s]["steps"])
-    again, record = _peer(task, sweep, SEED), peers["seeds"][SEED]
+    blind = copy.copy(task)
+    blind.held_out = _Unreadable(task.held_out)
+    steps, train = _peer_steps(blind, sweep, SEED)
+    again, record = _peer_record(task, int(SEED), steps, train), peers["seeds"][SEED]
     assert again["steps"] == record["steps"]
     assert abs(again["train"] - record["train"]) <= 2 / len(task.train) + 1e-9
     assert abs(again["held_out"] - record["held_out"]) <= 2 / len(task.held_out) + 1e-9
@@ -62,15 +70,20 @@ def test_a_seed_re_run_gives_the_records_steps_and_answers(records, task):
     assert differ <= 2  # same seed, same code: only floating-point order may differ
 
 
-def test_the_stopping_rule_reads_no_held_out_problem(records, task):
-    peers, sweep = records
-    blind = copy.copy(task)
-    blind.held_out = _Unreadable(task.held_out)
-    steps, _ = _peer_steps(blind, sweep, SEED)
-    assert steps == peers["seeds"][SEED]["steps"]
-    # Negative control: the old rule, stopped where the held-out accuracy first reaches the
-    # teacher's, reads them: it fails on the unreadable set, and dropping half of the held-out
-    # problems moves its stop (280 steps on all 80, 240 on the even half, 320 on the odd half).
+def test_peer_re_runs_to_the_stop_its_search_found(monkeypatch, task):
+    """`_peer` (what `python -m labs.distill.peer` records) is the search and the re-run tested
+    above, joined: the re-run gets the search's steps and accuracy, the seed as an int."""
+    calls = []
+    monkeypatch.setattr(peer_module, "_peer_steps", lambda t, sw, s: calls.append(s) or (120, 0.5))
+    monkeypatch.setattr(peer_module, "_peer_record", lambda *args: args)
+    assert _peer(task, {}, "7") == (task, 7, 120, 0.5) and calls == ["7"]
+
+
+def test_the_old_held_out_stopping_rule_reads_the_held_out_problems(task):
+    # Negative control of the test above: the old rule, stopped where the held-out accuracy first
+    # reaches the teacher's, reads them: it fails on the unreadable set, and dropping half of the
+    # held-out problems moves its stop (280 steps on all 80, 240 on the even half, 320 on the odd
+    # half).
     teacher, _ = load_teacher()
 
     def held_out_rule(held_out):
@@ -80,7 +93,7 @@ def test_the_stopping_rule_reads_no_held_out_problem(records, task):
         return _first_reach(changed, int(SEED), held_out, level, 400)[0]
 
     with pytest.raises(AssertionError, match="were read"):
-        held_out_rule(blind.held_out)
+        held_out_rule(_Unreadable(task.held_out))
     old = [held_out_rule(h) for h in (task.held_out, task.held_out[::2], task.held_out[1::2])]
     assert len(set(old)) == 3, old
 
