@@ -2,18 +2,15 @@
 the registry of external facts, argument validation, the exercise checks, and this machine's
 roofline ceilings (`measure_ceilings`).
 
-Nothing here imports torch or JAX at module import time, nor matplotlib: the plotting names
-(PALETTE, new_figure, use_style) load `labs.common.plotting` on first use. Every `import labs`
-would otherwise spend about 0.6 s on pyplot, in each grader sandbox and each child process that
-plots nothing.
+Nothing here imports torch or JAX at module import time, nor matplotlib (`labs.common.plotting`
+imports it when a figure is asked for: every grader sandbox and child process imports `labs`).
 """
-
-import importlib as _importlib
 
 from labs.common.ceilings import measure_ceilings
 from labs.common.display import show_source, source_of
 from labs.common.exercises import Case, CheckReport, Exercise, check
 from labs.common.facts import FACTS, Fact, fact
+from labs.common.plotting import PALETTE, new_figure, use_style
 from labs.common.progress import progress
 from labs.common.runtime import (
     DeviceUnavailableError,
@@ -50,18 +47,3 @@ __all__ = [
     "torch_device",
     "use_style",
 ]
-
-_LAZY = {"PALETTE": "labs.common.plotting", "new_figure": "labs.common.plotting",
-         "use_style": "labs.common.plotting"}  # fmt: skip
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        value = getattr(_importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'labs.common' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
