@@ -5,9 +5,10 @@
 Imports every module that an `import` or `from ... import` line of PATH names (in a notebook, in
 its code cells), with the interpreter's bytecode writing on whatever PYTHONDONTWRITEBYTECODE says,
 so that each module those imports reach is compiled here, once, and read from its .pyc after.
-A module that fails to import is skipped (named, not fatal: a tool's own module, a GPU-only
-import, a docstring line that happens to start with "import"); names under `tests` are skipped,
-the modules they import are not.
+The names are read from the syntax tree, so a docstring or string line that starts with
+"import" names nothing; a notebook cell that is not plain Python (an IPython magic) is read line
+by line instead. A module that fails to import is skipped (named, not fatal: a tool's own module,
+a GPU-only import); names under `tests` are skipped, the modules they import are not.
 
 Why: pip compiles every module it installs (`make env`'s .venv: 14,000 files, 72 CPU-s on the
 slow 2-core EPYC CI runs on; the Colab path's venv: 10,500 files, 60 CPU-s), and the course's
@@ -18,6 +19,7 @@ afresh; the Makefile unexports it, so what this misses is written on its first i
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import importlib
 import io
@@ -27,19 +29,41 @@ import sys
 import time
 from pathlib import Path
 
+# Import lines, read where a notebook cell does not parse as Python.
 IMPORT = re.compile(r"^\s*(?:from\s+([\w.]+)\s+import\b|import\s+([\w.]+(?:\s*,\s*[\w.]+)*))", re.M)
 SKIP = ("tests", "__future__")
-# Imported by the tools that run notebooks, not by a line of the course's own files.
-ALSO = ("ipykernel.kernelapp", "matplotlib_inline.backend_inline")
+# Imported by the tools that run notebooks, not by an import statement of the course's own files
+# (the Colab test runs nbclient from a string).
+ALSO = ("ipykernel.kernelapp", "matplotlib_inline.backend_inline", "nbclient")
 
 
-def source_of(path: Path) -> str:
+def sources_of(path: Path) -> list[str]:
+    """A .py file's text, or each code cell's of a notebook."""
     if path.suffix == ".ipynb":
         cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
-        return "\n".join(
-            "".join(c.get("source", "")) for c in cells if c.get("cell_type") == "code"
-        )
-    return path.read_text(encoding="utf-8")
+        return ["".join(c.get("source", "")) for c in cells if c.get("cell_type") == "code"]
+    return [path.read_text(encoding="utf-8")]
+
+
+def imported_names(source: str) -> set[str]:
+    """The absolute module names `source`'s import statements name, at any depth."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # a cell with IPython's magics or shell lines: its import lines
+        names = set()
+        for match in IMPORT.finditer(source):
+            if match.group(1):
+                names.add(match.group(1))
+            else:
+                names.update(n.strip() for n in match.group(2).split(","))
+        return names
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+    return names
 
 
 def module_names(paths) -> list[str]:
@@ -56,11 +80,8 @@ def module_names(paths) -> list[str]:
     for file in files:
         if ".ipynb_checkpoints" in file.parts or "__pycache__" in file.parts:
             continue
-        for match in IMPORT.finditer(source_of(file)):
-            if match.group(1):
-                names.add(match.group(1))
-            else:
-                names.update(n.strip() for n in match.group(2).split(","))
+        for source in sources_of(file):
+            names |= imported_names(source)
     return sorted(n for n in names if n.split(".")[0] not in SKIP and not n.startswith("."))
 
 

@@ -30,13 +30,24 @@ def test_the_names_come_from_import_lines_of_code_only(tmp_path):
         "import os, json as j\nfrom collections import abc\n"
         "from __future__ import annotations\nfrom tests.site import conftest\n"
         "def f():\n    import xml.dom\n    from . import sibling\n"
+        'def g():\n    """Say\n    import docstring_word\n    """\n'
     )
+    magic = '%matplotlib inline\nimport email.charset\ns = """\nimport in_a_string\n"""'
     (tmp_path / "b.ipynb").write_text(
-        notebook([("code", "import email.mime\nx = 1"), ("markdown", "import not_a_module")])
+        notebook(
+            [
+                ("code", "import email.mime\nx = 1"),
+                ("markdown", "import not_a_module"),
+                ("code", magic),
+            ]
+        )
     )
     names = warm_bytecode.module_names([tmp_path])
-    assert {"os", "json", "collections", "xml.dom", "email.mime"} <= set(names)
+    assert {"os", "json", "collections", "xml.dom", "email.mime", "email.charset"} <= set(names)
     assert not {"tests.site", "__future__", "not_a_module", "j", "sibling", "."} & set(names)
+    # read from the syntax tree, a docstring's line names nothing; the control: the magic's cell
+    # does not parse, is read line by line, and there the string's line does name a module
+    assert "docstring_word" not in names and "in_a_string" in names
     assert set(warm_bytecode.ALSO) <= set(names)
 
 
