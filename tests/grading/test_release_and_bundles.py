@@ -72,6 +72,59 @@ def test_the_release_check_reads_the_cells_not_only_the_files_json(tmp_path):
         check_release(path, chapter)
 
 
+@pytest.mark.parametrize("where", ["widget_state", "widget_output"])
+def test_the_decoded_scan_reads_widget_state_too(tmp_path, where):
+    """A notebook saved with its widgets keeps their state as JSON objects: in the notebook's
+    metadata, and in an output's widget data. A quoted solution line there is escaped in the file
+    and was skipped by a decoded scan of sources and text outputs only; the scan of every string
+    finds it. Control: the same notebook with a harmless value there passes."""
+    chapter = next(c for c in CHAPTERS if c.topic == "fp8")
+    quoted = next(s for s in secrets(chapter) if '"' in s)
+
+    def saved_with(value: str) -> Path:
+        nb = json.loads(submission(chapter, {}))
+        state = {"model_name": "TextareaModel", "state": {"value": value}}
+        if where == "widget_state":
+            mime = "application/vnd.jupyter.widget-state+json"
+            nb["metadata"]["widgets"] = {mime: {"state": {"a1": state}, "version_major": 2}}
+        else:
+            output = {
+                "output_type": "display_data",
+                "metadata": {},
+                "data": {"application/vnd.jupyter.widget-view+json": {"model": state}},
+            }
+            nb["cells"].append(
+                {"cell_type": "code", "metadata": {}, "source": "w", "outputs": [output],
+                 "execution_count": 1}
+            )  # fmt: skip
+        path = tmp_path / f"{where}.ipynb"
+        path.write_text(json.dumps(nb))
+        return path
+
+    check_release(saved_with("x = 1"), chapter)  # the control passes
+    path = saved_with(quoted)
+    check_text(path.read_text(), secrets(chapter), path.name)  # escaped in the file: missed
+    with pytest.raises(ValueError, match="solution or hidden case"):
+        check_release(path, chapter)
+
+
+def test_the_release_check_names_a_notebook_nested_past_the_recursion_limit(tmp_path):
+    """JSON nested deeper than Python's recursion limit raised RecursionError from inside the json
+    module; now the notebook is named as unreadable. Control: nested 200 deep, it is read and
+    passes."""
+    chapter = CHAPTERS[0]
+    nb = json.loads(submission(chapter, {}))
+    nb["metadata"]["deep"] = "NESTED"
+    for depth, readable in ((200, True), (5000, False)):
+        path = tmp_path / f"deep{depth}.ipynb"
+        path.write_text(json.dumps(nb).replace('"NESTED"', "[" * depth + "]" * depth))
+        if readable:
+            check_release(path, chapter)
+        else:
+            with pytest.raises(ValueError, match="notebook must be a Jupyter notebook"):
+                check_release(path, chapter)
+
+
 @pytest.mark.parametrize("chapter", CHAPTERS[:2] + CHAPTERS[-1:], ids=lambda c: c.topic)
 def test_the_release_check_catches_a_solution_left_in(tmp_path, chapter):
     """Negative control: a notebook with the solution in its cell fails, as notebook and HTML."""

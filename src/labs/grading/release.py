@@ -129,8 +129,9 @@ def check_release(notebook, chapter: Chapter, hidden=None, solutions=None) -> No
         raise ValueError(f"notebook must name an existing .ipynb file, got {str(notebook)!r}")
     text = path.read_text(encoding="utf-8")
     try:
-        cells = json.loads(text)["cells"]
-    except (ValueError, KeyError, TypeError):  # not JSON, or JSON without a "cells" entry
+        document = json.loads(text)
+        cells = document["cells"]
+    except (ValueError, KeyError, TypeError, RecursionError):  # not JSON, or without "cells"
         cells = None
     if not isinstance(cells, list):
         raise ValueError(
@@ -142,30 +143,29 @@ def check_release(notebook, chapter: Chapter, hidden=None, solutions=None) -> No
             if problem:
                 raise ValueError(f"notebook: {Path(notebook).name}: {problem}")
     # The file's JSON escapes quotes, backslashes and line breaks, so a solution line holding any
-    # of them matches only the decoded cells: their sources and their outputs' text, as a notebook
-    # viewer or an HTML export shows them.
+    # of them matches only the decoded notebook: every string in it (cell sources, outputs, and
+    # the metadata where widget states live), as a notebook viewer or an HTML export shows them.
     forbidden = secrets(chapter, hidden, solutions)
     check_text(text, forbidden, where=Path(notebook).name)
-    check_text(_cells_text(cells), forbidden, where=Path(notebook).name)
+    check_text(_decoded_text(document), forbidden, where=Path(notebook).name)
 
 
-def _cells_text(cells: list) -> str:
-    """Every cell's source and every output's text of a parsed notebook, one after another."""
-
-    def joined(value) -> str:
-        return "".join(value) if isinstance(value, list) else str(value)
-
-    parts = []
-    for cell in cells:
-        if not isinstance(cell, dict):
-            continue
-        parts.append(joined(cell.get("source", "")))
-        for output in cell.get("outputs", None) or []:
-            if not isinstance(output, dict):
-                continue
-            parts.append(joined(output.get("text", "")))
-            for value in (output.get("data", None) or {}).values():
-                parts.append(joined(value) if isinstance(value, (str, list)) else "")
+def _decoded_text(document) -> str:
+    """Every key and string of a parsed JSON document, decoded, one after another; a list of
+    strings (a cell's source, an output's lines) is joined as the notebook's lines are. Walked
+    with a stack, so a deeply nested document cannot exhaust the recursion limit."""
+    parts, stack = [], [document]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            parts.append(value)
+        elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            parts.append("".join(value))
+        elif isinstance(value, list):
+            stack.extend(reversed(value))
+        elif isinstance(value, dict):
+            for key, item in reversed(value.items()):
+                stack.extend((item, key))
     return "\n".join(parts)
 
 
